@@ -1,0 +1,168 @@
+//! `/audit-logs`: list with filters, one entry with its diff, CSV export (admin and manager).
+
+use actix_web::http::StatusCode;
+use actix_web::http::header;
+use actix_web::web::{Bytes, Data, Path, Query};
+use actix_web::HttpResponse;
+use askama::Template;
+use futures_util::stream;
+
+use crate::audit::query::{self, AuditFilter, AuditLog, AuditQuery, DiffLine};
+use crate::csv_safe;
+use crate::db;
+use crate::error::AppError;
+use crate::startup::AppState;
+use crate::users::model::{self as users, User};
+use crate::users::role::Role;
+use crate::web::ctx::{Ctx, Layout};
+use crate::web::render::{html, html_status};
+
+#[derive(Template)]
+#[template(path = "audit/index.html", blocks = ["results"])]
+struct AuditIndexPage {
+    layout: Layout,
+    query: AuditQuery,
+    filter: AuditFilter,
+    error: Option<String>,
+    users: Vec<User>,
+    rows: Vec<AuditLog>,
+    export_query: String,
+    prev_query: Option<String>,
+    next_query: Option<String>,
+}
+
+impl AuditIndexPage {
+    fn selected_user(&self, id: &i64) -> bool {
+        self.filter.user == Some(*id)
+    }
+}
+
+fn with_page(query: &AuditQuery, page: i64) -> String {
+    let q = AuditQuery { page: Some(page.to_string()), ..query.clone() };
+    encode(&q)
+}
+
+fn encode(q: &AuditQuery) -> String {
+    let pairs = [("user", &q.user), ("action", &q.action), ("module", &q.module), ("from", &q.from), ("to", &q.to), ("page", &q.page)];
+    let mut out = url::form_urlencoded::Serializer::new(String::new());
+    for (k, v) in pairs {
+        if let Some(v) = v.as_deref().filter(|v| !v.is_empty()) {
+            out.append_pair(k, v);
+        }
+    }
+    out.finish()
+}
+
+pub async fn list_audit_logs(ctx: Ctx, state: Data<AppState>, Query(q): Query<AuditQuery>) -> Result<HttpResponse, AppError> {
+    ctx.require(Role::Manager)?;
+    let workspace_id = ctx.workspace_id();
+    let parsed = q.parse();
+    let filter = parsed.clone().unwrap_or_default();
+    let run_filter = parsed.as_ref().ok().cloned();
+    let (users, (rows, has_next)) = db::run(&state.pool, move |conn| {
+        let users = users::list(conn, workspace_id)?;
+        let rows = match run_filter {
+            Some(f) => f.list(conn, workspace_id)?,
+            None => (Vec::new(), false),
+        };
+        Ok((users, rows))
+    })
+    .await?;
+    let page = filter.page;
+    let page_view = AuditIndexPage {
+        layout: ctx.layout("Audit log", "audit"),
+        export_query: encode(&AuditQuery { page: None, ..q.clone() }),
+        prev_query: (page > 1).then(|| with_page(&q, page - 1)),
+        next_query: has_next.then(|| with_page(&q, page + 1)),
+        error: parsed.err(),
+        query: q,
+        filter,
+        users,
+        rows,
+    };
+    let status = if page_view.error.is_some() { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK };
+    if ctx.meta.htmx.wants_fragment() {
+        html_status(status, &page_view.as_results())
+    } else {
+        html_status(status, &page_view)
+    }
+}
+
+#[derive(Template)]
+#[template(path = "audit/show.html")]
+struct AuditShowPage {
+    layout: Layout,
+    entry: AuditLog,
+    diff: Vec<DiffLine>,
+}
+
+pub async fn show_audit_log(ctx: Ctx, state: Data<AppState>, path: Path<i64>) -> Result<HttpResponse, AppError> {
+    ctx.require(Role::Manager)?;
+    let (workspace_id, id) = (ctx.workspace_id(), path.into_inner());
+    let entry = db::run(&state.pool, move |conn| Ok(query::find(conn, workspace_id, id)?)).await?.ok_or(AppError::NotFound)?;
+    let diff = query::diff(entry.before.as_ref(), entry.after.as_ref());
+    html(&AuditShowPage { layout: ctx.layout(format!("Audit entry {id}"), "audit"), entry, diff })
+}
+
+const EXPORT_CHUNK: i64 = 1000;
+const EXPORT_HEADER: [&str; 11] =
+    ["id", "created_at", "actor_kind", "actor", "action", "module", "entity_id", "before", "after", "ip", "request_id"];
+
+fn export_row(row: &AuditLog) -> Vec<u8> {
+    let json = |v: &Option<serde_json::Value>| v.as_ref().map(|v| v.to_string()).unwrap_or_default();
+    let cells = [
+        row.id.to_string(),
+        row.created_at.to_rfc3339(),
+        row.actor_kind.clone(),
+        row.actor_label.clone(),
+        row.action.clone(),
+        row.module.clone(),
+        row.entity_id.clone().unwrap_or_default(),
+        json(&row.before),
+        json(&row.after),
+        row.ip.clone().unwrap_or_default(),
+        row.request_id.clone().unwrap_or_default(),
+    ];
+    csv_safe::record(cells.iter().map(String::as_str))
+}
+
+/// Streams the filtered trail in chunks (keyset on id), so memory stays flat however long it is.
+pub async fn export_audit_logs(ctx: Ctx, state: Data<AppState>, Query(q): Query<AuditQuery>) -> Result<HttpResponse, AppError> {
+    ctx.require(Role::Manager)?;
+    let filter = q.parse().map_err(AppError::Validation)?;
+    let workspace_id = ctx.workspace_id();
+    let entry = ctx.audit("audit.exported", "audit", "export").after(serde_json::json!({ "filter": encode(&q) }));
+    db::run(&state.pool, move |conn| Ok(crate::audit::record(conn, &entry)?)).await?;
+    let pool = state.pool.clone();
+    // State: (next cursor, finished). The header goes first.
+    let header = Bytes::from(csv_safe::record(EXPORT_HEADER));
+    let body = stream::unfold((None::<i64>, false), move |(cursor, done)| {
+        let pool = pool.clone();
+        let filter = filter.clone();
+        async move {
+            if done {
+                return None;
+            }
+            let rows = db::run(&pool, move |conn| Ok(filter.chunk(conn, workspace_id, cursor, EXPORT_CHUNK)?)).await;
+            match rows {
+                Ok(rows) if rows.is_empty() => None,
+                Ok(rows) => {
+                    let next = rows.last().map(|r| r.id);
+                    let finished = (rows.len() as i64) < EXPORT_CHUNK;
+                    let bytes: Vec<u8> = rows.iter().flat_map(export_row).collect();
+                    Some((Ok::<_, actix_web::Error>(Bytes::from(bytes)), (next, finished)))
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "audit export failed mid-stream");
+                    Some((Err(actix_web::error::ErrorInternalServerError("export failed")), (None, true)))
+                }
+            }
+        }
+    });
+    let first = stream::once(async move { Ok::<_, actix_web::Error>(header) });
+    let filename = format!("audit-log-{}.csv", chrono::Utc::now().format("%Y-%m-%d"));
+    Ok(HttpResponse::Ok()
+        .content_type("text/csv; charset=utf-8")
+        .insert_header((header::CONTENT_DISPOSITION, format!("attachment; filename=\"{filename}\"")))
+        .streaming(futures_util::StreamExt::chain(first, body)))
+}

@@ -1,0 +1,69 @@
+//! The audit trail: every mutation writes one row, inside the mutation's own transaction,
+//! through `record`. The table refuses UPDATE, DELETE and TRUNCATE (a trigger).
+
+pub mod handlers;
+pub mod query;
+
+use diesel::prelude::*;
+use serde_json::Value;
+
+use crate::db::schema::audit_logs;
+
+#[derive(Clone, Debug)]
+pub enum Actor {
+    User { id: i64, label: String },
+    Webhook,
+    System,
+}
+
+/// One audited change.
+#[derive(Clone, Debug)]
+pub struct Entry {
+    pub workspace_id: i64,
+    pub actor: Actor,
+    /// `module.verb`, e.g. `users.role_changed`.
+    pub action: String,
+    pub module: String,
+    pub entity_id: Option<String>,
+    pub before: Option<Value>,
+    pub after: Option<Value>,
+    pub ip: Option<String>,
+    pub request_id: Option<String>,
+}
+
+impl Entry {
+    pub fn before(mut self, value: Value) -> Self {
+        self.before = Some(value);
+        self
+    }
+
+    pub fn after(mut self, value: Value) -> Self {
+        self.after = Some(value);
+        self
+    }
+}
+
+/// Writes the entry with the caller's connection, so it commits or rolls back with the change.
+pub fn record(conn: &mut PgConnection, entry: &Entry) -> QueryResult<()> {
+    let (kind, user_id, label) = match &entry.actor {
+        Actor::User { id, label } => ("user", Some(*id), label.as_str()),
+        Actor::Webhook => ("webhook", None, "webhook"),
+        Actor::System => ("system", None, "system"),
+    };
+    diesel::insert_into(audit_logs::table)
+        .values((
+            audit_logs::workspace_id.eq(entry.workspace_id),
+            audit_logs::actor_kind.eq(kind),
+            audit_logs::actor_user_id.eq(user_id),
+            audit_logs::actor_label.eq(label),
+            audit_logs::action.eq(&entry.action),
+            audit_logs::module.eq(&entry.module),
+            audit_logs::entity_id.eq(&entry.entity_id),
+            audit_logs::before.eq(&entry.before),
+            audit_logs::after.eq(&entry.after),
+            audit_logs::ip.eq(&entry.ip),
+            audit_logs::request_id.eq(&entry.request_id),
+        ))
+        .execute(conn)
+        .map(|_| ())
+}

@@ -1,0 +1,263 @@
+//! `/login`, `/logout`, `/account/sessions`, `/account/password`.
+
+use diesel::Connection;
+use actix_session::Session;
+use actix_web::http::StatusCode;
+use actix_web::web::{Data, Form, Query};
+use actix_web::{HttpRequest, HttpResponse};
+use askama::Template;
+use secrecy::SecretString;
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::audit::{self, Actor, Entry};
+use crate::auth::session_store::{self, SessionRow};
+use crate::auth::{password, throttle};
+use crate::db;
+use crate::error::AppError;
+use crate::startup::AppState;
+use crate::users::model::{self as users, User};
+use crate::web::ctx::{Ctx, Layout, RequestMeta};
+use crate::web::flash;
+use crate::web::forms::FormErrors;
+use crate::web::render::{html, html_status, see_other};
+use crate::web::session as keys;
+
+#[derive(Template)]
+#[template(path = "auth/login.html")]
+struct LoginPage {
+    layout: Layout,
+    email: String,
+    next: String,
+    error: Option<String>,
+    setup_needed: bool,
+}
+
+#[derive(Deserialize)]
+pub struct NextQuery {
+    next: Option<String>,
+}
+
+/// Only local paths: never an open redirect to another site.
+fn safe_next(next: Option<&str>) -> String {
+    match next {
+        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.starts_with("/\\") && n.len() < 500 => n.to_string(),
+        _ => "/".to_string(),
+    }
+}
+
+pub async fn login_form(session: Session, state: Data<AppState>, Query(q): Query<NextQuery>) -> Result<HttpResponse, AppError> {
+    let setup_needed = !db::run(&state.pool, |conn| Ok(users::any_exist(conn)?)).await?;
+    html(&LoginPage {
+        layout: Layout::anonymous(&session, "Sign in"),
+        email: String::new(),
+        next: safe_next(q.next.as_deref()),
+        error: None,
+        setup_needed,
+    })
+}
+
+#[derive(Deserialize)]
+pub struct LoginForm {
+    #[serde(default)]
+    email: String,
+    #[serde(default)]
+    password: String,
+    next: Option<String>,
+}
+
+/// Signs a user in: a fresh session id, who/where/when in the session, audited.
+pub fn start_session(session: &Session, user: &User, meta: &RequestMeta, now: i64) {
+    session.renew();
+    let _ = session.insert(keys::USER_ID, user.id);
+    let _ = session.insert(keys::WORKSPACE_ID, user.workspace_id);
+    let _ = session.insert(keys::CREATED, now);
+    let _ = session.insert(keys::SEEN, now);
+    if let Some(ip) = &meta.ip {
+        let _ = session.insert(keys::IP, ip);
+    }
+    if let Some(ua) = &meta.user_agent {
+        let _ = session.insert(keys::USER_AGENT, ua);
+    }
+}
+
+pub async fn login(req: HttpRequest, session: Session, state: Data<AppState>, Form(form): Form<LoginForm>) -> Result<HttpResponse, AppError> {
+    let meta = RequestMeta::of(&req);
+    let email = form.email.trim().to_lowercase();
+    let next = safe_next(form.next.as_deref());
+    let ip = meta.ip.clone().unwrap_or_default();
+    let now = state.clock.now();
+    let page = |error: &str| LoginPage {
+        layout: Layout::anonymous(&session, "Sign in"),
+        email: form.email.chars().take(254).collect(),
+        next: next.clone(),
+        error: Some(error.to_string()),
+        setup_needed: false,
+    };
+    if email.is_empty() || form.password.is_empty() || email.len() > 254 || form.password.chars().count() > password::MAX_CHARS {
+        return html_status(StatusCode::UNPROCESSABLE_ENTITY, &page("Enter your email and password."));
+    }
+    let (lookup_email, lookup_ip) = (email.clone(), ip.clone());
+    let (wait, candidates) = db::run(&state.pool, move |conn| {
+        let wait = throttle::retry_after(conn, &lookup_email, &lookup_ip, now)?;
+        let candidates = if wait.is_some() { Vec::new() } else { users::find_by_email(conn, &lookup_email)? };
+        Ok((wait, candidates))
+    })
+    .await?;
+    if let Some(seconds) = wait {
+        let mut response =
+            html_status(StatusCode::TOO_MANY_REQUESTS, &page(&format!("Too many failed sign-ins. Try again in {seconds} s.")))?;
+        response.headers_mut().insert(actix_web::http::header::RETRY_AFTER, seconds.into());
+        return Ok(response);
+    }
+    let hashes = candidates.iter().map(|u| u.password_hash.clone()).collect();
+    let matched = password::verify_blocking(SecretString::from(form.password.clone()), hashes).await?;
+    let user = matched.map(|i| candidates[i].clone()).filter(|u| u.active);
+    match user {
+        Some(user) => {
+            let entry = Entry {
+                workspace_id: user.workspace_id,
+                actor: Actor::User { id: user.id, label: user.email.clone() },
+                action: "auth.login".into(),
+                module: "auth".into(),
+                entity_id: Some(user.id.to_string()),
+                before: None,
+                after: None,
+                ip: meta.ip.clone(),
+                request_id: meta.request_id.clone(),
+            };
+            db::run(&state.pool, move |conn| {
+                conn.transaction(|tx| {
+                    throttle::clear_email(tx, &email)?;
+                    session_store::delete_expired(tx, now)?;
+                    audit::record(tx, &entry)
+                })
+                .map_err(AppError::from)
+            })
+            .await?;
+            start_session(&session, &user, &meta, now.timestamp());
+            Ok(see_other(&next))
+        }
+        None => {
+            // Audit the failure in the workspace of a known email; unknown emails leave only
+            // the throttling row. The answer is the same either way.
+            let entries: Vec<Entry> = candidates
+                .iter()
+                .map(|u| Entry {
+                    workspace_id: u.workspace_id,
+                    actor: Actor::User { id: u.id, label: u.email.clone() },
+                    action: "auth.login_failed".into(),
+                    module: "auth".into(),
+                    entity_id: Some(u.id.to_string()),
+                    before: None,
+                    after: Some(json!({ "reason": if u.active { "bad password" } else { "inactive user" } })),
+                    ip: meta.ip.clone(),
+                    request_id: meta.request_id.clone(),
+                })
+                .collect();
+            db::run(&state.pool, move |conn| {
+                conn.transaction(|tx| {
+                    throttle::record_failure(tx, &email, &ip, now)?;
+                    entries.iter().try_for_each(|e| audit::record(tx, e))
+                })
+                .map_err(AppError::from)
+            })
+            .await?;
+            html_status(StatusCode::UNPROCESSABLE_ENTITY, &page("Email or password is incorrect."))
+        }
+    }
+}
+
+pub async fn logout(ctx: Ctx, state: Data<AppState>) -> Result<HttpResponse, AppError> {
+    let entry = ctx.audit("auth.logout", "auth", ctx.user_id());
+    db::run(&state.pool, move |conn| Ok(audit::record(conn, &entry)?)).await?;
+    ctx.session.purge();
+    Ok(see_other("/login"))
+}
+
+#[derive(Template)]
+#[template(path = "auth/sessions.html")]
+struct SessionsPage {
+    layout: Layout,
+    sessions: Vec<SessionRow>,
+}
+
+pub async fn list_sessions(ctx: Ctx, state: Data<AppState>) -> Result<HttpResponse, AppError> {
+    let (workspace_id, user_id, now) = (ctx.workspace_id(), ctx.user_id(), state.clock.now());
+    let sessions = db::run(&state.pool, move |conn| Ok(session_store::list_for_user(conn, workspace_id, user_id, now)?)).await?;
+    html(&SessionsPage { layout: ctx.layout("Your sessions", "account"), sessions })
+}
+
+/// Ends every session of this user, this one included.
+pub async fn revoke_all_sessions(ctx: Ctx, state: Data<AppState>) -> Result<HttpResponse, AppError> {
+    let (workspace_id, user_id) = (ctx.workspace_id(), ctx.user_id());
+    let entry = ctx.audit("auth.sessions_revoked", "auth", user_id);
+    db::run(&state.pool, move |conn| {
+        conn.transaction(|tx| {
+            let ended = users::end_sessions(tx, workspace_id, user_id)?;
+            audit::record(tx, &entry.after(json!({ "sessions_ended": ended })))
+        })
+        .map_err(AppError::from)
+    })
+    .await?;
+    ctx.session.purge();
+    flash::push(&ctx.session, "success", "You have been signed out everywhere.");
+    Ok(see_other("/login"))
+}
+
+#[derive(Template)]
+#[template(path = "auth/password.html")]
+struct PasswordPage {
+    layout: Layout,
+    errors: FormErrors,
+}
+
+pub async fn password_form(ctx: Ctx) -> Result<HttpResponse, AppError> {
+    html(&PasswordPage { layout: ctx.layout("Change password", "account"), errors: FormErrors::default() })
+}
+
+#[derive(Deserialize)]
+pub struct PasswordForm {
+    #[serde(default)]
+    current_password: String,
+    #[serde(default)]
+    new_password: String,
+    #[serde(default)]
+    confirm_password: String,
+}
+
+/// Changes the password and ends every other session of the user.
+pub async fn change_password(ctx: Ctx, state: Data<AppState>, Form(form): Form<PasswordForm>) -> Result<HttpResponse, AppError> {
+    let (workspace_id, user_id) = (ctx.workspace_id(), ctx.user_id());
+    let mut errors = FormErrors::default();
+    errors.take("new_password", password::check_new(&form.new_password));
+    if form.new_password != form.confirm_password {
+        errors.add("confirm_password", "The two new passwords differ.");
+    }
+    let user = db::run(&state.pool, move |conn| Ok(users::find(conn, workspace_id, user_id)?)).await?.ok_or(AppError::NotFound)?;
+    let current_ok = password::verify_blocking(SecretString::from(form.current_password.clone()), vec![user.password_hash.clone()])
+        .await?
+        .is_some();
+    if !current_ok {
+        errors.add("current_password", "The current password is not right.");
+    }
+    if !errors.is_empty() {
+        let page = PasswordPage { layout: ctx.layout("Change password", "account"), errors };
+        return html_status(StatusCode::UNPROCESSABLE_ENTITY, &page);
+    }
+    let hash = password::hash_blocking(SecretString::from(form.new_password)).await?;
+    let entry = ctx.audit("auth.password_changed", "auth", user_id);
+    db::run(&state.pool, move |conn| {
+        conn.transaction(|tx| {
+            users::set_password_hash(tx, workspace_id, user_id, &hash)?;
+            let ended = users::end_sessions(tx, workspace_id, user_id)?;
+            audit::record(tx, &entry.after(json!({ "sessions_ended": ended })))
+        })
+        .map_err(AppError::from)
+    })
+    .await?;
+    // This session lives on under a new id; the others are gone.
+    ctx.session.renew();
+    flash::success(&ctx.session, "Password changed. Your other sessions have been signed out.");
+    Ok(see_other("/account/sessions"))
+}

@@ -1,0 +1,7 @@
+//! Sign-in, sessions, throttling, first-run setup and the account pages.
+
+pub mod handlers;
+pub mod password;
+pub mod session_store;
+pub mod setup;
+pub mod throttle;

@@ -1,0 +1,201 @@
+//! actix-session's store backed by the `sessions` table. The cookie holds a random key; the
+//! table holds its SHA-256 and the state, plus copies of who/where/when for
+//! `/account/sessions` and for "sign out everywhere".
+
+use std::collections::HashMap;
+
+use actix_session::storage::{LoadError, SaveError, SessionKey, SessionStore, UpdateError};
+use actix_web::cookie::time::Duration;
+use actix_web::web;
+use anyhow::anyhow;
+use chrono::{DateTime, TimeZone, Utc};
+use diesel::prelude::*;
+use rand::distr::{Alphanumeric, SampleString};
+use sha2::{Digest, Sha256};
+
+use crate::clock::Clock;
+use crate::db::Pool;
+use crate::db::schema::sessions;
+use crate::web::session as keys;
+
+type State = HashMap<String, String>;
+
+#[derive(Clone)]
+pub struct PgSessionStore {
+    pool: Pool,
+    clock: Clock,
+}
+
+impl PgSessionStore {
+    pub fn new(pool: Pool, clock: Clock) -> Self {
+        Self { pool, clock }
+    }
+
+    async fn blocking<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut PgConnection, DateTime<Utc>) -> anyhow::Result<T> + Send + 'static,
+    ) -> anyhow::Result<T> {
+        let pool = self.pool.clone();
+        let now = self.clock.now();
+        web::block(move || {
+            let mut conn = pool.get()?;
+            f(&mut conn, now)
+        })
+        .await
+        .map_err(|e| anyhow!("session store task failed: {e}"))?
+    }
+}
+
+pub fn hash_key(key: &str) -> String {
+    hex::encode(Sha256::digest(key.as_bytes()))
+}
+
+/// Columns copied out of the state (values are JSON-encoded by actix-session).
+struct Columns {
+    workspace_id: Option<i64>,
+    user_id: Option<i64>,
+    ip: Option<String>,
+    user_agent: Option<String>,
+    created_at: Option<DateTime<Utc>>,
+    last_seen_at: Option<DateTime<Utc>>,
+    state: serde_json::Value,
+}
+
+impl Columns {
+    fn of(state: &State) -> Self {
+        let int = |k: &str| state.get(k).and_then(|v| v.parse::<i64>().ok());
+        let text = |k: &str| state.get(k).and_then(|v| serde_json::from_str::<String>(v).ok());
+        let time = |k: &str| int(k).and_then(|s| Utc.timestamp_opt(s, 0).single());
+        Self {
+            workspace_id: int(keys::WORKSPACE_ID),
+            user_id: int(keys::USER_ID),
+            ip: text(keys::IP),
+            user_agent: text(keys::USER_AGENT),
+            created_at: time(keys::CREATED),
+            last_seen_at: time(keys::SEEN),
+            state: serde_json::to_value(state).unwrap_or_default(),
+        }
+    }
+}
+
+fn expiry(now: DateTime<Utc>, ttl: &Duration) -> DateTime<Utc> {
+    now + chrono::Duration::seconds(ttl.whole_seconds())
+}
+
+fn insert(conn: &mut PgConnection, state: &State, ttl: &Duration, now: DateTime<Utc>) -> anyhow::Result<SessionKey> {
+    let key = Alphanumeric.sample_string(&mut rand::rng(), 64);
+    let c = Columns::of(state);
+    diesel::insert_into(sessions::table)
+        .values((
+            sessions::key_hash.eq(hash_key(&key)),
+            sessions::workspace_id.eq(c.workspace_id),
+            sessions::user_id.eq(c.user_id),
+            sessions::state.eq(c.state),
+            sessions::ip.eq(c.ip),
+            sessions::user_agent.eq(c.user_agent),
+            sessions::created_at.eq(c.created_at.unwrap_or(now)),
+            sessions::last_seen_at.eq(c.last_seen_at.unwrap_or(now)),
+            sessions::expires_at.eq(expiry(now, ttl)),
+        ))
+        .execute(conn)?;
+    SessionKey::try_from(key).map_err(|e| anyhow!("bad session key: {e}"))
+}
+
+impl SessionStore for PgSessionStore {
+    async fn load(&self, session_key: &SessionKey) -> Result<Option<State>, LoadError> {
+        let hash = hash_key(session_key.as_ref());
+        self.blocking(move |conn, now| {
+            let state: Option<serde_json::Value> = sessions::table
+                .filter(sessions::key_hash.eq(hash))
+                .filter(sessions::expires_at.gt(now))
+                .select(sessions::state)
+                .first(conn)
+                .optional()?;
+            Ok(state.map(|s| serde_json::from_value::<State>(s).unwrap_or_default()))
+        })
+        .await
+        .map_err(LoadError::Other)
+    }
+
+    async fn save(&self, state: State, ttl: &Duration) -> Result<SessionKey, SaveError> {
+        let ttl = *ttl;
+        self.blocking(move |conn, now| insert(conn, &state, &ttl, now)).await.map_err(SaveError::Other)
+    }
+
+    async fn update(&self, session_key: SessionKey, state: State, ttl: &Duration) -> Result<SessionKey, UpdateError> {
+        let ttl = *ttl;
+        let hash = hash_key(session_key.as_ref());
+        self.blocking(move |conn, now| {
+            let c = Columns::of(&state);
+            let updated = diesel::update(sessions::table.filter(sessions::key_hash.eq(&hash)))
+                .set((
+                    sessions::workspace_id.eq(c.workspace_id),
+                    sessions::user_id.eq(c.user_id),
+                    sessions::state.eq(c.state),
+                    sessions::ip.eq(c.ip),
+                    sessions::user_agent.eq(c.user_agent),
+                    sessions::last_seen_at.eq(c.last_seen_at.unwrap_or(now)),
+                    sessions::expires_at.eq(expiry(now, &ttl)),
+                ))
+                .execute(conn)?;
+            if updated == 1 {
+                return Ok(session_key);
+            }
+            // The row is gone: the session was revoked while this request ran. Never bring
+            // a revoked sign-in back; keep only the anonymous part in a new session.
+            let mut anonymous = state;
+            for k in [keys::USER_ID, keys::WORKSPACE_ID, keys::CREATED, keys::SEEN] {
+                anonymous.remove(k);
+            }
+            insert(conn, &anonymous, &ttl, now)
+        })
+        .await
+        .map_err(UpdateError::Other)
+    }
+
+    async fn update_ttl(&self, session_key: &SessionKey, ttl: &Duration) -> Result<(), anyhow::Error> {
+        let ttl = *ttl;
+        let hash = hash_key(session_key.as_ref());
+        self.blocking(move |conn, now| {
+            diesel::update(sessions::table.filter(sessions::key_hash.eq(hash)))
+                .set(sessions::expires_at.eq(expiry(now, &ttl)))
+                .execute(conn)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn delete(&self, session_key: &SessionKey) -> Result<(), anyhow::Error> {
+        let hash = hash_key(session_key.as_ref());
+        self.blocking(move |conn, _| {
+            diesel::delete(sessions::table.filter(sessions::key_hash.eq(hash))).execute(conn)?;
+            Ok(())
+        })
+        .await
+    }
+}
+
+/// A session as `/account/sessions` lists it.
+#[derive(Debug, Queryable)]
+pub struct SessionRow {
+    pub key_hash: String,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub last_seen_at: DateTime<Utc>,
+}
+
+pub fn list_for_user(conn: &mut PgConnection, workspace_id: i64, user_id: i64, now: DateTime<Utc>) -> QueryResult<Vec<SessionRow>> {
+    sessions::table
+        .filter(sessions::workspace_id.eq(workspace_id))
+        .filter(sessions::user_id.eq(user_id))
+        .filter(sessions::expires_at.gt(now))
+        .order(sessions::last_seen_at.desc())
+        .select((sessions::key_hash, sessions::ip, sessions::user_agent, sessions::created_at, sessions::last_seen_at))
+        .load(conn)
+}
+
+/// Anonymous and signed-in sessions past their expiry.
+pub fn delete_expired(conn: &mut PgConnection, now: DateTime<Utc>) -> QueryResult<usize> {
+    diesel::delete(sessions::table.filter(sessions::expires_at.lt(now))).execute(conn)
+}

@@ -1,0 +1,149 @@
+//! The command line: `serve` (default), `migrate`, `user add`, `worker`, `job run NAME`.
+
+use std::io::{BufRead, IsTerminal, Write};
+
+use anyhow::{Context, bail};
+use clap::{Args, Parser, Subcommand};
+
+use crate::auth::password;
+use crate::clock::Clock;
+use crate::config::Settings;
+use crate::startup::{Application, Database};
+use crate::users::model as users;
+use crate::users::role::Role;
+use crate::users::service::{self, NewAccount};
+
+#[derive(Parser, Debug)]
+#[command(name = "switchboard", version, about = "Self-hosted CRM for WhatsApp, SMS and email")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Migrate, then serve HTTP (the default).
+    Serve,
+    /// Apply pending migrations and exit.
+    Migrate,
+    /// Manage users.
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
+    },
+    /// Run job workers and the scheduler only, no HTTP.
+    Worker,
+    /// Jobs.
+    Job {
+        #[command(subcommand)]
+        command: JobCommand,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum UserCommand {
+    /// Create a user (and the workspace when it does not exist). The password comes from
+    /// SWITCHBOARD_PASSWORD or standard input.
+    Add(UserAdd),
+}
+
+#[derive(Args, Debug)]
+pub struct UserAdd {
+    #[arg(long)]
+    pub workspace: String,
+    #[arg(long)]
+    pub email: String,
+    #[arg(long)]
+    pub name: String,
+    #[arg(long, default_value = "admin")]
+    pub role: String,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum JobCommand {
+    /// Run one scheduled job now (client-status, follow-up-reminders).
+    Run { name: String },
+}
+
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    let settings = Settings::from_env()?;
+    match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => serve(settings).await,
+        Command::Migrate => {
+            let database = tokio::task::spawn_blocking(move || Database::open(&settings)).await??;
+            tokio::task::spawn_blocking(move || database.connect_and_migrate(2).map(|_| database)).await??;
+            println!("Migrations are up to date.");
+            Ok(())
+        }
+        Command::User { command: UserCommand::Add(args) } => add_user(settings, args).await,
+        Command::Worker => {
+            println!("No jobs yet: the job queue arrives with the jobs feature. Nothing to run.");
+            Ok(())
+        }
+        Command::Job { command: JobCommand::Run { name } } => {
+            bail!("unknown job {name:?}: no jobs exist yet (client-status and follow-up-reminders arrive with the jobs feature)")
+        }
+    }
+}
+
+async fn serve(settings: Settings) -> anyhow::Result<()> {
+    let app = Application::build(settings.clone(), Clock::default()).await?;
+    let url = match &settings.public_url {
+        Some(url) => url.to_string(),
+        None => format!("http://{}:{}/", settings.addr.ip(), app.port()),
+    };
+    let pool = app.pool.clone();
+    let has_users = tokio::task::spawn_blocking(move || -> anyhow::Result<bool> {
+        let mut conn = pool.get()?;
+        Ok(users::any_exist(&mut conn)?)
+    })
+    .await??;
+    println!("Switchboard is running at {url}");
+    if !has_users {
+        println!("No users yet. Create the first admin in the browser at {url}setup");
+        println!(
+            "or on the command line: SWITCHBOARD_PASSWORD='…' switchboard user add --workspace 'My team' --email you@example.com --name 'Your Name' --role admin"
+        );
+    }
+    let (server, database) = app.into_parts();
+    let result = server.await;
+    drop(database); // stops the private cluster after the last request
+    result.context("HTTP server failed")
+}
+
+fn read_password() -> anyhow::Result<String> {
+    if let Ok(p) = std::env::var("SWITCHBOARD_PASSWORD") {
+        return Ok(p);
+    }
+    let stdin = std::io::stdin();
+    if stdin.is_terminal() {
+        eprint!("Password for the new user: ");
+        std::io::stderr().flush()?;
+    }
+    let mut line = String::new();
+    stdin.lock().read_line(&mut line).context("cannot read the password from standard input")?;
+    Ok(line.trim_end_matches(['\r', '\n']).to_string())
+}
+
+async fn add_user(settings: Settings, args: UserAdd) -> anyhow::Result<()> {
+    let role = Role::parse(&args.role).map_err(anyhow::Error::msg)?;
+    let email = crate::web::forms::email(&args.email).map_err(anyhow::Error::msg)?;
+    let name = crate::web::forms::required_text(&args.name, "Name", 100).map_err(anyhow::Error::msg)?;
+    let workspace = crate::web::forms::required_text(&args.workspace, "Workspace", 100).map_err(anyhow::Error::msg)?;
+    let password = read_password()?;
+    password::check_new(&password).map_err(anyhow::Error::msg)?;
+    tokio::task::spawn_blocking(move || -> anyhow::Result<()> {
+        let database = Database::open(&settings)?;
+        let pool = database.connect_and_migrate(2)?;
+        let password_hash = password::hash(&password)?;
+        let account = NewAccount { workspace, email, name, role, password_hash };
+        let mut conn = pool.get()?;
+        let (user, created) = service::create_in_workspace(&mut conn, &account, None, None).map_err(|e| anyhow::anyhow!("{e}"))?;
+        if created {
+            println!("Created workspace {:?}.", account.workspace);
+        }
+        println!("Created {} {} <{}>. They can sign in now.", user.role, user.name, user.email);
+        Ok(())
+    })
+    .await?
+}

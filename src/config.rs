@@ -1,0 +1,153 @@
+//! Every environment variable Switchboard reads, parsed and checked in one place.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use anyhow::{Context, bail};
+use secrecy::SecretString;
+use url::Url;
+
+#[derive(Clone, Debug)]
+pub struct Settings {
+    /// `DATABASE_URL`; `None` runs a private cluster under `data_dir`.
+    pub database_url: Option<SecretString>,
+    /// `SWITCHBOARD_ADDR`, default `127.0.0.1:8080`. Port 0 picks a free port (tests).
+    pub addr: SocketAddr,
+    /// `SWITCHBOARD_DATA_DIR`, default `./data`.
+    pub data_dir: PathBuf,
+    /// `SWITCHBOARD_PG_BIN`: folder of `initdb` and `postgres`; found automatically when unset.
+    pub pg_bin: Option<PathBuf>,
+    /// `SWITCHBOARD_SECRET_KEY`; generated into `data_dir/secret_key` when unset.
+    pub secret_key: Option<SecretString>,
+    /// `SWITCHBOARD_PUBLIC_URL`: base URL for links and webhook signatures; https turns on
+    /// `Secure` + `__Host-` cookies.
+    pub public_url: Option<Url>,
+    /// `TWILIO_API_BASE`, default `https://api.twilio.com`.
+    pub twilio_api_base: Url,
+    /// `TWILIO_CONTENT_BASE`, default `https://content.twilio.com`.
+    pub twilio_content_base: Url,
+    /// `SMTP_URL`, e.g. `smtp://127.0.0.1:2525`.
+    pub smtp_url: Option<Url>,
+    /// `SWITCHBOARD_WORKERS`: in-process job workers (0 = none), default 2.
+    pub job_workers: usize,
+    /// HTTP worker threads; not an environment variable (actix picks the core count).
+    pub http_workers: Option<usize>,
+    /// Database connections per instance.
+    pub pool_size: u32,
+}
+
+impl Settings {
+    pub fn from_env() -> anyhow::Result<Self> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads settings through `lookup`, so tests can pass their own variables.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> anyhow::Result<Self> {
+        let var = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
+        let database_url = match var("DATABASE_URL") {
+            Some(raw) => {
+                let parsed = Url::parse(&raw)
+                    .map_err(|e| anyhow::anyhow!("DATABASE_URL is not a valid URL: {e}"))?;
+                if !matches!(parsed.scheme(), "postgres" | "postgresql") {
+                    bail!("DATABASE_URL must start with postgres:// or postgresql://, not {}://", parsed.scheme());
+                }
+                Some(SecretString::from(raw))
+            }
+            None => None,
+        };
+        let addr = match var("SWITCHBOARD_ADDR") {
+            Some(raw) => raw
+                .parse()
+                .with_context(|| format!("SWITCHBOARD_ADDR={raw:?} is not an address like 127.0.0.1:8080"))?,
+            None => SocketAddr::from(([127, 0, 0, 1], 8080)),
+        };
+        let url_var = |name: &str, default: Option<&str>| -> anyhow::Result<Option<Url>> {
+            match var(name).as_deref().or(default) {
+                Some(raw) => {
+                    let url = Url::parse(raw).map_err(|e| anyhow::anyhow!("{name}={raw:?} is not a valid URL: {e}"))?;
+                    Ok(Some(url))
+                }
+                None => Ok(None),
+            }
+        };
+        let public_url = url_var("SWITCHBOARD_PUBLIC_URL", None)?;
+        if let Some(url) = &public_url {
+            if !matches!(url.scheme(), "http" | "https") {
+                bail!("SWITCHBOARD_PUBLIC_URL must be an http:// or https:// URL");
+            }
+        }
+        let secret_key = var("SWITCHBOARD_SECRET_KEY").map(SecretString::from);
+        if let Some(key) = &secret_key {
+            use secrecy::ExposeSecret;
+            if key.expose_secret().len() < 32 {
+                bail!("SWITCHBOARD_SECRET_KEY must be at least 32 characters long");
+            }
+        }
+        let job_workers = match var("SWITCHBOARD_WORKERS") {
+            Some(raw) => raw
+                .parse()
+                .with_context(|| format!("SWITCHBOARD_WORKERS={raw:?} is not a whole number"))?,
+            None => 2,
+        };
+        Ok(Self {
+            database_url,
+            addr,
+            data_dir: var("SWITCHBOARD_DATA_DIR").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("./data")),
+            pg_bin: var("SWITCHBOARD_PG_BIN").map(PathBuf::from),
+            secret_key,
+            public_url,
+            twilio_api_base: url_var("TWILIO_API_BASE", Some("https://api.twilio.com"))?.expect("default"),
+            twilio_content_base: url_var("TWILIO_CONTENT_BASE", Some("https://content.twilio.com"))?
+                .expect("default"),
+            smtp_url: url_var("SMTP_URL", None)?,
+            job_workers,
+            http_workers: None,
+            pool_size: 10,
+        })
+    }
+
+    /// Cookies get `Secure` and the `__Host-` prefix only behind https.
+    pub fn secure_cookies(&self) -> bool {
+        self.public_url.as_ref().is_some_and(|u| u.scheme() == "https")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings(vars: &[(&str, &str)]) -> anyhow::Result<Settings> {
+        let vars: Vec<(String, String)> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        Settings::from_lookup(|name| vars.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()))
+    }
+
+    #[test]
+    fn defaults_serve_on_localhost_8080_with_a_private_cluster() {
+        let s = settings(&[]).unwrap();
+        assert_eq!(s.addr.to_string(), "127.0.0.1:8080");
+        assert!(s.database_url.is_none());
+        assert_eq!(s.data_dir, PathBuf::from("./data"));
+        assert!(!s.secure_cookies());
+    }
+
+    #[test]
+    fn bad_values_name_the_variable() {
+        for (name, value) in [
+            ("DATABASE_URL", "mysql://x"),
+            ("DATABASE_URL", "not a url"),
+            ("SWITCHBOARD_ADDR", "localhost"),
+            ("SWITCHBOARD_PUBLIC_URL", "ftp://x"),
+            ("SWITCHBOARD_SECRET_KEY", "short"),
+            ("SWITCHBOARD_WORKERS", "many"),
+        ] {
+            let err = settings(&[(name, value)]).unwrap_err().to_string();
+            assert!(err.contains(name), "{name}={value}: {err}");
+        }
+    }
+
+    #[test]
+    fn https_public_url_turns_on_secure_cookies() {
+        let s = settings(&[("SWITCHBOARD_PUBLIC_URL", "https://crm.example.com")]).unwrap();
+        assert!(s.secure_cookies());
+    }
+}

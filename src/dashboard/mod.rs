@@ -1,0 +1,47 @@
+//! `/`: the signed-in home page. Client, follow-up and campaign tiles arrive with their
+//! features; today it shows the workspace and, for admins and managers, recent activity.
+
+use actix_web::HttpResponse;
+use actix_web::web::Data;
+use askama::Template;
+
+use crate::audit::query::{AuditFilter, AuditLog};
+use crate::db;
+use crate::error::AppError;
+use crate::startup::AppState;
+use crate::users::role::Role;
+use crate::web::ctx::{Ctx, Layout};
+use crate::web::render::html;
+
+#[derive(Template)]
+#[template(path = "dashboard/index.html")]
+struct DashboardPage {
+    layout: Layout,
+    recent: Vec<AuditLog>,
+}
+
+pub async fn dashboard(ctx: Ctx, state: Data<AppState>) -> Result<HttpResponse, AppError> {
+    let workspace_id = ctx.workspace_id();
+    let recent = if ctx.role().at_least(Role::Manager) {
+        db::run(&state.pool, move |conn| {
+            let (mut rows, _) = AuditFilter { page: 1, ..Default::default() }.list(conn, workspace_id)?;
+            rows.truncate(10);
+            Ok(rows)
+        })
+        .await?
+    } else {
+        Vec::new()
+    };
+    html(&DashboardPage { layout: ctx.layout("Dashboard", "dashboard"), recent })
+}
+
+#[derive(Template)]
+#[template(path = "settings/index.html")]
+struct SettingsPage {
+    layout: Layout,
+}
+
+pub async fn settings_index(ctx: Ctx) -> Result<HttpResponse, AppError> {
+    ctx.require(Role::Admin)?;
+    html(&SettingsPage { layout: ctx.layout("Settings", "settings") })
+}

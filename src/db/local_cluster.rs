@@ -1,0 +1,307 @@
+//! A private PostgreSQL cluster for when `DATABASE_URL` is unset: `initdb` on first use,
+//! `postgres` as a child process (as an unprivileged user when we run as root), reached over
+//! a Unix socket in a 0700 folder, stopped when we stop and reused on the next start.
+
+use std::fs;
+use std::io::Write;
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use diesel::prelude::*;
+use diesel::{Connection, PgConnection};
+use nix::unistd::{Gid, Uid, User};
+
+/// The database role and database the app uses inside its private cluster.
+pub const DB_USER: &str = "switchboard";
+pub const DB_NAME: &str = "switchboard";
+
+/// Options for a cluster: durable for the app, fast and throwaway for tests.
+#[derive(Clone, Debug, Default)]
+pub struct ClusterOptions {
+    /// `-c name=value` settings passed to `postgres`.
+    pub server_settings: Vec<(String, String)>,
+}
+
+impl ClusterOptions {
+    /// Settings for test clusters: no durability, more connections.
+    pub fn throwaway() -> Self {
+        let s = |k: &str, v: &str| (k.to_string(), v.to_string());
+        Self {
+            server_settings: vec![
+                s("fsync", "off"),
+                s("synchronous_commit", "off"),
+                s("full_page_writes", "off"),
+                s("max_connections", "300"),
+            ],
+        }
+    }
+}
+
+pub struct LocalCluster {
+    socket_dir: PathBuf,
+    /// `None` when another process already runs this cluster and we only connect to it.
+    child: Option<Child>,
+}
+
+impl LocalCluster {
+    /// Initialises (once) and starts the cluster in `data_dir/pg`, then makes sure the
+    /// `switchboard` database exists.
+    pub fn start(data_dir: &Path, pg_bin: Option<&Path>, options: &ClusterOptions) -> anyhow::Result<Self> {
+        let bin = find_pg_bin(pg_bin)?;
+        fs::create_dir_all(data_dir)
+            .with_context(|| format!("SWITCHBOARD_DATA_DIR={} is not usable", data_dir.display()))?;
+        let data_dir = data_dir
+            .canonicalize()
+            .with_context(|| format!("SWITCHBOARD_DATA_DIR={} is not usable", data_dir.display()))?;
+        let owner = ServerUser::pick()?;
+        owner.check_can_reach(&data_dir)?;
+        let pg_dir = data_dir.join("pg");
+        let socket_dir = socket_dir_for(&data_dir);
+        for dir in [&pg_dir, &socket_dir] {
+            fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+            fs::set_permissions(dir, fs::Permissions::from_mode(0o700))?;
+            owner.chown(dir)?;
+        }
+        if !pg_dir.join("PG_VERSION").exists() {
+            init_cluster(&bin, &pg_dir, &owner)?;
+        }
+        let mut cluster = Self { socket_dir, child: None };
+        if cluster.answers() {
+            tracing::info!(dir = %pg_dir.display(), "reusing the PostgreSQL cluster that is already running");
+        } else {
+            cluster.child = Some(spawn_postgres(&bin, &pg_dir, &cluster.socket_dir, &owner, options, &data_dir)?);
+            cluster.wait_until_ready(&data_dir)?;
+        }
+        cluster.create_database(DB_NAME)?;
+        Ok(cluster)
+    }
+
+    /// libpq URL of database `db` in this cluster.
+    pub fn url(&self, db: &str) -> String {
+        let host: String = url::form_urlencoded::byte_serialize(self.socket_dir.to_string_lossy().as_bytes()).collect();
+        format!("postgres://{DB_USER}@/{db}?host={host}")
+    }
+
+    pub fn create_database(&self, db: &str) -> anyhow::Result<()> {
+        let mut conn = PgConnection::establish(&self.url("postgres")).context("cannot connect to the private cluster")?;
+        #[derive(QueryableByName)]
+        struct Exists {
+            #[diesel(sql_type = diesel::sql_types::Bool)]
+            exists: bool,
+        }
+        let found: Exists = diesel::sql_query("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1) AS exists")
+            .bind::<diesel::sql_types::Text, _>(db)
+            .get_result(&mut conn)?;
+        if !found.exists {
+            diesel::sql_query(format!("CREATE DATABASE \"{}\"", db.replace('"', "")))
+                .execute(&mut conn)
+                .with_context(|| format!("cannot create database {db}"))?;
+        }
+        Ok(())
+    }
+
+    fn answers(&self) -> bool {
+        self.socket_dir.join(".s.PGSQL.5432").exists() && PgConnection::establish(&self.url("postgres")).is_ok()
+    }
+
+    fn wait_until_ready(&mut self, data_dir: &Path) -> anyhow::Result<()> {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            if self.answers() {
+                return Ok(());
+            }
+            if let Some(child) = self.child.as_mut() {
+                if let Some(status) = child.try_wait()? {
+                    bail!(
+                        "PostgreSQL exited ({status}) while starting; see {}",
+                        data_dir.join("postgres.log").display()
+                    );
+                }
+            }
+            if Instant::now() > deadline {
+                bail!("PostgreSQL did not start within 60 s; see {}", data_dir.join("postgres.log").display());
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Fast shutdown (SIGINT), waiting for the server to exit.
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let pid = nix::unistd::Pid::from_raw(child.id() as i32);
+            let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGINT);
+            let deadline = Instant::now() + Duration::from_secs(30);
+            while Instant::now() < deadline {
+                if let Ok(Some(_)) = child.try_wait() {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGQUIT);
+            let _ = child.wait();
+        }
+    }
+}
+
+impl Drop for LocalCluster {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// `SWITCHBOARD_PG_BIN`, else the newest `/usr/lib/postgresql/N/bin` (Debian), else `PATH`.
+pub fn find_pg_bin(explicit: Option<&Path>) -> anyhow::Result<PathBuf> {
+    let has_server = |dir: &Path| dir.join("postgres").is_file() && dir.join("initdb").is_file();
+    if let Some(dir) = explicit {
+        if has_server(dir) {
+            return Ok(dir.to_path_buf());
+        }
+        bail!("SWITCHBOARD_PG_BIN={} does not contain initdb and postgres", dir.display());
+    }
+    let mut versions: Vec<(u32, PathBuf)> = fs::read_dir("/usr/lib/postgresql")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|entry| {
+            let version = entry.file_name().to_str()?.parse::<u32>().ok()?;
+            let bin = entry.path().join("bin");
+            has_server(&bin).then_some((version, bin))
+        })
+        .collect();
+    versions.sort();
+    if let Some((_, bin)) = versions.pop() {
+        return Ok(bin);
+    }
+    for dir in std::env::var_os("PATH").map(|p| std::env::split_paths(&p).collect::<Vec<_>>()).unwrap_or_default() {
+        if has_server(&dir) {
+            return Ok(dir);
+        }
+    }
+    bail!(
+        "PostgreSQL server binaries not found: install them (sudo apt-get install postgresql) \
+         or set SWITCHBOARD_PG_BIN, or set DATABASE_URL to use an existing server"
+    )
+}
+
+/// Unix socket paths are limited to about 107 bytes; fall back to a private folder in /tmp.
+fn socket_dir_for(data_dir: &Path) -> PathBuf {
+    let dir = data_dir.join("run");
+    if dir.as_os_str().len() + "/.s.PGSQL.5432".len() < 100 {
+        return dir;
+    }
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(data_dir.as_os_str().as_encoded_bytes());
+    std::env::temp_dir().join(format!("switchboard-{}", &hex::encode(digest)[..16]))
+}
+
+/// The OS user the server runs as: ourselves, or an unprivileged user when we are root
+/// (PostgreSQL refuses to run as root).
+struct ServerUser {
+    /// `None`: run as the current user.
+    drop_to: Option<(Uid, Gid, String)>,
+}
+
+impl ServerUser {
+    fn pick() -> anyhow::Result<Self> {
+        if !Uid::effective().is_root() {
+            return Ok(Self { drop_to: None });
+        }
+        for name in ["postgres", "nobody"] {
+            if let Some(user) = User::from_name(name)? {
+                return Ok(Self { drop_to: Some((user.uid, user.gid, name.to_string())) });
+            }
+        }
+        bail!("running as root, but neither a 'postgres' nor a 'nobody' user exists to run PostgreSQL as")
+    }
+
+    fn chown(&self, path: &Path) -> anyhow::Result<()> {
+        if let Some((uid, gid, _)) = &self.drop_to {
+            nix::unistd::chown(path, Some(*uid), Some(*gid))
+                .with_context(|| format!("cannot hand {} to the PostgreSQL user", path.display()))?;
+        }
+        Ok(())
+    }
+
+    /// Every parent folder must let the server user pass, or initdb fails obscurely.
+    fn check_can_reach(&self, data_dir: &Path) -> anyhow::Result<()> {
+        let Some((_, _, name)) = &self.drop_to else { return Ok(()) };
+        for dir in data_dir.ancestors().skip(1) {
+            let mode = fs::metadata(dir)?.permissions().mode();
+            if mode & 0o001 == 0 {
+                bail!(
+                    "SWITCHBOARD_DATA_DIR={} is not usable: running as root, PostgreSQL runs as '{name}', \
+                     which cannot enter {}; choose a data dir under a world-traversable folder \
+                     (e.g. SWITCHBOARD_DATA_DIR=/var/lib/switchboard) or set DATABASE_URL",
+                    data_dir.display(),
+                    dir.display()
+                );
+            }
+        }
+        Ok(())
+    }
+
+    fn command(&self, program: PathBuf) -> Command {
+        let mut cmd = Command::new(program);
+        if let Some((uid, gid, _)) = &self.drop_to {
+            cmd.uid(uid.as_raw()).gid(gid.as_raw());
+            cmd.env("HOME", "/tmp");
+        }
+        cmd
+    }
+}
+
+fn init_cluster(bin: &Path, pg_dir: &Path, owner: &ServerUser) -> anyhow::Result<()> {
+    tracing::info!(dir = %pg_dir.display(), "initialising a private PostgreSQL cluster");
+    let output = owner
+        .command(bin.join("initdb"))
+        .arg("-D")
+        .arg(pg_dir)
+        .args(["-U", DB_USER, "-E", "UTF8", "--locale=C.UTF-8", "--auth-local=trust", "--auth-host=reject"])
+        .current_dir("/")
+        .stdin(Stdio::null())
+        .output()
+        .context("cannot run initdb")?;
+    if !output.status.success() {
+        bail!("initdb failed: {}", String::from_utf8_lossy(&output.stderr).trim());
+    }
+    Ok(())
+}
+
+fn spawn_postgres(
+    bin: &Path,
+    pg_dir: &Path,
+    socket_dir: &Path,
+    owner: &ServerUser,
+    options: &ClusterOptions,
+    data_dir: &Path,
+) -> anyhow::Result<Child> {
+    let log_path = data_dir.join("postgres.log");
+    let mut log = fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&log_path)
+        .with_context(|| format!("cannot open {}", log_path.display()))?;
+    writeln!(log, "--- starting postgres")?;
+    let mut cmd = owner.command(bin.join("postgres"));
+    cmd.arg("-D")
+        .arg(pg_dir)
+        .arg("-k")
+        .arg(socket_dir)
+        .args(["-c", "listen_addresses=", "-c", "unix_socket_permissions=0700"]);
+    for (name, value) in &options.server_settings {
+        cmd.arg("-c").arg(format!("{name}={value}"));
+    }
+    cmd.current_dir("/").stdin(Stdio::null()).stdout(log.try_clone()?).stderr(log);
+    // If we die without stopping it, the kernel tells the server to shut down fast.
+    // SAFETY: prctl is async-signal-safe and touches only the child's own state.
+    unsafe {
+        cmd.pre_exec(|| {
+            nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGINT).map_err(std::io::Error::from)
+        });
+    }
+    cmd.spawn().context("cannot start postgres")
+}

@@ -1,0 +1,51 @@
+//! Connection pool, the `run` helper that moves Diesel work off the actix workers, and the
+//! private PostgreSQL cluster.
+
+pub mod local_cluster;
+pub mod migrate;
+pub mod schema;
+
+use std::time::Duration;
+
+use actix_web::web;
+use anyhow::Context;
+use diesel::PgConnection;
+use diesel::r2d2::{ConnectionManager, PooledConnection};
+
+use crate::error::AppError;
+
+pub type Pool = diesel::r2d2::Pool<ConnectionManager<PgConnection>>;
+pub type Conn = PooledConnection<ConnectionManager<PgConnection>>;
+
+/// Builds the pool and checks that the database answers. Checkouts wait at most 5 s, so an
+/// unreachable database gives a fast 503 instead of a hung request.
+pub fn connect(url: &str, max_size: u32) -> anyhow::Result<Pool> {
+    let manager = ConnectionManager::<PgConnection>::new(url);
+    diesel::r2d2::Pool::builder()
+        .max_size(max_size)
+        .min_idle(Some(1))
+        .connection_timeout(Duration::from_secs(5))
+        .test_on_check_out(true)
+        .build(manager)
+        .context("cannot connect to the database")
+}
+
+/// Runs `f` with a pooled connection on the blocking thread pool.
+pub async fn run<T, F>(pool: &Pool, f: F) -> Result<T, AppError>
+where
+    F: FnOnce(&mut PgConnection) -> Result<T, AppError> + Send + 'static,
+    T: Send + 'static,
+{
+    let pool = pool.clone();
+    let span = tracing::Span::current();
+    web::block(move || {
+        let _entered = span.enter();
+        let mut conn = pool.get().map_err(|e| {
+            tracing::error!(error = %e, "database pool checkout failed");
+            AppError::Unavailable
+        })?;
+        f(&mut conn)
+    })
+    .await
+    .map_err(|e| AppError::Unexpected(anyhow::anyhow!("blocking task failed: {e}")))?
+}

@@ -1,0 +1,132 @@
+//! `/settings/departments` (admin): list, create, rename, delete.
+
+use diesel::Connection;
+use actix_web::HttpResponse;
+use actix_web::http::StatusCode;
+use actix_web::web::{Data, Path};
+use askama::Template;
+use serde::Deserialize;
+
+use crate::audit;
+use crate::db;
+use crate::departments::{self, Department};
+use crate::error::AppError;
+use crate::startup::AppState;
+use crate::users::role::Role;
+use crate::web::ctx::{Ctx, Layout};
+use crate::web::flash;
+use crate::web::forms::{self, HtmlForm};
+use crate::web::render::{html_status, see_other};
+
+#[derive(Template)]
+#[template(path = "settings/departments.html")]
+struct DepartmentsPage {
+    layout: Layout,
+    departments: Vec<(Department, i64)>,
+    name: String,
+    error: Option<String>,
+}
+
+async fn render(ctx: &Ctx, state: &AppState, status: StatusCode, name: String, error: Option<String>) -> Result<HttpResponse, AppError> {
+    let workspace_id = ctx.workspace_id();
+    let departments = db::run(&state.pool, move |conn| Ok(departments::list_with_member_counts(conn, workspace_id)?)).await?;
+    html_status(status, &DepartmentsPage { layout: ctx.layout("Departments", "settings"), departments, name, error })
+}
+
+pub async fn list_departments(ctx: Ctx, state: Data<AppState>) -> Result<HttpResponse, AppError> {
+    ctx.require(Role::Admin)?;
+    render(&ctx, &state, StatusCode::OK, String::new(), None).await
+}
+
+#[derive(Deserialize)]
+pub struct DepartmentForm {
+    #[serde(default)]
+    name: String,
+}
+
+fn parse_name(form: &DepartmentForm) -> Result<String, String> {
+    forms::required_text(&form.name, "Department name", 100)
+}
+
+pub async fn create_department(ctx: Ctx, state: Data<AppState>, HtmlForm(form): HtmlForm<DepartmentForm>) -> Result<HttpResponse, AppError> {
+    ctx.require(Role::Admin)?;
+    let name = match parse_name(&form) {
+        Ok(name) => name,
+        Err(e) => return render(&ctx, &state, StatusCode::UNPROCESSABLE_ENTITY, form.name, Some(e)).await,
+    };
+    let workspace_id = ctx.workspace_id();
+    let entry = ctx.audit("departments.created", "departments", "");
+    let lookup = name.clone();
+    let created = db::run(&state.pool, move |conn| {
+        conn.transaction(|tx| {
+            if departments::name_taken(tx, workspace_id, &lookup, None)? {
+                return Ok(None);
+            }
+            let d = departments::insert(tx, workspace_id, &lookup)?;
+            audit::record(tx, &audit::Entry { entity_id: Some(d.id.to_string()), ..entry.after(d.audit_json()) })?;
+            Ok(Some(d))
+        })
+    })
+    .await?;
+    match created {
+        Some(d) => {
+            flash::success(&ctx.session, format!("Department {} created.", d.name));
+            Ok(see_other("/settings/departments"))
+        }
+        None => {
+            let error = format!("A department named {name} already exists.");
+            render(&ctx, &state, StatusCode::UNPROCESSABLE_ENTITY, name, Some(error)).await
+        }
+    }
+}
+
+pub async fn rename_department(
+    ctx: Ctx,
+    state: Data<AppState>,
+    path: Path<i64>,
+    HtmlForm(form): HtmlForm<DepartmentForm>,
+) -> Result<HttpResponse, AppError> {
+    ctx.require(Role::Admin)?;
+    let (workspace_id, id) = (ctx.workspace_id(), path.into_inner());
+    let name = match parse_name(&form) {
+        Ok(name) => name,
+        Err(e) => return render(&ctx, &state, StatusCode::UNPROCESSABLE_ENTITY, String::new(), Some(e)).await,
+    };
+    let entry = ctx.audit("departments.renamed", "departments", id);
+    let lookup = name.clone();
+    let renamed = db::run(&state.pool, move |conn| {
+        conn.transaction(|tx| {
+            let before = departments::find(tx, workspace_id, id)?.ok_or(AppError::NotFound)?;
+            if departments::name_taken(tx, workspace_id, &lookup, Some(id))? {
+                return Ok(false);
+            }
+            let after = departments::rename(tx, workspace_id, id, &lookup)?;
+            audit::record(tx, &entry.before(before.audit_json()).after(after.audit_json()))?;
+            Ok(true)
+        })
+    })
+    .await?;
+    if !renamed {
+        let error = format!("A department named {name} already exists.");
+        return render(&ctx, &state, StatusCode::UNPROCESSABLE_ENTITY, String::new(), Some(error)).await;
+    }
+    flash::success(&ctx.session, format!("Department renamed to {name}."));
+    Ok(see_other("/settings/departments"))
+}
+
+pub async fn delete_department(ctx: Ctx, state: Data<AppState>, path: Path<i64>) -> Result<HttpResponse, AppError> {
+    ctx.require(Role::Admin)?;
+    let (workspace_id, id) = (ctx.workspace_id(), path.into_inner());
+    let entry = ctx.audit("departments.deleted", "departments", id);
+    let deleted = db::run(&state.pool, move |conn| {
+        conn.transaction(|tx| {
+            let before = departments::find(tx, workspace_id, id)?.ok_or(AppError::NotFound)?;
+            departments::delete(tx, workspace_id, id)?;
+            audit::record(tx, &entry.before(before.audit_json()))?;
+            Ok(before)
+        })
+    })
+    .await?;
+    flash::success(&ctx.session, format!("Department {} deleted.", deleted.name));
+    Ok(see_other("/settings/departments"))
+}

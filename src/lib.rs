@@ -1,0 +1,17 @@
+pub mod audit;
+pub mod auth;
+pub mod cli;
+pub mod clock;
+pub mod config;
+pub mod csv_safe;
+pub mod dashboard;
+pub mod db;
+pub mod departments;
+pub mod error;
+pub mod ops;
+pub mod routes;
+pub mod startup;
+pub mod telemetry;
+pub mod users;
+pub mod web;
+pub mod workspaces;

@@ -1,0 +1,23 @@
+//! `/healthz` (the process answers) and `/readyz` (the database answers).
+
+use actix_web::web::Data;
+use actix_web::HttpResponse;
+use diesel::prelude::*;
+
+use crate::db;
+use crate::startup::AppState;
+
+pub async fn healthz() -> HttpResponse {
+    HttpResponse::Ok().content_type("text/plain; charset=utf-8").body("ok")
+}
+
+pub async fn readyz(state: Data<AppState>) -> HttpResponse {
+    let ping = db::run(&state.pool, |conn| Ok(diesel::sql_query("SELECT 1").execute(conn)?)).await;
+    match ping {
+        Ok(_) => HttpResponse::Ok().content_type("text/plain; charset=utf-8").body("ready"),
+        Err(e) => {
+            tracing::warn!(error = %e, "readiness check failed");
+            HttpResponse::ServiceUnavailable().content_type("text/plain; charset=utf-8").body("database unavailable")
+        }
+    }
+}

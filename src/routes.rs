@@ -1,0 +1,45 @@
+//! The whole route table. A resource that lists only POST answers 405 to GET.
+
+use actix_web::web::{self, ServiceConfig, get, post};
+
+use crate::{audit, auth, dashboard, departments, ops, users, web as sbweb};
+
+pub fn configure(cfg: &mut ServiceConfig) {
+    cfg.route("/healthz", get().to(ops::healthz))
+        .route("/readyz", get().to(ops::readyz))
+        .route("/static/{hash}/{file:.*}", get().to(sbweb::assets::serve))
+        // Accounts and sessions
+        .service(web::resource("/login").route(get().to(auth::handlers::login_form)).route(post().to(auth::handlers::login)))
+        .service(web::resource("/logout").route(post().to(auth::handlers::logout)))
+        .service(web::resource("/setup").route(get().to(auth::setup::setup_form)).route(post().to(auth::setup::setup)))
+        .service(web::resource("/account/sessions").route(get().to(auth::handlers::list_sessions)))
+        .service(web::resource("/account/sessions/revoke-all").route(post().to(auth::handlers::revoke_all_sessions)))
+        .service(
+            web::resource("/account/password")
+                .route(get().to(auth::handlers::password_form))
+                .route(post().to(auth::handlers::change_password)),
+        )
+        // Home
+        .service(web::resource("/").route(get().to(dashboard::dashboard)))
+        // Settings (admin)
+        .service(web::resource("/settings").route(get().to(dashboard::settings_index)))
+        .service(
+            web::resource("/settings/users")
+                .route(get().to(users::handlers::list_users))
+                .route(post().to(users::handlers::invite_user)),
+        )
+        .service(web::resource("/settings/users/{id}/role").route(post().to(users::handlers::change_role)))
+        .service(web::resource("/settings/users/{id}/active").route(post().to(users::handlers::set_active)))
+        .service(web::resource("/settings/users/{id}/departments").route(post().to(users::handlers::set_departments)))
+        .service(
+            web::resource("/settings/departments")
+                .route(get().to(departments::handlers::list_departments))
+                .route(post().to(departments::handlers::create_department)),
+        )
+        .service(web::resource("/settings/departments/{id}").route(post().to(departments::handlers::rename_department)))
+        .service(web::resource("/settings/departments/{id}/delete").route(post().to(departments::handlers::delete_department)))
+        // Audit trail (admin, manager)
+        .service(web::resource("/audit-logs").route(get().to(audit::handlers::list_audit_logs)))
+        .service(web::resource("/audit-logs/export.csv").route(get().to(audit::handlers::export_audit_logs)))
+        .service(web::resource("/audit-logs/{id}").route(get().to(audit::handlers::show_audit_log)));
+}

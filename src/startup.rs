@@ -1,0 +1,181 @@
+//! Builds the application: database (own cluster or `DATABASE_URL`), migrations, secret key,
+//! listener and HTTP server. `main` and the tests use the same path.
+
+use std::fs;
+use std::io::Write;
+use std::net::TcpListener;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::path::Path;
+
+use actix_session::SessionMiddleware;
+use actix_session::config::{BrowserSession, CookieContentSecurity};
+use actix_web::cookie::{Key, SameSite, time::Duration};
+use actix_web::dev::Server;
+use actix_web::middleware::from_fn;
+use actix_web::{App, HttpServer, web};
+use anyhow::Context;
+use rand::RngCore;
+use secrecy::{ExposeSecret, SecretString};
+use tracing_actix_web::TracingLogger;
+
+use crate::auth::session_store::PgSessionStore;
+use crate::clock::Clock;
+use crate::config::Settings;
+use crate::db::local_cluster::{ClusterOptions, DB_NAME, LocalCluster};
+use crate::db::{self, Pool};
+use crate::{routes, web as sbweb};
+
+/// Largest urlencoded form or JSON body accepted (413 past it).
+pub const MAX_FORM_BYTES: usize = 64 * 1024;
+
+pub struct AppState {
+    pub pool: Pool,
+    pub clock: Clock,
+    pub settings: Settings,
+}
+
+/// The database the app talks to, and the private cluster behind it when there is one.
+pub struct Database {
+    pub url: SecretString,
+    pub cluster: Option<LocalCluster>,
+}
+
+impl Database {
+    pub fn open(settings: &Settings) -> anyhow::Result<Self> {
+        match &settings.database_url {
+            Some(url) => Ok(Self { url: url.clone(), cluster: None }),
+            None => {
+                let cluster = LocalCluster::start(&settings.data_dir, settings.pg_bin.as_deref(), &ClusterOptions::default())?;
+                Ok(Self { url: SecretString::from(cluster.url(DB_NAME)), cluster: Some(cluster) })
+            }
+        }
+    }
+
+    /// Pool plus pending migrations applied.
+    pub fn connect_and_migrate(&self, pool_size: u32) -> anyhow::Result<Pool> {
+        let pool = db::connect(self.url.expose_secret(), pool_size).map_err(|e| {
+            let hint = if self.cluster.is_some() { "the private cluster" } else { "DATABASE_URL" };
+            anyhow::anyhow!("{e:#} ({hint})")
+        })?;
+        let mut conn = pool.get().context("cannot get a database connection")?;
+        let applied = db::migrate::run_pending(&mut conn)?;
+        if applied > 0 {
+            tracing::info!(applied, "database migrations applied");
+        }
+        Ok(pool)
+    }
+}
+
+pub struct Application {
+    port: u16,
+    server: Server,
+    pub pool: Pool,
+    /// Kept so the private cluster stops when the application is dropped.
+    pub database: Database,
+}
+
+impl Application {
+    pub async fn build(settings: Settings, clock: Clock) -> anyhow::Result<Self> {
+        let open_settings = settings.clone();
+        let database = tokio::task::spawn_blocking(move || Database::open(&open_settings)).await??;
+        let pool_size = settings.pool_size;
+        let (pool, database) = tokio::task::spawn_blocking(move || database.connect_and_migrate(pool_size).map(|p| (p, database))).await??;
+        let key = secret_key(&settings)?;
+        let listener = TcpListener::bind(settings.addr).map_err(|e| {
+            anyhow::anyhow!("cannot listen on SWITCHBOARD_ADDR={}: {e} (is another program using the port?)", settings.addr)
+        })?;
+        let port = listener.local_addr()?.port();
+        let server = run(listener, pool.clone(), clock, settings, key)?;
+        Ok(Self { port, server, pool, database })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Serves until SIGINT/SIGTERM (actix finishes in-flight requests first).
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        let Application { server, database, .. } = self;
+        let result = server.await;
+        drop(database);
+        result
+    }
+
+    /// Serves until stopped, handing back the database so the caller decides when the
+    /// private cluster stops.
+    pub fn into_parts(self) -> (Server, Database) {
+        (self.server, self.database)
+    }
+}
+
+/// `SWITCHBOARD_SECRET_KEY`, or a key generated once into `data_dir/secret_key` (mode 0600).
+fn secret_key(settings: &Settings) -> anyhow::Result<Key> {
+    let secret = match &settings.secret_key {
+        Some(secret) => secret.expose_secret().as_bytes().to_vec(),
+        None => load_or_create_secret(&settings.data_dir)?,
+    };
+    Ok(Key::derive_from(&secret))
+}
+
+fn load_or_create_secret(data_dir: &Path) -> anyhow::Result<Vec<u8>> {
+    let path = data_dir.join("secret_key");
+    if let Ok(existing) = fs::read_to_string(&path) {
+        let existing = existing.trim().to_string();
+        if existing.len() >= 32 {
+            return Ok(existing.into_bytes());
+        }
+    }
+    fs::create_dir_all(data_dir).with_context(|| format!("SWITCHBOARD_DATA_DIR={} is not usable", data_dir.display()))?;
+    let mut bytes = [0u8; 64];
+    rand::rng().fill_bytes(&mut bytes);
+    let secret = hex::encode(bytes);
+    let mut file = fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&path)
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    file.write_all(secret.as_bytes())?;
+    fs::set_permissions(&path, fs::Permissions::from_mode(0o600))?;
+    tracing::info!(path = %path.display(), "generated a new secret key");
+    Ok(secret.into_bytes())
+}
+
+fn run(listener: TcpListener, pool: Pool, clock: Clock, settings: Settings, key: Key) -> anyhow::Result<Server> {
+    let secure = settings.secure_cookies();
+    let http_workers = settings.http_workers;
+    let state = web::Data::new(AppState { pool: pool.clone(), clock: clock.clone(), settings });
+    let store = PgSessionStore::new(pool, clock);
+    let mut server = HttpServer::new(move || {
+        let session = SessionMiddleware::builder(store.clone(), key.clone())
+            .cookie_name(if secure { "__Host-switchboard".into() } else { "switchboard".into() })
+            .cookie_secure(secure)
+            .cookie_http_only(true)
+            .cookie_same_site(SameSite::Lax)
+            .cookie_path("/".into())
+            .cookie_content_security(CookieContentSecurity::Signed)
+            .session_lifecycle(BrowserSession::default().state_ttl(Duration::hours(12)))
+            .build();
+        App::new()
+            .app_data(state.clone())
+            .app_data(web::PayloadConfig::new(MAX_FORM_BYTES))
+            .app_data(web::FormConfig::default().limit(MAX_FORM_BYTES))
+            .app_data(web::JsonConfig::default().limit(MAX_FORM_BYTES))
+            .app_data(web::PathConfig::default().error_handler(|_, _| crate::error::AppError::NotFound.into()))
+            .app_data(web::QueryConfig::default().error_handler(|e, _| crate::error::AppError::BadRequest(format!("Bad query string: {e}")).into()))
+            .configure(routes::configure)
+            .wrap(from_fn(sbweb::csrf::protect))
+            .wrap(session)
+            .wrap(sbweb::headers::empty_error_pages())
+            .wrap(sbweb::headers::security_headers(secure))
+            .wrap(from_fn(sbweb::headers::request_id_header))
+            .wrap(TracingLogger::default())
+    })
+    .listen(listener)?
+    .shutdown_timeout(10);
+    if let Some(n) = http_workers {
+        server = server.workers(n);
+    }
+    Ok(server.run())
+}

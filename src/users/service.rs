@@ -1,0 +1,94 @@
+//! Creating accounts, shared by the CLI, the first-run page and the admin pages.
+
+use diesel::prelude::*;
+use serde_json::json;
+
+use crate::audit::{self, Actor, Entry};
+use crate::error::AppError;
+use crate::users::model::{self as users, NewUser, User};
+use crate::users::role::Role;
+use crate::workspaces;
+
+pub struct NewAccount {
+    pub workspace: String,
+    pub email: String,
+    pub name: String,
+    pub role: Role,
+    pub password_hash: String,
+}
+
+/// Arbitrary constant naming the "first admin" advisory lock.
+const SETUP_LOCK: i64 = 0x5357_5345_5455; // "SWSETU"
+
+/// Creates the workspace and its first admin, unless any user exists already (`None`).
+/// Serialised by an advisory lock so two browsers cannot both become the first admin.
+pub fn create_first_admin(conn: &mut PgConnection, account: &NewAccount, ip: Option<String>) -> Result<Option<User>, AppError> {
+    conn.transaction(|tx| {
+        diesel::sql_query(format!("SELECT pg_advisory_xact_lock({SETUP_LOCK})")).execute(tx)?;
+        if users::any_exist(tx)? {
+            return Ok(None);
+        }
+        let (user, _) = create_in_workspace(tx, account, None, ip)?;
+        Ok(Some(user))
+    })
+}
+
+/// Creates the user in the named workspace, creating the workspace when it does not exist.
+/// `by` is the acting user (`None`: the system, e.g. the CLI or first-run setup).
+/// Returns the user and whether the workspace was new. A taken email is a `Conflict`.
+pub fn create_in_workspace(
+    conn: &mut PgConnection,
+    account: &NewAccount,
+    by: Option<Actor>,
+    ip: Option<String>,
+) -> Result<(User, bool), AppError> {
+    conn.transaction(|tx| {
+        let (workspace, created) = match workspaces::find_by_name(tx, &account.workspace)? {
+            Some(w) => (w, false),
+            None => (workspaces::create(tx, &account.workspace)?, true),
+        };
+        if users::email_taken(tx, workspace.id, &account.email)? {
+            return Err(AppError::Conflict(format!("A user with email {} already exists in {}.", account.email, workspace.name)));
+        }
+        let user = NewUser {
+            workspace_id: workspace.id,
+            email: &account.email,
+            name: &account.name,
+            role: account.role,
+            password_hash: &account.password_hash,
+        }
+        .insert(tx)?;
+        let actor = by.unwrap_or(Actor::System);
+        if created {
+            audit::record(
+                tx,
+                &Entry {
+                    workspace_id: workspace.id,
+                    actor: actor.clone(),
+                    action: "workspaces.created".into(),
+                    module: "workspaces".into(),
+                    entity_id: Some(workspace.id.to_string()),
+                    before: None,
+                    after: Some(json!({ "name": workspace.name })),
+                    ip: ip.clone(),
+                    request_id: None,
+                },
+            )?;
+        }
+        audit::record(
+            tx,
+            &Entry {
+                workspace_id: workspace.id,
+                actor,
+                action: "users.created".into(),
+                module: "users".into(),
+                entity_id: Some(user.id.to_string()),
+                before: None,
+                after: Some(user.audit_json()),
+                ip,
+                request_id: None,
+            },
+        )?;
+        Ok((user, created))
+    })
+}

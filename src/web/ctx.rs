@@ -1,0 +1,174 @@
+//! Who is asking: the signed-in user's workspace and role, read from the session on every
+//! request. Every query starts from `ctx.workspace_id()`, which makes scoping the easy path.
+
+use std::pin::Pin;
+
+use actix_session::{Session, SessionExt};
+use actix_web::dev::Payload;
+use actix_web::web::Data;
+use actix_web::{FromRequest, HttpMessage, HttpRequest};
+use tracing_actix_web::RequestId;
+
+use crate::audit::{Actor, Entry};
+use crate::error::AppError;
+use crate::startup::AppState;
+use crate::users::model::CurrentUser;
+use crate::users::role::Role;
+use crate::web::assets::Assets;
+use crate::web::flash::{self, Flash};
+use crate::web::htmx::Htmx;
+use crate::web::session::{self as keys, get_i64};
+use crate::web::csrf;
+use crate::db;
+
+/// Facts about the request every audit row and log line wants.
+#[derive(Clone, Debug)]
+pub struct RequestMeta {
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+    pub request_id: Option<String>,
+    pub htmx: Htmx,
+}
+
+impl RequestMeta {
+    pub fn of(req: &HttpRequest) -> Self {
+        Self {
+            // The socket peer, not X-Forwarded-For: a forged header must not dodge throttling.
+            ip: req.peer_addr().map(|a| a.ip().to_string()),
+            user_agent: req
+                .headers()
+                .get(actix_web::http::header::USER_AGENT)
+                .and_then(|v| v.to_str().ok())
+                .map(|ua| ua.chars().take(300).collect()),
+            request_id: req.extensions().get::<RequestId>().map(|id| id.to_string()),
+            htmx: Htmx::from_request(req),
+        }
+    }
+}
+
+/// A signed-in user's request.
+pub struct Ctx {
+    pub user: CurrentUser,
+    pub session: Session,
+    pub meta: RequestMeta,
+}
+
+impl Ctx {
+    pub fn workspace_id(&self) -> i64 {
+        self.user.workspace_id
+    }
+
+    pub fn user_id(&self) -> i64 {
+        self.user.id
+    }
+
+    pub fn role(&self) -> Role {
+        self.user.role
+    }
+
+    /// `Forbidden` unless the user's role is at least `role`.
+    pub fn require(&self, role: Role) -> Result<(), AppError> {
+        if self.user.role.at_least(role) { Ok(()) } else { Err(AppError::forbidden()) }
+    }
+
+    /// An audit entry by this user, with the request's IP and id filled in.
+    pub fn audit(&self, action: &str, module: &str, entity_id: impl ToString) -> Entry {
+        Entry {
+            workspace_id: self.user.workspace_id,
+            actor: Actor::User { id: self.user.id, label: self.user.email.clone() },
+            action: action.to_string(),
+            module: module.to_string(),
+            entity_id: Some(entity_id.to_string()),
+            before: None,
+            after: None,
+            ip: self.meta.ip.clone(),
+            request_id: self.meta.request_id.clone(),
+        }
+    }
+
+    /// The chrome every page shares: navigation, CSRF token, flash messages.
+    pub fn layout(&self, title: impl Into<String>, section: &'static str) -> Layout {
+        Layout {
+            title: title.into(),
+            section,
+            csrf: csrf::token(&self.session),
+            user: Some(self.user.clone()),
+            flashes: flash::take(&self.session),
+            assets: Assets::get(),
+        }
+    }
+}
+
+impl FromRequest for Ctx {
+    type Error = AppError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        Box::pin(async move {
+            let meta = RequestMeta::of(&req);
+            let unauthorized = AppError::Unauthorized { htmx: meta.htmx.request && !meta.htmx.boosted };
+            let state = req
+                .app_data::<Data<AppState>>()
+                .ok_or_else(|| AppError::Unexpected(anyhow::anyhow!("AppState missing")))?
+                .clone();
+            let session = req.get_session();
+            let (Some(user_id), Some(workspace_id)) = (get_i64(&session, keys::USER_ID), get_i64(&session, keys::WORKSPACE_ID)) else {
+                return Err(unauthorized);
+            };
+            let now = state.clock.now().timestamp();
+            let created = get_i64(&session, keys::CREATED).unwrap_or(0);
+            let seen = get_i64(&session, keys::SEEN).unwrap_or(0);
+            if now - created > keys::ABSOLUTE_TIMEOUT_SECS || now - seen > keys::IDLE_TIMEOUT_SECS {
+                session.purge();
+                flash::push(&session, "info", "Your session has ended. Please sign in again.");
+                return Err(unauthorized);
+            }
+            let user = db::run(&state.pool, move |conn| {
+                CurrentUser::find_active(conn, workspace_id, user_id).map_err(AppError::from)
+            })
+            .await?;
+            let Some(user) = user else {
+                session.purge();
+                return Err(unauthorized);
+            };
+            if now - seen >= keys::SEEN_REFRESH_SECS {
+                let _ = session.insert(keys::SEEN, now);
+            }
+            Ok(Ctx { user, session, meta })
+        })
+    }
+}
+
+/// The data `base.html` needs.
+pub struct Layout {
+    pub title: String,
+    /// Which navigation entry is current.
+    pub section: &'static str,
+    pub csrf: String,
+    pub user: Option<CurrentUser>,
+    pub flashes: Vec<Flash>,
+    pub assets: &'static Assets,
+}
+
+impl Layout {
+    /// For pages shown before sign-in (login, first-run setup).
+    pub fn anonymous(session: &Session, title: impl Into<String>) -> Self {
+        Layout {
+            title: title.into(),
+            section: "",
+            csrf: csrf::token(session),
+            user: None,
+            flashes: flash::take(session),
+            assets: Assets::get(),
+        }
+    }
+
+    pub fn is_admin(&self) -> bool {
+        self.user.as_ref().is_some_and(|u| u.role == Role::Admin)
+    }
+
+    pub fn can_audit(&self) -> bool {
+        self.user.as_ref().is_some_and(|u| u.role.at_least(Role::Manager))
+    }
+}

@@ -1,0 +1,11 @@
+//! HTTP plumbing shared by every feature: assets, htmx, sessions, CSRF, flash, headers.
+
+pub mod assets;
+pub mod csrf;
+pub mod ctx;
+pub mod flash;
+pub mod forms;
+pub mod headers;
+pub mod htmx;
+pub mod render;
+pub mod session;

@@ -1,0 +1,37 @@
+// Switchboard's only script of its own: small behaviours, no inline JS anywhere.
+(function () {
+  "use strict";
+
+  // Content-Security-Policy violations are collected so that the browser tests can assert
+  // there are none, and logged for whoever has the console open.
+  window.__cspViolations = [];
+  document.addEventListener("securitypolicyviolation", function (e) {
+    var text = e.violatedDirective + " " + (e.blockedURI || "inline");
+    window.__cspViolations.push(text);
+    if (window.console) console.warn("CSP violation:", text);
+  });
+
+  // htmx requests carry the CSRF token even where no hx-headers ancestor sets it.
+  document.addEventListener("htmx:configRequest", function (e) {
+    if (!e.detail.headers["X-CSRF-Token"]) {
+      var meta = document.querySelector('meta[name="csrf-token"]');
+      if (meta) e.detail.headers["X-CSRF-Token"] = meta.content;
+    }
+  });
+
+  // A failed htmx request shows the error page's message in the flash region.
+  document.addEventListener("htmx:responseError", function (e) {
+    var region = document.getElementById("flash");
+    if (!region) return;
+    var message = "The request failed (" + e.detail.xhr.status + ").";
+    try {
+      var doc = new DOMParser().parseFromString(e.detail.xhr.responseText, "text/html");
+      var found = doc.getElementById("error-message");
+      if (found && found.textContent) message = found.textContent;
+    } catch (_) { /* keep the generic message */ }
+    var p = document.createElement("p");
+    p.className = "flash error";
+    p.textContent = message;
+    region.replaceChildren(p);
+  });
+})();
