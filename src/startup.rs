@@ -76,15 +76,16 @@ pub struct Application {
 
 impl Application {
     pub async fn build(settings: Settings, clock: Clock) -> anyhow::Result<Self> {
+        // Bind first: a busy port should fail before anything else starts.
+        let listener = TcpListener::bind(settings.addr).map_err(|e| {
+            anyhow::anyhow!("cannot listen on SWITCHBOARD_ADDR={}: {e} (is another program using the port?)", settings.addr)
+        })?;
+        let port = listener.local_addr()?.port();
         let open_settings = settings.clone();
         let database = tokio::task::spawn_blocking(move || Database::open(&open_settings)).await??;
         let pool_size = settings.pool_size;
         let (pool, database) = tokio::task::spawn_blocking(move || database.connect_and_migrate(pool_size).map(|p| (p, database))).await??;
         let key = secret_key(&settings)?;
-        let listener = TcpListener::bind(settings.addr).map_err(|e| {
-            anyhow::anyhow!("cannot listen on SWITCHBOARD_ADDR={}: {e} (is another program using the port?)", settings.addr)
-        })?;
-        let port = listener.local_addr()?.port();
         let server = run(listener, pool.clone(), clock, settings, key)?;
         Ok(Self { port, server, pool, database })
     }

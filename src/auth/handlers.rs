@@ -69,6 +69,8 @@ pub struct LoginForm {
 /// Signs a user in: a fresh session id, who/where/when in the session, audited.
 pub fn start_session(session: &Session, user: &User, meta: &RequestMeta, now: i64) {
     session.renew();
+    // A new CSRF token too: one planted before sign-in must not work after it.
+    session.remove(keys::CSRF);
     let _ = session.insert(keys::USER_ID, user.id);
     let _ = session.insert(keys::WORKSPACE_ID, user.workspace_id);
     let _ = session.insert(keys::CREATED, now);

@@ -7,7 +7,8 @@ use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, ExitStatus, Stdio};
+use std::sync::{Arc, Mutex, mpsc};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
@@ -44,7 +45,41 @@ impl ClusterOptions {
 pub struct LocalCluster {
     socket_dir: PathBuf,
     /// `None` when another process already runs this cluster and we only connect to it.
-    child: Option<Child>,
+    child: Option<ServerProcess>,
+}
+
+/// The `postgres` child. It is spawned and reaped by a thread of its own that lives as long
+/// as the server: the kernel's parent-death signal follows the spawning *thread*, so a
+/// short-lived (e.g. blocking-pool) thread would take the server down with it.
+struct ServerProcess {
+    pid: nix::unistd::Pid,
+    exit: Arc<Mutex<Option<ExitStatus>>>,
+}
+
+impl ServerProcess {
+    fn spawn(mut cmd: Command) -> anyhow::Result<Self> {
+        let (tx, rx) = mpsc::channel();
+        let exit = Arc::new(Mutex::new(None));
+        let exit_slot = exit.clone();
+        std::thread::Builder::new().name("postgres-owner".into()).spawn(move || match cmd.spawn() {
+            Ok(mut child) => {
+                let _ = tx.send(Ok(child.id()));
+                let status = child.wait();
+                if let (Ok(status), Ok(mut slot)) = (status, exit_slot.lock()) {
+                    *slot = Some(status);
+                }
+            }
+            Err(e) => {
+                let _ = tx.send(Err(e));
+            }
+        })?;
+        let pid = rx.recv()?.context("cannot start postgres")?;
+        Ok(Self { pid: nix::unistd::Pid::from_raw(pid as i32), exit })
+    }
+
+    fn exited(&self) -> Option<ExitStatus> {
+        self.exit.lock().ok().and_then(|slot| *slot)
+    }
 }
 
 impl LocalCluster {
@@ -114,8 +149,8 @@ impl LocalCluster {
             if self.answers() {
                 return Ok(());
             }
-            if let Some(child) = self.child.as_mut() {
-                if let Some(status) = child.try_wait()? {
+            if let Some(child) = self.child.as_ref() {
+                if let Some(status) = child.exited() {
                     bail!(
                         "PostgreSQL exited ({status}) while starting; see {}",
                         data_dir.join("postgres.log").display()
@@ -131,18 +166,18 @@ impl LocalCluster {
 
     /// Fast shutdown (SIGINT), waiting for the server to exit.
     pub fn stop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let pid = nix::unistd::Pid::from_raw(child.id() as i32);
-            let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGINT);
-            let deadline = Instant::now() + Duration::from_secs(30);
-            while Instant::now() < deadline {
-                if let Ok(Some(_)) = child.try_wait() {
-                    return;
+        if let Some(child) = self.child.take() {
+            use nix::sys::signal::{Signal, kill};
+            for (signal, patience) in [(Signal::SIGINT, 30), (Signal::SIGQUIT, 10)] {
+                let _ = kill(child.pid, signal);
+                let deadline = Instant::now() + Duration::from_secs(patience);
+                while Instant::now() < deadline {
+                    if child.exited().is_some() {
+                        return;
+                    }
+                    std::thread::sleep(Duration::from_millis(20));
                 }
-                std::thread::sleep(Duration::from_millis(50));
             }
-            let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGQUIT);
-            let _ = child.wait();
         }
     }
 }
@@ -278,7 +313,7 @@ fn spawn_postgres(
     owner: &ServerUser,
     options: &ClusterOptions,
     data_dir: &Path,
-) -> anyhow::Result<Child> {
+) -> anyhow::Result<ServerProcess> {
     let log_path = data_dir.join("postgres.log");
     let mut log = fs::OpenOptions::new()
         .create(true)
@@ -303,5 +338,5 @@ fn spawn_postgres(
             nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGINT).map_err(std::io::Error::from)
         });
     }
-    cmd.spawn().context("cannot start postgres")
+    ServerProcess::spawn(cmd)
 }

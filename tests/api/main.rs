@@ -1,0 +1,12 @@
+//! Integration tests over HTTP against the real app and a real PostgreSQL.
+
+#[path = "../support/mod.rs"]
+mod support;
+
+mod audit;
+mod auth;
+mod csrf;
+mod ops;
+mod sessions;
+mod settings;
+mod tenancy;

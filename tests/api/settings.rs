@@ -1,0 +1,166 @@
+use reqwest::StatusCode;
+use switchboard::users::role::Role;
+
+use crate::support::{PASSWORD, assert_redirects_to, spawn_app};
+
+#[tokio::test]
+async fn an_admin_invites_a_user_who_can_then_sign_in() {
+    let app = spawn_app().await;
+    let (admin, _) = app.signed_in(Role::Admin).await;
+    admin.post("/settings/departments", &[("name", "Sales")]).await;
+    let sales = app.count("SELECT id FROM departments WHERE name = 'Sales'");
+    let r = admin
+        .post(
+            "/settings/users",
+            &[("email", "Bob@Acme.test"), ("name", "Bob"), ("role", "manager"), ("password", PASSWORD), ("department_ids", &sales.to_string())],
+        )
+        .await;
+    assert_redirects_to(&r, "/settings/users");
+    let html = admin.get_html("/settings/users").await;
+    assert!(html.contains("bob@acme.test") && html.contains("Bob can now sign in"));
+    assert_eq!(app.count("SELECT count(*) FROM user_departments"), 1);
+    assert_redirects_to(&app.browser().login("bob@acme.test", PASSWORD).await, "/");
+}
+
+#[tokio::test]
+async fn invite_errors_are_shown_next_to_the_fields_and_nothing_is_written() {
+    let app = spawn_app().await;
+    let (admin, me) = app.signed_in(Role::Admin).await;
+    let r = admin.post("/settings/users", &[("email", "bad"), ("name", ""), ("role", "root"), ("password", "x")]).await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let body = r.text().await.unwrap();
+    for message in ["Enter an email address", "Name is required.", "Role must be admin, manager or agent", "at least 8 characters"] {
+        assert!(body.contains(message), "missing {message:?}");
+    }
+    let r = admin.post("/settings/users", &[("email", &me.email), ("name", "Dup"), ("role", "agent"), ("password", PASSWORD)]).await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(r.text().await.unwrap().contains("already has an account"));
+    assert_eq!(app.count("SELECT count(*) FROM users"), 1);
+}
+
+#[tokio::test]
+async fn an_admin_changes_a_role_but_not_their_own() {
+    let app = spawn_app().await;
+    let (admin, me) = app.signed_in(Role::Admin).await;
+    let agent = app.create_user("Acme", "agent@acme.test", Role::Agent);
+    let r = admin.post(&format!("/settings/users/{}/role", agent.id), &[("role", "manager")]).await;
+    assert_redirects_to(&r, "/settings/users");
+    assert_eq!(app.count(&format!("SELECT count(*) FROM users WHERE id = {} AND role = 'manager'", agent.id)), 1);
+    let r = admin.post(&format!("/settings/users/{}/role", me.id), &[("role", "agent")]).await;
+    assert_eq!(r.status(), StatusCode::CONFLICT);
+    let r = admin.post(&format!("/settings/users/{}/role", agent.id), &[("role", "owner")]).await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+}
+
+#[tokio::test]
+async fn agents_and_managers_cannot_reach_the_admin_pages() {
+    let app = spawn_app().await;
+    let target = app.create_user("Acme", "target@acme.test", Role::Agent);
+    for role in [Role::Agent, Role::Manager] {
+        let (browser, _) = app.signed_in(role).await;
+        for path in ["/settings", "/settings/users", "/settings/departments"] {
+            assert_eq!(browser.get(path).await.status(), StatusCode::FORBIDDEN, "{role} GET {path}");
+        }
+        let r = browser.post(&format!("/settings/users/{}/role", target.id), &[("role", "admin")]).await;
+        assert_eq!(r.status(), StatusCode::FORBIDDEN);
+        let r = browser.post("/settings/departments", &[("name", "Mine")]).await;
+        assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    }
+    assert_eq!(app.count("SELECT count(*) FROM users WHERE role = 'admin'"), 0);
+    assert_eq!(app.count("SELECT count(*) FROM departments"), 0);
+    // Agents do not see the audit log; managers do.
+    let (agent, _) = app.signed_in(Role::Agent).await;
+    assert_eq!(agent.get("/audit-logs").await.status(), StatusCode::FORBIDDEN);
+    let (manager, _) = app.signed_in(Role::Manager).await;
+    assert_eq!(manager.get("/audit-logs").await.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn departments_are_created_renamed_and_deleted_with_unique_names() {
+    let app = spawn_app().await;
+    let (admin, _) = app.signed_in(Role::Admin).await;
+    assert_redirects_to(&admin.post("/settings/departments", &[("name", "Sales")]).await, "/settings/departments");
+    let dup = admin.post("/settings/departments", &[("name", "sales")]).await;
+    assert_eq!(dup.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(dup.text().await.unwrap().contains("already exists"));
+    let empty = admin.post("/settings/departments", &[("name", "  ")]).await;
+    assert_eq!(empty.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let id = app.count("SELECT id FROM departments WHERE name = 'Sales'");
+    assert_redirects_to(&admin.post(&format!("/settings/departments/{id}"), &[("name", "Support")]).await, "/settings/departments");
+    assert!(admin.get_html("/settings/departments").await.contains("Support"));
+    assert_redirects_to(&admin.post(&format!("/settings/departments/{id}/delete"), &[]).await, "/settings/departments");
+    assert_eq!(app.count("SELECT count(*) FROM departments"), 0);
+    assert_eq!(admin.post(&format!("/settings/departments/{id}/delete"), &[]).await.status(), StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn user_departments_can_be_set_and_unknown_ids_are_refused() {
+    let app = spawn_app().await;
+    let (admin, _) = app.signed_in(Role::Admin).await;
+    let agent = app.create_user("Acme", "agent@acme.test", Role::Agent);
+    admin.post("/settings/departments", &[("name", "Sales")]).await;
+    admin.post("/settings/departments", &[("name", "Support")]).await;
+    let sales = app.count("SELECT id FROM departments WHERE name = 'Sales'").to_string();
+    let support = app.count("SELECT id FROM departments WHERE name = 'Support'").to_string();
+    let path = format!("/settings/users/{}/departments", agent.id);
+    assert_redirects_to(&admin.post(&path, &[("department_ids", &sales), ("department_ids", &support)]).await, "/settings/users");
+    assert_eq!(app.count("SELECT count(*) FROM user_departments"), 2);
+    let r = admin.post(&path, &[("department_ids", "999999")]).await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(app.count("SELECT count(*) FROM user_departments"), 2, "a refused change leaves the old set");
+}
+
+#[tokio::test]
+async fn user_supplied_text_is_escaped_everywhere_it_is_shown() {
+    let app = spawn_app().await;
+    let (admin, _) = app.signed_in(Role::Admin).await;
+    let nasty = r#"<script>alert(1)</script>"><img src=x onerror=alert(2)>"#;
+    let r = admin.post("/settings/users", &[("email", "x@acme.test"), ("name", nasty), ("role", "agent"), ("password", PASSWORD)]).await;
+    assert_redirects_to(&r, "/settings/users");
+    admin.post("/settings/departments", &[("name", nasty)]).await;
+    let x = app.browser();
+    x.login("x@acme.test", PASSWORD).await;
+    let pages = [
+        admin.get_html("/settings/users").await,
+        admin.get_html("/settings/departments").await,
+        x.get_html("/").await,
+        admin.get_html("/audit-logs").await,
+    ];
+    for html in pages {
+        assert!(!html.contains("<script>alert(1)"), "raw script tag rendered");
+        assert!(!html.contains("<img src=x"), "raw img tag rendered");
+    }
+    let users_page = admin.get_html("/settings/users").await;
+    assert!(users_page.contains("&#60;script&#62;alert(1)&#60;/script&#62;"), "shown as text");
+}
+
+#[tokio::test]
+async fn mass_assignment_of_workspace_and_state_fields_is_ignored() {
+    let app = spawn_app().await;
+    let other = app.create_user("Other", "boss@other.test", Role::Admin);
+    let (admin, me) = app.signed_in(Role::Admin).await;
+    let r = admin
+        .post(
+            "/settings/users",
+            &[
+                ("email", "new@acme.test"),
+                ("name", "New"),
+                ("role", "agent"),
+                ("password", PASSWORD),
+                ("workspace_id", &other.workspace_id.to_string()),
+                ("active", "false"),
+                ("id", "1"),
+            ],
+        )
+        .await;
+    assert_redirects_to(&r, "/settings/users");
+    assert_eq!(
+        app.count(&format!("SELECT count(*) FROM users WHERE email = 'new@acme.test' AND workspace_id = {} AND active", me.workspace_id)),
+        1
+    );
+    // Extra fields on the login form do not pick a role or workspace either.
+    let b = app.browser();
+    b.post("/login", &[("email", "new@acme.test"), ("password", PASSWORD), ("role", "admin"), ("workspace_id", "1")]).await;
+    let html = b.get_html("/").await;
+    assert!(html.contains("as agent"));
+}

@@ -1,0 +1,239 @@
+//! Test support shared by the API and browser tests: one throwaway PostgreSQL cluster per
+//! test binary, a migrated template database, and per test a fresh database cloned from it,
+//! the real application on a random port, and cookie-aware browsers that handle CSRF.
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+use std::sync::{Arc, OnceLock};
+
+use diesel::prelude::*;
+use diesel::{Connection, PgConnection};
+use reqwest::cookie::{CookieStore, Jar};
+use reqwest::{Response, StatusCode};
+use secrecy::SecretString;
+use switchboard::clock::Clock;
+use switchboard::config::Settings;
+use switchboard::db::local_cluster::{ClusterOptions, LocalCluster};
+use switchboard::db::{self, Pool};
+use switchboard::startup::Application;
+use switchboard::users::model::User;
+use switchboard::users::role::Role;
+use switchboard::users::service::{self, NewAccount};
+
+const TEMPLATE_DB: &str = "switchboard_tpl";
+pub const PASSWORD: &str = "a perfectly fine password";
+
+struct TestCluster {
+    cluster: LocalCluster,
+}
+
+/// Removes clusters left behind by earlier test processes that are gone.
+fn sweep_stale_dirs(root: &std::path::Path) {
+    let Ok(entries) = std::fs::read_dir(root) else { return };
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().to_string();
+        let Some(pid) = name.strip_prefix("switchboard-test-").and_then(|rest| rest.split('-').next()).and_then(|p| p.parse::<i32>().ok())
+        else {
+            continue;
+        };
+        let alive = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None).is_ok();
+        if !alive {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
+    }
+}
+
+fn cluster() -> &'static TestCluster {
+    static CLUSTER: OnceLock<TestCluster> = OnceLock::new();
+    CLUSTER.get_or_init(|| {
+        let root = std::env::temp_dir();
+        sweep_stale_dirs(&root);
+        let dir: PathBuf = root.join(format!("switchboard-test-{}-{}", std::process::id(), uuid::Uuid::new_v4().simple()));
+        let cluster = LocalCluster::start(&dir, None, &ClusterOptions::throwaway())
+            .unwrap_or_else(|e| panic!("cannot start the test PostgreSQL cluster: {e:#}"));
+        cluster.create_database(TEMPLATE_DB).expect("create template database");
+        let mut conn = PgConnection::establish(&cluster.url(TEMPLATE_DB)).expect("connect to template");
+        switchboard::db::migrate::run_pending(&mut conn).expect("migrate template");
+        drop(conn);
+        TestCluster { cluster }
+    })
+}
+
+/// A new database cloned from the migrated template.
+pub fn fresh_database() -> String {
+    let c = cluster();
+    let name = format!("t_{}", uuid::Uuid::new_v4().simple());
+    let mut conn = PgConnection::establish(&c.cluster.url("postgres")).expect("connect to postgres db");
+    diesel::sql_query(format!("CREATE DATABASE {name} TEMPLATE {TEMPLATE_DB}")).execute(&mut conn).expect("create test db");
+    c.cluster.url(&name)
+}
+
+pub struct TestApp {
+    pub base: String,
+    pub port: u16,
+    pub pool: Pool,
+    pub clock: Clock,
+    pub database_url: String,
+    handle: actix_web::dev::ServerHandle,
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        // Sends the stop command at once; the workers wind down on their own.
+        drop(self.handle.stop(false));
+    }
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {}).await
+}
+
+pub async fn spawn_app_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
+    let database_url = tokio::task::spawn_blocking(fresh_database).await.expect("fresh database");
+    let mut settings = Settings::from_lookup(|_| None).expect("default settings");
+    settings.database_url = Some(SecretString::from(database_url.clone()));
+    settings.addr = "127.0.0.1:0".parse().unwrap();
+    settings.data_dir = std::env::temp_dir().join("switchboard-test-data");
+    settings.secret_key = Some(SecretString::from("test-secret-key-".repeat(4)));
+    settings.http_workers = Some(1);
+    settings.pool_size = 4;
+    configure(&mut settings);
+    let clock = Clock::default();
+    let app = Application::build(settings, clock.clone()).await.expect("build app");
+    let port = app.port();
+    let pool = app.pool.clone();
+    let (server, _database) = app.into_parts();
+    let handle = server.handle();
+    tokio::spawn(server);
+    TestApp { base: format!("http://127.0.0.1:{port}"), port, pool, clock, database_url, handle }
+}
+
+impl TestApp {
+    /// A new browser with its own cookie jar.
+    pub fn browser(&self) -> Browser {
+        let jar = Arc::new(Jar::default());
+        let client = reqwest::Client::builder()
+            .cookie_provider(jar.clone())
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("http client");
+        Browser { base: self.base.clone(), client, jar }
+    }
+
+    pub fn conn(&self) -> db::Conn {
+        self.pool.get().expect("test db connection")
+    }
+
+    /// Creates a user (and the workspace if needed) straight in the database.
+    pub fn create_user(&self, workspace: &str, email: &str, role: Role) -> User {
+        self.create_user_named(workspace, email, "Test User", role)
+    }
+
+    pub fn create_user_named(&self, workspace: &str, email: &str, name: &str, role: Role) -> User {
+        let account = NewAccount {
+            workspace: workspace.into(),
+            email: email.into(),
+            name: name.into(),
+            role,
+            password_hash: switchboard::auth::password::hash(PASSWORD).unwrap(),
+        };
+        service::create_in_workspace(&mut self.conn(), &account, None, None).expect("create user").0
+    }
+
+    /// A browser signed in as a new user of the given role in workspace "Acme".
+    pub async fn signed_in(&self, role: Role) -> (Browser, User) {
+        let email = format!("{}-{}@acme.test", role.as_str(), uuid::Uuid::new_v4().simple());
+        let user = self.create_user("Acme", &email, role);
+        let browser = self.browser();
+        let response = browser.login(&email, PASSWORD).await;
+        assert_eq!(response.status(), StatusCode::SEE_OTHER, "login as {role} failed");
+        (browser, user)
+    }
+
+    pub fn count(&self, sql: &str) -> i64 {
+        #[derive(QueryableByName)]
+        struct Count {
+            #[diesel(sql_type = diesel::sql_types::BigInt)]
+            n: i64,
+        }
+        diesel::sql_query(format!("SELECT ({sql})::bigint AS n")).get_result::<Count>(&mut self.conn()).expect("count query").n
+    }
+}
+
+pub struct Browser {
+    pub base: String,
+    pub client: reqwest::Client,
+    pub jar: Arc<Jar>,
+}
+
+impl Browser {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    pub async fn get(&self, path: &str) -> Response {
+        self.client.get(self.url(path)).send().await.expect("GET")
+    }
+
+    pub async fn get_html(&self, path: &str) -> String {
+        let response = self.get(path).await;
+        assert_eq!(response.status(), StatusCode::OK, "GET {path}");
+        response.text().await.unwrap()
+    }
+
+    pub async fn htmx_get(&self, path: &str) -> Response {
+        self.client.get(self.url(path)).header("HX-Request", "true").send().await.expect("htmx GET")
+    }
+
+    /// The session's CSRF token, as a page shows it.
+    pub async fn csrf(&self) -> String {
+        let html = self.get("/login").await.text().await.unwrap();
+        csrf_in(&html).expect("csrf token on /login")
+    }
+
+    /// A form post with the session's CSRF token.
+    pub async fn post(&self, path: &str, fields: &[(&str, &str)]) -> Response {
+        let token = self.csrf().await;
+        let mut all: Vec<(&str, &str)> = vec![("csrf_token", token.as_str())];
+        all.extend_from_slice(fields);
+        self.post_raw(path, &all).await
+    }
+
+    /// A form post exactly as given (no token added).
+    pub async fn post_raw(&self, path: &str, fields: &[(&str, &str)]) -> Response {
+        let body = serde_html_form::to_string(fields).unwrap();
+        self.client
+            .post(self.url(path))
+            .header("Content-Type", "application/x-www-form-urlencoded")
+            .body(body)
+            .send()
+            .await
+            .expect("POST")
+    }
+
+    pub async fn login(&self, email: &str, password: &str) -> Response {
+        self.post("/login", &[("email", email), ("password", password)]).await
+    }
+
+    /// The raw `Cookie` header this browser would send.
+    pub fn cookie_header(&self) -> Option<String> {
+        let url = reqwest::Url::parse(&self.base).unwrap();
+        self.jar.cookies(&url).map(|v| v.to_str().unwrap().to_string())
+    }
+}
+
+pub fn csrf_in(html: &str) -> Option<String> {
+    let marker = "name=\"csrf-token\" content=\"";
+    let start = html.find(marker)? + marker.len();
+    let end = html[start..].find('"')? + start;
+    Some(html[start..end].to_string())
+}
+
+pub fn location(response: &Response) -> String {
+    response.headers().get("location").map(|v| v.to_str().unwrap().to_string()).unwrap_or_default()
+}
+
+pub fn assert_redirects_to(response: &Response, path: &str) {
+    assert!(response.status().is_redirection(), "expected a redirect to {path}, got {}", response.status());
+    assert_eq!(location(response), path);
+}
