@@ -1,0 +1,131 @@
+//! A headless Chromium session per test, through a chromedriver we start ourselves.
+
+use std::net::TcpListener;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use fantoccini::{Client, ClientBuilder, Locator};
+use serde_json::json;
+
+const INSTALL: &str = "headless Chromium is needed for the browser tests: sudo apt-get install chromium chromium-driver";
+
+pub struct Chrome {
+    pub client: Client,
+    driver: Child,
+    _profile: tempdir::Dir,
+}
+
+mod tempdir {
+    /// A throwaway profile folder, removed on drop.
+    pub struct Dir(pub std::path::PathBuf);
+    impl Drop for Dir {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+}
+
+impl Drop for Chrome {
+    fn drop(&mut self) {
+        let _ = self.driver.kill();
+        let _ = self.driver.wait();
+    }
+}
+
+fn find(candidates: &[&str]) -> Option<String> {
+    candidates.iter().find(|c| Path::new(c).exists()).map(|c| c.to_string())
+}
+
+impl Chrome {
+    pub async fn start() -> Chrome {
+        let chromium = find(&["/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome"]).expect(INSTALL);
+        let chromedriver = find(&["/usr/bin/chromedriver", "/usr/lib/chromium/chromedriver"]).expect(INSTALL);
+        let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let driver = Command::new(chromedriver)
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect(INSTALL);
+        let profile = tempdir::Dir(std::env::temp_dir().join(format!("switchboard-chrome-{}", uuid::Uuid::new_v4().simple())));
+        let mut caps = serde_json::Map::new();
+        caps.insert(
+            "goog:chromeOptions".into(),
+            json!({
+                "binary": chromium,
+                "args": [
+                    "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                    "--no-first-run", "--disable-quic", "--window-size=1280,900",
+                    format!("--user-data-dir={}", profile.0.display()),
+                ]
+            }),
+        );
+        let url = format!("http://127.0.0.1:{port}");
+        let mut last_error = String::new();
+        for _ in 0..100 {
+            match ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new()).capabilities(caps.clone()).connect(&url).await {
+                Ok(client) => return Chrome { client, driver, _profile: profile },
+                Err(e) => last_error = e.to_string(),
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("chromedriver did not start: {last_error}");
+    }
+
+    pub async fn goto(&self, url: &str) {
+        self.client.goto(url).await.expect("navigate");
+    }
+
+    pub async fn fill(&self, css: &str, text: &str) {
+        let field = self.wait_for(css).await;
+        field.clear().await.expect("clear");
+        field.send_keys(text).await.expect("type");
+    }
+
+    pub async fn click(&self, css: &str) {
+        self.wait_for(css).await.click().await.expect("click");
+    }
+
+    pub async fn wait_for(&self, css: &str) -> fantoccini::elements::Element {
+        self.client
+            .wait()
+            .at_most(Duration::from_secs(10))
+            .for_element(Locator::Css(css))
+            .await
+            .unwrap_or_else(|e| panic!("{css} did not appear: {e}"))
+    }
+
+    /// Waits until the page's main heading reads `text`.
+    pub async fn wait_for_heading(&self, text: &str) {
+        for _ in 0..100 {
+            if let Ok(h1) = self.client.find(Locator::Css("main h1")).await {
+                if h1.text().await.unwrap_or_default() == text {
+                    return;
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let source = self.client.source().await.unwrap_or_default();
+        panic!("heading {text:?} never appeared; page was:\n{source}");
+    }
+
+    pub async fn eval(&self, script: &str) -> serde_json::Value {
+        self.client.execute(script, vec![]).await.expect("script")
+    }
+
+    /// Content-Security-Policy violations the page reported (collected by app.js).
+    pub async fn csp_violations(&self) -> Vec<String> {
+        let value = self.eval("return window.__cspViolations || ['app.js did not load'];").await;
+        serde_json::from_value(value).unwrap_or_default()
+    }
+
+    pub async fn path(&self) -> String {
+        let url = self.client.current_url().await.expect("url");
+        match url.query() {
+            Some(q) => format!("{}?{q}", url.path()),
+            None => url.path().to_string(),
+        }
+    }
+}

@@ -1,0 +1,8 @@
+//! End-to-end tests in headless Chromium, driven over WebDriver (chromedriver), against the
+//! real app and a real PostgreSQL. Prerequisite: `sudo apt-get install chromium chromium-driver`.
+
+#[path = "../support/mod.rs"]
+mod support;
+
+mod browser;
+mod sign_in;
