@@ -15,10 +15,10 @@ use crate::startup::AppState;
 use crate::users::model::{self as users, User};
 use crate::users::role::Role;
 use crate::web::ctx::{Ctx, Layout};
-use crate::web::render::{html, html_status};
+use crate::web::render::{html_status, respond};
 
 #[derive(Template)]
-#[template(path = "audit/index.html", blocks = ["results"])]
+#[template(path = "audit/index.html", blocks = ["content", "results"])]
 struct AuditIndexPage {
     layout: Layout,
     query: AuditQuery,
@@ -88,8 +88,10 @@ pub async fn list_audit_logs(ctx: Ctx, state: Data<AppState>, Query(q): Query<Au
     }
 }
 
+crate::pages!(AuditIndexPage, AuditShowPage);
+
 #[derive(Template)]
-#[template(path = "audit/show.html")]
+#[template(path = "audit/show.html", blocks = ["content"])]
 struct AuditShowPage {
     layout: Layout,
     entry: AuditLog,
@@ -101,7 +103,7 @@ pub async fn show_audit_log(ctx: Ctx, state: Data<AppState>, path: Path<i64>) ->
     let (workspace_id, id) = (ctx.workspace_id(), path.into_inner());
     let entry = db::run(&state.pool, move |conn| Ok(query::find(conn, workspace_id, id)?)).await?.ok_or(AppError::NotFound)?;
     let diff = query::diff(entry.before.as_ref(), entry.after.as_ref());
-    html(&AuditShowPage { layout: ctx.layout(format!("Audit entry {id}"), "audit"), entry, diff })
+    respond(&ctx.meta.htmx, StatusCode::OK, &AuditShowPage { layout: ctx.layout(format!("Audit entry {id}"), "audit"), entry, diff })
 }
 
 const EXPORT_CHUNK: i64 = 1000;

@@ -20,11 +20,12 @@ use crate::users::model::{self as users, User};
 use crate::web::ctx::{Ctx, Layout, RequestMeta};
 use crate::web::flash;
 use crate::web::forms::FormErrors;
-use crate::web::render::{html, html_status, see_other};
+use crate::web::htmx::Htmx;
+use crate::web::render::{respond, see_other};
 use crate::web::session as keys;
 
 #[derive(Template)]
-#[template(path = "auth/login.html")]
+#[template(path = "auth/login.html", blocks = ["content"])]
 struct LoginPage {
     layout: Layout,
     email: String,
@@ -32,6 +33,8 @@ struct LoginPage {
     error: Option<String>,
     setup_needed: bool,
 }
+
+crate::pages!(LoginPage, SessionsPage, PasswordPage);
 
 #[derive(Deserialize)]
 pub struct NextQuery {
@@ -46,15 +49,16 @@ fn safe_next(next: Option<&str>) -> String {
     }
 }
 
-pub async fn login_form(session: Session, state: Data<AppState>, Query(q): Query<NextQuery>) -> Result<HttpResponse, AppError> {
+pub async fn login_form(session: Session, htmx: Htmx, state: Data<AppState>, Query(q): Query<NextQuery>) -> Result<HttpResponse, AppError> {
     let setup_needed = !db::run(&state.pool, |conn| Ok(users::any_exist(conn)?)).await?;
-    html(&LoginPage {
+    let page = LoginPage {
         layout: Layout::anonymous(&session, "Sign in"),
         email: String::new(),
         next: safe_next(q.next.as_deref()),
         error: None,
         setup_needed,
-    })
+    };
+    respond(&htmx, StatusCode::OK, &page)
 }
 
 #[derive(Deserialize)]
@@ -97,7 +101,7 @@ pub async fn login(req: HttpRequest, session: Session, state: Data<AppState>, Fo
         setup_needed: false,
     };
     if email.is_empty() || form.password.is_empty() || email.len() > 254 || form.password.chars().count() > password::MAX_CHARS {
-        return html_status(StatusCode::UNPROCESSABLE_ENTITY, &page("Enter your email and password."));
+        return respond(&meta.htmx, StatusCode::UNPROCESSABLE_ENTITY, &page("Enter your email and password."));
     }
     let (lookup_email, lookup_ip) = (email.clone(), ip.clone());
     let (wait, candidates) = db::run(&state.pool, move |conn| {
@@ -108,7 +112,7 @@ pub async fn login(req: HttpRequest, session: Session, state: Data<AppState>, Fo
     .await?;
     if let Some(seconds) = wait {
         let mut response =
-            html_status(StatusCode::TOO_MANY_REQUESTS, &page(&format!("Too many failed sign-ins. Try again in {seconds} s.")))?;
+            respond(&meta.htmx, StatusCode::TOO_MANY_REQUESTS, &page(&format!("Too many failed sign-ins. Try again in {seconds} s.")))?;
         response.headers_mut().insert(actix_web::http::header::RETRY_AFTER, seconds.into());
         return Ok(response);
     }
@@ -165,7 +169,7 @@ pub async fn login(req: HttpRequest, session: Session, state: Data<AppState>, Fo
                 .map_err(AppError::from)
             })
             .await?;
-            html_status(StatusCode::UNPROCESSABLE_ENTITY, &page("Email or password is incorrect."))
+            respond(&meta.htmx, StatusCode::UNPROCESSABLE_ENTITY, &page("Email or password is incorrect."))
         }
     }
 }
@@ -178,7 +182,7 @@ pub async fn logout(ctx: Ctx, state: Data<AppState>) -> Result<HttpResponse, App
 }
 
 #[derive(Template)]
-#[template(path = "auth/sessions.html")]
+#[template(path = "auth/sessions.html", blocks = ["content"])]
 struct SessionsPage {
     layout: Layout,
     sessions: Vec<SessionRow>,
@@ -187,7 +191,7 @@ struct SessionsPage {
 pub async fn list_sessions(ctx: Ctx, state: Data<AppState>) -> Result<HttpResponse, AppError> {
     let (workspace_id, user_id, now) = (ctx.workspace_id(), ctx.user_id(), state.clock.now());
     let sessions = db::run(&state.pool, move |conn| Ok(session_store::list_for_user(conn, workspace_id, user_id, now)?)).await?;
-    html(&SessionsPage { layout: ctx.layout("Your sessions", "account"), sessions })
+    respond(&ctx.meta.htmx, StatusCode::OK, &SessionsPage { layout: ctx.layout("Your sessions", "account"), sessions })
 }
 
 /// Ends every session of this user, this one included.
@@ -208,14 +212,14 @@ pub async fn revoke_all_sessions(ctx: Ctx, state: Data<AppState>) -> Result<Http
 }
 
 #[derive(Template)]
-#[template(path = "auth/password.html")]
+#[template(path = "auth/password.html", blocks = ["content"])]
 struct PasswordPage {
     layout: Layout,
     errors: FormErrors,
 }
 
 pub async fn password_form(ctx: Ctx) -> Result<HttpResponse, AppError> {
-    html(&PasswordPage { layout: ctx.layout("Change password", "account"), errors: FormErrors::default() })
+    respond(&ctx.meta.htmx, StatusCode::OK, &PasswordPage { layout: ctx.layout("Change password", "account"), errors: FormErrors::default() })
 }
 
 #[derive(Deserialize)]
@@ -245,7 +249,7 @@ pub async fn change_password(ctx: Ctx, state: Data<AppState>, Form(form): Form<P
     }
     if !errors.is_empty() {
         let page = PasswordPage { layout: ctx.layout("Change password", "account"), errors };
-        return html_status(StatusCode::UNPROCESSABLE_ENTITY, &page);
+        return respond(&ctx.meta.htmx, StatusCode::UNPROCESSABLE_ENTITY, &page);
     }
     let hash = password::hash_blocking(SecretString::from(form.new_password)).await?;
     let entry = ctx.audit("auth.password_changed", "auth", user_id);

@@ -20,15 +20,18 @@ use crate::users::service::{self, NewAccount};
 use crate::web::ctx::{Layout, RequestMeta};
 use crate::web::flash;
 use crate::web::forms::{self, FormErrors};
-use crate::web::render::{html_status, see_other};
+use crate::web::htmx::Htmx;
+use crate::web::render::{respond, see_other};
 
 #[derive(Template)]
-#[template(path = "auth/setup.html")]
+#[template(path = "auth/setup.html", blocks = ["content"])]
 struct SetupPage {
     layout: Layout,
     form: SetupForm,
     errors: FormErrors,
 }
+
+crate::pages!(SetupPage);
 
 #[derive(Clone, Default, Deserialize)]
 pub struct SetupForm {
@@ -46,10 +49,10 @@ async fn ensure_no_users(state: &AppState) -> Result<(), AppError> {
     if db::run(&state.pool, |conn| Ok(users::any_exist(conn)?)).await? { Err(AppError::NotFound) } else { Ok(()) }
 }
 
-pub async fn setup_form(session: Session, state: Data<AppState>) -> Result<HttpResponse, AppError> {
+pub async fn setup_form(session: Session, htmx: Htmx, state: Data<AppState>) -> Result<HttpResponse, AppError> {
     ensure_no_users(&state).await?;
     let page = SetupPage { layout: Layout::anonymous(&session, "First-run setup"), form: SetupForm::default(), errors: FormErrors::default() };
-    html_status(StatusCode::OK, &page)
+    respond(&htmx, StatusCode::OK, &page)
 }
 
 pub async fn setup(req: HttpRequest, session: Session, state: Data<AppState>, Form(form): Form<SetupForm>) -> Result<HttpResponse, AppError> {
@@ -61,7 +64,7 @@ pub async fn setup(req: HttpRequest, session: Session, state: Data<AppState>, Fo
     errors.take("password", password::check_new(&form.password));
     let (Some(workspace), Some(name), Some(email), true) = (workspace, name, email, errors.is_empty()) else {
         let page = SetupPage { layout: Layout::anonymous(&session, "First-run setup"), form: SetupForm { password: String::new(), ..form }, errors };
-        return html_status(StatusCode::UNPROCESSABLE_ENTITY, &page);
+        return respond(&Htmx::from_request(&req), StatusCode::UNPROCESSABLE_ENTITY, &page);
     };
     let hash = password::hash_blocking(SecretString::from(form.password)).await?;
     let meta = RequestMeta::of(&req);

@@ -11,10 +11,11 @@ use crate::error::AppError;
 use crate::startup::AppState;
 use crate::users::role::Role;
 use crate::web::ctx::{Ctx, Layout};
-use crate::web::render::html;
+use crate::web::render::respond;
+use actix_web::http::StatusCode;
 
 #[derive(Template)]
-#[template(path = "dashboard/index.html")]
+#[template(path = "dashboard/index.html", blocks = ["content"])]
 struct DashboardPage {
     layout: Layout,
     recent: Vec<AuditLog>,
@@ -32,16 +33,18 @@ pub async fn dashboard(ctx: Ctx, state: Data<AppState>) -> Result<HttpResponse, 
     } else {
         Vec::new()
     };
-    html(&DashboardPage { layout: ctx.layout("Dashboard", "dashboard"), recent })
+    respond(&ctx.meta.htmx, StatusCode::OK, &DashboardPage { layout: ctx.layout("Dashboard", "dashboard"), recent })
 }
 
 #[derive(Template)]
-#[template(path = "settings/index.html")]
+#[template(path = "settings/index.html", blocks = ["content"])]
 struct SettingsPage {
     layout: Layout,
 }
 
+crate::pages!(DashboardPage, SettingsPage);
+
 pub async fn settings_index(ctx: Ctx) -> Result<HttpResponse, AppError> {
     ctx.require(Role::Admin)?;
-    html(&SettingsPage { layout: ctx.layout("Settings", "settings") })
+    respond(&ctx.meta.htmx, StatusCode::OK, &SettingsPage { layout: ctx.layout("Settings", "settings") })
 }

@@ -16,10 +16,10 @@ use crate::users::role::Role;
 use crate::web::ctx::{Ctx, Layout};
 use crate::web::flash;
 use crate::web::forms::{self, HtmlForm};
-use crate::web::render::{html_status, see_other};
+use crate::web::render::{respond, see_other};
 
 #[derive(Template)]
-#[template(path = "settings/departments.html")]
+#[template(path = "settings/departments.html", blocks = ["content"])]
 struct DepartmentsPage {
     layout: Layout,
     departments: Vec<(Department, i64)>,
@@ -27,10 +27,12 @@ struct DepartmentsPage {
     error: Option<String>,
 }
 
+crate::pages!(DepartmentsPage);
+
 async fn render(ctx: &Ctx, state: &AppState, status: StatusCode, name: String, error: Option<String>) -> Result<HttpResponse, AppError> {
     let workspace_id = ctx.workspace_id();
     let departments = db::run(&state.pool, move |conn| Ok(departments::list_with_member_counts(conn, workspace_id)?)).await?;
-    html_status(status, &DepartmentsPage { layout: ctx.layout("Departments", "settings"), departments, name, error })
+    respond(&ctx.meta.htmx, status, &DepartmentsPage { layout: ctx.layout("Departments", "settings"), departments, name, error })
 }
 
 pub async fn list_departments(ctx: Ctx, state: Data<AppState>) -> Result<HttpResponse, AppError> {

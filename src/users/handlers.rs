@@ -23,10 +23,10 @@ use crate::users::role::Role;
 use crate::web::ctx::{Ctx, Layout};
 use crate::web::flash;
 use crate::web::forms::{self, FormErrors, HtmlForm};
-use crate::web::render::{html_status, see_other};
+use crate::web::render::{respond, see_other};
 
 #[derive(Template)]
-#[template(path = "settings/users.html")]
+#[template(path = "settings/users.html", blocks = ["content"])]
 struct UsersPage {
     layout: Layout,
     users: Vec<User>,
@@ -53,6 +53,8 @@ impl UsersPage {
         self.form.department_ids.contains(id)
     }
 }
+
+crate::pages!(UsersPage);
 
 #[derive(Clone, Default, Deserialize)]
 pub struct InviteForm {
@@ -84,7 +86,7 @@ async fn render(ctx: &Ctx, state: &AppState, status: StatusCode, form: InviteFor
         me: ctx.user_id(),
         roles: Role::ALL,
     };
-    html_status(status, &page)
+    respond(&ctx.meta.htmx, status, &page)
 }
 
 pub async fn list_users(ctx: Ctx, state: Data<AppState>) -> Result<HttpResponse, AppError> {

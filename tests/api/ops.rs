@@ -94,3 +94,38 @@ async fn migrations_can_be_reverted_and_applied_again() {
     conn.revert_all_migrations(switchboard::db::migrate::MIGRATIONS).expect("down.sql of every migration works");
     conn.run_pending_migrations(switchboard::db::migrate::MIGRATIONS).expect("and up again");
 }
+
+#[tokio::test]
+async fn every_page_answers_htmx_with_its_content_fragment_and_boosts_with_the_full_page() {
+    let app = spawn_app().await;
+    let (admin, _) = app.signed_in(Role::Admin).await;
+    for path in ["/", "/settings", "/settings/users", "/settings/departments", "/account/sessions", "/account/password", "/login"] {
+        let fragment = admin.htmx_get(path).await.text().await.unwrap();
+        assert!(!fragment.contains("<html") && fragment.contains("<h1>"), "{path} fragment: {fragment}");
+        let full = admin.client.get(admin.url(path)).header("HX-Request", "true").header("HX-Boosted", "true").send().await.unwrap();
+        assert!(full.text().await.unwrap().contains("<html"), "{path} boosted");
+        let restore = admin
+            .client
+            .get(admin.url(path))
+            .header("HX-Request", "true")
+            .header("HX-History-Restore-Request", "true")
+            .send()
+            .await
+            .unwrap();
+        assert!(restore.text().await.unwrap().contains("<html"), "{path} history restore");
+    }
+}
+
+#[tokio::test]
+async fn start_up_fails_with_a_clear_message_for_a_busy_port_or_a_bad_database_url() {
+    let busy = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = busy.local_addr().unwrap();
+    let mut settings = switchboard::config::Settings::from_lookup(|_| None).unwrap();
+    settings.addr = addr;
+    settings.database_url = Some("postgres://nobody@127.0.0.1:1/none".to_string().into());
+    let err = switchboard::startup::Application::build(settings.clone(), Default::default()).await.err().unwrap();
+    assert!(format!("{err:#}").contains("SWITCHBOARD_ADDR"), "{err:#}");
+    settings.addr = "127.0.0.1:0".parse().unwrap();
+    let err = switchboard::startup::Application::build(settings, Default::default()).await.err().unwrap();
+    assert!(format!("{err:#}").contains("DATABASE_URL"), "{err:#}");
+}
