@@ -28,12 +28,12 @@ start_app() {
   "$BIN" serve >>"$DATA/app.log" 2>&1 &
   PID=$!
   until curl -sf "http://127.0.0.1:$PORT/readyz" >/dev/null; do sleep 0.01; done
-  echo $(( $(now_ms) - t0 ))
+  STARTUP_MS=$(( $(now_ms) - t0 ))
 }
 stop_app() { kill -TERM "$PID"; wait "$PID" 2>/dev/null || true; PID=; }
 
-first=$(start_app); stop_app
-second=$(start_app)
+start_app; first=$STARTUP_MS; stop_app
+start_app; second=$STARTUP_MS
 echo "start-up to /readyz: first run (initdb) ${first} ms, restart ${second} ms"
 
 SWITCHBOARD_PASSWORD='bench password 1' "$BIN" user add --workspace Bench --email bench@example.com --name Bench --role admin >/dev/null

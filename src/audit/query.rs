@@ -132,6 +132,16 @@ impl AuditFilter {
     }
 }
 
+/// The newest `limit` entries of the workspace.
+pub fn recent(conn: &mut PgConnection, workspace_id: i64, limit: i64) -> QueryResult<Vec<AuditLog>> {
+    audit_logs::table
+        .filter(audit_logs::workspace_id.eq(workspace_id))
+        .order(audit_logs::id.desc())
+        .limit(limit)
+        .select(AuditLog::as_select())
+        .load(conn)
+}
+
 pub fn find(conn: &mut PgConnection, workspace_id: i64, id: i64) -> QueryResult<Option<AuditLog>> {
     audit_logs::table
         .filter(audit_logs::workspace_id.eq(workspace_id))

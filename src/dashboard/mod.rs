@@ -5,7 +5,7 @@ use actix_web::HttpResponse;
 use actix_web::web::Data;
 use askama::Template;
 
-use crate::audit::query::{AuditFilter, AuditLog};
+use crate::audit::{self, query::AuditLog};
 use crate::db;
 use crate::error::AppError;
 use crate::startup::AppState;
@@ -24,12 +24,7 @@ struct DashboardPage {
 pub async fn dashboard(ctx: Ctx, state: Data<AppState>) -> Result<HttpResponse, AppError> {
     let workspace_id = ctx.workspace_id();
     let recent = if ctx.role().at_least(Role::Manager) {
-        db::run(&state.pool, move |conn| {
-            let (mut rows, _) = AuditFilter { page: 1, ..Default::default() }.list(conn, workspace_id)?;
-            rows.truncate(10);
-            Ok(rows)
-        })
-        .await?
+        db::run(&state.pool, move |conn| Ok(audit::query::recent(conn, workspace_id, 10)?)).await?
     } else {
         Vec::new()
     };
