@@ -5,6 +5,7 @@ mod support;
 
 mod audit;
 mod auth;
+mod cli;
 mod csrf;
 mod ops;
 mod sessions;

@@ -111,13 +111,7 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
 impl TestApp {
     /// A new browser with its own cookie jar.
     pub fn browser(&self) -> Browser {
-        let jar = Arc::new(Jar::default());
-        let client = reqwest::Client::builder()
-            .cookie_provider(jar.clone())
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .expect("http client");
-        Browser { base: self.base.clone(), client, jar }
+        Browser::new(&self.base)
     }
 
     pub fn conn(&self) -> db::Conn {
@@ -167,6 +161,17 @@ pub struct Browser {
 }
 
 impl Browser {
+    /// A browser with an empty cookie jar that does not follow redirects.
+    pub fn new(base: &str) -> Browser {
+        let jar = Arc::new(Jar::default());
+        let client = reqwest::Client::builder()
+            .cookie_provider(jar.clone())
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("http client");
+        Browser { base: base.to_string(), client, jar }
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.base, path)
     }
@@ -237,3 +242,4 @@ pub fn assert_redirects_to(response: &Response, path: &str) {
     assert!(response.status().is_redirection(), "expected a redirect to {path}, got {}", response.status());
     assert_eq!(location(response), path);
 }
+

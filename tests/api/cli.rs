@@ -1,0 +1,116 @@
+//! The binary itself: `serve` with its own PostgreSQL cluster, `user add`, a graceful stop
+//! that takes the cluster down, and a restart that reuses it.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use reqwest::StatusCode;
+
+use crate::support::{Browser, PASSWORD, assert_redirects_to};
+
+const BIN: &str = env!("CARGO_BIN_EXE_switchboard");
+
+struct Serving {
+    child: Child,
+    stdout: Vec<String>,
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+fn command(data_dir: &std::path::Path, port: u16) -> Command {
+    let mut cmd = Command::new(BIN);
+    cmd.env_remove("DATABASE_URL")
+        .env("SWITCHBOARD_DATA_DIR", data_dir)
+        .env("SWITCHBOARD_ADDR", format!("127.0.0.1:{port}"))
+        .env("RUST_LOG", "warn");
+    cmd
+}
+
+/// Starts `switchboard` and waits for its "running at" line.
+fn serve(data_dir: &std::path::Path, port: u16) -> Serving {
+    let mut child = command(data_dir, port).stdout(Stdio::piped()).stderr(Stdio::null()).spawn().expect("start switchboard");
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut stdout = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while Instant::now() < deadline {
+        let Some(Ok(line)) = lines.next() else { break };
+        let done = line.contains("Switchboard is running at");
+        stdout.push(line);
+        if done {
+            // A few more lines may follow (first-run hints); read them without blocking forever.
+            std::thread::spawn(move || for _ in lines {});
+            std::thread::sleep(Duration::from_millis(100));
+            return Serving { child, stdout };
+        }
+    }
+    panic!("switchboard did not start: {stdout:?}");
+}
+
+fn stop(mut serving: Serving) -> std::process::ExitStatus {
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(serving.child.id() as i32), nix::sys::signal::Signal::SIGTERM).unwrap();
+    serving.child.wait().unwrap()
+}
+
+#[tokio::test]
+async fn serve_runs_its_own_cluster_stops_it_on_sigterm_and_reuses_it() {
+    let data_dir = std::env::temp_dir().join(format!("switchboard-cli-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&data_dir).unwrap();
+    let port = free_port();
+    let base = format!("http://127.0.0.1:{port}");
+
+    let first = tokio::task::spawn_blocking({
+        let d = data_dir.clone();
+        move || serve(&d, port)
+    })
+    .await
+    .unwrap();
+    assert!(first.stdout.iter().any(|l| l.contains(&format!("{base}/"))), "prints the URL: {:?}", first.stdout);
+    let readyz = reqwest::get(format!("{base}/readyz")).await.unwrap();
+    assert_eq!(readyz.status(), StatusCode::OK);
+    let secret = data_dir.join("secret_key");
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(std::fs::metadata(&secret).unwrap().permissions().mode() & 0o777, 0o600, "secret key is private");
+
+    // `user add` while the server runs uses the same cluster.
+    let output = command(&data_dir, port)
+        .args(["user", "add", "--workspace", "Acme", "--email", "ann@acme.test", "--name", "Ann", "--role", "admin"])
+        .env("SWITCHBOARD_PASSWORD", PASSWORD)
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "user add: {}", String::from_utf8_lossy(&output.stderr));
+    assert!(String::from_utf8_lossy(&output.stdout).contains("Created workspace"));
+
+    let app = Browser::new(&base);
+    assert_redirects_to(&app.login("ann@acme.test", PASSWORD).await, "/");
+
+    let status = tokio::task::spawn_blocking(move || stop(first)).await.unwrap();
+    assert!(status.success(), "graceful exit: {status:?}");
+    assert!(!data_dir.join("pg/postmaster.pid").exists(), "the cluster stopped with the app");
+
+    // The restart reuses the cluster and its data, and no longer suggests /setup.
+    let second = tokio::task::spawn_blocking({
+        let d = data_dir.clone();
+        move || serve(&d, port)
+    })
+    .await
+    .unwrap();
+    assert!(!second.stdout.iter().any(|l| l.contains("No users yet")));
+    let app = Browser::new(&base);
+    assert_redirects_to(&app.login("ann@acme.test", PASSWORD).await, "/");
+    tokio::task::spawn_blocking(move || stop(second)).await.unwrap();
+    let _ = std::fs::remove_dir_all(&data_dir);
+}
+
+#[test]
+fn bad_configuration_stops_with_one_line_naming_the_variable() {
+    let output = Command::new(BIN).arg("migrate").env("DATABASE_URL", "mysql://x").output().unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("DATABASE_URL must start with postgres://"), "{stderr}");
+    let output = Command::new(BIN).args(["job", "run", "nope"]).env("DATABASE_URL", "postgres://x@127.0.0.1:1/x").output().unwrap();
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("unknown job"));
+}
