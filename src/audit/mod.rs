@@ -16,6 +16,12 @@ pub enum Actor {
     System,
 }
 
+impl Actor {
+    pub fn of(user: &crate::users::model::User) -> Self {
+        Actor::User { id: user.id, label: user.email.clone() }
+    }
+}
+
 /// One audited change.
 #[derive(Clone, Debug)]
 pub struct Entry {
@@ -32,6 +38,27 @@ pub struct Entry {
 }
 
 impl Entry {
+    pub fn new(workspace_id: i64, actor: Actor, action: &str, module: &str, entity_id: impl ToString) -> Self {
+        Entry {
+            workspace_id,
+            actor,
+            action: action.to_string(),
+            module: module.to_string(),
+            entity_id: Some(entity_id.to_string()),
+            before: None,
+            after: None,
+            ip: None,
+            request_id: None,
+        }
+    }
+
+    /// The request's client IP and id.
+    pub fn from_request(mut self, meta: &crate::web::ctx::RequestMeta) -> Self {
+        self.ip = meta.ip.clone();
+        self.request_id = meta.request_id.clone();
+        self
+    }
+
     pub fn before(mut self, value: Value) -> Self {
         self.before = Some(value);
         self

@@ -121,17 +121,7 @@ pub async fn login(req: HttpRequest, session: Session, state: Data<AppState>, Fo
     let user = matched.map(|i| candidates[i].clone()).filter(|u| u.active);
     match user {
         Some(user) => {
-            let entry = Entry {
-                workspace_id: user.workspace_id,
-                actor: Actor::User { id: user.id, label: user.email.clone() },
-                action: "auth.login".into(),
-                module: "auth".into(),
-                entity_id: Some(user.id.to_string()),
-                before: None,
-                after: None,
-                ip: meta.ip.clone(),
-                request_id: meta.request_id.clone(),
-            };
+            let entry = Entry::new(user.workspace_id, Actor::of(&user), "auth.login", "auth", user.id).from_request(&meta);
             db::run(&state.pool, move |conn| {
                 conn.transaction(|tx| {
                     throttle::clear_email(tx, &email)?;
@@ -149,16 +139,10 @@ pub async fn login(req: HttpRequest, session: Session, state: Data<AppState>, Fo
             // the throttling row. The answer is the same either way.
             let entries: Vec<Entry> = candidates
                 .iter()
-                .map(|u| Entry {
-                    workspace_id: u.workspace_id,
-                    actor: Actor::User { id: u.id, label: u.email.clone() },
-                    action: "auth.login_failed".into(),
-                    module: "auth".into(),
-                    entity_id: Some(u.id.to_string()),
-                    before: None,
-                    after: Some(json!({ "reason": if u.active { "bad password" } else { "inactive user" } })),
-                    ip: meta.ip.clone(),
-                    request_id: meta.request_id.clone(),
+                .map(|u| {
+                    Entry::new(u.workspace_id, Actor::of(u), "auth.login_failed", "auth", u.id)
+                        .from_request(&meta)
+                        .after(json!({ "reason": if u.active { "bad password" } else { "inactive user" } }))
                 })
                 .collect();
             db::run(&state.pool, move |conn| {

@@ -60,35 +60,11 @@ pub fn create_in_workspace(
         .insert(tx)?;
         let actor = by.unwrap_or(Actor::System);
         if created {
-            audit::record(
-                tx,
-                &Entry {
-                    workspace_id: workspace.id,
-                    actor: actor.clone(),
-                    action: "workspaces.created".into(),
-                    module: "workspaces".into(),
-                    entity_id: Some(workspace.id.to_string()),
-                    before: None,
-                    after: Some(json!({ "name": workspace.name })),
-                    ip: ip.clone(),
-                    request_id: None,
-                },
-            )?;
+            let entry = Entry { ip: ip.clone(), ..Entry::new(workspace.id, actor.clone(), "workspaces.created", "workspaces", workspace.id) };
+            audit::record(tx, &entry.after(json!({ "name": workspace.name })))?;
         }
-        audit::record(
-            tx,
-            &Entry {
-                workspace_id: workspace.id,
-                actor,
-                action: "users.created".into(),
-                module: "users".into(),
-                entity_id: Some(user.id.to_string()),
-                before: None,
-                after: Some(user.audit_json()),
-                ip,
-                request_id: None,
-            },
-        )?;
+        let entry = Entry { ip, ..Entry::new(workspace.id, actor, "users.created", "users", user.id) };
+        audit::record(tx, &entry.after(user.audit_json()))?;
         Ok((user, created))
     })
 }

@@ -73,17 +73,8 @@ impl Ctx {
 
     /// An audit entry by this user, with the request's IP and id filled in.
     pub fn audit(&self, action: &str, module: &str, entity_id: impl ToString) -> Entry {
-        Entry {
-            workspace_id: self.user.workspace_id,
-            actor: Actor::User { id: self.user.id, label: self.user.email.clone() },
-            action: action.to_string(),
-            module: module.to_string(),
-            entity_id: Some(entity_id.to_string()),
-            before: None,
-            after: None,
-            ip: self.meta.ip.clone(),
-            request_id: self.meta.request_id.clone(),
-        }
+        let actor = Actor::User { id: self.user.id, label: self.user.email.clone() };
+        Entry::new(self.user.workspace_id, actor, action, module, entity_id).from_request(&self.meta)
     }
 
     /// The chrome every page shares: navigation, CSRF token, flash messages.
