@@ -2,7 +2,7 @@
 
 use actix_web::web::{self, ServiceConfig, get, post};
 
-use crate::{audit, auth, dashboard, departments, ops, users, web as sbweb};
+use crate::{audit, auth, clients, dashboard, departments, ops, users, web as sbweb};
 
 pub fn configure(cfg: &mut ServiceConfig) {
     cfg.route("/healthz", get().to(ops::healthz))
@@ -21,6 +21,17 @@ pub fn configure(cfg: &mut ServiceConfig) {
         )
         // Home
         .service(web::resource("/").route(get().to(dashboard::dashboard)))
+        // Clients
+        .service(web::resource("/clients").route(get().to(clients::handlers::list_clients)).route(post().to(clients::handlers::create_client)))
+        .service(web::resource("/clients/new").route(get().to(clients::handlers::new_client_form)))
+        .service(
+            web::resource("/clients/{id}")
+                .route(get().to(clients::handlers::show_client))
+                .route(post().to(clients::handlers::update_client))
+                .route(web::delete().to(clients::handlers::delete_client)),
+        )
+        .service(web::resource("/clients/{id}/edit").route(get().to(clients::handlers::edit_client_form)))
+        .service(web::resource("/clients/{id}/delete").route(post().to(clients::handlers::delete_client)))
         // Settings (admin)
         .service(web::resource("/settings").route(get().to(dashboard::settings_index)))
         .service(

@@ -13,6 +13,7 @@ pub struct Workspace {
     pub webhook_key: String,
     pub time_zone: String,
     pub created_at: DateTime<Utc>,
+    pub default_country: String,
 }
 
 pub fn find_by_name(conn: &mut PgConnection, name: &str) -> QueryResult<Option<Workspace>> {

@@ -19,11 +19,83 @@ diesel::table! {
 }
 
 diesel::table! {
+    client_departments (workspace_id, client_id, department_id) {
+        workspace_id -> Int8,
+        client_id -> Int8,
+        department_id -> Int8,
+    }
+}
+
+diesel::table! {
+    client_tags (workspace_id, client_id, tag_id) {
+        workspace_id -> Int8,
+        client_id -> Int8,
+        tag_id -> Int8,
+    }
+}
+
+diesel::table! {
+    clients (workspace_id, id) {
+        workspace_id -> Int8,
+        id -> Int8,
+        name -> Text,
+        email -> Nullable<Text>,
+        phone -> Nullable<Text>,
+        company -> Nullable<Text>,
+        status -> Text,
+        status_source -> Text,
+        status_changed_at -> Timestamptz,
+        assigned_to -> Nullable<Int8>,
+        notes -> Text,
+        opt_out_whatsapp_at -> Nullable<Timestamptz>,
+        opt_out_whatsapp_source -> Nullable<Text>,
+        opt_out_sms_at -> Nullable<Timestamptz>,
+        opt_out_sms_source -> Nullable<Text>,
+        opt_out_email_at -> Nullable<Timestamptz>,
+        opt_out_email_source -> Nullable<Text>,
+        last_contacted_at -> Nullable<Timestamptz>,
+        version -> Int4,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+        search -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    communications (workspace_id, id) {
+        workspace_id -> Int8,
+        id -> Int8,
+        client_id -> Int8,
+        user_id -> Nullable<Int8>,
+        kind -> Text,
+        occurred_at -> Timestamptz,
+        notes -> Text,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     departments (workspace_id, id) {
         workspace_id -> Int8,
         id -> Int8,
         name -> Text,
         created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    follow_ups (workspace_id, id) {
+        workspace_id -> Int8,
+        id -> Int8,
+        client_id -> Int8,
+        assigned_to -> Int8,
+        created_by -> Nullable<Int8>,
+        due_at -> Timestamptz,
+        notes -> Text,
+        status -> Text,
+        completed_at -> Nullable<Timestamptz>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
     }
 }
 
@@ -47,6 +119,15 @@ diesel::table! {
         created_at -> Timestamptz,
         last_seen_at -> Timestamptz,
         expires_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    tags (workspace_id, id) {
+        workspace_id -> Int8,
+        id -> Int8,
+        name -> Text,
+        created_at -> Timestamptz,
     }
 }
 
@@ -79,18 +160,27 @@ diesel::table! {
         webhook_key -> Text,
         time_zone -> Text,
         created_at -> Timestamptz,
+        default_country -> Text,
     }
 }
 
 diesel::joinable!(audit_logs -> workspaces (workspace_id));
+diesel::joinable!(clients -> workspaces (workspace_id));
 diesel::joinable!(departments -> workspaces (workspace_id));
+diesel::joinable!(tags -> workspaces (workspace_id));
 diesel::joinable!(users -> workspaces (workspace_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     audit_logs,
+    client_departments,
+    client_tags,
+    clients,
+    communications,
     departments,
+    follow_ups,
     login_failures,
     sessions,
+    tags,
     user_departments,
     users,
     workspaces,

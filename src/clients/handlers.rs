@@ -1,0 +1,436 @@
+//! `/clients`: list, new, create, show, edit, update, delete.
+
+use std::collections::HashMap;
+
+use actix_web::http::StatusCode;
+use actix_web::web::{Data, Path, Query};
+use actix_web::HttpResponse;
+use askama::Template;
+use diesel::{Connection, PgConnection};
+use serde::Deserialize;
+
+use crate::audit;
+use crate::clients::domain::{ClientStatus, PhoneE164};
+use crate::clients::model::{self, Client, ClientFields};
+use crate::clients::query::{ClientFilter, ClientQuery, Scope};
+use crate::db;
+use crate::departments::{self, Department};
+use crate::error::AppError;
+use crate::startup::AppState;
+use crate::users::model::{self as users, User};
+use crate::users::role::Role;
+use crate::web::ctx::{Ctx, Layout};
+use crate::web::flash;
+use crate::web::forms::{self, FormErrors, HtmlForm};
+use crate::web::render::{html_status, respond, see_other};
+use crate::workspaces;
+
+#[derive(Template)]
+#[template(path = "clients/index.html", blocks = ["content", "rows"])]
+struct ClientsPage {
+    layout: Layout,
+    query: ClientQuery,
+    filter: ClientFilter,
+    error: Option<String>,
+    rows: Vec<Client>,
+    users: Vec<User>,
+    departments: Vec<Department>,
+    tags: Vec<(i64, String)>,
+    statuses: [ClientStatus; 3],
+    prev_query: Option<String>,
+    next_query: Option<String>,
+}
+
+impl ClientsPage {
+    fn user_name(&self, id: &Option<i64>) -> String {
+        id.and_then(|id| self.users.iter().find(|u| u.id == id)).map(|u| u.name.clone()).unwrap_or_default()
+    }
+    fn sort_is(&self, sort: &str) -> bool {
+        self.filter.sort.as_str() == sort
+    }
+    fn status_is(&self, status: &ClientStatus) -> bool {
+        self.filter.status == Some(*status)
+    }
+    fn department_is(&self, id: &i64) -> bool {
+        self.filter.department == Some(*id)
+    }
+    fn tag_is(&self, id: &i64) -> bool {
+        self.filter.tag == Some(*id)
+    }
+    fn assignee_is(&self, id: &i64) -> bool {
+        self.filter.assignee == Some(Some(*id))
+    }
+    fn unassigned(&self) -> bool {
+        self.filter.assignee == Some(None)
+    }
+}
+
+fn encode(q: &ClientQuery, page: Option<i64>) -> String {
+    let page = page.map(|p| p.to_string());
+    let pairs = [
+        ("q", q.q.as_ref()),
+        ("status", q.status.as_ref()),
+        ("department", q.department.as_ref()),
+        ("tag", q.tag.as_ref()),
+        ("assignee", q.assignee.as_ref()),
+        ("sort", q.sort.as_ref()),
+        ("page", page.as_ref()),
+    ];
+    let mut out = url::form_urlencoded::Serializer::new(String::new());
+    for (k, v) in pairs {
+        if let Some(v) = v.filter(|v| !v.is_empty()) {
+            out.append_pair(k, v);
+        }
+    }
+    out.finish()
+}
+
+pub async fn list_clients(ctx: Ctx, state: Data<AppState>, Query(q): Query<ClientQuery>) -> Result<HttpResponse, AppError> {
+    let scope = Scope::of(&ctx);
+    let parsed = q.parse();
+    let run = parsed.as_ref().ok().cloned();
+    let (rows, has_next, users, departments, tags) = db::run(&state.pool, move |conn| {
+        let (rows, has_next) = match run {
+            Some(filter) => filter.list(conn, &scope)?,
+            None => (Vec::new(), false),
+        };
+        let w = scope.workspace_id;
+        Ok((rows, has_next, users::list(conn, w)?, departments::list(conn, w)?, model::list_tags(conn, w)?))
+    })
+    .await?;
+    let filter = parsed.clone().unwrap_or_default();
+    let page = ClientsPage {
+        layout: ctx.layout("Clients", "clients"),
+        prev_query: (filter.page > 1).then(|| encode(&q, Some(filter.page - 1))),
+        next_query: has_next.then(|| encode(&q, Some(filter.page + 1))),
+        error: parsed.err(),
+        query: q,
+        filter,
+        rows,
+        users,
+        departments,
+        tags,
+        statuses: ClientStatus::ALL,
+    };
+    let status = if page.error.is_some() { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK };
+    if ctx.meta.htmx.wants_fragment() && ctx.meta.htmx.target.as_deref() == Some("clients-rows") {
+        html_status(status, &page.as_rows())
+    } else {
+        respond(&ctx.meta.htmx, status, &page)
+    }
+}
+
+#[derive(Clone, Default, Deserialize)]
+pub struct ClientForm {
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    email: String,
+    #[serde(default)]
+    phone: String,
+    #[serde(default)]
+    company: String,
+    #[serde(default)]
+    status: String,
+    #[serde(default)]
+    assigned_to: String,
+    #[serde(default)]
+    department_ids: Vec<i64>,
+    /// Comma-separated tag names; new ones are created.
+    #[serde(default)]
+    tags: String,
+    #[serde(default)]
+    notes: String,
+    version: Option<i32>,
+}
+
+#[derive(Template)]
+#[template(path = "clients/form.html", blocks = ["content"])]
+struct ClientFormPage {
+    layout: Layout,
+    client_id: Option<i64>,
+    form: ClientForm,
+    errors: FormErrors,
+    duplicate: Option<(i64, String)>,
+    users: Vec<User>,
+    departments: Vec<Department>,
+    statuses: [ClientStatus; 3],
+    can_assign: bool,
+}
+
+crate::pages!(ClientsPage, ClientFormPage, ClientShowPage);
+
+impl ClientFormPage {
+    fn has_department(&self, id: &i64) -> bool {
+        self.form.department_ids.contains(id)
+    }
+}
+
+struct Parsed {
+    fields: ClientFields,
+    department_ids: Vec<i64>,
+    tags: Vec<String>,
+}
+
+/// Parses and checks the form against the database; collects every field error.
+fn parse_form(conn: &mut PgConnection, scope: &Scope, form: &ClientForm) -> Result<Result<Parsed, FormErrors>, AppError> {
+    let workspace = workspaces::find(conn, scope.workspace_id)?;
+    let mut errors = FormErrors::default();
+    let optional = |v: &str| Some(v.trim()).filter(|v| !v.is_empty()).map(str::to_owned);
+    let name = errors.take("name", forms::required_text(&form.name, "Name", 200));
+    let email = optional(&form.email).map(|e| forms::email(&e)).transpose();
+    let email = errors.take("email", email);
+    let phone = optional(&form.phone).map(|p| PhoneE164::parse(&p, &workspace.default_country).map(PhoneE164::into_inner)).transpose();
+    let phone = errors.take("phone", phone);
+    let company = optional(&form.company).map(|c| forms::required_text(&c, "Company", 200)).transpose();
+    let company = errors.take("company", company);
+    let status = errors.take("status", ClientStatus::parse(if form.status.is_empty() { "warm" } else { &form.status }));
+    if form.notes.chars().count() > 10_000 {
+        errors.add("notes", "Notes must be at most 10000 characters.");
+    }
+    // Agents can only keep clients for themselves.
+    let assigned_to = if scope.role == Role::Agent {
+        Some(Some(scope.user_id))
+    } else {
+        match optional(&form.assigned_to) {
+            None => Some(None),
+            Some(raw) => match raw.parse::<i64>() {
+                Ok(id) if users::find(conn, scope.workspace_id, id)?.is_some_and(|u| u.active) => Some(Some(id)),
+                _ => {
+                    errors.add("assigned_to", "Choose an active user of this workspace.");
+                    None
+                }
+            },
+        }
+    };
+    let department_ids = errors.take("department_ids", departments::check_ids(conn, scope.workspace_id, &form.department_ids)?);
+    let mut tags: Vec<String> = Vec::new();
+    for raw in form.tags.split(',').map(str::trim).filter(|t| !t.is_empty()) {
+        match forms::required_text(raw, "Tag", 50) {
+            Ok(tag) if !tags.iter().any(|t| t.eq_ignore_ascii_case(&tag)) => tags.push(tag),
+            Ok(_) => {}
+            Err(e) => errors.add("tags", e),
+        }
+    }
+    if tags.len() > 20 {
+        errors.add("tags", "At most 20 tags.");
+    }
+    match (name, email, phone, company, status, assigned_to, department_ids) {
+        (Some(name), Some(email), Some(phone), Some(company), Some(status), Some(assigned_to), Some(department_ids)) if errors.is_empty() => {
+            Ok(Ok(Parsed {
+                fields: ClientFields { name, email, phone, company, status: status.as_str().into(), assigned_to, notes: form.notes.clone() },
+                department_ids,
+                tags,
+            }))
+        }
+        _ => Ok(Err(errors)),
+    }
+}
+
+async fn form_page(
+    ctx: &Ctx,
+    state: &AppState,
+    status: StatusCode,
+    client_id: Option<i64>,
+    form: ClientForm,
+    errors: FormErrors,
+    duplicate: Option<(i64, String)>,
+) -> Result<HttpResponse, AppError> {
+    let workspace_id = ctx.workspace_id();
+    let (users, departments) =
+        db::run(&state.pool, move |conn| Ok((users::list(conn, workspace_id)?, departments::list(conn, workspace_id)?))).await?;
+    let title = if client_id.is_some() { "Edit client" } else { "New client" };
+    let page = ClientFormPage {
+        layout: ctx.layout(title, "clients"),
+        client_id,
+        form,
+        errors,
+        duplicate,
+        users: users.into_iter().filter(|u| u.active).collect(),
+        departments,
+        statuses: ClientStatus::ALL,
+        can_assign: ctx.role() != Role::Agent,
+    };
+    respond(&ctx.meta.htmx, status, &page)
+}
+
+pub async fn new_client_form(ctx: Ctx, state: Data<AppState>) -> Result<HttpResponse, AppError> {
+    let form = ClientForm { status: "warm".into(), assigned_to: ctx.user_id().to_string(), ..Default::default() };
+    form_page(&ctx, &state, StatusCode::OK, None, form, FormErrors::default(), None).await
+}
+
+enum Saved {
+    Ok(Client),
+    Invalid(FormErrors, Option<(i64, String)>),
+    Stale,
+}
+
+fn duplicate_error(conn: &mut PgConnection, scope: &Scope, fields: &ClientFields, except: Option<i64>) -> Result<Option<(FormErrors, Option<(i64, String)>)>, AppError> {
+    let Some((id, name, field)) = model::find_duplicate(conn, scope.workspace_id, fields.email.as_deref(), fields.phone.as_deref(), except)? else {
+        return Ok(None);
+    };
+    let mut errors = FormErrors::default();
+    // Name the existing client only if this user may see it.
+    if scope.find(conn, id)?.is_some() {
+        errors.add(if field == "email" { "email" } else { "phone" }, format!("{name} already has this {field}."));
+        Ok(Some((errors, Some((id, name)))))
+    } else {
+        errors.add(if field == "email" { "email" } else { "phone" }, format!("Another client already has this {field}."));
+        Ok(Some((errors, None)))
+    }
+}
+
+pub async fn create_client(ctx: Ctx, state: Data<AppState>, HtmlForm(form): HtmlForm<ClientForm>) -> Result<HttpResponse, AppError> {
+    let scope = Scope::of(&ctx);
+    let entry = ctx.audit("clients.created", "clients", "");
+    let submitted = form.clone();
+    let saved = db::run(&state.pool, move |conn| {
+        conn.transaction(|tx| {
+            let parsed = match parse_form(tx, &scope, &submitted)? {
+                Ok(parsed) => parsed,
+                Err(errors) => return Ok(Saved::Invalid(errors, None)),
+            };
+            if let Some((errors, link)) = duplicate_error(tx, &scope, &parsed.fields, None)? {
+                return Ok(Saved::Invalid(errors, link));
+            }
+            let client = model::insert(tx, scope.workspace_id, &parsed.fields)?;
+            model::set_departments(tx, scope.workspace_id, client.id, &parsed.department_ids)?;
+            model::set_tags(tx, scope.workspace_id, client.id, &parsed.tags)?;
+            let after = client.audit_json(&parsed.department_ids, &parsed.tags);
+            audit::record(tx, &audit::Entry { entity_id: Some(client.id.to_string()), ..entry.after(after) })?;
+            Ok(Saved::Ok(client))
+        })
+    })
+    .await?;
+    match saved {
+        Saved::Ok(client) => {
+            flash::success(&ctx.session, format!("Client {} created.", client.name));
+            Ok(see_other(&format!("/clients/{}", client.id)))
+        }
+        Saved::Invalid(errors, duplicate) => form_page(&ctx, &state, StatusCode::UNPROCESSABLE_ENTITY, None, form, errors, duplicate).await,
+        Saved::Stale => Err(AppError::Unexpected(anyhow::anyhow!("a new client cannot be stale"))),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "clients/show.html", blocks = ["content"])]
+struct ClientShowPage {
+    layout: Layout,
+    client: Client,
+    assignee: String,
+    departments: Vec<String>,
+    tags: Vec<String>,
+    can_delete: bool,
+}
+
+pub async fn show_client(ctx: Ctx, state: Data<AppState>, path: Path<i64>) -> Result<HttpResponse, AppError> {
+    let (scope, id) = (Scope::of(&ctx), path.into_inner());
+    let (client, assignee, departments, tags) = db::run(&state.pool, move |conn| {
+        let client = scope.find(conn, id)?.ok_or(AppError::NotFound)?;
+        let assignee = match client.assigned_to {
+            Some(user) => users::find(conn, scope.workspace_id, user)?.map(|u| u.name).unwrap_or_default(),
+            None => String::new(),
+        };
+        let ids = model::department_ids(conn, scope.workspace_id, id)?;
+        let names: HashMap<i64, String> = departments::list(conn, scope.workspace_id)?.into_iter().map(|d| (d.id, d.name)).collect();
+        let departments = ids.iter().filter_map(|d| names.get(d).cloned()).collect();
+        Ok((client, assignee, departments, model::tag_names(conn, scope.workspace_id, id)?))
+    })
+    .await?;
+    let page = ClientShowPage { layout: ctx.layout(client.name.clone(), "clients"), client, assignee, departments, tags, can_delete: scope.can_delete() };
+    respond(&ctx.meta.htmx, StatusCode::OK, &page)
+}
+
+pub async fn edit_client_form(ctx: Ctx, state: Data<AppState>, path: Path<i64>) -> Result<HttpResponse, AppError> {
+    let (scope, id) = (Scope::of(&ctx), path.into_inner());
+    let form = db::run(&state.pool, move |conn| {
+        let c = scope.find(conn, id)?.ok_or(AppError::NotFound)?;
+        Ok(ClientForm {
+            name: c.name,
+            email: c.email.unwrap_or_default(),
+            phone: c.phone.unwrap_or_default(),
+            company: c.company.unwrap_or_default(),
+            status: c.status,
+            assigned_to: c.assigned_to.map(|a| a.to_string()).unwrap_or_default(),
+            department_ids: model::department_ids(conn, scope.workspace_id, id)?,
+            tags: model::tag_names(conn, scope.workspace_id, id)?.join(", "),
+            notes: c.notes,
+            version: Some(c.version),
+        })
+    })
+    .await?;
+    form_page(&ctx, &state, StatusCode::OK, Some(id), form, FormErrors::default(), None).await
+}
+
+pub async fn update_client(ctx: Ctx, state: Data<AppState>, path: Path<i64>, HtmlForm(form): HtmlForm<ClientForm>) -> Result<HttpResponse, AppError> {
+    let (scope, id) = (Scope::of(&ctx), path.into_inner());
+    let version = form.version.ok_or_else(|| AppError::BadRequest("The form has no version; reload the page.".into()))?;
+    let entry = ctx.audit("clients.updated", "clients", id);
+    let submitted = form.clone();
+    let saved = db::run(&state.pool, move |conn| {
+        conn.transaction(|tx| {
+            let before = scope.find(tx, id)?.ok_or(AppError::NotFound)?;
+            let before_departments = model::department_ids(tx, scope.workspace_id, id)?;
+            let before_tags = model::tag_names(tx, scope.workspace_id, id)?;
+            let parsed = match parse_form(tx, &scope, &submitted)? {
+                Ok(parsed) => parsed,
+                Err(errors) => return Ok(Saved::Invalid(errors, None)),
+            };
+            if let Some((errors, link)) = duplicate_error(tx, &scope, &parsed.fields, Some(id))? {
+                return Ok(Saved::Invalid(errors, link));
+            }
+            let status_changed = parsed.fields.status != before.status;
+            let Some(after) = model::update_if_version(tx, scope.workspace_id, id, version, &parsed.fields, status_changed)? else {
+                return Ok(Saved::Stale);
+            };
+            model::set_departments(tx, scope.workspace_id, id, &parsed.department_ids)?;
+            model::set_tags(tx, scope.workspace_id, id, &parsed.tags)?;
+            let entry = entry
+                .before(before.audit_json(&before_departments, &before_tags))
+                .after(after.audit_json(&parsed.department_ids, &parsed.tags));
+            audit::record(tx, &entry)?;
+            Ok(Saved::Ok(after))
+        })
+    })
+    .await?;
+    match saved {
+        Saved::Ok(client) => {
+            flash::success(&ctx.session, format!("Client {} saved.", client.name));
+            Ok(see_other(&format!("/clients/{id}")))
+        }
+        Saved::Invalid(errors, duplicate) => form_page(&ctx, &state, StatusCode::UNPROCESSABLE_ENTITY, Some(id), form, errors, duplicate).await,
+        Saved::Stale => Err(AppError::Conflict(
+            "Someone else changed this client while you were editing. Reload the page to see their change, then edit again.".into(),
+        )),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct DeleteQuery {
+    from: Option<String>,
+}
+
+pub async fn delete_client(ctx: Ctx, state: Data<AppState>, path: Path<i64>, Query(q): Query<DeleteQuery>) -> Result<HttpResponse, AppError> {
+    let (scope, id) = (Scope::of(&ctx), path.into_inner());
+    let entry = ctx.audit("clients.deleted", "clients", id);
+    let deleted = db::run(&state.pool, move |conn| {
+        conn.transaction(|tx| {
+            let client = scope.find(tx, id)?.ok_or(AppError::NotFound)?;
+            if !scope.can_delete() {
+                return Err(AppError::Forbidden("Only managers and admins can delete clients.".into()));
+            }
+            let departments = model::department_ids(tx, scope.workspace_id, id)?;
+            let tags = model::tag_names(tx, scope.workspace_id, id)?;
+            model::delete(tx, scope.workspace_id, id)?;
+            audit::record(tx, &entry.before(client.audit_json(&departments, &tags)))?;
+            Ok(client)
+        })
+    })
+    .await?;
+    flash::success(&ctx.session, format!("Client {} deleted.", deleted.name));
+    // From a list row htmx removes the row (empty 200); elsewhere, back to the list.
+    if ctx.meta.htmx.request && !ctx.meta.htmx.boosted && q.from.as_deref() == Some("row") {
+        return Ok(HttpResponse::Ok().finish());
+    }
+    Ok(see_other("/clients"))
+}

@@ -1,0 +1,6 @@
+//! Clients: the list (search, filters, sort, pages), create, edit, delete, detail.
+
+pub mod domain;
+pub mod handlers;
+pub mod model;
+pub mod query;

@@ -1,0 +1,162 @@
+//! Client rows, inserts and changes, and their departments and tags.
+
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use serde_json::json;
+
+use crate::db::schema::{client_departments, client_tags, clients, tags};
+
+#[derive(Clone, Debug, Queryable, Selectable)]
+#[diesel(table_name = clients)]
+pub struct Client {
+    pub workspace_id: i64,
+    pub id: i64,
+    pub name: String,
+    pub email: Option<String>,
+    pub phone: Option<String>,
+    pub company: Option<String>,
+    pub status: String,
+    pub assigned_to: Option<i64>,
+    pub notes: String,
+    pub opt_out_whatsapp_at: Option<DateTime<Utc>>,
+    pub opt_out_sms_at: Option<DateTime<Utc>>,
+    pub opt_out_email_at: Option<DateTime<Utc>>,
+    pub last_contacted_at: Option<DateTime<Utc>>,
+    pub version: i32,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl Client {
+    pub fn audit_json(&self, department_ids: &[i64], tag_names: &[String]) -> serde_json::Value {
+        json!({
+            "name": self.name, "email": self.email, "phone": self.phone, "company": self.company,
+            "status": self.status, "assigned_to": self.assigned_to, "notes": self.notes,
+            "department_ids": department_ids, "tags": tag_names,
+        })
+    }
+}
+
+/// The fields a person sets, already parsed.
+#[derive(Clone, Debug, AsChangeset, Insertable)]
+#[diesel(table_name = clients, treat_none_as_null = true)]
+pub struct ClientFields {
+    pub name: String,
+    pub email: Option<String>,
+    pub phone: Option<String>,
+    pub company: Option<String>,
+    pub status: String,
+    pub assigned_to: Option<i64>,
+    pub notes: String,
+}
+
+pub fn insert(conn: &mut PgConnection, workspace_id: i64, fields: &ClientFields) -> QueryResult<Client> {
+    diesel::insert_into(clients::table)
+        .values((clients::workspace_id.eq(workspace_id), fields))
+        .returning(Client::as_returning())
+        .get_result(conn)
+}
+
+/// Applies the change only if nobody else changed the client since `version`.
+pub fn update_if_version(
+    conn: &mut PgConnection,
+    workspace_id: i64,
+    id: i64,
+    version: i32,
+    fields: &ClientFields,
+    status_changed: bool,
+) -> QueryResult<Option<Client>> {
+    let target = clients::table.filter(clients::workspace_id.eq(workspace_id)).filter(clients::id.eq(id)).filter(clients::version.eq(version));
+    let updated = diesel::update(target)
+        .set((fields, clients::version.eq(version + 1)))
+        .returning(Client::as_returning())
+        .get_result(conn)
+        .optional()?;
+    if updated.is_some() && status_changed {
+        // A status set by hand is kept from the daily rule for a while.
+        diesel::update(clients::table.filter(clients::workspace_id.eq(workspace_id)).filter(clients::id.eq(id)))
+            .set((clients::status_source.eq("hand"), clients::status_changed_at.eq(diesel::dsl::now)))
+            .execute(conn)?;
+    }
+    Ok(updated)
+}
+
+pub fn delete(conn: &mut PgConnection, workspace_id: i64, id: i64) -> QueryResult<usize> {
+    diesel::delete(clients::table.filter(clients::workspace_id.eq(workspace_id)).filter(clients::id.eq(id))).execute(conn)
+}
+
+/// The client (in any scope) already using this email or phone, for duplicate messages.
+pub fn find_duplicate(conn: &mut PgConnection, workspace_id: i64, email: Option<&str>, phone: Option<&str>, except: Option<i64>) -> QueryResult<Option<(i64, String, &'static str)>> {
+    for (field, value) in [("email", email), ("phone", phone)] {
+        let Some(value) = value else { continue };
+        let mut query = clients::table.filter(clients::workspace_id.eq(workspace_id)).into_boxed();
+        query = if field == "email" { query.filter(clients::email.eq(value)) } else { query.filter(clients::phone.eq(value)) };
+        if let Some(id) = except {
+            query = query.filter(clients::id.ne(id));
+        }
+        if let Some((id, name)) = query.select((clients::id, clients::name)).first::<(i64, String)>(conn).optional()? {
+            return Ok(Some((id, name, field)));
+        }
+    }
+    Ok(None)
+}
+
+pub fn department_ids(conn: &mut PgConnection, workspace_id: i64, client_id: i64) -> QueryResult<Vec<i64>> {
+    client_departments::table
+        .filter(client_departments::workspace_id.eq(workspace_id))
+        .filter(client_departments::client_id.eq(client_id))
+        .select(client_departments::department_id)
+        .order(client_departments::department_id)
+        .load(conn)
+}
+
+pub fn set_departments(conn: &mut PgConnection, workspace_id: i64, client_id: i64, ids: &[i64]) -> QueryResult<()> {
+    diesel::delete(client_departments::table.filter(client_departments::workspace_id.eq(workspace_id)).filter(client_departments::client_id.eq(client_id)))
+        .execute(conn)?;
+    let rows: Vec<_> = ids
+        .iter()
+        .map(|d| (client_departments::workspace_id.eq(workspace_id), client_departments::client_id.eq(client_id), client_departments::department_id.eq(*d)))
+        .collect();
+    diesel::insert_into(client_departments::table).values(rows).execute(conn).map(|_| ())
+}
+
+pub fn tag_names(conn: &mut PgConnection, workspace_id: i64, client_id: i64) -> QueryResult<Vec<String>> {
+    client_tags::table
+        .inner_join(tags::table.on(tags::workspace_id.eq(client_tags::workspace_id).and(tags::id.eq(client_tags::tag_id))))
+        .filter(client_tags::workspace_id.eq(workspace_id))
+        .filter(client_tags::client_id.eq(client_id))
+        .select(tags::name)
+        .order(tags::name)
+        .load(conn)
+}
+
+/// Sets the client's tags by name, creating tags that do not exist yet.
+pub fn set_tags(conn: &mut PgConnection, workspace_id: i64, client_id: i64, names: &[String]) -> QueryResult<()> {
+    let mut tag_ids = Vec::with_capacity(names.len());
+    for name in names {
+        let existing: Option<i64> = tags::table
+            .filter(tags::workspace_id.eq(workspace_id))
+            .filter(diesel::dsl::sql::<diesel::sql_types::Bool>("lower(name) = ").bind::<diesel::sql_types::Text, _>(name.to_lowercase()))
+            .select(tags::id)
+            .first(conn)
+            .optional()?;
+        let id = match existing {
+            Some(id) => id,
+            None => diesel::insert_into(tags::table)
+                .values((tags::workspace_id.eq(workspace_id), tags::name.eq(name)))
+                .returning(tags::id)
+                .get_result(conn)?,
+        };
+        tag_ids.push(id);
+    }
+    diesel::delete(client_tags::table.filter(client_tags::workspace_id.eq(workspace_id)).filter(client_tags::client_id.eq(client_id))).execute(conn)?;
+    let rows: Vec<_> = tag_ids
+        .iter()
+        .map(|t| (client_tags::workspace_id.eq(workspace_id), client_tags::client_id.eq(client_id), client_tags::tag_id.eq(*t)))
+        .collect();
+    diesel::insert_into(client_tags::table).values(rows).on_conflict_do_nothing().execute(conn).map(|_| ())
+}
+
+pub fn list_tags(conn: &mut PgConnection, workspace_id: i64) -> QueryResult<Vec<(i64, String)>> {
+    tags::table.filter(tags::workspace_id.eq(workspace_id)).order(tags::name).select((tags::id, tags::name)).load(conn)
+}

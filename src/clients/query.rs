@@ -1,0 +1,202 @@
+//! Which clients a user may see, and the list: search, filters, sort, pages — all in SQL.
+
+use diesel::dsl::sql;
+use diesel::pg::Pg;
+use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Bool, Text};
+use serde::Deserialize;
+
+use crate::clients::domain::ClientStatus;
+use crate::clients::model::Client;
+use crate::db::schema::clients;
+use crate::users::role::Role;
+use crate::web::ctx::Ctx;
+
+pub const PER_PAGE: i64 = 50;
+
+/// Admins see the workspace; managers the clients of their departments (and any assigned
+/// to them); agents the clients assigned to them.
+#[derive(Clone, Copy, Debug)]
+pub struct Scope {
+    pub workspace_id: i64,
+    pub user_id: i64,
+    pub role: Role,
+}
+
+impl Scope {
+    pub fn of(ctx: &Ctx) -> Self {
+        Scope { workspace_id: ctx.workspace_id(), user_id: ctx.user_id(), role: ctx.role() }
+    }
+
+    /// Every client query starts here.
+    pub fn clients(&self) -> clients::BoxedQuery<'static, Pg> {
+        let query = clients::table.filter(clients::workspace_id.eq(self.workspace_id)).into_boxed();
+        match self.role {
+            Role::Admin => query,
+            Role::Agent => query.filter(clients::assigned_to.eq(self.user_id)),
+            Role::Manager => query.filter(
+                clients::assigned_to.eq(self.user_id).or(sql::<Bool>(
+                    "EXISTS (SELECT 1 FROM client_departments cd JOIN user_departments ud \
+                     ON ud.workspace_id = cd.workspace_id AND ud.department_id = cd.department_id \
+                     WHERE cd.workspace_id = clients.workspace_id AND cd.client_id = clients.id AND ud.user_id = ",
+                )
+                .bind::<BigInt, _>(self.user_id)
+                .sql(")")),
+            ),
+        }
+    }
+
+    pub fn find(&self, conn: &mut PgConnection, id: i64) -> QueryResult<Option<Client>> {
+        self.clients().filter(clients::id.eq(id)).select(Client::as_select()).first(conn).optional()
+    }
+
+    pub fn can_delete(&self) -> bool {
+        self.role.at_least(Role::Manager)
+    }
+}
+
+/// The list's query string as typed.
+#[derive(Clone, Debug, Default, Deserialize)]
+pub struct ClientQuery {
+    pub q: Option<String>,
+    pub status: Option<String>,
+    pub department: Option<String>,
+    pub tag: Option<String>,
+    pub assignee: Option<String>,
+    pub sort: Option<String>,
+    pub page: Option<String>,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Sort {
+    #[default]
+    Name,
+    Created,
+    LastContacted,
+}
+
+impl Sort {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Sort::Name => "name",
+            Sort::Created => "created",
+            Sort::LastContacted => "last_contacted",
+        }
+    }
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct ClientFilter {
+    pub q: Option<String>,
+    pub status: Option<ClientStatus>,
+    pub department: Option<i64>,
+    pub tag: Option<i64>,
+    /// `Some(None)`: unassigned clients.
+    pub assignee: Option<Option<i64>>,
+    pub sort: Sort,
+    pub page: i64,
+}
+
+impl ClientQuery {
+    pub fn parse(&self) -> Result<ClientFilter, String> {
+        let text = |v: &Option<String>| v.as_deref().map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned);
+        let id = |v: &Option<String>, what: &str| -> Result<Option<i64>, String> {
+            text(v).map(|s| s.parse::<i64>().map_err(|_| format!("{what} must be chosen from the list."))).transpose()
+        };
+        let q = text(&self.q);
+        if q.as_ref().is_some_and(|q| q.chars().count() > 100) {
+            return Err("Search is limited to 100 characters.".into());
+        }
+        let assignee = match text(&self.assignee).as_deref() {
+            None => None,
+            Some("none") => Some(None),
+            Some(s) => Some(Some(s.parse::<i64>().map_err(|_| "Assignee must be chosen from the list.".to_string())?)),
+        };
+        let sort = match text(&self.sort).as_deref() {
+            None | Some("name") => Sort::Name,
+            Some("created") => Sort::Created,
+            Some("last_contacted") => Sort::LastContacted,
+            Some(_) => return Err("Sort must be name, created or last_contacted.".into()),
+        };
+        let page = text(&self.page)
+            .map(|s| s.parse::<i64>().ok().filter(|p| (1..=100_000).contains(p)).ok_or("Page must be a positive number."))
+            .transpose()?
+            .unwrap_or(1);
+        Ok(ClientFilter {
+            q,
+            status: text(&self.status).map(|s| ClientStatus::parse(&s)).transpose()?,
+            department: id(&self.department, "Department")?,
+            tag: id(&self.tag, "Tag")?,
+            assignee,
+            sort,
+            page,
+        })
+    }
+}
+
+fn like_contains(value: &str) -> String {
+    let escaped = value.to_lowercase().replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+    format!("%{escaped}%")
+}
+
+impl ClientFilter {
+    fn query(&self, scope: &Scope) -> clients::BoxedQuery<'static, Pg> {
+        let mut query = scope.clients();
+        if let Some(q) = &self.q {
+            query = query.filter(clients::search.like(like_contains(q)).escape('\\'));
+        }
+        if let Some(status) = self.status {
+            query = query.filter(clients::status.eq(status.as_str()));
+        }
+        if let Some(department) = self.department {
+            query = query.filter(
+                sql::<Bool>("EXISTS (SELECT 1 FROM client_departments f WHERE f.workspace_id = clients.workspace_id AND f.client_id = clients.id AND f.department_id = ")
+                    .bind::<BigInt, _>(department)
+                    .sql(")"),
+            );
+        }
+        if let Some(tag) = self.tag {
+            query = query.filter(
+                sql::<Bool>("EXISTS (SELECT 1 FROM client_tags f WHERE f.workspace_id = clients.workspace_id AND f.client_id = clients.id AND f.tag_id = ")
+                    .bind::<BigInt, _>(tag)
+                    .sql(")"),
+            );
+        }
+        match self.assignee {
+            Some(Some(user)) => query = query.filter(clients::assigned_to.eq(user)),
+            Some(None) => query = query.filter(clients::assigned_to.is_null()),
+            None => {}
+        }
+        query
+    }
+
+    /// One page in the chosen order, plus whether another page follows.
+    pub fn list(&self, conn: &mut PgConnection, scope: &Scope) -> QueryResult<(Vec<Client>, bool)> {
+        let query = self.query(scope);
+        let query = match self.sort {
+            Sort::Name => query.order((sql::<Text>("lower(clients.name)"), clients::id)),
+            Sort::Created => query.order((clients::created_at.desc(), clients::id.desc())),
+            Sort::LastContacted => query.order((clients::last_contacted_at.desc().nulls_last(), clients::id.desc())),
+        };
+        let mut rows = query.limit(PER_PAGE + 1).offset((self.page - 1) * PER_PAGE).select(Client::as_select()).load(conn)?;
+        let has_next = rows.len() as i64 > PER_PAGE;
+        rows.truncate(PER_PAGE as usize);
+        Ok((rows, has_next))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bad_list_parameters_are_refused_with_a_reason() {
+        let q = |sort: &str, status: &str| ClientQuery { sort: Some(sort.into()), status: Some(status.into()), ..Default::default() };
+        assert!(q("price", "").parse().unwrap_err().contains("Sort"));
+        assert!(q("", "cold").parse().unwrap_err().contains("Status"));
+        assert_eq!(q("created", "hot").parse().unwrap().sort, Sort::Created);
+        let page = ClientQuery { page: Some("0".into()), ..Default::default() };
+        assert!(page.parse().is_err());
+        assert_eq!(like_contains("50%_O'Neil"), "%50\\%\\_o'neil%");
+    }
+}

@@ -1,0 +1,211 @@
+use reqwest::StatusCode;
+use switchboard::users::role::Role;
+
+use crate::support::{Browser, TestApp, assert_redirects_to, location, spawn_app};
+
+async fn create(browser: &Browser, fields: &[(&str, &str)]) -> reqwest::Response {
+    browser.post("/clients", fields).await
+}
+
+fn id_from(response: &reqwest::Response) -> i64 {
+    location(response).trim_start_matches("/clients/").parse().expect("redirect to the new client")
+}
+
+fn department(app: &TestApp, workspace_id: i64, name: &str) -> i64 {
+    switchboard::departments::insert(&mut app.conn(), workspace_id, name).unwrap().id
+}
+
+#[tokio::test]
+async fn an_admin_creates_a_client_with_e164_phone_inline_tags_and_departments() {
+    let app = spawn_app().await;
+    let (admin, me) = app.signed_in(Role::Admin).await;
+    let sales = department(&app, me.workspace_id, "Sales").to_string();
+    let r = create(
+        &admin,
+        &[
+            ("name", "Ada Smith"),
+            ("email", "Ada@Example.com"),
+            ("phone", "(415) 555-2671"),
+            ("company", "Analytical Engines"),
+            ("status", "hot"),
+            ("assigned_to", &me.id.to_string()),
+            ("department_ids", &sales),
+            ("tags", "vip, Newsletter, vip"),
+            ("notes", "Met at the fair"),
+        ],
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let id = id_from(&r);
+    let html = admin.get_html(&format!("/clients/{id}")).await;
+    for expected in ["Ada Smith", "ada@example.com", "+14155552671", "Analytical Engines", "Sales", "Newsletter, vip", "Met at the fair"] {
+        assert!(html.contains(expected), "{expected} missing");
+    }
+    assert_eq!(app.count("SELECT count(*) FROM tags"), 2, "tags created inline, no duplicates");
+    assert_eq!(app.count(&format!("SELECT count(*) FROM audit_logs WHERE action = 'clients.created' AND entity_id = '{id}'")), 1);
+}
+
+#[tokio::test]
+async fn invalid_fields_get_422_with_reasons_and_nothing_is_written() {
+    let app = spawn_app().await;
+    let (admin, _) = app.signed_in(Role::Admin).await;
+    let long = "x".repeat(201);
+    let r = create(
+        &admin,
+        &[("name", &long), ("email", "not-an-email"), ("phone", "12"), ("status", "cold"), ("assigned_to", "999999"), ("department_ids", "999999")],
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let body = r.text().await.unwrap();
+    for message in ["at most 200 characters", "Enter an email address", "not a phone number", "Status must be", "Choose an active user", "Choose departments"] {
+        assert!(body.contains(message), "{message:?} missing");
+    }
+    assert!(body.contains("not-an-email"), "the form keeps what was typed");
+    assert_eq!(app.count("SELECT count(*) FROM clients"), 0);
+}
+
+#[tokio::test]
+async fn a_duplicate_email_or_phone_names_the_existing_client() {
+    let app = spawn_app().await;
+    let (admin, _) = app.signed_in(Role::Admin).await;
+    let first = create(&admin, &[("name", "Ada"), ("email", "ada@example.com"), ("phone", "+14155552671")]).await;
+    let id = id_from(&first);
+    for (field, value) in [("email", "ADA@example.com"), ("phone", "+1 415 555 2671")] {
+        let r = create(&admin, &[("name", "Other"), (field, value)]).await;
+        assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY, "{field}");
+        let body = r.text().await.unwrap();
+        assert!(body.contains(&format!("Ada already has this {field}.")) && body.contains(&format!("href=\"/clients/{id}\"")), "{field}");
+    }
+    assert_eq!(app.count("SELECT count(*) FROM clients"), 1);
+}
+
+#[tokio::test]
+async fn agents_see_their_clients_managers_their_departments_admins_all() {
+    let app = spawn_app().await;
+    let (admin, me) = app.signed_in(Role::Admin).await;
+    let (agent, agent_user) = app.signed_in(Role::Agent).await;
+    let (manager, manager_user) = app.signed_in(Role::Manager).await;
+    let sales = department(&app, me.workspace_id, "Sales");
+    switchboard::users::model::set_departments(&mut app.conn(), me.workspace_id, manager_user.id, &[sales]).unwrap();
+    let mine = id_from(&create(&admin, &[("name", "Agent Client"), ("assigned_to", &agent_user.id.to_string())]).await);
+    let dept = id_from(&create(&admin, &[("name", "Sales Client"), ("department_ids", &sales.to_string())]).await);
+    let other = id_from(&create(&admin, &[("name", "Admin Only")]).await);
+
+    let list = |b: &Browser| {
+        let b = b.client.clone();
+        let url = format!("{}/clients", app.base);
+        async move { b.get(url).send().await.unwrap().text().await.unwrap() }
+    };
+    let admin_list = list(&admin).await;
+    assert!(admin_list.contains("Agent Client") && admin_list.contains("Sales Client") && admin_list.contains("Admin Only"));
+    let agent_list = list(&agent).await;
+    assert!(agent_list.contains("Agent Client") && !agent_list.contains("Sales Client") && !agent_list.contains("Admin Only"));
+    let manager_list = list(&manager).await;
+    assert!(manager_list.contains("Sales Client") && !manager_list.contains("Agent Client") && !manager_list.contains("Admin Only"));
+
+    assert_eq!(agent.get(&format!("/clients/{other}")).await.status(), StatusCode::NOT_FOUND);
+    assert_eq!(agent.get(&format!("/clients/{dept}/edit")).await.status(), StatusCode::NOT_FOUND);
+    assert_eq!(manager.get(&format!("/clients/{mine}")).await.status(), StatusCode::NOT_FOUND);
+    assert_eq!(manager.get(&format!("/clients/{dept}")).await.status(), StatusCode::OK);
+    // An agent may edit their own client but not delete it; a manager may delete.
+    assert_eq!(agent.post(&format!("/clients/{mine}/delete"), &[]).await.status(), StatusCode::FORBIDDEN);
+    assert_eq!(agent.post(&format!("/clients/{other}/delete"), &[]).await.status(), StatusCode::NOT_FOUND);
+    assert_redirects_to(&manager.post(&format!("/clients/{dept}/delete"), &[]).await, "/clients");
+    assert_eq!(app.count("SELECT count(*) FROM clients"), 2);
+    // An agent's new client is theirs, whatever the form says.
+    let r = create(&agent, &[("name", "Self Made"), ("assigned_to", &me.id.to_string())]).await;
+    let made = id_from(&r);
+    assert_eq!(app.count(&format!("SELECT count(*) FROM clients WHERE id = {made} AND assigned_to = {}", agent_user.id)), 1);
+}
+
+#[tokio::test]
+async fn an_edit_on_a_stale_version_gets_409_and_changes_nothing() {
+    let app = spawn_app().await;
+    let (admin, _) = app.signed_in(Role::Admin).await;
+    let id = id_from(&create(&admin, &[("name", "Ada")]).await);
+    let edit = admin.get_html(&format!("/clients/{id}/edit")).await;
+    assert!(edit.contains(r#"name="version" value="1""#));
+    let r = admin.post(&format!("/clients/{id}"), &[("name", "Ada Lovelace"), ("status", "hot"), ("version", "1")]).await;
+    assert_redirects_to(&r, &format!("/clients/{id}"));
+    let stale = admin.post(&format!("/clients/{id}"), &[("name", "Overwritten"), ("status", "warm"), ("version", "1")]).await;
+    assert_eq!(stale.status(), StatusCode::CONFLICT);
+    assert!(stale.text().await.unwrap().contains("Reload the page"));
+    assert_eq!(app.count(&format!("SELECT count(*) FROM clients WHERE id = {id} AND name = 'Ada Lovelace' AND version = 2")), 1);
+    let before_after = app.count("SELECT count(*) FROM audit_logs WHERE action = 'clients.updated' AND before->>'name' = 'Ada' AND after->>'name' = 'Ada Lovelace'");
+    assert_eq!(before_after, 1);
+}
+
+#[tokio::test]
+async fn search_filters_sort_and_pages_work_in_sql_and_bad_values_get_422() {
+    let app = spawn_app().await;
+    let (admin, _) = app.signed_in(Role::Admin).await;
+    for (name, status) in [("John Smith", "hot"), ("Jane Smithers", "warm"), ("Bob O'Neil", "inactive"), ("50% Off_Corp", "warm")] {
+        assert_eq!(create(&admin, &[("name", name), ("status", status)]).await.status(), StatusCode::SEE_OTHER);
+    }
+    let smi = admin.get_html("/clients?q=smi").await;
+    assert!(smi.contains("John Smith") && smi.contains("Jane Smithers") && !smi.contains("Bob O"));
+    let hot = admin.get_html("/clients?q=smi&status=hot").await;
+    assert!(hot.contains("John Smith") && !hot.contains("Jane Smithers"));
+    let percent = admin.get_html("/clients?q=50%25").await;
+    assert!(percent.contains("Off_Corp") && !percent.contains("John Smith"), "% is literal");
+    let underscore = admin.get_html("/clients?q=f_c").await;
+    assert!(underscore.contains("Off_Corp"));
+    let quote = admin.get_html("/clients?q=o'n").await;
+    assert!(quote.contains("Neil"));
+    let past_end = admin.get_html("/clients?page=99").await;
+    assert!(past_end.contains("No clients match."));
+    let newest = admin.get_html("/clients?sort=created").await;
+    assert!(newest.find("Off_Corp").unwrap() < newest.find("John Smith").unwrap());
+    for bad in ["sort=price", "status=cold", "page=0", "department=x", "assignee=bob"] {
+        assert_eq!(admin.get(&format!("/clients?{bad}")).await.status(), StatusCode::UNPROCESSABLE_ENTITY, "{bad}");
+    }
+    let fragment = admin.client.get(admin.url("/clients?q=jane")).header("HX-Request", "true").header("HX-Target", "clients-rows").send().await.unwrap();
+    let body = fragment.text().await.unwrap();
+    assert!(body.trim_start().starts_with("<div id=\"clients-rows\">") && body.contains("Jane Smithers") && !body.contains("<form"));
+}
+
+#[tokio::test]
+async fn a_list_of_more_than_fifty_clients_paginates() {
+    let app = spawn_app().await;
+    let (admin, me) = app.signed_in(Role::Admin).await;
+    use diesel::prelude::*;
+    diesel::sql_query(format!("INSERT INTO clients (workspace_id, name) SELECT {}, 'Client ' || lpad(g::text, 3, '0') FROM generate_series(1, 120) g", me.workspace_id))
+        .execute(&mut app.conn())
+        .unwrap();
+    let page1 = admin.get_html("/clients").await;
+    assert_eq!(page1.matches("<tr id=\"client-").count(), 50);
+    assert!(page1.contains("Client 001") && page1.contains("rel=\"next\""));
+    let page3 = admin.get_html("/clients?page=3").await;
+    assert_eq!(page3.matches("<tr id=\"client-").count(), 20);
+    assert!(page3.contains("Client 120") && !page3.contains("rel=\"next\""));
+}
+
+#[tokio::test]
+async fn another_workspaces_client_is_404_everywhere() {
+    let app = spawn_app().await;
+    let (admin, _) = app.signed_in(Role::Admin).await;
+    let theirs = app.create_user("Beta", "boss@beta.test", Role::Admin);
+    let beta = app.browser();
+    beta.login(&theirs.email, crate::support::PASSWORD).await;
+    let id = id_from(&create(&beta, &[("name", "Beta Secret")]).await);
+    assert_eq!(admin.get(&format!("/clients/{id}")).await.status(), StatusCode::NOT_FOUND);
+    assert_eq!(admin.get(&format!("/clients/{id}/edit")).await.status(), StatusCode::NOT_FOUND);
+    assert_eq!(admin.post(&format!("/clients/{id}"), &[("name", "Mine"), ("version", "1")]).await.status(), StatusCode::NOT_FOUND);
+    assert_eq!(admin.post(&format!("/clients/{id}/delete"), &[]).await.status(), StatusCode::NOT_FOUND);
+    let token = admin.csrf().await;
+    let r = admin.client.delete(admin.url(&format!("/clients/{id}"))).header("X-CSRF-Token", token).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    assert!(!admin.get_html("/clients?q=beta").await.contains("Beta Secret"));
+    assert_eq!(app.count(&format!("SELECT count(*) FROM clients WHERE id = {id} AND name = 'Beta Secret'")), 1);
+}
+
+#[tokio::test]
+async fn client_text_is_escaped_in_the_list_and_the_detail() {
+    let app = spawn_app().await;
+    let (admin, _) = app.signed_in(Role::Admin).await;
+    let nasty = r#"<script>alert(1)</script>"><img src=x onerror=alert(2)>"#;
+    let id = id_from(&create(&admin, &[("name", nasty), ("company", nasty), ("notes", r#"<a hx-get="/settings">x</a>"#)]).await);
+    for html in [admin.get_html("/clients").await, admin.get_html(&format!("/clients/{id}")).await] {
+        assert!(!html.contains("<script>alert(1)") && !html.contains("<img src=x") && !html.contains(r#"<a hx-get="/settings">"#));
+    }
+}
