@@ -32,6 +32,10 @@ pub fn configure(cfg: &mut ServiceConfig) {
         )
         .service(web::resource("/clients/{id}/edit").route(get().to(clients::handlers::edit_client_form)))
         .service(web::resource("/clients/{id}/delete").route(post().to(clients::handlers::delete_client)))
+        .service(web::resource("/clients/{id}/communications").route(post().to(clients::activity_handlers::log_communication)))
+        .service(web::resource("/clients/{id}/follow-ups").route(post().to(clients::activity_handlers::add_follow_up)))
+        .service(web::resource("/follow-ups").route(get().to(clients::activity_handlers::list_follow_ups)))
+        .service(web::resource("/follow-ups/{id}").route(post().to(clients::activity_handlers::update_follow_up)))
         // Settings (admin)
         .service(web::resource("/settings").route(get().to(dashboard::settings_index)))
         .service(

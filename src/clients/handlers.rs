@@ -13,6 +13,7 @@ use crate::audit;
 use crate::clients::domain::{ClientStatus, PhoneE164};
 use crate::clients::model::{self, Client, ClientFields};
 use crate::clients::query::{ClientFilter, ClientQuery, Scope};
+use crate::clients::timeline::{self, TimelineItem};
 use crate::db;
 use crate::departments::{self, Department};
 use crate::error::AppError;
@@ -321,24 +322,64 @@ struct ClientShowPage {
     departments: Vec<String>,
     tags: Vec<String>,
     can_delete: bool,
+    timeline: Vec<TimelineItem>,
+    timeline_page: i64,
+    timeline_has_next: bool,
+    activity_error: Option<String>,
+    users: Vec<User>,
+    now: String,
+    me: i64,
 }
 
-pub async fn show_client(ctx: Ctx, state: Data<AppState>, path: Path<i64>) -> Result<HttpResponse, AppError> {
-    let (scope, id) = (Scope::of(&ctx), path.into_inner());
-    let (client, assignee, departments, tags) = db::run(&state.pool, move |conn| {
+#[derive(Deserialize)]
+pub struct ShowQuery {
+    timeline_page: Option<i64>,
+}
+
+pub async fn show_client(ctx: Ctx, state: Data<AppState>, path: Path<i64>, Query(q): Query<ShowQuery>) -> Result<HttpResponse, AppError> {
+    let page = q.timeline_page.unwrap_or(1).clamp(1, 100_000);
+    show_client_page(&ctx, &state, path.into_inner(), page, None, StatusCode::OK).await
+}
+
+/// The detail page, also re-rendered (with `activity_error`) when a communication or
+/// follow-up form is refused.
+pub async fn show_client_page(
+    ctx: &Ctx,
+    state: &AppState,
+    id: i64,
+    timeline_page: i64,
+    activity_error: Option<String>,
+    status: StatusCode,
+) -> Result<HttpResponse, AppError> {
+    let scope = Scope::of(ctx);
+    let (client, assignee, departments, tags, (timeline, timeline_has_next), users) = db::run(&state.pool, move |conn| {
         let client = scope.find(conn, id)?.ok_or(AppError::NotFound)?;
-        let assignee = match client.assigned_to {
-            Some(user) => users::find(conn, scope.workspace_id, user)?.map(|u| u.name).unwrap_or_default(),
-            None => String::new(),
-        };
+        let all_users = users::list(conn, scope.workspace_id)?;
+        let assignee = client.assigned_to.and_then(|a| all_users.iter().find(|u| u.id == a)).map(|u| u.name.clone()).unwrap_or_default();
         let ids = model::department_ids(conn, scope.workspace_id, id)?;
         let names: HashMap<i64, String> = departments::list(conn, scope.workspace_id)?.into_iter().map(|d| (d.id, d.name)).collect();
         let departments = ids.iter().filter_map(|d| names.get(d).cloned()).collect();
-        Ok((client, assignee, departments, model::tag_names(conn, scope.workspace_id, id)?))
+        let tags = model::tag_names(conn, scope.workspace_id, id)?;
+        let timeline = timeline::page(conn, scope.workspace_id, id, timeline_page)?;
+        Ok((client, assignee, departments, tags, timeline, all_users.into_iter().filter(|u| u.active).collect()))
     })
     .await?;
-    let page = ClientShowPage { layout: ctx.layout(client.name.clone(), "clients"), client, assignee, departments, tags, can_delete: scope.can_delete() };
-    respond(&ctx.meta.htmx, StatusCode::OK, &page)
+    let page = ClientShowPage {
+        layout: ctx.layout(client.name.clone(), "clients"),
+        client,
+        assignee,
+        departments,
+        tags,
+        can_delete: scope.can_delete(),
+        timeline,
+        timeline_page,
+        timeline_has_next,
+        activity_error,
+        users,
+        now: state.clock.now().format("%Y-%m-%dT%H:%M").to_string(),
+        me: ctx.user_id(),
+    };
+    respond(&ctx.meta.htmx, status, &page)
 }
 
 pub async fn edit_client_form(ctx: Ctx, state: Data<AppState>, path: Path<i64>) -> Result<HttpResponse, AppError> {

@@ -1,6 +1,9 @@
 //! Clients: the list (search, filters, sort, pages), create, edit, delete, detail.
 
+pub mod activity;
+pub mod activity_handlers;
 pub mod domain;
 pub mod handlers;
 pub mod model;
 pub mod query;
+pub mod timeline;

@@ -5,4 +5,5 @@
 mod support;
 
 mod browser;
+mod clients;
 mod sign_in;

@@ -1,0 +1,109 @@
+//! Logging communications and managing follow-ups.
+
+use chrono::{DateTime, NaiveDateTime, Utc};
+use diesel::prelude::*;
+
+use crate::db::schema::{clients, communications, follow_ups};
+
+pub const KINDS: [&str; 4] = ["call", "email", "meeting", "note"];
+pub const FOLLOW_UP_STATUSES: [&str; 3] = ["pending", "completed", "cancelled"];
+
+/// A `datetime-local` value (`2026-11-27T14:30`), read as UTC.
+pub fn parse_time(value: &str, label: &str) -> Result<DateTime<Utc>, String> {
+    let value = value.trim();
+    NaiveDateTime::parse_from_str(value, "%Y-%m-%dT%H:%M")
+        .or_else(|_| NaiveDateTime::parse_from_str(value, "%Y-%m-%dT%H:%M:%S"))
+        .map(|t| t.and_utc())
+        .map_err(|_| format!("{label} must be a date and time like 2026-01-31T14:30."))
+}
+
+/// Inserts the communication and moves the client's last-contacted time forward.
+pub fn log_communication(
+    conn: &mut PgConnection,
+    workspace_id: i64,
+    client_id: i64,
+    user_id: i64,
+    kind: &str,
+    occurred_at: DateTime<Utc>,
+    notes: &str,
+) -> QueryResult<i64> {
+    let id = diesel::insert_into(communications::table)
+        .values((
+            communications::workspace_id.eq(workspace_id),
+            communications::client_id.eq(client_id),
+            communications::user_id.eq(user_id),
+            communications::kind.eq(kind),
+            communications::occurred_at.eq(occurred_at),
+            communications::notes.eq(notes),
+        ))
+        .returning(communications::id)
+        .get_result(conn)?;
+    diesel::update(clients::table.filter(clients::workspace_id.eq(workspace_id)).filter(clients::id.eq(client_id)))
+        .set(clients::last_contacted_at.eq(diesel::dsl::sql::<diesel::sql_types::Nullable<diesel::sql_types::Timestamptz>>(
+            "GREATEST(last_contacted_at, ",
+        )
+        .bind::<diesel::sql_types::Timestamptz, _>(occurred_at)
+        .sql(")")))
+        .execute(conn)?;
+    Ok(id)
+}
+
+pub fn add_follow_up(
+    conn: &mut PgConnection,
+    workspace_id: i64,
+    client_id: i64,
+    assigned_to: i64,
+    created_by: i64,
+    due_at: DateTime<Utc>,
+    notes: &str,
+) -> QueryResult<i64> {
+    diesel::insert_into(follow_ups::table)
+        .values((
+            follow_ups::workspace_id.eq(workspace_id),
+            follow_ups::client_id.eq(client_id),
+            follow_ups::assigned_to.eq(assigned_to),
+            follow_ups::created_by.eq(created_by),
+            follow_ups::due_at.eq(due_at),
+            follow_ups::notes.eq(notes),
+        ))
+        .returning(follow_ups::id)
+        .get_result(conn)
+}
+
+#[derive(Clone, Debug, Queryable)]
+pub struct FollowUp {
+    pub id: i64,
+    pub client_id: i64,
+    pub assigned_to: i64,
+    pub due_at: DateTime<Utc>,
+    pub notes: String,
+    pub status: String,
+}
+
+pub fn find_follow_up(conn: &mut PgConnection, workspace_id: i64, id: i64) -> QueryResult<Option<FollowUp>> {
+    follow_ups::table
+        .filter(follow_ups::workspace_id.eq(workspace_id))
+        .filter(follow_ups::id.eq(id))
+        .select((follow_ups::id, follow_ups::client_id, follow_ups::assigned_to, follow_ups::due_at, follow_ups::notes, follow_ups::status))
+        .first(conn)
+        .optional()
+}
+
+pub fn set_follow_up_status(conn: &mut PgConnection, workspace_id: i64, id: i64, status: &str) -> QueryResult<()> {
+    let completed_at = (status == "completed").then(Utc::now);
+    diesel::update(follow_ups::table.filter(follow_ups::workspace_id.eq(workspace_id)).filter(follow_ups::id.eq(id)))
+        .set((follow_ups::status.eq(status), follow_ups::completed_at.eq(completed_at)))
+        .execute(conn)
+        .map(|_| ())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn datetime_local_values_parse() {
+        assert_eq!(parse_time("2026-11-27T14:30", "When").unwrap().to_rfc3339(), "2026-11-27T14:30:00+00:00");
+        assert!(parse_time("tomorrow", "When").is_err());
+    }
+}

@@ -1,0 +1,207 @@
+//! `POST /clients/{id}/communications`, `POST /clients/{id}/follow-ups`,
+//! `POST /follow-ups/{id}`, `GET /follow-ups?view=mine|overdue|today`.
+
+use actix_web::http::StatusCode;
+use actix_web::web::{Data, Path, Query};
+use actix_web::HttpResponse;
+use askama::Template;
+use chrono::{DateTime, Duration, Utc};
+use diesel::prelude::*;
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::audit;
+use crate::clients::activity::{self, FOLLOW_UP_STATUSES, KINDS};
+use crate::clients::handlers::show_client_page;
+use crate::clients::query::Scope;
+use crate::db;
+use crate::db::schema::{clients, follow_ups, users};
+use crate::error::AppError;
+use crate::startup::AppState;
+use crate::web::ctx::{Ctx, Layout};
+use crate::web::flash;
+use crate::web::forms::HtmlForm;
+use crate::web::render::{respond, see_other};
+
+#[derive(Deserialize)]
+pub struct CommunicationForm {
+    #[serde(default)]
+    kind: String,
+    #[serde(default)]
+    occurred_at: String,
+    #[serde(default)]
+    notes: String,
+}
+
+pub async fn log_communication(ctx: Ctx, state: Data<AppState>, path: Path<i64>, HtmlForm(form): HtmlForm<CommunicationForm>) -> Result<HttpResponse, AppError> {
+    let (scope, client_id) = (Scope::of(&ctx), path.into_inner());
+    let now = state.clock.now();
+    let problem = if !KINDS.contains(&form.kind.as_str()) {
+        Some("Kind must be call, email, meeting or note.".to_string())
+    } else if form.notes.chars().count() > 10_000 {
+        Some("Notes must be at most 10000 characters.".to_string())
+    } else {
+        None
+    };
+    let occurred_at = if form.occurred_at.trim().is_empty() { Ok(now) } else { activity::parse_time(&form.occurred_at, "When") };
+    let entry = ctx.audit("communications.logged", "clients", client_id);
+    let outcome = match (problem, occurred_at) {
+        (Some(p), _) | (None, Err(p)) => Err(p),
+        (None, Ok(at)) => Ok(at),
+    };
+    let at = match outcome {
+        Ok(at) => at,
+        Err(problem) => {
+            // The client must still be visible before we say anything about the form.
+            db::run(&state.pool, move |conn| scope.find(conn, client_id)?.ok_or(AppError::NotFound).map(|_| ())).await?;
+            return show_client_page(&ctx, &state, client_id, 1, Some(problem), StatusCode::UNPROCESSABLE_ENTITY).await;
+        }
+    };
+    let kind = form.kind.clone();
+    db::run(&state.pool, move |conn| {
+        conn.transaction(|tx| {
+            scope.find(tx, client_id)?.ok_or(AppError::NotFound)?;
+            let id = activity::log_communication(tx, scope.workspace_id, client_id, scope.user_id, &kind, at, &form.notes)?;
+            audit::record(tx, &entry.after(json!({ "communication_id": id, "kind": kind, "occurred_at": at, "notes": form.notes })))?;
+            Ok(())
+        })
+    })
+    .await?;
+    flash::success(&ctx.session, "Logged.");
+    Ok(see_other(&format!("/clients/{client_id}")))
+}
+
+#[derive(Deserialize)]
+pub struct FollowUpForm {
+    #[serde(default)]
+    due_at: String,
+    #[serde(default)]
+    notes: String,
+    #[serde(default)]
+    assigned_to: String,
+}
+
+pub async fn add_follow_up(ctx: Ctx, state: Data<AppState>, path: Path<i64>, HtmlForm(form): HtmlForm<FollowUpForm>) -> Result<HttpResponse, AppError> {
+    let (scope, client_id) = (Scope::of(&ctx), path.into_inner());
+    let due = activity::parse_time(&form.due_at, "Due");
+    let owner = if form.assigned_to.trim().is_empty() { Ok(scope.user_id) } else { form.assigned_to.trim().parse::<i64>().map_err(|_| "Choose an owner from the list.".to_string()) };
+    let entry = ctx.audit("follow_ups.created", "clients", client_id);
+    let notes = form.notes.clone();
+    let result = db::run(&state.pool, move |conn| {
+        conn.transaction(|tx| {
+            scope.find(tx, client_id)?.ok_or(AppError::NotFound)?;
+            let (due, owner) = match (due, owner) {
+                (Ok(d), Ok(o)) => (d, o),
+                (Err(e), _) | (_, Err(e)) => return Ok(Err(e)),
+            };
+            if notes.chars().count() > 10_000 {
+                return Ok(Err("Notes must be at most 10000 characters.".to_string()));
+            }
+            let owner_ok = crate::users::model::find(tx, scope.workspace_id, owner)?.is_some_and(|u| u.active);
+            if !owner_ok {
+                return Ok(Err("Choose an active owner from the list.".to_string()));
+            }
+            let id = activity::add_follow_up(tx, scope.workspace_id, client_id, owner, scope.user_id, due, &notes)?;
+            audit::record(tx, &entry.after(json!({ "follow_up_id": id, "due_at": due, "assigned_to": owner, "notes": notes })))?;
+            Ok(Ok(()))
+        })
+    })
+    .await?;
+    match result {
+        Ok(()) => {
+            flash::success(&ctx.session, "Follow-up added.");
+            Ok(see_other(&format!("/clients/{client_id}")))
+        }
+        Err(problem) => show_client_page(&ctx, &state, client_id, 1, Some(problem), StatusCode::UNPROCESSABLE_ENTITY).await,
+    }
+}
+
+#[derive(Deserialize)]
+pub struct FollowUpStatusForm {
+    #[serde(default)]
+    status: String,
+    next: Option<String>,
+}
+
+pub async fn update_follow_up(ctx: Ctx, state: Data<AppState>, path: Path<i64>, HtmlForm(form): HtmlForm<FollowUpStatusForm>) -> Result<HttpResponse, AppError> {
+    let (scope, id) = (Scope::of(&ctx), path.into_inner());
+    if !FOLLOW_UP_STATUSES.contains(&form.status.as_str()) {
+        return Err(AppError::Validation("Status must be pending, completed or cancelled.".into()));
+    }
+    let entry = ctx.audit("follow_ups.status_changed", "clients", id);
+    let status = form.status.clone();
+    let client_id = db::run(&state.pool, move |conn| {
+        conn.transaction(|tx| {
+            let before = activity::find_follow_up(tx, scope.workspace_id, id)?.ok_or(AppError::NotFound)?;
+            // Visible only through its client.
+            scope.find(tx, before.client_id)?.ok_or(AppError::NotFound)?;
+            activity::set_follow_up_status(tx, scope.workspace_id, id, &status)?;
+            audit::record(tx, &entry.before(json!({ "status": before.status })).after(json!({ "status": status })))?;
+            Ok(before.client_id)
+        })
+    })
+    .await?;
+    let next = match form.next.as_deref() {
+        Some(n) if n.starts_with("/follow-ups") => n.to_string(),
+        _ => format!("/clients/{client_id}"),
+    };
+    Ok(see_other(&next))
+}
+
+#[derive(Deserialize)]
+pub struct FollowUpsQuery {
+    view: Option<String>,
+}
+
+#[derive(Queryable)]
+pub struct FollowUpRow {
+    pub id: i64,
+    pub client_id: i64,
+    pub client_name: String,
+    pub due_at: DateTime<Utc>,
+    pub notes: String,
+    pub owner: String,
+}
+
+#[derive(Template)]
+#[template(path = "clients/follow_ups.html", blocks = ["content"])]
+struct FollowUpsPage {
+    layout: Layout,
+    view: String,
+    rows: Vec<FollowUpRow>,
+    now: DateTime<Utc>,
+}
+
+crate::pages!(FollowUpsPage);
+
+pub async fn list_follow_ups(ctx: Ctx, state: Data<AppState>, Query(q): Query<FollowUpsQuery>) -> Result<HttpResponse, AppError> {
+    let view = q.view.unwrap_or_else(|| "mine".into());
+    if !["mine", "overdue", "today"].contains(&view.as_str()) {
+        return Err(AppError::Validation("View must be mine, overdue or today.".into()));
+    }
+    let scope = Scope::of(&ctx);
+    let now = state.clock.now();
+    let v = view.clone();
+    let rows = db::run(&state.pool, move |conn| {
+        let mut query = follow_ups::table
+            .inner_join(clients::table.on(clients::workspace_id.eq(follow_ups::workspace_id).and(clients::id.eq(follow_ups::client_id))))
+            .inner_join(users::table.on(users::workspace_id.eq(follow_ups::workspace_id).and(users::id.eq(follow_ups::assigned_to))))
+            .filter(follow_ups::workspace_id.eq(scope.workspace_id))
+            .filter(follow_ups::status.eq("pending"))
+            .filter(follow_ups::client_id.eq_any(scope.clients().select(clients::id)))
+            .into_boxed();
+        let start_of_day = now.date_naive().and_hms_opt(0, 0, 0).unwrap_or_default().and_utc();
+        query = match v.as_str() {
+            "overdue" => query.filter(follow_ups::due_at.lt(now)),
+            "today" => query.filter(follow_ups::due_at.ge(start_of_day)).filter(follow_ups::due_at.lt(start_of_day + Duration::days(1))),
+            _ => query.filter(follow_ups::assigned_to.eq(scope.user_id)),
+        };
+        Ok(query
+            .order((follow_ups::due_at, follow_ups::id))
+            .limit(200)
+            .select((follow_ups::id, follow_ups::client_id, clients::name, follow_ups::due_at, follow_ups::notes, users::name))
+            .load::<FollowUpRow>(conn)?)
+    })
+    .await?;
+    respond(&ctx.meta.htmx, StatusCode::OK, &FollowUpsPage { layout: ctx.layout("Follow-ups", "follow-ups"), view, rows, now })
+}

@@ -1,0 +1,72 @@
+use reqwest::StatusCode;
+use switchboard::users::role::Role;
+
+use crate::support::{assert_redirects_to, location, spawn_app};
+
+#[tokio::test]
+async fn logging_a_call_adds_it_to_the_timeline_and_moves_last_contacted() {
+    let app = spawn_app().await;
+    let (admin, _) = app.signed_in(Role::Admin).await;
+    let id: i64 = location(&admin.post("/clients", &[("name", "Ada")]).await).trim_start_matches("/clients/").parse().unwrap();
+    let path = format!("/clients/{id}/communications");
+    assert_redirects_to(&admin.post(&path, &[("kind", "call"), ("occurred_at", "2026-11-20T10:00"), ("notes", "Asked for a quote")]).await, &format!("/clients/{id}"));
+    assert_redirects_to(&admin.post(&path, &[("kind", "email"), ("occurred_at", "2026-11-01T10:00"), ("notes", "Older email")]).await, &format!("/clients/{id}"));
+    let html = admin.get_html(&format!("/clients/{id}")).await;
+    assert!(html.find("Asked for a quote").unwrap() < html.find("Older email").unwrap(), "newest first");
+    assert_eq!(
+        app.count(&format!("SELECT count(*) FROM clients WHERE id = {id} AND last_contacted_at = '2026-11-20T10:00:00Z'")),
+        1,
+        "an older communication does not move last contacted back"
+    );
+    let bad = admin.post(&path, &[("kind", "fax"), ("notes", "x")]).await;
+    assert_eq!(bad.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(bad.text().await.unwrap().contains("Kind must be call, email, meeting or note."));
+    let bad_time = admin.post(&path, &[("kind", "call"), ("occurred_at", "soon")]).await;
+    assert_eq!(bad_time.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(app.count("SELECT count(*) FROM communications"), 2);
+    assert_eq!(app.count("SELECT count(*) FROM audit_logs WHERE action = 'communications.logged'"), 2);
+}
+
+#[tokio::test]
+async fn follow_ups_are_added_listed_by_view_and_completed() {
+    let app = spawn_app().await;
+    let (admin, me) = app.signed_in(Role::Admin).await;
+    let id: i64 = location(&admin.post("/clients", &[("name", "Ada")]).await).trim_start_matches("/clients/").parse().unwrap();
+    let path = format!("/clients/{id}/follow-ups");
+    let yesterday = (chrono::Utc::now() - chrono::Duration::days(1)).format("%Y-%m-%dT%H:%M").to_string();
+    let next_week = (chrono::Utc::now() + chrono::Duration::days(7)).format("%Y-%m-%dT%H:%M").to_string();
+    assert_redirects_to(&admin.post(&path, &[("due_at", &yesterday), ("notes", "Call back"), ("assigned_to", &me.id.to_string())]).await, &format!("/clients/{id}"));
+    assert_redirects_to(&admin.post(&path, &[("due_at", &next_week), ("notes", "Send contract")]).await, &format!("/clients/{id}"));
+    assert_eq!(admin.post(&path, &[("due_at", "never")]).await.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(admin.post(&path, &[("due_at", &next_week), ("assigned_to", "999999")]).await.status(), StatusCode::UNPROCESSABLE_ENTITY);
+
+    let mine = admin.get_html("/follow-ups?view=mine").await;
+    assert!(mine.contains("Call back") && mine.contains("Send contract"));
+    let overdue = admin.get_html("/follow-ups?view=overdue").await;
+    assert!(overdue.contains("Call back") && !overdue.contains("Send contract"));
+    assert_eq!(admin.get("/follow-ups?view=everything").await.status(), StatusCode::UNPROCESSABLE_ENTITY);
+
+    let fu = app.count("SELECT id FROM follow_ups WHERE notes = 'Call back'");
+    let r = admin.post(&format!("/follow-ups/{fu}"), &[("status", "completed"), ("next", "/follow-ups?view=overdue")]).await;
+    assert_redirects_to(&r, "/follow-ups?view=overdue");
+    assert!(!admin.get_html("/follow-ups?view=overdue").await.contains("Call back"));
+    assert_eq!(app.count(&format!("SELECT count(*) FROM follow_ups WHERE id = {fu} AND status = 'completed' AND completed_at IS NOT NULL")), 1);
+    assert_eq!(admin.post(&format!("/follow-ups/{fu}"), &[("status", "done")]).await.status(), StatusCode::UNPROCESSABLE_ENTITY);
+}
+
+#[tokio::test]
+async fn activity_on_a_client_the_user_cannot_see_is_404() {
+    let app = spawn_app().await;
+    let (admin, _) = app.signed_in(Role::Admin).await;
+    let (agent, _) = app.signed_in(Role::Agent).await;
+    let id: i64 = location(&admin.post("/clients", &[("name", "Not yours")]).await).trim_start_matches("/clients/").parse().unwrap();
+    admin.post(&format!("/clients/{id}/follow-ups"), &[("due_at", "2026-12-01T10:00")]).await;
+    let fu = app.count("SELECT id FROM follow_ups");
+    assert_eq!(agent.post(&format!("/clients/{id}/communications"), &[("kind", "call")]).await.status(), StatusCode::NOT_FOUND);
+    assert_eq!(agent.post(&format!("/clients/{id}/communications"), &[("kind", "fax")]).await.status(), StatusCode::NOT_FOUND);
+    assert_eq!(agent.post(&format!("/clients/{id}/follow-ups"), &[("due_at", "2026-12-01T10:00")]).await.status(), StatusCode::NOT_FOUND);
+    assert_eq!(agent.post(&format!("/follow-ups/{fu}"), &[("status", "cancelled")]).await.status(), StatusCode::NOT_FOUND);
+    assert!(!agent.get_html("/follow-ups?view=today").await.contains("Not yours"));
+    assert_eq!(app.count("SELECT count(*) FROM follow_ups WHERE status = 'pending'"), 1);
+    assert_eq!(app.count("SELECT count(*) FROM communications"), 0);
+}

@@ -1,0 +1,71 @@
+use switchboard::users::role::Role;
+
+use crate::browser::Chrome;
+use crate::support::{PASSWORD, spawn_app};
+
+#[tokio::test]
+async fn search_a_client_by_typing_open_it_log_a_call_and_complete_a_follow_up() {
+    let app = spawn_app().await;
+    let admin = app.create_user_named("Acme", "ann@acme.test", "Ann Admin", Role::Admin);
+    {
+        use diesel::prelude::*;
+        diesel::sql_query(format!(
+            "INSERT INTO clients (workspace_id, name, assigned_to) VALUES ({0}, 'Grace Hopper', {1}), ({0}, 'Alan Turing', {1}), ({0}, 'Ada Lovelace', {1})",
+            admin.workspace_id, admin.id
+        ))
+        .execute(&mut app.conn())
+        .unwrap();
+    }
+    let chrome = Chrome::start().await;
+    chrome.goto(&format!("{}/login", app.base)).await;
+    chrome.fill("#email", "ann@acme.test").await;
+    chrome.fill("#password", PASSWORD).await;
+    chrome.click("button[type=submit]").await;
+    chrome.wait_for_heading("Dashboard").await;
+
+    chrome.click("nav a[href='/clients']").await;
+    chrome.wait_for_heading("Clients").await;
+    // Typing searches as you type; the URL follows.
+    chrome.wait_for("#client-q").await.send_keys("hop").await.unwrap();
+    let mut rows = String::new();
+    for _ in 0..50 {
+        rows = chrome.wait_for("#clients-rows").await.text().await.unwrap();
+        if !rows.contains("Alan Turing") {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(rows.contains("Grace Hopper") && !rows.contains("Alan Turing"), "{rows}");
+    assert!(chrome.path().await.contains("q=hop"));
+
+    chrome.click("#clients-rows a").await;
+    chrome.wait_for_heading("Grace Hopper").await;
+    // Log a call through htmx: the timeline section is swapped in place.
+    chrome.eval("window.__marker = 1; return null;").await;
+    chrome.fill("#comm-notes", "Talked about compilers").await;
+    chrome.click("form[action$='/communications'] button").await;
+    for _ in 0..50 {
+        let text = chrome.wait_for("#client-timeline").await.text().await.unwrap();
+        if text.contains("Talked about compilers") {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let timeline = chrome.wait_for("#client-timeline").await.text().await.unwrap();
+    assert!(timeline.contains("Talked about compilers"), "{timeline}");
+    assert_eq!(chrome.eval("return window.__marker || null;").await, serde_json::json!(1), "no page reload");
+
+    chrome.fill("#fu-notes", "Send the paper").await;
+    chrome.click("form[action$='/follow-ups'] button").await;
+    chrome.click("form[action^='/follow-ups/'] button").await;
+    for _ in 0..50 {
+        if app.count("SELECT count(*) FROM follow_ups WHERE status = 'completed'") == 1 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(app.count("SELECT count(*) FROM follow_ups WHERE status = 'completed' AND notes = 'Send the paper'"), 1);
+    assert_eq!(app.count("SELECT count(*) FROM clients WHERE name = 'Grace Hopper' AND last_contacted_at IS NOT NULL"), 1);
+    assert_eq!(chrome.csp_violations().await, Vec::<String>::new());
+    chrome.client.clone().close().await.unwrap();
+}
