@@ -31,6 +31,15 @@ pub enum Command {
         #[command(subcommand)]
         command: UserCommand,
     },
+    /// Fill a workspace with realistic demo data (clients with departments, tags,
+    /// communications and follow-ups, plus staff whose password is SWITCHBOARD_PASSWORD or
+    /// "seed password").
+    Seed {
+        #[arg(long)]
+        workspace: String,
+        #[arg(long)]
+        clients: i64,
+    },
     /// Run job workers and the scheduler only, no HTTP.
     Worker,
     /// Jobs.
@@ -76,6 +85,19 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::User { command: UserCommand::Add(args) } => add_user(settings, args).await,
+        Command::Seed { workspace, clients } => {
+            if !(1..=10_000_000).contains(&clients) {
+                bail!("--clients must be between 1 and 10000000");
+            }
+            let password = std::env::var("SWITCHBOARD_PASSWORD").unwrap_or_else(|_| "seed password".into());
+            tokio::task::spawn_blocking(move || -> anyhow::Result<()> {
+                let database = Database::open(&settings)?;
+                let pool = database.connect_and_migrate(2)?;
+                let hash = password::hash(&password)?;
+                crate::seed::run(&mut *pool.get()?, &workspace, clients, &hash)
+            })
+            .await?
+        }
         Command::Worker => {
             println!("No jobs yet: the job queue arrives with the jobs feature. Nothing to run.");
             Ok(())

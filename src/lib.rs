@@ -11,6 +11,7 @@ pub mod departments;
 pub mod error;
 pub mod ops;
 pub mod routes;
+pub mod seed;
 pub mod startup;
 pub mod telemetry;
 pub mod users;
