@@ -82,8 +82,7 @@ impl AuditQuery {
 }
 
 fn like_prefix(value: &str) -> String {
-    let escaped = value.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
-    format!("{escaped}%")
+    format!("{}%", crate::db::escape_like(value))
 }
 
 impl AuditFilter {

@@ -135,8 +135,7 @@ impl ClientQuery {
 }
 
 fn like_contains(value: &str) -> String {
-    let escaped = value.to_lowercase().replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
-    format!("%{escaped}%")
+    format!("%{}%", crate::db::escape_like(&value.to_lowercase()))
 }
 
 impl ClientFilter {

@@ -30,6 +30,11 @@ pub fn connect(url: &str, max_size: u32) -> anyhow::Result<Pool> {
         .context("cannot connect to the database")
 }
 
+/// Escapes `\`, `%` and `_` so user text matches literally in `LIKE … ESCAPE '\'`.
+pub fn escape_like(value: &str) -> String {
+    value.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")
+}
+
 /// Runs `f` with a pooled connection on the blocking thread pool.
 pub async fn run<T, F>(pool: &Pool, f: F) -> Result<T, AppError>
 where
