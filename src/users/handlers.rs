@@ -225,7 +225,7 @@ pub async fn set_departments(
         conn.transaction(|tx| {
             let user = users::find_for_update(tx, workspace_id, id)?.ok_or(AppError::NotFound)?;
             let ids = departments::check_ids(tx, workspace_id, &form.department_ids)?.map_err(AppError::Validation)?;
-            let before = users::department_ids_by_user(tx, workspace_id)?.remove(&id).unwrap_or_default();
+            let before = users::department_ids_of(tx, workspace_id, id)?;
             users::set_departments(tx, workspace_id, id, &ids)?;
             audit::record(tx, &entry.before(json!({ "department_ids": before })).after(json!({ "department_ids": ids })))?;
             Ok(user)

@@ -143,6 +143,16 @@ pub fn department_ids_by_user(conn: &mut PgConnection, workspace_id: i64) -> Que
     Ok(map)
 }
 
+/// Department ids of one user.
+pub fn department_ids_of(conn: &mut PgConnection, workspace_id: i64, user_id: i64) -> QueryResult<Vec<i64>> {
+    user_departments::table
+        .filter(user_departments::workspace_id.eq(workspace_id))
+        .filter(user_departments::user_id.eq(user_id))
+        .order(user_departments::department_id)
+        .select(user_departments::department_id)
+        .load(conn)
+}
+
 pub fn set_departments(conn: &mut PgConnection, workspace_id: i64, user_id: i64, department_ids: &[i64]) -> QueryResult<()> {
     diesel::delete(
         user_departments::table

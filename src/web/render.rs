@@ -8,10 +8,6 @@ use crate::web::htmx::Htmx;
 
 use crate::error::AppError;
 
-pub fn html<T: Template>(template: &T) -> Result<HttpResponse, AppError> {
-    html_status(StatusCode::OK, template)
-}
-
 pub fn html_status<T: Template>(status: StatusCode, template: &T) -> Result<HttpResponse, AppError> {
     let body = template.render()?;
     Ok(HttpResponse::build(status).content_type("text/html; charset=utf-8").body(body))

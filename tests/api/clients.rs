@@ -209,3 +209,26 @@ async fn client_text_is_escaped_in_the_list_and_the_detail() {
         assert!(!html.contains("<script>alert(1)") && !html.contains("<img src=x") && !html.contains(r#"<a hx-get="/settings">"#));
     }
 }
+
+#[tokio::test]
+async fn delete_via_htmx_removes_a_list_row_with_an_empty_200_and_otherwise_goes_back_to_the_list() {
+    let app = spawn_app().await;
+    let (admin, _) = app.signed_in(Role::Admin).await;
+    let first = id_from(&create(&admin, &[("name", "Row One")]).await);
+    let second = id_from(&create(&admin, &[("name", "Row Two")]).await);
+    let token = admin.csrf().await;
+    let row = admin
+        .client
+        .delete(admin.url(&format!("/clients/{first}?from=row")))
+        .header("X-CSRF-Token", &token)
+        .header("HX-Request", "true")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(row.status(), StatusCode::OK);
+    assert!(row.text().await.unwrap().is_empty());
+    let page = admin.client.delete(admin.url(&format!("/clients/{second}"))).header("X-CSRF-Token", &token).send().await.unwrap();
+    assert_redirects_to(&page, "/clients");
+    assert_eq!(app.count("SELECT count(*) FROM clients"), 0);
+    assert_eq!(app.count("SELECT count(*) FROM audit_logs WHERE action = 'clients.deleted' AND before->>'name' LIKE 'Row %'"), 2);
+}

@@ -99,7 +99,10 @@ async fn migrations_can_be_reverted_and_applied_again() {
 async fn every_page_answers_htmx_with_its_content_fragment_and_boosts_with_the_full_page() {
     let app = spawn_app().await;
     let (admin, _) = app.signed_in(Role::Admin).await;
-    for path in ["/", "/settings", "/settings/users", "/settings/departments", "/account/sessions", "/account/password", "/login"] {
+    for path in [
+        "/", "/settings", "/settings/users", "/settings/departments", "/account/sessions", "/account/password", "/login",
+        "/clients", "/clients/new", "/follow-ups",
+    ] {
         let fragment = admin.htmx_get(path).await.text().await.unwrap();
         assert!(!fragment.contains("<html") && fragment.contains("<h1>"), "{path} fragment: {fragment}");
         let full = admin.client.get(admin.url(path)).header("HX-Request", "true").header("HX-Boosted", "true").send().await.unwrap();
