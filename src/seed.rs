@@ -90,8 +90,8 @@ fn seed_batch(conn: &mut PgConnection, w: i64, from: i64, to: i64) -> QueryResul
          inserted AS ( \
            INSERT INTO clients (workspace_id, name, email, phone, company, status, assigned_to, created_at, last_contacted_at) \
            SELECT $1, \
-             ({FIRST})[1 + (g * 7919) % 40] || ' ' || ({LAST})[1 + (g * 104729) % 50], \
-             CASE WHEN g % 10 <> 0 THEN lower(({FIRST})[1 + (g * 7919) % 40] || '.' || ({LAST})[1 + (g * 104729) % 50]) || '.' || g || '@example.com' END, \
+             ({FIRST})[1 + g % 40] || ' ' || ({LAST})[1 + (g / 40) % 50], \
+             CASE WHEN g % 10 <> 0 THEN lower(({FIRST})[1 + g % 40] || '.' || ({LAST})[1 + (g / 40) % 50]) || '.' || g || '@example.com' END, \
              CASE WHEN g % 7 <> 0 THEN '+1' || (2012000000 + g)::text END, \
              CASE WHEN g % 4 <> 0 THEN ({COMPANY})[1 + (g * 31) % 20] || CASE WHEN g % 3 = 0 THEN ' Ltd' ELSE ' Inc' END END, \
              (ARRAY['hot','warm','warm','inactive'])[1 + g % 4], \

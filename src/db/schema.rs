@@ -58,6 +58,7 @@ diesel::table! {
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
         search -> Nullable<Text>,
+        sort_name -> Nullable<Text>,
     }
 }
 
