@@ -72,25 +72,36 @@ impl Entry {
 
 /// Writes the entry with the caller's connection, so it commits or rolls back with the change.
 pub fn record(conn: &mut PgConnection, entry: &Entry) -> QueryResult<()> {
-    let (kind, user_id, label) = match &entry.actor {
-        Actor::User { id, label } => ("user", Some(*id), label.as_str()),
-        Actor::Webhook => ("webhook", None, "webhook"),
-        Actor::System => ("system", None, "system"),
-    };
-    diesel::insert_into(audit_logs::table)
-        .values((
-            audit_logs::workspace_id.eq(entry.workspace_id),
-            audit_logs::actor_kind.eq(kind),
-            audit_logs::actor_user_id.eq(user_id),
-            audit_logs::actor_label.eq(label),
-            audit_logs::action.eq(&entry.action),
-            audit_logs::module.eq(&entry.module),
-            audit_logs::entity_id.eq(&entry.entity_id),
-            audit_logs::before.eq(&entry.before),
-            audit_logs::after.eq(&entry.after),
-            audit_logs::ip.eq(&entry.ip),
-            audit_logs::request_id.eq(&entry.request_id),
-        ))
-        .execute(conn)
-        .map(|_| ())
+    record_many(conn, std::slice::from_ref(entry))
+}
+
+/// Writes many entries (e.g. one per client of a bulk action) in multi-row inserts.
+pub fn record_many(conn: &mut PgConnection, entries: &[Entry]) -> QueryResult<()> {
+    for chunk in entries.chunks(2_000) {
+        let rows: Vec<_> = chunk
+            .iter()
+            .map(|entry| {
+                let (kind, user_id, label) = match &entry.actor {
+                    Actor::User { id, label } => ("user", Some(*id), label.as_str()),
+                    Actor::Webhook => ("webhook", None, "webhook"),
+                    Actor::System => ("system", None, "system"),
+                };
+                (
+                    audit_logs::workspace_id.eq(entry.workspace_id),
+                    audit_logs::actor_kind.eq(kind),
+                    audit_logs::actor_user_id.eq(user_id),
+                    audit_logs::actor_label.eq(label),
+                    audit_logs::action.eq(&entry.action),
+                    audit_logs::module.eq(&entry.module),
+                    audit_logs::entity_id.eq(&entry.entity_id),
+                    audit_logs::before.eq(&entry.before),
+                    audit_logs::after.eq(&entry.after),
+                    audit_logs::ip.eq(&entry.ip),
+                    audit_logs::request_id.eq(&entry.request_id),
+                )
+            })
+            .collect();
+        diesel::insert_into(audit_logs::table).values(rows).execute(conn)?;
+    }
+    Ok(())
 }

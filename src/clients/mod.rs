@@ -2,6 +2,7 @@
 
 pub mod activity;
 pub mod activity_handlers;
+pub mod bulk;
 pub mod domain;
 pub mod handlers;
 pub mod model;

@@ -130,25 +130,26 @@ pub fn tag_names(conn: &mut PgConnection, workspace_id: i64, client_id: i64) -> 
         .load(conn)
 }
 
+/// The id of the tag with this name (any case), created when missing.
+pub fn tag_id_creating(conn: &mut PgConnection, workspace_id: i64, name: &str) -> QueryResult<i64> {
+    let existing: Option<i64> = tags::table
+        .filter(tags::workspace_id.eq(workspace_id))
+        .filter(diesel::dsl::sql::<diesel::sql_types::Bool>("lower(name) = ").bind::<diesel::sql_types::Text, _>(name.to_lowercase()))
+        .select(tags::id)
+        .first(conn)
+        .optional()?;
+    match existing {
+        Some(id) => Ok(id),
+        None => diesel::insert_into(tags::table)
+            .values((tags::workspace_id.eq(workspace_id), tags::name.eq(name)))
+            .returning(tags::id)
+            .get_result(conn),
+    }
+}
+
 /// Sets the client's tags by name, creating tags that do not exist yet.
 pub fn set_tags(conn: &mut PgConnection, workspace_id: i64, client_id: i64, names: &[String]) -> QueryResult<()> {
-    let mut tag_ids = Vec::with_capacity(names.len());
-    for name in names {
-        let existing: Option<i64> = tags::table
-            .filter(tags::workspace_id.eq(workspace_id))
-            .filter(diesel::dsl::sql::<diesel::sql_types::Bool>("lower(name) = ").bind::<diesel::sql_types::Text, _>(name.to_lowercase()))
-            .select(tags::id)
-            .first(conn)
-            .optional()?;
-        let id = match existing {
-            Some(id) => id,
-            None => diesel::insert_into(tags::table)
-                .values((tags::workspace_id.eq(workspace_id), tags::name.eq(name)))
-                .returning(tags::id)
-                .get_result(conn)?,
-        };
-        tag_ids.push(id);
-    }
+    let tag_ids = names.iter().map(|name| tag_id_creating(conn, workspace_id, name)).collect::<QueryResult<Vec<i64>>>()?;
     diesel::delete(client_tags::table.filter(client_tags::workspace_id.eq(workspace_id)).filter(client_tags::client_id.eq(client_id))).execute(conn)?;
     let rows: Vec<_> = tag_ids
         .iter()

@@ -139,7 +139,7 @@ fn like_contains(value: &str) -> String {
 }
 
 impl ClientFilter {
-    fn query(&self, scope: &Scope) -> clients::BoxedQuery<'static, Pg> {
+    pub fn query(&self, scope: &Scope) -> clients::BoxedQuery<'static, Pg> {
         let mut query = scope.clients();
         if let Some(q) = &self.q {
             query = query.filter(clients::search.like(like_contains(q)).escape('\\'));

@@ -8,6 +8,7 @@ mod audit;
 mod auth;
 mod cli;
 mod clients;
+mod clients_bulk;
 mod csrf;
 mod ops;
 mod sessions;

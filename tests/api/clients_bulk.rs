@@ -1,0 +1,108 @@
+use diesel::prelude::*;
+use reqwest::StatusCode;
+use switchboard::users::role::Role;
+
+use crate::support::{TestApp, assert_redirects_to, spawn_app};
+
+fn seed_clients(app: &TestApp, workspace_id: i64, names: &[&str], assigned_to: Option<i64>) -> Vec<i64> {
+    use switchboard::clients::model::{ClientFields, insert};
+    names
+        .iter()
+        .map(|name| {
+            let fields = ClientFields {
+                name: name.to_string(),
+                email: None,
+                phone: None,
+                company: None,
+                status: "warm".into(),
+                assigned_to,
+                notes: String::new(),
+            };
+            insert(&mut app.conn(), workspace_id, &fields).unwrap().id
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn bulk_assign_two_selected_clients_audits_each() {
+    let app = spawn_app().await;
+    let (admin, me) = app.signed_in(Role::Admin).await;
+    let agent = app.create_user("Acme", "agent@acme.test", Role::Agent);
+    let ids = seed_clients(&app, me.workspace_id, &["One", "Two", "Three"], None);
+    let (a, b) = (ids[0].to_string(), ids[1].to_string());
+    let r = admin
+        .post("/clients/bulk", &[("action", "assign"), ("assign_to", &agent.id.to_string()), ("target", "selected"), ("client_ids", &a), ("client_ids", &b)])
+        .await;
+    assert_redirects_to(&r, "/clients");
+    assert!(admin.get_html("/clients").await.contains("Assigned 2 clients."));
+    assert_eq!(app.count(&format!("SELECT count(*) FROM clients WHERE assigned_to = {}", agent.id)), 2);
+    assert_eq!(app.count("SELECT count(*) FROM audit_logs WHERE action = 'clients.bulk_assign'"), 2);
+}
+
+#[tokio::test]
+async fn bulk_status_on_all_matching_the_filter_changes_only_those() {
+    let app = spawn_app().await;
+    let (admin, me) = app.signed_in(Role::Admin).await;
+    seed_clients(&app, me.workspace_id, &["Smith A", "Smith B", "Jones"], None);
+    let r = admin.post("/clients/bulk", &[("action", "status"), ("status", "hot"), ("target", "all"), ("q", "smith")]).await;
+    assert_redirects_to(&r, "/clients?q=smith");
+    assert_eq!(app.count("SELECT count(*) FROM clients WHERE status = 'hot'"), 2);
+    assert_eq!(app.count("SELECT count(*) FROM clients WHERE name = 'Jones' AND status = 'warm'"), 1);
+    let r = admin.post("/clients/bulk", &[("action", "tag"), ("tag", "VIP"), ("target", "all")]).await;
+    assert_redirects_to(&r, "/clients");
+    assert_eq!(app.count("SELECT count(*) FROM client_tags"), 3);
+    admin.post("/clients/bulk", &[("action", "untag"), ("tag", "vip"), ("target", "all"), ("q", "jones")]).await;
+    assert_eq!(app.count("SELECT count(*) FROM client_tags"), 2);
+}
+
+#[tokio::test]
+async fn bulk_delete_needs_confirmation_and_a_manager() {
+    let app = spawn_app().await;
+    let (admin, me) = app.signed_in(Role::Admin).await;
+    let (agent, agent_user) = app.signed_in(Role::Agent).await;
+    let ids = seed_clients(&app, me.workspace_id, &["One", "Two"], Some(agent_user.id));
+    let one = ids[0].to_string();
+    let r = admin.post("/clients/bulk", &[("action", "delete"), ("client_ids", &one)]).await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(r.text().await.unwrap().contains("Tick the confirmation box"));
+    let r = agent.post("/clients/bulk", &[("action", "delete"), ("confirm", "delete"), ("client_ids", &one)]).await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    let r = agent.post("/clients/bulk", &[("action", "assign"), ("assign_to", &me.id.to_string()), ("client_ids", &one)]).await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    assert_eq!(app.count("SELECT count(*) FROM clients"), 2);
+    let r = admin.post("/clients/bulk", &[("action", "delete"), ("confirm", "delete"), ("target", "all")]).await;
+    assert_redirects_to(&r, "/clients");
+    assert_eq!(app.count("SELECT count(*) FROM clients"), 0);
+    assert_eq!(app.count("SELECT count(*) FROM audit_logs WHERE action = 'clients.bulk_delete' AND before->>'name' IS NOT NULL"), 2);
+}
+
+#[tokio::test]
+async fn a_bulk_action_is_all_or_nothing_and_ignores_ids_the_user_cannot_see() {
+    let app = spawn_app().await;
+    let (admin, me) = app.signed_in(Role::Admin).await;
+    let (agent, agent_user) = app.signed_in(Role::Agent).await;
+    let beta = app.create_user("Beta", "boss@beta.test", Role::Admin);
+    let mine = seed_clients(&app, me.workspace_id, &["Agent's"], Some(agent_user.id));
+    let others = seed_clients(&app, me.workspace_id, &["Not the agent's"], None);
+    let foreign = seed_clients(&app, beta.workspace_id, &["Beta's"], None);
+    let r = agent
+        .post(
+            "/clients/bulk",
+            &[("action", "status"), ("status", "inactive"), ("client_ids", &mine[0].to_string()), ("client_ids", &others[0].to_string()), ("client_ids", &foreign[0].to_string())],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert_eq!(app.count("SELECT count(*) FROM clients WHERE status = 'inactive'"), 1);
+    assert_eq!(app.count(&format!("SELECT count(*) FROM clients WHERE id = {} AND status = 'inactive'", mine[0])), 1);
+    // A failure in the middle (audit insert refused) rolls the whole action back.
+    diesel::sql_query("ALTER TABLE audit_logs ADD CONSTRAINT test_no_bulk CHECK (action <> 'clients.bulk_status') NOT VALID").execute(&mut app.conn()).unwrap();
+    let r = admin.post("/clients/bulk", &[("action", "status"), ("status", "hot"), ("target", "all")]).await;
+    assert_eq!(r.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    assert_eq!(app.count("SELECT count(*) FROM clients WHERE status = 'hot'"), 0);
+    // Bad input is a 422 with the reason.
+    for fields in [vec![("action", "explode"), ("target", "all")], vec![("action", "status"), ("status", "cold"), ("target", "all")], vec![("action", "status"), ("status", "hot")]] {
+        assert_eq!(admin.post("/clients/bulk", &fields).await.status(), StatusCode::UNPROCESSABLE_ENTITY, "{fields:?}");
+    }
+    let r = admin.post("/clients/bulk", &[("action", "assign"), ("assign_to", &beta.id.to_string()), ("target", "all")]).await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY, "a user of another workspace cannot be assigned");
+}
