@@ -84,8 +84,17 @@ impl Chrome {
         field.send_keys(text).await.expect("type");
     }
 
+    /// Clicks the first element matching `css`, retrying while htmx swaps it out.
     pub async fn click(&self, css: &str) {
-        self.wait_for(css).await.click().await.expect("click");
+        let mut last = String::new();
+        for _ in 0..50 {
+            match self.wait_for(css).await.click().await {
+                Ok(()) => return,
+                Err(e) => last = e.to_string(),
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("cannot click {css}: {last}");
     }
 
     pub async fn wait_for(&self, css: &str) -> fantoccini::elements::Element {
@@ -95,6 +104,32 @@ impl Chrome {
             .for_element(Locator::Css(css))
             .await
             .unwrap_or_else(|e| panic!("{css} did not appear: {e}"))
+    }
+
+    /// The text of the first element matching `css`; retried while htmx swaps it out.
+    pub async fn text(&self, css: &str) -> String {
+        for _ in 0..50 {
+            if let Ok(element) = self.client.find(Locator::Css(css)).await {
+                if let Ok(text) = element.text().await {
+                    return text;
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("{css} never had readable text");
+    }
+
+    /// Waits until an element matching `css` contains `needle`; returns its text.
+    pub async fn wait_for_text(&self, css: &str, needle: &str) -> String {
+        let mut last = String::new();
+        for _ in 0..100 {
+            last = self.text(css).await;
+            if last.contains(needle) {
+                return last;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("{css} never contained {needle:?}; it read:\n{last}");
     }
 
     /// Waits until the page's main heading reads `text`.

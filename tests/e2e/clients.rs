@@ -29,7 +29,7 @@ async fn search_a_client_by_typing_open_it_log_a_call_and_complete_a_follow_up()
     chrome.wait_for("#client-q").await.send_keys("hop").await.unwrap();
     let mut rows = String::new();
     for _ in 0..50 {
-        rows = chrome.wait_for("#clients-rows").await.text().await.unwrap();
+        rows = chrome.text("#clients-rows").await;
         if !rows.contains("Alan Turing") {
             break;
         }
@@ -44,15 +44,7 @@ async fn search_a_client_by_typing_open_it_log_a_call_and_complete_a_follow_up()
     chrome.eval("window.__marker = 1; return null;").await;
     chrome.fill("#comm-notes", "Talked about compilers").await;
     chrome.click("form[action$='/communications'] button").await;
-    for _ in 0..50 {
-        let text = chrome.wait_for("#client-timeline").await.text().await.unwrap();
-        if text.contains("Talked about compilers") {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
-    let timeline = chrome.wait_for("#client-timeline").await.text().await.unwrap();
-    assert!(timeline.contains("Talked about compilers"), "{timeline}");
+    chrome.wait_for_text("#client-timeline", "Talked about compilers").await;
     assert_eq!(chrome.eval("return window.__marker || null;").await, serde_json::json!(1), "no page reload");
 
     chrome.fill("#fu-notes", "Send the paper").await;
@@ -66,6 +58,55 @@ async fn search_a_client_by_typing_open_it_log_a_call_and_complete_a_follow_up()
     }
     assert_eq!(app.count("SELECT count(*) FROM follow_ups WHERE status = 'completed' AND notes = 'Send the paper'"), 1);
     assert_eq!(app.count("SELECT count(*) FROM clients WHERE name = 'Grace Hopper' AND last_contacted_at IS NOT NULL"), 1);
+    assert_eq!(chrome.csp_violations().await, Vec::<String>::new());
+    chrome.client.clone().close().await.unwrap();
+}
+
+#[tokio::test]
+async fn filter_by_status_and_bulk_assign_two_clients() {
+    let app = spawn_app().await;
+    let admin = app.create_user_named("Acme", "ann@acme.test", "Ann Admin", Role::Admin);
+    let agent = app.create_user_named("Acme", "bo@acme.test", "Bo Agent", Role::Agent);
+    {
+        use diesel::prelude::*;
+        diesel::sql_query(format!(
+            "INSERT INTO clients (workspace_id, name, status) VALUES ({0}, 'Hot One', 'hot'), ({0}, 'Hot Two', 'hot'), ({0}, 'Cold Three', 'inactive')",
+            admin.workspace_id
+        ))
+        .execute(&mut app.conn())
+        .unwrap();
+    }
+    let chrome = Chrome::start().await;
+    chrome.goto(&format!("{}/login", app.base)).await;
+    chrome.fill("#email", "ann@acme.test").await;
+    chrome.fill("#password", PASSWORD).await;
+    chrome.click("button[type=submit]").await;
+    chrome.wait_for_heading("Dashboard").await;
+    chrome.goto(&format!("{}/clients", app.base)).await;
+    chrome.wait_for_heading("Clients").await;
+
+    // Choosing a status filters in place (htmx) and the URL keeps the state.
+    chrome.click("#client-status option[value='hot']").await;
+    let mut rows = String::new();
+    for _ in 0..50 {
+        rows = chrome.text("#clients-rows").await;
+        if !rows.contains("Cold Three") {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(rows.contains("Hot One") && rows.contains("Hot Two") && !rows.contains("Cold Three"), "{rows}");
+    assert!(chrome.path().await.contains("status=hot"));
+
+    // Tick both rows and assign them to Bo.
+    chrome.click("#clients-rows input[name=client_ids]").await;
+    chrome.click("#clients-rows tr:nth-child(2) input[name=client_ids]").await;
+    chrome.click("#bulk-action option[value='assign']").await;
+    chrome.click(&format!("#bulk-assign option[value='{}']", agent.id)).await;
+    chrome.click("#bulk button[type=submit]").await;
+    chrome.wait_for_text("#flash", "Assigned 2 clients.").await;
+    assert_eq!(app.count(&format!("SELECT count(*) FROM clients WHERE assigned_to = {} AND status = 'hot'", agent.id)), 2);
+    assert_eq!(app.count("SELECT count(*) FROM clients WHERE assigned_to IS NOT NULL"), 2);
     assert_eq!(chrome.csp_violations().await, Vec::<String>::new());
     chrome.client.clone().close().await.unwrap();
 }

@@ -67,8 +67,7 @@ async fn a_wrong_password_shows_the_error_and_htmx_boosts_navigation_without_csp
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
     assert!(chrome.path().await.contains("module=auth"));
-    let results = chrome.wait_for("#audit-results").await.text().await.unwrap();
-    assert!(results.contains("auth.login"), "{results}");
+    chrome.wait_for_text("#audit-results", "auth.login").await;
     assert_eq!(chrome.csp_violations().await, Vec::<String>::new());
     chrome.client.clone().close().await.unwrap();
 }
