@@ -37,6 +37,10 @@ pub fn configure(cfg: &mut ServiceConfig) {
         .service(web::resource("/clients/{id}/follow-ups").route(post().to(clients::activity_handlers::add_follow_up)))
         .service(web::resource("/follow-ups").route(get().to(clients::activity_handlers::list_follow_ups)))
         .service(web::resource("/follow-ups/{id}").route(post().to(clients::activity_handlers::update_follow_up)))
+        .route("/dashboard/clients", get().to(dashboard::tiles::clients_tile))
+        .route("/dashboard/follow-ups", get().to(dashboard::tiles::follow_ups_tile))
+        .route("/dashboard/communications", get().to(dashboard::tiles::communications_tile))
+        .route("/dashboard/my-follow-ups", get().to(dashboard::tiles::my_follow_ups_tile))
         // Settings (admin)
         .service(web::resource("/settings").route(get().to(dashboard::settings_index)))
         .service(

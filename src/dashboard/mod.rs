@@ -1,5 +1,7 @@
-//! `/`: the signed-in home page. Client, follow-up and campaign tiles arrive with their
-//! features; today it shows the workspace and, for admins and managers, recent activity.
+//! `/`: the signed-in home page: a shell whose tiles load themselves, and recent activity
+//! for admins and managers.
+
+pub mod tiles;
 
 use actix_web::HttpResponse;
 use actix_web::web::Data;
@@ -19,7 +21,15 @@ use actix_web::http::StatusCode;
 struct DashboardPage {
     layout: Layout,
     recent: Vec<AuditLog>,
+    tiles: [(&'static str, &'static str); 4],
 }
+
+pub const TILES: [(&str, &str); 4] = [
+    ("clients", "Clients by status"),
+    ("follow-ups", "Follow-ups"),
+    ("communications", "Communications, last 7 days"),
+    ("my-follow-ups", "My open follow-ups"),
+];
 
 pub async fn dashboard(ctx: Ctx, state: Data<AppState>) -> Result<HttpResponse, AppError> {
     let workspace_id = ctx.workspace_id();
@@ -28,7 +38,7 @@ pub async fn dashboard(ctx: Ctx, state: Data<AppState>) -> Result<HttpResponse, 
     } else {
         Vec::new()
     };
-    respond(&ctx.meta.htmx, StatusCode::OK, &DashboardPage { layout: ctx.layout("Dashboard", "dashboard"), recent })
+    respond(&ctx.meta.htmx, StatusCode::OK, &DashboardPage { layout: ctx.layout("Dashboard", "dashboard"), recent, tiles: TILES })
 }
 
 #[derive(Template)]

@@ -19,6 +19,15 @@ diesel::table! {
 }
 
 diesel::table! {
+    client_counts (workspace_id, assigned_to, status) {
+        workspace_id -> Int8,
+        assigned_to -> Int8,
+        status -> Text,
+        n -> Int8,
+    }
+}
+
+diesel::table! {
     client_departments (workspace_id, client_id, department_id) {
         workspace_id -> Int8,
         client_id -> Int8,
@@ -72,6 +81,14 @@ diesel::table! {
         occurred_at -> Timestamptz,
         notes -> Text,
         created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    communication_counts (workspace_id, day) {
+        workspace_id -> Int8,
+        day -> Date,
+        n -> Int8,
     }
 }
 
@@ -173,9 +190,11 @@ diesel::joinable!(users -> workspaces (workspace_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     audit_logs,
+    client_counts,
     client_departments,
     client_tags,
     clients,
+    communication_counts,
     communications,
     departments,
     follow_ups,

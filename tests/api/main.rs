@@ -10,6 +10,7 @@ mod cli;
 mod clients;
 mod clients_bulk;
 mod csrf;
+mod dashboard;
 mod ops;
 mod sessions;
 mod settings;

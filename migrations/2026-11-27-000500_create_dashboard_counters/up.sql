@@ -1,0 +1,66 @@
+-- Dashboard counters, kept by statement-level triggers so that a tile never counts a
+-- million rows per request: clients per (assignee, status) — admins sum a workspace's few
+-- rows, agents read their own — and communications per day. Counters can only be exact for
+-- these two groupings; managers' department scopes are counted from the tables (their scope
+-- is a slice of the workspace) and follow-up tiles use range scans of the due-date index.
+
+CREATE TABLE client_counts (
+    workspace_id bigint NOT NULL REFERENCES workspaces (id),
+    -- 0 = unassigned (a key column cannot be NULL).
+    assigned_to  bigint NOT NULL,
+    status       text NOT NULL,
+    n            bigint NOT NULL,
+    PRIMARY KEY (workspace_id, assigned_to, status)
+);
+
+CREATE TABLE communication_counts (
+    workspace_id bigint NOT NULL REFERENCES workspaces (id),
+    day          date NOT NULL,
+    n            bigint NOT NULL,
+    PRIMARY KEY (workspace_id, day)
+);
+
+CREATE FUNCTION client_counts_apply() RETURNS trigger AS $$
+BEGIN
+    IF TG_OP IN ('UPDATE', 'DELETE') THEN
+        INSERT INTO client_counts (workspace_id, assigned_to, status, n)
+        SELECT workspace_id, coalesce(assigned_to, 0), status, -count(*) FROM old_rows
+        GROUP BY 1, 2, 3
+        ON CONFLICT (workspace_id, assigned_to, status) DO UPDATE SET n = client_counts.n + excluded.n;
+    END IF;
+    IF TG_OP IN ('UPDATE', 'INSERT') THEN
+        INSERT INTO client_counts (workspace_id, assigned_to, status, n)
+        SELECT workspace_id, coalesce(assigned_to, 0), status, count(*) FROM new_rows
+        GROUP BY 1, 2, 3
+        ON CONFLICT (workspace_id, assigned_to, status) DO UPDATE SET n = client_counts.n + excluded.n;
+    END IF;
+    RETURN NULL;
+END;
+$$ LANGUAGE plpgsql;
+
+CREATE TRIGGER client_counts_insert AFTER INSERT ON clients
+    REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION client_counts_apply();
+CREATE TRIGGER client_counts_update AFTER UPDATE ON clients
+    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION client_counts_apply();
+CREATE TRIGGER client_counts_delete AFTER DELETE ON clients
+    REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION client_counts_apply();
+
+CREATE FUNCTION communication_counts_apply() RETURNS trigger AS $$
+BEGIN
+    IF TG_OP = 'DELETE' THEN
+        INSERT INTO communication_counts (workspace_id, day, n)
+        SELECT workspace_id, (occurred_at AT TIME ZONE 'UTC')::date, -count(*) FROM old_rows GROUP BY 1, 2
+        ON CONFLICT (workspace_id, day) DO UPDATE SET n = communication_counts.n + excluded.n;
+    ELSE
+        INSERT INTO communication_counts (workspace_id, day, n)
+        SELECT workspace_id, (occurred_at AT TIME ZONE 'UTC')::date, count(*) FROM new_rows GROUP BY 1, 2
+        ON CONFLICT (workspace_id, day) DO UPDATE SET n = communication_counts.n + excluded.n;
+    END IF;
+    RETURN NULL;
+END;
+$$ LANGUAGE plpgsql;
+
+CREATE TRIGGER communication_counts_insert AFTER INSERT ON communications
+    REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION communication_counts_apply();
+CREATE TRIGGER communication_counts_delete AFTER DELETE ON communications
+    REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION communication_counts_apply();

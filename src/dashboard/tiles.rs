@@ -1,0 +1,214 @@
+//! Dashboard tiles, each its own fragment loaded lazily (`hx-trigger="load"`), so one slow
+//! query never holds up the page. Admin and agent client counts and the workspace's
+//! communication chart read trigger-maintained counters (see the dashboard migration).
+
+use actix_web::HttpResponse;
+use actix_web::http::StatusCode;
+use actix_web::web::Data;
+use askama::Template;
+use chrono::{DateTime, Duration, NaiveDate, Utc};
+use diesel::prelude::*;
+
+use crate::clients::query::Scope;
+use crate::db;
+use crate::db::schema::{client_counts, clients, communication_counts, communications, follow_ups};
+use crate::error::AppError;
+use crate::startup::AppState;
+use crate::users::role::Role;
+use crate::web::ctx::Ctx;
+use crate::web::render::html_status;
+
+pub struct StatusCounts {
+    pub hot: i64,
+    pub warm: i64,
+    pub inactive: i64,
+}
+
+impl StatusCounts {
+    pub fn total(&self) -> i64 {
+        self.hot + self.warm + self.inactive
+    }
+
+    fn from_rows(rows: Vec<(String, i64)>) -> Self {
+        let get = |s: &str| rows.iter().filter(|(k, _)| k == s).map(|(_, n)| *n).sum();
+        StatusCounts { hot: get("hot"), warm: get("warm"), inactive: get("inactive") }
+    }
+}
+
+pub fn client_status_counts(conn: &mut PgConnection, scope: &Scope) -> QueryResult<StatusCounts> {
+    let rows: Vec<(String, i64)> = match scope.role {
+        Role::Manager => ["hot", "warm", "inactive"]
+            .into_iter()
+            .map(|status| Ok((status.to_string(), scope.clients().filter(clients::status.eq(status)).count().get_result(conn)?)))
+            .collect::<QueryResult<_>>()?,
+        // Counter rows: one per (assignee, status), so a handful per workspace.
+        Role::Admin | Role::Agent => {
+            let mut query = client_counts::table.filter(client_counts::workspace_id.eq(scope.workspace_id)).into_boxed();
+            if scope.role == Role::Agent {
+                query = query.filter(client_counts::assigned_to.eq(scope.user_id));
+            }
+            query.select((client_counts::status, client_counts::n)).load(conn)?
+        }
+    };
+    Ok(StatusCounts::from_rows(rows))
+}
+
+pub struct FollowUpCounts {
+    pub pending: i64,
+    pub overdue: i64,
+    pub due_soon: i64,
+}
+
+/// Pending follow-ups: all of the workspace for admins, of their clients for managers,
+/// their own for agents.
+fn follow_ups_in_scope(scope: &Scope) -> follow_ups::BoxedQuery<'static, diesel::pg::Pg> {
+    let query = follow_ups::table
+        .filter(follow_ups::workspace_id.eq(scope.workspace_id))
+        .filter(follow_ups::status.eq("pending"))
+        .into_boxed();
+    match scope.role {
+        Role::Admin => query,
+        Role::Agent => query.filter(follow_ups::assigned_to.eq(scope.user_id)),
+        Role::Manager => query.filter(follow_ups::client_id.eq_any(scope.clients().select(clients::id))),
+    }
+}
+
+pub fn follow_up_counts(conn: &mut PgConnection, scope: &Scope, now: DateTime<Utc>) -> QueryResult<FollowUpCounts> {
+    Ok(FollowUpCounts {
+        pending: follow_ups_in_scope(scope).count().get_result(conn)?,
+        overdue: follow_ups_in_scope(scope).filter(follow_ups::due_at.lt(now)).count().get_result(conn)?,
+        due_soon: follow_ups_in_scope(scope)
+            .filter(follow_ups::due_at.ge(now))
+            .filter(follow_ups::due_at.lt(now + Duration::hours(24)))
+            .count()
+            .get_result(conn)?,
+    })
+}
+
+pub struct Bar {
+    pub day: String,
+    pub n: i64,
+    pub x: i64,
+    pub y: i64,
+    pub height: i64,
+}
+
+pub const CHART_HEIGHT: i64 = 120;
+
+/// Communications per day for the last 7 days (today included), as SVG bars.
+pub fn communication_bars(conn: &mut PgConnection, scope: &Scope, today: NaiveDate) -> QueryResult<Vec<Bar>> {
+    let first = today - Duration::days(6);
+    let rows: Vec<(NaiveDate, i64)> = match scope.role {
+        Role::Admin => communication_counts::table
+            .filter(communication_counts::workspace_id.eq(scope.workspace_id))
+            .filter(communication_counts::day.ge(first))
+            .filter(communication_counts::day.le(today))
+            .select((communication_counts::day, communication_counts::n))
+            .load(conn)?,
+        _ => {
+            let since = first.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc();
+            let times: Vec<DateTime<Utc>> = communications::table
+                .filter(communications::workspace_id.eq(scope.workspace_id))
+                .filter(communications::occurred_at.ge(since))
+                .filter(communications::client_id.eq_any(scope.clients().select(clients::id)))
+                .select(communications::occurred_at)
+                .load(conn)?;
+            let mut per_day: Vec<(NaiveDate, i64)> = Vec::new();
+            for t in times {
+                let day = t.date_naive();
+                match per_day.iter_mut().find(|(d, _)| *d == day) {
+                    Some((_, n)) => *n += 1,
+                    None => per_day.push((day, 1)),
+                }
+            }
+            per_day
+        }
+    };
+    let counts: Vec<(NaiveDate, i64)> = (0..7)
+        .map(|i| {
+            let day = first + Duration::days(i);
+            (day, rows.iter().filter(|(d, _)| *d == day).map(|(_, n)| *n).sum())
+        })
+        .collect();
+    let max = counts.iter().map(|(_, n)| *n).max().unwrap_or(0).max(1);
+    Ok(counts
+        .into_iter()
+        .enumerate()
+        .map(|(i, (day, n))| {
+            let height = n * CHART_HEIGHT / max;
+            Bar { day: day.format("%a %d").to_string(), n, x: i as i64 * 50 + 10, y: CHART_HEIGHT - height + 10, height }
+        })
+        .collect())
+}
+
+#[derive(Queryable)]
+pub struct MyFollowUp {
+    pub id: i64,
+    pub client_id: i64,
+    pub client_name: String,
+    pub due_at: DateTime<Utc>,
+    pub notes: String,
+}
+
+pub fn my_follow_ups(conn: &mut PgConnection, scope: &Scope) -> QueryResult<Vec<MyFollowUp>> {
+    follow_ups::table
+        .inner_join(clients::table.on(clients::workspace_id.eq(follow_ups::workspace_id).and(clients::id.eq(follow_ups::client_id))))
+        .filter(follow_ups::workspace_id.eq(scope.workspace_id))
+        .filter(follow_ups::assigned_to.eq(scope.user_id))
+        .filter(follow_ups::status.eq("pending"))
+        .order((follow_ups::due_at, follow_ups::id))
+        .limit(10)
+        .select((follow_ups::id, follow_ups::client_id, clients::name, follow_ups::due_at, follow_ups::notes))
+        .load(conn)
+}
+
+#[derive(Template)]
+#[template(path = "dashboard/tile_clients.html")]
+struct ClientsTile {
+    counts: StatusCounts,
+}
+
+#[derive(Template)]
+#[template(path = "dashboard/tile_follow_ups.html")]
+struct FollowUpsTile {
+    counts: FollowUpCounts,
+}
+
+#[derive(Template)]
+#[template(path = "dashboard/tile_communications.html")]
+struct CommunicationsTile {
+    bars: Vec<Bar>,
+    total: i64,
+}
+
+#[derive(Template)]
+#[template(path = "dashboard/tile_my_follow_ups.html")]
+struct MyFollowUpsTile {
+    rows: Vec<MyFollowUp>,
+    now: DateTime<Utc>,
+}
+
+pub async fn clients_tile(ctx: Ctx, state: Data<AppState>) -> Result<HttpResponse, AppError> {
+    let scope = Scope::of(&ctx);
+    let counts = db::run(&state.pool, move |conn| Ok(client_status_counts(conn, &scope)?)).await?;
+    html_status(StatusCode::OK, &ClientsTile { counts })
+}
+
+pub async fn follow_ups_tile(ctx: Ctx, state: Data<AppState>) -> Result<HttpResponse, AppError> {
+    let (scope, now) = (Scope::of(&ctx), state.clock.now());
+    let counts = db::run(&state.pool, move |conn| Ok(follow_up_counts(conn, &scope, now)?)).await?;
+    html_status(StatusCode::OK, &FollowUpsTile { counts })
+}
+
+pub async fn communications_tile(ctx: Ctx, state: Data<AppState>) -> Result<HttpResponse, AppError> {
+    let (scope, today) = (Scope::of(&ctx), state.clock.now().date_naive());
+    let bars = db::run(&state.pool, move |conn| Ok(communication_bars(conn, &scope, today)?)).await?;
+    let total = bars.iter().map(|b| b.n).sum();
+    html_status(StatusCode::OK, &CommunicationsTile { bars, total })
+}
+
+pub async fn my_follow_ups_tile(ctx: Ctx, state: Data<AppState>) -> Result<HttpResponse, AppError> {
+    let scope = Scope::of(&ctx);
+    let rows = db::run(&state.pool, move |conn| Ok(my_follow_ups(conn, &scope)?)).await?;
+    html_status(StatusCode::OK, &MyFollowUpsTile { rows, now: state.clock.now() })
+}

@@ -1,0 +1,85 @@
+use diesel::prelude::*;
+use reqwest::StatusCode;
+use switchboard::users::role::Role;
+
+use crate::support::{TestApp, spawn_app};
+
+fn counter_total(app: &TestApp) -> i64 {
+    app.count("SELECT coalesce(sum(n), 0) FROM client_counts")
+}
+
+#[tokio::test]
+async fn the_dashboard_shell_loads_its_tiles_lazily() {
+    let app = spawn_app().await;
+    let (admin, _) = app.signed_in(Role::Admin).await;
+    let html = admin.get_html("/").await;
+    for tile in ["clients", "follow-ups", "communications", "my-follow-ups"] {
+        assert!(html.contains(&format!(r#"hx-get="/dashboard/{tile}" hx-trigger="load""#)), "{tile}");
+        assert_eq!(admin.get(&format!("/dashboard/{tile}")).await.status(), StatusCode::OK, "{tile}");
+    }
+    assert_eq!(app.browser().get("/dashboard/clients").await.status(), StatusCode::FOUND);
+}
+
+#[tokio::test]
+async fn client_counters_follow_every_kind_of_change_and_respect_roles() {
+    let app = spawn_app().await;
+    let (admin, me) = app.signed_in(Role::Admin).await;
+    let (agent, agent_user) = app.signed_in(Role::Agent).await;
+    let (manager, manager_user) = app.signed_in(Role::Manager).await;
+    let sales = switchboard::departments::insert(&mut app.conn(), me.workspace_id, "Sales").unwrap().id;
+    switchboard::users::model::set_departments(&mut app.conn(), me.workspace_id, manager_user.id, &[sales]).unwrap();
+    for (name, status, assignee, dept) in [("A", "hot", Some(agent_user.id), None), ("B", "hot", None, Some(sales)), ("C", "warm", None, None), ("D", "inactive", Some(agent_user.id), None)] {
+        let assignee = assignee.map(|a| a.to_string()).unwrap_or_default();
+        let dept = dept.map(|d| d.to_string());
+        let mut fields = vec![("name", name), ("status", status), ("assigned_to", assignee.as_str())];
+        if let Some(dept) = &dept {
+            fields.push(("department_ids", dept));
+        }
+        let r = admin.post("/clients", &fields).await;
+        assert_eq!(r.status(), StatusCode::SEE_OTHER, "{name}: {}", r.text().await.unwrap());
+    }
+    // Bulk status, a delete and raw SQL all keep the counters right.
+    admin.post("/clients/bulk", &[("action", "status"), ("status", "warm"), ("target", "all"), ("q", "c")]).await;
+    let d = app.count("SELECT id FROM clients WHERE name = 'D'");
+    admin.post(&format!("/clients/{d}/delete"), &[]).await;
+    diesel::sql_query(format!("UPDATE clients SET status = 'inactive' WHERE name = 'C' AND workspace_id = {}", me.workspace_id)).execute(&mut app.conn()).unwrap();
+    assert_eq!(counter_total(&app), app.count("SELECT count(*) FROM clients"));
+    let exact = app.count("SELECT count(*) FROM client_counts k WHERE n <> (SELECT count(*) FROM clients c WHERE c.workspace_id = k.workspace_id AND coalesce(c.assigned_to, 0) = k.assigned_to AND c.status = k.status)");
+    assert_eq!(exact, 0, "every counter equals a real count");
+
+    let tile = |html: String| html.split_whitespace().collect::<Vec<_>>().join(" ");
+    let all = tile(admin.get_html("/dashboard/clients").await);
+    assert!(all.contains(r#"<p class="big">3</p>"#), "{all}");
+    assert!(all.contains(r#"hot</span> 2"#) && all.contains(r#"inactive</span> 1"#), "{all}");
+    let mine = tile(agent.get_html("/dashboard/clients").await);
+    assert!(mine.contains(r#"<p class="big">1</p>"#) && mine.contains(r#"hot</span> 1"#), "{mine}");
+    let dept = tile(manager.get_html("/dashboard/clients").await);
+    assert!(dept.contains(r#"<p class="big">1</p>"#), "{dept}");
+}
+
+#[tokio::test]
+async fn follow_up_and_communication_tiles_count_what_is_due_and_logged() {
+    let app = spawn_app().await;
+    let (admin, me) = app.signed_in(Role::Admin).await;
+    let id: i64 = crate::support::location(&admin.post("/clients", &[("name", "Ada")]).await).trim_start_matches("/clients/").parse().unwrap();
+    let fmt = |d: chrono::Duration| (app.clock.now() + d).format("%Y-%m-%dT%H:%M").to_string();
+    for (due, notes) in [(fmt(-chrono::Duration::hours(2)), "late"), (fmt(chrono::Duration::hours(3)), "soon"), (fmt(chrono::Duration::days(5)), "later")] {
+        admin.post(&format!("/clients/{id}/follow-ups"), &[("due_at", &due), ("notes", notes), ("assigned_to", &me.id.to_string())]).await;
+    }
+    for _ in 0..3 {
+        admin.post(&format!("/clients/{id}/communications"), &[("kind", "call")]).await;
+    }
+    admin.post(&format!("/clients/{id}/communications"), &[("kind", "note"), ("occurred_at", &fmt(-chrono::Duration::days(30)))]).await;
+    let squash = |html: String| html.split_whitespace().collect::<Vec<_>>().join(" ");
+    let follow = squash(admin.get_html("/dashboard/follow-ups").await);
+    assert!(follow.contains("Pending <strong>3</strong>") && follow.contains(r#"<strong class="overdue">1</strong>"#) && follow.contains("Due in 24 h <strong>1</strong>"), "{follow}");
+    let chart = admin.get_html("/dashboard/communications").await;
+    assert!(chart.contains("3 in all"), "only the last 7 days count: {chart}");
+    assert_eq!(chart.matches("<rect").count(), 7);
+    let mine = admin.get_html("/dashboard/my-follow-ups").await;
+    assert!(mine.find("late").unwrap() < mine.find("soon").unwrap());
+    // An agent's chart counts only their clients.
+    let (agent, _) = app.signed_in(Role::Agent).await;
+    assert!(agent.get_html("/dashboard/communications").await.contains("0 in all"));
+    assert!(squash(agent.get_html("/dashboard/follow-ups").await).contains("Pending <strong>0</strong>"));
+}
