@@ -38,6 +38,7 @@ struct ClientsPage {
     departments: Vec<Department>,
     tags: Vec<(i64, String)>,
     statuses: [ClientStatus; 3],
+    counts: crate::dashboard::tiles::StatusCounts,
     prev_query: Option<String>,
     next_query: Option<String>,
 }
@@ -90,13 +91,14 @@ pub async fn list_clients(ctx: Ctx, state: Data<AppState>, Query(q): Query<Clien
     let scope = Scope::of(&ctx);
     let parsed = q.parse();
     let run = parsed.as_ref().ok().cloned();
-    let (rows, has_next, users, departments, tags) = db::run(&state.pool, move |conn| {
+    let (rows, has_next, users, departments, tags, counts) = db::run(&state.pool, move |conn| {
         let (rows, has_next) = match run {
             Some(filter) => filter.list(conn, &scope)?,
             None => (Vec::new(), false),
         };
         let w = scope.workspace_id;
-        Ok((rows, has_next, users::list(conn, w)?, departments::list(conn, w)?, model::list_tags(conn, w)?))
+        let counts = crate::dashboard::tiles::client_status_counts(conn, &scope)?;
+        Ok((rows, has_next, users::list(conn, w)?, departments::list(conn, w)?, model::list_tags(conn, w)?, counts))
     })
     .await?;
     let filter = parsed.clone().unwrap_or_default();
@@ -112,6 +114,7 @@ pub async fn list_clients(ctx: Ctx, state: Data<AppState>, Query(q): Query<Clien
         departments,
         tags,
         statuses: ClientStatus::ALL,
+        counts,
     };
     let status = if page.error.is_some() { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK };
     if ctx.meta.htmx.wants_fragment() && ctx.meta.htmx.target.as_deref() == Some("clients-rows") {

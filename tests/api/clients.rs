@@ -142,6 +142,8 @@ async fn search_filters_sort_and_pages_work_in_sql_and_bad_values_get_422() {
     for (name, status) in [("John Smith", "hot"), ("Jane Smithers", "warm"), ("Bob O'Neil", "inactive"), ("50% Off_Corp", "warm")] {
         assert_eq!(create(&admin, &[("name", name), ("status", status)]).await.status(), StatusCode::SEE_OTHER);
     }
+    let all = admin.get_html("/clients").await;
+    assert!(all.contains("All 4") && all.contains("Hot 1") && all.contains("Warm 2") && all.contains("Inactive 1"), "status counts");
     let smi = admin.get_html("/clients?q=smi").await;
     assert!(smi.contains("John Smith") && smi.contains("Jane Smithers") && !smi.contains("Bob O"));
     let hot = admin.get_html("/clients?q=smi&status=hot").await;
