@@ -12,6 +12,7 @@ pub mod error;
 pub mod ops;
 pub mod routes;
 pub mod seed;
+pub mod settings;
 pub mod startup;
 pub mod telemetry;
 pub mod users;

@@ -2,7 +2,7 @@
 
 use actix_web::web::{self, ServiceConfig, get, post};
 
-use crate::{audit, auth, clients, dashboard, departments, ops, users, web as sbweb};
+use crate::{audit, auth, clients, dashboard, departments, ops, settings, users, web as sbweb};
 
 pub fn configure(cfg: &mut ServiceConfig) {
     cfg.route("/healthz", get().to(ops::healthz))
@@ -42,7 +42,15 @@ pub fn configure(cfg: &mut ServiceConfig) {
         .route("/dashboard/communications", get().to(dashboard::tiles::communications_tile))
         .route("/dashboard/my-follow-ups", get().to(dashboard::tiles::my_follow_ups_tile))
         // Settings (admin)
-        .service(web::resource("/settings").route(get().to(dashboard::settings_index)))
+        .service(web::resource("/settings").route(get().to(settings::settings_index)))
+        .service(
+            web::resource("/settings/workspace")
+                .route(get().to(settings::workspace::workspace_form))
+                .route(post().to(settings::workspace::update_workspace)),
+        )
+        .service(web::resource("/settings/tags").route(get().to(settings::tags::list_tags)))
+        .service(web::resource("/settings/tags/{id}").route(post().to(settings::tags::rename_tag)))
+        .service(web::resource("/settings/tags/{id}/delete").route(post().to(settings::tags::delete_tag)))
         .service(
             web::resource("/settings/users")
                 .route(get().to(users::handlers::list_users))

@@ -13,11 +13,12 @@ CREATE TABLE client_counts (
     PRIMARY KEY (workspace_id, assigned_to, status)
 );
 
+-- Per hour, so that any workspace time zone can cut the hours into its own days.
 CREATE TABLE communication_counts (
     workspace_id bigint NOT NULL REFERENCES workspaces (id),
-    day          date NOT NULL,
+    hour         timestamptz NOT NULL,
     n            bigint NOT NULL,
-    PRIMARY KEY (workspace_id, day)
+    PRIMARY KEY (workspace_id, hour)
 );
 
 CREATE FUNCTION client_counts_apply() RETURNS trigger AS $$
@@ -48,13 +49,13 @@ CREATE TRIGGER client_counts_delete AFTER DELETE ON clients
 CREATE FUNCTION communication_counts_apply() RETURNS trigger AS $$
 BEGIN
     IF TG_OP = 'DELETE' THEN
-        INSERT INTO communication_counts (workspace_id, day, n)
-        SELECT workspace_id, (occurred_at AT TIME ZONE 'UTC')::date, -count(*) FROM old_rows GROUP BY 1, 2
-        ON CONFLICT (workspace_id, day) DO UPDATE SET n = communication_counts.n + excluded.n;
+        INSERT INTO communication_counts (workspace_id, hour, n)
+        SELECT workspace_id, date_trunc('hour', occurred_at), -count(*) FROM old_rows GROUP BY 1, 2
+        ON CONFLICT (workspace_id, hour) DO UPDATE SET n = communication_counts.n + excluded.n;
     ELSE
-        INSERT INTO communication_counts (workspace_id, day, n)
-        SELECT workspace_id, (occurred_at AT TIME ZONE 'UTC')::date, count(*) FROM new_rows GROUP BY 1, 2
-        ON CONFLICT (workspace_id, day) DO UPDATE SET n = communication_counts.n + excluded.n;
+        INSERT INTO communication_counts (workspace_id, hour, n)
+        SELECT workspace_id, date_trunc('hour', occurred_at), count(*) FROM new_rows GROUP BY 1, 2
+        ON CONFLICT (workspace_id, hour) DO UPDATE SET n = communication_counts.n + excluded.n;
     END IF;
     RETURN NULL;
 END;

@@ -56,7 +56,8 @@ fn encode(q: &AuditQuery) -> String {
 pub async fn list_audit_logs(ctx: Ctx, state: Data<AppState>, Query(q): Query<AuditQuery>) -> Result<HttpResponse, AppError> {
     ctx.require(Role::Manager)?;
     let workspace_id = ctx.workspace_id();
-    let parsed = q.parse();
+    let zone = ctx.zone();
+    let parsed = q.parse().map(|f| AuditFilter { zone, ..f });
     let filter = parsed.clone().unwrap_or_default();
     let run_filter = parsed.as_ref().ok().cloned();
     let (users, (rows, has_next)) = db::run(&state.pool, move |conn| {
@@ -131,7 +132,7 @@ fn export_row(row: &AuditLog) -> Vec<u8> {
 /// Streams the filtered trail in chunks (keyset on id), so memory stays flat however long it is.
 pub async fn export_audit_logs(ctx: Ctx, state: Data<AppState>, Query(q): Query<AuditQuery>) -> Result<HttpResponse, AppError> {
     ctx.require(Role::Manager)?;
-    let filter = q.parse().map_err(AppError::Validation)?;
+    let filter = AuditFilter { zone: ctx.zone(), ..q.parse().map_err(AppError::Validation)? };
     let workspace_id = ctx.workspace_id();
     let entry = ctx.audit("audit.exported", "audit", "export").after(serde_json::json!({ "filter": encode(&q) }));
     db::run(&state.pool, move |conn| Ok(crate::audit::record(conn, &entry)?)).await?;

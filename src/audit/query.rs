@@ -6,6 +6,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use crate::db::schema::audit_logs;
+use crate::web::time::Zone;
 
 pub const PER_PAGE: i64 = 50;
 
@@ -47,6 +48,8 @@ pub struct AuditFilter {
     pub from: Option<NaiveDate>,
     pub to: Option<NaiveDate>,
     pub page: i64,
+    /// The zone `from` and `to` are local dates of.
+    pub zone: Zone,
 }
 
 impl AuditQuery {
@@ -77,6 +80,7 @@ impl AuditQuery {
             from: date(&self.from, "From")?,
             to: date(&self.to, "To")?,
             page,
+            zone: Zone::default(),
         })
     }
 }
@@ -98,11 +102,10 @@ impl AuditFilter {
             query = query.filter(audit_logs::module.eq(module.clone()));
         }
         if let Some(from) = self.from {
-            query = query.filter(audit_logs::created_at.ge(from.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc()));
+            query = query.filter(audit_logs::created_at.ge(self.zone.start_of(from)));
         }
         if let Some(to) = self.to {
-            let end = to.succ_opt().unwrap_or(to).and_hms_opt(0, 0, 0).unwrap_or_default().and_utc();
-            query = query.filter(audit_logs::created_at.lt(end));
+            query = query.filter(audit_logs::created_at.lt(self.zone.start_of(to.succ_opt().unwrap_or(to))));
         }
         query
     }

@@ -1,21 +1,12 @@
 //! Logging communications and managing follow-ups.
 
-use chrono::{DateTime, NaiveDateTime, Utc};
+use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 
 use crate::db::schema::{clients, communications, follow_ups};
 
 pub const KINDS: [&str; 4] = ["call", "email", "meeting", "note"];
 pub const FOLLOW_UP_STATUSES: [&str; 3] = ["pending", "completed", "cancelled"];
-
-/// A `datetime-local` value (`2026-11-27T14:30`), read as UTC.
-pub fn parse_time(value: &str, label: &str) -> Result<DateTime<Utc>, String> {
-    let value = value.trim();
-    NaiveDateTime::parse_from_str(value, "%Y-%m-%dT%H:%M")
-        .or_else(|_| NaiveDateTime::parse_from_str(value, "%Y-%m-%dT%H:%M:%S"))
-        .map(|t| t.and_utc())
-        .map_err(|_| format!("{label} must be a date and time like 2026-01-31T14:30."))
-}
 
 /// Inserts the communication and moves the client's last-contacted time forward.
 pub fn log_communication(
@@ -95,15 +86,4 @@ pub fn set_follow_up_status(conn: &mut PgConnection, workspace_id: i64, id: i64,
         .set((follow_ups::status.eq(status), follow_ups::completed_at.eq(completed_at)))
         .execute(conn)
         .map(|_| ())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn datetime_local_values_parse() {
-        assert_eq!(parse_time("2026-11-27T14:30", "When").unwrap().to_rfc3339(), "2026-11-27T14:30:00+00:00");
-        assert!(parse_time("tomorrow", "When").is_err());
-    }
 }

@@ -43,7 +43,7 @@ pub async fn log_communication(ctx: Ctx, state: Data<AppState>, path: Path<i64>,
     } else {
         None
     };
-    let occurred_at = if form.occurred_at.trim().is_empty() { Ok(now) } else { activity::parse_time(&form.occurred_at, "When") };
+    let occurred_at = if form.occurred_at.trim().is_empty() { Ok(now) } else { ctx.zone().parse_input(&form.occurred_at, "When") };
     let entry = ctx.audit("communications.logged", "clients", client_id);
     let outcome = match (problem, occurred_at) {
         (Some(p), _) | (None, Err(p)) => Err(p),
@@ -83,7 +83,7 @@ pub struct FollowUpForm {
 
 pub async fn add_follow_up(ctx: Ctx, state: Data<AppState>, path: Path<i64>, HtmlForm(form): HtmlForm<FollowUpForm>) -> Result<HttpResponse, AppError> {
     let (scope, client_id) = (Scope::of(&ctx), path.into_inner());
-    let due = activity::parse_time(&form.due_at, "Due");
+    let due = ctx.zone().parse_input(&form.due_at, "Due");
     let owner = if form.assigned_to.trim().is_empty() { Ok(scope.user_id) } else { form.assigned_to.trim().parse::<i64>().map_err(|_| "Choose an owner from the list.".to_string()) };
     let entry = ctx.audit("follow_ups.created", "clients", client_id);
     let notes = form.notes.clone();
@@ -182,6 +182,7 @@ pub async fn list_follow_ups(ctx: Ctx, state: Data<AppState>, Query(q): Query<Fo
     let scope = Scope::of(&ctx);
     let now = state.clock.now();
     let v = view.clone();
+    let zone = ctx.zone();
     let rows = db::run(&state.pool, move |conn| {
         let mut query = follow_ups::table
             .inner_join(clients::table.on(clients::workspace_id.eq(follow_ups::workspace_id).and(clients::id.eq(follow_ups::client_id))))
@@ -190,10 +191,12 @@ pub async fn list_follow_ups(ctx: Ctx, state: Data<AppState>, Query(q): Query<Fo
             .filter(follow_ups::status.eq("pending"))
             .filter(follow_ups::client_id.eq_any(scope.clients().select(clients::id)))
             .into_boxed();
-        let start_of_day = now.date_naive().and_hms_opt(0, 0, 0).unwrap_or_default().and_utc();
+        let start_of_day = zone.start_of(zone.day_of(now));
         query = match v.as_str() {
             "overdue" => query.filter(follow_ups::due_at.lt(now)),
-            "today" => query.filter(follow_ups::due_at.ge(start_of_day)).filter(follow_ups::due_at.lt(start_of_day + Duration::days(1))),
+            "today" => query
+                .filter(follow_ups::due_at.ge(start_of_day))
+                .filter(follow_ups::due_at.lt(zone.start_of(zone.day_of(now) + Duration::days(1)))),
             _ => query.filter(follow_ups::assigned_to.eq(scope.user_id)),
         };
         Ok(query

@@ -379,7 +379,7 @@ pub async fn show_client_page(
         timeline_has_next,
         activity_error,
         users,
-        now: state.clock.now().format("%Y-%m-%dT%H:%M").to_string(),
+        now: ctx.zone().input(state.clock.now()),
         me: ctx.user_id(),
     };
     respond(&ctx.meta.htmx, status, &page)

@@ -31,6 +31,8 @@ pub const TILES: [(&str, &str); 4] = [
     ("my-follow-ups", "My open follow-ups"),
 ];
 
+crate::pages!(DashboardPage);
+
 pub async fn dashboard(ctx: Ctx, state: Data<AppState>) -> Result<HttpResponse, AppError> {
     let workspace_id = ctx.workspace_id();
     let recent = if ctx.role().at_least(Role::Manager) {
@@ -39,17 +41,4 @@ pub async fn dashboard(ctx: Ctx, state: Data<AppState>) -> Result<HttpResponse, 
         Vec::new()
     };
     respond(&ctx.meta.htmx, StatusCode::OK, &DashboardPage { layout: ctx.layout("Dashboard", "dashboard"), recent, tiles: TILES })
-}
-
-#[derive(Template)]
-#[template(path = "settings/index.html", blocks = ["content"])]
-struct SettingsPage {
-    layout: Layout,
-}
-
-crate::pages!(DashboardPage, SettingsPage);
-
-pub async fn settings_index(ctx: Ctx) -> Result<HttpResponse, AppError> {
-    ctx.require(Role::Admin)?;
-    respond(&ctx.meta.htmx, StatusCode::OK, &SettingsPage { layout: ctx.layout("Settings", "settings") })
 }

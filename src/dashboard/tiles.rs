@@ -17,6 +17,7 @@ use crate::startup::AppState;
 use crate::users::role::Role;
 use crate::web::ctx::Ctx;
 use crate::web::render::html_status;
+use crate::web::time::Zone;
 
 pub struct StatusCounts {
     pub hot: i64,
@@ -95,41 +96,37 @@ pub struct Bar {
 
 pub const CHART_HEIGHT: i64 = 120;
 
-/// Communications per day for the last 7 days (today included), as SVG bars.
-pub fn communication_bars(conn: &mut PgConnection, scope: &Scope, today: NaiveDate) -> QueryResult<Vec<Bar>> {
+/// Communications per local day for the last 7 days (today included), as SVG bars.
+pub fn communication_bars(conn: &mut PgConnection, scope: &Scope, zone: Zone, now: DateTime<Utc>) -> QueryResult<Vec<Bar>> {
+    let today = zone.day_of(now);
     let first = today - Duration::days(6);
-    let rows: Vec<(NaiveDate, i64)> = match scope.role {
+    let (since, until) = (zone.start_of(first), zone.start_of(today + Duration::days(1)));
+    // (instant, count) pairs: hourly counters for admins, single communications otherwise.
+    let rows: Vec<(DateTime<Utc>, i64)> = match scope.role {
         Role::Admin => communication_counts::table
             .filter(communication_counts::workspace_id.eq(scope.workspace_id))
-            .filter(communication_counts::day.ge(first))
-            .filter(communication_counts::day.le(today))
-            .select((communication_counts::day, communication_counts::n))
+            .filter(communication_counts::hour.ge(since))
+            .filter(communication_counts::hour.lt(until))
+            .select((communication_counts::hour, communication_counts::n))
             .load(conn)?,
-        _ => {
-            let since = first.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc();
-            let times: Vec<DateTime<Utc>> = communications::table
-                .filter(communications::workspace_id.eq(scope.workspace_id))
-                .filter(communications::occurred_at.ge(since))
-                .filter(communications::client_id.eq_any(scope.clients().select(clients::id)))
-                .select(communications::occurred_at)
-                .load(conn)?;
-            let mut per_day: Vec<(NaiveDate, i64)> = Vec::new();
-            for t in times {
-                let day = t.date_naive();
-                match per_day.iter_mut().find(|(d, _)| *d == day) {
-                    Some((_, n)) => *n += 1,
-                    None => per_day.push((day, 1)),
-                }
-            }
-            per_day
-        }
+        _ => communications::table
+            .filter(communications::workspace_id.eq(scope.workspace_id))
+            .filter(communications::occurred_at.ge(since))
+            .filter(communications::occurred_at.lt(until))
+            .filter(communications::client_id.eq_any(scope.clients().select(clients::id)))
+            .select(communications::occurred_at)
+            .load::<DateTime<Utc>>(conn)?
+            .into_iter()
+            .map(|t| (t, 1))
+            .collect(),
     };
-    let counts: Vec<(NaiveDate, i64)> = (0..7)
-        .map(|i| {
-            let day = first + Duration::days(i);
-            (day, rows.iter().filter(|(d, _)| *d == day).map(|(_, n)| *n).sum())
-        })
-        .collect();
+    let mut counts: Vec<(NaiveDate, i64)> = (0..7).map(|i| (first + Duration::days(i), 0)).collect();
+    for (t, n) in rows {
+        let day = zone.day_of(t);
+        if let Some(slot) = counts.iter_mut().find(|(d, _)| *d == day) {
+            slot.1 += n;
+        }
+    }
     let max = counts.iter().map(|(_, n)| *n).max().unwrap_or(0).max(1);
     Ok(counts
         .into_iter()
@@ -186,6 +183,7 @@ struct CommunicationsTile {
 struct MyFollowUpsTile {
     rows: Vec<MyFollowUp>,
     now: DateTime<Utc>,
+    zone: crate::web::time::Zone,
 }
 
 pub async fn clients_tile(ctx: Ctx, state: Data<AppState>) -> Result<HttpResponse, AppError> {
@@ -201,8 +199,8 @@ pub async fn follow_ups_tile(ctx: Ctx, state: Data<AppState>) -> Result<HttpResp
 }
 
 pub async fn communications_tile(ctx: Ctx, state: Data<AppState>) -> Result<HttpResponse, AppError> {
-    let (scope, today) = (Scope::of(&ctx), state.clock.now().date_naive());
-    let bars = db::run(&state.pool, move |conn| Ok(communication_bars(conn, &scope, today)?)).await?;
+    let (scope, zone, now) = (Scope::of(&ctx), ctx.zone(), state.clock.now());
+    let bars = db::run(&state.pool, move |conn| Ok(communication_bars(conn, &scope, zone, now)?)).await?;
     let total = bars.iter().map(|b| b.n).sum();
     html_status(StatusCode::OK, &CommunicationsTile { bars, total })
 }
@@ -210,5 +208,5 @@ pub async fn communications_tile(ctx: Ctx, state: Data<AppState>) -> Result<Http
 pub async fn my_follow_ups_tile(ctx: Ctx, state: Data<AppState>) -> Result<HttpResponse, AppError> {
     let scope = Scope::of(&ctx);
     let rows = db::run(&state.pool, move |conn| Ok(my_follow_ups(conn, &scope)?)).await?;
-    html_status(StatusCode::OK, &MyFollowUpsTile { rows, now: state.clock.now() })
+    html_status(StatusCode::OK, &MyFollowUpsTile { rows, now: state.clock.now(), zone: ctx.zone() })
 }

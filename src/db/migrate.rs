@@ -6,6 +6,8 @@ use diesel::PgConnection;
 use diesel::prelude::*;
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 
+// Cargo cannot see the SQL files behind this macro: after editing a migration,
+// `touch src/db/migrate.rs` so the binary embeds the new text.
 pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations");
 
 /// Arbitrary constant naming the "migrations" advisory lock.

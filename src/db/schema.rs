@@ -85,9 +85,9 @@ diesel::table! {
 }
 
 diesel::table! {
-    communication_counts (workspace_id, day) {
+    communication_counts (workspace_id, hour) {
         workspace_id -> Int8,
-        day -> Date,
+        hour -> Timestamptz,
         n -> Int8,
     }
 }

@@ -55,6 +55,7 @@ pub struct CurrentUser {
     pub name: String,
     pub role: Role,
     pub workspace_name: String,
+    pub zone: crate::web::time::Zone,
 }
 
 impl CurrentUser {
@@ -64,17 +65,18 @@ impl CurrentUser {
             .filter(users::workspace_id.eq(workspace_id))
             .filter(users::id.eq(user_id))
             .filter(users::active.eq(true))
-            .select((users::workspace_id, users::id, users::email, users::name, users::role, workspaces::name))
-            .first::<(i64, i64, String, String, Role, String)>(conn)
+            .select((users::workspace_id, users::id, users::email, users::name, users::role, workspaces::name, workspaces::time_zone))
+            .first::<(i64, i64, String, String, Role, String, String)>(conn)
             .optional()
             .map(|row| {
-                row.map(|(workspace_id, id, email, name, role, workspace_name)| CurrentUser {
+                row.map(|(workspace_id, id, email, name, role, workspace_name, time_zone)| CurrentUser {
                     workspace_id,
                     id,
                     email,
                     name,
                     role,
                     workspace_name,
+                    zone: crate::web::time::Zone::named(&time_zone),
                 })
             })
     }

@@ -19,6 +19,7 @@ use crate::web::flash::{self, Flash};
 use crate::web::htmx::Htmx;
 use crate::web::session::{self as keys, get_i64};
 use crate::web::csrf;
+use crate::web::time::Zone;
 use crate::db;
 
 /// Facts about the request every audit row and log line wants.
@@ -54,6 +55,10 @@ pub struct Ctx {
 }
 
 impl Ctx {
+    pub fn zone(&self) -> Zone {
+        self.user.zone
+    }
+
     pub fn workspace_id(&self) -> i64 {
         self.user.workspace_id
     }
@@ -86,6 +91,7 @@ impl Ctx {
             user: Some(self.user.clone()),
             flashes: flash::take(&self.session),
             assets: Assets::get(),
+            zone: self.user.zone,
         }
     }
 }
@@ -140,6 +146,8 @@ pub struct Layout {
     pub user: Option<CurrentUser>,
     pub flashes: Vec<Flash>,
     pub assets: &'static Assets,
+    /// The workspace's time zone, for showing times.
+    pub zone: Zone,
 }
 
 impl Layout {
@@ -152,6 +160,7 @@ impl Layout {
             user: None,
             flashes: flash::take(session),
             assets: Assets::get(),
+            zone: Zone::default(),
         }
     }
 

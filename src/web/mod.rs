@@ -9,3 +9,4 @@ pub mod headers;
 pub mod htmx;
 pub mod render;
 pub mod session;
+pub mod time;

@@ -164,3 +164,51 @@ async fn mass_assignment_of_workspace_and_state_fields_is_ignored() {
     let html = b.get_html("/").await;
     assert!(html.contains("as agent"));
 }
+
+#[tokio::test]
+async fn the_workspace_time_zone_is_used_to_show_and_read_times() {
+    let app = spawn_app().await;
+    let (admin, _) = app.signed_in(Role::Admin).await;
+    let bad = admin.post("/settings/workspace", &[("name", "Acme"), ("time_zone", "Mars/Olympus"), ("default_country", "XX")]).await;
+    assert_eq!(bad.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let body = bad.text().await.unwrap();
+    assert!(body.contains("Choose a time zone") && body.contains("two-letter country code"));
+    let r = admin.post("/settings/workspace", &[("name", "Acme GmbH"), ("time_zone", "Europe/Berlin"), ("default_country", "de")]).await;
+    assert_redirects_to(&r, "/settings/workspace");
+    assert!(admin.get_html("/").await.contains("Acme GmbH"));
+    // A time typed on the client page is Berlin time, stored in UTC and shown back in Berlin time.
+    let client = crate::support::location(&admin.post("/clients", &[("name", "Ada"), ("phone", "030 123456")]).await);
+    let id = client.trim_start_matches("/clients/");
+    admin.post(&format!("/clients/{id}/communications"), &[("kind", "call"), ("occurred_at", "2026-11-20T10:00")]).await;
+    assert_eq!(app.count(&format!("SELECT count(*) FROM clients WHERE id = {id} AND last_contacted_at = '2026-11-20T09:00:00Z' AND phone = '+4930123456'")), 1);
+    let html = admin.get_html(&client).await;
+    assert!(html.contains("2026-11-20 10:00") && html.contains("Europe/Berlin"), "shown in local time");
+    assert_eq!(app.count("SELECT count(*) FROM audit_logs WHERE action = 'workspaces.updated' AND after->>'time_zone' = 'Europe/Berlin'"), 1);
+}
+
+#[tokio::test]
+async fn tags_are_listed_with_counts_renamed_and_deleted() {
+    let app = spawn_app().await;
+    let (admin, _) = app.signed_in(Role::Admin).await;
+    admin.post("/clients", &[("name", "Ada"), ("tags", "vip, trial")]).await;
+    admin.post("/clients", &[("name", "Bob"), ("tags", "vip")]).await;
+    let html = admin.get_html("/settings/tags").await;
+    assert!(html.contains(">vip</a>") && html.contains("<td>2</td>"));
+    let vip = app.count("SELECT id FROM tags WHERE name = 'vip'");
+    let dup = admin.post(&format!("/settings/tags/{vip}"), &[("name", "TRIAL")]).await;
+    assert_eq!(dup.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert_redirects_to(&admin.post(&format!("/settings/tags/{vip}"), &[("name", "VIP")]).await, "/settings/tags");
+    assert_redirects_to(&admin.post(&format!("/settings/tags/{vip}/delete"), &[]).await, "/settings/tags");
+    assert_eq!(app.count("SELECT count(*) FROM client_tags"), 1);
+    let other = app.create_user("Beta", "b@beta.test", Role::Admin);
+    let foreign = {
+        use diesel::prelude::*;
+        diesel::sql_query(format!("INSERT INTO tags (workspace_id, name) VALUES ({}, 'theirs')", other.workspace_id)).execute(&mut app.conn()).unwrap();
+        app.count("SELECT id FROM tags WHERE name = 'theirs'")
+    };
+    assert_eq!(admin.post(&format!("/settings/tags/{foreign}/delete"), &[]).await.status(), StatusCode::NOT_FOUND);
+    assert_eq!(admin.post(&format!("/settings/tags/{foreign}"), &[("name", "mine")]).await.status(), StatusCode::NOT_FOUND);
+    let (agent, _) = app.signed_in(Role::Agent).await;
+    assert_eq!(agent.get("/settings/tags").await.status(), StatusCode::FORBIDDEN);
+    assert_eq!(agent.get("/settings/workspace").await.status(), StatusCode::FORBIDDEN);
+}

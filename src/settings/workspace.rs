@@ -1,0 +1,98 @@
+//! `/settings/workspace`: name, time zone (times are shown and typed in it) and the
+//! default country for phone numbers written without a country code.
+
+use actix_web::HttpResponse;
+use actix_web::http::StatusCode;
+use actix_web::web::Data;
+use askama::Template;
+use diesel::prelude::*;
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::audit;
+use crate::db;
+use crate::db::schema::workspaces;
+use crate::error::AppError;
+use crate::startup::AppState;
+use crate::users::role::Role;
+use crate::web::ctx::{Ctx, Layout};
+use crate::web::flash;
+use crate::web::forms::{self, FormErrors, HtmlForm};
+use crate::web::render::{respond, see_other};
+
+#[derive(Clone, Default, Deserialize)]
+pub struct WorkspaceForm {
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    time_zone: String,
+    #[serde(default)]
+    default_country: String,
+}
+
+#[derive(Template)]
+#[template(path = "settings/workspace.html", blocks = ["content"])]
+struct WorkspacePage {
+    layout: Layout,
+    form: WorkspaceForm,
+    errors: FormErrors,
+    zones: Vec<&'static str>,
+}
+
+crate::pages!(WorkspacePage);
+
+fn page(ctx: &Ctx, status: StatusCode, form: WorkspaceForm, errors: FormErrors) -> Result<HttpResponse, AppError> {
+    let zones = chrono_tz::TZ_VARIANTS.iter().map(|z| z.name()).collect();
+    respond(&ctx.meta.htmx, status, &WorkspacePage { layout: ctx.layout("Workspace", "settings"), form, errors, zones })
+}
+
+pub async fn workspace_form(ctx: Ctx, state: Data<AppState>) -> Result<HttpResponse, AppError> {
+    ctx.require(Role::Admin)?;
+    let id = ctx.workspace_id();
+    let w = db::run(&state.pool, move |conn| Ok(crate::workspaces::find(conn, id)?)).await?;
+    page(&ctx, StatusCode::OK, WorkspaceForm { name: w.name, time_zone: w.time_zone, default_country: w.default_country }, FormErrors::default())
+}
+
+pub async fn update_workspace(ctx: Ctx, state: Data<AppState>, HtmlForm(form): HtmlForm<WorkspaceForm>) -> Result<HttpResponse, AppError> {
+    ctx.require(Role::Admin)?;
+    let mut errors = FormErrors::default();
+    let name = errors.take("name", forms::required_text(&form.name, "Workspace name", 100));
+    let zone = form.time_zone.trim().parse::<chrono_tz::Tz>().map_err(|_| "Choose a time zone from the list.".to_string());
+    let zone = errors.take("time_zone", zone);
+    let country = form.default_country.trim().to_uppercase();
+    let country_ok = country.len() == 2 && country.parse::<phonenumber::country::Id>().is_ok();
+    if !country_ok {
+        errors.add("default_country", "Use a two-letter country code such as US, GB or DE.");
+    }
+    let (Some(name), Some(zone), true) = (name, zone, errors.is_empty()) else {
+        return page(&ctx, StatusCode::UNPROCESSABLE_ENTITY, form, errors);
+    };
+    let id = ctx.workspace_id();
+    let entry = ctx.audit("workspaces.updated", "workspaces", id);
+    let outcome = db::run(&state.pool, move |conn| {
+        conn.transaction(|tx| {
+            let before = crate::workspaces::find(tx, id)?;
+            if let Some(other) = crate::workspaces::find_by_name(tx, &name)? {
+                if other.id != id {
+                    return Ok(false);
+                }
+            }
+            diesel::update(workspaces::table.find(id))
+                .set((workspaces::name.eq(&name), workspaces::time_zone.eq(zone.name()), workspaces::default_country.eq(&country)))
+                .execute(tx)?;
+            let entry = entry
+                .before(json!({ "name": before.name, "time_zone": before.time_zone, "default_country": before.default_country }))
+                .after(json!({ "name": name, "time_zone": zone.name(), "default_country": country }));
+            audit::record(tx, &entry)?;
+            Ok(true)
+        })
+    })
+    .await?;
+    if !outcome {
+        let mut errors = FormErrors::default();
+        errors.add("name", "Another workspace already has this name.");
+        return page(&ctx, StatusCode::UNPROCESSABLE_ENTITY, form, errors);
+    }
+    flash::success(&ctx.session, "Workspace settings saved.");
+    Ok(see_other("/settings/workspace"))
+}

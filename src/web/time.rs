@@ -1,0 +1,100 @@
+//! Times are stored in UTC and shown, and typed, in the workspace's time zone.
+
+use chrono::{DateTime, NaiveDate, NaiveDateTime, TimeZone, Utc};
+use chrono_tz::Tz;
+
+/// An instant, however many references deep the template hands it over.
+pub trait Instant {
+    fn utc(&self) -> DateTime<Utc>;
+}
+
+impl Instant for DateTime<Utc> {
+    fn utc(&self) -> DateTime<Utc> {
+        *self
+    }
+}
+
+impl<T: Instant + ?Sized> Instant for &T {
+    fn utc(&self) -> DateTime<Utc> {
+        (**self).utc()
+    }
+}
+
+#[derive(Clone, Copy, Debug)]
+pub struct Zone(pub Tz);
+
+impl Default for Zone {
+    fn default() -> Self {
+        Zone(Tz::UTC)
+    }
+}
+
+impl Zone {
+    /// A workspace's `time_zone` column; an unknown name falls back to UTC.
+    pub fn named(name: &str) -> Self {
+        Zone(name.parse().unwrap_or(Tz::UTC))
+    }
+
+    pub fn name(&self) -> &'static str {
+        self.0.name()
+    }
+
+    /// `2026-11-27 14:30`
+    pub fn time<T: Instant>(&self, t: T) -> String {
+        t.utc().with_timezone(&self.0).format("%Y-%m-%d %H:%M").to_string()
+    }
+
+    pub fn date<T: Instant>(&self, t: T) -> String {
+        t.utc().with_timezone(&self.0).format("%Y-%m-%d").to_string()
+    }
+
+    /// The value of an `<input type="datetime-local">` for this instant.
+    pub fn input<T: Instant>(&self, t: T) -> String {
+        t.utc().with_timezone(&self.0).format("%Y-%m-%dT%H:%M").to_string()
+    }
+
+    /// The local calendar date of an instant.
+    pub fn day_of(&self, t: DateTime<Utc>) -> NaiveDate {
+        t.with_timezone(&self.0).date_naive()
+    }
+
+    /// Local midnight of `day` as an instant.
+    pub fn start_of(&self, day: NaiveDate) -> DateTime<Utc> {
+        let midnight = day.and_hms_opt(0, 0, 0).unwrap_or_default();
+        self.0.from_local_datetime(&midnight).earliest().map(|t| t.with_timezone(&Utc)).unwrap_or_else(|| midnight.and_utc())
+    }
+
+    /// Reads a `datetime-local` value (`2026-11-27T14:30`) as local time.
+    pub fn parse_input(&self, value: &str, label: &str) -> Result<DateTime<Utc>, String> {
+        let value = value.trim();
+        let naive = NaiveDateTime::parse_from_str(value, "%Y-%m-%dT%H:%M")
+            .or_else(|_| NaiveDateTime::parse_from_str(value, "%Y-%m-%dT%H:%M:%S"))
+            .map_err(|_| format!("{label} must be a date and time like 2026-01-31T14:30."))?;
+        // In a DST gap the time does not exist; take the instant just after it.
+        self.0
+            .from_local_datetime(&naive)
+            .earliest()
+            .or_else(|| self.0.from_local_datetime(&(naive + chrono::Duration::hours(1))).earliest())
+            .map(|t| t.with_timezone(&Utc))
+            .ok_or_else(|| format!("{label} is not a valid local time."))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn local_times_round_trip_through_utc() {
+        let berlin = Zone::named("Europe/Berlin");
+        let t = berlin.parse_input("2026-11-27T14:30", "When").unwrap();
+        assert_eq!(t.to_rfc3339(), "2026-11-27T13:30:00+00:00");
+        assert_eq!(berlin.time(t), "2026-11-27 14:30");
+        assert_eq!(berlin.input(t), "2026-11-27T14:30");
+        assert_eq!(Zone::named("Nowhere/Else").name(), "UTC");
+        assert!(berlin.parse_input("2026-03-29T02:30", "When").is_ok(), "DST gap resolves");
+        assert!(berlin.parse_input("soon", "When").is_err());
+        let day = NaiveDate::from_ymd_opt(2026, 11, 27).unwrap();
+        assert_eq!(berlin.start_of(day).to_rfc3339(), "2026-11-26T23:00:00+00:00");
+    }
+}
