@@ -478,3 +478,40 @@ pub async fn delete_client(ctx: Ctx, state: Data<AppState>, path: Path<i64>, Que
     }
     Ok(see_other("/clients"))
 }
+
+#[derive(Deserialize)]
+pub struct CheckQuery {
+    #[serde(default)]
+    email: Option<String>,
+    #[serde(default)]
+    phone: Option<String>,
+    /// The client being edited (its own email/phone is no duplicate).
+    id: Option<i64>,
+}
+
+/// `GET /clients/check?email=…` or `?phone=…`: the field's error message as text, empty when
+/// fine. Powers inline validation as the user types; the form post still checks everything.
+pub async fn check_field(ctx: Ctx, state: Data<AppState>, Query(q): Query<CheckQuery>) -> Result<HttpResponse, AppError> {
+    let scope = Scope::of(&ctx);
+    let message = db::run(&state.pool, move |conn| {
+        let country = workspaces::find(conn, scope.workspace_id)?.default_country;
+        let (email, phone) = match (q.email.as_deref().map(str::trim), q.phone.as_deref().map(str::trim)) {
+            (Some(""), _) | (_, Some("")) | (None, None) => return Ok(String::new()),
+            (Some(e), _) => match forms::email(e) {
+                Ok(e) => (Some(e), None),
+                Err(m) => return Ok(m),
+            },
+            (None, Some(p)) => match PhoneE164::parse(p, &country) {
+                Ok(p) => (None, Some(p.into_inner())),
+                Err(m) => return Ok(m),
+            },
+        };
+        let fields = ClientFields { name: String::new(), email, phone, company: None, status: String::new(), assigned_to: None, notes: String::new() };
+        Ok(match duplicate_error(conn, &scope, &fields, q.id)? {
+            Some((errors, _)) => errors.get("email").or(errors.get("phone")).unwrap_or_default().to_string(),
+            None => String::new(),
+        })
+    })
+    .await?;
+    Ok(HttpResponse::Ok().content_type("text/plain; charset=utf-8").body(message))
+}

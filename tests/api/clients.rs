@@ -234,3 +234,25 @@ async fn delete_via_htmx_removes_a_list_row_with_an_empty_200_and_otherwise_goes
     assert_eq!(app.count("SELECT count(*) FROM clients"), 0);
     assert_eq!(app.count("SELECT count(*) FROM audit_logs WHERE action = 'clients.deleted' AND before->>'name' LIKE 'Row %'"), 2);
 }
+
+#[tokio::test]
+async fn inline_checks_answer_the_field_message_as_you_type() {
+    let app = spawn_app().await;
+    let (admin, _) = app.signed_in(Role::Admin).await;
+    let (agent, _) = app.signed_in(Role::Agent).await;
+    let id = id_from(&create(&admin, &[("name", "Ada"), ("email", "ada@example.com"), ("phone", "+14155552671")]).await);
+    let text = |b: &Browser, q: String| {
+        let c = b.client.clone();
+        let url = b.url(&format!("/clients/check?{q}"));
+        async move { c.get(url).header("HX-Request", "true").send().await.unwrap().text().await.unwrap() }
+    };
+    assert!(text(&admin, "email=nope".into()).await.contains("Enter an email address"));
+    assert!(text(&admin, "phone=12".into()).await.contains("not a phone number"));
+    assert_eq!(text(&admin, "email=new%40example.com".into()).await, "");
+    assert_eq!(text(&admin, "email=ADA%40example.com".into()).await, "Ada already has this email.");
+    assert_eq!(text(&admin, format!("email=ada%40example.com&id={id}")).await, "", "its own email is fine when editing");
+    assert_eq!(text(&admin, "phone=%2B1+415+555+2671".into()).await, "Ada already has this phone.");
+    assert_eq!(text(&agent, "email=ada%40example.com".into()).await, "Another client already has this email.", "no name leaks");
+    let form = admin.get_html("/clients/new").await;
+    assert!(form.contains(r#"hx-get="/clients/check""#));
+}
