@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Client-list benchmark: seeds CLIENTS clients (default 100000) into a fresh private
-# cluster, signs in as the seeded admin, and runs wrk with 32 connections against the first
-# page of /clients, a search (q=smi) and a filtered page.
+# Clients benchmark: seeds CLIENTS clients (default 100000) into a fresh private cluster,
+# signs in as an admin, and runs wrk with 32 connections against the first page of
+# /clients, a search (q=smi), a filtered page and the dashboard tiles. Prints RSS idle and
+# the peak under load.
 #
 #   CLIENTS=100000 DURATION=10s benches/clients.sh      # needs wrk and curl
 set -euo pipefail
@@ -40,8 +41,13 @@ bench() {
   printf '%-40s %10s req/s   p50 %8s   p99 %8s\n' "$name" "$(awk '/Requests\/sec/ { print $2 }' <<<"$out")" \
     "$(awk '$1 == "50%" { print $2 }' <<<"$out")" "$(awk '$1 == "99%" { print $2 }' <<<"$out")"
 }
+echo "app RSS idle: $(( $(awk '/VmRSS/ { print $2 }' "/proc/$PID/status") / 1024 )) MB"
 echo "wrk, $CONNECTIONS connections, $DURATION each, $CLIENTS clients, signed in as admin:"
 bench "GET /clients (first page)" "http://127.0.0.1:$PORT/clients"
 bench "GET /clients?q=smi" "http://127.0.0.1:$PORT/clients?q=smi"
 bench "GET /clients?status=hot&sort=created" "http://127.0.0.1:$PORT/clients?status=hot&sort=created"
-echo "app RSS after the runs: $(( $(awk '/VmRSS/ { print $2 }' "/proc/$PID/status") / 1024 )) MB"
+bench "GET /dashboard/clients (tile)" "http://127.0.0.1:$PORT/dashboard/clients"
+bench "GET /dashboard/follow-ups (tile)" "http://127.0.0.1:$PORT/dashboard/follow-ups"
+bench "GET /dashboard/communications (tile)" "http://127.0.0.1:$PORT/dashboard/communications"
+bench "GET / (dashboard shell)" "http://127.0.0.1:$PORT/"
+echo "app RSS peak under load: $(( $(awk '/VmHWM/ { print $2 }' "/proc/$PID/status") / 1024 )) MB"

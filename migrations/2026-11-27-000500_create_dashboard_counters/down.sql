@@ -1,3 +1,8 @@
+DROP TRIGGER follow_up_counts_delete ON follow_ups;
+DROP TRIGGER follow_up_counts_update ON follow_ups;
+DROP TRIGGER follow_up_counts_insert ON follow_ups;
+DROP FUNCTION follow_up_counts_apply();
+DROP TABLE follow_up_counts;
 DROP TRIGGER communication_counts_delete ON communications;
 DROP TRIGGER communication_counts_insert ON communications;
 DROP FUNCTION communication_counts_apply();

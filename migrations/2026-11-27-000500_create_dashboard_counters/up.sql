@@ -1,8 +1,8 @@
 -- Dashboard counters, kept by statement-level triggers so that a tile never counts a
--- million rows per request: clients per (assignee, status) — admins sum a workspace's few
--- rows, agents read their own — and communications per day. Counters can only be exact for
--- these two groupings; managers' department scopes are counted from the tables (their scope
--- is a slice of the workspace) and follow-up tiles use range scans of the due-date index.
+-- million rows per request: clients per (assignee, status), communications per hour, and
+-- pending follow-ups per (owner, due hour) — "overdue" and "due in 24 h" sum whole hours
+-- and count only the partial hours at the edges from the table. Admins sum a workspace's
+-- rows, agents their own; managers' department scopes are counted from the tables.
 
 CREATE TABLE client_counts (
     workspace_id bigint NOT NULL REFERENCES workspaces (id),
@@ -65,3 +65,36 @@ CREATE TRIGGER communication_counts_insert AFTER INSERT ON communications
     REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION communication_counts_apply();
 CREATE TRIGGER communication_counts_delete AFTER DELETE ON communications
     REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION communication_counts_apply();
+
+CREATE TABLE follow_up_counts (
+    workspace_id bigint NOT NULL REFERENCES workspaces (id),
+    assigned_to  bigint NOT NULL,
+    hour         timestamptz NOT NULL,
+    n            bigint NOT NULL,
+    PRIMARY KEY (workspace_id, assigned_to, hour)
+);
+
+CREATE FUNCTION follow_up_counts_apply() RETURNS trigger AS $$
+BEGIN
+    IF TG_OP IN ('UPDATE', 'DELETE') THEN
+        INSERT INTO follow_up_counts (workspace_id, assigned_to, hour, n)
+        SELECT workspace_id, assigned_to, date_trunc('hour', due_at), -count(*) FROM old_rows
+        WHERE status = 'pending' GROUP BY 1, 2, 3
+        ON CONFLICT (workspace_id, assigned_to, hour) DO UPDATE SET n = follow_up_counts.n + excluded.n;
+    END IF;
+    IF TG_OP IN ('UPDATE', 'INSERT') THEN
+        INSERT INTO follow_up_counts (workspace_id, assigned_to, hour, n)
+        SELECT workspace_id, assigned_to, date_trunc('hour', due_at), count(*) FROM new_rows
+        WHERE status = 'pending' GROUP BY 1, 2, 3
+        ON CONFLICT (workspace_id, assigned_to, hour) DO UPDATE SET n = follow_up_counts.n + excluded.n;
+    END IF;
+    RETURN NULL;
+END;
+$$ LANGUAGE plpgsql;
+
+CREATE TRIGGER follow_up_counts_insert AFTER INSERT ON follow_ups
+    REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION follow_up_counts_apply();
+CREATE TRIGGER follow_up_counts_update AFTER UPDATE ON follow_ups
+    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION follow_up_counts_apply();
+CREATE TRIGGER follow_up_counts_delete AFTER DELETE ON follow_ups
+    REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION follow_up_counts_apply();

@@ -75,15 +75,53 @@ fn follow_ups_in_scope(scope: &Scope) -> follow_ups::BoxedQuery<'static, diesel:
 }
 
 pub fn follow_up_counts(conn: &mut PgConnection, scope: &Scope, now: DateTime<Utc>) -> QueryResult<FollowUpCounts> {
+    let soon = now + Duration::hours(24);
+    let exact = |conn: &mut PgConnection, from: DateTime<Utc>, to: DateTime<Utc>| -> QueryResult<i64> {
+        if from >= to {
+            return Ok(0);
+        }
+        follow_ups_in_scope(scope).filter(follow_ups::due_at.ge(from)).filter(follow_ups::due_at.lt(to)).count().get_result(conn)
+    };
+    if scope.role == Role::Manager {
+        return Ok(FollowUpCounts {
+            pending: follow_ups_in_scope(scope).count().get_result(conn)?,
+            overdue: follow_ups_in_scope(scope).filter(follow_ups::due_at.lt(now)).count().get_result(conn)?,
+            due_soon: exact(conn, now, soon)?,
+        });
+    }
+    // Whole hours from the counters, the partial hours at the edges from the table.
+    let (hour_now, hour_soon) = (truncate_to_hour(now), truncate_to_hour(soon));
+    #[derive(QueryableByName)]
+    struct Sums {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        pending: i64,
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        before_now: i64,
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        next_day: i64,
+    }
+    let owner = (scope.role == Role::Agent).then_some(scope.user_id);
+    let sums: Sums = diesel::sql_query(
+        "SELECT coalesce(sum(n), 0)::bigint AS pending, \
+                coalesce(sum(n) FILTER (WHERE hour < $3), 0)::bigint AS before_now, \
+                coalesce(sum(n) FILTER (WHERE hour >= $3 + interval '1 hour' AND hour < $4), 0)::bigint AS next_day \
+         FROM follow_up_counts WHERE workspace_id = $1 AND ($2::bigint IS NULL OR assigned_to = $2)",
+    )
+    .bind::<diesel::sql_types::BigInt, _>(scope.workspace_id)
+    .bind::<diesel::sql_types::Nullable<diesel::sql_types::BigInt>, _>(owner)
+    .bind::<diesel::sql_types::Timestamptz, _>(hour_now)
+    .bind::<diesel::sql_types::Timestamptz, _>(hour_soon)
+    .get_result(conn)?;
     Ok(FollowUpCounts {
-        pending: follow_ups_in_scope(scope).count().get_result(conn)?,
-        overdue: follow_ups_in_scope(scope).filter(follow_ups::due_at.lt(now)).count().get_result(conn)?,
-        due_soon: follow_ups_in_scope(scope)
-            .filter(follow_ups::due_at.ge(now))
-            .filter(follow_ups::due_at.lt(now + Duration::hours(24)))
-            .count()
-            .get_result(conn)?,
+        pending: sums.pending,
+        overdue: sums.before_now + exact(conn, hour_now, now)?,
+        due_soon: exact(conn, now, (hour_now + Duration::hours(1)).min(soon))? + sums.next_day + exact(conn, hour_soon.max(now), soon)?,
     })
+}
+
+fn truncate_to_hour(t: DateTime<Utc>) -> DateTime<Utc> {
+    use chrono::Timelike;
+    t.with_minute(0).and_then(|t| t.with_second(0)).and_then(|t| t.with_nanosecond(0)).unwrap_or(t)
 }
 
 pub struct Bar {

@@ -102,6 +102,15 @@ diesel::table! {
 }
 
 diesel::table! {
+    follow_up_counts (workspace_id, assigned_to, hour) {
+        workspace_id -> Int8,
+        assigned_to -> Int8,
+        hour -> Timestamptz,
+        n -> Int8,
+    }
+}
+
+diesel::table! {
     follow_ups (workspace_id, id) {
         workspace_id -> Int8,
         id -> Int8,
@@ -197,6 +206,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     communication_counts,
     communications,
     departments,
+    follow_up_counts,
     follow_ups,
     login_failures,
     sessions,

@@ -83,3 +83,34 @@ async fn follow_up_and_communication_tiles_count_what_is_due_and_logged() {
     assert!(agent.get_html("/dashboard/communications").await.contains("0 in all"));
     assert!(squash(agent.get_html("/dashboard/follow-ups").await).contains("Pending <strong>0</strong>"));
 }
+
+#[tokio::test]
+async fn follow_up_tile_counts_match_the_table_at_every_hour_edge() {
+    let app = spawn_app().await;
+    let (admin, me) = app.signed_in(Role::Admin).await;
+    let (agent, agent_user) = app.signed_in(Role::Agent).await;
+    let id: i64 = crate::support::location(&admin.post("/clients", &[("name", "Ada")]).await).trim_start_matches("/clients/").parse().unwrap();
+    // 600 follow-ups every 7 minutes from 40 hours ago to 30 hours ahead, split between two owners.
+    diesel::sql_query(format!(
+        "INSERT INTO follow_ups (workspace_id, client_id, assigned_to, due_at) \
+         SELECT {w}, {id}, CASE WHEN g % 2 = 0 THEN {me} ELSE {agent} END, now() - interval '40 hours' + g * interval '7 minutes' \
+         FROM generate_series(1, 600) g",
+        w = me.workspace_id,
+        me = me.id,
+        agent = agent_user.id
+    ))
+    .execute(&mut app.conn())
+    .unwrap();
+    diesel::sql_query("UPDATE follow_ups SET status = 'completed' WHERE id % 5 = 0").execute(&mut app.conn()).unwrap();
+    let squash = |html: String| html.split_whitespace().collect::<Vec<_>>().join(" ");
+    for (browser, owner) in [(&admin, None), (&agent, Some(agent_user.id))] {
+        let scope = owner.map(|o| format!(" AND assigned_to = {o}")).unwrap_or_default();
+        let pending = app.count(&format!("SELECT count(*) FROM follow_ups WHERE status = 'pending'{scope}"));
+        let overdue = app.count(&format!("SELECT count(*) FROM follow_ups WHERE status = 'pending' AND due_at < now(){scope}"));
+        let soon = app.count(&format!("SELECT count(*) FROM follow_ups WHERE status = 'pending' AND due_at >= now() AND due_at < now() + interval '24 hours'{scope}"));
+        let tile = squash(browser.get_html("/dashboard/follow-ups").await);
+        assert!(tile.contains(&format!("Pending <strong>{pending}</strong>")), "{tile} vs {pending}");
+        assert!(tile.contains(&format!(r#"<strong class="overdue">{overdue}</strong>"#)), "{tile} vs {overdue}");
+        assert!(tile.contains(&format!("Due in 24 h <strong>{soon}</strong>")), "{tile} vs {soon}");
+    }
+}
