@@ -63,6 +63,11 @@ pub fn run(conn: &mut PgConnection, workspace: &str, clients: i64, password_hash
     .bind::<BigInt, _>(w)
     .execute(conn)?;
 
+    // Bulk-load settings for this session: the data is regenerable, so no wait for WAL
+    // flushes, and room for the GIN (trigram) index's pending list.
+    diesel::sql_query("SET synchronous_commit = off").execute(conn)?;
+    diesel::sql_query("SET maintenance_work_mem = '256MB'").execute(conn)?;
+    diesel::sql_query("SET work_mem = '64MB'").execute(conn)?;
     let offset: i64 = diesel::sql_query("SELECT coalesce(max(id), 0) AS id FROM clients WHERE workspace_id = $1")
         .bind::<BigInt, _>(w)
         .get_result::<Id>(conn)?
@@ -76,7 +81,8 @@ pub fn run(conn: &mut PgConnection, workspace: &str, clients: i64, password_hash
         eprintln!("seeded {done}/{clients} clients ({:.1} s)", started.elapsed().as_secs_f64());
     }
     // Fresh statistics and visibility maps, so the list's index-only scans stay index-only.
-    diesel::sql_query("VACUUM ANALYZE clients, client_departments, client_tags, communications, follow_ups").execute(conn)?;
+    diesel::sql_query("VACUUM ANALYZE clients, client_departments, client_tags, communications, follow_ups, \
+         client_counts, communication_counts, follow_up_counts").execute(conn)?;
     let entry = Entry::new(w, Actor::System, "seed.run", "seed", w).after(serde_json::json!({ "clients": clients }));
     audit::record(conn, &entry)?;
     println!("Seeded {clients} clients into {:?} in {:.1} s.", ws.name, started.elapsed().as_secs_f64());
@@ -118,12 +124,14 @@ fn seed_batch(conn: &mut PgConnection, w: i64, from: i64, to: i64) -> QueryResul
          c AS ( \
            INSERT INTO communications (workspace_id, client_id, kind, occurred_at, notes) \
            SELECT $1, i.id, (ARRAY['call','email','meeting','note'])[1 + (i.id + k) % 4], \
-                  now() - (((i.id * k) % 60) || ' days')::interval, 'Seeded conversation ' || k \
+                  now() - (((i.id * k) % 60) || ' days')::interval - ((i.id * 37 + k * 101) % 1440) * interval '1 minute', \
+                  'Seeded conversation ' || k \
            FROM inserted i, generate_series(1, (i.id % 6)::int) k \
          ) \
          INSERT INTO follow_ups (workspace_id, client_id, assigned_to, due_at, notes) \
          SELECT $1, i.id, staff.ids[1 + i.id % cardinality(staff.ids)], \
-                now() + ((((i.id * k) % 30) - 10) || ' days')::interval, 'Seeded follow-up ' || k \
+                now() + ((((i.id * k) % 30) - 10) || ' days')::interval + ((i.id * 53 + k * 7) % 1440) * interval '1 minute', \
+                'Seeded follow-up ' || k \
          FROM inserted i, staff, generate_series(1, (i.id % 3)::int) k"
     );
     diesel::sql_query(sql).bind::<BigInt, _>(w).bind::<BigInt, _>(from).bind::<BigInt, _>(to).execute(conn).map(|_| ())

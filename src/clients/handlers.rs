@@ -145,6 +145,9 @@ pub struct ClientForm {
     tags: String,
     #[serde(default)]
     notes: String,
+    /// Channels the client opted out of: whatsapp, sms, email.
+    #[serde(default)]
+    opt_outs: Vec<String>,
     version: Option<i32>,
 }
 
@@ -168,12 +171,16 @@ impl ClientFormPage {
     fn has_department(&self, id: &i64) -> bool {
         self.form.department_ids.contains(id)
     }
+    fn opted_out(&self, channel: &str) -> bool {
+        self.form.opt_outs.iter().any(|c| c == channel)
+    }
 }
 
 struct Parsed {
     fields: ClientFields,
     department_ids: Vec<i64>,
     tags: Vec<String>,
+    opt_outs: Vec<String>,
 }
 
 /// Parses and checks the form against the database; collects every field error.
@@ -219,12 +226,16 @@ fn parse_form(conn: &mut PgConnection, scope: &Scope, form: &ClientForm) -> Resu
     if tags.len() > 20 {
         errors.add("tags", "At most 20 tags.");
     }
+    if form.opt_outs.iter().any(|c| !model::CHANNELS.contains(&c.as_str())) {
+        errors.add("opt_outs", "Opt-outs must be whatsapp, sms or email.");
+    }
     match (name, email, phone, company, status, assigned_to, department_ids) {
         (Some(name), Some(email), Some(phone), Some(company), Some(status), Some(assigned_to), Some(department_ids)) if errors.is_empty() => {
             Ok(Ok(Parsed {
                 fields: ClientFields { name, email, phone, company, status: status.as_str().into(), assigned_to, notes: form.notes.clone() },
                 department_ids,
                 tags,
+                opt_outs: form.opt_outs.clone(),
             }))
         }
         _ => Ok(Err(errors)),
@@ -300,6 +311,8 @@ pub async fn create_client(ctx: Ctx, state: Data<AppState>, HtmlForm(form): Html
             let client = model::insert(tx, scope.workspace_id, &parsed.fields)?;
             model::set_departments(tx, scope.workspace_id, client.id, &parsed.department_ids)?;
             model::set_tags(tx, scope.workspace_id, client.id, &parsed.tags)?;
+            model::set_opt_outs(tx, scope.workspace_id, client.id, &parsed.opt_outs, "manual")?;
+            let client = scope.find(tx, client.id)?.ok_or(AppError::NotFound)?;
             let after = client.audit_json(&parsed.department_ids, &parsed.tags);
             audit::record(tx, &audit::Entry { entity_id: Some(client.id.to_string()), ..entry.after(after) })?;
             Ok(Saved::Ok(client))
@@ -389,6 +402,7 @@ pub async fn edit_client_form(ctx: Ctx, state: Data<AppState>, path: Path<i64>) 
     let (scope, id) = (Scope::of(&ctx), path.into_inner());
     let form = db::run(&state.pool, move |conn| {
         let c = scope.find(conn, id)?.ok_or(AppError::NotFound)?;
+        let opt_outs = c.opt_outs().into_iter().map(str::to_owned).collect();
         Ok(ClientForm {
             name: c.name,
             email: c.email.unwrap_or_default(),
@@ -398,6 +412,7 @@ pub async fn edit_client_form(ctx: Ctx, state: Data<AppState>, path: Path<i64>) 
             assigned_to: c.assigned_to.map(|a| a.to_string()).unwrap_or_default(),
             department_ids: model::department_ids(conn, scope.workspace_id, id)?,
             tags: model::tag_names(conn, scope.workspace_id, id)?.join(", "),
+            opt_outs,
             notes: c.notes,
             version: Some(c.version),
         })
@@ -424,11 +439,13 @@ pub async fn update_client(ctx: Ctx, state: Data<AppState>, path: Path<i64>, Htm
                 return Ok(Saved::Invalid(errors, link));
             }
             let status_changed = parsed.fields.status != before.status;
-            let Some(after) = model::update_if_version(tx, scope.workspace_id, id, version, &parsed.fields, status_changed)? else {
+            if model::update_if_version(tx, scope.workspace_id, id, version, &parsed.fields, status_changed)?.is_none() {
                 return Ok(Saved::Stale);
-            };
+            }
             model::set_departments(tx, scope.workspace_id, id, &parsed.department_ids)?;
             model::set_tags(tx, scope.workspace_id, id, &parsed.tags)?;
+            model::set_opt_outs(tx, scope.workspace_id, id, &parsed.opt_outs, "manual")?;
+            let after = scope.find(tx, id)?.ok_or(AppError::NotFound)?;
             let entry = entry
                 .before(before.audit_json(&before_departments, &before_tags))
                 .after(after.audit_json(&parsed.department_ids, &parsed.tags));

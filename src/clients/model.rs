@@ -19,22 +19,69 @@ pub struct Client {
     pub assigned_to: Option<i64>,
     pub notes: String,
     pub opt_out_whatsapp_at: Option<DateTime<Utc>>,
+    pub opt_out_whatsapp_source: Option<String>,
     pub opt_out_sms_at: Option<DateTime<Utc>>,
+    pub opt_out_sms_source: Option<String>,
     pub opt_out_email_at: Option<DateTime<Utc>>,
+    pub opt_out_email_source: Option<String>,
     pub last_contacted_at: Option<DateTime<Utc>>,
     pub version: i32,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
 
+/// Channels a client can opt out of.
+pub const CHANNELS: [&str; 3] = ["whatsapp", "sms", "email"];
+
 impl Client {
     pub fn audit_json(&self, department_ids: &[i64], tag_names: &[String]) -> serde_json::Value {
         json!({
             "name": self.name, "email": self.email, "phone": self.phone, "company": self.company,
             "status": self.status, "assigned_to": self.assigned_to, "notes": self.notes,
-            "department_ids": department_ids, "tags": tag_names,
+            "department_ids": department_ids, "tags": tag_names, "opt_outs": self.opt_outs(),
         })
     }
+
+    /// (channel, since, source) for each channel the client opted out of.
+    pub fn opt_out_details(&self) -> Vec<(&'static str, DateTime<Utc>, String)> {
+        [
+            ("whatsapp", self.opt_out_whatsapp_at, &self.opt_out_whatsapp_source),
+            ("sms", self.opt_out_sms_at, &self.opt_out_sms_source),
+            ("email", self.opt_out_email_at, &self.opt_out_email_source),
+        ]
+        .into_iter()
+        .filter_map(|(c, at, source)| at.map(|at| (c, at, source.clone().unwrap_or_default())))
+        .collect()
+    }
+
+    pub fn opt_outs(&self) -> Vec<&'static str> {
+        self.opt_out_details().into_iter().map(|(c, _, _)| c).collect()
+    }
+}
+
+/// Sets which channels the client opted out of. A channel already opted out keeps its
+/// original time and source; one no longer listed is cleared.
+pub fn set_opt_outs(conn: &mut PgConnection, workspace_id: i64, id: i64, channels: &[String], source: &str) -> QueryResult<()> {
+    use diesel::sql_types::{BigInt, Bool, Text};
+    let has = |c: &str| channels.iter().any(|x| x == c);
+    diesel::sql_query(
+        "UPDATE clients SET \
+           opt_out_whatsapp_at = CASE WHEN $3 THEN coalesce(opt_out_whatsapp_at, now()) END, \
+           opt_out_whatsapp_source = CASE WHEN $3 THEN coalesce(opt_out_whatsapp_source, $6) END, \
+           opt_out_sms_at = CASE WHEN $4 THEN coalesce(opt_out_sms_at, now()) END, \
+           opt_out_sms_source = CASE WHEN $4 THEN coalesce(opt_out_sms_source, $6) END, \
+           opt_out_email_at = CASE WHEN $5 THEN coalesce(opt_out_email_at, now()) END, \
+           opt_out_email_source = CASE WHEN $5 THEN coalesce(opt_out_email_source, $6) END \
+         WHERE workspace_id = $1 AND id = $2",
+    )
+    .bind::<BigInt, _>(workspace_id)
+    .bind::<BigInt, _>(id)
+    .bind::<Bool, _>(has("whatsapp"))
+    .bind::<Bool, _>(has("sms"))
+    .bind::<Bool, _>(has("email"))
+    .bind::<Text, _>(source)
+    .execute(conn)
+    .map(|_| ())
 }
 
 /// The fields a person sets, already parsed.

@@ -256,3 +256,20 @@ async fn inline_checks_answer_the_field_message_as_you_type() {
     let form = admin.get_html("/clients/new").await;
     assert!(form.contains(r#"hx-get="/clients/check""#));
 }
+
+#[tokio::test]
+async fn opt_outs_per_channel_keep_their_time_and_source() {
+    let app = spawn_app().await;
+    let (admin, _) = app.signed_in(Role::Admin).await;
+    let id = id_from(&create(&admin, &[("name", "Ada"), ("opt_outs", "sms"), ("opt_outs", "email")]).await);
+    let html = admin.get_html(&format!("/clients/{id}")).await;
+    assert!(html.contains("sms (since") && html.contains("manual") && !html.contains("whatsapp (since"));
+    let first = app.count(&format!("SELECT extract(epoch FROM opt_out_sms_at)::bigint FROM clients WHERE id = {id}"));
+    let r = admin.post(&format!("/clients/{id}"), &[("name", "Ada"), ("status", "warm"), ("version", "1"), ("opt_outs", "sms"), ("opt_outs", "whatsapp")]).await;
+    assert_redirects_to(&r, &format!("/clients/{id}"));
+    assert_eq!(app.count(&format!("SELECT extract(epoch FROM opt_out_sms_at)::bigint FROM clients WHERE id = {id}")), first, "kept");
+    assert_eq!(app.count(&format!("SELECT count(*) FROM clients WHERE id = {id} AND opt_out_email_at IS NULL AND opt_out_whatsapp_source = 'manual'")), 1);
+    let bad = create(&admin, &[("name", "Bob"), ("opt_outs", "fax")]).await;
+    assert_eq!(bad.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(app.count("SELECT count(*) FROM audit_logs WHERE action = 'clients.updated' AND after->'opt_outs' ? 'whatsapp'"), 1);
+}
