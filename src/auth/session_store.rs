@@ -16,6 +16,7 @@ use sha2::{Digest, Sha256};
 use crate::clock::Clock;
 use crate::db::Pool;
 use crate::db::schema::sessions;
+use crate::users::model::CurrentUser;
 use crate::web::session as keys;
 
 type State = HashMap<String, String>;
@@ -63,6 +64,8 @@ struct Columns {
 
 impl Columns {
     fn of(state: &State) -> Self {
+        // Values the store adds on load (`_user`) are never saved.
+        let saved: State = state.iter().filter(|(k, _)| !k.starts_with('_')).map(|(k, v)| (k.clone(), v.clone())).collect();
         let int = |k: &str| state.get(k).and_then(|v| v.parse::<i64>().ok());
         let text = |k: &str| state.get(k).and_then(|v| serde_json::from_str::<String>(v).ok());
         let time = |k: &str| int(k).and_then(|s| Utc.timestamp_opt(s, 0).single());
@@ -73,7 +76,7 @@ impl Columns {
             user_agent: text(keys::USER_AGENT),
             created_at: time(keys::CREATED),
             last_seen_at: time(keys::SEEN),
-            state: serde_json::to_value(state).unwrap_or_default(),
+            state: serde_json::to_value(saved).unwrap_or_default(),
         }
     }
 }
@@ -105,13 +108,21 @@ impl SessionStore for PgSessionStore {
     async fn load(&self, session_key: &SessionKey) -> Result<Option<State>, LoadError> {
         let hash = hash_key(session_key.as_ref());
         self.blocking(move |conn, now| {
-            let state: Option<serde_json::Value> = sessions::table
+            let row: Option<(serde_json::Value, Option<i64>, Option<i64>)> = sessions::table
                 .filter(sessions::key_hash.eq(hash))
                 .filter(sessions::expires_at.gt(now))
-                .select(sessions::state)
+                .select((sessions::state, sessions::workspace_id, sessions::user_id))
                 .first(conn)
                 .optional()?;
-            Ok(state.map(|s| serde_json::from_value::<State>(s).unwrap_or_default()))
+            let Some((state, workspace_id, user_id)) = row else { return Ok(None) };
+            let mut state = serde_json::from_value::<State>(state).unwrap_or_default();
+            // The signed-in user comes along on the same connection: one trip for both.
+            if let (Some(workspace_id), Some(user_id)) = (workspace_id, user_id) {
+                if let Some(user) = CurrentUser::find_active(conn, workspace_id, user_id)? {
+                    state.insert(keys::CURRENT_USER.to_string(), serde_json::to_string(&user)?);
+                }
+            }
+            Ok(Some(state))
         })
         .await
         .map_err(LoadError::Other)

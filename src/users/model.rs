@@ -47,7 +47,7 @@ impl NewUser<'_> {
 }
 
 /// The signed-in user, as every request sees them.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct CurrentUser {
     pub workspace_id: i64,
     pub id: i64,

@@ -20,7 +20,6 @@ use crate::web::htmx::Htmx;
 use crate::web::session::{self as keys, get_i64};
 use crate::web::csrf;
 use crate::web::time::Zone;
-use crate::db;
 
 /// Facts about the request every audit row and log line wants.
 #[derive(Clone, Debug)]
@@ -110,9 +109,9 @@ impl FromRequest for Ctx {
                 .ok_or_else(|| AppError::Unexpected(anyhow::anyhow!("AppState missing")))?
                 .clone();
             let session = req.get_session();
-            let (Some(user_id), Some(workspace_id)) = (get_i64(&session, keys::USER_ID), get_i64(&session, keys::WORKSPACE_ID)) else {
+            if get_i64(&session, keys::USER_ID).is_none() {
                 return Err(unauthorized);
-            };
+            }
             let now = state.clock.now().timestamp();
             let created = get_i64(&session, keys::CREATED).unwrap_or(0);
             let seen = get_i64(&session, keys::SEEN).unwrap_or(0);
@@ -121,11 +120,8 @@ impl FromRequest for Ctx {
                 flash::push(&session, "info", "Your session has ended. Please sign in again.");
                 return Err(unauthorized);
             }
-            let user = db::run(&state.pool, move |conn| {
-                CurrentUser::find_active(conn, workspace_id, user_id).map_err(AppError::from)
-            })
-            .await?;
-            let Some(user) = user else {
+            // Loaded with the session by the store; absent when the user was deactivated.
+            let Some(user) = session.get::<CurrentUser>(keys::CURRENT_USER).ok().flatten() else {
                 session.purge();
                 return Err(unauthorized);
             };

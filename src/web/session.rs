@@ -13,6 +13,10 @@ pub const IP: &str = "ip";
 pub const USER_AGENT: &str = "ua";
 pub const CSRF: &str = "csrf";
 pub const FLASH: &str = "flash";
+/// The signed-in user as the session store loaded them with the session (fresh on every
+/// request, so a role change or deactivation counts at once). Keys starting with `_` are
+/// added on load and never saved.
+pub const CURRENT_USER: &str = "_user";
 
 /// Idle timeout: 30 minutes without a request ends the session.
 pub const IDLE_TIMEOUT_SECS: i64 = 30 * 60;

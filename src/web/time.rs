@@ -23,6 +23,19 @@ impl<T: Instant + ?Sized> Instant for &T {
 #[derive(Clone, Copy, Debug)]
 pub struct Zone(pub Tz);
 
+impl serde::Serialize for Zone {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.name())
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Zone {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let name = String::deserialize(d)?;
+        Ok(Zone::named(&name))
+    }
+}
+
 impl Default for Zone {
     fn default() -> Self {
         Zone(Tz::UTC)

@@ -121,3 +121,17 @@ async fn behind_https_the_cookie_is_secure_with_the_host_prefix() {
     assert!(!cookie.contains("Domain="), "{cookie}");
     assert!(r.headers().contains_key("strict-transport-security"));
 }
+
+#[tokio::test]
+async fn a_role_change_counts_on_the_next_request_and_the_loaded_user_is_never_stored() {
+    let app = spawn_app().await;
+    let (admin, _) = app.signed_in(Role::Admin).await;
+    let (agent, agent_user) = app.signed_in(Role::Agent).await;
+    assert_eq!(agent.get("/audit-logs").await.status(), StatusCode::FORBIDDEN);
+    admin.post(&format!("/settings/users/{}/role", agent_user.id), &[("role", "manager")]).await;
+    assert_eq!(agent.get("/audit-logs").await.status(), StatusCode::OK, "no stale role from the session");
+    app.clock.advance(Duration::minutes(2)); // makes the next request write the session back
+    assert_eq!(agent.get("/").await.status(), StatusCode::OK);
+    assert_eq!(app.count("SELECT count(*) FROM sessions WHERE state ? '_user'"), 0);
+    assert!(app.count("SELECT count(*) FROM sessions WHERE state ? 'uid'") >= 2);
+}
