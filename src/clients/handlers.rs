@@ -275,7 +275,9 @@ pub async fn new_client_form(ctx: Ctx, state: Data<AppState>) -> Result<HttpResp
 }
 
 enum Saved {
-    Ok(Client),
+    /// The saved client, and whether this user can still see it (a manager may move a
+    /// client out of their departments).
+    Ok(Client, bool),
     Invalid(FormErrors, Option<(i64, String)>),
     Stale,
 }
@@ -312,21 +314,32 @@ pub async fn create_client(ctx: Ctx, state: Data<AppState>, HtmlForm(form): Html
             model::set_departments(tx, scope.workspace_id, client.id, &parsed.department_ids)?;
             model::set_tags(tx, scope.workspace_id, client.id, &parsed.tags)?;
             model::set_opt_outs(tx, scope.workspace_id, client.id, &parsed.opt_outs, "manual")?;
-            let client = scope.find(tx, client.id)?.ok_or(AppError::NotFound)?;
+            let client = model::find(tx, scope.workspace_id, client.id)?;
             let after = client.audit_json(&parsed.department_ids, &parsed.tags);
             audit::record(tx, &audit::Entry { entity_id: Some(client.id.to_string()), ..entry.after(after) })?;
-            Ok(Saved::Ok(client))
+            let visible = scope.find(tx, client.id)?.is_some();
+            Ok(Saved::Ok(client, visible))
         })
     })
     .await?;
     match saved {
-        Saved::Ok(client) => {
+        Saved::Ok(client, visible) => {
             flash::success(&ctx.session, format!("Client {} created.", client.name));
-            Ok(see_other(&format!("/clients/{}", client.id)))
+            Ok(after_save(&ctx, &client, visible))
         }
         Saved::Invalid(errors, duplicate) => form_page(&ctx, &state, StatusCode::UNPROCESSABLE_ENTITY, None, form, errors, duplicate).await,
         Saved::Stale => Err(AppError::Unexpected(anyhow::anyhow!("a new client cannot be stale"))),
     }
+}
+
+/// To the client's page, or to the list when the change took the client out of this user's
+/// sight (it now belongs to another department).
+fn after_save(ctx: &Ctx, client: &Client, visible: bool) -> HttpResponse {
+    if visible {
+        return see_other(&format!("/clients/{}", client.id));
+    }
+    flash::push(&ctx.session, "info", format!("{} is now outside your departments and no longer in your list.", client.name));
+    see_other("/clients")
 }
 
 #[derive(Template)]
@@ -445,19 +458,20 @@ pub async fn update_client(ctx: Ctx, state: Data<AppState>, path: Path<i64>, Htm
             model::set_departments(tx, scope.workspace_id, id, &parsed.department_ids)?;
             model::set_tags(tx, scope.workspace_id, id, &parsed.tags)?;
             model::set_opt_outs(tx, scope.workspace_id, id, &parsed.opt_outs, "manual")?;
-            let after = scope.find(tx, id)?.ok_or(AppError::NotFound)?;
+            let after = model::find(tx, scope.workspace_id, id)?;
             let entry = entry
                 .before(before.audit_json(&before_departments, &before_tags))
                 .after(after.audit_json(&parsed.department_ids, &parsed.tags));
             audit::record(tx, &entry)?;
-            Ok(Saved::Ok(after))
+            let visible = scope.find(tx, id)?.is_some();
+            Ok(Saved::Ok(after, visible))
         })
     })
     .await?;
     match saved {
-        Saved::Ok(client) => {
+        Saved::Ok(client, visible) => {
             flash::success(&ctx.session, format!("Client {} saved.", client.name));
-            Ok(see_other(&format!("/clients/{id}")))
+            Ok(after_save(&ctx, &client, visible))
         }
         Saved::Invalid(errors, duplicate) => form_page(&ctx, &state, StatusCode::UNPROCESSABLE_ENTITY, Some(id), form, errors, duplicate).await,
         Saved::Stale => Err(AppError::Conflict(

@@ -97,6 +97,11 @@ pub struct ClientFields {
     pub notes: String,
 }
 
+/// The client by id within the workspace, whoever may see it (for reloading after a write).
+pub fn find(conn: &mut PgConnection, workspace_id: i64, id: i64) -> QueryResult<Client> {
+    clients::table.filter(clients::workspace_id.eq(workspace_id)).filter(clients::id.eq(id)).select(Client::as_select()).first(conn)
+}
+
 pub fn insert(conn: &mut PgConnection, workspace_id: i64, fields: &ClientFields) -> QueryResult<Client> {
     diesel::insert_into(clients::table)
         .values((clients::workspace_id.eq(workspace_id), fields))

@@ -1,3 +1,4 @@
+use diesel::RunQueryDsl;
 use reqwest::StatusCode;
 use switchboard::users::role::Role;
 
@@ -110,6 +111,23 @@ async fn agents_see_their_clients_managers_their_departments_admins_all() {
     // An agent may edit their own client but not delete it; a manager may delete.
     assert_eq!(agent.post(&format!("/clients/{mine}/delete"), &[]).await.status(), StatusCode::FORBIDDEN);
     assert_eq!(agent.post(&format!("/clients/{other}/delete"), &[]).await.status(), StatusCode::NOT_FOUND);
+    // Each may edit what they see, and nothing else.
+    let edit = |id: i64, name: &str| (format!("/clients/{id}"), vec![("name".to_string(), name.to_string()), ("version".to_string(), "1".to_string())]);
+    let sales_id = sales.to_string();
+    for (browser, id, expected) in [(&agent, mine, StatusCode::SEE_OTHER), (&agent, dept, StatusCode::NOT_FOUND), (&manager, dept, StatusCode::SEE_OTHER), (&manager, other, StatusCode::NOT_FOUND)] {
+        let (path, fields) = edit(id, "Renamed");
+        let mut fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        fields.push(("department_ids", &sales_id));
+        assert_eq!(browser.post(&path, &fields).await.status(), expected, "{path}");
+    }
+    assert_eq!(app.count("SELECT count(*) FROM clients WHERE name = 'Renamed'"), 2);
+    // A manager who takes a client out of their departments is told, not sent to a 404.
+    let r = manager.post(&format!("/clients/{dept}"), &[("name", "Gone"), ("version", "2")]).await;
+    assert_redirects_to(&r, "/clients");
+    assert!(manager.get_html("/clients").await.contains("now outside your departments"));
+    diesel::sql_query(format!("INSERT INTO client_departments (workspace_id, client_id, department_id) VALUES ({}, {dept}, {sales})", me.workspace_id))
+        .execute(&mut app.conn())
+        .unwrap();
     assert_redirects_to(&manager.post(&format!("/clients/{dept}/delete"), &[]).await, "/clients");
     assert_eq!(app.count("SELECT count(*) FROM clients"), 2);
     // An agent's new client is theirs, whatever the form says.
