@@ -35,3 +35,39 @@ mod tests {
         assert_eq!(line, "'=1+1,\"say \"\"hi\"\"\",\"a,b\"\r\n");
     }
 }
+
+/// A streamed CSV download: the header, then chunks fetched one at a time by `fetch`
+/// (given the cursor it returned last; `None` to start), each on the blocking pool with a
+/// pooled connection. Keyset chunks rather than a `DECLARE CURSOR`: memory stays flat
+/// without holding a connection and a transaction open while a slow client downloads.
+pub fn streamed_response<F>(filename: &str, bom: bool, header: &[&str], pool: crate::db::Pool, fetch: F) -> actix_web::HttpResponse
+where
+    F: Fn(&mut diesel::PgConnection, Option<i64>) -> Result<(Vec<u8>, Option<i64>), crate::error::AppError> + Clone + Send + 'static,
+{
+    use actix_web::web::Bytes;
+    use futures_util::{StreamExt, stream};
+
+    let mut first = if bom { vec![0xEF, 0xBB, 0xBF] } else { Vec::new() };
+    first.extend(record(header.iter().copied()));
+    let head = stream::once(async move { Ok::<_, actix_web::Error>(Bytes::from(first)) });
+    // State: the cursor to continue from, or `None` once finished.
+    let body = stream::unfold(Some(None::<i64>), move |state| {
+        let (pool, fetch) = (pool.clone(), fetch.clone());
+        async move {
+            let cursor = state?;
+            match crate::db::run(&pool, move |conn| fetch(conn, cursor)).await {
+                Ok((bytes, next)) if bytes.is_empty() && next.is_none() => None,
+                Ok((bytes, next)) => Some((Ok(Bytes::from(bytes)), next.map(Some))),
+                Err(e) => {
+                    tracing::error!(error = %e, "CSV export failed mid-stream");
+                    Some((Err(actix_web::error::ErrorInternalServerError("export failed")), None))
+                }
+            }
+        }
+    });
+    let safe_name: String = filename.chars().filter(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')).collect();
+    actix_web::HttpResponse::Ok()
+        .content_type("text/csv; charset=utf-8")
+        .insert_header((actix_web::http::header::CONTENT_DISPOSITION, format!("attachment; filename=\"{safe_name}\"")))
+        .streaming(head.chain(body))
+}

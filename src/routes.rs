@@ -25,6 +25,7 @@ pub fn configure(cfg: &mut ServiceConfig) {
         .service(web::resource("/clients").route(get().to(clients::handlers::list_clients)).route(post().to(clients::handlers::create_client)))
         .service(web::resource("/clients/bulk").route(post().to(clients::bulk::bulk_update_clients)))
         .route("/clients/check", get().to(clients::handlers::check_field))
+        .route("/clients/export.csv", get().to(clients::export::export_clients))
         .service(web::resource("/clients/new").route(get().to(clients::handlers::new_client_form)))
         .service(
             web::resource("/clients/{id}")

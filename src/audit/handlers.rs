@@ -1,11 +1,9 @@
 //! `/audit-logs`: list with filters, one entry with its diff, CSV export (admin and manager).
 
 use actix_web::http::StatusCode;
-use actix_web::http::header;
-use actix_web::web::{Bytes, Data, Path, Query};
+use actix_web::web::{Data, Path, Query};
 use actix_web::HttpResponse;
 use askama::Template;
-use futures_util::stream;
 
 use crate::audit::query::{self, AuditFilter, AuditLog, AuditQuery, DiffLine};
 use crate::csv_safe;
@@ -136,36 +134,10 @@ pub async fn export_audit_logs(ctx: Ctx, state: Data<AppState>, Query(q): Query<
     let workspace_id = ctx.workspace_id();
     let entry = ctx.audit("audit.exported", "audit", "export").after(serde_json::json!({ "filter": encode(&q) }));
     db::run(&state.pool, move |conn| Ok(crate::audit::record(conn, &entry)?)).await?;
-    let pool = state.pool.clone();
-    // State: (next cursor, finished). The header goes first.
-    let header = Bytes::from(csv_safe::record(EXPORT_HEADER));
-    let body = stream::unfold((None::<i64>, false), move |(cursor, done)| {
-        let pool = pool.clone();
-        let filter = filter.clone();
-        async move {
-            if done {
-                return None;
-            }
-            let rows = db::run(&pool, move |conn| Ok(filter.chunk(conn, workspace_id, cursor, EXPORT_CHUNK)?)).await;
-            match rows {
-                Ok(rows) if rows.is_empty() => None,
-                Ok(rows) => {
-                    let next = rows.last().map(|r| r.id);
-                    let finished = (rows.len() as i64) < EXPORT_CHUNK;
-                    let bytes: Vec<u8> = rows.iter().flat_map(export_row).collect();
-                    Some((Ok::<_, actix_web::Error>(Bytes::from(bytes)), (next, finished)))
-                }
-                Err(e) => {
-                    tracing::error!(error = %e, "audit export failed mid-stream");
-                    Some((Err(actix_web::error::ErrorInternalServerError("export failed")), (None, true)))
-                }
-            }
-        }
-    });
-    let first = stream::once(async move { Ok::<_, actix_web::Error>(header) });
     let filename = format!("audit-log-{}.csv", chrono::Utc::now().format("%Y-%m-%d"));
-    Ok(HttpResponse::Ok()
-        .content_type("text/csv; charset=utf-8")
-        .insert_header((header::CONTENT_DISPOSITION, format!("attachment; filename=\"{filename}\"")))
-        .streaming(futures_util::StreamExt::chain(first, body)))
+    Ok(csv_safe::streamed_response(&filename, false, &EXPORT_HEADER, state.pool.clone(), move |conn, cursor| {
+        let rows = filter.chunk(conn, workspace_id, cursor, EXPORT_CHUNK)?;
+        let next = (rows.len() as i64 == EXPORT_CHUNK).then(|| rows.last().map(|r| r.id)).flatten();
+        Ok((rows.iter().flat_map(export_row).collect(), next))
+    }))
 }

@@ -39,6 +39,7 @@ struct ClientsPage {
     tags: Vec<(i64, String)>,
     statuses: [ClientStatus; 3],
     counts: crate::dashboard::tiles::StatusCounts,
+    export_query: String,
     prev_query: Option<String>,
     next_query: Option<String>,
 }
@@ -105,6 +106,7 @@ pub async fn list_clients(ctx: Ctx, state: Data<AppState>, Query(q): Query<Clien
     let page = ClientsPage {
         layout: ctx.layout("Clients", "clients"),
         prev_query: (filter.page > 1).then(|| encode(&q, Some(filter.page - 1))),
+        export_query: encode(&ClientQuery { sort: None, ..q.clone() }, None),
         next_query: has_next.then(|| encode(&q, Some(filter.page + 1))),
         error: parsed.err(),
         query: q,

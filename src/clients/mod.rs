@@ -4,6 +4,7 @@ pub mod activity;
 pub mod activity_handlers;
 pub mod bulk;
 pub mod domain;
+pub mod export;
 pub mod handlers;
 pub mod model;
 pub mod query;

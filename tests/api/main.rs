@@ -9,6 +9,7 @@ mod auth;
 mod cli;
 mod clients;
 mod clients_bulk;
+mod clients_export;
 mod csrf;
 mod dashboard;
 mod ops;

@@ -38,7 +38,7 @@ async fn search_a_client_by_typing_open_it_log_a_call_and_complete_a_follow_up()
     assert!(rows.contains("Grace Hopper") && !rows.contains("Alan Turing"), "{rows}");
     assert!(chrome.path().await.contains("q=hop"));
 
-    chrome.click("#clients-rows a").await;
+    chrome.click("#clients-rows tbody a").await;
     chrome.wait_for_heading("Grace Hopper").await;
     // Log a call through htmx: the timeline section is swapped in place.
     chrome.eval("window.__marker = 1; return null;").await;

@@ -1,0 +1,110 @@
+//! `GET /clients/export.csv`: the list's filters and role scope, streamed in keyset chunks,
+//! formula cells neutralised, optional UTF-8 BOM for Excel (`bom=1`), audited.
+
+use std::collections::HashMap;
+
+use actix_web::HttpResponse;
+use actix_web::web::{Data, Query};
+use diesel::prelude::*;
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::audit;
+use crate::clients::model::Client;
+use crate::clients::query::{ClientFilter, ClientQuery, Scope};
+use crate::csv_safe;
+use crate::db;
+use crate::db::schema::{client_departments, client_tags, clients, departments, tags, users};
+use crate::error::AppError;
+use crate::startup::AppState;
+use crate::web::ctx::Ctx;
+use crate::web::time::Zone;
+
+pub const CHUNK: i64 = 5_000;
+
+pub const HEADER: [&str; 15] = [
+    "id", "name", "email", "phone", "company", "status", "assigned_to", "departments", "tags", "notes",
+    "opt_out_whatsapp", "opt_out_sms", "opt_out_email", "last_contacted_at", "created_at",
+];
+
+#[derive(Deserialize)]
+pub struct ExportQuery {
+    #[serde(flatten)]
+    list: ClientQuery,
+    bom: Option<String>,
+}
+
+pub async fn export_clients(ctx: Ctx, state: Data<AppState>, Query(q): Query<ExportQuery>) -> Result<HttpResponse, AppError> {
+    let scope = Scope::of(&ctx);
+    let filter = q.list.parse().map_err(AppError::Validation)?;
+    let described = json!({ "q": q.list.q, "status": q.list.status, "department": q.list.department, "tag": q.list.tag, "assignee": q.list.assignee });
+    let entry = ctx.audit("clients.exported", "clients", "export").after(json!({ "filter": described }));
+    db::run(&state.pool, move |conn| Ok(audit::record(conn, &entry)?)).await?;
+    let zone = ctx.zone();
+    let filename = format!("clients-{}.csv", zone.day_of(state.clock.now()).format("%Y-%m-%d"));
+    let bom = matches!(q.bom.as_deref(), Some("1" | "true" | "yes"));
+    Ok(csv_safe::streamed_response(&filename, bom, &HEADER, state.pool.clone(), move |conn, cursor| {
+        chunk(conn, &scope, &filter, zone, cursor)
+    }))
+}
+
+/// The next `CHUNK` clients after `cursor` (by id) as CSV bytes, and the cursor after them.
+fn chunk(conn: &mut PgConnection, scope: &Scope, filter: &ClientFilter, zone: Zone, cursor: Option<i64>) -> Result<(Vec<u8>, Option<i64>), AppError> {
+    let mut query = filter.query(scope);
+    if let Some(after) = cursor {
+        query = query.filter(clients::id.gt(after));
+    }
+    let rows: Vec<Client> = query.order(clients::id).limit(CHUNK).select(Client::as_select()).load(conn)?;
+    let ids: Vec<i64> = rows.iter().map(|c| c.id).collect();
+    let w = scope.workspace_id;
+    let mut department_names: HashMap<i64, Vec<String>> = HashMap::new();
+    for (client, name) in client_departments::table
+        .inner_join(departments::table.on(departments::workspace_id.eq(client_departments::workspace_id).and(departments::id.eq(client_departments::department_id))))
+        .filter(client_departments::workspace_id.eq(w))
+        .filter(client_departments::client_id.eq_any(&ids))
+        .select((client_departments::client_id, departments::name))
+        .load::<(i64, String)>(conn)?
+    {
+        department_names.entry(client).or_default().push(name);
+    }
+    let mut tag_names: HashMap<i64, Vec<String>> = HashMap::new();
+    for (client, name) in client_tags::table
+        .inner_join(tags::table.on(tags::workspace_id.eq(client_tags::workspace_id).and(tags::id.eq(client_tags::tag_id))))
+        .filter(client_tags::workspace_id.eq(w))
+        .filter(client_tags::client_id.eq_any(&ids))
+        .select((client_tags::client_id, tags::name))
+        .load::<(i64, String)>(conn)?
+    {
+        tag_names.entry(client).or_default().push(name);
+    }
+    let emails: HashMap<i64, String> = users::table.filter(users::workspace_id.eq(w)).select((users::id, users::email)).load(conn)?.into_iter().collect();
+    let mut out = Vec::with_capacity(rows.len() * 160);
+    for c in &rows {
+        let mut departments = department_names.remove(&c.id).unwrap_or_default();
+        departments.sort();
+        let mut tags = tag_names.remove(&c.id).unwrap_or_default();
+        tags.sort();
+        let time = |t: Option<chrono::DateTime<chrono::Utc>>| t.map(|t| zone.time(t)).unwrap_or_default();
+        let flag = |t: Option<chrono::DateTime<chrono::Utc>>| if t.is_some() { "yes" } else { "" }.to_string();
+        let cells = [
+            c.id.to_string(),
+            c.name.clone(),
+            c.email.clone().unwrap_or_default(),
+            c.phone.clone().unwrap_or_default(),
+            c.company.clone().unwrap_or_default(),
+            c.status.clone(),
+            c.assigned_to.and_then(|u| emails.get(&u).cloned()).unwrap_or_default(),
+            departments.join("; "),
+            tags.join("; "),
+            c.notes.clone(),
+            flag(c.opt_out_whatsapp_at),
+            flag(c.opt_out_sms_at),
+            flag(c.opt_out_email_at),
+            time(c.last_contacted_at),
+            zone.time(c.created_at),
+        ];
+        out.extend(csv_safe::record(cells.iter().map(String::as_str)));
+    }
+    let next = (rows.len() as i64 == CHUNK).then(|| ids.last().copied()).flatten();
+    Ok((out, next))
+}
