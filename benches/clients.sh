@@ -51,3 +51,7 @@ bench "GET /dashboard/follow-ups (tile)" "http://127.0.0.1:$PORT/dashboard/follo
 bench "GET /dashboard/communications (tile)" "http://127.0.0.1:$PORT/dashboard/communications"
 bench "GET / (dashboard shell)" "http://127.0.0.1:$PORT/"
 echo "app RSS peak under load: $(( $(awk '/VmHWM/ { print $2 }' "/proc/$PID/status") / 1024 )) MB"
+t0=$(date +%s%N)
+bytes=$(curl -s -H "Cookie: $cookie" "http://127.0.0.1:$PORT/clients/export.csv" | wc -c)
+ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+echo "export of $CLIENTS clients: $ms ms, $(( CLIENTS * 1000 / (ms > 0 ? ms : 1) )) rows/s, $(( bytes / 1048576 )) MB; app RSS peak now $(( $(awk '/VmHWM/ { print $2 }' "/proc/$PID/status") / 1024 )) MB"
