@@ -4,6 +4,7 @@ pub mod clients;
 pub mod cli;
 pub mod clock;
 pub mod config;
+pub mod csv_io;
 pub mod csv_safe;
 pub mod dashboard;
 pub mod db;

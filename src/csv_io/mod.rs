@@ -1,0 +1,3 @@
+//! CSV import: recognising what was uploaded before anything is stored.
+
+pub mod sniff;
