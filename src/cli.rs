@@ -92,9 +92,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let password = std::env::var("SWITCHBOARD_PASSWORD").unwrap_or_else(|_| "seed password".into());
             tokio::task::spawn_blocking(move || -> anyhow::Result<()> {
                 let database = Database::open(&settings)?;
-                let pool = database.connect_and_migrate(2)?;
+                let pool = database.connect_and_migrate(3)?;
                 let hash = password::hash(&password)?;
-                crate::seed::run(&mut *pool.get()?, &workspace, clients, &hash)
+                crate::seed::run(&pool, &workspace, clients, &hash)
             })
             .await?
         }

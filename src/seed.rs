@@ -24,8 +24,10 @@ struct Id {
     id: i64,
 }
 
-pub fn run(conn: &mut PgConnection, workspace: &str, clients: i64, password_hash: &str) -> anyhow::Result<()> {
+/// Seeds on two connections at once (one batch each), which keeps both cores busy.
+pub fn run(pool: &crate::db::Pool, workspace: &str, clients: i64, password_hash: &str) -> anyhow::Result<()> {
     let started = Instant::now();
+    let conn = &mut *pool.get()?;
     let ws = match workspaces::find_by_name(conn, workspace)? {
         Some(w) => w,
         None => workspaces::create(conn, workspace)?,
@@ -63,23 +65,41 @@ pub fn run(conn: &mut PgConnection, workspace: &str, clients: i64, password_hash
     .bind::<BigInt, _>(w)
     .execute(conn)?;
 
-    // Bulk-load settings for this session: the data is regenerable, so no wait for WAL
-    // flushes, and room for the GIN (trigram) index's pending list.
-    diesel::sql_query("SET synchronous_commit = off").execute(conn)?;
-    diesel::sql_query("SET maintenance_work_mem = '256MB'").execute(conn)?;
-    diesel::sql_query("SET work_mem = '64MB'").execute(conn)?;
     let offset: i64 = diesel::sql_query("SELECT coalesce(max(id), 0) AS id FROM clients WHERE workspace_id = $1")
         .bind::<BigInt, _>(w)
         .get_result::<Id>(conn)?
         .id;
-    let mut done = 0;
-    while done < clients {
-        let n = BATCH.min(clients - done);
-        let (from, to) = (offset + done + 1, offset + done + n);
-        conn.transaction(|tx| seed_batch(tx, w, from, to)).with_context(|| format!("seeding clients {from}..{to}"))?;
-        done += n;
-        eprintln!("seeded {done}/{clients} clients ({:.1} s)", started.elapsed().as_secs_f64());
-    }
+    let batches = (clients + BATCH - 1) / BATCH;
+    let next = std::sync::atomic::AtomicI64::new(0);
+    let done = std::sync::atomic::AtomicI64::new(0);
+    std::thread::scope(|threads| -> anyhow::Result<()> {
+        let workers: Vec<_> = (0..2)
+            .map(|_| {
+                threads.spawn(|| -> anyhow::Result<()> {
+                    let mut conn = pool.get()?;
+                    // Bulk-load settings for this session: the data is regenerable, so no
+                    // wait for WAL flushes, and room for the trigram index's pending list.
+                    diesel::sql_query("SET synchronous_commit = off").execute(&mut conn)?;
+                    diesel::sql_query("SET maintenance_work_mem = '256MB'").execute(&mut conn)?;
+                    loop {
+                        let batch = next.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                        if batch >= batches {
+                            return Ok(());
+                        }
+                        let from = offset + batch * BATCH + 1;
+                        let to = offset + ((batch + 1) * BATCH).min(clients);
+                        conn.transaction(|tx| seed_batch(tx, w, from, to)).with_context(|| format!("seeding clients {from}..{to}"))?;
+                        let total = done.fetch_add(to - from + 1, std::sync::atomic::Ordering::SeqCst) + to - from + 1;
+                        eprintln!("seeded {total}/{clients} clients ({:.1} s)", started.elapsed().as_secs_f64());
+                    }
+                })
+            })
+            .collect();
+        for worker in workers {
+            worker.join().map_err(|_| anyhow::anyhow!("a seeding thread panicked"))??;
+        }
+        Ok(())
+    })?;
     // Fresh statistics and visibility maps, so the list's index-only scans stay index-only.
     diesel::sql_query("VACUUM ANALYZE clients, client_departments, client_tags, communications, follow_ups, \
          client_counts, communication_counts, follow_up_counts").execute(conn)?;

@@ -3,6 +3,7 @@
 -- pending follow-ups per (owner, due hour) — "overdue" and "due in 24 h" sum whole hours
 -- and count only the partial hours at the edges from the table. Admins sum a workspace's
 -- rows, agents their own; managers' department scopes are counted from the tables.
+-- Counter rows are always upserted in key order, so concurrent writers cannot deadlock.
 
 CREATE TABLE client_counts (
     workspace_id bigint NOT NULL REFERENCES workspaces (id),
@@ -26,13 +27,13 @@ BEGIN
     IF TG_OP IN ('UPDATE', 'DELETE') THEN
         INSERT INTO client_counts (workspace_id, assigned_to, status, n)
         SELECT workspace_id, coalesce(assigned_to, 0), status, -count(*) FROM old_rows
-        GROUP BY 1, 2, 3
+        GROUP BY 1, 2, 3 ORDER BY 1, 2, 3
         ON CONFLICT (workspace_id, assigned_to, status) DO UPDATE SET n = client_counts.n + excluded.n;
     END IF;
     IF TG_OP IN ('UPDATE', 'INSERT') THEN
         INSERT INTO client_counts (workspace_id, assigned_to, status, n)
         SELECT workspace_id, coalesce(assigned_to, 0), status, count(*) FROM new_rows
-        GROUP BY 1, 2, 3
+        GROUP BY 1, 2, 3 ORDER BY 1, 2, 3
         ON CONFLICT (workspace_id, assigned_to, status) DO UPDATE SET n = client_counts.n + excluded.n;
     END IF;
     RETURN NULL;
@@ -50,11 +51,11 @@ CREATE FUNCTION communication_counts_apply() RETURNS trigger AS $$
 BEGIN
     IF TG_OP = 'DELETE' THEN
         INSERT INTO communication_counts (workspace_id, hour, n)
-        SELECT workspace_id, date_trunc('hour', occurred_at), -count(*) FROM old_rows GROUP BY 1, 2
+        SELECT workspace_id, date_trunc('hour', occurred_at), -count(*) FROM old_rows GROUP BY 1, 2 ORDER BY 1, 2
         ON CONFLICT (workspace_id, hour) DO UPDATE SET n = communication_counts.n + excluded.n;
     ELSE
         INSERT INTO communication_counts (workspace_id, hour, n)
-        SELECT workspace_id, date_trunc('hour', occurred_at), count(*) FROM new_rows GROUP BY 1, 2
+        SELECT workspace_id, date_trunc('hour', occurred_at), count(*) FROM new_rows GROUP BY 1, 2 ORDER BY 1, 2
         ON CONFLICT (workspace_id, hour) DO UPDATE SET n = communication_counts.n + excluded.n;
     END IF;
     RETURN NULL;
@@ -79,13 +80,13 @@ BEGIN
     IF TG_OP IN ('UPDATE', 'DELETE') THEN
         INSERT INTO follow_up_counts (workspace_id, assigned_to, hour, n)
         SELECT workspace_id, assigned_to, date_trunc('hour', due_at), -count(*) FROM old_rows
-        WHERE status = 'pending' GROUP BY 1, 2, 3
+        WHERE status = 'pending' GROUP BY 1, 2, 3 ORDER BY 1, 2, 3
         ON CONFLICT (workspace_id, assigned_to, hour) DO UPDATE SET n = follow_up_counts.n + excluded.n;
     END IF;
     IF TG_OP IN ('UPDATE', 'INSERT') THEN
         INSERT INTO follow_up_counts (workspace_id, assigned_to, hour, n)
         SELECT workspace_id, assigned_to, date_trunc('hour', due_at), count(*) FROM new_rows
-        WHERE status = 'pending' GROUP BY 1, 2, 3
+        WHERE status = 'pending' GROUP BY 1, 2, 3 ORDER BY 1, 2, 3
         ON CONFLICT (workspace_id, assigned_to, hour) DO UPDATE SET n = follow_up_counts.n + excluded.n;
     END IF;
     RETURN NULL;

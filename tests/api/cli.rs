@@ -119,7 +119,7 @@ fn bad_configuration_stops_with_one_line_naming_the_variable() {
 async fn seed_fills_a_workspace_with_clients_and_their_history() {
     let app = crate::support::spawn_app().await;
     let hash = switchboard::auth::password::hash(PASSWORD).unwrap();
-    switchboard::seed::run(&mut app.conn(), "Demo", 250, &hash).unwrap();
+    switchboard::seed::run(&app.pool, "Demo", 250, &hash).unwrap();
     assert_eq!(app.count("SELECT count(*) FROM clients"), 250);
     assert_eq!(app.count("SELECT count(*) FROM clients WHERE phone !~ '^\\+[1-9][0-9]{6,14}$'"), 0);
     assert!(app.count("SELECT count(*) FROM communications") > 250);
@@ -127,7 +127,7 @@ async fn seed_fills_a_workspace_with_clients_and_their_history() {
     assert_eq!(app.count("SELECT count(*) FROM clients c WHERE NOT EXISTS (SELECT 1 FROM client_departments d WHERE d.client_id = c.id)"), 0);
     assert_eq!(app.count("SELECT count(DISTINCT status) FROM clients"), 3);
     // Running it again adds more without colliding.
-    switchboard::seed::run(&mut app.conn(), "Demo", 50, &hash).unwrap();
+    switchboard::seed::run(&app.pool, "Demo", 50, &hash).unwrap();
     assert_eq!(app.count("SELECT count(*) FROM clients"), 300);
     let agent = Browser::new(&app.base);
     assert_redirects_to(&agent.login("agent3@seed.example", PASSWORD).await, "/");
