@@ -77,9 +77,7 @@ pub fn run(pool: &crate::db::Pool, workspace: &str, clients: i64, password_hash:
             .map(|_| {
                 threads.spawn(|| -> anyhow::Result<()> {
                     let mut conn = pool.get()?;
-                    // Bulk-load settings for this session: the data is regenerable, so no
-                    // wait for WAL flushes, and room for the trigram index's pending list.
-                    diesel::sql_query("SET synchronous_commit = off").execute(&mut conn)?;
+                    // Room for the trigram index's pending list during the bulk load.
                     diesel::sql_query("SET maintenance_work_mem = '256MB'").execute(&mut conn)?;
                     loop {
                         let batch = next.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
