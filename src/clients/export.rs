@@ -20,7 +20,7 @@ use crate::startup::AppState;
 use crate::web::ctx::Ctx;
 use crate::web::time::Zone;
 
-pub const CHUNK: i64 = 5_000;
+pub const CHUNK: i64 = 1_000;
 
 pub const HEADER: [&str; 15] = [
     "id", "name", "email", "phone", "company", "status", "assigned_to", "departments", "tags", "notes",
