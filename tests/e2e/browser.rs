@@ -74,6 +74,15 @@ impl Chrome {
         panic!("chromedriver did not start: {last_error}");
     }
 
+    /// Signs in through the login form and waits for the dashboard.
+    pub async fn sign_in(&self, base: &str, email: &str, password: &str) {
+        self.goto(&format!("{base}/login")).await;
+        self.fill("#email", email).await;
+        self.fill("#password", password).await;
+        self.click("button[type=submit]").await;
+        self.wait_for_heading("Dashboard").await;
+    }
+
     pub async fn goto(&self, url: &str) {
         self.client.goto(url).await.expect("navigate");
     }

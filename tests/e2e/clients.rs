@@ -17,11 +17,7 @@ async fn search_a_client_by_typing_open_it_log_a_call_and_complete_a_follow_up()
         .unwrap();
     }
     let chrome = Chrome::start().await;
-    chrome.goto(&format!("{}/login", app.base)).await;
-    chrome.fill("#email", "ann@acme.test").await;
-    chrome.fill("#password", PASSWORD).await;
-    chrome.click("button[type=submit]").await;
-    chrome.wait_for_heading("Dashboard").await;
+    chrome.sign_in(&app.base, "ann@acme.test", PASSWORD).await;
 
     chrome.click("nav a[href='/clients']").await;
     chrome.wait_for_heading("Clients").await;
@@ -77,11 +73,7 @@ async fn filter_by_status_and_bulk_assign_two_clients() {
         .unwrap();
     }
     let chrome = Chrome::start().await;
-    chrome.goto(&format!("{}/login", app.base)).await;
-    chrome.fill("#email", "ann@acme.test").await;
-    chrome.fill("#password", PASSWORD).await;
-    chrome.click("button[type=submit]").await;
-    chrome.wait_for_heading("Dashboard").await;
+    chrome.sign_in(&app.base, "ann@acme.test", PASSWORD).await;
     chrome.goto(&format!("{}/clients", app.base)).await;
     chrome.wait_for_heading("Clients").await;
 
