@@ -13,6 +13,7 @@ mod clients_export;
 mod csrf;
 mod dashboard;
 mod ops;
+mod outage;
 mod sessions;
 mod settings;
 mod tenancy;
