@@ -108,7 +108,7 @@ pub fn run(pool: &crate::db::Pool, workspace: &str, clients: i64, password_hash:
 }
 
 /// Clients `from..=to` (a sequence number, not the id) with departments, tags,
-/// 0–5 communications and 0–2 follow-ups each.
+/// 0–5 communications (the newest at the client's last-contacted time) and 0–2 follow-ups each.
 fn seed_batch(conn: &mut PgConnection, w: i64, from: i64, to: i64) -> QueryResult<()> {
     let sql = format!(
         "WITH staff AS (SELECT array_agg(id ORDER BY id) AS ids FROM users WHERE workspace_id = $1 AND active), \
@@ -122,10 +122,10 @@ fn seed_batch(conn: &mut PgConnection, w: i64, from: i64, to: i64) -> QueryResul
              (ARRAY['hot','warm','warm','inactive'])[1 + g % 4], \
              CASE WHEN g % 20 <> 0 THEN staff.ids[1 + g % cardinality(staff.ids)] END, \
              now() - ((g % 730) || ' days')::interval, \
-             CASE WHEN g % 5 <> 0 THEN now() - ((g % 90) || ' days')::interval END \
+             CASE WHEN g % 5 <> 0 THEN now() - ((g % 90) || ' days')::interval - ((g * 37) % 1440) * interval '1 minute' END \
            FROM generate_series($2::bigint, $3::bigint) g, staff \
            ON CONFLICT DO NOTHING \
-           RETURNING id \
+           RETURNING id, last_contacted_at \
          ), \
          departments_of AS (SELECT array_agg(id ORDER BY id) AS ids FROM departments WHERE workspace_id = $1), \
          tags_of AS (SELECT array_agg(id ORDER BY id) AS ids FROM tags WHERE workspace_id = $1), \
@@ -142,9 +142,10 @@ fn seed_batch(conn: &mut PgConnection, w: i64, from: i64, to: i64) -> QueryResul
          c AS ( \
            INSERT INTO communications (workspace_id, client_id, kind, occurred_at, notes) \
            SELECT $1, i.id, (ARRAY['call','email','meeting','note'])[1 + (i.id + k) % 4], \
-                  now() - (((i.id * k) % 60) || ' days')::interval - ((i.id * 37 + k * 101) % 1440) * interval '1 minute', \
+                  i.last_contacted_at - (k - 1) * ((i.id % 7) + 1) * interval '1 day' \
+                    - (k - 1) * ((i.id * 37) % 600) * interval '1 minute', \
                   'Seeded conversation ' || k \
-           FROM inserted i, generate_series(1, (i.id % 6)::int) k \
+           FROM inserted i, generate_series(1, CASE WHEN i.last_contacted_at IS NULL THEN 0 ELSE 1 + (i.id % 5)::int END) k \
          ) \
          INSERT INTO follow_ups (workspace_id, client_id, assigned_to, due_at, notes) \
          SELECT $1, i.id, staff.ids[1 + i.id % cardinality(staff.ids)], \

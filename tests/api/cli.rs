@@ -126,6 +126,10 @@ async fn seed_fills_a_workspace_with_clients_and_their_history() {
     assert!(app.count("SELECT count(*) FROM follow_ups") > 100);
     assert_eq!(app.count("SELECT count(*) FROM clients c WHERE NOT EXISTS (SELECT 1 FROM client_departments d WHERE d.client_id = c.id)"), 0);
     assert_eq!(app.count("SELECT count(DISTINCT status) FROM clients"), 3);
+    let inconsistent = app.count(
+        "SELECT count(*) FROM clients c WHERE last_contacted_at IS DISTINCT FROM (SELECT max(occurred_at) FROM communications m WHERE m.client_id = c.id)",
+    );
+    assert_eq!(inconsistent, 0, "last contacted is the newest communication");
     // Running it again adds more without colliding.
     switchboard::seed::run(&app.pool, "Demo", 50, &hash).unwrap();
     assert_eq!(app.count("SELECT count(*) FROM clients"), 300);
