@@ -36,6 +36,8 @@ pub struct Settings {
     /// cores (at least 4). More connections than PostgreSQL has cores to run them only
     /// lengthens the queue: on 2 cores, 4 instead of 10 cut the list's p99 from 47 to 33 ms.
     pub pool_size: u32,
+    /// Largest CSV upload accepted, in bytes (SWITCHBOARD_IMPORT_MAX_MB, default 50).
+    pub import_max_bytes: u64,
 }
 
 impl Settings {
@@ -91,8 +93,19 @@ impl Settings {
                 .with_context(|| format!("SWITCHBOARD_WORKERS={raw:?} is not a whole number"))?,
             None => 2,
         };
+        let import_max_bytes = match var("SWITCHBOARD_IMPORT_MAX_MB") {
+            Some(raw) => raw
+                .parse::<u64>()
+                .ok()
+                .filter(|n| (1..=10_240).contains(n))
+                .with_context(|| format!("SWITCHBOARD_IMPORT_MAX_MB={raw:?} is not a number of megabytes from 1 to 10240"))?
+                * 1024
+                * 1024,
+            None => 50 * 1024 * 1024,
+        };
         Ok(Self {
             database_url,
+            import_max_bytes,
             addr,
             data_dir: var("SWITCHBOARD_DATA_DIR").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("./data")),
             pg_bin: var("SWITCHBOARD_PG_BIN").map(PathBuf::from),

@@ -10,6 +10,7 @@ pub mod dashboard;
 pub mod db;
 pub mod departments;
 pub mod error;
+pub mod imports;
 pub mod ops;
 pub mod routes;
 pub mod seed;

@@ -2,7 +2,7 @@
 
 use actix_web::web::{self, ServiceConfig, get, post};
 
-use crate::{audit, auth, clients, dashboard, departments, ops, settings, users, web as sbweb};
+use crate::{audit, auth, clients, dashboard, departments, imports, ops, settings, users, web as sbweb};
 
 pub fn configure(cfg: &mut ServiceConfig) {
     cfg.route("/healthz", get().to(ops::healthz))
@@ -26,6 +26,11 @@ pub fn configure(cfg: &mut ServiceConfig) {
         .service(web::resource("/clients/bulk").route(post().to(clients::bulk::bulk_update_clients)))
         .route("/clients/check", get().to(clients::handlers::check_field))
         .route("/clients/export.csv", get().to(clients::export::export_clients))
+        .service(web::resource("/clients/import").route(get().to(imports::upload::upload_form)).route(post().to(imports::upload::upload)))
+        .service(web::resource("/imports/{id}").route(get().to(imports::handlers::show_import)))
+        .route("/imports/{id}/progress", get().to(imports::handlers::import_progress))
+        .service(web::resource("/imports/{id}/start").route(post().to(imports::handlers::start_import)))
+        .route("/imports/{id}/errors.csv", get().to(imports::handlers::errors_csv))
         .service(web::resource("/clients/new").route(get().to(clients::handlers::new_client_form)))
         .service(
             web::resource("/clients/{id}")

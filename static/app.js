@@ -19,6 +19,16 @@
     }
   });
 
+  // Upload progress: a form's <progress class="upload-progress"> follows htmx's XHR upload.
+  document.addEventListener("htmx:xhr:progress", function (e) {
+    var form = e.target && e.target.closest ? e.target.closest("form") : null;
+    var bar = form ? form.querySelector("progress.upload-progress") : null;
+    if (!bar || !e.detail.lengthComputable) return;
+    bar.hidden = false;
+    bar.max = e.detail.total;
+    bar.value = e.detail.loaded;
+  });
+
   // A failed htmx request shows the error page's message in the flash region.
   document.addEventListener("htmx:responseError", function (e) {
     var region = document.getElementById("flash");

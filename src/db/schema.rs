@@ -127,6 +127,52 @@ diesel::table! {
 }
 
 diesel::table! {
+    import_chunks (workspace_id, import_id, seq) {
+        workspace_id -> Int8,
+        import_id -> Int8,
+        seq -> Int4,
+        data -> Bytea,
+    }
+}
+
+diesel::table! {
+    import_errors (workspace_id, import_id, row_number) {
+        workspace_id -> Int8,
+        import_id -> Int8,
+        row_number -> Int8,
+        problems -> Jsonb,
+        raw -> Jsonb,
+    }
+}
+
+diesel::table! {
+    imports (workspace_id, id) {
+        workspace_id -> Int8,
+        id -> Int8,
+        user_id -> Int8,
+        filename -> Text,
+        size_bytes -> Int8,
+        line_count -> Int8,
+        status -> Text,
+        phase -> Text,
+        encoding -> Text,
+        delimiter -> Text,
+        headers -> Jsonb,
+        settings -> Nullable<Jsonb>,
+        rows_read -> Int8,
+        rows_created -> Int8,
+        rows_updated -> Int8,
+        rows_unchanged -> Int8,
+        rows_skipped -> Int8,
+        rows_rejected -> Int8,
+        error -> Nullable<Text>,
+        created_at -> Timestamptz,
+        started_at -> Nullable<Timestamptz>,
+        finished_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
     login_failures (id) {
         id -> Int8,
         email -> Text,
@@ -208,6 +254,9 @@ diesel::allow_tables_to_appear_in_same_query!(
     departments,
     follow_up_counts,
     follow_ups,
+    import_chunks,
+    import_errors,
+    imports,
     login_failures,
     sessions,
     tags,

@@ -12,6 +12,7 @@ mod clients_bulk;
 mod clients_export;
 mod csrf;
 mod dashboard;
+mod imports;
 mod ops;
 mod outage;
 mod sessions;

@@ -1,0 +1,409 @@
+//! `GET /imports/{id}` (mapping with preview while uploaded; progress and report after),
+//! `GET /imports/{id}/progress` (the polled fragment), `POST /imports/{id}/start` and
+//! `GET /imports/{id}/errors.csv`.
+
+use actix_web::HttpResponse;
+use actix_web::http::StatusCode;
+use actix_web::web::{Data, Path, Query};
+use askama::Template;
+use diesel::prelude::*;
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::audit;
+use crate::clients::query::Scope;
+use crate::csv_io::sniff::Choice;
+use crate::csv_safe;
+use crate::db;
+use crate::db::schema::imports;
+use crate::departments::{self, Department};
+use crate::error::AppError;
+use crate::imports::file::{self, CHUNK_BYTES, Format};
+use crate::imports::mapping::{ImportSettings, Key, Mode, OnExisting, Target};
+use crate::imports::model::{self, Import, Rejected};
+use crate::imports::run;
+use crate::imports::upload::Head;
+use crate::startup::AppState;
+use crate::users::model::{self as users, User};
+use crate::users::role::Role;
+use crate::web::ctx::{Ctx, Layout};
+use crate::web::forms::HtmlForm;
+use crate::web::render::{html_status, respond, see_other};
+
+const PREVIEW_ROWS: usize = 20;
+const REPORT_ROWS: i64 = 100;
+
+/// The mapping form's choices, as typed (also how the page shows them).
+#[derive(Clone, Debug, Default, Deserialize)]
+pub struct MapForm {
+    #[serde(default)]
+    map: Vec<String>,
+    #[serde(default)]
+    key: String,
+    #[serde(default)]
+    on_existing: String,
+    #[serde(default)]
+    mode: String,
+    #[serde(default)]
+    department_id: String,
+    #[serde(default)]
+    tag: String,
+    #[serde(default)]
+    assignee: String,
+    #[serde(default)]
+    encoding: String,
+    #[serde(default)]
+    delimiter: String,
+}
+
+/// How to read the file for the preview: `?encoding=windows-1252&delimiter=semicolon`.
+#[derive(Clone, Debug, Default, Deserialize)]
+pub struct ReadAs {
+    encoding: Option<String>,
+    delimiter: Option<String>,
+}
+
+impl ReadAs {
+    fn parse(&self) -> Result<(Choice, Option<u8>), String> {
+        let choice = Choice::parse(self.encoding.as_deref().unwrap_or(""))?;
+        let delimiter = match self.delimiter.as_deref().unwrap_or("") {
+            "" | "auto" => None,
+            "comma" => Some(b','),
+            "semicolon" => Some(b';'),
+            "tab" => Some(b'\t'),
+            other => return Err(format!("Separator must be comma, semicolon or tab, not {other:?}.")),
+        };
+        Ok((choice, delimiter))
+    }
+}
+
+pub struct Preview {
+    pub encoding: String,
+    pub delimiter: u8,
+    pub headers: Vec<String>,
+    pub rows: Vec<Vec<String>>,
+}
+
+#[derive(Template)]
+#[template(path = "imports/show.html", blocks = ["content", "progress"])]
+struct ImportPage {
+    layout: Layout,
+    import: Import,
+    preview: Option<Preview>,
+    form: MapForm,
+    columns: Vec<Target>,
+    problems: Vec<String>,
+    departments: Vec<Department>,
+    users: Vec<User>,
+    role: Role,
+    rejected: Vec<Rejected>,
+    targets: [Target; 11],
+}
+crate::pages!(ImportPage);
+
+impl ImportPage {
+    fn chosen(&self, column: &usize, target: &Target) -> bool {
+        self.columns.get(*column) == Some(target)
+    }
+    fn percent(&self) -> i64 {
+        match self.import.status.as_str() {
+            "done" | "failed" => 100,
+            _ if self.import.phase == "reading" => 90 * self.import.rows_read / self.import.rows_expected(),
+            _ if self.import.phase == "checking" => 92,
+            _ if self.import.phase == "writing" => 95,
+            _ => 0,
+        }
+    }
+    fn phase_label(&self) -> &'static str {
+        match (self.import.status.as_str(), self.import.phase.as_str()) {
+            ("queued", _) => "Waiting to start…",
+            ("running", "reading") => "Reading and checking rows…",
+            ("running", "checking") => "Looking for duplicates and existing clients…",
+            ("running", "writing") => "Saving clients…",
+            ("done", _) => "Import finished.",
+            ("failed", _) => "Nothing was imported.",
+            _ => "Working…",
+        }
+    }
+    fn delimiter_is(&self, name: &str) -> bool {
+        let d = self.preview.as_ref().map(|p| p.delimiter).unwrap_or(b',');
+        matches!((name, d), ("comma", b',') | ("semicolon", b';') | ("tab", b'\t'))
+    }
+    fn encoding_is(&self, name: &str) -> bool {
+        let e = self.preview.as_ref().map(|p| p.encoding.to_lowercase()).unwrap_or_default();
+        match name {
+            "utf-8" => e == "utf-8",
+            "windows-1252" => e == "windows-1252",
+            _ => false,
+        }
+    }
+    fn is(&self, value: &String, expected: &str) -> bool {
+        value == expected
+    }
+    fn id_is(&self, value: &String, id: &i64) -> bool {
+        *value == id.to_string()
+    }
+}
+
+/// The preview from the file's first chunk, read as chosen.
+fn preview(conn: &mut PgConnection, import: &Import, choice: Choice, delimiter: Option<u8>) -> Result<Result<Preview, String>, AppError> {
+    let first = file::load_chunk(conn, import.workspace_id, import.id, 0)?.unwrap_or_default();
+    let whole = (import.size_bytes as usize) <= CHUNK_BYTES;
+    let choice = match choice {
+        // Without a choice, read it as detected at upload.
+        Choice::Auto if import.encoding.eq_ignore_ascii_case("windows-1252") => Choice::Windows1252,
+        other => other,
+    };
+    let delimiter = delimiter.or_else(|| import.delimiter.bytes().next());
+    let head = match Head::read_as(&first, whole, choice, delimiter) {
+        Ok(head) => head,
+        Err(e) => return Ok(Err(e)),
+    };
+    let format = Format { encoding: encoding_rs::Encoding::for_label(head.encoding.as_bytes()).unwrap_or(encoding_rs::UTF_8), delimiter: head.delimiter };
+    let mut reader = format.csv(&first[..]);
+    let mut rows = Vec::new();
+    let mut record = csv::StringRecord::new();
+    let mut index = 0;
+    while rows.len() < PREVIEW_ROWS && reader.read_record(&mut record).unwrap_or(false) {
+        index += 1;
+        if index > 1 {
+            rows.push(record.iter().take(head.headers.len()).map(|c| c.chars().take(200).collect()).collect());
+        }
+    }
+    Ok(Ok(Preview { encoding: head.encoding.to_string(), delimiter: head.delimiter, headers: head.headers, rows }))
+}
+
+struct Loaded {
+    import: Import,
+    preview: Option<Result<Preview, String>>,
+    departments: Vec<Department>,
+    users: Vec<User>,
+    my_departments: Vec<i64>,
+    rejected: Vec<Rejected>,
+}
+
+fn load(conn: &mut PgConnection, scope: &Scope, id: i64, read_as: Option<(Choice, Option<u8>)>) -> Result<Loaded, AppError> {
+    let import = model::find(conn, scope, id)?.ok_or(AppError::NotFound)?;
+    let w = scope.workspace_id;
+    let (preview, departments, users, my_departments) = match (import.status.as_str(), read_as) {
+        ("uploaded", Some((choice, delimiter))) => (
+            Some(preview(conn, &import, choice, delimiter)?),
+            departments::list(conn, w)?,
+            users::list(conn, w)?,
+            users::department_ids_of(conn, w, scope.user_id)?,
+        ),
+        _ => (None, Vec::new(), Vec::new(), Vec::new()),
+    };
+    let rejected = if import.finished() { model::errors_page(conn, w, id, None, REPORT_ROWS)? } else { Vec::new() };
+    Ok(Loaded { import, preview, departments, users, my_departments, rejected })
+}
+
+fn page(ctx: &Ctx, loaded: Loaded, form: Option<MapForm>, mut problems: Vec<String>) -> ImportPage {
+    let preview = match loaded.preview {
+        Some(Ok(p)) => Some(p),
+        Some(Err(e)) => {
+            problems.push(e);
+            None
+        }
+        None => None,
+    };
+    let columns: Vec<Target> = match &form {
+        Some(f) => f.map.iter().map(|m| Target::parse(m).unwrap_or(Target::Ignore)).collect(),
+        None => preview.as_ref().map(|p| p.headers.iter().map(|h| Target::guess(h)).collect()).unwrap_or_default(),
+    };
+    let form = form.unwrap_or_else(|| MapForm {
+        key: if columns.contains(&Target::Email) || !columns.contains(&Target::Phone) { "email" } else { "phone" }.into(),
+        on_existing: "update".into(),
+        mode: "all_or_nothing".into(),
+        ..MapForm::default()
+    });
+    let mine = loaded.my_departments;
+    let departments = match ctx.role() {
+        Role::Manager => loaded.departments.into_iter().filter(|d| mine.contains(&d.id)).collect(),
+        _ => loaded.departments,
+    };
+    ImportPage {
+        layout: ctx.layout(format!("Import {}", loaded.import.filename), "clients"),
+        import: loaded.import,
+        preview,
+        form,
+        columns,
+        problems,
+        departments,
+        users: loaded.users.into_iter().filter(|u| u.active).collect(),
+        role: ctx.role(),
+        rejected: loaded.rejected,
+        targets: Target::ALL,
+    }
+}
+
+pub async fn show_import(ctx: Ctx, state: Data<AppState>, path: Path<i64>, Query(read_as): Query<ReadAs>) -> Result<HttpResponse, AppError> {
+    let scope = Scope::of(&ctx);
+    let parsed = read_as.parse();
+    let chosen = parsed.clone().unwrap_or((Choice::Auto, None));
+    let id = path.into_inner();
+    let loaded = db::run(&state.pool, move |conn| load(conn, &scope, id, Some(chosen))).await?;
+    let page = page(&ctx, loaded, None, parsed.err().into_iter().collect());
+    respond(&ctx.meta.htmx, StatusCode::OK, &page)
+}
+
+pub async fn import_progress(ctx: Ctx, state: Data<AppState>, path: Path<i64>) -> Result<HttpResponse, AppError> {
+    let scope = Scope::of(&ctx);
+    let id = path.into_inner();
+    let loaded = db::run(&state.pool, move |conn| load(conn, &scope, id, None)).await?;
+    let page = page(&ctx, loaded, None, Vec::new());
+    html_status(StatusCode::OK, &page.as_progress())
+}
+
+enum Started {
+    Queued,
+    /// The mapping needs fixing: the page again with the problems.
+    Invalid(Box<Loaded>, Vec<String>),
+}
+
+pub async fn start_import(ctx: Ctx, state: Data<AppState>, path: Path<i64>, HtmlForm(form): HtmlForm<MapForm>) -> Result<HttpResponse, AppError> {
+    let scope = Scope::of(&ctx);
+    let id = path.into_inner();
+    let read_as = ReadAs { encoding: Some(form.encoding.clone()), delimiter: Some(form.delimiter.clone()) };
+    let (choice, delimiter) = read_as.parse().map_err(AppError::Validation)?;
+    let entry = ctx.audit("imports.started", "imports", id);
+    let (ip, request_id) = (ctx.meta.ip.clone(), ctx.meta.request_id.clone());
+    let submitted = form.clone();
+    let started = db::run(&state.pool, move |conn| {
+        let loaded = load(conn, &scope, id, Some((choice, delimiter)))?;
+        if loaded.import.status != "uploaded" {
+            return Err(AppError::Conflict("This import has already been started.".into()));
+        }
+        let headers = match &loaded.preview {
+            Some(Ok(preview)) => preview.headers.clone(),
+            _ => return Ok(Started::Invalid(Box::new(loaded), Vec::new())),
+        };
+        let (settings, problems) = settings_from(conn, &scope, &loaded.my_departments, &submitted, headers.len(), ip, request_id)?;
+        let Some(settings) = settings.filter(|_| problems.is_empty()) else {
+            return Ok(Started::Invalid(Box::new(loaded), problems));
+        };
+        let preview = loaded.preview.and_then(Result::ok).expect("checked above");
+        let entry = entry.after(json!({ "filename": loaded.import.filename, "settings": settings }));
+        conn.transaction(|tx| {
+            let queued = diesel::update(imports::table.filter(imports::workspace_id.eq(scope.workspace_id)).filter(imports::id.eq(id)).filter(imports::status.eq("uploaded")))
+                .set((
+                    imports::status.eq("queued"),
+                    imports::settings.eq(serde_json::to_value(&settings).map_err(anyhow::Error::from)?),
+                    imports::encoding.eq(&preview.encoding),
+                    imports::delimiter.eq((preview.delimiter as char).to_string()),
+                    imports::headers.eq(json!(preview.headers)),
+                ))
+                .execute(tx)?;
+            if queued == 0 {
+                return Err(AppError::Conflict("This import has already been started.".into()));
+            }
+            audit::record(tx, &entry)?;
+            Ok(Started::Queued)
+        })
+    })
+    .await?;
+    match started {
+        Started::Queued => {
+            run::spawn(state.pool.clone(), ctx.workspace_id(), id);
+            Ok(see_other(&format!("/imports/{id}")))
+        }
+        Started::Invalid(loaded, problems) => {
+            let page = page(&ctx, *loaded, Some(form), problems);
+            respond(&ctx.meta.htmx, StatusCode::UNPROCESSABLE_ENTITY, &page)
+        }
+    }
+}
+
+/// The run's settings from the form, with every problem a person must fix. Agents import
+/// into their own assignment; managers into one of their departments.
+fn settings_from(
+    conn: &mut PgConnection,
+    scope: &Scope,
+    my_departments: &[i64],
+    form: &MapForm,
+    header_count: usize,
+    ip: Option<String>,
+    request_id: Option<String>,
+) -> Result<(Option<ImportSettings>, Vec<String>), AppError> {
+    let mut problems = Vec::new();
+    let columns: Vec<Target> = form
+        .map
+        .iter()
+        .map(|m| {
+            Target::parse(m).unwrap_or_else(|| {
+                problems.push(format!("{m:?} is not a field a column can go to."));
+                Target::Ignore
+            })
+        })
+        .collect();
+    let key = match form.key.as_str() {
+        "phone" => Key::Phone,
+        "email" | "" => Key::Email,
+        _ => {
+            problems.push("Match existing clients by email or by phone.".into());
+            Key::Email
+        }
+    };
+    let on_existing = if form.on_existing == "skip" { OnExisting::Skip } else { OnExisting::Update };
+    let mode = if form.mode == "skip_invalid" { Mode::SkipInvalid } else { Mode::AllOrNothing };
+    let w = scope.workspace_id;
+    let department_id = match form.department_id.trim() {
+        "" => None,
+        raw => match raw.parse::<i64>().ok().map(|d| departments::find(conn, w, d)).transpose()?.flatten() {
+            Some(d) if scope.role != Role::Manager || my_departments.contains(&d.id) => Some(d.id),
+            _ => {
+                problems.push("Choose one of the listed departments.".into());
+                None
+            }
+        },
+    };
+    if scope.role == Role::Manager && department_id.is_none() && !problems.iter().any(|p| p.contains("department")) {
+        problems.push("Choose one of your departments for the imported clients.".into());
+    }
+    let tag = match form.tag.trim() {
+        "" => None,
+        t if t.chars().count() > 50 || t.contains([';', ',']) => {
+            problems.push("The tag must be at most 50 characters, without commas or semicolons.".into());
+            None
+        }
+        t => Some(t.to_string()),
+    };
+    let assignee = match (scope.role, form.assignee.trim()) {
+        (Role::Agent, _) => Some(scope.user_id),
+        (_, "") => None,
+        (_, raw) => match raw.parse::<i64>().ok().map(|u| users::find(conn, w, u)).transpose()?.flatten() {
+            Some(u) if u.active => Some(u.id),
+            _ => {
+                problems.push("Assign new clients to an active user of this workspace.".into());
+                None
+            }
+        },
+    };
+    let settings = ImportSettings { columns, key, on_existing, mode, department_id, tag, assignee, ip, request_id };
+    problems.extend(settings.problems(header_count));
+    Ok((Some(settings), problems))
+}
+
+/// `GET /imports/{id}/errors.csv`: the rejected rows' original cells plus `error`.
+pub async fn errors_csv(ctx: Ctx, state: Data<AppState>, path: Path<i64>) -> Result<HttpResponse, AppError> {
+    let scope = Scope::of(&ctx);
+    let id = path.into_inner();
+    let import = db::run(&state.pool, move |conn| model::find(conn, &scope, id)?.ok_or(AppError::NotFound)).await?;
+    let mut header = import.headers();
+    let width = header.len();
+    header.push("error".into());
+    let header: Vec<&str> = header.iter().map(String::as_str).collect();
+    let w = scope.workspace_id;
+    Ok(csv_safe::streamed_response(&format!("import-{id}-errors.csv"), false, &header, state.pool.clone(), move |conn, cursor| {
+        let rows = model::errors_page(conn, w, id, cursor, 1_000)?;
+        let mut out = Vec::new();
+        for r in &rows {
+            let mut cells: Vec<String> = r.raw.clone();
+            cells.resize(width, String::new());
+            cells.push(format!("Row {}: {}", r.row_number, r.reasons()));
+            out.extend(csv_safe::record(cells.iter().map(String::as_str)));
+        }
+        let next = (rows.len() == 1_000).then(|| rows.last().map(|r| r.row_number)).flatten();
+        Ok((out, next))
+    }))
+}

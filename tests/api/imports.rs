@@ -1,0 +1,411 @@
+//! CSV import over HTTP: every fixture the issue names, written by the tests themselves.
+
+use std::time::Duration;
+
+use reqwest::StatusCode;
+use switchboard::users::role::Role;
+
+use crate::support::{Browser, PASSWORD, TestApp, location, spawn_app, spawn_app_with};
+
+/// Uploads `csv`; returns the new import's id (the upload must succeed).
+async fn upload(b: &Browser, name: &str, csv: impl Into<Vec<u8>>) -> i64 {
+    let r = b.upload("/clients/import", name, csv.into()).await;
+    let status = r.status();
+    let to = location(&r);
+    assert_eq!(status, StatusCode::SEE_OTHER, "upload refused: {}", r.text().await.unwrap_or_default());
+    to.trim_start_matches("/imports/").parse().expect("redirect to the import")
+}
+
+/// Waits (up to a minute, polling the database) until the import has finished.
+async fn finished(app: &TestApp, id: i64) -> String {
+    for _ in 0..600 {
+        if app.count(&format!("SELECT count(*) FROM imports WHERE id = {id} AND status IN ('done', 'failed')")) == 1 {
+            let done = app.count(&format!("SELECT count(*) FROM imports WHERE id = {id} AND status = 'done'")) == 1;
+            return if done { "done" } else { "failed" }.to_string();
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("import {id} did not finish within a minute");
+}
+
+/// Uploads, starts with `fields` (the mapping form) and waits; returns the id and final status.
+async fn import(app: &TestApp, b: &Browser, csv: impl Into<Vec<u8>>, fields: &[(&str, &str)]) -> (i64, String) {
+    let id = upload(b, "clients.csv", csv).await;
+    let r = b.post(&format!("/imports/{id}/start"), fields).await;
+    let status = r.status();
+    assert_eq!(status, StatusCode::SEE_OTHER, "start refused: {}", r.text().await.unwrap_or_default());
+    let outcome = finished(app, id).await;
+    (id, outcome)
+}
+
+fn counts(app: &TestApp, id: i64) -> [i64; 6] {
+    let c = |col: &str| app.count(&format!("SELECT {col} FROM imports WHERE id = {id}"));
+    [c("rows_read"), c("rows_created"), c("rows_updated"), c("rows_unchanged"), c("rows_skipped"), c("rows_rejected")]
+}
+
+fn department(app: &TestApp, workspace_id: i64, name: &str) -> i64 {
+    switchboard::departments::insert(&mut app.conn(), workspace_id, name).unwrap().id
+}
+
+const NAME_EMAIL_PHONE: [(&str, &str); 3] = [("map", "name"), ("map", "email"), ("map", "phone")];
+
+#[tokio::test]
+async fn a_utf8_bom_semicolon_file_is_previewed_mapped_and_imported_with_defaults() {
+    let app = spawn_app().await;
+    let (admin, me) = app.signed_in(Role::Admin).await;
+    let sales = department(&app, me.workspace_id, "Sales");
+    let csv = "\u{feff}Full Name;E-mail;Mobile;Company name;Stage;Labels;Source\r\n\
+               Zoë Ärger;ZOE@example.com;+1 415 555 2671;Acme;Hot;vip, london;fair\r\n\
+               \"Smith; John\";john@example.com;(415) 555-2672;;warm;;\r\n;;;;;;\r\n\r\n";
+    let id = upload(&admin, "../../etc/passwd.csv", csv).await;
+    assert_eq!(app.count(&format!("SELECT count(*) FROM imports WHERE id = {id} AND filename = 'passwd.csv'")), 1, "stored under a clean name");
+    let page = admin.get_html(&format!("/imports/{id}")).await;
+    for shown in ["Zoë Ärger", "Smith; John", "Full Name", "Company name"] {
+        assert!(page.contains(shown), "preview shows {shown}");
+    }
+    // Header names are guessed: E-mail → email, Mobile → phone, Company name → company.
+    assert!(page.contains(r#"<option value="email" selected>"#) && page.contains(r#"<option value="phone" selected>"#));
+    assert!(page.contains(r#"<option value="company" selected>"#) && page.contains(r#"<option value="semicolon" selected>"#));
+    let sales_id = sales.to_string();
+    let fields = [
+        ("map", "name"), ("map", "email"), ("map", "phone"), ("map", "company"), ("map", "status"), ("map", "tags"), ("map", "note"),
+        ("key", "email"), ("on_existing", "update"), ("mode", "all_or_nothing"), ("department_id", sales_id.as_str()),
+        ("tag", "spring-fair"), ("assignee", ""), ("encoding", "utf-8"), ("delimiter", "semicolon"),
+    ];
+    let r = admin.post(&format!("/imports/{id}/start"), &fields).await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert_eq!(finished(&app, id).await, "done");
+    assert_eq!(counts(&app, id), [3, 2, 0, 0, 1, 0], "read, created, updated, unchanged, skipped (the blank line), rejected");
+    assert_eq!(app.count("SELECT count(*) FROM clients WHERE name = 'Zoë Ärger' AND email = 'zoe@example.com' AND phone = '+14155552671' AND status = 'hot' AND company = 'Acme' AND notes = 'Source: fair'"), 1);
+    assert_eq!(app.count("SELECT count(*) FROM clients WHERE name = 'Smith; John' AND phone = '+14155552672' AND status = 'warm'"), 1);
+    assert_eq!(app.count(&format!("SELECT count(*) FROM client_departments WHERE department_id = {sales}")), 2);
+    assert_eq!(app.count("SELECT count(*) FROM client_tags ct JOIN tags t ON t.id = ct.tag_id WHERE t.name = 'spring-fair'"), 2);
+    assert_eq!(app.count("SELECT count(*) FROM client_tags ct JOIN tags t ON t.id = ct.tag_id WHERE t.name IN ('vip', 'london')"), 2);
+    assert_eq!(app.count("SELECT count(*) FROM audit_logs WHERE action = 'clients.imported'"), 2, "one audit row per created client");
+    assert_eq!(app.count(&format!("SELECT count(*) FROM audit_logs WHERE action = 'imports.completed' AND entity_id = '{id}' AND (after->>'created')::int = 2")), 1);
+    assert_eq!(app.count(&format!("SELECT count(*) FROM import_chunks WHERE import_id = {id}")), 0, "the file is deleted once imported");
+    let report = admin.get_html(&format!("/imports/{id}")).await;
+    assert!(report.contains("Import finished.") && report.contains(r#"<dd id="count-created">2</dd>"#));
+    assert!(!report.contains("hx-trigger=\"every 1s\""), "a finished import is not polled");
+    // The list links the import.
+    assert!(admin.get_html("/clients/import").await.contains(&format!("/imports/{id}")));
+}
+
+#[tokio::test]
+async fn latin1_is_detected_or_chosen_and_quoted_newlines_survive() {
+    let app = spawn_app().await;
+    let (admin, _) = app.signed_in(Role::Admin).await;
+    // Windows-1252 bytes: ë = EB, ü = FC; a quoted note with a comma, quotes and a newline; LF endings, no final newline.
+    let mut csv = b"name,email,notes\nZo\xEB M\xFCller,zoe@example.com,\"Met at the fair, said \"\"call me\"\"\nnext week\"\nPlain,plain@example.com,".to_vec();
+    let id = upload(&admin, "latin.csv", csv.clone()).await;
+    assert_eq!(app.count(&format!("SELECT count(*) FROM imports WHERE id = {id} AND encoding = 'windows-1252'")), 1);
+    assert!(admin.get_html(&format!("/imports/{id}")).await.contains("Zoë Müller"));
+    // Read as UTF-8 on request, the bytes show as replacement characters.
+    assert!(admin.get_html(&format!("/imports/{id}?encoding=utf-8")).await.contains("Zo\u{FFFD} M\u{FFFD}ller"));
+    let fields = [("map", "name"), ("map", "email"), ("map", "notes"), ("key", "email"), ("encoding", "windows-1252"), ("delimiter", "comma")];
+    assert_eq!(admin.post(&format!("/imports/{id}/start"), &fields).await.status(), StatusCode::SEE_OTHER);
+    assert_eq!(finished(&app, id).await, "done");
+    assert_eq!(app.count("SELECT count(*) FROM clients WHERE name = 'Zoë Müller' AND notes = E'Met at the fair, said \"call me\"\\nnext week'"), 1);
+    assert_eq!(app.count("SELECT count(*) FROM clients WHERE name = 'Plain'"), 1);
+    // CRLF and a UTF-16 file with its BOM import the same way.
+    csv = "name,email\r\nWide Person,wide@example.com\r\n".encode_utf16().flat_map(|u| u.to_le_bytes()).collect();
+    csv.splice(0..0, [0xFF, 0xFE]);
+    let (_, status) = import(&app, &admin, csv, &[("map", "name"), ("map", "email"), ("key", "email")]).await;
+    assert_eq!(status, "done");
+    assert_eq!(app.count("SELECT count(*) FROM clients WHERE email = 'wide@example.com' AND name = 'Wide Person'"), 1);
+}
+
+#[tokio::test]
+async fn binary_empty_and_header_only_files_are_refused_and_nothing_is_kept() {
+    let app = spawn_app().await;
+    let (admin, _) = app.signed_in(Role::Admin).await;
+    let png = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x01".to_vec();
+    let mut late_nul = "name,email\n".repeat(1).into_bytes();
+    late_nul.extend(std::iter::repeat_n(b"Ada,ada@example.com\n".to_vec(), 60_000).flatten());
+    late_nul.extend(b"Bad\0Row,x@example.com\n");
+    for (name, bytes, reason) in [
+        ("photo.csv", png, "This file is a PNG image, not CSV."),
+        ("zip.csv", b"PK\x03\x04\x14\0\0\0".to_vec(), "ZIP archive"),
+        ("header.csv", b"name,email,phone\r\n".to_vec(), "The file has a header line but no rows."),
+        ("empty.csv", Vec::new(), "The file is empty."),
+        ("nul.csv", late_nul, "NUL bytes"),
+    ] {
+        let r = admin.upload("/clients/import", name, bytes).await;
+        assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY, "{name}");
+        let body = r.text().await.unwrap();
+        assert!(body.contains(reason), "{name}: {body}");
+        assert!(body.contains("id=\"upload-form\""), "the form is shown again");
+    }
+    assert_eq!(app.count("SELECT count(*) FROM imports"), 0);
+    assert_eq!(app.count("SELECT count(*) FROM import_chunks"), 0);
+    // No file field at all.
+    let token = admin.csrf().await;
+    let form = reqwest::multipart::Form::new().text("other", "x");
+    let r = admin.client.post(admin.url(&format!("/clients/import?csrf_token={token}"))).multipart(form).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    // Without the CSRF token the upload is refused before it is read.
+    let part = reqwest::multipart::Part::bytes(b"name\nx\n".to_vec()).file_name("a.csv");
+    let r = admin.client.post(admin.url("/clients/import")).multipart(reqwest::multipart::Form::new().part("file", part)).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+}
+
+#[tokio::test]
+async fn a_60_mb_file_gets_413_naming_the_limit_and_nothing_is_kept() {
+    let app = spawn_app().await;
+    let (admin, _) = app.signed_in(Role::Admin).await;
+    let mut big = b"name,email\n".to_vec();
+    let line = b"Somebody With A Long Name,somebody@example.com\n";
+    while big.len() < 60 * 1024 * 1024 {
+        big.extend_from_slice(line);
+    }
+    let r = admin.upload("/clients/import", "big.csv", big).await;
+    assert_eq!(r.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    assert!(r.text().await.unwrap().contains("import limit of 50 MB"));
+    assert_eq!(app.count("SELECT count(*) FROM imports") + app.count("SELECT count(*) FROM import_chunks"), 0);
+}
+
+#[tokio::test]
+async fn a_smaller_configured_limit_is_enforced_while_streaming() {
+    let app = spawn_app_with(|s| s.import_max_bytes = 1024 * 1024).await;
+    let (admin, _) = app.signed_in(Role::Admin).await;
+    let mut file = b"name,email\n".to_vec();
+    while file.len() < 3 * 1024 * 1024 {
+        file.extend_from_slice(b"Somebody,somebody@example.com\n");
+    }
+    // A chunked body has no Content-Length, so the limit is found while the file streams in.
+    let token = admin.csrf().await;
+    let boundary = "XyZboundary";
+    let mut body = format!("--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"big.csv\"\r\nContent-Type: text/csv\r\n\r\n").into_bytes();
+    body.extend(file);
+    body.extend(format!("\r\n--{boundary}--\r\n").into_bytes());
+    let chunks: Vec<Result<Vec<u8>, std::io::Error>> = body.chunks(64 * 1024).map(|c| Ok(c.to_vec())).collect();
+    let r = admin
+        .client
+        .post(admin.url(&format!("/clients/import?csrf_token={token}")))
+        .header("Content-Type", format!("multipart/form-data; boundary={boundary}"))
+        .body(reqwest::Body::wrap_stream(futures_util::stream::iter(chunks)))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    assert!(r.text().await.unwrap().contains("import limit of 1 MB"));
+    assert_eq!(app.count("SELECT count(*) FROM imports") + app.count("SELECT count(*) FROM import_chunks"), 0);
+}
+
+#[tokio::test]
+async fn duplicate_emails_in_one_file_are_rejected_with_the_first_rows_number() {
+    let app = spawn_app().await;
+    let (admin, _) = app.signed_in(Role::Admin).await;
+    let csv = "name,email,phone\nAda,ada@example.com,\nAda Again,ADA@example.com,\nBob,bob@example.com,+14155552671\nBobby,bobby@example.com,+1 (415) 555-2671\n";
+    let (id, status) = import(&app, &admin, csv, &[("map", "name"), ("map", "email"), ("map", "phone"), ("key", "email")]).await;
+    assert_eq!(status, "failed");
+    assert_eq!(app.count("SELECT count(*) FROM clients"), 0, "all-or-nothing: nothing written");
+    assert_eq!(app.count(&format!("SELECT count(*) FROM import_errors WHERE import_id = {id} AND row_number = 3 AND problems->0->>'reason' = 'Same email as row 2.'")), 1);
+    assert_eq!(app.count(&format!("SELECT count(*) FROM import_errors WHERE import_id = {id} AND row_number = 5 AND problems->0->>'reason' = 'Same phone as row 4.'")), 1);
+    let page = admin.get_html(&format!("/imports/{id}")).await;
+    assert!(page.contains("2 rows were rejected, so nothing was imported") && page.contains("Same email as row 2."));
+    // Importing the valid rows instead keeps the first of each pair.
+    let fields = [("map", "name"), ("map", "email"), ("map", "phone"), ("key", "email"), ("mode", "skip_invalid")];
+    let (id, status) = import(&app, &admin, csv, &fields).await;
+    assert_eq!(status, "done");
+    assert_eq!(counts(&app, id), [4, 2, 0, 0, 0, 2]);
+    assert_eq!(app.count("SELECT count(*) FROM clients WHERE name IN ('Ada', 'Bob')"), 2);
+}
+
+#[tokio::test]
+async fn a_row_with_10000_columns_is_rejected_with_its_reason() {
+    let app = spawn_app().await;
+    let (admin, _) = app.signed_in(Role::Admin).await;
+    let wide = vec!["x"; 10_000].join(",");
+    let csv = format!("name,email\nAda,ada@example.com\n{wide}\nBob,bob@example.com\n");
+    let fields = [("map", "name"), ("map", "email"), ("key", "email"), ("mode", "skip_invalid")];
+    let (id, status) = import(&app, &admin, csv, &fields).await;
+    assert_eq!(status, "done");
+    assert_eq!(counts(&app, id), [3, 2, 0, 0, 0, 1]);
+    assert_eq!(app.count(&format!("SELECT count(*) FROM import_errors WHERE import_id = {id} AND row_number = 3 AND problems->0->>'reason' LIKE 'This row has 10000 fields but the header has 2%' AND jsonb_array_length(raw) = 2")), 1);
+}
+
+#[tokio::test]
+async fn one_bad_row_after_10000_good_ones_writes_nothing() {
+    let app = spawn_app().await;
+    let (admin, _) = app.signed_in(Role::Admin).await;
+    let mut csv = String::from("name,email,phone\n");
+    for i in 0..10_000 {
+        csv.push_str(&format!("Client {i},client{i}@example.com,+1415555{:04}\n", i % 10_000));
+    }
+    csv.push_str("Broken,not-an-email,12\n");
+    let (id, status) = import(&app, &admin, csv, &[("map", "name"), ("map", "email"), ("map", "phone"), ("key", "email")]).await;
+    assert_eq!(status, "failed");
+    assert_eq!(app.count("SELECT count(*) FROM clients"), 0);
+    assert_eq!(app.count("SELECT count(*) FROM audit_logs WHERE action LIKE 'clients.%'"), 0);
+    assert_eq!(counts(&app, id)[0], 10_001);
+    let row = 10_002; // the header is row 1
+    assert_eq!(app.count(&format!("SELECT count(*) FROM import_errors WHERE import_id = {id} AND row_number = {row} AND jsonb_array_length(problems) = 2")), 1);
+    assert_eq!(app.count(&format!("SELECT count(*) FROM audit_logs WHERE action = 'imports.failed' AND entity_id = '{id}'")), 1);
+    // errors.csv: the original columns plus error, naming the row, column and reason.
+    let r = admin.get(&format!("/imports/{id}/errors.csv")).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(r.headers()["content-disposition"], format!("attachment; filename=\"import-{id}-errors.csv\"").as_str());
+    let body = r.text().await.unwrap();
+    let mut lines = body.lines();
+    assert_eq!(lines.next(), Some("name,email,phone,error"));
+    let line = lines.next().unwrap();
+    assert!(line.starts_with("Broken,not-an-email,12,\"Row 10002: email:") || line.starts_with("Broken,not-an-email,12,Row 10002: email:"), "{line}");
+    assert!(line.contains("phone:"), "{line}");
+}
+
+#[tokio::test]
+async fn upsert_updates_existing_clients_without_duplicates_and_audits_each_change() {
+    let app = spawn_app().await;
+    let (admin, _) = app.signed_in(Role::Admin).await;
+    let fields = [("map", "name"), ("map", "email"), ("map", "phone"), ("map", "company"), ("map", "tags"), ("key", "email")];
+    let first = "name,email,phone,company,tags\nAda,ada@example.com,+14155552671,Acme,vip\nBob,bob@example.com,,,\n";
+    let (id, _) = import(&app, &admin, first, &fields).await;
+    assert_eq!(counts(&app, id), [2, 2, 0, 0, 0, 0]);
+    // Ada changes company and gets a tag; Bob's empty cells change nothing; Cy is new.
+    let second = "name,email,phone,company,tags\nAda Lovelace,ADA@example.com,,Analytical,\"vip, math\"\nBob,bob@example.com,,,\nCy,cy@example.com,,,\n";
+    let (id, _) = import(&app, &admin, second, &fields).await;
+    assert_eq!(counts(&app, id), [3, 1, 1, 1, 0, 0]);
+    assert_eq!(app.count("SELECT count(*) FROM clients"), 3);
+    assert_eq!(app.count("SELECT count(*) FROM clients WHERE email = 'ada@example.com' AND name = 'Ada Lovelace' AND company = 'Analytical' AND phone = '+14155552671' AND version = 2"), 1);
+    assert_eq!(app.count("SELECT count(*) FROM audit_logs WHERE action = 'clients.import_updated' AND before->>'company' = 'Acme' AND after->>'company' = 'Analytical' AND after->'tags_added' = '[\"math\"]'"), 1);
+    // Skip mode leaves existing clients alone.
+    let third = "name,email,phone,company,tags\nAda Byron,ada@example.com,,Other,\nDee,dee@example.com,,,\n";
+    let (id, _) = import(&app, &admin, third, &[&fields[..], &[("on_existing", "skip")]].concat()).await;
+    assert_eq!(counts(&app, id), [2, 1, 0, 0, 1, 0]);
+    assert_eq!(app.count("SELECT count(*) FROM clients WHERE name = 'Ada Lovelace'"), 1);
+    // Matching by phone: the phone finds Ada, and an email another client has is rejected.
+    let by_phone = "name,email,phone\nAda P,,+1 415 555 2671\nThief,bob@example.com,+14155550000\n";
+    let fields = [("map", "name"), ("map", "email"), ("map", "phone"), ("key", "phone"), ("mode", "skip_invalid")];
+    let (id, _) = import(&app, &admin, by_phone, &fields).await;
+    assert_eq!(counts(&app, id), [2, 0, 1, 0, 0, 1]);
+    assert_eq!(app.count("SELECT count(*) FROM clients WHERE name = 'Ada P' AND email = 'ada@example.com'"), 1);
+    assert_eq!(app.count(&format!("SELECT count(*) FROM import_errors WHERE import_id = {id} AND problems->0->>'reason' = 'Another client already has this email.'")), 1);
+}
+
+#[tokio::test]
+async fn an_export_imports_back_as_the_same_clients() {
+    let app = spawn_app().await;
+    let (admin, _) = app.signed_in(Role::Admin).await;
+    for (name, email, phone, company, status, tags, notes) in [
+        ("=HYPERLINK(\"http://x\",\"y\")", "f@example.com", "+14155552671", "-2 Corp", "hot", "vip", "a note"),
+        ("Zoë \"Z\" Ärger", "zoe@example.com", "", "Acme, Inc.", "inactive", "vip, trial", ""),
+        ("@Phone Only", "", "+442079460958", "", "warm", "", "two\nlines, \"quoted\""),
+    ] {
+        let r = admin.post("/clients", &[("name", name), ("email", email), ("phone", phone), ("company", company), ("status", status), ("tags", tags), ("notes", notes)]).await;
+        assert_eq!(r.status(), StatusCode::SEE_OTHER, "{}", r.text().await.unwrap());
+    }
+    let exported = admin.get("/clients/export.csv").await.text().await.unwrap();
+    // Into another workspace: the export's header is guessed, id and the rest ignored.
+    let beta = app.create_user("Beta", "boss@beta.test", Role::Admin);
+    let b = app.browser();
+    b.login(&beta.email, PASSWORD).await;
+    let map = ["ignore", "name", "email", "phone", "company", "status", "ignore", "ignore", "tags", "notes", "ignore", "ignore", "ignore", "ignore", "ignore"];
+    let mut fields: Vec<(&str, &str)> = map.iter().map(|m| ("map", *m)).collect();
+    fields.extend([("key", "email"), ("mode", "all_or_nothing")]);
+    let (id, status) = import(&app, &b, exported.clone(), &fields).await;
+    assert_eq!(status, "done", "{:?}", app.count(&format!("SELECT count(*) FROM import_errors WHERE import_id = {id}")));
+    assert_eq!(counts(&app, id)[1], 3);
+    let again = b.get("/clients/export.csv").await.text().await.unwrap();
+    let strip = |csv: &str| -> Vec<Vec<String>> {
+        let mut rows: Vec<Vec<String>> = csv::ReaderBuilder::new()
+            .from_reader(csv.as_bytes())
+            .records()
+            .map(|r| { let r = r.unwrap(); vec![r[1].to_string(), r[2].to_string(), r[3].to_string(), r[4].to_string(), r[5].to_string(), r[8].to_string(), r[9].to_string()] })
+            .collect();
+        rows.sort();
+        rows
+    };
+    assert_eq!(strip(&again), strip(&exported));
+    // Back into the same workspace: nothing new, nothing changed.
+    let (id, _) = import(&app, &admin, exported, &fields).await;
+    assert_eq!(counts(&app, id), [3, 0, 0, 3, 0, 0]);
+}
+
+#[tokio::test]
+async fn agents_import_into_their_own_assignment_and_managers_into_their_departments() {
+    let app = spawn_app().await;
+    let (admin, me) = app.signed_in(Role::Admin).await;
+    let (agent, agent_user) = app.signed_in(Role::Agent).await;
+    let (manager, manager_user) = app.signed_in(Role::Manager).await;
+    let sales = department(&app, me.workspace_id, "Sales");
+    let support = department(&app, me.workspace_id, "Support");
+    switchboard::users::model::set_departments(&mut app.conn(), me.workspace_id, manager_user.id, &[sales]).unwrap();
+    admin.post("/clients", &[("name", "Admin's"), ("email", "owned@example.com")]).await;
+    // The agent's rows are assigned to the agent, whatever the form says; an existing client
+    // that is not theirs is rejected, not changed.
+    let fields = [("map", "name"), ("map", "email"), ("key", "email"), ("mode", "skip_invalid"), ("assignee", &me.id.to_string())];
+    let (id, _) = import(&app, &agent, "name,email\nMine,mine@example.com\nTaken,owned@example.com\n", &fields).await;
+    assert_eq!(counts(&app, id), [2, 1, 0, 0, 0, 1]);
+    assert_eq!(app.count(&format!("SELECT count(*) FROM clients WHERE email = 'mine@example.com' AND assigned_to = {}", agent_user.id)), 1);
+    assert_eq!(app.count("SELECT count(*) FROM clients WHERE email = 'owned@example.com' AND name = 'Admin''s'"), 1);
+    assert_eq!(app.count(&format!("SELECT count(*) FROM import_errors WHERE import_id = {id} AND problems->0->>'reason' LIKE '%not yours to change%'")), 1);
+    // A manager must choose one of their departments.
+    let id = upload(&manager, "m.csv", "name,email\nLead,lead@example.com\n").await;
+    let base = [("map", "name"), ("map", "email"), ("key", "email")];
+    let r = manager.post(&format!("/imports/{id}/start"), &base).await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(r.text().await.unwrap().contains("Choose one of your departments"));
+    let r = manager.post(&format!("/imports/{id}/start"), &[&base[..], &[("department_id", &support.to_string())]].concat()).await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY, "not their department");
+    let r = manager.post(&format!("/imports/{id}/start"), &[&base[..], &[("department_id", &sales.to_string())]].concat()).await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert_eq!(finished(&app, id).await, "done");
+    assert_eq!(app.count(&format!("SELECT count(*) FROM clients c JOIN client_departments cd ON cd.client_id = c.id WHERE c.email = 'lead@example.com' AND cd.department_id = {sales}")), 1);
+    assert!(manager.get_html("/clients?q=lead").await.contains("Lead"), "the manager sees what they imported");
+    // Starting twice is refused; another user's import is a 404.
+    assert_eq!(manager.post(&format!("/imports/{id}/start"), &[&base[..], &[("department_id", &sales.to_string())]].concat()).await.status(), StatusCode::CONFLICT);
+    assert_eq!(agent.get(&format!("/imports/{id}")).await.status(), StatusCode::NOT_FOUND);
+    assert_eq!(admin.get(&format!("/imports/{id}")).await.status(), StatusCode::OK, "admins see every import");
+}
+
+#[tokio::test]
+async fn mapping_mistakes_are_shown_on_the_page_and_another_workspace_gets_404() {
+    let app = spawn_app().await;
+    let (admin, _) = app.signed_in(Role::Admin).await;
+    let id = upload(&admin, "c.csv", "name,email\nAda,ada@example.com\n").await;
+    let r = admin.post(&format!("/imports/{id}/start"), &[("map", "company"), ("map", "company"), ("key", "phone"), ("tag", "a;b")]).await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let body = r.text().await.unwrap();
+    for message in ["Company is chosen for more than one column.", "Map at least one column to a name, email or phone.", "map a column to Phone", "without commas or semicolons"] {
+        assert!(body.contains(message), "{message}");
+    }
+    assert!(body.contains("Ada"), "the preview is shown again");
+    assert_eq!(app.count(&format!("SELECT count(*) FROM imports WHERE id = {id} AND status = 'uploaded'")), 1);
+    let beta = app.create_user("Beta", "boss@beta.test", Role::Admin);
+    let b = app.browser();
+    b.login(&beta.email, PASSWORD).await;
+    for path in [format!("/imports/{id}"), format!("/imports/{id}/progress"), format!("/imports/{id}/errors.csv")] {
+        assert_eq!(b.get(&path).await.status(), StatusCode::NOT_FOUND, "{path}");
+    }
+    assert_eq!(b.post(&format!("/imports/{id}/start"), &NAME_EMAIL_PHONE[..2]).await.status(), StatusCode::NOT_FOUND);
+    assert_eq!(app.browser().get(&format!("/imports/{id}")).await.status(), StatusCode::FOUND, "signed out → login");
+}
+
+#[tokio::test]
+async fn five_percent_bad_rows_are_reported_and_a_reimport_creates_no_duplicates() {
+    let app = spawn_app().await;
+    let (admin, _) = app.signed_in(Role::Admin).await;
+    let mut csv = String::from("name,phone,company\n");
+    for i in 0..2_000 {
+        match i % 20 {
+            0 => csv.push_str(&format!("Bad Phone {i},12345,Acme\n")),
+            _ => csv.push_str(&format!("Client {i},+1415555{i:04},Acme\n")),
+        }
+    }
+    csv.push_str(&format!("Long {},+14155559999,{}\n", 1, "x".repeat(300)));
+    csv.push_str("Dup,+14155550001,Acme\n");
+    let fields = [("map", "name"), ("map", "phone"), ("map", "company"), ("key", "phone"), ("mode", "skip_invalid")];
+    let (id, _) = import(&app, &admin, csv.clone(), &fields).await;
+    assert_eq!(counts(&app, id), [2_002, 1_900, 0, 0, 0, 102]);
+    let errors = admin.get(&format!("/imports/{id}/errors.csv")).await.text().await.unwrap();
+    assert_eq!(errors.lines().count(), 103);
+    assert!(errors.contains("Row 2002: company: Company must be at most 200 characters.") && errors.contains("Row 2003: phone: Same phone as row 3."));
+    let (id, _) = import(&app, &admin, csv, &fields).await;
+    assert_eq!(counts(&app, id), [2_002, 0, 0, 1_900, 0, 102]);
+    assert_eq!(app.count("SELECT count(*) FROM clients"), 1_900);
+    // The progress fragment is what the page polls.
+    let fragment = admin.htmx_get(&format!("/imports/{id}/progress")).await.text().await.unwrap();
+    assert!(fragment.trim_start().starts_with("<section id=\"import-progress\""), "{fragment}");
+    assert!(fragment.contains("Import finished.") && !fragment.contains("<html"));
+}
