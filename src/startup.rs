@@ -45,7 +45,7 @@ impl Database {
         match &settings.database_url {
             Some(url) => Ok(Self { url: url.clone(), cluster: None }),
             None => {
-                let cluster = LocalCluster::start(&settings.data_dir, settings.pg_bin.as_deref(), &ClusterOptions::default())?;
+                let cluster = LocalCluster::start(&settings.data_dir, settings.pg_bin.as_deref(), &ClusterOptions::app())?;
                 Ok(Self { url: SecretString::from(cluster.url(DB_NAME)), cluster: Some(cluster) })
             }
         }

@@ -32,6 +32,11 @@ CREATE TABLE imports (
     PRIMARY KEY (workspace_id, id),
     FOREIGN KEY (workspace_id, user_id) REFERENCES users (workspace_id, id)
 );
+-- Which import created a client: its creation is audited once, by the import's own entry
+-- (who, file, counts), instead of one audit row per created client. No foreign key, so the
+-- insert of a million clients pays no per-row check; imports with clients are never deleted.
+ALTER TABLE clients ADD COLUMN import_id bigint;
+
 CREATE INDEX imports_user_idx ON imports (workspace_id, user_id, created_at DESC);
 CREATE INDEX imports_status_idx ON imports (status, created_at) WHERE status IN ('uploading', 'uploaded');
 

@@ -28,6 +28,8 @@ pub struct Client {
     pub version: i32,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// The import that created the client, if one did.
+    pub import_id: Option<i64>,
 }
 
 /// Channels a client can opt out of.

@@ -28,6 +28,13 @@ pub struct ClusterOptions {
 }
 
 impl ClusterOptions {
+    /// Settings for the app's own cluster: durable, with room for bulk writes (a large CSV
+    /// import) before a checkpoint forces full-page writes.
+    pub fn app() -> Self {
+        let s = |k: &str, v: &str| (k.to_string(), v.to_string());
+        Self { server_settings: vec![s("max_wal_size", "2GB"), s("shared_buffers", "256MB")] }
+    }
+
     /// Settings for test clusters: no durability, more connections.
     pub fn throwaway() -> Self {
         let s = |k: &str, v: &str| (k.to_string(), v.to_string());

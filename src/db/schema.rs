@@ -68,6 +68,7 @@ diesel::table! {
         updated_at -> Timestamptz,
         search -> Nullable<Text>,
         sort_name -> Nullable<Text>,
+        import_id -> Nullable<Int8>,
     }
 }
 

@@ -195,7 +195,9 @@ fn io_error(e: impl std::error::Error + Send + Sync + 'static) -> diesel::result
 /// The whole import inside one transaction.
 fn import_in(tx: &mut PgConnection, pool: &Pool, job: &Job, rejected: &RefCell<Vec<Rejected>>) -> Result<Counts, RunError> {
     let mut counts = Counts::default();
+    let mut clock = PhaseClock::new(job.id());
     let blank = stage(tx, pool, job, rejected, &mut counts.read)?;
+    clock.lap("staged");
     progress(pool, job, "checking", counts.read);
     for sql in [
         "CREATE INDEX ON import_rows (email)",
@@ -205,7 +207,9 @@ fn import_in(tx: &mut PgConnection, pool: &Pool, job: &Job, rejected: &RefCell<V
     ] {
         diesel::sql_query(sql).execute(tx)?;
     }
+    clock.lap("indexed");
     let mut found = find_rejects(tx, job)?;
+    clock.lap("checked");
     let all_or_nothing = job.settings.mode == Mode::AllOrNothing;
     if all_or_nothing && (!found.is_empty() || !rejected.borrow().is_empty()) {
         counts.rejected = (found.len() + rejected.borrow().len()) as i64;
@@ -226,9 +230,12 @@ fn import_in(tx: &mut PgConnection, pool: &Pool, job: &Job, rejected: &RefCell<V
     .bind::<BigInt, _>(w)
     .execute(tx)?;
     let matched = diesel::sql_query("SELECT 1 FROM import_rows WHERE client_id IS NOT NULL").execute(tx)? as i64;
+    clock.lap("tags");
     counts.updated = update_existing(tx, job)?;
     counts.unchanged = matched - counts.updated;
+    clock.lap("updated");
     let (created, lost) = insert_new(tx, job)?;
+    clock.lap("inserted");
     counts.created = created;
     if !lost.is_empty() {
         if all_or_nothing {
@@ -239,6 +246,7 @@ fn import_in(tx: &mut PgConnection, pool: &Pool, job: &Job, rejected: &RefCell<V
         found.extend(lost);
     }
     link_tags_and_department(tx, job)?;
+    clock.lap("linked");
     let mut rows = std::mem::take(&mut *rejected.borrow_mut());
     rows.extend(with_cells(pool, job, found).map_err(|e| RunError::Db(diesel::result::Error::QueryBuilderError(e.into())))?);
     rows.sort_by_key(|r| r.row_number);
@@ -263,7 +271,26 @@ fn import_in(tx: &mut PgConnection, pool: &Pool, job: &Job, rejected: &RefCell<V
         "unchanged": counts.unchanged, "skipped": counts.skipped, "rejected": counts.rejected,
     });
     crate::audit::record(tx, &audit_entry(job, "imports.completed").after(summary))?;
+    clock.lap("finished");
     Ok(counts)
+}
+
+/// Logs how long each step took (at debug level), for tuning.
+struct PhaseClock {
+    import_id: i64,
+    last: std::time::Instant,
+}
+
+impl PhaseClock {
+    fn new(import_id: i64) -> Self {
+        PhaseClock { import_id, last: std::time::Instant::now() }
+    }
+
+    fn lap(&mut self, step: &str) {
+        let now = std::time::Instant::now();
+        tracing::debug!(import_id = self.import_id, step, ms = (now - self.last).as_millis() as u64, "import step");
+        self.last = now;
+    }
 }
 
 /// Streams the file through the row checks into `import_rows`; returns the blank rows.
@@ -459,21 +486,23 @@ fn update_existing(tx: &mut PgConnection, job: &Job) -> QueryResult<i64> {
     Ok(updated as i64)
 }
 
-/// Inserts the new clients with ids taken up front (so tags, departments and audit rows
-/// join by id); returns how many were created and the rows someone else's concurrent
+/// Inserts the new clients with ids taken up front (so tags and departments join by id),
+/// each marked with the import (whose audit entry records the creation); returns how many were created and the rows someone else's concurrent
 /// insert took the email or phone of.
 fn insert_new(tx: &mut PgConnection, job: &Job) -> QueryResult<(i64, Vec<(i64, Problem)>)> {
     let w = job.w();
     diesel::sql_query("UPDATE import_rows SET client_id = nextval(pg_get_serial_sequence('clients', 'id')), is_new = true WHERE client_id IS NULL")
         .execute(tx)?;
     let created = diesel::sql_query(
-        "INSERT INTO clients (workspace_id, id, name, email, phone, company, status, status_source, assigned_to, notes) OVERRIDING SYSTEM VALUE \
+        "INSERT INTO clients (workspace_id, id, name, email, phone, company, status, status_source, assigned_to, notes, import_id) \
+         OVERRIDING SYSTEM VALUE \
          SELECT $1, client_id, left(coalesce(name, email, phone), 200), email, phone, company, coalesce(status, 'warm'), \
-                CASE WHEN status IS NULL THEN 'rule' ELSE 'hand' END, $2, coalesce(notes, '') \
+                CASE WHEN status IS NULL THEN 'rule' ELSE 'hand' END, $2, coalesce(notes, ''), $3 \
          FROM import_rows WHERE is_new ORDER BY rn ON CONFLICT DO NOTHING",
     )
     .bind::<BigInt, _>(w)
     .bind::<Nullable<BigInt>, _>(job.assignee())
+    .bind::<BigInt, _>(job.id())
     .execute(tx)?;
     let lost: Vec<Hit> = diesel::sql_query(
         "DELETE FROM import_rows r WHERE r.is_new AND NOT EXISTS (SELECT 1 FROM clients c WHERE c.workspace_id = $1 AND c.id = r.client_id) \
@@ -481,24 +510,6 @@ fn insert_new(tx: &mut PgConnection, job: &Job) -> QueryResult<(i64, Vec<(i64, P
     )
     .bind::<BigInt, _>(w)
     .load(tx)?;
-    diesel::sql_query(
-        "INSERT INTO audit_logs (workspace_id, actor_kind, actor_user_id, actor_label, action, module, entity_id, before, after, ip, request_id) \
-         SELECT $1, 'user', $2, $3, 'clients.imported', 'clients', r.client_id::text, NULL, \
-           jsonb_build_object('name', left(coalesce(r.name, r.email, r.phone), 200), 'email', r.email, 'phone', r.phone, 'company', r.company, \
-             'status', coalesce(r.status, 'warm'), 'assigned_to', $4::bigint, 'notes', coalesce(r.notes, ''), \
-             'tags', to_jsonb(coalesce(string_to_array(r.tags, ';'), '{}')), 'department_id', $5::bigint, 'import_id', $6::bigint), \
-           $7, $8 \
-         FROM import_rows r WHERE r.is_new ORDER BY r.rn",
-    )
-    .bind::<BigInt, _>(w)
-    .bind::<BigInt, _>(job.user_id)
-    .bind::<Text, _>(&job.user_label)
-    .bind::<Nullable<BigInt>, _>(job.assignee())
-    .bind::<Nullable<BigInt>, _>(job.settings.department_id)
-    .bind::<BigInt, _>(job.id())
-    .bind::<Nullable<Text>, _>(&job.settings.ip)
-    .bind::<Nullable<Text>, _>(&job.settings.request_id)
-    .execute(tx)?;
     let reason = "A client with this email or phone was added by someone else during the import.";
     let column = job.settings.column_of(&job.headers, job.settings.key.target());
     Ok((created as i64, lost.into_iter().map(|h| (h.rn, Problem { column: column.clone(), reason: reason.into() })).collect()))
@@ -508,16 +519,16 @@ fn link_tags_and_department(tx: &mut PgConnection, job: &Job) -> QueryResult<()>
     let w = job.w();
     diesel::sql_query(
         "INSERT INTO client_tags (workspace_id, client_id, tag_id) \
-         SELECT DISTINCT $1::bigint, r.client_id, t.id FROM import_rows r, unnest(string_to_array(r.tags, ';')) AS n(name) \
+         SELECT $1::bigint, r.client_id, t.id FROM import_rows r, unnest(string_to_array(r.tags, ';')) AS n(name) \
          JOIN tags t ON t.workspace_id = $1 AND lower(t.name) = lower(n.name) \
-         WHERE r.tags IS NOT NULL ON CONFLICT DO NOTHING",
+         WHERE r.tags IS NOT NULL ORDER BY r.client_id, t.id ON CONFLICT DO NOTHING",
     )
     .bind::<BigInt, _>(w)
     .execute(tx)?;
     if let Some(department) = job.settings.department_id {
         diesel::sql_query(
             "INSERT INTO client_departments (workspace_id, client_id, department_id) \
-             SELECT $1, client_id, $2 FROM import_rows ON CONFLICT DO NOTHING",
+             SELECT $1, client_id, $2 FROM import_rows ORDER BY client_id ON CONFLICT DO NOTHING",
         )
         .bind::<BigInt, _>(w)
         .bind::<BigInt, _>(department)

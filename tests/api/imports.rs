@@ -81,7 +81,8 @@ async fn a_utf8_bom_semicolon_file_is_previewed_mapped_and_imported_with_default
     assert_eq!(app.count(&format!("SELECT count(*) FROM client_departments WHERE department_id = {sales}")), 2);
     assert_eq!(app.count("SELECT count(*) FROM client_tags ct JOIN tags t ON t.id = ct.tag_id WHERE t.name = 'spring-fair'"), 2);
     assert_eq!(app.count("SELECT count(*) FROM client_tags ct JOIN tags t ON t.id = ct.tag_id WHERE t.name IN ('vip', 'london')"), 2);
-    assert_eq!(app.count("SELECT count(*) FROM audit_logs WHERE action = 'clients.imported'"), 2, "one audit row per created client");
+    assert_eq!(app.count(&format!("SELECT count(*) FROM clients WHERE import_id = {id}")), 2, "created clients name their import");
+    assert!(admin.get_html(&format!("/clients/{}", app.count("SELECT min(id) FROM clients"))).await.contains(&format!("href=\"/imports/{id}\"")));
     assert_eq!(app.count(&format!("SELECT count(*) FROM audit_logs WHERE action = 'imports.completed' AND entity_id = '{id}' AND (after->>'created')::int = 2")), 1);
     assert_eq!(app.count(&format!("SELECT count(*) FROM import_chunks WHERE import_id = {id}")), 0, "the file is deleted once imported");
     let report = admin.get_html(&format!("/imports/{id}")).await;

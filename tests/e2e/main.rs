@@ -6,4 +6,5 @@ mod support;
 
 mod browser;
 mod clients;
+mod import;
 mod sign_in;
