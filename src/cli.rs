@@ -70,8 +70,12 @@ pub struct UserAdd {
 
 #[derive(Subcommand, Debug)]
 pub enum JobCommand {
-    /// Run one scheduled job now (client-status, follow-up-reminders).
-    Run { name: String },
+    /// Run a daily job now, for every workspace or one (client-status, follow-up-reminders).
+    Run {
+        name: String,
+        #[arg(long)]
+        workspace: Option<String>,
+    },
 }
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
@@ -98,14 +102,64 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             })
             .await?
         }
-        Command::Worker => {
-            println!("No jobs yet: the job queue arrives with the jobs feature. Nothing to run.");
-            Ok(())
-        }
-        Command::Job { command: JobCommand::Run { name } } => {
-            bail!("unknown job {name:?}: no jobs exist yet (client-status and follow-up-reminders arrive with the jobs feature)")
+        Command::Worker => worker(settings).await,
+        Command::Job { command: JobCommand::Run { name, workspace } } => {
+            tokio::task::spawn_blocking(move || run_job_now(settings, &name, workspace.as_deref())).await?
         }
     }
+}
+
+/// `switchboard worker`: job workers and the scheduler, no HTTP, until SIGTERM or Ctrl-C.
+async fn worker(settings: Settings) -> anyhow::Result<()> {
+    if settings.job_workers == 0 {
+        bail!("SWITCHBOARD_WORKERS=0: a worker process needs at least one worker");
+    }
+    let open = settings.clone();
+    let database = tokio::task::spawn_blocking(move || Database::open(&open)).await??;
+    let pool_size = settings.pool_size.max(settings.job_workers as u32 + 2);
+    let (pool, database) = tokio::task::spawn_blocking(move || database.connect_and_migrate(pool_size).map(|p| (p, database))).await??;
+    let env = crate::startup::job_env(pool, &database, &settings, Clock::default())?;
+    let workers = crate::jobs::worker::Workers::start(env, crate::jobs::worker::Options::from_settings(&settings));
+    println!("Switchboard worker running {} job workers; stop with Ctrl-C.", settings.job_workers);
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+    println!("Stopping: running jobs finish first.");
+    tokio::task::spawn_blocking(move || crate::startup::Resources { workers: Some(workers), database }.shutdown()).await?;
+    Ok(())
+}
+
+/// `switchboard job run NAME`: runs a daily job at once (not through the queue).
+fn run_job_now(settings: Settings, name: &str, workspace: Option<&str>) -> anyhow::Result<()> {
+    use crate::jobs::Kind;
+    let kind = match Kind::parse(name) {
+        Some(k @ (Kind::ClientStatus | Kind::FollowUpReminders)) => k,
+        _ => bail!("unknown job {name:?}: choose client-status or follow-up-reminders"),
+    };
+    let database = Database::open(&settings)?;
+    let pool = database.connect_and_migrate(2)?;
+    let mut conn = pool.get()?;
+    let all = crate::workspaces::all(&mut conn)?;
+    let chosen: Vec<_> = match workspace {
+        Some(w) => all.into_iter().filter(|x| x.name.eq_ignore_ascii_case(w)).collect(),
+        None => all,
+    };
+    if chosen.is_empty() {
+        bail!("no such workspace");
+    }
+    let now = Clock::default().now();
+    for ws in chosen {
+        let started = std::time::Instant::now();
+        let done = match kind {
+            Kind::ClientStatus => crate::clients::status_rule::apply(&mut conn, ws.id, now, ws.hand_status_days)?,
+            _ => crate::notifications::reminders::send(&mut conn, &ws, now.with_timezone(&ws.zone()).date_naive(), &settings.base_url())?,
+        };
+        let what = if kind == Kind::ClientStatus { "clients changed status" } else { "owners reminded" };
+        println!("{}: {done} {what} in {} ms", ws.name, started.elapsed().as_millis());
+    }
+    Ok(())
 }
 
 async fn serve(settings: Settings) -> anyhow::Result<()> {
@@ -127,9 +181,10 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
             "or on the command line: SWITCHBOARD_PASSWORD='…' switchboard user add --workspace 'My team' --email you@example.com --name 'Your Name' --role admin"
         );
     }
-    let (server, database) = app.into_parts();
+    let (server, resources) = app.into_parts();
     let result = server.await;
-    drop(database); // stops the private cluster after the last request
+    // Workers finish their jobs, then the private cluster stops (after the last request).
+    tokio::task::spawn_blocking(move || resources.shutdown()).await.ok();
     result.context("HTTP server failed")
 }
 

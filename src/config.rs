@@ -32,12 +32,17 @@ pub struct Settings {
     pub job_workers: usize,
     /// HTTP worker threads; not an environment variable (actix picks the core count).
     pub http_workers: Option<usize>,
+    /// Whether the workers also run the daily scheduler; not an environment variable (tests
+    /// turn it off to control when daily jobs exist).
+    pub run_scheduler: bool,
     /// `SWITCHBOARD_DB_POOL`: database connections per instance; default twice the CPU
     /// cores (at least 4). More connections than PostgreSQL has cores to run them only
     /// lengthens the queue: on 2 cores, 4 instead of 10 cut the list's p99 from 47 to 33 ms.
     pub pool_size: u32,
     /// Largest CSV upload accepted, in bytes (SWITCHBOARD_IMPORT_MAX_MB, default 50).
     pub import_max_bytes: u64,
+    /// Seconds a claimed job stays leased without a heartbeat (SWITCHBOARD_JOB_LEASE_SECS, default 60).
+    pub job_lease_secs: i32,
 }
 
 impl Settings {
@@ -103,9 +108,18 @@ impl Settings {
                 * 1024,
             None => 50 * 1024 * 1024,
         };
+        let job_lease_secs = match var("SWITCHBOARD_JOB_LEASE_SECS") {
+            Some(raw) => raw
+                .parse::<i32>()
+                .ok()
+                .filter(|n| (1..=3600).contains(n))
+                .with_context(|| format!("SWITCHBOARD_JOB_LEASE_SECS={raw:?} is not a number of seconds from 1 to 3600"))?,
+            None => 60,
+        };
         Ok(Self {
             database_url,
             import_max_bytes,
+            job_lease_secs,
             addr,
             data_dir: var("SWITCHBOARD_DATA_DIR").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("./data")),
             pg_bin: var("SWITCHBOARD_PG_BIN").map(PathBuf::from),
@@ -117,6 +131,7 @@ impl Settings {
             smtp_url: url_var("SMTP_URL", None)?,
             job_workers,
             http_workers: None,
+            run_scheduler: true,
             pool_size: match var("SWITCHBOARD_DB_POOL") {
                 Some(raw) => raw
                     .parse()
@@ -126,6 +141,14 @@ impl Settings {
                 None => std::thread::available_parallelism().map_or(4, |n| (n.get() as u32 * 2).max(4)),
             },
         })
+    }
+
+    /// The base of links in emails: `SWITCHBOARD_PUBLIC_URL`, else the listen address.
+    pub fn base_url(&self) -> String {
+        match &self.public_url {
+            Some(url) => url.as_str().trim_end_matches('/').to_string(),
+            None => format!("http://{}", self.addr),
+        }
     }
 
     /// Cookies get `Secure` and the `__Host-` prefix only behind https.

@@ -2,7 +2,7 @@
 
 use actix_web::web::{self, ServiceConfig, get, post};
 
-use crate::{audit, auth, clients, dashboard, departments, imports, ops, settings, users, web as sbweb};
+use crate::{audit, auth, clients, dashboard, departments, email, imports, jobs, notifications, ops, settings, users, web as sbweb};
 
 pub fn configure(cfg: &mut ServiceConfig) {
     cfg.route("/healthz", get().to(ops::healthz))
@@ -48,7 +48,17 @@ pub fn configure(cfg: &mut ServiceConfig) {
         .route("/dashboard/follow-ups", get().to(dashboard::tiles::follow_ups_tile))
         .route("/dashboard/communications", get().to(dashboard::tiles::communications_tile))
         .route("/dashboard/my-follow-ups", get().to(dashboard::tiles::my_follow_ups_tile))
+        // Notifications
+        .service(web::resource("/notifications").route(get().to(notifications::handlers::list_notifications)))
+        .route("/notifications/badge", get().to(notifications::handlers::badge))
+        .service(web::resource("/notifications/read-all").route(post().to(notifications::handlers::read_all)))
+        .service(web::resource("/notifications/{id}/read").route(post().to(notifications::handlers::read_notification)))
         // Settings (admin)
+        .service(web::resource("/settings/smtp").route(get().to(email::handlers::smtp_form)).route(post().to(email::handlers::save_smtp)))
+        .service(web::resource("/settings/smtp/test").route(post().to(email::handlers::send_test_email)))
+        .service(web::resource("/settings/jobs").route(get().to(jobs::admin::list_jobs)))
+        .service(web::resource("/settings/jobs/{id}/retry").route(post().to(jobs::admin::retry_job)))
+        .service(web::resource("/settings/jobs/{id}/cancel").route(post().to(jobs::admin::cancel_job)))
         .service(web::resource("/settings").route(get().to(settings::settings_index)))
         .service(
             web::resource("/settings/workspace")

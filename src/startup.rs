@@ -23,7 +23,10 @@ use crate::clock::Clock;
 use crate::config::Settings;
 use crate::db::local_cluster::{ClusterOptions, DB_NAME, LocalCluster};
 use crate::db::{self, Pool};
-use crate::{routes, web as sbweb};
+use crate::jobs::run::JobEnv;
+use crate::jobs::worker::{Options, Workers};
+use crate::{crypto, routes, web as sbweb};
+use std::sync::Arc;
 
 /// Largest urlencoded form or JSON body accepted (413 past it).
 pub const MAX_FORM_BYTES: usize = 64 * 1024;
@@ -32,6 +35,8 @@ pub struct AppState {
     pub pool: Pool,
     pub clock: Clock,
     pub settings: Settings,
+    /// Seals secrets stored in the database (see `crypto`).
+    pub at_rest_key: [u8; 32],
 }
 
 /// The database the app talks to, and the private cluster behind it when there is one.
@@ -70,8 +75,30 @@ pub struct Application {
     port: u16,
     server: Server,
     pub pool: Pool,
-    /// Kept so the private cluster stops when the application is dropped.
+    pub resources: Resources,
+}
+
+/// What runs beside the HTTP server: the job workers (stopped first) and the database
+/// (the private cluster stops when this is dropped).
+pub struct Resources {
+    pub workers: Option<Workers>,
     pub database: Database,
+}
+
+impl Resources {
+    /// Stops the workers (letting running jobs finish), then the private cluster.
+    pub fn shutdown(mut self) {
+        if let Some(mut workers) = self.workers.take() {
+            workers.stop();
+        }
+        drop(self.database);
+    }
+}
+
+/// The job environment for `database`.
+pub fn job_env(pool: Pool, database: &Database, settings: &Settings, clock: Clock) -> anyhow::Result<Arc<JobEnv>> {
+    let secret = secret_bytes(settings)?;
+    Ok(Arc::new(JobEnv { pool, database_url: database.url.clone(), settings: settings.clone(), clock, at_rest_key: crypto::derive(&secret) }))
 }
 
 impl Application {
@@ -85,9 +112,14 @@ impl Application {
         let database = tokio::task::spawn_blocking(move || Database::open(&open_settings)).await??;
         let pool_size = settings.pool_size;
         let (pool, database) = tokio::task::spawn_blocking(move || database.connect_and_migrate(pool_size).map(|p| (p, database))).await??;
-        let key = secret_key(&settings)?;
-        let server = run(listener, pool.clone(), clock, settings, key)?;
-        Ok(Self { port, server, pool, database })
+        let secret = secret_bytes(&settings)?;
+        let key = Key::derive_from(&secret);
+        let at_rest_key = crypto::derive(&secret);
+        let workers = (settings.job_workers > 0)
+            .then(|| job_env(pool.clone(), &database, &settings, clock.clone()).map(|env| Workers::start(env, Options::from_settings(&settings))))
+            .transpose()?;
+        let server = run(listener, pool.clone(), clock, settings, key, at_rest_key)?;
+        Ok(Self { port, server, pool, resources: Resources { workers, database } })
     }
 
     pub fn port(&self) -> u16 {
@@ -96,26 +128,26 @@ impl Application {
 
     /// Serves until SIGINT/SIGTERM (actix finishes in-flight requests first).
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        let Application { server, database, .. } = self;
+        let Application { server, resources, .. } = self;
         let result = server.await;
-        drop(database);
+        tokio::task::spawn_blocking(move || resources.shutdown()).await.ok();
         result
     }
 
-    /// Serves until stopped, handing back the database so the caller decides when the
-    /// private cluster stops.
-    pub fn into_parts(self) -> (Server, Database) {
-        (self.server, self.database)
+    /// Serves until stopped, handing back the workers and database so the caller decides
+    /// when they stop.
+    pub fn into_parts(self) -> (Server, Resources) {
+        (self.server, self.resources)
     }
 }
 
 /// `SWITCHBOARD_SECRET_KEY`, or a key generated once into `data_dir/secret_key` (mode 0600).
-fn secret_key(settings: &Settings) -> anyhow::Result<Key> {
-    let secret = match &settings.secret_key {
-        Some(secret) => secret.expose_secret().as_bytes().to_vec(),
-        None => load_or_create_secret(&settings.data_dir)?,
-    };
-    Ok(Key::derive_from(&secret))
+/// The cookie key and the at-rest key are both derived from it.
+pub fn secret_bytes(settings: &Settings) -> anyhow::Result<Vec<u8>> {
+    match &settings.secret_key {
+        Some(secret) => Ok(secret.expose_secret().as_bytes().to_vec()),
+        None => load_or_create_secret(&settings.data_dir),
+    }
 }
 
 fn load_or_create_secret(data_dir: &Path) -> anyhow::Result<Vec<u8>> {
@@ -143,10 +175,10 @@ fn load_or_create_secret(data_dir: &Path) -> anyhow::Result<Vec<u8>> {
     Ok(secret.into_bytes())
 }
 
-fn run(listener: TcpListener, pool: Pool, clock: Clock, settings: Settings, key: Key) -> anyhow::Result<Server> {
+fn run(listener: TcpListener, pool: Pool, clock: Clock, settings: Settings, key: Key, at_rest_key: [u8; 32]) -> anyhow::Result<Server> {
     let secure = settings.secure_cookies();
     let http_workers = settings.http_workers;
-    let state = web::Data::new(AppState { pool: pool.clone(), clock: clock.clone(), settings });
+    let state = web::Data::new(AppState { pool: pool.clone(), clock: clock.clone(), settings, at_rest_key });
     let store = PgSessionStore::new(pool, clock);
     let mut server = HttpServer::new(move || {
         let session = SessionMiddleware::builder(store.clone(), key.clone())

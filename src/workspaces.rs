@@ -14,6 +14,16 @@ pub struct Workspace {
     pub time_zone: String,
     pub created_at: DateTime<Utc>,
     pub default_country: String,
+    /// Local time (in `time_zone`) the daily jobs run at.
+    pub daily_jobs_at: chrono::NaiveTime,
+    /// Days a status set by hand is kept from the daily status rule.
+    pub hand_status_days: i32,
+}
+
+impl Workspace {
+    pub fn zone(&self) -> chrono_tz::Tz {
+        self.time_zone.parse().unwrap_or(chrono_tz::UTC)
+    }
 }
 
 pub fn find_by_name(conn: &mut PgConnection, name: &str) -> QueryResult<Option<Workspace>> {
@@ -33,4 +43,8 @@ pub fn create(conn: &mut PgConnection, name: &str) -> QueryResult<Workspace> {
 
 pub fn find(conn: &mut PgConnection, id: i64) -> QueryResult<Workspace> {
     workspaces::table.find(id).select(Workspace::as_select()).first(conn)
+}
+
+pub fn all(conn: &mut PgConnection) -> QueryResult<Vec<Workspace>> {
+    workspaces::table.order(workspaces::id).select(Workspace::as_select()).load(conn)
 }

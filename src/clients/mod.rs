@@ -8,4 +8,5 @@ pub mod export;
 pub mod handlers;
 pub mod model;
 pub mod query;
+pub mod status_rule;
 pub mod timeline;

@@ -1,6 +1,19 @@
 // @generated automatically by Diesel CLI.
 
 diesel::table! {
+    auth_tokens (workspace_id, id) {
+        workspace_id -> Int8,
+        id -> Int8,
+        user_id -> Int8,
+        purpose -> Text,
+        token_hash -> Text,
+        expires_at -> Timestamptz,
+        used_at -> Nullable<Timestamptz>,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     audit_logs (workspace_id, id) {
         workspace_id -> Int8,
         id -> Int8,
@@ -174,10 +187,53 @@ diesel::table! {
 }
 
 diesel::table! {
+    jobs (workspace_id, id) {
+        workspace_id -> Int8,
+        id -> Int8,
+        kind -> Text,
+        payload -> Jsonb,
+        status -> Text,
+        run_at -> Timestamptz,
+        attempts -> Int4,
+        max_attempts -> Int4,
+        last_error -> Nullable<Text>,
+        locked_by -> Nullable<Text>,
+        locked_until -> Nullable<Timestamptz>,
+        idempotency_key -> Nullable<Text>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+        finished_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
     login_failures (id) {
         id -> Int8,
         email -> Text,
         ip -> Text,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    notifications (workspace_id, id) {
+        workspace_id -> Int8,
+        id -> Int8,
+        user_id -> Int8,
+        kind -> Text,
+        title -> Text,
+        body -> Text,
+        link -> Nullable<Text>,
+        dedupe_key -> Nullable<Text>,
+        read_at -> Nullable<Timestamptz>,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    rate_events (id) {
+        id -> Int8,
+        bucket -> Text,
         created_at -> Timestamptz,
     }
 }
@@ -193,6 +249,19 @@ diesel::table! {
         created_at -> Timestamptz,
         last_seen_at -> Timestamptz,
         expires_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    smtp_settings (workspace_id) {
+        workspace_id -> Int8,
+        host -> Text,
+        port -> Int4,
+        tls_mode -> Text,
+        username -> Nullable<Text>,
+        password_sealed -> Nullable<Bytea>,
+        from_address -> Text,
+        updated_at -> Timestamptz,
     }
 }
 
@@ -235,6 +304,8 @@ diesel::table! {
         time_zone -> Text,
         created_at -> Timestamptz,
         default_country -> Text,
+        daily_jobs_at -> Time,
+        hand_status_days -> Int4,
     }
 }
 
@@ -246,6 +317,7 @@ diesel::joinable!(users -> workspaces (workspace_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     audit_logs,
+    auth_tokens,
     client_counts,
     client_departments,
     client_tags,
@@ -258,8 +330,12 @@ diesel::allow_tables_to_appear_in_same_query!(
     import_chunks,
     import_errors,
     imports,
+    jobs,
     login_failures,
+    notifications,
+    rate_events,
     sessions,
+    smtp_settings,
     tags,
     user_departments,
     users,

@@ -297,16 +297,14 @@ pub async fn start_import(ctx: Ctx, state: Data<AppState>, path: Path<i64>, Html
             if queued == 0 {
                 return Err(AppError::Conflict("This import has already been started.".into()));
             }
+            run::enqueue(tx, scope.workspace_id, id)?;
             audit::record(tx, &entry)?;
             Ok(Started::Queued)
         })
     })
     .await?;
     match started {
-        Started::Queued => {
-            run::spawn(state.pool.clone(), ctx.workspace_id(), id);
-            Ok(see_other(&format!("/imports/{id}")))
-        }
+        Started::Queued => Ok(see_other(&format!("/imports/{id}"))),
         Started::Invalid(loaded, problems) => {
             let page = page(&ctx, *loaded, Some(form), problems);
             respond(&ctx.meta.htmx, StatusCode::UNPROCESSABLE_ENTITY, &page)

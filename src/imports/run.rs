@@ -1,4 +1,4 @@
-//! The import run, on its own thread: claim the import, stream the stored file through the
+//! The import run, as a job: claim the import, stream the stored file through the
 //! row checks into a temporary staging table with COPY, then find duplicates, matches,
 //! scope and uniqueness conflicts and write everything with set-based SQL, all in one
 //! transaction. All-or-nothing mode rolls back on the first rejected row and records every
@@ -38,12 +38,23 @@ diesel::table! {
 
 const PROGRESS_EVERY: i64 = 10_000;
 
-/// Runs the import on a new thread.
-pub fn spawn(pool: Pool, workspace_id: i64, import_id: i64) {
-    let started = std::thread::Builder::new().name(format!("import-{import_id}")).spawn(move || run(&pool, workspace_id, import_id));
-    if let Err(e) = started {
-        tracing::error!(import_id, error = %e, "cannot start the import thread");
+/// The `import` job. The import records its own outcome (a failed import is a finished
+/// job); the job is retried only if the worker died, and then the import starts over (its
+/// transaction never committed).
+pub fn job(env: &crate::jobs::run::JobEnv, job: &crate::jobs::queue::Job) -> Result<(), crate::jobs::run::JobError> {
+    #[derive(serde::Deserialize)]
+    struct Payload {
+        import_id: i64,
     }
+    let p: Payload = crate::jobs::run::payload(job)?;
+    run(&env.pool, job.workspace_id, p.import_id);
+    Ok(())
+}
+
+/// Enqueues the run of a queued import, in the caller's transaction.
+pub fn enqueue(conn: &mut PgConnection, workspace_id: i64, import_id: i64) -> QueryResult<Option<i64>> {
+    let job = crate::jobs::NewJob::new(workspace_id, crate::jobs::Kind::Import, json!({ "import_id": import_id })).key(format!("import:{import_id}")).attempts(3);
+    crate::jobs::enqueue(conn, &job)
 }
 
 /// Runs a queued import to its end; an unexpected error marks it failed (nothing written).
@@ -106,7 +117,10 @@ impl From<diesel::result::Error> for RunError {
 
 fn execute(pool: &Pool, w: i64, id: i64) -> anyhow::Result<()> {
     let mut conn = pool.get().context("pool checkout")?;
-    let claimed: Option<Import> = diesel::update(imports::table.filter(imports::workspace_id.eq(w)).filter(imports::id.eq(id)).filter(imports::status.eq("queued")))
+    // `running` too: a worker that died mid-import left it so, and nothing it did committed.
+    let claimed: Option<Import> = diesel::update(
+        imports::table.filter(imports::workspace_id.eq(w)).filter(imports::id.eq(id)).filter(imports::status.eq_any(["queued", "running"])),
+    )
         .set((imports::status.eq("running"), imports::phase.eq("reading"), imports::started_at.eq(diesel::dsl::now)))
         .returning(Import::as_returning())
         .get_result(&mut conn)

@@ -125,7 +125,9 @@ impl FromRequest for Ctx {
                 session.purge();
                 return Err(unauthorized);
             };
-            if now - seen >= keys::SEEN_REFRESH_SECS {
+            // Background polls (the unread badge) do not count as activity for the idle timeout.
+            let background = req.headers().get("X-Background").is_some_and(|v| v == "1");
+            if now - seen >= keys::SEEN_REFRESH_SECS && !background {
                 let _ = session.insert(keys::SEEN, now);
             }
             Ok(Ctx { user, session, meta })

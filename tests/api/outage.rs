@@ -26,7 +26,7 @@ async fn a_database_restart_gives_fast_503s_then_recovers_without_restarting_the
     settings.pool_size = 4;
     let app = Application::build(settings, Default::default()).await.expect("app");
     let base = format!("http://127.0.0.1:{}", app.port());
-    let (server, _database) = app.into_parts();
+    let (server, _resources) = app.into_parts();
     let handle = server.handle();
     tokio::spawn(server);
     let client = reqwest::Client::new();

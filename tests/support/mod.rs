@@ -15,7 +15,7 @@ use switchboard::clock::Clock;
 use switchboard::config::Settings;
 use switchboard::db::local_cluster::{ClusterOptions, LocalCluster};
 use switchboard::db::{self, Pool};
-use switchboard::startup::Application;
+use switchboard::startup::{Application, Resources};
 use switchboard::users::model::User;
 use switchboard::users::role::Role;
 use switchboard::users::service::{self, NewAccount};
@@ -75,12 +75,16 @@ pub struct TestApp {
     pub clock: Clock,
     pub database_url: String,
     handle: actix_web::dev::ServerHandle,
+    resources: Option<Resources>,
 }
 
 impl Drop for TestApp {
     fn drop(&mut self) {
-        // Sends the stop command at once; the workers wind down on their own.
+        // Sends the stop command at once; the HTTP and job workers wind down on their own.
         drop(self.handle.stop(false));
+        if let Some(resources) = self.resources.take() {
+            std::thread::spawn(move || resources.shutdown());
+        }
     }
 }
 
@@ -97,15 +101,21 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
     settings.secret_key = Some(SecretString::from("test-secret-key-".repeat(4)));
     settings.http_workers = Some(1);
     settings.pool_size = 4;
+    settings.run_scheduler = false;
     configure(&mut settings);
     let clock = Clock::default();
     let app = Application::build(settings, clock.clone()).await.expect("build app");
     let port = app.port();
     let pool = app.pool.clone();
-    let (server, _database) = app.into_parts();
+    let (server, resources) = app.into_parts();
     let handle = server.handle();
-    tokio::spawn(server);
-    TestApp { base: format!("http://127.0.0.1:{port}"), port, pool, clock, database_url, handle }
+    // The server runs on a thread of its own, not on the test's runtime: when the test ends
+    // the stop command is still carried out, so the server lets go of its database pool.
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("server runtime");
+        let _ = runtime.block_on(server);
+    });
+    TestApp { base: format!("http://127.0.0.1:{port}"), port, pool, clock, database_url, handle, resources: Some(resources) }
 }
 
 impl TestApp {

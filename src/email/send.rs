@@ -1,0 +1,41 @@
+//! The `send-email` job: build the message and hand it to SMTP. Connection trouble and 4xx
+//! replies are retried with backoff; 5xx replies are permanent (the job dies, the error is
+//! kept); no SMTP configured means the mail waits (no attempt used) until there is.
+
+use std::time::Duration;
+
+use lettre::message::{Mailbox, MultiPart};
+use lettre::{Message, Transport};
+
+use crate::email::Email;
+use crate::email::smtp;
+use crate::jobs::queue::Job;
+use crate::jobs::run::{self, JobEnv, JobError};
+
+pub fn job(env: &JobEnv, job: &Job) -> Result<(), JobError> {
+    let email: Email = run::payload(job)?;
+    let mut conn = env.pool.get()?;
+    let config = smtp::config_for(&mut conn, job.workspace_id, env.settings.smtp_url.as_ref(), &env.at_rest_key).map_err(JobError::Permanent)?;
+    drop(conn);
+    let Some(config) = config else {
+        return Err(JobError::Wait("No SMTP server is configured (Settings → Email, or SMTP_URL); the email waits.".into(), Duration::from_secs(300)));
+    };
+    let message = build(&config.from, &email)?;
+    let transport = config.transport().map_err(JobError::Permanent)?;
+    match transport.send(&message) {
+        Ok(_) => Ok(()),
+        Err(e) if e.is_permanent() => Err(JobError::Permanent(format!("SMTP refused the message: {e}"))),
+        Err(e) => Err(JobError::Retry(format!("SMTP: {e}"))),
+    }
+}
+
+pub fn build(from: &str, email: &Email) -> Result<Message, JobError> {
+    let from: Mailbox = from.parse().map_err(|e| JobError::Permanent(format!("bad sender address {from:?}: {e}")))?;
+    let to: Mailbox = email.to.parse().map_err(|e| JobError::Permanent(format!("bad recipient address {:?}: {e}", email.to)))?;
+    Message::builder()
+        .from(from)
+        .to(to)
+        .subject(&email.subject)
+        .multipart(MultiPart::alternative_plain_html(email.text.clone(), email.html.clone()))
+        .map_err(|e| JobError::Permanent(format!("cannot build the message: {e}")))
+}

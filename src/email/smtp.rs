@@ -1,0 +1,148 @@
+//! Where mail goes: the workspace's SMTP settings, else `SMTP_URL`; the lettre transport.
+
+use std::time::Duration;
+
+use diesel::prelude::*;
+use lettre::SmtpTransport;
+use lettre::transport::smtp::authentication::Credentials;
+use url::Url;
+
+use crate::crypto;
+use crate::db::schema::smtp_settings;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TlsMode {
+    None,
+    StartTls,
+    Tls,
+}
+
+impl TlsMode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TlsMode::None => "none",
+            TlsMode::StartTls => "starttls",
+            TlsMode::Tls => "tls",
+        }
+    }
+
+    pub fn parse(value: &str) -> Option<TlsMode> {
+        match value {
+            "none" => Some(TlsMode::None),
+            "starttls" => Some(TlsMode::StartTls),
+            "tls" => Some(TlsMode::Tls),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct SmtpConfig {
+    pub host: String,
+    pub port: u16,
+    pub tls: TlsMode,
+    pub username: Option<String>,
+    pub password: Option<String>,
+    pub from: String,
+}
+
+#[derive(Clone, Debug, Queryable, Selectable)]
+#[diesel(table_name = smtp_settings)]
+pub struct StoredSmtp {
+    pub workspace_id: i64,
+    pub host: String,
+    pub port: i32,
+    pub tls_mode: String,
+    pub username: Option<String>,
+    pub password_sealed: Option<Vec<u8>>,
+    pub from_address: String,
+    pub updated_at: chrono::DateTime<chrono::Utc>,
+}
+
+pub fn stored(conn: &mut PgConnection, workspace_id: i64) -> QueryResult<Option<StoredSmtp>> {
+    smtp_settings::table.find(workspace_id).select(StoredSmtp::as_select()).first(conn).optional()
+}
+
+impl SmtpConfig {
+    /// `smtp://user:pass@host:port` (plain), `?tls=required` (STARTTLS), `smtps://` (TLS);
+    /// `?from=` sets the sender (default `switchboard@<host>`).
+    pub fn from_url(url: &Url) -> Result<SmtpConfig, String> {
+        let host = url.host_str().ok_or("SMTP_URL needs a host")?.to_string();
+        let query = |name: &str| url.query_pairs().find(|(k, _)| k == name).map(|(_, v)| v.to_string());
+        let tls = match (url.scheme(), query("tls").as_deref()) {
+            ("smtps", _) => TlsMode::Tls,
+            ("smtp", Some("required")) => TlsMode::StartTls,
+            ("smtp", _) => TlsMode::None,
+            (other, _) => return Err(format!("SMTP_URL must start with smtp:// or smtps://, not {other}://")),
+        };
+        let decode = |s: &str| url::form_urlencoded::parse(format!("x={s}").as_bytes()).next().map(|(_, v)| v.to_string()).unwrap_or_default();
+        Ok(SmtpConfig {
+            port: url.port().unwrap_or(match tls {
+                TlsMode::Tls => 465,
+                TlsMode::StartTls => 587,
+                TlsMode::None => 25,
+            }),
+            username: (!url.username().is_empty()).then(|| decode(url.username())),
+            password: url.password().map(decode),
+            from: query("from").unwrap_or_else(|| format!("switchboard@{host}")),
+            host,
+            tls,
+        })
+    }
+
+    pub fn from_stored(stored: &StoredSmtp, key: &[u8; 32]) -> Result<SmtpConfig, String> {
+        let password = match &stored.password_sealed {
+            Some(sealed) => Some(
+                crypto::open(key, sealed)
+                    .and_then(|p| String::from_utf8(p).ok())
+                    .ok_or("The saved SMTP password cannot be read (was the secret key changed?); enter it again in Settings → Email.")?,
+            ),
+            None => None,
+        };
+        Ok(SmtpConfig {
+            host: stored.host.clone(),
+            port: stored.port as u16,
+            tls: TlsMode::parse(&stored.tls_mode).unwrap_or(TlsMode::StartTls),
+            username: stored.username.clone(),
+            password,
+            from: stored.from_address.clone(),
+        })
+    }
+
+    pub fn transport(&self) -> Result<SmtpTransport, String> {
+        let builder = match self.tls {
+            TlsMode::Tls => SmtpTransport::relay(&self.host).map_err(|e| e.to_string())?,
+            TlsMode::StartTls => SmtpTransport::starttls_relay(&self.host).map_err(|e| e.to_string())?,
+            TlsMode::None => SmtpTransport::builder_dangerous(&self.host),
+        };
+        let mut builder = builder.port(self.port).timeout(Some(Duration::from_secs(15)));
+        if let Some(user) = &self.username {
+            builder = builder.credentials(Credentials::new(user.clone(), self.password.clone().unwrap_or_default()));
+        }
+        Ok(builder.build())
+    }
+}
+
+/// The workspace's SMTP, else `SMTP_URL`, else `None` (mail waits).
+pub fn config_for(conn: &mut PgConnection, workspace_id: i64, fallback: Option<&Url>, key: &[u8; 32]) -> Result<Option<SmtpConfig>, String> {
+    match stored(conn, workspace_id).map_err(|e| e.to_string())? {
+        Some(s) => SmtpConfig::from_stored(&s, key).map(Some),
+        None => fallback.map(SmtpConfig::from_url).transpose(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn smtp_urls_give_tls_mode_port_credentials_and_sender() {
+        let c = SmtpConfig::from_url(&Url::parse("smtp://127.0.0.1:2525").unwrap()).unwrap();
+        assert_eq!((c.host.as_str(), c.port, c.tls, c.username.clone()), ("127.0.0.1", 2525, TlsMode::None, None));
+        assert_eq!(c.from, "switchboard@127.0.0.1");
+        let c = SmtpConfig::from_url(&Url::parse("smtp://me%40x.io:p%26ss@mail.x.io?tls=required&from=crm%40x.io").unwrap()).unwrap();
+        assert_eq!((c.port, c.tls, c.username.as_deref(), c.password.as_deref(), c.from.as_str()), (587, TlsMode::StartTls, Some("me@x.io"), Some("p&ss"), "crm@x.io"));
+        assert_eq!(SmtpConfig::from_url(&Url::parse("smtps://mail.x.io").unwrap()).unwrap().port, 465);
+        assert!(SmtpConfig::from_url(&Url::parse("http://mail.x.io").unwrap()).is_err());
+    }
+}

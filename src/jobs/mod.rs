@@ -1,0 +1,137 @@
+//! Background jobs in PostgreSQL: a typed enqueue that joins the caller's transaction (the
+//! outbox), workers that claim with `FOR UPDATE SKIP LOCKED` under a lease, retries with
+//! exponential backoff and jitter, dead jobs kept for a person to retry, and a daily
+//! scheduler that enqueues each workspace's daily jobs once per local day.
+//!
+//! No crate: the queue crates for Rust either target sqlx or keep their own schema and
+//! runtime; this is a table, three SQL statements and a thread pool, and it shares the
+//! app's Diesel connections and transactions.
+
+pub mod admin;
+pub mod queue;
+pub mod run;
+pub mod scheduler;
+pub mod worker;
+
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use serde::Serialize;
+
+use crate::db::schema::jobs;
+
+/// The LISTEN/NOTIFY channel that wakes workers.
+pub const CHANNEL: &str = "switchboard_jobs";
+
+/// What a job does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    /// Does nothing (or sleeps / fails on request): benchmarks and fault tests.
+    Noop,
+    ClientStatus,
+    FollowUpReminders,
+    SendEmail,
+    Import,
+}
+
+impl Kind {
+    pub const ALL: [Kind; 5] = [Kind::Noop, Kind::ClientStatus, Kind::FollowUpReminders, Kind::SendEmail, Kind::Import];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Noop => "noop",
+            Kind::ClientStatus => "client-status",
+            Kind::FollowUpReminders => "follow-up-reminders",
+            Kind::SendEmail => "send-email",
+            Kind::Import => "import",
+        }
+    }
+
+    pub fn parse(value: &str) -> Option<Kind> {
+        Kind::ALL.into_iter().find(|k| k.as_str() == value)
+    }
+}
+
+/// A job to enqueue.
+#[derive(Clone, Debug)]
+pub struct NewJob {
+    pub workspace_id: i64,
+    pub kind: Kind,
+    pub payload: serde_json::Value,
+    pub run_at: Option<DateTime<Utc>>,
+    /// The same key twice in a workspace is one job.
+    pub key: Option<String>,
+    pub max_attempts: i32,
+}
+
+impl NewJob {
+    pub fn new(workspace_id: i64, kind: Kind, payload: impl Serialize) -> Self {
+        NewJob { workspace_id, kind, payload: serde_json::to_value(payload).unwrap_or_default(), run_at: None, key: None, max_attempts: 5 }
+    }
+
+    pub fn key(mut self, key: impl Into<String>) -> Self {
+        self.key = Some(key.into());
+        self
+    }
+
+    pub fn at(mut self, when: DateTime<Utc>) -> Self {
+        self.run_at = Some(when);
+        self
+    }
+
+    pub fn attempts(mut self, max: i32) -> Self {
+        self.max_attempts = max.clamp(1, 100);
+        self
+    }
+}
+
+/// Enqueues with the caller's connection: inside a transaction the job exists only if the
+/// transaction commits, and workers are woken at commit. `None` when the key already exists.
+pub fn enqueue(conn: &mut PgConnection, job: &NewJob) -> QueryResult<Option<i64>> {
+    let id = diesel::insert_into(jobs::table)
+        .values((
+            jobs::workspace_id.eq(job.workspace_id),
+            jobs::kind.eq(job.kind.as_str()),
+            jobs::payload.eq(&job.payload),
+            jobs::run_at.eq(job.run_at.unwrap_or_else(Utc::now)),
+            jobs::max_attempts.eq(job.max_attempts),
+            jobs::idempotency_key.eq(&job.key),
+        ))
+        .on_conflict_do_nothing()
+        .returning(jobs::id)
+        .get_result(conn)
+        .optional()?;
+    if id.is_some() {
+        wake(conn)?;
+    }
+    Ok(id)
+}
+
+/// Enqueues many in multi-row inserts; returns how many were new.
+pub fn enqueue_many(conn: &mut PgConnection, batch: &[NewJob]) -> QueryResult<usize> {
+    let now = Utc::now();
+    let mut added = 0;
+    for chunk in batch.chunks(5_000) {
+        let rows: Vec<_> = chunk
+            .iter()
+            .map(|job| {
+                (
+                    jobs::workspace_id.eq(job.workspace_id),
+                    jobs::kind.eq(job.kind.as_str()),
+                    jobs::payload.eq(&job.payload),
+                    jobs::run_at.eq(job.run_at.unwrap_or(now)),
+                    jobs::max_attempts.eq(job.max_attempts),
+                    jobs::idempotency_key.eq(&job.key),
+                )
+            })
+            .collect();
+        added += diesel::insert_into(jobs::table).values(rows).on_conflict_do_nothing().execute(conn)?;
+    }
+    if added > 0 {
+        wake(conn)?;
+    }
+    Ok(added)
+}
+
+fn wake(conn: &mut PgConnection) -> QueryResult<()> {
+    diesel::sql_query(format!("SELECT pg_notify('{CHANNEL}', '')")).execute(conn).map(|_| ())
+}

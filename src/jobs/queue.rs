@@ -1,0 +1,122 @@
+//! The queue's statements: claim (new, retrying, or lease expired), extend leases, finish.
+
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Integer, Text};
+
+use crate::db::schema::jobs;
+
+#[derive(Clone, Debug, Queryable, Selectable, QueryableByName)]
+#[diesel(table_name = jobs)]
+pub struct Job {
+    pub workspace_id: i64,
+    pub id: i64,
+    pub kind: String,
+    pub payload: serde_json::Value,
+    pub status: String,
+    pub run_at: DateTime<Utc>,
+    pub attempts: i32,
+    pub max_attempts: i32,
+    pub last_error: Option<String>,
+    pub locked_by: Option<String>,
+    pub locked_until: Option<DateTime<Utc>>,
+    pub idempotency_key: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub finished_at: Option<DateTime<Utc>>,
+}
+
+/// Claims up to `limit` runnable jobs for `worker`, leased for `lease_secs`: queued or
+/// retrying jobs that are due, and running jobs whose lease ran out (their worker died).
+pub fn claim(conn: &mut PgConnection, worker: &str, lease_secs: i32, limit: i64) -> QueryResult<Vec<Job>> {
+    diesel::sql_query(
+        "WITH due AS (SELECT workspace_id, id, run_at FROM jobs WHERE status IN ('queued', 'failed') AND run_at <= now() \
+                       ORDER BY run_at LIMIT $3 FOR UPDATE SKIP LOCKED), \
+              expired AS (SELECT workspace_id, id, locked_until AS run_at FROM jobs WHERE status = 'running' AND locked_until < now() \
+                          ORDER BY locked_until LIMIT $3 FOR UPDATE SKIP LOCKED), \
+              picked AS (SELECT * FROM due UNION ALL SELECT * FROM expired ORDER BY run_at LIMIT $3) \
+         UPDATE jobs j SET status = 'running', attempts = j.attempts + 1, locked_by = $1, \
+           locked_until = now() + make_interval(secs => $2), updated_at = now() \
+         FROM picked c WHERE j.workspace_id = c.workspace_id AND j.id = c.id \
+         RETURNING j.*",
+    )
+    .bind::<Text, _>(worker)
+    .bind::<Integer, _>(lease_secs)
+    .bind::<BigInt, _>(limit)
+    .load(conn)
+}
+
+/// Extends the leases of the jobs `worker` is running.
+pub fn heartbeat(conn: &mut PgConnection, worker_prefix: &str, lease_secs: i32) -> QueryResult<usize> {
+    diesel::sql_query(
+        "UPDATE jobs SET locked_until = now() + make_interval(secs => $2) \
+         WHERE status = 'running' AND starts_with(locked_by, $1)",
+    )
+    .bind::<Text, _>(worker_prefix)
+    .bind::<Integer, _>(lease_secs)
+    .execute(conn)
+}
+
+/// Marks jobs done, but only where this worker still holds them.
+pub fn complete(conn: &mut PgConnection, worker: &str, done: &[(i64, i64)]) -> QueryResult<usize> {
+    if done.is_empty() {
+        return Ok(0);
+    }
+    let (ws, ids): (Vec<i64>, Vec<i64>) = done.iter().copied().unzip();
+    diesel::sql_query(
+        "UPDATE jobs j SET status = 'done', finished_at = now(), updated_at = now(), locked_by = NULL, locked_until = NULL \
+         FROM unnest($2::bigint[], $3::bigint[]) AS d(workspace_id, id) \
+         WHERE j.workspace_id = d.workspace_id AND j.id = d.id AND j.status = 'running' AND j.locked_by = $1",
+    )
+    .bind::<Text, _>(worker)
+    .bind::<diesel::sql_types::Array<BigInt>, _>(ws)
+    .bind::<diesel::sql_types::Array<BigInt>, _>(ids)
+    .execute(conn)
+}
+
+/// Records a failure: retried after `retry_in` seconds, or dead when out of attempts
+/// (or when `permanent`). `count` false gives the attempt back (e.g. SMTP not set up yet).
+pub fn fail(conn: &mut PgConnection, worker: &str, job: &Job, error: &str, retry_in: f64, permanent: bool, count: bool) -> QueryResult<usize> {
+    let dead = permanent || (count && job.attempts >= job.max_attempts);
+    let error: String = error.chars().take(2_000).collect();
+    diesel::sql_query(
+        "UPDATE jobs SET status = CASE WHEN $4 THEN 'dead' ELSE 'failed' END, last_error = $3, \
+           run_at = now() + make_interval(secs => $5), attempts = attempts - CASE WHEN $6 THEN 0 ELSE 1 END, \
+           finished_at = CASE WHEN $4 THEN now() END, updated_at = now(), locked_by = NULL, locked_until = NULL \
+         WHERE workspace_id = $1 AND id = $2 AND status = 'running' AND locked_by = $7",
+    )
+    .bind::<BigInt, _>(job.workspace_id)
+    .bind::<BigInt, _>(job.id)
+    .bind::<Text, _>(error)
+    .bind::<diesel::sql_types::Bool, _>(dead)
+    .bind::<diesel::sql_types::Double, _>(retry_in)
+    .bind::<diesel::sql_types::Bool, _>(count)
+    .bind::<Text, _>(worker)
+    .execute(conn)
+}
+
+/// Seconds until retry number `attempt` (1-based): 2^attempt seconds up to an hour, times
+/// a jitter between 0.5 and 1.5 so failed jobs do not come back in step.
+pub fn backoff(attempt: i32, jitter: f64) -> f64 {
+    let base = 2f64.powi(attempt.clamp(1, 12)).min(3_600.0);
+    base * (0.5 + jitter.clamp(0.0, 1.0))
+}
+
+/// Removes finished jobs older than `days`.
+pub fn prune(conn: &mut PgConnection, days: i32) -> QueryResult<usize> {
+    diesel::sql_query("DELETE FROM jobs WHERE status IN ('done', 'cancelled') AND finished_at < now() - make_interval(days => $1)")
+        .bind::<Integer, _>(days)
+        .execute(conn)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn backoff_grows_and_is_capped() {
+        assert_eq!(super::backoff(1, 0.5), 2.0);
+        assert_eq!(super::backoff(3, 0.5), 8.0);
+        assert_eq!(super::backoff(30, 0.5), 3_600.0);
+        assert_eq!(super::backoff(2, 0.0), 2.0);
+        assert_eq!(super::backoff(2, 1.0), 6.0);
+    }
+}

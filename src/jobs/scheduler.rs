@@ -1,0 +1,31 @@
+//! The daily jobs: each workspace's client-status and follow-up-reminders, enqueued once its
+//! local time passes `daily_jobs_at`, keyed by kind and local date, so any number of
+//! instances ticking at once still make one job per day; a tick after downtime catches up
+//! on the day.
+
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use serde_json::json;
+
+use crate::jobs::{self, Kind, NewJob, queue};
+use crate::workspaces;
+
+pub const DAILY: [Kind; 2] = [Kind::ClientStatus, Kind::FollowUpReminders];
+
+/// Enqueues what is due at `now`; returns how many jobs were new.
+pub fn tick(conn: &mut PgConnection, now: DateTime<Utc>) -> QueryResult<usize> {
+    let mut added = 0;
+    for ws in workspaces::all(conn)? {
+        let local = now.with_timezone(&ws.zone());
+        if local.time() < ws.daily_jobs_at {
+            continue;
+        }
+        let date = local.date_naive();
+        for kind in DAILY {
+            let job = NewJob::new(ws.id, kind, json!({ "date": date })).key(format!("{}:{date}", kind.as_str())).attempts(5);
+            added += usize::from(jobs::enqueue(conn, &job)?.is_some());
+        }
+    }
+    queue::prune(conn, 7)?;
+    Ok(added)
+}

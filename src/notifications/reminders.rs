@@ -1,0 +1,112 @@
+//! The `follow-up-reminders` job: for each owner with pending follow-ups due on the local
+//! day or overdue, one in-app notification and one email per day (both keyed by owner and
+//! date, so a second run the same day adds nothing).
+
+use chrono::{NaiveDate, Utc};
+use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Text, Timestamptz};
+use serde::Deserialize;
+
+use crate::email::{self, messages};
+use crate::jobs::queue::Job;
+use crate::jobs::run::{self, JobEnv, JobError};
+use crate::notifications::{self, NewNotification};
+use crate::web::time::Zone;
+use crate::workspaces::Workspace;
+
+/// Follow-ups listed in one email (the count covers the rest).
+const LISTED: usize = 50;
+
+#[derive(QueryableByName)]
+struct Due {
+    #[diesel(sql_type = BigInt)]
+    owner: i64,
+    #[diesel(sql_type = Text)]
+    owner_name: String,
+    #[diesel(sql_type = Text)]
+    owner_email: String,
+    #[diesel(sql_type = Text)]
+    client: String,
+    #[diesel(sql_type = Timestamptz)]
+    due_at: chrono::DateTime<Utc>,
+    #[diesel(sql_type = Text)]
+    notes: String,
+}
+
+/// Sends the reminders for `date` (the workspace's local day); returns the owners reminded.
+pub fn send(conn: &mut PgConnection, ws: &Workspace, date: NaiveDate, base_url: &str) -> QueryResult<usize> {
+    let zone = Zone(ws.zone());
+    let start = zone.start_of(date);
+    let end = start + chrono::Duration::days(1);
+    let rows: Vec<Due> = diesel::sql_query(
+        "SELECT f.assigned_to AS owner, u.name AS owner_name, u.email AS owner_email, c.name AS client, f.due_at, f.notes \
+         FROM follow_ups f \
+         JOIN users u ON u.workspace_id = f.workspace_id AND u.id = f.assigned_to AND u.active \
+         JOIN clients c ON c.workspace_id = f.workspace_id AND c.id = f.client_id \
+         WHERE f.workspace_id = $1 AND f.status = 'pending' AND f.due_at < $2 \
+         ORDER BY f.assigned_to, f.due_at, f.id",
+    )
+    .bind::<BigInt, _>(ws.id)
+    .bind::<Timestamptz, _>(end)
+    .load(conn)?;
+    let mut reminded = 0;
+    let mut i = 0;
+    while i < rows.len() {
+        let owner = rows[i].owner;
+        let group: Vec<&Due> = rows[i..].iter().take_while(|r| r.owner == owner).collect();
+        i += group.len();
+        let overdue = group.iter().filter(|r| r.due_at < start).count();
+        let today = group.len() - overdue;
+        let link = format!("{}/follow-ups?view=mine", base_url.trim_end_matches('/'));
+        let message = messages::Reminder {
+            name: group[0].owner_name.clone(),
+            items: group
+                .iter()
+                .take(LISTED)
+                .map(|r| messages::ReminderItem { client: r.client.clone(), due: zone.time(r.due_at), notes: r.notes.chars().take(200).collect(), overdue: r.due_at < start })
+                .collect(),
+            overdue,
+            today,
+            link,
+        };
+        let mail = messages::reminder(&group[0].owner_email, &message).map_err(|e| diesel::result::Error::QueryBuilderError(Box::new(e)))?;
+        let key = format!("reminder:{date}");
+        conn.transaction(|tx| {
+            let body = format!("{today} due today, {overdue} overdue.");
+            let added = notifications::notify(
+                tx,
+                &NewNotification {
+                    workspace_id: ws.id,
+                    user_id: owner,
+                    kind: "follow-up-reminder",
+                    title: &mail.subject,
+                    body: &body,
+                    link: Some("/follow-ups?view=mine"),
+                    dedupe_key: Some(&key),
+                },
+            )?;
+            if added {
+                email::enqueue(tx, ws.id, &mail, Some(format!("reminder-email:{owner}:{date}")))?;
+            }
+            QueryResult::Ok(())
+        })?;
+        reminded += 1;
+    }
+    Ok(reminded)
+}
+
+#[derive(Deserialize)]
+struct Daily {
+    date: Option<NaiveDate>,
+}
+
+/// The `follow-up-reminders` job.
+pub fn job(env: &JobEnv, job: &Job) -> Result<(), JobError> {
+    let p: Daily = run::payload(job)?;
+    let mut conn = env.pool.get()?;
+    let ws = crate::workspaces::find(&mut conn, job.workspace_id)?;
+    let date = p.date.unwrap_or_else(|| env.clock.now().with_timezone(&ws.zone()).date_naive());
+    let owners = send(&mut conn, &ws, date, &env.settings.base_url())?;
+    tracing::info!(workspace_id = ws.id, owners, %date, "follow-up reminders sent");
+    Ok(())
+}
