@@ -12,6 +12,9 @@ pub fn configure(cfg: &mut ServiceConfig) {
         .service(web::resource("/login").route(get().to(auth::handlers::login_form)).route(post().to(auth::handlers::login)))
         .service(web::resource("/logout").route(post().to(auth::handlers::logout)))
         .service(web::resource("/setup").route(get().to(auth::setup::setup_form)).route(post().to(auth::setup::setup)))
+        .service(web::resource("/password/forgot").route(get().to(auth::recovery::forgot_form)).route(post().to(auth::recovery::request_reset)))
+        .service(web::resource("/password/reset/{token}").route(get().to(auth::recovery::reset_form)).route(post().to(auth::recovery::reset_password)))
+        .service(web::resource("/invitations/{token}").route(get().to(auth::recovery::invitation_form)).route(post().to(auth::recovery::accept_invitation)))
         .service(web::resource("/account/sessions").route(get().to(auth::handlers::list_sessions)))
         .service(web::resource("/account/sessions/revoke-all").route(post().to(auth::handlers::revoke_all_sessions)))
         .service(

@@ -2,6 +2,7 @@
 
 pub mod handlers;
 pub mod password;
+pub mod recovery;
 pub mod session_store;
 pub mod setup;
 pub mod throttle;

@@ -28,6 +28,10 @@ pub struct WorkspaceForm {
     time_zone: String,
     #[serde(default)]
     default_country: String,
+    #[serde(default)]
+    daily_jobs_at: String,
+    #[serde(default)]
+    hand_status_days: String,
 }
 
 #[derive(Template)]
@@ -50,7 +54,14 @@ pub async fn workspace_form(ctx: Ctx, state: Data<AppState>) -> Result<HttpRespo
     ctx.require(Role::Admin)?;
     let id = ctx.workspace_id();
     let w = db::run(&state.pool, move |conn| Ok(crate::workspaces::find(conn, id)?)).await?;
-    page(&ctx, StatusCode::OK, WorkspaceForm { name: w.name, time_zone: w.time_zone, default_country: w.default_country }, FormErrors::default())
+    let form = WorkspaceForm {
+        name: w.name,
+        time_zone: w.time_zone,
+        default_country: w.default_country,
+        daily_jobs_at: w.daily_jobs_at.format("%H:%M").to_string(),
+        hand_status_days: w.hand_status_days.to_string(),
+    };
+    page(&ctx, StatusCode::OK, form, FormErrors::default())
 }
 
 pub async fn update_workspace(ctx: Ctx, state: Data<AppState>, HtmlForm(form): HtmlForm<WorkspaceForm>) -> Result<HttpResponse, AppError> {
@@ -64,7 +75,18 @@ pub async fn update_workspace(ctx: Ctx, state: Data<AppState>, HtmlForm(form): H
     if !country_ok {
         errors.add("default_country", "Use a two-letter country code such as US, GB or DE.");
     }
-    let (Some(name), Some(zone), true) = (name, zone, errors.is_empty()) else {
+    // Left empty, the automation settings keep their values.
+    let daily = match form.daily_jobs_at.trim() {
+        "" => Ok(None),
+        t => chrono::NaiveTime::parse_from_str(t, "%H:%M").map(Some).map_err(|_| "Write the time as HH:MM, like 07:00.".to_string()),
+    };
+    let daily = errors.take("daily_jobs_at", daily);
+    let hand_days = match form.hand_status_days.trim() {
+        "" => Ok(None),
+        t => t.parse::<i32>().ok().filter(|d| (0..=365).contains(d)).map(Some).ok_or_else(|| "Use a number of days from 0 to 365.".to_string()),
+    };
+    let hand_days = errors.take("hand_status_days", hand_days);
+    let (Some(name), Some(zone), Some(daily), Some(hand_days), true) = (name, zone, daily, hand_days, errors.is_empty()) else {
         return page(&ctx, StatusCode::UNPROCESSABLE_ENTITY, form, errors);
     };
     let id = ctx.workspace_id();
@@ -72,17 +94,31 @@ pub async fn update_workspace(ctx: Ctx, state: Data<AppState>, HtmlForm(form): H
     let outcome = db::run(&state.pool, move |conn| {
         conn.transaction(|tx| {
             let before = crate::workspaces::find(tx, id)?;
+            let daily = daily.unwrap_or(before.daily_jobs_at);
+            let hand_days = hand_days.unwrap_or(before.hand_status_days);
             if let Some(other) = crate::workspaces::find_by_name(tx, &name)? {
                 if other.id != id {
                     return Ok(false);
                 }
             }
             diesel::update(workspaces::table.find(id))
-                .set((workspaces::name.eq(&name), workspaces::time_zone.eq(zone.name()), workspaces::default_country.eq(&country)))
+                .set((
+                    workspaces::name.eq(&name),
+                    workspaces::time_zone.eq(zone.name()),
+                    workspaces::default_country.eq(&country),
+                    workspaces::daily_jobs_at.eq(daily),
+                    workspaces::hand_status_days.eq(hand_days),
+                ))
                 .execute(tx)?;
             let entry = entry
-                .before(json!({ "name": before.name, "time_zone": before.time_zone, "default_country": before.default_country }))
-                .after(json!({ "name": name, "time_zone": zone.name(), "default_country": country }));
+                .before(json!({
+                    "name": before.name, "time_zone": before.time_zone, "default_country": before.default_country,
+                    "daily_jobs_at": before.daily_jobs_at.format("%H:%M").to_string(), "hand_status_days": before.hand_status_days,
+                }))
+                .after(json!({
+                    "name": name, "time_zone": zone.name(), "default_country": country,
+                    "daily_jobs_at": daily.format("%H:%M").to_string(), "hand_status_days": hand_days,
+                }));
             audit::record(tx, &entry)?;
             Ok(true)
         })

@@ -13,7 +13,11 @@ use serde::Deserialize;
 use serde_json::json;
 
 use crate::audit;
-use crate::auth::password;
+use crate::auth::{password, recovery};
+use crate::email::messages;
+
+/// The password hash of an invited user who has not chosen a password yet.
+pub const INVITED: &str = "!invited";
 use crate::db;
 use crate::departments::{self, Department};
 use crate::error::AppError;
@@ -100,7 +104,11 @@ pub async fn invite_user(ctx: Ctx, state: Data<AppState>, HtmlForm(form): HtmlFo
     let email = errors.take("email", forms::email(&form.email));
     let name = errors.take("name", forms::required_text(&form.name, "Name", 100));
     let role = errors.take("role", Role::parse(&form.role));
-    errors.take("password", password::check_new(&form.password));
+    // Without a first password the user is invited by email to choose one.
+    let by_email = form.password.is_empty();
+    if !by_email {
+        errors.take("password", password::check_new(&form.password));
+    }
     let workspace_id = ctx.workspace_id();
     let ids = form.department_ids.clone();
     let checked = db::run(&state.pool, move |conn| Ok(departments::check_ids(conn, workspace_id, &ids)?)).await?;
@@ -108,9 +116,11 @@ pub async fn invite_user(ctx: Ctx, state: Data<AppState>, HtmlForm(form): HtmlFo
     let (Some(email), Some(name), Some(role), Some(department_ids), true) = (email, name, role, department_ids, errors.is_empty()) else {
         return render(&ctx, &state, StatusCode::UNPROCESSABLE_ENTITY, form, errors).await;
     };
-    let hash = password::hash_blocking(SecretString::from(form.password.clone())).await?;
+    // "!": no password verifies against it until the invitation is accepted.
+    let hash = if by_email { INVITED.to_string() } else { password::hash_blocking(SecretString::from(form.password.clone())).await? };
     let entry = ctx.audit("users.created", "users", "");
     let lookup_email = email.clone();
+    let (now, base, inviter, workspace) = (state.clock.now(), state.settings.base_url(), ctx.user.name.clone(), ctx.user.workspace_name.clone());
     let created = db::run(&state.pool, move |conn| {
         conn.transaction(|tx| {
             if users::email_taken(tx, workspace_id, &lookup_email)? {
@@ -118,6 +128,11 @@ pub async fn invite_user(ctx: Ctx, state: Data<AppState>, HtmlForm(form): HtmlFo
             }
             let user = NewUser { workspace_id, email: &lookup_email, name: &name, role, password_hash: &hash }.insert(tx)?;
             users::set_departments(tx, workspace_id, user.id, &department_ids)?;
+            if by_email {
+                let raw = recovery::issue(tx, &user, recovery::Purpose::Invite, now)?;
+                let invite = messages::Invite { inviter, workspace, link: format!("{base}/invitations/{raw}") };
+                crate::email::enqueue(tx, workspace_id, &messages::invite(&user.email, &invite)?, None)?;
+            }
             let mut after = user.audit_json();
             after["department_ids"] = json!(department_ids);
             audit::record(tx, &audit::Entry { entity_id: Some(user.id.to_string()), ..entry.after(after) })?;
@@ -127,7 +142,11 @@ pub async fn invite_user(ctx: Ctx, state: Data<AppState>, HtmlForm(form): HtmlFo
     .await?;
     match created {
         Some(user) => {
-            flash::success(&ctx.session, format!("{} can now sign in as {}.", user.name, user.email));
+            if by_email {
+                flash::success(&ctx.session, format!("An invitation is on its way to {}; the link works for 7 days.", user.email));
+            } else {
+                flash::success(&ctx.session, format!("{} can now sign in as {}.", user.name, user.email));
+            }
             Ok(see_other("/settings/users"))
         }
         None => {

@@ -13,6 +13,7 @@ mod clients_export;
 mod csrf;
 mod dashboard;
 mod imports;
+mod jobs;
 mod ops;
 mod outage;
 mod sessions;

@@ -3,6 +3,8 @@
 //! the real application on a random port, and cookie-aware browsers that handle CSRF.
 #![allow(dead_code)]
 
+pub mod smtp;
+
 use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
 

@@ -1,0 +1,289 @@
+//! Password reset and invitations by email: single-use tokens (only their SHA-256 stored),
+//! 1 hour for a reset and 7 days for an invitation. `/password/forgot` answers the same
+//! whether the email exists or not and is throttled per IP and per email; using a reset
+//! token ends the user's sessions everywhere.
+
+use actix_session::Session;
+use actix_web::http::StatusCode;
+use actix_web::web::{Data, Path};
+use actix_web::{HttpRequest, HttpResponse};
+use askama::Template;
+use chrono::{DateTime, Duration, Utc};
+use diesel::prelude::*;
+use rand::RngCore;
+use secrecy::SecretString;
+use serde::Deserialize;
+use serde_json::json;
+use sha2::{Digest, Sha256};
+
+use crate::audit::{self, Actor, Entry};
+use crate::auth::password;
+use crate::db;
+use crate::db::schema::{auth_tokens, rate_events, users};
+use crate::email::{self, messages};
+use crate::error::AppError;
+use crate::startup::AppState;
+use crate::users::model::{self as user_model, User};
+use crate::web::ctx::{Layout, RequestMeta};
+use crate::web::flash;
+use crate::web::forms::{self, FormErrors, HtmlForm};
+use crate::web::htmx::Htmx;
+use crate::web::render::{respond, see_other};
+
+pub const RESET_TTL_HOURS: i64 = 1;
+pub const INVITE_TTL_DAYS: i64 = 7;
+/// Reset requests allowed per IP in 15 minutes, and per email in an hour.
+pub const PER_IP: i64 = 10;
+pub const PER_EMAIL: i64 = 5;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Purpose {
+    Reset,
+    Invite,
+}
+
+impl Purpose {
+    fn as_str(self) -> &'static str {
+        match self {
+            Purpose::Reset => "reset",
+            Purpose::Invite => "invite",
+        }
+    }
+}
+
+fn digest(raw: &str) -> String {
+    hex::encode(Sha256::digest(raw.as_bytes()))
+}
+
+/// A new token for the user; returns the raw value for the link (never stored).
+pub fn issue(conn: &mut PgConnection, user: &User, purpose: Purpose, now: DateTime<Utc>) -> QueryResult<String> {
+    let mut bytes = [0u8; 32];
+    rand::rng().fill_bytes(&mut bytes);
+    let raw = hex::encode(bytes);
+    let ttl = match purpose {
+        Purpose::Reset => Duration::hours(RESET_TTL_HOURS),
+        Purpose::Invite => Duration::days(INVITE_TTL_DAYS),
+    };
+    diesel::insert_into(auth_tokens::table)
+        .values((
+            auth_tokens::workspace_id.eq(user.workspace_id),
+            auth_tokens::user_id.eq(user.id),
+            auth_tokens::purpose.eq(purpose.as_str()),
+            auth_tokens::token_hash.eq(digest(&raw)),
+            auth_tokens::expires_at.eq(now + ttl),
+        ))
+        .execute(conn)?;
+    Ok(raw)
+}
+
+/// The token's id and user when it is unused, unexpired and for `purpose`. The row is
+/// locked (inside a transaction), so two uses of one link cannot both succeed.
+fn valid(conn: &mut PgConnection, raw: &str, purpose: Purpose, now: DateTime<Utc>) -> QueryResult<Option<(i64, User)>> {
+    let found = auth_tokens::table
+        .filter(auth_tokens::token_hash.eq(digest(raw)))
+        .filter(auth_tokens::purpose.eq(purpose.as_str()))
+        .filter(auth_tokens::used_at.is_null())
+        .filter(auth_tokens::expires_at.gt(now))
+        .select((auth_tokens::workspace_id, auth_tokens::id, auth_tokens::user_id))
+        .for_update()
+        .first::<(i64, i64, i64)>(conn)
+        .optional()?;
+    let Some((workspace_id, id, user_id)) = found else { return Ok(None) };
+    let user = user_model::find(conn, workspace_id, user_id)?.filter(|u| u.active);
+    Ok(user.map(|u| (id, u)))
+}
+
+fn spend(conn: &mut PgConnection, workspace_id: i64, id: i64, now: DateTime<Utc>) -> QueryResult<usize> {
+    diesel::update(auth_tokens::table.filter(auth_tokens::workspace_id.eq(workspace_id)).filter(auth_tokens::id.eq(id)))
+        .set(auth_tokens::used_at.eq(now))
+        .execute(conn)
+}
+
+/// Counts an event in `bucket` and says whether more than `limit` happened within `window`.
+fn over_limit(conn: &mut PgConnection, bucket: &str, limit: i64, window: Duration, now: DateTime<Utc>) -> QueryResult<bool> {
+    diesel::insert_into(rate_events::table).values((rate_events::bucket.eq(bucket), rate_events::created_at.eq(now))).execute(conn)?;
+    let n: i64 = rate_events::table.filter(rate_events::bucket.eq(bucket)).filter(rate_events::created_at.gt(now - window)).count().get_result(conn)?;
+    diesel::delete(rate_events::table.filter(rate_events::created_at.lt(now - Duration::days(1)))).execute(conn)?;
+    Ok(n > limit)
+}
+
+#[derive(Template)]
+#[template(path = "auth/forgot.html", blocks = ["content"])]
+struct ForgotPage {
+    layout: Layout,
+    email: String,
+    sent: bool,
+    error: Option<String>,
+}
+crate::pages!(ForgotPage);
+
+pub async fn forgot_form(session: Session, htmx: Htmx) -> Result<HttpResponse, AppError> {
+    respond(&htmx, StatusCode::OK, &ForgotPage { layout: Layout::anonymous(&session, "Forgot password"), email: String::new(), sent: false, error: None })
+}
+
+#[derive(Deserialize)]
+pub struct ForgotForm {
+    #[serde(default)]
+    email: String,
+}
+
+pub async fn request_reset(session: Session, req: HttpRequest, state: Data<AppState>, HtmlForm(form): HtmlForm<ForgotForm>) -> Result<HttpResponse, AppError> {
+    let meta = RequestMeta::of(&req);
+    let email = match forms::email(&form.email) {
+        Ok(e) => e,
+        Err(e) => {
+            let page = ForgotPage { layout: Layout::anonymous(&session, "Forgot password"), email: form.email.clone(), sent: false, error: Some(e) };
+            return respond(&meta.htmx, StatusCode::UNPROCESSABLE_ENTITY, &page);
+        }
+    };
+    let now = state.clock.now();
+    let ip = meta.ip.clone().unwrap_or_default();
+    let base = state.settings.base_url();
+    let (lookup, request_id) = (email.clone(), meta.request_id.clone());
+    let throttled = db::run(&state.pool, move |conn| {
+        conn.transaction(|tx| {
+            if over_limit(tx, &format!("forgot:ip:{ip}"), PER_IP, Duration::minutes(15), now)?
+                | over_limit(tx, &format!("forgot:email:{lookup}"), PER_EMAIL, Duration::hours(1), now)?
+            {
+                return Ok(true);
+            }
+            for user in user_model::find_by_email(tx, &lookup)?.into_iter().filter(|u| u.active && !u.password_hash.starts_with('!')) {
+                let raw = issue(tx, &user, Purpose::Reset, now)?;
+                let mail = messages::reset(&user.email, &messages::Reset { name: user.name.clone(), link: format!("{base}/password/reset/{raw}") })?;
+                email::enqueue(tx, user.workspace_id, &mail, None)?;
+                let entry = Entry { ip: Some(ip.clone()), request_id: request_id.clone(), ..Entry::new(user.workspace_id, Actor::of(&user), "auth.password_reset_requested", "auth", user.id) };
+                audit::record(tx, &entry)?;
+            }
+            Ok(false)
+        })
+    })
+    .await?;
+    if throttled {
+        return Err(AppError::RateLimited { retry_after: 900 });
+    }
+    // The same answer whether or not the email has an account.
+    let page = ForgotPage { layout: Layout::anonymous(&session, "Forgot password"), email, sent: true, error: None };
+    respond(&meta.htmx, StatusCode::OK, &page)
+}
+
+#[derive(Template)]
+#[template(path = "auth/set_password.html", blocks = ["content"])]
+struct SetPasswordPage {
+    layout: Layout,
+    action: String,
+    invite: bool,
+    name: String,
+    email: String,
+    errors: FormErrors,
+    /// The link was used, expired or never existed.
+    dead: bool,
+}
+crate::pages!(SetPasswordPage);
+
+fn dead_link(session: &Session, htmx: &Htmx, invite: bool) -> Result<HttpResponse, AppError> {
+    let page = SetPasswordPage {
+        layout: Layout::anonymous(session, "Link expired"),
+        action: String::new(),
+        invite,
+        name: String::new(),
+        email: String::new(),
+        errors: FormErrors::default(),
+        dead: true,
+    };
+    respond(htmx, StatusCode::NOT_FOUND, &page)
+}
+
+async fn show(session: Session, htmx: Htmx, state: Data<AppState>, token: String, purpose: Purpose) -> Result<HttpResponse, AppError> {
+    let now = state.clock.now();
+    let raw = token.clone();
+    let found = db::run(&state.pool, move |conn| Ok(valid(conn, &raw, purpose, now)?)).await?;
+    let invite = purpose == Purpose::Invite;
+    let Some((_, user)) = found else { return dead_link(&session, &htmx, invite) };
+    let page = SetPasswordPage {
+        layout: Layout::anonymous(&session, if invite { "Accept invitation" } else { "Choose a new password" }),
+        action: format!("/{}/{token}", if invite { "invitations" } else { "password/reset" }),
+        invite,
+        name: user.name,
+        email: user.email,
+        errors: FormErrors::default(),
+        dead: false,
+    };
+    respond(&htmx, StatusCode::OK, &page)
+}
+
+pub async fn reset_form(session: Session, htmx: Htmx, state: Data<AppState>, path: Path<String>) -> Result<HttpResponse, AppError> {
+    show(session, htmx, state, path.into_inner(), Purpose::Reset).await
+}
+
+pub async fn invitation_form(session: Session, htmx: Htmx, state: Data<AppState>, path: Path<String>) -> Result<HttpResponse, AppError> {
+    show(session, htmx, state, path.into_inner(), Purpose::Invite).await
+}
+
+#[derive(Deserialize)]
+pub struct SetPasswordForm {
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    password: String,
+    #[serde(default)]
+    confirm: String,
+}
+
+async fn set(session: Session, req: HttpRequest, state: Data<AppState>, token: String, form: SetPasswordForm, purpose: Purpose) -> Result<HttpResponse, AppError> {
+    let meta = RequestMeta::of(&req);
+    let invite = purpose == Purpose::Invite;
+    let mut errors = FormErrors::default();
+    let name = if invite { errors.take("name", forms::required_text(&form.name, "Name", 100)) } else { Some(String::new()) };
+    errors.take("password", password::check_new(&form.password));
+    if form.password != form.confirm {
+        errors.add("confirm", "The two passwords differ.");
+    }
+    let now = state.clock.now();
+    let (Some(name), true) = (name, errors.is_empty()) else {
+        let raw = token.clone();
+        let found = db::run(&state.pool, move |conn| Ok(valid(conn, &raw, purpose, now)?)).await?;
+        let Some((_, user)) = found else { return dead_link(&session, &meta.htmx, invite) };
+        let page = SetPasswordPage {
+            layout: Layout::anonymous(&session, if invite { "Accept invitation" } else { "Choose a new password" }),
+            action: format!("/{}/{token}", if invite { "invitations" } else { "password/reset" }),
+            invite,
+            name: if invite { form.name.clone() } else { user.name },
+            email: user.email,
+            errors,
+            dead: false,
+        };
+        return respond(&meta.htmx, StatusCode::UNPROCESSABLE_ENTITY, &page);
+    };
+    let hash = password::hash_blocking(SecretString::from(form.password.clone())).await?;
+    let (ip, request_id, new_name) = (meta.ip.clone(), meta.request_id.clone(), name.clone());
+    let done = db::run(&state.pool, move |conn| {
+        conn.transaction(|tx| {
+            let Some((token_id, user)) = valid(tx, &token, purpose, now)? else { return Ok(None) };
+            spend(tx, user.workspace_id, token_id, now)?;
+            let target = users::table.filter(users::workspace_id.eq(user.workspace_id)).filter(users::id.eq(user.id));
+            if invite {
+                diesel::update(target).set((users::password_hash.eq(&hash), users::name.eq(&new_name))).execute(tx)?;
+            } else {
+                diesel::update(target).set(users::password_hash.eq(&hash)).execute(tx)?;
+                // Whoever had the old password is signed out everywhere.
+                user_model::end_sessions(tx, user.workspace_id, user.id)?;
+            }
+            let action = if invite { "users.invitation_accepted" } else { "auth.password_reset" };
+            let entry = Entry { ip, request_id, ..Entry::new(user.workspace_id, Actor::of(&user), action, "auth", user.id) };
+            audit::record(tx, &entry.after(json!({ "name": if invite { new_name.clone() } else { user.name.clone() } })))?;
+            Ok(Some(user))
+        })
+    })
+    .await?;
+    let Some(user) = done else { return dead_link(&session, &meta.htmx, invite) };
+    flash::success(&session, if invite { format!("Welcome, {}! Sign in with your new password.", name) } else { format!("Your password is changed, {}. Sign in with it.", user.name) });
+    Ok(see_other("/login"))
+}
+
+pub async fn reset_password(session: Session, req: HttpRequest, state: Data<AppState>, path: Path<String>, HtmlForm(form): HtmlForm<SetPasswordForm>) -> Result<HttpResponse, AppError> {
+    set(session, req, state, path.into_inner(), form, Purpose::Reset).await
+}
+
+pub async fn accept_invitation(session: Session, req: HttpRequest, state: Data<AppState>, path: Path<String>, HtmlForm(form): HtmlForm<SetPasswordForm>) -> Result<HttpResponse, AppError> {
+    set(session, req, state, path.into_inner(), form, Purpose::Invite).await
+}

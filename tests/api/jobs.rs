@@ -1,0 +1,175 @@
+//! The job queue under the faults it must survive: a worker killed mid-job, two instances
+//! on one database, a job that always fails, a rolled-back enqueue; and the jobs page.
+
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use diesel::prelude::*;
+use reqwest::StatusCode;
+use serde_json::json;
+use switchboard::jobs::{self, Kind, NewJob};
+use switchboard::users::role::Role;
+
+use crate::support::{PASSWORD, TestApp, spawn_app, spawn_app_with};
+
+const BIN: &str = env!("CARGO_BIN_EXE_switchboard");
+
+fn workspace_of(app: &TestApp) -> i64 {
+    app.create_user("Acme", &format!("owner-{}@acme.test", uuid::Uuid::new_v4().simple()), Role::Admin).workspace_id
+}
+
+fn enqueue(app: &TestApp, job: NewJob) -> i64 {
+    jobs::enqueue(&mut app.conn(), &job).unwrap().expect("a new job")
+}
+
+fn status(app: &TestApp, id: i64) -> String {
+    diesel::sql_query(format!("SELECT status AS s FROM jobs WHERE id = {id}"))
+        .get_result::<S>(&mut app.conn())
+        .map(|r| r.s)
+        .unwrap_or_default()
+}
+
+#[derive(QueryableByName)]
+struct S {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    s: String,
+}
+
+/// Waits up to `secs` for the job to reach `want`; a failed job is made due at once, so
+/// backoff does not slow the test.
+async fn wait_status(app: &TestApp, id: i64, want: &str, secs: u64) {
+    for _ in 0..secs * 10 {
+        let now = status(app, id);
+        if now == want {
+            return;
+        }
+        if now == "failed" {
+            diesel::sql_query(format!("UPDATE jobs SET run_at = now() WHERE id = {id} AND status = 'failed'")).execute(&mut app.conn()).unwrap();
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("job {id} is {:?}, never became {want}", status(app, id));
+}
+
+#[tokio::test]
+async fn a_job_enqueued_in_a_rolled_back_transaction_never_exists() {
+    let app = spawn_app().await;
+    let w = workspace_of(&app);
+    let result: Result<(), diesel::result::Error> = app.conn().transaction(|tx| {
+        jobs::enqueue(tx, &NewJob::new(w, Kind::Noop, json!({})))?;
+        // The handler fails after enqueueing.
+        Err(diesel::result::Error::RollbackTransaction)
+    });
+    assert!(result.is_err());
+    assert_eq!(app.count("SELECT count(*) FROM jobs"), 0);
+    // Committed, it runs; the same idempotency key twice is one job.
+    let id = enqueue(&app, NewJob::new(w, Kind::Noop, json!({})).key("once"));
+    assert_eq!(jobs::enqueue(&mut app.conn(), &NewJob::new(w, Kind::Noop, json!({})).key("once")).unwrap(), None);
+    wait_status(&app, id, "done", 10).await;
+}
+
+#[tokio::test]
+async fn a_job_that_always_fails_goes_dead_stays_visible_and_blocks_nothing() {
+    let app = spawn_app().await;
+    let (admin, me) = app.signed_in(Role::Admin).await;
+    let bad = enqueue(&app, NewJob::new(me.workspace_id, Kind::Noop, json!({ "fail": "the printer is on fire" })).attempts(3));
+    let good: Vec<i64> = (0..20).map(|_| enqueue(&app, NewJob::new(me.workspace_id, Kind::Noop, json!({})))).collect();
+    wait_status(&app, bad, "dead", 30).await;
+    for id in good {
+        wait_status(&app, id, "done", 10).await;
+    }
+    assert_eq!(app.count(&format!("SELECT attempts FROM jobs WHERE id = {bad}")), 3);
+    let page = admin.get_html("/settings/jobs?status=dead").await;
+    assert!(page.contains(&format!("id=\"job-{bad}\"")) && page.contains("the printer is on fire"), "dead jobs are listed with their error");
+    // Retry puts it back in the queue with fresh attempts; cancel stops a waiting one.
+    let r = admin.post(&format!("/settings/jobs/{bad}/retry"), &[]).await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert_eq!(app.count(&format!("SELECT count(*) FROM audit_logs WHERE action = 'jobs.retry' AND entity_id = '{bad}'")), 1);
+    let later = enqueue(&app, NewJob::new(me.workspace_id, Kind::Noop, json!({})).at(chrono::Utc::now() + chrono::Duration::hours(1)));
+    assert_eq!(admin.post(&format!("/settings/jobs/{later}/cancel"), &[]).await.status(), StatusCode::SEE_OTHER);
+    assert_eq!(status(&app, later), "cancelled");
+    assert_eq!(admin.post(&format!("/settings/jobs/{later}/cancel"), &[]).await.status(), StatusCode::CONFLICT);
+    // Admins only, and only their workspace's jobs.
+    let (agent, _) = app.signed_in(Role::Agent).await;
+    assert_eq!(agent.get("/settings/jobs").await.status(), StatusCode::FORBIDDEN);
+    let beta = app.create_user("Beta", "boss@beta.test", Role::Admin);
+    let b = app.browser();
+    b.login(&beta.email, PASSWORD).await;
+    assert_eq!(b.post(&format!("/settings/jobs/{later}/retry"), &[]).await.status(), StatusCode::NOT_FOUND);
+    assert!(!b.get_html("/settings/jobs?status=cancelled").await.contains(&format!("id=\"job-{later}\"")));
+}
+
+fn worker_process(database_url: &str) -> std::process::Child {
+    Command::new(BIN)
+        .arg("worker")
+        .env("DATABASE_URL", database_url)
+        .env("SWITCHBOARD_WORKERS", "1")
+        .env("SWITCHBOARD_JOB_LEASE_SECS", "2")
+        .env("SWITCHBOARD_SECRET_KEY", "worker-test-secret-key-".repeat(2))
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start switchboard worker")
+}
+
+#[tokio::test]
+async fn a_killed_workers_job_runs_again_after_its_lease_and_completes() {
+    let app = spawn_app_with(|s| s.job_workers = 0).await;
+    let w = workspace_of(&app);
+    let mut first = worker_process(&app.database_url);
+    let id = enqueue(&app, NewJob::new(w, Kind::Noop, json!({ "sleep_ms": 4000 })));
+    wait_status(&app, id, "running", 30).await;
+    // SIGKILL: no chance to clean up.
+    first.kill().unwrap();
+    first.wait().unwrap();
+    assert_eq!(status(&app, id), "running", "the dead worker still holds the lease");
+    let mut second = worker_process(&app.database_url);
+    wait_status(&app, id, "done", 40).await;
+    second.kill().unwrap();
+    second.wait().unwrap();
+    assert_eq!(app.count(&format!("SELECT attempts FROM jobs WHERE id = {id}")), 2, "ran once more, not more");
+}
+
+#[tokio::test]
+async fn two_instances_on_one_database_run_each_daily_job_once_per_day() {
+    let app = spawn_app_with(|s| s.job_workers = 0).await;
+    let w = workspace_of(&app);
+    diesel::sql_query(format!("UPDATE workspaces SET daily_jobs_at = '00:00' WHERE id = {w}")).execute(&mut app.conn()).unwrap();
+    // Many scheduler ticks at once, as from many instances: one job per kind and day.
+    let now = chrono::Utc::now();
+    let ticks: Vec<_> = (0..8)
+        .map(|_| {
+            let pool = app.pool.clone();
+            std::thread::spawn(move || switchboard::jobs::scheduler::tick(&mut pool.get().unwrap(), now).unwrap())
+        })
+        .collect();
+    let added: usize = ticks.into_iter().map(|t| t.join().unwrap()).sum();
+    assert_eq!(added, 2);
+    assert_eq!(app.count(&format!("SELECT count(*) FROM jobs WHERE workspace_id = {w}")), 2);
+    // Two real instances with workers and schedulers on the same database.
+    let url = app.database_url.clone();
+    let one = spawn_app_with(|s| {
+        s.database_url = Some(url.clone().into());
+        s.run_scheduler = true;
+    })
+    .await;
+    let url = app.database_url.clone();
+    let two = spawn_app_with(|s| {
+        s.database_url = Some(url.into());
+        s.run_scheduler = true;
+    })
+    .await;
+    for _ in 0..100 {
+        if app.count(&format!("SELECT count(*) FROM jobs WHERE workspace_id = {w} AND status = 'done'")) == 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(app.count(&format!("SELECT count(*) FROM jobs WHERE workspace_id = {w} AND status = 'done'")), 2);
+    assert_eq!(app.count(&format!("SELECT sum(attempts) FROM jobs WHERE workspace_id = {w}")), 2, "each ran once");
+    // The next day brings the next pair.
+    let tomorrow = now + chrono::Duration::days(1);
+    assert_eq!(switchboard::jobs::scheduler::tick(&mut app.conn(), tomorrow).unwrap(), 2);
+    drop((one, two));
+}
