@@ -139,7 +139,7 @@ fn run_job_now(settings: Settings, name: &str, workspace: Option<&str>) -> anyho
         _ => bail!("unknown job {name:?}: choose client-status or follow-up-reminders"),
     };
     let database = Database::open(&settings)?;
-    let pool = database.connect_and_migrate(2)?;
+    let pool = database.connect_and_migrate(3)?;
     let mut conn = pool.get()?;
     let all = crate::workspaces::all(&mut conn)?;
     let chosen: Vec<_> = match workspace {
@@ -153,7 +153,7 @@ fn run_job_now(settings: Settings, name: &str, workspace: Option<&str>) -> anyho
     for ws in chosen {
         let started = std::time::Instant::now();
         let done = match kind {
-            Kind::ClientStatus => crate::clients::status_rule::apply(&mut conn, ws.id, now, ws.hand_status_days)?,
+            Kind::ClientStatus => crate::clients::status_rule::apply(&pool, ws.id, now, ws.hand_status_days)?,
             _ => crate::notifications::reminders::send(&mut conn, &ws, now.with_timezone(&ws.zone()).date_naive(), &settings.base_url())?,
         };
         let what = if kind == Kind::ClientStatus { "clients changed status" } else { "owners reminded" };

@@ -101,7 +101,8 @@ async fn every_page_answers_htmx_with_its_content_fragment_and_boosts_with_the_f
     let (admin, _) = app.signed_in(Role::Admin).await;
     for path in [
         "/", "/settings", "/settings/users", "/settings/departments", "/account/sessions", "/account/password", "/login",
-        "/clients", "/clients/new", "/follow-ups", "/settings/workspace", "/settings/tags",
+        "/clients", "/clients/new", "/follow-ups", "/settings/workspace", "/settings/tags", "/clients/import", "/notifications",
+        "/settings/smtp", "/settings/jobs", "/password/forgot",
     ] {
         let fragment = admin.htmx_get(path).await.text().await.unwrap();
         assert!(!fragment.contains("<html") && fragment.contains("<h1>"), "{path} fragment: {fragment}");

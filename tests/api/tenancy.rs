@@ -1,3 +1,4 @@
+use diesel::RunQueryDsl;
 use reqwest::StatusCode;
 use switchboard::users::role::Role;
 
@@ -13,6 +14,10 @@ async fn another_workspaces_ids_give_404_on_every_route_that_takes_an_id() {
         switchboard::departments::insert(&mut app.conn(), theirs.workspace_id, "Beta sales").unwrap().id
     };
     let b_audit = app.count(&format!("SELECT max(id) FROM audit_logs WHERE workspace_id = {}", theirs.workspace_id));
+    let bw = theirs.workspace_id;
+    let b_job = switchboard::jobs::enqueue(&mut app.conn(), &switchboard::jobs::NewJob::new(bw, switchboard::jobs::Kind::Noop, serde_json::json!({})).at(chrono::Utc::now() + chrono::Duration::days(1))).unwrap().unwrap();
+    diesel::sql_query(format!("INSERT INTO notifications (workspace_id, user_id, kind, title) VALUES ({bw}, {}, 'note', 'Beta note')", theirs.id)).execute(&mut app.conn()).unwrap();
+    let b_note = app.count("SELECT max(id) FROM notifications");
     let (admin, _) = app.signed_in(Role::Admin).await;
 
     assert_eq!(admin.get(&format!("/audit-logs/{b_audit}")).await.status(), StatusCode::NOT_FOUND);
@@ -22,6 +27,9 @@ async fn another_workspaces_ids_give_404_on_every_route_that_takes_an_id() {
         (format!("/settings/users/{}/departments", b_agent.id), vec![]),
         (format!("/settings/departments/{b_department}"), vec![("name", "Mine now")]),
         (format!("/settings/departments/{b_department}/delete"), vec![]),
+        (format!("/settings/jobs/{b_job}/cancel"), vec![]),
+        (format!("/settings/jobs/{b_job}/retry"), vec![]),
+        (format!("/notifications/{b_note}/read"), vec![]),
     ] {
         let r = admin.post(&path, &fields).await;
         assert_eq!(r.status(), StatusCode::NOT_FOUND, "POST {path}");
@@ -29,6 +37,8 @@ async fn another_workspaces_ids_give_404_on_every_route_that_takes_an_id() {
         assert!(!body.contains("Beta"), "no data of the other workspace leaks");
     }
     // Nothing of B changed.
+    assert_eq!(app.count(&format!("SELECT count(*) FROM jobs WHERE id = {b_job} AND status = 'queued'")), 1);
+    assert_eq!(app.count(&format!("SELECT count(*) FROM notifications WHERE id = {b_note} AND read_at IS NULL")), 1);
     assert_eq!(app.count(&format!("SELECT count(*) FROM users WHERE id = {} AND role = 'agent' AND active", b_agent.id)), 1);
     assert_eq!(app.count(&format!("SELECT count(*) FROM departments WHERE id = {b_department} AND name = 'Beta sales'")), 1);
     // A department of B cannot be given to a user of A.

@@ -7,4 +7,5 @@ mod support;
 mod browser;
 mod clients;
 mod import;
+mod recovery;
 mod sign_in;
