@@ -33,6 +33,7 @@ pub fn configure(cfg: &mut ServiceConfig) {
         .service(web::resource("/imports/{id}").route(get().to(imports::handlers::show_import)))
         .route("/imports/{id}/progress", get().to(imports::handlers::import_progress))
         .service(web::resource("/imports/{id}/start").route(post().to(imports::handlers::start_import)))
+        .service(web::resource("/imports/{id}/retry").route(post().to(imports::handlers::retry_import)))
         .route("/imports/{id}/errors.csv", get().to(imports::handlers::errors_csv))
         .service(web::resource("/clients/new").route(get().to(clients::handlers::new_client_form)))
         .service(

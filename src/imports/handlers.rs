@@ -97,6 +97,7 @@ struct ImportPage {
     users: Vec<User>,
     role: Role,
     rejected: Vec<Rejected>,
+    can_retry: bool,
     targets: [Target; 11],
 }
 crate::pages!(ImportPage);
@@ -180,6 +181,8 @@ struct Loaded {
     users: Vec<User>,
     my_departments: Vec<i64>,
     rejected: Vec<Rejected>,
+    /// A failed import whose file is still kept can be mapped and run again.
+    can_retry: bool,
 }
 
 fn load(conn: &mut PgConnection, scope: &Scope, id: i64, read_as: Option<(Choice, Option<u8>)>) -> Result<Loaded, AppError> {
@@ -195,7 +198,8 @@ fn load(conn: &mut PgConnection, scope: &Scope, id: i64, read_as: Option<(Choice
         _ => (None, Vec::new(), Vec::new(), Vec::new()),
     };
     let rejected = if import.finished() { model::errors_page(conn, w, id, None, REPORT_ROWS)? } else { Vec::new() };
-    Ok(Loaded { import, preview, departments, users, my_departments, rejected })
+    let can_retry = import.status == "failed" && file::load_chunk(conn, w, id, 0)?.is_some();
+    Ok(Loaded { import, preview, departments, users, my_departments, rejected, can_retry })
 }
 
 fn page(ctx: &Ctx, loaded: Loaded, form: Option<MapForm>, mut problems: Vec<String>) -> ImportPage {
@@ -211,11 +215,26 @@ fn page(ctx: &Ctx, loaded: Loaded, form: Option<MapForm>, mut problems: Vec<Stri
         Some(f) => f.map.iter().map(|m| Target::parse(m).unwrap_or(Target::Ignore)).collect(),
         None => preview.as_ref().map(|p| p.headers.iter().map(|h| Target::guess(h)).collect()).unwrap_or_default(),
     };
-    let form = form.unwrap_or_else(|| MapForm {
-        key: if columns.contains(&Target::Email) || !columns.contains(&Target::Phone) { "email" } else { "phone" }.into(),
-        on_existing: "update".into(),
-        mode: "all_or_nothing".into(),
-        ..MapForm::default()
+    // A retried import starts from the choices of its last run.
+    let previous = loaded.import.settings().filter(|s| form.is_none() && s.columns.len() == columns.len());
+    let columns = previous.as_ref().map(|s| s.columns.clone()).unwrap_or(columns);
+    let form = form.unwrap_or_else(|| match &previous {
+        Some(s) => MapForm {
+            map: s.columns.iter().map(|t| t.as_str().to_string()).collect(),
+            key: s.key.as_str().into(),
+            on_existing: if s.on_existing == OnExisting::Skip { "skip" } else { "update" }.into(),
+            mode: if s.mode == Mode::SkipInvalid { "skip_invalid" } else { "all_or_nothing" }.into(),
+            department_id: s.department_id.map(|d| d.to_string()).unwrap_or_default(),
+            tag: s.tag.clone().unwrap_or_default(),
+            assignee: s.assignee.map(|a| a.to_string()).unwrap_or_default(),
+            ..MapForm::default()
+        },
+        None => MapForm {
+            key: if columns.contains(&Target::Email) || !columns.contains(&Target::Phone) { "email" } else { "phone" }.into(),
+            on_existing: "update".into(),
+            mode: "all_or_nothing".into(),
+            ..MapForm::default()
+        },
     });
     let mine = loaded.my_departments;
     let departments = match ctx.role() {
@@ -233,6 +252,7 @@ fn page(ctx: &Ctx, loaded: Loaded, form: Option<MapForm>, mut problems: Vec<Stri
         users: loaded.users.into_iter().filter(|u| u.active).collect(),
         role: ctx.role(),
         rejected: loaded.rejected,
+        can_retry: loaded.can_retry,
         targets: Target::ALL,
     }
 }
@@ -380,6 +400,42 @@ fn settings_from(
     let settings = ImportSettings { columns, key, on_existing, mode, department_id, tag, assignee, ip, request_id };
     problems.extend(settings.problems(header_count));
     Ok((Some(settings), problems))
+}
+
+/// `POST /imports/{id}/retry`: a failed import (its file is kept for a day) goes back to
+/// the mapping page with its last choices, e.g. to import only the valid rows.
+pub async fn retry_import(ctx: Ctx, state: Data<AppState>, path: Path<i64>) -> Result<HttpResponse, AppError> {
+    let scope = Scope::of(&ctx);
+    let id = path.into_inner();
+    let entry = ctx.audit("imports.retried", "imports", id);
+    db::run(&state.pool, move |conn| {
+        conn.transaction(|tx| {
+            let import = model::find(tx, &scope, id)?.ok_or(AppError::NotFound)?;
+            let w = scope.workspace_id;
+            if import.status != "failed" || file::load_chunk(tx, w, id, 0)?.is_none() {
+                return Err(AppError::Conflict("Only a failed import whose file is still kept (for a day) can be tried again; upload the file again.".into()));
+            }
+            diesel::delete(crate::db::schema::import_errors::table.filter(crate::db::schema::import_errors::workspace_id.eq(w)).filter(crate::db::schema::import_errors::import_id.eq(id)))
+                .execute(tx)?;
+            diesel::update(imports::table.filter(imports::workspace_id.eq(w)).filter(imports::id.eq(id)))
+                .set((
+                    imports::status.eq("uploaded"),
+                    imports::phase.eq(""),
+                    imports::error.eq(None::<String>),
+                    imports::rows_read.eq(0),
+                    imports::rows_rejected.eq(0),
+                    imports::started_at.eq(None::<chrono::DateTime<chrono::Utc>>),
+                    imports::finished_at.eq(None::<chrono::DateTime<chrono::Utc>>),
+                ))
+                .execute(tx)?;
+            diesel::delete(crate::db::schema::jobs::table.filter(crate::db::schema::jobs::workspace_id.eq(w)).filter(crate::db::schema::jobs::idempotency_key.eq(format!("import:{id}"))))
+                .execute(tx)?;
+            audit::record(tx, &entry)?;
+            Ok(())
+        })
+    })
+    .await?;
+    Ok(see_other(&format!("/imports/{id}")))
 }
 
 /// `GET /imports/{id}/errors.csv`: the rejected rows' original cells plus `error`.

@@ -138,3 +138,22 @@ async fn seed_fills_a_workspace_with_clients_and_their_history() {
     let list = agent.get_html("/clients").await;
     assert!(list.matches("<tr id=\"client-").count() > 10, "an agent has clients of their own");
 }
+
+#[tokio::test]
+async fn job_run_applies_a_daily_job_at_once() {
+    use diesel::RunQueryDsl;
+    let app = crate::support::spawn_app().await;
+    let me = app.create_user("Acme", "owner@acme.test", switchboard::users::role::Role::Admin);
+    diesel::sql_query(format!(
+        "INSERT INTO clients (workspace_id, name, status, status_source, created_at) VALUES ({0}, 'Old', 'warm', 'rule', now() - interval '60 days')",
+        me.workspace_id
+    ))
+    .execute(&mut app.conn())
+    .unwrap();
+    let output = Command::new(BIN).args(["job", "run", "client-status", "--workspace", "acme"]).env("DATABASE_URL", &app.database_url).output().unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(String::from_utf8_lossy(&output.stdout).contains("Acme: 1 clients changed status"));
+    assert_eq!(app.count("SELECT count(*) FROM clients WHERE name = 'Old' AND status = 'inactive'"), 1);
+    let output = Command::new(BIN).args(["job", "run", "follow-up-reminders"]).env("DATABASE_URL", &app.database_url).output().unwrap();
+    assert!(String::from_utf8_lossy(&output.stdout).contains("Acme: 0 owners reminded"));
+}

@@ -205,11 +205,16 @@ async fn duplicate_emails_in_one_file_are_rejected_with_the_first_rows_number() 
     assert_eq!(app.count(&format!("SELECT count(*) FROM import_errors WHERE import_id = {id} AND row_number = 5 AND problems->0->>'reason' = 'Same phone as row 4.'")), 1);
     let page = admin.get_html(&format!("/imports/{id}")).await;
     assert!(page.contains("2 rows were rejected, so nothing was imported") && page.contains("Same email as row 2."));
-    // Importing the valid rows instead keeps the first of each pair.
+    // Tried again from the kept file, importing only the valid rows: the first of each pair.
+    assert!(page.contains("id=\"retry-import\""));
+    assert_eq!(location(&admin.post(&format!("/imports/{id}/retry"), &[]).await), format!("/imports/{id}"));
+    let mapping = admin.get_html(&format!("/imports/{id}")).await;
+    assert!(mapping.contains(r#"<option value="phone" selected>Phone</option>"#), "the last choices are kept");
     let fields = [("map", "name"), ("map", "email"), ("map", "phone"), ("key", "email"), ("mode", "skip_invalid")];
-    let (id, status) = import(&app, &admin, csv, &fields).await;
-    assert_eq!(status, "done");
+    assert_eq!(admin.post(&format!("/imports/{id}/start"), &fields).await.status(), StatusCode::SEE_OTHER);
+    assert_eq!(finished(&app, id).await, "done");
     assert_eq!(counts(&app, id), [4, 2, 0, 0, 0, 2]);
+    assert_eq!(admin.post(&format!("/imports/{id}/retry"), &[]).await.status(), StatusCode::CONFLICT, "a finished import is not retried");
     assert_eq!(app.count("SELECT count(*) FROM clients WHERE name IN ('Ada', 'Bob')"), 2);
 }
 
@@ -380,6 +385,7 @@ async fn mapping_mistakes_are_shown_on_the_page_and_another_workspace_gets_404()
         assert_eq!(b.get(&path).await.status(), StatusCode::NOT_FOUND, "{path}");
     }
     assert_eq!(b.post(&format!("/imports/{id}/start"), &NAME_EMAIL_PHONE[..2]).await.status(), StatusCode::NOT_FOUND);
+    assert_eq!(b.post(&format!("/imports/{id}/retry"), &[]).await.status(), StatusCode::NOT_FOUND);
     assert_eq!(app.browser().get(&format!("/imports/{id}")).await.status(), StatusCode::FOUND, "signed out → login");
 }
 
