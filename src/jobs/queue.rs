@@ -33,6 +33,7 @@ pub fn claim(conn: &mut PgConnection, worker: &str, lease_secs: i32, limit: i64)
         "WITH due AS (SELECT workspace_id, id, run_at FROM jobs WHERE status IN ('queued', 'failed') AND run_at <= now() \
                        ORDER BY run_at LIMIT $3 FOR UPDATE SKIP LOCKED), \
               expired AS (SELECT workspace_id, id, locked_until AS run_at FROM jobs WHERE status = 'running' AND locked_until < now() \
+                          AND attempts < max_attempts \
                           ORDER BY locked_until LIMIT $3 FOR UPDATE SKIP LOCKED), \
               picked AS (SELECT * FROM due UNION ALL SELECT * FROM expired ORDER BY run_at LIMIT $3) \
          UPDATE jobs j SET status = 'running', attempts = j.attempts + 1, locked_by = $1, \
@@ -54,6 +55,17 @@ pub fn heartbeat(conn: &mut PgConnection, worker_prefix: &str, lease_secs: i32) 
     )
     .bind::<Text, _>(worker_prefix)
     .bind::<Integer, _>(lease_secs)
+    .execute(conn)
+}
+
+/// Jobs whose lease ran out on their last attempt (their worker died every time) are dead,
+/// not claimed again: a job that kills its worker must not loop forever.
+pub fn bury_expired(conn: &mut PgConnection) -> QueryResult<usize> {
+    diesel::sql_query(
+        "UPDATE jobs SET status = 'dead', finished_at = now(), updated_at = now(), locked_by = NULL, locked_until = NULL, \
+           last_error = 'The worker running it stopped (lease expired) on every attempt.' \
+         WHERE status = 'running' AND locked_until < now() AND attempts >= max_attempts",
+    )
     .execute(conn)
 }
 

@@ -217,7 +217,7 @@ fn heartbeat(env: &JobEnv, prefix: &str, lease_secs: i32, stop: &AtomicBool) {
     while !stop.load(Ordering::SeqCst) {
         nap(stop, every);
         if let Ok(mut conn) = env.pool.get() {
-            if let Err(e) = queue::heartbeat(&mut conn, prefix, lease_secs) {
+            if let Err(e) = queue::heartbeat(&mut conn, prefix, lease_secs).and_then(|_| queue::bury_expired(&mut conn)) {
                 tracing::warn!(error = %e, "job heartbeat failed");
             }
         }

@@ -31,6 +31,11 @@ struct Due {
     due_at: chrono::DateTime<Utc>,
     #[diesel(sql_type = Text)]
     notes: String,
+    /// The owner's due and overdue follow-ups in all (only the first `LISTED` are loaded).
+    #[diesel(sql_type = BigInt)]
+    total: i64,
+    #[diesel(sql_type = BigInt)]
+    overdue: i64,
 }
 
 /// Sends the reminders for `date` (the workspace's local day); returns the owners reminded.
@@ -38,16 +43,24 @@ pub fn send(conn: &mut PgConnection, ws: &Workspace, date: NaiveDate, base_url: 
     let zone = Zone(ws.zone());
     let start = zone.start_of(date);
     let end = start + chrono::Duration::days(1);
+    // Per owner: the counts, and only the first LISTED follow-ups (memory stays bounded
+    // however many are overdue).
     let rows: Vec<Due> = diesel::sql_query(
-        "SELECT f.assigned_to AS owner, u.name AS owner_name, u.email AS owner_email, c.name AS client, f.due_at, f.notes \
-         FROM follow_ups f \
-         JOIN users u ON u.workspace_id = f.workspace_id AND u.id = f.assigned_to AND u.active \
-         JOIN clients c ON c.workspace_id = f.workspace_id AND c.id = f.client_id \
-         WHERE f.workspace_id = $1 AND f.status = 'pending' AND f.due_at < $2 \
-         ORDER BY f.assigned_to, f.due_at, f.id",
+        "SELECT owner, owner_name, owner_email, client, due_at, notes, total, overdue FROM ( \
+           SELECT f.assigned_to AS owner, u.name AS owner_name, u.email AS owner_email, c.name AS client, f.due_at, f.notes, \
+                  count(*) OVER w AS total, count(*) FILTER (WHERE f.due_at < $3) OVER w AS overdue, \
+                  row_number() OVER (w ORDER BY f.due_at, f.id) AS n \
+           FROM follow_ups f \
+           JOIN users u ON u.workspace_id = f.workspace_id AND u.id = f.assigned_to AND u.active \
+           JOIN clients c ON c.workspace_id = f.workspace_id AND c.id = f.client_id \
+           WHERE f.workspace_id = $1 AND f.status = 'pending' AND f.due_at < $2 \
+           WINDOW w AS (PARTITION BY f.assigned_to)) x \
+         WHERE n <= $4 ORDER BY owner, due_at",
     )
     .bind::<BigInt, _>(ws.id)
     .bind::<Timestamptz, _>(end)
+    .bind::<Timestamptz, _>(start)
+    .bind::<BigInt, _>(LISTED as i64)
     .load(conn)?;
     let mut reminded = 0;
     let mut i = 0;
@@ -55,14 +68,13 @@ pub fn send(conn: &mut PgConnection, ws: &Workspace, date: NaiveDate, base_url: 
         let owner = rows[i].owner;
         let group: Vec<&Due> = rows[i..].iter().take_while(|r| r.owner == owner).collect();
         i += group.len();
-        let overdue = group.iter().filter(|r| r.due_at < start).count();
-        let today = group.len() - overdue;
+        let overdue = group[0].overdue as usize;
+        let today = (group[0].total - group[0].overdue) as usize;
         let link = format!("{}/follow-ups?view=mine", base_url.trim_end_matches('/'));
         let message = messages::Reminder {
             name: group[0].owner_name.clone(),
             items: group
                 .iter()
-                .take(LISTED)
                 .map(|r| messages::ReminderItem { client: r.client.clone(), due: zone.time(r.due_at), notes: r.notes.chars().take(200).collect(), overdue: r.due_at < start })
                 .collect(),
             overdue,

@@ -153,3 +153,25 @@ async fn notifications_are_per_user_unread_first_and_can_all_be_marked_read() {
     // Signed out, the badge is no one's.
     assert_eq!(app.browser().get("/notifications/badge").await.status(), StatusCode::FOUND);
 }
+
+#[tokio::test]
+async fn a_reminder_counts_every_follow_up_but_lists_at_most_fifty() {
+    let sink = SmtpSink::start();
+    let url = sink.url();
+    let app = spawn_app_with(|s| s.smtp_url = Some(url.parse().unwrap())).await;
+    let (_, owner) = app.signed_in(Role::Manager).await;
+    let w = owner.workspace_id;
+    sql(&app, &format!("INSERT INTO clients (workspace_id, name) VALUES ({w}, 'Busy Client')"));
+    sql(&app, &format!(
+        "INSERT INTO follow_ups (workspace_id, client_id, assigned_to, due_at, notes) \
+         SELECT {w}, c.id, {o}, now() - make_interval(days => g), 'Call number ' || g FROM clients c, generate_series(1, 60) g",
+        o = owner.id
+    ));
+    run_job(&app, w, Kind::FollowUpReminders, json!({ "date": Utc::now().date_naive() })).await;
+    let mail = sink.wait_for(1).await;
+    assert_eq!(mail[0].subject(), "60 overdue follow-ups");
+    let text = mail[0].decoded();
+    assert_eq!(text.matches("Call number").count(), 2 * 50, "fifty listed, in the text and the HTML part");
+    assert!(text.contains("Call number 60") && !text.contains("Call number 10\r"), "the oldest first");
+    assert_eq!(app.count("SELECT count(*) FROM notifications WHERE body = '0 due today, 60 overdue.'"), 1);
+}

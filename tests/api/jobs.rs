@@ -173,3 +173,19 @@ async fn two_instances_on_one_database_run_each_daily_job_once_per_day() {
     assert_eq!(switchboard::jobs::scheduler::tick(&mut app.conn(), tomorrow).unwrap(), 2);
     drop((one, two));
 }
+
+#[tokio::test]
+async fn a_job_whose_worker_dies_on_every_attempt_ends_dead_instead_of_looping() {
+    let app = spawn_app_with(|s| s.job_lease_secs = 2).await;
+    let w = workspace_of(&app);
+    diesel::sql_query(format!(
+        "INSERT INTO jobs (workspace_id, kind, status, attempts, max_attempts, locked_by, locked_until) \
+         VALUES ({w}, 'noop', 'running', 3, 3, 'gone-host:1:x-0', now() - interval '1 minute')"
+    ))
+    .execute(&mut app.conn())
+    .unwrap();
+    let id = app.count("SELECT max(id) FROM jobs");
+    wait_status(&app, id, "dead", 10).await;
+    assert_eq!(app.count(&format!("SELECT attempts FROM jobs WHERE id = {id}")), 3, "not run a fourth time");
+    assert_eq!(app.count(&format!("SELECT count(*) FROM jobs WHERE id = {id} AND last_error LIKE '%lease expired%'")), 1);
+}
