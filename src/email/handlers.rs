@@ -130,7 +130,7 @@ pub async fn save_smtp(ctx: Ctx, state: Data<AppState>, HtmlForm(form): HtmlForm
                 smtp_settings::from_address.eq(&from),
                 smtp_settings::updated_at.eq(diesel::dsl::now),
             );
-            diesel::insert_into(smtp_settings::table).values(values.clone()).on_conflict(smtp_settings::workspace_id).do_update().set(values).execute(tx)?;
+            diesel::insert_into(smtp_settings::table).values(values).on_conflict(smtp_settings::workspace_id).do_update().set(values).execute(tx)?;
             if let Some(sealed) = &new_password {
                 diesel::update(smtp_settings::table.find(w)).set(smtp_settings::password_sealed.eq(sealed)).execute(tx)?;
             }

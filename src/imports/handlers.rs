@@ -15,7 +15,7 @@ use crate::clients::query::Scope;
 use crate::csv_io::sniff::Choice;
 use crate::csv_safe;
 use crate::db;
-use crate::db::schema::imports;
+use crate::db::schema::{import_errors, imports, jobs};
 use crate::departments::{self, Department};
 use crate::error::AppError;
 use crate::imports::file::{self, CHUNK_BYTES, Format};
@@ -415,8 +415,7 @@ pub async fn retry_import(ctx: Ctx, state: Data<AppState>, path: Path<i64>) -> R
             if import.status != "failed" || file::load_chunk(tx, w, id, 0)?.is_none() {
                 return Err(AppError::Conflict("Only a failed import whose file is still kept (for a day) can be tried again; upload the file again.".into()));
             }
-            diesel::delete(crate::db::schema::import_errors::table.filter(crate::db::schema::import_errors::workspace_id.eq(w)).filter(crate::db::schema::import_errors::import_id.eq(id)))
-                .execute(tx)?;
+            diesel::delete(import_errors::table.filter(import_errors::workspace_id.eq(w)).filter(import_errors::import_id.eq(id))).execute(tx)?;
             diesel::update(imports::table.filter(imports::workspace_id.eq(w)).filter(imports::id.eq(id)))
                 .set((
                     imports::status.eq("uploaded"),
@@ -428,8 +427,8 @@ pub async fn retry_import(ctx: Ctx, state: Data<AppState>, path: Path<i64>) -> R
                     imports::finished_at.eq(None::<chrono::DateTime<chrono::Utc>>),
                 ))
                 .execute(tx)?;
-            diesel::delete(crate::db::schema::jobs::table.filter(crate::db::schema::jobs::workspace_id.eq(w)).filter(crate::db::schema::jobs::idempotency_key.eq(format!("import:{id}"))))
-                .execute(tx)?;
+            // The finished run's job goes, so starting again enqueues a new one under the same key.
+            diesel::delete(jobs::table.filter(jobs::workspace_id.eq(w)).filter(jobs::idempotency_key.eq(format!("import:{id}")))).execute(tx)?;
             audit::record(tx, &entry)?;
             Ok(())
         })
