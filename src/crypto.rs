@@ -1,10 +1,23 @@
 //! Secrets at rest (SMTP passwords, later Twilio tokens): ChaCha20-Poly1305 with a key
 //! derived from the secret key; a random 96-bit nonce is stored in front of the ciphertext.
+//! Also the random tokens and the hashes they are stored as.
 
 use chacha20poly1305::aead::{Aead, KeyInit};
 use chacha20poly1305::{ChaCha20Poly1305, Key, Nonce};
 use rand::RngCore;
 use sha2::{Digest, Sha256};
+
+/// `bytes` random bytes as hex: CSRF tokens, reset/invite tokens, generated secret keys.
+pub fn random_hex(bytes: usize) -> String {
+    let mut buf = vec![0u8; bytes];
+    rand::rng().fill_bytes(&mut buf);
+    hex::encode(buf)
+}
+
+/// SHA-256 as hex: how session keys and emailed tokens are stored (never the raw value).
+pub fn sha256_hex(value: &str) -> String {
+    hex::encode(Sha256::digest(value.as_bytes()))
+}
 
 /// The at-rest key for a secret key (domain-separated from the cookie key).
 pub fn derive(secret: &[u8]) -> [u8; 32] {

@@ -14,7 +14,6 @@ use actix_web::dev::Server;
 use actix_web::middleware::from_fn;
 use actix_web::{App, HttpServer, web};
 use anyhow::Context;
-use rand::RngCore;
 use secrecy::{ExposeSecret, SecretString};
 use tracing_actix_web::TracingLogger;
 
@@ -159,9 +158,7 @@ fn load_or_create_secret(data_dir: &Path) -> anyhow::Result<Vec<u8>> {
         }
     }
     fs::create_dir_all(data_dir).with_context(|| format!("SWITCHBOARD_DATA_DIR={} is not usable", data_dir.display()))?;
-    let mut bytes = [0u8; 64];
-    rand::rng().fill_bytes(&mut bytes);
-    let secret = hex::encode(bytes);
+    let secret = crypto::random_hex(64);
     let mut file = fs::OpenOptions::new()
         .write(true)
         .create(true)

@@ -10,14 +10,13 @@ use actix_web::{HttpRequest, HttpResponse};
 use askama::Template;
 use chrono::{DateTime, Duration, Utc};
 use diesel::prelude::*;
-use rand::RngCore;
 use secrecy::SecretString;
 use serde::Deserialize;
 use serde_json::json;
-use sha2::{Digest, Sha256};
 
 use crate::audit::{self, Actor, Entry};
 use crate::auth::password;
+use crate::crypto;
 use crate::db;
 use crate::db::schema::{auth_tokens, rate_events, users};
 use crate::email::{self, messages};
@@ -51,15 +50,9 @@ impl Purpose {
     }
 }
 
-fn digest(raw: &str) -> String {
-    hex::encode(Sha256::digest(raw.as_bytes()))
-}
-
 /// A new token for the user; returns the raw value for the link (never stored).
 pub fn issue(conn: &mut PgConnection, user: &User, purpose: Purpose, now: DateTime<Utc>) -> QueryResult<String> {
-    let mut bytes = [0u8; 32];
-    rand::rng().fill_bytes(&mut bytes);
-    let raw = hex::encode(bytes);
+    let raw = crypto::random_hex(32);
     let ttl = match purpose {
         Purpose::Reset => Duration::hours(RESET_TTL_HOURS),
         Purpose::Invite => Duration::days(INVITE_TTL_DAYS),
@@ -69,7 +62,7 @@ pub fn issue(conn: &mut PgConnection, user: &User, purpose: Purpose, now: DateTi
             auth_tokens::workspace_id.eq(user.workspace_id),
             auth_tokens::user_id.eq(user.id),
             auth_tokens::purpose.eq(purpose.as_str()),
-            auth_tokens::token_hash.eq(digest(&raw)),
+            auth_tokens::token_hash.eq(crypto::sha256_hex(&raw)),
             auth_tokens::expires_at.eq(now + ttl),
         ))
         .execute(conn)?;
@@ -80,7 +73,7 @@ pub fn issue(conn: &mut PgConnection, user: &User, purpose: Purpose, now: DateTi
 /// locked (inside a transaction), so two uses of one link cannot both succeed.
 fn valid(conn: &mut PgConnection, raw: &str, purpose: Purpose, now: DateTime<Utc>) -> QueryResult<Option<(i64, User)>> {
     let found = auth_tokens::table
-        .filter(auth_tokens::token_hash.eq(digest(raw)))
+        .filter(auth_tokens::token_hash.eq(crypto::sha256_hex(raw)))
         .filter(auth_tokens::purpose.eq(purpose.as_str()))
         .filter(auth_tokens::used_at.is_null())
         .filter(auth_tokens::expires_at.gt(now))

@@ -11,7 +11,6 @@ use anyhow::anyhow;
 use chrono::{DateTime, TimeZone, Utc};
 use diesel::prelude::*;
 use rand::distr::{Alphanumeric, SampleString};
-use sha2::{Digest, Sha256};
 
 use crate::clock::Clock;
 use crate::db::Pool;
@@ -48,7 +47,7 @@ impl PgSessionStore {
 }
 
 pub fn hash_key(key: &str) -> String {
-    hex::encode(Sha256::digest(key.as_bytes()))
+    crate::crypto::sha256_hex(key)
 }
 
 /// Columns copied out of the state (values are JSON-encoded by actix-session).

@@ -32,6 +32,14 @@ pub fn load_chunk(conn: &mut PgConnection, workspace_id: i64, import_id: i64, se
         .optional()
 }
 
+/// Whether the import's file is still kept (without loading it).
+pub fn kept(conn: &mut PgConnection, workspace_id: i64, import_id: i64) -> QueryResult<bool> {
+    diesel::select(diesel::dsl::exists(
+        import_chunks::table.filter(import_chunks::workspace_id.eq(workspace_id)).filter(import_chunks::import_id.eq(import_id)),
+    ))
+    .get_result(conn)
+}
+
 pub fn delete_chunks(conn: &mut PgConnection, workspace_id: i64, import_id: i64) -> QueryResult<usize> {
     diesel::delete(import_chunks::table.filter(import_chunks::workspace_id.eq(workspace_id)).filter(import_chunks::import_id.eq(import_id))).execute(conn)
 }

@@ -160,7 +160,7 @@ fn preview(conn: &mut PgConnection, import: &Import, choice: Choice, delimiter: 
         Ok(head) => head,
         Err(e) => return Ok(Err(e)),
     };
-    let format = Format { encoding: encoding_rs::Encoding::for_label(head.encoding.as_bytes()).unwrap_or(encoding_rs::UTF_8), delimiter: head.delimiter };
+    let format = Format::of(head.encoding, &(head.delimiter as char).to_string());
     let mut reader = format.csv(&first[..]);
     let mut rows = Vec::new();
     let mut record = csv::StringRecord::new();
@@ -198,7 +198,7 @@ fn load(conn: &mut PgConnection, scope: &Scope, id: i64, read_as: Option<(Choice
         _ => (None, Vec::new(), Vec::new(), Vec::new()),
     };
     let rejected = if import.finished() { model::errors_page(conn, w, id, None, REPORT_ROWS)? } else { Vec::new() };
-    let can_retry = import.status == "failed" && file::load_chunk(conn, w, id, 0)?.is_some();
+    let can_retry = import.status == "failed" && file::kept(conn, w, id)?;
     Ok(Loaded { import, preview, departments, users, my_departments, rejected, can_retry })
 }
 
@@ -412,7 +412,7 @@ pub async fn retry_import(ctx: Ctx, state: Data<AppState>, path: Path<i64>) -> R
         conn.transaction(|tx| {
             let import = model::find(tx, &scope, id)?.ok_or(AppError::NotFound)?;
             let w = scope.workspace_id;
-            if import.status != "failed" || file::load_chunk(tx, w, id, 0)?.is_none() {
+            if import.status != "failed" || !file::kept(tx, w, id)? {
                 return Err(AppError::Conflict("Only a failed import whose file is still kept (for a day) can be tried again; upload the file again.".into()));
             }
             diesel::delete(import_errors::table.filter(import_errors::workspace_id.eq(w)).filter(import_errors::import_id.eq(id))).execute(tx)?;

@@ -96,7 +96,7 @@ async fn change(ctx: Ctx, state: Data<AppState>, id: i64, what: &'static str) ->
                     diesel::update(target)
                         .set((jobs::status.eq("queued"), jobs::attempts.eq(0), jobs::run_at.eq(diesel::dsl::now), jobs::finished_at.eq(None::<chrono::DateTime<chrono::Utc>>), jobs::updated_at.eq(diesel::dsl::now)))
                         .execute(tx)?;
-                    diesel::sql_query(format!("SELECT pg_notify('{}', '')", crate::jobs::CHANNEL)).execute(tx)?;
+                    crate::jobs::wake(tx)?;
                 }
                 ("cancel", "queued" | "failed") => {
                     diesel::update(target).set((jobs::status.eq("cancelled"), jobs::finished_at.eq(diesel::dsl::now), jobs::updated_at.eq(diesel::dsl::now))).execute(tx)?;

@@ -132,6 +132,7 @@ pub fn enqueue_many(conn: &mut PgConnection, batch: &[NewJob]) -> QueryResult<us
     Ok(added)
 }
 
-fn wake(conn: &mut PgConnection) -> QueryResult<()> {
+/// Wakes the workers (at commit, when called inside a transaction).
+pub fn wake(conn: &mut PgConnection) -> QueryResult<()> {
     diesel::sql_query(format!("SELECT pg_notify('{CHANNEL}', '')")).execute(conn).map(|_| ())
 }

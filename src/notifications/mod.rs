@@ -76,18 +76,15 @@ pub fn unread_count(conn: &mut PgConnection, workspace_id: i64, user_id: i64) ->
 
 /// Marks one (or, with `None`, every) unread notification of the user read.
 pub fn mark_read(conn: &mut PgConnection, workspace_id: i64, user_id: i64, id: Option<i64>) -> QueryResult<usize> {
-    let mut target = notifications::table
+    let unread = notifications::table
         .filter(notifications::workspace_id.eq(workspace_id))
         .filter(notifications::user_id.eq(user_id))
-        .filter(notifications::read_at.is_null())
-        .into_boxed();
-    if let Some(id) = id {
-        target = target.filter(notifications::id.eq(id));
+        .filter(notifications::read_at.is_null());
+    let set = notifications::read_at.eq(diesel::dsl::now);
+    match id {
+        Some(id) => diesel::update(unread.filter(notifications::id.eq(id))).set(set).execute(conn),
+        None => diesel::update(unread).set(set).execute(conn),
     }
-    let ids: Vec<i64> = target.select(notifications::id).load(conn)?;
-    diesel::update(notifications::table.filter(notifications::workspace_id.eq(workspace_id)).filter(notifications::id.eq_any(ids)))
-        .set(notifications::read_at.eq(diesel::dsl::now))
-        .execute(conn)
 }
 
 pub fn find(conn: &mut PgConnection, workspace_id: i64, user_id: i64, id: i64) -> QueryResult<Option<Notification>> {

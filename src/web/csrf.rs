@@ -7,7 +7,6 @@ use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::{Method, StatusCode, header};
 use actix_web::middleware::Next;
 use actix_web::web::{Bytes, Data};
-use rand::RngCore;
 use subtle::ConstantTimeEq;
 
 use crate::error::ErrorPage;
@@ -22,9 +21,7 @@ pub fn token(session: &Session) -> String {
     if let Ok(Some(token)) = session.get::<String>(CSRF) {
         return token;
     }
-    let mut bytes = [0u8; 32];
-    rand::rng().fill_bytes(&mut bytes);
-    let token = hex::encode(bytes);
+    let token = crate::crypto::random_hex(32);
     // Inserting a String into the session cannot fail to serialise.
     let _ = session.insert(CSRF, &token);
     token
