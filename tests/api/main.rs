@@ -20,4 +20,5 @@ mod ops;
 mod outage;
 mod sessions;
 mod settings;
+mod status_source;
 mod tenancy;
