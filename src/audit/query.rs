@@ -1,11 +1,22 @@
-//! Reading the trail: filters, SQL pagination, one entry, the before/after diff.
+//! Reading the trail: who may read which entries, filters, SQL pagination, one entry, the
+//! before/after diff.
+//!
+//! Admins read the whole workspace's trail. Anyone else reads the entries about clients in
+//! their client scope (`clients::query::Scope`: a manager's departments), about themselves
+//! and the users who share a department with them, and their own actions. Each of those
+//! three parts is its own index walk in id order (see the scope_audit_logs migration), and
+//! a page is the newest ids of their union, so the cost stays with the page, not the trail.
 
 use chrono::{DateTime, NaiveDate, Utc};
+use diesel::dsl::sql;
 use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Bool};
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::db::schema::audit_logs;
+use crate::clients::query::Scope;
+use crate::db::schema::{audit_logs, clients};
+use crate::users::role::Role;
 use crate::web::time::Zone;
 
 pub const PER_PAGE: i64 = 50;
@@ -89,8 +100,81 @@ fn like_prefix(value: &str) -> String {
     format!("{}%", crate::db::escape_like(value))
 }
 
+type Query = audit_logs::BoxedQuery<'static, diesel::pg::Pg>;
+
+/// The parts of a non-admin's view of the trail; an entry is visible when any part has it.
+#[derive(Clone, Copy, Debug)]
+enum Part {
+    /// What they did themselves.
+    OwnActions,
+    /// Entries about clients they may open.
+    Clients,
+    /// Entries about themselves and the users of their departments.
+    Users,
+}
+
+const PARTS: [Part; 3] = [Part::OwnActions, Part::Clients, Part::Users];
+
+impl Part {
+    fn restrict(self, query: Query, scope: &Scope) -> Query {
+        match self {
+            Part::OwnActions => query.filter(audit_logs::actor_user_id.eq(scope.user_id)),
+            Part::Clients => query.filter(audit_logs::client_id.assume_not_null().eq_any(scope.clients().select(clients::id))),
+            Part::Users => query.filter(
+                sql::<Bool>("(audit_logs.subject_user_id = ")
+                    .bind::<BigInt, _>(scope.user_id)
+                    .sql(
+                        " OR audit_logs.subject_user_id IN (SELECT theirs.user_id FROM user_departments mine \
+                         JOIN user_departments theirs ON theirs.workspace_id = mine.workspace_id AND theirs.department_id = mine.department_id \
+                         WHERE mine.workspace_id = audit_logs.workspace_id AND mine.user_id = ",
+                    )
+                    .bind::<BigInt, _>(scope.user_id)
+                    .sql("))"),
+            ),
+        }
+    }
+}
+
+/// The rows of `ids` (all of the workspace), in the order of `ids`.
+fn rows_of(conn: &mut PgConnection, workspace_id: i64, ids: &[i64]) -> QueryResult<Vec<AuditLog>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut rows = audit_logs::table
+        .filter(audit_logs::workspace_id.eq(workspace_id))
+        .filter(audit_logs::id.eq_any(ids))
+        .select(AuditLog::as_select())
+        .load::<AuditLog>(conn)?;
+    rows.sort_by_key(|r| std::cmp::Reverse(r.id));
+    Ok(rows)
+}
+
 impl AuditFilter {
-    fn query(&self, workspace_id: i64) -> audit_logs::BoxedQuery<'static, diesel::pg::Pg> {
+    /// Ids of the entries `scope` may read that match the filter, newest first, below
+    /// `before_id` when given: `limit` of them after skipping `offset`.
+    fn ids(&self, conn: &mut PgConnection, scope: &Scope, before_id: Option<i64>, offset: i64, limit: i64) -> QueryResult<Vec<i64>> {
+        let base = || {
+            let query = self.query(scope.workspace_id);
+            match before_id {
+                Some(before_id) => query.filter(audit_logs::id.lt(before_id)),
+                None => query,
+            }
+        };
+        if scope.role == Role::Admin {
+            return base().order(audit_logs::id.desc()).offset(offset).limit(limit).select(audit_logs::id).load(conn);
+        }
+        // Each part's newest `offset + limit` ids hold the union's newest `offset + limit`.
+        let mut ids: Vec<i64> = Vec::new();
+        for part in PARTS {
+            let found: Vec<i64> = part.restrict(base(), scope).order(audit_logs::id.desc()).limit(offset + limit).select(audit_logs::id).load(conn)?;
+            ids.extend(found);
+        }
+        ids.sort_unstable_by(|a, b| b.cmp(a));
+        ids.dedup();
+        Ok(ids.into_iter().skip(offset as usize).take(limit as usize).collect())
+    }
+
+    fn query(&self, workspace_id: i64) -> Query {
         let mut query = audit_logs::table.filter(audit_logs::workspace_id.eq(workspace_id)).into_boxed();
         if let Some(user) = self.user {
             query = query.filter(audit_logs::actor_user_id.eq(user));
@@ -110,47 +194,43 @@ impl AuditFilter {
         query
     }
 
-    /// One page, newest first, plus whether another page follows.
-    pub fn list(&self, conn: &mut PgConnection, workspace_id: i64) -> QueryResult<(Vec<AuditLog>, bool)> {
-        let mut rows = self
-            .query(workspace_id)
-            .order(audit_logs::id.desc())
-            .limit(PER_PAGE + 1)
-            .offset((self.page - 1) * PER_PAGE)
-            .select(AuditLog::as_select())
-            .load(conn)?;
-        let has_next = rows.len() as i64 > PER_PAGE;
-        rows.truncate(PER_PAGE as usize);
-        Ok((rows, has_next))
+    /// One page of what `scope` may read, newest first, plus whether another page follows.
+    pub fn list(&self, conn: &mut PgConnection, scope: &Scope) -> QueryResult<(Vec<AuditLog>, bool)> {
+        let mut ids = self.ids(conn, scope, None, (self.page.max(1) - 1) * PER_PAGE, PER_PAGE + 1)?;
+        let has_next = ids.len() as i64 > PER_PAGE;
+        ids.truncate(PER_PAGE as usize);
+        Ok((rows_of(conn, scope.workspace_id, &ids)?, has_next))
     }
 
-    /// A chunk for the streamed export: rows with `id < before_id`, newest first.
-    pub fn chunk(&self, conn: &mut PgConnection, workspace_id: i64, before_id: Option<i64>, size: i64) -> QueryResult<Vec<AuditLog>> {
-        let mut query = self.query(workspace_id);
-        if let Some(before_id) = before_id {
-            query = query.filter(audit_logs::id.lt(before_id));
+    /// A chunk for the streamed export: what `scope` may read with `id < before_id`, newest first.
+    pub fn chunk(&self, conn: &mut PgConnection, scope: &Scope, before_id: Option<i64>, size: i64) -> QueryResult<Vec<AuditLog>> {
+        let ids = self.ids(conn, scope, before_id, 0, size)?;
+        rows_of(conn, scope.workspace_id, &ids)
+    }
+}
+
+/// The newest `limit` entries `scope` may read.
+pub fn recent(conn: &mut PgConnection, scope: &Scope, limit: i64) -> QueryResult<Vec<AuditLog>> {
+    let ids = AuditFilter::default().ids(conn, scope, None, 0, limit)?;
+    rows_of(conn, scope.workspace_id, &ids)
+}
+
+/// The entry, when `scope` may read it (`None` otherwise, as for an entry that does not exist).
+pub fn find(conn: &mut PgConnection, scope: &Scope, id: i64) -> QueryResult<Option<AuditLog>> {
+    let entry = || audit_logs::table.filter(audit_logs::workspace_id.eq(scope.workspace_id)).filter(audit_logs::id.eq(id)).into_boxed();
+    if scope.role != Role::Admin {
+        let mut visible = false;
+        for part in PARTS {
+            if part.restrict(entry(), scope).select(audit_logs::id).first::<i64>(conn).optional()?.is_some() {
+                visible = true;
+                break;
+            }
         }
-        query.order(audit_logs::id.desc()).limit(size).select(AuditLog::as_select()).load(conn)
+        if !visible {
+            return Ok(None);
+        }
     }
-}
-
-/// The newest `limit` entries of the workspace.
-pub fn recent(conn: &mut PgConnection, workspace_id: i64, limit: i64) -> QueryResult<Vec<AuditLog>> {
-    audit_logs::table
-        .filter(audit_logs::workspace_id.eq(workspace_id))
-        .order(audit_logs::id.desc())
-        .limit(limit)
-        .select(AuditLog::as_select())
-        .load(conn)
-}
-
-pub fn find(conn: &mut PgConnection, workspace_id: i64, id: i64) -> QueryResult<Option<AuditLog>> {
-    audit_logs::table
-        .filter(audit_logs::workspace_id.eq(workspace_id))
-        .filter(audit_logs::id.eq(id))
-        .select(AuditLog::as_select())
-        .first(conn)
-        .optional()
+    entry().select(AuditLog::as_select()).first(conn).optional()
 }
 
 /// One line of the before/after comparison.

@@ -18,6 +18,7 @@ mod imports;
 mod jobs;
 mod ops;
 mod outage;
+mod scoped_reads;
 mod sessions;
 mod settings;
 mod status_source;
