@@ -3,19 +3,17 @@
 //!
 //! Admins read the whole workspace's trail. Anyone else reads the entries about clients in
 //! their client scope (`clients::query::Scope`: a manager's departments), about themselves
-//! and the users who share a department with them, and their own actions. Each of those
-//! three parts is its own index walk in id order (see the scope_audit_logs migration), and
-//! a page is the newest ids of their union, so the cost stays with the page, not the trail.
+//! and the users who share a department with them, and their own actions. Each part is
+//! read by index walks in id order (see the scope_audit_logs migration) that stop at the
+//! page, and a page is the newest ids of their union.
 
 use chrono::{DateTime, NaiveDate, Utc};
-use diesel::dsl::sql;
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Bool};
 use serde::Deserialize;
 use serde_json::Value;
 
 use crate::clients::query::Scope;
-use crate::db::schema::{audit_logs, clients};
+use crate::db::schema::{audit_logs, client_departments, clients, user_departments};
 use crate::users::role::Role;
 use crate::web::time::Zone;
 
@@ -37,6 +35,10 @@ pub struct AuditLog {
     pub ip: Option<String>,
     pub request_id: Option<String>,
     pub created_at: DateTime<Utc>,
+    /// The client the entry is about (generated from module and entity_id).
+    pub client_id: Option<i64>,
+    /// The user the entry is about (generated from module and entity_id).
+    pub subject_user_id: Option<i64>,
 }
 
 /// The query string as typed; parsed into an `AuditFilter` with readable errors.
@@ -102,36 +104,88 @@ fn like_prefix(value: &str) -> String {
 
 type Query = audit_logs::BoxedQuery<'static, diesel::pg::Pg>;
 
-/// The parts of a non-admin's view of the trail; an entry is visible when any part has it.
-#[derive(Clone, Copy, Debug)]
-enum Part {
-    /// What they did themselves.
-    OwnActions,
-    /// Entries about clients they may open.
-    Clients,
-    /// Entries about themselves and the users of their departments.
-    Users,
+/// Up to this many clients in a reader's scope, the clients part reads just those clients'
+/// entries through their index; above it, it walks the trail newest first and probes each
+/// entry's client against the scope (with that many clients, their entries are common).
+pub const FEW_CLIENTS: usize = 2_000;
+
+/// What a non-admin may read, resolved once per request.
+struct Reach {
+    user_id: i64,
+    /// Themselves and the users who share a department with them.
+    users: Vec<i64>,
+    /// The clients they may open when at most `FEW_CLIENTS`; `None` when more.
+    few_clients: Option<Vec<i64>>,
 }
 
-const PARTS: [Part; 3] = [Part::OwnActions, Part::Clients, Part::Users];
-
-impl Part {
-    fn restrict(self, query: Query, scope: &Scope) -> Query {
-        match self {
-            Part::OwnActions => query.filter(audit_logs::actor_user_id.eq(scope.user_id)),
-            Part::Clients => query.filter(audit_logs::client_id.assume_not_null().eq_any(scope.clients().select(clients::id))),
-            Part::Users => query.filter(
-                sql::<Bool>("(audit_logs.subject_user_id = ")
-                    .bind::<BigInt, _>(scope.user_id)
-                    .sql(
-                        " OR audit_logs.subject_user_id IN (SELECT theirs.user_id FROM user_departments mine \
-                         JOIN user_departments theirs ON theirs.workspace_id = mine.workspace_id AND theirs.department_id = mine.department_id \
-                         WHERE mine.workspace_id = audit_logs.workspace_id AND mine.user_id = ",
-                    )
-                    .bind::<BigInt, _>(scope.user_id)
-                    .sql("))"),
-            ),
+impl Reach {
+    /// The same rule as `Scope::clients` (assigned to them; for managers, also in their
+    /// departments), read from the assignee and department indexes.
+    fn of(conn: &mut PgConnection, scope: &Scope) -> QueryResult<Reach> {
+        let w = scope.workspace_id;
+        let departments: Vec<i64> = user_departments::table
+            .filter(user_departments::workspace_id.eq(w))
+            .filter(user_departments::user_id.eq(scope.user_id))
+            .select(user_departments::department_id)
+            .load(conn)?;
+        let mut users: Vec<i64> = user_departments::table
+            .filter(user_departments::workspace_id.eq(w))
+            .filter(user_departments::department_id.eq_any(&departments))
+            .select(user_departments::user_id)
+            .load(conn)?;
+        users.push(scope.user_id);
+        users.sort_unstable();
+        users.dedup();
+        let cap = FEW_CLIENTS as i64 + 1;
+        let mut few: Vec<i64> = clients::table
+            .filter(clients::workspace_id.eq(w))
+            .filter(clients::assigned_to.eq(scope.user_id))
+            .select(clients::id)
+            .limit(cap)
+            .load(conn)?;
+        if scope.role == Role::Manager && few.len() <= FEW_CLIENTS {
+            let in_departments: Vec<i64> = client_departments::table
+                .filter(client_departments::workspace_id.eq(w))
+                .filter(client_departments::department_id.eq_any(&departments))
+                .select(client_departments::client_id)
+                .limit(cap)
+                .load(conn)?;
+            few.extend(in_departments);
+            few.sort_unstable();
+            few.dedup();
         }
+        let few_clients = (few.len() <= FEW_CLIENTS).then_some(few);
+        Ok(Reach { user_id: scope.user_id, users, few_clients })
+    }
+
+    /// Whether `entry` is theirs to read.
+    fn sees(&self, conn: &mut PgConnection, scope: &Scope, entry: &AuditLog) -> QueryResult<bool> {
+        if entry.actor_user_id == Some(self.user_id) || entry.subject_user_id.is_some_and(|u| self.users.contains(&u)) {
+            return Ok(true);
+        }
+        match entry.client_id {
+            Some(client) => Ok(scope.find(conn, client)?.is_some()),
+            None => Ok(false),
+        }
+    }
+
+    /// The newest `n` ids of `base` they may read: one index walk per part (per user for
+    /// the users part), merged.
+    fn newest(&self, conn: &mut PgConnection, scope: &Scope, base: impl Fn() -> Query, n: i64) -> QueryResult<Vec<i64>> {
+        let newest = |query: Query, conn: &mut PgConnection| query.order(audit_logs::id.desc()).limit(n).select(audit_logs::id).load::<i64>(conn);
+        let mut ids = newest(base().filter(audit_logs::actor_user_id.eq(self.user_id)), conn)?;
+        for user in &self.users {
+            ids.extend(newest(base().filter(audit_logs::subject_user_id.eq(*user)), conn)?);
+        }
+        match &self.few_clients {
+            Some(few) if few.is_empty() => {}
+            Some(few) => ids.extend(newest(base().filter(audit_logs::client_id.eq_any(few.clone())), conn)?),
+            None => ids.extend(newest(base().filter(audit_logs::client_id.assume_not_null().eq_any(scope.clients().select(clients::id))), conn)?),
+        }
+        ids.sort_unstable_by(|a, b| b.cmp(a));
+        ids.dedup();
+        ids.truncate(n as usize);
+        Ok(ids)
     }
 }
 
@@ -163,15 +217,8 @@ impl AuditFilter {
         if scope.role == Role::Admin {
             return base().order(audit_logs::id.desc()).offset(offset).limit(limit).select(audit_logs::id).load(conn);
         }
-        // Each part's newest `offset + limit` ids hold the union's newest `offset + limit`.
-        let mut ids: Vec<i64> = Vec::new();
-        for part in PARTS {
-            let found: Vec<i64> = part.restrict(base(), scope).order(audit_logs::id.desc()).limit(offset + limit).select(audit_logs::id).load(conn)?;
-            ids.extend(found);
-        }
-        ids.sort_unstable_by(|a, b| b.cmp(a));
-        ids.dedup();
-        Ok(ids.into_iter().skip(offset as usize).take(limit as usize).collect())
+        let ids = Reach::of(conn, scope)?.newest(conn, scope, base, offset + limit)?;
+        Ok(ids.into_iter().skip(offset as usize).collect())
     }
 
     fn query(&self, workspace_id: i64) -> Query {
@@ -217,20 +264,16 @@ pub fn recent(conn: &mut PgConnection, scope: &Scope, limit: i64) -> QueryResult
 
 /// The entry, when `scope` may read it (`None` otherwise, as for an entry that does not exist).
 pub fn find(conn: &mut PgConnection, scope: &Scope, id: i64) -> QueryResult<Option<AuditLog>> {
-    let entry = || audit_logs::table.filter(audit_logs::workspace_id.eq(scope.workspace_id)).filter(audit_logs::id.eq(id)).into_boxed();
-    if scope.role != Role::Admin {
-        let mut visible = false;
-        for part in PARTS {
-            if part.restrict(entry(), scope).select(audit_logs::id).first::<i64>(conn).optional()?.is_some() {
-                visible = true;
-                break;
-            }
-        }
-        if !visible {
-            return Ok(None);
-        }
+    let entry = audit_logs::table
+        .filter(audit_logs::workspace_id.eq(scope.workspace_id))
+        .filter(audit_logs::id.eq(id))
+        .select(AuditLog::as_select())
+        .first(conn)
+        .optional()?;
+    match entry {
+        Some(entry) if scope.role != Role::Admin && !Reach::of(conn, scope)?.sees(conn, scope, &entry)? => Ok(None),
+        other => Ok(other),
     }
-    entry().select(AuditLog::as_select()).first(conn).optional()
 }
 
 /// One line of the before/after comparison.

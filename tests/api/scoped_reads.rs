@@ -135,6 +135,28 @@ async fn a_manager_reads_only_the_audit_entries_of_their_departments_and_their_o
     let home = manager.get_html("/").await;
     assert!(!home.contains("Bertha") && !hidden.iter().any(|id| home.contains(&link(*id))), "recent activity is scoped");
 
+    // With more clients in scope than `FEW_CLIENTS`, the other way of reading the clients
+    // part gives the same answer.
+    let fillers = switchboard::audit::query::FEW_CLIENTS + 50;
+    diesel::RunQueryDsl::execute(
+        diesel::sql_query(format!(
+            "WITH c AS (INSERT INTO clients (workspace_id, name) SELECT {w}, 'Filler ' || g FROM generate_series(1, {fillers}) g RETURNING id) \
+             INSERT INTO client_departments (workspace_id, client_id, department_id) SELECT {w}, id, {dept_a} FROM c"
+        )),
+        &mut app.conn(),
+    )
+    .unwrap();
+    let many = manager.get_html("/audit-logs").await;
+    for id in &visible {
+        assert!(many.contains(&link(*id)), "with many clients the manager sees entry {id}");
+    }
+    for id in &hidden {
+        assert!(!many.contains(&link(*id)), "with many clients the manager must not see entry {id}");
+    }
+    let csv = manager.get("/audit-logs/export.csv").await.text().await.unwrap();
+    assert!(csv.contains("Alice Visible") && !csv.contains("Bertha Secret"));
+    assert_eq!(manager.get(&format!("/audit-logs/{}", hidden[0])).await.status(), StatusCode::NOT_FOUND);
+
     // The admin sees everything.
     let all = admin.get_html("/audit-logs?module=clients").await;
     assert!(all.contains(&link(*hidden.last().unwrap())));
