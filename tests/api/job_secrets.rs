@@ -96,12 +96,18 @@ async fn a_dead_email_job_keeps_no_message() {
     let sink = SmtpSink::start();
     let url = sink.url();
     let app = spawn_app_with(|s| s.smtp_url = Some(url.parse().unwrap())).await;
-    let (_, me) = app.signed_in(Role::Admin).await;
+    let (admin, me) = app.signed_in(Role::Admin).await;
     sink.refuse.lock().unwrap().push(me.email.clone());
     app.browser().post("/password/forgot", &[("email", me.email.as_str())]).await;
     wait_for(&app, "kind = 'send-email' AND status = 'dead'", 1).await;
     assert_scrubbed(&app);
     assert_no_link(&payloads(&app), "/password/reset/");
+    // Nothing is left to send, and the jobs page says so instead of queueing it again.
+    let id = app.count("SELECT id FROM jobs WHERE kind = 'send-email' AND status = 'dead'");
+    let r = admin.post(&format!("/settings/jobs/{id}/retry"), &[]).await;
+    assert_eq!(r.status(), StatusCode::CONFLICT);
+    assert!(r.text().await.unwrap().contains("cannot be sent again"));
+    assert_eq!(app.count(&format!("SELECT count(*) FROM jobs WHERE id = {id} AND status = 'dead'")), 1);
 }
 
 #[tokio::test]
