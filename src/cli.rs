@@ -70,7 +70,7 @@ pub struct UserAdd {
 
 #[derive(Subcommand, Debug)]
 pub enum JobCommand {
-    /// Run a daily job now, for every workspace or one (client-status, follow-up-reminders).
+    /// Run a daily job now, for every workspace or one (client-status, follow-up-reminders, prune-jobs).
     Run {
         name: String,
         #[arg(long)]
@@ -135,8 +135,8 @@ async fn worker(settings: Settings) -> anyhow::Result<()> {
 fn run_job_now(settings: Settings, name: &str, workspace: Option<&str>) -> anyhow::Result<()> {
     use crate::jobs::Kind;
     let kind = match Kind::parse(name) {
-        Some(k @ (Kind::ClientStatus | Kind::FollowUpReminders)) => k,
-        _ => bail!("unknown job {name:?}: choose client-status or follow-up-reminders"),
+        Some(k @ (Kind::ClientStatus | Kind::FollowUpReminders | Kind::PruneJobs)) => k,
+        _ => bail!("unknown job {name:?}: choose client-status, follow-up-reminders or prune-jobs"),
     };
     let database = Database::open(&settings)?;
     let pool = database.connect_and_migrate(3)?;
@@ -154,9 +154,14 @@ fn run_job_now(settings: Settings, name: &str, workspace: Option<&str>) -> anyho
         let started = std::time::Instant::now();
         let done = match kind {
             Kind::ClientStatus => crate::clients::status_rule::apply(&pool, ws.id, now, ws.hand_status_days)?,
+            Kind::PruneJobs => crate::jobs::queue::prune(&mut conn, ws.id, now, settings.job_retention_days)?,
             _ => crate::notifications::reminders::send(&mut conn, &ws, now.with_timezone(&ws.zone()).date_naive(), &settings.base_url())?,
         };
-        let what = if kind == Kind::ClientStatus { "clients changed status" } else { "owners reminded" };
+        let what = match kind {
+            Kind::ClientStatus => "clients changed status",
+            Kind::PruneJobs => "finished jobs pruned",
+            _ => "owners reminded",
+        };
         println!("{}: {done} {what} in {} ms", ws.name, started.elapsed().as_millis());
     }
     Ok(())

@@ -43,6 +43,9 @@ pub struct Settings {
     pub import_max_bytes: u64,
     /// Seconds a claimed job stays leased without a heartbeat (SWITCHBOARD_JOB_LEASE_SECS, default 60).
     pub job_lease_secs: i32,
+    /// Days done, cancelled and dead jobs are kept before the daily `prune-jobs` job deletes
+    /// them (SWITCHBOARD_JOB_RETENTION_DAYS, default 7).
+    pub job_retention_days: i32,
 }
 
 impl Settings {
@@ -117,10 +120,19 @@ impl Settings {
                 .with_context(|| format!("SWITCHBOARD_JOB_LEASE_SECS={raw:?} is not a number of seconds from 1 to 3600"))?,
             None => 60,
         };
+        let job_retention_days = match var("SWITCHBOARD_JOB_RETENTION_DAYS") {
+            Some(raw) => raw
+                .parse::<i32>()
+                .ok()
+                .filter(|n| (1..=3650).contains(n))
+                .with_context(|| format!("SWITCHBOARD_JOB_RETENTION_DAYS={raw:?} is not a number of days from 1 to 3650"))?,
+            None => 7,
+        };
         Ok(Self {
             database_url,
             import_max_bytes,
             job_lease_secs,
+            job_retention_days,
             addr,
             data_dir: var("SWITCHBOARD_DATA_DIR").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("./data")),
             pg_bin: var("SWITCHBOARD_PG_BIN").map(PathBuf::from),
@@ -188,6 +200,7 @@ mod tests {
             ("SWITCHBOARD_DB_POOL", "0"),
             ("SWITCHBOARD_IMPORT_MAX_MB", "0"),
             ("SWITCHBOARD_JOB_LEASE_SECS", "forever"),
+            ("SWITCHBOARD_JOB_RETENTION_DAYS", "0"),
         ] {
             let err = settings(&[(name, value)]).unwrap_err().to_string();
             assert!(err.contains(name), "{name}={value}: {err}");

@@ -1,4 +1,5 @@
-//! `/audit-logs`: list with filters, one entry with its diff, CSV export (admin and manager).
+//! `/audit-logs`: list with filters, one entry with its diff, CSV export (admin: the whole
+//! workspace; manager: what `query` scopes to them).
 
 use actix_web::http::StatusCode;
 use actix_web::web::{Data, Path, Query};
@@ -6,6 +7,7 @@ use actix_web::HttpResponse;
 use askama::Template;
 
 use crate::audit::query::{self, AuditFilter, AuditLog, AuditQuery, DiffLine};
+use crate::clients::query::Scope;
 use crate::csv_safe;
 use crate::db;
 use crate::error::AppError;
@@ -53,7 +55,7 @@ fn encode(q: &AuditQuery) -> String {
 
 pub async fn list_audit_logs(ctx: Ctx, state: Data<AppState>, Query(q): Query<AuditQuery>) -> Result<HttpResponse, AppError> {
     ctx.require(Role::Manager)?;
-    let workspace_id = ctx.workspace_id();
+    let (workspace_id, scope) = (ctx.workspace_id(), Scope::of(&ctx));
     let zone = ctx.zone();
     let parsed = q.parse().map(|f| AuditFilter { zone, ..f });
     let filter = parsed.clone().unwrap_or_default();
@@ -61,7 +63,7 @@ pub async fn list_audit_logs(ctx: Ctx, state: Data<AppState>, Query(q): Query<Au
     let (users, (rows, has_next)) = db::run(&state.pool, move |conn| {
         let users = users::list(conn, workspace_id)?;
         let rows = match run_filter {
-            Some(f) => f.list(conn, workspace_id)?,
+            Some(f) => f.list(conn, &scope)?,
             None => (Vec::new(), false),
         };
         Ok((users, rows))
@@ -99,8 +101,9 @@ struct AuditShowPage {
 
 pub async fn show_audit_log(ctx: Ctx, state: Data<AppState>, path: Path<i64>) -> Result<HttpResponse, AppError> {
     ctx.require(Role::Manager)?;
-    let (workspace_id, id) = (ctx.workspace_id(), path.into_inner());
-    let entry = db::run(&state.pool, move |conn| Ok(query::find(conn, workspace_id, id)?)).await?.ok_or(AppError::NotFound)?;
+    let (scope, id) = (Scope::of(&ctx), path.into_inner());
+    // An entry outside the reader's scope is as absent as one that does not exist.
+    let entry = db::run(&state.pool, move |conn| Ok(query::find(conn, &scope, id)?)).await?.ok_or(AppError::NotFound)?;
     let diff = query::diff(entry.before.as_ref(), entry.after.as_ref());
     respond(&ctx.meta.htmx, StatusCode::OK, &AuditShowPage { layout: ctx.layout(format!("Audit entry {id}"), "audit"), entry, diff })
 }
@@ -131,12 +134,12 @@ fn export_row(row: &AuditLog) -> Vec<u8> {
 pub async fn export_audit_logs(ctx: Ctx, state: Data<AppState>, Query(q): Query<AuditQuery>) -> Result<HttpResponse, AppError> {
     ctx.require(Role::Manager)?;
     let filter = AuditFilter { zone: ctx.zone(), ..q.parse().map_err(AppError::Validation)? };
-    let workspace_id = ctx.workspace_id();
+    let scope = Scope::of(&ctx);
     let entry = ctx.audit("audit.exported", "audit", "export").after(serde_json::json!({ "filter": encode(&q) }));
     db::run(&state.pool, move |conn| Ok(crate::audit::record(conn, &entry)?)).await?;
     let filename = format!("audit-log-{}.csv", chrono::Utc::now().format("%Y-%m-%d"));
     Ok(csv_safe::streamed_response(&filename, false, &EXPORT_HEADER, state.pool.clone(), move |conn, cursor| {
-        let rows = filter.chunk(conn, workspace_id, cursor, EXPORT_CHUNK)?;
+        let rows = filter.chunk(conn, &scope, cursor, EXPORT_CHUNK)?;
         let next = (rows.len() as i64 == EXPORT_CHUNK).then(|| rows.last().map(|r| r.id)).flatten();
         Ok((rows.iter().flat_map(export_row).collect(), next))
     }))

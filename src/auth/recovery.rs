@@ -131,7 +131,7 @@ pub async fn request_reset(session: Session, req: HttpRequest, state: Data<AppSt
     };
     let now = state.clock.now();
     let ip = meta.ip.clone().unwrap_or_default();
-    let base = state.settings.base_url();
+    let (base, at_rest_key) = (state.settings.base_url(), state.at_rest_key);
     let (lookup, request_id) = (email.clone(), meta.request_id.clone());
     let throttled = db::run(&state.pool, move |conn| {
         conn.transaction(|tx| {
@@ -143,7 +143,8 @@ pub async fn request_reset(session: Session, req: HttpRequest, state: Data<AppSt
             for user in user_model::find_by_email(tx, &lookup)?.into_iter().filter(|u| u.active && !u.password_hash.starts_with('!')) {
                 let raw = issue(tx, &user, Purpose::Reset, now)?;
                 let mail = messages::reset(&user.email, &messages::Reset { name: user.name.clone(), link: format!("{base}/password/reset/{raw}") })?;
-                email::enqueue(tx, user.workspace_id, &mail, None)?;
+                // The link is a live secret: sealed in the queue, dropped once sent.
+                email::enqueue_sealed(tx, &at_rest_key, user.workspace_id, &mail)?;
                 let entry = Entry { ip: Some(ip.clone()), request_id: request_id.clone(), ..Entry::new(user.workspace_id, Actor::of(&user), "auth.password_reset_requested", "auth", user.id) };
                 audit::record(tx, &entry)?;
             }

@@ -136,7 +136,9 @@ pub async fn update_follow_up(ctx: Ctx, state: Data<AppState>, path: Path<i64>, 
             // Visible only through its client.
             scope.find(tx, before.client_id)?.ok_or(AppError::NotFound)?;
             activity::set_follow_up_status(tx, scope.workspace_id, id, &status)?;
-            audit::record(tx, &entry.before(json!({ "status": before.status })).after(json!({ "status": status })))?;
+            // About the client, like the other follow-up entries (and so in the same audit scope).
+            let entry = audit::Entry { entity_id: Some(before.client_id.to_string()), ..entry };
+            audit::record(tx, &entry.before(json!({ "follow_up_id": id, "status": before.status })).after(json!({ "follow_up_id": id, "status": status })))?;
             Ok(before.client_id)
         })
     })

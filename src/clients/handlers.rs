@@ -11,7 +11,7 @@ use serde::Deserialize;
 
 use crate::audit;
 use crate::clients::domain::{ClientStatus, PhoneE164};
-use crate::clients::model::{self, Client, ClientFields};
+use crate::clients::model::{self, Client, ClientFields, StatusSource};
 use crate::clients::query::{ClientFilter, ClientQuery, Scope};
 use crate::clients::timeline::{self, TimelineItem};
 use crate::db;
@@ -178,8 +178,14 @@ impl ClientFormPage {
     }
 }
 
+/// The status choice that leaves the status to the daily rule (the form sends it as "").
+const AUTOMATIC: &str = "auto";
+
 struct Parsed {
+    /// `fields.status` is `warm` when the form chose "Automatic" (`status_choice` `None`).
     fields: ClientFields,
+    /// The status a person picked; `None` for "Automatic (by activity)".
+    status_choice: Option<ClientStatus>,
     department_ids: Vec<i64>,
     tags: Vec<String>,
     opt_outs: Vec<String>,
@@ -197,7 +203,11 @@ fn parse_form(conn: &mut PgConnection, scope: &Scope, form: &ClientForm) -> Resu
     let phone = errors.take("phone", phone);
     let company = optional(&form.company).map(|c| forms::required_text(&c, "Company", 200)).transpose();
     let company = errors.take("company", company);
-    let status = errors.take("status", ClientStatus::parse(if form.status.is_empty() { "warm" } else { &form.status }));
+    // The form's default, "Automatic (by activity)", is an empty value: the daily rule decides.
+    let status = errors.take("status", match form.status.trim() {
+        "" | AUTOMATIC => Ok(None),
+        picked => ClientStatus::parse(picked).map(Some),
+    });
     if form.notes.chars().count() > 10_000 {
         errors.add("notes", "Notes must be at most 10000 characters.");
     }
@@ -234,7 +244,8 @@ fn parse_form(conn: &mut PgConnection, scope: &Scope, form: &ClientForm) -> Resu
     match (name, email, phone, company, status, assigned_to, department_ids) {
         (Some(name), Some(email), Some(phone), Some(company), Some(status), Some(assigned_to), Some(department_ids)) if errors.is_empty() => {
             Ok(Ok(Parsed {
-                fields: ClientFields { name, email, phone, company, status: status.as_str().into(), assigned_to, notes: form.notes.clone() },
+                fields: ClientFields { name, email, phone, company, status: status.unwrap_or(ClientStatus::Warm).as_str().into(), assigned_to, notes: form.notes.clone() },
+                status_choice: status,
                 department_ids,
                 tags,
                 opt_outs: form.opt_outs.clone(),
@@ -272,14 +283,14 @@ async fn form_page(
 }
 
 pub async fn new_client_form(ctx: Ctx, state: Data<AppState>) -> Result<HttpResponse, AppError> {
-    let form = ClientForm { status: "warm".into(), assigned_to: ctx.user_id().to_string(), ..Default::default() };
+    let form = ClientForm { status: String::new(), assigned_to: ctx.user_id().to_string(), ..Default::default() };
     form_page(&ctx, &state, StatusCode::OK, None, form, FormErrors::default(), None).await
 }
 
 enum Saved {
     /// The saved client, and whether this user can still see it (a manager may move a
     /// client out of their departments).
-    Ok(Client, bool),
+    Ok(Box<Client>, bool),
     Invalid(FormErrors, Option<(i64, String)>),
     Stale,
 }
@@ -312,7 +323,8 @@ pub async fn create_client(ctx: Ctx, state: Data<AppState>, HtmlForm(form): Html
             if let Some((errors, link)) = duplicate_error(tx, &scope, &parsed.fields, None)? {
                 return Ok(Saved::Invalid(errors, link));
             }
-            let client = model::insert(tx, scope.workspace_id, &parsed.fields)?;
+            let source = if parsed.status_choice.is_some() { StatusSource::Hand } else { StatusSource::Rule };
+            let client = model::insert(tx, scope.workspace_id, &parsed.fields, source)?;
             model::set_departments(tx, scope.workspace_id, client.id, &parsed.department_ids)?;
             model::set_tags(tx, scope.workspace_id, client.id, &parsed.tags)?;
             model::set_opt_outs(tx, scope.workspace_id, client.id, &parsed.opt_outs, "manual")?;
@@ -320,7 +332,7 @@ pub async fn create_client(ctx: Ctx, state: Data<AppState>, HtmlForm(form): Html
             let after = client.audit_json(&parsed.department_ids, &parsed.tags);
             audit::record(tx, &audit::Entry { entity_id: Some(client.id.to_string()), ..entry.after(after) })?;
             let visible = scope.find(tx, client.id)?.is_some();
-            Ok(Saved::Ok(client, visible))
+            Ok(Saved::Ok(Box::new(client), visible))
         })
     })
     .await?;
@@ -423,7 +435,8 @@ pub async fn edit_client_form(ctx: Ctx, state: Data<AppState>, path: Path<i64>) 
             email: c.email.unwrap_or_default(),
             phone: c.phone.unwrap_or_default(),
             company: c.company.unwrap_or_default(),
-            status: c.status,
+            // A rule-set status shows as "Automatic", so saving the form as it is keeps it so.
+            status: if c.status_source == StatusSource::Rule.as_str() { String::new() } else { c.status },
             assigned_to: c.assigned_to.map(|a| a.to_string()).unwrap_or_default(),
             department_ids: model::department_ids(conn, scope.workspace_id, id)?,
             tags: model::tag_names(conn, scope.workspace_id, id)?.join(", "),
@@ -453,8 +466,16 @@ pub async fn update_client(ctx: Ctx, state: Data<AppState>, path: Path<i64>, Htm
             if let Some((errors, link)) = duplicate_error(tx, &scope, &parsed.fields, Some(id))? {
                 return Ok(Saved::Invalid(errors, link));
             }
-            let status_changed = parsed.fields.status != before.status;
-            if model::update_if_version(tx, scope.workspace_id, id, version, &parsed.fields, status_changed)?.is_none() {
+            let mut fields = parsed.fields.clone();
+            // Only a status a person changes is hand-set; "Automatic" hands it back to the rule.
+            let source = match parsed.status_choice {
+                None => {
+                    fields.status = before.status.clone();
+                    (before.status_source != StatusSource::Rule.as_str()).then_some(StatusSource::Rule)
+                }
+                Some(picked) => (picked.as_str() != before.status).then_some(StatusSource::Hand),
+            };
+            if model::update_if_version(tx, scope.workspace_id, id, version, &fields, source)?.is_none() {
                 return Ok(Saved::Stale);
             }
             model::set_departments(tx, scope.workspace_id, id, &parsed.department_ids)?;
@@ -466,7 +487,7 @@ pub async fn update_client(ctx: Ctx, state: Data<AppState>, path: Path<i64>, Htm
                 .after(after.audit_json(&parsed.department_ids, &parsed.tags));
             audit::record(tx, &entry)?;
             let visible = scope.find(tx, id)?.is_some();
-            Ok(Saved::Ok(after, visible))
+            Ok(Saved::Ok(Box::new(after), visible))
         })
     })
     .await?;

@@ -16,6 +16,9 @@ pub struct Client {
     pub phone: Option<String>,
     pub company: Option<String>,
     pub status: String,
+    /// `rule`: the daily status rule sets the status; `hand`: a person picked it, and the
+    /// rule leaves it alone for the workspace's `hand_status_days`.
+    pub status_source: String,
     pub assigned_to: Option<i64>,
     pub notes: String,
     pub opt_out_whatsapp_at: Option<DateTime<Utc>>,
@@ -104,21 +107,42 @@ pub fn find(conn: &mut PgConnection, workspace_id: i64, id: i64) -> QueryResult<
     clients::table.filter(clients::workspace_id.eq(workspace_id)).filter(clients::id.eq(id)).select(Client::as_select()).first(conn)
 }
 
-pub fn insert(conn: &mut PgConnection, workspace_id: i64, fields: &ClientFields) -> QueryResult<Client> {
+/// Who owns the status after a save.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StatusSource {
+    /// A person picked it: the daily rule leaves it alone for a while.
+    Hand,
+    /// The daily rule sets it from activity.
+    Rule,
+}
+
+impl StatusSource {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StatusSource::Hand => "hand",
+            StatusSource::Rule => "rule",
+        }
+    }
+}
+
+/// Inserts the client; `source` says whether a person picked its status.
+pub fn insert(conn: &mut PgConnection, workspace_id: i64, fields: &ClientFields, source: StatusSource) -> QueryResult<Client> {
     diesel::insert_into(clients::table)
-        .values((clients::workspace_id.eq(workspace_id), fields))
+        .values((clients::workspace_id.eq(workspace_id), fields, clients::status_source.eq(source.as_str())))
         .returning(Client::as_returning())
         .get_result(conn)
 }
 
-/// Applies the change only if nobody else changed the client since `version`.
+/// Applies the change only if nobody else changed the client since `version`. `source`
+/// `Some(Hand)` marks the status hand-set from now, `Some(Rule)` hands it back to the daily
+/// rule, `None` leaves it as it was.
 pub fn update_if_version(
     conn: &mut PgConnection,
     workspace_id: i64,
     id: i64,
     version: i32,
     fields: &ClientFields,
-    status_changed: bool,
+    source: Option<StatusSource>,
 ) -> QueryResult<Option<Client>> {
     let target = clients::table.filter(clients::workspace_id.eq(workspace_id)).filter(clients::id.eq(id)).filter(clients::version.eq(version));
     let updated = diesel::update(target)
@@ -126,13 +150,21 @@ pub fn update_if_version(
         .returning(Client::as_returning())
         .get_result(conn)
         .optional()?;
-    if updated.is_some() && status_changed {
-        // A status set by hand is kept from the daily rule for a while.
-        diesel::update(clients::table.filter(clients::workspace_id.eq(workspace_id)).filter(clients::id.eq(id)))
-            .set((clients::status_source.eq("hand"), clients::status_changed_at.eq(diesel::dsl::now)))
-            .execute(conn)?;
+    if updated.is_none() {
+        return Ok(None);
     }
-    Ok(updated)
+    let row = clients::table.filter(clients::workspace_id.eq(workspace_id)).filter(clients::id.eq(id));
+    match source {
+        // A status set by hand is kept from the daily rule for a while.
+        Some(StatusSource::Hand) => {
+            diesel::update(row).set((clients::status_source.eq("hand"), clients::status_changed_at.eq(diesel::dsl::now))).execute(conn)?;
+        }
+        Some(StatusSource::Rule) => {
+            diesel::update(row).set(clients::status_source.eq("rule")).execute(conn)?;
+        }
+        None => return Ok(updated),
+    }
+    find(conn, workspace_id, id).map(Some)
 }
 
 pub fn delete(conn: &mut PgConnection, workspace_id: i64, id: i64) -> QueryResult<usize> {

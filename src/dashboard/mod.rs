@@ -34,9 +34,9 @@ pub const TILES: [(&str, &str); 4] = [
 crate::pages!(DashboardPage);
 
 pub async fn dashboard(ctx: Ctx, state: Data<AppState>) -> Result<HttpResponse, AppError> {
-    let workspace_id = ctx.workspace_id();
+    let scope = crate::clients::query::Scope::of(&ctx);
     let recent = if ctx.role().at_least(Role::Manager) {
-        db::run(&state.pool, move |conn| Ok(audit::query::recent(conn, workspace_id, 10)?)).await?
+        db::run(&state.pool, move |conn| Ok(audit::query::recent(conn, &scope, 10)?)).await?
     } else {
         Vec::new()
     };

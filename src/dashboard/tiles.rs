@@ -185,12 +185,15 @@ pub struct MyFollowUp {
     pub notes: String,
 }
 
+/// The user's own pending follow-ups, on clients they may open (the scope of `/follow-ups`):
+/// a follow-up someone gave them on a client outside their scope does not name that client.
 pub fn my_follow_ups(conn: &mut PgConnection, scope: &Scope) -> QueryResult<Vec<MyFollowUp>> {
     follow_ups::table
         .inner_join(clients::table.on(clients::workspace_id.eq(follow_ups::workspace_id).and(clients::id.eq(follow_ups::client_id))))
         .filter(follow_ups::workspace_id.eq(scope.workspace_id))
         .filter(follow_ups::assigned_to.eq(scope.user_id))
         .filter(follow_ups::status.eq("pending"))
+        .filter(follow_ups::client_id.eq_any(scope.clients().select(clients::id)))
         .order((follow_ups::due_at, follow_ups::id))
         .limit(10)
         .select((follow_ups::id, follow_ups::client_id, clients::name, follow_ups::due_at, follow_ups::notes))

@@ -28,6 +28,8 @@ diesel::table! {
         ip -> Nullable<Text>,
         request_id -> Nullable<Text>,
         created_at -> Timestamptz,
+        client_id -> Nullable<Int8>,
+        subject_user_id -> Nullable<Int8>,
     }
 }
 

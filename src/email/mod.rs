@@ -9,9 +9,10 @@ pub mod smtp;
 
 use serde::{Deserialize, Serialize};
 
+use crate::crypto;
 use crate::jobs::{self, Kind, NewJob};
 
-/// The `send-email` job's payload: a rendered message.
+/// A rendered message.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Email {
     pub to: String,
@@ -20,11 +21,98 @@ pub struct Email {
     pub html: String,
 }
 
-/// Enqueues `email` in the caller's transaction.
-pub fn enqueue(conn: &mut diesel::PgConnection, workspace_id: i64, email: &Email, key: Option<String>) -> diesel::QueryResult<Option<i64>> {
-    let mut job = NewJob::new(workspace_id, Kind::SendEmail, email).attempts(8);
+/// The `send-email` job's payload. The recipient and subject are in clear; the body is
+/// either in clear (`text`, `html`: reminders, test mail) or, for mail carrying a secret
+/// link (reset, invitation), only `sealed`: the whole `Email` as JSON sealed with the
+/// at-rest key, hex-encoded. The queue drops the body once the job is done or dead.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Payload {
+    pub to: String,
+    pub subject: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub text: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub html: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sealed: Option<String>,
+}
+
+impl Payload {
+    pub fn plain(email: &Email) -> Self {
+        Payload { to: email.to.clone(), subject: email.subject.clone(), text: Some(email.text.clone()), html: Some(email.html.clone()), sealed: None }
+    }
+
+    pub fn sealed(key: &[u8; 32], email: &Email) -> Self {
+        let json = serde_json::to_vec(email).unwrap_or_default();
+        Payload { to: email.to.clone(), subject: email.subject.clone(), text: None, html: None, sealed: Some(hex::encode(crypto::seal(key, &json))) }
+    }
+
+    /// Whether the message is still there to send (it is dropped when the job ends).
+    pub fn has_message(&self) -> bool {
+        self.sealed.is_some() || (self.text.is_some() && self.html.is_some())
+    }
+
+    /// The message to send; an error says why there is none.
+    pub fn open(&self, key: &[u8; 32]) -> Result<Email, String> {
+        if let Some(sealed) = &self.sealed {
+            let bytes = hex::decode(sealed).map_err(|_| "the sealed message is not hex".to_string())?;
+            let json = crypto::open(key, &bytes).ok_or("the sealed message does not open with this secret key (was SWITCHBOARD_SECRET_KEY changed?)")?;
+            return serde_json::from_slice(&json).map_err(|e| format!("the sealed message is not an email: {e}"));
+        }
+        match (&self.text, &self.html) {
+            (Some(text), Some(html)) => Ok(Email { to: self.to.clone(), subject: self.subject.clone(), text: text.clone(), html: html.clone() }),
+            _ => Err("the message was removed from the queue when the job ended; send it again (e.g. ask for a new link)".into()),
+        }
+    }
+}
+
+fn enqueue_payload(conn: &mut diesel::PgConnection, workspace_id: i64, payload: &Payload, key: Option<String>) -> diesel::QueryResult<Option<i64>> {
+    let mut job = NewJob::new(workspace_id, Kind::SendEmail, payload).attempts(8);
     if let Some(key) = key {
         job = job.key(key);
     }
     jobs::enqueue(conn, &job)
+}
+
+/// Enqueues `email`, which carries no secret, in the caller's transaction.
+pub fn enqueue(conn: &mut diesel::PgConnection, workspace_id: i64, email: &Email, key: Option<String>) -> diesel::QueryResult<Option<i64>> {
+    enqueue_payload(conn, workspace_id, &Payload::plain(email), key)
+}
+
+/// Enqueues `email`, which carries a secret (a reset or invitation link), sealed with
+/// `at_rest_key`: the queue never holds the link in clear.
+pub fn enqueue_sealed(conn: &mut diesel::PgConnection, at_rest_key: &[u8; 32], workspace_id: i64, email: &Email) -> diesel::QueryResult<Option<i64>> {
+    enqueue_payload(conn, workspace_id, &Payload::sealed(at_rest_key, email), None)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn email() -> Email {
+        Email { to: "ann@acme.test".into(), subject: "Reset".into(), text: "https://x/password/reset/abc".into(), html: "<a>abc</a>".into() }
+    }
+
+    #[test]
+    fn a_sealed_payload_hides_the_body_and_opens_only_with_its_key() {
+        let key = crypto::derive(b"a secret key of at least thirty-two characters");
+        let payload = Payload::sealed(&key, &email());
+        let json = serde_json::to_string(&payload).unwrap();
+        assert!(!json.contains("password/reset") && !json.contains("abc</a>"), "{json}");
+        assert!(json.contains("ann@acme.test") && json.contains("Reset"));
+        let back: Payload = serde_json::from_str(&json).unwrap();
+        assert_eq!(back.open(&key).unwrap().text, "https://x/password/reset/abc");
+        assert!(back.open(&crypto::derive(b"another key entirely, also long enough")).unwrap_err().contains("SECRET_KEY"));
+    }
+
+    #[test]
+    fn a_scrubbed_payload_says_the_message_is_gone() {
+        let key = crypto::derive(b"a secret key of at least thirty-two characters");
+        let plain = Payload::plain(&email());
+        assert!(plain.has_message());
+        assert_eq!(plain.open(&key).unwrap().html, "<a>abc</a>");
+        let scrubbed: Payload = serde_json::from_str(r#"{"to": "ann@acme.test", "subject": "Reset"}"#).unwrap();
+        assert!(!scrubbed.has_message());
+        assert!(scrubbed.open(&key).unwrap_err().contains("removed"));
+    }
 }

@@ -13,7 +13,8 @@ use crate::jobs::queue::Job;
 use crate::jobs::run::{self, JobEnv, JobError};
 
 pub fn job(env: &JobEnv, job: &Job) -> Result<(), JobError> {
-    let email: Email = run::payload(job)?;
+    let payload: crate::email::Payload = run::payload(job)?;
+    let email = payload.open(&env.at_rest_key).map_err(JobError::Permanent)?;
     let mut conn = env.pool.get()?;
     let config = smtp::config_for(&mut conn, job.workspace_id, env.settings.smtp_url.as_ref(), &env.at_rest_key).map_err(JobError::Permanent)?;
     drop(conn);

@@ -91,7 +91,12 @@ async fn change(ctx: Ctx, state: Data<AppState>, id: i64, what: &'static str) ->
             let job = jobs::table.filter(jobs::workspace_id.eq(w)).filter(jobs::id.eq(id)).select(Job::as_select()).for_update().first(tx).optional()?;
             let job = job.ok_or(AppError::NotFound)?;
             let target = jobs::table.filter(jobs::workspace_id.eq(w)).filter(jobs::id.eq(id));
+            let message_gone = job.kind == crate::jobs::Kind::SendEmail.as_str()
+                && serde_json::from_value::<crate::email::Payload>(job.payload.clone()).is_ok_and(|p| !p.has_message());
             match (what, job.status.as_str()) {
+                ("retry", "dead") if message_gone => {
+                    return Err(AppError::Conflict("This email's message was removed when it died (it may have carried a sign-in link); it cannot be sent again.".into()));
+                }
                 ("retry", "failed" | "dead" | "cancelled") => {
                     diesel::update(target)
                         .set((jobs::status.eq("queued"), jobs::attempts.eq(0), jobs::run_at.eq(diesel::dsl::now), jobs::finished_at.eq(None::<chrono::DateTime<chrono::Utc>>), jobs::updated_at.eq(diesel::dsl::now)))

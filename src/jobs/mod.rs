@@ -31,10 +31,12 @@ pub enum Kind {
     FollowUpReminders,
     SendEmail,
     Import,
+    /// Deletes the workspace's finished jobs past `SWITCHBOARD_JOB_RETENTION_DAYS` (daily).
+    PruneJobs,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 5] = [Kind::Noop, Kind::ClientStatus, Kind::FollowUpReminders, Kind::SendEmail, Kind::Import];
+    pub const ALL: [Kind; 6] = [Kind::Noop, Kind::ClientStatus, Kind::FollowUpReminders, Kind::SendEmail, Kind::Import, Kind::PruneJobs];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -43,6 +45,7 @@ impl Kind {
             Kind::FollowUpReminders => "follow-up-reminders",
             Kind::SendEmail => "send-email",
             Kind::Import => "import",
+            Kind::PruneJobs => "prune-jobs",
         }
     }
 

@@ -26,6 +26,10 @@ pub struct Job {
     pub finished_at: Option<DateTime<Utc>>,
 }
 
+/// What a job keeps of its payload once it is done or dead: nothing sealed, and no email
+/// body (an email's text may carry a reset or invitation link).
+const SCRUBBED_PAYLOAD: &str = "CASE WHEN kind = 'send-email' THEN payload - ARRAY['text', 'html', 'sealed'] ELSE payload - 'sealed' END";
+
 /// Claims up to `limit` runnable jobs for `worker`, leased for `lease_secs`: queued or
 /// retrying jobs that are due, and running jobs whose lease ran out (their worker died).
 pub fn claim(conn: &mut PgConnection, worker: &str, lease_secs: i32, limit: i64) -> QueryResult<Vec<Job>> {
@@ -61,11 +65,11 @@ pub fn heartbeat(conn: &mut PgConnection, worker_prefix: &str, lease_secs: i32) 
 /// Jobs whose lease ran out on their last attempt (their worker died every time) are dead,
 /// not claimed again: a job that kills its worker must not loop forever.
 pub fn bury_expired(conn: &mut PgConnection) -> QueryResult<usize> {
-    diesel::sql_query(
+    diesel::sql_query(format!(
         "UPDATE jobs SET status = 'dead', finished_at = now(), updated_at = now(), locked_by = NULL, locked_until = NULL, \
-           last_error = 'The worker running it stopped (lease expired) on every attempt.' \
-         WHERE status = 'running' AND locked_until < now() AND attempts >= max_attempts",
-    )
+           last_error = 'The worker running it stopped (lease expired) on every attempt.', payload = {SCRUBBED_PAYLOAD} \
+         WHERE status = 'running' AND locked_until < now() AND attempts >= max_attempts"
+    ))
     .execute(conn)
 }
 
@@ -75,11 +79,12 @@ pub fn complete(conn: &mut PgConnection, worker: &str, done: &[(i64, i64)]) -> Q
         return Ok(0);
     }
     let (ws, ids): (Vec<i64>, Vec<i64>) = done.iter().copied().unzip();
-    diesel::sql_query(
-        "UPDATE jobs j SET status = 'done', finished_at = now(), updated_at = now(), locked_by = NULL, locked_until = NULL \
+    diesel::sql_query(format!(
+        "UPDATE jobs j SET status = 'done', finished_at = now(), updated_at = now(), locked_by = NULL, locked_until = NULL, \
+           payload = {SCRUBBED_PAYLOAD} \
          FROM unnest($2::bigint[], $3::bigint[]) AS d(workspace_id, id) \
-         WHERE j.workspace_id = d.workspace_id AND j.id = d.id AND j.status = 'running' AND j.locked_by = $1",
-    )
+         WHERE j.workspace_id = d.workspace_id AND j.id = d.id AND j.status = 'running' AND j.locked_by = $1"
+    ))
     .bind::<Text, _>(worker)
     .bind::<diesel::sql_types::Array<BigInt>, _>(ws)
     .bind::<diesel::sql_types::Array<BigInt>, _>(ids)
@@ -91,12 +96,13 @@ pub fn complete(conn: &mut PgConnection, worker: &str, done: &[(i64, i64)]) -> Q
 pub fn fail(conn: &mut PgConnection, worker: &str, job: &Job, error: &str, retry_in: f64, permanent: bool, count: bool) -> QueryResult<usize> {
     let dead = permanent || (count && job.attempts >= job.max_attempts);
     let error: String = error.chars().take(2_000).collect();
-    diesel::sql_query(
+    diesel::sql_query(format!(
         "UPDATE jobs SET status = CASE WHEN $4 THEN 'dead' ELSE 'failed' END, last_error = $3, \
            run_at = now() + make_interval(secs => $5), attempts = attempts - CASE WHEN $6 THEN 0 ELSE 1 END, \
-           finished_at = CASE WHEN $4 THEN now() END, updated_at = now(), locked_by = NULL, locked_until = NULL \
-         WHERE workspace_id = $1 AND id = $2 AND status = 'running' AND locked_by = $7",
-    )
+           finished_at = CASE WHEN $4 THEN now() END, updated_at = now(), locked_by = NULL, locked_until = NULL, \
+           payload = CASE WHEN $4 THEN {SCRUBBED_PAYLOAD} ELSE payload END \
+         WHERE workspace_id = $1 AND id = $2 AND status = 'running' AND locked_by = $7"
+    ))
     .bind::<BigInt, _>(job.workspace_id)
     .bind::<BigInt, _>(job.id)
     .bind::<Text, _>(error)
@@ -114,11 +120,38 @@ pub fn backoff(attempt: i32, jitter: f64) -> f64 {
     base * (0.5 + jitter.clamp(0.0, 1.0))
 }
 
-/// Removes finished jobs older than `days`.
-pub fn prune(conn: &mut PgConnection, days: i32) -> QueryResult<usize> {
-    diesel::sql_query("DELETE FROM jobs WHERE status IN ('done', 'cancelled') AND finished_at < now() - make_interval(days => $1)")
+/// Jobs deleted per statement by `prune`, so no transaction holds many row locks for long.
+pub const PRUNE_BATCH: i64 = 5_000;
+
+/// Deletes the workspace's done, cancelled and dead jobs that finished more than `days`
+/// before `now`; returns how many. Batches skip rows another instance is deleting, so any
+/// number of instances may prune at once.
+pub fn prune(conn: &mut PgConnection, workspace_id: i64, now: DateTime<Utc>, days: i32) -> QueryResult<usize> {
+    let mut deleted = 0;
+    loop {
+        let n = diesel::sql_query(
+            "DELETE FROM jobs WHERE (workspace_id, id) IN ( \
+               SELECT workspace_id, id FROM jobs WHERE workspace_id = $1 AND status IN ('done', 'cancelled', 'dead') \
+                 AND finished_at < $2 - make_interval(days => $3) \
+               LIMIT $4 FOR UPDATE SKIP LOCKED)",
+        )
+        .bind::<BigInt, _>(workspace_id)
+        .bind::<diesel::sql_types::Timestamptz, _>(now)
         .bind::<Integer, _>(days)
-        .execute(conn)
+        .bind::<BigInt, _>(PRUNE_BATCH)
+        .execute(conn)?;
+        deleted += n;
+        if (n as i64) < PRUNE_BATCH {
+            return Ok(deleted);
+        }
+    }
+}
+
+/// The `prune-jobs` job: the workspace's finished jobs past `SWITCHBOARD_JOB_RETENTION_DAYS`.
+pub fn prune_job(env: &crate::jobs::run::JobEnv, job: &Job) -> Result<(), crate::jobs::run::JobError> {
+    let deleted = prune(&mut *env.pool.get()?, job.workspace_id, env.clock.now(), env.settings.job_retention_days)?;
+    tracing::info!(workspace_id = job.workspace_id, deleted, days = env.settings.job_retention_days, "finished jobs pruned");
+    Ok(())
 }
 
 #[cfg(test)]

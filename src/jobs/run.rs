@@ -57,6 +57,7 @@ pub fn run(env: &JobEnv, job: &Job) -> Result<(), JobError> {
         Some(Kind::SendEmail) => crate::email::send::job(env, job),
         Some(Kind::ClientStatus) => crate::clients::status_rule::job(env, job),
         Some(Kind::FollowUpReminders) => crate::notifications::reminders::job(env, job),
+        Some(Kind::PruneJobs) => crate::jobs::queue::prune_job(env, job),
         None => Err(JobError::Permanent(format!("unknown job kind {:?}", job.kind))),
     }
 }

@@ -1,4 +1,4 @@
-//! The daily jobs: each workspace's client-status and follow-up-reminders, enqueued once its
+//! The daily jobs: each workspace's client-status, follow-up-reminders and prune-jobs, enqueued once its
 //! local time passes `daily_jobs_at`, keyed by kind and local date, so any number of
 //! instances ticking at once still make one job per day; a tick after downtime catches up
 //! on the day.
@@ -7,10 +7,10 @@ use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use serde_json::json;
 
-use crate::jobs::{self, Kind, NewJob, queue};
+use crate::jobs::{self, Kind, NewJob};
 use crate::workspaces;
 
-pub const DAILY: [Kind; 2] = [Kind::ClientStatus, Kind::FollowUpReminders];
+pub const DAILY: [Kind; 3] = [Kind::ClientStatus, Kind::FollowUpReminders, Kind::PruneJobs];
 
 /// Enqueues what is due at `now`; returns how many jobs were new.
 pub fn tick(conn: &mut PgConnection, now: DateTime<Utc>) -> QueryResult<usize> {
@@ -26,6 +26,5 @@ pub fn tick(conn: &mut PgConnection, now: DateTime<Utc>) -> QueryResult<usize> {
             added += usize::from(jobs::enqueue(conn, &job)?.is_some());
         }
     }
-    queue::prune(conn, 7)?;
     Ok(added)
 }

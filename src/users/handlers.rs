@@ -121,6 +121,7 @@ pub async fn invite_user(ctx: Ctx, state: Data<AppState>, HtmlForm(form): HtmlFo
     let entry = ctx.audit("users.created", "users", "");
     let lookup_email = email.clone();
     let (now, base, inviter, workspace) = (state.clock.now(), state.settings.base_url(), ctx.user.name.clone(), ctx.user.workspace_name.clone());
+    let at_rest_key = state.at_rest_key;
     let created = db::run(&state.pool, move |conn| {
         conn.transaction(|tx| {
             if users::email_taken(tx, workspace_id, &lookup_email)? {
@@ -131,7 +132,8 @@ pub async fn invite_user(ctx: Ctx, state: Data<AppState>, HtmlForm(form): HtmlFo
             if by_email {
                 let raw = recovery::issue(tx, &user, recovery::Purpose::Invite, now)?;
                 let invite = messages::Invite { inviter, workspace, link: format!("{base}/invitations/{raw}") };
-                crate::email::enqueue(tx, workspace_id, &messages::invite(&user.email, &invite)?, None)?;
+                // The link is a live secret: sealed in the queue, dropped once sent.
+                crate::email::enqueue_sealed(tx, &at_rest_key, workspace_id, &messages::invite(&user.email, &invite)?)?;
             }
             let mut after = user.audit_json();
             after["department_ids"] = json!(department_ids);

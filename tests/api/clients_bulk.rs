@@ -18,7 +18,7 @@ fn seed_clients(app: &TestApp, workspace_id: i64, names: &[&str], assigned_to: O
                 assigned_to,
                 notes: String::new(),
             };
-            insert(&mut app.conn(), workspace_id, &fields).unwrap().id
+            insert(&mut app.conn(), workspace_id, &fields, switchboard::clients::model::StatusSource::Rule).unwrap().id
         })
         .collect()
 }

@@ -1,0 +1,1 @@
+ALTER TABLE clients ALTER COLUMN status_source SET DEFAULT 'hand';
