@@ -48,8 +48,9 @@ impl ClientsPage {
     fn user_name(&self, id: &Option<i64>) -> String {
         id.and_then(|id| self.users.iter().find(|u| u.id == id)).map(|u| u.name.clone()).unwrap_or_default()
     }
+    /// The option to show selected: "" (the default order) unless one was picked.
     fn sort_is(&self, sort: &str) -> bool {
-        self.filter.sort.as_str() == sort
+        if self.filter.sort_chosen { self.filter.sort.as_str() == sort } else { sort.is_empty() }
     }
     fn status_is(&self, status: &ClientStatus) -> bool {
         self.filter.status == Some(*status)

@@ -67,6 +67,11 @@ pub struct ClientQuery {
     pub page: Option<String>,
 }
 
+/// The list's order. With no order chosen, the list is by name, and a search shows the
+/// newest matches first: matches of a common term sit at the same place inside every run of
+/// a first name in name order (all the "… Smith"s after the "… Lee"s), so the first page of a
+/// name-ordered search walks a share of the whole workspace, while in creation order the
+/// matches are spread evenly and a page costs the same at any size (see README, Benchmark).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Sort {
     #[default]
@@ -94,6 +99,8 @@ pub struct ClientFilter {
     /// `Some(None)`: unassigned clients.
     pub assignee: Option<Option<i64>>,
     pub sort: Sort,
+    /// Whether the order was picked (`sort=`), rather than the default for the query.
+    pub sort_chosen: bool,
     pub page: i64,
 }
 
@@ -113,6 +120,7 @@ impl ClientQuery {
             Some(s) => Some(Some(s.parse::<i64>().map_err(|_| "Assignee must be chosen from the list.".to_string())?)),
         };
         let sort = match text(&self.sort).as_deref() {
+            None if q.is_some() => Sort::Created,
             None | Some("name") => Sort::Name,
             Some("created") => Sort::Created,
             Some("last_contacted") => Sort::LastContacted,
@@ -129,6 +137,7 @@ impl ClientQuery {
             tag: id(&self.tag, "Tag")?,
             assignee,
             sort,
+            sort_chosen: text(&self.sort).is_some(),
             page,
         })
     }
@@ -201,6 +210,10 @@ mod tests {
         assert!(q("price", "").parse().unwrap_err().contains("Sort"));
         assert!(q("", "cold").parse().unwrap_err().contains("Status"));
         assert_eq!(q("created", "hot").parse().unwrap().sort, Sort::Created);
+        let search = |sort: &str| ClientQuery { q: Some("smi".into()), sort: Some(sort.into()), ..Default::default() };
+        assert_eq!(search("").parse().unwrap().sort, Sort::Created, "a search shows the newest matches first");
+        assert_eq!(search("name").parse().unwrap().sort, Sort::Name, "unless the name order is chosen");
+        assert_eq!(ClientQuery::default().parse().unwrap().sort, Sort::Name);
         let page = ClientQuery { page: Some("0".into()), ..Default::default() };
         assert!(page.parse().is_err());
         assert_eq!(like_contains("50%_O'Neil"), "%50\\%\\_o'neil%");
