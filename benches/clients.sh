@@ -61,8 +61,9 @@ ENDPOINTS=(
   "/clients?status=hot&sort=created"
   "/clients?q=smi"
   "/clients?q=smith"
-  "/clients?q=ada+m"
-  "/clients?q=201200077"
+  "/clients?q=john.smith.2%40"
+  "/clients?q=2000778"
+  "/clients?q=smi&sort=name"
   "/follow-ups"
   "/follow-ups?view=overdue"
   "/audit-logs"
@@ -86,8 +87,8 @@ for path in "${ENDPOINTS[@]}"; do
   echo "$line"
 done
 for size in "$SMALL" "$LARGE"; do
-  for q in smi smith ada+m 201200077; do
-    printf 'search q=%-10s / list at %8s clients: %4.2f\n' "$q" "$size" "$(echo "${R[$size/clients?q=$q]} / ${R[$size/clients]}" | bc -l)"
+  for q in smi smith john.smith.2%40 2000778 'smi&sort=name'; do
+    printf 'search q=%-16s / list at %8s clients: %4.2f\n' "$q" "$size" "$(echo "${R[$size/clients?q=$q]} / ${R[$size/clients]}" | bc -l)"
   done
 done
 for size in "$SMALL" "$LARGE"; do
