@@ -1,57 +1,100 @@
 #!/usr/bin/env bash
-# Clients benchmark: seeds CLIENTS clients (default 100000) into a fresh private cluster,
-# signs in as an admin, and runs wrk with 32 connections against the first page of
-# /clients, a search (q=smi), a filtered page and the dashboard tiles. Prints RSS idle and
-# the peak under load.
+# Clients benchmark at two sizes in one run. Seeds SMALL clients (default 100000) and LARGE
+# clients (default 1000000) into two fresh private clusters, serves each with its own app
+# instance, signs in as an admin on both, then runs wrk (32 connections) against every list
+# page and dashboard tile on the small and then the large instance, endpoint by endpoint, so
+# both sizes see the same machine. Each figure is printed with its ratio to the signed-in
+# floor (`/healthz` with the session cookie) measured in the same run, and the table ends
+# with large/small ratios (target: ≥ 0.8) and search/list ratios (target: ≥ 0.5).
 #
-#   CLIENTS=100000 DURATION=10s benches/clients.sh      # needs wrk and curl
+#   DURATION=10s benches/clients.sh                 # needs wrk and curl
+#   SMALL=10000 LARGE=100000 DURATION=5s benches/clients.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
-CLIENTS=${CLIENTS:-100000}
+SMALL=${SMALL:-100000}
+LARGE=${LARGE:-1000000}
 DURATION=${DURATION:-10s}
 CONNECTIONS=${CONNECTIONS:-32}
-PORT=${PORT:-18081}
 command -v wrk >/dev/null || { echo "wrk is needed: sudo apt-get install wrk" >&2; exit 1; }
 cargo build --release --quiet
 BIN=$PWD/target/release/switchboard
-DATA=$(mktemp -d /tmp/switchboard-bench-XXXXXX)
-chmod 755 "$DATA"
-export SWITCHBOARD_DATA_DIR=$DATA SWITCHBOARD_ADDR=127.0.0.1:$PORT RUST_LOG=warn SWITCHBOARD_PASSWORD='bench password 1'
+ROOT=$(mktemp -d /tmp/switchboard-bench-XXXXXX)
+chmod 755 "$ROOT"
+export RUST_LOG=warn SWITCHBOARD_PASSWORD='bench password 1'
 unset DATABASE_URL
-PID=
-cleanup() { [ -n "$PID" ] && kill "$PID" 2>/dev/null && wait "$PID" 2>/dev/null; rm -rf "$DATA"; }
+PIDS=()
+cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null && wait "$p" 2>/dev/null; done; rm -rf "$ROOT"; }
 trap cleanup EXIT
 
-t0=$(date +%s%N)
-"$BIN" seed --workspace Bench --clients "$CLIENTS" 2>/dev/null | tail -1
-echo "seed of $CLIENTS clients: $(( ($(date +%s%N) - t0) / 1000000 )) ms"
-"$BIN" user add --workspace Bench --email admin@bench.example --name Admin --role admin >/dev/null
-"$BIN" serve >>"$DATA/app.log" 2>&1 &
-PID=$!
-until curl -sf "http://127.0.0.1:$PORT/readyz" >/dev/null; do sleep 0.05; done
-JAR=$DATA/cookies
-token=$(curl -s -c "$JAR" -b "$JAR" "http://127.0.0.1:$PORT/login" | sed -n 's/.*name="csrf-token" content="\([^"]*\)".*/\1/p')
-curl -s -o /dev/null -c "$JAR" -b "$JAR" --data-urlencode "csrf_token=$token" --data-urlencode email=admin@bench.example \
-  --data-urlencode "password=$SWITCHBOARD_PASSWORD" "http://127.0.0.1:$PORT/login"
-cookie=$(awk '$6 == "switchboard" { print "switchboard=" $7 }' "$JAR")
-
-bench() {
-  local name=$1 url=$2
-  local out; out=$(wrk -t1 -c"$CONNECTIONS" -d"$DURATION" --latency -H "Cookie: $cookie" "$url")
-  printf '%-40s %10s req/s   p50 %8s   p99 %8s\n' "$name" "$(awk '/Requests\/sec/ { print $2 }' <<<"$out")" \
-    "$(awk '$1 == "50%" { print $2 }' <<<"$out")" "$(awk '$1 == "99%" { print $2 }' <<<"$out")"
+declare -A PORT COOKIE
+start() { # size port
+  local size=$1 port=$2 data=$ROOT/$1
+  mkdir -p "$data"; chmod 755 "$data"
+  local t0; t0=$(date +%s%N)
+  SWITCHBOARD_DATA_DIR=$data "$BIN" seed --workspace Bench --clients "$size" ${SEED_FLAGS:-} 2>/dev/null | tail -1
+  echo "seed of $size clients: $(( ($(date +%s%N) - t0) / 1000000 )) ms"
+  SWITCHBOARD_DATA_DIR=$data "$BIN" user add --workspace Bench --email admin@bench.example --name Admin --role admin >/dev/null
+  SWITCHBOARD_DATA_DIR=$data SWITCHBOARD_ADDR=127.0.0.1:$port "$BIN" serve >>"$data/app.log" 2>&1 &
+  PIDS+=($!)
+  until curl -sf "http://127.0.0.1:$port/readyz" >/dev/null; do sleep 0.05; done
+  local jar=$data/cookies token
+  token=$(curl -s -c "$jar" -b "$jar" "http://127.0.0.1:$port/login" | sed -n 's/.*name="csrf-token" content="\([^"]*\)".*/\1/p')
+  curl -s -o /dev/null -c "$jar" -b "$jar" --data-urlencode "csrf_token=$token" --data-urlencode email=admin@bench.example \
+    --data-urlencode "password=$SWITCHBOARD_PASSWORD" "http://127.0.0.1:$port/login"
+  PORT[$size]=$port
+  COOKIE[$size]=$(awk '$6 ~ /switchboard$/ { print $6 "=" $7 }' "$jar" | tail -1)
+  # Let autovacuum and the first queries settle the caches before measuring.
+  curl -sf -o /dev/null -H "Cookie: ${COOKIE[$size]}" "http://127.0.0.1:$port/clients"
 }
-echo "app RSS idle: $(( $(awk '/VmRSS/ { print $2 }' "/proc/$PID/status") / 1024 )) MB"
-echo "wrk, $CONNECTIONS connections, $DURATION each, $CLIENTS clients, signed in as admin:"
-bench "GET /clients (first page)" "http://127.0.0.1:$PORT/clients"
-bench "GET /clients?q=smi" "http://127.0.0.1:$PORT/clients?q=smi"
-bench "GET /clients?status=hot&sort=created" "http://127.0.0.1:$PORT/clients?status=hot&sort=created"
-bench "GET /dashboard/clients (tile)" "http://127.0.0.1:$PORT/dashboard/clients"
-bench "GET /dashboard/follow-ups (tile)" "http://127.0.0.1:$PORT/dashboard/follow-ups"
-bench "GET /dashboard/communications (tile)" "http://127.0.0.1:$PORT/dashboard/communications"
-bench "GET / (dashboard shell)" "http://127.0.0.1:$PORT/"
-echo "app RSS peak under load: $(( $(awk '/VmHWM/ { print $2 }' "/proc/$PID/status") / 1024 )) MB"
+start "$SMALL" 18081
+start "$LARGE" 18082
+
+rps() { # size path
+  wrk -t1 -c"$CONNECTIONS" -d"$DURATION" --latency -H "Cookie: ${COOKIE[$1]}" "http://127.0.0.1:${PORT[$1]}$2" \
+    | awk '/Requests\/sec/ { r = $2 } $1 == "99%" { p = $2 } END { printf "%s %s", r, p }'
+}
+
+ENDPOINTS=(
+  "/healthz"
+  "/clients"
+  "/clients?sort=created"
+  "/clients?status=hot&sort=created"
+  "/clients?q=smi"
+  "/clients?q=smith"
+  "/clients?q=john.smith.2%40"
+  "/clients?q=2000778"
+  "/clients?q=smi&sort=name"
+  "/follow-ups"
+  "/follow-ups?view=overdue"
+  "/audit-logs"
+  "/dashboard/clients"
+  "/dashboard/follow-ups"
+  "/dashboard/communications"
+  "/dashboard/my-follow-ups"
+  "/"
+)
+declare -A R
+printf '%-34s %22s %22s %9s\n' "wrk -c$CONNECTIONS, $DURATION each" "$SMALL clients" "$LARGE clients" "large/small"
+printf '%-34s %22s %22s\n' "" "req/s (p99) /floor" "req/s (p99) /floor"
+for path in "${ENDPOINTS[@]}"; do
+  line=$(printf '%-34s' "$path")
+  for size in "$SMALL" "$LARGE"; do
+    read -r r p <<<"$(rps "$size" "$path")"
+    R[$size$path]=$r
+    line+=$(printf ' %9.0f (%7s) %4.2f' "$r" "$p" "$(echo "$r / ${R[$size/healthz]}" | bc -l)")
+  done
+  line+=$(printf ' %9.2f' "$(echo "${R[$LARGE$path]} / ${R[$SMALL$path]}" | bc -l)")
+  echo "$line"
+done
+for size in "$SMALL" "$LARGE"; do
+  for q in smi smith john.smith.2%40 2000778 'smi&sort=name'; do
+    printf 'search q=%-16s / list at %8s clients: %4.2f\n' "$q" "$size" "$(echo "${R[$size/clients?q=$q]} / ${R[$size/clients]}" | bc -l)"
+  done
+done
+for size in "$SMALL" "$LARGE"; do
+  echo "app RSS peak ($size clients): $(( $(awk '/VmHWM/ { print $2 }' "/proc/${PIDS[$([ "$size" = "$SMALL" ] && echo 0 || echo 1)]}/status") / 1024 )) MB"
+done
 t0=$(date +%s%N)
-bytes=$(curl -s -H "Cookie: $cookie" "http://127.0.0.1:$PORT/clients/export.csv" | wc -c)
+bytes=$(curl -s -H "Cookie: ${COOKIE[$LARGE]}" "http://127.0.0.1:${PORT[$LARGE]}/clients/export.csv" | wc -c)
 ms=$(( ($(date +%s%N) - t0) / 1000000 ))
-echo "export of $CLIENTS clients: $ms ms, $(( CLIENTS * 1000 / (ms > 0 ? ms : 1) )) rows/s, $(( bytes / 1048576 )) MB; app RSS peak now $(( $(awk '/VmHWM/ { print $2 }' "/proc/$PID/status") / 1024 )) MB"
+echo "export of $LARGE clients: $ms ms, $(( LARGE * 1000 / (ms > 0 ? ms : 1) )) rows/s, $(( bytes / 1048576 )) MB; app RSS peak now $(( $(awk '/VmHWM/ { print $2 }' "/proc/${PIDS[1]}/status") / 1024 )) MB"

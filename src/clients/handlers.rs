@@ -48,23 +48,26 @@ impl ClientsPage {
     fn user_name(&self, id: &Option<i64>) -> String {
         id.and_then(|id| self.users.iter().find(|u| u.id == id)).map(|u| u.name.clone()).unwrap_or_default()
     }
+    /// The option to show selected: "" (the default order) unless one was picked.
     fn sort_is(&self, sort: &str) -> bool {
-        self.filter.sort.as_str() == sort
+        if self.filter.sort_chosen { self.filter.sort.as_str() == sort } else { sort.is_empty() }
     }
     fn status_is(&self, status: &ClientStatus) -> bool {
         self.filter.status == Some(*status)
     }
-    fn department_is(&self, id: &i64) -> bool {
-        self.filter.department == Some(*id)
+    fn status_options(&self) -> Vec<(String, String, bool)> {
+        self.statuses.iter().map(|s| (s.to_string(), s.to_string(), self.filter.status == Some(*s))).collect()
     }
-    fn tag_is(&self, id: &i64) -> bool {
-        self.filter.tag == Some(*id)
+    fn department_options(&self) -> Vec<(String, String, bool)> {
+        self.departments.iter().map(|d| (d.id.to_string(), d.name.clone(), self.filter.department == Some(d.id))).collect()
     }
-    fn assignee_is(&self, id: &i64) -> bool {
-        self.filter.assignee == Some(Some(*id))
+    fn tag_options(&self) -> Vec<(String, String, bool)> {
+        self.tags.iter().map(|(id, name)| (id.to_string(), name.clone(), self.filter.tag == Some(*id))).collect()
     }
-    fn unassigned(&self) -> bool {
-        self.filter.assignee == Some(None)
+    fn assignee_options(&self) -> Vec<(String, String, bool)> {
+        let unassigned = ("none".to_string(), "Unassigned".to_string(), self.filter.assignee == Some(None));
+        let users = self.users.iter().map(|u| (u.id.to_string(), u.name.clone(), self.filter.assignee == Some(Some(u.id))));
+        std::iter::once(unassigned).chain(users).collect()
     }
 }
 

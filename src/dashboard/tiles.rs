@@ -89,8 +89,9 @@ pub fn follow_up_counts(conn: &mut PgConnection, scope: &Scope, now: DateTime<Ut
             due_soon: exact(conn, now, soon)?,
         });
     }
-    // Whole hours from the counters, the partial hours at the edges from the table.
-    let (hour_now, hour_soon) = (truncate_to_hour(now), truncate_to_hour(soon));
+    // Counter rows for whole days, hours and minutes; the table only for the edge minutes.
+    let owner = (scope.role == Role::Agent).then_some(scope.user_id);
+    let (due_before_now, due_before_soon) = (Edges::of(now), Edges::of(soon));
     #[derive(QueryableByName)]
     struct Sums {
         #[diesel(sql_type = diesel::sql_types::BigInt)]
@@ -98,30 +99,59 @@ pub fn follow_up_counts(conn: &mut PgConnection, scope: &Scope, now: DateTime<Ut
         #[diesel(sql_type = diesel::sql_types::BigInt)]
         before_now: i64,
         #[diesel(sql_type = diesel::sql_types::BigInt)]
-        next_day: i64,
+        before_soon: i64,
     }
-    let owner = (scope.role == Role::Agent).then_some(scope.user_id);
+    // Five index ranges of the counters' primary key: every day (the pending total and the
+    // days before each edge), then for each edge the hours of its day and the minutes of
+    // its hour that come before it.
     let sums: Sums = diesel::sql_query(
-        "SELECT coalesce(sum(n), 0)::bigint AS pending, \
-                coalesce(sum(n) FILTER (WHERE hour < $3), 0)::bigint AS before_now, \
-                coalesce(sum(n) FILTER (WHERE hour >= $3 + interval '1 hour' AND hour < $4), 0)::bigint AS next_day \
-         FROM follow_up_counts WHERE workspace_id = $1 AND ($2::bigint IS NULL OR assigned_to = $2)",
+        "WITH c AS ( \
+           SELECT grain, bucket, n FROM follow_up_counts \
+            WHERE workspace_id = $1 AND ($2::bigint IS NULL OR assigned_to = $2) AND grain = 1 \
+           UNION ALL SELECT grain, bucket, n FROM follow_up_counts \
+            WHERE workspace_id = $1 AND ($2::bigint IS NULL OR assigned_to = $2) AND grain = 2 AND bucket >= $3 AND bucket < $4 \
+           UNION ALL SELECT grain, bucket, n FROM follow_up_counts \
+            WHERE workspace_id = $1 AND ($2::bigint IS NULL OR assigned_to = $2) AND grain = 3 AND bucket >= $4 AND bucket < $5 \
+           UNION ALL SELECT grain, bucket, n FROM follow_up_counts \
+            WHERE workspace_id = $1 AND ($2::bigint IS NULL OR assigned_to = $2) AND grain = 2 AND bucket >= $6 AND bucket < $7 \
+              AND NOT (bucket >= $3 AND bucket < $4) \
+           UNION ALL SELECT grain, bucket, n FROM follow_up_counts \
+            WHERE workspace_id = $1 AND ($2::bigint IS NULL OR assigned_to = $2) AND grain = 3 AND bucket >= $7 AND bucket < $8 \
+              AND NOT (bucket >= $4 AND bucket < $5)) \
+         SELECT coalesce(sum(n) FILTER (WHERE grain = 1), 0)::bigint AS pending, \
+                coalesce(sum(n) FILTER (WHERE grain = 1 AND bucket < $3 OR grain = 2 AND bucket >= $3 AND bucket < $4 \
+                                        OR grain = 3 AND bucket >= $4 AND bucket < $5), 0)::bigint AS before_now, \
+                coalesce(sum(n) FILTER (WHERE grain = 1 AND bucket < $6 OR grain = 2 AND bucket >= $6 AND bucket < $7 \
+                                        OR grain = 3 AND bucket >= $7 AND bucket < $8), 0)::bigint AS before_soon \
+         FROM c",
     )
     .bind::<diesel::sql_types::BigInt, _>(scope.workspace_id)
     .bind::<diesel::sql_types::Nullable<diesel::sql_types::BigInt>, _>(owner)
-    .bind::<diesel::sql_types::Timestamptz, _>(hour_now)
-    .bind::<diesel::sql_types::Timestamptz, _>(hour_soon)
+    .bind::<diesel::sql_types::Timestamptz, _>(due_before_now.day)
+    .bind::<diesel::sql_types::Timestamptz, _>(due_before_now.hour)
+    .bind::<diesel::sql_types::Timestamptz, _>(due_before_now.minute)
+    .bind::<diesel::sql_types::Timestamptz, _>(due_before_soon.day)
+    .bind::<diesel::sql_types::Timestamptz, _>(due_before_soon.hour)
+    .bind::<diesel::sql_types::Timestamptz, _>(due_before_soon.minute)
     .get_result(conn)?;
-    Ok(FollowUpCounts {
-        pending: sums.pending,
-        overdue: sums.before_now + exact(conn, hour_now, now)?,
-        due_soon: exact(conn, now, (hour_now + Duration::hours(1)).min(soon))? + sums.next_day + exact(conn, hour_soon.max(now), soon)?,
-    })
+    let overdue = sums.before_now + exact(conn, due_before_now.minute, now)?;
+    let due_by_soon = sums.before_soon + exact(conn, due_before_soon.minute, soon)?;
+    Ok(FollowUpCounts { pending: sums.pending, overdue, due_soon: due_by_soon - overdue })
 }
 
-fn truncate_to_hour(t: DateTime<Utc>) -> DateTime<Utc> {
-    use chrono::Timelike;
-    t.with_minute(0).and_then(|t| t.with_second(0)).and_then(|t| t.with_nanosecond(0)).unwrap_or(t)
+/// The UTC day, hour and minute an instant falls in: the counters' buckets.
+struct Edges {
+    day: DateTime<Utc>,
+    hour: DateTime<Utc>,
+    minute: DateTime<Utc>,
+}
+
+impl Edges {
+    fn of(t: DateTime<Utc>) -> Self {
+        use chrono::{DurationRound, TimeDelta};
+        let floor = |unit: TimeDelta| t.duration_trunc(unit).unwrap_or(t);
+        Edges { day: floor(TimeDelta::days(1)), hour: floor(TimeDelta::hours(1)), minute: floor(TimeDelta::minutes(1)) }
+    }
 }
 
 pub struct Bar {

@@ -118,10 +118,11 @@ diesel::table! {
 }
 
 diesel::table! {
-    follow_up_counts (workspace_id, assigned_to, hour) {
+    follow_up_counts (workspace_id, grain, bucket, assigned_to) {
         workspace_id -> Int8,
+        grain -> Int2,
+        bucket -> Timestamptz,
         assigned_to -> Int8,
-        hour -> Timestamptz,
         n -> Int8,
     }
 }

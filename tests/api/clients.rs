@@ -154,6 +154,42 @@ async fn an_edit_on_a_stale_version_gets_409_and_changes_nothing() {
 }
 
 #[tokio::test]
+async fn a_search_for_phone_digits_finds_the_numbers_ending_with_them_in_any_format() {
+    let app = spawn_app().await;
+    let (admin, _) = app.signed_in(Role::Admin).await;
+    for (name, phone, email) in [
+        ("Ursula Us", "+1 202 555 0123", "ursula@example.com"),
+        ("Ulrich Uk", "+44 20 7946 0000", "ulrich@example.com"),
+        ("Petra Plain", "", "petra.5550123@example.com"),
+    ] {
+        assert_eq!(create(&admin, &[("name", name), ("phone", phone), ("email", email)]).await.status(), StatusCode::SEE_OTHER, "{name}");
+    }
+    admin.get_html("/clients").await; // shows (and clears) the last "created" message
+    for (q, us, uk) in [
+        ("0123", true, false),
+        ("555-0123", true, false),
+        ("(202) 555-0123", true, false),
+        ("+1 202 555 0123", true, false),
+        ("001 202 555 0123", true, false),
+        ("020 7946 0000", false, true),
+        ("+442079460000", false, true),
+        ("7946", false, false),
+        ("99990123", false, false),
+    ] {
+        let page = admin.get_html(&format!("/clients?q={}", urlencoding(q))).await;
+        assert_eq!(page.contains("Ursula Us"), us, "{q}");
+        assert_eq!(page.contains("Ulrich Uk"), uk, "{q}");
+        assert!(!page.contains("Petra Plain"), "{q}: digits search phone numbers, not emails");
+    }
+    assert!(admin.get_html("/clients?q=petra.555").await.contains("Petra Plain"), "text with digits is a text search");
+    assert!(admin.get_html("/clients?q=202").await.contains("Ursula Us"), "three digits are a text search");
+}
+
+fn urlencoding(q: &str) -> String {
+    q.bytes().map(|b| if b.is_ascii_alphanumeric() { (b as char).to_string() } else { format!("%{b:02X}") }).collect()
+}
+
+#[tokio::test]
 async fn search_filters_sort_and_pages_work_in_sql_and_bad_values_get_422() {
     let app = spawn_app().await;
     let (admin, _) = app.signed_in(Role::Admin).await;

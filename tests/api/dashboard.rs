@@ -114,3 +114,54 @@ async fn follow_up_tile_counts_match_the_table_at_every_hour_edge() {
         assert!(tile.contains(&format!("Due in 24 h <strong>{soon}</strong>")), "{tile} vs {soon}");
     }
 }
+
+#[tokio::test]
+async fn follow_up_tile_counts_match_the_table_at_day_hour_minute_and_second_edges() {
+    let app = spawn_app().await;
+    let (admin, me) = app.signed_in(Role::Admin).await;
+    let (agent, agent_user) = app.signed_in(Role::Agent).await;
+    let id: i64 = crate::support::location(&admin.post("/clients", &[("name", "Ada")]).await).trim_start_matches("/clients/").parse().unwrap();
+    // A follow-up every 41 s from three days before the app's clock to four days after it,
+    // so every day, hour and minute edge has some on both sides; a fifth are completed.
+    let start = app.clock.now() - chrono::Duration::days(3);
+    diesel::sql_query(format!(
+        "INSERT INTO follow_ups (workspace_id, client_id, assigned_to, due_at) \
+         SELECT {w}, {id}, CASE WHEN g % 3 = 0 THEN {me} ELSE {agent} END, '{start}'::timestamptz + g * interval '41 seconds' \
+         FROM generate_series(1, 14750) g",
+        w = me.workspace_id,
+        me = me.id,
+        agent = agent_user.id,
+        start = start.to_rfc3339()
+    ))
+    .execute(&mut app.conn())
+    .unwrap();
+    diesel::sql_query("UPDATE follow_ups SET status = 'completed' WHERE id % 5 = 0").execute(&mut app.conn()).unwrap();
+    let squash = |html: String| html.split_whitespace().collect::<Vec<_>>().join(" ");
+    // Move every follow-up earlier by steps that put the clock just before and after
+    // minute, hour and day edges (which also runs the counters' update trigger).
+    for step in [0, 17, 59 * 60 + 43, 3 * 3600 + 1, 11 * 3600 + 59 * 60 + 59, 86_400 - 1, 2, 86_400 + 41] {
+        diesel::sql_query(format!("UPDATE follow_ups SET due_at = due_at - interval '{step} seconds'")).execute(&mut app.conn()).unwrap();
+        for (browser, owner) in [(&admin, None), (&agent, Some(agent_user.id))] {
+            let scope = owner.map(|o| format!(" AND assigned_to = {o}")).unwrap_or_default();
+            let count = |cond: &str| app.count(&format!("SELECT count(*) FROM follow_ups WHERE status = 'pending' {cond}{scope}"));
+            let expected = |now: String| {
+                let overdue = count(&format!("AND due_at < '{now}'"));
+                let soon = count(&format!("AND due_at >= '{now}' AND due_at < '{now}'::timestamptz + interval '24 hours'"));
+                (count(""), overdue, soon)
+            };
+            // The clock runs on: when a due time falls between the instants before and after
+            // the request, ask again.
+            let (tile, (pending, overdue, soon)) = loop {
+                let before = expected(app.clock.now().to_rfc3339());
+                let tile = squash(browser.get_html("/dashboard/follow-ups").await);
+                if expected(app.clock.now().to_rfc3339()) == before {
+                    break (tile, before);
+                }
+            };
+            let case = format!("after step {step} for {owner:?}: {tile}");
+            assert!(tile.contains(&format!("Pending <strong>{pending}</strong>")), "pending {pending} {case}");
+            assert!(tile.contains(&format!(r#"<strong class="overdue">{overdue}</strong>"#)), "overdue {overdue} {case}");
+            assert!(tile.contains(&format!("Due in 24 h <strong>{soon}</strong>")), "soon {soon} {case}");
+        }
+    }
+}

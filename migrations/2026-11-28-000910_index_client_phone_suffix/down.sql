@@ -1,0 +1,1 @@
+DROP INDEX clients_phone_suffix_idx;
