@@ -16,6 +16,11 @@ use crate::users::service::{self, NewAccount};
 #[derive(Parser, Debug)]
 #[command(name = "switchboard", version, about = "Self-hosted CRM for WhatsApp, SMS and email")]
 pub struct Cli {
+    /// Let `seed`, `user add` and `job run` create a new private PostgreSQL cluster when
+    /// DATABASE_URL is unset and SWITCHBOARD_DATA_DIR holds none yet (they refuse otherwise,
+    /// so a command run from the wrong folder does not fill a new, empty database).
+    #[arg(long, global = true)]
+    pub init_private_cluster: bool,
     #[command(subcommand)]
     pub command: Option<Command>,
 }
@@ -80,22 +85,23 @@ pub enum JobCommand {
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     let settings = Settings::from_env()?;
+    let may_create = cli.init_private_cluster;
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => serve(settings).await,
         Command::Migrate => {
-            let database = tokio::task::spawn_blocking(move || Database::open(&settings)).await??;
+            let database = tokio::task::spawn_blocking(move || open_database(&settings, true)).await??;
             tokio::task::spawn_blocking(move || database.connect_and_migrate(2).map(|_| database)).await??;
             println!("Migrations are up to date.");
             Ok(())
         }
-        Command::User { command: UserCommand::Add(args) } => add_user(settings, args).await,
+        Command::User { command: UserCommand::Add(args) } => add_user(settings, args, may_create).await,
         Command::Seed { workspace, clients } => {
             if !(1..=10_000_000).contains(&clients) {
                 bail!("--clients must be between 1 and 10000000");
             }
             let password = std::env::var("SWITCHBOARD_PASSWORD").unwrap_or_else(|_| "seed password".into());
             tokio::task::spawn_blocking(move || -> anyhow::Result<()> {
-                let database = Database::open(&settings)?;
+                let database = open_database(&settings, may_create)?;
                 let pool = database.connect_and_migrate(3)?;
                 let hash = password::hash(&password)?;
                 crate::seed::run(&pool, &workspace, clients, &hash)
@@ -104,9 +110,53 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Worker => worker(settings).await,
         Command::Job { command: JobCommand::Run { name, workspace } } => {
-            tokio::task::spawn_blocking(move || run_job_now(settings, &name, workspace.as_deref())).await?
+            tokio::task::spawn_blocking(move || run_job_now(settings, &name, workspace.as_deref(), may_create)).await?
         }
     }
+}
+
+/// The database in words, for the line every command prints first: `DATABASE_URL` without
+/// its password, or the private cluster's absolute folder.
+fn describe_database(settings: &Settings) -> String {
+    match &settings.database_url {
+        Some(url) => format!("the database at DATABASE_URL={}", without_secrets(secrecy::ExposeSecret::expose_secret(url))),
+        None => format!("the private PostgreSQL cluster in {}", private_cluster_dir(settings).display()),
+    }
+}
+
+/// `scheme://user@host/db`: the password and the query string (which may hold one) left out.
+fn without_secrets(url: &str) -> String {
+    let url = url.split(['?', '#']).next().unwrap_or_default();
+    let Some((scheme, rest)) = url.split_once("://") else { return "(not a URL)".into() };
+    let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+    match authority.rsplit_once('@') {
+        Some((user, host)) => format!("{scheme}://{}@{host}{path}", user.split(':').next().unwrap_or_default()),
+        None => format!("{scheme}://{authority}{path}"),
+    }
+}
+
+fn private_cluster_dir(settings: &Settings) -> std::path::PathBuf {
+    std::path::absolute(&settings.data_dir).unwrap_or_else(|_| settings.data_dir.clone()).join("pg")
+}
+
+/// Opens the database a command works on and says which it is (on stderr, so standard
+/// output stays the command's own). Without `DATABASE_URL` that is the private cluster
+/// under `SWITCHBOARD_DATA_DIR` (default `./data`, so it depends on the current folder);
+/// unless `may_create`, a missing cluster is an error naming the folder, not a new, empty one.
+fn open_database(settings: &Settings, may_create: bool) -> anyhow::Result<Database> {
+    if settings.database_url.is_none() && !may_create && !crate::db::local_cluster::LocalCluster::exists(&settings.data_dir) {
+        let cwd = std::env::current_dir().map(|d| d.display().to_string()).unwrap_or_default();
+        bail!(
+            "no database: DATABASE_URL is unset and there is no private PostgreSQL cluster in {} \
+             (SWITCHBOARD_DATA_DIR={}, current folder {cwd}). Run this where switchboard serves, or set \
+             SWITCHBOARD_DATA_DIR or DATABASE_URL to its database; to create a new, empty cluster there, \
+             add --init-private-cluster",
+            private_cluster_dir(settings).display(),
+            settings.data_dir.display(),
+        );
+    }
+    eprintln!("Using {}.", describe_database(settings));
+    Database::open(settings)
 }
 
 /// `switchboard worker`: job workers and the scheduler, no HTTP, until SIGTERM or Ctrl-C.
@@ -115,7 +165,7 @@ async fn worker(settings: Settings) -> anyhow::Result<()> {
         bail!("SWITCHBOARD_WORKERS=0: a worker process needs at least one worker");
     }
     let open = settings.clone();
-    let database = tokio::task::spawn_blocking(move || Database::open(&open)).await??;
+    let database = tokio::task::spawn_blocking(move || open_database(&open, true)).await??;
     let pool_size = settings.pool_size.max(settings.job_workers as u32 + 2);
     let (pool, database) = tokio::task::spawn_blocking(move || database.connect_and_migrate(pool_size).map(|p| (p, database))).await??;
     let env = crate::startup::job_env(pool, &database, &settings, Clock::default())?;
@@ -132,19 +182,19 @@ async fn worker(settings: Settings) -> anyhow::Result<()> {
 }
 
 /// `switchboard job run NAME`: runs a daily job at once (not through the queue).
-fn run_job_now(settings: Settings, name: &str, workspace: Option<&str>) -> anyhow::Result<()> {
+fn run_job_now(settings: Settings, name: &str, workspace: Option<&str>, may_create: bool) -> anyhow::Result<()> {
     use crate::jobs::Kind;
     let kind = match Kind::parse(name) {
         Some(k @ (Kind::ClientStatus | Kind::FollowUpReminders | Kind::PruneJobs)) => k,
         _ => bail!("unknown job {name:?}: choose client-status, follow-up-reminders or prune-jobs"),
     };
-    let database = Database::open(&settings)?;
+    let database = open_database(&settings, may_create)?;
     let pool = database.connect_and_migrate(3)?;
     let mut conn = pool.get()?;
-    let all = crate::workspaces::all(&mut conn)?;
     let chosen: Vec<_> = match workspace {
-        Some(w) => all.into_iter().filter(|x| x.name.eq_ignore_ascii_case(w)).collect(),
-        None => all,
+        // Matched as the unique index on lower(name) matches, by PostgreSQL.
+        Some(w) => crate::workspaces::find_by_name(&mut conn, w)?.into_iter().collect(),
+        None => crate::workspaces::all(&mut conn)?,
     };
     if chosen.is_empty() {
         bail!("no such workspace");
@@ -168,6 +218,7 @@ fn run_job_now(settings: Settings, name: &str, workspace: Option<&str>) -> anyho
 }
 
 async fn serve(settings: Settings) -> anyhow::Result<()> {
+    eprintln!("Using {}.", describe_database(&settings));
     let app = Application::build(settings.clone(), Clock::default()).await?;
     let url = match &settings.public_url {
         Some(url) => url.to_string(),
@@ -207,7 +258,7 @@ fn read_password() -> anyhow::Result<String> {
     Ok(line.trim_end_matches(['\r', '\n']).to_string())
 }
 
-async fn add_user(settings: Settings, args: UserAdd) -> anyhow::Result<()> {
+async fn add_user(settings: Settings, args: UserAdd, may_create: bool) -> anyhow::Result<()> {
     let role = Role::parse(&args.role).map_err(anyhow::Error::msg)?;
     let email = crate::web::forms::email(&args.email).map_err(anyhow::Error::msg)?;
     let name = crate::web::forms::required_text(&args.name, "Name", 100).map_err(anyhow::Error::msg)?;
@@ -215,7 +266,7 @@ async fn add_user(settings: Settings, args: UserAdd) -> anyhow::Result<()> {
     let password = read_password()?;
     password::check_new(&password).map_err(anyhow::Error::msg)?;
     tokio::task::spawn_blocking(move || -> anyhow::Result<()> {
-        let database = Database::open(&settings)?;
+        let database = open_database(&settings, may_create)?;
         let pool = database.connect_and_migrate(2)?;
         let password_hash = password::hash(&password)?;
         let account = NewAccount { workspace, email, name, role, password_hash };
@@ -228,4 +279,17 @@ async fn add_user(settings: Settings, args: UserAdd) -> anyhow::Result<()> {
         Ok(())
     })
     .await?
+}
+
+#[cfg(test)]
+mod tests {
+    use super::without_secrets;
+
+    #[test]
+    fn database_urls_are_shown_without_their_secrets() {
+        assert_eq!(without_secrets("postgres://app:s3cret@db.internal:5432/crm?sslmode=require"), "postgres://app@db.internal:5432/crm");
+        assert_eq!(without_secrets("postgresql://app:p%40ss@db/crm"), "postgresql://app@db/crm");
+        assert_eq!(without_secrets("postgres://db/crm?password=s3cret"), "postgres://db/crm");
+        assert_eq!(without_secrets("postgres://switchboard@/t_1?host=%2Ftmp%2Frun"), "postgres://switchboard@/t_1");
+    }
 }

@@ -190,10 +190,12 @@ fn run(listener: TcpListener, pool: Pool, clock: Clock, settings: Settings, key:
         App::new()
             .app_data(state.clone())
             .app_data(web::PayloadConfig::new(MAX_FORM_BYTES))
-            .app_data(web::FormConfig::default().limit(MAX_FORM_BYTES))
+            // Handlers read forms and queries through web::forms (control characters refused
+            // there); should actix's own extractors run, their errors still get the plain page.
+            .app_data(web::FormConfig::default().limit(MAX_FORM_BYTES).error_handler(|_, _| crate::error::AppError::BadRequest(sbweb::forms::UNREADABLE_FORM.into()).into()))
             .app_data(web::JsonConfig::default().limit(MAX_FORM_BYTES))
             .app_data(web::PathConfig::default().error_handler(|_, _| crate::error::AppError::NotFound.into()))
-            .app_data(web::QueryConfig::default().error_handler(|e, _| crate::error::AppError::BadRequest(format!("Bad query string: {e}")).into()))
+            .app_data(web::QueryConfig::default().error_handler(|_, _| crate::error::AppError::BadRequest(sbweb::forms::UNREADABLE_QUERY.into()).into()))
             .configure(routes::configure)
             .wrap(from_fn(sbweb::csrf::protect))
             .wrap(session)

@@ -28,7 +28,7 @@ impl Workspace {
 
 pub fn find_by_name(conn: &mut PgConnection, name: &str) -> QueryResult<Option<Workspace>> {
     workspaces::table
-        .filter(diesel::dsl::sql::<diesel::sql_types::Bool>("lower(name) = lower(").bind::<diesel::sql_types::Text, _>(name).sql(")"))
+        .filter(crate::db::lower(workspaces::name).eq(crate::db::lower(name)))
         .select(Workspace::as_select())
         .first(conn)
         .optional()

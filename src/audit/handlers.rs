@@ -2,7 +2,7 @@
 //! workspace; manager: what `query` scopes to them).
 
 use actix_web::http::StatusCode;
-use actix_web::web::{Data, Path, Query};
+use actix_web::web::{Data, Path};
 use actix_web::HttpResponse;
 use askama::Template;
 
@@ -15,6 +15,7 @@ use crate::startup::AppState;
 use crate::users::model::{self as users, User};
 use crate::users::role::Role;
 use crate::web::ctx::{Ctx, Layout};
+use crate::web::forms::Query;
 use crate::web::render::{html_status, respond};
 
 #[derive(Template)]

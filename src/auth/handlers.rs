@@ -3,7 +3,7 @@
 use diesel::Connection;
 use actix_session::Session;
 use actix_web::http::StatusCode;
-use actix_web::web::{Data, Form, Query};
+use actix_web::web::Data;
 use actix_web::{HttpRequest, HttpResponse};
 use askama::Template;
 use secrecy::SecretString;
@@ -19,7 +19,7 @@ use crate::startup::AppState;
 use crate::users::model::{self as users, User};
 use crate::web::ctx::{Ctx, Layout, RequestMeta};
 use crate::web::flash;
-use crate::web::forms::FormErrors;
+use crate::web::forms::{FormErrors, HtmlForm, Query};
 use crate::web::htmx::Htmx;
 use crate::web::render::{respond, see_other};
 use crate::web::session as keys;
@@ -41,12 +41,9 @@ pub struct NextQuery {
     next: Option<String>,
 }
 
-/// Only local paths: never an open redirect to another site.
+/// Only same-site paths: never an open redirect to another site, never a broken `Location`.
 fn safe_next(next: Option<&str>) -> String {
-    match next {
-        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.starts_with("/\\") && n.len() < 500 => n.to_string(),
-        _ => "/".to_string(),
-    }
+    next.and_then(crate::web::forms::local_path).unwrap_or_else(|| "/".to_string())
 }
 
 pub async fn login_form(session: Session, htmx: Htmx, state: Data<AppState>, Query(q): Query<NextQuery>) -> Result<HttpResponse, AppError> {
@@ -87,7 +84,7 @@ pub fn start_session(session: &Session, user: &User, meta: &RequestMeta, now: i6
     }
 }
 
-pub async fn login(req: HttpRequest, session: Session, state: Data<AppState>, Form(form): Form<LoginForm>) -> Result<HttpResponse, AppError> {
+pub async fn login(req: HttpRequest, session: Session, state: Data<AppState>, HtmlForm(form): HtmlForm<LoginForm>) -> Result<HttpResponse, AppError> {
     let meta = RequestMeta::of(&req);
     let email = form.email.trim().to_lowercase();
     let next = safe_next(form.next.as_deref());
@@ -217,7 +214,7 @@ pub struct PasswordForm {
 }
 
 /// Changes the password and ends every other session of the user.
-pub async fn change_password(ctx: Ctx, state: Data<AppState>, Form(form): Form<PasswordForm>) -> Result<HttpResponse, AppError> {
+pub async fn change_password(ctx: Ctx, state: Data<AppState>, HtmlForm(form): HtmlForm<PasswordForm>) -> Result<HttpResponse, AppError> {
     let (workspace_id, user_id) = (ctx.workspace_id(), ctx.user_id());
     let mut errors = FormErrors::default();
     errors.take("new_password", password::check_new(&form.new_password));

@@ -3,7 +3,7 @@
 
 use actix_session::Session;
 use actix_web::http::StatusCode;
-use actix_web::web::{Data, Form};
+use actix_web::web::Data;
 use actix_web::{HttpRequest, HttpResponse};
 use askama::Template;
 use secrecy::SecretString;
@@ -19,7 +19,7 @@ use crate::users::role::Role;
 use crate::users::service::{self, NewAccount};
 use crate::web::ctx::{Layout, RequestMeta};
 use crate::web::flash;
-use crate::web::forms::{self, FormErrors};
+use crate::web::forms::{self, FormErrors, HtmlForm};
 use crate::web::htmx::Htmx;
 use crate::web::render::{respond, see_other};
 
@@ -55,7 +55,7 @@ pub async fn setup_form(session: Session, htmx: Htmx, state: Data<AppState>) -> 
     respond(&htmx, StatusCode::OK, &page)
 }
 
-pub async fn setup(req: HttpRequest, session: Session, state: Data<AppState>, Form(form): Form<SetupForm>) -> Result<HttpResponse, AppError> {
+pub async fn setup(req: HttpRequest, session: Session, state: Data<AppState>, HtmlForm(form): HtmlForm<SetupForm>) -> Result<HttpResponse, AppError> {
     ensure_no_users(&state).await?;
     let mut errors = FormErrors::default();
     let workspace = errors.take("workspace", forms::required_text(&form.workspace, "Workspace name", 100));

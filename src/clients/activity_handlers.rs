@@ -2,7 +2,7 @@
 //! `POST /follow-ups/{id}`, `GET /follow-ups?view=mine|overdue|today`.
 
 use actix_web::http::StatusCode;
-use actix_web::web::{Data, Path, Query};
+use actix_web::web::{Data, Path};
 use actix_web::HttpResponse;
 use askama::Template;
 use chrono::{DateTime, Duration, Utc};
@@ -20,7 +20,7 @@ use crate::error::AppError;
 use crate::startup::AppState;
 use crate::web::ctx::{Ctx, Layout};
 use crate::web::flash;
-use crate::web::forms::HtmlForm;
+use crate::web::forms::{self, HtmlForm, Query};
 use crate::web::render::{respond, see_other};
 
 #[derive(Deserialize)]
@@ -128,6 +128,8 @@ pub async fn update_follow_up(ctx: Ctx, state: Data<AppState>, path: Path<i64>, 
     if !FOLLOW_UP_STATUSES.contains(&form.status.as_str()) {
         return Err(AppError::Validation("Status must be pending, completed or cancelled.".into()));
     }
+    // Where to go afterwards is settled before anything is written.
+    let next = form.next.as_deref().and_then(forms::local_path).filter(|n| n.starts_with("/follow-ups"));
     let entry = ctx.audit("follow_ups.status_changed", "clients", id);
     let status = form.status.clone();
     let client_id = db::run(&state.pool, move |conn| {
@@ -143,11 +145,7 @@ pub async fn update_follow_up(ctx: Ctx, state: Data<AppState>, path: Path<i64>, 
         })
     })
     .await?;
-    let next = match form.next.as_deref() {
-        Some(n) if n.starts_with("/follow-ups") => n.to_string(),
-        _ => format!("/clients/{client_id}"),
-    };
-    Ok(see_other(&next))
+    Ok(see_other(&next.unwrap_or_else(|| format!("/clients/{client_id}"))))
 }
 
 #[derive(Deserialize)]

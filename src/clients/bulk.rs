@@ -191,7 +191,7 @@ fn apply(tx: &mut PgConnection, scope: &Scope, action: &Action, ids: &[i64], tem
         Action::Untag(name) => {
             let tag_id: Option<i64> = tags::table
                 .filter(tags::workspace_id.eq(w))
-                .filter(diesel::dsl::sql::<diesel::sql_types::Bool>("lower(name) = ").bind::<diesel::sql_types::Text, _>(name.to_lowercase()))
+                .filter(crate::db::lower(tags::name).eq(crate::db::lower(name)))
                 .select(tags::id)
                 .first(tx)
                 .optional()?;

@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 
 use actix_web::HttpResponse;
-use actix_web::web::{Data, Query};
+use actix_web::web::Data;
 use diesel::prelude::*;
 use serde::Deserialize;
 use serde_json::json;
@@ -18,6 +18,7 @@ use crate::db::schema::{client_departments, client_tags, clients, departments, t
 use crate::error::AppError;
 use crate::startup::AppState;
 use crate::web::ctx::Ctx;
+use crate::web::forms::Query;
 use crate::web::time::Zone;
 
 pub const CHUNK: i64 = 1_000;

@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 
 use actix_web::http::StatusCode;
-use actix_web::web::{Data, Path, Query};
+use actix_web::web::{Data, Path};
 use actix_web::HttpResponse;
 use askama::Template;
 use diesel::{Connection, PgConnection};
@@ -22,7 +22,7 @@ use crate::users::model::{self as users, User};
 use crate::users::role::Role;
 use crate::web::ctx::{Ctx, Layout};
 use crate::web::flash;
-use crate::web::forms::{self, FormErrors, HtmlForm};
+use crate::web::forms::{self, FormErrors, HtmlForm, Query};
 use crate::web::render::{html_status, respond, see_other};
 use crate::workspaces;
 

@@ -4,6 +4,7 @@ use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use serde_json::json;
 
+use crate::db::lower;
 use crate::db::schema::{client_departments, client_tags, clients, tags};
 
 #[derive(Clone, Debug, Queryable, Selectable)]
@@ -216,20 +217,30 @@ pub fn tag_names(conn: &mut PgConnection, workspace_id: i64, client_id: i64) -> 
         .load(conn)
 }
 
-/// The id of the tag with this name (any case), created when missing.
+/// The id of the tag with this name (any case), created when missing. "Any case" is
+/// PostgreSQL's `lower()`, the folding of the unique index, never Rust's `to_lowercase`
+/// (they differ on `İ` and final `ς`); a tag created meanwhile is found, not duplicated.
 pub fn tag_id_creating(conn: &mut PgConnection, workspace_id: i64, name: &str) -> QueryResult<i64> {
-    let existing: Option<i64> = tags::table
-        .filter(tags::workspace_id.eq(workspace_id))
-        .filter(diesel::dsl::sql::<diesel::sql_types::Bool>("lower(name) = ").bind::<diesel::sql_types::Text, _>(name.to_lowercase()))
-        .select(tags::id)
-        .first(conn)
+    let find = |conn: &mut PgConnection| {
+        tags::table
+            .filter(tags::workspace_id.eq(workspace_id))
+            .filter(lower(tags::name).eq(lower(name)))
+            .select(tags::id)
+            .first::<i64>(conn)
+            .optional()
+    };
+    if let Some(id) = find(conn)? {
+        return Ok(id);
+    }
+    let created = diesel::insert_into(tags::table)
+        .values((tags::workspace_id.eq(workspace_id), tags::name.eq(name)))
+        .on_conflict_do_nothing()
+        .returning(tags::id)
+        .get_result::<i64>(conn)
         .optional()?;
-    match existing {
+    match created {
         Some(id) => Ok(id),
-        None => diesel::insert_into(tags::table)
-            .values((tags::workspace_id.eq(workspace_id), tags::name.eq(name)))
-            .returning(tags::id)
-            .get_result(conn),
+        None => find(conn)?.ok_or(diesel::result::Error::NotFound),
     }
 }
 

@@ -90,6 +90,11 @@ impl ServerProcess {
 }
 
 impl LocalCluster {
+    /// Whether `data_dir` already holds an initialised cluster (running or not).
+    pub fn exists(data_dir: &Path) -> bool {
+        data_dir.join("pg").join("PG_VERSION").is_file()
+    }
+
     /// Initialises (once) and starts the cluster in `data_dir/pg`, then makes sure the
     /// `switchboard` database exists.
     pub fn start(data_dir: &Path, pg_bin: Option<&Path>, options: &ClusterOptions) -> anyhow::Result<Self> {

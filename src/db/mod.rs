@@ -35,6 +35,13 @@ pub fn escape_like(value: &str) -> String {
     value.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")
 }
 
+diesel::define_sql_function! {
+    /// PostgreSQL's `lower()`. Case-insensitive names and emails are compared as
+    /// `lower(column).eq(lower(value))`, the folding of their `lower(…)` unique indexes; Rust's
+    /// `to_lowercase` folds some letters (`İ`, final `ς`) differently and must not decide.
+    fn lower(x: diesel::sql_types::Text) -> diesel::sql_types::Text;
+}
+
 /// Runs `f` with a pooled connection on the blocking thread pool.
 pub async fn run<T, F>(pool: &Pool, f: F) -> Result<T, AppError>
 where

@@ -60,7 +60,7 @@ pub fn find(conn: &mut PgConnection, workspace_id: i64, id: i64) -> QueryResult<
 pub fn name_taken(conn: &mut PgConnection, workspace_id: i64, name: &str, except: Option<i64>) -> QueryResult<bool> {
     let mut query = departments::table
         .filter(departments::workspace_id.eq(workspace_id))
-        .filter(diesel::dsl::sql::<diesel::sql_types::Bool>("lower(name) = ").bind::<diesel::sql_types::Text, _>(name.to_lowercase()))
+        .filter(crate::db::lower(departments::name).eq(crate::db::lower(name)))
         .into_boxed();
     if let Some(id) = except {
         query = query.filter(departments::id.ne(id));

@@ -4,7 +4,7 @@
 
 use actix_web::HttpResponse;
 use actix_web::http::StatusCode;
-use actix_web::web::{Data, Path, Query};
+use actix_web::web::{Data, Path};
 use askama::Template;
 use diesel::prelude::*;
 use serde::Deserialize;
@@ -27,7 +27,7 @@ use crate::startup::AppState;
 use crate::users::model::{self as users, User};
 use crate::users::role::Role;
 use crate::web::ctx::{Ctx, Layout};
-use crate::web::forms::HtmlForm;
+use crate::web::forms::{HtmlForm, Query};
 use crate::web::render::{html_status, respond, see_other};
 
 const PREVIEW_ROWS: usize = 20;

@@ -3,7 +3,7 @@
 
 use actix_web::HttpResponse;
 use actix_web::http::StatusCode;
-use actix_web::web::{Data, Path, Query};
+use actix_web::web::{Data, Path};
 use askama::Template;
 use diesel::prelude::*;
 use serde::Deserialize;
@@ -18,6 +18,7 @@ use crate::startup::AppState;
 use crate::users::role::Role;
 use crate::web::ctx::{Ctx, Layout};
 use crate::web::flash;
+use crate::web::forms::Query;
 use crate::web::render::{respond, see_other};
 
 pub const STATES: [&str; 6] = ["queued", "running", "failed", "dead", "done", "cancelled"];
@@ -47,7 +48,7 @@ pub async fn list_jobs(ctx: Ctx, state: Data<AppState>, Query(q): Query<JobsQuer
     if !STATES.contains(&status.as_str()) {
         return Err(AppError::Validation(format!("Status must be one of {}.", STATES.join(", "))));
     }
-    let (w, page) = (ctx.workspace_id(), q.page.unwrap_or(1).max(1));
+    let (w, page) = (ctx.workspace_id(), crate::web::forms::page_number(q.page));
     let shown = status.clone();
     let (counts, mut rows) = db::run(&state.pool, move |conn| {
         let counts: Vec<(String, i64)> = jobs::table

@@ -3,7 +3,7 @@
 
 use actix_web::HttpResponse;
 use actix_web::http::StatusCode;
-use actix_web::web::{Data, Path, Query};
+use actix_web::web::{Data, Path};
 use askama::Template;
 use serde::Deserialize;
 
@@ -12,6 +12,7 @@ use crate::error::AppError;
 use crate::notifications::{self, Notification};
 use crate::startup::AppState;
 use crate::web::ctx::{Ctx, Layout};
+use crate::web::forms::Query;
 use crate::web::render::{html_status, respond, see_other};
 
 #[derive(Template)]
@@ -37,7 +38,7 @@ pub struct PageQuery {
 }
 
 pub async fn list_notifications(ctx: Ctx, state: Data<AppState>, Query(q): Query<PageQuery>) -> Result<HttpResponse, AppError> {
-    let (w, me, page) = (ctx.workspace_id(), ctx.user_id(), q.page.unwrap_or(1).max(1));
+    let (w, me, page) = (ctx.workspace_id(), ctx.user_id(), crate::web::forms::page_number(q.page));
     let (rows, more, unread) = db::run(&state.pool, move |conn| {
         let (rows, more) = notifications::page(conn, w, me, page)?;
         Ok((rows, more, notifications::unread_count(conn, w, me)?))

@@ -62,7 +62,7 @@ pub fn page(conn: &mut PgConnection, workspace_id: i64, user_id: i64, page: i64)
     let mut rows: Vec<Notification> = mine(workspace_id, user_id)
         .order((notifications::read_at.is_not_null(), notifications::created_at.desc(), notifications::id.desc()))
         .limit(PER_PAGE + 1)
-        .offset((page.max(1) - 1) * PER_PAGE)
+        .offset((page.clamp(1, crate::web::forms::MAX_PAGE) - 1) * PER_PAGE)
         .select(Notification::as_select())
         .load(conn)?;
     let more = rows.len() as i64 > PER_PAGE;

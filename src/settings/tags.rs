@@ -76,7 +76,7 @@ pub async fn rename_tag(ctx: Ctx, state: Data<AppState>, path: Path<i64>, HtmlFo
                 tags::table
                     .filter(tags::workspace_id.eq(w))
                     .filter(tags::id.ne(id))
-                    .filter(diesel::dsl::sql::<diesel::sql_types::Bool>("lower(name) = ").bind::<diesel::sql_types::Text, _>(new_name.to_lowercase())),
+                    .filter(crate::db::lower(tags::name).eq(crate::db::lower(&new_name))),
             ))
             .get_result(tx)?;
             if taken {

@@ -105,7 +105,7 @@ pub fn find_for_update(conn: &mut PgConnection, workspace_id: i64, id: i64) -> Q
 /// Every user with this email, in any workspace (login happens before a workspace is known).
 pub fn find_by_email(conn: &mut PgConnection, email: &str) -> QueryResult<Vec<User>> {
     users::table
-        .filter(diesel::dsl::sql::<diesel::sql_types::Bool>("lower(email) = ").bind::<diesel::sql_types::Text, _>(email.to_lowercase()))
+        .filter(crate::db::lower(users::email).eq(crate::db::lower(email)))
         .order((users::workspace_id, users::id))
         .select(User::as_select())
         .load(conn)
@@ -115,7 +115,7 @@ pub fn email_taken(conn: &mut PgConnection, workspace_id: i64, email: &str) -> Q
     diesel::select(diesel::dsl::exists(
         users::table
             .filter(users::workspace_id.eq(workspace_id))
-            .filter(diesel::dsl::sql::<diesel::sql_types::Bool>("lower(email) = ").bind::<diesel::sql_types::Text, _>(email.to_lowercase())),
+            .filter(crate::db::lower(users::email).eq(crate::db::lower(email))),
     ))
     .get_result(conn)
 }

@@ -91,6 +91,9 @@ mod tests {
 /// A urlencoded form body, read within the payload limit (413 past it) and parsed with
 /// `serde_html_form` so repeated keys fill a `Vec`. Unknown fields are ignored, which is
 /// what keeps mass assignment out: a form type lists exactly what a user may set.
+///
+/// Every form goes through here, so this is the one place that refuses control characters
+/// (see [`refuse_controls`]) before any handler, and the database, sees the text.
 pub struct HtmlForm<T>(pub T);
 
 impl<T: serde::de::DeserializeOwned + 'static> actix_web::FromRequest for HtmlForm<T> {
@@ -105,12 +108,170 @@ impl<T: serde::de::DeserializeOwned + 'static> actix_web::FromRequest for HtmlFo
                 if e.as_response_error().status_code() == actix_web::http::StatusCode::PAYLOAD_TOO_LARGE {
                     AppError::PayloadTooLarge(format!("The form is larger than the {} KiB limit.", crate::startup::MAX_FORM_BYTES / 1024))
                 } else {
-                    AppError::BadRequest("The form could not be read.".into())
+                    AppError::BadRequest(UNREADABLE_FORM.into())
                 }
             })?;
-            serde_html_form::from_bytes(&bytes)
-                .map(HtmlForm)
-                .map_err(|e| AppError::BadRequest(format!("The form could not be read: {e}")))
+            refuse_controls(&bytes, Newlines::Allowed)?;
+            serde_html_form::from_bytes(&bytes).map(HtmlForm).map_err(|e| {
+                // The deserializer's words ("duplicate field `email`") are for the log only.
+                tracing::info!(error = %e, "refused a form that does not parse");
+                AppError::BadRequest(UNREADABLE_FORM.into())
+            })
         })
+    }
+}
+
+/// A query string, parsed like [`HtmlForm`] (repeated keys, empty values as `None`) and
+/// refusing control characters; a query that does not parse gets the normal 400 page.
+/// Handlers use this, never `actix_web::web::Query` (clippy.toml disallows it).
+pub struct Query<T>(pub T);
+
+impl<T: serde::de::DeserializeOwned + 'static> actix_web::FromRequest for Query<T> {
+    type Error = crate::error::AppError;
+    type Future = std::future::Ready<Result<Self, Self::Error>>;
+
+    fn from_request(req: &actix_web::HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
+        std::future::ready(parse_query(req.query_string()))
+    }
+}
+
+fn parse_query<T: serde::de::DeserializeOwned>(raw: &str) -> Result<Query<T>, crate::error::AppError> {
+    refuse_controls(raw.as_bytes(), Newlines::Refused)?;
+    serde_html_form::from_str(raw).map(Query).map_err(|e| {
+        tracing::info!(error = %e, "refused a query string that does not parse");
+        crate::error::AppError::BadRequest(UNREADABLE_QUERY.into())
+    })
+}
+
+pub const UNREADABLE_FORM: &str = "The form could not be read. Reload the page and try again.";
+pub const UNREADABLE_QUERY: &str = "The address has parameters this page does not understand.";
+
+/// Whether line breaks and tabs may appear: yes in form bodies (a textarea sends its lines
+/// as CR LF), no in query strings (search boxes and filters are one line).
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Newlines {
+    Allowed,
+    Refused,
+}
+
+/// Refuses a urlencoded body or query whose keys or values, once decoded, hold a control
+/// character: NUL (PostgreSQL cannot store it in text), the other C0 controls and DEL, and
+/// the C1 controls. In forms, tab, line feed and a carriage return before a line feed stay.
+/// Fields that must be one line (names, tags, `next`) refuse those too, where they are parsed.
+pub fn refuse_controls(urlencoded: &[u8], newlines: Newlines) -> Result<(), crate::error::AppError> {
+    let bad = url::form_urlencoded::parse(urlencoded).any(|(k, v)| has_control(&k, newlines) || has_control(&v, newlines));
+    if bad {
+        tracing::info!("refused control characters in a form or query");
+        return Err(crate::error::AppError::BadRequest(
+            "The request contains control characters (such as NUL) that text cannot hold. Remove them and try again.".into(),
+        ));
+    }
+    Ok(())
+}
+
+fn has_control(text: &str, newlines: Newlines) -> bool {
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        let allowed = newlines == Newlines::Allowed
+            && match c {
+                '\t' | '\n' => true,
+                '\r' => chars.peek() == Some(&'\n'),
+                _ => false,
+            };
+        if c.is_control() && !allowed {
+            return true;
+        }
+    }
+    false
+}
+
+/// The largest page number a paginated list accepts; larger ones show this page. OFFSET
+/// stays far from overflow (and from scanning millions of rows for nothing).
+pub const MAX_PAGE: i64 = 100_000;
+
+/// A `?page=` number clamped to `1..=MAX_PAGE`.
+pub fn page_number(page: Option<i64>) -> i64 {
+    page.unwrap_or(1).clamp(1, MAX_PAGE)
+}
+
+/// A same-site path to go to after a form (`next`), or `None`. It must be a path, and it is
+/// resolved by the URL parser against a stand-in origin, so what is kept is exactly what a
+/// browser would follow: a tab or line break (which browsers strip), a backslash or a
+/// doubled slash that would leave the site are refused, and the result is the parser's own
+/// percent-encoded serialisation, always a valid `Location`.
+pub fn local_path(raw: &str) -> Option<String> {
+    const STAND_IN: &str = "http://switchboard.invalid/";
+    if !raw.starts_with('/') || raw.len() > 500 || raw.chars().any(char::is_control) {
+        return None;
+    }
+    let base = url::Url::parse(STAND_IN).ok()?;
+    let resolved = base.join(raw).ok()?;
+    if resolved.origin() != base.origin() || resolved.username() != "" || resolved.password().is_some() {
+        return None;
+    }
+    Some(resolved[url::Position::BeforePath..].to_string())
+}
+
+#[cfg(test)]
+mod input_tests {
+    use super::*;
+
+    #[test]
+    fn control_characters_are_refused_but_text_line_breaks_are_kept_in_forms() {
+        for bad in ["q=%00", "q=a%01b", "q=%7F", "q=%C2%85", "n%00ame=x", "notes=line%0Dbreak"] {
+            assert!(refuse_controls(bad.as_bytes(), Newlines::Allowed).is_err(), "{bad} in a form");
+            assert!(refuse_controls(bad.as_bytes(), Newlines::Refused).is_err(), "{bad} in a query");
+        }
+        for text_only in ["notes=a%0D%0Ab", "notes=a%0Ab", "notes=a%09b"] {
+            assert!(refuse_controls(text_only.as_bytes(), Newlines::Allowed).is_ok(), "{text_only} in a form");
+            assert!(refuse_controls(text_only.as_bytes(), Newlines::Refused).is_err(), "{text_only} in a query");
+        }
+        assert!(refuse_controls("q=%C4%B0nci+%CF%82&x=%25".as_bytes(), Newlines::Refused).is_ok());
+    }
+
+    #[test]
+    fn queries_that_do_not_parse_say_nothing_of_the_deserializer() {
+        #[derive(serde::Deserialize)]
+        struct Q {
+            #[allow(dead_code)]
+            page: Option<i64>,
+        }
+        for raw in ["page=99999999999999999999999", "page=x", "page=1&page=2"] {
+            match parse_query::<Q>(raw) {
+                Err(crate::error::AppError::BadRequest(message)) => assert_eq!(message, UNREADABLE_QUERY, "{raw}"),
+                _ => panic!("{raw} should be a bad request"),
+            }
+        }
+        assert!(parse_query::<Q>("page=").is_ok(), "an empty value is no value");
+    }
+
+    #[test]
+    fn page_numbers_are_clamped() {
+        assert_eq!(page_number(None), 1);
+        assert_eq!(page_number(Some(-5)), 1);
+        assert_eq!(page_number(Some(7)), 7);
+        assert_eq!(page_number(Some(i64::MAX)), MAX_PAGE);
+    }
+
+    #[test]
+    fn next_paths_stay_on_this_site_after_the_parsers_normalisation() {
+        let ok = [
+            ("/", "/"),
+            ("/audit-logs", "/audit-logs"),
+            ("/follow-ups?view=overdue", "/follow-ups?view=overdue"),
+            ("/clients?q=a b", "/clients?q=a%20b"),
+            ("/a/../b", "/b"),
+            ("/%09/evil.example/", "/%09/evil.example/"),
+        ];
+        for (raw, kept) in ok {
+            assert_eq!(local_path(raw).as_deref(), Some(kept), "{raw:?}");
+        }
+        let refused = [
+            "", "clients", "https://evil.example/", "//evil.example/", "/\\evil.example/", "\\/evil.example/", "/\t/evil.example/",
+            "/\n/evil.example/", "/clients\r\nSet-Cookie: a=b", "/\u{0}", "/x\u{7f}", "http:/evil.example", "/\\\\evil.example",
+        ];
+        for raw in refused {
+            assert_eq!(local_path(raw), None, "{raw:?}");
+        }
     }
 }

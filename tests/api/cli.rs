@@ -152,8 +152,56 @@ async fn job_run_applies_a_daily_job_at_once() {
     .unwrap();
     let output = Command::new(BIN).args(["job", "run", "client-status", "--workspace", "acme"]).env("DATABASE_URL", &app.database_url).output().unwrap();
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("Using the database at DATABASE_URL=postgres://switchboard@/t_"), "says which database: {stderr}");
     assert!(String::from_utf8_lossy(&output.stdout).contains("Acme: 1 clients changed status"));
     assert_eq!(app.count("SELECT count(*) FROM clients WHERE name = 'Old' AND status = 'inactive'"), 1);
     let output = Command::new(BIN).args(["job", "run", "follow-up-reminders"]).env("DATABASE_URL", &app.database_url).output().unwrap();
     assert!(String::from_utf8_lossy(&output.stdout).contains("Acme: 0 owners reminded"));
+}
+
+/// `seed`, `user add` and `job run` started from a folder without the app's data: before,
+/// they created a new, empty private cluster there and reported success.
+#[test]
+fn one_shot_commands_refuse_to_create_a_private_cluster_unless_asked() {
+    let elsewhere = std::env::temp_dir().join(format!("switchboard-cli-elsewhere-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&elsewhere).unwrap();
+    let run = |args: &[&str]| {
+        Command::new(BIN)
+            .args(args)
+            .current_dir(&elsewhere)
+            .env_remove("DATABASE_URL")
+            .env_remove("SWITCHBOARD_DATA_DIR")
+            .env("SWITCHBOARD_PASSWORD", PASSWORD)
+            .env("RUST_LOG", "warn")
+            .output()
+            .unwrap()
+    };
+    let expected_dir = elsewhere.join("data").join("pg");
+    for args in [
+        &["seed", "--workspace", "Demo", "--clients", "10"][..],
+        &["user", "add", "--workspace", "Acme", "--email", "ann@acme.test", "--name", "Ann", "--role", "admin"],
+        &["job", "run", "client-status"],
+    ] {
+        let output = run(args);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(!output.status.success(), "{args:?} must fail: {stderr}");
+        assert!(stderr.contains(&expected_dir.display().to_string()), "{args:?} names the data dir: {stderr}");
+        assert!(stderr.contains("--init-private-cluster"), "{args:?} says how to create one: {stderr}");
+        assert!(!elsewhere.join("data").exists(), "{args:?} created nothing");
+    }
+
+    // Asked explicitly, the command creates the cluster and says which database it used.
+    let output = run(&["user", "add", "--init-private-cluster", "--workspace", "Acme", "--email", "ann@acme.test", "--name", "Ann"]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    assert!(stderr.contains(&format!("Using the private PostgreSQL cluster in {}", expected_dir.display())), "{stderr}");
+    assert!(expected_dir.join("PG_VERSION").is_file());
+    assert!(!expected_dir.join("postmaster.pid").exists(), "the cluster stopped with the command");
+    // Now that it exists, the next command uses it without the flag.
+    let output = run(&["job", "run", "client-status", "--workspace", "ACME"]);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(stdout.contains("Acme: 0 clients changed status"), "{stdout}");
+    let _ = std::fs::remove_dir_all(&elsewhere);
 }

@@ -15,6 +15,7 @@ mod csrf;
 mod dashboard;
 mod email;
 mod imports;
+mod inputs;
 mod job_secrets;
 mod jobs;
 mod ops;
