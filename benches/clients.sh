@@ -31,7 +31,7 @@ start() { # size port
   local size=$1 port=$2 data=$ROOT/$1
   mkdir -p "$data"; chmod 755 "$data"
   local t0; t0=$(date +%s%N)
-  SWITCHBOARD_DATA_DIR=$data "$BIN" seed --workspace Bench --clients "$size" ${SEED_FLAGS:-} 2>/dev/null | tail -1
+  SWITCHBOARD_DATA_DIR=$data "$BIN" seed --workspace Bench --clients "$size" --init-private-cluster 2>/dev/null | tail -1
   echo "seed of $size clients: $(( ($(date +%s%N) - t0) / 1000000 )) ms"
   SWITCHBOARD_DATA_DIR=$data "$BIN" user add --workspace Bench --email admin@bench.example --name Admin --role admin >/dev/null
   SWITCHBOARD_DATA_DIR=$data SWITCHBOARD_ADDR=127.0.0.1:$port "$BIN" serve >>"$data/app.log" 2>&1 &

@@ -36,7 +36,7 @@ awk -v n="$ROWS" 'BEGIN {
 }' >"$FILE"
 echo "generated $ROWS rows ($(( $(stat -c %s "$FILE") / 1048576 )) MB) in $(( ($(date +%s%N) - t0) / 1000000 )) ms"
 
-"$BIN" user add --workspace Bench --email admin@bench.example --name Admin --role admin >/dev/null 2>&1
+"$BIN" user add --init-private-cluster --workspace Bench --email admin@bench.example --name Admin --role admin >/dev/null 2>&1
 "$BIN" serve >>"$DATA/app.log" 2>&1 &
 PID=$!
 until curl -sf "http://127.0.0.1:$PORT/readyz" >/dev/null; do sleep 0.05; done
