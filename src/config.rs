@@ -201,6 +201,30 @@ mod tests {
     }
 
     #[test]
+    fn debug_output_never_shows_the_smtp_password_or_the_secret_key() {
+        let s = settings(&[
+            ("SMTP_URL", "smtp://mailer:hunter2-smtp@mail.example.com:587?tls=required"),
+            ("SWITCHBOARD_SECRET_KEY", "a-secret-key-of-at-least-32-characters"),
+            ("DATABASE_URL", "postgres://app:db-pa55@db.example.com/crm"),
+        ])
+        .unwrap();
+        let shown = format!("{s:?}");
+        for secret in ["hunter2-smtp", "a-secret-key-of-at-least-32-characters", "db-pa55"] {
+            assert!(!shown.contains(secret), "{secret} in {shown}");
+        }
+        assert!(shown.contains("mail.example.com"), "the rest of SMTP_URL is still useful: {shown}");
+    }
+
+    #[test]
+    fn a_bad_smtp_url_is_refused_without_echoing_its_password() {
+        for bad in ["smtp://mailer:hunter2-smtp@exa mple.com", "http://mailer:hunter2-smtp@mail.example.com", "smtp://mailer:hunter2-smtp@:25"] {
+            let err = format!("{:#}", settings(&[("SMTP_URL", bad)]).unwrap_err());
+            assert!(err.contains("SMTP_URL"), "{err}");
+            assert!(!err.contains("hunter2-smtp"), "{bad}: {err}");
+        }
+    }
+
+    #[test]
     fn https_public_url_turns_on_secure_cookies() {
         let s = settings(&[("SWITCHBOARD_PUBLIC_URL", "https://crm.example.com")]).unwrap();
         assert!(s.secure_cookies());

@@ -16,6 +16,7 @@ mod dashboard;
 mod email;
 mod imports;
 mod jobs;
+mod logs;
 mod ops;
 mod outage;
 mod sessions;
