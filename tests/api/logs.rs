@@ -43,7 +43,7 @@ async fn serve_logged(app: &TestApp, level: &str, smtp_url: Option<&str>) -> Log
     if let Some(url) = smtp_url {
         cmd.env("SMTP_URL", url);
     }
-    let child = cmd.spawn().expect("start switchboard");
+    let mut child = cmd.spawn().expect("start switchboard");
     let base = format!("http://127.0.0.1:{port}");
     let deadline = Instant::now() + Duration::from_secs(60);
     while Instant::now() < deadline {
@@ -52,6 +52,8 @@ async fn serve_logged(app: &TestApp, level: &str, smtp_url: Option<&str>) -> Log
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+    let _ = child.kill();
+    let _ = child.wait();
     panic!("switchboard did not start: {}", std::fs::read_to_string(&log).unwrap_or_default());
 }
 
