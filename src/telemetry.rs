@@ -86,7 +86,7 @@ impl RootSpanBuilder for RequestSpan {
             span.record("exception.message", error.as_str());
         }
         let status = status.as_u16();
-        let error = error.as_deref().unwrap_or("");
+        let error = error.as_deref();
         match status {
             500.. => tracing::error!(status, error, "request failed"),
             400..500 => tracing::info!(status, error, "request refused"),

@@ -62,7 +62,11 @@ impl Logged {
     fn stop(mut self) -> String {
         nix::sys::signal::kill(nix::unistd::Pid::from_raw(self.child.id() as i32), nix::sys::signal::Signal::SIGTERM).unwrap();
         self.child.wait().unwrap();
-        std::fs::read_to_string(&self.log).unwrap()
+        let log = std::fs::read_to_string(&self.log).unwrap();
+        if let Some(dir) = self.log.parent() {
+            let _ = std::fs::remove_dir_all(dir);
+        }
+        log
     }
 }
 
