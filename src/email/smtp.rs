@@ -150,6 +150,11 @@ mod tests {
             (587, TlsMode::StartTls, Some("me@x.io"), Some("p&ss"), "crm@x.io")
         );
         assert!(!format!("{c:?}").contains("p&ss"), "Debug never shows the password: {c:?}");
+        // The same through SMTP_URL as the settings hold it.
+        let url: SmtpUrl = "smtp://me%40x.io:p%26ss@mail.x.io?tls=required".parse().unwrap();
+        assert!(!format!("{url:?}").contains("p%26ss"), "{url:?}");
+        let c = SmtpConfig::from_url(&url.url()).unwrap();
+        assert_eq!((c.username.as_deref(), c.password.as_ref().map(|p| p.expose_secret())), (Some("me@x.io"), Some("p&ss")));
         assert_eq!(SmtpConfig::from_url(&Url::parse("smtps://mail.x.io").unwrap()).unwrap().port, 465);
         assert!(SmtpConfig::from_url(&Url::parse("http://mail.x.io").unwrap()).is_err());
     }

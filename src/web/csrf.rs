@@ -4,19 +4,18 @@
 //! the query string (URLs end up in logs, history and Referer headers). A visitor's session,
 //! and so the sign-in form's token, lives in the signed session cookie (`session_store`).
 
-use actix_session::{Session, SessionExt};
-use actix_web::body::{EitherBody, MessageBody};
-use actix_web::dev::{ServiceRequest, ServiceResponse};
-use actix_web::http::{Method, StatusCode, header};
-use actix_web::middleware::Next;
-use actix_web::web::{Bytes, Data};
 use std::cell::RefCell;
 use std::rc::Rc;
 use std::task::Poll;
 
+use actix_session::{Session, SessionExt};
 use actix_web::HttpMessage;
-use actix_web::dev::Payload;
+use actix_web::body::{EitherBody, MessageBody};
+use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
 use actix_web::error::PayloadError;
+use actix_web::http::{Method, StatusCode, header};
+use actix_web::middleware::Next;
+use actix_web::web::{Bytes, Data};
 use futures_util::{StreamExt, TryStreamExt};
 use subtle::ConstantTimeEq;
 
