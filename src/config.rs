@@ -4,8 +4,47 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use anyhow::{Context, bail};
-use secrecy::SecretString;
+use secrecy::{ExposeSecret, SecretString};
 use url::Url;
+
+/// `SMTP_URL`: `smtp://user:password@host:port`. Kept as a secret; `Debug` shows it with the
+/// password replaced, and a bad value is refused without repeating it.
+#[derive(Clone)]
+pub struct SmtpUrl(SecretString);
+
+impl SmtpUrl {
+    /// The URL, password included, for building the transport.
+    pub fn url(&self) -> Url {
+        // Checked when read: it parses.
+        Url::parse(self.0.expose_secret()).unwrap_or_else(|_| Url::parse("smtp://invalid").expect("a constant URL"))
+    }
+}
+
+impl std::str::FromStr for SmtpUrl {
+    type Err = anyhow::Error;
+
+    fn from_str(raw: &str) -> anyhow::Result<Self> {
+        // The value may hold a password: no message repeats it.
+        let url = Url::parse(raw).map_err(|e| anyhow::anyhow!("SMTP_URL is not a valid URL: {e} (the value is not shown, it may hold a password)"))?;
+        if !matches!(url.scheme(), "smtp" | "smtps") {
+            bail!("SMTP_URL must start with smtp:// or smtps://");
+        }
+        if url.host_str().is_none_or(str::is_empty) {
+            bail!("SMTP_URL needs a host name");
+        }
+        Ok(Self(SecretString::from(raw)))
+    }
+}
+
+impl std::fmt::Debug for SmtpUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut url = self.url();
+        if url.password().is_some() {
+            let _ = url.set_password(Some("redacted"));
+        }
+        f.debug_tuple("SmtpUrl").field(&url.as_str()).finish()
+    }
+}
 
 #[derive(Clone, Debug)]
 pub struct Settings {
@@ -26,8 +65,8 @@ pub struct Settings {
     pub twilio_api_base: Url,
     /// `TWILIO_CONTENT_BASE`, default `https://content.twilio.com`.
     pub twilio_content_base: Url,
-    /// `SMTP_URL`, e.g. `smtp://127.0.0.1:2525`.
-    pub smtp_url: Option<Url>,
+    /// `SMTP_URL`, e.g. `smtp://127.0.0.1:2525`; may hold a password, so it is a secret.
+    pub smtp_url: Option<SmtpUrl>,
     /// `SWITCHBOARD_WORKERS`: in-process job workers (0 = none), default 2.
     pub job_workers: usize,
     /// HTTP worker threads; not an environment variable (actix picks the core count).
@@ -91,7 +130,6 @@ impl Settings {
         }
         let secret_key = var("SWITCHBOARD_SECRET_KEY").map(SecretString::from);
         if let Some(key) = &secret_key {
-            use secrecy::ExposeSecret;
             if key.expose_secret().len() < 32 {
                 bail!("SWITCHBOARD_SECRET_KEY must be at least 32 characters long");
             }
@@ -141,7 +179,7 @@ impl Settings {
             twilio_api_base: url_var("TWILIO_API_BASE", Some("https://api.twilio.com"))?.expect("default"),
             twilio_content_base: url_var("TWILIO_CONTENT_BASE", Some("https://content.twilio.com"))?
                 .expect("default"),
-            smtp_url: url_var("SMTP_URL", None)?,
+            smtp_url: var("SMTP_URL").map(|raw| raw.parse()).transpose()?,
             job_workers,
             http_workers: None,
             run_scheduler: true,
@@ -211,6 +249,30 @@ mod tests {
     fn a_database_url_may_name_a_unix_socket_folder() {
         let s = settings(&[("DATABASE_URL", "postgres://switchboard@/switchboard?host=%2Ftmp%2Fpg")]).unwrap();
         assert!(s.database_url.is_some());
+    }
+
+    #[test]
+    fn debug_output_never_shows_the_smtp_password_or_the_secret_key() {
+        let s = settings(&[
+            ("SMTP_URL", "smtp://mailer:hunter2-smtp@mail.example.com:587?tls=required"),
+            ("SWITCHBOARD_SECRET_KEY", "a-secret-key-of-at-least-32-characters"),
+            ("DATABASE_URL", "postgres://app:db-pa55@db.example.com/crm"),
+        ])
+        .unwrap();
+        let shown = format!("{s:?}");
+        for secret in ["hunter2-smtp", "a-secret-key-of-at-least-32-characters", "db-pa55"] {
+            assert!(!shown.contains(secret), "{secret} in {shown}");
+        }
+        assert!(shown.contains("mail.example.com"), "the rest of SMTP_URL is still useful: {shown}");
+    }
+
+    #[test]
+    fn a_bad_smtp_url_is_refused_without_echoing_its_password() {
+        for bad in ["smtp://mailer:hunter2-smtp@exa mple.com", "http://mailer:hunter2-smtp@mail.example.com", "smtp://mailer:hunter2-smtp@:25"] {
+            let err = format!("{:#}", settings(&[("SMTP_URL", bad)]).unwrap_err());
+            assert!(err.contains("SMTP_URL"), "{err}");
+            assert!(!err.contains("hunter2-smtp"), "{bad}: {err}");
+        }
     }
 
     #[test]

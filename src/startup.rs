@@ -202,7 +202,7 @@ fn run(listener: TcpListener, pool: Pool, clock: Clock, settings: Settings, key:
             .wrap(sbweb::headers::empty_error_pages())
             .wrap(sbweb::headers::security_headers(secure))
             .wrap(from_fn(sbweb::headers::request_id_header))
-            .wrap(TracingLogger::default())
+            .wrap(TracingLogger::<crate::telemetry::RequestSpan>::new())
     })
     .listen(listener)?
     .shutdown_timeout(10);

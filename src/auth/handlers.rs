@@ -122,7 +122,6 @@ pub async fn login(req: HttpRequest, session: Session, state: Data<AppState>, Ht
             db::run(&state.pool, move |conn| {
                 conn.transaction(|tx| {
                     throttle::clear_email(tx, &email)?;
-                    session_store::delete_expired(tx, now)?;
                     audit::record(tx, &entry)
                 })
                 .map_err(AppError::from)

@@ -1,6 +1,12 @@
 //! actix-session's store backed by the `sessions` table. The cookie holds a random key; the
 //! table holds its SHA-256 and the state, plus copies of who/where/when for
 //! `/account/sessions` and for "sign out everywhere".
+//!
+//! Only a signed-in session gets a row. A visitor's session (the CSRF token of the sign-in
+//! form, a flash message) lives in the cookie itself: its "key" is `a.` and the hex of
+//! `{exp, state}`. The session middleware signs the cookie, so a visitor cannot change it,
+//! and a cookie state naming a user is refused all the same. Looking at `/login` a million
+//! times therefore writes nothing (a signed double-submit cookie for the form's CSRF token).
 
 use std::collections::HashMap;
 
@@ -11,6 +17,7 @@ use anyhow::anyhow;
 use chrono::{DateTime, TimeZone, Utc};
 use diesel::prelude::*;
 use rand::distr::{Alphanumeric, SampleString};
+use serde::{Deserialize, Serialize};
 
 use crate::clock::Clock;
 use crate::db::Pool;
@@ -84,7 +91,49 @@ fn expiry(now: DateTime<Utc>, ttl: &Duration) -> DateTime<Utc> {
     now + chrono::Duration::seconds(ttl.whole_seconds())
 }
 
+/// Prefix of a visitor's session key, which carries its state (never a 64-character row key).
+const ANONYMOUS: &str = "a.";
+/// Longest anonymous key kept in the cookie; a bigger state gets a row instead.
+const MAX_ANONYMOUS_KEY: usize = 3_000;
+
+#[derive(Serialize, Deserialize)]
+struct Anonymous {
+    /// Unix seconds after which the state is void.
+    exp: i64,
+    state: State,
+}
+
+fn signed_in(state: &State) -> bool {
+    state.contains_key(keys::USER_ID) || state.contains_key(keys::WORKSPACE_ID)
+}
+
+/// The key that carries an anonymous `state`; `None` when the state names a user or is too
+/// big for a cookie.
+fn anonymous_key(state: &State, ttl: &Duration, now: DateTime<Utc>) -> Option<SessionKey> {
+    if signed_in(state) {
+        return None;
+    }
+    let state = state.iter().filter(|(k, _)| !k.starts_with('_')).map(|(k, v)| (k.clone(), v.clone())).collect();
+    let json = serde_json::to_vec(&Anonymous { exp: expiry(now, ttl).timestamp(), state }).ok()?;
+    let key = format!("{ANONYMOUS}{}", hex::encode(json));
+    (key.len() <= MAX_ANONYMOUS_KEY).then(|| SessionKey::try_from(key).ok()).flatten()
+}
+
+/// The state an anonymous key carries, unless it expired or (never from us) names a user.
+fn anonymous_state(key: &str, now: DateTime<Utc>) -> Option<State> {
+    let json = hex::decode(key.strip_prefix(ANONYMOUS)?).ok()?;
+    let anonymous: Anonymous = serde_json::from_slice(&json).ok()?;
+    (anonymous.exp > now.timestamp() && !signed_in(&anonymous.state)).then_some(anonymous.state)
+}
+
+fn is_anonymous(key: &SessionKey) -> bool {
+    key.as_ref().starts_with(ANONYMOUS)
+}
+
 fn insert(conn: &mut PgConnection, state: &State, ttl: &Duration, now: DateTime<Utc>) -> anyhow::Result<SessionKey> {
+    if let Some(key) = anonymous_key(state, ttl, now) {
+        return Ok(key);
+    }
     let key = Alphanumeric.sample_string(&mut rand::rng(), 64);
     let c = Columns::of(state);
     diesel::insert_into(sessions::table)
@@ -105,6 +154,9 @@ fn insert(conn: &mut PgConnection, state: &State, ttl: &Duration, now: DateTime<
 
 impl SessionStore for PgSessionStore {
     async fn load(&self, session_key: &SessionKey) -> Result<Option<State>, LoadError> {
+        if is_anonymous(session_key) {
+            return Ok(anonymous_state(session_key.as_ref(), self.clock.now()));
+        }
         let hash = hash_key(session_key.as_ref());
         self.blocking(move |conn, now| {
             let row: Option<(serde_json::Value, Option<i64>, Option<i64>)> = sessions::table
@@ -134,8 +186,16 @@ impl SessionStore for PgSessionStore {
 
     async fn update(&self, session_key: SessionKey, state: State, ttl: &Duration) -> Result<SessionKey, UpdateError> {
         let ttl = *ttl;
+        if is_anonymous(&session_key) {
+            return self.blocking(move |conn, now| insert(conn, &state, &ttl, now)).await.map_err(UpdateError::Other);
+        }
         let hash = hash_key(session_key.as_ref());
         self.blocking(move |conn, now| {
+            if !signed_in(&state) {
+                // A row left from before visitors' sessions moved into the cookie.
+                diesel::delete(sessions::table.filter(sessions::key_hash.eq(&hash))).execute(conn)?;
+                return insert(conn, &state, &ttl, now);
+            }
             let c = Columns::of(&state);
             let updated = diesel::update(sessions::table.filter(sessions::key_hash.eq(&hash)))
                 .set((
@@ -154,7 +214,7 @@ impl SessionStore for PgSessionStore {
             // The row is gone: the session was revoked while this request ran. Never bring
             // a revoked sign-in back; keep only the anonymous part in a new session.
             let mut anonymous = state;
-            for k in [keys::USER_ID, keys::WORKSPACE_ID, keys::CREATED, keys::SEEN] {
+            for k in [keys::USER_ID, keys::WORKSPACE_ID, keys::CREATED, keys::SEEN, keys::IP, keys::USER_AGENT] {
                 anonymous.remove(k);
             }
             insert(conn, &anonymous, &ttl, now)
@@ -164,6 +224,9 @@ impl SessionStore for PgSessionStore {
     }
 
     async fn update_ttl(&self, session_key: &SessionKey, ttl: &Duration) -> Result<(), anyhow::Error> {
+        if is_anonymous(session_key) {
+            return Ok(());
+        }
         let ttl = *ttl;
         let hash = hash_key(session_key.as_ref());
         self.blocking(move |conn, now| {
@@ -176,6 +239,9 @@ impl SessionStore for PgSessionStore {
     }
 
     async fn delete(&self, session_key: &SessionKey) -> Result<(), anyhow::Error> {
+        if is_anonymous(session_key) {
+            return Ok(());
+        }
         let hash = hash_key(session_key.as_ref());
         self.blocking(move |conn, _| {
             diesel::delete(sessions::table.filter(sessions::key_hash.eq(hash))).execute(conn)?;
@@ -205,7 +271,44 @@ pub fn list_for_user(conn: &mut PgConnection, workspace_id: i64, user_id: i64, n
         .load(conn)
 }
 
-/// Anonymous and signed-in sessions past their expiry.
+/// Sessions past their expiry; the scheduler calls it on every tick.
 pub fn delete_expired(conn: &mut PgConnection, now: DateTime<Utc>) -> QueryResult<usize> {
     diesel::delete(sessions::table.filter(sessions::expires_at.lt(now))).execute(conn)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn state(pairs: &[(&str, &str)]) -> State {
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    #[test]
+    fn a_visitors_state_travels_in_its_key_until_it_expires() {
+        let now = Utc::now();
+        let visitor = state(&[(keys::CSRF, "\"abc\""), (keys::CURRENT_USER, "{}")]);
+        let key = anonymous_key(&visitor, &Duration::hours(12), now).expect("an anonymous key");
+        assert!(is_anonymous(&key));
+        let back = anonymous_state(key.as_ref(), now).unwrap();
+        assert_eq!(back, state(&[(keys::CSRF, "\"abc\"")]), "values added on load are not kept");
+        assert_eq!(anonymous_state(key.as_ref(), now + chrono::Duration::hours(13)), None, "expired");
+    }
+
+    #[test]
+    fn a_state_naming_a_user_never_travels_in_a_key() {
+        let now = Utc::now();
+        for named in [state(&[(keys::USER_ID, "1")]), state(&[(keys::WORKSPACE_ID, "1")])] {
+            assert!(anonymous_key(&named, &Duration::hours(12), now).is_none());
+            let forged = format!("{ANONYMOUS}{}", hex::encode(serde_json::to_vec(&Anonymous { exp: now.timestamp() + 60, state: named }).unwrap()));
+            assert_eq!(anonymous_state(&forged, now), None);
+        }
+        assert_eq!(anonymous_state("a.not hex", now), None);
+    }
+
+    #[test]
+    fn a_state_too_big_for_a_cookie_gets_a_row_instead() {
+        let big = state(&[(keys::FLASH, &"x".repeat(MAX_ANONYMOUS_KEY))]);
+        assert!(anonymous_key(&big, &Duration::hours(12), Utc::now()).is_none());
+    }
 }

@@ -58,7 +58,7 @@ async fn page(ctx: &Ctx, state: &AppState, status: StatusCode, form: Option<Smtp
         let waiting: i64 = jobs::table
             .filter(jobs::workspace_id.eq(w))
             .filter(jobs::kind.eq("send-email"))
-            .filter(jobs::status.eq_any(["queued", "failed", "running"]))
+            .filter(jobs::status.eq_any(["queued", "waiting", "failed", "running"]))
             .count()
             .get_result(conn)?;
         Ok((smtp::stored(conn, w)?, waiting))
@@ -135,7 +135,7 @@ pub async fn save_smtp(ctx: Ctx, state: Data<AppState>, HtmlForm(form): HtmlForm
                 diesel::update(smtp_settings::table.find(w)).set(smtp_settings::password_sealed.eq(sealed)).execute(tx)?;
             }
             // Mail that was waiting for a server goes now.
-            diesel::update(jobs::table.filter(jobs::workspace_id.eq(w)).filter(jobs::kind.eq("send-email")).filter(jobs::status.eq("failed")))
+            diesel::update(jobs::table.filter(jobs::workspace_id.eq(w)).filter(jobs::kind.eq("send-email")).filter(jobs::status.eq_any(["waiting", "failed"])))
                 .set(jobs::run_at.eq(diesel::dsl::now))
                 .execute(tx)?;
             audit::record(tx, &entry)?;

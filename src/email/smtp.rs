@@ -5,8 +5,10 @@ use std::time::Duration;
 use diesel::prelude::*;
 use lettre::SmtpTransport;
 use lettre::transport::smtp::authentication::Credentials;
+use secrecy::{ExposeSecret, SecretString};
 use url::Url;
 
+use crate::config::SmtpUrl;
 use crate::crypto;
 use crate::db::schema::smtp_settings;
 
@@ -42,7 +44,7 @@ pub struct SmtpConfig {
     pub port: u16,
     pub tls: TlsMode,
     pub username: Option<String>,
-    pub password: Option<String>,
+    pub password: Option<SecretString>,
     pub from: String,
 }
 
@@ -83,7 +85,7 @@ impl SmtpConfig {
                 TlsMode::None => 25,
             }),
             username: (!url.username().is_empty()).then(|| decode(url.username())),
-            password: url.password().map(decode),
+            password: url.password().map(|p| SecretString::from(decode(p))),
             from: query("from").unwrap_or_else(|| format!("switchboard@{host}")),
             host,
             tls,
@@ -95,6 +97,7 @@ impl SmtpConfig {
             Some(sealed) => Some(
                 crypto::open(key, sealed)
                     .and_then(|p| String::from_utf8(p).ok())
+                    .map(SecretString::from)
                     .ok_or("The saved SMTP password cannot be read (was the secret key changed?); enter it again in Settings → Email.")?,
             ),
             None => None,
@@ -117,17 +120,18 @@ impl SmtpConfig {
         };
         let mut builder = builder.port(self.port).timeout(Some(Duration::from_secs(15)));
         if let Some(user) = &self.username {
-            builder = builder.credentials(Credentials::new(user.clone(), self.password.clone().unwrap_or_default()));
+            let password = self.password.as_ref().map(|p| p.expose_secret().to_string()).unwrap_or_default();
+            builder = builder.credentials(Credentials::new(user.clone(), password));
         }
         Ok(builder.build())
     }
 }
 
 /// The workspace's SMTP, else `SMTP_URL`, else `None` (mail waits).
-pub fn config_for(conn: &mut PgConnection, workspace_id: i64, fallback: Option<&Url>, key: &[u8; 32]) -> Result<Option<SmtpConfig>, String> {
+pub fn config_for(conn: &mut PgConnection, workspace_id: i64, fallback: Option<&SmtpUrl>, key: &[u8; 32]) -> Result<Option<SmtpConfig>, String> {
     match stored(conn, workspace_id).map_err(|e| e.to_string())? {
         Some(s) => SmtpConfig::from_stored(&s, key).map(Some),
-        None => fallback.map(SmtpConfig::from_url).transpose(),
+        None => fallback.map(|url| SmtpConfig::from_url(&url.url())).transpose(),
     }
 }
 
@@ -141,7 +145,16 @@ mod tests {
         assert_eq!((c.host.as_str(), c.port, c.tls, c.username.clone()), ("127.0.0.1", 2525, TlsMode::None, None));
         assert_eq!(c.from, "switchboard@127.0.0.1");
         let c = SmtpConfig::from_url(&Url::parse("smtp://me%40x.io:p%26ss@mail.x.io?tls=required&from=crm%40x.io").unwrap()).unwrap();
-        assert_eq!((c.port, c.tls, c.username.as_deref(), c.password.as_deref(), c.from.as_str()), (587, TlsMode::StartTls, Some("me@x.io"), Some("p&ss"), "crm@x.io"));
+        assert_eq!(
+            (c.port, c.tls, c.username.as_deref(), c.password.as_ref().map(|p| p.expose_secret()), c.from.as_str()),
+            (587, TlsMode::StartTls, Some("me@x.io"), Some("p&ss"), "crm@x.io")
+        );
+        assert!(!format!("{c:?}").contains("p&ss"), "Debug never shows the password: {c:?}");
+        // The same through SMTP_URL as the settings hold it.
+        let url: SmtpUrl = "smtp://me%40x.io:p%26ss@mail.x.io?tls=required".parse().unwrap();
+        assert!(!format!("{url:?}").contains("p%26ss"), "{url:?}");
+        let c = SmtpConfig::from_url(&url.url()).unwrap();
+        assert_eq!((c.username.as_deref(), c.password.as_ref().map(|p| p.expose_secret())), (Some("me@x.io"), Some("p&ss")));
         assert_eq!(SmtpConfig::from_url(&Url::parse("smtps://mail.x.io").unwrap()).unwrap().port, 465);
         assert!(SmtpConfig::from_url(&Url::parse("http://mail.x.io").unwrap()).is_err());
     }

@@ -21,7 +21,7 @@ use crate::web::flash;
 use crate::web::forms::Query;
 use crate::web::render::{respond, see_other};
 
-pub const STATES: [&str; 6] = ["queued", "running", "failed", "dead", "done", "cancelled"];
+pub const STATES: [&str; 7] = ["queued", "running", "waiting", "failed", "dead", "done", "cancelled"];
 const PER_PAGE: i64 = 50;
 
 #[derive(Template)]
@@ -73,12 +73,12 @@ pub async fn list_jobs(ctx: Ctx, state: Data<AppState>, Query(q): Query<JobsQuer
     respond(&ctx.meta.htmx, StatusCode::OK, &JobsPage { layout: ctx.layout("Jobs", "settings"), state: status, counts, rows, page, more })
 }
 
-/// Failed, dead or cancelled → queued now, with its attempts back.
+/// Waiting, failed, dead or cancelled → queued now, with its attempts back.
 pub async fn retry_job(ctx: Ctx, state: Data<AppState>, path: Path<i64>) -> Result<HttpResponse, AppError> {
     change(ctx, state, path.into_inner(), "retry").await
 }
 
-/// Queued or failed → cancelled.
+/// Queued, waiting or failed → cancelled.
 pub async fn cancel_job(ctx: Ctx, state: Data<AppState>, path: Path<i64>) -> Result<HttpResponse, AppError> {
     change(ctx, state, path.into_inner(), "cancel").await
 }
@@ -98,13 +98,13 @@ async fn change(ctx: Ctx, state: Data<AppState>, id: i64, what: &'static str) ->
                 ("retry", "dead") if message_gone => {
                     return Err(AppError::Conflict("This email's message was removed when it died (it may have carried a sign-in link); it cannot be sent again.".into()));
                 }
-                ("retry", "failed" | "dead" | "cancelled") => {
+                ("retry", "waiting" | "failed" | "dead" | "cancelled") => {
                     diesel::update(target)
                         .set((jobs::status.eq("queued"), jobs::attempts.eq(0), jobs::run_at.eq(diesel::dsl::now), jobs::finished_at.eq(None::<chrono::DateTime<chrono::Utc>>), jobs::updated_at.eq(diesel::dsl::now)))
                         .execute(tx)?;
                     crate::jobs::wake(tx)?;
                 }
-                ("cancel", "queued" | "failed") => {
+                ("cancel", "queued" | "waiting" | "failed") => {
                     diesel::update(target).set((jobs::status.eq("cancelled"), jobs::finished_at.eq(diesel::dsl::now), jobs::updated_at.eq(diesel::dsl::now))).execute(tx)?;
                 }
                 (_, other) => return Err(AppError::Conflict(format!("A {other} job cannot be {}.", if what == "retry" { "retried" } else { "cancelled" }))),

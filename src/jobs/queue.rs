@@ -34,7 +34,7 @@ const SCRUBBED_PAYLOAD: &str = "CASE WHEN kind = 'send-email' THEN payload - ARR
 /// retrying jobs that are due, and running jobs whose lease ran out (their worker died).
 pub fn claim(conn: &mut PgConnection, worker: &str, lease_secs: i32, limit: i64) -> QueryResult<Vec<Job>> {
     diesel::sql_query(
-        "WITH due AS (SELECT workspace_id, id, run_at FROM jobs WHERE status IN ('queued', 'failed') AND run_at <= now() \
+        "WITH due AS (SELECT workspace_id, id, run_at FROM jobs WHERE status IN ('queued', 'waiting', 'failed') AND run_at <= now() \
                        ORDER BY run_at LIMIT $3 FOR UPDATE SKIP LOCKED), \
               expired AS (SELECT workspace_id, id, locked_until AS run_at FROM jobs WHERE status = 'running' AND locked_until < now() \
                           AND attempts < max_attempts \
@@ -92,12 +92,13 @@ pub fn complete(conn: &mut PgConnection, worker: &str, done: &[(i64, i64)]) -> Q
 }
 
 /// Records a failure: retried after `retry_in` seconds, or dead when out of attempts
-/// (or when `permanent`). `count` false gives the attempt back (e.g. SMTP not set up yet).
+/// (or when `permanent`). `count` false gives the attempt back and marks the job waiting
+/// rather than failed (e.g. SMTP not set up yet).
 pub fn fail(conn: &mut PgConnection, worker: &str, job: &Job, error: &str, retry_in: f64, permanent: bool, count: bool) -> QueryResult<usize> {
     let dead = permanent || (count && job.attempts >= job.max_attempts);
     let error: String = error.chars().take(2_000).collect();
     diesel::sql_query(format!(
-        "UPDATE jobs SET status = CASE WHEN $4 THEN 'dead' ELSE 'failed' END, last_error = $3, \
+        "UPDATE jobs SET status = CASE WHEN $4 THEN 'dead' WHEN $6 THEN 'failed' ELSE 'waiting' END, last_error = $3, \
            run_at = now() + make_interval(secs => $5), attempts = attempts - CASE WHEN $6 THEN 0 ELSE 1 END, \
            finished_at = CASE WHEN $4 THEN now() END, updated_at = now(), locked_by = NULL, locked_until = NULL, \
            payload = CASE WHEN $4 THEN {SCRUBBED_PAYLOAD} ELSE payload END \

@@ -14,6 +14,8 @@ pub const DAILY: [Kind; 3] = [Kind::ClientStatus, Kind::FollowUpReminders, Kind:
 
 /// Enqueues what is due at `now`; returns how many jobs were new.
 pub fn tick(conn: &mut PgConnection, now: DateTime<Utc>) -> QueryResult<usize> {
+    // Expired sessions go whether or not anyone signs in (an indexed range delete).
+    crate::auth::session_store::delete_expired(conn, now)?;
     let mut added = 0;
     for ws in workspaces::all(conn)? {
         let local = now.with_timezone(&ws.zone());

@@ -157,6 +157,9 @@ fn execute(env: &JobEnv, job: &Job) -> Result<(), JobError> {
         .unwrap_or_else(|_| Err(JobError::Retry("the job panicked".into())));
     match &outcome {
         Ok(()) => tracing::debug!(ms = started.elapsed().as_millis() as u64, "job done"),
+        // Waiting (no SMTP yet) is expected: said once at INFO, then only at DEBUG.
+        Err(JobError::Wait(reason, _)) if job.last_error.as_deref() == Some(reason.as_str()) => tracing::debug!(reason, "job still waits"),
+        Err(JobError::Wait(reason, delay)) => tracing::info!(reason, retry_in_secs = delay.as_secs(), "job waits"),
         Err(e) => tracing::warn!(error = ?e, "job failed"),
     }
     outcome

@@ -96,3 +96,62 @@ async fn a_get_to_a_mutating_route_is_405_and_changes_nothing() {
     assert_eq!(admin.get("/").await.status(), StatusCode::OK, "still signed in");
     assert_eq!(app.count(&format!("SELECT count(*) FROM sessions WHERE user_id = {}", user.id)), 1);
 }
+
+#[tokio::test]
+async fn cookie_authenticated_posts_under_webhooks_and_api_are_still_csrf_checked() {
+    let app = spawn_app().await;
+    let (admin, _) = app.signed_in(Role::Admin).await;
+    // Only the exact signed-webhook routes, and API requests carrying a bearer token, skip
+    // the CSRF check; anything else under those prefixes is a browser request like any other.
+    for path in ["/api/v1/clients", "/api/anything", "/webhooks/twilio/key/other", "/webhooks/twilio/key/status/extra", "/webhooks/meta/key/x", "/webhooks/x"] {
+        let r = admin.post_raw(path, &[("name", "x")]).await;
+        assert_eq!(r.status(), StatusCode::FORBIDDEN, "POST {path} with only a cookie is CSRF-checked");
+    }
+    for path in ["/webhooks/twilio/key/status", "/webhooks/twilio/key/inbound", "/webhooks/meta/key"] {
+        let r = admin.post_raw(path, &[("name", "x")]).await;
+        assert_ne!(r.status(), StatusCode::FORBIDDEN, "POST {path} is a signed webhook, not CSRF-checked");
+    }
+    let r = admin.client.post(admin.url("/api/v1/clients")).header("Authorization", "Bearer sb_test").form(&[("name", "x")]).send().await.unwrap();
+    assert_ne!(r.status(), StatusCode::FORBIDDEN, "a bearer-token API request is not CSRF-checked");
+    let r = admin.client.post(admin.url("/api/v1/clients")).header("Authorization", "Basic eDp5").form(&[("name", "x")]).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN, "only a bearer token exempts an API request");
+}
+
+fn upload_form(token: Option<&str>, file_first: bool) -> reqwest::multipart::Form {
+    let file = || reqwest::multipart::Part::bytes(b"name,email\nAda,ada@example.com\n".to_vec()).file_name("c.csv").mime_str("text/csv").unwrap();
+    let form = reqwest::multipart::Form::new();
+    match (token, file_first) {
+        (Some(t), false) => form.text("csrf_token", t.to_string()).part("file", file()),
+        (Some(t), true) => form.part("file", file()).text("csrf_token", t.to_string()),
+        (None, _) => form.part("file", file()),
+    }
+}
+
+#[tokio::test]
+async fn the_upload_form_sends_its_csrf_token_as_a_field_before_the_file_never_in_the_url() {
+    let app = spawn_app().await;
+    let (admin, _) = app.signed_in(Role::Admin).await;
+    let html = admin.get_html("/clients/import").await;
+    let form = &html[html.find("id=\"upload-form\"").expect("upload form")..];
+    let form = &form[..form.find("</form>").unwrap()];
+    assert!(!html.contains("csrf_token="), "no token in any URL");
+    let (token_at, file_at) = (form.find("name=\"csrf_token\"").expect("hidden token field"), form.find("type=\"file\"").unwrap());
+    assert!(token_at < file_at, "the token field comes before the file");
+    let token = admin.csrf().await;
+    let imports = || app.count("SELECT count(*) FROM imports");
+
+    let r = admin.client.post(admin.url(&format!("/clients/import?csrf_token={token}"))).multipart(upload_form(None, false)).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN, "a token in the query string is not accepted");
+    let r = admin.client.post(admin.url("/clients/import")).multipart(upload_form(Some(&token), true)).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN, "the token must come before the file");
+    let stranger = app.browser().csrf().await;
+    let r = admin.client.post(admin.url("/clients/import")).multipart(upload_form(Some(&stranger), false)).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN, "another session's token");
+    assert_eq!(imports(), 0, "nothing refused was kept");
+
+    let r = admin.client.post(admin.url("/clients/import")).multipart(upload_form(Some(&token), false)).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER, "the plain form without JavaScript");
+    let r = admin.client.post(admin.url("/clients/import")).header("X-CSRF-Token", &token).multipart(upload_form(None, false)).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER, "htmx sends the header");
+    assert_eq!(imports(), 2);
+}

@@ -74,11 +74,15 @@ async fn without_smtp_mail_waits_without_using_attempts_and_goes_once_settings_a
     let app = spawn_app().await;
     let (admin, me) = app.signed_in(Role::Admin).await;
     admin.post("/settings/smtp/test", &[]).await;
-    let (_, attempts, error) = wait_job(&app, "send-email", "failed").await;
+    let (_, attempts, error) = wait_job(&app, "send-email", "waiting").await;
     assert_eq!(attempts, 0, "waiting for a server does not use up attempts");
     assert!(error.contains("No SMTP server is configured"));
     let page = admin.get_html("/settings/smtp").await;
     assert!(page.contains("No SMTP server is set up") && page.contains("1 waiting now"), "a clear notice");
+    // On the jobs page it is waiting, not failed.
+    let jobs = admin.get_html("/settings/jobs").await;
+    assert!(jobs.contains(r#"id="count-waiting">1<"#) && jobs.contains(r#"id="count-failed">0<"#), "counted as waiting: {jobs}");
+    assert!(admin.get_html("/settings/jobs?status=waiting").await.contains("No SMTP server is configured"));
     // Bad settings are refused with reasons; good ones are saved with the password sealed.
     let r = admin.post("/settings/smtp", &[("host", "bad host"), ("port", "99999"), ("tls_mode", "ssl3"), ("from_address", "nope")]).await;
     assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);

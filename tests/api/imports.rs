@@ -141,8 +141,8 @@ async fn binary_empty_and_header_only_files_are_refused_and_nothing_is_kept() {
     assert_eq!(app.count("SELECT count(*) FROM import_chunks"), 0);
     // No file field at all.
     let token = admin.csrf().await;
-    let form = reqwest::multipart::Form::new().text("other", "x");
-    let r = admin.client.post(admin.url(&format!("/clients/import?csrf_token={token}"))).multipart(form).send().await.unwrap();
+    let form = reqwest::multipart::Form::new().text("csrf_token", token).text("other", "x");
+    let r = admin.client.post(admin.url("/clients/import")).multipart(form).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
     // Without the CSRF token the upload is refused before it is read.
     let part = reqwest::multipart::Part::bytes(b"name\nx\n".to_vec()).file_name("a.csv");
@@ -176,13 +176,17 @@ async fn a_smaller_configured_limit_is_enforced_while_streaming() {
     // A chunked body has no Content-Length, so the limit is found while the file streams in.
     let token = admin.csrf().await;
     let boundary = "XyZboundary";
-    let mut body = format!("--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"big.csv\"\r\nContent-Type: text/csv\r\n\r\n").into_bytes();
+    let mut body = format!(
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"csrf_token\"\r\n\r\n{token}\r\n\
+         --{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"big.csv\"\r\nContent-Type: text/csv\r\n\r\n"
+    )
+    .into_bytes();
     body.extend(file);
     body.extend(format!("\r\n--{boundary}--\r\n").into_bytes());
     let chunks: Vec<Result<Vec<u8>, std::io::Error>> = body.chunks(64 * 1024).map(|c| Ok(c.to_vec())).collect();
     let r = admin
         .client
-        .post(admin.url(&format!("/clients/import?csrf_token={token}")))
+        .post(admin.url("/clients/import"))
         .header("Content-Type", format!("multipart/form-data; boundary={boundary}"))
         .body(reqwest::Body::wrap_stream(futures_util::stream::iter(chunks)))
         .send()

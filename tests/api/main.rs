@@ -18,6 +18,7 @@ mod imports;
 mod inputs;
 mod job_secrets;
 mod jobs;
+mod logs;
 mod ops;
 mod outage;
 mod scoped_reads;

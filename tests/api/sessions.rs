@@ -1,4 +1,5 @@
 use chrono::Duration;
+use diesel::RunQueryDsl;
 use reqwest::StatusCode;
 use switchboard::users::role::Role;
 
@@ -134,4 +135,80 @@ async fn a_role_change_counts_on_the_next_request_and_the_loaded_user_is_never_s
     assert_eq!(agent.get("/").await.status(), StatusCode::OK);
     assert_eq!(app.count("SELECT count(*) FROM sessions WHERE state ? '_user'"), 0);
     assert!(app.count("SELECT count(*) FROM sessions WHERE state ? 'uid'") >= 2);
+}
+
+#[tokio::test]
+async fn a_thousand_anonymous_login_pages_leave_the_sessions_table_unchanged() {
+    let app = spawn_app().await;
+    let user = app.create_user("Acme", "ann@acme.test", Role::Admin);
+    let rows = || app.count("SELECT count(*) FROM sessions");
+    let before = rows();
+    // A flood without cookies, and a browser that keeps its cookie and reloads.
+    let bare = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let browser = app.browser();
+    for i in 0..1_000 {
+        let r = if i % 2 == 0 { bare.get(browser.url("/login")).send().await.unwrap() } else { browser.get("/login").await };
+        assert_eq!(r.status(), StatusCode::OK);
+    }
+    assert_eq!(rows(), before, "no row for a visitor who only looked at the sign-in page");
+    // The form the visitor holds still signs in, and only then is a row written.
+    assert_redirects_to(&browser.login(&user.email, PASSWORD).await, "/");
+    assert_eq!(rows(), before + 1);
+}
+
+#[tokio::test]
+async fn every_anonymous_form_stays_csrf_protected_without_a_session_row() {
+    let app = spawn_app().await;
+    let rows = || app.count("SELECT count(*) FROM sessions");
+    for path in ["/login", "/setup", "/password/forgot", "/password/reset/0123abcd", "/invitations/0123abcd"] {
+        let visitor = app.browser();
+        let own = visitor.csrf().await;
+        let stranger = app.browser().csrf().await;
+        assert_ne!(own, stranger, "each visitor gets a token of their own");
+        let fields = [("email", "nobody@acme.test"), ("password", "x")];
+        assert_eq!(visitor.post_raw(path, &fields).await.status(), StatusCode::FORBIDDEN, "POST {path} without a token");
+        let mut with_stranger = vec![("csrf_token", stranger.as_str())];
+        with_stranger.extend_from_slice(&fields);
+        assert_eq!(visitor.post_raw(path, &with_stranger).await.status(), StatusCode::FORBIDDEN, "POST {path} with another visitor's token");
+        // Nor does a token work without the cookie it belongs to.
+        let bare = crate::support::Browser::new(&app.base);
+        let mut with_own = vec![("csrf_token", own.as_str())];
+        with_own.extend_from_slice(&fields);
+        assert_eq!(bare.post_raw(path, &with_own).await.status(), StatusCode::FORBIDDEN, "POST {path} with a token but no cookie");
+        let r = visitor.post_raw(path, &with_own).await;
+        assert_ne!(r.status(), StatusCode::FORBIDDEN, "POST {path} with the visitor's own token");
+    }
+    assert_eq!(rows(), 0, "no anonymous session rows");
+}
+
+#[tokio::test]
+async fn an_anonymous_cookie_forged_to_carry_a_user_id_signs_nobody_in() {
+    let app = spawn_app().await;
+    let user = app.create_user("Acme", "ann@acme.test", Role::Admin);
+    let browser = app.browser();
+    browser.csrf().await;
+    let cookie = browser.cookie_header().expect("the anonymous cookie");
+    // Whatever the cookie holds, changing a byte breaks its signature.
+    let mut forged = cookie.clone().into_bytes();
+    let last = forged.len() - 2;
+    forged[last] = if forged[last] == b'A' { b'B' } else { b'A' };
+    let state = format!(r#"{{"uid":"{}","wid":"{}","created":"9999999999","seen":"9999999999"}}"#, user.id, user.workspace_id);
+    let replay = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    for value in [String::from_utf8(forged).unwrap(), format!("switchboard=a.{}", state)] {
+        let r = replay.get(browser.url("/")).header("Cookie", value.clone()).send().await.unwrap();
+        assert_redirects_to(&r, "/login");
+    }
+}
+
+#[tokio::test]
+async fn the_scheduler_purges_expired_sessions_without_anyone_signing_in() {
+    let app = spawn_app().await;
+    let (_browser, user) = app.signed_in(Role::Agent).await;
+    let (_other, _) = app.signed_in(Role::Agent).await;
+    diesel::sql_query(format!("UPDATE sessions SET expires_at = now() - interval '1 minute' WHERE user_id = {}", user.id))
+        .execute(&mut app.conn())
+        .unwrap();
+    switchboard::jobs::scheduler::tick(&mut app.conn(), app.clock.now()).unwrap();
+    assert_eq!(app.count(&format!("SELECT count(*) FROM sessions WHERE user_id = {}", user.id)), 0, "the expired one is gone");
+    assert_eq!(app.count("SELECT count(*) FROM sessions"), 1, "the live one stays");
 }

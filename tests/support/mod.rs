@@ -228,13 +228,13 @@ impl Browser {
             .expect("POST")
     }
 
-    /// A multipart upload of `bytes` as the field `file`, the CSRF token in the query string
-    /// as the upload form sends it.
+    /// A multipart upload of `bytes` as the field `file`, after a `csrf_token` field, as the
+    /// upload form sends it (the hidden field comes before the file input).
     pub async fn upload(&self, path: &str, filename: &str, bytes: Vec<u8>) -> Response {
         let token = self.csrf().await;
         let part = reqwest::multipart::Part::bytes(bytes).file_name(filename.to_string()).mime_str("text/csv").unwrap();
-        let form = reqwest::multipart::Form::new().part("file", part);
-        self.client.post(self.url(&format!("{path}?csrf_token={token}"))).multipart(form).send().await.expect("upload")
+        let form = reqwest::multipart::Form::new().text("csrf_token", token).part("file", part);
+        self.client.post(self.url(path)).multipart(form).send().await.expect("upload")
     }
 
     pub async fn login(&self, email: &str, password: &str) -> Response {
