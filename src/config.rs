@@ -43,6 +43,9 @@ pub struct Settings {
     pub import_max_bytes: u64,
     /// Seconds a claimed job stays leased without a heartbeat (SWITCHBOARD_JOB_LEASE_SECS, default 60).
     pub job_lease_secs: i32,
+    /// `SWITCHBOARD_TRUSTED_PROXIES`: CIDRs of the proxies whose `X-Forwarded-For` is
+    /// believed (see `web::client_ip`); default none.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
 }
 
 impl Settings {
@@ -117,8 +120,13 @@ impl Settings {
                 .with_context(|| format!("SWITCHBOARD_JOB_LEASE_SECS={raw:?} is not a number of seconds from 1 to 3600"))?,
             None => 60,
         };
+        let trusted_proxies = match var("SWITCHBOARD_TRUSTED_PROXIES") {
+            Some(raw) => crate::web::client_ip::parse_trusted(&raw).map_err(|e| anyhow::anyhow!("SWITCHBOARD_TRUSTED_PROXIES: {e}"))?,
+            None => Vec::new(),
+        };
         Ok(Self {
             database_url,
+            trusted_proxies,
             import_max_bytes,
             job_lease_secs,
             addr,
@@ -188,6 +196,7 @@ mod tests {
             ("SWITCHBOARD_DB_POOL", "0"),
             ("SWITCHBOARD_IMPORT_MAX_MB", "0"),
             ("SWITCHBOARD_JOB_LEASE_SECS", "forever"),
+            ("SWITCHBOARD_TRUSTED_PROXIES", "10.0.0.0/8, proxy.local"),
         ] {
             let err = settings(&[(name, value)]).unwrap_err().to_string();
             assert!(err.contains(name), "{name}={value}: {err}");
@@ -198,6 +207,13 @@ mod tests {
     fn a_database_url_may_name_a_unix_socket_folder() {
         let s = settings(&[("DATABASE_URL", "postgres://switchboard@/switchboard?host=%2Ftmp%2Fpg")]).unwrap();
         assert!(s.database_url.is_some());
+    }
+
+    #[test]
+    fn trusted_proxies_default_to_none_and_read_a_list_of_cidrs() {
+        assert!(settings(&[]).unwrap().trusted_proxies.is_empty());
+        let s = settings(&[("SWITCHBOARD_TRUSTED_PROXIES", "10.0.0.0/8, 192.0.2.7")]).unwrap();
+        assert_eq!(s.trusted_proxies.len(), 2);
     }
 
     #[test]

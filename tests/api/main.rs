@@ -8,6 +8,7 @@ mod audit;
 mod auth;
 mod automation;
 mod cli;
+mod client_ip;
 mod clients;
 mod clients_bulk;
 mod clients_export;
