@@ -46,6 +46,9 @@ pub struct Settings {
     /// `SWITCHBOARD_TRUSTED_PROXIES`: CIDRs of the proxies whose `X-Forwarded-For` is
     /// believed (see `web::client_ip`); default none.
     pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// Counts argon2 verifications; not an environment variable (tests check that every
+    /// sign-in attempt costs exactly one).
+    pub password_verifications: crate::auth::password::VerifyCounter,
 }
 
 impl Settings {
@@ -127,6 +130,7 @@ impl Settings {
         Ok(Self {
             database_url,
             trusted_proxies,
+            password_verifications: Default::default(),
             import_max_bytes,
             job_lease_secs,
             addr,

@@ -90,7 +90,7 @@ async fn two_users_behind_the_proxy_no_longer_share_a_throttle() {
     let app = behind_proxy().await;
     app.create_user("Acme", "ann@acme.test", Role::Agent);
     let noisy = browser_via(&app, "203.0.113.1");
-    for i in 0..throttle::MAX_FAILURES {
+    for i in 0..throttle::IP_MAX_FAILURES {
         let r = noisy.login(&format!("typo{i}@acme.test"), "wrong").await;
         assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY, "attempt {i}");
     }
@@ -102,7 +102,7 @@ async fn two_users_behind_the_proxy_no_longer_share_a_throttle() {
     // trust the forged address is ignored, so the real one (the proxy) is what counts.
     let direct = spawn_app().await;
     let forger = browser_via(&direct, "198.51.100.1");
-    for i in 0..throttle::MAX_FAILURES {
+    for i in 0..throttle::IP_MAX_FAILURES {
         forger.login(&format!("typo{i}@acme.test"), "wrong").await;
     }
     let other_forged = browser_via(&direct, "198.51.100.2");

@@ -21,4 +21,5 @@ mod ops;
 mod outage;
 mod sessions;
 mod settings;
+mod sign_in_abuse;
 mod tenancy;
