@@ -1,10 +1,10 @@
-//! Sign-in abuse: nobody can lock a colleague out of sign-in, every attempt
+//! Sign-in abuse: nobody can lock a colleague out of sign-in or password reset, every attempt
 //! costs exactly one argon2 verification, and the password change is throttled like sign-in.
 
 use diesel::RunQueryDsl;
 use reqwest::StatusCode;
 use switchboard::auth::password::{self, VerifyCounter};
-use switchboard::auth::throttle;
+use switchboard::auth::{recovery, throttle};
 use switchboard::users::role::Role;
 
 use crate::client_ip::{behind_proxy, browser_via};
@@ -142,4 +142,48 @@ async fn changing_the_password_is_throttled_like_sign_in() {
     // The session is still alive (idle time is counted from the last request).
     let r = change(PASSWORD).await;
     assert_redirects_to(&r, "/account/sessions");
+}
+
+fn reset_tokens(app: &crate::support::TestApp, user_id: i64) -> i64 {
+    app.count(&format!("SELECT count(*) FROM auth_tokens WHERE purpose = 'reset' AND user_id = {user_id}"))
+}
+
+#[tokio::test]
+async fn reset_requests_by_others_do_not_use_up_the_owners() {
+    let app = behind_proxy().await;
+    let ann = app.create_user("Acme", "ann@acme.test", Role::Agent);
+    let attacker = browser_via(&app, "203.0.113.66");
+    for i in 0..recovery::PER_PAIR {
+        assert_eq!(attacker.post("/password/forgot", &[("email", "ann@acme.test")]).await.status(), StatusCode::OK, "request {i}");
+    }
+    let r = attacker.post("/password/forgot", &[("email", "ann@acme.test")]).await;
+    assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(reset_tokens(&app, ann.id), recovery::PER_PAIR);
+    // Ann asks from her own address and gets her email.
+    let own = browser_via(&app, "198.51.100.7");
+    assert_eq!(own.post("/password/forgot", &[("email", "ann@acme.test")]).await.status(), StatusCode::OK);
+    assert_eq!(reset_tokens(&app, ann.id), recovery::PER_PAIR + 1);
+}
+
+#[tokio::test]
+async fn many_addresses_asking_for_one_account_are_slowed_down_and_capped() {
+    let app = behind_proxy().await;
+    let ann = app.create_user("Acme", "ann@acme.test", Role::Agent);
+    let forgot = |ip: String| {
+        let b = browser_via(&app, &ip);
+        async move { b.post("/password/forgot", &[("email", "ann@acme.test")]).await.status() }
+    };
+    for i in 0..recovery::PER_EMAIL {
+        assert_eq!(forgot(format!("203.0.113.{i}")).await, StatusCode::OK);
+    }
+    // The account has had its share: an address that already asked is refused...
+    assert_eq!(forgot("203.0.113.0".to_string()).await, StatusCode::TOO_MANY_REQUESTS);
+    // ...a new one is not.
+    assert_eq!(forgot("198.51.100.7".to_string()).await, StatusCode::OK);
+    assert_eq!(reset_tokens(&app, ann.id), recovery::PER_EMAIL + 1);
+    // Past the ceiling the answer is the same, but no more mail goes out.
+    for i in recovery::PER_EMAIL + 1..recovery::EMAIL_CEILING + 5 {
+        assert_eq!(forgot(format!("192.0.2.{i}")).await, StatusCode::OK);
+    }
+    assert_eq!(reset_tokens(&app, ann.id), recovery::EMAIL_CEILING);
 }
