@@ -23,3 +23,4 @@ mod sessions;
 mod settings;
 mod sign_in_abuse;
 mod tenancy;
+mod workspace_names;
