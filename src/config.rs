@@ -85,6 +85,12 @@ pub struct Settings {
     /// Days done, cancelled and dead jobs are kept before the daily `prune-jobs` job deletes
     /// them (SWITCHBOARD_JOB_RETENTION_DAYS, default 7).
     pub job_retention_days: i32,
+    /// `SWITCHBOARD_TRUSTED_PROXIES`: CIDRs of the proxies whose `X-Forwarded-For` is
+    /// believed (see `web::client_ip`); default none.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// Counts argon2 verifications; not an environment variable (tests check that every
+    /// sign-in attempt costs exactly one).
+    pub password_verifications: crate::auth::password::VerifyCounter,
 }
 
 impl Settings {
@@ -166,8 +172,14 @@ impl Settings {
                 .with_context(|| format!("SWITCHBOARD_JOB_RETENTION_DAYS={raw:?} is not a number of days from 1 to 3650"))?,
             None => 7,
         };
+        let trusted_proxies = match var("SWITCHBOARD_TRUSTED_PROXIES") {
+            Some(raw) => crate::web::client_ip::parse_trusted(&raw).map_err(|e| anyhow::anyhow!("SWITCHBOARD_TRUSTED_PROXIES: {e}"))?,
+            None => Vec::new(),
+        };
         Ok(Self {
             database_url,
+            trusted_proxies,
+            password_verifications: Default::default(),
             import_max_bytes,
             job_lease_secs,
             job_retention_days,
@@ -239,6 +251,7 @@ mod tests {
             ("SWITCHBOARD_IMPORT_MAX_MB", "0"),
             ("SWITCHBOARD_JOB_LEASE_SECS", "forever"),
             ("SWITCHBOARD_JOB_RETENTION_DAYS", "0"),
+            ("SWITCHBOARD_TRUSTED_PROXIES", "10.0.0.0/8, proxy.local"),
         ] {
             let err = settings(&[(name, value)]).unwrap_err().to_string();
             assert!(err.contains(name), "{name}={value}: {err}");
@@ -273,6 +286,13 @@ mod tests {
             assert!(err.contains("SMTP_URL"), "{err}");
             assert!(!err.contains("hunter2-smtp"), "{bad}: {err}");
         }
+    }
+
+    #[test]
+    fn trusted_proxies_default_to_none_and_read_a_list_of_cidrs() {
+        assert!(settings(&[]).unwrap().trusted_proxies.is_empty());
+        let s = settings(&[("SWITCHBOARD_TRUSTED_PROXIES", "10.0.0.0/8, 192.0.2.7")]).unwrap();
+        assert_eq!(s.trusted_proxies.len(), 2);
     }
 
     #[test]

@@ -4,6 +4,7 @@ use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 
 use crate::db::schema::workspaces;
+use crate::error::AppError;
 
 #[derive(Clone, Debug, Queryable, Selectable)]
 #[diesel(table_name = workspaces)]
@@ -26,12 +27,24 @@ impl Workspace {
     }
 }
 
-pub fn find_by_name(conn: &mut PgConnection, name: &str) -> QueryResult<Option<Workspace>> {
-    workspaces::table
-        .filter(crate::db::lower(workspaces::name).eq(crate::db::lower(name)))
+/// The workspace called `name` (case-insensitive), for the command line. Names are not
+/// unique (renaming a workspace must not tell whether another tenant uses the name), so a
+/// name that several workspaces share is a `Conflict` naming their ids.
+pub fn find_by_name(conn: &mut PgConnection, name: &str) -> Result<Option<Workspace>, AppError> {
+    let mut found: Vec<Workspace> = workspaces::table
+        .filter(diesel::dsl::sql::<diesel::sql_types::Bool>("lower(name) = lower(").bind::<diesel::sql_types::Text, _>(name).sql(")"))
+        .order(workspaces::id)
         .select(Workspace::as_select())
-        .first(conn)
-        .optional()
+        .load(conn)?;
+    if found.len() > 1 {
+        let ids: Vec<String> = found.iter().map(|w| w.id.to_string()).collect();
+        return Err(AppError::Conflict(format!(
+            "{} workspaces are named {name:?} (ids {}); rename all but one in Settings → Workspace first.",
+            found.len(),
+            ids.join(", ")
+        )));
+    }
+    Ok(found.pop())
 }
 
 pub fn create(conn: &mut PgConnection, name: &str) -> QueryResult<Workspace> {

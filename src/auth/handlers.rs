@@ -29,6 +29,8 @@ use crate::web::session as keys;
 struct LoginPage {
     layout: Layout,
     email: String,
+    /// The optional workspace name, for an email that is in more than one.
+    workspace: String,
     next: String,
     error: Option<String>,
     setup_needed: bool,
@@ -51,6 +53,7 @@ pub async fn login_form(session: Session, htmx: Htmx, state: Data<AppState>, Que
     let page = LoginPage {
         layout: Layout::anonymous(&session, "Sign in"),
         email: String::new(),
+        workspace: String::new(),
         next: safe_next(q.next.as_deref()),
         error: None,
         setup_needed,
@@ -64,6 +67,8 @@ pub struct LoginForm {
     email: String,
     #[serde(default)]
     password: String,
+    /// Only needed when the email is in more than one workspace.
+    workspace: Option<String>,
     next: Option<String>,
 }
 
@@ -87,12 +92,14 @@ pub fn start_session(session: &Session, user: &User, meta: &RequestMeta, now: i6
 pub async fn login(req: HttpRequest, session: Session, state: Data<AppState>, HtmlForm(form): HtmlForm<LoginForm>) -> Result<HttpResponse, AppError> {
     let meta = RequestMeta::of(&req);
     let email = form.email.trim().to_lowercase();
+    let workspace = form.workspace.as_deref().map(str::trim).filter(|w| !w.is_empty()).map(|w| w.chars().take(100).collect::<String>());
     let next = safe_next(form.next.as_deref());
     let ip = meta.ip.clone().unwrap_or_default();
     let now = state.clock.now();
     let page = |error: &str| LoginPage {
         layout: Layout::anonymous(&session, "Sign in"),
         email: form.email.chars().take(254).collect(),
+        workspace: workspace.clone().unwrap_or_default(),
         next: next.clone(),
         error: Some(error.to_string()),
         setup_needed: false,
@@ -100,28 +107,42 @@ pub async fn login(req: HttpRequest, session: Session, state: Data<AppState>, Ht
     if email.is_empty() || form.password.is_empty() || email.len() > 254 || form.password.chars().count() > password::MAX_CHARS {
         return respond(&meta.htmx, StatusCode::UNPROCESSABLE_ENTITY, &page("Enter your email and password."));
     }
-    let (lookup_email, lookup_ip) = (email.clone(), ip.clone());
-    let (wait, candidates) = db::run(&state.pool, move |conn| {
-        let wait = throttle::retry_after(conn, &lookup_email, &lookup_ip, now)?;
-        let candidates = if wait.is_some() { Vec::new() } else { users::find_by_email(conn, &lookup_email)? };
-        Ok((wait, candidates))
+    let (lookup_email, lookup_ip, lookup_workspace) = (email.clone(), ip.clone(), workspace.clone());
+    let admitted = db::run(&state.pool, move |conn| {
+        let attempt = match throttle::admit(conn, &lookup_email, &lookup_ip, now)? {
+            Ok(attempt) => attempt,
+            Err(seconds) => return Ok(Err(seconds)),
+        };
+        Ok(Ok((attempt, users::find_for_sign_in(conn, &lookup_email, lookup_workspace.as_deref())?)))
     })
     .await?;
-    if let Some(seconds) = wait {
-        let mut response =
-            respond(&meta.htmx, StatusCode::TOO_MANY_REQUESTS, &page(&format!("Too many failed sign-ins. Try again in {seconds} s.")))?;
-        response.headers_mut().insert(actix_web::http::header::RETRY_AFTER, seconds.into());
-        return Ok(response);
-    }
-    let hashes = candidates.iter().map(|u| u.password_hash.clone()).collect();
-    let matched = password::verify_blocking(SecretString::from(form.password.clone()), hashes).await?;
-    let user = matched.map(|i| candidates[i].clone()).filter(|u| u.active);
-    match user {
+    let (attempt, candidate) = match admitted {
+        Ok(found) => found,
+        Err(seconds) => {
+            let mut response =
+                respond(&meta.htmx, StatusCode::TOO_MANY_REQUESTS, &page(&format!("Too many failed sign-ins. Try again in {seconds} s.")))?;
+            response.headers_mut().insert(actix_web::http::header::RETRY_AFTER, seconds.into());
+            return Ok(response);
+        }
+    };
+    // Exactly one argon2 verification, against the dummy hash when there is no account or it
+    // has no password yet: every answer costs the same.
+    let hash = candidate.as_ref().map(|u| u.password_hash.clone());
+    let counter = state.settings.password_verifications.clone();
+    let matched = password::verify_blocking(SecretString::from(form.password.clone()), hash, counter).await?;
+    // Audit a failure in the workspace of a known email; unknown emails leave only the
+    // throttling row. The answer is the same either way.
+    let failure = candidate.as_ref().map(|u| {
+        Entry::new(u.workspace_id, Actor::of(u), "auth.login_failed", "auth", u.id)
+            .from_request(&meta)
+            .after(json!({ "reason": if u.active { "bad password" } else { "inactive user" } }))
+    });
+    match candidate.filter(|u| matched && u.active) {
         Some(user) => {
             let entry = Entry::new(user.workspace_id, Actor::of(&user), "auth.login", "auth", user.id).from_request(&meta);
             db::run(&state.pool, move |conn| {
                 conn.transaction(|tx| {
-                    throttle::clear_email(tx, &email)?;
+                    throttle::succeeded(tx, attempt, &email, &ip)?;
                     audit::record(tx, &entry)
                 })
                 .map_err(AppError::from)
@@ -131,24 +152,10 @@ pub async fn login(req: HttpRequest, session: Session, state: Data<AppState>, Ht
             Ok(see_other(&next))
         }
         None => {
-            // Audit the failure in the workspace of a known email; unknown emails leave only
-            // the throttling row. The answer is the same either way.
-            let entries: Vec<Entry> = candidates
-                .iter()
-                .map(|u| {
-                    Entry::new(u.workspace_id, Actor::of(u), "auth.login_failed", "auth", u.id)
-                        .from_request(&meta)
-                        .after(json!({ "reason": if u.active { "bad password" } else { "inactive user" } }))
-                })
-                .collect();
-            db::run(&state.pool, move |conn| {
-                conn.transaction(|tx| {
-                    throttle::record_failure(tx, &email, &ip, now)?;
-                    entries.iter().try_for_each(|e| audit::record(tx, e))
-                })
-                .map_err(AppError::from)
-            })
-            .await?;
+            // The attempt was counted as a failure when it was admitted.
+            if let Some(entry) = failure {
+                db::run(&state.pool, move |conn| Ok(audit::record(conn, &entry)?)).await?;
+            }
             respond(&meta.htmx, StatusCode::UNPROCESSABLE_ENTITY, &page("Email or password is incorrect."))
         }
     }
@@ -220,11 +227,25 @@ pub async fn change_password(ctx: Ctx, state: Data<AppState>, HtmlForm(form): Ht
     if form.new_password != form.confirm_password {
         errors.add("confirm_password", "The two new passwords differ.");
     }
-    let user = db::run(&state.pool, move |conn| Ok(users::find(conn, workspace_id, user_id)?)).await?.ok_or(AppError::NotFound)?;
-    let current_ok = password::verify_blocking(SecretString::from(form.current_password.clone()), vec![user.password_hash.clone()])
-        .await?
-        .is_some();
-    if !current_ok {
+    // Guessing the current password from a signed-in session is throttled like sign-in,
+    // on the same counts (account and IP).
+    let ip = ctx.meta.ip.clone().unwrap_or_default();
+    let (now, throttle_ip) = (state.clock.now(), ip.clone());
+    let email = ctx.user.email.to_lowercase();
+    let throttle_email = email.clone();
+    let (attempt, user) = db::run(&state.pool, move |conn| {
+        let attempt = throttle::admit(conn, &throttle_email, &throttle_ip, now)?;
+        let user = users::find(conn, workspace_id, user_id)?;
+        Ok((attempt, user))
+    })
+    .await?;
+    let attempt = attempt.map_err(|retry_after| AppError::RateLimited { retry_after })?;
+    let user = user.ok_or(AppError::NotFound)?;
+    let counter = state.settings.password_verifications.clone();
+    let current_ok = password::verify_blocking(SecretString::from(form.current_password.clone()), Some(user.password_hash.clone()), counter).await?;
+    if current_ok {
+        db::run(&state.pool, move |conn| Ok(throttle::succeeded(conn, attempt, &email, &ip)?)).await?;
+    } else {
         errors.add("current_password", "The current password is not right.");
     }
     if !errors.is_empty() {

@@ -1,11 +1,12 @@
 //! argon2id with the OWASP ASVS parameters (m=19456 KiB, t=2, p=1). Hashing is CPU work and
 //! runs on the blocking pool, never on an actix worker.
 
-use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
 
 use actix_web::web;
 use anyhow::anyhow;
-use argon2::{Algorithm, Argon2, Params, PasswordHasher, PasswordVerifier, Version};
+use argon2::{Algorithm, Argon2, Params, PasswordHash, PasswordHasher, PasswordVerifier, Version};
 use secrecy::{ExposeSecret, SecretString};
 
 use crate::error::AppError;
@@ -54,21 +55,40 @@ pub async fn hash_blocking(password: SecretString) -> Result<String, AppError> {
         .map_err(AppError::Unexpected)
 }
 
-/// Verifies against each candidate hash (or the dummy when there is none); returns the index
-/// of the first that matches.
-pub async fn verify_blocking(password: SecretString, hashes: Vec<String>) -> Result<Option<usize>, AppError> {
+/// How many argon2 verifications ran (a test hook: every sign-in attempt must cost exactly
+/// one, whether the account exists, has no password yet or shares its email with another).
+#[derive(Clone, Debug, Default)]
+pub struct VerifyCounter(Arc<AtomicU64>);
+
+impl VerifyCounter {
+    pub fn get(&self) -> u64 {
+        self.0.load(Ordering::Relaxed)
+    }
+}
+
+/// Runs argon2 against `hash`, or against the dummy hash when there is no usable one (no
+/// account, an invited user without a password, a hash that does not parse), so that every
+/// call costs exactly one verification. True only when a real hash matched.
+pub fn verify_one(password: &str, hash: Option<&str>, counter: &VerifyCounter) -> bool {
+    let real = hash.and_then(|h| PasswordHash::new(h).ok());
+    let matched = match &real {
+        Some(parsed) => hasher().verify_password(password.as_bytes(), parsed).is_ok(),
+        None => {
+            let dummy = PasswordHash::new(dummy_hash()).expect("the dummy hash parses");
+            let _ = hasher().verify_password(password.as_bytes(), &dummy);
+            false
+        }
+    };
+    counter.0.fetch_add(1, Ordering::Relaxed);
+    matched
+}
+
+/// `verify_one` on the blocking pool.
+pub async fn verify_blocking(password: SecretString, hash: Option<String>, counter: VerifyCounter) -> Result<bool, AppError> {
     let span = tracing::Span::current();
-    web::block(move || {
-        span.in_scope(|| {
-            if hashes.is_empty() {
-                verify(password.expose_secret(), dummy_hash());
-                return None;
-            }
-            hashes.iter().position(|h| verify(password.expose_secret(), h))
-        })
-    })
-    .await
-    .map_err(|e| AppError::Unexpected(anyhow!("verification task failed: {e}")))
+    web::block(move || span.in_scope(|| verify_one(password.expose_secret(), hash.as_deref(), &counter)))
+        .await
+        .map_err(|e| AppError::Unexpected(anyhow!("verification task failed: {e}")))
 }
 
 #[cfg(test)]
@@ -81,6 +101,17 @@ mod tests {
         assert!(h.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{h}");
         assert!(verify("correct horse battery staple", &h));
         assert!(!verify("wrong", &h));
+    }
+
+    #[test]
+    fn every_check_runs_argon2_once_even_without_a_usable_hash() {
+        let counter = VerifyCounter::default();
+        let real = hash("right password").unwrap();
+        assert!(verify_one("right password", Some(&real), &counter));
+        assert!(!verify_one("wrong", Some(&real), &counter));
+        assert!(!verify_one("anything", None, &counter));
+        assert!(!verify_one("!invited", Some("!invited"), &counter), "an unusable hash never matches");
+        assert_eq!(counter.get(), 4);
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! Password reset and invitations by email: single-use tokens (only their SHA-256 stored),
 //! 1 hour for a reset and 7 days for an invitation. `/password/forgot` answers the same
-//! whether the email exists or not and is throttled per IP and per email; using a reset
+//! whether the email exists or not and is throttled per IP and per (email, IP), with only a
+//! slow-down per email (see `reset_verdict`); using a reset
 //! token ends the user's sessions everywhere.
 
 use actix_session::Session;
@@ -15,7 +16,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use crate::audit::{self, Actor, Entry};
-use crate::auth::password;
+use crate::auth::{password, throttle};
 use crate::crypto;
 use crate::db;
 use crate::db::schema::{auth_tokens, rate_events, users};
@@ -31,9 +32,17 @@ use crate::web::render::{respond, see_other};
 
 pub const RESET_TTL_HOURS: i64 = 1;
 pub const INVITE_TTL_DAYS: i64 = 7;
-/// Reset requests allowed per IP in 15 minutes, and per email in an hour.
+/// Reset requests allowed per IP in 15 minutes (any email).
 pub const PER_IP: i64 = 10;
+/// Reset requests allowed per (email, IP) in an hour.
+pub const PER_PAIR: i64 = 5;
+/// Reset requests for one email in an hour after which addresses that already asked for it
+/// are refused; an address that has not asked yet (the owner) still gets its email.
 pub const PER_EMAIL: i64 = 5;
+/// Reset emails sent for one email in an hour at most, whoever asks. Past it the answer is
+/// the same but nothing is sent: the owner's inbox already holds a link that still works
+/// (the newest of them is less than an hour old, and links last an hour).
+pub const EMAIL_CEILING: i64 = 20;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Purpose {
@@ -92,12 +101,48 @@ fn spend(conn: &mut PgConnection, workspace_id: i64, id: i64, now: DateTime<Utc>
         .execute(conn)
 }
 
-/// Counts an event in `bucket` and says whether more than `limit` happened within `window`.
-fn over_limit(conn: &mut PgConnection, bucket: &str, limit: i64, window: Duration, now: DateTime<Utc>) -> QueryResult<bool> {
-    diesel::insert_into(rate_events::table).values((rate_events::bucket.eq(bucket), rate_events::created_at.eq(now))).execute(conn)?;
-    let n: i64 = rate_events::table.filter(rate_events::bucket.eq(bucket)).filter(rate_events::created_at.gt(now - window)).count().get_result(conn)?;
+fn count(conn: &mut PgConnection, bucket: &str, window: Duration, now: DateTime<Utc>) -> QueryResult<i64> {
+    rate_events::table.filter(rate_events::bucket.eq(bucket)).filter(rate_events::created_at.gt(now - window)).count().get_result(conn)
+}
+
+fn count_event(conn: &mut PgConnection, bucket: &str, now: DateTime<Utc>) -> QueryResult<()> {
+    diesel::insert_into(rate_events::table).values((rate_events::bucket.eq(bucket), rate_events::created_at.eq(now))).execute(conn).map(|_| ())
+}
+
+/// What to do with a reset request.
+#[derive(Debug, PartialEq, Eq)]
+enum ResetVerdict {
+    Send,
+    /// Answer as if sent, send nothing (the ceiling).
+    Quiet,
+    /// 429 with this many seconds.
+    Refuse(u64),
+}
+
+/// Throttles reset requests per IP and per (email, IP), with only a slow-down per email, so
+/// that nobody can use up a colleague's reset requests. Runs inside the caller's transaction.
+fn reset_verdict(conn: &mut PgConnection, email: &str, ip: &str, now: DateTime<Utc>) -> QueryResult<ResetVerdict> {
+    throttle::lock(conn, &format!("forgot-email:{email}"))?;
+    throttle::lock(conn, &format!("forgot-ip:{ip}"))?;
+    let (ip_bucket, pair_bucket, email_bucket) = (format!("forgot:ip:{ip}"), format!("forgot:pair:{ip} {email}"), format!("forgot:email:{email}"));
+    let hour = Duration::hours(1);
+    // Every request from an IP counts against it, refused ones too.
+    count_event(conn, &ip_bucket, now)?;
+    if count(conn, &ip_bucket, Duration::minutes(15), now)? > PER_IP {
+        return Ok(ResetVerdict::Refuse(15 * 60));
+    }
+    let from_here = count(conn, &pair_bucket, hour, now)?;
+    let for_email = count(conn, &email_bucket, hour, now)?;
+    if from_here >= PER_PAIR || (from_here > 0 && for_email >= PER_EMAIL) {
+        return Ok(ResetVerdict::Refuse(60 * 60));
+    }
+    count_event(conn, &pair_bucket, now)?;
+    if for_email >= EMAIL_CEILING {
+        return Ok(ResetVerdict::Quiet);
+    }
+    count_event(conn, &email_bucket, now)?;
     diesel::delete(rate_events::table.filter(rate_events::created_at.lt(now - Duration::days(1)))).execute(conn)?;
-    Ok(n > limit)
+    Ok(ResetVerdict::Send)
 }
 
 #[derive(Template)]
@@ -135,10 +180,10 @@ pub async fn request_reset(session: Session, req: HttpRequest, state: Data<AppSt
     let (lookup, request_id) = (email.clone(), meta.request_id.clone());
     let throttled = db::run(&state.pool, move |conn| {
         conn.transaction(|tx| {
-            if over_limit(tx, &format!("forgot:ip:{ip}"), PER_IP, Duration::minutes(15), now)?
-                | over_limit(tx, &format!("forgot:email:{lookup}"), PER_EMAIL, Duration::hours(1), now)?
-            {
-                return Ok(true);
+            match reset_verdict(tx, &lookup, &ip, now)? {
+                ResetVerdict::Refuse(seconds) => return Ok(Some(seconds)),
+                ResetVerdict::Quiet => return Ok(None),
+                ResetVerdict::Send => {}
             }
             for user in user_model::find_by_email(tx, &lookup)?.into_iter().filter(|u| u.active && !u.password_hash.starts_with('!')) {
                 let raw = issue(tx, &user, Purpose::Reset, now)?;
@@ -148,12 +193,12 @@ pub async fn request_reset(session: Session, req: HttpRequest, state: Data<AppSt
                 let entry = Entry { ip: Some(ip.clone()), request_id: request_id.clone(), ..Entry::new(user.workspace_id, Actor::of(&user), "auth.password_reset_requested", "auth", user.id) };
                 audit::record(tx, &entry)?;
             }
-            Ok(false)
+            Ok(None)
         })
     })
     .await?;
-    if throttled {
-        return Err(AppError::RateLimited { retry_after: 900 });
+    if let Some(retry_after) = throttled {
+        return Err(AppError::RateLimited { retry_after });
     }
     // The same answer whether or not the email has an account.
     let page = ForgotPage { layout: Layout::anonymous(&session, "Forgot password"), email, sent: true, error: None };

@@ -91,16 +91,13 @@ pub async fn update_workspace(ctx: Ctx, state: Data<AppState>, HtmlForm(form): H
     };
     let id = ctx.workspace_id();
     let entry = ctx.audit("workspaces.updated", "workspaces", id);
-    let outcome = db::run(&state.pool, move |conn| {
+    // Names need not be unique: whether another workspace uses this one is none of this
+    // workspace's business, so it is never checked.
+    db::run(&state.pool, move |conn| {
         conn.transaction(|tx| {
             let before = crate::workspaces::find(tx, id)?;
             let daily = daily.unwrap_or(before.daily_jobs_at);
             let hand_days = hand_days.unwrap_or(before.hand_status_days);
-            if let Some(other) = crate::workspaces::find_by_name(tx, &name)? {
-                if other.id != id {
-                    return Ok(false);
-                }
-            }
             diesel::update(workspaces::table.find(id))
                 .set((
                     workspaces::name.eq(&name),
@@ -119,16 +116,11 @@ pub async fn update_workspace(ctx: Ctx, state: Data<AppState>, HtmlForm(form): H
                     "name": name, "time_zone": zone.name(), "default_country": country,
                     "daily_jobs_at": daily.format("%H:%M").to_string(), "hand_status_days": hand_days,
                 }));
-            audit::record(tx, &entry)?;
-            Ok(true)
+            audit::record(tx, &entry)
         })
+        .map_err(AppError::from)
     })
     .await?;
-    if !outcome {
-        let mut errors = FormErrors::default();
-        errors.add("name", "Another workspace already has this name.");
-        return page(&ctx, StatusCode::UNPROCESSABLE_ENTITY, form, errors);
-    }
     flash::success(&ctx.session, "Workspace settings saved.");
     Ok(see_other("/settings/workspace"))
 }

@@ -111,6 +111,31 @@ pub fn find_by_email(conn: &mut PgConnection, email: &str) -> QueryResult<Vec<Us
         .load(conn)
 }
 
+/// The one account a sign-in with `email` checks the password of: in the workspace named
+/// `workspace` when given; otherwise, when the email is in several workspaces, an active one
+/// with a password before others, then the oldest workspace. One account, so that every
+/// attempt costs one argon2 verification whatever the email.
+pub fn find_for_sign_in(conn: &mut PgConnection, email: &str, workspace: Option<&str>) -> QueryResult<Option<User>> {
+    use crate::db::schema::workspaces;
+    use diesel::sql_types::{Bool, Text};
+    let mut query = users::table
+        .inner_join(workspaces::table)
+        .filter(diesel::dsl::sql::<Bool>("lower(users.email) = lower(").bind::<Text, _>(email).sql(")"))
+        .into_boxed();
+    if let Some(name) = workspace {
+        query = query.filter(diesel::dsl::sql::<Bool>("lower(workspaces.name) = lower(").bind::<Text, _>(name).sql(")"));
+    }
+    query
+        .order((
+            diesel::dsl::sql::<Bool>("(users.active AND users.password_hash NOT LIKE '!%')").desc(),
+            users::workspace_id,
+            users::id,
+        ))
+        .select(User::as_select())
+        .first(conn)
+        .optional()
+}
+
 pub fn email_taken(conn: &mut PgConnection, workspace_id: i64, email: &str) -> QueryResult<bool> {
     diesel::select(diesel::dsl::exists(
         users::table

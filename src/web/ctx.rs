@@ -33,8 +33,7 @@ pub struct RequestMeta {
 impl RequestMeta {
     pub fn of(req: &HttpRequest) -> Self {
         Self {
-            // The socket peer, not X-Forwarded-For: a forged header must not dodge throttling.
-            ip: req.peer_addr().map(|a| a.ip().to_string()),
+            ip: client_ip(req).map(|ip| ip.to_string()),
             user_agent: req
                 .headers()
                 .get(actix_web::http::header::USER_AGENT)
@@ -44,6 +43,15 @@ impl RequestMeta {
             htmx: Htmx::from_request(req),
         }
     }
+}
+
+/// The socket peer, or with `SWITCHBOARD_TRUSTED_PROXIES` the address the proxies forwarded
+/// for: a forged `X-Forwarded-For` must not dodge throttling or fake an audit row.
+fn client_ip(req: &HttpRequest) -> Option<std::net::IpAddr> {
+    let peer = req.peer_addr().map(|a| a.ip());
+    let trusted = req.app_data::<Data<AppState>>().map(|s| s.settings.trusted_proxies.as_slice()).unwrap_or_default();
+    let forwarded = req.headers().get_all("x-forwarded-for").filter_map(|v| v.to_str().ok());
+    crate::web::client_ip::client_ip(peer, forwarded, trusted)
 }
 
 /// A signed-in user's request.

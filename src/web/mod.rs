@@ -1,6 +1,7 @@
 //! HTTP plumbing shared by every feature: assets, htmx, sessions, CSRF, flash, headers.
 
 pub mod assets;
+pub mod client_ip;
 pub mod csrf;
 pub mod ctx;
 pub mod flash;
