@@ -18,6 +18,8 @@ mod imports;
 mod jobs;
 mod ops;
 mod outage;
+mod route_table;
 mod sessions;
 mod settings;
 mod tenancy;
+mod walk;
