@@ -4,8 +4,10 @@
 use reqwest::{Method, StatusCode};
 use switchboard::routes::ROUTES;
 
+use switchboard::users::role::Role;
+
 use crate::support::spawn_app_with;
-use crate::walk::{concrete, fingerprint, seed};
+use crate::walk::{FIELDS, concrete, fingerprint, seed};
 
 /// Routes that take unsafe methods without a session's CSRF token. None exist yet; signed
 /// webhooks and bearer-token API routes belong here, each checked by its own signature or
@@ -13,23 +15,6 @@ use crate::walk::{concrete, fingerprint, seed};
 const CSRF_EXEMPT: &[&str] = &[];
 
 const SAFE: [&str; 3] = ["GET", "HEAD", "OPTIONS"];
-
-/// Fields that would change something on most forms if a handler ever ran.
-const FIELDS: &[(&str, &str)] = &[
-    ("name", "Changed by a forged request"),
-    ("status", "cancelled"),
-    ("role", "admin"),
-    ("active", "false"),
-    ("action", "delete"),
-    ("confirm", "delete"),
-    ("target", "all"),
-    ("kind", "note"),
-    ("notes", "forged"),
-    ("due_at", "2030-01-01T10:00"),
-    ("host", "smtp.evil.example"),
-    ("port", "25"),
-    ("from_address", "evil@evil.example"),
-];
 
 fn csrf_refusal(body: &str) -> bool {
     body.contains("did not come from this site")
@@ -134,4 +119,35 @@ fn the_route_table_lists_every_path_once_with_its_methods() {
     assert_eq!(login.methods(), ["GET", "POST"]);
     let client = ROUTES.iter().find(|r| r.path == "/clients/{id}").expect("/clients/{id} is in the table");
     assert_eq!(client.methods(), ["GET", "POST", "DELETE"]);
+}
+
+/// CHECKLIST 12 for every route that takes an id, whatever its method: another workspace's
+/// record is 404 (not 403), nothing of it leaks into the page, and nothing of it changes.
+#[tokio::test]
+async fn every_route_with_an_id_answers_404_for_another_workspaces_record_and_changes_nothing() {
+    let app = spawn_app_with(|s| s.job_workers = 0).await;
+    let theirs = seed(&app, "Beta secret", "beta-secret").await;
+    let (admin, me) = app.signed_in(Role::Admin).await;
+    assert_ne!(me.workspace_id, theirs.me.workspace_id);
+    let token = admin.csrf().await;
+    let before = fingerprint(&app);
+    let mut walked = Vec::new();
+    for route in ROUTES.iter().filter(|r| r.path.contains("{id}")) {
+        let path = concrete(route.path, &theirs.ids);
+        for method in route.methods() {
+            let mut request = admin.client.request(Method::from_bytes(method.as_bytes()).unwrap(), admin.url(&path));
+            if !SAFE.contains(&method.as_str()) {
+                request = request.header("X-CSRF-Token", &token).form(FIELDS);
+            }
+            let r = request.send().await.unwrap();
+            assert_eq!(r.status(), StatusCode::NOT_FOUND, "{method} {path} of another workspace");
+            let body = r.text().await.unwrap();
+            assert!(!body.contains("Beta secret") && !body.contains("beta-secret"), "{method} {path}: nothing of the other workspace leaks");
+            walked.push(format!("{method} {}", route.path));
+        }
+    }
+    for expected in ["POST /follow-ups/{id}", "POST /settings/tags/{id}", "POST /settings/tags/{id}/delete", "GET /clients/{id}", "GET /imports/{id}/errors.csv"] {
+        assert!(walked.iter().any(|w| w == expected), "{expected} walked: {walked:?}");
+    }
+    assert_eq!(fingerprint(&app), before, "nothing of either workspace changed");
 }

@@ -13,6 +13,24 @@ use switchboard::users::role::Role;
 
 use crate::support::{Browser, PASSWORD, TestApp, location};
 
+/// Fields that would change something on most forms if a handler ever ran.
+pub const FIELDS: &[(&str, &str)] = &[
+    ("name", "Changed by a forged request"),
+    ("status", "cancelled"),
+    ("role", "admin"),
+    ("active", "false"),
+    ("action", "delete"),
+    ("confirm", "delete"),
+    ("target", "all"),
+    ("kind", "note"),
+    ("notes", "forged"),
+    ("due_at", "2030-01-01T10:00"),
+    ("host", "smtp.evil.example"),
+    ("port", "25"),
+    ("from_address", "evil@evil.example"),
+    ("version", "1"),
+];
+
 /// A signed-in admin in a workspace holding one record of every kind, each free-text field
 /// set to `text`, and the ids that fill the route table's `{param}`s.
 pub struct World {
