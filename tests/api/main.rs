@@ -16,6 +16,7 @@ mod dashboard;
 mod email;
 mod imports;
 mod jobs;
+mod mass_assignment;
 mod ops;
 mod outage;
 mod route_table;
