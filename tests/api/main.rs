@@ -23,4 +23,5 @@ mod route_table;
 mod sessions;
 mod settings;
 mod tenancy;
+mod upload_names;
 mod walk;
