@@ -19,6 +19,7 @@ mod jobs;
 mod mass_assignment;
 mod ops;
 mod outage;
+mod pool;
 mod route_table;
 mod sessions;
 mod settings;
