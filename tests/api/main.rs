@@ -26,3 +26,4 @@ mod settings;
 mod tenancy;
 mod upload_names;
 mod walk;
+mod xss;

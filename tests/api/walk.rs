@@ -39,6 +39,8 @@ pub struct World {
     /// `{param}` fillers, keyed by the path segment before the parameter (`clients`,
     /// `imports`, …) or by the parameter's name (`hash`, `file`).
     pub ids: HashMap<&'static str, String>,
+    /// The seeded client's email (its name is the text).
+    pub client_email: String,
 }
 
 /// A browser whose `User-Agent` is `agent` (the sessions page shows it).
@@ -108,7 +110,8 @@ pub async fn seed(app: &TestApp, text: &str, short: &str) -> World {
     // A file whose header and cells are the text, left at the preview.
     let cell = format!("\"{}\"", text.replace('"', "\"\""));
     let csv = format!("name,{cell}\n{cell},{cell}\n");
-    let r = upload_named(&admin, &format!("{text}.csv"), csv.into_bytes()).await;
+    // Quotes would end the multipart file name early.
+    let r = upload_named(&admin, &format!("{}.csv", text.replace('"', "")), csv.into_bytes()).await;
     let import = after_slash(&r, "/imports/");
 
     let job = switchboard::jobs::enqueue(
@@ -144,7 +147,7 @@ pub async fn seed(app: &TestApp, text: &str, short: &str) -> World {
         ("hash", "0".to_string()),
         ("file", "app.css".to_string()),
     ]);
-    World { admin, me, ids }
+    World { admin, me, ids, client_email }
 }
 
 /// An upload whose file name is sent exactly as given (reqwest would otherwise
