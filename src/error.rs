@@ -1,8 +1,11 @@
 //! One error type for every handler. It picks the status and renders an HTML error page;
 //! unexpected errors show an opaque message and log the full chain.
 
+use actix_web::body::{EitherBody, MessageBody};
+use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::StatusCode;
 use actix_web::http::header;
+use actix_web::middleware::Next;
 use actix_web::{HttpResponse, ResponseError};
 use askama::Template;
 
@@ -108,9 +111,39 @@ impl ResponseError for AppError {
             other => other.to_string(),
         };
         let mut response = ErrorPage::for_status(status, &message);
-        if let Self::RateLimited { retry_after } = self {
-            response.headers_mut().insert(header::RETRY_AFTER, header::HeaderValue::from(*retry_after));
+        let retry_after = match self {
+            Self::RateLimited { retry_after } => Some(*retry_after),
+            Self::Unavailable => Some(UNAVAILABLE_RETRY_AFTER_SECS),
+            _ => None,
+        };
+        if let Some(seconds) = retry_after {
+            response.headers_mut().insert(header::RETRY_AFTER, header::HeaderValue::from(seconds));
         }
         response
+    }
+}
+
+/// `Retry-After` of a 503: about one pool checkout timeout.
+pub const UNAVAILABLE_RETRY_AFTER_SECS: u64 = 5;
+
+/// Answers 503 with `Retry-After` when a database checkout failed during the request and a
+/// layer outside the handlers reported it as an opaque error: actix-session turns any store
+/// failure (the pool exhausted while loading or saving the session) into an empty 500.
+/// Wraps the session middleware.
+pub async fn checkout_failures<B: MessageBody + 'static>(
+    req: ServiceRequest,
+    next: Next<B>,
+) -> Result<ServiceResponse<EitherBody<B>>, actix_web::Error> {
+    let (result, unavailable) = crate::db::watch_checkouts(next.call(req)).await;
+    match result {
+        Ok(res) if unavailable && res.status() == StatusCode::INTERNAL_SERVER_ERROR => {
+            let (request, _) = res.into_parts();
+            Ok(ServiceResponse::new(request, AppError::Unavailable.error_response()).map_into_right_body())
+        }
+        Ok(res) => Ok(res.map_into_left_body()),
+        // The session layer's error carries no request to answer with; the server renders
+        // this one's page.
+        Err(_) if unavailable => Err(AppError::Unavailable.into()),
+        Err(e) => Err(e),
     }
 }

@@ -1,10 +1,58 @@
-//! The whole route table. A resource that lists only POST answers 405 to GET.
+//! The whole route table. Every path is a resource of its own, so a method it does not list
+//! answers 405 (a GET to a POST-only route included) and never falls through to a later
+//! pattern such as `/clients/{id}`. The same table is listed in [`ROUTES`], so the tests can
+//! walk every route and a new one cannot be left out of them.
 
 use actix_web::web::{self, ServiceConfig, get, post};
 
 use crate::{audit, auth, clients, dashboard, departments, email, imports, jobs, notifications, ops, settings, users, web as sbweb};
 
-pub fn configure(cfg: &mut ServiceConfig) {
+/// One path of the route table and the methods it accepts.
+#[derive(Clone, Copy, Debug)]
+pub struct RouteInfo {
+    pub path: &'static str,
+    /// As written in the table (`get`, `post`, `web::delete`); see [`RouteInfo::methods`].
+    written: &'static [&'static str],
+}
+
+impl RouteInfo {
+    /// The accepted methods, upper-case (`GET`, `POST`, `DELETE`).
+    pub fn methods(&self) -> Vec<String> {
+        self.written.iter().map(|m| m.rsplit(':').next().unwrap_or(m).trim().to_ascii_uppercase()).collect()
+    }
+
+    pub fn accepts(&self, method: &str) -> bool {
+        self.methods().iter().any(|m| m.eq_ignore_ascii_case(method))
+    }
+}
+
+/// Expands the chain below into `configure` (each entry a resource) and `ROUTES`.
+/// Entries are `.route(PATH, METHOD().to(HANDLER))` or
+/// `.service(web::resource(PATH).route(METHOD().to(HANDLER))…)`.
+macro_rules! route_table {
+    ($cfg:ident $( . $kind:ident ( $($entry:tt)* ) )*) => {
+        pub fn configure($cfg: &mut ServiceConfig) {
+            $( route_table!(@register $cfg, $kind ( $($entry)* )); )*
+        }
+
+        /// Every path of the table with its methods, in registration order.
+        pub const ROUTES: &[RouteInfo] = &[ $( route_table!(@info $kind ( $($entry)* )) ),* ];
+    };
+    (@register $cfg:ident, route ($path:literal, $($m:ident)::+ () .to($h:path) $(,)?)) => {
+        $cfg.service(web::resource($path).route($($m)::+().to($h)))
+    };
+    (@register $cfg:ident, service (web::resource($path:literal) $(.route($($m:ident)::+ () .to($h:path)))+ $(,)?)) => {
+        $cfg.service(web::resource($path) $(.route($($m)::+().to($h)))+)
+    };
+    (@info route ($path:literal, $($m:ident)::+ () .to($h:path) $(,)?)) => {
+        RouteInfo { path: $path, written: &[stringify!($($m)::+)] }
+    };
+    (@info service (web::resource($path:literal) $(.route($($m:ident)::+ () .to($h:path)))+ $(,)?)) => {
+        RouteInfo { path: $path, written: &[$(stringify!($($m)::+)),+] }
+    };
+}
+
+route_table! {
     cfg.route("/healthz", get().to(ops::healthz))
         .route("/readyz", get().to(ops::readyz))
         .route("/static/{hash}/{file:.*}", get().to(sbweb::assets::serve))
@@ -90,5 +138,5 @@ pub fn configure(cfg: &mut ServiceConfig) {
         // Audit trail (admin, manager)
         .service(web::resource("/audit-logs").route(get().to(audit::handlers::list_audit_logs)))
         .service(web::resource("/audit-logs/export.csv").route(get().to(audit::handlers::export_audit_logs)))
-        .service(web::resource("/audit-logs/{id}").route(get().to(audit::handlers::show_audit_log)));
+        .service(web::resource("/audit-logs/{id}").route(get().to(audit::handlers::show_audit_log)))
 }

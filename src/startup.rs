@@ -199,6 +199,7 @@ fn run(listener: TcpListener, pool: Pool, clock: Clock, settings: Settings, key:
             .configure(routes::configure)
             .wrap(from_fn(sbweb::csrf::protect))
             .wrap(session)
+            .wrap(from_fn(crate::error::checkout_failures))
             .wrap(sbweb::headers::empty_error_pages())
             .wrap(sbweb::headers::security_headers(secure))
             .wrap(from_fn(sbweb::headers::request_id_header))

@@ -44,12 +44,18 @@ impl PgSessionStore {
     ) -> anyhow::Result<T> {
         let pool = self.pool.clone();
         let now = self.clock.now();
-        web::block(move || {
-            let mut conn = pool.get()?;
+        let result = web::block(move || {
+            let mut conn = pool.get().map_err(crate::db::Unavailable::from)?;
             f(&mut conn, now)
         })
         .await
-        .map_err(|e| anyhow!("session store task failed: {e}"))?
+        .map_err(|e| anyhow!("session store task failed: {e}"))?;
+        // actix-session turns any store error into an opaque 500; the last-resort handler
+        // answers 503 instead when the pool was the cause.
+        if result.as_ref().is_err_and(|e| e.downcast_ref::<crate::db::Unavailable>().is_some()) {
+            crate::db::note_unavailable();
+        }
+        result
     }
 }
 

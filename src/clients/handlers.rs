@@ -546,8 +546,10 @@ pub struct CheckQuery {
     id: Option<i64>,
 }
 
-/// `GET /clients/check?email=…` or `?phone=…`: the field's error message as text, empty when
-/// fine. Powers inline validation as the user types; the form post still checks everything.
+/// `GET /clients/check?email=…` or `?phone=…`: the field's error message, empty when fine.
+/// Powers inline validation as the user types; the form post still checks everything. htmx
+/// swaps the answer into the page as HTML and it can name an existing client, so it is an
+/// escaped HTML fragment, never plain text.
 pub async fn check_field(ctx: Ctx, state: Data<AppState>, Query(q): Query<CheckQuery>) -> Result<HttpResponse, AppError> {
     let scope = Scope::of(&ctx);
     let message = db::run(&state.pool, move |conn| {
@@ -570,5 +572,6 @@ pub async fn check_field(ctx: Ctx, state: Data<AppState>, Query(q): Query<CheckQ
         })
     })
     .await?;
-    Ok(HttpResponse::Ok().content_type("text/plain; charset=utf-8").body(message))
+    let escaped = askama::filters::escape(&message, askama::filters::Html).map(|m| m.to_string()).unwrap_or_default();
+    Ok(HttpResponse::Ok().content_type("text/html; charset=utf-8").body(escaped))
 }

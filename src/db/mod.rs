@@ -30,6 +30,33 @@ pub fn connect(url: &str, max_size: u32) -> anyhow::Result<Pool> {
         .context("cannot connect to the database")
 }
 
+/// No connection could be checked out in time: the pool is exhausted or the database is
+/// unreachable. Requests answer 503 with `Retry-After`.
+#[derive(Debug, thiserror::Error)]
+#[error("no database connection within the checkout timeout: {0}")]
+pub struct Unavailable(#[from] diesel::r2d2::PoolError);
+
+tokio::task_local! {
+    /// Raised when a checkout fails while a request runs, so a failure that a layer reports
+    /// as an opaque error (the session middleware's 500) can still be answered as a 503.
+    static CHECKOUT_FAILED: std::cell::Cell<bool>;
+}
+
+/// Notes a failed checkout for the request being served (nothing outside a request).
+pub fn note_unavailable() {
+    let _ = CHECKOUT_FAILED.try_with(|failed| failed.set(true));
+}
+
+/// Runs a request's future and says whether any checkout failed while it ran.
+pub async fn watch_checkouts<F: std::future::Future>(future: F) -> (F::Output, bool) {
+    CHECKOUT_FAILED
+        .scope(std::cell::Cell::new(false), async move {
+            let output = future.await;
+            (output, CHECKOUT_FAILED.with(std::cell::Cell::get))
+        })
+        .await
+}
+
 /// Escapes `\`, `%` and `_` so user text matches literally in `LIKE … ESCAPE '\'`.
 pub fn escape_like(value: &str) -> String {
     value.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")
@@ -50,7 +77,7 @@ where
 {
     let pool = pool.clone();
     let span = tracing::Span::current();
-    web::block(move || {
+    let result = web::block(move || {
         let _entered = span.enter();
         let mut conn = pool.get().map_err(|e| {
             tracing::error!(error = %e, "database pool checkout failed");
@@ -59,5 +86,9 @@ where
         f(&mut conn)
     })
     .await
-    .map_err(|e| AppError::Unexpected(anyhow::anyhow!("blocking task failed: {e}")))?
+    .map_err(|e| AppError::Unexpected(anyhow::anyhow!("blocking task failed: {e}")))?;
+    if matches!(result, Err(AppError::Unavailable)) {
+        note_unavailable();
+    }
+    result
 }

@@ -1,8 +1,5 @@
 //! Integration tests over HTTP against the real app and a real PostgreSQL.
 
-#[path = "../support/mod.rs"]
-mod support;
-
 mod activity;
 mod audit;
 mod auth;
@@ -20,12 +17,20 @@ mod inputs;
 mod job_secrets;
 mod jobs;
 mod logs;
+mod mass_assignment;
 mod ops;
 mod outage;
+mod pool;
+mod route_table;
 mod scoped_reads;
 mod sessions;
 mod settings;
 mod sign_in_abuse;
 mod status_source;
+#[path = "../support/mod.rs"]
+mod support;
 mod tenancy;
+mod upload_names;
+mod walk;
 mod workspace_names;
+mod xss;
