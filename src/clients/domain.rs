@@ -65,13 +65,18 @@ impl PhoneE164 {
         Ok(PhoneE164(number.format().mode(phonenumber::Mode::E164).to_string()))
     }
 
-    /// The number as people write it, `+49 170 1234567` (libphonenumber's international
-    /// format): what CSV exports show, since spreadsheets read it as text, not as a number.
+    /// The number as people write it, in groups of digits after the country code:
+    /// `+49 170 1234567`, `+1 415 555 2671` (libphonenumber's international format, with
+    /// spaces for its other separators). CSV exports write phones so: spreadsheets read it
+    /// as text, where a bare `+4917012345678` becomes a number (see `csv_safe`).
     pub fn international(&self) -> String {
-        match phonenumber::parse(None, &self.0) {
-            Ok(number) => number.format().mode(phonenumber::Mode::International).to_string(),
-            Err(_) => self.0.clone(),
-        }
+        let Ok(number) = phonenumber::parse(None, &self.0) else { return self.0.clone() };
+        let formatted = number.format().mode(phonenumber::Mode::International).to_string();
+        let digits_and_spaces = formatted.trim_start_matches('+').replace(|c: char| !c.is_ascii_digit(), " ");
+        let groups: Vec<&str> = digits_and_spaces.split_whitespace().collect();
+        // Only when it still names the same number (nothing dropped, such as an extension).
+        let same = groups.concat() == self.0.trim_start_matches('+');
+        if same && groups.len() > 1 { format!("+{}", groups.join(" ")) } else { self.0.clone() }
     }
 
     /// A stored E.164 value (trusted: it was parsed on the way in).
@@ -272,7 +277,8 @@ mod tests {
     #[test]
     fn exports_show_the_international_format() {
         assert_eq!(PhoneE164::from_stored("+491701234567").international(), "+49 170 1234567");
-        assert_eq!(PhoneE164::from_stored("+14155552671").international(), "+1 415-555-2671");
+        assert_eq!(PhoneE164::from_stored("+14155552671").international(), "+1 415 555 2671");
+        assert_eq!(PhoneE164::from_stored("+442079460958").international(), "+44 20 7946 0958");
     }
 
     #[test]

@@ -127,6 +127,9 @@ pub struct ImportSettings {
     pub assignee: Option<i64>,
     pub ip: Option<String>,
     pub request_id: Option<String>,
+    /// Whether the uploaded file began with a byte-order mark (errors.csv then has one too).
+    #[serde(default)]
+    pub bom: bool,
 }
 
 impl ImportSettings {
@@ -324,6 +327,7 @@ mod tests {
             assignee: None,
             ip: None,
             request_id: None,
+            bom: false,
         }
     }
 

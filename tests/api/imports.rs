@@ -29,7 +29,7 @@ async fn finished(app: &TestApp, id: i64) -> String {
 }
 
 /// Uploads, starts with `fields` (the mapping form) and waits; returns the id and final status.
-async fn import(app: &TestApp, b: &Browser, csv: impl Into<Vec<u8>>, fields: &[(&str, &str)]) -> (i64, String) {
+pub(crate) async fn import(app: &TestApp, b: &Browser, csv: impl Into<Vec<u8>>, fields: &[(&str, &str)]) -> (i64, String) {
     let id = upload(b, "clients.csv", csv).await;
     let r = b.post(&format!("/imports/{id}/start"), fields).await;
     let status = r.status();
@@ -38,7 +38,7 @@ async fn import(app: &TestApp, b: &Browser, csv: impl Into<Vec<u8>>, fields: &[(
     (id, outcome)
 }
 
-fn counts(app: &TestApp, id: i64) -> [i64; 6] {
+pub(crate) fn counts(app: &TestApp, id: i64) -> [i64; 6] {
     let c = |col: &str| app.count(&format!("SELECT {col} FROM imports WHERE id = {id}"));
     [c("rows_read"), c("rows_created"), c("rows_updated"), c("rows_unchanged"), c("rows_skipped"), c("rows_rejected")]
 }

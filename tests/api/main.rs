@@ -15,6 +15,7 @@ mod csrf;
 mod dashboard;
 mod email;
 mod imports;
+mod spreadsheet;
 mod jobs;
 mod ops;
 mod outage;
