@@ -71,6 +71,42 @@ pub fn record_with<'a>(separator: u8, cells: impl IntoIterator<Item = &'a str>) 
     writer.into_inner().unwrap_or_default()
 }
 
+/// A streamed CSV download: the header, then chunks fetched one at a time by `fetch`
+/// (given the cursor it returned last; `None` to start), each on the blocking pool with a
+/// pooled connection. Keyset chunks rather than a `DECLARE CURSOR`: memory stays flat
+/// without holding a connection and a transaction open while a slow client downloads.
+pub fn streamed_response<F>(filename: &str, dialect: Dialect, header: &[&str], pool: crate::db::Pool, fetch: F) -> actix_web::HttpResponse
+where
+    F: Fn(&mut diesel::PgConnection, Option<i64>) -> Result<(Vec<u8>, Option<i64>), crate::error::AppError> + Clone + Send + 'static,
+{
+    use actix_web::web::Bytes;
+    use futures_util::{StreamExt, stream};
+
+    let mut first = if dialect.bom { vec![0xEF, 0xBB, 0xBF] } else { Vec::new() };
+    first.extend(record_with(dialect.separator, header.iter().copied()));
+    let head = stream::once(async move { Ok::<_, actix_web::Error>(Bytes::from(first)) });
+    // State: the cursor to continue from, or `None` once finished.
+    let body = stream::unfold(Some(None::<i64>), move |state| {
+        let (pool, fetch) = (pool.clone(), fetch.clone());
+        async move {
+            let cursor = state?;
+            match crate::db::run(&pool, move |conn| fetch(conn, cursor)).await {
+                Ok((bytes, next)) if bytes.is_empty() && next.is_none() => None,
+                Ok((bytes, next)) => Some((Ok(Bytes::from(bytes)), next.map(Some))),
+                Err(e) => {
+                    tracing::error!(error = %e, "CSV export failed mid-stream");
+                    Some((Err(actix_web::error::ErrorInternalServerError("export failed")), None))
+                }
+            }
+        }
+    });
+    let safe_name: String = filename.chars().filter(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')).collect();
+    actix_web::HttpResponse::Ok()
+        .content_type("text/csv; charset=utf-8")
+        .insert_header((actix_web::http::header::CONTENT_DISPOSITION, format!("attachment; filename=\"{safe_name}\"")))
+        .streaming(head.chain(body))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -107,40 +143,4 @@ mod tests {
             assert_eq!(cell(not_one), format!("'{not_one}"), "{not_one:?}");
         }
     }
-}
-
-/// A streamed CSV download: the header, then chunks fetched one at a time by `fetch`
-/// (given the cursor it returned last; `None` to start), each on the blocking pool with a
-/// pooled connection. Keyset chunks rather than a `DECLARE CURSOR`: memory stays flat
-/// without holding a connection and a transaction open while a slow client downloads.
-pub fn streamed_response<F>(filename: &str, dialect: Dialect, header: &[&str], pool: crate::db::Pool, fetch: F) -> actix_web::HttpResponse
-where
-    F: Fn(&mut diesel::PgConnection, Option<i64>) -> Result<(Vec<u8>, Option<i64>), crate::error::AppError> + Clone + Send + 'static,
-{
-    use actix_web::web::Bytes;
-    use futures_util::{StreamExt, stream};
-
-    let mut first = if dialect.bom { vec![0xEF, 0xBB, 0xBF] } else { Vec::new() };
-    first.extend(record_with(dialect.separator, header.iter().copied()));
-    let head = stream::once(async move { Ok::<_, actix_web::Error>(Bytes::from(first)) });
-    // State: the cursor to continue from, or `None` once finished.
-    let body = stream::unfold(Some(None::<i64>), move |state| {
-        let (pool, fetch) = (pool.clone(), fetch.clone());
-        async move {
-            let cursor = state?;
-            match crate::db::run(&pool, move |conn| fetch(conn, cursor)).await {
-                Ok((bytes, next)) if bytes.is_empty() && next.is_none() => None,
-                Ok((bytes, next)) => Some((Ok(Bytes::from(bytes)), next.map(Some))),
-                Err(e) => {
-                    tracing::error!(error = %e, "CSV export failed mid-stream");
-                    Some((Err(actix_web::error::ErrorInternalServerError("export failed")), None))
-                }
-            }
-        }
-    });
-    let safe_name: String = filename.chars().filter(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')).collect();
-    actix_web::HttpResponse::Ok()
-        .content_type("text/csv; charset=utf-8")
-        .insert_header((actix_web::http::header::CONTENT_DISPOSITION, format!("attachment; filename=\"{safe_name}\"")))
-        .streaming(head.chain(body))
 }
