@@ -139,7 +139,7 @@ pub async fn export_audit_logs(ctx: Ctx, state: Data<AppState>, Query(q): Query<
     let entry = ctx.audit("audit.exported", "audit", "export").after(serde_json::json!({ "filter": encode(&q) }));
     db::run(&state.pool, move |conn| Ok(crate::audit::record(conn, &entry)?)).await?;
     let filename = format!("audit-log-{}.csv", chrono::Utc::now().format("%Y-%m-%d"));
-    Ok(csv_safe::streamed_response(&filename, false, &EXPORT_HEADER, state.pool.clone(), move |conn, cursor| {
+    Ok(csv_safe::streamed_response(&filename, csv_safe::Dialect::default(), &EXPORT_HEADER, state.pool.clone(), move |conn, cursor| {
         let rows = filter.chunk(conn, &scope, cursor, EXPORT_CHUNK)?;
         let next = (rows.len() as i64 == EXPORT_CHUNK).then(|| rows.last().map(|r| r.id)).flatten();
         Ok((rows.iter().flat_map(export_row).collect(), next))

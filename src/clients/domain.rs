@@ -2,7 +2,12 @@
 
 use std::str::FromStr;
 
+use phonenumber::country::{Id, Source};
+use phonenumber::metadata::DATABASE;
+
 use serde::{Deserialize, Serialize};
+
+use crate::clients::countries;
 
 /// hot / warm / inactive.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -51,13 +56,32 @@ impl PhoneE164 {
         if input.chars().count() > 40 {
             return Err("Phone must be at most 40 characters.".into());
         }
-        let country = phonenumber::country::Id::from_str(default_country).ok();
-        let number = phonenumber::parse(country, input)
+        let default = Id::from_str(default_country).ok();
+        let number = read(input, default)
             .map_err(|_| format!("{input:?} is not a phone number; write it with the country code, like +14155550123."))?;
         if !phonenumber::is_valid(&number) {
-            return Err(format!("{input:?} is not a valid phone number for its country."));
+            return Err(invalid(input, &number, default_country));
         }
         Ok(PhoneE164(number.format().mode(phonenumber::Mode::E164).to_string()))
+    }
+
+    /// The number as people write it, in groups of digits after the country code:
+    /// `+49 170 1234567`, `+1 415 555 2671` (libphonenumber's international format, with
+    /// spaces for its other separators). CSV exports write phones so: spreadsheets read it
+    /// as text, where a bare `+4917012345678` becomes a number (see `csv_safe`).
+    pub fn international(&self) -> String {
+        let Ok(number) = phonenumber::parse(None, &self.0) else { return self.0.clone() };
+        let formatted = number.format().mode(phonenumber::Mode::International).to_string();
+        let digits_and_spaces = formatted.trim_start_matches('+').replace(|c: char| !c.is_ascii_digit(), " ");
+        let groups: Vec<&str> = digits_and_spaces.split_whitespace().collect();
+        // Only when it still names the same number (nothing dropped, such as an extension).
+        let same = groups.concat() == self.0.trim_start_matches('+');
+        if same && groups.len() > 1 { format!("+{}", groups.join(" ")) } else { self.0.clone() }
+    }
+
+    /// A stored E.164 value (trusted: it was parsed on the way in).
+    pub fn from_stored(value: &str) -> Self {
+        PhoneE164(value.to_string())
     }
 
     pub fn as_str(&self) -> &str {
@@ -67,6 +91,111 @@ impl PhoneE164 {
     pub fn into_inner(self) -> String {
         self.0
     }
+}
+
+/// Parses `input`, read in `default` unless it carries its own country code.
+///
+/// phonenumber 0.3 (`parser::parse_with`) applies the *default* region's national-prefix
+/// rules to every number once a default region is given, even to one written with another
+/// country's code: with the US as default, `+49 170 1234567` loses the `1` of `170` (the US
+/// national prefix), becomes `+49 701234567` and is invalid. So a number with a `+` is
+/// parsed without a default region, and one dialled with the default region's international
+/// prefix (`00 49 …` from Germany, `011 49 …` from the US) is read again as `+49 …`.
+fn read(input: &str, default: Option<Id>) -> Result<phonenumber::PhoneNumber, phonenumber::ParseError> {
+    if input.starts_with(['+', '\u{FF0B}']) {
+        return phonenumber::parse(None, input);
+    }
+    let number = phonenumber::parse(default, input)?;
+    if number.code().source() == Source::Idd
+        && let Some(rest) = without_international_prefix(input, default)
+    {
+        return phonenumber::parse(None, format!("+{rest}"));
+    }
+    // A national number that starts with its own country's code (Rwanda's 250 123 456) is
+    // taken for an international one without `+`; read with the national prefix it is whole.
+    if number.code().source() == Source::Number
+        && !phonenumber::is_valid(&number)
+        && let Some(prefix) = default.and_then(|id| DATABASE.by_id(id.as_ref())).and_then(|m| m.national_prefix())
+        && let Ok(again) = phonenumber::parse(default, format!("{prefix}{input}"))
+        && phonenumber::is_valid(&again)
+    {
+        return Ok(again);
+    }
+    Ok(number)
+}
+
+/// The digits after the default region's international prefix, for a number of digits and
+/// punctuation only.
+fn without_international_prefix(input: &str, default: Option<Id>) -> Option<String> {
+    if input.chars().any(char::is_alphabetic) {
+        return None;
+    }
+    let digits: String = input.chars().filter(char::is_ascii_digit).collect();
+    let idd = DATABASE.by_id(default?.as_ref())?.international_prefix()?;
+    let found = idd.find(&digits).filter(|m| m.start() == 0)?;
+    Some(digits[found.end()..].to_string())
+}
+
+/// Why a parsed number is refused, naming the country, and the country codes that would
+/// make a number written without one valid.
+fn invalid(input: &str, number: &phonenumber::PhoneNumber, default_country: &str) -> String {
+    let code = number.code().value();
+    if number.code().source() != Source::Default {
+        let country = number.country().id().and_then(|id| countries::name(id.as_ref()));
+        return match country {
+            Some(name) => format!("{input:?} is not a valid number for {name}."),
+            None => format!("{input:?} is not a valid number for the country code +{code}."),
+        };
+    }
+    let here = countries::name(default_country).map(str::to_string).unwrap_or_else(|| default_country.to_string());
+    let mut elsewhere = valid_elsewhere(input, default_country);
+    // Where some countries write the number just as it was typed, name only those.
+    if elsewhere.first().is_some_and(|(alike, _)| *alike) {
+        elsewhere.retain(|(alike, _)| *alike);
+    }
+    let hint = match elsewhere.as_slice() {
+        [] => "; write it with its country code, like +14155550123.".to_string(),
+        [(_, one)] => format!(" \u{2014} add {one}."),
+        [(_, a), (_, b)] => format!(" \u{2014} add {a} or {b}."),
+        [(_, a), (_, b), ..] => format!(" \u{2014} add its country code, for example {a} or {b}."),
+    };
+    format!("{input:?} is not a valid number for {here}{hint}")
+}
+
+/// "+33 for France" for other regions (one per country code) where `input`, read as a
+/// national number, is valid, as (whether the region's national format groups the digits
+/// as `input` does, text); the grouping ones first. Regions whose general pattern cannot
+/// match are skipped before the (slower) full parse.
+fn valid_elsewhere(input: &str, default_country: &str) -> Vec<(bool, String)> {
+    let digits: String = input.chars().filter(char::is_ascii_digit).collect();
+    let grouping = digit_runs(input);
+    // (country code, not the code's main country, region, grouped alike, text)
+    let mut found: Vec<(u16, bool, &str, bool, String)> = Vec::new();
+    for meta in DATABASE.iter() {
+        let Some(name) = countries::name(meta.id()) else { continue };
+        if meta.id() == default_country {
+            continue;
+        }
+        let national = meta.national_prefix().and_then(|p| digits.strip_prefix(p)).unwrap_or(&digits);
+        if !meta.descriptors().general().is_match(national) {
+            continue;
+        }
+        let Ok(id) = Id::from_str(meta.id()) else { continue };
+        let Ok(number) = phonenumber::parse(Some(id), input) else { continue };
+        if phonenumber::is_valid(&number) && number.code().value() == meta.country_code() {
+            let alike = digit_runs(&number.format().mode(phonenumber::Mode::National).to_string()) == grouping;
+            found.push((meta.country_code(), !meta.is_main_country_for_code(), meta.id(), alike, format!("+{} for {name}", meta.country_code())));
+        }
+    }
+    found.sort();
+    found.dedup_by_key(|f| f.0);
+    found.sort_by_key(|f| (!f.3, f.0));
+    found.into_iter().map(|f| (f.3, f.4)).collect()
+}
+
+/// The lengths of the runs of digits: `06 12 34 56 78` → [2, 2, 2, 2, 2].
+fn digit_runs(text: &str) -> Vec<usize> {
+    text.split(|c: char| !c.is_ascii_digit()).filter(|run| !run.is_empty()).map(str::len).collect()
 }
 
 #[cfg(test)]
@@ -82,6 +211,74 @@ mod tests {
         for bad in ["", "abc", "123", "+1 555", "+999 123 456 789"] {
             assert!(PhoneE164::parse(bad, "US").is_err(), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn numbers_with_another_countrys_code_are_read_with_that_countrys_rules() {
+        // A German mobile: with the US as default, phonenumber took its leading 1 for the US national prefix.
+        for default in ["US", "DE", "FR", "GB", "CN"] {
+            assert_eq!(PhoneE164::parse("+49 170 1234567", default).map(PhoneE164::into_inner), Ok("+491701234567".into()), "default {default}");
+            assert_eq!(PhoneE164::parse("+39 06 1234 5678", default).map(PhoneE164::into_inner), Ok("+390612345678".into()), "default {default}");
+        }
+        assert_eq!(PhoneE164::parse("0049 170 1234567", "FR").unwrap().as_str(), "+491701234567");
+        assert_eq!(PhoneE164::parse("011 49 170 1234567", "US").unwrap().as_str(), "+491701234567");
+        assert_eq!(PhoneE164::parse("00 39 06 1234 5678", "DE").unwrap().as_str(), "+390612345678");
+        assert_eq!(PhoneE164::parse("0170 1234567", "DE").unwrap().as_str(), "+491701234567");
+    }
+
+    /// Every region's example fixed-line and mobile numbers from the metadata phonenumber
+    /// ships are valid: written with their country code whatever the workspace's country,
+    /// and written in their country's national format in their own country.
+    #[test]
+    fn every_regions_example_numbers_are_valid() {
+        let mut failures = Vec::new();
+        let mut checked = 0;
+        for meta in DATABASE.iter().filter(|m| m.id() != "001") {
+            let descriptors = meta.descriptors();
+            for (kind, descriptor) in [("fixed line", descriptors.fixed_line()), ("mobile", descriptors.mobile())] {
+                let Some(example) = descriptor.and_then(|d| d.example()) else { continue };
+                let e164 = format!("+{}{example}", meta.country_code());
+                // As the metadata's national format writes it (with the national prefix where one is used).
+                let national = phonenumber::parse(None, &e164).map(|n| n.format().mode(phonenumber::Mode::National).to_string()).unwrap_or_default();
+                let cases = [(format!("+{} {example}", meta.country_code()), "US"), (e164.clone(), "DE"), (e164.clone(), meta.id()), (national, meta.id())];
+                for (input, default) in cases {
+                    checked += 1;
+                    match PhoneE164::parse(&input, default) {
+                        Ok(p) if p.as_str() == e164 => {}
+                        other => failures.push(format!("{} {kind} {input:?} (default {default}): {other:?}", meta.id())),
+                    }
+                }
+            }
+        }
+        assert!(checked > 900, "only {checked} examples checked");
+        assert!(failures.is_empty(), "{} of {checked} refused:\n{}", failures.len(), failures.join("\n"));
+    }
+
+    #[test]
+    fn refusals_name_the_country_and_suggest_a_country_code() {
+        let german = PhoneE164::parse("+49 12", "US").unwrap_err();
+        assert!(german.contains("not a valid number for Germany"), "{german}");
+        let french = PhoneE164::parse("06 12 34 56 78", "US").unwrap_err();
+        // France, Morocco and others write mobiles as 06 12 34 56 78.
+        assert!(french.starts_with("\"06 12 34 56 78\" is not a valid number for the United States \u{2014} add "), "{french}");
+        assert!(french.contains("+33 for France"), "{french}");
+        let spanish = PhoneE164::parse("612 34 56 78", "US").unwrap_err();
+        assert!(spanish.contains("+34 for Spain"), "{spanish}");
+        let nowhere = PhoneE164::parse("555 0100", "GB").unwrap_err();
+        assert!(nowhere.contains("for the United Kingdom"), "{nowhere}");
+        assert_eq!(countries::name("US"), Some("the United States"));
+        assert_eq!(countries::name("XK"), Some("Kosovo"));
+        assert_eq!(countries::name("ZZ"), None);
+        for meta in DATABASE.iter().filter(|m| m.id() != "001") {
+            assert!(countries::name(meta.id()).is_some(), "no English name for region {}", meta.id());
+        }
+    }
+
+    #[test]
+    fn exports_show_the_international_format() {
+        assert_eq!(PhoneE164::from_stored("+491701234567").international(), "+49 170 1234567");
+        assert_eq!(PhoneE164::from_stored("+14155552671").international(), "+1 415 555 2671");
+        assert_eq!(PhoneE164::from_stored("+442079460958").international(), "+44 20 7946 0958");
     }
 
     #[test]

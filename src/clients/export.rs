@@ -1,5 +1,7 @@
 //! `GET /clients/export.csv`: the list's filters and role scope, streamed in keyset chunks,
-//! formula cells neutralised, optional UTF-8 BOM for Excel (`bom=1`), audited.
+//! formula cells neutralised, phones as `+49 170 1234567` (text to a spreadsheet), audited.
+//! `bom=1` is the "for Excel" download: a UTF-8 BOM, and `;` between fields when the
+//! workspace's country writes decimal commas (`csv_safe::Dialect::for_excel`).
 
 use std::collections::HashMap;
 
@@ -10,6 +12,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use crate::audit;
+use crate::clients::domain::PhoneE164;
 use crate::clients::model::Client;
 use crate::clients::query::{ClientFilter, ClientQuery, Scope};
 use crate::csv_safe;
@@ -43,14 +46,21 @@ pub async fn export_clients(ctx: Ctx, state: Data<AppState>, Query(q): Query<Exp
     db::run(&state.pool, move |conn| Ok(audit::record(conn, &entry)?)).await?;
     let zone = ctx.zone();
     let filename = format!("clients-{}.csv", zone.day_of(state.clock.now()).format("%Y-%m-%d"));
-    let bom = matches!(q.bom.as_deref(), Some("1" | "true" | "yes"));
-    Ok(csv_safe::streamed_response(&filename, bom, &HEADER, state.pool.clone(), move |conn, cursor| {
-        chunk(conn, &scope, &filter, zone, cursor)
+    let dialect = if matches!(q.bom.as_deref(), Some("1" | "true" | "yes")) {
+        let w = scope.workspace_id;
+        let country = db::run(&state.pool, move |conn| Ok(crate::workspaces::find(conn, w)?.default_country)).await?;
+        csv_safe::Dialect::for_excel(&country)
+    } else {
+        csv_safe::Dialect::default()
+    };
+    let separator = dialect.separator;
+    Ok(csv_safe::streamed_response(&filename, dialect, &HEADER, state.pool.clone(), move |conn, cursor| {
+        chunk(conn, &scope, &filter, zone, separator, cursor)
     }))
 }
 
 /// The next `CHUNK` clients after `cursor` (by id) as CSV bytes, and the cursor after them.
-fn chunk(conn: &mut PgConnection, scope: &Scope, filter: &ClientFilter, zone: Zone, cursor: Option<i64>) -> Result<(Vec<u8>, Option<i64>), AppError> {
+fn chunk(conn: &mut PgConnection, scope: &Scope, filter: &ClientFilter, zone: Zone, separator: u8, cursor: Option<i64>) -> Result<(Vec<u8>, Option<i64>), AppError> {
     let mut query = filter.query(scope);
     if let Some(after) = cursor {
         query = query.filter(clients::id.gt(after));
@@ -91,7 +101,7 @@ fn chunk(conn: &mut PgConnection, scope: &Scope, filter: &ClientFilter, zone: Zo
             c.id.to_string(),
             c.name.clone(),
             c.email.clone().unwrap_or_default(),
-            c.phone.clone().unwrap_or_default(),
+            c.phone.as_deref().map(|p| PhoneE164::from_stored(p).international()).unwrap_or_default(),
             c.company.clone().unwrap_or_default(),
             c.status.clone(),
             c.assigned_to.and_then(|u| emails.get(&u).cloned()).unwrap_or_default(),
@@ -104,7 +114,7 @@ fn chunk(conn: &mut PgConnection, scope: &Scope, filter: &ClientFilter, zone: Zo
             time(c.last_contacted_at),
             zone.time(c.created_at),
         ];
-        out.extend(csv_safe::record(cells.iter().map(String::as_str)));
+        out.extend(csv_safe::record_with(separator, cells.iter().map(String::as_str)));
     }
     let next = (rows.len() as i64 == CHUNK).then(|| ids.last().copied()).flatten();
     Ok((out, next))

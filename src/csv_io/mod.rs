@@ -1,3 +1,4 @@
 //! CSV import: recognising what was uploaded before anything is stored.
 
+pub mod rows;
 pub mod sniff;

@@ -96,6 +96,12 @@ impl Format {
         }
     }
 
+    /// The rows of a stored file (the header first) through bounded buffers: at most
+    /// `max_fields` cells of a row are kept, and no cell larger than any field takes.
+    pub fn rows<R: Read>(&self, bytes: R, max_fields: usize) -> crate::csv_io::rows::RowReader<impl Read + use<R>> {
+        crate::csv_io::rows::RowReader::new(sniff::decoded(bytes, self.encoding), self.delimiter, max_fields)
+    }
+
     /// A CSV reader over `bytes` that yields the header first (as an ordinary record), then
     /// the rows; rows of any width are returned (the caller rejects the wrong ones).
     pub fn csv<R: Read>(&self, bytes: R) -> csv::Reader<impl Read + use<R>> {

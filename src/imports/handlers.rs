@@ -82,6 +82,8 @@ pub struct Preview {
     pub delimiter: u8,
     pub headers: Vec<String>,
     pub rows: Vec<Vec<String>>,
+    /// The file begins with a byte-order mark.
+    pub bom: bool,
 }
 
 #[derive(Template)]
@@ -171,7 +173,8 @@ fn preview(conn: &mut PgConnection, import: &Import, choice: Choice, delimiter: 
             rows.push(record.iter().take(head.headers.len()).map(|c| c.chars().take(200).collect()).collect());
         }
     }
-    Ok(Ok(Preview { encoding: head.encoding.to_string(), delimiter: head.delimiter, headers: head.headers, rows }))
+    let bom = encoding_rs::Encoding::for_bom(&first).is_some();
+    Ok(Ok(Preview { encoding: head.encoding.to_string(), delimiter: head.delimiter, headers: head.headers, rows, bom }))
 }
 
 struct Loaded {
@@ -299,10 +302,11 @@ pub async fn start_import(ctx: Ctx, state: Data<AppState>, path: Path<i64>, Html
             _ => return Ok(Started::Invalid(Box::new(loaded), Vec::new())),
         };
         let (settings, problems) = settings_from(conn, &scope, &loaded.my_departments, &submitted, headers.len(), ip, request_id)?;
-        let Some(settings) = settings.filter(|_| problems.is_empty()) else {
+        let Some(mut settings) = settings.filter(|_| problems.is_empty()) else {
             return Ok(Started::Invalid(Box::new(loaded), problems));
         };
         let preview = loaded.preview.and_then(Result::ok).expect("checked above");
+        settings.bom = preview.bom;
         let entry = entry.after(json!({ "filename": loaded.import.filename, "settings": settings }));
         conn.transaction(|tx| {
             let queued = diesel::update(imports::table.filter(imports::workspace_id.eq(scope.workspace_id)).filter(imports::id.eq(id)).filter(imports::status.eq("uploaded")))
@@ -397,7 +401,7 @@ fn settings_from(
             }
         },
     };
-    let settings = ImportSettings { columns, key, on_existing, mode, department_id, tag, assignee, ip, request_id };
+    let settings = ImportSettings { columns, key, on_existing, mode, department_id, tag, assignee, ip, request_id, bom: false };
     problems.extend(settings.problems(header_count));
     Ok((Some(settings), problems))
 }
@@ -437,7 +441,8 @@ pub async fn retry_import(ctx: Ctx, state: Data<AppState>, path: Path<i64>) -> R
     Ok(see_other(&format!("/imports/{id}")))
 }
 
-/// `GET /imports/{id}/errors.csv`: the rejected rows' original cells plus `error`.
+/// `GET /imports/{id}/errors.csv`: the rejected rows' original cells plus `error`, with the
+/// uploaded file's separator, and a UTF-8 BOM when the upload had a BOM.
 pub async fn errors_csv(ctx: Ctx, state: Data<AppState>, path: Path<i64>) -> Result<HttpResponse, AppError> {
     let scope = Scope::of(&ctx);
     let id = path.into_inner();
@@ -447,14 +452,17 @@ pub async fn errors_csv(ctx: Ctx, state: Data<AppState>, path: Path<i64>) -> Res
     header.push("error".into());
     let header: Vec<&str> = header.iter().map(String::as_str).collect();
     let w = scope.workspace_id;
-    Ok(csv_safe::streamed_response(&format!("import-{id}-errors.csv"), false, &header, state.pool.clone(), move |conn, cursor| {
+    let bom = import.settings().is_some_and(|s| s.bom);
+    let separator = import.delimiter.bytes().next().unwrap_or(b',');
+    let dialect = csv_safe::Dialect { bom, separator };
+    Ok(csv_safe::streamed_response(&format!("import-{id}-errors.csv"), dialect, &header, state.pool.clone(), move |conn, cursor| {
         let rows = model::errors_page(conn, w, id, cursor, 1_000)?;
         let mut out = Vec::new();
         for r in &rows {
             let mut cells: Vec<String> = r.raw.clone();
             cells.resize(width, String::new());
             cells.push(format!("Row {}: {}", r.row_number, r.reasons()));
-            out.extend(csv_safe::record(cells.iter().map(String::as_str)));
+            out.extend(csv_safe::record_with(separator, cells.iter().map(String::as_str)));
         }
         let next = (rows.len() == 1_000).then(|| rows.last().map(|r| r.row_number)).flatten();
         Ok((out, next))

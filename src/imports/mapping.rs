@@ -5,6 +5,7 @@ use csv::StringRecord;
 use serde::{Deserialize, Serialize};
 
 use crate::clients::domain::{ClientStatus, PhoneE164};
+use crate::csv_io::rows::{Row, size_label};
 use crate::web::forms;
 
 /// Where a column goes.
@@ -126,6 +127,9 @@ pub struct ImportSettings {
     pub assignee: Option<i64>,
     pub ip: Option<String>,
     pub request_id: Option<String>,
+    /// Whether the uploaded file began with a byte-order mark (errors.csv then has one too).
+    #[serde(default)]
+    pub bom: bool,
 }
 
 impl ImportSettings {
@@ -183,20 +187,32 @@ pub struct RowChecker<'a> {
 }
 
 impl RowChecker<'_> {
+    /// `check` for a row read through bounded buffers: a row of the wrong width, or with a
+    /// cell larger than any field takes, is rejected without looking further.
+    pub fn check_row(&self, row: &Row) -> Result<Option<Checked>, Vec<Problem>> {
+        if row.fields != self.headers.len() && row.fields > row.record.len() {
+            return Err(vec![width_problem(row.fields, self.headers.len())]);
+        }
+        if !row.oversized.is_empty() {
+            return Err(row
+                .oversized
+                .iter()
+                .map(|&(index, bytes)| Problem {
+                    column: self.headers.get(index).cloned().unwrap_or_default(),
+                    reason: format!("This cell holds {}; no field takes more than 10000 characters.", size_label(bytes)),
+                })
+                .collect());
+        }
+        self.check(&row.record)
+    }
+
     /// `Ok(None)` for a row with no values at all (skipped, not rejected).
     pub fn check(&self, record: &StringRecord) -> Result<Option<Checked>, Vec<Problem>> {
         if record.iter().all(|cell| cell.trim().is_empty()) {
             return Ok(None);
         }
         if record.len() != self.headers.len() {
-            return Err(vec![Problem {
-                column: String::new(),
-                reason: format!(
-                    "This row has {} fields but the header has {}; a quote or delimiter may be missing.",
-                    record.len(),
-                    self.headers.len()
-                ),
-            }]);
+            return Err(vec![width_problem(record.len(), self.headers.len())]);
         }
         let mut problems = Vec::new();
         let mut row = Checked::default();
@@ -283,6 +299,10 @@ impl RowChecker<'_> {
     }
 }
 
+fn width_problem(fields: usize, width: usize) -> Problem {
+    Problem { column: String::new(), reason: format!("This row has {fields} fields but the header has {width}; a quote or delimiter may be missing.") }
+}
+
 /// Undoes the `'` our exports put before a cell starting with `=`, `+`, `-` or `@` (so an
 /// export imports back as it was); a formula itself is stored as text and escaped on export.
 pub fn unescape_formula(value: &str) -> &str {
@@ -307,6 +327,7 @@ mod tests {
             assignee: None,
             ip: None,
             request_id: None,
+            bom: false,
         }
     }
 

@@ -9,12 +9,12 @@ use std::collections::{HashMap, HashSet};
 use std::io::BufWriter;
 
 use anyhow::Context;
-use csv::StringRecord;
 use diesel::pg::CopyFormat;
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Nullable, Text};
 use serde_json::json;
 
+use crate::csv_io::rows::Row;
 use crate::db::Pool;
 use crate::db::schema::imports;
 use crate::imports::file::{self, ChunkReader, Format};
@@ -318,18 +318,18 @@ fn stage(tx: &mut PgConnection, pool: &Pool, job: &Job, rejected: &RefCell<Vec<R
     let tally = RefCell::new((0i64, 0i64)); // (read, blank)
     diesel::copy_from(import_rows::table)
         .from_raw_data(import_rows::table, |sink| {
-            let mut csv = job.format.csv(ChunkReader::new(chunk_fetcher(pool, job)));
+            let mut rows = job.format.rows(ChunkReader::new(chunk_fetcher(pool, job)), job.headers.len());
             let mut out = csv::WriterBuilder::new().has_headers(false).from_writer(BufWriter::with_capacity(256 * 1024, sink));
-            let mut record = StringRecord::new();
+            let mut row = Row::default();
             let mut index: i64 = 0;
             let (mut read, mut blank) = (0i64, 0i64);
-            while csv.read_record(&mut record).map_err(io_error)? {
+            while rows.read_row(&mut row).map_err(io_error)? {
                 index += 1;
                 if index == 1 {
                     continue; // the header
                 }
                 read += 1;
-                match checker.check(&record) {
+                match checker.check_row(&row) {
                     Ok(None) => blank += 1,
                     Ok(Some(row)) => {
                         let tags = row.tags.join(";");
@@ -348,7 +348,7 @@ fn stage(tx: &mut PgConnection, pool: &Pool, job: &Job, rejected: &RefCell<Vec<R
                     Err(problems) => rejected.borrow_mut().push(Rejected {
                         row_number: index,
                         problems,
-                        raw: record.iter().take(job.headers.len()).map(str::to_string).collect(),
+                        raw: row.record.iter().map(str::to_string).collect(),
                     }),
                 }
                 if read % PROGRESS_EVERY == 0 {
@@ -562,13 +562,13 @@ fn with_cells(pool: &Pool, job: &Job, found: Vec<(i64, Problem)>) -> anyhow::Res
     }
     let mut left: HashSet<i64> = wanted.keys().copied().collect();
     let mut cells: HashMap<i64, Vec<String>> = HashMap::new();
-    let mut csv = job.format.csv(ChunkReader::new(chunk_fetcher(pool, job)));
-    let mut record = StringRecord::new();
+    let mut rows = job.format.rows(ChunkReader::new(chunk_fetcher(pool, job)), job.headers.len());
+    let mut row = Row::default();
     let mut index: i64 = 0;
-    while !left.is_empty() && csv.read_record(&mut record)? {
+    while !left.is_empty() && rows.read_row(&mut row)? {
         index += 1;
         if left.remove(&index) {
-            cells.insert(index, record.iter().take(job.headers.len()).map(str::to_string).collect());
+            cells.insert(index, row.record.iter().map(str::to_string).collect());
         }
     }
     Ok(wanted

@@ -29,7 +29,7 @@ async fn finished(app: &TestApp, id: i64) -> String {
 }
 
 /// Uploads, starts with `fields` (the mapping form) and waits; returns the id and final status.
-async fn import(app: &TestApp, b: &Browser, csv: impl Into<Vec<u8>>, fields: &[(&str, &str)]) -> (i64, String) {
+pub(crate) async fn import(app: &TestApp, b: &Browser, csv: impl Into<Vec<u8>>, fields: &[(&str, &str)]) -> (i64, String) {
     let id = upload(b, "clients.csv", csv).await;
     let r = b.post(&format!("/imports/{id}/start"), fields).await;
     let status = r.status();
@@ -38,7 +38,7 @@ async fn import(app: &TestApp, b: &Browser, csv: impl Into<Vec<u8>>, fields: &[(
     (id, outcome)
 }
 
-fn counts(app: &TestApp, id: i64) -> [i64; 6] {
+pub(crate) fn counts(app: &TestApp, id: i64) -> [i64; 6] {
     let c = |col: &str| app.count(&format!("SELECT {col} FROM imports WHERE id = {id}"));
     [c("rows_read"), c("rows_created"), c("rows_updated"), c("rows_unchanged"), c("rows_skipped"), c("rows_rejected")]
 }
@@ -419,4 +419,36 @@ async fn five_percent_bad_rows_are_reported_and_a_reimport_creates_no_duplicates
     let fragment = admin.htmx_get(&format!("/imports/{id}/progress")).await.text().await.unwrap();
     assert!(fragment.trim_start().starts_with("<section id=\"import-progress\""), "{fragment}");
     assert!(fragment.contains("Import finished.") && !fragment.contains("<html"));
+}
+
+#[tokio::test]
+async fn rows_with_5_mb_cells_are_rejected_with_their_size_and_nothing_is_half_written() {
+    let app = spawn_app().await;
+    let (admin, _) = app.signed_in(Role::Admin).await;
+    let big = "x".repeat(5 << 20);
+    let mut csv = String::from("name,email,notes,ignored\nAda,ada@example.com,fine,\n");
+    csv.push_str(&format!("Bob,bob@example.com,{big},\n"));
+    csv.push_str(&format!("\"{big}\",cy@example.com,,\n"));
+    csv.push_str(&format!("Dee,dee@example.com,,\"{big}\"\n"));
+    csv.push_str("Eve,eve@example.com,also fine,\n");
+    let mut fields = vec![("map", "name"), ("map", "email"), ("map", "notes"), ("map", "ignore"), ("key", "email")];
+    let (id, status) = import(&app, &admin, csv.clone(), &fields).await;
+    assert_eq!(status, "failed", "all or nothing");
+    assert_eq!(app.count("SELECT count(*) FROM clients"), 0, "nothing half written");
+    assert_eq!(app.count(&format!("SELECT rows_rejected FROM imports WHERE id = {id}")), 3);
+    for (row, column) in [(3, "notes"), (4, "name"), (5, "ignored")] {
+        let sql = format!(
+            "SELECT count(*) FROM import_errors WHERE import_id = {id} AND row_number = {row} \
+             AND problems->0->>'column' = '{column}' AND problems->0->>'reason' = 'This cell holds 5.0 MB; no field takes more than 10000 characters.' \
+             AND length(raw::text) < 1000"
+        );
+        assert_eq!(app.count(&sql), 1, "row {row}: rejected naming {column}, with the cell cut in the report");
+    }
+    let report = admin.get(&format!("/imports/{id}/errors.csv")).await.text().await.unwrap();
+    assert!(report.len() < 10_000, "errors.csv holds the start of each big cell, not 5 MB: {} bytes", report.len());
+    fields.push(("mode", "skip_invalid"));
+    let (id, status) = import(&app, &admin, csv, &fields).await;
+    assert_eq!(status, "done");
+    assert_eq!(counts(&app, id), [5, 2, 0, 0, 0, 3]);
+    assert_eq!(app.count("SELECT count(*) FROM clients WHERE name IN ('Ada', 'Eve')"), 2);
 }

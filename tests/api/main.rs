@@ -1,5 +1,7 @@
 //! Integration tests over HTTP against the real app and a real PostgreSQL.
 
+#[path = "../support/mod.rs"]
+mod support;
 mod activity;
 mod audit;
 mod auth;
@@ -26,9 +28,8 @@ mod scoped_reads;
 mod sessions;
 mod settings;
 mod sign_in_abuse;
+mod spreadsheet;
 mod status_source;
-#[path = "../support/mod.rs"]
-mod support;
 mod tenancy;
 mod upload_names;
 mod walk;
