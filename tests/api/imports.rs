@@ -154,14 +154,49 @@ async fn binary_empty_and_header_only_files_are_refused_and_nothing_is_kept() {
 async fn a_60_mb_file_gets_413_naming_the_limit_and_nothing_is_kept() {
     let app = spawn_app().await;
     let (admin, _) = app.signed_in(Role::Admin).await;
-    let mut big = b"name,email\n".to_vec();
-    let line = b"Somebody With A Long Name,somebody@example.com\n";
-    while big.len() < 60 * 1024 * 1024 {
-        big.extend_from_slice(line);
-    }
-    let r = admin.upload("/clients/import", "big.csv", big).await;
-    assert_eq!(r.status(), StatusCode::PAYLOAD_TOO_LARGE);
-    assert!(r.text().await.unwrap().contains("import limit of 50 MB"));
+    // A browser announces 60 MB and starts sending; the answer must come before the rest
+    // is sent. Over a raw connection that sends the head and the first 200 KB, then waits
+    // (a client pushing all 60 MB races the server's close after its early answer, and can
+    // see the connection reset before it reads the 413).
+    let (token, cookie) = (admin.csrf().await, admin.cookie_header().expect("signed in"));
+    let port = app.port;
+    let (status, body) = tokio::task::spawn_blocking(move || {
+        use std::io::{Read, Write};
+        let boundary = "switchboard-test-boundary";
+        let mut start = format!(
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"csrf_token\"\r\n\r\n{token}\r\n\
+             --{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"big.csv\"\r\nContent-Type: text/csv\r\n\r\nname,email\n"
+        )
+        .into_bytes();
+        while start.len() < 200 * 1024 {
+            start.extend_from_slice(b"Somebody With A Long Name,somebody@example.com\n");
+        }
+        let declared = 60 * 1024 * 1024;
+        let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+        stream.set_read_timeout(Some(std::time::Duration::from_secs(30))).unwrap();
+        write!(
+            stream,
+            "POST /clients/import HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nCookie: {cookie}\r\n\
+             Content-Type: multipart/form-data; boundary={boundary}\r\nContent-Length: {declared}\r\n\r\n"
+        )
+        .unwrap();
+        stream.write_all(&start).unwrap();
+        let mut answer = Vec::new();
+        let mut buf = [0u8; 8192];
+        while !String::from_utf8_lossy(&answer).contains("</html>") {
+            match stream.read(&mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => answer.extend_from_slice(&buf[..n]),
+            }
+        }
+        let answer = String::from_utf8_lossy(&answer).into_owned();
+        let status = answer.split_whitespace().nth(1).and_then(|s| s.parse::<u16>().ok()).unwrap_or(0);
+        (status, answer)
+    })
+    .await
+    .unwrap();
+    assert_eq!(status, 413, "{body}");
+    assert!(body.contains("import limit of 50 MB"), "{body}");
     assert_eq!(app.count("SELECT count(*) FROM imports") + app.count("SELECT count(*) FROM import_chunks"), 0);
 }
 
