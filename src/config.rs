@@ -146,32 +146,18 @@ impl Settings {
                 .with_context(|| format!("SWITCHBOARD_WORKERS={raw:?} is not a whole number"))?,
             None => 2,
         };
-        let import_max_bytes = match var("SWITCHBOARD_IMPORT_MAX_MB") {
-            Some(raw) => raw
-                .parse::<u64>()
-                .ok()
-                .filter(|n| (1..=10_240).contains(n))
-                .with_context(|| format!("SWITCHBOARD_IMPORT_MAX_MB={raw:?} is not a number of megabytes from 1 to 10240"))?
-                * 1024
-                * 1024,
-            None => 50 * 1024 * 1024,
+        // A whole number of `unit` within `range`, or `default` when unset.
+        let ranged = |name: &str, unit: &str, range: std::ops::RangeInclusive<i64>, default: i64| -> anyhow::Result<i64> {
+            match var(name) {
+                Some(raw) => raw.parse::<i64>().ok().filter(|n| range.contains(n)).with_context(|| {
+                    format!("{name}={raw:?} is not a number of {unit} from {} to {}", range.start(), range.end())
+                }),
+                None => Ok(default),
+            }
         };
-        let job_lease_secs = match var("SWITCHBOARD_JOB_LEASE_SECS") {
-            Some(raw) => raw
-                .parse::<i32>()
-                .ok()
-                .filter(|n| (1..=3600).contains(n))
-                .with_context(|| format!("SWITCHBOARD_JOB_LEASE_SECS={raw:?} is not a number of seconds from 1 to 3600"))?,
-            None => 60,
-        };
-        let job_retention_days = match var("SWITCHBOARD_JOB_RETENTION_DAYS") {
-            Some(raw) => raw
-                .parse::<i32>()
-                .ok()
-                .filter(|n| (1..=3650).contains(n))
-                .with_context(|| format!("SWITCHBOARD_JOB_RETENTION_DAYS={raw:?} is not a number of days from 1 to 3650"))?,
-            None => 7,
-        };
+        let import_max_bytes = ranged("SWITCHBOARD_IMPORT_MAX_MB", "megabytes", 1..=10_240, 50)? as u64 * 1024 * 1024;
+        let job_lease_secs = ranged("SWITCHBOARD_JOB_LEASE_SECS", "seconds", 1..=3600, 60)? as i32;
+        let job_retention_days = ranged("SWITCHBOARD_JOB_RETENTION_DAYS", "days", 1..=3650, 7)? as i32;
         let trusted_proxies = match var("SWITCHBOARD_TRUSTED_PROXIES") {
             Some(raw) => crate::web::client_ip::parse_trusted(&raw).map_err(|e| anyhow::anyhow!("SWITCHBOARD_TRUSTED_PROXIES: {e}"))?,
             None => Vec::new(),
