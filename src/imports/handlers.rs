@@ -20,7 +20,7 @@ use crate::departments::{self, Department};
 use crate::error::AppError;
 use crate::imports::file::{self, CHUNK_BYTES, Format};
 use crate::imports::mapping::{ImportSettings, Key, Mode, OnExisting, Target};
-use crate::imports::model::{self, Import, Rejected};
+use crate::imports::model::{self, Import, ImportPhase, ImportStatus, Rejected};
 use crate::imports::run;
 use crate::imports::upload::Head;
 use crate::startup::AppState;
@@ -109,22 +109,24 @@ impl ImportPage {
         self.columns.get(*column) == Some(target)
     }
     fn percent(&self) -> i64 {
-        match self.import.status.as_str() {
-            "done" | "failed" => 100,
-            _ if self.import.phase == "reading" => 90 * self.import.rows_read / self.import.rows_expected(),
-            _ if self.import.phase == "checking" => 92,
-            _ if self.import.phase == "writing" => 95,
-            _ => 0,
+        if self.import.finished() {
+            return 100;
+        }
+        match self.import.phase {
+            ImportPhase::Reading => 90 * self.import.rows_read / self.import.rows_expected(),
+            ImportPhase::Checking => 92,
+            ImportPhase::Writing => 95,
+            ImportPhase::None => 0,
         }
     }
     fn phase_label(&self) -> &'static str {
-        match (self.import.status.as_str(), self.import.phase.as_str()) {
-            ("queued", _) => "Waiting to start…",
-            ("running", "reading") => "Reading and checking rows…",
-            ("running", "checking") => "Looking for duplicates and existing clients…",
-            ("running", "writing") => "Saving clients…",
-            ("done", _) => "Import finished.",
-            ("failed", _) => "Nothing was imported.",
+        match (self.import.status, self.import.phase) {
+            (ImportStatus::Queued, _) => "Waiting to start…",
+            (ImportStatus::Running, ImportPhase::Reading) => "Reading and checking rows…",
+            (ImportStatus::Running, ImportPhase::Checking) => "Looking for duplicates and existing clients…",
+            (ImportStatus::Running, ImportPhase::Writing) => "Saving clients…",
+            (ImportStatus::Done, _) => "Import finished.",
+            (ImportStatus::Failed, _) => "Nothing was imported.",
             _ => "Working…",
         }
     }
@@ -191,8 +193,8 @@ struct Loaded {
 fn load(conn: &mut PgConnection, scope: &Scope, id: i64, read_as: Option<(Choice, Option<u8>)>) -> Result<Loaded, AppError> {
     let import = model::find(conn, scope, id)?.ok_or(AppError::NotFound)?;
     let w = scope.workspace_id;
-    let (preview, departments, users, my_departments) = match (import.status.as_str(), read_as) {
-        ("uploaded", Some((choice, delimiter))) => (
+    let (preview, departments, users, my_departments) = match (import.status, read_as) {
+        (ImportStatus::Uploaded, Some((choice, delimiter))) => (
             Some(preview(conn, &import, choice, delimiter)?),
             departments::list(conn, w)?,
             users::list(conn, w)?,
@@ -201,7 +203,7 @@ fn load(conn: &mut PgConnection, scope: &Scope, id: i64, read_as: Option<(Choice
         _ => (None, Vec::new(), Vec::new(), Vec::new()),
     };
     let rejected = if import.finished() { model::errors_page(conn, w, id, None, REPORT_ROWS)? } else { Vec::new() };
-    let can_retry = import.status == "failed" && file::kept(conn, w, id)?;
+    let can_retry = import.status == ImportStatus::Failed && file::kept(conn, w, id)?;
     Ok(Loaded { import, preview, departments, users, my_departments, rejected, can_retry })
 }
 
@@ -294,7 +296,7 @@ pub async fn start_import(ctx: Ctx, state: Data<AppState>, path: Path<i64>, Html
     let submitted = form.clone();
     let started = db::run(&state.pool, move |conn| {
         let loaded = load(conn, &scope, id, Some((choice, delimiter)))?;
-        if loaded.import.status != "uploaded" {
+        if loaded.import.status != ImportStatus::Uploaded {
             return Err(AppError::Conflict("This import has already been started.".into()));
         }
         let headers = match &loaded.preview {
@@ -309,9 +311,9 @@ pub async fn start_import(ctx: Ctx, state: Data<AppState>, path: Path<i64>, Html
         settings.bom = preview.bom;
         let entry = entry.after(json!({ "filename": loaded.import.filename, "settings": settings }));
         conn.transaction(|tx| {
-            let queued = diesel::update(imports::table.filter(imports::workspace_id.eq(scope.workspace_id)).filter(imports::id.eq(id)).filter(imports::status.eq("uploaded")))
+            let queued = diesel::update(imports::table.filter(imports::workspace_id.eq(scope.workspace_id)).filter(imports::id.eq(id)).filter(imports::status.eq(ImportStatus::Uploaded)))
                 .set((
-                    imports::status.eq("queued"),
+                    imports::status.eq(ImportStatus::Queued),
                     imports::settings.eq(serde_json::to_value(&settings).map_err(anyhow::Error::from)?),
                     imports::encoding.eq(&preview.encoding),
                     imports::delimiter.eq((preview.delimiter as char).to_string()),
@@ -416,14 +418,14 @@ pub async fn retry_import(ctx: Ctx, state: Data<AppState>, path: Path<i64>) -> R
         conn.transaction(|tx| {
             let import = model::find(tx, &scope, id)?.ok_or(AppError::NotFound)?;
             let w = scope.workspace_id;
-            if import.status != "failed" || !file::kept(tx, w, id)? {
+            if import.status != ImportStatus::Failed || !file::kept(tx, w, id)? {
                 return Err(AppError::Conflict("Only a failed import whose file is still kept (for a day) can be tried again; upload the file again.".into()));
             }
             diesel::delete(import_errors::table.filter(import_errors::workspace_id.eq(w)).filter(import_errors::import_id.eq(id))).execute(tx)?;
             diesel::update(imports::table.filter(imports::workspace_id.eq(w)).filter(imports::id.eq(id)))
                 .set((
-                    imports::status.eq("uploaded"),
-                    imports::phase.eq(""),
+                    imports::status.eq(ImportStatus::Uploaded),
+                    imports::phase.eq(ImportPhase::None),
                     imports::error.eq(None::<String>),
                     imports::rows_read.eq(0),
                     imports::rows_rejected.eq(0),

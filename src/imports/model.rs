@@ -1,12 +1,51 @@
-//! Import rows: who may see which, creation at upload, the recent list.
+//! Import rows and their states: who may see which, creation at upload, the recent list.
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
+use diesel::sql_types::Text;
 
 use crate::clients::query::Scope;
 use crate::db::schema::{import_errors, imports};
 use crate::imports::mapping::{ImportSettings, Problem};
 use crate::users::role::Role;
+
+crate::text_enum! {
+    /// Where an import is, stored in `imports.status` (its CHECK lists the same texts):
+    /// uploading → uploaded (mapping) → queued → running → done or failed; a failed import
+    /// whose file is kept can go back to uploaded.
+    pub enum ImportStatus {
+        /// The file is still arriving; not listed, swept after a day.
+        Uploading => "uploading",
+        /// Stored: the preview and mapping page.
+        Uploaded => "uploaded",
+        /// Started, waiting for a worker.
+        Queued => "queued",
+        Running => "running",
+        Done => "done",
+        /// Nothing was written; see `error`.
+        Failed => "failed",
+    }
+}
+
+impl ImportStatus {
+    /// Done or failed: the report is final and the page stops polling.
+    pub fn finished(self) -> bool {
+        matches!(self, ImportStatus::Done | ImportStatus::Failed)
+    }
+}
+
+crate::text_enum! {
+    /// What a running import is doing, stored in `imports.phase`; the empty text when it is
+    /// not running.
+    pub enum ImportPhase {
+        None => "",
+        /// Streaming the file through the row checks into staging.
+        Reading => "reading",
+        /// Looking for duplicates, matches and conflicts.
+        Checking => "checking",
+        Writing => "writing",
+    }
+}
 
 #[derive(Clone, Debug, Queryable, Selectable)]
 #[diesel(table_name = imports)]
@@ -17,8 +56,8 @@ pub struct Import {
     pub filename: String,
     pub size_bytes: i64,
     pub line_count: i64,
-    pub status: String,
-    pub phase: String,
+    pub status: ImportStatus,
+    pub phase: ImportPhase,
     pub encoding: String,
     pub delimiter: String,
     pub headers: serde_json::Value,
@@ -50,7 +89,7 @@ impl Import {
     }
 
     pub fn finished(&self) -> bool {
-        matches!(self.status.as_str(), "done" | "failed")
+        self.status.finished()
     }
 
     pub fn delimiter_label(&self) -> &'static str {
@@ -74,7 +113,7 @@ pub fn find(conn: &mut PgConnection, scope: &Scope, id: i64) -> QueryResult<Opti
 
 pub fn recent(conn: &mut PgConnection, scope: &Scope, limit: i64) -> QueryResult<Vec<Import>> {
     visible(scope)
-        .filter(imports::status.ne("uploading"))
+        .filter(imports::status.ne(ImportStatus::Uploading))
         .order((imports::created_at.desc(), imports::id.desc()))
         .limit(limit)
         .select(Import::as_select())
@@ -83,11 +122,15 @@ pub fn recent(conn: &mut PgConnection, scope: &Scope, limit: i64) -> QueryResult
 
 /// Uploads never started, and files of failed imports, are removed after a day.
 pub fn sweep(conn: &mut PgConnection) -> QueryResult<()> {
-    diesel::sql_query("DELETE FROM imports WHERE status IN ('uploading', 'uploaded') AND created_at < now() - interval '1 day'").execute(conn)?;
+    diesel::sql_query("DELETE FROM imports WHERE status IN ($1, $2) AND created_at < now() - interval '1 day'")
+        .bind::<Text, _>(ImportStatus::Uploading)
+        .bind::<Text, _>(ImportStatus::Uploaded)
+        .execute(conn)?;
     diesel::sql_query(
         "DELETE FROM import_chunks ch USING imports i WHERE i.workspace_id = ch.workspace_id AND i.id = ch.import_id \
-         AND i.status = 'failed' AND i.finished_at < now() - interval '1 day'",
+         AND i.status = $1 AND i.finished_at < now() - interval '1 day'",
     )
+    .bind::<Text, _>(ImportStatus::Failed)
     .execute(conn)?;
     Ok(())
 }
@@ -151,4 +194,25 @@ pub fn errors_page(conn: &mut PgConnection, workspace_id: i64, import_id: i64, a
             raw: serde_json::from_value(raw).unwrap_or_default(),
         })
         .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn import_statuses_are_the_texts_the_migration_allows() {
+        let migration = include_str!("../../migrations/2026-11-27-000600_create_imports/up.sql");
+        let listed = ImportStatus::ALL.map(|s| format!("'{s}'")).join(", ");
+        assert!(migration.contains(&format!("CHECK (status IN ({listed}))")), "the enum lists {listed}");
+        assert_eq!(ImportStatus::ALL.map(ImportStatus::as_str), ["uploading", "uploaded", "queued", "running", "done", "failed"]);
+        assert!(migration.contains("phase          text NOT NULL DEFAULT ''"), "no phase is the empty text");
+        assert_eq!(ImportPhase::ALL.map(ImportPhase::as_str), ["", "reading", "checking", "writing"]);
+    }
+
+    #[test]
+    fn only_done_and_failed_imports_are_finished() {
+        let finished: Vec<_> = ImportStatus::ALL.into_iter().filter(|s| s.finished()).collect();
+        assert_eq!(finished, [ImportStatus::Done, ImportStatus::Failed]);
+    }
 }

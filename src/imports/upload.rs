@@ -18,7 +18,7 @@ use crate::db;
 use crate::db::schema::imports;
 use crate::error::AppError;
 use crate::imports::file::{self, CHUNK_BYTES, Format};
-use crate::imports::model::{self, Import};
+use crate::imports::model::{self, Import, ImportStatus};
 use crate::startup::AppState;
 use crate::web::ctx::{Ctx, Layout};
 use crate::web::render::{respond, see_other};
@@ -145,7 +145,7 @@ async fn receive(ctx: &Ctx, state: &AppState, mut field: Field, limit: u64) -> R
             let entry = ctx.audit("imports.uploaded", "imports", id).after(json!({ "filename": filename, "bytes": total }));
             db::run(&state.pool, move |conn| {
                 diesel::update(imports::table.filter(imports::workspace_id.eq(w)).filter(imports::id.eq(id)))
-                    .set((imports::status.eq("uploaded"), imports::size_bytes.eq(total as i64), imports::line_count.eq(lines.max(1))))
+                    .set((imports::status.eq(ImportStatus::Uploaded), imports::size_bytes.eq(total as i64), imports::line_count.eq(lines.max(1))))
                     .execute(conn)?;
                 audit::record(conn, &entry)?;
                 model::sweep(conn)?;
