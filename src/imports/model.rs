@@ -1,13 +1,10 @@
-//! Import rows and their states: who may see which, creation at upload, the recent list.
+//! Import rows, their states and rejected rows; the queries are in `query`.
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
-use diesel::sql_types::Text;
 
-use crate::clients::query::Scope;
-use crate::db::schema::{import_errors, imports};
+use crate::db::schema::imports;
 use crate::imports::mapping::{ImportSettings, Problem};
-use crate::users::role::Role;
 
 crate::text_enum! {
     /// Where an import is, stored in `imports.status` (its CHECK lists the same texts):
@@ -101,38 +98,16 @@ impl Import {
     }
 }
 
-/// Admins see every import of the workspace; others their own.
-pub fn visible(scope: &Scope) -> imports::BoxedQuery<'static, diesel::pg::Pg> {
-    let query = imports::table.filter(imports::workspace_id.eq(scope.workspace_id)).into_boxed();
-    if scope.role == Role::Admin { query } else { query.filter(imports::user_id.eq(scope.user_id)) }
-}
-
-pub fn find(conn: &mut PgConnection, scope: &Scope, id: i64) -> QueryResult<Option<Import>> {
-    visible(scope).filter(imports::id.eq(id)).select(Import::as_select()).first(conn).optional()
-}
-
-pub fn recent(conn: &mut PgConnection, scope: &Scope, limit: i64) -> QueryResult<Vec<Import>> {
-    visible(scope)
-        .filter(imports::status.ne(ImportStatus::Uploading))
-        .order((imports::created_at.desc(), imports::id.desc()))
-        .limit(limit)
-        .select(Import::as_select())
-        .load(conn)
-}
-
-/// Uploads never started, and files of failed imports, are removed after a day.
-pub fn sweep(conn: &mut PgConnection) -> QueryResult<()> {
-    diesel::sql_query("DELETE FROM imports WHERE status IN ($1, $2) AND created_at < now() - interval '1 day'")
-        .bind::<Text, _>(ImportStatus::Uploading)
-        .bind::<Text, _>(ImportStatus::Uploaded)
-        .execute(conn)?;
-    diesel::sql_query(
-        "DELETE FROM import_chunks ch USING imports i WHERE i.workspace_id = ch.workspace_id AND i.id = ch.import_id \
-         AND i.status = $1 AND i.finished_at < now() - interval '1 day'",
-    )
-    .bind::<Text, _>(ImportStatus::Failed)
-    .execute(conn)?;
-    Ok(())
+/// A new import, created in `uploading` from what its file's first chunk says.
+#[derive(Debug, Insertable)]
+#[diesel(table_name = imports)]
+pub struct NewImport<'a> {
+    pub workspace_id: i64,
+    pub user_id: i64,
+    pub filename: &'a str,
+    pub encoding: &'a str,
+    pub delimiter: String,
+    pub headers: serde_json::Value,
 }
 
 /// A rejected row as stored.
@@ -151,49 +126,6 @@ impl Rejected {
             .collect::<Vec<_>>()
             .join(" ")
     }
-}
-
-pub fn insert_errors(conn: &mut PgConnection, workspace_id: i64, import_id: i64, rows: &[Rejected]) -> QueryResult<()> {
-    for chunk in rows.chunks(1_000) {
-        let values: Vec<_> = chunk
-            .iter()
-            .map(|r| {
-                (
-                    import_errors::workspace_id.eq(workspace_id),
-                    import_errors::import_id.eq(import_id),
-                    import_errors::row_number.eq(r.row_number),
-                    import_errors::problems.eq(serde_json::to_value(&r.problems).unwrap_or_default()),
-                    import_errors::raw.eq(serde_json::to_value(&r.raw).unwrap_or_default()),
-                )
-            })
-            .collect();
-        diesel::insert_into(import_errors::table).values(values).on_conflict_do_nothing().execute(conn)?;
-    }
-    Ok(())
-}
-
-/// Rejected rows in row order after `after`, at most `limit`.
-pub fn errors_page(conn: &mut PgConnection, workspace_id: i64, import_id: i64, after: Option<i64>, limit: i64) -> QueryResult<Vec<Rejected>> {
-    let mut query = import_errors::table
-        .filter(import_errors::workspace_id.eq(workspace_id))
-        .filter(import_errors::import_id.eq(import_id))
-        .into_boxed();
-    if let Some(after) = after {
-        query = query.filter(import_errors::row_number.gt(after));
-    }
-    let rows: Vec<(i64, serde_json::Value, serde_json::Value)> = query
-        .order(import_errors::row_number)
-        .limit(limit)
-        .select((import_errors::row_number, import_errors::problems, import_errors::raw))
-        .load(conn)?;
-    Ok(rows
-        .into_iter()
-        .map(|(row_number, problems, raw)| Rejected {
-            row_number,
-            problems: serde_json::from_value(problems).unwrap_or_default(),
-            raw: serde_json::from_value(raw).unwrap_or_default(),
-        })
-        .collect())
 }
 
 #[cfg(test)]

@@ -16,10 +16,11 @@ use serde_json::json;
 
 use crate::csv_io::rows::Row;
 use crate::db::Pool;
-use crate::db::schema::imports;
+use crate::db::schema::{imports, jobs};
 use crate::imports::file::{self, ChunkReader, Format};
 use crate::imports::mapping::{ImportSettings, Key, Mode, OnExisting, Problem, RowChecker, Target};
-use crate::imports::model::{self, Import, ImportPhase, ImportStatus, Rejected};
+use crate::imports::model::{Import, ImportPhase, ImportStatus, Rejected};
+use crate::imports::query;
 use crate::users::role::Role;
 
 diesel::table! {
@@ -51,10 +52,21 @@ pub fn job(env: &crate::jobs::run::JobEnv, job: &crate::jobs::queue::Job) -> Res
     Ok(())
 }
 
+/// The job's idempotency key: one run per import at a time.
+fn job_key(import_id: i64) -> String {
+    format!("import:{import_id}")
+}
+
 /// Enqueues the run of a queued import, in the caller's transaction.
 pub fn enqueue(conn: &mut PgConnection, workspace_id: i64, import_id: i64) -> QueryResult<Option<i64>> {
-    let job = crate::jobs::NewJob::new(workspace_id, crate::jobs::Kind::Import, json!({ "import_id": import_id })).key(format!("import:{import_id}")).attempts(3);
+    let job = crate::jobs::NewJob::new(workspace_id, crate::jobs::Kind::Import, json!({ "import_id": import_id })).key(job_key(import_id)).attempts(3);
     crate::jobs::enqueue(conn, &job)
+}
+
+/// Deletes the finished run's job, so starting the import again enqueues a new one under
+/// the same key.
+pub fn forget_job(conn: &mut PgConnection, workspace_id: i64, import_id: i64) -> QueryResult<usize> {
+    diesel::delete(jobs::table.filter(jobs::workspace_id.eq(workspace_id)).filter(jobs::idempotency_key.eq(job_key(import_id)))).execute(conn)
 }
 
 /// Runs a queued import to its end; an unexpected error marks it failed (nothing written).
@@ -151,7 +163,7 @@ fn execute(pool: &Pool, w: i64, id: i64) -> anyhow::Result<()> {
             rows.extend(with_cells(pool, &job, found)?);
             rows.sort_by_key(|r| r.row_number);
             conn.transaction(|tx| -> anyhow::Result<()> {
-                model::insert_errors(tx, w, id, &rows)?;
+                query::insert_errors(tx, w, id, &rows)?;
                 let message = format!(
                     "{} row{} rejected, so nothing was imported. Fix {} and upload the file again, or choose to import only the valid rows.",
                     rows.len(),
@@ -265,7 +277,7 @@ fn import_in(tx: &mut PgConnection, pool: &Pool, job: &Job, rejected: &RefCell<V
     rows.extend(with_cells(pool, job, found).map_err(|e| RunError::Db(diesel::result::Error::QueryBuilderError(e.into())))?);
     rows.sort_by_key(|r| r.row_number);
     counts.rejected = rows.len() as i64;
-    model::insert_errors(tx, w, job.id(), &rows)?;
+    query::insert_errors(tx, w, job.id(), &rows)?;
     diesel::update(imports::table.filter(imports::workspace_id.eq(w)).filter(imports::id.eq(job.id())))
         .set((
             imports::status.eq(ImportStatus::Done),
