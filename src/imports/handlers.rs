@@ -6,7 +6,7 @@ use actix_web::HttpResponse;
 use actix_web::http::StatusCode;
 use actix_web::web::{Data, Path};
 use askama::Template;
-use diesel::prelude::*;
+use diesel::{Connection, PgConnection};
 use serde::Deserialize;
 use serde_json::json;
 
@@ -15,13 +15,12 @@ use crate::clients::query::Scope;
 use crate::csv_io::sniff::Choice;
 use crate::csv_safe;
 use crate::db;
-use crate::db::schema::{import_errors, imports, jobs};
 use crate::departments::{self, Department};
 use crate::error::AppError;
 use crate::imports::file::{self, CHUNK_BYTES, Format};
 use crate::imports::mapping::{ImportSettings, Key, Mode, OnExisting, Target};
-use crate::imports::model::{self, Import, Rejected};
-use crate::imports::run;
+use crate::imports::model::{Import, ImportPhase, ImportStatus, Rejected};
+use crate::imports::{query, run};
 use crate::imports::upload::Head;
 use crate::startup::AppState;
 use crate::users::model::{self as users, User};
@@ -109,22 +108,24 @@ impl ImportPage {
         self.columns.get(*column) == Some(target)
     }
     fn percent(&self) -> i64 {
-        match self.import.status.as_str() {
-            "done" | "failed" => 100,
-            _ if self.import.phase == "reading" => 90 * self.import.rows_read / self.import.rows_expected(),
-            _ if self.import.phase == "checking" => 92,
-            _ if self.import.phase == "writing" => 95,
-            _ => 0,
+        if self.import.finished() {
+            return 100;
+        }
+        match self.import.phase {
+            ImportPhase::Reading => 90 * self.import.rows_read / self.import.rows_expected(),
+            ImportPhase::Checking => 92,
+            ImportPhase::Writing => 95,
+            ImportPhase::None => 0,
         }
     }
     fn phase_label(&self) -> &'static str {
-        match (self.import.status.as_str(), self.import.phase.as_str()) {
-            ("queued", _) => "Waiting to start…",
-            ("running", "reading") => "Reading and checking rows…",
-            ("running", "checking") => "Looking for duplicates and existing clients…",
-            ("running", "writing") => "Saving clients…",
-            ("done", _) => "Import finished.",
-            ("failed", _) => "Nothing was imported.",
+        match (self.import.status, self.import.phase) {
+            (ImportStatus::Queued, _) => "Waiting to start…",
+            (ImportStatus::Running, ImportPhase::Reading) => "Reading and checking rows…",
+            (ImportStatus::Running, ImportPhase::Checking) => "Looking for duplicates and existing clients…",
+            (ImportStatus::Running, ImportPhase::Writing) => "Saving clients…",
+            (ImportStatus::Done, _) => "Import finished.",
+            (ImportStatus::Failed, _) => "Nothing was imported.",
             _ => "Working…",
         }
     }
@@ -189,10 +190,10 @@ struct Loaded {
 }
 
 fn load(conn: &mut PgConnection, scope: &Scope, id: i64, read_as: Option<(Choice, Option<u8>)>) -> Result<Loaded, AppError> {
-    let import = model::find(conn, scope, id)?.ok_or(AppError::NotFound)?;
+    let import = query::find(conn, scope, id)?.ok_or(AppError::NotFound)?;
     let w = scope.workspace_id;
-    let (preview, departments, users, my_departments) = match (import.status.as_str(), read_as) {
-        ("uploaded", Some((choice, delimiter))) => (
+    let (preview, departments, users, my_departments) = match (import.status, read_as) {
+        (ImportStatus::Uploaded, Some((choice, delimiter))) => (
             Some(preview(conn, &import, choice, delimiter)?),
             departments::list(conn, w)?,
             users::list(conn, w)?,
@@ -200,8 +201,8 @@ fn load(conn: &mut PgConnection, scope: &Scope, id: i64, read_as: Option<(Choice
         ),
         _ => (None, Vec::new(), Vec::new(), Vec::new()),
     };
-    let rejected = if import.finished() { model::errors_page(conn, w, id, None, REPORT_ROWS)? } else { Vec::new() };
-    let can_retry = import.status == "failed" && file::kept(conn, w, id)?;
+    let rejected = if import.finished() { query::errors_page(conn, w, id, None, REPORT_ROWS)? } else { Vec::new() };
+    let can_retry = import.status == ImportStatus::Failed && file::kept(conn, w, id)?;
     Ok(Loaded { import, preview, departments, users, my_departments, rejected, can_retry })
 }
 
@@ -294,7 +295,7 @@ pub async fn start_import(ctx: Ctx, state: Data<AppState>, path: Path<i64>, Html
     let submitted = form.clone();
     let started = db::run(&state.pool, move |conn| {
         let loaded = load(conn, &scope, id, Some((choice, delimiter)))?;
-        if loaded.import.status != "uploaded" {
+        if loaded.import.status != ImportStatus::Uploaded {
             return Err(AppError::Conflict("This import has already been started.".into()));
         }
         let headers = match &loaded.preview {
@@ -309,16 +310,7 @@ pub async fn start_import(ctx: Ctx, state: Data<AppState>, path: Path<i64>, Html
         settings.bom = preview.bom;
         let entry = entry.after(json!({ "filename": loaded.import.filename, "settings": settings }));
         conn.transaction(|tx| {
-            let queued = diesel::update(imports::table.filter(imports::workspace_id.eq(scope.workspace_id)).filter(imports::id.eq(id)).filter(imports::status.eq("uploaded")))
-                .set((
-                    imports::status.eq("queued"),
-                    imports::settings.eq(serde_json::to_value(&settings).map_err(anyhow::Error::from)?),
-                    imports::encoding.eq(&preview.encoding),
-                    imports::delimiter.eq((preview.delimiter as char).to_string()),
-                    imports::headers.eq(json!(preview.headers)),
-                ))
-                .execute(tx)?;
-            if queued == 0 {
+            if !query::queue(tx, scope.workspace_id, id, &settings, &preview.encoding, preview.delimiter, &preview.headers)? {
                 return Err(AppError::Conflict("This import has already been started.".into()));
             }
             run::enqueue(tx, scope.workspace_id, id)?;
@@ -414,25 +406,13 @@ pub async fn retry_import(ctx: Ctx, state: Data<AppState>, path: Path<i64>) -> R
     let entry = ctx.audit("imports.retried", "imports", id);
     db::run(&state.pool, move |conn| {
         conn.transaction(|tx| {
-            let import = model::find(tx, &scope, id)?.ok_or(AppError::NotFound)?;
+            let import = query::find(tx, &scope, id)?.ok_or(AppError::NotFound)?;
             let w = scope.workspace_id;
-            if import.status != "failed" || !file::kept(tx, w, id)? {
+            if import.status != ImportStatus::Failed || !file::kept(tx, w, id)? {
                 return Err(AppError::Conflict("Only a failed import whose file is still kept (for a day) can be tried again; upload the file again.".into()));
             }
-            diesel::delete(import_errors::table.filter(import_errors::workspace_id.eq(w)).filter(import_errors::import_id.eq(id))).execute(tx)?;
-            diesel::update(imports::table.filter(imports::workspace_id.eq(w)).filter(imports::id.eq(id)))
-                .set((
-                    imports::status.eq("uploaded"),
-                    imports::phase.eq(""),
-                    imports::error.eq(None::<String>),
-                    imports::rows_read.eq(0),
-                    imports::rows_rejected.eq(0),
-                    imports::started_at.eq(None::<chrono::DateTime<chrono::Utc>>),
-                    imports::finished_at.eq(None::<chrono::DateTime<chrono::Utc>>),
-                ))
-                .execute(tx)?;
-            // The finished run's job goes, so starting again enqueues a new one under the same key.
-            diesel::delete(jobs::table.filter(jobs::workspace_id.eq(w)).filter(jobs::idempotency_key.eq(format!("import:{id}")))).execute(tx)?;
+            query::reset_for_retry(tx, w, id)?;
+            run::forget_job(tx, w, id)?;
             audit::record(tx, &entry)?;
             Ok(())
         })
@@ -446,7 +426,7 @@ pub async fn retry_import(ctx: Ctx, state: Data<AppState>, path: Path<i64>) -> R
 pub async fn errors_csv(ctx: Ctx, state: Data<AppState>, path: Path<i64>) -> Result<HttpResponse, AppError> {
     let scope = Scope::of(&ctx);
     let id = path.into_inner();
-    let import = db::run(&state.pool, move |conn| model::find(conn, &scope, id)?.ok_or(AppError::NotFound)).await?;
+    let import = db::run(&state.pool, move |conn| query::find(conn, &scope, id)?.ok_or(AppError::NotFound)).await?;
     let mut header = import.headers();
     let width = header.len();
     header.push("error".into());
@@ -456,7 +436,7 @@ pub async fn errors_csv(ctx: Ctx, state: Data<AppState>, path: Path<i64>) -> Res
     let separator = import.delimiter.bytes().next().unwrap_or(b',');
     let dialect = csv_safe::Dialect { bom, separator };
     Ok(csv_safe::streamed_response(&format!("import-{id}-errors.csv"), dialect, &header, state.pool.clone(), move |conn, cursor| {
-        let rows = model::errors_page(conn, w, id, cursor, 1_000)?;
+        let rows = query::errors_page(conn, w, id, cursor, 1_000)?;
         let mut out = Vec::new();
         for r in &rows {
             let mut cells: Vec<String> = r.raw.clone();

@@ -6,5 +6,6 @@ pub mod file;
 pub mod handlers;
 pub mod mapping;
 pub mod model;
+pub mod query;
 pub mod run;
 pub mod upload;

@@ -16,10 +16,11 @@ use serde_json::json;
 
 use crate::csv_io::rows::Row;
 use crate::db::Pool;
-use crate::db::schema::imports;
+use crate::db::schema::{imports, jobs};
 use crate::imports::file::{self, ChunkReader, Format};
 use crate::imports::mapping::{ImportSettings, Key, Mode, OnExisting, Problem, RowChecker, Target};
-use crate::imports::model::{self, Import, Rejected};
+use crate::imports::model::{Import, ImportPhase, ImportStatus, Rejected};
+use crate::imports::query;
 use crate::users::role::Role;
 
 diesel::table! {
@@ -51,10 +52,21 @@ pub fn job(env: &crate::jobs::run::JobEnv, job: &crate::jobs::queue::Job) -> Res
     Ok(())
 }
 
+/// The job's idempotency key: one run per import at a time.
+fn job_key(import_id: i64) -> String {
+    format!("import:{import_id}")
+}
+
 /// Enqueues the run of a queued import, in the caller's transaction.
 pub fn enqueue(conn: &mut PgConnection, workspace_id: i64, import_id: i64) -> QueryResult<Option<i64>> {
-    let job = crate::jobs::NewJob::new(workspace_id, crate::jobs::Kind::Import, json!({ "import_id": import_id })).key(format!("import:{import_id}")).attempts(3);
+    let job = crate::jobs::NewJob::new(workspace_id, crate::jobs::Kind::Import, json!({ "import_id": import_id })).key(job_key(import_id)).attempts(3);
     crate::jobs::enqueue(conn, &job)
+}
+
+/// Deletes the finished run's job, so starting the import again enqueues a new one under
+/// the same key.
+pub fn forget_job(conn: &mut PgConnection, workspace_id: i64, import_id: i64) -> QueryResult<usize> {
+    diesel::delete(jobs::table.filter(jobs::workspace_id.eq(workspace_id)).filter(jobs::idempotency_key.eq(job_key(import_id)))).execute(conn)
 }
 
 /// Runs a queued import to its end; an unexpected error marks it failed (nothing written).
@@ -64,7 +76,7 @@ pub fn run(pool: &Pool, workspace_id: i64, import_id: i64) {
         let message = "The import stopped on an unexpected error and nothing was written. Try again, or ask your administrator to check the logs.";
         if let Ok(mut conn) = pool.get() {
             let _ = diesel::update(imports::table.filter(imports::workspace_id.eq(workspace_id)).filter(imports::id.eq(import_id)))
-                .set((imports::status.eq("failed"), imports::phase.eq(""), imports::error.eq(message), imports::finished_at.eq(diesel::dsl::now)))
+                .set((imports::status.eq(ImportStatus::Failed), imports::phase.eq(ImportPhase::None), imports::error.eq(message), imports::finished_at.eq(diesel::dsl::now)))
                 .execute(&mut conn);
         }
     }
@@ -119,9 +131,9 @@ fn execute(pool: &Pool, w: i64, id: i64) -> anyhow::Result<()> {
     let mut conn = pool.get().context("pool checkout")?;
     // `running` too: a worker that died mid-import left it so, and nothing it did committed.
     let claimed: Option<Import> = diesel::update(
-        imports::table.filter(imports::workspace_id.eq(w)).filter(imports::id.eq(id)).filter(imports::status.eq_any(["queued", "running"])),
+        imports::table.filter(imports::workspace_id.eq(w)).filter(imports::id.eq(id)).filter(imports::status.eq_any([ImportStatus::Queued, ImportStatus::Running])),
     )
-        .set((imports::status.eq("running"), imports::phase.eq("reading"), imports::started_at.eq(diesel::dsl::now)))
+        .set((imports::status.eq(ImportStatus::Running), imports::phase.eq(ImportPhase::Reading), imports::started_at.eq(diesel::dsl::now)))
         .returning(Import::as_returning())
         .get_result(&mut conn)
         .optional()?;
@@ -151,7 +163,7 @@ fn execute(pool: &Pool, w: i64, id: i64) -> anyhow::Result<()> {
             rows.extend(with_cells(pool, &job, found)?);
             rows.sort_by_key(|r| r.row_number);
             conn.transaction(|tx| -> anyhow::Result<()> {
-                model::insert_errors(tx, w, id, &rows)?;
+                query::insert_errors(tx, w, id, &rows)?;
                 let message = format!(
                     "{} row{} rejected, so nothing was imported. Fix {} and upload the file again, or choose to import only the valid rows.",
                     rows.len(),
@@ -160,8 +172,8 @@ fn execute(pool: &Pool, w: i64, id: i64) -> anyhow::Result<()> {
                 );
                 diesel::update(imports::table.filter(imports::workspace_id.eq(w)).filter(imports::id.eq(id)))
                     .set((
-                        imports::status.eq("failed"),
-                        imports::phase.eq(""),
+                        imports::status.eq(ImportStatus::Failed),
+                        imports::phase.eq(ImportPhase::None),
                         imports::error.eq(message),
                         imports::rows_read.eq(counts.read),
                         imports::rows_rejected.eq(rows.len() as i64),
@@ -186,7 +198,7 @@ fn audit_entry(job: &Job, action: &str) -> crate::audit::Entry {
     entry
 }
 
-fn progress(pool: &Pool, job: &Job, phase: &str, read: i64) {
+fn progress(pool: &Pool, job: &Job, phase: ImportPhase, read: i64) {
     if let Ok(mut conn) = pool.get() {
         let _ = diesel::update(imports::table.filter(imports::workspace_id.eq(job.w())).filter(imports::id.eq(job.id())))
             .set((imports::phase.eq(phase), imports::rows_read.eq(read)))
@@ -212,7 +224,7 @@ fn import_in(tx: &mut PgConnection, pool: &Pool, job: &Job, rejected: &RefCell<V
     let mut clock = PhaseClock::new(job.id());
     let blank = stage(tx, pool, job, rejected, &mut counts.read)?;
     clock.lap("staged");
-    progress(pool, job, "checking", counts.read);
+    progress(pool, job, ImportPhase::Checking, counts.read);
     for sql in [
         "CREATE INDEX ON import_rows (email)",
         "CREATE INDEX ON import_rows (phone)",
@@ -233,7 +245,7 @@ fn import_in(tx: &mut PgConnection, pool: &Pool, job: &Job, rejected: &RefCell<V
     if job.settings.on_existing == OnExisting::Skip {
         counts.skipped += diesel::sql_query("DELETE FROM import_rows WHERE client_id IS NOT NULL").execute(tx)? as i64;
     }
-    progress(pool, job, "writing", counts.read);
+    progress(pool, job, ImportPhase::Writing, counts.read);
     let w = job.w();
     diesel::sql_query(
         "INSERT INTO tags (workspace_id, name) \
@@ -265,11 +277,11 @@ fn import_in(tx: &mut PgConnection, pool: &Pool, job: &Job, rejected: &RefCell<V
     rows.extend(with_cells(pool, job, found).map_err(|e| RunError::Db(diesel::result::Error::QueryBuilderError(e.into())))?);
     rows.sort_by_key(|r| r.row_number);
     counts.rejected = rows.len() as i64;
-    model::insert_errors(tx, w, job.id(), &rows)?;
+    query::insert_errors(tx, w, job.id(), &rows)?;
     diesel::update(imports::table.filter(imports::workspace_id.eq(w)).filter(imports::id.eq(job.id())))
         .set((
-            imports::status.eq("done"),
-            imports::phase.eq(""),
+            imports::status.eq(ImportStatus::Done),
+            imports::phase.eq(ImportPhase::None),
             imports::rows_read.eq(counts.read),
             imports::rows_created.eq(counts.created),
             imports::rows_updated.eq(counts.updated),
@@ -352,7 +364,7 @@ fn stage(tx: &mut PgConnection, pool: &Pool, job: &Job, rejected: &RefCell<Vec<R
                     }),
                 }
                 if read % PROGRESS_EVERY == 0 {
-                    progress(pool, job, "reading", read);
+                    progress(pool, job, ImportPhase::Reading, read);
                 }
             }
             out.flush().map_err(io_error)?;

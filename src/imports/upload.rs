@@ -7,7 +7,7 @@ use actix_web::http::StatusCode;
 use actix_web::web::Data;
 use actix_web::{HttpRequest, HttpResponse};
 use askama::Template;
-use diesel::prelude::*;
+use diesel::Connection;
 use futures_util::TryStreamExt;
 use serde_json::json;
 
@@ -15,10 +15,10 @@ use crate::audit;
 use crate::clients::query::Scope;
 use crate::csv_io::sniff::{self, Choice};
 use crate::db;
-use crate::db::schema::imports;
 use crate::error::AppError;
 use crate::imports::file::{self, CHUNK_BYTES, Format};
-use crate::imports::model::{self, Import};
+use crate::imports::model::{Import, NewImport};
+use crate::imports::query;
 use crate::startup::AppState;
 use crate::web::ctx::{Ctx, Layout};
 use crate::web::render::{respond, see_other};
@@ -38,7 +38,7 @@ crate::pages!(UploadPage);
 
 async fn upload_page(ctx: &Ctx, state: &AppState, status: StatusCode, error: Option<String>) -> Result<HttpResponse, AppError> {
     let scope = Scope::of(ctx);
-    let recent = db::run(&state.pool, move |conn| Ok(model::recent(conn, &scope, 20)?)).await?;
+    let recent = db::run(&state.pool, move |conn| Ok(query::recent(conn, &scope, 20)?)).await?;
     let page = UploadPage { layout: ctx.layout("Import clients", "clients"), error, limit_mb: state.settings.import_max_bytes >> 20, recent };
     respond(&ctx.meta.htmx, status, &page)
 }
@@ -144,11 +144,9 @@ async fn receive(ctx: &Ctx, state: &AppState, mut field: Field, limit: u64) -> R
         (Ok(()), Some((id, _))) => {
             let entry = ctx.audit("imports.uploaded", "imports", id).after(json!({ "filename": filename, "bytes": total }));
             db::run(&state.pool, move |conn| {
-                diesel::update(imports::table.filter(imports::workspace_id.eq(w)).filter(imports::id.eq(id)))
-                    .set((imports::status.eq("uploaded"), imports::size_bytes.eq(total as i64), imports::line_count.eq(lines.max(1))))
-                    .execute(conn)?;
+                query::mark_uploaded(conn, w, id, total as i64, lines.max(1))?;
                 audit::record(conn, &entry)?;
-                model::sweep(conn)?;
+                query::sweep(conn)?;
                 Ok(())
             })
             .await?;
@@ -157,10 +155,7 @@ async fn receive(ctx: &Ctx, state: &AppState, mut field: Field, limit: u64) -> R
         (Ok(()), None) => Err(Refusal::NotCsv("The file is empty.".into())),
         (Err(refusal), stored) => {
             if let Some((id, _)) = stored {
-                db::run(&state.pool, move |conn| {
-                    Ok(diesel::delete(imports::table.filter(imports::workspace_id.eq(w)).filter(imports::id.eq(id))).execute(conn)?)
-                })
-                .await?;
+                db::run(&state.pool, move |conn| Ok(query::delete(conn, w, id)?)).await?;
             }
             Err(refusal)
         }
@@ -170,18 +165,16 @@ async fn receive(ctx: &Ctx, state: &AppState, mut field: Field, limit: u64) -> R
 async fn create(ctx: &Ctx, state: &AppState, filename: &str, head: Head, chunk: Vec<u8>) -> Result<i64, AppError> {
     let (w, user, filename) = (ctx.workspace_id(), ctx.user_id(), filename.to_string());
     db::run(&state.pool, move |conn| {
+        let new = NewImport {
+            workspace_id: w,
+            user_id: user,
+            filename: &filename,
+            encoding: head.encoding,
+            delimiter: (head.delimiter as char).to_string(),
+            headers: json!(head.headers),
+        };
         conn.transaction(|tx| {
-            let id: i64 = diesel::insert_into(imports::table)
-                .values((
-                    imports::workspace_id.eq(w),
-                    imports::user_id.eq(user),
-                    imports::filename.eq(&filename),
-                    imports::encoding.eq(head.encoding),
-                    imports::delimiter.eq((head.delimiter as char).to_string()),
-                    imports::headers.eq(json!(head.headers)),
-                ))
-                .returning(imports::id)
-                .get_result(tx)?;
+            let id = query::insert(tx, &new)?;
             file::store_chunk(tx, w, id, 0, &chunk)?;
             Ok(id)
         })

@@ -487,3 +487,59 @@ async fn rows_with_5_mb_cells_are_rejected_with_their_size_and_nothing_is_half_w
     assert_eq!(counts(&app, id), [5, 2, 0, 0, 0, 3]);
     assert_eq!(app.count("SELECT count(*) FROM clients WHERE name IN ('Ada', 'Eve')"), 2);
 }
+
+#[tokio::test]
+async fn every_import_status_and_phase_is_stored_under_the_check_and_read_back_as_itself() {
+    use diesel::prelude::*;
+    use switchboard::clients::query::Scope;
+    use switchboard::db::schema::imports;
+    use switchboard::imports::model::{ImportPhase, ImportStatus};
+    use switchboard::imports::query;
+
+    let app = spawn_app_with(|s| s.job_workers = 0).await;
+    let (admin, me) = app.signed_in(Role::Admin).await;
+    let id = upload(&admin, "states.csv", "name,email\nAda,ada@example.com\n").await;
+    let scope = Scope { workspace_id: me.workspace_id, user_id: me.id, role: Role::Admin };
+    let mut conn = app.conn();
+    for (status, phase) in ImportStatus::ALL.into_iter().zip(ImportPhase::ALL.into_iter().cycle()) {
+        let set = diesel::update(imports::table.filter(imports::id.eq(id)))
+            .set((imports::status.eq(status), imports::phase.eq(phase)))
+            .execute(&mut conn);
+        assert_eq!(set.as_ref().ok(), Some(&1), "{status} is allowed by the CHECK: {set:?}");
+        assert_eq!(app.count(&format!("SELECT count(*) FROM imports WHERE id = {id} AND status = '{status}' AND phase = '{phase}'")), 1);
+        let import = query::find(&mut conn, &scope, id).expect("load").expect("the import");
+        assert_eq!((import.status, import.phase), (status, phase));
+    }
+}
+
+#[tokio::test]
+async fn abandoned_uploads_and_the_files_of_failed_imports_are_swept_after_a_day() {
+    let app = spawn_app().await;
+    let (admin, _) = app.signed_in(Role::Admin).await;
+    let csv = "name,email\nAda,ada@example.com\nAda Again,ada@example.com\n";
+    let abandoned = upload(&admin, "abandoned.csv", csv).await;
+    let fresh = upload(&admin, "fresh.csv", csv).await;
+    let (failed, status) = import(&app, &admin, csv, &[("map", "name"), ("map", "email"), ("key", "email")]).await;
+    assert_eq!(status, "failed");
+    let (done, status) = import(&app, &admin, "name,email\nBob,bob@example.com\n", &[("map", "name"), ("map", "email"), ("key", "email")]).await;
+    assert_eq!(status, "done");
+    let (recently_failed, status) = import(&app, &admin, csv, &[("map", "name"), ("map", "email"), ("key", "email")]).await;
+    assert_eq!(status, "failed");
+    let sql = |q: String| diesel::RunQueryDsl::execute(diesel::sql_query(q), &mut app.conn()).expect("backdate");
+    assert_eq!(sql(format!("UPDATE imports SET created_at = now() - interval '2 days' WHERE id IN ({abandoned}, {failed}, {done})")), 3);
+    assert_eq!(sql(format!("UPDATE imports SET finished_at = now() - interval '2 days' WHERE id IN ({failed}, {done})")), 2);
+    let chunks = |id: i64| app.count(&format!("SELECT count(*) FROM import_chunks WHERE import_id = {id}"));
+    let kept = |id: i64| app.count(&format!("SELECT count(*) FROM imports WHERE id = {id}")) == 1;
+    assert!(chunks(failed) > 0 && chunks(recently_failed) > 0, "a failed import keeps its file for a retry");
+
+    // The sweep runs after every completed upload.
+    let trigger = upload(&admin, "trigger.csv", csv).await;
+
+    assert!(!kept(abandoned), "an upload never started is removed after a day");
+    assert_eq!(chunks(abandoned), 0);
+    assert!(kept(fresh) && chunks(fresh) > 0, "a recent upload stays");
+    assert!(kept(failed) && chunks(failed) == 0, "a failed import's file goes after a day, its report stays");
+    assert!(kept(recently_failed) && chunks(recently_failed) > 0, "a recently failed import can still be retried");
+    assert!(kept(done), "finished imports are never swept");
+    assert!(kept(trigger) && chunks(trigger) > 0);
+}
