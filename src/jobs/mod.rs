@@ -8,13 +8,22 @@
 //! app's Diesel connections and transactions.
 
 pub mod admin;
+pub mod query;
 pub mod queue;
 pub mod run;
 pub mod scheduler;
 pub mod worker;
 
+use std::fmt;
+use std::io::Write;
+
 use chrono::{DateTime, Utc};
+use diesel::deserialize::{self, FromSql, FromSqlRow};
+use diesel::expression::AsExpression;
+use diesel::pg::{Pg, PgValue};
 use diesel::prelude::*;
+use diesel::serialize::{self, IsNull, Output, ToSql};
+use diesel::sql_types::Text;
 use serde::Serialize;
 
 use crate::db::schema::jobs;
@@ -51,6 +60,89 @@ impl Kind {
 
     pub fn parse(value: &str) -> Option<Kind> {
         Kind::ALL.into_iter().find(|k| k.as_str() == value)
+    }
+}
+
+/// Where a job is in its life, stored as text under the `jobs_status_check` CHECK.
+///
+/// queued → running → done; a failed attempt makes it `failed` (retried after a backoff) or,
+/// out of attempts, `dead`; `waiting` is a retry that used up no attempt (no SMTP server
+/// yet). A person may retry a waiting, failed, dead or cancelled job, and cancel a queued,
+/// waiting or failed one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, AsExpression, FromSqlRow)]
+#[diesel(sql_type = Text)]
+pub enum JobStatus {
+    Queued,
+    Running,
+    Waiting,
+    Failed,
+    Dead,
+    Done,
+    Cancelled,
+}
+
+impl JobStatus {
+    /// In the order the jobs page shows them.
+    pub const ALL: [JobStatus; 7] =
+        [JobStatus::Queued, JobStatus::Running, JobStatus::Waiting, JobStatus::Failed, JobStatus::Dead, JobStatus::Done, JobStatus::Cancelled];
+
+    /// Not finished: a worker has it or will claim it.
+    pub const UNFINISHED: [JobStatus; 4] = [JobStatus::Queued, JobStatus::Waiting, JobStatus::Failed, JobStatus::Running];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JobStatus::Queued => "queued",
+            JobStatus::Running => "running",
+            JobStatus::Waiting => "waiting",
+            JobStatus::Failed => "failed",
+            JobStatus::Dead => "dead",
+            JobStatus::Done => "done",
+            JobStatus::Cancelled => "cancelled",
+        }
+    }
+
+    pub fn parse(value: &str) -> Option<JobStatus> {
+        JobStatus::ALL.into_iter().find(|s| s.as_str() == value)
+    }
+
+    /// The status after a person retries the job (queued again), if it may be retried.
+    pub fn retry(self) -> Option<JobStatus> {
+        matches!(self, JobStatus::Waiting | JobStatus::Failed | JobStatus::Dead | JobStatus::Cancelled).then_some(JobStatus::Queued)
+    }
+
+    /// The status after a person cancels the job, if it may be cancelled.
+    pub fn cancel(self) -> Option<JobStatus> {
+        matches!(self, JobStatus::Queued | JobStatus::Waiting | JobStatus::Failed).then_some(JobStatus::Cancelled)
+    }
+
+    /// Whether the jobs page offers "Retry".
+    pub fn can_retry(&self) -> bool {
+        self.retry().is_some()
+    }
+
+    /// Whether the jobs page offers "Cancel".
+    pub fn can_cancel(&self) -> bool {
+        self.cancel().is_some()
+    }
+}
+
+impl fmt::Display for JobStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl ToSql<Text, Pg> for JobStatus {
+    fn to_sql<'b>(&'b self, out: &mut Output<'b, '_, Pg>) -> serialize::Result {
+        out.write_all(self.as_str().as_bytes())?;
+        Ok(IsNull::No)
+    }
+}
+
+impl FromSql<Text, Pg> for JobStatus {
+    fn from_sql(bytes: PgValue<'_>) -> deserialize::Result<Self> {
+        let text = std::str::from_utf8(bytes.as_bytes())?;
+        JobStatus::parse(text).ok_or_else(|| format!("unknown job status {text:?}").into())
     }
 }
 
@@ -138,4 +230,27 @@ pub fn enqueue_many(conn: &mut PgConnection, batch: &[NewJob]) -> QueryResult<us
 /// Wakes the workers (at commit, when called inside a transaction).
 pub fn wake(conn: &mut PgConnection) -> QueryResult<()> {
     diesel::sql_query(format!("SELECT pg_notify('{CHANNEL}', '')")).execute(conn).map(|_| ())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn job_statuses_round_trip_and_say_what_a_person_may_do() {
+        for status in JobStatus::ALL {
+            assert_eq!(JobStatus::parse(status.as_str()), Some(status));
+            assert_eq!(status.to_string(), status.as_str());
+        }
+        assert_eq!(JobStatus::parse("finished"), None);
+        assert_eq!(JobStatus::parse("Queued"), None, "stored in lower case only");
+        let retryable: Vec<_> = JobStatus::ALL.into_iter().filter(JobStatus::can_retry).map(JobStatus::as_str).collect();
+        assert_eq!(retryable, ["waiting", "failed", "dead", "cancelled"]);
+        let cancellable: Vec<_> = JobStatus::ALL.into_iter().filter(JobStatus::can_cancel).map(JobStatus::as_str).collect();
+        assert_eq!(cancellable, ["queued", "waiting", "failed"]);
+        assert_eq!(JobStatus::Dead.retry(), Some(JobStatus::Queued));
+        assert_eq!(JobStatus::Failed.cancel(), Some(JobStatus::Cancelled));
+        assert_eq!(JobStatus::Running.retry(), None, "a running job belongs to its worker");
+        assert_eq!(JobStatus::Done.cancel(), None);
+    }
 }

@@ -1,10 +1,15 @@
 //! The queue's statements: claim (new, retrying, or lease expired), extend leases, finish.
+//!
+//! Their SQL names statuses as literals (the `JobStatus` strings), not as parameters: the
+//! partial indexes (`jobs_ready_idx`, `jobs_lease_idx`, `jobs_finished_idx`) serve a
+//! statement only when the planner sees the same literals as the index's WHERE.
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Integer, Text};
 
 use crate::db::schema::jobs;
+use crate::jobs::JobStatus;
 
 #[derive(Clone, Debug, Queryable, Selectable, QueryableByName)]
 #[diesel(table_name = jobs)]
@@ -13,7 +18,7 @@ pub struct Job {
     pub id: i64,
     pub kind: String,
     pub payload: serde_json::Value,
-    pub status: String,
+    pub status: JobStatus,
     pub run_at: DateTime<Utc>,
     pub attempts: i32,
     pub max_attempts: i32,
