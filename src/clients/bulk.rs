@@ -9,7 +9,6 @@ use serde_json::json;
 
 use crate::audit::{self, Entry};
 use crate::clients::domain::ClientStatus;
-use crate::clients::model;
 use crate::clients::query::{ClientQuery, Scope};
 use crate::db;
 use crate::db::schema::{client_tags, clients, tags};
@@ -176,7 +175,7 @@ fn apply(tx: &mut PgConnection, scope: &Scope, action: &Action, ids: &[i64], tem
             Ok((changed.len(), "Changed the status of"))
         }
         Action::Tag(name) => {
-            let tag_id = model::tag_id_creating(tx, w, name)?;
+            let tag_id = crate::clients::tags::id_creating(tx, w, name)?;
             let already: Vec<i64> = client_tags::table
                 .filter(client_tags::workspace_id.eq(w))
                 .filter(client_tags::tag_id.eq(tag_id))

@@ -102,7 +102,7 @@ pub async fn list_clients(ctx: Ctx, state: Data<AppState>, Query(q): Query<Clien
         };
         let w = scope.workspace_id;
         let counts = crate::dashboard::tiles::client_status_counts(conn, &scope)?;
-        Ok((rows, has_next, users::list(conn, w)?, departments::list(conn, w)?, model::list_tags(conn, w)?, counts))
+        Ok((rows, has_next, users::list(conn, w)?, departments::list(conn, w)?, crate::clients::tags::list(conn, w)?, counts))
     })
     .await?;
     let filter = parsed.clone().unwrap_or_default();

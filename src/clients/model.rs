@@ -4,7 +4,6 @@ use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use serde_json::json;
 
-use crate::db::lower;
 use crate::db::schema::{client_departments, client_tags, clients, tags};
 
 #[derive(Clone, Debug, Queryable, Selectable)]
@@ -217,44 +216,13 @@ pub fn tag_names(conn: &mut PgConnection, workspace_id: i64, client_id: i64) -> 
         .load(conn)
 }
 
-/// The id of the tag with this name (any case), created when missing. "Any case" is
-/// PostgreSQL's `lower()`, the folding of the unique index, never Rust's `to_lowercase`
-/// (they differ on `İ` and final `ς`); a tag created meanwhile is found, not duplicated.
-pub fn tag_id_creating(conn: &mut PgConnection, workspace_id: i64, name: &str) -> QueryResult<i64> {
-    let find = |conn: &mut PgConnection| {
-        tags::table
-            .filter(tags::workspace_id.eq(workspace_id))
-            .filter(lower(tags::name).eq(lower(name)))
-            .select(tags::id)
-            .first::<i64>(conn)
-            .optional()
-    };
-    if let Some(id) = find(conn)? {
-        return Ok(id);
-    }
-    let created = diesel::insert_into(tags::table)
-        .values((tags::workspace_id.eq(workspace_id), tags::name.eq(name)))
-        .on_conflict_do_nothing()
-        .returning(tags::id)
-        .get_result::<i64>(conn)
-        .optional()?;
-    match created {
-        Some(id) => Ok(id),
-        None => find(conn)?.ok_or(diesel::result::Error::NotFound),
-    }
-}
-
 /// Sets the client's tags by name, creating tags that do not exist yet.
 pub fn set_tags(conn: &mut PgConnection, workspace_id: i64, client_id: i64, names: &[String]) -> QueryResult<()> {
-    let tag_ids = names.iter().map(|name| tag_id_creating(conn, workspace_id, name)).collect::<QueryResult<Vec<i64>>>()?;
+    let tag_ids = names.iter().map(|name| crate::clients::tags::id_creating(conn, workspace_id, name)).collect::<QueryResult<Vec<i64>>>()?;
     diesel::delete(client_tags::table.filter(client_tags::workspace_id.eq(workspace_id)).filter(client_tags::client_id.eq(client_id))).execute(conn)?;
     let rows: Vec<_> = tag_ids
         .iter()
         .map(|t| (client_tags::workspace_id.eq(workspace_id), client_tags::client_id.eq(client_id), client_tags::tag_id.eq(*t)))
         .collect();
     diesel::insert_into(client_tags::table).values(rows).on_conflict_do_nothing().execute(conn).map(|_| ())
-}
-
-pub fn list_tags(conn: &mut PgConnection, workspace_id: i64) -> QueryResult<Vec<(i64, String)>> {
-    tags::table.filter(tags::workspace_id.eq(workspace_id)).order(tags::name).select((tags::id, tags::name)).load(conn)
 }
