@@ -105,6 +105,19 @@ impl JobStatus {
         JobStatus::ALL.into_iter().find(|s| s.as_str() == value)
     }
 
+    /// The status after a failed attempt: dead when the failure is `permanent` or, when it
+    /// `counts`, on the last attempt; failed (retried after a backoff) when it counts;
+    /// waiting (retried without using an attempt) when it does not.
+    pub fn after_failure(attempts: i32, max_attempts: i32, permanent: bool, counts: bool) -> JobStatus {
+        if permanent || (counts && attempts >= max_attempts) {
+            JobStatus::Dead
+        } else if counts {
+            JobStatus::Failed
+        } else {
+            JobStatus::Waiting
+        }
+    }
+
     /// The status after a person retries the job (queued again), if it may be retried.
     pub fn retry(self) -> Option<JobStatus> {
         matches!(self, JobStatus::Waiting | JobStatus::Failed | JobStatus::Dead | JobStatus::Cancelled).then_some(JobStatus::Queued)
@@ -252,5 +265,9 @@ mod tests {
         assert_eq!(JobStatus::Failed.cancel(), Some(JobStatus::Cancelled));
         assert_eq!(JobStatus::Running.retry(), None, "a running job belongs to its worker");
         assert_eq!(JobStatus::Done.cancel(), None);
+        assert_eq!(JobStatus::after_failure(1, 5, false, true), JobStatus::Failed);
+        assert_eq!(JobStatus::after_failure(5, 5, false, true), JobStatus::Dead, "out of attempts");
+        assert_eq!(JobStatus::after_failure(1, 5, true, true), JobStatus::Dead, "permanent");
+        assert_eq!(JobStatus::after_failure(5, 5, false, false), JobStatus::Waiting, "an attempt that does not count never kills");
     }
 }
