@@ -173,7 +173,7 @@ fn apply(tx: &mut PgConnection, scope: &Scope, action: &Action, ids: &[i64], tem
             let before = model::delete_many(tx, w, ids)?;
             let changes = before
                 .iter()
-                .map(|(id, name, email, phone)| (*id, json!({ "name": name, "email": email, "phone": phone }), json!(null)))
+                .map(|c| (c.id, json!({ "name": c.name, "email": c.email, "phone": c.phone }), json!(null)))
                 .collect();
             audit_each(tx, template, "delete", changes)?;
             Ok((before.len(), "Deleted"))

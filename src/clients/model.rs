@@ -306,8 +306,17 @@ pub fn untag_many(conn: &mut PgConnection, workspace_id: i64, ids: &[i64], tag_i
     .get_results(conn)
 }
 
-/// Deletes the clients; returns (id, name, email, phone) of each.
-pub fn delete_many(conn: &mut PgConnection, workspace_id: i64, ids: &[i64]) -> QueryResult<Vec<(i64, String, Option<String>, Option<String>)>> {
+/// What the audit trail keeps of a deleted client.
+#[derive(Clone, Debug, Queryable)]
+pub struct DeletedClient {
+    pub id: i64,
+    pub name: String,
+    pub email: Option<String>,
+    pub phone: Option<String>,
+}
+
+/// Deletes the clients; returns what each was.
+pub fn delete_many(conn: &mut PgConnection, workspace_id: i64, ids: &[i64]) -> QueryResult<Vec<DeletedClient>> {
     let target = || clients::table.filter(clients::workspace_id.eq(workspace_id)).filter(clients::id.eq_any(ids));
     let before = target().select((clients::id, clients::name, clients::email, clients::phone)).for_update().load(conn)?;
     diesel::delete(target()).execute(conn)?;
