@@ -14,16 +14,8 @@ pub mod run;
 pub mod scheduler;
 pub mod worker;
 
-use std::fmt;
-use std::io::Write;
-
 use chrono::{DateTime, Utc};
-use diesel::deserialize::{self, FromSql, FromSqlRow};
-use diesel::expression::AsExpression;
-use diesel::pg::{Pg, PgValue};
 use diesel::prelude::*;
-use diesel::serialize::{self, IsNull, Output, ToSql};
-use diesel::sql_types::Text;
 use serde::Serialize;
 
 use crate::db::schema::jobs;
@@ -63,47 +55,27 @@ impl Kind {
     }
 }
 
-/// Where a job is in its life, stored as text under the `jobs_status_check` CHECK.
-///
-/// queued → running → done; a failed attempt makes it `failed` (retried after a backoff) or,
-/// out of attempts, `dead`; `waiting` is a retry that used up no attempt (no SMTP server
-/// yet). A person may retry a waiting, failed, dead or cancelled job, and cancel a queued,
-/// waiting or failed one.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, AsExpression, FromSqlRow)]
-#[diesel(sql_type = Text)]
-pub enum JobStatus {
-    Queued,
-    Running,
-    Waiting,
-    Failed,
-    Dead,
-    Done,
-    Cancelled,
+crate::text_enum! {
+    /// Where a job is in its life, stored as text under the `jobs_status_check` CHECK.
+    ///
+    /// queued → running → done; a failed attempt makes it `failed` (retried after a backoff)
+    /// or, out of attempts, `dead`; `waiting` is a retry that used up no attempt (no SMTP
+    /// server yet). A person may retry a waiting, failed, dead or cancelled job, and cancel a
+    /// queued, waiting or failed one. `ALL` is in the order the jobs page shows them.
+    pub enum JobStatus {
+        Queued => "queued",
+        Running => "running",
+        Waiting => "waiting",
+        Failed => "failed",
+        Dead => "dead",
+        Done => "done",
+        Cancelled => "cancelled",
+    }
 }
 
 impl JobStatus {
-    /// In the order the jobs page shows them.
-    pub const ALL: [JobStatus; 7] =
-        [JobStatus::Queued, JobStatus::Running, JobStatus::Waiting, JobStatus::Failed, JobStatus::Dead, JobStatus::Done, JobStatus::Cancelled];
-
     /// Not finished: a worker has it or will claim it.
     pub const UNFINISHED: [JobStatus; 4] = [JobStatus::Queued, JobStatus::Waiting, JobStatus::Failed, JobStatus::Running];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            JobStatus::Queued => "queued",
-            JobStatus::Running => "running",
-            JobStatus::Waiting => "waiting",
-            JobStatus::Failed => "failed",
-            JobStatus::Dead => "dead",
-            JobStatus::Done => "done",
-            JobStatus::Cancelled => "cancelled",
-        }
-    }
-
-    pub fn parse(value: &str) -> Option<JobStatus> {
-        JobStatus::ALL.into_iter().find(|s| s.as_str() == value)
-    }
 
     /// The status after a failed attempt: dead when the failure is `permanent` or, when it
     /// `counts`, on the last attempt; failed (retried after a backoff) when it counts;
@@ -136,26 +108,6 @@ impl JobStatus {
     /// Whether the jobs page offers "Cancel".
     pub fn can_cancel(&self) -> bool {
         self.cancel().is_some()
-    }
-}
-
-impl fmt::Display for JobStatus {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl ToSql<Text, Pg> for JobStatus {
-    fn to_sql<'b>(&'b self, out: &mut Output<'b, '_, Pg>) -> serialize::Result {
-        out.write_all(self.as_str().as_bytes())?;
-        Ok(IsNull::No)
-    }
-}
-
-impl FromSql<Text, Pg> for JobStatus {
-    fn from_sql(bytes: PgValue<'_>) -> deserialize::Result<Self> {
-        let text = std::str::from_utf8(bytes.as_bytes())?;
-        JobStatus::parse(text).ok_or_else(|| format!("unknown job status {text:?}").into())
     }
 }
 

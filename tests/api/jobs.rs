@@ -219,3 +219,29 @@ async fn the_jobs_page_counts_every_status_and_offers_only_the_changes_each_allo
     }
     assert_eq!(admin.get("/settings/jobs?status=finished").await.status(), StatusCode::UNPROCESSABLE_ENTITY);
 }
+
+#[tokio::test]
+async fn every_job_status_is_stored_under_the_check_and_read_back_as_itself() {
+    use switchboard::db::schema::jobs as job_rows;
+    use switchboard::jobs::{JobStatus, query};
+    let app = spawn_app().await;
+    let w = workspace_of(&app);
+    let later = chrono::Utc::now() + chrono::Duration::hours(1);
+    for status in JobStatus::ALL {
+        let id = enqueue(&app, NewJob::new(w, Kind::Noop, json!({})).at(later));
+        let set = diesel::update(job_rows::table.filter(job_rows::workspace_id.eq(w)).filter(job_rows::id.eq(id)))
+            .set(job_rows::status.eq(status))
+            .execute(&mut app.conn());
+        assert_eq!(set.as_ref().ok(), Some(&1), "{status} is allowed by the CHECK: {set:?}");
+        assert_eq!(self::status(&app, id), status.as_str(), "stored as its text");
+        let job = query::find_for_update(&mut app.conn(), w, id).unwrap().expect("the job");
+        assert_eq!(job.status, status);
+        let listed = query::list_by_status(&mut app.conn(), w, status, 1, 50).unwrap();
+        assert_eq!(listed.iter().map(|j| j.id).collect::<Vec<_>>(), vec![id], "listed under {status} only");
+    }
+    let counts = query::count_by_status(&mut app.conn(), w).unwrap();
+    assert_eq!(counts.len(), JobStatus::ALL.len(), "{counts:?}");
+    assert!(counts.iter().all(|(_, n)| *n == 1), "{counts:?}");
+    let refused = diesel::sql_query(format!("UPDATE jobs SET status = 'paused' WHERE workspace_id = {w}")).execute(&mut app.conn());
+    assert!(refused.is_err(), "the CHECK refuses a status the enum does not know");
+}
