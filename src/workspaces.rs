@@ -61,3 +61,18 @@ pub fn find(conn: &mut PgConnection, id: i64) -> QueryResult<Workspace> {
 pub fn all(conn: &mut PgConnection) -> QueryResult<Vec<Workspace>> {
     workspaces::table.order(workspaces::id).select(Workspace::as_select()).load(conn)
 }
+
+/// The settings a person changes on `/settings/workspace`.
+#[derive(Clone, Debug, AsChangeset)]
+#[diesel(table_name = workspaces)]
+pub struct WorkspaceChanges {
+    pub name: String,
+    pub time_zone: String,
+    pub default_country: String,
+    pub daily_jobs_at: chrono::NaiveTime,
+    pub hand_status_days: i32,
+}
+
+pub fn update(conn: &mut PgConnection, id: i64, changes: &WorkspaceChanges) -> QueryResult<usize> {
+    diesel::update(workspaces::table.find(id)).set(changes).execute(conn)
+}

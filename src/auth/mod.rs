@@ -6,3 +6,4 @@ pub mod recovery;
 pub mod session_store;
 pub mod setup;
 pub mod throttle;
+pub mod tokens;

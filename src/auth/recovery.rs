@@ -1,5 +1,5 @@
-//! Password reset and invitations by email: single-use tokens (only their SHA-256 stored),
-//! 1 hour for a reset and 7 days for an invitation. `/password/forgot` answers the same
+//! Password reset and invitations by email: single-use tokens (`auth::tokens`: only their
+//! SHA-256 stored), 1 hour for a reset and 7 days for an invitation. `/password/forgot` answers the same
 //! whether the email exists or not and is throttled per IP and per (email, IP), with only a
 //! slow-down per email (see `reset_verdict`); using a reset
 //! token ends the user's sessions everywhere.
@@ -10,28 +10,25 @@ use actix_web::web::{Data, Path};
 use actix_web::{HttpRequest, HttpResponse};
 use askama::Template;
 use chrono::{DateTime, Duration, Utc};
-use diesel::prelude::*;
+use diesel::{Connection, PgConnection, QueryResult};
 use secrecy::SecretString;
 use serde::Deserialize;
 use serde_json::json;
 
 use crate::audit::{self, Actor, Entry};
+use crate::auth::tokens::{self, Purpose};
 use crate::auth::{password, throttle};
-use crate::crypto;
 use crate::db;
-use crate::db::schema::{auth_tokens, rate_events, users};
 use crate::email::{self, messages};
 use crate::error::AppError;
 use crate::startup::AppState;
-use crate::users::model::{self as user_model, User};
+use crate::users::model as user_model;
 use crate::web::ctx::{Layout, RequestMeta};
 use crate::web::flash;
 use crate::web::forms::{self, FormErrors, HtmlForm};
 use crate::web::htmx::Htmx;
 use crate::web::render::{respond, see_other};
 
-pub const RESET_TTL_HOURS: i64 = 1;
-pub const INVITE_TTL_DAYS: i64 = 7;
 /// Reset requests allowed per IP in 15 minutes (any email).
 pub const PER_IP: i64 = 10;
 /// Reset requests allowed per (email, IP) in an hour.
@@ -43,71 +40,6 @@ pub const PER_EMAIL: i64 = 5;
 /// the same but nothing is sent: the owner's inbox already holds a link that still works
 /// (the newest of them is less than an hour old, and links last an hour).
 pub const EMAIL_CEILING: i64 = 20;
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Purpose {
-    Reset,
-    Invite,
-}
-
-impl Purpose {
-    fn as_str(self) -> &'static str {
-        match self {
-            Purpose::Reset => "reset",
-            Purpose::Invite => "invite",
-        }
-    }
-}
-
-/// A new token for the user; returns the raw value for the link (never stored).
-pub fn issue(conn: &mut PgConnection, user: &User, purpose: Purpose, now: DateTime<Utc>) -> QueryResult<String> {
-    let raw = crypto::random_hex(32);
-    let ttl = match purpose {
-        Purpose::Reset => Duration::hours(RESET_TTL_HOURS),
-        Purpose::Invite => Duration::days(INVITE_TTL_DAYS),
-    };
-    diesel::insert_into(auth_tokens::table)
-        .values((
-            auth_tokens::workspace_id.eq(user.workspace_id),
-            auth_tokens::user_id.eq(user.id),
-            auth_tokens::purpose.eq(purpose.as_str()),
-            auth_tokens::token_hash.eq(crypto::sha256_hex(&raw)),
-            auth_tokens::expires_at.eq(now + ttl),
-        ))
-        .execute(conn)?;
-    Ok(raw)
-}
-
-/// The token's id and user when it is unused, unexpired and for `purpose`. The row is
-/// locked (inside a transaction), so two uses of one link cannot both succeed.
-fn valid(conn: &mut PgConnection, raw: &str, purpose: Purpose, now: DateTime<Utc>) -> QueryResult<Option<(i64, User)>> {
-    let found = auth_tokens::table
-        .filter(auth_tokens::token_hash.eq(crypto::sha256_hex(raw)))
-        .filter(auth_tokens::purpose.eq(purpose.as_str()))
-        .filter(auth_tokens::used_at.is_null())
-        .filter(auth_tokens::expires_at.gt(now))
-        .select((auth_tokens::workspace_id, auth_tokens::id, auth_tokens::user_id))
-        .for_update()
-        .first::<(i64, i64, i64)>(conn)
-        .optional()?;
-    let Some((workspace_id, id, user_id)) = found else { return Ok(None) };
-    let user = user_model::find(conn, workspace_id, user_id)?.filter(|u| u.active);
-    Ok(user.map(|u| (id, u)))
-}
-
-fn spend(conn: &mut PgConnection, workspace_id: i64, id: i64, now: DateTime<Utc>) -> QueryResult<usize> {
-    diesel::update(auth_tokens::table.filter(auth_tokens::workspace_id.eq(workspace_id)).filter(auth_tokens::id.eq(id)))
-        .set(auth_tokens::used_at.eq(now))
-        .execute(conn)
-}
-
-fn count(conn: &mut PgConnection, bucket: &str, window: Duration, now: DateTime<Utc>) -> QueryResult<i64> {
-    rate_events::table.filter(rate_events::bucket.eq(bucket)).filter(rate_events::created_at.gt(now - window)).count().get_result(conn)
-}
-
-fn count_event(conn: &mut PgConnection, bucket: &str, now: DateTime<Utc>) -> QueryResult<()> {
-    diesel::insert_into(rate_events::table).values((rate_events::bucket.eq(bucket), rate_events::created_at.eq(now))).execute(conn).map(|_| ())
-}
 
 /// What to do with a reset request.
 #[derive(Debug, PartialEq, Eq)]
@@ -127,21 +59,21 @@ fn reset_verdict(conn: &mut PgConnection, email: &str, ip: &str, now: DateTime<U
     let (ip_bucket, pair_bucket, email_bucket) = (format!("forgot:ip:{ip}"), format!("forgot:pair:{ip} {email}"), format!("forgot:email:{email}"));
     let hour = Duration::hours(1);
     // Every request from an IP counts against it, refused ones too.
-    count_event(conn, &ip_bucket, now)?;
-    if count(conn, &ip_bucket, Duration::minutes(15), now)? > PER_IP {
+    throttle::record_event(conn, &ip_bucket, now)?;
+    if throttle::count_events(conn, &ip_bucket, now - Duration::minutes(15))? > PER_IP {
         return Ok(ResetVerdict::Refuse(15 * 60));
     }
-    let from_here = count(conn, &pair_bucket, hour, now)?;
-    let for_email = count(conn, &email_bucket, hour, now)?;
+    let from_here = throttle::count_events(conn, &pair_bucket, now - hour)?;
+    let for_email = throttle::count_events(conn, &email_bucket, now - hour)?;
     if from_here >= PER_PAIR || (from_here > 0 && for_email >= PER_EMAIL) {
         return Ok(ResetVerdict::Refuse(60 * 60));
     }
-    count_event(conn, &pair_bucket, now)?;
+    throttle::record_event(conn, &pair_bucket, now)?;
     if for_email >= EMAIL_CEILING {
         return Ok(ResetVerdict::Quiet);
     }
-    count_event(conn, &email_bucket, now)?;
-    diesel::delete(rate_events::table.filter(rate_events::created_at.lt(now - Duration::days(1)))).execute(conn)?;
+    throttle::record_event(conn, &email_bucket, now)?;
+    throttle::forget_events_before(conn, now - Duration::days(1))?;
     Ok(ResetVerdict::Send)
 }
 
@@ -186,7 +118,7 @@ pub async fn request_reset(session: Session, req: HttpRequest, state: Data<AppSt
                 ResetVerdict::Send => {}
             }
             for user in user_model::find_by_email(tx, &lookup)?.into_iter().filter(|u| u.active && !u.password_hash.starts_with('!')) {
-                let raw = issue(tx, &user, Purpose::Reset, now)?;
+                let raw = tokens::issue(tx, &user, Purpose::Reset, now)?;
                 let mail = messages::reset(&user.email, &messages::Reset { name: user.name.clone(), link: format!("{base}/password/reset/{raw}") })?;
                 // The link is a live secret: sealed in the queue, dropped once sent.
                 email::enqueue_sealed(tx, &at_rest_key, user.workspace_id, &mail)?;
@@ -235,7 +167,7 @@ fn dead_link(session: &Session, htmx: &Htmx, invite: bool) -> Result<HttpRespons
 async fn show(session: Session, htmx: Htmx, state: Data<AppState>, token: String, purpose: Purpose) -> Result<HttpResponse, AppError> {
     let now = state.clock.now();
     let raw = token.clone();
-    let found = db::run(&state.pool, move |conn| Ok(valid(conn, &raw, purpose, now)?)).await?;
+    let found = db::run(&state.pool, move |conn| Ok(tokens::find_valid(conn, &raw, purpose, now)?)).await?;
     let invite = purpose == Purpose::Invite;
     let Some((_, user)) = found else { return dead_link(&session, &htmx, invite) };
     let page = SetPasswordPage {
@@ -280,7 +212,7 @@ async fn set(session: Session, req: HttpRequest, state: Data<AppState>, token: S
     let now = state.clock.now();
     let (Some(name), true) = (name, errors.is_empty()) else {
         let raw = token.clone();
-        let found = db::run(&state.pool, move |conn| Ok(valid(conn, &raw, purpose, now)?)).await?;
+        let found = db::run(&state.pool, move |conn| Ok(tokens::find_valid(conn, &raw, purpose, now)?)).await?;
         let Some((_, user)) = found else { return dead_link(&session, &meta.htmx, invite) };
         let page = SetPasswordPage {
             layout: Layout::anonymous(&session, if invite { "Accept invitation" } else { "Choose a new password" }),
@@ -297,13 +229,12 @@ async fn set(session: Session, req: HttpRequest, state: Data<AppState>, token: S
     let (ip, request_id, new_name) = (meta.ip.clone(), meta.request_id.clone(), name.clone());
     let done = db::run(&state.pool, move |conn| {
         conn.transaction(|tx| {
-            let Some((token_id, user)) = valid(tx, &token, purpose, now)? else { return Ok(None) };
-            spend(tx, user.workspace_id, token_id, now)?;
-            let target = users::table.filter(users::workspace_id.eq(user.workspace_id)).filter(users::id.eq(user.id));
+            let Some((token_id, user)) = tokens::find_valid(tx, &token, purpose, now)? else { return Ok(None) };
+            tokens::spend(tx, user.workspace_id, token_id, now)?;
             if invite {
-                diesel::update(target).set((users::password_hash.eq(&hash), users::name.eq(&new_name))).execute(tx)?;
+                user_model::set_name_and_password_hash(tx, user.workspace_id, user.id, &new_name, &hash)?;
             } else {
-                diesel::update(target).set(users::password_hash.eq(&hash)).execute(tx)?;
+                user_model::set_password_hash(tx, user.workspace_id, user.id, &hash)?;
                 // Whoever had the old password is signed out everywhere.
                 user_model::end_sessions(tx, user.workspace_id, user.id)?;
             }

@@ -44,6 +44,21 @@ pub fn lock(conn: &mut PgConnection, key: &str) -> QueryResult<()> {
         .map(|_| ())
 }
 
+/// How many events `bucket` has had since `since`.
+pub fn count_events(conn: &mut PgConnection, bucket: &str, since: DateTime<Utc>) -> QueryResult<i64> {
+    rate_events::table.filter(rate_events::bucket.eq(bucket)).filter(rate_events::created_at.gt(since)).count().get_result(conn)
+}
+
+/// Counts one event in `bucket` at `now`.
+pub fn record_event(conn: &mut PgConnection, bucket: &str, now: DateTime<Utc>) -> QueryResult<()> {
+    diesel::insert_into(rate_events::table).values((rate_events::bucket.eq(bucket), rate_events::created_at.eq(now))).execute(conn).map(|_| ())
+}
+
+/// Drops every bucket's events older than `before` (they no longer count anywhere).
+pub fn forget_events_before(conn: &mut PgConnection, before: DateTime<Utc>) -> QueryResult<usize> {
+    diesel::delete(rate_events::table.filter(rate_events::created_at.lt(before))).execute(conn)
+}
+
 /// Seconds until `times` (newest first, at most `limit` of them) drops below `limit`.
 fn wait_for(times: &[DateTime<Utc>], limit: i64, window: Duration, now: DateTime<Utc>) -> Option<u64> {
     (times.len() as i64 >= limit).then(|| {

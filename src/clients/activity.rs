@@ -1,9 +1,11 @@
 //! Logging communications and managing follow-ups.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Duration, Utc};
 use diesel::prelude::*;
 
-use crate::db::schema::{clients, communications, follow_ups};
+use crate::clients::query::Scope;
+use crate::db::schema::{clients, communications, follow_ups, users};
+use crate::web::time::Zone;
 
 pub const KINDS: [&str; 4] = ["call", "email", "meeting", "note"];
 pub const FOLLOW_UP_STATUSES: [&str; 3] = ["pending", "completed", "cancelled"];
@@ -86,4 +88,62 @@ pub fn set_follow_up_status(conn: &mut PgConnection, workspace_id: i64, id: i64,
         .set((follow_ups::status.eq(status), follow_ups::completed_at.eq(completed_at)))
         .execute(conn)
         .map(|_| ())
+}
+
+/// Which pending follow-ups `/follow-ups` lists.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FollowUpView {
+    /// Assigned to me.
+    Mine,
+    /// Due before now.
+    Overdue,
+    /// Due today in the workspace's time zone.
+    Today,
+}
+
+impl FollowUpView {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FollowUpView::Mine => "mine",
+            FollowUpView::Overdue => "overdue",
+            FollowUpView::Today => "today",
+        }
+    }
+
+    pub fn parse(value: &str) -> Option<FollowUpView> {
+        [FollowUpView::Mine, FollowUpView::Overdue, FollowUpView::Today].into_iter().find(|v| v.as_str() == value)
+    }
+}
+
+#[derive(Queryable)]
+pub struct FollowUpRow {
+    pub id: i64,
+    pub client_id: i64,
+    pub client_name: String,
+    pub due_at: DateTime<Utc>,
+    pub notes: String,
+    pub owner: String,
+}
+
+/// The first 200 pending follow-ups of the view, among the clients the user may see, by
+/// due time.
+pub fn list_follow_ups(conn: &mut PgConnection, scope: &Scope, view: FollowUpView, now: DateTime<Utc>, zone: Zone) -> QueryResult<Vec<FollowUpRow>> {
+    let query = follow_ups::table
+        .inner_join(clients::table.on(clients::workspace_id.eq(follow_ups::workspace_id).and(clients::id.eq(follow_ups::client_id))))
+        .inner_join(users::table.on(users::workspace_id.eq(follow_ups::workspace_id).and(users::id.eq(follow_ups::assigned_to))))
+        .filter(follow_ups::workspace_id.eq(scope.workspace_id))
+        .filter(follow_ups::status.eq("pending"))
+        .filter(follow_ups::client_id.eq_any(scope.clients().select(clients::id)))
+        .into_boxed();
+    let today = zone.day_of(now);
+    let query = match view {
+        FollowUpView::Overdue => query.filter(follow_ups::due_at.lt(now)),
+        FollowUpView::Today => query.filter(follow_ups::due_at.ge(zone.start_of(today))).filter(follow_ups::due_at.lt(zone.start_of(today + Duration::days(1)))),
+        FollowUpView::Mine => query.filter(follow_ups::assigned_to.eq(scope.user_id)),
+    };
+    query
+        .order((follow_ups::due_at, follow_ups::id))
+        .limit(200)
+        .select((follow_ups::id, follow_ups::client_id, clients::name, follow_ups::due_at, follow_ups::notes, users::name))
+        .load::<FollowUpRow>(conn)
 }

@@ -5,17 +5,16 @@ use actix_web::http::StatusCode;
 use actix_web::web::{Data, Path};
 use actix_web::HttpResponse;
 use askama::Template;
-use chrono::{DateTime, Duration, Utc};
-use diesel::prelude::*;
+use chrono::{DateTime, Utc};
+use diesel::Connection;
 use serde::Deserialize;
 use serde_json::json;
 
 use crate::audit;
-use crate::clients::activity::{self, FOLLOW_UP_STATUSES, KINDS};
+use crate::clients::activity::{self, FOLLOW_UP_STATUSES, FollowUpRow, FollowUpView, KINDS};
 use crate::clients::handlers::show_client_page;
 use crate::clients::query::Scope;
 use crate::db;
-use crate::db::schema::{clients, follow_ups, users};
 use crate::error::AppError;
 use crate::startup::AppState;
 use crate::web::ctx::{Ctx, Layout};
@@ -153,16 +152,6 @@ pub struct FollowUpsQuery {
     view: Option<String>,
 }
 
-#[derive(Queryable)]
-pub struct FollowUpRow {
-    pub id: i64,
-    pub client_id: i64,
-    pub client_name: String,
-    pub due_at: DateTime<Utc>,
-    pub notes: String,
-    pub owner: String,
-}
-
 #[derive(Template)]
 #[template(path = "clients/follow_ups.html", blocks = ["content"])]
 struct FollowUpsPage {
@@ -175,36 +164,12 @@ struct FollowUpsPage {
 crate::pages!(FollowUpsPage);
 
 pub async fn list_follow_ups(ctx: Ctx, state: Data<AppState>, Query(q): Query<FollowUpsQuery>) -> Result<HttpResponse, AppError> {
-    let view = q.view.unwrap_or_else(|| "mine".into());
-    if !["mine", "overdue", "today"].contains(&view.as_str()) {
-        return Err(AppError::Validation("View must be mine, overdue or today.".into()));
-    }
-    let scope = Scope::of(&ctx);
-    let now = state.clock.now();
-    let v = view.clone();
-    let zone = ctx.zone();
-    let rows = db::run(&state.pool, move |conn| {
-        let mut query = follow_ups::table
-            .inner_join(clients::table.on(clients::workspace_id.eq(follow_ups::workspace_id).and(clients::id.eq(follow_ups::client_id))))
-            .inner_join(users::table.on(users::workspace_id.eq(follow_ups::workspace_id).and(users::id.eq(follow_ups::assigned_to))))
-            .filter(follow_ups::workspace_id.eq(scope.workspace_id))
-            .filter(follow_ups::status.eq("pending"))
-            .filter(follow_ups::client_id.eq_any(scope.clients().select(clients::id)))
-            .into_boxed();
-        let start_of_day = zone.start_of(zone.day_of(now));
-        query = match v.as_str() {
-            "overdue" => query.filter(follow_ups::due_at.lt(now)),
-            "today" => query
-                .filter(follow_ups::due_at.ge(start_of_day))
-                .filter(follow_ups::due_at.lt(zone.start_of(zone.day_of(now) + Duration::days(1)))),
-            _ => query.filter(follow_ups::assigned_to.eq(scope.user_id)),
-        };
-        Ok(query
-            .order((follow_ups::due_at, follow_ups::id))
-            .limit(200)
-            .select((follow_ups::id, follow_ups::client_id, clients::name, follow_ups::due_at, follow_ups::notes, users::name))
-            .load::<FollowUpRow>(conn)?)
-    })
-    .await?;
-    respond(&ctx.meta.htmx, StatusCode::OK, &FollowUpsPage { layout: ctx.layout("Follow-ups", "follow-ups"), view, rows, now })
+    let view = match q.view.as_deref() {
+        None => FollowUpView::Mine,
+        Some(v) => FollowUpView::parse(v).ok_or_else(|| AppError::Validation("View must be mine, overdue or today.".into()))?,
+    };
+    let (scope, now, zone) = (Scope::of(&ctx), state.clock.now(), ctx.zone());
+    let rows = db::run(&state.pool, move |conn| Ok(activity::list_follow_ups(conn, &scope, view, now, zone)?)).await?;
+    let page = FollowUpsPage { layout: ctx.layout("Follow-ups", "follow-ups"), view: view.as_str().to_string(), rows, now };
+    respond(&ctx.meta.htmx, StatusCode::OK, &page)
 }

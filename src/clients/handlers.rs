@@ -38,7 +38,7 @@ struct ClientsPage {
     departments: Vec<Department>,
     tags: Vec<(i64, String)>,
     statuses: [ClientStatus; 3],
-    counts: crate::dashboard::tiles::StatusCounts,
+    counts: crate::dashboard::query::StatusCounts,
     export_query: String,
     prev_query: Option<String>,
     next_query: Option<String>,
@@ -101,8 +101,8 @@ pub async fn list_clients(ctx: Ctx, state: Data<AppState>, Query(q): Query<Clien
             None => (Vec::new(), false),
         };
         let w = scope.workspace_id;
-        let counts = crate::dashboard::tiles::client_status_counts(conn, &scope)?;
-        Ok((rows, has_next, users::list(conn, w)?, departments::list(conn, w)?, model::list_tags(conn, w)?, counts))
+        let counts = crate::dashboard::query::client_status_counts(conn, &scope)?;
+        Ok((rows, has_next, users::list(conn, w)?, departments::list(conn, w)?, crate::clients::tags::list(conn, w)?, counts))
     })
     .await?;
     let filter = parsed.clone().unwrap_or_default();

@@ -10,4 +10,5 @@ pub mod handlers;
 pub mod model;
 pub mod query;
 pub mod status_rule;
+pub mod tags;
 pub mod timeline;

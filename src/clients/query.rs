@@ -50,6 +50,11 @@ impl Scope {
         self.clients().filter(clients::id.eq(id)).select(Client::as_select()).first(conn).optional()
     }
 
+    /// Those of `ids` that are clients this user may see.
+    pub fn visible_ids(&self, conn: &mut PgConnection, ids: &[i64]) -> QueryResult<Vec<i64>> {
+        self.clients().filter(clients::id.eq_any(ids)).select(clients::id).load(conn)
+    }
+
     pub fn can_delete(&self) -> bool {
         self.role.at_least(Role::Manager)
     }
@@ -205,6 +210,11 @@ impl ClientFilter {
             None => {}
         }
         query
+    }
+
+    /// The ids of up to `limit` matching clients, in no particular order.
+    pub fn ids(&self, conn: &mut PgConnection, scope: &Scope, limit: i64) -> QueryResult<Vec<i64>> {
+        self.query(scope).select(clients::id).limit(limit).load(conn)
     }
 
     /// One page in the chosen order, plus whether another page follows. The page's ids come

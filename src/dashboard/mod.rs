@@ -1,6 +1,7 @@
 //! `/`: the signed-in home page: a shell whose tiles load themselves, and recent activity
 //! for admins and managers.
 
+pub mod query;
 pub mod tiles;
 
 use actix_web::HttpResponse;

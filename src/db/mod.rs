@@ -58,6 +58,12 @@ pub async fn watch_checkouts<F: std::future::Future>(future: F) -> (F::Output, b
         .await
 }
 
+/// `SELECT 1`: the database answers (readiness).
+pub fn ping(conn: &mut PgConnection) -> diesel::QueryResult<()> {
+    use diesel::RunQueryDsl;
+    diesel::sql_query("SELECT 1").execute(conn).map(|_| ())
+}
+
 /// Escapes `\`, `%` and `_` so user text matches literally in `LIKE … ESCAPE '\'`.
 pub fn escape_like(value: &str) -> String {
     value.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")

@@ -5,17 +5,17 @@ use actix_web::HttpResponse;
 use actix_web::http::StatusCode;
 use actix_web::web::Data;
 use askama::Template;
-use diesel::prelude::*;
+use diesel::Connection;
 use serde::Deserialize;
 use serde_json::json;
 
 use crate::audit;
 use crate::crypto;
 use crate::db;
-use crate::db::schema::{jobs, smtp_settings};
 use crate::email::messages;
 use crate::email::smtp::{self, TlsMode};
 use crate::error::AppError;
+use crate::jobs::{self, Kind};
 use crate::startup::AppState;
 use crate::users::role::Role;
 use crate::web::ctx::{Ctx, Layout};
@@ -54,16 +54,8 @@ crate::pages!(SmtpPage);
 
 async fn page(ctx: &Ctx, state: &AppState, status: StatusCode, form: Option<SmtpForm>, errors: FormErrors) -> Result<HttpResponse, AppError> {
     let w = ctx.workspace_id();
-    let (stored, waiting) = db::run(&state.pool, move |conn| {
-        let waiting: i64 = jobs::table
-            .filter(jobs::workspace_id.eq(w))
-            .filter(jobs::kind.eq("send-email"))
-            .filter(jobs::status.eq_any(["queued", "waiting", "failed", "running"]))
-            .count()
-            .get_result(conn)?;
-        Ok((smtp::stored(conn, w)?, waiting))
-    })
-    .await?;
+    let (stored, waiting) =
+        db::run(&state.pool, move |conn| Ok((smtp::stored(conn, w)?, jobs::query::count_unfinished(conn, w, Kind::SendEmail)?))).await?;
     let source = match (&stored, &state.settings.smtp_url) {
         (Some(_), _) => "workspace",
         (None, Some(_)) => "SMTP_URL",
@@ -119,25 +111,12 @@ pub async fn save_smtp(ctx: Ctx, state: Data<AppState>, HtmlForm(form): HtmlForm
         "host": host, "port": port, "tls_mode": tls.as_str(), "username": username, "from_address": from,
         "password_changed": new_password.is_some(),
     }));
+    let settings = smtp::SmtpSettings { workspace_id: w, host, port: port as i32, tls_mode: tls.as_str(), username, from_address: from };
     db::run(&state.pool, move |conn| {
         conn.transaction(|tx| {
-            let values = (
-                smtp_settings::workspace_id.eq(w),
-                smtp_settings::host.eq(&host),
-                smtp_settings::port.eq(port as i32),
-                smtp_settings::tls_mode.eq(tls.as_str()),
-                smtp_settings::username.eq(&username),
-                smtp_settings::from_address.eq(&from),
-                smtp_settings::updated_at.eq(diesel::dsl::now),
-            );
-            diesel::insert_into(smtp_settings::table).values(values).on_conflict(smtp_settings::workspace_id).do_update().set(values).execute(tx)?;
-            if let Some(sealed) = &new_password {
-                diesel::update(smtp_settings::table.find(w)).set(smtp_settings::password_sealed.eq(sealed)).execute(tx)?;
-            }
+            smtp::save(tx, &settings, new_password.as_deref())?;
             // Mail that was waiting for a server goes now.
-            diesel::update(jobs::table.filter(jobs::workspace_id.eq(w)).filter(jobs::kind.eq("send-email")).filter(jobs::status.eq_any(["waiting", "failed"])))
-                .set(jobs::run_at.eq(diesel::dsl::now))
-                .execute(tx)?;
+            jobs::query::run_retries_now(tx, w, Kind::SendEmail)?;
             audit::record(tx, &entry)?;
             Ok(())
         })

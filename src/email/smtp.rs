@@ -65,6 +65,29 @@ pub fn stored(conn: &mut PgConnection, workspace_id: i64) -> QueryResult<Option<
     smtp_settings::table.find(workspace_id).select(StoredSmtp::as_select()).first(conn).optional()
 }
 
+/// The settings a person saves (the password apart: blank keeps the saved one).
+#[derive(Clone, Debug, Insertable, AsChangeset)]
+#[diesel(table_name = smtp_settings, treat_none_as_null = true)]
+pub struct SmtpSettings {
+    pub workspace_id: i64,
+    pub host: String,
+    pub port: i32,
+    pub tls_mode: &'static str,
+    pub username: Option<String>,
+    pub from_address: String,
+}
+
+/// Creates or replaces the workspace's settings; `password_sealed`, when given, replaces
+/// the saved password.
+pub fn save(conn: &mut PgConnection, settings: &SmtpSettings, password_sealed: Option<&[u8]>) -> QueryResult<()> {
+    let values = (settings, smtp_settings::updated_at.eq(diesel::dsl::now));
+    diesel::insert_into(smtp_settings::table).values(values).on_conflict(smtp_settings::workspace_id).do_update().set(values).execute(conn)?;
+    if let Some(sealed) = password_sealed {
+        diesel::update(smtp_settings::table.find(settings.workspace_id)).set(smtp_settings::password_sealed.eq(sealed)).execute(conn)?;
+    }
+    Ok(())
+}
+
 impl SmtpConfig {
     /// `smtp://user:pass@host:port` (plain), `?tls=required` (STARTTLS), `smtps://` (TLS);
     /// `?from=` sets the sender (default `switchboard@<host>`).

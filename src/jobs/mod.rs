@@ -8,6 +8,7 @@
 //! app's Diesel connections and transactions.
 
 pub mod admin;
+pub mod query;
 pub mod queue;
 pub mod run;
 pub mod scheduler;
@@ -51,6 +52,62 @@ impl Kind {
 
     pub fn parse(value: &str) -> Option<Kind> {
         Kind::ALL.into_iter().find(|k| k.as_str() == value)
+    }
+}
+
+crate::text_enum! {
+    /// Where a job is in its life, stored as text under the `jobs_status_check` CHECK.
+    ///
+    /// queued → running → done; a failed attempt makes it `failed` (retried after a backoff)
+    /// or, out of attempts, `dead`; `waiting` is a retry that used up no attempt (no SMTP
+    /// server yet). A person may retry a waiting, failed, dead or cancelled job, and cancel a
+    /// queued, waiting or failed one. `ALL` is in the order the jobs page shows them.
+    pub enum JobStatus {
+        Queued => "queued",
+        Running => "running",
+        Waiting => "waiting",
+        Failed => "failed",
+        Dead => "dead",
+        Done => "done",
+        Cancelled => "cancelled",
+    }
+}
+
+impl JobStatus {
+    /// Not finished: a worker has it or will claim it.
+    pub const UNFINISHED: [JobStatus; 4] = [JobStatus::Queued, JobStatus::Waiting, JobStatus::Failed, JobStatus::Running];
+
+    /// The status after a failed attempt: dead when the failure is `permanent` or, when it
+    /// `counts`, on the last attempt; failed (retried after a backoff) when it counts;
+    /// waiting (retried without using an attempt) when it does not.
+    pub fn after_failure(attempts: i32, max_attempts: i32, permanent: bool, counts: bool) -> JobStatus {
+        if permanent || (counts && attempts >= max_attempts) {
+            JobStatus::Dead
+        } else if counts {
+            JobStatus::Failed
+        } else {
+            JobStatus::Waiting
+        }
+    }
+
+    /// The status after a person retries the job (queued again), if it may be retried.
+    pub fn retry(self) -> Option<JobStatus> {
+        matches!(self, JobStatus::Waiting | JobStatus::Failed | JobStatus::Dead | JobStatus::Cancelled).then_some(JobStatus::Queued)
+    }
+
+    /// The status after a person cancels the job, if it may be cancelled.
+    pub fn cancel(self) -> Option<JobStatus> {
+        matches!(self, JobStatus::Queued | JobStatus::Waiting | JobStatus::Failed).then_some(JobStatus::Cancelled)
+    }
+
+    /// Whether the jobs page offers "Retry".
+    pub fn can_retry(&self) -> bool {
+        self.retry().is_some()
+    }
+
+    /// Whether the jobs page offers "Cancel".
+    pub fn can_cancel(&self) -> bool {
+        self.cancel().is_some()
     }
 }
 
@@ -138,4 +195,31 @@ pub fn enqueue_many(conn: &mut PgConnection, batch: &[NewJob]) -> QueryResult<us
 /// Wakes the workers (at commit, when called inside a transaction).
 pub fn wake(conn: &mut PgConnection) -> QueryResult<()> {
     diesel::sql_query(format!("SELECT pg_notify('{CHANNEL}', '')")).execute(conn).map(|_| ())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn job_statuses_round_trip_and_say_what_a_person_may_do() {
+        for status in JobStatus::ALL {
+            assert_eq!(JobStatus::parse(status.as_str()), Some(status));
+            assert_eq!(status.to_string(), status.as_str());
+        }
+        assert_eq!(JobStatus::parse("finished"), None);
+        assert_eq!(JobStatus::parse("Queued"), None, "stored in lower case only");
+        let retryable: Vec<_> = JobStatus::ALL.into_iter().filter(JobStatus::can_retry).map(JobStatus::as_str).collect();
+        assert_eq!(retryable, ["waiting", "failed", "dead", "cancelled"]);
+        let cancellable: Vec<_> = JobStatus::ALL.into_iter().filter(JobStatus::can_cancel).map(JobStatus::as_str).collect();
+        assert_eq!(cancellable, ["queued", "waiting", "failed"]);
+        assert_eq!(JobStatus::Dead.retry(), Some(JobStatus::Queued));
+        assert_eq!(JobStatus::Failed.cancel(), Some(JobStatus::Cancelled));
+        assert_eq!(JobStatus::Running.retry(), None, "a running job belongs to its worker");
+        assert_eq!(JobStatus::Done.cancel(), None);
+        assert_eq!(JobStatus::after_failure(1, 5, false, true), JobStatus::Failed);
+        assert_eq!(JobStatus::after_failure(5, 5, false, true), JobStatus::Dead, "out of attempts");
+        assert_eq!(JobStatus::after_failure(1, 5, true, true), JobStatus::Dead, "permanent");
+        assert_eq!(JobStatus::after_failure(5, 5, false, false), JobStatus::Waiting, "an attempt that does not count never kills");
+    }
 }

@@ -1,10 +1,16 @@
 //! The queue's statements: claim (new, retrying, or lease expired), extend leases, finish.
+//!
+//! Statuses that pick rows are SQL literals (the `JobStatus` strings), not parameters: the
+//! partial indexes (`jobs_ready_idx`, `jobs_lease_idx`, `jobs_finished_idx`) serve a
+//! statement only when the planner sees the same literals as the index's WHERE. A status
+//! decided in Rust (after a failure, `JobStatus::after_failure`) is bound.
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Integer, Text};
 
 use crate::db::schema::jobs;
+use crate::jobs::JobStatus;
 
 #[derive(Clone, Debug, Queryable, Selectable, QueryableByName)]
 #[diesel(table_name = jobs)]
@@ -13,7 +19,7 @@ pub struct Job {
     pub id: i64,
     pub kind: String,
     pub payload: serde_json::Value,
-    pub status: String,
+    pub status: JobStatus,
     pub run_at: DateTime<Utc>,
     pub attempts: i32,
     pub max_attempts: i32,
@@ -95,10 +101,11 @@ pub fn complete(conn: &mut PgConnection, worker: &str, done: &[(i64, i64)]) -> Q
 /// (or when `permanent`). `count` false gives the attempt back and marks the job waiting
 /// rather than failed (e.g. SMTP not set up yet).
 pub fn fail(conn: &mut PgConnection, worker: &str, job: &Job, error: &str, retry_in: f64, permanent: bool, count: bool) -> QueryResult<usize> {
-    let dead = permanent || (count && job.attempts >= job.max_attempts);
+    let status = JobStatus::after_failure(job.attempts, job.max_attempts, permanent, count);
+    let dead = status == JobStatus::Dead;
     let error: String = error.chars().take(2_000).collect();
     diesel::sql_query(format!(
-        "UPDATE jobs SET status = CASE WHEN $4 THEN 'dead' WHEN $6 THEN 'failed' ELSE 'waiting' END, last_error = $3, \
+        "UPDATE jobs SET status = $8, last_error = $3, \
            run_at = now() + make_interval(secs => $5), attempts = attempts - CASE WHEN $6 THEN 0 ELSE 1 END, \
            finished_at = CASE WHEN $4 THEN now() END, updated_at = now(), locked_by = NULL, locked_until = NULL, \
            payload = CASE WHEN $4 THEN {SCRUBBED_PAYLOAD} ELSE payload END \
@@ -111,6 +118,7 @@ pub fn fail(conn: &mut PgConnection, worker: &str, job: &Job, error: &str, retry
     .bind::<diesel::sql_types::Double, _>(retry_in)
     .bind::<diesel::sql_types::Bool, _>(count)
     .bind::<Text, _>(worker)
+    .bind::<Text, _>(status)
     .execute(conn)
 }
 

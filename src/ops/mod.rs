@@ -2,7 +2,6 @@
 
 use actix_web::web::Data;
 use actix_web::HttpResponse;
-use diesel::prelude::*;
 
 use crate::db;
 use crate::startup::AppState;
@@ -12,7 +11,7 @@ pub async fn healthz() -> HttpResponse {
 }
 
 pub async fn readyz(state: Data<AppState>) -> HttpResponse {
-    let ping = db::run(&state.pool, |conn| Ok(diesel::sql_query("SELECT 1").execute(conn)?)).await;
+    let ping = db::run(&state.pool, |conn| Ok(db::ping(conn)?)).await;
     match ping {
         Ok(_) => HttpResponse::Ok().content_type("text/plain; charset=utf-8").body("ready"),
         Err(e) => {

@@ -5,13 +5,13 @@ use actix_web::HttpResponse;
 use actix_web::http::StatusCode;
 use actix_web::web::{Data, Path};
 use askama::Template;
-use diesel::prelude::*;
+use diesel::Connection;
 use serde::Deserialize;
 use serde_json::json;
 
 use crate::audit;
+use crate::clients::tags;
 use crate::db;
-use crate::db::schema::{client_tags, tags};
 use crate::error::AppError;
 use crate::startup::AppState;
 use crate::users::role::Role;
@@ -32,16 +32,7 @@ crate::pages!(TagsPage);
 
 async fn page(ctx: &Ctx, state: &AppState, status: StatusCode, error: Option<String>) -> Result<HttpResponse, AppError> {
     let w = ctx.workspace_id();
-    let tags = db::run(&state.pool, move |conn| {
-        let counts: Vec<(i64, i64)> = client_tags::table
-            .filter(client_tags::workspace_id.eq(w))
-            .group_by(client_tags::tag_id)
-            .select((client_tags::tag_id, diesel::dsl::count_star()))
-            .load(conn)?;
-        let all = crate::clients::model::list_tags(conn, w)?;
-        Ok(all.into_iter().map(|(id, name)| (id, name, counts.iter().find(|(t, _)| *t == id).map_or(0, |(_, n)| *n))).collect())
-    })
-    .await?;
+    let tags = db::run(&state.pool, move |conn| Ok(tags::list_with_client_counts(conn, w)?)).await?;
     respond(&ctx.meta.htmx, status, &TagsPage { layout: ctx.layout("Tags", "settings"), tags, error })
 }
 
@@ -56,10 +47,6 @@ pub struct TagForm {
     name: String,
 }
 
-fn find(conn: &mut PgConnection, w: i64, id: i64) -> Result<String, AppError> {
-    tags::table.filter(tags::workspace_id.eq(w)).filter(tags::id.eq(id)).select(tags::name).first(conn).optional()?.ok_or(AppError::NotFound)
-}
-
 pub async fn rename_tag(ctx: Ctx, state: Data<AppState>, path: Path<i64>, HtmlForm(form): HtmlForm<TagForm>) -> Result<HttpResponse, AppError> {
     ctx.require(Role::Admin)?;
     let (w, id) = (ctx.workspace_id(), path.into_inner());
@@ -71,18 +58,11 @@ pub async fn rename_tag(ctx: Ctx, state: Data<AppState>, path: Path<i64>, HtmlFo
     let new_name = name.clone();
     let renamed = db::run(&state.pool, move |conn| {
         conn.transaction(|tx| {
-            let before = find(tx, w, id)?;
-            let taken: bool = diesel::select(diesel::dsl::exists(
-                tags::table
-                    .filter(tags::workspace_id.eq(w))
-                    .filter(tags::id.ne(id))
-                    .filter(crate::db::lower(tags::name).eq(crate::db::lower(&new_name))),
-            ))
-            .get_result(tx)?;
-            if taken {
+            let before = tags::find_name(tx, w, id)?.ok_or(AppError::NotFound)?;
+            if tags::name_taken(tx, w, &new_name, id)? {
                 return Ok(false);
             }
-            diesel::update(tags::table.filter(tags::workspace_id.eq(w)).filter(tags::id.eq(id))).set(tags::name.eq(&new_name)).execute(tx)?;
+            tags::rename(tx, w, id, &new_name)?;
             audit::record(tx, &entry.before(json!({ "name": before })).after(json!({ "name": new_name })))?;
             Ok(true)
         })
@@ -101,8 +81,8 @@ pub async fn delete_tag(ctx: Ctx, state: Data<AppState>, path: Path<i64>) -> Res
     let entry = ctx.audit("tags.deleted", "tags", id);
     let name = db::run(&state.pool, move |conn| {
         conn.transaction(|tx| {
-            let name = find(tx, w, id)?;
-            diesel::delete(tags::table.filter(tags::workspace_id.eq(w)).filter(tags::id.eq(id))).execute(tx)?;
+            let name = tags::find_name(tx, w, id)?.ok_or(AppError::NotFound)?;
+            tags::delete(tx, w, id)?;
             audit::record(tx, &entry.before(json!({ "name": name })))?;
             Ok(name)
         })

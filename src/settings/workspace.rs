@@ -5,13 +5,12 @@ use actix_web::HttpResponse;
 use actix_web::http::StatusCode;
 use actix_web::web::Data;
 use askama::Template;
-use diesel::prelude::*;
+use diesel::Connection;
 use serde::Deserialize;
 use serde_json::json;
 
 use crate::audit;
 use crate::db;
-use crate::db::schema::workspaces;
 use crate::error::AppError;
 use crate::startup::AppState;
 use crate::users::role::Role;
@@ -19,6 +18,7 @@ use crate::web::ctx::{Ctx, Layout};
 use crate::web::flash;
 use crate::web::forms::{self, FormErrors, HtmlForm};
 use crate::web::render::{respond, see_other};
+use crate::workspaces::{self, WorkspaceChanges};
 
 #[derive(Clone, Default, Deserialize)]
 pub struct WorkspaceForm {
@@ -53,7 +53,7 @@ fn page(ctx: &Ctx, status: StatusCode, form: WorkspaceForm, errors: FormErrors) 
 pub async fn workspace_form(ctx: Ctx, state: Data<AppState>) -> Result<HttpResponse, AppError> {
     ctx.require(Role::Admin)?;
     let id = ctx.workspace_id();
-    let w = db::run(&state.pool, move |conn| Ok(crate::workspaces::find(conn, id)?)).await?;
+    let w = db::run(&state.pool, move |conn| Ok(workspaces::find(conn, id)?)).await?;
     let form = WorkspaceForm {
         name: w.name,
         time_zone: w.time_zone,
@@ -95,26 +95,23 @@ pub async fn update_workspace(ctx: Ctx, state: Data<AppState>, HtmlForm(form): H
     // workspace's business, so it is never checked.
     db::run(&state.pool, move |conn| {
         conn.transaction(|tx| {
-            let before = crate::workspaces::find(tx, id)?;
-            let daily = daily.unwrap_or(before.daily_jobs_at);
-            let hand_days = hand_days.unwrap_or(before.hand_status_days);
-            diesel::update(workspaces::table.find(id))
-                .set((
-                    workspaces::name.eq(&name),
-                    workspaces::time_zone.eq(zone.name()),
-                    workspaces::default_country.eq(&country),
-                    workspaces::daily_jobs_at.eq(daily),
-                    workspaces::hand_status_days.eq(hand_days),
-                ))
-                .execute(tx)?;
+            let before = workspaces::find(tx, id)?;
+            let after = WorkspaceChanges {
+                name,
+                time_zone: zone.name().to_string(),
+                default_country: country,
+                daily_jobs_at: daily.unwrap_or(before.daily_jobs_at),
+                hand_status_days: hand_days.unwrap_or(before.hand_status_days),
+            };
+            workspaces::update(tx, id, &after)?;
             let entry = entry
                 .before(json!({
                     "name": before.name, "time_zone": before.time_zone, "default_country": before.default_country,
                     "daily_jobs_at": before.daily_jobs_at.format("%H:%M").to_string(), "hand_status_days": before.hand_status_days,
                 }))
                 .after(json!({
-                    "name": name, "time_zone": zone.name(), "default_country": country,
-                    "daily_jobs_at": daily.format("%H:%M").to_string(), "hand_status_days": hand_days,
+                    "name": after.name, "time_zone": after.time_zone, "default_country": after.default_country,
+                    "daily_jobs_at": after.daily_jobs_at.format("%H:%M").to_string(), "hand_status_days": after.hand_status_days,
                 }));
             audit::record(tx, &entry)
         })

@@ -13,7 +13,8 @@ use serde::Deserialize;
 use serde_json::json;
 
 use crate::audit;
-use crate::auth::{password, recovery};
+use crate::auth::password;
+use crate::auth::tokens::{self, Purpose};
 use crate::email::messages;
 
 /// The password hash of an invited user who has not chosen a password yet.
@@ -130,7 +131,7 @@ pub async fn invite_user(ctx: Ctx, state: Data<AppState>, HtmlForm(form): HtmlFo
             let user = NewUser { workspace_id, email: &lookup_email, name: &name, role, password_hash: &hash }.insert(tx)?;
             users::set_departments(tx, workspace_id, user.id, &department_ids)?;
             if by_email {
-                let raw = recovery::issue(tx, &user, recovery::Purpose::Invite, now)?;
+                let raw = tokens::issue(tx, &user, Purpose::Invite, now)?;
                 let invite = messages::Invite { inviter, workspace, link: format!("{base}/invitations/{raw}") };
                 // The link is a live secret: sealed in the queue, dropped once sent.
                 crate::email::enqueue_sealed(tx, &at_rest_key, workspace_id, &messages::invite(&user.email, &invite)?)?;

@@ -222,6 +222,14 @@ pub fn set_password_hash(conn: &mut PgConnection, workspace_id: i64, id: i64, ha
         .map(|_| ())
 }
 
+/// Accepting an invitation: the invited user's own name and first password.
+pub fn set_name_and_password_hash(conn: &mut PgConnection, workspace_id: i64, id: i64, name: &str, hash: &str) -> QueryResult<()> {
+    diesel::update(users::table.filter(users::workspace_id.eq(workspace_id)).filter(users::id.eq(id)))
+        .set((users::password_hash.eq(hash), users::name.eq(name)))
+        .execute(conn)
+        .map(|_| ())
+}
+
 /// Signs a user out everywhere (deletes every server-side session of theirs).
 pub fn end_sessions(conn: &mut PgConnection, workspace_id: i64, user_id: i64) -> QueryResult<usize> {
     diesel::delete(sessions::table)

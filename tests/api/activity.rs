@@ -70,3 +70,36 @@ async fn activity_on_a_client_the_user_cannot_see_is_404() {
     assert_eq!(app.count("SELECT count(*) FROM follow_ups WHERE status = 'pending'"), 1);
     assert_eq!(app.count("SELECT count(*) FROM communications"), 0);
 }
+
+#[tokio::test]
+async fn the_today_view_uses_the_workspace_day_and_mine_only_my_follow_ups() {
+    let app = spawn_app().await;
+    let (admin, me) = app.signed_in(Role::Admin).await;
+    let colleague = app.create_user_named("Acme", "colleague@acme.test", "Colleague", Role::Agent);
+    // Fourteen hours ahead of UTC, so the workspace's day is not UTC's day.
+    let zone_form = [("name", "Acme"), ("time_zone", "Pacific/Kiritimati"), ("default_country", "KI")];
+    assert_redirects_to(&admin.post("/settings/workspace", &zone_form).await, "/settings/workspace");
+    let zone: chrono_tz::Tz = "Pacific/Kiritimati".parse().unwrap();
+    let today = app.clock.now().with_timezone(&zone).date_naive();
+    let at = |day: chrono::NaiveDate, time: &str| format!("{}T{time}", day.format("%Y-%m-%d"));
+    let id: i64 = location(&admin.post("/clients", &[("name", "Ada")]).await).trim_start_matches("/clients/").parse().unwrap();
+    let path = format!("/clients/{id}/follow-ups");
+    for (due, notes, owner) in [
+        (at(today, "00:01"), "Early today", me.id),
+        (at(today, "23:59"), "Late today", colleague.id),
+        (at(today.pred_opt().unwrap(), "23:59"), "Last night", me.id),
+        (at(today.succ_opt().unwrap(), "00:01"), "Tomorrow morning", colleague.id),
+    ] {
+        let r = admin.post(&path, &[("due_at", due.as_str()), ("notes", notes), ("assigned_to", &owner.to_string())]).await;
+        assert_redirects_to(&r, &format!("/clients/{id}"));
+    }
+    let html = admin.get_html("/follow-ups?view=today").await;
+    for (notes, shown) in [("Early today", true), ("Late today", true), ("Last night", false), ("Tomorrow morning", false)] {
+        assert_eq!(html.contains(notes), shown, "{notes} in today's view");
+    }
+    let html = admin.get_html("/follow-ups").await;
+    for (notes, shown) in [("Early today", true), ("Late today", false), ("Last night", true), ("Tomorrow morning", false)] {
+        assert_eq!(html.contains(notes), shown, "{notes} in my view (the default)");
+    }
+    assert!(html.find("Last night").unwrap() < html.find("Early today").unwrap(), "by due time");
+}

@@ -210,3 +210,23 @@ async fn an_invitation_email_lets_the_new_user_choose_a_name_and_password() {
     // A reset link is not an invitation link and the other way round.
     assert_eq!(visitor.get(&path.replace("/invitations/", "/password/reset/")).await.status(), StatusCode::NOT_FOUND);
 }
+
+#[tokio::test]
+async fn saving_smtp_settings_again_replaces_every_field_and_a_blank_username_clears_it() {
+    let app = spawn_app().await;
+    let (admin, me) = app.signed_in(Role::Admin).await;
+    let first = [("host", "smtp.acme.test"), ("port", "465"), ("tls_mode", "tls"), ("username", "mailer"), ("password", "s3cret-pass"), ("from_address", "crm@acme.test")];
+    assert_eq!(admin.post("/settings/smtp", &first).await.status(), StatusCode::SEE_OTHER);
+    let second = [("host", "mail.acme.test"), ("port", "587"), ("tls_mode", "starttls"), ("username", ""), ("password", ""), ("from_address", "team@acme.test")];
+    assert_eq!(admin.post("/settings/smtp", &second).await.status(), StatusCode::SEE_OTHER);
+    let w = me.workspace_id;
+    assert_eq!(
+        app.count(&format!(
+            "SELECT count(*) FROM smtp_settings WHERE workspace_id = {w} AND host = 'mail.acme.test' AND port = 587 AND tls_mode = 'starttls' \
+             AND username IS NULL AND from_address = 'team@acme.test' AND password_sealed IS NOT NULL"
+        )),
+        1,
+        "the second save replaced the fields, cleared the username and kept the password"
+    );
+    assert_eq!(app.count("SELECT count(*) FROM smtp_settings"), 1);
+}

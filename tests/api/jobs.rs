@@ -190,3 +190,58 @@ async fn a_job_whose_worker_dies_on_every_attempt_ends_dead_instead_of_looping()
     assert_eq!(app.count(&format!("SELECT attempts FROM jobs WHERE id = {id}")), 3, "not run a fourth time");
     assert_eq!(app.count(&format!("SELECT count(*) FROM jobs WHERE id = {id} AND last_error LIKE '%lease expired%'")), 1);
 }
+
+#[tokio::test]
+async fn the_jobs_page_counts_every_status_and_offers_only_the_changes_each_allows() {
+    let app = spawn_app().await;
+    let (admin, me) = app.signed_in(Role::Admin).await;
+    // One job in each status a person can act on, none of them due (no worker takes them).
+    let later = chrono::Utc::now() + chrono::Duration::hours(1);
+    let mut ids = Vec::new();
+    for status in ["queued", "waiting", "failed", "dead", "done", "cancelled", "dead"] {
+        let id = enqueue(&app, NewJob::new(me.workspace_id, Kind::Noop, json!({})).at(later));
+        diesel::sql_query(format!("UPDATE jobs SET status = '{status}' WHERE id = {id}")).execute(&mut app.conn()).unwrap();
+        ids.push((status, id));
+    }
+    let page = admin.get_html("/settings/jobs?status=queued").await;
+    for (status, count) in [("queued", 1), ("running", 0), ("waiting", 1), ("failed", 1), ("dead", 2), ("done", 1), ("cancelled", 1)] {
+        assert!(page.contains(&format!("id=\"count-{status}\">{count}</span>")), "{status} counted {count}:\n{page}");
+    }
+    assert!(page.contains("aria-current=\"page\">queued"), "the shown status is marked");
+    for (status, id) in ids {
+        let row = admin.get_html(&format!("/settings/jobs?status={status}")).await;
+        let row = row.split(&format!("id=\"job-{id}\"")).nth(1).expect("the job is listed under its status");
+        let row = &row[..row.find("</tr>").unwrap()];
+        let retry = row.contains(&format!("/settings/jobs/{id}/retry"));
+        let cancel = row.contains(&format!("/settings/jobs/{id}/cancel"));
+        assert_eq!(retry, ["waiting", "failed", "dead", "cancelled"].contains(&status), "Retry offered for a {status} job");
+        assert_eq!(cancel, ["queued", "waiting", "failed"].contains(&status), "Cancel offered for a {status} job");
+    }
+    assert_eq!(admin.get("/settings/jobs?status=finished").await.status(), StatusCode::UNPROCESSABLE_ENTITY);
+}
+
+#[tokio::test]
+async fn every_job_status_is_stored_under_the_check_and_read_back_as_itself() {
+    use switchboard::db::schema::jobs as job_rows;
+    use switchboard::jobs::{JobStatus, query};
+    let app = spawn_app().await;
+    let w = workspace_of(&app);
+    let later = chrono::Utc::now() + chrono::Duration::hours(1);
+    for status in JobStatus::ALL {
+        let id = enqueue(&app, NewJob::new(w, Kind::Noop, json!({})).at(later));
+        let set = diesel::update(job_rows::table.filter(job_rows::workspace_id.eq(w)).filter(job_rows::id.eq(id)))
+            .set(job_rows::status.eq(status))
+            .execute(&mut app.conn());
+        assert_eq!(set.as_ref().ok(), Some(&1), "{status} is allowed by the CHECK: {set:?}");
+        assert_eq!(self::status(&app, id), status.as_str(), "stored as its text");
+        let job = query::find_for_update(&mut app.conn(), w, id).unwrap().expect("the job");
+        assert_eq!(job.status, status);
+        let listed = query::list_by_status(&mut app.conn(), w, status, 1, 50).unwrap();
+        assert_eq!(listed.iter().map(|j| j.id).collect::<Vec<_>>(), vec![id], "listed under {status} only");
+    }
+    let counts = query::count_by_status(&mut app.conn(), w).unwrap();
+    assert_eq!(counts.len(), JobStatus::ALL.len(), "{counts:?}");
+    assert!(counts.iter().all(|(_, n)| *n == 1), "{counts:?}");
+    let refused = diesel::sql_query(format!("UPDATE jobs SET status = 'paused' WHERE workspace_id = {w}")).execute(&mut app.conn());
+    assert!(refused.is_err(), "the CHECK refuses a status the enum does not know");
+}

@@ -6,7 +6,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use reqwest::StatusCode;
-use switchboard::auth::recovery::{self, Purpose};
+use switchboard::auth::tokens::{self, Purpose};
 use switchboard::users::role::Role;
 
 use crate::support::{Browser, PASSWORD, TestApp, assert_redirects_to, csrf_in, spawn_app_with};
@@ -95,8 +95,8 @@ async fn reset_invitation_and_upload_leave_no_token_or_secret_in_the_log() {
     let smtp_password = "smtp-pa55word-never-logged";
     let server = serve_logged(&app, "debug", Some(&format!("smtp://mailer:{smtp_password}@127.0.0.1:{}", free_port()))).await;
     let now = app.clock.now();
-    let reset = recovery::issue(&mut app.conn(), &admin, Purpose::Reset, now).unwrap();
-    let invite = recovery::issue(&mut app.conn(), &invited, Purpose::Invite, now).unwrap();
+    let reset = tokens::issue(&mut app.conn(), &admin, Purpose::Reset, now).unwrap();
+    let invite = tokens::issue(&mut app.conn(), &invited, Purpose::Invite, now).unwrap();
     let mut tokens = vec![reset.clone(), invite.clone()];
 
     // A password reset: the page, a refused post (no CSRF token), a mistyped one, the real one.

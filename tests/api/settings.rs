@@ -212,3 +212,31 @@ async fn tags_are_listed_with_counts_renamed_and_deleted() {
     assert_eq!(agent.get("/settings/tags").await.status(), StatusCode::FORBIDDEN);
     assert_eq!(agent.get("/settings/workspace").await.status(), StatusCode::FORBIDDEN);
 }
+
+#[tokio::test]
+async fn workspace_automation_settings_are_saved_and_kept_when_left_empty() {
+    let app = spawn_app().await;
+    let (admin, me) = app.signed_in(Role::Admin).await;
+    let w = me.workspace_id;
+    let fields = [("name", "Acme"), ("time_zone", "Asia/Tokyo"), ("default_country", "jp"), ("daily_jobs_at", "06:30"), ("hand_status_days", "3")];
+    assert_redirects_to(&admin.post("/settings/workspace", &fields).await, "/settings/workspace");
+    let saved = format!(
+        "SELECT count(*) FROM workspaces WHERE id = {w} AND name = 'Acme' AND time_zone = 'Asia/Tokyo' AND default_country = 'JP' \
+         AND daily_jobs_at = '06:30' AND hand_status_days = 3"
+    );
+    assert_eq!(app.count(&saved), 1, "every field saved, the country in capitals");
+    // Left empty, the daily time and the hand-status days keep their values.
+    let r = admin.post("/settings/workspace", &[("name", "Acme KK"), ("time_zone", "Asia/Tokyo"), ("default_country", "JP"), ("daily_jobs_at", ""), ("hand_status_days", "")]).await;
+    assert_redirects_to(&r, "/settings/workspace");
+    assert_eq!(app.count(&saved.replace("name = 'Acme'", "name = 'Acme KK'")), 1);
+    assert_eq!(
+        app.count(
+            "SELECT count(*) FROM audit_logs WHERE action = 'workspaces.updated' AND before->>'name' = 'Acme' AND after->>'name' = 'Acme KK' \
+             AND after->>'daily_jobs_at' = '06:30' AND (after->>'hand_status_days')::int = 3"
+        ),
+        1,
+        "the audit row shows the kept values"
+    );
+    let form = admin.get_html("/settings/workspace").await;
+    assert!(form.contains("value=\"06:30\"") && form.contains("value=\"3\""), "{form}");
+}
