@@ -294,11 +294,14 @@ enum Saved {
     /// The saved client, and whether this user can still see it (a manager may move a
     /// client out of their departments).
     Ok(Box<Client>, bool),
-    Invalid(FormErrors, Option<(i64, String)>),
+    Invalid(FormErrors, Option<Duplicate>),
     Stale,
 }
 
-fn duplicate_error(conn: &mut PgConnection, scope: &Scope, fields: &ClientFields, except: Option<i64>) -> Result<Option<(FormErrors, Option<(i64, String)>)>, AppError> {
+/// The (id, name) of the client that already holds an email or phone.
+type Duplicate = (i64, String);
+
+fn duplicate_error(conn: &mut PgConnection, scope: &Scope, fields: &ClientFields, except: Option<i64>) -> Result<Option<(FormErrors, Option<Duplicate>)>, AppError> {
     let Some((id, name, field)) = model::find_duplicate(conn, scope.workspace_id, fields.email.as_deref(), fields.phone.as_deref(), except)? else {
         return Ok(None);
     };

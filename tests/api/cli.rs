@@ -46,6 +46,8 @@ fn serve(data_dir: &std::path::Path, port: u16) -> Serving {
             return Serving { child, stdout };
         }
     }
+    let _ = child.kill();
+    let _ = child.wait();
     panic!("switchboard did not start: {stdout:?}");
 }
 

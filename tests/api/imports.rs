@@ -121,7 +121,7 @@ async fn binary_empty_and_header_only_files_are_refused_and_nothing_is_kept() {
     let app = spawn_app().await;
     let (admin, _) = app.signed_in(Role::Admin).await;
     let png = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x01".to_vec();
-    let mut late_nul = "name,email\n".repeat(1).into_bytes();
+    let mut late_nul = b"name,email\n".to_vec();
     late_nul.extend(std::iter::repeat_n(b"Ada,ada@example.com\n".to_vec(), 60_000).flatten());
     late_nul.extend(b"Bad\0Row,x@example.com\n");
     for (name, bytes, reason) in [
