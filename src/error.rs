@@ -67,12 +67,53 @@ pub struct ErrorPage<'a> {
 }
 
 impl ErrorPage<'_> {
+    /// The full error page. The response keeps its message so that `htmx_errors` can answer
+    /// an htmx request with just the message instead.
     pub fn for_status(status: StatusCode, message: &str) -> HttpResponse {
         let title = status.canonical_reason().unwrap_or("Error");
         let page = ErrorPage { status: status.as_u16(), title, message, assets: Assets::get() };
         let body = page.render().unwrap_or_else(|_| format!("{} {title}", status.as_u16()));
-        HttpResponse::build(status).content_type("text/html; charset=utf-8").body(body)
+        let mut response = HttpResponse::build(status).content_type("text/html; charset=utf-8").body(body);
+        response.extensions_mut().insert(ErrorMessage(message.to_string()));
+        response
     }
+}
+
+/// The message of an error page, carried on its response for `htmx_errors`.
+#[derive(Clone, Debug)]
+struct ErrorMessage(String);
+
+/// The error's message alone, for the page's flash region.
+#[derive(Template)]
+#[template(path = "errors/fragment.html")]
+struct ErrorFragment<'a> {
+    message: &'a str,
+}
+
+/// Where an htmx request's error message goes: the flash region of the page that sent it.
+pub const ERROR_SLOT: &str = "#flash";
+
+/// Answers an htmx request that failed with the error's message alone, swapped into the
+/// page's flash region (`HX-Retarget`/`HX-Reswap`), so the page (a list, its filters and
+/// ticks) stays as it was; htmx swaps 422 and 429 and `app.js` shows the others' message in
+/// the same region. The address does not change (`HX-Push-Url: false`). Requests without htmx
+/// keep the full error page. Wraps every layer that renders error pages.
+pub async fn htmx_errors<B: MessageBody + 'static>(
+    req: ServiceRequest,
+    next: Next<B>,
+) -> Result<ServiceResponse<EitherBody<B>>, actix_web::Error> {
+    let htmx = crate::web::htmx::Htmx::from_request(req.request()).request;
+    let res = next.call(req).await?;
+    let message = if htmx { res.response().extensions().get::<ErrorMessage>().cloned() } else { None };
+    let Some(ErrorMessage(message)) = message else { return Ok(res.map_into_left_body()) };
+    let (request, page) = res.into_parts();
+    let body = ErrorFragment { message: &message }.render().unwrap_or_else(|_| String::new());
+    // The page's status and headers (Retry-After, Allow, cookies) with the fragment as body.
+    let mut response = page.set_body(body).map_into_boxed_body();
+    for (name, value) in [("hx-retarget", ERROR_SLOT), ("hx-reswap", "innerHTML"), ("hx-push-url", "false")] {
+        response.headers_mut().insert(header::HeaderName::from_static(name), header::HeaderValue::from_static(value));
+    }
+    Ok(ServiceResponse::new(request, response).map_into_right_body())
 }
 
 impl ResponseError for AppError {

@@ -201,6 +201,7 @@ fn run(listener: TcpListener, pool: Pool, clock: Clock, settings: Settings, key:
             .wrap(session)
             .wrap(from_fn(crate::error::checkout_failures))
             .wrap(sbweb::headers::empty_error_pages())
+            .wrap(from_fn(crate::error::htmx_errors))
             .wrap(sbweb::headers::security_headers(secure))
             .wrap(from_fn(sbweb::headers::request_id_header))
             .wrap(TracingLogger::<crate::telemetry::RequestSpan>::new())

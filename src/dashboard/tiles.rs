@@ -1,5 +1,6 @@
 //! Dashboard tiles, each its own fragment loaded lazily (`hx-trigger="load"`), so one slow
-//! query never holds up the page. Their queries are in `dashboard::query`.
+//! query never holds up the page. Their queries are in `dashboard::query`. Without htmx (the
+//! dashboard's `<noscript>` links), a tile's URL answers a full page holding just that tile.
 
 use actix_web::HttpResponse;
 use actix_web::http::StatusCode;
@@ -13,7 +14,25 @@ use crate::db;
 use crate::error::AppError;
 use crate::startup::AppState;
 use crate::web::ctx::Ctx;
-use crate::web::render::html_status;
+use crate::web::ctx::Layout;
+use crate::web::render::page;
+
+/// One tile in the base layout, for a plain request.
+#[derive(Template)]
+#[template(path = "dashboard/tile_page.html")]
+struct TilePage<T: Template> {
+    layout: Layout,
+    id: &'static str,
+    title: &'static str,
+    tile: T,
+}
+
+/// The tile's fragment for htmx, or its full page, by the one rule in `render::page`.
+fn respond<T: Template>(ctx: &Ctx, id: &'static str, tile: T) -> Result<HttpResponse, AppError> {
+    let title = crate::dashboard::TILES.iter().find(|(tile_id, _)| *tile_id == id).map_or(id, |(_, title)| *title);
+    let full = TilePage { layout: ctx.layout(title, "dashboard"), id, title, tile };
+    page(&ctx.meta.htmx, StatusCode::OK, &full, &full.tile)
+}
 
 #[derive(Template)]
 #[template(path = "dashboard/tile_clients.html")]
@@ -45,24 +64,25 @@ struct MyFollowUpsTile {
 pub async fn clients_tile(ctx: Ctx, state: Data<AppState>) -> Result<HttpResponse, AppError> {
     let scope = Scope::of(&ctx);
     let counts = db::run(&state.pool, move |conn| Ok(query::client_status_counts(conn, &scope)?)).await?;
-    html_status(StatusCode::OK, &ClientsTile { counts })
+    respond(&ctx, "clients", ClientsTile { counts })
 }
 
 pub async fn follow_ups_tile(ctx: Ctx, state: Data<AppState>) -> Result<HttpResponse, AppError> {
     let (scope, now) = (Scope::of(&ctx), state.clock.now());
     let counts = db::run(&state.pool, move |conn| Ok(query::follow_up_counts(conn, &scope, now)?)).await?;
-    html_status(StatusCode::OK, &FollowUpsTile { counts })
+    respond(&ctx, "follow-ups", FollowUpsTile { counts })
 }
 
 pub async fn communications_tile(ctx: Ctx, state: Data<AppState>) -> Result<HttpResponse, AppError> {
     let (scope, zone, now) = (Scope::of(&ctx), ctx.zone(), state.clock.now());
     let bars = db::run(&state.pool, move |conn| Ok(query::communication_bars(conn, &scope, zone, now)?)).await?;
     let total = bars.iter().map(|b| b.n).sum();
-    html_status(StatusCode::OK, &CommunicationsTile { bars, total })
+    respond(&ctx, "communications", CommunicationsTile { bars, total })
 }
 
 pub async fn my_follow_ups_tile(ctx: Ctx, state: Data<AppState>) -> Result<HttpResponse, AppError> {
     let scope = Scope::of(&ctx);
     let rows = db::run(&state.pool, move |conn| Ok(query::my_follow_ups(conn, &scope)?)).await?;
-    html_status(StatusCode::OK, &MyFollowUpsTile { rows, now: state.clock.now(), zone: ctx.zone() })
+    let tile = MyFollowUpsTile { rows, now: state.clock.now(), zone: ctx.zone() };
+    respond(&ctx, "my-follow-ups", tile)
 }

@@ -106,3 +106,68 @@ async fn a_bulk_action_is_all_or_nothing_and_ignores_ids_the_user_cannot_see() {
     let r = admin.post("/clients/bulk", &[("action", "assign"), ("assign_to", &beta.id.to_string()), ("target", "all")]).await;
     assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY, "a user of another workspace cannot be assigned");
 }
+
+/// A form post as the boosted bulk form sends it through htmx.
+async fn htmx_post(browser: &crate::support::Browser, path: &str, fields: &[(&str, &str)]) -> reqwest::Response {
+    let token = browser.csrf().await;
+    let mut all: Vec<(&str, &str)> = vec![("csrf_token", token.as_str())];
+    all.extend_from_slice(fields);
+    browser
+        .client
+        .post(browser.url(path))
+        .header("HX-Request", "true")
+        .header("HX-Boosted", "true")
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .body(serde_html_form::to_string(&all).unwrap())
+        .send()
+        .await
+        .expect("htmx POST")
+}
+
+fn header<'a>(r: &'a reqwest::Response, name: &str) -> &'a str {
+    r.headers().get(name).map(|v| v.to_str().unwrap()).unwrap_or("")
+}
+
+#[tokio::test]
+async fn a_bulk_error_from_htmx_is_a_message_for_the_flash_region_not_a_page() {
+    let app = spawn_app().await;
+    let (admin, me) = app.signed_in(Role::Admin).await;
+    let one = seed_clients(&app, me.workspace_id, &["One"], None)[0].to_string();
+    let cases: [(&[(&str, &str)], &str); 2] = [
+        (&[("action", "status"), ("status", "hot"), ("target", "selected")], "Select at least one client, or choose all matching."),
+        (&[("action", "delete"), ("target", "selected"), ("client_ids", &one)], "Tick the confirmation box to delete clients."),
+    ];
+    for (fields, message) in cases {
+        let r = htmx_post(&admin, "/clients/bulk", fields).await;
+        assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY, "{message}");
+        // htmx swaps 422 responses: into the flash region, the list and its ticks stay.
+        assert_eq!(header(&r, "HX-Retarget"), "#flash");
+        assert_eq!(header(&r, "HX-Reswap"), "innerHTML");
+        assert_eq!(header(&r, "HX-Push-Url"), "false", "the address stays /clients");
+        let body = r.text().await.unwrap();
+        assert_eq!(body.trim(), format!(r#"<p id="error-message" class="flash error" role="alert">{message}</p>"#));
+    }
+    assert_eq!(app.count("SELECT count(*) FROM clients"), 1);
+    // Without htmx, the same error is the full error page.
+    let r = admin.post("/clients/bulk", &[("action", "status"), ("status", "hot"), ("target", "selected")]).await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(r.headers().get("HX-Retarget").is_none());
+    let body = r.text().await.unwrap();
+    assert!(body.starts_with("<!doctype html>") && body.contains(r#"<p id="error-message" class="error-message">Select at least one client"#), "{body}");
+}
+
+#[tokio::test]
+async fn every_error_page_from_htmx_is_a_message_fragment() {
+    let app = spawn_app().await;
+    let (admin, _) = app.signed_in(Role::Agent).await;
+    // An AppError (a missing record), and the router's own 404 rendered by the error handlers.
+    for path in ["/clients/999999999", "/no/such/page"] {
+        let r = admin.htmx_get(path).await;
+        assert_eq!(r.status(), StatusCode::NOT_FOUND, "{path}");
+        assert_eq!(header(&r, "HX-Retarget"), "#flash", "{path}");
+        let body = r.text().await.unwrap();
+        assert_eq!(body.trim(), r#"<p id="error-message" class="flash error" role="alert">The page or record you asked for does not exist.</p>"#, "{path}");
+    }
+    let r = admin.get("/no/such/page").await;
+    assert!(r.text().await.unwrap().starts_with("<!doctype html>"));
+}

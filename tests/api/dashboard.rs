@@ -165,3 +165,22 @@ async fn follow_up_tile_counts_match_the_table_at_day_hour_minute_and_second_edg
         }
     }
 }
+
+#[tokio::test]
+async fn a_tile_answers_a_full_page_without_htmx_and_its_fragment_with_htmx() {
+    let app = spawn_app().await;
+    let (admin, _) = app.signed_in(Role::Admin).await;
+    for (tile, title) in switchboard::dashboard::TILES {
+        // The <noscript> "Show" link opens the tile in the base layout.
+        let page = admin.get_html(&format!("/dashboard/{tile}")).await;
+        assert!(page.starts_with("<!doctype html>"), "{tile}: {page}");
+        assert!(page.contains(&format!("<title>{title} · Switchboard</title>")), "{tile}");
+        assert!(page.contains(r#"<link rel="stylesheet""#), "{tile}");
+        assert!(page.contains(&format!(r#"<h1 id="h-{tile}">{title}</h1>"#)), "{tile}");
+        assert!(page.contains(&format!(r#"<div class="tile-body" id="tile-{tile}">"#)), "{tile}: the tile itself, unescaped");
+        assert!(page.contains(r#"<a href="/">← Dashboard</a>"#), "{tile}");
+        let fragment = admin.htmx_get(&format!("/dashboard/{tile}")).await.text().await.unwrap();
+        assert!(fragment.starts_with(&format!(r#"<div class="tile-body" id="tile-{tile}">"#)), "{tile}: {fragment}");
+        assert!(!fragment.contains("<html"), "{tile}");
+    }
+}
