@@ -21,7 +21,7 @@ async fn at_390_pixels_the_navigation_wraps_and_nothing_scrolls_sideways() {
     let chrome = Chrome::start().await;
     chrome.client.set_window_size(390, 844).await.expect("resize");
     chrome.sign_in(&app.base, "ann@acme.test", PASSWORD).await;
-    for (path, heading) in [("/", "Dashboard"), ("/notifications", "Notifications"), ("/follow-ups", "Follow-ups")] {
+    for (path, heading) in [("/", "Dashboard"), ("/clients", "Clients"), ("/clients/import", "Import clients"), ("/notifications", "Notifications"), ("/follow-ups", "Follow-ups")] {
         chrome.goto(&format!("{}{path}", app.base)).await;
         chrome.wait_for_heading(heading).await;
         let seen = chrome.eval(OVERFLOW).await;
