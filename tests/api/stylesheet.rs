@@ -45,7 +45,7 @@ async fn text_input_sizing_never_matches_checkboxes_or_radios() {
         if !body.split(';').any(|d| d.trim() == "width: 100%") {
             continue;
         }
-        for selector in selectors.split(',').map(str::trim).filter(|s| s.split([' ', '>']).last().is_some_and(|l| l.starts_with("input"))) {
+        for selector in selectors.split(',').map(str::trim).filter(|s| s.split([' ', '>']).next_back().is_some_and(|l| l.starts_with("input"))) {
             sized += 1;
             assert!(
                 selector.contains(":not([type=checkbox])") && selector.contains(":not([type=radio])"),
