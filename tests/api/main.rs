@@ -30,6 +30,7 @@ mod settings;
 mod sign_in_abuse;
 mod spreadsheet;
 mod status_source;
+mod stylesheet;
 mod tenancy;
 mod upload_names;
 mod walk;

@@ -38,6 +38,13 @@ async fn upload_a_csv_map_it_watch_the_progress_and_download_the_rejected_rows()
     assert_eq!(guessed, serde_json::json!(["name", "email", "phone", "ignore"]));
     // Keep the colour as a note and import the valid rows.
     chrome.eval("document.getElementById('map-3').value = 'note'; return null;").await;
+    // The radios sit just before their label's text, not stretched like text fields (issue 10).
+    let radios = chrome.eval("return Array.from(document.querySelectorAll('#mapping input[type=radio]')).map(function (r) { \
+        var box = r.getBoundingClientRect(), range = document.createRange(); range.selectNodeContents(r.nextSibling); \
+        var text = range.getBoundingClientRect(); return [Math.round(box.width), Math.round(text.left - box.right)]; });").await;
+    let radios: Vec<(i64, i64)> = serde_json::from_value(radios).unwrap();
+    assert_eq!(radios.len(), 4);
+    assert!(radios.iter().all(|&(width, gap)| width < 30 && (0..=16).contains(&gap)), "radio width and gap to its label: {radios:?}");
     chrome.click("input[name=mode][value=skip_invalid]").await;
     chrome.eval("window.__marker = 1; return null;").await;
     chrome.click("#mapping button[type=submit]").await;

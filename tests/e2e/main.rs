@@ -7,5 +7,6 @@ mod support;
 mod browser;
 mod clients;
 mod import;
+mod narrow;
 mod recovery;
 mod sign_in;

@@ -1,0 +1,74 @@
+//! A phone-sized window (390×844): the signed-in pages never scroll sideways, and the
+//! navigation wraps rather than running off the screen (issue 10).
+
+use switchboard::users::role::Role;
+
+use crate::browser::Chrome;
+use crate::support::{PASSWORD, spawn_app};
+
+const OVERFLOW: &str = "
+    const width = window.innerWidth;
+    const wide = [...document.querySelectorAll('header.topbar a, header.topbar button, header.topbar .who')]
+        .filter(e => e.getBoundingClientRect().right > width + 0.5 || e.getBoundingClientRect().left < -0.5)
+        .map(e => e.textContent.trim());
+    const clipped = [document.documentElement, document.body].some(e => getComputedStyle(e).overflowX === 'hidden' || getComputedStyle(e).overflowX === 'clip');
+    return { width, scroll: document.documentElement.scrollWidth, wide, clipped };";
+
+#[tokio::test]
+async fn at_390_pixels_the_navigation_wraps_and_nothing_scrolls_sideways() {
+    let app = spawn_app().await;
+    app.create_user_named("Acme Wholesale Trading", "ann@acme.test", "Annabelle Administrator", Role::Admin);
+    let chrome = Chrome::start().await;
+    chrome.client.set_window_size(390, 844).await.expect("resize");
+    chrome.sign_in(&app.base, "ann@acme.test", PASSWORD).await;
+    for (path, heading) in [("/", "Dashboard"), ("/clients", "Clients"), ("/clients/import", "Import clients"), ("/notifications", "Notifications"), ("/follow-ups", "Follow-ups")] {
+        chrome.goto(&format!("{}{path}", app.base)).await;
+        chrome.wait_for_heading(heading).await;
+        let seen = chrome.eval(OVERFLOW).await;
+        let width = seen["width"].as_i64().unwrap();
+        assert!(width <= 400, "the window is phone-sized: {seen}");
+        assert!(seen["scroll"].as_i64().unwrap() <= width, "{path} scrolls sideways: {seen}");
+        assert_eq!(seen["wide"], serde_json::json!([]), "{path}: header items off screen: {seen}");
+        assert_eq!(seen["clipped"], serde_json::json!(false), "{path}: overflow hidden instead of fitting: {seen}");
+    }
+    // Every navigation link is still there and can be used.
+    chrome.click("nav a[href='/settings']").await;
+    chrome.wait_for_heading("Settings").await;
+    chrome.client.clone().close().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_click_anywhere_on_a_notification_card_opens_it_and_its_button_is_readable() {
+    let app = spawn_app().await;
+    let ann = app.create_user_named("Acme", "ann@acme.test", "Ann Agent", Role::Agent);
+    {
+        use diesel::prelude::*;
+        diesel::sql_query(format!(
+            "INSERT INTO notifications (workspace_id, user_id, kind, title, body, link) VALUES ({}, {}, 'note', 'Calls due', 'Two calls today.', '/follow-ups')",
+            ann.workspace_id, ann.id
+        ))
+        .execute(&mut app.conn())
+        .unwrap();
+    }
+    let chrome = Chrome::start().await;
+    chrome.client.set_window_size(390, 844).await.expect("resize");
+    chrome.sign_in(&app.base, "ann@acme.test", PASSWORD).await;
+    chrome.goto(&format!("{}/notifications", app.base)).await;
+    chrome.wait_for_heading("Notifications").await;
+    let colours = chrome
+        .eval("var b = document.querySelector('.notifications .card-open'); return [getComputedStyle(b).color, getComputedStyle(b.closest('li')).backgroundColor];")
+        .await;
+    assert_ne!(colours[0], colours[1], "the button's text has the card's colour: {colours}");
+    assert_eq!(colours[0], serde_json::json!("rgb(31, 95, 209)"));
+    // The body text and the heading are covered by the card's button: a click there opens it.
+    let hit = chrome
+        .eval("return ['h2', 'p.notes', 'p.muted'].map(function (css) { var r = document.querySelector('.notifications li ' + css).getBoundingClientRect(); \
+            var e = document.elementFromPoint(r.left + r.width / 2, r.top + r.height / 2); return e && e.classList.contains('card-open'); });")
+        .await;
+    assert_eq!(hit, serde_json::json!([true, true, true]));
+    chrome.click(".notifications .card-open").await;
+    chrome.wait_for_heading("Follow-ups").await;
+    assert_eq!(chrome.path().await, "/follow-ups");
+    assert_eq!(app.count(&format!("SELECT count(*) FROM notifications WHERE user_id = {} AND read_at IS NULL", ann.id)), 0);
+    chrome.client.clone().close().await.unwrap();
+}
