@@ -90,15 +90,17 @@ pub fn set_follow_up_status(conn: &mut PgConnection, workspace_id: i64, id: i64,
         .map(|_| ())
 }
 
-/// Which pending follow-ups `/follow-ups` lists.
+/// Which follow-ups `/follow-ups` lists.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum FollowUpView {
-    /// Assigned to me.
+    /// Pending, assigned to me.
     Mine,
     /// Due before now.
     Overdue,
     /// Due today in the workspace's time zone.
     Today,
+    /// Completed, assigned to me, the most recently completed first.
+    Completed,
 }
 
 impl FollowUpView {
@@ -107,11 +109,12 @@ impl FollowUpView {
             FollowUpView::Mine => "mine",
             FollowUpView::Overdue => "overdue",
             FollowUpView::Today => "today",
+            FollowUpView::Completed => "completed",
         }
     }
 
     pub fn parse(value: &str) -> Option<FollowUpView> {
-        [FollowUpView::Mine, FollowUpView::Overdue, FollowUpView::Today].into_iter().find(|v| v.as_str() == value)
+        [FollowUpView::Mine, FollowUpView::Overdue, FollowUpView::Today, FollowUpView::Completed].into_iter().find(|v| v.as_str() == value)
     }
 }
 
@@ -123,27 +126,53 @@ pub struct FollowUpRow {
     pub due_at: DateTime<Utc>,
     pub notes: String,
     pub owner: String,
+    pub status: String,
 }
 
-/// The first 200 pending follow-ups of the view, among the clients the user may see, by
-/// due time.
-pub fn list_follow_ups(conn: &mut PgConnection, scope: &Scope, view: FollowUpView, now: DateTime<Utc>, zone: Zone) -> QueryResult<Vec<FollowUpRow>> {
+impl FollowUpRow {
+    pub fn is_completed(&self) -> bool {
+        self.status == "completed"
+    }
+}
+
+pub const FOLLOW_UPS_PER_PAGE: i64 = 50;
+
+/// One page of the view's follow-ups among the clients the user may see (pending ones by due
+/// time, completed ones most recent first), and whether another page follows.
+pub fn list_follow_ups(
+    conn: &mut PgConnection,
+    scope: &Scope,
+    view: FollowUpView,
+    page: i64,
+    now: DateTime<Utc>,
+    zone: Zone,
+) -> QueryResult<(Vec<FollowUpRow>, bool)> {
+    let status = if view == FollowUpView::Completed { "completed" } else { "pending" };
     let query = follow_ups::table
         .inner_join(clients::table.on(clients::workspace_id.eq(follow_ups::workspace_id).and(clients::id.eq(follow_ups::client_id))))
         .inner_join(users::table.on(users::workspace_id.eq(follow_ups::workspace_id).and(users::id.eq(follow_ups::assigned_to))))
         .filter(follow_ups::workspace_id.eq(scope.workspace_id))
-        .filter(follow_ups::status.eq("pending"))
+        .filter(follow_ups::status.eq(status))
         .filter(follow_ups::client_id.eq_any(scope.clients().select(clients::id)))
         .into_boxed();
     let today = zone.day_of(now);
     let query = match view {
-        FollowUpView::Overdue => query.filter(follow_ups::due_at.lt(now)),
-        FollowUpView::Today => query.filter(follow_ups::due_at.ge(zone.start_of(today))).filter(follow_ups::due_at.lt(zone.start_of(today + Duration::days(1)))),
-        FollowUpView::Mine => query.filter(follow_ups::assigned_to.eq(scope.user_id)),
+        FollowUpView::Overdue => query.filter(follow_ups::due_at.lt(now)).order((follow_ups::due_at, follow_ups::id)),
+        FollowUpView::Today => query
+            .filter(follow_ups::due_at.ge(zone.start_of(today)))
+            .filter(follow_ups::due_at.lt(zone.start_of(today + Duration::days(1))))
+            .order((follow_ups::due_at, follow_ups::id)),
+        FollowUpView::Mine => query.filter(follow_ups::assigned_to.eq(scope.user_id)).order((follow_ups::due_at, follow_ups::id)),
+        FollowUpView::Completed => query
+            .filter(follow_ups::assigned_to.eq(scope.user_id))
+            .order((follow_ups::completed_at.desc().nulls_last(), follow_ups::id.desc())),
     };
-    query
-        .order((follow_ups::due_at, follow_ups::id))
-        .limit(200)
-        .select((follow_ups::id, follow_ups::client_id, clients::name, follow_ups::due_at, follow_ups::notes, users::name))
-        .load::<FollowUpRow>(conn)
+    let mut rows = query
+        .limit(FOLLOW_UPS_PER_PAGE + 1)
+        .offset((page.clamp(1, 100_000) - 1) * FOLLOW_UPS_PER_PAGE)
+        .select((follow_ups::id, follow_ups::client_id, clients::name, follow_ups::due_at, follow_ups::notes, users::name, follow_ups::status))
+        .load::<FollowUpRow>(conn)?;
+    let has_next = rows.len() as i64 > FOLLOW_UPS_PER_PAGE;
+    rows.truncate(FOLLOW_UPS_PER_PAGE as usize);
+    Ok((rows, has_next))
 }

@@ -1,5 +1,5 @@
 //! `POST /clients/{id}/communications`, `POST /clients/{id}/follow-ups`,
-//! `POST /follow-ups/{id}`, `GET /follow-ups?view=mine|overdue|today`.
+//! `POST /follow-ups/{id}`, `GET /follow-ups?view=mine|overdue|today|completed&page=N`.
 
 use actix_web::http::StatusCode;
 use actix_web::web::{Data, Path};
@@ -150,6 +150,7 @@ pub async fn update_follow_up(ctx: Ctx, state: Data<AppState>, path: Path<i64>, 
 #[derive(Deserialize)]
 pub struct FollowUpsQuery {
     view: Option<String>,
+    page: Option<String>,
 }
 
 #[derive(Template)]
@@ -159,6 +160,15 @@ struct FollowUpsPage {
     view: String,
     rows: Vec<FollowUpRow>,
     now: DateTime<Utc>,
+    page: i64,
+    has_next: bool,
+}
+
+impl FollowUpsPage {
+    /// This list's own address, for the rows' forms to come back to.
+    fn here(&self) -> String {
+        if self.page > 1 { format!("/follow-ups?view={}&page={}", self.view, self.page) } else { format!("/follow-ups?view={}", self.view) }
+    }
 }
 
 crate::pages!(FollowUpsPage);
@@ -168,8 +178,10 @@ pub async fn list_follow_ups(ctx: Ctx, state: Data<AppState>, Query(q): Query<Fo
         None => FollowUpView::Mine,
         Some(v) => FollowUpView::parse(v).ok_or_else(|| AppError::Validation("View must be mine, overdue or today.".into()))?,
     };
+    // Past the last page is an empty page, not an error; a page that is not a number is page 1.
+    let number = q.page.as_deref().and_then(|p| p.trim().parse::<i64>().ok()).unwrap_or(1).clamp(1, 100_000);
     let (scope, now, zone) = (Scope::of(&ctx), state.clock.now(), ctx.zone());
-    let rows = db::run(&state.pool, move |conn| Ok(activity::list_follow_ups(conn, &scope, view, now, zone)?)).await?;
-    let page = FollowUpsPage { layout: ctx.layout("Follow-ups", "follow-ups"), view: view.as_str().to_string(), rows, now };
+    let (rows, has_next) = db::run(&state.pool, move |conn| Ok(activity::list_follow_ups(conn, &scope, view, number, now, zone)?)).await?;
+    let page = FollowUpsPage { layout: ctx.layout("Follow-ups", "follow-ups"), view: view.as_str().to_string(), rows, now, page: number, has_next };
     respond(&ctx.meta.htmx, StatusCode::OK, &page)
 }

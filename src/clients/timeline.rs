@@ -29,6 +29,10 @@ impl TimelineItem {
     pub fn is_pending_follow_up(&self) -> bool {
         self.source == "follow_up" && self.label == "pending"
     }
+
+    pub fn is_completed_follow_up(&self) -> bool {
+        self.source == "follow_up" && self.label == "completed"
+    }
 }
 
 pub fn page(conn: &mut PgConnection, workspace_id: i64, client_id: i64, page: i64) -> QueryResult<(Vec<TimelineItem>, bool)> {

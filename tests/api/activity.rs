@@ -1,4 +1,5 @@
 use reqwest::StatusCode;
+use diesel::RunQueryDsl;
 use switchboard::users::role::Role;
 
 use crate::support::{assert_redirects_to, location, spawn_app};
@@ -102,4 +103,70 @@ async fn the_today_view_uses_the_workspace_day_and_mine_only_my_follow_ups() {
         assert_eq!(html.contains(notes), shown, "{notes} in my view (the default)");
     }
     assert!(html.find("Last night").unwrap() < html.find("Early today").unwrap(), "by due time");
+}
+
+#[tokio::test]
+async fn the_follow_ups_list_pages_in_sql_with_done_and_reopen_on_each_row() {
+    let app = spawn_app().await;
+    let (admin, me) = app.signed_in(Role::Admin).await;
+    let id: i64 = location(&admin.post("/clients", &[("name", "Ada")]).await).trim_start_matches("/clients/").parse().unwrap();
+    // 120 follow-ups of mine, one a minute from tomorrow on.
+    diesel::sql_query(format!(
+        "INSERT INTO follow_ups (workspace_id, client_id, assigned_to, due_at, notes) \
+         SELECT {w}, {id}, {me}, now() + interval '1 day' + g * interval '1 minute', 'Task ' || lpad(g::text, 3, '0') \
+         FROM generate_series(1, 120) g",
+        w = me.workspace_id,
+        me = me.id
+    ))
+    .execute(&mut app.conn())
+    .unwrap();
+    let rows = |html: &str| html.matches("<tr id=\"follow-up-").count();
+    let first = admin.get_html("/follow-ups?view=mine").await;
+    assert_eq!(rows(&first), 50, "a page holds 50 rows");
+    assert!(first.contains("Task 001") && first.contains("Task 050") && !first.contains("Task 051"));
+    assert!(first.contains("href=\"/follow-ups?view=mine&amp;page=2\""), "a link to the next page");
+    assert!(!first.contains("Done: "), "no wall of buttons below the table");
+    let third = admin.get_html("/follow-ups?view=mine&page=3").await;
+    assert_eq!(rows(&third), 20);
+    assert!(third.contains("Task 101") && third.contains("Task 120") && !third.contains("page=4"));
+
+    // Each row carries its own Done form, which comes back to the same page.
+    let fu = app.count("SELECT id FROM follow_ups WHERE notes = 'Task 101'");
+    let row = third.split(&format!("<tr id=\"follow-up-{fu}\"")).nth(1).unwrap().split("</tr>").next().unwrap().replace("&#38;", "&amp;");
+    assert!(row.contains(&format!("action=\"/follow-ups/{fu}\"")) && row.contains("value=\"completed\""), "{row}");
+    assert!(row.contains("value=\"/follow-ups?view=mine&amp;page=3\""), "{row}");
+    let r = admin.post(&format!("/follow-ups/{fu}"), &[("status", "completed"), ("next", "/follow-ups?view=mine&page=3")]).await;
+    assert_redirects_to(&r, "/follow-ups?view=mine&page=3");
+
+    // Completed ones are listed as completed, and can be reopened from their row.
+    let done = admin.get_html("/follow-ups?view=completed").await;
+    let row = done.split(&format!("<tr id=\"follow-up-{fu}\"")).nth(1).unwrap().split("</tr>").next().unwrap();
+    assert!(done.contains(&format!("<tr id=\"follow-up-{fu}\" class=\"completed\"")), "{done}");
+    assert!(row.contains("value=\"pending\"") && row.contains(">Reopen<"), "{row}");
+    admin.post(&format!("/follow-ups/{fu}"), &[("status", "pending"), ("next", "/follow-ups?view=completed")]).await;
+    assert_eq!(app.count(&format!("SELECT count(*) FROM follow_ups WHERE id = {fu} AND status = 'pending' AND completed_at IS NULL")), 1);
+    assert!(!admin.get_html("/follow-ups?view=completed").await.contains("Task 101"));
+}
+
+#[tokio::test]
+async fn the_client_timeline_has_done_and_reopen_on_each_follow_up_and_no_buttons_outside_it() {
+    let app = spawn_app().await;
+    let (admin, _) = app.signed_in(Role::Admin).await;
+    let id: i64 = location(&admin.post("/clients", &[("name", "Ada")]).await).trim_start_matches("/clients/").parse().unwrap();
+    let due = (chrono::Utc::now() + chrono::Duration::days(2)).format("%Y-%m-%dT%H:%M").to_string();
+    admin.post(&format!("/clients/{id}/follow-ups"), &[("due_at", &due), ("notes", "Send the offer")]).await;
+    let fu = app.count("SELECT id FROM follow_ups WHERE notes = 'Send the offer'");
+    let item = |html: &str| html.split(&format!("id=\"follow_up-{fu}\"")).nth(1).unwrap().split("</li>").next().unwrap().to_string();
+    let page = admin.get_html(&format!("/clients/{id}")).await;
+    let pending = item(&page);
+    assert!(pending.contains(&format!("action=\"/follow-ups/{fu}\"")) && pending.contains("value=\"completed\"") && pending.contains(">Done<"), "{pending}");
+    let after_timeline = page.split("</ol>").nth(1).unwrap_or_default();
+    assert!(!after_timeline.contains(&format!("/follow-ups/{fu}")), "no follow-up buttons below the timeline");
+    admin.post(&format!("/follow-ups/{fu}"), &[("status", "completed")]).await;
+    let page = admin.get_html(&format!("/clients/{id}")).await;
+    assert!(page.contains(&format!("class=\"timeline-follow_up completed\" id=\"follow_up-{fu}\"")), "completed looks completed");
+    let done = item(&page);
+    assert!(done.contains("value=\"pending\"") && done.contains(">Reopen<"), "{done}");
+    admin.post(&format!("/follow-ups/{fu}"), &[("status", "pending")]).await;
+    assert_eq!(app.count(&format!("SELECT count(*) FROM follow_ups WHERE id = {fu} AND status = 'pending'")), 1);
 }
