@@ -41,6 +41,9 @@ struct UsersPage {
     errors: FormErrors,
     me: i64,
     roles: [Role; 3],
+    /// An invitation link to hand over by other means, shown once, when no email server is
+    /// set up to send it: (email, link).
+    invitation: Option<(String, String)>,
 }
 
 impl UsersPage {
@@ -76,6 +79,17 @@ pub struct InviteForm {
 }
 
 async fn render(ctx: &Ctx, state: &AppState, status: StatusCode, form: InviteForm, errors: FormErrors) -> Result<HttpResponse, AppError> {
+    render_with(ctx, state, status, form, errors, None).await
+}
+
+async fn render_with(
+    ctx: &Ctx,
+    state: &AppState,
+    status: StatusCode,
+    form: InviteForm,
+    errors: FormErrors,
+    invitation: Option<(String, String)>,
+) -> Result<HttpResponse, AppError> {
     let workspace_id = ctx.workspace_id();
     let (users, departments, memberships) = db::run(&state.pool, move |conn| {
         Ok((users::list(conn, workspace_id)?, departments::list(conn, workspace_id)?, users::department_ids_by_user(conn, workspace_id)?))
@@ -90,6 +104,7 @@ async fn render(ctx: &Ctx, state: &AppState, status: StatusCode, form: InviteFor
         errors,
         me: ctx.user_id(),
         roles: Role::ALL,
+        invitation,
     };
     respond(&ctx.meta.htmx, status, &page)
 }
@@ -122,12 +137,13 @@ pub async fn invite_user(ctx: Ctx, state: Data<AppState>, HtmlForm(form): HtmlFo
     let entry = ctx.audit("users.created", "users", "");
     let lookup_email = email.clone();
     let (now, base, inviter, workspace) = (state.clock.now(), state.settings.base_url(), ctx.user.name.clone(), ctx.user.workspace_name.clone());
-    let at_rest_key = state.at_rest_key;
+    let (at_rest_key, smtp_url) = (state.at_rest_key, state.settings.smtp_url.clone());
     let created = db::run(&state.pool, move |conn| {
         conn.transaction(|tx| {
             if users::email_taken(tx, workspace_id, &lookup_email)? {
                 return Ok(None);
             }
+            let mut unsent_link = None;
             let user = NewUser { workspace_id, email: &lookup_email, name: &name, role, password_hash: &hash }.insert(tx)?;
             users::set_departments(tx, workspace_id, user.id, &department_ids)?;
             if by_email {
@@ -135,16 +151,24 @@ pub async fn invite_user(ctx: Ctx, state: Data<AppState>, HtmlForm(form): HtmlFo
                 let invite = messages::Invite { inviter, workspace, link: format!("{base}/invitations/{raw}") };
                 // The link is a live secret: sealed in the queue, dropped once sent.
                 crate::email::enqueue_sealed(tx, &at_rest_key, workspace_id, &messages::invite(&user.email, &invite)?)?;
+                // With no email server it waits; the admin gets the link once, to pass on.
+                if !matches!(crate::email::smtp::config_for(tx, workspace_id, smtp_url.as_ref(), &at_rest_key), Ok(Some(_))) {
+                    unsent_link = Some(invite.link.clone());
+                }
             }
             let mut after = user.audit_json();
             after["department_ids"] = json!(department_ids);
             audit::record(tx, &audit::Entry { entity_id: Some(user.id.to_string()), ..entry.after(after) })?;
-            Ok(Some(user))
+            Ok(Some((user, unsent_link)))
         })
     })
     .await?;
     match created {
-        Some(user) => {
+        Some((user, Some(link))) => {
+            let fresh = InviteForm { role: "agent".into(), ..Default::default() };
+            render_with(&ctx, &state, StatusCode::OK, fresh, FormErrors::default(), Some((user.email, link))).await
+        }
+        Some((user, None)) => {
             if by_email {
                 flash::success(&ctx.session, format!("An invitation is on its way to {}; the link works for 7 days.", user.email));
             } else {

@@ -230,3 +230,21 @@ async fn saving_smtp_settings_again_replaces_every_field_and_a_blank_username_cl
     );
     assert_eq!(app.count("SELECT count(*) FROM smtp_settings"), 1);
 }
+
+#[tokio::test]
+async fn without_smtp_an_invitation_shows_its_link_once_to_the_admin_and_does_not_claim_it_was_sent() {
+    let app = spawn_app().await;
+    let (admin, _) = app.signed_in(Role::Admin).await;
+    let r = admin.post("/settings/users", &[("email", "new@acme.test"), ("name", "New Person"), ("role", "agent"), ("password", "")]).await;
+    assert_eq!(r.status(), StatusCode::OK, "the page answers at once, with the link");
+    let page = r.text().await.unwrap();
+    assert!(!page.contains("on its way"), "nothing was sent: {page}");
+    assert!(page.contains("No email server is set up"), "{page}");
+    let link = page.split("value=\"").find(|v| v.contains("/invitations/")).expect("a link to copy").split('"').next().unwrap().to_string();
+    // The link works for the invitee.
+    let path = format!("/invitations/{}", link.rsplit('/').next().unwrap());
+    assert_eq!(app.browser().get(&path).await.status(), StatusCode::OK);
+    // Shown once: the users page does not show it again, and it is queued as well.
+    assert!(!admin.get_html("/settings/users").await.contains("/invitations/"));
+    assert_eq!(app.count("SELECT count(*) FROM jobs WHERE kind = 'send-email'"), 1);
+}
