@@ -32,7 +32,7 @@ impl Workspace {
 /// name that several workspaces share is a `Conflict` naming their ids.
 pub fn find_by_name(conn: &mut PgConnection, name: &str) -> Result<Option<Workspace>, AppError> {
     let mut found: Vec<Workspace> = workspaces::table
-        .filter(diesel::dsl::sql::<diesel::sql_types::Bool>("lower(name) = lower(").bind::<diesel::sql_types::Text, _>(name).sql(")"))
+        .filter(crate::db::lower(workspaces::name).eq(crate::db::lower(name)))
         .order(workspaces::id)
         .select(Workspace::as_select())
         .load(conn)?;

@@ -138,7 +138,8 @@ impl FollowUpRow {
 pub const FOLLOW_UPS_PER_PAGE: i64 = 50;
 
 /// One page of the view's follow-ups among the clients the user may see (pending ones by due
-/// time, completed ones most recent first), and whether another page follows.
+/// time, completed ones most recent first), and whether another page follows. `page` starts
+/// at 1 (`forms::page_number`).
 pub fn list_follow_ups(
     conn: &mut PgConnection,
     scope: &Scope,
@@ -169,7 +170,7 @@ pub fn list_follow_ups(
     };
     let mut rows = query
         .limit(FOLLOW_UPS_PER_PAGE + 1)
-        .offset((page.clamp(1, 100_000) - 1) * FOLLOW_UPS_PER_PAGE)
+        .offset((page - 1) * FOLLOW_UPS_PER_PAGE)
         .select((follow_ups::id, follow_ups::client_id, clients::name, follow_ups::due_at, follow_ups::notes, users::name, follow_ups::status))
         .load::<FollowUpRow>(conn)?;
     let has_next = rows.len() as i64 > FOLLOW_UPS_PER_PAGE;

@@ -150,7 +150,7 @@ pub async fn update_follow_up(ctx: Ctx, state: Data<AppState>, path: Path<i64>, 
 #[derive(Deserialize)]
 pub struct FollowUpsQuery {
     view: Option<String>,
-    page: Option<String>,
+    page: Option<i64>,
 }
 
 #[derive(Template)]
@@ -176,10 +176,9 @@ crate::pages!(FollowUpsPage);
 pub async fn list_follow_ups(ctx: Ctx, state: Data<AppState>, Query(q): Query<FollowUpsQuery>) -> Result<HttpResponse, AppError> {
     let view = match q.view.as_deref() {
         None => FollowUpView::Mine,
-        Some(v) => FollowUpView::parse(v).ok_or_else(|| AppError::Validation("View must be mine, overdue or today.".into()))?,
+        Some(v) => FollowUpView::parse(v).ok_or_else(|| AppError::Validation("View must be mine, overdue, today or completed.".into()))?,
     };
-    // Past the last page is an empty page, not an error; a page that is not a number is page 1.
-    let number = q.page.as_deref().and_then(|p| p.trim().parse::<i64>().ok()).unwrap_or(1).clamp(1, 100_000);
+    let number = forms::page_number(q.page);
     let (scope, now, zone) = (Scope::of(&ctx), state.clock.now(), ctx.zone());
     let (rows, has_next) = db::run(&state.pool, move |conn| Ok(activity::list_follow_ups(conn, &scope, view, number, now, zone)?)).await?;
     let page = FollowUpsPage { layout: ctx.layout("Follow-ups", "follow-ups"), view: view.as_str().to_string(), rows, now, page: number, has_next };

@@ -386,7 +386,7 @@ pub struct ShowQuery {
 }
 
 pub async fn show_client(ctx: Ctx, state: Data<AppState>, path: Path<i64>, Query(q): Query<ShowQuery>) -> Result<HttpResponse, AppError> {
-    let page = q.timeline_page.unwrap_or(1).clamp(1, 100_000);
+    let page = crate::web::forms::page_number(q.timeline_page);
     show_client_page(&ctx, &state, path.into_inner(), page, None, StatusCode::OK).await
 }
 

@@ -117,13 +117,13 @@ pub fn find_by_email(conn: &mut PgConnection, email: &str) -> QueryResult<Vec<Us
 /// attempt costs one argon2 verification whatever the email.
 pub fn find_for_sign_in(conn: &mut PgConnection, email: &str, workspace: Option<&str>) -> QueryResult<Option<User>> {
     use crate::db::schema::workspaces;
-    use diesel::sql_types::{Bool, Text};
+    use diesel::sql_types::Bool;
     let mut query = users::table
         .inner_join(workspaces::table)
-        .filter(diesel::dsl::sql::<Bool>("lower(users.email) = lower(").bind::<Text, _>(email).sql(")"))
+        .filter(crate::db::lower(users::email).eq(crate::db::lower(email)))
         .into_boxed();
     if let Some(name) = workspace {
-        query = query.filter(diesel::dsl::sql::<Bool>("lower(workspaces.name) = lower(").bind::<Text, _>(name).sql(")"));
+        query = query.filter(crate::db::lower(workspaces::name).eq(crate::db::lower(name)));
     }
     query
         .order((
