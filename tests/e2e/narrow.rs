@@ -21,7 +21,26 @@ async fn at_390_pixels_the_navigation_wraps_and_nothing_scrolls_sideways() {
     let chrome = Chrome::start().await;
     chrome.client.set_window_size(390, 844).await.expect("resize");
     chrome.sign_in(&app.base, "ann@acme.test", PASSWORD).await;
-    for (path, heading) in [("/", "Dashboard"), ("/clients", "Clients"), ("/clients/import", "Import clients"), ("/notifications", "Notifications"), ("/follow-ups", "Follow-ups")] {
+    // Settings tables with a row each, so their rename and delete cells are measured too.
+    for sql in [
+        "INSERT INTO tags (workspace_id, name) SELECT id, 'event-2026-newsletter' FROM workspaces",
+        "INSERT INTO departments (workspace_id, name) SELECT id, 'Wholesale and export' FROM workspaces",
+    ] {
+        diesel::RunQueryDsl::execute(diesel::sql_query(sql), &mut app.conn()).unwrap();
+    }
+    let pages = [
+        ("/", "Dashboard"),
+        ("/clients", "Clients"),
+        ("/clients/import", "Import clients"),
+        ("/notifications", "Notifications"),
+        ("/follow-ups", "Follow-ups"),
+        ("/follow-ups?view=completed", "Follow-ups"),
+        ("/settings/tags", "Tags"),
+        ("/settings/departments", "Departments"),
+        ("/settings/users", "Users"),
+        ("/audit-logs", "Audit log"),
+    ];
+    for (path, heading) in pages {
         chrome.goto(&format!("{}{path}", app.base)).await;
         chrome.wait_for_heading(heading).await;
         let seen = chrome.eval(OVERFLOW).await;
