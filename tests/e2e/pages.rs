@@ -90,6 +90,7 @@ async fn every_main_page_fits_a_phone_has_no_console_errors_and_passes_axe() {
         ("settings-tags", "/settings/tags".to_string()),
         ("settings-smtp", "/settings/smtp".to_string()),
         ("settings-jobs", "/settings/jobs".to_string()),
+        ("settings-design", "/settings/design".to_string()),
     ];
     for (name, path) in &pages {
         findings.check(&chrome, &app.base, name, path).await;
