@@ -112,6 +112,7 @@ route_table! {
         .service(web::resource("/settings/jobs/{id}/retry").route(post().to(jobs::admin::retry_job)))
         .service(web::resource("/settings/jobs/{id}/cancel").route(post().to(jobs::admin::cancel_job)))
         .service(web::resource("/settings").route(get().to(settings::settings_index)))
+        .service(web::resource("/settings/design").route(get().to(settings::design::design)))
         .service(
             web::resource("/settings/workspace")
                 .route(get().to(settings::workspace::workspace_form))

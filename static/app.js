@@ -44,4 +44,23 @@
     p.textContent = message;
     region.replaceChildren(p);
   });
+
+  // A table that scrolls sideways (phone widths) can be scrolled from the keyboard: it takes
+  // focus when it overflows and has nothing focusable inside (WCAG 2.1.1, axe's
+  // scrollable-region-focusable).
+  function focusableScrollers() {
+    document.querySelectorAll("main table, main .table-scroll").forEach(function (t) {
+      var overflows = t.scrollWidth > t.clientWidth + 1;
+      if (overflows && !t.hasAttribute("tabindex") && !t.querySelector("a[href], button, input, select, textarea")) {
+        t.setAttribute("tabindex", "0");
+        t.dataset.scrollFocus = "1";
+      } else if (!overflows && t.dataset.scrollFocus) {
+        t.removeAttribute("tabindex");
+        delete t.dataset.scrollFocus;
+      }
+    });
+  }
+  document.addEventListener("DOMContentLoaded", focusableScrollers);
+  document.addEventListener("htmx:afterSettle", focusableScrollers);
+  window.addEventListener("resize", focusableScrollers);
 })();

@@ -1,6 +1,7 @@
 //! `/settings` (admin): the index, the workspace's own settings and tags. Users and
 //! departments have modules of their own.
 
+pub mod design;
 pub mod tags;
 pub mod workspace;
 

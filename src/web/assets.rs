@@ -18,6 +18,7 @@ pub struct Assets {
     pub js: String,
     pub htmx: String,
     pub sse: String,
+    pub icon: String,
 }
 
 pub const HTMX: &str = "vendor/htmx-2.0.11.min.js";
@@ -26,7 +27,7 @@ pub const HTMX_SSE: &str = "vendor/htmx-ext-sse-2.2.4.js";
 impl Assets {
     pub fn get() -> &'static Assets {
         static ASSETS: OnceLock<Assets> = OnceLock::new();
-        ASSETS.get_or_init(|| Assets { css: url("app.css"), js: url("app.js"), htmx: url(HTMX), sse: url(HTMX_SSE) })
+        ASSETS.get_or_init(|| Assets { css: url("app.css"), js: url("app.js"), htmx: url(HTMX), sse: url(HTMX_SSE), icon: url("favicon.svg") })
     }
 }
 

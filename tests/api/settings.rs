@@ -58,7 +58,7 @@ async fn agents_and_managers_cannot_reach_the_admin_pages() {
     let target = app.create_user("Acme", "target@acme.test", Role::Agent);
     for role in [Role::Agent, Role::Manager] {
         let (browser, _) = app.signed_in(role).await;
-        for path in ["/settings", "/settings/users", "/settings/departments"] {
+        for path in ["/settings", "/settings/users", "/settings/departments", "/settings/design"] {
             assert_eq!(browser.get(path).await.status(), StatusCode::FORBIDDEN, "{role} GET {path}");
         }
         let r = browser.post(&format!("/settings/users/{}/role", target.id), &[("role", "admin")]).await;
@@ -239,4 +239,24 @@ async fn workspace_automation_settings_are_saved_and_kept_when_left_empty() {
     );
     let form = admin.get_html("/settings/workspace").await;
     assert!(form.contains("value=\"06:30\"") && form.contains("value=\"3\""), "{form}");
+}
+
+#[tokio::test]
+async fn the_design_page_shows_every_component_to_admins() {
+    let app = spawn_app().await;
+    let (admin, _) = app.signed_in(Role::Admin).await;
+    let html = admin.get_html("/settings").await;
+    assert!(html.contains(r#"href="/settings/design""#), "linked from the settings index");
+    let html = admin.get_html("/settings/design").await;
+    for section in ["design-buttons", "design-forms", "design-flashes", "design-badges", "design-table", "design-cards", "design-bulk"] {
+        assert!(html.contains(&format!(r#"id="{section}""#)), "{section} is shown");
+    }
+    // Rendered by the macros themselves, not copied markup.
+    assert!(html.contains(r#"<p class="flash error" role="alert">Choose an action for the ticked clients.</p>"#));
+    assert!(html.contains(r#"<p class="flash success" role="status">Client saved.</p>"#));
+    assert!(html.contains(r#"<input id="d-email" name="email" type="email" value="amara@" aria-invalid="true" aria-describedby="d-email-help">"#), "{html}");
+    assert!(html.contains(r#"<p class="field-error" id="d-email-help">"#));
+    assert!(html.contains(r#"<nav class="pager" aria-label="Pages">"#));
+    assert!(html.contains(r#"<td colspan="2" class="empty">No clients match.</td>"#));
+    assert!(html.contains(r#"<div class="empty-state">"#));
 }

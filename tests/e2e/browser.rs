@@ -62,6 +62,8 @@ impl Chrome {
                 ]
             }),
         );
+        // The browser's console, read back by `console_errors`.
+        caps.insert("goog:loggingPrefs".into(), json!({ "browser": "ALL" }));
         let url = format!("http://127.0.0.1:{port}");
         let mut last_error = String::new();
         for _ in 0..100 {
@@ -165,11 +167,64 @@ impl Chrome {
         serde_json::from_value(value).unwrap_or_default()
     }
 
+    /// Console messages of level SEVERE since the last call (chromedriver's log endpoint
+    /// drains what it returns): script errors, failed loads, CSP reports.
+    pub async fn console_errors(&self) -> Vec<String> {
+        let value = self.client.issue_cmd(BrowserLog).await.expect("browser log");
+        value
+            .as_array()
+            .map(|entries| {
+                entries
+                    .iter()
+                    .filter(|e| e["level"] == "SEVERE")
+                    .map(|e| e["message"].as_str().unwrap_or_default().to_string())
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// Runs axe-core (vendored under tests/e2e/vendor, loaded only here) on the current page
+    /// and returns its serious and critical violations, one line each.
+    pub async fn axe_violations(&self) -> Vec<String> {
+        const AXE: &str = include_str!("vendor/axe.min.js");
+        self.client.execute(&format!("{AXE}\nreturn true;"), vec![]).await.expect("load axe-core");
+        let script = "const done = arguments[arguments.length - 1];
+            axe.run(document, { resultTypes: ['violations'] })
+              .then(r => done(r.violations.filter(v => v.impact === 'serious' || v.impact === 'critical')
+                 .map(v => v.impact + ' ' + v.id + ': ' + v.help + ' — ' + v.nodes.slice(0, 3).map(n => n.target.join(' ')).join(', '))))
+              .catch(e => done(['axe failed: ' + e]));";
+        let value = self.client.execute_async(script, vec![]).await.expect("axe.run");
+        serde_json::from_value(value).unwrap_or_default()
+    }
+
+    /// Saves a PNG of the whole window under target/screenshots/ (for a reviewer to look at).
+    pub async fn screenshot(&self, name: &str) {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/screenshots");
+        std::fs::create_dir_all(&dir).expect("screenshot folder");
+        let png = self.client.screenshot().await.expect("screenshot");
+        std::fs::write(dir.join(format!("{name}.png")), png).expect("write screenshot");
+    }
+
     pub async fn path(&self) -> String {
         let url = self.client.current_url().await.expect("url");
         match url.query() {
             Some(q) => format!("{}?{q}", url.path()),
             None => url.path().to_string(),
         }
+    }
+}
+
+/// chromedriver's `POST /session/{id}/se/log` (not part of W3C WebDriver, so fantoccini has
+/// no method for it).
+#[derive(Debug)]
+struct BrowserLog;
+
+impl fantoccini::wd::WebDriverCompatibleCommand for BrowserLog {
+    fn endpoint(&self, base: &url::Url, session: Option<&str>) -> Result<url::Url, url::ParseError> {
+        base.join(&format!("session/{}/se/log", session.unwrap_or_default()))
+    }
+
+    fn method_and_body(&self, _: &url::Url) -> (http::Method, Option<String>) {
+        (http::Method::POST, Some(r#"{"type":"browser"}"#.to_string()))
     }
 }

@@ -8,5 +8,6 @@ mod browser;
 mod clients;
 mod import;
 mod narrow;
+mod pages;
 mod recovery;
 mod sign_in;
