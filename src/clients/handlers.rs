@@ -12,7 +12,7 @@ use serde::Deserialize;
 use crate::audit;
 use crate::clients::domain::{ClientStatus, PhoneE164};
 use crate::clients::model::{self, Client, ClientFields, StatusSource};
-use crate::clients::query::{ClientFilter, ClientQuery, Scope};
+use crate::clients::query::{ClientFilter, ClientQuery, Scope, Sort, TabCounts};
 use crate::clients::timeline::{self, TimelineItem};
 use crate::db;
 use crate::departments::{self, Department};
@@ -23,6 +23,7 @@ use crate::users::role::Role;
 use crate::web::ctx::{Ctx, Layout};
 use crate::web::flash;
 use crate::web::forms::{self, FormErrors, HtmlForm, Query};
+use crate::web::numbers::{Count, filters};
 use crate::web::render::{html_status, respond, see_other};
 use crate::workspaces;
 
@@ -38,7 +39,7 @@ struct ClientsPage {
     departments: Vec<Department>,
     tags: Vec<(i64, String)>,
     statuses: [ClientStatus; 3],
-    counts: crate::dashboard::query::StatusCounts,
+    counts: TabCounts,
     export_query: String,
     prev_query: Option<String>,
     next_query: Option<String>,
@@ -54,6 +55,37 @@ impl ClientsPage {
     }
     fn status_is(&self, status: &ClientStatus) -> bool {
         self.filter.status == Some(*status)
+    }
+    /// `/clients?…` with these parameters, the rest of the list's state kept, back on page one.
+    fn href(&self, change: impl FnOnce(&mut ClientQuery)) -> String {
+        let mut q = ClientQuery { page: None, ..self.query.clone() };
+        change(&mut q);
+        let query = encode(&q, None);
+        if query.is_empty() { "/clients".into() } else { format!("/clients?{query}") }
+    }
+    /// A status tab's link (`None`: all statuses), keeping the search and the other filters.
+    fn tab_href(&self, status: Option<&ClientStatus>) -> String {
+        self.href(|q| q.status = status.map(ToString::to_string))
+    }
+    /// A column header's link: the list in that order, keeping the search and filters.
+    fn sort_href(&self, sort: &str) -> String {
+        self.href(|q| q.sort = Some(sort.to_string()))
+    }
+    /// `aria-sort` for the column ordered by `sort`, "" when the list is in another order.
+    fn aria_sort(&self, sort: &str) -> &'static str {
+        match self.filter.sort {
+            s if s.as_str() != sort => "",
+            Sort::Name => "ascending",
+            Sort::Created | Sort::LastContacted => "descending",
+        }
+    }
+    /// How many clients match, the status included.
+    fn matching(&self) -> Count {
+        self.counts.of(self.filter.status)
+    }
+    /// A stored E.164 number grouped the way its country writes it (`+49 170 1234567`).
+    fn phone(&self, phone: &Option<String>) -> String {
+        phone.as_deref().map(|p| PhoneE164::from_stored(p).international()).unwrap_or_default()
     }
     fn status_options(&self) -> Vec<(String, String, bool)> {
         self.statuses.iter().map(|s| (s.to_string(), s.to_string(), self.filter.status == Some(*s))).collect()
@@ -96,12 +128,15 @@ pub async fn list_clients(ctx: Ctx, state: Data<AppState>, Query(q): Query<Clien
     let parsed = q.parse();
     let run = parsed.as_ref().ok().cloned();
     let (rows, has_next, users, departments, tags, counts) = db::run(&state.pool, move |conn| {
-        let (rows, has_next) = match run {
+        let (rows, has_next) = match &run {
             Some(filter) => filter.list(conn, &scope)?,
             None => (Vec::new(), false),
         };
         let w = scope.workspace_id;
-        let counts = crate::dashboard::query::client_status_counts(conn, &scope)?;
+        let counts = match &run {
+            Some(filter) => filter.tab_counts(conn, &scope)?,
+            None => TabCounts::default(),
+        };
         Ok((rows, has_next, users::list(conn, w)?, departments::list(conn, w)?, crate::clients::tags::list(conn, w)?, counts))
     })
     .await?;

@@ -8,6 +8,7 @@ mod auth;
 mod automation;
 mod cli;
 mod client_ip;
+mod client_list;
 mod clients;
 mod clients_bulk;
 mod clients_export;

@@ -1,4 +1,5 @@
 use switchboard::users::role::Role;
+use serde_json::json;
 
 use crate::browser::Chrome;
 use crate::support::{PASSWORD, spawn_app};
@@ -99,6 +100,62 @@ async fn filter_by_status_and_bulk_assign_two_clients() {
     chrome.wait_for_text("#flash", "Assigned 2 clients.").await;
     assert_eq!(app.count(&format!("SELECT count(*) FROM clients WHERE assigned_to = {} AND status = 'hot'", agent.id)), 2);
     assert_eq!(app.count("SELECT count(*) FROM clients WHERE assigned_to IS NOT NULL"), 2);
+    assert_eq!(chrome.csp_violations().await, Vec::<String>::new());
+    chrome.client.clone().close().await.unwrap();
+}
+
+/// Issue 10 item 9: the bulk bar appears with a ticked row and shows the chosen action's
+/// controls only; the select-all box ticks the page and then offers every matching client;
+/// `/` focuses the search unless one is typing in a field.
+#[tokio::test]
+async fn ticking_shows_the_bulk_bar_select_all_ticks_the_page_and_slash_focuses_the_search() {
+    use fantoccini::actions::{InputSource, KeyAction, KeyActions};
+    let app = spawn_app().await;
+    let admin = app.create_user_named("Acme", "ann@acme.test", "Ann Admin", Role::Admin);
+    {
+        use diesel::prelude::*;
+        diesel::sql_query(format!("INSERT INTO clients (workspace_id, name) SELECT {}, 'Client ' || g FROM generate_series(1, 3) g", admin.workspace_id))
+            .execute(&mut app.conn())
+            .unwrap();
+    }
+    let chrome = Chrome::start().await;
+    chrome.sign_in(&app.base, "ann@acme.test", PASSWORD).await;
+    chrome.goto(&format!("{}/clients", app.base)).await;
+    chrome.wait_for_heading("Clients").await;
+    let shown = |css: &str| format!("var e = document.querySelector('{css}'); return !!(e && e.getClientRects().length);");
+    let checked = "return document.querySelectorAll('#clients-rows input[name=client_ids]:checked').length;";
+
+    assert_eq!(chrome.eval(&shown("#bulk")).await, json!(false), "no bulk bar before anything is ticked");
+    assert_eq!(chrome.eval(&shown("#select-matching")).await, json!(false));
+    chrome.click("#clients-rows input[name=client_ids]").await;
+    assert_eq!(chrome.eval(&shown("#bulk")).await, json!(true), "a ticked row shows the bulk bar");
+    assert_eq!(chrome.eval(&shown("#bulk-status")).await, json!(true));
+    assert_eq!(chrome.eval(&shown("#bulk-tag")).await, json!(false), "only the chosen action's controls");
+    chrome.click("#bulk-action option[value='tag']").await;
+    assert_eq!(chrome.eval(&shown("#bulk-tag")).await, json!(true));
+    assert_eq!(chrome.eval(&shown("#bulk-status")).await, json!(false));
+    chrome.click("#clients-rows input[name=client_ids]").await;
+    assert_eq!(chrome.eval(&shown("#bulk")).await, json!(false), "unticked: the bar goes");
+
+    chrome.click("#select-page").await;
+    assert_eq!(chrome.eval(checked).await, json!(3), "select-all ticks the page");
+    assert_eq!(chrome.eval(&shown("#select-matching")).await, json!(true), "then offers all matching");
+    chrome.click("#select-matching").await;
+    chrome.fill("#bulk-tag", "vip").await;
+    chrome.click("#bulk button[type=submit]").await;
+    chrome.wait_for_text("#flash", "Tagged 3 clients.").await;
+    chrome.click("#select-page").await;
+    chrome.click("#select-page").await;
+    assert_eq!(chrome.eval(checked).await, json!(0), "unticking it unticks the page");
+
+    // "/" anywhere but a field focuses the search; in the field it is typed.
+    chrome.eval("document.activeElement.blur(); return null;").await;
+    let slash = || KeyActions::new("keyboard".into()).then(KeyAction::Down { value: '/' }).then(KeyAction::Up { value: '/' });
+    chrome.client.perform_actions(slash()).await.unwrap();
+    assert_eq!(chrome.eval("return document.activeElement.id;").await, json!("client-q"));
+    assert_eq!(chrome.eval("return document.getElementById('client-q').value;").await, json!(""));
+    chrome.client.perform_actions(slash()).await.unwrap();
+    assert_eq!(chrome.eval("return document.getElementById('client-q').value;").await, json!("/"), "typing in a field is left alone");
     assert_eq!(chrome.csp_violations().await, Vec::<String>::new());
     chrome.client.clone().close().await.unwrap();
 }
