@@ -10,6 +10,8 @@ use serde::Deserialize;
 use serde_json::json;
 
 use crate::audit;
+use crate::clients::countries;
+use crate::clients::zones::{self, ZoneChoice};
 use crate::db;
 use crate::error::AppError;
 use crate::startup::AppState;
@@ -40,14 +42,15 @@ struct WorkspacePage {
     layout: Layout,
     form: WorkspaceForm,
     errors: FormErrors,
-    zones: Vec<&'static str>,
+    zones: Vec<ZoneChoice>,
+    countries: Vec<(&'static str, &'static str)>,
 }
 
 crate::pages!(WorkspacePage);
 
 fn page(ctx: &Ctx, status: StatusCode, form: WorkspaceForm, errors: FormErrors) -> Result<HttpResponse, AppError> {
-    let zones = chrono_tz::TZ_VARIANTS.iter().map(|z| z.name()).collect();
-    respond(&ctx.meta.htmx, status, &WorkspacePage { layout: ctx.layout("Workspace", "settings"), form, errors, zones })
+    let (zones, countries) = (zones::choices(chrono::Utc::now()), countries::choices());
+    respond(&ctx.meta.htmx, status, &WorkspacePage { layout: ctx.layout("Workspace", "settings"), form, errors, zones, countries })
 }
 
 pub async fn workspace_form(ctx: Ctx, state: Data<AppState>) -> Result<HttpResponse, AppError> {
@@ -68,12 +71,11 @@ pub async fn update_workspace(ctx: Ctx, state: Data<AppState>, HtmlForm(form): H
     ctx.require(Role::Admin)?;
     let mut errors = FormErrors::default();
     let name = errors.take("name", forms::required_text(&form.name, "Workspace name", 100));
-    let zone = form.time_zone.trim().parse::<chrono_tz::Tz>().map_err(|_| "Choose a time zone from the list.".to_string());
-    let zone = errors.take("time_zone", zone);
+    let zone = errors.take("time_zone", zones::parse(&form.time_zone));
     let country = form.default_country.trim().to_uppercase();
     let country_ok = country.len() == 2 && country.parse::<phonenumber::country::Id>().is_ok();
     if !country_ok {
-        errors.add("default_country", "Use a two-letter country code such as US, GB or DE.");
+        errors.add("default_country", "Choose a country from the list.");
     }
     // Left empty, the automation settings keep their values.
     let daily = match form.daily_jobs_at.trim() {
