@@ -68,7 +68,9 @@
         input.removeAttribute("data-zone-from-browser");
         var zone = "";
         try { zone = Intl.DateTimeFormat().resolvedOptions().timeZone || ""; } catch (_) { /* keep UTC */ }
-        if (zone && input.list && input.list.querySelector('option[value="' + zone + '"]')) input.value = zone;
+        // An old name the list lacks (America/Buenos_Aires) is still taken: the server
+        // stores it under its current name.
+        if (/^[A-Za-z0-9_+\/-]{1,64}$/.test(zone)) input.value = zone;
       }
       followZone(input);
       input.addEventListener("change", function () { followZone(input); });

@@ -138,3 +138,11 @@ async fn the_checklist_disappears_once_every_available_step_is_done() {
     let home = all_done(&app).await;
     assert_eq!(steps(&home), ["clients\" class=\"done\"", "colleague\" class=\"done\"", "email\" class=\"todo\"", "twilio\" class=\"soon\""]);
 }
+
+#[tokio::test]
+async fn an_old_zone_name_a_browser_reports_is_stored_under_its_current_name() {
+    let app = spawn_app().await;
+    let ok = app.browser().post("/setup", &with(&[("time_zone", "Asia/Calcutta"), ("default_country", "")])).await;
+    assert_redirects_to(&ok, "/");
+    assert_eq!(app.count("SELECT count(*) FROM workspaces WHERE time_zone = 'Asia/Kolkata' AND default_country = 'IN'"), 1);
+}
