@@ -46,11 +46,8 @@ async fn a_bad_zone_is_a_field_error_and_creates_nothing() {
     let bad = browser.post("/setup", &with(&[("time_zone", "Mars/Olympus_Mons"), ("default_country", "TR")])).await;
     assert_eq!(bad.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let body = bad.text().await.unwrap();
-    assert!(
-        body.contains(r#"<p class="field-error" id="time_zone-error">&#34;Mars/Olympus_Mons&#34; is not a time zone; pick one from the list, such as Europe/Istanbul.</p>"#)
-            || body.contains(r#"<p class="field-error" id="time_zone-error">&quot;Mars/Olympus_Mons&quot; is not a time zone"#),
-        "{body}"
-    );
+    let error = r#"<p class="field-error" id="time_zone-error">&#34;Mars/Olympus_Mons&#34; is not a time zone; pick one from the list, such as Europe/Istanbul.</p>"#;
+    assert!(body.contains(error), "{body}");
     assert!(body.contains(r#"value="Mars/Olympus_Mons""#) && body.contains(r#"aria-invalid="true" aria-describedby="time_zone-error""#));
     assert!(body.contains(r#"<option value="TR" selected>Türkiye</option>"#), "the country stays chosen");
     assert_eq!(app.count("SELECT count(*) FROM workspaces"), 0);
