@@ -48,8 +48,9 @@ struct WorkspacePage {
 
 crate::pages!(WorkspacePage);
 
-fn page(ctx: &Ctx, status: StatusCode, form: WorkspaceForm, errors: FormErrors) -> Result<HttpResponse, AppError> {
-    let (zones, countries) = (zones::choices(chrono::Utc::now()), countries::choices());
+fn page(ctx: &Ctx, state: &AppState, status: StatusCode, form: WorkspaceForm, errors: FormErrors) -> Result<HttpResponse, AppError> {
+    // The offsets shown are today's (by the app's clock), daylight saving included.
+    let (zones, countries) = (zones::choices(state.clock.now()), countries::choices());
     respond(&ctx.meta.htmx, status, &WorkspacePage { layout: ctx.layout("Workspace", "settings"), form, errors, zones, countries })
 }
 
@@ -64,7 +65,7 @@ pub async fn workspace_form(ctx: Ctx, state: Data<AppState>) -> Result<HttpRespo
         daily_jobs_at: w.daily_jobs_at.format("%H:%M").to_string(),
         hand_status_days: w.hand_status_days.to_string(),
     };
-    page(&ctx, StatusCode::OK, form, FormErrors::default())
+    page(&ctx, &state, StatusCode::OK, form, FormErrors::default())
 }
 
 pub async fn update_workspace(ctx: Ctx, state: Data<AppState>, HtmlForm(form): HtmlForm<WorkspaceForm>) -> Result<HttpResponse, AppError> {
@@ -89,7 +90,7 @@ pub async fn update_workspace(ctx: Ctx, state: Data<AppState>, HtmlForm(form): H
     };
     let hand_days = errors.take("hand_status_days", hand_days);
     let (Some(name), Some(zone), Some(daily), Some(hand_days), true) = (name, zone, daily, hand_days, errors.is_empty()) else {
-        return page(&ctx, StatusCode::UNPROCESSABLE_ENTITY, form, errors);
+        return page(&ctx, &state, StatusCode::UNPROCESSABLE_ENTITY, form, errors);
     };
     let id = ctx.workspace_id();
     let entry = ctx.audit("workspaces.updated", "workspaces", id);
