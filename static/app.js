@@ -101,4 +101,41 @@
       }
     }
   });
+  // Time-zone picker (issue 10 item 7): a field the server left at its default takes the
+  // browser's own zone, and a country <select> that follows it takes the zone's country
+  // while none is chosen.
+  function followZone(input) {
+    var select = document.querySelector('select[data-follows-zone="' + input.id + '"]');
+    if (!select || select.value || !input.list) return;
+    for (var i = 0; i < input.list.options.length; i++) {
+      var option = input.list.options[i];
+      if (option.value === input.value) {
+        var country = option.getAttribute("data-country");
+        if (country && select.querySelector('option[value="' + country + '"]')) select.value = country;
+        return;
+      }
+    }
+  }
+  function initZones(root) {
+    root.querySelectorAll("input.zone-input").forEach(function (input) {
+      if (input.__zoneReady) return;
+      input.__zoneReady = true;
+      if (input.hasAttribute("data-zone-from-browser")) {
+        input.removeAttribute("data-zone-from-browser");
+        var zone = "";
+        try { zone = Intl.DateTimeFormat().resolvedOptions().timeZone || ""; } catch (_) { /* keep UTC */ }
+        // An old name the list lacks (America/Buenos_Aires) is still taken: the server
+        // stores it under its current name.
+        if (/^[A-Za-z0-9_+\/-]{1,64}$/.test(zone)) input.value = zone;
+      }
+      followZone(input);
+      input.addEventListener("change", function () { followZone(input); });
+    });
+  }
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", function () { initZones(document); });
+  } else {
+    initZones(document);
+  }
+  document.addEventListener("htmx:load", function (e) { if (e.target && e.target.querySelectorAll) initZones(e.target); });
 })();

@@ -1,6 +1,7 @@
 //! `/`: the signed-in home page: a shell whose tiles load themselves, and recent activity
 //! for admins and managers.
 
+pub mod checklist;
 pub mod query;
 pub mod tiles;
 
@@ -23,6 +24,8 @@ struct DashboardPage {
     layout: Layout,
     recent: Vec<AuditLog>,
     tiles: [(&'static str, &'static str); 4],
+    /// Admins of a workspace still being set up; empty for everyone else.
+    checklist: Vec<checklist::Step>,
 }
 
 pub const TILES: [(&str, &str); 4] = [
@@ -41,5 +44,12 @@ pub async fn dashboard(ctx: Ctx, state: Data<AppState>) -> Result<HttpResponse, 
     } else {
         Vec::new()
     };
-    respond(&ctx.meta.htmx, StatusCode::OK, &DashboardPage { layout: ctx.layout("Dashboard", "dashboard"), recent, tiles: TILES })
+    let checklist = if ctx.role().at_least(Role::Admin) {
+        let (workspace_id, user_id, smtp_from_env) = (ctx.workspace_id(), ctx.user_id(), state.settings.smtp_url.is_some());
+        db::run(&state.pool, move |conn| Ok(checklist::steps(conn, workspace_id, user_id, smtp_from_env)?)).await?
+    } else {
+        Vec::new()
+    };
+    let page = DashboardPage { layout: ctx.layout("Dashboard", "dashboard"), recent, tiles: TILES, checklist };
+    respond(&ctx.meta.htmx, StatusCode::OK, &page)
 }

@@ -15,6 +15,7 @@ mod clients_export;
 mod csrf;
 mod dashboard;
 mod email;
+mod first_run;
 mod imports;
 mod inputs;
 mod job_secrets;

@@ -6,6 +6,7 @@ mod support;
 
 mod browser;
 mod clients;
+mod first_run;
 mod import;
 mod narrow;
 mod pages;
