@@ -137,6 +137,17 @@ async fn dashboard_tiles_fit_their_content_and_the_chart_labels_stay_readable() 
         let tiles: Vec<f64> = seen["tiles"].as_array().unwrap().iter().map(|h| h.as_f64().unwrap()).collect();
         let (low, high) = tiles.iter().fold((f64::MAX, 0f64), |(l, h), t| (l.min(*t), h.max(*t)));
         assert!(high - low > 40.0, "{width}: tiles are stretched to one height: {seen}");
+        // The pages the figures and the recent activity link to.
+        for page in ["/follow-ups?view=due-soon", "/audit-logs"] {
+            chrome.goto(&format!("{}{page}", app.base)).await;
+            chrome.wait_for("h1").await;
+            if let Ok(dir) = std::env::var("SCREENSHOT_DIR") {
+                let name = page.replace(['/', '?', '='], "_");
+                std::fs::write(format!("{dir}/{name}-{width}.png"), chrome.client.screenshot().await.unwrap()).unwrap();
+            }
+            let seen = chrome.eval("return { scroll: document.documentElement.scrollWidth, width: window.innerWidth };").await;
+            assert!(seen["scroll"].as_i64().unwrap() <= seen["width"].as_i64().unwrap(), "{page} at {width} scrolls sideways: {seen}");
+        }
     }
     chrome.client.clone().close().await.unwrap();
 }
