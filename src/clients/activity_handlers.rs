@@ -1,5 +1,5 @@
 //! `POST /clients/{id}/communications`, `POST /clients/{id}/follow-ups`,
-//! `POST /follow-ups/{id}`, `GET /follow-ups?view=mine|overdue|today|completed&page=N`.
+//! `POST /follow-ups/{id}`, `GET /follow-ups?view=mine|pending|overdue|due-soon|today|completed&page=N`.
 
 use actix_web::http::StatusCode;
 use actix_web::web::{Data, Path};
@@ -176,7 +176,7 @@ crate::pages!(FollowUpsPage);
 pub async fn list_follow_ups(ctx: Ctx, state: Data<AppState>, Query(q): Query<FollowUpsQuery>) -> Result<HttpResponse, AppError> {
     let view = match q.view.as_deref() {
         None => FollowUpView::Mine,
-        Some(v) => FollowUpView::parse(v).ok_or_else(|| AppError::Validation("View must be mine, overdue, today or completed.".into()))?,
+        Some(v) => FollowUpView::parse(v).ok_or_else(|| AppError::Validation("View must be mine, pending, overdue, due-soon, today or completed.".into()))?,
     };
     let number = forms::page_number(q.page);
     let (scope, now, zone) = (Scope::of(&ctx), state.clock.now(), ctx.zone());

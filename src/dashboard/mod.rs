@@ -9,7 +9,7 @@ use actix_web::HttpResponse;
 use actix_web::web::Data;
 use askama::Template;
 
-use crate::audit::{self, query::AuditLog};
+use crate::audit::{self, sentence::Described};
 use crate::db;
 use crate::error::AppError;
 use crate::startup::AppState;
@@ -22,7 +22,7 @@ use actix_web::http::StatusCode;
 #[template(path = "dashboard/index.html", blocks = ["content"])]
 struct DashboardPage {
     layout: Layout,
-    recent: Vec<AuditLog>,
+    recent: Vec<Described>,
     tiles: [(&'static str, &'static str); 4],
     /// Admins of a workspace still being set up; empty for everyone else.
     checklist: Vec<checklist::Step>,
@@ -40,7 +40,11 @@ crate::pages!(DashboardPage);
 pub async fn dashboard(ctx: Ctx, state: Data<AppState>) -> Result<HttpResponse, AppError> {
     let scope = crate::clients::query::Scope::of(&ctx);
     let recent = if ctx.role().at_least(Role::Manager) {
-        db::run(&state.pool, move |conn| Ok(audit::query::recent(conn, &scope, 10)?)).await?
+        db::run(&state.pool, move |conn| {
+            let rows = audit::query::recent(conn, &scope, 10)?;
+            Ok(audit::sentence::described(conn, &scope, rows)?)
+        })
+        .await?
     } else {
         Vec::new()
     };
