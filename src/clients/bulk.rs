@@ -88,6 +88,7 @@ pub async fn bulk_update_clients(ctx: Ctx, state: Data<AppState>, HtmlForm(form)
         assignee: form.assignee.clone(),
         sort: None,
         page: None,
+        import: None,
     };
     let filter = match form.target.as_str() {
         "all" => Some(list_query.parse().map_err(AppError::Validation)?),

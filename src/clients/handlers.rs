@@ -81,6 +81,7 @@ fn encode(q: &ClientQuery, page: Option<i64>) -> String {
         ("assignee", q.assignee.as_ref()),
         ("sort", q.sort.as_ref()),
         ("page", page.as_ref()),
+        ("import", q.import.as_ref()),
     ];
     let mut out = url::form_urlencoded::Serializer::new(String::new());
     for (k, v) in pairs {
@@ -96,6 +97,10 @@ pub async fn list_clients(ctx: Ctx, state: Data<AppState>, Query(q): Query<Clien
     let parsed = q.parse();
     let run = parsed.as_ref().ok().cloned();
     let (rows, has_next, users, departments, tags, counts) = db::run(&state.pool, move |conn| {
+        // An import the user cannot see (another workspace's) is not found, like its report.
+        if let Some(import) = run.as_ref().and_then(|f| f.import) {
+            crate::imports::query::find(conn, &scope, import)?.ok_or(AppError::NotFound)?;
+        }
         let (rows, has_next) = match run {
             Some(filter) => filter.list(conn, &scope)?,
             None => (Vec::new(), false),
