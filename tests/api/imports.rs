@@ -613,3 +613,23 @@ async fn the_report_links_to_the_clients_of_that_import_and_no_other() {
     assert_eq!(r.status(), StatusCode::NOT_FOUND);
     assert!(!r.text().await.unwrap().contains("First One"));
 }
+
+#[tokio::test]
+async fn the_upload_is_a_drop_zone_and_a_running_import_shows_time_so_far_and_left() {
+    let app = spawn_app().await;
+    let (admin, _) = app.signed_in(Role::Admin).await;
+    let form = admin.get_html("/clients/import").await;
+    assert!(form.contains("<div class=\"drop-zone\">\n    <input id=\"import-file\" name=\"file\" type=\"file\""), "the input fills the zone: {form}");
+    let id = upload(&admin, "clients.csv", "name,email\nAda,ada@example.com\n").await;
+    let run = |sql: &str| diesel::RunQueryDsl::execute(diesel::sql_query(sql), &mut app.conn()).unwrap();
+    // A quarter read in a minute: about three more minutes (and a tenth for checks and saving).
+    run(&format!("UPDATE imports SET status = 'running', phase = 'reading', started_at = now() - interval '60 seconds', line_count = 401, rows_read = 100 WHERE id = {id}"));
+    let fragment = admin.htmx_get(&format!("/imports/{id}/progress")).await.text().await.unwrap();
+    let timing = fragment.split("<p class=\"import-timing\" id=\"import-timing\">").nth(1).unwrap_or_default().split("</p>").next().unwrap();
+    assert!(timing.starts_with("1 min ") && timing.contains(" s so far, about 3 min 2"), "{timing}");
+    run(&format!("UPDATE imports SET phase = 'writing', rows_read = 400, started_at = now() - interval '2 hours 5 minutes' WHERE id = {id}"));
+    let fragment = admin.htmx_get(&format!("/imports/{id}/progress")).await.text().await.unwrap();
+    assert!(fragment.contains(">2 h 5 min so far</p>"), "{fragment}");
+    run(&format!("UPDATE imports SET status = 'done', phase = '', finished_at = now() WHERE id = {id}"));
+    assert!(!admin.htmx_get(&format!("/imports/{id}/progress")).await.text().await.unwrap().contains("import-timing"), "not once finished");
+}
