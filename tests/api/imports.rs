@@ -604,6 +604,12 @@ async fn the_report_links_to_the_clients_of_that_import_and_no_other() {
     let list = admin.get_html(&format!("/clients?import={second}")).await;
     assert!(list.contains("Second Three") && !list.contains("First One"));
     assert_eq!(admin.get("/clients?import=abc").await.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    // "All matching" in the bulk bar means the clients of that import, not every client.
+    let list = admin.get_html(&format!("/clients?import={first}")).await;
+    assert!(list.contains(&format!(r#"<input type="hidden" form="bulk" name="filter_import" value="{first}">"#)), "{list}");
+    let fields = [("action", "tag"), ("tag", "fair"), ("target", "all"), ("filter_import", &first.to_string())];
+    assert!(admin.post("/clients/bulk", &fields).await.status().is_redirection());
+    assert_eq!(app.count("SELECT count(*) FROM client_tags"), 2, "only the import's two clients are tagged");
 
     // Another workspace's import is not found, and its clients are not listed.
     let theirs = app.create_user("Beta", "boss@beta.test", Role::Admin);
