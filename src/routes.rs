@@ -78,6 +78,7 @@ route_table! {
         .route("/clients/check", get().to(clients::handlers::check_field))
         .route("/clients/export.csv", get().to(clients::export::export_clients))
         .service(web::resource("/clients/import").route(get().to(imports::upload::upload_form)).route(post().to(imports::upload::upload)))
+        .route("/clients/import/sample.csv", get().to(imports::upload::sample_csv))
         .service(web::resource("/imports/{id}").route(get().to(imports::handlers::show_import)))
         .route("/imports/{id}/progress", get().to(imports::handlers::import_progress))
         .service(web::resource("/imports/{id}/start").route(post().to(imports::handlers::start_import)))

@@ -48,6 +48,8 @@ pub struct BulkForm {
     #[serde(rename = "filter_tag")]
     tag_filter: Option<String>,
     assignee: Option<String>,
+    /// `?import=ID` on the list.
+    filter_import: Option<String>,
 }
 
 enum Action {
@@ -89,6 +91,7 @@ pub async fn bulk_update_clients(ctx: Ctx, state: Data<AppState>, HtmlForm(form)
         assignee: form.assignee.clone(),
         sort: None,
         page: None,
+        import: form.filter_import.clone(),
     };
     let filter = match form.target.as_str() {
         "all" | "all-matching" => Some(list_query.parse().map_err(AppError::Validation)?),

@@ -113,6 +113,7 @@ fn encode(q: &ClientQuery, page: Option<i64>) -> String {
         ("assignee", q.assignee.as_ref()),
         ("sort", q.sort.as_ref()),
         ("page", page.as_ref()),
+        ("import", q.import.as_ref()),
     ];
     let mut out = url::form_urlencoded::Serializer::new(String::new());
     for (k, v) in pairs {
@@ -128,6 +129,10 @@ pub async fn list_clients(ctx: Ctx, state: Data<AppState>, Query(q): Query<Clien
     let parsed = q.parse();
     let run = parsed.as_ref().ok().cloned();
     let (rows, has_next, users, departments, tags, counts) = db::run(&state.pool, move |conn| {
+        // An import the user cannot see (another workspace's) is not found, like its report.
+        if let Some(import) = run.as_ref().and_then(|f| f.import) {
+            crate::imports::query::find(conn, &scope, import)?.ok_or(AppError::NotFound)?;
+        }
         let (rows, has_next) = match &run {
             Some(filter) => filter.list(conn, &scope)?,
             None => (Vec::new(), false),
@@ -398,7 +403,7 @@ fn after_save(ctx: &Ctx, client: &Client, visible: bool) -> HttpResponse {
 }
 
 #[derive(Template)]
-#[template(path = "clients/show.html", blocks = ["content"])]
+#[template(path = "clients/show.html", blocks = ["content", "timeline", "last_contacted"])]
 struct ClientShowPage {
     layout: Layout,
     client: Client,
@@ -409,10 +414,23 @@ struct ClientShowPage {
     timeline: Vec<TimelineItem>,
     timeline_page: i64,
     timeline_has_next: bool,
-    activity_error: Option<String>,
+    activity: Activity,
     users: Vec<User>,
     now: String,
     me: i64,
+    /// The last-contacted field is rendered to be swapped out of band (htmx answers).
+    oob: bool,
+}
+
+/// What the timeline says after one of its forms was sent (issue 10 item 10).
+#[derive(Debug, Default)]
+pub struct Activity {
+    /// Why the form was refused.
+    pub error: Option<String>,
+    /// "Call logged." and the like, for htmx answers (plain requests get a flash).
+    pub notice: Option<String>,
+    /// The `<details>` id left open: the form that was refused.
+    pub open_form: &'static str,
 }
 
 #[derive(Deserialize)]
@@ -422,19 +440,33 @@ pub struct ShowQuery {
 
 pub async fn show_client(ctx: Ctx, state: Data<AppState>, path: Path<i64>, Query(q): Query<ShowQuery>) -> Result<HttpResponse, AppError> {
     let page = crate::web::forms::page_number(q.timeline_page);
-    show_client_page(&ctx, &state, path.into_inner(), page, None, StatusCode::OK).await
+    show_client_page(&ctx, &state, path.into_inner(), page, Activity::default(), StatusCode::OK).await
 }
 
-/// The detail page, also re-rendered (with `activity_error`) when a communication or
+/// The detail page, also re-rendered (with `activity.error`) when a communication or
 /// follow-up form is refused.
 pub async fn show_client_page(
     ctx: &Ctx,
     state: &AppState,
     id: i64,
     timeline_page: i64,
-    activity_error: Option<String>,
+    activity: Activity,
     status: StatusCode,
 ) -> Result<HttpResponse, AppError> {
+    let page = client_page(ctx, state, id, timeline_page, activity).await?;
+    respond(&ctx.meta.htmx, status, &page)
+}
+
+/// For htmx after a communication or follow-up was saved: the timeline (first page, with
+/// `notice`) and the last-contacted field out of band, instead of the whole page.
+pub async fn timeline_in_place(ctx: &Ctx, state: &AppState, id: i64, notice: String) -> Result<HttpResponse, AppError> {
+    let mut page = client_page(ctx, state, id, 1, Activity { notice: Some(notice), ..Activity::default() }).await?;
+    page.oob = true;
+    let body = format!("{}\n{}", page.as_timeline().render()?, page.as_last_contacted().render()?);
+    Ok(HttpResponse::Ok().content_type("text/html; charset=utf-8").body(body))
+}
+
+async fn client_page(ctx: &Ctx, state: &AppState, id: i64, timeline_page: i64, activity: Activity) -> Result<ClientShowPage, AppError> {
     let scope = Scope::of(ctx);
     let (client, assignee, departments, tags, (timeline, timeline_has_next), users) = db::run(&state.pool, move |conn| {
         let client = scope.find(conn, id)?.ok_or(AppError::NotFound)?;
@@ -458,12 +490,14 @@ pub async fn show_client_page(
         timeline,
         timeline_page,
         timeline_has_next,
-        activity_error,
+        activity,
         users,
-        now: ctx.zone().input(state.clock.now()),
+        // Typed as the pages show times: 24-hour, in the workspace's zone.
+        now: ctx.zone().time(state.clock.now()),
         me: ctx.user_id(),
+        oob: false,
     };
-    respond(&ctx.meta.htmx, status, &page)
+    Ok(page)
 }
 
 pub async fn edit_client_form(ctx: Ctx, state: Data<AppState>, path: Path<i64>) -> Result<HttpResponse, AppError> {

@@ -71,6 +71,8 @@ pub struct ClientQuery {
     pub assignee: Option<String>,
     pub sort: Option<String>,
     pub page: Option<String>,
+    /// `?import=ID`: the clients that import created (issue 10 item 14).
+    pub import: Option<String>,
 }
 
 /// The list's order. With no order chosen, the list is by name, and a search shows the
@@ -136,6 +138,8 @@ pub struct ClientFilter {
     /// Whether the order was picked (`sort=`), rather than the default for the query.
     pub sort_chosen: bool,
     pub page: i64,
+    /// Only the clients created by this import.
+    pub import: Option<i64>,
 }
 
 impl ClientQuery {
@@ -173,6 +177,7 @@ impl ClientQuery {
             sort,
             sort_chosen: text(&self.sort).is_some(),
             page,
+            import: id(&self.import, "Import")?,
         })
     }
 }
@@ -232,6 +237,9 @@ impl ClientFilter {
                     .bind::<BigInt, _>(tag)
                     .sql(")"),
             );
+        }
+        if let Some(import) = self.import {
+            query = query.filter(clients::import_id.eq(import));
         }
         match self.assignee {
             Some(Some(user)) => query = query.filter(clients::assigned_to.eq(user)),
