@@ -65,6 +65,8 @@ route_table! {
         .service(web::resource("/invitations/{token}").route(get().to(auth::recovery::invitation_form)).route(post().to(auth::recovery::accept_invitation)))
         .service(web::resource("/account/sessions").route(get().to(auth::handlers::list_sessions)))
         .service(web::resource("/account/sessions/revoke-all").route(post().to(auth::handlers::revoke_all_sessions)))
+        .service(web::resource("/account/sessions/revoke-others").route(post().to(auth::handlers::revoke_other_sessions)))
+        .service(web::resource("/account/sessions/{id}/revoke").route(post().to(auth::handlers::revoke_session)))
         .service(
             web::resource("/account/password")
                 .route(get().to(auth::handlers::password_form))

@@ -7,3 +7,4 @@ pub mod session_store;
 pub mod setup;
 pub mod throttle;
 pub mod tokens;
+pub mod user_agent;

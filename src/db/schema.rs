@@ -252,6 +252,7 @@ diesel::table! {
         created_at -> Timestamptz,
         last_seen_at -> Timestamptz,
         expires_at -> Timestamptz,
+        id -> Int8,
     }
 }
 
