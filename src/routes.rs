@@ -119,7 +119,7 @@ route_table! {
                 .route(get().to(settings::workspace::workspace_form))
                 .route(post().to(settings::workspace::update_workspace)),
         )
-        .service(web::resource("/settings/tags").route(get().to(settings::tags::list_tags)))
+        .service(web::resource("/settings/tags").route(get().to(settings::tags::list_tags)).route(post().to(settings::tags::create_tag)))
         .service(web::resource("/settings/tags/{id}").route(post().to(settings::tags::rename_tag)))
         .service(web::resource("/settings/tags/{id}/delete").route(post().to(settings::tags::delete_tag)))
         .service(

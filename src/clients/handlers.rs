@@ -369,7 +369,8 @@ struct ClientShowPage {
     client: Client,
     assignee: String,
     departments: Vec<String>,
-    tags: Vec<String>,
+    /// (name, colour), by name.
+    tags: Vec<(String, String)>,
     can_delete: bool,
     timeline: Vec<TimelineItem>,
     timeline_page: i64,
@@ -408,7 +409,7 @@ pub async fn show_client_page(
         let ids = model::department_ids(conn, scope.workspace_id, id)?;
         let names: HashMap<i64, String> = departments::list(conn, scope.workspace_id)?.into_iter().map(|d| (d.id, d.name)).collect();
         let departments = ids.iter().filter_map(|d| names.get(d).cloned()).collect();
-        let tags = model::tag_names(conn, scope.workspace_id, id)?;
+        let tags = crate::clients::tags::of_client(conn, scope.workspace_id, id)?;
         let timeline = timeline::page(conn, scope.workspace_id, id, timeline_page)?;
         Ok((client, assignee, departments, tags, timeline, all_users.into_iter().filter(|u| u.active).collect()))
     })

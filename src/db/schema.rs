@@ -275,6 +275,7 @@ diesel::table! {
         id -> Int8,
         name -> Text,
         created_at -> Timestamptz,
+        colour -> Text,
     }
 }
 
