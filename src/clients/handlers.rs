@@ -37,6 +37,8 @@ struct ClientsPage {
     users: Vec<User>,
     departments: Vec<Department>,
     tags: Vec<(i64, String)>,
+    /// (client id, tag name, colour) of the rows shown, by name.
+    row_tags: Vec<(i64, String, String)>,
     statuses: [ClientStatus; 3],
     counts: crate::dashboard::query::StatusCounts,
     export_query: String,
@@ -45,6 +47,10 @@ struct ClientsPage {
 }
 
 impl ClientsPage {
+    /// (name, colour) of the tags this client carries.
+    fn tags_of(&self, id: &i64) -> Vec<(&str, &str)> {
+        self.row_tags.iter().filter(|(c, _, _)| c == id).map(|(_, name, colour)| (name.as_str(), colour.as_str())).collect()
+    }
     fn user_name(&self, id: &Option<i64>) -> String {
         id.and_then(|id| self.users.iter().find(|u| u.id == id)).map(|u| u.name.clone()).unwrap_or_default()
     }
@@ -95,14 +101,16 @@ pub async fn list_clients(ctx: Ctx, state: Data<AppState>, Query(q): Query<Clien
     let scope = Scope::of(&ctx);
     let parsed = q.parse();
     let run = parsed.as_ref().ok().cloned();
-    let (rows, has_next, users, departments, tags, counts) = db::run(&state.pool, move |conn| {
+    let (rows, has_next, users, departments, tags, counts, row_tags) = db::run(&state.pool, move |conn| {
         let (rows, has_next) = match run {
             Some(filter) => filter.list(conn, &scope)?,
             None => (Vec::new(), false),
         };
         let w = scope.workspace_id;
         let counts = crate::dashboard::query::client_status_counts(conn, &scope)?;
-        Ok((rows, has_next, users::list(conn, w)?, departments::list(conn, w)?, crate::clients::tags::list(conn, w)?, counts))
+        let ids: Vec<i64> = rows.iter().map(|c: &Client| c.id).collect();
+        let row_tags = crate::clients::tags::of_clients(conn, w, &ids)?;
+        Ok((rows, has_next, users::list(conn, w)?, departments::list(conn, w)?, crate::clients::tags::list(conn, w)?, counts, row_tags))
     })
     .await?;
     let filter = parsed.clone().unwrap_or_default();
@@ -118,6 +126,7 @@ pub async fn list_clients(ctx: Ctx, state: Data<AppState>, Query(q): Query<Clien
         users,
         departments,
         tags,
+        row_tags,
         statuses: ClientStatus::ALL,
         counts,
     };

@@ -273,6 +273,10 @@ async fn a_tag_is_created_with_a_palette_colour_that_shows_as_a_chip_in_the_list
     let client = crate::support::location(&r);
     let page = admin.get_html(&client).await;
     assert!(page.contains(r#"<span class="chip tag-grey" hx-disable>Lead</span><span class="chip tag-purple" hx-disable>Partner</span>"#), "{page}");
+    // So does the client list, in the row's Tags cell.
+    let list = admin.get_html("/clients").await;
+    assert!(list.contains("<th scope=\"col\">Tags</th>"), "{list}");
+    assert!(list.contains(r#"<td><span class="chips"><span class="chip tag-grey">Lead</span><span class="chip tag-purple">Partner</span></span></td>"#), "{list}");
     // Recolouring keeps the name; renaming without a colour keeps the colour.
     let id = app.count("SELECT id FROM tags WHERE name = 'Partner'");
     assert_redirects_to(&admin.post(&format!("/settings/tags/{id}"), &[("name", "Partner"), ("colour", "teal")]).await, "/settings/tags");
