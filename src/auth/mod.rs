@@ -1,5 +1,6 @@
 //! Sign-in, sessions, throttling, first-run setup and the account pages.
 
+pub mod account;
 pub mod handlers;
 pub mod password;
 pub mod recovery;

@@ -10,6 +10,7 @@ diesel::table! {
         expires_at -> Timestamptz,
         used_at -> Nullable<Timestamptz>,
         created_at -> Timestamptz,
+        new_email -> Nullable<Text>,
     }
 }
 

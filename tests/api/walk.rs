@@ -146,6 +146,7 @@ pub async fn seed(app: &TestApp, text: &str, short: &str) -> World {
         // One-time links: any token (an unknown one shows the "link expired" page).
         ("reset", "0123456789abcdef".to_string()),
         ("invitations", "0123456789abcdef".to_string()),
+        ("email", "0123456789abcdef".to_string()),
         ("hash", "0".to_string()),
         ("file", "app.css".to_string()),
     ]);
