@@ -9,4 +9,5 @@ mod clients;
 mod import;
 mod narrow;
 mod recovery;
+mod settings_rows;
 mod sign_in;
