@@ -38,6 +38,8 @@ struct ClientsPage {
     users: Vec<User>,
     departments: Vec<Department>,
     tags: Vec<(i64, String)>,
+    /// (client id, tag name, colour) of the rows shown, by name.
+    row_tags: Vec<(i64, String, String)>,
     statuses: [ClientStatus; 3],
     counts: TabCounts,
     export_query: String,
@@ -46,6 +48,10 @@ struct ClientsPage {
 }
 
 impl ClientsPage {
+    /// (name, colour) of the tags this client carries.
+    fn tags_of(&self, id: &i64) -> Vec<(&str, &str)> {
+        self.row_tags.iter().filter(|(c, _, _)| c == id).map(|(_, name, colour)| (name.as_str(), colour.as_str())).collect()
+    }
     fn user_name(&self, id: &Option<i64>) -> String {
         id.and_then(|id| self.users.iter().find(|u| u.id == id)).map(|u| u.name.clone()).unwrap_or_default()
     }
@@ -128,7 +134,7 @@ pub async fn list_clients(ctx: Ctx, state: Data<AppState>, Query(q): Query<Clien
     let scope = Scope::of(&ctx);
     let parsed = q.parse();
     let run = parsed.as_ref().ok().cloned();
-    let (rows, has_next, users, departments, tags, counts) = db::run(&state.pool, move |conn| {
+    let (rows, has_next, users, departments, tags, counts, row_tags) = db::run(&state.pool, move |conn| {
         // An import the user cannot see (another workspace's) is not found, like its report.
         if let Some(import) = run.as_ref().and_then(|f| f.import) {
             crate::imports::query::find(conn, &scope, import)?.ok_or(AppError::NotFound)?;
@@ -142,7 +148,9 @@ pub async fn list_clients(ctx: Ctx, state: Data<AppState>, Query(q): Query<Clien
             Some(filter) => filter.tab_counts(conn, &scope)?,
             None => TabCounts::default(),
         };
-        Ok((rows, has_next, users::list(conn, w)?, departments::list(conn, w)?, crate::clients::tags::list(conn, w)?, counts))
+        let ids: Vec<i64> = rows.iter().map(|c: &Client| c.id).collect();
+        let row_tags = crate::clients::tags::of_clients(conn, w, &ids)?;
+        Ok((rows, has_next, users::list(conn, w)?, departments::list(conn, w)?, crate::clients::tags::list(conn, w)?, counts, row_tags))
     })
     .await?;
     let filter = parsed.clone().unwrap_or_default();
@@ -158,6 +166,7 @@ pub async fn list_clients(ctx: Ctx, state: Data<AppState>, Query(q): Query<Clien
         users,
         departments,
         tags,
+        row_tags,
         statuses: ClientStatus::ALL,
         counts,
     };
@@ -409,7 +418,8 @@ struct ClientShowPage {
     client: Client,
     assignee: String,
     departments: Vec<String>,
-    tags: Vec<String>,
+    /// (name, colour), by name.
+    tags: Vec<(String, String)>,
     can_delete: bool,
     timeline: Vec<TimelineItem>,
     timeline_page: i64,
@@ -475,7 +485,7 @@ async fn client_page(ctx: &Ctx, state: &AppState, id: i64, timeline_page: i64, a
         let ids = model::department_ids(conn, scope.workspace_id, id)?;
         let names: HashMap<i64, String> = departments::list(conn, scope.workspace_id)?.into_iter().map(|d| (d.id, d.name)).collect();
         let departments = ids.iter().filter_map(|d| names.get(d).cloned()).collect();
-        let tags = model::tag_names(conn, scope.workspace_id, id)?;
+        let tags = crate::clients::tags::of_client(conn, scope.workspace_id, id)?;
         let timeline = timeline::page(conn, scope.workspace_id, id, timeline_page)?;
         Ok((client, assignee, departments, tags, timeline, all_users.into_iter().filter(|u| u.active).collect()))
     })

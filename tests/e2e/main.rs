@@ -11,4 +11,5 @@ mod import;
 mod narrow;
 mod pages;
 mod recovery;
+mod settings_rows;
 mod sign_in;
