@@ -39,6 +39,11 @@ pub struct Client {
 pub const CHANNELS: [&str; 3] = ["whatsapp", "sms", "email"];
 
 impl Client {
+    /// The phone as people write it in its country (`+44 20 7946 0011`); stored E.164.
+    pub fn phone_display(&self) -> String {
+        self.phone.as_deref().map(|p| crate::clients::domain::PhoneE164::from_stored(p).international()).unwrap_or_default()
+    }
+
     pub fn audit_json(&self, department_ids: &[i64], tag_names: &[String]) -> serde_json::Value {
         json!({
             "name": self.name, "email": self.email, "phone": self.phone, "company": self.company,

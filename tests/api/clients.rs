@@ -39,8 +39,8 @@ async fn an_admin_creates_a_client_with_e164_phone_inline_tags_and_departments()
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     let id = id_from(&r);
     let html = admin.get_html(&format!("/clients/{id}")).await;
-    for expected in ["Ada Smith", "ada@example.com", "+14155552671", "Analytical Engines", "Sales", r#"hx-disable>Newsletter</span><span class="chip tag-grey" hx-disable>vip</span>"#, "Met at the fair"] {
-        assert!(html.contains(expected), "{expected} missing");
+    for expected in ["Ada Smith", "ada@example.com", "<dt>Phone</dt><dd>+1 415 555 2671</dd>", "Analytical Engines", "Sales", r#"hx-disable>Newsletter</span><span class="chip tag-grey" hx-disable>vip</span>"#, "Met at the fair"] {
+        assert!(html.contains(expected), "{expected} missing: {html}");
     }
     assert_eq!(app.count("SELECT count(*) FROM tags"), 2, "tags created inline, no duplicates");
     assert_eq!(app.count(&format!("SELECT count(*) FROM audit_logs WHERE action = 'clients.created' AND entity_id = '{id}'")), 1);
