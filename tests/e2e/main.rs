@@ -8,6 +8,7 @@ mod browser;
 mod clients;
 mod first_run;
 mod import;
+mod keyboard;
 mod narrow;
 mod pages;
 mod recovery;
