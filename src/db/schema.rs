@@ -187,6 +187,7 @@ diesel::table! {
         created_at -> Timestamptz,
         started_at -> Nullable<Timestamptz>,
         finished_at -> Nullable<Timestamptz>,
+        writing_started_at -> Nullable<Timestamptz>,
     }
 }
 

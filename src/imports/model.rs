@@ -69,6 +69,8 @@ pub struct Import {
     pub created_at: DateTime<Utc>,
     pub started_at: Option<DateTime<Utc>>,
     pub finished_at: Option<DateTime<Utc>>,
+    /// When saving began (the long phase), for the time-left estimate.
+    pub writing_started_at: Option<DateTime<Utc>>,
 }
 
 impl Import {

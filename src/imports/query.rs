@@ -150,3 +150,28 @@ pub fn errors_page(conn: &mut PgConnection, workspace_id: i64, import_id: i64, a
         .collect())
 }
 
+
+/// Rows this workspace's imports saved per second, over its last five finished imports
+/// that recorded when saving began; `None` below 1,000 rows of history.
+pub fn saving_rate(conn: &mut PgConnection, workspace_id: i64) -> QueryResult<Option<f64>> {
+    #[derive(QueryableByName)]
+    struct Rate {
+        #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Double>)]
+        rows: Option<f64>,
+        #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Double>)]
+        seconds: Option<f64>,
+    }
+    let r: Rate = diesel::sql_query(
+        "SELECT sum(rows_created + rows_updated)::float8 AS rows, \
+                sum(extract(epoch FROM finished_at - writing_started_at))::float8 AS seconds \
+         FROM (SELECT rows_created, rows_updated, finished_at, writing_started_at FROM imports \
+               WHERE workspace_id = $1 AND status = 'done' AND writing_started_at IS NOT NULL AND finished_at > writing_started_at \
+               ORDER BY finished_at DESC LIMIT 5) recent",
+    )
+    .bind::<diesel::sql_types::BigInt, _>(workspace_id)
+    .get_result(conn)?;
+    Ok(match (r.rows, r.seconds) {
+        (Some(rows), Some(seconds)) if rows >= 1_000.0 && seconds > 0.0 => Some(rows / seconds),
+        _ => None,
+    })
+}

@@ -200,9 +200,14 @@ fn audit_entry(job: &Job, action: &str) -> crate::audit::Entry {
 
 fn progress(pool: &Pool, job: &Job, phase: ImportPhase, read: i64) {
     if let Ok(mut conn) = pool.get() {
-        let _ = diesel::update(imports::table.filter(imports::workspace_id.eq(job.w())).filter(imports::id.eq(job.id())))
-            .set((imports::phase.eq(phase), imports::rows_read.eq(read)))
-            .execute(&mut conn);
+        let target = imports::table.filter(imports::workspace_id.eq(job.w())).filter(imports::id.eq(job.id()));
+        let _ = if phase == ImportPhase::Writing {
+            diesel::update(target)
+                .set((imports::phase.eq(phase), imports::rows_read.eq(read), imports::writing_started_at.eq(diesel::dsl::sql::<diesel::sql_types::Nullable<diesel::sql_types::Timestamptz>>("now()"))))
+                .execute(&mut conn)
+        } else {
+            diesel::update(target).set((imports::phase.eq(phase), imports::rows_read.eq(read))).execute(&mut conn)
+        };
     }
 }
 
@@ -288,7 +293,9 @@ fn import_in(tx: &mut PgConnection, pool: &Pool, job: &Job, rejected: &RefCell<V
             imports::rows_unchanged.eq(counts.unchanged),
             imports::rows_skipped.eq(counts.skipped),
             imports::rows_rejected.eq(counts.rejected),
-            imports::finished_at.eq(diesel::dsl::now),
+            // The wall clock, not the transaction's start (`now()`): the saving phase began
+            // inside this transaction, and its length is the estimate's history.
+            imports::finished_at.eq(diesel::dsl::sql::<diesel::sql_types::Nullable<diesel::sql_types::Timestamptz>>("clock_timestamp()")),
         ))
         .execute(tx)?;
     file::delete_chunks(tx, w, job.id())?;
