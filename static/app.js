@@ -64,8 +64,8 @@
   document.addEventListener("htmx:afterSettle", focusableScrollers);
   window.addEventListener("resize", focusableScrollers);
   // Issue 10 item 9 (client list). The stylesheet hides what needs this script (the bulk
-  // bar until something is ticked, the page's select-all box) only under `.js`.
-  document.documentElement.classList.add("js");
+  // bar until something is ticked, the page's select-all box) only under `.js`, which
+  // js-on.js sets before the first paint.
 
   // "/" focuses the page's search box (data-hotkey="/"), unless one is typing in a field.
   document.addEventListener("keydown", function (e) {

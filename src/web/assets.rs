@@ -19,6 +19,8 @@ pub struct Assets {
     pub htmx: String,
     pub sse: String,
     pub icon: String,
+    /// Marks the page as scripted before the first paint (not deferred; one line).
+    pub js_on: String,
 }
 
 pub const HTMX: &str = "vendor/htmx-2.0.11.min.js";
@@ -27,7 +29,7 @@ pub const HTMX_SSE: &str = "vendor/htmx-ext-sse-2.2.4.js";
 impl Assets {
     pub fn get() -> &'static Assets {
         static ASSETS: OnceLock<Assets> = OnceLock::new();
-        ASSETS.get_or_init(|| Assets { css: url("app.css"), js: url("app.js"), htmx: url(HTMX), sse: url(HTMX_SSE), icon: url("favicon.svg") })
+        ASSETS.get_or_init(|| Assets { css: url("app.css"), js: url("app.js"), htmx: url(HTMX), sse: url(HTMX_SSE), icon: url("favicon.svg"), js_on: url("js-on.js") })
     }
 }
 
