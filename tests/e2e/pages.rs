@@ -63,6 +63,7 @@ async fn every_main_page_fits_a_phone_has_no_console_errors_and_passes_axe() {
     switchboard::seed::run(&app.pool, "Acme", 300, &hash).expect("seed");
     let client = app.count(&format!("SELECT min(id) FROM clients WHERE workspace_id = {}", ann.workspace_id));
     let entry = app.count(&format!("SELECT max(id) FROM audit_logs WHERE workspace_id = {}", ann.workspace_id));
+    let tag = app.count(&format!("SELECT min(id) FROM tags WHERE workspace_id = {}", ann.workspace_id));
 
     chrome.client.set_window_size(1366, 900).await.expect("resize");
     chrome.sign_in(&app.base, "ann@acme.test", PASSWORD).await;
@@ -82,12 +83,14 @@ async fn every_main_page_fits_a_phone_has_no_console_errors_and_passes_axe() {
         ("notifications", "/notifications".to_string()),
         ("audit-logs", "/audit-logs".to_string()),
         ("audit-log-entry", format!("/audit-logs/{entry}")),
+        ("account", "/account".to_string()),
         ("account-sessions", "/account/sessions".to_string()),
         ("settings", "/settings".to_string()),
         ("settings-workspace", "/settings/workspace".to_string()),
         ("settings-users", "/settings/users".to_string()),
         ("settings-departments", "/settings/departments".to_string()),
         ("settings-tags", "/settings/tags".to_string()),
+        ("settings-tags-edit", format!("/settings/tags?edit={tag}")),
         ("settings-smtp", "/settings/smtp".to_string()),
         ("settings-jobs", "/settings/jobs".to_string()),
         ("settings-design", "/settings/design".to_string()),
