@@ -38,8 +38,13 @@ pub struct Twilio {
 
 impl Twilio {
     pub fn new(api_base: &Url, content_base: &Url, account_sid: &str, auth_token: SecretString) -> Twilio {
+        Twilio::with_timeout(api_base, content_base, account_sid, auth_token, TIMEOUT)
+    }
+
+    /// With another time limit per call (tests of a provider that answers too late).
+    pub fn with_timeout(api_base: &Url, content_base: &Url, account_sid: &str, auth_token: SecretString, timeout: Duration) -> Twilio {
         let http = Client::builder()
-            .timeout(TIMEOUT)
+            .timeout(timeout)
             .connect_timeout(Duration::from_secs(5))
             .user_agent(concat!("switchboard/", env!("CARGO_PKG_VERSION")))
             .build()
