@@ -7,6 +7,7 @@
 //!   forward, callbacks that arrive before their send is recorded.
 //! - [`throttle`]: the per-sender send rate, shared by every instance through PostgreSQL.
 
+pub mod account;
 pub mod store;
 pub mod throttle;
 pub mod twilio;
