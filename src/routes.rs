@@ -63,8 +63,19 @@ route_table! {
         .service(web::resource("/password/forgot").route(get().to(auth::recovery::forgot_form)).route(post().to(auth::recovery::request_reset)))
         .service(web::resource("/password/reset/{token}").route(get().to(auth::recovery::reset_form)).route(post().to(auth::recovery::reset_password)))
         .service(web::resource("/invitations/{token}").route(get().to(auth::recovery::invitation_form)).route(post().to(auth::recovery::accept_invitation)))
+        .service(web::resource("/account").route(get().to(auth::account::profile_form)))
+        .service(web::resource("/account/name").route(post().to(auth::account::change_name)))
+        .service(web::resource("/account/email").route(post().to(auth::account::request_email_change)))
+        .service(web::resource("/account/email/cancel").route(post().to(auth::account::cancel_email_change)))
+        .service(
+            web::resource("/account/email/{token}")
+                .route(get().to(auth::account::confirm_email_form))
+                .route(post().to(auth::account::confirm_email)),
+        )
         .service(web::resource("/account/sessions").route(get().to(auth::handlers::list_sessions)))
         .service(web::resource("/account/sessions/revoke-all").route(post().to(auth::handlers::revoke_all_sessions)))
+        .service(web::resource("/account/sessions/revoke-others").route(post().to(auth::handlers::revoke_other_sessions)))
+        .service(web::resource("/account/sessions/{id}/revoke").route(post().to(auth::handlers::revoke_session)))
         .service(
             web::resource("/account/password")
                 .route(get().to(auth::handlers::password_form))
@@ -78,6 +89,7 @@ route_table! {
         .route("/clients/check", get().to(clients::handlers::check_field))
         .route("/clients/export.csv", get().to(clients::export::export_clients))
         .service(web::resource("/clients/import").route(get().to(imports::upload::upload_form)).route(post().to(imports::upload::upload)))
+        .route("/clients/import/sample.csv", get().to(imports::upload::sample_csv))
         .service(web::resource("/imports/{id}").route(get().to(imports::handlers::show_import)))
         .route("/imports/{id}/progress", get().to(imports::handlers::import_progress))
         .service(web::resource("/imports/{id}/start").route(post().to(imports::handlers::start_import)))
@@ -118,7 +130,7 @@ route_table! {
                 .route(get().to(settings::workspace::workspace_form))
                 .route(post().to(settings::workspace::update_workspace)),
         )
-        .service(web::resource("/settings/tags").route(get().to(settings::tags::list_tags)))
+        .service(web::resource("/settings/tags").route(get().to(settings::tags::list_tags)).route(post().to(settings::tags::create_tag)))
         .service(web::resource("/settings/tags/{id}").route(post().to(settings::tags::rename_tag)))
         .service(web::resource("/settings/tags/{id}/delete").route(post().to(settings::tags::delete_tag)))
         .service(

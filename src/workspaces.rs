@@ -76,3 +76,8 @@ pub struct WorkspaceChanges {
 pub fn update(conn: &mut PgConnection, id: i64, changes: &WorkspaceChanges) -> QueryResult<usize> {
     diesel::update(workspaces::table.find(id)).set(changes).execute(conn)
 }
+
+/// The time zone and default phone country chosen on `/setup`.
+pub fn set_zone_and_country(conn: &mut PgConnection, id: i64, time_zone: &str, country: &str) -> QueryResult<usize> {
+    diesel::update(workspaces::table.find(id)).set((workspaces::time_zone.eq(time_zone), workspaces::default_country.eq(country))).execute(conn)
+}

@@ -63,4 +63,79 @@
   document.addEventListener("DOMContentLoaded", focusableScrollers);
   document.addEventListener("htmx:afterSettle", focusableScrollers);
   window.addEventListener("resize", focusableScrollers);
+  // Issue 10 item 9 (client list). The stylesheet hides what needs this script (the bulk
+  // bar until something is ticked, the page's select-all box) only under `.js`.
+  document.documentElement.classList.add("js");
+
+  // "/" focuses the page's search box (data-hotkey="/"), unless one is typing in a field.
+  document.addEventListener("keydown", function (e) {
+    if (e.key !== "/" || e.ctrlKey || e.metaKey || e.altKey || e.defaultPrevented) return;
+    var t = e.target;
+    if (t && (t.isContentEditable || /^(INPUT|TEXTAREA|SELECT)$/.test(t.tagName))) return;
+    var search = document.querySelector('[data-hotkey="/"]');
+    if (!search) return;
+    e.preventDefault();
+    search.focus();
+    if (search.select) search.select();
+  });
+
+  // The select-all box ticks (or unticks) the page's rows; unticking a row unticks it, and
+  // unticking it takes back "all matching".
+  document.addEventListener("change", function (e) {
+    var t = e.target;
+    var rows = document.getElementById("clients-rows");
+    if (!rows || !t || !rows.contains(t)) return;
+    var all = document.getElementById("select-page");
+    var boxes = rows.querySelectorAll('input[name="client_ids"]');
+    if (t === all) {
+      boxes.forEach(function (b) { b.checked = all.checked; });
+      if (!all.checked) {
+        var ticked = rows.querySelector('input[name="target"][value="selected"]');
+        if (ticked) ticked.checked = true;
+      }
+    } else if (t.name === "client_ids" && all) {
+      all.checked = boxes.length > 0 && Array.prototype.every.call(boxes, function (b) { return b.checked; });
+      if (!all.checked) {
+        var only = rows.querySelector('input[name="target"][value="selected"]');
+        if (only) only.checked = true;
+      }
+    }
+  });
+  // Time-zone picker (issue 10 item 7): a field the server left at its default takes the
+  // browser's own zone, and a country <select> that follows it takes the zone's country
+  // while none is chosen.
+  function followZone(input) {
+    var select = document.querySelector('select[data-follows-zone="' + input.id + '"]');
+    if (!select || select.value || !input.list) return;
+    for (var i = 0; i < input.list.options.length; i++) {
+      var option = input.list.options[i];
+      if (option.value === input.value) {
+        var country = option.getAttribute("data-country");
+        if (country && select.querySelector('option[value="' + country + '"]')) select.value = country;
+        return;
+      }
+    }
+  }
+  function initZones(root) {
+    root.querySelectorAll("input.zone-input").forEach(function (input) {
+      if (input.__zoneReady) return;
+      input.__zoneReady = true;
+      if (input.hasAttribute("data-zone-from-browser")) {
+        input.removeAttribute("data-zone-from-browser");
+        var zone = "";
+        try { zone = Intl.DateTimeFormat().resolvedOptions().timeZone || ""; } catch (_) { /* keep UTC */ }
+        // An old name the list lacks (America/Buenos_Aires) is still taken: the server
+        // stores it under its current name.
+        if (/^[A-Za-z0-9_+\/-]{1,64}$/.test(zone)) input.value = zone;
+      }
+      followZone(input);
+      input.addEventListener("change", function () { followZone(input); });
+    });
+  }
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", function () { initZones(document); });
+  } else {
+    initZones(document);
+  }
+  document.addEventListener("htmx:load", function (e) { if (e.target && e.target.querySelectorAll) initZones(e.target); });
 })();

@@ -7,6 +7,7 @@ use actix_web::HttpResponse;
 use askama::Template;
 
 use crate::audit::query::{self, AuditFilter, AuditLog, AuditQuery, DiffLine};
+use crate::audit::sentence::{self, Described, Piece};
 use crate::clients::query::Scope;
 use crate::csv_safe;
 use crate::db;
@@ -26,7 +27,7 @@ struct AuditIndexPage {
     filter: AuditFilter,
     error: Option<String>,
     users: Vec<User>,
-    rows: Vec<AuditLog>,
+    rows: Vec<Described>,
     export_query: String,
     prev_query: Option<String>,
     next_query: Option<String>,
@@ -63,11 +64,11 @@ pub async fn list_audit_logs(ctx: Ctx, state: Data<AppState>, Query(q): Query<Au
     let run_filter = parsed.as_ref().ok().cloned();
     let (users, (rows, has_next)) = db::run(&state.pool, move |conn| {
         let users = users::list(conn, workspace_id)?;
-        let rows = match run_filter {
+        let (rows, has_next) = match run_filter {
             Some(f) => f.list(conn, &scope)?,
             None => (Vec::new(), false),
         };
-        Ok((users, rows))
+        Ok((users, (sentence::described(conn, &scope, rows)?, has_next)))
     })
     .await?;
     let page = filter.page;
@@ -97,6 +98,7 @@ crate::pages!(AuditIndexPage, AuditShowPage);
 struct AuditShowPage {
     layout: Layout,
     entry: AuditLog,
+    sentence: Vec<Piece>,
     diff: Vec<DiffLine>,
 }
 
@@ -104,9 +106,16 @@ pub async fn show_audit_log(ctx: Ctx, state: Data<AppState>, path: Path<i64>) ->
     ctx.require(Role::Manager)?;
     let (scope, id) = (Scope::of(&ctx), path.into_inner());
     // An entry outside the reader's scope is as absent as one that does not exist.
-    let entry = db::run(&state.pool, move |conn| Ok(query::find(conn, &scope, id)?)).await?.ok_or(AppError::NotFound)?;
+    let described = db::run(&state.pool, move |conn| {
+        let Some(entry) = query::find(conn, &scope, id)? else { return Ok(None) };
+        Ok(sentence::described(conn, &scope, vec![entry])?.pop())
+    })
+    .await?
+    .ok_or(AppError::NotFound)?;
+    let Described { entry, sentence } = described;
     let diff = query::diff(entry.before.as_ref(), entry.after.as_ref());
-    respond(&ctx.meta.htmx, StatusCode::OK, &AuditShowPage { layout: ctx.layout(format!("Audit entry {id}"), "audit"), entry, diff })
+    let page = AuditShowPage { layout: ctx.layout(format!("Audit entry {id}"), "audit"), entry, sentence, diff };
+    respond(&ctx.meta.htmx, StatusCode::OK, &page)
 }
 
 const EXPORT_CHUNK: i64 = 1000;

@@ -3,6 +3,7 @@
 
 pub mod handlers;
 pub mod query;
+pub mod sentence;
 
 use diesel::prelude::*;
 use serde_json::Value;

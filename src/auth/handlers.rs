@@ -3,7 +3,7 @@
 use diesel::Connection;
 use actix_session::Session;
 use actix_web::http::StatusCode;
-use actix_web::web::Data;
+use actix_web::web::{Data, Path};
 use actix_web::{HttpRequest, HttpResponse};
 use askama::Template;
 use secrecy::SecretString;
@@ -11,7 +11,8 @@ use serde::Deserialize;
 use serde_json::json;
 
 use crate::audit::{self, Actor, Entry};
-use crate::auth::session_store::{self, SessionRow};
+use crate::auth::session_store;
+use crate::auth::user_agent;
 use crate::auth::{password, throttle};
 use crate::db;
 use crate::error::AppError;
@@ -172,13 +173,78 @@ pub async fn logout(ctx: Ctx, state: Data<AppState>) -> Result<HttpResponse, App
 #[template(path = "auth/sessions.html", blocks = ["content"])]
 struct SessionsPage {
     layout: Layout,
-    sessions: Vec<SessionRow>,
+    sessions: Vec<SessionView>,
+}
+
+/// One session as the page shows it.
+struct SessionView {
+    id: i64,
+    /// "Firefox 133 on Windows".
+    device: String,
+    /// The stored `User-Agent`, as sent.
+    agent: Option<String>,
+    ip: Option<String>,
+    created_at: chrono::DateTime<chrono::Utc>,
+    last_seen_at: chrono::DateTime<chrono::Utc>,
+    /// The session asking.
+    current: bool,
 }
 
 pub async fn list_sessions(ctx: Ctx, state: Data<AppState>) -> Result<HttpResponse, AppError> {
     let (workspace_id, user_id, now) = (ctx.workspace_id(), ctx.user_id(), state.clock.now());
-    let sessions = db::run(&state.pool, move |conn| Ok(session_store::list_for_user(conn, workspace_id, user_id, now)?)).await?;
+    let rows = db::run(&state.pool, move |conn| Ok(session_store::list_for_user(conn, workspace_id, user_id, now)?)).await?;
+    let current = keys::key_hash(&ctx.session);
+    let mut sessions: Vec<SessionView> = rows
+        .into_iter()
+        .map(|s| SessionView {
+            id: s.id,
+            device: user_agent::describe(s.user_agent.as_deref()),
+            current: current.as_deref() == Some(s.key_hash.as_str()),
+            agent: s.user_agent,
+            ip: s.ip,
+            created_at: s.created_at,
+            last_seen_at: s.last_seen_at,
+        })
+        .collect();
+    // This device first, then the others by last activity.
+    sessions.sort_by_key(|s| !s.current);
     respond(&ctx.meta.htmx, StatusCode::OK, &SessionsPage { layout: ctx.layout("Your sessions", "account"), sessions })
+}
+
+/// Ends one other session of this user. Another user's session, or this one, is a 404.
+pub async fn revoke_session(ctx: Ctx, state: Data<AppState>, path: Path<i64>) -> Result<HttpResponse, AppError> {
+    let (workspace_id, user_id, id) = (ctx.workspace_id(), ctx.user_id(), path.into_inner());
+    let keep = keys::key_hash(&ctx.session).unwrap_or_default();
+    let entry = ctx.audit("auth.session_revoked", "auth", user_id).after(json!({ "session_id": id }));
+    db::run(&state.pool, move |conn| {
+        conn.transaction(|tx| {
+            if session_store::revoke(tx, workspace_id, user_id, id, &keep)? == 0 {
+                return Err(AppError::NotFound);
+            }
+            audit::record(tx, &entry)?;
+            Ok(())
+        })
+    })
+    .await?;
+    flash::success(&ctx.session, "That session has been signed out.");
+    Ok(see_other("/account/sessions"))
+}
+
+/// Ends every session of this user but this one.
+pub async fn revoke_other_sessions(ctx: Ctx, state: Data<AppState>) -> Result<HttpResponse, AppError> {
+    let (workspace_id, user_id) = (ctx.workspace_id(), ctx.user_id());
+    let keep = keys::key_hash(&ctx.session).unwrap_or_default();
+    let entry = ctx.audit("auth.other_sessions_revoked", "auth", user_id);
+    db::run(&state.pool, move |conn| {
+        conn.transaction(|tx| {
+            let ended = session_store::revoke_others(tx, workspace_id, user_id, &keep)?;
+            audit::record(tx, &entry.after(json!({ "sessions_ended": ended })))
+        })
+        .map_err(AppError::from)
+    })
+    .await?;
+    flash::success(&ctx.session, "Your other sessions have been signed out.");
+    Ok(see_other("/account/sessions"))
 }
 
 /// Ends every session of this user, this one included.

@@ -1,5 +1,6 @@
 //! Sign-in, sessions, throttling, first-run setup and the account pages.
 
+pub mod account;
 pub mod handlers;
 pub mod password;
 pub mod recovery;
@@ -7,3 +8,4 @@ pub mod session_store;
 pub mod setup;
 pub mod throttle;
 pub mod tokens;
+pub mod user_agent;

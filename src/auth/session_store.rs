@@ -165,6 +165,7 @@ impl SessionStore for PgSessionStore {
         }
         let hash = hash_key(session_key.as_ref());
         self.blocking(move |conn, now| {
+            let current = serde_json::to_string(&hash)?;
             let row: Option<(serde_json::Value, Option<i64>, Option<i64>)> = sessions::table
                 .filter(sessions::key_hash.eq(hash))
                 .filter(sessions::expires_at.gt(now))
@@ -173,6 +174,8 @@ impl SessionStore for PgSessionStore {
                 .optional()?;
             let Some((state, workspace_id, user_id)) = row else { return Ok(None) };
             let mut state = serde_json::from_value::<State>(state).unwrap_or_default();
+            // Which row this is, so the sessions page can mark "This device".
+            state.insert(keys::KEY_HASH.to_string(), current);
             // The signed-in user comes along on the same connection: one trip for both.
             if let (Some(workspace_id), Some(user_id)) = (workspace_id, user_id) {
                 if let Some(user) = CurrentUser::find_active(conn, workspace_id, user_id)? {
@@ -260,6 +263,7 @@ impl SessionStore for PgSessionStore {
 /// A session as `/account/sessions` lists it.
 #[derive(Debug, Queryable)]
 pub struct SessionRow {
+    pub id: i64,
     pub key_hash: String,
     pub ip: Option<String>,
     pub user_agent: Option<String>,
@@ -273,8 +277,28 @@ pub fn list_for_user(conn: &mut PgConnection, workspace_id: i64, user_id: i64, n
         .filter(sessions::user_id.eq(user_id))
         .filter(sessions::expires_at.gt(now))
         .order(sessions::last_seen_at.desc())
-        .select((sessions::key_hash, sessions::ip, sessions::user_agent, sessions::created_at, sessions::last_seen_at))
+        .select((sessions::id, sessions::key_hash, sessions::ip, sessions::user_agent, sessions::created_at, sessions::last_seen_at))
         .load(conn)
+}
+
+/// Ends one session of this user, never `keep` (the key hash of the session asking).
+/// Another user's or workspace's session id deletes nothing (0).
+pub fn revoke(conn: &mut PgConnection, workspace_id: i64, user_id: i64, id: i64, keep: &str) -> QueryResult<usize> {
+    diesel::delete(sessions::table)
+        .filter(sessions::workspace_id.eq(workspace_id))
+        .filter(sessions::user_id.eq(user_id))
+        .filter(sessions::id.eq(id))
+        .filter(sessions::key_hash.ne(keep))
+        .execute(conn)
+}
+
+/// Ends every session of this user except `keep`.
+pub fn revoke_others(conn: &mut PgConnection, workspace_id: i64, user_id: i64, keep: &str) -> QueryResult<usize> {
+    diesel::delete(sessions::table)
+        .filter(sessions::workspace_id.eq(workspace_id))
+        .filter(sessions::user_id.eq(user_id))
+        .filter(sessions::key_hash.ne(keep))
+        .execute(conn)
 }
 
 /// Sessions past their expiry; the scheduler calls it on every tick.

@@ -11,6 +11,8 @@ use serde::Deserialize;
 
 use crate::auth::handlers::start_session;
 use crate::auth::password;
+use crate::clients::countries;
+use crate::clients::zones::{self, ZoneChoice};
 use crate::db;
 use crate::error::AppError;
 use crate::startup::AppState;
@@ -29,6 +31,10 @@ struct SetupPage {
     layout: Layout,
     form: SetupForm,
     errors: FormErrors,
+    zones: Vec<ZoneChoice>,
+    countries: Vec<(&'static str, &'static str)>,
+    /// No zone picked by the server yet: the browser's own zone may replace the UTC default.
+    zone_from_browser: bool,
 }
 
 crate::pages!(SetupPage);
@@ -43,6 +49,31 @@ pub struct SetupForm {
     email: String,
     #[serde(default, skip_serializing)]
     password: String,
+    #[serde(default)]
+    time_zone: String,
+    #[serde(default)]
+    default_country: String,
+}
+
+fn page(session: &Session, htmx: &Htmx, state: &AppState, status: StatusCode, form: SetupForm, errors: FormErrors, zone_from_browser: bool) -> Result<HttpResponse, AppError> {
+    let page = SetupPage {
+        layout: Layout::anonymous(session, "First-run setup"),
+        form,
+        errors,
+        zones: zones::choices(state.clock.now()),
+        countries: countries::choices(),
+        zone_from_browser,
+    };
+    respond(htmx, status, &page)
+}
+
+/// The phone country: the one chosen, else the time zone's own country.
+fn phone_country(chosen: &str, zone: Option<chrono_tz::Tz>) -> Result<String, String> {
+    let chosen = chosen.trim().to_uppercase();
+    if chosen.is_empty() {
+        return zone.and_then(|z| zones::country_of(z.name())).map(str::to_string).ok_or_else(|| "Choose the country most of your clients' phone numbers are from.".to_string());
+    }
+    if chosen.len() == 2 && chosen.parse::<phonenumber::country::Id>().is_ok() { Ok(chosen) } else { Err("Choose a country from the list.".into()) }
 }
 
 async fn ensure_no_users(state: &AppState) -> Result<(), AppError> {
@@ -51,8 +82,8 @@ async fn ensure_no_users(state: &AppState) -> Result<(), AppError> {
 
 pub async fn setup_form(session: Session, htmx: Htmx, state: Data<AppState>) -> Result<HttpResponse, AppError> {
     ensure_no_users(&state).await?;
-    let page = SetupPage { layout: Layout::anonymous(&session, "First-run setup"), form: SetupForm::default(), errors: FormErrors::default() };
-    respond(&htmx, StatusCode::OK, &page)
+    let form = SetupForm { time_zone: "UTC".into(), ..SetupForm::default() };
+    page(&session, &htmx, &state, StatusCode::OK, form, FormErrors::default(), true)
 }
 
 pub async fn setup(req: HttpRequest, session: Session, state: Data<AppState>, HtmlForm(form): HtmlForm<SetupForm>) -> Result<HttpResponse, AppError> {
@@ -62,15 +93,17 @@ pub async fn setup(req: HttpRequest, session: Session, state: Data<AppState>, Ht
     let name = errors.take("name", forms::required_text(&form.name, "Name", 100));
     let email = errors.take("email", forms::email(&form.email));
     errors.take("password", password::check_new(&form.password));
-    let (Some(workspace), Some(name), Some(email), true) = (workspace, name, email, errors.is_empty()) else {
-        let page = SetupPage { layout: Layout::anonymous(&session, "First-run setup"), form: SetupForm { password: String::new(), ..form }, errors };
-        return respond(&Htmx::from_request(&req), StatusCode::UNPROCESSABLE_ENTITY, &page);
+    let zone = errors.take("time_zone", zones::parse(&form.time_zone));
+    let country = errors.take("default_country", phone_country(&form.default_country, zone));
+    let (Some(workspace), Some(name), Some(email), Some(zone), Some(country), true) = (workspace, name, email, zone, country, errors.is_empty()) else {
+        let form = SetupForm { password: String::new(), ..form };
+        return page(&session, &Htmx::from_request(&req), &state, StatusCode::UNPROCESSABLE_ENTITY, form, errors, false);
     };
     let hash = password::hash_blocking(SecretString::from(form.password)).await?;
     let meta = RequestMeta::of(&req);
     let account = NewAccount { workspace, email, name, role: Role::Admin, password_hash: hash };
     let audit_ip = meta.ip.clone();
-    let created = db::run(&state.pool, move |conn| service::create_first_admin(conn, &account, audit_ip)).await?;
+    let created = db::run(&state.pool, move |conn| service::create_first_admin(conn, &account, zone.name(), &country, audit_ip)).await?;
     let Some(user) = created else {
         // Someone else finished the setup first.
         return Err(AppError::NotFound);

@@ -1,4 +1,5 @@
-//! Single-use tokens sent by email: password reset (1 hour) and invitation (7 days). Only
+//! Single-use tokens sent by email: password reset (1 hour), invitation (7 days) and a new
+//! email address to confirm (24 hours, the address on the token). Only
 //! their SHA-256 is stored; the raw value exists only in the link.
 
 use chrono::{DateTime, Duration, Utc};
@@ -10,11 +11,14 @@ use crate::users::model::{self as user_model, User};
 
 pub const RESET_TTL_HOURS: i64 = 1;
 pub const INVITE_TTL_DAYS: i64 = 7;
+pub const EMAIL_CHANGE_TTL_HOURS: i64 = 24;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Purpose {
     Reset,
     Invite,
+    /// Confirms `new_email`.
+    Email,
 }
 
 impl Purpose {
@@ -22,6 +26,7 @@ impl Purpose {
         match self {
             Purpose::Reset => "reset",
             Purpose::Invite => "invite",
+            Purpose::Email => "email",
         }
     }
 }
@@ -32,6 +37,7 @@ pub fn issue(conn: &mut PgConnection, user: &User, purpose: Purpose, now: DateTi
     let ttl = match purpose {
         Purpose::Reset => Duration::hours(RESET_TTL_HOURS),
         Purpose::Invite => Duration::days(INVITE_TTL_DAYS),
+        Purpose::Email => Duration::hours(EMAIL_CHANGE_TTL_HOURS),
     };
     diesel::insert_into(auth_tokens::table)
         .values((
@@ -67,4 +73,59 @@ pub fn spend(conn: &mut PgConnection, workspace_id: i64, id: i64, now: DateTime<
     diesel::update(auth_tokens::table.filter(auth_tokens::workspace_id.eq(workspace_id)).filter(auth_tokens::id.eq(id)))
         .set(auth_tokens::used_at.eq(now))
         .execute(conn)
+}
+
+/// A token confirming `new_email` for the user. Earlier unused ones are spent: only the
+/// newest address asked for can be confirmed.
+pub fn issue_email_change(conn: &mut PgConnection, user: &User, new_email: &str, now: DateTime<Utc>) -> QueryResult<String> {
+    spend_email_changes(conn, user.workspace_id, user.id, now)?;
+    let raw = crypto::random_hex(32);
+    diesel::insert_into(auth_tokens::table)
+        .values((
+            auth_tokens::workspace_id.eq(user.workspace_id),
+            auth_tokens::user_id.eq(user.id),
+            auth_tokens::purpose.eq(Purpose::Email.as_str()),
+            auth_tokens::token_hash.eq(crypto::sha256_hex(&raw)),
+            auth_tokens::expires_at.eq(now + Duration::hours(EMAIL_CHANGE_TTL_HOURS)),
+            auth_tokens::new_email.eq(new_email),
+        ))
+        .execute(conn)?;
+    Ok(raw)
+}
+
+/// Spends every unused email-change token of the user (a new request, or a cancel).
+pub fn spend_email_changes(conn: &mut PgConnection, workspace_id: i64, user_id: i64, now: DateTime<Utc>) -> QueryResult<usize> {
+    diesel::update(
+        auth_tokens::table
+            .filter(auth_tokens::workspace_id.eq(workspace_id))
+            .filter(auth_tokens::user_id.eq(user_id))
+            .filter(auth_tokens::purpose.eq(Purpose::Email.as_str()))
+            .filter(auth_tokens::used_at.is_null()),
+    )
+    .set(auth_tokens::used_at.eq(now))
+    .execute(conn)
+}
+
+/// The address waiting for confirmation, if any.
+pub fn pending_email(conn: &mut PgConnection, workspace_id: i64, user_id: i64, now: DateTime<Utc>) -> QueryResult<Option<String>> {
+    auth_tokens::table
+        .filter(auth_tokens::workspace_id.eq(workspace_id))
+        .filter(auth_tokens::user_id.eq(user_id))
+        .filter(auth_tokens::purpose.eq(Purpose::Email.as_str()))
+        .filter(auth_tokens::used_at.is_null())
+        .filter(auth_tokens::expires_at.gt(now))
+        .order(auth_tokens::id.desc())
+        .select(auth_tokens::new_email)
+        .first::<Option<String>>(conn)
+        .optional()
+        .map(Option::flatten)
+}
+
+/// The address a valid email-change token confirms, with the token's id and user (locked,
+/// see [`find_valid`]).
+pub fn find_email_change(conn: &mut PgConnection, raw: &str, now: DateTime<Utc>) -> QueryResult<Option<(i64, User, String)>> {
+    let Some((id, user)) = find_valid(conn, raw, Purpose::Email, now)? else { return Ok(None) };
+    let email: Option<String> =
+        auth_tokens::table.filter(auth_tokens::workspace_id.eq(user.workspace_id)).filter(auth_tokens::id.eq(id)).select(auth_tokens::new_email).first(conn)?;
+    Ok(email.map(|e| (id, user, e)))
 }

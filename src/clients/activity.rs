@@ -5,6 +5,7 @@ use diesel::prelude::*;
 
 use crate::clients::query::Scope;
 use crate::db::schema::{clients, communications, follow_ups, users};
+use crate::users::role::Role;
 use crate::web::time::Zone;
 
 pub const KINDS: [&str; 4] = ["call", "email", "meeting", "note"];
@@ -101,6 +102,10 @@ pub enum FollowUpView {
     Today,
     /// Completed, assigned to me, the most recently completed first.
     Completed,
+    /// Every pending one (the dashboard's "Pending" figure).
+    Pending,
+    /// Due in the next 24 hours (the dashboard's "Due in 24 h" figure).
+    DueSoon,
 }
 
 impl FollowUpView {
@@ -110,11 +115,15 @@ impl FollowUpView {
             FollowUpView::Overdue => "overdue",
             FollowUpView::Today => "today",
             FollowUpView::Completed => "completed",
+            FollowUpView::Pending => "pending",
+            FollowUpView::DueSoon => "due-soon",
         }
     }
 
     pub fn parse(value: &str) -> Option<FollowUpView> {
-        [FollowUpView::Mine, FollowUpView::Overdue, FollowUpView::Today, FollowUpView::Completed].into_iter().find(|v| v.as_str() == value)
+        [FollowUpView::Mine, FollowUpView::Overdue, FollowUpView::Today, FollowUpView::Completed, FollowUpView::Pending, FollowUpView::DueSoon]
+            .into_iter()
+            .find(|v| v.as_str() == value)
     }
 }
 
@@ -156,12 +165,25 @@ pub fn list_follow_ups(
         .filter(follow_ups::status.eq(status))
         .filter(follow_ups::client_id.eq_any(scope.clients().select(clients::id)))
         .into_boxed();
+    // The dashboard's figures count an agent's own follow-ups (`dashboard::query`); the
+    // lists they link to hold the same ones.
+    let query = match view {
+        FollowUpView::Pending | FollowUpView::Overdue | FollowUpView::DueSoon if scope.role == Role::Agent => {
+            query.filter(follow_ups::assigned_to.eq(scope.user_id))
+        }
+        _ => query,
+    };
     let today = zone.day_of(now);
     let query = match view {
         FollowUpView::Overdue => query.filter(follow_ups::due_at.lt(now)).order((follow_ups::due_at, follow_ups::id)),
         FollowUpView::Today => query
             .filter(follow_ups::due_at.ge(zone.start_of(today)))
             .filter(follow_ups::due_at.lt(zone.start_of(today + Duration::days(1))))
+            .order((follow_ups::due_at, follow_ups::id)),
+        FollowUpView::Pending => query.order((follow_ups::due_at, follow_ups::id)),
+        FollowUpView::DueSoon => query
+            .filter(follow_ups::due_at.ge(now))
+            .filter(follow_ups::due_at.lt(now + Duration::hours(24)))
             .order((follow_ups::due_at, follow_ups::id)),
         FollowUpView::Mine => query.filter(follow_ups::assigned_to.eq(scope.user_id)).order((follow_ups::due_at, follow_ups::id)),
         FollowUpView::Completed => query

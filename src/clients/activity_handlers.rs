@@ -1,5 +1,5 @@
 //! `POST /clients/{id}/communications`, `POST /clients/{id}/follow-ups`,
-//! `POST /follow-ups/{id}`, `GET /follow-ups?view=mine|overdue|today|completed&page=N`.
+//! `POST /follow-ups/{id}`, `GET /follow-ups?view=mine|pending|overdue|due-soon|today|completed&page=N`.
 
 use actix_web::http::StatusCode;
 use actix_web::web::{Data, Path};
@@ -12,7 +12,7 @@ use serde_json::json;
 
 use crate::audit;
 use crate::clients::activity::{self, FOLLOW_UP_STATUSES, FollowUpRow, FollowUpView, KINDS};
-use crate::clients::handlers::show_client_page;
+use crate::clients::handlers::{Activity, show_client_page, timeline_in_place};
 use crate::clients::query::Scope;
 use crate::db;
 use crate::error::AppError;
@@ -53,10 +53,11 @@ pub async fn log_communication(ctx: Ctx, state: Data<AppState>, path: Path<i64>,
         Err(problem) => {
             // The client must still be visible before we say anything about the form.
             db::run(&state.pool, move |conn| scope.find(conn, client_id)?.ok_or(AppError::NotFound).map(|_| ())).await?;
-            return show_client_page(&ctx, &state, client_id, 1, Some(problem), StatusCode::UNPROCESSABLE_ENTITY).await;
+            return show_client_page(&ctx, &state, client_id, 1, refused(problem, "log-activity"), StatusCode::UNPROCESSABLE_ENTITY).await;
         }
     };
     let kind = form.kind.clone();
+    let notice = logged(&kind);
     db::run(&state.pool, move |conn| {
         conn.transaction(|tx| {
             scope.find(tx, client_id)?.ok_or(AppError::NotFound)?;
@@ -66,7 +67,30 @@ pub async fn log_communication(ctx: Ctx, state: Data<AppState>, path: Path<i64>,
         })
     })
     .await?;
-    flash::success(&ctx.session, "Logged.");
+    saved(&ctx, &state, client_id, notice).await
+}
+
+/// "Call logged." and so on.
+fn logged(kind: &str) -> String {
+    let mut name = kind.to_string();
+    if let Some(first) = name.get_mut(0..1) {
+        first.make_ascii_uppercase();
+    }
+    format!("{name} logged.")
+}
+
+/// The timeline's answer to a refused form, with that form left open.
+fn refused(problem: String, open_form: &'static str) -> Activity {
+    Activity { error: Some(problem), notice: None, open_form }
+}
+
+/// After a saved communication or follow-up: htmx gets the timeline and the last-contacted
+/// field in place, saying what was saved; a plain form goes back to the page with a flash.
+async fn saved(ctx: &Ctx, state: &AppState, client_id: i64, notice: String) -> Result<HttpResponse, AppError> {
+    if ctx.meta.htmx.wants_fragment() {
+        return timeline_in_place(ctx, state, client_id, notice).await;
+    }
+    flash::success(&ctx.session, notice);
     Ok(see_other(&format!("/clients/{client_id}")))
 }
 
@@ -107,11 +131,8 @@ pub async fn add_follow_up(ctx: Ctx, state: Data<AppState>, path: Path<i64>, Htm
     })
     .await?;
     match result {
-        Ok(()) => {
-            flash::success(&ctx.session, "Follow-up added.");
-            Ok(see_other(&format!("/clients/{client_id}")))
-        }
-        Err(problem) => show_client_page(&ctx, &state, client_id, 1, Some(problem), StatusCode::UNPROCESSABLE_ENTITY).await,
+        Ok(()) => saved(&ctx, &state, client_id, "Follow-up added.".to_string()).await,
+        Err(problem) => show_client_page(&ctx, &state, client_id, 1, refused(problem, "add-follow-up"), StatusCode::UNPROCESSABLE_ENTITY).await,
     }
 }
 
@@ -176,7 +197,7 @@ crate::pages!(FollowUpsPage);
 pub async fn list_follow_ups(ctx: Ctx, state: Data<AppState>, Query(q): Query<FollowUpsQuery>) -> Result<HttpResponse, AppError> {
     let view = match q.view.as_deref() {
         None => FollowUpView::Mine,
-        Some(v) => FollowUpView::parse(v).ok_or_else(|| AppError::Validation("View must be mine, overdue, today or completed.".into()))?,
+        Some(v) => FollowUpView::parse(v).ok_or_else(|| AppError::Validation("View must be mine, pending, overdue, due-soon, today or completed.".into()))?,
     };
     let number = forms::page_number(q.page);
     let (scope, now, zone) = (Scope::of(&ctx), state.clock.now(), ctx.zone());

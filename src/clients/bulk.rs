@@ -27,7 +27,8 @@ pub const MAX_TARGETS: usize = 200_000;
 pub struct BulkForm {
     #[serde(default)]
     action: String,
-    /// `selected` (the ticked rows) or `all` (every client matching the filter below).
+    /// `selected` (the ticked rows) or `all-matching` (every client matching the filter below;
+    /// `all` is the same).
     #[serde(default)]
     target: String,
     #[serde(default)]
@@ -47,6 +48,8 @@ pub struct BulkForm {
     #[serde(rename = "filter_tag")]
     tag_filter: Option<String>,
     assignee: Option<String>,
+    /// `?import=ID` on the list.
+    filter_import: Option<String>,
 }
 
 enum Action {
@@ -88,9 +91,10 @@ pub async fn bulk_update_clients(ctx: Ctx, state: Data<AppState>, HtmlForm(form)
         assignee: form.assignee.clone(),
         sort: None,
         page: None,
+        import: form.filter_import.clone(),
     };
     let filter = match form.target.as_str() {
-        "all" => Some(list_query.parse().map_err(AppError::Validation)?),
+        "all" | "all-matching" => Some(list_query.parse().map_err(AppError::Validation)?),
         "selected" | "" if !form.client_ids.is_empty() => None,
         _ => return Err(AppError::Validation("Select at least one client, or choose all matching.".into())),
     };

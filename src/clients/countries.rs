@@ -8,6 +8,19 @@ pub fn name(code: &str) -> Option<&'static str> {
     NAMES.binary_search_by(|(c, _)| c.cmp(&code)).ok().map(|i| NAMES[i].1)
 }
 
+/// A name as it stands in a list ("United Kingdom", not "the United Kingdom").
+pub fn plain(name: &'static str) -> &'static str {
+    name.strip_prefix("the ").unwrap_or(name)
+}
+
+/// Every region a phone number can belong to, as (code, name) sorted by name, for the
+/// default-country `<select>`s.
+pub fn choices() -> Vec<(&'static str, &'static str)> {
+    let mut all: Vec<_> = NAMES.iter().filter(|(c, _)| c.parse::<phonenumber::country::Id>().is_ok()).map(|&(c, n)| (c, plain(n))).collect();
+    all.sort_by_key(|&(_, n)| n);
+    all
+}
+
 const NAMES: [(&str, &str); 252] = [
     ("AC", "Ascension Island"),
     ("AD", "Andorra"),

@@ -12,7 +12,7 @@ use serde::Deserialize;
 use crate::audit;
 use crate::clients::domain::{ClientStatus, PhoneE164};
 use crate::clients::model::{self, Client, ClientFields, StatusSource};
-use crate::clients::query::{ClientFilter, ClientQuery, Scope};
+use crate::clients::query::{ClientFilter, ClientQuery, Scope, Sort, TabCounts};
 use crate::clients::timeline::{self, TimelineItem};
 use crate::db;
 use crate::departments::{self, Department};
@@ -23,6 +23,7 @@ use crate::users::role::Role;
 use crate::web::ctx::{Ctx, Layout};
 use crate::web::flash;
 use crate::web::forms::{self, FormErrors, HtmlForm, Query};
+use crate::web::numbers::{Count, filters};
 use crate::web::render::{html_status, respond, see_other};
 use crate::workspaces;
 
@@ -37,14 +38,20 @@ struct ClientsPage {
     users: Vec<User>,
     departments: Vec<Department>,
     tags: Vec<(i64, String)>,
+    /// (client id, tag name, colour) of the rows shown, by name.
+    row_tags: Vec<(i64, String, String)>,
     statuses: [ClientStatus; 3],
-    counts: crate::dashboard::query::StatusCounts,
+    counts: TabCounts,
     export_query: String,
     prev_query: Option<String>,
     next_query: Option<String>,
 }
 
 impl ClientsPage {
+    /// (name, colour) of the tags this client carries.
+    fn tags_of(&self, id: &i64) -> Vec<(&str, &str)> {
+        self.row_tags.iter().filter(|(c, _, _)| c == id).map(|(_, name, colour)| (name.as_str(), colour.as_str())).collect()
+    }
     fn user_name(&self, id: &Option<i64>) -> String {
         id.and_then(|id| self.users.iter().find(|u| u.id == id)).map(|u| u.name.clone()).unwrap_or_default()
     }
@@ -54,6 +61,37 @@ impl ClientsPage {
     }
     fn status_is(&self, status: &ClientStatus) -> bool {
         self.filter.status == Some(*status)
+    }
+    /// `/clients?…` with these parameters, the rest of the list's state kept, back on page one.
+    fn href(&self, change: impl FnOnce(&mut ClientQuery)) -> String {
+        let mut q = ClientQuery { page: None, ..self.query.clone() };
+        change(&mut q);
+        let query = encode(&q, None);
+        if query.is_empty() { "/clients".into() } else { format!("/clients?{query}") }
+    }
+    /// A status tab's link (`None`: all statuses), keeping the search and the other filters.
+    fn tab_href(&self, status: Option<&ClientStatus>) -> String {
+        self.href(|q| q.status = status.map(ToString::to_string))
+    }
+    /// A column header's link: the list in that order, keeping the search and filters.
+    fn sort_href(&self, sort: &str) -> String {
+        self.href(|q| q.sort = Some(sort.to_string()))
+    }
+    /// `aria-sort` for the column ordered by `sort`, "" when the list is in another order.
+    fn aria_sort(&self, sort: &str) -> &'static str {
+        match self.filter.sort {
+            s if s.as_str() != sort => "",
+            Sort::Name => "ascending",
+            Sort::Created | Sort::LastContacted => "descending",
+        }
+    }
+    /// How many clients match, the status included.
+    fn matching(&self) -> Count {
+        self.counts.of(self.filter.status)
+    }
+    /// A stored E.164 number grouped the way its country writes it (`+49 170 1234567`).
+    fn phone(&self, phone: &Option<String>) -> String {
+        phone.as_deref().map(|p| PhoneE164::from_stored(p).international()).unwrap_or_default()
     }
     fn status_options(&self) -> Vec<(String, String, bool)> {
         self.statuses.iter().map(|s| (s.to_string(), s.to_string(), self.filter.status == Some(*s))).collect()
@@ -81,6 +119,7 @@ fn encode(q: &ClientQuery, page: Option<i64>) -> String {
         ("assignee", q.assignee.as_ref()),
         ("sort", q.sort.as_ref()),
         ("page", page.as_ref()),
+        ("import", q.import.as_ref()),
     ];
     let mut out = url::form_urlencoded::Serializer::new(String::new());
     for (k, v) in pairs {
@@ -95,14 +134,23 @@ pub async fn list_clients(ctx: Ctx, state: Data<AppState>, Query(q): Query<Clien
     let scope = Scope::of(&ctx);
     let parsed = q.parse();
     let run = parsed.as_ref().ok().cloned();
-    let (rows, has_next, users, departments, tags, counts) = db::run(&state.pool, move |conn| {
-        let (rows, has_next) = match run {
+    let (rows, has_next, users, departments, tags, counts, row_tags) = db::run(&state.pool, move |conn| {
+        // An import the user cannot see (another workspace's) is not found, like its report.
+        if let Some(import) = run.as_ref().and_then(|f| f.import) {
+            crate::imports::query::find(conn, &scope, import)?.ok_or(AppError::NotFound)?;
+        }
+        let (rows, has_next) = match &run {
             Some(filter) => filter.list(conn, &scope)?,
             None => (Vec::new(), false),
         };
         let w = scope.workspace_id;
-        let counts = crate::dashboard::query::client_status_counts(conn, &scope)?;
-        Ok((rows, has_next, users::list(conn, w)?, departments::list(conn, w)?, crate::clients::tags::list(conn, w)?, counts))
+        let counts = match &run {
+            Some(filter) => filter.tab_counts(conn, &scope)?,
+            None => TabCounts::default(),
+        };
+        let ids: Vec<i64> = rows.iter().map(|c: &Client| c.id).collect();
+        let row_tags = crate::clients::tags::of_clients(conn, w, &ids)?;
+        Ok((rows, has_next, users::list(conn, w)?, departments::list(conn, w)?, crate::clients::tags::list(conn, w)?, counts, row_tags))
     })
     .await?;
     let filter = parsed.clone().unwrap_or_default();
@@ -118,6 +166,7 @@ pub async fn list_clients(ctx: Ctx, state: Data<AppState>, Query(q): Query<Clien
         users,
         departments,
         tags,
+        row_tags,
         statuses: ClientStatus::ALL,
         counts,
     };
@@ -363,21 +412,35 @@ fn after_save(ctx: &Ctx, client: &Client, visible: bool) -> HttpResponse {
 }
 
 #[derive(Template)]
-#[template(path = "clients/show.html", blocks = ["content"])]
+#[template(path = "clients/show.html", blocks = ["content", "timeline", "last_contacted"])]
 struct ClientShowPage {
     layout: Layout,
     client: Client,
     assignee: String,
     departments: Vec<String>,
-    tags: Vec<String>,
+    /// (name, colour), by name.
+    tags: Vec<(String, String)>,
     can_delete: bool,
     timeline: Vec<TimelineItem>,
     timeline_page: i64,
     timeline_has_next: bool,
-    activity_error: Option<String>,
+    activity: Activity,
     users: Vec<User>,
     now: String,
     me: i64,
+    /// The last-contacted field is rendered to be swapped out of band (htmx answers).
+    oob: bool,
+}
+
+/// What the timeline says after one of its forms was sent (issue 10 item 10).
+#[derive(Debug, Default)]
+pub struct Activity {
+    /// Why the form was refused.
+    pub error: Option<String>,
+    /// "Call logged." and the like, for htmx answers (plain requests get a flash).
+    pub notice: Option<String>,
+    /// The `<details>` id left open: the form that was refused.
+    pub open_form: &'static str,
 }
 
 #[derive(Deserialize)]
@@ -387,19 +450,33 @@ pub struct ShowQuery {
 
 pub async fn show_client(ctx: Ctx, state: Data<AppState>, path: Path<i64>, Query(q): Query<ShowQuery>) -> Result<HttpResponse, AppError> {
     let page = crate::web::forms::page_number(q.timeline_page);
-    show_client_page(&ctx, &state, path.into_inner(), page, None, StatusCode::OK).await
+    show_client_page(&ctx, &state, path.into_inner(), page, Activity::default(), StatusCode::OK).await
 }
 
-/// The detail page, also re-rendered (with `activity_error`) when a communication or
+/// The detail page, also re-rendered (with `activity.error`) when a communication or
 /// follow-up form is refused.
 pub async fn show_client_page(
     ctx: &Ctx,
     state: &AppState,
     id: i64,
     timeline_page: i64,
-    activity_error: Option<String>,
+    activity: Activity,
     status: StatusCode,
 ) -> Result<HttpResponse, AppError> {
+    let page = client_page(ctx, state, id, timeline_page, activity).await?;
+    respond(&ctx.meta.htmx, status, &page)
+}
+
+/// For htmx after a communication or follow-up was saved: the timeline (first page, with
+/// `notice`) and the last-contacted field out of band, instead of the whole page.
+pub async fn timeline_in_place(ctx: &Ctx, state: &AppState, id: i64, notice: String) -> Result<HttpResponse, AppError> {
+    let mut page = client_page(ctx, state, id, 1, Activity { notice: Some(notice), ..Activity::default() }).await?;
+    page.oob = true;
+    let body = format!("{}\n{}", page.as_timeline().render()?, page.as_last_contacted().render()?);
+    Ok(HttpResponse::Ok().content_type("text/html; charset=utf-8").body(body))
+}
+
+async fn client_page(ctx: &Ctx, state: &AppState, id: i64, timeline_page: i64, activity: Activity) -> Result<ClientShowPage, AppError> {
     let scope = Scope::of(ctx);
     let (client, assignee, departments, tags, (timeline, timeline_has_next), users) = db::run(&state.pool, move |conn| {
         let client = scope.find(conn, id)?.ok_or(AppError::NotFound)?;
@@ -408,7 +485,7 @@ pub async fn show_client_page(
         let ids = model::department_ids(conn, scope.workspace_id, id)?;
         let names: HashMap<i64, String> = departments::list(conn, scope.workspace_id)?.into_iter().map(|d| (d.id, d.name)).collect();
         let departments = ids.iter().filter_map(|d| names.get(d).cloned()).collect();
-        let tags = model::tag_names(conn, scope.workspace_id, id)?;
+        let tags = crate::clients::tags::of_client(conn, scope.workspace_id, id)?;
         let timeline = timeline::page(conn, scope.workspace_id, id, timeline_page)?;
         Ok((client, assignee, departments, tags, timeline, all_users.into_iter().filter(|u| u.active).collect()))
     })
@@ -423,12 +500,14 @@ pub async fn show_client_page(
         timeline,
         timeline_page,
         timeline_has_next,
-        activity_error,
+        activity,
         users,
-        now: ctx.zone().input(state.clock.now()),
+        // Typed as the pages show times: 24-hour, in the workspace's zone.
+        now: ctx.zone().time(state.clock.now()),
         me: ctx.user_id(),
+        oob: false,
     };
-    respond(&ctx.meta.htmx, status, &page)
+    Ok(page)
 }
 
 pub async fn edit_client_form(ctx: Ctx, state: Data<AppState>, path: Path<i64>) -> Result<HttpResponse, AppError> {

@@ -12,3 +12,4 @@ pub mod query;
 pub mod status_rule;
 pub mod tags;
 pub mod timeline;
+pub mod zones;

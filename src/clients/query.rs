@@ -11,6 +11,7 @@ use crate::clients::model::Client;
 use crate::db::schema::clients;
 use crate::users::role::Role;
 use crate::web::ctx::Ctx;
+use crate::web::numbers::Count;
 
 pub const PER_PAGE: i64 = 50;
 
@@ -70,6 +71,8 @@ pub struct ClientQuery {
     pub assignee: Option<String>,
     pub sort: Option<String>,
     pub page: Option<String>,
+    /// `?import=ID`: the clients that import created (issue 10 item 14).
+    pub import: Option<String>,
 }
 
 /// The list's order. With no order chosen, the list is by name, and a search shows the
@@ -95,6 +98,34 @@ impl Sort {
     }
 }
 
+/// Counts past this are shown as "1,000+" unless a counter knows them exactly.
+pub const COUNT_BOUND: i64 = 1000;
+
+/// The list's status tabs: how many clients of each status match the search and filters.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct TabCounts {
+    pub hot: Count,
+    pub warm: Count,
+    pub inactive: Count,
+}
+
+impl TabCounts {
+    /// Every status: the sum, "+" when a part stopped at the bound.
+    pub fn all(&self) -> Count {
+        let parts = [self.hot, self.warm, self.inactive];
+        Count { n: parts.iter().map(|c| c.n).sum(), more: parts.iter().any(|c| c.more) }
+    }
+
+    pub fn of(&self, status: Option<ClientStatus>) -> Count {
+        match status {
+            None => self.all(),
+            Some(ClientStatus::Hot) => self.hot,
+            Some(ClientStatus::Warm) => self.warm,
+            Some(ClientStatus::Inactive) => self.inactive,
+        }
+    }
+}
+
 #[derive(Clone, Debug, Default)]
 pub struct ClientFilter {
     pub q: Option<String>,
@@ -107,6 +138,8 @@ pub struct ClientFilter {
     /// Whether the order was picked (`sort=`), rather than the default for the query.
     pub sort_chosen: bool,
     pub page: i64,
+    /// Only the clients created by this import.
+    pub import: Option<i64>,
 }
 
 impl ClientQuery {
@@ -144,6 +177,7 @@ impl ClientQuery {
             sort,
             sort_chosen: text(&self.sort).is_some(),
             page,
+            import: id(&self.import, "Import")?,
         })
     }
 }
@@ -204,12 +238,44 @@ impl ClientFilter {
                     .sql(")"),
             );
         }
+        if let Some(import) = self.import {
+            query = query.filter(clients::import_id.eq(import));
+        }
         match self.assignee {
             Some(Some(user)) => query = query.filter(clients::assigned_to.eq(user)),
             Some(None) => query = query.filter(clients::assigned_to.is_null()),
             None => {}
         }
         query
+    }
+
+    /// Whether the per-(assignee, status) counters answer this filter's status tabs: no
+    /// search and no filter but the status (which the tabs split by anyway), for the roles
+    /// whose scope is a set of counter rows (the workspace, or one assignee).
+    fn counters_cover(&self, scope: &Scope) -> bool {
+        self.q.is_none() && self.department.is_none() && self.tag.is_none() && self.assignee.is_none() && scope.role != Role::Manager
+    }
+
+    /// At most `COUNT_BOUND + 1` matching clients counted: the ids come from a `LIMIT`ed
+    /// subquery, so a search that matches a million rows reads a thousand and one of them.
+    fn bounded_count(&self, conn: &mut PgConnection, scope: &Scope) -> QueryResult<Count> {
+        let some = self.query(scope).select(clients::id).limit(COUNT_BOUND + 1);
+        let found: i64 = clients::table
+            .filter(clients::workspace_id.eq(scope.workspace_id))
+            .filter(clients::id.eq_any(some))
+            .count()
+            .get_result(conn)?;
+        Ok(Count::bounded(found, COUNT_BOUND))
+    }
+
+    /// The status tabs' counts for this search and these filters (whatever the status).
+    pub fn tab_counts(&self, conn: &mut PgConnection, scope: &Scope) -> QueryResult<TabCounts> {
+        if self.counters_cover(scope) {
+            let c = crate::dashboard::query::client_status_counts(conn, scope)?;
+            return Ok(TabCounts { hot: Count::exact(c.hot), warm: Count::exact(c.warm), inactive: Count::exact(c.inactive) });
+        }
+        let mut count = |status: ClientStatus| ClientFilter { status: Some(status), ..self.clone() }.bounded_count(conn, scope);
+        Ok(TabCounts { hot: count(ClientStatus::Hot)?, warm: count(ClientStatus::Warm)?, inactive: count(ClientStatus::Inactive)? })
     }
 
     /// The ids of up to `limit` matching clients, in no particular order.

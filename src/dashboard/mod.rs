@@ -1,6 +1,7 @@
 //! `/`: the signed-in home page: a shell whose tiles load themselves, and recent activity
 //! for admins and managers.
 
+pub mod checklist;
 pub mod query;
 pub mod tiles;
 
@@ -8,7 +9,7 @@ use actix_web::HttpResponse;
 use actix_web::web::Data;
 use askama::Template;
 
-use crate::audit::{self, query::AuditLog};
+use crate::audit::{self, sentence::Described};
 use crate::db;
 use crate::error::AppError;
 use crate::startup::AppState;
@@ -21,8 +22,10 @@ use actix_web::http::StatusCode;
 #[template(path = "dashboard/index.html", blocks = ["content"])]
 struct DashboardPage {
     layout: Layout,
-    recent: Vec<AuditLog>,
+    recent: Vec<Described>,
     tiles: [(&'static str, &'static str); 4],
+    /// Admins of a workspace still being set up; empty for everyone else.
+    checklist: Vec<checklist::Step>,
 }
 
 pub const TILES: [(&str, &str); 4] = [
@@ -37,9 +40,20 @@ crate::pages!(DashboardPage);
 pub async fn dashboard(ctx: Ctx, state: Data<AppState>) -> Result<HttpResponse, AppError> {
     let scope = crate::clients::query::Scope::of(&ctx);
     let recent = if ctx.role().at_least(Role::Manager) {
-        db::run(&state.pool, move |conn| Ok(audit::query::recent(conn, &scope, 10)?)).await?
+        db::run(&state.pool, move |conn| {
+            let rows = audit::query::recent(conn, &scope, 10)?;
+            Ok(audit::sentence::described(conn, &scope, rows)?)
+        })
+        .await?
     } else {
         Vec::new()
     };
-    respond(&ctx.meta.htmx, StatusCode::OK, &DashboardPage { layout: ctx.layout("Dashboard", "dashboard"), recent, tiles: TILES })
+    let checklist = if ctx.role().at_least(Role::Admin) {
+        let (workspace_id, user_id, smtp_from_env) = (ctx.workspace_id(), ctx.user_id(), state.settings.smtp_url.is_some());
+        db::run(&state.pool, move |conn| Ok(checklist::steps(conn, workspace_id, user_id, smtp_from_env)?)).await?
+    } else {
+        Vec::new()
+    };
+    let page = DashboardPage { layout: ctx.layout("Dashboard", "dashboard"), recent, tiles: TILES, checklist };
+    respond(&ctx.meta.htmx, StatusCode::OK, &page)
 }

@@ -147,6 +147,9 @@ impl Edges {
 
 pub struct Bar {
     pub day: String,
+    /// The day's label in two short lines ("Mon", "23"), so seven fit a phone-wide tile.
+    pub weekday: String,
+    pub date: String,
     pub n: i64,
     pub x: i64,
     pub y: i64,
@@ -192,7 +195,7 @@ pub fn communication_bars(conn: &mut PgConnection, scope: &Scope, zone: Zone, no
         .enumerate()
         .map(|(i, (day, n))| {
             let height = n * CHART_HEIGHT / max;
-            Bar { day: day.format("%a %d").to_string(), n, x: i as i64 * 50 + 10, y: CHART_HEIGHT - height + 10, height }
+            Bar { day: day.format("%a %d").to_string(), weekday: day.format("%a").to_string(), date: day.format("%-d").to_string(), n, x: i as i64 * 50 + 10, y: CHART_HEIGHT - height + 10, height }
         })
         .collect())
 }

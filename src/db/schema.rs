@@ -10,6 +10,7 @@ diesel::table! {
         expires_at -> Timestamptz,
         used_at -> Nullable<Timestamptz>,
         created_at -> Timestamptz,
+        new_email -> Nullable<Text>,
     }
 }
 
@@ -253,6 +254,7 @@ diesel::table! {
         created_at -> Timestamptz,
         last_seen_at -> Timestamptz,
         expires_at -> Timestamptz,
+        id -> Int8,
     }
 }
 
@@ -275,6 +277,7 @@ diesel::table! {
         id -> Int8,
         name -> Text,
         created_at -> Timestamptz,
+        colour -> Text,
     }
 }
 

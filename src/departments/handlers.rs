@@ -15,7 +15,7 @@ use crate::startup::AppState;
 use crate::users::role::Role;
 use crate::web::ctx::{Ctx, Layout};
 use crate::web::flash;
-use crate::web::forms::{self, HtmlForm};
+use crate::web::forms::{self, HtmlForm, Query};
 use crate::web::render::{respond, see_other};
 
 #[derive(Template)]
@@ -25,19 +25,38 @@ struct DepartmentsPage {
     departments: Vec<(Department, i64)>,
     name: String,
     error: Option<String>,
+    /// The department shown as a rename form (`?edit=ID`, or a refused rename).
+    editing: Option<i64>,
 }
 
 crate::pages!(DepartmentsPage);
 
 async fn render(ctx: &Ctx, state: &AppState, status: StatusCode, name: String, error: Option<String>) -> Result<HttpResponse, AppError> {
-    let workspace_id = ctx.workspace_id();
-    let departments = db::run(&state.pool, move |conn| Ok(departments::list_with_member_counts(conn, workspace_id)?)).await?;
-    respond(&ctx.meta.htmx, status, &DepartmentsPage { layout: ctx.layout("Departments", "settings"), departments, name, error })
+    render_editing(ctx, state, status, name, error, None).await
 }
 
-pub async fn list_departments(ctx: Ctx, state: Data<AppState>) -> Result<HttpResponse, AppError> {
+async fn render_editing(
+    ctx: &Ctx,
+    state: &AppState,
+    status: StatusCode,
+    name: String,
+    error: Option<String>,
+    editing: Option<i64>,
+) -> Result<HttpResponse, AppError> {
+    let workspace_id = ctx.workspace_id();
+    let departments = db::run(&state.pool, move |conn| Ok(departments::list_with_member_counts(conn, workspace_id)?)).await?;
+    respond(&ctx.meta.htmx, status, &DepartmentsPage { layout: ctx.layout("Departments", "settings"), departments, name, error, editing })
+}
+
+/// `?edit=ID` shows that row as a rename form (the Edit link without JavaScript).
+#[derive(Deserialize)]
+pub struct EditQuery {
+    edit: Option<i64>,
+}
+
+pub async fn list_departments(ctx: Ctx, state: Data<AppState>, Query(q): Query<EditQuery>) -> Result<HttpResponse, AppError> {
     ctx.require(Role::Admin)?;
-    render(&ctx, &state, StatusCode::OK, String::new(), None).await
+    render_editing(&ctx, &state, StatusCode::OK, String::new(), None, q.edit).await
 }
 
 #[derive(Deserialize)]
@@ -92,7 +111,7 @@ pub async fn rename_department(
     let (workspace_id, id) = (ctx.workspace_id(), path.into_inner());
     let name = match parse_name(&form) {
         Ok(name) => name,
-        Err(e) => return render(&ctx, &state, StatusCode::UNPROCESSABLE_ENTITY, String::new(), Some(e)).await,
+        Err(e) => return render_editing(&ctx, &state, StatusCode::UNPROCESSABLE_ENTITY, String::new(), Some(e), Some(id)).await,
     };
     let entry = ctx.audit("departments.renamed", "departments", id);
     let lookup = name.clone();
@@ -110,7 +129,7 @@ pub async fn rename_department(
     .await?;
     if !renamed {
         let error = format!("A department named {name} already exists.");
-        return render(&ctx, &state, StatusCode::UNPROCESSABLE_ENTITY, String::new(), Some(error)).await;
+        return render_editing(&ctx, &state, StatusCode::UNPROCESSABLE_ENTITY, String::new(), Some(error), Some(id)).await;
     }
     flash::success(&ctx.session, format!("Department renamed to {name}."));
     Ok(see_other("/settings/departments"))

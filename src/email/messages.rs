@@ -33,6 +33,13 @@ pub struct Reset {
 }
 email_templates!(ResetTxt, ResetHtml, "emails/reset.txt", "emails/reset.html", Reset);
 
+/// Confirming a new address for one's account (sent to the new address).
+pub struct EmailChange {
+    pub name: String,
+    pub link: String,
+}
+email_templates!(EmailChangeTxt, EmailChangeHtml, "emails/email_change.txt", "emails/email_change.html", EmailChange);
+
 pub struct Invite {
     pub inviter: String,
     pub workspace: String,
@@ -60,6 +67,10 @@ fn email(to: &str, subject: String, text: askama::Result<String>, html: askama::
 
 pub fn reset(to: &str, m: &Reset) -> askama::Result<Email> {
     email(to, "Reset your Switchboard password".into(), ResetTxt { m }.render(), ResetHtml { m }.render())
+}
+
+pub fn email_change(to: &str, m: &EmailChange) -> askama::Result<Email> {
+    email(to, "Confirm your new Switchboard email address".into(), EmailChangeTxt { m }.render(), EmailChangeHtml { m }.render())
 }
 
 pub fn invite(to: &str, m: &Invite) -> askama::Result<Email> {

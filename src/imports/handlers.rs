@@ -6,6 +6,7 @@ use actix_web::HttpResponse;
 use actix_web::http::StatusCode;
 use actix_web::web::{Data, Path};
 use askama::Template;
+use chrono::{DateTime, Utc};
 use diesel::{Connection, PgConnection};
 use serde::Deserialize;
 use serde_json::json;
@@ -100,6 +101,9 @@ struct ImportPage {
     rejected: Vec<Rejected>,
     can_retry: bool,
     targets: [Target; 11],
+    /// The mapping the import ran with, to name the rejected rows' clients.
+    ran_with: Vec<Target>,
+    now: DateTime<Utc>,
 }
 crate::pages!(ImportPage);
 
@@ -117,6 +121,29 @@ impl ImportPage {
             ImportPhase::Writing => 95,
             ImportPhase::None => 0,
         }
+    }
+    fn who(&self, rejected: &Rejected) -> String {
+        rejected.who(&self.ran_with)
+    }
+    /// While saving: "2 min 5 s so far, about 40 s left", from the started time and the rows
+    /// done of those expected; before any row is done only the time so far.
+    fn timing(&self) -> Option<String> {
+        let started = self.import.started_at.filter(|_| self.import.status == ImportStatus::Running)?;
+        let elapsed = (self.now - started).num_seconds().max(0);
+        let done = self.import.rows_read.min(self.import.rows_expected());
+        let left = match self.import.phase {
+            ImportPhase::Reading if done > 0 => {
+                let total = self.import.rows_expected();
+                // Reading is most of the work; the checks and the write take about a tenth more.
+                let whole = elapsed as f64 * total as f64 / done as f64 * 1.1;
+                Some((whole as i64 - elapsed).max(1))
+            }
+            _ => None,
+        };
+        Some(match left {
+            Some(left) => format!("{} so far, about {} left", duration_label(elapsed), duration_label(left)),
+            None => format!("{} so far", duration_label(elapsed)),
+        })
     }
     fn phase_label(&self) -> &'static str {
         match (self.import.status, self.import.phase) {
@@ -176,6 +203,15 @@ fn preview(conn: &mut PgConnection, import: &Import, choice: Choice, delimiter: 
     }
     let bom = encoding_rs::Encoding::for_bom(&first).is_some();
     Ok(Ok(Preview { encoding: head.encoding.to_string(), delimiter: head.delimiter, headers: head.headers, rows, bom }))
+}
+
+/// `75` → "1 min 15 s"; under a minute, "15 s"; an hour or more, "1 h 5 min".
+fn duration_label(seconds: i64) -> String {
+    match seconds {
+        s if s < 60 => format!("{s} s"),
+        s if s < 3600 => format!("{} min {} s", s / 60, s % 60),
+        s => format!("{} h {} min", s / 3600, (s % 3600) / 60),
+    }
 }
 
 struct Loaded {
@@ -245,7 +281,9 @@ fn page(ctx: &Ctx, loaded: Loaded, form: Option<MapForm>, mut problems: Vec<Stri
         Role::Manager => loaded.departments.into_iter().filter(|d| mine.contains(&d.id)).collect(),
         _ => loaded.departments,
     };
+    let ran_with = loaded.import.settings().map(|s| s.columns).unwrap_or_default();
     ImportPage {
+        ran_with,
         layout: ctx.layout(format!("Import {}", loaded.import.filename), "clients"),
         import: loaded.import,
         preview,
@@ -258,6 +296,8 @@ fn page(ctx: &Ctx, loaded: Loaded, form: Option<MapForm>, mut problems: Vec<Stri
         rejected: loaded.rejected,
         can_retry: loaded.can_retry,
         targets: Target::ALL,
+        // The run stamps `started_at` with the database's now(), so the wall clock, not the app's.
+        now: Utc::now(),
     }
 }
 

@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 
 use crate::db::schema::imports;
-use crate::imports::mapping::{ImportSettings, Problem};
+use crate::imports::mapping::{ImportSettings, Problem, Target};
 
 crate::text_enum! {
     /// Where an import is, stored in `imports.status` (its CHECK lists the same texts):
@@ -119,6 +119,18 @@ pub struct Rejected {
 }
 
 impl Rejected {
+    /// The row's client as a person knows it, for the report: its name (or first and last
+    /// name), else its email, else its phone; at most 80 characters. `columns` is the run's mapping.
+    pub fn who(&self, columns: &[Target]) -> String {
+        let cell = |t: Target| columns.iter().position(|c| *c == t).and_then(|i| self.raw.get(i)).map(|s| s.trim()).filter(|s| !s.is_empty());
+        let full = || {
+            let parts: Vec<&str> = [cell(Target::FirstName), cell(Target::LastName)].into_iter().flatten().collect();
+            (!parts.is_empty()).then(|| parts.join(" "))
+        };
+        let who = cell(Target::Name).map(str::to_owned).or_else(full).or_else(|| cell(Target::Email).or(cell(Target::Phone)).map(str::to_owned));
+        who.map(|w| w.chars().take(80).collect()).unwrap_or_default()
+    }
+
     pub fn reasons(&self) -> String {
         self.problems
             .iter()

@@ -250,6 +250,21 @@ pub fn clean_filename(raw: Option<&str>) -> String {
     if cleaned.is_empty() { "upload.csv".to_string() } else { cleaned.to_string() }
 }
 
+/// The example file: one column for each field the mapping guesses from its header
+/// (`csv_io::sniff::guess_field`), and three rows that import cleanly.
+pub const SAMPLE_CSV: &str = "name,email,phone,company,status,tags,notes\r\n\
+Ada Lovelace,ada@example.com,+44 20 7946 0001,Analytical Engines Ltd,hot,\"vip, london\",Met at the spring fair\r\n\
+Grace Hopper,grace@example.com,+1 415 555 0142,Navy Labs,warm,conference,Wants a demo in March\r\n\
+Alan Turing,alan@example.com,+44 161 496 0733,Bletchley Park,inactive,,\r\n";
+
+/// `GET /clients/import/sample.csv`: the sample above, to download and fill in.
+pub async fn sample_csv(_ctx: Ctx) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/csv; charset=utf-8")
+        .insert_header((actix_web::http::header::CONTENT_DISPOSITION, "attachment; filename=\"switchboard-sample.csv\""))
+        .body(SAMPLE_CSV)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

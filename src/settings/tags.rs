@@ -1,5 +1,6 @@
-//! `/settings/tags`: the workspace's tags with how many clients carry each; rename, delete.
-//! Tags are created inline on the client form and by bulk actions.
+//! `/settings/tags`: the workspace's tags with their colour and how many clients carry each;
+//! create, rename/recolour, delete. Tags are also created inline on the client form and by
+//! bulk actions (in the default colour).
 
 use actix_web::HttpResponse;
 use actix_web::http::StatusCode;
@@ -17,59 +18,125 @@ use crate::startup::AppState;
 use crate::users::role::Role;
 use crate::web::ctx::{Ctx, Layout};
 use crate::web::flash;
-use crate::web::forms::{self, HtmlForm};
+use crate::web::forms::{self, HtmlForm, Query};
 use crate::web::render::{respond, see_other};
 
 #[derive(Template)]
 #[template(path = "settings/tags.html", blocks = ["content"])]
 struct TagsPage {
     layout: Layout,
-    tags: Vec<(i64, String, i64)>,
+    tags: Vec<tags::TagRow>,
     error: Option<String>,
+    /// The tag shown as a rename form (`?edit=ID`, or a refused rename).
+    editing: Option<i64>,
+    /// The create form, as sent back after a refusal.
+    new_name: String,
+    new_colour: String,
 }
 
 crate::pages!(TagsPage);
 
-async fn page(ctx: &Ctx, state: &AppState, status: StatusCode, error: Option<String>) -> Result<HttpResponse, AppError> {
+async fn page_with(
+    ctx: &Ctx,
+    state: &AppState,
+    status: StatusCode,
+    error: Option<String>,
+    editing: Option<i64>,
+    (new_name, new_colour): (String, String),
+) -> Result<HttpResponse, AppError> {
     let w = ctx.workspace_id();
     let tags = db::run(&state.pool, move |conn| Ok(tags::list_with_client_counts(conn, w)?)).await?;
-    respond(&ctx.meta.htmx, status, &TagsPage { layout: ctx.layout("Tags", "settings"), tags, error })
+    respond(&ctx.meta.htmx, status, &TagsPage { layout: ctx.layout("Tags", "settings"), tags, error, editing, new_name, new_colour })
 }
 
-pub async fn list_tags(ctx: Ctx, state: Data<AppState>) -> Result<HttpResponse, AppError> {
+/// `?edit=ID` shows that row as a rename form (the Edit link without JavaScript).
+#[derive(Deserialize)]
+pub struct EditQuery {
+    edit: Option<i64>,
+}
+
+pub async fn list_tags(ctx: Ctx, state: Data<AppState>, Query(q): Query<EditQuery>) -> Result<HttpResponse, AppError> {
     ctx.require(Role::Admin)?;
-    page(&ctx, &state, StatusCode::OK, None).await
+    page_with(&ctx, &state, StatusCode::OK, None, q.edit, (String::new(), tags::COLOURS[0].to_string())).await
 }
 
 #[derive(Deserialize)]
 pub struct TagForm {
     #[serde(default)]
     name: String,
+    /// A palette name; absent keeps the colour (rename) or takes the default (create).
+    colour: Option<String>,
+}
+
+/// The palette name sent, or `default` when none was; anything else is refused.
+fn parse_colour(sent: Option<&str>, default: &str) -> Result<String, String> {
+    match sent {
+        None => Ok(default.to_string()),
+        Some(c) => tags::colour(c).map(str::to_string).ok_or_else(|| "Choose one of the listed colours.".to_string()),
+    }
+}
+
+pub async fn create_tag(ctx: Ctx, state: Data<AppState>, HtmlForm(form): HtmlForm<TagForm>) -> Result<HttpResponse, AppError> {
+    ctx.require(Role::Admin)?;
+    let w = ctx.workspace_id();
+    let sent = (form.name.chars().take(50).collect::<String>(), tags::colour(form.colour.as_deref().unwrap_or("")).unwrap_or(tags::COLOURS[0]).to_string());
+    let checked = forms::required_text(&form.name, "Tag", 50).and_then(|name| Ok((name, parse_colour(form.colour.as_deref(), tags::COLOURS[0])?)));
+    let (name, colour) = match checked {
+        Ok(ok) => ok,
+        Err(e) => return page_with(&ctx, &state, StatusCode::UNPROCESSABLE_ENTITY, Some(e), None, sent).await,
+    };
+    let entry = ctx.audit("tags.created", "tags", "");
+    let (new_name, new_colour) = (name.clone(), colour.clone());
+    let created = db::run(&state.pool, move |conn| {
+        conn.transaction(|tx| {
+            if tags::find_id(tx, w, &new_name)?.is_some() {
+                return Ok(false);
+            }
+            let Some(id) = tags::create(tx, w, &new_name, &new_colour)? else { return Ok(false) };
+            let entry = audit::Entry { entity_id: Some(id.to_string()), ..entry.after(json!({ "name": new_name, "colour": new_colour })) };
+            audit::record(tx, &entry)?;
+            Ok::<_, AppError>(true)
+        })
+    })
+    .await?;
+    if !created {
+        return page_with(&ctx, &state, StatusCode::UNPROCESSABLE_ENTITY, Some(format!("A tag named {name} already exists.")), None, sent).await;
+    }
+    flash::success(&ctx.session, format!("Tag {name} created."));
+    Ok(see_other("/settings/tags"))
 }
 
 pub async fn rename_tag(ctx: Ctx, state: Data<AppState>, path: Path<i64>, HtmlForm(form): HtmlForm<TagForm>) -> Result<HttpResponse, AppError> {
     ctx.require(Role::Admin)?;
     let (w, id) = (ctx.workspace_id(), path.into_inner());
+    let editing = |e: String| page_with(&ctx, &state, StatusCode::UNPROCESSABLE_ENTITY, Some(e), Some(id), (String::new(), tags::COLOURS[0].to_string()));
     let name = match forms::required_text(&form.name, "Tag", 50) {
         Ok(name) => name,
-        Err(e) => return page(&ctx, &state, StatusCode::UNPROCESSABLE_ENTITY, Some(e)).await,
+        Err(e) => return editing(e).await,
     };
+    // Checked against the palette here; an absent colour keeps the tag's own (below).
+    if let Err(e) = parse_colour(form.colour.as_deref(), tags::COLOURS[0]) {
+        return editing(e).await;
+    }
     let entry = ctx.audit("tags.renamed", "tags", id);
-    let new_name = name.clone();
+    let (new_name, sent_colour) = (name.clone(), form.colour.clone());
     let renamed = db::run(&state.pool, move |conn| {
         conn.transaction(|tx| {
-            let before = tags::find_name(tx, w, id)?.ok_or(AppError::NotFound)?;
+            let (before, before_colour) = tags::find(tx, w, id)?.ok_or(AppError::NotFound)?;
             if tags::name_taken(tx, w, &new_name, id)? {
                 return Ok(false);
             }
+            let colour = parse_colour(sent_colour.as_deref(), &before_colour).unwrap_or(before_colour.clone());
             tags::rename(tx, w, id, &new_name)?;
-            audit::record(tx, &entry.before(json!({ "name": before })).after(json!({ "name": new_name })))?;
+            tags::set_colour(tx, w, id, &colour)?;
+            let entry = entry.before(json!({ "name": before, "colour": before_colour })).after(json!({ "name": new_name, "colour": colour }));
+            audit::record(tx, &entry)?;
             Ok(true)
         })
     })
     .await?;
     if !renamed {
-        return page(&ctx, &state, StatusCode::UNPROCESSABLE_ENTITY, Some(format!("A tag named {name} already exists."))).await;
+        return editing(format!("A tag named {name} already exists.")).await;
     }
     flash::success(&ctx.session, format!("Tag renamed to {name}."));
     Ok(see_other("/settings/tags"))

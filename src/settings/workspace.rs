@@ -10,6 +10,8 @@ use serde::Deserialize;
 use serde_json::json;
 
 use crate::audit;
+use crate::clients::countries;
+use crate::clients::zones::{self, ZoneChoice};
 use crate::db;
 use crate::error::AppError;
 use crate::startup::AppState;
@@ -40,14 +42,16 @@ struct WorkspacePage {
     layout: Layout,
     form: WorkspaceForm,
     errors: FormErrors,
-    zones: Vec<&'static str>,
+    zones: Vec<ZoneChoice>,
+    countries: Vec<(&'static str, &'static str)>,
 }
 
 crate::pages!(WorkspacePage);
 
-fn page(ctx: &Ctx, status: StatusCode, form: WorkspaceForm, errors: FormErrors) -> Result<HttpResponse, AppError> {
-    let zones = chrono_tz::TZ_VARIANTS.iter().map(|z| z.name()).collect();
-    respond(&ctx.meta.htmx, status, &WorkspacePage { layout: ctx.layout("Workspace", "settings"), form, errors, zones })
+fn page(ctx: &Ctx, state: &AppState, status: StatusCode, form: WorkspaceForm, errors: FormErrors) -> Result<HttpResponse, AppError> {
+    // The offsets shown are today's (by the app's clock), daylight saving included.
+    let (zones, countries) = (zones::choices(state.clock.now()), countries::choices());
+    respond(&ctx.meta.htmx, status, &WorkspacePage { layout: ctx.layout("Workspace", "settings"), form, errors, zones, countries })
 }
 
 pub async fn workspace_form(ctx: Ctx, state: Data<AppState>) -> Result<HttpResponse, AppError> {
@@ -61,19 +65,18 @@ pub async fn workspace_form(ctx: Ctx, state: Data<AppState>) -> Result<HttpRespo
         daily_jobs_at: w.daily_jobs_at.format("%H:%M").to_string(),
         hand_status_days: w.hand_status_days.to_string(),
     };
-    page(&ctx, StatusCode::OK, form, FormErrors::default())
+    page(&ctx, &state, StatusCode::OK, form, FormErrors::default())
 }
 
 pub async fn update_workspace(ctx: Ctx, state: Data<AppState>, HtmlForm(form): HtmlForm<WorkspaceForm>) -> Result<HttpResponse, AppError> {
     ctx.require(Role::Admin)?;
     let mut errors = FormErrors::default();
     let name = errors.take("name", forms::required_text(&form.name, "Workspace name", 100));
-    let zone = form.time_zone.trim().parse::<chrono_tz::Tz>().map_err(|_| "Choose a time zone from the list.".to_string());
-    let zone = errors.take("time_zone", zone);
+    let zone = errors.take("time_zone", zones::parse(&form.time_zone));
     let country = form.default_country.trim().to_uppercase();
     let country_ok = country.len() == 2 && country.parse::<phonenumber::country::Id>().is_ok();
     if !country_ok {
-        errors.add("default_country", "Use a two-letter country code such as US, GB or DE.");
+        errors.add("default_country", "Choose a country from the list.");
     }
     // Left empty, the automation settings keep their values.
     let daily = match form.daily_jobs_at.trim() {
@@ -87,7 +90,7 @@ pub async fn update_workspace(ctx: Ctx, state: Data<AppState>, HtmlForm(form): H
     };
     let hand_days = errors.take("hand_status_days", hand_days);
     let (Some(name), Some(zone), Some(daily), Some(hand_days), true) = (name, zone, daily, hand_days, errors.is_empty()) else {
-        return page(&ctx, StatusCode::UNPROCESSABLE_ENTITY, form, errors);
+        return page(&ctx, &state, StatusCode::UNPROCESSABLE_ENTITY, form, errors);
     };
     let id = ctx.workspace_id();
     let entry = ctx.audit("workspaces.updated", "workspaces", id);

@@ -237,3 +237,13 @@ pub fn end_sessions(conn: &mut PgConnection, workspace_id: i64, user_id: i64) ->
         .filter(sessions::user_id.eq(user_id))
         .execute(conn)
 }
+
+/// The user's own name (the profile form).
+pub fn set_name(conn: &mut PgConnection, workspace_id: i64, id: i64, name: &str) -> QueryResult<usize> {
+    diesel::update(users::table.filter(users::workspace_id.eq(workspace_id)).filter(users::id.eq(id))).set(users::name.eq(name)).execute(conn)
+}
+
+/// A confirmed new email address.
+pub fn set_email(conn: &mut PgConnection, workspace_id: i64, id: i64, email: &str) -> QueryResult<usize> {
+    diesel::update(users::table.filter(users::workspace_id.eq(workspace_id)).filter(users::id.eq(id))).set(users::email.eq(email)).execute(conn)
+}

@@ -22,13 +22,16 @@ const SETUP_LOCK: i64 = 0x5357_5345_5455; // "SWSETU"
 
 /// Creates the workspace and its first admin, unless any user exists already (`None`).
 /// Serialised by an advisory lock so two browsers cannot both become the first admin.
-pub fn create_first_admin(conn: &mut PgConnection, account: &NewAccount, ip: Option<String>) -> Result<Option<User>, AppError> {
+/// The workspace starts with the time zone and phone country chosen on `/setup`, set in the
+/// same transaction that creates it.
+pub fn create_first_admin(conn: &mut PgConnection, account: &NewAccount, time_zone: &str, country: &str, ip: Option<String>) -> Result<Option<User>, AppError> {
     conn.transaction(|tx| {
         diesel::sql_query(format!("SELECT pg_advisory_xact_lock({SETUP_LOCK})")).execute(tx)?;
         if users::any_exist(tx)? {
             return Ok(None);
         }
         let (user, _) = create_in_workspace(tx, account, None, ip)?;
+        workspaces::set_zone_and_country(tx, user.workspace_id, time_zone, country)?;
         Ok(Some(user))
     })
 }

@@ -7,6 +7,7 @@ pub mod ctx;
 pub mod flash;
 pub mod forms;
 pub mod headers;
+pub mod numbers;
 pub mod htmx;
 pub mod render;
 pub mod session;

@@ -17,6 +17,13 @@ pub const FLASH: &str = "flash";
 /// request, so a role change or deactivation counts at once). Keys starting with `_` are
 /// added on load and never saved.
 pub const CURRENT_USER: &str = "_user";
+/// The key hash of this session's row, added on load (never saved).
+pub const KEY_HASH: &str = "_key";
+
+/// The key hash of the session asking, when it has a row.
+pub fn key_hash(session: &Session) -> Option<String> {
+    session.get::<String>(KEY_HASH).ok().flatten()
+}
 
 /// Idle timeout: 30 minutes without a request ends the session.
 pub const IDLE_TIMEOUT_SECS: i64 = 30 * 60;

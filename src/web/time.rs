@@ -77,12 +77,14 @@ impl Zone {
         self.0.from_local_datetime(&midnight).earliest().map(|t| t.with_timezone(&Utc)).unwrap_or_else(|| midnight.and_utc())
     }
 
-    /// Reads a `datetime-local` value (`2026-11-27T14:30`) as local time.
+    /// Reads a typed local time: `2026-11-27 14:30` (what the forms show, 24-hour, as every
+    /// time on the pages is written) or a `datetime-local` value `2026-11-27T14:30`.
     pub fn parse_input(&self, value: &str, label: &str) -> Result<DateTime<Utc>, String> {
         let value = value.trim();
-        let naive = NaiveDateTime::parse_from_str(value, "%Y-%m-%dT%H:%M")
-            .or_else(|_| NaiveDateTime::parse_from_str(value, "%Y-%m-%dT%H:%M:%S"))
-            .map_err(|_| format!("{label} must be a date and time like 2026-01-31T14:30."))?;
+        let naive = ["%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S"]
+            .iter()
+            .find_map(|format| NaiveDateTime::parse_from_str(value, format).ok())
+            .ok_or_else(|| format!("{label} must be a date and 24-hour time like 2026-01-31 14:30."))?;
         // In a DST gap the time does not exist; take the instant just after it.
         self.0
             .from_local_datetime(&naive)
@@ -107,6 +109,9 @@ mod tests {
         assert_eq!(Zone::named("Nowhere/Else").name(), "UTC");
         assert!(berlin.parse_input("2026-03-29T02:30", "When").is_ok(), "DST gap resolves");
         assert!(berlin.parse_input("soon", "When").is_err());
+        assert_eq!(berlin.parse_input("2026-11-27 14:30", "When"), Ok(t), "the typed 24-hour form");
+        assert!(berlin.parse_input("2026-11-27 2:30 pm", "When").is_err());
+        assert!(berlin.parse_input("2026-11-27 24:30", "When").is_err());
         let day = NaiveDate::from_ymd_opt(2026, 11, 27).unwrap();
         assert_eq!(berlin.start_of(day).to_rfc3339(), "2026-11-26T23:00:00+00:00");
     }

@@ -170,3 +170,86 @@ async fn the_client_timeline_has_done_and_reopen_on_each_follow_up_and_no_button
     admin.post(&format!("/follow-ups/{fu}"), &[("status", "pending")]).await;
     assert_eq!(app.count(&format!("SELECT count(*) FROM follow_ups WHERE id = {fu} AND status = 'pending'")), 1);
 }
+
+/// A form post as htmx sends it (HX-Request, the CSRF token in its header).
+async fn htmx_post(browser: &crate::support::Browser, path: &str, fields: &[(&str, &str)]) -> reqwest::Response {
+    let token = browser.csrf().await;
+    browser
+        .client
+        .post(browser.url(path))
+        .header("HX-Request", "true")
+        .header("HX-Target", "client-timeline")
+        .header("X-CSRF-Token", token)
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .body(serde_html_form::to_string(fields).unwrap())
+        .send()
+        .await
+        .expect("htmx POST")
+}
+
+#[tokio::test]
+async fn logging_a_call_with_htmx_answers_the_timeline_and_the_last_contacted_field_in_place() {
+    let app = spawn_app().await;
+    let (admin, _) = app.signed_in(Role::Admin).await;
+    let id: i64 = location(&admin.post("/clients", &[("name", "Ada")]).await).trim_start_matches("/clients/").parse().unwrap();
+    let path = format!("/clients/{id}/communications");
+    let r = htmx_post(&admin, &path, &[("kind", "call"), ("occurred_at", "2026-11-20 10:05"), ("notes", "Asked for a quote")]).await;
+    assert_eq!(r.status(), StatusCode::OK, "no redirect for htmx");
+    let html = r.text().await.unwrap();
+    assert!(html.starts_with("<section class=\"card\" id=\"client-timeline\">"), "{html}");
+    assert!(html.contains("<p class=\"flash success\" role=\"status\">Call logged.</p>"), "{html}");
+    assert!(html.contains("Asked for a quote"), "the timeline shows the new call");
+    assert!(html.contains("<dd id=\"last-contacted\" hx-swap-oob=\"true\">2026-11-20 10:05</dd>"), "{html}");
+    assert!(!html.contains("<h1"), "only the timeline and the field, not the page");
+    assert_eq!(app.count(&format!("SELECT count(*) FROM clients WHERE id = {id} AND last_contacted_at = '2026-11-20T10:05:00Z'")), 1);
+
+    // A meeting says so; a bad time is refused in place with the form left open.
+    let r = htmx_post(&admin, &path, &[("kind", "meeting"), ("occurred_at", "2026-11-21T09:00")]).await;
+    assert!(r.text().await.unwrap().contains(">Meeting logged.<"));
+    let r = htmx_post(&admin, &path, &[("kind", "call"), ("occurred_at", "2026-11-21 9pm")]).await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let html = r.text().await.unwrap();
+    assert!(html.contains("When must be a date and 24-hour time like 2026-01-31 14:30."), "{html}");
+    assert!(html.contains("<details class=\"disclosure\" id=\"log-activity\" open>"), "{html}");
+    assert_eq!(app.count("SELECT count(*) FROM communications"), 2);
+
+    // Without JavaScript: a redirect back with a flash that says what was logged.
+    assert_redirects_to(&admin.post(&path, &[("kind", "email"), ("occurred_at", "2026-11-22 08:00")]).await, &format!("/clients/{id}"));
+    let page = admin.get_html(&format!("/clients/{id}")).await;
+    assert!(page.contains("Email logged."), "{page}");
+    assert!(page.contains("<dd id=\"last-contacted\">2026-11-22 08:00</dd>"), "{page}");
+}
+
+#[tokio::test]
+async fn the_client_page_folds_its_forms_behind_buttons_and_types_times_in_24_hours() {
+    let app = spawn_app().await;
+    let (admin, _) = app.signed_in(Role::Admin).await;
+    let id: i64 = location(&admin.post("/clients", &[("name", "Ada")]).await).trim_start_matches("/clients/").parse().unwrap();
+    let minute = || app.clock.now().format("%Y-%m-%d %H:%M").to_string();
+    let before = minute();
+    let page = admin.get_html(&format!("/clients/{id}")).await;
+    let after = minute();
+    assert!(page.contains("<details class=\"disclosure\" id=\"log-activity\">\n      <summary class=\"button\">Log a call / email / meeting</summary>"), "{page}");
+    assert!(page.contains("<details class=\"disclosure\" id=\"add-follow-up\">\n      <summary class=\"button secondary\">Add a follow-up</summary>"), "{page}");
+    assert!(!page.contains("datetime-local"), "the browser's locale may show 12-hour times");
+    for (field, name) in [("comm-when", "occurred_at"), ("fu-due", "due_at")] {
+        let input = page.split(&format!("id=\"{field}\"")).nth(1).unwrap().split('>').next().unwrap();
+        assert!(input.contains(&format!("name=\"{name}\" type=\"text\"")), "{input}");
+        assert!(input.contains(&format!("value=\"{before}\"")) || input.contains(&format!("value=\"{after}\"")), "prefilled in the workspace's zone: {input}");
+        assert!(input.contains("placeholder=\"YYYY-MM-DD HH:MM\""), "{input}");
+    }
+
+    // Follow-ups take the same format, and a bad one says how to write it.
+    let path = format!("/clients/{id}/follow-ups");
+    assert_redirects_to(&admin.post(&path, &[("due_at", "2030-01-02 17:45"), ("notes", "Send it")]).await, &format!("/clients/{id}"));
+    assert_eq!(app.count("SELECT count(*) FROM follow_ups WHERE due_at = '2030-01-02T17:45:00Z'"), 1);
+    let bad = admin.post(&path, &[("due_at", "2030-01-02 25:00")]).await;
+    assert_eq!(bad.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let html = bad.text().await.unwrap();
+    assert!(html.contains("Due must be a date and 24-hour time like 2026-01-31 14:30."), "{html}");
+    assert!(html.contains("<details class=\"disclosure\" id=\"add-follow-up\" open>"), "{html}");
+    let r = htmx_post(&admin, &path, &[("due_at", "2030-01-03 08:00"), ("notes", "Call again")]).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let html = r.text().await.unwrap();
+    assert!(html.contains(">Follow-up added.<") && html.contains("Call again"), "{html}");
+}

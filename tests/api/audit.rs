@@ -159,3 +159,94 @@ async fn an_export_of_many_rows_arrives_complete() {
     let csv = admin.get("/audit-logs/export.csv?action=test.bulk").await.text().await.unwrap();
     assert_eq!(csv.lines().count(), 2501, "header plus every row across several chunks");
 }
+
+/// Issue 10 item 11: the trail reads as sentences, by name, with the record linked.
+async fn named_browser(app: &crate::support::TestApp, email: &str, name: &str, role: Role) -> (crate::support::Browser, switchboard::users::model::User) {
+    let user = app.create_user_named("Acme", email, name, role);
+    let browser = app.browser();
+    assert_eq!(browser.login(email, PASSWORD).await.status(), StatusCode::SEE_OTHER);
+    (browser, user)
+}
+
+fn created_id(r: &reqwest::Response) -> i64 {
+    crate::support::location(r).trim_start_matches("/clients/").parse().unwrap()
+}
+
+async fn edit_client(b: &crate::support::Browser, id: i64, fields: &[(&str, &str)]) {
+    let form = b.get_html(&format!("/clients/{id}/edit")).await;
+    let version = form.split("name=\"version\" value=\"").nth(1).unwrap().split('"').next().unwrap().to_string();
+    let mut fields = fields.to_vec();
+    fields.push(("version", &version));
+    let r = b.post(&format!("/clients/{id}"), &fields).await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER, "{}", r.text().await.unwrap());
+}
+
+#[tokio::test]
+async fn the_trail_reads_as_sentences_by_name_with_the_record_linked() {
+    let app = spawn_app().await;
+    let (ana, _) = named_browser(&app, "ana@acme.test", "Ana Lopez", Role::Admin).await;
+    let r = ana.post("/clients", &[("name", "Amara Smith"), ("status", "warm"), ("assigned_to", "")]).await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let amara = created_id(&r);
+    edit_client(&ana, amara, &[("name", "Amara Smith"), ("status", "hot"), ("assigned_to", "")]).await;
+    let r = ana.post("/clients", &[("name", "Gone Ltd"), ("assigned_to", "")]).await;
+    let gone = created_id(&r);
+    assert_eq!(ana.post(&format!("/clients/{gone}/delete"), &[]).await.status(), StatusCode::SEE_OTHER);
+    let agent = app.create_user_named("Acme", "bo@acme.test", "Bo Diaz", Role::Agent);
+    ana.post(&format!("/settings/users/{}/role", agent.id), &[("role", "manager")]).await;
+
+    let html = ana.get_html("/audit-logs").await;
+    let link = format!("<a href=\"/clients/{amara}\">Amara Smith</a>");
+    for sentence in [
+        format!("<strong>Ana Lopez</strong> changed the status of {link} from warm to hot"),
+        format!("<strong>Ana Lopez</strong> created client {link}"),
+        "<strong>Ana Lopez</strong> signed in".to_string(),
+        // Deleted: its recorded name, unlinked.
+        "<strong>Ana Lopez</strong> deleted client <strong>Gone Ltd</strong>".to_string(),
+        "<strong>Ana Lopez</strong> changed the role of <a href=\"/settings/users\">Bo Diaz</a> from agent to manager".to_string(),
+    ] {
+        assert!(html.contains(&sentence), "{sentence} missing from {html}");
+    }
+    assert!(!html.contains(&format!("href=\"/clients/{gone}\"")), "a deleted client is not linked");
+    assert!(html.contains("<td>clients.updated</td>"), "the action name stays alongside");
+
+    // The entry's page leads with the same sentence; the dashboard's recent activity too.
+    let id = app.count("SELECT max(id) FROM audit_logs WHERE action = 'clients.updated'");
+    let detail = ana.get_html(&format!("/audit-logs/{id}")).await;
+    assert!(detail.contains(&format!("<h1 hx-disable><span class=\"audit-sentence\"><strong>Ana Lopez</strong> changed the status of {link} from warm to hot</span></h1>")), "{detail}");
+    let home = ana.get_html("/").await;
+    assert!(home.contains(&format!("<strong>Ana Lopez</strong> changed the status of {link} from warm to hot")), "{home}");
+    assert!(home.contains("<strong>Ana Lopez</strong> deleted client <strong>Gone Ltd</strong>"), "{home}");
+}
+
+#[tokio::test]
+async fn a_manager_never_sees_the_name_or_link_of_a_client_outside_their_scope() {
+    let app = spawn_app().await;
+    let (admin, me) = app.signed_in(Role::Admin).await;
+    let (manager, manager_user) = named_browser(&app, "mia@acme.test", "Mia Chen", Role::Manager).await;
+    let w = me.workspace_id;
+    let dept_a = switchboard::departments::insert(&mut app.conn(), w, "Dept A").unwrap().id;
+    let dept_b = switchboard::departments::insert(&mut app.conn(), w, "Dept B").unwrap().id;
+    switchboard::users::model::set_departments(&mut app.conn(), w, manager_user.id, &[dept_a]).unwrap();
+    let (a, b) = (dept_a.to_string(), dept_b.to_string());
+    let r = manager.post("/clients", &[("name", "Kept Client"), ("department_ids", &a), ("assigned_to", "")]).await;
+    let kept = created_id(&r);
+    let r = manager.post("/clients", &[("name", "Moved Client"), ("department_ids", &a), ("assigned_to", "")]).await;
+    let moved = created_id(&r);
+    // The admin moves one to another department and renames it there.
+    edit_client(&admin, moved, &[("name", "Secret New Name"), ("department_ids", &b), ("assigned_to", "")]).await;
+
+    for page in ["/audit-logs", "/"] {
+        let html = manager.get_html(page).await;
+        assert!(html.contains(&format!("<strong>Mia Chen</strong> created client <a href=\"/clients/{kept}\">Kept Client</a>")), "{page}: {html}");
+        // Their own entry stays theirs to read, but the client is no longer theirs: the name it
+        // recorded, unlinked, and never its current name.
+        assert!(html.contains("<strong>Mia Chen</strong> created client <strong>Moved Client</strong>"), "{page}: {html}");
+        assert!(!html.contains(&format!("href=\"/clients/{moved}\"")), "{page}");
+        assert!(!html.contains("Secret New Name"), "{page}");
+        // Users are not linked for a manager (the users page is the admins').
+        assert!(!html.contains("href=\"/settings/users\""), "{page}");
+    }
+    let admin_view = admin.get_html("/audit-logs").await;
+    assert!(admin_view.contains(&format!("created client <a href=\"/clients/{moved}\">Secret New Name</a>")), "{admin_view}");
+}

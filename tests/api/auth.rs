@@ -148,7 +148,7 @@ async fn first_run_setup_creates_the_admin_once_and_then_disappears() {
     assert!(body.contains("Workspace name is required.") && body.contains("Enter an email address"));
     assert_eq!(app.count("SELECT count(*) FROM users"), 0);
     let ok = browser
-        .post("/setup", &[("workspace", "Acme"), ("name", "Ann"), ("email", "Ann@Acme.test"), ("password", PASSWORD)])
+        .post("/setup", &[("workspace", "Acme"), ("name", "Ann"), ("email", "Ann@Acme.test"), ("password", PASSWORD), ("time_zone", "UTC"), ("default_country", "GB")])
         .await;
     assert_redirects_to(&ok, "/");
     assert!(browser.get_html("/").await.contains("Welcome, Ann"));

@@ -49,12 +49,12 @@ async fn client_counters_follow_every_kind_of_change_and_respect_roles() {
 
     let tile = |html: String| html.split_whitespace().collect::<Vec<_>>().join(" ");
     let all = tile(admin.get_html("/dashboard/clients").await);
-    assert!(all.contains(r#"<p class="big">3</p>"#), "{all}");
+    assert!(all.contains(r#"<p class="big"><a href="/clients">3</a></p>"#), "{all}");
     assert!(all.contains(r#"hot</span> 2"#) && all.contains(r#"inactive</span> 1"#), "{all}");
     let mine = tile(agent.get_html("/dashboard/clients").await);
-    assert!(mine.contains(r#"<p class="big">1</p>"#) && mine.contains(r#"hot</span> 1"#), "{mine}");
+    assert!(mine.contains(r#"<p class="big"><a href="/clients">1</a></p>"#) && mine.contains(r#"hot</span> 1"#), "{mine}");
     let dept = tile(manager.get_html("/dashboard/clients").await);
-    assert!(dept.contains(r#"<p class="big">1</p>"#), "{dept}");
+    assert!(dept.contains(r#"<p class="big"><a href="/clients">1</a></p>"#), "{dept}");
 }
 
 #[tokio::test]
@@ -183,4 +183,48 @@ async fn a_tile_answers_a_full_page_without_htmx_and_its_fragment_with_htmx() {
         assert!(fragment.starts_with(&format!(r#"<div class="tile-body" id="tile-{tile}">"#)), "{tile}: {fragment}");
         assert!(!fragment.contains("<html"), "{tile}");
     }
+}
+
+/// Issue 10 item 15: every figure links to the list it counts, filtered and scoped as the
+/// tile is; a zero is not shown in alarm red.
+#[tokio::test]
+async fn each_tile_figure_links_to_the_list_it_counts_and_zero_is_not_red() {
+    let app = spawn_app().await;
+    let (admin, me) = app.signed_in(Role::Admin).await;
+    let (agent, agent_user) = app.signed_in(Role::Agent).await;
+    let squash = |html: String| html.split_whitespace().collect::<Vec<_>>().join(" ");
+    let empty = squash(admin.get_html("/dashboard/follow-ups").await);
+    assert!(empty.contains(r#"<a href="/follow-ups?view=overdue">Overdue <strong>0</strong></a>"#), "{empty}");
+    assert!(!empty.contains("class=\"overdue\""), "overdue 0 is neutral: {empty}");
+
+    let r = admin.post("/clients", &[("name", "Ada"), ("status", "hot"), ("assigned_to", &agent_user.id.to_string())]).await;
+    let id: i64 = crate::support::location(&r).trim_start_matches("/clients/").parse().unwrap();
+    let fmt = |d: chrono::Duration| (app.clock.now() + d).format("%Y-%m-%dT%H:%M").to_string();
+    let (late, soon, later) = (fmt(-chrono::Duration::hours(2)), fmt(chrono::Duration::hours(3)), fmt(chrono::Duration::days(5)));
+    for (due, notes, owner) in [(&late, "late one", agent_user.id), (&soon, "soon one", agent_user.id), (&later, "later one", agent_user.id), (&soon, "admins own", me.id)] {
+        let r = admin.post(&format!("/clients/{id}/follow-ups"), &[("due_at", due), ("notes", notes), ("assigned_to", &owner.to_string())]).await;
+        assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    }
+    let tile = squash(admin.get_html("/dashboard/follow-ups").await);
+    for figure in [
+        r#"<a href="/follow-ups?view=pending">Pending <strong>4</strong></a>"#,
+        r#"<a href="/follow-ups?view=overdue">Overdue <strong class="overdue">1</strong></a>"#,
+        r#"<a href="/follow-ups?view=due-soon">Due in 24 h <strong>2</strong></a>"#,
+    ] {
+        assert!(tile.contains(figure), "{figure} missing from {tile}");
+    }
+    let clients = squash(admin.get_html("/dashboard/clients").await);
+    assert!(clients.contains(r#"<a href="/clients?status=hot"><span class="pill hot">hot</span> 1</a>"#), "{clients}");
+
+    // Each list holds what its figure counts.
+    let rows = |html: &str| ["late one", "soon one", "later one", "admins own"].into_iter().filter(|n| html.contains(n)).collect::<Vec<_>>();
+    assert_eq!(rows(&admin.get_html("/follow-ups?view=pending").await), ["late one", "soon one", "later one", "admins own"]);
+    assert_eq!(rows(&admin.get_html("/follow-ups?view=due-soon").await), ["soon one", "admins own"]);
+    assert_eq!(rows(&admin.get_html("/follow-ups?view=overdue").await), ["late one"]);
+    // An agent's tile counts the follow-ups assigned to them; so do the lists it links to.
+    let theirs = squash(agent.get_html("/dashboard/follow-ups").await);
+    assert!(theirs.contains("Pending <strong>3</strong>") && theirs.contains("Due in 24 h <strong>1</strong>"), "{theirs}");
+    assert_eq!(rows(&agent.get_html("/follow-ups?view=pending").await), ["late one", "soon one", "later one"]);
+    assert_eq!(rows(&agent.get_html("/follow-ups?view=due-soon").await), ["soon one"]);
+    assert_eq!(admin.get("/follow-ups?view=later").await.status(), StatusCode::UNPROCESSABLE_ENTITY);
 }

@@ -248,3 +248,59 @@ async fn without_smtp_an_invitation_shows_its_link_once_to_the_admin_and_does_no
     assert!(!admin.get_html("/settings/users").await.contains("/invitations/"));
     assert_eq!(app.count("SELECT count(*) FROM jobs WHERE kind = 'send-email'"), 1);
 }
+
+#[tokio::test]
+async fn an_email_change_waits_for_the_link_mailed_to_the_new_address_and_applies_once() {
+    let sink = SmtpSink::start();
+    let url = sink.url();
+    let app = spawn_app_with(|s| {
+        s.smtp_url = Some(url.parse().unwrap());
+        s.public_url = Some("http://crm.acme.test".parse().unwrap());
+    })
+    .await;
+    let (me_browser, me) = app.signed_in(Role::Agent).await;
+    app.create_user("Acme", "taken@acme.test", Role::Agent);
+    let page = me_browser.get_html("/account").await;
+    assert!(page.contains(&format!(r#"<strong hx-disable>{}</strong>"#, me.email)), "{page}");
+    assert!(page.contains(r#"action="/account/password""#) && page.contains(r#"action="/account/name""#), "{page}");
+    // The name.
+    assert_eq!(location(&me_browser.post("/account/name", &[("name", "Ada Lovelace")]).await), "/account");
+    assert_eq!(app.count(&format!("SELECT count(*) FROM users WHERE id = {} AND name = 'Ada Lovelace'", me.id)), 1);
+    assert_eq!(me_browser.post("/account/name", &[("name", " ")]).await.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    // Refused addresses: not an email, one's own, another account's (any case).
+    for (email, message) in [("nope", "Enter an email address"), (me.email.as_str(), "already your address"), ("Taken@Acme.test", "already has this address")] {
+        let r = me_browser.post("/account/email", &[("email", email)]).await;
+        assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY, "{email}");
+        let body = r.text().await.unwrap();
+        assert!(body.contains(message), "{email}: {body}");
+    }
+    assert_eq!(app.count("SELECT count(*) FROM auth_tokens WHERE purpose = 'email'"), 0);
+    // A free one: stored as pending, mailed to the new address, the old one stays.
+    assert_eq!(location(&me_browser.post("/account/email", &[("email", "Ada@New.test")]).await), "/account");
+    assert_eq!(app.count(&format!("SELECT count(*) FROM users WHERE id = {} AND email = '{}'", me.id, me.email)), 1, "not changed yet");
+    let page = me_browser.get_html("/account").await;
+    assert!(page.contains(r#"Waiting for confirmation at <strong hx-disable>ada@new.test</strong>"#), "{page}");
+    let mail = sink.wait_for(1).await;
+    assert_eq!(mail[0].to, vec!["ada@new.test".to_string()]);
+    assert_eq!(mail[0].subject(), "Confirm your new Switchboard email address");
+    let link = mail[0].link("/account/email/").expect("a confirmation link");
+    let path = link.trim_start_matches("http://crm.acme.test").to_string();
+    let token = path.rsplit('/').next().unwrap().to_string();
+    assert_eq!(app.count(&format!("SELECT count(*) FROM auth_tokens WHERE token_hash = '{token}'")), 0, "only the hash is stored");
+    assert_eq!(app.count("SELECT count(*) FROM jobs WHERE kind = 'send-email' AND payload::text LIKE '%/account/email/%'"), 0, "the link is sealed in the queue");
+    // Opening the link (in any browser) shows the address; confirming applies it, once.
+    let visitor = app.browser();
+    let confirm = visitor.get_html(&path).await;
+    assert!(confirm.contains(r#"<strong hx-disable>ada@new.test</strong>"#), "{confirm}");
+    assert_eq!(location(&visitor.post(&path, &[]).await), "/account");
+    assert_eq!(app.count(&format!("SELECT count(*) FROM users WHERE id = {} AND email = 'ada@new.test'", me.id)), 1);
+    assert_eq!(visitor.post(&path, &[]).await.status(), StatusCode::NOT_FOUND, "single use");
+    assert_eq!(visitor.get(&path).await.status(), StatusCode::NOT_FOUND);
+    assert!(!me_browser.get_html("/account").await.contains("Waiting for confirmation"));
+    for action in ["users.name_changed", "users.email_change_requested", "users.email_changed"] {
+        assert_eq!(app.count(&format!("SELECT count(*) FROM audit_logs WHERE action = '{action}' AND entity_id = '{}'", me.id)), 1, "{action}");
+    }
+    // Signing in takes the new address, not the old one.
+    assert_eq!(location(&app.browser().login("ada@new.test", PASSWORD).await), "/");
+    assert_eq!(app.browser().login(&me.email, PASSWORD).await.status(), StatusCode::UNPROCESSABLE_ENTITY);
+}

@@ -543,3 +543,99 @@ async fn abandoned_uploads_and_the_files_of_failed_imports_are_swept_after_a_day
     assert!(kept(done), "finished imports are never swept");
     assert!(kept(trigger) && chunks(trigger) > 0);
 }
+
+#[tokio::test]
+async fn the_sample_csv_downloads_with_guessed_headers_and_imports_as_three_clients() {
+    let app = spawn_app().await;
+    let (admin, _) = app.signed_in(Role::Admin).await;
+    let form = admin.get_html("/clients/import").await;
+    assert!(form.contains(r#"<a id="sample-csv" href="/clients/import/sample.csv" hx-boost="false" download>"#), "{form}");
+    let r = admin.get("/clients/import/sample.csv").await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(r.headers()["content-type"], "text/csv; charset=utf-8");
+    assert!(r.headers()["content-disposition"].to_str().unwrap().contains("attachment; filename=\"switchboard-sample.csv\""));
+    let csv = r.text().await.unwrap();
+    assert_eq!(csv.lines().next().unwrap(), "name,email,phone,company,status,tags,notes");
+    assert_eq!(csv.lines().count(), 4, "a header and 3 example rows");
+    let id = upload(&admin, "switchboard-sample.csv", csv).await;
+    let page = admin.get_html(&format!("/imports/{id}")).await;
+    let guessed = ["name", "email", "phone", "company", "status", "tags", "notes"];
+    for target in guessed {
+        assert!(page.contains(&format!(r#"<option value="{target}" selected>"#)), "{target} is guessed");
+    }
+    let mut fields: Vec<(&str, &str)> = guessed.iter().map(|t| ("map", *t)).collect();
+    fields.extend([("key", "email"), ("mode", "all_or_nothing")]);
+    assert_eq!(admin.post(&format!("/imports/{id}/start"), &fields).await.status(), StatusCode::SEE_OTHER);
+    assert_eq!(finished(&app, id).await, "done");
+    assert_eq!(counts(&app, id), [3, 3, 0, 0, 0, 0]);
+    assert_eq!(app.count(&format!("SELECT count(*) FROM clients WHERE import_id = {id}")), 3);
+    assert!(admin.get("/clients/import/sample.csv").await.status().is_success());
+    let anonymous = app.browser().get("/clients/import/sample.csv").await;
+    assert!(anonymous.status().is_redirection() && location(&anonymous).starts_with("/login"), "signed-in users only");
+}
+
+#[tokio::test]
+async fn rejected_rows_are_named_by_the_rows_name_or_email() {
+    let app = spawn_app().await;
+    let (admin, _) = app.signed_in(Role::Admin).await;
+    let csv = "first name,last name,email,phone\nAda,Lovelace,ada@example.com,12345\n,,nameless@example.com,999\nBob,,bob@example.com,+14155552671\n";
+    let fields = [("map", "first_name"), ("map", "last_name"), ("map", "email"), ("map", "phone"), ("key", "email"), ("mode", "skip_invalid")];
+    let (id, status) = import(&app, &admin, csv, &fields).await;
+    assert_eq!(status, "done");
+    let page = admin.get_html(&format!("/imports/{id}")).await;
+    assert!(page.contains("<tr><td>2</td><td>Ada Lovelace</td><td>phone</td>"), "{page}");
+    assert!(page.contains("<tr><td>3</td><td>nameless@example.com</td><td>phone</td>"), "{page}");
+}
+
+#[tokio::test]
+async fn the_report_links_to_the_clients_of_that_import_and_no_other() {
+    let app = spawn_app().await;
+    let (admin, _) = app.signed_in(Role::Admin).await;
+    let fields = [("map", "name"), ("map", "email"), ("key", "email"), ("mode", "skip_invalid")];
+    let (first, _) = import(&app, &admin, "name,email\nFirst One,one@example.com\nFirst Two,two@example.com\n", &fields).await;
+    let (second, _) = import(&app, &admin, "name,email\nSecond Three,three@example.com\n", &fields).await;
+    admin.post("/clients", &[("name", "Typed In")]).await;
+    let report = admin.get_html(&format!("/imports/{first}")).await;
+    assert!(report.contains(&format!(r#"<a id="import-clients" href="/clients?import={first}">the 2 clients this import created</a>"#)), "{report}");
+    let list = admin.get_html(&format!("/clients?import={first}")).await;
+    assert!(list.contains("First One") && list.contains("First Two"), "{list}");
+    assert!(!list.contains("Second Three") && !list.contains("Typed In"));
+    assert!(list.contains(&format!(r#"<input type="hidden" name="import" value="{first}">"#)), "other filters keep the import");
+    let list = admin.get_html(&format!("/clients?import={second}")).await;
+    assert!(list.contains("Second Three") && !list.contains("First One"));
+    assert_eq!(admin.get("/clients?import=abc").await.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    // "All matching" in the bulk bar means the clients of that import, not every client.
+    let list = admin.get_html(&format!("/clients?import={first}")).await;
+    assert!(list.contains(&format!(r#"<input type="hidden" form="bulk" name="filter_import" value="{first}">"#)), "{list}");
+    let fields = [("action", "tag"), ("tag", "fair"), ("target", "all"), ("filter_import", &first.to_string())];
+    assert!(admin.post("/clients/bulk", &fields).await.status().is_redirection());
+    assert_eq!(app.count("SELECT count(*) FROM client_tags"), 2, "only the import's two clients are tagged");
+
+    // Another workspace's import is not found, and its clients are not listed.
+    let theirs = app.create_user("Beta", "boss@beta.test", Role::Admin);
+    let beta = app.browser();
+    beta.login(&theirs.email, PASSWORD).await;
+    let r = beta.get(&format!("/clients?import={first}")).await;
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    assert!(!r.text().await.unwrap().contains("First One"));
+}
+
+#[tokio::test]
+async fn the_upload_is_a_drop_zone_and_a_running_import_shows_time_so_far_and_left() {
+    let app = spawn_app().await;
+    let (admin, _) = app.signed_in(Role::Admin).await;
+    let form = admin.get_html("/clients/import").await;
+    assert!(form.contains("<div class=\"drop-zone\">\n    <input id=\"import-file\" name=\"file\" type=\"file\""), "the input fills the zone: {form}");
+    let id = upload(&admin, "clients.csv", "name,email\nAda,ada@example.com\n").await;
+    let run = |sql: &str| diesel::RunQueryDsl::execute(diesel::sql_query(sql), &mut app.conn()).unwrap();
+    // A quarter read in a minute: about three more minutes (and a tenth for checks and saving).
+    run(&format!("UPDATE imports SET status = 'running', phase = 'reading', started_at = now() - interval '60 seconds', line_count = 401, rows_read = 100 WHERE id = {id}"));
+    let fragment = admin.htmx_get(&format!("/imports/{id}/progress")).await.text().await.unwrap();
+    let timing = fragment.split("<p class=\"import-timing\" id=\"import-timing\">").nth(1).unwrap_or_default().split("</p>").next().unwrap();
+    assert!(timing.starts_with("1 min ") && timing.contains(" s so far, about 3 min 2"), "{timing}");
+    run(&format!("UPDATE imports SET phase = 'writing', rows_read = 400, started_at = now() - interval '2 hours 5 minutes' WHERE id = {id}"));
+    let fragment = admin.htmx_get(&format!("/imports/{id}/progress")).await.text().await.unwrap();
+    assert!(fragment.contains(">2 h 5 min so far</p>"), "{fragment}");
+    run(&format!("UPDATE imports SET status = 'done', phase = '', finished_at = now() WHERE id = {id}"));
+    assert!(!admin.htmx_get(&format!("/imports/{id}/progress")).await.text().await.unwrap().contains("import-timing"), "not once finished");
+}

@@ -4,6 +4,7 @@ use reqwest::StatusCode;
 use switchboard::users::role::Role;
 
 use crate::support::{PASSWORD, assert_redirects_to, spawn_app, spawn_app_with};
+use crate::walk::browser_with_agent;
 
 #[tokio::test]
 async fn after_logout_the_old_cookie_is_refused_and_the_session_row_is_gone() {
@@ -211,4 +212,83 @@ async fn the_scheduler_purges_expired_sessions_without_anyone_signing_in() {
     switchboard::jobs::scheduler::tick(&mut app.conn(), app.clock.now()).unwrap();
     assert_eq!(app.count(&format!("SELECT count(*) FROM sessions WHERE user_id = {}", user.id)), 0, "the expired one is gone");
     assert_eq!(app.count("SELECT count(*) FROM sessions"), 1, "the live one stays");
+}
+
+const FIREFOX_WINDOWS: &str = "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:133.0) Gecko/20100101 Firefox/133.0";
+const SAFARI_IPHONE: &str =
+    "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Mobile/15E148 Safari/604.1";
+const CHROME_ANDROID: &str = "Mozilla/5.0 (Linux; Android 10; K) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Mobile Safari/537.36";
+
+fn session_ids(app: &crate::support::TestApp, user_id: i64) -> Vec<i64> {
+    use diesel::sql_types::BigInt;
+    #[derive(diesel::QueryableByName)]
+    struct Row {
+        #[diesel(sql_type = BigInt)]
+        id: i64,
+    }
+    diesel::sql_query(format!("SELECT id FROM sessions WHERE user_id = {user_id} ORDER BY id"))
+        .load::<Row>(&mut app.conn())
+        .unwrap()
+        .into_iter()
+        .map(|r| r.id)
+        .collect()
+}
+
+#[tokio::test]
+async fn the_sessions_page_names_browser_and_system_and_marks_this_device() {
+    let app = spawn_app().await;
+    let user = app.create_user("Acme", "agent@acme.test", Role::Agent);
+    let laptop = browser_with_agent(&app.base, FIREFOX_WINDOWS);
+    let phone = browser_with_agent(&app.base, SAFARI_IPHONE);
+    assert_redirects_to(&laptop.login(&user.email, PASSWORD).await, "/");
+    assert_redirects_to(&phone.login(&user.email, PASSWORD).await, "/");
+    let html = laptop.get_html("/account/sessions").await;
+    assert!(html.contains("Firefox 133 on Windows"), "{html}");
+    assert!(html.contains("Safari 17 on iPhone"), "{html}");
+    assert_eq!(html.matches("This device").count(), 1, "{html}");
+    let this = html.find("Firefox 133 on Windows").unwrap();
+    let mark = html.find("This device").unwrap();
+    assert!(mark > this && mark < html.find("Safari 17 on iPhone").unwrap(), "the laptop's row is marked: {html}");
+    // One revoke button per other session, and "everywhere else".
+    assert_eq!(html.matches("/revoke\"").count(), 1, "{html}");
+    assert!(html.contains("action=\"/account/sessions/revoke-others\""), "{html}");
+}
+
+#[tokio::test]
+async fn one_session_can_be_revoked_and_another_users_session_is_404() {
+    let app = spawn_app().await;
+    let user = app.create_user("Acme", "agent@acme.test", Role::Agent);
+    let laptop = browser_with_agent(&app.base, FIREFOX_WINDOWS);
+    let phone = browser_with_agent(&app.base, SAFARI_IPHONE);
+    let tablet = browser_with_agent(&app.base, CHROME_ANDROID);
+    for b in [&laptop, &phone, &tablet] {
+        assert_redirects_to(&b.login(&user.email, PASSWORD).await, "/");
+    }
+    let ids = session_ids(&app, user.id);
+    assert_eq!(ids.len(), 3);
+    // A colleague (same workspace) cannot end them.
+    let (colleague, _) = app.signed_in(Role::Admin).await;
+    for id in &ids {
+        assert_eq!(colleague.post(&format!("/account/sessions/{id}/revoke"), &[]).await.status(), StatusCode::NOT_FOUND);
+    }
+    assert_eq!(session_ids(&app, user.id), ids, "nothing ended");
+    // Without the CSRF token: refused.
+    assert_eq!(laptop.post_raw(&format!("/account/sessions/{}/revoke", ids[1]), &[]).await.status(), StatusCode::FORBIDDEN);
+    // The laptop ends the phone's session (the second sign-in), only that one.
+    assert_redirects_to(&laptop.post(&format!("/account/sessions/{}/revoke", ids[1]), &[]).await, "/account/sessions");
+    assert_eq!(session_ids(&app, user.id), vec![ids[0], ids[2]]);
+    assert_redirects_to(&phone.get("/").await, "/login");
+    assert_eq!(tablet.get("/").await.status(), StatusCode::OK);
+    assert_eq!(laptop.get("/").await.status(), StatusCode::OK);
+    assert_eq!(
+        app.count(&format!("SELECT count(*) FROM audit_logs WHERE action = 'auth.session_revoked' AND entity_id = '{}'", user.id)),
+        1
+    );
+    // Its own session is not revoked this way (Sign out is for that).
+    assert_eq!(laptop.post(&format!("/account/sessions/{}/revoke", ids[0]), &[]).await.status(), StatusCode::NOT_FOUND);
+    // "Everywhere else" keeps only the laptop.
+    assert_redirects_to(&laptop.post("/account/sessions/revoke-others", &[]).await, "/account/sessions");
+    assert_eq!(session_ids(&app, user.id), vec![ids[0]]);
+    assert_redirects_to(&tablet.get("/").await, "/login");
+    assert_eq!(laptop.get("/").await.status(), StatusCode::OK);
 }

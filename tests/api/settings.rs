@@ -172,7 +172,7 @@ async fn the_workspace_time_zone_is_used_to_show_and_read_times() {
     let bad = admin.post("/settings/workspace", &[("name", "Acme"), ("time_zone", "Mars/Olympus"), ("default_country", "XX")]).await;
     assert_eq!(bad.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let body = bad.text().await.unwrap();
-    assert!(body.contains("Choose a time zone") && body.contains("two-letter country code"));
+    assert!(body.contains("&#34;Mars/Olympus&#34; is not a time zone; pick one from the list") && body.contains("Choose a country from the list."), "{body}");
     let r = admin.post("/settings/workspace", &[("name", "Acme GmbH"), ("time_zone", "Europe/Berlin"), ("default_country", "de")]).await;
     assert_redirects_to(&r, "/settings/workspace");
     assert!(admin.get_html("/").await.contains("Acme GmbH"));
@@ -193,7 +193,7 @@ async fn tags_are_listed_with_counts_renamed_and_deleted() {
     admin.post("/clients", &[("name", "Ada"), ("tags", "vip, trial")]).await;
     admin.post("/clients", &[("name", "Bob"), ("tags", "vip")]).await;
     let html = admin.get_html("/settings/tags").await;
-    assert!(html.contains(">vip</a>") && html.contains("<td>2</td>"));
+    assert!(html.contains(r#"<span class="chip tag-grey" hx-disable>vip</span></a>"#) && html.contains("<td>2</td>"), "{html}");
     let vip = app.count("SELECT id FROM tags WHERE name = 'vip'");
     let dup = admin.post(&format!("/settings/tags/{vip}"), &[("name", "TRIAL")]).await;
     assert_eq!(dup.status(), StatusCode::UNPROCESSABLE_ENTITY);
@@ -259,4 +259,100 @@ async fn the_design_page_shows_every_component_to_admins() {
     assert!(html.contains(r#"<nav class="pager" aria-label="Pages">"#));
     assert!(html.contains(r#"<td colspan="2" class="empty">No clients match.</td>"#));
     assert!(html.contains(r#"<div class="empty-state">"#));
+}
+
+#[tokio::test]
+async fn a_tag_is_created_with_a_palette_colour_that_shows_as_a_chip_in_the_list_and_on_the_client() {
+    let app = spawn_app().await;
+    let (admin, _) = app.signed_in(Role::Admin).await;
+    let form = admin.get_html("/settings/tags").await;
+    assert!(form.contains(r#"<form method="post" action="/settings/tags">"#), "{form}");
+    assert!(form.contains(r#"type="radio" id="new-colour-purple" name="colour" value="purple""#), "{form}");
+    assert_redirects_to(&admin.post("/settings/tags", &[("name", "Partner"), ("colour", "purple")]).await, "/settings/tags");
+    assert_eq!(app.count("SELECT count(*) FROM tags WHERE name = 'Partner' AND colour = 'purple'"), 1);
+    assert_eq!(app.count("SELECT count(*) FROM audit_logs WHERE action = 'tags.created'"), 1);
+    let html = admin.get_html("/settings/tags").await;
+    assert!(html.contains(r#"<span class="chip tag-purple" hx-disable>Partner</span>"#), "{html}");
+    // Free CSS, an unknown name, a taken name (any case) and an empty one are refused.
+    for (name, colour, message) in [
+        ("Other", "#f00; background: url(x)", "Choose one of the listed colours."),
+        ("Other", "pink", "Choose one of the listed colours."),
+        ("partner", "blue", "A tag named partner already exists."),
+        ("  ", "blue", "Tag is required."),
+    ] {
+        let r = admin.post("/settings/tags", &[("name", name), ("colour", colour)]).await;
+        assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY, "{name} {colour}");
+        assert!(r.text().await.unwrap().contains(message), "{message}");
+    }
+    assert_eq!(app.count("SELECT count(*) FROM tags"), 1);
+    // Without a colour: the default, grey.
+    assert_redirects_to(&admin.post("/settings/tags", &[("name", "Lead")]).await, "/settings/tags");
+    assert_eq!(app.count("SELECT count(*) FROM tags WHERE name = 'Lead' AND colour = 'grey'"), 1);
+    // The client page shows the chip.
+    let r = admin.post("/clients", &[("name", "Ada"), ("tags", "Partner, Lead")]).await;
+    let client = crate::support::location(&r);
+    let page = admin.get_html(&client).await;
+    assert!(page.contains(r#"<span class="chip tag-grey" hx-disable>Lead</span><span class="chip tag-purple" hx-disable>Partner</span>"#), "{page}");
+    // So does the client list, in the row's Tags cell.
+    let list = admin.get_html("/clients").await;
+    assert!(list.contains("<th scope=\"col\">Tags</th>"), "{list}");
+    assert!(list.contains(r#"<td><span class="chips"><span class="chip tag-grey">Lead</span><span class="chip tag-purple">Partner</span></span></td>"#), "{list}");
+    // Recolouring keeps the name; renaming without a colour keeps the colour.
+    let id = app.count("SELECT id FROM tags WHERE name = 'Partner'");
+    assert_redirects_to(&admin.post(&format!("/settings/tags/{id}"), &[("name", "Partner"), ("colour", "teal")]).await, "/settings/tags");
+    assert_redirects_to(&admin.post(&format!("/settings/tags/{id}"), &[("name", "Partners")]).await, "/settings/tags");
+    assert_eq!(app.count("SELECT count(*) FROM tags WHERE name = 'Partners' AND colour = 'teal'"), 1);
+    assert_eq!(admin.post(&format!("/settings/tags/{id}"), &[("name", "Partners"), ("colour", "neon")]).await.status(), StatusCode::UNPROCESSABLE_ENTITY);
+}
+
+#[tokio::test]
+async fn a_settings_row_shows_edit_and_delete_and_edit_renders_the_rename_form_in_place() {
+    let app = spawn_app().await;
+    let (admin, _) = app.signed_in(Role::Admin).await;
+    admin.post("/settings/departments", &[("name", "Sales")]).await;
+    admin.post("/settings/departments", &[("name", "Support")]).await;
+    let sales = app.count("SELECT id FROM departments WHERE name = 'Sales'");
+    let support = app.count("SELECT id FROM departments WHERE name = 'Support'");
+    // At rest: names, an Edit link (to ?edit=ID without JavaScript, the row alone with htmx), a quiet Delete; no open inputs.
+    let html = admin.get_html("/settings/departments").await;
+    assert!(!html.contains(r#"id="rename-"#), "no always-open rename inputs: {html}");
+    let edit = format!(
+        r##"<a href="/settings/departments?edit={sales}#department-{sales}" class="button secondary" hx-get="/settings/departments?edit={sales}" hx-target="closest tr" hx-select="#department-{sales}" hx-swap="outerHTML">Edit"##
+    );
+    assert!(html.contains(&edit), "{html}");
+    assert!(html.contains(r#"<button type="submit" class="danger-outline">Delete"#) && !html.contains(r#"class="danger">Delete"#), "{html}");
+    assert!(html.contains(r#"hx-confirm="Delete this department?""#));
+    assert!(html.contains(r#"<div class="settings-column">"#));
+    // Without JavaScript: ?edit=ID renders that row, and only that one, as a form.
+    let editing = admin.get_html(&format!("/settings/departments?edit={sales}")).await;
+    let row = format!(r#"<tr id="department-{sales}">"#);
+    let at = editing.find(&row).expect("the row");
+    let end = at + editing[at..].find("</tr>").unwrap();
+    let row_html = &editing[at..end];
+    assert!(row_html.contains(&format!(r#"<form method="post" action="/settings/departments/{sales}" class="rename-form">"#)), "{row_html}");
+    assert!(row_html.contains(r#"name="name" value="Sales" required maxlength="100" autofocus"#), "{row_html}");
+    assert!(row_html.contains(&format!(r##"hx-get="/settings/departments" hx-target="closest tr" hx-select="#department-{sales}""##)) && row_html.contains(">Cancel</a>"), "{row_html}");
+    assert!(row_html.contains(r#"<td colspan="3">"#), "{row_html}");
+    assert_eq!(editing.matches("rename-form").count(), 1, "only one row is a form");
+    assert!(editing.contains(&format!("?edit={support}")), "the others keep their Edit link");
+    // With htmx: the fragment carries the same form row for hx-select to swap in.
+    let r = admin.htmx_get(&format!("/settings/departments?edit={sales}")).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let fragment = r.text().await.unwrap();
+    assert!(!fragment.contains("<html"), "a fragment");
+    assert!(fragment.contains(&row) && fragment.contains(r#"value="Sales" required maxlength="100" autofocus"#), "{fragment}");
+    // A refused rename shows the row as a form again, with the message.
+    let r = admin.post(&format!("/settings/departments/{sales}"), &[("name", "support")]).await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let body = r.text().await.unwrap();
+    assert!(body.contains("already exists") && body.contains("rename-form"), "{body}");
+    // A bad ?edit is a 400 like any bad query; another workspace's id just edits nothing.
+    assert_eq!(admin.get("/settings/departments?edit=x").await.status(), StatusCode::BAD_REQUEST);
+    assert!(!admin.get_html("/settings/departments?edit=999999").await.contains("rename-form"));
+    // Tags: the same row, and the form carries the colour swatches.
+    admin.post("/settings/tags", &[("name", "vip"), ("colour", "red")]).await;
+    let vip = app.count("SELECT id FROM tags WHERE name = 'vip'");
+    let tags = admin.get_html(&format!("/settings/tags?edit={vip}")).await;
+    assert!(tags.contains(r#"id="edit-colour-red" name="colour" value="red" checked"#), "{tags}");
+    assert!(tags.contains(&format!(r##"hx-select="#tag-{vip}""##)), "{tags}");
 }

@@ -131,7 +131,9 @@ pub async fn seed(app: &TestApp, text: &str, short: &str) -> World {
     let notification = app.count(&format!("SELECT max(id) FROM notifications WHERE workspace_id = {w}")).to_string();
     let audit = app.count(&format!("SELECT max(id) FROM audit_logs WHERE workspace_id = {w} AND action = 'clients.created'")).to_string();
 
+    let session = app.count(&format!("SELECT max(id) FROM sessions WHERE workspace_id = {w} AND user_id = {}", me.id)).to_string();
     let ids = HashMap::from([
+        ("sessions", session),
         ("clients", client),
         ("imports", import),
         ("follow-ups", follow_up),
@@ -144,6 +146,7 @@ pub async fn seed(app: &TestApp, text: &str, short: &str) -> World {
         // One-time links: any token (an unknown one shows the "link expired" page).
         ("reset", "0123456789abcdef".to_string()),
         ("invitations", "0123456789abcdef".to_string()),
+        ("email", "0123456789abcdef".to_string()),
         ("hash", "0".to_string()),
         ("file", "app.css".to_string()),
     ]);

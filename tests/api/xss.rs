@@ -124,6 +124,11 @@ fn htmx_gets(page_url: &str, body: &str, problems: &mut Vec<String>) -> Vec<Htmx
         let target: Option<ElementRef> = match el.value().attr("hx-target") {
             None | Some("this") => Some(el),
             Some(sel) if sel.starts_with('#') => html.select(&Selector::parse(sel).unwrap()).next(),
+            // `closest tr`: the nearest ancestor the selector matches (the Edit/Cancel of a settings row).
+            Some(sel) if sel.starts_with("closest ") => {
+                let selector = Selector::parse(sel.trim_start_matches("closest ")).unwrap();
+                el.ancestors().filter_map(ElementRef::wrap).find(|a| selector.matches(a))
+            }
             Some(other) => {
                 problems.push(format!("{page_url}: hx-target {other:?} is not understood by this test; teach it"));
                 None

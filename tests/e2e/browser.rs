@@ -39,10 +39,20 @@ fn find(candidates: &[&str]) -> Option<String> {
 
 impl Chrome {
     pub async fn start() -> Chrome {
+        Chrome::start_in_zone(None).await
+    }
+
+    /// A browser whose clock is in the time zone `zone` (the `TZ` chromedriver and Chromium
+    /// inherit), or the machine's own with `None`.
+    pub async fn start_in_zone(zone: Option<&str>) -> Chrome {
         let chromium = find(&["/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome"]).expect(INSTALL);
         let chromedriver = find(&["/usr/bin/chromedriver", "/usr/lib/chromium/chromedriver"]).expect(INSTALL);
         let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let driver = Command::new(chromedriver)
+        let mut command = Command::new(chromedriver);
+        if let Some(zone) = zone {
+            command.env("TZ", zone);
+        }
+        let driver = command
             .arg(format!("--port={port}"))
             .stdout(Stdio::null())
             .stderr(Stdio::null())

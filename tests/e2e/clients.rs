@@ -1,4 +1,5 @@
 use switchboard::users::role::Role;
+use serde_json::json;
 
 use crate::browser::Chrome;
 use crate::support::{PASSWORD, spawn_app};
@@ -36,13 +37,20 @@ async fn search_a_client_by_typing_open_it_log_a_call_and_complete_a_follow_up()
 
     chrome.click("#clients-rows tbody a").await;
     chrome.wait_for_heading("Grace Hopper").await;
-    // Log a call through htmx: the timeline section is swapped in place.
+    // Log a call through htmx: the form opens from its button; the timeline and the
+    // last-contacted field are swapped in place, and the page says so.
+    assert_eq!(chrome.text("#last-contacted").await, "never");
     chrome.eval("window.__marker = 1; return null;").await;
+    chrome.click("#log-activity summary").await;
+    chrome.fill("#comm-when", "2026-11-20 16:45").await;
     chrome.fill("#comm-notes", "Talked about compilers").await;
     chrome.click("form[action$='/communications'] button").await;
     chrome.wait_for_text("#client-timeline", "Talked about compilers").await;
+    assert!(chrome.text("#client-timeline").await.contains("Call logged."));
+    assert_eq!(chrome.text("#last-contacted").await, "2026-11-20 16:45", "updated in place");
     assert_eq!(chrome.eval("return window.__marker || null;").await, serde_json::json!(1), "no page reload");
 
+    chrome.click("#add-follow-up summary").await;
     chrome.fill("#fu-notes", "Send the paper").await;
     chrome.click("form[action$='/follow-ups'] button").await;
     chrome.click("form[action^='/follow-ups/'] button").await;
@@ -99,6 +107,99 @@ async fn filter_by_status_and_bulk_assign_two_clients() {
     chrome.wait_for_text("#flash", "Assigned 2 clients.").await;
     assert_eq!(app.count(&format!("SELECT count(*) FROM clients WHERE assigned_to = {} AND status = 'hot'", agent.id)), 2);
     assert_eq!(app.count("SELECT count(*) FROM clients WHERE assigned_to IS NOT NULL"), 2);
+    assert_eq!(chrome.csp_violations().await, Vec::<String>::new());
+    chrome.client.clone().close().await.unwrap();
+}
+
+/// Issue 10 item 9: the bulk bar appears with a ticked row and shows the chosen action's
+/// controls only; the select-all box ticks the page and then offers every matching client;
+/// `/` focuses the search unless one is typing in a field.
+#[tokio::test]
+async fn ticking_shows_the_bulk_bar_select_all_ticks_the_page_and_slash_focuses_the_search() {
+    use fantoccini::actions::{InputSource, KeyAction, KeyActions};
+    let app = spawn_app().await;
+    let admin = app.create_user_named("Acme", "ann@acme.test", "Ann Admin", Role::Admin);
+    {
+        use diesel::prelude::*;
+        diesel::sql_query(format!("INSERT INTO clients (workspace_id, name) SELECT {}, 'Client ' || g FROM generate_series(1, 3) g", admin.workspace_id))
+            .execute(&mut app.conn())
+            .unwrap();
+    }
+    let chrome = Chrome::start().await;
+    chrome.sign_in(&app.base, "ann@acme.test", PASSWORD).await;
+    chrome.goto(&format!("{}/clients", app.base)).await;
+    chrome.wait_for_heading("Clients").await;
+    let shown = |css: &str| format!("var e = document.querySelector('{css}'); return !!(e && e.getClientRects().length);");
+    let checked = "return document.querySelectorAll('#clients-rows input[name=client_ids]:checked').length;";
+
+    assert_eq!(chrome.eval(&shown("#bulk")).await, json!(false), "no bulk bar before anything is ticked");
+    assert_eq!(chrome.eval(&shown("#select-matching")).await, json!(false));
+    chrome.click("#clients-rows input[name=client_ids]").await;
+    assert_eq!(chrome.eval(&shown("#bulk")).await, json!(true), "a ticked row shows the bulk bar");
+    assert_eq!(chrome.eval(&shown("#bulk-status")).await, json!(true));
+    assert_eq!(chrome.eval(&shown("#bulk-tag")).await, json!(false), "only the chosen action's controls");
+    chrome.click("#bulk-action option[value='tag']").await;
+    assert_eq!(chrome.eval(&shown("#bulk-tag")).await, json!(true));
+    assert_eq!(chrome.eval(&shown("#bulk-status")).await, json!(false));
+    chrome.click("#clients-rows input[name=client_ids]").await;
+    assert_eq!(chrome.eval(&shown("#bulk")).await, json!(false), "unticked: the bar goes");
+
+    chrome.click("#select-page").await;
+    assert_eq!(chrome.eval(checked).await, json!(3), "select-all ticks the page");
+    assert_eq!(chrome.eval(&shown("#select-matching")).await, json!(true), "then offers all matching");
+    chrome.click("#select-matching").await;
+    chrome.fill("#bulk-tag", "vip").await;
+    chrome.click("#bulk button[type=submit]").await;
+    chrome.wait_for_text("#flash", "Tagged 3 clients.").await;
+    chrome.click("#select-page").await;
+    chrome.click("#select-page").await;
+    assert_eq!(chrome.eval(checked).await, json!(0), "unticking it unticks the page");
+
+    // "/" anywhere but a field focuses the search; in the field it is typed.
+    chrome.eval("document.activeElement.blur(); return null;").await;
+    let slash = || KeyActions::new("keyboard".into()).then(KeyAction::Down { value: '/' }).then(KeyAction::Up { value: '/' });
+    chrome.client.perform_actions(slash()).await.unwrap();
+    assert_eq!(chrome.eval("return document.activeElement.id;").await, json!("client-q"));
+    assert_eq!(chrome.eval("return document.getElementById('client-q').value;").await, json!(""));
+    chrome.client.perform_actions(slash()).await.unwrap();
+    assert_eq!(chrome.eval("return document.getElementById('client-q').value;").await, json!("/"), "typing in a field is left alone");
+    assert_eq!(chrome.csp_violations().await, Vec::<String>::new());
+    chrome.client.clone().close().await.unwrap();
+}
+
+/// The client page with both forms open, and the import form, fit a phone (390 px) without
+/// sideways scroll; screenshots at 1366 and 390 px go to the temp folder for a look.
+#[tokio::test]
+async fn the_client_page_forms_and_the_import_drop_zone_fit_a_phone() {
+    let app = spawn_app().await;
+    let admin = app.create_user_named("Acme", "ann@acme.test", "Ann Admin", Role::Admin);
+    {
+        use diesel::prelude::*;
+        diesel::sql_query(format!("INSERT INTO clients (workspace_id, name, assigned_to) VALUES ({0}, 'Grace Hopper', {1})", admin.workspace_id, admin.id))
+            .execute(&mut app.conn())
+            .unwrap();
+    }
+    let id = app.count("SELECT id FROM clients");
+    let chrome = Chrome::start().await;
+    chrome.sign_in(&app.base, "ann@acme.test", PASSWORD).await;
+    for (width, height) in [(1366, 900), (390, 844)] {
+        chrome.client.set_window_size(width, height).await.expect("resize");
+        chrome.goto(&format!("{}/clients/{id}", app.base)).await;
+        chrome.wait_for_heading("Grace Hopper").await;
+        chrome.click("#log-activity summary").await;
+        chrome.click("#add-follow-up summary").await;
+        let seen = chrome.eval("return [document.documentElement.scrollWidth, window.innerWidth];").await;
+        assert!(seen[0].as_i64() <= seen[1].as_i64(), "the client page scrolls sideways at {width}: {seen}");
+        let shot = chrome.client.screenshot().await.expect("screenshot");
+        std::fs::write(std::env::temp_dir().join(format!("client-page-{width}.png")), shot).unwrap();
+        chrome.goto(&format!("{}/clients/import", app.base)).await;
+        chrome.wait_for_heading("Import clients").await;
+        let seen = chrome.eval("return [document.documentElement.scrollWidth, window.innerWidth, document.querySelector('.drop-zone').getBoundingClientRect().height];").await;
+        assert!(seen[0].as_i64() <= seen[1].as_i64(), "the import page scrolls sideways at {width}: {seen}");
+        assert!(seen[2].as_f64().unwrap() >= 120.0, "a large drop zone: {seen}");
+        let shot = chrome.client.screenshot().await.expect("screenshot");
+        std::fs::write(std::env::temp_dir().join(format!("import-page-{width}.png")), shot).unwrap();
+    }
     assert_eq!(chrome.csp_violations().await, Vec::<String>::new());
     chrome.client.clone().close().await.unwrap();
 }

@@ -6,8 +6,10 @@ mod support;
 
 mod browser;
 mod clients;
+mod first_run;
 mod import;
 mod narrow;
 mod pages;
 mod recovery;
+mod settings_rows;
 mod sign_in;

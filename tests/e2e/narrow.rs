@@ -91,3 +91,63 @@ async fn a_click_anywhere_on_a_notification_card_opens_it_and_its_button_is_read
     assert_eq!(app.count(&format!("SELECT count(*) FROM notifications WHERE user_id = {} AND read_at IS NULL", ann.id)), 0);
     chrome.client.clone().close().await.unwrap();
 }
+
+/// Issue 10 item 15: at 1366 and 390 pixels the dashboard's tiles are as tall as their own
+/// content (not the tallest tile's), and the chart's labels neither overlap nor leave the tile.
+#[tokio::test]
+async fn dashboard_tiles_fit_their_content_and_the_chart_labels_stay_readable() {
+    let app = spawn_app().await;
+    let admin = app.create_user_named("Acme", "ann@acme.test", "Ann Admin", Role::Admin);
+    let chrome = Chrome::start().await;
+    chrome.sign_in(&app.base, "ann@acme.test", PASSWORD).await;
+    for sql in [
+        format!("INSERT INTO clients (workspace_id, name, status) VALUES ({}, 'Amara Smith', 'hot')", admin.workspace_id),
+        format!(
+            "INSERT INTO communications (workspace_id, client_id, kind, occurred_at, notes, user_id) \
+             SELECT c.workspace_id, c.id, 'call', now() - make_interval(days => g % 7), '', {} FROM clients c, generate_series(1, 40) g",
+            admin.id
+        ),
+    ] {
+        diesel::RunQueryDsl::execute(diesel::sql_query(sql), &mut app.conn()).unwrap();
+    }
+    const MEASURE: &str = "
+        const tiles = [...document.querySelectorAll('.tiles-grid > .tile')].map(t => t.getBoundingClientRect().height);
+        const labels = [...document.querySelectorAll('.bar-labels li')].map(l => l.getBoundingClientRect());
+        const chart = document.querySelector('.bar-chart').getBoundingClientRect();
+        const overlaps = labels.slice(1).filter((r, i) => r.left < labels[i].right - 0.5).length;
+        const outside = labels.filter(r => r.left < chart.left - 0.5 || r.right > chart.right + 0.5).length;
+        const tooWide = [...document.querySelectorAll('.bar-labels li > *')].filter(e => e.scrollWidth > e.clientWidth + 0.5).length;
+        const size = parseFloat(getComputedStyle(document.querySelector('.bar-labels span')).fontSize);
+        return { tiles, count: labels.length, overlaps, outside, tooWide, size, scroll: document.documentElement.scrollWidth, width: window.innerWidth };";
+    for (width, height) in [(1366, 900), (390, 844)] {
+        chrome.client.set_window_size(width, height).await.expect("resize");
+        chrome.goto(&format!("{}/", app.base)).await;
+        chrome.wait_for(".bar-labels li").await;
+        chrome.wait_for("#tile-my-follow-ups").await;
+        let seen = chrome.eval(MEASURE).await;
+        if let Ok(dir) = std::env::var("SCREENSHOT_DIR") {
+            std::fs::write(format!("{dir}/dashboard-{width}.png"), chrome.client.screenshot().await.unwrap()).unwrap();
+        }
+        assert_eq!(seen["count"], 7, "{width}: {seen}");
+        assert_eq!(seen["overlaps"], 0, "{width}: chart labels overlap: {seen}");
+        assert_eq!(seen["outside"], 0, "{width}: chart labels leave the tile: {seen}");
+        assert_eq!(seen["tooWide"], 0, "{width}: a chart label is cut: {seen}");
+        assert!(seen["size"].as_f64().unwrap() >= 11.5, "{width}: chart labels too small: {seen}");
+        assert!(seen["scroll"].as_i64().unwrap() <= seen["width"].as_i64().unwrap(), "{width}: scrolls sideways: {seen}");
+        let tiles: Vec<f64> = seen["tiles"].as_array().unwrap().iter().map(|h| h.as_f64().unwrap()).collect();
+        let (low, high) = tiles.iter().fold((f64::MAX, 0f64), |(l, h), t| (l.min(*t), h.max(*t)));
+        assert!(high - low > 40.0, "{width}: tiles are stretched to one height: {seen}");
+        // The pages the figures and the recent activity link to.
+        for page in ["/follow-ups?view=due-soon", "/audit-logs"] {
+            chrome.goto(&format!("{}{page}", app.base)).await;
+            chrome.wait_for("h1").await;
+            if let Ok(dir) = std::env::var("SCREENSHOT_DIR") {
+                let name = page.replace(['/', '?', '='], "_");
+                std::fs::write(format!("{dir}/{name}-{width}.png"), chrome.client.screenshot().await.unwrap()).unwrap();
+            }
+            let seen = chrome.eval("return { scroll: document.documentElement.scrollWidth, width: window.innerWidth };").await;
+            assert!(seen["scroll"].as_i64().unwrap() <= seen["width"].as_i64().unwrap(), "{page} at {width} scrolls sideways: {seen}");
+        }
+    }
+    chrome.client.clone().close().await.unwrap();
+}

@@ -14,6 +14,7 @@ async fn first_run_setup_then_sign_out_and_sign_in_again() {
     chrome.fill("#name", "Ann Admin").await;
     chrome.fill("#email", "ann@acme.test").await;
     chrome.fill("#password", PASSWORD).await;
+    chrome.click("#default_country option[value='GB']").await;
     chrome.click("button[type=submit]").await;
     chrome.wait_for_heading("Dashboard").await;
     assert_eq!(chrome.path().await, "/");

@@ -1,0 +1,153 @@
+//! The client list's tabs, counts, sortable headers and formatting (issue 10 item 9).
+
+use diesel::RunQueryDsl;
+use reqwest::StatusCode;
+use switchboard::users::role::Role;
+
+use crate::support::{TestApp, spawn_app};
+
+/// `n` clients named `<prefix> 0001`… of one status, inserted in one statement.
+fn insert(app: &TestApp, workspace_id: i64, prefix: &str, status: &str, n: i64) {
+    diesel::sql_query(format!(
+        "INSERT INTO clients (workspace_id, name, status) SELECT {workspace_id}, '{prefix} ' || lpad(g::text, 4, '0'), '{status}' FROM generate_series(1, {n}) g"
+    ))
+    .execute(&mut app.conn())
+    .unwrap();
+}
+
+fn tabs(html: &str) -> &str {
+    let start = html.find("<nav class=\"tabs\"").expect("status tabs");
+    &html[start..start + html[start..].find("</nav>").unwrap()]
+}
+
+#[tokio::test]
+async fn the_tabs_count_the_search_and_link_to_each_status_keeping_it() {
+    let app = spawn_app().await;
+    let (admin, me) = app.signed_in(Role::Admin).await;
+    insert(&app, me.workspace_id, "Smith", "hot", 2);
+    insert(&app, me.workspace_id, "Smith", "warm", 1);
+    insert(&app, me.workspace_id, "Jones", "inactive", 4);
+
+    let all = admin.get_html("/clients").await;
+    let t = tabs(&all);
+    assert!(t.contains(">All 7</a>") && t.contains(">Hot 2</a>") && t.contains(">Warm 1</a>") && t.contains(">Inactive 4</a>"), "{t}");
+    assert!(all.contains("<p id=\"clients-count\" class=\"result-count\">7 clients</p>"));
+
+    let smith = admin.get_html("/clients?q=smith&department=&page=1").await;
+    let t = tabs(&smith);
+    assert!(t.contains(">All 3</a>") && t.contains(">Hot 2</a>") && t.contains(">Warm 1</a>") && t.contains(">Inactive 0</a>"), "{t}");
+    assert!(t.contains("<a href=\"/clients?q=smith\" aria-current=\"page\">All 3</a>"), "{t}");
+    assert!(t.contains("<a href=\"/clients?q=smith&#38;status=hot\" >Hot 2</a>"), "{t}");
+    assert!(smith.contains(">3 clients</p>"));
+
+    let warm = admin.get_html("/clients?q=smith&status=warm").await;
+    let t = tabs(&warm);
+    assert!(t.contains("<a href=\"/clients?q=smith&#38;status=warm\" aria-current=\"page\">Warm 1</a>"), "{t}");
+    assert!(t.contains("<a href=\"/clients?q=smith\" >All 3</a>"), "{t}");
+    assert!(warm.contains(">1 client</p>"), "one, not ones");
+
+    // The htmx fragment that typing swaps in carries the tabs and the count too.
+    let fragment = admin.client.get(admin.url("/clients?q=jones")).header("HX-Request", "true").header("HX-Target", "clients-rows").send().await.unwrap();
+    let body = fragment.text().await.unwrap();
+    assert!(tabs(&body).contains(">All 4</a>") && body.contains(">4 clients</p>"), "{body}");
+}
+
+#[tokio::test]
+async fn past_a_thousand_matches_a_search_counts_1000_plus_and_the_counters_stay_exact() {
+    let app = spawn_app().await;
+    let (admin, me) = app.signed_in(Role::Admin).await;
+    insert(&app, me.workspace_id, "Smith", "hot", 1200);
+    insert(&app, me.workspace_id, "Smith", "warm", 5);
+    insert(&app, me.workspace_id, "Jones", "warm", 30);
+
+    let smith = admin.get_html("/clients?q=smith").await;
+    let t = tabs(&smith);
+    assert!(t.contains(">All 1,005+</a>") && t.contains(">Hot 1,000+</a>") && t.contains(">Warm 5</a>") && t.contains(">Inactive 0</a>"), "{t}");
+    assert!(smith.contains(">1,005+ clients</p>"));
+    let hot_smiths = admin.get_html("/clients?q=smith&status=hot").await;
+    assert!(hot_smiths.contains(">1,000+ clients</p>"));
+    assert!(smith.contains("All 1,005+ clients matching the filter"), "the select-all-matching choice");
+
+    // No search, no filter: the counters answer, exactly, with separators.
+    let all = admin.get_html("/clients").await;
+    let t = tabs(&all);
+    assert!(t.contains(">All 1,235</a>") && t.contains(">Hot 1,200</a>") && t.contains(">Warm 35</a>"), "{t}");
+    assert!(all.contains(">1,235 clients</p>"));
+    let hot = admin.get_html("/clients?status=hot").await;
+    assert!(hot.contains(">1,200 clients</p>"));
+
+    // A manager's scope is not a counter row: bounded counts.
+    let (manager, m) = app.signed_in(Role::Manager).await;
+    diesel::sql_query(format!("UPDATE clients SET assigned_to = {} WHERE name LIKE 'Smith%'", m.id)).execute(&mut app.conn()).unwrap();
+    let mine = manager.get_html("/clients").await;
+    let t = tabs(&mine);
+    assert!(t.contains(">All 1,005+</a>") && t.contains(">Hot 1,000+</a>") && t.contains(">Warm 5</a>"), "{t}");
+}
+
+#[tokio::test]
+async fn column_headers_link_to_their_order_keeping_the_filters_and_mark_the_current_one() {
+    let app = spawn_app().await;
+    let (admin, me) = app.signed_in(Role::Admin).await;
+    insert(&app, me.workspace_id, "Smith", "hot", 2);
+
+    let list = admin.get_html("/clients").await;
+    assert!(list.contains("<th scope=\"col\" aria-sort=\"ascending\"><a class=\"sort\" href=\"/clients?sort=name\">Name <span aria-hidden=\"true\">↑</span></a></th>"), "{list}");
+    assert!(list.contains("<th scope=\"col\"><a class=\"sort\" href=\"/clients?sort=last_contacted\">Last contacted</a></th>"));
+    assert_eq!(list.matches("aria-sort=").count(), 1);
+
+    let sorted = admin.get_html("/clients?q=smi&status=hot&sort=last_contacted&page=1").await;
+    assert!(sorted.contains("<th scope=\"col\" aria-sort=\"descending\"><a class=\"sort\" href=\"/clients?q=smi&#38;status=hot&#38;sort=last_contacted\">Last contacted"), "{sorted}");
+    assert!(sorted.contains("<th scope=\"col\"><a class=\"sort\" href=\"/clients?q=smi&#38;status=hot&#38;sort=name\">Name</a></th>"));
+
+    // A search with no order chosen is newest first: no column is the current order.
+    let search = admin.get_html("/clients?q=smi").await;
+    assert_eq!(search.matches("aria-sort=").count(), 0);
+    for column in ["Email", "Phone", "Company", "Status", "Assignee"] {
+        assert!(search.contains(&format!("<th scope=\"col\">{column}</th>")), "{column} is not sortable");
+    }
+}
+
+#[tokio::test]
+async fn phones_are_grouped_for_their_country_and_page_numbers_separated() {
+    let app = spawn_app().await;
+    let (admin, me) = app.signed_in(Role::Admin).await;
+    diesel::sql_query(format!(
+        "INSERT INTO clients (workspace_id, name, phone) VALUES ({0}, 'Ada', '+491701234567'), ({0}, 'Bob', '+14155552671'), ({0}, 'Cy', '+442079460958')",
+        me.workspace_id
+    ))
+    .execute(&mut app.conn())
+    .unwrap();
+    let list = admin.get_html("/clients").await;
+    for phone in ["+49 170 1234567", "+1 415 555 2671", "+44 20 7946 0958"] {
+        assert!(list.contains(&format!("<td class=\"phone\">{phone}</td>")), "{phone}");
+    }
+    assert!(!list.contains("+491701234567"));
+    let far = admin.get_html("/clients?page=12345").await;
+    assert!(far.contains("<span>Page 12,345</span>") && far.contains("No clients match."));
+}
+
+#[tokio::test]
+async fn the_skip_link_comes_first_and_the_rows_before_the_bulk_form() {
+    let app = spawn_app().await;
+    let (admin, _) = app.signed_in(Role::Admin).await;
+    let list = admin.get_html("/clients").await;
+    let body = &list[list.find("<body").unwrap()..];
+    let first_link = &body[body.find("<a ").unwrap()..];
+    assert!(first_link.starts_with("<a class=\"skip-link\" href=\"#main\">Skip to clients</a>"), "{first_link:.80}");
+    assert!(list.contains("<main id=\"main\" tabindex=\"-1\">"));
+    assert!(list.find("<table class=\"client-list\"").unwrap() < list.find("<form id=\"bulk\"").unwrap());
+    let other = admin.get_html("/follow-ups").await;
+    assert!(other.contains(">Skip to content</a>"));
+}
+
+#[tokio::test]
+async fn a_bulk_action_on_all_matching_changes_every_match_and_only_those() {
+    let app = spawn_app().await;
+    let (admin, me) = app.signed_in(Role::Admin).await;
+    insert(&app, me.workspace_id, "Smith", "warm", 60);
+    insert(&app, me.workspace_id, "Jones", "warm", 3);
+    let r = admin.post("/clients/bulk", &[("action", "status"), ("status", "hot"), ("target", "all-matching"), ("q", "smith")]).await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert_eq!(app.count("SELECT count(*) FROM clients WHERE status = 'hot'"), 60, "more than the page of fifty");
+    assert_eq!(app.count("SELECT count(*) FROM clients WHERE status = 'hot' AND name LIKE 'Jones%'"), 0);
+}
