@@ -14,6 +14,7 @@ pub mod email;
 pub mod error;
 pub mod imports;
 pub mod jobs;
+pub mod messaging;
 pub mod notifications;
 pub mod ops;
 pub mod routes;

@@ -85,6 +85,7 @@ diesel::table! {
         search -> Nullable<Text>,
         sort_name -> Nullable<Text>,
         import_id -> Nullable<Int8>,
+        source -> Text,
     }
 }
 
@@ -304,6 +305,87 @@ diesel::table! {
 }
 
 diesel::table! {
+    early_status_callbacks (workspace_id, id) {
+        workspace_id -> Int8,
+        id -> Int8,
+        provider_id -> Text,
+        status -> Text,
+        error_code -> Nullable<Int4>,
+        error_message -> Nullable<Text>,
+        received_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    messages (workspace_id, id) {
+        workspace_id -> Int8,
+        id -> Int8,
+        client_id -> Nullable<Int8>,
+        channel -> Text,
+        direction -> Text,
+        provider_id -> Nullable<Text>,
+        sender -> Text,
+        recipient -> Text,
+        body -> Text,
+        template_id -> Nullable<Int8>,
+        variables -> Jsonb,
+        button_payload -> Nullable<Text>,
+        status -> Text,
+        error_code -> Nullable<Int4>,
+        error_message -> Nullable<Text>,
+        created_by -> Nullable<Int8>,
+        created_at -> Timestamptz,
+        lease_until -> Nullable<Timestamptz>,
+        attempt_at -> Nullable<Timestamptz>,
+        sent_at -> Nullable<Timestamptz>,
+        delivered_at -> Nullable<Timestamptz>,
+        read_at -> Nullable<Timestamptz>,
+        failed_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    send_throttles (workspace_id, sender) {
+        workspace_id -> Int8,
+        sender -> Text,
+        tat -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    twilio_settings (workspace_id) {
+        workspace_id -> Int8,
+        account_sid -> Text,
+        auth_token_sealed -> Bytea,
+        whatsapp_from -> Array<Text>,
+        sms_from -> Nullable<Text>,
+        messaging_service_sid -> Nullable<Text>,
+        whatsapp_rate -> Float8,
+        sms_rate -> Float8,
+        inbound_unknown -> Text,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    whatsapp_templates (workspace_id, id) {
+        workspace_id -> Int8,
+        id -> Int8,
+        provider_id -> Text,
+        name -> Text,
+        language -> Text,
+        body -> Text,
+        variables -> Jsonb,
+        media -> Array<Text>,
+        buttons -> Jsonb,
+        approval_status -> Text,
+        category -> Text,
+        rejection_reason -> Text,
+        synced_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     workspaces (id) {
         id -> Int8,
         name -> Text,
@@ -332,6 +414,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     communication_counts,
     communications,
     departments,
+    early_status_callbacks,
     follow_up_counts,
     follow_ups,
     import_chunks,
@@ -339,12 +422,16 @@ diesel::allow_tables_to_appear_in_same_query!(
     imports,
     jobs,
     login_failures,
+    messages,
     notifications,
     rate_events,
+    send_throttles,
     sessions,
     smtp_settings,
     tags,
+    twilio_settings,
     user_departments,
     users,
+    whatsapp_templates,
     workspaces,
 );

@@ -34,6 +34,7 @@ mod spreadsheet;
 mod status_source;
 mod stylesheet;
 mod tenancy;
+mod twilio_provider;
 mod upload_names;
 mod walk;
 mod workspace_names;

@@ -3,6 +3,7 @@
 //! the real application on a random port, and cookie-aware browsers that handle CSRF.
 #![allow(dead_code)]
 
+pub mod fake_twilio;
 pub mod smtp;
 
 use std::path::PathBuf;

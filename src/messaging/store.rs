@@ -1,0 +1,252 @@
+//! The messages table. Three rules live here and nowhere else:
+//!
+//! - A status only moves forward (`message_status_rank`), whatever order callbacks arrive
+//!   in and however often; each status's first time is kept.
+//! - A status callback for a provider id not recorded yet is kept
+//!   (`early_status_callbacks`) and applied when the id is recorded. Both sides take the
+//!   same transaction-scoped advisory lock on (workspace, provider id), so a callback can
+//!   never slip between "not found" and "recorded".
+//! - An outbound message is claimed once (`queued` → `sending`, with a lease) before its
+//!   send; a claim whose lease ran out is reconciled with the provider, never resent.
+
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Integer, Nullable, Text};
+
+use crate::db::schema::{early_status_callbacks, messages};
+use crate::messaging::{Channel, Direction, MessageStatus, StatusReport};
+
+#[derive(Clone, Debug, Queryable, Selectable, QueryableByName)]
+#[diesel(table_name = messages)]
+pub struct Message {
+    pub workspace_id: i64,
+    pub id: i64,
+    pub client_id: Option<i64>,
+    pub channel: Channel,
+    pub direction: Direction,
+    pub provider_id: Option<String>,
+    pub sender: String,
+    pub recipient: String,
+    pub body: String,
+    pub template_id: Option<i64>,
+    pub variables: serde_json::Value,
+    pub button_payload: Option<String>,
+    pub status: MessageStatus,
+    pub error_code: Option<i32>,
+    pub error_message: Option<String>,
+    pub created_by: Option<i64>,
+    pub created_at: DateTime<Utc>,
+    pub lease_until: Option<DateTime<Utc>>,
+    pub attempt_at: Option<DateTime<Utc>>,
+    pub sent_at: Option<DateTime<Utc>>,
+    pub delivered_at: Option<DateTime<Utc>>,
+    pub read_at: Option<DateTime<Utc>>,
+    pub failed_at: Option<DateTime<Utc>>,
+}
+
+/// An outbound message to write (`queued`); its send job is enqueued in the same transaction.
+#[derive(Clone, Debug)]
+pub struct NewOutbound {
+    pub workspace_id: i64,
+    pub client_id: Option<i64>,
+    pub channel: Channel,
+    pub sender: String,
+    pub recipient: String,
+    pub body: String,
+    pub template_id: Option<i64>,
+    pub variables: serde_json::Value,
+    pub created_by: Option<i64>,
+}
+
+pub fn insert_outbound(conn: &mut PgConnection, new: &NewOutbound) -> QueryResult<Message> {
+    diesel::insert_into(messages::table)
+        .values((
+            messages::workspace_id.eq(new.workspace_id),
+            messages::client_id.eq(new.client_id),
+            messages::channel.eq(new.channel),
+            messages::direction.eq(Direction::Outbound),
+            messages::sender.eq(&new.sender),
+            messages::recipient.eq(&new.recipient),
+            messages::body.eq(&new.body),
+            messages::template_id.eq(new.template_id),
+            messages::variables.eq(&new.variables),
+            messages::status.eq(MessageStatus::Queued),
+            messages::created_by.eq(new.created_by),
+        ))
+        .returning(Message::as_returning())
+        .get_result(conn)
+}
+
+pub fn find(conn: &mut PgConnection, workspace_id: i64, id: i64) -> QueryResult<Option<Message>> {
+    messages::table.find((workspace_id, id)).select(Message::as_select()).first(conn).optional()
+}
+
+/// `queued` → `sending` under a lease of `lease_secs`; `None` when the message is not
+/// queued (already claimed, sent, or cancelled).
+pub fn claim(conn: &mut PgConnection, workspace_id: i64, id: i64, lease_secs: i32) -> QueryResult<Option<Message>> {
+    diesel::sql_query(
+        "UPDATE messages SET status = 'sending', attempt_at = now(), lease_until = now() + make_interval(secs => $3) \
+         WHERE workspace_id = $1 AND id = $2 AND status = 'queued' RETURNING *",
+    )
+    .bind::<BigInt, _>(workspace_id)
+    .bind::<BigInt, _>(id)
+    .bind::<Integer, _>(lease_secs)
+    .get_result(conn)
+    .optional()
+}
+
+/// `sending` → `queued` again: the provider certainly did not take it (a 429, a refused
+/// connection), so the next attempt may send.
+pub fn release(conn: &mut PgConnection, workspace_id: i64, id: i64) -> QueryResult<usize> {
+    diesel::sql_query("UPDATE messages SET status = 'queued', lease_until = NULL WHERE workspace_id = $1 AND id = $2 AND status = 'sending'")
+        .bind::<BigInt, _>(workspace_id)
+        .bind::<BigInt, _>(id)
+        .execute(conn)
+}
+
+/// A send the provider refused for good, or that was refused before it was tried.
+pub fn fail(conn: &mut PgConnection, workspace_id: i64, id: i64, code: Option<i32>, reason: &str) -> QueryResult<usize> {
+    diesel::sql_query(
+        "UPDATE messages SET status = 'failed', failed_at = coalesce(failed_at, now()), lease_until = NULL, \
+           error_code = $3, error_message = $4 \
+         WHERE workspace_id = $1 AND id = $2 AND status IN ('queued', 'sending', 'unknown')",
+    )
+    .bind::<BigInt, _>(workspace_id)
+    .bind::<BigInt, _>(id)
+    .bind::<Nullable<Integer>, _>(code)
+    .bind::<Text, _>(reason)
+    .execute(conn)
+}
+
+/// A send whose outcome could not be established: a person decides.
+pub fn mark_unknown(conn: &mut PgConnection, workspace_id: i64, id: i64, reason: &str) -> QueryResult<usize> {
+    diesel::sql_query(
+        "UPDATE messages SET status = 'unknown', lease_until = NULL, error_message = $3 \
+         WHERE workspace_id = $1 AND id = $2 AND status = 'sending'",
+    )
+    .bind::<BigInt, _>(workspace_id)
+    .bind::<BigInt, _>(id)
+    .bind::<Text, _>(reason)
+    .execute(conn)
+}
+
+/// Takes the lock that orders "record a provider id" against "a callback for it arrived".
+fn lock_provider_id(conn: &mut PgConnection, workspace_id: i64, provider_id: &str) -> QueryResult<()> {
+    diesel::sql_query("SELECT pg_advisory_xact_lock(hashtextextended($1 || ':' || $2::text, 17))")
+        .bind::<Text, _>(provider_id)
+        .bind::<BigInt, _>(workspace_id)
+        .execute(conn)
+        .map(|_| ())
+}
+
+/// Records what the provider answered for a claimed message (its id and first status) and
+/// applies any callbacks that arrived for that id before. Runs in its own transaction.
+/// `false` when the message was no longer `sending` under a claim (nothing written).
+pub fn record_accepted(conn: &mut PgConnection, workspace_id: i64, id: i64, provider_id: &str, status: MessageStatus) -> QueryResult<bool> {
+    conn.transaction(|conn| {
+        lock_provider_id(conn, workspace_id, provider_id)?;
+        let updated = diesel::sql_query(
+            "UPDATE messages SET provider_id = $3, lease_until = NULL, \
+               status = CASE WHEN message_status_rank($4) > message_status_rank(status) THEN $4 ELSE status END \
+             WHERE workspace_id = $1 AND id = $2 AND status IN ('sending', 'unknown') AND provider_id IS NULL",
+        )
+        .bind::<BigInt, _>(workspace_id)
+        .bind::<BigInt, _>(id)
+        .bind::<Text, _>(provider_id)
+        .bind::<Text, _>(status.as_str())
+        .execute(conn)?;
+        if updated == 0 {
+            return Ok(false);
+        }
+        apply_early_callbacks(conn, workspace_id, provider_id)?;
+        Ok(true)
+    })
+}
+
+/// Applies the callbacks kept for `provider_id`, oldest first, and forgets them.
+fn apply_early_callbacks(conn: &mut PgConnection, workspace_id: i64, provider_id: &str) -> QueryResult<()> {
+    let early: Vec<(String, Option<i32>, Option<String>)> = diesel::delete(
+        early_status_callbacks::table
+            .filter(early_status_callbacks::workspace_id.eq(workspace_id))
+            .filter(early_status_callbacks::provider_id.eq(provider_id)),
+    )
+    .returning((early_status_callbacks::status, early_status_callbacks::error_code, early_status_callbacks::error_message))
+    .get_results(conn)?;
+    for (status, error_code, error_message) in early {
+        if let Some(status) = MessageStatus::parse(&status) {
+            update_status(conn, workspace_id, &StatusReport { provider_id: provider_id.to_string(), status, error_code, error_message })?;
+        }
+    }
+    Ok(())
+}
+
+/// What a status callback did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Applied {
+    /// The message moved to the reported status.
+    Moved,
+    /// The message is already there or further along (a duplicate or a late callback).
+    Unchanged,
+    /// No message has this provider id yet: kept until one does.
+    Kept,
+}
+
+/// Applies a status callback: forward only, each status's first time kept, the error code
+/// and text of a failure recorded. Runs in its own transaction.
+pub fn apply_status(conn: &mut PgConnection, workspace_id: i64, report: &StatusReport) -> QueryResult<Applied> {
+    conn.transaction(|conn| {
+        lock_provider_id(conn, workspace_id, &report.provider_id)?;
+        match update_status(conn, workspace_id, report)? {
+            Some(true) => Ok(Applied::Moved),
+            Some(false) => Ok(Applied::Unchanged),
+            None => {
+                diesel::insert_into(early_status_callbacks::table)
+                    .values((
+                        early_status_callbacks::workspace_id.eq(workspace_id),
+                        early_status_callbacks::provider_id.eq(&report.provider_id),
+                        early_status_callbacks::status.eq(report.status.as_str()),
+                        early_status_callbacks::error_code.eq(report.error_code),
+                        early_status_callbacks::error_message.eq(&report.error_message),
+                    ))
+                    .execute(conn)?;
+                Ok(Applied::Kept)
+            }
+        }
+    })
+}
+
+#[derive(QueryableByName)]
+struct Moved {
+    #[diesel(sql_type = diesel::sql_types::Bool)]
+    moved: bool,
+}
+
+/// `None`: no message has the id; `Some(moved)` otherwise. The per-status times are set
+/// the first time each status is reported, even when the status itself does not move
+/// (a `delivered` that arrives after `read` still dates the delivery).
+fn update_status(conn: &mut PgConnection, workspace_id: i64, report: &StatusReport) -> QueryResult<Option<bool>> {
+    let failure = report.status.is_failure();
+    diesel::sql_query(
+        "WITH old AS (SELECT id, status FROM messages WHERE workspace_id = $1 AND provider_id = $2 FOR UPDATE) \
+         UPDATE messages m SET \
+           status = CASE WHEN message_status_rank($3) > message_status_rank(old.status) THEN $3 ELSE old.status END, \
+           sent_at = CASE WHEN $3 IN ('sent', 'delivered', 'read') THEN coalesce(m.sent_at, now()) ELSE m.sent_at END, \
+           delivered_at = CASE WHEN $3 IN ('delivered', 'read') THEN coalesce(m.delivered_at, now()) ELSE m.delivered_at END, \
+           read_at = CASE WHEN $3 = 'read' THEN coalesce(m.read_at, now()) ELSE m.read_at END, \
+           failed_at = CASE WHEN $6 THEN coalesce(m.failed_at, now()) ELSE m.failed_at END, \
+           error_code = CASE WHEN $6 AND message_status_rank($3) > message_status_rank(old.status) THEN $4 ELSE m.error_code END, \
+           error_message = CASE WHEN $6 AND message_status_rank($3) > message_status_rank(old.status) THEN $5 ELSE m.error_message END, \
+           lease_until = NULL \
+         FROM old WHERE m.workspace_id = $1 AND m.id = old.id \
+         RETURNING message_status_rank($3) > message_status_rank(old.status) AS moved",
+    )
+    .bind::<BigInt, _>(workspace_id)
+    .bind::<Text, _>(&report.provider_id)
+    .bind::<Text, _>(report.status.as_str())
+    .bind::<Nullable<Integer>, _>(report.error_code)
+    .bind::<Nullable<Text>, _>(&report.error_message)
+    .bind::<diesel::sql_types::Bool, _>(failure)
+    .get_result::<Moved>(conn)
+    .optional()
+    .map(|row| row.map(|r| r.moved))
+}
