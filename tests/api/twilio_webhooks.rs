@@ -25,10 +25,15 @@ struct Ws {
 }
 
 fn workspace(app: &TestApp, name: &str, token: Option<&str>) -> Ws {
+    workspace_sealed(app, name, token, &"test-secret-key-".repeat(4))
+}
+
+/// As [`workspace`], the token sealed under this `SWITCHBOARD_SECRET_KEY`.
+fn workspace_sealed(app: &TestApp, name: &str, token: Option<&str>, secret_key: &str) -> Ws {
     let user = app.create_user(name, &format!("admin-{}@{}.test", uuid::Uuid::new_v4().simple(), name.to_lowercase()), Role::Admin);
     let id = user.workspace_id;
     if let Some(token) = token {
-        let at_rest = switchboard::crypto::derive("test-secret-key-".repeat(4).as_bytes());
+        let at_rest = switchboard::crypto::derive(secret_key.as_bytes());
         diesel::sql_query(
             "INSERT INTO twilio_settings (workspace_id, account_sid, auth_token_sealed, whatsapp_from, sms_from) VALUES ($1, $2, $3, ARRAY[$4], $4)",
         )
@@ -49,7 +54,11 @@ fn form(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
 
 /// POSTs the form to `path` on the app with this signature (or none).
 async fn post(app: &TestApp, path: &str, form: &[(String, String)], signature: Option<&str>) -> reqwest::Response {
-    let mut request = reqwest::Client::new().post(format!("{}{path}", app.base)).form(form);
+    post_to(&app.base, path, form, signature).await
+}
+
+async fn post_to(base: &str, path: &str, form: &[(String, String)], signature: Option<&str>) -> reqwest::Response {
+    let mut request = reqwest::Client::new().post(format!("{base}{path}")).form(form);
     if let Some(signature) = signature {
         request = request.header("X-Twilio-Signature", signature);
     }
@@ -415,4 +424,50 @@ async fn a_body_over_64_kib_is_413_and_writes_nothing() {
     let r = post_signed(&app, &status_path(&acme), &f, AUTH_TOKEN).await;
     assert_eq!(r.status(), StatusCode::PAYLOAD_TOO_LARGE);
     assert_eq!(written(&app), before);
+}
+
+#[tokio::test]
+async fn each_callback_is_one_info_line_without_its_body_or_the_token() {
+    let app = spawn_app_with(|s| s.job_workers = 0).await;
+    let acme = workspace_sealed(&app, "Acme", Some(AUTH_TOKEN), crate::logs::SECRET_KEY);
+    client_with_phone(&app, &acme, "Amara Okafor", "+14155550123");
+    outbound(&app, &acme, Some("SMlogged"), "accepted");
+    let server = crate::logs::serve_logged(&app, "debug", None).await;
+    let base = server.base.clone();
+    let signed = |path: &str, f: &[(String, String)]| twilio_signature(AUTH_TOKEN, &format!("{base}{path}"), f);
+    let body = "my-private-words-4711";
+    let inbound = sms_from("SMloggedin", "+14155550123", body);
+    let r = post_to(&base, &inbound_path(&acme), &inbound, Some(&signed(&inbound_path(&acme), &inbound))).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let status = status_form("SMlogged", "delivered", None);
+    let r = post_to(&base, &status_path(&acme), &status, Some(&signed(&status_path(&acme), &status))).await;
+    assert_eq!(r.status(), StatusCode::NO_CONTENT);
+    let r = post_to(&base, &status_path(&acme), &status, Some("Zm9yZ2Vk")).await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    let log = server.stop();
+    let info = crate::logs::lines_at(&log, "INFO");
+    let handled: Vec<&&str> = info.iter().filter(|l| l.contains("\"message\":\"twilio webhook\"")).collect();
+    assert_eq!(handled.len(), 2, "{log}");
+    assert!(handled.iter().any(|l| l.contains("SMloggedin") && l.contains("\"webhook\":\"inbound\"")), "{handled:?}");
+    assert!(handled.iter().any(|l| l.contains("SMlogged") && l.contains("\"status\":\"delivered\"")), "{handled:?}");
+    assert_eq!(info.iter().filter(|l| l.contains("twilio webhook refused")).count(), 1, "{log}");
+    assert!(!log.contains(body), "the message body is not logged");
+    assert!(!log.contains(AUTH_TOKEN), "the auth token is not logged");
+    assert!(crate::logs::lines_at(&log, "ERROR").is_empty() && crate::logs::lines_at(&log, "WARN").is_empty(), "{log}");
+}
+
+#[tokio::test]
+async fn the_same_new_inbound_message_delivered_at_once_makes_one_client_and_one_message() {
+    let app = spawn_app().await;
+    let acme = workspace(&app, "Acme", Some(AUTH_TOKEN));
+    // A pooled (messaging service) shape: extra parameters are signed like any other.
+    let mut f = sms_from("SMrace", "+447700900555", "hello");
+    f.push(("MessagingServiceSid".into(), "MG0123456789abcdef0123456789abcdef".into()));
+    let path = inbound_path(&acme);
+    let answers = futures_util::future::join_all((0..6).map(|_| post_signed(&app, &path, &f, AUTH_TOKEN))).await;
+    assert!(answers.iter().all(|r| r.status() == StatusCode::OK), "{:?}", answers.iter().map(|r| r.status()).collect::<Vec<_>>());
+    assert_eq!(app.count("SELECT count(*) FROM clients WHERE phone = '+447700900555' AND source = 'inbound'"), 1);
+    assert_eq!(app.count("SELECT count(*) FROM messages WHERE provider_id = 'SMrace'"), 1);
+    assert_eq!(app.count("SELECT count(*) FROM communications WHERE kind = 'sms'"), 1);
+    assert_eq!(app.count("SELECT count(*) FROM audit_logs WHERE actor_kind = 'webhook' AND action = 'clients.created'"), 1);
 }
