@@ -154,6 +154,8 @@ async fn unsigned_forged_or_misdirected_callbacks_are_403_and_write_nothing() {
     let acme = workspace(&app, "Acme", Some(AUTH_TOKEN));
     let globex = workspace(&app, "Globex", Some("0ther0ther0ther0ther0ther0ther00"));
     let bare = workspace(&app, "Initech", None);
+    // Saved under another SWITCHBOARD_SECRET_KEY: the token cannot be opened to check with.
+    let rekeyed = workspace_sealed(&app, "Hooli", Some(AUTH_TOKEN), "a-different-secret-key-a-different-secret-key");
     outbound(&app, &acme, Some("SM100"), "accepted");
     let good = status_form("SM100", "delivered", None);
     let inbound = sms_from("SM200", "+14155550199", "Hello");
@@ -168,6 +170,7 @@ async fn unsigned_forged_or_misdirected_callbacks_are_403_and_write_nothing() {
         ("a tampered parameter", status_path(&acme), tampered.clone(), Some(sign(AUTH_TOKEN, &status_path(&acme), &good)), "does not match"),
         ("an unknown key", "/webhooks/twilio/0000000000000000/status".into(), good.clone(), Some(sign(AUTH_TOKEN, "/webhooks/twilio/0000000000000000/status", &good)), "Unknown webhook key"),
         ("a workspace without Twilio", status_path(&bare), good.clone(), Some(sign(AUTH_TOKEN, &status_path(&bare), &good)), "not set up"),
+        ("a token sealed under another secret key", status_path(&rekeyed), good.clone(), Some(sign(AUTH_TOKEN, &status_path(&rekeyed), &good)), "cannot be read"),
         ("a signature for the inbound path", status_path(&acme), good.clone(), Some(sign(AUTH_TOKEN, &inbound_path(&acme), &good)), "does not match"),
         ("a signature for another query", format!("{}?x=2", status_path(&acme)), good.clone(), Some(sign(AUTH_TOKEN, &format!("{}?x=1", status_path(&acme)), &good)), "does not match"),
         ("a signature for the other workspace's key", status_path(&globex), good.clone(), Some(sign(AUTH_TOKEN, &status_path(&globex), &good)), "does not match"),
@@ -369,6 +372,11 @@ async fn an_unknown_number_creates_a_client_or_is_ignored() {
     // Without a profile name the number is the name.
     assert_eq!(post_signed(&app, &inbound_path(&acme), &sms_from("SMnew2", "+447700900124", "hi"), AUTH_TOKEN).await.status(), StatusCode::OK);
     assert_eq!(text(&app, "SELECT name FROM clients WHERE phone = '+447700900124'"), "+447700900124");
+    // A sender that is no phone number (an alphanumeric sender id) cannot be a client.
+    let before = written(&app);
+    let r = post_signed(&app, &inbound_path(&acme), &sms_from("SMbrand", "MyBrand", "promo"), AUTH_TOKEN).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(written(&app), before);
     // The workspace ignores unknown numbers: nothing written.
     diesel::sql_query(format!("UPDATE twilio_settings SET inbound_unknown = 'ignore' WHERE workspace_id = {}", acme.id)).execute(&mut app.conn()).unwrap();
     let before = written(&app);
