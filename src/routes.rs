@@ -5,7 +5,7 @@
 
 use actix_web::web::{self, ServiceConfig, get, post};
 
-use crate::{audit, auth, clients, dashboard, departments, email, imports, jobs, notifications, ops, settings, users, web as sbweb};
+use crate::{audit, auth, clients, dashboard, departments, email, imports, jobs, messaging, notifications, ops, settings, users, web as sbweb};
 
 /// One path of the route table and the methods it accepts.
 #[derive(Clone, Copy, Debug)]
@@ -56,6 +56,9 @@ route_table! {
     cfg.route("/healthz", get().to(ops::healthz))
         .route("/readyz", get().to(ops::readyz))
         .route("/static/{hash}/{file:.*}", get().to(sbweb::assets::serve))
+        // Provider webhooks: public, signed, no session, exempt from the CSRF check (web::csrf)
+        .service(web::resource("/webhooks/twilio/{workspace_key}/status").route(post().to(messaging::webhooks::status)))
+        .service(web::resource("/webhooks/twilio/{workspace_key}/inbound").route(post().to(messaging::webhooks::inbound)))
         // Accounts and sessions
         .service(web::resource("/login").route(get().to(auth::handlers::login_form)).route(post().to(auth::handlers::login)))
         .service(web::resource("/logout").route(post().to(auth::handlers::logout)))

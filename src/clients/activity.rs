@@ -21,6 +21,21 @@ pub fn log_communication(
     occurred_at: DateTime<Utc>,
     notes: &str,
 ) -> QueryResult<i64> {
+    record_communication(conn, workspace_id, client_id, Some(user_id), kind, occurred_at, notes)
+}
+
+/// As [`log_communication`], for one nobody logged by hand (`user_id` `None`): an inbound
+/// WhatsApp or SMS message (kind `whatsapp` / `sms`), so the status rule and the dashboard
+/// count it like any other communication.
+pub fn record_communication(
+    conn: &mut PgConnection,
+    workspace_id: i64,
+    client_id: i64,
+    user_id: Option<i64>,
+    kind: &str,
+    occurred_at: DateTime<Utc>,
+    notes: &str,
+) -> QueryResult<i64> {
     let id = diesel::insert_into(communications::table)
         .values((
             communications::workspace_id.eq(workspace_id),

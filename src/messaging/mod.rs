@@ -6,11 +6,15 @@
 //! - [`store`]: the messages table: outbound rows and their claim, statuses that only move
 //!   forward, callbacks that arrive before their send is recorded.
 //! - [`throttle`]: the per-sender send rate, shared by every instance through PostgreSQL.
+//! - [`webhooks`]: Twilio's signed status and inbound webhooks; [`inbound`] records a
+//!   message a client sent.
 
 pub mod account;
+pub mod inbound;
 pub mod store;
 pub mod throttle;
 pub mod twilio;
+pub mod webhooks;
 
 use std::time::Duration;
 

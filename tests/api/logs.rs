@@ -12,12 +12,12 @@ use switchboard::users::role::Role;
 use crate::support::{Browser, PASSWORD, TestApp, assert_redirects_to, csrf_in, spawn_app_with};
 
 const BIN: &str = env!("CARGO_BIN_EXE_switchboard");
-const SECRET_KEY: &str = "log-test-secret-key-that-must-never-be-logged";
+pub(crate) const SECRET_KEY: &str = "log-test-secret-key-that-must-never-be-logged";
 
-struct Logged {
+pub(crate) struct Logged {
     child: Child,
     log: std::path::PathBuf,
-    base: String,
+    pub(crate) base: String,
 }
 
 fn free_port() -> u16 {
@@ -25,7 +25,7 @@ fn free_port() -> u16 {
 }
 
 /// `switchboard serve` on the test app's database, logging at `level` into a file.
-async fn serve_logged(app: &TestApp, level: &str, smtp_url: Option<&str>) -> Logged {
+pub(crate) async fn serve_logged(app: &TestApp, level: &str, smtp_url: Option<&str>) -> Logged {
     let port = free_port();
     let dir = std::env::temp_dir().join(format!("switchboard-logs-{}", uuid::Uuid::new_v4().simple()));
     std::fs::create_dir_all(&dir).unwrap();
@@ -59,7 +59,7 @@ async fn serve_logged(app: &TestApp, level: &str, smtp_url: Option<&str>) -> Log
 
 impl Logged {
     /// Stops the server (SIGTERM) and returns everything it logged.
-    fn stop(mut self) -> String {
+    pub(crate) fn stop(mut self) -> String {
         nix::sys::signal::kill(nix::unistd::Pid::from_raw(self.child.id() as i32), nix::sys::signal::Signal::SIGTERM).unwrap();
         self.child.wait().unwrap();
         let log = std::fs::read_to_string(&self.log).unwrap();
@@ -71,7 +71,7 @@ impl Logged {
 }
 
 /// The log lines at `level` (JSON lines, as the binary writes when stderr is not a terminal).
-fn lines_at<'a>(log: &'a str, level: &str) -> Vec<&'a str> {
+pub(crate) fn lines_at<'a>(log: &'a str, level: &str) -> Vec<&'a str> {
     let marker = format!("\"level\":\"{level}\"");
     log.lines().filter(|l| l.contains(&marker)).collect()
 }

@@ -9,10 +9,10 @@ use switchboard::users::role::Role;
 use crate::support::spawn_app_with;
 use crate::walk::{FIELDS, concrete, fingerprint, seed};
 
-/// Routes that take unsafe methods without a session's CSRF token. None exist yet; signed
-/// webhooks and bearer-token API routes belong here, each checked by its own signature or
-/// token test instead.
-const CSRF_EXEMPT: &[&str] = &[];
+/// Routes that take unsafe methods without a session's CSRF token: signed webhooks and
+/// bearer-token API routes, each checked by its own signature or token test instead
+/// (`twilio_webhooks.rs`).
+const CSRF_EXEMPT: &[&str] = &["/webhooks/twilio/{workspace_key}/status", "/webhooks/twilio/{workspace_key}/inbound"];
 
 const SAFE: [&str; 3] = ["GET", "HEAD", "OPTIONS"];
 

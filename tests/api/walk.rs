@@ -147,6 +147,8 @@ pub async fn seed(app: &TestApp, text: &str, short: &str) -> World {
         ("reset", "0123456789abcdef".to_string()),
         ("invitations", "0123456789abcdef".to_string()),
         ("email", "0123456789abcdef".to_string()),
+        // The workspace's webhook key (Twilio's signed webhooks).
+        ("twilio", switchboard::messaging::account::webhook_key(&mut app.conn(), w).expect("webhook key")),
         ("hash", "0".to_string()),
         ("file", "app.css".to_string()),
     ]);

@@ -1,0 +1,156 @@
+//! Twilio's webhooks (issue 11 parts 5 and 6): `POST /webhooks/twilio/{workspace_key}/status`
+//! and `/inbound`. Public routes: no session is read or created, the CSRF check skips them
+//! (`web::csrf::exempt`), and the body is at most `startup::MAX_FORM_BYTES` (413 past it).
+//!
+//! Every request is first proven Twilio's: the key names a workspace with Twilio settings,
+//! and `X-Twilio-Signature` is the HMAC of the URL Twilio called (`SWITCHBOARD_PUBLIC_URL`,
+//! else the scheme and `Host` this request came in with, then path and query as sent)
+//! and the decoded form parameters, under that workspace's auth token. Anything else is a
+//! 403 with a short reason, before anything is written. The body is read raw and decoded
+//! with `url::form_urlencoded` (an inbound text may hold characters `HtmlForm` refuses).
+//!
+//! Both answer at once: a status callback is one indexed update (`store::apply_status`),
+//! an inbound message one short transaction (`inbound::record`).
+
+use actix_web::http::header;
+use actix_web::web::{Bytes, Data, Path};
+use actix_web::{HttpRequest, HttpResponse};
+
+use crate::config::Settings;
+use crate::db;
+use crate::error::AppError;
+use crate::messaging::account::{self, Account};
+use crate::messaging::inbound::{self, Recorded, UnknownNumbers};
+use crate::messaging::store::{self, Applied};
+use crate::messaging::twilio::{signature, webhook};
+use crate::startup::AppState;
+
+pub const SIGNATURE_HEADER: &str = "X-Twilio-Signature";
+
+/// An empty TwiML answer: "received, nothing to reply".
+pub const EMPTY_TWIML: &str = r#"<?xml version="1.0" encoding="UTF-8"?><Response></Response>"#;
+
+/// Longest workspace key looked up (they are 32 hex characters).
+const MAX_KEY_LEN: usize = 128;
+
+/// A request proven to come from the workspace's Twilio account.
+struct Verified {
+    workspace_id: i64,
+    unknown: UnknownNumbers,
+    params: Vec<(String, String)>,
+}
+
+pub async fn status(req: HttpRequest, key: Path<String>, body: Bytes, state: Data<AppState>) -> Result<HttpResponse, AppError> {
+    let verified = match verify(&req, key.into_inner(), &body, &state, "status").await? {
+        Ok(verified) => verified,
+        Err(refused) => return Ok(refused),
+    };
+    let workspace_id = verified.workspace_id;
+    let report = match webhook::status_report(&verified.params) {
+        Ok(report) => report,
+        Err(reason) => {
+            tracing::info!(workspace_id, webhook = "status", reason = %reason, "twilio webhook: malformed");
+            return Ok(plain(HttpResponse::BadRequest(), &reason));
+        }
+    };
+    let (sid, status) = (report.provider_id.clone(), report.status);
+    let applied = db::run(&state.pool, move |conn| Ok(store::apply_status(conn, workspace_id, &report)?)).await?;
+    let outcome = match applied {
+        Applied::Moved => "moved",
+        Applied::Unchanged => "unchanged",
+        Applied::Kept => "kept until the send is recorded",
+    };
+    tracing::info!(workspace_id, webhook = "status", sid = %sid, status = status.as_str(), outcome, "twilio webhook");
+    Ok(HttpResponse::NoContent().finish())
+}
+
+pub async fn inbound(req: HttpRequest, key: Path<String>, body: Bytes, state: Data<AppState>) -> Result<HttpResponse, AppError> {
+    let verified = match verify(&req, key.into_inner(), &body, &state, "inbound").await? {
+        Ok(verified) => verified,
+        Err(refused) => return Ok(refused),
+    };
+    let workspace_id = verified.workspace_id;
+    let message = match webhook::inbound_message(&verified.params) {
+        Ok(message) => message,
+        Err(reason) => {
+            tracing::info!(workspace_id, webhook = "inbound", reason = %reason, "twilio webhook: malformed");
+            return Ok(plain(HttpResponse::BadRequest(), &reason));
+        }
+    };
+    let (sid, channel) = (message.provider_id.clone(), message.channel);
+    let now = state.clock.now();
+    let unknown = verified.unknown;
+    let recorded = db::run(&state.pool, move |conn| Ok(inbound::record(conn, workspace_id, unknown, &message, now)?)).await?;
+    let outcome = match &recorded {
+        Recorded::Stored { created_client: true, .. } => "stored, client created",
+        Recorded::Stored { opt: Some(inbound::Keyword::OptOut), .. } => "stored, opted out",
+        Recorded::Stored { opt: Some(inbound::Keyword::OptIn), .. } => "stored, opted back in",
+        Recorded::Stored { .. } => "stored",
+        Recorded::Duplicate => "duplicate",
+        Recorded::Ignored => "ignored (unknown number)",
+    };
+    tracing::info!(workspace_id, webhook = "inbound", sid = %sid, channel = channel.as_str(), outcome, "twilio webhook");
+    Ok(HttpResponse::Ok().content_type("text/xml; charset=utf-8").body(EMPTY_TWIML))
+}
+
+/// The workspace and its form parameters when the request is signed by its Twilio account;
+/// otherwise the 403 to answer (nothing written).
+async fn verify(req: &HttpRequest, key: String, body: &Bytes, state: &Data<AppState>, kind: &'static str) -> Result<Result<Verified, HttpResponse>, AppError> {
+    let refuse = |reason: &str| {
+        tracing::info!(webhook = kind, reason, "twilio webhook refused");
+        Ok(Err(plain(HttpResponse::Forbidden(), reason)))
+    };
+    let Some(given) = req.headers().get(SIGNATURE_HEADER).and_then(|v| v.to_str().ok()).map(str::to_owned) else {
+        return refuse("X-Twilio-Signature is missing.");
+    };
+    if key.is_empty() || key.len() > MAX_KEY_LEN {
+        return refuse("Unknown webhook key.");
+    }
+    let at_rest_key = state.at_rest_key;
+    let found = db::run(&state.pool, move |conn| {
+        let Some(workspace_id) = account::workspace_for_key(conn, &key)? else { return Ok(None) };
+        Ok(Some((workspace_id, Account::load(conn, &at_rest_key, workspace_id))))
+    })
+    .await?;
+    let (workspace_id, account) = match found {
+        None => return refuse("Unknown webhook key."),
+        Some((_, Ok(None))) => return refuse("Twilio is not set up for this workspace."),
+        Some((workspace_id, Err(reason))) => {
+            tracing::warn!(workspace_id, reason = %reason, "twilio webhook: the auth token cannot be opened");
+            return refuse("The workspace's Twilio auth token cannot be read.");
+        }
+        Some((workspace_id, Ok(Some(account)))) => (workspace_id, account),
+    };
+    let url = request_url(req, &state.settings);
+    let params: Vec<(String, String)> = url::form_urlencoded::parse(body).into_owned().collect();
+    if !signature::verify(account.token(), &url, &params, &given) {
+        tracing::info!(workspace_id, webhook = kind, "twilio webhook refused: the signature does not match");
+        return Ok(Err(plain(HttpResponse::Forbidden(), "X-Twilio-Signature does not match.")));
+    }
+    Ok(Ok(Verified { workspace_id, unknown: UnknownNumbers::parse(&account.stored.inbound_unknown), params }))
+}
+
+/// The URL Twilio signed: `SWITCHBOARD_PUBLIC_URL` (what it was given) with this request's
+/// path and query, else this connection's scheme and `Host`. Forwarded headers are not
+/// believed here (no proxy rule covers them yet): set `SWITCHBOARD_PUBLIC_URL` behind a proxy.
+pub fn request_url(req: &HttpRequest, settings: &Settings) -> String {
+    let target = req.uri().path_and_query().map_or_else(|| req.path().to_string(), |pq| pq.as_str().to_string());
+    match &settings.public_url {
+        Some(base) => format!("{}{target}", base.as_str().trim_end_matches('/')),
+        None => {
+            let scheme = if req.app_config().secure() { "https" } else { "http" };
+            let host = req
+                .headers()
+                .get(header::HOST)
+                .and_then(|h| h.to_str().ok())
+                .map(str::to_owned)
+                .or_else(|| req.uri().authority().map(|a| a.to_string()))
+                .unwrap_or_else(|| req.app_config().host().to_string());
+            format!("{scheme}://{host}{target}")
+        }
+    }
+}
+
+fn plain(mut builder: actix_web::HttpResponseBuilder, reason: &str) -> HttpResponse {
+    builder.content_type("text/plain; charset=utf-8").body(reason.to_string())
+}
