@@ -120,6 +120,8 @@ route_table! {
         // Settings (admin)
         .service(web::resource("/settings/smtp").route(get().to(email::handlers::smtp_form)).route(post().to(email::handlers::save_smtp)))
         .service(web::resource("/settings/smtp/test").route(post().to(email::handlers::send_test_email)))
+        .service(web::resource("/settings/twilio").route(get().to(settings::twilio::twilio_form)).route(post().to(settings::twilio::save_twilio)))
+        .service(web::resource("/settings/twilio/check").route(post().to(settings::twilio::check_twilio)))
         .service(web::resource("/settings/jobs").route(get().to(jobs::admin::list_jobs)))
         .service(web::resource("/settings/jobs/{id}/retry").route(post().to(jobs::admin::retry_job)))
         .service(web::resource("/settings/jobs/{id}/cancel").route(post().to(jobs::admin::cancel_job)))

@@ -35,6 +35,7 @@ mod status_source;
 mod stylesheet;
 mod tenancy;
 mod twilio_provider;
+mod twilio_settings;
 mod upload_names;
 mod walk;
 mod workspace_names;
