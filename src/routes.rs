@@ -5,7 +5,7 @@
 
 use actix_web::web::{self, ServiceConfig, get, post};
 
-use crate::{audit, auth, clients, dashboard, departments, email, imports, jobs, notifications, ops, settings, users, web as sbweb};
+use crate::{audit, auth, clients, dashboard, departments, email, imports, jobs, messaging, notifications, ops, settings, users, web as sbweb};
 
 /// One path of the route table and the methods it accepts.
 #[derive(Clone, Copy, Debug)]
@@ -117,6 +117,11 @@ route_table! {
         .route("/notifications/badge", get().to(notifications::handlers::badge))
         .service(web::resource("/notifications/read-all").route(post().to(notifications::handlers::read_all)))
         .service(web::resource("/notifications/{id}/read").route(post().to(notifications::handlers::read_notification)))
+        // WhatsApp templates (admin, manager)
+        .service(web::resource("/whatsapp-templates").route(get().to(messaging::template_pages::list_templates)))
+        .service(web::resource("/whatsapp-templates/sync").route(post().to(messaging::template_pages::sync_templates)))
+        .service(web::resource("/whatsapp-templates/{id}").route(get().to(messaging::template_pages::show_template)))
+        .route("/whatsapp-templates/{id}/clients", get().to(messaging::template_pages::pick_client))
         // Settings (admin)
         .service(web::resource("/settings/smtp").route(get().to(email::handlers::smtp_form)).route(post().to(email::handlers::save_smtp)))
         .service(web::resource("/settings/smtp/test").route(post().to(email::handlers::send_test_email)))

@@ -9,6 +9,8 @@
 
 pub mod account;
 pub mod store;
+pub mod template_pages;
+pub mod templates;
 pub mod throttle;
 pub mod twilio;
 

@@ -215,7 +215,7 @@ pub async fn save_twilio(ctx: Ctx, state: Data<AppState>, HtmlForm(form): HtmlFo
             match sealed {
                 Some(sealed) => {
                     diesel::insert_into(twilio_settings::table)
-                        .values((twilio_settings::workspace_id.eq(w), twilio_settings::auth_token_sealed.eq(&sealed), values.clone()))
+                        .values((twilio_settings::workspace_id.eq(w), twilio_settings::auth_token_sealed.eq(&sealed), values))
                         .on_conflict(twilio_settings::workspace_id)
                         .do_update()
                         .set((twilio_settings::auth_token_sealed.eq(&sealed), values))
