@@ -293,6 +293,7 @@ pub fn describe(e: &AuditLog, names: &Names) -> Vec<Piece> {
         "jobs.cancel" => vec![t(format!(" cancelled a background {} job", recorded(e, "kind").unwrap_or_default()))],
         "seed.run" => vec![t(format!(" loaded {} sample clients", count("clients")))],
         "settings.smtp_saved" => vec![t(" saved the email server settings")],
+        "templates.sync_requested" => vec![t(" asked for the WhatsApp templates to be synced from Twilio")],
         "twilio.settings_saved" => vec![t(format!(" saved the Twilio settings ({})", changed_list(e)))],
         "settings.smtp_test" => vec![t(" sent a test email to "), named(e, "to")],
         "users.created" => vec![t(" added user "), user(e, names)],

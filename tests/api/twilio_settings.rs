@@ -20,7 +20,7 @@ async fn app_with(fake_base: &str) -> TestApp {
     .await
 }
 
-fn good<'a>(token: &'a str) -> Vec<(&'static str, &'a str)> {
+fn good(token: &str) -> Vec<(&'static str, &str)> {
     vec![
         ("account_sid", ACCOUNT_SID),
         ("auth_token", token),

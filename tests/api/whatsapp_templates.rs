@@ -55,7 +55,8 @@ fn render_fills_each_placeholder_and_keeps_unknown_ones() {
 #[tokio::test]
 async fn a_sync_reads_every_page_updates_and_disables_what_is_gone() {
     let fake = FakeTwilio::start();
-    for i in 0..120 {
+    // 1,050: three pages of the provider's 500.
+    for i in 0..1050 {
         let status = match i % 3 {
             0 => "approved",
             1 => "pending",
@@ -80,7 +81,8 @@ async fn a_sync_reads_every_page_updates_and_disables_what_is_gone() {
     sql(&app, &format!("INSERT INTO whatsapp_templates (workspace_id, provider_id, name, approval_status) VALUES ({w}, 'HX{:032}', 'old name', 'pending')", 0));
     assert_redirects_to(&admin.post("/whatsapp-templates/sync", &[]).await, "/whatsapp-templates");
     wait_synced(&app, 1).await;
-    assert_eq!(app.count(&format!("SELECT count(*) FROM whatsapp_templates WHERE workspace_id = {w}")), 121);
+    assert_eq!(app.count(&format!("SELECT count(*) FROM whatsapp_templates WHERE workspace_id = {w}")), 1051);
+    assert_eq!(fake.requests("GET /v1/ContentAndApprovals"), 3, "every page read");
     assert_eq!(app.count("SELECT count(*) FROM whatsapp_templates WHERE provider_id = 'HXgone' AND approval_status = 'disabled'"), 1);
     assert_eq!(
         app.count(&format!(
@@ -91,7 +93,7 @@ async fn a_sync_reads_every_page_updates_and_disables_what_is_gone() {
         )),
         1
     );
-    assert_eq!(app.count("SELECT count(*) FROM whatsapp_templates WHERE approval_status = 'rejected' AND rejection_reason = 'Promotional content'"), 40);
+    assert_eq!(app.count("SELECT count(*) FROM whatsapp_templates WHERE approval_status = 'rejected' AND rejection_reason = 'Promotional content'"), 350);
     let page = admin.get_html("/whatsapp-templates").await;
     assert!(page.contains("Last synced "), "{page}");
     assert!(page.contains("Sync now"));
@@ -101,6 +103,7 @@ async fn a_sync_reads_every_page_updates_and_disables_what_is_gone() {
     assert_redirects_to(&admin.post("/whatsapp-templates/sync", &[]).await, "/whatsapp-templates");
     wait_synced(&app, 2).await;
     assert_eq!(app.count("SELECT count(*) FROM whatsapp_templates WHERE name = 'zz new' AND approval_status = 'approved'"), 1);
+    assert_eq!(fake.requests("GET /v1/ContentAndApprovals"), 6);
     assert_eq!(app.count("SELECT count(*) FROM audit_logs WHERE action = 'templates.sync_requested'"), 2);
 }
 
