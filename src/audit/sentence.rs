@@ -166,6 +166,15 @@ fn named(e: &AuditLog, key: &str) -> Piece {
     recorded(e, key).map(Piece::name).unwrap_or_else(|| Piece::text("(unnamed)"))
 }
 
+/// A settings entry's `changed` list in words: "account SID, auth token".
+fn changed_list(e: &AuditLog) -> String {
+    let names: Vec<String> = field(e.after.as_ref(), "changed")
+        .and_then(|v| v.as_array())
+        .map(|a| a.iter().filter_map(|v| v.as_str()).map(|f| f.replace('_', " ").replace("sid", "SID")).collect())
+        .unwrap_or_default();
+    if names.is_empty() { "nothing changed".into() } else { names.join(", ") }
+}
+
 fn from_to(from: Option<String>, to: Option<String>) -> String {
     format!(" from {} to {}", from.unwrap_or_else(|| "none".into()), to.unwrap_or_else(|| "none".into()))
 }
@@ -284,6 +293,8 @@ pub fn describe(e: &AuditLog, names: &Names) -> Vec<Piece> {
         "jobs.cancel" => vec![t(format!(" cancelled a background {} job", recorded(e, "kind").unwrap_or_default()))],
         "seed.run" => vec![t(format!(" loaded {} sample clients", count("clients")))],
         "settings.smtp_saved" => vec![t(" saved the email server settings")],
+        "templates.sync_requested" => vec![t(" asked for the WhatsApp templates to be synced from Twilio")],
+        "twilio.settings_saved" => vec![t(format!(" saved the Twilio settings ({})", changed_list(e)))],
         "settings.smtp_test" => vec![t(" sent a test email to "), named(e, "to")],
         "users.created" => vec![t(" added user "), user(e, names)],
         "users.role_changed" => vec![t(" changed the role of "), user(e, names), t(from_to(before(e, "role"), after(e, "role")))],

@@ -34,10 +34,11 @@ pub enum Kind {
     Import,
     /// Deletes the workspace's finished jobs past `SWITCHBOARD_JOB_RETENTION_DAYS` (daily).
     PruneJobs,
+    SyncTemplates,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 6] = [Kind::Noop, Kind::ClientStatus, Kind::FollowUpReminders, Kind::SendEmail, Kind::Import, Kind::PruneJobs];
+    pub const ALL: [Kind; 7] = [Kind::Noop, Kind::ClientStatus, Kind::FollowUpReminders, Kind::SendEmail, Kind::Import, Kind::PruneJobs, Kind::SyncTemplates];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -47,6 +48,7 @@ impl Kind {
             Kind::SendEmail => "send-email",
             Kind::Import => "import",
             Kind::PruneJobs => "prune-jobs",
+            Kind::SyncTemplates => "sync-templates",
         }
     }
 

@@ -58,6 +58,7 @@ pub fn run(env: &JobEnv, job: &Job) -> Result<(), JobError> {
         Some(Kind::ClientStatus) => crate::clients::status_rule::job(env, job),
         Some(Kind::FollowUpReminders) => crate::notifications::reminders::job(env, job),
         Some(Kind::PruneJobs) => crate::jobs::queue::prune_job(env, job),
+        Some(Kind::SyncTemplates) => crate::messaging::templates::job(env, job),
         None => Err(JobError::Permanent(format!("unknown job kind {:?}", job.kind))),
     }
 }

@@ -12,6 +12,8 @@
 pub mod account;
 pub mod inbound;
 pub mod store;
+pub mod template_pages;
+pub mod templates;
 pub mod throttle;
 pub mod twilio;
 pub mod webhooks;

@@ -3,13 +3,17 @@
 
 pub mod design;
 pub mod tags;
+pub mod twilio;
 pub mod workspace;
 
 use actix_web::HttpResponse;
 use actix_web::http::StatusCode;
+use actix_web::web::Data;
 use askama::Template;
 
+use crate::db;
 use crate::error::AppError;
+use crate::startup::AppState;
 use crate::users::role::Role;
 use crate::web::ctx::{Ctx, Layout};
 use crate::web::render::respond;
@@ -18,11 +22,15 @@ use crate::web::render::respond;
 #[template(path = "settings/index.html", blocks = ["content"])]
 struct SettingsPage {
     layout: Layout,
+    status_url: String,
+    inbound_url: String,
 }
 
 crate::pages!(SettingsPage);
 
-pub async fn settings_index(ctx: Ctx) -> Result<HttpResponse, AppError> {
+pub async fn settings_index(ctx: Ctx, state: Data<AppState>) -> Result<HttpResponse, AppError> {
     ctx.require(Role::Admin)?;
-    respond(&ctx.meta.htmx, StatusCode::OK, &SettingsPage { layout: ctx.layout("Settings", "settings") })
+    let (w, st) = (ctx.workspace_id(), state.clone());
+    let (status_url, inbound_url) = db::run(&state.pool, move |conn| Ok(twilio::webhook_urls(conn, &st, w)?)).await?;
+    respond(&ctx.meta.htmx, StatusCode::OK, &SettingsPage { layout: ctx.layout("Settings", "settings"), status_url, inbound_url })
 }

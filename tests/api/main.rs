@@ -36,6 +36,8 @@ mod stylesheet;
 mod tenancy;
 mod twilio_provider;
 mod twilio_webhooks;
+mod twilio_settings;
+mod whatsapp_templates;
 mod upload_names;
 mod walk;
 mod workspace_names;

@@ -131,6 +131,13 @@ pub async fn seed(app: &TestApp, text: &str, short: &str) -> World {
     let notification = app.count(&format!("SELECT max(id) FROM notifications WHERE workspace_id = {w}")).to_string();
     let audit = app.count(&format!("SELECT max(id) FROM audit_logs WHERE workspace_id = {w} AND action = 'clients.created'")).to_string();
 
+    diesel::sql_query(format!(
+        "INSERT INTO whatsapp_templates (workspace_id, provider_id, name, body, variables, rejection_reason) VALUES ({w}, 'HXwalk', {t}, {t}, jsonb_build_object('1', {t}), {t})",
+        t = quote(text)
+    ))
+    .execute(&mut app.conn())
+    .unwrap();
+    let template = app.count(&format!("SELECT max(id) FROM whatsapp_templates WHERE workspace_id = {w}")).to_string();
     let session = app.count(&format!("SELECT max(id) FROM sessions WHERE workspace_id = {w} AND user_id = {}", me.id)).to_string();
     let ids = HashMap::from([
         ("sessions", session),
@@ -143,6 +150,7 @@ pub async fn seed(app: &TestApp, text: &str, short: &str) -> World {
         ("users", colleague.id.to_string()),
         ("departments", department),
         ("audit-logs", audit),
+        ("whatsapp-templates", template),
         // One-time links: any token (an unknown one shows the "link expired" page).
         ("reset", "0123456789abcdef".to_string()),
         ("invitations", "0123456789abcdef".to_string()),

@@ -19,7 +19,7 @@ async fn setup_pre_fills_the_browser_s_zone_and_its_country() {
     chrome.wait_for_heading("Dashboard").await;
     assert_eq!(app.count("SELECT count(*) FROM workspaces WHERE time_zone = 'Europe/Istanbul' AND default_country = 'TR'"), 1);
     let steps = chrome.wait_for("#setup-checklist").await.text().await.unwrap();
-    assert!(steps.contains("Import clients") && steps.contains("coming soon"), "{steps}");
+    assert!(steps.contains("Import clients") && steps.contains("Connect Twilio"), "{steps}");
     assert_eq!(chrome.csp_violations().await, Vec::<String>::new());
     chrome.client.clone().close().await.unwrap();
 }

@@ -14,3 +14,4 @@ mod pages;
 mod recovery;
 mod settings_rows;
 mod sign_in;
+mod twilio;
