@@ -43,10 +43,15 @@ impl Account {
     /// key changed since it was saved).
     pub fn load(conn: &mut PgConnection, at_rest_key: &[u8; 32], workspace_id: i64) -> Result<Option<Account>, String> {
         let Some(stored) = stored(conn, workspace_id).map_err(|e| e.to_string())? else { return Ok(None) };
+        Account::open(stored, at_rest_key).map(Some)
+    }
+
+    /// Opens the stored token with the at-rest key.
+    pub fn open(stored: StoredTwilio, at_rest_key: &[u8; 32]) -> Result<Account, String> {
         let token = crypto::open(at_rest_key, &stored.auth_token_sealed)
             .and_then(|bytes| String::from_utf8(bytes).ok())
             .ok_or("The saved Twilio auth token cannot be read with this SWITCHBOARD_SECRET_KEY; save it again in Settings → Twilio.")?;
-        Ok(Some(Account { stored, auth_token: SecretString::from(token) }))
+        Ok(Account { stored, auth_token: SecretString::from(token) })
     }
 
     pub fn provider(&self, settings: &Settings) -> Twilio {
@@ -82,14 +87,21 @@ impl Account {
     }
 }
 
+/// What a webhook's key leads to, in one query: the workspace, and its account if Twilio
+/// is set up (`Err`: the token cannot be opened with this secret key).
+pub fn for_webhook(conn: &mut PgConnection, at_rest_key: &[u8; 32], key: &str) -> QueryResult<Option<(i64, Option<Result<Account, String>>)>> {
+    let found: Option<(i64, Option<StoredTwilio>)> = workspaces::table
+        .left_join(twilio_settings::table.on(twilio_settings::workspace_id.eq(workspaces::id)))
+        .filter(workspaces::webhook_key.eq(key))
+        .select((workspaces::id, Option::<StoredTwilio>::as_select()))
+        .first(conn)
+        .optional()?;
+    Ok(found.map(|(workspace_id, stored)| (workspace_id, stored.map(|stored| Account::open(stored, at_rest_key)))))
+}
+
 /// The workspace's webhook key (in its webhook URLs).
 pub fn webhook_key(conn: &mut PgConnection, workspace_id: i64) -> QueryResult<String> {
     workspaces::table.find(workspace_id).select(workspaces::webhook_key).first(conn)
-}
-
-/// The workspace whose webhook key this is.
-pub fn workspace_for_key(conn: &mut PgConnection, key: &str) -> QueryResult<Option<i64>> {
-    workspaces::table.filter(workspaces::webhook_key.eq(key)).select(workspaces::id).first(conn).optional()
 }
 
 /// `{SWITCHBOARD_PUBLIC_URL}/webhooks/twilio/{key}/{kind}` (`kind`: status | inbound): what

@@ -194,6 +194,12 @@ pub enum Applied {
 /// Applies a status callback: forward only, each status's first time kept, the error code
 /// and text of a failure recorded. Runs in its own transaction.
 pub fn apply_status(conn: &mut PgConnection, workspace_id: i64, report: &StatusReport) -> QueryResult<Applied> {
+    // The common case, one statement: the send is recorded, so no early callback can be
+    // involved and no lock is needed (a row that has its provider id keeps it).
+    if let Some(moved) = update_status(conn, workspace_id, report)? {
+        return Ok(if moved { Applied::Moved } else { Applied::Unchanged });
+    }
+    // Not recorded (yet): under the lock `record_accepted` takes, look again, else keep it.
     conn.transaction(|conn| {
         lock_provider_id(conn, workspace_id, &report.provider_id)?;
         match update_status(conn, workspace_id, report)? {

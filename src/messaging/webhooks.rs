@@ -19,7 +19,7 @@ use actix_web::{HttpRequest, HttpResponse};
 use crate::config::Settings;
 use crate::db;
 use crate::error::AppError;
-use crate::messaging::account::{self, Account};
+use crate::messaging::account;
 use crate::messaging::inbound::{self, Recorded, UnknownNumbers};
 use crate::messaging::store::{self, Applied};
 use crate::messaging::twilio::{signature, webhook};
@@ -107,19 +107,15 @@ async fn verify(req: &HttpRequest, key: String, body: &Bytes, state: &Data<AppSt
         return refuse("Unknown webhook key.");
     }
     let at_rest_key = state.at_rest_key;
-    let found = db::run(&state.pool, move |conn| {
-        let Some(workspace_id) = account::workspace_for_key(conn, &key)? else { return Ok(None) };
-        Ok(Some((workspace_id, Account::load(conn, &at_rest_key, workspace_id))))
-    })
-    .await?;
+    let found = db::run(&state.pool, move |conn| Ok(account::for_webhook(conn, &at_rest_key, &key)?)).await?;
     let (workspace_id, account) = match found {
         None => return refuse("Unknown webhook key."),
-        Some((_, Ok(None))) => return refuse("Twilio is not set up for this workspace."),
-        Some((workspace_id, Err(reason))) => {
+        Some((_, None)) => return refuse("Twilio is not set up for this workspace."),
+        Some((workspace_id, Some(Err(reason)))) => {
             tracing::warn!(workspace_id, reason = %reason, "twilio webhook: the auth token cannot be opened");
             return refuse("The workspace's Twilio auth token cannot be read.");
         }
-        Some((workspace_id, Ok(Some(account)))) => (workspace_id, account),
+        Some((workspace_id, Some(Ok(account)))) => (workspace_id, account),
     };
     let url = request_url(req, &state.settings);
     let params: Vec<(String, String)> = url::form_urlencoded::parse(body).into_owned().collect();
