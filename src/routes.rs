@@ -5,7 +5,7 @@
 
 use actix_web::web::{self, ServiceConfig, get, post};
 
-use crate::{audit, auth, clients, dashboard, departments, email, imports, jobs, notifications, ops, settings, users, web as sbweb};
+use crate::{audit, auth, clients, dashboard, departments, email, imports, jobs, messaging, notifications, ops, settings, users, web as sbweb};
 
 /// One path of the route table and the methods it accepts.
 #[derive(Clone, Copy, Debug)]
@@ -106,6 +106,10 @@ route_table! {
         .service(web::resource("/clients/{id}/delete").route(post().to(clients::handlers::delete_client)))
         .service(web::resource("/clients/{id}/communications").route(post().to(clients::activity_handlers::log_communication)))
         .service(web::resource("/clients/{id}/follow-ups").route(post().to(clients::activity_handlers::add_follow_up)))
+        .service(web::resource("/clients/{id}/messages").route(post().to(messaging::client_messages::send)))
+        .service(web::resource("/clients/{id}/messages/preview").route(get().to(messaging::client_messages::preview)))
+        .service(web::resource("/clients/{id}/messages/segments").route(get().to(messaging::client_messages::segments)))
+        .service(web::resource("/clients/{id}/messages/{message_id}/resend").route(post().to(messaging::client_messages::resend)))
         .service(web::resource("/follow-ups").route(get().to(clients::activity_handlers::list_follow_ups)))
         .service(web::resource("/follow-ups/{id}").route(post().to(clients::activity_handlers::update_follow_up)))
         .route("/dashboard/clients", get().to(dashboard::tiles::clients_tile))

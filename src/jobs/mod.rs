@@ -34,10 +34,23 @@ pub enum Kind {
     Import,
     /// Deletes the workspace's finished jobs past `SWITCHBOARD_JOB_RETENTION_DAYS` (daily).
     PruneJobs,
+    /// Sends one queued message (`messaging::send`).
+    SendMessage,
+    /// Looks up messages stuck in `sending` at the provider (`messaging::reconcile`).
+    ReconcileMessages,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 6] = [Kind::Noop, Kind::ClientStatus, Kind::FollowUpReminders, Kind::SendEmail, Kind::Import, Kind::PruneJobs];
+    pub const ALL: [Kind; 8] = [
+        Kind::Noop,
+        Kind::ClientStatus,
+        Kind::FollowUpReminders,
+        Kind::SendEmail,
+        Kind::Import,
+        Kind::PruneJobs,
+        Kind::SendMessage,
+        Kind::ReconcileMessages,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -47,6 +60,8 @@ impl Kind {
             Kind::SendEmail => "send-email",
             Kind::Import => "import",
             Kind::PruneJobs => "prune-jobs",
+            Kind::SendMessage => "send-message",
+            Kind::ReconcileMessages => "reconcile-messages",
         }
     }
 

@@ -8,7 +8,12 @@
 //! - [`throttle`]: the per-sender send rate, shared by every instance through PostgreSQL.
 
 pub mod account;
+pub mod client_messages;
+pub mod reconcile;
+pub mod segments;
+pub mod send;
 pub mod store;
+pub mod templates;
 pub mod throttle;
 pub mod twilio;
 
