@@ -306,7 +306,7 @@ pub async fn preview(ctx: Ctx, state: Data<AppState>, path: Path<i64>, Query(q):
         }
         None => "Choose a template to see the message.".to_string(),
     };
-    Ok(fragment(format!("<p class=\"message-preview\" id=\"message-preview\">{}</p>", escape(&text))))
+    Ok(fragment(format!("<p class=\"message-preview\" id=\"message-preview\" hx-disable>{}</p>", escape(&text))))
 }
 
 #[derive(Deserialize)]

@@ -10,7 +10,7 @@ use switchboard::db::schema::{twilio_settings, whatsapp_templates};
 use switchboard::users::role::Role;
 
 use crate::support::fake_twilio::{ACCOUNT_SID, AUTH_TOKEN, FakeTwilio, Fault};
-use crate::support::{Browser, TestApp, spawn_app_with};
+use crate::support::{Browser, TestApp, spawn_app_on_with, spawn_app_with};
 
 pub const PUBLIC_URL: &str = "https://crm.example.test";
 pub const CLIENT_PHONE: &str = "+14155550123";
@@ -52,12 +52,22 @@ pub async fn wait_for(app: &TestApp, condition: &str) {
 
 /// An app on the fake Twilio, an admin signed in, and a client "Amara Okafor" with a phone.
 pub async fn setup(configured: bool) -> Setup {
-    let fake = FakeTwilio::start();
+    setup_with(configured, |_| {}).await
+}
+
+/// The fake Twilio's address and the public URL in an app's settings.
+pub fn on_fake(s: &mut switchboard::config::Settings, fake: &FakeTwilio) {
     let base = url::Url::parse(&fake.base()).unwrap();
+    s.twilio_api_base = base.clone();
+    s.twilio_content_base = base;
+    s.public_url = Some(url::Url::parse(PUBLIC_URL).unwrap());
+}
+
+pub async fn setup_with(configured: bool, more: impl FnOnce(&mut switchboard::config::Settings)) -> Setup {
+    let fake = FakeTwilio::start();
     let app = spawn_app_with(|s| {
-        s.twilio_api_base = base.clone();
-        s.twilio_content_base = base.clone();
-        s.public_url = Some(url::Url::parse(PUBLIC_URL).unwrap());
+        on_fake(s, &fake);
+        more(s);
     })
     .await;
     let (browser, user) = app.signed_in(Role::Admin).await;
@@ -334,5 +344,105 @@ async fn the_form_counts_segments_and_previews_the_template_as_you_type() {
     let html = s.browser.htmx_get(&format!("/clients/{}/messages/segments?body=%F0%9F%91%8B", s.client_id)).await.text().await.unwrap();
     assert!(html.contains(">1 segment · UCS-2 (emoji or non-Latin), 70 each<"), "{html}");
     let html = s.browser.htmx_get(&format!("/clients/{}/messages/preview?template_id={t}&var_1=%3Cb%3EAmara&var_2=", s.client_id)).await.text().await.unwrap();
-    assert_eq!(html, "<p class=\"message-preview\" id=\"message-preview\">Hello &lt;b&gt;Amara &amp; welcome, {{2}}</p>");
+    assert_eq!(html, "<p class=\"message-preview\" id=\"message-preview\" hx-disable>Hello &lt;b&gt;Amara &amp; welcome, {{2}}</p>");
+}
+
+const BIN: &str = env!("CARGO_BIN_EXE_switchboard");
+
+fn worker_process(s: &Setup) -> std::process::Child {
+    std::process::Command::new(BIN)
+        .arg("worker")
+        .env("DATABASE_URL", &s.app.database_url)
+        .env("SWITCHBOARD_WORKERS", "1")
+        .env("SWITCHBOARD_JOB_LEASE_SECS", "2")
+        .env("SWITCHBOARD_SECRET_KEY", "test-secret-key-".repeat(4))
+        .env("SWITCHBOARD_PUBLIC_URL", PUBLIC_URL)
+        .env("TWILIO_API_BASE", s.fake.base())
+        .env("TWILIO_CONTENT_BASE", s.fake.base())
+        .env("RUST_LOG", "warn")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("start switchboard worker")
+}
+
+#[tokio::test]
+async fn a_worker_killed_after_twilio_took_the_message_never_causes_a_second_send() {
+    let s = setup_with(true, |s| s.job_workers = 0).await;
+    s.fake.push_fault(Fault::Slow(Duration::from_secs(5)));
+    let id = send_sms(&s, "Hello from a doomed worker").await;
+    let mut first = worker_process(&s);
+    for _ in 0..200 {
+        if s.fake.accepted.load(std::sync::atomic::Ordering::SeqCst) >= 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(s.fake.accepted.load(std::sync::atomic::Ordering::SeqCst), 1, "Twilio took the message");
+    first.kill().unwrap(); // SIGKILL
+    first.wait().unwrap();
+    assert_eq!(text(&s.app, &format!("SELECT status || ' ' || coalesce(provider_id, '-') FROM messages WHERE id = {id}")), "sending -");
+    // The message's lease runs out (120 s, shortened here); a second process takes the job
+    // over (its lease ran out too), finds the message claimed and sends nothing; its
+    // scheduler's reconciliation adopts Twilio's record.
+    sql(&s.app, "UPDATE messages SET lease_until = now() - interval '1 second' WHERE status = 'sending'");
+    let mut second = worker_process(&s);
+    wait_for(&s.app, &format!("EXISTS (SELECT 1 FROM messages WHERE id = {id} AND status = 'accepted')")).await;
+    wait_for(&s.app, "EXISTS (SELECT 1 FROM jobs WHERE kind = 'send-message' AND status = 'done')").await;
+    second.kill().unwrap();
+    second.wait().unwrap();
+    let sent = s.fake.messages();
+    assert_eq!(sent.len(), 1, "exactly one send");
+    assert_eq!(s.fake.accepted.load(std::sync::atomic::Ordering::SeqCst), 1);
+    assert_eq!(text(&s.app, &format!("SELECT provider_id FROM messages WHERE id = {id}")), sent[0].sid);
+}
+
+#[tokio::test]
+async fn two_instances_share_one_senders_rate() {
+    let s = setup_with(true, |s| s.job_workers = 2).await;
+    sql(&s.app, &format!("UPDATE twilio_settings SET sms_rate = 4 WHERE workspace_id = {}", s.workspace_id));
+    let fake = s.fake.clone();
+    let _second = spawn_app_on_with(s.app.database_url.clone(), |c| {
+        on_fake(c, &fake);
+        c.job_workers = 2;
+    })
+    .await;
+    // 40 SMS from one sender, queued at once as the form queues them.
+    {
+        let mut conn = s.app.conn();
+        conn.transaction(|tx| {
+            for n in 0..40 {
+                let new = switchboard::messaging::store::NewOutbound {
+                    workspace_id: s.workspace_id,
+                    client_id: Some(s.client_id),
+                    channel: switchboard::messaging::Channel::Sms,
+                    sender: SMS_FROM.into(),
+                    recipient: CLIENT_PHONE.into(),
+                    body: format!("Message {n}"),
+                    template_id: None,
+                    variables: serde_json::json!({}),
+                    created_by: None,
+                };
+                let m = switchboard::messaging::store::insert_outbound(tx, &new)?;
+                let job = switchboard::jobs::NewJob::new(s.workspace_id, switchboard::jobs::Kind::SendMessage, serde_json::json!({ "message_id": m.id }));
+                switchboard::jobs::enqueue(tx, &job)?;
+            }
+            diesel::QueryResult::Ok(())
+        })
+        .unwrap();
+    }
+    for _ in 0..300 {
+        if s.fake.messages().len() >= 40 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let sent = s.fake.messages();
+    assert_eq!(sent.len(), 40);
+    wait_for(&s.app, "(SELECT count(*) FROM messages WHERE status = 'accepted') = 40").await;
+    let first = sent.iter().map(|m| m.created_at).min().unwrap();
+    let last = sent.iter().map(|m| m.created_at).max().unwrap();
+    let span = (last - first).num_milliseconds() as f64 / 1000.0;
+    let expected = 39.0 / 4.0;
+    assert!((span - expected).abs() <= expected * 0.05, "40 sends at 4/s span {span} s, expected {expected} s ± 5 %");
 }
