@@ -446,3 +446,71 @@ async fn two_instances_share_one_senders_rate() {
     let expected = 39.0 / 4.0;
     assert!((span - expected).abs() <= expected * 0.05, "40 sends at 4/s span {span} s, expected {expected} s ± 5 %");
 }
+
+#[tokio::test]
+async fn a_send_out_of_attempts_fails_its_message_instead_of_leaving_it_queued() {
+    let s = setup_with(true, |s| s.job_workers = 0).await;
+    s.fake.push_fault(Fault::ServerError);
+    let id = send_sms(&s, "Hello, last try").await;
+    sql(&s.app, "UPDATE jobs SET max_attempts = 1 WHERE kind = 'send-message'");
+    let _workers = spawn_app_on_with(s.app.database_url.clone(), |c| on_fake(c, &s.fake)).await;
+    wait_for(&s.app, "EXISTS (SELECT 1 FROM jobs WHERE kind = 'send-message' AND status = 'dead')").await;
+    assert_eq!(text(&s.app, &format!("SELECT status FROM messages WHERE id = {id}")), "failed");
+    assert!(text(&s.app, &format!("SELECT error_message FROM messages WHERE id = {id}")).starts_with("Not sent after 1 attempts"));
+    assert_eq!(s.fake.messages().len(), 0);
+}
+
+#[tokio::test]
+async fn two_instances_reconciling_at_once_ask_twilio_once_per_message() {
+    let s = setup_with(true, |s| s.job_workers = 2).await;
+    let _second = spawn_app_on_with(s.app.database_url.clone(), |c| {
+        on_fake(c, &s.fake);
+        c.job_workers = 2;
+    })
+    .await;
+    for n in 0..6 {
+        sql(&s.app, &format!(
+            "INSERT INTO messages (workspace_id, client_id, channel, direction, sender, recipient, body, status, attempt_at, lease_until) \
+             VALUES ({}, {}, 'sms', 'outbound', '{SMS_FROM}', '{CLIENT_PHONE}', 'Stuck {n}', 'sending', now(), now() - interval '1 second')",
+            s.workspace_id, s.client_id
+        ));
+    }
+    // Four reconcile jobs (as if four ticks in different minutes) run on four workers at once.
+    {
+        let mut conn = s.app.conn();
+        conn.transaction(|tx| {
+            for n in 0..4 {
+                let job = switchboard::jobs::NewJob::new(s.workspace_id, switchboard::jobs::Kind::ReconcileMessages, serde_json::json!({})).key(format!("r{n}"));
+                switchboard::jobs::enqueue(tx, &job)?;
+            }
+            diesel::QueryResult::Ok(())
+        })
+        .unwrap();
+    }
+    wait_for(&s.app, "(SELECT count(*) FROM jobs WHERE kind = 'reconcile-messages' AND status = 'done') = 4").await;
+    assert_eq!(s.app.count("SELECT count(*) FROM messages WHERE status = 'unknown'"), 6);
+    assert_eq!(s.fake.requests(&format!("GET /2010-04-01/Accounts/{ACCOUNT_SID}/Messages.json")), 6, "one lookup per message");
+    assert_eq!(s.fake.messages().len(), 0);
+}
+
+#[tokio::test]
+async fn the_timeline_pages_messages_of_both_directions_with_communications() {
+    let s = setup(true).await;
+    let (w, c) = (s.workspace_id, s.client_id);
+    sql(&s.app, &format!(
+        "INSERT INTO communications (workspace_id, client_id, kind, occurred_at, notes) \
+         SELECT {w}, {c}, 'call', now() - make_interval(mins => g), 'Call ' || g FROM generate_series(1, 19) g"
+    ));
+    sql(&s.app, &format!(
+        "INSERT INTO messages (workspace_id, client_id, channel, direction, provider_id, sender, recipient, body, status, created_at) VALUES \
+         ({w}, {c}, 'whatsapp', 'inbound', 'SMin1', '{CLIENT_PHONE}', '{WHATSAPP_FROM}', 'Thanks!', 'received', now()), \
+         ({w}, {c}, 'sms', 'outbound', 'SMout1', '{SMS_FROM}', '{CLIENT_PHONE}', 'Oldest text', 'delivered', now() - interval '1 day')"
+    ));
+    let page = s.browser.get_html(&format!("/clients/{c}")).await;
+    assert!(page.contains("<strong>WhatsApp received</strong> <span class=\"pill message-status received\">received</span>"), "{page}");
+    assert!(!page.contains("Oldest text"), "20 a page: the oldest is on page 2");
+    let two = s.browser.get_html(&format!("/clients/{c}?timeline_page=2")).await;
+    assert!(two.contains("<strong>SMS sent</strong> <span class=\"pill message-status delivered\">delivered ✓✓</span>"));
+    assert!(two.contains("Oldest text"));
+    assert!(!two.contains("Thanks!"));
+}
