@@ -113,6 +113,10 @@ pub fn job(env: &JobEnv, job: &Job) -> Result<(), JobError> {
         }
         Err(ProviderError::Retry { reason, after }) => {
             store::release(&mut conn, ws, message.id)?;
+            if let Some(after) = after {
+                // Every instance's sends from this sender wait out the Retry-After, not just this one.
+                throttle::hold(&mut conn, ws, &message.sender, after)?;
+            }
             if job.attempts >= job.max_attempts {
                 store::fail(&mut conn, ws, message.id, None, &format!("Not sent after {} attempts: {reason}", job.attempts))?;
             }

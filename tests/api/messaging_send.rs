@@ -244,12 +244,20 @@ async fn refused_messages_say_why_and_queue_nothing() {
 #[tokio::test]
 async fn a_429_is_retried_after_its_retry_after_and_sent_once() {
     let s = setup(true).await;
-    s.fake.push_fault(Fault::TooManyRequests { retry_after: 1 });
+    s.fake.push_fault(Fault::TooManyRequests { retry_after: 2 });
+    let started = chrono::Utc::now();
     let id = send_sms(&s, "Hello after a 429").await;
     wait_for(&s.app, &format!("EXISTS (SELECT 1 FROM messages WHERE id = {id} AND status = 'accepted')")).await;
-    assert_eq!(s.fake.messages().len(), 1);
-    assert_eq!(s.fake.requests(&format!("POST /2010-04-01/Accounts/{ACCOUNT_SID}/Messages.json")), 2, "{:?}", s.fake.messages());
-    wait_for(&s.app, "EXISTS (SELECT 1 FROM jobs WHERE kind = 'send-message' AND status = 'done' AND attempts = 2)").await;
+    // Another message from the same sender also waits out the Retry-After.
+    let other = send_sms(&s, "Right behind it").await;
+    wait_for(&s.app, &format!("EXISTS (SELECT 1 FROM messages WHERE id = {other} AND status = 'accepted')")).await;
+    let sent = s.fake.messages();
+    assert_eq!(sent.len(), 2);
+    for m in &sent {
+        assert!(m.created_at >= started + chrono::Duration::milliseconds(1_900), "sent {} after the 429, before its Retry-After", m.created_at - started);
+    }
+    assert_eq!(s.fake.requests(&format!("POST /2010-04-01/Accounts/{ACCOUNT_SID}/Messages.json")), 3, "one 429, two sends");
+    wait_for(&s.app, &format!("EXISTS (SELECT 1 FROM jobs WHERE kind = 'send-message' AND status = 'done' AND attempts = 2 AND payload->>'message_id' = '{id}')")).await;
 }
 
 #[tokio::test]
