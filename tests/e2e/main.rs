@@ -8,6 +8,7 @@ mod browser;
 mod clients;
 mod first_run;
 mod import;
+mod messages;
 mod narrow;
 mod pages;
 mod recovery;
