@@ -251,10 +251,18 @@ pub async fn resend(ctx: Ctx, state: Data<AppState>, path: Path<(i64, i64)>) -> 
     let entry = ctx.audit("messages.resent", "clients", client_id);
     db::run(&state.pool, move |conn| {
         conn.transaction(|tx| {
-            scope.find(tx, client_id)?.ok_or(AppError::NotFound)?;
+            let client = scope.find(tx, client_id)?.ok_or(AppError::NotFound)?;
             let old = store::find(tx, scope.workspace_id, message_id)?.filter(|m| m.client_id == Some(client_id)).ok_or(AppError::NotFound)?;
             if old.status != MessageStatus::Unknown {
                 return Err(AppError::Validation("Only a message whose outcome is unknown can be resent.".into()));
+            }
+            // An opt-out since the first try still wins.
+            let opted_out = match old.channel {
+                Channel::WhatsApp => client.opt_out_whatsapp_at.is_some(),
+                Channel::Sms => client.opt_out_sms_at.is_some(),
+            };
+            if opted_out {
+                return Err(AppError::Validation(format!("{} opted out of {} messages.", client.name, if old.channel == Channel::WhatsApp { "WhatsApp" } else { "SMS" })));
             }
             let new = NewOutbound {
                 workspace_id: scope.workspace_id,

@@ -327,6 +327,13 @@ async fn a_send_twilio_has_no_record_of_becomes_unknown_and_a_person_may_resend_
     assert_eq!(s.fake.messages().len(), 0);
     let page = s.browser.get_html(&format!("/clients/{}", s.client_id)).await;
     assert!(page.contains("unknown — check before resending"));
+    // Not while the client is opted out of the channel.
+    sql(&s.app, &format!("UPDATE clients SET opt_out_sms_at = now(), opt_out_sms_source = 'manual' WHERE id = {}", s.client_id));
+    let response = htmx_post(&s.browser, &format!("/clients/{}/messages/{id}/resend", s.client_id), &[]).await;
+    assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(response.text().await.unwrap().contains("Amara Okafor opted out of SMS messages."));
+    assert_eq!(s.app.count("SELECT count(*) FROM messages"), 1);
+    sql(&s.app, &format!("UPDATE clients SET opt_out_sms_at = NULL, opt_out_sms_source = NULL WHERE id = {}", s.client_id));
     assert!(page.contains(&format!("action=\"/clients/{}/messages/{id}/resend\"", s.client_id)));
     // Resending is explicit: a new message, audited; the unknown one stays as it was.
     let response = htmx_post(&s.browser, &format!("/clients/{}/messages/{id}/resend", s.client_id), &[]).await;
