@@ -107,6 +107,9 @@ impl Application {
             anyhow::anyhow!("cannot listen on SWITCHBOARD_ADDR={}: {e} (is another program using the port?)", settings.addr)
         })?;
         let port = listener.local_addr()?.port();
+        // The real address (port 0 picks one): links and webhook URLs without a public URL use it.
+        let mut settings = settings;
+        settings.addr = listener.local_addr()?;
         let open_settings = settings.clone();
         let database = tokio::task::spawn_blocking(move || Database::open(&open_settings)).await??;
         let pool_size = settings.pool_size;

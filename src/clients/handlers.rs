@@ -428,6 +428,8 @@ struct ClientShowPage {
     users: Vec<User>,
     now: String,
     me: i64,
+    /// What the "Send a message" form offers.
+    messaging: crate::messaging::client_messages::SendOptions,
     /// The last-contacted field is rendered to be swapped out of band (htmx answers).
     oob: bool,
 }
@@ -478,7 +480,7 @@ pub async fn timeline_in_place(ctx: &Ctx, state: &AppState, id: i64, notice: Str
 
 async fn client_page(ctx: &Ctx, state: &AppState, id: i64, timeline_page: i64, activity: Activity) -> Result<ClientShowPage, AppError> {
     let scope = Scope::of(ctx);
-    let (client, assignee, departments, tags, (timeline, timeline_has_next), users) = db::run(&state.pool, move |conn| {
+    let (client, assignee, departments, tags, (timeline, timeline_has_next), users, messaging) = db::run(&state.pool, move |conn| {
         let client = scope.find(conn, id)?.ok_or(AppError::NotFound)?;
         let all_users = users::list(conn, scope.workspace_id)?;
         let assignee = client.assigned_to.and_then(|a| all_users.iter().find(|u| u.id == a)).map(|u| u.name.clone()).unwrap_or_default();
@@ -487,7 +489,8 @@ async fn client_page(ctx: &Ctx, state: &AppState, id: i64, timeline_page: i64, a
         let departments = ids.iter().filter_map(|d| names.get(d).cloned()).collect();
         let tags = crate::clients::tags::of_client(conn, scope.workspace_id, id)?;
         let timeline = timeline::page(conn, scope.workspace_id, id, timeline_page)?;
-        Ok((client, assignee, departments, tags, timeline, all_users.into_iter().filter(|u| u.active).collect()))
+        let messaging = crate::messaging::client_messages::SendOptions::load(conn, scope.workspace_id)?;
+        Ok((client, assignee, departments, tags, timeline, all_users.into_iter().filter(|u| u.active).collect(), messaging))
     })
     .await?;
     let page = ClientShowPage {
@@ -505,6 +508,7 @@ async fn client_page(ctx: &Ctx, state: &AppState, id: i64, timeline_page: i64, a
         // Typed as the pages show times: 24-hour, in the workspace's zone.
         now: ctx.zone().time(state.clock.now()),
         me: ctx.user_id(),
+        messaging,
         oob: false,
     };
     Ok(page)

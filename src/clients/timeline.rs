@@ -1,5 +1,5 @@
-//! The client's one timeline: communications and follow-ups (later messages and campaign
-//! sends join as more arms of the UNION), newest first, paginated in SQL.
+//! The client's one timeline: communications, follow-ups and messages (both directions;
+//! later campaign sends join as more arms of the UNION), newest first, paginated in SQL.
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
@@ -9,12 +9,12 @@ pub const PER_PAGE: i64 = 20;
 
 #[derive(Clone, Debug, QueryableByName)]
 pub struct TimelineItem {
-    /// `communication` or `follow_up`.
+    /// `communication`, `follow_up` or `message`.
     #[diesel(sql_type = Text)]
     pub source: String,
     #[diesel(sql_type = BigInt)]
     pub id: i64,
-    /// call/email/meeting/note, or the follow-up's status.
+    /// call/email/meeting/note, the follow-up's status, or the message's status.
     #[diesel(sql_type = Text)]
     pub label: String,
     #[diesel(sql_type = Timestamptz)]
@@ -23,6 +23,15 @@ pub struct TimelineItem {
     pub notes: String,
     #[diesel(sql_type = Nullable<Text>)]
     pub person: Option<String>,
+    /// Messages: whatsapp | sms.
+    #[diesel(sql_type = Nullable<Text>)]
+    pub channel: Option<String>,
+    /// Messages: outbound | inbound.
+    #[diesel(sql_type = Nullable<Text>)]
+    pub direction: Option<String>,
+    /// Messages: the provider's error code and text, or why the outcome is unknown.
+    #[diesel(sql_type = Nullable<Text>)]
+    pub error: Option<String>,
 }
 
 impl TimelineItem {
@@ -33,18 +42,47 @@ impl TimelineItem {
     pub fn is_completed_follow_up(&self) -> bool {
         self.source == "follow_up" && self.label == "completed"
     }
+
+    pub fn is_message(&self) -> bool {
+        self.source == "message"
+    }
+
+    /// A message's status as its tick shows it.
+    pub fn message_status(&self) -> &'static str {
+        crate::messaging::MessageStatus::parse(&self.label).map_or("", |s| s.label())
+    }
+
+    /// "WhatsApp to" / "SMS from" and so on.
+    pub fn message_heading(&self) -> String {
+        let channel = if self.channel.as_deref() == Some("whatsapp") { "WhatsApp" } else { "SMS" };
+        let way = if self.direction.as_deref() == Some("inbound") { "received" } else { "sent" };
+        format!("{channel} {way}")
+    }
+
+    /// An outbound message whose outcome is unknown: a person may resend it.
+    pub fn can_resend(&self) -> bool {
+        self.is_message() && self.label == "unknown"
+    }
 }
 
+/// WhatsApp and SMS communications are the rows inbound messages add so the status rule and
+/// the counters see them; the timeline shows the message itself instead.
 pub fn page(conn: &mut PgConnection, workspace_id: i64, client_id: i64, page: i64) -> QueryResult<(Vec<TimelineItem>, bool)> {
     let mut rows: Vec<TimelineItem> = diesel::sql_query(
         "SELECT * FROM ( \
-           SELECT 'communication' AS source, c.id, c.kind AS label, c.occurred_at AS at, c.notes, u.name AS person \
+           SELECT 'communication' AS source, c.id, c.kind AS label, c.occurred_at AS at, c.notes, u.name AS person, \
+             NULL::text AS channel, NULL::text AS direction, NULL::text AS error \
            FROM communications c LEFT JOIN users u ON u.workspace_id = c.workspace_id AND u.id = c.user_id \
-           WHERE c.workspace_id = $1 AND c.client_id = $2 \
+           WHERE c.workspace_id = $1 AND c.client_id = $2 AND c.kind NOT IN ('whatsapp', 'sms') \
            UNION ALL \
-           SELECT 'follow_up', f.id, f.status, f.due_at, f.notes, u.name \
+           SELECT 'follow_up', f.id, f.status, f.due_at, f.notes, u.name, NULL, NULL, NULL \
            FROM follow_ups f LEFT JOIN users u ON u.workspace_id = f.workspace_id AND u.id = f.assigned_to \
            WHERE f.workspace_id = $1 AND f.client_id = $2 \
+           UNION ALL \
+           SELECT 'message', m.id, m.status, m.created_at, m.body, u.name, m.channel, m.direction, \
+             CASE WHEN m.error_code IS NOT NULL THEN concat_ws(' ', m.error_message, '(error ' || m.error_code || ')') ELSE m.error_message END \
+           FROM messages m LEFT JOIN users u ON u.workspace_id = m.workspace_id AND u.id = m.created_by \
+           WHERE m.workspace_id = $1 AND m.client_id = $2 \
          ) t ORDER BY at DESC, id DESC LIMIT $3 OFFSET $4",
     )
     .bind::<BigInt, _>(workspace_id)

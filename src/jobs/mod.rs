@@ -34,11 +34,26 @@ pub enum Kind {
     Import,
     /// Deletes the workspace's finished jobs past `SWITCHBOARD_JOB_RETENTION_DAYS` (daily).
     PruneJobs,
+    /// Reads the workspace's WhatsApp templates from the provider (`messaging::templates`).
     SyncTemplates,
+    /// Sends one queued message (`messaging::send`).
+    SendMessage,
+    /// Looks up messages stuck in `sending` at the provider (`messaging::reconcile`).
+    ReconcileMessages,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 7] = [Kind::Noop, Kind::ClientStatus, Kind::FollowUpReminders, Kind::SendEmail, Kind::Import, Kind::PruneJobs, Kind::SyncTemplates];
+    pub const ALL: [Kind; 9] = [
+        Kind::Noop,
+        Kind::ClientStatus,
+        Kind::FollowUpReminders,
+        Kind::SendEmail,
+        Kind::Import,
+        Kind::PruneJobs,
+        Kind::SyncTemplates,
+        Kind::SendMessage,
+        Kind::ReconcileMessages,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -49,6 +64,8 @@ impl Kind {
             Kind::Import => "import",
             Kind::PruneJobs => "prune-jobs",
             Kind::SyncTemplates => "sync-templates",
+            Kind::SendMessage => "send-message",
+            Kind::ReconcileMessages => "reconcile-messages",
         }
     }
 

@@ -31,6 +31,9 @@ pub enum JobError {
     /// Not possible yet and not the job's fault (no SMTP configured): try again after the
     /// delay without using up an attempt.
     Wait(String, Duration),
+    /// Worth another attempt, not before the delay (a provider's Retry-After); uses an
+    /// attempt like `Retry`.
+    RetryAfter(String, Duration),
 }
 
 impl From<diesel::result::Error> for JobError {
@@ -59,6 +62,8 @@ pub fn run(env: &JobEnv, job: &Job) -> Result<(), JobError> {
         Some(Kind::FollowUpReminders) => crate::notifications::reminders::job(env, job),
         Some(Kind::PruneJobs) => crate::jobs::queue::prune_job(env, job),
         Some(Kind::SyncTemplates) => crate::messaging::templates::job(env, job),
+        Some(Kind::SendMessage) => crate::messaging::send::job(env, job),
+        Some(Kind::ReconcileMessages) => crate::messaging::reconcile::job(env, job),
         None => Err(JobError::Permanent(format!("unknown job kind {:?}", job.kind))),
     }
 }

@@ -16,7 +16,7 @@ pub const DAILY: [Kind; 3] = [Kind::ClientStatus, Kind::FollowUpReminders, Kind:
 pub fn tick(conn: &mut PgConnection, now: DateTime<Utc>) -> QueryResult<usize> {
     // Expired sessions go whether or not anyone signs in (an indexed range delete).
     crate::auth::session_store::delete_expired(conn, now)?;
-    let mut added = 0;
+    let mut added = crate::messaging::reconcile::enqueue_due(conn, now)?;
     for ws in workspaces::all(conn)? {
         let local = now.with_timezone(&ws.zone());
         if local.time() < ws.daily_jobs_at {

@@ -171,6 +171,7 @@ fn record_failure(env: &JobEnv, worker: &str, job: &Job, error: JobError) {
         JobError::Retry(m) => (m, queue::backoff(job.attempts, jitter), false, true),
         JobError::Permanent(m) => (m, 0.0, true, true),
         JobError::Wait(m, delay) => (m, delay.as_secs_f64(), false, false),
+        JobError::RetryAfter(m, delay) => (m, delay.as_secs_f64(), false, true),
     };
     let result = env.pool.get().map_err(|e| e.to_string()).and_then(|mut conn| {
         queue::fail(&mut conn, worker, job, &message, retry_in, permanent, count).map_err(|e| e.to_string())

@@ -10,7 +10,11 @@
 //!   message a client sent.
 
 pub mod account;
+pub mod client_messages;
 pub mod inbound;
+pub mod reconcile;
+pub mod segments;
+pub mod send;
 pub mod store;
 pub mod template_pages;
 pub mod templates;

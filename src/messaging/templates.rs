@@ -242,3 +242,31 @@ pub fn job(env: &JobEnv, job: &Job) -> Result<(), JobError> {
     conn.transaction(|tx| save(tx, w, &listed, now))?;
     Ok(())
 }
+
+/// The numbered placeholders in `body` (`{{1}}`, `{{2}}`…), in order, each once.
+pub fn placeholders(body: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    let mut rest = body;
+    while let Some(start) = rest.find("{{") {
+        rest = &rest[start + 2..];
+        if let Some(end) = rest.find("}}") {
+            let name = rest[..end].trim();
+            if !name.is_empty() && name.chars().all(|c| c.is_ascii_digit()) && !found.iter().any(|f: &String| f == name) {
+                found.push(name.to_string());
+            }
+        }
+    }
+    found.sort_by_key(|n| n.parse::<u32>().unwrap_or(u32::MAX));
+    found
+}
+
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn placeholders_are_listed_once_in_number_order() {
+        assert_eq!(super::placeholders("Hi {{2}} {{1}} {{1}} {{x}} {{ 3 }}"), vec!["1", "2", "3"]);
+        let vars = vec![("1".to_string(), "{{2}}".to_string()), ("2".to_string(), "Friday".to_string())];
+        assert_eq!(super::render("{{1}} and {{2}}", &vars), "{{2}} and Friday", "a value is not expanded again");
+    }
+}

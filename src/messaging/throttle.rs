@@ -60,3 +60,16 @@ pub fn reserve(conn: &mut PgConnection, workspace_id: i64, sender: &str, rate: f
     .get_result(conn)?;
     Ok(Reservation::Busy((next.slot - next.now).to_std().unwrap_or_default()))
 }
+
+/// Holds `sender` back for `pause` (the provider answered 429 with a Retry-After): no
+/// instance reserves a slot for it before then.
+pub fn hold(conn: &mut PgConnection, workspace_id: i64, sender: &str, pause: Duration) -> QueryResult<usize> {
+    diesel::sql_query(
+        "UPDATE send_throttles SET tat = greatest(tat, clock_timestamp() + make_interval(secs => $3)) \
+         WHERE workspace_id = $1 AND sender = $2",
+    )
+    .bind::<BigInt, _>(workspace_id)
+    .bind::<Text, _>(sender)
+    .bind::<Double, _>(pause.as_secs_f64())
+    .execute(conn)
+}

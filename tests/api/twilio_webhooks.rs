@@ -318,6 +318,8 @@ async fn an_inbound_message_from_a_client_lands_once_and_counts_as_a_communicati
     assert_eq!(app.count(&format!("SELECT count(*) FROM clients WHERE id = {client} AND last_contacted_at > now() - interval '1 minute'")), 1);
     assert_eq!(app.count(&format!("SELECT count(*) FROM communications WHERE client_id = {client} AND kind = 'sms' AND user_id IS NULL")), 1);
     assert_eq!(app.count(&format!("SELECT coalesce(sum(n), 0) FROM communication_counts WHERE workspace_id = {}", acme.id)), 1, "the dashboard's counter");
+    let (timeline, _) = switchboard::clients::timeline::page(&mut app.conn(), acme.id, client, 1).unwrap();
+    assert_eq!(timeline.len(), 1, "the message once on the timeline, not again as the communication it counts as");
     // Twilio retries the same message: nothing more.
     let before = written(&app);
     let r = post_signed(&app, &inbound_path(&acme), &f, AUTH_TOKEN).await;

@@ -139,11 +139,21 @@ pub async fn seed(app: &TestApp, text: &str, short: &str) -> World {
     .unwrap();
     let template = app.count(&format!("SELECT max(id) FROM whatsapp_templates WHERE workspace_id = {w}")).to_string();
     let session = app.count(&format!("SELECT max(id) FROM sessions WHERE workspace_id = {w} AND user_id = {}", me.id)).to_string();
+    // A message whose outcome is unknown (so its resend route has something to resend).
+    diesel::sql_query(format!(
+        "INSERT INTO messages (workspace_id, client_id, channel, direction, sender, recipient, body, status) \
+         VALUES ({w}, {client}, 'sms', 'outbound', '+14155550199', '+14155550123', {t}, 'unknown')",
+        t = quote(text)
+    ))
+    .execute(&mut app.conn())
+    .unwrap();
+    let message = app.count(&format!("SELECT max(id) FROM messages WHERE workspace_id = {w}")).to_string();
     let ids = HashMap::from([
         ("sessions", session),
         ("clients", client),
         ("imports", import),
         ("follow-ups", follow_up),
+        ("messages", message),
         ("notifications", notification),
         ("jobs", job.to_string()),
         ("tags", tag),

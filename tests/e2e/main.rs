@@ -9,6 +9,7 @@ mod clients;
 mod first_run;
 mod import;
 mod keyboard;
+mod messages;
 mod narrow;
 mod pages;
 mod recovery;

@@ -97,6 +97,15 @@ pub async fn spawn_app() -> TestApp {
 
 pub async fn spawn_app_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
     let database_url = tokio::task::spawn_blocking(fresh_database).await.expect("fresh database");
+    spawn_app_on_with(database_url, configure).await
+}
+
+/// Another instance on the database of an app already running (two instances, one database).
+pub async fn spawn_app_on(database_url: &str) -> TestApp {
+    spawn_app_on_with(database_url.to_string(), |_| {}).await
+}
+
+pub async fn spawn_app_on_with(database_url: String, configure: impl FnOnce(&mut Settings)) -> TestApp {
     let mut settings = Settings::from_lookup(|_| None).expect("default settings");
     settings.database_url = Some(SecretString::from(database_url.clone()));
     settings.addr = "127.0.0.1:0".parse().unwrap();

@@ -1,0 +1,139 @@
+//! The `send-message` job: sends one queued message at most once.
+//!
+//! The job claims the message (`queued` → `sending` under a lease) before calling the
+//! provider, so a second run of the same job (its worker died, the job was retried) finds
+//! nothing to claim and sends nothing. What the provider answered decides the rest:
+//! accepted → its id is recorded; a refusal that is safe to retry → the claim is given back
+//! and the job retried (after the provider's Retry-After); a refusal for good → failed with
+//! the provider's code and text; an unknown outcome → left `sending` for reconciliation
+//! (`messaging::reconcile`), never sent again blindly.
+
+use std::time::Duration;
+
+use diesel::prelude::*;
+use serde::Deserialize;
+use url::Url;
+
+use crate::config::Settings;
+use crate::db::schema::whatsapp_templates;
+use crate::jobs::queue::Job;
+use crate::jobs::run::{JobEnv, JobError, payload};
+use crate::messaging::account::{self, Account};
+use crate::messaging::store::{self, Message};
+use crate::messaging::throttle::{self, Reservation};
+use crate::messaging::{Content, OutboundMessage, Provider, ProviderError, Sender};
+
+/// How long a claim holds before reconciliation may look at the message.
+pub const LEASE_SECS: i32 = 120;
+/// The longest a worker waits for a throttle slot; further away, the job comes back later.
+pub const MAX_THROTTLE_WAIT: Duration = Duration::from_secs(1);
+
+#[derive(Deserialize)]
+struct SendPayload {
+    message_id: i64,
+}
+
+/// Where providers report statuses: `SWITCHBOARD_PUBLIC_URL`, else the listen address.
+pub fn public_base(settings: &Settings) -> Url {
+    settings.public_url.clone().unwrap_or_else(|| Url::parse(&settings.base_url()).expect("the listen address is a URL"))
+}
+
+/// The stored sender as the provider takes it: messaging-service SIDs are pools.
+pub fn sender_of(stored: &str) -> Sender {
+    if stored.starts_with("MG") { Sender::Pool(stored.to_string()) } else { Sender::Number(stored.to_string()) }
+}
+
+fn content(conn: &mut PgConnection, message: &Message) -> Result<Content, JobError> {
+    let Some(template_id) = message.template_id else { return Ok(Content::Text(message.body.clone())) };
+    let provider_id: Option<String> = whatsapp_templates::table
+        .filter(whatsapp_templates::workspace_id.eq(message.workspace_id))
+        .filter(whatsapp_templates::id.eq(template_id))
+        .select(whatsapp_templates::provider_id)
+        .first(conn)
+        .optional()?;
+    let Some(provider_id) = provider_id else { return Err(JobError::Permanent("the message's template no longer exists".into())) };
+    let mut variables: Vec<(String, String)> = message
+        .variables
+        .as_object()
+        .map(|o| o.iter().map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string())).collect())
+        .unwrap_or_default();
+    variables.sort_by_key(|(k, _)| k.parse::<u32>().unwrap_or(u32::MAX));
+    Ok(Content::Template { provider_id, variables })
+}
+
+pub fn job(env: &JobEnv, job: &Job) -> Result<(), JobError> {
+    let p: SendPayload = payload(job)?;
+    let ws = job.workspace_id;
+    let mut conn = env.pool.get()?;
+    let account = match Account::load(&mut conn, &env.at_rest_key, ws) {
+        Ok(Some(account)) => account,
+        Ok(None) => {
+            store::fail(&mut conn, ws, p.message_id, None, "Twilio is not configured.")?;
+            return Ok(());
+        }
+        Err(why) => return Err(JobError::Wait(why, Duration::from_secs(300))),
+    };
+    let Some(message) = store::claim(&mut conn, ws, p.message_id, LEASE_SECS)? else {
+        // Claimed by another run, already sent, or failed: nothing to do.
+        return Ok(());
+    };
+    let content = match content(&mut conn, &message) {
+        Ok(content) => content,
+        Err(e) => {
+            store::fail(&mut conn, ws, message.id, None, "The message's template no longer exists.")?;
+            return Err(e);
+        }
+    };
+    let sender = sender_of(&message.sender);
+    match throttle::reserve(&mut conn, ws, sender.key(), account.rate(message.channel), MAX_THROTTLE_WAIT)? {
+        Reservation::Wait(d) => std::thread::sleep(d),
+        Reservation::Busy(d) => {
+            store::release(&mut conn, ws, message.id)?;
+            return Err(JobError::Wait(format!("sender {} is at its rate limit", sender.key()), d));
+        }
+    }
+    let key = account::webhook_key(&mut conn, ws)?;
+    let outbound = OutboundMessage {
+        channel: message.channel,
+        from: sender,
+        to: message.recipient.clone(),
+        content,
+        status_url: account::webhook_url(&public_base(&env.settings), &key, "status"),
+    };
+    // No connection is held during the provider's answer.
+    drop(conn);
+    let provider = account.provider(&env.settings);
+    let answer = provider.send(&outbound);
+    let mut conn = env.pool.get()?;
+    match answer {
+        Ok(accepted) => {
+            store::record_accepted(&mut conn, ws, message.id, &accepted.provider_id, accepted.status)?;
+            tracing::info!(message_id = message.id, provider_id = %accepted.provider_id, "message accepted");
+            Ok(())
+        }
+        Err(ProviderError::Retry { reason, after }) => {
+            store::release(&mut conn, ws, message.id)?;
+            if let Some(after) = after {
+                // Every instance's sends from this sender wait out the Retry-After, not just this one.
+                throttle::hold(&mut conn, ws, &message.sender, after)?;
+            }
+            if job.attempts >= job.max_attempts {
+                store::fail(&mut conn, ws, message.id, None, &format!("Not sent after {} attempts: {reason}", job.attempts))?;
+            }
+            Err(match after {
+                Some(after) => JobError::RetryAfter(reason, after),
+                None => JobError::Retry(reason),
+            })
+        }
+        Err(ProviderError::Permanent { code, reason }) => {
+            store::fail(&mut conn, ws, message.id, code, &reason)?;
+            tracing::info!(message_id = message.id, code, reason, "message refused by the provider");
+            Ok(())
+        }
+        Err(ProviderError::Unknown(reason)) => {
+            // Left `sending`: when the lease runs out, reconciliation asks the provider.
+            tracing::warn!(message_id = message.id, reason, "send outcome unknown; left for reconciliation");
+            Ok(())
+        }
+    }
+}

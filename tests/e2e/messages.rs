@@ -1,0 +1,65 @@
+//! Sending from the client page in Chromium (issue 11 part 3): the template preview and the
+//! SMS segment count follow what is typed, and a send lands on the timeline in place.
+
+use diesel::prelude::*;
+use switchboard::users::role::Role;
+
+use crate::browser::Chrome;
+use crate::support::fake_twilio::{ACCOUNT_SID, AUTH_TOKEN, FakeTwilio};
+use crate::support::{PASSWORD, spawn_app_with};
+
+#[tokio::test]
+async fn preview_a_template_count_sms_segments_and_send_from_the_client_page() {
+    let fake = FakeTwilio::start();
+    let base = url::Url::parse(&fake.base()).unwrap();
+    let app = spawn_app_with(|s| {
+        s.twilio_api_base = base.clone();
+        s.twilio_content_base = base;
+    })
+    .await;
+    let admin = app.create_user_named("Acme", "ann@acme.test", "Ann Admin", Role::Admin);
+    let w = admin.workspace_id;
+    let key = switchboard::crypto::derive("test-secret-key-".repeat(4).as_bytes());
+    let sealed: String = switchboard::crypto::seal(&key, AUTH_TOKEN.as_bytes()).iter().map(|b| format!("{b:02x}")).collect();
+    for statement in [
+        format!("INSERT INTO twilio_settings (workspace_id, account_sid, auth_token_sealed, whatsapp_from, sms_from) VALUES ({w}, '{ACCOUNT_SID}', '\\x{sealed}', '{{+14155550100}}', '+14155550199')"),
+        format!("INSERT INTO whatsapp_templates (workspace_id, provider_id, name, language, body, approval_status) VALUES ({w}, 'HX77', 'welcome', 'en', 'Welcome {{{{1}}}}, your code is {{{{2}}}}.', 'approved')"),
+        format!("INSERT INTO clients (workspace_id, name, phone) VALUES ({w}, 'Grace Hopper', '+14155550123')"),
+    ] {
+        diesel::sql_query(statement).execute(&mut app.conn()).unwrap();
+    }
+    let client = app.count("SELECT max(id) FROM clients");
+    let chrome = Chrome::start().await;
+    chrome.sign_in(&app.base, "ann@acme.test", PASSWORD).await;
+    chrome.goto(&format!("{}/clients/{client}", app.base)).await;
+    chrome.wait_for_heading("Grace Hopper").await;
+
+    chrome.click("#send-message summary").await;
+    chrome.click("#msg-template option[value]:not([value=''])").await;
+    chrome.wait_for_text("#message-preview", "Welcome Grace Hopper, your code is {{2}}.").await;
+    chrome.fill("#msg-var-2", "4711").await;
+    chrome.wait_for_text("#message-preview", "Welcome Grace Hopper, your code is 4711.").await;
+
+    // SMS: the WhatsApp half hides, the count follows the typing.
+    chrome.click("input[name='channel'][value='sms']").await;
+    assert_eq!(chrome.eval("return getComputedStyle(document.querySelector('.channel-whatsapp')).display;").await, serde_json::json!("none"));
+    chrome.fill("#msg-body", &"a".repeat(161)).await;
+    chrome.wait_for_text("#sms-segments", "2 segments · GSM-7, 153 characters each").await;
+    chrome.fill("#msg-body", "Привет, Grace").await;
+    chrome.wait_for_text("#sms-segments", "1 segment · UCS-2 (emoji or non-Latin), 70 each").await;
+
+    chrome.eval("window.__marker = 1; return null;").await;
+    chrome.click("form.send-message button[type='submit']").await;
+    chrome.wait_for_text("#client-timeline", "Message queued.").await;
+    assert!(chrome.text("#client-timeline").await.contains("Привет, Grace"));
+    assert_eq!(chrome.eval("return window.__marker || null;").await, serde_json::json!(1), "no page reload");
+    for _ in 0..100 {
+        if fake.messages().len() == 1 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(fake.messages()[0].body.as_deref(), Some("Привет, Grace"));
+    assert_eq!(chrome.csp_violations().await, Vec::<String>::new());
+    chrome.client.clone().close().await.unwrap();
+}
