@@ -47,6 +47,11 @@ impl TimelineItem {
         self.source == "message"
     }
 
+    /// An outbound message on its way: its tick will still move.
+    pub fn in_flight(&self) -> bool {
+        self.is_message() && self.direction.as_deref() == Some("outbound") && matches!(self.label.as_str(), "queued" | "sending" | "accepted" | "sent")
+    }
+
     /// A message's status as its tick shows it.
     pub fn message_status(&self) -> &'static str {
         crate::messaging::MessageStatus::parse(&self.label).map_or("", |s| s.label())
@@ -63,6 +68,12 @@ impl TimelineItem {
     pub fn can_resend(&self) -> bool {
         self.is_message() && self.label == "unknown"
     }
+}
+
+/// Whether the page shows a message whose tick will still move (the timeline then asks for
+/// itself again every few seconds; the chat issue brings server-sent events).
+pub fn any_in_flight(items: &[TimelineItem]) -> bool {
+    items.iter().any(TimelineItem::in_flight)
 }
 
 /// WhatsApp and SMS communications are the rows inbound messages add so the status rule and

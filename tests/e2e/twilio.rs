@@ -1,6 +1,8 @@
 //! Issue 11 parts 2 and 7 in the browser: Twilio connected through the settings form
 //! against the fake Twilio, the connection checked, templates synced, and a preview filled
-//! from a client picked with the search box, at desktop and phone widths.
+//! from a client picked with the search box, at desktop and phone widths; then the template
+//! sent to the client from its page, and the tick on its timeline moving to delivered as
+//! Twilio's signed status callbacks arrive, without a reload.
 
 use std::time::Duration;
 
@@ -73,6 +75,56 @@ async fn connect_twilio_sync_templates_and_preview_one_for_a_client() {
     assert_eq!(chrome.text(".bubble-buttons").await.split_whitespace().collect::<Vec<_>>().join(" "), "Pick it up Deliver");
     chrome.screenshot("template-preview-1366").await;
     assert_eq!(chrome.csp_violations().await, Vec::<String>::new());
+
+    // Send it to the client from the client page, then watch Twilio's status callbacks move
+    // the message's tick on the open timeline, without a reload.
+    let preview_path = chrome.path().await;
+    let client = app.count("SELECT id FROM clients WHERE name = 'Amara Smith'");
+    chrome.goto(&format!("{}/clients/{client}", app.base)).await;
+    chrome.wait_for_heading("Amara Smith").await;
+    chrome.click("#send-message summary").await;
+    chrome.click("#msg-template option[value]:not([value=''])").await;
+    chrome.wait_for_text("#message-preview", "Hi Amara Smith, your order {{2}} is ready.").await;
+    chrome.fill("#msg-var-2", "A-42").await;
+    chrome.wait_for_text("#message-preview", "Hi Amara Smith, your order A-42 is ready.").await;
+    chrome.eval("window.__marker = 1; return null;").await;
+    chrome.click("form.send-message button[type='submit']").await;
+    chrome.wait_for_text("#client-timeline", "Message queued.").await;
+    let mut sent = None;
+    for _ in 0..100 {
+        if let Some(m) = fake.messages().into_iter().next() {
+            sent = Some(m);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let sent = sent.expect("the message reached Twilio");
+    assert_eq!((sent.to.as_str(), sent.from.as_str()), ("whatsapp:+14155550123", "whatsapp:+14155550100"));
+    assert_eq!(sent.content_sid.as_deref(), Some("HX00000000000000000000000000000001"));
+    assert_eq!(sent.content_variables.as_deref(), Some(r#"{"1":"Amara Smith","2":"A-42"}"#));
+    let callback = sent.status_callback.clone().expect("a StatusCallback URL");
+    assert!(callback.starts_with(&format!("{}/webhooks/twilio/", app.base)) && callback.ends_with("/status"), "{callback}");
+    // The send is recorded (the SID) before Twilio reports on it.
+    for _ in 0..100 {
+        if app.count(&format!("SELECT count(*) FROM messages WHERE provider_id = '{}'", sent.sid)) == 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let tick = "#timeline-items .message-status";
+    chrome.wait_for_text(tick, "accepted").await;
+    for status in ["sent", "delivered"] {
+        let (fake, url, sid) = (fake.clone(), callback.clone(), sent.sid.clone());
+        let code = tokio::task::spawn_blocking(move || fake.send_status(&url, &sid, status, None)).await.unwrap();
+        assert_eq!(code, 204, "Twilio's {status} callback");
+    }
+    chrome.wait_for_text(tick, "delivered ✓✓").await;
+    assert_eq!(chrome.eval("return window.__marker || null;").await, serde_json::json!(1), "no page reload");
+    chrome.screenshot("client-message-delivered-1366").await;
+    // Once delivered the timeline stops asking.
+    assert_eq!(chrome.eval("return document.getElementById('timeline-items').hasAttribute('hx-trigger');").await, serde_json::json!(false));
+    assert_eq!(chrome.csp_violations().await, Vec::<String>::new());
+    chrome.goto(&format!("{}{preview_path}", app.base)).await;
 
     chrome.client.set_window_size(390, 844).await.expect("resize");
     let preview = chrome.path().await;
