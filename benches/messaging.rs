@@ -213,7 +213,58 @@ fn main() -> anyhow::Result<()> {
         lost
     );
     println!("callbacks / floor: {:.2} (throughput), p99 {:.2}x the floor's", cb.per_second / floor.per_second, cb.p99_ms / floor.p99_ms);
-    let _ = rate;
+
+    // Dispatch: queued messages and their send jobs, as the client page writes them.
+    let env = Arc::new(switchboard::jobs::run::JobEnv {
+        pool: pool.clone(),
+        database_url: resources.database.url.clone(),
+        settings: Settings { addr: format!("127.0.0.1:{port}").parse()?, ..settings.clone() },
+        clock: Clock::default(),
+        at_rest_key: switchboard::crypto::derive(SECRET.as_bytes()),
+    });
+    let queue = |conn: &mut PgConnection, n: i64| -> anyhow::Result<()> {
+        diesel::sql_query(format!(
+            "WITH m AS (INSERT INTO messages (workspace_id, client_id, channel, direction, sender, recipient, body, status) \
+               SELECT {w}, c.id, 'sms', 'outbound', '+14155550101', c.phone, 'Your order is ready', 'queued' FROM clients c \
+               WHERE c.workspace_id = {w} ORDER BY c.id DESC LIMIT {n} RETURNING id) \
+             INSERT INTO jobs (workspace_id, kind, payload, run_at, max_attempts) SELECT {w}, 'send-message', json_build_object('message_id', id), now(), 5 FROM m"
+        ))
+        .execute(conn)?;
+        diesel::sql_query(format!("DELETE FROM messages WHERE workspace_id = {w} AND status <> 'queued' AND provider_id NOT LIKE 'SMbench%'")).execute(conn)?;
+        Ok(())
+    };
+    let options = |workers: usize| switchboard::jobs::worker::Options { workers, lease_secs: 60, batch: 8, poll: Duration::from_millis(100), scheduler: false };
+    let wait_for = |target: u64| {
+        while fake.accepted.load(Ordering::SeqCst) < target {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    };
+    // Throttle out of the way (1,000/s per sender), one worker.
+    let n = 2_000;
+    queue(&mut conn, n)?;
+    let before = fake.accepted.load(Ordering::SeqCst);
+    let started = Instant::now();
+    let mut workers = switchboard::jobs::worker::Workers::start(env.clone(), options(1));
+    wait_for(before + n as u64);
+    let one_worker = n as f64 / started.elapsed().as_secs_f64();
+    workers.stop();
+    diesel::sql_query(format!("DELETE FROM messages WHERE workspace_id = {w} AND provider_id NOT LIKE 'SMbench%'")).execute(&mut conn)?;
+    // Throttle on: RATE per second, four workers, about fifteen seconds of sending.
+    diesel::sql_query(format!("UPDATE twilio_settings SET sms_rate = {rate} WHERE workspace_id = {w}")).execute(&mut conn)?;
+    let n = ((rate * 15.0) as i64).max(20);
+    queue(&mut conn, n)?;
+    let before = fake.accepted.load(Ordering::SeqCst);
+    let mut workers = switchboard::jobs::worker::Workers::start(env, options(4));
+    wait_for(before + n as u64);
+    workers.stop();
+    let times: Vec<_> = fake.messages().iter().skip(before as usize).map(|m| m.created_at).collect();
+    let span = (*times.iter().max().unwrap() - *times.iter().min().unwrap()).num_milliseconds() as f64 / 1000.0;
+    let held = (n - 1) as f64 / span;
+    println!("dispatch, throttle at 1000/s, 1 worker: {one_worker:>8.0} msg/s  ({} messages to the fake Twilio)", 2_000);
+    println!(
+        "dispatch, throttle at {rate}/s, 4 workers: {held:>8.2} msg/s  ({n} messages over {span:.2} s; {:+.1} % from the configured rate)",
+        (held / rate - 1.0) * 100.0
+    );
     resources.shutdown();
     let _ = std::fs::remove_dir_all(&dir);
     Ok(())
