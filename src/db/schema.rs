@@ -341,6 +341,7 @@ diesel::table! {
         delivered_at -> Nullable<Timestamptz>,
         read_at -> Nullable<Timestamptz>,
         failed_at -> Nullable<Timestamptz>,
+        batch_id -> Nullable<Int8>,
     }
 }
 
@@ -386,6 +387,110 @@ diesel::table! {
 }
 
 diesel::table! {
+    campaign_batch_counts (workspace_id, batch_id, key) {
+        workspace_id -> Int8,
+        batch_id -> Int8,
+        key -> Text,
+        n -> Int8,
+    }
+}
+
+diesel::table! {
+    campaign_batches (workspace_id, id) {
+        workspace_id -> Int8,
+        id -> Int8,
+        campaign_id -> Int8,
+        channel -> Text,
+        mode -> Text,
+        template_id -> Nullable<Int8>,
+        flow_id -> Nullable<Int8>,
+        flow_snapshot -> Nullable<Jsonb>,
+        variables -> Jsonb,
+        subject -> Nullable<Text>,
+        body -> Text,
+        html_body -> Nullable<Text>,
+        sender -> Nullable<Text>,
+        send_at -> Timestamptz,
+        status -> Text,
+        retarget_of -> Nullable<Int8>,
+        created_by -> Nullable<Int8>,
+        created_at -> Timestamptz,
+        started_at -> Nullable<Timestamptz>,
+        finished_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    campaign_clients (workspace_id, campaign_id, client_id) {
+        workspace_id -> Int8,
+        campaign_id -> Int8,
+        client_id -> Int8,
+        attached_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    campaign_departments (workspace_id, campaign_id, department_id) {
+        workspace_id -> Int8,
+        campaign_id -> Int8,
+        department_id -> Int8,
+    }
+}
+
+diesel::table! {
+    campaign_hourly_counts (workspace_id, hour, key) {
+        workspace_id -> Int8,
+        hour -> Timestamptz,
+        key -> Text,
+        n -> Int8,
+    }
+}
+
+diesel::table! {
+    campaign_recipients (workspace_id, batch_id, client_id) {
+        workspace_id -> Int8,
+        batch_id -> Int8,
+        client_id -> Int8,
+        status -> Text,
+        skip_reason -> Nullable<Text>,
+        message_id -> Nullable<Int8>,
+        error_code -> Nullable<Int4>,
+        error_message -> Nullable<Text>,
+        reply -> Nullable<Text>,
+        flow_step -> Nullable<Text>,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    campaigns (workspace_id, id) {
+        workspace_id -> Int8,
+        id -> Int8,
+        name -> Text,
+        channels -> Array<Text>,
+        whatsapp_from -> Nullable<Text>,
+        status -> Text,
+        created_by -> Nullable<Int8>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+        started_at -> Nullable<Timestamptz>,
+        completed_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    whatsapp_flows (workspace_id, id) {
+        workspace_id -> Int8,
+        id -> Int8,
+        name -> Text,
+        steps -> Jsonb,
+        created_by -> Nullable<Int8>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     workspaces (id) {
         id -> Int8,
         name -> Text,
@@ -407,6 +512,13 @@ diesel::joinable!(users -> workspaces (workspace_id));
 diesel::allow_tables_to_appear_in_same_query!(
     audit_logs,
     auth_tokens,
+    campaign_batch_counts,
+    campaign_batches,
+    campaign_clients,
+    campaign_departments,
+    campaign_hourly_counts,
+    campaign_recipients,
+    campaigns,
     client_counts,
     client_departments,
     client_tags,
@@ -432,6 +544,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     twilio_settings,
     user_departments,
     users,
+    whatsapp_flows,
     whatsapp_templates,
     workspaces,
 );

@@ -1,0 +1,13 @@
+DROP TABLE campaign_hourly_counts;
+DROP TABLE campaign_batch_counts;
+DROP TRIGGER campaign_message_moved ON messages;
+DROP FUNCTION campaign_message_moved();
+DROP FUNCTION recipient_status_of(text);
+ALTER TABLE messages DROP COLUMN batch_id;
+DROP TABLE campaign_recipients;
+DROP FUNCTION campaign_counts_apply();
+DROP TABLE campaign_batches;
+DROP TABLE whatsapp_flows;
+DROP TABLE campaign_clients;
+DROP TABLE campaign_departments;
+DROP TABLE campaigns;
