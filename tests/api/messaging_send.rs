@@ -529,3 +529,53 @@ async fn the_timeline_pages_messages_of_both_directions_with_communications() {
     assert!(two.contains("Oldest text"));
     assert!(!two.contains("Thanks!"));
 }
+
+/// Issue 11's opt-out loop end to end: the client texts STOP (a signed inbound webhook), the
+/// next SMS from the client page is refused with the reason and nothing is queued; START opts
+/// back in and the next one goes; both changes are audited with their source.
+#[tokio::test]
+async fn stop_refuses_the_next_send_and_start_allows_it_again() {
+    let s = setup(true).await;
+    let key = text(&s.app, &format!("SELECT webhook_key FROM workspaces WHERE id = {}", s.workspace_id));
+    let inbound_url = format!("{PUBLIC_URL}/webhooks/twilio/{key}/inbound");
+    let inbound = |sid: &str, body: &str| {
+        vec![
+            ("AccountSid".to_string(), ACCOUNT_SID.to_string()),
+            ("Body".into(), body.into()),
+            ("From".into(), CLIENT_PHONE.into()),
+            ("MessageSid".into(), sid.into()),
+            ("NumMedia".into(), "0".into()),
+            ("To".into(), SMS_FROM.into()),
+        ]
+    };
+    let post = |form: Vec<(String, String)>| {
+        let signature = crate::support::fake_twilio::twilio_signature(AUTH_TOKEN, &inbound_url, &form);
+        let path = format!("/webhooks/twilio/{key}/inbound");
+        let client = reqwest::Client::new();
+        let url = s.browser.url(&path);
+        async move { client.post(url).header("X-Twilio-Signature", signature).form(&form).send().await.unwrap().status() }
+    };
+    assert_eq!(post(inbound("SMstop1", "Stop")).await, StatusCode::OK);
+    let messages = s.app.count("SELECT count(*) FROM messages WHERE direction = 'outbound'");
+    let jobs = s.app.count("SELECT count(*) FROM jobs WHERE kind = 'send-message'");
+    let refused = htmx_post(&s.browser, &format!("/clients/{}/messages", s.client_id), &[("channel", "sms"), ("body", "Your order shipped")]).await;
+    assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let html = refused.text().await.unwrap();
+    assert!(html.contains("opted out of SMS"), "the reason is shown: {html}");
+    assert_eq!(s.app.count("SELECT count(*) FROM messages WHERE direction = 'outbound'"), messages, "nothing queued");
+    assert_eq!(s.app.count("SELECT count(*) FROM jobs WHERE kind = 'send-message'"), jobs);
+    // WhatsApp is another channel: STOP by SMS does not close it.
+    assert_eq!(text(&s.app, &format!("SELECT (opt_out_whatsapp_at IS NULL)::text FROM clients WHERE id = {}", s.client_id)), "true");
+
+    assert_eq!(post(inbound("SMstart1", "START")).await, StatusCode::OK);
+    send_sms(&s, "Your order shipped").await;
+    wait_for(&s.app, "EXISTS (SELECT 1 FROM messages WHERE direction = 'outbound' AND provider_id IS NOT NULL)").await;
+    assert_eq!(s.fake.sends_to(CLIENT_PHONE), 1);
+    let audited = |word: &str| {
+        s.app.count(&format!(
+            "SELECT count(*) FROM audit_logs WHERE action = 'clients.updated' AND entity_id = '{}' AND after::text ILIKE '%inbound {word}%'",
+            s.client_id
+        ))
+    };
+    assert_eq!((audited("Stop"), audited("START")), (1, 1), "both audited with their source");
+}
