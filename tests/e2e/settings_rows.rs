@@ -25,8 +25,18 @@ async fn edit_swaps_the_row_for_a_form_and_cancel_and_save_swap_it_back() {
     assert_eq!(chrome.eval("return window.stayed === true").await, true, "swapped in place");
     assert_eq!(chrome.eval("return document.querySelector('#edit-colour-purple').checked").await, true);
     chrome.click("tbody form.rename-form a.button.secondary").await;
-    chrome.wait_for("tbody .chip.tag-purple").await;
-    assert_eq!(chrome.eval("return document.querySelectorAll('form.rename-form').length").await, 0, "Cancel swapped the row back");
+    // The edit form's colour swatches are chips too: wait for the form itself to go.
+    let mut forms = serde_json::Value::Null;
+    for _ in 0..100 {
+        forms = chrome.eval("return document.querySelectorAll('form.rename-form').length").await;
+        if forms == 0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(forms, 0, "Cancel swapped the row back");
+    assert_eq!(chrome.eval("return document.querySelectorAll('tbody .chip.tag-purple').length").await, 1, "the row shows its chip again");
+    assert_eq!(chrome.eval("return window.stayed === true").await, true, "still in place");
     chrome.click("tbody a.button.secondary").await;
     chrome.fill("tbody form.rename-form input[name=name]", "VIP clients").await;
     chrome.click("#edit-colour-teal").await;
