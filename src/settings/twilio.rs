@@ -237,33 +237,18 @@ pub async fn save_twilio(ctx: Ctx, state: Data<AppState>, HtmlForm(form): HtmlFo
 
 /// The names of the fields this save changes (the token only as "auth_token", never its value).
 fn changed_fields(before: Option<&StoredTwilio>, v: &Valid, token_changed: bool) -> Vec<&'static str> {
-    let mut out = Vec::new();
     let b = before;
-    if b.is_none_or(|b| b.account_sid != v.account_sid) {
-        out.push("account_sid");
-    }
-    if token_changed {
-        out.push("auth_token");
-    }
-    if b.is_none_or(|b| b.whatsapp_from != v.whatsapp_from) {
-        out.push("whatsapp_from");
-    }
-    if b.is_none_or(|b| b.sms_from != v.sms_from) {
-        out.push("sms_from");
-    }
-    if b.is_none_or(|b| b.messaging_service_sid != v.messaging_service_sid) {
-        out.push("messaging_service_sid");
-    }
-    if b.is_none_or(|b| b.whatsapp_rate != v.whatsapp_rate) {
-        out.push("whatsapp_rate");
-    }
-    if b.is_none_or(|b| b.sms_rate != v.sms_rate) {
-        out.push("sms_rate");
-    }
-    if b.is_none_or(|b| b.inbound_unknown != v.inbound_unknown) {
-        out.push("inbound_unknown");
-    }
-    out
+    let fields = [
+        ("account_sid", b.is_none_or(|b| b.account_sid != v.account_sid)),
+        ("auth_token", token_changed),
+        ("whatsapp_from", b.is_none_or(|b| b.whatsapp_from != v.whatsapp_from)),
+        ("sms_from", b.is_none_or(|b| b.sms_from != v.sms_from)),
+        ("messaging_service_sid", b.is_none_or(|b| b.messaging_service_sid != v.messaging_service_sid)),
+        ("whatsapp_rate", b.is_none_or(|b| b.whatsapp_rate != v.whatsapp_rate)),
+        ("sms_rate", b.is_none_or(|b| b.sms_rate != v.sms_rate)),
+        ("inbound_unknown", b.is_none_or(|b| b.inbound_unknown != v.inbound_unknown)),
+    ];
+    fields.into_iter().filter(|(_, changed)| *changed).map(|(name, _)| name).collect()
 }
 
 /// "Check connection": asks the provider for the account with the saved credentials.

@@ -171,29 +171,13 @@ async fn the_client_timeline_has_done_and_reopen_on_each_follow_up_and_no_button
     assert_eq!(app.count(&format!("SELECT count(*) FROM follow_ups WHERE id = {fu} AND status = 'pending'")), 1);
 }
 
-/// A form post as htmx sends it (HX-Request, the CSRF token in its header).
-async fn htmx_post(browser: &crate::support::Browser, path: &str, fields: &[(&str, &str)]) -> reqwest::Response {
-    let token = browser.csrf().await;
-    browser
-        .client
-        .post(browser.url(path))
-        .header("HX-Request", "true")
-        .header("HX-Target", "client-timeline")
-        .header("X-CSRF-Token", token)
-        .header("Content-Type", "application/x-www-form-urlencoded")
-        .body(serde_html_form::to_string(fields).unwrap())
-        .send()
-        .await
-        .expect("htmx POST")
-}
-
 #[tokio::test]
 async fn logging_a_call_with_htmx_answers_the_timeline_and_the_last_contacted_field_in_place() {
     let app = spawn_app().await;
     let (admin, _) = app.signed_in(Role::Admin).await;
     let id: i64 = location(&admin.post("/clients", &[("name", "Ada")]).await).trim_start_matches("/clients/").parse().unwrap();
     let path = format!("/clients/{id}/communications");
-    let r = htmx_post(&admin, &path, &[("kind", "call"), ("occurred_at", "2026-11-20 10:05"), ("notes", "Asked for a quote")]).await;
+    let r = admin.htmx_post(&path, &[("kind", "call"), ("occurred_at", "2026-11-20 10:05"), ("notes", "Asked for a quote")]).await;
     assert_eq!(r.status(), StatusCode::OK, "no redirect for htmx");
     let html = r.text().await.unwrap();
     assert!(html.starts_with("<section class=\"card\" id=\"client-timeline\">"), "{html}");
@@ -204,9 +188,9 @@ async fn logging_a_call_with_htmx_answers_the_timeline_and_the_last_contacted_fi
     assert_eq!(app.count(&format!("SELECT count(*) FROM clients WHERE id = {id} AND last_contacted_at = '2026-11-20T10:05:00Z'")), 1);
 
     // A meeting says so; a bad time is refused in place with the form left open.
-    let r = htmx_post(&admin, &path, &[("kind", "meeting"), ("occurred_at", "2026-11-21T09:00")]).await;
+    let r = admin.htmx_post(&path, &[("kind", "meeting"), ("occurred_at", "2026-11-21T09:00")]).await;
     assert!(r.text().await.unwrap().contains(">Meeting logged.<"));
-    let r = htmx_post(&admin, &path, &[("kind", "call"), ("occurred_at", "2026-11-21 9pm")]).await;
+    let r = admin.htmx_post(&path, &[("kind", "call"), ("occurred_at", "2026-11-21 9pm")]).await;
     assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let html = r.text().await.unwrap();
     assert!(html.contains("When must be a date and 24-hour time like 2026-01-31 14:30."), "{html}");
@@ -248,7 +232,7 @@ async fn the_client_page_folds_its_forms_behind_buttons_and_types_times_in_24_ho
     let html = bad.text().await.unwrap();
     assert!(html.contains("Due must be a date and 24-hour time like 2026-01-31 14:30."), "{html}");
     assert!(html.contains("<details class=\"disclosure\" id=\"add-follow-up\" open>"), "{html}");
-    let r = htmx_post(&admin, &path, &[("due_at", "2030-01-03 08:00"), ("notes", "Call again")]).await;
+    let r = admin.htmx_post(&path, &[("due_at", "2030-01-03 08:00"), ("notes", "Call again")]).await;
     assert_eq!(r.status(), StatusCode::OK);
     let html = r.text().await.unwrap();
     assert!(html.contains(">Follow-up added.<") && html.contains("Call again"), "{html}");

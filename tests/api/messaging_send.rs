@@ -111,29 +111,13 @@ pub fn add_template(app: &TestApp, workspace_id: i64, sid: &str, name: &str, bod
         .unwrap()
 }
 
-/// A form post as htmx sends it.
-pub async fn htmx_post(browser: &Browser, path: &str, fields: &[(&str, &str)]) -> reqwest::Response {
-    let token = browser.csrf().await;
-    browser
-        .client
-        .post(browser.url(path))
-        .header("HX-Request", "true")
-        .header("HX-Target", "client-timeline")
-        .header("X-CSRF-Token", token)
-        .header("Content-Type", "application/x-www-form-urlencoded")
-        .body(serde_html_form::to_string(fields).unwrap())
-        .send()
-        .await
-        .expect("htmx POST")
-}
-
 fn status_url(s: &Setup) -> String {
     let key = text(&s.app, &format!("SELECT webhook_key FROM workspaces WHERE id = {}", s.workspace_id));
     format!("{PUBLIC_URL}/webhooks/twilio/{key}/status")
 }
 
 async fn send_sms(s: &Setup, body: &str) -> i64 {
-    let response = htmx_post(&s.browser, &format!("/clients/{}/messages", s.client_id), &[("channel", "sms"), ("body", body)]).await;
+    let response = s.browser.htmx_post(&format!("/clients/{}/messages", s.client_id), &[("channel", "sms"), ("body", body)]).await;
     assert_eq!(response.status(), StatusCode::OK);
     let html = response.text().await.unwrap();
     assert!(html.contains("Message queued."), "{html}");
@@ -194,7 +178,7 @@ async fn a_text_and_a_template_reach_twilio_and_get_their_sids() {
 }
 
 async fn refused(s: &Setup, client_id: i64, fields: &[(&str, &str)], reason: &str) {
-    let response = htmx_post(&s.browser, &format!("/clients/{client_id}/messages"), fields).await;
+    let response = s.browser.htmx_post(&format!("/clients/{client_id}/messages"), fields).await;
     assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY, "{fields:?}");
     let html = response.text().await.unwrap();
     assert!(html.contains(reason), "expected {reason:?} in {html}");
@@ -234,7 +218,7 @@ async fn refused_messages_say_why_and_queue_nothing() {
     let other = s.app.create_user("Beta", "boss@beta.test", Role::Admin);
     sql(&s.app, &format!("INSERT INTO clients (workspace_id, name, phone) VALUES ({}, 'Theirs', '+14155550777')", other.workspace_id));
     let theirs = s.app.count("SELECT max(id) FROM clients");
-    let response = htmx_post(&s.browser, &format!("/clients/{theirs}/messages"), &sms).await;
+    let response = s.browser.htmx_post(&format!("/clients/{theirs}/messages"), &sms).await;
     assert_eq!(response.status(), StatusCode::NOT_FOUND);
     assert_eq!(s.browser.get(&format!("/clients/{theirs}/messages/segments?body=x")).await.status(), StatusCode::NOT_FOUND);
     assert_eq!(s.app.count("SELECT count(*) FROM messages"), 0);
@@ -329,14 +313,14 @@ async fn a_send_twilio_has_no_record_of_becomes_unknown_and_a_person_may_resend_
     assert!(page.contains("unknown — check before resending"));
     // Not while the client is opted out of the channel.
     sql(&s.app, &format!("UPDATE clients SET opt_out_sms_at = now(), opt_out_sms_source = 'manual' WHERE id = {}", s.client_id));
-    let response = htmx_post(&s.browser, &format!("/clients/{}/messages/{id}/resend", s.client_id), &[]).await;
+    let response = s.browser.htmx_post(&format!("/clients/{}/messages/{id}/resend", s.client_id), &[]).await;
     assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
     assert!(response.text().await.unwrap().contains("Amara Okafor opted out of SMS messages."));
     assert_eq!(s.app.count("SELECT count(*) FROM messages"), 1);
     sql(&s.app, &format!("UPDATE clients SET opt_out_sms_at = NULL, opt_out_sms_source = NULL WHERE id = {}", s.client_id));
     assert!(page.contains(&format!("action=\"/clients/{}/messages/{id}/resend\"", s.client_id)));
     // Resending is explicit: a new message, audited; the unknown one stays as it was.
-    let response = htmx_post(&s.browser, &format!("/clients/{}/messages/{id}/resend", s.client_id), &[]).await;
+    let response = s.browser.htmx_post(&format!("/clients/{}/messages/{id}/resend", s.client_id), &[]).await;
     assert_eq!(response.status(), StatusCode::OK);
     assert!(response.text().await.unwrap().contains("Message queued."));
     wait_for(&s.app, &format!("EXISTS (SELECT 1 FROM messages WHERE id > {id} AND status = 'accepted' AND body = 'Never arrived')")).await;
@@ -344,7 +328,7 @@ async fn a_send_twilio_has_no_record_of_becomes_unknown_and_a_person_may_resend_
     assert_eq!(text(&s.app, &format!("SELECT status FROM messages WHERE id = {id}")), "unknown");
     assert_eq!(s.app.count("SELECT count(*) FROM audit_logs WHERE action = 'messages.resent'"), 1);
     // Only an unknown message can be resent.
-    let again = htmx_post(&s.browser, &format!("/clients/{}/messages/{}/resend", s.client_id, id + 1), &[]).await;
+    let again = s.browser.htmx_post(&format!("/clients/{}/messages/{}/resend", s.client_id, id + 1), &[]).await;
     assert_eq!(again.status(), StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(s.app.count("SELECT count(*) FROM messages"), 2);
 }
@@ -558,7 +542,7 @@ async fn stop_refuses_the_next_send_and_start_allows_it_again() {
     assert_eq!(post(inbound("SMstop1", "Stop")).await, StatusCode::OK);
     let messages = s.app.count("SELECT count(*) FROM messages WHERE direction = 'outbound'");
     let jobs = s.app.count("SELECT count(*) FROM jobs WHERE kind = 'send-message'");
-    let refused = htmx_post(&s.browser, &format!("/clients/{}/messages", s.client_id), &[("channel", "sms"), ("body", "Your order shipped")]).await;
+    let refused = s.browser.htmx_post(&format!("/clients/{}/messages", s.client_id), &[("channel", "sms"), ("body", "Your order shipped")]).await;
     assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let html = refused.text().await.unwrap();
     assert!(html.contains("opted out of SMS"), "the reason is shown: {html}");

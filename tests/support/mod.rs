@@ -213,6 +213,22 @@ impl Browser {
     }
 
     /// The session's CSRF token, as a page shows it.
+    /// A form post as htmx sends it: HX-Request, the CSRF token in its header, and the
+    /// client page's timeline as the target.
+    pub async fn htmx_post(&self, path: &str, fields: &[(&str, &str)]) -> Response {
+        let token = self.csrf().await;
+        self.client
+            .post(self.url(path))
+            .header("HX-Request", "true")
+            .header("HX-Target", "client-timeline")
+            .header("X-CSRF-Token", token)
+            .header("Content-Type", "application/x-www-form-urlencoded")
+            .body(serde_html_form::to_string(fields).unwrap())
+            .send()
+            .await
+            .expect("htmx POST")
+    }
+
     pub async fn csrf(&self) -> String {
         let html = self.get("/login").await.text().await.unwrap();
         csrf_in(&html).expect("csrf token on /login")
