@@ -5,7 +5,7 @@
 
 use actix_web::web::{self, ServiceConfig, get, post};
 
-use crate::{audit, auth, clients, dashboard, departments, email, imports, jobs, messaging, notifications, ops, settings, users, web as sbweb};
+use crate::{audit, auth, campaigns, clients, dashboard, departments, email, imports, jobs, messaging, notifications, ops, settings, users, web as sbweb};
 
 /// One path of the route table and the methods it accepts.
 #[derive(Clone, Copy, Debug)]
@@ -125,6 +125,10 @@ route_table! {
         .service(web::resource("/notifications/read-all").route(post().to(notifications::handlers::read_all)))
         .service(web::resource("/notifications/{id}/read").route(post().to(notifications::handlers::read_notification)))
         // WhatsApp templates (admin, manager)
+        .service(web::resource("/whatsapp-flows").route(get().to(campaigns::flow_pages::list_flows)).route(post().to(campaigns::flow_pages::create_flow)))
+        .service(web::resource("/whatsapp-flows/{id}").route(get().to(campaigns::flow_pages::show_flow)).route(post().to(campaigns::flow_pages::save_flow)))
+        .service(web::resource("/whatsapp-flows/{id}/steps").route(post().to(campaigns::flow_pages::add_step)))
+        .service(web::resource("/whatsapp-flows/{id}/steps/{key}/delete").route(post().to(campaigns::flow_pages::remove_step)))
         .service(web::resource("/whatsapp-templates").route(get().to(messaging::template_pages::list_templates)))
         .service(web::resource("/whatsapp-templates/sync").route(post().to(messaging::template_pages::sync_templates)))
         .service(web::resource("/whatsapp-templates/{id}").route(get().to(messaging::template_pages::show_template)))

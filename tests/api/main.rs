@@ -16,6 +16,7 @@ mod csrf;
 mod dashboard;
 mod email;
 mod first_run;
+mod flows;
 mod imports;
 mod inputs;
 mod job_secrets;

@@ -138,6 +138,13 @@ pub async fn seed(app: &TestApp, text: &str, short: &str) -> World {
     .execute(&mut app.conn())
     .unwrap();
     let template = app.count(&format!("SELECT max(id) FROM whatsapp_templates WHERE workspace_id = {w}")).to_string();
+    diesel::sql_query(format!(
+        "INSERT INTO whatsapp_flows (workspace_id, name, steps) VALUES ({w}, {t}, jsonb_build_array(jsonb_build_object('key', 's1', 'template_id', {template})))",
+        t = quote(text)
+    ))
+    .execute(&mut app.conn())
+    .unwrap();
+    let flow = app.count(&format!("SELECT max(id) FROM whatsapp_flows WHERE workspace_id = {w}")).to_string();
     let session = app.count(&format!("SELECT max(id) FROM sessions WHERE workspace_id = {w} AND user_id = {}", me.id)).to_string();
     // A message whose outcome is unknown (so its resend route has something to resend).
     diesel::sql_query(format!(
@@ -161,6 +168,9 @@ pub async fn seed(app: &TestApp, text: &str, short: &str) -> World {
         ("departments", department),
         ("audit-logs", audit),
         ("whatsapp-templates", template),
+        ("whatsapp-flows", flow),
+        // A flow's step key.
+        ("steps", "s1".to_string()),
         // One-time links: any token (an unknown one shows the "link expired" page).
         ("reset", "0123456789abcdef".to_string()),
         ("invitations", "0123456789abcdef".to_string()),

@@ -94,6 +94,9 @@ async fn every_main_page_fits_a_phone_has_no_console_errors_and_passes_axe() {
         ("settings-smtp", "/settings/smtp".to_string()),
         ("settings-jobs", "/settings/jobs".to_string()),
         ("settings-design", "/settings/design".to_string()),
+        ("settings-twilio", "/settings/twilio".to_string()),
+        ("whatsapp-templates", "/whatsapp-templates".to_string()),
+        ("whatsapp-flows", "/whatsapp-flows".to_string()),
     ];
     for (name, path) in &pages {
         findings.check(&chrome, &app.base, name, path).await;

@@ -1,0 +1,312 @@
+//! `/whatsapp-flows` (admins and managers, like templates): the flows, a new one from its
+//! first template, and the editor — plain forms, no script needed: each step's buttons
+//! choose where they lead, "Add a step" appends one, "Remove" takes one out. Whatever is
+//! saved, the page says what stops the flow being sent (`flows::problems`).
+
+use std::collections::HashMap;
+
+use actix_web::HttpResponse;
+use actix_web::http::StatusCode;
+use actix_web::web::{Data, Path};
+use askama::Template;
+use diesel::prelude::*;
+use serde::Deserialize;
+
+use crate::audit;
+use crate::campaigns::flows::{self, Flow, Step, TemplateInfo};
+use crate::db;
+use crate::db::schema::{whatsapp_flows, whatsapp_templates};
+use crate::error::AppError;
+use crate::startup::AppState;
+use crate::users::role::Role;
+use crate::web::ctx::{Ctx, Layout};
+use crate::web::flash;
+use crate::web::forms::{self, FormErrors, HtmlForm};
+use crate::web::render::{respond, see_other};
+
+/// Every template of the workspace as validation and the editor need it.
+fn template_infos(conn: &mut PgConnection, workspace_id: i64) -> QueryResult<Vec<(i64, TemplateInfo)>> {
+    let rows: Vec<(i64, String, String, serde_json::Value)> = whatsapp_templates::table
+        .filter(whatsapp_templates::workspace_id.eq(workspace_id))
+        .order((whatsapp_templates::name, whatsapp_templates::id))
+        .select((whatsapp_templates::id, whatsapp_templates::name, whatsapp_templates::approval_status, whatsapp_templates::buttons))
+        .load(conn)?;
+    Ok(rows
+        .into_iter()
+        .map(|(id, name, status, buttons)| {
+            let buttons = buttons
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|b| Some((b["id"].as_str()?.to_string(), b["title"].as_str().unwrap_or_default().to_string())))
+                .collect();
+            (id, TemplateInfo { name, approved: status == "approved", buttons })
+        })
+        .collect())
+}
+
+fn find(conn: &mut PgConnection, workspace_id: i64, id: i64) -> Result<Flow, AppError> {
+    whatsapp_flows::table.find((workspace_id, id)).select(Flow::as_select()).first(conn).optional()?.ok_or(AppError::NotFound)
+}
+
+fn parse_id(raw: &str) -> Result<i64, AppError> {
+    raw.parse::<i64>().map_err(|_| AppError::NotFound)
+}
+
+#[derive(Template)]
+#[template(path = "flows/index.html", blocks = ["content"])]
+struct ListPage {
+    layout: Layout,
+    /// (flow, steps, problems)
+    flows: Vec<(Flow, usize, usize)>,
+    approved: Vec<(i64, String)>,
+    form: NewFlow,
+    errors: FormErrors,
+}
+crate::pages!(ListPage);
+
+#[derive(Clone, Default, Deserialize)]
+pub struct NewFlow {
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    template_id: String,
+}
+
+fn approved_of(infos: &[(i64, TemplateInfo)]) -> Vec<(i64, String)> {
+    infos.iter().filter(|(_, t)| t.approved).map(|(id, t)| (*id, t.name.clone())).collect()
+}
+
+async fn list_page(ctx: &Ctx, state: &AppState, form: NewFlow, errors: FormErrors, status: StatusCode) -> Result<HttpResponse, AppError> {
+    let w = ctx.workspace_id();
+    let (rows, infos) = db::run(&state.pool, move |conn| {
+        let rows: Vec<Flow> =
+            whatsapp_flows::table.filter(whatsapp_flows::workspace_id.eq(w)).order(whatsapp_flows::name).select(Flow::as_select()).limit(500).load(conn)?;
+        Ok((rows, template_infos(conn, w)?))
+    })
+    .await?;
+    let map: HashMap<i64, TemplateInfo> = infos.iter().cloned().collect();
+    let flows = rows
+        .into_iter()
+        .map(|f| {
+            let steps = f.steps();
+            let problems = flows::problems(&steps, &map).len();
+            (f, steps.len(), problems)
+        })
+        .collect();
+    let page = ListPage { layout: ctx.layout("WhatsApp flows", "templates"), flows, approved: approved_of(&infos), form, errors };
+    respond(&ctx.meta.htmx, status, &page)
+}
+
+pub async fn list_flows(ctx: Ctx, state: Data<AppState>) -> Result<HttpResponse, AppError> {
+    ctx.require(Role::Manager)?;
+    list_page(&ctx, &state, NewFlow::default(), FormErrors::default(), StatusCode::OK).await
+}
+
+pub async fn create_flow(ctx: Ctx, state: Data<AppState>, HtmlForm(form): HtmlForm<NewFlow>) -> Result<HttpResponse, AppError> {
+    ctx.require(Role::Manager)?;
+    let w = ctx.workspace_id();
+    let mut errors = FormErrors::default();
+    let name = errors.take("name", forms::required_text(&form.name, "Name", 200));
+    let template_id = form.template_id.parse::<i64>().ok();
+    let infos = db::run(&state.pool, move |conn| Ok(template_infos(conn, w)?)).await?;
+    let first = template_id.filter(|id| infos.iter().any(|(t, info)| t == id && info.approved));
+    if first.is_none() {
+        errors.add("template_id", "Choose an approved template to start the flow.");
+    }
+    let (Some(name), Some(first)) = (name, first) else {
+        return list_page(&ctx, &state, form, errors, StatusCode::UNPROCESSABLE_ENTITY).await;
+    };
+    let steps = serde_json::to_value(vec![Step { key: "s1".into(), template_id: first, next: Default::default() }]).unwrap_or_default();
+    let user = ctx.user_id();
+    let entry = ctx.audit("flows.created", "whatsapp_flows", w);
+    let id = db::run(&state.pool, move |conn| {
+        conn.transaction::<_, AppError, _>(|tx| {
+            let id: i64 = diesel::insert_into(whatsapp_flows::table)
+                .values((whatsapp_flows::workspace_id.eq(w), whatsapp_flows::name.eq(&name), whatsapp_flows::steps.eq(&steps), whatsapp_flows::created_by.eq(user)))
+                .returning(whatsapp_flows::id)
+                .get_result(tx)?;
+            audit::record(tx, &entry.after(serde_json::json!({ "id": id, "name": name })))?;
+            Ok(id)
+        })
+    })
+    .await?;
+    Ok(see_other(&format!("/whatsapp-flows/{id}")))
+}
+
+/// One button of a step in the editor.
+pub struct ButtonRow {
+    pub field: String,
+    pub title: String,
+    /// The chosen next step's key; "" = the flow ends.
+    pub next: String,
+    pub mapped: bool,
+}
+
+pub struct StepRow {
+    pub number: usize,
+    pub key: String,
+    pub template: String,
+    pub approved: bool,
+    pub buttons: Vec<ButtonRow>,
+    pub remove_href: String,
+    pub remove_label: String,
+}
+
+#[derive(Template)]
+#[template(path = "flows/show.html", blocks = ["content"])]
+struct ShowPage {
+    layout: Layout,
+    flow: Flow,
+    steps: Vec<StepRow>,
+    /// (key, "Step n: template") to choose where a button leads.
+    targets: Vec<(String, String)>,
+    approved: Vec<(i64, String)>,
+    problems: Vec<String>,
+}
+crate::pages!(ShowPage);
+
+fn show_page(ctx: &Ctx, flow: Flow, infos: Vec<(i64, TemplateInfo)>) -> ShowPage {
+    let map: HashMap<i64, TemplateInfo> = infos.iter().cloned().collect();
+    let steps = flow.steps();
+    let name_of = |id: i64| map.get(&id).map_or("(a template that no longer exists)".to_string(), |t| t.name.clone());
+    let rows = steps
+        .iter()
+        .enumerate()
+        .map(|(i, s)| StepRow {
+            number: i + 1,
+            key: s.key.clone(),
+            template: name_of(s.template_id),
+            approved: map.get(&s.template_id).is_some_and(|t| t.approved),
+            remove_href: format!("/whatsapp-flows/{}/steps/{}/delete", flow.id, s.key),
+            remove_label: format!("Remove step {}", i + 1),
+            buttons: map
+                .get(&s.template_id)
+                .map(|t| t.buttons.clone())
+                .unwrap_or_default()
+                .into_iter()
+                .enumerate()
+                .map(|(b, (id, title))| ButtonRow {
+                    field: format!("next_{i}_{b}"),
+                    title,
+                    next: s.next.get(&id).cloned().flatten().unwrap_or_default(),
+                    mapped: s.next.contains_key(&id),
+                })
+                .collect(),
+        })
+        .collect();
+    let targets = steps.iter().enumerate().map(|(i, s)| (s.key.clone(), format!("Step {}: {}", i + 1, name_of(s.template_id)))).collect();
+    let problems = flows::problems(&steps, &map);
+    ShowPage { layout: ctx.layout(format!("Flow {}", flow.name), "templates"), flow, steps: rows, targets, approved: approved_of(&infos), problems }
+}
+
+pub async fn show_flow(ctx: Ctx, state: Data<AppState>, path: Path<String>) -> Result<HttpResponse, AppError> {
+    ctx.require(Role::Manager)?;
+    let (w, id) = (ctx.workspace_id(), parse_id(&path)?);
+    let (flow, infos) = db::run(&state.pool, move |conn| Ok((find(conn, w, id)?, template_infos(conn, w)?))).await?;
+    respond(&ctx.meta.htmx, StatusCode::OK, &show_page(&ctx, flow, infos))
+}
+
+/// Saves the flow's name and where each button leads (`next_{step}_{button}` = a step's key
+/// or "" for the end).
+pub async fn save_flow(ctx: Ctx, state: Data<AppState>, path: Path<String>, HtmlForm(form): HtmlForm<HashMap<String, String>>) -> Result<HttpResponse, AppError> {
+    ctx.require(Role::Manager)?;
+    let (w, id) = (ctx.workspace_id(), parse_id(&path)?);
+    let entry = ctx.audit("flows.updated", "whatsapp_flows", id);
+    db::run(&state.pool, move |conn| {
+        conn.transaction::<_, AppError, _>(|tx| {
+            let flow = find(tx, w, id)?;
+            let name = forms::required_text(form.get("name").map_or("", String::as_str), "Name", 200).map_err(AppError::BadRequest)?;
+            let infos: HashMap<i64, TemplateInfo> = template_infos(tx, w)?.into_iter().collect();
+            let mut steps = flow.steps();
+            let keys: Vec<String> = steps.iter().map(|s| s.key.clone()).collect();
+            for (i, step) in steps.iter_mut().enumerate() {
+                let buttons = infos.get(&step.template_id).map(|t| t.buttons.clone()).unwrap_or_default();
+                step.next = buttons
+                    .iter()
+                    .enumerate()
+                    .filter_map(|(b, (button, _))| {
+                        let chosen = form.get(&format!("next_{i}_{b}"))?;
+                        // Only a step of this flow, or the end.
+                        let next = keys.iter().find(|k| *k == chosen).cloned();
+                        Some((button.clone(), next))
+                    })
+                    .collect();
+            }
+            diesel::update(whatsapp_flows::table.find((w, id)))
+                .set((whatsapp_flows::name.eq(&name), whatsapp_flows::steps.eq(serde_json::to_value(&steps).unwrap_or_default()), whatsapp_flows::updated_at.eq(diesel::dsl::now)))
+                .execute(tx)?;
+            audit::record(tx, &entry.after(serde_json::json!({ "name": name, "steps": steps.len() })))?;
+            Ok(())
+        })
+    })
+    .await?;
+    flash::success(&ctx.session, "Flow saved.");
+    Ok(see_other(&format!("/whatsapp-flows/{id}")))
+}
+
+#[derive(Deserialize)]
+pub struct AddStep {
+    #[serde(default)]
+    template_id: String,
+}
+
+pub async fn add_step(ctx: Ctx, state: Data<AppState>, path: Path<String>, HtmlForm(form): HtmlForm<AddStep>) -> Result<HttpResponse, AppError> {
+    ctx.require(Role::Manager)?;
+    let (w, id) = (ctx.workspace_id(), parse_id(&path)?);
+    let chosen = form.template_id.parse::<i64>().ok();
+    db::run(&state.pool, move |conn| {
+        conn.transaction::<_, AppError, _>(|tx| {
+            // Another workspace's flow is not found, whatever the form says.
+            let flow = find(tx, w, id)?;
+            let infos = template_infos(tx, w)?;
+            let Some(template_id) = chosen.filter(|c| infos.iter().any(|(t, info)| t == c && info.approved)) else {
+                return Err(AppError::BadRequest("Choose an approved template for the step.".into()));
+            };
+            let mut steps = flow.steps();
+            let key = flows::next_key(&steps);
+            steps.push(Step { key, template_id, next: Default::default() });
+            diesel::update(whatsapp_flows::table.find((w, id)))
+                .set((whatsapp_flows::steps.eq(serde_json::to_value(&steps).unwrap_or_default()), whatsapp_flows::updated_at.eq(diesel::dsl::now)))
+                .execute(tx)?;
+            Ok(())
+        })
+    })
+    .await?;
+    flash::success(&ctx.session, "Step added: choose which button leads to it.");
+    Ok(see_other(&format!("/whatsapp-flows/{id}")))
+}
+
+/// Removes a step; buttons that led to it now lead nowhere (the page says so).
+pub async fn remove_step(ctx: Ctx, state: Data<AppState>, path: Path<(String, String)>) -> Result<HttpResponse, AppError> {
+    ctx.require(Role::Manager)?;
+    let (raw_id, key) = path.into_inner();
+    let (w, id) = (ctx.workspace_id(), parse_id(&raw_id)?);
+    db::run(&state.pool, move |conn| {
+        conn.transaction::<_, AppError, _>(|tx| {
+            let flow = find(tx, w, id)?;
+            let mut steps = flow.steps();
+            let before = steps.len();
+            steps.retain(|s| s.key != key);
+            if steps.len() == before {
+                return Err(AppError::NotFound);
+            }
+            for step in &mut steps {
+                for next in step.next.values_mut() {
+                    if next.as_deref() == Some(key.as_str()) {
+                        // Unmapped again: the page asks where it leads now.
+                        *next = Some(String::new());
+                    }
+                }
+                step.next.retain(|_, next| next.as_deref() != Some(""));
+            }
+            diesel::update(whatsapp_flows::table.find((w, id)))
+                .set((whatsapp_flows::steps.eq(serde_json::to_value(&steps).unwrap_or_default()), whatsapp_flows::updated_at.eq(diesel::dsl::now)))
+                .execute(tx)?;
+            Ok(())
+        })
+    })
+    .await?;
+    flash::success(&ctx.session, "Step removed.");
+    Ok(see_other(&format!("/whatsapp-flows/{id}")))
+}
