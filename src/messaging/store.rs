@@ -229,17 +229,19 @@ struct Moved {
 
 /// `None`: no message has the id; `Some(moved)` otherwise. The per-status times are set
 /// the first time each status is reported, even when the status itself does not move
-/// (a `delivered` that arrives after `read` still dates the delivery).
+/// (a `delivered` that arrives after `read` still dates the delivery). They are the wall
+/// clock once the row is locked (`now()` is a transaction's start, so a callback that
+/// waited for another could date itself before it), and never before an earlier stage's.
 fn update_status(conn: &mut PgConnection, workspace_id: i64, report: &StatusReport) -> QueryResult<Option<bool>> {
     let failure = report.status.is_failure();
     diesel::sql_query(
-        "WITH old AS (SELECT id, status FROM messages WHERE workspace_id = $1 AND provider_id = $2 FOR UPDATE) \
+        "WITH old AS (SELECT id, status, clock_timestamp() AS at FROM messages WHERE workspace_id = $1 AND provider_id = $2 FOR UPDATE) \
          UPDATE messages m SET \
            status = CASE WHEN message_status_rank($3) > message_status_rank(old.status) THEN $3 ELSE old.status END, \
-           sent_at = CASE WHEN $3 IN ('sent', 'delivered', 'read') THEN coalesce(m.sent_at, now()) ELSE m.sent_at END, \
-           delivered_at = CASE WHEN $3 IN ('delivered', 'read') THEN coalesce(m.delivered_at, now()) ELSE m.delivered_at END, \
-           read_at = CASE WHEN $3 = 'read' THEN coalesce(m.read_at, now()) ELSE m.read_at END, \
-           failed_at = CASE WHEN $6 THEN coalesce(m.failed_at, now()) ELSE m.failed_at END, \
+           sent_at = CASE WHEN $3 IN ('sent', 'delivered', 'read') THEN coalesce(m.sent_at, old.at) ELSE m.sent_at END, \
+           delivered_at = CASE WHEN $3 IN ('delivered', 'read') THEN coalesce(m.delivered_at, greatest(old.at, m.sent_at)) ELSE m.delivered_at END, \
+           read_at = CASE WHEN $3 = 'read' THEN coalesce(m.read_at, greatest(old.at, m.delivered_at, m.sent_at)) ELSE m.read_at END, \
+           failed_at = CASE WHEN $6 THEN coalesce(m.failed_at, old.at) ELSE m.failed_at END, \
            error_code = CASE WHEN $6 AND message_status_rank($3) > message_status_rank(old.status) THEN $4 ELSE m.error_code END, \
            error_message = CASE WHEN $6 AND message_status_rank($3) > message_status_rank(old.status) THEN $5 ELSE m.error_message END, \
            lease_until = NULL \
