@@ -241,7 +241,7 @@ fn validate(conn: &mut PgConnection, scope: &CampaignScope, form: &CampaignForm)
             errors.add("whatsapp_from", "Choose the WhatsApp number to send from.");
             None
         } else if !senders.iter().any(|s| s == chosen) {
-            errors.add("whatsapp_from", "Choose one of the workspace's WhatsApp numbers.");
+            errors.add("whatsapp_from", "Choose one of this workspace’s WhatsApp numbers.");
             None
         } else {
             Some(chosen.to_string())
