@@ -270,16 +270,17 @@ pub async fn confirm_attach(ctx: Ctx, state: Data<AppState>, id: Path<i64>, Quer
     let scope = CampaignScope::of(&ctx)?;
     let id = id.into_inner();
     let form = if form.mode.is_empty() { AttachForm { mode: "filter".into(), ..form } } else { form };
-    let target = match form.target()? {
-        Target::Selected(_) => return Err(AppError::Validation("Tick clients on the client list, then choose “Add to campaign”.".into())),
-        t => t,
-    };
-    let mode = target.mode().to_string();
-    let (campaign, words, count, opt_outs) = db::run(&state.pool, move |conn| {
+    let pairs = form.filter_pairs();
+    let (campaign, mode, words, count, opt_outs) = db::run(&state.pool, move |conn| {
+        // The campaign first: another's is 404 whatever the filter says.
         let campaign = scope.find(conn, id)?;
         if campaign.status == CampaignStatus::Completed {
             return Err(AppError::Conflict("The campaign is completed, so no clients can be attached to it.".into()));
         }
+        let target = match form.target()? {
+            Target::Selected(_) => return Err(AppError::Validation("Tick clients on the client list, then choose “Add to campaign”.".into())),
+            t => t,
+        };
         let filter = match &target {
             Target::Filter(f) => f.clone(),
             _ => ClientFilter::default(),
@@ -289,7 +290,7 @@ pub async fn confirm_attach(ctx: Ctx, state: Data<AppState>, id: Path<i64>, Quer
         let count = filter.tab_counts(conn, &clients_scope)?.of(filter.status);
         let (_, whatsapp, sms, email): (i64, i64, i64, i64) =
             target.query(&scope).select(sql::<(BigInt, BigInt, BigInt, BigInt)>(OPT_OUT_COUNTS)).get_result(conn)?;
-        Ok((campaign, words, count, OptOuts { whatsapp, sms, email }))
+        Ok((campaign, target.mode().to_string(), words, count, OptOuts { whatsapp, sms, email }))
     })
     .await?;
     let page = ConfirmPage {
@@ -299,18 +300,20 @@ pub async fn confirm_attach(ctx: Ctx, state: Data<AppState>, id: Path<i64>, Quer
         mode,
         words,
         count: format!("about {count}"),
-        pairs: form.filter_pairs(),
+        pairs,
     };
     respond(&ctx.meta.htmx, StatusCode::OK, &page)
 }
 
 /// Attaches and says what happened on the campaign's page.
-async fn attach_and_report(ctx: &Ctx, state: &AppState, id: i64, target: Target) -> Result<HttpResponse, AppError> {
+/// `target` is checked after the campaign is found, so another's campaign is 404 first.
+async fn attach_and_report(ctx: &Ctx, state: &AppState, id: i64, target: Result<Target, AppError>) -> Result<HttpResponse, AppError> {
     let scope = CampaignScope::of(ctx)?;
     let entry = ctx.audit("campaigns.audience_attached", "campaigns", id);
     let message = db::run(&state.pool, move |conn| {
         conn.transaction(|tx| {
             let campaign = scope.find(tx, id)?;
+            let target = target?;
             let outcome = attach(tx, &scope, &campaign, &target)?;
             audit::record(
                 tx,
@@ -334,8 +337,7 @@ async fn attach_and_report(ctx: &Ctx, state: &AppState, id: i64, target: Target)
 /// `POST /campaigns/{id}/attach-clients`.
 pub async fn attach_clients(ctx: Ctx, state: Data<AppState>, id: Path<i64>, HtmlForm(form): HtmlForm<AttachForm>) -> Result<HttpResponse, AppError> {
     CampaignScope::of(&ctx)?;
-    let target = form.target()?;
-    attach_and_report(&ctx, &state, id.into_inner(), target).await
+    attach_and_report(&ctx, &state, id.into_inner(), form.target()).await
 }
 
 /// The client list's bulk bar "Add to campaign": the ticked clients are attached at once;
@@ -353,7 +355,7 @@ pub async fn from_client_list(ctx: &Ctx, state: &AppState, campaign: &str, all_m
             Ok(see_other(&format!("/campaigns/{id}/attach-clients?{}", query.finish())))
         }
         None if ids.is_empty() => Err(AppError::Validation("Select at least one client, or choose all matching.".into())),
-        None => attach_and_report(ctx, state, id, Target::Selected(ids)).await,
+        None => attach_and_report(ctx, state, id, Ok(Target::Selected(ids))).await,
     }
 }
 

@@ -138,7 +138,7 @@ async fn creating_a_campaign_checks_every_field_before_writing_and_audits_it() {
     assert_eq!(app.count(&format!("SELECT count(*) FROM audit_logs WHERE action = 'campaigns.created' AND entity_id = '{id}' AND after->>'name' = 'Spring sale'")), 1);
     let page = admin.get_html(&format!("/campaigns/{id}")).await;
     assert!(page.contains("Campaign created."), "{page}");
-    assert!(page.contains("<h1>Spring sale</h1>") && page.contains("WhatsApp, SMS") && page.contains("Departments: Sales"), "{page}");
+    assert!(page.contains("<h1 hx-disable>Spring sale</h1>") && page.contains("WhatsApp, SMS") && page.contains("Departments: Sales"), "{page}");
     assert!(page.contains(&format!("WhatsApp from {SENDER}")), "{page}");
     // The list: the campaign, its status pill and its counts.
     let list = admin.get_html("/campaigns").await;
@@ -333,7 +333,7 @@ async fn attaching_all_filter_or_selected_takes_only_the_users_clients_once_and_
 
     // filter: the words page first, nothing attached yet.
     let words = manager.get_html(&format!("/campaigns/{c}/attach-clients?mode=filter&q=smi&status=hot")).await;
-    assert!(words.contains("<strong>Clients matching “smi”, status hot</strong>: about 2."), "{words}");
+    assert!(words.contains("<strong hx-disable>Clients matching “smi”, status hot</strong>: about 2."), "{words}");
     assert!(words.contains("1 has opted out of WhatsApp and will be skipped."), "{words}");
     assert!(words.contains("name=\"mode\" value=\"filter\"") && words.contains("name=\"q\" value=\"smi\"") && words.contains(">Confirm</button>"), "{words}");
     assert!(attached(&app, c).is_empty());
@@ -352,7 +352,7 @@ async fn attaching_all_filter_or_selected_takes_only_the_users_clients_once_and_
 
     // all: every client the manager may see; those already there stay once.
     let words = manager.get_html(&format!("/campaigns/{c}/attach-clients?mode=all")).await;
-    assert!(words.contains("<strong>Every client you can see</strong>: about 4."), "{words}");
+    assert!(words.contains("<strong hx-disable>Every client you can see</strong>: about 4."), "{words}");
     assert_redirects_to(&manager.post(&format!("/campaigns/{c}/attach-clients"), &[("mode", "all")]).await, &format!("/campaigns/{c}"));
     assert_eq!(attached(&app, c), vec![a1, a2, a3, b2]);
     let page = manager.get_html(&format!("/campaigns/{c}")).await;
@@ -430,7 +430,7 @@ async fn the_client_lists_bulk_bar_adds_ticked_or_all_matching_clients_to_a_camp
     let r = admin.post("/clients/bulk", &[("action", "campaign"), ("campaign_id", &open.to_string()), ("target", "all-matching"), ("q", "smith"), ("filter_status", "")]).await;
     assert_redirects_to(&r, &format!("/campaigns/{open}/attach-clients?mode=filter&q=smith"));
     let words = admin.get_html(&location(&r)).await;
-    assert!(words.contains("<strong>Clients matching “smith”</strong>: about 2."), "{words}");
+    assert!(words.contains("<strong hx-disable>Clients matching “smith”</strong>: about 2."), "{words}");
     admin.post(&format!("/campaigns/{open}/attach-clients"), &[("mode", "filter"), ("q", "smith")]).await;
     assert_eq!(attached(&app, open), vec![x, y]);
 
