@@ -59,7 +59,7 @@ impl OptOuts {
                     _ => return None,
                 };
                 Some(match n {
-                    0 => format!("None has opted out of {label}."),
+                    0 => format!("None has opted out of {label}"),
                     1 => format!("1 has opted out of {label} and will be skipped"),
                     n => format!("{} have opted out of {label} and will be skipped", thousands(n)),
                 })
@@ -148,7 +148,15 @@ impl Outcome {
 
 /// Attaches the target's clients in one set-based insert; the caller's transaction.
 pub fn attach(tx: &mut PgConnection, scope: &CampaignScope, campaign: &Campaign, target: &Target) -> Result<Outcome, AppError> {
-    if campaign.status == CampaignStatus::Completed {
+    // Read under a share lock: completing (which locks the row for update) waits for this
+    // attach to commit, or this attach sees the campaign completed.
+    let status: String = crate::db::schema::campaigns::table
+        .filter(crate::db::schema::campaigns::workspace_id.eq(campaign.workspace_id))
+        .filter(crate::db::schema::campaigns::id.eq(campaign.id))
+        .select(crate::db::schema::campaigns::status)
+        .for_share()
+        .first(tx)?;
+    if status == CampaignStatus::Completed.as_str() {
         return Err(AppError::Conflict("The campaign is completed, so no clients can be attached to it.".into()));
     }
     let (matched, whatsapp, sms, email): (i64, i64, i64, i64) =

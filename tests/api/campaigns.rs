@@ -479,3 +479,28 @@ async fn every_campaign_route_is_404_for_another_workspaces_or_departments_campa
     }
     assert_eq!(crate::walk::fingerprint(&app), before, "refusals change nothing");
 }
+
+#[tokio::test]
+async fn the_list_is_paginated_newest_first_with_counts_of_clients_and_batches() {
+    let app = spawn_app().await;
+    let (admin, me) = app.signed_in(Role::Admin).await;
+    let w = me.workspace_id;
+    sql(&app, &format!("INSERT INTO campaigns (workspace_id, name, channels, created_at) SELECT {w}, 'Campaign ' || g, ARRAY['sms'], now() - g * interval '1 minute' FROM generate_series(1, 26) g"));
+    let newest = app.count("SELECT id FROM campaigns WHERE name = 'Campaign 1'");
+    let c1 = client(&app, w, "One", "warm", &[], None);
+    let c2 = client(&app, w, "Two", "warm", &[], None);
+    sql(&app, &format!("INSERT INTO campaign_clients (workspace_id, campaign_id, client_id) VALUES ({w}, {newest}, {c1}), ({w}, {newest}, {c2})"));
+    sql(&app, &format!("INSERT INTO campaign_batches (workspace_id, campaign_id, channel, mode, body) VALUES ({w}, {newest}, 'sms', 'text', 'hi')"));
+    let first = admin.get_html("/campaigns").await;
+    assert_eq!(first.matches("<tr id=\"campaign-").count(), 25);
+    assert!(first.contains("Campaign 25<") && !first.contains("Campaign 26<"), "newest first");
+    assert!(first.contains("href=\"/campaigns?page=2\" rel=\"next\""), "{first}");
+    let row = first.split(&format!("<tr id=\"campaign-{newest}\">")).nth(1).unwrap().split("</tr>").next().unwrap();
+    assert!(row.contains("<td class=\"num\">2</td>") && row.contains("<td class=\"num\">1</td>") && row.contains("SMS"), "{row}");
+    let second = admin.get_html("/campaigns?page=2").await;
+    assert_eq!(second.matches("<tr id=\"campaign-").count(), 1);
+    assert!(second.contains("Campaign 26<") && second.contains("href=\"/campaigns\" rel=\"prev\""), "{second}");
+    let empty = spawn_app().await;
+    let (fresh, _) = empty.signed_in(Role::Admin).await;
+    assert!(fresh.get_html("/campaigns").await.contains("No campaigns yet."));
+}
