@@ -161,8 +161,11 @@ impl NewPage {
     }
 }
 
+/// (department id, name) pairs and WhatsApp sender numbers.
+type Choices = (Vec<(i64, String)>, Vec<String>);
+
 /// What the form may offer this user: departments and the workspace's WhatsApp senders.
-fn form_choices(conn: &mut PgConnection, scope: &CampaignScope) -> QueryResult<(Vec<(i64, String)>, Vec<String>)> {
+fn form_choices(conn: &mut PgConnection, scope: &CampaignScope) -> QueryResult<Choices> {
     let mut query = departments::table.filter(departments::workspace_id.eq(scope.workspace_id)).into_boxed();
     if scope.role != Role::Admin {
         let mine = crate::users::model::department_ids_of(conn, scope.workspace_id, scope.user_id)?;
