@@ -119,6 +119,22 @@ route_table! {
         .route("/dashboard/follow-ups", get().to(dashboard::tiles::follow_ups_tile))
         .route("/dashboard/communications", get().to(dashboard::tiles::communications_tile))
         .route("/dashboard/my-follow-ups", get().to(dashboard::tiles::my_follow_ups_tile))
+        // Campaigns (admins, managers; issue 12). `/campaigns/new` before `/campaigns/{id}`.
+        .service(web::resource("/campaigns").route(get().to(campaigns::handlers::list_campaigns)).route(post().to(campaigns::handlers::create_campaign)))
+        .service(
+            web::resource("/campaigns/new")
+                .route(get().to(campaigns::handlers::new_campaign_form))
+                .route(post().to(campaigns::handlers::create_campaign)),
+        )
+        .service(web::resource("/campaigns/{id}").route(get().to(campaigns::handlers::show_campaign)))
+        .service(web::resource("/campaigns/{id}/start").route(post().to(campaigns::handlers::start_campaign)))
+        .service(web::resource("/campaigns/{id}/pause").route(post().to(campaigns::handlers::pause_campaign)))
+        .service(web::resource("/campaigns/{id}/complete").route(post().to(campaigns::handlers::complete_campaign)))
+        .service(
+            web::resource("/campaigns/{id}/attach-clients")
+                .route(get().to(campaigns::audience::confirm_attach))
+                .route(post().to(campaigns::audience::attach_clients)),
+        )
         // Notifications
         .service(web::resource("/notifications").route(get().to(notifications::handlers::list_notifications)))
         .route("/notifications/badge", get().to(notifications::handlers::badge))

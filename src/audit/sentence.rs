@@ -251,6 +251,14 @@ pub fn describe(e: &AuditLog, names: &Names) -> Vec<Piece> {
         "auth.password_reset_requested" => vec![t(" asked for a password reset link")],
         "auth.sessions_revoked" => vec![t(format!(" signed out of their other sessions ({} ended)", count("sessions_ended")))],
         "audit.exported" => vec![t(" exported the audit log")],
+        "campaigns.created" => vec![t(" created campaign "), named(e, "name")],
+        "campaigns.started" if before(e, "status").as_deref() == Some("paused") => vec![t(" resumed campaign "), named(e, "name")],
+        "campaigns.started" => vec![t(" started campaign "), named(e, "name")],
+        "campaigns.paused" => vec![t(" paused campaign "), named(e, "name")],
+        "campaigns.completed" => vec![t(" completed campaign "), named(e, "name"), t(format!(" ({} queued messages cancelled)", count("recipients_cancelled")))],
+        "campaigns.audience_attached" => {
+            vec![t(format!(" attached {} clients to campaign ", count("attached"))), named(e, "name"), t(format!(" ({} already there)", count("already")))]
+        }
         "clients.created" => vec![t(" created client "), client(e, names)],
         "clients.updated" => client_update(e, names, ""),
         "clients.import_updated" => client_update(e, names, " by an import"),

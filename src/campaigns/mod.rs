@@ -7,8 +7,10 @@
 //! Agents have no campaign pages (403): campaigns send to many clients at once, which is
 //! a manager's decision; an agent sees a campaign's sends on their clients' timelines.
 
+pub mod audience;
 pub mod flow_pages;
 pub mod flows;
+pub mod handlers;
 
 use chrono::{DateTime, Utc};
 use diesel::dsl::sql;

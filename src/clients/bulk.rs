@@ -41,6 +41,9 @@ pub struct BulkForm {
     tag: String,
     #[serde(default)]
     confirm: String,
+    /// "Add to campaign": the campaign to attach the clients to (issue 12).
+    #[serde(default)]
+    campaign_id: String,
     // The list's filter, for target=all.
     q: Option<String>,
     filter_status: Option<String>,
@@ -81,6 +84,9 @@ fn parse_action(form: &BulkForm, role: Role) -> Result<Action, AppError> {
 }
 
 pub async fn bulk_update_clients(ctx: Ctx, state: Data<AppState>, HtmlForm(form): HtmlForm<BulkForm>) -> Result<HttpResponse, AppError> {
+    if form.action == "campaign" {
+        return add_to_campaign(&ctx, &state, form).await;
+    }
     let scope = Scope::of(&ctx);
     let action = parse_action(&form, scope.role)?;
     let list_query = ClientQuery {
@@ -123,6 +129,27 @@ pub async fn bulk_update_clients(ctx: Ctx, state: Data<AppState>, HtmlForm(form)
         )
         .finish();
     Ok(see_other(&if back.is_empty() { "/clients".to_string() } else { format!("/clients?{back}") }))
+}
+
+/// "Add to campaign" (issue 12): the ticked clients are attached to the campaign (its
+/// `attach-clients` with `mode=selected`); "all matching" goes to the campaign's Confirm page
+/// with the list's filter in words (`mode=filter`). Agents have no campaigns (403).
+async fn add_to_campaign(ctx: &Ctx, state: &AppState, form: BulkForm) -> Result<HttpResponse, AppError> {
+    use crate::campaigns::audience::{AttachForm, from_client_list};
+    let all_matching = match form.target.as_str() {
+        "all" | "all-matching" => Some(AttachForm {
+            mode: "filter".into(),
+            q: form.q,
+            status: form.filter_status,
+            department: form.department,
+            tag: form.tag_filter,
+            assignee: form.assignee,
+            import: form.filter_import,
+            client_ids: Vec::new(),
+        }),
+        _ => None,
+    };
+    from_client_list(ctx, state, &form.campaign_id, all_matching, form.client_ids).await
 }
 
 /// Audit rows for the changed clients, written in chunks.

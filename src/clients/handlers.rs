@@ -45,6 +45,8 @@ struct ClientsPage {
     export_query: String,
     prev_query: Option<String>,
     next_query: Option<String>,
+    /// The bulk bar's "Add to campaign" choices: campaigns in scope, not completed (issue 12).
+    campaigns: Vec<(i64, String)>,
 }
 
 impl ClientsPage {
@@ -153,6 +155,11 @@ pub async fn list_clients(ctx: Ctx, state: Data<AppState>, Query(q): Query<Clien
         Ok((rows, has_next, users::list(conn, w)?, departments::list(conn, w)?, crate::clients::tags::list(conn, w)?, counts, row_tags))
     })
     .await?;
+    let campaign_scope = crate::campaigns::CampaignScope::of(&ctx).ok();
+    let campaigns = match campaign_scope {
+        Some(cs) => db::run(&state.pool, move |conn| Ok(crate::campaigns::audience::open_campaigns(conn, &cs)?)).await?,
+        None => Vec::new(),
+    };
     let filter = parsed.clone().unwrap_or_default();
     let page = ClientsPage {
         layout: ctx.layout("Clients", "clients"),
@@ -169,6 +176,7 @@ pub async fn list_clients(ctx: Ctx, state: Data<AppState>, Query(q): Query<Clien
         row_tags,
         statuses: ClientStatus::ALL,
         counts,
+        campaigns,
     };
     let status = if page.error.is_some() { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK };
     if ctx.meta.htmx.wants_fragment() && ctx.meta.htmx.target.as_deref() == Some("clients-rows") {

@@ -6,6 +6,7 @@ mod activity;
 mod audit;
 mod auth;
 mod automation;
+mod campaigns;
 mod cli;
 mod client_ip;
 mod client_list;

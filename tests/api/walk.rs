@@ -155,7 +155,16 @@ pub async fn seed(app: &TestApp, text: &str, short: &str) -> World {
     .execute(&mut app.conn())
     .unwrap();
     let message = app.count(&format!("SELECT max(id) FROM messages WHERE workspace_id = {w}")).to_string();
+    // A campaign named with the text (issue 12).
+    diesel::sql_query(format!(
+        "INSERT INTO campaigns (workspace_id, name, channels) VALUES ({w}, left({t}, 200), ARRAY['sms'])",
+        t = quote(text)
+    ))
+    .execute(&mut app.conn())
+    .unwrap();
+    let campaign = app.count(&format!("SELECT max(id) FROM campaigns WHERE workspace_id = {w}")).to_string();
     let ids = HashMap::from([
+        ("campaigns", campaign),
         ("sessions", session),
         ("clients", client),
         ("imports", import),

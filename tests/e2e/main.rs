@@ -5,6 +5,7 @@
 mod support;
 
 mod browser;
+mod campaigns;
 mod clients;
 mod first_run;
 mod import;

@@ -1,0 +1,380 @@
+//! A campaign's audience (issue 12 part 2): `GET/POST /campaigns/{id}/attach-clients` with
+//! `mode` = all | filter | selected, and the client list's bulk bar "Add to campaign".
+//!
+//! - `all`: every client in the user's client scope (`clients::query::Scope`).
+//! - `filter`: the client list's own filters (`q`, `status`, `department`, `tag`, `assignee`),
+//!   parsed and queried by `clients::query` itself. GET shows the filter back in words with a
+//!   Confirm button; POST attaches.
+//! - `selected`: repeated `client_ids`; only those in scope are attached, the others are
+//!   ignored and counted as "not yours".
+//!
+//! One set-based `INSERT … SELECT … ON CONFLICT DO NOTHING`: a client attached twice stays
+//! once. Opted-out clients are attached too (decision): they get a `skipped` recipient row with
+//! the reason when a batch for that channel is made, and the counts say so up front. A
+//! completed campaign refuses attaching (409).
+
+use actix_web::HttpResponse;
+use actix_web::http::StatusCode;
+use actix_web::web::{Data, Path};
+use askama::Template;
+use diesel::dsl::sql;
+use diesel::pg::Pg;
+use diesel::prelude::*;
+use diesel::sql_types::BigInt;
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::audit;
+use crate::campaigns::{Campaign, CampaignScope, CampaignStatus};
+use crate::clients::query::{ClientFilter, ClientQuery};
+use crate::db;
+use crate::db::schema::{campaign_clients, clients};
+use crate::error::AppError;
+use crate::startup::AppState;
+use crate::web::ctx::{Ctx, Layout};
+use crate::web::flash;
+use crate::web::forms::{HtmlForm, Query};
+use crate::web::numbers::thousands;
+use crate::web::render::{respond, see_other};
+
+/// How many clients (of a set) opted out of each channel.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct OptOuts {
+    pub whatsapp: i64,
+    pub sms: i64,
+    pub email: i64,
+}
+
+impl OptOuts {
+    /// "40 have opted out of WhatsApp and will be skipped", for the campaign's channels.
+    pub fn lines(&self, campaign: &Campaign) -> Vec<String> {
+        campaign
+            .channels
+            .iter()
+            .filter_map(|c| {
+                let (n, label) = match c.as_str() {
+                    "whatsapp" => (self.whatsapp, "WhatsApp"),
+                    "sms" => (self.sms, "SMS"),
+                    "email" => (self.email, "email"),
+                    _ => return None,
+                };
+                Some(match n {
+                    0 => format!("None has opted out of {label}"),
+                    1 => format!("1 has opted out of {label} and will be skipped"),
+                    n => format!("{} have opted out of {label} and will be skipped", thousands(n)),
+                })
+            })
+            .collect()
+    }
+}
+
+const OPT_OUT_COUNTS: &str = "count(*), \
+     count(*) FILTER (WHERE clients.opt_out_whatsapp_at IS NOT NULL), \
+     count(*) FILTER (WHERE clients.opt_out_sms_at IS NOT NULL), \
+     count(*) FILTER (WHERE clients.opt_out_email_at IS NOT NULL)";
+
+/// The opted-out counts of a campaign's attached clients, per channel.
+pub fn attached_opt_outs(conn: &mut PgConnection, w: i64, campaign_id: i64) -> QueryResult<OptOuts> {
+    let (_, whatsapp, sms, email): (i64, i64, i64, i64) = clients::table
+        .filter(clients::workspace_id.eq(w))
+        .filter(
+            sql::<diesel::sql_types::Bool>(
+                "EXISTS (SELECT 1 FROM campaign_clients cc WHERE cc.workspace_id = clients.workspace_id AND cc.client_id = clients.id AND cc.campaign_id = ",
+            )
+            .bind::<BigInt, _>(campaign_id)
+            .sql(")"),
+        )
+        .select(sql::<(BigInt, BigInt, BigInt, BigInt)>(OPT_OUT_COUNTS))
+        .get_result(conn)?;
+    Ok(OptOuts { whatsapp, sms, email })
+}
+
+/// Which clients to attach.
+#[derive(Clone, Debug)]
+pub enum Target {
+    All,
+    Filter(ClientFilter),
+    Selected(Vec<i64>),
+}
+
+impl Target {
+    fn mode(&self) -> &'static str {
+        match self {
+            Target::All => "all",
+            Target::Filter(_) => "filter",
+            Target::Selected(_) => "selected",
+        }
+    }
+
+    /// The clients of the target this user may see.
+    fn query(&self, scope: &CampaignScope) -> clients::BoxedQuery<'static, Pg> {
+        let clients_scope = scope.clients();
+        match self {
+            Target::All => clients_scope.clients(),
+            Target::Filter(filter) => filter.query(&clients_scope),
+            Target::Selected(ids) => clients_scope.clients().filter(clients::id.eq_any(ids.clone())),
+        }
+    }
+}
+
+/// What attaching did.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Outcome {
+    /// Clients of the target in scope.
+    pub matched: i64,
+    /// Newly attached.
+    pub attached: i64,
+    /// Ids given (selected) that are not clients this user may see.
+    pub not_yours: i64,
+    pub opt_outs: OptOuts,
+}
+
+impl Outcome {
+    /// "1,200 attached, 3 already there; 40 have opted out of WhatsApp and will be skipped."
+    pub fn sentence(&self, campaign: &Campaign) -> String {
+        let mut out = format!("{} attached, {} already there", thousands(self.attached), thousands(self.matched - self.attached));
+        if self.not_yours > 0 {
+            out.push_str(&format!(", {} not yours (ignored)", thousands(self.not_yours)));
+        }
+        let opted: Vec<String> = self.opt_outs.lines(campaign).into_iter().filter(|l| !l.starts_with("None")).collect();
+        if !opted.is_empty() {
+            out.push_str("; ");
+            out.push_str(&opted.join("; "));
+        }
+        out.push('.');
+        out
+    }
+}
+
+/// Attaches the target's clients in one set-based insert; the caller's transaction.
+pub fn attach(tx: &mut PgConnection, scope: &CampaignScope, campaign: &Campaign, target: &Target) -> Result<Outcome, AppError> {
+    // Read under a share lock: completing (which locks the row for update) waits for this
+    // attach to commit, or this attach sees the campaign completed.
+    let status: String = crate::db::schema::campaigns::table
+        .filter(crate::db::schema::campaigns::workspace_id.eq(campaign.workspace_id))
+        .filter(crate::db::schema::campaigns::id.eq(campaign.id))
+        .select(crate::db::schema::campaigns::status)
+        .for_share()
+        .first(tx)?;
+    if status == CampaignStatus::Completed.as_str() {
+        return Err(AppError::Conflict("The campaign is completed, so no clients can be attached to it.".into()));
+    }
+    let (matched, whatsapp, sms, email): (i64, i64, i64, i64) =
+        target.query(scope).select(sql::<(BigInt, BigInt, BigInt, BigInt)>(OPT_OUT_COUNTS)).get_result(tx)?;
+    let ids = target.query(scope).select((scope.workspace_id.into_sql::<BigInt>(), campaign.id.into_sql::<BigInt>(), clients::id));
+    let attached = diesel::insert_into(campaign_clients::table)
+        .values(ids)
+        .into_columns((campaign_clients::workspace_id, campaign_clients::campaign_id, campaign_clients::client_id))
+        .on_conflict_do_nothing()
+        .execute(tx)? as i64;
+    let not_yours = match target {
+        Target::Selected(ids) => {
+            let mut given = ids.clone();
+            given.sort_unstable();
+            given.dedup();
+            given.len() as i64 - matched
+        }
+        _ => 0,
+    };
+    Ok(Outcome { matched, attached, not_yours, opt_outs: OptOuts { whatsapp, sms, email } })
+}
+
+/// The attach form: the mode, the client list's filters, or the ticked ids.
+#[derive(Clone, Debug, Default, Deserialize)]
+pub struct AttachForm {
+    #[serde(default)]
+    pub mode: String,
+    pub q: Option<String>,
+    pub status: Option<String>,
+    pub department: Option<String>,
+    pub tag: Option<String>,
+    pub assignee: Option<String>,
+    /// The client list's `?import=ID`.
+    pub import: Option<String>,
+    #[serde(default)]
+    pub client_ids: Vec<i64>,
+}
+
+impl AttachForm {
+    fn list_query(&self) -> ClientQuery {
+        ClientQuery {
+            q: self.q.clone(),
+            status: self.status.clone(),
+            department: self.department.clone(),
+            tag: self.tag.clone(),
+            assignee: self.assignee.clone(),
+            sort: None,
+            page: None,
+            import: self.import.clone(),
+        }
+    }
+
+    fn target(&self) -> Result<Target, AppError> {
+        match self.mode.as_str() {
+            "all" => Ok(Target::All),
+            "filter" => Ok(Target::Filter(self.list_query().parse().map_err(AppError::Validation)?)),
+            "selected" if self.client_ids.is_empty() => Err(AppError::Validation("Tick at least one client.".into())),
+            "selected" => Ok(Target::Selected(self.client_ids.clone())),
+            _ => Err(AppError::Validation("Choose how to attach clients: all, filter or selected.".into())),
+        }
+    }
+
+    /// The client list's query string of this filter (for the Confirm form and links back).
+    pub fn filter_pairs(&self) -> Vec<(&'static str, String)> {
+        [("q", &self.q), ("status", &self.status), ("department", &self.department), ("tag", &self.tag), ("assignee", &self.assignee), ("import", &self.import)]
+            .into_iter()
+            .filter_map(|(k, v)| v.as_deref().map(str::trim).filter(|v| !v.is_empty()).map(|v| (k, v.to_string())))
+            .collect()
+    }
+}
+
+/// The filter in words: "Clients matching “smi”, status hot, tag vip".
+fn describe(conn: &mut PgConnection, w: i64, filter: &ClientFilter) -> QueryResult<String> {
+    let mut parts: Vec<String> = Vec::new();
+    if let Some(q) = &filter.q {
+        parts.push(format!("matching “{q}”"));
+    }
+    if let Some(s) = filter.status {
+        parts.push(format!("status {}", s.as_str()));
+    }
+    if let Some(d) = filter.department {
+        let name = crate::departments::find(conn, w, d)?.map_or_else(|| "(unknown)".to_string(), |d| d.name);
+        parts.push(format!("department {name}"));
+    }
+    if let Some(t) = filter.tag {
+        let name = crate::clients::tags::find_name(conn, w, t)?.unwrap_or_else(|| "(unknown)".into());
+        parts.push(format!("tag {name}"));
+    }
+    match filter.assignee {
+        Some(None) => parts.push("unassigned".into()),
+        Some(Some(u)) => {
+            let name = crate::users::model::find(conn, w, u)?.map_or_else(|| "(unknown)".to_string(), |u| u.name);
+            parts.push(format!("assigned to {name}"));
+        }
+        None => {}
+    }
+    if let Some(i) = filter.import {
+        parts.push(format!("created by import #{i}"));
+    }
+    Ok(if parts.is_empty() { "Every client you can see".into() } else { format!("Clients {}", parts.join(", ")) })
+}
+
+#[derive(Template)]
+#[template(path = "campaigns/attach.html", blocks = ["content"])]
+struct ConfirmPage {
+    layout: Layout,
+    campaign: Campaign,
+    mode: String,
+    words: String,
+    count: String,
+    pairs: Vec<(&'static str, String)>,
+    opt_out_lines: Vec<String>,
+}
+crate::pages!(ConfirmPage);
+
+/// `GET /campaigns/{id}/attach-clients?mode=filter&…` (or `mode=all`): the filter in words,
+/// how many clients it holds, and a Confirm button that posts it.
+pub async fn confirm_attach(ctx: Ctx, state: Data<AppState>, id: Path<i64>, Query(form): Query<AttachForm>) -> Result<HttpResponse, AppError> {
+    let scope = CampaignScope::of(&ctx)?;
+    let id = id.into_inner();
+    let form = if form.mode.is_empty() { AttachForm { mode: "filter".into(), ..form } } else { form };
+    let pairs = form.filter_pairs();
+    let (campaign, mode, words, count, opt_outs) = db::run(&state.pool, move |conn| {
+        // The campaign first: another's is 404 whatever the filter says.
+        let campaign = scope.find(conn, id)?;
+        if campaign.status == CampaignStatus::Completed {
+            return Err(AppError::Conflict("The campaign is completed, so no clients can be attached to it.".into()));
+        }
+        let target = match form.target()? {
+            Target::Selected(_) => return Err(AppError::Validation("Tick clients on the client list, then choose “Add to campaign”.".into())),
+            t => t,
+        };
+        let filter = match &target {
+            Target::Filter(f) => f.clone(),
+            _ => ClientFilter::default(),
+        };
+        let words = describe(conn, scope.workspace_id, &filter)?;
+        let clients_scope = scope.clients();
+        let count = filter.tab_counts(conn, &clients_scope)?.of(filter.status);
+        let (_, whatsapp, sms, email): (i64, i64, i64, i64) =
+            target.query(&scope).select(sql::<(BigInt, BigInt, BigInt, BigInt)>(OPT_OUT_COUNTS)).get_result(conn)?;
+        Ok((campaign, target.mode().to_string(), words, count, OptOuts { whatsapp, sms, email }))
+    })
+    .await?;
+    let page = ConfirmPage {
+        layout: ctx.layout(format!("Attach clients to {}", campaign.name), "campaigns"),
+        opt_out_lines: opt_outs.lines(&campaign).into_iter().filter(|l| !l.starts_with("None")).collect(),
+        campaign,
+        mode,
+        words,
+        count: format!("about {count}"),
+        pairs,
+    };
+    respond(&ctx.meta.htmx, StatusCode::OK, &page)
+}
+
+/// Attaches and says what happened on the campaign's page.
+/// `target` is checked after the campaign is found, so another's campaign is 404 first.
+async fn attach_and_report(ctx: &Ctx, state: &AppState, id: i64, target: Result<Target, AppError>) -> Result<HttpResponse, AppError> {
+    let scope = CampaignScope::of(ctx)?;
+    let entry = ctx.audit("campaigns.audience_attached", "campaigns", id);
+    let message = db::run(&state.pool, move |conn| {
+        conn.transaction(|tx| {
+            let campaign = scope.find(tx, id)?;
+            let target = target?;
+            let outcome = attach(tx, &scope, &campaign, &target)?;
+            audit::record(
+                tx,
+                &entry.after(json!({
+                    "name": campaign.name,
+                    "mode": target.mode(),
+                    "matched": outcome.matched,
+                    "attached": outcome.attached,
+                    "already": outcome.matched - outcome.attached,
+                    "not_yours": outcome.not_yours,
+                })),
+            )?;
+            Ok::<_, AppError>(outcome.sentence(&campaign))
+        })
+    })
+    .await?;
+    flash::success(&ctx.session, message);
+    Ok(see_other(&format!("/campaigns/{id}")))
+}
+
+/// `POST /campaigns/{id}/attach-clients`.
+pub async fn attach_clients(ctx: Ctx, state: Data<AppState>, id: Path<i64>, HtmlForm(form): HtmlForm<AttachForm>) -> Result<HttpResponse, AppError> {
+    CampaignScope::of(&ctx)?;
+    attach_and_report(&ctx, &state, id.into_inner(), form.target()).await
+}
+
+/// The client list's bulk bar "Add to campaign": the ticked clients are attached at once;
+/// "all matching" goes to the campaign's Confirm page with the list's filter.
+pub async fn from_client_list(ctx: &Ctx, state: &AppState, campaign: &str, all_matching: Option<AttachForm>, ids: Vec<i64>) -> Result<HttpResponse, AppError> {
+    CampaignScope::of(ctx)?;
+    let id: i64 = campaign.trim().parse().map_err(|_| AppError::Validation("Choose a campaign to add the clients to.".into()))?;
+    match all_matching {
+        Some(filter) => {
+            let mut query = url::form_urlencoded::Serializer::new(String::new());
+            query.append_pair("mode", "filter");
+            for (k, v) in filter.filter_pairs() {
+                query.append_pair(k, &v);
+            }
+            Ok(see_other(&format!("/campaigns/{id}/attach-clients?{}", query.finish())))
+        }
+        None if ids.is_empty() => Err(AppError::Validation("Select at least one client, or choose all matching.".into())),
+        None => attach_and_report(ctx, state, id, Ok(Target::Selected(ids))).await,
+    }
+}
+
+/// The campaigns a user may add clients to from the client list: in scope, not completed.
+pub fn open_campaigns(conn: &mut PgConnection, scope: &CampaignScope) -> QueryResult<Vec<(i64, String)>> {
+    use crate::db::schema::campaigns;
+    scope
+        .campaigns()
+        .filter(campaigns::status.ne("completed"))
+        .order((campaigns::created_at.desc(), campaigns::id.desc()))
+        .limit(200)
+        .select((campaigns::id, campaigns::name))
+        .load(conn)
+}

@@ -1,0 +1,506 @@
+//! Campaigns (issue 12 parts 1-2): creating with field errors, the managers' department
+//! rules, the lifecycle and its 409s, completing cancels what is left, attaching all /
+//! filter / selected within the user's scope, the client list's "Add to campaign", and 404
+//! for another workspace's or another department's campaign on every route.
+
+use diesel::prelude::*;
+use reqwest::StatusCode;
+use switchboard::users::role::Role;
+
+use crate::support::{TestApp, assert_redirects_to, location, spawn_app};
+
+const SENDER: &str = "+14155550100";
+
+fn sql(app: &TestApp, statement: &str) {
+    diesel::sql_query(statement).execute(&mut app.conn()).unwrap_or_else(|e| panic!("{statement}: {e}"));
+}
+
+/// Twilio connected with two WhatsApp senders (the token is never read here).
+fn connect_twilio(app: &TestApp, w: i64) {
+    sql(
+        app,
+        &format!(
+            "INSERT INTO twilio_settings (workspace_id, account_sid, auth_token_sealed, whatsapp_from) \
+             VALUES ({w}, 'AC00000000000000000000000000000000', '\\x00'::bytea, ARRAY['{SENDER}', '+14155550101'])"
+        ),
+    );
+}
+
+/// Runs an `INSERT … RETURNING id`.
+fn insert_id(app: &TestApp, statement: &str) -> i64 {
+    #[derive(QueryableByName)]
+    struct Id {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        id: i64,
+    }
+    diesel::sql_query(statement).get_result::<Id>(&mut app.conn()).unwrap_or_else(|e| panic!("{statement}: {e}")).id
+}
+
+fn department(app: &TestApp, w: i64, name: &str) -> i64 {
+    switchboard::departments::insert(&mut app.conn(), w, name).unwrap().id
+}
+
+/// A client with a status, departments and an assignee.
+fn client(app: &TestApp, w: i64, name: &str, status: &str, departments: &[i64], assigned_to: Option<i64>) -> i64 {
+    use switchboard::clients::model::{ClientFields, StatusSource, insert};
+    let fields = ClientFields { name: name.into(), email: None, phone: None, company: None, status: status.into(), assigned_to, notes: String::new() };
+    let id = insert(&mut app.conn(), w, &fields, StatusSource::Hand).unwrap().id;
+    for d in departments {
+        sql(app, &format!("INSERT INTO client_departments (workspace_id, client_id, department_id) VALUES ({w}, {id}, {d})"));
+    }
+    id
+}
+
+/// A campaign straight in the database (status, departments).
+fn campaign(app: &TestApp, w: i64, name: &str, status: &str, departments: &[i64]) -> i64 {
+    let id = insert_id(app, &format!("INSERT INTO campaigns (workspace_id, name, channels, status) VALUES ({w}, '{name}', ARRAY['whatsapp', 'sms'], '{status}') RETURNING id"));
+    for d in departments {
+        sql(app, &format!("INSERT INTO campaign_departments (workspace_id, campaign_id, department_id) VALUES ({w}, {id}, {d})"));
+    }
+    id
+}
+
+fn attached(app: &TestApp, campaign: i64) -> Vec<i64> {
+    #[derive(QueryableByName)]
+    struct Row {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        client_id: i64,
+    }
+    diesel::sql_query(format!("SELECT client_id FROM campaign_clients WHERE campaign_id = {campaign} ORDER BY client_id"))
+        .load::<Row>(&mut app.conn())
+        .unwrap()
+        .into_iter()
+        .map(|r| r.client_id)
+        .collect()
+}
+
+fn campaign_id_of(r: &reqwest::Response) -> i64 {
+    let at = location(r);
+    at.strip_prefix("/campaigns/").and_then(|s| s.parse().ok()).unwrap_or_else(|| panic!("expected /campaigns/ID, got {} {at}", r.status()))
+}
+
+#[tokio::test]
+async fn creating_a_campaign_checks_every_field_before_writing_and_audits_it() {
+    let app = spawn_app().await;
+    let (admin, me) = app.signed_in(Role::Admin).await;
+    let w = me.workspace_id;
+    let sales = department(&app, w, "Sales");
+
+    let form = admin.get_html("/campaigns/new").await;
+    assert!(form.contains("name=\"channels\" value=\"whatsapp\"") && form.contains("Sales"), "{form}");
+
+    // Nothing typed: a name and a channel are needed.
+    let r = admin.post("/campaigns", &[("name", "  ")]).await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let html = r.text().await.unwrap();
+    assert!(html.contains("Name is required."), "{html}");
+    assert!(html.contains("Choose at least one channel."), "{html}");
+    // A channel that does not exist, a department of no one, a name too long.
+    let long = "x".repeat(201);
+    let r = admin.post("/campaigns", &[("name", &long), ("channels", "fax"), ("department_ids", "999999")]).await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let html = r.text().await.unwrap();
+    assert!(html.contains("Name must be at most 200 characters."), "{html}");
+    assert!(html.contains("Choose channels from the list: WhatsApp, SMS or email."), "{html}");
+    assert!(html.contains("Choose departments from the list."), "{html}");
+    // WhatsApp without Twilio: no sender to choose.
+    let r = admin.post("/campaigns", &[("name", "Spring"), ("channels", "whatsapp")]).await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(r.text().await.unwrap().contains("No WhatsApp sender is set up"));
+    connect_twilio(&app, w);
+    let r = admin.post("/campaigns", &[("name", "Spring"), ("channels", "whatsapp")]).await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let html = r.text().await.unwrap();
+    assert!(html.contains("Choose the WhatsApp number to send from."), "{html}");
+    assert!(html.contains("value=\"Spring\""), "what was typed stays: {html}");
+    let r = admin.post("/campaigns", &[("name", "Spring"), ("channels", "whatsapp"), ("whatsapp_from", "+14155559999")]).await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(r.text().await.unwrap().contains("Choose one of this workspace’s WhatsApp numbers."));
+    assert_eq!(app.count("SELECT count(*) FROM campaigns"), 0, "nothing written while a field is wrong");
+
+    let r = admin
+        .post(
+            "/campaigns",
+            &[("name", "Spring sale"), ("channels", "sms"), ("channels", "whatsapp"), ("channels", "sms"), ("department_ids", &sales.to_string()), ("whatsapp_from", SENDER)],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let id = campaign_id_of(&r);
+    assert_eq!(
+        app.count(&format!(
+            "SELECT count(*) FROM campaigns WHERE id = {id} AND workspace_id = {w} AND name = 'Spring sale' AND channels = ARRAY['whatsapp', 'sms'] \
+             AND whatsapp_from = '{SENDER}' AND status = 'draft' AND created_by = {}",
+            me.id
+        )),
+        1
+    );
+    assert_eq!(app.count(&format!("SELECT count(*) FROM campaign_departments WHERE campaign_id = {id} AND department_id = {sales}")), 1);
+    assert_eq!(app.count(&format!("SELECT count(*) FROM audit_logs WHERE action = 'campaigns.created' AND entity_id = '{id}' AND after->>'name' = 'Spring sale'")), 1);
+    let page = admin.get_html(&format!("/campaigns/{id}")).await;
+    assert!(page.contains("Campaign created."), "{page}");
+    assert!(page.contains("<h1 hx-disable>Spring sale</h1>") && page.contains("WhatsApp, SMS") && page.contains("Departments: Sales"), "{page}");
+    assert!(page.contains(&format!("WhatsApp from {SENDER}")), "{page}");
+    // The list: the campaign, its status pill and its counts.
+    let list = admin.get_html("/campaigns").await;
+    assert!(list.contains(&format!("href=\"/campaigns/{id}\"")) && list.contains("<span class=\"pill \">draft</span>"), "{list}");
+    assert!(list.contains("href=\"/campaigns\" aria-current=\"page\">Campaigns</a>"), "nav link: {list}");
+    let audit = admin.get_html("/audit-logs").await;
+    assert!(audit.contains("created campaign <strong>Spring sale</strong>"), "{audit}");
+    // POST /campaigns/new creates too.
+    let r = admin.post("/campaigns/new", &[("name", "Email only"), ("channels", "email")]).await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert_eq!(app.count("SELECT count(*) FROM campaigns WHERE name = 'Email only' AND whatsapp_from IS NULL"), 1);
+}
+
+#[tokio::test]
+async fn managers_create_campaigns_only_for_their_own_departments_and_see_only_those() {
+    let app = spawn_app().await;
+    let (admin, me) = app.signed_in(Role::Admin).await;
+    let w = me.workspace_id;
+    let (manager, manager_user) = app.signed_in(Role::Manager).await;
+    let (agent, _) = app.signed_in(Role::Agent).await;
+    let mine = department(&app, w, "Mine");
+    let theirs = department(&app, w, "Theirs");
+    switchboard::users::model::set_departments(&mut app.conn(), w, manager_user.id, &[mine]).unwrap();
+
+    let r = manager.post("/campaigns", &[("name", "M"), ("channels", "sms")]).await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(r.text().await.unwrap().contains("Choose at least one of your departments."));
+    let r = manager.post("/campaigns", &[("name", "M"), ("channels", "sms"), ("department_ids", &mine.to_string()), ("department_ids", &theirs.to_string())]).await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(r.text().await.unwrap().contains("Choose only your own departments."));
+    assert_eq!(app.count("SELECT count(*) FROM campaigns"), 0);
+    let form = manager.get_html("/campaigns/new").await;
+    assert!(form.contains("Mine") && !form.contains("Theirs"), "a manager is offered their departments only");
+    let r = manager.post("/campaigns", &[("name", "Mine only"), ("channels", "sms"), ("department_ids", &mine.to_string())]).await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let own = campaign_id_of(&r);
+
+    // The admin's campaigns: one of another department, one of both, one of none.
+    let other = campaign(&app, w, "Other dept", "draft", &[theirs]);
+    let both = campaign(&app, w, "Both depts", "draft", &[mine, theirs]);
+    let none = campaign(&app, w, "No dept", "draft", &[]);
+    let list = manager.get_html("/campaigns").await;
+    assert!(list.contains("Mine only") && !list.contains("Other dept") && !list.contains("Both depts") && !list.contains("No dept"), "{list}");
+    assert_eq!(manager.get(&format!("/campaigns/{own}")).await.status(), StatusCode::OK);
+    for id in [other, both, none] {
+        assert_eq!(manager.get(&format!("/campaigns/{id}")).await.status(), StatusCode::NOT_FOUND);
+        assert_eq!(admin.get(&format!("/campaigns/{id}")).await.status(), StatusCode::OK);
+    }
+    // Agents have no campaign pages, nor the nav link.
+    for path in ["/campaigns".to_string(), "/campaigns/new".to_string(), format!("/campaigns/{own}")] {
+        assert_eq!(agent.get(&path).await.status(), StatusCode::FORBIDDEN, "{path}");
+    }
+    assert_eq!(agent.post("/campaigns", &[("name", "A"), ("channels", "sms")]).await.status(), StatusCode::FORBIDDEN);
+    assert!(!agent.get_html("/").await.contains("href=\"/campaigns\""));
+    assert_eq!(app.count("SELECT count(*) FROM campaigns WHERE name = 'A'"), 0);
+}
+
+#[tokio::test]
+async fn the_lifecycle_moves_draft_active_paused_completed_and_refuses_the_rest_with_409_and_a_reason() {
+    let app = spawn_app().await;
+    let (admin, me) = app.signed_in(Role::Admin).await;
+    let w = me.workspace_id;
+    let id = campaign(&app, w, "Life", "draft", &[]);
+    let path = |t: &str| format!("/campaigns/{id}/{t}");
+    let status = || app.count(&format!("SELECT CASE status WHEN 'draft' THEN 0 WHEN 'active' THEN 1 WHEN 'paused' THEN 2 ELSE 3 END FROM campaigns WHERE id = {id}"));
+
+    let page = admin.get_html(&format!("/campaigns/{id}")).await;
+    assert!(page.contains(&format!("action=\"{}\"", path("start"))) && page.contains(&format!("action=\"{}\"", path("complete"))), "{page}");
+    assert!(!page.contains(&format!("action=\"{}\"", path("pause"))), "a draft has no Pause: {page}");
+
+    let r = admin.post(&path("pause"), &[]).await;
+    assert_eq!(r.status(), StatusCode::CONFLICT);
+    assert!(r.text().await.unwrap().contains("A draft has not started, so it cannot be paused."));
+    assert_eq!(status(), 0);
+
+    assert_redirects_to(&admin.post(&path("start"), &[]).await, &format!("/campaigns/{id}"));
+    assert_eq!(status(), 1);
+    assert_eq!(app.count(&format!("SELECT count(*) FROM campaigns WHERE id = {id} AND started_at IS NOT NULL")), 1);
+    let page = admin.get_html(&format!("/campaigns/{id}")).await;
+    assert!(page.contains("Campaign started.") && page.contains("<span class=\"pill ok\">active</span>"), "{page}");
+    assert!(page.contains(&format!("action=\"{}\"", path("pause"))) && !page.contains(&format!("action=\"{}\"", path("start"))), "{page}");
+    let r = admin.post(&path("start"), &[]).await;
+    assert_eq!(r.status(), StatusCode::CONFLICT);
+    assert!(r.text().await.unwrap().contains("The campaign is already running."));
+
+    assert_redirects_to(&admin.post(&path("pause"), &[]).await, &format!("/campaigns/{id}"));
+    assert_eq!(status(), 2);
+    let r = admin.post(&path("pause"), &[]).await;
+    assert_eq!(r.status(), StatusCode::CONFLICT);
+    assert!(r.text().await.unwrap().contains("The campaign is already paused."));
+    assert!(admin.get_html(&format!("/campaigns/{id}")).await.contains(">Resume</button>"));
+    assert_redirects_to(&admin.post(&path("start"), &[]).await, &format!("/campaigns/{id}"));
+    assert_eq!(status(), 1);
+
+    assert_redirects_to(&admin.post(&path("complete"), &[]).await, &format!("/campaigns/{id}"));
+    assert_eq!(status(), 3);
+    assert_eq!(app.count(&format!("SELECT count(*) FROM campaigns WHERE id = {id} AND completed_at IS NOT NULL")), 1);
+    for (t, reason) in [
+        ("start", "A completed campaign cannot be started again; create a new one."),
+        ("pause", "A completed campaign cannot be paused."),
+        ("complete", "The campaign is already completed."),
+    ] {
+        let r = admin.post(&path(t), &[]).await;
+        assert_eq!(r.status(), StatusCode::CONFLICT, "{t}");
+        assert!(r.text().await.unwrap().contains(reason), "{t}");
+    }
+    // With htmx, the reason alone goes to the page's flash region.
+    let token = admin.csrf().await;
+    let r = admin.client.post(admin.url(&path("start"))).header("HX-Request", "true").header("X-CSRF-Token", token).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::CONFLICT);
+    assert_eq!(r.headers().get("hx-retarget").unwrap(), "#flash");
+    let body = r.text().await.unwrap();
+    assert!(body.contains("A completed campaign cannot be started again") && !body.contains("<html"), "{body}");
+    let page = admin.get_html(&format!("/campaigns/{id}")).await;
+    assert!(!page.contains("/start\"") && !page.contains("/pause\"") && !page.contains("/complete\""), "no lifecycle buttons once completed");
+    assert!(!page.contains("Attach all my clients"), "{page}");
+
+    for (action, n) in [("campaigns.started", 2), ("campaigns.paused", 1), ("campaigns.completed", 1)] {
+        assert_eq!(app.count(&format!("SELECT count(*) FROM audit_logs WHERE action = '{action}' AND entity_id = '{id}'")), n, "{action}");
+    }
+    let audit = admin.get_html("/audit-logs").await;
+    assert!(audit.contains("started campaign <strong>Life</strong>"), "{audit}");
+    assert!(audit.contains("resumed campaign <strong>Life</strong>"), "{audit}");
+    assert!(audit.contains("paused campaign <strong>Life</strong>"), "{audit}");
+    assert!(audit.contains("completed campaign <strong>Life</strong>"), "{audit}");
+}
+
+#[tokio::test]
+async fn completing_cancels_scheduled_and_sending_batches_and_their_queued_recipients() {
+    let app = spawn_app().await;
+    let (admin, me) = app.signed_in(Role::Admin).await;
+    let w = me.workspace_id;
+    let id = campaign(&app, w, "Ending", "active", &[]);
+    let other = campaign(&app, w, "Untouched", "active", &[]);
+    let clients: Vec<i64> = (0..3).map(|i| client(&app, w, &format!("C{i}"), "warm", &[], None)).collect();
+    let batch = |campaign: i64, status: &str| {
+        insert_id(&app, &format!("INSERT INTO campaign_batches (workspace_id, campaign_id, channel, mode, body, status) VALUES ({w}, {campaign}, 'sms', 'text', 'hi', '{status}') RETURNING id"))
+    };
+    let scheduled = batch(id, "scheduled");
+    let sending = batch(id, "sending");
+    let done = batch(id, "done");
+    let elsewhere = batch(other, "sending");
+    let recipient = |b: i64, c: i64, status: &str| {
+        sql(&app, &format!("INSERT INTO campaign_recipients (workspace_id, batch_id, client_id, status) VALUES ({w}, {b}, {c}, '{status}')"));
+    };
+    for c in &clients {
+        recipient(scheduled, *c, "queued");
+        recipient(elsewhere, *c, "queued");
+    }
+    recipient(sending, clients[0], "sent");
+    recipient(sending, clients[1], "queued");
+    recipient(sending, clients[2], "failed");
+    recipient(done, clients[0], "delivered");
+
+    assert_redirects_to(&admin.post(&format!("/campaigns/{id}/complete"), &[]).await, &format!("/campaigns/{id}"));
+    let batch_status = |b: i64| app.count(&format!("SELECT CASE status WHEN 'cancelled' THEN 1 WHEN 'done' THEN 2 WHEN 'sending' THEN 3 ELSE 0 END FROM campaign_batches WHERE id = {b}"));
+    assert_eq!((batch_status(scheduled), batch_status(sending), batch_status(done), batch_status(elsewhere)), (1, 1, 2, 3));
+    let recipients = |b: i64, s: &str| app.count(&format!("SELECT count(*) FROM campaign_recipients WHERE batch_id = {b} AND status = '{s}'"));
+    assert_eq!(recipients(scheduled, "cancelled"), 3);
+    assert_eq!((recipients(sending, "cancelled"), recipients(sending, "sent"), recipients(sending, "failed")), (1, 1, 1));
+    assert_eq!(recipients(done, "delivered"), 1);
+    assert_eq!(recipients(elsewhere, "queued"), 3, "another campaign's batch is untouched");
+    assert_eq!(app.count(&format!("SELECT count(*) FROM campaign_recipients r JOIN campaign_batches b ON b.id = r.batch_id WHERE b.campaign_id = {id} AND r.status = 'queued'")), 0);
+    let page = admin.get_html(&format!("/campaigns/{id}")).await;
+    assert!(page.contains("Campaign completed: 2 batches and 4 queued messages cancelled."), "{page}");
+    // The batches list links to each batch's recipients page.
+    assert!(page.contains(&format!("href=\"/campaigns/{id}/sms-messages/{scheduled}/recipients\"")), "{page}");
+    assert_eq!(
+        app.count(&format!("SELECT count(*) FROM audit_logs WHERE action = 'campaigns.completed' AND entity_id = '{id}' AND (after->>'recipients_cancelled')::int = 4 AND (after->>'batches_cancelled')::int = 2")),
+        1
+    );
+}
+
+#[tokio::test]
+async fn attaching_all_filter_or_selected_takes_only_the_users_clients_once_and_counts_opt_outs() {
+    let app = spawn_app().await;
+    let (admin, me) = app.signed_in(Role::Admin).await;
+    let w = me.workspace_id;
+    let (manager, manager_user) = app.signed_in(Role::Manager).await;
+    let agent = app.create_user("Acme", "agent-x@acme.test", Role::Agent);
+    let mine = department(&app, w, "Mine");
+    let theirs = department(&app, w, "Theirs");
+    switchboard::users::model::set_departments(&mut app.conn(), w, manager_user.id, &[mine]).unwrap();
+    let a1 = client(&app, w, "Ann Smith", "hot", &[mine], None);
+    let a2 = client(&app, w, "Bob Smithers", "warm", &[mine], None);
+    let a3 = client(&app, w, "Cat Jones", "hot", &[mine], Some(agent.id));
+    let b1 = client(&app, w, "Dan Smith", "hot", &[theirs], Some(agent.id));
+    let b2 = client(&app, w, "Eve Smith", "hot", &[theirs], Some(manager_user.id));
+    sql(&app, &format!("UPDATE clients SET opt_out_whatsapp_at = now() WHERE id IN ({a1}, {a2})"));
+    sql(&app, &format!("UPDATE clients SET opt_out_sms_at = now() WHERE id = {a3}"));
+    let c = campaign(&app, w, "Spring", "draft", &[mine]);
+
+    // filter: the words page first, nothing attached yet.
+    let words = manager.get_html(&format!("/campaigns/{c}/attach-clients?mode=filter&q=smi&status=hot")).await;
+    assert!(words.contains("<strong hx-disable>Clients matching “smi”, status hot</strong>: about 2."), "{words}");
+    assert!(words.contains("1 has opted out of WhatsApp and will be skipped."), "{words}");
+    assert!(words.contains("name=\"mode\" value=\"filter\"") && words.contains("name=\"q\" value=\"smi\"") && words.contains(">Confirm</button>"), "{words}");
+    assert!(attached(&app, c).is_empty());
+    let r = manager.post(&format!("/campaigns/{c}/attach-clients"), &[("mode", "filter"), ("q", "smi"), ("status", "hot")]).await;
+    assert_redirects_to(&r, &format!("/campaigns/{c}"));
+    // Dan (the agent's, another department) is not the manager's; Eve is assigned to them.
+    assert_eq!(attached(&app, c), vec![a1, b2]);
+    let page = manager.get_html(&format!("/campaigns/{c}")).await;
+    assert!(page.contains("2 attached, 0 already there; 1 has opted out of WhatsApp and will be skipped."), "{page}");
+    // The words of a department, tag and assignee filter.
+    let tag = insert_id(&app, &format!("INSERT INTO tags (workspace_id, name) VALUES ({w}, 'vip') RETURNING id"));
+    let words = manager.get_html(&format!("/campaigns/{c}/attach-clients?mode=filter&department={mine}&tag={tag}&assignee={}", agent.id)).await;
+    assert!(words.contains("Clients department Mine, tag vip, assigned to Test User</strong>: about 0."), "{words}");
+    let r = manager.get(&format!("/campaigns/{c}/attach-clients?mode=filter&status=cold")).await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+
+    // all: every client the manager may see; those already there stay once.
+    let words = manager.get_html(&format!("/campaigns/{c}/attach-clients?mode=all")).await;
+    assert!(words.contains("<strong hx-disable>Every client you can see</strong>: about 4."), "{words}");
+    assert_redirects_to(&manager.post(&format!("/campaigns/{c}/attach-clients"), &[("mode", "all")]).await, &format!("/campaigns/{c}"));
+    assert_eq!(attached(&app, c), vec![a1, a2, a3, b2]);
+    let page = manager.get_html(&format!("/campaigns/{c}")).await;
+    assert!(page.contains("2 attached, 2 already there; 2 have opted out of WhatsApp and will be skipped; 1 has opted out of SMS and will be skipped."), "{page}");
+    assert!(page.contains("<strong>4</strong> clients attached."), "{page}");
+    assert!(page.contains("2 have opted out of WhatsApp and will be skipped"), "{page}");
+    manager.post(&format!("/campaigns/{c}/attach-clients"), &[("mode", "all")]).await;
+    assert_eq!(app.count(&format!("SELECT count(*) FROM campaign_clients WHERE campaign_id = {c}")), 4, "attached twice stays once");
+    assert!(manager.get_html(&format!("/campaigns/{c}")).await.contains("0 attached, 4 already there"));
+
+    // selected: ids outside the scope (another department's, another workspace's, none) are not yours.
+    let c2 = campaign(&app, w, "Second", "active", &[mine]);
+    let stranger = app.create_user("Elsewhere", "x@else.test", Role::Admin);
+    let foreign = client(&app, stranger.workspace_id, "Foreign", "hot", &[], None);
+    let r = manager
+        .post(
+            &format!("/campaigns/{c2}/attach-clients"),
+            &[("mode", "selected"), ("client_ids", &a2.to_string()), ("client_ids", &b1.to_string()), ("client_ids", &foreign.to_string()), ("client_ids", "987654321"), ("client_ids", &a2.to_string())],
+        )
+        .await;
+    assert_redirects_to(&r, &format!("/campaigns/{c2}"));
+    assert_eq!(attached(&app, c2), vec![a2]);
+    assert!(manager.get_html(&format!("/campaigns/{c2}")).await.contains("1 attached, 0 already there, 3 not yours (ignored); 1 has opted out of WhatsApp and will be skipped."));
+    let r = manager.post(&format!("/campaigns/{c2}/attach-clients"), &[("mode", "selected")]).await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let r = manager.post(&format!("/campaigns/{c2}/attach-clients"), &[("mode", "everyone")]).await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    // The admin's "all" is the workspace.
+    let c3 = campaign(&app, w, "Third", "draft", &[]);
+    admin.post(&format!("/campaigns/{c3}/attach-clients"), &[("mode", "all")]).await;
+    assert_eq!(attached(&app, c3), vec![a1, a2, a3, b1, b2]);
+
+    // A completed campaign refuses attaching.
+    sql(&app, &format!("UPDATE campaigns SET status = 'completed' WHERE id = {c2}"));
+    let r = manager.post(&format!("/campaigns/{c2}/attach-clients"), &[("mode", "all")]).await;
+    assert_eq!(r.status(), StatusCode::CONFLICT);
+    assert!(r.text().await.unwrap().contains("The campaign is completed, so no clients can be attached to it."));
+    assert_eq!(manager.get(&format!("/campaigns/{c2}/attach-clients?mode=all")).await.status(), StatusCode::CONFLICT);
+    assert_eq!(attached(&app, c2), vec![a2]);
+
+    assert_eq!(app.count(&format!("SELECT count(*) FROM audit_logs WHERE action = 'campaigns.audience_attached' AND entity_id = '{c}'")), 3);
+    assert_eq!(
+        app.count(&format!(
+            "SELECT count(*) FROM audit_logs WHERE action = 'campaigns.audience_attached' AND entity_id = '{c2}' AND after->>'mode' = 'selected' AND (after->>'not_yours')::int = 3"
+        )),
+        1
+    );
+    let audit = admin.get_html("/audit-logs").await;
+    assert!(audit.contains("attached 2 clients to campaign <strong>Spring</strong> (2 already there)"), "{audit}");
+}
+
+#[tokio::test]
+async fn the_client_lists_bulk_bar_adds_ticked_or_all_matching_clients_to_a_campaign() {
+    let app = spawn_app().await;
+    let (admin, me) = app.signed_in(Role::Admin).await;
+    let w = me.workspace_id;
+    let (agent, agent_user) = app.signed_in(Role::Agent).await;
+    let open = campaign(&app, w, "Open one", "active", &[]);
+    campaign(&app, w, "Finished one", "completed", &[]);
+    let x = client(&app, w, "Xena Smith", "hot", &[], Some(agent_user.id));
+    let y = client(&app, w, "Yuri Smith", "warm", &[], None);
+    client(&app, w, "Zoe Jones", "warm", &[], None);
+
+    let list = admin.get_html("/clients").await;
+    assert!(list.contains("<option value=\"campaign\">Add to campaign</option>"), "{list}");
+    assert!(list.contains(&format!("<option value=\"{open}\">Open one</option>")) && !list.contains("Finished one"), "{list}");
+    assert!(!agent.get_html("/clients").await.contains("Add to campaign"), "agents have no campaigns");
+
+    let r = admin.post("/clients/bulk", &[("action", "campaign"), ("campaign_id", &open.to_string()), ("target", "selected"), ("client_ids", &x.to_string())]).await;
+    assert_redirects_to(&r, &format!("/campaigns/{open}"));
+    assert_eq!(attached(&app, open), vec![x]);
+    assert!(admin.get_html(&format!("/campaigns/{open}")).await.contains("1 attached, 0 already there."));
+
+    // All matching: to the Confirm page with the filter in words, then attached.
+    let r = admin.post("/clients/bulk", &[("action", "campaign"), ("campaign_id", &open.to_string()), ("target", "all-matching"), ("q", "smith"), ("filter_status", "")]).await;
+    assert_redirects_to(&r, &format!("/campaigns/{open}/attach-clients?mode=filter&q=smith"));
+    let words = admin.get_html(&location(&r)).await;
+    assert!(words.contains("<strong hx-disable>Clients matching “smith”</strong>: about 2."), "{words}");
+    admin.post(&format!("/campaigns/{open}/attach-clients"), &[("mode", "filter"), ("q", "smith")]).await;
+    assert_eq!(attached(&app, open), vec![x, y]);
+
+    let r = agent.post("/clients/bulk", &[("action", "campaign"), ("campaign_id", &open.to_string()), ("target", "selected"), ("client_ids", &x.to_string())]).await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    let r = admin.post("/clients/bulk", &[("action", "campaign"), ("campaign_id", ""), ("target", "selected"), ("client_ids", &x.to_string())]).await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let r = admin.post("/clients/bulk", &[("action", "campaign"), ("campaign_id", "999999"), ("target", "selected"), ("client_ids", &x.to_string())]).await;
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn every_campaign_route_is_404_for_another_workspaces_or_departments_campaign_and_403_for_agents() {
+    let app = spawn_app().await;
+    let (_, me) = app.signed_in(Role::Admin).await;
+    let w = me.workspace_id;
+    let (manager, manager_user) = app.signed_in(Role::Manager).await;
+    let (agent, _) = app.signed_in(Role::Agent).await;
+    let mine = department(&app, w, "Mine");
+    let theirs = department(&app, w, "Theirs");
+    switchboard::users::model::set_departments(&mut app.conn(), w, manager_user.id, &[mine]).unwrap();
+    let other_dept = campaign(&app, w, "Theirs", "active", &[theirs]);
+    let stranger = app.create_user("Elsewhere", "boss@else.test", Role::Admin);
+    let foreign = campaign(&app, stranger.workspace_id, "Foreign", "active", &[]);
+    let outsider = app.browser();
+    assert_eq!(outsider.login("boss@else.test", crate::support::PASSWORD).await.status(), StatusCode::SEE_OTHER);
+    let gets = |id: i64| vec![format!("/campaigns/{id}"), format!("/campaigns/{id}/attach-clients?mode=all")];
+    let posts = |id: i64| vec![format!("/campaigns/{id}/start"), format!("/campaigns/{id}/pause"), format!("/campaigns/{id}/complete"), format!("/campaigns/{id}/attach-clients")];
+    let before = crate::walk::fingerprint(&app);
+    for (who, id) in [(&manager, other_dept), (&outsider, other_dept)] {
+        for path in gets(id) {
+            assert_eq!(who.get(&path).await.status(), StatusCode::NOT_FOUND, "{path}");
+        }
+        for path in posts(id) {
+            assert_eq!(who.post(&path, &[("mode", "all")]).await.status(), StatusCode::NOT_FOUND, "{path}");
+        }
+    }
+    for path in gets(foreign) {
+        assert_eq!(manager.get(&path).await.status(), StatusCode::NOT_FOUND, "{path}");
+    }
+    for path in gets(other_dept).into_iter().chain(gets(foreign)) {
+        assert_eq!(agent.get(&path).await.status(), StatusCode::FORBIDDEN, "{path}");
+    }
+    for path in posts(other_dept) {
+        assert_eq!(agent.post(&path, &[("mode", "all")]).await.status(), StatusCode::FORBIDDEN, "{path}");
+    }
+    assert_eq!(crate::walk::fingerprint(&app), before, "refusals change nothing");
+}
+
+#[tokio::test]
+async fn the_list_is_paginated_newest_first_with_counts_of_clients_and_batches() {
+    let app = spawn_app().await;
+    let (admin, me) = app.signed_in(Role::Admin).await;
+    let w = me.workspace_id;
+    sql(&app, &format!("INSERT INTO campaigns (workspace_id, name, channels, created_at) SELECT {w}, 'Campaign ' || g, ARRAY['sms'], now() - g * interval '1 minute' FROM generate_series(1, 26) g"));
+    let newest = app.count("SELECT id FROM campaigns WHERE name = 'Campaign 1'");
+    let c1 = client(&app, w, "One", "warm", &[], None);
+    let c2 = client(&app, w, "Two", "warm", &[], None);
+    sql(&app, &format!("INSERT INTO campaign_clients (workspace_id, campaign_id, client_id) VALUES ({w}, {newest}, {c1}), ({w}, {newest}, {c2})"));
+    sql(&app, &format!("INSERT INTO campaign_batches (workspace_id, campaign_id, channel, mode, body) VALUES ({w}, {newest}, 'sms', 'text', 'hi')"));
+    let first = admin.get_html("/campaigns").await;
+    assert_eq!(first.matches("<tr id=\"campaign-").count(), 25);
+    assert!(first.contains("Campaign 25<") && !first.contains("Campaign 26<"), "newest first");
+    assert!(first.contains("href=\"/campaigns?page=2\" rel=\"next\""), "{first}");
+    let row = first.split(&format!("<tr id=\"campaign-{newest}\">")).nth(1).unwrap().split("</tr>").next().unwrap();
+    assert!(row.contains("<td class=\"num\">2</td>") && row.contains("<td class=\"num\">1</td>") && row.contains("SMS"), "{row}");
+    let second = admin.get_html("/campaigns?page=2").await;
+    assert_eq!(second.matches("<tr id=\"campaign-").count(), 1);
+    assert!(second.contains("Campaign 26<") && second.contains("href=\"/campaigns\" rel=\"prev\""), "{second}");
+    let empty = spawn_app().await;
+    let (fresh, _) = empty.signed_in(Role::Admin).await;
+    assert!(fresh.get_html("/campaigns").await.contains("No campaigns yet."));
+}
