@@ -5,7 +5,7 @@
 
 use actix_web::web::{self, ServiceConfig, get, post};
 
-use crate::{audit, auth, clients, dashboard, departments, email, imports, jobs, messaging, notifications, ops, settings, users, web as sbweb};
+use crate::{audit, auth, campaigns, clients, dashboard, departments, email, imports, jobs, messaging, notifications, ops, settings, users, web as sbweb};
 
 /// One path of the route table and the methods it accepts.
 #[derive(Clone, Copy, Debug)]
@@ -63,6 +63,8 @@ route_table! {
         .service(web::resource("/login").route(get().to(auth::handlers::login_form)).route(post().to(auth::handlers::login)))
         .service(web::resource("/logout").route(post().to(auth::handlers::logout)))
         .service(web::resource("/setup").route(get().to(auth::setup::setup_form)).route(post().to(auth::setup::setup)))
+        // Campaign emails' unsubscribe link: public, no session (issue 12).
+        .service(web::resource("/unsubscribe/{token}").route(get().to(campaigns::batches::unsubscribe_form)).route(post().to(campaigns::batches::unsubscribe)))
         .service(web::resource("/password/forgot").route(get().to(auth::recovery::forgot_form)).route(post().to(auth::recovery::request_reset)))
         .service(web::resource("/password/reset/{token}").route(get().to(auth::recovery::reset_form)).route(post().to(auth::recovery::reset_password)))
         .service(web::resource("/invitations/{token}").route(get().to(auth::recovery::invitation_form)).route(post().to(auth::recovery::accept_invitation)))
@@ -125,6 +127,11 @@ route_table! {
         .service(web::resource("/notifications/read-all").route(post().to(notifications::handlers::read_all)))
         .service(web::resource("/notifications/{id}/read").route(post().to(notifications::handlers::read_notification)))
         // WhatsApp templates (admin, manager)
+        .service(web::resource("/campaigns/{id}/whatsapp-messages").route(get().to(campaigns::batches::whatsapp_form)).route(post().to(campaigns::batches::create_whatsapp)))
+        .route("/campaigns/{id}/whatsapp-messages/preview", get().to(campaigns::batches::preview))
+        .service(web::resource("/campaigns/{id}/sms-messages").route(get().to(campaigns::batches::sms_form)).route(post().to(campaigns::batches::create_sms)))
+        .route("/campaigns/{id}/sms-messages/segments", get().to(campaigns::batches::sms_segments))
+        .service(web::resource("/campaigns/{id}/emails").route(get().to(campaigns::batches::email_form)).route(post().to(campaigns::batches::create_email)))
         .service(web::resource("/whatsapp-templates").route(get().to(messaging::template_pages::list_templates)))
         .service(web::resource("/whatsapp-templates/sync").route(post().to(messaging::template_pages::sync_templates)))
         .service(web::resource("/whatsapp-templates/{id}").route(get().to(messaging::template_pages::show_template)))
