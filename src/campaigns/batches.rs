@@ -143,6 +143,30 @@ fn field_values(client: &Client) -> Vec<(String, String)> {
     ]
 }
 
+/// `text` with each `{{name}}`, `{{company}}`, `{{email}}`, `{{phone}}` (spaces inside the
+/// braces allowed) replaced by the client's value; anything else in braces stays as written.
+pub fn fill_fields(text: &str, client: &Client) -> String {
+    let values = field_values(client);
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(start) = rest.find("{{") {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + 2..];
+        match after.find("}}").and_then(|end| values.iter().find(|(k, _)| k == after[..end].trim()).map(|(_, v)| (end, v))) {
+            Some((end, value)) => {
+                out.push_str(value);
+                rest = &after[end + 2..];
+            }
+            None => {
+                out.push_str("{{");
+                rest = after;
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
 fn field_of(client: &Client, field: &str) -> String {
     field_values(client).into_iter().find(|(k, _)| k == field).map(|(_, v)| v).unwrap_or_default()
 }
@@ -177,16 +201,15 @@ pub fn render_message(conn: &mut PgConnection, batch: &Batch, client: &Client) -
             let object: serde_json::Map<String, Value> = vars.iter().map(|(k, v)| (k.clone(), json!(v))).collect();
             Ok((templates::render(&body, &vars), Value::Object(object)))
         }
-        None => Ok((templates::render(&batch.body, &field_values(client)), json!({}))),
+        None => Ok((fill_fields(&batch.body, client), json!({}))),
     }
 }
 
 /// A campaign email to `client`, its unsubscribe link at the end of both bodies.
 pub fn render_email(env: &JobEnv, batch: &Batch, client: &Client) -> Email {
-    let fields = field_values(client);
     let link = unsubscribe_url(&crate::messaging::send::public_base(&env.settings), &env.at_rest_key, batch.workspace_id, client.id);
-    let text = templates::render(&batch.body, &fields);
-    let subject = templates::render(batch.subject.as_deref().unwrap_or_default(), &fields);
+    let text = fill_fields(&batch.body, client);
+    let subject = fill_fields(batch.subject.as_deref().unwrap_or_default(), client);
     let html_body: String = text.split("\n\n").map(|p| format!("<p>{}</p>", escape(p).replace('\n', "<br>"))).collect::<Vec<_>>().join("\n");
     Email {
         to: client.email.clone().unwrap_or_default().trim().to_string(),
@@ -196,9 +219,7 @@ pub fn render_email(env: &JobEnv, batch: &Batch, client: &Client) -> Email {
     }
 }
 
-fn escape(text: &str) -> String {
-    askama::filters::escape(text, askama::filters::Html).map(|e| e.to_string()).unwrap_or_default()
-}
+use crate::messaging::client_messages::escape;
 
 // ---------------------------------------------------------------------------------------
 // The unsubscribe link: `{workspace}.{client}.{mac}`, the MAC an HMAC-SHA256 of the two ids

@@ -343,7 +343,8 @@ fn fragment(body: String) -> HttpResponse {
     HttpResponse::Ok().content_type("text/html; charset=utf-8").body(body)
 }
 
-fn escape(text: &str) -> String {
+/// HTML-escapes text for the fragments written by hand here and in campaign batches.
+pub fn escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         match c {
