@@ -439,18 +439,20 @@ pub async fn create_email(ctx: Ctx, state: Data<AppState>, path: Path<i64>, Html
     create(ctx, state, path.into_inner(), BatchChannel::Email, form).await
 }
 
-/// What the form asks for, checked: the batch row's values.
-struct Checked {
-    mode: &'static str,
-    template_id: Option<i64>,
-    variables: Value,
-    subject: Option<String>,
-    body: String,
-    sender: Option<String>,
-    send_at: DateTime<Utc>,
+/// A batch row's values (what the form asks for, checked).
+#[derive(Clone, Debug)]
+pub struct NewBatch {
+    pub channel: BatchChannel,
+    pub mode: &'static str,
+    pub template_id: Option<i64>,
+    pub variables: Value,
+    pub subject: Option<String>,
+    pub body: String,
+    pub sender: Option<String>,
+    pub send_at: DateTime<Utc>,
 }
 
-fn check(conn: &mut PgConnection, state: &AppState, ws: i64, campaign: &Campaign, channel: BatchChannel, form: &BatchForm, zone: crate::web::time::Zone) -> Result<Result<Checked, String>, AppError> {
+fn check(conn: &mut PgConnection, state: &AppState, ws: i64, campaign: &Campaign, channel: BatchChannel, form: &BatchForm, zone: crate::web::time::Zone) -> Result<Result<NewBatch, String>, AppError> {
     let send_at = match form.send_at.trim() {
         "" => Utc::now(),
         typed => match zone.parse_input(typed, "Send at") {
@@ -474,7 +476,7 @@ fn check(conn: &mut PgConnection, state: &AppState, ws: i64, campaign: &Campaign
             }
         }
     };
-    let mut checked = Checked { mode: "text", template_id: None, variables: json!({}), subject: None, body: String::new(), sender, send_at };
+    let mut checked = NewBatch { channel, mode: "text", template_id: None, variables: json!({}), subject: None, body: String::new(), sender, send_at };
     match channel {
         BatchChannel::WhatsApp => {
             match form.mode.trim() {
@@ -546,28 +548,20 @@ struct Counted {
 
 /// Writes the batch, its recipients (one statement) and its dispatch, in the caller's
 /// transaction. Returns (batch id, queued, skipped).
-pub fn insert_batch(
-    tx: &mut PgConnection,
-    ws: i64,
-    campaign_id: i64,
-    channel: BatchChannel,
-    checked_values: (&str, Option<i64>, &Value, Option<&str>, &str, Option<&str>, DateTime<Utc>),
-    created_by: Option<i64>,
-    zone: &str,
-) -> QueryResult<(i64, i64, i64)> {
-    let (mode, template_id, variables, subject, body, sender, send_at) = checked_values;
+pub fn insert_batch(tx: &mut PgConnection, ws: i64, campaign_id: i64, new: &NewBatch, created_by: Option<i64>, zone: &str) -> QueryResult<(i64, i64, i64)> {
+    let channel = new.channel;
     let batch_id: i64 = diesel::insert_into(campaign_batches::table)
         .values((
             campaign_batches::workspace_id.eq(ws),
             campaign_batches::campaign_id.eq(campaign_id),
             campaign_batches::channel.eq(channel.as_str()),
-            campaign_batches::mode.eq(mode),
-            campaign_batches::template_id.eq(template_id),
-            campaign_batches::variables.eq(variables),
-            campaign_batches::subject.eq(subject),
-            campaign_batches::body.eq(body),
-            campaign_batches::sender.eq(sender),
-            campaign_batches::send_at.eq(send_at),
+            campaign_batches::mode.eq(new.mode),
+            campaign_batches::template_id.eq(new.template_id),
+            campaign_batches::variables.eq(&new.variables),
+            campaign_batches::subject.eq(&new.subject),
+            campaign_batches::body.eq(&new.body),
+            campaign_batches::sender.eq(&new.sender),
+            campaign_batches::send_at.eq(new.send_at),
             campaign_batches::created_by.eq(created_by),
         ))
         .returning(campaign_batches::id)
@@ -585,7 +579,7 @@ pub fn insert_batch(
     .bind::<BigInt, _>(ws)
     .bind::<BigInt, _>(batch_id)
     .get_result(tx)?;
-    dispatch::enqueue(tx, ws, batch_id, send_at)?;
+    dispatch::enqueue(tx, ws, batch_id, new.send_at)?;
     Ok((batch_id, counted.queued, counted.skipped))
 }
 
@@ -601,8 +595,7 @@ async fn create(ctx: Ctx, state: Data<AppState>, id: i64, channel: BatchChannel,
                 Ok(c) => c,
                 Err(problem) => return Ok(Err(problem)),
             };
-            let values = (c.mode, c.template_id, &c.variables, c.subject.as_deref(), c.body.as_str(), c.sender.as_deref(), c.send_at);
-            let (batch_id, queued, skipped) = insert_batch(tx, scope.workspace_id, id, channel, values, Some(scope.user_id), zone.name())?;
+            let (batch_id, queued, skipped) = insert_batch(tx, scope.workspace_id, id, &c, Some(scope.user_id), zone.name())?;
             audit::record(
                 tx,
                 &entry.after(json!({
@@ -708,4 +701,23 @@ pub async fn sms_segments(ctx: Ctx, state: Data<AppState>, path: Path<i64>, Quer
 
 fn fragment(body: String) -> HttpResponse {
     HttpResponse::Ok().content_type("text/html; charset=utf-8").body(body)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_unsubscribe_token_names_its_client_and_cannot_be_altered() {
+        let key = crate::crypto::derive(b"a secret key of at least thirty-two characters");
+        let token = unsubscribe_token(&key, 7, 42);
+        assert!(token.starts_with("7.42.") && token.len() == "7.42.".len() + 32, "{token}");
+        assert_eq!(read_unsubscribe_token(&key, &token), Some((7, 42)));
+        let tag = &token["7.42.".len()..];
+        assert_eq!(read_unsubscribe_token(&key, &format!("7.43.{tag}")), None, "another client");
+        assert_eq!(read_unsubscribe_token(&key, &format!("8.42.{tag}")), None, "another workspace");
+        assert_eq!(read_unsubscribe_token(&crate::crypto::derive(b"another key entirely, also long enough"), &token), None);
+        assert_eq!(read_unsubscribe_token(&key, &format!("{token}.1")), None);
+        assert_eq!(read_unsubscribe_token(&key, "garbage"), None);
+    }
 }

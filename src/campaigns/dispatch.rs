@@ -129,7 +129,7 @@ pub fn cancel_rest(conn: &mut PgConnection, workspace_id: i64, campaign_id: i64)
 /// What one step found.
 enum Step {
     /// A claimed message to send.
-    Send(Message),
+    Send(Box<Message>),
     /// Someone handled without a provider call (skipped, or an email handed to its job).
     Handled,
     /// No queued recipient is left (or none this job may take: others hold them).
@@ -175,7 +175,7 @@ pub fn job(env: &JobEnv, job: &Job) -> Result<(), JobError> {
         match conn.transaction(|tx| step(env, tx, &batch, &zone))? {
             Step::Send(message) => {
                 drop(conn);
-                send_claimed(env, account.as_ref().expect("a message batch has its account"), message, last_attempt)?;
+                send_claimed(env, account.as_ref().expect("a message batch has its account"), *message, last_attempt)?;
             }
             Step::Handled => {}
             Step::Empty => {
@@ -248,7 +248,7 @@ fn step(env: &JobEnv, tx: &mut PgConnection, batch: &Batch, zone: &str) -> Resul
         }
     };
     match store::claim(tx, ws, message_id, LEASE_SECS)? {
-        Some(message) => Ok(Step::Send(message)),
+        Some(message) => Ok(Step::Send(Box::new(message))),
         None => {
             // The message moved on without its recipient (cannot happen while the trigger
             // holds): the recipient follows it rather than being taken again.
