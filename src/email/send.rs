@@ -33,6 +33,8 @@ pub fn job(env: &JobEnv, job: &Job) -> Result<(), JobError> {
         let error = match &outcome {
             Ok(()) => None,
             Err(JobError::Permanent(why)) => Some(why.clone()),
+            // Out of attempts: the job dies, and so does this send.
+            Err(JobError::Retry(why)) if job.attempts >= job.max_attempts => Some(why.clone()),
             Err(_) => return outcome,
         };
         let mut conn = env.pool.get()?;

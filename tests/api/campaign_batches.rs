@@ -483,3 +483,17 @@ async fn twenty_thousand_recipients_are_written_in_one_statement() {
     assert_eq!(s.app.count(&format!("SELECT count(*) FROM campaign_recipients WHERE batch_id = {b} AND status = 'skipped' AND skip_reason LIKE 'Opted out of SMS on %'")), 200);
     assert_eq!(text(&s.app, &format!("SELECT string_agg(key || '=' || n, ',' ORDER BY key) FROM campaign_batch_counts WHERE batch_id = {b} AND n > 0")), "queued=19800,skipped=200");
 }
+
+#[tokio::test]
+async fn without_twilio_a_message_batch_is_refused_with_the_reason() {
+    let s = setup_with(false, |c| c.job_workers = 0).await;
+    let c = campaign(&s.app, s.workspace_id, "active", "'sms'");
+    attach(&s.app, s.workspace_id, c, s.client_id);
+    let r = s.browser.post(&format!("/campaigns/{c}/sms-messages"), &[("body", "Hello {{name}}")]).await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let html = r.text().await.unwrap();
+    assert!(html.contains("<p class=\"flash error\" role=\"alert\">Twilio is not configured: add the account in Settings → Twilio first.</p>"), "{html}");
+    assert!(html.contains(">Hello {{name}}</textarea>"), "what was typed is kept: {html}");
+    assert_eq!(s.app.count("SELECT count(*) FROM campaign_batches"), 0);
+    assert_eq!(s.app.count("SELECT count(*) FROM jobs WHERE kind = 'dispatch-batch'"), 0);
+}
