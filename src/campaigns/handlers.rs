@@ -421,6 +421,10 @@ async fn transition(ctx: Ctx, state: Data<AppState>, id: i64, t: Transition) -> 
                 _ => diesel::update(target).set((campaigns::status.eq(next.as_str()), campaigns::updated_at.eq(now))).execute(tx)?,
             };
             let (batches, recipients) = if next == CampaignStatus::Completed { cancel_rest(tx, w, id)? } else { (0, 0) };
+            if next == CampaignStatus::Active {
+                // Resuming: the batches with queued recipients go on where they stopped.
+                crate::campaigns::dispatch::resume(tx, w, id)?;
+            }
             let mut after = json!({ "status": next.as_str() });
             if next == CampaignStatus::Completed {
                 after["batches_cancelled"] = json!(batches);
@@ -441,26 +445,17 @@ async fn transition(ctx: Ctx, state: Data<AppState>, id: i64, t: Transition) -> 
     Ok(see_other(&format!("/campaigns/{id}")))
 }
 
-/// Cancels what is left of a campaign: its scheduled or sending batches and their queued
-/// recipients. Returns (batches, recipients) cancelled.
+/// Cancels what is left of a campaign (`dispatch::cancel_rest`: queued recipients, the
+/// messages written for them, the unfinished batches). Returns (batches, recipients).
 fn cancel_rest(tx: &mut PgConnection, w: i64, id: i64) -> QueryResult<(i64, i64)> {
-    let batches: Vec<i64> = diesel::update(
-        campaign_batches::table
-            .filter(campaign_batches::workspace_id.eq(w))
-            .filter(campaign_batches::campaign_id.eq(id))
-            .filter(campaign_batches::status.eq_any(["scheduled", "sending"])),
-    )
-    .set((campaign_batches::status.eq("cancelled"), campaign_batches::finished_at.eq(diesel::dsl::now)))
-    .returning(campaign_batches::id)
-    .get_results(tx)?;
-    let recipients = diesel::sql_query(
-        "UPDATE campaign_recipients SET status = 'cancelled', updated_at = now() \
-         WHERE workspace_id = $1 AND batch_id = ANY($2) AND status = 'queued'",
-    )
-    .bind::<BigInt, _>(w)
-    .bind::<diesel::sql_types::Array<BigInt>, _>(&batches)
-    .execute(tx)?;
-    Ok((batches.len() as i64, recipients as i64))
+    let batches: i64 = campaign_batches::table
+        .filter(campaign_batches::workspace_id.eq(w))
+        .filter(campaign_batches::campaign_id.eq(id))
+        .filter(campaign_batches::status.eq_any(["scheduled", "sending"]))
+        .count()
+        .get_result(tx)?;
+    let recipients = crate::campaigns::dispatch::cancel_rest(tx, w, id)?;
+    Ok((batches, recipients as i64))
 }
 
 pub async fn start_campaign(ctx: Ctx, state: Data<AppState>, id: Path<i64>) -> Result<HttpResponse, AppError> {

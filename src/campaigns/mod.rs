@@ -8,6 +8,8 @@
 //! a manager's decision; an agent sees a campaign's sends on their clients' timelines.
 
 pub mod audience;
+pub mod batches;
+pub mod dispatch;
 pub mod flow_pages;
 pub mod flows;
 pub mod handlers;

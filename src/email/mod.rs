@@ -35,16 +35,26 @@ pub struct Payload {
     pub html: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sealed: Option<String>,
+    /// A campaign email: the recipient row the job reports to (sent / failed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub campaign: Option<CampaignRecipient>,
+}
+
+/// Which campaign recipient a `send-email` job is for.
+#[derive(Clone, Copy, Debug, Serialize, Deserialize)]
+pub struct CampaignRecipient {
+    pub batch_id: i64,
+    pub client_id: i64,
 }
 
 impl Payload {
     pub fn plain(email: &Email) -> Self {
-        Payload { to: email.to.clone(), subject: email.subject.clone(), text: Some(email.text.clone()), html: Some(email.html.clone()), sealed: None }
+        Payload { to: email.to.clone(), subject: email.subject.clone(), text: Some(email.text.clone()), html: Some(email.html.clone()), sealed: None, campaign: None }
     }
 
     pub fn sealed(key: &[u8; 32], email: &Email) -> Self {
         let json = serde_json::to_vec(email).unwrap_or_default();
-        Payload { to: email.to.clone(), subject: email.subject.clone(), text: None, html: None, sealed: Some(hex::encode(crypto::seal(key, &json))) }
+        Payload { to: email.to.clone(), subject: email.subject.clone(), text: None, html: None, sealed: Some(hex::encode(crypto::seal(key, &json))), campaign: None }
     }
 
     /// Whether the message is still there to send (it is dropped when the job ends).
@@ -77,6 +87,13 @@ fn enqueue_payload(conn: &mut diesel::PgConnection, workspace_id: i64, payload: 
 /// Enqueues `email`, which carries no secret, in the caller's transaction.
 pub fn enqueue(conn: &mut diesel::PgConnection, workspace_id: i64, email: &Email, key: Option<String>) -> diesel::QueryResult<Option<i64>> {
     enqueue_payload(conn, workspace_id, &Payload::plain(email), key)
+}
+
+/// Enqueues a campaign batch's email to one recipient (once per batch and client), in the
+/// caller's transaction; the job marks the recipient sent when SMTP takes it.
+pub fn enqueue_for_campaign(conn: &mut diesel::PgConnection, workspace_id: i64, email: &Email, batch_id: i64, client_id: i64) -> diesel::QueryResult<Option<i64>> {
+    let payload = Payload { campaign: Some(CampaignRecipient { batch_id, client_id }), ..Payload::plain(email) };
+    enqueue_payload(conn, workspace_id, &payload, Some(format!("campaign-email:{batch_id}:{client_id}")))
 }
 
 /// Enqueues `email`, which carries a secret (a reset or invitation link), sealed with

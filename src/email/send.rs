@@ -23,11 +23,24 @@ pub fn job(env: &JobEnv, job: &Job) -> Result<(), JobError> {
     };
     let message = build(&config.from, &email)?;
     let transport = config.transport().map_err(JobError::Permanent)?;
-    match transport.send(&message) {
+    let outcome = match transport.send(&message) {
         Ok(_) => Ok(()),
         Err(e) if e.is_permanent() => Err(JobError::Permanent(format!("SMTP refused the message: {e}"))),
         Err(e) => Err(JobError::Retry(format!("SMTP: {e}"))),
+    };
+    // A campaign email's recipient: sent once SMTP took it, failed when refused for good.
+    if let Some(c) = payload.campaign {
+        let error = match &outcome {
+            Ok(()) => None,
+            Err(JobError::Permanent(why)) => Some(why.clone()),
+            // Out of attempts: the job dies, and so does this send.
+            Err(JobError::Retry(why)) if job.attempts >= job.max_attempts => Some(why.clone()),
+            Err(_) => return outcome,
+        };
+        let mut conn = env.pool.get()?;
+        crate::campaigns::dispatch::email_outcome(&mut conn, job.workspace_id, c.batch_id, c.client_id, error.as_deref())?;
     }
+    outcome
 }
 
 pub fn build(from: &str, email: &Email) -> Result<Message, JobError> {

@@ -193,6 +193,7 @@ fn check(conn: &mut PgConnection, state: &AppState, scope: &Scope, client_id: i6
             template_id,
             variables,
             created_by: Some(scope.user_id),
+            batch_id: None,
         },
         channel,
     }))
@@ -274,6 +275,7 @@ pub async fn resend(ctx: Ctx, state: Data<AppState>, path: Path<(i64, i64)>) -> 
                 template_id: old.template_id,
                 variables: old.variables.clone(),
                 created_by: Some(scope.user_id),
+                batch_id: None,
             };
             let entry = entry.before(json!({ "message_id": old.id, "status": old.status.as_str() }));
             queue(tx, &new, entry)
@@ -341,7 +343,8 @@ fn fragment(body: String) -> HttpResponse {
     HttpResponse::Ok().content_type("text/html; charset=utf-8").body(body)
 }
 
-fn escape(text: &str) -> String {
+/// HTML-escapes text for the fragments written by hand here and in campaign batches.
+pub fn escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         match c {

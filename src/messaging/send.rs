@@ -77,6 +77,18 @@ pub fn job(env: &JobEnv, job: &Job) -> Result<(), JobError> {
         // Claimed by another run, already sent, or failed: nothing to do.
         return Ok(());
     };
+    drop(conn);
+    send_claimed(env, &account, message, (job.attempts >= job.max_attempts).then_some(job.attempts))
+}
+
+/// A claimed message (`sending`, under its lease) → its throttle slot → the provider → what
+/// the provider answered recorded (accepted / failed / released for a retry / left for
+/// reconciliation). The one path every send takes: the client page's `send-message` job and
+/// a campaign batch's dispatch. `last_attempt`: `Some(attempts)` on the job's last attempt,
+/// when a retryable refusal fails the message instead of giving it back.
+pub fn send_claimed(env: &JobEnv, account: &Account, message: Message, last_attempt: Option<i32>) -> Result<(), JobError> {
+    let ws = message.workspace_id;
+    let mut conn = env.pool.get()?;
     let content = match content(&mut conn, &message) {
         Ok(content) => content,
         Err(e) => {
@@ -117,8 +129,8 @@ pub fn job(env: &JobEnv, job: &Job) -> Result<(), JobError> {
                 // Every instance's sends from this sender wait out the Retry-After, not just this one.
                 throttle::hold(&mut conn, ws, &message.sender, after)?;
             }
-            if job.attempts >= job.max_attempts {
-                store::fail(&mut conn, ws, message.id, None, &format!("Not sent after {} attempts: {reason}", job.attempts))?;
+            if let Some(attempts) = last_attempt {
+                store::fail(&mut conn, ws, message.id, None, &format!("Not sent after {attempts} attempts: {reason}"))?;
             }
             Err(match after {
                 Some(after) => JobError::RetryAfter(reason, after),

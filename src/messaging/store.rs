@@ -56,6 +56,8 @@ pub struct NewOutbound {
     pub template_id: Option<i64>,
     pub variables: serde_json::Value,
     pub created_by: Option<i64>,
+    /// The campaign batch it is sent for (its status then moves the batch's recipient).
+    pub batch_id: Option<i64>,
 }
 
 pub fn insert_outbound(conn: &mut PgConnection, new: &NewOutbound) -> QueryResult<Message> {
@@ -72,6 +74,7 @@ pub fn insert_outbound(conn: &mut PgConnection, new: &NewOutbound) -> QueryResul
             messages::variables.eq(&new.variables),
             messages::status.eq(MessageStatus::Queued),
             messages::created_by.eq(new.created_by),
+            messages::batch_id.eq(new.batch_id),
         ))
         .returning(Message::as_returning())
         .get_result(conn)

@@ -23,6 +23,7 @@ mod inputs;
 mod job_secrets;
 mod jobs;
 mod logs;
+mod campaign_batches;
 mod messaging_send;
 mod mass_assignment;
 mod ops;

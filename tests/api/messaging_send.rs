@@ -421,6 +421,7 @@ async fn two_instances_share_one_senders_rate() {
                     template_id: None,
                     variables: serde_json::json!({}),
                     created_by: None,
+                    batch_id: None,
                 };
                 let m = switchboard::messaging::store::insert_outbound(tx, &new)?;
                 let job = switchboard::jobs::NewJob::new(s.workspace_id, switchboard::jobs::Kind::SendMessage, serde_json::json!({ "message_id": m.id }));

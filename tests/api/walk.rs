@@ -155,16 +155,26 @@ pub async fn seed(app: &TestApp, text: &str, short: &str) -> World {
     .execute(&mut app.conn())
     .unwrap();
     let message = app.count(&format!("SELECT max(id) FROM messages WHERE workspace_id = {w}")).to_string();
-    // A campaign named with the text (issue 12).
+    // A campaign on every channel, with the client attached (issue 12's batch routes).
     diesel::sql_query(format!(
-        "INSERT INTO campaigns (workspace_id, name, channels) VALUES ({w}, left({t}, 200), ARRAY['sms'])",
-        t = quote(text)
+        "INSERT INTO campaigns (workspace_id, name, channels) VALUES ({w}, {t}, ARRAY['whatsapp', 'sms', 'email'])",
+        t = quote(&text.chars().take(200).collect::<String>())
     ))
     .execute(&mut app.conn())
     .unwrap();
     let campaign = app.count(&format!("SELECT max(id) FROM campaigns WHERE workspace_id = {w}")).to_string();
+    diesel::sql_query(format!("INSERT INTO campaign_clients (workspace_id, campaign_id, client_id) VALUES ({w}, {campaign}, {client})"))
+        .execute(&mut app.conn())
+        .unwrap();
+    // The client's unsubscribe link, as its campaign emails carry it.
+    let unsubscribe = switchboard::campaigns::batches::unsubscribe_token(
+        &switchboard::crypto::derive("test-secret-key-".repeat(4).as_bytes()),
+        w,
+        client.parse().unwrap(),
+    );
     let ids = HashMap::from([
         ("campaigns", campaign),
+        ("unsubscribe", unsubscribe),
         ("sessions", session),
         ("clients", client),
         ("imports", import),

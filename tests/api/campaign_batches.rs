@@ -1,0 +1,499 @@
+//! Campaign batches and their dispatch (issue 12 parts 3 and 5), against the fake Twilio,
+//! the tests' SMTP server and the job workers (in process, a second instance, or the real
+//! binary killed mid-batch).
+//!
+//! The campaign lifecycle's pages are another part of issue 12: here a campaign is written
+//! straight into the database, and its start / pause / complete transitions are the status
+//! update plus `dispatch::resume` / `dispatch::cancel_rest`, the calls those transitions make.
+
+use std::time::{Duration, Instant};
+
+use diesel::prelude::*;
+use reqwest::StatusCode;
+use switchboard::campaigns::dispatch;
+use switchboard::users::role::Role;
+
+use crate::messaging_send::{PUBLIC_URL, Setup, WHATSAPP_FROM, add_template, on_fake, setup_with, sql, text, wait_for};
+use crate::support::fake_twilio::FakeTwilio;
+use crate::support::smtp::SmtpSink;
+use crate::support::{TestApp, location, spawn_app_on_with, spawn_app_with};
+
+const BIN: &str = env!("CARGO_BIN_EXE_switchboard");
+
+/// A campaign on `channels` in `status`; returns its id.
+fn campaign(app: &TestApp, ws: i64, status: &str, channels: &str) -> i64 {
+    sql(app, &format!("INSERT INTO campaigns (workspace_id, name, channels, status) VALUES ({ws}, 'Spring offer', ARRAY[{channels}], '{status}')"));
+    app.count(&format!("SELECT max(id) FROM campaigns WHERE workspace_id = {ws}"))
+}
+
+/// `n` clients "Client 0001"… with phones +1415600NNNN and emails, attached to the campaign.
+fn attach_new_clients(app: &TestApp, ws: i64, campaign: i64, n: i64) {
+    sql(app, &format!(
+        "WITH c AS (INSERT INTO clients (workspace_id, name, phone, email, company) \
+           SELECT {ws}, 'Client ' || lpad(g::text, 4, '0'), '+1415600' || lpad(g::text, 4, '0'), 'c' || g || '@example.com', 'Acme' \
+           FROM generate_series(1, {n}) g RETURNING id) \
+         INSERT INTO campaign_clients (workspace_id, campaign_id, client_id) SELECT {ws}, {campaign}, id FROM c"
+    ));
+}
+
+fn attach(app: &TestApp, ws: i64, campaign: i64, client: i64) {
+    sql(app, &format!("INSERT INTO campaign_clients (workspace_id, campaign_id, client_id) VALUES ({ws}, {campaign}, {client}) ON CONFLICT DO NOTHING"));
+}
+
+fn new_client(app: &TestApp, ws: i64, columns: &str, values: &str) -> i64 {
+    sql(app, &format!("INSERT INTO clients (workspace_id, {columns}) VALUES ({ws}, {values})"));
+    app.count(&format!("SELECT max(id) FROM clients WHERE workspace_id = {ws}"))
+}
+
+fn batch_id(response: &reqwest::Response, campaign: i64, segment: &str) -> i64 {
+    let at = location(response);
+    let prefix = format!("/campaigns/{campaign}/{segment}/");
+    assert!(at.starts_with(&prefix) && at.ends_with("/recipients"), "{at}");
+    at[prefix.len()..at.len() - "/recipients".len()].parse().unwrap()
+}
+
+fn recipients(app: &TestApp, batch: i64) -> String {
+    text(app, &format!(
+        "SELECT string_agg(c.name || ': ' || r.status || coalesce(' (' || r.skip_reason || ')', ''), '; ' ORDER BY c.name) \
+         FROM campaign_recipients r JOIN clients c ON c.workspace_id = r.workspace_id AND c.id = r.client_id WHERE r.batch_id = {batch}"
+    ))
+}
+
+/// Sends so far to the campaign's clients (the fake's record).
+fn sent(fake: &FakeTwilio) -> usize {
+    fake.messages().iter().filter(|m| m.to.contains("+1415600")).count()
+}
+
+async fn whatsapp_batch(s: &Setup, campaign: i64, template: i64, send_at: &str) -> i64 {
+    let t = template.to_string();
+    let r = s.browser.post(&format!("/campaigns/{campaign}/whatsapp-messages"), &[("mode", "template"), ("template_id", &t), ("var_1", "name"), ("send_at", send_at)]).await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER, "{}", r.text().await.unwrap());
+    batch_id(&r, campaign, "whatsapp-messages")
+}
+
+#[tokio::test]
+async fn a_whatsapp_batch_stores_its_variables_and_one_recipient_per_attached_client_with_skip_reasons() {
+    let s = setup_with(true, |c| c.job_workers = 0).await;
+    let ws = s.workspace_id;
+    let c = campaign(&s.app, ws, "draft", "'whatsapp', 'sms'");
+    let template = add_template(&s.app, ws, "HXoffer", "offer", "Hello {{1}}, see you {{2}}", "approved");
+    let pending = add_template(&s.app, ws, "HXpending", "pending_offer", "Hi {{1}}", "pending");
+    attach(&s.app, ws, c, s.client_id);
+    attach(&s.app, ws, c, s.client_id); // twice: still once
+    let opted = new_client(&s.app, ws, "name, phone, opt_out_whatsapp_at", "'Bola Opted', '+14155550124', '2026-11-02 10:00+00'");
+    let phoneless = new_client(&s.app, ws, "name", "'Chidi Nophone'");
+    attach(&s.app, ws, c, opted);
+    attach(&s.app, ws, c, phoneless);
+
+    let html = s.browser.get_html(&format!("/campaigns/{c}/whatsapp-messages")).await;
+    assert!(html.contains(&format!("<form method=\"post\" action=\"/campaigns/{c}/whatsapp-messages\" id=\"batch-form\"")), "{html}");
+    assert!(html.contains(&format!("<option value=\"{template}\">offer (en)</option>")), "{html}");
+    assert!(!html.contains("pending_offer"), "only approved templates are offered");
+    assert!(html.contains("Goes to the 3 clients attached to this campaign"), "{html}");
+    assert!(html.contains("name=\"var_2\""));
+
+    // The live preview, for the first attached client.
+    let preview = s.browser.htmx_get(&format!("/campaigns/{c}/whatsapp-messages/preview?template_id={template}&var_1=name&var_2=%3Cb%3EFriday")).await.text().await.unwrap();
+    assert_eq!(preview, "<p class=\"message-preview\" id=\"batch-preview\" hx-disable><span class=\"muted\">As Amara Okafor will see it:</span> Hello Amara Okafor, see you &lt;b&gt;Friday</p>");
+
+    // Refusals: 422 with the reason, nothing written.
+    for (fields, reason) in [
+        (vec![("mode", "flow"), ("flow_id", "1")], "WhatsApp flows are not built yet"),
+        (vec![("mode", "template"), ("template_id", &*pending.to_string()), ("var_1", "name")], "Choose an approved template."),
+        (vec![("mode", "template"), ("template_id", &*template.to_string()), ("var_1", "name")], "Fill in variable {{2}}"),
+        (vec![("mode", "template"), ("template_id", &*template.to_string()), ("var_1", "name"), ("var_2", "x"), ("send_at", "tomorrow")], "Send at must be a date and 24-hour time"),
+        (vec![("mode", "template"), ("template_id", &*template.to_string()), ("var_1", "name"), ("var_2", "x"), ("send_at", "2020-01-01 10:00")], "Send at is in the past"),
+    ] {
+        let r = s.browser.post(&format!("/campaigns/{c}/whatsapp-messages"), &fields).await;
+        assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        let html = r.text().await.unwrap();
+        assert!(html.contains(&format!("<p class=\"flash error\" role=\"alert\">{}", reason.replace('"', "&quot;"))) || html.contains(reason), "{reason}: {html}");
+    }
+    assert_eq!(s.app.count("SELECT count(*) FROM campaign_batches"), 0);
+
+    let t = template.to_string();
+    let r = s.browser.post(&format!("/campaigns/{c}/whatsapp-messages"), &[("mode", "template"), ("template_id", &t), ("var_1", "name"), ("var_2", "Friday 10:00"), ("send_at", "")]).await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let b = batch_id(&r, c, "whatsapp-messages");
+    assert_eq!(
+        text(&s.app, &format!("SELECT concat_ws(' | ', channel, mode, template_id, variables, sender, status, send_at <= now()) FROM campaign_batches WHERE id = {b}")),
+        format!("whatsapp | template | {template} | {{\"1\": {{\"field\": \"name\"}}, \"2\": {{\"text\": \"Friday 10:00\"}}}} | {WHATSAPP_FROM} | scheduled | t")
+    );
+    assert_eq!(recipients(&s.app, b), "Amara Okafor: queued; Bola Opted: skipped (Opted out of WhatsApp on 2026-11-02); Chidi Nophone: skipped (No phone number)");
+    assert_eq!(text(&s.app, &format!("SELECT string_agg(key || '=' || n, ',' ORDER BY key) FROM campaign_batch_counts WHERE batch_id = {b} AND n > 0")), "queued=1,skipped=2");
+    // Its dispatch: one job keyed by the batch, due now; enqueueing again adds none.
+    assert_eq!(text(&s.app, &format!("SELECT kind || ' ' || idempotency_key || ' ' || (payload->>'batch_id') FROM jobs WHERE kind = 'dispatch-batch'")), format!("dispatch-batch dispatch-batch:{b} {b}"));
+    dispatch::enqueue(&mut s.app.conn(), ws, b, chrono::Utc::now()).unwrap();
+    assert_eq!(s.app.count("SELECT count(*) FROM jobs WHERE kind = 'dispatch-batch'"), 1);
+    assert_eq!(s.app.count(&format!("SELECT count(*) FROM audit_logs WHERE action = 'campaigns.batch_created' AND entity_id = '{c}' AND after->>'batch_id' = '{b}' AND after->>'queued' = '1' AND after->>'skipped' = '2'")), 1);
+
+    // A scheduled batch: the local time in the workspace's zone, the job due then.
+    sql(&s.app, &format!("UPDATE workspaces SET time_zone = 'Africa/Lagos' WHERE id = {ws}"));
+    let r = s.browser.post(&format!("/campaigns/{c}/sms-messages"), &[("body", "Hi {{name}} from {{company}}"), ("send_at", "2031-03-04 09:30")]).await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let sms = batch_id(&r, c, "sms-messages");
+    assert_eq!(text(&s.app, &format!("SELECT to_char(send_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI') || ' ' || body FROM campaign_batches WHERE id = {sms}")), "2031-03-04 08:30 Hi {{name}} from {{company}}");
+    assert_eq!(s.app.count(&format!("SELECT count(*) FROM jobs WHERE idempotency_key = 'dispatch-batch:{sms}' AND run_at = (SELECT send_at FROM campaign_batches WHERE id = {sms})")), 1);
+    assert_eq!(recipients(&s.app, sms), "Amara Okafor: queued; Bola Opted: queued; Chidi Nophone: skipped (No phone number)");
+    let segments = s.browser.htmx_get(&format!("/campaigns/{c}/sms-messages/segments?body=Hello+%F0%9F%98%80")).await.text().await.unwrap();
+    assert!(segments.contains(">1 segment · UCS-2 (emoji or non-Latin), 70 each<"), "{segments}");
+
+    // No email channel on this campaign; a completed campaign takes no batch.
+    let r = s.browser.post(&format!("/campaigns/{c}/emails"), &[("subject", "Hi"), ("body", "Hello")]).await;
+    assert_eq!(r.status(), StatusCode::CONFLICT);
+    assert!(r.text().await.unwrap().contains("This campaign does not send email"));
+    sql(&s.app, &format!("UPDATE campaigns SET status = 'completed' WHERE id = {c}"));
+    let r = s.browser.post(&format!("/campaigns/{c}/sms-messages"), &[("body", "Late")]).await;
+    assert_eq!(r.status(), StatusCode::CONFLICT);
+    assert_eq!(s.app.count("SELECT count(*) FROM campaign_batches"), 2);
+}
+
+#[tokio::test]
+async fn batch_routes_are_403_for_agents_and_404_for_another_department_or_workspace() {
+    let s = setup_with(true, |c| c.job_workers = 0).await;
+    let ws = s.workspace_id;
+    let c = campaign(&s.app, ws, "active", "'whatsapp', 'sms', 'email'");
+    sql(&s.app, &format!("INSERT INTO departments (workspace_id, name) VALUES ({ws}, 'North'), ({ws}, 'South')"));
+    let north = s.app.count(&format!("SELECT id FROM departments WHERE workspace_id = {ws} AND name = 'North'"));
+    let south = s.app.count(&format!("SELECT id FROM departments WHERE workspace_id = {ws} AND name = 'South'"));
+    sql(&s.app, &format!("INSERT INTO campaign_departments (workspace_id, campaign_id, department_id) VALUES ({ws}, {c}, {north})"));
+    let (agent, _) = s.app.signed_in(Role::Agent).await;
+    let (north_manager, nm) = s.app.signed_in(Role::Manager).await;
+    let (south_manager, sm) = s.app.signed_in(Role::Manager).await;
+    sql(&s.app, &format!("INSERT INTO user_departments (workspace_id, user_id, department_id) VALUES ({ws}, {}, {north}), ({ws}, {}, {south})", nm.id, sm.id));
+    let other = spawn_app_on_with(s.app.database_url.clone(), |_| {}).await;
+    let (stranger, _) = {
+        let email = format!("admin-{}@beta.test", uuid::Uuid::new_v4().simple());
+        other.create_user("Beta", &email, Role::Admin);
+        let b = other.browser();
+        b.login(&email, crate::support::PASSWORD).await;
+        (b, ())
+    };
+    for segment in ["whatsapp-messages", "sms-messages", "emails"] {
+        let path = format!("/campaigns/{c}/{segment}");
+        assert_eq!(agent.get(&path).await.status(), StatusCode::FORBIDDEN, "agent GET {path}");
+        assert_eq!(agent.post(&path, &[("body", "x"), ("subject", "x")]).await.status(), StatusCode::FORBIDDEN, "agent POST {path}");
+        assert_eq!(south_manager.get(&path).await.status(), StatusCode::NOT_FOUND, "another department's manager GET {path}");
+        assert_eq!(south_manager.post(&path, &[("body", "x"), ("subject", "x")]).await.status(), StatusCode::NOT_FOUND);
+        assert_eq!(stranger.get(&path).await.status(), StatusCode::NOT_FOUND, "another workspace GET {path}");
+        assert_eq!(stranger.post(&path, &[("body", "x"), ("subject", "x")]).await.status(), StatusCode::NOT_FOUND);
+        assert_eq!(north_manager.get(&path).await.status(), StatusCode::OK, "the department's manager GET {path}");
+    }
+    for path in [format!("/campaigns/{c}/whatsapp-messages/preview"), format!("/campaigns/{c}/sms-messages/segments?body=x")] {
+        assert_eq!(agent.get(&path).await.status(), StatusCode::FORBIDDEN);
+        assert_eq!(south_manager.get(&path).await.status(), StatusCode::NOT_FOUND);
+        assert_eq!(stranger.get(&path).await.status(), StatusCode::NOT_FOUND);
+    }
+    assert_eq!(s.app.count("SELECT count(*) FROM campaign_batches"), 0);
+    let r = north_manager.post(&format!("/campaigns/{c}/sms-messages"), &[("body", "Hello {{name}}")]).await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+}
+
+#[tokio::test]
+async fn a_hundred_recipients_are_sent_at_the_senders_rate_once_each_and_the_skipped_never() {
+    let s = setup_with(true, |c| c.job_workers = 2).await;
+    let ws = s.workspace_id;
+    sql(&s.app, &format!("UPDATE twilio_settings SET whatsapp_rate = 20 WHERE workspace_id = {ws}"));
+    let c = campaign(&s.app, ws, "active", "'whatsapp'");
+    let template = add_template(&s.app, ws, "HXhello", "hello", "Hello {{1}}", "approved");
+    attach_new_clients(&s.app, ws, c, 100);
+    let opted = new_client(&s.app, ws, "name, phone, opt_out_whatsapp_at", "'Bola Opted', '+14155550124', '2026-11-02 10:00+00'");
+    let phoneless = new_client(&s.app, ws, "name", "'Chidi Nophone'");
+    attach(&s.app, ws, c, opted);
+    attach(&s.app, ws, c, phoneless);
+    let b = whatsapp_batch(&s, c, template, "").await;
+    wait_for(&s.app, &format!("EXISTS (SELECT 1 FROM campaign_batches WHERE id = {b} AND status = 'done')")).await;
+    let messages = s.fake.messages();
+    assert_eq!(messages.len(), 100, "the 100 sendable clients, and nobody else");
+    assert_eq!(s.fake.sends_to("+14155550124"), 0, "opted out: never sent");
+    for n in 1..=100 {
+        assert_eq!(s.fake.sends_to(&format!("whatsapp:+1415600{n:04}")) + s.fake.sends_to(&format!("+1415600{n:04}")), 1, "client {n} once");
+    }
+    let first = messages.iter().find(|m| m.to.ends_with("+14156000001")).unwrap();
+    assert_eq!(first.content_variables.as_deref(), Some("{\"1\":\"Client 0001\"}"));
+    let start = messages.iter().map(|m| m.created_at).min().unwrap();
+    let end = messages.iter().map(|m| m.created_at).max().unwrap();
+    let span = (end - start).num_milliseconds() as f64 / 1000.0;
+    let expected = 99.0 / 20.0;
+    assert!((span - expected).abs() <= expected * 0.05, "100 sends at 20/s span {span} s, expected {expected} s ± 5 %");
+    assert_eq!(s.app.count(&format!("SELECT count(*) FROM campaign_recipients WHERE batch_id = {b} AND status = 'sending' AND message_id IS NOT NULL")), 100, "accepted by Twilio (sending until its callback)");
+    assert_eq!(s.app.count(&format!("SELECT count(*) FROM messages WHERE batch_id = {b} AND status = 'accepted' AND provider_id IS NOT NULL")), 100);
+    assert_eq!(
+        text(&s.app, &format!("SELECT string_agg(skip_reason, '; ' ORDER BY skip_reason) FROM campaign_recipients WHERE batch_id = {b} AND status = 'skipped' AND message_id IS NULL")),
+        "No phone number; Opted out of WhatsApp on 2026-11-02"
+    );
+}
+
+#[tokio::test]
+async fn a_client_who_opts_out_after_the_batch_was_made_is_skipped_when_their_turn_comes() {
+    let s = setup_with(true, |c| c.job_workers = 0).await;
+    let ws = s.workspace_id;
+    let c = campaign(&s.app, ws, "active", "'sms'");
+    attach(&s.app, ws, c, s.client_id);
+    let femi = new_client(&s.app, ws, "name, phone, company", "'Femi Ade', '+14155550125', 'Ade Ltd'");
+    attach(&s.app, ws, c, femi);
+    let r = s.browser.post(&format!("/campaigns/{c}/sms-messages"), &[("body", "Hello {{name}} of {{ company }}, {{1}}")]).await;
+    let b = batch_id(&r, c, "sms-messages");
+    sql(&s.app, &format!("UPDATE clients SET opt_out_sms_at = '2026-11-20 12:00+00' WHERE id = {}", s.client_id));
+    let _worker = spawn_app_on_with(s.app.database_url.clone(), |c| on_fake(c, &s.fake)).await;
+    wait_for(&s.app, &format!("EXISTS (SELECT 1 FROM campaign_batches WHERE id = {b} AND status = 'done')")).await;
+    assert_eq!(recipients(&s.app, b), "Amara Okafor: skipped (Opted out of SMS on 2026-11-20); Femi Ade: sending");
+    let messages = s.fake.messages();
+    assert_eq!(messages.len(), 1);
+    assert_eq!((messages[0].to.as_str(), messages[0].body.as_deref()), ("+14155550125", Some("Hello Femi Ade of Ade Ltd, {{1}}")));
+}
+
+/// Paused on purpose part-way: the count of sends once in-flight ones have landed.
+async fn pause_and_settle(s: &Setup, campaign: i64, after: usize) -> usize {
+    while sent(&s.fake) < after {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    sql(&s.app, &format!("UPDATE campaigns SET status = 'paused' WHERE id = {campaign}"));
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    sent(&s.fake)
+}
+
+#[tokio::test]
+async fn pausing_stops_new_sends_within_a_second_on_both_instances_and_resuming_continues_without_repeats() {
+    let s = setup_with(true, |c| c.job_workers = 2).await;
+    let ws = s.workspace_id;
+    let fake = s.fake.clone();
+    let _second = spawn_app_on_with(s.app.database_url.clone(), |c| {
+        on_fake(c, &fake);
+        c.job_workers = 2;
+    })
+    .await;
+    sql(&s.app, &format!("UPDATE twilio_settings SET whatsapp_rate = 10 WHERE workspace_id = {ws}"));
+    let c = campaign(&s.app, ws, "active", "'whatsapp'");
+    let template = add_template(&s.app, ws, "HXhello", "hello", "Hello {{1}}", "approved");
+    attach_new_clients(&s.app, ws, c, 30);
+    let b = whatsapp_batch(&s, c, template, "").await;
+    let at_pause = pause_and_settle(&s, c, 8).await;
+    assert!(at_pause < 30, "paused part-way ({at_pause} sent)");
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(sent(&s.fake), at_pause, "no new send more than a second after the pause");
+    wait_for(&s.app, "NOT EXISTS (SELECT 1 FROM jobs WHERE kind = 'dispatch-batch' AND status <> 'done')").await;
+    assert_eq!(s.app.count(&format!("SELECT count(*) FROM campaign_recipients WHERE batch_id = {b} AND status = 'queued'")), 30 - at_pause as i64);
+
+    // Start again (the transition's own call): it continues where it stopped.
+    {
+        let mut conn = s.app.conn();
+        conn.transaction(|tx| {
+            diesel::sql_query(format!("UPDATE campaigns SET status = 'active' WHERE id = {c}")).execute(tx)?;
+            assert_eq!(dispatch::resume(tx, ws, c)?, 1);
+            QueryResult::Ok(())
+        })
+        .unwrap();
+    }
+    wait_for(&s.app, &format!("EXISTS (SELECT 1 FROM campaign_batches WHERE id = {b} AND status = 'done')")).await;
+    assert_eq!(sent(&s.fake), 30);
+    for n in 1..=30 {
+        assert_eq!(s.fake.messages().iter().filter(|m| m.to.ends_with(&format!("+1415600{n:04}"))).count(), 1, "client {n} exactly once");
+    }
+    assert_eq!(s.app.count("SELECT count(*) FROM jobs WHERE kind = 'dispatch-batch'"), 2, "the first dispatch and the resume");
+}
+
+#[tokio::test]
+async fn completing_cancels_what_is_left_and_nothing_more_is_sent() {
+    let s = setup_with(true, |c| c.job_workers = 2).await;
+    let ws = s.workspace_id;
+    sql(&s.app, &format!("UPDATE twilio_settings SET whatsapp_rate = 10 WHERE workspace_id = {ws}"));
+    let c = campaign(&s.app, ws, "active", "'whatsapp'");
+    let template = add_template(&s.app, ws, "HXhello", "hello", "Hello {{1}}", "approved");
+    attach_new_clients(&s.app, ws, c, 30);
+    let b = whatsapp_batch(&s, c, template, "").await;
+    while sent(&s.fake) < 5 {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    {
+        let mut conn = s.app.conn();
+        conn.transaction(|tx| {
+            diesel::sql_query(format!("UPDATE campaigns SET status = 'completed' WHERE id = {c}")).execute(tx)?;
+            dispatch::cancel_rest(tx, ws, c).map(|_| ())
+        })
+        .unwrap();
+    }
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let at_complete = sent(&s.fake);
+    wait_for(&s.app, "NOT EXISTS (SELECT 1 FROM jobs WHERE kind = 'dispatch-batch' AND status <> 'done')").await;
+    assert_eq!(sent(&s.fake), at_complete, "nothing sent after completing");
+    assert_eq!(text(&s.app, &format!("SELECT status FROM campaign_batches WHERE id = {b}")), "cancelled");
+    assert_eq!(s.app.count(&format!("SELECT count(*) FROM campaign_recipients WHERE batch_id = {b} AND status = 'cancelled'")), 30 - at_complete as i64);
+    assert_eq!(s.app.count(&format!("SELECT count(*) FROM campaign_recipients WHERE batch_id = {b} AND status = 'queued'")), 0);
+}
+
+#[tokio::test]
+async fn a_scheduled_batch_starts_on_time_once_with_two_instances() {
+    let s = setup_with(true, |c| c.job_workers = 2).await;
+    let ws = s.workspace_id;
+    let fake = s.fake.clone();
+    let _second = spawn_app_on_with(s.app.database_url.clone(), |c| {
+        on_fake(c, &fake);
+        c.job_workers = 2;
+    })
+    .await;
+    let c = campaign(&s.app, ws, "active", "'whatsapp'");
+    let template = add_template(&s.app, ws, "HXhello", "hello", "Hello {{1}}", "approved");
+    attach_new_clients(&s.app, ws, c, 5);
+    let at = chrono::Utc::now() + chrono::Duration::seconds(3);
+    let b = whatsapp_batch(&s, c, template, &at.format("%Y-%m-%d %H:%M:%S").to_string()).await;
+    let due = chrono::DateTime::parse_from_rfc3339(&text(&s.app, &format!("SELECT to_char(send_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') FROM campaign_batches WHERE id = {b}"))).unwrap();
+    wait_for(&s.app, &format!("EXISTS (SELECT 1 FROM campaign_batches WHERE id = {b} AND status = 'done')")).await;
+    let messages = s.fake.messages();
+    assert_eq!(messages.len(), 5, "each client once, whichever instance ran it");
+    for n in 1..=5 {
+        assert_eq!(messages.iter().filter(|m| m.to.ends_with(&format!("+1415600{n:04}"))).count(), 1);
+    }
+    assert!(messages.iter().all(|m| m.created_at >= due), "nothing before send_at ({due})");
+    assert_eq!(s.app.count("SELECT count(*) FROM jobs WHERE kind = 'dispatch-batch' AND status = 'done'"), 1);
+}
+
+fn worker_process(s: &Setup) -> std::process::Child {
+    std::process::Command::new(BIN)
+        .arg("worker")
+        .env("DATABASE_URL", &s.app.database_url)
+        .env("SWITCHBOARD_WORKERS", "1")
+        .env("SWITCHBOARD_JOB_LEASE_SECS", "2")
+        .env("SWITCHBOARD_SECRET_KEY", "test-secret-key-".repeat(4))
+        .env("SWITCHBOARD_PUBLIC_URL", PUBLIC_URL)
+        .env("TWILIO_API_BASE", s.fake.base())
+        .env("TWILIO_CONTENT_BASE", s.fake.base())
+        .env("RUST_LOG", "warn")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("start switchboard worker")
+}
+
+#[tokio::test]
+async fn a_worker_killed_mid_batch_leaves_every_recipient_sent_exactly_once() {
+    use crate::support::fake_twilio::Fault;
+    use std::sync::atomic::Ordering;
+    let s = setup_with(true, |c| c.job_workers = 0).await;
+    let ws = s.workspace_id;
+    sql(&s.app, &format!("UPDATE twilio_settings SET whatsapp_rate = 20 WHERE workspace_id = {ws}"));
+    let c = campaign(&s.app, ws, "active", "'whatsapp'");
+    let template = add_template(&s.app, ws, "HXhello", "hello", "Hello {{1}}", "approved");
+    attach_new_clients(&s.app, ws, c, 30);
+    let b = whatsapp_batch(&s, c, template, "").await;
+    let mut first = worker_process(&s);
+    while s.fake.accepted.load(Ordering::SeqCst) < 10 {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    // The next send hangs at Twilio after it took it: the worker dies with it in flight.
+    s.fake.push_fault(Fault::Slow(Duration::from_secs(5)));
+    let before = s.fake.accepted.load(Ordering::SeqCst);
+    while s.fake.accepted.load(Ordering::SeqCst) <= before || s.app.count("SELECT count(*) FROM messages WHERE status = 'sending'") == 0 {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    first.kill().unwrap(); // SIGKILL
+    first.wait().unwrap();
+    let killed_at = s.fake.accepted.load(Ordering::SeqCst);
+    assert!(killed_at < 30, "killed mid-batch ({killed_at} sent)");
+    // The in-flight message's lease runs out (shortened here); a second process takes the
+    // dispatch over, never touches the claimed one, and its reconciliation adopts Twilio's record.
+    sql(&s.app, "UPDATE messages SET lease_until = now() - interval '1 second' WHERE status = 'sending'");
+    let mut second = worker_process(&s);
+    wait_for(&s.app, &format!("(SELECT count(*) FROM messages WHERE batch_id = {b} AND status = 'accepted') = 30")).await;
+    second.kill().unwrap();
+    second.wait().unwrap();
+    let messages = s.fake.messages();
+    assert_eq!(messages.len(), 30, "30 sends in all");
+    for n in 1..=30 {
+        assert_eq!(messages.iter().filter(|m| m.to.ends_with(&format!("+1415600{n:04}"))).count(), 1, "client {n} exactly once");
+    }
+    assert_eq!(s.app.count(&format!("SELECT count(*) FROM campaign_recipients WHERE batch_id = {b} AND status = 'sending'")), 30);
+}
+
+#[tokio::test]
+async fn an_email_batch_goes_through_smtp_with_a_working_unsubscribe_link() {
+    let sink = SmtpSink::start();
+    let url = sink.url();
+    let app = spawn_app_with(|s| {
+        s.smtp_url = Some(url.parse().unwrap());
+        s.public_url = Some("http://crm.acme.test/".parse().unwrap());
+    })
+    .await;
+    let (browser, admin) = app.signed_in(Role::Admin).await;
+    let ws = admin.workspace_id;
+    let c = campaign(&app, ws, "active", "'email'");
+    let ada = new_client(&app, ws, "name, email, company", "'Ada Obi', 'ada@example.com', 'Obi & Co'");
+    let gone = new_client(&app, ws, "name, email, opt_out_email_at", "'Gone Away', 'gone@example.com', '2026-10-01 12:00+00'");
+    let none = new_client(&app, ws, "name", "'No Mail'");
+    for client in [ada, gone, none] {
+        attach(&app, ws, c, client);
+    }
+    let html = browser.get_html(&format!("/campaigns/{c}/emails")).await;
+    assert!(html.contains("An unsubscribe link is added to every email."), "{html}");
+    let r = browser.post(&format!("/campaigns/{c}/emails"), &[("subject", "News for {{company}}"), ("body", "Dear {{name}},\n\nOur <spring> offer."), ("send_at", "")]).await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let b = batch_id(&r, c, "emails");
+    let mail = sink.wait_for(1).await;
+    wait_for(&app, &format!("EXISTS (SELECT 1 FROM campaign_batches WHERE id = {b} AND status = 'done')")).await;
+    wait_for(&app, &format!("EXISTS (SELECT 1 FROM campaign_recipients WHERE batch_id = {b} AND client_id = {ada} AND status = 'sent')")).await;
+    assert_eq!(mail.len(), 1);
+    assert_eq!(mail[0].to, vec!["ada@example.com".to_string()]);
+    assert_eq!(mail[0].subject(), "News for Obi & Co");
+    let body = mail[0].decoded();
+    assert!(body.contains("Dear Ada Obi,") && body.contains("Our &lt;spring&gt; offer."), "{body}");
+    assert_eq!(recipients(&app, b), "Ada Obi: sent; Gone Away: skipped (Opted out of email on 2026-10-01); No Mail: skipped (No email address)");
+    let link = mail[0].link("/unsubscribe/").expect("an unsubscribe link");
+    let path = link.trim_start_matches("http://crm.acme.test");
+    assert!(path.starts_with(&format!("/unsubscribe/{ws}.{ada}.")), "{link}");
+    assert_eq!(app.count("SELECT count(*) FROM jobs WHERE kind = 'send-email' AND payload::text LIKE '%unsubscribe%'"), 0, "the body is dropped from the finished job");
+
+    // The link, in a browser with no session: a confirmation, then the opt-out.
+    let stranger = app.browser();
+    let page = stranger.get_html(path).await;
+    assert!(page.contains(&format!("<form method=\"post\" action=\"{path}\"")), "{page}");
+    assert_eq!(app.count(&format!("SELECT count(*) FROM clients WHERE id = {ada} AND opt_out_email_at IS NOT NULL")), 0, "opening the link changes nothing");
+    let r = stranger.post(path, &[]).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert!(r.text().await.unwrap().contains("You will receive no more emails from"));
+    assert_eq!(text(&app, &format!("SELECT opt_out_email_source FROM clients WHERE id = {ada} AND opt_out_email_at IS NOT NULL")), "unsubscribe link");
+    assert_eq!(app.count(&format!("SELECT count(*) FROM audit_logs WHERE action = 'clients.opted_out' AND entity_id = '{ada}' AND after->>'source' = 'unsubscribe link'")), 1);
+    // Used again: still opted out, audited once.
+    assert_eq!(stranger.post(path, &[]).await.status(), StatusCode::OK);
+    assert_eq!(app.count("SELECT count(*) FROM audit_logs WHERE action = 'clients.opted_out'"), 1);
+    // A forged or altered token opts out nobody.
+    let forged = format!("/unsubscribe/{ws}.{gone}.{}", &path[path.len() - 32..]);
+    assert_eq!(stranger.get(&forged).await.status(), StatusCode::NOT_FOUND);
+    assert_eq!(stranger.post(&forged, &[]).await.status(), StatusCode::NOT_FOUND);
+    assert_eq!(stranger.get("/unsubscribe/garbage").await.status(), StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn twenty_thousand_recipients_are_written_in_one_statement() {
+    let s = setup_with(true, |c| c.job_workers = 0).await;
+    let ws = s.workspace_id;
+    let c = campaign(&s.app, ws, "draft", "'sms'");
+    sql(&s.app, &format!(
+        "WITH c AS (INSERT INTO clients (workspace_id, name, phone, opt_out_sms_at) \
+           SELECT {ws}, 'Client ' || g, '+1415' || lpad(g::text, 7, '0'), CASE WHEN g % 100 = 0 THEN now() END \
+           FROM generate_series(1, 20000) g RETURNING id) \
+         INSERT INTO campaign_clients (workspace_id, campaign_id, client_id) SELECT {ws}, {c}, id FROM c"
+    ));
+    let started = Instant::now();
+    let r = s.browser.post(&format!("/campaigns/{c}/sms-messages"), &[("body", "Hello {{name}}")]).await;
+    let took = started.elapsed();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let b = batch_id(&r, c, "sms-messages");
+    eprintln!("creating a batch of 20000 recipients took {took:?}");
+    assert_eq!(s.app.count(&format!("SELECT count(*) FROM campaign_recipients WHERE batch_id = {b} AND status = 'queued'")), 19800);
+    assert_eq!(s.app.count(&format!("SELECT count(*) FROM campaign_recipients WHERE batch_id = {b} AND status = 'skipped' AND skip_reason LIKE 'Opted out of SMS on %'")), 200);
+    assert_eq!(text(&s.app, &format!("SELECT string_agg(key || '=' || n, ',' ORDER BY key) FROM campaign_batch_counts WHERE batch_id = {b} AND n > 0")), "queued=19800,skipped=200");
+}
+
+#[tokio::test]
+async fn without_twilio_a_message_batch_is_refused_with_the_reason() {
+    let s = setup_with(false, |c| c.job_workers = 0).await;
+    let c = campaign(&s.app, s.workspace_id, "active", "'sms'");
+    attach(&s.app, s.workspace_id, c, s.client_id);
+    let r = s.browser.post(&format!("/campaigns/{c}/sms-messages"), &[("body", "Hello {{name}}")]).await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let html = r.text().await.unwrap();
+    assert!(html.contains("<p class=\"flash error\" role=\"alert\">Twilio is not configured: add the account in Settings → Twilio first.</p>"), "{html}");
+    assert!(html.contains(">Hello {{name}}</textarea>"), "what was typed is kept: {html}");
+    assert_eq!(s.app.count("SELECT count(*) FROM campaign_batches"), 0);
+    assert_eq!(s.app.count("SELECT count(*) FROM jobs WHERE kind = 'dispatch-batch'"), 0);
+}
