@@ -5,7 +5,7 @@
 
 use actix_web::web::{self, ServiceConfig, get, post};
 
-use crate::{audit, auth, clients, dashboard, departments, email, imports, jobs, messaging, notifications, ops, settings, users, web as sbweb};
+use crate::{audit, auth, campaigns, clients, dashboard, departments, email, imports, jobs, messaging, notifications, ops, settings, users, web as sbweb};
 
 /// One path of the route table and the methods it accepts.
 #[derive(Clone, Copy, Debug)]
@@ -119,6 +119,11 @@ route_table! {
         .route("/dashboard/follow-ups", get().to(dashboard::tiles::follow_ups_tile))
         .route("/dashboard/communications", get().to(dashboard::tiles::communications_tile))
         .route("/dashboard/my-follow-ups", get().to(dashboard::tiles::my_follow_ups_tile))
+        // Campaign recipients dashboards (issue 12 part 6)
+        .service(web::resource("/campaigns/{id}/{channel}/{batch}/recipients").route(get().to(campaigns::recipients::show)))
+        .route("/campaigns/{id}/{channel}/{batch}/recipients.csv", get().to(campaigns::recipients::failed_csv))
+        .service(web::resource("/campaigns/{id}/{channel}/{batch}/recipients/retarget").route(post().to(campaigns::recipients::retarget)))
+        .route("/dashboard/campaigns", get().to(campaigns::tiles::campaigns_tile))
         // Notifications
         .service(web::resource("/notifications").route(get().to(notifications::handlers::list_notifications)))
         .route("/notifications/badge", get().to(notifications::handlers::badge))

@@ -7,6 +7,10 @@
 //! Agents have no campaign pages (403): campaigns send to many clients at once, which is
 //! a manager's decision; an agent sees a campaign's sends on their clients' timelines.
 
+pub mod dispatch;
+pub mod recipients;
+pub mod tiles;
+
 use chrono::{DateTime, Utc};
 use diesel::dsl::sql;
 use diesel::pg::Pg;

@@ -40,10 +40,12 @@ pub enum Kind {
     SendMessage,
     /// Looks up messages stuck in `sending` at the provider (`messaging::reconcile`).
     ReconcileMessages,
+    /// Sends a campaign batch to its queued recipients (`campaigns::dispatch`).
+    DispatchBatch,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 9] = [
+    pub const ALL: [Kind; 10] = [
         Kind::Noop,
         Kind::ClientStatus,
         Kind::FollowUpReminders,
@@ -53,6 +55,7 @@ impl Kind {
         Kind::SyncTemplates,
         Kind::SendMessage,
         Kind::ReconcileMessages,
+        Kind::DispatchBatch,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -66,6 +69,7 @@ impl Kind {
             Kind::SyncTemplates => "sync-templates",
             Kind::SendMessage => "send-message",
             Kind::ReconcileMessages => "reconcile-messages",
+            Kind::DispatchBatch => "dispatch-batch",
         }
     }
 

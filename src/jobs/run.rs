@@ -64,6 +64,7 @@ pub fn run(env: &JobEnv, job: &Job) -> Result<(), JobError> {
         Some(Kind::SyncTemplates) => crate::messaging::templates::job(env, job),
         Some(Kind::SendMessage) => crate::messaging::send::job(env, job),
         Some(Kind::ReconcileMessages) => crate::messaging::reconcile::job(env, job),
+        Some(Kind::DispatchBatch) => crate::campaigns::dispatch::job(env, job),
         None => Err(JobError::Permanent(format!("unknown job kind {:?}", job.kind))),
     }
 }
