@@ -7,6 +7,7 @@ mod audit;
 mod auth;
 mod automation;
 mod cli;
+mod campaign_recipients;
 mod client_ip;
 mod client_list;
 mod clients;

@@ -148,7 +148,26 @@ pub async fn seed(app: &TestApp, text: &str, short: &str) -> World {
     .execute(&mut app.conn())
     .unwrap();
     let message = app.count(&format!("SELECT max(id) FROM messages WHERE workspace_id = {w}")).to_string();
+    // A campaign with a WhatsApp batch and one failed recipient (issue 12; so its re-target
+    // would change something).
+    diesel::sql_query(format!("INSERT INTO campaigns (workspace_id, name, channels, status) VALUES ({w}, {t}, ARRAY['whatsapp'], 'active')", t = quote(text)))
+        .execute(&mut app.conn())
+        .unwrap();
+    let campaign = app.count(&format!("SELECT max(id) FROM campaigns WHERE workspace_id = {w}")).to_string();
+    diesel::sql_query(format!("INSERT INTO campaign_batches (workspace_id, campaign_id, channel, mode, body) VALUES ({w}, {campaign}, 'whatsapp', 'text', {t})", t = quote(text)))
+        .execute(&mut app.conn())
+        .unwrap();
+    let batch = app.count(&format!("SELECT max(id) FROM campaign_batches WHERE workspace_id = {w}")).to_string();
+    diesel::sql_query(format!(
+        "INSERT INTO campaign_recipients (workspace_id, batch_id, client_id, status, error_code, error_message) VALUES ({w}, {batch}, {client}, 'failed', 63016, {t})",
+        t = quote(text)
+    ))
+    .execute(&mut app.conn())
+    .unwrap();
     let ids = HashMap::from([
+        ("campaigns", campaign),
+        ("channel", "whatsapp-messages".to_string()),
+        ("batch", batch),
         ("sessions", session),
         ("clients", client),
         ("imports", import),
