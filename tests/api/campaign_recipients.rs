@@ -372,6 +372,22 @@ async fn replies_are_counted_once_on_the_clients_latest_batch_of_the_week() {
     // 4 replies of 5 read.
     assert!(html.contains(r#"<strong id="reply-rate">80.0%</strong>"#));
     assert_eq!(app.count(&format!("SELECT coalesce(sum(n), 0) FROM campaign_hourly_counts WHERE workspace_id = {w} AND key = 'replied'")), 4);
+
+    // Ana's timeline: the campaign's send, named and linked to its recipients page, with her
+    // reply; her reply itself is the inbound message.
+    sql(
+        &app,
+        &format!(
+            "INSERT INTO messages (workspace_id, client_id, channel, direction, provider_id, sender, recipient, body, status, batch_id, created_at) \
+             VALUES ({w}, {ana}, 'whatsapp', 'outbound', 'SMsend', '{OUR_NUMBER}', '+14155552001', 'Spring is here', 'read', {latest}, now() - interval '1 day')"
+        ),
+    );
+    sql(&app, &format!("UPDATE campaign_recipients SET message_id = (SELECT id FROM messages WHERE provider_id = 'SMsend') WHERE batch_id = {latest} AND client_id = {ana}"));
+    let timeline = ws.admin.get_html(&format!("/clients/{ana}")).await;
+    let link = format!(r#"Campaign: <a href="{}">Spring sale</a> · replied <strong class="campaign-reply">yes</strong>"#, recipients_path(c, "whatsapp-messages", latest));
+    assert!(timeline.contains(&link), "{timeline}");
+    assert_eq!(timeline.matches("Campaign: ").count(), 1, "only the campaign's message says so");
+    assert!(timeline.contains("Sí") && timeline.contains("Spring is here"));
 }
 
 #[tokio::test]
