@@ -27,6 +27,7 @@ use crate::campaigns::{BatchChannel, BatchStatus, Campaign, CampaignScope, Campa
 use crate::csv_safe;
 use crate::db;
 use crate::error::AppError;
+use crate::messaging::InboundMessage;
 use crate::messaging::inbound::{Keyword, keyword};
 use crate::startup::AppState;
 use crate::web::ctx::{Ctx, Layout};
@@ -456,20 +457,13 @@ pub fn reply_kind(text: &str) -> &'static str {
 /// message changes nothing, nor does it fall back to an older batch). A button's payload
 /// (else its text) speaks before the body; an opt-out keyword is not a reply. Returns
 /// whether a reply was recorded.
-pub fn record_reply(
-    conn: &mut PgConnection,
-    workspace_id: i64,
-    client_id: i64,
-    channel: &str,
-    body: &str,
-    button_payload: Option<&str>,
-    button_text: Option<&str>,
-    now: DateTime<Utc>,
-) -> QueryResult<bool> {
-    if matches!(keyword(body), Some((Keyword::OptOut, _))) {
+pub fn record_reply(conn: &mut PgConnection, workspace_id: i64, client_id: i64, msg: &InboundMessage, now: DateTime<Utc>) -> QueryResult<bool> {
+    if matches!(keyword(&msg.body), Some((Keyword::OptOut, _))) {
         return Ok(false);
     }
-    let said = button_payload.filter(|p| !p.trim().is_empty()).or(button_text.filter(|t| !t.trim().is_empty())).unwrap_or(body);
+    let (payload, button) = (msg.button_payload.as_deref(), msg.button_text.as_deref());
+    let said = payload.filter(|p| !p.trim().is_empty()).or(button.filter(|t| !t.trim().is_empty())).unwrap_or(&msg.body);
+    let channel = msg.channel.as_str();
     let kind = reply_kind(said);
     let changed = diesel::sql_query(
         "UPDATE campaign_recipients r SET reply = $4, updated_at = $5 \

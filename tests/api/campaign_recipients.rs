@@ -307,7 +307,7 @@ async fn the_failed_csv_is_formula_safe_and_retarget_makes_one_batch_of_exactly_
     let r = ws.admin.post(&format!("{}/retarget", recipients_path(c, "whatsapp-messages", nb)), &[]).await;
     assert_eq!(r.status(), StatusCode::CONFLICT);
     assert_eq!(app.count(&format!("SELECT count(*) FROM campaign_batches WHERE workspace_id = {w}")), 2);
-    assert_eq!(app.count(&format!("SELECT count(*) FROM jobs WHERE kind = 'dispatch-batch'")), 1);
+    assert_eq!(app.count("SELECT count(*) FROM jobs WHERE kind = 'dispatch-batch'"), 1);
 }
 
 async fn call(browser: &Browser, method: &str, path: String) -> StatusCode {
