@@ -380,7 +380,8 @@ struct Id {
 /// "Re-target failed": in one transaction, a new batch with the old one's settings
 /// (`retarget_of`), one recipient per failed recipient (set-based; a client opted out of
 /// the channel since is `skipped` with the reason, as when any batch is made), and its
-/// dispatch job. 409 when nothing failed or the campaign is completed.
+/// dispatch job. 409 when nothing failed, the campaign is completed or the batch was
+/// re-targeted already (and that re-target is not cancelled).
 pub async fn retarget(ctx: Ctx, state: Data<AppState>, path: Path<(i64, String, i64)>) -> Result<HttpResponse, AppError> {
     let scope = CampaignScope::of(&ctx)?;
     let (id, segment, batch_id) = path.into_inner();
@@ -397,6 +398,18 @@ pub async fn retarget(ctx: Ctx, state: Data<AppState>, path: Path<(i64, String, 
                 .bind::<BigInt, _>(scope.workspace_id)
                 .bind::<BigInt, _>(batch.id)
                 .execute(tx)?;
+            // A double click (or two people) must not send the failed recipients twice: one
+            // live re-target per batch; retry what fails again from the re-target's own page.
+            let earlier: Option<Id> = diesel::sql_query(
+                "SELECT id FROM campaign_batches WHERE workspace_id = $1 AND retarget_of = $2 AND status <> 'cancelled' ORDER BY id LIMIT 1",
+            )
+            .bind::<BigInt, _>(scope.workspace_id)
+            .bind::<BigInt, _>(batch.id)
+            .get_result(tx)
+            .optional()?;
+            if let Some(earlier) = earlier {
+                return Err(AppError::Conflict(format!("The failed recipients of this batch were already re-targeted as batch #{}.", earlier.id)));
+            }
             let new_id = diesel::sql_query(
                 "INSERT INTO campaign_batches (workspace_id, campaign_id, channel, mode, template_id, flow_id, flow_snapshot, variables, \
                    subject, body, html_body, sender, send_at, status, retarget_of, created_by) \

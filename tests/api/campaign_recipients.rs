@@ -301,6 +301,11 @@ async fn the_failed_csv_is_formula_safe_and_retarget_makes_one_batch_of_exactly_
     assert_eq!(app.count(&format!("SELECT count(*) FROM jobs WHERE workspace_id = {w} AND kind = 'dispatch-batch'")), 1);
     assert_eq!(app.count(&format!("SELECT count(*) FROM jobs WHERE kind = 'dispatch-batch' AND idempotency_key = 'dispatch-batch:{nb}' AND payload->>'batch_id' = '{nb}'")), 1);
     assert_eq!(app.count(&format!("SELECT count(*) FROM audit_logs WHERE workspace_id = {w} AND action = 'campaigns.batch_retargeted' AND after->>'batch_id' = '{nb}'")), 1);
+    // A second click: 409 with the reason, no second batch or job.
+    let r = ws.admin.post(&format!("{page}/retarget"), &[]).await;
+    assert_eq!(r.status(), StatusCode::CONFLICT);
+    assert!(r.text().await.unwrap().contains(&format!("already re-targeted as batch #{nb}")));
+    assert_eq!(app.count(&format!("SELECT count(*) FROM campaign_batches WHERE workspace_id = {w}")), 2);
     let new_page = ws.admin.get_html(&recipients_path(c, "whatsapp-messages", nb)).await;
     assert!(new_page.contains(&format!(r#"<a href="{page}">batch #{b}</a>"#)));
     // Nothing failed in the new batch: 409, nothing made.
