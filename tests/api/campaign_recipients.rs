@@ -308,6 +308,20 @@ async fn the_failed_csv_is_formula_safe_and_retarget_makes_one_batch_of_exactly_
     assert_eq!(app.count(&format!("SELECT count(*) FROM campaign_batches WHERE workspace_id = {w}")), 2);
     let new_page = ws.admin.get_html(&recipients_path(c, "whatsapp-messages", nb)).await;
     assert!(new_page.contains(&format!(r#"<a href="{page}">batch #{b}</a>"#)));
+    // Two clicks at once on another batch: one re-target, one job.
+    let b3 = batch(&app, w, c, "whatsapp", "done", "now()");
+    recipient(&app, w, b3, ann, "queued");
+    sql(&app, &format!("UPDATE campaign_recipients SET status = 'failed' WHERE batch_id = {b3}"));
+    let p3 = format!("{}/retarget", recipients_path(c, "whatsapp-messages", b3));
+    let (r1, r2) = tokio::join!(ws.admin.post(&p3, &[]), ws.admin.post(&p3, &[]));
+    let mut statuses = [r1.status(), r2.status()];
+    statuses.sort();
+    assert_eq!(statuses, [StatusCode::SEE_OTHER, StatusCode::CONFLICT]);
+    assert_eq!(app.count(&format!("SELECT count(*) FROM campaign_batches WHERE retarget_of = {b3}")), 1);
+    assert_eq!(app.count("SELECT count(*) FROM jobs WHERE kind = 'dispatch-batch'"), 2);
+    sql(&app, &format!("DELETE FROM jobs WHERE kind = 'dispatch-batch' AND payload->>'batch_id' <> '{nb}'"));
+    sql(&app, &format!("DELETE FROM campaign_batches WHERE retarget_of = {b3}"));
+    sql(&app, &format!("DELETE FROM campaign_batches WHERE id = {b3}"));
     // Nothing failed in the new batch: 409, nothing made.
     let r = ws.admin.post(&format!("{}/retarget", recipients_path(c, "whatsapp-messages", nb)), &[]).await;
     assert_eq!(r.status(), StatusCode::CONFLICT);
