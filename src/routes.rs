@@ -137,6 +137,11 @@ route_table! {
                 .route(get().to(campaigns::audience::confirm_attach))
                 .route(post().to(campaigns::audience::attach_clients)),
         )
+        // Campaign recipients dashboards (issue 12 part 6)
+        .service(web::resource("/campaigns/{id}/{channel}/{batch}/recipients").route(get().to(campaigns::recipients::show)))
+        .route("/campaigns/{id}/{channel}/{batch}/recipients.csv", get().to(campaigns::recipients::failed_csv))
+        .service(web::resource("/campaigns/{id}/{channel}/{batch}/recipients/retarget").route(post().to(campaigns::recipients::retarget)))
+        .route("/dashboard/campaigns", get().to(campaigns::tiles::campaigns_tile))
         // Notifications
         .service(web::resource("/notifications").route(get().to(notifications::handlers::list_notifications)))
         .route("/notifications/badge", get().to(notifications::handlers::badge))

@@ -13,6 +13,8 @@ pub mod dispatch;
 pub mod flow_pages;
 pub mod flows;
 pub mod handlers;
+pub mod recipients;
+pub mod tiles;
 
 use chrono::{DateTime, Utc};
 use diesel::dsl::sql;

@@ -32,6 +32,14 @@ pub struct TimelineItem {
     /// Messages: the provider's error code and text, or why the outcome is unknown.
     #[diesel(sql_type = Nullable<Text>)]
     pub error: Option<String>,
+    /// Campaign messages (issue 12): the campaign's name, its recipients page (the batch's)
+    /// and what the client replied to it.
+    #[diesel(sql_type = Nullable<Text>)]
+    pub campaign: Option<String>,
+    #[diesel(sql_type = Nullable<Text>)]
+    pub campaign_href: Option<String>,
+    #[diesel(sql_type = Nullable<Text>)]
+    pub reply: Option<String>,
 }
 
 impl TimelineItem {
@@ -82,17 +90,24 @@ pub fn page(conn: &mut PgConnection, workspace_id: i64, client_id: i64, page: i6
     let mut rows: Vec<TimelineItem> = diesel::sql_query(
         "SELECT * FROM ( \
            SELECT 'communication' AS source, c.id, c.kind AS label, c.occurred_at AS at, c.notes, u.name AS person, \
-             NULL::text AS channel, NULL::text AS direction, NULL::text AS error \
+             NULL::text AS channel, NULL::text AS direction, NULL::text AS error, \
+             NULL::text AS campaign, NULL::text AS campaign_href, NULL::text AS reply \
            FROM communications c LEFT JOIN users u ON u.workspace_id = c.workspace_id AND u.id = c.user_id \
            WHERE c.workspace_id = $1 AND c.client_id = $2 AND c.kind NOT IN ('whatsapp', 'sms') \
            UNION ALL \
-           SELECT 'follow_up', f.id, f.status, f.due_at, f.notes, u.name, NULL, NULL, NULL \
+           SELECT 'follow_up', f.id, f.status, f.due_at, f.notes, u.name, NULL, NULL, NULL, NULL, NULL, NULL \
            FROM follow_ups f LEFT JOIN users u ON u.workspace_id = f.workspace_id AND u.id = f.assigned_to \
            WHERE f.workspace_id = $1 AND f.client_id = $2 \
            UNION ALL \
            SELECT 'message', m.id, m.status, m.created_at, m.body, u.name, m.channel, m.direction, \
-             CASE WHEN m.error_code IS NOT NULL THEN concat_ws(' ', m.error_message, '(error ' || m.error_code || ')') ELSE m.error_message END \
+             CASE WHEN m.error_code IS NOT NULL THEN concat_ws(' ', m.error_message, '(error ' || m.error_code || ')') ELSE m.error_message END, \
+             cp.name, \
+             '/campaigns/' || b.campaign_id || '/' || CASE b.channel WHEN 'whatsapp' THEN 'whatsapp-messages' WHEN 'sms' THEN 'sms-messages' ELSE 'emails' END || '/' || b.id || '/recipients', \
+             r.reply \
            FROM messages m LEFT JOIN users u ON u.workspace_id = m.workspace_id AND u.id = m.created_by \
+           LEFT JOIN campaign_batches b ON b.workspace_id = m.workspace_id AND b.id = m.batch_id \
+           LEFT JOIN campaigns cp ON cp.workspace_id = b.workspace_id AND cp.id = b.campaign_id \
+           LEFT JOIN campaign_recipients r ON r.workspace_id = m.workspace_id AND r.message_id = m.id \
            WHERE m.workspace_id = $1 AND m.client_id = $2 \
          ) t ORDER BY at DESC, id DESC LIMIT $3 OFFSET $4",
     )

@@ -23,7 +23,7 @@ use actix_web::http::StatusCode;
 struct DashboardPage {
     layout: Layout,
     recent: Vec<Described>,
-    tiles: [(&'static str, &'static str); 4],
+    tiles: Vec<(&'static str, &'static str)>,
     /// Admins of a workspace still being set up; empty for everyone else.
     checklist: Vec<checklist::Step>,
 }
@@ -34,6 +34,14 @@ pub const TILES: [(&str, &str); 4] = [
     ("communications", "Communications, last 7 days"),
     ("my-follow-ups", "My open follow-ups"),
 ];
+
+/// Admins' and managers' extra tile (issue 12): campaigns (`campaigns::tiles`).
+pub const CAMPAIGN_TILE: (&str, &str) = ("campaigns", "Campaigns");
+
+/// A tile's title by its id.
+pub fn tile_title(id: &'static str) -> &'static str {
+    TILES.iter().chain([&CAMPAIGN_TILE]).find(|(tile_id, _)| *tile_id == id).map_or(id, |(_, title)| *title)
+}
 
 crate::pages!(DashboardPage);
 
@@ -54,6 +62,10 @@ pub async fn dashboard(ctx: Ctx, state: Data<AppState>) -> Result<HttpResponse, 
     } else {
         Vec::new()
     };
-    let page = DashboardPage { layout: ctx.layout("Dashboard", "dashboard"), recent, tiles: TILES, checklist };
+    let mut tiles = TILES.to_vec();
+    if ctx.role().at_least(Role::Manager) {
+        tiles.push(CAMPAIGN_TILE);
+    }
+    let page = DashboardPage { layout: ctx.layout("Dashboard", "dashboard"), recent, tiles, checklist };
     respond(&ctx.meta.htmx, StatusCode::OK, &page)
 }

@@ -28,8 +28,8 @@ struct TilePage<T: Template> {
 }
 
 /// The tile's fragment for htmx, or its full page, by the one rule in `render::page`.
-fn respond<T: Template>(ctx: &Ctx, id: &'static str, tile: T) -> Result<HttpResponse, AppError> {
-    let title = crate::dashboard::TILES.iter().find(|(tile_id, _)| *tile_id == id).map_or(id, |(_, title)| *title);
+pub fn respond<T: Template>(ctx: &Ctx, id: &'static str, tile: T) -> Result<HttpResponse, AppError> {
+    let title = crate::dashboard::tile_title(id);
     let full = TilePage { layout: ctx.layout(title, "dashboard"), id, title, tile };
     page(&ctx.meta.htmx, StatusCode::OK, &full, &full.tile)
 }

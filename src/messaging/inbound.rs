@@ -107,6 +107,8 @@ pub fn record(conn: &mut PgConnection, workspace_id: i64, unknown: UnknownNumber
             Some((word, text)) if set_opt_out(tx, workspace_id, client_id, msg.channel, word, &text)? => Some(word),
             _ => None,
         };
+        // A reply to a recent campaign batch on this channel (issue 12): its recipient's reply, once.
+        crate::campaigns::recipients::record_reply(tx, workspace_id, client_id, msg, now)?;
         let notes = if body.trim().is_empty() {
             msg.button_text.clone().unwrap_or_else(|| if msg.media.is_empty() { String::new() } else { "(media)".to_string() })
         } else {

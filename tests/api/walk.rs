@@ -157,7 +157,7 @@ pub async fn seed(app: &TestApp, text: &str, short: &str) -> World {
     let message = app.count(&format!("SELECT max(id) FROM messages WHERE workspace_id = {w}")).to_string();
     // A campaign on every channel, with the client attached (issue 12's batch routes).
     diesel::sql_query(format!(
-        "INSERT INTO campaigns (workspace_id, name, channels) VALUES ({w}, {t}, ARRAY['whatsapp', 'sms', 'email'])",
+        "INSERT INTO campaigns (workspace_id, name, channels, status) VALUES ({w}, {t}, ARRAY['whatsapp', 'sms', 'email'], 'active')",
         t = quote(&text.chars().take(200).collect::<String>())
     ))
     .execute(&mut app.conn())
@@ -172,9 +172,22 @@ pub async fn seed(app: &TestApp, text: &str, short: &str) -> World {
         w,
         client.parse().unwrap(),
     );
+    // A WhatsApp batch with one failed recipient (so its re-target would change something).
+    diesel::sql_query(format!("INSERT INTO campaign_batches (workspace_id, campaign_id, channel, mode, body) VALUES ({w}, {campaign}, 'whatsapp', 'text', {t})", t = quote(text)))
+        .execute(&mut app.conn())
+        .unwrap();
+    let batch = app.count(&format!("SELECT max(id) FROM campaign_batches WHERE workspace_id = {w}")).to_string();
+    diesel::sql_query(format!(
+        "INSERT INTO campaign_recipients (workspace_id, batch_id, client_id, status, error_code, error_message) VALUES ({w}, {batch}, {client}, 'failed', 63016, {t})",
+        t = quote(text)
+    ))
+    .execute(&mut app.conn())
+    .unwrap();
     let ids = HashMap::from([
         ("campaigns", campaign),
         ("unsubscribe", unsubscribe),
+        ("channel", "whatsapp-messages".to_string()),
+        ("batch", batch),
         ("sessions", session),
         ("clients", client),
         ("imports", import),

@@ -1,0 +1,516 @@
+//! The recipients dashboard of one batch (issue 12 part 6):
+//! `GET /campaigns/{id}/{segment}/{batch}/recipients` (counts, progress, rates and a
+//! filterable list paginated in SQL; polled every 2 s while the batch is scheduled or
+//! sending), `GET …/recipients.csv?status=failed` (the failed recipients, streamed and
+//! formula-safe) and `POST …/recipients/retarget` (a new batch for exactly the failed
+//! recipients, dispatched). And the replies: an inbound message from a recent recipient
+//! sets the reply of that recipient once ([`record_reply`]).
+//!
+//! Figures come from `campaign_batch_counts` only (kept by triggers), never from counting
+//! `campaign_recipients` per poll. Every route answers 404 for another workspace's or
+//! another department's campaign, for a batch of another campaign and for a segment that is
+//! not the batch's channel; agents get 403 (campaigns are a manager's decision).
+
+use std::collections::BTreeMap;
+
+use actix_web::HttpResponse;
+use actix_web::web::{Data, Path};
+use askama::Template;
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Integer, Nullable, Text, Timestamptz};
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::audit;
+use crate::campaigns::{BatchChannel, BatchStatus, Campaign, CampaignScope, CampaignStatus, RecipientStatus};
+use crate::csv_safe;
+use crate::db;
+use crate::error::AppError;
+use crate::messaging::InboundMessage;
+use crate::messaging::inbound::{Keyword, keyword};
+use crate::startup::AppState;
+use crate::web::ctx::{Ctx, Layout};
+use crate::web::forms::{self, Query};
+use crate::web::render::{respond, see_other};
+use actix_web::http::StatusCode;
+
+pub const PAGE_SIZE: i64 = 50;
+
+/// The statuses the dashboard counts, in its order, with their labels.
+pub const STATUS_KEYS: [(&str, &str); 9] = [
+    ("queued", "Queued"),
+    ("sending", "Sending"),
+    ("sent", "Sent"),
+    ("delivered", "Delivered"),
+    ("read", "Read"),
+    ("failed", "Failed"),
+    ("skipped", "Skipped"),
+    ("cancelled", "Cancelled"),
+    ("unknown", "Unknown"),
+];
+pub const REPLY_KEYS: [(&str, &str); 3] = [("yes", "Yes"), ("no", "No"), ("other", "Other")];
+
+#[derive(Clone, Debug, QueryableByName)]
+pub struct Batch {
+    #[diesel(sql_type = BigInt)]
+    pub id: i64,
+    #[diesel(sql_type = BigInt)]
+    pub campaign_id: i64,
+    #[diesel(sql_type = Text)]
+    pub channel: String,
+    #[diesel(sql_type = Text)]
+    pub mode: String,
+    #[diesel(sql_type = Text)]
+    pub status: String,
+    #[diesel(sql_type = Timestamptz)]
+    pub send_at: DateTime<Utc>,
+    #[diesel(sql_type = Nullable<BigInt>)]
+    pub retarget_of: Option<i64>,
+}
+
+impl Batch {
+    /// Still moving: the page polls.
+    pub fn live(&self) -> bool {
+        matches!(BatchStatus::parse(&self.status), Some(BatchStatus::Scheduled | BatchStatus::Sending))
+    }
+}
+
+/// The campaign and its batch, if this user may see them and the segment is the batch's
+/// channel; 404 otherwise.
+pub fn find(conn: &mut PgConnection, scope: &CampaignScope, campaign_id: i64, segment: &str, batch_id: i64) -> Result<(Campaign, Batch, BatchChannel), AppError> {
+    let channel = BatchChannel::from_segment(segment).ok_or(AppError::NotFound)?;
+    let campaign = scope.find(conn, campaign_id)?;
+    let batch = diesel::sql_query(
+        "SELECT id, campaign_id, channel, mode, status, send_at, retarget_of FROM campaign_batches \
+         WHERE workspace_id = $1 AND campaign_id = $2 AND id = $3 AND channel = $4",
+    )
+    .bind::<BigInt, _>(scope.workspace_id)
+    .bind::<BigInt, _>(campaign.id)
+    .bind::<BigInt, _>(batch_id)
+    .bind::<Text, _>(channel.as_str())
+    .get_result::<Batch>(conn)
+    .optional()?
+    .ok_or(AppError::NotFound)?;
+    Ok((campaign, batch, channel))
+}
+
+/// A batch's counters (`campaign_batch_counts`): recipients by status, replies by kind.
+#[derive(Clone, Debug, Default)]
+pub struct Counts(BTreeMap<String, i64>);
+
+#[derive(QueryableByName)]
+struct KeyN {
+    #[diesel(sql_type = Text)]
+    key: String,
+    #[diesel(sql_type = BigInt)]
+    n: i64,
+}
+
+impl Counts {
+    pub fn load(conn: &mut PgConnection, workspace_id: i64, batch_id: i64) -> QueryResult<Counts> {
+        let rows: Vec<KeyN> = diesel::sql_query("SELECT key, n FROM campaign_batch_counts WHERE workspace_id = $1 AND batch_id = $2")
+            .bind::<BigInt, _>(workspace_id)
+            .bind::<BigInt, _>(batch_id)
+            .load(conn)?;
+        Ok(Counts(rows.into_iter().map(|r| (r.key, r.n)).collect()))
+    }
+
+    pub fn get(&self, key: &str) -> i64 {
+        self.0.get(key).copied().unwrap_or(0)
+    }
+
+    pub fn reply(&self, kind: &str) -> i64 {
+        self.get(&format!("reply:{kind}"))
+    }
+
+    pub fn total(&self) -> i64 {
+        STATUS_KEYS.iter().map(|(k, _)| self.get(k)).sum()
+    }
+
+    /// Everything but queued and sending.
+    pub fn done(&self) -> i64 {
+        self.total() - self.get("queued") - self.get("sending")
+    }
+
+    pub fn percent(&self) -> i64 {
+        let total = self.total();
+        if total == 0 { 0 } else { self.done() * 100 / total }
+    }
+
+    /// Delivered (or read) over every message with an outcome: sent + delivered + read + failed.
+    pub fn delivery_rate(&self) -> String {
+        rate(self.get("delivered") + self.get("read"), self.get("sent") + self.get("delivered") + self.get("read") + self.get("failed"))
+    }
+
+    /// Replies over the messages that reached the provider without failing (sent, delivered
+    /// or read).
+    pub fn reply_rate(&self) -> String {
+        rate(REPLY_KEYS.iter().map(|(k, _)| self.reply(k)).sum(), self.get("sent") + self.get("delivered") + self.get("read"))
+    }
+}
+
+/// `part / whole` as a percentage with one decimal, or "–" when there is nothing to divide.
+pub fn rate(part: i64, whole: i64) -> String {
+    if whole <= 0 { "–".to_string() } else { format!("{:.1}%", part as f64 * 100.0 / whole as f64) }
+}
+
+#[derive(Clone, Debug, QueryableByName)]
+pub struct Row {
+    #[diesel(sql_type = BigInt)]
+    pub client_id: i64,
+    #[diesel(sql_type = Text)]
+    pub name: String,
+    #[diesel(sql_type = Text)]
+    pub status: String,
+    #[diesel(sql_type = Nullable<Text>)]
+    pub skip_reason: Option<String>,
+    #[diesel(sql_type = Nullable<Integer>)]
+    pub error_code: Option<i32>,
+    #[diesel(sql_type = Nullable<Text>)]
+    pub error_message: Option<String>,
+    #[diesel(sql_type = Nullable<Text>)]
+    pub reply: Option<String>,
+    #[diesel(sql_type = Timestamptz)]
+    pub updated_at: DateTime<Utc>,
+}
+
+/// `?status=failed&reply=yes&page=2` (empty means any).
+#[derive(Clone, Debug, Default, Deserialize)]
+pub struct Filter {
+    #[serde(default)]
+    status: Option<String>,
+    #[serde(default)]
+    reply: Option<String>,
+    #[serde(default)]
+    page: Option<i64>,
+}
+
+struct Checked {
+    status: Option<RecipientStatus>,
+    reply: Option<&'static str>,
+    page: i64,
+}
+
+impl Filter {
+    fn check(&self) -> Result<Checked, AppError> {
+        let status = match self.status.as_deref().unwrap_or("") {
+            "" => None,
+            s => Some(RecipientStatus::parse(s).ok_or_else(|| AppError::BadRequest(format!("Unknown recipient status {s:?}.")))?),
+        };
+        let reply = match self.reply.as_deref().unwrap_or("") {
+            "" => None,
+            r => Some(REPLY_KEYS.iter().map(|(k, _)| *k).find(|k| *k == r).ok_or_else(|| AppError::BadRequest(format!("Unknown reply {r:?}.")))?),
+        };
+        Ok(Checked { status, reply, page: forms::page_number(self.page) })
+    }
+}
+
+fn page_rows(conn: &mut PgConnection, workspace_id: i64, batch_id: i64, f: &Checked) -> QueryResult<Vec<Row>> {
+    diesel::sql_query(
+        "SELECT r.client_id, c.name, r.status, r.skip_reason, r.error_code, r.error_message, r.reply, r.updated_at \
+         FROM campaign_recipients r JOIN clients c ON c.workspace_id = r.workspace_id AND c.id = r.client_id \
+         WHERE r.workspace_id = $1 AND r.batch_id = $2 AND ($3::text IS NULL OR r.status = $3) AND ($4::text IS NULL OR r.reply = $4) \
+         ORDER BY r.client_id LIMIT $5 OFFSET $6",
+    )
+    .bind::<BigInt, _>(workspace_id)
+    .bind::<BigInt, _>(batch_id)
+    .bind::<Nullable<Text>, _>(f.status.map(|s| s.as_str()))
+    .bind::<Nullable<Text>, _>(f.reply)
+    .bind::<BigInt, _>(PAGE_SIZE + 1)
+    .bind::<BigInt, _>((f.page - 1) * PAGE_SIZE)
+    .load(conn)
+}
+
+#[derive(Template)]
+#[template(path = "campaigns/recipients.html", blocks = ["content"])]
+struct RecipientsPage {
+    layout: Layout,
+    campaign: Campaign,
+    batch: Batch,
+    channel: BatchChannel,
+    counts: Counts,
+    rows: Vec<Row>,
+    status: String,
+    reply: String,
+    prev_href: String,
+    next_href: String,
+    /// This page's own address (what the poll asks for).
+    here: String,
+    statuses: [(&'static str, &'static str); 9],
+    replies: [(&'static str, &'static str); 3],
+}
+crate::pages!(RecipientsPage);
+
+impl RecipientsPage {
+    fn base(&self) -> String {
+        format!("/campaigns/{}/{}/{}/recipients", self.campaign.id, self.channel.segment(), self.batch.id)
+    }
+    fn retarget_href(&self) -> String {
+        format!("{}/retarget", self.base())
+    }
+    fn batch_href(&self, batch_id: &i64) -> String {
+        format!("/campaigns/{}/{}/{}/recipients", self.campaign.id, self.channel.segment(), batch_id)
+    }
+    fn pill_kind(&self, status: &str) -> &'static str {
+        match status {
+            "delivered" | "read" => "ok",
+            "failed" | "unknown" => "hot",
+            "skipped" | "cancelled" => "inactive",
+            _ => "",
+        }
+    }
+    fn channel_label(&self) -> &'static str {
+        match self.channel {
+            BatchChannel::WhatsApp => "WhatsApp",
+            BatchChannel::Sms => "SMS",
+            BatchChannel::Email => "Email",
+        }
+    }
+}
+
+fn href(base: &str, status: &str, reply: &str, page: i64) -> String {
+    let mut query = Vec::new();
+    if !status.is_empty() {
+        query.push(format!("status={status}"));
+    }
+    if !reply.is_empty() {
+        query.push(format!("reply={reply}"));
+    }
+    if page > 1 {
+        query.push(format!("page={page}"));
+    }
+    if query.is_empty() { base.to_string() } else { format!("{base}?{}", query.join("&")) }
+}
+
+pub async fn show(ctx: Ctx, state: Data<AppState>, path: Path<(i64, String, i64)>, filter: Query<Filter>) -> Result<HttpResponse, AppError> {
+    let scope = CampaignScope::of(&ctx)?;
+    let (id, segment, batch_id) = path.into_inner();
+    let checked = filter.0.check()?;
+    let (campaign, batch, channel, counts, mut rows, checked) = db::run(&state.pool, move |conn| {
+        let (campaign, batch, channel) = find(conn, &scope, id, &segment, batch_id)?;
+        let counts = Counts::load(conn, scope.workspace_id, batch.id)?;
+        let rows = page_rows(conn, scope.workspace_id, batch.id, &checked)?;
+        Ok((campaign, batch, channel, counts, rows, checked))
+    })
+    .await?;
+    let more = rows.len() as i64 > PAGE_SIZE;
+    rows.truncate(PAGE_SIZE as usize);
+    let base = format!("/campaigns/{}/{}/{}/recipients", campaign.id, channel.segment(), batch.id);
+    let (status, reply) = (checked.status.map(|s| s.as_str().to_string()).unwrap_or_default(), checked.reply.unwrap_or("").to_string());
+    let page = RecipientsPage {
+        layout: ctx.layout(format!("Recipients – {}", campaign.name), "campaigns"),
+        prev_href: if checked.page > 1 { href(&base, &status, &reply, checked.page - 1) } else { String::new() },
+        next_href: if more { href(&base, &status, &reply, checked.page + 1) } else { String::new() },
+        here: href(&base, &status, &reply, checked.page),
+        campaign,
+        batch,
+        channel,
+        counts,
+        rows,
+        status,
+        reply,
+        statuses: STATUS_KEYS,
+        replies: REPLY_KEYS,
+    };
+    respond(&ctx.meta.htmx, StatusCode::OK, &page)
+}
+
+/// `?status=failed`: the only export (the failed recipients, to fix their numbers).
+#[derive(Clone, Debug, Default, Deserialize)]
+pub struct CsvQuery {
+    #[serde(default)]
+    status: Option<String>,
+}
+
+#[derive(QueryableByName)]
+struct CsvRow {
+    #[diesel(sql_type = BigInt)]
+    client_id: i64,
+    #[diesel(sql_type = Text)]
+    name: String,
+    #[diesel(sql_type = Nullable<Text>)]
+    phone: Option<String>,
+    #[diesel(sql_type = Nullable<Text>)]
+    email: Option<String>,
+    #[diesel(sql_type = Nullable<Integer>)]
+    error_code: Option<i32>,
+    #[diesel(sql_type = Nullable<Text>)]
+    error_message: Option<String>,
+}
+
+pub const CSV_HEADER: [&str; 5] = ["name", "phone", "email", "error code", "error"];
+
+pub async fn failed_csv(ctx: Ctx, state: Data<AppState>, path: Path<(i64, String, i64)>, query: Query<CsvQuery>) -> Result<HttpResponse, AppError> {
+    let scope = CampaignScope::of(&ctx)?;
+    if !matches!(query.0.status.as_deref(), None | Some("") | Some("failed")) {
+        return Err(AppError::BadRequest("Only the failed recipients can be downloaded: status=failed.".into()));
+    }
+    let (id, segment, batch_id) = path.into_inner();
+    let (_, batch, _) = db::run(&state.pool, move |conn| find(conn, &scope, id, &segment, batch_id)).await?;
+    let (w, b) = (scope.workspace_id, batch.id);
+    let dialect = csv_safe::Dialect { bom: false, separator: b',' };
+    Ok(csv_safe::streamed_response(&format!("campaign-{id}-batch-{b}-failed.csv"), dialect, &CSV_HEADER, state.pool.clone(), move |conn, cursor| {
+        let rows: Vec<CsvRow> = diesel::sql_query(
+            "SELECT r.client_id, c.name, c.phone, c.email, r.error_code, r.error_message \
+             FROM campaign_recipients r JOIN clients c ON c.workspace_id = r.workspace_id AND c.id = r.client_id \
+             WHERE r.workspace_id = $1 AND r.batch_id = $2 AND r.status = 'failed' AND r.client_id > $3 ORDER BY r.client_id LIMIT 1000",
+        )
+        .bind::<BigInt, _>(w)
+        .bind::<BigInt, _>(b)
+        .bind::<BigInt, _>(cursor.unwrap_or(0))
+        .load(conn)?;
+        let mut out = Vec::new();
+        for r in &rows {
+            let code = r.error_code.map(|c| c.to_string()).unwrap_or_default();
+            let cells = [r.name.as_str(), r.phone.as_deref().unwrap_or(""), r.email.as_deref().unwrap_or(""), code.as_str(), r.error_message.as_deref().unwrap_or("")];
+            out.extend(csv_safe::record(cells));
+        }
+        let next = (rows.len() == 1_000).then(|| rows.last().map(|r| r.client_id)).flatten();
+        Ok((out, next))
+    }))
+}
+
+#[derive(QueryableByName)]
+struct Id {
+    #[diesel(sql_type = BigInt)]
+    id: i64,
+}
+
+/// "Re-target failed": in one transaction, a new batch with the old one's settings
+/// (`retarget_of`), one recipient per failed recipient (set-based; a client opted out of
+/// the channel since is `skipped` with the reason, as when any batch is made), and its
+/// dispatch job. 409 when nothing failed, the campaign is completed or the batch was
+/// re-targeted already (and that re-target is not cancelled).
+pub async fn retarget(ctx: Ctx, state: Data<AppState>, path: Path<(i64, String, i64)>) -> Result<HttpResponse, AppError> {
+    let scope = CampaignScope::of(&ctx)?;
+    let (id, segment, batch_id) = path.into_inner();
+    let (now, user_id) = (state.clock.now(), ctx.user_id());
+    let entry = ctx.audit("campaigns.batch_retargeted", "campaigns", id);
+    let location = db::run(&state.pool, move |conn| {
+        conn.transaction(|tx| {
+            let (campaign, batch, channel) = find(tx, &scope, id, &segment, batch_id)?;
+            if campaign.status == CampaignStatus::Completed {
+                return Err(AppError::Conflict("A completed campaign sends no more batches.".into()));
+            }
+            // One re-target at a time per batch.
+            diesel::sql_query("SELECT id FROM campaign_batches WHERE workspace_id = $1 AND id = $2 FOR UPDATE")
+                .bind::<BigInt, _>(scope.workspace_id)
+                .bind::<BigInt, _>(batch.id)
+                .execute(tx)?;
+            // A double click (or two people) must not send the failed recipients twice: one
+            // live re-target per batch; retry what fails again from the re-target's own page.
+            let earlier: Option<Id> = diesel::sql_query(
+                "SELECT id FROM campaign_batches WHERE workspace_id = $1 AND retarget_of = $2 AND status <> 'cancelled' ORDER BY id LIMIT 1",
+            )
+            .bind::<BigInt, _>(scope.workspace_id)
+            .bind::<BigInt, _>(batch.id)
+            .get_result(tx)
+            .optional()?;
+            if let Some(earlier) = earlier {
+                return Err(AppError::Conflict(format!("The failed recipients of this batch were already re-targeted as batch #{}.", earlier.id)));
+            }
+            let new_id = diesel::sql_query(
+                "INSERT INTO campaign_batches (workspace_id, campaign_id, channel, mode, template_id, flow_id, flow_snapshot, variables, \
+                   subject, body, html_body, sender, send_at, status, retarget_of, created_by) \
+                 SELECT workspace_id, campaign_id, channel, mode, template_id, flow_id, flow_snapshot, variables, \
+                   subject, body, html_body, sender, $3, 'scheduled', id, $4 \
+                 FROM campaign_batches WHERE workspace_id = $1 AND id = $2 RETURNING id",
+            )
+            .bind::<BigInt, _>(scope.workspace_id)
+            .bind::<BigInt, _>(batch.id)
+            .bind::<Timestamptz, _>(now)
+            .bind::<BigInt, _>(user_id)
+            .get_result::<Id>(tx)?
+            .id;
+            let opted_out = match channel {
+                BatchChannel::WhatsApp => "c.opt_out_whatsapp_at",
+                BatchChannel::Sms => "c.opt_out_sms_at",
+                BatchChannel::Email => "c.opt_out_email_at",
+            };
+            let added = diesel::sql_query(format!(
+                "INSERT INTO campaign_recipients (workspace_id, batch_id, client_id, status, skip_reason) \
+                 SELECT r.workspace_id, $3, r.client_id, CASE WHEN {opted_out} IS NULL THEN 'queued' ELSE 'skipped' END, \
+                   CASE WHEN {opted_out} IS NULL THEN NULL ELSE 'Opted out of {label}' END \
+                 FROM campaign_recipients r JOIN clients c ON c.workspace_id = r.workspace_id AND c.id = r.client_id \
+                 WHERE r.workspace_id = $1 AND r.batch_id = $2 AND r.status = 'failed' ORDER BY r.client_id",
+                label = channel.as_str(),
+            ))
+            .bind::<BigInt, _>(scope.workspace_id)
+            .bind::<BigInt, _>(batch.id)
+            .bind::<BigInt, _>(new_id)
+            .execute(tx)?;
+            if added == 0 {
+                return Err(AppError::Conflict("No recipient of this batch failed: there is nothing to re-target.".into()));
+            }
+            crate::campaigns::dispatch::enqueue(tx, scope.workspace_id, new_id, now)?;
+            let entry = entry.after(json!({ "batch_id": new_id, "retarget_of": batch.id, "channel": channel.as_str(), "recipients": added }));
+            audit::record(tx, &entry)?;
+            Ok::<_, AppError>(format!("/campaigns/{}/{}/{}/recipients", campaign.id, channel.segment(), new_id))
+        })
+    })
+    .await?;
+    Ok(see_other(&location))
+}
+
+/// What a reply says: yes, no or other. Whole-message words, any case, trailing
+/// punctuation ignored.
+pub fn reply_kind(text: &str) -> &'static str {
+    let word = text.trim().trim_end_matches(['.', '!', '?']).trim().to_lowercase();
+    match word.as_str() {
+        "yes" | "y" | "sí" | "si" | "oui" | "ja" => "yes",
+        "no" | "non" | "nein" => "no",
+        _ => "other",
+    }
+}
+
+/// An inbound message from a client who was a recipient (sent to: not queued, skipped or
+/// cancelled) of a campaign batch on this channel in the 7 days before `now` sets the reply
+/// of the most recent such batch's recipient, once (only while its reply is empty: a second
+/// message changes nothing, nor does it fall back to an older batch). A button's payload
+/// (else its text) speaks before the body; an opt-out keyword is not a reply. Returns
+/// whether a reply was recorded.
+pub fn record_reply(conn: &mut PgConnection, workspace_id: i64, client_id: i64, msg: &InboundMessage, now: DateTime<Utc>) -> QueryResult<bool> {
+    if matches!(keyword(&msg.body), Some((Keyword::OptOut, _))) {
+        return Ok(false);
+    }
+    let (payload, button) = (msg.button_payload.as_deref(), msg.button_text.as_deref());
+    let said = payload.filter(|p| !p.trim().is_empty()).or(button.filter(|t| !t.trim().is_empty())).unwrap_or(&msg.body);
+    let channel = msg.channel.as_str();
+    let kind = reply_kind(said);
+    let changed = diesel::sql_query(
+        "UPDATE campaign_recipients r SET reply = $4, updated_at = $5 \
+         FROM (SELECT r2.batch_id FROM campaign_recipients r2 \
+               JOIN campaign_batches b ON b.workspace_id = r2.workspace_id AND b.id = r2.batch_id \
+               WHERE r2.workspace_id = $1 AND r2.client_id = $2 AND b.channel = $3 \
+                 AND r2.status NOT IN ('queued', 'skipped', 'cancelled') \
+                 AND COALESCE(b.started_at, b.send_at) > $5 - interval '7 days' \
+               ORDER BY COALESCE(b.started_at, b.send_at) DESC, b.id DESC LIMIT 1) latest \
+         WHERE r.workspace_id = $1 AND r.client_id = $2 AND r.batch_id = latest.batch_id AND r.reply IS NULL",
+    )
+    .bind::<BigInt, _>(workspace_id)
+    .bind::<BigInt, _>(client_id)
+    .bind::<Text, _>(channel)
+    .bind::<Text, _>(kind)
+    .bind::<Timestamptz, _>(now)
+    .execute(conn)?;
+    Ok(changed > 0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn replies_are_yes_no_or_other() {
+        for yes in ["yes", "Y", " Sí ", "si!", "OUI", "ja."] {
+            assert_eq!(reply_kind(yes), "yes", "{yes:?}");
+        }
+        for no in ["no", "NON", "Nein"] {
+            assert_eq!(reply_kind(no), "no", "{no:?}");
+        }
+        assert_eq!(reply_kind("yes please"), "other");
+        assert_eq!(rate(1, 3), "33.3%");
+        assert_eq!(rate(0, 0), "–");
+    }
+}

@@ -1,0 +1,521 @@
+//! The recipients dashboard of a campaign batch and the campaigns tile (issue 12 parts 6
+//! and 7), against the real app: counters kept by the triggers through shuffled duplicate
+//! signed status callbacks, the page's figures, filters and pages, the failed CSV, the
+//! re-target, replies from inbound messages, the tile, and who may see what.
+
+use diesel::RunQueryDsl;
+use diesel::sql_types::{BigInt, Binary, Text};
+use futures_util::StreamExt;
+use rand::SeedableRng;
+use rand::seq::SliceRandom;
+use reqwest::StatusCode;
+use switchboard::users::role::Role;
+
+use crate::support::fake_twilio::{ACCOUNT_SID, AUTH_TOKEN, twilio_signature};
+use crate::support::{Browser, PASSWORD, TestApp, location, spawn_app_with};
+
+const OUR_NUMBER: &str = "+14155550100";
+
+fn sql(app: &TestApp, query: &str) {
+    diesel::sql_query(query).execute(&mut app.conn()).unwrap_or_else(|e| panic!("{query}: {e}"));
+}
+
+fn text(app: &TestApp, query: &str) -> String {
+    #[derive(diesel::QueryableByName)]
+    struct T {
+        #[diesel(sql_type = diesel::sql_types::Nullable<Text>)]
+        t: Option<String>,
+    }
+    diesel::sql_query(format!("SELECT ({query})::text AS t")).get_result::<T>(&mut app.conn()).unwrap().t.unwrap_or_else(|| "NULL".into())
+}
+
+/// A workspace with Twilio set up (the fake's token), an admin signed in, and the webhook key.
+struct Ws {
+    id: i64,
+    key: String,
+    admin: Browser,
+}
+
+async fn workspace(app: &TestApp, name: &str) -> Ws {
+    let email = format!("admin-{}@{}.test", uuid::Uuid::new_v4().simple(), name.to_lowercase());
+    let user = app.create_user(name, &email, Role::Admin);
+    let id = user.workspace_id;
+    let at_rest = switchboard::crypto::derive("test-secret-key-".repeat(4).as_bytes());
+    diesel::sql_query("INSERT INTO twilio_settings (workspace_id, account_sid, auth_token_sealed, whatsapp_from, sms_from) VALUES ($1, $2, $3, ARRAY[$4], $4)")
+        .bind::<BigInt, _>(id)
+        .bind::<Text, _>(ACCOUNT_SID)
+        .bind::<Binary, _>(switchboard::crypto::seal(&at_rest, AUTH_TOKEN.as_bytes()))
+        .bind::<Text, _>(OUR_NUMBER)
+        .execute(&mut app.conn())
+        .unwrap();
+    let key = switchboard::messaging::account::webhook_key(&mut app.conn(), id).unwrap();
+    Ws { id, key, admin: sign_in(app, &email).await }
+}
+
+async fn sign_in(app: &TestApp, email: &str) -> Browser {
+    let browser = app.browser();
+    assert_eq!(browser.login(email, PASSWORD).await.status(), StatusCode::SEE_OTHER, "{email} signs in");
+    browser
+}
+
+fn form(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+    pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+}
+
+async fn post_signed(base: &str, path: &str, form: &[(String, String)]) -> reqwest::Response {
+    let signature = twilio_signature(AUTH_TOKEN, &format!("{base}{path}"), form);
+    reqwest::Client::new().post(format!("{base}{path}")).form(form).header("X-Twilio-Signature", signature).send().await.expect("webhook")
+}
+
+fn campaign(app: &TestApp, w: i64, name: &str, status: &str) -> i64 {
+    sql(app, &format!("INSERT INTO campaigns (workspace_id, name, channels, status) VALUES ({w}, '{name}', ARRAY['whatsapp', 'sms', 'email'], '{status}')"));
+    app.count(&format!("SELECT max(id) FROM campaigns WHERE workspace_id = {w}"))
+}
+
+fn batch(app: &TestApp, w: i64, campaign: i64, channel: &str, status: &str, send_at: &str) -> i64 {
+    sql(
+        app,
+        &format!(
+            "INSERT INTO campaign_batches (workspace_id, campaign_id, channel, mode, body, status, send_at, variables, sender) \
+             VALUES ({w}, {campaign}, '{channel}', 'text', 'Hello {{{{1}}}}', '{status}', {send_at}, '{{\"1\": {{\"field\": \"name\"}}}}', '{OUR_NUMBER}')"
+        ),
+    );
+    app.count(&format!("SELECT max(id) FROM campaign_batches WHERE workspace_id = {w}"))
+}
+
+fn client(app: &TestApp, w: i64, name: &str, phone: &str) -> i64 {
+    diesel::sql_query("INSERT INTO clients (workspace_id, name, phone, email) VALUES ($1, $2, $3, $4)")
+        .bind::<BigInt, _>(w)
+        .bind::<Text, _>(name)
+        .bind::<Text, _>(phone)
+        .bind::<Text, _>(format!("c{}@example.com", uuid::Uuid::new_v4().simple()))
+        .execute(&mut app.conn())
+        .unwrap();
+    app.count(&format!("SELECT id FROM clients WHERE workspace_id = {w} AND phone = '{phone}'"))
+}
+
+fn recipient(app: &TestApp, w: i64, batch: i64, client: i64, status: &str) {
+    sql(app, &format!("INSERT INTO campaign_recipients (workspace_id, batch_id, client_id, status) VALUES ({w}, {batch}, {client}, '{status}')"));
+}
+
+fn recipients_path(campaign: i64, segment: &str, batch: i64) -> String {
+    format!("/campaigns/{campaign}/{segment}/{batch}/recipients")
+}
+
+/// The recipients' statuses and replies counted directly, as the counters should have them.
+fn counted(app: &TestApp, w: i64, batch: i64) -> String {
+    text(
+        app,
+        &format!(
+            "SELECT string_agg(key || '=' || n, ',' ORDER BY key) FROM (\
+               SELECT status AS key, count(*) AS n FROM campaign_recipients WHERE workspace_id = {w} AND batch_id = {batch} GROUP BY status \
+               UNION ALL SELECT 'reply:' || reply, count(*) FROM campaign_recipients WHERE workspace_id = {w} AND batch_id = {batch} AND reply IS NOT NULL GROUP BY reply) c"
+        ),
+    )
+}
+
+fn counters(app: &TestApp, w: i64, batch: i64) -> String {
+    text(app, &format!("SELECT string_agg(key || '=' || n, ',' ORDER BY key) FROM campaign_batch_counts WHERE workspace_id = {w} AND batch_id = {batch} AND n <> 0"))
+}
+
+fn figure(html: &str, key: &str) -> String {
+    let marker = format!("data-count=\"{key}\">");
+    let at = html.find(&marker).unwrap_or_else(|| panic!("no {key} count in the page")) + marker.len();
+    html[at..].split('<').next().unwrap().to_string()
+}
+
+fn rows(html: &str) -> usize {
+    html.matches("<tr data-client=").count()
+}
+
+#[tokio::test]
+async fn counters_follow_shuffled_duplicate_callbacks_and_the_page_shows_them() {
+    let app = spawn_app_with(|s| s.job_workers = 0).await;
+    let ws = workspace(&app, "Acme").await;
+    let w = ws.id;
+    let c = campaign(&app, w, "Spring sale", "active");
+    let b = batch(&app, w, c, "whatsapp", "sending", "now()");
+    let mut clients = Vec::new();
+    for i in 0..55 {
+        clients.push(client(&app, w, &format!("Client {i:02}"), &format!("+1415555{:04}", 1000 + i)));
+    }
+    // 30 campaign messages, accepted by Twilio, their recipients sending.
+    for (i, id) in clients.iter().take(30).enumerate() {
+        sql(
+            &app,
+            &format!(
+                "INSERT INTO messages (workspace_id, client_id, channel, direction, provider_id, sender, recipient, body, status, batch_id) \
+                 VALUES ({w}, {id}, 'whatsapp', 'outbound', 'SMc{i:02}', '{OUR_NUMBER}', '+1415555{:04}', 'Hello', 'accepted', {b})",
+                1000 + i
+            ),
+        );
+        sql(
+            &app,
+            &format!(
+                "INSERT INTO campaign_recipients (workspace_id, batch_id, client_id, status, message_id) \
+                 SELECT {w}, {b}, {id}, 'sending', id FROM messages WHERE workspace_id = {w} AND provider_id = 'SMc{i:02}'"
+            ),
+        );
+    }
+    // What Twilio says of each: 10 delivered, 10 read, 7 undelivered (30008), 3 only sent;
+    // every callback ten times, all shuffled, eight at a time.
+    let mut callbacks = Vec::new();
+    for i in 0..30 {
+        let steps: &[&str] = match i {
+            0..10 => &["sent", "delivered"],
+            10..20 => &["sent", "delivered", "read"],
+            20..27 => &["sent", "undelivered"],
+            _ => &["sent"],
+        };
+        for step in steps {
+            for _ in 0..10 {
+                let sid = format!("SMc{i:02}");
+                let mut f = form(&[("AccountSid", ACCOUNT_SID), ("MessageSid", &sid), ("MessageStatus", step), ("SmsSid", &sid), ("SmsStatus", step)]);
+                if *step == "undelivered" {
+                    f.push(("ErrorCode".into(), "30008".into()));
+                }
+                callbacks.push(f);
+            }
+        }
+    }
+    callbacks.shuffle(&mut rand::rngs::StdRng::seed_from_u64(12));
+    let path = format!("/webhooks/twilio/{}/status", ws.key);
+    let base = app.base.clone();
+    let statuses: Vec<StatusCode> =
+        futures_util::stream::iter(callbacks.iter().map(|f| { let (base, path) = (base.clone(), path.clone()); async move { post_signed(&base, &path, f).await.status() } }))
+            .buffer_unordered(8)
+            .collect()
+            .await;
+    assert!(statuses.iter().all(|s| *s == StatusCode::NO_CONTENT), "{statuses:?}");
+
+    // The counters are exactly the rows.
+    assert_eq!(counters(&app, w, b), counted(&app, w, b));
+    assert_eq!(counters(&app, w, b), "delivered=10,failed=7,read=10,sent=3");
+    // The trigger moved each recipient with its message, the error code too.
+    assert_eq!(
+        app.count(&format!(
+            "SELECT count(*) FROM campaign_recipients r JOIN messages m ON m.workspace_id = r.workspace_id AND m.id = r.message_id \
+             WHERE r.batch_id = {b} AND r.status = recipient_status_of(m.status) AND r.error_code IS NOT DISTINCT FROM m.error_code"
+        )),
+        30
+    );
+    assert_eq!(app.count(&format!("SELECT count(*) FROM campaign_recipients WHERE batch_id = {b} AND status = 'failed' AND error_code = 30008")), 7);
+
+    // The page's figures.
+    let page = recipients_path(c, "whatsapp-messages", b);
+    let html = ws.admin.get_html(&page).await;
+    for (key, n) in [("queued", "0"), ("sending", "0"), ("sent", "3"), ("delivered", "10"), ("read", "10"), ("failed", "7"), ("skipped", "0"), ("reply:yes", "0")] {
+        assert_eq!(figure(&html, key), n, "{key}");
+    }
+    assert!(html.contains(r#"<progress id="batch-progress" max="30" value="30">100%</progress>"#), "{html}");
+    // (10 + 10) / (3 + 10 + 10 + 7) and 0 replies of 23.
+    assert!(html.contains(r#"<strong id="delivery-rate">66.7%</strong>"#) && html.contains(r#"<strong id="reply-rate">0.0%</strong>"#));
+    assert_eq!(rows(&html), 30);
+    assert!(html.contains(r#"<a href="/clients/"#) && html.contains("Client 00"));
+    // Sending: it polls every 2 s; done: it stops.
+    assert!(html.contains(r#"hx-trigger="every 2s""#));
+    sql(&app, &format!("UPDATE campaign_batches SET status = 'done' WHERE id = {b}"));
+    assert!(!ws.admin.get_html(&page).await.contains("every 2s"));
+
+    // Filters.
+    let failed = ws.admin.get_html(&format!("{page}?status=failed")).await;
+    assert_eq!(rows(&failed), 7);
+    assert!(failed.contains("<code>30008</code>") && failed.contains(r#"<option value="failed" selected>"#));
+    sql(&app, &format!("UPDATE campaign_recipients SET reply = 'yes' WHERE batch_id = {b} AND client_id IN ({}, {})", clients[0], clients[10]));
+    let yes = ws.admin.get_html(&format!("{page}?status=read&reply=yes")).await;
+    assert_eq!(rows(&yes), 1);
+    assert!(yes.contains(&format!("data-client=\"{}\"", clients[10])));
+    assert_eq!(ws.admin.get(&format!("{page}?status=lost")).await.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(counters(&app, w, b), counted(&app, w, b));
+
+    // Pages of 50, in SQL: an SMS batch of all 55 clients, scheduled.
+    let sms = batch(&app, w, c, "sms", "scheduled", "now() + interval '1 hour'");
+    sql(&app, &format!("INSERT INTO campaign_recipients (workspace_id, batch_id, client_id) SELECT {w}, {sms}, id FROM clients WHERE workspace_id = {w}"));
+    let sms_page = recipients_path(c, "sms-messages", sms);
+    let first = ws.admin.get_html(&sms_page).await;
+    assert_eq!((rows(&first), figure(&first, "queued")), (50, "55".to_string()));
+    assert!(first.contains(&format!(r#"href="{sms_page}?page=2" rel="next""#)) && !first.contains(r#"rel="prev""#));
+    assert!(first.contains(r#"hx-trigger="every 2s""#), "a scheduled batch polls");
+    let second = ws.admin.get_html(&format!("{sms_page}?page=2")).await;
+    assert_eq!(rows(&second), 5);
+    assert!(second.contains(&format!(r#"href="{sms_page}" rel="prev""#)) && !second.contains(r#"rel="next""#));
+    assert!(second.contains(&format!("data-client=\"{}\"", clients[54])));
+    // The poll (htmx) answers the fragment with the live part.
+    let r = ws.admin.htmx_get(&sms_page).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let fragment = r.text().await.unwrap();
+    assert!(fragment.contains(r#"id="recipients-live""#) && !fragment.contains("<html"));
+}
+
+#[tokio::test]
+async fn the_failed_csv_is_formula_safe_and_retarget_makes_one_batch_of_exactly_the_failed() {
+    let app = spawn_app_with(|s| s.job_workers = 0).await;
+    let ws = workspace(&app, "Acme").await;
+    let w = ws.id;
+    let c = campaign(&app, w, "Spring sale", "active");
+    let b = batch(&app, w, c, "whatsapp", "done", "now()");
+    let evil = client(&app, w, "=HYPERLINK(\"http://evil.example\",\"x\")", "+14155551001");
+    let ann = client(&app, w, "Ann Lee", "+14155551002");
+    let out = client(&app, w, "Opted Out", "+14155551003");
+    let ok = client(&app, w, "Delivered Dan", "+14155551004");
+    for id in [evil, ann, out] {
+        recipient(&app, w, b, id, "queued");
+    }
+    recipient(&app, w, b, ok, "queued");
+    sql(&app, &format!("UPDATE campaign_recipients SET status = 'failed', error_code = 63016, error_message = 'Outside the 24 h window' WHERE batch_id = {b} AND client_id <> {ok}"));
+    sql(&app, &format!("UPDATE campaign_recipients SET status = 'delivered' WHERE batch_id = {b} AND client_id = {ok}"));
+    sql(&app, &format!("UPDATE clients SET opt_out_whatsapp_at = now(), opt_out_whatsapp_source = 'inbound STOP' WHERE id = {out}"));
+
+    let page = recipients_path(c, "whatsapp-messages", b);
+    let r = ws.admin.get(&format!("{page}.csv?status=failed")).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert!(r.headers()["content-type"].to_str().unwrap().starts_with("text/csv"));
+    assert!(r.headers()["content-disposition"].to_str().unwrap().contains(&format!("campaign-{c}-batch-{b}-failed.csv")));
+    let csv = r.text().await.unwrap();
+    let lines: Vec<&str> = csv.lines().collect();
+    assert_eq!(lines.len(), 4, "{csv}");
+    assert_eq!(lines[0], "name,phone,email,error code,error");
+    // Cells a spreadsheet would run are quoted with a leading apostrophe (a phone's `+` too).
+    assert!(lines[1].starts_with("\"'=HYPERLINK(\"\"http://evil.example\"\",\"\"x\"\")\",'+14155551001,c"), "{}", lines[1]);
+    assert!(!csv.contains("\n=") && !csv.contains(",=") && !csv.contains("\"="), "formula neutralised: {csv}");
+    assert!(lines[1].ends_with(",63016,Outside the 24 h window"));
+    assert!(lines[2].starts_with("Ann Lee,") && !csv.contains("Delivered Dan"));
+    assert_eq!(ws.admin.get(&format!("{page}.csv?status=sent")).await.status(), StatusCode::BAD_REQUEST);
+
+    // Re-target: one new batch, its recipients exactly the failed (the opted-out skipped).
+    let html = ws.admin.get_html(&page).await;
+    assert!(html.contains(&format!(r#"action="{page}/retarget""#)));
+    let r = ws.admin.post(&format!("{page}/retarget"), &[]).await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let nb = app.count(&format!("SELECT id FROM campaign_batches WHERE workspace_id = {w} AND retarget_of = {b}"));
+    assert_eq!(location(&r), recipients_path(c, "whatsapp-messages", nb));
+    assert_eq!(
+        text(&app, &format!("SELECT concat_ws('|', campaign_id, channel, mode, body, variables::text, sender, status) FROM campaign_batches WHERE id = {nb}")),
+        format!("{c}|whatsapp|text|Hello {{{{1}}}}|{{\"1\": {{\"field\": \"name\"}}}}|{OUR_NUMBER}|scheduled")
+    );
+    assert_eq!(
+        text(&app, &format!("SELECT string_agg(client_id || ':' || status || ':' || coalesce(skip_reason, ''), ',' ORDER BY client_id) FROM campaign_recipients WHERE batch_id = {nb}")),
+        format!("{evil}:queued:,{ann}:queued:,{out}:skipped:Opted out of whatsapp")
+    );
+    assert_eq!(counters(&app, w, nb), "queued=2,skipped=1");
+    assert_eq!(app.count(&format!("SELECT count(*) FROM jobs WHERE workspace_id = {w} AND kind = 'dispatch-batch'")), 1);
+    assert_eq!(app.count(&format!("SELECT count(*) FROM jobs WHERE kind = 'dispatch-batch' AND idempotency_key = 'dispatch-batch:{nb}' AND payload->>'batch_id' = '{nb}'")), 1);
+    assert_eq!(app.count(&format!("SELECT count(*) FROM audit_logs WHERE workspace_id = {w} AND action = 'campaigns.batch_retargeted' AND after->>'batch_id' = '{nb}'")), 1);
+    // A second click: 409 with the reason, no second batch or job.
+    let r = ws.admin.post(&format!("{page}/retarget"), &[]).await;
+    assert_eq!(r.status(), StatusCode::CONFLICT);
+    assert!(r.text().await.unwrap().contains(&format!("already re-targeted as batch #{nb}")));
+    assert_eq!(app.count(&format!("SELECT count(*) FROM campaign_batches WHERE workspace_id = {w}")), 2);
+    let new_page = ws.admin.get_html(&recipients_path(c, "whatsapp-messages", nb)).await;
+    assert!(new_page.contains(&format!(r#"<a href="{page}">batch #{b}</a>"#)));
+    // Two clicks at once on another batch: one re-target, one job.
+    let b3 = batch(&app, w, c, "whatsapp", "done", "now()");
+    recipient(&app, w, b3, ann, "queued");
+    sql(&app, &format!("UPDATE campaign_recipients SET status = 'failed' WHERE batch_id = {b3}"));
+    let p3 = format!("{}/retarget", recipients_path(c, "whatsapp-messages", b3));
+    let (r1, r2) = tokio::join!(ws.admin.post(&p3, &[]), ws.admin.post(&p3, &[]));
+    let mut statuses = [r1.status(), r2.status()];
+    statuses.sort();
+    assert_eq!(statuses, [StatusCode::SEE_OTHER, StatusCode::CONFLICT]);
+    assert_eq!(app.count(&format!("SELECT count(*) FROM campaign_batches WHERE retarget_of = {b3}")), 1);
+    assert_eq!(app.count("SELECT count(*) FROM jobs WHERE kind = 'dispatch-batch'"), 2);
+    sql(&app, &format!("DELETE FROM jobs WHERE kind = 'dispatch-batch' AND payload->>'batch_id' <> '{nb}'"));
+    sql(&app, &format!("DELETE FROM campaign_batches WHERE retarget_of = {b3}"));
+    sql(&app, &format!("DELETE FROM campaign_batches WHERE id = {b3}"));
+    // Nothing failed in the new batch: 409, nothing made.
+    let r = ws.admin.post(&format!("{}/retarget", recipients_path(c, "whatsapp-messages", nb)), &[]).await;
+    assert_eq!(r.status(), StatusCode::CONFLICT);
+    assert_eq!(app.count(&format!("SELECT count(*) FROM campaign_batches WHERE workspace_id = {w}")), 2);
+    assert_eq!(app.count("SELECT count(*) FROM jobs WHERE kind = 'dispatch-batch'"), 1);
+}
+
+async fn call(browser: &Browser, method: &str, path: String) -> StatusCode {
+    if method == "GET" { browser.get(&path).await.status() } else { browser.post(&path, &[]).await.status() }
+}
+
+fn inbound(sid: &str, from: &str, body: &str, payload: Option<&str>) -> Vec<(String, String)> {
+    let mut f = form(&[("AccountSid", ACCOUNT_SID), ("MessageSid", sid), ("From", &format!("whatsapp:{from}")), ("To", &format!("whatsapp:{OUR_NUMBER}")), ("Body", body), ("NumMedia", "0")]);
+    if let Some(p) = payload {
+        f.push(("ButtonPayload".into(), p.into()));
+        f.push(("ButtonText".into(), body.into()));
+    }
+    f
+}
+
+#[tokio::test]
+async fn replies_are_counted_once_on_the_clients_latest_batch_of_the_week() {
+    let app = spawn_app_with(|s| s.job_workers = 0).await;
+    let ws = workspace(&app, "Acme").await;
+    let w = ws.id;
+    let c = campaign(&app, w, "Spring sale", "active");
+    let old = batch(&app, w, c, "whatsapp", "done", "now() - interval '3 days'");
+    let latest = batch(&app, w, c, "whatsapp", "done", "now() - interval '1 day'");
+    let sms = batch(&app, w, c, "sms", "done", "now() - interval '1 hour'");
+    let stale = batch(&app, w, c, "whatsapp", "done", "now() - interval '8 days'");
+    let ana = client(&app, w, "Ana", "+14155552001");
+    let ben = client(&app, w, "Ben", "+14155552002");
+    let cy = client(&app, w, "Cy", "+14155552003");
+    let dee = client(&app, w, "Dee", "+14155552004");
+    let eve = client(&app, w, "Eve", "+14155552005");
+    for id in [ana, ben, cy, dee, eve] {
+        recipient(&app, w, old, id, "delivered");
+        recipient(&app, w, latest, id, "read");
+        recipient(&app, w, sms, id, "delivered");
+    }
+    let old_timer = client(&app, w, "Old Timer", "+14155552006");
+    recipient(&app, w, stale, old_timer, "delivered");
+    let hook = format!("/webhooks/twilio/{}/inbound", ws.key);
+    for (sid, from, body, payload) in [
+        ("SMr1", "+14155552001", "Sí", None),
+        ("SMr2", "+14155552001", "no", None),
+        ("SMr3", "+14155552002", "Nein", None),
+        ("SMr4", "+14155552003", "Sounds good", Some("yes")),
+        ("SMr5", "+14155552004", "STOP", None),
+        ("SMr6", "+14155552005", "maybe next week", None),
+        ("SMr7", "+14155552006", "yes", None),
+    ] {
+        let r = post_signed(&app.base, &hook, &inbound(sid, from, body, payload)).await;
+        assert_eq!(r.status(), StatusCode::OK, "{sid}");
+    }
+    let replies = |batch: i64| text(&app, &format!("SELECT coalesce(string_agg(client_id || ':' || reply, ',' ORDER BY client_id), '') FROM campaign_recipients WHERE batch_id = {batch} AND reply IS NOT NULL"));
+    // Ana's first reply counts (her second does not); Dee's STOP is an opt-out, not a reply.
+    assert_eq!(replies(latest), format!("{ana}:yes,{ben}:no,{cy}:yes,{eve}:other"));
+    assert_eq!(replies(old), "");
+    assert_eq!(replies(sms), "", "WhatsApp replies are not the SMS batch's");
+    assert_eq!(replies(stale), "", "a batch older than 7 days takes no reply");
+    assert_eq!(counters(&app, w, latest), "read=5,reply:no=1,reply:other=1,reply:yes=2");
+    assert_eq!(counters(&app, w, latest), counted(&app, w, latest));
+    assert_eq!(app.count(&format!("SELECT count(*) FROM clients WHERE id = {dee} AND opt_out_whatsapp_at IS NOT NULL")), 1);
+    let html = ws.admin.get_html(&recipients_path(c, "whatsapp-messages", latest)).await;
+    assert_eq!((figure(&html, "reply:yes"), figure(&html, "reply:no"), figure(&html, "reply:other")), ("2".into(), "1".into(), "1".into()));
+    // 4 replies of 5 read.
+    assert!(html.contains(r#"<strong id="reply-rate">80.0%</strong>"#));
+    assert_eq!(app.count(&format!("SELECT coalesce(sum(n), 0) FROM campaign_hourly_counts WHERE workspace_id = {w} AND key = 'replied'")), 4);
+
+    // Ana's timeline: the campaign's send, named and linked to its recipients page, with her
+    // reply; her reply itself is the inbound message.
+    sql(
+        &app,
+        &format!(
+            "INSERT INTO messages (workspace_id, client_id, channel, direction, provider_id, sender, recipient, body, status, batch_id, created_at) \
+             VALUES ({w}, {ana}, 'whatsapp', 'outbound', 'SMsend', '{OUR_NUMBER}', '+14155552001', 'Spring is here', 'read', {latest}, now() - interval '1 day')"
+        ),
+    );
+    sql(&app, &format!("UPDATE campaign_recipients SET message_id = (SELECT id FROM messages WHERE provider_id = 'SMsend') WHERE batch_id = {latest} AND client_id = {ana}"));
+    let timeline = ws.admin.get_html(&format!("/clients/{ana}")).await;
+    let link = format!(r#"Campaign: <a href="{}">Spring sale</a> · replied <strong class="campaign-reply">yes</strong>"#, recipients_path(c, "whatsapp-messages", latest));
+    assert!(timeline.contains(&link), "{timeline}");
+    assert_eq!(timeline.matches("Campaign: ").count(), 1, "only the campaign's message says so");
+    assert!(timeline.contains("Sí") && timeline.contains("Spring is here"));
+}
+
+#[tokio::test]
+async fn the_campaigns_tile_shows_the_counters_to_admins_and_managers() {
+    let app = spawn_app_with(|s| s.job_workers = 0).await;
+    let ws = workspace(&app, "Acme").await;
+    let w = ws.id;
+    let c = campaign(&app, w, "Spring sale", "active");
+    campaign(&app, w, "Summer", "active");
+    campaign(&app, w, "Draft one", "draft");
+    let b = batch(&app, w, c, "whatsapp", "sending", "now()");
+    let mut ids = Vec::new();
+    for i in 0..10 {
+        let id = client(&app, w, &format!("T{i}"), &format!("+1415555300{i}"));
+        recipient(&app, w, b, id, "sending");
+        ids.push(id);
+    }
+    sql(&app, &format!("UPDATE campaign_recipients SET status = 'sent' WHERE batch_id = {b} AND client_id IN ({})", ids[..8].iter().map(|i| i.to_string()).collect::<Vec<_>>().join(",")));
+    sql(&app, &format!("UPDATE campaign_recipients SET status = 'failed' WHERE batch_id = {b} AND client_id IN ({}, {})", ids[8], ids[9]));
+    sql(&app, &format!("UPDATE campaign_recipients SET status = 'delivered' WHERE batch_id = {b} AND client_id IN ({})", ids[..6].iter().map(|i| i.to_string()).collect::<Vec<_>>().join(",")));
+    sql(&app, &format!("UPDATE campaign_recipients SET reply = 'yes' WHERE batch_id = {b} AND client_id IN ({}, {})", ids[0], ids[1]));
+    // An old hour's counters, outside the 7 days.
+    sql(&app, &format!("INSERT INTO campaign_hourly_counts (workspace_id, hour, key, n) VALUES ({w}, date_trunc('hour', now()) - interval '8 days', 'delivered', 100)"));
+    let hourly = |key: &str| app.count(&format!("SELECT coalesce(sum(n), 0) FROM campaign_hourly_counts WHERE workspace_id = {w} AND key = '{key}' AND hour > now() - interval '7 days'"));
+    assert_eq!((hourly("sent"), hourly("delivered"), hourly("failed"), hourly("replied")), (8, 6, 2, 2));
+
+    let r = ws.admin.htmx_get("/dashboard/campaigns").await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let tile = r.text().await.unwrap();
+    assert!(!tile.contains("<html"));
+    assert!(tile.contains(r#"<strong data-figure="active">2</strong>"#), "{tile}");
+    assert!(tile.contains(r#"<strong data-figure="sends-today">8</strong>"#));
+    // 6 delivered / (6 + 2 failed); 2 replies / 8 sent.
+    assert!(tile.contains(r#"<strong data-figure="delivery-rate">75.0%</strong>"#));
+    assert!(tile.contains(r#"<strong data-figure="reply-rate">25.0%</strong>"#));
+    // Without htmx: a page holding the tile.
+    let full = ws.admin.get_html("/dashboard/campaigns").await;
+    assert!(full.contains("<html") && full.contains(r#"<h1 id="h-campaigns">Campaigns</h1>"#) && full.contains(r#"data-figure="active">2<"#));
+    assert!(ws.admin.get_html("/").await.contains(r#"hx-get="/dashboard/campaigns""#));
+
+    // A manager counts only the campaigns wholly in their departments.
+    sql(&app, &format!("INSERT INTO departments (workspace_id, name) VALUES ({w}, 'North')"));
+    let north = app.count(&format!("SELECT id FROM departments WHERE workspace_id = {w} AND name = 'North'"));
+    sql(&app, &format!("INSERT INTO campaign_departments (workspace_id, campaign_id, department_id) VALUES ({w}, {c}, {north})"));
+    let email = format!("manager-{}@acme.test", uuid::Uuid::new_v4().simple());
+    let manager = app.create_user("Acme", &email, Role::Manager);
+    sql(&app, &format!("INSERT INTO user_departments (workspace_id, user_id, department_id) VALUES ({w}, {}, {north})", manager.id));
+    let mb = sign_in(&app, &email).await;
+    assert!(mb.htmx_get("/dashboard/campaigns").await.text().await.unwrap().contains(r#"data-figure="active">1<"#));
+    assert!(mb.get_html("/").await.contains(r#"hx-get="/dashboard/campaigns""#));
+    // Agents: no tile, 403.
+    let (agent, _) = app.signed_in(Role::Agent).await;
+    assert_eq!(agent.get("/dashboard/campaigns").await.status(), StatusCode::FORBIDDEN);
+    assert!(!agent.get_html("/").await.contains("/dashboard/campaigns"));
+}
+
+#[tokio::test]
+async fn every_recipients_route_is_404_outside_the_users_campaigns_and_403_for_agents() {
+    let app = spawn_app_with(|s| s.job_workers = 0).await;
+    let ws = workspace(&app, "Acme").await;
+    let other = workspace(&app, "Globex").await;
+    let w = ws.id;
+    let c = campaign(&app, w, "Spring sale", "active");
+    let b = batch(&app, w, c, "whatsapp", "done", "now()");
+    let c2 = campaign(&app, w, "Another", "active");
+    let b2 = batch(&app, w, c2, "whatsapp", "done", "now()");
+    let cl = client(&app, w, "Ann", "+14155554001");
+    recipient(&app, w, b, cl, "failed");
+    recipient(&app, w, b2, cl, "failed");
+    sql(&app, &format!("INSERT INTO departments (workspace_id, name) VALUES ({w}, 'North'), ({w}, 'South')"));
+    let north = app.count(&format!("SELECT id FROM departments WHERE workspace_id = {w} AND name = 'North'"));
+    let south = app.count(&format!("SELECT id FROM departments WHERE workspace_id = {w} AND name = 'South'"));
+    sql(&app, &format!("INSERT INTO campaign_departments (workspace_id, campaign_id, department_id) VALUES ({w}, {c}, {north}), ({w}, {c2}, {north}), ({w}, {c2}, {south})"));
+    let email = format!("manager-{}@acme.test", uuid::Uuid::new_v4().simple());
+    let manager = app.create_user("Acme", &email, Role::Manager);
+    sql(&app, &format!("INSERT INTO user_departments (workspace_id, user_id, department_id) VALUES ({w}, {}, {north})", manager.id));
+    let mb = sign_in(&app, &email).await;
+    let (agent, _) = app.signed_in(Role::Agent).await;
+    let agent_email = format!("agent-{}@acme.test", uuid::Uuid::new_v4().simple());
+    app.create_user("Acme", &agent_email, Role::Agent);
+    let own_agent = sign_in(&app, &agent_email).await;
+
+    let routes = |c: i64, seg: &str, b: i64| {
+        let p = recipients_path(c, seg, b);
+        [("GET", p.clone()), ("GET", format!("{p}.csv?status=failed")), ("POST", format!("{p}/retarget"))]
+    };
+    let before = app.count("SELECT count(*) FROM campaign_batches");
+    // The manager sees the North campaign…
+    for (m, p) in routes(c, "whatsapp-messages", b).into_iter().take(2) {
+        assert_eq!(call(&mb, m, p.clone()).await, StatusCode::OK, "{m} {p}");
+    }
+    // …not the one that is partly South's; nobody sees another workspace's, a batch under
+    // another campaign or under the wrong channel.
+    for (who, browser, c, seg, b) in [
+        ("manager, partly another department", &mb, c2, "whatsapp-messages", b2),
+        ("another workspace's admin", &other.admin, c, "whatsapp-messages", b),
+        ("admin, batch of another campaign", &ws.admin, c, "whatsapp-messages", b2),
+        ("admin, wrong channel", &ws.admin, c, "sms-messages", b),
+        ("admin, unknown channel", &ws.admin, c, "pigeons", b),
+    ] {
+        for (m, p) in routes(c, seg, b) {
+            assert_eq!(call(browser, m, p.clone()).await, StatusCode::NOT_FOUND, "{who}: {m} {p}");
+        }
+    }
+    for browser in [&agent, &own_agent] {
+        for (m, p) in routes(c, "whatsapp-messages", b) {
+            assert_eq!(call(browser, m, p.clone()).await, StatusCode::FORBIDDEN, "agent: {m} {p}");
+        }
+    }
+    assert_eq!(app.count("SELECT count(*) FROM campaign_batches"), before, "no refused re-target made a batch");
+    assert_eq!(app.count("SELECT count(*) FROM jobs WHERE kind = 'dispatch-batch'"), 0);
+}
