@@ -623,16 +623,9 @@ async fn create(ctx: Ctx, state: Data<AppState>, id: i64, channel: BatchChannel,
     }
 }
 
-#[derive(Deserialize)]
-pub struct PreviewQuery {
-    #[serde(default)]
-    template_id: String,
-    #[serde(flatten)]
-    rest: HashMap<String, String>,
-}
 
 /// The template filled in for the first attached client (htmx swaps it under the form).
-pub async fn preview(ctx: Ctx, state: Data<AppState>, path: Path<i64>, Query(q): Query<PreviewQuery>) -> Result<HttpResponse, AppError> {
+pub async fn preview(ctx: Ctx, state: Data<AppState>, path: Path<i64>, Query(q): Query<crate::messaging::client_messages::PreviewQuery>) -> Result<HttpResponse, AppError> {
     let scope = CampaignScope::of(&ctx)?;
     let id = path.into_inner();
     let template_id = q.template_id.trim().parse::<i64>().ok();

@@ -99,12 +99,13 @@ pub fn find(conn: &mut PgConnection, scope: &CampaignScope, campaign_id: i64, se
 #[derive(Clone, Debug, Default)]
 pub struct Counts(BTreeMap<String, i64>);
 
+/// A counter row: its key and count (batch and hourly counters alike).
 #[derive(QueryableByName)]
-struct KeyN {
+pub(crate) struct KeyN {
     #[diesel(sql_type = Text)]
-    key: String,
+    pub key: String,
     #[diesel(sql_type = BigInt)]
-    n: i64,
+    pub n: i64,
 }
 
 impl Counts {

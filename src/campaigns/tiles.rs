@@ -14,7 +14,7 @@ use actix_web::web::Data;
 use askama::Template;
 use chrono::{DateTime, Duration, Utc};
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Text, Timestamptz};
+use diesel::sql_types::{BigInt, Timestamptz};
 
 use crate::campaigns::recipients::rate;
 use crate::campaigns::{CampaignScope, CampaignStatus};
@@ -44,13 +44,7 @@ impl CampaignFigures {
     }
 }
 
-#[derive(QueryableByName)]
-struct KeyN {
-    #[diesel(sql_type = Text)]
-    key: String,
-    #[diesel(sql_type = BigInt)]
-    n: i64,
-}
+use crate::campaigns::recipients::KeyN;
 
 fn hourly(conn: &mut PgConnection, workspace_id: i64, since: DateTime<Utc>) -> QueryResult<Vec<KeyN>> {
     diesel::sql_query("SELECT key, sum(n)::bigint AS n FROM campaign_hourly_counts WHERE workspace_id = $1 AND hour >= $2 GROUP BY key")

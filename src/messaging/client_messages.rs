@@ -285,12 +285,14 @@ pub async fn resend(ctx: Ctx, state: Data<AppState>, path: Path<(i64, i64)>) -> 
     queued(&ctx, &state, client_id).await
 }
 
+/// A template preview's query: the template and the `var_1`, `var_2`, … typed so far
+/// (also the campaign batch form's preview).
 #[derive(Deserialize)]
 pub struct PreviewQuery {
     #[serde(default)]
-    template_id: String,
+    pub template_id: String,
     #[serde(flatten)]
-    rest: HashMap<String, String>,
+    pub rest: HashMap<String, String>,
 }
 
 /// The template filled with the variables typed so far (htmx swaps it under the form).
