@@ -217,6 +217,23 @@ fn run_job_now(settings: Settings, name: &str, workspace: Option<&str>, may_crea
     Ok(())
 }
 
+/// How long after SIGTERM or SIGINT the HTTP server may take to stop (its own graceful
+/// timeout is 10 s; actix has been seen to wait on a kept-alive connection for ever).
+const STOP_GRACE: std::time::Duration = std::time::Duration::from_secs(20);
+
+/// Resolves `STOP_GRACE` after the first SIGTERM or SIGINT (actix receives them too and
+/// starts its graceful stop; this only bounds how long that may take).
+async fn stopping_took_too_long() {
+    let Ok(mut term) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) else {
+        return std::future::pending().await;
+    };
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = tokio::signal::ctrl_c() => {}
+    }
+    tokio::time::sleep(STOP_GRACE).await;
+}
+
 async fn serve(settings: Settings) -> anyhow::Result<()> {
     eprintln!("Using {}.", describe_database(&settings));
     let app = Application::build(settings.clone(), Clock::default()).await?;
@@ -238,7 +255,13 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
         );
     }
     let (server, resources) = app.into_parts();
-    let result = server.await;
+    let result = tokio::select! {
+        result = server => result,
+        () = stopping_took_too_long() => {
+            tracing::warn!(grace_secs = STOP_GRACE.as_secs(), "the HTTP server had not stopped after SIGTERM (an open connection held it); stopping anyway");
+            Ok(())
+        }
+    };
     // Workers finish their jobs, then the private cluster stops (after the last request).
     tokio::task::spawn_blocking(move || resources.shutdown()).await.ok();
     result.context("HTTP server failed")

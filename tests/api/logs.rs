@@ -61,7 +61,16 @@ impl Logged {
     /// Stops the server (SIGTERM) and returns everything it logged.
     pub(crate) fn stop(mut self) -> String {
         nix::sys::signal::kill(nix::unistd::Pid::from_raw(self.child.id() as i32), nix::sys::signal::Signal::SIGTERM).unwrap();
-        self.child.wait().unwrap();
+        // The binary bounds its own stop (20 s after SIGTERM); never hang the suite on it.
+        let deadline = Instant::now() + Duration::from_secs(40);
+        while self.child.try_wait().unwrap().is_none() {
+            if Instant::now() > deadline {
+                let _ = self.child.kill();
+                let _ = self.child.wait();
+                panic!("switchboard did not stop within 40 s of SIGTERM:\n{}", std::fs::read_to_string(&self.log).unwrap_or_default());
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
         let log = std::fs::read_to_string(&self.log).unwrap();
         if let Some(dir) = self.log.parent() {
             let _ = std::fs::remove_dir_all(dir);
