@@ -13,128 +13,37 @@
 #[path = "../tests/support/fake_twilio.rs"]
 mod fake_twilio;
 
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use diesel::prelude::*;
 use rand::seq::SliceRandom;
-use secrecy::SecretString;
 use switchboard::clock::Clock;
-use switchboard::config::Settings;
-use switchboard::startup::Application;
 
 use fake_twilio::{ACCOUNT_SID, AUTH_TOKEN, FakeTwilio};
 
-const CONNECTIONS: usize = 32;
-const SECRET: &str = "bench-secret-key-bench-secret-key-bench-secret-key";
+mod common;
 
-fn count(conn: &mut PgConnection, sql: &str) -> i64 {
-    #[derive(QueryableByName)]
-    struct N {
-        #[diesel(sql_type = diesel::sql_types::BigInt)]
-        n: i64,
-    }
-    diesel::sql_query(format!("SELECT ({sql})::bigint AS n")).get_result::<N>(conn).unwrap().n
-}
-
-struct Load {
-    per_second: f64,
-    p50_ms: f64,
-    p99_ms: f64,
-    failures: usize,
-}
-
-/// Runs `requests` on CONNECTIONS threads, each with its own keep-alive client.
-fn run_load(requests: Vec<reqwest::blocking::RequestBuilder>) -> Load {
-    let total = requests.len();
-    let queue: Arc<Mutex<Vec<reqwest::blocking::RequestBuilder>>> = Arc::new(Mutex::new(requests.into_iter().rev().collect()));
-    let latencies = Arc::new(Mutex::new(Vec::with_capacity(total)));
-    let failures = Arc::new(AtomicUsize::new(0));
-    let started = Instant::now();
-    let threads: Vec<_> = (0..CONNECTIONS)
-        .map(|_| {
-            let (queue, latencies, failures) = (queue.clone(), latencies.clone(), failures.clone());
-            std::thread::spawn(move || {
-                let mut mine = Vec::new();
-                loop {
-                    let Some(request) = queue.lock().unwrap().pop() else { break };
-                    let t = Instant::now();
-                    match request.send() {
-                        Ok(r) if r.status().is_success() => {
-                            let _ = r.bytes();
-                        }
-                        _ => {
-                            failures.fetch_add(1, Ordering::Relaxed);
-                        }
-                    }
-                    mine.push(t.elapsed());
-                }
-                latencies.lock().unwrap().extend(mine);
-            })
-        })
-        .collect();
-    for t in threads {
-        t.join().unwrap();
-    }
-    let wall = started.elapsed();
-    let mut all = latencies.lock().unwrap().clone();
-    all.sort();
-    let at = |q: f64| all[((all.len() as f64 * q) as usize).min(all.len() - 1)].as_secs_f64() * 1000.0;
-    Load { per_second: total as f64 / wall.as_secs_f64(), p50_ms: at(0.50), p99_ms: at(0.99), failures: failures.load(Ordering::Relaxed) }
-}
-
-/// One client per connection thread would be best; reqwest's blocking client pools
-/// keep-alive connections, so one shared client with CONNECTIONS idle slots does the same.
-fn client(cookies: bool) -> reqwest::blocking::Client {
-    reqwest::blocking::Client::builder().pool_max_idle_per_host(CONNECTIONS).cookie_store(cookies).timeout(Duration::from_secs(30)).build().unwrap()
-}
+use common::{SECRET, client, count, run_load};
 
 fn main() -> anyhow::Result<()> {
     let callbacks_of: i64 = std::env::var("CALLBACKS").ok().and_then(|v| v.parse().ok()).unwrap_or(5_000);
     let rate: f64 = std::env::var("RATE").ok().and_then(|v| v.parse().ok()).unwrap_or(20.0);
     let dir = std::env::temp_dir().join(format!("switchboard-bench-messaging-{}", std::process::id()));
-    std::fs::create_dir_all(&dir)?;
-    let _ = std::fs::set_permissions(&dir, std::os::unix::fs::PermissionsExt::from_mode(0o755));
     let fake = FakeTwilio::start();
-    let runtime = tokio::runtime::Runtime::new()?;
-    let mut settings = Settings::from_lookup(|_| None)?;
-    settings.addr = "127.0.0.1:0".parse()?;
-    settings.data_dir = dir.clone();
-    settings.secret_key = Some(SecretString::from(SECRET.to_string()));
-    settings.job_workers = 0;
-    settings.run_scheduler = false;
-    settings.twilio_api_base = url::Url::parse(&fake.base())?;
-    settings.twilio_content_base = url::Url::parse(&fake.base())?;
-    let app = runtime.block_on(Application::build(settings.clone(), Clock::default()))?;
-    let port = app.port();
-    let base = format!("http://127.0.0.1:{port}");
-    let pool = app.pool.clone();
-    let (server, resources) = app.into_parts();
-    std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
-        let _ = rt.block_on(server);
-    });
+    let fake_base = url::Url::parse(&fake.base())?;
+    let common::App { base, pool, resources, settings, .. } = common::start(&dir, |s| {
+        s.twilio_api_base = fake_base.clone();
+        s.twilio_content_base = fake_base;
+    })?;
 
     // A workspace with an admin, Twilio settings (the token sealed as the app seals it) and
     // messages Twilio has accepted.
     let mut conn = pool.get()?;
     let password = "bench password 1";
-    let account = switchboard::users::service::NewAccount {
-        workspace: "Bench".into(),
-        email: "admin@bench.example".into(),
-        name: "Admin".into(),
-        role: switchboard::users::role::Role::Admin,
-        password_hash: switchboard::auth::password::hash(password)?,
-    };
-    let admin = switchboard::users::service::create_in_workspace(&mut conn, &account, None, None)?.0;
-    let w = admin.workspace_id;
-    let sealed = switchboard::crypto::seal(&switchboard::crypto::derive(SECRET.as_bytes()), AUTH_TOKEN.as_bytes());
-    diesel::sql_query("INSERT INTO twilio_settings (workspace_id, account_sid, auth_token_sealed, whatsapp_from, sms_from, whatsapp_rate, sms_rate) VALUES ($1, $2, $3, '{+14155550100}', '+14155550101', 1000, 1000)")
-        .bind::<diesel::sql_types::BigInt, _>(w)
-        .bind::<diesel::sql_types::Text, _>(ACCOUNT_SID)
-        .bind::<diesel::sql_types::Bytea, _>(&sealed)
-        .execute(&mut conn)?;
+    let w = common::admin(&mut conn)?.workspace_id;
+    common::twilio(&mut conn, w, 1000.0)?;
     diesel::sql_query(format!(
         "INSERT INTO clients (workspace_id, name, phone) SELECT {w}, 'Client ' || g, '+1415600' || lpad(g::text, 4, '0') FROM generate_series(1, 9000) g"
     ))
@@ -150,10 +59,7 @@ fn main() -> anyhow::Result<()> {
 
     // The signed-in floor: a session cookie from the login form.
     let floor_client = client(true);
-    let login = floor_client.get(format!("{base}/login")).send()?.text()?;
-    let csrf = login.split("name=\"csrf-token\" content=\"").nth(1).and_then(|s| s.split('"').next()).unwrap_or_default().to_string();
-    let signed_in = floor_client.post(format!("{base}/login")).form(&[("csrf_token", csrf.as_str()), ("email", "admin@bench.example"), ("password", password)]).send()?;
-    anyhow::ensure!(signed_in.status().is_success() || signed_in.status().is_redirection(), "sign-in failed: {}", signed_in.status());
+    common::sign_in(&floor_client, &base, "admin@bench.example", password)?;
 
     // Callbacks: four statuses per message, each twice, shuffled.
     let ids: Vec<i64> = {
@@ -218,7 +124,7 @@ fn main() -> anyhow::Result<()> {
     let env = Arc::new(switchboard::jobs::run::JobEnv {
         pool: pool.clone(),
         database_url: resources.database.url.clone(),
-        settings: Settings { addr: format!("127.0.0.1:{port}").parse()?, ..settings.clone() },
+        settings: settings.clone(),
         clock: Clock::default(),
         at_rest_key: switchboard::crypto::derive(SECRET.as_bytes()),
     });

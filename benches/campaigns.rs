@@ -1,0 +1,96 @@
+//! Campaigns benchmark (`cargo bench --bench campaigns`; `RECIPIENTS=20000 cargo bench
+//! --bench campaigns` for a quick run): the release app on its own private cluster and the
+//! tests' fake Twilio.
+//!
+//! - Making an SMS batch for RECIPIENTS attached clients (default 100,000) through the form:
+//!   the batch row and one recipient per client in one statement.
+//! - The batch's recipients page as its 2-second poll asks for it (htmx), at 32 connections,
+//!   beside the signed-in floor (`GET /healthz` with the session cookie) in the same run.
+//! - Dispatch of that batch by one `dispatch-batch` worker to the fake Twilio, the sender's
+//!   rate out of the way (1,000/s), for ten seconds.
+
+#[path = "../tests/support/fake_twilio.rs"]
+mod fake_twilio;
+mod common;
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use diesel::prelude::*;
+use switchboard::clock::Clock;
+
+use common::{client, count, run_load};
+use fake_twilio::FakeTwilio;
+
+fn main() -> anyhow::Result<()> {
+    let n: i64 = std::env::var("RECIPIENTS").ok().and_then(|v| v.parse().ok()).unwrap_or(100_000);
+    let dir = std::env::temp_dir().join(format!("switchboard-bench-campaigns-{}", std::process::id()));
+    let fake = FakeTwilio::start();
+    let fake_base = url::Url::parse(&fake.base())?;
+    let app = common::start(&dir, |s| {
+        s.twilio_api_base = fake_base.clone();
+        s.twilio_content_base = fake_base;
+    })?;
+    let base = app.base.clone();
+    let mut conn = app.pool.get()?;
+    let w = common::admin(&mut conn)?.workspace_id;
+    common::twilio(&mut conn, w, 1000.0)?;
+    let started = Instant::now();
+    diesel::sql_query(format!(
+        "INSERT INTO clients (workspace_id, name, phone, company) \
+         SELECT {w}, 'Client ' || g, '+1415' || lpad(g::text, 7, '0'), 'Company ' || (g % 500) FROM generate_series(1, {n}) g"
+    ))
+    .execute(&mut conn)?;
+    diesel::sql_query(format!("INSERT INTO campaigns (workspace_id, name, channels, status) VALUES ({w}, 'Spring', ARRAY['sms'], 'active')")).execute(&mut conn)?;
+    let campaign = count(&mut conn, &format!("SELECT max(id) FROM campaigns WHERE workspace_id = {w}"));
+    diesel::sql_query(format!("INSERT INTO campaign_clients (workspace_id, campaign_id, client_id) SELECT {w}, {campaign}, id FROM clients WHERE workspace_id = {w}"))
+        .execute(&mut conn)?;
+    diesel::sql_query("VACUUM ANALYZE").execute(&mut conn)?;
+    println!("setup: {n} clients attached to a campaign in {} ms", started.elapsed().as_millis());
+
+    let browser = client(true);
+    common::sign_in(&browser, &base, "admin@bench.example", "bench password 1")?;
+    let form_url = format!("{base}/campaigns/{campaign}/sms-messages");
+    let token = common::csrf(&browser, &form_url)?;
+    let started = Instant::now();
+    let made = browser.post(&form_url).form(&[("csrf_token", token.as_str()), ("body", "Hi {{name}}, spring prices are in."), ("send_at", "")]).send()?;
+    let took = started.elapsed();
+    anyhow::ensure!(made.status().is_success() || made.status().is_redirection(), "batch form answered {}", made.status());
+    let batch = count(&mut conn, &format!("SELECT max(id) FROM campaign_batches WHERE workspace_id = {w}"));
+    let recipients = count(&mut conn, &format!("SELECT count(*) FROM campaign_recipients WHERE workspace_id = {w} AND batch_id = {batch}"));
+    println!("make an SMS batch for {recipients} recipients (POST, one transaction): {} ms", took.as_millis());
+
+    let page = format!("{base}/campaigns/{campaign}/sms-messages/{batch}/recipients");
+    let polls = 3_000;
+    let _ = run_load((0..300).map(|_| browser.get(format!("{base}/healthz"))).collect());
+    let floor = run_load((0..polls).map(|_| browser.get(format!("{base}/healthz"))).collect());
+    let dashboard = run_load((0..polls).map(|_| browser.get(&page).header("HX-Request", "true").header("X-Background", "1")).collect());
+    common::print("signed-in floor GET /healthz:", &floor, polls);
+    common::print(&format!("recipients page poll ({recipients} recipients):"), &dashboard, polls);
+    println!("recipients poll / floor: {:.2} (throughput), p99 {:.2}x the floor's", dashboard.per_second / floor.per_second, dashboard.p99_ms / floor.p99_ms);
+
+    // Dispatch by one worker, ten seconds.
+    let env = Arc::new(switchboard::jobs::run::JobEnv {
+        pool: app.pool.clone(),
+        database_url: app.resources.database.url.clone(),
+        settings: app.settings.clone(),
+        clock: Clock::default(),
+        at_rest_key: switchboard::crypto::derive(common::SECRET.as_bytes()),
+    });
+    let options = switchboard::jobs::worker::Options { workers: 1, lease_secs: 60, batch: 8, poll: Duration::from_millis(100), scheduler: false };
+    let before = fake.accepted.load(Ordering::SeqCst);
+    let started = Instant::now();
+    let mut workers = switchboard::jobs::worker::Workers::start(env, options);
+    std::thread::sleep(Duration::from_secs(10));
+    let sent = fake.accepted.load(Ordering::SeqCst) - before;
+    let elapsed = started.elapsed().as_secs_f64();
+    // Pause the campaign so the worker's batch loop ends at its next check.
+    diesel::sql_query(format!("UPDATE campaigns SET status = 'paused' WHERE workspace_id = {w} AND id = {campaign}")).execute(&mut conn)?;
+    workers.stop();
+    println!("dispatch, one worker, throttle at 1000/s: {:.0} msg/s ({sent} sent in {elapsed:.1} s)", sent as f64 / elapsed);
+    drop(conn);
+    app.resources.shutdown();
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(())
+}
