@@ -158,6 +158,11 @@ pub fn job(env: &JobEnv, job: &Job) -> Result<(), JobError> {
         },
     };
     let zone = batches::workspace_zone(&mut conn, ws)?;
+    // Once per run, not per recipient: the batch is sending from its first step on.
+    diesel::update(campaign_batches::table.find((ws, batch.id)))
+        .filter(campaign_batches::status.eq("scheduled"))
+        .set((campaign_batches::status.eq("sending"), campaign_batches::started_at.eq(Some(Utc::now()))))
+        .execute(&mut conn)?;
     drop(conn);
     let last_attempt = (job.attempts >= job.max_attempts).then_some(job.attempts);
     loop {
@@ -205,10 +210,6 @@ fn step(env: &JobEnv, tx: &mut PgConnection, batch: &Batch, zone: &str) -> Resul
     .get_result(tx)
     .optional()?;
     let Some(picked) = picked else { return Ok(Step::Empty) };
-    diesel::update(campaign_batches::table.find((ws, batch.id)))
-        .filter(campaign_batches::status.eq("scheduled"))
-        .set((campaign_batches::status.eq("sending"), campaign_batches::started_at.eq(Some(Utc::now()))))
-        .execute(tx)?;
     let client: crate::clients::model::Client = clients::table.find((ws, picked.client_id)).select(crate::clients::model::Client::as_select()).first(tx)?;
     // Still sendable? (An opt-out since the batch was made wins.)
     if let Some(reason) = batches::skip_reason(batch.channel, &client, zone) {

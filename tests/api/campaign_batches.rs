@@ -13,12 +13,11 @@ use reqwest::StatusCode;
 use switchboard::campaigns::dispatch;
 use switchboard::users::role::Role;
 
-use crate::messaging_send::{PUBLIC_URL, Setup, WHATSAPP_FROM, add_template, on_fake, setup_with, sql, text, wait_for};
+use crate::messaging_send::{Setup, WHATSAPP_FROM, add_template, on_fake, setup_with, sql, text, wait_for, worker_process};
 use crate::support::fake_twilio::FakeTwilio;
 use crate::support::smtp::SmtpSink;
 use crate::support::{TestApp, location, spawn_app_on_with, spawn_app_with};
 
-const BIN: &str = env!("CARGO_BIN_EXE_switchboard");
 
 /// A campaign on `channels` in `status`; returns its id.
 fn campaign(app: &TestApp, ws: i64, status: &str, channels: &str) -> i64 {
@@ -346,23 +345,6 @@ async fn a_scheduled_batch_starts_on_time_once_with_two_instances() {
     }
     assert!(messages.iter().all(|m| m.created_at >= due), "nothing before send_at ({due})");
     assert_eq!(s.app.count("SELECT count(*) FROM jobs WHERE kind = 'dispatch-batch' AND status = 'done'"), 1);
-}
-
-fn worker_process(s: &Setup) -> std::process::Child {
-    std::process::Command::new(BIN)
-        .arg("worker")
-        .env("DATABASE_URL", &s.app.database_url)
-        .env("SWITCHBOARD_WORKERS", "1")
-        .env("SWITCHBOARD_JOB_LEASE_SECS", "2")
-        .env("SWITCHBOARD_SECRET_KEY", "test-secret-key-".repeat(4))
-        .env("SWITCHBOARD_PUBLIC_URL", PUBLIC_URL)
-        .env("TWILIO_API_BASE", s.fake.base())
-        .env("TWILIO_CONTENT_BASE", s.fake.base())
-        .env("RUST_LOG", "warn")
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("start switchboard worker")
 }
 
 #[tokio::test]

@@ -348,7 +348,9 @@ async fn the_form_counts_segments_and_previews_the_template_as_you_type() {
 
 const BIN: &str = env!("CARGO_BIN_EXE_switchboard");
 
-fn worker_process(s: &Setup) -> std::process::Child {
+/// A `switchboard worker` process on the test database and the fake Twilio (one worker,
+/// 2 s leases), for the tests that SIGKILL one mid-send.
+pub fn worker_process(s: &Setup) -> std::process::Child {
     std::process::Command::new(BIN)
         .arg("worker")
         .env("DATABASE_URL", &s.app.database_url)

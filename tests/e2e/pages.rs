@@ -64,6 +64,25 @@ async fn every_main_page_fits_a_phone_has_no_console_errors_and_passes_axe() {
     let client = app.count(&format!("SELECT min(id) FROM clients WHERE workspace_id = {}", ann.workspace_id));
     let entry = app.count(&format!("SELECT max(id) FROM audit_logs WHERE workspace_id = {}", ann.workspace_id));
     let tag = app.count(&format!("SELECT min(id) FROM tags WHERE workspace_id = {}", ann.workspace_id));
+    // A campaign with its audience and a half-sent SMS batch, and a WhatsApp flow (issue 12).
+    let w = ann.workspace_id;
+    for sql in [
+        format!("INSERT INTO campaigns (workspace_id, name, channels, status) VALUES ({w}, 'Spring offer', ARRAY['sms', 'email'], 'active')"),
+        format!("INSERT INTO campaign_clients (workspace_id, campaign_id, client_id) SELECT {w}, (SELECT max(id) FROM campaigns), id FROM clients WHERE workspace_id = {w}"),
+        format!("INSERT INTO campaign_batches (workspace_id, campaign_id, channel, mode, body, status) SELECT {w}, max(id), 'sms', 'text', 'Hi {{{{name}}}}', 'sending' FROM campaigns"),
+        format!(
+            "INSERT INTO campaign_recipients (workspace_id, batch_id, client_id, status, error_code, error_message) \
+             SELECT {w}, (SELECT max(id) FROM campaign_batches), id, (ARRAY['queued', 'delivered', 'read', 'failed'])[1 + id % 4], \
+               CASE WHEN id % 4 = 3 THEN 30003 END, CASE WHEN id % 4 = 3 THEN 'Unreachable destination handset' END FROM clients WHERE workspace_id = {w}"
+        ),
+        format!("INSERT INTO whatsapp_templates (workspace_id, provider_id, name, body, approval_status, buttons) VALUES ({w}, 'HXask', 'ask_interest', 'Interested, {{{{1}}}}?', 'approved', '[{{\"id\": \"yes\", \"title\": \"Yes\"}}]')"),
+        format!("INSERT INTO whatsapp_flows (workspace_id, name, steps) SELECT {w}, 'Spring flow', jsonb_build_array(jsonb_build_object('key', 's1', 'template_id', id)) FROM whatsapp_templates WHERE workspace_id = {w}"),
+    ] {
+        diesel::RunQueryDsl::execute(diesel::sql_query(sql), &mut app.conn()).unwrap();
+    }
+    let campaign = app.count(&format!("SELECT max(id) FROM campaigns WHERE workspace_id = {w}"));
+    let batch = app.count(&format!("SELECT max(id) FROM campaign_batches WHERE workspace_id = {w}"));
+    let flow = app.count(&format!("SELECT max(id) FROM whatsapp_flows WHERE workspace_id = {w}"));
 
     chrome.client.set_window_size(1366, 900).await.expect("resize");
     chrome.sign_in(&app.base, "ann@acme.test", PASSWORD).await;
@@ -97,6 +116,11 @@ async fn every_main_page_fits_a_phone_has_no_console_errors_and_passes_axe() {
         ("settings-twilio", "/settings/twilio".to_string()),
         ("whatsapp-templates", "/whatsapp-templates".to_string()),
         ("whatsapp-flows", "/whatsapp-flows".to_string()),
+        ("whatsapp-flow", format!("/whatsapp-flows/{flow}")),
+        ("campaigns", "/campaigns".to_string()),
+        ("campaign", format!("/campaigns/{campaign}")),
+        ("campaign-sms-batch-new", format!("/campaigns/{campaign}/sms-messages")),
+        ("campaign-recipients", format!("/campaigns/{campaign}/sms-messages/{batch}/recipients")),
     ];
     for (name, path) in &pages {
         findings.check(&chrome, &app.base, name, path).await;
