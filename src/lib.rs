@@ -1,6 +1,7 @@
 pub mod audit;
 pub mod auth;
 pub mod campaigns;
+pub mod chat;
 pub mod cli;
 pub mod clients;
 pub mod clock;
@@ -13,6 +14,7 @@ pub mod db;
 pub mod departments;
 pub mod email;
 pub mod error;
+pub mod events;
 pub mod imports;
 pub mod jobs;
 pub mod messaging;

@@ -503,6 +503,46 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    chats (workspace_id, id) {
+        workspace_id -> Int8,
+        id -> Int8,
+        client_id -> Int8,
+        channel -> Text,
+        status -> Text,
+        assignee_id -> Nullable<Int8>,
+        last_message_id -> Nullable<Int8>,
+        last_message_at -> Timestamptz,
+        last_inbound_at -> Nullable<Timestamptz>,
+        inbound_count -> Int8,
+        created_at -> Timestamptz,
+        closed_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    chat_reads (workspace_id, chat_id, user_id) {
+        workspace_id -> Int8,
+        chat_id -> Int8,
+        user_id -> Int8,
+        read_count -> Int8,
+        read_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    events (workspace_id, id) {
+        workspace_id -> Int8,
+        id -> Int8,
+        kind -> Text,
+        client_id -> Nullable<Int8>,
+        chat_id -> Nullable<Int8>,
+        user_id -> Nullable<Int8>,
+        data -> Jsonb,
+        created_at -> Timestamptz,
+    }
+}
+
 diesel::joinable!(audit_logs -> workspaces (workspace_id));
 diesel::joinable!(clients -> workspaces (workspace_id));
 diesel::joinable!(departments -> workspaces (workspace_id));
@@ -519,6 +559,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     campaign_hourly_counts,
     campaign_recipients,
     campaigns,
+    chat_reads,
+    chats,
     client_counts,
     client_departments,
     client_tags,
@@ -527,6 +569,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     communications,
     departments,
     early_status_callbacks,
+    events,
     follow_up_counts,
     follow_ups,
     import_chunks,

@@ -1,0 +1,10 @@
+DROP TRIGGER chat_whats_new ON messages;
+DROP FUNCTION chat_message_event();
+DROP TRIGGER chat_event ON chats;
+DROP FUNCTION chat_event();
+DROP FUNCTION emit_event(bigint, text, bigint, bigint, bigint, jsonb);
+DROP TABLE events;
+DROP TRIGGER chat_on_message ON messages;
+DROP FUNCTION chat_on_message();
+DROP TABLE chat_reads;
+DROP TABLE chats;

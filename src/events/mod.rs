@@ -1,0 +1,82 @@
+//! Live events (issue 13): what changed, for the server-sent-event streams of `GET /events`.
+//!
+//! Events are rows of `events`, written by triggers on `chats` and `messages` (whatever
+//! path changed them) or by [`emit`], each announced with `NOTIFY switchboard_events,
+//! '<workspace_id>:<event_id>'` at commit. Every instance listens and fans each event out
+//! to the streams of the users who may see it; a reconnecting stream replays what came
+//! after its `Last-Event-ID` from the table (kept for an hour).
+//!
+//! Kinds (the SSE event names): `chat` (a chat opened, reopened, closed, was assigned or
+//! has a new last message), `message` (a new message in a chat), `status` (a message in a
+//! chat changed status).
+
+use chrono::{DateTime, Utc};
+use diesel::pg::Pg;
+use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Jsonb, Nullable, Text};
+
+use crate::db::schema::events;
+
+/// The PostgreSQL notification channel.
+pub const CHANNEL: &str = "switchboard_events";
+
+#[derive(Clone, Debug, Queryable, Selectable)]
+#[diesel(table_name = events, check_for_backend(Pg))]
+pub struct Event {
+    pub workspace_id: i64,
+    pub id: i64,
+    pub kind: String,
+    pub client_id: Option<i64>,
+    pub chat_id: Option<i64>,
+    pub user_id: Option<i64>,
+    pub data: serde_json::Value,
+    pub created_at: DateTime<Utc>,
+}
+
+/// An event the code writes itself (the triggers write the chat ones), in the caller's
+/// transaction: announced when it commits. `user_id` set: for that user only; else for
+/// everyone who may see the client / chat.
+pub struct NewEvent<'a> {
+    pub workspace_id: i64,
+    pub kind: &'a str,
+    pub client_id: Option<i64>,
+    pub chat_id: Option<i64>,
+    pub user_id: Option<i64>,
+    pub data: serde_json::Value,
+}
+
+#[derive(QueryableByName)]
+struct Emitted {
+    #[diesel(sql_type = BigInt)]
+    id: i64,
+}
+
+pub fn emit(conn: &mut PgConnection, event: &NewEvent) -> QueryResult<i64> {
+    let row: Emitted = diesel::sql_query("SELECT emit_event($1, $2, $3, $4, $5, $6) AS id")
+        .bind::<BigInt, _>(event.workspace_id)
+        .bind::<Text, _>(event.kind)
+        .bind::<Nullable<BigInt>, _>(event.client_id)
+        .bind::<Nullable<BigInt>, _>(event.chat_id)
+        .bind::<Nullable<BigInt>, _>(event.user_id)
+        .bind::<Jsonb, _>(&event.data)
+        .get_result(conn)?;
+    Ok(row.id)
+}
+
+/// A notification's payload, `"<workspace_id>:<event_id>"`.
+pub fn parse_payload(payload: &str) -> Option<(i64, i64)> {
+    let (workspace, id) = payload.split_once(':')?;
+    Some((workspace.parse().ok()?, id.parse().ok()?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn payloads_name_the_workspace_and_the_event() {
+        assert_eq!(parse_payload("12:345"), Some((12, 345)));
+        assert_eq!(parse_payload("12"), None);
+        assert_eq!(parse_payload("a:1"), None);
+    }
+}
