@@ -265,8 +265,8 @@ async fn a_whatsapp_template_batch_fills_to_delivered_and_a_throttled_one_pauses
     assert_eq!(ada.content_variables.as_deref(), Some(r#"{"1":"Ada Hot"}"#));
     assert!(!chrome.client.source().await.unwrap().contains(AUTH_TOKEN), "the token is never on a page");
 
-    // A throttled second batch: 20 recipients at 2 messages a second.
-    run_sql(&app, &format!("UPDATE twilio_settings SET whatsapp_rate = 2 WHERE workspace_id = {w}"));
+    // A throttled second batch: 20 recipients at 1 message a second (room to pause mid-send).
+    run_sql(&app, &format!("UPDATE twilio_settings SET whatsapp_rate = 1 WHERE workspace_id = {w}"));
     run_sql(&app, &format!("INSERT INTO campaigns (workspace_id, name, channels, status, whatsapp_from) VALUES ({w}, 'Summer sale', ARRAY['whatsapp'], 'active', '+14155550100')"));
     let summer = app.count("SELECT max(id) FROM campaigns");
     run_sql(&app, &format!(
@@ -277,6 +277,13 @@ async fn a_whatsapp_template_batch_fills_to_delivered_and_a_throttled_one_pauses
     let prefix = "whatsapp:+14156000";
     let (recipients, second) = whatsapp_batch(&chrome, &app, summer, "Hi Client 01, the spring sale starts today.").await;
     until("the first throttled sends", Duration::from_secs(20), || sends(&fake, prefix) >= 2).await;
+    // Mid-send on the page too (its next 2 s poll).
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while chrome.text("#batch-done").await.trim() == "0" {
+        assert!(Instant::now() < deadline, "the page never showed progress");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(chrome.eval("return document.getElementById('recipients-live').dataset.batchStatus;").await, serde_json::json!("sending"));
     for width in [1366, 390] {
         chrome.client.set_window_size(width, if width == 390 { 844 } else { 900 }).await.expect("resize");
         chrome.wait_for("#batch-progress").await;
