@@ -52,17 +52,20 @@ pub fn build(from: &str, email: &Email) -> Result<Message, JobError> {
     build_with(from, email, None)
 }
 
-/// The message; with `unsubscribe` (an https URL), the `List-Unsubscribe` and
-/// `List-Unsubscribe-Post: List-Unsubscribe=One-Click` headers of RFC 8058 (the URL answers
-/// a POST with no session or CSRF token).
+/// The message; with `unsubscribe`, the `List-Unsubscribe` header, and when the URL is
+/// https also `List-Unsubscribe-Post: List-Unsubscribe=One-Click` (RFC 8058; the URL
+/// answers a POST with no session or CSRF token).
 pub fn build_with(from: &str, email: &Email, unsubscribe: Option<&str>) -> Result<Message, JobError> {
     let from: Mailbox = from.parse().map_err(|e| JobError::Permanent(format!("bad sender address {from:?}: {e}")))?;
     let to: Mailbox = email.to.parse().map_err(|e| JobError::Permanent(format!("bad recipient address {:?}: {e}", email.to)))?;
     let mut builder = Message::builder().from(from).to(to).subject(&email.subject);
     if let Some(url) = unsubscribe {
-        builder = builder
-            .raw_header(HeaderValue::new(HeaderName::new_from_ascii_str("List-Unsubscribe"), format!("<{url}>")))
-            .raw_header(HeaderValue::new(HeaderName::new_from_ascii_str("List-Unsubscribe-Post"), "List-Unsubscribe=One-Click".into()));
+        builder = builder.raw_header(HeaderValue::new(HeaderName::new_from_ascii_str("List-Unsubscribe"), format!("<{url}>")));
+        // RFC 8058 one-click needs an https URL; a plain-http PUBLIC_URL (a test or a
+        // laptop) gets the RFC 2369 link only.
+        if url.starts_with("https://") {
+            builder = builder.raw_header(HeaderValue::new(HeaderName::new_from_ascii_str("List-Unsubscribe-Post"), "List-Unsubscribe=One-Click".into()));
+        }
     }
     builder
         .multipart(MultiPart::alternative_plain_html(email.text.clone(), email.html.clone()))

@@ -606,3 +606,26 @@ async fn a_plain_only_email_batch_keeps_its_html_part_and_one_click_post_opts_ou
     let mail = sink.wait_for(2).await;
     assert_eq!(header(&mail[1], "List-Unsubscribe"), None);
 }
+
+#[tokio::test]
+async fn over_plain_http_the_link_header_is_sent_without_the_one_click_header() {
+    let sink = SmtpSink::start();
+    let url = sink.url();
+    let app = spawn_app_with(|s| {
+        s.smtp_url = Some(url.parse().unwrap());
+        s.public_url = Some("http://crm.acme.test/".parse().unwrap());
+    })
+    .await;
+    let (browser, admin) = app.signed_in(Role::Admin).await;
+    let ws = admin.workspace_id;
+    let c = campaign(&app, ws, "active", "'email'");
+    let ada = new_client(&app, ws, "name, email", "'Ada Obi', 'ada@example.com'");
+    attach(&app, ws, c, ada);
+    let r = browser.post(&format!("/campaigns/{c}/emails"), &[("subject", "News"), ("body", "Hello"), ("send_at", "")]).await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let mail = sink.wait_for(1).await;
+    let link = mail[0].link("/unsubscribe/").unwrap();
+    assert!(link.starts_with(&format!("http://crm.acme.test/unsubscribe/{ws}.{ada}.")), "{link}");
+    assert_eq!(header(&mail[0], "List-Unsubscribe"), Some(format!("<{link}>")));
+    assert_eq!(header(&mail[0], "List-Unsubscribe-Post"), None, "RFC 8058 wants https");
+}
