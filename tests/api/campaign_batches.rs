@@ -629,3 +629,21 @@ async fn over_plain_http_the_link_header_is_sent_without_the_one_click_header() 
     assert_eq!(header(&mail[0], "List-Unsubscribe"), Some(format!("<{link}>")));
     assert_eq!(header(&mail[0], "List-Unsubscribe-Post"), None, "RFC 8058 wants https");
 }
+
+#[tokio::test]
+async fn a_refused_email_batch_keeps_the_html_typed_as_text_and_writes_nothing() {
+    let app = spawn_app_with(|_| {}).await;
+    let (browser, admin) = app.signed_in(Role::Admin).await;
+    let ws = admin.workspace_id;
+    let c = campaign(&app, ws, "active", "'email'");
+    let ada = new_client(&app, ws, "name, email", "'Ada Obi', 'ada@example.com'");
+    attach(&app, ws, c, ada);
+    let r = browser.post(&format!("/campaigns/{c}/emails"), &[("subject", ""), ("body", "Hello"), ("html_body", "<p>Hi</p></textarea><script>x()</script>"), ("send_at", "")]).await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let html = r.text().await.unwrap();
+    assert!(html.contains("<p class=\"flash error\" role=\"alert\">Write the subject.</p>"), "{html}");
+    assert!(html.contains("aria-describedby=\"batch-html-body-help\">&#60;p&#62;Hi&#60;/p&#62;&#60;/textarea&#62;&#60;script&#62;x()&#60;/script&#62;</textarea>"), "kept, escaped: {html}");
+    assert!(!html.contains("<script>x()"), "{html}");
+    assert_eq!(app.count("SELECT count(*) FROM campaign_batches"), 0);
+    assert_eq!(app.count("SELECT count(*) FROM jobs"), 0);
+}
