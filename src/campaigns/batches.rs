@@ -54,6 +54,8 @@ use crate::web::render::{respond, see_other};
 pub const FIELDS: [&str; 4] = ["name", "company", "email", "phone"];
 pub const SUBJECT_MAX_CHARS: usize = 300;
 pub const EMAIL_BODY_MAX_CHARS: usize = 100_000;
+/// The HTML body's limit (the column allows 500 000).
+pub const EMAIL_HTML_MAX_CHARS: usize = 200_000;
 /// Where the unsubscribe link records the opt-out.
 pub const UNSUBSCRIBE_SOURCE: &str = "unsubscribe link";
 
@@ -70,6 +72,8 @@ pub struct Batch {
     pub variables: Value,
     pub subject: Option<String>,
     pub body: String,
+    /// An email batch's optional HTML body (the plain `body` is always sent beside it).
+    pub html_body: Option<String>,
     pub sender: Option<String>,
     pub send_at: DateTime<Utc>,
     pub status: BatchStatus,
@@ -146,7 +150,10 @@ fn field_values(client: &Client) -> Vec<(String, String)> {
 /// `text` with each `{{name}}`, `{{company}}`, `{{email}}`, `{{phone}}` (spaces inside the
 /// braces allowed) replaced by the client's value; anything else in braces stays as written.
 pub fn fill_fields(text: &str, client: &Client) -> String {
-    let values = field_values(client);
+    fill_values(text, &field_values(client))
+}
+
+fn fill_values(text: &str, values: &[(String, String)]) -> String {
     let mut out = String::with_capacity(text.len());
     let mut rest = text;
     while let Some(start) = rest.find("{{") {
@@ -205,18 +212,65 @@ pub fn render_message(conn: &mut PgConnection, batch: &Batch, client: &Client) -
     }
 }
 
-/// A campaign email to `client`, its unsubscribe link at the end of both bodies.
+/// A campaign email to `client` (multipart/alternative: plain and HTML), its unsubscribe
+/// link at the end of the plain body. The HTML part is the batch's own `html_body` when it
+/// has one — its `{{name}}`… fields filled with HTML-escaped values (a client's name is
+/// never markup), the link an `<a>` where `{{unsubscribe}}` is, else a footer — or else
+/// the plain body, escaped, in paragraphs, with the footer.
 pub fn render_email(env: &JobEnv, batch: &Batch, client: &Client) -> Email {
     let link = unsubscribe_url(&crate::messaging::send::public_base(&env.settings), &env.at_rest_key, batch.workspace_id, client.id);
     let text = fill_fields(&batch.body, client);
     let subject = fill_fields(batch.subject.as_deref().unwrap_or_default(), client);
-    let html_body: String = text.split("\n\n").map(|p| format!("<p>{}</p>", escape(p).replace('\n', "<br>"))).collect::<Vec<_>>().join("\n");
+    let html = match batch.html_body.as_deref().filter(|h| !h.trim().is_empty()) {
+        Some(html_body) => render_html_body(html_body, client, &link),
+        None => {
+            let paragraphs: String = text.split("\n\n").map(|p| format!("<p>{}</p>", escape(p).replace('\n', "<br>"))).collect::<Vec<_>>().join("\n");
+            format!("<!doctype html><html><body>{paragraphs}\n{}</body></html>", unsubscribe_footer(&link))
+        }
+    };
     Email {
         to: client.email.clone().unwrap_or_default().trim().to_string(),
         subject,
         text: format!("{text}\n\n--\nTo stop receiving these emails, unsubscribe: {link}\n"),
-        html: format!("<!doctype html><html><body>{html_body}\n<hr><p style=\"font-size:12px\">To stop receiving these emails, <a href=\"{link}\">unsubscribe</a>.</p></body></html>"),
+        html,
     }
+}
+
+fn unsubscribe_footer(link: &str) -> String {
+    format!("<hr><p style=\"font-size:12px\">To stop receiving these emails, <a href=\"{}\">unsubscribe</a>.</p>", escape(link))
+}
+
+/// Whether `text` has a `{{unsubscribe}}` placeholder (spaces inside the braces allowed).
+fn has_unsubscribe(text: &str) -> bool {
+    let mut rest = text;
+    while let Some(start) = rest.find("{{") {
+        let after = &rest[start + 2..];
+        if after.find("}}").is_some_and(|end| after[..end].trim() == "unsubscribe") {
+            return true;
+        }
+        rest = after;
+    }
+    false
+}
+
+/// An email batch's HTML body for `client`: the fields escaped, `{{unsubscribe}}` the link
+/// (or the footer appended — before `</body>` when the body is a whole document).
+pub fn render_html_body(html_body: &str, client: &Client, link: &str) -> String {
+    let mut values: Vec<(String, String)> = field_values(client).into_iter().map(|(k, v)| (k, escape(&v))).collect();
+    let anchor = format!("<a href=\"{}\">unsubscribe</a>", escape(link));
+    values.push(("unsubscribe".into(), anchor));
+    let has_link = has_unsubscribe(html_body);
+    let filled = fill_values(html_body, &values);
+    let whole = filled.to_ascii_lowercase().contains("<html");
+    let body = if has_link {
+        filled
+    } else {
+        match filled.to_ascii_lowercase().rfind("</body>") {
+            Some(at) => format!("{}{}{}", &filled[..at], unsubscribe_footer(link), &filled[at..]),
+            None => format!("{filled}\n{}", unsubscribe_footer(link)),
+        }
+    };
+    if whole { body } else { format!("<!doctype html><html><body>{body}</body></html>") }
 }
 
 use crate::messaging::client_messages::escape;
@@ -326,6 +380,9 @@ pub struct BatchForm {
     body: String,
     #[serde(default)]
     subject: String,
+    /// An email batch's optional HTML body.
+    #[serde(default)]
+    html_body: String,
     #[serde(default)]
     send_at: String,
     /// `var_1`, `var_2`, … (and the CSRF token, ignored).
@@ -448,6 +505,7 @@ pub struct NewBatch {
     pub variables: Value,
     pub subject: Option<String>,
     pub body: String,
+    pub html_body: Option<String>,
     pub sender: Option<String>,
     pub send_at: DateTime<Utc>,
 }
@@ -476,7 +534,7 @@ fn check(conn: &mut PgConnection, state: &AppState, ws: i64, campaign: &Campaign
             }
         }
     };
-    let mut checked = NewBatch { channel, mode: "text", template_id: None, variables: json!({}), subject: None, body: String::new(), sender, send_at };
+    let mut checked = NewBatch { channel, mode: "text", template_id: None, variables: json!({}), subject: None, body: String::new(), html_body: None, sender, send_at };
     match channel {
         BatchChannel::WhatsApp => {
             match form.mode.trim() {
@@ -530,9 +588,14 @@ fn check(conn: &mut PgConnection, state: &AppState, ws: i64, campaign: &Campaign
             if body.chars().count() > EMAIL_BODY_MAX_CHARS {
                 return Ok(Err(format!("The email must be at most {EMAIL_BODY_MAX_CHARS} characters.")));
             }
+            let html_body = form.html_body.trim();
+            if html_body.chars().count() > EMAIL_HTML_MAX_CHARS {
+                return Ok(Err(format!("The HTML email must be at most {EMAIL_HTML_MAX_CHARS} characters.")));
+            }
             checked.mode = "email";
             checked.subject = Some(subject.to_string());
             checked.body = body.to_string();
+            checked.html_body = Some(html_body.to_string()).filter(|h| !h.is_empty());
         }
     }
     Ok(Ok(checked))
@@ -560,6 +623,7 @@ pub fn insert_batch(tx: &mut PgConnection, ws: i64, campaign_id: i64, new: &NewB
             campaign_batches::variables.eq(&new.variables),
             campaign_batches::subject.eq(&new.subject),
             campaign_batches::body.eq(&new.body),
+            campaign_batches::html_body.eq(&new.html_body),
             campaign_batches::sender.eq(&new.sender),
             campaign_batches::send_at.eq(new.send_at),
             campaign_batches::created_by.eq(created_by),

@@ -4,6 +4,7 @@
 
 use std::time::Duration;
 
+use lettre::message::header::{HeaderName, HeaderValue};
 use lettre::message::{Mailbox, MultiPart};
 use lettre::{Message, Transport};
 
@@ -21,7 +22,11 @@ pub fn job(env: &JobEnv, job: &Job) -> Result<(), JobError> {
     let Some(config) = config else {
         return Err(JobError::Wait("No SMTP server is configured (Settings → Email, or SMTP_URL); the email waits.".into(), Duration::from_secs(300)));
     };
-    let message = build(&config.from, &email)?;
+    // A campaign email carries its one-click unsubscribe (RFC 8058), computed here from the
+    // recipient rather than stored in the payload (the link is its client's capability).
+    let base = crate::messaging::send::public_base(&env.settings);
+    let unsubscribe = payload.campaign.map(|c| crate::campaigns::batches::unsubscribe_url(&base, &env.at_rest_key, job.workspace_id, c.client_id));
+    let message = build_with(&config.from, &email, unsubscribe.as_deref())?;
     let transport = config.transport().map_err(JobError::Permanent)?;
     let outcome = match transport.send(&message) {
         Ok(_) => Ok(()),
@@ -44,12 +49,25 @@ pub fn job(env: &JobEnv, job: &Job) -> Result<(), JobError> {
 }
 
 pub fn build(from: &str, email: &Email) -> Result<Message, JobError> {
+    build_with(from, email, None)
+}
+
+/// The message; with `unsubscribe`, the `List-Unsubscribe` header, and when the URL is
+/// https also `List-Unsubscribe-Post: List-Unsubscribe=One-Click` (RFC 8058; the URL
+/// answers a POST with no session or CSRF token).
+pub fn build_with(from: &str, email: &Email, unsubscribe: Option<&str>) -> Result<Message, JobError> {
     let from: Mailbox = from.parse().map_err(|e| JobError::Permanent(format!("bad sender address {from:?}: {e}")))?;
     let to: Mailbox = email.to.parse().map_err(|e| JobError::Permanent(format!("bad recipient address {:?}: {e}", email.to)))?;
-    Message::builder()
-        .from(from)
-        .to(to)
-        .subject(&email.subject)
+    let mut builder = Message::builder().from(from).to(to).subject(&email.subject);
+    if let Some(url) = unsubscribe {
+        builder = builder.raw_header(HeaderValue::new(HeaderName::new_from_ascii_str("List-Unsubscribe"), format!("<{url}>")));
+        // RFC 8058 one-click needs an https URL; a plain-http PUBLIC_URL (a test or a
+        // laptop) gets the RFC 2369 link only.
+        if url.starts_with("https://") {
+            builder = builder.raw_header(HeaderValue::new(HeaderName::new_from_ascii_str("List-Unsubscribe-Post"), "List-Unsubscribe=One-Click".into()));
+        }
+    }
+    builder
         .multipart(MultiPart::alternative_plain_html(email.text.clone(), email.html.clone()))
         .map_err(|e| JobError::Permanent(format!("cannot build the message: {e}")))
 }

@@ -40,13 +40,17 @@ pub fn token(session: &Session) -> String {
 /// Requests no browser session drives, so no CSRF token: a POST to one of the signed
 /// webhook routes (`/webhooks/twilio/{key}/status`, `/webhooks/twilio/{key}/inbound`,
 /// `/webhooks/meta/{key}`), and an `/api/v1/` request that carries `Authorization: Bearer`
-/// (a header no cross-site form can send). Anything else under those prefixes, a route
+/// (a header no cross-site form can send); and `POST /unsubscribe/{token}`, the one-click
+/// unsubscribe of campaign emails (issue 12). Anything else under those prefixes, a route
 /// signed in by cookie included, is checked like every other.
 fn exempt(method: &Method, path: &str, authorization: Option<&str>) -> bool {
     let segments: Vec<&str> = path.strip_prefix('/').unwrap_or("").split('/').collect();
     let webhook = *method == Method::POST
         && match segments.as_slice() {
             ["webhooks", "twilio", key, "status" | "inbound"] | ["webhooks", "meta", key] => !key.is_empty(),
+            // A campaign email's one-click unsubscribe (RFC 8058): the mail provider POSTs
+            // with no session; the token is the client's HMAC and does nothing else.
+            ["unsubscribe", token] => !token.is_empty(),
             _ => false,
         };
     let bearer = authorization
@@ -200,6 +204,9 @@ mod tests {
             (&post, "/webhooks/meta/k3y/extra", None, false),
             (&post, "/webhooks/meta/", None, false),
             (&post, "/webhooks/settings", None, false),
+            (&post, "/unsubscribe/7.42.00ff", None, true),
+            (&post, "/unsubscribe/", None, false),
+            (&post, "/unsubscribe/7.42.00ff/x", None, false),
             (&Method::DELETE, "/webhooks/meta/k3y", None, false),
             (&post, "/api/v1/clients", Some("Bearer sb_123"), true),
             (&Method::DELETE, "/api/v1/clients/1", Some("bearer sb_123"), true),

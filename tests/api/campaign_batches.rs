@@ -479,3 +479,171 @@ async fn without_twilio_a_message_batch_is_refused_with_the_reason() {
     assert_eq!(s.app.count("SELECT count(*) FROM campaign_batches"), 0);
     assert_eq!(s.app.count("SELECT count(*) FROM jobs WHERE kind = 'dispatch-batch'"), 0);
 }
+
+/// One part of a multipart message (`text/plain`, `text/html`), quoted-printable undone.
+fn mime_part(mail: &crate::support::smtp::Received, content_type: &str) -> String {
+    let decoded = mail.decoded();
+    let outer = header(mail, "Content-Type").unwrap();
+    let boundary = outer.split("boundary=").nth(1).expect("a multipart message").trim_matches('"');
+    let start = decoded.find(&format!("Content-Type: {content_type}")).unwrap_or_else(|| panic!("no {content_type} part: {decoded}"));
+    let part = &decoded[start..];
+    let body = &part[part.find("\r\n\r\n").expect("part headers end") + 4..];
+    body[..body.find(&format!("\r\n--{boundary}")).expect("part ends at its boundary")].to_string()
+}
+
+/// A header of the message, unfolded.
+fn header(mail: &crate::support::smtp::Received, name: &str) -> Option<String> {
+    let head = &mail.data[..mail.data.find("\r\n\r\n").unwrap()];
+    head.replace("\r\n ", " ").replace("\r\n\t", " ").lines().find_map(|l| l.strip_prefix(&format!("{name}: ")).map(str::to_string))
+}
+
+async fn email_app(sink: &SmtpSink) -> TestApp {
+    let url = sink.url();
+    spawn_app_with(|s| {
+        s.smtp_url = Some(url.parse().unwrap());
+        s.public_url = Some("https://crm.acme.test/".parse().unwrap());
+    })
+    .await
+}
+
+#[tokio::test]
+async fn an_email_batch_with_an_html_body_sends_both_parts_with_the_fields_escaped() {
+    let sink = SmtpSink::start();
+    let app = email_app(&sink).await;
+    let (browser, admin) = app.signed_in(Role::Admin).await;
+    let ws = admin.workspace_id;
+    let c = campaign(&app, ws, "active", "'email'");
+    let evil = new_client(&app, ws, "name, email, company", "'<b>x</b>', 'x@example.com', 'Obi & Co'");
+    attach(&app, ws, c, evil);
+    let form = browser.get_html(&format!("/campaigns/{c}/emails")).await;
+    assert!(form.contains("<textarea id=\"batch-html-body\" name=\"html_body\" rows=\"10\" maxlength=\"200000\" aria-describedby=\"batch-html-body-help\"></textarea>"), "{form}");
+    let html_body = "<h1>Hello {{ name }}</h1>\n<p>From {{company}}. <a href=\"https://shop.acme.test/\">Shop</a></p>\n<p>Had enough? {{unsubscribe}}</p>";
+    let r = browser
+        .post(&format!("/campaigns/{c}/emails"), &[("subject", "News"), ("body", "Dear {{name}},\n\nSee the shop."), ("html_body", html_body), ("send_at", "")])
+        .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let b = batch_id(&r, c, "emails");
+    assert_eq!(text(&app, &format!("SELECT html_body FROM campaign_batches WHERE id = {b}")), html_body, "stored as written");
+    let mail = sink.wait_for(1).await;
+    wait_for(&app, &format!("EXISTS (SELECT 1 FROM campaign_recipients WHERE batch_id = {b} AND client_id = {evil} AND status = 'sent')")).await;
+    assert_eq!(mail.len(), 1);
+    assert!(header(&mail[0], "Content-Type").unwrap().starts_with("multipart/alternative;"), "{}", mail[0].data);
+    let link_prefix = format!("https://crm.acme.test/unsubscribe/{ws}.{evil}.");
+    let plain = mime_part(&mail[0], "text/plain");
+    assert!(plain.starts_with("Dear <b>x</b>,\r\n\r\nSee the shop.\r\n\r\n--\r\nTo stop receiving these emails, unsubscribe: https://crm.acme.test/unsubscribe/"), "{plain}");
+    let html = mime_part(&mail[0], "text/html");
+    let link = mail[0].link("/unsubscribe/").unwrap();
+    assert!(link.starts_with(&link_prefix), "{link}");
+    assert_eq!(
+        html.trim_end(),
+        format!(
+            "<!doctype html><html><body><h1>Hello &lt;b&gt;x&lt;/b&gt;</h1>\r\n<p>From Obi &amp; Co. <a href=\"https://shop.acme.test/\">Shop</a></p>\r\n<p>Had enough? <a href=\"{link}\">unsubscribe</a></p></body></html>"
+        ),
+        "the name is text, not markup; the link is where {{{{unsubscribe}}}} was, with no footer"
+    );
+    assert!(!html.contains("<b>x</b>"), "{html}");
+    // RFC 8058 one-click unsubscribe headers.
+    assert_eq!(header(&mail[0], "List-Unsubscribe"), Some(format!("<{link}>")));
+    assert_eq!(header(&mail[0], "List-Unsubscribe-Post").as_deref(), Some("List-Unsubscribe=One-Click"));
+
+    // Without {{unsubscribe}} the link is appended as a footer (before </body> of a whole document).
+    sql(&app, &format!("UPDATE clients SET name = 'Bob' WHERE id = {evil}"));
+    let r = browser
+        .post(&format!("/campaigns/{c}/emails"), &[("subject", "More"), ("body", "Hi {{name}}"), ("html_body", "<html><body><p>Hi {{name}}</p></body></html>"), ("send_at", "")])
+        .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let mail = sink.wait_for(2).await;
+    let html = mime_part(&mail[1], "text/html");
+    assert_eq!(
+        html.trim_end(),
+        format!("<html><body><p>Hi Bob</p><hr><p style=\"font-size:12px\">To stop receiving these emails, <a href=\"{link}\">unsubscribe</a>.</p></body></html>")
+    );
+}
+
+#[tokio::test]
+async fn a_plain_only_email_batch_keeps_its_html_part_and_one_click_post_opts_out() {
+    let sink = SmtpSink::start();
+    let app = email_app(&sink).await;
+    let (browser, admin) = app.signed_in(Role::Admin).await;
+    let ws = admin.workspace_id;
+    let c = campaign(&app, ws, "active", "'email'");
+    let ada = new_client(&app, ws, "name, email", "'Ada Obi', 'ada@example.com'");
+    attach(&app, ws, c, ada);
+    let r = browser.post(&format!("/campaigns/{c}/emails"), &[("subject", "News"), ("body", "Dear {{name}},\n\nOur <spring> offer."), ("html_body", "  "), ("send_at", "")]).await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let b = batch_id(&r, c, "emails");
+    assert_eq!(app.count(&format!("SELECT count(*) FROM campaign_batches WHERE id = {b} AND html_body IS NULL")), 1, "a blank HTML body is none");
+    let mail = sink.wait_for(1).await;
+    let link = mail[0].link("/unsubscribe/").unwrap();
+    let html = mime_part(&mail[0], "text/html");
+    assert_eq!(
+        html.trim_end(),
+        format!("<!doctype html><html><body><p>Dear Ada Obi,</p>\r\n<p>Our &lt;spring&gt; offer.</p>\r\n<hr><p style=\"font-size:12px\">To stop receiving these emails, <a href=\"{link}\">unsubscribe</a>.</p></body></html>")
+    );
+    assert_eq!(header(&mail[0], "List-Unsubscribe"), Some(format!("<{link}>")));
+    assert_eq!(header(&mail[0], "List-Unsubscribe-Post").as_deref(), Some("List-Unsubscribe=One-Click"));
+    wait_for(&app, "EXISTS (SELECT 1 FROM jobs WHERE kind = 'send-email' AND status = 'done')").await;
+    assert_eq!(app.count("SELECT count(*) FROM jobs WHERE payload::text LIKE '%/unsubscribe/%'"), 0, "the link is not left in a job payload");
+
+    // One-click (RFC 8058): the mail provider POSTs `List-Unsubscribe=One-Click` with no
+    // session, no cookie and no CSRF token.
+    let path = link.trim_start_matches("https://crm.acme.test");
+    let r = reqwest::Client::new()
+        .post(app.browser().url(path))
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .body("List-Unsubscribe=One-Click")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(text(&app, &format!("SELECT opt_out_email_source FROM clients WHERE id = {ada} AND opt_out_email_at IS NOT NULL")), "unsubscribe link");
+    assert_eq!(app.count(&format!("SELECT count(*) FROM audit_logs WHERE action = 'clients.opted_out' AND entity_id = '{ada}' AND after->>'source' = 'unsubscribe link'")), 1);
+    // Other routes still want the token: the exemption is this path only.
+    let r = reqwest::Client::new().post(app.browser().url(&format!("{path}/x"))).body("").send().await.unwrap();
+    assert_ne!(r.status(), StatusCode::OK);
+    // A mail that is not a campaign's carries no unsubscribe header.
+    assert_eq!(browser.post("/settings/smtp/test", &[]).await.status(), StatusCode::SEE_OTHER);
+    let mail = sink.wait_for(2).await;
+    assert_eq!(header(&mail[1], "List-Unsubscribe"), None);
+}
+
+#[tokio::test]
+async fn over_plain_http_the_link_header_is_sent_without_the_one_click_header() {
+    let sink = SmtpSink::start();
+    let url = sink.url();
+    let app = spawn_app_with(|s| {
+        s.smtp_url = Some(url.parse().unwrap());
+        s.public_url = Some("http://crm.acme.test/".parse().unwrap());
+    })
+    .await;
+    let (browser, admin) = app.signed_in(Role::Admin).await;
+    let ws = admin.workspace_id;
+    let c = campaign(&app, ws, "active", "'email'");
+    let ada = new_client(&app, ws, "name, email", "'Ada Obi', 'ada@example.com'");
+    attach(&app, ws, c, ada);
+    let r = browser.post(&format!("/campaigns/{c}/emails"), &[("subject", "News"), ("body", "Hello"), ("send_at", "")]).await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let mail = sink.wait_for(1).await;
+    let link = mail[0].link("/unsubscribe/").unwrap();
+    assert!(link.starts_with(&format!("http://crm.acme.test/unsubscribe/{ws}.{ada}.")), "{link}");
+    assert_eq!(header(&mail[0], "List-Unsubscribe"), Some(format!("<{link}>")));
+    assert_eq!(header(&mail[0], "List-Unsubscribe-Post"), None, "RFC 8058 wants https");
+}
+
+#[tokio::test]
+async fn a_refused_email_batch_keeps_the_html_typed_as_text_and_writes_nothing() {
+    let app = spawn_app_with(|_| {}).await;
+    let (browser, admin) = app.signed_in(Role::Admin).await;
+    let ws = admin.workspace_id;
+    let c = campaign(&app, ws, "active", "'email'");
+    let ada = new_client(&app, ws, "name, email", "'Ada Obi', 'ada@example.com'");
+    attach(&app, ws, c, ada);
+    let r = browser.post(&format!("/campaigns/{c}/emails"), &[("subject", ""), ("body", "Hello"), ("html_body", "<p>Hi</p></textarea><script>x()</script>"), ("send_at", "")]).await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let html = r.text().await.unwrap();
+    assert!(html.contains("<p class=\"flash error\" role=\"alert\">Write the subject.</p>"), "{html}");
+    assert!(html.contains("aria-describedby=\"batch-html-body-help\">&#60;p&#62;Hi&#60;/p&#62;&#60;/textarea&#62;&#60;script&#62;x()&#60;/script&#62;</textarea>"), "kept, escaped: {html}");
+    assert!(!html.contains("<script>x()"), "{html}");
+    assert_eq!(app.count("SELECT count(*) FROM campaign_batches"), 0);
+    assert_eq!(app.count("SELECT count(*) FROM jobs"), 0);
+}

@@ -11,8 +11,10 @@ use crate::walk::{FIELDS, concrete, fingerprint, seed};
 
 /// Routes that take unsafe methods without a session's CSRF token: signed webhooks and
 /// bearer-token API routes, each checked by its own signature or token test instead
-/// (`twilio_webhooks.rs`).
-const CSRF_EXEMPT: &[&str] = &["/webhooks/twilio/{workspace_key}/status", "/webhooks/twilio/{workspace_key}/inbound"];
+/// (`twilio_webhooks.rs`); and the one-click unsubscribe of campaign emails (RFC 8058: the
+/// mail provider POSTs with no session; the HMAC token is the check, tested in
+/// `campaign_batches.rs`).
+const CSRF_EXEMPT: &[&str] = &["/webhooks/twilio/{workspace_key}/status", "/webhooks/twilio/{workspace_key}/inbound", "/unsubscribe/{token}"];
 
 const SAFE: [&str; 3] = ["GET", "HEAD", "OPTIONS"];
 

@@ -449,3 +449,47 @@ fn read_request(stream: &mut TcpStream) -> Option<Request> {
     };
     Some(Request { method, path, raw_query, headers, body })
 }
+
+/// Twilio's side of delivery, running on its own: every accepted message with a
+/// StatusCallback, once `ready` says the app has it (its SID recorded), gets the signed
+/// callbacks `sent` then `delivered`, as Twilio posts them. Stops when dropped.
+pub struct AutoDeliver {
+    stop: Arc<AtomicBool>,
+    /// Callbacks the app did not answer with 2xx, as "sid status → code".
+    pub refused: Arc<Mutex<Vec<String>>>,
+}
+
+impl Drop for AutoDeliver {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+    }
+}
+
+impl FakeTwilio {
+    pub fn auto_deliver(&self, ready: impl Fn(&SentMessage) -> bool + Send + 'static) -> AutoDeliver {
+        let stop = Arc::new(AtomicBool::new(false));
+        let refused = Arc::new(Mutex::new(Vec::new()));
+        let (fake, s, r) = (self.clone(), stop.clone(), refused.clone());
+        std::thread::spawn(move || {
+            let mut done: HashSet<String> = HashSet::new();
+            while !s.load(Ordering::SeqCst) {
+                for m in fake.messages() {
+                    let Some(url) = m.status_callback.clone() else { continue };
+                    if done.contains(&m.sid) || !ready(&m) {
+                        continue;
+                    }
+                    for status in ["sent", "delivered"] {
+                        fake.set_status(&m.sid, status);
+                        let code = fake.send_status(&url, &m.sid, status, None);
+                        if !(200..300).contains(&code) {
+                            r.lock().unwrap().push(format!("{} {status} → {code}", m.sid));
+                        }
+                    }
+                    done.insert(m.sid.clone());
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        });
+        AutoDeliver { stop, refused }
+    }
+}
