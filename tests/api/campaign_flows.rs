@@ -212,7 +212,7 @@ async fn a_button_tap_sends_the_step_it_leads_to_once_and_an_end_button_sends_no
         text(&s.app, &format!("SELECT concat_ws('|', step_key, button, next_step, sent_message_id IS NOT NULL) FROM campaign_flow_answers WHERE batch_id = {b} AND client_id = {}", s.client_id)),
         "s1|yes|s2|t"
     );
-    assert_eq!(s.app.count(&format!("SELECT count(*) FROM audit_logs WHERE action = 'campaigns.flow_step_sent' AND actor_kind = 'webhook' AND after->>'step' = 's2'")), 1);
+    assert_eq!(s.app.count("SELECT count(*) FROM audit_logs WHERE action = 'campaigns.flow_step_sent' AND actor_kind = 'webhook' AND after->>'step' = 's2'"), 1);
 
     // Ben taps "No thanks": the flow ends for him; nothing is sent, his reply counts.
     let ben_sid = sid_of(&s.app, b, ben);
@@ -238,4 +238,42 @@ async fn a_button_tap_sends_the_step_it_leads_to_once_and_an_end_button_sends_no
     assert!(row(s.client_id).contains("<td>Step 2: details</td>"), "{}", row(s.client_id));
     assert!(row(ben).contains("<td>Step 1: ask_interest</td>"), "{}", row(ben));
     assert!(html.contains("<strong data-count=\"reply:yes\">1</strong>") && html.contains("<strong data-count=\"reply:no\">1</strong>"));
+}
+
+#[tokio::test]
+async fn a_tap_while_the_campaign_is_paused_is_recorded_and_sends_nothing_and_text_or_unknown_taps_move_no_one() {
+    let s = setup_with(true, |c| c.job_workers = 1).await;
+    let ws = s.workspace_id;
+    let c = campaign(&s.app, ws);
+    attach(&s.app, ws, c, s.client_id);
+    let (ask, details, _) = templates(&s.app, ws);
+    let ready = flow(&s.app, ws, "Spring flow", &ready_steps(ask, details));
+    let r = flow_batch(&s, c, ready, &[("var_1", "name"), ("var_2", "Friday")]).await;
+    let b = batch_of(&r, c);
+    wait_for(&s.app, &format!("EXISTS (SELECT 1 FROM campaign_batches WHERE id = {b} AND status = 'done')")).await;
+    let key = text(&s.app, &format!("SELECT webhook_key FROM workspaces WHERE id = {ws}"));
+    let sid = sid_of(&s.app, b, s.client_id);
+    let outbound = format!("SELECT count(*) FROM messages WHERE client_id = {} AND direction = 'outbound'", s.client_id);
+    assert_eq!(s.app.count(&outbound), 1);
+
+    // Typed text (no button), a button of no step, and a tap answering a message that is not ours.
+    let mut typed = tap("SMtext1", CLIENT_PHONE, "", "", &sid);
+    typed.retain(|(k, _)| k != "ButtonPayload" && k != "ButtonText");
+    typed.iter_mut().filter(|(k, _)| k == "Body").for_each(|(_, v)| *v = "Yes please".into());
+    assert_eq!(post_inbound(&s.app.base, &key, &typed).await, StatusCode::OK);
+    assert_eq!(post_inbound(&s.app.base, &key, &tap("SModd1", CLIENT_PHONE, "maybe", "Maybe", &sid)).await, StatusCode::OK);
+    assert_eq!(post_inbound(&s.app.base, &key, &tap("SModd2", CLIENT_PHONE, "yes", "Yes please", "SMnotours")).await, StatusCode::OK);
+    assert_eq!(s.app.count("SELECT count(*) FROM campaign_flow_answers"), 0);
+    assert_eq!(s.app.count(&outbound), 1);
+
+    // Paused: the answer is recorded, nothing is sent, and resuming does not send it later.
+    sql(&s.app, &format!("UPDATE campaigns SET status = 'paused' WHERE id = {c}"));
+    assert_eq!(post_inbound(&s.app.base, &key, &tap("SMtap1", CLIENT_PHONE, "yes", "Yes please", &sid)).await, StatusCode::OK);
+    sql(&s.app, &format!("UPDATE campaigns SET status = 'active' WHERE id = {c}"));
+    assert_eq!(post_inbound(&s.app.base, &key, &tap("SMtap2", CLIENT_PHONE, "yes", "Yes please", &sid)).await, StatusCode::OK);
+    assert_eq!(text(&s.app, &format!("SELECT concat_ws('|', step_key, button, next_step, sent_message_id IS NULL) FROM campaign_flow_answers WHERE batch_id = {b}")), "s1|yes|s2|t");
+    assert_eq!(s.app.count(&outbound), 1);
+    assert_eq!(text(&s.app, &format!("SELECT flow_step FROM campaign_recipients WHERE batch_id = {b}")), "s1");
+    assert_eq!(step_counts(&s.app, b).0, "step:s1=1");
+    assert_eq!(s.fake.sends_to(&format!("whatsapp:{CLIENT_PHONE}")), 1);
 }
