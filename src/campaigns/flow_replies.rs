@@ -3,7 +3,8 @@
 //!
 //! Twilio's inbound webhook for a button tap carries `ButtonPayload` (the button's id),
 //! `ButtonText` (its title) and `OriginalRepliedMessageSid` (the message answered). The
-//! answered message (ours, outbound, of a flow batch, to this client) gives the batch and the
+//! answered message (ours, outbound, of a flow batch, to this client; without
+//! `OriginalRepliedMessageSid`, the latest such message sent in the last 7 days) gives the batch and the
 //! step it carried: the first step for the recipient's own message, else the step an earlier
 //! answer sent it for (`campaign_flow_answers.sent_message_id`). The button is found in the
 //! batch's snapshot of that step (by payload, else by title); a tap that matches no button
@@ -82,7 +83,7 @@ pub fn on_inbound(tx: &mut PgConnection, ws: i64, client_id: i64, msg: &InboundM
     if msg.channel != Channel::WhatsApp || (msg.button_payload.is_none() && msg.button_text.is_none()) {
         return Ok(None);
     }
-    let Some(replied) = msg.replied_to.as_deref() else { return Ok(None) };
+    let replied = msg.replied_to.as_deref().filter(|r| !r.trim().is_empty());
     let answered: Option<Answered> = diesel::sql_query(
         "SELECT m.id AS message_id, m.batch_id, b.flow_snapshot AS snapshot, c.status AS campaign_status, \
            coalesce((SELECT a.next_step FROM campaign_flow_answers a WHERE a.workspace_id = m.workspace_id AND a.sent_message_id = m.id), \
@@ -91,10 +92,12 @@ pub fn on_inbound(tx: &mut PgConnection, ws: i64, client_id: i64, msg: &InboundM
          JOIN campaign_batches b ON b.workspace_id = m.workspace_id AND b.id = m.batch_id AND b.mode = 'flow' AND b.flow_snapshot IS NOT NULL \
          JOIN campaign_recipients r ON r.workspace_id = m.workspace_id AND r.batch_id = m.batch_id AND r.client_id = $3 \
          JOIN campaigns c ON c.workspace_id = b.workspace_id AND c.id = b.campaign_id \
-         WHERE m.workspace_id = $1 AND m.provider_id = $2 AND m.direction = 'outbound' AND m.client_id = $3",
+         WHERE m.workspace_id = $1 AND m.direction = 'outbound' AND m.client_id = $3 \
+           AND (m.provider_id = $2 OR ($2 IS NULL AND m.provider_id IS NOT NULL AND m.created_at > now() - interval '7 days')) \
+         ORDER BY m.id DESC LIMIT 1",
     )
     .bind::<BigInt, _>(ws)
-    .bind::<Text, _>(replied)
+    .bind::<Nullable<Text>, _>(replied)
     .bind::<BigInt, _>(client_id)
     .get_result(tx)
     .optional()?;

@@ -214,9 +214,11 @@ async fn a_button_tap_sends_the_step_it_leads_to_once_and_an_end_button_sends_no
     );
     assert_eq!(s.app.count("SELECT count(*) FROM audit_logs WHERE action = 'campaigns.flow_step_sent' AND actor_kind = 'webhook' AND after->>'step' = 's2'"), 1);
 
-    // Ben taps "No thanks": the flow ends for him; nothing is sent, his reply counts.
-    let ben_sid = sid_of(&s.app, b, ben);
-    assert_eq!(post_inbound(&s.app.base, &key, &tap("SMtap4", BEN_PHONE, "no", "No thanks", &ben_sid)).await, StatusCode::OK);
+    // Ben taps "No thanks": the flow ends for him; nothing is sent, his reply counts. (This
+    // callback lacks OriginalRepliedMessageSid: the latest flow message sent to him answers.)
+    let mut no = tap("SMtap4", BEN_PHONE, "no", "No thanks", "");
+    no.retain(|(k, _)| k != "OriginalRepliedMessageSid");
+    assert_eq!(post_inbound(&s.app.base, &key, &no).await, StatusCode::OK);
     assert_eq!(s.app.count(&format!("SELECT count(*) FROM messages WHERE batch_id = {b} AND client_id = {ben} AND direction = 'outbound'")), 1);
     assert_eq!(text(&s.app, &format!("SELECT concat_ws('|', step_key, button, coalesce(next_step, 'end'), sent_message_id IS NULL) FROM campaign_flow_answers WHERE client_id = {ben}")), "s1|no|end|t");
     assert_eq!(s.fake.sends_to(&format!("whatsapp:{BEN_PHONE}")), 1);
