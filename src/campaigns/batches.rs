@@ -15,7 +15,12 @@
 //! fields `name`, `company`, `email`, `phone` is that field of each recipient
 //! (`{"1": {"field": "name"}}`); anything else is fixed text (`{"2": {"text": "Friday"}}`).
 //! SMS and email bodies use `{{name}}`, `{{company}}`, `{{email}}`, `{{phone}}`.
-//! Flow mode answers 422 until flows are built.
+//! Flow mode (`flow_id`): the flow must be of this workspace (another workspace's id is
+//! refused like a missing one: 422 "Choose a flow.", never saying it exists), have no
+//! problems (`flows::problems`) and only approved templates; the variables fill in every
+//! step's template. The batch keeps the flow as it is now (`flow_snapshot`, later edits
+//! change nothing for it), and its `template_id` is the snapshot's first step's template:
+//! dispatch sends that, as for a template batch; `flow_replies` sends the next steps.
 
 use std::collections::HashMap;
 
@@ -33,10 +38,10 @@ use serde_json::{Value, json};
 use sha2::Sha256;
 
 use crate::audit::{self, Actor, Entry};
-use crate::campaigns::{BatchChannel, BatchStatus, Campaign, CampaignScope, CampaignStatus, dispatch};
+use crate::campaigns::{BatchChannel, BatchStatus, Campaign, CampaignScope, CampaignStatus, dispatch, flow_pages, flows};
 use crate::clients::model::Client;
 use crate::db;
-use crate::db::schema::{campaign_batches, campaign_clients, clients, whatsapp_templates, workspaces};
+use crate::db::schema::{campaign_batches, campaign_clients, clients, whatsapp_flows, whatsapp_templates, workspaces};
 use crate::email::Email;
 use crate::error::AppError;
 use crate::jobs::run::JobEnv;
@@ -377,6 +382,8 @@ pub struct BatchForm {
     #[serde(default)]
     template_id: String,
     #[serde(default)]
+    flow_id: String,
+    #[serde(default)]
     body: String,
     #[serde(default)]
     subject: String,
@@ -411,6 +418,8 @@ struct NewBatchPage {
     segment: &'static str,
     audience: i64,
     templates: Vec<TemplateChoice>,
+    /// The workspace's flows: (id, name, problems).
+    flows: Vec<(i64, String, usize)>,
     vars: Vec<VarInput>,
     form: BatchForm,
     error: Option<String>,
@@ -421,6 +430,9 @@ crate::pages!(NewBatchPage);
 impl NewBatchPage {
     fn selected_template(&self, id: &i64) -> bool {
         self.form.template_id.trim() == id.to_string()
+    }
+    fn selected_flow(&self, id: &i64) -> bool {
+        self.form.flow_id.trim() == id.to_string()
     }
 }
 
@@ -446,11 +458,12 @@ fn audience(conn: &mut PgConnection, ws: i64, campaign_id: i64) -> QueryResult<i
 
 async fn show_form(ctx: &Ctx, state: &AppState, id: i64, channel: BatchChannel, form: BatchForm, error: Option<String>, status: StatusCode) -> Result<HttpResponse, AppError> {
     let scope = CampaignScope::of(ctx)?;
-    let (campaign, audience, templates) = db::run(&state.pool, move |conn| {
+    let (campaign, audience, templates, flows) = db::run(&state.pool, move |conn| {
         let campaign = sendable(conn, &scope, id, channel)?;
         let n = audience(conn, scope.workspace_id, id)?;
-        let templates = if channel == BatchChannel::WhatsApp { approved_templates(conn, scope.workspace_id)? } else { Vec::new() };
-        Ok::<_, AppError>((campaign, n, templates))
+        let (templates, flows) =
+            if channel == BatchChannel::WhatsApp { (approved_templates(conn, scope.workspace_id)?, flow_choices(conn, scope.workspace_id)?) } else { (Vec::new(), Vec::new()) };
+        Ok::<_, AppError>((campaign, n, templates, flows))
     })
     .await?;
     let most = templates.iter().map(|t| t.placeholders().len()).max().unwrap_or(0).max(1);
@@ -463,6 +476,7 @@ async fn show_form(ctx: &Ctx, state: &AppState, id: i64, channel: BatchChannel, 
         segment: channel.segment(),
         audience,
         templates,
+        flows,
         vars,
         form,
         error,
@@ -496,6 +510,59 @@ pub async fn create_email(ctx: Ctx, state: Data<AppState>, path: Path<i64>, Html
     create(ctx, state, path.into_inner(), BatchChannel::Email, form).await
 }
 
+/// The flows the form offers: (id, name, how many problems stop it being sent).
+fn flow_choices(conn: &mut PgConnection, ws: i64) -> QueryResult<Vec<(i64, String, usize)>> {
+    let infos: HashMap<i64, flows::TemplateInfo> = flow_pages::template_infos(conn, ws)?.into_iter().collect();
+    let rows: Vec<flows::Flow> =
+        whatsapp_flows::table.filter(whatsapp_flows::workspace_id.eq(ws)).order((whatsapp_flows::name, whatsapp_flows::id)).select(flows::Flow::as_select()).limit(500).load(conn)?;
+    Ok(rows.into_iter().map(|f| (f.id, f.name.clone(), flows::problems(&f.steps(), &infos).len())).collect())
+}
+
+/// The variables `{"1": {"field": "name"}, "2": {"text": "Friday"}}` for `names`, or why not.
+fn variables_of(form: &BatchForm, names: &[String]) -> Result<Value, String> {
+    let mut variables = serde_json::Map::new();
+    for name in names {
+        let value = form.var(name);
+        if value.is_empty() {
+            return Err(format!("Fill in variable {{{{{name}}}}}: a client field (name, company, email, phone) or text."));
+        }
+        if value.chars().count() > 1000 {
+            return Err(format!("Variable {{{{{name}}}}} is longer than 1000 characters."));
+        }
+        let spec = if FIELDS.contains(&value) { json!({ "field": value }) } else { json!({ "text": value }) };
+        variables.insert(name.clone(), spec);
+    }
+    Ok(Value::Object(variables))
+}
+
+/// A flow batch's values: the flow's snapshot (checked sendable), its first step's template
+/// and the variables of every step's template.
+fn check_flow(conn: &mut PgConnection, ws: i64, form: &BatchForm, checked: &mut NewBatch) -> QueryResult<Result<(), String>> {
+    let flow = match form.flow_id.trim().parse::<i64>() {
+        Ok(id) => whatsapp_flows::table.find((ws, id)).select(flows::Flow::as_select()).first(conn).optional()?,
+        Err(_) => None,
+    };
+    let Some(flow) = flow else { return Ok(Err("Choose a flow.".into())) };
+    let infos: HashMap<i64, flows::TemplateInfo> = flow_pages::template_infos(conn, ws)?.into_iter().collect();
+    let snapshot = match flows::snapshot(&flow, &infos) {
+        Ok(s) => s,
+        Err(why) => return Ok(Err(why)),
+    };
+    let approved = approved_templates(conn, ws)?;
+    let mut names: Vec<String> = snapshot.steps.iter().filter_map(|s| approved.iter().find(|t| t.id == s.template_id)).flat_map(|t| t.placeholders()).collect();
+    names.sort_by_key(|n| n.parse::<u32>().unwrap_or(u32::MAX));
+    names.dedup();
+    checked.variables = match variables_of(form, &names) {
+        Ok(v) => v,
+        Err(why) => return Ok(Err(why)),
+    };
+    checked.mode = "flow";
+    checked.template_id = snapshot.first().map(|s| s.template_id);
+    checked.flow_id = Some(flow.id);
+    checked.flow_snapshot = Some(serde_json::to_value(&snapshot).unwrap_or_default());
+    Ok(Ok(()))
+}
+
 /// A batch row's values (what the form asks for, checked).
 #[derive(Clone, Debug)]
 pub struct NewBatch {
@@ -508,6 +575,8 @@ pub struct NewBatch {
     pub html_body: Option<String>,
     pub sender: Option<String>,
     pub send_at: DateTime<Utc>,
+    pub flow_id: Option<i64>,
+    pub flow_snapshot: Option<Value>,
 }
 
 fn check(conn: &mut PgConnection, state: &AppState, ws: i64, campaign: &Campaign, channel: BatchChannel, form: &BatchForm, zone: crate::web::time::Zone) -> Result<Result<NewBatch, String>, AppError> {
@@ -534,12 +603,12 @@ fn check(conn: &mut PgConnection, state: &AppState, ws: i64, campaign: &Campaign
             }
         }
     };
-    let mut checked = NewBatch { channel, mode: "text", template_id: None, variables: json!({}), subject: None, body: String::new(), html_body: None, sender, send_at };
+    let mut checked = NewBatch { channel, mode: "text", template_id: None, variables: json!({}), subject: None, body: String::new(), html_body: None, sender, send_at, flow_id: None, flow_snapshot: None };
     match channel {
         BatchChannel::WhatsApp => {
             match form.mode.trim() {
                 "template" | "" => {}
-                "flow" => return Ok(Err("WhatsApp flows are not built yet: send a template.".into())),
+                "flow" => return Ok(check_flow(conn, ws, form, &mut checked)?.map(|()| checked)),
                 _ => return Ok(Err("Mode must be template or flow.".into())),
             }
             let template = match form.template_id.trim().parse::<i64>() {
@@ -547,21 +616,12 @@ fn check(conn: &mut PgConnection, state: &AppState, ws: i64, campaign: &Campaign
                 Err(_) => None,
             };
             let Some(template) = template else { return Ok(Err("Choose an approved template.".into())) };
-            let mut variables = serde_json::Map::new();
-            for name in template.placeholders() {
-                let value = form.var(&name);
-                if value.is_empty() {
-                    return Ok(Err(format!("Fill in variable {{{{{name}}}}}: a client field (name, company, email, phone) or text.")));
-                }
-                if value.chars().count() > 1000 {
-                    return Ok(Err(format!("Variable {{{{{name}}}}} is longer than 1000 characters.")));
-                }
-                let spec = if FIELDS.contains(&value) { json!({ "field": value }) } else { json!({ "text": value }) };
-                variables.insert(name, spec);
-            }
+            checked.variables = match variables_of(form, &template.placeholders()) {
+                Ok(v) => v,
+                Err(why) => return Ok(Err(why)),
+            };
             checked.mode = "template";
             checked.template_id = Some(template.id);
-            checked.variables = Value::Object(variables);
         }
         BatchChannel::Sms => {
             let body = form.body.trim();
@@ -627,6 +687,8 @@ pub fn insert_batch(tx: &mut PgConnection, ws: i64, campaign_id: i64, new: &NewB
             campaign_batches::sender.eq(&new.sender),
             campaign_batches::send_at.eq(new.send_at),
             campaign_batches::created_by.eq(created_by),
+            campaign_batches::flow_id.eq(new.flow_id),
+            campaign_batches::flow_snapshot.eq(&new.flow_snapshot),
         ))
         .returning(campaign_batches::id)
         .get_result(tx)?;
@@ -667,6 +729,7 @@ async fn create(ctx: Ctx, state: Data<AppState>, id: i64, channel: BatchChannel,
                     "channel": channel.as_str(),
                     "mode": c.mode,
                     "template_id": c.template_id,
+                    "flow_id": c.flow_id,
                     "send_at": c.send_at,
                     "queued": queued,
                     "skipped": skipped,

@@ -19,6 +19,9 @@
 //!   batch's creation and their turn is skipped with the reason, never sent.
 //! - Email batches: each recipient becomes a `send-email` job (the existing SMTP path) with
 //!   their unsubscribe link; the recipient is `sending` until SMTP takes it, then `sent`.
+//! - Flow batches send the snapshot's first step (the batch's `template_id`) the same way,
+//!   and mark the recipient at that step (`flow_replies::started`); the next steps are sent
+//!   by the replies (`flow_replies`).
 //! - No queued recipient left: the batch is `done`.
 
 use std::time::Duration;
@@ -239,6 +242,10 @@ fn step(env: &JobEnv, tx: &mut PgConnection, batch: &Batch, zone: &str) -> Resul
                 batch_id: Some(batch.id),
             };
             let message = store::insert_outbound(tx, &new)?;
+            if batch.mode == "flow" {
+                // The flow's first step (its template is the batch's): the recipient is there.
+                crate::campaigns::flow_replies::started(tx, ws, batch.id, client.id)?;
+            }
             diesel::sql_query("UPDATE campaign_recipients SET message_id = $4 WHERE workspace_id = $1 AND batch_id = $2 AND client_id = $3")
                 .bind::<BigInt, _>(ws)
                 .bind::<BigInt, _>(batch.id)

@@ -25,7 +25,7 @@ use crate::web::forms::{self, FormErrors, HtmlForm};
 use crate::web::render::{respond, see_other};
 
 /// Every template of the workspace as validation and the editor need it.
-fn template_infos(conn: &mut PgConnection, workspace_id: i64) -> QueryResult<Vec<(i64, TemplateInfo)>> {
+pub(crate) fn template_infos(conn: &mut PgConnection, workspace_id: i64) -> QueryResult<Vec<(i64, TemplateInfo)>> {
     let rows: Vec<(i64, String, String, serde_json::Value)> = whatsapp_templates::table
         .filter(whatsapp_templates::workspace_id.eq(workspace_id))
         .order((whatsapp_templates::name, whatsapp_templates::id))
@@ -45,7 +45,7 @@ fn template_infos(conn: &mut PgConnection, workspace_id: i64) -> QueryResult<Vec
         .collect())
 }
 
-fn find(conn: &mut PgConnection, workspace_id: i64, id: i64) -> Result<Flow, AppError> {
+pub(crate) fn find(conn: &mut PgConnection, workspace_id: i64, id: i64) -> Result<Flow, AppError> {
     whatsapp_flows::table.find((workspace_id, id)).select(Flow::as_select()).first(conn).optional()?.ok_or(AppError::NotFound)
 }
 

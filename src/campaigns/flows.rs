@@ -127,6 +127,70 @@ pub fn next_key(steps: &[Step]) -> String {
     format!("s{}", n + 1)
 }
 
+/// A flow as a batch keeps it (`campaign_batches.flow_snapshot`): copied when the batch is
+/// made, with each step's template name and quick-reply buttons, so that later edits of the
+/// flow or its templates' buttons change nothing for a batch already sent.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Snapshot {
+    pub flow_id: i64,
+    pub name: String,
+    pub steps: Vec<SnapshotStep>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct SnapshotStep {
+    pub key: String,
+    pub template_id: i64,
+    pub template_name: String,
+    /// The template's quick-reply buttons: (id, title).
+    pub buttons: Vec<(String, String)>,
+    pub next: BTreeMap<String, Option<String>>,
+}
+
+impl Snapshot {
+    pub fn parse(value: &serde_json::Value) -> Option<Snapshot> {
+        serde_json::from_value(value.clone()).ok()
+    }
+
+    pub fn first(&self) -> Option<&SnapshotStep> {
+        self.steps.first()
+    }
+
+    pub fn step(&self, key: &str) -> Option<&SnapshotStep> {
+        self.steps.iter().find(|s| s.key == key)
+    }
+}
+
+impl SnapshotStep {
+    /// The button a reply pressed, matched by its payload (the button's id), else by its
+    /// text (the button's title, any case): (button id, the step it leads to or `None`).
+    pub fn button(&self, payload: Option<&str>, text: Option<&str>) -> Option<(&str, Option<&str>)> {
+        let by_payload = payload.map(str::trim).filter(|p| !p.is_empty()).and_then(|p| self.buttons.iter().find(|(id, _)| id == p));
+        let by_text = || text.map(str::trim).filter(|t| !t.is_empty()).and_then(|t| self.buttons.iter().find(|(_, title)| title.trim().eq_ignore_ascii_case(t)));
+        let (id, _) = by_payload.or_else(by_text)?;
+        let next = self.next.get(id).and_then(|n| n.as_deref());
+        Some((id.as_str(), next))
+    }
+}
+
+/// The snapshot of a flow that may be sent: it has no problems, and every step's template
+/// is approved. `Err` says why not.
+pub fn snapshot(flow: &Flow, templates: &HashMap<i64, TemplateInfo>) -> Result<Snapshot, String> {
+    let steps = flow.steps();
+    let found = problems(&steps, templates);
+    if let Some(first) = found.first() {
+        return Err(format!("The flow “{}” cannot be sent yet: {first}", flow.name));
+    }
+    let steps = steps
+        .into_iter()
+        .map(|s| {
+            let t = &templates[&s.template_id];
+            SnapshotStep { template_name: t.name.clone(), buttons: t.buttons.clone(), key: s.key, template_id: s.template_id, next: s.next }
+        })
+        .collect();
+    Ok(Snapshot { flow_id: flow.id, name: flow.name.clone(), steps })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -173,5 +237,27 @@ mod tests {
         assert_eq!(found.len(), 2, "{found:?}");
         assert!(found.iter().all(|p| p.contains("loop with no way out")));
         assert_eq!(next_key(&trap), "s4");
+    }
+
+    #[test]
+    fn a_snapshot_keeps_the_buttons_and_finds_the_one_pressed() {
+        let flow = Flow {
+            workspace_id: 1,
+            id: 9,
+            name: "Spring".into(),
+            steps: serde_json::to_value(vec![step("s1", 1, &[("yes", Some("s2")), ("no", None)]), step("s2", 2, &[])]).unwrap(),
+            created_by: None,
+            created_at: Utc::now(),
+            updated_at: Utc::now(),
+        };
+        let snap = snapshot(&flow, &templates()).unwrap();
+        assert_eq!(Snapshot::parse(&serde_json::to_value(&snap).unwrap()), Some(snap.clone()));
+        let first = snap.first().unwrap();
+        assert_eq!((first.key.as_str(), first.template_name.as_str()), ("s1", "ask"));
+        assert_eq!(first.button(Some("yes"), Some("whatever")), Some(("yes", Some("s2"))));
+        assert_eq!(first.button(None, Some(" no ")), Some(("no", None)), "by the title when there is no payload");
+        assert_eq!(first.button(Some("maybe"), None), None);
+        let broken = Flow { steps: serde_json::to_value(vec![step("s1", 3, &[])]).unwrap(), ..flow };
+        assert!(snapshot(&broken, &templates()).unwrap_err().contains("which is not approved"));
     }
 }

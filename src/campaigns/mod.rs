@@ -11,6 +11,7 @@ pub mod audience;
 pub mod batches;
 pub mod dispatch;
 pub mod flow_pages;
+pub mod flow_replies;
 pub mod flows;
 pub mod handlers;
 pub mod recipients;

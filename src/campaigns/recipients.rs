@@ -4,7 +4,9 @@
 //! sending), `GET …/recipients.csv?status=failed` (the failed recipients, streamed and
 //! formula-safe) and `POST …/recipients/retarget` (a new batch for exactly the failed
 //! recipients, dispatched). And the replies: an inbound message from a recent recipient
-//! sets the reply of that recipient once ([`record_reply`]).
+//! sets the reply of that recipient once ([`record_reply`]). A flow batch's page also shows
+//! how many recipients reached each step of its flow (counters `step:<key>`, kept by the
+//! `campaign_flow_reached` trigger) and each recipient's current step.
 //!
 //! Figures come from `campaign_batch_counts` only (kept by triggers), never from counting
 //! `campaign_recipients` per poll. Every route answers 404 for another workspace's or
@@ -67,6 +69,9 @@ pub struct Batch {
     pub send_at: DateTime<Utc>,
     #[diesel(sql_type = Nullable<BigInt>)]
     pub retarget_of: Option<i64>,
+    /// Flow batches: the flow as it was sent.
+    #[diesel(sql_type = Nullable<diesel::sql_types::Jsonb>)]
+    pub flow_snapshot: Option<serde_json::Value>,
 }
 
 impl Batch {
@@ -82,7 +87,7 @@ pub fn find(conn: &mut PgConnection, scope: &CampaignScope, campaign_id: i64, se
     let channel = BatchChannel::from_segment(segment).ok_or(AppError::NotFound)?;
     let campaign = scope.find(conn, campaign_id)?;
     let batch = diesel::sql_query(
-        "SELECT id, campaign_id, channel, mode, status, send_at, retarget_of FROM campaign_batches \
+        "SELECT id, campaign_id, channel, mode, status, send_at, retarget_of, flow_snapshot FROM campaign_batches \
          WHERE workspace_id = $1 AND campaign_id = $2 AND id = $3 AND channel = $4",
     )
     .bind::<BigInt, _>(scope.workspace_id)
@@ -172,6 +177,9 @@ pub struct Row {
     pub error_message: Option<String>,
     #[diesel(sql_type = Nullable<Text>)]
     pub reply: Option<String>,
+    /// Flow batches: the step the recipient was last sent.
+    #[diesel(sql_type = Nullable<Text>)]
+    pub flow_step: Option<String>,
     #[diesel(sql_type = Timestamptz)]
     pub updated_at: DateTime<Utc>,
 }
@@ -209,7 +217,7 @@ impl Filter {
 
 fn page_rows(conn: &mut PgConnection, workspace_id: i64, batch_id: i64, f: &Checked) -> QueryResult<Vec<Row>> {
     diesel::sql_query(
-        "SELECT r.client_id, c.name, r.status, r.skip_reason, r.error_code, r.error_message, r.reply, r.updated_at \
+        "SELECT r.client_id, c.name, r.status, r.skip_reason, r.error_code, r.error_message, r.reply, r.flow_step, r.updated_at \
          FROM campaign_recipients r JOIN clients c ON c.workspace_id = r.workspace_id AND c.id = r.client_id \
          WHERE r.workspace_id = $1 AND r.batch_id = $2 AND ($3::text IS NULL OR r.status = $3) AND ($4::text IS NULL OR r.reply = $4) \
          ORDER BY r.client_id LIMIT $5 OFFSET $6",
@@ -240,6 +248,8 @@ struct RecipientsPage {
     here: String,
     statuses: [(&'static str, &'static str); 9],
     replies: [(&'static str, &'static str); 3],
+    /// Flow batches: each step of the snapshot in flow order, as (key, label).
+    steps: Vec<(String, String)>,
 }
 crate::pages!(RecipientsPage);
 
@@ -260,6 +270,20 @@ impl RecipientsPage {
             "skipped" | "cancelled" => "inactive",
             _ => "",
         }
+    }
+    /// How many recipients reached (were sent) a step, from its counter.
+    fn reached(&self, key: &str) -> i64 {
+        self.counts.get(&format!("step:{key}"))
+    }
+    /// A recipient's step as the page names it.
+    fn step_label(&self, key: &str) -> String {
+        self.steps.iter().find(|(k, _)| k == key).map(|(_, label)| label.clone()).unwrap_or_else(|| key.to_string())
+    }
+    fn is_flow(&self) -> bool {
+        !self.steps.is_empty()
+    }
+    fn columns(&self) -> usize {
+        if self.is_flow() { 6 } else { 5 }
     }
     fn channel_label(&self) -> &'static str {
         match self.channel {
@@ -299,7 +323,14 @@ pub async fn show(ctx: Ctx, state: Data<AppState>, path: Path<(i64, String, i64)
     rows.truncate(PAGE_SIZE as usize);
     let base = format!("/campaigns/{}/{}/{}/recipients", campaign.id, channel.segment(), batch.id);
     let (status, reply) = (checked.status.map(|s| s.as_str().to_string()).unwrap_or_default(), checked.reply.unwrap_or("").to_string());
+    let steps = batch
+        .flow_snapshot
+        .as_ref()
+        .and_then(crate::campaigns::flows::Snapshot::parse)
+        .map(|snap| snap.steps.iter().enumerate().map(|(i, s)| (s.key.clone(), format!("Step {}: {}", i + 1, s.template_name))).collect())
+        .unwrap_or_default();
     let page = RecipientsPage {
+        steps,
         layout: ctx.layout(format!("Recipients – {}", campaign.name), "campaigns"),
         prev_href: if checked.page > 1 { href(&base, &status, &reply, checked.page - 1) } else { String::new() },
         next_href: if more { href(&base, &status, &reply, checked.page + 1) } else { String::new() },

@@ -109,6 +109,8 @@ pub fn record(conn: &mut PgConnection, workspace_id: i64, unknown: UnknownNumber
         };
         // A reply to a recent campaign batch on this channel (issue 12): its recipient's reply, once.
         crate::campaigns::recipients::record_reply(tx, workspace_id, client_id, msg, now)?;
+        // A quick-reply button tap on a flow batch's message: the step it leads to, once.
+        crate::campaigns::flow_replies::on_inbound(tx, workspace_id, client_id, msg)?;
         let notes = if body.trim().is_empty() {
             msg.button_text.clone().unwrap_or_else(|| if msg.media.is_empty() { String::new() } else { "(media)".to_string() })
         } else {

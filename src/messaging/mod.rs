@@ -257,6 +257,9 @@ pub struct InboundMessage {
     /// A quick-reply button's payload and its title, when the message is a button reply.
     pub button_payload: Option<String>,
     pub button_text: Option<String>,
+    /// The provider id of the message this one answers (Twilio's `OriginalRepliedMessageSid`,
+    /// sent with a quick-reply button tap): how a flow finds the step that was answered.
+    pub replied_to: Option<String>,
     pub media: Vec<String>,
     pub profile_name: Option<String>,
 }

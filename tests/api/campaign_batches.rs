@@ -97,7 +97,7 @@ async fn a_whatsapp_batch_stores_its_variables_and_one_recipient_per_attached_cl
 
     // Refusals: 422 with the reason, nothing written.
     for (fields, reason) in [
-        (vec![("mode", "flow"), ("flow_id", "1")], "WhatsApp flows are not built yet"),
+        (vec![("mode", "flow"), ("flow_id", "1")], "Choose a flow."),
         (vec![("mode", "template"), ("template_id", &*pending.to_string()), ("var_1", "name")], "Choose an approved template."),
         (vec![("mode", "template"), ("template_id", &*template.to_string()), ("var_1", "name")], "Fill in variable {{2}}"),
         (vec![("mode", "template"), ("template_id", &*template.to_string()), ("var_1", "name"), ("var_2", "x"), ("send_at", "tomorrow")], "Send at must be a date and 24-hour time"),

@@ -8,6 +8,7 @@ mod auth;
 mod automation;
 mod campaigns;
 mod cli;
+mod campaign_flows;
 mod campaign_recipients;
 mod client_ip;
 mod client_list;

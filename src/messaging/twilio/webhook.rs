@@ -18,7 +18,8 @@ pub fn status_report(params: &[(String, String)]) -> Result<StatusReport, String
     Ok(StatusReport { provider_id: provider_id.to_string(), status, error_code, error_message })
 }
 
-/// An inbound message (`MessageSid`, `From`, `To`, `Body`, `ButtonPayload`, `MediaUrl{n}`).
+/// An inbound message (`MessageSid`, `From`, `To`, `Body`, `ButtonPayload`, `ButtonText`,
+/// `OriginalRepliedMessageSid`, `MediaUrl{n}`).
 pub fn inbound_message(params: &[(String, String)]) -> Result<InboundMessage, String> {
     let provider_id = param(params, "MessageSid").or_else(|| param(params, "SmsMessageSid")).ok_or("MessageSid is missing")?;
     let (channel, from) = parse_address(param(params, "From").ok_or("From is missing")?);
@@ -33,6 +34,7 @@ pub fn inbound_message(params: &[(String, String)]) -> Result<InboundMessage, St
         body: param(params, "Body").unwrap_or_default().to_string(),
         button_payload: param(params, "ButtonPayload").map(str::to_string),
         button_text: param(params, "ButtonText").map(str::to_string),
+        replied_to: param(params, "OriginalRepliedMessageSid").map(str::to_string),
         media,
         profile_name: param(params, "ProfileName").map(str::to_string),
     })
@@ -64,6 +66,7 @@ mod tests {
             ("Body", "Yes"),
             ("ButtonPayload", "yes-1"),
             ("ButtonText", "Yes"),
+            ("OriginalRepliedMessageSid", "SM1"),
             ("NumMedia", "1"),
             ("MediaUrl0", "https://api.twilio.com/media/1"),
         ]))
@@ -71,6 +74,7 @@ mod tests {
         assert_eq!(m.channel, Channel::WhatsApp);
         assert_eq!((m.from.as_str(), m.to.as_str()), ("+14155550123", "+14155550100"));
         assert_eq!(m.button_payload.as_deref(), Some("yes-1"));
+        assert_eq!((m.button_text.as_deref(), m.replied_to.as_deref()), (Some("Yes"), Some("SM1")));
         assert_eq!(m.media, vec!["https://api.twilio.com/media/1".to_string()]);
         let sms = inbound_message(&form(&[("MessageSid", "SM3"), ("From", "+14155550123"), ("To", "+14155550100"), ("Body", "STOP")])).unwrap();
         assert_eq!(sms.channel, Channel::Sms);
