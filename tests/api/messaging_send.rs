@@ -136,7 +136,9 @@ async fn a_text_and_a_template_reach_twilio_and_get_their_sids() {
     assert!(page.contains("name=\"var_2\""));
 
     let sms = send_sms(&s, "Your order shipped").await;
-    assert_eq!(text(&s.app, &format!("SELECT status FROM messages WHERE id = {sms}")).as_str(), "queued");
+    // Written queued with its job; the running worker may have taken it already.
+    let status = text(&s.app, &format!("SELECT status FROM messages WHERE id = {sms}"));
+    assert!(["queued", "sending", "accepted", "sent"].contains(&status.as_str()), "{status}");
     assert_eq!(s.app.count(&format!("SELECT count(*) FROM jobs WHERE kind = 'send-message' AND payload = '{{\"message_id\": {sms}}}'")), 1);
     wait_for(&s.app, &format!("EXISTS (SELECT 1 FROM messages WHERE id = {sms} AND provider_id IS NOT NULL)")).await;
     let sent = s.fake.messages();
