@@ -30,6 +30,19 @@ use std::sync::Arc;
 /// Largest urlencoded form or JSON body accepted (413 past it).
 pub const MAX_FORM_BYTES: usize = 64 * 1024;
 
+/// A campaign email's form (plain and HTML bodies of up to 100,000 and 200,000 characters)
+/// may be larger: up to 1 MiB, on that route only.
+pub const MAX_EMAIL_FORM_BYTES: usize = 1024 * 1024;
+
+/// The body limit of a form posted to `path`.
+pub fn form_limit(path: &str) -> usize {
+    let email_form = path
+        .strip_prefix("/campaigns/")
+        .and_then(|rest| rest.strip_suffix("/emails"))
+        .is_some_and(|id| !id.is_empty() && id.bytes().all(|b| b.is_ascii_digit()));
+    if email_form { MAX_EMAIL_FORM_BYTES } else { MAX_FORM_BYTES }
+}
+
 pub struct AppState {
     pub pool: Pool,
     pub clock: Clock,
@@ -215,4 +228,17 @@ fn run(listener: TcpListener, pool: Pool, clock: Clock, settings: Settings, key:
         server = server.workers(n);
     }
     Ok(server.run())
+}
+
+#[cfg(test)]
+mod form_limit_tests {
+    use super::*;
+
+    #[test]
+    fn only_a_campaigns_email_form_may_be_larger() {
+        assert_eq!(form_limit("/campaigns/12/emails"), MAX_EMAIL_FORM_BYTES);
+        for other in ["/campaigns/12/sms-messages", "/campaigns//emails", "/campaigns/x/emails", "/campaigns/12/emails/3", "/clients", "/campaigns/1/2/emails"] {
+            assert_eq!(form_limit(other), MAX_FORM_BYTES, "{other}");
+        }
+    }
 }

@@ -350,6 +350,15 @@ impl ShowPage {
     fn open(&self) -> bool {
         self.campaign.status != CampaignStatus::Completed
     }
+    /// The channels a new batch may be made for, as (path segment, label).
+    fn new_batch_links(&self) -> Vec<(&'static str, &'static str)> {
+        let label = |c: BatchChannel| match c {
+            BatchChannel::WhatsApp => "New WhatsApp batch",
+            BatchChannel::Sms => "New SMS batch",
+            BatchChannel::Email => "New email batch",
+        };
+        self.campaign.channels.iter().filter_map(|c| BatchChannel::parse(c)).map(|c| (c.segment(), label(c))).collect()
+    }
 }
 
 pub async fn show_campaign(ctx: Ctx, state: Data<AppState>, id: Path<i64>) -> Result<HttpResponse, AppError> {
@@ -389,7 +398,23 @@ pub async fn show_campaign(ctx: Ctx, state: Data<AppState>, id: Path<i64>) -> Re
 
 /// `POST /campaigns/{id}/start|pause|complete`: 409 with the reason when the lifecycle does
 /// not allow it. The row is locked, so two clicks at once do one transition.
-async fn transition(ctx: Ctx, state: Data<AppState>, id: i64, t: Transition) -> Result<HttpResponse, AppError> {
+/// Where a lifecycle button comes back to: one of this campaign's own pages (its
+/// recipients pages carry Pause / Resume), else the campaign page.
+#[derive(Debug, Default, Deserialize)]
+pub struct BackForm {
+    #[serde(default)]
+    back: String,
+}
+
+fn back_to(id: i64, back: &str) -> String {
+    let campaign = format!("/campaigns/{id}");
+    match forms::local_path(back) {
+        Some(path) if path.starts_with(&format!("{campaign}/")) => path,
+        _ => campaign,
+    }
+}
+
+async fn transition(ctx: Ctx, state: Data<AppState>, id: i64, t: Transition, back: &str) -> Result<HttpResponse, AppError> {
     let scope = CampaignScope::of(&ctx)?;
     let action = match t {
         Transition::Start => "campaigns.started",
@@ -442,7 +467,7 @@ async fn transition(ctx: Ctx, state: Data<AppState>, id: i64, t: Transition) -> 
         (_, b, r) => format!("Campaign completed: {b} batch{} and {} queued message{} cancelled.", if b == 1 { "" } else { "es" }, thousands(r), if r == 1 { "" } else { "s" }),
     };
     flash::success(&ctx.session, message);
-    Ok(see_other(&format!("/campaigns/{id}")))
+    Ok(see_other(&back_to(id, back)))
 }
 
 /// Cancels what is left of a campaign (`dispatch::cancel_rest`: queued recipients, the
@@ -458,14 +483,14 @@ fn cancel_rest(tx: &mut PgConnection, w: i64, id: i64) -> QueryResult<(i64, i64)
     Ok((batches, recipients as i64))
 }
 
-pub async fn start_campaign(ctx: Ctx, state: Data<AppState>, id: Path<i64>) -> Result<HttpResponse, AppError> {
-    transition(ctx, state, id.into_inner(), Transition::Start).await
+pub async fn start_campaign(ctx: Ctx, state: Data<AppState>, id: Path<i64>, HtmlForm(form): HtmlForm<BackForm>) -> Result<HttpResponse, AppError> {
+    transition(ctx, state, id.into_inner(), Transition::Start, &form.back).await
 }
 
-pub async fn pause_campaign(ctx: Ctx, state: Data<AppState>, id: Path<i64>) -> Result<HttpResponse, AppError> {
-    transition(ctx, state, id.into_inner(), Transition::Pause).await
+pub async fn pause_campaign(ctx: Ctx, state: Data<AppState>, id: Path<i64>, HtmlForm(form): HtmlForm<BackForm>) -> Result<HttpResponse, AppError> {
+    transition(ctx, state, id.into_inner(), Transition::Pause, &form.back).await
 }
 
-pub async fn complete_campaign(ctx: Ctx, state: Data<AppState>, id: Path<i64>) -> Result<HttpResponse, AppError> {
-    transition(ctx, state, id.into_inner(), Transition::Complete).await
+pub async fn complete_campaign(ctx: Ctx, state: Data<AppState>, id: Path<i64>, HtmlForm(form): HtmlForm<BackForm>) -> Result<HttpResponse, AppError> {
+    transition(ctx, state, id.into_inner(), Transition::Complete, &form.back).await
 }

@@ -257,6 +257,15 @@ impl RecipientsPage {
     fn base(&self) -> String {
         format!("/campaigns/{}/{}/{}/recipients", self.campaign.id, self.channel.segment(), self.batch.id)
     }
+    /// The lifecycle button this page offers: (transition, label, button kind).
+    fn lifecycle(&self) -> Option<(&'static str, &'static str, &'static str)> {
+        match self.campaign.status {
+            CampaignStatus::Active => Some(("pause", "Pause", "secondary")),
+            CampaignStatus::Paused => Some(("start", "Resume", "")),
+            CampaignStatus::Draft => Some(("start", "Start", "")),
+            CampaignStatus::Completed => None,
+        }
+    }
     fn retarget_href(&self) -> String {
         format!("{}/retarget", self.base())
     }

@@ -75,14 +75,15 @@ pub async fn protect<B: MessageBody>(
     if provided.is_none() {
         let content_type = req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
         if content_type.starts_with("application/x-www-form-urlencoded") {
-            let body = match req.extract::<Bytes>().await {
+            // Read within this route's form limit (the resource's own payload limit is not
+            // known yet: this runs before routing).
+            let limit = crate::startup::form_limit(req.path());
+            let body = match crate::web::forms::read_limited(req.take_payload(), crate::web::forms::declared_length(req.headers()), limit).await {
                 Ok(body) => body,
                 Err(e) => {
-                    let status = e.as_response_error().status_code();
-                    let message = if status == StatusCode::PAYLOAD_TOO_LARGE {
-                        "The form is too large."
-                    } else {
-                        "The form could not be read."
+                    let (status, message) = match e {
+                        crate::web::forms::BodyError::TooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "The form is too large."),
+                        crate::web::forms::BodyError::Broken => (StatusCode::BAD_REQUEST, "The form could not be read."),
                     };
                     let response = ErrorPage::for_status(status, message);
                     return Ok(req.into_response(response).map_into_right_body());

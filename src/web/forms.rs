@@ -88,6 +88,37 @@ mod tests {
     }
 }
 
+/// Why a body could not be read.
+#[derive(Debug, PartialEq, Eq)]
+pub enum BodyError {
+    /// Over the limit (declared or sent).
+    TooLarge,
+    /// The connection broke off or the body is malformed.
+    Broken,
+}
+
+pub fn declared_length(headers: &actix_web::http::header::HeaderMap) -> Option<usize> {
+    headers.get(actix_web::http::header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse().ok())
+}
+
+/// A whole request body of at most `limit` bytes, refused as soon as its declared length
+/// or what arrived passes the limit.
+pub async fn read_limited(mut payload: actix_web::dev::Payload, declared: Option<usize>, limit: usize) -> Result<actix_web::web::Bytes, BodyError> {
+    use futures_util::StreamExt;
+    if declared.is_some_and(|length| length > limit) {
+        return Err(BodyError::TooLarge);
+    }
+    let mut body = actix_web::web::BytesMut::new();
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk.map_err(|_| BodyError::Broken)?;
+        if body.len() + chunk.len() > limit {
+            return Err(BodyError::TooLarge);
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body.freeze())
+}
+
 /// A urlencoded form body, read within the payload limit (413 past it) and parsed with
 /// `serde_html_form` so repeated keys fill a `Vec`. Unknown fields are ignored, which is
 /// what keeps mass assignment out: a form type lists exactly what a user may set.
@@ -101,15 +132,15 @@ impl<T: serde::de::DeserializeOwned + 'static> actix_web::FromRequest for HtmlFo
     type Future = std::pin::Pin<Box<dyn std::future::Future<Output = Result<Self, Self::Error>>>>;
 
     fn from_request(req: &actix_web::HttpRequest, payload: &mut actix_web::dev::Payload) -> Self::Future {
-        let bytes = actix_web::web::Bytes::from_request(req, payload);
+        // Read here, within this route's limit (`startup::form_limit`), not through the
+        // app-wide payload config.
+        let limit = crate::startup::form_limit(req.path());
+        let body = read_limited(payload.take(), declared_length(req.headers()), limit);
         Box::pin(async move {
             use crate::error::AppError;
-            let bytes = bytes.await.map_err(|e| {
-                if e.as_response_error().status_code() == actix_web::http::StatusCode::PAYLOAD_TOO_LARGE {
-                    AppError::PayloadTooLarge(format!("The form is larger than the {} KiB limit.", crate::startup::MAX_FORM_BYTES / 1024))
-                } else {
-                    AppError::BadRequest(UNREADABLE_FORM.into())
-                }
+            let bytes = body.await.map_err(|e| match e {
+                BodyError::TooLarge => AppError::PayloadTooLarge(format!("The form is larger than the {} KiB limit.", limit / 1024)),
+                BodyError::Broken => AppError::BadRequest(UNREADABLE_FORM.into()),
             })?;
             refuse_controls(&bytes, Newlines::Allowed)?;
             serde_html_form::from_bytes(&bytes).map(HtmlForm).map_err(|e| {

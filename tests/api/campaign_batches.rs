@@ -647,3 +647,27 @@ async fn a_refused_email_batch_keeps_the_html_typed_as_text_and_writes_nothing()
     assert_eq!(app.count("SELECT count(*) FROM campaign_batches"), 0);
     assert_eq!(app.count("SELECT count(*) FROM jobs"), 0);
 }
+
+#[tokio::test]
+async fn a_long_html_email_fits_its_form_while_other_forms_keep_the_64_kib_limit() {
+    let app = spawn_app_with(|_| {}).await;
+    let (browser, admin) = app.signed_in(Role::Admin).await;
+    let ws = admin.workspace_id;
+    let c = campaign(&app, ws, "active", "'email'");
+    let ada = new_client(&app, ws, "name, email", "'Ada Obi', 'ada@example.com'");
+    attach(&app, ws, c, ada);
+    // 150,000 characters of HTML: over the general form limit, within the email's own.
+    let html_body = format!("<p>{}</p>", "Spring news. ".repeat(11_500));
+    assert!(html_body.len() > 140_000);
+    let r = browser.post(&format!("/campaigns/{c}/emails"), &[("subject", "News"), ("body", "Hello"), ("html_body", html_body.as_str()), ("send_at", "")]).await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER, "{}", r.text().await.unwrap());
+    assert_eq!(app.count(&format!("SELECT length(html_body) FROM campaign_batches WHERE campaign_id = {c}")), html_body.len() as i64);
+    // Past the email's own limit: 413 with the reason, nothing written.
+    let huge = "x".repeat(1_100_000);
+    let r = browser.post(&format!("/campaigns/{c}/emails"), &[("subject", "News"), ("body", "Hello"), ("html_body", huge.as_str()), ("send_at", "")]).await;
+    assert_eq!(r.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(app.count(&format!("SELECT count(*) FROM campaign_batches WHERE campaign_id = {c}")), 1);
+    // Any other form is still refused past 64 KiB.
+    let r = browser.post("/campaigns", &[("name", html_body.as_str())]).await;
+    assert_eq!(r.status(), StatusCode::PAYLOAD_TOO_LARGE);
+}

@@ -519,3 +519,51 @@ async fn every_recipients_route_is_404_outside_the_users_campaigns_and_403_for_a
     assert_eq!(app.count("SELECT count(*) FROM campaign_batches"), before, "no refused re-target made a batch");
     assert_eq!(app.count("SELECT count(*) FROM jobs WHERE kind = 'dispatch-batch'"), 0);
 }
+
+#[tokio::test]
+async fn a_sending_batch_can_be_paused_and_resumed_from_its_recipients_page_and_the_campaign_page_links_new_batches() {
+    let app = spawn_app_with(|_| {}).await;
+    let ws = workspace(&app, "Pausing").await;
+    let w = ws.id;
+    let c = campaign(&app, w, "Spring", "active");
+    let b = batch(&app, w, c, "sms", "sending", "now()");
+    let page_path = recipients_path(c, "sms-messages", b);
+
+    // Active: the page says so and offers Pause, which comes back to this page.
+    let html = ws.admin.get_html(&page_path).await;
+    assert!(html.contains("id=\"campaign-state\""), "{html}");
+    assert!(html.contains(&format!("action=\"/campaigns/{c}/pause\"")), "{html}");
+    assert!(html.contains(&format!("name=\"back\" value=\"{page_path}\"")), "{html}");
+    let response = ws.admin.post(&format!("/campaigns/{c}/pause"), &[("back", page_path.as_str())]).await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&response), page_path);
+    assert_eq!(text(&app, &format!("SELECT status FROM campaigns WHERE id = {c}")), "paused");
+
+    // Paused: the page says nothing goes out and offers Resume; the live poll keeps going.
+    let html = ws.admin.get_html(&page_path).await;
+    assert!(html.contains("Campaign paused: nothing is sent until it is resumed."), "{html}");
+    assert!(html.contains(&format!("action=\"/campaigns/{c}/start\"")), "{html}");
+    assert!(html.contains(">Resume</button>"), "{html}");
+    let response = ws.admin.post(&format!("/campaigns/{c}/start"), &[("back", page_path.as_str())]).await;
+    assert_eq!(location(&response), page_path);
+    assert_eq!(text(&app, &format!("SELECT status FROM campaigns WHERE id = {c}")), "active");
+
+    // A `back` that is not one of this campaign's pages goes to the campaign page.
+    for back in ["https://evil.test/", "//evil.test/x", "/clients", &format!("/campaigns/{}/x", c + 1)] {
+        let response = ws.admin.post(&format!("/campaigns/{c}/pause"), &[("back", back)]).await;
+        assert_eq!(location(&response), format!("/campaigns/{c}"), "{back}");
+        ws.admin.post(&format!("/campaigns/{c}/start"), &[]).await;
+    }
+
+    // The campaign page links a new batch for each of its channels while it is open.
+    let html = ws.admin.get_html(&format!("/campaigns/{c}")).await;
+    for segment in ["whatsapp-messages", "sms-messages", "emails"] {
+        assert!(html.contains(&format!("href=\"/campaigns/{c}/{segment}\"")), "{segment}: {html}");
+    }
+    sql(&app, &format!("UPDATE campaigns SET status = 'completed' WHERE id = {c}"));
+    let html = ws.admin.get_html(&format!("/campaigns/{c}")).await;
+    assert!(!html.contains(&format!("href=\"/campaigns/{c}/sms-messages\"")), "{html}");
+    let html = ws.admin.get_html(&page_path).await;
+    assert!(html.contains("Campaign completed."), "{html}");
+    assert!(!html.contains(&format!("action=\"/campaigns/{c}/pause\"")), "{html}");
+}
