@@ -4,17 +4,29 @@
 //! - One job per batch, keyed `dispatch-batch:{batch_id}` and due at the batch's `send_at`:
 //!   two instances or two clicks make one job, and a scheduled batch starts on time once
 //!   (whichever instance's worker claims it).
-//! - Each step takes the next queued recipient `FOR UPDATE SKIP LOCKED` (several jobs or
-//!   instances may share a batch), and in one transaction writes its message (or reuses the
-//!   one it has, given back after a refused slot), links it and claims it; after the commit
-//!   the claimed message goes through `messaging::send::send_claimed`, the path every send
-//!   takes. The recipient row is unique per (batch, client) and the claim happens once, so
-//!   a recipient is never sent twice, whatever dies when.
-//! - Before every step the campaign's status is read (one primary-key read): a paused
-//!   campaign stops new sends on every instance within one step (at most one throttle
-//!   slot, ≤ 1 s, plus the provider call in flight); the job ends. Starting the campaign
-//!   again calls [`resume`], which enqueues a new dispatch for each batch with queued
-//!   recipients; they continue where it stopped. Completing calls [`cancel_rest`].
+//! - The job works in groups. One transaction readies a group: one read of up to 50 queued
+//!   recipients `FOR UPDATE SKIP LOCKED` (several jobs or instances may share a batch;
+//!   those without a message first), one read of their clients, one multi-row insert of
+//!   their messages (`queued`; a recipient given back earlier keeps the one it has) and one
+//!   update linking them. After the commit the group is sent, up to four provider calls in
+//!   flight (one below 100/s): each message is claimed (`queued` → `sending`) just before
+//!   it goes through `messaging::send::send_claimed`, the path every send takes. The
+//!   recipient row is unique per (batch, client) and the claim happens once, so a recipient
+//!   is never sent twice, whatever dies when; what a stop leaves unclaimed is `queued` with
+//!   its recipient, never leased, and the next dispatch sends it with its message.
+//! - A group is at most about a second of the sender's rate (50, or the rate if lower).
+//! - The campaign's status is read before each group and again before a claim when the last
+//!   read is older than 100 ms: a paused campaign stops new claims on every instance within
+//!   that (plus the throttle slots already reserved, ≤ 1 s, and the provider calls in
+//!   flight); the job ends. Starting the campaign again calls [`resume`], which enqueues a
+//!   new dispatch for each batch with queued recipients; they continue where it stopped.
+//!   Completing calls [`cancel_rest`].
+//! - A run sends for [`SLICE`] (3 s, plus the group under way) and then hands its worker
+//!   back: it enqueues its successor, due now, keyed `dispatch-batch:{batch}:after:{job}`
+//!   (keyed by the run, so a run repeated after its worker died makes no second successor;
+//!   a resume's key counts them and stays new), and ends. Jobs already waiting run before
+//!   the successor (the queue takes them by due time), so a 100k batch never holds a
+//!   worker for minutes.
 //! - A recipient who opted out (or lost their phone number / email address) between the
 //!   batch's creation and their turn is skipped with the reason, never sent.
 //! - Email batches: each recipient becomes a `send-email` job (the existing SMTP path) with
@@ -45,7 +57,8 @@ use crate::messaging::Channel;
 
 /// Attempts a dispatch job gets (a provider's 429 / 5xx count; a busy throttle does not).
 pub const DISPATCH_ATTEMPTS: i32 = 50;
-/// Recipients readied per transaction.
+/// Most recipients readied per transaction (fewer for a sender slower than 50/s: a group
+/// is about a second of sends at most).
 pub const GROUP: i64 = 50;
 /// How long one run of the job sends before it hands its worker back (a successor job,
 /// due at once, continues).
@@ -171,6 +184,9 @@ pub fn job(env: &JobEnv, job: &Job) -> Result<(), JobError> {
     // Provider calls in flight: one below 100/s (a throttled sender's slots are spaced out
     // anyway, and a pause then stops at once), up to MAX_IN_FLIGHT at 100/s and more.
     let in_flight = account.as_ref().map_or(1, |a| ((a.rate(message_channel(batch.channel)) / 100.0) as usize).clamp(1, MAX_IN_FLIGHT));
+    // A group takes at most about a second at the sender's rate, so a run ends close to
+    // its slice.
+    let group_size = account.as_ref().map_or(GROUP, |a| (a.rate(message_channel(batch.channel)) as i64).clamp(1, GROUP));
     loop {
         let mut conn = env.pool.get()?;
         match campaign_status(&mut conn, ws, batch.campaign_id)? {
@@ -189,7 +205,7 @@ pub fn job(env: &JobEnv, job: &Job) -> Result<(), JobError> {
             enqueue_keyed(&mut conn, ws, batch.id, Utc::now(), format!("dispatch-batch:{}:after:{}", batch.id, job.id))?;
             return Ok(());
         }
-        let group = conn.transaction(|tx| ready_group(env, tx, &batch, &zone))?;
+        let group = conn.transaction(|tx| ready_group(env, tx, &batch, &zone, group_size))?;
         drop(conn);
         match group {
             None => break,
@@ -223,11 +239,11 @@ fn message_channel(channel: BatchChannel) -> Channel {
     if channel == BatchChannel::WhatsApp { Channel::WhatsApp } else { Channel::Sms }
 }
 
-/// Takes up to [`GROUP`] queued recipients and readies them, in the caller's transaction:
+/// Takes up to `size` queued recipients and readies them, in the caller's transaction:
 /// the skipped are marked, emails handed to their jobs, and every message recipient has a
 /// `queued` message linked to it. Returns the messages to send (`None`: nobody is left that
 /// this job may take).
-fn ready_group(env: &JobEnv, tx: &mut PgConnection, batch: &Batch, zone: &str) -> Result<Option<Vec<i64>>, JobError> {
+fn ready_group(env: &JobEnv, tx: &mut PgConnection, batch: &Batch, zone: &str, size: i64) -> Result<Option<Vec<i64>>, JobError> {
     let ws = batch.workspace_id;
     // Recipients without a message first: those with one are being sent by another
     // dispatch (it readied them), or were given back and are taken when the fresh ones
@@ -243,9 +259,9 @@ fn ready_group(env: &JobEnv, tx: &mut PgConnection, batch: &Batch, zone: &str) -
         .bind::<BigInt, _>(limit)
         .load(tx)
     };
-    let mut picked = pick(tx, false, GROUP)?;
-    if (picked.len() as i64) < GROUP {
-        picked.extend(pick(tx, true, GROUP - picked.len() as i64)?);
+    let mut picked = pick(tx, false, size)?;
+    if (picked.len() as i64) < size {
+        picked.extend(pick(tx, true, size - picked.len() as i64)?);
     }
     if picked.is_empty() {
         return Ok(None);
