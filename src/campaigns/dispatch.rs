@@ -51,9 +51,10 @@ use crate::jobs::queue::Job;
 use crate::jobs::run::{JobEnv, JobError, payload};
 use crate::jobs::{self, Kind, NewJob};
 use crate::messaging::account::Account;
-use crate::messaging::send::{LEASE_SECS, send_claimed};
+use crate::messaging::send::{LEASE_SECS, send_claimed_via};
 use crate::messaging::store::{self, NewOutbound};
 use crate::messaging::Channel;
+use crate::messaging::twilio::Twilio;
 
 /// Attempts a dispatch job gets (a provider's 429 / 5xx count; a busy throttle does not).
 pub const DISPATCH_ATTEMPTS: i32 = 50;
@@ -186,6 +187,8 @@ pub fn job(env: &JobEnv, job: &Job) -> Result<(), JobError> {
     let in_flight = account.as_ref().map_or(1, |a| ((a.rate(message_channel(batch.channel)) / 100.0) as usize).clamp(1, MAX_IN_FLIGHT));
     // A group takes at most about a second at the sender's rate, so a run ends close to
     // its slice.
+    // One provider for the run: one HTTP client, its connections to Twilio kept alive.
+    let provider = account.as_ref().map(|a| a.provider(&env.settings));
     let group_size = account.as_ref().map_or(GROUP, |a| (a.rate(message_channel(batch.channel)) as i64).clamp(1, GROUP));
     loop {
         let mut conn = env.pool.get()?;
@@ -212,7 +215,8 @@ pub fn job(env: &JobEnv, job: &Job) -> Result<(), JobError> {
             Some(ready) if ready.is_empty() => {}
             Some(ready) => {
                 let account = account.as_ref().expect("a message batch has its account");
-                if !send_group(env, account, &batch, &ready, in_flight, last_attempt)? {
+                let provider = provider.as_ref().expect("a message batch has its provider");
+                if !send_group(env, account, provider, &batch, &ready, in_flight, last_attempt)? {
                     // Paused or completed mid-group: the status read at the top decides.
                     continue;
                 }
@@ -331,7 +335,7 @@ fn ready_group(env: &JobEnv, tx: &mut PgConnection, batch: &Batch, zone: &str, s
 /// older than [`STATUS_EVERY`]: a pause stops new claims on every instance within that, plus
 /// the throttle slot already reserved (≤ 1 s) and the provider calls in flight.
 /// `Ok(false)`: stopped because the campaign is no longer active.
-fn send_group(env: &JobEnv, account: &Account, batch: &Batch, ready: &[i64], in_flight: usize, last_attempt: Option<i32>) -> Result<bool, JobError> {
+fn send_group(env: &JobEnv, account: &Account, provider: &Twilio, batch: &Batch, ready: &[i64], in_flight: usize, last_attempt: Option<i32>) -> Result<bool, JobError> {
     let ws = batch.workspace_id;
     let next = AtomicUsize::new(0);
     let stop = AtomicBool::new(false);
@@ -362,7 +366,7 @@ fn send_group(env: &JobEnv, account: &Account, batch: &Batch, ready: &[i64], in_
                 // None: another dispatch claimed it (and sends it), or it was cancelled.
                 let Some(message) = store::claim(&mut conn, ws, id, LEASE_SECS)? else { return Ok(()) };
                 drop(conn);
-                send_claimed(env, account, message, last_attempt)
+                send_claimed_via(env, account, provider, message, last_attempt)
             })();
             if let Err(e) = outcome {
                 stop.store(true, Ordering::SeqCst);
