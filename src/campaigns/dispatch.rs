@@ -8,7 +8,7 @@
 //!   recipients `FOR UPDATE SKIP LOCKED` (several jobs or instances may share a batch;
 //!   those without a message first), one read of their clients, one multi-row insert of
 //!   their messages (`queued`; a recipient given back earlier keeps the one it has) and one
-//!   update linking them. After the commit the group is sent, up to four provider calls in
+//!   update linking them. After the commit the group is sent, up to two provider calls in
 //!   flight (one below 100/s): each message is claimed (`queued` → `sending`) just before
 //!   it goes through `messaging::send::send_claimed`, the path every send takes. The
 //!   recipient row is unique per (batch, client) and the claim happens once, so a recipient
@@ -67,7 +67,7 @@ pub const SLICE: Duration = Duration::from_secs(3);
 /// How old the campaign status read may be before the next claim.
 pub const STATUS_EVERY: Duration = Duration::from_millis(100);
 /// Most provider calls in flight for one dispatch.
-pub const MAX_IN_FLIGHT: usize = 4;
+pub const MAX_IN_FLIGHT: usize = 2;
 
 #[derive(Deserialize)]
 struct DispatchPayload {
@@ -183,7 +183,7 @@ pub fn job(env: &JobEnv, job: &Job) -> Result<(), JobError> {
     drop(conn);
     let last_attempt = (job.attempts >= job.max_attempts).then_some(job.attempts);
     // Provider calls in flight: one below 100/s (a throttled sender's slots are spaced out
-    // anyway, and a pause then stops at once), up to MAX_IN_FLIGHT at 100/s and more.
+    // anyway, and a pause then stops at once), two at 200/s and more.
     let in_flight = account.as_ref().map_or(1, |a| ((a.rate(message_channel(batch.channel)) / 100.0) as usize).clamp(1, MAX_IN_FLIGHT));
     // A group takes at most about a second at the sender's rate, so a run ends close to
     // its slice.
