@@ -7,7 +7,8 @@
 //! - The batch's recipients page as its 2-second poll asks for it (htmx), at 32 connections,
 //!   beside the signed-in floor (`GET /healthz` with the session cookie) in the same run.
 //! - Dispatch of that batch by one `dispatch-batch` worker to the fake Twilio, the sender's
-//!   rate out of the way (1,000/s), for ten seconds.
+//!   rate out of the way (1,000/s), for ten seconds; then the same with the sender at 50/s
+//!   (the campaign paused and started again), the rate read from the fake's receive times.
 
 #[path = "../tests/support/fake_twilio.rs"]
 mod fake_twilio;
@@ -81,7 +82,7 @@ fn main() -> anyhow::Result<()> {
     let options = switchboard::jobs::worker::Options { workers: 1, lease_secs: 60, batch: 8, poll: Duration::from_millis(100), scheduler: false };
     let before = fake.accepted.load(Ordering::SeqCst);
     let started = Instant::now();
-    let mut workers = switchboard::jobs::worker::Workers::start(env, options);
+    let mut workers = switchboard::jobs::worker::Workers::start(env.clone(), options.clone());
     std::thread::sleep(Duration::from_secs(10));
     let sent = fake.accepted.load(Ordering::SeqCst) - before;
     let elapsed = started.elapsed().as_secs_f64();
@@ -89,6 +90,29 @@ fn main() -> anyhow::Result<()> {
     diesel::sql_query(format!("UPDATE campaigns SET status = 'paused' WHERE workspace_id = {w} AND id = {campaign}")).execute(&mut conn)?;
     workers.stop();
     println!("dispatch, one worker, throttle at 1000/s: {:.0} msg/s ({sent} sent in {elapsed:.1} s)", sent as f64 / elapsed);
+
+    // The held rate: the sender at 50/s, the campaign started again (the transition's
+    // resume), one worker for ten seconds; the rate is read from the fake's receive times.
+    let rate = 50.0;
+    diesel::sql_query(format!("UPDATE twilio_settings SET sms_rate = {rate} WHERE workspace_id = {w}")).execute(&mut conn)?;
+    let since = chrono::Utc::now();
+    conn.transaction(|tx| {
+        diesel::sql_query(format!("UPDATE campaigns SET status = 'active' WHERE workspace_id = {w} AND id = {campaign}")).execute(tx)?;
+        switchboard::campaigns::dispatch::resume(tx, w, campaign)
+    })?;
+    let mut workers = switchboard::jobs::worker::Workers::start(env, options);
+    std::thread::sleep(Duration::from_secs(10));
+    diesel::sql_query(format!("UPDATE campaigns SET status = 'paused' WHERE workspace_id = {w} AND id = {campaign}")).execute(&mut conn)?;
+    workers.stop();
+    let mut at: Vec<_> = fake.messages().into_iter().map(|m| m.created_at).filter(|t| *t >= since).collect();
+    at.sort();
+    let span = (at[at.len() - 1] - at[0]).num_milliseconds() as f64 / 1000.0;
+    let held = (at.len() - 1) as f64 / span;
+    println!(
+        "dispatch, one worker, throttle at {rate}/s: {held:.2} msg/s ({} messages over {span:.2} s; {:+.1} % from the configured rate)",
+        at.len(),
+        (held / rate - 1.0) * 100.0
+    );
     drop(conn);
     app.resources.shutdown();
     let _ = std::fs::remove_dir_all(&dir);

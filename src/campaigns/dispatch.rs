@@ -4,17 +4,29 @@
 //! - One job per batch, keyed `dispatch-batch:{batch_id}` and due at the batch's `send_at`:
 //!   two instances or two clicks make one job, and a scheduled batch starts on time once
 //!   (whichever instance's worker claims it).
-//! - Each step takes the next queued recipient `FOR UPDATE SKIP LOCKED` (several jobs or
-//!   instances may share a batch), and in one transaction writes its message (or reuses the
-//!   one it has, given back after a refused slot), links it and claims it; after the commit
-//!   the claimed message goes through `messaging::send::send_claimed`, the path every send
-//!   takes. The recipient row is unique per (batch, client) and the claim happens once, so
-//!   a recipient is never sent twice, whatever dies when.
-//! - Before every step the campaign's status is read (one primary-key read): a paused
-//!   campaign stops new sends on every instance within one step (at most one throttle
-//!   slot, ≤ 1 s, plus the provider call in flight); the job ends. Starting the campaign
-//!   again calls [`resume`], which enqueues a new dispatch for each batch with queued
-//!   recipients; they continue where it stopped. Completing calls [`cancel_rest`].
+//! - The job works in groups. One transaction readies a group: one read of up to 50 queued
+//!   recipients `FOR UPDATE SKIP LOCKED` (several jobs or instances may share a batch;
+//!   those without a message first), one read of their clients, one multi-row insert of
+//!   their messages (`queued`; a recipient given back earlier keeps the one it has) and one
+//!   update linking them. After the commit the group is sent, up to two provider calls in
+//!   flight (one below 100/s): each message is claimed (`queued` → `sending`) just before
+//!   it goes through `messaging::send::send_claimed`, the path every send takes. The
+//!   recipient row is unique per (batch, client) and the claim happens once, so a recipient
+//!   is never sent twice, whatever dies when; what a stop leaves unclaimed is `queued` with
+//!   its recipient, never leased, and the next dispatch sends it with its message.
+//! - A group is at most about a second of the sender's rate (50, or the rate if lower).
+//! - The campaign's status is read before each group and again before a claim when the last
+//!   read is older than 100 ms: a paused campaign stops new claims on every instance within
+//!   that (plus the throttle slots already reserved, ≤ 1 s, and the provider calls in
+//!   flight); the job ends. Starting the campaign again calls [`resume`], which enqueues a
+//!   new dispatch for each batch with queued recipients; they continue where it stopped.
+//!   Completing calls [`cancel_rest`].
+//! - A run sends for [`SLICE`] (3 s, plus the group under way) and then hands its worker
+//!   back: it enqueues its successor, due now, keyed `dispatch-batch:{batch}:after:{job}`
+//!   (keyed by the run, so a run repeated after its worker died makes no second successor;
+//!   a resume's key counts them and stays new), and ends. Jobs already waiting run before
+//!   the successor (the queue takes them by due time), so a 100k batch never holds a
+//!   worker for minutes.
 //! - A recipient who opted out (or lost their phone number / email address) between the
 //!   batch's creation and their turn is skipped with the reason, never sent.
 //! - Email batches: each recipient becomes a `send-email` job (the existing SMTP path) with
@@ -24,27 +36,41 @@
 //!   by the replies (`flow_replies`).
 //! - No queued recipient left: the batch is `done`.
 
-use std::time::Duration;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Nullable, Text, Timestamptz};
+use diesel::sql_types::{Array, BigInt, Nullable, Text, Timestamptz};
 use serde::Deserialize;
 use serde_json::json;
 
 use crate::campaigns::batches::{self, Batch};
 use crate::campaigns::{BatchChannel, CampaignStatus};
+use crate::clients::model::Client;
 use crate::db::schema::{campaign_batches, campaigns, clients};
 use crate::jobs::queue::Job;
 use crate::jobs::run::{JobEnv, JobError, payload};
 use crate::jobs::{self, Kind, NewJob};
 use crate::messaging::account::Account;
-use crate::messaging::send::{LEASE_SECS, send_claimed};
-use crate::messaging::store::{self, Message, NewOutbound};
+use crate::messaging::send::{LEASE_SECS, send_claimed_via};
+use crate::messaging::store::{self, NewOutbound};
 use crate::messaging::Channel;
+use crate::messaging::twilio::Twilio;
 
 /// Attempts a dispatch job gets (a provider's 429 / 5xx count; a busy throttle does not).
 pub const DISPATCH_ATTEMPTS: i32 = 50;
+/// Most recipients readied per transaction (fewer for a sender slower than 50/s: a group
+/// is about a second of sends at most).
+pub const GROUP: i64 = 50;
+/// How long one run of the job sends before it hands its worker back (a successor job,
+/// due at once, continues).
+pub const SLICE: Duration = Duration::from_secs(3);
+/// How old the campaign status read may be before the next claim.
+pub const STATUS_EVERY: Duration = Duration::from_millis(100);
+/// Most provider calls in flight for one dispatch.
+pub const MAX_IN_FLIGHT: usize = 2;
 
 #[derive(Deserialize)]
 struct DispatchPayload {
@@ -129,16 +155,6 @@ pub fn cancel_rest(conn: &mut PgConnection, workspace_id: i64, campaign_id: i64)
     Ok(cancelled)
 }
 
-/// What one step found.
-enum Step {
-    /// A claimed message to send.
-    Send(Box<Message>),
-    /// Someone handled without a provider call (skipped, or an email handed to its job).
-    Handled,
-    /// No queued recipient is left (or none this job may take: others hold them).
-    Empty,
-}
-
 #[derive(QueryableByName)]
 struct Picked {
     #[diesel(sql_type = BigInt)]
@@ -148,6 +164,7 @@ struct Picked {
 }
 
 pub fn job(env: &JobEnv, job: &Job) -> Result<(), JobError> {
+    let started = Instant::now();
     let p: DispatchPayload = payload(job)?;
     let ws = job.workspace_id;
     let mut conn = env.pool.get()?;
@@ -168,10 +185,17 @@ pub fn job(env: &JobEnv, job: &Job) -> Result<(), JobError> {
         .execute(&mut conn)?;
     drop(conn);
     let last_attempt = (job.attempts >= job.max_attempts).then_some(job.attempts);
+    // Provider calls in flight: one below 100/s (a throttled sender's slots are spaced out
+    // anyway, and a pause then stops at once), two at 200/s and more.
+    let in_flight = account.as_ref().map_or(1, |a| ((a.rate(message_channel(batch.channel)) / 100.0) as usize).clamp(1, MAX_IN_FLIGHT));
+    // A group takes at most about a second at the sender's rate, so a run ends close to
+    // its slice.
+    // One provider for the run: one HTTP client, its connections to Twilio kept alive.
+    let provider = account.as_ref().map(|a| a.provider(&env.settings));
+    let group_size = account.as_ref().map_or(GROUP, |a| (a.rate(message_channel(batch.channel)) as i64).clamp(1, GROUP));
     loop {
         let mut conn = env.pool.get()?;
-        let status: CampaignStatus = campaigns::table.find((ws, batch.campaign_id)).select(campaigns::status).first(&mut conn)?;
-        match status {
+        match campaign_status(&mut conn, ws, batch.campaign_id)? {
             CampaignStatus::Active => {}
             CampaignStatus::Completed => {
                 conn.transaction(|tx| cancel_rest(tx, ws, batch.campaign_id))?;
@@ -180,98 +204,195 @@ pub fn job(env: &JobEnv, job: &Job) -> Result<(), JobError> {
             // Paused (or back to draft): the start transition resumes.
             _ => return Ok(()),
         }
-        match conn.transaction(|tx| step(env, tx, &batch, &zone))? {
-            Step::Send(message) => {
-                drop(conn);
-                send_claimed(env, account.as_ref().expect("a message batch has its account"), *message, last_attempt)?;
-            }
-            Step::Handled => {}
-            Step::Empty => {
-                diesel::sql_query(
-                    "UPDATE campaign_batches b SET status = 'done', finished_at = now() \
-                     WHERE b.workspace_id = $1 AND b.id = $2 AND b.status IN ('scheduled', 'sending') \
-                       AND NOT EXISTS (SELECT 1 FROM campaign_recipients r WHERE r.workspace_id = b.workspace_id AND r.batch_id = b.id AND r.status = 'queued')",
-                )
-                .bind::<BigInt, _>(ws)
-                .bind::<BigInt, _>(batch.id)
-                .execute(&mut conn)?;
-                return Ok(());
+        if started.elapsed() >= SLICE {
+            // The worker goes back to the queue: this run's successor, due now, queues
+            // behind the jobs already waiting. Keyed by this job's id, so a run of this job
+            // repeated (its worker died after this commit) enqueues no second successor.
+            enqueue_keyed(&mut conn, ws, batch.id, Utc::now(), format!("dispatch-batch:{}:after:{}", batch.id, job.id))?;
+            return Ok(());
+        }
+        let group = conn.transaction(|tx| ready_group(env, tx, &batch, &zone, group_size))?;
+        drop(conn);
+        match group {
+            None => break,
+            Some(ready) if ready.is_empty() => {}
+            Some(ready) => {
+                let account = account.as_ref().expect("a message batch has its account");
+                let provider = provider.as_ref().expect("a message batch has its provider");
+                if !send_group(env, account, provider, &batch, &ready, in_flight, last_attempt)? {
+                    // Paused or completed mid-group: the status read at the top decides.
+                    continue;
+                }
             }
         }
     }
-}
-
-/// Takes the next queued recipient and readies it, in the caller's transaction.
-fn step(env: &JobEnv, tx: &mut PgConnection, batch: &Batch, zone: &str) -> Result<Step, JobError> {
-    let ws = batch.workspace_id;
-    let picked: Option<Picked> = diesel::sql_query(
-        "SELECT client_id, message_id FROM campaign_recipients WHERE workspace_id = $1 AND batch_id = $2 AND status = 'queued' \
-         ORDER BY client_id LIMIT 1 FOR UPDATE SKIP LOCKED",
+    let mut conn = env.pool.get()?;
+    diesel::sql_query(
+        "UPDATE campaign_batches b SET status = 'done', finished_at = now() \
+         WHERE b.workspace_id = $1 AND b.id = $2 AND b.status IN ('scheduled', 'sending') \
+           AND NOT EXISTS (SELECT 1 FROM campaign_recipients r WHERE r.workspace_id = b.workspace_id AND r.batch_id = b.id AND r.status = 'queued')",
     )
     .bind::<BigInt, _>(ws)
     .bind::<BigInt, _>(batch.id)
-    .get_result(tx)
-    .optional()?;
-    let Some(picked) = picked else { return Ok(Step::Empty) };
-    let client: crate::clients::model::Client = clients::table.find((ws, picked.client_id)).select(crate::clients::model::Client::as_select()).first(tx)?;
-    // Still sendable? (An opt-out since the batch was made wins.)
-    if let Some(reason) = batches::skip_reason(batch.channel, &client, zone) {
-        set_recipient(tx, ws, batch.id, client.id, "skipped", Some(&reason))?;
-        return Ok(Step::Handled);
+    .execute(&mut conn)?;
+    Ok(())
+}
+
+fn campaign_status(conn: &mut PgConnection, ws: i64, campaign_id: i64) -> QueryResult<CampaignStatus> {
+    campaigns::table.find((ws, campaign_id)).select(campaigns::status).first(conn)
+}
+
+fn message_channel(channel: BatchChannel) -> Channel {
+    if channel == BatchChannel::WhatsApp { Channel::WhatsApp } else { Channel::Sms }
+}
+
+/// Takes up to `size` queued recipients and readies them, in the caller's transaction:
+/// the skipped are marked, emails handed to their jobs, and every message recipient has a
+/// `queued` message linked to it. Returns the messages to send (`None`: nobody is left that
+/// this job may take).
+fn ready_group(env: &JobEnv, tx: &mut PgConnection, batch: &Batch, zone: &str, size: i64) -> Result<Option<Vec<i64>>, JobError> {
+    let ws = batch.workspace_id;
+    // Recipients without a message first: those with one are being sent by another
+    // dispatch (it readied them), or were given back and are taken when the fresh ones
+    // run out. Either way the claim decides who sends, once.
+    let pick = |tx: &mut PgConnection, prepared: bool, limit: i64| -> QueryResult<Vec<Picked>> {
+        diesel::sql_query(format!(
+            "SELECT client_id, message_id FROM campaign_recipients WHERE workspace_id = $1 AND batch_id = $2 AND status = 'queued' \
+               AND message_id IS {} NULL ORDER BY client_id LIMIT $3 FOR UPDATE SKIP LOCKED",
+            if prepared { "NOT" } else { "" }
+        ))
+        .bind::<BigInt, _>(ws)
+        .bind::<BigInt, _>(batch.id)
+        .bind::<BigInt, _>(limit)
+        .load(tx)
+    };
+    let mut picked = pick(tx, false, size)?;
+    if (picked.len() as i64) < size {
+        picked.extend(pick(tx, true, size - picked.len() as i64)?);
     }
-    if batch.channel == BatchChannel::Email {
-        let email = batches::render_email(env, batch, &client);
-        crate::email::enqueue_for_campaign(tx, ws, &email, batch.id, client.id)?;
-        set_recipient(tx, ws, batch.id, client.id, "sending", None)?;
-        return Ok(Step::Handled);
+    if picked.is_empty() {
+        return Ok(None);
     }
-    let message_id = match picked.message_id {
-        Some(id) => id,
-        None => {
-            let (body, variables) = batches::render_message(tx, batch, &client)?;
-            let new = NewOutbound {
-                workspace_id: ws,
-                client_id: Some(client.id),
-                channel: if batch.channel == BatchChannel::WhatsApp { Channel::WhatsApp } else { Channel::Sms },
-                sender: batch.sender.clone().unwrap_or_default(),
-                recipient: client.phone.clone().unwrap_or_default().trim().to_string(),
-                body,
-                template_id: batch.template_id,
-                variables,
-                created_by: batch.created_by,
-                batch_id: Some(batch.id),
-            };
-            let message = store::insert_outbound(tx, &new)?;
-            if batch.mode == "flow" {
-                // The flow's first step (its template is the batch's): the recipient is there.
-                crate::campaigns::flow_replies::started(tx, ws, batch.id, client.id)?;
+    let ids: Vec<i64> = picked.iter().map(|p| p.client_id).collect();
+    let clients: Vec<Client> = clients::table.filter(clients::workspace_id.eq(ws)).filter(clients::id.eq_any(&ids)).select(Client::as_select()).load(tx)?;
+    let mut ready = Vec::with_capacity(picked.len());
+    let mut news = Vec::new();
+    for p in &picked {
+        let Some(client) = clients.iter().find(|c| c.id == p.client_id) else { continue };
+        // Still sendable? (An opt-out since the batch was made wins.)
+        if let Some(reason) = batches::skip_reason(batch.channel, client, zone) {
+            set_recipient(tx, ws, batch.id, client.id, "skipped", Some(&reason))?;
+            continue;
+        }
+        if batch.channel == BatchChannel::Email {
+            let email = batches::render_email(env, batch, client);
+            crate::email::enqueue_for_campaign(tx, ws, &email, batch.id, client.id)?;
+            set_recipient(tx, ws, batch.id, client.id, "sending", None)?;
+            continue;
+        }
+        match p.message_id {
+            // Given back (a refused slot, a pause, a dispatch that stopped): sent as it is.
+            Some(id) => ready.push(id),
+            None => {
+                let (body, variables) = batches::render_message(tx, batch, client)?;
+                news.push(NewOutbound {
+                    workspace_id: ws,
+                    client_id: Some(client.id),
+                    channel: message_channel(batch.channel),
+                    sender: batch.sender.clone().unwrap_or_default(),
+                    recipient: client.phone.clone().unwrap_or_default().trim().to_string(),
+                    body,
+                    template_id: batch.template_id,
+                    variables,
+                    created_by: batch.created_by,
+                    batch_id: Some(batch.id),
+                });
             }
-            diesel::sql_query("UPDATE campaign_recipients SET message_id = $4 WHERE workspace_id = $1 AND batch_id = $2 AND client_id = $3")
-                .bind::<BigInt, _>(ws)
-                .bind::<BigInt, _>(batch.id)
-                .bind::<BigInt, _>(client.id)
-                .bind::<BigInt, _>(message.id)
-                .execute(tx)?;
-            message.id
+        }
+    }
+    // One insert for the group's new messages, one update linking them.
+    let written = store::insert_outbound_many(tx, &news)?;
+    if !written.is_empty() {
+        let (client_ids, message_ids): (Vec<i64>, Vec<i64>) = written.iter().map(|(c, m)| (c.unwrap_or_default(), *m)).unzip();
+        diesel::sql_query(
+            "UPDATE campaign_recipients r SET message_id = v.message_id FROM unnest($3::bigint[], $4::bigint[]) AS v(client_id, message_id) \
+             WHERE r.workspace_id = $1 AND r.batch_id = $2 AND r.client_id = v.client_id",
+        )
+        .bind::<BigInt, _>(ws)
+        .bind::<BigInt, _>(batch.id)
+        .bind::<Array<BigInt>, _>(&client_ids)
+        .bind::<Array<BigInt>, _>(&message_ids)
+        .execute(tx)?;
+        if batch.mode == "flow" {
+            // The flow's first step (its template is the batch's): these recipients are there.
+            for client_id in &client_ids {
+                crate::campaigns::flow_replies::started(tx, ws, batch.id, *client_id)?;
+            }
+        }
+        let mut in_order: Vec<(i64, i64)> = written.iter().map(|(c, m)| (c.unwrap_or_default(), *m)).collect();
+        in_order.sort_unstable();
+        ready.extend(in_order.into_iter().map(|(_, m)| m));
+    }
+    Ok(Some(ready))
+}
+
+/// Sends a readied group, `in_flight` provider calls at a time. Each message is claimed
+/// (`queued` → `sending`, its own statement) just before its throttle slot and provider
+/// call, so what is not claimed stays `queued` with its recipient: nothing of a group waits
+/// on a lease when a pause, an error or a SIGKILL stops it, and the next dispatch takes it
+/// (once: a claim happens once). The campaign's status is read again when the last read is
+/// older than [`STATUS_EVERY`]: a pause stops new claims on every instance within that, plus
+/// the throttle slot already reserved (≤ 1 s) and the provider calls in flight.
+/// `Ok(false)`: stopped because the campaign is no longer active.
+fn send_group(env: &JobEnv, account: &Account, provider: &Twilio, batch: &Batch, ready: &[i64], in_flight: usize, last_attempt: Option<i32>) -> Result<bool, JobError> {
+    let ws = batch.workspace_id;
+    let next = AtomicUsize::new(0);
+    let stop = AtomicBool::new(false);
+    let inactive = AtomicBool::new(false);
+    let checked = Mutex::new(Instant::now());
+    let failure: Mutex<Option<JobError>> = Mutex::new(None);
+    let still_active = || -> Result<bool, JobError> {
+        let mut at = checked.lock().expect("status check lock");
+        if at.elapsed() >= STATUS_EVERY {
+            let mut conn = env.pool.get()?;
+            if campaign_status(&mut conn, ws, batch.campaign_id)? != CampaignStatus::Active {
+                return Ok(false);
+            }
+            *at = Instant::now();
+        }
+        Ok(true)
+    };
+    let sender = || {
+        while !stop.load(Ordering::SeqCst) {
+            let Some(&id) = ready.get(next.fetch_add(1, Ordering::SeqCst)) else { break };
+            let outcome = (|| -> Result<(), JobError> {
+                if !still_active()? {
+                    inactive.store(true, Ordering::SeqCst);
+                    stop.store(true, Ordering::SeqCst);
+                    return Ok(());
+                }
+                let mut conn = env.pool.get()?;
+                // None: another dispatch claimed it (and sends it), or it was cancelled.
+                let Some(message) = store::claim(&mut conn, ws, id, LEASE_SECS)? else { return Ok(()) };
+                drop(conn);
+                send_claimed_via(env, account, provider, message, last_attempt)
+            })();
+            if let Err(e) = outcome {
+                stop.store(true, Ordering::SeqCst);
+                failure.lock().expect("failure lock").get_or_insert(e);
+            }
         }
     };
-    match store::claim(tx, ws, message_id, LEASE_SECS)? {
-        Some(message) => Ok(Step::Send(Box::new(message))),
-        None => {
-            // The message moved on without its recipient (cannot happen while the trigger
-            // holds): the recipient follows it rather than being taken again.
-            diesel::sql_query(
-                "UPDATE campaign_recipients r SET status = coalesce(recipient_status_of(m.status), 'unknown'), updated_at = now() \
-                 FROM messages m WHERE m.workspace_id = r.workspace_id AND m.id = r.message_id \
-                   AND r.workspace_id = $1 AND r.batch_id = $2 AND r.client_id = $3",
-            )
-            .bind::<BigInt, _>(ws)
-            .bind::<BigInt, _>(batch.id)
-            .bind::<BigInt, _>(client.id)
-            .execute(tx)?;
-            Ok(Step::Handled)
+    std::thread::scope(|s| {
+        for _ in 1..in_flight {
+            s.spawn(&sender);
         }
+        sender();
+    });
+    if let Some(e) = failure.into_inner().expect("failure lock") {
+        return Err(e);
     }
+    Ok(!inactive.load(Ordering::SeqCst))
 }
 
 fn set_recipient(tx: &mut PgConnection, ws: i64, batch_id: i64, client_id: i64, status: &str, reason: Option<&str>) -> QueryResult<usize> {

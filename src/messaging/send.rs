@@ -87,6 +87,13 @@ pub fn job(env: &JobEnv, job: &Job) -> Result<(), JobError> {
 /// a campaign batch's dispatch. `last_attempt`: `Some(attempts)` on the job's last attempt,
 /// when a retryable refusal fails the message instead of giving it back.
 pub fn send_claimed(env: &JobEnv, account: &Account, message: Message, last_attempt: Option<i32>) -> Result<(), JobError> {
+    send_claimed_via(env, account, &account.provider(&env.settings), message, last_attempt)
+}
+
+/// [`send_claimed`] through a provider the caller keeps: a campaign dispatch makes one per
+/// run, so its sends share one HTTP client and its kept-alive connections (a client per
+/// send spent a thread and a TCP connection on each message).
+pub fn send_claimed_via(env: &JobEnv, account: &Account, provider: &impl Provider, message: Message, last_attempt: Option<i32>) -> Result<(), JobError> {
     let ws = message.workspace_id;
     let mut conn = env.pool.get()?;
     let content = match content(&mut conn, &message) {
@@ -114,7 +121,6 @@ pub fn send_claimed(env: &JobEnv, account: &Account, message: Message, last_atte
     };
     // No connection is held during the provider's answer.
     drop(conn);
-    let provider = account.provider(&env.settings);
     let answer = provider.send(&outbound);
     let mut conn = env.pool.get()?;
     match answer {

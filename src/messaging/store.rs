@@ -80,6 +80,34 @@ pub fn insert_outbound(conn: &mut PgConnection, new: &NewOutbound) -> QueryResul
         .get_result(conn)
 }
 
+/// Several outbound messages in one statement (a campaign dispatch's group); returns
+/// `(client_id, message id)` for each, in no particular order.
+pub fn insert_outbound_many(conn: &mut PgConnection, news: &[NewOutbound]) -> QueryResult<Vec<(Option<i64>, i64)>> {
+    if news.is_empty() {
+        return Ok(Vec::new());
+    }
+    let rows: Vec<_> = news
+        .iter()
+        .map(|new| {
+            (
+                messages::workspace_id.eq(new.workspace_id),
+                messages::client_id.eq(new.client_id),
+                messages::channel.eq(new.channel),
+                messages::direction.eq(Direction::Outbound),
+                messages::sender.eq(&new.sender),
+                messages::recipient.eq(&new.recipient),
+                messages::body.eq(&new.body),
+                messages::template_id.eq(new.template_id),
+                messages::variables.eq(&new.variables),
+                messages::status.eq(MessageStatus::Queued),
+                messages::created_by.eq(new.created_by),
+                messages::batch_id.eq(new.batch_id),
+            )
+        })
+        .collect();
+    diesel::insert_into(messages::table).values(rows).returning((messages::client_id, messages::id)).get_results(conn)
+}
+
 pub fn find(conn: &mut PgConnection, workspace_id: i64, id: i64) -> QueryResult<Option<Message>> {
     messages::table.find((workspace_id, id)).select(Message::as_select()).first(conn).optional()
 }

@@ -663,11 +663,118 @@ async fn a_long_html_email_fits_its_form_while_other_forms_keep_the_64_kib_limit
     assert_eq!(r.status(), StatusCode::SEE_OTHER, "{}", r.text().await.unwrap());
     assert_eq!(app.count(&format!("SELECT length(html_body) FROM campaign_batches WHERE campaign_id = {c}")), html_body.len() as i64);
     // Past the email's own limit: 413 with the reason, nothing written.
+    // (Each refused post on a browser of its own: the server answers before reading the
+    // body and closes that connection.)
     let huge = "x".repeat(1_100_000);
+    let browser = app.browser();
+    browser.login(&admin.email, crate::support::PASSWORD).await;
     let r = browser.post(&format!("/campaigns/{c}/emails"), &[("subject", "News"), ("body", "Hello"), ("html_body", huge.as_str()), ("send_at", "")]).await;
     assert_eq!(r.status(), StatusCode::PAYLOAD_TOO_LARGE);
     assert_eq!(app.count(&format!("SELECT count(*) FROM campaign_batches WHERE campaign_id = {c}")), 1);
     // Any other form is still refused past 64 KiB.
+    let browser = app.browser();
+    browser.login(&admin.email, crate::support::PASSWORD).await;
     let r = browser.post("/campaigns", &[("name", html_body.as_str())]).await;
     assert_eq!(r.status(), StatusCode::PAYLOAD_TOO_LARGE);
+}
+
+/// A group of 50 is readied (messages written and linked) before its sends; a pause part-way
+/// through a group leaves the rest `queued` (never claimed, so no lease for reconciliation to
+/// find), and the resume sends exactly those, with the messages already written.
+#[tokio::test]
+async fn a_group_paused_part_way_leaves_its_unsent_messages_queued_and_the_resume_sends_them_once() {
+    let s = setup_with(true, |c| c.job_workers = 1).await;
+    let ws = s.workspace_id;
+    // 100/s: a group of 50 takes half a second.
+    sql(&s.app, &format!("UPDATE twilio_settings SET whatsapp_rate = 100 WHERE workspace_id = {ws}"));
+    let c = campaign(&s.app, ws, "active", "'whatsapp'");
+    let template = add_template(&s.app, ws, "HXhello", "hello", "Hello {{1}}", "approved");
+    attach_new_clients(&s.app, ws, c, 120);
+    let b = whatsapp_batch(&s, c, template, "").await;
+    let at_pause = pause_and_settle(&s, c, 10).await;
+    assert!(at_pause < 50, "paused inside the first group ({at_pause} sent)");
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(sent(&s.fake), at_pause, "no new send more than a second after the pause");
+    wait_for(&s.app, "NOT EXISTS (SELECT 1 FROM jobs WHERE kind = 'dispatch-batch' AND status <> 'done')").await;
+    let unsent = 50 - at_pause as i64;
+    assert_eq!(s.app.count(&format!("SELECT count(*) FROM messages WHERE batch_id = {b}")), 50, "one group written");
+    assert_eq!(s.app.count(&format!("SELECT count(*) FROM messages WHERE batch_id = {b} AND status = 'queued' AND lease_until IS NULL AND provider_id IS NULL")), unsent);
+    assert_eq!(s.app.count(&format!("SELECT count(*) FROM messages WHERE batch_id = {b} AND status = 'sending'")), 0, "nothing claimed and left");
+    assert_eq!(
+        s.app.count(&format!(
+            "SELECT count(*) FROM campaign_recipients r JOIN messages m ON m.workspace_id = r.workspace_id AND m.id = r.message_id \
+             WHERE r.batch_id = {b} AND r.status = 'queued' AND m.status = 'queued'"
+        )),
+        unsent,
+        "each unsent message still linked to its queued recipient"
+    );
+    assert_eq!(s.app.count(&format!("SELECT count(*) FROM campaign_recipients WHERE batch_id = {b} AND status = 'queued' AND message_id IS NULL")), 70);
+    assert_eq!(s.app.count(&format!("SELECT n FROM campaign_batch_counts WHERE batch_id = {b} AND key = 'queued'")), 120 - at_pause as i64);
+
+    {
+        let mut conn = s.app.conn();
+        conn.transaction(|tx| {
+            diesel::sql_query(format!("UPDATE campaigns SET status = 'active' WHERE id = {c}")).execute(tx)?;
+            assert_eq!(dispatch::resume(tx, ws, c)?, 1);
+            QueryResult::Ok(())
+        })
+        .unwrap();
+    }
+    wait_for(&s.app, &format!("EXISTS (SELECT 1 FROM campaign_batches WHERE id = {b} AND status = 'done')")).await;
+    assert_eq!(sent(&s.fake), 120);
+    for n in 1..=120 {
+        assert_eq!(s.fake.messages().iter().filter(|m| m.to.ends_with(&format!("+1415600{n:04}"))).count(), 1, "client {n} exactly once");
+    }
+    assert_eq!(s.app.count(&format!("SELECT count(*) FROM messages WHERE batch_id = {b}")), 120, "the group's messages reused, none written twice");
+    assert_eq!(s.app.count(&format!("SELECT count(*) FROM messages WHERE batch_id = {b} AND status = 'accepted' AND provider_id IS NOT NULL")), 120);
+    assert_eq!(s.app.count(&format!("SELECT count(*) FROM campaign_recipients WHERE batch_id = {b} AND status = 'sending' AND message_id IS NOT NULL")), 120);
+    assert_eq!(s.app.count(&format!("SELECT n FROM campaign_batch_counts WHERE batch_id = {b} AND key = 'sending'")), 120, "counts equal rows");
+    assert_eq!(s.app.count(&format!("SELECT coalesce(sum(n), 0)::bigint FROM campaign_batch_counts WHERE batch_id = {b} AND key = 'queued'")), 0);
+}
+
+/// One job worker, a batch longer than a dispatch run's slice: the dispatch hands the worker
+/// back after `dispatch::SLICE` and a successor continues, so a job enqueued meanwhile runs
+/// in between instead of waiting for the whole batch.
+#[tokio::test]
+async fn a_long_batch_hands_its_worker_back_so_another_job_runs_in_between() {
+    let s = setup_with(true, |c| c.job_workers = 1).await;
+    let ws = s.workspace_id;
+    sql(&s.app, &format!("UPDATE twilio_settings SET whatsapp_rate = 20 WHERE workspace_id = {ws}"));
+    let c = campaign(&s.app, ws, "active", "'whatsapp'");
+    let template = add_template(&s.app, ws, "HXhello", "hello", "Hello {{1}}", "approved");
+    attach_new_clients(&s.app, ws, c, 100); // 5 s at 20/s
+    let b = whatsapp_batch(&s, c, template, "").await;
+    while sent(&s.fake) < 5 {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    {
+        let mut conn = s.app.conn();
+        switchboard::jobs::enqueue(&mut conn, &switchboard::jobs::NewJob::new(ws, switchboard::jobs::Kind::Noop, serde_json::json!({ "sleep_ms": 1500 }))).unwrap();
+    }
+    wait_for(&s.app, &format!("EXISTS (SELECT 1 FROM campaign_batches WHERE id = {b} AND status = 'done')")).await;
+    assert_eq!(s.app.count("SELECT count(*) FROM jobs WHERE kind = 'noop' AND status = 'done'"), 1);
+    // The other job holds the one worker for 1.5 s: the batch's sends stop for that long
+    // between two of its runs (the worker records jobs done a few at a time, so the gap in
+    // the sends is what shows the interleaving).
+    let gaps = format!(
+        "SELECT count(*) FROM (SELECT attempt_at - lag(attempt_at) OVER (ORDER BY attempt_at) AS gap FROM messages WHERE batch_id = {b}) g \
+         WHERE gap >= interval '1.4 seconds'"
+    );
+    assert_eq!(s.app.count(&gaps), 1, "one pause in the sends, while the other job ran");
+    let first = s.app.count(&format!("SELECT min(id) FROM jobs WHERE kind = 'dispatch-batch' AND idempotency_key = 'dispatch-batch:{b}'"));
+    assert_eq!(
+        text(&s.app, "SELECT string_agg(idempotency_key, ', ' ORDER BY id) FROM (SELECT id, idempotency_key FROM jobs WHERE kind = 'dispatch-batch' ORDER BY id LIMIT 2) j"),
+        format!("dispatch-batch:{b}, dispatch-batch:{b}:after:{first}"),
+        "the first run's successor, keyed by the run"
+    );
+    assert_eq!(
+        s.app.count(&format!("SELECT count(*) FROM jobs WHERE kind = 'dispatch-batch' AND idempotency_key LIKE 'dispatch-batch:{b}:after:%'")),
+        s.app.count("SELECT count(*) FROM jobs WHERE kind = 'dispatch-batch'") - 1,
+        "every later run a successor"
+    );
+    assert_eq!(s.app.count("SELECT count(*) FROM jobs WHERE kind = 'dispatch-batch' AND status <> 'done'"), 0);
+    assert_eq!(sent(&s.fake), 100);
+    for n in 1..=100 {
+        assert_eq!(s.fake.messages().iter().filter(|m| m.to.ends_with(&format!("+1415600{n:04}"))).count(), 1, "client {n} exactly once");
+    }
 }
