@@ -9,6 +9,8 @@
 //! may see (their departments, or assigned to them) and chats assigned to them; agents the
 //! chats of their clients and chats assigned to them.
 
+pub mod actions;
+
 use chrono::{DateTime, Duration, Utc};
 use diesel::dsl::sql;
 use diesel::pg::Pg;
