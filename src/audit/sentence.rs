@@ -327,6 +327,8 @@ pub fn describe(e: &AuditLog, names: &Names) -> Vec<Piece> {
         "users.created" => vec![t(" added user "), user(e, names)],
         "users.role_changed" => vec![t(" changed the role of "), user(e, names), t(from_to(before(e, "role"), after(e, "role")))],
         "users.deactivated" => vec![t(" deactivated "), user(e, names)],
+        "users.chat_digest_changed" if after(e, "chat_digest").as_deref() == Some("hourly") => vec![t(" turned on the hourly chat digest email")],
+        "users.chat_digest_changed" => vec![t(" turned off the chat digest email")],
         "users.reactivated" => vec![t(" reactivated "), user(e, names)],
         "users.departments_changed" => vec![t(" changed the departments of "), user(e, names)],
         "users.invitation_accepted" => vec![t(" accepted their invitation")],

@@ -10,6 +10,7 @@
 //! chats of their clients and chats assigned to them.
 
 pub mod actions;
+pub mod digest;
 
 use chrono::{DateTime, Duration, Utc};
 use diesel::dsl::sql;
