@@ -354,3 +354,78 @@ async fn the_assignee_hears_of_new_messages_once_while_unread_and_a_closed_chat_
     assert_eq!(app.count(&new_messages), 2);
     assert_eq!(assigned(&app), 1);
 }
+
+/// Waits (polling) until the query counts `want`; panics after 20 s.
+async fn wait_count(app: &TestApp, sql: &str, want: i64) {
+    for _ in 0..200 {
+        if app.count(sql) == want {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("{sql} never counted {want}: {}", app.count(sql));
+}
+
+#[tokio::test]
+async fn the_hourly_digest_emails_unread_assigned_chats_once_per_user_hour() {
+    let sink = crate::support::smtp::SmtpSink::start();
+    let url = sink.url();
+    let app = crate::support::spawn_app_with(|s| s.smtp_url = Some(url.parse().unwrap())).await;
+    let (ben_browser, ben) = sign_in(&app, "Acme", "Ben Ray", Role::Agent).await;
+    let (cara_browser, cara) = sign_in(&app, "Acme", "Cara Lee", Role::Agent).await;
+    let ws = ben.workspace_id;
+
+    // Off by default; turned on from /account, audited.
+    let page = ben_browser.get_html("/account").await;
+    assert!(page.contains(r#"<option value="off" selected>Off</option>"#), "{page}");
+    assert!(page.contains("Email me a digest of unread chat messages assigned to me"));
+    let r = ben_browser.post("/account/chat-digest", &[("chat_digest", "weekly")]).await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(app.count("SELECT count(*) FROM chat_digests"), 0);
+    for browser in [&ben_browser, &cara_browser] {
+        assert_redirects_to(&browser.post("/account/chat-digest", &[("chat_digest", "hourly")]).await, "/account");
+    }
+    let page = ben_browser.get_html("/account").await;
+    assert!(page.contains(r#"<option value="hourly" selected>Hourly</option>"#), "{page}");
+    assert!(page.contains("You will get an hourly email of unread chat messages assigned to you."));
+    assert_eq!(
+        text(&app, &format!("SELECT concat_ws('|', entity_id, before->>'chat_digest', after->>'chat_digest') FROM audit_logs WHERE action = 'users.chat_digest_changed' AND actor_user_id = {}", ben.id)),
+        format!("{}|off|hourly", ben.id)
+    );
+    exec(&app, "UPDATE chat_digests SET since = now() - interval '1 hour'");
+
+    // Ben: one chat with unread messages, one read, one of Cara's; Cara: nothing unread.
+    let (_, unread) = client_with_chat(&app, ws, "Amara Smith", "+14155550123", None);
+    let (_, read) = client_with_chat(&app, ws, "Read Ltd", "+14155550124", None);
+    let (_, caras) = client_with_chat(&app, ws, "Caras Client", "+14155550125", None);
+    exec(&app, &format!("UPDATE chats SET assignee_id = {} WHERE id IN ({unread}, {read})", ben.id));
+    exec(&app, &format!("UPDATE chats SET assignee_id = {} WHERE id = {caras}", cara.id));
+    exec(&app, &format!("INSERT INTO chat_reads (workspace_id, chat_id, user_id, read_count) SELECT workspace_id, id, assignee_id, inbound_count FROM chats WHERE id IN ({read}, {caras})"));
+
+    // Two instances ticking in the same hour make one job per user.
+    let now = chrono::Utc::now();
+    assert_eq!(switchboard::chat::digest::enqueue_due(&mut app.conn(), now).unwrap(), 2);
+    assert_eq!(switchboard::chat::digest::enqueue_due(&mut app.conn(), now).unwrap(), 0);
+    assert_eq!(app.count(&format!("SELECT count(*) FROM jobs WHERE kind = 'chat-digest' AND idempotency_key = 'chat-digest:{}:{}'", ben.id, now.format("%Y-%m-%dT%H"))), 1);
+    wait_count(&app, "SELECT count(*) FROM jobs WHERE kind = 'chat-digest' AND status = 'done'", 2).await;
+    wait_count(&app, "SELECT count(*) FROM jobs WHERE kind = 'send-email' AND status = 'done'", 1).await;
+    let mail = sink.wait_for(1).await;
+    assert_eq!(mail.len(), 1, "none for Cara");
+    assert_eq!(mail[0].to, vec![ben.email.clone()]);
+    assert_eq!(mail[0].subject(), "1 chat with unread messages");
+    let body = mail[0].decoded();
+    assert!(body.contains("Amara Smith (WhatsApp): 1 unread"), "{body}");
+    assert!(body.contains(&format!("/chat/{unread}")), "{body}");
+    assert!(!body.contains("Read Ltd") && !body.contains("Caras Client"), "{body}");
+    // Ben's `since` moved on; Cara's did not.
+    assert_eq!(app.count(&format!("SELECT count(*) FROM chat_digests WHERE user_id = {} AND since > now() - interval '5 minutes'", ben.id)), 1);
+    assert_eq!(app.count(&format!("SELECT count(*) FROM chat_digests WHERE user_id = {} AND since < now() - interval '5 minutes'", cara.id)), 1);
+
+    // The next hour: nothing new since the last digest, so no email.
+    assert_eq!(switchboard::chat::digest::enqueue_due(&mut app.conn(), now + chrono::Duration::hours(1)).unwrap(), 2);
+    wait_count(&app, "SELECT count(*) FROM jobs WHERE kind = 'chat-digest' AND status = 'done'", 4).await;
+    assert_eq!(app.count("SELECT count(*) FROM jobs WHERE kind = 'send-email'"), 1);
+    // Off again: no more jobs.
+    assert_redirects_to(&ben_browser.post("/account/chat-digest", &[("chat_digest", "off")]).await, "/account");
+    assert_eq!(switchboard::chat::digest::enqueue_due(&mut app.conn(), now + chrono::Duration::hours(2)).unwrap(), 1);
+}
