@@ -167,9 +167,12 @@ async fn agents_assign_only_themselves_and_see_only_their_chats() {
     assert!(r.text().await.unwrap().contains("Agents may assign a chat only to themselves."));
     assert_eq!(app.count("SELECT count(*) FROM chats WHERE assignee_id IS NOT NULL"), 0);
     assert_eq!(app.count("SELECT count(*) FROM audit_logs WHERE action LIKE 'chats.%'"), 0);
-    // To themselves: fine.
-    let r = agent.post(&format!("/chat/{mine}/assign"), &[("user_id", &amy.id.to_string())]).await;
-    assert_redirects_to(&r, &format!("/chat/{mine}"));
+    // To themselves: fine; the partial offers no select of users to an agent, only "Unassign me".
+    let r = htmx_post(&agent, &format!("/chat/{mine}/assign"), &[("user_id", &amy.id.to_string())]).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let html = r.text().await.unwrap();
+    assert!(html.contains("Assigned to Amy Agent") && html.contains("Unassign me"), "{html}");
+    assert!(!html.contains("<select") && !html.contains("Assign to me"), "{html}");
     assert_eq!(app.count(&format!("SELECT assignee_id FROM chats WHERE id = {mine}")), amy.id);
     assert_eq!(app.count("SELECT count(*) FROM notifications"), 0, "no notification for self-assignment");
 
