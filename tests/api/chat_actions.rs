@@ -95,10 +95,8 @@ async fn an_admin_assigns_a_chat_to_a_colleague_audited_with_an_event_and_a_noti
     assert_eq!(
         text(
             &app,
-            &format!(
-                "SELECT concat_ws('|', actor_user_id, module, entity_id, before->>'assignee', after->>'assignee', after->>'assignee_id', after->>'channel', after->>'name', after->>'chat_id') \
-                 FROM audit_logs WHERE action = 'chats.assigned'"
-            )
+            "SELECT concat_ws('|', actor_user_id, module, entity_id, before->>'assignee', after->>'assignee', after->>'assignee_id', after->>'channel', after->>'name', after->>'chat_id') \
+             FROM audit_logs WHERE action = 'chats.assigned'"
         ),
         format!("{}|clients|{client}|Ben Ray|{}|whatsapp|Amara Smith|{chat}", ana.id, ben.id)
     );
@@ -263,7 +261,7 @@ async fn close_and_reopen_refuse_the_state_they_are_in() {
     assert_eq!(text(&app, &format!("SELECT concat_ws('|', status, closed_at IS NULL) FROM chats WHERE id = {chat}")), "open|t");
     assert_eq!(chat_events(&app, chat), events + 2);
     assert_eq!(
-        text(&app, &format!("SELECT string_agg(concat_ws('|', action, entity_id, before->>'status', after->>'status'), ',' ORDER BY id) FROM audit_logs WHERE action LIKE 'chats.%'")),
+        text(&app, "SELECT string_agg(concat_ws('|', action, entity_id, before->>'status', after->>'status'), ',' ORDER BY id) FROM audit_logs WHERE action LIKE 'chats.%'"),
         format!("chats.closed|{client}|open|closed,chats.reopened|{client}|closed|open")
     );
     // GET is not a route of these paths.
