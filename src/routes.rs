@@ -5,7 +5,7 @@
 
 use actix_web::web::{self, ServiceConfig, get, post};
 
-use crate::{audit, auth, campaigns, clients, dashboard, departments, email, imports, jobs, messaging, notifications, ops, settings, users, web as sbweb};
+use crate::{audit, auth, campaigns, chat, clients, dashboard, departments, email, imports, jobs, messaging, notifications, ops, settings, users, web as sbweb};
 
 /// One path of the route table and the methods it accepts.
 #[derive(Clone, Copy, Debug)]
@@ -77,6 +77,7 @@ route_table! {
                 .route(get().to(auth::account::confirm_email_form))
                 .route(post().to(auth::account::confirm_email)),
         )
+        .service(web::resource("/account/chat-digest").route(post().to(chat::digest::save_setting)))
         .service(web::resource("/account/sessions").route(get().to(auth::handlers::list_sessions)))
         .service(web::resource("/account/sessions/revoke-all").route(post().to(auth::handlers::revoke_all_sessions)))
         .service(web::resource("/account/sessions/revoke-others").route(post().to(auth::handlers::revoke_other_sessions)))
@@ -115,6 +116,10 @@ route_table! {
         .service(web::resource("/clients/{id}/messages/preview").route(get().to(messaging::client_messages::preview)))
         .service(web::resource("/clients/{id}/messages/segments").route(get().to(messaging::client_messages::segments)))
         .service(web::resource("/clients/{id}/messages/{message_id}/resend").route(post().to(messaging::client_messages::resend)))
+        // Chat inbox (issue 13): assign, close, reopen
+        .service(web::resource("/chat/{id}/assign").route(post().to(chat::actions::assign_chat)))
+        .service(web::resource("/chat/{id}/close").route(post().to(chat::actions::close_chat)))
+        .service(web::resource("/chat/{id}/reopen").route(post().to(chat::actions::reopen_chat)))
         .service(web::resource("/follow-ups").route(get().to(clients::activity_handlers::list_follow_ups)))
         .service(web::resource("/follow-ups/{id}").route(post().to(clients::activity_handlers::update_follow_up)))
         .route("/dashboard/clients", get().to(dashboard::tiles::clients_tile))

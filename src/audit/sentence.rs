@@ -162,6 +162,17 @@ fn user(e: &AuditLog, names: &Names) -> Piece {
     }
 }
 
+/// "the WhatsApp chat with Amara Smith" (the client linked when the reader may open it).
+fn chat_with(e: &AuditLog, names: &Names) -> Vec<Piece> {
+    let channel = match recorded(e, "channel").as_deref() {
+        Some("whatsapp") => "WhatsApp",
+        Some("sms") => "SMS",
+        _ => "",
+    };
+    let lead = if channel.is_empty() { "the chat with ".to_string() } else { format!("the {channel} chat with ") };
+    vec![Piece::text(lead), client(e, names)]
+}
+
 fn named(e: &AuditLog, key: &str) -> Piece {
     recorded(e, key).map(Piece::name).unwrap_or_else(|| Piece::text("(unnamed)"))
 }
@@ -259,6 +270,15 @@ pub fn describe(e: &AuditLog, names: &Names) -> Vec<Piece> {
         "campaigns.audience_attached" => {
             vec![t(format!(" attached {} clients to campaign ", count("attached"))), named(e, "name"), t(format!(" ({} already there)", count("already")))]
         }
+        "chats.assigned" => {
+            let what = chat_with(e, names);
+            match (before(e, "assignee"), after(e, "assignee")) {
+                (Some(from), None) => [vec![t(" unassigned "), Piece::name(from), t(" from ")], what].concat(),
+                (_, to) => [vec![t(" assigned ")], what, vec![t(" to "), Piece::name(to.unwrap_or_else(|| "nobody".into()))]].concat(),
+            }
+        }
+        "chats.closed" => [vec![t(" closed ")], chat_with(e, names)].concat(),
+        "chats.reopened" => [vec![t(" reopened ")], chat_with(e, names)].concat(),
         "clients.created" => vec![t(" created client "), client(e, names)],
         "clients.updated" => client_update(e, names, ""),
         "clients.import_updated" => client_update(e, names, " by an import"),
@@ -307,6 +327,8 @@ pub fn describe(e: &AuditLog, names: &Names) -> Vec<Piece> {
         "users.created" => vec![t(" added user "), user(e, names)],
         "users.role_changed" => vec![t(" changed the role of "), user(e, names), t(from_to(before(e, "role"), after(e, "role")))],
         "users.deactivated" => vec![t(" deactivated "), user(e, names)],
+        "users.chat_digest_changed" if after(e, "chat_digest").as_deref() == Some("hourly") => vec![t(" turned on the hourly chat digest email")],
+        "users.chat_digest_changed" => vec![t(" turned off the chat digest email")],
         "users.reactivated" => vec![t(" reactivated "), user(e, names)],
         "users.departments_changed" => vec![t(" changed the departments of "), user(e, names)],
         "users.invitation_accepted" => vec![t(" accepted their invitation")],
@@ -366,5 +388,13 @@ mod tests {
         let linked = describe(&entry("clients.created", "clients", None, Some(json!({"name": "Old"}))), &names());
         assert_eq!(linked[2].href.as_deref(), Some("/clients/5"));
         assert_eq!(linked[2].text, "Amara Smith");
+        let assigned = entry("chats.assigned", "clients", Some(json!({"channel": "whatsapp", "assignee": null})), Some(json!({"channel": "whatsapp", "assignee": "Ben Ray"})));
+        assert_eq!(plain(&describe(&assigned, &names())), "Ana Lopez assigned the WhatsApp chat with Amara Smith to Ben Ray");
+        let unassigned = entry("chats.assigned", "clients", Some(json!({"channel": "sms", "assignee": "Ben Ray"})), Some(json!({"channel": "sms", "assignee": null})));
+        assert_eq!(plain(&describe(&unassigned, &names())), "Ana Lopez unassigned Ben Ray from the SMS chat with Amara Smith");
+        let closed = entry("chats.closed", "clients", None, Some(json!({"channel": "sms"})));
+        assert_eq!(plain(&describe(&closed, &names())), "Ana Lopez closed the SMS chat with Amara Smith");
+        let reopened = entry("chats.reopened", "clients", None, Some(json!({"channel": "whatsapp"})));
+        assert_eq!(plain(&describe(&reopened, &names())), "Ana Lopez reopened the WhatsApp chat with Amara Smith");
     }
 }

@@ -35,6 +35,8 @@ struct ProfilePage {
     /// What the email field shows after a refusal.
     new_email: String,
     errors: FormErrors,
+    /// The hourly chat digest email is on (issue 13).
+    chat_digest: bool,
 }
 
 #[derive(Template)]
@@ -50,9 +52,12 @@ crate::pages!(ProfilePage, ConfirmEmailPage);
 
 async fn profile(ctx: &Ctx, state: &AppState, status: StatusCode, name: Option<String>, new_email: String, errors: FormErrors) -> Result<HttpResponse, AppError> {
     let (w, id, now) = (ctx.workspace_id(), ctx.user_id(), state.clock.now());
-    let (user, pending) = db::run(&state.pool, move |conn| Ok((users::find(conn, w, id)?, tokens::pending_email(conn, w, id, now)?))).await?;
+    let (user, pending, chat_digest) = db::run(&state.pool, move |conn| {
+        Ok((users::find(conn, w, id)?, tokens::pending_email(conn, w, id, now)?, crate::chat::digest::is_on(conn, w, id)?))
+    })
+    .await?;
     let user = user.ok_or(AppError::NotFound)?;
-    let page = ProfilePage { layout: ctx.layout("Your account", "account"), name: name.unwrap_or(user.name), email: user.email, pending, new_email, errors };
+    let page = ProfilePage { layout: ctx.layout("Your account", "account"), name: name.unwrap_or(user.name), email: user.email, pending, new_email, errors, chat_digest };
     respond(&ctx.meta.htmx, status, &page)
 }
 

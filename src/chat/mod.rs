@@ -9,6 +9,9 @@
 //! may see (their departments, or assigned to them) and chats assigned to them; agents the
 //! chats of their clients and chats assigned to them.
 
+pub mod actions;
+pub mod digest;
+
 use chrono::{DateTime, Duration, Utc};
 use diesel::dsl::sql;
 use diesel::pg::Pg;

@@ -504,6 +504,14 @@ diesel::table! {
 }
 
 diesel::table! {
+    chat_digests (workspace_id, user_id) {
+        workspace_id -> Int8,
+        user_id -> Int8,
+        since -> Timestamptz,
+    }
+}
+
+diesel::table! {
     chats (workspace_id, id) {
         workspace_id -> Int8,
         id -> Int8,
@@ -559,6 +567,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     campaign_hourly_counts,
     campaign_recipients,
     campaigns,
+    chat_digests,
     chat_reads,
     chats,
     client_counts,

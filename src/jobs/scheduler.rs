@@ -17,6 +17,8 @@ pub fn tick(conn: &mut PgConnection, now: DateTime<Utc>) -> QueryResult<usize> {
     // Expired sessions go whether or not anyone signs in (an indexed range delete).
     crate::auth::session_store::delete_expired(conn, now)?;
     let mut added = crate::messaging::reconcile::enqueue_due(conn, now)?;
+    // Each subscriber's hourly chat digest (issue 13), one job per user and hour.
+    added += crate::chat::digest::enqueue_due(conn, now)?;
     for ws in workspaces::all(conn)? {
         let local = now.with_timezone(&ws.zone());
         if local.time() < ws.daily_jobs_at {

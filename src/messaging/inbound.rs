@@ -117,6 +117,8 @@ pub fn record(conn: &mut PgConnection, workspace_id: i64, unknown: UnknownNumber
             body
         };
         activity::record_communication(tx, workspace_id, client_id, None, msg.channel.as_str(), now, &notes)?;
+        // The chat's assignee hears of it (issue 13 part 5; the chat row is the trigger's).
+        crate::chat::actions::on_inbound(tx, workspace_id, client_id, msg.channel, &notes)?;
         Ok(Recorded::Stored { message_id, client_id, created_client, opt })
     });
     match result {

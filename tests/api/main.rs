@@ -7,6 +7,7 @@ mod audit;
 mod auth;
 mod automation;
 mod campaigns;
+mod chat_actions;
 mod cli;
 mod campaign_flows;
 mod campaign_recipients;
