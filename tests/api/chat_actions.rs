@@ -57,18 +57,7 @@ fn chat_events(app: &TestApp, chat: i64) -> i64 {
 }
 
 async fn htmx_post(browser: &Browser, path: &str, fields: &[(&str, &str)]) -> reqwest::Response {
-    let token = browser.csrf().await;
-    browser
-        .client
-        .post(browser.url(path))
-        .header("HX-Request", "true")
-        .header("HX-Target", "chat-actions")
-        .header("X-CSRF-Token", token)
-        .header("Content-Type", "application/x-www-form-urlencoded")
-        .body(serde_html_form::to_string(fields).unwrap())
-        .send()
-        .await
-        .expect("htmx POST")
+    browser.htmx_post_to(path, "chat-actions", fields).await
 }
 
 #[tokio::test]

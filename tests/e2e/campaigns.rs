@@ -14,8 +14,8 @@ use diesel::prelude::*;
 use switchboard::users::role::Role;
 
 use crate::browser::Chrome;
-use crate::support::fake_twilio::{ACCOUNT_SID, AUTH_TOKEN, FakeTwilio};
-use crate::support::{PASSWORD, TestApp, spawn_app, spawn_app_with};
+use crate::support::fake_twilio::{ACCOUNT_SID, AUTH_TOKEN, FakeTwilio, app_talking_to, sealed_token_sql};
+use crate::support::{PASSWORD, TestApp, spawn_app};
 
 const SIDEWAYS: &str = "return [document.documentElement.scrollWidth, window.innerWidth];";
 
@@ -171,18 +171,12 @@ async fn whatsapp_batch(chrome: &Chrome, app: &TestApp, campaign: i64, preview: 
 #[tokio::test]
 async fn a_whatsapp_template_batch_fills_to_delivered_and_a_throttled_one_pauses_and_resumes() {
     let fake = FakeTwilio::start();
-    let base = url::Url::parse(&fake.base()).unwrap();
-    let app = spawn_app_with(|s| {
-        s.twilio_api_base = base.clone();
-        s.twilio_content_base = base;
-    })
-    .await;
+    let app = app_talking_to(&fake).await;
     let admin = app.create_user_named("Acme", "ann@acme.test", "Ann Admin", Role::Admin);
     let w = admin.workspace_id;
-    let key = switchboard::crypto::derive("test-secret-key-".repeat(4).as_bytes());
-    let sealed: String = switchboard::crypto::seal(&key, AUTH_TOKEN.as_bytes()).iter().map(|b| format!("{b:02x}")).collect();
+    let sealed = sealed_token_sql();
     for statement in [
-        format!("INSERT INTO twilio_settings (workspace_id, account_sid, auth_token_sealed, whatsapp_from, whatsapp_rate) VALUES ({w}, '{ACCOUNT_SID}', '\\x{sealed}', '{{+14155550100}}', 50)"),
+        format!("INSERT INTO twilio_settings (workspace_id, account_sid, auth_token_sealed, whatsapp_from, whatsapp_rate) VALUES ({w}, '{ACCOUNT_SID}', {sealed}, '{{+14155550100}}', 50)"),
         format!("INSERT INTO whatsapp_templates (workspace_id, provider_id, name, language, body, approval_status) VALUES ({w}, 'HX0000000000000000000000000000a001', 'spring_offer', 'en', 'Hi {{{{1}}}}, the spring sale starts today.', 'approved')"),
         format!("INSERT INTO clients (workspace_id, name, phone, status) VALUES ({w}, 'Ada Hot', '+14155550101', 'hot'), ({w}, 'Ben Hot', '+14155550102', 'hot'), ({w}, 'Cy Hot', '+14155550103', 'hot'), ({w}, 'Dee Cold', '+14155550104', 'inactive')"),
     ] {

@@ -5,24 +5,18 @@ use diesel::prelude::*;
 use switchboard::users::role::Role;
 
 use crate::browser::Chrome;
-use crate::support::fake_twilio::{ACCOUNT_SID, AUTH_TOKEN, FakeTwilio};
-use crate::support::{PASSWORD, spawn_app_with};
+use crate::support::fake_twilio::{ACCOUNT_SID, FakeTwilio, app_talking_to, sealed_token_sql};
+use crate::support::PASSWORD;
 
 #[tokio::test]
 async fn preview_a_template_count_sms_segments_and_send_from_the_client_page() {
     let fake = FakeTwilio::start();
-    let base = url::Url::parse(&fake.base()).unwrap();
-    let app = spawn_app_with(|s| {
-        s.twilio_api_base = base.clone();
-        s.twilio_content_base = base;
-    })
-    .await;
+    let app = app_talking_to(&fake).await;
     let admin = app.create_user_named("Acme", "ann@acme.test", "Ann Admin", Role::Admin);
     let w = admin.workspace_id;
-    let key = switchboard::crypto::derive("test-secret-key-".repeat(4).as_bytes());
-    let sealed: String = switchboard::crypto::seal(&key, AUTH_TOKEN.as_bytes()).iter().map(|b| format!("{b:02x}")).collect();
+    let sealed = sealed_token_sql();
     for statement in [
-        format!("INSERT INTO twilio_settings (workspace_id, account_sid, auth_token_sealed, whatsapp_from, sms_from) VALUES ({w}, '{ACCOUNT_SID}', '\\x{sealed}', '{{+14155550100}}', '+14155550199')"),
+        format!("INSERT INTO twilio_settings (workspace_id, account_sid, auth_token_sealed, whatsapp_from, sms_from) VALUES ({w}, '{ACCOUNT_SID}', {sealed}, '{{+14155550100}}', '+14155550199')"),
         format!("INSERT INTO whatsapp_templates (workspace_id, provider_id, name, language, body, approval_status) VALUES ({w}, 'HX77', 'welcome', 'en', 'Welcome {{{{1}}}}, your code is {{{{2}}}}.', 'approved')"),
         format!("INSERT INTO clients (workspace_id, name, phone) VALUES ({w}, 'Grace Hopper', '+14155550123')"),
     ] {

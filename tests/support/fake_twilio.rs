@@ -493,3 +493,21 @@ impl FakeTwilio {
         AutoDeliver { stop, refused }
     }
 }
+
+/// [`AUTH_TOKEN`] sealed under the test apps' at-rest key, as a `bytea` SQL literal
+/// (`'\x…'`) for `twilio_settings.auth_token_sealed`.
+pub fn sealed_token_sql() -> String {
+    let key = switchboard::crypto::derive("test-secret-key-".repeat(4).as_bytes());
+    let hex: String = switchboard::crypto::seal(&key, AUTH_TOKEN.as_bytes()).iter().map(|b| format!("{b:02x}")).collect();
+    format!("'\\x{hex}'")
+}
+
+/// The app, its Twilio API and Content API pointed at this fake.
+pub async fn app_talking_to(fake: &FakeTwilio) -> crate::support::TestApp {
+    let base = url::Url::parse(&fake.base()).unwrap();
+    crate::support::spawn_app_with(|s| {
+        s.twilio_api_base = base.clone();
+        s.twilio_content_base = base;
+    })
+    .await
+}

@@ -216,11 +216,16 @@ impl Browser {
     /// A form post as htmx sends it: HX-Request, the CSRF token in its header, and the
     /// client page's timeline as the target.
     pub async fn htmx_post(&self, path: &str, fields: &[(&str, &str)]) -> Response {
+        self.htmx_post_to(path, "client-timeline", fields).await
+    }
+
+    /// A form post as htmx sends it, swapping into the element with id `target`.
+    pub async fn htmx_post_to(&self, path: &str, target: &str, fields: &[(&str, &str)]) -> Response {
         let token = self.csrf().await;
         self.client
             .post(self.url(path))
             .header("HX-Request", "true")
-            .header("HX-Target", "client-timeline")
+            .header("HX-Target", target)
             .header("X-CSRF-Token", token)
             .header("Content-Type", "application/x-www-form-urlencoded")
             .body(serde_html_form::to_string(fields).unwrap())
