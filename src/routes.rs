@@ -5,7 +5,7 @@
 
 use actix_web::web::{self, ServiceConfig, get, post};
 
-use crate::{audit, auth, campaigns, clients, dashboard, departments, email, imports, jobs, messaging, notifications, ops, settings, users, web as sbweb};
+use crate::{audit, auth, campaigns, chat, clients, dashboard, departments, email, imports, jobs, messaging, notifications, ops, settings, users, web as sbweb};
 
 /// One path of the route table and the methods it accepts.
 #[derive(Clone, Copy, Debug)]
@@ -142,6 +142,11 @@ route_table! {
         .route("/campaigns/{id}/{channel}/{batch}/recipients.csv", get().to(campaigns::recipients::failed_csv))
         .service(web::resource("/campaigns/{id}/{channel}/{batch}/recipients/retarget").route(post().to(campaigns::recipients::retarget)))
         .route("/dashboard/campaigns", get().to(campaigns::tiles::campaigns_tile))
+        // Chat inbox (issue 13). `/chat/badge` before `/chat/{id}`.
+        .service(web::resource("/chat").route(get().to(chat::pages::index)).route(post().to(chat::pages::open)))
+        .route("/chat/badge", get().to(chat::pages::badge))
+        .service(web::resource("/chat/{id}").route(get().to(chat::pages::show)))
+        .service(web::resource("/chat/{id}/messages").route(get().to(chat::pages::messages)).route(post().to(chat::pages::send)))
         // Notifications
         .service(web::resource("/notifications").route(get().to(notifications::handlers::list_notifications)))
         .route("/notifications/badge", get().to(notifications::handlers::badge))
