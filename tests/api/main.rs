@@ -7,6 +7,7 @@ mod audit;
 mod auth;
 mod automation;
 mod campaigns;
+mod chat_inbox;
 mod cli;
 mod campaign_recipients;
 mod client_ip;
