@@ -94,7 +94,8 @@ async fn each_role_lists_the_chats_it_may_see_by_tab_and_no_other_workspaces() {
     assert_eq!(listed(&admin.get_html("/chat?status=unassigned").await), vec![c_ann]);
     let empty = manager.get_html("/chat?status=closed").await;
     assert!(empty.contains("No closed chats."), "{empty}");
-    assert!(agent.get_html("/chat?status=unassigned").await.contains("Every open chat has an assignee."));
+    assert_eq!(listed(&agent.get_html("/chat?status=unassigned").await), vec![c_ann]);
+    assert!(manager.get_html("/chat?status=unassigned").await.contains("Every open chat has an assignee."));
     assert_eq!(admin.get("/chat?status=bogus").await.status(), StatusCode::UNPROCESSABLE_ENTITY);
 
     // The list region alone, for the live refresh.
@@ -109,7 +110,7 @@ async fn each_role_lists_the_chats_it_may_see_by_tab_and_no_other_workspaces() {
         .text()
         .await
         .unwrap();
-    assert!(fragment.starts_with("<div id=\"chat-list\""), "{fragment}");
+    assert!(fragment.trim_start().starts_with("<div id=\"chat-list\""), "{fragment}");
     assert!(!fragment.contains("<form method=\"get\" action=\"/chat\""));
 
     // Another workspace's chat, and a colleague's chat for an agent, are 404 on every route.
@@ -169,7 +170,7 @@ async fn search_by_name_or_phone_and_pages_of_fifty() {
     let first = listed(&admin.get_html("/chat").await);
     assert_eq!(first.len(), 50);
     let page = admin.get_html("/chat").await;
-    assert!(page.contains(r#"<a href="/chat?status=open&amp;page=2" rel="next">"#) || page.contains(r#"<a href="/chat?status=open&page=2" rel="next">"#), "{page}");
+    assert!(page.contains(r#"<a href="/chat?status=open&#38;page=2" rel="next">"#), "{}", &page[page.find("class=\"pager\"").unwrap_or(0)..]);
     let second = listed(&admin.get_html("/chat?page=2").await);
     assert_eq!(second.len(), 5);
     assert!(first.iter().all(|id| !second.contains(id)));
@@ -200,7 +201,7 @@ async fn a_person_opens_a_chat_from_the_client_page() {
     let r = admin.post("/chat", &[("client_id", &id), ("channel", "sms")]).await;
     let chat = chat_of(app, s.client_id, "sms");
     assert_redirects_to(&r, &format!("/chat/{chat}"));
-    assert_eq!(text(app, &format!("SELECT concat_ws('|', status, inbound_count, assignee_id IS NULL) FROM chats WHERE id = {chat}")), "open|0|true");
+    assert_eq!(text(app, &format!("SELECT concat_ws('|', status, inbound_count, assignee_id IS NULL) FROM chats WHERE id = {chat}")), "open|0|t");
     assert_eq!(app.count("SELECT count(*) FROM audit_logs WHERE action = 'chats.opened'"), 1);
     // Again: the same chat.
     let r = admin.post("/chat", &[("client_id", &id), ("channel", "sms")]).await;
@@ -211,8 +212,8 @@ async fn a_person_opens_a_chat_from_the_client_page() {
     assert!(page.contains("SMS: free text."));
     // A client without a phone gets no buttons and no chat; another workspace's client, or
     // one an agent may not see, is not found.
-    let no_phone = client(app, w, "No Phone", "", None);
-    sql(app, &format!("UPDATE clients SET phone = NULL WHERE id = {no_phone}"));
+    sql(app, &format!("INSERT INTO clients (workspace_id, name) VALUES ({w}, 'No Phone')"));
+    let no_phone = app.count("SELECT max(id) FROM clients");
     assert!(!admin.get_html(&format!("/clients/{no_phone}")).await.contains("Open SMS chat"));
     assert_eq!(admin.post("/chat", &[("client_id", &no_phone.to_string()), ("channel", "sms")]).await.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let beta = app.create_user("Beta", "boss@beta.test", Role::Admin);
