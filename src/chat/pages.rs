@@ -212,7 +212,9 @@ fn bubbles(rows: &[Message], zone: &Zone, replace_upto: i64) -> Vec<Bubble> {
 }
 
 /// The messages region's pieces: the sentinel for older ones, the messages, and the live
-/// refresher (which carries the newest id the page has).
+/// refresher, the region's last item (it carries the newest id the page has; a refresh
+/// replaces it with the new messages and a refresher after them, and re-ticks the messages
+/// already shown in place, out of band, by id).
 #[derive(Template)]
 #[template(path = "chat/messages.html")]
 struct MessagesFragment {

@@ -239,7 +239,12 @@ async fn the_conversation_shows_the_newest_thirty_in_order_and_loads_older_pages
     assert!(positions.windows(2).all(|p| p[0] < p[1]), "oldest at the top, newest at the bottom");
     let sentinel = format!(r#"<a href="/chat/{chat}?before={}" hx-get="/chat/{chat}/messages?before={}" hx-trigger="revealed, click""#, id_of(6), id_of(6));
     assert!(page.contains(&sentinel), "{page}");
-    assert!(page.contains(&format!(r#"hx-get="/chat/{chat}/messages?after={}" hx-trigger="sse:chat-{chat}""#, id_of(35))));
+    assert!(page.contains(&format!(r#"<li id="chat-live" class="live" hx-get="/chat/{chat}/messages?after={}" hx-trigger="sse:chat-{chat}" hx-swap="outerHTML""#, id_of(35))));
+    // A new message: the refresh brings it, and a refresher after it.
+    inbound(app, w, s.client_id, "sms", "msg-36", 0);
+    let live = admin.get_html(&format!("/chat/{chat}/messages?after={}", id_of(35))).await;
+    assert!(live.contains(">msg-36<") && !live.contains("msg-35"), "{live}");
+    assert!(live.find(">msg-36<").unwrap() < live.find(&format!(r#"<li id="chat-live" class="live" hx-get="/chat/{chat}/messages?after={}""#, id_of(36))).unwrap());
     // The older page: the first five, in order, with no sentinel past the first message.
     let older = admin.get_html(&format!("/chat/{chat}/messages?before={}", id_of(6))).await;
     let positions: Vec<usize> = (1..=5).map(|n| older.find(&format!(">msg-{n:02}<")).unwrap()).collect();
@@ -291,7 +296,7 @@ async fn whatsapp_free_text_only_inside_the_window_and_the_reply_reaches_twilio_
     let live = admin.get_html(&format!("/chat/{chat}/messages?after={sent_id}")).await;
     assert!(live.contains(&format!(r#"<li id="message-{sent_id}" class="bubble outbound" hx-swap-oob="true">"#)), "{live}");
     assert!(live.contains(r#"<span class="ticks sent" title="Sent" aria-label="Sent">✓</span>"#), "{live}");
-    assert!(live.contains(&format!(r#"<div id="chat-live" hx-swap-oob="true" hx-get="/chat/{chat}/messages?after={sent_id}""#)));
+    assert!(live.contains(&format!(r#"<li id="chat-live" class="live" hx-get="/chat/{chat}/messages?after={sent_id}""#)));
 
     // 25 hours later the window is closed: free text is refused with the reason, a template goes.
     sql(app, &format!("UPDATE chats SET last_inbound_at = now() - interval '25 hours' WHERE id = {chat}"));

@@ -155,6 +155,15 @@ pub async fn seed(app: &TestApp, text: &str, short: &str) -> World {
     .execute(&mut app.conn())
     .unwrap();
     let message = app.count(&format!("SELECT max(id) FROM messages WHERE workspace_id = {w}")).to_string();
+    // An inbound WhatsApp message from the client: its chat (issue 13), opened by the trigger.
+    diesel::sql_query(format!(
+        "INSERT INTO messages (workspace_id, client_id, channel, direction, sender, recipient, body, status) \
+         VALUES ({w}, {client}, 'whatsapp', 'inbound', '+14155550123', '+14155550100', {t}, 'received')",
+        t = quote(text)
+    ))
+    .execute(&mut app.conn())
+    .unwrap();
+    let chat = app.count(&format!("SELECT max(id) FROM chats WHERE workspace_id = {w}")).to_string();
     // A campaign on every channel, with the client attached (issue 12's batch routes).
     diesel::sql_query(format!(
         "INSERT INTO campaigns (workspace_id, name, channels, status) VALUES ({w}, {t}, ARRAY['whatsapp', 'sms', 'email'], 'active')",
@@ -193,6 +202,7 @@ pub async fn seed(app: &TestApp, text: &str, short: &str) -> World {
         ("imports", import),
         ("follow-ups", follow_up),
         ("messages", message),
+        ("chat", chat),
         ("notifications", notification),
         ("jobs", job.to_string()),
         ("tags", tag),
