@@ -51,7 +51,7 @@ pub fn since(conn: &mut PgConnection, chat: &Chat, after: i64) -> QueryResult<Ve
         .filter(|m| m.direction == Direction::Outbound && matches!(m.status, MessageStatus::Queued | MessageStatus::Sending | MessageStatus::Accepted | MessageStatus::Sent | MessageStatus::Delivered))
         .map(|m| m.id)
         .min();
-    let from = in_flight.map_or(after, |id| id.min(after + 1) - 1).min(after);
+    let from = in_flight.map_or(after, |id| after.min(id - 1));
     let mut rows: Vec<Message> =
         of_chat(chat).filter(messages::id.gt(from)).order((messages::created_at.desc(), messages::id.desc())).limit(REFRESH_MAX).select(Message::as_select()).load(conn)?;
     rows.reverse();
