@@ -8,7 +8,6 @@
 //! and an agent's list (the role condition).
 
 #[path = "../tests/support/fake_twilio.rs"]
-#[allow(dead_code)]
 mod fake_twilio;
 mod common;
 

@@ -414,7 +414,7 @@ pub async fn send(ctx: Ctx, state: Data<AppState>, path: Path<i64>, HtmlForm(for
     let typed = form.clone();
     let outcome = db::run(&state.pool, move |conn| {
         let chat = scope.find(conn, id)?.ok_or(AppError::NotFound)?;
-        reply::send(conn, &st, &chat, me, form, now, &zone, entry)
+        reply::send(conn, &st, reply::Reply { chat: &chat, user_id: me, now, zone: &zone }, form, entry)
     })
     .await?;
     match outcome {

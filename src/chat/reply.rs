@@ -26,19 +26,19 @@ pub fn composer_rule(chat: &Chat, now: DateTime<Utc>, zone: &Zone) -> String {
     }
 }
 
+/// Who replies to which chat, and when (the window is judged at `now`, said in `zone`).
+pub struct Reply<'a> {
+    pub chat: &'a Chat,
+    pub user_id: i64,
+    pub now: DateTime<Utc>,
+    pub zone: &'a Zone,
+}
+
 /// Checks and queues the reply in one transaction; `Ok(Err(reason))` when refused (nothing
 /// written). The chat's visibility was checked by the caller: a user who may see the chat may
 /// write to its client (an agent may hold a chat assigned to them of a client they do not own).
-pub fn send(
-    conn: &mut PgConnection,
-    state: &AppState,
-    chat: &Chat,
-    user_id: i64,
-    mut form: MessageForm,
-    now: DateTime<Utc>,
-    zone: &Zone,
-    entry: audit::Entry,
-) -> Result<Result<i64, String>, AppError> {
+pub fn send(conn: &mut PgConnection, state: &AppState, reply: Reply, mut form: MessageForm, entry: audit::Entry) -> Result<Result<i64, String>, AppError> {
+    let Reply { chat, user_id, now, zone } = reply;
     form.channel = chat.channel.as_str().to_string();
     // The number the client wrote to, when they did: the reply comes from it.
     if chat.channel == Channel::WhatsApp && form.from.trim().is_empty() {
