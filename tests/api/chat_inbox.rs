@@ -250,6 +250,17 @@ async fn the_conversation_shows_the_newest_thirty_in_order_and_loads_older_pages
     let positions: Vec<usize> = (1..=5).map(|n| older.find(&format!(">msg-{n:02}<")).unwrap()).collect();
     assert!(positions.windows(2).all(|p| p[0] < p[1]));
     assert!(!older.contains("msg-06") && !older.contains("Older messages"));
+    // Delivery ticks: read in colour, failed with Twilio's code and text.
+    sql(app, &format!(
+        "INSERT INTO messages (workspace_id, client_id, channel, direction, sender, recipient, body, status, error_code, error_message) VALUES \
+         ({w}, {c}, 'sms', 'outbound', '{SMS_FROM}', '{CLIENT_PHONE}', 'was read', 'read', NULL, NULL), \
+         ({w}, {c}, 'sms', 'outbound', '{SMS_FROM}', '{CLIENT_PHONE}', 'did fail', 'failed', 30003, 'Unreachable destination handset')",
+        c = s.client_id
+    ));
+    let page = admin.get_html(&format!("/chat/{chat}")).await;
+    assert!(page.contains(r#"<span class="ticks read" title="Read" aria-label="Read">✓✓</span>"#));
+    assert!(page.contains(r#"<span class="ticks failed" title="Failed" aria-label="Failed">✕</span>"#));
+    assert!(page.contains(r#"<p class="bubble-error" role="note" hx-disable>Error 30003: Unreachable destination handset</p>"#), "{page}");
     // Without JavaScript: the same page through the link.
     assert!(admin.get_html(&format!("/chat/{chat}?before={}", id_of(6))).await.contains(">msg-01<"));
 }
@@ -349,4 +360,26 @@ async fn sms_replies_are_free_text_and_opted_out_clients_are_refused() {
     assert!(html.contains("Amara Okafor opted out of SMS messages."), "{html}");
     assert_eq!(app.count("SELECT count(*) FROM messages WHERE direction = 'outbound'"), 1);
     assert_eq!(app.count("SELECT count(*) FROM jobs WHERE kind = 'send-message'"), 1);
+}
+
+#[tokio::test]
+async fn an_agent_replies_in_a_chat_assigned_to_them_of_a_client_they_do_not_own() {
+    let s = setup(true).await;
+    let (app, w) = (&s.app, s.workspace_id);
+    let (agent, agent_id) = sign_in(app, "ann@acme.test", "Ann Agent", Role::Agent).await;
+    let chat = inbound(app, w, s.client_id, "sms", "anyone there?", 60);
+    sql(app, &format!("INSERT INTO follow_ups (workspace_id, client_id, assigned_to, due_at, notes) VALUES ({w}, {}, {agent_id}, now() + interval '1 day', 'Call back about the order')", s.client_id));
+    assert_eq!(agent.get(&format!("/chat/{chat}")).await.status(), StatusCode::NOT_FOUND, "not theirs yet");
+    sql(app, &format!("UPDATE chats SET assignee_id = {agent_id} WHERE id = {chat}"));
+    let page = agent.get_html(&format!("/chat/{chat}")).await;
+    assert!(page.contains("<h2>Amara Okafor</h2>"), "the card without a link to a client page they may not open");
+    assert!(!page.contains("Call back about the order") && !page.contains("id=\"chat-follow-ups\""), "no follow-ups of a client they may not see");
+    assert!(page.contains("<dt>Chat assignee</dt><dd>Ann Agent</dd>"));
+    let (status, html) = reply(&agent, chat, &[("body", "Yes, Ann here.")]).await;
+    assert_eq!(status, StatusCode::OK, "{html}");
+    assert_eq!(text(app, &format!("SELECT concat_ws('|', body, created_by) FROM messages WHERE direction = 'outbound'")), format!("Yes, Ann here.|{agent_id}"));
+    // The admin sees the client's card with its link and the open follow-up.
+    let page = s.browser.get_html(&format!("/chat/{chat}")).await;
+    assert!(page.contains(&format!("<h2><a href=\"/clients/{}\">Amara Okafor</a></h2>", s.client_id)));
+    assert!(page.contains("<span hx-disable>Call back about the order</span>"));
 }
