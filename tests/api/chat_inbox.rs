@@ -237,7 +237,7 @@ async fn the_conversation_shows_the_newest_thirty_in_order_and_loads_older_pages
     assert!(!page.contains("msg-05<"), "only the newest 30");
     let positions: Vec<usize> = (6..=35).map(|n| page.find(&format!(">msg-{n:02}<")).unwrap_or_else(|| panic!("msg-{n:02} missing"))).collect();
     assert!(positions.windows(2).all(|p| p[0] < p[1]), "oldest at the top, newest at the bottom");
-    let sentinel = format!(r#"<a href="/chat/{chat}?before={}" hx-get="/chat/{chat}/messages?before={}" hx-trigger="revealed, click""#, id_of(6), id_of(6));
+    let sentinel = format!(r#"<a href="/chat/{chat}?before={}" hx-get="/chat/{chat}/messages?before={}" hx-trigger="click, chat:top""#, id_of(6), id_of(6));
     assert!(page.contains(&sentinel), "{page}");
     assert!(page.contains(&format!(r#"<li id="chat-live" class="live" hx-get="/chat/{chat}/messages?after={}" hx-trigger="sse:chat-{chat}" hx-swap="outerHTML""#, id_of(35))));
     // A new message: the refresh brings it, and a refresher after it.
