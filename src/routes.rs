@@ -147,6 +147,11 @@ route_table! {
         .route("/campaigns/{id}/{channel}/{batch}/recipients.csv", get().to(campaigns::recipients::failed_csv))
         .service(web::resource("/campaigns/{id}/{channel}/{batch}/recipients/retarget").route(post().to(campaigns::recipients::retarget)))
         .route("/dashboard/campaigns", get().to(campaigns::tiles::campaigns_tile))
+        // Chat inbox (issue 13). `/chat/badge` before `/chat/{id}`.
+        .service(web::resource("/chat").route(get().to(chat::pages::index)).route(post().to(chat::pages::open)))
+        .route("/chat/badge", get().to(chat::pages::badge))
+        .service(web::resource("/chat/{id}").route(get().to(chat::pages::show)))
+        .service(web::resource("/chat/{id}/messages").route(get().to(chat::pages::messages)).route(post().to(chat::pages::send)))
         // Notifications
         .service(web::resource("/notifications").route(get().to(notifications::handlers::list_notifications)))
         .route("/notifications/badge", get().to(notifications::handlers::badge))

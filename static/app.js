@@ -138,4 +138,34 @@
     initZones(document);
   }
   document.addEventListener("htmx:load", function (e) { if (e.target && e.target.querySelectorAll) initZones(e.target); });
+  // Chat conversations (issue 13): the message list opens at its newest message, follows new
+  // ones while the reader is at the bottom, keeps its place when older ones load above, and
+  // asks for older ones ("chat:top" on the top sentinel's link) when scrolled to the top.
+  function chatList() { return document.getElementById("messages"); }
+  function chatToBottom(list) { list.scrollTop = list.scrollHeight; }
+  var chatFollow = false, chatFromBottom = null;
+  document.addEventListener("htmx:load", function (e) {
+    var root = e.target;
+    if (!root || !root.querySelector) return;
+    var list = root.id === "messages" ? root : root.querySelector("#messages");
+    if (list && !list.dataset.opened) { list.dataset.opened = "1"; chatToBottom(list); }
+  });
+  document.addEventListener("htmx:beforeSwap", function (e) {
+    var list = chatList();
+    if (!list || !list.contains(e.detail.target)) return;
+    chatFollow = list.scrollHeight - list.scrollTop - list.clientHeight < 80;
+    chatFromBottom = e.detail.target.id === "older-messages" ? list.scrollHeight - list.scrollTop : null;
+  });
+  document.addEventListener("htmx:afterSwap", function () {
+    var list = chatList();
+    if (!list) return;
+    if (chatFromBottom !== null) { list.scrollTop = list.scrollHeight - chatFromBottom; chatFromBottom = null; }
+    else if (chatFollow) { chatToBottom(list); chatFollow = false; }
+  });
+  document.addEventListener("scroll", function (e) {
+    var list = e.target;
+    if (!list || list.id !== "messages" || list.scrollTop > 40 || !window.htmx) return;
+    var link = document.querySelector("#older-messages a");
+    if (link && !link.dataset.asked) { link.dataset.asked = "1"; window.htmx.trigger(link, "chat:top"); }
+  }, true);
 })();

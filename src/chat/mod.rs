@@ -23,6 +23,11 @@ use crate::messaging::Channel;
 use crate::users::role::Role;
 use crate::web::ctx::Ctx;
 
+pub mod conversation;
+pub mod list;
+pub mod pages;
+pub mod reply;
+
 crate::text_enum! {
     pub enum ChatStatus {
         Open => "open",

@@ -99,19 +99,19 @@ impl SendOptions {
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Clone, Debug, Default, Deserialize)]
 pub struct MessageForm {
     #[serde(default)]
-    channel: String,
+    pub channel: String,
     #[serde(default)]
-    template_id: String,
+    pub template_id: String,
     #[serde(default)]
-    body: String,
+    pub body: String,
     #[serde(default)]
-    from: String,
+    pub from: String,
     /// `var_1`, `var_2`, … (and the CSRF token, ignored).
     #[serde(flatten)]
-    rest: HashMap<String, String>,
+    pub rest: HashMap<String, String>,
 }
 
 impl MessageForm {
@@ -120,15 +120,36 @@ impl MessageForm {
     }
 }
 
+/// The longest free-text WhatsApp message accepted (WhatsApp's limit).
+pub const WHATSAPP_MAX_CHARS: usize = 4_096;
+
+/// Whether a WhatsApp message may be free text: the client page only sends approved
+/// templates; a chat reply may send free text inside the 24-hour window (`chat::reply`).
+#[derive(Clone, Debug)]
+pub enum WhatsAppText {
+    /// Free text allowed: a message with a body and no template is sent as text.
+    Allowed,
+    /// Only a template: a message without one is refused with this reason.
+    TemplateOnly(String),
+}
+
 /// What the form asks for, checked: ready to write.
-struct Checked {
-    new: NewOutbound,
-    channel: Channel,
+pub struct Checked {
+    pub new: NewOutbound,
+    pub channel: Channel,
 }
 
 /// Checks a message against the account, the client and the template; `Err` is the reason
-/// shown to the person.
-fn check(conn: &mut PgConnection, state: &AppState, scope: &Scope, client_id: i64, form: &MessageForm) -> Result<Result<Checked, String>, AppError> {
+/// shown to the person. The one validation of every person-written message (the client
+/// page's form and the chat reply).
+pub fn check(
+    conn: &mut PgConnection,
+    state: &AppState,
+    scope: &Scope,
+    client_id: i64,
+    form: &MessageForm,
+    whatsapp_text: &WhatsAppText,
+) -> Result<Result<Checked, String>, AppError> {
     let client = scope.find(conn, client_id)?.ok_or(AppError::NotFound)?;
     let account = match Account::load(conn, &state.at_rest_key, scope.workspace_id) {
         Ok(Some(account)) => account,
@@ -155,7 +176,20 @@ fn check(conn: &mut PgConnection, state: &AppState, scope: &Scope, client_id: i6
         return Ok(Err(format!("{} opted out of {name} messages.", client.name)));
     }
     let (body, template_id, variables) = match channel {
+        Channel::WhatsApp if form.template_id.trim().is_empty() && matches!(whatsapp_text, WhatsAppText::Allowed) => {
+            let body = form.body.trim();
+            if body.is_empty() {
+                return Ok(Err("Write the message.".into()));
+            }
+            if body.chars().count() > WHATSAPP_MAX_CHARS {
+                return Ok(Err(format!("A WhatsApp message must be at most {WHATSAPP_MAX_CHARS} characters.")));
+            }
+            (body.to_string(), None, json!({}))
+        }
         Channel::WhatsApp => {
+            if let (WhatsAppText::TemplateOnly(reason), true) = (whatsapp_text, form.template_id.trim().is_empty()) {
+                return Ok(Err(reason.clone()));
+            }
             let Ok(id) = form.template_id.trim().parse::<i64>() else { return Ok(Err("Choose an approved template.".into())) };
             let Some(template) = find_template(conn, scope.workspace_id, id)? else { return Ok(Err("Choose an approved template.".into())) };
             if template.approval_status != "approved" {
@@ -200,7 +234,7 @@ fn check(conn: &mut PgConnection, state: &AppState, scope: &Scope, client_id: i6
 }
 
 /// Writes the message and its send job, and audits it, in the caller's transaction.
-fn queue(tx: &mut PgConnection, new: &NewOutbound, entry: audit::Entry) -> Result<i64, AppError> {
+pub fn queue(tx: &mut PgConnection, new: &NewOutbound, entry: audit::Entry) -> Result<i64, AppError> {
     let message = store::insert_outbound(tx, new)?;
     jobs::enqueue(tx, &NewJob::new(new.workspace_id, Kind::SendMessage, json!({ "message_id": message.id })).attempts(SEND_ATTEMPTS))?;
     audit::record(
@@ -221,7 +255,7 @@ pub async fn send(ctx: Ctx, state: Data<AppState>, path: Path<i64>, HtmlForm(for
     let entry = ctx.audit("messages.queued", "clients", client_id);
     let st = state.clone();
     let outcome = db::run(&state.pool, move |conn| {
-        conn.transaction(|tx| match check(tx, &st, &scope, client_id, &form)? {
+        conn.transaction(|tx| match check(tx, &st, &scope, client_id, &form, &WhatsAppText::TemplateOnly("Choose an approved template.".into()))? {
             Err(problem) => Ok(Err(problem)),
             Ok(checked) => queue(tx, &checked.new, entry).map(|_| Ok(checked.channel)),
         })

@@ -8,6 +8,7 @@ mod auth;
 mod automation;
 mod campaigns;
 mod chat_actions;
+mod chat_inbox;
 mod cli;
 mod campaign_flows;
 mod campaign_recipients;

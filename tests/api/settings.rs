@@ -248,7 +248,7 @@ async fn the_design_page_shows_every_component_to_admins() {
     let html = admin.get_html("/settings").await;
     assert!(html.contains(r#"href="/settings/design""#), "linked from the settings index");
     let html = admin.get_html("/settings/design").await;
-    for section in ["design-buttons", "design-forms", "design-flashes", "design-badges", "design-table", "design-cards", "design-bulk"] {
+    for section in ["design-buttons", "design-forms", "design-flashes", "design-badges", "design-table", "design-cards", "design-bulk", "design-chat"] {
         assert!(html.contains(&format!(r#"id="{section}""#)), "{section} is shown");
     }
     // Rendered by the macros themselves, not copied markup.

@@ -155,10 +155,10 @@ pub async fn seed(app: &TestApp, text: &str, short: &str) -> World {
     .execute(&mut app.conn())
     .unwrap();
     let message = app.count(&format!("SELECT max(id) FROM messages WHERE workspace_id = {w}")).to_string();
-    // The client's WhatsApp chat, opened by an inbound message (the chats trigger) (issue 13).
+    // An inbound WhatsApp message from the client: its chat (issue 13), opened by the trigger.
     diesel::sql_query(format!(
         "INSERT INTO messages (workspace_id, client_id, channel, direction, sender, recipient, body, status) \
-         VALUES ({w}, {client}, 'whatsapp', 'inbound', '+14155550123', '+14155550199', {t}, 'received')",
+         VALUES ({w}, {client}, 'whatsapp', 'inbound', '+14155550123', '+14155550100', {t}, 'received')",
         t = quote(text)
     ))
     .execute(&mut app.conn())

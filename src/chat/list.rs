@@ -1,0 +1,235 @@
+//! The inbox list `GET /chat`: the chats this user may see, newest activity first, one page
+//! at a time in SQL, each with its last message, the reader's unread count (from
+//! `chats.inbound_count` and `chat_reads.read_count`, never by counting messages), the
+//! assignee and the age; filtered by tab and searched by client name or phone.
+
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Nullable, Text, Timestamptz};
+
+use crate::chat::{ChatScope, visible_sql};
+use crate::users::role::Role;
+
+pub const PER_PAGE: i64 = 50;
+
+/// The inbox's tabs.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Tab {
+    #[default]
+    Open,
+    Closed,
+    Mine,
+    Unassigned,
+}
+
+impl Tab {
+    pub const ALL: [Tab; 4] = [Tab::Open, Tab::Mine, Tab::Unassigned, Tab::Closed];
+
+    pub fn parse(value: &str) -> Option<Tab> {
+        match value.trim() {
+            "" | "open" => Some(Tab::Open),
+            "closed" => Some(Tab::Closed),
+            "mine" => Some(Tab::Mine),
+            "unassigned" => Some(Tab::Unassigned),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Tab::Open => "open",
+            Tab::Closed => "closed",
+            Tab::Mine => "mine",
+            Tab::Unassigned => "unassigned",
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Tab::Open => "Open",
+            Tab::Closed => "Closed",
+            Tab::Mine => "Mine",
+            Tab::Unassigned => "Unassigned",
+        }
+    }
+
+    /// What the list says when nothing matches.
+    pub fn empty_text(self, searching: bool) -> &'static str {
+        match (self, searching) {
+            (_, true) => "No chat matches this search.",
+            (Tab::Open, false) => "No open chats. A client's message opens one, or open one from a client's page.",
+            (Tab::Closed, false) => "No closed chats.",
+            (Tab::Mine, false) => "No open chats are assigned to you.",
+            (Tab::Unassigned, false) => "Every open chat has an assignee.",
+        }
+    }
+}
+
+/// One row of the inbox.
+#[derive(Clone, Debug, QueryableByName)]
+pub struct Row {
+    #[diesel(sql_type = BigInt)]
+    pub id: i64,
+    #[diesel(sql_type = BigInt)]
+    pub client_id: i64,
+    #[diesel(sql_type = Text)]
+    pub client_name: String,
+    #[diesel(sql_type = Text)]
+    pub channel: String,
+    #[diesel(sql_type = Text)]
+    pub status: String,
+    #[diesel(sql_type = Nullable<Text>)]
+    pub last_body: Option<String>,
+    #[diesel(sql_type = Nullable<Text>)]
+    pub last_direction: Option<String>,
+    #[diesel(sql_type = BigInt)]
+    pub unread: i64,
+    #[diesel(sql_type = Nullable<Text>)]
+    pub assignee: Option<String>,
+    #[diesel(sql_type = Timestamptz)]
+    pub last_message_at: DateTime<Utc>,
+}
+
+impl Row {
+    /// The last message on one line, shortened.
+    pub fn preview(&self) -> String {
+        let line: String = self.last_body.as_deref().unwrap_or("").split_whitespace().collect::<Vec<_>>().join(" ");
+        if line.chars().count() > 80 { format!("{}…", line.chars().take(79).collect::<String>()) } else { line }
+    }
+
+    pub fn outbound(&self) -> bool {
+        self.last_direction.as_deref() == Some("outbound")
+    }
+
+    pub fn channel_label(&self) -> &'static str {
+        if self.channel == "sms" { "SMS" } else { "WhatsApp" }
+    }
+}
+
+/// The list's query, checked.
+#[derive(Clone, Debug, Default)]
+pub struct Filter {
+    pub tab: Tab,
+    pub q: Option<String>,
+    pub page: i64,
+}
+
+fn like_contains(value: &str) -> String {
+    format!("%{}%", crate::db::escape_like(&value.to_lowercase()))
+}
+
+/// The digits of a search that is a phone number (at least four digits, nothing but phone
+/// punctuation), without leading zeros.
+fn phone_digits(q: &str) -> Option<String> {
+    if !q.chars().all(|c| c.is_ascii_digit() || " +-.()/".contains(c)) {
+        return None;
+    }
+    let digits: String = q.chars().filter(char::is_ascii_digit).collect();
+    let significant = digits.trim_start_matches('0');
+    (digits.len() >= 4 && !significant.is_empty()).then(|| significant.to_string())
+}
+
+/// A page of the inbox (`PER_PAGE` rows) and whether there is a next one.
+pub fn page(conn: &mut PgConnection, scope: &ChatScope, filter: &Filter) -> QueryResult<(Vec<Row>, bool)> {
+    let visible = if scope.role == Role::Admin { "TRUE".to_string() } else { visible_sql(scope.role).replace("$USER", &scope.user_id.to_string()) };
+    let tab = match filter.tab {
+        Tab::Open => "chats.status = 'open'",
+        Tab::Closed => "chats.status = 'closed'",
+        Tab::Mine => "chats.status = 'open' AND chats.assignee_id = $2",
+        Tab::Unassigned => "chats.status = 'open' AND chats.assignee_id IS NULL",
+    };
+    // $1 workspace, $2 user, $3 name pattern (or NULL), $4 phone digits pattern (or NULL),
+    // $5 limit, $6 offset.
+    let query = format!(
+        "SELECT chats.id, chats.client_id, c.name AS client_name, chats.channel, chats.status, \
+                m.body AS last_body, m.direction AS last_direction, \
+                greatest(chats.inbound_count - coalesce(r.read_count, 0), 0) AS unread, \
+                u.name AS assignee, chats.last_message_at \
+         FROM chats \
+         JOIN clients c ON c.workspace_id = chats.workspace_id AND c.id = chats.client_id \
+         LEFT JOIN messages m ON m.workspace_id = chats.workspace_id AND m.id = chats.last_message_id \
+         LEFT JOIN chat_reads r ON r.workspace_id = chats.workspace_id AND r.chat_id = chats.id AND r.user_id = $2 \
+         LEFT JOIN users u ON u.workspace_id = chats.workspace_id AND u.id = chats.assignee_id \
+         WHERE chats.workspace_id = $1 AND {tab} AND {visible} \
+           AND ($3::text IS NULL OR c.search LIKE $3 ESCAPE '\\') \
+           AND ($4::text IS NULL OR reverse(regexp_replace(coalesce(c.phone, ''), '[^0-9]', '', 'g')) LIKE $4) \
+         ORDER BY chats.last_message_at DESC, chats.id DESC \
+         LIMIT $5 OFFSET $6"
+    );
+    let q = filter.q.as_deref();
+    let digits = q.and_then(phone_digits);
+    let name_pattern = match (&digits, q) {
+        (None, Some(q)) => Some(like_contains(q)),
+        _ => None,
+    };
+    // A phone search: the numbers ending in those digits.
+    let phone_pattern = digits.map(|d| format!("{}%", d.chars().rev().collect::<String>()));
+    let mut rows: Vec<Row> = diesel::sql_query(query)
+        .bind::<BigInt, _>(scope.workspace_id)
+        .bind::<BigInt, _>(scope.user_id)
+        .bind::<Nullable<Text>, _>(name_pattern)
+        .bind::<Nullable<Text>, _>(phone_pattern)
+        .bind::<BigInt, _>(PER_PAGE + 1)
+        .bind::<BigInt, _>((filter.page.max(1) - 1) * PER_PAGE)
+        .load(conn)?;
+    let more = rows.len() as i64 > PER_PAGE;
+    rows.truncate(PER_PAGE as usize);
+    Ok((rows, more))
+}
+
+#[derive(QueryableByName)]
+struct Number {
+    #[diesel(sql_type = BigInt)]
+    n: i64,
+}
+
+/// How many open chats this user may see have messages they have not read (the nav badge).
+pub fn unread_chats(conn: &mut PgConnection, scope: &ChatScope) -> QueryResult<i64> {
+    let visible = if scope.role == Role::Admin { "TRUE".to_string() } else { visible_sql(scope.role).replace("$USER", &scope.user_id.to_string()) };
+    let query = format!(
+        "SELECT count(*) AS n FROM chats \
+         LEFT JOIN chat_reads r ON r.workspace_id = chats.workspace_id AND r.chat_id = chats.id AND r.user_id = $2 \
+         WHERE chats.workspace_id = $1 AND chats.status = 'open' AND chats.inbound_count > coalesce(r.read_count, 0) AND {visible}"
+    );
+    let row: Number = diesel::sql_query(query).bind::<BigInt, _>(scope.workspace_id).bind::<BigInt, _>(scope.user_id).get_result(conn)?;
+    Ok(row.n)
+}
+
+/// "just now", "3 min ago", "2 h ago", "yesterday", "4 days ago"; older: the date.
+pub fn age(now: DateTime<Utc>, at: DateTime<Utc>, zone: &crate::web::time::Zone) -> String {
+    let seconds = (now - at).num_seconds().max(0);
+    match seconds {
+        0..60 => "just now".to_string(),
+        60..3_600 => format!("{} min ago", seconds / 60),
+        3_600..86_400 => format!("{} h ago", seconds / 3_600),
+        86_400..172_800 => "yesterday".to_string(),
+        172_800..604_800 => format!("{} days ago", seconds / 86_400),
+        _ => zone.date(at),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::Duration;
+
+    #[test]
+    fn ages_read_like_a_person_would_say_them() {
+        let now = Utc::now();
+        let zone = crate::web::time::Zone::default();
+        assert_eq!(age(now, now - Duration::seconds(5), &zone), "just now");
+        assert_eq!(age(now, now - Duration::minutes(3), &zone), "3 min ago");
+        assert_eq!(age(now, now - Duration::hours(2), &zone), "2 h ago");
+        assert_eq!(age(now, now - Duration::hours(30), &zone), "yesterday");
+        assert_eq!(age(now, now - Duration::days(4), &zone), "4 days ago");
+    }
+
+    #[test]
+    fn tabs_parse_their_names() {
+        for tab in Tab::ALL {
+            assert_eq!(Tab::parse(tab.as_str()), Some(tab));
+        }
+        assert_eq!(Tab::parse(""), Some(Tab::Open));
+        assert_eq!(Tab::parse("nope"), None);
+    }
+}

@@ -1,0 +1,430 @@
+//! The chat inbox's pages: `GET /chat` (the list, a fragment refetched on `sse:chat`),
+//! `POST /chat` (a person opens a chat), `GET /chat/{id}` (the conversation, marked read),
+//! `GET /chat/{id}/messages` (`before=` an older page, `after=` the live refresh),
+//! `POST /chat/{id}/messages` (a reply) and `GET /chat/badge` (the nav's unread chats).
+//! Every chat is looked up through `ChatScope`: another workspace's, or one this user may
+//! not see, is a 404.
+
+use actix_web::HttpResponse;
+use actix_web::http::StatusCode;
+use actix_web::web::{Data, Path};
+use askama::Template;
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use serde::Deserialize;
+
+use crate::chat::list::{self, Filter, Row, Tab};
+use crate::chat::{Chat, ChatScope, ChatStatus, conversation, reply};
+use crate::clients::model::Client;
+use crate::clients::query::Scope;
+use crate::db;
+use crate::db::schema::{chats, clients, follow_ups};
+use crate::error::AppError;
+use crate::messaging::client_messages::{MessageForm, SMS_MAX_CHARS, TemplateChoice, approved_templates};
+use crate::messaging::store::Message;
+use crate::messaging::{Channel, Direction};
+use crate::startup::AppState;
+use crate::web::ctx::{Ctx, Layout};
+use crate::web::flash;
+use crate::web::forms::{HtmlForm, Query};
+use crate::web::render::{html_status, respond, see_other};
+use crate::web::time::Zone;
+
+// ---------------------------------------------------------------------------------------
+// The list
+
+#[derive(Deserialize)]
+pub struct ListQuery {
+    status: Option<String>,
+    q: Option<String>,
+    page: Option<i64>,
+}
+
+#[derive(Template)]
+#[template(path = "chat/index.html", blocks = ["content", "list"])]
+struct InboxPage {
+    layout: Layout,
+    tab: Tab,
+    q: String,
+    rows: Vec<Row>,
+    ages: Vec<String>,
+    page: i64,
+    more: bool,
+}
+crate::pages!(InboxPage);
+
+impl InboxPage {
+    fn href(&self, tab: Tab, page: i64) -> String {
+        let mut query = url::form_urlencoded::Serializer::new(String::new());
+        query.append_pair("status", tab.as_str());
+        if !self.q.is_empty() {
+            query.append_pair("q", &self.q);
+        }
+        if page > 1 {
+            query.append_pair("page", &page.to_string());
+        }
+        format!("/chat?{}", query.finish())
+    }
+
+    /// Each tab's link, label and whether it is the current one.
+    fn tabs(&self) -> Vec<(String, &'static str, bool)> {
+        Tab::ALL.iter().map(|&t| (self.href(t, 1), t.label(), t == self.tab)).collect()
+    }
+
+    fn prev_href(&self) -> String {
+        if self.page > 1 { self.href(self.tab, self.page - 1) } else { String::new() }
+    }
+
+    fn next_href(&self) -> String {
+        if self.more { self.href(self.tab, self.page + 1) } else { String::new() }
+    }
+
+    /// The list region's own URL (what `sse:chat` refetches).
+    fn list_href(&self) -> String {
+        self.href(self.tab, self.page)
+    }
+}
+
+pub async fn index(ctx: Ctx, state: Data<AppState>, Query(q): Query<ListQuery>) -> Result<HttpResponse, AppError> {
+    let Some(tab) = Tab::parse(q.status.as_deref().unwrap_or("")) else {
+        return Err(AppError::Validation("Status must be open, closed, mine or unassigned.".into()));
+    };
+    let search = q.q.as_deref().map(str::trim).filter(|s| !s.is_empty()).map(str::to_string);
+    if search.as_ref().is_some_and(|s| s.chars().count() > 100) {
+        return Err(AppError::Validation("A search must be at most 100 characters.".into()));
+    }
+    let filter = Filter { tab, q: search.clone(), page: crate::web::forms::page_number(q.page) };
+    let scope = ChatScope::of(&ctx);
+    let f = filter.clone();
+    let (rows, more) = db::run(&state.pool, move |conn| Ok(list::page(conn, &scope, &f)?)).await?;
+    let (now, zone) = (state.clock.now(), ctx.zone());
+    let ages = rows.iter().map(|r| list::age(now, r.last_message_at, &zone)).collect();
+    let page = InboxPage { layout: ctx.layout("Chat", "chat"), tab, q: search.unwrap_or_default(), rows, ages, page: filter.page, more };
+    // The live refresh and the search box ask for the list region alone.
+    if ctx.meta.htmx.wants_fragment() && ctx.meta.htmx.target.as_deref() == Some("chat-list") {
+        return html_status(StatusCode::OK, &page.as_list());
+    }
+    respond(&ctx.meta.htmx, StatusCode::OK, &page)
+}
+
+#[derive(Template)]
+#[template(path = "chat/badge.html")]
+struct Badge {
+    unread: i64,
+}
+
+/// The nav's count of chats with unread messages (refetched on `sse:chat`).
+pub async fn badge(ctx: Ctx, state: Data<AppState>) -> Result<HttpResponse, AppError> {
+    let scope = ChatScope::of(&ctx);
+    let unread = db::run(&state.pool, move |conn| Ok(list::unread_chats(conn, &scope)?)).await?;
+    html_status(StatusCode::OK, &Badge { unread })
+}
+
+// ---------------------------------------------------------------------------------------
+// Opening a chat
+
+#[derive(Deserialize)]
+pub struct OpenForm {
+    #[serde(default)]
+    client_id: String,
+    #[serde(default)]
+    channel: String,
+}
+
+/// A person opens the chat with a client they may see on a channel (the existing one if
+/// there is one), and goes to it.
+pub async fn open(ctx: Ctx, state: Data<AppState>, HtmlForm(form): HtmlForm<OpenForm>) -> Result<HttpResponse, AppError> {
+    let client_id: i64 = form.client_id.trim().parse().map_err(|_| AppError::NotFound)?;
+    let channel = Channel::parse(form.channel.trim()).ok_or_else(|| AppError::Validation("Channel must be WhatsApp or SMS.".into()))?;
+    let scope = Scope::of(&ctx);
+    let entry = ctx.audit("chats.opened", "chats", client_id);
+    let id = db::run(&state.pool, move |conn| {
+        conn.transaction(|tx| {
+            let client = scope.find(tx, client_id)?.ok_or(AppError::NotFound)?;
+            if client.phone.as_deref().is_none_or(|p| p.trim().is_empty()) {
+                return Err(AppError::Validation(format!("{} has no phone number.", client.name)));
+            }
+            let existing: Option<i64> = chats::table
+                .filter(chats::workspace_id.eq(scope.workspace_id))
+                .filter(chats::client_id.eq(client_id))
+                .filter(chats::channel.eq(channel))
+                .select(chats::id)
+                .first(tx)
+                .optional()?;
+            if let Some(id) = existing {
+                return Ok(id);
+            }
+            let id: i64 = diesel::insert_into(chats::table)
+                .values((chats::workspace_id.eq(scope.workspace_id), chats::client_id.eq(client_id), chats::channel.eq(channel)))
+                .on_conflict((chats::workspace_id, chats::client_id, chats::channel))
+                .do_update()
+                .set(chats::client_id.eq(client_id))
+                .returning(chats::id)
+                .get_result(tx)?;
+            crate::audit::record(tx, &entry.after(serde_json::json!({ "chat_id": id, "channel": channel.as_str() })))?;
+            Ok(id)
+        })
+    })
+    .await?;
+    Ok(see_other(&format!("/chat/{id}")))
+}
+
+// ---------------------------------------------------------------------------------------
+// The conversation
+
+/// A message as the conversation shows it.
+pub struct Bubble {
+    pub id: i64,
+    pub outbound: bool,
+    pub body: String,
+    pub time: String,
+    pub tick: &'static str,
+    pub tick_class: &'static str,
+    pub tick_label: &'static str,
+    pub error: Option<String>,
+    /// Already on the page: the live refresh replaces it in place (`hx-swap-oob`).
+    pub replace: bool,
+}
+
+fn bubbles(rows: &[Message], zone: &Zone, replace_upto: i64) -> Vec<Bubble> {
+    rows.iter()
+        .map(|m| {
+            let (tick, tick_class, tick_label) = conversation::ticks(m);
+            let error = m.status.is_failure().then(|| match (m.error_code, m.error_message.as_deref()) {
+                (Some(code), Some(text)) => format!("Error {code}: {text}"),
+                (Some(code), None) => format!("Error {code}"),
+                (None, Some(text)) => text.to_string(),
+                (None, None) => "Not delivered.".to_string(),
+            });
+            Bubble {
+                id: m.id,
+                outbound: m.direction == Direction::Outbound,
+                body: m.body.clone(),
+                time: zone.time(m.created_at),
+                tick,
+                tick_class,
+                tick_label,
+                error,
+                replace: m.id <= replace_upto,
+            }
+        })
+        .collect()
+}
+
+/// The messages region's pieces: the sentinel for older ones, the messages, and the live
+/// refresher, the region's last item (it carries the newest id the page has; a refresh
+/// replaces it with the new messages and a refresher after them, and re-ticks the messages
+/// already shown in place, out of band, by id).
+#[derive(Template)]
+#[template(path = "chat/messages.html")]
+struct MessagesFragment {
+    chat_id: i64,
+    bubbles: Vec<Bubble>,
+    /// An "Older messages" sentinel before the bubbles, loading those before this id.
+    older_than: Option<i64>,
+    /// The refresher to write (out of band), with the newest id shown.
+    live_after: Option<i64>,
+}
+
+#[derive(Template)]
+#[template(path = "chat/show.html", blocks = ["content"])]
+struct ConversationPage {
+    layout: Layout,
+    chat: Chat,
+    client: Client,
+    /// The user may see the client itself (link to its page, its follow-ups).
+    client_visible: bool,
+    channel_label: &'static str,
+    assignee: Option<String>,
+    /// The workspace's active people (id, name), for `chat/actions.html`'s assign control.
+    assignees: Vec<(i64, String)>,
+    tags: Vec<(String, String)>,
+    follow_ups: Vec<(DateTime<Utc>, String)>,
+    bubbles: Vec<Bubble>,
+    older_than: Option<i64>,
+    last_id: i64,
+    rule: String,
+    free_text: bool,
+    templates: Vec<TemplateChoice>,
+    var_numbers: Vec<usize>,
+    error: Option<String>,
+    form: MessageForm,
+    sms_max: usize,
+}
+crate::pages!(ConversationPage);
+
+impl ConversationPage {
+    fn is_sms(&self) -> bool {
+        self.chat.channel == Channel::Sms
+    }
+
+    fn is_closed(&self) -> bool {
+        self.chat.status == ChatStatus::Closed
+    }
+
+    fn chosen_template(&self, id: &i64) -> bool {
+        self.form.template_id.trim() == id.to_string()
+    }
+
+    fn var_value(&self, n: &usize) -> String {
+        self.form.rest.get(&format!("var_{n}")).cloned().unwrap_or_default()
+    }
+}
+
+#[derive(Deserialize)]
+pub struct ShowQuery {
+    before: Option<i64>,
+}
+
+struct Loaded {
+    chat: Chat,
+    client: Client,
+    client_visible: bool,
+    assignee: Option<String>,
+    assignees: Vec<(i64, String)>,
+    tags: Vec<(String, String)>,
+    follow_ups: Vec<(DateTime<Utc>, String)>,
+    messages: Vec<Message>,
+    older: bool,
+    templates: Vec<TemplateChoice>,
+}
+
+fn load(conn: &mut PgConnection, ctx_scope: (ChatScope, Scope), id: i64, before: Option<i64>) -> Result<Loaded, AppError> {
+    let (chat_scope, scope) = ctx_scope;
+    let chat = chat_scope.find(conn, id)?.ok_or(AppError::NotFound)?;
+    let client: Client = clients::table
+        .filter(clients::workspace_id.eq(chat.workspace_id))
+        .filter(clients::id.eq(chat.client_id))
+        .select(Client::as_select())
+        .first(conn)?;
+    let client_visible = scope.find(conn, chat.client_id)?.is_some();
+    let people = crate::chat::actions::assignees(conn, chat.workspace_id)?;
+    let assignee = chat.assignee_id.and_then(|a| people.iter().find(|(id, _)| *id == a).map(|(_, n)| n.clone()));
+    let follow_ups = if client_visible {
+        follow_ups::table
+            .filter(follow_ups::workspace_id.eq(chat.workspace_id))
+            .filter(follow_ups::client_id.eq(chat.client_id))
+            .filter(follow_ups::status.eq("pending"))
+            .order((follow_ups::due_at, follow_ups::id))
+            .limit(10)
+            .select((follow_ups::due_at, follow_ups::notes))
+            .load(conn)?
+    } else {
+        Vec::new()
+    };
+    let tags = crate::clients::tags::of_client(conn, chat.workspace_id, chat.client_id)?;
+    let (messages, older) = conversation::page(conn, &chat, before)?;
+    let templates = if chat.channel == Channel::WhatsApp { approved_templates(conn, chat.workspace_id)? } else { Vec::new() };
+    Ok(Loaded { chat, client, client_visible, assignee, assignees: people, tags, follow_ups, messages, older, templates })
+}
+
+fn conversation_page(ctx: &Ctx, now: DateTime<Utc>, loaded: Loaded, error: Option<String>, form: MessageForm) -> ConversationPage {
+    let zone = ctx.zone();
+    let last_id = loaded.messages.last().map_or(0, |m| m.id);
+    let older_than = loaded.older.then(|| loaded.messages.first().map(|m| m.id)).flatten();
+    let var_numbers = (1..=loaded.templates.iter().map(|t| t.placeholders().len()).max().unwrap_or(0).max(1)).collect();
+    ConversationPage {
+        layout: ctx.layout(format!("Chat with {}", loaded.client.name), "chat"),
+        channel_label: if loaded.chat.channel == Channel::Sms { "SMS" } else { "WhatsApp" },
+        rule: reply::composer_rule(&loaded.chat, now, &zone),
+        free_text: loaded.chat.free_text_allowed(now),
+        bubbles: bubbles(&loaded.messages, &zone, 0),
+        chat: loaded.chat,
+        client: loaded.client,
+        client_visible: loaded.client_visible,
+        assignee: loaded.assignee,
+        assignees: loaded.assignees,
+        tags: loaded.tags,
+        follow_ups: loaded.follow_ups,
+        older_than,
+        last_id,
+        templates: loaded.templates,
+        var_numbers,
+        error,
+        form,
+        sms_max: SMS_MAX_CHARS,
+    }
+}
+
+pub async fn show(ctx: Ctx, state: Data<AppState>, path: Path<i64>, Query(q): Query<ShowQuery>) -> Result<HttpResponse, AppError> {
+    let (scopes, id, me) = ((ChatScope::of(&ctx), Scope::of(&ctx)), path.into_inner(), ctx.user_id());
+    let before = q.before;
+    let loaded = db::run(&state.pool, move |conn| {
+        let loaded = load(conn, scopes, id, before)?;
+        // Read up to what this page shows: the count loaded with it, not a newer one.
+        conversation::mark_read(conn, &loaded.chat, me, loaded.chat.inbound_count)?;
+        Ok(loaded)
+    })
+    .await?;
+    let page = conversation_page(&ctx, state.clock.now(), loaded, None, MessageForm::default());
+    respond(&ctx.meta.htmx, StatusCode::OK, &page)
+}
+
+#[derive(Deserialize)]
+pub struct MessagesQuery {
+    before: Option<i64>,
+    after: Option<i64>,
+}
+
+/// `before=`: the page older than that message (with the next sentinel); `after=`: the
+/// messages after it and the in-flight ones to re-tick, with the refresher moved on; else
+/// the newest page.
+pub async fn messages(ctx: Ctx, state: Data<AppState>, path: Path<i64>, Query(q): Query<MessagesQuery>) -> Result<HttpResponse, AppError> {
+    let (scope, id, me) = (ChatScope::of(&ctx), path.into_inner(), ctx.user_id());
+    let zone = ctx.zone();
+    let fragment = db::run(&state.pool, move |conn| {
+        let chat = scope.find(conn, id)?.ok_or(AppError::NotFound)?;
+        Ok(match (q.before, q.after) {
+            (Some(before), _) => {
+                let (rows, older) = conversation::page(conn, &chat, Some(before))?;
+                let older_than = older.then(|| rows.first().map(|m| m.id)).flatten();
+                MessagesFragment { chat_id: id, bubbles: bubbles(&rows, &zone, 0), older_than, live_after: None }
+            }
+            (None, Some(after)) => {
+                let rows = conversation::since(conn, &chat, after)?;
+                // The person is looking at the conversation: what it now shows is read.
+                conversation::mark_read(conn, &chat, me, chat.inbound_count)?;
+                let newest = rows.last().map_or(after, |m| m.id.max(after));
+                MessagesFragment { chat_id: id, bubbles: bubbles(&rows, &zone, after), older_than: None, live_after: Some(newest) }
+            }
+            (None, None) => {
+                let (rows, older) = conversation::page(conn, &chat, None)?;
+                let older_than = older.then(|| rows.first().map(|m| m.id)).flatten();
+                let newest = rows.last().map_or(0, |m| m.id);
+                MessagesFragment { chat_id: id, bubbles: bubbles(&rows, &zone, 0), older_than, live_after: Some(newest) }
+            }
+        })
+    })
+    .await?;
+    html_status(StatusCode::OK, &fragment)
+}
+
+/// A reply: queued and shown at once, or refused (422) with the reason in place.
+pub async fn send(ctx: Ctx, state: Data<AppState>, path: Path<i64>, HtmlForm(form): HtmlForm<MessageForm>) -> Result<HttpResponse, AppError> {
+    let (scope, id, me) = (ChatScope::of(&ctx), path.into_inner(), ctx.user_id());
+    let entry = ctx.audit("messages.queued", "chats", id);
+    let (now, zone) = (state.clock.now(), ctx.zone());
+    let st = state.clone();
+    let typed = form.clone();
+    let outcome = db::run(&state.pool, move |conn| {
+        let chat = scope.find(conn, id)?.ok_or(AppError::NotFound)?;
+        reply::send(conn, &st, reply::Reply { chat: &chat, user_id: me, now, zone: &zone }, form, entry)
+    })
+    .await?;
+    match outcome {
+        Ok(_) if !ctx.meta.htmx.wants_fragment() => {
+            flash::success(&ctx.session, "Message queued.".to_string());
+            Ok(see_other(&format!("/chat/{id}")))
+        }
+        Ok(_) => {
+            let scopes = (scope, Scope::of(&ctx));
+            let loaded = db::run(&state.pool, move |conn| load(conn, scopes, id, None)).await?;
+            respond(&ctx.meta.htmx, StatusCode::OK, &conversation_page(&ctx, now, loaded, None, MessageForm::default()))
+        }
+        Err(problem) => {
+            let scopes = (scope, Scope::of(&ctx));
+            let loaded = db::run(&state.pool, move |conn| load(conn, scopes, id, None)).await?;
+            respond(&ctx.meta.htmx, StatusCode::UNPROCESSABLE_ENTITY, &conversation_page(&ctx, now, loaded, Some(problem), typed))
+        }
+    }
+}
