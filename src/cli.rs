@@ -177,7 +177,7 @@ async fn worker(settings: Settings) -> anyhow::Result<()> {
         _ = term.recv() => {}
     }
     println!("Stopping: running jobs finish first.");
-    tokio::task::spawn_blocking(move || crate::startup::Resources { workers: Some(workers), database }.shutdown()).await?;
+    tokio::task::spawn_blocking(move || crate::startup::Resources { workers: Some(workers), events: None, hub: None, database }.shutdown()).await?;
     Ok(())
 }
 

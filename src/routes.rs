@@ -5,7 +5,7 @@
 
 use actix_web::web::{self, ServiceConfig, get, post};
 
-use crate::{audit, auth, campaigns, clients, dashboard, departments, email, imports, jobs, messaging, notifications, ops, settings, users, web as sbweb};
+use crate::{audit, auth, campaigns, clients, dashboard, departments, email, events, imports, jobs, messaging, notifications, ops, settings, users, web as sbweb};
 
 /// One path of the route table and the methods it accepts.
 #[derive(Clone, Copy, Debug)]
@@ -142,6 +142,8 @@ route_table! {
         .route("/campaigns/{id}/{channel}/{batch}/recipients.csv", get().to(campaigns::recipients::failed_csv))
         .service(web::resource("/campaigns/{id}/{channel}/{batch}/recipients/retarget").route(post().to(campaigns::recipients::retarget)))
         .route("/dashboard/campaigns", get().to(campaigns::tiles::campaigns_tile))
+        // Live events (issue 13): server-sent events for the signed-in user
+        .route("/events", get().to(events::stream::events))
         // Notifications
         .service(web::resource("/notifications").route(get().to(notifications::handlers::list_notifications)))
         .route("/notifications/badge", get().to(notifications::handlers::badge))

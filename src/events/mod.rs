@@ -8,7 +8,13 @@
 //!
 //! Kinds (the SSE event names): `chat` (a chat opened, reopened, closed, was assigned or
 //! has a new last message), `message` (a new message in a chat), `status` (a message in a
-//! chat changed status).
+//! chat changed status), `badge` (for one user: their unread notifications changed; data
+//! `{"notifications": n}`). Events with a `chat_id` are sent twice, the second time named
+//! `chat-<chat_id>`, so a conversation page listens to its own chat only.
+
+pub mod hub;
+pub mod listener;
+pub mod stream;
 
 use chrono::{DateTime, Utc};
 use diesel::pg::Pg;
@@ -20,7 +26,7 @@ use crate::db::schema::events;
 /// The PostgreSQL notification channel.
 pub const CHANNEL: &str = "switchboard_events";
 
-#[derive(Clone, Debug, Queryable, Selectable)]
+#[derive(Clone, Debug, Queryable, QueryableByName, Selectable)]
 #[diesel(table_name = events, check_for_backend(Pg))]
 pub struct Event {
     pub workspace_id: i64,
