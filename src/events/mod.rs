@@ -69,6 +69,21 @@ pub fn emit(conn: &mut PgConnection, event: &NewEvent) -> QueryResult<i64> {
     Ok(row.id)
 }
 
+/// How long events are kept (and how far back a reconnecting stream replays).
+pub const KEEP: chrono::Duration = chrono::Duration::hours(1);
+
+/// Deletes the workspace's events older than [`KEEP`] before `now`.
+pub fn prune(conn: &mut PgConnection, workspace_id: i64, now: DateTime<Utc>) -> QueryResult<usize> {
+    diesel::delete(events::table.filter(events::workspace_id.eq(workspace_id)).filter(events::created_at.lt(now - KEEP))).execute(conn)
+}
+
+/// The hourly `prune-events` job.
+pub fn prune_job(env: &crate::jobs::run::JobEnv, job: &crate::jobs::queue::Job) -> Result<(), crate::jobs::run::JobError> {
+    let deleted = prune(&mut *env.pool.get()?, job.workspace_id, env.clock.now())?;
+    tracing::info!(workspace_id = job.workspace_id, deleted, "old live events pruned");
+    Ok(())
+}
+
 /// A notification's payload, `"<workspace_id>:<event_id>"`.
 pub fn parse_payload(payload: &str) -> Option<(i64, i64)> {
     let (workspace, id) = payload.split_once(':')?;

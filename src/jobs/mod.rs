@@ -42,10 +42,12 @@ pub enum Kind {
     ReconcileMessages,
     /// Sends a campaign batch's queued recipients (`campaigns::dispatch`).
     DispatchBatch,
+    /// Deletes the workspace's live events older than an hour (`events`; hourly).
+    PruneEvents,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 10] = [
+    pub const ALL: [Kind; 11] = [
         Kind::Noop,
         Kind::ClientStatus,
         Kind::FollowUpReminders,
@@ -56,6 +58,7 @@ impl Kind {
         Kind::SendMessage,
         Kind::ReconcileMessages,
         Kind::DispatchBatch,
+        Kind::PruneEvents,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -70,6 +73,7 @@ impl Kind {
             Kind::SendMessage => "send-message",
             Kind::ReconcileMessages => "reconcile-messages",
             Kind::DispatchBatch => "dispatch-batch",
+            Kind::PruneEvents => "prune-events",
         }
     }
 

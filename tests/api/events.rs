@@ -409,3 +409,24 @@ async fn the_stream_pings_and_ends_after_its_session_is_revoked() {
     let r = connect(&first, None).await;
     assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
 }
+
+#[tokio::test]
+async fn the_hourly_prune_deletes_events_older_than_an_hour_once_an_hour() {
+    let app = spawn_app_with(|s| s.job_workers = 0).await;
+    let (_, alice_id) = sign_in(&app, "Acme", Role::Admin).await;
+    let acme = workspace_of(&app, alice_id);
+    notify(&app, acme, alice_id, "old");
+    notify(&app, acme, alice_id, "new");
+    diesel::sql_query(format!("UPDATE events SET created_at = now() - interval '61 minutes' WHERE id = (SELECT min(id) FROM events WHERE workspace_id = {acme})"))
+        .execute(&mut app.conn())
+        .unwrap();
+    let now = chrono::Utc::now();
+    switchboard::jobs::scheduler::tick(&mut app.conn(), now).unwrap();
+    switchboard::jobs::scheduler::tick(&mut app.conn(), now).unwrap();
+    assert_eq!(app.count(&format!("SELECT count(*) FROM jobs WHERE workspace_id = {acme} AND kind = 'prune-events'")), 1, "one per hour");
+    assert_eq!(switchboard::events::prune(&mut app.conn(), acme, now).unwrap(), 1);
+    assert_eq!(app.count(&format!("SELECT count(*) FROM events WHERE workspace_id = {acme} AND created_at > now() - interval '1 hour'")), 1);
+    assert_eq!(app.count(&format!("SELECT count(*) FROM events WHERE workspace_id = {acme}")), 1);
+    switchboard::jobs::scheduler::tick(&mut app.conn(), now + chrono::Duration::hours(1)).unwrap();
+    assert_eq!(app.count(&format!("SELECT count(*) FROM jobs WHERE workspace_id = {acme} AND kind = 'prune-events'")), 2, "the next hour's");
+}
