@@ -430,3 +430,21 @@ async fn the_hourly_prune_deletes_events_older_than_an_hour_once_an_hour() {
     switchboard::jobs::scheduler::tick(&mut app.conn(), now + chrono::Duration::hours(1)).unwrap();
     assert_eq!(app.count(&format!("SELECT count(*) FROM jobs WHERE workspace_id = {acme} AND kind = 'prune-events'")), 2, "the next hour's");
 }
+
+#[tokio::test]
+async fn a_user_demoted_while_streaming_stops_receiving_chats_they_may_no_longer_see() {
+    let app = spawn_app().await;
+    let (admin, admin_id) = sign_in(&app, "Acme", Role::Admin).await;
+    let acme = workspace_of(&app, admin_id);
+    let key = twilio(&app, acme);
+    client(&app, acme, "+14155550123", None);
+    let mut stream = open(&admin, None).await;
+    inbound(&app, &key, "+14155550123", "SMdem1").await;
+    assert_eq!(stream.until("message").await.len(), 3, "chat, chat-N, message");
+    assert!(stream.next_event().await.event.starts_with("chat-"), "the message's chat-N copy");
+    diesel::sql_query(format!("UPDATE users SET role = 'agent' WHERE id = {admin_id}")).execute(&mut app.conn()).unwrap();
+    inbound(&app, &key, "+14155550123", "SMdem2").await;
+    notify(&app, acme, admin_id, "marker");
+    let seen = stream.until("badge").await;
+    assert_eq!(seen.len(), 1, "nothing of the chat after the demotion: {seen:?}");
+}
