@@ -177,7 +177,7 @@ async fn worker(settings: Settings) -> anyhow::Result<()> {
         _ = term.recv() => {}
     }
     println!("Stopping: running jobs finish first.");
-    tokio::task::spawn_blocking(move || crate::startup::Resources { workers: Some(workers), database }.shutdown()).await?;
+    tokio::task::spawn_blocking(move || crate::startup::Resources { workers: Some(workers), events: None, hub: None, database }.shutdown()).await?;
     Ok(())
 }
 
@@ -255,6 +255,18 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
         );
     }
     let (server, resources) = app.into_parts();
+    // Open event streams never finish on their own: end them at the first signal so the
+    // graceful stop is not held by them (browsers reconnect to whichever instance is up).
+    if let Some(hub) = resources.hub.clone() {
+        tokio::spawn(async move {
+            let Ok(mut term) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) else { return };
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = tokio::signal::ctrl_c() => {}
+            }
+            hub.close_all();
+        });
+    }
     let result = tokio::select! {
         result = server => result,
         () = stopping_took_too_long() => {

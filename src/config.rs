@@ -91,6 +91,12 @@ pub struct Settings {
     /// Counts argon2 verifications; not an environment variable (tests check that every
     /// sign-in attempt costs exactly one).
     pub password_verifications: crate::auth::password::VerifyCounter,
+    /// `SWITCHBOARD_MAX_STREAMS`: live-event streams (`GET /events`) one instance holds open
+    /// at most, default 2000; past it 503 with Retry-After.
+    pub max_streams: usize,
+    /// `SWITCHBOARD_SSE_PING_SECS`: how often an open event stream gets a `: ping` comment
+    /// and its session is checked again, default 15 s (tests set it lower).
+    pub sse_ping: std::time::Duration,
 }
 
 impl Settings {
@@ -158,6 +164,8 @@ impl Settings {
         let import_max_bytes = ranged("SWITCHBOARD_IMPORT_MAX_MB", "megabytes", 1..=10_240, 50)? as u64 * 1024 * 1024;
         let job_lease_secs = ranged("SWITCHBOARD_JOB_LEASE_SECS", "seconds", 1..=3600, 60)? as i32;
         let job_retention_days = ranged("SWITCHBOARD_JOB_RETENTION_DAYS", "days", 1..=3650, 7)? as i32;
+        let max_streams = ranged("SWITCHBOARD_MAX_STREAMS", "streams", 1..=1_000_000, 2000)? as usize;
+        let sse_ping = std::time::Duration::from_secs(ranged("SWITCHBOARD_SSE_PING_SECS", "seconds", 1..=300, 15)? as u64);
         let trusted_proxies = match var("SWITCHBOARD_TRUSTED_PROXIES") {
             Some(raw) => crate::web::client_ip::parse_trusted(&raw).map_err(|e| anyhow::anyhow!("SWITCHBOARD_TRUSTED_PROXIES: {e}"))?,
             None => Vec::new(),
@@ -166,6 +174,8 @@ impl Settings {
             database_url,
             trusted_proxies,
             password_verifications: Default::default(),
+            max_streams,
+            sse_ping,
             import_max_bytes,
             job_lease_secs,
             job_retention_days,

@@ -5,7 +5,7 @@
 
 use actix_web::web::{self, ServiceConfig, get, post};
 
-use crate::{audit, auth, campaigns, chat, clients, dashboard, departments, email, imports, jobs, messaging, notifications, ops, settings, users, web as sbweb};
+use crate::{audit, auth, campaigns, chat, clients, dashboard, departments, email, events, imports, jobs, messaging, notifications, ops, settings, users, web as sbweb};
 
 /// One path of the route table and the methods it accepts.
 #[derive(Clone, Copy, Debug)]
@@ -152,6 +152,8 @@ route_table! {
         .route("/chat/badge", get().to(chat::pages::badge))
         .service(web::resource("/chat/{id}").route(get().to(chat::pages::show)))
         .service(web::resource("/chat/{id}/messages").route(get().to(chat::pages::messages)).route(post().to(chat::pages::send)))
+        // Live events (issue 13): server-sent events for the signed-in user
+        .route("/events", get().to(events::stream::events))
         // Notifications
         .service(web::resource("/notifications").route(get().to(notifications::handlers::list_notifications)))
         .route("/notifications/badge", get().to(notifications::handlers::badge))

@@ -94,12 +94,21 @@ pub struct Application {
 /// (the private cluster stops when this is dropped).
 pub struct Resources {
     pub workers: Option<Workers>,
+    /// The live-event listener (stopped first, with its streams ended).
+    pub events: Option<crate::events::listener::Listener>,
+    pub hub: Option<Arc<crate::events::hub::Hub>>,
     pub database: Database,
 }
 
 impl Resources {
     /// Stops the workers (letting running jobs finish), then the private cluster.
     pub fn shutdown(mut self) {
+        if let Some(hub) = self.hub.take() {
+            hub.close_all();
+        }
+        if let Some(mut listener) = self.events.take() {
+            listener.stop();
+        }
         if let Some(mut workers) = self.workers.take() {
             workers.stop();
         }
@@ -133,8 +142,10 @@ impl Application {
         let workers = (settings.job_workers > 0)
             .then(|| job_env(pool.clone(), &database, &settings, clock.clone()).map(|env| Workers::start(env, Options::from_settings(&settings))))
             .transpose()?;
-        let server = run(listener, pool.clone(), clock, settings, key, at_rest_key)?;
-        Ok(Self { port, server, pool, resources: Resources { workers, database } })
+        let hub = Arc::new(crate::events::hub::Hub::new(settings.max_streams));
+        let events = crate::events::listener::Listener::start(database.url.clone(), hub.clone())?;
+        let server = run(listener, pool.clone(), clock, settings, key, at_rest_key, hub.clone())?;
+        Ok(Self { port, server, pool, resources: Resources { workers, events: Some(events), hub: Some(hub), database } })
     }
 
     pub fn port(&self) -> u16 {
@@ -188,7 +199,16 @@ fn load_or_create_secret(data_dir: &Path) -> anyhow::Result<Vec<u8>> {
     Ok(secret.into_bytes())
 }
 
-fn run(listener: TcpListener, pool: Pool, clock: Clock, settings: Settings, key: Key, at_rest_key: [u8; 32]) -> anyhow::Result<Server> {
+fn run(
+    listener: TcpListener,
+    pool: Pool,
+    clock: Clock,
+    settings: Settings,
+    key: Key,
+    at_rest_key: [u8; 32],
+    hub: Arc<crate::events::hub::Hub>,
+) -> anyhow::Result<Server> {
+    let hub = web::Data::new(hub);
     let secure = settings.secure_cookies();
     let http_workers = settings.http_workers;
     let state = web::Data::new(AppState { pool: pool.clone(), clock: clock.clone(), settings, at_rest_key });
@@ -205,6 +225,7 @@ fn run(listener: TcpListener, pool: Pool, clock: Clock, settings: Settings, key:
             .build();
         App::new()
             .app_data(state.clone())
+            .app_data(hub.clone())
             .app_data(web::PayloadConfig::new(MAX_FORM_BYTES))
             // Handlers read forms and queries through web::forms (control characters refused
             // there); should actix's own extractors run, their errors still get the plain page.

@@ -8,7 +8,13 @@
 //!
 //! Kinds (the SSE event names): `chat` (a chat opened, reopened, closed, was assigned or
 //! has a new last message), `message` (a new message in a chat), `status` (a message in a
-//! chat changed status).
+//! chat changed status), `badge` (for one user: their unread notifications changed; data
+//! `{"notifications": n}`). Events with a `chat_id` are sent twice, the second time named
+//! `chat-<chat_id>`, so a conversation page listens to its own chat only.
+
+pub mod hub;
+pub mod listener;
+pub mod stream;
 
 use chrono::{DateTime, Utc};
 use diesel::pg::Pg;
@@ -20,7 +26,7 @@ use crate::db::schema::events;
 /// The PostgreSQL notification channel.
 pub const CHANNEL: &str = "switchboard_events";
 
-#[derive(Clone, Debug, Queryable, Selectable)]
+#[derive(Clone, Debug, Queryable, QueryableByName, Selectable)]
 #[diesel(table_name = events, check_for_backend(Pg))]
 pub struct Event {
     pub workspace_id: i64,
@@ -61,6 +67,21 @@ pub fn emit(conn: &mut PgConnection, event: &NewEvent) -> QueryResult<i64> {
         .bind::<Jsonb, _>(&event.data)
         .get_result(conn)?;
     Ok(row.id)
+}
+
+/// How long events are kept (and how far back a reconnecting stream replays).
+pub const KEEP: chrono::Duration = chrono::Duration::hours(1);
+
+/// Deletes the workspace's events older than [`KEEP`] before `now`.
+pub fn prune(conn: &mut PgConnection, workspace_id: i64, now: DateTime<Utc>) -> QueryResult<usize> {
+    diesel::delete(events::table.filter(events::workspace_id.eq(workspace_id)).filter(events::created_at.lt(now - KEEP))).execute(conn)
+}
+
+/// The hourly `prune-events` job.
+pub fn prune_job(env: &crate::jobs::run::JobEnv, job: &crate::jobs::queue::Job) -> Result<(), crate::jobs::run::JobError> {
+    let deleted = prune(&mut *env.pool.get()?, job.workspace_id, env.clock.now())?;
+    tracing::info!(workspace_id = job.workspace_id, deleted, "old live events pruned");
+    Ok(())
 }
 
 /// A notification's payload, `"<workspace_id>:<event_id>"`.

@@ -44,10 +44,12 @@ pub enum Kind {
     DispatchBatch,
     /// Emails a user their chats with unread messages (`chat::digest`, hourly).
     ChatDigest,
+    /// Deletes the workspace's live events older than an hour (`events`; hourly).
+    PruneEvents,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 11] = [
+    pub const ALL: [Kind; 12] = [
         Kind::Noop,
         Kind::ClientStatus,
         Kind::FollowUpReminders,
@@ -59,6 +61,7 @@ impl Kind {
         Kind::ReconcileMessages,
         Kind::DispatchBatch,
         Kind::ChatDigest,
+        Kind::PruneEvents,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -74,6 +77,7 @@ impl Kind {
             Kind::ReconcileMessages => "reconcile-messages",
             Kind::DispatchBatch => "dispatch-batch",
             Kind::ChatDigest => "chat-digest",
+            Kind::PruneEvents => "prune-events",
         }
     }
 

@@ -66,6 +66,7 @@ pub fn run(env: &JobEnv, job: &Job) -> Result<(), JobError> {
         Some(Kind::ReconcileMessages) => crate::messaging::reconcile::job(env, job),
         Some(Kind::DispatchBatch) => crate::campaigns::dispatch::job(env, job),
         Some(Kind::ChatDigest) => crate::chat::digest::job(env, job),
+        Some(Kind::PruneEvents) => crate::events::prune_job(env, job),
         None => Err(JobError::Permanent(format!("unknown job kind {:?}", job.kind))),
     }
 }

@@ -19,7 +19,11 @@ pub fn tick(conn: &mut PgConnection, now: DateTime<Utc>) -> QueryResult<usize> {
     let mut added = crate::messaging::reconcile::enqueue_due(conn, now)?;
     // Each subscriber's hourly chat digest (issue 13), one job per user and hour.
     added += crate::chat::digest::enqueue_due(conn, now)?;
+    let hour = now.format("%Y-%m-%dT%H");
     for ws in workspaces::all(conn)? {
+        // Hourly, whatever the workspace's time: the live events replay only an hour back.
+        let prune = NewJob::new(ws.id, Kind::PruneEvents, json!({})).key(format!("prune-events:{hour}")).attempts(3);
+        added += usize::from(jobs::enqueue(conn, &prune)?.is_some());
         let local = now.with_timezone(&ws.zone());
         if local.time() < ws.daily_jobs_at {
             continue;

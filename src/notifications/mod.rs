@@ -36,7 +36,9 @@ pub struct NewNotification<'a> {
     pub dedupe_key: Option<&'a str>,
 }
 
-/// Adds a notification; `false` when one with the same dedupe key exists.
+/// Adds a notification; `false` when one with the same dedupe key exists. A new one also
+/// writes the user's `badge` live event (`{"notifications": <unread>}`), announced when the
+/// caller's transaction commits.
 pub fn notify(conn: &mut PgConnection, n: &NewNotification) -> QueryResult<bool> {
     let added = diesel::insert_into(notifications::table)
         .values((
@@ -50,6 +52,20 @@ pub fn notify(conn: &mut PgConnection, n: &NewNotification) -> QueryResult<bool>
         ))
         .on_conflict_do_nothing()
         .execute(conn)?;
+    if added == 1 {
+        let unread = unread_count(conn, n.workspace_id, n.user_id)?;
+        crate::events::emit(
+            conn,
+            &crate::events::NewEvent {
+                workspace_id: n.workspace_id,
+                kind: "badge",
+                client_id: None,
+                chat_id: None,
+                user_id: Some(n.user_id),
+                data: serde_json::json!({ "notifications": unread }),
+            },
+        )?;
+    }
     Ok(added == 1)
 }
 

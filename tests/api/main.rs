@@ -20,6 +20,7 @@ mod clients_export;
 mod csrf;
 mod dashboard;
 mod email;
+mod events;
 mod first_run;
 mod flows;
 mod imports;

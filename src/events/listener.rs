@@ -1,0 +1,117 @@
+//! The instance's listener: a thread of its own with its own PostgreSQL connection (not
+//! from the pool) that `LISTEN`s on [`CHANNEL`](crate::events::CHANNEL), polls for
+//! notifications every ~10 ms, and fans each wake-up's events out through the hub (with the
+//! same connection: fetching the rows and deciding who may see them are a few indexed
+//! queries, and the streams only ever get a `try_send`, so nothing here waits on a browser).
+//!
+//! A cheap `SELECT 1` every few seconds notices a dead connection; after any error it
+//! reconnects with backoff and then ends every stream, so browsers reconnect with
+//! `Last-Event-ID` and replay what was announced while nobody listened.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use diesel::prelude::*;
+use secrecy::{ExposeSecret, SecretString};
+
+use crate::events::hub::Hub;
+use crate::events::{CHANNEL, parse_payload};
+
+const POLL: Duration = Duration::from_millis(10);
+const PROBE: Duration = Duration::from_secs(5);
+const MAX_BACKOFF: Duration = Duration::from_secs(10);
+
+pub struct Listener {
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Listener {
+    pub fn start(database_url: SecretString, hub: Arc<Hub>) -> std::io::Result<Self> {
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = stop.clone();
+        let thread = std::thread::Builder::new().name("events-listener".into()).spawn(move || run(&database_url, &hub, &flag))?;
+        Ok(Listener { stop, thread: Some(thread) })
+    }
+
+    /// Stops the thread (within one poll) and waits for it.
+    pub fn stop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+impl Drop for Listener {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+fn sleep_unless_stopped(total: Duration, stop: &AtomicBool) {
+    let until = Instant::now() + total;
+    while Instant::now() < until && !stop.load(Ordering::Relaxed) {
+        std::thread::sleep(POLL.max(Duration::from_millis(50)).min(until.saturating_duration_since(Instant::now())));
+    }
+}
+
+fn run(url: &SecretString, hub: &Hub, stop: &AtomicBool) {
+    let mut backoff = Duration::from_millis(100);
+    let mut connected_before = false;
+    while !stop.load(Ordering::Relaxed) {
+        let connected = PgConnection::establish(url.expose_secret()).map_err(|e| e.to_string()).and_then(|mut c| {
+            diesel::sql_query(format!("LISTEN {CHANNEL}")).execute(&mut c).map_err(|e| e.to_string()).map(|_| c)
+        });
+        let mut conn = match connected {
+            Ok(conn) => conn,
+            Err(e) => {
+                // Never the URL: it holds the database password.
+                tracing::warn!(error = %e, backoff_ms = backoff.as_millis() as u64, "events listener cannot connect; retrying");
+                sleep_unless_stopped(backoff, stop);
+                backoff = (backoff * 2).min(MAX_BACKOFF);
+                continue;
+            }
+        };
+        if connected_before {
+            // Whatever was announced while we were away reaches the streams by replay.
+            hub.close_all();
+            tracing::info!("events listener reconnected; open streams ended so they replay");
+        }
+        connected_before = true;
+        backoff = Duration::from_millis(100);
+        if let Err(e) = listen(&mut conn, hub, stop) {
+            tracing::warn!(error = %e, "events listener lost its connection; reconnecting");
+        }
+    }
+}
+
+fn listen(conn: &mut PgConnection, hub: &Hub, stop: &AtomicBool) -> QueryResult<()> {
+    let mut probed = Instant::now();
+    let mut batch = Vec::new();
+    while !stop.load(Ordering::Relaxed) {
+        for notification in conn.notifications_iter() {
+            let notification = notification?;
+            if let Some(ids) = parse_payload(&notification.payload) {
+                batch.push(ids);
+            }
+        }
+        if !batch.is_empty() {
+            if let Err(e) = hub.dispatch(conn, &batch) {
+                // The rows stay in the table: the streams replay them after reconnecting.
+                hub.close_all();
+                return Err(e);
+            }
+            batch.clear();
+            continue;
+        }
+        if probed.elapsed() >= PROBE {
+            diesel::sql_query("SELECT 1").execute(conn)?;
+            probed = Instant::now();
+        }
+        std::thread::sleep(POLL);
+    }
+    Ok(())
+}

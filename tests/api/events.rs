@@ -1,0 +1,450 @@
+//! `GET /events` (issue 13 part 4): live events over server-sent events, read as raw bytes
+//! from the real app, fed by signed inbound Twilio callbacks and notifications.
+
+use std::time::Duration;
+
+use diesel::RunQueryDsl;
+use diesel::sql_types::{BigInt, Binary, Text};
+use futures_util::StreamExt;
+use reqwest::StatusCode;
+use switchboard::users::role::Role;
+
+use crate::support::fake_twilio::{ACCOUNT_SID, AUTH_TOKEN, twilio_signature};
+use crate::support::{Browser, PASSWORD, TestApp, spawn_app, spawn_app_on_with, spawn_app_with};
+
+const OUR_NUMBER: &str = "+14155550100";
+/// How long an event may take to reach a stream before the test fails.
+const DEADLINE: Duration = Duration::from_secs(5);
+
+#[derive(Debug, Clone, PartialEq)]
+struct Sse {
+    id: Option<i64>,
+    event: String,
+    data: String,
+}
+
+/// A raw event stream: frames parsed as a browser's EventSource parses them.
+struct Stream {
+    body: std::pin::Pin<Box<dyn futures_util::Stream<Item = reqwest::Result<actix_web::web::Bytes>> + Send>>,
+    buffer: String,
+    ended: bool,
+}
+
+impl Stream {
+    fn of(response: reqwest::Response) -> Self {
+        Stream { body: Box::pin(response.bytes_stream()), buffer: String::new(), ended: false }
+    }
+
+    /// The next block (event, `retry:`, or `: ping` comment as event ":"), `None` at the end
+    /// of the stream; panics past the deadline.
+    async fn next_block(&mut self, deadline: Duration) -> Option<Sse> {
+        let until = tokio::time::Instant::now() + deadline;
+        loop {
+            if let Some(end) = self.buffer.find("\n\n") {
+                let block: String = self.buffer.drain(..end + 2).collect();
+                let mut sse = Sse { id: None, event: String::new(), data: String::new() };
+                for line in block.lines().filter(|l| !l.is_empty()) {
+                    if let Some(rest) = line.strip_prefix(": ") {
+                        sse.event = ":".into();
+                        sse.data = rest.into();
+                    } else if let Some(v) = line.strip_prefix("id: ") {
+                        sse.id = Some(v.parse().unwrap());
+                    } else if let Some(v) = line.strip_prefix("event: ") {
+                        sse.event = v.into();
+                    } else if let Some(v) = line.strip_prefix("data: ") {
+                        sse.data = v.into();
+                    } else if let Some(v) = line.strip_prefix("retry: ") {
+                        sse.event = "retry".into();
+                        sse.data = v.into();
+                    } else {
+                        panic!("unexpected line {line:?} in {block:?}");
+                    }
+                }
+                return Some(sse);
+            }
+            if self.ended {
+                assert!(self.buffer.is_empty(), "partial frame at the end: {:?}", self.buffer);
+                return None;
+            }
+            match tokio::time::timeout_at(until, self.body.next()).await {
+                Err(_) => panic!("nothing within {deadline:?}; so far {:?}", self.buffer),
+                Ok(Some(chunk)) => self.buffer.push_str(std::str::from_utf8(&chunk.expect("stream chunk")).unwrap()),
+                Ok(None) => self.ended = true,
+            }
+        }
+    }
+
+    /// The next event (pings skipped).
+    async fn next_event(&mut self) -> Sse {
+        loop {
+            let block = self.next_block(DEADLINE).await.expect("the stream ended");
+            if block.event != ":" {
+                return block;
+            }
+        }
+    }
+
+    /// Events up to and including the first named `name`.
+    async fn until(&mut self, name: &str) -> Vec<Sse> {
+        let mut seen = Vec::new();
+        loop {
+            let event = self.next_event().await;
+            let done = event.event == name;
+            seen.push(event);
+            if done {
+                return seen;
+            }
+        }
+    }
+
+    /// Whether the stream ends (not just pings) within the deadline.
+    async fn ends(&mut self) -> bool {
+        loop {
+            match self.next_block(DEADLINE).await {
+                None => return true,
+                Some(b) if b.event == ":" => continue,
+                Some(other) => panic!("unexpected {other:?}"),
+            }
+        }
+    }
+}
+
+async fn connect(browser: &Browser, last_event_id: Option<i64>) -> reqwest::Response {
+    let mut request = browser.client.get(browser.url("/events")).header("Accept-Encoding", "gzip");
+    if let Some(id) = last_event_id {
+        request = request.header("Last-Event-ID", id.to_string());
+    }
+    request.send().await.expect("GET /events")
+}
+
+/// An open stream, past its `retry:` line.
+async fn open(browser: &Browser, last_event_id: Option<i64>) -> Stream {
+    let response = connect(browser, last_event_id).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let h = response.headers();
+    assert_eq!(h["content-type"], "text/event-stream");
+    assert_eq!(h["cache-control"], "no-cache");
+    assert_eq!(h["x-accel-buffering"], "no");
+    assert!(h.get("content-encoding").is_none(), "not compressed (compression would hold events back)");
+    let mut stream = Stream::of(response);
+    assert_eq!(stream.next_block(DEADLINE).await, Some(Sse { id: None, event: "retry".into(), data: "2000".into() }));
+    stream
+}
+
+async fn sign_in(app: &TestApp, workspace: &str, role: Role) -> (Browser, i64) {
+    let email = format!("{}-{}@{}.test", role.as_str(), uuid::Uuid::new_v4().simple(), workspace.to_lowercase());
+    let user = app.create_user(workspace, &email, role);
+    let browser = app.browser();
+    assert_eq!(browser.login(&email, PASSWORD).await.status(), StatusCode::SEE_OTHER);
+    (browser, user.id)
+}
+
+/// Twilio set up for the workspace (created with an admin when new); its webhook key.
+fn twilio(app: &TestApp, workspace_id: i64) -> String {
+    let at_rest = switchboard::crypto::derive("test-secret-key-".repeat(4).as_bytes());
+    diesel::sql_query("INSERT INTO twilio_settings (workspace_id, account_sid, auth_token_sealed, whatsapp_from, sms_from) VALUES ($1, $2, $3, ARRAY[$4], $4)")
+        .bind::<BigInt, _>(workspace_id)
+        .bind::<Text, _>(ACCOUNT_SID)
+        .bind::<Binary, _>(switchboard::crypto::seal(&at_rest, AUTH_TOKEN.as_bytes()))
+        .bind::<Text, _>(OUR_NUMBER)
+        .execute(&mut app.conn())
+        .unwrap();
+    switchboard::messaging::account::webhook_key(&mut app.conn(), workspace_id).unwrap()
+}
+
+fn client(app: &TestApp, workspace_id: i64, phone: &str, assigned_to: Option<i64>) -> i64 {
+    let assigned = assigned_to.map_or("NULL".to_string(), |id| id.to_string());
+    diesel::sql_query(format!("INSERT INTO clients (workspace_id, name, phone, assigned_to) VALUES ({workspace_id}, 'Client {phone}', '{phone}', {assigned})"))
+        .execute(&mut app.conn())
+        .unwrap();
+    app.count(&format!("SELECT id FROM clients WHERE workspace_id = {workspace_id} AND phone = '{phone}'"))
+}
+
+/// A signed inbound SMS from `from`, posted to `app`.
+async fn inbound(app: &TestApp, key: &str, from: &str, sid: &str) {
+    let path = format!("/webhooks/twilio/{key}/inbound");
+    let form: Vec<(String, String)> = [("AccountSid", ACCOUNT_SID), ("MessageSid", sid), ("From", from), ("To", OUR_NUMBER), ("Body", "hello"), ("NumMedia", "0")]
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    let signature = twilio_signature(AUTH_TOKEN, &format!("{}{path}", app.base), &form);
+    let r = reqwest::Client::new().post(format!("{}{path}", app.base)).form(&form).header("X-Twilio-Signature", signature).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+}
+
+fn workspace_of(app: &TestApp, user_id: i64) -> i64 {
+    app.count(&format!("SELECT workspace_id FROM users WHERE id = {user_id}"))
+}
+
+fn notify(app: &TestApp, workspace_id: i64, user_id: i64, title: &str) {
+    let n = switchboard::notifications::NewNotification { workspace_id, user_id, kind: "test", title, body: "", link: None, dedupe_key: None };
+    assert!(switchboard::notifications::notify(&mut app.conn(), &n).unwrap());
+}
+
+/// (id, kind, chat_id) of the events after `after`, as the table has them.
+fn events_after(app: &TestApp, workspace_id: i64, after: i64) -> Vec<(i64, String)> {
+    #[derive(diesel::QueryableByName)]
+    struct Row {
+        #[diesel(sql_type = BigInt)]
+        id: i64,
+        #[diesel(sql_type = Text)]
+        kind: String,
+    }
+    diesel::sql_query("SELECT id, kind FROM events WHERE workspace_id = $1 AND id > $2 ORDER BY id")
+        .bind::<BigInt, _>(workspace_id)
+        .bind::<BigInt, _>(after)
+        .load::<Row>(&mut app.conn())
+        .unwrap()
+        .into_iter()
+        .map(|r| (r.id, r.kind))
+        .collect()
+}
+
+#[tokio::test]
+async fn signed_out_is_401_with_a_reason() {
+    let app = spawn_app().await;
+    let browser = app.browser();
+    let r = browser.client.get(browser.url("/events")).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(r.text().await.unwrap(), "Sign in to receive live updates.\n");
+}
+
+#[tokio::test]
+async fn the_signed_in_layout_connects_to_the_stream_and_the_sign_in_page_does_not() {
+    let app = spawn_app().await;
+    assert!(!app.browser().get_html("/login").await.contains("sse-connect"));
+    let (browser, _) = app.signed_in(Role::Agent).await;
+    let html = browser.get_html("/").await;
+    assert!(html.contains(r#"<div class="app" hx-headers="#), "{html}");
+    assert!(html.contains(r#" hx-ext="sse" sse-connect="/events">"#), "{html}");
+}
+
+#[tokio::test]
+async fn an_inbound_message_reaches_an_admin_but_not_an_agent_without_the_client_nor_another_workspace() {
+    let app = spawn_app().await;
+    let (admin, admin_id) = sign_in(&app, "Acme", Role::Admin).await;
+    let acme = workspace_of(&app, admin_id);
+    let key = twilio(&app, acme);
+    let (agent, agent_id) = sign_in(&app, "Acme", Role::Agent).await;
+    let (stranger, stranger_id) = sign_in(&app, "Globex", Role::Admin).await;
+    let globex = workspace_of(&app, stranger_id);
+    let amara = client(&app, acme, "+14155550123", None);
+    let mut admin_stream = open(&admin, None).await;
+    let mut agent_stream = open(&agent, None).await;
+    let mut stranger_stream = open(&stranger, None).await;
+
+    inbound(&app, &key, "+14155550123", "SMev1").await;
+    let chat = app.count(&format!("SELECT id FROM chats WHERE workspace_id = {acme} AND client_id = {amara}"));
+    let message = app.count("SELECT id FROM messages WHERE provider_id = 'SMev1'");
+    let mut got = Vec::new();
+    for _ in 0..4 {
+        got.push(admin_stream.next_event().await);
+    }
+    let table = events_after(&app, acme, 0);
+    assert_eq!(table.iter().map(|(_, k)| k.as_str()).collect::<Vec<_>>(), ["chat", "message"], "the chat opened, then its message");
+    let (chat_event, message_event) = (table[0].0, table[1].0);
+    let chat_data = format!(r#"{{"assignee_id":null,"chat_id":{chat},"status":"open"}}"#);
+    let message_data = format!(r#"{{"chat_id":{chat},"direction":"inbound","message_id":{message},"status":"received"}}"#);
+    assert_eq!(
+        got,
+        [
+            Sse { id: Some(chat_event), event: "chat".into(), data: chat_data.clone() },
+            Sse { id: Some(chat_event), event: format!("chat-{chat}"), data: chat_data },
+            Sse { id: Some(message_event), event: "message".into(), data: message_data.clone() },
+            Sse { id: Some(message_event), event: format!("chat-{chat}"), data: message_data },
+        ]
+    );
+
+    // Markers they do receive, written after the message: nothing came before them.
+    notify(&app, acme, agent_id, "for the agent");
+    notify(&app, globex, stranger_id, "for the stranger");
+    let agent_saw = agent_stream.until("badge").await;
+    assert_eq!(agent_saw.len(), 1, "the agent saw only their badge: {agent_saw:?}");
+    assert_eq!(agent_saw[0].data, r#"{"notifications":1}"#);
+    let stranger_saw = stranger_stream.until("badge").await;
+    assert_eq!(stranger_saw.len(), 1, "another workspace saw only its badge: {stranger_saw:?}");
+
+    // Once the client is the agent's, the agent gets the chat's events.
+    diesel::sql_query(format!("UPDATE clients SET assigned_to = {agent_id} WHERE id = {amara}")).execute(&mut app.conn()).unwrap();
+    inbound(&app, &key, "+14155550123", "SMev2").await;
+    let agent_saw = agent_stream.until("message").await;
+    assert_eq!(agent_saw.iter().map(|e| e.event.as_str()).collect::<Vec<_>>(), ["chat", &format!("chat-{chat}"), "message"]);
+}
+
+#[tokio::test]
+async fn a_callback_received_by_one_instance_reaches_a_stream_on_another() {
+    let a = spawn_app().await;
+    let b = spawn_app_on_with(a.database_url.clone(), |_| {}).await;
+    let (_, admin_id) = sign_in(&a, "Acme", Role::Admin).await;
+    let acme = workspace_of(&a, admin_id);
+    let key = twilio(&a, acme);
+    client(&a, acme, "+14155550123", None);
+    let (on_b, _) = sign_in(&b, "Acme", Role::Admin).await;
+    let mut stream = open(&on_b, None).await;
+    inbound(&a, &key, "+14155550123", "SMtwo1").await;
+    let seen = stream.until("message").await;
+    assert_eq!(seen.iter().map(|e| e.event.as_str()).filter(|e| !e.starts_with("chat-")).collect::<Vec<_>>(), ["chat", "message"]);
+}
+
+#[tokio::test]
+async fn a_reconnect_with_last_event_id_replays_exactly_what_was_missed() {
+    let app = spawn_app().await;
+    let (admin, admin_id) = sign_in(&app, "Acme", Role::Admin).await;
+    let acme = workspace_of(&app, admin_id);
+    let key = twilio(&app, acme);
+    client(&app, acme, "+14155550123", None);
+    client(&app, acme, "+14155550124", None);
+    let mut stream = open(&admin, None).await;
+    inbound(&app, &key, "+14155550123", "SMre1").await;
+    let first = stream.until("message").await;
+    let last_seen = first.last().unwrap().id.unwrap();
+    drop(stream);
+    // Missed while disconnected: two messages (one opening a second chat).
+    inbound(&app, &key, "+14155550124", "SMre2").await;
+    inbound(&app, &key, "+14155550123", "SMre3").await;
+    let missed = events_after(&app, acme, last_seen);
+    assert_eq!(missed.len(), 4, "{missed:?}");
+    let mut stream = open(&admin, Some(last_seen)).await;
+    let mut replayed = Vec::new();
+    while replayed.len() < missed.len() {
+        let e = stream.next_event().await;
+        if !e.event.starts_with("chat-") {
+            replayed.push((e.id.unwrap(), e.event));
+        }
+    }
+    assert_eq!(replayed, missed);
+    // Then live ones, none of the replayed again.
+    inbound(&app, &key, "+14155550124", "SMre4").await;
+    let live: Vec<(i64, String)> =
+        stream.until("message").await.into_iter().filter(|e| !e.event.starts_with("chat-")).map(|e| (e.id.unwrap(), e.event)).collect();
+    assert_eq!(live, events_after(&app, acme, missed.last().unwrap().0));
+}
+
+#[tokio::test]
+async fn a_stream_that_never_reads_does_not_hold_back_another() {
+    let app = spawn_app().await;
+    let (admin, admin_id) = sign_in(&app, "Acme", Role::Admin).await;
+    let acme = workspace_of(&app, admin_id);
+    let key = twilio(&app, acme);
+    client(&app, acme, "+14155550123", None);
+    let (other, _) = sign_in(&app, "Acme", Role::Admin).await;
+    let _never_read = connect(&admin, None).await;
+    let mut reader = open(&other, None).await;
+    for i in 0..5 {
+        inbound(&app, &key, "+14155550123", &format!("SMslow{i}")).await;
+        let seen = reader.until("message").await;
+        let message = app.count(&format!("SELECT id FROM messages WHERE provider_id = 'SMslow{i}'"));
+        assert!(seen.last().unwrap().data.contains(&format!(r#""message_id":{message}"#)));
+    }
+}
+
+#[tokio::test]
+async fn five_streams_per_user_then_429_and_the_instance_limit_is_503() {
+    // A vanished browser is noticed when the next ping cannot be written.
+    let app = spawn_app_with(|s| {
+        s.max_streams = 6;
+        s.sse_ping = Duration::from_millis(200);
+    })
+    .await;
+    let (browser, _) = app.signed_in(Role::Agent).await;
+    let mut open_ones = Vec::new();
+    for _ in 0..5 {
+        open_ones.push(open(&browser, None).await);
+    }
+    let r = connect(&browser, None).await;
+    assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(r.text().await.unwrap(), "You have 5 live-update streams open (one per tab); close a tab, or reload this page later.\n");
+    let (other, _) = app.signed_in(Role::Agent).await;
+    open_ones.push(open(&other, None).await);
+    let r = connect(&other, None).await;
+    assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(r.headers()["retry-after"], "10");
+    assert_eq!(r.text().await.unwrap(), "This server has as many live-update streams open as it allows; retrying shortly.\n");
+    // A closed stream frees its place (at its next ping at the latest).
+    drop(open_ones.pop());
+    let deadline = tokio::time::Instant::now() + DEADLINE;
+    loop {
+        let r = connect(&other, None).await;
+        if r.status() == StatusCode::OK {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "the closed stream's place was never freed");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_notification_is_a_badge_event_for_its_user_only() {
+    let app = spawn_app().await;
+    let (alice, alice_id) = sign_in(&app, "Acme", Role::Admin).await;
+    let (bob, bob_id) = sign_in(&app, "Acme", Role::Admin).await;
+    let acme = workspace_of(&app, alice_id);
+    let mut alice_stream = open(&alice, None).await;
+    let mut bob_stream = open(&bob, None).await;
+    notify(&app, acme, alice_id, "one");
+    notify(&app, acme, alice_id, "two");
+    notify(&app, acme, bob_id, "for bob");
+    let ids = events_after(&app, acme, 0);
+    assert_eq!(ids.iter().map(|(_, k)| k.as_str()).collect::<Vec<_>>(), ["badge", "badge", "badge"]);
+    assert_eq!(alice_stream.next_event().await, Sse { id: Some(ids[0].0), event: "badge".into(), data: r#"{"notifications":1}"#.into() });
+    assert_eq!(alice_stream.next_event().await, Sse { id: Some(ids[1].0), event: "badge".into(), data: r#"{"notifications":2}"#.into() });
+    assert_eq!(bob_stream.next_event().await, Sse { id: Some(ids[2].0), event: "badge".into(), data: r#"{"notifications":1}"#.into() });
+    assert_eq!(app.count("SELECT count(*) FROM events WHERE user_id IS NOT NULL AND kind = 'badge'"), 3);
+}
+
+#[tokio::test]
+async fn the_stream_pings_and_ends_after_its_session_is_revoked() {
+    let app = spawn_app_with(|s| s.sse_ping = Duration::from_millis(200)).await;
+    let email = format!("agent-{}@acme.test", uuid::Uuid::new_v4().simple());
+    app.create_user("Acme", &email, Role::Agent);
+    let first = app.browser();
+    assert_eq!(first.login(&email, PASSWORD).await.status(), StatusCode::SEE_OTHER);
+    let mut stream = open(&first, None).await;
+    assert_eq!(stream.next_block(DEADLINE).await, Some(Sse { id: None, event: ":".into(), data: "ping".into() }));
+    assert_eq!(stream.next_block(DEADLINE).await, Some(Sse { id: None, event: ":".into(), data: "ping".into() }));
+    let second = app.browser();
+    assert_eq!(second.login(&email, PASSWORD).await.status(), StatusCode::SEE_OTHER);
+    assert_eq!(second.post("/account/sessions/revoke-others", &[]).await.status(), StatusCode::SEE_OTHER);
+    assert!(stream.ends().await, "the revoked session's stream ended");
+    let r = connect(&first, None).await;
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn the_hourly_prune_deletes_events_older_than_an_hour_once_an_hour() {
+    let app = spawn_app_with(|s| s.job_workers = 0).await;
+    let (_, alice_id) = sign_in(&app, "Acme", Role::Admin).await;
+    let acme = workspace_of(&app, alice_id);
+    notify(&app, acme, alice_id, "old");
+    notify(&app, acme, alice_id, "new");
+    diesel::sql_query(format!("UPDATE events SET created_at = now() - interval '61 minutes' WHERE id = (SELECT min(id) FROM events WHERE workspace_id = {acme})"))
+        .execute(&mut app.conn())
+        .unwrap();
+    let now = chrono::Utc::now();
+    switchboard::jobs::scheduler::tick(&mut app.conn(), now).unwrap();
+    switchboard::jobs::scheduler::tick(&mut app.conn(), now).unwrap();
+    assert_eq!(app.count(&format!("SELECT count(*) FROM jobs WHERE workspace_id = {acme} AND kind = 'prune-events'")), 1, "one per hour");
+    assert_eq!(switchboard::events::prune(&mut app.conn(), acme, now).unwrap(), 1);
+    assert_eq!(app.count(&format!("SELECT count(*) FROM events WHERE workspace_id = {acme} AND created_at > now() - interval '1 hour'")), 1);
+    assert_eq!(app.count(&format!("SELECT count(*) FROM events WHERE workspace_id = {acme}")), 1);
+    switchboard::jobs::scheduler::tick(&mut app.conn(), now + chrono::Duration::hours(1)).unwrap();
+    assert_eq!(app.count(&format!("SELECT count(*) FROM jobs WHERE workspace_id = {acme} AND kind = 'prune-events'")), 2, "the next hour's");
+}
+
+#[tokio::test]
+async fn a_user_demoted_while_streaming_stops_receiving_chats_they_may_no_longer_see() {
+    let app = spawn_app().await;
+    let (admin, admin_id) = sign_in(&app, "Acme", Role::Admin).await;
+    let acme = workspace_of(&app, admin_id);
+    let key = twilio(&app, acme);
+    client(&app, acme, "+14155550123", None);
+    let mut stream = open(&admin, None).await;
+    inbound(&app, &key, "+14155550123", "SMdem1").await;
+    assert_eq!(stream.until("message").await.len(), 3, "chat, chat-N, message");
+    assert!(stream.next_event().await.event.starts_with("chat-"), "the message's chat-N copy");
+    diesel::sql_query(format!("UPDATE users SET role = 'agent' WHERE id = {admin_id}")).execute(&mut app.conn()).unwrap();
+    inbound(&app, &key, "+14155550123", "SMdem2").await;
+    notify(&app, acme, admin_id, "marker");
+    let seen = stream.until("badge").await;
+    assert_eq!(seen.len(), 1, "nothing of the chat after the demotion: {seen:?}");
+}
