@@ -217,6 +217,12 @@ async fn the_signed_in_layout_connects_to_the_stream_and_the_sign_in_page_does_n
     let html = browser.get_html("/").await;
     assert!(html.contains(r#"<div class="app" hx-headers="#), "{html}");
     assert!(html.contains(r#" hx-ext="sse" sse-connect="/events">"#), "{html}");
+    // The badges refresh on their events (the notifications badge on `badge`, the chat
+    // badge on `chat`), with a slow poll behind the notifications one.
+    assert!(html.contains(r#"id="unread-badge" class="badge empty" hx-get="/notifications/badge" hx-trigger="load, sse:badge""#), "{html}");
+    assert!(html.contains(r#"id="chat-badge" class="badge empty" hx-get="/chat/badge" hx-trigger="load, sse:chat""#), "{html}");
+    let badge = browser.get_html("/notifications/badge").await;
+    assert!(badge.contains(r#"hx-trigger="sse:badge, every 60s""#), "{badge}");
 }
 
 #[tokio::test]

@@ -6,6 +6,7 @@ mod support;
 
 mod browser;
 mod campaigns;
+mod chat;
 mod clients;
 mod first_run;
 mod import;

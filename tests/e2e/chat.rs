@@ -1,0 +1,141 @@
+//! Issue 13 in the browser, two users at once: a signed inbound callback reaches the
+//! admin's open inbox and the agent's open conversation over server-sent events without a
+//! reload; the agent's reply reaches the fake Twilio with the right From and To; once
+//! WhatsApp's 24-hour window has closed the composer offers only a template, which goes
+//! out as one. Screenshots of the inbox and the conversation at 1366 and 390 px.
+
+use std::time::{Duration, Instant};
+
+use diesel::prelude::*;
+use switchboard::users::role::Role;
+
+use crate::browser::Chrome;
+use crate::support::fake_twilio::{ACCOUNT_SID, FakeTwilio, app_talking_to, sealed_token_sql};
+use crate::support::{PASSWORD, TestApp};
+
+const OUR_NUMBER: &str = "+14155550100";
+const CLIENT: &str = "+14155550123";
+
+fn run_sql(app: &TestApp, statement: &str) {
+    diesel::sql_query(statement).execute(&mut app.conn()).unwrap_or_else(|e| panic!("{statement}: {e}"));
+}
+
+/// A signed inbound WhatsApp message from the client, as Twilio posts it.
+fn inbound(fake: &FakeTwilio, app: &TestApp, key: &str, sid: &str, body: &str) {
+    let form: Vec<(String, String)> = [
+        ("AccountSid", ACCOUNT_SID),
+        ("MessageSid", sid),
+        ("SmsMessageSid", sid),
+        ("From", &format!("whatsapp:{CLIENT}")),
+        ("To", &format!("whatsapp:{OUR_NUMBER}")),
+        ("Body", body),
+        ("NumMedia", "0"),
+        ("ProfileName", "Grace"),
+    ]
+    .iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    let code = fake.post_signed(&format!("{}/webhooks/twilio/{key}/inbound", app.base), &form);
+    assert!((200..300).contains(&code), "inbound {sid}: {code}");
+}
+
+/// Waits until `css` contains `needle`; the time it took.
+async fn shows_within(chrome: &Chrome, css: &str, needle: &str, deadline: Duration) -> Duration {
+    let start = Instant::now();
+    loop {
+        let text = chrome.client.execute(&format!("const e = document.querySelector({css:?}); return e ? e.textContent : '';"), vec![]).await.unwrap();
+        if text.as_str().unwrap_or("").contains(needle) {
+            return start.elapsed();
+        }
+        assert!(start.elapsed() < deadline, "{css} never showed {needle:?} within {deadline:?}: {text}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_callback_reaches_two_open_pages_live_and_replies_follow_the_24_hour_window() {
+    let fake = FakeTwilio::start();
+    let app = app_talking_to(&fake).await;
+    let ann = app.create_user_named("Acme", "ann@acme.test", "Ann Admin", Role::Admin);
+    let ben = app.create_user_named("Acme", "ben@acme.test", "Ben Agent", Role::Agent);
+    let w = ann.workspace_id;
+    let sealed = sealed_token_sql();
+    run_sql(&app, &format!("INSERT INTO twilio_settings (workspace_id, account_sid, auth_token_sealed, whatsapp_from) VALUES ({w}, '{ACCOUNT_SID}', {sealed}, '{{{OUR_NUMBER}}}')"));
+    run_sql(&app, &format!("INSERT INTO whatsapp_templates (workspace_id, provider_id, name, language, body, approval_status) VALUES ({w}, 'HX0000000000000000000000000000b001', 'follow_up', 'en', 'Hi {{{{1}}}}, are you still interested?', 'approved')"));
+    run_sql(&app, &format!("INSERT INTO clients (workspace_id, name, phone, assigned_to) VALUES ({w}, 'Grace Hopper', '{CLIENT}', {})", ben.id));
+    let key = switchboard::messaging::account::webhook_key(&mut app.conn(), w).unwrap();
+
+    // The client writes first: the chat opens.
+    inbound(&fake, &app, &key, "SM00000000000000000000000000000001", "Hello there");
+    let chat = app.count(&format!("SELECT id FROM chats WHERE workspace_id = {w}"));
+
+    let admin = Chrome::start().await;
+    admin.sign_in(&app.base, "ann@acme.test", PASSWORD).await;
+    admin.goto(&format!("{}/chat", app.base)).await;
+    admin.wait_for_text("#chat-list", "Hello there").await;
+    let agent = Chrome::start().await;
+    agent.sign_in(&app.base, "ben@acme.test", PASSWORD).await;
+    agent.goto(&format!("{}/chat/{chat}", app.base)).await;
+    agent.wait_for_text("#messages", "Hello there").await;
+    for page in [&admin, &agent] {
+        page.eval("window.notReloaded = true; return true;").await;
+    }
+
+    // A first live message proves both streams are open (no time asserted)…
+    inbound(&fake, &app, &key, "SM00000000000000000000000000000002", "Are you there?");
+    shows_within(&admin, "#chat-list", "Are you there?", Duration::from_secs(20)).await;
+    shows_within(&agent, "#messages", "Are you there?", Duration::from_secs(20)).await;
+    // …then the next one reaches both open pages within a second, without a reload.
+    inbound(&fake, &app, &key, "SM00000000000000000000000000000003", "Is my order ready?");
+    let inbox = shows_within(&admin, "#chat-list", "Is my order ready?", Duration::from_secs(1)).await;
+    let conversation = shows_within(&agent, "#messages", "Is my order ready?", Duration::from_secs(1)).await;
+    eprintln!("live: inbox {inbox:?}, conversation {conversation:?}");
+    for page in [&admin, &agent] {
+        assert_eq!(page.eval("return window.notReloaded === true;").await, serde_json::json!(true), "no reload");
+    }
+    for width in [1366, 390] {
+        admin.client.set_window_size(width, 900).await.unwrap();
+        admin.screenshot(&format!("chat-inbox-live-{width}")).await;
+        agent.client.set_window_size(width, 900).await.unwrap();
+        agent.screenshot(&format!("chat-conversation-live-{width}")).await;
+    }
+    agent.client.set_window_size(1280, 900).await.unwrap();
+
+    // The agent answers in free text: it reaches Twilio from our number to the client.
+    agent.fill("#reply-body", "Yes, it ships today").await;
+    agent.click("#composer button[type=submit]").await;
+    shows_within(&agent, "#messages", "Yes, it ships today", Duration::from_secs(10)).await;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let sent = loop {
+        if let Some(m) = fake.messages().into_iter().find(|m| m.body.as_deref() == Some("Yes, it ships today")) {
+            break m;
+        }
+        assert!(Instant::now() < deadline, "the reply never reached the fake");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!((sent.from.as_str(), sent.to.as_str()), (format!("whatsapp:{OUR_NUMBER}").as_str(), format!("whatsapp:{CLIENT}").as_str()));
+
+    // A day later the window has closed: only a template may go.
+    run_sql(&app, &format!("UPDATE chats SET last_inbound_at = now() - interval '25 hours' WHERE id = {chat}"));
+    agent.goto(&format!("{}/chat/{chat}", app.base)).await;
+    let rule = agent.text("#composer-rule").await;
+    assert!(rule.contains("template"), "{rule}");
+    assert_eq!(agent.eval("return document.querySelector('#reply-body') === null;").await, serde_json::json!(true), "no free text outside the window");
+    let template = app.count(&format!("SELECT id FROM whatsapp_templates WHERE workspace_id = {w}"));
+    agent.client.execute(&format!("const s = document.querySelector('#reply-template'); s.value = '{template}'; s.dispatchEvent(new Event('change', {{bubbles: true}})); return true;"), vec![]).await.unwrap();
+    agent.fill("#reply-var-1", "Grace").await;
+    agent.click("#composer button[type=submit]").await;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let sent = loop {
+        if let Some(m) = fake.messages().into_iter().find(|m| m.content_sid.is_some()) {
+            break m;
+        }
+        assert!(Instant::now() < deadline, "the template never reached the fake");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(sent.content_sid.as_deref(), Some("HX0000000000000000000000000000b001"));
+    assert_eq!(sent.to, format!("whatsapp:{CLIENT}"));
+    assert!(sent.content_variables.as_deref().unwrap_or("").contains("Grace"), "{:?}", sent.content_variables);
+    assert!(admin.console_errors().await.is_empty(), "{:?}", admin.console_errors().await);
+    assert!(agent.console_errors().await.is_empty(), "{:?}", agent.console_errors().await);
+}
