@@ -20,7 +20,8 @@ use crate::users::role::Role;
 
 /// Frames a stream may have waiting before it counts as too slow and is dropped.
 pub const STREAM_BUFFER: usize = 256;
-/// Streams one user may have open on one instance (one per tab); past it 429.
+/// Streams one user may have open on one instance (one per tab); a further one ends the
+/// user's oldest.
 pub const PER_USER: usize = 5;
 
 /// One frame for a stream: the event id (to skip what a replay already sent) and its text.
@@ -47,8 +48,6 @@ pub struct Hub {
 /// Why a stream was not opened.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Refusal {
-    /// This user has [`PER_USER`] streams open already.
-    TooManyForUser,
     /// The instance holds `SWITCHBOARD_MAX_STREAMS` streams.
     InstanceFull,
 }
@@ -78,12 +77,20 @@ impl Hub {
 
     pub fn subscribe(self: &std::sync::Arc<Self>, workspace_id: i64, user_id: i64) -> Result<Subscription, Refusal> {
         let mut inner = self.lock();
+        // A user at their limit has usually left pages whose streams are not noticed gone
+        // yet (that happens at a stream's next write): the oldest makes room. Were it a live
+        // tab, its browser reconnects and replays what it missed.
+        let evicted = match inner.by_workspace.get_mut(&workspace_id) {
+            Some(subs) if subs.iter().filter(|s| s.user_id == user_id).count() >= PER_USER => {
+                let oldest = subs.iter().position(|s| s.user_id == user_id).expect("the user has streams");
+                subs.remove(oldest);
+                1
+            }
+            _ => 0,
+        };
+        inner.total -= evicted;
         if inner.total >= self.max_streams {
             return Err(Refusal::InstanceFull);
-        }
-        let mine = inner.by_workspace.get(&workspace_id).map_or(0, |subs| subs.iter().filter(|s| s.user_id == user_id && !s.tx.is_closed()).count());
-        if mine >= PER_USER {
-            return Err(Refusal::TooManyForUser);
         }
         let (tx, rx) = mpsc::channel(STREAM_BUFFER);
         inner.next_id += 1;
@@ -271,8 +278,15 @@ mod tests {
     #[test]
     fn per_user_and_instance_limits() {
         let hub = std::sync::Arc::new(Hub::new(7));
-        let mine: Vec<_> = (0..PER_USER).map(|_| hub.subscribe(1, 10).unwrap()).collect();
-        assert_eq!(hub.subscribe(1, 10).err(), Some(Refusal::TooManyForUser));
+        let mut mine: Vec<_> = (0..PER_USER).map(|_| hub.subscribe(1, 10).unwrap()).collect();
+        // A sixth ends the oldest: its receiver sees the end, the count stays.
+        let newest = hub.subscribe(1, 10).unwrap();
+        assert!(mine[0].rx.try_recv().is_err() && mine[0].rx.is_closed(), "the oldest ended");
+        assert!(!mine[1].rx.is_closed());
+        assert_eq!(hub.open_streams(), PER_USER);
+        mine.remove(0);
+        assert_eq!(hub.open_streams(), PER_USER, "the ended one's drop removes nothing more");
+        mine.push(newest);
         let other = hub.subscribe(2, 10).unwrap();
         let _third = hub.subscribe(1, 11).unwrap();
         assert_eq!(hub.subscribe(1, 12).err(), Some(Refusal::InstanceFull));

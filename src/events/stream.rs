@@ -5,8 +5,9 @@
 //! [`REPLAY_LIMIT`]); then live ones from the hub. A `: ping` comment every
 //! `SWITCHBOARD_SSE_PING_SECS`, each time after checking the session still exists (a
 //! sign-out or revoke ends the stream there). Limits: [`hub::PER_USER`] streams per user
-//! (the next is refused with 429: closing an older tab's stream would only make it reconnect
-//! and close another) and `SWITCHBOARD_MAX_STREAMS` per instance (503 with Retry-After).
+//! (a further one ends the user's oldest: moving from page to page opens a stream per page
+//! before the old ones are noticed gone, which only happens at their next write) and
+//! `SWITCHBOARD_MAX_STREAMS` per instance (503 with Retry-After).
 
 use std::collections::{HashSet, VecDeque};
 use std::sync::Arc;
@@ -65,12 +66,6 @@ pub async fn events(
     let (ws, me, role) = (ctx.workspace_id(), ctx.user_id(), ctx.role());
     let subscription = match hub.subscribe(ws, me) {
         Ok(s) => s,
-        Err(Refusal::TooManyForUser) => {
-            return Ok(refuse(
-                StatusCode::TOO_MANY_REQUESTS,
-                &format!("You have {} live-update streams open (one per tab); close a tab, or reload this page later.", hub::PER_USER),
-            ));
-        }
         Err(Refusal::InstanceFull) => {
             tracing::warn!(limit = state.settings.max_streams, "event stream refused: SWITCHBOARD_MAX_STREAMS reached");
             return Ok(refuse(StatusCode::SERVICE_UNAVAILABLE, "This server has as many live-update streams open as it allows; retrying shortly."));

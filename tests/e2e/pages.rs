@@ -77,12 +77,21 @@ async fn every_main_page_fits_a_phone_has_no_console_errors_and_passes_axe() {
         ),
         format!("INSERT INTO whatsapp_templates (workspace_id, provider_id, name, body, approval_status, buttons) VALUES ({w}, 'HXask', 'ask_interest', 'Interested, {{{{1}}}}?', 'approved', '[{{\"id\": \"yes\", \"title\": \"Yes\"}}]')"),
         format!("INSERT INTO whatsapp_flows (workspace_id, name, steps) SELECT {w}, 'Spring flow', jsonb_build_array(jsonb_build_object('key', 's1', 'template_id', id)) FROM whatsapp_templates WHERE workspace_id = {w}"),
+        // Chats (issue 13): twenty clients wrote, some answered, one message failed.
+        format!("UPDATE clients SET phone = '+1415555' || lpad(id::text, 4, '0') WHERE workspace_id = {w} AND id IN (SELECT id FROM clients WHERE workspace_id = {w} ORDER BY id LIMIT 20)"),
+        format!(
+            "INSERT INTO messages (workspace_id, client_id, channel, direction, sender, recipient, body, status, created_at)              SELECT {w}, id, 'whatsapp', 'inbound', phone, '+14155550100', 'Hello, is the spring offer still on? I would like to know more about it.', 'received', now() - (id % 50) * interval '7 minutes'              FROM clients WHERE workspace_id = {w} AND phone LIKE '+1415555%'"
+        ),
+        format!(
+            "INSERT INTO messages (workspace_id, client_id, channel, direction, sender, recipient, body, status, error_code, error_message)              SELECT {w}, id, 'whatsapp', 'outbound', '+14155550100', phone, 'Yes, until Sunday.', (ARRAY['delivered', 'read', 'failed'])[1 + id % 3],                CASE WHEN id % 3 = 2 THEN 63016 END, CASE WHEN id % 3 = 2 THEN 'Outside the allowed window' END              FROM clients WHERE workspace_id = {w} AND phone LIKE '+1415555%' AND id % 2 = 0"
+        ),
     ] {
         diesel::RunQueryDsl::execute(diesel::sql_query(sql), &mut app.conn()).unwrap();
     }
     let campaign = app.count(&format!("SELECT max(id) FROM campaigns WHERE workspace_id = {w}"));
     let batch = app.count(&format!("SELECT max(id) FROM campaign_batches WHERE workspace_id = {w}"));
     let flow = app.count(&format!("SELECT max(id) FROM whatsapp_flows WHERE workspace_id = {w}"));
+    let chat = app.count(&format!("SELECT min(id) FROM chats WHERE workspace_id = {w} AND client_id % 2 = 0"));
 
     chrome.client.set_window_size(1366, 900).await.expect("resize");
     chrome.sign_in(&app.base, "ann@acme.test", PASSWORD).await;
@@ -117,6 +126,8 @@ async fn every_main_page_fits_a_phone_has_no_console_errors_and_passes_axe() {
         ("whatsapp-templates", "/whatsapp-templates".to_string()),
         ("whatsapp-flows", "/whatsapp-flows".to_string()),
         ("whatsapp-flow", format!("/whatsapp-flows/{flow}")),
+        ("chat", "/chat".to_string()),
+        ("chat-conversation", format!("/chat/{chat}")),
         ("campaigns", "/campaigns".to_string()),
         ("campaign", format!("/campaigns/{campaign}")),
         ("campaign-sms-batch-new", format!("/campaigns/{campaign}/sms-messages")),
