@@ -72,7 +72,8 @@ pub const SLICE: Duration = Duration::from_secs(3);
 pub const STATUS_EVERY: Duration = Duration::from_millis(100);
 /// Most provider calls in flight for one dispatch.
 pub const MAX_IN_FLIGHT: usize = 2;
-/// Accepted sends recorded together (or after [`RECORD_AFTER`], and at a group's end).
+/// Accepted sends recorded together (or when the oldest waiting has waited [`RECORD_AFTER`],
+/// and at a group's end).
 pub const RECORD_EVERY: usize = 20;
 pub const RECORD_AFTER: Duration = Duration::from_millis(100);
 
@@ -357,8 +358,8 @@ fn ready_group(env: &JobEnv, tx: &mut PgConnection, batch: &Batch, zone: &str, s
 ///   provider call, so what is not claimed stays `queued` with its recipient: nothing of a
 ///   group waits on a lease when a pause, an error or a SIGKILL stops it, and the next
 ///   dispatch takes it (once: a claim happens once).
-/// - What the provider accepted is recorded in bulk ([`RECORD_EVERY`] sends or
-///   [`RECORD_AFTER`], and whatever is left when the group ends, however it ends):
+/// - What the provider accepted is recorded in bulk ([`RECORD_EVERY`] sends, or the
+///   oldest waiting for [`RECORD_AFTER`], and whatever is left when the group ends, however it ends):
 ///   `store::record_accepted_many`, one transaction. A record lost to a SIGKILL leaves its
 ///   messages `sending` under their lease; reconciliation adopts the provider's SIDs, and
 ///   nothing is sent again. A status callback that comes before the record is kept and
@@ -392,7 +393,6 @@ fn send_group(env: &JobEnv, run: &Run, batch: &Batch, ready: &[i64], in_flight: 
             if pending.0.is_empty() || !(all || pending.0.len() >= RECORD_EVERY || pending.1.elapsed() >= RECORD_AFTER) {
                 return Ok(());
             }
-            pending.1 = Instant::now();
             std::mem::take(&mut pending.0)
         };
         let mut conn = env.pool.get()?;
@@ -432,7 +432,13 @@ fn send_group(env: &JobEnv, run: &Run, batch: &Batch, ready: &[i64], in_flight: 
                 match run.provider.send(&outbound) {
                     Ok(a) => {
                         tracing::info!(message_id = message.id, provider_id = %a.provider_id, "message accepted");
-                        accepted.lock().expect("record lock").0.push((message.id, a.provider_id, a.status));
+                        {
+                            let mut pending = accepted.lock().expect("record lock");
+                            if pending.0.is_empty() {
+                                pending.1 = Instant::now();
+                            }
+                            pending.0.push((message.id, a.provider_id, a.status));
+                        }
                         record(false)
                     }
                     Err(refused) => {
