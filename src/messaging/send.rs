@@ -96,47 +96,67 @@ pub fn send_claimed(env: &JobEnv, account: &Account, message: Message, last_atte
 pub fn send_claimed_via(env: &JobEnv, account: &Account, provider: &impl Provider, message: Message, last_attempt: Option<i32>) -> Result<(), JobError> {
     let ws = message.workspace_id;
     let mut conn = env.pool.get()?;
-    let content = match content(&mut conn, &message) {
-        Ok(content) => content,
-        Err(e) => {
-            store::fail(&mut conn, ws, message.id, None, "The message's template no longer exists.")?;
-            return Err(e);
-        }
-    };
-    let sender = sender_of(&message.sender);
-    match throttle::reserve(&mut conn, ws, sender.key(), account.rate(message.channel), MAX_THROTTLE_WAIT)? {
+    let key = account::webhook_key(&mut conn, ws)?;
+    let outbound = outbound_for(&mut conn, &message, &status_url(env, &key))?;
+    match throttle::reserve(&mut conn, ws, outbound.from.key(), account.rate(message.channel), MAX_THROTTLE_WAIT)? {
         Reservation::Wait(d) => std::thread::sleep(d),
         Reservation::Busy(d) => {
             store::release(&mut conn, ws, message.id)?;
-            return Err(JobError::Wait(format!("sender {} is at its rate limit", sender.key()), d));
+            return Err(JobError::Wait(format!("sender {} is at its rate limit", outbound.from.key()), d));
         }
     }
-    let key = account::webhook_key(&mut conn, ws)?;
-    let outbound = OutboundMessage {
-        channel: message.channel,
-        from: sender,
-        to: message.recipient.clone(),
-        content,
-        status_url: account::webhook_url(&public_base(&env.settings), &key, "status"),
-    };
     // No connection is held during the provider's answer.
     drop(conn);
     let answer = provider.send(&outbound);
     let mut conn = env.pool.get()?;
-    match answer {
-        Ok(accepted) => {
-            store::record_accepted(&mut conn, ws, message.id, &accepted.provider_id, accepted.status)?;
-            tracing::info!(message_id = message.id, provider_id = %accepted.provider_id, "message accepted");
-            Ok(())
+    if let Some((id, provider_id, status)) = settle(&mut conn, &message, answer, last_attempt)? {
+        store::record_accepted(&mut conn, ws, id, &provider_id, status)?;
+        tracing::info!(message_id = id, provider_id = %provider_id, "message accepted");
+    }
+    Ok(())
+}
+
+/// Where the provider reports the statuses of a workspace's messages (its webhook key).
+pub fn status_url(env: &JobEnv, webhook_key: &str) -> String {
+    account::webhook_url(&public_base(&env.settings), webhook_key, "status")
+}
+
+/// What goes to the provider for a claimed message; a template gone since is a failed
+/// message (and a permanent error).
+pub fn outbound_for(conn: &mut PgConnection, message: &Message, status_url: &str) -> Result<OutboundMessage, JobError> {
+    let content = match content(conn, message) {
+        Ok(content) => content,
+        Err(e) => {
+            store::fail(conn, message.workspace_id, message.id, None, "The message's template no longer exists.")?;
+            return Err(e);
         }
+    };
+    Ok(OutboundMessage {
+        channel: message.channel,
+        from: sender_of(&message.sender),
+        to: message.recipient.clone(),
+        content,
+        status_url: status_url.to_string(),
+    })
+}
+
+/// Records what the provider answered for a claimed message, except an acceptance, which
+/// is returned for the caller to record (one at a time with `store::record_accepted`, or a
+/// dispatch's sends in bulk with `store::record_accepted_many`): a refusal that is safe to
+/// retry gives the claim back (and holds the sender for a Retry-After), a refusal for good
+/// fails the message, an unknown outcome leaves it `sending` for reconciliation.
+pub fn settle(conn: &mut PgConnection, message: &Message, answer: Result<crate::messaging::Accepted, ProviderError>, last_attempt: Option<i32>) -> Result<Option<store::Accepted>, JobError> {
+    let ws = message.workspace_id;
+    match answer {
+        Ok(accepted) => Ok(Some((message.id, accepted.provider_id, accepted.status))),
         Err(ProviderError::Retry { reason, after }) => {
-            store::release(&mut conn, ws, message.id)?;
+            store::release(conn, ws, message.id)?;
             if let Some(after) = after {
                 // Every instance's sends from this sender wait out the Retry-After, not just this one.
-                throttle::hold(&mut conn, ws, &message.sender, after)?;
+                throttle::hold(conn, ws, &message.sender, after)?;
             }
             if let Some(attempts) = last_attempt {
-                store::fail(&mut conn, ws, message.id, None, &format!("Not sent after {attempts} attempts: {reason}"))?;
+                store::fail(conn, ws, message.id, None, &format!("Not sent after {attempts} attempts: {reason}"))?;
             }
             Err(match after {
                 Some(after) => JobError::RetryAfter(reason, after),
@@ -144,14 +164,14 @@ pub fn send_claimed_via(env: &JobEnv, account: &Account, provider: &impl Provide
             })
         }
         Err(ProviderError::Permanent { code, reason }) => {
-            store::fail(&mut conn, ws, message.id, code, &reason)?;
+            store::fail(conn, ws, message.id, code, &reason)?;
             tracing::info!(message_id = message.id, code, reason, "message refused by the provider");
-            Ok(())
+            Ok(None)
         }
         Err(ProviderError::Unknown(reason)) => {
             // Left `sending`: when the lease runs out, reconciliation asks the provider.
             tracing::warn!(message_id = message.id, reason, "send outcome unknown; left for reconciliation");
-            Ok(())
+            Ok(None)
         }
     }
 }

@@ -289,3 +289,77 @@ fn update_status(conn: &mut PgConnection, workspace_id: i64, report: &StatusRepo
     .optional()
     .map(|row| row.map(|r| r.moved))
 }
+
+/// One accepted send to record: (message id, provider id, first status).
+pub type Accepted = (i64, String, MessageStatus);
+
+#[derive(QueryableByName)]
+struct Recorded {
+    #[diesel(sql_type = Text)]
+    provider_id: String,
+}
+
+#[derive(QueryableByName)]
+struct Early {
+    #[diesel(sql_type = Text)]
+    provider_id: String,
+    #[diesel(sql_type = Text)]
+    status: String,
+    #[diesel(sql_type = Nullable<Integer>)]
+    error_code: Option<i32>,
+    #[diesel(sql_type = Nullable<Text>)]
+    error_message: Option<String>,
+}
+
+/// [`record_accepted`] for several sends in one transaction (a campaign dispatch records
+/// its sends in bulk): the advisory lock of every provider id (in one statement, in sorted
+/// order), one UPDATE for all the messages, then the callbacks kept for the ids recorded,
+/// applied oldest first. The same rules as one at a time: a message no longer `sending`
+/// (or `unknown`) without a provider id is left alone; a callback that arrived before is
+/// applied, one that arrives after finds the id. Returns how many messages were recorded.
+/// A record lost to a crash leaves its message `sending` under its lease, and
+/// reconciliation adopts the provider's record.
+pub fn record_accepted_many(conn: &mut PgConnection, workspace_id: i64, sends: &[Accepted]) -> QueryResult<usize> {
+    if sends.is_empty() {
+        return Ok(0);
+    }
+    let ids: Vec<i64> = sends.iter().map(|s| s.0).collect();
+    let sids: Vec<&str> = sends.iter().map(|s| s.1.as_str()).collect();
+    let statuses: Vec<&str> = sends.iter().map(|s| s.2.as_str()).collect();
+    conn.transaction(|conn| {
+        diesel::sql_query(
+            "SELECT count(pg_advisory_xact_lock(hashtextextended(p || ':' || $2::text, 17))) \
+             FROM (SELECT p FROM unnest($1::text[]) AS p ORDER BY p) AS s",
+        )
+        .bind::<diesel::sql_types::Array<Text>, _>(&sids)
+        .bind::<BigInt, _>(workspace_id)
+        .execute(conn)?;
+        let recorded: Vec<Recorded> = diesel::sql_query(
+            "UPDATE messages m SET provider_id = v.provider_id, lease_until = NULL, \
+               status = CASE WHEN message_status_rank(v.status) > message_status_rank(m.status) THEN v.status ELSE m.status END \
+             FROM unnest($2::bigint[], $3::text[], $4::text[]) AS v(id, provider_id, status) \
+             WHERE m.workspace_id = $1 AND m.id = v.id AND m.status IN ('sending', 'unknown') AND m.provider_id IS NULL \
+             RETURNING m.provider_id",
+        )
+        .bind::<BigInt, _>(workspace_id)
+        .bind::<diesel::sql_types::Array<BigInt>, _>(&ids)
+        .bind::<diesel::sql_types::Array<Text>, _>(&sids)
+        .bind::<diesel::sql_types::Array<Text>, _>(&statuses)
+        .load(conn)?;
+        let recorded_ids: Vec<String> = recorded.into_iter().map(|r| r.provider_id).collect();
+        let early: Vec<Early> = diesel::sql_query(
+            "WITH gone AS (DELETE FROM early_status_callbacks WHERE workspace_id = $1 AND provider_id = ANY($2) \
+               RETURNING id, provider_id, status, error_code, error_message) \
+             SELECT provider_id, status, error_code, error_message FROM gone ORDER BY id",
+        )
+        .bind::<BigInt, _>(workspace_id)
+        .bind::<diesel::sql_types::Array<Text>, _>(&recorded_ids)
+        .load(conn)?;
+        for e in early {
+            if let Some(status) = MessageStatus::parse(&e.status) {
+                update_status(conn, workspace_id, &StatusReport { provider_id: e.provider_id, status, error_code: e.error_code, error_message: e.error_message })?;
+            }
+        }
+        Ok(recorded_ids.len())
+    })
+}

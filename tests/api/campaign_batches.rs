@@ -778,3 +778,97 @@ async fn a_long_batch_hands_its_worker_back_so_another_job_runs_in_between() {
         assert_eq!(s.fake.messages().iter().filter(|m| m.to.ends_with(&format!("+1415600{n:04}"))).count(), 1, "client {n} exactly once");
     }
 }
+
+/// Posts a status callback for `m` to its StatusCallback, signed as Twilio signs it.
+/// (The URL is the public one the signature covers; the post goes to the test app.)
+async fn status_callback(app: &TestApp, m: &crate::support::fake_twilio::SentMessage, status: &str) -> StatusCode {
+    use crate::support::fake_twilio::{AUTH_TOKEN, twilio_signature};
+    let url = m.status_callback.clone().expect("a status callback URL");
+    let form: Vec<(String, String)> = [("AccountSid", crate::support::fake_twilio::ACCOUNT_SID), ("MessageSid", &m.sid), ("MessageStatus", status), ("To", &m.to), ("From", &m.from)]
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    let signature = twilio_signature(AUTH_TOKEN, &url, &form);
+    let path = &url[url.find("/webhooks/").expect("a webhook path")..];
+    reqwest::Client::new().post(format!("{}{path}", app.base)).form(&form).header("X-Twilio-Signature", signature).send().await.expect("callback").status()
+}
+
+/// Accepted sends are recorded in bulk (every `dispatch::RECORD_EVERY`, or after
+/// `dispatch::RECORD_AFTER`, and at the group's end). A callback for a send taken by Twilio
+/// but not recorded yet (here: the group's first send hangs at Twilio, so the group's end
+/// waits) is kept, and the bulk record applies it: every message ends `delivered`, nothing
+/// is left kept, and the recipients and their counters follow.
+#[tokio::test]
+async fn a_callback_that_arrives_before_the_bulk_record_is_applied_by_it() {
+    use crate::support::fake_twilio::Fault;
+    let s = setup_with(true, |c| c.job_workers = 1).await;
+    let ws = s.workspace_id;
+    sql(&s.app, &format!("UPDATE twilio_settings SET whatsapp_rate = 1000 WHERE workspace_id = {ws}"));
+    let c = campaign(&s.app, ws, "active", "'whatsapp'");
+    let template = add_template(&s.app, ws, "HXhello", "hello", "Hello {{1}}", "approved");
+    attach_new_clients(&s.app, ws, c, 10);
+    s.fake.push_fault(Fault::Slow(Duration::from_secs(3)));
+    let started = Instant::now();
+    let b = whatsapp_batch(&s, c, template, "").await;
+    while sent(&s.fake) < 10 {
+        assert!(started.elapsed() < Duration::from_secs(20), "the group reached Twilio");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    // The hung send is taken by Twilio and not recorded until its answer comes.
+    let unrecorded_before = s.app.count(&format!("SELECT count(*) FROM messages WHERE batch_id = {b} AND provider_id IS NULL"));
+    assert!(unrecorded_before >= 1, "the hung send is not recorded yet");
+    for m in s.fake.messages() {
+        assert_eq!(status_callback(&s.app, &m, "delivered").await, StatusCode::NO_CONTENT, "callback for {}", m.sid);
+    }
+    let kept = s.app.count("SELECT count(*) FROM early_status_callbacks");
+    assert!(kept >= 1 && kept <= unrecorded_before, "callbacks for unrecorded sends kept ({kept}, {unrecorded_before} unrecorded)");
+    wait_for(&s.app, &format!("EXISTS (SELECT 1 FROM campaign_batches WHERE id = {b} AND status = 'done')")).await;
+    assert_eq!(s.app.count("SELECT count(*) FROM early_status_callbacks"), 0, "every kept callback applied");
+    assert_eq!(s.app.count(&format!("SELECT count(*) FROM messages WHERE batch_id = {b} AND status = 'delivered' AND provider_id IS NOT NULL AND lease_until IS NULL AND delivered_at IS NOT NULL")), 10);
+    assert_eq!(s.app.count(&format!("SELECT count(*) FROM campaign_recipients WHERE batch_id = {b} AND status = 'delivered'")), 10);
+    assert_eq!(s.app.count(&format!("SELECT n FROM campaign_batch_counts WHERE batch_id = {b} AND key = 'delivered'")), 10, "counts equal rows");
+    assert_eq!(sent(&s.fake), 10, "each once");
+}
+
+/// A worker killed while a group's accepted sends wait for their bulk record: Twilio took
+/// them, the database has no SID for them (still `sending` under their lease). The next
+/// worker's reconciliation adopts each SID from Twilio; nothing is sent twice.
+#[tokio::test]
+async fn a_worker_killed_before_the_bulk_record_leaves_sends_that_reconciliation_adopts_never_resent() {
+    use crate::support::fake_twilio::Fault;
+    let s = setup_with(true, |c| c.job_workers = 0).await;
+    let ws = s.workspace_id;
+    sql(&s.app, &format!("UPDATE twilio_settings SET whatsapp_rate = 1000 WHERE workspace_id = {ws}"));
+    let c = campaign(&s.app, ws, "active", "'whatsapp'");
+    let template = add_template(&s.app, ws, "HXhello", "hello", "Hello {{1}}", "approved");
+    attach_new_clients(&s.app, ws, c, 10);
+    let b = whatsapp_batch(&s, c, template, "").await;
+    // The group's first send hangs at Twilio after it took it; the rest of the group goes
+    // through the other call in flight, and its record waits for the group's end.
+    s.fake.push_fault(Fault::Slow(Duration::from_secs(10)));
+    let mut first = worker_process(&s);
+    let started = Instant::now();
+    while sent(&s.fake) < 10 {
+        assert!(started.elapsed() < Duration::from_secs(20), "the group reached Twilio");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    first.kill().unwrap(); // SIGKILL
+    first.wait().unwrap();
+    let unrecorded = s.app.count(&format!("SELECT count(*) FROM messages WHERE batch_id = {b} AND status = 'sending' AND provider_id IS NULL"));
+    assert!(unrecorded >= 2, "the hung send and at least one waiting for the bulk record ({unrecorded})");
+    assert_eq!(s.app.count(&format!("SELECT count(*) FROM messages WHERE batch_id = {b} AND (status = 'accepted') = (provider_id IS NULL)")), 0, "recorded means accepted with its SID");
+    sql(&s.app, "UPDATE messages SET lease_until = now() - interval '1 second' WHERE status = 'sending'");
+    let mut second = worker_process(&s);
+    wait_for(&s.app, &format!("(SELECT count(*) FROM messages WHERE batch_id = {b} AND status = 'accepted' AND provider_id IS NOT NULL) = 10")).await;
+    second.kill().unwrap();
+    second.wait().unwrap();
+    let messages = s.fake.messages();
+    assert_eq!(messages.len(), 10, "10 sends in all");
+    for n in 1..=10 {
+        let to = format!("+1415600{n:04}");
+        let at_twilio: Vec<_> = messages.iter().filter(|m| m.to.ends_with(&to)).collect();
+        assert_eq!(at_twilio.len(), 1, "client {n} exactly once");
+        assert_eq!(text(&s.app, &format!("SELECT m.provider_id FROM messages m JOIN clients c ON c.id = m.client_id WHERE m.batch_id = {b} AND c.phone = '{to}'")), at_twilio[0].sid, "client {n}'s SID adopted");
+    }
+    assert_eq!(s.app.count(&format!("SELECT count(*) FROM campaign_recipients WHERE batch_id = {b} AND status = 'sending'")), 10);
+}
