@@ -458,7 +458,7 @@ fn send_group(env: &JobEnv, run: &Run, batch: &Batch, ready: &[i64], in_flight: 
     };
     std::thread::scope(|s| {
         for _ in 1..in_flight {
-            s.spawn(&sender);
+            s.spawn(sender);
         }
         sender();
     });

@@ -14,7 +14,8 @@ use diesel::prelude::*;
 use switchboard::users::role::Role;
 
 use crate::browser::Chrome;
-use crate::support::fake_twilio::{ACCOUNT_SID, AUTH_TOKEN, FakeTwilio, app_talking_to, sealed_token_sql};
+use crate::support::app_talking_to;
+use crate::support::fake_twilio::{ACCOUNT_SID, AUTH_TOKEN, FakeTwilio, sealed_token_sql};
 use crate::support::{PASSWORD, TestApp, spawn_app};
 
 const SIDEWAYS: &str = "return [document.documentElement.scrollWidth, window.innerWidth];";

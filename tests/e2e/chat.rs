@@ -10,7 +10,8 @@ use diesel::prelude::*;
 use switchboard::users::role::Role;
 
 use crate::browser::Chrome;
-use crate::support::fake_twilio::{ACCOUNT_SID, FakeTwilio, app_talking_to, sealed_token_sql};
+use crate::support::app_talking_to;
+use crate::support::fake_twilio::{ACCOUNT_SID, FakeTwilio, sealed_token_sql};
 use crate::support::{PASSWORD, TestApp};
 
 const OUR_NUMBER: &str = "+14155550100";

@@ -501,13 +501,3 @@ pub fn sealed_token_sql() -> String {
     let hex: String = switchboard::crypto::seal(&key, AUTH_TOKEN.as_bytes()).iter().map(|b| format!("{b:02x}")).collect();
     format!("'\\x{hex}'")
 }
-
-/// The app, its Twilio API and Content API pointed at this fake.
-pub async fn app_talking_to(fake: &FakeTwilio) -> crate::support::TestApp {
-    let base = url::Url::parse(&fake.base()).unwrap();
-    crate::support::spawn_app_with(|s| {
-        s.twilio_api_base = base.clone();
-        s.twilio_content_base = base;
-    })
-    .await
-}

@@ -295,3 +295,12 @@ pub fn assert_redirects_to(response: &Response, path: &str) {
     assert_eq!(location(response), path);
 }
 
+/// The app, its Twilio API and Content API pointed at this fake.
+pub async fn app_talking_to(fake: &fake_twilio::FakeTwilio) -> TestApp {
+    let base = url::Url::parse(&fake.base()).unwrap();
+    spawn_app_with(|s| {
+        s.twilio_api_base = base.clone();
+        s.twilio_content_base = base;
+    })
+    .await
+}
