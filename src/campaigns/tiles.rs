@@ -4,8 +4,8 @@
 //!
 //! Figures come from the counters `campaign_hourly_counts` keeps (transitions per hour:
 //! reaching sent, delivered, read, failed, and first replies), never from counting messages.
-//! Those counters are per workspace, so a manager's rates are the workspace's; the active
-//! count is the manager's own campaigns (the campaign scope). Sends are the recipients that
+//! The counters are kept per campaign, so a manager's figures sum only the campaigns they
+//! may see (the campaign scope), an admin's the workspace's. Sends are the recipients that
 //! reached `sent`; delivery rate is delivered over delivered + failed; reply rate is replies
 //! over sends.
 
@@ -14,7 +14,7 @@ use actix_web::web::Data;
 use askama::Template;
 use chrono::{DateTime, Duration, Utc};
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Timestamptz};
+use diesel::sql_types::{Array, BigInt, Nullable, Timestamptz};
 
 use crate::campaigns::recipients::rate;
 use crate::campaigns::{CampaignScope, CampaignStatus};
@@ -23,6 +23,7 @@ use crate::db::schema::campaigns;
 use crate::error::AppError;
 use crate::startup::AppState;
 use crate::web::ctx::Ctx;
+use crate::users::role::Role;
 use crate::web::time::Zone;
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -46,20 +47,26 @@ impl CampaignFigures {
 
 use crate::campaigns::recipients::KeyN;
 
-fn hourly(conn: &mut PgConnection, workspace_id: i64, since: DateTime<Utc>) -> QueryResult<Vec<KeyN>> {
-    diesel::sql_query("SELECT key, sum(n)::bigint AS n FROM campaign_hourly_counts WHERE workspace_id = $1 AND hour >= $2 GROUP BY key")
-        .bind::<BigInt, _>(workspace_id)
-        .bind::<Timestamptz, _>(since)
-        .load(conn)
+fn hourly(conn: &mut PgConnection, scope: &CampaignScope, since: DateTime<Utc>) -> QueryResult<Vec<KeyN>> {
+    // Admins: every campaign of the workspace; managers: the ids their scope allows.
+    let ids: Option<Vec<i64>> = if scope.role == Role::Admin { None } else { Some(scope.campaigns().select(campaigns::id).load(conn)?) };
+    diesel::sql_query(
+        "SELECT key, sum(n)::bigint AS n FROM campaign_hourly_counts \
+         WHERE workspace_id = $1 AND hour >= $2 AND ($3::bigint[] IS NULL OR campaign_id = ANY($3)) GROUP BY key",
+    )
+    .bind::<BigInt, _>(scope.workspace_id)
+    .bind::<Timestamptz, _>(since)
+    .bind::<Nullable<Array<BigInt>>, _>(ids)
+    .load(conn)
 }
 
 pub fn figures(conn: &mut PgConnection, scope: &CampaignScope, zone: Zone, now: DateTime<Utc>) -> QueryResult<CampaignFigures> {
     let active = scope.campaigns().filter(campaigns::status.eq(CampaignStatus::Active)).count().get_result(conn)?;
     let today = zone.start_of(zone.day_of(now));
-    let sends_today = hourly(conn, scope.workspace_id, today)?.into_iter().find(|r| r.key == "sent").map_or(0, |r| r.n);
+    let sends_today = hourly(conn, scope, today)?.into_iter().find(|r| r.key == "sent").map_or(0, |r| r.n);
     let mut f = CampaignFigures { active, sends_today, ..Default::default() };
     // The hours of the last 7 days, the current one included.
-    for r in hourly(conn, scope.workspace_id, now - Duration::days(7))? {
+    for r in hourly(conn, scope, now - Duration::days(7))? {
         match r.key.as_str() {
             "sent" => f.sent_7d = r.n,
             "delivered" => f.delivered_7d = r.n,

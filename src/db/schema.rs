@@ -438,11 +438,12 @@ diesel::table! {
 }
 
 diesel::table! {
-    campaign_hourly_counts (workspace_id, hour, key) {
+    campaign_hourly_counts (workspace_id, campaign_id, hour, key) {
         workspace_id -> Int8,
         hour -> Timestamptz,
         key -> Text,
         n -> Int8,
+        campaign_id -> Int8,
     }
 }
 

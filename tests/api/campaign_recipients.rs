@@ -429,7 +429,7 @@ async fn the_campaigns_tile_shows_the_counters_to_admins_and_managers() {
     sql(&app, &format!("UPDATE campaign_recipients SET status = 'delivered' WHERE batch_id = {b} AND client_id IN ({})", ids[..6].iter().map(|i| i.to_string()).collect::<Vec<_>>().join(",")));
     sql(&app, &format!("UPDATE campaign_recipients SET reply = 'yes' WHERE batch_id = {b} AND client_id IN ({}, {})", ids[0], ids[1]));
     // An old hour's counters, outside the 7 days.
-    sql(&app, &format!("INSERT INTO campaign_hourly_counts (workspace_id, hour, key, n) VALUES ({w}, date_trunc('hour', now()) - interval '8 days', 'delivered', 100)"));
+    sql(&app, &format!("INSERT INTO campaign_hourly_counts (workspace_id, campaign_id, hour, key, n) VALUES ({w}, {c}, date_trunc('hour', now()) - interval '8 days', 'delivered', 100)"));
     let hourly = |key: &str| app.count(&format!("SELECT coalesce(sum(n), 0) FROM campaign_hourly_counts WHERE workspace_id = {w} AND key = '{key}' AND hour > now() - interval '7 days'"));
     assert_eq!((hourly("sent"), hourly("delivered"), hourly("failed"), hourly("replied")), (8, 6, 2, 2));
 
@@ -455,7 +455,24 @@ async fn the_campaigns_tile_shows_the_counters_to_admins_and_managers() {
     let manager = app.create_user("Acme", &email, Role::Manager);
     sql(&app, &format!("INSERT INTO user_departments (workspace_id, user_id, department_id) VALUES ({w}, {}, {north})", manager.id));
     let mb = sign_in(&app, &email).await;
-    assert!(mb.htmx_get("/dashboard/campaigns").await.text().await.unwrap().contains(r#"data-figure="active">1<"#));
+    let tile = mb.htmx_get("/dashboard/campaigns").await.text().await.unwrap();
+    assert!(tile.contains(r#"data-figure="active">1<"#), "{tile}");
+    assert!(tile.contains(r#"<strong data-figure="sends-today">8</strong>"#), "{tile}");
+    // …and only their campaigns' sends and rates: the unscoped "Summer" campaign's sends
+    // count for the admin, not for the manager.
+    let summer = app.count(&format!("SELECT id FROM campaigns WHERE workspace_id = {w} AND name = 'Summer'"));
+    let sb = batch(&app, w, summer, "sms", "sending", "now()");
+    for i in 0..4 {
+        let id = client(&app, w, &format!("S{i}"), &format!("+1415555400{i}"));
+        recipient(&app, w, sb, id, "sending");
+    }
+    sql(&app, &format!("UPDATE campaign_recipients SET status = 'failed' WHERE batch_id = {sb}"));
+    let tile = mb.htmx_get("/dashboard/campaigns").await.text().await.unwrap();
+    assert!(tile.contains(r#"<strong data-figure="sends-today">8</strong>"#), "{tile}");
+    assert!(tile.contains(r#"<strong data-figure="delivery-rate">75.0%</strong>"#), "{tile}");
+    let tile = ws.admin.htmx_get("/dashboard/campaigns").await.text().await.unwrap();
+    // 6 delivered / (6 + 2 + 4 failed).
+    assert!(tile.contains(r#"<strong data-figure="delivery-rate">50.0%</strong>"#), "{tile}");
     assert!(mb.get_html("/").await.contains(r#"hx-get="/dashboard/campaigns""#));
     // Agents: no tile, 403.
     let (agent, _) = app.signed_in(Role::Agent).await;
