@@ -61,23 +61,7 @@ pub struct NewOutbound {
 }
 
 pub fn insert_outbound(conn: &mut PgConnection, new: &NewOutbound) -> QueryResult<Message> {
-    diesel::insert_into(messages::table)
-        .values((
-            messages::workspace_id.eq(new.workspace_id),
-            messages::client_id.eq(new.client_id),
-            messages::channel.eq(new.channel),
-            messages::direction.eq(Direction::Outbound),
-            messages::sender.eq(&new.sender),
-            messages::recipient.eq(&new.recipient),
-            messages::body.eq(&new.body),
-            messages::template_id.eq(new.template_id),
-            messages::variables.eq(&new.variables),
-            messages::status.eq(MessageStatus::Queued),
-            messages::created_by.eq(new.created_by),
-            messages::batch_id.eq(new.batch_id),
-        ))
-        .returning(Message::as_returning())
-        .get_result(conn)
+    insert_rows(conn, std::slice::from_ref(new))?.pop().ok_or(diesel::result::Error::NotFound)
 }
 
 /// Several outbound messages in one statement (a campaign dispatch's group); returns
@@ -86,6 +70,11 @@ pub fn insert_outbound_many(conn: &mut PgConnection, news: &[NewOutbound]) -> Qu
     if news.is_empty() {
         return Ok(Vec::new());
     }
+    Ok(insert_rows(conn, news)?.into_iter().map(|m| (m.client_id, m.id)).collect())
+}
+
+/// The messages, `queued`, in one INSERT.
+fn insert_rows(conn: &mut PgConnection, news: &[NewOutbound]) -> QueryResult<Vec<Message>> {
     let rows: Vec<_> = news
         .iter()
         .map(|new| {
@@ -105,7 +94,7 @@ pub fn insert_outbound_many(conn: &mut PgConnection, news: &[NewOutbound]) -> Qu
             )
         })
         .collect();
-    diesel::insert_into(messages::table).values(rows).returning((messages::client_id, messages::id)).get_results(conn)
+    diesel::insert_into(messages::table).values(rows).returning(Message::as_returning()).get_results(conn)
 }
 
 pub fn find(conn: &mut PgConnection, workspace_id: i64, id: i64) -> QueryResult<Option<Message>> {
