@@ -36,7 +36,7 @@ async fn preview_a_template_count_sms_segments_and_send_from_the_client_page() {
     chrome.wait_for_text("#message-preview", "Welcome Grace Hopper, your code is 4711.").await;
 
     // SMS: the WhatsApp half hides, the count follows the typing.
-    chrome.click("input[name='channel'][value='sms']").await;
+    chrome.click("#send-message input[name='channel'][value='sms']").await;
     assert_eq!(chrome.eval("return getComputedStyle(document.querySelector('.channel-whatsapp')).display;").await, serde_json::json!("none"));
     chrome.fill("#msg-body", &"a".repeat(161)).await;
     chrome.wait_for_text("#sms-segments", "2 segments · GSM-7, 153 characters each").await;
