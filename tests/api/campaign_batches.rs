@@ -243,6 +243,25 @@ async fn a_client_who_opts_out_after_the_batch_was_made_is_skipped_when_their_tu
 }
 
 /// Paused on purpose part-way: the count of sends once in-flight ones have landed.
+/// The campaign started again as the start transition does it: active, and its dispatch resumed.
+fn start_again(s: &Setup, ws: i64, c: i64) {
+    let mut conn = s.app.conn();
+    conn.transaction(|tx| {
+        diesel::sql_query(format!("UPDATE campaigns SET status = 'active' WHERE id = {c}")).execute(tx)?;
+        assert_eq!(dispatch::resume(tx, ws, c)?, 1);
+        QueryResult::Ok(())
+    })
+    .unwrap();
+}
+
+/// Clients 1..=n (phones +1415600NNNN) each got exactly one send.
+fn each_sent_once(s: &Setup, n: usize) {
+    let sent = s.fake.messages();
+    for i in 1..=n {
+        assert_eq!(sent.iter().filter(|m| m.to.ends_with(&format!("+1415600{i:04}"))).count(), 1, "client {i} exactly once");
+    }
+}
+
 async fn pause_and_settle(s: &Setup, campaign: i64, after: usize) -> usize {
     while sent(&s.fake) < after {
         tokio::time::sleep(Duration::from_millis(20)).await;
@@ -275,20 +294,10 @@ async fn pausing_stops_new_sends_within_a_second_on_both_instances_and_resuming_
     assert_eq!(s.app.count(&format!("SELECT count(*) FROM campaign_recipients WHERE batch_id = {b} AND status = 'queued'")), 30 - at_pause as i64);
 
     // Start again (the transition's own call): it continues where it stopped.
-    {
-        let mut conn = s.app.conn();
-        conn.transaction(|tx| {
-            diesel::sql_query(format!("UPDATE campaigns SET status = 'active' WHERE id = {c}")).execute(tx)?;
-            assert_eq!(dispatch::resume(tx, ws, c)?, 1);
-            QueryResult::Ok(())
-        })
-        .unwrap();
-    }
+    start_again(&s, ws, c);
     wait_for(&s.app, &format!("EXISTS (SELECT 1 FROM campaign_batches WHERE id = {b} AND status = 'done')")).await;
     assert_eq!(sent(&s.fake), 30);
-    for n in 1..=30 {
-        assert_eq!(s.fake.messages().iter().filter(|m| m.to.ends_with(&format!("+1415600{n:04}"))).count(), 1, "client {n} exactly once");
-    }
+    each_sent_once(&s, 30);
     assert_eq!(s.app.count("SELECT count(*) FROM jobs WHERE kind = 'dispatch-batch'"), 2, "the first dispatch and the resume");
 }
 
@@ -711,20 +720,10 @@ async fn a_group_paused_part_way_leaves_its_unsent_messages_queued_and_the_resum
     assert_eq!(s.app.count(&format!("SELECT count(*) FROM campaign_recipients WHERE batch_id = {b} AND status = 'queued' AND message_id IS NULL")), 70);
     assert_eq!(s.app.count(&format!("SELECT n FROM campaign_batch_counts WHERE batch_id = {b} AND key = 'queued'")), 120 - at_pause as i64);
 
-    {
-        let mut conn = s.app.conn();
-        conn.transaction(|tx| {
-            diesel::sql_query(format!("UPDATE campaigns SET status = 'active' WHERE id = {c}")).execute(tx)?;
-            assert_eq!(dispatch::resume(tx, ws, c)?, 1);
-            QueryResult::Ok(())
-        })
-        .unwrap();
-    }
+    start_again(&s, ws, c);
     wait_for(&s.app, &format!("EXISTS (SELECT 1 FROM campaign_batches WHERE id = {b} AND status = 'done')")).await;
     assert_eq!(sent(&s.fake), 120);
-    for n in 1..=120 {
-        assert_eq!(s.fake.messages().iter().filter(|m| m.to.ends_with(&format!("+1415600{n:04}"))).count(), 1, "client {n} exactly once");
-    }
+    each_sent_once(&s, 120);
     assert_eq!(s.app.count(&format!("SELECT count(*) FROM messages WHERE batch_id = {b}")), 120, "the group's messages reused, none written twice");
     assert_eq!(s.app.count(&format!("SELECT count(*) FROM messages WHERE batch_id = {b} AND status = 'accepted' AND provider_id IS NOT NULL")), 120);
     assert_eq!(s.app.count(&format!("SELECT count(*) FROM campaign_recipients WHERE batch_id = {b} AND status = 'sending' AND message_id IS NOT NULL")), 120);
@@ -774,9 +773,7 @@ async fn a_long_batch_hands_its_worker_back_so_another_job_runs_in_between() {
     );
     assert_eq!(s.app.count("SELECT count(*) FROM jobs WHERE kind = 'dispatch-batch' AND status <> 'done'"), 0);
     assert_eq!(sent(&s.fake), 100);
-    for n in 1..=100 {
-        assert_eq!(s.fake.messages().iter().filter(|m| m.to.ends_with(&format!("+1415600{n:04}"))).count(), 1, "client {n} exactly once");
-    }
+    each_sent_once(&s, 100);
 }
 
 /// Posts a status callback for `m` to its StatusCallback, signed as Twilio signs it.
