@@ -81,7 +81,7 @@ async fn status_callback(app: &TestApp, key: &str, sid: &str, status: &str) {
         [("AccountSid", ACCOUNT_SID), ("MessageSid", sid), ("MessageStatus", status)].iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
     let signature = twilio_signature(AUTH_TOKEN, &format!("{}{path}", app.base), &form);
     let r = reqwest::Client::new().post(format!("{}{path}", app.base)).form(&form).header("X-Twilio-Signature", signature).send().await.unwrap();
-    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(r.status(), StatusCode::NO_CONTENT);
 }
 
 fn batch_event(b: i64) -> Sse {
