@@ -89,7 +89,7 @@ fn batch_event(b: i64) -> Sse {
 }
 
 #[tokio::test]
-async fn a_status_callback_reaches_admins_and_covering_managers_only() {
+async fn status_callbacks_batch_status_and_flow_steps_reach_admins_and_covering_managers_only() {
     // Set up on one instance; the streams on a second one started afterwards, so the
     // recipients' inserts (announced before it listened) never reach them.
     let a = spawn_app_with(|s| s.job_workers = 0).await;
@@ -141,6 +141,13 @@ async fn a_status_callback_reaches_admins_and_covering_managers_only() {
     let north_saw = north_stream.until("badge").await;
     assert_eq!(north_saw.len(), 1, "the north manager does not cover it: {north_saw:?}");
     assert_eq!(south_stream.until("badge").await.len(), 1);
+
+    // The batch done (the page stops refreshing), a flow step reached: announced too.
+    sql(&app, &format!("UPDATE campaign_batches SET status = 'done' WHERE id = {b}"));
+    assert_eq!(admin_stream.next_event().await, batch_event(b));
+    let client = app.count(&format!("SELECT min(client_id) FROM campaign_recipients WHERE batch_id = {both}"));
+    sql(&app, &format!("INSERT INTO campaign_flow_reached (workspace_id, batch_id, client_id, step_key) VALUES ({acme}, {both}, {client}, 'start')"));
+    assert_eq!(admin_stream.next_event().await, batch_event(both));
     // Still no event rows but the badges: batches are never written to the table.
     assert_eq!(app.count(&format!("SELECT count(*) FROM events WHERE workspace_id = {acme} AND kind <> 'badge'")), 0);
 }
