@@ -2,7 +2,7 @@
 //! `GET /campaigns/{id}/{segment}/{batch}/recipients` (counts, progress, rates and a
 //! filterable list paginated in SQL; while the batch is scheduled or sending its live part
 //! refetches itself on the `batch-<id>` server-sent event, see crate::events, and every 15 s
-//! as a fallback), `GET …/recipients.csv?status=failed` (the failed recipients, streamed and
+//! as a fallback; once it is done, on the events only while recipients await an outcome), `GET …/recipients.csv?status=failed` (the failed recipients, streamed and
 //! formula-safe) and `POST …/recipients/retarget` (a new batch for exactly the failed
 //! recipients, dispatched). And the replies: an inbound message from a recent recipient
 //! sets the reply of that recipient once ([`record_reply`]). A flow batch's page also shows
@@ -280,6 +280,11 @@ impl RecipientsPage {
             "skipped" | "cancelled" => "inactive",
             _ => "",
         }
+    }
+    /// The live part refreshes on the batch's events: while it sends, and after while some
+    /// recipient awaits its outcome (queued, sending, or sent awaiting its receipt).
+    fn listening(&self) -> bool {
+        self.batch.live() || self.counts.get("queued") + self.counts.get("sending") + self.counts.get("sent") > 0
     }
     /// How many recipients reached (were sent) a step, from its counter.
     fn reached(&self, key: &str) -> i64 {

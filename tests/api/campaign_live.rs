@@ -217,5 +217,9 @@ async fn a_burst_of_changes_is_a_handful_of_events_and_the_last_comes_after_the_
     let html = r.text().await.unwrap();
     assert!(html.contains(r#"data-count="delivered">200</strong>"#) && html.contains(r#"data-count="sending">0</strong>"#), "{html}");
     assert!(html.contains(&format!(r#"hx-trigger="sse:batch-{b}, every 15s""#)), "the live part refreshes on the batch's events");
+    // Once done with every recipient's outcome known, the page stops listening and polling.
+    sql(&app, &format!("UPDATE campaign_batches SET status = 'done' WHERE id = {b}"));
+    let done = admin.get_html(&page).await;
+    assert!(done.contains(r#"<div id="recipients-live" data-batch-status="done">"#) && !done.contains("sse:batch") && !done.contains("every 15s"), "{done}");
     assert_eq!(app.count(&format!("SELECT count(*) FROM events WHERE workspace_id = {acme} AND kind <> 'badge'")), 0, "no event row per change");
 }
