@@ -272,7 +272,7 @@ async fn a_whatsapp_template_batch_fills_to_delivered_and_a_throttled_one_pauses
     let prefix = "whatsapp:+14156000";
     let (recipients, second) = whatsapp_batch(&chrome, &app, summer, "Hi Client 01, the spring sale starts today.").await;
     until("the first throttled sends", Duration::from_secs(20), || sends(&fake, prefix) >= 2).await;
-    // Mid-send on the page too (its next 2 s poll).
+    // Mid-send on the page too (its next live event).
     let deadline = Instant::now() + Duration::from_secs(10);
     while chrome.text("#batch-done").await.trim() == "0" {
         assert!(Instant::now() < deadline, "the page never showed progress");
