@@ -158,6 +158,14 @@ impl Campaign {
     }
 }
 
+/// A manager (`$USER`, an SQL expression) may see the `campaigns` row in scope: it has at
+/// least one department, and none that is not the manager's. Also the live events' rule
+/// (events::hub): who gets a batch's updates.
+pub const MANAGER_COVERS_SQL: &str = "EXISTS (SELECT 1 FROM campaign_departments cd WHERE cd.workspace_id = campaigns.workspace_id AND cd.campaign_id = campaigns.id) \
+     AND NOT EXISTS (SELECT 1 FROM campaign_departments cd WHERE cd.workspace_id = campaigns.workspace_id \
+       AND cd.campaign_id = campaigns.id AND cd.department_id NOT IN \
+       (SELECT ud.department_id FROM user_departments ud WHERE ud.workspace_id = campaigns.workspace_id AND ud.user_id = $USER))";
+
 /// Which campaigns a user may see (and run): see the module's notes.
 #[derive(Clone, Copy, Debug)]
 pub struct CampaignScope {
@@ -179,16 +187,10 @@ impl CampaignScope {
         match self.role {
             Role::Admin => query,
             // At least one department, and none that is not the manager's.
-            _ => query.filter(
-                sql::<Bool>(
-                    "EXISTS (SELECT 1 FROM campaign_departments cd WHERE cd.workspace_id = campaigns.workspace_id AND cd.campaign_id = campaigns.id) \
-                     AND NOT EXISTS (SELECT 1 FROM campaign_departments cd WHERE cd.workspace_id = campaigns.workspace_id \
-                       AND cd.campaign_id = campaigns.id AND cd.department_id NOT IN \
-                       (SELECT ud.department_id FROM user_departments ud WHERE ud.workspace_id = campaigns.workspace_id AND ud.user_id = ",
-                )
-                .bind::<BigInt, _>(self.user_id)
-                .sql("))"),
-            ),
+            _ => {
+                let (before, after) = MANAGER_COVERS_SQL.split_once("$USER").expect("the condition names its user");
+                query.filter(sql::<Bool>(before).bind::<BigInt, _>(self.user_id).sql(after))
+            }
         }
     }
 

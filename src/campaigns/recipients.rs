@@ -1,7 +1,8 @@
 //! The recipients dashboard of one batch (issue 12 part 6):
 //! `GET /campaigns/{id}/{segment}/{batch}/recipients` (counts, progress, rates and a
-//! filterable list paginated in SQL; polled every 2 s while the batch is scheduled or
-//! sending), `GET …/recipients.csv?status=failed` (the failed recipients, streamed and
+//! filterable list paginated in SQL; while the batch is scheduled or sending its live part
+//! refetches itself on the `batch-<id>` server-sent event, see crate::events, and every 15 s
+//! as a fallback; once it is done, on the events only while recipients await an outcome), `GET …/recipients.csv?status=failed` (the failed recipients, streamed and
 //! formula-safe) and `POST …/recipients/retarget` (a new batch for exactly the failed
 //! recipients, dispatched). And the replies: an inbound message from a recent recipient
 //! sets the reply of that recipient once ([`record_reply`]). A flow batch's page also shows
@@ -75,7 +76,7 @@ pub struct Batch {
 }
 
 impl Batch {
-    /// Still moving: the page polls.
+    /// Still moving: the page refreshes on the batch's live events (and a slow poll).
     pub fn live(&self) -> bool {
         matches!(BatchStatus::parse(&self.status), Some(BatchStatus::Scheduled | BatchStatus::Sending))
     }
@@ -279,6 +280,11 @@ impl RecipientsPage {
             "skipped" | "cancelled" => "inactive",
             _ => "",
         }
+    }
+    /// The live part refreshes on the batch's events: while it sends, and after while some
+    /// recipient awaits its outcome (queued, sending, or sent awaiting its receipt).
+    fn listening(&self) -> bool {
+        self.batch.live() || self.counts.get("queued") + self.counts.get("sending") + self.counts.get("sent") > 0
     }
     /// How many recipients reached (were sent) a step, from its counter.
     fn reached(&self, key: &str) -> i64 {

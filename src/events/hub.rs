@@ -8,6 +8,7 @@
 
 use std::collections::HashMap;
 use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 use actix_web::web::Bytes;
 use diesel::prelude::*;
@@ -197,6 +198,95 @@ impl Hub {
         }
         Ok(sent)
     }
+
+    /// Sends `batch-<batch_id>` to the streams of the users here who may see the batch's
+    /// campaign (one query): admins, and managers whose departments cover the campaign
+    /// ([`crate::campaigns::MANAGER_COVERS_SQL`]); agents never. Not replayed (no `id:`).
+    pub fn deliver_batch(&self, conn: &mut PgConnection, workspace_id: i64, batch_id: i64) -> QueryResult<usize> {
+        let subscribed = self.users_of(workspace_id);
+        if subscribed.is_empty() {
+            return Ok(0);
+        }
+        let sql = format!(
+            "SELECT u.id FROM users u \
+             JOIN campaign_batches b ON b.workspace_id = u.workspace_id AND b.id = $2 \
+             JOIN campaigns ON campaigns.workspace_id = b.workspace_id AND campaigns.id = b.campaign_id \
+             WHERE u.workspace_id = $1 AND u.active AND u.id = ANY($3) AND (u.role = 'admin' OR (u.role = 'manager' AND {}))",
+            crate::campaigns::MANAGER_COVERS_SQL.replace("$USER", "u.id")
+        );
+        let rows: Vec<UserId> =
+            diesel::sql_query(sql).bind::<BigInt, _>(workspace_id).bind::<BigInt, _>(batch_id).bind::<Array<BigInt>, _>(&subscribed).load(conn)?;
+        let audience: Vec<i64> = rows.into_iter().map(|r| r.id).collect();
+        if audience.is_empty() {
+            return Ok(0);
+        }
+        Ok(self.deliver(workspace_id, &audience, &(NOT_REPLAYED, batch_frame(batch_id))))
+    }
+}
+
+/// The frame id of what is never replayed (event ids start at 1): a stream never skips it.
+pub const NOT_REPLAYED: i64 = 0;
+
+/// A batch's update: `event: batch-<id>` and `data: {"batch_id": id}`, without `id:` (the
+/// browser's `Last-Event-ID` stays the last replayable event's).
+pub fn batch_frame(batch_id: i64) -> Bytes {
+    Bytes::from(format!("event: batch-{batch_id}\ndata: {{\"batch_id\":{batch_id}}}\n\n"))
+}
+
+/// At most one delivery per batch every [`BATCH_EVERY`]: a change to a batch not delivered
+/// within the interval goes out at once; changes within it mark the batch, which goes out
+/// once the interval has passed (the trailing delivery, so the last counts always arrive).
+pub const BATCH_EVERY: Duration = Duration::from_millis(500);
+
+#[derive(Default)]
+pub struct Coalescer {
+    /// (workspace, batch) → when it was last delivered, and whether it changed since.
+    batches: HashMap<(i64, i64), (Instant, bool)>,
+}
+
+impl Coalescer {
+    /// A change to the batch announced at `now`: whether to deliver it now.
+    pub fn changed(&mut self, key: (i64, i64), now: Instant) -> bool {
+        match self.batches.get_mut(&key) {
+            Some((last, dirty)) if now.duration_since(*last) < BATCH_EVERY => {
+                *dirty = true;
+                false
+            }
+            _ => {
+                self.batches.insert(key, (now, false));
+                true
+            }
+        }
+    }
+
+    /// The batches whose trailing delivery is due at `now` (marked delivered); forgets the
+    /// quiet ones.
+    pub fn due(&mut self, now: Instant) -> Vec<(i64, i64)> {
+        let mut due = Vec::new();
+        self.batches.retain(|key, (last, dirty)| {
+            if now.duration_since(*last) < BATCH_EVERY {
+                return true;
+            }
+            if *dirty {
+                due.push(*key);
+                *last = now;
+                *dirty = false;
+                return true;
+            }
+            false
+        });
+        due.sort_unstable();
+        due
+    }
+
+    /// Batches waiting or within their interval.
+    pub fn len(&self) -> usize {
+        self.batches.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.batches.is_empty()
+    }
 }
 
 #[derive(QueryableByName)]
@@ -273,6 +363,33 @@ mod tests {
             Bytes::from("id: 7\nevent: message\ndata: {\"chat_id\":4,\"note\":\"a\\nb\"}\n\nid: 7\nevent: chat-4\ndata: {\"chat_id\":4,\"note\":\"a\\nb\"}\n\n")
         );
         assert_eq!(frame(&event(None)), Bytes::from("id: 7\nevent: message\ndata: {\"chat_id\":4,\"note\":\"a\\nb\"}\n\n"));
+    }
+
+    #[test]
+    fn batch_frames_have_no_id() {
+        assert_eq!(batch_frame(42), Bytes::from("event: batch-42\ndata: {\"batch_id\":42}\n\n"));
+    }
+
+    #[test]
+    fn batch_changes_are_delivered_at_most_once_an_interval_with_a_trailing_one() {
+        let mut c = Coalescer::default();
+        let t0 = Instant::now();
+        let ms = Duration::from_millis;
+        assert!(c.changed((1, 5), t0), "the first change goes out at once");
+        assert!(!c.changed((1, 5), t0 + ms(100)), "within the interval: held");
+        assert!(!c.changed((1, 5), t0 + ms(400)));
+        assert!(c.changed((1, 6), t0 + ms(100)), "another batch has its own interval");
+        assert!(c.changed((2, 5), t0 + ms(100)), "and another workspace's batch of the same id");
+        assert_eq!(c.due(t0 + ms(499)), vec![], "nothing before the interval has passed");
+        assert_eq!(c.due(t0 + ms(500)), vec![(1, 5)], "the trailing delivery of the held changes");
+        assert_eq!(c.len(), 3, "(1,6) and (2,5) are still within their interval");
+        assert!(!c.changed((1, 5), t0 + ms(700)), "the trailing delivery started a new interval");
+        assert_eq!(c.due(t0 + ms(900)), vec![], "(1,6) and (2,5) were quiet: forgotten");
+        assert_eq!(c.len(), 1);
+        assert_eq!(c.due(t0 + ms(1000)), vec![(1, 5)]);
+        assert_eq!(c.due(t0 + ms(1500)), vec![], "quiet since: forgotten, nothing more");
+        assert!(c.is_empty());
+        assert!(c.changed((1, 5), t0 + ms(1600)), "a change after a quiet interval goes out at once");
     }
 
     #[test]

@@ -13,11 +13,13 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
 use secrecy::{ExposeSecret, SecretString};
 
 use crate::events::hub::Hub;
-use crate::events::{CHANNEL, parse_payload};
+use crate::events::hub::Coalescer;
+use crate::events::{BATCH_CHANNEL, CHANNEL, parse_payload};
 
 const POLL: Duration = Duration::from_millis(10);
 const PROBE: Duration = Duration::from_secs(5);
@@ -63,7 +65,7 @@ fn run(url: &SecretString, hub: &Hub, stop: &AtomicBool) {
     let mut connected_before = false;
     while !stop.load(Ordering::Relaxed) {
         let connected = PgConnection::establish(url.expose_secret()).map_err(|e| e.to_string()).and_then(|mut c| {
-            diesel::sql_query(format!("LISTEN {CHANNEL}")).execute(&mut c).map_err(|e| e.to_string()).map(|_| c)
+            c.batch_execute(&format!("LISTEN {CHANNEL}; LISTEN {BATCH_CHANNEL}")).map_err(|e| e.to_string()).map(|_| c)
         });
         let mut conn = match connected {
             Ok(conn) => conn,
@@ -91,13 +93,20 @@ fn run(url: &SecretString, hub: &Hub, stop: &AtomicBool) {
 fn listen(conn: &mut PgConnection, hub: &Hub, stop: &AtomicBool) -> QueryResult<()> {
     let mut probed = Instant::now();
     let mut batch = Vec::new();
+    let mut changed_batches = Vec::new();
+    let mut coalescer = Coalescer::default();
     while !stop.load(Ordering::Relaxed) {
         for notification in conn.notifications_iter() {
             let notification = notification?;
             if let Some(ids) = parse_payload(&notification.payload) {
-                batch.push(ids);
+                if notification.channel == BATCH_CHANNEL {
+                    changed_batches.push(ids);
+                } else {
+                    batch.push(ids);
+                }
             }
         }
+        let woke = !batch.is_empty() || !changed_batches.is_empty();
         if !batch.is_empty() {
             if let Err(e) = hub.dispatch(conn, &batch) {
                 // The rows stay in the table: the streams replay them after reconnecting.
@@ -105,6 +114,21 @@ fn listen(conn: &mut PgConnection, hub: &Hub, stop: &AtomicBool) -> QueryResult<
                 return Err(e);
             }
             batch.clear();
+        }
+        // After the wake-up's events: a batch changed in the same transaction as an event
+        // is announced after it.
+        changed_batches.sort_unstable();
+        changed_batches.dedup();
+        let now = Instant::now();
+        let mut deliver: Vec<(i64, i64)> = changed_batches.drain(..).filter(|&key| coalescer.changed(key, now)).collect();
+        deliver.extend(coalescer.due(now));
+        for (ws, batch_id) in deliver {
+            if let Err(e) = hub.deliver_batch(conn, ws, batch_id) {
+                hub.close_all();
+                return Err(e);
+            }
+        }
+        if woke {
             continue;
         }
         if probed.elapsed() >= PROBE {

@@ -11,6 +11,15 @@
 //! chat changed status), `badge` (for one user: their unread notifications changed; data
 //! `{"notifications": n}`). Events with a `chat_id` are sent twice, the second time named
 //! `chat-<chat_id>`, so a conversation page listens to its own chat only.
+//!
+//! Campaign batches (the recipients dashboard): counters move thousands of times a second
+//! while a batch sends, so they write no `events` rows. Triggers on `campaign_recipients`,
+//! `campaign_flow_reached` and `campaign_batches` `NOTIFY switchboard_batches,
+//! '<workspace_id>:<batch_id>'` once per batch and statement; each listener coalesces them
+//! ([`hub::Coalescer`]: at most one per batch every 500 ms, always a trailing one after the
+//! last change) into `batch-<batch_id>` (data `{"batch_id": n}`, no `id:`, never replayed)
+//! for the admins and the covering managers with a stream open. A page that missed one
+//! refetches at the next change or its slow fallback poll.
 
 pub mod hub;
 pub mod listener;
@@ -25,6 +34,9 @@ use crate::db::schema::events;
 
 /// The PostgreSQL notification channel.
 pub const CHANNEL: &str = "switchboard_events";
+/// The channel of campaign batches' counter changes, `'<workspace_id>:<batch_id>'`, written
+/// by the triggers of migration 2026-11-28-046000 (no `events` row: see the module notes).
+pub const BATCH_CHANNEL: &str = "switchboard_batches";
 
 #[derive(Clone, Debug, Queryable, QueryableByName, Selectable)]
 #[diesel(table_name = events, check_for_backend(Pg))]

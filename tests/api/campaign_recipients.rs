@@ -212,10 +212,13 @@ async fn counters_follow_shuffled_duplicate_callbacks_and_the_page_shows_them() 
     assert!(html.contains(r#"<strong id="delivery-rate">66.7%</strong>"#) && html.contains(r#"<strong id="reply-rate">0.0%</strong>"#));
     assert_eq!(rows(&html), 30);
     assert!(html.contains(r#"<a href="/clients/"#) && html.contains("Client 00"));
-    // Sending: it polls every 2 s; done: it stops.
-    assert!(html.contains(r#"hx-trigger="every 2s""#));
+    // Sending: it refreshes on the batch's live events (and every 15 s); done: the poll
+    // stops, the events still refresh it while 3 recipients await their receipts.
+    assert!(html.contains(&format!(r#"hx-trigger="sse:batch-{b}, every 15s""#)));
     sql(&app, &format!("UPDATE campaign_batches SET status = 'done' WHERE id = {b}"));
-    assert!(!ws.admin.get_html(&page).await.contains("every 2s"));
+    let done = ws.admin.get_html(&page).await;
+    assert!(done.contains(&format!(r#"<div id="recipients-live" data-batch-status="done" hx-get="{page}" hx-trigger="sse:batch-{b}" "#)), "{done}");
+    assert!(!done.contains("every 15s"));
 
     // Filters.
     let failed = ws.admin.get_html(&format!("{page}?status=failed")).await;
@@ -235,7 +238,7 @@ async fn counters_follow_shuffled_duplicate_callbacks_and_the_page_shows_them() 
     let first = ws.admin.get_html(&sms_page).await;
     assert_eq!((rows(&first), figure(&first, "queued")), (50, "55".to_string()));
     assert!(first.contains(&format!(r#"href="{sms_page}?page=2" rel="next""#)) && !first.contains(r#"rel="prev""#));
-    assert!(first.contains(r#"hx-trigger="every 2s""#), "a scheduled batch polls");
+    assert!(first.contains(&format!(r#"hx-trigger="sse:batch-{sms}, every 15s""#)), "a scheduled batch refreshes");
     let second = ws.admin.get_html(&format!("{sms_page}?page=2")).await;
     assert_eq!(rows(&second), 5);
     assert!(second.contains(&format!(r#"href="{sms_page}" rel="prev""#)) && !second.contains(r#"rel="next""#));

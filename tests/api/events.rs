@@ -17,14 +17,14 @@ const OUR_NUMBER: &str = "+14155550100";
 const DEADLINE: Duration = Duration::from_secs(5);
 
 #[derive(Debug, Clone, PartialEq)]
-struct Sse {
-    id: Option<i64>,
-    event: String,
-    data: String,
+pub(crate) struct Sse {
+    pub(crate) id: Option<i64>,
+    pub(crate) event: String,
+    pub(crate) data: String,
 }
 
 /// A raw event stream: frames parsed as a browser's EventSource parses them.
-struct Stream {
+pub(crate) struct Stream {
     body: std::pin::Pin<Box<dyn futures_util::Stream<Item = reqwest::Result<actix_web::web::Bytes>> + Send>>,
     buffer: String,
     ended: bool,
@@ -75,7 +75,7 @@ impl Stream {
     }
 
     /// The next event (pings skipped).
-    async fn next_event(&mut self) -> Sse {
+    pub(crate) async fn next_event(&mut self) -> Sse {
         loop {
             let block = self.next_block(DEADLINE).await.expect("the stream ended");
             if block.event != ":" {
@@ -85,7 +85,7 @@ impl Stream {
     }
 
     /// Events up to and including the first named `name`.
-    async fn until(&mut self, name: &str) -> Vec<Sse> {
+    pub(crate) async fn until(&mut self, name: &str) -> Vec<Sse> {
         let mut seen = Vec::new();
         loop {
             let event = self.next_event().await;
@@ -137,7 +137,7 @@ async fn connect(browser: &Browser, last_event_id: Option<i64>) -> reqwest::Resp
 }
 
 /// An open stream, past its `retry:` line.
-async fn open(browser: &Browser, last_event_id: Option<i64>) -> Stream {
+pub(crate) async fn open(browser: &Browser, last_event_id: Option<i64>) -> Stream {
     let response = connect(browser, last_event_id).await;
     assert_eq!(response.status(), StatusCode::OK);
     let h = response.headers();
@@ -150,7 +150,7 @@ async fn open(browser: &Browser, last_event_id: Option<i64>) -> Stream {
     stream
 }
 
-async fn sign_in(app: &TestApp, workspace: &str, role: Role) -> (Browser, i64) {
+pub(crate) async fn sign_in(app: &TestApp, workspace: &str, role: Role) -> (Browser, i64) {
     let email = format!("{}-{}@{}.test", role.as_str(), uuid::Uuid::new_v4().simple(), workspace.to_lowercase());
     let user = app.create_user(workspace, &email, role);
     let browser = app.browser();
@@ -159,7 +159,7 @@ async fn sign_in(app: &TestApp, workspace: &str, role: Role) -> (Browser, i64) {
 }
 
 /// Twilio set up for the workspace (created with an admin when new); its webhook key.
-fn twilio(app: &TestApp, workspace_id: i64) -> String {
+pub(crate) fn twilio(app: &TestApp, workspace_id: i64) -> String {
     let at_rest = switchboard::crypto::derive("test-secret-key-".repeat(4).as_bytes());
     diesel::sql_query("INSERT INTO twilio_settings (workspace_id, account_sid, auth_token_sealed, whatsapp_from, sms_from) VALUES ($1, $2, $3, ARRAY[$4], $4)")
         .bind::<BigInt, _>(workspace_id)
@@ -191,11 +191,11 @@ async fn inbound(app: &TestApp, key: &str, from: &str, sid: &str) {
     assert_eq!(r.status(), StatusCode::OK);
 }
 
-fn workspace_of(app: &TestApp, user_id: i64) -> i64 {
+pub(crate) fn workspace_of(app: &TestApp, user_id: i64) -> i64 {
     app.count(&format!("SELECT workspace_id FROM users WHERE id = {user_id}"))
 }
 
-fn notify(app: &TestApp, workspace_id: i64, user_id: i64, title: &str) {
+pub(crate) fn notify(app: &TestApp, workspace_id: i64, user_id: i64, title: &str) {
     let n = switchboard::notifications::NewNotification { workspace_id, user_id, kind: "test", title, body: "", link: None, dedupe_key: None };
     assert!(switchboard::notifications::notify(&mut app.conn(), &n).unwrap());
 }

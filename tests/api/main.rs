@@ -11,6 +11,7 @@ mod chat_actions;
 mod chat_inbox;
 mod cli;
 mod campaign_flows;
+mod campaign_live;
 mod campaign_recipients;
 mod client_ip;
 mod client_list;

@@ -118,7 +118,7 @@ async fn page_count(chrome: &Chrome, key: &str) -> i64 {
     text.trim().parse().unwrap_or_else(|_| panic!("counter {key} reads {text:?}"))
 }
 
-/// Waits (polling the page, which polls the app every 2 s) until the counter `key` reads `n`.
+/// Waits (polling the page, which refreshes itself on the batch's live events) until the counter `key` reads `n`.
 async fn wait_for_count(chrome: &Chrome, key: &str, n: i64, within: Duration) {
     let deadline = Instant::now() + within;
     loop {
@@ -240,7 +240,7 @@ async fn a_whatsapp_template_batch_fills_to_delivered_and_a_throttled_one_pauses
     let (_, batch) = whatsapp_batch(&chrome, &app, campaign, "Hi Ada Hot, the spring sale starts today.").await;
     chrome.wait_for_text("#flash", &format!("Batch {batch}: sending to 3 recipients now.")).await;
     chrome.eval("window.__marker = 1; return null;").await;
-    // The page fills by itself (every 2 s) until every recipient is delivered.
+    // The page fills by itself (on the batch's `batch-<id>` live events) until every recipient is delivered.
     wait_for_count(&chrome, "delivered", 3, Duration::from_secs(40)).await;
     assert_eq!(chrome.eval("return window.__marker || null;").await, serde_json::json!(1), "filled in place, no reload");
     for key in ["queued", "sending", "sent", "failed", "skipped"] {
@@ -272,7 +272,7 @@ async fn a_whatsapp_template_batch_fills_to_delivered_and_a_throttled_one_pauses
     let prefix = "whatsapp:+14156000";
     let (recipients, second) = whatsapp_batch(&chrome, &app, summer, "Hi Client 01, the spring sale starts today.").await;
     until("the first throttled sends", Duration::from_secs(20), || sends(&fake, prefix) >= 2).await;
-    // Mid-send on the page too (its next 2 s poll).
+    // Mid-send on the page too (its next live event).
     let deadline = Instant::now() + Duration::from_secs(10);
     while chrome.text("#batch-done").await.trim() == "0" {
         assert!(Instant::now() < deadline, "the page never showed progress");

@@ -1,0 +1,7 @@
+DROP TRIGGER campaign_batch_status_announce ON campaign_batches;
+DROP FUNCTION campaign_batch_status_announce();
+DROP TRIGGER campaign_flow_reached_announce ON campaign_flow_reached;
+DROP TRIGGER campaign_recipients_announce_delete ON campaign_recipients;
+DROP TRIGGER campaign_recipients_announce_update ON campaign_recipients;
+DROP TRIGGER campaign_recipients_announce_insert ON campaign_recipients;
+DROP FUNCTION campaign_batches_announce();
