@@ -149,13 +149,25 @@ fn session_valid(conn: &mut PgConnection, key_hash: &str, ws: i64, me: i64) -> Q
     Ok(row.n > 0)
 }
 
-/// The events after `after` this user may see: theirs, and the chats visible to them.
+/// How far before the cursor's event a replay looks again. Ids are taken in insert order
+/// but announced in commit order: a transaction that wrote an event earlier and committed
+/// after the cursor's event was delivered has a lower id, and `id > last` alone would skip
+/// it. Its event is dated by its transaction's start, at most this long before the
+/// cursor's (the transactions that write events are short: a webhook, a send, a page's
+/// action), so looking this far back finds it. The events the stream had already in that
+/// window come again: pages only refetch on events, so a repeat costs a request.
+pub const LOOK_BACK_SECS: i64 = 5;
+
+/// The events after `after` this user may see (theirs, and the chats visible to them),
+/// with those of the [`LOOK_BACK_SECS`] before it.
 fn replay(conn: &mut PgConnection, ws: i64, me: i64, role: Role, after: i64) -> QueryResult<Vec<Event>> {
     let visible = crate::chat::visible_sql(role).replace("$USER", &me.to_string());
     let sql = format!(
         "SELECT e.workspace_id, e.id, e.kind, e.client_id, e.chat_id, e.user_id, e.data, e.created_at FROM events e \
          LEFT JOIN chats ON chats.workspace_id = e.workspace_id AND chats.id = e.chat_id \
-         WHERE e.workspace_id = $1 AND e.id > $2 AND e.created_at > now() - interval '1 hour' \
+         WHERE e.workspace_id = $1 AND e.created_at > now() - interval '1 hour' \
+         AND (e.id > $2 OR (e.id < $2 AND e.created_at >= \
+              (SELECT l.created_at FROM events l WHERE l.workspace_id = $1 AND l.id = $2) - make_interval(secs => {LOOK_BACK_SECS}))) \
          AND (e.user_id = $3 OR (e.user_id IS NULL AND chats.id IS NOT NULL AND {visible})) \
          ORDER BY e.id LIMIT {REPLAY_LIMIT}"
     );

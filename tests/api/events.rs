@@ -312,7 +312,7 @@ async fn a_callback_received_by_one_instance_reaches_a_stream_on_another() {
 }
 
 #[tokio::test]
-async fn a_reconnect_with_last_event_id_replays_exactly_what_was_missed() {
+async fn a_reconnect_with_last_event_id_replays_everything_missed_in_order() {
     let app = spawn_app().await;
     let (admin, admin_id) = sign_in(&app, "Acme", Role::Admin).await;
     let acme = workspace_of(&app, admin_id);
@@ -329,20 +329,60 @@ async fn a_reconnect_with_last_event_id_replays_exactly_what_was_missed() {
     inbound(&app, &key, "+14155550123", "SMre3").await;
     let missed = events_after(&app, acme, last_seen);
     assert_eq!(missed.len(), 4, "{missed:?}");
+    // The replay also repeats the events written in the seconds before the cursor (a
+    // transaction that began earlier may have committed after it): here those of the first
+    // message, which the stream had. Everything missed comes, in order, once.
+    let repeated: Vec<(i64, String)> =
+        events_after(&app, acme, 0).into_iter().filter(|(id, _)| *id <= last_seen && first.iter().any(|e| e.id == Some(*id))).collect();
+    let expected: Vec<(i64, String)> = repeated.iter().filter(|(id, _)| *id != last_seen).cloned().chain(missed.iter().cloned()).collect();
+    assert!(expected.len() > missed.len(), "the first message's chat event is in the look-back: {expected:?}");
     let mut stream = open(&admin, Some(last_seen)).await;
     let mut replayed = Vec::new();
-    while replayed.len() < missed.len() {
+    while replayed.len() < expected.len() {
         let e = stream.next_event().await;
         if !e.event.starts_with("chat-") {
             replayed.push((e.id.unwrap(), e.event));
         }
     }
-    assert_eq!(replayed, missed);
+    assert_eq!(replayed, expected);
     // Then live ones, none of the replayed again.
     inbound(&app, &key, "+14155550124", "SMre4").await;
     let live: Vec<(i64, String)> =
         stream.until("message").await.into_iter().filter(|e| !e.event.starts_with("chat-")).map(|e| (e.id.unwrap(), e.event)).collect();
     assert_eq!(live, events_after(&app, acme, missed.last().unwrap().0));
+}
+
+#[tokio::test]
+async fn an_event_whose_transaction_commits_after_a_later_one_was_delivered_is_replayed_after_a_reconnect() {
+    let app = spawn_app().await;
+    let (admin, admin_id) = sign_in(&app, "Acme", Role::Admin).await;
+    let acme = workspace_of(&app, admin_id);
+    let mut stream = open(&admin, None).await;
+    // A transaction writes an event for the admin and stays open…
+    let mut slow = app.conn();
+    diesel::connection::SimpleConnection::batch_execute(&mut slow, "BEGIN").unwrap();
+    diesel::sql_query(format!("SELECT emit_event({acme}, 'badge', NULL, NULL, {admin_id}, '{{\"notifications\": 1}}'::jsonb)")).execute(&mut slow).unwrap();
+    let late = events_after(&app, acme, 0);
+    assert!(late.is_empty(), "not visible before its commit");
+    // …while a later-numbered one commits and is delivered.
+    diesel::sql_query(format!("SELECT emit_event({acme}, 'badge', NULL, NULL, {admin_id}, '{{\"notifications\": 2}}'::jsonb)")).execute(&mut app.conn()).unwrap();
+    let delivered = stream.next_event().await;
+    assert_eq!((delivered.event.as_str(), delivered.data.as_str()), ("badge", r#"{"notifications":2}"#));
+    let cursor = delivered.id.unwrap();
+    // The stream drops; then the first transaction commits (its event numbered below the
+    // cursor) and goes out live — another tab of the admin's shows it has been fanned out
+    // before the first one reconnects.
+    drop(stream);
+    let mut other_tab = open(&admin, None).await;
+    diesel::connection::SimpleConnection::batch_execute(&mut slow, "COMMIT").unwrap();
+    assert_eq!(other_tab.next_event().await.data, r#"{"notifications":1}"#);
+    let all = events_after(&app, acme, 0);
+    assert_eq!(all.len(), 2);
+    assert!(all[0].0 < cursor, "the late event has the lower id");
+    // The reconnect gets it.
+    let mut stream = open(&admin, Some(cursor)).await;
+    let replayed = stream.next_event().await;
+    assert_eq!((replayed.id, replayed.event.as_str(), replayed.data.as_str()), (Some(all[0].0), "badge", r#"{"notifications":1}"#));
 }
 
 #[tokio::test]
