@@ -399,12 +399,7 @@ async fn a_worker_killed_mid_batch_leaves_every_recipient_sent_exactly_once() {
 #[tokio::test]
 async fn an_email_batch_goes_through_smtp_with_a_working_unsubscribe_link() {
     let sink = SmtpSink::start();
-    let url = sink.url();
-    let app = spawn_app_with(|s| {
-        s.smtp_url = Some(url.parse().unwrap());
-        s.public_url = Some("http://crm.acme.test/".parse().unwrap());
-    })
-    .await;
+    let app = email_app(&sink, "http://crm.acme.test/").await;
     let (browser, admin) = app.signed_in(Role::Admin).await;
     let ws = admin.workspace_id;
     let c = campaign(&app, ws, "active", "'email'");
@@ -506,11 +501,12 @@ fn header(mail: &crate::support::smtp::Received, name: &str) -> Option<String> {
     head.replace("\r\n ", " ").replace("\r\n\t", " ").lines().find_map(|l| l.strip_prefix(&format!("{name}: ")).map(str::to_string))
 }
 
-async fn email_app(sink: &SmtpSink) -> TestApp {
+/// The app sending through `sink`, reached at `public_url` (the links in its emails).
+async fn email_app(sink: &SmtpSink, public_url: &str) -> TestApp {
     let url = sink.url();
     spawn_app_with(|s| {
         s.smtp_url = Some(url.parse().unwrap());
-        s.public_url = Some("https://crm.acme.test/".parse().unwrap());
+        s.public_url = Some(public_url.parse().unwrap());
     })
     .await
 }
@@ -518,7 +514,7 @@ async fn email_app(sink: &SmtpSink) -> TestApp {
 #[tokio::test]
 async fn an_email_batch_with_an_html_body_sends_both_parts_with_the_fields_escaped() {
     let sink = SmtpSink::start();
-    let app = email_app(&sink).await;
+    let app = email_app(&sink, "https://crm.acme.test/").await;
     let (browser, admin) = app.signed_in(Role::Admin).await;
     let ws = admin.workspace_id;
     let c = campaign(&app, ws, "active", "'email'");
@@ -572,7 +568,7 @@ async fn an_email_batch_with_an_html_body_sends_both_parts_with_the_fields_escap
 #[tokio::test]
 async fn a_plain_only_email_batch_keeps_its_html_part_and_one_click_post_opts_out() {
     let sink = SmtpSink::start();
-    let app = email_app(&sink).await;
+    let app = email_app(&sink, "https://crm.acme.test/").await;
     let (browser, admin) = app.signed_in(Role::Admin).await;
     let ws = admin.workspace_id;
     let c = campaign(&app, ws, "active", "'email'");
@@ -619,12 +615,7 @@ async fn a_plain_only_email_batch_keeps_its_html_part_and_one_click_post_opts_ou
 #[tokio::test]
 async fn over_plain_http_the_link_header_is_sent_without_the_one_click_header() {
     let sink = SmtpSink::start();
-    let url = sink.url();
-    let app = spawn_app_with(|s| {
-        s.smtp_url = Some(url.parse().unwrap());
-        s.public_url = Some("http://crm.acme.test/".parse().unwrap());
-    })
-    .await;
+    let app = email_app(&sink, "http://crm.acme.test/").await;
     let (browser, admin) = app.signed_in(Role::Admin).await;
     let ws = admin.workspace_id;
     let c = campaign(&app, ws, "active", "'email'");
