@@ -63,6 +63,17 @@ fn sent(fake: &FakeTwilio) -> usize {
     fake.messages().iter().filter(|m| m.to.contains("+1415600")).count()
 }
 
+/// An active WhatsApp campaign with `clients` new clients attached, an approved "Hello {{1}}"
+/// template, and the sender's rate set to `rate` per second: (campaign, template).
+fn hello_campaign(s: &Setup, rate: u32, clients: i64) -> (i64, i64) {
+    let ws = s.workspace_id;
+    sql(&s.app, &format!("UPDATE twilio_settings SET whatsapp_rate = {rate} WHERE workspace_id = {ws}"));
+    let c = campaign(&s.app, ws, "active", "'whatsapp'");
+    let template = add_template(&s.app, ws, "HXhello", "hello", "Hello {{1}}", "approved");
+    attach_new_clients(&s.app, ws, c, clients);
+    (c, template)
+}
+
 async fn whatsapp_batch(s: &Setup, campaign: i64, template: i64, send_at: &str) -> i64 {
     let t = template.to_string();
     let r = s.browser.post(&format!("/campaigns/{campaign}/whatsapp-messages"), &[("mode", "template"), ("template_id", &t), ("var_1", "name"), ("send_at", send_at)]).await;
@@ -192,10 +203,7 @@ async fn batch_routes_are_403_for_agents_and_404_for_another_department_or_works
 async fn a_hundred_recipients_are_sent_at_the_senders_rate_once_each_and_the_skipped_never() {
     let s = setup_with(true, |c| c.job_workers = 2).await;
     let ws = s.workspace_id;
-    sql(&s.app, &format!("UPDATE twilio_settings SET whatsapp_rate = 20 WHERE workspace_id = {ws}"));
-    let c = campaign(&s.app, ws, "active", "'whatsapp'");
-    let template = add_template(&s.app, ws, "HXhello", "hello", "Hello {{1}}", "approved");
-    attach_new_clients(&s.app, ws, c, 100);
+    let (c, template) = hello_campaign(&s, 20, 100);
     let opted = new_client(&s.app, ws, "name, phone, opt_out_whatsapp_at", "'Bola Opted', '+14155550124', '2026-11-02 10:00+00'");
     let phoneless = new_client(&s.app, ws, "name", "'Chidi Nophone'");
     attach(&s.app, ws, c, opted);
@@ -281,10 +289,7 @@ async fn pausing_stops_new_sends_within_a_second_on_both_instances_and_resuming_
         c.job_workers = 2;
     })
     .await;
-    sql(&s.app, &format!("UPDATE twilio_settings SET whatsapp_rate = 10 WHERE workspace_id = {ws}"));
-    let c = campaign(&s.app, ws, "active", "'whatsapp'");
-    let template = add_template(&s.app, ws, "HXhello", "hello", "Hello {{1}}", "approved");
-    attach_new_clients(&s.app, ws, c, 30);
+    let (c, template) = hello_campaign(&s, 10, 30);
     let b = whatsapp_batch(&s, c, template, "").await;
     let at_pause = pause_and_settle(&s, c, 8).await;
     assert!(at_pause < 30, "paused part-way ({at_pause} sent)");
@@ -305,10 +310,7 @@ async fn pausing_stops_new_sends_within_a_second_on_both_instances_and_resuming_
 async fn completing_cancels_what_is_left_and_nothing_more_is_sent() {
     let s = setup_with(true, |c| c.job_workers = 2).await;
     let ws = s.workspace_id;
-    sql(&s.app, &format!("UPDATE twilio_settings SET whatsapp_rate = 10 WHERE workspace_id = {ws}"));
-    let c = campaign(&s.app, ws, "active", "'whatsapp'");
-    let template = add_template(&s.app, ws, "HXhello", "hello", "Hello {{1}}", "approved");
-    attach_new_clients(&s.app, ws, c, 30);
+    let (c, template) = hello_campaign(&s, 10, 30);
     let b = whatsapp_batch(&s, c, template, "").await;
     while sent(&s.fake) < 5 {
         tokio::time::sleep(Duration::from_millis(20)).await;
@@ -361,11 +363,7 @@ async fn a_worker_killed_mid_batch_leaves_every_recipient_sent_exactly_once() {
     use crate::support::fake_twilio::Fault;
     use std::sync::atomic::Ordering;
     let s = setup_with(true, |c| c.job_workers = 0).await;
-    let ws = s.workspace_id;
-    sql(&s.app, &format!("UPDATE twilio_settings SET whatsapp_rate = 20 WHERE workspace_id = {ws}"));
-    let c = campaign(&s.app, ws, "active", "'whatsapp'");
-    let template = add_template(&s.app, ws, "HXhello", "hello", "Hello {{1}}", "approved");
-    attach_new_clients(&s.app, ws, c, 30);
+    let (c, template) = hello_campaign(&s, 20, 30);
     let b = whatsapp_batch(&s, c, template, "").await;
     let mut first = worker_process(&s);
     while s.fake.accepted.load(Ordering::SeqCst) < 10 {
@@ -686,10 +684,7 @@ async fn a_group_paused_part_way_leaves_its_unsent_messages_queued_and_the_resum
     let s = setup_with(true, |c| c.job_workers = 1).await;
     let ws = s.workspace_id;
     // 100/s: a group of 50 takes half a second.
-    sql(&s.app, &format!("UPDATE twilio_settings SET whatsapp_rate = 100 WHERE workspace_id = {ws}"));
-    let c = campaign(&s.app, ws, "active", "'whatsapp'");
-    let template = add_template(&s.app, ws, "HXhello", "hello", "Hello {{1}}", "approved");
-    attach_new_clients(&s.app, ws, c, 120);
+    let (c, template) = hello_campaign(&s, 100, 120);
     let b = whatsapp_batch(&s, c, template, "").await;
     let at_pause = pause_and_settle(&s, c, 10).await;
     assert!(at_pause < 50, "paused inside the first group ({at_pause} sent)");
@@ -729,10 +724,7 @@ async fn a_group_paused_part_way_leaves_its_unsent_messages_queued_and_the_resum
 async fn a_long_batch_hands_its_worker_back_so_another_job_runs_in_between() {
     let s = setup_with(true, |c| c.job_workers = 1).await;
     let ws = s.workspace_id;
-    sql(&s.app, &format!("UPDATE twilio_settings SET whatsapp_rate = 20 WHERE workspace_id = {ws}"));
-    let c = campaign(&s.app, ws, "active", "'whatsapp'");
-    let template = add_template(&s.app, ws, "HXhello", "hello", "Hello {{1}}", "approved");
-    attach_new_clients(&s.app, ws, c, 100); // 5 s at 20/s
+    let (c, template) = hello_campaign(&s, 20, 100); // 5 s at 20/s
     let b = whatsapp_batch(&s, c, template, "").await;
     while sent(&s.fake) < 5 {
         tokio::time::sleep(Duration::from_millis(20)).await;
@@ -790,11 +782,7 @@ async fn status_callback(app: &TestApp, m: &crate::support::fake_twilio::SentMes
 async fn a_callback_that_arrives_before_the_bulk_record_is_applied_by_it() {
     use crate::support::fake_twilio::Fault;
     let s = setup_with(true, |c| c.job_workers = 1).await;
-    let ws = s.workspace_id;
-    sql(&s.app, &format!("UPDATE twilio_settings SET whatsapp_rate = 1000 WHERE workspace_id = {ws}"));
-    let c = campaign(&s.app, ws, "active", "'whatsapp'");
-    let template = add_template(&s.app, ws, "HXhello", "hello", "Hello {{1}}", "approved");
-    attach_new_clients(&s.app, ws, c, 10);
+    let (c, template) = hello_campaign(&s, 1000, 10);
     s.fake.push_fault(Fault::Slow(Duration::from_secs(3)));
     let started = Instant::now();
     let b = whatsapp_batch(&s, c, template, "").await;
@@ -825,11 +813,7 @@ async fn a_callback_that_arrives_before_the_bulk_record_is_applied_by_it() {
 async fn a_worker_killed_before_the_bulk_record_leaves_sends_that_reconciliation_adopts_never_resent() {
     use crate::support::fake_twilio::Fault;
     let s = setup_with(true, |c| c.job_workers = 0).await;
-    let ws = s.workspace_id;
-    sql(&s.app, &format!("UPDATE twilio_settings SET whatsapp_rate = 1000 WHERE workspace_id = {ws}"));
-    let c = campaign(&s.app, ws, "active", "'whatsapp'");
-    let template = add_template(&s.app, ws, "HXhello", "hello", "Hello {{1}}", "approved");
-    attach_new_clients(&s.app, ws, c, 10);
+    let (c, template) = hello_campaign(&s, 1000, 10);
     let b = whatsapp_batch(&s, c, template, "").await;
     // The group's first send hangs at Twilio after it took it; the rest of the group goes
     // through the other call in flight, and its record waits for the group's end.
