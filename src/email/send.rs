@@ -26,13 +26,17 @@ pub fn job(env: &JobEnv, job: &Job) -> Result<(), JobError> {
     // recipient rather than stored in the payload (the link is its client's capability).
     let base = crate::messaging::send::public_base(&env.settings);
     let unsubscribe = payload.campaign.map(|c| crate::campaigns::batches::unsubscribe_url(&base, &env.at_rest_key, job.workspace_id, c.client_id));
-    let message = build_with(&config.from, &email, unsubscribe.as_deref())?;
-    let transport = config.transport().map_err(JobError::Permanent)?;
-    let outcome = match transport.send(&message) {
-        Ok(_) => Ok(()),
-        Err(e) if e.is_permanent() => Err(JobError::Permanent(format!("SMTP refused the message: {e}"))),
-        Err(e) => Err(JobError::Retry(format!("SMTP: {e}"))),
-    };
+    // Every way this can fail (a bad address, a bad transport setting, SMTP's answer) ends
+    // in `outcome`, so a campaign recipient never stays `sending`.
+    let outcome = (|| {
+        let message = build_with(&config.from, &email, unsubscribe.as_deref())?;
+        let transport = config.transport().map_err(JobError::Permanent)?;
+        match transport.send(&message) {
+            Ok(_) => Ok(()),
+            Err(e) if e.is_permanent() => Err(JobError::Permanent(format!("SMTP refused the message: {e}"))),
+            Err(e) => Err(JobError::Retry(format!("SMTP: {e}"))),
+        }
+    })();
     // A campaign email's recipient: sent once SMTP took it, failed when refused for good.
     if let Some(c) = payload.campaign {
         let error = match &outcome {
@@ -46,10 +50,6 @@ pub fn job(env: &JobEnv, job: &Job) -> Result<(), JobError> {
         crate::campaigns::dispatch::email_outcome(&mut conn, job.workspace_id, c.batch_id, c.client_id, error.as_deref())?;
     }
     outcome
-}
-
-pub fn build(from: &str, email: &Email) -> Result<Message, JobError> {
-    build_with(from, email, None)
 }
 
 /// The message; with `unsubscribe`, the `List-Unsubscribe` header, and when the URL is

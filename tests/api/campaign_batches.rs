@@ -844,3 +844,20 @@ async fn a_worker_killed_before_the_bulk_record_leaves_sends_that_reconciliation
     }
     assert_eq!(s.app.count(&format!("SELECT count(*) FROM campaign_recipients WHERE batch_id = {b} AND status = 'sending'")), 10);
 }
+
+#[tokio::test]
+async fn an_email_that_cannot_be_addressed_fails_its_recipient_instead_of_leaving_it_sending() {
+    let sink = SmtpSink::start();
+    let app = email_app(&sink, "https://crm.acme.test/").await;
+    let (browser, admin) = app.signed_in(Role::Admin).await;
+    let ws = admin.workspace_id;
+    let c = campaign(&app, ws, "active", "'email'");
+    // An address no mailbox parser takes (written straight into the table).
+    let bad = new_client(&app, ws, "name, email", "'Bad Address', 'not an address'");
+    attach(&app, ws, c, bad);
+    let r = browser.post(&format!("/campaigns/{c}/emails"), &[("subject", "News"), ("body", "Hello"), ("send_at", "")]).await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    wait_for(&app, &format!("EXISTS (SELECT 1 FROM campaign_recipients WHERE client_id = {bad} AND status = 'failed')")).await;
+    assert!(text(&app, &format!("SELECT error_message FROM campaign_recipients WHERE client_id = {bad}")).contains("bad recipient address"));
+    assert_eq!(sink.received().len(), 0);
+}

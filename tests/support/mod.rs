@@ -212,7 +212,6 @@ impl Browser {
         self.client.get(self.url(path)).header("HX-Request", "true").send().await.expect("htmx GET")
     }
 
-    /// The session's CSRF token, as a page shows it.
     /// A form post as htmx sends it: HX-Request, the CSRF token in its header, and the
     /// client page's timeline as the target.
     pub async fn htmx_post(&self, path: &str, fields: &[(&str, &str)]) -> Response {
@@ -234,6 +233,7 @@ impl Browser {
             .expect("htmx POST")
     }
 
+    /// The session's CSRF token, as a page shows it.
     pub async fn csrf(&self) -> String {
         let html = self.get("/login").await.text().await.unwrap();
         csrf_in(&html).expect("csrf token on /login")
