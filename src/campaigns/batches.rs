@@ -121,23 +121,37 @@ pub fn skip_reason(channel: BatchChannel, client: &Client, zone: &str) -> Option
     }
 }
 
-/// One recipient per attached client, in one statement. `$1` workspace, `$2` batch, `$3`
-/// campaign, `$4` the workspace's zone (the opt-out date in the reason).
-fn recipients_sql(channel: BatchChannel) -> String {
+/// Who a new batch's recipients are.
+#[derive(Clone, Copy, Debug)]
+pub enum RecipientSource {
+    /// The campaign's attached clients (`$3` = the campaign).
+    Attached,
+    /// The failed recipients of an earlier batch (`$3` = that batch): a re-target.
+    FailedOf,
+}
+
+/// One recipient per client of `source`, in one statement, each queued or skipped with the
+/// reason. `$1` workspace, `$2` the new batch, `$3` campaign or earlier batch (see
+/// [`RecipientSource`]), `$4` the workspace's zone (the opt-out date in the reason).
+pub fn recipients_sql(channel: BatchChannel, source: RecipientSource) -> String {
     let (opt_out, address, missing) = match channel {
         BatchChannel::WhatsApp => ("opt_out_whatsapp_at", "phone", "No phone number"),
         BatchChannel::Sms => ("opt_out_sms_at", "phone", "No phone number"),
         BatchChannel::Email => ("opt_out_email_at", "email", "No email address"),
     };
     let label = channel_label(channel);
+    let (from, which) = match source {
+        RecipientSource::Attached => ("campaign_clients cc", "cc.campaign_id = $3"),
+        RecipientSource::FailedOf => ("campaign_recipients cc", "cc.batch_id = $3 AND cc.status = 'failed'"),
+    };
     format!(
         "INSERT INTO campaign_recipients (workspace_id, batch_id, client_id, status, skip_reason) \
          SELECT cc.workspace_id, $2, cc.client_id, \
            CASE WHEN c.{opt_out} IS NOT NULL OR coalesce(btrim(c.{address}), '') = '' THEN 'skipped' ELSE 'queued' END, \
            CASE WHEN c.{opt_out} IS NOT NULL THEN 'Opted out of {label} on ' || to_char(c.{opt_out} AT TIME ZONE $4, 'YYYY-MM-DD') \
                 WHEN coalesce(btrim(c.{address}), '') = '' THEN '{missing}' END \
-         FROM campaign_clients cc JOIN clients c ON c.workspace_id = cc.workspace_id AND c.id = cc.client_id \
-         WHERE cc.workspace_id = $1 AND cc.campaign_id = $3"
+         FROM {from} JOIN clients c ON c.workspace_id = cc.workspace_id AND c.id = cc.client_id \
+         WHERE cc.workspace_id = $1 AND {which} ORDER BY cc.client_id"
     )
 }
 
@@ -692,7 +706,7 @@ pub fn insert_batch(tx: &mut PgConnection, ws: i64, campaign_id: i64, new: &NewB
         ))
         .returning(campaign_batches::id)
         .get_result(tx)?;
-    diesel::sql_query(recipients_sql(channel))
+    diesel::sql_query(recipients_sql(channel, RecipientSource::Attached))
         .bind::<BigInt, _>(ws)
         .bind::<BigInt, _>(batch_id)
         .bind::<BigInt, _>(campaign_id)

@@ -433,6 +433,7 @@ pub async fn retarget(ctx: Ctx, state: Data<AppState>, path: Path<(i64, String, 
     let scope = CampaignScope::of(&ctx)?;
     let (id, segment, batch_id) = path.into_inner();
     let (now, user_id) = (state.clock.now(), ctx.user_id());
+    let zone = ctx.zone().name().to_string();
     let entry = ctx.audit("campaigns.batch_retargeted", "campaigns", id);
     let location = db::run(&state.pool, move |conn| {
         conn.transaction(|tx| {
@@ -470,23 +471,14 @@ pub async fn retarget(ctx: Ctx, state: Data<AppState>, path: Path<(i64, String, 
             .bind::<BigInt, _>(user_id)
             .get_result::<Id>(tx)?
             .id;
-            let opted_out = match channel {
-                BatchChannel::WhatsApp => "c.opt_out_whatsapp_at",
-                BatchChannel::Sms => "c.opt_out_sms_at",
-                BatchChannel::Email => "c.opt_out_email_at",
-            };
-            let added = diesel::sql_query(format!(
-                "INSERT INTO campaign_recipients (workspace_id, batch_id, client_id, status, skip_reason) \
-                 SELECT r.workspace_id, $3, r.client_id, CASE WHEN {opted_out} IS NULL THEN 'queued' ELSE 'skipped' END, \
-                   CASE WHEN {opted_out} IS NULL THEN NULL ELSE 'Opted out of {label}' END \
-                 FROM campaign_recipients r JOIN clients c ON c.workspace_id = r.workspace_id AND c.id = r.client_id \
-                 WHERE r.workspace_id = $1 AND r.batch_id = $2 AND r.status = 'failed' ORDER BY r.client_id",
-                label = channel.as_str(),
-            ))
-            .bind::<BigInt, _>(scope.workspace_id)
-            .bind::<BigInt, _>(batch.id)
-            .bind::<BigInt, _>(new_id)
-            .execute(tx)?;
+            // The same rows a new batch gets: queued, or skipped with the reason (an opt-out
+            // or a missing address since the failure).
+            let added = diesel::sql_query(crate::campaigns::batches::recipients_sql(channel, crate::campaigns::batches::RecipientSource::FailedOf))
+                .bind::<BigInt, _>(scope.workspace_id)
+                .bind::<BigInt, _>(new_id)
+                .bind::<BigInt, _>(batch.id)
+                .bind::<Text, _>(zone)
+                .execute(tx)?;
             if added == 0 {
                 return Err(AppError::Conflict("No recipient of this batch failed: there is nothing to re-target.".into()));
             }

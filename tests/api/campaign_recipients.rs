@@ -298,7 +298,8 @@ async fn the_failed_csv_is_formula_safe_and_retarget_makes_one_batch_of_exactly_
     );
     assert_eq!(
         text(&app, &format!("SELECT string_agg(client_id || ':' || status || ':' || coalesce(skip_reason, ''), ',' ORDER BY client_id) FROM campaign_recipients WHERE batch_id = {nb}")),
-        format!("{evil}:queued:,{ann}:queued:,{out}:skipped:Opted out of whatsapp")
+        // The reason a new batch gives (the day in the workspace's zone, UTC here).
+        format!("{evil}:queued:,{ann}:queued:,{out}:skipped:Opted out of WhatsApp on {}", text(&app, &format!("SELECT to_char(opt_out_whatsapp_at AT TIME ZONE 'UTC', 'YYYY-MM-DD') FROM clients WHERE id = {out}")))
     );
     assert_eq!(counters(&app, w, nb), "queued=2,skipped=1");
     assert_eq!(app.count(&format!("SELECT count(*) FROM jobs WHERE workspace_id = {w} AND kind = 'dispatch-batch'")), 1);
