@@ -216,7 +216,7 @@ pub async fn save_flow(ctx: Ctx, state: Data<AppState>, path: Path<String>, Html
     db::run(&state.pool, move |conn| {
         conn.transaction::<_, AppError, _>(|tx| {
             let flow = find(tx, w, id)?;
-            let name = forms::required_text(form.get("name").map_or("", String::as_str), "Name", 200).map_err(AppError::BadRequest)?;
+            let name = forms::required_text(form.get("name").map_or("", String::as_str), "Name", 200).map_err(AppError::Validation)?;
             let infos: HashMap<i64, TemplateInfo> = template_infos(tx, w)?.into_iter().collect();
             let mut steps = flow.steps();
             let keys: Vec<String> = steps.iter().map(|s| s.key.clone()).collect();

@@ -47,6 +47,10 @@ async fn a_flow_is_built_step_by_step_and_ready_only_when_every_button_leads_som
     let page = admin.get_html(&path).await;
     assert!(page.contains("Step 2 is never reached: no button leads to it."), "{page}");
     // "Yes please" → step 2, "No thanks" ends it.
+    // An empty name is a 422 with the reason, and nothing is saved.
+    let r = admin.post(&path, &[("name", " "), ("next_0_0", "s2"), ("next_0_1", "")]).await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(r.text().await.unwrap().contains("Name"), "the reason names the field");
     assert_redirects_to(&admin.post(&path, &[("name", "Spring offer"), ("next_0_0", "s2"), ("next_0_1", "")]).await, &path);
     let page = admin.get_html(&path).await;
     assert!(page.contains("Ready to send: every button leads to a step or ends the flow."), "{page}");
