@@ -137,7 +137,8 @@ pub async fn open(ctx: Ctx, state: Data<AppState>, HtmlForm(form): HtmlForm<Open
     let client_id: i64 = form.client_id.trim().parse().map_err(|_| AppError::NotFound)?;
     let channel = Channel::parse(form.channel.trim()).ok_or_else(|| AppError::Validation("Channel must be WhatsApp or SMS.".into()))?;
     let scope = Scope::of(&ctx);
-    let entry = ctx.audit("chats.opened", "chats", client_id);
+    // Filed under the client, as the client page's sends and the chat actions are.
+    let entry = ctx.audit("chats.opened", "clients", client_id);
     let id = db::run(&state.pool, move |conn| {
         conn.transaction(|tx| {
             let client = scope.find(tx, client_id)?.ok_or(AppError::NotFound)?;
@@ -402,12 +403,14 @@ pub async fn messages(ctx: Ctx, state: Data<AppState>, path: Path<i64>, Query(q)
 /// A reply: queued and shown at once, or refused (422) with the reason in place.
 pub async fn send(ctx: Ctx, state: Data<AppState>, path: Path<i64>, HtmlForm(form): HtmlForm<MessageForm>) -> Result<HttpResponse, AppError> {
     let (scope, id, me) = (ChatScope::of(&ctx), path.into_inner(), ctx.user_id());
-    let entry = ctx.audit("messages.queued", "chats", id);
+    let mut entry = ctx.audit("messages.queued", "clients", id);
     let (now, zone) = (state.clock.now(), ctx.zone());
     let st = state.clone();
     let typed = form.clone();
     let outcome = db::run(&state.pool, move |conn| {
         let chat = scope.find(conn, id)?.ok_or(AppError::NotFound)?;
+        // Filed under the client (as the client page's send is), so it shows in the client's trail.
+        entry.entity_id = Some(chat.client_id.to_string());
         reply::send(conn, &st, reply::Reply { chat: &chat, user_id: me, now, zone: &zone }, form, entry)
     })
     .await?;

@@ -297,7 +297,8 @@ async fn whatsapp_free_text_only_inside_the_window_and_the_reply_reaches_twilio_
     assert!(html.contains(&format!(r#"<li id="message-{sent_id}" class="bubble outbound">"#)), "appears at once: {html}");
     assert!(html.contains(r#"<span class="ticks pending" title="Sending" aria-label="Sending">⏳</span>"#));
     assert_eq!(app.count(&format!("SELECT count(*) FROM jobs WHERE kind = 'send-message' AND payload->>'message_id' = '{sent_id}'")), 1);
-    assert_eq!(app.count(&format!("SELECT count(*) FROM audit_logs WHERE action = 'messages.queued' AND entity_id = '{chat}'")), 1);
+    // Filed under the client, like the client page's sends.
+    assert_eq!(app.count(&format!("SELECT count(*) FROM audit_logs WHERE action = 'messages.queued' AND module = 'clients' AND entity_id = '{}'", s.client_id)), 1);
     wait_for(app, &format!("EXISTS (SELECT 1 FROM messages WHERE id = {sent_id} AND provider_id IS NOT NULL)")).await;
     let sent = s.fake.messages();
     assert_eq!(sent.len(), 1);
