@@ -3,9 +3,12 @@
 //! the submodules.
 //!
 //! Who: admins see and run every campaign. Managers see and run the campaigns whose
-//! departments are all theirs (at least one), and attach only clients they may see.
-//! Agents have no campaign pages (403): campaigns send to many clients at once, which is
-//! a manager's decision; an agent sees a campaign's sends on their clients' timelines.
+//! departments are all theirs (at least one) and whose attached clients are all clients they
+//! may see, and attach only clients they may see; a campaign an admin fills with anyone else
+//! is out of their scope (404 on every page, export, send and live event), so a manager's
+//! campaign never names or reaches a client that `/clients/{id}` hides from them. Agents
+//! have no campaign pages (403): campaigns send to many clients at once, which is a
+//! manager's decision; an agent sees a campaign's sends on their clients' timelines.
 
 pub mod audience;
 pub mod batches;
@@ -158,13 +161,24 @@ impl Campaign {
     }
 }
 
-/// A manager (`$USER`, an SQL expression) may see the `campaigns` row in scope: it has at
-/// least one department, and none that is not the manager's. Also the live events' rule
-/// (events::hub): who gets a batch's updates.
-pub const MANAGER_COVERS_SQL: &str = "EXISTS (SELECT 1 FROM campaign_departments cd WHERE cd.workspace_id = campaigns.workspace_id AND cd.campaign_id = campaigns.id) \
-     AND NOT EXISTS (SELECT 1 FROM campaign_departments cd WHERE cd.workspace_id = campaigns.workspace_id \
-       AND cd.campaign_id = campaigns.id AND cd.department_id NOT IN \
-       (SELECT ud.department_id FROM user_departments ud WHERE ud.workspace_id = campaigns.workspace_id AND ud.user_id = $USER))";
+/// A manager (`$USER`, an SQL expression named once) may see and run the `campaigns` row in
+/// scope: it has at least one department, none that is not the manager's, and no attached
+/// client the manager may not see (issue 18: an admin may fill a department's campaign with
+/// anyone; its recipients, exports, sends and live events then stay the admin's). Also the
+/// live events' rule (events::hub): who gets a batch's updates.
+pub static MANAGER_COVERS_SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    let sees_client = crate::clients::query::MANAGERS_DEPARTMENTS_HOLD_SQL.replace("$USER", "me.uid");
+    format!(
+        "EXISTS (SELECT 1 FROM (SELECT ($USER)::bigint AS uid) me WHERE \
+         EXISTS (SELECT 1 FROM campaign_departments cd WHERE cd.workspace_id = campaigns.workspace_id AND cd.campaign_id = campaigns.id) \
+         AND NOT EXISTS (SELECT 1 FROM campaign_departments cd WHERE cd.workspace_id = campaigns.workspace_id \
+           AND cd.campaign_id = campaigns.id AND cd.department_id NOT IN \
+           (SELECT ud.department_id FROM user_departments ud WHERE ud.workspace_id = campaigns.workspace_id AND ud.user_id = me.uid)) \
+         AND NOT EXISTS (SELECT 1 FROM campaign_clients cc JOIN clients ON clients.workspace_id = cc.workspace_id AND clients.id = cc.client_id \
+           WHERE cc.workspace_id = campaigns.workspace_id AND cc.campaign_id = campaigns.id \
+           AND clients.assigned_to IS DISTINCT FROM me.uid AND NOT {sees_client}))"
+    )
+});
 
 /// Which campaigns a user may see (and run): see the module's notes.
 #[derive(Clone, Copy, Debug)]

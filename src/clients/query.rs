@@ -15,6 +15,13 @@ use crate::web::numbers::Count;
 
 pub const PER_PAGE: i64 = 50;
 
+/// The `clients` row in scope is in one of the manager `$USER`'s departments (an SQL
+/// condition; a manager also sees the clients assigned to them). Campaigns test their whole
+/// audience with it (crate::campaigns::MANAGER_COVERS_SQL).
+pub const MANAGERS_DEPARTMENTS_HOLD_SQL: &str = "EXISTS (SELECT 1 FROM client_departments cd JOIN user_departments ud \
+     ON ud.workspace_id = cd.workspace_id AND ud.department_id = cd.department_id \
+     WHERE cd.workspace_id = clients.workspace_id AND cd.client_id = clients.id AND ud.user_id = $USER)";
+
 /// Admins see the workspace; managers the clients of their departments (and any assigned
 /// to them); agents the clients assigned to them.
 #[derive(Clone, Copy, Debug)]
@@ -35,15 +42,10 @@ impl Scope {
         match self.role {
             Role::Admin => query,
             Role::Agent => query.filter(clients::assigned_to.eq(self.user_id)),
-            Role::Manager => query.filter(
-                clients::assigned_to.eq(self.user_id).or(sql::<Bool>(
-                    "EXISTS (SELECT 1 FROM client_departments cd JOIN user_departments ud \
-                     ON ud.workspace_id = cd.workspace_id AND ud.department_id = cd.department_id \
-                     WHERE cd.workspace_id = clients.workspace_id AND cd.client_id = clients.id AND ud.user_id = ",
-                )
-                .bind::<BigInt, _>(self.user_id)
-                .sql(")")),
-            ),
+            Role::Manager => {
+                let (before, after) = MANAGERS_DEPARTMENTS_HOLD_SQL.split_once("$USER").expect("the condition names its user");
+                query.filter(clients::assigned_to.eq(self.user_id).or(sql::<Bool>(before).bind::<BigInt, _>(self.user_id).sql(after)))
+            }
         }
     }
 

@@ -201,7 +201,7 @@ impl Hub {
 
     /// Sends `batch-<batch_id>` to the streams of the users here who may see the batch's
     /// campaign (one query): admins, and managers whose departments cover the campaign
-    /// ([`crate::campaigns::MANAGER_COVERS_SQL`]); agents never. Not replayed (no `id:`).
+    /// and whose audience is all theirs ([`crate::campaigns::MANAGER_COVERS_SQL`]); agents never. Not replayed (no `id:`).
     pub fn deliver_batch(&self, conn: &mut PgConnection, workspace_id: i64, batch_id: i64) -> QueryResult<usize> {
         let subscribed = self.users_of(workspace_id);
         if subscribed.is_empty() {

@@ -223,3 +223,36 @@ async fn a_burst_of_changes_is_a_handful_of_events_and_the_last_comes_after_the_
     assert!(done.contains(r#"<div id="recipients-live" data-batch-status="done">"#) && !done.contains("sse:batch") && !done.contains("every 15s"), "{done}");
     assert_eq!(app.count(&format!("SELECT count(*) FROM events WHERE workspace_id = {acme} AND kind <> 'badge'")), 0, "no event row per change");
 }
+
+#[tokio::test]
+async fn a_managers_stream_gets_no_batch_events_of_a_campaign_whose_audience_exceeds_their_scope() {
+    // Issue 18.1: the live part of "a manager sees only campaigns wholly in their scope".
+    let a = spawn_app_with(|s| s.job_workers = 0).await;
+    let admin_email = format!("admin-{}@acme.test", uuid::Uuid::new_v4().simple());
+    let acme = a.create_user("Acme", &admin_email, Role::Admin).workspace_id;
+    let key = twilio(&a, acme);
+    let north = department(&a, acme, "North");
+    let (c, b) = campaign_batch(&a, acme, "North sale", &[north]);
+    recipients(&a, acme, b, "88", 2);
+    // One recipient is North's client; the other is nobody's, yet attached by the admin.
+    sql(&a, &format!("INSERT INTO campaign_clients (workspace_id, campaign_id, client_id) SELECT {acme}, {c}, client_id FROM campaign_recipients WHERE batch_id = {b}"));
+    sql(&a, &format!("INSERT INTO client_departments (workspace_id, client_id, department_id) SELECT {acme}, min(client_id), {north} FROM campaign_recipients WHERE batch_id = {b}"));
+
+    let app = spawn_app_on_with(a.database_url.clone(), |s| s.job_workers = 0).await;
+    let admin = app.browser();
+    assert_eq!(admin.login(&admin_email, PASSWORD).await.status(), StatusCode::SEE_OTHER);
+    let (north_manager, north_id) = sign_in(&app, "Acme", Role::Manager).await;
+    sql(&app, &format!("INSERT INTO user_departments (workspace_id, user_id, department_id) VALUES ({acme}, {north_id}, {north})"));
+    let mut admin_stream = open(&admin, None).await;
+    let mut north_stream = open(&north_manager, None).await;
+    status_callback(&a, &key, "SM880000", "delivered").await;
+    assert_eq!(admin_stream.next_event().await, batch_event(b));
+    notify(&app, acme, north_id, "for the north manager");
+    let saw = north_stream.until("badge").await;
+    assert_eq!(saw.len(), 1, "the audience is not all the manager's: no batch event ({saw:?})");
+
+    // The outsider joins North: the campaign is the manager's again, and so are its events.
+    sql(&app, &format!("INSERT INTO client_departments (workspace_id, client_id, department_id) SELECT {acme}, max(client_id), {north} FROM campaign_recipients WHERE batch_id = {b}"));
+    status_callback(&a, &key, "SM880001", "delivered").await;
+    assert_eq!(north_stream.next_event().await, batch_event(b));
+}

@@ -504,3 +504,69 @@ async fn the_list_is_paginated_newest_first_with_counts_of_clients_and_batches()
     let (fresh, _) = empty.signed_in(Role::Admin).await;
     assert!(fresh.get_html("/campaigns").await.contains("No campaigns yet."));
 }
+
+#[tokio::test]
+async fn a_manager_neither_sees_nor_runs_a_campaign_whose_audience_holds_clients_outside_their_scope() {
+    // Issue 18.1: an admin fills a Sales campaign with every client; the Sales manager could
+    // list the outsiders as recipients, export them and send to them.
+    let app = spawn_app().await;
+    let (admin, me) = app.signed_in(Role::Admin).await;
+    let w = me.workspace_id;
+    let at_rest = switchboard::crypto::derive("test-secret-key-".repeat(4).as_bytes());
+    diesel::sql_query("INSERT INTO twilio_settings (workspace_id, account_sid, auth_token_sealed, sms_from) VALUES ($1, 'AC00000000000000000000000000000000', $2, $3)")
+        .bind::<diesel::sql_types::BigInt, _>(w)
+        .bind::<diesel::sql_types::Binary, _>(switchboard::crypto::seal(&at_rest, b"token"))
+        .bind::<diesel::sql_types::Text, _>(SENDER)
+        .execute(&mut app.conn())
+        .unwrap();
+    let (manager, manager_user) = app.signed_in(Role::Manager).await;
+    let sales = department(&app, w, "Sales");
+    let support = department(&app, w, "Support");
+    switchboard::users::model::set_departments(&mut app.conn(), w, manager_user.id, &[sales]).unwrap();
+    let insider = client(&app, w, "Ines Insider", "hot", &[sales], None);
+    let theirs = client(&app, w, "Tom Theirs", "hot", &[], Some(manager_user.id));
+    let outsider = client(&app, w, "Olga Outsider", "hot", &[support], None);
+    for (id, phone) in [(insider, "+14155550131"), (theirs, "+14155550132"), (outsider, "+14155550133")] {
+        sql(&app, &format!("UPDATE clients SET phone = '{phone}', email = 'c{id}@x.test' WHERE id = {id}"));
+    }
+    assert_eq!(manager.get(&format!("/clients/{outsider}")).await.status(), StatusCode::NOT_FOUND);
+
+    // A campaign whose audience is all the manager's (a department's client and their own).
+    let r = admin.post("/campaigns", &[("name", "Sales only"), ("channels", "sms"), ("department_ids", &sales.to_string())]).await;
+    let fine = campaign_id_of(&r);
+    admin.post(&format!("/campaigns/{fine}/attach-clients"), &[("mode", "selected"), ("client_ids", &insider.to_string()), ("client_ids", &theirs.to_string())]).await;
+    assert_eq!(manager.get(&format!("/campaigns/{fine}")).await.status(), StatusCode::OK);
+
+    // The same, filled by the admin with every client.
+    let r = admin.post("/campaigns", &[("name", "Sales plus"), ("channels", "sms"), ("department_ids", &sales.to_string())]).await;
+    let c = campaign_id_of(&r);
+    assert_redirects_to(&admin.post(&format!("/campaigns/{c}/attach-clients"), &[("mode", "all")]).await, &format!("/campaigns/{c}"));
+    assert_eq!(attached(&app, c), vec![insider, theirs, outsider]);
+    let r = admin.post(&format!("/campaigns/{c}/sms-messages"), &[("body", "Hi {{name}}"), ("send_at", "2031-03-04 09:30")]).await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER, "{}", r.text().await.unwrap());
+    let recipients_page = location(&r);
+    assert!(admin.get_html(&recipients_page).await.contains("Olga Outsider"));
+
+    let before = crate::walk::fingerprint(&app);
+    let list = manager.get_html("/campaigns").await;
+    assert!(list.contains("Sales only") && !list.contains("Sales plus"), "{list}");
+    for path in [
+        format!("/campaigns/{c}"),
+        recipients_page.clone(),
+        format!("{recipients_page}.csv?status=failed"),
+        format!("/campaigns/{c}/sms-messages"),
+        format!("/campaigns/{c}/attach-clients?mode=all"),
+    ] {
+        assert_eq!(manager.get(&path).await.status(), StatusCode::NOT_FOUND, "{path}");
+    }
+    for path in [format!("/campaigns/{c}/sms-messages"), format!("/campaigns/{c}/start"), format!("/campaigns/{c}/attach-clients"), format!("{recipients_page}/retarget")] {
+        let r = manager.post(&path, &[("body", "Hi {{name}} {{phone}} {{email}}"), ("mode", "all")]).await;
+        assert_eq!(r.status(), StatusCode::NOT_FOUND, "{path}");
+    }
+    assert_eq!(crate::walk::fingerprint(&app), before, "the manager changed nothing");
+
+    // A client who leaves the manager's departments takes the campaign out of their scope.
+    sql(&app, &format!("DELETE FROM client_departments WHERE client_id = {insider}"));
+    assert_eq!(manager.get(&format!("/campaigns/{fine}")).await.status(), StatusCode::NOT_FOUND);
+    assert_eq!(admin.get(&format!("/campaigns/{fine}")).await.status(), StatusCode::OK);
+}
