@@ -40,6 +40,9 @@ pub struct TimelineItem {
     pub campaign_href: Option<String>,
     #[diesel(sql_type = Nullable<Text>)]
     pub reply: Option<String>,
+    /// Messages whose outcome was unknown: who resent it (issue 18: once only).
+    #[diesel(sql_type = Nullable<Text>)]
+    pub resent_by: Option<String>,
 }
 
 impl TimelineItem {
@@ -72,9 +75,9 @@ impl TimelineItem {
         format!("{channel} {way}")
     }
 
-    /// An outbound message whose outcome is unknown: a person may resend it.
+    /// An outbound message whose outcome is unknown, not resent yet: a person may resend it.
     pub fn can_resend(&self) -> bool {
-        self.is_message() && self.label == "unknown"
+        self.is_message() && self.label == "unknown" && self.resent_by.is_none()
     }
 }
 
@@ -91,11 +94,11 @@ pub fn page(conn: &mut PgConnection, workspace_id: i64, client_id: i64, page: i6
         "SELECT * FROM ( \
            SELECT 'communication' AS source, c.id, c.kind AS label, c.occurred_at AS at, c.notes, u.name AS person, \
              NULL::text AS channel, NULL::text AS direction, NULL::text AS error, \
-             NULL::text AS campaign, NULL::text AS campaign_href, NULL::text AS reply \
+             NULL::text AS campaign, NULL::text AS campaign_href, NULL::text AS reply, NULL::text AS resent_by \
            FROM communications c LEFT JOIN users u ON u.workspace_id = c.workspace_id AND u.id = c.user_id \
            WHERE c.workspace_id = $1 AND c.client_id = $2 AND c.kind NOT IN ('whatsapp', 'sms') \
            UNION ALL \
-           SELECT 'follow_up', f.id, f.status, f.due_at, f.notes, u.name, NULL, NULL, NULL, NULL, NULL, NULL \
+           SELECT 'follow_up', f.id, f.status, f.due_at, f.notes, u.name, NULL, NULL, NULL, NULL, NULL, NULL, NULL \
            FROM follow_ups f LEFT JOIN users u ON u.workspace_id = f.workspace_id AND u.id = f.assigned_to \
            WHERE f.workspace_id = $1 AND f.client_id = $2 \
            UNION ALL \
@@ -103,7 +106,9 @@ pub fn page(conn: &mut PgConnection, workspace_id: i64, client_id: i64, page: i6
              CASE WHEN m.error_code IS NOT NULL THEN concat_ws(' ', m.error_message, '(error ' || m.error_code || ')') ELSE m.error_message END, \
              cp.name, \
              '/campaigns/' || b.campaign_id || '/' || CASE b.channel WHEN 'whatsapp' THEN 'whatsapp-messages' WHEN 'sms' THEN 'sms-messages' ELSE 'emails' END || '/' || b.id || '/recipients', \
-             r.reply \
+             r.reply, \
+             (SELECT coalesce(ru.name, 'someone') FROM message_resends mr LEFT JOIN users ru ON ru.workspace_id = mr.workspace_id AND ru.id = mr.resent_by \
+              WHERE mr.workspace_id = m.workspace_id AND mr.message_id = m.id) \
            FROM messages m LEFT JOIN users u ON u.workspace_id = m.workspace_id AND u.id = m.created_by \
            LEFT JOIN campaign_batches b ON b.workspace_id = m.workspace_id AND b.id = m.batch_id \
            LEFT JOIN campaigns cp ON cp.workspace_id = b.workspace_id AND cp.id = b.campaign_id \

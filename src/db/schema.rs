@@ -346,6 +346,16 @@ diesel::table! {
 }
 
 diesel::table! {
+    message_resends (workspace_id, message_id) {
+        workspace_id -> Int8,
+        message_id -> Int8,
+        new_message_id -> Int8,
+        resent_by -> Nullable<Int8>,
+        resent_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     send_throttles (workspace_id, sender) {
         workspace_id -> Int8,
         sender -> Text,
@@ -587,6 +597,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     imports,
     jobs,
     login_failures,
+    message_resends,
     messages,
     notifications,
     rate_events,

@@ -280,14 +280,20 @@ async fn queued(ctx: &Ctx, state: &AppState, client_id: i64) -> Result<HttpRespo
 }
 
 /// A new message with the same content as one whose outcome is unknown: a person checked
-/// and decided to send again.
+/// and decided to send again. Once: the old message is locked, and the resend recorded
+/// against it (`message_resends`, keyed by the old message) in the transaction that queues
+/// the copy, so a second press, concurrent or later, is a 409 naming who resent it.
 pub async fn resend(ctx: Ctx, state: Data<AppState>, path: Path<(i64, i64)>) -> Result<HttpResponse, AppError> {
     let (scope, (client_id, message_id)) = (Scope::of(&ctx), path.into_inner());
     let entry = ctx.audit("messages.resent", "clients", client_id);
+    let zone = ctx.zone();
     db::run(&state.pool, move |conn| {
         conn.transaction(|tx| {
             let client = scope.find(tx, client_id)?.ok_or(AppError::NotFound)?;
-            let old = store::find(tx, scope.workspace_id, message_id)?.filter(|m| m.client_id == Some(client_id)).ok_or(AppError::NotFound)?;
+            let old = store::find_for_update(tx, scope.workspace_id, message_id)?.filter(|m| m.client_id == Some(client_id)).ok_or(AppError::NotFound)?;
+            if let Some((who, at)) = store::resent_by(tx, scope.workspace_id, old.id)? {
+                return Err(AppError::Conflict(format!("This message was already resent by {who} at {}.", zone.time(at))));
+            }
             if old.status != MessageStatus::Unknown {
                 return Err(AppError::Validation("Only a message whose outcome is unknown can be resent.".into()));
             }
@@ -312,7 +318,9 @@ pub async fn resend(ctx: Ctx, state: Data<AppState>, path: Path<(i64, i64)>) -> 
                 batch_id: None,
             };
             let entry = entry.before(json!({ "message_id": old.id, "status": old.status.as_str() }));
-            queue(tx, &new, entry)
+            let copy = queue(tx, &new, entry)?;
+            store::record_resend(tx, scope.workspace_id, old.id, copy, scope.user_id)?;
+            Ok(copy)
         })
     })
     .await?;

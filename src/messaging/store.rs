@@ -13,7 +13,7 @@ use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Integer, Nullable, Text};
 
-use crate::db::schema::{early_status_callbacks, messages};
+use crate::db::schema::{early_status_callbacks, message_resends, messages, users};
 use crate::messaging::{Channel, Direction, MessageStatus, StatusReport};
 
 #[derive(Clone, Debug, Queryable, Selectable, QueryableByName)]
@@ -99,6 +99,36 @@ fn insert_rows(conn: &mut PgConnection, news: &[NewOutbound]) -> QueryResult<Vec
 
 pub fn find(conn: &mut PgConnection, workspace_id: i64, id: i64) -> QueryResult<Option<Message>> {
     messages::table.find((workspace_id, id)).select(Message::as_select()).first(conn).optional()
+}
+
+/// The message, locked until the transaction ends (a resend decides on it).
+pub fn find_for_update(conn: &mut PgConnection, workspace_id: i64, id: i64) -> QueryResult<Option<Message>> {
+    messages::table.find((workspace_id, id)).select(Message::as_select()).for_update().first(conn).optional()
+}
+
+/// Who resent the message and when (the name "someone" when the user is gone).
+pub fn resent_by(conn: &mut PgConnection, workspace_id: i64, id: i64) -> QueryResult<Option<(String, DateTime<Utc>)>> {
+    message_resends::table
+        .left_join(users::table.on(users::workspace_id.eq(message_resends::workspace_id).and(users::id.nullable().eq(message_resends::resent_by))))
+        .filter(message_resends::workspace_id.eq(workspace_id))
+        .filter(message_resends::message_id.eq(id))
+        .select((users::name.nullable(), message_resends::resent_at))
+        .first::<(Option<String>, DateTime<Utc>)>(conn)
+        .optional()
+        .map(|found| found.map(|(name, at)| (name.unwrap_or_else(|| "someone".into()), at)))
+}
+
+/// Records that `id` was resent as `copy` (once: the key is the old message).
+pub fn record_resend(conn: &mut PgConnection, workspace_id: i64, id: i64, copy: i64, by: i64) -> QueryResult<()> {
+    diesel::insert_into(message_resends::table)
+        .values((
+            message_resends::workspace_id.eq(workspace_id),
+            message_resends::message_id.eq(id),
+            message_resends::new_message_id.eq(copy),
+            message_resends::resent_by.eq(by),
+        ))
+        .execute(conn)
+        .map(|_| ())
 }
 
 /// `queued` → `sending` under a lease of `lease_secs`; `None` when the message is not

@@ -336,6 +336,41 @@ async fn a_send_twilio_has_no_record_of_becomes_unknown_and_a_person_may_resend_
 }
 
 #[tokio::test]
+async fn an_unknown_message_is_resent_once_however_often_and_concurrently_resend_is_pressed() {
+    // Issue 18.3: 5 concurrent and 3 later resends queued 8 copies.
+    let s = setup(true).await;
+    sql(&s.app, &format!(
+        "INSERT INTO messages (workspace_id, client_id, channel, direction, sender, recipient, body, status, error_message) \
+         VALUES ({}, {}, 'sms', 'outbound', '{SMS_FROM}', '{CLIENT_PHONE}', 'Maybe arrived', 'unknown', 'Twilio has no record of it; check before resending')",
+        s.workspace_id, s.client_id
+    ));
+    let id = s.app.count("SELECT max(id) FROM messages");
+    let path = format!("/clients/{}/messages/{id}/resend", s.client_id);
+    s.browser.csrf().await; // the page the button is on has been shown (its token made)
+    let presses = (0..5).map(|_| s.browser.htmx_post(&path, &[]));
+    let statuses: Vec<StatusCode> = futures_util::future::join_all(presses).await.into_iter().map(|r| r.status()).collect();
+    assert_eq!(statuses.iter().filter(|c| **c == StatusCode::OK).count(), 1, "{statuses:?}");
+    assert!(statuses.iter().all(|c| *c == StatusCode::OK || *c == StatusCode::CONFLICT), "{statuses:?}");
+    for _ in 0..3 {
+        let later = s.browser.htmx_post(&path, &[]).await;
+        assert_eq!(later.status(), StatusCode::CONFLICT);
+        let said = later.text().await.unwrap();
+        assert!(said.contains("already resent by"), "{said}");
+    }
+    assert_eq!(s.app.count("SELECT count(*) FROM messages WHERE body = 'Maybe arrived'"), 2, "the unknown one and one copy");
+    let copy = s.app.count("SELECT max(id) FROM messages");
+    assert_eq!(
+        text(&s.app, &format!("SELECT new_message_id || ' ' || (resent_by IS NOT NULL) FROM message_resends WHERE message_id = {id}")),
+        format!("{copy} true")
+    );
+    assert_eq!(s.app.count("SELECT count(*) FROM audit_logs WHERE action = 'messages.resent'"), 1);
+    // The page says so instead of offering the button again.
+    let page = s.browser.get_html(&format!("/clients/{}", s.client_id)).await;
+    assert!(!page.contains(&format!("action=\"{path}\"")), "no second Resend button");
+    assert!(page.contains("Resent by"), "the page names who resent it");
+}
+
+#[tokio::test]
 async fn the_form_counts_segments_and_previews_the_template_as_you_type() {
     let s = setup(true).await;
     let t = add_template(&s.app, s.workspace_id, "HX9", "hello", "Hello {{1}} & welcome, {{2}}", "approved");
