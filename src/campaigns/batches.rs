@@ -540,8 +540,8 @@ fn variables_of(form: &BatchForm, names: &[String]) -> Result<Value, String> {
         if value.is_empty() {
             return Err(format!("Fill in variable {{{{{name}}}}}: a client field (name, company, email, phone) or text."));
         }
-        if value.chars().count() > 1000 {
-            return Err(format!("Variable {{{{{name}}}}} is longer than 1000 characters."));
+        if value.chars().count() > templates::VARIABLE_MAX_CHARS {
+            return Err(format!("Variable {{{{{name}}}}} is longer than {} characters.", templates::VARIABLE_MAX_CHARS));
         }
         let spec = if FIELDS.contains(&value) { json!({ "field": value }) } else { json!({ "text": value }) };
         variables.insert(name.clone(), spec);

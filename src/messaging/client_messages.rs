@@ -198,6 +198,9 @@ pub fn check(
             let mut vars = Vec::new();
             for name in template.placeholders() {
                 match form.var(&name) {
+                    Some(value) if value.chars().count() > templates::VARIABLE_MAX_CHARS => {
+                        return Ok(Err(format!("Variable {{{{{name}}}}} is longer than {} characters.", templates::VARIABLE_MAX_CHARS)));
+                    }
                     Some(value) => vars.push((name, value.to_string())),
                     None => return Ok(Err(format!("Fill in variable {{{{{name}}}}} of the template."))),
                 }

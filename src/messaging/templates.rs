@@ -17,6 +17,10 @@ use crate::messaging::{Provider, ProviderError, ProviderTemplate};
 /// The idempotency key of a workspace's queued or running sync: one at a time.
 pub const SYNC_KEY: &str = "sync-templates";
 
+/// The longest value of one template variable, on every form that fills one (the client
+/// page, a chat reply, a campaign batch); the inputs' `maxlength` says the same.
+pub const VARIABLE_MAX_CHARS: usize = 1000;
+
 #[derive(Clone, Debug, Queryable, Selectable)]
 #[diesel(table_name = whatsapp_templates)]
 pub struct Template {

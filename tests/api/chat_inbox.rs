@@ -384,3 +384,22 @@ async fn an_agent_replies_in_a_chat_assigned_to_them_of_a_client_they_do_not_own
     assert!(page.contains(&format!("<h2><a href=\"/clients/{}\">Amara Okafor</a></h2>", s.client_id)));
     assert!(page.contains("<span hx-disable>Call back about the order</span>"));
 }
+
+#[tokio::test]
+async fn an_overlong_template_variable_is_refused_with_the_reason_on_the_client_page_and_in_chat() {
+    // Issue 18.9: a 20,000-character variable gave a 500 (the maxlength is only in the browser).
+    let s = setup(true).await;
+    let (app, w, admin) = (&s.app, s.workspace_id, &s.browser);
+    let t = add_template(app, w, "HX0123", "order_update", "Hi {{1}}, order {{2}} shipped.", "approved").to_string();
+    let long = "x".repeat(20_000);
+    let r = admin
+        .htmx_post(&format!("/clients/{}/messages", s.client_id), &[("channel", "whatsapp"), ("template_id", &t), ("var_1", &long), ("var_2", "A-42")])
+        .await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(r.text().await.unwrap().contains("Variable {{1}} is longer than 1000 characters."));
+    let chat = inbound(app, w, s.client_id, "whatsapp", "Hello?", 60);
+    let (status, html) = reply(admin, chat, &[("template_id", &t), ("var_1", "Amara"), ("var_2", &long)]).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(html.contains("Variable {{2}} is longer than 1000 characters."), "{html}");
+    assert_eq!(app.count("SELECT count(*) FROM messages WHERE direction = 'outbound'"), 0, "nothing queued");
+}
