@@ -19,6 +19,46 @@
     }
   });
 
+  // A form being sent cannot be sent twice (issue 18): its submit buttons are disabled from
+  // the moment its request starts until the answer comes (htmx), or while the browser
+  // navigates (a plain form). The server's one-time `form_token` is the real guard; this
+  // spares the double click its round trip.
+  function submitButtons(form) {
+    return form ? form.querySelectorAll('button:not([type="button"]):not([type="reset"]), input[type="submit"]') : [];
+  }
+  function setBusy(form, busy) {
+    if (!form) return;
+    submitButtons(form).forEach(function (b) {
+      b.disabled = busy;
+      if (busy) b.setAttribute("aria-busy", "true"); else b.removeAttribute("aria-busy");
+    });
+    if (busy) form.dataset.busy = "1"; else delete form.dataset.busy;
+  }
+  function formOf(elt) {
+    if (!elt) return null;
+    return elt.tagName === "FORM" ? elt : (elt.form || null);
+  }
+  document.addEventListener("htmx:beforeRequest", function (e) {
+    var verb = e.detail.requestConfig && e.detail.requestConfig.verb;
+    if (verb && verb.toLowerCase() === "get") return;
+    setBusy(formOf(e.detail.elt), true);
+  });
+  document.addEventListener("htmx:afterRequest", function (e) {
+    setBusy(formOf(e.detail.elt), false);
+  });
+  document.addEventListener("submit", function (e) {
+    var form = e.target;
+    if (form.method && form.method.toLowerCase() === "get") return;
+    if (form.dataset.busy) { e.preventDefault(); return; }
+    if (e.defaultPrevented) return; // htmx sends it: handled above
+    // After this event, so the button pressed is still part of what is sent.
+    setTimeout(function () { setBusy(form, true); }, 0);
+  });
+  // Back to a page kept by the browser: its forms are usable again.
+  window.addEventListener("pageshow", function () {
+    document.querySelectorAll("form[data-busy]").forEach(function (f) { setBusy(f, false); });
+  });
+
   // Upload progress: a form's <progress class="upload-progress"> follows htmx's XHR upload.
   document.addEventListener("htmx:xhr:progress", function (e) {
     var form = e.target && e.target.closest ? e.target.closest("form") : null;

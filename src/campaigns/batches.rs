@@ -51,7 +51,8 @@ use crate::messaging::{Channel, segments, templates};
 use crate::startup::AppState;
 use crate::web::ctx::{Ctx, Layout, RequestMeta};
 use crate::web::flash;
-use crate::web::forms::{HtmlForm, Query};
+use crate::web::forms::{OnceForm, Query};
+use crate::web::once::{Claim, Once};
 use crate::web::htmx::Htmx;
 use crate::web::render::{respond, see_other};
 
@@ -512,16 +513,16 @@ pub async fn email_form(ctx: Ctx, state: Data<AppState>, path: Path<i64>) -> Res
     show_form(&ctx, &state, path.into_inner(), BatchChannel::Email, BatchForm::default(), None, StatusCode::OK).await
 }
 
-pub async fn create_whatsapp(ctx: Ctx, state: Data<AppState>, path: Path<i64>, HtmlForm(form): HtmlForm<BatchForm>) -> Result<HttpResponse, AppError> {
-    create(ctx, state, path.into_inner(), BatchChannel::WhatsApp, form).await
+pub async fn create_whatsapp(ctx: Ctx, state: Data<AppState>, path: Path<i64>, OnceForm(form, once): OnceForm<BatchForm>) -> Result<HttpResponse, AppError> {
+    create(ctx, state, path.into_inner(), BatchChannel::WhatsApp, form, once).await
 }
 
-pub async fn create_sms(ctx: Ctx, state: Data<AppState>, path: Path<i64>, HtmlForm(form): HtmlForm<BatchForm>) -> Result<HttpResponse, AppError> {
-    create(ctx, state, path.into_inner(), BatchChannel::Sms, form).await
+pub async fn create_sms(ctx: Ctx, state: Data<AppState>, path: Path<i64>, OnceForm(form, once): OnceForm<BatchForm>) -> Result<HttpResponse, AppError> {
+    create(ctx, state, path.into_inner(), BatchChannel::Sms, form, once).await
 }
 
-pub async fn create_email(ctx: Ctx, state: Data<AppState>, path: Path<i64>, HtmlForm(form): HtmlForm<BatchForm>) -> Result<HttpResponse, AppError> {
-    create(ctx, state, path.into_inner(), BatchChannel::Email, form).await
+pub async fn create_email(ctx: Ctx, state: Data<AppState>, path: Path<i64>, OnceForm(form, once): OnceForm<BatchForm>) -> Result<HttpResponse, AppError> {
+    create(ctx, state, path.into_inner(), BatchChannel::Email, form, once).await
 }
 
 /// The flows the form offers: (id, name, how many problems stop it being sent).
@@ -723,7 +724,14 @@ pub fn insert_batch(tx: &mut PgConnection, ws: i64, campaign_id: i64, new: &NewB
     Ok((batch_id, counted.queued, counted.skipped))
 }
 
-async fn create(ctx: Ctx, state: Data<AppState>, id: i64, channel: BatchChannel, form: BatchForm) -> Result<HttpResponse, AppError> {
+/// What a batch form's submission made: a batch, or nothing new (a repeat of a submission
+/// already done, shown where the first one's result is).
+enum Made {
+    Batch { batch_id: i64, queued: i64, skipped: i64, send_at: DateTime<Utc> },
+    Repeat(Option<String>),
+}
+
+async fn create(ctx: Ctx, state: Data<AppState>, id: i64, channel: BatchChannel, form: BatchForm, once: Once) -> Result<HttpResponse, AppError> {
     let scope = CampaignScope::of(&ctx)?;
     let zone = ctx.zone();
     let entry = ctx.audit("campaigns.batch_created", "campaigns", id);
@@ -735,7 +743,11 @@ async fn create(ctx: Ctx, state: Data<AppState>, id: i64, channel: BatchChannel,
                 Ok(c) => c,
                 Err(problem) => return Ok(Err(problem)),
             };
+            if let Claim::Repeat(first) = once.claim(tx, scope.workspace_id, scope.user_id)? {
+                return Ok(Ok(Made::Repeat(first)));
+            }
             let (batch_id, queued, skipped) = insert_batch(tx, scope.workspace_id, id, &c, Some(scope.user_id), zone.name())?;
+            once.done(tx, scope.workspace_id, scope.user_id, &format!("/campaigns/{id}/{}/{batch_id}/recipients", channel.segment()))?;
             audit::record(
                 tx,
                 &entry.after(json!({
@@ -749,12 +761,13 @@ async fn create(ctx: Ctx, state: Data<AppState>, id: i64, channel: BatchChannel,
                     "skipped": skipped,
                 })),
             )?;
-            Ok::<_, AppError>(Ok((batch_id, queued, skipped, c.send_at)))
+            Ok::<_, AppError>(Ok(Made::Batch { batch_id, queued, skipped, send_at: c.send_at }))
         })
     })
     .await?;
     match outcome {
-        Ok((batch_id, queued, skipped, send_at)) => {
+        Ok(Made::Repeat(first)) => Ok(see_other(&first.unwrap_or_else(|| format!("/campaigns/{id}")))),
+        Ok(Made::Batch { batch_id, queued, skipped, send_at }) => {
             let when = if send_at <= Utc::now() { "now".to_string() } else { format!("at {}", zone.time(send_at)) };
             let skipped = if skipped > 0 { format!(" ({skipped} skipped)") } else { String::new() };
             flash::success(&ctx.session, format!("Batch {batch_id}: sending to {queued} recipients {when}{skipped}."));

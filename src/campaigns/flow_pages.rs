@@ -21,7 +21,8 @@ use crate::startup::AppState;
 use crate::users::role::Role;
 use crate::web::ctx::{Ctx, Layout};
 use crate::web::flash;
-use crate::web::forms::{self, FormErrors, HtmlForm};
+use crate::web::forms::{self, FormErrors, HtmlForm, OnceForm};
+use crate::web::once::Claim;
 use crate::web::render::{respond, see_other};
 
 /// Every template of the workspace as validation and the editor need it.
@@ -103,7 +104,7 @@ pub async fn list_flows(ctx: Ctx, state: Data<AppState>) -> Result<HttpResponse,
     list_page(&ctx, &state, NewFlow::default(), FormErrors::default(), StatusCode::OK).await
 }
 
-pub async fn create_flow(ctx: Ctx, state: Data<AppState>, HtmlForm(form): HtmlForm<NewFlow>) -> Result<HttpResponse, AppError> {
+pub async fn create_flow(ctx: Ctx, state: Data<AppState>, OnceForm(form, once): OnceForm<NewFlow>) -> Result<HttpResponse, AppError> {
     ctx.require(Role::Manager)?;
     let w = ctx.workspace_id();
     let mut errors = FormErrors::default();
@@ -120,18 +121,23 @@ pub async fn create_flow(ctx: Ctx, state: Data<AppState>, HtmlForm(form): HtmlFo
     let steps = serde_json::to_value(vec![Step { key: "s1".into(), template_id: first, next: Default::default() }]).unwrap_or_default();
     let user = ctx.user_id();
     let entry = ctx.audit("flows.created", "whatsapp_flows", w);
-    let id = db::run(&state.pool, move |conn| {
+    let at = db::run(&state.pool, move |conn| {
         conn.transaction::<_, AppError, _>(|tx| {
+            if let Claim::Repeat(first) = once.claim(tx, w, user)? {
+                return Ok(first.unwrap_or_else(|| "/whatsapp-flows".into()));
+            }
             let id: i64 = diesel::insert_into(whatsapp_flows::table)
                 .values((whatsapp_flows::workspace_id.eq(w), whatsapp_flows::name.eq(&name), whatsapp_flows::steps.eq(&steps), whatsapp_flows::created_by.eq(user)))
                 .returning(whatsapp_flows::id)
                 .get_result(tx)?;
             audit::record(tx, &entry.after(serde_json::json!({ "id": id, "name": name })))?;
-            Ok(id)
+            let at = format!("/whatsapp-flows/{id}");
+            once.done(tx, w, user, &at)?;
+            Ok(at)
         })
     })
     .await?;
-    Ok(see_other(&format!("/whatsapp-flows/{id}")))
+    Ok(see_other(&at))
 }
 
 /// One button of a step in the editor.

@@ -27,7 +27,8 @@ use crate::startup::AppState;
 use crate::users::role::Role;
 use crate::web::ctx::{Ctx, Layout};
 use crate::web::flash;
-use crate::web::forms::{self, FormErrors, HtmlForm, Query};
+use crate::web::forms::{self, FormErrors, HtmlForm, OnceForm, Query};
+use crate::web::once::Claim;
 use crate::web::numbers::{filters, thousands};
 use crate::web::render::{respond, see_other};
 
@@ -258,7 +259,7 @@ fn validate(conn: &mut PgConnection, scope: &CampaignScope, form: &CampaignForm)
     })
 }
 
-pub async fn create_campaign(ctx: Ctx, state: Data<AppState>, HtmlForm(form): HtmlForm<CampaignForm>) -> Result<HttpResponse, AppError> {
+pub async fn create_campaign(ctx: Ctx, state: Data<AppState>, OnceForm(form, once): OnceForm<CampaignForm>) -> Result<HttpResponse, AppError> {
     let scope = CampaignScope::of(&ctx)?;
     let entry = ctx.audit("campaigns.created", "campaigns", "");
     let f = form.clone();
@@ -268,6 +269,9 @@ pub async fn create_campaign(ctx: Ctx, state: Data<AppState>, HtmlForm(form): Ht
                 Ok(c) => c,
                 Err(errors) => return Ok(Err(errors)),
             };
+            if let Claim::Repeat(first) = once.claim(tx, scope.workspace_id, scope.user_id)? {
+                return Ok(Ok(Err(first)));
+            }
             let id: i64 = diesel::insert_into(campaigns::table)
                 .values((
                     campaigns::workspace_id.eq(scope.workspace_id),
@@ -288,12 +292,15 @@ pub async fn create_campaign(ctx: Ctx, state: Data<AppState>, HtmlForm(form): Ht
                 "name": checked.name, "channels": checked.channels, "department_ids": checked.departments, "whatsapp_from": checked.whatsapp_from,
             }));
             audit::record(tx, &entry)?;
-            Ok::<_, AppError>(Ok(id))
+            once.done(tx, scope.workspace_id, scope.user_id, &format!("/campaigns/{id}"))?;
+            Ok::<_, AppError>(Ok(Ok(id)))
         })
     })
     .await?;
     match created {
-        Ok(id) => {
+        // A repeat of a form already sent: where the first one went.
+        Ok(Err(first)) => Ok(see_other(first.as_deref().unwrap_or("/campaigns"))),
+        Ok(Ok(id)) => {
             flash::success(&ctx.session, "Campaign created. Attach clients, then start it.");
             Ok(see_other(&format!("/campaigns/{id}")))
         }

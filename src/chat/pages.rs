@@ -26,7 +26,7 @@ use crate::messaging::{Channel, Direction};
 use crate::startup::AppState;
 use crate::web::ctx::{Ctx, Layout};
 use crate::web::flash;
-use crate::web::forms::{HtmlForm, Query};
+use crate::web::forms::{HtmlForm, OnceForm, Query};
 use crate::web::render::{html_status, respond, see_other};
 use crate::web::time::Zone;
 
@@ -401,7 +401,7 @@ pub async fn messages(ctx: Ctx, state: Data<AppState>, path: Path<i64>, Query(q)
 }
 
 /// A reply: queued and shown at once, or refused (422) with the reason in place.
-pub async fn send(ctx: Ctx, state: Data<AppState>, path: Path<i64>, HtmlForm(form): HtmlForm<MessageForm>) -> Result<HttpResponse, AppError> {
+pub async fn send(ctx: Ctx, state: Data<AppState>, path: Path<i64>, OnceForm(form, once): OnceForm<MessageForm>) -> Result<HttpResponse, AppError> {
     let (scope, id, me) = (ChatScope::of(&ctx), path.into_inner(), ctx.user_id());
     let mut entry = ctx.audit("messages.queued", "clients", id);
     let (now, zone) = (state.clock.now(), ctx.zone());
@@ -411,7 +411,7 @@ pub async fn send(ctx: Ctx, state: Data<AppState>, path: Path<i64>, HtmlForm(for
         let chat = scope.find(conn, id)?.ok_or(AppError::NotFound)?;
         // Filed under the client (as the client page's send is), so it shows in the client's trail.
         entry.entity_id = Some(chat.client_id.to_string());
-        reply::send(conn, &st, reply::Reply { chat: &chat, user_id: me, now, zone: &zone }, form, entry)
+        reply::send(conn, &st, reply::Reply { chat: &chat, user_id: me, now, zone: &zone }, (form, once), entry)
     })
     .await?;
     match outcome {

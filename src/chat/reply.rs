@@ -14,6 +14,7 @@ use crate::messaging::Channel;
 use crate::messaging::client_messages::{self, MessageForm, WhatsAppText};
 use crate::startup::AppState;
 use crate::users::role::Role;
+use crate::web::once::{Claim, Once};
 use crate::web::time::Zone;
 
 /// What the composer says applies now.
@@ -37,7 +38,8 @@ pub struct Reply<'a> {
 /// Checks and queues the reply in one transaction; `Ok(Err(reason))` when refused (nothing
 /// written). The chat's visibility was checked by the caller: a user who may see the chat may
 /// write to its client (an agent may hold a chat assigned to them of a client they do not own).
-pub fn send(conn: &mut PgConnection, state: &AppState, reply: Reply, mut form: MessageForm, entry: audit::Entry) -> Result<Result<i64, String>, AppError> {
+/// Once per submitted form (`once`): a repeat queues nothing and answers as the first did.
+pub fn send(conn: &mut PgConnection, state: &AppState, reply: Reply, (mut form, once): (MessageForm, Once), entry: audit::Entry) -> Result<Result<(), String>, AppError> {
     let Reply { chat, user_id, now, zone } = reply;
     form.channel = chat.channel.as_str().to_string();
     // The number the client wrote to, when they did: the reply comes from it.
@@ -48,7 +50,12 @@ pub fn send(conn: &mut PgConnection, state: &AppState, reply: Reply, mut form: M
     let scope = Scope { workspace_id: chat.workspace_id, user_id, role: Role::Admin };
     conn.transaction(|tx| match client_messages::check(tx, state, &scope, chat.client_id, &form, &text)? {
         Err(problem) => Ok(Err(problem)),
-        Ok(checked) => client_messages::queue(tx, &checked.new, entry).map(Ok),
+        Ok(checked) => {
+            if once.claim(tx, chat.workspace_id, user_id)? == Claim::First {
+                client_messages::queue(tx, &checked.new, entry)?;
+            }
+            Ok(Ok(()))
+        }
     })
 }
 

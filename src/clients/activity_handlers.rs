@@ -19,7 +19,8 @@ use crate::error::AppError;
 use crate::startup::AppState;
 use crate::web::ctx::{Ctx, Layout};
 use crate::web::flash;
-use crate::web::forms::{self, HtmlForm, Query};
+use crate::web::forms::{self, HtmlForm, OnceForm, Query};
+use crate::web::once::Claim;
 use crate::web::render::{respond, see_other};
 
 #[derive(Deserialize)]
@@ -32,7 +33,7 @@ pub struct CommunicationForm {
     notes: String,
 }
 
-pub async fn log_communication(ctx: Ctx, state: Data<AppState>, path: Path<i64>, HtmlForm(form): HtmlForm<CommunicationForm>) -> Result<HttpResponse, AppError> {
+pub async fn log_communication(ctx: Ctx, state: Data<AppState>, path: Path<i64>, OnceForm(form, once): OnceForm<CommunicationForm>) -> Result<HttpResponse, AppError> {
     let (scope, client_id) = (Scope::of(&ctx), path.into_inner());
     let now = state.clock.now();
     let problem = if !KINDS.contains(&form.kind.as_str()) {
@@ -61,6 +62,9 @@ pub async fn log_communication(ctx: Ctx, state: Data<AppState>, path: Path<i64>,
     db::run(&state.pool, move |conn| {
         conn.transaction(|tx| {
             scope.find(tx, client_id)?.ok_or(AppError::NotFound)?;
+            if once.claim(tx, scope.workspace_id, scope.user_id)? != Claim::First {
+                return Ok(());
+            }
             let id = activity::log_communication(tx, scope.workspace_id, client_id, scope.user_id, &kind, at, &form.notes)?;
             audit::record(tx, &entry.after(json!({ "communication_id": id, "kind": kind, "occurred_at": at, "notes": form.notes })))?;
             Ok(())
@@ -104,7 +108,7 @@ pub struct FollowUpForm {
     assigned_to: String,
 }
 
-pub async fn add_follow_up(ctx: Ctx, state: Data<AppState>, path: Path<i64>, HtmlForm(form): HtmlForm<FollowUpForm>) -> Result<HttpResponse, AppError> {
+pub async fn add_follow_up(ctx: Ctx, state: Data<AppState>, path: Path<i64>, OnceForm(form, once): OnceForm<FollowUpForm>) -> Result<HttpResponse, AppError> {
     let (scope, client_id) = (Scope::of(&ctx), path.into_inner());
     let due = ctx.zone().parse_input(&form.due_at, "Due");
     let owner = if form.assigned_to.trim().is_empty() { Ok(scope.user_id) } else { form.assigned_to.trim().parse::<i64>().map_err(|_| "Choose an owner from the list.".to_string()) };
@@ -123,6 +127,9 @@ pub async fn add_follow_up(ctx: Ctx, state: Data<AppState>, path: Path<i64>, Htm
             let owner_ok = crate::users::model::find(tx, scope.workspace_id, owner)?.is_some_and(|u| u.active);
             if !owner_ok {
                 return Ok(Err("Choose an active owner from the list.".to_string()));
+            }
+            if once.claim(tx, scope.workspace_id, scope.user_id)? != Claim::First {
+                return Ok(Ok(()));
             }
             let id = activity::add_follow_up(tx, scope.workspace_id, client_id, owner, scope.user_id, due, &notes)?;
             audit::record(tx, &entry.after(json!({ "follow_up_id": id, "due_at": due, "assigned_to": owner, "notes": notes })))?;

@@ -22,7 +22,8 @@ use crate::users::model::{self as users, User};
 use crate::users::role::Role;
 use crate::web::ctx::{Ctx, Layout};
 use crate::web::flash;
-use crate::web::forms::{self, FormErrors, HtmlForm, Query};
+use crate::web::forms::{self, FormErrors, HtmlForm, OnceForm, Query};
+use crate::web::once::Claim;
 use crate::web::numbers::{Count, filters};
 use crate::web::render::{html_status, respond, see_other};
 use crate::workspaces;
@@ -353,6 +354,8 @@ enum Saved {
     Ok(Box<Client>, bool),
     Invalid(FormErrors, Option<Duplicate>),
     Stale,
+    /// A repeat of a submission already done: where its result is shown.
+    Repeat(Option<String>),
 }
 
 /// The (id, name) of the client that already holds an email or phone.
@@ -373,7 +376,7 @@ fn duplicate_error(conn: &mut PgConnection, scope: &Scope, fields: &ClientFields
     }
 }
 
-pub async fn create_client(ctx: Ctx, state: Data<AppState>, HtmlForm(form): HtmlForm<ClientForm>) -> Result<HttpResponse, AppError> {
+pub async fn create_client(ctx: Ctx, state: Data<AppState>, OnceForm(form, once): OnceForm<ClientForm>) -> Result<HttpResponse, AppError> {
     let scope = Scope::of(&ctx);
     let entry = ctx.audit("clients.created", "clients", "");
     let submitted = form.clone();
@@ -383,11 +386,18 @@ pub async fn create_client(ctx: Ctx, state: Data<AppState>, HtmlForm(form): Html
                 Ok(parsed) => parsed,
                 Err(errors) => return Ok(Saved::Invalid(errors, None)),
             };
+            // Before the duplicate check: a repeat waits here for the first, which it would
+            // otherwise find as "another client".
+            if let Claim::Repeat(first) = once.claim(tx, scope.workspace_id, scope.user_id)? {
+                return Ok(Saved::Repeat(first));
+            }
             if let Some((errors, link)) = duplicate_error(tx, &scope, &parsed.fields, None)? {
+                once.release(tx, scope.workspace_id, scope.user_id)?;
                 return Ok(Saved::Invalid(errors, link));
             }
             let source = if parsed.status_choice.is_some() { StatusSource::Hand } else { StatusSource::Rule };
             let client = model::insert(tx, scope.workspace_id, &parsed.fields, source)?;
+            once.done(tx, scope.workspace_id, scope.user_id, &format!("/clients/{}", client.id))?;
             model::set_departments(tx, scope.workspace_id, client.id, &parsed.department_ids)?;
             model::set_tags(tx, scope.workspace_id, client.id, &parsed.tags)?;
             model::set_opt_outs(tx, scope.workspace_id, client.id, &parsed.opt_outs, "manual")?;
@@ -406,6 +416,7 @@ pub async fn create_client(ctx: Ctx, state: Data<AppState>, HtmlForm(form): Html
         }
         Saved::Invalid(errors, duplicate) => form_page(&ctx, &state, StatusCode::UNPROCESSABLE_ENTITY, None, form, errors, duplicate).await,
         Saved::Stale => Err(AppError::Unexpected(anyhow::anyhow!("a new client cannot be stale"))),
+        Saved::Repeat(first) => Ok(see_other(first.as_deref().unwrap_or("/clients"))),
     }
 }
 
@@ -597,6 +608,7 @@ pub async fn update_client(ctx: Ctx, state: Data<AppState>, path: Path<i64>, Htm
         Saved::Stale => Err(AppError::Conflict(
             "Someone else changed this client while you were editing. Reload the page to see their change, then edit again.".into(),
         )),
+        Saved::Repeat(_) => Err(AppError::Unexpected(anyhow::anyhow!("an update is not a one-time form"))),
     }
 }
 

@@ -28,7 +28,8 @@ use crate::messaging::{Channel, MessageStatus, segments, templates};
 use crate::startup::AppState;
 use crate::web::ctx::Ctx;
 use crate::web::flash;
-use crate::web::forms::{HtmlForm, Query};
+use crate::web::forms::{OnceForm, Query};
+use crate::web::once::Claim;
 use crate::web::render::see_other;
 
 /// The longest SMS body accepted (Twilio's limit).
@@ -253,14 +254,20 @@ pub fn queue(tx: &mut PgConnection, new: &NewOutbound, entry: audit::Entry) -> R
     Ok(message.id)
 }
 
-pub async fn send(ctx: Ctx, state: Data<AppState>, path: Path<i64>, HtmlForm(form): HtmlForm<MessageForm>) -> Result<HttpResponse, AppError> {
+/// Queues the message once per submitted form (a repeat answers as the first did).
+pub async fn send(ctx: Ctx, state: Data<AppState>, path: Path<i64>, OnceForm(form, once): OnceForm<MessageForm>) -> Result<HttpResponse, AppError> {
     let (scope, client_id) = (Scope::of(&ctx), path.into_inner());
     let entry = ctx.audit("messages.queued", "clients", client_id);
     let st = state.clone();
     let outcome = db::run(&state.pool, move |conn| {
         conn.transaction(|tx| match check(tx, &st, &scope, client_id, &form, &WhatsAppText::TemplateOnly("Choose an approved template.".into()))? {
             Err(problem) => Ok(Err(problem)),
-            Ok(checked) => queue(tx, &checked.new, entry).map(|_| Ok(checked.channel)),
+            Ok(checked) => {
+                if once.claim(tx, scope.workspace_id, scope.user_id)? == Claim::First {
+                    queue(tx, &checked.new, entry)?;
+                }
+                Ok(Ok(checked.channel))
+            }
         })
     })
     .await?;

@@ -95,6 +95,7 @@ impl Ctx {
             title: title.into(),
             section,
             csrf: csrf::token(&self.session),
+            once: crate::web::once::new_token(),
             user: Some(self.user.clone()),
             flashes: flash::take(&self.session),
             assets: Assets::get(),
@@ -149,6 +150,9 @@ pub struct Layout {
     /// Which navigation entry is current.
     pub section: &'static str,
     pub csrf: String,
+    /// This page's one-time form token (`web::once`): the hidden `form_token` of the forms
+    /// that send or create.
+    pub once: String,
     pub user: Option<CurrentUser>,
     pub flashes: Vec<Flash>,
     pub assets: &'static Assets,
@@ -163,6 +167,7 @@ impl Layout {
             title: title.into(),
             section: "",
             csrf: csrf::token(session),
+            once: crate::web::once::new_token(),
             user: None,
             flashes: flash::take(session),
             assets: Assets::get(),

@@ -132,24 +132,54 @@ impl<T: serde::de::DeserializeOwned + 'static> actix_web::FromRequest for HtmlFo
     type Future = std::pin::Pin<Box<dyn std::future::Future<Output = Result<Self, Self::Error>>>>;
 
     fn from_request(req: &actix_web::HttpRequest, payload: &mut actix_web::dev::Payload) -> Self::Future {
-        // Read here, within this route's limit (`startup::form_limit`), not through the
-        // app-wide payload config.
-        let limit = crate::startup::form_limit(req.path());
-        let body = read_limited(payload.take(), declared_length(req.headers()), limit);
+        let body = read_form(req, payload);
+        Box::pin(async move { parse_form(&body.await?).map(HtmlForm) })
+    }
+}
+
+/// A form that sends or creates: [`HtmlForm`] and the submission's one-time key
+/// ([`crate::web::once`]), which the handler claims in the transaction that does the work.
+pub struct OnceForm<T>(pub T, pub crate::web::once::Once);
+
+impl<T: serde::de::DeserializeOwned + 'static> actix_web::FromRequest for OnceForm<T> {
+    type Error = crate::error::AppError;
+    type Future = std::pin::Pin<Box<dyn std::future::Future<Output = Result<Self, Self::Error>>>>;
+
+    fn from_request(req: &actix_web::HttpRequest, payload: &mut actix_web::dev::Payload) -> Self::Future {
+        let body = read_form(req, payload);
+        let path = req.path().to_string();
         Box::pin(async move {
-            use crate::error::AppError;
-            let bytes = body.await.map_err(|e| match e {
-                BodyError::TooLarge => AppError::PayloadTooLarge(format!("The form is larger than the {} KiB limit.", limit / 1024)),
-                BodyError::Broken => AppError::BadRequest(UNREADABLE_FORM.into()),
-            })?;
-            refuse_controls(&bytes, Newlines::Allowed)?;
-            serde_html_form::from_bytes(&bytes).map(HtmlForm).map_err(|e| {
-                // The deserializer's words ("duplicate field `email`") are for the log only.
-                tracing::info!(error = %e, "refused a form that does not parse");
-                AppError::BadRequest(UNREADABLE_FORM.into())
-            })
+            let bytes = body.await?;
+            let form = parse_form(&bytes)?;
+            Ok(OnceForm(form, crate::web::once::Once::of(&path, &bytes)))
         })
     }
+}
+
+/// The body, read here within this route's limit (`startup::form_limit`), not through the
+/// app-wide payload config.
+fn read_form(
+    req: &actix_web::HttpRequest,
+    payload: &mut actix_web::dev::Payload,
+) -> impl std::future::Future<Output = Result<actix_web::web::Bytes, crate::error::AppError>> + 'static {
+    let limit = crate::startup::form_limit(req.path());
+    let body = read_limited(payload.take(), declared_length(req.headers()), limit);
+    async move {
+        use crate::error::AppError;
+        body.await.map_err(|e| match e {
+            BodyError::TooLarge => AppError::PayloadTooLarge(format!("The form is larger than the {} KiB limit.", limit / 1024)),
+            BodyError::Broken => AppError::BadRequest(UNREADABLE_FORM.into()),
+        })
+    }
+}
+
+fn parse_form<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, crate::error::AppError> {
+    refuse_controls(bytes, Newlines::Allowed)?;
+    serde_html_form::from_bytes(bytes).map_err(|e| {
+        // The deserializer's words ("duplicate field `email`") are for the log only.
+        tracing::info!(error = %e, "refused a form that does not parse");
+        crate::error::AppError::BadRequest(UNREADABLE_FORM.into())
+    })
 }
 
 /// A query string, parsed like [`HtmlForm`] (repeated keys, empty values as `None`) and

@@ -9,6 +9,7 @@ pub mod forms;
 pub mod headers;
 pub mod numbers;
 pub mod htmx;
+pub mod once;
 pub mod render;
 pub mod session;
 pub mod time;

@@ -20,6 +20,7 @@ mod clients_bulk;
 mod clients_export;
 mod csrf;
 mod dashboard;
+mod double_submit;
 mod email;
 mod events;
 mod first_run;
