@@ -59,9 +59,11 @@ pub async fn status(req: HttpRequest, key: Path<String>, body: Bytes, state: Dat
         Applied::Moved => "moved",
         Applied::Unchanged => "unchanged",
         Applied::Kept => "kept until the send is recorded",
+        Applied::Refused => "refused: an inbound-only status for an outbound message, nothing changed",
     };
     tracing::info!(workspace_id, webhook = "status", sid = %sid, status = status.as_str(), outcome, "twilio webhook");
-    Ok(HttpResponse::NoContent().finish())
+    // A refused status is still answered with a success, so Twilio does not retry it.
+    Ok(if applied == Applied::Refused { plain(HttpResponse::Ok(), "Inbound-only status ignored for an outbound message.") } else { HttpResponse::NoContent().finish() })
 }
 
 pub async fn inbound(req: HttpRequest, key: Path<String>, body: Bytes, state: Data<AppState>) -> Result<HttpResponse, AppError> {
