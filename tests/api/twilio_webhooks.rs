@@ -666,3 +666,103 @@ async fn after_stop_a_yes_button_or_a_yes_text_keeps_the_client_out_and_only_sta
     assert_eq!(post_signed(&app, &path, &sms_from("SMunstop", "+14155550123", "UNSTOP"), AUTH_TOKEN).await.status(), StatusCode::OK);
     assert_eq!(opted_out(&app, &acme, client, "sms"), "f|STOP,UNSTOP");
 }
+
+/// HMAC-SHA256 of the URL and the sorted pairs, base64: how Twilio signs under a Webhook
+/// Setting (twilio-node's WebhookSignatureValidation example: "only the hash changes").
+fn sha256_signature(token: &str, url: &str, form: &[(String, String)]) -> String {
+    use base64::Engine;
+    use hmac::Mac;
+    let mut sorted: Vec<&(String, String)> = form.iter().collect();
+    sorted.sort();
+    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(token.as_bytes()).unwrap();
+    mac.update(url.as_bytes());
+    for (k, v) in sorted {
+        mac.update(k.as_bytes());
+        mac.update(v.as_bytes());
+    }
+    base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes())
+}
+
+async fn post_with_headers(app: &TestApp, path: &str, form: &[(String, String)], headers: &[(&str, &str)]) -> reqwest::Response {
+    let mut request = reqwest::Client::new().post(format!("{}{path}", app.base)).form(form);
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    request.send().await.expect("webhook request")
+}
+
+#[tokio::test]
+async fn a_callback_signed_with_hmac_sha256_under_the_signature_settings_header_is_accepted() {
+    let app = spawn_app().await;
+    let acme = workspace(&app, "Acme", Some(AUTH_TOKEN));
+    let message = outbound(&app, &acme, Some("SMsha256"), "accepted");
+    let path = status_path(&acme);
+    let f = status_form("SMsha256", "delivered", None);
+    let sha256 = sha256_signature(AUTH_TOKEN, &format!("{}{path}", app.base), &f);
+    let settings = "key=webhooks_sharedkey_01jx,algorithm=HMAC_SHA256";
+    let before = written(&app);
+    for (what, headers, reason) in [
+        ("no settings header", vec![("X-Twilio-Signature", sha256.as_str())], "does not match."),
+        ("an algorithm Twilio's helpers do not know", vec![("X-Twilio-Signature", sha256.as_str()), ("X-Twilio-Webhooks-Signature-Settings", "key=k,algorithm=HMAC_SHA512")], "names an algorithm"),
+    ] {
+        let r = post_with_headers(&app, &path, &f, &headers).await;
+        assert_eq!(r.status(), StatusCode::FORBIDDEN, "{what}");
+        assert!(r.text().await.unwrap().contains(reason), "{what}");
+    }
+    let forged = sha256_signature("0ther0ther0ther0ther0ther0ther00", &format!("{}{path}", app.base), &f);
+    let r = post_with_headers(&app, &path, &f, &[("X-Twilio-Signature", &forged), ("X-Twilio-Webhooks-Signature-Settings", settings)]).await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN, "another token");
+    assert_eq!(written(&app), before);
+    let r = post_with_headers(&app, &path, &f, &[("X-Twilio-Signature", &sha256), ("X-Twilio-Webhooks-Signature-Settings", settings)]).await;
+    assert_eq!(r.status(), StatusCode::NO_CONTENT, "{}", r.text().await.unwrap());
+    assert_eq!(text(&app, &format!("SELECT status FROM messages WHERE id = {message}")), "delivered");
+}
+
+#[tokio::test]
+async fn a_parameter_repeated_with_identical_values_is_accepted_signed_once_or_twice() {
+    let app = spawn_app().await;
+    let acme = workspace(&app, "Acme", Some(AUTH_TOKEN));
+    client_with_phone(&app, &acme, "Amara Okafor", "+14155550123");
+    let path = inbound_path(&acme);
+    let url = format!("{}{path}", app.base);
+    for (sid, once) in [("SMtwice", false), ("SMonce", true)] {
+        let mut f = sms_from(sid, "+14155550123", "hello");
+        f.push(("Tag".into(), "vip".into()));
+        f.push(("Tag".into(), "vip".into()));
+        // twilio-python signs a repeated identical value once; the form still carries it twice.
+        let signed_over: Vec<(String, String)> = if once { f[..f.len() - 1].to_vec() } else { f.clone() };
+        let r = post(&app, &path, &f, Some(&twilio_signature(AUTH_TOKEN, &url, &signed_over))).await;
+        assert_eq!(r.status(), StatusCode::OK, "signed {}", if once { "once" } else { "twice" });
+        assert_eq!(app.count(&format!("SELECT count(*) FROM messages WHERE provider_id = '{sid}'")), 1);
+    }
+    // A value signed once that the form carries with another value is still refused.
+    let mut f = sms_from("SMdiffer", "+14155550123", "hello");
+    f.push(("Tag".into(), "vip".into()));
+    let signed_over = f.clone();
+    f.push(("Tag".into(), "gold".into()));
+    assert_eq!(post(&app, &path, &f, Some(&twilio_signature(AUTH_TOKEN, &url, &signed_over))).await.status(), StatusCode::FORBIDDEN);
+}
+
+#[tokio::test]
+async fn a_json_callback_signed_by_its_body_sha256_is_accepted_and_read() {
+    use sha2::Digest;
+    let app = spawn_app().await;
+    let acme = workspace(&app, "Acme", Some(AUTH_TOKEN));
+    let message = outbound(&app, &acme, Some("SMjson"), "accepted");
+    let body = r#"{"MessageSid":"SMjson","MessageStatus":"delivered","ErrorCode":null}"#;
+    let path = format!("{}?bodySHA256={}", status_path(&acme), hex::encode(sha2::Sha256::digest(body.as_bytes())));
+    let signature = twilio_signature(AUTH_TOKEN, &format!("{}{path}", app.base), &[]);
+    let send = |body: &'static str| {
+        reqwest::Client::new()
+            .post(format!("{}{path}", app.base))
+            .header("Content-Type", "application/json")
+            .header("X-Twilio-Signature", signature.clone())
+            .body(body)
+            .send()
+    };
+    let r = send(r#"{"MessageSid":"SMjson","MessageStatus":"read","ErrorCode":null}"#).await.unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN, "a body that does not hash to bodySHA256");
+    let r = send(body).await.unwrap();
+    assert_eq!(r.status(), StatusCode::NO_CONTENT, "{}", r.text().await.unwrap());
+    assert_eq!(text(&app, &format!("SELECT status FROM messages WHERE id = {message}")), "delivered");
+}
