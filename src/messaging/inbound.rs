@@ -14,10 +14,44 @@ use crate::clients::{activity, model};
 use crate::db::schema::{clients, messages};
 use crate::messaging::{Channel, Direction, InboundMessage, MessageStatus};
 
-/// Whole-message keywords (trimmed, any case) that opt a client out of the channel, and
-/// back in: Twilio's own lists.
-pub const OPT_OUT_WORDS: [&str; 6] = ["STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT"];
-pub const OPT_IN_WORDS: [&str; 3] = ["START", "UNSTOP", "YES"];
+/// Opt-out words (issue 18 item 5), matched on the normalised text ([`normalise`]) and
+/// recorded by their canonical name. WhatsApp has no provider-side opt-out, so this list is
+/// the only protection there; on SMS it adds to Twilio's own.
+///
+/// - US (CTIA and Twilio's current list, with the FCC's 2025 revocation rule): STOP,
+///   STOPALL, STOPP, UNSUBSCRIBE, OPTOUT / OPT OUT, REVOKE, CANCEL, END, QUIT.
+/// - European: French ARRET / ARRÊT, DESABONNER / DÉSABONNER; Spanish PARAR, BAJA
+///   (dar de baja); German ABMELDEN, ABBESTELLEN; Italian DISISCRIVIMI; Dutch AFMELDEN.
+///
+/// A word in [`OPT_OUT_FIRST`] counts as the whole message or as its first word ("Stop
+/// please"): none of them opens an ordinary sentence. Words that do (CANCEL, END, QUIT,
+/// PARAR, BAJA: "Cancel my appointment", "End of the month works", "Baja California")
+/// count only as the whole message.
+pub const OPT_OUT_FIRST: [(&str, &str); 16] = [
+    ("stop", "STOP"),
+    ("stopall", "STOPALL"),
+    ("stop all", "STOPALL"),
+    ("stopp", "STOPP"),
+    ("unsubscribe", "UNSUBSCRIBE"),
+    ("optout", "OPTOUT"),
+    ("opt out", "OPT OUT"),
+    ("revoke", "REVOKE"),
+    ("arret", "ARRET"),
+    ("arrêt", "ARRET"),
+    ("desabonner", "DESABONNER"),
+    ("désabonner", "DESABONNER"),
+    ("abmelden", "ABMELDEN"),
+    ("abbestellen", "ABBESTELLEN"),
+    ("disiscrivimi", "DISISCRIVIMI"),
+    ("afmelden", "AFMELDEN"),
+];
+/// Opt-out words that count only as the whole message (see [`OPT_OUT_FIRST`]).
+pub const OPT_OUT_WHOLE: [(&str, &str); 6] =
+    [("cancel", "CANCEL"), ("end", "END"), ("quit", "QUIT"), ("parar", "PARAR"), ("baja", "BAJA"), ("dar de baja", "BAJA")];
+/// The only words that opt a client back in: Twilio's explicit START and UNSTOP, as the
+/// whole message, typed (never a button tap). Not YES: a "Yes" quick reply or an answer
+/// to an agent is no consent to be messaged again.
+pub const OPT_IN_WORDS: [(&str, &str); 2] = [("start", "START"), ("unstop", "UNSTOP")];
 
 /// What a message from an unknown number does (`twilio_settings.inbound_unknown`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -39,15 +73,51 @@ pub enum Keyword {
     OptIn,
 }
 
-pub fn keyword(body: &str) -> Option<(Keyword, String)> {
-    let word = body.trim().to_uppercase();
-    if OPT_OUT_WORDS.contains(&word.as_str()) {
-        Some((Keyword::OptOut, word))
-    } else if OPT_IN_WORDS.contains(&word.as_str()) {
-        Some((Keyword::OptIn, word))
-    } else {
-        None
+/// The opt-out or opt-in word a message says, by its canonical name. Opt-out: the whole
+/// normalised text, or its first word (or two) for the words of [`OPT_OUT_FIRST`]. Opt-in:
+/// the whole normalised text only, and never from a quick-reply button tap.
+pub fn keyword_of(msg: &InboundMessage) -> Option<(Keyword, &'static str)> {
+    let button = msg.button_payload.is_some() || msg.button_text.is_some();
+    match keyword(&msg.body)? {
+        (Keyword::OptIn, _) if button => None,
+        found => Some(found),
     }
+}
+
+/// [`keyword_of`] for a typed text.
+pub fn keyword(body: &str) -> Option<(Keyword, &'static str)> {
+    let text = normalise(body);
+    let find = |list: &[(&str, &'static str)], said: &str| list.iter().find(|(w, _)| *w == said).map(|(_, name)| *name);
+    if let Some(name) = find(&OPT_OUT_FIRST, &text).or_else(|| find(&OPT_OUT_WHOLE, &text)) {
+        return Some((Keyword::OptOut, name));
+    }
+    let mut words = text.split(' ');
+    let first = words.next().unwrap_or("");
+    let two = format!("{first} {}", words.next().unwrap_or(""));
+    if let Some(name) = find(&OPT_OUT_FIRST, &two).or_else(|| find(&OPT_OUT_FIRST, first)) {
+        return Some((Keyword::OptOut, name));
+    }
+    find(&OPT_IN_WORDS, &text).map(|name| (Keyword::OptIn, name))
+}
+
+/// A message's text as keywords are matched: Unicode NFKC (fullwidth and other
+/// compatibility forms fold to plain letters), invisible format characters removed
+/// (zero-width spaces and joiners, byte-order mark, soft hyphen, bidi marks, variation
+/// selectors, tags), lower case, punctuation and symbols made spaces, runs of spaces one.
+pub fn normalise(text: &str) -> String {
+    use unicode_normalization::UnicodeNormalization;
+    let folded: String = text.nfkc().filter(|c| !is_invisible(*c)).flat_map(char::to_lowercase).collect();
+    let spaced: String = folded.chars().map(|c| if c.is_alphanumeric() { c } else { ' ' }).collect();
+    spaced.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// Format characters that show nothing (Unicode category Cf and the like): removed, so
+/// "st\u{200B}op" is "stop".
+fn is_invisible(c: char) -> bool {
+    matches!(c,
+        '\u{00AD}' | '\u{034F}' | '\u{061C}' | '\u{115F}' | '\u{1160}' | '\u{17B4}' | '\u{17B5}' | '\u{180B}'..='\u{180F}'
+        | '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{206F}' | '\u{3164}' | '\u{FE00}'..='\u{FE0F}'
+        | '\u{FEFF}' | '\u{FFA0}' | '\u{1D173}'..='\u{1D17A}' | '\u{E0000}'..='\u{E0FFF}')
 }
 
 /// What recording an inbound message did.
@@ -103,8 +173,8 @@ pub fn record(conn: &mut PgConnection, workspace_id: i64, unknown: UnknownNumber
         // A concurrent copy of this webhook committed first: undo the client it may have
         // made us create (it exists already), write nothing.
         let Some(message_id) = inserted else { return Err(diesel::result::Error::RollbackTransaction) };
-        let opt = match keyword(&msg.body) {
-            Some((word, text)) if set_opt_out(tx, workspace_id, client_id, msg.channel, word, &text)? => Some(word),
+        let opt = match keyword_of(msg) {
+            Some((word, name)) if set_opt_out(tx, workspace_id, client_id, msg.channel, word, name)? => Some(word),
             _ => None,
         };
         // A reply to a recent campaign batch on this channel (issue 12): its recipient's reply, once.
@@ -167,8 +237,9 @@ fn create_client(conn: &mut PgConnection, workspace_id: i64, msg: &InboundMessag
 }
 
 /// Opts the client out of (or back into) `channel`; audited with the source
-/// (`inbound STOP`). `false` when it was already so (nothing written).
-fn set_opt_out(conn: &mut PgConnection, workspace_id: i64, client_id: i64, channel: Channel, word: Keyword, text: &str) -> QueryResult<bool> {
+/// (`inbound STOP`) and the word that did it (`word`). `false` when it was already so
+/// (nothing written).
+fn set_opt_out(conn: &mut PgConnection, workspace_id: i64, client_id: i64, channel: Channel, word: Keyword, name: &str) -> QueryResult<bool> {
     let before = model::find(conn, workspace_id, client_id)?.opt_outs();
     let sql = match (channel, word) {
         (Channel::WhatsApp, Keyword::OptOut) => {
@@ -184,7 +255,7 @@ fn set_opt_out(conn: &mut PgConnection, workspace_id: i64, client_id: i64, chann
             "UPDATE clients SET opt_out_sms_at = NULL, opt_out_sms_source = NULL WHERE workspace_id = $1 AND id = $2 AND opt_out_sms_at IS NOT NULL"
         }
     };
-    let source = format!("inbound {text}");
+    let source = format!("inbound {name}");
     let changed = diesel::sql_query(sql).bind::<BigInt, _>(workspace_id).bind::<BigInt, _>(client_id).bind::<Text, _>(&source).execute(conn)?;
     if changed == 0 {
         return Ok(false);
@@ -192,7 +263,7 @@ fn set_opt_out(conn: &mut PgConnection, workspace_id: i64, client_id: i64, chann
     let after = model::find(conn, workspace_id, client_id)?.opt_outs();
     let entry = audit::Entry::new(workspace_id, Actor::Webhook, "clients.updated", "clients", client_id)
         .before(json!({ "opt_outs": before }))
-        .after(json!({ "opt_outs": after, "channel": channel.as_str(), "source": source }));
+        .after(json!({ "opt_outs": after, "channel": channel.as_str(), "source": source, "word": name }));
     audit::record(conn, &entry)?;
     Ok(true)
 }
@@ -202,12 +273,72 @@ mod tests {
     use super::*;
 
     #[test]
-    fn keywords_are_whole_messages_in_any_case() {
-        assert_eq!(keyword("  stop \n"), Some((Keyword::OptOut, "STOP".into())));
-        assert_eq!(keyword("Unsubscribe"), Some((Keyword::OptOut, "UNSUBSCRIBE".into())));
-        assert_eq!(keyword("start"), Some((Keyword::OptIn, "START".into())));
-        assert_eq!(keyword("please stop"), None);
-        assert_eq!(keyword("STOP!"), None);
+    fn the_normaliser_folds_width_case_invisibles_and_punctuation() {
+        assert_eq!(normalise("  STOP. \n"), "stop");
+        assert_eq!(normalise("\u{FF33}\u{FF34}\u{FF2F}\u{FF30}"), "stop", "fullwidth");
+        assert_eq!(normalise("st\u{200B}op\u{FEFF}"), "stop", "zero-width space, byte-order mark");
+        assert_eq!(normalise("s\u{00AD}t\u{200D}o\u{2060}p\u{FE0F}"), "stop", "soft hyphen, joiner, word joiner, variation selector");
+        assert_eq!(normalise("Opt-Out!!"), "opt out");
+        assert_eq!(normalise("¡Baja!"), "baja");
+        assert_eq!(normalise("ARRE\u{0302}T"), "arrêt", "a combining accent composes");
+        assert_eq!(normalise("Stop 🛑 please"), "stop please");
+        assert_eq!(normalise("\u{1D412}\u{1D413}\u{1D40E}\u{1D40F}"), "stop", "mathematical bold");
+        assert_eq!(normalise(""), "");
+    }
+
+    #[test]
+    fn opt_out_words_are_the_whole_message_or_an_unambiguous_first_word() {
+        for (text, name) in [
+            ("  stop \n", "STOP"),
+            ("STOP.", "STOP"),
+            ("stop!", "STOP"),
+            ("Stop please", "STOP"),
+            ("STOP ALL", "STOPALL"),
+            ("OPTOUT", "OPTOUT"),
+            ("opt out", "OPT OUT"),
+            ("opt-out now", "OPT OUT"),
+            ("REVOKE", "REVOKE"),
+            ("STOPP", "STOPP"),
+            ("Unsubscribe", "UNSUBSCRIBE"),
+            ("ARRET", "ARRET"),
+            ("Arrêt", "ARRET"),
+            ("PARAR", "PARAR"),
+            ("BAJA", "BAJA"),
+            ("Dar de baja", "BAJA"),
+            ("cancel", "CANCEL"),
+            ("End.", "END"),
+            ("quit", "QUIT"),
+            ("Abmelden bitte", "ABMELDEN"),
+            ("afmelden", "AFMELDEN"),
+            ("Disiscrivimi", "DISISCRIVIMI"),
+            ("désabonner", "DESABONNER"),
+        ] {
+            assert_eq!(keyword(text), Some((Keyword::OptOut, name)), "{text:?}");
+        }
+        for text in ["please stop", "Cancel my appointment", "End of the month works", "quite", "stopped by", "Baja California", "parar aqui", "start again", "yes", "YES!", "Y", "unstoppable", ""] {
+            assert_eq!(keyword(text), None, "{text:?}");
+        }
+    }
+
+    #[test]
+    fn only_a_typed_start_or_unstop_opts_in_never_a_button() {
+        assert_eq!(keyword("start"), Some((Keyword::OptIn, "START")));
+        assert_eq!(keyword("UNSTOP!"), Some((Keyword::OptIn, "UNSTOP")));
+        let tap = |body: &str| InboundMessage {
+            provider_id: "SM1".into(),
+            channel: Channel::WhatsApp,
+            from: "+14155550123".into(),
+            to: "+14155550100".into(),
+            body: body.into(),
+            button_payload: Some(body.to_lowercase()),
+            button_text: Some(body.into()),
+            replied_to: None,
+            media: Vec::new(),
+            profile_name: None,
+        };
+        assert_eq!(keyword_of(&tap("START")), None);
+        assert_eq!(keyword_of(&tap("Yes")), None);
+        assert_eq!(keyword_of(&tap("Stop promotions")), Some((Keyword::OptOut, "STOP")), "a button may opt out");
         assert!(is_e164("+14155550123") && !is_e164("12345") && !is_e164("+0123456789") && !is_e164("MyBrand"));
     }
 }

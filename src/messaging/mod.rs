@@ -78,6 +78,11 @@ impl MessageStatus {
         }
     }
 
+    /// A status only an inbound message has: never one of our sends'.
+    pub fn is_inbound_only(self) -> bool {
+        self == MessageStatus::Received
+    }
+
     pub fn is_failure(self) -> bool {
         matches!(self, MessageStatus::Undelivered | MessageStatus::Failed)
     }

@@ -6,6 +6,9 @@
 //!   (`early_status_callbacks`) and applied when the id is recorded. Both sides take the
 //!   same transaction-scoped advisory lock on (workspace, provider id), so a callback can
 //!   never slip between "not found" and "recorded".
+//! - A status callback only ever reports on our outbound messages: an inbound-only status
+//!   (`received`, from Twilio's `received` / `receiving`) changes nothing, kept or applied
+//!   (issue 18 item 11: it overwrote a one-off message's status and broke a campaign's).
 //! - An outbound message is claimed once (`queued` → `sending`, with a lease) before its
 //!   send; a claim whose lease ran out is reconciled with the provider, never resent.
 
@@ -223,7 +226,7 @@ fn apply_early_callbacks(conn: &mut PgConnection, workspace_id: i64, provider_id
     .returning((early_status_callbacks::status, early_status_callbacks::error_code, early_status_callbacks::error_message))
     .get_results(conn)?;
     for (status, error_code, error_message) in early {
-        if let Some(status) = MessageStatus::parse(&status) {
+        if let Some(status) = MessageStatus::parse(&status).filter(|s| !s.is_inbound_only()) {
             update_status(conn, workspace_id, &StatusReport { provider_id: provider_id.to_string(), status, error_code, error_message })?;
         }
     }
@@ -239,11 +242,16 @@ pub enum Applied {
     Unchanged,
     /// No message has this provider id yet: kept until one does.
     Kept,
+    /// An inbound-only status, which no outbound message can take: nothing written.
+    Refused,
 }
 
 /// Applies a status callback: forward only, each status's first time kept, the error code
 /// and text of a failure recorded. Runs in its own transaction.
 pub fn apply_status(conn: &mut PgConnection, workspace_id: i64, report: &StatusReport) -> QueryResult<Applied> {
+    if report.status.is_inbound_only() {
+        return Ok(Applied::Refused);
+    }
     // The common case, one statement: the send is recorded, so no early callback can be
     // involved and no lock is needed (a row that has its provider id keeps it).
     if let Some(moved) = update_status(conn, workspace_id, report)? {
@@ -375,7 +383,7 @@ pub fn record_accepted_many(conn: &mut PgConnection, workspace_id: i64, sends: &
         .bind::<diesel::sql_types::Array<Text>, _>(&recorded_ids)
         .load(conn)?;
         for e in early {
-            if let Some(status) = MessageStatus::parse(&e.status) {
+            if let Some(status) = MessageStatus::parse(&e.status).filter(|s| !s.is_inbound_only()) {
                 update_status(conn, workspace_id, &StatusReport { provider_id: e.provider_id, status, error_code: e.error_code, error_message: e.error_message })?;
             }
         }

@@ -5,9 +5,13 @@
 //! Every request is first proven Twilio's: the key names a workspace with Twilio settings,
 //! and `X-Twilio-Signature` is the HMAC of the URL Twilio called (`SWITCHBOARD_PUBLIC_URL`,
 //! else the scheme and `Host` this request came in with, then path and query as sent)
-//! and the decoded form parameters, under that workspace's auth token. Anything else is a
-//! 403 with a short reason, before anything is written. The body is read raw and decoded
-//! with `url::form_urlencoded` (an inbound text may hold characters `HtmlForm` refuses).
+//! and the decoded form parameters, under that workspace's auth token, in any spelling one
+//! of Twilio's helper libraries accepts (HMAC-SHA256 under
+//! `X-Twilio-Webhooks-Signature-Settings`, a JSON body by its `bodySHA256`: see
+//! [`signature`]). Anything else is a 403 with a short reason, before anything is written.
+//! The body is read raw and decoded with `url::form_urlencoded` (an inbound text may hold
+//! characters `HtmlForm` refuses); a JSON body signed by its `bodySHA256` gives its
+//! top-level fields instead.
 //!
 //! Both answer at once: a status callback is one indexed update (`store::apply_status`),
 //! an inbound message one short transaction (`inbound::record`).
@@ -59,9 +63,11 @@ pub async fn status(req: HttpRequest, key: Path<String>, body: Bytes, state: Dat
         Applied::Moved => "moved",
         Applied::Unchanged => "unchanged",
         Applied::Kept => "kept until the send is recorded",
+        Applied::Refused => "refused: an inbound-only status for an outbound message, nothing changed",
     };
     tracing::info!(workspace_id, webhook = "status", sid = %sid, status = status.as_str(), outcome, "twilio webhook");
-    Ok(HttpResponse::NoContent().finish())
+    // A refused status is still answered with a success, so Twilio does not retry it.
+    Ok(if applied == Applied::Refused { plain(HttpResponse::Ok(), "Inbound-only status ignored for an outbound message.") } else { HttpResponse::NoContent().finish() })
 }
 
 pub async fn inbound(req: HttpRequest, key: Path<String>, body: Bytes, state: Data<AppState>) -> Result<HttpResponse, AppError> {
@@ -119,11 +125,38 @@ async fn verify(req: &HttpRequest, key: String, body: &Bytes, state: &Data<AppSt
     };
     let url = request_url(req, &state.settings);
     let params: Vec<(String, String)> = url::form_urlencoded::parse(body).into_owned().collect();
-    if !signature::verify(account.token(), &url, &params, &given) {
+    let settings = req.headers().get(signature::SETTINGS_HEADER).and_then(|v| v.to_str().ok());
+    let signed = signature::Signed { url: &url, params: &params, body, settings };
+    if !signature::verify_request(account.token(), &signed, &given) {
+        let reason = if settings.is_some() && signature::Algorithm::from_settings(settings).is_none() {
+            "X-Twilio-Signature does not match (X-Twilio-Webhooks-Signature-Settings names an algorithm other than HMAC_SHA1 or HMAC_SHA256)."
+        } else {
+            "X-Twilio-Signature does not match."
+        };
         tracing::info!(workspace_id, webhook = kind, "twilio webhook refused: the signature does not match");
-        return Ok(Err(plain(HttpResponse::Forbidden(), "X-Twilio-Signature does not match.")));
+        return Ok(Err(plain(HttpResponse::Forbidden(), reason)));
     }
+    let params = if signature::body_sha256(&url).is_some() { json_params(body).unwrap_or(params) } else { params };
     Ok(Ok(Verified { workspace_id, unknown: UnknownNumbers::parse(&account.stored.inbound_unknown), params }))
+}
+
+/// A JSON object body's top-level fields as parameters (text as is, numbers and booleans
+/// written out, an array's scalars as a repeated name); `None` for any other body.
+fn json_params(body: &[u8]) -> Option<Vec<(String, String)>> {
+    let serde_json::Value::Object(fields) = serde_json::from_slice(body).ok()? else { return None };
+    let scalar = |value: &serde_json::Value| match value {
+        serde_json::Value::String(text) => Some(text.clone()),
+        serde_json::Value::Number(_) | serde_json::Value::Bool(_) => Some(value.to_string()),
+        _ => None,
+    };
+    let mut params = Vec::new();
+    for (name, value) in &fields {
+        match value {
+            serde_json::Value::Array(items) => params.extend(items.iter().filter_map(scalar).map(|v| (name.clone(), v))),
+            other => params.extend(scalar(other).map(|v| (name.clone(), v))),
+        }
+    }
+    Some(params)
 }
 
 /// The URL Twilio signed: `SWITCHBOARD_PUBLIC_URL` (what it was given) with this request's

@@ -313,7 +313,8 @@ async fn an_inbound_message_from_a_client_lands_once_and_counts_as_a_communicati
     assert_eq!(r.text().await.unwrap(), TWIML);
     assert_eq!(
         text(&app, "SELECT concat_ws('|', client_id, channel, direction, status, sender, recipient, body, button_payload IS NULL) FROM messages WHERE provider_id = 'SMin1'"),
-        format!("{client}|sms|inbound|received|+14155550123|{OUR_NUMBER}|Is my order ready? ☕ 100% <sure> & \u{1}|t")
+        format!("{client}|sms|inbound|received|+14155550123|{OUR_NUMBER}|Is my order ready? ☕ 100% <sure> & |t"),
+        "the control character \\u{{1}} is dropped (issue 18 item 10)"
     );
     assert_eq!(app.count(&format!("SELECT count(*) FROM clients WHERE id = {client} AND last_contacted_at > now() - interval '1 minute'")), 1);
     assert_eq!(app.count(&format!("SELECT count(*) FROM communications WHERE client_id = {client} AND kind = 'sms' AND user_id IS NULL")), 1);
@@ -490,4 +491,278 @@ async fn the_same_new_inbound_message_delivered_at_once_makes_one_client_and_one
     assert_eq!(app.count("SELECT count(*) FROM messages WHERE provider_id = 'SMrace'"), 1);
     assert_eq!(app.count("SELECT count(*) FROM communications WHERE kind = 'sms'"), 1);
     assert_eq!(app.count("SELECT count(*) FROM audit_logs WHERE actor_kind = 'webhook' AND action = 'clients.created'"), 1);
+}
+
+/// A WhatsApp message from `from` (E.164), optionally a quick-reply button tap.
+fn whatsapp_from(sid: &str, from: &str, body: &str, button: Option<(&str, &str)>) -> Vec<(String, String)> {
+    let from = format!("whatsapp:{from}");
+    let to = format!("whatsapp:{OUR_NUMBER}");
+    let mut f = form(&[("AccountSid", ACCOUNT_SID), ("MessageSid", sid), ("From", &from), ("To", &to), ("Body", body), ("NumMedia", "0")]);
+    if let Some((payload, text)) = button {
+        f.push(("ButtonPayload".into(), payload.into()));
+        f.push(("ButtonText".into(), text.into()));
+    }
+    f
+}
+
+#[tokio::test]
+async fn control_characters_in_a_signed_inbound_message_are_stripped_and_the_message_kept() {
+    let app = spawn_app().await;
+    let acme = workspace(&app, "Acme", Some(AUTH_TOKEN));
+    let client = client_with_phone(&app, &acme, "Amara Okafor", "+14155550123");
+    let f = whatsapp_from("SMnul", "+14155550123", "hel\0lo\u{7}\tworld\r\nbye\u{1b}[0m\u{85}", Some(("pay\0load\u{1}", "Y\0es\u{7f}")));
+    let r = post_signed(&app, &inbound_path(&acme), &f, AUTH_TOKEN).await;
+    assert_eq!(r.status(), StatusCode::OK, "{}", r.text().await.unwrap());
+    assert_eq!(
+        text(&app, "SELECT concat_ws('|', body, button_payload, status) FROM messages WHERE provider_id = 'SMnul'"),
+        "hello\tworld\r\nbye[0m|payload|received",
+        "tab, CR and LF kept; NUL, BEL, ESC, DEL and C1 controls gone"
+    );
+    assert_eq!(app.count(&format!("SELECT count(*) FROM communications WHERE client_id = {client} AND kind = 'whatsapp'")), 1);
+    // A button tap with an empty body is noted by its text, cleaned too.
+    let f = whatsapp_from("SMnul2", "+14155550123", "", Some(("p", "Y\0es")));
+    assert_eq!(post_signed(&app, &inbound_path(&acme), &f, AUTH_TOKEN).await.status(), StatusCode::OK);
+    assert_eq!(app.count(&format!("SELECT count(*) FROM communications WHERE client_id = {client} AND notes = 'Yes'")), 1);
+}
+
+/// A campaign batch on WhatsApp with one recipient whose message has `provider_id` and
+/// `status`: (message id, batch id).
+fn campaign_message(app: &TestApp, ws: &Ws, client: i64, provider_id: &str, status: &str) -> (i64, i64) {
+    let ws = ws.id;
+    diesel::sql_query(format!("INSERT INTO campaigns (workspace_id, name, channels, status) VALUES ({ws}, 'Spring offer', ARRAY['whatsapp'], 'active')"))
+        .execute(&mut app.conn())
+        .unwrap();
+    let campaign = app.count(&format!("SELECT max(id) FROM campaigns WHERE workspace_id = {ws}"));
+    diesel::sql_query(format!("INSERT INTO campaign_batches (workspace_id, campaign_id, channel, mode, status) VALUES ({ws}, {campaign}, 'whatsapp', 'text', 'sending')"))
+        .execute(&mut app.conn())
+        .unwrap();
+    let batch = app.count(&format!("SELECT max(id) FROM campaign_batches WHERE workspace_id = {ws}"));
+    diesel::sql_query(format!(
+        "INSERT INTO messages (workspace_id, client_id, channel, direction, provider_id, sender, recipient, body, status, batch_id) \
+         VALUES ({ws}, {client}, 'whatsapp', 'outbound', '{provider_id}', '{OUR_NUMBER}', '+14155550123', 'Hello', '{status}', {batch})"
+    ))
+    .execute(&mut app.conn())
+    .unwrap();
+    let message = app.count(&format!("SELECT id FROM messages WHERE workspace_id = {ws} AND provider_id = '{provider_id}'"));
+    diesel::sql_query(format!("INSERT INTO campaign_recipients (workspace_id, batch_id, client_id, status, message_id) VALUES ({ws}, {batch}, {client}, '{status}', {message})"))
+        .execute(&mut app.conn())
+        .unwrap();
+    (message, batch)
+}
+
+#[tokio::test]
+async fn an_inbound_only_status_on_an_outbound_message_is_200_and_changes_nothing() {
+    let app = spawn_app().await;
+    let acme = workspace(&app, "Acme", Some(AUTH_TOKEN));
+    let client = client_with_phone(&app, &acme, "Amara Okafor", "+14155550123");
+    let one_off = outbound(&app, &acme, Some("SMoneoff"), "delivered");
+    let (campaign_msg, batch) = campaign_message(&app, &acme, client, "SMcampaign", "sent");
+    for status in ["received", "receiving"] {
+        for sid in ["SMoneoff", "SMcampaign", "SMnotyet"] {
+            let r = post_signed(&app, &status_path(&acme), &status_form(sid, status, None), AUTH_TOKEN).await;
+            assert_eq!(r.status(), StatusCode::OK, "{status} on {sid}: {}", r.text().await.unwrap());
+        }
+    }
+    assert_eq!(text(&app, &format!("SELECT status FROM messages WHERE id = {one_off}")), "delivered");
+    assert_eq!(text(&app, &format!("SELECT status FROM messages WHERE id = {campaign_msg}")), "sent");
+    assert_eq!(text(&app, &format!("SELECT status FROM campaign_recipients WHERE batch_id = {batch}")), "sent");
+    assert_eq!(app.count("SELECT count(*) FROM early_status_callbacks"), 0, "not kept for a send recorded later");
+    // The messages still move on a genuine outbound status.
+    let r = post_signed(&app, &status_path(&acme), &status_form("SMcampaign", "delivered", None), AUTH_TOKEN).await;
+    assert_eq!(r.status(), StatusCode::NO_CONTENT);
+    assert_eq!(text(&app, &format!("SELECT status FROM campaign_recipients WHERE batch_id = {batch}")), "delivered");
+}
+
+/// The opt-out column's source and the word the audit entry names, for `channel`.
+fn opted_out(app: &TestApp, ws: &Ws, client: i64, channel: &str) -> String {
+    text(
+        app,
+        &format!(
+            "SELECT concat_ws('|', c.opt_out_{channel}_at IS NOT NULL, c.opt_out_{channel}_source, \
+               (SELECT string_agg(a.after->>'word', ',' ORDER BY a.id) FROM audit_logs a WHERE a.workspace_id = {} AND a.entity_id = '{client}' \
+                  AND a.actor_kind = 'webhook' AND a.action = 'clients.updated' AND a.after->>'channel' = '{channel}')) \
+             FROM clients c WHERE c.id = {client}",
+            ws.id
+        ),
+    )
+}
+
+#[tokio::test]
+async fn every_opt_out_word_of_the_issue_opts_out_on_both_channels_and_the_audit_names_it() {
+    let app = spawn_app().await;
+    let acme = workspace(&app, "Acme", Some(AUTH_TOKEN));
+    let words = [
+        ("STOP.", "STOP"),
+        ("stop!", "STOP"),
+        ("Stop please", "STOP"),
+        ("OPTOUT", "OPTOUT"),
+        ("REVOKE", "REVOKE"),
+        ("opt out", "OPT OUT"),
+        ("\u{FF33}\u{FF34}\u{FF2F}\u{FF30}", "STOP"),
+        ("st\u{200B}op", "STOP"),
+        ("\u{FEFF}STOP\u{200D}", "STOP"),
+        ("STOPP", "STOPP"),
+        ("ARRET", "ARRET"),
+        ("Arrêt", "ARRET"),
+        ("PARAR", "PARAR"),
+        ("baja", "BAJA"),
+        ("Unsubscribe!!", "UNSUBSCRIBE"),
+        ("Opt-Out", "OPT OUT"),
+    ];
+    for (i, (word, named)) in words.iter().enumerate() {
+        for (channel, prefix) in [("sms", "SMS"), ("whatsapp", "WA")] {
+            let phone = format!("+1415777{:02}{}", i, if channel == "sms" { 1 } else { 2 });
+            let client = client_with_phone(&app, &acme, "Opt Out", &phone);
+            let sid = format!("{prefix}opt{i}");
+            let f = if channel == "sms" { sms_from(&sid, &phone, word) } else { whatsapp_from(&sid, &phone, word, None) };
+            let r = post_signed(&app, &inbound_path(&acme), &f, AUTH_TOKEN).await;
+            assert_eq!(r.status(), StatusCode::OK, "{word:?} on {channel}");
+            assert_eq!(opted_out(&app, &acme, client, channel), format!("t|inbound {named}|{named}"), "{word:?} on {channel}");
+            let other = if channel == "sms" { "whatsapp" } else { "sms" };
+            assert_eq!(app.count(&format!("SELECT count(*) FROM clients WHERE id = {client} AND opt_out_{other}_at IS NULL")), 1, "{word:?}: that channel only");
+        }
+    }
+    // Ordinary messages that merely contain such words opt nobody out.
+    let client = client_with_phone(&app, &acme, "Chatty", "+14157770999");
+    for (i, body) in ["Please don't stop the deliveries", "End of the month works", "Cancel my appointment on Friday", "quite happy", "stopped by yesterday", "baja california trip"]
+        .iter()
+        .enumerate()
+    {
+        post_signed(&app, &inbound_path(&acme), &sms_from(&format!("SMchat{i}"), "+14157770999", body), AUTH_TOKEN).await;
+        assert_eq!(opted_out(&app, &acme, client, "sms"), "f", "{body:?}");
+    }
+}
+
+#[tokio::test]
+async fn after_stop_a_yes_button_or_a_yes_text_keeps_the_client_out_and_only_start_opts_in() {
+    let app = spawn_app().await;
+    let acme = workspace(&app, "Acme", Some(AUTH_TOKEN));
+    let client = client_with_phone(&app, &acme, "Amara Okafor", "+14155550123");
+    let path = inbound_path(&acme);
+    assert_eq!(post_signed(&app, &path, &whatsapp_from("WAstop", "+14155550123", "STOP", None), AUTH_TOKEN).await.status(), StatusCode::OK);
+    assert_eq!(post_signed(&app, &path, &sms_from("SMstop", "+14155550123", "Stop."), AUTH_TOKEN).await.status(), StatusCode::OK);
+    assert_eq!(opted_out(&app, &acme, client, "whatsapp"), "t|inbound STOP|STOP");
+    assert_eq!(opted_out(&app, &acme, client, "sms"), "t|inbound STOP|STOP");
+    let stays_out: Vec<Vec<(String, String)>> = vec![
+        whatsapp_from("WAyesbtn", "+14155550123", "Yes", Some(("yes", "Yes"))),
+        whatsapp_from("WAyes", "+14155550123", "yes", None),
+        whatsapp_from("WAYES", "+14155550123", "YES!", None),
+        // A button whose title or payload is an opt-in word is still a button.
+        whatsapp_from("WAstartbtn", "+14155550123", "START", Some(("START", "START"))),
+        whatsapp_from("WAunstopbtn", "+14155550123", "Unstop", Some(("unstop", "Unstop"))),
+        sms_from("SMyes", "+14155550123", "yes"),
+        sms_from("SMY", "+14155550123", "Y"),
+        sms_from("SMstartsentence", "+14155550123", "start sending me offers again? no thanks"),
+    ];
+    for f in &stays_out {
+        assert_eq!(post_signed(&app, &path, f, AUTH_TOKEN).await.status(), StatusCode::OK);
+        assert_eq!(opted_out(&app, &acme, client, "whatsapp"), "t|inbound STOP|STOP", "{f:?}");
+        assert_eq!(opted_out(&app, &acme, client, "sms"), "t|inbound STOP|STOP", "{f:?}");
+    }
+    // An explicit START (typed, any case, punctuation ignored) opts back in, on its channel.
+    assert_eq!(post_signed(&app, &path, &whatsapp_from("WAstart", "+14155550123", "Start!", None), AUTH_TOKEN).await.status(), StatusCode::OK);
+    assert_eq!(opted_out(&app, &acme, client, "whatsapp"), "f|STOP,START");
+    assert_eq!(opted_out(&app, &acme, client, "sms"), "t|inbound STOP|STOP");
+    assert_eq!(post_signed(&app, &path, &sms_from("SMunstop", "+14155550123", "UNSTOP"), AUTH_TOKEN).await.status(), StatusCode::OK);
+    assert_eq!(opted_out(&app, &acme, client, "sms"), "f|STOP,UNSTOP");
+}
+
+/// HMAC-SHA256 of the URL and the sorted pairs, base64: how Twilio signs under a Webhook
+/// Setting (twilio-node's WebhookSignatureValidation example: "only the hash changes").
+fn sha256_signature(token: &str, url: &str, form: &[(String, String)]) -> String {
+    use base64::Engine;
+    use hmac::Mac;
+    let mut sorted: Vec<&(String, String)> = form.iter().collect();
+    sorted.sort();
+    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(token.as_bytes()).unwrap();
+    mac.update(url.as_bytes());
+    for (k, v) in sorted {
+        mac.update(k.as_bytes());
+        mac.update(v.as_bytes());
+    }
+    base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes())
+}
+
+async fn post_with_headers(app: &TestApp, path: &str, form: &[(String, String)], headers: &[(&str, &str)]) -> reqwest::Response {
+    let mut request = reqwest::Client::new().post(format!("{}{path}", app.base)).form(form);
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    request.send().await.expect("webhook request")
+}
+
+#[tokio::test]
+async fn a_callback_signed_with_hmac_sha256_under_the_signature_settings_header_is_accepted() {
+    let app = spawn_app().await;
+    let acme = workspace(&app, "Acme", Some(AUTH_TOKEN));
+    let message = outbound(&app, &acme, Some("SMsha256"), "accepted");
+    let path = status_path(&acme);
+    let f = status_form("SMsha256", "delivered", None);
+    let sha256 = sha256_signature(AUTH_TOKEN, &format!("{}{path}", app.base), &f);
+    let settings = "key=webhooks_sharedkey_01jx,algorithm=HMAC_SHA256";
+    let before = written(&app);
+    for (what, headers, reason) in [
+        ("no settings header", vec![("X-Twilio-Signature", sha256.as_str())], "does not match."),
+        ("an algorithm Twilio's helpers do not know", vec![("X-Twilio-Signature", sha256.as_str()), ("X-Twilio-Webhooks-Signature-Settings", "key=k,algorithm=HMAC_SHA512")], "names an algorithm"),
+    ] {
+        let r = post_with_headers(&app, &path, &f, &headers).await;
+        assert_eq!(r.status(), StatusCode::FORBIDDEN, "{what}");
+        assert!(r.text().await.unwrap().contains(reason), "{what}");
+    }
+    let forged = sha256_signature("0ther0ther0ther0ther0ther0ther00", &format!("{}{path}", app.base), &f);
+    let r = post_with_headers(&app, &path, &f, &[("X-Twilio-Signature", &forged), ("X-Twilio-Webhooks-Signature-Settings", settings)]).await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN, "another token");
+    assert_eq!(written(&app), before);
+    let r = post_with_headers(&app, &path, &f, &[("X-Twilio-Signature", &sha256), ("X-Twilio-Webhooks-Signature-Settings", settings)]).await;
+    assert_eq!(r.status(), StatusCode::NO_CONTENT, "{}", r.text().await.unwrap());
+    assert_eq!(text(&app, &format!("SELECT status FROM messages WHERE id = {message}")), "delivered");
+}
+
+#[tokio::test]
+async fn a_parameter_repeated_with_identical_values_is_accepted_signed_once_or_twice() {
+    let app = spawn_app().await;
+    let acme = workspace(&app, "Acme", Some(AUTH_TOKEN));
+    client_with_phone(&app, &acme, "Amara Okafor", "+14155550123");
+    let path = inbound_path(&acme);
+    let url = format!("{}{path}", app.base);
+    for (sid, once) in [("SMtwice", false), ("SMonce", true)] {
+        let mut f = sms_from(sid, "+14155550123", "hello");
+        f.push(("Tag".into(), "vip".into()));
+        f.push(("Tag".into(), "vip".into()));
+        // twilio-python signs a repeated identical value once; the form still carries it twice.
+        let signed_over: Vec<(String, String)> = if once { f[..f.len() - 1].to_vec() } else { f.clone() };
+        let r = post(&app, &path, &f, Some(&twilio_signature(AUTH_TOKEN, &url, &signed_over))).await;
+        assert_eq!(r.status(), StatusCode::OK, "signed {}", if once { "once" } else { "twice" });
+        assert_eq!(app.count(&format!("SELECT count(*) FROM messages WHERE provider_id = '{sid}'")), 1);
+    }
+    // A value signed once that the form carries with another value is still refused.
+    let mut f = sms_from("SMdiffer", "+14155550123", "hello");
+    f.push(("Tag".into(), "vip".into()));
+    let signed_over = f.clone();
+    f.push(("Tag".into(), "gold".into()));
+    assert_eq!(post(&app, &path, &f, Some(&twilio_signature(AUTH_TOKEN, &url, &signed_over))).await.status(), StatusCode::FORBIDDEN);
+}
+
+#[tokio::test]
+async fn a_json_callback_signed_by_its_body_sha256_is_accepted_and_read() {
+    use sha2::Digest;
+    let app = spawn_app().await;
+    let acme = workspace(&app, "Acme", Some(AUTH_TOKEN));
+    let message = outbound(&app, &acme, Some("SMjson"), "accepted");
+    let body = r#"{"MessageSid":"SMjson","MessageStatus":"delivered","ErrorCode":null}"#;
+    let path = format!("{}?bodySHA256={}", status_path(&acme), hex::encode(sha2::Sha256::digest(body.as_bytes())));
+    let signature = twilio_signature(AUTH_TOKEN, &format!("{}{path}", app.base), &[]);
+    let send = |body: &'static str| {
+        reqwest::Client::new()
+            .post(format!("{}{path}", app.base))
+            .header("Content-Type", "application/json")
+            .header("X-Twilio-Signature", signature.clone())
+            .body(body)
+            .send()
+    };
+    let r = send(r#"{"MessageSid":"SMjson","MessageStatus":"read","ErrorCode":null}"#).await.unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN, "a body that does not hash to bodySHA256");
+    let r = send(body).await.unwrap();
+    assert_eq!(r.status(), StatusCode::NO_CONTENT, "{}", r.text().await.unwrap());
+    assert_eq!(text(&app, &format!("SELECT status FROM messages WHERE id = {message}")), "delivered");
 }

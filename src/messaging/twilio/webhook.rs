@@ -1,11 +1,26 @@
 //! Twilio's webhook parameters read into the shared types. Verifying the signature comes
 //! first ([`super::signature::verify`]); these only read.
+//!
+//! Control characters never get past here (issue 18 item 10): a NUL cannot be stored in a
+//! PostgreSQL text column, and the others are nothing a person typed. A message's text
+//! (`Body`, `ButtonText`, `ButtonPayload`) keeps tab, CR and LF; every other field loses
+//! them all.
 
 use crate::messaging::twilio::{parse_address, status_from_twilio};
 use crate::messaging::{InboundMessage, StatusReport};
 
 fn param<'a>(params: &'a [(String, String)], name: &str) -> Option<&'a str> {
     params.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str()).filter(|v| !v.is_empty())
+}
+
+/// A field's value without any control character.
+fn field(params: &[(String, String)], name: &str) -> Option<String> {
+    param(params, name).map(|v| v.chars().filter(|c| !c.is_control()).collect::<String>()).filter(|v| !v.is_empty())
+}
+
+/// A message text's value: control characters dropped except tab, CR and LF.
+fn text(params: &[(String, String)], name: &str) -> Option<String> {
+    param(params, name).map(|v| v.chars().filter(|c| !c.is_control() || matches!(c, '\t' | '\r' | '\n')).collect())
 }
 
 /// A status callback (`MessageSid`, `MessageStatus`, `ErrorCode`); `Err` says what is missing.
@@ -21,22 +36,22 @@ pub fn status_report(params: &[(String, String)]) -> Result<StatusReport, String
 /// An inbound message (`MessageSid`, `From`, `To`, `Body`, `ButtonPayload`, `ButtonText`,
 /// `OriginalRepliedMessageSid`, `MediaUrl{n}`).
 pub fn inbound_message(params: &[(String, String)]) -> Result<InboundMessage, String> {
-    let provider_id = param(params, "MessageSid").or_else(|| param(params, "SmsMessageSid")).ok_or("MessageSid is missing")?;
-    let (channel, from) = parse_address(param(params, "From").ok_or("From is missing")?);
-    let (_, to) = parse_address(param(params, "To").ok_or("To is missing")?);
+    let provider_id = field(params, "MessageSid").or_else(|| field(params, "SmsMessageSid")).ok_or("MessageSid is missing")?;
+    let (channel, from) = parse_address(&field(params, "From").ok_or("From is missing")?);
+    let (_, to) = parse_address(&field(params, "To").ok_or("To is missing")?);
     let media_count = param(params, "NumMedia").and_then(|n| n.parse::<usize>().ok()).unwrap_or(0).min(10);
-    let media = (0..media_count).filter_map(|i| param(params, &format!("MediaUrl{i}")).map(str::to_string)).collect();
+    let media = (0..media_count).filter_map(|i| field(params, &format!("MediaUrl{i}"))).collect();
     Ok(InboundMessage {
-        provider_id: provider_id.to_string(),
+        provider_id,
         channel,
         from,
         to,
-        body: param(params, "Body").unwrap_or_default().to_string(),
-        button_payload: param(params, "ButtonPayload").map(str::to_string),
-        button_text: param(params, "ButtonText").map(str::to_string),
-        replied_to: param(params, "OriginalRepliedMessageSid").map(str::to_string),
+        body: text(params, "Body").unwrap_or_default(),
+        button_payload: text(params, "ButtonPayload").filter(|v| !v.is_empty()),
+        button_text: text(params, "ButtonText").filter(|v| !v.is_empty()),
+        replied_to: field(params, "OriginalRepliedMessageSid"),
         media,
-        profile_name: param(params, "ProfileName").map(str::to_string),
+        profile_name: field(params, "ProfileName"),
     })
 }
 
@@ -78,5 +93,21 @@ mod tests {
         assert_eq!(m.media, vec!["https://api.twilio.com/media/1".to_string()]);
         let sms = inbound_message(&form(&[("MessageSid", "SM3"), ("From", "+14155550123"), ("To", "+14155550100"), ("Body", "STOP")])).unwrap();
         assert_eq!(sms.channel, Channel::Sms);
+    }
+
+    #[test]
+    fn control_characters_are_dropped_but_a_texts_tab_and_newlines_kept() {
+        let m = inbound_message(&form(&[
+            ("MessageSid", "SM\u{0}4"),
+            ("From", "+1415555\u{7}0123"),
+            ("To", "+14155550100"),
+            ("Body", "a\0b\tc\r\nd\u{1b}\u{7f}\u{9f}"),
+            ("ButtonPayload", "\0"),
+            ("ButtonText", "Y\u{0}es\n"),
+            ("ProfileName", "Ada\0"),
+        ]))
+        .unwrap();
+        assert_eq!((m.provider_id.as_str(), m.from.as_str(), m.body.as_str()), ("SM4", "+14155550123", "ab\tc\r\nd"));
+        assert_eq!((m.button_payload, m.button_text.as_deref(), m.profile_name.as_deref()), (None, Some("Yes\n"), Some("Ada")));
     }
 }
