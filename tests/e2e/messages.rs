@@ -1,5 +1,6 @@
 //! Sending from the client page in Chromium (issue 11 part 3): the template preview and the
-//! SMS segment count follow what is typed, and a send lands on the timeline in place.
+//! SMS segment count follow what is typed, and a send lands on the timeline in place, once
+//! for a double click.
 
 use diesel::prelude::*;
 use switchboard::users::role::Role;
@@ -44,7 +45,12 @@ async fn preview_a_template_count_sms_segments_and_send_from_the_client_page() {
     chrome.wait_for_text("#sms-segments", "1 segment · UCS-2 (emoji or non-Latin), 70 each").await;
 
     chrome.eval("window.__marker = 1; return null;").await;
-    chrome.click("form.send-message button[type='submit']").await;
+    // A double click (issue 18.2): the button is disabled by the first, so the second does
+    // nothing; the server's one-time form token would answer it with the first anyway.
+    let busy = chrome
+        .eval("var b = document.querySelector(\"form.send-message button[type='submit']\"); b.click(); var busy = b.disabled; b.click(); return busy;")
+        .await;
+    assert_eq!(busy, serde_json::json!(true), "the submit button is disabled while the form is in flight");
     chrome.wait_for_text("#client-timeline", "Message queued.").await;
     assert!(chrome.text("#client-timeline").await.contains("Привет, Grace"));
     assert_eq!(chrome.eval("return window.__marker || null;").await, serde_json::json!(1), "no page reload");
@@ -55,6 +61,7 @@ async fn preview_a_template_count_sms_segments_and_send_from_the_client_page() {
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
     assert_eq!(fake.messages()[0].body.as_deref(), Some("Привет, Grace"));
+    assert_eq!(app.count("SELECT count(*) FROM messages WHERE direction = 'outbound'"), 1, "one message for the double click");
     assert_eq!(chrome.csp_violations().await, Vec::<String>::new());
     chrome.client.clone().close().await.unwrap();
 }
