@@ -13,7 +13,9 @@
 //!
 //! A request without the field (a script, an old page) is not deduplicated.
 
+use diesel::pg::Pg;
 use diesel::prelude::*;
+use diesel::query_builder::{BoxedSqlQuery, SqlQuery};
 use diesel::sql_types::{BigInt, Binary, Nullable, Text};
 use sha2::{Digest, Sha256};
 
@@ -73,26 +75,12 @@ impl Once {
     /// transaction holds the same claim.
     pub fn claim(&self, conn: &mut PgConnection, workspace_id: i64, user_id: i64) -> QueryResult<Claim> {
         let Some(key) = &self.0 else { return Ok(Claim::First) };
-        let inserted = diesel::sql_query(
-            "INSERT INTO form_submissions (workspace_id, user_id, token, digest) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
-        )
-        .bind::<BigInt, _>(workspace_id)
-        .bind::<BigInt, _>(user_id)
-        .bind::<Text, _>(&key.token)
-        .bind::<Binary, _>(&key.digest)
-        .execute(conn)?;
+        let inserted = keyed("INSERT INTO form_submissions (workspace_id, user_id, token, digest) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING", workspace_id, user_id, key)
+            .execute(conn)?;
         if inserted == 1 {
             return Ok(Claim::First);
         }
-        let found: Option<Found> = diesel::sql_query(
-            "SELECT result FROM form_submissions WHERE workspace_id = $1 AND user_id = $2 AND token = $3 AND digest = $4",
-        )
-        .bind::<BigInt, _>(workspace_id)
-        .bind::<BigInt, _>(user_id)
-        .bind::<Text, _>(&key.token)
-        .bind::<Binary, _>(&key.digest)
-        .get_result(conn)
-        .optional()?;
+        let found: Option<Found> = keyed(&format!("SELECT result FROM form_submissions WHERE {KEY}"), workspace_id, user_id, key).get_result(conn).optional()?;
         Ok(Claim::Repeat(found.and_then(|f| f.result)))
     }
 
@@ -100,11 +88,7 @@ impl Once {
     /// same transaction as the claim.
     pub fn done(&self, conn: &mut PgConnection, workspace_id: i64, user_id: i64, result: &str) -> QueryResult<()> {
         let Some(key) = &self.0 else { return Ok(()) };
-        diesel::sql_query("UPDATE form_submissions SET result = $5 WHERE workspace_id = $1 AND user_id = $2 AND token = $3 AND digest = $4")
-            .bind::<BigInt, _>(workspace_id)
-            .bind::<BigInt, _>(user_id)
-            .bind::<Text, _>(&key.token)
-            .bind::<Binary, _>(&key.digest)
+        keyed(&format!("UPDATE form_submissions SET result = $5 WHERE {KEY}"), workspace_id, user_id, key)
             .bind::<Text, _>(result)
             .execute(conn)
             .map(|_| ())
@@ -116,14 +100,23 @@ impl Once {
     /// database, made after the claim so repeats wait for it): the form may be sent again.
     pub fn release(&self, conn: &mut PgConnection, workspace_id: i64, user_id: i64) -> QueryResult<()> {
         let Some(key) = &self.0 else { return Ok(()) };
-        diesel::sql_query("DELETE FROM form_submissions WHERE workspace_id = $1 AND user_id = $2 AND token = $3 AND digest = $4")
-            .bind::<BigInt, _>(workspace_id)
-            .bind::<BigInt, _>(user_id)
-            .bind::<Text, _>(&key.token)
-            .bind::<Binary, _>(&key.digest)
+        keyed(&format!("DELETE FROM form_submissions WHERE {KEY}"), workspace_id, user_id, key)
             .execute(conn)
             .map(|_| ())
     }
+}
+
+/// The condition on a submission's key, `$1` to `$4` as [`keyed`] binds them.
+const KEY: &str = "workspace_id = $1 AND user_id = $2 AND token = $3 AND digest = $4";
+
+/// `sql` with the key bound as `$1` (workspace), `$2` (user), `$3` (token), `$4` (digest).
+fn keyed<'a>(sql: &str, workspace_id: i64, user_id: i64, key: &'a Key) -> BoxedSqlQuery<'a, Pg, SqlQuery> {
+    diesel::sql_query(sql)
+        .into_boxed()
+        .bind::<BigInt, _>(workspace_id)
+        .bind::<BigInt, _>(user_id)
+        .bind::<Text, _>(&key.token)
+        .bind::<Binary, _>(&key.digest)
 }
 
 /// Deletes the keys older than a day (a page left open longer sends anew).
