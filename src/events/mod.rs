@@ -37,6 +37,11 @@ pub const CHANNEL: &str = "switchboard_events";
 /// The channel of campaign batches' counter changes, `'<workspace_id>:<batch_id>'`, written
 /// by the triggers of migration 2026-11-28-046000 (no `events` row: see the module notes).
 pub const BATCH_CHANNEL: &str = "switchboard_batches";
+/// The channel of ended sessions, `'<workspace_id>:<key_hash>'`, written by the trigger of
+/// migration 2026-12-06-030000 whenever a signed-in session's row is deleted (sign-out,
+/// revoke, sign out everywhere, password change or reset, deactivation, expiry): every
+/// instance ends that session's streams at once.
+pub const SESSION_CHANNEL: &str = "switchboard_sessions";
 
 #[derive(Clone, Debug, Queryable, QueryableByName, Selectable)]
 #[diesel(table_name = events, check_for_backend(Pg))]
@@ -96,6 +101,12 @@ pub fn prune_job(env: &crate::jobs::run::JobEnv, job: &crate::jobs::queue::Job) 
     Ok(())
 }
 
+/// A [`SESSION_CHANNEL`] payload, `"<workspace_id>:<key_hash>"`.
+pub fn parse_session_payload(payload: &str) -> Option<(i64, String)> {
+    let (workspace, hash) = payload.split_once(':')?;
+    (!hash.is_empty()).then(|| Some((workspace.parse().ok()?, hash.to_string()))).flatten()
+}
+
 /// A notification's payload, `"<workspace_id>:<event_id>"`.
 pub fn parse_payload(payload: &str) -> Option<(i64, i64)> {
     let (workspace, id) = payload.split_once(':')?;
@@ -111,5 +122,12 @@ mod tests {
         assert_eq!(parse_payload("12:345"), Some((12, 345)));
         assert_eq!(parse_payload("12"), None);
         assert_eq!(parse_payload("a:1"), None);
+    }
+
+    #[test]
+    fn session_payloads_name_the_workspace_and_the_key_hash() {
+        assert_eq!(parse_session_payload("12:ab3f"), Some((12, "ab3f".to_string())));
+        assert_eq!(parse_session_payload("12:"), None);
+        assert_eq!(parse_session_payload("x:ab"), None);
     }
 }
