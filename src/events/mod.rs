@@ -30,7 +30,7 @@ use diesel::pg::Pg;
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Jsonb, Nullable, Text};
 
-use crate::db::schema::events;
+use crate::db::schema::{early_status_callbacks, events};
 
 /// The PostgreSQL notification channel.
 pub const CHANNEL: &str = "switchboard_events";
@@ -94,10 +94,29 @@ pub fn prune(conn: &mut PgConnection, workspace_id: i64, now: DateTime<Utc>) -> 
     diesel::delete(events::table.filter(events::workspace_id.eq(workspace_id)).filter(events::created_at.lt(now - KEEP))).execute(conn)
 }
 
-/// The hourly `prune-events` job.
+/// How long a status callback for a message id nobody recorded is kept
+/// (`early_status_callbacks`): the send it waits for records its id within seconds, or
+/// never (a callback for a message that is not ours).
+pub const KEEP_EARLY_CALLBACKS: chrono::Duration = chrono::Duration::days(1);
+
+/// Deletes the workspace's parked status callbacks older than [`KEEP_EARLY_CALLBACKS`].
+pub fn prune_early_callbacks(conn: &mut PgConnection, workspace_id: i64, now: DateTime<Utc>) -> QueryResult<usize> {
+    diesel::delete(
+        early_status_callbacks::table
+            .filter(early_status_callbacks::workspace_id.eq(workspace_id))
+            .filter(early_status_callbacks::received_at.lt(now - KEEP_EARLY_CALLBACKS)),
+    )
+    .execute(conn)
+}
+
+/// The hourly `prune-events` job: old live events, and status callbacks parked for over a
+/// day (both tables grow with outside traffic).
 pub fn prune_job(env: &crate::jobs::run::JobEnv, job: &crate::jobs::queue::Job) -> Result<(), crate::jobs::run::JobError> {
-    let deleted = prune(&mut *env.pool.get()?, job.workspace_id, env.clock.now())?;
-    tracing::info!(workspace_id = job.workspace_id, deleted, "old live events pruned");
+    let mut conn = env.pool.get()?;
+    let now = env.clock.now();
+    let deleted = prune(&mut conn, job.workspace_id, now)?;
+    let callbacks = prune_early_callbacks(&mut conn, job.workspace_id, now)?;
+    tracing::info!(workspace_id = job.workspace_id, deleted, callbacks, "old live events and parked status callbacks pruned");
     Ok(())
 }
 

@@ -35,6 +35,7 @@ mod mass_assignment;
 mod ops;
 mod outage;
 mod pool;
+mod pruning;
 mod route_table;
 mod scoped_reads;
 mod sessions;
