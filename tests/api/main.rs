@@ -41,6 +41,7 @@ mod scoped_reads;
 mod sessions;
 mod settings;
 mod sign_in_abuse;
+mod smtp_targets;
 mod spreadsheet;
 mod status_source;
 mod stylesheet;
