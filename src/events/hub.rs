@@ -462,7 +462,7 @@ mod tests {
     fn an_ended_session_ends_its_streams_only() {
         let hub = std::sync::Arc::new(Hub::new(10));
         let mut a1 = hub.subscribe(1, 10, "a").unwrap();
-        let mut a2 = hub.subscribe(1, 10, "a").unwrap();
+        let a2 = hub.subscribe(1, 10, "a").unwrap();
         let mut b = hub.subscribe(1, 10, "b").unwrap();
         let mut elsewhere = hub.subscribe(2, 10, "a").unwrap();
         assert_eq!(hub.end_sessions(&[(1, "a".to_string()), (3, "a".to_string())]), 2);

@@ -123,7 +123,10 @@ pub fn prune_job(env: &crate::jobs::run::JobEnv, job: &crate::jobs::queue::Job) 
 /// A [`SESSION_CHANNEL`] payload, `"<workspace_id>:<key_hash>"`.
 pub fn parse_session_payload(payload: &str) -> Option<(i64, String)> {
     let (workspace, hash) = payload.split_once(':')?;
-    (!hash.is_empty()).then(|| Some((workspace.parse().ok()?, hash.to_string()))).flatten()
+    if hash.is_empty() {
+        return None;
+    }
+    Some((workspace.parse().ok()?, hash.to_string()))
 }
 
 /// A notification's payload, `"<workspace_id>:<event_id>"`.
