@@ -97,6 +97,10 @@ pub struct Settings {
     /// `SWITCHBOARD_SSE_PING_SECS`: how often an open event stream gets a `: ping` comment
     /// and its session is checked again, default 15 s (tests set it lower).
     pub sse_ping: std::time::Duration,
+    /// `SWITCHBOARD_SMTP_ALLOW_PRIVATE=1`: a workspace's SMTP server may be on a loopback,
+    /// link-local or private address (see `email::smtp_target`); default off. `SMTP_URL`
+    /// is the operator's and always trusted.
+    pub smtp_allow_private: bool,
 }
 
 impl Settings {
@@ -170,7 +174,13 @@ impl Settings {
             Some(raw) => crate::web::client_ip::parse_trusted(&raw).map_err(|e| anyhow::anyhow!("SWITCHBOARD_TRUSTED_PROXIES: {e}"))?,
             None => Vec::new(),
         };
+        let smtp_allow_private = match var("SWITCHBOARD_SMTP_ALLOW_PRIVATE").as_deref().map(str::trim) {
+            None | Some("0") | Some("false") => false,
+            Some("1") | Some("true") => true,
+            Some(raw) => bail!("SWITCHBOARD_SMTP_ALLOW_PRIVATE={raw:?} must be 1 or 0"),
+        };
         Ok(Self {
+            smtp_allow_private,
             database_url,
             trusted_proxies,
             password_verifications: Default::default(),
@@ -248,6 +258,7 @@ mod tests {
             ("SWITCHBOARD_JOB_LEASE_SECS", "forever"),
             ("SWITCHBOARD_JOB_RETENTION_DAYS", "0"),
             ("SWITCHBOARD_TRUSTED_PROXIES", "10.0.0.0/8, proxy.local"),
+            ("SWITCHBOARD_SMTP_ALLOW_PRIVATE", "yes please"),
         ] {
             let err = settings(&[(name, value)]).unwrap_err().to_string();
             assert!(err.contains(name), "{name}={value}: {err}");

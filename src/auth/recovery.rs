@@ -58,9 +58,9 @@ fn reset_verdict(conn: &mut PgConnection, email: &str, ip: &str, now: DateTime<U
     throttle::lock(conn, &format!("forgot-ip:{ip}"))?;
     let (ip_bucket, pair_bucket, email_bucket) = (format!("forgot:ip:{ip}"), format!("forgot:pair:{ip} {email}"), format!("forgot:email:{email}"));
     let hour = Duration::hours(1);
-    // Every request from an IP counts against it, refused ones too.
-    throttle::record_event(conn, &ip_bucket, now)?;
-    if throttle::count_events(conn, &ip_bucket, now - Duration::minutes(15))? > PER_IP {
+    // Only a request let through is counted; a refused one writes nothing, so the rows stay
+    // within the limits whatever the traffic (and the old ones go with the scheduler's tick).
+    if throttle::count_events(conn, &ip_bucket, now - Duration::minutes(15))? >= PER_IP {
         return Ok(ResetVerdict::Refuse(15 * 60));
     }
     let from_here = throttle::count_events(conn, &pair_bucket, now - hour)?;
@@ -68,6 +68,7 @@ fn reset_verdict(conn: &mut PgConnection, email: &str, ip: &str, now: DateTime<U
     if from_here >= PER_PAIR || (from_here > 0 && for_email >= PER_EMAIL) {
         return Ok(ResetVerdict::Refuse(60 * 60));
     }
+    throttle::record_event(conn, &ip_bucket, now)?;
     throttle::record_event(conn, &pair_bucket, now)?;
     if for_email >= EMAIL_CEILING {
         return Ok(ResetVerdict::Quiet);

@@ -1,5 +1,7 @@
 //! `/settings/smtp`: the workspace's SMTP server (the password is sealed and never shown
-//! again; leaving it blank keeps the saved one), and "send a test email" to yourself.
+//! again; leaving it blank keeps the saved one), and "send a test email" to yourself. The
+//! host must be on the public internet unless the operator allows private addresses
+//! (`email::smtp_target`).
 
 use actix_web::HttpResponse;
 use actix_web::http::StatusCode;
@@ -14,6 +16,7 @@ use crate::crypto;
 use crate::db;
 use crate::email::messages;
 use crate::email::smtp::{self, TlsMode};
+use crate::email::smtp_target;
 use crate::error::AppError;
 use crate::jobs::{self, Kind};
 use crate::startup::AppState;
@@ -104,6 +107,18 @@ pub async fn save_smtp(ctx: Ctx, state: Data<AppState>, HtmlForm(form): HtmlForm
     let (Some(port), Some(tls), true) = (port, tls, errors.is_empty()) else {
         return page(&ctx, &state, StatusCode::UNPROCESSABLE_ENTITY, Some(form), errors).await;
     };
+    // The server connects to this host: never to this machine or its private network
+    // (checked again when connecting).
+    if !state.settings.smtp_allow_private {
+        let name = host.clone();
+        let checked = actix_web::web::block(move || smtp_target::resolve_public(&name, port))
+            .await
+            .map_err(|e| AppError::Unexpected(anyhow::anyhow!("resolving the SMTP host failed: {e}")))?;
+        if let Err(refusal) = checked {
+            errors.add("host", refusal.message());
+            return page(&ctx, &state, StatusCode::UNPROCESSABLE_ENTITY, Some(form), errors).await;
+        }
+    }
     let username = Some(form.username.trim().to_string()).filter(|u| !u.is_empty());
     let new_password = (!form.password.is_empty()).then(|| crypto::seal(&state.at_rest_key, form.password.as_bytes()));
     let w = ctx.workspace_id();

@@ -6,6 +6,7 @@ pub mod handlers;
 pub mod messages;
 pub mod send;
 pub mod smtp;
+pub mod smtp_target;
 
 use serde::{Deserialize, Serialize};
 

@@ -30,7 +30,10 @@ pub fn job(env: &JobEnv, job: &Job) -> Result<(), JobError> {
     // in `outcome`, so a campaign recipient never stays `sending`.
     let outcome = (|| {
         let message = build_with(&config.from, &email, unsubscribe.as_deref())?;
-        let transport = config.transport().map_err(JobError::Permanent)?;
+        let transport = config.transport(env.settings.smtp_allow_private).map_err(|e| match e {
+            smtp::TransportError::Permanent(why) => JobError::Permanent(why),
+            smtp::TransportError::Retry(why) => JobError::Retry(format!("SMTP: {why}")),
+        })?;
         match transport.send(&message) {
             Ok(_) => Ok(()),
             Err(e) if e.is_permanent() => Err(JobError::Permanent(format!("SMTP refused the message: {e}"))),

@@ -5,6 +5,7 @@ use std::time::Duration;
 use diesel::prelude::*;
 use lettre::SmtpTransport;
 use lettre::transport::smtp::authentication::Credentials;
+use lettre::transport::smtp::client::{Tls, TlsParameters};
 use secrecy::{ExposeSecret, SecretString};
 use url::Url;
 
@@ -46,6 +47,18 @@ pub struct SmtpConfig {
     pub username: Option<String>,
     pub password: Option<SecretString>,
     pub from: String,
+    /// Typed by a workspace admin (not the operator's `SMTP_URL`): its addresses are checked
+    /// before connecting ([`crate::email::smtp_target`]).
+    pub from_workspace: bool,
+}
+
+/// Why no transport was built.
+#[derive(Debug)]
+pub enum TransportError {
+    /// Will not work until the settings change (a bad TLS name, a non-public address).
+    Permanent(String),
+    /// May work later (the name does not resolve now).
+    Retry(String),
 }
 
 #[derive(Clone, Debug, Queryable, Selectable)]
@@ -112,6 +125,7 @@ impl SmtpConfig {
             from: query("from").unwrap_or_else(|| format!("switchboard@{host}")),
             host,
             tls,
+            from_workspace: false,
         })
     }
 
@@ -132,14 +146,29 @@ impl SmtpConfig {
             username: stored.username.clone(),
             password,
             from: stored.from_address.clone(),
+            from_workspace: true,
         })
     }
 
-    pub fn transport(&self) -> Result<SmtpTransport, String> {
+    /// The transport. A workspace's server (unless `allow_private`) is resolved now, every
+    /// address checked, and the connection made to the first checked address, with the host
+    /// name kept for TLS: a name that resolves elsewhere between the check and the
+    /// connection never gets one.
+    pub fn transport(&self, allow_private: bool) -> Result<SmtpTransport, TransportError> {
+        let server = if self.from_workspace && !allow_private {
+            match crate::email::smtp_target::resolve_public(&self.host, self.port) {
+                Ok(addrs) => addrs[0].ip().to_string(),
+                Err(crate::email::smtp_target::Refusal::NotPublic(why)) => return Err(TransportError::Permanent(why)),
+                Err(crate::email::smtp_target::Refusal::Unresolved(why)) => return Err(TransportError::Retry(why)),
+            }
+        } else {
+            self.host.clone()
+        };
+        let tls = |host: &str| TlsParameters::new(host.to_string()).map_err(|e| TransportError::Permanent(e.to_string()));
         let builder = match self.tls {
-            TlsMode::Tls => SmtpTransport::relay(&self.host).map_err(|e| e.to_string())?,
-            TlsMode::StartTls => SmtpTransport::starttls_relay(&self.host).map_err(|e| e.to_string())?,
-            TlsMode::None => SmtpTransport::builder_dangerous(&self.host),
+            TlsMode::Tls => SmtpTransport::builder_dangerous(server).tls(Tls::Wrapper(tls(&self.host)?)),
+            TlsMode::StartTls => SmtpTransport::builder_dangerous(server).tls(Tls::Required(tls(&self.host)?)),
+            TlsMode::None => SmtpTransport::builder_dangerous(server),
         };
         let mut builder = builder.port(self.port).timeout(Some(Duration::from_secs(15)));
         if let Some(user) = &self.username {

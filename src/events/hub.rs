@@ -31,6 +31,9 @@ pub type Frame = (i64, Bytes);
 struct Subscriber {
     id: u64,
     user_id: i64,
+    /// The key hash of the stream's session (`sessions.key_hash`), to end the stream when
+    /// the session ends.
+    session: String,
     tx: mpsc::Sender<Frame>,
 }
 
@@ -76,7 +79,7 @@ impl Hub {
         self.inner.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    pub fn subscribe(self: &std::sync::Arc<Self>, workspace_id: i64, user_id: i64) -> Result<Subscription, Refusal> {
+    pub fn subscribe(self: &std::sync::Arc<Self>, workspace_id: i64, user_id: i64, session: &str) -> Result<Subscription, Refusal> {
         let mut inner = self.lock();
         // A user at their limit has usually left pages whose streams are not noticed gone
         // yet (that happens at a stream's next write): the oldest makes room. Were it a live
@@ -97,7 +100,7 @@ impl Hub {
         inner.next_id += 1;
         let id = inner.next_id;
         inner.total += 1;
-        inner.by_workspace.entry(workspace_id).or_default().push(Subscriber { id, user_id, tx });
+        inner.by_workspace.entry(workspace_id).or_default().push(Subscriber { id, user_id, session: session.to_string(), tx });
         Ok(Subscription { hub: self.clone(), workspace_id, id, rx })
     }
 
@@ -126,6 +129,26 @@ impl Hub {
         // subscriptions' own drop finds nothing left to remove.
         inner.by_workspace.clear();
         inner.total = 0;
+    }
+
+    /// Ends the streams of these sessions (`(workspace_id, key_hash)`, announced on
+    /// [`SESSION_CHANNEL`](crate::events::SESSION_CHANNEL) when their rows were deleted):
+    /// dropping a stream's sender ends it once it has written what it holds. Returns how
+    /// many ended.
+    pub fn end_sessions(&self, ended: &[(i64, String)]) -> usize {
+        let mut inner = self.lock();
+        let mut removed = 0;
+        for (workspace_id, session) in ended {
+            let Some(subs) = inner.by_workspace.get_mut(workspace_id) else { continue };
+            let before = subs.len();
+            subs.retain(|s| &s.session != session);
+            removed += before - subs.len();
+            if subs.is_empty() {
+                inner.by_workspace.remove(workspace_id);
+            }
+        }
+        inner.total -= removed;
+        removed
     }
 
     /// The users with a stream open in the workspace.
@@ -395,18 +418,18 @@ mod tests {
     #[test]
     fn per_user_and_instance_limits() {
         let hub = std::sync::Arc::new(Hub::new(7));
-        let mut mine: Vec<_> = (0..PER_USER).map(|_| hub.subscribe(1, 10).unwrap()).collect();
+        let mut mine: Vec<_> = (0..PER_USER).map(|_| hub.subscribe(1, 10, "k").unwrap()).collect();
         // A sixth ends the oldest: its receiver sees the end, the count stays.
-        let newest = hub.subscribe(1, 10).unwrap();
+        let newest = hub.subscribe(1, 10, "k").unwrap();
         assert!(mine[0].rx.try_recv().is_err() && mine[0].rx.is_closed(), "the oldest ended");
         assert!(!mine[1].rx.is_closed());
         assert_eq!(hub.open_streams(), PER_USER);
         mine.remove(0);
         assert_eq!(hub.open_streams(), PER_USER, "the ended one's drop removes nothing more");
         mine.push(newest);
-        let other = hub.subscribe(2, 10).unwrap();
-        let _third = hub.subscribe(1, 11).unwrap();
-        assert_eq!(hub.subscribe(1, 12).err(), Some(Refusal::InstanceFull));
+        let other = hub.subscribe(2, 10, "k").unwrap();
+        let _third = hub.subscribe(1, 11, "k").unwrap();
+        assert_eq!(hub.subscribe(1, 12, "k").err(), Some(Refusal::InstanceFull));
         drop(other);
         assert_eq!(hub.open_streams(), 6);
         drop(mine);
@@ -418,8 +441,8 @@ mod tests {
     #[test]
     fn a_full_stream_is_dropped_and_the_others_still_get_the_frame() {
         let hub = std::sync::Arc::new(Hub::new(10));
-        let mut slow = hub.subscribe(1, 10).unwrap();
-        let mut fast = hub.subscribe(1, 11).unwrap();
+        let mut slow = hub.subscribe(1, 10, "k").unwrap();
+        let mut fast = hub.subscribe(1, 11, "k").unwrap();
         let f: Frame = (1, Bytes::from_static(b"x"));
         for _ in 0..STREAM_BUFFER {
             assert_eq!(hub.deliver(1, &[10], &f), 1);
@@ -433,5 +456,20 @@ mod tests {
         }
         assert_eq!(drained, STREAM_BUFFER);
         assert!(slow.rx.is_closed());
+    }
+
+    #[test]
+    fn an_ended_session_ends_its_streams_only() {
+        let hub = std::sync::Arc::new(Hub::new(10));
+        let mut a1 = hub.subscribe(1, 10, "a").unwrap();
+        let a2 = hub.subscribe(1, 10, "a").unwrap();
+        let mut b = hub.subscribe(1, 10, "b").unwrap();
+        let mut elsewhere = hub.subscribe(2, 10, "a").unwrap();
+        assert_eq!(hub.end_sessions(&[(1, "a".to_string()), (3, "a".to_string())]), 2);
+        assert!(a1.rx.is_closed() && a2.rx.is_closed(), "both streams of the session ended");
+        assert!(!b.rx.is_closed(), "another session of the same user goes on");
+        assert!(!elsewhere.rx.is_closed(), "the workspace is part of the match");
+        assert_eq!(hub.open_streams(), 2);
+        assert!(a1.rx.try_recv().is_err() && b.rx.try_recv().is_err() && elsewhere.rx.try_recv().is_err());
     }
 }

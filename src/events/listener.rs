@@ -19,7 +19,7 @@ use secrecy::{ExposeSecret, SecretString};
 
 use crate::events::hub::Hub;
 use crate::events::hub::Coalescer;
-use crate::events::{BATCH_CHANNEL, CHANNEL, parse_payload};
+use crate::events::{BATCH_CHANNEL, CHANNEL, SESSION_CHANNEL, parse_payload, parse_session_payload};
 
 const POLL: Duration = Duration::from_millis(10);
 const PROBE: Duration = Duration::from_secs(5);
@@ -65,7 +65,7 @@ fn run(url: &SecretString, hub: &Hub, stop: &AtomicBool) {
     let mut connected_before = false;
     while !stop.load(Ordering::Relaxed) {
         let connected = PgConnection::establish(url.expose_secret()).map_err(|e| e.to_string()).and_then(|mut c| {
-            c.batch_execute(&format!("LISTEN {CHANNEL}; LISTEN {BATCH_CHANNEL}")).map_err(|e| e.to_string()).map(|_| c)
+            c.batch_execute(&format!("LISTEN {CHANNEL}; LISTEN {BATCH_CHANNEL}; LISTEN {SESSION_CHANNEL}")).map_err(|e| e.to_string()).map(|_| c)
         });
         let mut conn = match connected {
             Ok(conn) => conn,
@@ -96,9 +96,12 @@ fn listen(conn: &mut PgConnection, hub: &Hub, stop: &AtomicBool) -> QueryResult<
     let mut changed_batches = Vec::new();
     let mut coalescer = Coalescer::default();
     while !stop.load(Ordering::Relaxed) {
+        let mut ended_sessions = Vec::new();
         for notification in conn.notifications_iter() {
             let notification = notification?;
-            if let Some(ids) = parse_payload(&notification.payload) {
+            if notification.channel == SESSION_CHANNEL {
+                ended_sessions.extend(parse_session_payload(&notification.payload));
+            } else if let Some(ids) = parse_payload(&notification.payload) {
                 if notification.channel == BATCH_CHANNEL {
                     changed_batches.push(ids);
                 } else {
@@ -106,7 +109,14 @@ fn listen(conn: &mut PgConnection, hub: &Hub, stop: &AtomicBool) -> QueryResult<
                 }
             }
         }
-        let woke = !batch.is_empty() || !changed_batches.is_empty();
+        // Ended sessions first: nothing more goes to their streams.
+        if !ended_sessions.is_empty() {
+            let ended = hub.end_sessions(&ended_sessions);
+            if ended > 0 {
+                tracing::info!(ended, "event streams of ended sessions closed");
+            }
+        }
+        let woke = !batch.is_empty() || !changed_batches.is_empty() || !ended_sessions.is_empty();
         if !batch.is_empty() {
             if let Err(e) = hub.dispatch(conn, &batch) {
                 // The rows stay in the table: the streams replay them after reconnecting.

@@ -30,13 +30,18 @@ use diesel::pg::Pg;
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Jsonb, Nullable, Text};
 
-use crate::db::schema::events;
+use crate::db::schema::{early_status_callbacks, events};
 
 /// The PostgreSQL notification channel.
 pub const CHANNEL: &str = "switchboard_events";
 /// The channel of campaign batches' counter changes, `'<workspace_id>:<batch_id>'`, written
 /// by the triggers of migration 2026-11-28-046000 (no `events` row: see the module notes).
 pub const BATCH_CHANNEL: &str = "switchboard_batches";
+/// The channel of ended sessions, `'<workspace_id>:<key_hash>'`, written by the trigger of
+/// migration 2026-12-06-030000 whenever a signed-in session's row is deleted (sign-out,
+/// revoke, sign out everywhere, password change or reset, deactivation, expiry): every
+/// instance ends that session's streams at once.
+pub const SESSION_CHANNEL: &str = "switchboard_sessions";
 
 #[derive(Clone, Debug, Queryable, QueryableByName, Selectable)]
 #[diesel(table_name = events, check_for_backend(Pg))]
@@ -89,11 +94,39 @@ pub fn prune(conn: &mut PgConnection, workspace_id: i64, now: DateTime<Utc>) -> 
     diesel::delete(events::table.filter(events::workspace_id.eq(workspace_id)).filter(events::created_at.lt(now - KEEP))).execute(conn)
 }
 
-/// The hourly `prune-events` job.
+/// How long a status callback for a message id nobody recorded is kept
+/// (`early_status_callbacks`): the send it waits for records its id within seconds, or
+/// never (a callback for a message that is not ours).
+pub const KEEP_EARLY_CALLBACKS: chrono::Duration = chrono::Duration::days(1);
+
+/// Deletes the workspace's parked status callbacks older than [`KEEP_EARLY_CALLBACKS`].
+pub fn prune_early_callbacks(conn: &mut PgConnection, workspace_id: i64, now: DateTime<Utc>) -> QueryResult<usize> {
+    diesel::delete(
+        early_status_callbacks::table
+            .filter(early_status_callbacks::workspace_id.eq(workspace_id))
+            .filter(early_status_callbacks::received_at.lt(now - KEEP_EARLY_CALLBACKS)),
+    )
+    .execute(conn)
+}
+
+/// The hourly `prune-events` job: old live events, and status callbacks parked for over a
+/// day (both tables grow with outside traffic).
 pub fn prune_job(env: &crate::jobs::run::JobEnv, job: &crate::jobs::queue::Job) -> Result<(), crate::jobs::run::JobError> {
-    let deleted = prune(&mut *env.pool.get()?, job.workspace_id, env.clock.now())?;
-    tracing::info!(workspace_id = job.workspace_id, deleted, "old live events pruned");
+    let mut conn = env.pool.get()?;
+    let now = env.clock.now();
+    let deleted = prune(&mut conn, job.workspace_id, now)?;
+    let callbacks = prune_early_callbacks(&mut conn, job.workspace_id, now)?;
+    tracing::info!(workspace_id = job.workspace_id, deleted, callbacks, "old live events and parked status callbacks pruned");
     Ok(())
+}
+
+/// A [`SESSION_CHANNEL`] payload, `"<workspace_id>:<key_hash>"`.
+pub fn parse_session_payload(payload: &str) -> Option<(i64, String)> {
+    let (workspace, hash) = payload.split_once(':')?;
+    if hash.is_empty() {
+        return None;
+    }
+    Some((workspace.parse().ok()?, hash.to_string()))
 }
 
 /// A notification's payload, `"<workspace_id>:<event_id>"`.
@@ -111,5 +144,12 @@ mod tests {
         assert_eq!(parse_payload("12:345"), Some((12, 345)));
         assert_eq!(parse_payload("12"), None);
         assert_eq!(parse_payload("a:1"), None);
+    }
+
+    #[test]
+    fn session_payloads_name_the_workspace_and_the_key_hash() {
+        assert_eq!(parse_session_payload("12:ab3f"), Some((12, "ab3f".to_string())));
+        assert_eq!(parse_session_payload("12:"), None);
+        assert_eq!(parse_session_payload("x:ab"), None);
     }
 }

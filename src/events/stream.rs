@@ -3,8 +3,10 @@
 //! First `retry: 2000`; then, with `Last-Event-ID` (or `?last_event_id=` for tests), the
 //! events after it that this user may see, from the table (the last hour, at most
 //! [`REPLAY_LIMIT`]); then live ones from the hub. A `: ping` comment every
-//! `SWITCHBOARD_SSE_PING_SECS`, each time after checking the session still exists (a
-//! sign-out or revoke ends the stream there). Limits: [`hub::PER_USER`] streams per user
+//! `SWITCHBOARD_SSE_PING_SECS`, each time after checking the session still exists. A
+//! session that ends (its row deleted: sign-out, revoke, sign out everywhere, deactivation)
+//! ends its streams at once on every instance, through [`crate::events::SESSION_CHANNEL`];
+//! the ping's check is the fallback (an expiry nobody has deleted yet). Limits: [`hub::PER_USER`] streams per user
 //! (a further one ends the user's oldest: moving from page to page opens a stream per page
 //! before the old ones are noticed gone, which only happens at their next write) and
 //! `SWITCHBOARD_MAX_STREAMS` per instance (503 with Retry-After).
@@ -64,7 +66,7 @@ pub async fn events(
     };
     let last = req.headers().get("Last-Event-ID").and_then(|v| v.to_str().ok()).and_then(|v| v.trim().parse::<i64>().ok()).or(q.last_event_id);
     let (ws, me, role) = (ctx.workspace_id(), ctx.user_id(), ctx.role());
-    let subscription = match hub.subscribe(ws, me) {
+    let subscription = match hub.subscribe(ws, me, &key_hash) {
         Ok(s) => s,
         Err(Refusal::InstanceFull) => {
             tracing::warn!(limit = state.settings.max_streams, "event stream refused: SWITCHBOARD_MAX_STREAMS reached");
@@ -75,12 +77,25 @@ pub async fn events(
     // ids already replayed are skipped when it does.
     let mut pending: VecDeque<Bytes> = VecDeque::from([Bytes::from_static(b"retry: 2000\n\n")]);
     let mut replayed = HashSet::new();
-    if let Some(after) = last {
-        let rows = db::run(&state.pool, move |conn| Ok(replay(conn, ws, me, role, after)?)).await?;
-        for event in rows {
-            replayed.insert(event.id);
-            pending.push_back(hub::frame(&event));
-        }
+    // Subscribed before checking the session again: a sign-out that committed after this
+    // request loaded its session and before the hub knew the stream is seen here, one that
+    // commits later reaches the hub.
+    let key = key_hash.clone();
+    let (valid, rows) = db::run(&state.pool, move |conn| {
+        let valid = session_valid(conn, &key, ws, me)?;
+        let rows = match last {
+            Some(after) if valid => replay(conn, ws, me, role, after)?,
+            _ => Vec::new(),
+        };
+        Ok((valid, rows))
+    })
+    .await?;
+    if !valid {
+        return Ok(refuse(StatusCode::UNAUTHORIZED, "Sign in to receive live updates."));
+    }
+    for event in rows {
+        replayed.insert(event.id);
+        pending.push_back(hub::frame(&event));
     }
     let mut ping = tokio::time::interval_at(tokio::time::Instant::now() + state.settings.sse_ping, state.settings.sse_ping);
     ping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);

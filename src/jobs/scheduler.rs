@@ -18,6 +18,9 @@ pub fn tick(conn: &mut PgConnection, now: DateTime<Utc>) -> QueryResult<usize> {
     crate::auth::session_store::delete_expired(conn, now)?;
     // So are one-time form keys older than a day (an indexed range delete).
     crate::web::once::prune(conn)?;
+    // So do rate events past any window (password-reset throttling), however quiet the
+    // reset form is.
+    crate::auth::throttle::forget_events_before(conn, now - chrono::Duration::days(1))?;
     let mut added = crate::messaging::reconcile::enqueue_due(conn, now)?;
     // Each subscriber's hourly chat digest (issue 13), one job per user and hour.
     added += crate::chat::digest::enqueue_due(conn, now)?;

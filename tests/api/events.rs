@@ -518,3 +518,62 @@ async fn a_user_demoted_while_streaming_stops_receiving_chats_they_may_no_longer
     let seen = stream.until("badge").await;
     assert_eq!(seen.len(), 1, "nothing of the chat after the demotion: {seen:?}");
 }
+
+/// The same signed-in browser (its cookie jar) talking to another instance: cookies on
+/// 127.0.0.1 do not depend on the port.
+fn same_browser_on(browser: &Browser, app: &TestApp) -> Browser {
+    Browser { base: app.base.clone(), client: browser.client.clone(), jar: browser.jar.clone() }
+}
+
+/// Well within the ping interval (15 s by default): the end is announced, not polled.
+const AT_ONCE: Duration = Duration::from_secs(3);
+
+#[tokio::test]
+async fn signing_out_ends_the_sessions_streams_at_once_on_every_instance() {
+    let a = spawn_app().await;
+    let b = spawn_app_on_with(a.database_url.clone(), |_| {}).await;
+    let (browser, _) = sign_in(&a, "Acme", Role::Agent).await;
+    let (bystander, _) = sign_in(&a, "Acme", Role::Agent).await;
+    let mut on_a = open(&browser, None).await;
+    let mut on_b = open(&same_browser_on(&browser, &b), None).await;
+    let mut other = open(&bystander, None).await;
+    assert_eq!(browser.post("/logout", &[]).await.status(), StatusCode::SEE_OTHER);
+    assert!(on_a.ends_within(AT_ONCE).await, "the stream on the instance that signed out ended");
+    assert!(on_b.ends_within(AT_ONCE).await, "the stream on the other instance ended");
+    assert!(!other.ends_within(Duration::from_millis(500)).await, "another session's stream goes on");
+}
+
+#[tokio::test]
+async fn signing_out_everywhere_ends_every_stream_of_the_user_and_a_revoke_ends_that_sessions() {
+    let a = spawn_app().await;
+    let b = spawn_app_on_with(a.database_url.clone(), |_| {}).await;
+    let email = format!("agent-{}@acme.test", uuid::Uuid::new_v4().simple());
+    let user = a.create_user("Acme", &email, Role::Agent);
+    let (first, second, third) = (a.browser(), b.browser(), a.browser());
+    for browser in [&first, &second, &third] {
+        assert_eq!(browser.login(&email, PASSWORD).await.status(), StatusCode::SEE_OTHER);
+    }
+    let mut first_stream = open(&first, None).await;
+    let mut second_stream = open(&second, None).await;
+    let mut third_stream = open(&third, None).await;
+    // A revoke from the sessions page ends that session's stream only.
+    let third_id = a.count(&format!("SELECT max(id) FROM sessions WHERE user_id = {}", user.id));
+    assert_eq!(first.post(&format!("/account/sessions/{third_id}/revoke"), &[]).await.status(), StatusCode::SEE_OTHER);
+    assert!(third_stream.ends_within(AT_ONCE).await, "the revoked session's stream ended");
+    assert!(!first_stream.ends_within(Duration::from_millis(300)).await);
+    assert_eq!(first.post("/account/sessions/revoke-all", &[]).await.status(), StatusCode::SEE_OTHER);
+    assert!(first_stream.ends_within(AT_ONCE).await, "this session's stream ended");
+    assert!(second_stream.ends_within(AT_ONCE).await, "the stream of the user's session on the other instance ended");
+}
+
+#[tokio::test]
+async fn deactivating_a_user_ends_their_streams_at_once() {
+    let app = spawn_app().await;
+    let (admin, _) = sign_in(&app, "Acme", Role::Admin).await;
+    let (agent, agent_id) = sign_in(&app, "Acme", Role::Agent).await;
+    let mut stream = open(&agent, None).await;
+    let r = admin.post(&format!("/settings/users/{agent_id}/active"), &[("active", "false")]).await;
+    assert!(r.status().is_redirection() || r.status().is_success(), "{}", r.status());
+    assert_eq!(app.count(&format!("SELECT count(*) FROM users WHERE id = {agent_id} AND active")), 0, "deactivated");
+    assert!(stream.ends_within(AT_ONCE).await, "the deactivated user's stream ended");
+}

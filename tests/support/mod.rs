@@ -114,6 +114,8 @@ pub async fn spawn_app_on_with(database_url: String, configure: impl FnOnce(&mut
     settings.http_workers = Some(1);
     settings.pool_size = 4;
     settings.run_scheduler = false;
+    // The SMTP sink and the fakes listen on 127.0.0.1.
+    settings.smtp_allow_private = true;
     configure(&mut settings);
     let clock = Clock::default();
     let app = Application::build(settings, clock.clone()).await.expect("build app");

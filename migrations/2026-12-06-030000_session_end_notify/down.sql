@@ -1,0 +1,2 @@
+DROP TRIGGER sessions_announce_end ON sessions;
+DROP FUNCTION announce_session_end();

@@ -1,0 +1,2 @@
+DROP INDEX rate_events_created_idx;
+DROP INDEX early_status_callbacks_received_idx;
