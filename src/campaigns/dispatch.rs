@@ -63,6 +63,13 @@ use crate::messaging::twilio::Twilio;
 
 /// Attempts a dispatch job gets (a provider's 429 / 5xx count; a busy throttle does not).
 pub const DISPATCH_ATTEMPTS: i32 = 50;
+/// Attempts a campaign message gets: a retryable refusal (a 5xx, a 429 without
+/// Retry-After) gives it back for a later try after its own backoff; the last one fails it
+/// with the provider's reason. A 429 with Retry-After is no attempt (the sender waits).
+pub const MESSAGE_ATTEMPTS: i32 = 5;
+/// How many times the check resumes one batch left "sending" with nothing scheduled before
+/// it fails the recipients left.
+pub const CHECK_RESUMES: i32 = 3;
 /// Most recipients readied per transaction (fewer for a sender slower than 50/s: a group
 /// is about a second of sends at most).
 pub const GROUP: i64 = 50;
