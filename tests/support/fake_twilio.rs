@@ -139,6 +139,11 @@ impl FakeTwilio {
         self.state.lock().unwrap().every = Some((n.max(1), fault));
     }
 
+    /// No more faults every Nth call (the count of create calls goes on).
+    pub fn reliable(&self) {
+        self.state.lock().unwrap().every = None;
+    }
+
     /// Create calls answered with the fault of [`FakeTwilio::fail_every`].
     pub fn refused_every(&self) -> u64 {
         self.state.lock().unwrap().refused_every
