@@ -89,7 +89,7 @@ fn main_parts(
     options: &switchboard::jobs::worker::Options,
 ) -> anyhow::Result<()> {
     let form_url = format!("{base}/campaigns/{campaign}/sms-messages");
-    let token = common::csrf(&browser, &form_url)?;
+    let token = common::csrf(browser, &form_url)?;
     let started = Instant::now();
     let made = browser.post(&form_url).form(&[("csrf_token", token.as_str()), ("body", "Hi {{name}}, spring prices are in."), ("send_at", "")]).send()?;
     let took = started.elapsed();
