@@ -35,6 +35,22 @@
 //! - Flow batches send the snapshot's first step (the batch's `template_id`) the same way,
 //!   and mark the recipient at that step (`flow_replies::started`); the next steps are sent
 //!   by the replies (`flow_replies`).
+//! - A flaky provider (issue 18) costs the message, not the batch: a retryable refusal (a
+//!   5xx, a 429 without Retry-After) gives the message back with an attempt counted on it
+//!   (`messages.send_attempts`) and its own backoff (`retry_at`: 1 s, 2 s, 4 s, … a
+//!   minute), and the group goes on; the [`MESSAGE_ATTEMPTS`]th refusal fails it with the
+//!   provider's reason. A 429 with Retry-After is a wait for the sender (held that long on
+//!   every instance), not an attempt. A run that made progress never spends the job's
+//!   attempts; only one that called the provider and got nothing through, ending on
+//!   [`REFUSAL_STREAK`] refusals in a row, does (the job then backs off). While recipients
+//!   wait for their retry the job waits for the first of them (no attempt), so a batch with
+//!   queued recipients always has its dispatch scheduled.
+//! - Should it not (its jobs dead, a bug), the `check-batches` job, enqueued by the
+//!   scheduler's tick, finds batches `sending` (or `scheduled` past their time) in an active
+//!   campaign with no unfinished dispatch job, and resumes them (a dispatch due now), or,
+//!   after [`CHECK_RESUMES`] resumes, fails their queued recipients with the reason; the
+//!   recipients page says which (`stall_note`). Neither sends anything itself, so the claim
+//!   still decides who sends: never twice.
 //! - No queued recipient left: the batch is `done`.
 
 use std::sync::Mutex;
@@ -58,11 +74,25 @@ use crate::messaging::account::Account;
 use crate::messaging::send::{self, LEASE_SECS, MAX_THROTTLE_WAIT};
 use crate::messaging::throttle;
 use crate::messaging::store::{self, NewOutbound};
-use crate::messaging::{Channel, Provider};
+use crate::messaging::{Channel, Provider, ProviderError};
 use crate::messaging::twilio::Twilio;
 
-/// Attempts a dispatch job gets (a provider's 429 / 5xx count; a busy throttle does not).
+/// Attempts a dispatch job gets. Only a run that called the provider and got nothing
+/// through ([`REFUSAL_STREAK`] refusals in a row) spends one; a run that made progress, a
+/// busy throttle, a provider's Retry-After and recipients waiting for their retry do not.
 pub const DISPATCH_ATTEMPTS: i32 = 50;
+/// Attempts a campaign message gets: a retryable refusal (a 5xx, a 429 without
+/// Retry-After) gives it back for a later try after its own backoff; the last one fails it
+/// with the provider's reason. A 429 with Retry-After is no attempt (the sender waits).
+pub const MESSAGE_ATTEMPTS: i32 = 5;
+/// Retryable refusals in a row (no send taken between them) that end a group: a run that
+/// got nothing through spends one of the job's attempts (and its backoff); one that did
+/// waits [`REFUSED_PAUSE`] without spending any.
+pub const REFUSAL_STREAK: usize = 3;
+pub const REFUSED_PAUSE: Duration = Duration::from_secs(5);
+/// How many times the check resumes one batch left "sending" with nothing scheduled before
+/// it fails the recipients left.
+pub const CHECK_RESUMES: i32 = 3;
 /// Most recipients readied per transaction (fewer for a sender slower than 50/s: a group
 /// is about a second of sends at most).
 pub const GROUP: i64 = 50;
@@ -190,7 +220,6 @@ pub fn job(env: &JobEnv, job: &Job) -> Result<(), JobError> {
         .set((campaign_batches::status.eq("sending"), campaign_batches::started_at.eq(Some(Utc::now()))))
         .execute(&mut conn)?;
     drop(conn);
-    let last_attempt = (job.attempts >= job.max_attempts).then_some(job.attempts);
     // Provider calls in flight: one below 100/s (a throttled sender's slots are spaced out
     // anyway, and a pause then stops at once), one per 100/s up to four at 400/s and more
     // (with a group's slots reserved at once and its records in bulk, the calls no longer
@@ -209,6 +238,9 @@ pub fn job(env: &JobEnv, job: &Job) -> Result<(), JobError> {
         }
         None => None,
     };
+    // What this run's provider calls came to: a run that made progress never spends the
+    // job's attempts; one that only met a streak of refusals does (see `Progress::failure`).
+    let mut progress = Progress::default();
     loop {
         let mut conn = env.pool.get()?;
         match campaign_status(&mut conn, ws, batch.campaign_id)? {
@@ -221,6 +253,9 @@ pub fn job(env: &JobEnv, job: &Job) -> Result<(), JobError> {
             _ => return Ok(()),
         }
         if started.elapsed() >= SLICE {
+            if let Some(failure) = progress.failure(None) {
+                return Err(failure);
+            }
             // The worker goes back to the queue: this run's successor, due now, queues
             // behind the jobs already waiting. Keyed by this job's id, so a run of this job
             // repeated (its worker died after this commit) enqueues no second successor.
@@ -228,16 +263,56 @@ pub fn job(env: &JobEnv, job: &Job) -> Result<(), JobError> {
             return Ok(());
         }
         let group = conn.transaction(|tx| ready_group(env, tx, &batch, &zone, group_size))?;
+        let ready = match group {
+            Some(ready) => ready,
+            None => match retry_wait(&mut conn, ws, batch.id)? {
+                // Nobody queued: the batch is done.
+                Waiting::Nobody => break,
+                // The next message given back is due soon: wait for it in this run.
+                Waiting::For(d) if d <= MAX_THROTTLE_WAIT && started.elapsed() + d < SLICE => {
+                    drop(conn);
+                    std::thread::sleep(d);
+                    continue;
+                }
+                // Later: the job comes back then, no attempt used (so the batch always has
+                // its dispatch scheduled while recipients are left).
+                Waiting::For(d) => {
+                    let reason = "The recipients left wait to be tried again after a refusal.".to_string();
+                    return Err(progress.failure(Some(d)).unwrap_or(JobError::Wait(reason, d)));
+                }
+                // Taken by another dispatch's transaction this instant (it sends them), or
+                // due just now: look again.
+                Waiting::Locked => {
+                    drop(conn);
+                    std::thread::sleep(Duration::from_millis(50));
+                    continue;
+                }
+            },
+        };
         drop(conn);
-        match group {
-            None => break,
-            Some(ready) if ready.is_empty() => {}
-            Some(ready) => {
-                let run = run.as_ref().expect("a message batch has its account");
-                if !send_group(env, run, &batch, &ready, in_flight, last_attempt)? {
+        if ready.is_empty() {
+            continue;
+        }
+        let run = run.as_ref().expect("a message batch has its account");
+        match send_group(env, run, &batch, &ready, in_flight, progress.streak)? {
+            Group::Busy(d) => {
+                let reason = format!("sender {} is at its rate limit", run_sender(&batch));
+                return Err(progress.failure(Some(d)).unwrap_or(JobError::Wait(reason, d)));
+            }
+            Group::Sent(sent) => {
+                progress.add(&sent);
+                if sent.inactive {
                     // Paused or completed mid-group: the status read at the top decides.
                     continue;
                 }
+                if progress.streak >= REFUSAL_STREAK {
+                    // The provider refuses everything just now: a run with progress waits a
+                    // moment (no attempt); one without spends an attempt and its backoff.
+                    let reason = format!("{} refusals in a row; last: {}", progress.streak, progress.last_refusal.clone().unwrap_or_default());
+                    return Err(progress.failure(None).unwrap_or(JobError::Wait(reason, REFUSED_PAUSE)));
+                }
+                // A Retry-After (429): the next group's reservation waits it out (the sender
+                // is held), or the job does when it is further than MAX_THROTTLE_WAIT.
             }
         }
     }
@@ -272,9 +347,11 @@ fn ready_group(env: &JobEnv, tx: &mut PgConnection, batch: &Batch, zone: &str, s
     // run out. Either way the claim decides who sends, once.
     let pick = |tx: &mut PgConnection, prepared: bool, limit: i64| -> QueryResult<Vec<Picked>> {
         diesel::sql_query(format!(
-            "SELECT client_id, message_id FROM campaign_recipients WHERE workspace_id = $1 AND batch_id = $2 AND status = 'queued' \
-               AND message_id IS {} NULL ORDER BY client_id LIMIT $3 FOR UPDATE SKIP LOCKED",
-            if prepared { "NOT" } else { "" }
+            "SELECT r.client_id, r.message_id FROM campaign_recipients r WHERE r.workspace_id = $1 AND r.batch_id = $2 AND r.status = 'queued' \
+               AND r.message_id IS {} NULL {} ORDER BY r.client_id LIMIT $3 FOR UPDATE OF r SKIP LOCKED",
+            if prepared { "NOT" } else { "" },
+            // A message given back after a refusal waits for its own retry time.
+            if prepared { "AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.workspace_id = r.workspace_id AND m.id = r.message_id AND m.retry_at > now())" } else { "" }
         ))
         .bind::<BigInt, _>(ws)
         .bind::<BigInt, _>(batch.id)
@@ -370,17 +447,23 @@ fn ready_group(env: &JobEnv, tx: &mut PgConnection, batch: &Batch, zone: &str, s
 /// - The campaign's status is read again when the last read is older than
 ///   [`STATUS_EVERY`]: a pause stops new claims on every instance within that, plus the
 ///   wait for the slot already reserved (≤ 1 s) and the provider calls in flight.
+/// - A retryable refusal is the message's, not the group's (`send::refused_for_now`): a 5xx
+///   (or a 429 without Retry-After) gives it back with an attempt counted and its own
+///   backoff, and the group goes on; its [`MESSAGE_ATTEMPTS`]th fails it with the provider's
+///   reason. A 429 with Retry-After gives it back with no attempt, holds the sender that
+///   long on every instance, and ends the group (a send that waited for its slot meanwhile
+///   gives its claim back unsent); the next group's reservation waits out the hold.
+///   [`REFUSAL_STREAK`] refusals in a row (counting from `streak`) end the group too.
 ///
-/// `Ok(false)`: stopped because the campaign is no longer active.
-fn send_group(env: &JobEnv, run: &Run, batch: &Batch, ready: &[i64], in_flight: usize, last_attempt: Option<i32>) -> Result<bool, JobError> {
+/// `Group::Busy(d)`: nothing claimed, the sender's next slot is `d` away.
+fn send_group(env: &JobEnv, run: &Run, batch: &Batch, ready: &[i64], in_flight: usize, streak: usize) -> Result<Group, JobError> {
     let ws = batch.workspace_id;
     let channel = message_channel(batch.channel);
     let slots = {
         let mut conn = env.pool.get()?;
-        let sender = crate::messaging::send::sender_of(batch.sender.as_deref().unwrap_or_default());
-        match throttle::reserve_many(&mut conn, ws, sender.key(), run.account.rate(channel), ready.len(), MAX_THROTTLE_WAIT)? {
+        match throttle::reserve_many(&mut conn, ws, &run_sender(batch), run.account.rate(channel), ready.len(), MAX_THROTTLE_WAIT)? {
             Ok(slots) => slots,
-            Err(d) => return Err(JobError::Wait(format!("sender {} is at its rate limit", sender.key()), d)),
+            Err(d) => return Ok(Group::Busy(d)),
         }
     };
     let reserved_at = Instant::now();
@@ -390,6 +473,11 @@ fn send_group(env: &JobEnv, run: &Run, batch: &Batch, ready: &[i64], in_flight: 
     let checked = Mutex::new(Instant::now());
     let failure: Mutex<Option<JobError>> = Mutex::new(None);
     let accepted: Mutex<(Vec<store::Accepted>, Instant)> = Mutex::new((Vec::new(), Instant::now()));
+    let calls = AtomicUsize::new(0);
+    let settled = AtomicUsize::new(0);
+    let streak = AtomicUsize::new(streak);
+    let held = AtomicBool::new(false);
+    let last_refusal: Mutex<Option<String>> = Mutex::new(None);
     let record = |all: bool| -> Result<(), JobError> {
         let due = {
             let mut pending = accepted.lock().expect("record lock");
@@ -432,9 +520,18 @@ fn send_group(env: &JobEnv, run: &Run, batch: &Batch, ready: &[i64], in_flight: 
                 if let Some(wait) = slots.at(i).checked_sub(reserved_at.elapsed()) {
                     std::thread::sleep(wait);
                 }
+                if stop.load(Ordering::SeqCst) && held.load(Ordering::SeqCst) {
+                    // The provider asked the sender to wait while this one waited for its
+                    // slot: given back unsent (the claim is certain not to have reached it).
+                    written(env, |conn| store::release(conn, ws, message.id))?;
+                    return Ok(());
+                }
+                calls.fetch_add(1, Ordering::SeqCst);
                 match run.provider.send(&outbound) {
                     Ok(a) => {
                         tracing::info!(message_id = message.id, provider_id = %a.provider_id, "message accepted");
+                        settled.fetch_add(1, Ordering::SeqCst);
+                        streak.store(0, Ordering::SeqCst);
                         {
                             let mut pending = accepted.lock().expect("record lock");
                             if pending.0.is_empty() {
@@ -444,9 +541,26 @@ fn send_group(env: &JobEnv, run: &Run, batch: &Batch, ready: &[i64], in_flight: 
                         }
                         record(false)
                     }
+                    Err(ProviderError::Retry { reason, after }) => {
+                        let refused = written(env, |conn| send::refused_for_now(conn, &message, &reason, after, MESSAGE_ATTEMPTS))?;
+                        tracing::info!(message_id = message.id, reason, outcome = ?refused, "send refused for now");
+                        *last_refusal.lock().expect("refusal lock") = Some(reason);
+                        if matches!(refused, send::Refused::Throttled(_)) {
+                            held.store(true, Ordering::SeqCst);
+                            stop.store(true, Ordering::SeqCst);
+                        }
+                        if streak.fetch_add(1, Ordering::SeqCst) + 1 >= REFUSAL_STREAK {
+                            stop.store(true, Ordering::SeqCst);
+                        }
+                        Ok(())
+                    }
                     Err(refused) => {
+                        // Refused for good, or an unknown outcome (left for reconciliation):
+                        // either way this message is through.
+                        settled.fetch_add(1, Ordering::SeqCst);
+                        streak.store(0, Ordering::SeqCst);
                         let mut conn = env.pool.get()?;
-                        send::settle(&mut conn, &message, Err(refused), last_attempt).map(|_| ())
+                        send::settle(&mut conn, &message, Err(refused), None).map(|_| ())
                     }
                 }
             })();
@@ -468,7 +582,126 @@ fn send_group(env: &JobEnv, run: &Run, batch: &Batch, ready: &[i64], in_flight: 
         return Err(e);
     }
     recorded?;
-    Ok(!inactive.load(Ordering::SeqCst))
+    Ok(Group::Sent(Sent {
+        calls: calls.into_inner(),
+        settled: settled.into_inner(),
+        streak: streak.into_inner(),
+        inactive: inactive.into_inner(),
+        last_refusal: last_refusal.into_inner().expect("refusal lock"),
+    }))
+}
+
+/// Writes down what became of a claimed message the provider did not take (given back,
+/// or failed): a pool checkout that timed out or a statement that lost a deadlock is tried
+/// again, twice, before the error ends the group (the message then stays claimed until
+/// reconciliation finds the provider never had it).
+fn written<T>(env: &JobEnv, write: impl Fn(&mut PgConnection) -> QueryResult<T>) -> Result<T, JobError> {
+    let mut last = None;
+    for _ in 0..3 {
+        let outcome = env.pool.get().map_err(JobError::from).and_then(|mut conn| write(&mut conn).map_err(JobError::from));
+        match outcome {
+            Ok(value) => return Ok(value),
+            Err(e) => last = Some(e),
+        }
+    }
+    Err(last.expect("three tries"))
+}
+
+/// How a group ended.
+enum Group {
+    /// Nothing claimed: the sender's next free slot is this far away (its rate, or a
+    /// provider's Retry-After holding it).
+    Busy(Duration),
+    Sent(Sent),
+}
+
+/// What a group's provider calls came to.
+struct Sent {
+    calls: usize,
+    /// Messages through: taken, refused for good, or an unknown outcome.
+    settled: usize,
+    /// Retryable refusals in a row at the group's end.
+    streak: usize,
+    /// Stopped because the campaign is no longer active.
+    inactive: bool,
+    last_refusal: Option<String>,
+}
+
+/// A run's groups added up: whether the run made progress decides whether an end without
+/// it spends one of the job's attempts.
+#[derive(Default)]
+struct Progress {
+    calls: usize,
+    settled: usize,
+    streak: usize,
+    last_refusal: Option<String>,
+}
+
+impl Progress {
+    fn add(&mut self, sent: &Sent) {
+        self.calls += sent.calls;
+        self.settled += sent.settled;
+        self.streak = sent.streak;
+        if sent.last_refusal.is_some() {
+            self.last_refusal.clone_from(&sent.last_refusal);
+        }
+    }
+
+    /// The error that spends an attempt, when the run called the provider, got nothing
+    /// through and ended on a streak of [`REFUSAL_STREAK`] refusals (a provider that
+    /// refuses everything: the job backs off, and dies out of attempts if it lasts; the
+    /// check then resumes or fails the batch). `None`: the run made progress, or one
+    /// refusal among successes: no attempt spent.
+    fn failure(&self, after: Option<Duration>) -> Option<JobError> {
+        if self.calls == 0 || self.settled > 0 || self.streak < REFUSAL_STREAK {
+            return None;
+        }
+        let reason = format!("Every send of this run was refused ({} in a row); last: {}", self.streak, self.last_refusal.clone().unwrap_or_default());
+        Some(match after {
+            Some(d) => JobError::RetryAfter(reason, d),
+            None => JobError::Retry(reason),
+        })
+    }
+}
+
+/// The batch's sender as the throttle keys it.
+fn run_sender(batch: &Batch) -> String {
+    send::sender_of(batch.sender.as_deref().unwrap_or_default()).key().to_string()
+}
+
+enum Waiting {
+    /// No recipient is queued.
+    Nobody,
+    /// The next message given back is due this far from now.
+    For(Duration),
+    /// Queued recipients, none waiting for a retry: another dispatch's transaction holds
+    /// them this instant, or they became due since.
+    Locked,
+}
+
+#[derive(QueryableByName)]
+struct Queued {
+    #[diesel(sql_type = BigInt)]
+    queued: i64,
+    #[diesel(sql_type = Nullable<diesel::sql_types::Double>)]
+    next_secs: Option<f64>,
+}
+
+/// Why [`ready_group`] found nobody to take while the batch may have recipients queued.
+fn retry_wait(conn: &mut PgConnection, ws: i64, batch_id: i64) -> QueryResult<Waiting> {
+    let q: Queued = diesel::sql_query(
+        "SELECT count(*) AS queued, extract(epoch FROM min(m.retry_at) FILTER (WHERE m.retry_at > now()) - now())::float8 AS next_secs \
+         FROM campaign_recipients r LEFT JOIN messages m ON m.workspace_id = r.workspace_id AND m.id = r.message_id \
+         WHERE r.workspace_id = $1 AND r.batch_id = $2 AND r.status = 'queued'",
+    )
+    .bind::<BigInt, _>(ws)
+    .bind::<BigInt, _>(batch_id)
+    .get_result(conn)?;
+    Ok(match (q.queued, q.next_secs) {
+        (0, _) => Waiting::Nobody,
+        (_, Some(secs)) => Waiting::For(Duration::from_secs_f64(secs.max(0.0)) + Duration::from_millis(10)),
+        (_, None) => Waiting::Locked,
+    })
 }
 
 /// What a run keeps for all its groups: the account, one provider (one HTTP client, its
@@ -504,4 +737,129 @@ pub fn email_outcome(conn: &mut PgConnection, ws: i64, batch_id: i64, client_id:
     .bind::<BigInt, _>(client_id)
     .bind::<Nullable<Text>, _>(error)
     .execute(conn)
+}
+
+/// A batch left with nothing scheduled (issue 18): `scheduled` past its time or `sending`,
+/// its campaign active, and no unfinished `dispatch-batch` job for it (its jobs dead, or
+/// gone). A paused campaign's batches wait for its start (whose [`resume`] enqueues them);
+/// a completed one's are cancelled. Over `campaign_batches b`.
+const STALLED: &str = "b.status IN ('scheduled', 'sending') AND b.send_at <= now() \
+    AND EXISTS (SELECT 1 FROM campaigns c WHERE c.workspace_id = b.workspace_id AND c.id = b.campaign_id AND c.status = 'active') \
+    AND NOT EXISTS (SELECT 1 FROM jobs j WHERE j.workspace_id = b.workspace_id AND j.kind = 'dispatch-batch' \
+      AND j.status IN ('queued', 'waiting', 'failed', 'running') AND j.payload->>'batch_id' = b.id::text)";
+
+/// What a recipient left queued reads once the check gives up on its batch.
+pub const GIVEN_UP: &str = "Not sent: the batch's dispatch kept stopping.";
+
+#[derive(QueryableByName)]
+struct Id {
+    #[diesel(sql_type = BigInt)]
+    id: i64,
+}
+
+/// Called by the scheduler's tick: a `check-batches` job (keyed per minute) for each
+/// workspace with a batch left with nothing scheduled; returns how many were new.
+pub fn enqueue_checks(conn: &mut PgConnection, now: DateTime<Utc>) -> QueryResult<usize> {
+    let workspaces: Vec<Id> = diesel::sql_query(format!("SELECT DISTINCT b.workspace_id AS id FROM campaign_batches b WHERE {STALLED}")).load(conn)?;
+    let minute = now.format("%Y-%m-%dT%H:%M");
+    let mut added = 0;
+    for ws in workspaces {
+        let job = NewJob::new(ws.id, Kind::CheckBatches, json!({})).key(format!("check-batches:{minute}")).attempts(3);
+        added += usize::from(jobs::enqueue(conn, &job)?.is_some());
+    }
+    Ok(added)
+}
+
+/// What the check did with a batch.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Checked {
+    /// A dispatch enqueued, due now.
+    Resumed,
+    /// Resumed [`CHECK_RESUMES`] times already: what is left failed, the batch done.
+    Failed(usize),
+}
+
+/// The `check-batches` job: each of the workspace's batches left with nothing scheduled is
+/// resumed (a dispatch due now, keyed `dispatch-batch:{batch}:check:{n}`), or, once the
+/// check has resumed it [`CHECK_RESUMES`] times, failed: its queued recipients (and their
+/// unsent messages) fail with [`GIVEN_UP`] and the batch is done. Either way the batch's
+/// `stall_note` says so on its recipients page. One transaction per batch, the batch row
+/// locked and the condition read again under the lock.
+pub fn check_job(env: &JobEnv, job: &Job) -> Result<(), JobError> {
+    let ws = job.workspace_id;
+    let mut conn = env.pool.get()?;
+    let stalled: Vec<Id> = diesel::sql_query(format!("SELECT b.id FROM campaign_batches b WHERE b.workspace_id = $1 AND {STALLED} ORDER BY b.id"))
+        .bind::<BigInt, _>(ws)
+        .load(&mut conn)?;
+    for batch in stalled {
+        if let Some(done) = conn.transaction(|tx| check_one(tx, ws, batch.id))? {
+            tracing::warn!(workspace_id = ws, batch_id = batch.id, outcome = ?done, "a batch was left with nothing scheduled");
+        }
+    }
+    Ok(())
+}
+
+#[derive(QueryableByName)]
+struct Stalled {
+    #[diesel(sql_type = diesel::sql_types::Integer)]
+    stall_resumes: i32,
+    #[diesel(sql_type = Text)]
+    local_now: String,
+}
+
+fn check_one(tx: &mut PgConnection, ws: i64, batch_id: i64) -> QueryResult<Option<Checked>> {
+    let row: Option<Stalled> = diesel::sql_query(format!(
+        "SELECT b.stall_resumes, to_char(now() AT TIME ZONE w.time_zone, 'YYYY-MM-DD HH24:MI') || ' (' || w.time_zone || ')' AS local_now \
+         FROM campaign_batches b JOIN workspaces w ON w.id = b.workspace_id \
+         WHERE b.workspace_id = $1 AND b.id = $2 AND {STALLED} FOR UPDATE OF b SKIP LOCKED"
+    ))
+    .bind::<BigInt, _>(ws)
+    .bind::<BigInt, _>(batch_id)
+    .get_result(tx)
+    .optional()?;
+    let Some(row) = row else { return Ok(None) };
+    if row.stall_resumes < CHECK_RESUMES {
+        let n = row.stall_resumes + 1;
+        enqueue_keyed(tx, ws, batch_id, Utc::now(), format!("dispatch-batch:{batch_id}:check:{n}"))?;
+        let note = format!("Resumed by the check at {}: its dispatch had stopped with nothing scheduled.", row.local_now);
+        set_stall(tx, ws, batch_id, n, &note, false)?;
+        return Ok(Some(Checked::Resumed));
+    }
+    // Unsent messages first (queued: none is being sent), then the recipients without one;
+    // the trigger moves a message's recipient with it.
+    let through_messages = diesel::sql_query(
+        "UPDATE messages m SET status = 'failed', failed_at = now(), lease_until = NULL, error_message = $3 \
+         FROM campaign_recipients r WHERE r.workspace_id = $1 AND r.batch_id = $2 AND r.status = 'queued' AND r.message_id IS NOT NULL \
+           AND m.workspace_id = r.workspace_id AND m.id = r.message_id AND m.status = 'queued'",
+    )
+    .bind::<BigInt, _>(ws)
+    .bind::<BigInt, _>(batch_id)
+    .bind::<Text, _>(GIVEN_UP)
+    .execute(tx)?;
+    let failed = diesel::sql_query(
+        "UPDATE campaign_recipients SET status = 'failed', error_code = NULL, error_message = $3, updated_at = now() \
+         WHERE workspace_id = $1 AND batch_id = $2 AND status = 'queued'",
+    )
+    .bind::<BigInt, _>(ws)
+    .bind::<BigInt, _>(batch_id)
+    .bind::<Text, _>(GIVEN_UP)
+    .execute(tx)?;
+    let failed = failed + through_messages;
+    let note = format!("Failed: the batch's dispatch stopped with recipients left after {CHECK_RESUMES} resumes by the check.");
+    set_stall(tx, ws, batch_id, row.stall_resumes, &note, true)?;
+    Ok(Some(Checked::Failed(failed)))
+}
+
+fn set_stall(tx: &mut PgConnection, ws: i64, batch_id: i64, resumes: i32, note: &str, done: bool) -> QueryResult<usize> {
+    diesel::sql_query(
+        "UPDATE campaign_batches SET stall_resumes = $3, stall_note = $4, \
+           status = CASE WHEN $5 THEN 'done' ELSE status END, finished_at = CASE WHEN $5 THEN now() ELSE finished_at END \
+         WHERE workspace_id = $1 AND id = $2",
+    )
+    .bind::<BigInt, _>(ws)
+    .bind::<BigInt, _>(batch_id)
+    .bind::<diesel::sql_types::Integer, _>(resumes)
+    .bind::<Text, _>(note)
+    .bind::<diesel::sql_types::Bool, _>(done)
+    .execute(tx)
 }

@@ -73,6 +73,10 @@ pub struct Batch {
     /// Flow batches: the flow as it was sent.
     #[diesel(sql_type = Nullable<diesel::sql_types::Jsonb>)]
     pub flow_snapshot: Option<serde_json::Value>,
+    /// What the check did when the batch was left with nothing scheduled ("Resumed by the
+    /// check at …", "Failed: …"; `dispatch::check_job`).
+    #[diesel(sql_type = Nullable<Text>)]
+    pub stall_note: Option<String>,
 }
 
 impl Batch {
@@ -88,7 +92,7 @@ pub fn find(conn: &mut PgConnection, scope: &CampaignScope, campaign_id: i64, se
     let channel = BatchChannel::from_segment(segment).ok_or(AppError::NotFound)?;
     let campaign = scope.find(conn, campaign_id)?;
     let batch = diesel::sql_query(
-        "SELECT id, campaign_id, channel, mode, status, send_at, retarget_of, flow_snapshot FROM campaign_batches \
+        "SELECT id, campaign_id, channel, mode, status, send_at, retarget_of, flow_snapshot, stall_note FROM campaign_batches \
          WHERE workspace_id = $1 AND campaign_id = $2 AND id = $3 AND channel = $4",
     )
     .bind::<BigInt, _>(scope.workspace_id)

@@ -342,6 +342,8 @@ diesel::table! {
         read_at -> Nullable<Timestamptz>,
         failed_at -> Nullable<Timestamptz>,
         batch_id -> Nullable<Int8>,
+        send_attempts -> Int4,
+        retry_at -> Nullable<Timestamptz>,
     }
 }
 
@@ -427,6 +429,8 @@ diesel::table! {
         created_at -> Timestamptz,
         started_at -> Nullable<Timestamptz>,
         finished_at -> Nullable<Timestamptz>,
+        stall_resumes -> Int4,
+        stall_note -> Nullable<Text>,
     }
 }
 

@@ -46,10 +46,13 @@ pub enum Kind {
     ChatDigest,
     /// Deletes the workspace's live events older than an hour (`events`; hourly).
     PruneEvents,
+    /// Resumes or fails the campaign batches left with nothing scheduled
+    /// (`campaigns::dispatch::check_job`; each minute there is one).
+    CheckBatches,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 12] = [
+    pub const ALL: [Kind; 13] = [
         Kind::Noop,
         Kind::ClientStatus,
         Kind::FollowUpReminders,
@@ -62,6 +65,7 @@ impl Kind {
         Kind::DispatchBatch,
         Kind::ChatDigest,
         Kind::PruneEvents,
+        Kind::CheckBatches,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -78,6 +82,7 @@ impl Kind {
             Kind::DispatchBatch => "dispatch-batch",
             Kind::ChatDigest => "chat-digest",
             Kind::PruneEvents => "prune-events",
+            Kind::CheckBatches => "check-batches",
         }
     }
 

@@ -67,6 +67,7 @@ pub fn run(env: &JobEnv, job: &Job) -> Result<(), JobError> {
         Some(Kind::DispatchBatch) => crate::campaigns::dispatch::job(env, job),
         Some(Kind::ChatDigest) => crate::chat::digest::job(env, job),
         Some(Kind::PruneEvents) => crate::events::prune_job(env, job),
+        Some(Kind::CheckBatches) => crate::campaigns::dispatch::check_job(env, job),
         None => Err(JobError::Permanent(format!("unknown job kind {:?}", job.kind))),
     }
 }

@@ -1,7 +1,8 @@
 //! The daily jobs: each workspace's client-status, follow-up-reminders and prune-jobs, enqueued once its
 //! local time passes `daily_jobs_at`, keyed by kind and local date, so any number of
 //! instances ticking at once still make one job per day; a tick after downtime catches up
-//! on the day.
+//! on the day. Each tick also enqueues the minute's reconciliation, chat digests and batch
+//! checks where there is something to do.
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
@@ -24,6 +25,8 @@ pub fn tick(conn: &mut PgConnection, now: DateTime<Utc>) -> QueryResult<usize> {
     let mut added = crate::messaging::reconcile::enqueue_due(conn, now)?;
     // Each subscriber's hourly chat digest (issue 13), one job per user and hour.
     added += crate::chat::digest::enqueue_due(conn, now)?;
+    // Campaign batches left "sending" with nothing scheduled (issue 18): resumed or failed.
+    added += crate::campaigns::dispatch::enqueue_checks(conn, now)?;
     let hour = now.format("%Y-%m-%dT%H");
     for ws in workspaces::all(conn)? {
         // Hourly, whatever the workspace's time: the live events replay only an hour back.

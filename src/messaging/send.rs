@@ -140,6 +140,38 @@ pub fn outbound_for(conn: &mut PgConnection, message: &Message, status_url: &str
     })
 }
 
+/// What a campaign dispatch did with a claimed message the provider refused for now.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Refused {
+    /// A 429 with Retry-After: the message is given back with no attempt counted, and its
+    /// sender held that long on every instance (`throttle::hold`).
+    Throttled(Duration),
+    /// Given back with an attempt counted, tried again after its own backoff.
+    Later,
+    /// Its last attempt: failed with the provider's reason.
+    Failed,
+}
+
+/// A campaign dispatch's retryable refusal (`ProviderError::Retry`) of a claimed message:
+/// unlike [`settle`], which gives the claim back and retries the whole job, the attempt is
+/// counted on the message (up to `attempts`, `store::give_back`) and the other messages go
+/// on; a Retry-After is a wait for the sender, not an attempt.
+pub fn refused_for_now(conn: &mut PgConnection, message: &Message, reason: &str, after: Option<Duration>, attempts: i32) -> QueryResult<Refused> {
+    let ws = message.workspace_id;
+    if let Some(after) = after {
+        store::release(conn, ws, message.id)?;
+        throttle::hold(conn, ws, &message.sender, after)?;
+        return Ok(Refused::Throttled(after));
+    }
+    Ok(match store::give_back(conn, ws, message.id, attempts, reason)? {
+        Some(store::GivenBack::Failed) => {
+            tracing::info!(message_id = message.id, reason, attempts, "message not sent after its last attempt");
+            Refused::Failed
+        }
+        _ => Refused::Later,
+    })
+}
+
 /// Records what the provider answered for a claimed message, except an acceptance, which
 /// is returned for the caller to record (one at a time with `store::record_accepted`, or a
 /// dispatch's sends in bulk with `store::record_accepted_many`): a refusal that is safe to

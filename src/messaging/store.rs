@@ -157,6 +157,45 @@ pub fn release(conn: &mut PgConnection, workspace_id: i64, id: i64) -> QueryResu
         .execute(conn)
 }
 
+/// What [`give_back`] did with a campaign message the provider refused for now.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum GivenBack {
+    /// `queued` again, one more attempt counted, not to be tried before its `retry_at`.
+    Later,
+    /// That was its last attempt: `failed`, with the provider's reason.
+    Failed,
+}
+
+#[derive(QueryableByName)]
+struct GivenBackRow {
+    #[diesel(sql_type = Text)]
+    status: String,
+}
+
+/// A campaign message's retryable refusal (a 5xx, a 429 without Retry-After): `sending` →
+/// `queued` with one more attempt counted (`send_attempts`) and `retry_at` its own backoff
+/// (1 s, 2 s, 4 s, … up to a minute), or, when that was attempt number `limit`, `failed`
+/// with "Not sent after N attempts: <reason>". One statement, so no other dispatch can claim
+/// the message between "given back" and "failed". `None`: it was not `sending`.
+pub fn give_back(conn: &mut PgConnection, workspace_id: i64, id: i64, limit: i32, reason: &str) -> QueryResult<Option<GivenBack>> {
+    let row: Option<GivenBackRow> = diesel::sql_query(
+        "UPDATE messages SET send_attempts = send_attempts + 1, lease_until = NULL, \
+           status = CASE WHEN send_attempts + 1 >= $3 THEN 'failed' ELSE 'queued' END, \
+           retry_at = CASE WHEN send_attempts + 1 >= $3 THEN NULL \
+             ELSE clock_timestamp() + make_interval(secs => least(60, 2 ^ send_attempts)) END, \
+           failed_at = CASE WHEN send_attempts + 1 >= $3 THEN coalesce(failed_at, now()) ELSE failed_at END, \
+           error_message = CASE WHEN send_attempts + 1 >= $3 THEN 'Not sent after ' || (send_attempts + 1) || ' attempts: ' || $4 ELSE error_message END \
+         WHERE workspace_id = $1 AND id = $2 AND status = 'sending' RETURNING status",
+    )
+    .bind::<BigInt, _>(workspace_id)
+    .bind::<BigInt, _>(id)
+    .bind::<Integer, _>(limit)
+    .bind::<Text, _>(reason)
+    .get_result(conn)
+    .optional()?;
+    Ok(row.map(|r| if r.status == "failed" { GivenBack::Failed } else { GivenBack::Later }))
+}
+
 /// A send the provider refused for good, or that was refused before it was tried.
 pub fn fail(conn: &mut PgConnection, workspace_id: i64, id: i64, code: Option<i32>, reason: &str) -> QueryResult<usize> {
     diesel::sql_query(

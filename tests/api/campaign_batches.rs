@@ -861,3 +861,149 @@ async fn an_email_that_cannot_be_addressed_fails_its_recipient_instead_of_leavin
     assert!(text(&app, &format!("SELECT error_message FROM campaign_recipients WHERE client_id = {bad}")).contains("bad recipient address"));
     assert_eq!(sink.received().len(), 0);
 }
+
+/// Polls until `condition` (SQL) holds, up to `secs` seconds (a flaky provider's batch takes
+/// longer than `wait_for`'s 20 s).
+async fn wait_long(app: &TestApp, condition: &str, secs: u64) {
+    let started = Instant::now();
+    while app.count(&format!("SELECT count(*) FROM (SELECT 1 WHERE {condition}) c")) != 1 {
+        assert!(started.elapsed() < Duration::from_secs(secs), "timed out after {secs} s waiting for {condition}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// What every flaky-provider batch must end as: done, every recipient's message taken by
+/// Twilio or failed (none queued, none left claimed), each number sent at most once and the
+/// accepted ones exactly once, every dispatch job done on its first attempt (the runs made
+/// progress, so none spent the batch's budget; none dead).
+async fn ends_sent_or_failed_once(s: &Setup, b: i64, n: usize) {
+    wait_for(&s.app, "NOT EXISTS (SELECT 1 FROM jobs WHERE kind = 'dispatch-batch' AND status <> 'done')").await;
+    assert_eq!(text(&s.app, &format!("SELECT status FROM campaign_batches WHERE id = {b}")), "done");
+    assert_eq!(s.app.count(&format!("SELECT count(*) FROM campaign_recipients WHERE batch_id = {b} AND status NOT IN ('sending', 'sent', 'delivered', 'read', 'failed')")), 0);
+    let others = text(&s.app, &format!("SELECT string_agg(id || ' ' || status || ' ' || send_attempts || ' ' || coalesce(error_message, '-') || ' ' || coalesce(provider_id, '-'), '; ') FROM messages WHERE batch_id = {b} AND status NOT IN ('accepted', 'failed')"));
+    let jobs = text(&s.app, "SELECT string_agg(id || ' ' || coalesce(idempotency_key, '-') || ' ' || status || ' ' || attempts || ' ' || coalesce(last_error, '-'), E'\n' ORDER BY id) FROM jobs WHERE kind = 'dispatch-batch'");
+    let at_twilio: Vec<String> = s.fake.messages().iter().map(|m| m.to.clone()).collect();
+    let phones = text(&s.app, &format!("SELECT string_agg(recipient, ' ') FROM messages WHERE batch_id = {b} AND status NOT IN ('accepted', 'failed')"));
+    let taken: Vec<&str> = phones.split(' ').filter(|p| at_twilio.iter().any(|t| t.ends_with(p))).collect();
+    assert_eq!(others, "", "every message taken or failed; at Twilio: {taken:?}; jobs:\n{jobs}");
+    assert_eq!(s.app.count(&format!("SELECT count(*) FROM messages WHERE batch_id = {b}")), n as i64, "one message per recipient");
+    let sent = s.fake.messages();
+    for i in 1..=n {
+        let phone = format!("+1415600{i:04}");
+        let at_twilio = sent.iter().filter(|m| m.to.ends_with(&phone)).count();
+        let accepted = s.app.count(&format!("SELECT count(*) FROM messages m JOIN clients c ON c.workspace_id = m.workspace_id AND c.id = m.client_id WHERE m.batch_id = {b} AND c.phone = '{phone}' AND m.status = 'accepted' AND m.provider_id IS NOT NULL"));
+        assert!(at_twilio <= 1, "client {i} got {at_twilio} messages");
+        assert_eq!(at_twilio as i64, accepted, "client {i}: accepted in the database exactly when Twilio has it");
+    }
+    let spent = text(&s.app, "SELECT string_agg(id || ' ' || coalesce(idempotency_key, '-') || ' ' || attempts || ' ' || coalesce(last_error, '-'), E'\n' ORDER BY id) FROM jobs WHERE kind = 'dispatch-batch' AND attempts > 1");
+    assert_eq!(spent, "", "no dispatch run spent an attempt");
+}
+
+/// Issue 18 item 4: a provider refusing every third call (503, no Retry-After). Before, each
+/// refusal ended the whole run and cost the batch's job an attempt and a growing backoff:
+/// the jobs died and recipients stayed queued for good. Now a refused message is given back
+/// with an attempt counted on it and retried after its own backoff while the others go on.
+#[tokio::test]
+async fn a_provider_refusing_every_third_call_leaves_every_recipient_sent_or_failed_once_and_the_batch_done() {
+    use crate::support::fake_twilio::Fault;
+    // Two workers with four provider calls in flight each: a pool the size of that (the
+    // tests' pool of 4 would time connections out under load, which is another test).
+    let s = setup_with(true, |c| {
+        c.job_workers = 2;
+        c.pool_size = 12;
+    })
+    .await;
+    let (c, template) = hello_campaign(&s, 400, 263);
+    s.fake.fail_every(3, Fault::Unavailable);
+    let started = Instant::now();
+    let b = whatsapp_batch(&s, c, template, "").await;
+    wait_long(&s.app, &format!("EXISTS (SELECT 1 FROM campaign_batches WHERE id = {b} AND status = 'done')"), 90).await;
+    eprintln!("263 recipients, 503 on every third call: done in {:?}", started.elapsed());
+    ends_sent_or_failed_once(&s, b, 263).await;
+    assert!(s.fake.refused_every() >= 80, "the fake refused every third call ({})", s.fake.refused_every());
+    assert!(s.app.count(&format!("SELECT count(*) FROM messages WHERE batch_id = {b} AND status = 'accepted' AND send_attempts >= 1")) >= 40, "refused messages were retried and taken");
+    // A message refused on each of its attempts fails with the provider's reason.
+    assert_eq!(
+        s.app.count(&format!("SELECT count(*) FROM messages WHERE batch_id = {b} AND status = 'failed' AND (error_message NOT LIKE 'Not sent after % attempts: Twilio answered 503%' OR send_attempts < {})", dispatch::MESSAGE_ATTEMPTS)),
+        0
+    );
+}
+
+/// A 429 with Retry-After holds the sender for that long and costs the message no attempt:
+/// every recipient is sent once, and the sends wait out each Retry-After.
+#[tokio::test]
+async fn a_429_with_retry_after_holds_the_sender_without_costing_the_message_an_attempt() {
+    use crate::support::fake_twilio::Fault;
+    let s = setup_with(true, |c| c.job_workers = 2).await;
+    let (c, template) = hello_campaign(&s, 100, 12);
+    s.fake.fail_every(3, Fault::TooManyRequests { retry_after: 1 });
+    let started = Instant::now();
+    let b = whatsapp_batch(&s, c, template, "").await;
+    wait_long(&s.app, &format!("EXISTS (SELECT 1 FROM campaign_batches WHERE id = {b} AND status = 'done')"), 60).await;
+    eprintln!("12 recipients, 429 + Retry-After 1 on every third call: done in {:?}", started.elapsed());
+    ends_sent_or_failed_once(&s, b, 12).await;
+    assert_eq!(sent(&s.fake), 12, "every recipient taken: a throttle wait is no attempt");
+    assert_eq!(s.app.count(&format!("SELECT count(*) FROM messages WHERE batch_id = {b} AND send_attempts > 0")), 0);
+    // 18 calls for 12 sends: the 5 refusals before the last send each held the sender 1 s.
+    let messages = s.fake.messages();
+    let start = messages.iter().map(|m| m.created_at).min().unwrap();
+    let end = messages.iter().map(|m| m.created_at).max().unwrap();
+    let span = (end - start).num_milliseconds() as f64 / 1000.0;
+    assert!(span >= 4.5, "the sends waited out each Retry-After (span {span} s)");
+}
+
+/// The check job (scheduled with the others) finds a batch left "sending" with nothing
+/// scheduled (its dispatch jobs dead) in an active campaign: it resumes it, and the page says
+/// so; one the check has already resumed `dispatch::CHECK_RESUMES` times is failed with the
+/// reason instead, and the page says that.
+#[tokio::test]
+async fn the_check_resumes_a_sending_batch_with_nothing_scheduled_or_fails_it_with_the_reason() {
+    let s = setup_with(true, |c| c.job_workers = 0).await;
+    let ws = s.workspace_id;
+    let (c, template) = hello_campaign(&s, 100, 5);
+    let stalled = whatsapp_batch(&s, c, template, "").await;
+    let other = campaign(&s.app, ws, "active", "'sms'");
+    let kept_out: Vec<i64> = (1..=3).map(|i| new_client(&s.app, ws, "name, phone", &format!("'Late {i}', '+1415700000{i}'"))).collect();
+    for client in &kept_out {
+        attach(&s.app, ws, other, *client);
+    }
+    let r = s.browser.post(&format!("/campaigns/{other}/sms-messages"), &[("body", "Hello {{name}}")]).await;
+    let given_up = batch_id(&r, other, "sms-messages");
+    // Both dispatches died an hour ago (out of attempts) with every recipient still queued.
+    sql(&s.app, "UPDATE jobs SET status = 'dead', attempts = max_attempts, finished_at = now() - interval '1 hour', last_error = 'Twilio answered 429' WHERE kind = 'dispatch-batch'");
+    sql(&s.app, &format!("UPDATE campaign_batches SET status = 'sending', started_at = now() - interval '1 hour' WHERE id IN ({stalled}, {given_up})"));
+    sql(&s.app, &format!("UPDATE campaign_batches SET stall_resumes = {} WHERE id = {given_up}", dispatch::CHECK_RESUMES));
+    // A paused campaign's batch waits for its start, and is left alone.
+    let paused = campaign(&s.app, ws, "paused", "'sms'");
+    attach(&s.app, ws, paused, s.client_id);
+    sql(&s.app, &format!("UPDATE campaigns SET status = 'active' WHERE id = {paused}"));
+    let r = s.browser.post(&format!("/campaigns/{paused}/sms-messages"), &[("body", "Later")]).await;
+    let waiting = batch_id(&r, paused, "sms-messages");
+    sql(&s.app, &format!("UPDATE campaigns SET status = 'paused' WHERE id = {paused}"));
+    sql(&s.app, &format!("UPDATE jobs SET status = 'dead', finished_at = now() - interval '1 hour' WHERE kind = 'dispatch-batch' AND payload->>'batch_id' = '{waiting}'"));
+    sql(&s.app, &format!("UPDATE campaign_batches SET status = 'sending' WHERE id = {waiting}"));
+
+    let added = switchboard::jobs::scheduler::tick(&mut s.app.conn(), chrono::Utc::now()).unwrap();
+    assert!(added >= 1);
+    assert_eq!(s.app.count("SELECT count(*) FROM jobs WHERE kind = 'check-batches' AND status = 'queued'"), 1, "one check for the workspace");
+    let _worker = spawn_app_on_with(s.app.database_url.clone(), |c| on_fake(c, &s.fake)).await;
+    wait_for(&s.app, &format!("EXISTS (SELECT 1 FROM campaign_batches WHERE id = {stalled} AND status = 'done')")).await;
+    wait_for(&s.app, &format!("EXISTS (SELECT 1 FROM campaign_batches WHERE id = {given_up} AND status = 'done')")).await;
+    each_sent_once(&s, 5);
+    assert_eq!(sent(&s.fake), 5);
+    for phone in ["+14157000001", "+14157000002", "+14157000003"] {
+        assert_eq!(s.fake.sends_to(phone), 0, "a failed batch sends nothing more");
+    }
+    assert_eq!(text(&s.app, &format!("SELECT stall_resumes FROM campaign_batches WHERE id = {stalled}")), "1");
+    let html = s.browser.get_html(&format!("/campaigns/{c}/whatsapp-messages/{stalled}/recipients")).await;
+    assert!(html.contains("Resumed by the check at "), "{html}");
+    let reason = format!("Failed: the batch's dispatch stopped with recipients left after {} resumes by the check.", dispatch::CHECK_RESUMES);
+    assert_eq!(
+        s.app.count(&format!("SELECT count(*) FROM campaign_recipients WHERE batch_id = {given_up} AND status = 'failed' AND error_message = 'Not sent: the batch''s dispatch kept stopping.'")),
+        3
+    );
+    let html = s.browser.get_html(&format!("/campaigns/{other}/sms-messages/{given_up}/recipients")).await;
+    assert!(html.contains(&reason.replace('\'', "&#39;")) || html.contains(&reason), "{html}");
+    assert_eq!(text(&s.app, &format!("SELECT status || ' ' || coalesce(stall_note, '-') FROM campaign_batches WHERE id = {waiting}")), "sending -", "a paused campaign's batch is left for its start");
+    assert_eq!(s.app.count("SELECT count(*) FROM jobs WHERE kind = 'check-batches' AND status = 'done'"), 1);
+}

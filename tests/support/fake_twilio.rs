@@ -1,8 +1,9 @@
 //! A fake Twilio on 127.0.0.1 for the tests and benchmarks: it speaks the REST shapes
 //! Switchboard uses (Messages.json create, fetch and list; the account; the Content API's
 //! ContentAndApprovals pages), checks HTTP Basic credentials, counts every send, can be
-//! told to misbehave (429 with Retry-After, 500, a slow answer, a message accepted whose
-//! answer is lost), and sends status callbacks signed the way Twilio signs them.
+//! told to misbehave (429 with Retry-After, 500, 503, a slow answer, a message accepted whose
+//! answer is lost; once, or on every Nth create call: a flaky provider), and sends status
+//! callbacks signed the way Twilio signs them.
 //!
 //! Blocking, a thread per connection, one request per connection (`Connection: close`), so
 //! "accepted but the answer is lost" is a socket closed after the message was recorded.
@@ -32,6 +33,8 @@ pub enum Fault {
     TooManyRequests { retry_after: u64 },
     /// 500; nothing recorded.
     ServerError,
+    /// 503 without Retry-After; nothing recorded.
+    Unavailable,
     /// Records the message and answers after this long (a client with a shorter timeout
     /// gives up not knowing the message was taken).
     Slow(Duration),
@@ -68,6 +71,11 @@ struct State {
     /// Content API entries (raw JSON as Twilio returns them).
     templates: Vec<Value>,
     requests: HashMap<String, u64>,
+    /// Create calls so far, and the fault every Nth of them gets (when no queued fault).
+    creates: u64,
+    every: Option<(u64, Fault)>,
+    /// Create calls answered with a fault from `every`.
+    refused_every: u64,
 }
 
 #[derive(Clone)]
@@ -123,6 +131,22 @@ impl FakeTwilio {
 
     pub fn push_fault(&self, fault: Fault) {
         self.state.lock().unwrap().faults.push_back(fault);
+    }
+
+    /// A flaky provider: every `n`th create call (the `n`th, `2n`th, …) gets `fault`, for
+    /// as long as the fake runs; `push_fault` faults come first.
+    pub fn fail_every(&self, n: u64, fault: Fault) {
+        self.state.lock().unwrap().every = Some((n.max(1), fault));
+    }
+
+    /// No more faults every Nth call (the count of create calls goes on).
+    pub fn reliable(&self) {
+        self.state.lock().unwrap().every = None;
+    }
+
+    /// Create calls answered with the fault of [`FakeTwilio::fail_every`].
+    pub fn refused_every(&self) -> u64 {
+        self.state.lock().unwrap().refused_every
     }
 
     pub fn unsubscribe(&self, number: &str) {
@@ -236,7 +260,19 @@ impl FakeTwilio {
     fn create(&self, request: &Request) -> Option<(String, Vec<(String, String)>, String)> {
         let form = request.form();
         let get = |name: &str| form.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
-        let fault = self.state.lock().unwrap().faults.pop_front();
+        let fault = {
+            let mut state = self.state.lock().unwrap();
+            state.creates += 1;
+            let queued = state.faults.pop_front();
+            let every = match &state.every {
+                Some((n, fault)) if queued.is_none() && state.creates % n == 0 => Some(fault.clone()),
+                _ => None,
+            };
+            if every.is_some() {
+                state.refused_every += 1;
+            }
+            queued.or(every)
+        };
         let error = |status: &str, code: i64, message: &str| {
             Some((status.to_string(), vec![], json!({"code": code, "message": message, "status": status[..3].parse::<u16>().unwrap()}).to_string()))
         };
@@ -249,6 +285,7 @@ impl FakeTwilio {
                 ));
             }
             Some(Fault::ServerError) => return error("500 Internal Server Error", 20500, "Internal Server Error"),
+            Some(Fault::Unavailable) => return error("503 Service Unavailable", 20503, "Service Unavailable"),
             Some(Fault::Refuse { code, message }) => return error("400 Bad Request", *code, message),
             _ => {}
         }
