@@ -31,7 +31,7 @@ use crate::csv_safe;
 use crate::db;
 use crate::error::AppError;
 use crate::messaging::InboundMessage;
-use crate::messaging::inbound::{Keyword, keyword};
+use crate::messaging::inbound::{Keyword, keyword, normalise};
 use crate::startup::AppState;
 use crate::web::ctx::{Ctx, Layout};
 use crate::web::forms::{self, Query};
@@ -492,14 +492,28 @@ pub async fn retarget(ctx: Ctx, state: Data<AppState>, path: Path<(i64, String, 
     Ok(see_other(&location))
 }
 
-/// What a reply says: yes, no or other. Whole-message words, any case, trailing
-/// punctuation ignored.
+/// Reply words (issue 19 item 9) in English, Spanish, Portuguese, French, German and
+/// Turkish, matched on the text as opt-out words are ([`normalise`]: NFKC, case and
+/// punctuation folded). A word here counts as the whole message or as its first word
+/// ("YES please", "Não, obrigado", "Hayır teşekkürler").
+pub const YES_FIRST: [&str; 9] = ["yes", "yeah", "yep", "yup", "sí", "sim", "oui", "ja", "evet"];
+pub const NO_FIRST: [&str; 9] = ["no", "nope", "nah", "não", "nao", "non", "nein", "hayır", "hayir"];
+/// Reply words that count only as the whole message: "y" and "n", and "si" (Spanish and
+/// French "if": "Si puedo mañana" is no yes).
+pub const YES_WHOLE: [&str; 2] = ["y", "si"];
+pub const NO_WHOLE: [&str; 1] = ["n"];
+
+/// What a reply says: yes, no or other (see [`YES_FIRST`]).
 pub fn reply_kind(text: &str) -> &'static str {
-    let word = text.trim().trim_end_matches(['.', '!', '?']).trim().to_lowercase();
-    match word.as_str() {
-        "yes" | "y" | "sí" | "si" | "oui" | "ja" => "yes",
-        "no" | "non" | "nein" => "no",
-        _ => "other",
+    let text = normalise(text);
+    let first = text.split(' ').next().unwrap_or("");
+    let says = |first_words: &[&str], whole: &[&str]| first_words.contains(&first) || whole.contains(&text.as_str());
+    if says(&YES_FIRST, &YES_WHOLE) {
+        "yes"
+    } else if says(&NO_FIRST, &NO_WHOLE) {
+        "no"
+    } else {
+        "other"
     }
 }
 
@@ -548,7 +562,9 @@ mod tests {
         for no in ["no", "NON", "Nein"] {
             assert_eq!(reply_kind(no), "no", "{no:?}");
         }
-        assert_eq!(reply_kind("yes please"), "other");
+        for (text, kind) in [("YES please", "yes"), ("Não, obrigado", "no"), ("HAYIR", "no"), ("ＥＶＥＴ", "yes"), ("Si puedo", "other"), ("yesterday", "other")] {
+            assert_eq!(reply_kind(text), kind, "{text:?}");
+        }
         assert_eq!(rate(1, 3), "33.3%");
         assert_eq!(rate(0, 0), "–");
     }

@@ -588,3 +588,55 @@ async fn a_sending_batch_can_be_paused_and_resumed_from_its_recipients_page_and_
     assert!(html.contains("Campaign completed."), "{html}");
     assert!(!html.contains(&format!("action=\"/campaigns/{c}/pause\"")), "{html}");
 }
+
+/// Issue 19 item 9: a reply is read as opt-out words are (NFKC, case and punctuation folded,
+/// the first word or the whole message), in English, Spanish, Portuguese, French, German and
+/// Turkish; a word that also opens ordinary sentences ("si" is "if") counts only alone.
+#[tokio::test]
+async fn replies_match_yes_and_no_by_first_word_in_six_languages() {
+    let app = spawn_app_with(|s| s.job_workers = 0).await;
+    let ws = workspace(&app, "Acme").await;
+    let w = ws.id;
+    let c = campaign(&app, w, "Spring sale", "active");
+    let b = batch(&app, w, c, "whatsapp", "done", "now() - interval '1 hour'");
+    let hook = format!("/webhooks/twilio/{}/inbound", ws.key);
+    let cases: [(&str, Option<&str>, &str); 22] = [
+        ("YES please", None, "yes"),
+        ("Yes, please!", None, "yes"),
+        ("ＹＥＳ", None, "yes"),
+        ("y", None, "yes"),
+        ("No thanks", None, "no"),
+        ("Sí, claro", None, "yes"),
+        ("si", None, "yes"),
+        ("Si puedo mañana", None, "other"),
+        ("Sim, obrigado", None, "yes"),
+        ("Não, obrigado", None, "no"),
+        ("nao", None, "no"),
+        ("Oui merci", None, "yes"),
+        ("Non merci", None, "no"),
+        ("Ja, gerne", None, "yes"),
+        ("Nein danke", None, "no"),
+        ("Evet lütfen", None, "yes"),
+        ("Hayır, teşekkürler", None, "no"),
+        ("HAYIR", None, "no"),
+        ("yesterday was fine", None, "other"),
+        ("maybe next week", None, "other"),
+        ("Sounds good", Some("YES_PLEASE"), "yes"),
+        ("Not now", Some("no-thanks"), "no"),
+    ];
+    let mut expected = Vec::new();
+    for (i, (body, payload, kind)) in cases.iter().enumerate() {
+        let phone = format!("+1415555{:04}", 3000 + i);
+        let id = client(&app, w, &format!("Client {i:02}"), &phone);
+        recipient(&app, w, b, id, "read");
+        expected.push(format!("{id}:{kind}"));
+        let r = post_signed(&app.base, &hook, &inbound(&format!("SMk{i}"), &phone, body, *payload)).await;
+        assert_eq!(r.status(), StatusCode::OK, "{body:?}");
+    }
+    let replies = text(&app, &format!("SELECT string_agg(client_id || ':' || coalesce(reply, '-'), ',' ORDER BY client_id) FROM campaign_recipients WHERE batch_id = {b}"));
+    let got: Vec<&str> = replies.split(',').collect();
+    for (i, (body, _, _)) in cases.iter().enumerate() {
+        assert_eq!(got[i], expected[i], "{body:?}");
+    }
+    assert_eq!(counters(&app, w, b), counted(&app, w, b));
+}
