@@ -27,6 +27,7 @@ use serde_json::json;
 
 use crate::audit;
 use crate::campaigns::{BatchChannel, BatchStatus, Campaign, CampaignScope, CampaignStatus, RecipientStatus};
+use crate::clients::domain::PhoneE164;
 use crate::csv_safe;
 use crate::db;
 use crate::error::AppError;
@@ -183,6 +184,14 @@ pub struct Row {
     pub flow_step: Option<String>,
     #[diesel(sql_type = Timestamptz)]
     pub updated_at: DateTime<Utc>,
+}
+
+impl Row {
+    /// The error as people read it: the table's line for the provider's code (see
+    /// crate::messaging::errors), else the provider's text.
+    pub fn error_line(&self) -> Option<String> {
+        crate::messaging::errors::failure_line(self.error_code, self.error_message.as_deref())
+    }
 }
 
 /// `?status=failed&reply=yes&page=2` (empty means any).
@@ -410,7 +419,11 @@ pub async fn failed_csv(ctx: Ctx, state: Data<AppState>, path: Path<(i64, String
         let mut out = Vec::new();
         for r in &rows {
             let code = r.error_code.map(|c| c.to_string()).unwrap_or_default();
-            let cells = [r.name.as_str(), r.phone.as_deref().unwrap_or(""), r.email.as_deref().unwrap_or(""), code.as_str(), r.error_message.as_deref().unwrap_or("")];
+            // Phones as the client export writes them (`+44 7700 900123`: text to a
+            // spreadsheet, no apostrophe), the error as the page shows it.
+            let phone = r.phone.as_deref().map(|p| PhoneE164::from_stored(p).international()).unwrap_or_default();
+            let error = crate::messaging::errors::failure_line(r.error_code, r.error_message.as_deref()).unwrap_or_default();
+            let cells = [r.name.as_str(), phone.as_str(), r.email.as_deref().unwrap_or(""), code.as_str(), error.as_str()];
             out.extend(csv_safe::record(cells));
         }
         let next = (rows.len() == 1_000).then(|| rows.last().map(|r| r.client_id)).flatten();

@@ -278,10 +278,11 @@ async fn the_failed_csv_is_formula_safe_and_retarget_makes_one_batch_of_exactly_
     let lines: Vec<&str> = csv.lines().collect();
     assert_eq!(lines.len(), 4, "{csv}");
     assert_eq!(lines[0], "name,phone,email,error code,error");
-    // Cells a spreadsheet would run are quoted with a leading apostrophe (a phone's `+` too).
-    assert!(lines[1].starts_with("\"'=HYPERLINK(\"\"http://evil.example\"\",\"\"x\"\")\",'+14155551001,c"), "{}", lines[1]);
+    // Cells a spreadsheet would run are quoted with a leading apostrophe; phones are written
+    // as the client export writes them (spaced, no apostrophe: issue 19 item 11).
+    assert!(lines[1].starts_with("\"'=HYPERLINK(\"\"http://evil.example\"\",\"\"x\"\")\",+1 415 555 1001,c"), "{}", lines[1]);
     assert!(!csv.contains("\n=") && !csv.contains(",=") && !csv.contains("\"="), "formula neutralised: {csv}");
-    assert!(lines[1].ends_with(",63016,Outside the 24 h window"));
+    assert!(lines[1].ends_with(",63016,Outside WhatsApp's 24-hour window: only an approved template can be sent (error 63016)"), "{}", lines[1]);
     assert!(lines[2].starts_with("Ann Lee,") && !csv.contains("Delivered Dan"));
     assert_eq!(ws.admin.get(&format!("{page}.csv?status=sent")).await.status(), StatusCode::BAD_REQUEST);
 
@@ -639,4 +640,50 @@ async fn replies_match_yes_and_no_by_first_word_in_six_languages() {
         assert_eq!(got[i], expected[i], "{body:?}");
     }
     assert_eq!(counters(&app, w, b), counted(&app, w, b));
+}
+
+/// Issue 19 item 11: a failure reads as a short human line with its code, where Twilio sent
+/// no text too, on the recipients page, in the failed CSV (whose phones are written as the
+/// client export writes them: no apostrophe) and on the client's timeline.
+#[tokio::test]
+async fn failures_read_as_a_human_line_wherever_their_code_shows() {
+    let app = spawn_app_with(|s| s.job_workers = 0).await;
+    let ws = workspace(&app, "Acme").await;
+    let w = ws.id;
+    let c = campaign(&app, w, "Spring sale", "active");
+    let b = batch(&app, w, c, "whatsapp", "done", "now()");
+    let ann = client(&app, w, "Ann Lee", "+14155551002");
+    let bo = client(&app, w, "Bo Chan", "+447700900123");
+    let cy = client(&app, w, "Cy Odd", "+14155551004");
+    for id in [ann, bo, cy] {
+        recipient(&app, w, b, id, "failed");
+    }
+    sql(&app, &format!("UPDATE campaign_recipients SET error_code = 63024 WHERE batch_id = {b} AND client_id = {ann}"));
+    sql(&app, &format!("UPDATE campaign_recipients SET error_code = 30006, error_message = 'Landline or unreachable carrier' WHERE batch_id = {b} AND client_id = {bo}"));
+    sql(&app, &format!("UPDATE campaign_recipients SET error_code = 99999 WHERE batch_id = {b} AND client_id = {cy}"));
+    let whatsapp_line = "WhatsApp says this number cannot receive messages (error 63024)";
+    let landline_line = "A landline, or a carrier that cannot receive text messages (error 30006)";
+    let unknown_line = "Not delivered (error 99999)";
+
+    let page = recipients_path(c, "whatsapp-messages", b);
+    let html = ws.admin.get_html(&page).await;
+    for line in [whatsapp_line, landline_line, unknown_line] {
+        assert!(html.contains(line), "{line:?} on the recipients page: {html}");
+    }
+
+    let csv = ws.admin.get(&format!("{page}.csv?status=failed")).await.text().await.unwrap();
+    let lines: Vec<&str> = csv.lines().collect();
+    assert_eq!(lines[1], format!("Ann Lee,+1 415 555 1002,{},63024,{whatsapp_line}", text(&app, &format!("SELECT email FROM clients WHERE id = {ann}"))));
+    assert!(lines[2].starts_with("Bo Chan,+44 7700 900123,") && lines[2].ends_with(&format!(",30006,\"{landline_line}\"")), "{}", lines[2]);
+    assert!(!csv.contains("'+"), "phones without an apostrophe: {csv}");
+
+    sql(
+        &app,
+        &format!(
+            "INSERT INTO messages (workspace_id, client_id, channel, direction, provider_id, sender, recipient, body, status, error_code, batch_id) \
+             VALUES ({w}, {bo}, 'sms', 'outbound', 'SMland', '{OUR_NUMBER}', '+447700900123', 'Spring is here', 'undelivered', 30006, NULL)"
+        ),
+    );
+    let timeline = ws.admin.get_html(&format!("/clients/{bo}")).await;
+    assert!(timeline.contains(landline_line), "{timeline}");
 }
