@@ -102,6 +102,25 @@ pub fn find(conn: &mut PgConnection, scope: &CampaignScope, campaign_id: i64, se
     Ok((campaign, batch, channel))
 }
 
+/// What a batch is doing, in words (issue 19 item 7): a batch of a draft campaign waits for
+/// the start and one of a paused campaign waits for the resume (neither is "sending"); a
+/// done batch whose recipients still await their outcome (queued or sending: not yet taken
+/// by the provider's answer) says how many, rather than "done".
+pub fn batch_state(campaign: CampaignStatus, batch: &str, awaiting: i64) -> String {
+    let batch = BatchStatus::parse(batch);
+    let moving = matches!(batch, Some(BatchStatus::Scheduled | BatchStatus::Sending));
+    match (campaign, batch) {
+        (CampaignStatus::Draft, _) if moving => "the batch waits for the campaign to start".into(),
+        (CampaignStatus::Paused, _) if moving => "the batch waits for the campaign to resume".into(),
+        (_, Some(BatchStatus::Scheduled)) => "batch scheduled".into(),
+        (_, Some(BatchStatus::Sending)) => "batch sending".into(),
+        (_, Some(BatchStatus::Done)) if awaiting > 0 => format!("all handed to the provider, {} awaiting an outcome", crate::web::numbers::thousands(awaiting)),
+        (_, Some(BatchStatus::Done)) => "batch done".into(),
+        (_, Some(BatchStatus::Cancelled)) => "batch cancelled".into(),
+        (_, None) => "batch status unknown".into(),
+    }
+}
+
 /// A batch's counters (`campaign_batch_counts`): recipients by status, replies by kind.
 #[derive(Clone, Debug, Default)]
 pub struct Counts(BTreeMap<String, i64>);
@@ -292,6 +311,10 @@ impl RecipientsPage {
     }
     /// The live part refreshes on the batch's events: while it sends, and after while some
     /// recipient awaits its outcome (queued, sending, or sent awaiting its receipt).
+    /// The progress line's words after the count (see [`batch_state`]).
+    fn state_words(&self) -> String {
+        batch_state(self.campaign.status, &self.batch.status, self.counts.get("queued") + self.counts.get("sending"))
+    }
     fn listening(&self) -> bool {
         self.batch.live() || self.counts.get("queued") + self.counts.get("sending") + self.counts.get("sent") > 0
     }

@@ -687,3 +687,41 @@ async fn failures_read_as_a_human_line_wherever_their_code_shows() {
     let timeline = ws.admin.get_html(&format!("/clients/{bo}")).await;
     assert!(timeline.contains(landline_line), "{timeline}");
 }
+
+/// Issue 19 item 7: the batch's state in words that match what is happening: a draft
+/// campaign's batch waits for the start (not "sending"), a done batch whose recipients await
+/// their outcome says so (not "done"), and an exact count is not "about".
+#[tokio::test]
+async fn batch_wording_says_what_waits_and_exact_counts_are_exact() {
+    let app = spawn_app_with(|s| s.job_workers = 0).await;
+    let ws = workspace(&app, "Acme").await;
+    let w = ws.id;
+    let draft = campaign(&app, w, "Draft one", "draft");
+    let waiting = batch(&app, w, draft, "whatsapp", "sending", "now()");
+    let active = campaign(&app, w, "Live one", "active");
+    let handed = batch(&app, w, active, "whatsapp", "done", "now()");
+    for i in 0..10 {
+        let id = client(&app, w, &format!("Client {i:02}"), &format!("+1415555{:04}", 4000 + i));
+        recipient(&app, w, waiting, id, "queued");
+        recipient(&app, w, handed, id, "sending");
+        sql(&app, &format!("INSERT INTO campaign_clients (workspace_id, campaign_id, client_id) VALUES ({w}, {draft}, {id})"));
+    }
+    sql(&app, &format!("UPDATE campaign_recipients SET status = 'delivered' WHERE batch_id = {handed} AND client_id = (SELECT min(client_id) FROM campaign_recipients WHERE batch_id = {handed})"));
+
+    let html = ws.admin.get_html(&recipients_path(draft, "whatsapp-messages", waiting)).await;
+    assert!(html.contains("done (0%) · the batch waits for the campaign to start"), "{html}");
+    assert!(!html.contains("batch sending"), "{html}");
+    let campaign_page = ws.admin.get_html(&format!("/campaigns/{draft}")).await;
+    assert!(campaign_page.contains("waits for the campaign to start"), "{campaign_page}");
+    assert!(!campaign_page.contains(">sending<"), "{campaign_page}");
+
+    let html = ws.admin.get_html(&recipients_path(active, "whatsapp-messages", handed)).await;
+    assert!(html.contains("done (10%) · all handed to the provider, 9 awaiting an outcome"), "{html}");
+    assert!(!html.contains("batch done"), "{html}");
+    let campaign_page = ws.admin.get_html(&format!("/campaigns/{active}")).await;
+    assert!(campaign_page.contains("all handed to the provider, 9 awaiting an outcome"), "{campaign_page}");
+
+    let words = ws.admin.get_html(&format!("/campaigns/{active}/attach-clients?mode=all")).await;
+    assert!(words.contains("<strong hx-disable>Every client you can see</strong>: 10."), "{words}");
+    assert!(!words.contains("about"), "{words}");
+}
