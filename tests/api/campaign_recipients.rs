@@ -223,7 +223,7 @@ async fn counters_follow_shuffled_duplicate_callbacks_and_the_page_shows_them() 
     // Filters.
     let failed = ws.admin.get_html(&format!("{page}?status=failed")).await;
     assert_eq!(rows(&failed), 7);
-    assert!(failed.contains("<code>30008</code>") && failed.contains(r#"<option value="failed" selected>"#));
+    assert!(failed.contains("Not delivered, for a reason the carrier did not give (error 30008)") && failed.contains(r#"<option value="failed" selected>"#));
     sql(&app, &format!("UPDATE campaign_recipients SET reply = 'yes' WHERE batch_id = {b} AND client_id IN ({}, {})", clients[0], clients[10]));
     let yes = ws.admin.get_html(&format!("{page}?status=read&reply=yes")).await;
     assert_eq!(rows(&yes), 1);
@@ -429,6 +429,10 @@ async fn the_campaigns_tile_shows_the_counters_to_admins_and_managers() {
         recipient(&app, w, b, id, "sending");
         ids.push(id);
     }
+    // Eight of them accepted by the provider (their ids recorded): today's sends.
+    for (i, id) in ids[..8].iter().enumerate() {
+        sql(&app, &format!("INSERT INTO messages (workspace_id, client_id, channel, direction, provider_id, sender, recipient, body, status, batch_id) VALUES ({w}, {id}, 'whatsapp', 'outbound', 'SMt{i}', '{OUR_NUMBER}', '+1415555300{i}', 'Hi', 'accepted', {b})"));
+    }
     sql(&app, &format!("UPDATE campaign_recipients SET status = 'sent' WHERE batch_id = {b} AND client_id IN ({})", ids[..8].iter().map(|i| i.to_string()).collect::<Vec<_>>().join(",")));
     sql(&app, &format!("UPDATE campaign_recipients SET status = 'failed' WHERE batch_id = {b} AND client_id IN ({}, {})", ids[8], ids[9]));
     sql(&app, &format!("UPDATE campaign_recipients SET status = 'delivered' WHERE batch_id = {b} AND client_id IN ({})", ids[..6].iter().map(|i| i.to_string()).collect::<Vec<_>>().join(",")));
@@ -436,7 +440,7 @@ async fn the_campaigns_tile_shows_the_counters_to_admins_and_managers() {
     // An old hour's counters, outside the 7 days.
     sql(&app, &format!("INSERT INTO campaign_hourly_counts (workspace_id, campaign_id, hour, key, n) VALUES ({w}, {c}, date_trunc('hour', now()) - interval '8 days', 'delivered', 100)"));
     let hourly = |key: &str| app.count(&format!("SELECT coalesce(sum(n), 0) FROM campaign_hourly_counts WHERE workspace_id = {w} AND key = '{key}' AND hour > now() - interval '7 days'"));
-    assert_eq!((hourly("sent"), hourly("delivered"), hourly("failed"), hourly("replied")), (8, 6, 2, 2));
+    assert_eq!((hourly("accepted"), hourly("sent"), hourly("delivered"), hourly("replied")), (8, 0, 0, 2));
 
     let r = ws.admin.htmx_get("/dashboard/campaigns").await;
     assert_eq!(r.status(), StatusCode::OK);
@@ -444,8 +448,8 @@ async fn the_campaigns_tile_shows_the_counters_to_admins_and_managers() {
     assert!(!tile.contains("<html"));
     assert!(tile.contains(r#"<strong data-figure="active">2</strong>"#), "{tile}");
     assert!(tile.contains(r#"<strong data-figure="sends-today">8</strong>"#));
-    // 6 delivered / (6 + 2 failed); 2 replies / 8 sent.
-    assert!(tile.contains(r#"<strong data-figure="delivery-rate">75.0%</strong>"#));
+    // The batch page's rates: 6 delivered / (2 sent + 6 + 2 failed); 2 replies / 8 sent.
+    assert!(tile.contains(r#"<strong data-figure="delivery-rate">60.0%</strong>"#), "{tile}");
     assert!(tile.contains(r#"<strong data-figure="reply-rate">25.0%</strong>"#));
     // Without htmx: a page holding the tile.
     let full = ws.admin.get_html("/dashboard/campaigns").await;
@@ -474,10 +478,10 @@ async fn the_campaigns_tile_shows_the_counters_to_admins_and_managers() {
     sql(&app, &format!("UPDATE campaign_recipients SET status = 'failed' WHERE batch_id = {sb}"));
     let tile = mb.htmx_get("/dashboard/campaigns").await.text().await.unwrap();
     assert!(tile.contains(r#"<strong data-figure="sends-today">8</strong>"#), "{tile}");
-    assert!(tile.contains(r#"<strong data-figure="delivery-rate">75.0%</strong>"#), "{tile}");
+    assert!(tile.contains(r#"<strong data-figure="delivery-rate">60.0%</strong>"#), "{tile}");
     let tile = ws.admin.htmx_get("/dashboard/campaigns").await.text().await.unwrap();
-    // 6 delivered / (6 + 2 + 4 failed).
-    assert!(tile.contains(r#"<strong data-figure="delivery-rate">50.0%</strong>"#), "{tile}");
+    // 6 delivered / (2 sent + 6 + 2 + 4 failed).
+    assert!(tile.contains(r#"<strong data-figure="delivery-rate">42.9%</strong>"#), "{tile}");
     assert!(mb.get_html("/").await.contains(r#"hx-get="/dashboard/campaigns""#));
     // Agents: no tile, 403.
     let (agent, _) = app.signed_in(Role::Agent).await;
@@ -724,4 +728,95 @@ async fn batch_wording_says_what_waits_and_exact_counts_are_exact() {
     let words = ws.admin.get_html(&format!("/campaigns/{active}/attach-clients?mode=all")).await;
     assert!(words.contains("<strong hx-disable>Every client you can see</strong>: 10."), "{words}");
     assert!(!words.contains("about"), "{words}");
+}
+
+/// Issue 19 item 5: "Sends today" counts the messages the provider accepted (one that goes
+/// straight to delivered, or still awaits its callback, counts; one refused at the send does
+/// not), and the tile's 7-day rates are the batch pages' rates over the week's batches, with
+/// status callbacks arriving out of order.
+#[tokio::test]
+async fn the_campaigns_tile_agrees_with_the_batch_pages_when_callbacks_arrive_out_of_order() {
+    let app = spawn_app_with(|s| s.job_workers = 0).await;
+    let ws = workspace(&app, "Acme").await;
+    let w = ws.id;
+    let c = campaign(&app, w, "Spring sale", "active");
+    let wa = batch(&app, w, c, "whatsapp", "done", "now() - interval '1 hour'");
+    let sms = batch(&app, w, c, "sms", "done", "now()");
+    let mut phones = Vec::new();
+    for (b, channel, n, prefix) in [(wa, "whatsapp", 10, "SMa"), (sms, "sms", 4, "SMb")] {
+        for i in 0..n {
+            let phone = format!("+1415555{:04}", if b == wa { 5000 } else { 6000 } + i);
+            let id = client(&app, w, &format!("{prefix}{i}"), &phone);
+            phones.push(phone.clone());
+            sql(
+                &app,
+                &format!(
+                    "INSERT INTO messages (workspace_id, client_id, channel, direction, sender, recipient, body, status, batch_id) \
+                     VALUES ({w}, {id}, '{channel}', 'outbound', '{OUR_NUMBER}', '{phone}', 'Hello', 'sending', {b})"
+                ),
+            );
+            sql(
+                &app,
+                &format!(
+                    "INSERT INTO campaign_recipients (workspace_id, batch_id, client_id, status, message_id) \
+                     SELECT {w}, {b}, {id}, 'sending', max(id) FROM messages WHERE workspace_id = {w} AND client_id = {id}"
+                ),
+            );
+            if b == wa && i == 9 {
+                // Refused at the send: never accepted, failed.
+                sql(&app, &format!("UPDATE messages SET status = 'failed', failed_at = now(), error_code = 21211 WHERE workspace_id = {w} AND client_id = {id}"));
+            } else {
+                // Accepted: the provider's id recorded, as the send does.
+                sql(&app, &format!("UPDATE messages SET provider_id = '{prefix}{i}', status = 'accepted' WHERE workspace_id = {w} AND client_id = {id}"));
+            }
+        }
+    }
+    // Out of order: straight to delivered, read before sent, undelivered, nothing yet.
+    let hook = format!("/webhooks/twilio/{}/status", ws.key);
+    let callbacks: [(&str, &[&str]); 10] = [
+        ("SMa0", &["delivered"]),
+        ("SMa1", &["delivered", "sent"]),
+        ("SMa2", &["delivered"]),
+        ("SMa3", &["read", "sent"]),
+        ("SMa4", &["read", "delivered"]),
+        ("SMa5", &["undelivered"]),
+        ("SMb0", &["sent"]),
+        ("SMb1", &["delivered", "sent"]),
+        ("SMb2", &["failed"]),
+        ("SMb3", &["undelivered", "sent"]),
+    ];
+    for (sid, steps) in callbacks {
+        for step in steps {
+            let mut f = form(&[("AccountSid", ACCOUNT_SID), ("MessageSid", sid), ("MessageStatus", step), ("SmsSid", sid), ("SmsStatus", step)]);
+            if matches!(*step, "undelivered" | "failed") {
+                f.push(("ErrorCode".into(), "30006".into()));
+            }
+            assert_eq!(post_signed(&app.base, &hook, &f).await.status(), StatusCode::NO_CONTENT, "{sid} {step}");
+        }
+    }
+    // A reply on each channel.
+    let inbound_hook = format!("/webhooks/twilio/{}/inbound", ws.key);
+    assert_eq!(post_signed(&app.base, &inbound_hook, &inbound("SMr1", &phones[0], "YES please", None)).await.status(), StatusCode::OK);
+    let sms_reply = form(&[("AccountSid", ACCOUNT_SID), ("MessageSid", "SMr2"), ("From", &phones[11]), ("To", OUR_NUMBER), ("Body", "no"), ("NumMedia", "0")]);
+    assert_eq!(post_signed(&app.base, &inbound_hook, &sms_reply).await.status(), StatusCode::OK);
+
+    // The batch pages' figures, summed: the tile's rates are these.
+    let mut sum = std::collections::BTreeMap::<&str, i64>::new();
+    for (b, segment) in [(wa, "whatsapp-messages"), (sms, "sms-messages")] {
+        let html = ws.admin.get_html(&recipients_path(c, segment, b)).await;
+        for key in ["sent", "delivered", "read", "failed", "reply:yes", "reply:no", "reply:other"] {
+            *sum.entry(key).or_default() += figure(&html, key).parse::<i64>().unwrap();
+        }
+    }
+    let reached = sum["sent"] + sum["delivered"] + sum["read"];
+    let delivery = switchboard::campaigns::recipients::rate(sum["delivered"] + sum["read"], reached + sum["failed"]);
+    let replies = switchboard::campaigns::recipients::rate(sum["reply:yes"] + sum["reply:no"] + sum["reply:other"], reached);
+    // 3 delivered + 2 read of 5 + 2 failed on WhatsApp, 1 delivered of 1 sent + 1 + 2 failed on SMS.
+    assert_eq!((delivery.as_str(), replies.as_str()), ("54.5%", "28.6%"), "{sum:?}");
+
+    let tile = ws.admin.htmx_get("/dashboard/campaigns").await.text().await.unwrap();
+    // 9 accepted on WhatsApp (3 still awaiting their callback), 4 on SMS; the refused one is no send.
+    assert!(tile.contains(r#"<strong data-figure="sends-today">13</strong>"#), "{tile}");
+    assert!(tile.contains(&format!(r#"<strong data-figure="delivery-rate">{delivery}</strong>"#)), "{tile}");
+    assert!(tile.contains(&format!(r#"<strong data-figure="reply-rate">{replies}</strong>"#)), "{tile}");
 }
