@@ -307,7 +307,8 @@ pub async fn confirm_attach(ctx: Ctx, state: Data<AppState>, id: Path<i64>, Quer
         campaign,
         mode,
         words,
-        count: format!("about {count}"),
+        // Exact counts are exact; a bounded one says it is more (issue 19 item 7).
+        count: if count.more { format!("more than {}", crate::web::numbers::thousands(count.n)) } else { count.to_string() },
         pairs,
     };
     respond(&ctx.meta.htmx, StatusCode::OK, &page)

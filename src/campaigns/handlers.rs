@@ -314,6 +314,8 @@ pub struct BatchRow {
     pub mode: String,
     pub status: String,
     pub send_at: String,
+    /// The status in words, with the campaign's (see `recipients::batch_state`).
+    pub state: String,
 }
 
 impl BatchRow {
@@ -372,7 +374,7 @@ pub async fn show_campaign(ctx: Ctx, state: Data<AppState>, id: Path<i64>) -> Re
     let scope = CampaignScope::of(&ctx)?;
     let id = id.into_inner();
     let zone = ctx.zone();
-    let (campaign, departments, attached, opt_outs, batches) = db::run(&state.pool, move |conn| {
+    let (campaign, departments, attached, opt_outs, batches, awaiting) = db::run(&state.pool, move |conn| {
         let campaign = scope.find(conn, id)?;
         let w = scope.workspace_id;
         let departments: Vec<String> = campaign_departments::table
@@ -395,12 +397,39 @@ pub async fn show_campaign(ctx: Ctx, state: Data<AppState>, id: Path<i64>) -> Re
             .limit(200)
             .select((campaign_batches::id, campaign_batches::channel, campaign_batches::mode, campaign_batches::status, campaign_batches::send_at))
             .load::<(i64, String, String, String, chrono::DateTime<chrono::Utc>)>(conn)?;
-        Ok((campaign, departments, attached, opt_outs, batches))
+        let ids: Vec<i64> = batches.iter().map(|b| b.0).collect();
+        let awaiting = awaiting_by_batch(conn, w, &ids)?;
+        Ok((campaign, departments, attached, opt_outs, batches, awaiting))
     })
     .await?;
-    let batches = batches.into_iter().map(|(id, channel, mode, status, send_at)| BatchRow { id, channel, mode, status, send_at: zone.time(send_at) }).collect();
+    let batches = batches
+        .into_iter()
+        .map(|(id, channel, mode, status, send_at)| {
+            let state = crate::campaigns::recipients::batch_state(campaign.status, &status, awaiting.get(&id).copied().unwrap_or(0));
+            BatchRow { id, channel, mode, status, send_at: zone.time(send_at), state }
+        })
+        .collect();
     let page = ShowPage { layout: ctx.layout(campaign.name.clone(), "campaigns"), campaign, departments, attached, opt_outs, batches };
     respond(&ctx.meta.htmx, StatusCode::OK, &page)
+}
+
+/// Recipients still queued or sending per batch, from the batch counters.
+fn awaiting_by_batch(conn: &mut PgConnection, workspace_id: i64, batch_ids: &[i64]) -> QueryResult<std::collections::HashMap<i64, i64>> {
+    #[derive(QueryableByName)]
+    struct Awaiting {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        batch_id: i64,
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        n: i64,
+    }
+    let rows: Vec<Awaiting> = diesel::sql_query(
+        "SELECT batch_id, sum(n)::bigint AS n FROM campaign_batch_counts \
+         WHERE workspace_id = $1 AND batch_id = ANY($2) AND key IN ('queued', 'sending') GROUP BY batch_id",
+    )
+    .bind::<diesel::sql_types::BigInt, _>(workspace_id)
+    .bind::<diesel::sql_types::Array<diesel::sql_types::BigInt>, _>(batch_ids)
+    .load(conn)?;
+    Ok(rows.into_iter().map(|r| (r.batch_id, r.n)).collect())
 }
 
 /// `POST /campaigns/{id}/start|pause|complete`: 409 with the reason when the lifecycle does

@@ -27,11 +27,12 @@ use serde_json::json;
 
 use crate::audit;
 use crate::campaigns::{BatchChannel, BatchStatus, Campaign, CampaignScope, CampaignStatus, RecipientStatus};
+use crate::clients::domain::PhoneE164;
 use crate::csv_safe;
 use crate::db;
 use crate::error::AppError;
 use crate::messaging::InboundMessage;
-use crate::messaging::inbound::{Keyword, keyword};
+use crate::messaging::inbound::{Keyword, keyword, normalise};
 use crate::startup::AppState;
 use crate::web::ctx::{Ctx, Layout};
 use crate::web::forms::{self, Query};
@@ -105,6 +106,25 @@ pub fn find(conn: &mut PgConnection, scope: &CampaignScope, campaign_id: i64, se
     Ok((campaign, batch, channel))
 }
 
+/// What a batch is doing, in words (issue 19 item 7): a batch of a draft campaign waits for
+/// the start and one of a paused campaign waits for the resume (neither is "sending"); a
+/// done batch whose recipients still await their outcome (queued or sending: not yet taken
+/// by the provider's answer) says how many, rather than "done".
+pub fn batch_state(campaign: CampaignStatus, batch: &str, awaiting: i64) -> String {
+    let batch = BatchStatus::parse(batch);
+    let moving = matches!(batch, Some(BatchStatus::Scheduled | BatchStatus::Sending));
+    match (campaign, batch) {
+        (CampaignStatus::Draft, _) if moving => "the batch waits for the campaign to start".into(),
+        (CampaignStatus::Paused, _) if moving => "the batch waits for the campaign to resume".into(),
+        (_, Some(BatchStatus::Scheduled)) => "batch scheduled".into(),
+        (_, Some(BatchStatus::Sending)) => "batch sending".into(),
+        (_, Some(BatchStatus::Done)) if awaiting > 0 => format!("all handed to the provider, {} awaiting an outcome", crate::web::numbers::thousands(awaiting)),
+        (_, Some(BatchStatus::Done)) => "batch done".into(),
+        (_, Some(BatchStatus::Cancelled)) => "batch cancelled".into(),
+        (_, None) => "batch status unknown".into(),
+    }
+}
+
 /// A batch's counters (`campaign_batch_counts`): recipients by status, replies by kind.
 #[derive(Clone, Debug, Default)]
 pub struct Counts(BTreeMap<String, i64>);
@@ -124,6 +144,23 @@ impl Counts {
             .bind::<BigInt, _>(workspace_id)
             .bind::<BigInt, _>(batch_id)
             .load(conn)?;
+        Ok(Counts(rows.into_iter().map(|r| (r.key, r.n)).collect()))
+    }
+
+    /// The counters of every batch that started (or was due) since `since`, summed: of the
+    /// campaigns `campaign_ids` when given, else of the whole workspace. The campaigns
+    /// tile's 7-day rates are these counters' rates, so they agree with the batch pages.
+    pub fn of_batches_since(conn: &mut PgConnection, workspace_id: i64, campaign_ids: Option<Vec<i64>>, since: DateTime<Utc>) -> QueryResult<Counts> {
+        let rows: Vec<KeyN> = diesel::sql_query(
+            "SELECT k.key, sum(k.n)::bigint AS n FROM campaign_batch_counts k \
+             JOIN campaign_batches b ON b.workspace_id = k.workspace_id AND b.id = k.batch_id \
+             WHERE k.workspace_id = $1 AND COALESCE(b.started_at, b.send_at) >= $2 \
+               AND ($3::bigint[] IS NULL OR b.campaign_id = ANY($3)) GROUP BY k.key",
+        )
+        .bind::<BigInt, _>(workspace_id)
+        .bind::<Timestamptz, _>(since)
+        .bind::<Nullable<diesel::sql_types::Array<BigInt>>, _>(campaign_ids)
+        .load(conn)?;
         Ok(Counts(rows.into_iter().map(|r| (r.key, r.n)).collect()))
     }
 
@@ -187,6 +224,14 @@ pub struct Row {
     pub flow_step: Option<String>,
     #[diesel(sql_type = Timestamptz)]
     pub updated_at: DateTime<Utc>,
+}
+
+impl Row {
+    /// The error as people read it: the table's line for the provider's code (see
+    /// crate::messaging::errors), else the provider's text.
+    pub fn error_line(&self) -> Option<String> {
+        crate::messaging::errors::failure_line(self.error_code, self.error_message.as_deref())
+    }
 }
 
 /// `?status=failed&reply=yes&page=2` (empty means any).
@@ -287,6 +332,10 @@ impl RecipientsPage {
     }
     /// The live part refreshes on the batch's events: while it sends, and after while some
     /// recipient awaits its outcome (queued, sending, or sent awaiting its receipt).
+    /// The progress line's words after the count (see [`batch_state`]).
+    fn state_words(&self) -> String {
+        batch_state(self.campaign.status, &self.batch.status, self.counts.get("queued") + self.counts.get("sending"))
+    }
     fn listening(&self) -> bool {
         self.batch.live() || self.counts.get("queued") + self.counts.get("sending") + self.counts.get("sent") > 0
     }
@@ -414,7 +463,11 @@ pub async fn failed_csv(ctx: Ctx, state: Data<AppState>, path: Path<(i64, String
         let mut out = Vec::new();
         for r in &rows {
             let code = r.error_code.map(|c| c.to_string()).unwrap_or_default();
-            let cells = [r.name.as_str(), r.phone.as_deref().unwrap_or(""), r.email.as_deref().unwrap_or(""), code.as_str(), r.error_message.as_deref().unwrap_or("")];
+            // Phones as the client export writes them (`+44 7700 900123`: text to a
+            // spreadsheet, no apostrophe), the error as the page shows it.
+            let phone = r.phone.as_deref().map(|p| PhoneE164::from_stored(p).international()).unwrap_or_default();
+            let error = crate::messaging::errors::failure_line(r.error_code, r.error_message.as_deref()).unwrap_or_default();
+            let cells = [r.name.as_str(), phone.as_str(), r.email.as_deref().unwrap_or(""), code.as_str(), error.as_str()];
             out.extend(csv_safe::record(cells));
         }
         let next = (rows.len() == 1_000).then(|| rows.last().map(|r| r.client_id)).flatten();
@@ -496,14 +549,28 @@ pub async fn retarget(ctx: Ctx, state: Data<AppState>, path: Path<(i64, String, 
     Ok(see_other(&location))
 }
 
-/// What a reply says: yes, no or other. Whole-message words, any case, trailing
-/// punctuation ignored.
+/// Reply words (issue 19 item 9) in English, Spanish, Portuguese, French, German and
+/// Turkish, matched on the text as opt-out words are ([`normalise`]: NFKC, case and
+/// punctuation folded). A word here counts as the whole message or as its first word
+/// ("YES please", "Não, obrigado", "Hayır teşekkürler").
+pub const YES_FIRST: [&str; 9] = ["yes", "yeah", "yep", "yup", "sí", "sim", "oui", "ja", "evet"];
+pub const NO_FIRST: [&str; 9] = ["no", "nope", "nah", "não", "nao", "non", "nein", "hayır", "hayir"];
+/// Reply words that count only as the whole message: "y" and "n", and "si" (Spanish and
+/// French "if": "Si puedo mañana" is no yes).
+pub const YES_WHOLE: [&str; 2] = ["y", "si"];
+pub const NO_WHOLE: [&str; 1] = ["n"];
+
+/// What a reply says: yes, no or other (see [`YES_FIRST`]).
 pub fn reply_kind(text: &str) -> &'static str {
-    let word = text.trim().trim_end_matches(['.', '!', '?']).trim().to_lowercase();
-    match word.as_str() {
-        "yes" | "y" | "sí" | "si" | "oui" | "ja" => "yes",
-        "no" | "non" | "nein" => "no",
-        _ => "other",
+    let text = normalise(text);
+    let first = text.split(' ').next().unwrap_or("");
+    let says = |first_words: &[&str], whole: &[&str]| first_words.contains(&first) || whole.contains(&text.as_str());
+    if says(&YES_FIRST, &YES_WHOLE) {
+        "yes"
+    } else if says(&NO_FIRST, &NO_WHOLE) {
+        "no"
+    } else {
+        "other"
     }
 }
 
@@ -552,7 +619,9 @@ mod tests {
         for no in ["no", "NON", "Nein"] {
             assert_eq!(reply_kind(no), "no", "{no:?}");
         }
-        assert_eq!(reply_kind("yes please"), "other");
+        for (text, kind) in [("YES please", "yes"), ("Não, obrigado", "no"), ("HAYIR", "no"), ("ＥＶＥＴ", "yes"), ("Si puedo", "other"), ("yesterday", "other")] {
+            assert_eq!(reply_kind(text), kind, "{text:?}");
+        }
         assert_eq!(rate(1, 3), "33.3%");
         assert_eq!(rate(0, 0), "–");
     }

@@ -191,11 +191,8 @@ fn bubbles(rows: &[Message], zone: &Zone, replace_upto: i64) -> Vec<Bubble> {
     rows.iter()
         .map(|m| {
             let (tick, tick_class, tick_label) = conversation::ticks(m);
-            let error = m.status.is_failure().then(|| match (m.error_code, m.error_message.as_deref()) {
-                (Some(code), Some(text)) => format!("Error {code}: {text}"),
-                (Some(code), None) => format!("Error {code}"),
-                (None, Some(text)) => text.to_string(),
-                (None, None) => "Not delivered.".to_string(),
+            let error = m.status.is_failure().then(|| {
+                crate::messaging::errors::failure_line(m.error_code, m.error_message.as_deref()).unwrap_or_else(|| "Not delivered.".to_string())
             });
             Bubble {
                 id: m.id,

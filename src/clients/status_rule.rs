@@ -2,6 +2,9 @@
 //! communications in the last 7 days, inactive after 30 days without one (counting from
 //! creation for clients never contacted), warm otherwise. A status set by hand is left
 //! alone for the workspace's `hand_status_days`. Every change is audited as "system".
+//! A communication is any `communications` row: logged ones, and WhatsApp and SMS messages
+//! in both directions (inbound when received, outbound when the provider accepts them:
+//! see the `2026-12-06-040100_outbound_messages_are_communications` migration).
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;

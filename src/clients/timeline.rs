@@ -32,6 +32,9 @@ pub struct TimelineItem {
     /// Messages: the provider's error code and text, or why the outcome is unknown.
     #[diesel(sql_type = Nullable<Text>)]
     pub error: Option<String>,
+    /// Messages: the provider's error code (read into `error` as a human line).
+    #[diesel(sql_type = Nullable<diesel::sql_types::Integer>)]
+    pub error_code: Option<i32>,
     /// Campaign messages (issue 12): the campaign's name, its recipients page (the batch's)
     /// and what the client replied to it.
     #[diesel(sql_type = Nullable<Text>)]
@@ -93,17 +96,17 @@ pub fn page(conn: &mut PgConnection, workspace_id: i64, client_id: i64, page: i6
     let mut rows: Vec<TimelineItem> = diesel::sql_query(
         "SELECT * FROM ( \
            SELECT 'communication' AS source, c.id, c.kind AS label, c.occurred_at AS at, c.notes, u.name AS person, \
-             NULL::text AS channel, NULL::text AS direction, NULL::text AS error, \
+             NULL::text AS channel, NULL::text AS direction, NULL::text AS error, NULL::int AS error_code, \
              NULL::text AS campaign, NULL::text AS campaign_href, NULL::text AS reply, NULL::text AS resent_by \
            FROM communications c LEFT JOIN users u ON u.workspace_id = c.workspace_id AND u.id = c.user_id \
            WHERE c.workspace_id = $1 AND c.client_id = $2 AND c.kind NOT IN ('whatsapp', 'sms') \
            UNION ALL \
-           SELECT 'follow_up', f.id, f.status, f.due_at, f.notes, u.name, NULL, NULL, NULL, NULL, NULL, NULL, NULL \
+           SELECT 'follow_up', f.id, f.status, f.due_at, f.notes, u.name, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL \
            FROM follow_ups f LEFT JOIN users u ON u.workspace_id = f.workspace_id AND u.id = f.assigned_to \
            WHERE f.workspace_id = $1 AND f.client_id = $2 \
            UNION ALL \
            SELECT 'message', m.id, m.status, m.created_at, m.body, u.name, m.channel, m.direction, \
-             CASE WHEN m.error_code IS NOT NULL THEN concat_ws(' ', m.error_message, '(error ' || m.error_code || ')') ELSE m.error_message END, \
+             m.error_message, m.error_code, \
              cp.name, \
              '/campaigns/' || b.campaign_id || '/' || CASE b.channel WHEN 'whatsapp' THEN 'whatsapp-messages' WHEN 'sms' THEN 'sms-messages' ELSE 'emails' END || '/' || b.id || '/recipients', \
              r.reply, \
@@ -123,5 +126,8 @@ pub fn page(conn: &mut PgConnection, workspace_id: i64, client_id: i64, page: i6
     .load(conn)?;
     let has_next = rows.len() as i64 > PER_PAGE;
     rows.truncate(PER_PAGE as usize);
+    for row in rows.iter_mut().filter(|r| r.source == "message") {
+        row.error = crate::messaging::errors::failure_line(row.error_code, row.error.as_deref());
+    }
     Ok((rows, has_next))
 }

@@ -11,6 +11,7 @@
 
 pub mod account;
 pub mod client_messages;
+pub mod errors;
 pub mod inbound;
 pub mod reconcile;
 pub mod segments;

@@ -223,7 +223,7 @@ async fn counters_follow_shuffled_duplicate_callbacks_and_the_page_shows_them() 
     // Filters.
     let failed = ws.admin.get_html(&format!("{page}?status=failed")).await;
     assert_eq!(rows(&failed), 7);
-    assert!(failed.contains("<code>30008</code>") && failed.contains(r#"<option value="failed" selected>"#));
+    assert!(failed.contains("Not delivered, for a reason the carrier did not give (error 30008)") && failed.contains(r#"<option value="failed" selected>"#));
     sql(&app, &format!("UPDATE campaign_recipients SET reply = 'yes' WHERE batch_id = {b} AND client_id IN ({}, {})", clients[0], clients[10]));
     let yes = ws.admin.get_html(&format!("{page}?status=read&reply=yes")).await;
     assert_eq!(rows(&yes), 1);
@@ -278,10 +278,11 @@ async fn the_failed_csv_is_formula_safe_and_retarget_makes_one_batch_of_exactly_
     let lines: Vec<&str> = csv.lines().collect();
     assert_eq!(lines.len(), 4, "{csv}");
     assert_eq!(lines[0], "name,phone,email,error code,error");
-    // Cells a spreadsheet would run are quoted with a leading apostrophe (a phone's `+` too).
-    assert!(lines[1].starts_with("\"'=HYPERLINK(\"\"http://evil.example\"\",\"\"x\"\")\",'+14155551001,c"), "{}", lines[1]);
+    // Cells a spreadsheet would run are quoted with a leading apostrophe; phones are written
+    // as the client export writes them (spaced, no apostrophe: issue 19 item 11).
+    assert!(lines[1].starts_with("\"'=HYPERLINK(\"\"http://evil.example\"\",\"\"x\"\")\",+1 415 555 1001,c"), "{}", lines[1]);
     assert!(!csv.contains("\n=") && !csv.contains(",=") && !csv.contains("\"="), "formula neutralised: {csv}");
-    assert!(lines[1].ends_with(",63016,Outside the 24 h window"));
+    assert!(lines[1].ends_with(",63016,Outside WhatsApp's 24-hour window: only an approved template can be sent (error 63016)"), "{}", lines[1]);
     assert!(lines[2].starts_with("Ann Lee,") && !csv.contains("Delivered Dan"));
     assert_eq!(ws.admin.get(&format!("{page}.csv?status=sent")).await.status(), StatusCode::BAD_REQUEST);
 
@@ -428,6 +429,10 @@ async fn the_campaigns_tile_shows_the_counters_to_admins_and_managers() {
         recipient(&app, w, b, id, "sending");
         ids.push(id);
     }
+    // Eight of them accepted by the provider (their ids recorded): today's sends.
+    for (i, id) in ids[..8].iter().enumerate() {
+        sql(&app, &format!("INSERT INTO messages (workspace_id, client_id, channel, direction, provider_id, sender, recipient, body, status, batch_id) VALUES ({w}, {id}, 'whatsapp', 'outbound', 'SMt{i}', '{OUR_NUMBER}', '+1415555300{i}', 'Hi', 'accepted', {b})"));
+    }
     sql(&app, &format!("UPDATE campaign_recipients SET status = 'sent' WHERE batch_id = {b} AND client_id IN ({})", ids[..8].iter().map(|i| i.to_string()).collect::<Vec<_>>().join(",")));
     sql(&app, &format!("UPDATE campaign_recipients SET status = 'failed' WHERE batch_id = {b} AND client_id IN ({}, {})", ids[8], ids[9]));
     sql(&app, &format!("UPDATE campaign_recipients SET status = 'delivered' WHERE batch_id = {b} AND client_id IN ({})", ids[..6].iter().map(|i| i.to_string()).collect::<Vec<_>>().join(",")));
@@ -435,7 +440,7 @@ async fn the_campaigns_tile_shows_the_counters_to_admins_and_managers() {
     // An old hour's counters, outside the 7 days.
     sql(&app, &format!("INSERT INTO campaign_hourly_counts (workspace_id, campaign_id, hour, key, n) VALUES ({w}, {c}, date_trunc('hour', now()) - interval '8 days', 'delivered', 100)"));
     let hourly = |key: &str| app.count(&format!("SELECT coalesce(sum(n), 0) FROM campaign_hourly_counts WHERE workspace_id = {w} AND key = '{key}' AND hour > now() - interval '7 days'"));
-    assert_eq!((hourly("sent"), hourly("delivered"), hourly("failed"), hourly("replied")), (8, 6, 2, 2));
+    assert_eq!((hourly("accepted"), hourly("sent"), hourly("delivered"), hourly("replied")), (8, 0, 0, 2));
 
     let r = ws.admin.htmx_get("/dashboard/campaigns").await;
     assert_eq!(r.status(), StatusCode::OK);
@@ -443,8 +448,8 @@ async fn the_campaigns_tile_shows_the_counters_to_admins_and_managers() {
     assert!(!tile.contains("<html"));
     assert!(tile.contains(r#"<strong data-figure="active">2</strong>"#), "{tile}");
     assert!(tile.contains(r#"<strong data-figure="sends-today">8</strong>"#));
-    // 6 delivered / (6 + 2 failed); 2 replies / 8 sent.
-    assert!(tile.contains(r#"<strong data-figure="delivery-rate">75.0%</strong>"#));
+    // The batch page's rates: 6 delivered / (2 sent + 6 + 2 failed); 2 replies / 8 sent.
+    assert!(tile.contains(r#"<strong data-figure="delivery-rate">60.0%</strong>"#), "{tile}");
     assert!(tile.contains(r#"<strong data-figure="reply-rate">25.0%</strong>"#));
     // Without htmx: a page holding the tile.
     let full = ws.admin.get_html("/dashboard/campaigns").await;
@@ -473,10 +478,10 @@ async fn the_campaigns_tile_shows_the_counters_to_admins_and_managers() {
     sql(&app, &format!("UPDATE campaign_recipients SET status = 'failed' WHERE batch_id = {sb}"));
     let tile = mb.htmx_get("/dashboard/campaigns").await.text().await.unwrap();
     assert!(tile.contains(r#"<strong data-figure="sends-today">8</strong>"#), "{tile}");
-    assert!(tile.contains(r#"<strong data-figure="delivery-rate">75.0%</strong>"#), "{tile}");
+    assert!(tile.contains(r#"<strong data-figure="delivery-rate">60.0%</strong>"#), "{tile}");
     let tile = ws.admin.htmx_get("/dashboard/campaigns").await.text().await.unwrap();
-    // 6 delivered / (6 + 2 + 4 failed).
-    assert!(tile.contains(r#"<strong data-figure="delivery-rate">50.0%</strong>"#), "{tile}");
+    // 6 delivered / (2 sent + 6 + 2 + 4 failed).
+    assert!(tile.contains(r#"<strong data-figure="delivery-rate">42.9%</strong>"#), "{tile}");
     assert!(mb.get_html("/").await.contains(r#"hx-get="/dashboard/campaigns""#));
     // Agents: no tile, 403.
     let (agent, _) = app.signed_in(Role::Agent).await;
@@ -587,4 +592,231 @@ async fn a_sending_batch_can_be_paused_and_resumed_from_its_recipients_page_and_
     let html = ws.admin.get_html(&page_path).await;
     assert!(html.contains("Campaign completed."), "{html}");
     assert!(!html.contains(&format!("action=\"/campaigns/{c}/pause\"")), "{html}");
+}
+
+/// Issue 19 item 9: a reply is read as opt-out words are (NFKC, case and punctuation folded,
+/// the first word or the whole message), in English, Spanish, Portuguese, French, German and
+/// Turkish; a word that also opens ordinary sentences ("si" is "if") counts only alone.
+#[tokio::test]
+async fn replies_match_yes_and_no_by_first_word_in_six_languages() {
+    let app = spawn_app_with(|s| s.job_workers = 0).await;
+    let ws = workspace(&app, "Acme").await;
+    let w = ws.id;
+    let c = campaign(&app, w, "Spring sale", "active");
+    let b = batch(&app, w, c, "whatsapp", "done", "now() - interval '1 hour'");
+    let hook = format!("/webhooks/twilio/{}/inbound", ws.key);
+    let cases: [(&str, Option<&str>, &str); 22] = [
+        ("YES please", None, "yes"),
+        ("Yes, please!", None, "yes"),
+        ("ＹＥＳ", None, "yes"),
+        ("y", None, "yes"),
+        ("No thanks", None, "no"),
+        ("Sí, claro", None, "yes"),
+        ("si", None, "yes"),
+        ("Si puedo mañana", None, "other"),
+        ("Sim, obrigado", None, "yes"),
+        ("Não, obrigado", None, "no"),
+        ("nao", None, "no"),
+        ("Oui merci", None, "yes"),
+        ("Non merci", None, "no"),
+        ("Ja, gerne", None, "yes"),
+        ("Nein danke", None, "no"),
+        ("Evet lütfen", None, "yes"),
+        ("Hayır, teşekkürler", None, "no"),
+        ("HAYIR", None, "no"),
+        ("yesterday was fine", None, "other"),
+        ("maybe next week", None, "other"),
+        ("Sounds good", Some("YES_PLEASE"), "yes"),
+        ("Not now", Some("no-thanks"), "no"),
+    ];
+    let mut expected = Vec::new();
+    for (i, (body, payload, kind)) in cases.iter().enumerate() {
+        let phone = format!("+1415555{:04}", 3000 + i);
+        let id = client(&app, w, &format!("Client {i:02}"), &phone);
+        recipient(&app, w, b, id, "read");
+        expected.push(format!("{id}:{kind}"));
+        let r = post_signed(&app.base, &hook, &inbound(&format!("SMk{i}"), &phone, body, *payload)).await;
+        assert_eq!(r.status(), StatusCode::OK, "{body:?}");
+    }
+    let replies = text(&app, &format!("SELECT string_agg(client_id || ':' || coalesce(reply, '-'), ',' ORDER BY client_id) FROM campaign_recipients WHERE batch_id = {b}"));
+    let got: Vec<&str> = replies.split(',').collect();
+    for (i, (body, _, _)) in cases.iter().enumerate() {
+        assert_eq!(got[i], expected[i], "{body:?}");
+    }
+    assert_eq!(counters(&app, w, b), counted(&app, w, b));
+}
+
+/// Issue 19 item 11: a failure reads as a short human line with its code, where Twilio sent
+/// no text too, on the recipients page, in the failed CSV (whose phones are written as the
+/// client export writes them: no apostrophe) and on the client's timeline.
+#[tokio::test]
+async fn failures_read_as_a_human_line_wherever_their_code_shows() {
+    let app = spawn_app_with(|s| s.job_workers = 0).await;
+    let ws = workspace(&app, "Acme").await;
+    let w = ws.id;
+    let c = campaign(&app, w, "Spring sale", "active");
+    let b = batch(&app, w, c, "whatsapp", "done", "now()");
+    let ann = client(&app, w, "Ann Lee", "+14155551002");
+    let bo = client(&app, w, "Bo Chan", "+447700900123");
+    let cy = client(&app, w, "Cy Odd", "+14155551004");
+    for id in [ann, bo, cy] {
+        recipient(&app, w, b, id, "failed");
+    }
+    sql(&app, &format!("UPDATE campaign_recipients SET error_code = 63024 WHERE batch_id = {b} AND client_id = {ann}"));
+    sql(&app, &format!("UPDATE campaign_recipients SET error_code = 30006, error_message = 'Landline or unreachable carrier' WHERE batch_id = {b} AND client_id = {bo}"));
+    sql(&app, &format!("UPDATE campaign_recipients SET error_code = 99999 WHERE batch_id = {b} AND client_id = {cy}"));
+    let whatsapp_line = "WhatsApp says this number cannot receive messages (error 63024)";
+    let landline_line = "A landline, or a carrier that cannot receive text messages (error 30006)";
+    let unknown_line = "Not delivered (error 99999)";
+
+    let page = recipients_path(c, "whatsapp-messages", b);
+    let html = ws.admin.get_html(&page).await;
+    for line in [whatsapp_line, landline_line, unknown_line] {
+        assert!(html.contains(line), "{line:?} on the recipients page: {html}");
+    }
+
+    let csv = ws.admin.get(&format!("{page}.csv?status=failed")).await.text().await.unwrap();
+    let lines: Vec<&str> = csv.lines().collect();
+    assert_eq!(lines[1], format!("Ann Lee,+1 415 555 1002,{},63024,{whatsapp_line}", text(&app, &format!("SELECT email FROM clients WHERE id = {ann}"))));
+    assert!(lines[2].starts_with("Bo Chan,+44 7700 900123,") && lines[2].ends_with(&format!(",30006,\"{landline_line}\"")), "{}", lines[2]);
+    assert!(!csv.contains("'+"), "phones without an apostrophe: {csv}");
+
+    sql(
+        &app,
+        &format!(
+            "INSERT INTO messages (workspace_id, client_id, channel, direction, provider_id, sender, recipient, body, status, error_code, batch_id) \
+             VALUES ({w}, {bo}, 'sms', 'outbound', 'SMland', '{OUR_NUMBER}', '+447700900123', 'Spring is here', 'undelivered', 30006, NULL)"
+        ),
+    );
+    let timeline = ws.admin.get_html(&format!("/clients/{bo}")).await;
+    assert!(timeline.contains(landline_line), "{timeline}");
+}
+
+/// Issue 19 item 7: the batch's state in words that match what is happening: a draft
+/// campaign's batch waits for the start (not "sending"), a done batch whose recipients await
+/// their outcome says so (not "done"), and an exact count is not "about".
+#[tokio::test]
+async fn batch_wording_says_what_waits_and_exact_counts_are_exact() {
+    let app = spawn_app_with(|s| s.job_workers = 0).await;
+    let ws = workspace(&app, "Acme").await;
+    let w = ws.id;
+    let draft = campaign(&app, w, "Draft one", "draft");
+    let waiting = batch(&app, w, draft, "whatsapp", "sending", "now()");
+    let active = campaign(&app, w, "Live one", "active");
+    let handed = batch(&app, w, active, "whatsapp", "done", "now()");
+    for i in 0..10 {
+        let id = client(&app, w, &format!("Client {i:02}"), &format!("+1415555{:04}", 4000 + i));
+        recipient(&app, w, waiting, id, "queued");
+        recipient(&app, w, handed, id, "sending");
+        sql(&app, &format!("INSERT INTO campaign_clients (workspace_id, campaign_id, client_id) VALUES ({w}, {draft}, {id})"));
+    }
+    sql(&app, &format!("UPDATE campaign_recipients SET status = 'delivered' WHERE batch_id = {handed} AND client_id = (SELECT min(client_id) FROM campaign_recipients WHERE batch_id = {handed})"));
+
+    let html = ws.admin.get_html(&recipients_path(draft, "whatsapp-messages", waiting)).await;
+    assert!(html.contains("done (0%) · the batch waits for the campaign to start"), "{html}");
+    assert!(!html.contains("batch sending"), "{html}");
+    let campaign_page = ws.admin.get_html(&format!("/campaigns/{draft}")).await;
+    assert!(campaign_page.contains("waits for the campaign to start"), "{campaign_page}");
+    assert!(!campaign_page.contains(">sending<"), "{campaign_page}");
+
+    let html = ws.admin.get_html(&recipients_path(active, "whatsapp-messages", handed)).await;
+    assert!(html.contains("done (10%) · all handed to the provider, 9 awaiting an outcome"), "{html}");
+    assert!(!html.contains("batch done"), "{html}");
+    let campaign_page = ws.admin.get_html(&format!("/campaigns/{active}")).await;
+    assert!(campaign_page.contains("all handed to the provider, 9 awaiting an outcome"), "{campaign_page}");
+
+    let words = ws.admin.get_html(&format!("/campaigns/{active}/attach-clients?mode=all")).await;
+    assert!(words.contains("<strong hx-disable>Every client you can see</strong>: 10."), "{words}");
+    assert!(!words.contains("about"), "{words}");
+}
+
+/// Issue 19 item 5: "Sends today" counts the messages the provider accepted (one that goes
+/// straight to delivered, or still awaits its callback, counts; one refused at the send does
+/// not), and the tile's 7-day rates are the batch pages' rates over the week's batches, with
+/// status callbacks arriving out of order.
+#[tokio::test]
+async fn the_campaigns_tile_agrees_with_the_batch_pages_when_callbacks_arrive_out_of_order() {
+    let app = spawn_app_with(|s| s.job_workers = 0).await;
+    let ws = workspace(&app, "Acme").await;
+    let w = ws.id;
+    let c = campaign(&app, w, "Spring sale", "active");
+    let wa = batch(&app, w, c, "whatsapp", "done", "now() - interval '1 hour'");
+    let sms = batch(&app, w, c, "sms", "done", "now()");
+    let mut phones = Vec::new();
+    for (b, channel, n, prefix) in [(wa, "whatsapp", 10, "SMa"), (sms, "sms", 4, "SMb")] {
+        for i in 0..n {
+            let phone = format!("+1415555{:04}", if b == wa { 5000 } else { 6000 } + i);
+            let id = client(&app, w, &format!("{prefix}{i}"), &phone);
+            phones.push(phone.clone());
+            sql(
+                &app,
+                &format!(
+                    "INSERT INTO messages (workspace_id, client_id, channel, direction, sender, recipient, body, status, batch_id) \
+                     VALUES ({w}, {id}, '{channel}', 'outbound', '{OUR_NUMBER}', '{phone}', 'Hello', 'sending', {b})"
+                ),
+            );
+            sql(
+                &app,
+                &format!(
+                    "INSERT INTO campaign_recipients (workspace_id, batch_id, client_id, status, message_id) \
+                     SELECT {w}, {b}, {id}, 'sending', max(id) FROM messages WHERE workspace_id = {w} AND client_id = {id}"
+                ),
+            );
+            if b == wa && i == 9 {
+                // Refused at the send: never accepted, failed.
+                sql(&app, &format!("UPDATE messages SET status = 'failed', failed_at = now(), error_code = 21211 WHERE workspace_id = {w} AND client_id = {id}"));
+            } else {
+                // Accepted: the provider's id recorded, as the send does.
+                sql(&app, &format!("UPDATE messages SET provider_id = '{prefix}{i}', status = 'accepted' WHERE workspace_id = {w} AND client_id = {id}"));
+            }
+        }
+    }
+    // Out of order: straight to delivered, read before sent, undelivered, nothing yet.
+    let hook = format!("/webhooks/twilio/{}/status", ws.key);
+    let callbacks: [(&str, &[&str]); 10] = [
+        ("SMa0", &["delivered"]),
+        ("SMa1", &["delivered", "sent"]),
+        ("SMa2", &["delivered"]),
+        ("SMa3", &["read", "sent"]),
+        ("SMa4", &["read", "delivered"]),
+        ("SMa5", &["undelivered"]),
+        ("SMb0", &["sent"]),
+        ("SMb1", &["delivered", "sent"]),
+        ("SMb2", &["failed"]),
+        ("SMb3", &["undelivered", "sent"]),
+    ];
+    for (sid, steps) in callbacks {
+        for step in steps {
+            let mut f = form(&[("AccountSid", ACCOUNT_SID), ("MessageSid", sid), ("MessageStatus", step), ("SmsSid", sid), ("SmsStatus", step)]);
+            if matches!(*step, "undelivered" | "failed") {
+                f.push(("ErrorCode".into(), "30006".into()));
+            }
+            assert_eq!(post_signed(&app.base, &hook, &f).await.status(), StatusCode::NO_CONTENT, "{sid} {step}");
+        }
+    }
+    // A reply on each channel.
+    let inbound_hook = format!("/webhooks/twilio/{}/inbound", ws.key);
+    assert_eq!(post_signed(&app.base, &inbound_hook, &inbound("SMr1", &phones[0], "YES please", None)).await.status(), StatusCode::OK);
+    let sms_reply = form(&[("AccountSid", ACCOUNT_SID), ("MessageSid", "SMr2"), ("From", &phones[11]), ("To", OUR_NUMBER), ("Body", "no"), ("NumMedia", "0")]);
+    assert_eq!(post_signed(&app.base, &inbound_hook, &sms_reply).await.status(), StatusCode::OK);
+
+    // The batch pages' figures, summed: the tile's rates are these.
+    let mut sum = std::collections::BTreeMap::<&str, i64>::new();
+    for (b, segment) in [(wa, "whatsapp-messages"), (sms, "sms-messages")] {
+        let html = ws.admin.get_html(&recipients_path(c, segment, b)).await;
+        for key in ["sent", "delivered", "read", "failed", "reply:yes", "reply:no", "reply:other"] {
+            *sum.entry(key).or_default() += figure(&html, key).parse::<i64>().unwrap();
+        }
+    }
+    let reached = sum["sent"] + sum["delivered"] + sum["read"];
+    let delivery = switchboard::campaigns::recipients::rate(sum["delivered"] + sum["read"], reached + sum["failed"]);
+    let replies = switchboard::campaigns::recipients::rate(sum["reply:yes"] + sum["reply:no"] + sum["reply:other"], reached);
+    // 3 delivered + 2 read of 5 + 2 failed on WhatsApp, 1 delivered of 1 sent + 1 + 2 failed on SMS.
+    assert_eq!((delivery.as_str(), replies.as_str()), ("54.5%", "28.6%"), "{sum:?}");
+
+    let tile = ws.admin.htmx_get("/dashboard/campaigns").await.text().await.unwrap();
+    // 9 accepted on WhatsApp (3 still awaiting their callback), 4 on SMS; the refused one is no send.
+    assert!(tile.contains(r#"<strong data-figure="sends-today">13</strong>"#), "{tile}");
+    assert!(tile.contains(&format!(r#"<strong data-figure="delivery-rate">{delivery}</strong>"#)), "{tile}");
+    assert!(tile.contains(&format!(r#"<strong data-figure="reply-rate">{replies}</strong>"#)), "{tile}");
 }

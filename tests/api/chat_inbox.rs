@@ -250,7 +250,7 @@ async fn the_conversation_shows_the_newest_thirty_in_order_and_loads_older_pages
     let positions: Vec<usize> = (1..=5).map(|n| older.find(&format!(">msg-{n:02}<")).unwrap()).collect();
     assert!(positions.windows(2).all(|p| p[0] < p[1]));
     assert!(!older.contains("msg-06") && !older.contains("Older messages"));
-    // Delivery ticks: read in colour, failed with Twilio's code and text.
+    // Delivery ticks: read in colour, failed with its code and the code's human line.
     sql(app, &format!(
         "INSERT INTO messages (workspace_id, client_id, channel, direction, sender, recipient, body, status, error_code, error_message) VALUES \
          ({w}, {c}, 'sms', 'outbound', '{SMS_FROM}', '{CLIENT_PHONE}', 'was read', 'read', NULL, NULL), \
@@ -260,7 +260,7 @@ async fn the_conversation_shows_the_newest_thirty_in_order_and_loads_older_pages
     let page = admin.get_html(&format!("/chat/{chat}")).await;
     assert!(page.contains(r#"<span class="ticks read" title="Read" aria-label="Read">✓✓</span>"#));
     assert!(page.contains(r#"<span class="ticks failed" title="Failed" aria-label="Failed">✕</span>"#));
-    assert!(page.contains(r#"<p class="bubble-error" role="note" hx-disable>Error 30003: Unreachable destination handset</p>"#), "{page}");
+    assert!(page.contains(r#"<p class="bubble-error" role="note" hx-disable>Unreachable: the phone is off, out of coverage or cannot take messages now (error 30003)</p>"#), "{page}");
     // Without JavaScript: the same page through the link.
     assert!(admin.get_html(&format!("/chat/{chat}?before={}", id_of(6))).await.contains(">msg-01<"));
 }

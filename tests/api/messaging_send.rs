@@ -270,7 +270,7 @@ async fn a_refusal_for_good_fails_the_message_with_twilios_code_and_is_not_retri
     assert_eq!(s.fake.messages().len(), 0);
     let page = s.browser.get_html(&format!("/clients/{}", s.client_id)).await;
     assert!(page.contains("<span class=\"pill message-status failed\">failed</span>"));
-    assert!(page.contains("is not a valid phone number. (error 21211)"));
+    assert!(page.contains("Not a valid phone number (error 21211)"));
 }
 
 async fn reconcile_now(s: &Setup) {

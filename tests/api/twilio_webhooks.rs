@@ -766,3 +766,45 @@ async fn a_json_callback_signed_by_its_body_sha256_is_accepted_and_read() {
     assert_eq!(r.status(), StatusCode::NO_CONTENT, "{}", r.text().await.unwrap());
     assert_eq!(text(&app, &format!("SELECT status FROM messages WHERE id = {message}")), "delivered");
 }
+
+/// Issue 19 item 6: a message is a communication in both directions. An outbound message
+/// counts once, when the provider accepts it (its id recorded), whatever path sent it: the
+/// client's last contact moves, the dashboard's counter counts it, three in a week make the
+/// client hot; a send refused before the provider took it is none, and later callbacks add
+/// nothing.
+#[tokio::test]
+async fn an_outbound_message_the_provider_accepts_is_a_communication_as_an_inbound_one_is() {
+    let app = spawn_app().await;
+    let acme = workspace(&app, "Acme", Some(AUTH_TOKEN));
+    let client = client_with_phone(&app, &acme, "Amara Okafor", "+14155550123");
+    let send = |n: i64| {
+        let id = outbound(&app, &acme, None, "sending");
+        diesel::sql_query(format!("UPDATE messages SET client_id = {client}, body = 'Hello {n}' WHERE id = {id}")).execute(&mut app.conn()).unwrap();
+        id
+    };
+    let communications = || app.count(&format!("SELECT count(*) FROM communications WHERE client_id = {client}"));
+    let refused = send(0);
+    store::fail(&mut app.conn(), acme.id, refused, Some(21211), "The 'To' number is not a valid phone number.").unwrap();
+    assert_eq!(communications(), 0, "refused at the send: no communication");
+    assert_eq!(app.count(&format!("SELECT count(*) FROM clients WHERE id = {client} AND last_contacted_at IS NULL")), 1);
+
+    let first = send(1);
+    assert!(store::record_accepted(&mut app.conn(), acme.id, first, "SMout1", MessageStatus::Accepted).unwrap());
+    assert_eq!(app.count(&format!("SELECT count(*) FROM communications WHERE client_id = {client} AND kind = 'whatsapp' AND notes = 'Hello 1'")), 1);
+    assert_eq!(app.count(&format!("SELECT count(*) FROM clients WHERE id = {client} AND last_contacted_at > now() - interval '1 minute'")), 1);
+    assert_eq!(app.count(&format!("SELECT coalesce(sum(n), 0) FROM communication_counts WHERE workspace_id = {}", acme.id)), 1, "the dashboard's counter");
+    for status in ["sent", "delivered", "read"] {
+        assert_eq!(post_signed(&app, &status_path(&acme), &status_form("SMout1", status, None), AUTH_TOKEN).await.status(), StatusCode::NO_CONTENT);
+    }
+    assert_eq!(communications(), 1, "callbacks add nothing");
+    let (timeline, _) = switchboard::clients::timeline::page(&mut app.conn(), acme.id, client, 1).unwrap();
+    assert_eq!(timeline.len(), 2, "each message once on the timeline, not again as its communication");
+
+    for (n, sid) in [(2, "SMout2"), (3, "SMout3")] {
+        let id = send(n);
+        assert!(store::record_accepted(&mut app.conn(), acme.id, id, sid, MessageStatus::Accepted).unwrap());
+    }
+    assert_eq!(communications(), 3);
+    switchboard::clients::status_rule::apply(&app.pool, acme.id, chrono::Utc::now() + chrono::Duration::seconds(1), 0).unwrap();
+    assert_eq!(text(&app, &format!("SELECT status FROM clients WHERE id = {client}")), "hot");
+}
