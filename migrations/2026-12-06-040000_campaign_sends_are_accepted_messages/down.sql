@@ -4,23 +4,29 @@ DROP FUNCTION campaign_message_accepted();
 DELETE FROM campaign_hourly_counts WHERE key = 'accepted';
 CREATE OR REPLACE FUNCTION campaign_counts_apply() RETURNS trigger AS $$
 BEGIN
-    IF TG_OP IN ('UPDATE', 'DELETE') THEN
+    IF TG_OP = 'DELETE' THEN
         INSERT INTO campaign_batch_counts (workspace_id, batch_id, key, n)
         SELECT workspace_id, batch_id, key, -count(*) FROM (
             SELECT workspace_id, batch_id, status AS key FROM old_rows
             UNION ALL SELECT workspace_id, batch_id, 'reply:' || reply FROM old_rows WHERE reply IS NOT NULL) o
         GROUP BY 1, 2, 3 ORDER BY 1, 2, 3
         ON CONFLICT (workspace_id, batch_id, key) DO UPDATE SET n = campaign_batch_counts.n + excluded.n;
-    END IF;
-    IF TG_OP IN ('UPDATE', 'INSERT') THEN
+    ELSIF TG_OP = 'INSERT' THEN
         INSERT INTO campaign_batch_counts (workspace_id, batch_id, key, n)
         SELECT workspace_id, batch_id, key, count(*) FROM (
             SELECT workspace_id, batch_id, status AS key FROM new_rows
             UNION ALL SELECT workspace_id, batch_id, 'reply:' || reply FROM new_rows WHERE reply IS NOT NULL) n
         GROUP BY 1, 2, 3 ORDER BY 1, 2, 3
         ON CONFLICT (workspace_id, batch_id, key) DO UPDATE SET n = campaign_batch_counts.n + excluded.n;
-    END IF;
-    IF TG_OP = 'UPDATE' THEN
+    ELSE
+        INSERT INTO campaign_batch_counts (workspace_id, batch_id, key, n)
+        SELECT workspace_id, batch_id, key, sum(d)::bigint FROM (
+            SELECT workspace_id, batch_id, status AS key, -1 AS d FROM old_rows
+            UNION ALL SELECT workspace_id, batch_id, 'reply:' || reply, -1 FROM old_rows WHERE reply IS NOT NULL
+            UNION ALL SELECT workspace_id, batch_id, status, 1 FROM new_rows
+            UNION ALL SELECT workspace_id, batch_id, 'reply:' || reply, 1 FROM new_rows WHERE reply IS NOT NULL) c
+        GROUP BY 1, 2, 3 HAVING sum(d) <> 0 ORDER BY 1, 2, 3
+        ON CONFLICT (workspace_id, batch_id, key) DO UPDATE SET n = campaign_batch_counts.n + excluded.n;
         INSERT INTO campaign_hourly_counts (workspace_id, campaign_id, hour, key, n)
         SELECT n.workspace_id, b.campaign_id, date_trunc('hour', now()), k.key, count(*)
         FROM new_rows n JOIN old_rows o USING (workspace_id, batch_id, client_id)

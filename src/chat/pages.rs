@@ -256,6 +256,12 @@ impl ConversationPage {
         self.chat.channel == Channel::Sms
     }
 
+    /// Where the SMS box asks for its segment count: the client's counter (live only when
+    /// this reader may open the client: an agent may hold a chat of a client they do not own).
+    fn segments_url(&self) -> String {
+        format!("/clients/{}/messages/segments", self.chat.client_id)
+    }
+
     fn is_closed(&self) -> bool {
         self.chat.status == ChatStatus::Closed
     }

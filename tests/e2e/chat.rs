@@ -140,3 +140,28 @@ async fn a_callback_reaches_two_open_pages_live_and_replies_follow_the_24_hour_w
     assert!(admin.console_errors().await.is_empty(), "{:?}", admin.console_errors().await);
     assert!(agent.console_errors().await.is_empty(), "{:?}", agent.console_errors().await);
 }
+
+#[tokio::test]
+async fn the_sms_reply_box_counts_segments_as_the_client_pages_box_does() {
+    // Issue 19.10: the chat's SMS box had no live count (its target vanished at the first
+    // keystroke), so an em dash silently doubled the cost.
+    let fake = FakeTwilio::start();
+    let app = app_talking_to(&fake).await;
+    let ann = app.create_user_named("Acme", "ann@acme.test", "Ann Admin", Role::Admin);
+    let w = ann.workspace_id;
+    let sealed = sealed_token_sql();
+    run_sql(&app, &format!("INSERT INTO twilio_settings (workspace_id, account_sid, auth_token_sealed, sms_from) VALUES ({w}, '{ACCOUNT_SID}', {sealed}, '{OUR_NUMBER}')"));
+    run_sql(&app, &format!("INSERT INTO clients (workspace_id, name, phone) VALUES ({w}, 'Grace Hopper', '{CLIENT}')"));
+    run_sql(&app, &format!("INSERT INTO chats (workspace_id, client_id, channel) SELECT {w}, id, 'sms' FROM clients WHERE workspace_id = {w}"));
+    let chat = app.count(&format!("SELECT id FROM chats WHERE workspace_id = {w}"));
+    let chrome = Chrome::start().await;
+    chrome.sign_in(&app.base, "ann@acme.test", PASSWORD).await;
+    chrome.goto(&format!("{}/chat/{chat}", app.base)).await;
+    chrome.wait_for_text("#sms-segments", "0 segments · GSM-7, 160 characters each").await;
+    chrome.fill("#reply-body", &"a".repeat(161)).await;
+    chrome.wait_for_text("#sms-segments", "2 segments · GSM-7, 153 characters each").await;
+    chrome.fill("#reply-body", "Your order ships today — thanks").await;
+    chrome.wait_for_text("#sms-segments", "1 segment · UCS-2 (emoji or non-Latin), 70 each").await;
+    assert_eq!(chrome.console_errors().await, Vec::<String>::new());
+    chrome.client.clone().close().await.unwrap();
+}
