@@ -49,18 +49,15 @@ async fn connect_twilio_sync_templates_and_preview_one_for_a_client() {
     chrome.wait_for_heading("WhatsApp templates").await;
     chrome.click("form[action='/whatsapp-templates/sync'] button").await;
     chrome.wait_for_text(".flash", "Syncing templates from Twilio").await;
-    let mut synced = false;
-    for _ in 0..100 {
-        if app.count("SELECT count(*) FROM jobs WHERE kind = 'sync-templates' AND status = 'done'") == 1 {
-            synced = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert!(synced, "the sync job finished");
-    chrome.goto(&format!("{}/whatsapp-templates", app.base)).await;
+    // The page says when the sync is done, without a reload (issue 19.4: "Syncing…" stayed
+    // and the Sync button was gone until a reload).
+    chrome.eval("window.__marker = 1; return null;").await;
     chrome.wait_for_text("table.templates", "order_ready").await;
     chrome.wait_for_text("table.templates", "big_sale").await;
+    chrome.wait_for("form[action='/whatsapp-templates/sync'] button").await;
+    assert!(!chrome.text("#template-sync").await.contains("Syncing"), "the status line moved on");
+    assert_eq!(chrome.eval("return window.__marker || null;").await, serde_json::json!(1), "no reload");
+    assert_eq!(app.count("SELECT count(*) FROM jobs WHERE kind = 'sync-templates' AND status = 'done'"), 1);
     chrome.screenshot("templates-1366").await;
 
     // By name: big_sale, then order_ready.
@@ -75,6 +72,8 @@ async fn connect_twilio_sync_templates_and_preview_one_for_a_client() {
     assert_eq!(chrome.text(".bubble-buttons").await.split_whitespace().collect::<Vec<_>>().join(" "), "Pick it up Deliver");
     chrome.screenshot("template-preview-1366").await;
     assert_eq!(chrome.csp_violations().await, Vec::<String>::new());
+    // The preview's trigger parses (it threw htmx:syntax:error without parentheses).
+    assert_eq!(chrome.console_errors().await, Vec::<String>::new());
 
     // Send it to the client from the client page, then watch Twilio's status callbacks move
     // the message's tick on the open timeline, without a reload.
