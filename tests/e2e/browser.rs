@@ -179,6 +179,23 @@ impl Chrome {
 
     /// Console messages of level SEVERE since the last call (chromedriver's log endpoint
     /// drains what it returns): script errors, failed loads, CSP reports.
+    /// Ends the test's browser after checking its console (issue 19): any error a page logged
+    /// (an htmx syntax error, a script error, a CSP violation) fails the test. Left out are
+    /// failed requests (tests provoke 4xx answers on purpose, and their pages are checked by
+    /// what they show) and the event stream's own error `Event`, which htmx's SSE extension
+    /// logs as "[object Event]" when a stream ends: signing out ends the session's streams at
+    /// once (issue 18), and the browser reconnects by itself.
+    pub async fn finish(&self) {
+        let errors: Vec<String> = self
+            .console_errors()
+            .await
+            .into_iter()
+            .filter(|e| !e.contains("Failed to load resource") && !(e.contains("/vendor/htmx-") && e.ends_with("\"[object Event]\"")))
+            .collect();
+        assert_eq!(errors, Vec::<String>::new(), "the browser's console has errors");
+        self.client.clone().close().await.unwrap();
+    }
+
     pub async fn console_errors(&self) -> Vec<String> {
         let value = self.client.issue_cmd(BrowserLog).await.expect("browser log");
         value

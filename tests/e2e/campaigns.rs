@@ -105,7 +105,7 @@ async fn create_a_campaign_attach_the_filtered_clients_from_the_client_list_and_
         }
     }
     assert_eq!(chrome.csp_violations().await, Vec::<String>::new());
-    chrome.client.clone().close().await.unwrap();
+    chrome.finish().await;
 }
 
 fn run_sql(app: &TestApp, statement: &str) {
@@ -331,5 +331,5 @@ async fn a_whatsapp_template_batch_fills_to_delivered_and_a_throttled_one_pauses
     }
     assert_eq!(*deliveries.refused.lock().unwrap(), Vec::<String>::new(), "every signed callback was taken");
     assert_eq!(chrome.csp_violations().await, Vec::<String>::new());
-    chrome.client.clone().close().await.unwrap();
+    chrome.finish().await;
 }

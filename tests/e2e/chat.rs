@@ -163,5 +163,5 @@ async fn the_sms_reply_box_counts_segments_as_the_client_pages_box_does() {
     chrome.fill("#reply-body", "Your order ships today — thanks").await;
     chrome.wait_for_text("#sms-segments", "1 segment · UCS-2 (emoji or non-Latin), 70 each").await;
     assert_eq!(chrome.console_errors().await, Vec::<String>::new());
-    chrome.client.clone().close().await.unwrap();
+    chrome.finish().await;
 }

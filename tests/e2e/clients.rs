@@ -63,7 +63,7 @@ async fn search_a_client_by_typing_open_it_log_a_call_and_complete_a_follow_up()
     assert_eq!(app.count("SELECT count(*) FROM follow_ups WHERE status = 'completed' AND notes = 'Send the paper'"), 1);
     assert_eq!(app.count("SELECT count(*) FROM clients WHERE name = 'Grace Hopper' AND last_contacted_at IS NOT NULL"), 1);
     assert_eq!(chrome.csp_violations().await, Vec::<String>::new());
-    chrome.client.clone().close().await.unwrap();
+    chrome.finish().await;
 }
 
 #[tokio::test]
@@ -108,7 +108,7 @@ async fn filter_by_status_and_bulk_assign_two_clients() {
     assert_eq!(app.count(&format!("SELECT count(*) FROM clients WHERE assigned_to = {} AND status = 'hot'", agent.id)), 2);
     assert_eq!(app.count("SELECT count(*) FROM clients WHERE assigned_to IS NOT NULL"), 2);
     assert_eq!(chrome.csp_violations().await, Vec::<String>::new());
-    chrome.client.clone().close().await.unwrap();
+    chrome.finish().await;
 }
 
 /// Issue 10 item 9: the bulk bar appears with a ticked row and shows the chosen action's
@@ -164,7 +164,7 @@ async fn ticking_shows_the_bulk_bar_select_all_ticks_the_page_and_slash_focuses_
     chrome.client.perform_actions(slash()).await.unwrap();
     assert_eq!(chrome.eval("return document.getElementById('client-q').value;").await, json!("/"), "typing in a field is left alone");
     assert_eq!(chrome.csp_violations().await, Vec::<String>::new());
-    chrome.client.clone().close().await.unwrap();
+    chrome.finish().await;
 }
 
 /// The client page with both forms open, and the import form, fit a phone (390 px) without
@@ -201,5 +201,5 @@ async fn the_client_page_forms_and_the_import_drop_zone_fit_a_phone() {
         std::fs::write(std::env::temp_dir().join(format!("import-page-{width}.png")), shot).unwrap();
     }
     assert_eq!(chrome.csp_violations().await, Vec::<String>::new());
-    chrome.client.clone().close().await.unwrap();
+    chrome.finish().await;
 }

@@ -21,7 +21,7 @@ async fn setup_pre_fills_the_browser_s_zone_and_its_country() {
     let steps = chrome.wait_for("#setup-checklist").await.text().await.unwrap();
     assert!(steps.contains("Import clients") && steps.contains("Connect Twilio"), "{steps}");
     assert_eq!(chrome.csp_violations().await, Vec::<String>::new());
-    chrome.client.clone().close().await.unwrap();
+    chrome.finish().await;
 }
 
 #[tokio::test]
@@ -33,7 +33,7 @@ async fn setup_keeps_a_valid_zone_in_the_machine_s_zone() {
     let zone = chrome.eval("return document.getElementById('time_zone').value;").await;
     let zone = zone.as_str().unwrap_or_default().to_string();
     assert!(!zone.is_empty() && zone.parse::<chrono_tz::Tz>().is_ok(), "{zone:?}");
-    chrome.client.clone().close().await.unwrap();
+    chrome.finish().await;
 }
 
 const SIDEWAYS: &str = "return [window.innerWidth, document.documentElement.scrollWidth];";
@@ -69,5 +69,5 @@ async fn the_first_run_pages_fit_a_phone_and_a_laptop() {
     }
     assert_eq!(app.count("SELECT count(*) FROM workspaces WHERE time_zone = 'America/Argentina/Buenos_Aires' AND default_country = 'AR'"), 1);
     assert_eq!(chrome.csp_violations().await, Vec::<String>::new());
-    chrome.client.clone().close().await.unwrap();
+    chrome.finish().await;
 }

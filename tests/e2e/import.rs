@@ -75,6 +75,6 @@ async fn upload_a_csv_map_it_watch_the_progress_and_download_the_rejected_rows()
     assert!(errors.contains("Broken,not-an-email,,red,Row 20002: E-mail: Enter an email address"), "{}", &errors[errors.len().saturating_sub(300)..]);
     assert_eq!(app.count("SELECT count(*) FROM clients WHERE notes = 'Favourite colour: blue'"), 10_000);
     assert_eq!(chrome.csp_violations().await, Vec::<String>::new());
-    chrome.client.clone().close().await.unwrap();
+    chrome.finish().await;
     let _ = std::fs::remove_dir_all(dir);
 }

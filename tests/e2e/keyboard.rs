@@ -95,7 +95,7 @@ async fn the_client_list_works_from_the_keyboard() {
     press(&chrome, ENTER).await;
     chrome.wait_for_text("#flash", "Tagged 1 client.").await;
     assert_eq!(app.count("SELECT count(*) FROM client_tags ct JOIN clients c ON c.id = ct.client_id WHERE c.name = 'Client 3'"), 1);
-    chrome.client.clone().close().await.unwrap();
+    chrome.finish().await;
 }
 
 #[tokio::test]
@@ -132,5 +132,5 @@ async fn an_import_works_from_the_keyboard() {
     chrome.wait_for_text("#import-progress", "Import finished.").await;
     assert_eq!(app.count("SELECT count(*) FROM clients"), 2);
     let _ = std::fs::remove_dir_all(dir);
-    chrome.client.clone().close().await.unwrap();
+    chrome.finish().await;
 }

@@ -63,5 +63,5 @@ async fn preview_a_template_count_sms_segments_and_send_from_the_client_page() {
     assert_eq!(fake.messages()[0].body.as_deref(), Some("Привет, Grace"));
     assert_eq!(app.count("SELECT count(*) FROM messages WHERE direction = 'outbound'"), 1, "one message for the double click");
     assert_eq!(chrome.csp_violations().await, Vec::<String>::new());
-    chrome.client.clone().close().await.unwrap();
+    chrome.finish().await;
 }

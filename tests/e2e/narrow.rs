@@ -53,7 +53,7 @@ async fn at_390_pixels_the_navigation_wraps_and_nothing_scrolls_sideways() {
     // Every navigation link is still there and can be used.
     chrome.click("nav a[href='/settings']").await;
     chrome.wait_for_heading("Settings").await;
-    chrome.client.clone().close().await.unwrap();
+    chrome.finish().await;
 }
 
 #[tokio::test]
@@ -89,7 +89,7 @@ async fn a_click_anywhere_on_a_notification_card_opens_it_and_its_button_is_read
     chrome.wait_for_heading("Follow-ups").await;
     assert_eq!(chrome.path().await, "/follow-ups");
     assert_eq!(app.count(&format!("SELECT count(*) FROM notifications WHERE user_id = {} AND read_at IS NULL", ann.id)), 0);
-    chrome.client.clone().close().await.unwrap();
+    chrome.finish().await;
 }
 
 /// Issue 10 item 15: at 1366 and 390 pixels the dashboard's tiles are as tall as their own
@@ -149,5 +149,5 @@ async fn dashboard_tiles_fit_their_content_and_the_chart_labels_stay_readable() 
             assert!(seen["scroll"].as_i64().unwrap() <= seen["width"].as_i64().unwrap(), "{page} at {width} scrolls sideways: {seen}");
         }
     }
-    chrome.client.clone().close().await.unwrap();
+    chrome.finish().await;
 }

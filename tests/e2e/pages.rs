@@ -137,7 +137,7 @@ async fn every_main_page_fits_a_phone_has_no_console_errors_and_passes_axe() {
         findings.check(&chrome, &app.base, name, path).await;
     }
     assert!(findings.0.is_empty(), "{} finding(s):\n{}", findings.0.len(), findings.0.join("\n"));
-    chrome.client.clone().close().await.unwrap();
+    chrome.finish().await;
 }
 
 /// Uploads a five-row file with one bad row through the import page; returns the report's path.

@@ -55,5 +55,5 @@ async fn invite_a_user_by_email_who_joins_and_later_resets_the_password() {
     chrome.wait_for_text("#flash", "Your password is changed").await;
     chrome.sign_in(&app.base, "cy@acme.test", "a fresh start here").await;
     assert_eq!(chrome.csp_violations().await, Vec::<String>::new());
-    chrome.client.clone().close().await.unwrap();
+    chrome.finish().await;
 }

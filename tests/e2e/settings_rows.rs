@@ -50,5 +50,5 @@ async fn edit_swaps_the_row_for_a_form_and_cancel_and_save_swap_it_back() {
         let seen = chrome.eval("return [window.innerWidth, document.documentElement.scrollWidth]").await;
         assert!(seen[1].as_i64().unwrap() <= seen[0].as_i64().unwrap(), "{path} scrolls sideways: {seen}");
     }
-    chrome.client.clone().close().await.unwrap();
+    chrome.finish().await;
 }

@@ -28,7 +28,7 @@ async fn first_run_setup_then_sign_out_and_sign_in_again() {
     let welcome = chrome.wait_for("p.lead").await.text().await.unwrap();
     assert!(welcome.contains("Ann Admin") && welcome.contains("Acme"), "{welcome}");
     assert_eq!(chrome.csp_violations().await, Vec::<String>::new());
-    chrome.client.clone().close().await.unwrap();
+    chrome.finish().await;
 }
 
 #[tokio::test]
@@ -70,5 +70,5 @@ async fn a_wrong_password_shows_the_error_and_htmx_boosts_navigation_without_csp
     assert!(chrome.path().await.contains("module=auth"));
     chrome.wait_for_text("#audit-results", "auth.login").await;
     assert_eq!(chrome.csp_violations().await, Vec::<String>::new());
-    chrome.client.clone().close().await.unwrap();
+    chrome.finish().await;
 }

@@ -139,5 +139,5 @@ async fn connect_twilio_sync_templates_and_preview_one_for_a_client() {
     let seen = chrome.eval("return [window.innerWidth, document.documentElement.scrollWidth]").await;
     assert!(seen[1].as_i64().unwrap() <= seen[0].as_i64().unwrap(), "the preview scrolls sideways: {seen}");
     chrome.screenshot("template-preview-390").await;
-    chrome.client.clone().close().await.unwrap();
+    chrome.finish().await;
 }
