@@ -84,6 +84,11 @@ fn parse_action(form: &BulkForm, role: Role) -> Result<Action, AppError> {
 }
 
 pub async fn bulk_update_clients(ctx: Ctx, state: Data<AppState>, HtmlForm(form): HtmlForm<BulkForm>) -> Result<HttpResponse, AppError> {
+    // Without CSS every action's fields show: a ticked delete confirmation beside another
+    // action is a mistake to point out, never ignored.
+    if form.confirm == "delete" && form.action != "delete" {
+        return Err(AppError::Validation("The delete confirmation is ticked but the action is not Delete: untick it, or choose Delete.".into()));
+    }
     if form.action == "campaign" {
         return add_to_campaign(&ctx, &state, form).await;
     }

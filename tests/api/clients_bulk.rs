@@ -77,6 +77,23 @@ async fn bulk_delete_needs_confirmation_and_a_manager() {
 }
 
 #[tokio::test]
+async fn a_ticked_delete_confirmation_is_refused_with_any_other_action() {
+    // Issue 19.13: without CSS every action's fields show, the delete confirmation among them;
+    // ticked beside another action it must not be sent as if it meant something.
+    let app = spawn_app().await;
+    let (admin, me) = app.signed_in(Role::Admin).await;
+    let ids = seed_clients(&app, me.workspace_id, &["One", "Two"], None);
+    let one = ids[0].to_string();
+    for (action, field, value) in [("tag", "tag", "vip"), ("status", "status", "hot"), ("campaign", "campaign_id", "1")] {
+        let r = admin.post("/clients/bulk", &[("action", action), (field, value), ("confirm", "delete"), ("client_ids", &one)]).await;
+        assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY, "{action}");
+        assert!(r.text().await.unwrap().contains("The delete confirmation is ticked"), "{action}");
+    }
+    assert_eq!(app.count("SELECT count(*) FROM client_tags"), 0);
+    assert_eq!(app.count("SELECT count(*) FROM clients WHERE status = 'hot'"), 0);
+}
+
+#[tokio::test]
 async fn a_bulk_action_is_all_or_nothing_and_ignores_ids_the_user_cannot_see() {
     let app = spawn_app().await;
     let (admin, me) = app.signed_in(Role::Admin).await;

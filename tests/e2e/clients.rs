@@ -124,6 +124,10 @@ async fn ticking_shows_the_bulk_bar_select_all_ticks_the_page_and_slash_focuses_
         diesel::sql_query(format!("INSERT INTO clients (workspace_id, name) SELECT {}, 'Client ' || g FROM generate_series(1, 3) g", admin.workspace_id))
             .execute(&mut app.conn())
             .unwrap();
+        // A campaign, so the bar offers "Add to campaign".
+        diesel::sql_query(format!("INSERT INTO campaigns (workspace_id, name, channels) VALUES ({}, 'Spring', ARRAY['sms'])", admin.workspace_id))
+            .execute(&mut app.conn())
+            .unwrap();
     }
     let chrome = Chrome::start().await;
     chrome.sign_in(&app.base, "ann@acme.test", PASSWORD).await;
@@ -141,6 +145,13 @@ async fn ticking_shows_the_bulk_bar_select_all_ticks_the_page_and_slash_focuses_
     chrome.click("#bulk-action option[value='tag']").await;
     assert_eq!(chrome.eval(&shown("#bulk-tag")).await, json!(true));
     assert_eq!(chrome.eval(&shown("#bulk-status")).await, json!(false));
+    // Issue 19.13: "Add to campaign" showed every action's fields, the delete confirmation too.
+    chrome.click("#bulk-action option[value='campaign']").await;
+    assert_eq!(chrome.eval(&shown("#bulk-campaign")).await, json!(true));
+    for other in ["#bulk-tag", "#bulk-status", "#bulk-assign", "#bulk input[name=confirm]"] {
+        assert_eq!(chrome.eval(&shown(other)).await, json!(false), "{other} hidden with Add to campaign");
+    }
+    chrome.click("#bulk-action option[value='tag']").await;
     chrome.click("#clients-rows input[name=client_ids]").await;
     assert_eq!(chrome.eval(&shown("#bulk")).await, json!(false), "unticked: the bar goes");
 
