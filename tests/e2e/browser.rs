@@ -190,7 +190,11 @@ impl Chrome {
             .console_errors()
             .await
             .into_iter()
-            .filter(|e| !e.contains("Failed to load resource") && !(e.contains("/vendor/htmx-") && e.ends_with("\"[object Event]\"")))
+            .filter(|e| {
+                let failed_request = e.contains("Failed to load resource");
+                let stream_ended = e.contains("/vendor/htmx-") && e.ends_with("\"[object Event]\"");
+                !failed_request && !stream_ended
+            })
             .collect();
         assert_eq!(errors, Vec::<String>::new(), "the browser's console has errors");
         self.client.clone().close().await.unwrap();
