@@ -136,6 +136,10 @@ async fn ticking_shows_the_bulk_bar_select_all_ticks_the_page_and_slash_focuses_
     let shown = |css: &str| format!("var e = document.querySelector('{css}'); return !!(e && e.getClientRects().length);");
     let checked = "return document.querySelectorAll('#clients-rows input[name=client_ids]:checked').length;";
 
+    // Issue 19.12: the phone column took the WhatsApp preview's `.phone` look (beige, padded).
+    let cell = chrome.eval("var s = getComputedStyle(document.querySelector('#clients-rows td.phone')); return [s.backgroundColor, s.paddingLeft];").await;
+    assert_ne!(cell[0], json!("rgb(229, 221, 213)"), "the phone cell is not the preview's beige: {cell}");
+    assert_ne!(cell[1], json!("16px"), "nor its padding: {cell}");
     assert_eq!(chrome.eval(&shown("#bulk")).await, json!(false), "no bulk bar before anything is ticked");
     assert_eq!(chrome.eval(&shown("#select-matching")).await, json!(false));
     chrome.click("#clients-rows input[name=client_ids]").await;
