@@ -330,14 +330,9 @@ impl RecipientsPage {
             _ => "",
         }
     }
-    /// The live part refreshes on the batch's events: while it sends, and after while some
-    /// recipient awaits its outcome (queued, sending, or sent awaiting its receipt).
     /// The progress line's words after the count (see [`batch_state`]).
     fn state_words(&self) -> String {
         batch_state(self.campaign.status, &self.batch.status, self.counts.get("queued") + self.counts.get("sending"))
-    }
-    fn listening(&self) -> bool {
-        self.batch.live() || self.counts.get("queued") + self.counts.get("sending") + self.counts.get("sent") > 0
     }
     /// How many recipients reached (were sent) a step, from its counter.
     fn reached(&self, key: &str) -> i64 {

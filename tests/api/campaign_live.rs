@@ -217,10 +217,12 @@ async fn a_burst_of_changes_is_a_handful_of_events_and_the_last_comes_after_the_
     let html = r.text().await.unwrap();
     assert!(html.contains(r#"data-count="delivered">200</strong>"#) && html.contains(r#"data-count="sending">0</strong>"#), "{html}");
     assert!(html.contains(&format!(r#"hx-trigger="sse:batch-{b}, every 15s""#)), "the live part refreshes on the batch's events");
-    // Once done with every recipient's outcome known, the page stops listening and polling.
+    // Once done, with every recipient's outcome known, the page still listens (late
+    // receipts, replies: issue 19.2), with a slower fallback poll.
     sql(&app, &format!("UPDATE campaign_batches SET status = 'done' WHERE id = {b}"));
     let done = admin.get_html(&page).await;
-    assert!(done.contains(r#"<div id="recipients-live" data-batch-status="done">"#) && !done.contains("sse:batch") && !done.contains("every 15s"), "{done}");
+    assert!(done.contains(r#"<div id="recipients-live" data-batch-status="done" hx-get="#), "{done}");
+    assert!(done.contains(&format!(r#"hx-trigger="sse:batch-{b}, every 60s""#)) && !done.contains("every 15s"), "{done}");
     assert_eq!(app.count(&format!("SELECT count(*) FROM events WHERE workspace_id = {acme} AND kind <> 'badge'")), 0, "no event row per change");
 }
 
@@ -255,4 +257,43 @@ async fn a_managers_stream_gets_no_batch_events_of_a_campaign_whose_audience_exc
     sql(&app, &format!("INSERT INTO client_departments (workspace_id, client_id, department_id) SELECT {acme}, max(client_id), {north} FROM campaign_recipients WHERE batch_id = {b}"));
     status_callback(&a, &key, "SM880001", "delivered").await;
     assert_eq!(north_stream.next_event().await, batch_event(b));
+}
+
+/// A signed inbound WhatsApp message from `from`, as Twilio posts it.
+async fn inbound(app: &TestApp, key: &str, from: &str, sid: &str, body: &str) {
+    let path = format!("/webhooks/twilio/{key}/inbound");
+    let (from, to) = (format!("whatsapp:{from}"), format!("whatsapp:{OUR_NUMBER}"));
+    let form: Vec<(String, String)> = [("AccountSid", ACCOUNT_SID), ("MessageSid", sid), ("From", &from), ("To", &to), ("Body", body), ("NumMedia", "0")]
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    let signature = twilio_signature(AUTH_TOKEN, &format!("{}{path}", app.base), &form);
+    let r = reqwest::Client::new().post(format!("{}{path}", app.base)).form(&form).header("X-Twilio-Signature", signature).send().await.unwrap();
+    assert!(r.status().is_success(), "inbound {sid}: {}", r.status());
+}
+
+#[tokio::test]
+async fn a_reply_and_a_late_receipt_to_a_done_batch_reach_the_stream() {
+    // Issue 19.2: the recipients page of a finished batch listens for as long as it is open;
+    // a reply and a late read receipt are what it listens for.
+    let app = spawn_app_with(|s| s.job_workers = 0).await;
+    let admin_email = format!("admin-{}@acme.test", uuid::Uuid::new_v4().simple());
+    let acme = app.create_user("Acme", &admin_email, Role::Admin).workspace_id;
+    let key = twilio(&app, acme);
+    let (_, b) = campaign_batch(&app, acme, "Spring sale", &[]);
+    recipients(&app, acme, b, "77", 2);
+    for sid in ["SM770000", "SM770001"] {
+        status_callback(&app, &key, sid, "delivered").await;
+    }
+    sql(&app, &format!("UPDATE campaign_batches SET status = 'done' WHERE id = {b}"));
+    let admin = app.browser();
+    assert_eq!(admin.login(&admin_email, PASSWORD).await.status(), StatusCode::SEE_OTHER);
+    let mut stream = open(&admin, None).await;
+
+    inbound(&app, &key, "+1415770000", "SM00000000000000000000000000007700", "Yes").await;
+    assert_eq!(stream.until(&format!("batch-{b}")).await.last(), Some(&batch_event(b)), "the reply");
+    assert_eq!(app.count(&format!("SELECT count(*) FROM campaign_recipients WHERE batch_id = {b} AND reply = 'yes'")), 1);
+    status_callback(&app, &key, "SM770001", "read").await;
+    assert_eq!(stream.until(&format!("batch-{b}")).await.last(), Some(&batch_event(b)), "the late receipt");
+    assert_eq!(app.count(&format!("SELECT count(*) FROM campaign_recipients WHERE batch_id = {b} AND status = 'read'")), 1);
 }
