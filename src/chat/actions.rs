@@ -77,6 +77,17 @@ struct ActionsResponse {
     flash: Flash,
 }
 
+impl ActionsResponse {
+    fn is_closed(&self) -> bool {
+        self.chat.status == ChatStatus::Closed
+    }
+
+    /// The assignee's name, for the side panel (swapped out of band).
+    fn assignee_name(&self) -> Option<String> {
+        self.chat.assignee_id.and_then(|a| self.assignees.iter().find(|(id, _)| *id == a).map(|(_, name)| name.clone()))
+    }
+}
+
 #[derive(Deserialize)]
 pub struct AssignForm {
     #[serde(default)]

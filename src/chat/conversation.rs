@@ -41,17 +41,29 @@ pub fn page(conn: &mut PgConnection, chat: &Chat, before: Option<i64>) -> QueryR
     Ok((rows, older))
 }
 
+/// An outbound message whose tick may still move: not yet read, failed or undelivered (nor
+/// of unknown outcome). A page that shows one must re-render it at the next status change,
+/// the one to a final status included (issue 19.1: "read" never arrived).
+pub fn moving(message: &Message) -> bool {
+    message.direction == Direction::Outbound
+        && matches!(message.status, MessageStatus::Queued | MessageStatus::Sending | MessageStatus::Accepted | MessageStatus::Sent | MessageStatus::Delivered)
+}
+
+/// The oldest of `rows` whose tick may still move ([`moving`]): what the page's live
+/// refresh must show again.
+pub fn oldest_moving(rows: &[Message]) -> Option<i64> {
+    rows.iter().filter(|m| moving(m)).map(|m| m.id).min()
+}
+
 /// The live refresh after message `after`: the messages newer than it, and also every
-/// message since the oldest outbound one still in flight among the last page (so their
-/// ticks are re-rendered), oldest first. The page swaps them in by id.
-pub fn since(conn: &mut PgConnection, chat: &Chat, after: i64) -> QueryResult<Vec<Message>> {
+/// message since `pending`, the oldest one the page shows whose tick may still move (the
+/// page says which: judged by the statuses now, a message that has just become final would
+/// be left out, and the page would never show its last tick), and since the oldest of the
+/// last page still moving now (a page rendered without `pending`), oldest first. The page
+/// swaps them in by id.
+pub fn since(conn: &mut PgConnection, chat: &Chat, after: i64, pending: Option<i64>) -> QueryResult<Vec<Message>> {
     let (recent, _) = page(conn, chat, None)?;
-    let in_flight = recent
-        .iter()
-        .filter(|m| m.direction == Direction::Outbound && matches!(m.status, MessageStatus::Queued | MessageStatus::Sending | MessageStatus::Accepted | MessageStatus::Sent | MessageStatus::Delivered))
-        .map(|m| m.id)
-        .min();
-    let from = in_flight.map_or(after, |id| after.min(id - 1));
+    let from = [Some(after), pending.map(|id| id - 1), oldest_moving(&recent).map(|id| id - 1)].into_iter().flatten().min().unwrap_or(after);
     let mut rows: Vec<Message> =
         of_chat(chat).filter(messages::id.gt(from)).order((messages::created_at.desc(), messages::id.desc())).limit(REFRESH_MAX).select(Message::as_select()).load(conn)?;
     rows.reverse();

@@ -18,7 +18,7 @@ use crate::chat::{Chat, ChatScope, ChatStatus, conversation, reply};
 use crate::clients::model::Client;
 use crate::clients::query::Scope;
 use crate::db;
-use crate::db::schema::{chats, clients, follow_ups};
+use crate::db::schema::{chats, clients, follow_ups, users};
 use crate::error::AppError;
 use crate::messaging::client_messages::{MessageForm, SMS_MAX_CHARS, TemplateChoice, approved_templates};
 use crate::messaging::store::Message;
@@ -111,13 +111,30 @@ pub async fn index(ctx: Ctx, state: Data<AppState>, Query(q): Query<ListQuery>) 
 #[template(path = "chat/badge.html")]
 struct Badge {
     unread: i64,
+    /// The chat the page shows, kept in the badge's own URL.
+    reading: Option<i64>,
 }
 
-/// The nav's count of chats with unread messages (refetched on `sse:chat`).
-pub async fn badge(ctx: Ctx, state: Data<AppState>) -> Result<HttpResponse, AppError> {
-    let scope = ChatScope::of(&ctx);
-    let unread = db::run(&state.pool, move |conn| Ok(list::unread_chats(conn, &scope)?)).await?;
-    html_status(StatusCode::OK, &Badge { unread })
+#[derive(Deserialize)]
+pub struct BadgeQuery {
+    reading: Option<i64>,
+}
+
+/// The nav's count of chats with unread messages (refetched on `sse:chat`). On a
+/// conversation page (`reading=` its chat) that chat is marked read first, up to what it
+/// holds now: the page shows each new message as it comes (its own live refresh marks it
+/// read too, but this refresh may be answered first), so the chat being read is never
+/// counted (issue 19.3). A chat this user may not see is ignored.
+pub async fn badge(ctx: Ctx, state: Data<AppState>, Query(q): Query<BadgeQuery>) -> Result<HttpResponse, AppError> {
+    let (scope, me) = (ChatScope::of(&ctx), ctx.user_id());
+    let unread = db::run(&state.pool, move |conn| {
+        if let Some(chat) = q.reading.map(|id| scope.find(conn, id)).transpose()?.flatten() {
+            conversation::mark_read(conn, &chat, me, chat.inbound_count)?;
+        }
+        Ok(list::unread_chats(conn, &scope)?)
+    })
+    .await?;
+    html_status(StatusCode::OK, &Badge { unread, reading: q.reading })
 }
 
 // ---------------------------------------------------------------------------------------
@@ -220,8 +237,29 @@ struct MessagesFragment {
     bubbles: Vec<Bubble>,
     /// An "Older messages" sentinel before the bubbles, loading those before this id.
     older_than: Option<i64>,
-    /// The refresher to write (out of band), with the newest id shown.
+    /// The refresher to write (out of band), with the newest id shown…
     live_after: Option<i64>,
+    /// …and the oldest shown whose tick may still move ([`conversation::oldest_moving`]).
+    live_pending: Option<i64>,
+    /// The live refresh's header, side panel and composer rule, sent again out of band.
+    state: Option<LiveState>,
+}
+
+/// What the conversation page says of the chat row, refreshed live (`chat/state.html`).
+struct LiveState {
+    closed: bool,
+    assignee: Option<String>,
+    rule: String,
+}
+
+impl LiveState {
+    fn of(conn: &mut PgConnection, chat: &Chat, now: DateTime<Utc>, zone: &Zone) -> QueryResult<LiveState> {
+        let assignee = match chat.assignee_id {
+            Some(id) => users::table.filter(users::workspace_id.eq(chat.workspace_id)).filter(users::id.eq(id)).select(users::name).first(conn).optional()?,
+            None => None,
+        };
+        Ok(LiveState { closed: chat.status == ChatStatus::Closed, assignee, rule: reply::composer_rule(chat, now, zone) })
+    }
 }
 
 #[derive(Template)]
@@ -241,6 +279,8 @@ struct ConversationPage {
     bubbles: Vec<Bubble>,
     older_than: Option<i64>,
     last_id: i64,
+    /// The oldest message shown whose tick may still move, for the live refresh.
+    pending: Option<i64>,
     rule: String,
     free_text: bool,
     templates: Vec<TemplateChoice>,
@@ -326,9 +366,12 @@ fn conversation_page(ctx: &Ctx, now: DateTime<Utc>, loaded: Loaded, error: Optio
     let zone = ctx.zone();
     let last_id = loaded.messages.last().map_or(0, |m| m.id);
     let older_than = loaded.older.then(|| loaded.messages.first().map(|m| m.id)).flatten();
+    let pending = conversation::oldest_moving(&loaded.messages);
+    let mut layout = ctx.layout(format!("Chat with {}", loaded.client.name), "chat");
+    layout.reading_chat = Some(loaded.chat.id);
     let var_numbers = (1..=loaded.templates.iter().map(|t| t.placeholders().len()).max().unwrap_or(0).max(1)).collect();
     ConversationPage {
-        layout: ctx.layout(format!("Chat with {}", loaded.client.name), "chat"),
+        layout,
         channel_label: if loaded.chat.channel == Channel::Sms { "SMS" } else { "WhatsApp" },
         rule: reply::composer_rule(&loaded.chat, now, &zone),
         free_text: loaded.chat.free_text_allowed(now),
@@ -342,6 +385,7 @@ fn conversation_page(ctx: &Ctx, now: DateTime<Utc>, loaded: Loaded, error: Optio
         follow_ups: loaded.follow_ups,
         older_than,
         last_id,
+        pending,
         templates: loaded.templates,
         var_numbers,
         error,
@@ -368,34 +412,45 @@ pub async fn show(ctx: Ctx, state: Data<AppState>, path: Path<i64>, Query(q): Qu
 pub struct MessagesQuery {
     before: Option<i64>,
     after: Option<i64>,
+    /// With `after`: the oldest message the page shows whose tick may still move.
+    pending: Option<i64>,
 }
 
 /// `before=`: the page older than that message (with the next sentinel); `after=`: the
-/// messages after it and the in-flight ones to re-tick, with the refresher moved on; else
-/// the newest page.
+/// messages after it and those since `pending=` to re-tick, with the refresher moved on,
+/// and the chat's header, side panel and composer rule out of band; else the newest page.
 pub async fn messages(ctx: Ctx, state: Data<AppState>, path: Path<i64>, Query(q): Query<MessagesQuery>) -> Result<HttpResponse, AppError> {
     let (scope, id, me) = (ChatScope::of(&ctx), path.into_inner(), ctx.user_id());
-    let zone = ctx.zone();
+    let (zone, now) = (ctx.zone(), state.clock.now());
     let fragment = db::run(&state.pool, move |conn| {
         let chat = scope.find(conn, id)?.ok_or(AppError::NotFound)?;
         Ok(match (q.before, q.after) {
             (Some(before), _) => {
                 let (rows, older) = conversation::page(conn, &chat, Some(before))?;
                 let older_than = older.then(|| rows.first().map(|m| m.id)).flatten();
-                MessagesFragment { chat_id: id, bubbles: bubbles(&rows, &zone, 0), older_than, live_after: None }
+                MessagesFragment { chat_id: id, bubbles: bubbles(&rows, &zone, 0), older_than, live_after: None, live_pending: None, state: None }
             }
             (None, Some(after)) => {
-                let rows = conversation::since(conn, &chat, after)?;
+                let rows = conversation::since(conn, &chat, after, q.pending)?;
                 // The person is looking at the conversation: what it now shows is read.
                 conversation::mark_read(conn, &chat, me, chat.inbound_count)?;
                 let newest = rows.last().map_or(after, |m| m.id.max(after));
-                MessagesFragment { chat_id: id, bubbles: bubbles(&rows, &zone, after), older_than: None, live_after: Some(newest) }
+                let state = LiveState::of(conn, &chat, now, &zone)?;
+                MessagesFragment {
+                    chat_id: id,
+                    bubbles: bubbles(&rows, &zone, after),
+                    older_than: None,
+                    live_after: Some(newest),
+                    live_pending: conversation::oldest_moving(&rows),
+                    state: Some(state),
+                }
             }
             (None, None) => {
                 let (rows, older) = conversation::page(conn, &chat, None)?;
                 let older_than = older.then(|| rows.first().map(|m| m.id)).flatten();
                 let newest = rows.last().map_or(0, |m| m.id);
-                MessagesFragment { chat_id: id, bubbles: bubbles(&rows, &zone, 0), older_than, live_after: Some(newest) }
+                let pending = conversation::oldest_moving(&rows);
+                MessagesFragment { chat_id: id, bubbles: bubbles(&rows, &zone, 0), older_than, live_after: Some(newest), live_pending: pending, state: None }
             }
         })
     })

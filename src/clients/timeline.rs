@@ -61,9 +61,18 @@ impl TimelineItem {
         self.source == "message"
     }
 
-    /// An outbound message on its way: its tick will still move.
+    /// An outbound message whose tick will still move: until it is read, failed or
+    /// undelivered (or its outcome unknown). A WhatsApp message goes on from delivered to
+    /// read (issue 19.1: the page stopped asking at delivered, so "read" never showed); an
+    /// SMS ends at delivered (SMS has no read receipts).
     pub fn in_flight(&self) -> bool {
-        self.is_message() && self.direction.as_deref() == Some("outbound") && matches!(self.label.as_str(), "queued" | "sending" | "accepted" | "sent")
+        self.is_message()
+            && self.direction.as_deref() == Some("outbound")
+            && match self.label.as_str() {
+                "queued" | "sending" | "accepted" | "sent" => true,
+                "delivered" => self.channel.as_deref() == Some("whatsapp"),
+                _ => false,
+            }
     }
 
     /// A message's status as its tick shows it.
@@ -85,7 +94,8 @@ impl TimelineItem {
 }
 
 /// Whether the page shows a message whose tick will still move (the timeline then asks for
-/// itself again every few seconds; the chat issue brings server-sent events).
+/// itself again every few seconds, until every tick shown is final: a campaign's message has
+/// no chat, so no live event tells the page of its statuses).
 pub fn any_in_flight(items: &[TimelineItem]) -> bool {
     items.iter().any(TimelineItem::in_flight)
 }

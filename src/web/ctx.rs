@@ -100,6 +100,7 @@ impl Ctx {
             flashes: flash::take(&self.session),
             assets: Assets::get(),
             zone: self.user.zone,
+            reading_chat: None,
         }
     }
 }
@@ -158,6 +159,9 @@ pub struct Layout {
     pub assets: &'static Assets,
     /// The workspace's time zone, for showing times.
     pub zone: Zone,
+    /// The chat this page shows (the conversation page): the nav's chat badge counts it as
+    /// read whenever it refreshes (issue 19.3), so the chat being read is never counted.
+    pub reading_chat: Option<i64>,
 }
 
 impl Layout {
@@ -172,6 +176,7 @@ impl Layout {
             flashes: flash::take(session),
             assets: Assets::get(),
             zone: Zone::default(),
+            reading_chat: None,
         }
     }
 

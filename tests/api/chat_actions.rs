@@ -419,3 +419,40 @@ async fn the_hourly_digest_emails_unread_assigned_chats_once_per_user_hour() {
     assert_redirects_to(&ben_browser.post("/account/chat-digest", &[("chat_digest", "off")]).await, "/account");
     assert_eq!(switchboard::chat::digest::enqueue_due(&mut app.conn(), now + chrono::Duration::hours(2)).unwrap(), 1);
 }
+
+#[tokio::test]
+async fn the_answers_and_the_live_refresh_carry_the_header_side_panel_rule_and_a_read_badge() {
+    // Issue 19.3: what the conversation page says of the chat row comes again out of band,
+    // and the badge refreshed on a conversation page counts that chat as read.
+    let app = spawn_app().await;
+    let (admin, ann) = sign_in(&app, "Acme", "Ann Admin", Role::Admin).await;
+    let ws = ann.workspace_id;
+    let (_, chat) = client_with_chat(&app, ws, "Grace Hopper", "+14155550123", None);
+    let page = admin.get_html(&format!("/chat/{chat}")).await;
+    assert!(page.contains(&format!(r#"hx-get="/chat/badge?reading={chat}""#)), "{page}");
+    assert!(page.contains(r#"<dd id="chat-assignee" hx-disable>Unassigned</dd>"#), "{page}");
+
+    let r = htmx_post(&admin, &format!("/chat/{chat}/assign"), &[("user_id", &ann.id.to_string())]).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let html = r.text().await.unwrap();
+    assert!(html.contains(r#"<dd id="chat-assignee" hx-swap-oob="true" hx-disable>Ann Admin</dd>"#), "{html}");
+    let r = htmx_post(&admin, &format!("/chat/{chat}/close"), &[]).await;
+    let html = r.text().await.unwrap();
+    assert!(html.contains(r#"<span id="chat-closed" hx-swap-oob="true"> <span class="pill inactive">closed</span></span>"#), "{html}");
+
+    // A new message: the live refresh says the window's new end; the badge marks it read.
+    exec(
+        &app,
+        &format!(
+            "INSERT INTO messages (workspace_id, client_id, channel, direction, sender, recipient, body, status) \
+             SELECT {ws}, client_id, 'whatsapp', 'inbound', '+14155550123', '{OUR_NUMBER}', 'Again', 'received' FROM chats WHERE id = {chat}"
+        ),
+    );
+    let live = admin.get_html(&format!("/chat/{chat}/messages?after=0")).await;
+    assert!(live.contains(r#"<span id="chat-closed" hx-swap-oob="true"></span>"#), "the inbound reopened it: {live}");
+    assert!(live.contains(r#"<p class="composer-rule muted" id="composer-rule" hx-swap-oob="true">Free text until "#), "{live}");
+    exec(&app, &format!("INSERT INTO messages (workspace_id, client_id, channel, direction, sender, recipient, body, status) SELECT {ws}, client_id, 'whatsapp', 'inbound', '+14155550123', '{OUR_NUMBER}', 'More', 'received' FROM chats WHERE id = {chat}"));
+    assert!(admin.get_html("/chat/badge").await.contains(">1<"), "unread elsewhere");
+    let badge = admin.get_html(&format!("/chat/badge?reading={chat}")).await;
+    assert!(badge.contains(r#"class="badge empty""#) && badge.contains(&format!(r#"hx-get="/chat/badge?reading={chat}""#)), "{badge}");
+}

@@ -308,7 +308,13 @@ async fn whatsapp_free_text_only_inside_the_window_and_the_reply_reaches_twilio_
     let live = admin.get_html(&format!("/chat/{chat}/messages?after={sent_id}")).await;
     assert!(live.contains(&format!(r#"<li id="message-{sent_id}" class="bubble outbound" hx-swap-oob="true">"#)), "{live}");
     assert!(live.contains(r#"<span class="ticks sent" title="Sent" aria-label="Sent">✓</span>"#), "{live}");
-    assert!(live.contains(&format!(r#"<li id="chat-live" class="live" hx-get="/chat/{chat}/messages?after={sent_id}""#)));
+    assert!(live.contains(&format!(r#"<li id="chat-live" class="live" hx-get="/chat/{chat}/messages?after={sent_id}&amp;pending={sent_id}""#)), "{live}");
+    // Read (issue 19.1): final now, still re-ticked, as the page says it shows it moving; the
+    // next refresher has nothing pending.
+    sql(app, &format!("UPDATE messages SET status = 'read' WHERE id = {sent_id}"));
+    let live = admin.get_html(&format!("/chat/{chat}/messages?after={sent_id}&pending={sent_id}")).await;
+    assert!(live.contains(r#"<span class="ticks read" title="Read" aria-label="Read">✓✓</span>"#), "{live}");
+    assert!(live.contains(&format!(r#"<li id="chat-live" class="live" hx-get="/chat/{chat}/messages?after={sent_id}""#)), "{live}");
 
     // 25 hours later the window is closed: free text is refused with the reason, a template goes.
     sql(app, &format!("UPDATE chats SET last_inbound_at = now() - interval '25 hours' WHERE id = {chat}"));
@@ -375,7 +381,7 @@ async fn an_agent_replies_in_a_chat_assigned_to_them_of_a_client_they_do_not_own
     let page = agent.get_html(&format!("/chat/{chat}")).await;
     assert!(page.contains("<h2>Amara Okafor</h2>"), "the card without a link to a client page they may not open");
     assert!(!page.contains("Call back about the order") && !page.contains("id=\"chat-follow-ups\""), "no follow-ups of a client they may not see");
-    assert!(page.contains("<dt>Chat assignee</dt><dd>Ann Agent</dd>"));
+    assert!(page.contains(r#"<dt>Chat assignee</dt><dd id="chat-assignee" hx-disable>Ann Agent</dd>"#));
     let (status, html) = reply(&agent, chat, &[("body", "Yes, Ann here.")]).await;
     assert_eq!(status, StatusCode::OK, "{html}");
     assert_eq!(text(app, &format!("SELECT concat_ws('|', body, created_by) FROM messages WHERE direction = 'outbound'")), format!("Yes, Ann here.|{agent_id}"));

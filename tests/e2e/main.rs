@@ -11,6 +11,7 @@ mod clients;
 mod first_run;
 mod import;
 mod keyboard;
+mod live_state;
 mod messages;
 mod narrow;
 mod pages;
