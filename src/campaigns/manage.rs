@@ -136,7 +136,8 @@ fn form_of(campaign: &Campaign, departments: &[i64]) -> CampaignForm {
     }
 }
 
-async fn edit_page(ctx: &Ctx, state: &AppState, scope: CampaignScope, id: i64, name: String, form: CampaignForm, errors: FormErrors, status: StatusCode) -> Result<HttpResponse, AppError> {
+/// The edit form of campaign `(id, name)`.
+async fn edit_page(ctx: &Ctx, state: &AppState, scope: CampaignScope, (id, name): (i64, String), form: CampaignForm, errors: FormErrors, status: StatusCode) -> Result<HttpResponse, AppError> {
     let (departments, senders) = db::run(&state.pool, move |conn| Ok(form_choices(conn, &scope)?)).await?;
     let page = NewPage {
         layout: ctx.layout(format!("Edit “{name}”"), "campaigns"),
@@ -164,7 +165,7 @@ pub async fn edit_campaign_form(ctx: Ctx, state: Data<AppState>, id: Path<i64>) 
     })
     .await?;
     let form = form_of(&campaign, &departments);
-    edit_page(&ctx, &state, scope, id, campaign.name, form, FormErrors::default(), StatusCode::OK).await
+    edit_page(&ctx, &state, scope, (id, campaign.name), form, FormErrors::default(), StatusCode::OK).await
 }
 
 /// `POST /campaigns/{id}`: saves a draft's fields, checked as a new campaign's are.
@@ -210,7 +211,7 @@ pub async fn update_campaign(ctx: Ctx, state: Data<AppState>, id: Path<i64>, Htm
             flash::success(&ctx.session, "Campaign saved.");
             Ok(see_other(&format!("/campaigns/{id}")))
         }
-        Err((name, errors)) => edit_page(&ctx, &state, scope, id, name, form, errors, StatusCode::UNPROCESSABLE_ENTITY).await,
+        Err((name, errors)) => edit_page(&ctx, &state, scope, (id, name), form, errors, StatusCode::UNPROCESSABLE_ENTITY).await,
     }
 }
 
