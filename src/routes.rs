@@ -133,7 +133,14 @@ route_table! {
                 .route(get().to(campaigns::handlers::new_campaign_form))
                 .route(post().to(campaigns::handlers::create_campaign)),
         )
-        .service(web::resource("/campaigns/{id}").route(get().to(campaigns::handlers::show_campaign)))
+        .service(web::resource("/campaigns/{id}").route(get().to(campaigns::handlers::show_campaign)).route(post().to(campaigns::manage::update_campaign)))
+        // Changing a campaign (issue 19 item 16): edit and delete a draft, duplicate, test send, the audience list.
+        .service(web::resource("/campaigns/{id}/edit").route(get().to(campaigns::manage::edit_campaign_form)))
+        .service(web::resource("/campaigns/{id}/delete").route(post().to(campaigns::manage::delete_campaign)))
+        .service(web::resource("/campaigns/{id}/duplicate").route(post().to(campaigns::manage::duplicate_campaign)))
+        .service(web::resource("/campaigns/{id}/test-send").route(post().to(campaigns::manage::test_send)))
+        .service(web::resource("/campaigns/{id}/clients").route(get().to(campaigns::audience::list_audience)))
+        .service(web::resource("/campaigns/{id}/clients/{client_id}/remove").route(post().to(campaigns::audience::remove_client)))
         .service(web::resource("/campaigns/{id}/start").route(post().to(campaigns::handlers::start_campaign)))
         .service(web::resource("/campaigns/{id}/pause").route(post().to(campaigns::handlers::pause_campaign)))
         .service(web::resource("/campaigns/{id}/complete").route(post().to(campaigns::handlers::complete_campaign)))

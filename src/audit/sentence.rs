@@ -267,6 +267,16 @@ pub fn describe(e: &AuditLog, names: &Names) -> Vec<Piece> {
         "campaigns.started" => vec![t(" started campaign "), named(e, "name")],
         "campaigns.paused" => vec![t(" paused campaign "), named(e, "name")],
         "campaigns.completed" => vec![t(" completed campaign "), named(e, "name"), t(format!(" ({} queued messages cancelled)", count("recipients_cancelled")))],
+        "campaigns.updated" if before(e, "name").is_some() && before(e, "name") != after(e, "name") => {
+            vec![t(" edited campaign "), named(e, "name"), t(" (renamed from "), Piece::name(before(e, "name").unwrap_or_default()), t(")")]
+        }
+        "campaigns.updated" => vec![t(" edited campaign "), named(e, "name")],
+        "campaigns.deleted" => vec![t(" deleted draft campaign "), named(e, "name")],
+        "campaigns.duplicated" => {
+            vec![t(" copied campaign "), named(e, "source_name"), t(" as draft "), named(e, "name"), t(format!(" ({} clients)", count("clients")))]
+        }
+        "campaigns.audience_removed" => vec![t(" removed "), named(e, "client_name"), t(" from campaign "), named(e, "name")],
+        "campaigns.test_sent" => vec![t(" sent a test of campaign "), named(e, "name"), t(" to "), named(e, "recipient")],
         "campaigns.audience_attached" => {
             vec![t(format!(" attached {} clients to campaign ", count("attached"))), named(e, "name"), t(format!(" ({} already there)", count("already")))]
         }

@@ -379,3 +379,215 @@ pub fn open_campaigns(conn: &mut PgConnection, scope: &CampaignScope) -> QueryRe
         .select((campaigns::id, campaigns::name))
         .load(conn)
 }
+
+/// The audience page's rows a page (issue 19 item 16).
+pub const AUDIENCE_PER_PAGE: i64 = 50;
+
+/// An attached client on the audience page.
+#[derive(Clone, Debug, QueryableByName)]
+pub struct AudienceRow {
+    #[diesel(sql_type = BigInt)]
+    pub client_id: i64,
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    pub name: String,
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Text>)]
+    pub phone: Option<String>,
+    /// A batch of the campaign already sent (or is sending) this client a message.
+    #[diesel(sql_type = diesel::sql_types::Bool)]
+    pub sent: bool,
+}
+
+/// A recipient row of the campaign that a message went to, or is going to.
+const SENT_TO_CLIENT: &str = "EXISTS (SELECT 1 FROM campaign_recipients r JOIN campaign_batches b ON b.workspace_id = r.workspace_id AND b.id = r.batch_id \
+     WHERE r.workspace_id = cc.workspace_id AND b.campaign_id = cc.campaign_id AND r.client_id = cc.client_id \
+       AND (r.message_id IS NOT NULL OR r.status NOT IN ('queued', 'skipped', 'cancelled')))";
+
+/// One page of the campaign's attached clients, by name, matching `q` in the name (case
+/// folded) or the phone's digits; and whether there is a next page.
+pub fn list_attached(conn: &mut PgConnection, w: i64, campaign_id: i64, q: &str, page: i64) -> QueryResult<(Vec<AudienceRow>, bool)> {
+    let q = q.trim();
+    let digits: String = q.chars().filter(char::is_ascii_digit).collect();
+    let mut rows: Vec<AudienceRow> = diesel::sql_query(format!(
+        "SELECT c.id AS client_id, c.name, c.phone, {SENT_TO_CLIENT} AS sent \
+         FROM campaign_clients cc JOIN clients c ON c.workspace_id = cc.workspace_id AND c.id = cc.client_id \
+         WHERE cc.workspace_id = $1 AND cc.campaign_id = $2 \
+           AND ($3 = '' OR strpos(lower(c.name), lower($3)) > 0 \
+                OR ($4 <> '' AND strpos(regexp_replace(coalesce(c.phone, ''), '[^0-9]', '', 'g'), $4) > 0)) \
+         ORDER BY lower(c.name), c.id LIMIT $5 OFFSET $6"
+    ))
+    .bind::<BigInt, _>(w)
+    .bind::<BigInt, _>(campaign_id)
+    .bind::<diesel::sql_types::Text, _>(q)
+    .bind::<diesel::sql_types::Text, _>(&digits)
+    .bind::<BigInt, _>(AUDIENCE_PER_PAGE + 1)
+    .bind::<BigInt, _>((page - 1) * AUDIENCE_PER_PAGE)
+    .load(conn)?;
+    let more = rows.len() as i64 > AUDIENCE_PER_PAGE;
+    rows.truncate(AUDIENCE_PER_PAGE as usize);
+    Ok((rows, more))
+}
+
+/// Takes a client out of the campaign's audience, in the caller's transaction: refused
+/// (409) once the campaign is completed or a message of it went to the client; recipient
+/// rows still queued for them are cancelled ("Removed from the audience."), so nothing is
+/// sent. Returns (client's name, recipients cancelled).
+pub fn remove(tx: &mut PgConnection, campaign: &Campaign, client_id: i64) -> Result<(String, usize), AppError> {
+    let w = campaign.workspace_id;
+    let status: String = crate::db::schema::campaigns::table
+        .filter(crate::db::schema::campaigns::workspace_id.eq(w))
+        .filter(crate::db::schema::campaigns::id.eq(campaign.id))
+        .select(crate::db::schema::campaigns::status)
+        .for_share()
+        .first(tx)?;
+    if status == CampaignStatus::Completed.as_str() {
+        return Err(AppError::Conflict("The campaign is completed, so its audience stays as it was.".into()));
+    }
+    let attached: Option<String> = campaign_clients::table
+        .inner_join(clients::table.on(clients::workspace_id.eq(campaign_clients::workspace_id).and(clients::id.eq(campaign_clients::client_id))))
+        .filter(campaign_clients::workspace_id.eq(w))
+        .filter(campaign_clients::campaign_id.eq(campaign.id))
+        .filter(campaign_clients::client_id.eq(client_id))
+        .select(clients::name)
+        .for_update()
+        .first(tx)
+        .optional()?;
+    let Some(name) = attached else { return Err(AppError::NotFound) };
+    // The client's recipient rows, locked: the dispatcher takes a queued one under lock.
+    #[derive(QueryableByName)]
+    struct Sent {
+        #[diesel(sql_type = diesel::sql_types::Bool)]
+        sent: bool,
+    }
+    let rows: Vec<Sent> = diesel::sql_query(
+        "SELECT (r.message_id IS NOT NULL OR r.status NOT IN ('queued', 'skipped', 'cancelled')) AS sent \
+         FROM campaign_recipients r JOIN campaign_batches b ON b.workspace_id = r.workspace_id AND b.id = r.batch_id \
+         WHERE r.workspace_id = $1 AND b.campaign_id = $2 AND r.client_id = $3 FOR UPDATE OF r",
+    )
+    .bind::<BigInt, _>(w)
+    .bind::<BigInt, _>(campaign.id)
+    .bind::<BigInt, _>(client_id)
+    .load(tx)?;
+    if rows.iter().any(|r| r.sent) {
+        return Err(AppError::Conflict(format!(
+            "{name} was already sent a message of this campaign, so they stay in its audience (and its figures). Start a new campaign without them instead."
+        )));
+    }
+    let cancelled = diesel::sql_query(
+        "UPDATE campaign_recipients r SET status = 'cancelled', error_message = 'Removed from the audience.', updated_at = now() \
+         FROM campaign_batches b WHERE b.workspace_id = r.workspace_id AND b.id = r.batch_id \
+           AND r.workspace_id = $1 AND b.campaign_id = $2 AND r.client_id = $3 AND r.status = 'queued'",
+    )
+    .bind::<BigInt, _>(w)
+    .bind::<BigInt, _>(campaign.id)
+    .bind::<BigInt, _>(client_id)
+    .execute(tx)?;
+    diesel::delete(
+        campaign_clients::table
+            .filter(campaign_clients::workspace_id.eq(w))
+            .filter(campaign_clients::campaign_id.eq(campaign.id))
+            .filter(campaign_clients::client_id.eq(client_id)),
+    )
+    .execute(tx)?;
+    Ok((name, cancelled))
+}
+
+#[derive(Template)]
+#[template(path = "campaigns/audience.html", blocks = ["content"])]
+struct AudiencePage {
+    layout: Layout,
+    campaign: Campaign,
+    rows: Vec<AudienceRow>,
+    q: String,
+    attached: i64,
+    prev_href: String,
+    next_href: String,
+}
+crate::pages!(AudiencePage);
+
+impl AudiencePage {
+    fn removable(&self, row: &AudienceRow) -> bool {
+        self.campaign.status != CampaignStatus::Completed && !row.sent
+    }
+    fn attached_text(&self) -> String {
+        thousands(self.attached)
+    }
+    fn remove_href(&self, row: &AudienceRow) -> String {
+        format!("/campaigns/{}/clients/{}/remove", self.campaign.id, row.client_id)
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct AudienceQuery {
+    #[serde(default)]
+    q: String,
+    #[serde(default)]
+    page: Option<i64>,
+}
+
+fn audience_href(id: i64, q: &str, page: i64) -> String {
+    let mut query = url::form_urlencoded::Serializer::new(String::new());
+    if !q.trim().is_empty() {
+        query.append_pair("q", q.trim());
+    }
+    if page > 1 {
+        query.append_pair("page", &page.to_string());
+    }
+    let query = query.finish();
+    if query.is_empty() { format!("/campaigns/{id}/clients") } else { format!("/campaigns/{id}/clients?{query}") }
+}
+
+/// `GET /campaigns/{id}/clients`: the attached clients, 50 a page, searchable by name or
+/// phone, each with Remove while it is allowed (see [`remove`]).
+pub async fn list_audience(ctx: Ctx, state: Data<AppState>, id: Path<i64>, Query(query): Query<AudienceQuery>) -> Result<HttpResponse, AppError> {
+    let scope = CampaignScope::of(&ctx)?;
+    let id = id.into_inner();
+    let page = crate::web::forms::page_number(query.page);
+    let q: String = query.q.chars().take(200).collect();
+    let search = q.clone();
+    let (campaign, rows, more, attached) = db::run(&state.pool, move |conn| {
+        let campaign = scope.find(conn, id)?;
+        let (rows, more) = list_attached(conn, scope.workspace_id, id, &search, page)?;
+        let attached: i64 = campaign_clients::table
+            .filter(campaign_clients::workspace_id.eq(scope.workspace_id))
+            .filter(campaign_clients::campaign_id.eq(id))
+            .count()
+            .get_result(conn)?;
+        Ok((campaign, rows, more, attached))
+    })
+    .await?;
+    let page_view = AudiencePage {
+        layout: ctx.layout(format!("Audience of {}", campaign.name), "campaigns"),
+        prev_href: if page > 1 { audience_href(id, &q, page - 1) } else { String::new() },
+        next_href: if more { audience_href(id, &q, page + 1) } else { String::new() },
+        campaign,
+        rows,
+        q,
+        attached,
+    };
+    respond(&ctx.meta.htmx, StatusCode::OK, &page_view)
+}
+
+/// `POST /campaigns/{id}/clients/{client_id}/remove`.
+pub async fn remove_client(ctx: Ctx, state: Data<AppState>, path: Path<(i64, i64)>) -> Result<HttpResponse, AppError> {
+    let scope = CampaignScope::of(&ctx)?;
+    let (id, client_id) = path.into_inner();
+    let entry = ctx.audit("campaigns.audience_removed", "campaigns", id);
+    let (name, cancelled) = db::run(&state.pool, move |conn| {
+        conn.transaction(|tx| {
+            let campaign = scope.find(tx, id)?;
+            let (name, cancelled) = remove(tx, &campaign, client_id)?;
+            audit::record(
+                tx,
+                &entry.after(json!({ "name": campaign.name, "client_id": client_id, "client_name": name, "recipients_cancelled": cancelled })),
+            )?;
+            Ok::<_, AppError>((name, cancelled))
+        })
+    })
+    .await?;
+    let message = match cancelled {
+        0 => format!("{name} removed from the audience."),
+        _ => format!("{name} removed from the audience; their queued message is cancelled."),
+    };
+    flash::success(&ctx.session, message);
+    Ok(see_other(&format!("/campaigns/{id}/clients")))
+}

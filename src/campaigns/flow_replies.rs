@@ -21,9 +21,12 @@
 //! per recipient and step, counted by trigger) grows once per recipient. The recipient's
 //! status stays that of the first step's message.
 //!
-//! Decisions: a button that ends the flow records the answer and sends nothing; while the
-//! campaign is not active (paused or completed), or once the client opted out of WhatsApp or
-//! has no phone number, an answer is recorded (so it never sends later) and nothing is sent.
+//! Decisions: a button that ends the flow records the answer and sends nothing. While the
+//! campaign is paused, the answer is recorded and held (`held_at`, said on the campaign
+//! page), and resuming sends its next step, in the resume's transaction under the campaign's
+//! row lock, so once however often Resume is clicked or on whichever instance (issue 19 item
+//! 8); completing the campaign drops what is held. Once the client opted out of WhatsApp or
+//! has no phone number (then, or when resumed), an answer is recorded and nothing is sent.
 //! The reply itself is counted yes / no / other as any reply (`recipients::record_reply`).
 
 use diesel::prelude::*;
@@ -32,7 +35,7 @@ use serde_json::json;
 
 use crate::audit::{self, Actor, Entry};
 use crate::campaigns::batches;
-use crate::campaigns::flows::Snapshot;
+use crate::campaigns::flows::{Snapshot, SnapshotStep};
 use crate::clients::model::Client;
 use crate::db::schema::clients;
 use crate::jobs::{self, Kind, NewJob};
@@ -74,8 +77,10 @@ struct Answered {
 pub enum Outcome {
     /// The next step's message was written and its send job enqueued.
     Sent { step: String, message_id: i64 },
-    /// The answer was recorded; nothing to send (the end, a stopped campaign, an opt-out).
+    /// The answer was recorded; nothing to send (the end, a completed campaign, an opt-out).
     Recorded,
+    /// The campaign is paused: the answer is held, and resuming sends its next step.
+    Held,
 }
 
 /// Called by `messaging::inbound::record` in its transaction, for every inbound message.
@@ -94,7 +99,7 @@ pub fn on_inbound(tx: &mut PgConnection, ws: i64, client_id: i64, msg: &InboundM
          JOIN campaigns c ON c.workspace_id = b.workspace_id AND c.id = b.campaign_id \
          WHERE m.workspace_id = $1 AND m.direction = 'outbound' AND m.client_id = $3 \
            AND (m.provider_id = $2 OR ($2 IS NULL AND m.provider_id IS NOT NULL AND m.created_at > now() - interval '7 days')) \
-         ORDER BY m.id DESC LIMIT 1",
+         ORDER BY m.id DESC LIMIT 1 FOR SHARE OF c",
     )
     .bind::<BigInt, _>(ws)
     .bind::<Nullable<Text>, _>(replied)
@@ -123,14 +128,44 @@ pub fn on_inbound(tx: &mut PgConnection, ws: i64, client_id: i64, msg: &InboundM
         return Ok(None);
     }
     let Some(next) = next else { return Ok(Some(Outcome::Recorded)) };
-    if answered.campaign_status != "active" {
-        return Ok(Some(Outcome::Recorded));
+    match answered.campaign_status.as_str() {
+        "active" => {}
+        "paused" => {
+            // Held: resuming sends it (`send_held`). The campaign row is share-locked by
+            // the query above, so a resume waits for this answer, or this answer sees the
+            // campaign active.
+            diesel::sql_query("UPDATE campaign_flow_answers SET held_at = now() WHERE workspace_id = $1 AND message_id = $2")
+                .bind::<BigInt, _>(ws)
+                .bind::<BigInt, _>(answered.message_id)
+                .execute(tx)?;
+            return Ok(Some(Outcome::Held));
+        }
+        _ => return Ok(Some(Outcome::Recorded)),
     }
-    let Some(batch) = batches::load(tx, ws, answered.batch_id)? else { return Ok(Some(Outcome::Recorded)) };
-    let client: Client = clients::table.find((ws, client_id)).select(Client::as_select()).first(tx)?;
+    let answer = Answer { message_id: answered.message_id, batch_id: answered.batch_id, client_id, step_key: &step.key, button };
+    Ok(Some(match send_step(tx, ws, &answer, next, Actor::Webhook)? {
+        Some(message_id) => Outcome::Sent { step: next.key.clone(), message_id },
+        None => Outcome::Recorded,
+    }))
+}
+
+/// An answer whose next step is to be sent.
+struct Answer<'a> {
+    message_id: i64,
+    batch_id: i64,
+    client_id: i64,
+    step_key: &'a str,
+    button: &'a str,
+}
+
+/// Writes the `next` step's message for an answer and enqueues its send, moves the recipient
+/// to it and records it; `None` when the client may not be sent it (opted out, no phone).
+fn send_step(tx: &mut PgConnection, ws: i64, answer: &Answer, next: &SnapshotStep, actor: Actor) -> QueryResult<Option<i64>> {
+    let Some(batch) = batches::load(tx, ws, answer.batch_id)? else { return Ok(None) };
+    let client: Client = clients::table.find((ws, answer.client_id)).select(Client::as_select()).first(tx)?;
     let zone = batches::workspace_zone(tx, ws)?;
     if batches::skip_reason(batch.channel, &client, &zone).is_some() {
-        return Ok(Some(Outcome::Recorded));
+        return Ok(None);
     }
     // The step's template with the batch's variables, as dispatch renders the first.
     let at_step = batches::Batch { template_id: Some(next.template_id), ..batch.clone() };
@@ -150,7 +185,7 @@ pub fn on_inbound(tx: &mut PgConnection, ws: i64, client_id: i64, msg: &InboundM
     let message = store::insert_outbound(tx, &new)?;
     jobs::enqueue(tx, &NewJob::new(ws, Kind::SendMessage, json!({ "message_id": message.id })).attempts(SEND_ATTEMPTS))?;
     diesel::sql_query(
-        "WITH answer AS (UPDATE campaign_flow_answers SET sent_message_id = $5 WHERE workspace_id = $1 AND message_id = $6), \
+        "WITH answer AS (UPDATE campaign_flow_answers SET sent_message_id = $5, held_at = NULL WHERE workspace_id = $1 AND message_id = $6), \
          moved AS (UPDATE campaign_recipients SET flow_step = $4, updated_at = now() WHERE workspace_id = $1 AND batch_id = $2 AND client_id = $3) \
          INSERT INTO campaign_flow_reached (workspace_id, batch_id, client_id, step_key) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
     )
@@ -159,17 +194,91 @@ pub fn on_inbound(tx: &mut PgConnection, ws: i64, client_id: i64, msg: &InboundM
     .bind::<BigInt, _>(client.id)
     .bind::<Text, _>(&next.key)
     .bind::<BigInt, _>(message.id)
-    .bind::<BigInt, _>(answered.message_id)
+    .bind::<BigInt, _>(answer.message_id)
     .execute(tx)?;
-    let entry = Entry::new(ws, Actor::Webhook, "campaigns.flow_step_sent", "campaigns", batch.campaign_id).after(json!({
+    let entry = Entry::new(ws, actor, "campaigns.flow_step_sent", "campaigns", batch.campaign_id).after(json!({
         "batch_id": batch.id,
         "client_id": client.id,
-        "answered_step": step.key,
-        "button": button,
+        "answered_step": answer.step_key,
+        "button": answer.button,
         "step": next.key,
         "template_id": next.template_id,
         "message_id": message.id,
     }));
     audit::record(tx, &entry)?;
-    Ok(Some(Outcome::Sent { step: next.key.clone(), message_id: message.id }))
+    Ok(Some(message.id))
+}
+
+#[derive(QueryableByName)]
+struct Held {
+    #[diesel(sql_type = BigInt)]
+    message_id: i64,
+    #[diesel(sql_type = BigInt)]
+    batch_id: i64,
+    #[diesel(sql_type = BigInt)]
+    client_id: i64,
+    #[diesel(sql_type = Text)]
+    step_key: String,
+    #[diesel(sql_type = Text)]
+    button: String,
+    #[diesel(sql_type = Text)]
+    next_step: String,
+    #[diesel(sql_type = Jsonb)]
+    snapshot: serde_json::Value,
+}
+
+/// Called by the campaign's resume, in its transaction (the campaign row locked for
+/// update): the answers held while it was paused are taken (cleared in the same statement,
+/// so a second resume finds none) and their next steps sent. Returns how many were sent.
+pub fn send_held(tx: &mut PgConnection, ws: i64, campaign_id: i64, actor: &Actor) -> QueryResult<usize> {
+    let held: Vec<Held> = diesel::sql_query(
+        "WITH taken AS (UPDATE campaign_flow_answers a SET held_at = NULL FROM campaign_batches b \
+           WHERE b.workspace_id = a.workspace_id AND b.id = a.batch_id AND a.workspace_id = $1 AND b.campaign_id = $2 \
+             AND a.held_at IS NOT NULL AND a.next_step IS NOT NULL AND a.sent_message_id IS NULL \
+           RETURNING a.message_id, a.batch_id, a.client_id, a.step_key, a.button, a.next_step, a.created_at) \
+         SELECT t.message_id, t.batch_id, t.client_id, t.step_key, t.button, t.next_step, b.flow_snapshot AS snapshot \
+         FROM taken t JOIN campaign_batches b ON b.workspace_id = $1 AND b.id = t.batch_id AND b.flow_snapshot IS NOT NULL \
+         ORDER BY t.created_at, t.message_id",
+    )
+    .bind::<BigInt, _>(ws)
+    .bind::<BigInt, _>(campaign_id)
+    .load(tx)?;
+    let mut sent = 0;
+    for h in &held {
+        let Some(snapshot) = Snapshot::parse(&h.snapshot) else { continue };
+        let Some(next) = snapshot.step(&h.next_step) else { continue };
+        let answer = Answer { message_id: h.message_id, batch_id: h.batch_id, client_id: h.client_id, step_key: &h.step_key, button: &h.button };
+        if send_step(tx, ws, &answer, next, actor.clone())?.is_some() {
+            sent += 1;
+        }
+    }
+    Ok(sent)
+}
+
+/// Called when the campaign is completed, in its transaction: held answers are never sent.
+pub fn drop_held(tx: &mut PgConnection, ws: i64, campaign_id: i64) -> QueryResult<usize> {
+    diesel::sql_query(
+        "UPDATE campaign_flow_answers a SET held_at = NULL FROM campaign_batches b \
+         WHERE b.workspace_id = a.workspace_id AND b.id = a.batch_id AND a.workspace_id = $1 AND b.campaign_id = $2 AND a.held_at IS NOT NULL",
+    )
+    .bind::<BigInt, _>(ws)
+    .bind::<BigInt, _>(campaign_id)
+    .execute(tx)
+}
+
+/// How many answers wait for the campaign's resume (said on the campaign page).
+pub fn held_count(conn: &mut PgConnection, ws: i64, campaign_id: i64) -> QueryResult<i64> {
+    #[derive(QueryableByName)]
+    struct N {
+        #[diesel(sql_type = BigInt)]
+        n: i64,
+    }
+    let n: N = diesel::sql_query(
+        "SELECT count(*) AS n FROM campaign_flow_answers a JOIN campaign_batches b ON b.workspace_id = a.workspace_id AND b.id = a.batch_id \
+         WHERE a.workspace_id = $1 AND b.campaign_id = $2 AND a.held_at IS NOT NULL",
+    )
+    .bind::<BigInt, _>(ws)
+    .bind::<BigInt, _>(campaign_id)
+    .get_result(conn)?;
+    Ok(n.n)
 }

@@ -131,29 +131,37 @@ pub async fn list_campaigns(ctx: Ctx, state: Data<AppState>, Query(q): Query<Lis
 #[derive(Clone, Default, Deserialize)]
 pub struct CampaignForm {
     #[serde(default)]
-    name: String,
+    pub name: String,
     #[serde(default)]
-    channels: Vec<String>,
+    pub channels: Vec<String>,
     #[serde(default)]
-    department_ids: Vec<String>,
+    pub department_ids: Vec<String>,
     #[serde(default)]
-    whatsapp_from: String,
+    pub whatsapp_from: String,
 }
 
 #[derive(Template)]
 #[template(path = "campaigns/new.html", blocks = ["content"])]
-struct NewPage {
-    layout: Layout,
-    form: CampaignForm,
-    errors: FormErrors,
+pub(crate) struct NewPage {
+    pub layout: Layout,
+    /// `None` for a new campaign; the campaign's id when editing a draft.
+    pub editing: Option<i64>,
+    pub form: CampaignForm,
+    pub errors: FormErrors,
     /// The departments this user may choose: all for admins, their own for managers.
-    departments: Vec<(i64, String)>,
-    senders: Vec<String>,
-    department_required: bool,
+    pub departments: Vec<(i64, String)>,
+    pub senders: Vec<String>,
+    pub department_required: bool,
 }
 crate::pages!(NewPage);
 
 impl NewPage {
+    fn action(&self) -> String {
+        self.editing.map_or_else(|| "/campaigns".to_string(), |id| format!("/campaigns/{id}"))
+    }
+    fn back_href(&self) -> String {
+        self.editing.map_or_else(|| "/campaigns".to_string(), |id| format!("/campaigns/{id}"))
+    }
     fn channel_checked(&self, channel: &str) -> bool {
         self.form.channels.iter().any(|c| c == channel)
     }
@@ -166,7 +174,7 @@ impl NewPage {
 type Choices = (Vec<(i64, String)>, Vec<String>);
 
 /// What the form may offer this user: departments and the workspace's WhatsApp senders.
-fn form_choices(conn: &mut PgConnection, scope: &CampaignScope) -> QueryResult<Choices> {
+pub(crate) fn form_choices(conn: &mut PgConnection, scope: &CampaignScope) -> QueryResult<Choices> {
     let mut query = departments::table.filter(departments::workspace_id.eq(scope.workspace_id)).into_boxed();
     if scope.role != Role::Admin {
         let mine = crate::users::model::department_ids_of(conn, scope.workspace_id, scope.user_id)?;
@@ -179,7 +187,7 @@ fn form_choices(conn: &mut PgConnection, scope: &CampaignScope) -> QueryResult<C
 
 async fn new_page(ctx: &Ctx, state: &AppState, scope: CampaignScope, form: CampaignForm, errors: FormErrors, status: StatusCode) -> Result<HttpResponse, AppError> {
     let (departments, senders) = db::run(&state.pool, move |conn| Ok(form_choices(conn, &scope)?)).await?;
-    let page = NewPage { layout: ctx.layout("New campaign", "campaigns"), form, errors, departments, senders, department_required: scope.role != Role::Admin };
+    let page = NewPage { layout: ctx.layout("New campaign", "campaigns"), editing: None, form, errors, departments, senders, department_required: scope.role != Role::Admin };
     respond(&ctx.meta.htmx, status, &page)
 }
 
@@ -189,15 +197,15 @@ pub async fn new_campaign_form(ctx: Ctx, state: Data<AppState>) -> Result<HttpRe
 }
 
 /// A checked campaign, ready to insert.
-struct NewCampaign {
-    name: String,
-    channels: Vec<String>,
-    departments: Vec<i64>,
-    whatsapp_from: Option<String>,
+pub(crate) struct NewCampaign {
+    pub name: String,
+    pub channels: Vec<String>,
+    pub departments: Vec<i64>,
+    pub whatsapp_from: Option<String>,
 }
 
 /// Every field checked before anything is written; errors by field.
-fn validate(conn: &mut PgConnection, scope: &CampaignScope, form: &CampaignForm) -> QueryResult<Result<NewCampaign, FormErrors>> {
+pub(crate) fn validate(conn: &mut PgConnection, scope: &CampaignScope, form: &CampaignForm) -> QueryResult<Result<NewCampaign, FormErrors>> {
     let mut errors = FormErrors::default();
     let name = errors.take("name", forms::required_text(&form.name, "Name", 200));
     let mut channels: Vec<String> = Vec::new();
@@ -334,6 +342,8 @@ struct ShowPage {
     attached: i64,
     opt_outs: OptOuts,
     batches: Vec<BatchRow>,
+    /// Flow answers held while paused (sent on resume).
+    held: i64,
 }
 crate::pages!(ShowPage);
 
@@ -359,6 +369,15 @@ impl ShowPage {
     fn open(&self) -> bool {
         self.campaign.status != CampaignStatus::Completed
     }
+    fn draft(&self) -> bool {
+        self.campaign.status == CampaignStatus::Draft
+    }
+    fn held_text(&self) -> String {
+        match self.held {
+            1 => "1 flow answer came in while the campaign was paused: its next step is sent when you resume.".into(),
+            n => format!("{} flow answers came in while the campaign was paused: their next steps are sent when you resume.", thousands(n)),
+        }
+    }
     /// The channels a new batch may be made for, as (path segment, label).
     fn new_batch_links(&self) -> Vec<(&'static str, &'static str)> {
         let label = |c: BatchChannel| match c {
@@ -374,7 +393,7 @@ pub async fn show_campaign(ctx: Ctx, state: Data<AppState>, id: Path<i64>) -> Re
     let scope = CampaignScope::of(&ctx)?;
     let id = id.into_inner();
     let zone = ctx.zone();
-    let (campaign, departments, attached, opt_outs, batches, awaiting) = db::run(&state.pool, move |conn| {
+    let (campaign, departments, attached, opt_outs, batches, awaiting, held) = db::run(&state.pool, move |conn| {
         let campaign = scope.find(conn, id)?;
         let w = scope.workspace_id;
         let departments: Vec<String> = campaign_departments::table
@@ -399,7 +418,8 @@ pub async fn show_campaign(ctx: Ctx, state: Data<AppState>, id: Path<i64>) -> Re
             .load::<(i64, String, String, String, chrono::DateTime<chrono::Utc>)>(conn)?;
         let ids: Vec<i64> = batches.iter().map(|b| b.0).collect();
         let awaiting = awaiting_by_batch(conn, w, &ids)?;
-        Ok((campaign, departments, attached, opt_outs, batches, awaiting))
+        let held = if campaign.status == CampaignStatus::Paused { crate::campaigns::flow_replies::held_count(conn, w, id)? } else { 0 };
+        Ok((campaign, departments, attached, opt_outs, batches, awaiting, held))
     })
     .await?;
     let batches = batches
@@ -409,7 +429,7 @@ pub async fn show_campaign(ctx: Ctx, state: Data<AppState>, id: Path<i64>) -> Re
             BatchRow { id, channel, mode, status, send_at: zone.time(send_at), state }
         })
         .collect();
-    let page = ShowPage { layout: ctx.layout(campaign.name.clone(), "campaigns"), campaign, departments, attached, opt_outs, batches };
+    let page = ShowPage { layout: ctx.layout(campaign.name.clone(), "campaigns"), campaign, departments, attached, opt_outs, batches, held };
     respond(&ctx.meta.htmx, StatusCode::OK, &page)
 }
 
@@ -482,25 +502,36 @@ async fn transition(ctx: Ctx, state: Data<AppState>, id: i64, t: Transition, bac
                 _ => diesel::update(target).set((campaigns::status.eq(next.as_str()), campaigns::updated_at.eq(now))).execute(tx)?,
             };
             let (batches, recipients) = if next == CampaignStatus::Completed { cancel_rest(tx, w, id)? } else { (0, 0) };
+            let mut held_sent = 0;
             if next == CampaignStatus::Active {
-                // Resuming: the batches with queued recipients go on where they stopped.
+                // Resuming: the batches with queued recipients go on where they stopped, and
+                // the flow taps held while paused get their next steps (issue 19 item 8).
                 crate::campaigns::dispatch::resume(tx, w, id)?;
+                held_sent = crate::campaigns::flow_replies::send_held(tx, w, id, &entry.actor)?;
+            }
+            if next == CampaignStatus::Completed {
+                crate::campaigns::flow_replies::drop_held(tx, w, id)?;
             }
             let mut after = json!({ "status": next.as_str() });
+            if held_sent > 0 {
+                after["held_steps_sent"] = json!(held_sent);
+            }
             if next == CampaignStatus::Completed {
                 after["batches_cancelled"] = json!(batches);
                 after["recipients_cancelled"] = json!(recipients);
             }
             audit::record(tx, &entry.before(json!({ "status": current.as_str(), "name": campaign.name })).after(after))?;
-            Ok::<_, AppError>((next, batches, recipients))
+            Ok::<_, AppError>((next, batches, recipients, held_sent))
         })
     })
     .await?;
     let message = match cancelled {
-        (CampaignStatus::Active, ..) => "Campaign started.".to_string(),
+        (CampaignStatus::Active, _, _, 0) => "Campaign started.".to_string(),
+        (CampaignStatus::Active, _, _, 1) => "Campaign started: the flow step answered while it was paused is sent.".to_string(),
+        (CampaignStatus::Active, _, _, n) => format!("Campaign started: the {n} flow steps answered while it was paused are sent."),
         (CampaignStatus::Paused, ..) => "Campaign paused: no new messages go out until you resume it.".to_string(),
-        (_, 0, _) => "Campaign completed.".to_string(),
-        (_, b, r) => format!("Campaign completed: {b} batch{} and {} queued message{} cancelled.", if b == 1 { "" } else { "es" }, thousands(r), if r == 1 { "" } else { "s" }),
+        (_, 0, _, _) => "Campaign completed.".to_string(),
+        (_, b, r, _) => format!("Campaign completed: {b} batch{} and {} queued message{} cancelled.", if b == 1 { "" } else { "es" }, thousands(r), if r == 1 { "" } else { "s" }),
     };
     flash::success(&ctx.session, message);
     Ok(see_other(&back_to(id, back)))

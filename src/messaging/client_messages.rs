@@ -63,7 +63,7 @@ pub fn approved_templates(conn: &mut PgConnection, workspace_id: i64) -> QueryRe
         .load(conn)
 }
 
-fn find_template(conn: &mut PgConnection, workspace_id: i64, id: i64) -> QueryResult<Option<TemplateChoice>> {
+pub fn find_template(conn: &mut PgConnection, workspace_id: i64, id: i64) -> QueryResult<Option<TemplateChoice>> {
     whatsapp_templates::table
         .filter(whatsapp_templates::workspace_id.eq(workspace_id))
         .filter(whatsapp_templates::id.eq(id))

@@ -12,7 +12,7 @@ use switchboard::users::role::Role;
 
 use crate::messaging_send::{CLIENT_PHONE, PUBLIC_URL, Setup, WHATSAPP_FROM, add_template, on_fake, setup_with, sql, text, wait_for};
 use crate::support::fake_twilio::{ACCOUNT_SID, AUTH_TOKEN, twilio_signature};
-use crate::support::{TestApp, location, spawn_app_on_with};
+use crate::support::{Browser, TestApp, location, spawn_app_on_with};
 
 const BEN_PHONE: &str = "+14155550125";
 
@@ -243,7 +243,7 @@ async fn a_button_tap_sends_the_step_it_leads_to_once_and_an_end_button_sends_no
 }
 
 #[tokio::test]
-async fn a_tap_while_the_campaign_is_paused_is_recorded_and_sends_nothing_and_text_or_unknown_taps_move_no_one() {
+async fn a_tap_while_the_campaign_is_paused_is_held_and_sent_once_on_resume_and_text_or_unknown_taps_move_no_one() {
     let s = setup_with(true, |c| c.job_workers = 1).await;
     let ws = s.workspace_id;
     let c = campaign(&s.app, ws);
@@ -268,14 +268,59 @@ async fn a_tap_while_the_campaign_is_paused_is_recorded_and_sends_nothing_and_te
     assert_eq!(s.app.count("SELECT count(*) FROM campaign_flow_answers"), 0);
     assert_eq!(s.app.count(&outbound), 1);
 
-    // Paused: the answer is recorded, nothing is sent, and resuming does not send it later.
-    sql(&s.app, &format!("UPDATE campaigns SET status = 'paused' WHERE id = {c}"));
+    // Paused: the answer is recorded and held, nothing is sent, and the campaign page says so.
+    let r = s.browser.post(&format!("/campaigns/{c}/pause"), &[]).await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
     assert_eq!(post_inbound(&s.app.base, &key, &tap("SMtap1", CLIENT_PHONE, "yes", "Yes please", &sid)).await, StatusCode::OK);
-    sql(&s.app, &format!("UPDATE campaigns SET status = 'active' WHERE id = {c}"));
-    assert_eq!(post_inbound(&s.app.base, &key, &tap("SMtap2", CLIENT_PHONE, "yes", "Yes please", &sid)).await, StatusCode::OK);
-    assert_eq!(text(&s.app, &format!("SELECT concat_ws('|', step_key, button, next_step, sent_message_id IS NULL) FROM campaign_flow_answers WHERE batch_id = {b}")), "s1|yes|s2|t");
     assert_eq!(s.app.count(&outbound), 1);
-    assert_eq!(text(&s.app, &format!("SELECT flow_step FROM campaign_recipients WHERE batch_id = {b}")), "s1");
-    assert_eq!(step_counts(&s.app, b).0, "step:s1=1");
-    assert_eq!(s.fake.sends_to(&format!("whatsapp:{CLIENT_PHONE}")), 1);
+    assert_eq!(text(&s.app, &format!("SELECT concat_ws('|', step_key, button, next_step, sent_message_id IS NULL, held_at IS NOT NULL) FROM campaign_flow_answers WHERE batch_id = {b}")), "s1|yes|s2|t|t");
+    let html = s.browser.get_html(&format!("/campaigns/{c}")).await;
+    assert!(html.contains("1 flow answer came in while the campaign was paused: its next step is sent when you resume."), "{html}");
+
+    // Resume, double-clicked, the two clicks taken by two instances at once: the held step
+    // goes out once.
+    let other = spawn_app_on_with(s.app.database_url.clone(), |c| {
+        on_fake(c, &s.fake);
+        c.job_workers = 0;
+    })
+    .await;
+    let twin = Browser { base: other.base.clone(), client: s.browser.client.clone(), jar: s.browser.jar.clone() };
+    let start = format!("/campaigns/{c}/start");
+    let (one, two) = tokio::join!(s.browser.post(&start, &[]), twin.post(&start, &[]));
+    let mut statuses = [one.status().as_u16(), two.status().as_u16()];
+    statuses.sort_unstable();
+    assert_eq!(statuses, [303, 409], "one resume; the other is told the campaign is already running");
+    // A second tap on the same message after resuming changes nothing.
+    assert_eq!(post_inbound(&s.app.base, &key, &tap("SMtap2", CLIENT_PHONE, "yes", "Yes please", &sid)).await, StatusCode::OK);
+    wait_for(&s.app, &format!("EXISTS (SELECT 1 FROM messages WHERE batch_id = {b} AND template_id = {details} AND provider_id IS NOT NULL)")).await;
+    assert_eq!(s.app.count(&outbound), 2);
+    assert_eq!(text(&s.app, &format!("SELECT concat_ws('|', step_key, button, next_step, sent_message_id IS NULL, held_at IS NULL) FROM campaign_flow_answers WHERE batch_id = {b}")), "s1|yes|s2|f|t");
+    assert_eq!(text(&s.app, &format!("SELECT flow_step FROM campaign_recipients WHERE batch_id = {b}")), "s2");
+    assert_eq!(step_counts(&s.app, b).0, "step:s1=1,step:s2=1");
+    assert_eq!(s.fake.sends_to(&format!("whatsapp:{CLIENT_PHONE}")), 2);
+    assert_eq!(s.fake.messages().last().and_then(|m| m.content_sid.clone()).as_deref(), Some("HXdetails"));
+    assert_eq!(s.app.count("SELECT count(*) FROM audit_logs WHERE action = 'campaigns.flow_step_sent' AND actor_kind = 'user' AND after->>'step' = 's2'"), 1);
+    assert_eq!(s.app.count("SELECT count(*) FROM audit_logs WHERE action = 'campaigns.started' AND after->>'held_steps_sent' = '1'"), 1);
+    let html = s.browser.get_html(&format!("/campaigns/{c}")).await;
+    assert!(!html.contains("while the campaign was paused"), "{html}");
+}
+
+#[tokio::test]
+async fn a_tap_while_the_campaign_is_completed_is_recorded_and_never_sent() {
+    let s = setup_with(true, |c| c.job_workers = 1).await;
+    let ws = s.workspace_id;
+    let c = campaign(&s.app, ws);
+    attach(&s.app, ws, c, s.client_id);
+    let (ask, details, _) = templates(&s.app, ws);
+    let ready = flow(&s.app, ws, "Spring flow", &ready_steps(ask, details));
+    let b = batch_of(&flow_batch(&s, c, ready, &[("var_1", "name"), ("var_2", "Friday")]).await, c);
+    wait_for(&s.app, &format!("EXISTS (SELECT 1 FROM campaign_batches WHERE id = {b} AND status = 'done')")).await;
+    let key = text(&s.app, &format!("SELECT webhook_key FROM workspaces WHERE id = {ws}"));
+    let sid = sid_of(&s.app, b, s.client_id);
+    // Paused, tapped, then completed: the held answer is dropped, never sent.
+    assert_eq!(s.browser.post(&format!("/campaigns/{c}/pause"), &[]).await.status(), StatusCode::SEE_OTHER);
+    assert_eq!(post_inbound(&s.app.base, &key, &tap("SMtap1", CLIENT_PHONE, "yes", "Yes please", &sid)).await, StatusCode::OK);
+    assert_eq!(s.browser.post(&format!("/campaigns/{c}/complete"), &[]).await.status(), StatusCode::SEE_OTHER);
+    assert_eq!(text(&s.app, &format!("SELECT concat_ws('|', next_step, sent_message_id IS NULL, held_at IS NULL) FROM campaign_flow_answers WHERE batch_id = {b}")), "s2|t|t");
+    assert_eq!(s.app.count(&format!("SELECT count(*) FROM messages WHERE client_id = {} AND direction = 'outbound'", s.client_id)), 1);
 }

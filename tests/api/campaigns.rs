@@ -457,15 +457,28 @@ async fn every_campaign_route_is_404_for_another_workspaces_or_departments_campa
     let foreign = campaign(&app, stranger.workspace_id, "Foreign", "active", &[]);
     let outsider = app.browser();
     assert_eq!(outsider.login("boss@else.test", crate::support::PASSWORD).await.status(), StatusCode::SEE_OTHER);
-    let gets = |id: i64| vec![format!("/campaigns/{id}"), format!("/campaigns/{id}/attach-clients?mode=all")];
-    let posts = |id: i64| vec![format!("/campaigns/{id}/start"), format!("/campaigns/{id}/pause"), format!("/campaigns/{id}/complete"), format!("/campaigns/{id}/attach-clients")];
+    let gets = |id: i64| vec![format!("/campaigns/{id}"), format!("/campaigns/{id}/attach-clients?mode=all"), format!("/campaigns/{id}/edit"), format!("/campaigns/{id}/clients")];
+    let posts = |id: i64| {
+        vec![
+            format!("/campaigns/{id}/start"),
+            format!("/campaigns/{id}/pause"),
+            format!("/campaigns/{id}/complete"),
+            format!("/campaigns/{id}/attach-clients"),
+            format!("/campaigns/{id}"),
+            format!("/campaigns/{id}/delete"),
+            format!("/campaigns/{id}/duplicate"),
+            format!("/campaigns/{id}/test-send"),
+            format!("/campaigns/{id}/clients/{}/remove", me.id),
+        ]
+    };
     let before = crate::walk::fingerprint(&app);
     for (who, id) in [(&manager, other_dept), (&outsider, other_dept)] {
         for path in gets(id) {
             assert_eq!(who.get(&path).await.status(), StatusCode::NOT_FOUND, "{path}");
         }
         for path in posts(id) {
-            assert_eq!(who.post(&path, &[("mode", "all")]).await.status(), StatusCode::NOT_FOUND, "{path}");
+            let r = who.post(&path, &[("mode", "all"), ("name", "Renamed"), ("channels", "sms"), ("confirm", "yes"), ("phone", "+14155550177")]).await;
+            assert_eq!(r.status(), StatusCode::NOT_FOUND, "{path}");
         }
     }
     for path in gets(foreign) {
@@ -569,4 +582,270 @@ async fn a_manager_neither_sees_nor_runs_a_campaign_whose_audience_holds_clients
     sql(&app, &format!("DELETE FROM client_departments WHERE client_id = {insider}"));
     assert_eq!(manager.get(&format!("/campaigns/{fine}")).await.status(), StatusCode::NOT_FOUND);
     assert_eq!(admin.get(&format!("/campaigns/{fine}")).await.status(), StatusCode::OK);
+}
+
+/// A batch of the campaign straight in the database, with recipients (client, status).
+fn batch_with(app: &TestApp, w: i64, campaign: i64, channel: &str, recipients: &[(i64, &str)]) -> i64 {
+    let b = insert_id(app, &format!("INSERT INTO campaign_batches (workspace_id, campaign_id, channel, mode, body) VALUES ({w}, {campaign}, '{channel}', 'text', 'Hi') RETURNING id"));
+    for (client, status) in recipients {
+        sql(app, &format!("INSERT INTO campaign_recipients (workspace_id, batch_id, client_id, status) VALUES ({w}, {b}, {client}, '{status}')"));
+    }
+    b
+}
+
+#[tokio::test]
+async fn a_draft_is_edited_with_the_new_campaign_forms_checks_and_only_while_it_is_a_draft() {
+    let app = spawn_app().await;
+    let (admin, me) = app.signed_in(Role::Admin).await;
+    let w = me.workspace_id;
+    connect_twilio(&app, w);
+    let sales = department(&app, w, "Sales");
+    let support = department(&app, w, "Support");
+    let id = campaign(&app, w, "Spring", "draft", &[sales]);
+
+    let form = admin.get_html(&format!("/campaigns/{id}/edit")).await;
+    assert!(form.contains("value=\"Spring\"") && form.contains(&format!("action=\"/campaigns/{id}\"")) && form.contains("Save changes"), "{form}");
+    assert!(form.contains(&format!("value=\"{sales}\" checked")), "the departments are ticked: {form}");
+    assert!(admin.get_html(&format!("/campaigns/{id}")).await.contains(&format!("href=\"/campaigns/{id}/edit\"")));
+
+    // The new-campaign form's checks; nothing written while a field is wrong.
+    let r = admin.post(&format!("/campaigns/{id}"), &[("name", " "), ("channels", "fax")]).await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let html = r.text().await.unwrap();
+    assert!(html.contains("Name is required.") && html.contains("Choose channels from the list"), "{html}");
+    let r = admin.post(&format!("/campaigns/{id}"), &[("name", "Summer"), ("channels", "whatsapp")]).await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(r.text().await.unwrap().contains("Choose the WhatsApp number to send from."));
+    assert_eq!(app.count(&format!("SELECT count(*) FROM campaigns WHERE id = {id} AND name = 'Spring'")), 1);
+
+    let (s, p) = (support.to_string(), SENDER.to_string());
+    let r = admin.post(&format!("/campaigns/{id}"), &[("name", "Summer"), ("channels", "whatsapp"), ("whatsapp_from", &p), ("department_ids", &s)]).await;
+    assert_redirects_to(&r, &format!("/campaigns/{id}"));
+    assert_eq!(app.count(&format!("SELECT count(*) FROM campaigns WHERE id = {id} AND name = 'Summer' AND channels = ARRAY['whatsapp'] AND whatsapp_from = '{SENDER}' AND status = 'draft'")), 1);
+    assert_eq!(app.count(&format!("SELECT count(*) FROM campaign_departments WHERE campaign_id = {id} AND department_id = {support}")), 1);
+    assert_eq!(app.count(&format!("SELECT count(*) FROM campaign_departments WHERE campaign_id = {id}")), 1, "the departments are replaced");
+    assert_eq!(app.count(&format!("SELECT count(*) FROM audit_logs WHERE action = 'campaigns.updated' AND entity_id = '{id}' AND before->>'name' = 'Spring' AND after->>'name' = 'Summer'")), 1);
+    assert!(admin.get_html("/audit-logs").await.contains("edited campaign <strong>Summer</strong> (renamed from <strong>Spring</strong>)"));
+
+    // A channel with a batch stays.
+    batch_with(&app, w, id, "whatsapp", &[]);
+    let r = admin.post(&format!("/campaigns/{id}"), &[("name", "Summer"), ("channels", "sms"), ("department_ids", &s)]).await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(r.text().await.unwrap().contains("This campaign has a WhatsApp batch, so WhatsApp stays among its channels."));
+
+    // Started: no longer editable.
+    sql(&app, &format!("UPDATE campaigns SET status = 'active' WHERE id = {id}"));
+    let r = admin.get(&format!("/campaigns/{id}/edit")).await;
+    assert_eq!(r.status(), StatusCode::CONFLICT);
+    assert!(r.text().await.unwrap().contains("Only a draft can be edited: this campaign is active."));
+    let r = admin.post(&format!("/campaigns/{id}"), &[("name", "Autumn"), ("channels", "whatsapp"), ("whatsapp_from", &p), ("department_ids", &s)]).await;
+    assert_eq!(r.status(), StatusCode::CONFLICT);
+    assert_eq!(app.count("SELECT count(*) FROM campaigns WHERE name = 'Autumn'"), 0);
+    assert!(!admin.get_html(&format!("/campaigns/{id}")).await.contains(&format!("href=\"/campaigns/{id}/edit\"")));
+
+    // A manager edits their own department's draft, and only into their departments.
+    let (manager, manager_user) = app.signed_in(Role::Manager).await;
+    switchboard::users::model::set_departments(&mut app.conn(), w, manager_user.id, &[sales]).unwrap();
+    let theirs = campaign(&app, w, "Sales draft", "draft", &[sales]);
+    let both = format!("{sales}");
+    let r = manager.post(&format!("/campaigns/{theirs}"), &[("name", "Sales draft"), ("channels", "sms"), ("department_ids", &both), ("department_ids", &s)]).await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(r.text().await.unwrap().contains("Choose only your own departments."));
+    let r = manager.post(&format!("/campaigns/{theirs}"), &[("name", "Sales SMS"), ("channels", "sms"), ("department_ids", &both)]).await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert_eq!(app.count(&format!("SELECT count(*) FROM campaigns WHERE id = {theirs} AND name = 'Sales SMS'")), 1);
+}
+
+#[tokio::test]
+async fn a_draft_without_batches_is_deleted_once_confirmed_and_anything_else_is_409_with_the_reason() {
+    let app = spawn_app().await;
+    let (admin, me) = app.signed_in(Role::Admin).await;
+    let w = me.workspace_id;
+    let sales = department(&app, w, "Sales");
+    let amara = client(&app, w, "Amara", "warm", &[], None);
+    let id = campaign(&app, w, "Wrong draft", "draft", &[sales]);
+    sql(&app, &format!("INSERT INTO campaign_clients (workspace_id, campaign_id, client_id) VALUES ({w}, {id}, {amara})"));
+    let page = admin.get_html(&format!("/campaigns/{id}")).await;
+    assert!(page.contains(&format!("action=\"/campaigns/{id}/delete\"")) && page.contains("Yes, delete this draft"), "{page}");
+
+    // Not confirmed: refused, nothing deleted.
+    let r = admin.post(&format!("/campaigns/{id}/delete"), &[]).await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(r.text().await.unwrap().contains("Tick “Yes, delete this draft” to delete it."));
+    assert_eq!(app.count(&format!("SELECT count(*) FROM campaigns WHERE id = {id}")), 1);
+
+    // A started campaign, and a draft with a batch: 409 with the reason.
+    let started = campaign(&app, w, "Started", "active", &[]);
+    let r = admin.post(&format!("/campaigns/{started}/delete"), &[("confirm", "yes")]).await;
+    assert_eq!(r.status(), StatusCode::CONFLICT);
+    assert!(r.text().await.unwrap().contains("Only a draft can be deleted: this campaign is active."));
+    let batched = campaign(&app, w, "Batched", "draft", &[]);
+    batch_with(&app, w, batched, "sms", &[(amara, "queued")]);
+    let r = admin.post(&format!("/campaigns/{batched}/delete"), &[("confirm", "yes")]).await;
+    assert_eq!(r.status(), StatusCode::CONFLICT);
+    assert!(r.text().await.unwrap().contains("This draft has 1 batch, so it cannot be deleted: complete it instead."));
+    assert_eq!(app.count(&format!("SELECT count(*) FROM campaigns WHERE id IN ({started}, {batched})")), 2);
+
+    let r = admin.post(&format!("/campaigns/{id}/delete"), &[("confirm", "yes")]).await;
+    assert_redirects_to(&r, "/campaigns");
+    assert_eq!(app.count(&format!("SELECT count(*) FROM campaigns WHERE id = {id}")), 0);
+    assert_eq!(app.count(&format!("SELECT count(*) FROM campaign_clients WHERE campaign_id = {id}")), 0);
+    assert_eq!(app.count(&format!("SELECT count(*) FROM clients WHERE id = {amara}")), 1, "the clients stay");
+    assert_eq!(app.count(&format!("SELECT count(*) FROM audit_logs WHERE action = 'campaigns.deleted' AND entity_id = '{id}' AND before->>'name' = 'Wrong draft' AND (before->>'clients')::int = 1")), 1);
+    assert!(admin.get_html("/campaigns").await.contains("Campaign “Wrong draft” deleted."));
+    assert!(admin.get_html("/audit-logs").await.contains("deleted draft campaign <strong>Wrong draft</strong>"));
+    assert_eq!(admin.post(&format!("/campaigns/{id}/delete"), &[("confirm", "yes")]).await.status(), StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn duplicating_copies_settings_departments_and_audience_into_a_new_draft_never_its_batches_or_counters() {
+    let app = spawn_app().await;
+    let (admin, me) = app.signed_in(Role::Admin).await;
+    let w = me.workspace_id;
+    let sales = department(&app, w, "Sales");
+    let (amara, ben) = (client(&app, w, "Amara", "warm", &[], None), client(&app, w, "Ben", "warm", &[], None));
+    let source = campaign(&app, w, "Spring", "completed", &[sales]);
+    sql(&app, &format!("UPDATE campaigns SET whatsapp_from = '{SENDER}', started_at = now(), completed_at = now() WHERE id = {source}"));
+    sql(&app, &format!("INSERT INTO campaign_clients (workspace_id, campaign_id, client_id) VALUES ({w}, {source}, {amara}), ({w}, {source}, {ben})"));
+    batch_with(&app, w, source, "whatsapp", &[(amara, "delivered"), (ben, "failed")]);
+
+    // Twice with the same form (a double click): one copy.
+    let token = crate::double_submit::form_token(&admin, &format!("/campaigns/{source}"), &format!("/campaigns/{source}/duplicate")).await;
+    let r = admin.post(&format!("/campaigns/{source}/duplicate"), &[("form_token", &token)]).await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let copy = campaign_id_of(&r);
+    let html = admin.get_html(&format!("/campaigns/{copy}")).await;
+    assert!(html.contains("Copied as a new draft with the same settings and 2 clients; batches and messages are not copied."), "{html}");
+    let again = admin.post(&format!("/campaigns/{source}/duplicate"), &[("form_token", &token)]).await;
+    assert_redirects_to(&again, &format!("/campaigns/{copy}"));
+    assert_eq!(app.count("SELECT count(*) FROM campaigns"), 2);
+
+    assert_eq!(
+        app.count(&format!(
+            "SELECT count(*) FROM campaigns WHERE id = {copy} AND workspace_id = {w} AND name = 'Copy of Spring' AND status = 'draft' AND channels = ARRAY['whatsapp', 'sms'] \
+             AND whatsapp_from = '{SENDER}' AND started_at IS NULL AND completed_at IS NULL AND created_by = {}",
+            me.id
+        )),
+        1
+    );
+    assert_eq!(attached(&app, copy), attached(&app, source));
+    assert_eq!(app.count(&format!("SELECT count(*) FROM campaign_departments WHERE campaign_id = {copy} AND department_id = {sales}")), 1);
+    assert_eq!(app.count(&format!("SELECT count(*) FROM campaign_batches WHERE campaign_id = {copy}")), 0, "no batches, so no recipients, messages or counters");
+    assert_eq!(app.count(&format!("SELECT count(*) FROM campaign_batches WHERE campaign_id = {source}")), 1, "the source keeps its own");
+    assert_eq!(app.count(&format!("SELECT count(*) FROM audit_logs WHERE action = 'campaigns.duplicated' AND entity_id = '{copy}' AND (after->>'source_id')::bigint = {source}")), 1);
+    assert!(admin.get_html("/audit-logs").await.contains("copied campaign <strong>Spring</strong> as draft <strong>Copy of Spring</strong> (2 clients)"));
+}
+
+#[tokio::test]
+async fn the_audience_is_listed_50_a_page_searchable_and_a_client_is_removed_only_until_a_message_went_to_them() {
+    let app = spawn_app().await;
+    let (admin, me) = app.signed_in(Role::Admin).await;
+    let w = me.workspace_id;
+    let id = campaign(&app, w, "Spring", "active", &[]);
+    sql(&app, &format!(
+        "INSERT INTO clients (workspace_id, name, phone) SELECT {w}, 'Client ' || lpad(n::text, 2, '0'), '+1415555' || lpad(n::text, 4, '0') FROM generate_series(1, 55) n"
+    ));
+    sql(&app, &format!("INSERT INTO campaign_clients (workspace_id, campaign_id, client_id) SELECT {w}, {id}, id FROM clients WHERE workspace_id = {w}"));
+    let outside = client(&app, w, "Not attached", "warm", &[], None);
+    let by_name = |n: &str| app.count(&format!("SELECT id FROM clients WHERE workspace_id = {w} AND name = '{n}'"));
+    let rows = |html: &str| html.matches("<tr data-client=").count();
+
+    let page = admin.get_html(&format!("/campaigns/{id}")).await;
+    assert!(page.contains(&format!("href=\"/campaigns/{id}/clients\"")), "{page}");
+    let one = admin.get_html(&format!("/campaigns/{id}/clients")).await;
+    assert_eq!(rows(&one), 50, "50 a page");
+    assert!(one.contains("Client 01") && one.contains("Client 50") && !one.contains("Client 51"), "by name");
+    assert!(one.contains(&format!("href=\"/campaigns/{id}/clients?page=2\"")), "{one}");
+    let two = admin.get_html(&format!("/campaigns/{id}/clients?page=2")).await;
+    assert_eq!(rows(&two), 5);
+    let found = admin.get_html(&format!("/campaigns/{id}/clients?q=client+07")).await;
+    assert_eq!(rows(&found), 1, "{found}");
+    assert!(found.contains("Client 07"));
+    let by_phone = admin.get_html(&format!("/campaigns/{id}/clients?q=%2B1+415+555+0033")).await;
+    assert_eq!(rows(&by_phone), 1, "{by_phone}");
+    assert!(by_phone.contains("Client 33"));
+    assert_eq!(rows(&admin.get_html(&format!("/campaigns/{id}/clients?q=nobody")).await), 0);
+
+    // Client 01 was sent the batch's message; Client 02 is still queued.
+    let (sent, queued) = (by_name("Client 01"), by_name("Client 02"));
+    let b = batch_with(&app, w, id, "sms", &[(sent, "delivered"), (queued, "queued")]);
+    let list = admin.get_html(&format!("/campaigns/{id}/clients")).await;
+    assert!(!list.contains(&format!("/campaigns/{id}/clients/{sent}/remove")) && list.contains("Sent: stays"), "{list}");
+    assert!(list.contains(&format!("/campaigns/{id}/clients/{queued}/remove")));
+    let r = admin.post(&format!("/campaigns/{id}/clients/{sent}/remove"), &[]).await;
+    assert_eq!(r.status(), StatusCode::CONFLICT);
+    assert!(r.text().await.unwrap().contains("Client 01 was already sent a message of this campaign, so they stay in its audience"));
+    let r = admin.post(&format!("/campaigns/{id}/clients/{queued}/remove"), &[]).await;
+    assert_redirects_to(&r, &format!("/campaigns/{id}/clients"));
+    assert!(!attached(&app, id).contains(&queued) && attached(&app, id).contains(&sent));
+    assert_eq!(app.count(&format!("SELECT count(*) FROM campaign_recipients WHERE batch_id = {b} AND client_id = {queued} AND status = 'cancelled' AND error_message = 'Removed from the audience.'")), 1);
+    assert_eq!(app.count(&format!("SELECT coalesce(sum(n), 0) FROM campaign_batch_counts WHERE batch_id = {b} AND key = 'queued'")), 0, "the counters follow");
+    assert_eq!(app.count(&format!("SELECT count(*) FROM audit_logs WHERE action = 'campaigns.audience_removed' AND entity_id = '{id}' AND (after->>'client_id')::bigint = {queued}")), 1);
+    assert!(admin.get_html(&format!("/campaigns/{id}/clients")).await.contains("Client 02 removed from the audience; their queued message is cancelled."));
+    assert!(admin.get_html("/audit-logs").await.contains("removed <strong>Client 02</strong> from campaign <strong>Spring</strong>"));
+    // A client not attached, or no longer: 404. A completed campaign: 409.
+    assert_eq!(admin.post(&format!("/campaigns/{id}/clients/{outside}/remove"), &[]).await.status(), StatusCode::NOT_FOUND);
+    assert_eq!(admin.post(&format!("/campaigns/{id}/clients/{queued}/remove"), &[]).await.status(), StatusCode::NOT_FOUND);
+    sql(&app, &format!("UPDATE campaigns SET status = 'completed' WHERE id = {id}"));
+    let r = admin.post(&format!("/campaigns/{id}/clients/{}/remove", by_name("Client 03")), &[]).await;
+    assert_eq!(r.status(), StatusCode::CONFLICT);
+    assert!(r.text().await.unwrap().contains("The campaign is completed, so its audience stays as it was."));
+    // Another workspace's campaign is 404.
+    let stranger = app.create_user("Elsewhere", "boss@else.test", Role::Admin);
+    let foreign = campaign(&app, stranger.workspace_id, "Foreign", "draft", &[]);
+    assert_eq!(admin.get(&format!("/campaigns/{foreign}/clients")).await.status(), StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn a_test_send_goes_to_the_typed_phone_through_the_send_path_and_is_not_counted_in_the_campaign() {
+    use crate::messaging_send::{WHATSAPP_FROM, add_template, configure, setup_with, text, wait_for};
+    let s = setup_with(false, |c| c.job_workers = 1).await;
+    let (app, admin, w) = (&s.app, &s.browser, s.workspace_id);
+    let id = campaign(app, w, "Spring", "draft", &[]);
+    sql(app, &format!("INSERT INTO campaign_clients (workspace_id, campaign_id, client_id) VALUES ({w}, {id}, {})", s.client_id));
+    let path = format!("/campaigns/{id}/test-send");
+    let me = "+14155550177";
+    assert!(admin.get_html(&format!("/campaigns/{id}")).await.contains(&format!("action=\"{path}\"")));
+
+    let refused = |r: reqwest::Response, reason: &'static str| async move {
+        assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY, "{reason}");
+        let html = r.text().await.unwrap();
+        assert!(html.contains(reason), "{reason}: {html}");
+    };
+    refused(admin.post(&path, &[("phone", me)]).await, "This campaign has no WhatsApp or SMS batch yet").await;
+    let template = add_template(app, w, "HXhello", "hello", "Hi {{1}}, spring is here", "pending");
+    let batch = insert_id(
+        app,
+        &format!(
+            "INSERT INTO campaign_batches (workspace_id, campaign_id, channel, mode, template_id, variables, body, sender) \
+             VALUES ({w}, {id}, 'whatsapp', 'template', {template}, '{{\"1\": {{\"field\": \"name\"}}}}', '', '{WHATSAPP_FROM}') RETURNING id"
+        ),
+    );
+    sql(app, &format!("INSERT INTO campaign_recipients (workspace_id, batch_id, client_id, status) VALUES ({w}, {batch}, {}, 'queued')", s.client_id));
+    refused(admin.post(&path, &[("phone", "")]).await, "Type the phone number to send the test to.").await;
+    refused(admin.post(&path, &[("phone", "12")]).await, "not a phone number").await;
+    refused(admin.post(&path, &[("phone", me)]).await, "Twilio is not configured").await;
+    configure(app, w);
+    refused(admin.post(&path, &[("phone", me)]).await, "The template hello is not approved by WhatsApp (pending).").await;
+    assert_eq!(app.count("SELECT count(*) FROM messages"), 0, "nothing written while refused");
+    sql(app, &format!("UPDATE whatsapp_templates SET approval_status = 'approved' WHERE id = {template}"));
+
+    let r = admin.post(&path, &[("phone", me)]).await;
+    assert_redirects_to(&r, &format!("/campaigns/{id}"));
+    wait_for(app, "EXISTS (SELECT 1 FROM messages WHERE provider_id IS NOT NULL)").await;
+    let sent = s.fake.messages();
+    assert_eq!(sent.len(), 1);
+    let name = text(app, &format!("SELECT name FROM users WHERE workspace_id = {w}"));
+    assert_eq!(sent[0].to, format!("whatsapp:{me}"));
+    assert_eq!(sent[0].from, format!("whatsapp:{WHATSAPP_FROM}"));
+    assert_eq!(sent[0].content_sid.as_deref(), Some("HXhello"));
+    assert_eq!(sent[0].content_variables.as_deref(), Some(format!("{{\"1\":\"{name}\"}}").as_str()), "filled in with the sender's own name");
+    assert_eq!(app.count("SELECT count(*) FROM messages WHERE client_id IS NULL AND batch_id IS NULL AND direction = 'outbound'"), 1, "no client's, no batch's");
+    assert_eq!(app.count(&format!("SELECT coalesce(sum(n), 0) FROM campaign_batch_counts WHERE batch_id = {batch} AND key <> 'queued'")), 0, "not in the campaign's counters");
+    assert_eq!(app.count(&format!("SELECT count(*) FROM campaign_recipients WHERE batch_id = {batch} AND status = 'queued'")), 1);
+    assert_eq!(app.count(&format!("SELECT count(*) FROM campaigns WHERE id = {id} AND status = 'draft'")), 1);
+    assert_eq!(app.count(&format!("SELECT count(*) FROM audit_logs WHERE action = 'campaigns.test_sent' AND entity_id = '{id}' AND after->>'recipient' = '{me}'")), 1);
+    let page = admin.get_html(&format!("/campaigns/{id}")).await;
+    assert!(page.contains(&format!("Test message queued to {me}; it is not counted in the campaign.")), "{page}");
+    assert!(admin.get_html("/audit-logs").await.contains(&format!("sent a test of campaign <strong>Spring</strong> to <strong>{me}</strong>")));
 }

@@ -9,7 +9,7 @@ use crate::messaging_send::{setup, sql};
 use crate::support::{Browser, location};
 
 /// The `form_token` of the (post) form to `action` on the page at `path`.
-async fn form_token(browser: &Browser, path: &str, action: &str) -> String {
+pub async fn form_token(browser: &Browser, path: &str, action: &str) -> String {
     let html = browser.get_html(path).await;
     let needle = format!("action=\"{action}\"");
     let field = "name=\"form_token\" value=\"";

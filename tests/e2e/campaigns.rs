@@ -337,3 +337,88 @@ async fn a_whatsapp_template_batch_fills_to_delivered_and_a_throttled_one_pauses
     assert_eq!(chrome.csp_violations().await, Vec::<String>::new());
     chrome.finish().await;
 }
+
+/// Issue 19 item 16 in the browser: a draft edited, its audience listed, searched and
+/// trimmed, then duplicated, and the copy deleted after its confirmation.
+#[tokio::test]
+async fn edit_a_draft_trim_its_audience_duplicate_it_and_delete_the_copy() {
+    let app = spawn_app().await;
+    let admin = app.create_user_named("Acme", "ann@acme.test", "Ann Admin", Role::Admin);
+    let w = admin.workspace_id;
+    for statement in [
+        format!("INSERT INTO clients (workspace_id, name, phone) VALUES ({w}, 'Hot One', '+14155550101'), ({w}, 'Hot Two', '+14155550102'), ({w}, 'Cold Three', '+14155550103')"),
+        format!("INSERT INTO campaigns (workspace_id, name, channels) VALUES ({w}, 'Sprng sale', ARRAY['sms'])"),
+        format!("INSERT INTO campaign_clients (workspace_id, campaign_id, client_id) SELECT {w}, (SELECT max(id) FROM campaigns), id FROM clients WHERE workspace_id = {w}"),
+    ] {
+        run_sql(&app, &statement);
+    }
+    let campaign = app.count("SELECT max(id) FROM campaigns");
+    let chrome = Chrome::start().await;
+    chrome.sign_in(&app.base, "ann@acme.test", PASSWORD).await;
+
+    // Edit the draft: the typo in its name.
+    chrome.goto(&format!("{}/campaigns/{campaign}", app.base)).await;
+    chrome.wait_for_heading("Sprng sale").await;
+    chrome.click(&format!("#campaign-manage a[href='/campaigns/{campaign}/edit']")).await;
+    chrome.wait_for_heading("Edit “Sprng sale”").await;
+    chrome.fill("#campaign-name", "Spring sale").await;
+    chrome.click("form.campaign-form button[type=submit]").await;
+    chrome.wait_for_heading("Spring sale").await;
+    chrome.wait_for_text("#flash", "Campaign saved.").await;
+
+    // The audience: listed, searched, one removed.
+    chrome.click(&format!("#campaign-audience a[href='/campaigns/{campaign}/clients']")).await;
+    chrome.wait_for_heading("Audience of Spring sale").await;
+    let list = chrome.text("#campaign-audience-list").await;
+    assert!(list.contains("3 clients attached.") && list.contains("Cold Three") && list.contains("Hot Two"), "{list}");
+    chrome.fill("#audience-q", "cold").await;
+    chrome.click("#campaign-audience-list form[role=search] button").await;
+    for _ in 0..50 {
+        if !chrome.text("#campaign-audience-list").await.contains("Hot One") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let found = chrome.text("#campaign-audience-list table").await;
+    assert!(found.contains("Cold Three") && !found.contains("Hot One"), "{found}");
+    chrome.eval("window.confirm = () => true; return true;").await;
+    chrome.click("#campaign-audience-list tr[data-client] form button").await;
+    chrome.wait_for_text("#flash", "Cold Three removed from the audience.").await;
+    assert!(chrome.text("#campaign-audience-list").await.contains("2 clients attached."));
+    assert_eq!(app.count(&format!("SELECT count(*) FROM campaign_clients WHERE campaign_id = {campaign}")), 2);
+
+    // Duplicate it, then delete the copy (the box ticked first).
+    chrome.goto(&format!("{}/campaigns/{campaign}", app.base)).await;
+    chrome.wait_for_heading("Spring sale").await;
+    chrome.click(&format!("form[action='/campaigns/{campaign}/duplicate'] button")).await;
+    chrome.wait_for_heading("Copy of Spring sale").await;
+    chrome.wait_for_text("#flash", "Copied as a new draft with the same settings and 2 clients").await;
+    let copy = app.count("SELECT max(id) FROM campaigns");
+    assert!(copy != campaign);
+    assert!(chrome.text("#campaign-audience").await.contains("2 clients attached."));
+    for (width, height) in [(1366, 900), (390, 844)] {
+        chrome.client.set_window_size(width, height).await.expect("resize");
+        for (path, heading, name) in [
+            (format!("/campaigns/{copy}"), "Copy of Spring sale", "campaign-draft"),
+            (format!("/campaigns/{copy}/edit"), "Edit “Copy of Spring sale”", "campaign-edit"),
+            (format!("/campaigns/{copy}/clients"), "Audience of Copy of Spring sale", "campaign-audience"),
+        ] {
+            chrome.goto(&format!("{}{path}", app.base)).await;
+            chrome.wait_for_heading(heading).await;
+            let seen = chrome.eval(SIDEWAYS).await;
+            assert!(seen[0].as_i64() <= seen[1].as_i64(), "{path} scrolls sideways at {width}: {seen}");
+            chrome.screenshot(&format!("{name}-{width}")).await;
+            assert_eq!(chrome.axe_violations().await, Vec::<String>::new(), "{path} at {width}");
+        }
+    }
+    chrome.goto(&format!("{}/campaigns/{copy}", app.base)).await;
+    chrome.wait_for_heading("Copy of Spring sale").await;
+    chrome.click("#campaign-delete input[name=confirm]").await;
+    chrome.click("#campaign-delete button[type=submit]").await;
+    chrome.wait_for_heading("Campaigns").await;
+    chrome.wait_for_text("#flash", "Campaign “Copy of Spring sale” deleted.").await;
+    assert_eq!(app.count(&format!("SELECT count(*) FROM campaigns WHERE id = {copy}")), 0);
+    assert_eq!(app.count(&format!("SELECT count(*) FROM campaigns WHERE id = {campaign}")), 1);
+    assert_eq!(chrome.csp_violations().await, Vec::<String>::new());
+    chrome.finish().await;
+}
