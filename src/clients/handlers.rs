@@ -226,6 +226,8 @@ struct ClientFormPage {
     departments: Vec<Department>,
     statuses: [ClientStatus; 3],
     can_assign: bool,
+    /// An example number of the workspace's country, as its people write it (issue 19).
+    phone_example: String,
 }
 
 crate::pages!(ClientsPage, ClientFormPage, ClientShowPage);
@@ -326,8 +328,10 @@ async fn form_page(
     duplicate: Option<(i64, String)>,
 ) -> Result<HttpResponse, AppError> {
     let workspace_id = ctx.workspace_id();
-    let (users, departments) =
-        db::run(&state.pool, move |conn| Ok((users::list(conn, workspace_id)?, departments::list(conn, workspace_id)?))).await?;
+    let (users, departments, country) = db::run(&state.pool, move |conn| {
+        Ok((users::list(conn, workspace_id)?, departments::list(conn, workspace_id)?, workspaces::find(conn, workspace_id)?.default_country))
+    })
+    .await?;
     let title = if client_id.is_some() { "Edit client" } else { "New client" };
     let page = ClientFormPage {
         layout: ctx.layout(title, "clients"),
@@ -339,6 +343,7 @@ async fn form_page(
         departments,
         statuses: ClientStatus::ALL,
         can_assign: ctx.role() != Role::Agent,
+        phone_example: crate::clients::domain::example(&country).unwrap_or_else(|| "+14155550123".into()),
     };
     respond(&ctx.meta.htmx, status, &page)
 }
