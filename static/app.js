@@ -208,4 +208,34 @@
     var link = document.querySelector("#older-messages a");
     if (link && !link.dataset.asked) { link.dataset.asked = "1"; window.htmx.trigger(link, "chat:top"); }
   }, true);
+  // Copy fields (issue 19): a readonly field holds the whole value, selectable without
+  // script; with it, the field grows to show all of it and its Copy button appears.
+  function fitCopyField(field) {
+    field.style.height = "auto";
+    field.style.height = field.scrollHeight + 2 + "px";
+  }
+  function initCopyFields(root) {
+    root.querySelectorAll("button.copy-button[data-copy]").forEach(function (button) {
+      var field = document.getElementById(button.getAttribute("data-copy"));
+      if (!field || button.__copyReady) return;
+      button.__copyReady = true;
+      button.hidden = false;
+      fitCopyField(field);
+      button.addEventListener("click", function () {
+        field.focus();
+        field.select();
+        var done = function () { button.textContent = "Copied"; setTimeout(function () { button.textContent = "Copy"; }, 2000); };
+        var fallback = function () { if (document.execCommand && document.execCommand("copy")) done(); };
+        if (navigator.clipboard && navigator.clipboard.writeText) navigator.clipboard.writeText(field.value).then(done, fallback);
+        else fallback();
+      });
+    });
+  }
+  window.addEventListener("resize", function () { document.querySelectorAll("textarea.copy-link").forEach(fitCopyField); });
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", function () { initCopyFields(document); });
+  } else {
+    initCopyFields(document);
+  }
+  document.addEventListener("htmx:load", function (e) { if (e.target && e.target.querySelectorAll) initCopyFields(e.target); });
 })();

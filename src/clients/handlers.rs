@@ -467,6 +467,32 @@ pub struct Activity {
     pub notice: Option<String>,
     /// The `<details>` id left open: the form that was refused.
     pub open_form: &'static str,
+    /// What a refused send form held, shown in it again (issue 19: it came back empty).
+    pub typed: TypedMessage,
+}
+
+/// The send form's values as typed: its channel, template, variables, body and sender.
+#[derive(Debug, Default)]
+pub struct TypedMessage {
+    pub channel: String,
+    pub template_id: String,
+    pub body: String,
+    pub from: String,
+    pub vars: std::collections::HashMap<String, String>,
+}
+
+impl TypedMessage {
+    /// The channel chosen, WhatsApp unless SMS was.
+    pub fn sms(&self) -> bool {
+        self.channel == "sms"
+    }
+    pub fn template_is(&self, id: &i64) -> bool {
+        self.template_id.trim() == id.to_string()
+    }
+    /// Variable `{{n}}` as typed; `None` on a fresh form.
+    pub fn var(&self, n: &usize) -> Option<&str> {
+        self.vars.get(&format!("var_{n}")).map(String::as_str)
+    }
 }
 
 #[derive(Deserialize)]

@@ -59,6 +59,8 @@ pub struct Ctx {
     pub user: CurrentUser,
     pub session: Session,
     pub meta: RequestMeta,
+    /// The app clock's "now" when the request arrived (pages write times relative to it).
+    pub now: chrono::DateTime<chrono::Utc>,
 }
 
 impl Ctx {
@@ -100,6 +102,7 @@ impl Ctx {
             flashes: flash::take(&self.session),
             assets: Assets::get(),
             zone: self.user.zone,
+            now: self.now,
         }
     }
 }
@@ -139,7 +142,7 @@ impl FromRequest for Ctx {
             if now - seen >= keys::SEEN_REFRESH_SECS && !background {
                 let _ = session.insert(keys::SEEN, now);
             }
-            Ok(Ctx { user, session, meta })
+            Ok(Ctx { user, session, meta, now: state.clock.now() })
         })
     }
 }
@@ -158,6 +161,8 @@ pub struct Layout {
     pub assets: &'static Assets,
     /// The workspace's time zone, for showing times.
     pub zone: Zone,
+    /// When the page is drawn: times on it read "today 18:53", "6 Dec 18:53" (`Zone::when`).
+    pub now: chrono::DateTime<chrono::Utc>,
 }
 
 impl Layout {
@@ -172,7 +177,21 @@ impl Layout {
             flashes: flash::take(session),
             assets: Assets::get(),
             zone: Zone::default(),
+            now: chrono::Utc::now(),
         }
+    }
+
+    /// The signed-in person's chrome for a page drawn outside a handler (an error page), or
+    /// `None` when the session has no user. The session's timeouts are the handlers' to
+    /// enforce: a link followed from here still signs a stale session out.
+    pub fn signed_in(session: &Session, title: impl Into<String>) -> Option<Self> {
+        let user = session.get::<CurrentUser>(keys::CURRENT_USER).ok().flatten()?;
+        Some(Layout { zone: user.zone, user: Some(user), ..Layout::anonymous(session, title) })
+    }
+
+    /// An instant relative to today, in the workspace's zone (`Zone::when`).
+    pub fn when<T: crate::web::time::Instant>(&self, t: T) -> String {
+        self.zone.when(self.now, t)
     }
 
     pub fn is_admin(&self) -> bool {
