@@ -210,9 +210,11 @@
   }, true);
   // Copy fields (issue 19): a readonly field holds the whole value, selectable without
   // script; with it, the field grows to show all of it and its Copy button appears.
+  // Rows, not an inline style: htmx copies a swapped element's attributes across while it
+  // settles, and a style attribute is refused by the CSP (style-src 'self').
   function fitCopyField(field) {
-    field.style.height = "auto";
-    field.style.height = field.scrollHeight + 2 + "px";
+    field.rows = 1;
+    while (field.scrollHeight > field.clientHeight + 1 && field.rows < 12) field.rows += 1;
   }
   function initCopyFields(root) {
     root.querySelectorAll("button.copy-button[data-copy]").forEach(function (button) {

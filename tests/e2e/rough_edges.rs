@@ -98,11 +98,24 @@ async fn the_send_form_is_wide_and_keeps_its_values_times_read_today_errors_keep
         }
         let scroll = chrome.eval("return document.documentElement.scrollWidth <= window.innerWidth;").await;
         assert_eq!(scroll, json!(true), "{label}: the page scrolls sideways");
+        chrome.eval("document.getElementById('webhooks').scrollIntoView(); return null;").await;
         chrome.screenshot(&format!("settings-twilio-webhooks-{label}")).await;
     }
     chrome.click("button[data-copy='webhook-status']").await;
     chrome.wait_for_text("button[data-copy='webhook-status']", "Copied").await;
     let selected = chrome.eval("var f = document.getElementById('webhook-status'); return f.selectionEnd - f.selectionStart === f.value.length;").await;
     assert_eq!(selected, json!(true), "the whole URL is selected");
+    // Saved and shown again in place (a boosted swap): the fields stay fitted and no inline
+    // style is applied (htmx copies attributes across a swap; the CSP refuses style ones).
+    chrome.eval("document.getElementById('webhook-status').dataset.before = '1'; return null;").await;
+    chrome.click("form[action='/settings/twilio'] button[type='submit']").await;
+    for _ in 0..50 {
+        if chrome.eval("var f = document.getElementById('webhook-status'); return !!f && !f.dataset.before && !!document.querySelector('button[data-copy=\"webhook-status\"]:not([hidden])');").await == json!(true) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert_eq!(chrome.csp_violations().await, Vec::<String>::new());
     chrome.finish().await;
 }
