@@ -116,6 +116,46 @@ pub async fn htmx_errors<B: MessageBody + 'static>(
     Ok(ServiceResponse::new(request, response).map_into_right_body())
 }
 
+/// The error page of a signed-in person keeps the navigation, their name and Sign out
+/// (issue 19: a 404, 403 or 500 left only "Back to Switchboard"). Answers with the same
+/// status, headers and message (so `htmx_errors` still finds it); signed-out visitors keep
+/// the plain page. Wraps the routes inside the session layer; also draws the empty 404 of
+/// an unknown address, which the outer `empty_error_pages` would draw plain.
+pub async fn signed_in_error_pages<B: MessageBody + 'static>(
+    req: ServiceRequest,
+    next: Next<B>,
+) -> Result<ServiceResponse<EitherBody<B>>, actix_web::Error> {
+    use actix_session::SessionExt;
+    let session = req.get_session();
+    let res = next.call(req).await?;
+    let status = res.status();
+    let empty = matches!(res.response().body().size(), actix_web::body::BodySize::Sized(0) | actix_web::body::BodySize::None);
+    let carried = res.response().extensions().get::<ErrorMessage>().cloned();
+    let message = match carried {
+        Some(ErrorMessage(m)) => m,
+        None if empty && (status.is_client_error() || status.is_server_error()) => crate::web::headers::default_message(status).to_string(),
+        None => return Ok(res.map_into_left_body()),
+    };
+    let title = status.canonical_reason().unwrap_or("Error");
+    let Some(layout) = crate::web::ctx::Layout::signed_in(&session, format!("{} {title}", status.as_u16())) else {
+        return Ok(res.map_into_left_body());
+    };
+    let Ok(body) = (SignedInErrorPage { layout, title, message: &message }).render() else { return Ok(res.map_into_left_body()) };
+    let (request, page) = res.into_parts();
+    let mut response = page.set_body(body).map_into_boxed_body();
+    response.headers_mut().insert(header::CONTENT_TYPE, header::HeaderValue::from_static("text/html; charset=utf-8"));
+    response.extensions_mut().insert(ErrorMessage(message));
+    Ok(ServiceResponse::new(request, response).map_into_right_body())
+}
+
+#[derive(Template)]
+#[template(path = "errors/signed_in.html")]
+struct SignedInErrorPage<'a> {
+    layout: crate::web::ctx::Layout,
+    title: &'a str,
+    message: &'a str,
+}
+
 impl ResponseError for AppError {
     fn status_code(&self) -> StatusCode {
         match self {

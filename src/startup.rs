@@ -235,6 +235,7 @@ fn run(
             .app_data(web::QueryConfig::default().error_handler(|_, _| crate::error::AppError::BadRequest(sbweb::forms::UNREADABLE_QUERY.into()).into()))
             .configure(routes::configure)
             .wrap(from_fn(sbweb::csrf::protect))
+            .wrap(from_fn(crate::error::signed_in_error_pages))
             .wrap(session)
             .wrap(from_fn(crate::error::checkout_failures))
             .wrap(sbweb::headers::empty_error_pages())

@@ -208,4 +208,36 @@
     var link = document.querySelector("#older-messages a");
     if (link && !link.dataset.asked) { link.dataset.asked = "1"; window.htmx.trigger(link, "chat:top"); }
   }, true);
+  // Copy fields (issue 19): a readonly field holds the whole value, selectable without
+  // script; with it, the field grows to show all of it and its Copy button appears.
+  // Rows, not an inline style: htmx copies a swapped element's attributes across while it
+  // settles, and a style attribute is refused by the CSP (style-src 'self').
+  function fitCopyField(field) {
+    field.rows = 1;
+    while (field.scrollHeight > field.clientHeight + 1 && field.rows < 12) field.rows += 1;
+  }
+  function initCopyFields(root) {
+    root.querySelectorAll("button.copy-button[data-copy]").forEach(function (button) {
+      var field = document.getElementById(button.getAttribute("data-copy"));
+      if (!field || button.__copyReady) return;
+      button.__copyReady = true;
+      button.hidden = false;
+      fitCopyField(field);
+      button.addEventListener("click", function () {
+        field.focus();
+        field.select();
+        var done = function () { button.textContent = "Copied"; setTimeout(function () { button.textContent = "Copy"; }, 2000); };
+        var fallback = function () { if (document.execCommand && document.execCommand("copy")) done(); };
+        if (navigator.clipboard && navigator.clipboard.writeText) navigator.clipboard.writeText(field.value).then(done, fallback);
+        else fallback();
+      });
+    });
+  }
+  window.addEventListener("resize", function () { document.querySelectorAll("textarea.copy-link").forEach(fitCopyField); });
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", function () { initCopyFields(document); });
+  } else {
+    initCopyFields(document);
+  }
+  document.addEventListener("htmx:load", function (e) { if (e.target && e.target.querySelectorAll) initCopyFields(e.target); });
 })();

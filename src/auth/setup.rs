@@ -96,7 +96,10 @@ pub async fn setup(req: HttpRequest, session: Session, state: Data<AppState>, Ht
     let zone = errors.take("time_zone", zones::parse(&form.time_zone));
     let country = errors.take("default_country", phone_country(&form.default_country, zone));
     let (Some(workspace), Some(name), Some(email), Some(zone), Some(country), true) = (workspace, name, email, zone, country, errors.is_empty()) else {
-        let form = SetupForm { password: String::new(), ..form };
+        // The typed password stays in its field when another answer sent the form back
+        // (issue 19: a refused time zone wiped it); a refused password is typed again.
+        let password = if errors.get("password").is_some() { String::new() } else { form.password.clone() };
+        let form = SetupForm { password, ..form };
         return page(&session, &Htmx::from_request(&req), &state, StatusCode::UNPROCESSABLE_ENTITY, form, errors, false);
     };
     let hash = password::hash_blocking(SecretString::from(form.password)).await?;

@@ -195,7 +195,9 @@ pub struct Bubble {
     pub id: i64,
     pub outbound: bool,
     pub body: String,
+    /// "today 18:53", "6 Dec 18:53" (`Zone::when`), with the exact time for its title.
     pub time: String,
+    pub exact: String,
     pub tick: &'static str,
     pub tick_class: &'static str,
     pub tick_label: &'static str,
@@ -204,7 +206,7 @@ pub struct Bubble {
     pub replace: bool,
 }
 
-fn bubbles(rows: &[Message], zone: &Zone, replace_upto: i64) -> Vec<Bubble> {
+fn bubbles(rows: &[Message], zone: &Zone, now: DateTime<Utc>, replace_upto: i64) -> Vec<Bubble> {
     rows.iter()
         .map(|m| {
             let (tick, tick_class, tick_label) = conversation::ticks(m);
@@ -215,7 +217,8 @@ fn bubbles(rows: &[Message], zone: &Zone, replace_upto: i64) -> Vec<Bubble> {
                 id: m.id,
                 outbound: m.direction == Direction::Outbound,
                 body: m.body.clone(),
-                time: zone.time(m.created_at),
+                time: zone.when(now, m.created_at),
+                exact: zone.time(m.created_at),
                 tick,
                 tick_class,
                 tick_label,
@@ -375,7 +378,7 @@ fn conversation_page(ctx: &Ctx, now: DateTime<Utc>, loaded: Loaded, error: Optio
         channel_label: if loaded.chat.channel == Channel::Sms { "SMS" } else { "WhatsApp" },
         rule: reply::composer_rule(&loaded.chat, now, &zone),
         free_text: loaded.chat.free_text_allowed(now),
-        bubbles: bubbles(&loaded.messages, &zone, 0),
+        bubbles: bubbles(&loaded.messages, &zone, now, 0),
         chat: loaded.chat,
         client: loaded.client,
         client_visible: loaded.client_visible,
@@ -421,14 +424,14 @@ pub struct MessagesQuery {
 /// and the chat's header, side panel and composer rule out of band; else the newest page.
 pub async fn messages(ctx: Ctx, state: Data<AppState>, path: Path<i64>, Query(q): Query<MessagesQuery>) -> Result<HttpResponse, AppError> {
     let (scope, id, me) = (ChatScope::of(&ctx), path.into_inner(), ctx.user_id());
-    let (zone, now) = (ctx.zone(), state.clock.now());
+    let (zone, now) = (ctx.zone(), ctx.now);
     let fragment = db::run(&state.pool, move |conn| {
         let chat = scope.find(conn, id)?.ok_or(AppError::NotFound)?;
         Ok(match (q.before, q.after) {
             (Some(before), _) => {
                 let (rows, older) = conversation::page(conn, &chat, Some(before))?;
                 let older_than = older.then(|| rows.first().map(|m| m.id)).flatten();
-                MessagesFragment { chat_id: id, bubbles: bubbles(&rows, &zone, 0), older_than, live_after: None, live_pending: None, state: None }
+                MessagesFragment { chat_id: id, bubbles: bubbles(&rows, &zone, now, 0), older_than, live_after: None, live_pending: None, state: None }
             }
             (None, Some(after)) => {
                 let rows = conversation::since(conn, &chat, after, q.pending)?;
@@ -438,7 +441,7 @@ pub async fn messages(ctx: Ctx, state: Data<AppState>, path: Path<i64>, Query(q)
                 let state = LiveState::of(conn, &chat, now, &zone)?;
                 MessagesFragment {
                     chat_id: id,
-                    bubbles: bubbles(&rows, &zone, after),
+                    bubbles: bubbles(&rows, &zone, now, after),
                     older_than: None,
                     live_after: Some(newest),
                     live_pending: conversation::oldest_moving(&rows),
@@ -450,7 +453,7 @@ pub async fn messages(ctx: Ctx, state: Data<AppState>, path: Path<i64>, Query(q)
                 let older_than = older.then(|| rows.first().map(|m| m.id)).flatten();
                 let newest = rows.last().map_or(0, |m| m.id);
                 let pending = conversation::oldest_moving(&rows);
-                MessagesFragment { chat_id: id, bubbles: bubbles(&rows, &zone, 0), older_than, live_after: Some(newest), live_pending: pending, state: None }
+                MessagesFragment { chat_id: id, bubbles: bubbles(&rows, &zone, now, 0), older_than, live_after: Some(newest), live_pending: pending, state: None }
             }
         })
     })

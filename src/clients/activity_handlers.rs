@@ -85,7 +85,7 @@ fn logged(kind: &str) -> String {
 
 /// The timeline's answer to a refused form, with that form left open.
 fn refused(problem: String, open_form: &'static str) -> Activity {
-    Activity { error: Some(problem), notice: None, open_form }
+    Activity { error: Some(problem), notice: None, open_form, typed: Default::default() }
 }
 
 /// After a saved communication or follow-up: htmx gets the timeline and the last-contacted

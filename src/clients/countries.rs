@@ -13,12 +13,22 @@ pub fn plain(name: &'static str) -> &'static str {
     name.strip_prefix("the ").unwrap_or(name)
 }
 
-/// Every region a phone number can belong to, as (code, name) sorted by name, for the
-/// default-country `<select>`s.
+/// Every region a phone number can belong to, as (code, name) sorted by name the way people
+/// look a name up in a list: accents and case folded ("Åland Islands" among the A's,
+/// "Côte d'Ivoire" before "Czechia"), for the default-country `<select>`s.
 pub fn choices() -> Vec<(&'static str, &'static str)> {
     let mut all: Vec<_> = NAMES.iter().filter(|(c, _)| c.parse::<phonenumber::country::Id>().is_ok()).map(|&(c, n)| (c, plain(n))).collect();
-    all.sort_by_key(|&(_, n)| n);
+    all.sort_by_cached_key(|&(_, n)| (sort_key(n), n));
     all
+}
+
+/// A name folded for sorting and comparing: decomposed (NFD) with its combining marks
+/// dropped, then lower case: "Côte d'Ivoire" → "cote d'ivoire", "Åland" → "aland".
+/// Letters with no decomposition (ø, ß, ı) stay as they are.
+pub fn sort_key(name: &str) -> String {
+    use unicode_normalization::UnicodeNormalization;
+    use unicode_normalization::char::is_combining_mark;
+    name.nfd().filter(|c| !is_combining_mark(*c)).flat_map(char::to_lowercase).collect()
 }
 
 const NAMES: [(&str, &str); 252] = [
@@ -275,3 +285,19 @@ const NAMES: [(&str, &str); 252] = [
     ("ZM", "Zambia"),
     ("ZW", "Zimbabwe"),
 ];
+
+#[cfg(test)]
+mod tests {
+    /// Issue 19.15: the list is sorted as people read it, not by byte ("Åland" was last,
+    /// "Côte d'Ivoire" after "Czechia").
+    #[test]
+    fn the_country_list_sorts_accented_names_with_their_letter() {
+        let names: Vec<&str> = super::choices().into_iter().map(|(_, n)| n).collect();
+        let at = |name: &str| names.iter().position(|n| *n == name).unwrap_or_else(|| panic!("{name} missing"));
+        assert!(at("Afghanistan") < at("Åland Islands") && at("Åland Islands") < at("Albania"), "{names:?}");
+        assert!(at("Côte d'Ivoire") < at("Czechia"), "{names:?}");
+        assert!(at("Curaçao") < at("Cyprus"), "{names:?}");
+        assert!(at("Réunion") < at("Romania") && at("Türkiye") < at("Turkmenistan"), "{names:?}");
+        assert_eq!(super::sort_key("Côte d'Ivoire"), "cote d'ivoire");
+    }
+}

@@ -136,8 +136,10 @@ fn without_international_prefix(input: &str, default: Option<Id>) -> Option<Stri
     Some(digits[found.end()..].to_string())
 }
 
-/// Why a parsed number is refused, naming the country, and the country codes that would
-/// make a number written without one valid.
+/// Why a parsed number is refused, naming the country. A number written without a country
+/// code is shown beside an example of the workspace's own country: guessing which other
+/// country it might belong to misled (issue 19: a UK team's "555-0100" was offered Iceland
+/// and Brunei, and "07700 900123" Germany).
 fn invalid(input: &str, number: &phonenumber::PhoneNumber, default_country: &str) -> String {
     let code = number.code().value();
     if number.code().source() != Source::Default {
@@ -148,54 +150,21 @@ fn invalid(input: &str, number: &phonenumber::PhoneNumber, default_country: &str
         };
     }
     let here = countries::name(default_country).map(str::to_string).unwrap_or_else(|| default_country.to_string());
-    let mut elsewhere = valid_elsewhere(input, default_country);
-    // Where some countries write the number just as it was typed, name only those.
-    if elsewhere.first().is_some_and(|(alike, _)| *alike) {
-        elsewhere.retain(|(alike, _)| *alike);
+    match example(default_country) {
+        Some(example) => format!("{input:?} is not a valid number for {here} (numbers there look like {example}); for another country, write + and its country code first."),
+        None => format!("{input:?} is not a valid number for {here}; write it with + and its country code first."),
     }
-    let hint = match elsewhere.as_slice() {
-        [] => "; write it with its country code, like +14155550123.".to_string(),
-        [(_, one)] => format!(" \u{2014} add {one}."),
-        [(_, a), (_, b)] => format!(" \u{2014} add {a} or {b}."),
-        [(_, a), (_, b), ..] => format!(" \u{2014} add its country code, for example {a} or {b}."),
-    };
-    format!("{input:?} is not a valid number for {here}{hint}")
 }
 
-/// "+33 for France" for other regions (one per country code) where `input`, read as a
-/// national number, is valid, as (whether the region's national format groups the digits
-/// as `input` does, text); the grouping ones first. Regions whose general pattern cannot
-/// match are skipped before the (slower) full parse.
-fn valid_elsewhere(input: &str, default_country: &str) -> Vec<(bool, String)> {
-    let digits: String = input.chars().filter(char::is_ascii_digit).collect();
-    let grouping = digit_runs(input);
-    // (country code, not the code's main country, region, grouped alike, text)
-    let mut found: Vec<(u16, bool, &str, bool, String)> = Vec::new();
-    for meta in DATABASE.iter() {
-        let Some(name) = countries::name(meta.id()) else { continue };
-        if meta.id() == default_country {
-            continue;
-        }
-        let national = meta.national_prefix().and_then(|p| digits.strip_prefix(p)).unwrap_or(&digits);
-        if !meta.descriptors().general().is_match(national) {
-            continue;
-        }
-        let Ok(id) = Id::from_str(meta.id()) else { continue };
-        let Ok(number) = phonenumber::parse(Some(id), input) else { continue };
-        if phonenumber::is_valid(&number) && number.code().value() == meta.country_code() {
-            let alike = digit_runs(&number.format().mode(phonenumber::Mode::National).to_string()) == grouping;
-            found.push((meta.country_code(), !meta.is_main_country_for_code(), meta.id(), alike, format!("+{} for {name}", meta.country_code())));
-        }
-    }
-    found.sort();
-    found.dedup_by_key(|f| f.0);
-    found.sort_by_key(|f| (!f.3, f.0));
-    found.into_iter().map(|f| (f.3, f.4)).collect()
-}
-
-/// The lengths of the runs of digits: `06 12 34 56 78` → [2, 2, 2, 2, 2].
-fn digit_runs(text: &str) -> Vec<usize> {
-    text.split(|c: char| !c.is_ascii_digit()).filter(|run| !run.is_empty()).map(str::len).collect()
+/// An example number of `country` as its people write it (a mobile number in the national
+/// format, from the metadata phonenumber ships: "07400 123456" for the United Kingdom), for
+/// the phone field's placeholder and for refusals; `None` for a country without one.
+pub fn example(country: &str) -> Option<String> {
+    let meta = DATABASE.by_id(country)?;
+    let descriptors = meta.descriptors();
+    let digits = [descriptors.mobile(), descriptors.fixed_line()].into_iter().flatten().find_map(|d| d.example())?;
+    let number = phonenumber::parse(None, format!("+{}{digits}", meta.country_code())).ok()?;
+    Some(number.format().mode(phonenumber::Mode::National).to_string())
 }
 
 #[cfg(test)]
@@ -255,17 +224,22 @@ mod tests {
     }
 
     #[test]
-    fn refusals_name_the_country_and_suggest_a_country_code() {
+    fn refusals_name_the_country_and_show_its_own_example() {
         let german = PhoneE164::parse("+49 12", "US").unwrap_err();
         assert!(german.contains("not a valid number for Germany"), "{german}");
-        let french = PhoneE164::parse("06 12 34 56 78", "US").unwrap_err();
-        // France, Morocco and others write mobiles as 06 12 34 56 78.
-        assert!(french.starts_with("\"06 12 34 56 78\" is not a valid number for the United States \u{2014} add "), "{french}");
-        assert!(french.contains("+33 for France"), "{french}");
-        let spanish = PhoneE164::parse("612 34 56 78", "US").unwrap_err();
-        assert!(spanish.contains("+34 for Spain"), "{spanish}");
-        let nowhere = PhoneE164::parse("555 0100", "GB").unwrap_err();
-        assert!(nowhere.contains("for the United Kingdom"), "{nowhere}");
+        // Issue 19.15: a UK workspace's numbers were "suggested" Iceland, Brunei or Germany.
+        let uk = PhoneE164::parse("555-0100", "GB").unwrap_err();
+        assert_eq!(uk, "\"555-0100\" is not a valid number for the United Kingdom (numbers there look like 07400 123456); for another country, write + and its country code first.");
+        let drama = PhoneE164::parse("07700 900123", "GB").unwrap_err();
+        assert!(drama.starts_with("\"07700 900123\" is not a valid number for the United Kingdom (numbers there look like 07400 123456)"), "{drama}");
+        for refusal in [&uk, &drama, &PhoneE164::parse("06 12 34 56 78", "US").unwrap_err()] {
+            for elsewhere in ["Iceland", "Brunei", "Germany", "France", "+354", "+49", "+33"] {
+                assert!(!refusal.contains(elsewhere), "no guess at another country: {refusal}");
+            }
+        }
+        assert_eq!(example("US").as_deref(), Some("(201) 555-0123"));
+        assert_eq!(example("DE").as_deref(), Some("01512 3456789"));
+        assert_eq!(example("ZZ"), None);
         assert_eq!(countries::name("US"), Some("the United States"));
         assert_eq!(countries::name("XK"), Some("Kosovo"));
         assert_eq!(countries::name("ZZ"), None);

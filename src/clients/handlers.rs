@@ -226,6 +226,8 @@ struct ClientFormPage {
     departments: Vec<Department>,
     statuses: [ClientStatus; 3],
     can_assign: bool,
+    /// An example number of the workspace's country, as its people write it (issue 19).
+    phone_example: String,
 }
 
 crate::pages!(ClientsPage, ClientFormPage, ClientShowPage);
@@ -326,8 +328,10 @@ async fn form_page(
     duplicate: Option<(i64, String)>,
 ) -> Result<HttpResponse, AppError> {
     let workspace_id = ctx.workspace_id();
-    let (users, departments) =
-        db::run(&state.pool, move |conn| Ok((users::list(conn, workspace_id)?, departments::list(conn, workspace_id)?))).await?;
+    let (users, departments, country) = db::run(&state.pool, move |conn| {
+        Ok((users::list(conn, workspace_id)?, departments::list(conn, workspace_id)?, workspaces::find(conn, workspace_id)?.default_country))
+    })
+    .await?;
     let title = if client_id.is_some() { "Edit client" } else { "New client" };
     let page = ClientFormPage {
         layout: ctx.layout(title, "clients"),
@@ -339,6 +343,7 @@ async fn form_page(
         departments,
         statuses: ClientStatus::ALL,
         can_assign: ctx.role() != Role::Agent,
+        phone_example: crate::clients::domain::example(&country).unwrap_or_else(|| "+14155550123".into()),
     };
     respond(&ctx.meta.htmx, status, &page)
 }
@@ -462,6 +467,32 @@ pub struct Activity {
     pub notice: Option<String>,
     /// The `<details>` id left open: the form that was refused.
     pub open_form: &'static str,
+    /// What a refused send form held, shown in it again (issue 19: it came back empty).
+    pub typed: TypedMessage,
+}
+
+/// The send form's values as typed: its channel, template, variables, body and sender.
+#[derive(Debug, Default)]
+pub struct TypedMessage {
+    pub channel: String,
+    pub template_id: String,
+    pub body: String,
+    pub from: String,
+    pub vars: std::collections::HashMap<String, String>,
+}
+
+impl TypedMessage {
+    /// The channel chosen, WhatsApp unless SMS was.
+    pub fn sms(&self) -> bool {
+        self.channel == "sms"
+    }
+    pub fn template_is(&self, id: &i64) -> bool {
+        self.template_id.trim() == id.to_string()
+    }
+    /// Variable `{{n}}` as typed; `None` on a fresh form.
+    pub fn var(&self, n: &usize) -> Option<&str> {
+        self.vars.get(&format!("var_{n}")).map(String::as_str)
+    }
 }
 
 #[derive(Deserialize)]

@@ -35,14 +35,51 @@ pub fn country_of(zone: &str) -> Option<&'static str> {
     ZONES.binary_search_by(|(z, _)| z.cmp(&zone)).ok().map(|i| ZONES[i].1)
 }
 
-/// A zone name as typed, checked against chrono-tz and written the canonical way.
+/// A zone as typed: an IANA name ("Europe/London"), or a city or a country that names
+/// exactly one zone ("London", "new york", "Turkey"), checked against chrono-tz and written
+/// the canonical way. The picker's label says "type a city or a country", so those are read
+/// as such; a name that fits several zones asks for one of them.
 pub fn parse(input: &str) -> Result<chrono_tz::Tz, String> {
     let input = input.trim();
     if input.is_empty() {
         return Err("Choose a time zone from the list.".into());
     }
-    let zone = input.parse::<chrono_tz::Tz>().map_err(|_| format!("{input:?} is not a time zone; pick one from the list, such as Europe/Istanbul."))?;
-    Ok(canonical(zone))
+    if let Ok(zone) = input.parse::<chrono_tz::Tz>() {
+        return Ok(canonical(zone));
+    }
+    let matches = by_place(input);
+    match matches.as_slice() {
+        [one] => one.parse::<chrono_tz::Tz>().map(canonical).map_err(|_| unknown(input)),
+        [] => Err(unknown(input)),
+        several => {
+            let shown: Vec<&str> = several.iter().take(4).copied().collect();
+            let more = if several.len() > shown.len() { ", …" } else { "" };
+            Err(format!("{input:?} has several time zones ({}{more}); pick one from the list.", shown.join(", ")))
+        }
+    }
+}
+
+fn unknown(input: &str) -> String {
+    format!("{input:?} is not a time zone; pick one from the list, or type a city or a country.")
+}
+
+/// The canonical zones whose city (the name's last part) is `input`, else the zones of the
+/// country named `input`; both compared folded (`fold`).
+fn by_place(input: &str) -> Vec<&'static str> {
+    let wanted = fold(input);
+    let cities: Vec<&'static str> = ZONES.iter().map(|&(name, _)| name).filter(|name| fold(name.rsplit('/').next().unwrap_or(name)) == wanted).collect();
+    if !cities.is_empty() {
+        return cities;
+    }
+    let Some(country) = countries::choices().into_iter().find(|(_, name)| fold(name) == wanted).map(|(code, _)| code) else { return Vec::new() };
+    ZONES.iter().filter(|&&(_, c)| c == country).map(|&(name, _)| name).collect()
+}
+
+/// A place name for comparison: lower case, accents dropped, `_`, `-` and runs of spaces as
+/// one space ("New_York", "new york", "Nuuk", "Zürich" ~ "zurich").
+fn fold(name: &str) -> String {
+    let plain = countries::sort_key(name);
+    plain.split(|c: char| c.is_whitespace() || c == '_' || c == '-').filter(|w| !w.is_empty()).collect::<Vec<_>>().join(" ")
 }
 
 /// The zone under its current name: browsers still report some old ones
@@ -632,5 +669,29 @@ mod tests {
         assert!(super::LINKS.windows(2).all(|w| w[0].0 < w[1].0));
         assert_eq!(super::country_of("Europe/Istanbul"), Some("TR"));
         assert_eq!(super::parse("America/Buenos_Aires").unwrap().name(), "America/Argentina/Buenos_Aires");
+    }
+
+    /// Issue 19.15: the field says "type a city or a country", so "London" is Europe/London.
+    #[test]
+    fn a_city_or_a_country_with_one_zone_is_read_as_its_zone() {
+        for (typed, zone) in [
+            ("London", "Europe/London"),
+            ("london", "Europe/London"),
+            (" new york ", "America/New_York"),
+            ("New_York", "America/New_York"),
+            ("sao paulo", "America/Sao_Paulo"),
+            ("Turkey", "Europe/Istanbul"),
+            ("Türkiye", "Europe/Istanbul"),
+            ("United Kingdom", "Europe/London"),
+            ("japan", "Asia/Tokyo"),
+            ("Europe/Berlin", "Europe/Berlin"),
+        ] {
+            assert_eq!(super::parse(typed).map(|z| z.name()), Ok(zone), "{typed:?}");
+        }
+        let several = super::parse("United States").unwrap_err();
+        assert!(several.contains("has several time zones (") && several.contains("America/"), "{several}");
+        let unknown = super::parse("Londn").unwrap_err();
+        assert!(!unknown.contains("Istanbul"), "no unrelated example: {unknown}");
+        assert!(unknown.contains("type a city or a country"), "{unknown}");
     }
 }

@@ -16,7 +16,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use crate::audit;
-use crate::clients::handlers::{Activity, show_client_page, timeline_in_place};
+use crate::clients::handlers::{Activity, TypedMessage, show_client_page, timeline_in_place};
 use crate::clients::query::Scope;
 use crate::db;
 use crate::db::schema::whatsapp_templates;
@@ -259,6 +259,13 @@ pub async fn send(ctx: Ctx, state: Data<AppState>, path: Path<i64>, OnceForm(for
     let (scope, client_id) = (Scope::of(&ctx), path.into_inner());
     let entry = ctx.audit("messages.queued", "clients", client_id);
     let st = state.clone();
+    let typed = TypedMessage {
+        channel: form.channel.clone(),
+        template_id: form.template_id.clone(),
+        body: form.body.clone(),
+        from: form.from.clone(),
+        vars: form.rest.iter().filter(|(k, _)| k.starts_with("var_")).map(|(k, v)| (k.clone(), v.clone())).collect(),
+    };
     let outcome = db::run(&state.pool, move |conn| {
         conn.transaction(|tx| match check(tx, &st, &scope, client_id, &form, &WhatsAppText::TemplateOnly("Choose an approved template.".into()))? {
             Err(problem) => Ok(Err(problem)),
@@ -274,7 +281,7 @@ pub async fn send(ctx: Ctx, state: Data<AppState>, path: Path<i64>, OnceForm(for
     match outcome {
         Ok(_) => queued(&ctx, &state, client_id).await,
         Err(problem) => {
-            let activity = Activity { error: Some(problem), notice: None, open_form: "send-message" };
+            let activity = Activity { error: Some(problem), notice: None, open_form: "send-message", typed };
             show_client_page(&ctx, &state, client_id, 1, activity, StatusCode::UNPROCESSABLE_ENTITY).await
         }
     }

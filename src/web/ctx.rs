@@ -59,6 +59,8 @@ pub struct Ctx {
     pub user: CurrentUser,
     pub session: Session,
     pub meta: RequestMeta,
+    /// The app clock's "now" when the request arrived (pages write times relative to it).
+    pub now: chrono::DateTime<chrono::Utc>,
 }
 
 impl Ctx {
@@ -101,6 +103,7 @@ impl Ctx {
             assets: Assets::get(),
             zone: self.user.zone,
             reading_chat: None,
+            now: self.now,
         }
     }
 }
@@ -140,7 +143,7 @@ impl FromRequest for Ctx {
             if now - seen >= keys::SEEN_REFRESH_SECS && !background {
                 let _ = session.insert(keys::SEEN, now);
             }
-            Ok(Ctx { user, session, meta })
+            Ok(Ctx { user, session, meta, now: state.clock.now() })
         })
     }
 }
@@ -162,6 +165,8 @@ pub struct Layout {
     /// The chat this page shows (the conversation page): the nav's chat badge counts it as
     /// read whenever it refreshes (issue 19.3), so the chat being read is never counted.
     pub reading_chat: Option<i64>,
+    /// When the page is drawn: times on it read "today 18:53", "6 Dec 18:53" (`Zone::when`).
+    pub now: chrono::DateTime<chrono::Utc>,
 }
 
 impl Layout {
@@ -177,7 +182,21 @@ impl Layout {
             assets: Assets::get(),
             zone: Zone::default(),
             reading_chat: None,
+            now: chrono::Utc::now(),
         }
+    }
+
+    /// The signed-in person's chrome for a page drawn outside a handler (an error page), or
+    /// `None` when the session has no user. The session's timeouts are the handlers' to
+    /// enforce: a link followed from here still signs a stale session out.
+    pub fn signed_in(session: &Session, title: impl Into<String>) -> Option<Self> {
+        let user = session.get::<CurrentUser>(keys::CURRENT_USER).ok().flatten()?;
+        Some(Layout { zone: user.zone, user: Some(user), ..Layout::anonymous(session, title) })
+    }
+
+    /// An instant relative to today, in the workspace's zone (`Zone::when`).
+    pub fn when<T: crate::web::time::Instant>(&self, t: T) -> String {
+        self.zone.when(self.now, t)
     }
 
     pub fn is_admin(&self) -> bool {

@@ -51,6 +51,16 @@ pub fn empty_error_pages<B: MessageBody + 'static>() -> actix_web::middleware::E
         .default_handler_server(render_if_empty)
 }
 
+/// What an error page without a message of its own says.
+pub fn default_message(status: actix_web::http::StatusCode) -> &'static str {
+    match status.as_u16() {
+        404 => "The page or record you asked for does not exist.",
+        405 => "This address does not accept that kind of request.",
+        413 => "The request is too large.",
+        _ => "The request could not be handled.",
+    }
+}
+
 fn render_if_empty<B: MessageBody + 'static>(
     res: ServiceResponse<B>,
 ) -> actix_web::Result<actix_web::middleware::ErrorHandlerResponse<B>> {
@@ -60,12 +70,7 @@ fn render_if_empty<B: MessageBody + 'static>(
         return Ok(ErrorHandlerResponse::Response(res.map_into_left_body()));
     }
     let status = res.status();
-    let message = match status.as_u16() {
-        404 => "The page or record you asked for does not exist.",
-        405 => "This address does not accept that kind of request.",
-        413 => "The request is too large.",
-        _ => "The request could not be handled.",
-    };
+    let message = default_message(status);
     let allow = res.headers().get(actix_web::http::header::ALLOW).cloned();
     let (req, _) = res.into_parts();
     let mut page = crate::error::ErrorPage::for_status(status, message);

@@ -1,6 +1,6 @@
 //! Times are stored in UTC and shown, and typed, in the workspace's time zone.
 
-use chrono::{DateTime, NaiveDate, NaiveDateTime, TimeZone, Utc};
+use chrono::{DateTime, Datelike, NaiveDate, NaiveDateTime, TimeZone, Utc};
 use chrono_tz::Tz;
 
 /// An instant, however many references deep the template hands it over.
@@ -61,6 +61,24 @@ impl Zone {
         t.utc().with_timezone(&self.0).format("%Y-%m-%d").to_string()
     }
 
+    /// An instant as people say it, relative to `now` in this zone (issue 19): "today 18:53",
+    /// "yesterday 09:05", "6 Dec 18:53" this year, "6 Dec 2025" in another year. Pages put
+    /// the exact `time()` beside it (a `<time>` element's `title`, its `datetime`).
+    pub fn when<T: Instant>(&self, now: DateTime<Utc>, t: T) -> String {
+        let local = t.utc().with_timezone(&self.0);
+        let today = self.day_of(now);
+        let day = local.date_naive();
+        if day == today {
+            local.format("today %H:%M").to_string()
+        } else if today.pred_opt() == Some(day) {
+            local.format("yesterday %H:%M").to_string()
+        } else if day.year() == today.year() {
+            local.format("%-d %b %H:%M").to_string()
+        } else {
+            local.format("%-d %b %Y").to_string()
+        }
+    }
+
     /// The value of an `<input type="datetime-local">` for this instant.
     pub fn input<T: Instant>(&self, t: T) -> String {
         t.utc().with_timezone(&self.0).format("%Y-%m-%dT%H:%M").to_string()
@@ -114,5 +132,22 @@ mod tests {
         assert!(berlin.parse_input("2026-11-27 24:30", "When").is_err());
         let day = NaiveDate::from_ymd_opt(2026, 11, 27).unwrap();
         assert_eq!(berlin.start_of(day).to_rfc3339(), "2026-11-26T23:00:00+00:00");
+    }
+
+    /// Issue 19: today's times read "today 18:53" (not a bare "18:53"), this year's carry the
+    /// day and month, other years' the year; days are the workspace zone's.
+    #[test]
+    fn times_are_written_relative_to_today_in_the_workspace_zone() {
+        let london = Zone::named("Europe/London");
+        let now = london.parse_input("2026-12-06 20:00", "now").unwrap();
+        let at = |s: &str| london.parse_input(s, "t").unwrap();
+        assert_eq!(london.when(now, at("2026-12-06 18:53")), "today 18:53");
+        assert_eq!(london.when(now, at("2026-12-05 09:05")), "yesterday 09:05");
+        assert_eq!(london.when(now, at("2026-03-01 07:00")), "1 Mar 07:00");
+        assert_eq!(london.when(now, at("2025-12-06 18:53")), "6 Dec 2025");
+        // 20:00 in London is already the 7th in Tokyo; 18:53 there is 03:53 the same day.
+        let tokyo = Zone::named("Asia/Tokyo");
+        assert_eq!(tokyo.when(now, at("2026-12-06 18:53")), "today 03:53");
+        assert_eq!(tokyo.when(now, at("2026-12-06 14:00")), "yesterday 23:00");
     }
 }

@@ -237,8 +237,8 @@ async fn a_button_tap_sends_the_step_it_leads_to_once_and_an_end_button_sends_no
         let start = html.find(&format!("<tr data-client=\"{client}\">")).expect("the recipient's row");
         html[start..start + html[start..].find("</tr>").unwrap()].to_string()
     };
-    assert!(row(s.client_id).contains("<td>Step 2: details</td>"), "{}", row(s.client_id));
-    assert!(row(ben).contains("<td>Step 1: ask_interest</td>"), "{}", row(ben));
+    assert!(row(s.client_id).contains("<td data-label=\"Step\">Step 2: details</td>"), "{}", row(s.client_id));
+    assert!(row(ben).contains("<td data-label=\"Step\">Step 1: ask_interest</td>"), "{}", row(ben));
     assert!(html.contains("<strong data-count=\"reply:yes\">1</strong>") && html.contains("<strong data-count=\"reply:no\">1</strong>"));
 }
 

@@ -509,7 +509,7 @@ async fn the_list_is_paginated_newest_first_with_counts_of_clients_and_batches()
     assert!(first.contains("Campaign 25<") && !first.contains("Campaign 26<"), "newest first");
     assert!(first.contains("href=\"/campaigns?page=2\" rel=\"next\""), "{first}");
     let row = first.split(&format!("<tr id=\"campaign-{newest}\">")).nth(1).unwrap().split("</tr>").next().unwrap();
-    assert!(row.contains("<td class=\"num\">2</td>") && row.contains("<td class=\"num\">1</td>") && row.contains("SMS"), "{row}");
+    assert!(row.contains("<td class=\"num\" data-label=\"Clients\">2</td>") && row.contains("<td class=\"num\" data-label=\"Batches\">1</td>") && row.contains("SMS"), "{row}");
     let second = admin.get_html("/campaigns?page=2").await;
     assert_eq!(second.matches("<tr id=\"campaign-").count(), 1);
     assert!(second.contains("Campaign 26<") && second.contains("href=\"/campaigns\" rel=\"prev\""), "{second}");

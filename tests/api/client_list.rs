@@ -135,7 +135,7 @@ async fn the_skip_link_comes_first_and_the_rows_before_the_bulk_form() {
     let first_link = &body[body.find("<a ").unwrap()..];
     assert!(first_link.starts_with("<a class=\"skip-link\" href=\"#main\">Skip to clients</a>"), "{first_link:.80}");
     assert!(list.contains("<main id=\"main\" tabindex=\"-1\">"));
-    assert!(list.find("<table class=\"client-list\"").unwrap() < list.find("<form id=\"bulk\"").unwrap());
+    assert!(list.find("<table class=\"client-list stack\"").unwrap() < list.find("<form id=\"bulk\"").unwrap());
     let other = admin.get_html("/follow-ups").await;
     assert!(other.contains(">Skip to content</a>"));
 }

@@ -327,3 +327,19 @@ async fn opt_outs_per_channel_keep_their_time_and_source() {
     assert_eq!(bad.status(), StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(app.count("SELECT count(*) FROM audit_logs WHERE action = 'clients.updated' AND after->'opt_outs' ? 'whatsapp'"), 1);
 }
+
+/// Issue 19.15: the phone field's example is a number of the workspace's own country, and a
+/// refused number is compared with that country's numbers, not guessed to be another's.
+#[tokio::test]
+async fn the_phone_field_shows_and_explains_with_the_workspace_s_own_country() {
+    let app = spawn_app().await;
+    let (admin, _) = app.signed_in(Role::Admin).await;
+    diesel::sql_query("UPDATE workspaces SET default_country = 'GB'").execute(&mut app.conn()).unwrap();
+    let form = admin.get_html("/clients/new").await;
+    assert!(form.contains(r#"type="tel" value="" placeholder="07400 123456""#), "{form}");
+    let refused = create(&admin, &[("name", "Amara Smith"), ("phone", "555-0100")]).await;
+    assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let body = refused.text().await.unwrap();
+    assert!(body.contains("is not a valid number for the United Kingdom (numbers there look like 07400 123456)"), "{body}");
+    assert!(!body.contains("Iceland") && !body.contains("Brunei"), "{body}");
+}

@@ -46,7 +46,7 @@ async fn a_bad_zone_is_a_field_error_and_creates_nothing() {
     let bad = browser.post("/setup", &with(&[("time_zone", "Mars/Olympus_Mons"), ("default_country", "TR")])).await;
     assert_eq!(bad.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let body = bad.text().await.unwrap();
-    let error = r#"<p class="field-error" id="time_zone-error">&#34;Mars/Olympus_Mons&#34; is not a time zone; pick one from the list, such as Europe/Istanbul.</p>"#;
+    let error = r#"<p class="field-error" id="time_zone-error">&#34;Mars/Olympus_Mons&#34; is not a time zone; pick one from the list, or type a city or a country.</p>"#;
     assert!(body.contains(error), "{body}");
     assert!(body.contains(r#"value="Mars/Olympus_Mons""#) && body.contains(r#"aria-invalid="true" aria-describedby="time_zone-error""#));
     assert!(body.contains(r#"<option value="TR" selected>Türkiye</option>"#), "the country stays chosen");
@@ -147,4 +147,25 @@ async fn an_old_zone_name_a_browser_reports_is_stored_under_its_current_name() {
     let ok = app.browser().post("/setup", &with(&[("time_zone", "Asia/Calcutta"), ("default_country", "")])).await;
     assert_redirects_to(&ok, "/");
     assert_eq!(app.count("SELECT count(*) FROM workspaces WHERE time_zone = 'Asia/Kolkata' AND default_country = 'IN'"), 1);
+}
+
+/// Issue 19.15: the field says "type a city or a country": "London" is Europe/London, and a
+/// form sent back for another answer keeps the typed password.
+#[tokio::test]
+async fn setup_reads_a_city_as_its_zone_and_a_refused_form_keeps_the_typed_password() {
+    let app = spawn_app().await;
+    let browser = app.browser();
+    let bad = browser.post("/setup", &with(&[("time_zone", "Londn"), ("default_country", "GB")])).await;
+    assert_eq!(bad.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let body = bad.text().await.unwrap();
+    assert!(!body.contains("Istanbul\n") && !body.contains("such as Europe/Istanbul"), "no unrelated example");
+    assert!(body.contains(&format!(r#"autocomplete="new-password" value="{PASSWORD}">"#)), "the password stays typed: {body}");
+    assert!(body.contains(r#"<option value="GB" selected>United Kingdom</option>"#));
+    // A refused password is not shown again.
+    let short = browser.post("/setup", &[("workspace", "Acme"), ("name", "Ann"), ("email", "ann@acme.test"), ("password", "short"), ("time_zone", "London")]).await;
+    assert_eq!(short.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(!short.text().await.unwrap().contains(r#"value="short""#));
+    let ok = browser.post("/setup", &with(&[("time_zone", "London")])).await;
+    assert_redirects_to(&ok, "/");
+    assert_eq!(app.count("SELECT count(*) FROM workspaces WHERE time_zone = 'Europe/London' AND default_country = 'GB'"), 1);
 }

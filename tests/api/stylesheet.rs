@@ -104,3 +104,31 @@ async fn link_buttons_are_readable_and_notification_cards_open_their_notificatio
     let r = me.post(&format!("/notifications/{}/read", id("Linked one")), &[]).await;
     assert_eq!(crate::support::location(&r), "/follow-ups");
 }
+
+/// Issue 19.12: a component's own classes are styled only inside the component (or on one
+/// kind of element), so the same word used by another component cannot pick the look up:
+/// `.phone` was the WhatsApp preview's and made the client list's phone cells beige and
+/// cut; `.bubble-body` was both the preview's and the chat's; `.hint` hid any hint on phones.
+#[tokio::test]
+async fn component_classes_are_styled_only_inside_their_component() {
+    let app = spawn_app().await;
+    let all = rules(&served_css(&app.browser()).await);
+    let mut leaks = Vec::new();
+    for (selectors, _) in &all {
+        for selector in selectors.split(',').map(str::trim) {
+            let compounds: Vec<&str> = selector.split([' ', '>', '+', '~']).filter(|s| !s.is_empty()).collect();
+            // One compound that starts with a class: it matches that class anywhere.
+            let [only] = compounds.as_slice() else { continue };
+            if !only.starts_with('.') {
+                continue;
+            }
+            let classes: Vec<&str> = only.split(|c: char| c == ':' || c == '[').next().unwrap_or("").split('.').filter(|c| !c.is_empty()).collect();
+            for class in ["phone", "hint", "chat-bubble", "bubble-body", "bubble-buttons", "bubble-media", "bubble-meta"] {
+                if classes.contains(&class) {
+                    leaks.push(selector.to_string());
+                }
+            }
+        }
+    }
+    assert_eq!(leaks, Vec::<String>::new(), "component classes styled wherever they appear");
+}

@@ -161,7 +161,7 @@ async fn the_webhook_urls_are_shown_on_the_page_and_the_settings_index() {
         let page = admin.get_html(path).await;
         for kind in ["status", "inbound"] {
             let url = format!("https://crm.acme.test/webhooks/twilio/{key}/{kind}");
-            assert!(page.contains(&format!("class=\"copy-link\" readonly value=\"{url}\"")), "{path} lacks {url}: {page}");
+            assert!(page.contains(&format!("class=\"copy-link\" readonly rows=\"2\" spellcheck=\"false\">{url}</textarea>")), "{path} lacks {url}: {page}");
         }
     }
 }

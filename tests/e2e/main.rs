@@ -16,6 +16,7 @@ mod messages;
 mod narrow;
 mod pages;
 mod recovery;
+mod rough_edges;
 mod settings_rows;
 mod sign_in;
 mod twilio;
