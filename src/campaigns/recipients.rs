@@ -569,8 +569,9 @@ pub fn reply_kind(text: &str) -> &'static str {
     }
 }
 
-/// An inbound message from a client who was a recipient (sent to: not queued, skipped or
-/// cancelled) of a campaign batch on this channel in the 7 days before `now` sets the reply
+/// An inbound message from a client who was a recipient (sent to: not queued, skipped,
+/// cancelled or failed, so a reply always answers a message that reached them and the reply
+/// rate never exceeds 100 %) of a campaign batch on this channel in the 7 days before `now` sets the reply
 /// of the most recent such batch's recipient, once (only while its reply is empty: a second
 /// message changes nothing, nor does it fall back to an older batch). A button's payload
 /// (else its text) speaks before the body; an opt-out keyword is not a reply. Returns
@@ -588,7 +589,7 @@ pub fn record_reply(conn: &mut PgConnection, workspace_id: i64, client_id: i64, 
          FROM (SELECT r2.batch_id FROM campaign_recipients r2 \
                JOIN campaign_batches b ON b.workspace_id = r2.workspace_id AND b.id = r2.batch_id \
                WHERE r2.workspace_id = $1 AND r2.client_id = $2 AND b.channel = $3 \
-                 AND r2.status NOT IN ('queued', 'skipped', 'cancelled') \
+                 AND r2.status NOT IN ('queued', 'skipped', 'cancelled', 'failed') \
                  AND COALESCE(b.started_at, b.send_at) > $5 - interval '7 days' \
                ORDER BY COALESCE(b.started_at, b.send_at) DESC, b.id DESC LIMIT 1) latest \
          WHERE r.workspace_id = $1 AND r.client_id = $2 AND r.batch_id = latest.batch_id AND r.reply IS NULL",

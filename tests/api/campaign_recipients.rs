@@ -820,3 +820,30 @@ async fn the_campaigns_tile_agrees_with_the_batch_pages_when_callbacks_arrive_ou
     assert!(tile.contains(&format!(r#"<strong data-figure="delivery-rate">{delivery}</strong>"#)), "{tile}");
     assert!(tile.contains(&format!(r#"<strong data-figure="reply-rate">{replies}</strong>"#)), "{tile}");
 }
+
+/// A reply answers a message the client received: a recipient whose message failed takes
+/// none (it would count a reply over no reached message: "Reply rate 166.7%"); the reply goes
+/// to the week's latest batch that did reach them, if any.
+#[tokio::test]
+async fn a_recipient_whose_message_failed_takes_no_reply_so_the_reply_rate_stays_within_reached_messages() {
+    let app = spawn_app_with(|s| s.job_workers = 0).await;
+    let ws = workspace(&app, "Acme").await;
+    let w = ws.id;
+    let c = campaign(&app, w, "Spring sale", "active");
+    let earlier = batch(&app, w, c, "whatsapp", "done", "now() - interval '2 days'");
+    let latest = batch(&app, w, c, "whatsapp", "done", "now() - interval '1 hour'");
+    let ana = client(&app, w, "Ana", "+14155552001");
+    let ben = client(&app, w, "Ben", "+14155552002");
+    recipient(&app, w, earlier, ana, "delivered");
+    recipient(&app, w, latest, ana, "failed");
+    recipient(&app, w, latest, ben, "failed");
+    let hook = format!("/webhooks/twilio/{}/inbound", ws.key);
+    for (sid, from) in [("SMf1", "+14155552001"), ("SMf2", "+14155552002")] {
+        let r = post_signed(&app.base, &hook, &inbound(sid, from, "yes", None)).await;
+        assert_eq!(r.status(), StatusCode::OK, "{sid}");
+    }
+    assert_eq!(counters(&app, w, latest), "failed=2");
+    assert_eq!(counters(&app, w, earlier), "delivered=1,reply:yes=1");
+    let html = ws.admin.get_html(&recipients_path(c, "whatsapp-messages", latest)).await;
+    assert!(html.contains(r#"<strong id="reply-rate">–</strong>"#), "{html}");
+}
