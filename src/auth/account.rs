@@ -11,6 +11,7 @@ use diesel::Connection;
 use serde::Deserialize;
 use serde_json::json;
 
+use crate::audit::Action;
 use crate::audit::{self, Actor, Entry};
 use crate::auth::tokens;
 use crate::db;
@@ -81,7 +82,7 @@ pub async fn change_name(ctx: Ctx, state: Data<AppState>, HtmlForm(form): HtmlFo
         }
     };
     let (w, id) = (ctx.workspace_id(), ctx.user_id());
-    let entry = ctx.audit("users.name_changed", "users", id);
+    let entry = ctx.audit(Action::UsersNameChanged, "users", id);
     let new_name = name.clone();
     db::run(&state.pool, move |conn| {
         conn.transaction(|tx| {
@@ -116,7 +117,7 @@ pub async fn request_email_change(ctx: Ctx, state: Data<AppState>, HtmlForm(form
     };
     let (w, id, now) = (ctx.workspace_id(), ctx.user_id(), state.clock.now());
     let (base, at_rest_key) = (state.settings.base_url(), state.at_rest_key);
-    let entry = ctx.audit("users.email_change_requested", "users", id);
+    let entry = ctx.audit(Action::UsersEmailChangeRequested, "users", id);
     let new_email = email.clone();
     let taken = db::run(&state.pool, move |conn| {
         conn.transaction(|tx| {
@@ -147,7 +148,7 @@ pub async fn request_email_change(ctx: Ctx, state: Data<AppState>, HtmlForm(form
 /// Forgets the address waiting for confirmation.
 pub async fn cancel_email_change(ctx: Ctx, state: Data<AppState>) -> Result<HttpResponse, AppError> {
     let (w, id, now) = (ctx.workspace_id(), ctx.user_id(), state.clock.now());
-    let entry = ctx.audit("users.email_change_cancelled", "users", id);
+    let entry = ctx.audit(Action::UsersEmailChangeCancelled, "users", id);
     db::run(&state.pool, move |conn| {
         conn.transaction(|tx| {
             tokens::spend_email_changes(tx, w, id, now)?;
@@ -180,7 +181,7 @@ pub async fn confirm_email(session: Session, htmx: Htmx, state: Data<AppState>, 
                 return Ok(Some(Err(new_email)));
             }
             users::set_email(tx, user.workspace_id, user.id, &new_email)?;
-            let entry = Entry::new(user.workspace_id, Actor::of(&user), "users.email_changed", "users", user.id)
+            let entry = Entry::new(user.workspace_id, Actor::of(&user), Action::UsersEmailChanged, "users", user.id)
                 .before(json!({ "email": user.email }))
                 .after(json!({ "email": new_email }));
             audit::record(tx, &entry)?;

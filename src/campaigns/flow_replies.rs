@@ -30,6 +30,7 @@ use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Jsonb, Nullable, Text};
 use serde_json::json;
 
+use crate::audit::Action;
 use crate::audit::{self, Actor, Entry};
 use crate::campaigns::batches;
 use crate::campaigns::flows::Snapshot;
@@ -161,7 +162,7 @@ pub fn on_inbound(tx: &mut PgConnection, ws: i64, client_id: i64, msg: &InboundM
     .bind::<BigInt, _>(message.id)
     .bind::<BigInt, _>(answered.message_id)
     .execute(tx)?;
-    let entry = Entry::new(ws, Actor::Webhook, "campaigns.flow_step_sent", "campaigns", batch.campaign_id).after(json!({
+    let entry = Entry::new(ws, Actor::Webhook, Action::CampaignsFlowStepSent, "campaigns", batch.campaign_id).after(json!({
         "batch_id": batch.id,
         "client_id": client.id,
         "answered_step": step.key,

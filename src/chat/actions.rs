@@ -30,6 +30,7 @@ use diesel::prelude::*;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use crate::audit::Action;
 use crate::audit::{self, Entry};
 use crate::chat::{Chat, ChatScope, ChatStatus};
 use crate::db;
@@ -244,7 +245,7 @@ async fn answer(ctx: &Ctx, state: &Data<AppState>, done: Done) -> Result<HttpRes
 pub async fn assign_chat(ctx: Ctx, state: Data<AppState>, path: Path<i64>, HtmlForm(form): HtmlForm<AssignForm>) -> Result<HttpResponse, AppError> {
     let (scope, id) = (ChatScope::of(&ctx), path.into_inner());
     // Audited against the client, filled in once the chat is found.
-    let entry = ctx.audit("chats.assigned", "clients", 0);
+    let entry = ctx.audit(Action::ChatsAssigned, "clients", 0);
     let actor = ctx.user.name.clone();
     let done = db::run(&state.pool, move |conn| {
         let client_id = scope.find(conn, id)?.ok_or(AppError::NotFound)?.client_id;
@@ -257,7 +258,7 @@ pub async fn assign_chat(ctx: Ctx, state: Data<AppState>, path: Path<i64>, HtmlF
 
 async fn status_change(ctx: Ctx, state: Data<AppState>, id: i64, close: bool) -> Result<HttpResponse, AppError> {
     let scope = ChatScope::of(&ctx);
-    let entry = ctx.audit(if close { "chats.closed" } else { "chats.reopened" }, "clients", 0);
+    let entry = ctx.audit(if close { Action::ChatsClosed } else { Action::ChatsReopened }, "clients", 0);
     let done = db::run(&state.pool, move |conn| {
         let client_id = scope.find(conn, id)?.ok_or(AppError::NotFound)?.client_id;
         let entry = Entry { entity_id: Some(client_id.to_string()), ..entry };
