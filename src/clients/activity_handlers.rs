@@ -10,6 +10,7 @@ use diesel::Connection;
 use serde::Deserialize;
 use serde_json::json;
 
+use crate::notifications;
 use crate::audit::Action;
 use crate::audit;
 use crate::clients::activity::{self, FOLLOW_UP_STATUSES, FollowUpRow, FollowUpView, KINDS};
@@ -115,9 +116,10 @@ pub async fn add_follow_up(ctx: Ctx, state: Data<AppState>, path: Path<i64>, Onc
     let owner = if form.assigned_to.trim().is_empty() { Ok(scope.user_id) } else { form.assigned_to.trim().parse::<i64>().map_err(|_| "Choose an owner from the list.".to_string()) };
     let entry = ctx.audit(Action::FollowUpsCreated, "clients", client_id);
     let notes = form.notes.clone();
+    let (actor, zone) = (ctx.user.name.clone(), ctx.zone());
     let result = db::run(&state.pool, move |conn| {
         conn.transaction(|tx| {
-            scope.find(tx, client_id)?.ok_or(AppError::NotFound)?;
+            let client = scope.find(tx, client_id)?.ok_or(AppError::NotFound)?;
             let (due, owner) = match (due, owner) {
                 (Ok(d), Ok(o)) => (d, o),
                 (Err(e), _) | (_, Err(e)) => return Ok(Err(e)),
@@ -134,6 +136,21 @@ pub async fn add_follow_up(ctx: Ctx, state: Data<AppState>, path: Path<i64>, Onc
             }
             let id = activity::add_follow_up(tx, scope.workspace_id, client_id, owner, scope.user_id, due, &notes)?;
             audit::record(tx, &entry.after(json!({ "follow_up_id": id, "due_at": due, "assigned_to": owner, "notes": notes })))?;
+            if owner != scope.user_id {
+                let body = format!("{actor} assigned you a follow-up with {}, due {}.", client.name, zone.time(due));
+                notifications::notify_collapsed(
+                    tx,
+                    &notifications::NewNotification {
+                        workspace_id: scope.workspace_id,
+                        user_id: owner,
+                        kind: notifications::FOLLOW_UP_ASSIGNED,
+                        title: "A follow-up was assigned to you",
+                        body: &body,
+                        link: Some("/follow-ups?view=mine"),
+                        dedupe_key: None,
+                    },
+                )?;
+            }
             Ok(Ok(()))
         })
     })
