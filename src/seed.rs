@@ -8,6 +8,7 @@ use anyhow::Context;
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Text};
 
+use crate::audit::Action;
 use crate::audit::{self, Actor, Entry};
 use crate::users::model::NewUser;
 use crate::users::role::Role;
@@ -103,7 +104,7 @@ pub fn run(pool: &crate::db::Pool, workspace: &str, clients: i64, password_hash:
     // rest later).
     diesel::sql_query("VACUUM ANALYZE clients, client_counts, communication_counts, follow_up_counts").execute(conn)?;
     diesel::sql_query("ANALYZE client_departments, client_tags, communications, follow_ups").execute(conn)?;
-    let entry = Entry::new(w, Actor::System, "seed.run", "seed", w).after(serde_json::json!({ "clients": clients }));
+    let entry = Entry::new(w, Actor::System, Action::SeedRun, "seed", w).after(serde_json::json!({ "clients": clients }));
     audit::record(conn, &entry)?;
     println!("Seeded {clients} clients into {:?} in {:.1} s.", ws.name, started.elapsed().as_secs_f64());
     Ok(())

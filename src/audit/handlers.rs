@@ -145,7 +145,7 @@ pub async fn export_audit_logs(ctx: Ctx, state: Data<AppState>, Query(q): Query<
     ctx.require(Role::Manager)?;
     let filter = AuditFilter { zone: ctx.zone(), ..q.parse().map_err(AppError::Validation)? };
     let scope = Scope::of(&ctx);
-    let entry = ctx.audit("audit.exported", "audit", "export").after(serde_json::json!({ "filter": encode(&q) }));
+    let entry = ctx.audit(crate::audit::Action::AuditExported, "audit", "export").after(serde_json::json!({ "filter": encode(&q) }));
     db::run(&state.pool, move |conn| Ok(crate::audit::record(conn, &entry)?)).await?;
     let filename = format!("audit-log-{}.csv", chrono::Utc::now().format("%Y-%m-%d"));
     Ok(csv_safe::streamed_response(&filename, csv_safe::Dialect::default(), &EXPORT_HEADER, state.pool.clone(), move |conn, cursor| {

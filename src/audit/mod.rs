@@ -1,12 +1,15 @@
 //! The audit trail: every mutation writes one row, inside the mutation's own transaction,
 //! through `record`. The table refuses UPDATE, DELETE and TRUNCATE (a trigger).
 
+pub mod action;
 pub mod handlers;
 pub mod query;
 pub mod sentence;
 
 use diesel::prelude::*;
 use serde_json::Value;
+
+pub use action::Action;
 
 use crate::db::schema::audit_logs;
 
@@ -29,7 +32,7 @@ pub struct Entry {
     pub workspace_id: i64,
     pub actor: Actor,
     /// `module.verb`, e.g. `users.role_changed`.
-    pub action: String,
+    pub action: Action,
     pub module: String,
     pub entity_id: Option<String>,
     pub before: Option<Value>,
@@ -39,11 +42,11 @@ pub struct Entry {
 }
 
 impl Entry {
-    pub fn new(workspace_id: i64, actor: Actor, action: &str, module: &str, entity_id: impl ToString) -> Self {
+    pub fn new(workspace_id: i64, actor: Actor, action: Action, module: &str, entity_id: impl ToString) -> Self {
         Entry {
             workspace_id,
             actor,
-            action: action.to_string(),
+            action,
             module: module.to_string(),
             entity_id: Some(entity_id.to_string()),
             before: None,
@@ -92,7 +95,7 @@ pub fn record_many(conn: &mut PgConnection, entries: &[Entry]) -> QueryResult<()
                     audit_logs::actor_kind.eq(kind),
                     audit_logs::actor_user_id.eq(user_id),
                     audit_logs::actor_label.eq(label),
-                    audit_logs::action.eq(&entry.action),
+                    audit_logs::action.eq(entry.action.as_str()),
                     audit_logs::module.eq(&entry.module),
                     audit_logs::entity_id.eq(&entry.entity_id),
                     audit_logs::before.eq(&entry.before),

@@ -173,6 +173,24 @@ fn chat_with(e: &AuditLog, names: &Names) -> Vec<Piece> {
     vec![Piece::text(lead), client(e, names)]
 }
 
+/// "a WhatsApp ", "an SMS ", "an email " as recorded ("a " when none is).
+fn a_channel(e: &AuditLog) -> &'static str {
+    match recorded(e, "channel").as_deref() {
+        Some("whatsapp") => "a WhatsApp ",
+        Some("sms") => "an SMS ",
+        Some("email") => "an email ",
+        _ => "a ",
+    }
+}
+
+/// "campaign #3" (campaign entries record the campaign's id as their entity).
+fn campaign(e: &AuditLog) -> String {
+    match &e.entity_id {
+        Some(id) if !id.is_empty() => format!("campaign #{id}"),
+        _ => "a campaign".into(),
+    }
+}
+
 fn named(e: &AuditLog, key: &str) -> Piece {
     recorded(e, key).map(Piece::name).unwrap_or_else(|| Piece::text("(unnamed)"))
 }
@@ -260,6 +278,8 @@ pub fn describe(e: &AuditLog, names: &Names) -> Vec<Piece> {
         "auth.password_changed" => vec![t(" changed their password")],
         "auth.password_reset" => vec![t(" reset their password")],
         "auth.password_reset_requested" => vec![t(" asked for a password reset link")],
+        "auth.session_revoked" => vec![t(" signed out one of their sessions")],
+        "auth.other_sessions_revoked" => vec![t(format!(" signed out of their other sessions ({} ended)", count("sessions_ended")))],
         "auth.sessions_revoked" => vec![t(format!(" signed out of their other sessions ({} ended)", count("sessions_ended")))],
         "audit.exported" => vec![t(" exported the audit log")],
         "campaigns.created" => vec![t(" created campaign "), named(e, "name")],
@@ -280,6 +300,26 @@ pub fn describe(e: &AuditLog, names: &Names) -> Vec<Piece> {
         "campaigns.audience_attached" => {
             vec![t(format!(" attached {} clients to campaign ", count("attached"))), named(e, "name"), t(format!(" ({} already there)", count("already")))]
         }
+        "campaigns.batch_created" => vec![t(format!(
+            " created {}batch for {} ({} queued, {} skipped)",
+            a_channel(e),
+            campaign(e),
+            count("queued"),
+            count("skipped")
+        ))],
+        "campaigns.batch_retargeted" => vec![t(format!(
+            " sent a new batch of {} to {} recipients of batch #{}",
+            campaign(e),
+            count("recipients"),
+            recorded(e, "retarget_of").unwrap_or_else(|| "?".into())
+        ))],
+        "campaigns.flow_step_sent" => vec![t(format!(
+            " sent flow step “{}” of {} after a tap on “{}”",
+            recorded(e, "step").unwrap_or_default(),
+            campaign(e),
+            recorded(e, "button").unwrap_or_default()
+        ))],
+        "chats.opened" => [vec![t(" opened ")], chat_with(e, names)].concat(),
         "chats.assigned" => {
             let what = chat_with(e, names);
             match (before(e, "assignee"), after(e, "assignee")) {
@@ -297,6 +337,7 @@ pub fn describe(e: &AuditLog, names: &Names) -> Vec<Piece> {
             vec![t(" changed the status of "), client(e, names), t(format!(" from {from} to {to} (status rule)"))]
         }
         "clients.deleted" | "clients.bulk_delete" => vec![t(" deleted client "), client(e, names)],
+        "clients.opted_out" => vec![t(" recorded that "), client(e, names), t(" unsubscribed from campaign emails")],
         "clients.exported" => vec![t(" exported clients to CSV")],
         "clients.bulk_status" => {
             let (from, to) = status_change(e).unwrap_or_default();
@@ -310,12 +351,15 @@ pub fn describe(e: &AuditLog, names: &Names) -> Vec<Piece> {
             let kind = recorded(e, "kind").unwrap_or_else(|| "communication".into());
             vec![t(format!(" logged a {kind} with ")), client(e, names)]
         }
+        "flows.created" => vec![t(" created flow "), named(e, "name")],
+        "flows.updated" => vec![t(" updated flow "), named(e, "name"), t(format!(" ({} steps)", count("steps")))],
         "follow_ups.created" => vec![t(" scheduled a follow-up with "), client(e, names)],
         "follow_ups.status_changed" if after(e, "status").as_deref() == Some("completed") => vec![t(" completed a follow-up with "), client(e, names)],
         "follow_ups.status_changed" => vec![t(" reopened a follow-up with "), client(e, names)],
         "departments.created" => vec![t(" created department "), named(e, "name")],
         "departments.renamed" => vec![t(" renamed department "), Piece::name(before(e, "name").unwrap_or_default()), t(" to "), Piece::name(after(e, "name").unwrap_or_default())],
         "departments.deleted" => vec![t(" deleted department "), named(e, "name")],
+        "tags.created" => vec![t(" created tag "), named(e, "name")],
         "tags.renamed" => vec![t(" renamed tag "), Piece::name(before(e, "name").unwrap_or_default()), t(" to "), Piece::name(after(e, "name").unwrap_or_default())],
         "tags.deleted" => vec![t(" deleted tag "), named(e, "name")],
         "imports.uploaded" => vec![t(" uploaded "), named(e, "filename"), t(" to import")],
@@ -329,6 +373,8 @@ pub fn describe(e: &AuditLog, names: &Names) -> Vec<Piece> {
         "imports.failed" => vec![t(format!("’s import failed after reading {} rows", count("rows_read")))],
         "jobs.retry" => vec![t(format!(" retried a background {} job", recorded(e, "kind").unwrap_or_default()))],
         "jobs.cancel" => vec![t(format!(" cancelled a background {} job", recorded(e, "kind").unwrap_or_default()))],
+        "messages.queued" => vec![t(format!(" sent {}message to ", a_channel(e))), client(e, names)],
+        "messages.resent" => vec![t(format!(" resent {}message to ", a_channel(e))), client(e, names)],
         "seed.run" => vec![t(format!(" loaded {} sample clients", count("clients")))],
         "settings.smtp_saved" => vec![t(" saved the email server settings")],
         "templates.sync_requested" => vec![t(" asked for the WhatsApp templates to be synced from Twilio")],
@@ -339,6 +385,11 @@ pub fn describe(e: &AuditLog, names: &Names) -> Vec<Piece> {
         "users.deactivated" => vec![t(" deactivated "), user(e, names)],
         "users.chat_digest_changed" if after(e, "chat_digest").as_deref() == Some("hourly") => vec![t(" turned on the hourly chat digest email")],
         "users.chat_digest_changed" => vec![t(" turned off the chat digest email")],
+        "users.notifications_changed" => vec![t(" changed which notifications they receive")],
+        "users.name_changed" => vec![t(" changed their name"), t(from_to(before(e, "name"), after(e, "name")))],
+        "users.email_change_requested" => vec![t(" asked to change their email to "), named(e, "pending_email")],
+        "users.email_change_cancelled" => vec![t(" cancelled their email change")],
+        "users.email_changed" => vec![t(" changed their email"), t(from_to(before(e, "email"), after(e, "email")))],
         "users.reactivated" => vec![t(" reactivated "), user(e, names)],
         "users.departments_changed" => vec![t(" changed the departments of "), user(e, names)],
         "users.invitation_accepted" => vec![t(" accepted their invitation")],
@@ -380,6 +431,23 @@ mod tests {
         Names { users: HashMap::from([(7, "Ana Lopez".into())]), clients: HashMap::from([(5, "Amara Smith".into())]), link_users: true }
     }
 
+    /// Every action the code can record (the registry `Entry::new` requires) has its own
+    /// sentence: none falls back to "did “…” in …".
+    #[test]
+    fn no_recorded_action_falls_back_to_the_raw_form() {
+        let raw: Vec<&str> = crate::audit::Action::ALL
+            .iter()
+            .map(|a| a.as_str())
+            .filter(|action| {
+                let module = action.split_once('.').map_or("", |(m, _)| m);
+                let e = entry(action, module, Some(json!({})), Some(json!({})));
+                let said = plain(&describe(&e, &names()));
+                said.contains(" did “") || said == "Ana Lopez"
+            })
+            .collect();
+        assert!(raw.is_empty(), "actions without a sentence: {raw:?}");
+    }
+
     #[test]
     fn every_action_reads_as_a_sentence() {
         let status = entry("clients.updated", "clients", Some(json!({"status": "warm", "name": "Amara Smith"})), Some(json!({"status": "hot", "name": "Amara Smith"})));
@@ -406,5 +474,13 @@ mod tests {
         assert_eq!(plain(&describe(&closed, &names())), "Ana Lopez closed the SMS chat with Amara Smith");
         let reopened = entry("chats.reopened", "clients", None, Some(json!({"channel": "whatsapp"})));
         assert_eq!(plain(&describe(&reopened, &names())), "Ana Lopez reopened the WhatsApp chat with Amara Smith");
+        let opened = entry("chats.opened", "clients", None, Some(json!({"channel": "sms"})));
+        assert_eq!(plain(&describe(&opened, &names())), "Ana Lopez opened the SMS chat with Amara Smith");
+        let queued = entry("messages.queued", "clients", None, Some(json!({"channel": "whatsapp"})));
+        assert_eq!(plain(&describe(&queued, &names())), "Ana Lopez sent a WhatsApp message to Amara Smith");
+        let batch = entry("campaigns.batch_created", "campaigns", None, Some(json!({"channel": "sms", "queued": 8, "skipped": 2})));
+        assert_eq!(plain(&describe(&batch, &names())), "Ana Lopez created an SMS batch for campaign #5 (8 queued, 2 skipped)");
+        let flow = entry("flows.updated", "whatsapp_flows", None, Some(json!({"name": "Onboarding", "steps": 3})));
+        assert_eq!(plain(&describe(&flow, &names())), "Ana Lopez updated flow Onboarding (3 steps)");
     }
 }

@@ -11,6 +11,7 @@ use diesel::Connection;
 use serde::Deserialize;
 use serde_json::json;
 
+use crate::audit::Action;
 use crate::audit::{self, Actor, Entry};
 use crate::auth::tokens;
 use crate::db;
@@ -37,6 +38,8 @@ struct ProfilePage {
     errors: FormErrors,
     /// The hourly chat digest email is on (issue 13).
     chat_digest: bool,
+    /// Each notification kind: (kind, label, on) (issue 19).
+    notification_kinds: Vec<(&'static str, &'static str, bool)>,
 }
 
 #[derive(Template)]
@@ -52,12 +55,18 @@ crate::pages!(ProfilePage, ConfirmEmailPage);
 
 async fn profile(ctx: &Ctx, state: &AppState, status: StatusCode, name: Option<String>, new_email: String, errors: FormErrors) -> Result<HttpResponse, AppError> {
     let (w, id, now) = (ctx.workspace_id(), ctx.user_id(), state.clock.now());
-    let (user, pending, chat_digest) = db::run(&state.pool, move |conn| {
-        Ok((users::find(conn, w, id)?, tokens::pending_email(conn, w, id, now)?, crate::chat::digest::is_on(conn, w, id)?))
+    let (user, pending, chat_digest, muted) = db::run(&state.pool, move |conn| {
+        Ok((
+            users::find(conn, w, id)?,
+            tokens::pending_email(conn, w, id, now)?,
+            crate::chat::digest::is_on(conn, w, id)?,
+            crate::notifications::muted(conn, w, id)?,
+        ))
     })
     .await?;
+    let notification_kinds = crate::notifications::KINDS.iter().map(|(kind, label)| (*kind, *label, !muted.iter().any(|m| m == kind))).collect();
     let user = user.ok_or(AppError::NotFound)?;
-    let page = ProfilePage { layout: ctx.layout("Your account", "account"), name: name.unwrap_or(user.name), email: user.email, pending, new_email, errors, chat_digest };
+    let page = ProfilePage { layout: ctx.layout("Your account", "account"), name: name.unwrap_or(user.name), email: user.email, pending, new_email, errors, chat_digest, notification_kinds };
     respond(&ctx.meta.htmx, status, &page)
 }
 
@@ -81,7 +90,7 @@ pub async fn change_name(ctx: Ctx, state: Data<AppState>, HtmlForm(form): HtmlFo
         }
     };
     let (w, id) = (ctx.workspace_id(), ctx.user_id());
-    let entry = ctx.audit("users.name_changed", "users", id);
+    let entry = ctx.audit(Action::UsersNameChanged, "users", id);
     let new_name = name.clone();
     db::run(&state.pool, move |conn| {
         conn.transaction(|tx| {
@@ -116,7 +125,7 @@ pub async fn request_email_change(ctx: Ctx, state: Data<AppState>, HtmlForm(form
     };
     let (w, id, now) = (ctx.workspace_id(), ctx.user_id(), state.clock.now());
     let (base, at_rest_key) = (state.settings.base_url(), state.at_rest_key);
-    let entry = ctx.audit("users.email_change_requested", "users", id);
+    let entry = ctx.audit(Action::UsersEmailChangeRequested, "users", id);
     let new_email = email.clone();
     let taken = db::run(&state.pool, move |conn| {
         conn.transaction(|tx| {
@@ -147,7 +156,7 @@ pub async fn request_email_change(ctx: Ctx, state: Data<AppState>, HtmlForm(form
 /// Forgets the address waiting for confirmation.
 pub async fn cancel_email_change(ctx: Ctx, state: Data<AppState>) -> Result<HttpResponse, AppError> {
     let (w, id, now) = (ctx.workspace_id(), ctx.user_id(), state.clock.now());
-    let entry = ctx.audit("users.email_change_cancelled", "users", id);
+    let entry = ctx.audit(Action::UsersEmailChangeCancelled, "users", id);
     db::run(&state.pool, move |conn| {
         conn.transaction(|tx| {
             tokens::spend_email_changes(tx, w, id, now)?;
@@ -180,7 +189,7 @@ pub async fn confirm_email(session: Session, htmx: Htmx, state: Data<AppState>, 
                 return Ok(Some(Err(new_email)));
             }
             users::set_email(tx, user.workspace_id, user.id, &new_email)?;
-            let entry = Entry::new(user.workspace_id, Actor::of(&user), "users.email_changed", "users", user.id)
+            let entry = Entry::new(user.workspace_id, Actor::of(&user), Action::UsersEmailChanged, "users", user.id)
                 .before(json!({ "email": user.email }))
                 .after(json!({ "email": new_email }));
             audit::record(tx, &entry)?;

@@ -10,6 +10,7 @@ use secrecy::SecretString;
 use serde::Deserialize;
 use serde_json::json;
 
+use crate::audit::Action;
 use crate::audit::{self, Actor, Entry};
 use crate::auth::session_store;
 use crate::auth::user_agent;
@@ -134,13 +135,13 @@ pub async fn login(req: HttpRequest, session: Session, state: Data<AppState>, Ht
     // Audit a failure in the workspace of a known email; unknown emails leave only the
     // throttling row. The answer is the same either way.
     let failure = candidate.as_ref().map(|u| {
-        Entry::new(u.workspace_id, Actor::of(u), "auth.login_failed", "auth", u.id)
+        Entry::new(u.workspace_id, Actor::of(u), Action::AuthLoginFailed, "auth", u.id)
             .from_request(&meta)
             .after(json!({ "reason": if u.active { "bad password" } else { "inactive user" } }))
     });
     match candidate.filter(|u| matched && u.active) {
         Some(user) => {
-            let entry = Entry::new(user.workspace_id, Actor::of(&user), "auth.login", "auth", user.id).from_request(&meta);
+            let entry = Entry::new(user.workspace_id, Actor::of(&user), Action::AuthLogin, "auth", user.id).from_request(&meta);
             db::run(&state.pool, move |conn| {
                 conn.transaction(|tx| {
                     throttle::succeeded(tx, attempt, &email, &ip)?;
@@ -163,7 +164,7 @@ pub async fn login(req: HttpRequest, session: Session, state: Data<AppState>, Ht
 }
 
 pub async fn logout(ctx: Ctx, state: Data<AppState>) -> Result<HttpResponse, AppError> {
-    let entry = ctx.audit("auth.logout", "auth", ctx.user_id());
+    let entry = ctx.audit(Action::AuthLogout, "auth", ctx.user_id());
     db::run(&state.pool, move |conn| Ok(audit::record(conn, &entry)?)).await?;
     ctx.session.purge();
     Ok(see_other("/login"))
@@ -215,7 +216,7 @@ pub async fn list_sessions(ctx: Ctx, state: Data<AppState>) -> Result<HttpRespon
 pub async fn revoke_session(ctx: Ctx, state: Data<AppState>, path: Path<i64>) -> Result<HttpResponse, AppError> {
     let (workspace_id, user_id, id) = (ctx.workspace_id(), ctx.user_id(), path.into_inner());
     let keep = keys::key_hash(&ctx.session).unwrap_or_default();
-    let entry = ctx.audit("auth.session_revoked", "auth", user_id).after(json!({ "session_id": id }));
+    let entry = ctx.audit(Action::AuthSessionRevoked, "auth", user_id).after(json!({ "session_id": id }));
     db::run(&state.pool, move |conn| {
         conn.transaction(|tx| {
             if session_store::revoke(tx, workspace_id, user_id, id, &keep)? == 0 {
@@ -234,7 +235,7 @@ pub async fn revoke_session(ctx: Ctx, state: Data<AppState>, path: Path<i64>) ->
 pub async fn revoke_other_sessions(ctx: Ctx, state: Data<AppState>) -> Result<HttpResponse, AppError> {
     let (workspace_id, user_id) = (ctx.workspace_id(), ctx.user_id());
     let keep = keys::key_hash(&ctx.session).unwrap_or_default();
-    let entry = ctx.audit("auth.other_sessions_revoked", "auth", user_id);
+    let entry = ctx.audit(Action::AuthOtherSessionsRevoked, "auth", user_id);
     db::run(&state.pool, move |conn| {
         conn.transaction(|tx| {
             let ended = session_store::revoke_others(tx, workspace_id, user_id, &keep)?;
@@ -250,7 +251,7 @@ pub async fn revoke_other_sessions(ctx: Ctx, state: Data<AppState>) -> Result<Ht
 /// Ends every session of this user, this one included.
 pub async fn revoke_all_sessions(ctx: Ctx, state: Data<AppState>) -> Result<HttpResponse, AppError> {
     let (workspace_id, user_id) = (ctx.workspace_id(), ctx.user_id());
-    let entry = ctx.audit("auth.sessions_revoked", "auth", user_id);
+    let entry = ctx.audit(Action::AuthSessionsRevoked, "auth", user_id);
     db::run(&state.pool, move |conn| {
         conn.transaction(|tx| {
             let ended = users::end_sessions(tx, workspace_id, user_id)?;
@@ -319,7 +320,7 @@ pub async fn change_password(ctx: Ctx, state: Data<AppState>, HtmlForm(form): Ht
         return respond(&ctx.meta.htmx, StatusCode::UNPROCESSABLE_ENTITY, &page);
     }
     let hash = password::hash_blocking(SecretString::from(form.new_password)).await?;
-    let entry = ctx.audit("auth.password_changed", "auth", user_id);
+    let entry = ctx.audit(Action::AuthPasswordChanged, "auth", user_id);
     db::run(&state.pool, move |conn| {
         conn.transaction(|tx| {
             users::set_password_hash(tx, workspace_id, user_id, &hash)?;

@@ -15,6 +15,7 @@ use secrecy::SecretString;
 use serde::Deserialize;
 use serde_json::json;
 
+use crate::audit::Action;
 use crate::audit::{self, Actor, Entry};
 use crate::auth::tokens::{self, Purpose};
 use crate::auth::{password, throttle};
@@ -123,7 +124,7 @@ pub async fn request_reset(session: Session, req: HttpRequest, state: Data<AppSt
                 let mail = messages::reset(&user.email, &messages::Reset { name: user.name.clone(), link: format!("{base}/password/reset/{raw}") })?;
                 // The link is a live secret: sealed in the queue, dropped once sent.
                 email::enqueue_sealed(tx, &at_rest_key, user.workspace_id, &mail)?;
-                let entry = Entry { ip: Some(ip.clone()), request_id: request_id.clone(), ..Entry::new(user.workspace_id, Actor::of(&user), "auth.password_reset_requested", "auth", user.id) };
+                let entry = Entry { ip: Some(ip.clone()), request_id: request_id.clone(), ..Entry::new(user.workspace_id, Actor::of(&user), Action::AuthPasswordResetRequested, "auth", user.id) };
                 audit::record(tx, &entry)?;
             }
             Ok(None)
@@ -239,7 +240,7 @@ async fn set(session: Session, req: HttpRequest, state: Data<AppState>, token: S
                 // Whoever had the old password is signed out everywhere.
                 user_model::end_sessions(tx, user.workspace_id, user.id)?;
             }
-            let action = if invite { "users.invitation_accepted" } else { "auth.password_reset" };
+            let action = if invite { Action::UsersInvitationAccepted } else { Action::AuthPasswordReset };
             let entry = Entry { ip, request_id, ..Entry::new(user.workspace_id, Actor::of(&user), action, "auth", user.id) };
             audit::record(tx, &entry.after(json!({ "name": if invite { new_name.clone() } else { user.name.clone() } })))?;
             Ok(Some(user))

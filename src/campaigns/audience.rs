@@ -24,6 +24,7 @@ use diesel::sql_types::BigInt;
 use serde::Deserialize;
 use serde_json::json;
 
+use crate::audit::Action;
 use crate::audit;
 use crate::campaigns::{Campaign, CampaignScope, CampaignStatus};
 use crate::clients::query::{ClientFilter, ClientQuery};
@@ -318,7 +319,7 @@ pub async fn confirm_attach(ctx: Ctx, state: Data<AppState>, id: Path<i64>, Quer
 /// `target` is checked after the campaign is found, so another's campaign is 404 first.
 async fn attach_and_report(ctx: &Ctx, state: &AppState, id: i64, target: Result<Target, AppError>) -> Result<HttpResponse, AppError> {
     let scope = CampaignScope::of(ctx)?;
-    let entry = ctx.audit("campaigns.audience_attached", "campaigns", id);
+    let entry = ctx.audit(Action::CampaignsAudienceAttached, "campaigns", id);
     let message = db::run(&state.pool, move |conn| {
         conn.transaction(|tx| {
             let campaign = scope.find(tx, id)?;
@@ -571,7 +572,7 @@ pub async fn list_audience(ctx: Ctx, state: Data<AppState>, id: Path<i64>, Query
 pub async fn remove_client(ctx: Ctx, state: Data<AppState>, path: Path<(i64, i64)>) -> Result<HttpResponse, AppError> {
     let scope = CampaignScope::of(&ctx)?;
     let (id, client_id) = path.into_inner();
-    let entry = ctx.audit("campaigns.audience_removed", "campaigns", id);
+    let entry = ctx.audit(Action::CampaignsAudienceRemoved, "campaigns", id);
     let (name, cancelled) = db::run(&state.pool, move |conn| {
         conn.transaction(|tx| {
             let campaign = scope.find(tx, id)?;

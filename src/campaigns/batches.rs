@@ -37,6 +37,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use sha2::Sha256;
 
+use crate::audit::Action;
 use crate::audit::{self, Actor, Entry};
 use crate::campaigns::{BatchChannel, BatchStatus, Campaign, CampaignScope, CampaignStatus, dispatch, flow_pages, flows};
 use crate::clients::model::Client;
@@ -373,7 +374,7 @@ pub async fn unsubscribe(session: Session, req: HttpRequest, htmx: Htmx, state: 
                 .set((clients::opt_out_email_at.eq(Some(Utc::now())), clients::opt_out_email_source.eq(UNSUBSCRIBE_SOURCE), clients::updated_at.eq(diesel::dsl::now)))
                 .execute(tx)?;
             if changed > 0 {
-                let entry = Entry::new(ws, Actor::System, "clients.opted_out", "clients", client_id)
+                let entry = Entry::new(ws, Actor::System, Action::ClientsOptedOut, "clients", client_id)
                     .from_request(&meta)
                     .before(json!({ "opt_out_email": false }))
                     .after(json!({ "opt_out_email": true, "source": UNSUBSCRIBE_SOURCE }));
@@ -734,7 +735,7 @@ enum Made {
 async fn create(ctx: Ctx, state: Data<AppState>, id: i64, channel: BatchChannel, form: BatchForm, once: Once) -> Result<HttpResponse, AppError> {
     let scope = CampaignScope::of(&ctx)?;
     let zone = ctx.zone();
-    let entry = ctx.audit("campaigns.batch_created", "campaigns", id);
+    let entry = ctx.audit(Action::CampaignsBatchCreated, "campaigns", id);
     let (st, f) = (state.clone(), form.clone());
     let outcome = db::run(&state.pool, move |conn| {
         conn.transaction(|tx| {

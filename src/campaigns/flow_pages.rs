@@ -12,6 +12,7 @@ use askama::Template;
 use diesel::prelude::*;
 use serde::Deserialize;
 
+use crate::audit::Action;
 use crate::audit;
 use crate::campaigns::flows::{self, Flow, Step, TemplateInfo};
 use crate::db;
@@ -120,7 +121,7 @@ pub async fn create_flow(ctx: Ctx, state: Data<AppState>, OnceForm(form, once): 
     };
     let steps = serde_json::to_value(vec![Step { key: "s1".into(), template_id: first, next: Default::default() }]).unwrap_or_default();
     let user = ctx.user_id();
-    let entry = ctx.audit("flows.created", "whatsapp_flows", w);
+    let entry = ctx.audit(Action::FlowsCreated, "whatsapp_flows", w);
     let at = db::run(&state.pool, move |conn| {
         conn.transaction::<_, AppError, _>(|tx| {
             if let Claim::Repeat(first) = once.claim(tx, w, user)? {
@@ -218,7 +219,7 @@ pub async fn show_flow(ctx: Ctx, state: Data<AppState>, path: Path<String>) -> R
 pub async fn save_flow(ctx: Ctx, state: Data<AppState>, path: Path<String>, HtmlForm(form): HtmlForm<HashMap<String, String>>) -> Result<HttpResponse, AppError> {
     ctx.require(Role::Manager)?;
     let (w, id) = (ctx.workspace_id(), parse_id(&path)?);
-    let entry = ctx.audit("flows.updated", "whatsapp_flows", id);
+    let entry = ctx.audit(Action::FlowsUpdated, "whatsapp_flows", id);
     db::run(&state.pool, move |conn| {
         conn.transaction::<_, AppError, _>(|tx| {
             let flow = find(tx, w, id)?;

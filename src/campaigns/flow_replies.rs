@@ -33,6 +33,7 @@ use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Jsonb, Nullable, Text};
 use serde_json::json;
 
+use crate::audit::Action;
 use crate::audit::{self, Actor, Entry};
 use crate::campaigns::batches;
 use crate::campaigns::flows::{Snapshot, SnapshotStep};
@@ -196,7 +197,7 @@ fn send_step(tx: &mut PgConnection, ws: i64, answer: &Answer, next: &SnapshotSte
     .bind::<BigInt, _>(message.id)
     .bind::<BigInt, _>(answer.message_id)
     .execute(tx)?;
-    let entry = Entry::new(ws, actor, "campaigns.flow_step_sent", "campaigns", batch.campaign_id).after(json!({
+    let entry = Entry::new(ws, actor, Action::CampaignsFlowStepSent, "campaigns", batch.campaign_id).after(json!({
         "batch_id": batch.id,
         "client_id": client.id,
         "answered_step": answer.step_key,

@@ -17,6 +17,7 @@ use diesel::sql_types::BigInt;
 use serde::Deserialize;
 use serde_json::json;
 
+use crate::audit::Action;
 use crate::audit;
 use crate::campaigns::audience::{self, OptOuts};
 use crate::campaigns::{BatchChannel, Campaign, CampaignScope, CampaignStatus, Transition};
@@ -269,7 +270,7 @@ pub(crate) fn validate(conn: &mut PgConnection, scope: &CampaignScope, form: &Ca
 
 pub async fn create_campaign(ctx: Ctx, state: Data<AppState>, OnceForm(form, once): OnceForm<CampaignForm>) -> Result<HttpResponse, AppError> {
     let scope = CampaignScope::of(&ctx)?;
-    let entry = ctx.audit("campaigns.created", "campaigns", "");
+    let entry = ctx.audit(Action::CampaignsCreated, "campaigns", "");
     let f = form.clone();
     let created = db::run(&state.pool, move |conn| {
         conn.transaction(|tx| {
@@ -473,9 +474,9 @@ fn back_to(id: i64, back: &str) -> String {
 async fn transition(ctx: Ctx, state: Data<AppState>, id: i64, t: Transition, back: &str) -> Result<HttpResponse, AppError> {
     let scope = CampaignScope::of(&ctx)?;
     let action = match t {
-        Transition::Start => "campaigns.started",
-        Transition::Pause => "campaigns.paused",
-        Transition::Complete => "campaigns.completed",
+        Transition::Start => Action::CampaignsStarted,
+        Transition::Pause => Action::CampaignsPaused,
+        Transition::Complete => Action::CampaignsCompleted,
     };
     let entry = ctx.audit(action, "campaigns", id);
     let cancelled = db::run(&state.pool, move |conn| {

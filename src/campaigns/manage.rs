@@ -25,6 +25,7 @@ use diesel::sql_types::BigInt;
 use serde::Deserialize;
 use serde_json::json;
 
+use crate::audit::Action;
 use crate::audit;
 use crate::campaigns::handlers::{CampaignForm, NewCampaign, NewPage, form_choices, validate};
 use crate::campaigns::{BatchChannel, Campaign, CampaignScope, CampaignStatus, batches};
@@ -172,7 +173,7 @@ pub async fn edit_campaign_form(ctx: Ctx, state: Data<AppState>, id: Path<i64>) 
 pub async fn update_campaign(ctx: Ctx, state: Data<AppState>, id: Path<i64>, HtmlForm(form): HtmlForm<CampaignForm>) -> Result<HttpResponse, AppError> {
     let scope = CampaignScope::of(&ctx)?;
     let id = id.into_inner();
-    let entry = ctx.audit("campaigns.updated", "campaigns", id);
+    let entry = ctx.audit(Action::CampaignsUpdated, "campaigns", id);
     let f = form.clone();
     let outcome = db::run(&state.pool, move |conn| {
         conn.transaction(|tx| {
@@ -225,7 +226,7 @@ pub struct DeleteForm {
 pub async fn delete_campaign(ctx: Ctx, state: Data<AppState>, id: Path<i64>, HtmlForm(form): HtmlForm<DeleteForm>) -> Result<HttpResponse, AppError> {
     let scope = CampaignScope::of(&ctx)?;
     let id = id.into_inner();
-    let entry = ctx.audit("campaigns.deleted", "campaigns", id);
+    let entry = ctx.audit(Action::CampaignsDeleted, "campaigns", id);
     let confirmed = form.confirm == "yes";
     let name = db::run(&state.pool, move |conn| {
         conn.transaction(|tx| {
@@ -262,7 +263,7 @@ pub struct DuplicateForm {}
 pub async fn duplicate_campaign(ctx: Ctx, state: Data<AppState>, id: Path<i64>, OnceForm(_form, once): OnceForm<DuplicateForm>) -> Result<HttpResponse, AppError> {
     let scope = CampaignScope::of(&ctx)?;
     let id = id.into_inner();
-    let entry = ctx.audit("campaigns.duplicated", "campaigns", "");
+    let entry = ctx.audit(Action::CampaignsDuplicated, "campaigns", "");
     let outcome = db::run(&state.pool, move |conn| {
         conn.transaction(|tx| {
             let source = scope.find(tx, id)?;
@@ -391,7 +392,7 @@ fn test_message(tx: &mut PgConnection, state: &AppState, scope: &CampaignScope, 
 pub async fn test_send(ctx: Ctx, state: Data<AppState>, id: Path<i64>, OnceForm(form, once): OnceForm<TestSendForm>) -> Result<HttpResponse, AppError> {
     let scope = CampaignScope::of(&ctx)?;
     let id = id.into_inner();
-    let entry = ctx.audit("campaigns.test_sent", "campaigns", id);
+    let entry = ctx.audit(Action::CampaignsTestSent, "campaigns", id);
     let user_name = ctx.user.name.clone();
     let st = state.clone();
     let outcome = db::run(&state.pool, move |conn| {

@@ -25,6 +25,7 @@ use diesel::sql_types::{BigInt, Integer, Nullable, Text, Timestamptz};
 use serde::Deserialize;
 use serde_json::json;
 
+use crate::audit::Action;
 use crate::audit;
 use crate::campaigns::{BatchChannel, BatchStatus, Campaign, CampaignScope, CampaignStatus, RecipientStatus};
 use crate::clients::domain::PhoneE164;
@@ -486,7 +487,7 @@ pub async fn retarget(ctx: Ctx, state: Data<AppState>, path: Path<(i64, String, 
     let (id, segment, batch_id) = path.into_inner();
     let (now, user_id) = (state.clock.now(), ctx.user_id());
     let zone = ctx.zone().name().to_string();
-    let entry = ctx.audit("campaigns.batch_retargeted", "campaigns", id);
+    let entry = ctx.audit(Action::CampaignsBatchRetargeted, "campaigns", id);
     let location = db::run(&state.pool, move |conn| {
         conn.transaction(|tx| {
             let (campaign, batch, channel) = find(tx, &scope, id, &segment, batch_id)?;

@@ -30,10 +30,11 @@ use diesel::prelude::*;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use crate::audit::Action;
 use crate::audit::{self, Entry};
 use crate::chat::{Chat, ChatScope, ChatStatus};
 use crate::db;
-use crate::db::schema::{chats, clients, notifications, users};
+use crate::db::schema::{chats, clients, users};
 use crate::error::AppError;
 use crate::messaging::Channel;
 use crate::notifications::NewNotification;
@@ -47,6 +48,7 @@ use crate::web::render::{html_status, see_other};
 /// Notification kinds.
 pub const ASSIGNED: &str = "chat_assigned";
 pub const NEW_MESSAGE: &str = "chat_message";
+pub const UNASSIGNED_MESSAGE: &str = "chat_unassigned";
 
 /// "WhatsApp" / "SMS".
 pub fn channel_label(channel: Channel) -> &'static str {
@@ -255,7 +257,7 @@ async fn answer(ctx: &Ctx, state: &Data<AppState>, done: Done) -> Result<HttpRes
 pub async fn assign_chat(ctx: Ctx, state: Data<AppState>, path: Path<i64>, HtmlForm(form): HtmlForm<AssignForm>) -> Result<HttpResponse, AppError> {
     let (scope, id) = (ChatScope::of(&ctx), path.into_inner());
     // Audited against the client, filled in once the chat is found.
-    let entry = ctx.audit("chats.assigned", "clients", 0);
+    let entry = ctx.audit(Action::ChatsAssigned, "clients", 0);
     let actor = ctx.user.name.clone();
     let done = db::run(&state.pool, move |conn| {
         let client_id = scope.find(conn, id)?.ok_or(AppError::NotFound)?.client_id;
@@ -268,7 +270,7 @@ pub async fn assign_chat(ctx: Ctx, state: Data<AppState>, path: Path<i64>, HtmlF
 
 async fn status_change(ctx: Ctx, state: Data<AppState>, id: i64, close: bool) -> Result<HttpResponse, AppError> {
     let scope = ChatScope::of(&ctx);
-    let entry = ctx.audit(if close { "chats.closed" } else { "chats.reopened" }, "clients", 0);
+    let entry = ctx.audit(if close { Action::ChatsClosed } else { Action::ChatsReopened }, "clients", 0);
     let done = db::run(&state.pool, move |conn| {
         let client_id = scope.find(conn, id)?.ok_or(AppError::NotFound)?.client_id;
         let entry = Entry { entity_id: Some(client_id.to_string()), ..entry };
@@ -287,10 +289,13 @@ pub async fn reopen_chat(ctx: Ctx, state: Data<AppState>, path: Path<i64>) -> Re
 }
 
 /// After an inbound message is recorded (same transaction): tells the chat's assignee, if
-/// any and active. While an unread "new message" notification for the chat exists, that one
-/// is updated (text and time) instead of adding another, so a chatty client does not flood
-/// the list. The inbound's trigger has just updated the chat row, so concurrent inbounds of
-/// the same chat wait for this transaction: no duplicate.
+/// any and active; an unassigned chat's message goes to the admins and to the managers of
+/// the client's departments (who see the chat, by [`ChatScope`]'s rule). Each notification
+/// is collapsed ([`notify_collapsed`](crate::notifications::notify_collapsed)): while the
+/// user's "new message" notification for the chat is unread, it is updated (text and time)
+/// instead of adding another, so a chatty client does not flood the list. The inbound's
+/// trigger has just updated the chat row, so concurrent inbounds of the same chat wait for
+/// this transaction: no duplicate.
 pub fn on_inbound(conn: &mut PgConnection, workspace_id: i64, client_id: i64, channel: Channel, text: &str) -> QueryResult<()> {
     let found: Option<(i64, Option<i64>)> = chats::table
         .filter(chats::workspace_id.eq(workspace_id))
@@ -299,31 +304,39 @@ pub fn on_inbound(conn: &mut PgConnection, workspace_id: i64, client_id: i64, ch
         .select((chats::id, chats::assignee_id))
         .first(conn)
         .optional()?;
-    let Some((chat_id, Some(assignee))) = found else { return Ok(()) };
-    let active: bool = users::table.filter(users::workspace_id.eq(workspace_id)).filter(users::id.eq(assignee)).select(users::active).first(conn)?;
-    if !active {
-        return Ok(());
-    }
+    let Some((chat_id, assignee)) = found else { return Ok(()) };
     let client: String = clients::table.filter(clients::workspace_id.eq(workspace_id)).filter(clients::id.eq(client_id)).select(clients::name).first(conn)?;
     let link = format!("/chat/{chat_id}");
-    let title = format!("New message from {client}");
     let preview: String = text.chars().take(140).collect();
     let body = format!("{}: {preview}", channel_label(channel));
-    let updated = diesel::update(
-        notifications::table
-            .filter(notifications::workspace_id.eq(workspace_id))
-            .filter(notifications::user_id.eq(assignee))
-            .filter(notifications::kind.eq(NEW_MESSAGE))
-            .filter(notifications::link.eq(&link))
-            .filter(notifications::read_at.is_null()),
-    )
-    .set((notifications::title.eq(&title), notifications::body.eq(&body), notifications::created_at.eq(diesel::dsl::now)))
-    .execute(conn)?;
-    if updated == 0 {
-        crate::notifications::notify(
+    let (kind, title, told) = match assignee {
+        Some(user) => (NEW_MESSAGE, format!("New message from {client}"), vec![user]),
+        None => (UNASSIGNED_MESSAGE, format!("New message from {client} (unassigned chat)"), unassigned_chat_watchers(conn, workspace_id, client_id)?),
+    };
+    for user in told {
+        crate::notifications::notify_collapsed(
             conn,
-            &NewNotification { workspace_id, user_id: assignee, kind: NEW_MESSAGE, title: &title, body: &body, link: Some(&link), dedupe_key: None },
+            &NewNotification { workspace_id, user_id: user, kind, title: &title, body: &body, link: Some(&link), dedupe_key: None },
         )?;
     }
     Ok(())
+}
+
+/// Who hears of an unassigned chat's messages: the active admins, and the active managers
+/// of one of the client's departments.
+fn unassigned_chat_watchers(conn: &mut PgConnection, workspace_id: i64, client_id: i64) -> QueryResult<Vec<i64>> {
+    #[derive(QueryableByName)]
+    struct Watcher {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        id: i64,
+    }
+    let rows: Vec<Watcher> = diesel::sql_query(
+        "SELECT u.id FROM users u WHERE u.workspace_id = $1 AND u.active AND (u.role = 'admin' OR (u.role = 'manager' AND EXISTS ( \
+           SELECT 1 FROM user_departments ud JOIN client_departments cd ON cd.workspace_id = ud.workspace_id AND cd.department_id = ud.department_id \
+           WHERE ud.workspace_id = u.workspace_id AND ud.user_id = u.id AND cd.client_id = $2))) ORDER BY u.id",
+    )
+    .bind::<diesel::sql_types::BigInt, _>(workspace_id)
+    .bind::<diesel::sql_types::BigInt, _>(client_id)
+    .load(conn)?;
+    Ok(rows.into_iter().map(|w| w.id).collect())
 }

@@ -15,6 +15,7 @@ use diesel::sql_types::{BigInt, Text, Timestamptz};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
+use crate::audit::Action;
 use crate::audit;
 use crate::db;
 use crate::db::schema::chat_digests;
@@ -52,7 +53,7 @@ pub async fn save_setting(ctx: Ctx, state: Data<AppState>, HtmlForm(form): HtmlF
         _ => return Err(AppError::Validation("Choose off or hourly.".into())),
     };
     let (w, me) = (ctx.workspace_id(), ctx.user_id());
-    let entry = ctx.audit("users.chat_digest_changed", "users", me);
+    let entry = ctx.audit(Action::UsersChatDigestChanged, "users", me);
     db::run(&state.pool, move |conn| {
         conn.transaction(|tx| {
             let was = is_on(tx, w, me)?;

@@ -13,6 +13,7 @@ use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use serde::Deserialize;
 
+use crate::audit::Action;
 use crate::chat::list::{self, Filter, Row, Tab};
 use crate::chat::{Chat, ChatScope, ChatStatus, conversation, reply};
 use crate::clients::model::Client;
@@ -155,7 +156,7 @@ pub async fn open(ctx: Ctx, state: Data<AppState>, HtmlForm(form): HtmlForm<Open
     let channel = Channel::parse(form.channel.trim()).ok_or_else(|| AppError::Validation("Channel must be WhatsApp or SMS.".into()))?;
     let scope = Scope::of(&ctx);
     // Filed under the client, as the client page's sends and the chat actions are.
-    let entry = ctx.audit("chats.opened", "clients", client_id);
+    let entry = ctx.audit(Action::ChatsOpened, "clients", client_id);
     let id = db::run(&state.pool, move |conn| {
         conn.transaction(|tx| {
             let client = scope.find(tx, client_id)?.ok_or(AppError::NotFound)?;
@@ -464,7 +465,7 @@ pub async fn messages(ctx: Ctx, state: Data<AppState>, path: Path<i64>, Query(q)
 /// A reply: queued and shown at once, or refused (422) with the reason in place.
 pub async fn send(ctx: Ctx, state: Data<AppState>, path: Path<i64>, OnceForm(form, once): OnceForm<MessageForm>) -> Result<HttpResponse, AppError> {
     let (scope, id, me) = (ChatScope::of(&ctx), path.into_inner(), ctx.user_id());
-    let mut entry = ctx.audit("messages.queued", "clients", id);
+    let mut entry = ctx.audit(Action::MessagesQueued, "clients", id);
     let (now, zone) = (state.clock.now(), ctx.zone());
     let st = state.clone();
     let typed = form.clone();

@@ -10,6 +10,8 @@ use diesel::Connection;
 use serde::Deserialize;
 use serde_json::json;
 
+use crate::notifications;
+use crate::audit::Action;
 use crate::audit;
 use crate::clients::activity::{self, FOLLOW_UP_STATUSES, FollowUpRow, FollowUpView, KINDS};
 use crate::clients::handlers::{Activity, show_client_page, timeline_in_place};
@@ -44,7 +46,7 @@ pub async fn log_communication(ctx: Ctx, state: Data<AppState>, path: Path<i64>,
         None
     };
     let occurred_at = if form.occurred_at.trim().is_empty() { Ok(now) } else { ctx.zone().parse_input(&form.occurred_at, "When") };
-    let entry = ctx.audit("communications.logged", "clients", client_id);
+    let entry = ctx.audit(Action::CommunicationsLogged, "clients", client_id);
     let outcome = match (problem, occurred_at) {
         (Some(p), _) | (None, Err(p)) => Err(p),
         (None, Ok(at)) => Ok(at),
@@ -112,11 +114,12 @@ pub async fn add_follow_up(ctx: Ctx, state: Data<AppState>, path: Path<i64>, Onc
     let (scope, client_id) = (Scope::of(&ctx), path.into_inner());
     let due = ctx.zone().parse_input(&form.due_at, "Due");
     let owner = if form.assigned_to.trim().is_empty() { Ok(scope.user_id) } else { form.assigned_to.trim().parse::<i64>().map_err(|_| "Choose an owner from the list.".to_string()) };
-    let entry = ctx.audit("follow_ups.created", "clients", client_id);
+    let entry = ctx.audit(Action::FollowUpsCreated, "clients", client_id);
     let notes = form.notes.clone();
+    let (actor, zone) = (ctx.user.name.clone(), ctx.zone());
     let result = db::run(&state.pool, move |conn| {
         conn.transaction(|tx| {
-            scope.find(tx, client_id)?.ok_or(AppError::NotFound)?;
+            let client = scope.find(tx, client_id)?.ok_or(AppError::NotFound)?;
             let (due, owner) = match (due, owner) {
                 (Ok(d), Ok(o)) => (d, o),
                 (Err(e), _) | (_, Err(e)) => return Ok(Err(e)),
@@ -133,6 +136,21 @@ pub async fn add_follow_up(ctx: Ctx, state: Data<AppState>, path: Path<i64>, Onc
             }
             let id = activity::add_follow_up(tx, scope.workspace_id, client_id, owner, scope.user_id, due, &notes)?;
             audit::record(tx, &entry.after(json!({ "follow_up_id": id, "due_at": due, "assigned_to": owner, "notes": notes })))?;
+            if owner != scope.user_id {
+                let body = format!("{actor} assigned you a follow-up with {}, due {}.", client.name, zone.time(due));
+                notifications::notify_collapsed(
+                    tx,
+                    &notifications::NewNotification {
+                        workspace_id: scope.workspace_id,
+                        user_id: owner,
+                        kind: notifications::FOLLOW_UP_ASSIGNED,
+                        title: "A follow-up was assigned to you",
+                        body: &body,
+                        link: Some("/follow-ups?view=mine"),
+                        dedupe_key: None,
+                    },
+                )?;
+            }
             Ok(Ok(()))
         })
     })
@@ -157,7 +175,7 @@ pub async fn update_follow_up(ctx: Ctx, state: Data<AppState>, path: Path<i64>, 
     }
     // Where to go afterwards is settled before anything is written.
     let next = form.next.as_deref().and_then(forms::local_path).filter(|n| n.starts_with("/follow-ups"));
-    let entry = ctx.audit("follow_ups.status_changed", "clients", id);
+    let entry = ctx.audit(Action::FollowUpsStatusChanged, "clients", id);
     let status = form.status.clone();
     let client_id = db::run(&state.pool, move |conn| {
         conn.transaction(|tx| {

@@ -63,6 +63,19 @@ enum Action {
     Delete,
 }
 
+impl Action {
+    /// What each changed client's audit row records.
+    fn audited(&self) -> audit::Action {
+        match self {
+            Action::Assign(_) => audit::Action::ClientsBulkAssign,
+            Action::Status(_) => audit::Action::ClientsBulkStatus,
+            Action::Tag(_) => audit::Action::ClientsBulkTag,
+            Action::Untag(_) => audit::Action::ClientsBulkUntag,
+            Action::Delete => audit::Action::ClientsBulkDelete,
+        }
+    }
+}
+
 fn parse_action(form: &BulkForm, role: Role) -> Result<Action, AppError> {
     let invalid = |m: &str| AppError::Validation(m.to_string());
     match form.action.as_str() {
@@ -109,7 +122,7 @@ pub async fn bulk_update_clients(ctx: Ctx, state: Data<AppState>, HtmlForm(form)
         "selected" | "" if !form.client_ids.is_empty() => None,
         _ => return Err(AppError::Validation("Select at least one client, or choose all matching.".into())),
     };
-    let template = ctx.audit("clients.bulk", "clients", "");
+    let template = ctx.audit(action.audited(), "clients", "");
     let ids = form.client_ids.clone();
     let (count, label) = db::run(&state.pool, move |conn| {
         conn.transaction(|tx| {
@@ -158,11 +171,11 @@ async fn add_to_campaign(ctx: &Ctx, state: &AppState, form: BulkForm) -> Result<
 }
 
 /// Audit rows for the changed clients, written in chunks.
-fn audit_each(tx: &mut PgConnection, template: &Entry, action: &str, changes: Vec<(i64, serde_json::Value, serde_json::Value)>) -> Result<(), AppError> {
+fn audit_each(tx: &mut PgConnection, template: &Entry, changes: Vec<(i64, serde_json::Value, serde_json::Value)>) -> Result<(), AppError> {
     let entries: Vec<Entry> = changes
         .into_iter()
         .map(|(id, before, after)| {
-            Entry { action: format!("clients.bulk_{action}"), entity_id: Some(id.to_string()), ..template.clone() }.before(before).after(after)
+            Entry { entity_id: Some(id.to_string()), ..template.clone() }.before(before).after(after)
         })
         .collect();
     Ok(audit::record_many(tx, &entries)?)
@@ -181,28 +194,28 @@ fn apply(tx: &mut PgConnection, scope: &Scope, action: &Action, ids: &[i64], tem
             let before = model::assign_many(tx, w, ids, *user)?;
             let count = before.len();
             let changes = before.into_iter().map(|(id, old)| (id, json!({ "assigned_to": old }), json!({ "assigned_to": user }))).collect();
-            audit_each(tx, template, "assign", changes)?;
+            audit_each(tx, template, changes)?;
             Ok((count, "Assigned"))
         }
         Action::Status(status) => {
             let before = model::set_status_many(tx, w, ids, status.as_str())?;
             let count = before.len();
             let changes = before.into_iter().map(|(id, old)| (id, json!({ "status": old }), json!({ "status": status }))).collect();
-            audit_each(tx, template, "status", changes)?;
+            audit_each(tx, template, changes)?;
             Ok((count, "Changed the status of"))
         }
         Action::Tag(name) => {
             let tag_id = tags::id_creating(tx, w, name)?;
             let new = model::tag_many(tx, w, ids, tag_id)?;
             let changes = new.iter().map(|id| (*id, json!({}), json!({ "tag_added": name }))).collect();
-            audit_each(tx, template, "tag", changes)?;
+            audit_each(tx, template, changes)?;
             Ok((new.len(), "Tagged"))
         }
         Action::Untag(name) => {
             let Some(tag_id) = tags::find_id(tx, w, name)? else { return Ok((0, "Untagged")) };
             let removed = model::untag_many(tx, w, ids, tag_id)?;
             let changes = removed.iter().map(|id| (*id, json!({ "tag": name }), json!({}))).collect();
-            audit_each(tx, template, "untag", changes)?;
+            audit_each(tx, template, changes)?;
             Ok((removed.len(), "Untagged"))
         }
         Action::Delete => {
@@ -211,7 +224,7 @@ fn apply(tx: &mut PgConnection, scope: &Scope, action: &Action, ids: &[i64], tem
                 .iter()
                 .map(|c| (c.id, json!({ "name": c.name, "email": c.email, "phone": c.phone }), json!(null)))
                 .collect();
-            audit_each(tx, template, "delete", changes)?;
+            audit_each(tx, template, changes)?;
             Ok((before.len(), "Deleted"))
         }
     }

@@ -11,6 +11,7 @@ use diesel::prelude::*;
 use serde::Deserialize;
 use serde_json::json;
 
+use crate::audit::Action;
 use crate::audit;
 use crate::clients::domain::PhoneE164;
 use crate::clients::model::Client;
@@ -42,7 +43,7 @@ pub async fn export_clients(ctx: Ctx, state: Data<AppState>, Query(q): Query<Exp
     let scope = Scope::of(&ctx);
     let filter = q.list.parse().map_err(AppError::Validation)?;
     let described = json!({ "q": q.list.q, "status": q.list.status, "department": q.list.department, "tag": q.list.tag, "assignee": q.list.assignee });
-    let entry = ctx.audit("clients.exported", "clients", "export").after(json!({ "filter": described }));
+    let entry = ctx.audit(Action::ClientsExported, "clients", "export").after(json!({ "filter": described }));
     db::run(&state.pool, move |conn| Ok(audit::record(conn, &entry)?)).await?;
     let zone = ctx.zone();
     let filename = format!("clients-{}.csv", zone.day_of(state.clock.now()).format("%Y-%m-%d"));

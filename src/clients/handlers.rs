@@ -9,6 +9,7 @@ use askama::Template;
 use diesel::{Connection, PgConnection};
 use serde::Deserialize;
 
+use crate::audit::Action;
 use crate::audit;
 use crate::clients::domain::{ClientStatus, PhoneE164};
 use crate::clients::model::{self, Client, ClientFields, StatusSource};
@@ -383,7 +384,7 @@ fn duplicate_error(conn: &mut PgConnection, scope: &Scope, fields: &ClientFields
 
 pub async fn create_client(ctx: Ctx, state: Data<AppState>, OnceForm(form, once): OnceForm<ClientForm>) -> Result<HttpResponse, AppError> {
     let scope = Scope::of(&ctx);
-    let entry = ctx.audit("clients.created", "clients", "");
+    let entry = ctx.audit(Action::ClientsCreated, "clients", "");
     let submitted = form.clone();
     let saved = db::run(&state.pool, move |conn| {
         conn.transaction(|tx| {
@@ -591,7 +592,7 @@ pub async fn edit_client_form(ctx: Ctx, state: Data<AppState>, path: Path<i64>) 
 pub async fn update_client(ctx: Ctx, state: Data<AppState>, path: Path<i64>, HtmlForm(form): HtmlForm<ClientForm>) -> Result<HttpResponse, AppError> {
     let (scope, id) = (Scope::of(&ctx), path.into_inner());
     let version = form.version.ok_or_else(|| AppError::BadRequest("The form has no version; reload the page.".into()))?;
-    let entry = ctx.audit("clients.updated", "clients", id);
+    let entry = ctx.audit(Action::ClientsUpdated, "clients", id);
     let submitted = form.clone();
     let saved = db::run(&state.pool, move |conn| {
         conn.transaction(|tx| {
@@ -650,7 +651,7 @@ pub struct DeleteQuery {
 
 pub async fn delete_client(ctx: Ctx, state: Data<AppState>, path: Path<i64>, Query(q): Query<DeleteQuery>) -> Result<HttpResponse, AppError> {
     let (scope, id) = (Scope::of(&ctx), path.into_inner());
-    let entry = ctx.audit("clients.deleted", "clients", id);
+    let entry = ctx.audit(Action::ClientsDeleted, "clients", id);
     let deleted = db::run(&state.pool, move |conn| {
         conn.transaction(|tx| {
             let client = scope.find(tx, id)?.ok_or(AppError::NotFound)?;

@@ -8,7 +8,7 @@
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Integer, Timestamptz};
+use diesel::sql_types::{BigInt, Integer, Text, Timestamptz};
 
 use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
 
@@ -103,7 +103,7 @@ fn apply_range(conn: &mut PgConnection, workspace_id: i64, now: DateTime<Utc>, h
                UPDATE clients c SET status = ch.new_status, status_source = 'rule', status_changed_at = $2, version = c.version + 1 \
                FROM changed ch WHERE c.workspace_id = $1 AND c.id = ch.id RETURNING c.id) \
              INSERT INTO audit_logs (workspace_id, actor_kind, actor_user_id, actor_label, action, module, entity_id, before, after) \
-             SELECT $1, 'system', NULL, 'system', 'clients.status_rule', 'clients', ch.id::text, \
+             SELECT $1, 'system', NULL, 'system', $9, 'clients', ch.id::text, \
                     jsonb_build_object('status', ch.old_status), jsonb_build_object('status', ch.new_status) \
              FROM changed ch JOIN updated u ON u.id = ch.id",
         )
@@ -115,6 +115,7 @@ fn apply_range(conn: &mut PgConnection, workspace_id: i64, now: DateTime<Utc>, h
         .bind::<Integer, _>(INACTIVE_DAYS)
         .bind::<BigInt, _>(from)
         .bind::<BigInt, _>(to)
+        .bind::<Text, _>(crate::audit::Action::ClientsStatusRule.as_str())
         .execute(tx)
     })
 }

@@ -572,6 +572,14 @@ diesel::joinable!(departments -> workspaces (workspace_id));
 diesel::joinable!(tags -> workspaces (workspace_id));
 diesel::joinable!(users -> workspaces (workspace_id));
 
+diesel::table! {
+    notification_mutes (workspace_id, user_id, kind) {
+        workspace_id -> Int8,
+        user_id -> Int8,
+        kind -> Text,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
     audit_logs,
     auth_tokens,

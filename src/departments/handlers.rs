@@ -7,6 +7,7 @@ use actix_web::web::{Data, Path};
 use askama::Template;
 use serde::Deserialize;
 
+use crate::audit::Action;
 use crate::audit;
 use crate::db;
 use crate::departments::{self, Department};
@@ -76,7 +77,7 @@ pub async fn create_department(ctx: Ctx, state: Data<AppState>, HtmlForm(form): 
         Err(e) => return render(&ctx, &state, StatusCode::UNPROCESSABLE_ENTITY, form.name, Some(e)).await,
     };
     let workspace_id = ctx.workspace_id();
-    let entry = ctx.audit("departments.created", "departments", "");
+    let entry = ctx.audit(Action::DepartmentsCreated, "departments", "");
     let lookup = name.clone();
     let created = db::run(&state.pool, move |conn| {
         conn.transaction(|tx| {
@@ -113,7 +114,7 @@ pub async fn rename_department(
         Ok(name) => name,
         Err(e) => return render_editing(&ctx, &state, StatusCode::UNPROCESSABLE_ENTITY, String::new(), Some(e), Some(id)).await,
     };
-    let entry = ctx.audit("departments.renamed", "departments", id);
+    let entry = ctx.audit(Action::DepartmentsRenamed, "departments", id);
     let lookup = name.clone();
     let renamed = db::run(&state.pool, move |conn| {
         conn.transaction(|tx| {
@@ -138,7 +139,7 @@ pub async fn rename_department(
 pub async fn delete_department(ctx: Ctx, state: Data<AppState>, path: Path<i64>) -> Result<HttpResponse, AppError> {
     ctx.require(Role::Admin)?;
     let (workspace_id, id) = (ctx.workspace_id(), path.into_inner());
-    let entry = ctx.audit("departments.deleted", "departments", id);
+    let entry = ctx.audit(Action::DepartmentsDeleted, "departments", id);
     let deleted = db::run(&state.pool, move |conn| {
         conn.transaction(|tx| {
             let before = departments::find(tx, workspace_id, id)?.ok_or(AppError::NotFound)?;

@@ -11,6 +11,7 @@ use diesel::Connection;
 use serde::Deserialize;
 use serde_json::json;
 
+use crate::audit::Action;
 use crate::audit;
 use crate::crypto;
 use crate::db;
@@ -122,7 +123,7 @@ pub async fn save_smtp(ctx: Ctx, state: Data<AppState>, HtmlForm(form): HtmlForm
     let username = Some(form.username.trim().to_string()).filter(|u| !u.is_empty());
     let new_password = (!form.password.is_empty()).then(|| crypto::seal(&state.at_rest_key, form.password.as_bytes()));
     let w = ctx.workspace_id();
-    let entry = ctx.audit("settings.smtp_saved", "settings", w).after(json!({
+    let entry = ctx.audit(Action::SettingsSmtpSaved, "settings", w).after(json!({
         "host": host, "port": port, "tls_mode": tls.as_str(), "username": username, "from_address": from,
         "password_changed": new_password.is_some(),
     }));
@@ -147,7 +148,7 @@ pub async fn send_test_email(ctx: Ctx, state: Data<AppState>) -> Result<HttpResp
     let to = ctx.user.email.clone();
     let workspace = ctx.user.workspace_name.clone();
     let email = messages::test(&to, &messages::Test { workspace })?;
-    let entry = ctx.audit("settings.smtp_test", "settings", w).after(json!({ "to": to }));
+    let entry = ctx.audit(Action::SettingsSmtpTest, "settings", w).after(json!({ "to": to }));
     db::run(&state.pool, move |conn| {
         conn.transaction(|tx| {
             crate::email::enqueue(tx, w, &email, None)?;

@@ -11,6 +11,7 @@ use diesel::{Connection, PgConnection};
 use serde::Deserialize;
 use serde_json::json;
 
+use crate::audit::Action;
 use crate::audit;
 use crate::clients::query::Scope;
 use crate::csv_io::sniff::Choice;
@@ -346,7 +347,7 @@ pub async fn start_import(ctx: Ctx, state: Data<AppState>, path: Path<i64>, Html
     let id = path.into_inner();
     let read_as = ReadAs { encoding: Some(form.encoding.clone()), delimiter: Some(form.delimiter.clone()) };
     let (choice, delimiter) = read_as.parse().map_err(AppError::Validation)?;
-    let entry = ctx.audit("imports.started", "imports", id);
+    let entry = ctx.audit(Action::ImportsStarted, "imports", id);
     let (ip, request_id) = (ctx.meta.ip.clone(), ctx.meta.request_id.clone());
     let submitted = form.clone();
     let started = db::run(&state.pool, move |conn| {
@@ -459,7 +460,7 @@ fn settings_from(
 pub async fn retry_import(ctx: Ctx, state: Data<AppState>, path: Path<i64>) -> Result<HttpResponse, AppError> {
     let scope = Scope::of(&ctx);
     let id = path.into_inner();
-    let entry = ctx.audit("imports.retried", "imports", id);
+    let entry = ctx.audit(Action::ImportsRetried, "imports", id);
     db::run(&state.pool, move |conn| {
         conn.transaction(|tx| {
             let import = query::find(tx, &scope, id)?.ok_or(AppError::NotFound)?;

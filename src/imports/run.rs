@@ -180,7 +180,7 @@ fn execute(pool: &Pool, w: i64, id: i64) -> anyhow::Result<()> {
                         imports::finished_at.eq(diesel::dsl::now),
                     ))
                     .execute(tx)?;
-                crate::audit::record(tx, &audit_entry(&job, "imports.failed").after(json!({ "rows_read": counts.read, "rows_rejected": rows.len() })))?;
+                crate::audit::record(tx, &audit_entry(&job, crate::audit::Action::ImportsFailed).after(json!({ "rows_read": counts.read, "rows_rejected": rows.len() })))?;
                 Ok(())
             })?;
             tracing::info!(import_id = id, rejected = rows.len(), "import rejected, nothing written");
@@ -190,7 +190,7 @@ fn execute(pool: &Pool, w: i64, id: i64) -> anyhow::Result<()> {
     }
 }
 
-fn audit_entry(job: &Job, action: &str) -> crate::audit::Entry {
+fn audit_entry(job: &Job, action: crate::audit::Action) -> crate::audit::Entry {
     let actor = crate::audit::Actor::User { id: job.user_id, label: job.user_label.clone() };
     let mut entry = crate::audit::Entry::new(job.w(), actor, action, "imports", job.id());
     entry.ip = job.settings.ip.clone();
@@ -303,7 +303,7 @@ fn import_in(tx: &mut PgConnection, pool: &Pool, job: &Job, rejected: &RefCell<V
         "filename": job.import.filename, "rows_read": counts.read, "created": counts.created, "updated": counts.updated,
         "unchanged": counts.unchanged, "skipped": counts.skipped, "rejected": counts.rejected,
     });
-    crate::audit::record(tx, &audit_entry(job, "imports.completed").after(summary))?;
+    crate::audit::record(tx, &audit_entry(job, crate::audit::Action::ImportsCompleted).after(summary))?;
     clock.lap("finished");
     Ok(counts)
 }
@@ -501,7 +501,7 @@ fn update_existing(tx: &mut PgConnection, job: &Job) -> QueryResult<i64> {
     .execute(tx)?;
     diesel::sql_query(
         "INSERT INTO audit_logs (workspace_id, actor_kind, actor_user_id, actor_label, action, module, entity_id, before, after, ip, request_id) \
-         SELECT $1, 'user', $2, $3, 'clients.import_updated', 'clients', u.id::text, \
+         SELECT $1, 'user', $2, $3, $8, 'clients', u.id::text, \
            jsonb_build_object('name', old_name, 'email', old_email, 'phone', old_phone, 'company', old_company, 'status', old_status, 'notes', old_notes), \
            jsonb_build_object('name', name, 'email', email, 'phone', phone, 'company', company, 'status', status, 'notes', notes, \
              'tags_added', to_jsonb(tags_added), 'department_added', CASE WHEN department_added THEN $4::bigint END, 'import_id', $5::bigint), \
@@ -515,6 +515,7 @@ fn update_existing(tx: &mut PgConnection, job: &Job) -> QueryResult<i64> {
     .bind::<BigInt, _>(job.id())
     .bind::<Nullable<Text>, _>(&job.settings.ip)
     .bind::<Nullable<Text>, _>(&job.settings.request_id)
+    .bind::<Text, _>(crate::audit::Action::ClientsImportUpdated.as_str())
     .execute(tx)?;
     Ok(updated as i64)
 }

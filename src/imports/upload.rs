@@ -11,6 +11,7 @@ use diesel::Connection;
 use futures_util::TryStreamExt;
 use serde_json::json;
 
+use crate::audit::Action;
 use crate::audit;
 use crate::clients::query::Scope;
 use crate::csv_io::sniff::{self, Choice};
@@ -142,7 +143,7 @@ async fn receive(ctx: &Ctx, state: &AppState, mut field: Field, limit: u64) -> R
     let w = ctx.workspace_id();
     match (result, import) {
         (Ok(()), Some((id, _))) => {
-            let entry = ctx.audit("imports.uploaded", "imports", id).after(json!({ "filename": filename, "bytes": total }));
+            let entry = ctx.audit(Action::ImportsUploaded, "imports", id).after(json!({ "filename": filename, "bytes": total }));
             db::run(&state.pool, move |conn| {
                 query::mark_uploaded(conn, w, id, total as i64, lines.max(1))?;
                 audit::record(conn, &entry)?;

@@ -69,10 +69,10 @@ enum Change {
 }
 
 impl Change {
-    fn name(self) -> &'static str {
+    fn action(self) -> crate::audit::Action {
         match self {
-            Change::Retry => "retry",
-            Change::Cancel => "cancel",
+            Change::Retry => crate::audit::Action::JobsRetry,
+            Change::Cancel => crate::audit::Action::JobsCancel,
         }
     }
 
@@ -97,7 +97,7 @@ pub async fn cancel_job(ctx: Ctx, state: Data<AppState>, path: Path<i64>) -> Res
 async fn change(ctx: Ctx, state: Data<AppState>, id: i64, what: Change) -> Result<HttpResponse, AppError> {
     ctx.require(Role::Admin)?;
     let w = ctx.workspace_id();
-    let entry = ctx.audit(&format!("jobs.{}", what.name()), "jobs", id);
+    let entry = ctx.audit(what.action(), "jobs", id);
     let status = db::run(&state.pool, move |conn| {
         conn.transaction(|tx| {
             let job = query::find_for_update(tx, w, id)?.ok_or(AppError::NotFound)?;

@@ -15,6 +15,7 @@ use diesel::prelude::*;
 use serde::Deserialize;
 use serde_json::json;
 
+use crate::audit::Action;
 use crate::audit;
 use crate::clients::handlers::{Activity, TypedMessage, show_client_page, timeline_in_place};
 use crate::clients::query::Scope;
@@ -257,7 +258,7 @@ pub fn queue(tx: &mut PgConnection, new: &NewOutbound, entry: audit::Entry) -> R
 /// Queues the message once per submitted form (a repeat answers as the first did).
 pub async fn send(ctx: Ctx, state: Data<AppState>, path: Path<i64>, OnceForm(form, once): OnceForm<MessageForm>) -> Result<HttpResponse, AppError> {
     let (scope, client_id) = (Scope::of(&ctx), path.into_inner());
-    let entry = ctx.audit("messages.queued", "clients", client_id);
+    let entry = ctx.audit(Action::MessagesQueued, "clients", client_id);
     let st = state.clone();
     let typed = TypedMessage {
         channel: form.channel.clone(),
@@ -302,7 +303,7 @@ async fn queued(ctx: &Ctx, state: &AppState, client_id: i64) -> Result<HttpRespo
 /// the copy, so a second press, concurrent or later, is a 409 naming who resent it.
 pub async fn resend(ctx: Ctx, state: Data<AppState>, path: Path<(i64, i64)>) -> Result<HttpResponse, AppError> {
     let (scope, (client_id, message_id)) = (Scope::of(&ctx), path.into_inner());
-    let entry = ctx.audit("messages.resent", "clients", client_id);
+    let entry = ctx.audit(Action::MessagesResent, "clients", client_id);
     let zone = ctx.zone();
     db::run(&state.pool, move |conn| {
         conn.transaction(|tx| {

@@ -9,6 +9,7 @@ use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Text};
 use serde_json::json;
 
+use crate::audit::Action;
 use crate::audit::{self, Actor};
 use crate::clients::{activity, model};
 use crate::db::schema::{clients, messages};
@@ -232,7 +233,7 @@ fn create_client(conn: &mut PgConnection, workspace_id: i64, msg: &InboundMessag
     let client = model::find(conn, workspace_id, id)?;
     let mut after = client.audit_json(&[], &[]);
     after["source"] = json!("inbound");
-    audit::record(conn, &audit::Entry::new(workspace_id, Actor::Webhook, "clients.created", "clients", id).after(after))?;
+    audit::record(conn, &audit::Entry::new(workspace_id, Actor::Webhook, Action::ClientsCreated, "clients", id).after(after))?;
     Ok((id, true))
 }
 
@@ -261,7 +262,7 @@ fn set_opt_out(conn: &mut PgConnection, workspace_id: i64, client_id: i64, chann
         return Ok(false);
     }
     let after = model::find(conn, workspace_id, client_id)?.opt_outs();
-    let entry = audit::Entry::new(workspace_id, Actor::Webhook, "clients.updated", "clients", client_id)
+    let entry = audit::Entry::new(workspace_id, Actor::Webhook, Action::ClientsUpdated, "clients", client_id)
         .before(json!({ "opt_outs": before }))
         .after(json!({ "opt_outs": after, "channel": channel.as_str(), "source": source, "word": name }));
     audit::record(conn, &entry)?;

@@ -11,6 +11,7 @@ use askama::Template;
 use diesel::prelude::*;
 use serde::Deserialize;
 
+use crate::audit::Action;
 use crate::audit;
 use crate::clients::query::Scope;
 use crate::db;
@@ -113,7 +114,7 @@ pub async fn list_templates(ctx: Ctx, state: Data<AppState>, Query(q): Query<Lis
 pub async fn sync_templates(ctx: Ctx, state: Data<AppState>) -> Result<HttpResponse, AppError> {
     ctx.require(Role::Manager)?;
     let w = ctx.workspace_id();
-    let entry = ctx.audit("templates.sync_requested", "whatsapp_templates", w);
+    let entry = ctx.audit(Action::TemplatesSyncRequested, "whatsapp_templates", w);
     let queued = db::run(&state.pool, move |conn| {
         conn.transaction::<_, diesel::result::Error, _>(|tx| {
             if !diesel::select(diesel::dsl::exists(twilio_settings::table.find(w))).get_result::<bool>(tx)? {

@@ -1,18 +1,22 @@
 //! `/notifications` (list, unread first), `POST /notifications/{id}/read`,
-//! `POST /notifications/read-all`, `GET /notifications/badge` (the polled nav badge).
+//! `POST /notifications/read-all`, `GET /notifications/badge` (the polled nav badge), and
+//! `POST /account/notifications` (which kinds the user receives, from `/account`).
 
 use actix_web::HttpResponse;
 use actix_web::http::StatusCode;
 use actix_web::web::{Data, Path};
 use askama::Template;
+use diesel::Connection;
 use serde::Deserialize;
 
+use crate::audit::Action;
 use crate::db;
 use crate::error::AppError;
 use crate::notifications::{self, Notification};
 use crate::startup::AppState;
 use crate::web::ctx::{Ctx, Layout};
-use crate::web::forms::Query;
+use crate::web::flash;
+use crate::web::forms::{HtmlForm, Query};
 use crate::web::render::{html_status, respond, see_other};
 
 #[derive(Template)]
@@ -70,4 +74,38 @@ pub async fn read_all(ctx: Ctx, state: Data<AppState>) -> Result<HttpResponse, A
     let (w, me) = (ctx.workspace_id(), ctx.user_id());
     db::run(&state.pool, move |conn| Ok(notifications::mark_read(conn, w, me, None)?)).await?;
     Ok(see_other("/notifications"))
+}
+
+#[derive(Deserialize)]
+pub struct ChoicesForm {
+    /// The kinds ticked (received); every other kind is turned off.
+    #[serde(default)]
+    kinds: Vec<String>,
+}
+
+/// `POST /account/notifications`: the kinds ticked stay on, the others are turned off, for
+/// this user in this workspace; an unknown kind is 422 with the reason, nothing saved.
+pub async fn save_choices(ctx: Ctx, state: Data<AppState>, HtmlForm(form): HtmlForm<ChoicesForm>) -> Result<HttpResponse, AppError> {
+    if let Some(unknown) = form.kinds.iter().find(|k| !notifications::KINDS.iter().any(|(kind, _)| kind == k)) {
+        return Err(AppError::Validation(format!("“{}” is not a kind of notification.", unknown.chars().take(40).collect::<String>())));
+    }
+    let off: Vec<&'static str> = notifications::KINDS.iter().map(|(kind, _)| *kind).filter(|kind| !form.kinds.iter().any(|k| k == kind)).collect();
+    let (w, me) = (ctx.workspace_id(), ctx.user_id());
+    let entry = ctx.audit(Action::UsersNotificationsChanged, "users", me);
+    db::run(&state.pool, move |conn| {
+        conn.transaction(|tx| {
+            let before = notifications::muted(tx, w, me)?;
+            let mut wanted: Vec<&str> = off.clone();
+            wanted.sort_unstable();
+            if before.iter().map(String::as_str).eq(wanted.iter().copied()) {
+                return Ok::<_, AppError>(());
+            }
+            notifications::set_muted(tx, w, me, &off)?;
+            crate::audit::record(tx, &entry.before(serde_json::json!({ "off": before })).after(serde_json::json!({ "off": off })))?;
+            Ok(())
+        })
+    })
+    .await?;
+    flash::success(&ctx.session, "Your notification choices are saved.");
+    Ok(see_other("/account"))
 }

@@ -1,13 +1,30 @@
 //! In-app notifications per user: the list (unread first), mark read, and the unread badge
-//! in the navigation (polled by htmx). Jobs create them; `dedupe_key` keeps repeats out.
+//! in the navigation (polled by htmx, and moved live by the user's `badge` event). Jobs
+//! create them; `dedupe_key` keeps repeats out.
+//!
+//! Who is told of what ([`KINDS`]; each user may turn any kind off on `/account`, every kind
+//! is on by default, `notification_mutes` holds the ones turned off):
+//! - a chat assigned to you; a new message in a chat assigned to you;
+//! - a new message in an unassigned chat: the admins and the managers of the client's
+//!   departments (those who see the chat);
+//! - a message you sent by hand that failed (the `messages_notify_failed` trigger, whatever
+//!   path failed it); a campaign's failed recipients: the admins, per batch
+//!   (`campaign_recipients_notify_failed`);
+//! - an import you started that finished or failed (`imports_notify_finished`);
+//! - a follow-up someone else assigned to you; the daily follow-up reminder.
+//!
+//! All but "chat assigned" and the reminder are collapsed: while the user has an unread one
+//! of the same kind and link, a repeat updates it (text and time) instead of adding another
+//! (the SQL function `notify_collapsed`, shared by the code and the triggers).
 
 pub mod handlers;
 pub mod reminders;
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Bool, Text};
 
-use crate::db::schema::notifications;
+use crate::db::schema::{notification_mutes, notifications};
 
 pub const PER_PAGE: i64 = 30;
 
@@ -26,6 +43,77 @@ pub struct Notification {
     pub created_at: DateTime<Utc>,
 }
 
+/// Every kind a user may receive, with its label on `/account`.
+pub const KINDS: &[(&str, &str)] = &[
+    (crate::chat::actions::ASSIGNED, "A chat is assigned to me"),
+    (crate::chat::actions::NEW_MESSAGE, "A new message in a chat assigned to me"),
+    (crate::chat::actions::UNASSIGNED_MESSAGE, "A new message in an unassigned chat I can see (admins, department managers)"),
+    (SEND_FAILED, "A message I sent failed"),
+    (CAMPAIGN_FAILED, "Campaign sends failed (admins)"),
+    (IMPORT_FINISHED, "An import I started finished or failed"),
+    (FOLLOW_UP_ASSIGNED, "Someone assigns me a follow-up"),
+    (FOLLOW_UP_REMINDER, "The daily reminder of my due follow-ups"),
+];
+
+/// Kinds written by the database's triggers (see the module doc).
+pub const SEND_FAILED: &str = "send_failed";
+pub const CAMPAIGN_FAILED: &str = "campaign_failed";
+pub const IMPORT_FINISHED: &str = "import_finished";
+pub const FOLLOW_UP_ASSIGNED: &str = "follow_up_assigned";
+pub const FOLLOW_UP_REMINDER: &str = "follow-up-reminder";
+
+/// The kinds the user turned off.
+pub fn muted(conn: &mut PgConnection, workspace_id: i64, user_id: i64) -> QueryResult<Vec<String>> {
+    notification_mutes::table
+        .filter(notification_mutes::workspace_id.eq(workspace_id))
+        .filter(notification_mutes::user_id.eq(user_id))
+        .order(notification_mutes::kind)
+        .select(notification_mutes::kind)
+        .load(conn)
+}
+
+/// Turns off exactly `off` (known kinds only) for the user, every other kind on.
+pub fn set_muted(conn: &mut PgConnection, workspace_id: i64, user_id: i64, off: &[&str]) -> QueryResult<()> {
+    diesel::delete(notification_mutes::table.filter(notification_mutes::workspace_id.eq(workspace_id)).filter(notification_mutes::user_id.eq(user_id))).execute(conn)?;
+    let rows: Vec<_> = off
+        .iter()
+        .map(|k| (notification_mutes::workspace_id.eq(workspace_id), notification_mutes::user_id.eq(user_id), notification_mutes::kind.eq(*k)))
+        .collect();
+    diesel::insert_into(notification_mutes::table).values(rows).execute(conn)?;
+    Ok(())
+}
+
+fn is_muted(conn: &mut PgConnection, workspace_id: i64, user_id: i64, kind: &str) -> QueryResult<bool> {
+    diesel::select(diesel::dsl::exists(
+        notification_mutes::table
+            .filter(notification_mutes::workspace_id.eq(workspace_id))
+            .filter(notification_mutes::user_id.eq(user_id))
+            .filter(notification_mutes::kind.eq(kind)),
+    ))
+    .get_result(conn)
+}
+
+#[derive(QueryableByName)]
+struct Added {
+    #[diesel(sql_type = Bool)]
+    added: bool,
+}
+
+/// A collapsed notification (see the module doc): updates the user's unread one of this
+/// kind and link, or adds one (and their `badge` event); nothing when the user is
+/// deactivated or turned the kind off. `true` when one was added.
+pub fn notify_collapsed(conn: &mut PgConnection, n: &NewNotification) -> QueryResult<bool> {
+    let row: Added = diesel::sql_query("SELECT notify_collapsed($1, $2, $3, $4, $5, $6) AS added")
+        .bind::<BigInt, _>(n.workspace_id)
+        .bind::<BigInt, _>(n.user_id)
+        .bind::<Text, _>(n.kind)
+        .bind::<Text, _>(n.title)
+        .bind::<Text, _>(n.body)
+        .bind::<Text, _>(n.link.unwrap_or("/notifications"))
+        .get_result(conn)?;
+    Ok(row.added)
+}
+
 pub struct NewNotification<'a> {
     pub workspace_id: i64,
     pub user_id: i64,
@@ -36,10 +124,13 @@ pub struct NewNotification<'a> {
     pub dedupe_key: Option<&'a str>,
 }
 
-/// Adds a notification; `false` when one with the same dedupe key exists. A new one also
-/// writes the user's `badge` live event (`{"notifications": <unread>}`), announced when the
-/// caller's transaction commits.
+/// Adds a notification; `false` when one with the same dedupe key exists or the user turned
+/// its kind off. A new one also writes the user's `badge` live event
+/// (`{"notifications": <unread>}`), announced when the caller's transaction commits.
 pub fn notify(conn: &mut PgConnection, n: &NewNotification) -> QueryResult<bool> {
+    if is_muted(conn, n.workspace_id, n.user_id, n.kind)? {
+        return Ok(false);
+    }
     let added = diesel::insert_into(notifications::table)
         .values((
             notifications::workspace_id.eq(n.workspace_id),
@@ -105,4 +196,15 @@ pub fn mark_read(conn: &mut PgConnection, workspace_id: i64, user_id: i64, id: O
 
 pub fn find(conn: &mut PgConnection, workspace_id: i64, user_id: i64, id: i64) -> QueryResult<Option<Notification>> {
     mine(workspace_id, user_id).filter(notifications::id.eq(id)).select(Notification::as_select()).first(conn).optional()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn kinds_are_unique() {
+        let mut kinds: Vec<&str> = super::KINDS.iter().map(|(k, _)| *k).collect();
+        kinds.sort_unstable();
+        kinds.dedup();
+        assert_eq!(kinds.len(), super::KINDS.len());
+    }
 }

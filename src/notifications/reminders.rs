@@ -90,7 +90,7 @@ pub fn send(conn: &mut PgConnection, ws: &Workspace, date: NaiveDate, base_url: 
                 &NewNotification {
                     workspace_id: ws.id,
                     user_id: owner,
-                    kind: "follow-up-reminder",
+                    kind: notifications::FOLLOW_UP_REMINDER,
                     title: &mail.subject,
                     body: &body,
                     link: Some("/follow-ups?view=mine"),

@@ -10,6 +10,7 @@ use diesel::Connection;
 use serde::Deserialize;
 use serde_json::json;
 
+use crate::audit::Action;
 use crate::audit;
 use crate::clients::tags;
 use crate::db;
@@ -85,7 +86,7 @@ pub async fn create_tag(ctx: Ctx, state: Data<AppState>, HtmlForm(form): HtmlFor
         Ok(ok) => ok,
         Err(e) => return page_with(&ctx, &state, StatusCode::UNPROCESSABLE_ENTITY, Some(e), None, sent).await,
     };
-    let entry = ctx.audit("tags.created", "tags", "");
+    let entry = ctx.audit(Action::TagsCreated, "tags", "");
     let (new_name, new_colour) = (name.clone(), colour.clone());
     let created = db::run(&state.pool, move |conn| {
         conn.transaction(|tx| {
@@ -118,7 +119,7 @@ pub async fn rename_tag(ctx: Ctx, state: Data<AppState>, path: Path<i64>, HtmlFo
     if let Err(e) = parse_colour(form.colour.as_deref(), tags::COLOURS[0]) {
         return editing(e).await;
     }
-    let entry = ctx.audit("tags.renamed", "tags", id);
+    let entry = ctx.audit(Action::TagsRenamed, "tags", id);
     let (new_name, sent_colour) = (name.clone(), form.colour.clone());
     let renamed = db::run(&state.pool, move |conn| {
         conn.transaction(|tx| {
@@ -145,7 +146,7 @@ pub async fn rename_tag(ctx: Ctx, state: Data<AppState>, path: Path<i64>, HtmlFo
 pub async fn delete_tag(ctx: Ctx, state: Data<AppState>, path: Path<i64>) -> Result<HttpResponse, AppError> {
     ctx.require(Role::Admin)?;
     let (w, id) = (ctx.workspace_id(), path.into_inner());
-    let entry = ctx.audit("tags.deleted", "tags", id);
+    let entry = ctx.audit(Action::TagsDeleted, "tags", id);
     let name = db::run(&state.pool, move |conn| {
         conn.transaction(|tx| {
             let name = tags::find_name(tx, w, id)?.ok_or(AppError::NotFound)?;

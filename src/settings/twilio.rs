@@ -12,6 +12,7 @@ use diesel::prelude::*;
 use serde::Deserialize;
 use serde_json::json;
 
+use crate::audit::Action;
 use crate::audit;
 use crate::crypto;
 use crate::db;
@@ -199,7 +200,7 @@ pub async fn save_twilio(ctx: Ctx, state: Data<AppState>, HtmlForm(form): HtmlFo
     let token = form.auth_token.trim();
     let sealed = (!token.is_empty()).then(|| crypto::seal(&state.at_rest_key, token.as_bytes()));
     let changed = changed_fields(before.as_ref(), &v, sealed.is_some());
-    let entry = ctx.audit("twilio.settings_saved", "settings", w).after(json!({ "changed": changed }));
+    let entry = ctx.audit(Action::TwilioSettingsSaved, "settings", w).after(json!({ "changed": changed }));
     db::run(&state.pool, move |conn| {
         conn.transaction(|tx| {
             let values = (

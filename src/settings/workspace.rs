@@ -9,6 +9,7 @@ use diesel::Connection;
 use serde::Deserialize;
 use serde_json::json;
 
+use crate::audit::Action;
 use crate::audit;
 use crate::clients::countries;
 use crate::clients::zones::{self, ZoneChoice};
@@ -93,7 +94,7 @@ pub async fn update_workspace(ctx: Ctx, state: Data<AppState>, HtmlForm(form): H
         return page(&ctx, &state, StatusCode::UNPROCESSABLE_ENTITY, form, errors);
     };
     let id = ctx.workspace_id();
-    let entry = ctx.audit("workspaces.updated", "workspaces", id);
+    let entry = ctx.audit(Action::WorkspacesUpdated, "workspaces", id);
     // Names need not be unique: whether another workspace uses this one is none of this
     // workspace's business, so it is never checked.
     db::run(&state.pool, move |conn| {

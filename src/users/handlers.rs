@@ -12,6 +12,7 @@ use secrecy::SecretString;
 use serde::Deserialize;
 use serde_json::json;
 
+use crate::audit::Action;
 use crate::audit;
 use crate::auth::password;
 use crate::auth::tokens::{self, Purpose};
@@ -134,7 +135,7 @@ pub async fn invite_user(ctx: Ctx, state: Data<AppState>, HtmlForm(form): HtmlFo
     };
     // "!": no password verifies against it until the invitation is accepted.
     let hash = if by_email { INVITED.to_string() } else { password::hash_blocking(SecretString::from(form.password.clone())).await? };
-    let entry = ctx.audit("users.created", "users", "");
+    let entry = ctx.audit(Action::UsersCreated, "users", "");
     let lookup_email = email.clone();
     let (now, base, inviter, workspace) = (state.clock.now(), state.settings.base_url(), ctx.user.name.clone(), ctx.user.workspace_name.clone());
     let (at_rest_key, smtp_url) = (state.at_rest_key, state.settings.smtp_url.clone());
@@ -205,7 +206,7 @@ pub async fn change_role(ctx: Ctx, state: Data<AppState>, path: Path<i64>, HtmlF
     ctx.require(Role::Admin)?;
     let role = Role::parse(&form.role).map_err(AppError::Validation)?;
     let (scope, id) = ((ctx.workspace_id(), ctx.user_id()), path.into_inner());
-    let entry = ctx.audit("users.role_changed", "users", id);
+    let entry = ctx.audit(Action::UsersRoleChanged, "users", id);
     let user = db::run(&state.pool, move |conn| {
         conn.transaction(|tx| {
             let before = load_target(tx, scope, id)?;
@@ -233,7 +234,7 @@ pub async fn set_active(ctx: Ctx, state: Data<AppState>, path: Path<i64>, HtmlFo
         _ => return Err(AppError::Validation("active must be true or false.".into())),
     };
     let (scope, id) = ((ctx.workspace_id(), ctx.user_id()), path.into_inner());
-    let action = if active { "users.reactivated" } else { "users.deactivated" };
+    let action = if active { Action::UsersReactivated } else { Action::UsersDeactivated };
     let entry = ctx.audit(action, "users", id);
     let user = db::run(&state.pool, move |conn| {
         conn.transaction(|tx| {
@@ -266,7 +267,7 @@ pub async fn set_departments(
 ) -> Result<HttpResponse, AppError> {
     ctx.require(Role::Admin)?;
     let (workspace_id, id) = (ctx.workspace_id(), path.into_inner());
-    let entry = ctx.audit("users.departments_changed", "users", id);
+    let entry = ctx.audit(Action::UsersDepartmentsChanged, "users", id);
     let user = db::run(&state.pool, move |conn| {
         conn.transaction(|tx| {
             let user = users::find_for_update(tx, workspace_id, id)?.ok_or(AppError::NotFound)?;

@@ -3,6 +3,7 @@
 use diesel::prelude::*;
 use serde_json::json;
 
+use crate::audit::Action;
 use crate::audit::{self, Actor, Entry};
 use crate::error::AppError;
 use crate::users::model::{self as users, NewUser, User};
@@ -63,10 +64,10 @@ pub fn create_in_workspace(
         .insert(tx)?;
         let actor = by.unwrap_or(Actor::System);
         if created {
-            let entry = Entry { ip: ip.clone(), ..Entry::new(workspace.id, actor.clone(), "workspaces.created", "workspaces", workspace.id) };
+            let entry = Entry { ip: ip.clone(), ..Entry::new(workspace.id, actor.clone(), Action::WorkspacesCreated, "workspaces", workspace.id) };
             audit::record(tx, &entry.after(json!({ "name": workspace.name })))?;
         }
-        let entry = Entry { ip, ..Entry::new(workspace.id, actor, "users.created", "users", user.id) };
+        let entry = Entry { ip, ..Entry::new(workspace.id, actor, Action::UsersCreated, "users", user.id) };
         audit::record(tx, &entry.after(user.audit_json()))?;
         Ok((user, created))
     })

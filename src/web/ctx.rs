@@ -86,7 +86,7 @@ impl Ctx {
     }
 
     /// An audit entry by this user, with the request's IP and id filled in.
-    pub fn audit(&self, action: &str, module: &str, entity_id: impl ToString) -> Entry {
+    pub fn audit(&self, action: crate::audit::Action, module: &str, entity_id: impl ToString) -> Entry {
         let actor = Actor::User { id: self.user.id, label: self.user.email.clone() };
         Entry::new(self.user.workspace_id, actor, action, module, entity_id).from_request(&self.meta)
     }

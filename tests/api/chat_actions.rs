@@ -257,12 +257,12 @@ async fn close_and_reopen_refuse_the_state_they_are_in() {
     assert_eq!(admin.get(&format!("/chat/{chat}/close")).await.status(), StatusCode::METHOD_NOT_ALLOWED);
 }
 
-struct Twilio {
-    ws: i64,
-    key: String,
+pub(crate) struct Twilio {
+    pub(crate) ws: i64,
+    pub(crate) key: String,
 }
 
-fn twilio(app: &TestApp, ws: i64) -> Twilio {
+pub(crate) fn twilio(app: &TestApp, ws: i64) -> Twilio {
     let at_rest = switchboard::crypto::derive("test-secret-key-".repeat(4).as_bytes());
     diesel::sql_query("INSERT INTO twilio_settings (workspace_id, account_sid, auth_token_sealed, whatsapp_from, sms_from) VALUES ($1, $2, $3, ARRAY[$4], $4)")
         .bind::<BigInt, _>(ws)
@@ -276,7 +276,7 @@ fn twilio(app: &TestApp, ws: i64) -> Twilio {
 }
 
 /// A signed inbound WhatsApp message from `from`.
-async fn inbound(app: &TestApp, t: &Twilio, sid: &str, from: &str, body: &str) {
+pub(crate) async fn inbound(app: &TestApp, t: &Twilio, sid: &str, from: &str, body: &str) {
     let path = format!("/webhooks/twilio/{}/inbound", t.key);
     let form: Vec<(String, String)> = [
         ("AccountSid", ACCOUNT_SID),
@@ -302,10 +302,12 @@ async fn the_assignee_hears_of_new_messages_once_while_unread_and_a_closed_chat_
     let t = twilio(&app, ana.workspace_id);
     exec(&app, &format!("INSERT INTO clients (workspace_id, name, phone) VALUES ({}, 'Amara Smith', '+14155550123')", t.ws));
 
-    // The first message opens the chat; nobody is assigned, nobody is told.
+    // The first message opens the chat; nobody is assigned: only the admin is told (of an
+    // unassigned chat, issue 19.18).
     inbound(&app, &t, "SM1", "+14155550123", "Hi there").await;
     let chat = app.count("SELECT id FROM chats");
-    assert_eq!(app.count("SELECT count(*) FROM notifications"), 0);
+    assert_eq!(app.count(&format!("SELECT count(*) FROM notifications WHERE user_id = {} AND kind = 'chat_unassigned'", ana.id)), 1);
+    assert_eq!(app.count("SELECT count(*) FROM notifications WHERE kind <> 'chat_unassigned'"), 0);
     let r = admin.post(&format!("/chat/{chat}/assign"), &[("user_id", &ben.id.to_string())]).await;
     assert_redirects_to(&r, &format!("/chat/{chat}"));
     let assigned = |app: &TestApp| app.count(&format!("SELECT count(*) FROM notifications WHERE user_id = {} AND kind = 'chat_assigned'", ben.id));

@@ -262,12 +262,14 @@ async fn an_inbound_message_reaches_an_admin_but_not_an_agent_without_the_client
     let chat = app.count(&format!("SELECT id FROM chats WHERE workspace_id = {acme} AND client_id = {amara}"));
     let message = app.count("SELECT id FROM messages WHERE provider_id = 'SMev1'");
     let mut got = Vec::new();
-    for _ in 0..4 {
+    for _ in 0..5 {
         got.push(admin_stream.next_event().await);
     }
     let table = events_after(&app, acme, 0);
-    assert_eq!(table.iter().map(|(_, k)| k.as_str()).collect::<Vec<_>>(), ["chat", "message"], "the chat opened, then its message");
-    let (chat_event, message_event) = (table[0].0, table[1].0);
+    // The chat opened, its message, and the admin's badge: the chat is unassigned, so the
+    // admin is notified (issue 19.18), live like every notification.
+    assert_eq!(table.iter().map(|(_, k)| k.as_str()).collect::<Vec<_>>(), ["chat", "message", "badge"], "the chat opened, then its message");
+    let (chat_event, message_event, badge_event) = (table[0].0, table[1].0, table[2].0);
     let chat_data = format!(r#"{{"assignee_id":null,"chat_id":{chat},"status":"open"}}"#);
     let message_data = format!(r#"{{"chat_id":{chat},"direction":"inbound","message_id":{message},"status":"received"}}"#);
     assert_eq!(
@@ -277,6 +279,7 @@ async fn an_inbound_message_reaches_an_admin_but_not_an_agent_without_the_client
             Sse { id: Some(chat_event), event: format!("chat-{chat}"), data: chat_data },
             Sse { id: Some(message_event), event: "message".into(), data: message_data.clone() },
             Sse { id: Some(message_event), event: format!("chat-{chat}"), data: message_data },
+            Sse { id: Some(badge_event), event: "badge".into(), data: r#"{"notifications":1}"#.into() },
         ]
     );
 
@@ -324,11 +327,14 @@ async fn a_reconnect_with_last_event_id_replays_everything_missed_in_order() {
     let first = stream.until("message").await;
     let last_seen = first.last().unwrap().id.unwrap();
     drop(stream);
-    // Missed while disconnected: two messages (one opening a second chat).
+    // Missed while disconnected: two messages (one opening a second chat), and the admin's
+    // badge for each unassigned chat's first unread notification (the first one's written
+    // after the message the stream stopped at; issue 19.18).
     inbound(&app, &key, "+14155550124", "SMre2").await;
     inbound(&app, &key, "+14155550123", "SMre3").await;
     let missed = events_after(&app, acme, last_seen);
-    assert_eq!(missed.len(), 4, "{missed:?}");
+    assert_eq!(missed.len(), 6, "{missed:?}");
+    assert_eq!(missed.iter().filter(|(_, k)| k == "badge").count(), 2, "{missed:?}");
     // The replay also repeats the events written in the seconds before the cursor (a
     // transaction that began earlier may have committed after it): here those of the first
     // message, which the stream had. Everything missed comes, in order, once.

@@ -32,6 +32,7 @@ mod jobs;
 mod logs;
 mod campaign_batches;
 mod messaging_send;
+mod notifications;
 mod mass_assignment;
 mod ops;
 mod outage;
