@@ -55,6 +55,11 @@ pub const STATUS_KEYS: [(&str, &str); 9] = [
     ("unknown", "Unknown"),
 ];
 pub const REPLY_KEYS: [(&str, &str); 3] = [("yes", "Yes"), ("no", "No"), ("other", "Other")];
+/// A recipient's opt-out keyword is recorded as this reply (issue 19.2): counted and listed
+/// beside the replies, never in the reply rate (it answers nothing).
+pub const OPT_OUT: &str = "opt_out";
+/// What the Reply filter offers: the answers and the opt-outs.
+pub const REPLY_FILTERS: [(&str, &str); 4] = [("yes", "Yes"), ("no", "No"), ("other", "Other"), (OPT_OUT, "Opted out")];
 
 #[derive(Clone, Debug, QueryableByName)]
 pub struct Batch {
@@ -260,7 +265,7 @@ impl Filter {
         };
         let reply = match self.reply.as_deref().unwrap_or("") {
             "" => None,
-            r => Some(REPLY_KEYS.iter().map(|(k, _)| *k).find(|k| *k == r).ok_or_else(|| AppError::BadRequest(format!("Unknown reply {r:?}.")))?),
+            r => Some(REPLY_FILTERS.iter().map(|(k, _)| *k).find(|k| *k == r).ok_or_else(|| AppError::BadRequest(format!("Unknown reply {r:?}.")))?),
         };
         Ok(Checked { status, reply, page: forms::page_number(self.page) })
     }
@@ -268,7 +273,8 @@ impl Filter {
 
 fn page_rows(conn: &mut PgConnection, workspace_id: i64, batch_id: i64, f: &Checked) -> QueryResult<Vec<Row>> {
     diesel::sql_query(
-        "SELECT r.client_id, c.name, r.status, r.skip_reason, r.error_code, r.error_message, r.reply, r.flow_step, r.updated_at \
+        "SELECT r.client_id, c.name, r.status, r.skip_reason, r.error_code, r.error_message, \
+           CASE r.reply WHEN 'opt_out' THEN 'opted out' ELSE r.reply END AS reply, r.flow_step, r.updated_at \
          FROM campaign_recipients r JOIN clients c ON c.workspace_id = r.workspace_id AND c.id = r.client_id \
          WHERE r.workspace_id = $1 AND r.batch_id = $2 AND ($3::text IS NULL OR r.status = $3) AND ($4::text IS NULL OR r.reply = $4) \
          ORDER BY r.client_id LIMIT $5 OFFSET $6",
@@ -299,6 +305,7 @@ struct RecipientsPage {
     here: String,
     statuses: [(&'static str, &'static str); 9],
     replies: [(&'static str, &'static str); 3],
+    reply_filters: [(&'static str, &'static str); 4],
     /// Flow batches: each step of the snapshot in flow order, as (key, label).
     steps: Vec<(String, String)>,
 }
@@ -408,6 +415,7 @@ pub async fn show(ctx: Ctx, state: Data<AppState>, path: Path<(i64, String, i64)
         reply,
         statuses: STATUS_KEYS,
         replies: REPLY_KEYS,
+        reply_filters: REPLY_FILTERS,
     };
     respond(&ctx.meta.htmx, StatusCode::OK, &page)
 }
@@ -575,16 +583,13 @@ pub fn reply_kind(text: &str) -> &'static str {
 /// rate never exceeds 100 %) of a campaign batch on this channel in the 7 days before `now` sets the reply
 /// of the most recent such batch's recipient, once (only while its reply is empty: a second
 /// message changes nothing, nor does it fall back to an older batch). A button's payload
-/// (else its text) speaks before the body; an opt-out keyword is not a reply. Returns
-/// whether a reply was recorded.
+/// (else its text) speaks before the body; an opt-out keyword is recorded as [`OPT_OUT`].
+/// Returns whether a reply was recorded.
 pub fn record_reply(conn: &mut PgConnection, workspace_id: i64, client_id: i64, msg: &InboundMessage, now: DateTime<Utc>) -> QueryResult<bool> {
-    if matches!(keyword(&msg.body), Some((Keyword::OptOut, _))) {
-        return Ok(false);
-    }
     let (payload, button) = (msg.button_payload.as_deref(), msg.button_text.as_deref());
     let said = payload.filter(|p| !p.trim().is_empty()).or(button.filter(|t| !t.trim().is_empty())).unwrap_or(&msg.body);
     let channel = msg.channel.as_str();
-    let kind = reply_kind(said);
+    let kind = if matches!(keyword(&msg.body), Some((Keyword::OptOut, _))) { OPT_OUT } else { reply_kind(said) };
     let changed = diesel::sql_query(
         "UPDATE campaign_recipients r SET reply = $4, updated_at = $5 \
          FROM (SELECT r2.batch_id FROM campaign_recipients r2 \

@@ -119,7 +119,7 @@ pub fn page(conn: &mut PgConnection, workspace_id: i64, client_id: i64, page: i6
              m.error_message, m.error_code, \
              cp.name, \
              '/campaigns/' || b.campaign_id || '/' || CASE b.channel WHEN 'whatsapp' THEN 'whatsapp-messages' WHEN 'sms' THEN 'sms-messages' ELSE 'emails' END || '/' || b.id || '/recipients', \
-             r.reply, \
+             CASE r.reply WHEN 'opt_out' THEN 'STOP (opted out)' ELSE r.reply END, \
              (SELECT coalesce(ru.name, 'someone') FROM message_resends mr LEFT JOIN users ru ON ru.workspace_id = mr.workspace_id AND ru.id = mr.resent_by \
               WHERE mr.workspace_id = m.workspace_id AND mr.message_id = m.id) \
            FROM messages m LEFT JOIN users u ON u.workspace_id = m.workspace_id AND u.id = m.created_by \

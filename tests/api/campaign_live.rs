@@ -296,4 +296,8 @@ async fn a_reply_and_a_late_receipt_to_a_done_batch_reach_the_stream() {
     status_callback(&app, &key, "SM770001", "read").await;
     assert_eq!(stream.until(&format!("batch-{b}")).await.last(), Some(&batch_event(b)), "the late receipt");
     assert_eq!(app.count(&format!("SELECT count(*) FROM campaign_recipients WHERE batch_id = {b} AND status = 'read'")), 1);
+    // An opt-out is the batch's too: counted as its own reply, so the page moves.
+    inbound(&app, &key, "+1415770001", "SM00000000000000000000000000007701", "STOP").await;
+    assert_eq!(stream.until(&format!("batch-{b}")).await.last(), Some(&batch_event(b)), "the opt-out");
+    assert_eq!(app.count(&format!("SELECT count(*) FROM campaign_recipients WHERE batch_id = {b} AND reply = 'opt_out'")), 1);
 }

@@ -383,16 +383,20 @@ async fn replies_are_counted_once_on_the_clients_latest_batch_of_the_week() {
         assert_eq!(r.status(), StatusCode::OK, "{sid}");
     }
     let replies = |batch: i64| text(&app, &format!("SELECT coalesce(string_agg(client_id || ':' || reply, ',' ORDER BY client_id), '') FROM campaign_recipients WHERE batch_id = {batch} AND reply IS NOT NULL"));
-    // Ana's first reply counts (her second does not); Dee's STOP is an opt-out, not a reply.
-    assert_eq!(replies(latest), format!("{ana}:yes,{ben}:no,{cy}:yes,{eve}:other"));
+    // Ana's first reply counts (her second does not); Dee's STOP is the batch's opt-out (issue
+    // 19.2: listed and counted beside the replies, never in the reply rate).
+    assert_eq!(replies(latest), format!("{ana}:yes,{ben}:no,{cy}:yes,{dee}:opt_out,{eve}:other"));
     assert_eq!(replies(old), "");
     assert_eq!(replies(sms), "", "WhatsApp replies are not the SMS batch's");
     assert_eq!(replies(stale), "", "a batch older than 7 days takes no reply");
-    assert_eq!(counters(&app, w, latest), "read=5,reply:no=1,reply:other=1,reply:yes=2");
+    assert_eq!(counters(&app, w, latest), "read=5,reply:no=1,reply:opt_out=1,reply:other=1,reply:yes=2");
     assert_eq!(counters(&app, w, latest), counted(&app, w, latest));
     assert_eq!(app.count(&format!("SELECT count(*) FROM clients WHERE id = {dee} AND opt_out_whatsapp_at IS NOT NULL")), 1);
     let html = ws.admin.get_html(&recipients_path(c, "whatsapp-messages", latest)).await;
     assert_eq!((figure(&html, "reply:yes"), figure(&html, "reply:no"), figure(&html, "reply:other")), ("2".into(), "1".into(), "1".into()));
+    assert_eq!(figure(&html, "reply:opt_out"), "1");
+    let opted = ws.admin.get_html(&format!("{}?reply=opt_out", recipients_path(c, "whatsapp-messages", latest))).await;
+    assert!(opted.contains("Dee") && opted.contains(r#"<td data-label="Reply">opted out</td>"#) && !opted.contains("Ana"), "{opted}");
     // 4 replies of 5 read.
     assert!(html.contains(r#"<strong id="reply-rate">80.0%</strong>"#));
     assert_eq!(app.count(&format!("SELECT coalesce(sum(n), 0) FROM campaign_hourly_counts WHERE workspace_id = {w} AND key = 'replied'")), 4);

@@ -120,8 +120,15 @@ async fn connect_twilio_sync_templates_and_preview_one_for_a_client() {
     chrome.wait_for_text(tick, "delivered ✓✓").await;
     assert_eq!(chrome.eval("return window.__marker || null;").await, serde_json::json!(1), "no page reload");
     chrome.screenshot("client-message-delivered-1366").await;
-    // Once delivered the timeline stops asking.
-    assert_eq!(chrome.eval("return document.getElementById('timeline-items').hasAttribute('hx-trigger');").await, serde_json::json!(false));
+    // A delivered WhatsApp message may still be read (issue 19.1): the timeline keeps asking
+    // until it is, then stops.
+    let polling = "return document.getElementById('timeline-items').hasAttribute('hx-trigger');";
+    assert_eq!(chrome.eval(polling).await, serde_json::json!(true));
+    let (fake2, url, sid) = (fake.clone(), callback.clone(), sent.sid.clone());
+    let code = tokio::task::spawn_blocking(move || fake2.send_status(&url, &sid, "read", None)).await.unwrap();
+    assert_eq!(code, 204, "Twilio's read callback");
+    chrome.wait_for_text(tick, "read").await;
+    assert_eq!(chrome.eval(polling).await, serde_json::json!(false));
     assert_eq!(chrome.csp_violations().await, Vec::<String>::new());
     chrome.goto(&format!("{}{preview_path}", app.base)).await;
 
