@@ -87,9 +87,13 @@ impl Account {
     }
 }
 
+/// A webhook's workspace, and its account if Twilio is set up (`Err`: the token cannot be
+/// opened with this secret key).
+pub type WebhookTarget = (i64, Option<Result<Account, String>>);
+
 /// What a webhook's key leads to, in one query: the workspace, and its account if Twilio
 /// is set up (`Err`: the token cannot be opened with this secret key).
-pub fn for_webhook(conn: &mut PgConnection, at_rest_key: &[u8; 32], key: &str) -> QueryResult<Option<(i64, Option<Result<Account, String>>)>> {
+pub fn for_webhook(conn: &mut PgConnection, at_rest_key: &[u8; 32], key: &str) -> QueryResult<Option<WebhookTarget>> {
     let found: Option<(i64, Option<StoredTwilio>)> = workspaces::table
         .left_join(twilio_settings::table.on(twilio_settings::workspace_id.eq(workspaces::id)))
         .filter(workspaces::webhook_key.eq(key))

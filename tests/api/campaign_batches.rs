@@ -132,7 +132,7 @@ async fn a_whatsapp_batch_stores_its_variables_and_one_recipient_per_attached_cl
     assert_eq!(recipients(&s.app, b), "Amara Okafor: queued; Bola Opted: skipped (Opted out of WhatsApp on 2026-11-02); Chidi Nophone: skipped (No phone number)");
     assert_eq!(text(&s.app, &format!("SELECT string_agg(key || '=' || n, ',' ORDER BY key) FROM campaign_batch_counts WHERE batch_id = {b} AND n > 0")), "queued=1,skipped=2");
     // Its dispatch: one job keyed by the batch, due now; enqueueing again adds none.
-    assert_eq!(text(&s.app, &format!("SELECT kind || ' ' || idempotency_key || ' ' || (payload->>'batch_id') FROM jobs WHERE kind = 'dispatch-batch'")), format!("dispatch-batch dispatch-batch:{b} {b}"));
+    assert_eq!(text(&s.app, "SELECT kind || ' ' || idempotency_key || ' ' || (payload->>'batch_id') FROM jobs WHERE kind = 'dispatch-batch'"), format!("dispatch-batch dispatch-batch:{b} {b}"));
     dispatch::enqueue(&mut s.app.conn(), ws, b, chrono::Utc::now()).unwrap();
     assert_eq!(s.app.count("SELECT count(*) FROM jobs WHERE kind = 'dispatch-batch'"), 1);
     assert_eq!(s.app.count(&format!("SELECT count(*) FROM audit_logs WHERE action = 'campaigns.batch_created' AND entity_id = '{c}' AND after->>'batch_id' = '{b}' AND after->>'queued' = '1' AND after->>'skipped' = '2'")), 1);

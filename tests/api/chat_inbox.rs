@@ -384,7 +384,7 @@ async fn an_agent_replies_in_a_chat_assigned_to_them_of_a_client_they_do_not_own
     assert!(page.contains(r#"<dt>Chat assignee</dt><dd id="chat-assignee" hx-disable>Ann Agent</dd>"#));
     let (status, html) = reply(&agent, chat, &[("body", "Yes, Ann here.")]).await;
     assert_eq!(status, StatusCode::OK, "{html}");
-    assert_eq!(text(app, &format!("SELECT concat_ws('|', body, created_by) FROM messages WHERE direction = 'outbound'")), format!("Yes, Ann here.|{agent_id}"));
+    assert_eq!(text(app, "SELECT concat_ws('|', body, created_by) FROM messages WHERE direction = 'outbound'"), format!("Yes, Ann here.|{agent_id}"));
     // The admin sees the client's card with its link and the open follow-up.
     let page = s.browser.get_html(&format!("/chat/{chat}")).await;
     assert!(page.contains(&format!("<h2><a href=\"/clients/{}\">Amara Okafor</a></h2>", s.client_id)));

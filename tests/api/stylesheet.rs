@@ -122,7 +122,7 @@ async fn component_classes_are_styled_only_inside_their_component() {
             if !only.starts_with('.') {
                 continue;
             }
-            let classes: Vec<&str> = only.split(|c: char| c == ':' || c == '[').next().unwrap_or("").split('.').filter(|c| !c.is_empty()).collect();
+            let classes: Vec<&str> = only.split([':', '[']).next().unwrap_or("").split('.').filter(|c| !c.is_empty()).collect();
             for class in ["phone", "hint", "chat-bubble", "bubble-body", "bubble-buttons", "bubble-media", "bubble-meta"] {
                 if classes.contains(&class) {
                     leaks.push(selector.to_string());

@@ -23,6 +23,9 @@ use hmac::{Hmac, Mac};
 use serde_json::{Value, json};
 use sha1::Sha1;
 
+/// An answer of the fake: status line, extra headers, body.
+type Answer = (String, Vec<(String, String)>, String);
+
 pub const ACCOUNT_SID: &str = "AC0123456789abcdef0123456789abcdef";
 pub const AUTH_TOKEN: &str = "f00dfeedf00dfeedf00dfeedf00dfeed";
 
@@ -224,7 +227,7 @@ impl FakeTwilio {
     }
 
     /// `None`: close without answering.
-    fn route(&self, request: &Request) -> Option<(String, Vec<(String, String)>, String)> {
+    fn route(&self, request: &Request) -> Option<Answer> {
         let ok = |status: &str, body: Value| Some((status.to_string(), vec![], body.to_string()));
         if !self.authorised(request) {
             return ok("401 Unauthorized", json!({"code": 20003, "message": "Authenticate", "status": 401}));
@@ -257,7 +260,7 @@ impl FakeTwilio {
         }
     }
 
-    fn create(&self, request: &Request) -> Option<(String, Vec<(String, String)>, String)> {
+    fn create(&self, request: &Request) -> Option<Answer> {
         let form = request.form();
         let get = |name: &str| form.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
         let fault = {
