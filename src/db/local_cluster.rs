@@ -30,9 +30,12 @@ pub struct ClusterOptions {
 impl ClusterOptions {
     /// Settings for the app's own cluster: durable, with room for bulk writes (a large CSV
     /// import) before a checkpoint forces full-page writes.
+    /// `SWITCHBOARD_PG_SETTINGS` adds to (or overrides) them, e.g. to profile the database.
     pub fn app() -> Self {
         let s = |k: &str, v: &str| (k.to_string(), v.to_string());
-        Self { server_settings: vec![s("max_wal_size", "2GB"), s("shared_buffers", "256MB")] }
+        let mut server_settings = vec![s("max_wal_size", "2GB"), s("shared_buffers", "256MB")];
+        server_settings.extend(extra_settings(&std::env::var("SWITCHBOARD_PG_SETTINGS").unwrap_or_default()));
+        Self { server_settings }
     }
 
     /// Settings for test clusters: no durability, more connections.
@@ -47,6 +50,17 @@ impl ClusterOptions {
             ],
         }
     }
+}
+
+/// `name=value` pairs separated by spaces (a value may hold commas:
+/// `shared_preload_libraries=pg_stat_statements,auto_explain auto_explain.log_min_duration=5ms`);
+/// a word without `=` is ignored. Later settings win over earlier ones, as with `-c`.
+fn extra_settings(text: &str) -> Vec<(String, String)> {
+    text.split_whitespace()
+        .filter_map(|pair| pair.split_once('='))
+        .filter(|(name, _)| !name.is_empty())
+        .map(|(name, value)| (name.to_string(), value.to_string()))
+        .collect()
 }
 
 pub struct LocalCluster {
@@ -351,4 +365,17 @@ fn spawn_postgres(
         });
     }
     ServerProcess::spawn(cmd)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::extra_settings;
+
+    #[test]
+    fn extra_settings_are_name_value_pairs_split_on_spaces_keeping_commas_in_values() {
+        let pairs = extra_settings(" shared_preload_libraries=pg_stat_statements,auto_explain  auto_explain.log_min_duration=5ms junk =x ");
+        let pairs: Vec<(&str, &str)> = pairs.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
+        assert_eq!(pairs, [("shared_preload_libraries", "pg_stat_statements,auto_explain"), ("auto_explain.log_min_duration", "5ms")]);
+        assert!(extra_settings("").is_empty());
+    }
 }
