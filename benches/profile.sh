@@ -26,7 +26,9 @@ done
 OUT=$PWD/target/profile
 mkdir -p "$OUT"
 BUILD=${PROFILE_TARGET_DIR:-$OUT/build}
-CARGO_PROFILE_RELEASE_DEBUG=line-tables-only cargo build --release --quiet --target-dir "$BUILD"
+# Frame pointers: perf's DWARF unwinding reads the nested futures of async handlers poorly
+# (the middleware chain appeared many times over in one stack).
+RUSTFLAGS="-C force-frame-pointers=yes" CARGO_PROFILE_RELEASE_DEBUG=line-tables-only cargo build --release --quiet --target-dir "$BUILD"
 BIN=$BUILD/release/switchboard
 ROOT=$(mktemp -d /tmp/switchboard-profile-XXXXXX)
 chmod 755 "$ROOT"
@@ -63,7 +65,7 @@ for path in "${PATHS[@]}"; do
   name=$(echo "$path" | tr -c 'a-zA-Z0-9\n' '_' | sed 's/^_//')
   sql -c 'SELECT pg_stat_statements_reset()' >/dev/null
   a0=$(ticks "$APP"); p0=$(pg_ticks)
-  perf record -q -F 499 -g --call-graph dwarf,16384 -p "$APP" -o "$ROOT/perf.data" -- sleep "$DURATION" 2>/dev/null &
+  perf record -q -F 999 --call-graph fp -p "$APP" -o "$ROOT/perf.data" -- sleep "$DURATION" 2>/dev/null &
   rec=$!
   r=$(wrk -t1 -c"$CONNECTIONS" -d"${DURATION}s" -H "Cookie: $COOKIE" "$BASE$path" | awk '/Requests\/sec/ { print $2 }')
   wait "$rec" || true
