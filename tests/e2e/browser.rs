@@ -130,27 +130,34 @@ impl Chrome {
     /// The text of the first element matching `css`; retried while htmx swaps it out.
     pub async fn text(&self, css: &str) -> String {
         for _ in 0..50 {
-            if let Ok(element) = self.client.find(Locator::Css(css)).await {
-                if let Ok(text) = element.text().await {
-                    return text;
-                }
+            if let Some(text) = self.try_text(css).await {
+                return text;
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
         panic!("{css} never had readable text");
     }
 
-    /// Waits until an element matching `css` contains `needle`; returns its text.
+    async fn try_text(&self, css: &str) -> Option<String> {
+        self.client.find(Locator::Css(css)).await.ok()?.text().await.ok()
+    }
+
+    /// Waits up to 20 s until an element matching `css` exists and contains `needle`; returns
+    /// its text. The element may be missing meanwhile (a list that appears when a job ends):
+    /// the browser tests share two cores with the suite, so a job can take seconds there.
     pub async fn wait_for_text(&self, css: &str, needle: &str) -> String {
-        let mut last = String::new();
-        for _ in 0..100 {
-            last = self.text(css).await;
-            if last.contains(needle) {
-                return last;
+        let mut last = None;
+        for _ in 0..200 {
+            last = self.try_text(css).await;
+            if last.as_deref().is_some_and(|text| text.contains(needle)) {
+                return last.unwrap_or_default();
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
-        panic!("{css} never contained {needle:?}; it read:\n{last}");
+        match last {
+            Some(text) => panic!("{css} never contained {needle:?}; it read:\n{text}"),
+            None => panic!("{css} never appeared with {needle:?}"),
+        }
     }
 
     /// Waits until the page's main heading reads `text`.
