@@ -116,11 +116,12 @@ fn seed_batch(conn: &mut PgConnection, w: i64, from: i64, to: i64) -> QueryResul
     let sql = format!(
         "WITH staff AS (SELECT array_agg(id ORDER BY id) AS ids FROM users WHERE workspace_id = $1 AND active), \
          inserted AS ( \
-           INSERT INTO clients (workspace_id, name, email, phone, company, status, assigned_to, created_at, last_contacted_at) \
+           INSERT INTO clients (workspace_id, name, email, phone, phone_formatted, company, status, assigned_to, created_at, last_contacted_at) \
            SELECT $1, \
              ({FIRST})[1 + g % 40] || ' ' || ({LAST})[1 + (g / 40) % 50], \
              CASE WHEN g % 10 <> 0 THEN lower(({FIRST})[1 + g % 40] || '.' || ({LAST})[1 + (g / 40) % 50]) || '.' || g || '@example.com' END, \
              CASE WHEN g % 7 <> 0 THEN '+1' || (2012000000 + g)::text END, \
+             CASE WHEN g % 7 <> 0 THEN regexp_replace((2012000000 + g)::text, '^(...)(...)(....)$', '+1 \\1 \\2 \\3') END, \
              CASE WHEN g % 4 <> 0 THEN ({COMPANY})[1 + (g * 31) % 20] || CASE WHEN g % 3 = 0 THEN ' Ltd' ELSE ' Inc' END END, \
              (ARRAY['hot','warm','warm','inactive'])[1 + g % 4], \
              CASE WHEN g % 20 <> 0 THEN staff.ids[1 + g % cardinality(staff.ids)] END, \

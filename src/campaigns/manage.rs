@@ -336,6 +336,7 @@ fn stand_in(w: i64, name: &str, phone: &str) -> Client {
         created_at: now,
         updated_at: now,
         import_id: None,
+        phone_formatted: None,
     }
 }
 

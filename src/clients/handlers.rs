@@ -93,10 +93,6 @@ impl ClientsPage {
     fn matching(&self) -> Count {
         self.counts.of(self.filter.status)
     }
-    /// A stored E.164 number grouped the way its country writes it (`+49 170 1234567`).
-    fn phone(&self, phone: &Option<String>) -> String {
-        phone.as_deref().map(|p| PhoneE164::from_stored(p).international()).unwrap_or_default()
-    }
     fn status_options(&self) -> Vec<(String, String, bool)> {
         self.statuses.iter().map(|s| (s.to_string(), s.to_string(), self.filter.status == Some(*s))).collect()
     }
@@ -308,7 +304,7 @@ fn parse_form(conn: &mut PgConnection, scope: &Scope, form: &ClientForm) -> Resu
     match (name, email, phone, company, status, assigned_to, department_ids) {
         (Some(name), Some(email), Some(phone), Some(company), Some(status), Some(assigned_to), Some(department_ids)) if errors.is_empty() => {
             Ok(Ok(Parsed {
-                fields: ClientFields { name, email, phone, company, status: status.unwrap_or(ClientStatus::Warm).as_str().into(), assigned_to, notes: form.notes.clone() },
+                fields: ClientFields { phone_formatted: phone.as_deref().map(|p| PhoneE164::from_stored(p).international()), name, email, phone, company, status: status.unwrap_or(ClientStatus::Warm).as_str().into(), assigned_to, notes: form.notes.clone() },
                 status_choice: status,
                 department_ids,
                 tags,
@@ -703,7 +699,7 @@ pub async fn check_field(ctx: Ctx, state: Data<AppState>, Query(q): Query<CheckQ
                 Err(m) => return Ok(m),
             },
         };
-        let fields = ClientFields { name: String::new(), email, phone, company: None, status: String::new(), assigned_to: None, notes: String::new() };
+        let fields = ClientFields { name: String::new(), email, phone, phone_formatted: None, company: None, status: String::new(), assigned_to: None, notes: String::new() };
         Ok(match duplicate_error(conn, &scope, &fields, q.id)? {
             Some((errors, _)) => errors.get("email").or(errors.get("phone")).unwrap_or_default().to_string(),
             None => String::new(),

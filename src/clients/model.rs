@@ -33,15 +33,23 @@ pub struct Client {
     pub updated_at: DateTime<Utc>,
     /// The import that created the client, if one did.
     pub import_id: Option<i64>,
+    /// The phone as people write it, when it was formatted on the way in (see `phone_display`).
+    pub phone_formatted: Option<String>,
 }
 
 /// Channels a client can opt out of.
 pub const CHANNELS: [&str; 3] = ["whatsapp", "sms", "email"];
 
 impl Client {
-    /// The phone as people write it in its country (`+44 20 7946 0011`); stored E.164.
+    /// The phone as people write it in its country (`+44 20 7946 0011`): formatted when it
+    /// was written (a list of 50 clients then formats none), or here for a row written
+    /// without it.
     pub fn phone_display(&self) -> String {
-        self.phone.as_deref().map(|p| crate::clients::domain::PhoneE164::from_stored(p).international()).unwrap_or_default()
+        match (&self.phone_formatted, &self.phone) {
+            (Some(formatted), _) => formatted.clone(),
+            (None, Some(phone)) => crate::clients::domain::PhoneE164::from_stored(phone).international(),
+            (None, None) => String::new(),
+        }
     }
 
     pub fn audit_json(&self, department_ids: &[i64], tag_names: &[String]) -> serde_json::Value {
@@ -101,6 +109,8 @@ pub struct ClientFields {
     pub name: String,
     pub email: Option<String>,
     pub phone: Option<String>,
+    /// `phone` as people write it (`PhoneE164::international`).
+    pub phone_formatted: Option<String>,
     pub company: Option<String>,
     pub status: String,
     pub assigned_to: Option<i64>,

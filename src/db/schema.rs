@@ -86,6 +86,7 @@ diesel::table! {
         sort_name -> Nullable<Text>,
         import_id -> Nullable<Int8>,
         source -> Text,
+        phone_formatted -> Nullable<Text>,
     }
 }
 

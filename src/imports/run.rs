@@ -17,6 +17,7 @@ use serde_json::json;
 use crate::csv_io::rows::Row;
 use crate::db::Pool;
 use crate::db::schema::{imports, jobs};
+use crate::clients::domain::PhoneE164;
 use crate::imports::file::{self, ChunkReader, Format};
 use crate::imports::mapping::{ImportSettings, Key, Mode, OnExisting, Problem, RowChecker, Target};
 use crate::imports::model::{Import, ImportPhase, ImportStatus, Rejected};
@@ -34,6 +35,7 @@ diesel::table! {
         status -> Nullable<Text>,
         notes -> Nullable<Text>,
         tags -> Nullable<Text>,
+        phone_formatted -> Nullable<Text>,
     }
 }
 
@@ -330,7 +332,7 @@ impl PhaseClock {
 fn stage(tx: &mut PgConnection, pool: &Pool, job: &Job, rejected: &RefCell<Vec<Rejected>>, read: &mut i64) -> Result<i64, RunError> {
     diesel::sql_query(
         "CREATE TEMP TABLE import_rows (rn bigint NOT NULL, name text, email text, phone text, company text, status text, \
-         notes text, tags text, client_id bigint, is_new boolean NOT NULL DEFAULT false) ON COMMIT DROP",
+         notes text, tags text, phone_formatted text, client_id bigint, is_new boolean NOT NULL DEFAULT false) ON COMMIT DROP",
     )
     .execute(tx)?;
     let checker = RowChecker { settings: &job.settings, headers: &job.headers, country: &job.country };
@@ -352,7 +354,8 @@ fn stage(tx: &mut PgConnection, pool: &Pool, job: &Job, rejected: &RefCell<Vec<R
                     Ok(None) => blank += 1,
                     Ok(Some(row)) => {
                         let tags = row.tags.join(";");
-                        let cells: [&str; 8] = [
+                        let formatted = row.phone.as_deref().map(|p| PhoneE164::from_stored(p).international());
+                        let cells: [&str; 9] = [
                             &index.to_string(),
                             row.name.as_deref().unwrap_or(""),
                             row.email.as_deref().unwrap_or(""),
@@ -361,6 +364,7 @@ fn stage(tx: &mut PgConnection, pool: &Pool, job: &Job, rejected: &RefCell<Vec<R
                             row.status.unwrap_or(""),
                             row.notes.as_deref().unwrap_or(""),
                             &tags,
+                            formatted.as_deref().unwrap_or(""),
                         ];
                         out.write_record(cells).map_err(io_error)?;
                     }
@@ -470,6 +474,7 @@ fn update_existing(tx: &mut PgConnection, job: &Job) -> QueryResult<i64> {
          SELECT c.id, c.name AS old_name, c.email AS old_email, c.phone AS old_phone, c.company AS old_company, \
                 c.status AS old_status, c.notes AS old_notes, \
                 coalesce(r.name, c.name) AS name, coalesce(r.email, c.email) AS email, coalesce(r.phone, c.phone) AS phone, \
+                CASE WHEN r.phone IS NULL THEN c.phone_formatted ELSE r.phone_formatted END AS phone_formatted, \
                 coalesce(r.company, c.company) AS company, coalesce(r.status, c.status) AS status, \
                 CASE WHEN r.notes IS NULL OR strpos(c.notes, r.notes) > 0 THEN c.notes \
                      WHEN c.notes = '' THEN r.notes ELSE left(c.notes || E'\\n' || r.notes, 10000) END AS notes, \
@@ -491,7 +496,7 @@ fn update_existing(tx: &mut PgConnection, job: &Job) -> QueryResult<i64> {
     )
     .execute(tx)?;
     let updated = diesel::sql_query(
-        "UPDATE clients c SET name = u.name, email = u.email, phone = u.phone, company = u.company, status = u.status, \
+        "UPDATE clients c SET name = u.name, email = u.email, phone = u.phone, phone_formatted = u.phone_formatted, company = u.company, status = u.status, \
            notes = u.notes, version = c.version + 1, \
            status_source = CASE WHEN u.status <> u.old_status THEN 'hand' ELSE c.status_source END, \
            status_changed_at = CASE WHEN u.status <> u.old_status THEN now() ELSE c.status_changed_at END \
@@ -528,9 +533,9 @@ fn insert_new(tx: &mut PgConnection, job: &Job) -> QueryResult<(i64, Vec<(i64, P
     diesel::sql_query("UPDATE import_rows SET client_id = nextval(pg_get_serial_sequence('clients', 'id')), is_new = true WHERE client_id IS NULL")
         .execute(tx)?;
     let created = diesel::sql_query(
-        "INSERT INTO clients (workspace_id, id, name, email, phone, company, status, status_source, assigned_to, notes, import_id) \
+        "INSERT INTO clients (workspace_id, id, name, email, phone, phone_formatted, company, status, status_source, assigned_to, notes, import_id) \
          OVERRIDING SYSTEM VALUE \
-         SELECT $1, client_id, left(coalesce(name, email, phone), 200), email, phone, company, coalesce(status, 'warm'), \
+         SELECT $1, client_id, left(coalesce(name, email, phone), 200), email, phone, phone_formatted, company, coalesce(status, 'warm'), \
                 CASE WHEN status IS NULL THEN 'rule' ELSE 'hand' END, $2, coalesce(notes, ''), $3 \
          FROM import_rows WHERE is_new ORDER BY rn ON CONFLICT DO NOTHING",
     )

@@ -220,7 +220,7 @@ fn create_client(conn: &mut PgConnection, workspace_id: i64, msg: &InboundMessag
     let profile: String = msg.profile_name.as_deref().unwrap_or("").chars().filter(|c| !c.is_control()).take(200).collect();
     let name = if profile.trim().is_empty() { msg.from.clone() } else { profile.trim().to_string() };
     let inserted: Option<i64> = diesel::insert_into(clients::table)
-        .values((clients::workspace_id.eq(workspace_id), clients::name.eq(&name), clients::phone.eq(&msg.from), clients::source.eq("inbound")))
+        .values((clients::workspace_id.eq(workspace_id), clients::name.eq(&name), clients::phone.eq(&msg.from), clients::phone_formatted.eq(crate::clients::domain::PhoneE164::from_stored(&msg.from).international()), clients::source.eq("inbound")))
         .on_conflict((clients::workspace_id, clients::phone))
         .do_nothing()
         .returning(clients::id)

@@ -43,7 +43,7 @@ fn department(app: &TestApp, w: i64, name: &str) -> i64 {
 /// A client with a status, departments and an assignee.
 fn client(app: &TestApp, w: i64, name: &str, status: &str, departments: &[i64], assigned_to: Option<i64>) -> i64 {
     use switchboard::clients::model::{ClientFields, StatusSource, insert};
-    let fields = ClientFields { name: name.into(), email: None, phone: None, company: None, status: status.into(), assigned_to, notes: String::new() };
+    let fields = ClientFields { name: name.into(), email: None, phone: None, phone_formatted: None, company: None, status: status.into(), assigned_to, notes: String::new() };
     let id = insert(&mut app.conn(), w, &fields, StatusSource::Hand).unwrap().id;
     for d in departments {
         sql(app, &format!("INSERT INTO client_departments (workspace_id, client_id, department_id) VALUES ({w}, {id}, {d})"));

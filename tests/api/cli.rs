@@ -128,6 +128,17 @@ async fn seed_fills_a_workspace_with_clients_and_their_history() {
     assert!(app.count("SELECT count(*) FROM follow_ups") > 100);
     assert_eq!(app.count("SELECT count(*) FROM clients c WHERE NOT EXISTS (SELECT 1 FROM client_departments d WHERE d.client_id = c.id)"), 0);
     assert_eq!(app.count("SELECT count(DISTINCT status) FROM clients"), 3);
+    // The seed stores each phone's written form as the app would have formatted it (issue 20:
+    // the list shows it without formatting 50 numbers a request).
+    let phones: Vec<(String, Option<String>)> = {
+        use diesel::prelude::*;
+        use switchboard::db::schema::clients;
+        clients::table.filter(clients::phone.is_not_null()).select((clients::phone.assume_not_null(), clients::phone_formatted)).load(&mut app.conn()).unwrap()
+    };
+    assert!(phones.len() > 200);
+    for (phone, formatted) in phones {
+        assert_eq!(formatted, Some(switchboard::clients::domain::PhoneE164::from_stored(&phone).international()), "{phone}");
+    }
     let inconsistent = app.count(
         "SELECT count(*) FROM clients c WHERE last_contacted_at IS DISTINCT FROM (SELECT max(occurred_at) FROM communications m WHERE m.client_id = c.id)",
     );

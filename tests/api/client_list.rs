@@ -151,3 +151,34 @@ async fn a_bulk_action_on_all_matching_changes_every_match_and_only_those() {
     assert_eq!(app.count("SELECT count(*) FROM clients WHERE status = 'hot'"), 60, "more than the page of fifty");
     assert_eq!(app.count("SELECT count(*) FROM clients WHERE status = 'hot' AND name LIKE 'Jones%'"), 0);
 }
+
+/// Issue 20: a phone is formatted once, when it is written (by the form, an import or its
+/// update), not on every list; a phone changed without its written form is formatted on the
+/// page instead, never shown in its old form.
+#[tokio::test]
+async fn phones_are_formatted_when_written_and_never_shown_in_a_stale_form() {
+    let app = spawn_app().await;
+    let (admin, _) = app.signed_in(Role::Admin).await;
+    assert_eq!(admin.post("/clients", &[("name", "Ada"), ("email", "ada@example.com"), ("phone", "+49 170 1234567")]).await.status(), StatusCode::SEE_OTHER);
+    let fields = [("map", "name"), ("map", "email"), ("map", "phone"), ("key", "email"), ("on_existing", "update")];
+    let (_, status) = crate::imports::import(&app, &admin, "name,email,phone\nBob,bob@example.com,+1 415 555 2671\n", &fields).await;
+    assert_eq!(status, "done");
+    let formatted = |name: &str| app.count(&format!("SELECT count(*) FROM clients WHERE name = '{name}' AND phone_formatted IS NOT NULL"));
+    assert_eq!(app.count("SELECT count(*) FROM clients WHERE phone_formatted IN ('+49 170 1234567', '+1 415 555 2671')"), 2);
+
+    // The import's update writes the new number's form with it.
+    let (_, status) = crate::imports::import(&app, &admin, "name,email,phone\nBob,bob@example.com,+44 20 7946 0958\n", &fields).await;
+    assert_eq!(status, "done");
+    assert_eq!(app.count("SELECT count(*) FROM clients WHERE name = 'Bob' AND phone_formatted = '+44 20 7946 0958'"), 1);
+
+    // A phone changed by hand in SQL loses its old form; the page formats the new one.
+    diesel::sql_query("UPDATE clients SET phone = '+33612345678' WHERE name = 'Ada'").execute(&mut app.conn()).unwrap();
+    assert_eq!(formatted("Ada"), 0);
+    let list = admin.get_html("/clients").await;
+    assert!(list.contains("<td class=\"phone\">+33 6 12 34 56 78</td>"), "{list}");
+    assert!(list.contains("<td class=\"phone\">+44 20 7946 0958</td>"));
+    assert!(!list.contains("+49 170 1234567") && !list.contains("+1 415 555 2671"));
+    // Changing another field keeps the stored form.
+    diesel::sql_query("UPDATE clients SET company = 'Acme' WHERE name = 'Bob'").execute(&mut app.conn()).unwrap();
+    assert_eq!(formatted("Bob"), 1);
+}

@@ -13,6 +13,7 @@ fn seed_clients(app: &TestApp, workspace_id: i64, names: &[&str], assigned_to: O
                 name: name.to_string(),
                 email: None,
                 phone: None,
+                phone_formatted: None,
                 company: None,
                 status: "warm".into(),
                 assigned_to,
