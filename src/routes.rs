@@ -94,6 +94,7 @@ route_table! {
         .service(web::resource("/clients").route(get().to(clients::handlers::list_clients)).route(post().to(clients::handlers::create_client)))
         .service(web::resource("/clients/bulk").route(post().to(clients::bulk::bulk_update_clients)))
         .route("/clients/check", get().to(clients::handlers::check_field))
+        .route("/clients/counts", get().to(clients::handlers::list_counts))
         .route("/clients/export.csv", get().to(clients::export::export_clients))
         .service(web::resource("/clients/import").route(get().to(imports::upload::upload_form)).route(post().to(imports::upload::upload)))
         .route("/clients/import/sample.csv", get().to(imports::upload::sample_csv))

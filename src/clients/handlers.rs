@@ -30,7 +30,7 @@ use crate::web::render::{html_status, respond, see_other};
 use crate::workspaces;
 
 #[derive(Template)]
-#[template(path = "clients/index.html", blocks = ["content", "rows"])]
+#[template(path = "clients/index.html", blocks = ["content", "rows", "counts"])]
 struct ClientsPage {
     layout: Layout,
     query: ClientQuery,
@@ -43,7 +43,11 @@ struct ClientsPage {
     /// (client id, tag name, colour) of the rows shown, by name.
     row_tags: Vec<(i64, String, String)>,
     statuses: [ClientStatus; 3],
-    counts: TabCounts,
+    /// The status tabs' counts; `None` until `/clients/counts` brings them (a search's).
+    counts: Option<TabCounts>,
+    /// Rendering the counts alone (`/clients/counts`), with the figures elsewhere on the
+    /// page sent out of band.
+    counts_only: bool,
     export_query: String,
     prev_query: Option<String>,
     next_query: Option<String>,
@@ -89,9 +93,13 @@ impl ClientsPage {
             Sort::Created | Sort::LastContacted => "descending",
         }
     }
-    /// How many clients match, the status included.
-    fn matching(&self) -> Count {
-        self.counts.of(self.filter.status)
+    /// How many clients match, the status included, once counted.
+    fn matching(&self) -> Option<Count> {
+        self.counts.map(|c| c.of(self.filter.status))
+    }
+    /// A status tab's count, once counted: " 1,234" or " 1,000+".
+    fn tab_count(&self, status: Option<&ClientStatus>) -> String {
+        self.counts.map(|c| format!(" {}", c.of(status.copied()))).unwrap_or_default()
     }
     fn status_options(&self) -> Vec<(String, String, bool)> {
         self.statuses.iter().map(|s| (s.to_string(), s.to_string(), self.filter.status == Some(*s))).collect()
@@ -134,7 +142,8 @@ pub async fn list_clients(ctx: Ctx, state: Data<AppState>, Query(q): Query<Clien
     let scope = Scope::of(&ctx);
     let parsed = q.parse();
     let run = parsed.as_ref().ok().cloned();
-    let (rows, has_next, users, departments, tags, counts, row_tags) = db::run(&state.pool, move |conn| {
+    let campaign_scope = crate::campaigns::CampaignScope::of(&ctx).ok();
+    let (rows, has_next, users, departments, tags, counts, row_tags, campaigns) = db::run(&state.pool, move |conn| {
         // An import the user cannot see (another workspace's) is not found, like its report.
         if let Some(import) = run.as_ref().and_then(|f| f.import) {
             crate::imports::query::find(conn, &scope, import)?.ok_or(AppError::NotFound)?;
@@ -144,20 +153,21 @@ pub async fn list_clients(ctx: Ctx, state: Data<AppState>, Query(q): Query<Clien
             None => (Vec::new(), false),
         };
         let w = scope.workspace_id;
+        // The counters answer at once; a search's counts come after the list (`counts`).
         let counts = match &run {
-            Some(filter) => filter.tab_counts(conn, &scope)?,
-            None => TabCounts::default(),
+            Some(filter) if filter.counters_cover(&scope) => Some(filter.tab_counts(conn, &scope)?),
+            Some(_) => None,
+            None => Some(TabCounts::default()),
         };
         let ids: Vec<i64> = rows.iter().map(|c: &Client| c.id).collect();
         let row_tags = crate::clients::tags::of_clients(conn, w, &ids)?;
-        Ok((rows, has_next, users::list(conn, w)?, departments::list(conn, w)?, crate::clients::tags::list(conn, w)?, counts, row_tags))
+        let campaigns = match campaign_scope {
+            Some(cs) => crate::campaigns::audience::open_campaigns(conn, &cs)?,
+            None => Vec::new(),
+        };
+        Ok((rows, has_next, users::list(conn, w)?, departments::list(conn, w)?, crate::clients::tags::list(conn, w)?, counts, row_tags, campaigns))
     })
     .await?;
-    let campaign_scope = crate::campaigns::CampaignScope::of(&ctx).ok();
-    let campaigns = match campaign_scope {
-        Some(cs) => db::run(&state.pool, move |conn| Ok(crate::campaigns::audience::open_campaigns(conn, &cs)?)).await?,
-        None => Vec::new(),
-    };
     let filter = parsed.clone().unwrap_or_default();
     let page = ClientsPage {
         layout: ctx.layout("Clients", "clients"),
@@ -174,6 +184,7 @@ pub async fn list_clients(ctx: Ctx, state: Data<AppState>, Query(q): Query<Clien
         row_tags,
         statuses: ClientStatus::ALL,
         counts,
+        counts_only: false,
         campaigns,
     };
     let status = if page.error.is_some() { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK };
@@ -182,6 +193,41 @@ pub async fn list_clients(ctx: Ctx, state: Data<AppState>, Query(q): Query<Clien
     } else {
         respond(&ctx.meta.htmx, status, &page)
     }
+}
+
+/// `GET /clients/counts`: the status tabs of a search or filter with their counts (each
+/// stopping at 1,000+), and the page's other counts out of band. The list asks for them once
+/// it is shown, so a search answers with its rows first (issue 20).
+pub async fn list_counts(ctx: Ctx, state: Data<AppState>, Query(q): Query<ClientQuery>) -> Result<HttpResponse, AppError> {
+    let scope = Scope::of(&ctx);
+    let filter = q.parse().map_err(AppError::Validation)?;
+    let run = filter.clone();
+    let counts = db::run(&state.pool, move |conn| {
+        if let Some(import) = run.import {
+            crate::imports::query::find(conn, &scope, import)?.ok_or(AppError::NotFound)?;
+        }
+        Ok(run.tab_counts(conn, &scope)?)
+    })
+    .await?;
+    let page = ClientsPage {
+        layout: ctx.layout("Clients", "clients"),
+        prev_query: None,
+        export_query: encode(&ClientQuery { sort: None, ..q.clone() }, None),
+        next_query: None,
+        error: None,
+        query: q,
+        filter,
+        rows: Vec::new(),
+        users: Vec::new(),
+        departments: Vec::new(),
+        tags: Vec::new(),
+        row_tags: Vec::new(),
+        statuses: ClientStatus::ALL,
+        counts: Some(counts),
+        counts_only: true,
+        campaigns: Vec::new(),
+    };
+    html_status(StatusCode::OK, &page.as_counts())
 }
 
 #[derive(Clone, Default, Deserialize)]

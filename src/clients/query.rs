@@ -255,8 +255,8 @@ impl ClientFilter {
     /// Whether the per-(assignee, status) counters answer this filter's status tabs: no
     /// search and no filter but the status (which the tabs split by anyway), for the roles
     /// whose scope is a set of counter rows (the workspace, or one assignee).
-    fn counters_cover(&self, scope: &Scope) -> bool {
-        self.q.is_none() && self.department.is_none() && self.tag.is_none() && self.assignee.is_none() && scope.role != Role::Manager
+    pub fn counters_cover(&self, scope: &Scope) -> bool {
+        self.q.is_none() && self.department.is_none() && self.tag.is_none() && self.assignee.is_none() && self.import.is_none() && scope.role != Role::Manager
     }
 
 

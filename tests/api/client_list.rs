@@ -4,7 +4,7 @@ use diesel::RunQueryDsl;
 use reqwest::StatusCode;
 use switchboard::users::role::Role;
 
-use crate::support::{TestApp, spawn_app};
+use crate::support::{Browser, TestApp, spawn_app};
 
 /// `n` clients named `<prefix> 0001`… of one status, inserted in one statement.
 fn insert(app: &TestApp, workspace_id: i64, prefix: &str, status: &str, n: i64) {
@@ -20,6 +20,18 @@ fn tabs(html: &str) -> &str {
     &html[start..start + html[start..].find("</nav>").unwrap()]
 }
 
+/// A search's page, which shows its tabs without figures and asks `/clients/counts` for them
+/// once shown (issue 20: the rows come first); returns that answer.
+async fn counted(b: &Browser, path: &str) -> String {
+    let page = b.get_html(path).await;
+    let from = page.find("hx-get=\"/clients/counts?").expect("the tabs ask for their counts") + "hx-get=\"".len();
+    let url = page[from..from + page[from..].find('"').unwrap()].replace("&#38;", "&");
+    assert!(tabs(&page).contains(">All</a>") && page.contains(">Counting…</p>"), "no figures before they are counted");
+    let counts = b.get(&url).await;
+    assert_eq!(counts.status(), StatusCode::OK, "{url}");
+    counts.text().await.unwrap()
+}
+
 #[tokio::test]
 async fn the_tabs_count_the_search_and_link_to_each_status_keeping_it() {
     let app = spawn_app().await;
@@ -33,23 +45,48 @@ async fn the_tabs_count_the_search_and_link_to_each_status_keeping_it() {
     assert!(t.contains(">All 7</a>") && t.contains(">Hot 2</a>") && t.contains(">Warm 1</a>") && t.contains(">Inactive 4</a>"), "{t}");
     assert!(all.contains("<p id=\"clients-count\" class=\"result-count\">7 clients</p>"));
 
-    let smith = admin.get_html("/clients?q=smith&department=&page=1").await;
+    let smith = counted(&admin, "/clients?q=smith&department=&page=1").await;
     let t = tabs(&smith);
     assert!(t.contains(">All 3</a>") && t.contains(">Hot 2</a>") && t.contains(">Warm 1</a>") && t.contains(">Inactive 0</a>"), "{t}");
     assert!(t.contains("<a href=\"/clients?q=smith\" aria-current=\"page\">All 3</a>"), "{t}");
     assert!(t.contains("<a href=\"/clients?q=smith&#38;status=hot\" >Hot 2</a>"), "{t}");
     assert!(smith.contains(">3 clients</p>"));
 
-    let warm = admin.get_html("/clients?q=smith&status=warm").await;
+    let warm = counted(&admin, "/clients?q=smith&status=warm").await;
     let t = tabs(&warm);
     assert!(t.contains("<a href=\"/clients?q=smith&#38;status=warm\" aria-current=\"page\">Warm 1</a>"), "{t}");
     assert!(t.contains("<a href=\"/clients?q=smith\" >All 3</a>"), "{t}");
     assert!(warm.contains(">1 client</p>"), "one, not ones");
 
-    // The htmx fragment that typing swaps in carries the tabs and the count too.
+    // The htmx fragment that typing swaps in carries the tabs, which ask for their counts.
     let fragment = admin.client.get(admin.url("/clients?q=jones")).header("HX-Request", "true").header("HX-Target", "clients-rows").send().await.unwrap();
     let body = fragment.text().await.unwrap();
+    assert!(tabs(&body).contains("hx-get=\"/clients/counts?q=jones\"") && body.contains(">Counting…</p>"), "{body}");
+    let body = admin.get_html("/clients/counts?q=jones").await;
     assert!(tabs(&body).contains(">All 4</a>") && body.contains(">4 clients</p>"), "{body}");
+    assert!(body.contains("<span id=\"matching-count\" hx-swap-oob=\"true\">All 4 clients matching the filter</span>"), "{body}");
+
+    // A bad filter is refused with its reason; another workspace's import is not found.
+    let bad = admin.get("/clients/counts?status=lukewarm").await;
+    assert_eq!(bad.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(bad.text().await.unwrap().contains("Status must be hot, warm or inactive"));
+    app.create_user("Globex", "gia@globex.test", Role::Admin);
+    let other = app.browser();
+    assert_eq!(other.login("gia@globex.test", crate::support::PASSWORD).await.status(), StatusCode::SEE_OTHER);
+    let import: i64 = {
+        use diesel::prelude::*;
+        #[derive(QueryableByName)]
+        struct Id {
+            #[diesel(sql_type = diesel::sql_types::BigInt)]
+            id: i64,
+        }
+        diesel::sql_query(format!("INSERT INTO imports (workspace_id, user_id, filename, encoding, delimiter, status) VALUES ({}, {}, 'x.csv', 'utf-8', ',', 'done') RETURNING id", me.workspace_id, me.id))
+            .get_result::<Id>(&mut app.conn())
+            .unwrap()
+            .id
+    };
+    assert_eq!(admin.get(&format!("/clients/counts?import={import}")).await.status(), StatusCode::OK);
+    assert_eq!(other.get(&format!("/clients/counts?import={import}")).await.status(), StatusCode::NOT_FOUND);
 }
 
 #[tokio::test]
@@ -60,11 +97,11 @@ async fn past_a_thousand_matches_a_search_counts_1000_plus_and_the_counters_stay
     insert(&app, me.workspace_id, "Smith", "warm", 5);
     insert(&app, me.workspace_id, "Jones", "warm", 30);
 
-    let smith = admin.get_html("/clients?q=smith").await;
+    let smith = counted(&admin, "/clients?q=smith").await;
     let t = tabs(&smith);
     assert!(t.contains(">All 1,005+</a>") && t.contains(">Hot 1,000+</a>") && t.contains(">Warm 5</a>") && t.contains(">Inactive 0</a>"), "{t}");
     assert!(smith.contains(">1,005+ clients</p>"));
-    let hot_smiths = admin.get_html("/clients?q=smith&status=hot").await;
+    let hot_smiths = counted(&admin, "/clients?q=smith&status=hot").await;
     assert!(hot_smiths.contains(">1,000+ clients</p>"));
     assert!(smith.contains("All 1,005+ clients matching the filter"), "the select-all-matching choice");
 
@@ -79,7 +116,7 @@ async fn past_a_thousand_matches_a_search_counts_1000_plus_and_the_counters_stay
     // A manager's scope is not a counter row: bounded counts.
     let (manager, m) = app.signed_in(Role::Manager).await;
     diesel::sql_query(format!("UPDATE clients SET assigned_to = {} WHERE name LIKE 'Smith%'", m.id)).execute(&mut app.conn()).unwrap();
-    let mine = manager.get_html("/clients").await;
+    let mine = counted(&manager, "/clients").await;
     let t = tabs(&mine);
     assert!(t.contains(">All 1,005+</a>") && t.contains(">Hot 1,000+</a>") && t.contains(">Warm 5</a>"), "{t}");
 }
