@@ -36,12 +36,12 @@ struct ClientsPage {
     query: ClientQuery,
     filter: ClientFilter,
     error: Option<String>,
-    rows: Vec<Client>,
+    /// The page's clients, each with the ids of its tags.
+    rows: Vec<(Client, Vec<i64>)>,
     users: Vec<User>,
     departments: Vec<Department>,
-    tags: Vec<(i64, String)>,
-    /// (client id, tag name, colour) of the rows shown, by name.
-    row_tags: Vec<(i64, String, String)>,
+    /// (id, name, colour) of the workspace's tags, by name.
+    tags: Vec<(i64, String, String)>,
     statuses: [ClientStatus; 3],
     /// The status tabs' counts; `None` until `/clients/counts` brings them (a search's).
     counts: Option<TabCounts>,
@@ -56,9 +56,9 @@ struct ClientsPage {
 }
 
 impl ClientsPage {
-    /// (name, colour) of the tags this client carries.
-    fn tags_of(&self, id: &i64) -> Vec<(&str, &str)> {
-        self.row_tags.iter().filter(|(c, _, _)| c == id).map(|(_, name, colour)| (name.as_str(), colour.as_str())).collect()
+    /// (name, colour) of the tags with these ids, by name.
+    fn tags_of(&self, ids: &[i64]) -> Vec<(&str, &str)> {
+        self.tags.iter().filter(|(id, _, _)| ids.contains(id)).map(|(_, name, colour)| (name.as_str(), colour.as_str())).collect()
     }
     fn user_name(&self, id: &Option<i64>) -> String {
         id.and_then(|id| self.users.iter().find(|u| u.id == id)).map(|u| u.name.clone()).unwrap_or_default()
@@ -108,7 +108,7 @@ impl ClientsPage {
         self.departments.iter().map(|d| (d.id.to_string(), d.name.clone(), self.filter.department == Some(d.id))).collect()
     }
     fn tag_options(&self) -> Vec<(String, String, bool)> {
-        self.tags.iter().map(|(id, name)| (id.to_string(), name.clone(), self.filter.tag == Some(*id))).collect()
+        self.tags.iter().map(|(id, name, _)| (id.to_string(), name.clone(), self.filter.tag == Some(*id))).collect()
     }
     fn assignee_options(&self) -> Vec<(String, String, bool)> {
         let unassigned = ("none".to_string(), "Unassigned".to_string(), self.filter.assignee == Some(None));
@@ -143,7 +143,7 @@ pub async fn list_clients(ctx: Ctx, state: Data<AppState>, Query(q): Query<Clien
     let parsed = q.parse();
     let run = parsed.as_ref().ok().cloned();
     let campaign_scope = crate::campaigns::CampaignScope::of(&ctx).ok();
-    let (rows, has_next, users, departments, tags, counts, row_tags, campaigns) = db::run(&state.pool, move |conn| {
+    let (rows, has_next, users, departments, tags, counts, campaigns) = db::run(&state.pool, move |conn| {
         // An import the user cannot see (another workspace's) is not found, like its report.
         if let Some(import) = run.as_ref().and_then(|f| f.import) {
             crate::imports::query::find(conn, &scope, import)?.ok_or(AppError::NotFound)?;
@@ -159,13 +159,11 @@ pub async fn list_clients(ctx: Ctx, state: Data<AppState>, Query(q): Query<Clien
             Some(_) => None,
             None => Some(TabCounts::default()),
         };
-        let ids: Vec<i64> = rows.iter().map(|c: &Client| c.id).collect();
-        let row_tags = crate::clients::tags::of_clients(conn, w, &ids)?;
         let campaigns = match campaign_scope {
             Some(cs) => crate::campaigns::audience::open_campaigns(conn, &cs)?,
             None => Vec::new(),
         };
-        Ok((rows, has_next, users::list(conn, w)?, departments::list(conn, w)?, crate::clients::tags::list(conn, w)?, counts, row_tags, campaigns))
+        Ok((rows, has_next, users::list(conn, w)?, departments::list(conn, w)?, crate::clients::tags::list(conn, w)?, counts, campaigns))
     })
     .await?;
     let filter = parsed.clone().unwrap_or_default();
@@ -181,7 +179,6 @@ pub async fn list_clients(ctx: Ctx, state: Data<AppState>, Query(q): Query<Clien
         users,
         departments,
         tags,
-        row_tags,
         statuses: ClientStatus::ALL,
         counts,
         counts_only: false,
@@ -221,7 +218,6 @@ pub async fn list_counts(ctx: Ctx, state: Data<AppState>, Query(q): Query<Client
         users: Vec::new(),
         departments: Vec::new(),
         tags: Vec::new(),
-        row_tags: Vec::new(),
         statuses: ClientStatus::ALL,
         counts: Some(counts),
         counts_only: true,

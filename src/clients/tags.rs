@@ -6,9 +6,9 @@ use diesel::prelude::*;
 use crate::db::lower;
 use crate::db::schema::{client_tags, tags};
 
-/// (id, name) by name.
-pub fn list(conn: &mut PgConnection, workspace_id: i64) -> QueryResult<Vec<(i64, String)>> {
-    tags::table.filter(tags::workspace_id.eq(workspace_id)).order(tags::name).select((tags::id, tags::name)).load(conn)
+/// (id, name, colour) of the workspace's tags, by name.
+pub fn list(conn: &mut PgConnection, workspace_id: i64) -> QueryResult<Vec<(i64, String, String)>> {
+    tags::table.filter(tags::workspace_id.eq(workspace_id)).order(tags::name).select((tags::id, tags::name, tags::colour)).load(conn)
 }
 
 /// The palette a tag's colour is chosen from: names, mapped to colours by the stylesheet
@@ -37,9 +37,7 @@ pub fn list_with_client_counts(conn: &mut PgConnection, workspace_id: i64) -> Qu
         .group_by(client_tags::tag_id)
         .select((client_tags::tag_id, diesel::dsl::count_star()))
         .load(conn)?;
-    let all: Vec<(i64, String, String)> =
-        tags::table.filter(tags::workspace_id.eq(workspace_id)).order(tags::name).select((tags::id, tags::name, tags::colour)).load(conn)?;
-    Ok(all
+    Ok(list(conn, workspace_id)?
         .into_iter()
         .map(|(id, name, colour)| TagRow { id, name, colour, clients: counts.iter().find(|(t, _)| *t == id).map_or(0, |(_, n)| *n) })
         .collect())
@@ -53,17 +51,6 @@ pub fn of_client(conn: &mut PgConnection, workspace_id: i64, client_id: i64) -> 
         .filter(client_tags::client_id.eq(client_id))
         .order(tags::name)
         .select((tags::name, tags::colour))
-        .load(conn)
-}
-
-/// (client id, name, colour) of the tags the given clients carry, by name.
-pub fn of_clients(conn: &mut PgConnection, workspace_id: i64, client_ids: &[i64]) -> QueryResult<Vec<(i64, String, String)>> {
-    client_tags::table
-        .inner_join(tags::table.on(tags::workspace_id.eq(client_tags::workspace_id).and(tags::id.eq(client_tags::tag_id))))
-        .filter(client_tags::workspace_id.eq(workspace_id))
-        .filter(client_tags::client_id.eq_any(client_ids))
-        .order(tags::name)
-        .select((client_tags::client_id, tags::name, tags::colour))
         .load(conn)
 }
 
