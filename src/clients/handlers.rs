@@ -11,6 +11,7 @@ use serde::Deserialize;
 
 use crate::audit::Action;
 use crate::audit;
+use crate::clients::choices::UserChoice;
 use crate::clients::domain::{ClientStatus, PhoneE164};
 use crate::clients::model::{self, Client, ClientFields, StatusSource};
 use crate::clients::query::{ClientFilter, ClientQuery, Scope, Sort, TabCounts};
@@ -38,8 +39,9 @@ struct ClientsPage {
     error: Option<String>,
     /// The page's clients, each with the ids of its tags.
     rows: Vec<(Client, Vec<i64>)>,
-    users: Vec<User>,
-    departments: Vec<Department>,
+    users: Vec<UserChoice>,
+    /// (id, name) of the workspace's departments, by name.
+    departments: Vec<(i64, String)>,
     /// (id, name, colour) of the workspace's tags, by name.
     tags: Vec<(i64, String, String)>,
     statuses: [ClientStatus; 3],
@@ -105,7 +107,7 @@ impl ClientsPage {
         self.statuses.iter().map(|s| (s.to_string(), s.to_string(), self.filter.status == Some(*s))).collect()
     }
     fn department_options(&self) -> Vec<(String, String, bool)> {
-        self.departments.iter().map(|d| (d.id.to_string(), d.name.clone(), self.filter.department == Some(d.id))).collect()
+        self.departments.iter().map(|(id, name)| (id.to_string(), name.clone(), self.filter.department == Some(*id))).collect()
     }
     fn tag_options(&self) -> Vec<(String, String, bool)> {
         self.tags.iter().map(|(id, name, _)| (id.to_string(), name.clone(), self.filter.tag == Some(*id))).collect()
@@ -143,7 +145,7 @@ pub async fn list_clients(ctx: Ctx, state: Data<AppState>, Query(q): Query<Clien
     let parsed = q.parse();
     let run = parsed.as_ref().ok().cloned();
     let campaign_scope = crate::campaigns::CampaignScope::of(&ctx).ok();
-    let (rows, has_next, users, departments, tags, counts, campaigns) = db::run(&state.pool, move |conn| {
+    let (rows, has_next, choices, counts, campaigns) = db::run(&state.pool, move |conn| {
         // An import the user cannot see (another workspace's) is not found, like its report.
         if let Some(import) = run.as_ref().and_then(|f| f.import) {
             crate::imports::query::find(conn, &scope, import)?.ok_or(AppError::NotFound)?;
@@ -163,7 +165,7 @@ pub async fn list_clients(ctx: Ctx, state: Data<AppState>, Query(q): Query<Clien
             Some(cs) => crate::campaigns::audience::open_campaigns(conn, &cs)?,
             None => Vec::new(),
         };
-        Ok((rows, has_next, users::list(conn, w)?, departments::list(conn, w)?, crate::clients::tags::list(conn, w)?, counts, campaigns))
+        Ok((rows, has_next, crate::clients::choices::load(conn, w)?, counts, campaigns))
     })
     .await?;
     let filter = parsed.clone().unwrap_or_default();
@@ -176,9 +178,9 @@ pub async fn list_clients(ctx: Ctx, state: Data<AppState>, Query(q): Query<Clien
         query: q,
         filter,
         rows,
-        users,
-        departments,
-        tags,
+        users: choices.users,
+        departments: choices.departments,
+        tags: choices.tags,
         statuses: ClientStatus::ALL,
         counts,
         counts_only: false,

@@ -3,6 +3,7 @@
 pub mod activity;
 pub mod activity_handlers;
 pub mod bulk;
+pub mod choices;
 pub mod countries;
 pub mod domain;
 pub mod export;
