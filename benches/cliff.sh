@@ -33,7 +33,7 @@ mkdir -p "$DATA"; chmod 755 "$DATA"
 export RUST_LOG='warn,switchboard::clients::status_rule=info,switchboard::db=info' SWITCHBOARD_PASSWORD='bench password 1'
 unset DATABASE_URL
 APP=
-cleanup() { [ -n "$APP" ] && kill "$APP" 2>/dev/null && wait "$APP" 2>/dev/null; rm -rf "$ROOT"; }
+cleanup() { [ -n "$APP" ] && kill "$APP" 2>/dev/null && wait "$APP" 2>/dev/null; cp "$ROOT/app.log" "${KEEP_LOG:-/dev/null}" 2>/dev/null; rm -rf "$ROOT"; }
 trap cleanup EXIT
 
 # psql on the private cluster's socket (as the postgres OS user when we are root, as the
@@ -56,6 +56,8 @@ serve() { # workers
 serve 0
 hold '23:59:59'
 kill "$APP"; wait "$APP" 2>/dev/null || true
+# The next instance must not find this one's cluster still shutting down.
+while [ -e "$DATA/pg/postmaster.pid" ]; do sleep 0.1; done
 serve 2
 JAR=$ROOT/cookies
 token=$(curl -s -c "$JAR" -b "$JAR" "http://127.0.0.1:$PORT/login" | sed -n 's/.*name="csrf-token" content="\([^"]*\)".*/\1/p')
