@@ -95,9 +95,31 @@ pub const VACUUM_AFTER_ROWS: usize = 1_000;
 /// map again, removes the dead entries, flushes the pending list and refreshes the planner's
 /// statistics at once.
 pub fn vacuum_analyze(conn: &mut PgConnection, table: Vacuumed) -> diesel::QueryResult<()> {
+    vacuum(conn, table, "ANALYZE")
+}
+
+/// The same vacuum after a bulk change made in a request (a bulk action), on the blocking
+/// thread pool so the person has the answer at once, and with `SKIP_LOCKED`: when a vacuum
+/// of the table already runs (another bulk action's, autovacuum's) this one gives way
+/// instead of holding a connection while it waits (rows changed after that one began are
+/// left to the next vacuum). Must be called inside the actix runtime.
+pub fn vacuum_analyze_later(pool: &Pool, table: Vacuumed) {
+    let pool = pool.clone();
+    drop(actix_web::rt::task::spawn_blocking(move || {
+        let done = pool
+            .get()
+            .map_err(|e| diesel::result::Error::QueryBuilderError(Box::new(e)))
+            .and_then(|mut conn| vacuum(&mut conn, table, "ANALYZE, SKIP_LOCKED"));
+        if let Err(e) = done {
+            tracing::warn!(error = %e, ?table, "vacuum after a bulk action failed; autovacuum will do it later");
+        }
+    }));
+}
+
+fn vacuum(conn: &mut PgConnection, table: Vacuumed, options: &'static str) -> diesel::QueryResult<()> {
     use diesel::RunQueryDsl;
     let started = std::time::Instant::now();
-    diesel::sql_query(format!("VACUUM (ANALYZE) {}", table.table())).execute(conn)?;
+    diesel::sql_query(format!("VACUUM ({options}) {}", table.table())).execute(conn)?;
     tracing::info!(table = table.table(), ms = started.elapsed().as_millis() as u64, "vacuumed after a bulk change");
     Ok(())
 }

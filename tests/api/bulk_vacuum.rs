@@ -1,5 +1,5 @@
 //! No cliff after bulk changes (issue 20, part 3): a job that rewrites many clients (the
-//! daily status rule, an import) leaves the table vacuumed, so the list's index-only scans
+//! daily status rule, an import) or a bulk action leaves the table vacuumed, so the list's index-only scans
 //! read no heap page right after it, without waiting for autovacuum (switched off here, so
 //! only the job can have vacuumed).
 
@@ -116,4 +116,31 @@ async fn an_import_vacuums_the_clients_and_tags_it_wrote() {
         2,
         "both tables were vacuumed"
     );
+}
+
+#[actix_web::test]
+async fn a_bulk_status_change_of_many_clients_is_vacuumed_after_the_answer() {
+    let app = spawn_durable().await;
+    no_autovacuum(&app);
+    let (admin, me) = app.signed_in(Role::Admin).await;
+    let w = me.workspace_id;
+    diesel::sql_query(format!("INSERT INTO clients (workspace_id, name, status) SELECT {w}, 'Client ' || n, 'warm' FROM generate_series(1, 1500) n"))
+        .execute(&mut app.conn())
+        .unwrap();
+    diesel::sql_query("VACUUM (ANALYZE) clients").execute(&mut app.conn()).unwrap();
+    assert_eq!(heap_fetches(&app, w), 0, "a vacuumed table is all-visible");
+
+    let r = admin.post("/clients/bulk", &[("action", "status"), ("status", "hot"), ("target", "all")]).await;
+    assert_eq!(r.status(), reqwest::StatusCode::SEE_OTHER);
+    assert_eq!(app.count(&format!("SELECT count(*) FROM clients WHERE workspace_id = {w} AND status = 'hot'")), 1500);
+    // The vacuum runs after the answer: give it a few seconds.
+    let mut fetches = heap_fetches(&app, w);
+    for _ in 0..100 {
+        if fetches == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        fetches = heap_fetches(&app, w);
+    }
+    assert_eq!(fetches, 0, "the list's index-only scan still reads heap pages 10 s after the bulk action");
 }
