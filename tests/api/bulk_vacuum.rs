@@ -50,6 +50,15 @@ async fn spawn_durable() -> TestApp {
     spawn_app_on(&format!("{url}&options=-c%20synchronous_commit%3Don")).await
 }
 
+/// The list's index-only scan over `rows` clients fetches (almost) no heap page: at most
+/// one in twenty rows. VACUUM leaves a page it cannot lock at once (the checkpointer or a
+/// reader holds it, as happens when the whole suite runs) to the next vacuum, and without
+/// the vacuum every rewritten row is fetched (or two: the dead version too).
+fn assert_all_visible(app: &TestApp, workspace_id: i64, rows: i64, what: &str) {
+    let fetches = heap_fetches(app, workspace_id);
+    assert!(fetches * 20 <= rows, "{what}: the list's index-only scan fetched {fetches} heap tuples for {rows} clients");
+}
+
 fn no_autovacuum(app: &TestApp) {
     let mut conn = app.conn();
     for table in ["clients", "client_tags"] {
@@ -82,17 +91,17 @@ async fn the_status_rule_vacuums_the_clients_it_rewrote() {
     .execute(&mut app.conn())
     .unwrap();
     diesel::sql_query("VACUUM (ANALYZE) clients").execute(&mut app.conn()).unwrap();
-    assert_eq!(heap_fetches(&app, w), 0, "a vacuumed table is all-visible");
+    assert_all_visible(&app, w, 3000, "after VACUUM");
 
     let id = jobs::enqueue(&mut app.conn(), &NewJob::new(w, Kind::ClientStatus, json!({}))).unwrap().unwrap();
     wait_done(&app, id).await;
     assert_eq!(app.count(&format!("SELECT count(*) FROM clients WHERE workspace_id = {w} AND status = 'inactive'")), 3000);
-    assert_eq!(heap_fetches(&app, w), 0, "the list's index-only scan reads heap pages after the status run");
+    assert_all_visible(&app, w, 3000, "after the status run");
 
     // A run that changes nothing leaves the table as it was (and does not vacuum: nothing to do).
     let again = jobs::enqueue(&mut app.conn(), &NewJob::new(w, Kind::ClientStatus, json!({})).key("again")).unwrap().unwrap();
     wait_done(&app, again).await;
-    assert_eq!(heap_fetches(&app, w), 0);
+    assert_all_visible(&app, w, 3000, "after a run that changed nothing");
 }
 
 #[actix_web::test]
@@ -110,7 +119,7 @@ async fn an_import_vacuums_the_clients_and_tags_it_wrote() {
     // The import's row says done inside its transaction; its job ends after the vacuum.
     let job = app.count(&format!("SELECT id FROM jobs WHERE idempotency_key = 'import:{import_id}'"));
     wait_done(&app, job).await;
-    assert_eq!(heap_fetches(&app, me.workspace_id), 0, "the list's index-only scan reads heap pages after the import");
+    assert_all_visible(&app, me.workspace_id, 2000, "after the import");
     assert_eq!(
         app.count("SELECT count(*) FROM pg_stat_user_tables WHERE relname IN ('clients', 'client_tags') AND last_vacuum IS NOT NULL"),
         2,
@@ -128,19 +137,17 @@ async fn a_bulk_status_change_of_many_clients_is_vacuumed_after_the_answer() {
         .execute(&mut app.conn())
         .unwrap();
     diesel::sql_query("VACUUM (ANALYZE) clients").execute(&mut app.conn()).unwrap();
-    assert_eq!(heap_fetches(&app, w), 0, "a vacuumed table is all-visible");
+    assert_all_visible(&app, w, 1500, "after VACUUM");
 
     let r = admin.post("/clients/bulk", &[("action", "status"), ("status", "hot"), ("target", "all")]).await;
     assert_eq!(r.status(), reqwest::StatusCode::SEE_OTHER);
     assert_eq!(app.count(&format!("SELECT count(*) FROM clients WHERE workspace_id = {w} AND status = 'hot'")), 1500);
     // The vacuum runs after the answer: give it a few seconds.
-    let mut fetches = heap_fetches(&app, w);
     for _ in 0..100 {
-        if fetches == 0 {
+        if heap_fetches(&app, w) * 20 <= 1500 {
             break;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
-        fetches = heap_fetches(&app, w);
     }
-    assert_eq!(fetches, 0, "the list's index-only scan still reads heap pages 10 s after the bulk action");
+    assert_all_visible(&app, w, 1500, "10 s after the bulk action");
 }
