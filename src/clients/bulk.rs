@@ -74,6 +74,15 @@ impl Action {
             Action::Delete => audit::Action::ClientsBulkDelete,
         }
     }
+
+    /// The tables whose rows the action rewrites, vacuumed after a large one.
+    fn rewrites(&self) -> &'static [db::Vacuumed] {
+        match self {
+            Action::Assign(_) | Action::Status(_) => &[db::Vacuumed::Clients],
+            Action::Tag(_) | Action::Untag(_) => &[db::Vacuumed::ClientTags],
+            Action::Delete => &[db::Vacuumed::Clients, db::Vacuumed::ClientTags],
+        }
+    }
 }
 
 fn parse_action(form: &BulkForm, role: Role) -> Result<Action, AppError> {
@@ -123,6 +132,7 @@ pub async fn bulk_update_clients(ctx: Ctx, state: Data<AppState>, HtmlForm(form)
         _ => return Err(AppError::Validation("Select at least one client, or choose all matching.".into())),
     };
     let template = ctx.audit(action.audited(), "clients", "");
+    let rewrites = action.rewrites();
     let ids = form.client_ids.clone();
     let (count, label) = db::run(&state.pool, move |conn| {
         conn.transaction(|tx| {
@@ -138,6 +148,13 @@ pub async fn bulk_update_clients(ctx: Ctx, state: Data<AppState>, HtmlForm(form)
         })
     })
     .await?;
+    // Many rewritten rows would leave the list and search slow until autovacuum came
+    // (issue 20); vacuumed now, after the answer.
+    if count >= db::VACUUM_AFTER_ROWS {
+        for table in rewrites {
+            db::vacuum_analyze_later(&state.pool, *table);
+        }
+    }
     flash::success(&ctx.session, format!("{label} {count} client{}.", if count == 1 { "" } else { "s" }));
     let back = url::form_urlencoded::Serializer::new(String::new())
         .extend_pairs(

@@ -12,7 +12,7 @@ use diesel::sql_types::{BigInt, Integer, Text, Timestamptz};
 
 use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
 
-use crate::db::Pool;
+use crate::db::{self, Pool};
 use crate::jobs::queue::Job;
 use crate::jobs::run::{JobEnv, JobError};
 
@@ -28,6 +28,7 @@ pub const PARALLEL: usize = 2;
 /// Applies the rule at `now` in id-range chunks, `PARALLEL` at a time; returns how many
 /// clients changed status. Each chunk commits on its own (its changes and their audit rows
 /// together), so a failure part-way leaves earlier chunks done and a re-run finishes the rest.
+/// A run that changed at least `db::VACUUM_AFTER_ROWS` clients then vacuums the table.
 pub fn apply(pool: &Pool, workspace_id: i64, now: DateTime<Utc>, hand_days: i32) -> QueryResult<usize> {
     #[derive(QueryableByName)]
     struct Bounds {
@@ -75,9 +76,26 @@ pub fn apply(pool: &Pool, workspace_id: i64, now: DateTime<Utc>, hand_days: i32)
             });
         }
     });
-    match failure.into_inner().unwrap_or_else(|p| p.into_inner()) {
-        Some(e) => Err(e),
-        None => Ok(changed.into_inner()),
+    if let Some(e) = failure.into_inner().unwrap_or_else(|p| p.into_inner()) {
+        return Err(e);
+    }
+    let changed = changed.into_inner();
+    if changed >= db::VACUUM_AFTER_ROWS {
+        tidy(pool);
+    }
+    Ok(changed)
+}
+
+/// Vacuums the clients after a run that changed many statuses (see `db::vacuum_analyze`),
+/// so the list and search are back at their steady speed at once rather than when
+/// autovacuum comes. The changes are committed by then: a failure is only logged.
+fn tidy(pool: &Pool) {
+    let done = pool
+        .get()
+        .map_err(|e| diesel::result::Error::QueryBuilderError(Box::new(e)))
+        .and_then(|mut conn| db::vacuum_analyze(&mut conn, db::Vacuumed::Clients));
+    if let Err(e) = done {
+        tracing::warn!(error = %e, "vacuum after the status rule failed; autovacuum will do it later");
     }
 }
 

@@ -64,6 +64,66 @@ pub fn ping(conn: &mut PgConnection) -> diesel::QueryResult<()> {
     diesel::sql_query("SELECT 1").execute(conn).map(|_| ())
 }
 
+/// Tables a job vacuums after rewriting many of their rows: a fixed list, so no name from
+/// input ever reaches the statement.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Vacuumed {
+    Clients,
+    ClientTags,
+}
+
+impl Vacuumed {
+    fn table(self) -> &'static str {
+        match self {
+            Vacuumed::Clients => "clients",
+            Vacuumed::ClientTags => "client_tags",
+        }
+    }
+}
+
+/// Rows a bulk change must have written before it vacuums: below this the pages it dirtied
+/// cost the list's index-only scans little, and autovacuum's own threshold (50 rows plus a
+/// fifth of the table) is left to it.
+pub const VACUUM_AFTER_ROWS: usize = 1_000;
+
+/// `VACUUM (ANALYZE)` of `table`, right after a job rewrote many of its rows, on a
+/// connection outside any transaction (PostgreSQL refuses VACUUM inside one). Every update
+/// of a client is a new row version in each index that includes its status, and clears its
+/// page's all-visible bit, so until a vacuum the list's index-only scans fetch heap pages,
+/// skip dead index entries and a search reads the trigram index's pending list; autovacuum
+/// comes only after a fifth of the table is dead, and then slowly. This sets the visibility
+/// map again, removes the dead entries, flushes the pending list and refreshes the planner's
+/// statistics at once.
+pub fn vacuum_analyze(conn: &mut PgConnection, table: Vacuumed) -> diesel::QueryResult<()> {
+    vacuum(conn, table, "ANALYZE")
+}
+
+/// The same vacuum after a bulk change made in a request (a bulk action), on the blocking
+/// thread pool so the person has the answer at once, and with `SKIP_LOCKED`: when a vacuum
+/// of the table already runs (another bulk action's, autovacuum's) this one gives way
+/// instead of holding a connection while it waits (rows changed after that one began are
+/// left to the next vacuum). Must be called inside the actix runtime.
+pub fn vacuum_analyze_later(pool: &Pool, table: Vacuumed) {
+    let pool = pool.clone();
+    drop(actix_web::rt::task::spawn_blocking(move || {
+        let done = pool
+            .get()
+            .map_err(|e| diesel::result::Error::QueryBuilderError(Box::new(e)))
+            .and_then(|mut conn| vacuum(&mut conn, table, "ANALYZE, SKIP_LOCKED"));
+        if let Err(e) = done {
+            tracing::warn!(error = %e, ?table, "vacuum after a bulk action failed; autovacuum will do it later");
+        }
+    }));
+}
+
+fn vacuum(conn: &mut PgConnection, table: Vacuumed, options: &'static str) -> diesel::QueryResult<()> {
+    use diesel::RunQueryDsl;
+    let started = std::time::Instant::now();
+    diesel::sql_query(format!("VACUUM ({options}) {}", table.table())).execute(conn)?;
+    tracing::info!(table = table.table(), ms = started.elapsed().as_millis() as u64, "vacuumed after a bulk change");
+    Ok(())
+}
+
 /// Escapes `\`, `%` and `_` so user text matches literally in `LIKE … ESCAPE '\'`.
 pub fn escape_like(value: &str) -> String {
     value.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")

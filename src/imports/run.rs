@@ -158,6 +158,9 @@ fn execute(pool: &Pool, w: i64, id: i64) -> anyhow::Result<()> {
     match outcome {
         Ok(counts) => {
             tracing::info!(import_id = id, ?counts, "import done");
+            if (counts.created + counts.updated) as usize >= crate::db::VACUUM_AFTER_ROWS {
+                tidy(&mut conn);
+            }
             Ok(())
         }
         Err(RunError::Rejected { counts, found }) => {
@@ -189,6 +192,18 @@ fn execute(pool: &Pool, w: i64, id: i64) -> anyhow::Result<()> {
             Ok(())
         }
         Err(RunError::Db(e)) => Err(e.into()),
+    }
+}
+
+/// Vacuums the clients and their tags after an import that wrote many of them (see
+/// `db::vacuum_analyze`), on the import's connection now that its transaction has
+/// committed, so the list and search are at their steady speed when the job ends. The
+/// import is done by then: a failure is only logged.
+fn tidy(conn: &mut PgConnection) {
+    for table in [crate::db::Vacuumed::Clients, crate::db::Vacuumed::ClientTags] {
+        if let Err(e) = crate::db::vacuum_analyze(conn, table) {
+            tracing::warn!(error = %e, ?table, "vacuum after the import failed; autovacuum will do it later");
+        }
     }
 }
 

@@ -30,6 +30,7 @@ mod inputs;
 mod job_secrets;
 mod jobs;
 mod logs;
+mod bulk_vacuum;
 mod campaign_batches;
 mod messaging_send;
 mod notifications;
