@@ -50,13 +50,41 @@ async fn spawn_durable() -> TestApp {
     spawn_app_on(&format!("{url}&options=-c%20synchronous_commit%3Don")).await
 }
 
-/// The list's index-only scan over `rows` clients fetches (almost) no heap page: at most
-/// one in twenty rows. VACUUM leaves a page it cannot lock at once (the checkpointer or a
-/// reader holds it, as happens when the whole suite runs) to the next vacuum, and without
-/// the vacuum every rewritten row is fetched (or two: the dead version too).
-fn assert_all_visible(app: &TestApp, workspace_id: i64, rows: i64, what: &str) {
-    let fetches = heap_fetches(app, workspace_id);
-    assert!(fetches * 20 <= rows, "{what}: the list's index-only scan fetched {fetches} heap tuples for {rows} clients");
+/// Vacuums `clients` until the list's index-only scan over `rows` clients fetches (almost)
+/// no heap page: the starting point of each test. Under the whole suite a vacuum sometimes
+/// cannot mark fresh rows all-visible at once (another backend of the shared test cluster
+/// holds the horizon back), so it is retried for up to 10 s.
+async fn vacuumed(app: &TestApp, workspace_id: i64, rows: i64) {
+    let mut fetches = 0;
+    for _ in 0..50 {
+        diesel::sql_query("VACUUM (ANALYZE) clients").execute(&mut app.conn()).unwrap();
+        fetches = heap_fetches(app, workspace_id);
+        if fetches * 20 <= rows {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    panic!("the test's own VACUUM left {fetches} heap fetches for {rows} clients");
+}
+
+/// How many times `table` was vacuumed by hand (autovacuum is off for it here).
+fn vacuum_count(app: &TestApp, table: &str) -> i64 {
+    app.count(&format!("SELECT vacuum_count FROM pg_stat_user_tables WHERE relname = '{table}'"))
+}
+
+/// `table` was vacuumed since its count was `before` (waiting up to 10 s), and the list's
+/// index-only scan now fetches almost no heap page (printed: whether a vacuum can mark the
+/// rows all-visible depends on the other backends of the shared test cluster, so only the
+/// vacuum itself is asserted; without it every rewritten row is fetched).
+async fn assert_vacuumed(app: &TestApp, table: &str, before: i64, workspace_id: i64, what: &str) {
+    for _ in 0..100 {
+        if vacuum_count(app, table) > before {
+            eprintln!("{what}: {table} vacuumed; the list's index-only scan fetches {} heap tuples", heap_fetches(app, workspace_id));
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("{what}: {table} was not vacuumed within 10 s (heap fetches: {})", heap_fetches(app, workspace_id));
 }
 
 fn no_autovacuum(app: &TestApp) {
@@ -90,18 +118,20 @@ async fn the_status_rule_vacuums_the_clients_it_rewrote() {
     ))
     .execute(&mut app.conn())
     .unwrap();
-    diesel::sql_query("VACUUM (ANALYZE) clients").execute(&mut app.conn()).unwrap();
-    assert_all_visible(&app, w, 3000, "after VACUUM");
+    vacuumed(&app, w, 3000).await;
+    let before = vacuum_count(&app, "clients");
 
     let id = jobs::enqueue(&mut app.conn(), &NewJob::new(w, Kind::ClientStatus, json!({}))).unwrap().unwrap();
     wait_done(&app, id).await;
     assert_eq!(app.count(&format!("SELECT count(*) FROM clients WHERE workspace_id = {w} AND status = 'inactive'")), 3000);
-    assert_all_visible(&app, w, 3000, "after the status run");
+    assert_vacuumed(&app, "clients", before, w, "after the status run").await;
 
-    // A run that changes nothing leaves the table as it was (and does not vacuum: nothing to do).
+    // A run that changes nothing does not vacuum: nothing to do.
+    let before = vacuum_count(&app, "clients");
     let again = jobs::enqueue(&mut app.conn(), &NewJob::new(w, Kind::ClientStatus, json!({})).key("again")).unwrap().unwrap();
     wait_done(&app, again).await;
-    assert_all_visible(&app, w, 3000, "after a run that changed nothing");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(vacuum_count(&app, "clients"), before, "a run that changed nothing");
 }
 
 #[actix_web::test]
@@ -113,18 +143,15 @@ async fn an_import_vacuums_the_clients_and_tags_it_wrote() {
     for i in 0..2_000 {
         csv.push_str(&format!("Client {i},client{i}@example.com,vip;batch{}\n", i % 7));
     }
+    let before = (vacuum_count(&app, "clients"), vacuum_count(&app, "client_tags"));
     let (import_id, status) = import(&app, &admin, csv, &[("map", "name"), ("map", "email"), ("map", "tags"), ("key", "email")]).await;
     assert_eq!(status, "done");
     assert_eq!(app.count(&format!("SELECT count(*) FROM clients WHERE workspace_id = {}", me.workspace_id)), 2_000);
     // The import's row says done inside its transaction; its job ends after the vacuum.
     let job = app.count(&format!("SELECT id FROM jobs WHERE idempotency_key = 'import:{import_id}'"));
     wait_done(&app, job).await;
-    assert_all_visible(&app, me.workspace_id, 2000, "after the import");
-    assert_eq!(
-        app.count("SELECT count(*) FROM pg_stat_user_tables WHERE relname IN ('clients', 'client_tags') AND last_vacuum IS NOT NULL"),
-        2,
-        "both tables were vacuumed"
-    );
+    assert_vacuumed(&app, "clients", before.0, me.workspace_id, "after the import").await;
+    assert_vacuumed(&app, "client_tags", before.1, me.workspace_id, "after the import").await;
 }
 
 #[actix_web::test]
@@ -136,18 +163,12 @@ async fn a_bulk_status_change_of_many_clients_is_vacuumed_after_the_answer() {
     diesel::sql_query(format!("INSERT INTO clients (workspace_id, name, status) SELECT {w}, 'Client ' || n, 'warm' FROM generate_series(1, 1500) n"))
         .execute(&mut app.conn())
         .unwrap();
-    diesel::sql_query("VACUUM (ANALYZE) clients").execute(&mut app.conn()).unwrap();
-    assert_all_visible(&app, w, 1500, "after VACUUM");
+    vacuumed(&app, w, 1500).await;
+    let before = vacuum_count(&app, "clients");
 
     let r = admin.post("/clients/bulk", &[("action", "status"), ("status", "hot"), ("target", "all")]).await;
     assert_eq!(r.status(), reqwest::StatusCode::SEE_OTHER);
     assert_eq!(app.count(&format!("SELECT count(*) FROM clients WHERE workspace_id = {w} AND status = 'hot'")), 1500);
-    // The vacuum runs after the answer: give it a few seconds.
-    for _ in 0..100 {
-        if heap_fetches(&app, w) * 20 <= 1500 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert_all_visible(&app, w, 1500, "10 s after the bulk action");
+    // The vacuum runs after the answer.
+    assert_vacuumed(&app, "clients", before, w, "after the bulk action").await;
 }
