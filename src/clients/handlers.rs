@@ -14,7 +14,7 @@ use crate::audit;
 use crate::clients::choices::UserChoice;
 use crate::clients::domain::{ClientStatus, PhoneE164};
 use crate::clients::model::{self, Client, ClientFields, StatusSource};
-use crate::clients::query::{ClientFilter, ClientQuery, Scope, Sort, TabCounts};
+use crate::clients::query::{ClientFilter, ClientQuery, Scope, Sort, TabCounts, TaggedClient};
 use crate::clients::timeline::{self, TimelineItem};
 use crate::db;
 use crate::departments::{self, Department};
@@ -38,7 +38,7 @@ struct ClientsPage {
     filter: ClientFilter,
     error: Option<String>,
     /// The page's clients, each with the ids of its tags.
-    rows: Vec<(Client, Vec<i64>)>,
+    rows: Vec<TaggedClient>,
     users: Vec<UserChoice>,
     /// (id, name) of the workspace's departments, by name.
     departments: Vec<(i64, String)>,

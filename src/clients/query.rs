@@ -16,6 +16,9 @@ use crate::web::numbers::Count;
 
 pub const PER_PAGE: i64 = 50;
 
+/// A client of the list with the ids of its tags.
+pub type TaggedClient = (Client, Vec<i64>);
+
 /// The `clients` row in scope is in one of the manager `$USER`'s departments (an SQL
 /// condition; a manager also sees the clients assigned to them). Campaigns test their whole
 /// audience with it (crate::campaigns::MANAGER_COVERS_SQL).
@@ -285,7 +288,7 @@ impl ClientFilter {
     /// One page in the chosen order with each client's tag ids, plus whether another page
     /// follows, in one statement: the page's ids come from an index-only scan (see the
     /// migration), and only those rows are then read.
-    pub fn list(&self, conn: &mut PgConnection, scope: &Scope) -> QueryResult<(Vec<(Client, Vec<i64>)>, bool)> {
+    pub fn list(&self, conn: &mut PgConnection, scope: &Scope) -> QueryResult<(Vec<TaggedClient>, bool)> {
         let ids = self.query(scope);
         let ids = match self.sort {
             Sort::Name => ids.order((clients::sort_name, clients::id)),
@@ -302,7 +305,7 @@ impl ClientFilter {
         let tag_ids = sql::<Array<BigInt>>(
             "ARRAY(SELECT ct.tag_id FROM client_tags ct WHERE ct.workspace_id = clients.workspace_id AND ct.client_id = clients.id)",
         );
-        let mut rows: Vec<(Client, Vec<i64>)> = rows.select((Client::as_select(), tag_ids)).load(conn)?;
+        let mut rows: Vec<TaggedClient> = rows.select((Client::as_select(), tag_ids)).load(conn)?;
         let has_next = rows.len() as i64 > PER_PAGE;
         rows.truncate(PER_PAGE as usize);
         Ok((rows, has_next))
