@@ -34,6 +34,15 @@ async fn search_a_client_by_typing_open_it_log_a_call_and_complete_a_follow_up()
     }
     assert!(rows.contains("Grace Hopper") && !rows.contains("Alan Turing"), "{rows}");
     assert!(chrome.path().await.contains("q=hop"));
+    // The search's counts follow its rows (issue 20): the tabs, the count line and the
+    // select-all label fill in without a reload.
+    chrome.wait_for_text("#client-tabs", "All 1").await;
+    chrome.wait_for_text("#clients-count", "1 client").await;
+    assert!(chrome.text("#client-tabs").await.contains("Inactive 0"));
+    chrome.screenshot("clients-search-counted-desktop").await;
+    chrome.client.set_window_size(390, 844).await.expect("resize");
+    chrome.screenshot("clients-search-counted-phone").await;
+    chrome.client.set_window_size(1366, 900).await.expect("resize");
 
     chrome.click("#clients-rows tbody a").await;
     chrome.wait_for_heading("Grace Hopper").await;
