@@ -2,9 +2,11 @@
 //! case, find-or-create, rename and delete. Which clients carry which tags is in `model`.
 
 use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Text};
 
 use crate::db::lower;
 use crate::db::schema::{client_tags, tags};
+use crate::web::numbers::Count;
 
 /// (id, name, colour) of the workspace's tags, by name.
 pub fn list(conn: &mut PgConnection, workspace_id: i64) -> QueryResult<Vec<(i64, String, String)>> {
@@ -21,26 +23,42 @@ pub fn colour(name: &str) -> Option<&'static str> {
 }
 
 /// A tag as the settings page lists it.
-#[derive(Debug)]
+#[derive(Debug, QueryableByName)]
 pub struct TagRow {
+    #[diesel(sql_type = BigInt)]
     pub id: i64,
+    #[diesel(sql_type = Text)]
     pub name: String,
+    #[diesel(sql_type = Text)]
     pub colour: String,
-    /// How many clients carry it.
-    pub clients: i64,
+    /// How many clients carry it, up to `CLIENTS_BOUND + 1`.
+    #[diesel(sql_type = BigInt)]
+    clients_found: i64,
 }
 
-/// Every tag by name, with its colour and how many clients carry it.
+/// The settings page counts each tag's clients up to this and says "10,000+" beyond: an
+/// exact count read every link of the workspace (two million at a million clients) on every
+/// visit (issue 20).
+pub const CLIENTS_BOUND: i64 = 10_000;
+
+impl TagRow {
+    /// How many clients carry it.
+    pub fn clients(&self) -> Count {
+        Count::bounded(self.clients_found, CLIENTS_BOUND)
+    }
+}
+
+/// Every tag by name, with its colour and how many clients carry it (each count stopping
+/// past `CLIENTS_BOUND`), in one statement.
 pub fn list_with_client_counts(conn: &mut PgConnection, workspace_id: i64) -> QueryResult<Vec<TagRow>> {
-    let counts: Vec<(i64, i64)> = client_tags::table
-        .filter(client_tags::workspace_id.eq(workspace_id))
-        .group_by(client_tags::tag_id)
-        .select((client_tags::tag_id, diesel::dsl::count_star()))
-        .load(conn)?;
-    Ok(list(conn, workspace_id)?
-        .into_iter()
-        .map(|(id, name, colour)| TagRow { id, name, colour, clients: counts.iter().find(|(t, _)| *t == id).map_or(0, |(_, n)| *n) })
-        .collect())
+    diesel::sql_query(
+        "SELECT t.id, t.name, t.colour, \
+           (SELECT count(*) FROM (SELECT 1 FROM client_tags ct WHERE ct.workspace_id = t.workspace_id AND ct.tag_id = t.id LIMIT $2) c) AS clients_found \
+         FROM tags t WHERE t.workspace_id = $1 ORDER BY t.name",
+    )
+    .bind::<BigInt, _>(workspace_id)
+    .bind::<BigInt, _>(CLIENTS_BOUND + 1)
+    .load(conn)
 }
 
 /// (name, colour) of the tags a client carries, by name.

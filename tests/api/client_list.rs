@@ -219,3 +219,28 @@ async fn phones_are_formatted_when_written_and_never_shown_in_a_stale_form() {
     diesel::sql_query("UPDATE clients SET company = 'Acme' WHERE name = 'Bob'").execute(&mut app.conn()).unwrap();
     assert_eq!(formatted("Bob"), 1);
 }
+
+/// Issue 20: the tags settings page counted every tag link of the workspace on each request
+/// (16 req/s at a million clients with two million links). Each tag's count now stops past
+/// 10,000, shown as "10,000+"; below that it is exact.
+#[tokio::test]
+async fn the_tags_page_counts_each_tags_clients_up_to_ten_thousand() {
+    let app = spawn_app().await;
+    let (admin, me) = app.signed_in(Role::Admin).await;
+    let w = me.workspace_id;
+    insert(&app, w, "Client", "warm", 10_003);
+    diesel::sql_query(format!(
+        "WITH t AS (INSERT INTO tags (workspace_id, name) VALUES ({w}, 'vip'), ({w}, 'lead') RETURNING id, name) \
+         INSERT INTO client_tags (workspace_id, client_id, tag_id) \
+         SELECT {w}, c.id, t.id FROM clients c JOIN t ON t.name = 'vip' OR c.name <= 'Client 0002' WHERE c.workspace_id = {w}"
+    ))
+    .execute(&mut app.conn())
+    .unwrap();
+    let page = admin.get_html("/settings/tags").await;
+    let row = |name: &str| {
+        let at = page.find(&format!(">{name}<")).unwrap_or_else(|| panic!("{name} listed: {page}"));
+        page[at..at + page[at..].find("</tr>").unwrap()].to_string()
+    };
+    assert!(row("vip").contains("<td>10,000+</td>"), "{}", row("vip"));
+    assert!(row("lead").contains("<td>2</td>"), "{}", row("lead"));
+}
