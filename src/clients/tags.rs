@@ -36,10 +36,10 @@ pub struct TagRow {
     clients_found: i64,
 }
 
-/// The settings page counts each tag's clients up to this and says "10,000+" beyond: an
-/// exact count read every link of the workspace (two million at a million clients) on every
-/// visit (issue 20).
-pub const CLIENTS_BOUND: i64 = 10_000;
+/// The settings page counts each tag's clients up to this and says "1,000+" beyond, as the
+/// client list's tabs do: an exact count read every link of the workspace (two million at a
+/// million clients) on every visit (issue 20).
+pub const CLIENTS_BOUND: i64 = crate::clients::query::COUNT_BOUND;
 
 impl TagRow {
     /// How many clients carry it.
