@@ -52,6 +52,23 @@ pub struct PhoneE164(String);
 
 impl PhoneE164 {
     pub fn parse(input: &str, default_country: &str) -> Result<Self, String> {
+        Self::read_valid(input, default_country).map(|number| PhoneE164::of(&number))
+    }
+
+    /// Parses as `parse` does and also gives the number as people write it (`international`)
+    /// from the same parse: what a write stores beside the number (`clients.phone_formatted`).
+    pub fn parse_formatted(input: &str, default_country: &str) -> Result<(Self, String), String> {
+        let number = Self::read_valid(input, default_country)?;
+        let phone = PhoneE164::of(&number);
+        let formatted = phone.grouped(&number);
+        Ok((phone, formatted))
+    }
+
+    fn of(number: &phonenumber::PhoneNumber) -> Self {
+        PhoneE164(number.format().mode(phonenumber::Mode::E164).to_string())
+    }
+
+    fn read_valid(input: &str, default_country: &str) -> Result<phonenumber::PhoneNumber, String> {
         let input = input.trim();
         if input.chars().count() > 40 {
             return Err("Phone must be at most 40 characters.".into());
@@ -62,7 +79,7 @@ impl PhoneE164 {
         if !phonenumber::is_valid(&number) {
             return Err(invalid(input, &number, default_country));
         }
-        Ok(PhoneE164(number.format().mode(phonenumber::Mode::E164).to_string()))
+        Ok(number)
     }
 
     /// The number as people write it, in groups of digits after the country code:
@@ -70,7 +87,14 @@ impl PhoneE164 {
     /// spaces for its other separators). CSV exports write phones so: spreadsheets read it
     /// as text, where a bare `+4917012345678` becomes a number (see `csv_safe`).
     pub fn international(&self) -> String {
-        let Ok(number) = phonenumber::parse(None, &self.0) else { return self.0.clone() };
+        match phonenumber::parse(None, &self.0) {
+            Ok(number) => self.grouped(&number),
+            Err(_) => self.0.clone(),
+        }
+    }
+
+    /// `international` of this number, already parsed.
+    fn grouped(&self, number: &phonenumber::PhoneNumber) -> String {
         let formatted = number.format().mode(phonenumber::Mode::International).to_string();
         let digits_and_spaces = formatted.trim_start_matches('+').replace(|c: char| !c.is_ascii_digit(), " ");
         let groups: Vec<&str> = digits_and_spaces.split_whitespace().collect();

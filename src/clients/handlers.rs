@@ -140,15 +140,45 @@ fn encode(q: &ClientQuery, page: Option<i64>) -> String {
     out.finish()
 }
 
+/// An import the user cannot see (another workspace's) is not found, like its report.
+fn check_import(conn: &mut PgConnection, scope: &Scope, filter: &ClientFilter) -> Result<(), AppError> {
+    if let Some(import) = filter.import {
+        crate::imports::query::find(conn, scope, import)?.ok_or(AppError::NotFound)?;
+    }
+    Ok(())
+}
+
+impl ClientsPage {
+    /// The page for `q` with nothing loaded yet.
+    fn new(ctx: &Ctx, q: ClientQuery, filter: ClientFilter) -> Self {
+        ClientsPage {
+            layout: ctx.layout("Clients", "clients"),
+            export_query: encode(&ClientQuery { sort: None, ..q.clone() }, None),
+            prev_query: None,
+            next_query: None,
+            error: None,
+            query: q,
+            filter,
+            rows: Vec::new(),
+            users: Vec::new(),
+            departments: Vec::new(),
+            tags: Vec::new(),
+            statuses: ClientStatus::ALL,
+            counts: None,
+            counts_only: false,
+            campaigns: Vec::new(),
+        }
+    }
+}
+
 pub async fn list_clients(ctx: Ctx, state: Data<AppState>, Query(q): Query<ClientQuery>) -> Result<HttpResponse, AppError> {
     let scope = Scope::of(&ctx);
     let parsed = q.parse();
     let run = parsed.as_ref().ok().cloned();
     let campaign_scope = crate::campaigns::CampaignScope::of(&ctx).ok();
     let (rows, has_next, choices, counts, campaigns) = db::run(&state.pool, move |conn| {
-        // An import the user cannot see (another workspace's) is not found, like its report.
-        if let Some(import) = run.as_ref().and_then(|f| f.import) {
-            crate::imports::query::find(conn, &scope, import)?.ok_or(AppError::NotFound)?;
+        if let Some(filter) = &run {
+            check_import(conn, &scope, filter)?;
         }
         let (rows, has_next) = match &run {
             Some(filter) => filter.list(conn, &scope)?,
@@ -170,21 +200,16 @@ pub async fn list_clients(ctx: Ctx, state: Data<AppState>, Query(q): Query<Clien
     .await?;
     let filter = parsed.clone().unwrap_or_default();
     let page = ClientsPage {
-        layout: ctx.layout("Clients", "clients"),
         prev_query: (filter.page > 1).then(|| encode(&q, Some(filter.page - 1))),
-        export_query: encode(&ClientQuery { sort: None, ..q.clone() }, None),
         next_query: has_next.then(|| encode(&q, Some(filter.page + 1))),
         error: parsed.err(),
-        query: q,
-        filter,
         rows,
         users: choices.users,
         departments: choices.departments,
         tags: choices.tags,
-        statuses: ClientStatus::ALL,
         counts,
-        counts_only: false,
         campaigns,
+        ..ClientsPage::new(&ctx, q, filter)
     };
     let status = if page.error.is_some() { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK };
     if ctx.meta.htmx.wants_fragment() && ctx.meta.htmx.target.as_deref() == Some("clients-rows") {
@@ -202,29 +227,11 @@ pub async fn list_counts(ctx: Ctx, state: Data<AppState>, Query(q): Query<Client
     let filter = q.parse().map_err(AppError::Validation)?;
     let run = filter.clone();
     let counts = db::run(&state.pool, move |conn| {
-        if let Some(import) = run.import {
-            crate::imports::query::find(conn, &scope, import)?.ok_or(AppError::NotFound)?;
-        }
+        check_import(conn, &scope, &run)?;
         Ok(run.tab_counts(conn, &scope)?)
     })
     .await?;
-    let page = ClientsPage {
-        layout: ctx.layout("Clients", "clients"),
-        prev_query: None,
-        export_query: encode(&ClientQuery { sort: None, ..q.clone() }, None),
-        next_query: None,
-        error: None,
-        query: q,
-        filter,
-        rows: Vec::new(),
-        users: Vec::new(),
-        departments: Vec::new(),
-        tags: Vec::new(),
-        statuses: ClientStatus::ALL,
-        counts: Some(counts),
-        counts_only: true,
-        campaigns: Vec::new(),
-    };
+    let page = ClientsPage { counts: Some(counts), counts_only: true, ..ClientsPage::new(&ctx, q, filter) };
     html_status(StatusCode::OK, &page.as_counts())
 }
 
@@ -303,8 +310,8 @@ fn parse_form(conn: &mut PgConnection, scope: &Scope, form: &ClientForm) -> Resu
     let name = errors.take("name", forms::required_text(&form.name, "Name", 200));
     let email = optional(&form.email).map(|e| forms::email(&e)).transpose();
     let email = errors.take("email", email);
-    let phone = optional(&form.phone).map(|p| PhoneE164::parse(&p, &workspace.default_country).map(PhoneE164::into_inner)).transpose();
-    let phone = errors.take("phone", phone);
+    let phone = optional(&form.phone).map(|p| PhoneE164::parse_formatted(&p, &workspace.default_country)).transpose();
+    let phone = errors.take("phone", phone).map(|p| p.map(|(phone, formatted)| (phone.into_inner(), formatted)).unzip());
     let company = optional(&form.company).map(|c| forms::required_text(&c, "Company", 200)).transpose();
     let company = errors.take("company", company);
     // The form's default, "Automatic (by activity)", is an empty value: the daily rule decides.
@@ -346,9 +353,9 @@ fn parse_form(conn: &mut PgConnection, scope: &Scope, form: &ClientForm) -> Resu
         errors.add("opt_outs", "Opt-outs must be whatsapp, sms or email.");
     }
     match (name, email, phone, company, status, assigned_to, department_ids) {
-        (Some(name), Some(email), Some(phone), Some(company), Some(status), Some(assigned_to), Some(department_ids)) if errors.is_empty() => {
+        (Some(name), Some(email), Some((phone, phone_formatted)), Some(company), Some(status), Some(assigned_to), Some(department_ids)) if errors.is_empty() => {
             Ok(Ok(Parsed {
-                fields: ClientFields { phone_formatted: phone.as_deref().map(|p| PhoneE164::from_stored(p).international()), name, email, phone, company, status: status.unwrap_or(ClientStatus::Warm).as_str().into(), assigned_to, notes: form.notes.clone() },
+                fields: ClientFields { name, email, phone, phone_formatted, company, status: status.unwrap_or(ClientStatus::Warm).as_str().into(), assigned_to, notes: form.notes.clone() },
                 status_choice: status,
                 department_ids,
                 tags,

@@ -90,12 +90,9 @@ pub fn apply(pool: &Pool, workspace_id: i64, now: DateTime<Utc>, hand_days: i32)
 /// so the list and search are back at their steady speed at once rather than when
 /// autovacuum comes. The changes are committed by then: a failure is only logged.
 fn tidy(pool: &Pool) {
-    let done = pool
-        .get()
-        .map_err(|e| diesel::result::Error::QueryBuilderError(Box::new(e)))
-        .and_then(|mut conn| db::vacuum_analyze(&mut conn, db::Vacuumed::Clients));
-    if let Err(e) = done {
-        tracing::warn!(error = %e, "vacuum after the status rule failed; autovacuum will do it later");
+    match pool.get() {
+        Ok(mut conn) => db::vacuum_analyze_after(&mut conn, &[db::Vacuumed::Clients]),
+        Err(e) => tracing::warn!(error = %e, "no connection to vacuum after the status rule; autovacuum will do it later"),
     }
 }
 

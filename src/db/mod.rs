@@ -98,6 +98,16 @@ pub fn vacuum_analyze(conn: &mut PgConnection, table: Vacuumed) -> diesel::Query
     vacuum(conn, table, "ANALYZE")
 }
 
+/// `vacuum_analyze` of each table after a job's bulk change, which is committed by then: a
+/// failure is only logged (autovacuum comes later).
+pub fn vacuum_analyze_after(conn: &mut PgConnection, tables: &[Vacuumed]) {
+    for &table in tables {
+        if let Err(e) = vacuum_analyze(conn, table) {
+            tracing::warn!(error = %e, ?table, "vacuum after a bulk change failed; autovacuum will do it later");
+        }
+    }
+}
+
 /// The same vacuum after a bulk change made in a request (a bulk action), on the blocking
 /// thread pool so the person has the answer at once, and with `SKIP_LOCKED`: when a vacuum
 /// of the table already runs (another bulk action's, autovacuum's) this one gives way

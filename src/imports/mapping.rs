@@ -167,6 +167,8 @@ pub struct Checked {
     pub name: Option<String>,
     pub email: Option<String>,
     pub phone: Option<String>,
+    /// `phone` as people write it.
+    pub phone_formatted: Option<String>,
     pub company: Option<String>,
     pub status: Option<&'static str>,
     pub notes: Option<String>,
@@ -244,8 +246,11 @@ impl RowChecker<'_> {
                     Ok(v) => row.email = Some(v),
                     Err(e) => fail(e),
                 },
-                Target::Phone => match PhoneE164::parse(value, self.country) {
-                    Ok(v) => row.phone = Some(v.into_inner()),
+                Target::Phone => match PhoneE164::parse_formatted(value, self.country) {
+                    Ok((v, formatted)) => {
+                        row.phone = Some(v.into_inner());
+                        row.phone_formatted = Some(formatted);
+                    }
                     Err(e) => fail(e),
                 },
                 Target::Company => match limited(200, "Company") {

@@ -17,7 +17,6 @@ use serde_json::json;
 use crate::csv_io::rows::Row;
 use crate::db::Pool;
 use crate::db::schema::{imports, jobs};
-use crate::clients::domain::PhoneE164;
 use crate::imports::file::{self, ChunkReader, Format};
 use crate::imports::mapping::{ImportSettings, Key, Mode, OnExisting, Problem, RowChecker, Target};
 use crate::imports::model::{Import, ImportPhase, ImportStatus, Rejected};
@@ -159,7 +158,8 @@ fn execute(pool: &Pool, w: i64, id: i64) -> anyhow::Result<()> {
         Ok(counts) => {
             tracing::info!(import_id = id, ?counts, "import done");
             if (counts.created + counts.updated) as usize >= crate::db::VACUUM_AFTER_ROWS {
-                tidy(&mut conn);
+                // The list and search at their steady speed when the job ends (see `db::vacuum_analyze`).
+                crate::db::vacuum_analyze_after(&mut conn, &[crate::db::Vacuumed::Clients, crate::db::Vacuumed::ClientTags]);
             }
             Ok(())
         }
@@ -192,18 +192,6 @@ fn execute(pool: &Pool, w: i64, id: i64) -> anyhow::Result<()> {
             Ok(())
         }
         Err(RunError::Db(e)) => Err(e.into()),
-    }
-}
-
-/// Vacuums the clients and their tags after an import that wrote many of them (see
-/// `db::vacuum_analyze`), on the import's connection now that its transaction has
-/// committed, so the list and search are at their steady speed when the job ends. The
-/// import is done by then: a failure is only logged.
-fn tidy(conn: &mut PgConnection) {
-    for table in [crate::db::Vacuumed::Clients, crate::db::Vacuumed::ClientTags] {
-        if let Err(e) = crate::db::vacuum_analyze(conn, table) {
-            tracing::warn!(error = %e, ?table, "vacuum after the import failed; autovacuum will do it later");
-        }
     }
 }
 
@@ -369,7 +357,6 @@ fn stage(tx: &mut PgConnection, pool: &Pool, job: &Job, rejected: &RefCell<Vec<R
                     Ok(None) => blank += 1,
                     Ok(Some(row)) => {
                         let tags = row.tags.join(";");
-                        let formatted = row.phone.as_deref().map(|p| PhoneE164::from_stored(p).international());
                         let cells: [&str; 9] = [
                             &index.to_string(),
                             row.name.as_deref().unwrap_or(""),
@@ -379,7 +366,7 @@ fn stage(tx: &mut PgConnection, pool: &Pool, job: &Job, rejected: &RefCell<Vec<R
                             row.status.unwrap_or(""),
                             row.notes.as_deref().unwrap_or(""),
                             &tags,
-                            formatted.as_deref().unwrap_or(""),
+                            row.phone_formatted.as_deref().unwrap_or(""),
                         ];
                         out.write_record(cells).map_err(io_error)?;
                     }
