@@ -40,16 +40,41 @@ pub struct Client {
 /// Channels a client can opt out of.
 pub const CHANNELS: [&str; 3] = ["whatsapp", "sms", "email"];
 
-impl Client {
-    /// The phone as people write it in its country (`+44 20 7946 0011`): formatted when it
-    /// was written (a list of 50 clients then formats none), or here for a row written
-    /// without it.
+/// A client as the list shows it: the columns of its row, no more (the list read all 22
+/// columns, notes included, for the nine it shows).
+#[derive(Clone, Debug, Queryable, Selectable)]
+#[diesel(table_name = clients)]
+pub struct ListedClient {
+    pub id: i64,
+    pub name: String,
+    pub email: Option<String>,
+    pub phone: Option<String>,
+    pub company: Option<String>,
+    pub status: String,
+    pub assigned_to: Option<i64>,
+    pub last_contacted_at: Option<DateTime<Utc>>,
+    pub phone_formatted: Option<String>,
+}
+
+impl ListedClient {
     pub fn phone_display(&self) -> String {
-        match (&self.phone_formatted, &self.phone) {
-            (Some(formatted), _) => formatted.clone(),
-            (None, Some(phone)) => crate::clients::domain::PhoneE164::from_stored(phone).international(),
-            (None, None) => String::new(),
-        }
+        phone_display(&self.phone_formatted, &self.phone)
+    }
+}
+
+/// The phone as people write it in its country (`+44 20 7946 0011`): formatted when it was
+/// written (a list of 50 clients then formats none), or here for a row written without it.
+fn phone_display(formatted: &Option<String>, phone: &Option<String>) -> String {
+    match (formatted, phone) {
+        (Some(formatted), _) => formatted.clone(),
+        (None, Some(phone)) => crate::clients::domain::PhoneE164::from_stored(phone).international(),
+        (None, None) => String::new(),
+    }
+}
+
+impl Client {
+    pub fn phone_display(&self) -> String {
+        phone_display(&self.phone_formatted, &self.phone)
     }
 
     pub fn audit_json(&self, department_ids: &[i64], tag_names: &[String]) -> serde_json::Value {

@@ -1,15 +1,15 @@
 //! Which clients a user may see, and the list: search, filters, sort, pages — all in SQL.
 
-use diesel::dsl::sql;
+use diesel::dsl::{array, sql};
 use diesel::pg::Pg;
 use diesel::prelude::*;
 use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
-use diesel::sql_types::{Array, BigInt, Bool, Integer};
+use diesel::sql_types::{BigInt, Bool, Integer};
 use serde::Deserialize;
 
 use crate::clients::domain::ClientStatus;
-use crate::clients::model::Client;
-use crate::db::schema::clients;
+use crate::clients::model::{Client, ListedClient};
+use crate::db::schema::{client_tags, clients};
 use crate::users::role::Role;
 use crate::web::ctx::Ctx;
 use crate::web::numbers::Count;
@@ -17,7 +17,7 @@ use crate::web::numbers::Count;
 pub const PER_PAGE: i64 = 50;
 
 /// A client of the list with the ids of its tags.
-pub type TaggedClient = (Client, Vec<i64>);
+pub type TaggedClient = (ListedClient, Vec<i64>);
 
 /// The `clients` row in scope is in one of the manager `$USER`'s departments (an SQL
 /// condition; a manager also sees the clients assigned to them). Campaigns test their whole
@@ -116,6 +116,11 @@ pub struct TabCounts {
 }
 
 impl TabCounts {
+    /// The counters' figures, exact.
+    pub fn exact(c: crate::dashboard::query::StatusCounts) -> Self {
+        TabCounts { hot: Count::exact(c.hot), warm: Count::exact(c.warm), inactive: Count::exact(c.inactive) }
+    }
+
     /// Every status: the sum, "+" when a part stopped at the bound.
     pub fn all(&self) -> Count {
         let parts = [self.hot, self.warm, self.inactive];
@@ -266,8 +271,7 @@ impl ClientFilter {
     /// The status tabs' counts for this search and these filters (whatever the status).
     pub fn tab_counts(&self, conn: &mut PgConnection, scope: &Scope) -> QueryResult<TabCounts> {
         if self.counters_cover(scope) {
-            let c = crate::dashboard::query::client_status_counts(conn, scope)?;
-            return Ok(TabCounts { hot: Count::exact(c.hot), warm: Count::exact(c.warm), inactive: Count::exact(c.inactive) });
+            return Ok(TabCounts::exact(crate::dashboard::query::client_status_counts(conn, scope)?));
         }
         // One statement, three counts, each stopping at `COUNT_BOUND + 1` rows: a search that
         // matches a million clients reads at most 3,003 of them.
@@ -286,31 +290,88 @@ impl ClientFilter {
     }
 
     /// One page in the chosen order with each client's tag ids, plus whether another page
-    /// follows, in one statement: the page's ids come from an index-only scan (see the
+    /// follows, in one statement. With no search and no filter the page is read straight
+    /// from the order's index; otherwise its ids come from an index-only scan (see the
     /// migration), and only those rows are then read.
     pub fn list(&self, conn: &mut PgConnection, scope: &Scope) -> QueryResult<(Vec<TaggedClient>, bool)> {
-        let ids = self.query(scope);
-        let ids = match self.sort {
-            Sort::Name => ids.order((clients::sort_name, clients::id)),
-            Sort::Created => ids.order((clients::created_at.desc(), clients::id.desc())),
-            Sort::LastContacted => ids.order((clients::last_contacted_at.desc().nulls_last(), clients::id.desc())),
-        };
-        let ids = ids.limit(PER_PAGE + 1).offset((self.page - 1) * PER_PAGE).select(clients::id);
-        let rows = clients::table.filter(clients::workspace_id.eq(scope.workspace_id)).filter(clients::id.eq_any(ids)).into_boxed();
-        let rows = match self.sort {
-            Sort::Name => rows.order((clients::sort_name, clients::id)),
-            Sort::Created => rows.order((clients::created_at.desc(), clients::id.desc())),
-            Sort::LastContacted => rows.order((clients::last_contacted_at.desc().nulls_last(), clients::id.desc())),
-        };
-        let tag_ids = sql::<Array<BigInt>>(
-            "ARRAY(SELECT ct.tag_id FROM client_tags ct WHERE ct.workspace_id = clients.workspace_id AND ct.client_id = clients.id)",
+        let tag_ids = array::<BigInt, _>(
+            client_tags::table
+                .filter(client_tags::workspace_id.eq(clients::workspace_id))
+                .filter(client_tags::client_id.eq(clients::id))
+                .select(client_tags::tag_id),
         );
-        let mut rows: Vec<TaggedClient> = rows.select((Client::as_select(), tag_ids)).load(conn)?;
+        let offset = (self.page - 1) * PER_PAGE;
+        let rows = if self.reads_in_order(scope) {
+            OnePage { query: self.sort.order(scope.clients()).select((ListedClient::as_select(), tag_ids)), offset }.load(conn)?
+        } else {
+            let ids = self.sort.order(self.query(scope)).limit(PER_PAGE + 1).offset(offset).select(clients::id);
+            let rows = clients::table.filter(clients::workspace_id.eq(scope.workspace_id)).filter(clients::id.eq_any(ids)).into_boxed();
+            self.sort.order(rows).select((ListedClient::as_select(), tag_ids)).load(conn)?
+        };
+        let mut rows: Vec<TaggedClient> = rows;
         let has_next = rows.len() as i64 > PER_PAGE;
         rows.truncate(PER_PAGE as usize);
         Ok((rows, has_next))
     }
+
+    /// Whether the page can be read in the order's index without a filter on its rows: no
+    /// search and no filter, over the whole workspace (or an agent's clients by name, which
+    /// `clients_assigned_idx` keeps in order).
+    fn reads_in_order(&self, scope: &Scope) -> bool {
+        let unfiltered = self.q.is_none()
+            && self.status.is_none()
+            && self.department.is_none()
+            && self.tag.is_none()
+            && self.assignee.is_none()
+            && self.import.is_none();
+        unfiltered && (scope.role == Role::Admin || (scope.role == Role::Agent && self.sort == Sort::Name))
+    }
 }
+
+impl Sort {
+    fn order<'a>(self, query: clients::BoxedQuery<'a, Pg>) -> clients::BoxedQuery<'a, Pg> {
+        match self {
+            Sort::Name => query.order((clients::sort_name, clients::id)),
+            Sort::Created => query.order((clients::created_at.desc(), clients::id.desc())),
+            Sort::LastContacted => query.order((clients::last_contacted_at.desc().nulls_last(), clients::id.desc())),
+        }
+    }
+}
+
+/// `<query> LIMIT 51 [OFFSET $1]`: a page and one row more. Diesel binds a limit as a
+/// parameter, and PostgreSQL never keeps a generic plan for a statement whose limit it cannot
+/// see, so it planned the list anew on every request (0.3 ms, as long as running it). With
+/// the limit written out, the first page's statement stays prepared with its plan; later
+/// pages bind their offset and are planned each time, as before.
+struct OnePage<Q> {
+    query: Q,
+    offset: i64,
+}
+
+const _: () = assert!(PER_PAGE + 1 == 51, "OnePage writes the limit out");
+
+impl<Q: QueryFragment<Pg>> QueryFragment<Pg> for OnePage<Q> {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
+        self.query.walk_ast(out.reborrow())?;
+        out.push_sql(" LIMIT 51");
+        if self.offset > 0 {
+            out.push_sql(" OFFSET ");
+            out.push_bind_param::<BigInt, _>(&self.offset)?;
+        }
+        Ok(())
+    }
+}
+
+impl<Q> QueryId for OnePage<Q> {
+    type QueryId = ();
+    const HAS_STATIC_QUERY_ID: bool = false;
+}
+
+impl<Q: Query> Query for OnePage<Q> {
+    type SqlType = Q::SqlType;
+}
+
+impl<Q> RunQueryDsl<PgConnection> for OnePage<Q> {}
 
 /// `SELECT (SELECT count(*) FROM (<q1>) c), (…), (…)`: the rows of three queries counted in
 /// one round trip (Diesel has no subquery in `FROM`).
