@@ -1,9 +1,17 @@
-//! What the client list's filters and bulk bar offer: the workspace's users, departments and
-//! tags, read in one statement (issue 20: under load each statement costs the list more
-//! than the rows it reads).
+//! What the client list shows beside its rows: the filters' users, departments and tags, the
+//! bulk bar's open campaigns and the status counters, read in one statement (issue 20: under
+//! load each statement costs the list more than the rows it reads). The statement is built
+//! with Diesel's query builder, so it stays prepared from one request to the next.
 
+use diesel::dsl::{not, AsExprOf};
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Bool, Text};
+use diesel::sql_types::{Bool, Nullable, Text, Timestamptz};
+
+use crate::campaigns::CampaignScope;
+use crate::clients::query::Scope;
+use crate::dashboard::query::StatusCounts;
+use crate::db::schema::{campaigns, client_counts, departments, tags, users};
+use crate::users::role::Role;
 
 /// A user as the filters name them.
 #[derive(Clone, Debug)]
@@ -21,38 +29,77 @@ pub struct Choices {
     pub departments: Vec<(i64, String)>,
     /// (id, name, colour) by name.
     pub tags: Vec<(i64, String, String)>,
+    /// The campaigns the bulk bar may add clients to (in scope, not completed), newest first.
+    pub campaigns: Vec<(i64, String)>,
+    /// The status counters of the scope, when asked for.
+    pub counters: Option<StatusCounts>,
 }
 
-#[derive(QueryableByName)]
-struct Row {
-    #[diesel(sql_type = Text)]
-    kind: String,
-    #[diesel(sql_type = BigInt)]
-    id: i64,
-    #[diesel(sql_type = Text)]
-    name: String,
-    #[diesel(sql_type = Text)]
-    colour: String,
-    #[diesel(sql_type = Bool)]
-    active: bool,
-}
+/// One row of the statement: what it is, and its fields (`n` is a counter's count,
+/// `at` a campaign's creation).
+type Row = (String, i64, String, String, bool, Option<chrono::DateTime<chrono::Utc>>);
 
-pub fn load(conn: &mut PgConnection, workspace_id: i64) -> QueryResult<Choices> {
-    let rows: Vec<Row> = diesel::sql_query(
-        "SELECT 'user' AS kind, id, name, '' AS colour, active FROM users WHERE workspace_id = $1 \
-         UNION ALL SELECT 'department', id, name, '', true FROM departments WHERE workspace_id = $1 \
-         UNION ALL SELECT 'tag', id, name, colour, true FROM tags WHERE workspace_id = $1 \
-         ORDER BY kind, active DESC, name, id",
-    )
-    .bind::<BigInt, _>(workspace_id)
-    .load(conn)?;
-    let mut choices = Choices::default();
-    for r in rows {
-        match r.kind.as_str() {
-            "user" => choices.users.push(UserChoice { id: r.id, name: r.name, active: r.active }),
-            "department" => choices.departments.push((r.id, r.name)),
-            _ => choices.tags.push((r.id, r.name, r.colour)),
-        }
+/// The choices of `scope`'s workspace, with the open campaigns of `campaigns` (none without
+/// it) and the counters of `scope` when `counters` (admins' and agents' counters only: a
+/// manager's counts are not counter rows).
+pub fn load(conn: &mut PgConnection, scope: &Scope, campaigns: Option<&CampaignScope>, counters: bool) -> QueryResult<Choices> {
+    let w = scope.workspace_id;
+    let kind = |k: &'static str| -> AsExprOf<&'static str, Text> { k.into_sql::<Text>() };
+    let no_colour = || "".into_sql::<Text>();
+    let no_time = || None::<chrono::DateTime<chrono::Utc>>.into_sql::<Nullable<Timestamptz>>();
+    let users = users::table
+        .filter(users::workspace_id.eq(w))
+        .select((kind("user"), users::id, users::name, no_colour(), users::active, no_time()));
+    let departments = departments::table
+        .filter(departments::workspace_id.eq(w))
+        .select((kind("department"), departments::id, departments::name, no_colour(), true.into_sql::<Bool>(), no_time()));
+    let tags = tags::table
+        .filter(tags::workspace_id.eq(w))
+        .select((kind("tag"), tags::id, tags::name, tags::colour, true.into_sql::<Bool>(), no_time()));
+    let mut counts = client_counts::table
+        .filter(client_counts::workspace_id.eq(w))
+        .filter((counters && scope.role != Role::Manager).into_sql::<Bool>())
+        .select((kind("counter"), client_counts::n, client_counts::status, no_colour(), true.into_sql::<Bool>(), no_time()))
+        .into_boxed();
+    if scope.role == Role::Agent {
+        counts = counts.filter(client_counts::assigned_to.eq(scope.user_id));
     }
-    Ok(choices)
+    let open = match campaigns {
+        Some(cs) => cs.campaigns(),
+        None => campaigns::table.filter(campaigns::workspace_id.eq(w)).filter(not(true.into_sql::<Bool>())).into_boxed(),
+    }
+    .filter(campaigns::status.ne("completed"))
+    .order((campaigns::created_at.desc(), campaigns::id.desc()))
+    .limit(200)
+    .select((kind("campaign"), campaigns::id, campaigns::name, no_colour(), true.into_sql::<Bool>(), campaigns::created_at.nullable()));
+    let rows: Vec<Row> = users.union_all(departments).union_all(tags).union_all(counts).union_all(open).load(conn)?;
+    Ok(Choices::from_rows(rows, counters && scope.role != Role::Manager))
+}
+
+impl Choices {
+    fn from_rows(rows: Vec<Row>, counters: bool) -> Self {
+        let mut choices = Choices { counters: counters.then(StatusCounts::default), ..Default::default() };
+        let mut campaigns = Vec::new();
+        for (kind, id, name, colour, active, at) in rows {
+            match kind.as_str() {
+                "user" => choices.users.push(UserChoice { id, name, active }),
+                "department" => choices.departments.push((id, name)),
+                "tag" => choices.tags.push((id, name, colour)),
+                "counter" => {
+                    if let Some(c) = choices.counters.as_mut() {
+                        c.add(&name, id);
+                    }
+                }
+                _ => campaigns.push((at, id, name)),
+            }
+        }
+        // Ordered here: the parts of a UNION keep no order of their own. The private
+        // cluster's collation (C.UTF-8) orders names as Rust does.
+        choices.users.sort_by(|a, b| (!a.active, &a.name, a.id).cmp(&(!b.active, &b.name, b.id)));
+        choices.departments.sort_by(|a, b| (&a.1, a.0).cmp(&(&b.1, b.0)));
+        choices.tags.sort_by(|a, b| (&a.1, a.0).cmp(&(&b.1, b.0)));
+        campaigns.sort_by(|a, b| (b.0, b.1).cmp(&(a.0, a.1)));
+        choices.campaigns = campaigns.into_iter().map(|(_, id, name)| (id, name)).collect();
+        choices
+    }
 }

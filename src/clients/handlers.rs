@@ -176,7 +176,7 @@ pub async fn list_clients(ctx: Ctx, state: Data<AppState>, Query(q): Query<Clien
     let parsed = q.parse();
     let run = parsed.as_ref().ok().cloned();
     let campaign_scope = crate::campaigns::CampaignScope::of(&ctx).ok();
-    let (rows, has_next, choices, counts, campaigns) = db::run(&state.pool, move |conn| {
+    let (rows, has_next, choices, counts) = db::run(&state.pool, move |conn| {
         if let Some(filter) = &run {
             check_import(conn, &scope, filter)?;
         }
@@ -184,18 +184,15 @@ pub async fn list_clients(ctx: Ctx, state: Data<AppState>, Query(q): Query<Clien
             Some(filter) => filter.list(conn, &scope)?,
             None => (Vec::new(), false),
         };
-        let w = scope.workspace_id;
         // The counters answer at once; a search's counts come after the list (`counts`).
-        let counts = match &run {
-            Some(filter) if filter.counters_cover(&scope) => Some(filter.tab_counts(conn, &scope)?),
-            Some(_) => None,
-            None => Some(TabCounts::default()),
+        let counters = run.as_ref().is_some_and(|f| f.counters_cover(&scope));
+        let choices = crate::clients::choices::load(conn, &scope, campaign_scope.as_ref(), counters)?;
+        let counts = match (&run, choices.counters) {
+            (Some(_), Some(c)) => Some(TabCounts::exact(c)),
+            (Some(_), None) => None,
+            (None, _) => Some(TabCounts::default()),
         };
-        let campaigns = match campaign_scope {
-            Some(cs) => crate::campaigns::audience::open_campaigns(conn, &cs)?,
-            None => Vec::new(),
-        };
-        Ok((rows, has_next, crate::clients::choices::load(conn, w)?, counts, campaigns))
+        Ok((rows, has_next, choices, counts))
     })
     .await?;
     let filter = parsed.clone().unwrap_or_default();
@@ -208,7 +205,7 @@ pub async fn list_clients(ctx: Ctx, state: Data<AppState>, Query(q): Query<Clien
         departments: choices.departments,
         tags: choices.tags,
         counts,
-        campaigns,
+        campaigns: choices.campaigns,
         ..ClientsPage::new(&ctx, q, filter)
     };
     let status = if page.error.is_some() { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK };

@@ -10,6 +10,7 @@ use crate::db::schema::{client_counts, clients, communication_counts, communicat
 use crate::users::role::Role;
 use crate::web::time::Zone;
 
+#[derive(Clone, Copy, Debug, Default)]
 pub struct StatusCounts {
     pub hot: i64,
     pub warm: i64,
@@ -21,9 +22,22 @@ impl StatusCounts {
         self.hot + self.warm + self.inactive
     }
 
+    /// Adds a counter row's count to its status.
+    pub fn add(&mut self, status: &str, n: i64) {
+        match status {
+            "hot" => self.hot += n,
+            "warm" => self.warm += n,
+            "inactive" => self.inactive += n,
+            _ => {}
+        }
+    }
+
     fn from_rows(rows: Vec<(String, i64)>) -> Self {
-        let get = |s: &str| rows.iter().filter(|(k, _)| k == s).map(|(_, n)| *n).sum();
-        StatusCounts { hot: get("hot"), warm: get("warm"), inactive: get("inactive") }
+        let mut counts = StatusCounts::default();
+        for (status, n) in rows {
+            counts.add(&status, n);
+        }
+        counts
     }
 }
 
