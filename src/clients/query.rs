@@ -290,9 +290,11 @@ impl ClientFilter {
     }
 
     /// One page in the chosen order with each client's tag ids, plus whether another page
-    /// follows, in one statement. With no search and no filter the page is read straight
-    /// from the order's index; otherwise its ids come from an index-only scan (see the
-    /// migration), and only those rows are then read.
+    /// follows. With no search and no filter the page is one statement read straight from
+    /// the order's index. Otherwise the page's ids come first, from an index-only scan (see
+    /// the migration) planned for this search, and then their rows by primary key, a
+    /// statement that stays prepared: planned together, the two took 0.46 ms to plan
+    /// against 0.14 ms for the ids alone.
     pub fn list(&self, conn: &mut PgConnection, scope: &Scope) -> QueryResult<(Vec<TaggedClient>, bool)> {
         let tag_ids = array::<BigInt, _>(
             client_tags::table
@@ -301,14 +303,18 @@ impl ClientFilter {
                 .select(client_tags::tag_id),
         );
         let offset = (self.page - 1) * PER_PAGE;
-        let rows = if self.reads_in_order(scope) {
+        let mut rows: Vec<TaggedClient> = if self.reads_in_order(scope) {
             OnePage { query: self.sort.order(scope.clients()).select((ListedClient::as_select(), tag_ids)), offset }.load(conn)?
         } else {
-            let ids = self.sort.order(self.query(scope)).limit(PER_PAGE + 1).offset(offset).select(clients::id);
-            let rows = clients::table.filter(clients::workspace_id.eq(scope.workspace_id)).filter(clients::id.eq_any(ids)).into_boxed();
-            self.sort.order(rows).select((ListedClient::as_select(), tag_ids)).load(conn)?
+            let ids: Vec<i64> = self.sort.order(self.query(scope)).limit(PER_PAGE + 1).offset(offset).select(clients::id).load(conn)?;
+            let mut rows: Vec<TaggedClient> = clients::table
+                .filter(clients::workspace_id.eq(scope.workspace_id))
+                .filter(clients::id.eq_any(&ids))
+                .select((ListedClient::as_select(), tag_ids))
+                .load(conn)?;
+            rows.sort_by_key(|(c, _)| ids.iter().position(|id| *id == c.id));
+            rows
         };
-        let mut rows: Vec<TaggedClient> = rows;
         let has_next = rows.len() as i64 > PER_PAGE;
         rows.truncate(PER_PAGE as usize);
         Ok((rows, has_next))
