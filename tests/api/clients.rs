@@ -236,6 +236,44 @@ async fn a_list_of_more_than_fifty_clients_paginates() {
     assert!(page3.contains("Client 120") && !page3.contains("rel=\"next\""));
 }
 
+/// "Client NNN" as the list's rows show them, in order.
+fn listed(html: &str) -> Vec<String> {
+    html.split("<tr id=\"client-").skip(1).filter_map(|row| row.find("Client ").map(|at| row[at..at + 10].to_string())).collect()
+}
+
+/// The plain list reads its page in the order's index (a prepared statement with the limit
+/// written out, OFFSET bound past page one); a search or filter reads its ids and then their
+/// rows, put back in the ids' order. Every path keeps its order from page to page.
+#[tokio::test]
+async fn every_way_of_reading_the_list_keeps_its_order_across_pages() {
+    let app = spawn_app().await;
+    let (admin, me) = app.signed_in(Role::Admin).await;
+    let (agent, agent_user) = app.signed_in(Role::Agent).await;
+    diesel::sql_query(format!(
+        "INSERT INTO clients (workspace_id, name, status, assigned_to, created_at) \
+         SELECT {}, 'Client ' || lpad(g::text, 3, '0'), CASE WHEN g % 2 = 0 THEN 'hot' ELSE 'warm' END, \
+                CASE WHEN g % 3 = 0 THEN {} END, now() - (200 - g) * interval '1 minute' \
+         FROM generate_series(1, 120) g",
+        me.workspace_id, agent_user.id
+    ))
+    .execute(&mut app.conn())
+    .unwrap();
+    let names = |range: &mut dyn Iterator<Item = i64>| range.map(|n| format!("Client {n:03}")).collect::<Vec<_>>();
+    let by_name = admin.get_html("/clients").await;
+    assert_eq!(listed(&by_name), names(&mut (1..=50)));
+    assert_eq!(listed(&admin.get_html("/clients?page=2").await), names(&mut (51..=100)));
+    assert_eq!(listed(&admin.get_html("/clients?sort=created&page=3").await), names(&mut (1..=20).rev()));
+    // A search: newest first by default, 120 matches.
+    assert_eq!(listed(&admin.get_html("/clients?q=client").await), names(&mut (71..=120).rev()));
+    assert_eq!(listed(&admin.get_html("/clients?q=client&page=2").await), names(&mut (21..=70).rev()));
+    assert_eq!(listed(&admin.get_html("/clients?q=client&sort=name&page=3").await), names(&mut (101..=120)));
+    // A filter: the hot ones (even numbers) by name.
+    assert_eq!(listed(&admin.get_html("/clients?status=hot&page=2").await), names(&mut (51..=60).map(|n| n * 2)));
+    // An agent's own clients (every third), by name and newest first.
+    assert_eq!(listed(&agent.get_html("/clients").await), names(&mut (1..=40).map(|n| n * 3)));
+    assert_eq!(listed(&agent.get_html("/clients?sort=created").await), names(&mut (1..=40).rev().map(|n| n * 3)));
+}
+
 #[tokio::test]
 async fn another_workspaces_client_is_404_everywhere() {
     let app = spawn_app().await;
