@@ -62,8 +62,8 @@ impl ClientsPage {
     fn tags_of(&self, ids: &[i64]) -> Vec<(&str, &str)> {
         self.tags.iter().filter(|(id, _, _)| ids.contains(id)).map(|(_, name, colour)| (name.as_str(), colour.as_str())).collect()
     }
-    fn user_name(&self, id: &Option<i64>) -> String {
-        id.and_then(|id| self.users.iter().find(|u| u.id == id)).map(|u| u.name.clone()).unwrap_or_default()
+    fn user_name(&self, id: &Option<i64>) -> &str {
+        id.and_then(|id| self.users.iter().find(|u| u.id == id)).map_or("", |u| u.name.as_str())
     }
     /// The option to show selected: "" (the default order) unless one was picked.
     fn sort_is(&self, sort: &str) -> bool {

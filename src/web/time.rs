@@ -57,8 +57,12 @@ impl Zone {
         t.utc().with_timezone(&self.0).format("%Y-%m-%d %H:%M").to_string()
     }
 
+    /// `2026-11-27` (written out: chrono's `format` parses its pattern on every call, and the
+    /// client list shows fifty of these).
     pub fn date<T: Instant>(&self, t: T) -> String {
-        t.utc().with_timezone(&self.0).format("%Y-%m-%d").to_string()
+        use chrono::Datelike;
+        let day = t.utc().with_timezone(&self.0).date_naive();
+        format!("{:04}-{:02}-{:02}", day.year(), day.month(), day.day())
     }
 
     /// An instant as people say it, relative to `now` in this zone (issue 19): "today 18:53",
