@@ -98,7 +98,7 @@ impl Choices {
         choices.users.sort_by(|a, b| (!a.active, &a.name, a.id).cmp(&(!b.active, &b.name, b.id)));
         choices.departments.sort_by(|a, b| (&a.1, a.0).cmp(&(&b.1, b.0)));
         choices.tags.sort_by(|a, b| (&a.1, a.0).cmp(&(&b.1, b.0)));
-        campaigns.sort_by(|a, b| (b.0, b.1).cmp(&(a.0, a.1)));
+        campaigns.sort_by_key(|&(at, id, _)| std::cmp::Reverse((at, id)));
         choices.campaigns = campaigns.into_iter().map(|(_, id, name)| (id, name)).collect();
         choices
     }
