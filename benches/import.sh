@@ -21,7 +21,7 @@ MODE=all_or_nothing
 PORT=${PORT:-18082}
 command -v psql >/dev/null || { echo "psql is needed: sudo apt-get install postgresql-client" >&2; exit 1; }
 cargo build --release --quiet
-BIN=$PWD/target/release/switchboard
+BIN=${CARGO_TARGET_DIR:-$PWD/target}/release/switchboard
 DATA=$(mktemp -d /tmp/switchboard-bench-XXXXXX)
 chmod 755 "$DATA"
 export SWITCHBOARD_DATA_DIR=$DATA SWITCHBOARD_ADDR=127.0.0.1:$PORT RUST_LOG=${RUST_LOG:-warn} SWITCHBOARD_PASSWORD='bench password 1'
@@ -64,7 +64,7 @@ token=$(curl -s -c "$JAR" -b "$JAR" "$BASE/clients/import" | sed -n 's/.*name="c
 rss() { awk -v k="$1:" '$1 == k { print int($2 / 1024) }' "/proc/$PID/status"; }
 echo "  app RSS before the upload: $(rss VmRSS) MB"
 t_start=$(date +%s%N)
-location=$(curl -s -o /dev/null -w '%{redirect_url}' -c "$JAR" -b "$JAR" -F "file=@$FILE;type=text/csv" "$BASE/clients/import?csrf_token=$token")
+location=$(curl -s -o /dev/null -w '%{redirect_url}' -c "$JAR" -b "$JAR" -H "X-CSRF-Token: $token" -F "file=@$FILE;type=text/csv" "$BASE/clients/import")
 id=${location##*/}
 t_uploaded=$(date +%s%N)
 [ -n "$id" ] || { echo "upload failed" >&2; tail "$DATA/app.log" >&2; exit 1; }
