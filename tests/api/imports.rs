@@ -714,3 +714,17 @@ async fn an_email_taken_during_the_import_rejects_that_row_and_all_or_nothing_th
     assert_eq!(app.count("SELECT count(*) FROM clients WHERE name = 'Ada'"), 1, "Ada's update was rolled back too");
     assert_eq!(app.count("SELECT count(*) FROM clients"), 2);
 }
+
+#[tokio::test]
+async fn two_spellings_of_one_tag_in_a_new_clients_row_link_it_once() {
+    let app = spawn_app().await;
+    let (admin, _) = app.signed_in(Role::Admin).await;
+    let csv = "name,email,tags\nZoë,zoe@example.com,\"Äpfel, äpfel, vip\"\nYann,yann@example.com,VIP\n";
+    let fields = [("map", "name"), ("map", "email"), ("map", "tags"), ("key", "email")];
+    let (id, status) = import(&app, &admin, csv, &fields).await;
+    assert_eq!(status, "done");
+    assert_eq!(counts(&app, id), [2, 2, 0, 0, 0, 0]);
+    assert_eq!(app.count("SELECT count(*) FROM tags"), 2);
+    assert_eq!(app.count("SELECT count(*) FROM client_tags ct JOIN clients c ON c.id = ct.client_id WHERE c.email = 'zoe@example.com'"), 2);
+    assert_eq!(app.count("SELECT count(*) FROM client_tags ct JOIN clients c ON c.id = ct.client_id WHERE c.email = 'yann@example.com'"), 1);
+}
