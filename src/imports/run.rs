@@ -541,9 +541,9 @@ fn update_existing(tx: &mut PgConnection, job: &Job) -> QueryResult<i64> {
 }
 
 /// Inserts the new clients (the rows no client matched) with the ids they took in staging
-/// (so tags and departments join by id),
-/// each marked with the import (whose audit entry records the creation); returns how many
-/// were created and the rows someone else's concurrent insert took the email or phone of.
+/// (so tags and departments join by id), each marked with the import (whose audit entry
+/// records the creation); returns how many were created and the rows someone else's
+/// concurrent insert took the email or phone of.
 ///
 /// The insert skips conflicts only when someone else took an email or phone since the checks
 /// (see `insert_skipping_conflicts`).
