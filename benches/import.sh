@@ -5,13 +5,16 @@
 # the upload and run times, rows/s end to end (upload to report), the app's peak RSS, and a
 # raw `COPY` of the same file into an empty text table in the same cluster for comparison.
 #
-# The app's RSS (VmRSS) is printed before the upload and after the report, with its peak (VmHWM).
+# The app's RSS (VmRSS) is printed before the upload and after the report, with its peak (VmHWM),
+# and the CPU time the app and its database used from upload to report (a figure other work
+# on a shared machine moves much less than the wall time).
 # BIG_CELLS=N adds N rows whose company cell is 5 MB (rejected: no field takes that much)
 # and imports the valid rows only, to show memory stays bounded.
 #
 #   ROWS=100000 benches/import.sh      # needs curl and psql (postgresql-client)
 #   ROWS=1000000 benches/import.sh
 #   BIG_CELLS=40 benches/import.sh
+#   BIN=/tmp/switchboard-main benches/import.sh   # another build, e.g. to compare with main
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROWS=${ROWS:-100000}
@@ -20,8 +23,10 @@ MODE=all_or_nothing
 [ "$BIG_CELLS" -gt 0 ] && MODE=skip_invalid
 PORT=${PORT:-18082}
 command -v psql >/dev/null || { echo "psql is needed: sudo apt-get install postgresql-client" >&2; exit 1; }
-cargo build --release --quiet
-BIN=$PWD/target/release/switchboard
+if [ -z "${BIN:-}" ]; then
+  cargo build --release --quiet
+  BIN=${CARGO_TARGET_DIR:-$PWD/target}/release/switchboard
+fi
 DATA=$(mktemp -d /tmp/switchboard-bench-XXXXXX)
 chmod 755 "$DATA"
 export SWITCHBOARD_DATA_DIR=$DATA SWITCHBOARD_ADDR=127.0.0.1:$PORT RUST_LOG=${RUST_LOG:-warn} SWITCHBOARD_PASSWORD='bench password 1'
@@ -63,8 +68,15 @@ token=$(curl -s -c "$JAR" -b "$JAR" "$BASE/clients/import" | sed -n 's/.*name="c
 
 rss() { awk -v k="$1:" '$1 == k { print int($2 / 1024) }' "/proc/$PID/status"; }
 echo "  app RSS before the upload: $(rss VmRSS) MB"
+# CPU time (clock ticks) of the app and of its cluster (the postmaster, its live children and
+# those it reaped): unlike wall time, barely moved by other work on the machine.
+PGPID=$(head -1 "$DATA/pg/postmaster.pid")
+ticks() { awk '{ print $14 + $15 + ($1 == ENVIRON["PGPID"] ? $16 + $17 : 0) }' "$@" 2>/dev/null | awk '{ t += $1 } END { print t + 0 }'; }
+app_cpu() { ticks "/proc/$PID/stat"; }
+db_cpu() { PGPID=$PGPID ticks "/proc/$PGPID/stat" $(ps -o pid= --ppid "$PGPID" | sed 's|.*|/proc/&/stat|' | tr -d ' '); }
+app0=$(app_cpu); db0=$(db_cpu); hz=$(getconf CLK_TCK)
 t_start=$(date +%s%N)
-location=$(curl -s -o /dev/null -w '%{redirect_url}' -c "$JAR" -b "$JAR" -F "file=@$FILE;type=text/csv" "$BASE/clients/import?csrf_token=$token")
+location=$(curl -s -o /dev/null -w '%{redirect_url}' -c "$JAR" -b "$JAR" -H "X-CSRF-Token: $token" -F "file=@$FILE;type=text/csv" "$BASE/clients/import")
 id=${location##*/}
 t_uploaded=$(date +%s%N)
 [ -n "$id" ] || { echo "upload failed" >&2; tail "$DATA/app.log" >&2; exit 1; }
@@ -76,6 +88,7 @@ upload_ms=$(( (t_uploaded - t_start) / 1000000 )); run_ms=$(( (t_done - t_upload
 echo "import of $ROWS rows: upload $upload_ms ms + run $run_ms ms = $total_ms ms end to end, $(( ROWS * 1000 / (total_ms > 0 ? total_ms : 1) )) rows/s"
 echo "  created $(count created), updated $(count updated), rejected $(count rejected)"
 echo "  app RSS after the report: $(rss VmRSS) MB, peak $(rss VmHWM) MB"
+echo "  CPU time: app $(( ($(app_cpu) - app0) * 1000 / hz )) ms, database $(( ($(db_cpu) - db0) * 1000 / hz )) ms (load average $(cut -d' ' -f1 /proc/loadavg))"
 
 SOCKET=$DATA/run
 [ -S "$SOCKET/.s.PGSQL.5432" ] || SOCKET=$(dirname "$(ls /tmp/switchboard-*/.s.PGSQL.5432 2>/dev/null | head -1)")

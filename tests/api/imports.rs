@@ -661,3 +661,70 @@ async fn the_upload_is_a_drop_zone_and_a_running_import_shows_time_so_far_and_le
     run(&format!("UPDATE imports SET status = 'done', phase = '', finished_at = now() WHERE id = {id}"));
     assert!(!admin.htmx_get(&format!("/imports/{id}/progress")).await.text().await.unwrap().contains("import-timing"), "not once finished");
 }
+
+/// Holds a lock on Ada (a client the file matches) so the import waits after its checks,
+/// adds a client with an email of one of the file's new rows meanwhile, then lets it go.
+async fn import_while_someone_takes_an_email(app: &TestApp, admin: &Browser, mode: &str) -> i64 {
+    use diesel::connection::SimpleConnection;
+    let csv = "name,email\nAda Again,ada@example.com\nLate Comer,late@example.com\nOther One,other@example.com\n";
+    let id = upload(admin, "clients.csv", csv).await;
+    let mut holder = app.conn();
+    holder.batch_execute("BEGIN; SELECT 1 FROM clients WHERE email = 'ada@example.com' FOR UPDATE").unwrap();
+    let fields = [("map", "name"), ("map", "email"), ("key", "email"), ("mode", mode)];
+    assert_eq!(admin.post(&format!("/imports/{id}/start"), &fields).await.status(), StatusCode::SEE_OTHER);
+    let waiting = "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE 'SELECT 1 FROM clients c JOIN import_rows%'";
+    for _ in 0..300 {
+        if app.count(waiting) == 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(app.count(waiting), 1, "the import waits for Ada's lock after its checks");
+    let taken = "INSERT INTO clients (workspace_id, name, email) SELECT workspace_id, 'Someone Else', 'late@example.com' FROM clients WHERE email = 'ada@example.com'";
+    diesel::RunQueryDsl::execute(diesel::sql_query(taken), &mut app.conn()).unwrap();
+    holder.batch_execute("COMMIT").unwrap();
+    finished(app, id).await;
+    id
+}
+
+#[tokio::test]
+async fn an_email_taken_during_the_import_rejects_that_row_and_all_or_nothing_then_writes_nothing() {
+    let app = spawn_app().await;
+    let (admin, _) = app.signed_in(Role::Admin).await;
+    let (_, status) = import(&app, &admin, "name,email\nAda,ada@example.com\n", &[("map", "name"), ("map", "email"), ("key", "email")]).await;
+    assert_eq!(status, "done");
+
+    // Valid rows only: the taken row is reported, the others are written.
+    let id = import_while_someone_takes_an_email(&app, &admin, "skip_invalid").await;
+    assert_eq!(app.count(&format!("SELECT count(*) FROM imports WHERE id = {id} AND status = 'done'")), 1);
+    assert_eq!(counts(&app, id), [3, 1, 1, 0, 0, 1]);
+    let reason = "A client with this email or phone was added by someone else during the import.";
+    assert_eq!(app.count(&format!("SELECT count(*) FROM import_errors WHERE import_id = {id} AND row_number = 3 AND problems->0->>'reason' = '{reason}'")), 1);
+    assert_eq!(app.count("SELECT count(*) FROM clients WHERE email = 'late@example.com' AND name = 'Someone Else' AND import_id IS NULL"), 1);
+    assert_eq!(app.count(&format!("SELECT count(*) FROM clients WHERE email = 'other@example.com' AND import_id = {id}")), 1);
+    assert_eq!(app.count("SELECT count(*) FROM clients WHERE name = 'Ada Again'"), 1);
+
+    // All or nothing: the same race fails the import and writes none of its rows.
+    diesel::RunQueryDsl::execute(diesel::sql_query("DELETE FROM clients WHERE email IN ('late@example.com', 'other@example.com')"), &mut app.conn()).unwrap();
+    diesel::RunQueryDsl::execute(diesel::sql_query("UPDATE clients SET name = 'Ada' WHERE email = 'ada@example.com'"), &mut app.conn()).unwrap();
+    let id = import_while_someone_takes_an_email(&app, &admin, "all_or_nothing").await;
+    assert_eq!(app.count(&format!("SELECT count(*) FROM imports WHERE id = {id} AND status = 'failed'")), 1);
+    assert_eq!(app.count(&format!("SELECT count(*) FROM import_errors WHERE import_id = {id} AND row_number = 3 AND problems->0->>'reason' = '{reason}'")), 1);
+    assert_eq!(app.count("SELECT count(*) FROM clients WHERE email = 'other@example.com'"), 0);
+    assert_eq!(app.count("SELECT count(*) FROM clients WHERE name = 'Ada'"), 1, "Ada's update was rolled back too");
+    assert_eq!(app.count("SELECT count(*) FROM clients"), 2);
+}
+
+#[tokio::test]
+async fn two_spellings_of_one_tag_in_a_new_clients_row_link_it_once() {
+    let app = spawn_app().await;
+    let (admin, _) = app.signed_in(Role::Admin).await;
+    let csv = "name,email,tags\nZoë,zoe@example.com,\"Äpfel, äpfel, vip\"\nYann,yann@example.com,VIP\n";
+    let fields = [("map", "name"), ("map", "email"), ("map", "tags"), ("key", "email")];
+    let (id, status) = import(&app, &admin, csv, &fields).await;
+    assert_eq!(status, "done");
+    assert_eq!(counts(&app, id), [2, 2, 0, 0, 0, 0]);
+    assert_eq!(app.count("SELECT count(*) FROM tags"), 2);
+    assert_eq!(app.count("SELECT count(*) FROM client_tags ct JOIN clients c ON c.id = ct.client_id WHERE c.email = 'zoe@example.com'"), 2);
+    assert_eq!(app.count("SELECT count(*) FROM client_tags ct JOIN clients c ON c.id = ct.client_id WHERE c.email = 'yann@example.com'"), 1);
+}
