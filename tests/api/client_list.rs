@@ -48,14 +48,14 @@ async fn the_tabs_count_the_search_and_link_to_each_status_keeping_it() {
     let smith = counted(&admin, "/clients?q=smith&department=&page=1").await;
     let t = tabs(&smith);
     assert!(t.contains(">All 3</a>") && t.contains(">Hot 2</a>") && t.contains(">Warm 1</a>") && t.contains(">Inactive 0</a>"), "{t}");
-    assert!(t.contains("<a href=\"/clients?q=smith\" aria-current=\"page\">All 3</a>"), "{t}");
-    assert!(t.contains("<a href=\"/clients?q=smith&#38;status=hot\" >Hot 2</a>"), "{t}");
+    assert!(t.contains("<a id=\"tab-all\" href=\"/clients?q=smith\" aria-current=\"page\">All 3</a>"), "{t}");
+    assert!(t.contains("<a id=\"tab-hot\" href=\"/clients?q=smith&#38;status=hot\" >Hot 2</a>"), "{t}");
     assert!(smith.contains(">3 clients</p>"));
 
     let warm = counted(&admin, "/clients?q=smith&status=warm").await;
     let t = tabs(&warm);
-    assert!(t.contains("<a href=\"/clients?q=smith&#38;status=warm\" aria-current=\"page\">Warm 1</a>"), "{t}");
-    assert!(t.contains("<a href=\"/clients?q=smith\" >All 3</a>"), "{t}");
+    assert!(t.contains("<a id=\"tab-warm\" href=\"/clients?q=smith&#38;status=warm\" aria-current=\"page\">Warm 1</a>"), "{t}");
+    assert!(t.contains("<a id=\"tab-all\" href=\"/clients?q=smith\" >All 3</a>"), "{t}");
     assert!(warm.contains(">1 client</p>"), "one, not ones");
 
     // The htmx fragment that typing swaps in carries the tabs, which ask for their counts.

@@ -98,6 +98,31 @@ async fn the_client_list_works_from_the_keyboard() {
     chrome.finish().await;
 }
 
+/// A search's status counts replace the tabs once they arrive (issue 20); a keyboard user on
+/// a tab at that moment keeps their place (the focus went to the page's body).
+#[tokio::test]
+async fn the_status_tabs_keep_the_focus_when_their_counts_arrive() {
+    let app = spawn_app().await;
+    let admin = app.create_user_named("Acme", "ann@acme.test", "Ann Admin", Role::Admin);
+    {
+        use diesel::prelude::*;
+        diesel::sql_query(format!("INSERT INTO clients (workspace_id, name, status) SELECT {}, 'Client ' || g, 'hot' FROM generate_series(1, 3) g", admin.workspace_id))
+            .execute(&mut app.conn())
+            .unwrap();
+    }
+    let chrome = Chrome::start().await;
+    chrome.sign_in(&app.base, "ann@acme.test", PASSWORD).await;
+    chrome.goto(&format!("{}/clients?q=client", app.base)).await;
+    chrome.wait_for_text("#client-tabs", "Hot 3").await;
+    // Tab to "Hot" as a person would, then let the counts arrive again over it.
+    tab_until(&chrome, 40, |f| f["id"] == json!("tab-hot") || f["id"].as_str().is_some_and(|id| id.contains("status=hot"))).await;
+    let focused = chrome
+        .eval("return htmx.ajax('GET', '/clients/counts?q=client', {target: '#client-tabs', swap: 'outerHTML'}).then(() => document.activeElement.textContent);")
+        .await;
+    assert_eq!(focused, json!("Hot 3"), "the focus stays on the tab");
+    chrome.finish().await;
+}
+
 #[tokio::test]
 async fn an_import_works_from_the_keyboard() {
     let app = spawn_app().await;
