@@ -369,18 +369,6 @@ pub async fn from_client_list(ctx: &Ctx, state: &AppState, campaign: &str, all_m
     }
 }
 
-/// The campaigns a user may add clients to from the client list: in scope, not completed.
-pub fn open_campaigns(conn: &mut PgConnection, scope: &CampaignScope) -> QueryResult<Vec<(i64, String)>> {
-    use crate::db::schema::campaigns;
-    scope
-        .campaigns()
-        .filter(campaigns::status.ne("completed"))
-        .order((campaigns::created_at.desc(), campaigns::id.desc()))
-        .limit(200)
-        .select((campaigns::id, campaigns::name))
-        .load(conn)
-}
-
 /// The audience page's rows a page (issue 19 item 16).
 pub const AUDIENCE_PER_PAGE: i64 = 50;
 
