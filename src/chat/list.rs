@@ -8,6 +8,8 @@ use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Nullable, Text, Timestamptz};
 
 use crate::chat::{ChatScope, visible_sql};
+use crate::clients::domain::phone_digits;
+use crate::db::like_contains;
 use crate::users::role::Role;
 
 pub const PER_PAGE: i64 = 50;
@@ -112,21 +114,6 @@ pub struct Filter {
     pub tab: Tab,
     pub q: Option<String>,
     pub page: i64,
-}
-
-fn like_contains(value: &str) -> String {
-    format!("%{}%", crate::db::escape_like(&value.to_lowercase()))
-}
-
-/// The digits of a search that is a phone number (at least four digits, nothing but phone
-/// punctuation), without leading zeros.
-fn phone_digits(q: &str) -> Option<String> {
-    if !q.chars().all(|c| c.is_ascii_digit() || " +-.()/".contains(c)) {
-        return None;
-    }
-    let digits: String = q.chars().filter(char::is_ascii_digit).collect();
-    let significant = digits.trim_start_matches('0');
-    (digits.len() >= 4 && !significant.is_empty()).then(|| significant.to_string())
 }
 
 /// A page of the inbox (`PER_PAGE` rows) and whether there is a next one.

@@ -180,6 +180,19 @@ fn invalid(input: &str, number: &phonenumber::PhoneNumber, default_country: &str
     }
 }
 
+/// The digits a search for a phone number stands for, when the search is one: at least four
+/// digits and nothing but phone punctuation, without the leading zeros of a trunk or
+/// international prefix (`020 7946 0000` → `2079460000`, `00 1 201…` → `1201…`). Such a search
+/// finds the numbers that end with those digits, through an index on the reversed number.
+pub fn phone_digits(q: &str) -> Option<String> {
+    if !q.chars().all(|c| c.is_ascii_digit() || " +-.()/".contains(c)) {
+        return None;
+    }
+    let digits: String = q.chars().filter(char::is_ascii_digit).collect();
+    let significant = digits.trim_start_matches('0');
+    (digits.len() >= 4 && !significant.is_empty()).then(|| significant.to_string())
+}
+
 /// An example number of `country` as its people write it (a mobile number in the national
 /// format, from the metadata phonenumber ships: "07400 123456" for the United Kingdom), for
 /// the phone field's placeholder and for refusals; `None` for a country without one.
@@ -194,6 +207,16 @@ pub fn example(country: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_search_is_a_phone_number_when_it_is_four_digits_or_more_and_phone_punctuation() {
+        assert_eq!(phone_digits("020 7946 0000").as_deref(), Some("2079460000"));
+        assert_eq!(phone_digits("+1 (201) 200-0077").as_deref(), Some("12012000077"));
+        assert_eq!(phone_digits("0077").as_deref(), Some("77"));
+        assert_eq!(phone_digits("123"), None, "three digits are a text search");
+        assert_eq!(phone_digits("0000"), None);
+        assert_eq!(phone_digits("smith 2012"), None);
+    }
 
     #[test]
     fn phones_become_e164() {

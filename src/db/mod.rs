@@ -139,6 +139,12 @@ pub fn escape_like(value: &str) -> String {
     value.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")
 }
 
+/// `%text%` for `LIKE … ESCAPE '\'` over a lower-cased search column: the text, lower-cased,
+/// anywhere.
+pub fn like_contains(value: &str) -> String {
+    format!("%{}%", escape_like(&value.to_lowercase()))
+}
+
 diesel::define_sql_function! {
     /// PostgreSQL's `lower()`. Case-insensitive names and emails are compared as
     /// `lower(column).eq(lower(value))`, the folding of their `lower(…)` unique indexes; Rust's
