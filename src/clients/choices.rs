@@ -9,7 +9,7 @@ use diesel::sql_types::{Bool, Nullable, Text, Timestamptz};
 
 use crate::campaigns::CampaignScope;
 use crate::clients::query::Scope;
-use crate::dashboard::query::StatusCounts;
+use crate::dashboard::query::{StatusCounts, counter_rows};
 use crate::db::schema::{campaigns, client_counts, departments, tags, users};
 use crate::users::role::Role;
 
@@ -56,14 +56,10 @@ pub fn load(conn: &mut PgConnection, scope: &Scope, campaigns: Option<&CampaignS
     let tags = tags::table
         .filter(tags::workspace_id.eq(w))
         .select((kind("tag"), tags::id, tags::name, tags::colour, true.into_sql::<Bool>(), no_time()));
-    let mut counts = client_counts::table
-        .filter(client_counts::workspace_id.eq(w))
-        .filter((counters && scope.role != Role::Manager).into_sql::<Bool>())
-        .select((kind("counter"), client_counts::n, client_counts::status, no_colour(), true.into_sql::<Bool>(), no_time()))
-        .into_boxed();
-    if scope.role == Role::Agent {
-        counts = counts.filter(client_counts::assigned_to.eq(scope.user_id));
-    }
+    let counters = counters && scope.role != Role::Manager;
+    let counts = counter_rows(scope)
+        .filter(counters.into_sql::<Bool>())
+        .select((kind("counter"), client_counts::n, client_counts::status, no_colour(), true.into_sql::<Bool>(), no_time()));
     let open = match campaigns {
         Some(cs) => cs.campaigns(),
         None => campaigns::table.filter(campaigns::workspace_id.eq(w)).filter(not(true.into_sql::<Bool>())).into_boxed(),
@@ -73,7 +69,7 @@ pub fn load(conn: &mut PgConnection, scope: &Scope, campaigns: Option<&CampaignS
     .limit(200)
     .select((kind("campaign"), campaigns::id, campaigns::name, no_colour(), true.into_sql::<Bool>(), campaigns::created_at.nullable()));
     let rows: Vec<Row> = users.union_all(departments).union_all(tags).union_all(counts).union_all(open).load(conn)?;
-    Ok(Choices::from_rows(rows, counters && scope.role != Role::Manager))
+    Ok(Choices::from_rows(rows, counters))
 }
 
 impl Choices {

@@ -8,8 +8,8 @@ use diesel::sql_types::{BigInt, Bool, Integer};
 use serde::Deserialize;
 
 use crate::clients::domain::{ClientStatus, phone_digits};
-use crate::db::like_contains;
 use crate::clients::model::{Client, ListedClient};
+use crate::db::like_contains;
 use crate::db::schema::{client_tags, clients};
 use crate::users::role::Role;
 use crate::web::ctx::Ctx;
@@ -193,7 +193,6 @@ impl ClientQuery {
         })
     }
 }
-
 
 impl ClientFilter {
     pub fn query(&self, scope: &Scope) -> clients::BoxedQuery<'static, Pg> {

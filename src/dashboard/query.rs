@@ -47,16 +47,17 @@ pub fn client_status_counts(conn: &mut PgConnection, scope: &Scope) -> QueryResu
             .into_iter()
             .map(|status| Ok((status.to_string(), scope.clients().filter(clients::status.eq(status)).count().get_result(conn)?)))
             .collect::<QueryResult<_>>()?,
-        // Counter rows: one per (assignee, status), so a handful per workspace.
-        Role::Admin | Role::Agent => {
-            let mut query = client_counts::table.filter(client_counts::workspace_id.eq(scope.workspace_id)).into_boxed();
-            if scope.role == Role::Agent {
-                query = query.filter(client_counts::assigned_to.eq(scope.user_id));
-            }
-            query.select((client_counts::status, client_counts::n)).load(conn)?
-        }
+        Role::Admin | Role::Agent => counter_rows(scope).select((client_counts::status, client_counts::n)).load(conn)?,
     };
     Ok(StatusCounts::from_rows(rows))
+}
+
+/// The counter rows whose sum is an admin's or an agent's status counts: one per (assignee,
+/// status), so a handful per workspace; an agent's are those of their own clients. (A
+/// manager's counts are not counter rows: see `client_status_counts`.)
+pub fn counter_rows(scope: &Scope) -> client_counts::BoxedQuery<'static, diesel::pg::Pg> {
+    let query = client_counts::table.filter(client_counts::workspace_id.eq(scope.workspace_id)).into_boxed();
+    if scope.role == Role::Agent { query.filter(client_counts::assigned_to.eq(scope.user_id)) } else { query }
 }
 
 pub struct FollowUpCounts {
