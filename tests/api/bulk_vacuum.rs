@@ -11,7 +11,7 @@ use switchboard::jobs::{self, Kind, NewJob};
 use switchboard::users::role::Role;
 
 use crate::imports::import;
-use crate::support::{TestApp, fresh_database, spawn_app_on};
+use crate::support::{TestApp, fresh_database, spawn_app_on_with};
 
 /// Heap pages an index-only scan of the list's name order fetched for the workspace's
 /// clients (0 when every page of the table is all-visible).
@@ -46,8 +46,9 @@ fn heap_fetches(app: &TestApp, workspace_id: i64) -> i64 {
 /// production one: the test cluster commits asynchronously, and VACUUM cannot mark a page
 /// all-visible before the WAL writer has flushed the commits of its rows (up to 0.6 s later).
 async fn spawn_durable() -> TestApp {
-    let url = tokio::task::spawn_blocking(fresh_database).await.unwrap();
-    spawn_app_on(&format!("{url}&options=-c%20synchronous_commit%3Don")).await
+    let database = tokio::task::spawn_blocking(fresh_database).await.unwrap();
+    let url = format!("{}&options=-c%20synchronous_commit%3Don", database.url);
+    spawn_app_on_with(&database, |s| s.database_url = Some(url.into())).await
 }
 
 /// Vacuums `clients` until the list's index-only scan over `rows` clients fetches (almost)

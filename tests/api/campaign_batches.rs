@@ -171,7 +171,7 @@ async fn batch_routes_are_403_for_agents_and_404_for_another_department_or_works
     let (north_manager, nm) = s.app.signed_in(Role::Manager).await;
     let (south_manager, sm) = s.app.signed_in(Role::Manager).await;
     sql(&s.app, &format!("INSERT INTO user_departments (workspace_id, user_id, department_id) VALUES ({ws}, {}, {north}), ({ws}, {}, {south})", nm.id, sm.id));
-    let other = spawn_app_on_with(s.app.database_url.clone(), |_| {}).await;
+    let other = spawn_app_on_with(&s.app.database, |_| {}).await;
     let (stranger, _) = {
         let email = format!("admin-{}@beta.test", uuid::Uuid::new_v4().simple());
         other.create_user("Beta", &email, Role::Admin);
@@ -242,7 +242,7 @@ async fn a_client_who_opts_out_after_the_batch_was_made_is_skipped_when_their_tu
     let r = s.browser.post(&format!("/campaigns/{c}/sms-messages"), &[("body", "Hello {{name}} of {{ company }}, {{1}}")]).await;
     let b = batch_id(&r, c, "sms-messages");
     sql(&s.app, &format!("UPDATE clients SET opt_out_sms_at = '2026-11-20 12:00+00' WHERE id = {}", s.client_id));
-    let _worker = spawn_app_on_with(s.app.database_url.clone(), |c| on_fake(c, &s.fake)).await;
+    let _worker = spawn_app_on_with(&s.app.database, |c| on_fake(c, &s.fake)).await;
     wait_for(&s.app, &format!("EXISTS (SELECT 1 FROM campaign_batches WHERE id = {b} AND status = 'done')")).await;
     assert_eq!(recipients(&s.app, b), "Amara Okafor: skipped (Opted out of SMS on 2026-11-20); Femi Ade: sending");
     let messages = s.fake.messages();
@@ -284,7 +284,7 @@ async fn pausing_stops_new_sends_within_a_second_on_both_instances_and_resuming_
     let s = setup_with(true, |c| c.job_workers = 2).await;
     let ws = s.workspace_id;
     let fake = s.fake.clone();
-    let _second = spawn_app_on_with(s.app.database_url.clone(), |c| {
+    let _second = spawn_app_on_with(&s.app.database, |c| {
         on_fake(c, &fake);
         c.job_workers = 2;
     })
@@ -337,7 +337,7 @@ async fn a_scheduled_batch_starts_on_time_once_with_two_instances() {
     let s = setup_with(true, |c| c.job_workers = 2).await;
     let ws = s.workspace_id;
     let fake = s.fake.clone();
-    let _second = spawn_app_on_with(s.app.database_url.clone(), |c| {
+    let _second = spawn_app_on_with(&s.app.database, |c| {
         on_fake(c, &fake);
         c.job_workers = 2;
     })
@@ -996,7 +996,7 @@ async fn the_check_resumes_a_sending_batch_with_nothing_scheduled_or_fails_it_wi
     let added = switchboard::jobs::scheduler::tick(&mut s.app.conn(), chrono::Utc::now()).unwrap();
     assert!(added >= 1);
     assert_eq!(s.app.count("SELECT count(*) FROM jobs WHERE kind = 'check-batches' AND status = 'queued'"), 1, "one check for the workspace");
-    let _worker = spawn_app_on_with(s.app.database_url.clone(), |c| on_fake(c, &s.fake)).await;
+    let _worker = spawn_app_on_with(&s.app.database, |c| on_fake(c, &s.fake)).await;
     wait_for(&s.app, &format!("EXISTS (SELECT 1 FROM campaign_batches WHERE id = {stalled} AND status = 'done')")).await;
     wait_for(&s.app, &format!("EXISTS (SELECT 1 FROM campaign_batches WHERE id = {given_up} AND status = 'done')")).await;
     each_sent_once(&s, 5);

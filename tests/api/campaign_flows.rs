@@ -191,7 +191,7 @@ async fn a_button_tap_sends_the_step_it_leads_to_once_and_an_end_button_sends_no
     assert_eq!(post_inbound(&s.app.base, &key, &yes).await, StatusCode::OK);
     assert_eq!(post_inbound(&s.app.base, &key, &yes).await, StatusCode::OK);
     // She taps it again, twice, and the two callbacks reach two instances at the same moment.
-    let other = spawn_app_on_with(s.app.database_url.clone(), |c| {
+    let other = spawn_app_on_with(&s.app.database, |c| {
         on_fake(c, &s.fake);
         c.job_workers = 0;
     })
@@ -279,7 +279,7 @@ async fn a_tap_while_the_campaign_is_paused_is_held_and_sent_once_on_resume_and_
 
     // Resume, double-clicked, the two clicks taken by two instances at once: the held step
     // goes out once.
-    let other = spawn_app_on_with(s.app.database_url.clone(), |c| {
+    let other = spawn_app_on_with(&s.app.database, |c| {
         on_fake(c, &s.fake);
         c.job_workers = 0;
     })

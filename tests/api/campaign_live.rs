@@ -104,7 +104,7 @@ async fn status_callbacks_batch_status_and_flow_steps_reach_admins_and_covering_
     // Setting up wrote no live-event rows.
     assert_eq!(a.count(&format!("SELECT count(*) FROM events WHERE workspace_id = {acme}")), 0);
 
-    let app = spawn_app_on_with(a.database_url.clone(), |s| s.job_workers = 0).await;
+    let app = spawn_app_on_with(&a.database, |s| s.job_workers = 0).await;
     let admin = app.browser();
     assert_eq!(admin.login(&admin_email, PASSWORD).await.status(), StatusCode::SEE_OTHER);
     let (north_manager, north_id) = sign_in(&app, "Acme", Role::Manager).await;
@@ -240,7 +240,7 @@ async fn a_managers_stream_gets_no_batch_events_of_a_campaign_whose_audience_exc
     sql(&a, &format!("INSERT INTO campaign_clients (workspace_id, campaign_id, client_id) SELECT {acme}, {c}, client_id FROM campaign_recipients WHERE batch_id = {b}"));
     sql(&a, &format!("INSERT INTO client_departments (workspace_id, client_id, department_id) SELECT {acme}, min(client_id), {north} FROM campaign_recipients WHERE batch_id = {b}"));
 
-    let app = spawn_app_on_with(a.database_url.clone(), |s| s.job_workers = 0).await;
+    let app = spawn_app_on_with(&a.database, |s| s.job_workers = 0).await;
     let admin = app.browser();
     assert_eq!(admin.login(&admin_email, PASSWORD).await.status(), StatusCode::SEE_OTHER);
     let (north_manager, north_id) = sign_in(&app, "Acme", Role::Manager).await;

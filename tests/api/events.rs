@@ -302,7 +302,7 @@ async fn an_inbound_message_reaches_an_admin_but_not_an_agent_without_the_client
 #[tokio::test]
 async fn a_callback_received_by_one_instance_reaches_a_stream_on_another() {
     let a = spawn_app().await;
-    let b = spawn_app_on_with(a.database_url.clone(), |_| {}).await;
+    let b = spawn_app_on_with(&a.database, |_| {}).await;
     let (_, admin_id) = sign_in(&a, "Acme", Role::Admin).await;
     let acme = workspace_of(&a, admin_id);
     let key = twilio(&a, acme);
@@ -537,7 +537,7 @@ const AT_ONCE: Duration = Duration::from_secs(3);
 #[tokio::test]
 async fn signing_out_ends_the_sessions_streams_at_once_on_every_instance() {
     let a = spawn_app().await;
-    let b = spawn_app_on_with(a.database_url.clone(), |_| {}).await;
+    let b = spawn_app_on_with(&a.database, |_| {}).await;
     let (browser, _) = sign_in(&a, "Acme", Role::Agent).await;
     let (bystander, _) = sign_in(&a, "Acme", Role::Agent).await;
     let mut on_a = open(&browser, None).await;
@@ -552,7 +552,7 @@ async fn signing_out_ends_the_sessions_streams_at_once_on_every_instance() {
 #[tokio::test]
 async fn signing_out_everywhere_ends_every_stream_of_the_user_and_a_revoke_ends_that_sessions() {
     let a = spawn_app().await;
-    let b = spawn_app_on_with(a.database_url.clone(), |_| {}).await;
+    let b = spawn_app_on_with(&a.database, |_| {}).await;
     let email = format!("agent-{}@acme.test", uuid::Uuid::new_v4().simple());
     let user = a.create_user("Acme", &email, Role::Agent);
     let (first, second, third) = (a.browser(), b.browser(), a.browser());

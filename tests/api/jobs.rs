@@ -10,7 +10,7 @@ use serde_json::json;
 use switchboard::jobs::{self, Kind, NewJob};
 use switchboard::users::role::Role;
 
-use crate::support::{PASSWORD, TestApp, spawn_app, spawn_app_with};
+use crate::support::{PASSWORD, TestApp, spawn_app, spawn_app_on_with, spawn_app_with};
 
 const BIN: &str = env!("CARGO_BIN_EXE_switchboard");
 
@@ -150,18 +150,8 @@ async fn two_instances_on_one_database_run_each_daily_job_once_per_day() {
     assert_eq!(added as i64, daily);
     assert_eq!(app.count(&format!("SELECT count(*) FROM jobs WHERE workspace_id = {w}")), daily);
     // Two real instances with workers and schedulers on the same database.
-    let url = app.database_url.clone();
-    let one = spawn_app_with(|s| {
-        s.database_url = Some(url.clone().into());
-        s.run_scheduler = true;
-    })
-    .await;
-    let url = app.database_url.clone();
-    let two = spawn_app_with(|s| {
-        s.database_url = Some(url.into());
-        s.run_scheduler = true;
-    })
-    .await;
+    let one = spawn_app_on_with(&app.database, |s| s.run_scheduler = true).await;
+    let two = spawn_app_on_with(&app.database, |s| s.run_scheduler = true).await;
     for _ in 0..100 {
         if app.count(&format!("SELECT count(*) FROM jobs WHERE workspace_id = {w} AND status = 'done'")) == daily {
             break;

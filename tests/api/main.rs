@@ -49,6 +49,7 @@ mod spreadsheet;
 mod status_source;
 mod stylesheet;
 mod tenancy;
+mod test_databases;
 mod twilio_provider;
 mod twilio_webhooks;
 mod twilio_settings;

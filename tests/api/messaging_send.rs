@@ -440,7 +440,7 @@ async fn two_instances_share_one_senders_rate() {
     let s = setup_with(true, |s| s.job_workers = 2).await;
     sql(&s.app, &format!("UPDATE twilio_settings SET sms_rate = 4 WHERE workspace_id = {}", s.workspace_id));
     let fake = s.fake.clone();
-    let _second = spawn_app_on_with(s.app.database_url.clone(), |c| {
+    let _second = spawn_app_on_with(&s.app.database, |c| {
         on_fake(c, &fake);
         c.job_workers = 2;
     })
@@ -492,7 +492,7 @@ async fn a_send_out_of_attempts_fails_its_message_instead_of_leaving_it_queued()
     s.fake.push_fault(Fault::ServerError);
     let id = send_sms(&s, "Hello, last try").await;
     sql(&s.app, "UPDATE jobs SET max_attempts = 1 WHERE kind = 'send-message'");
-    let _workers = spawn_app_on_with(s.app.database_url.clone(), |c| on_fake(c, &s.fake)).await;
+    let _workers = spawn_app_on_with(&s.app.database, |c| on_fake(c, &s.fake)).await;
     wait_for(&s.app, "EXISTS (SELECT 1 FROM jobs WHERE kind = 'send-message' AND status = 'dead')").await;
     assert_eq!(text(&s.app, &format!("SELECT status FROM messages WHERE id = {id}")), "failed");
     assert!(text(&s.app, &format!("SELECT error_message FROM messages WHERE id = {id}")).starts_with("Not sent after 1 attempts"));
@@ -502,7 +502,7 @@ async fn a_send_out_of_attempts_fails_its_message_instead_of_leaving_it_queued()
 #[tokio::test]
 async fn two_instances_reconciling_at_once_ask_twilio_once_per_message() {
     let s = setup_with(true, |s| s.job_workers = 2).await;
-    let _second = spawn_app_on_with(s.app.database_url.clone(), |c| {
+    let _second = spawn_app_on_with(&s.app.database, |c| {
         on_fake(c, &s.fake);
         c.job_workers = 2;
     })

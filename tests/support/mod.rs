@@ -1,6 +1,7 @@
 //! Test support shared by the API and browser tests: one throwaway PostgreSQL cluster per
-//! test binary, a migrated template database, and per test a fresh database cloned from it,
-//! the real application on a random port, and cookie-aware browsers that handle CSRF.
+//! test binary, a migrated template database, and per test a fresh database cloned from it
+//! (dropped when the test ends), the real application on a random port, and cookie-aware
+//! browsers that handle CSRF.
 #![allow(dead_code)]
 
 pub mod fake_twilio;
@@ -13,7 +14,7 @@ use diesel::prelude::*;
 use diesel::{Connection, PgConnection};
 use reqwest::cookie::{CookieStore, Jar};
 use reqwest::{Response, StatusCode};
-use secrecy::SecretString;
+use secrecy::{ExposeSecret, SecretString};
 use switchboard::clock::Clock;
 use switchboard::config::Settings;
 use switchboard::db::local_cluster::{ClusterOptions, LocalCluster};
@@ -62,13 +63,53 @@ fn cluster() -> &'static TestCluster {
     })
 }
 
+/// A database of the test cluster, cloned from the migrated template. It is dropped when
+/// the last holder lets go of it: each app on it holds an `Arc`, so two apps on one database
+/// share it, and a test that panics drops it while unwinding.
+pub struct TestDatabase {
+    pub name: String,
+    pub url: String,
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        // Never a panic here: a second panic while a failing test unwinds aborts the whole run.
+        if let Err(e) = drop_database(&self.name) {
+            eprintln!("cannot drop the test database {}: {e}", self.name);
+        }
+    }
+}
+
+/// `DROP DATABASE … WITH (FORCE)`: the sessions still connected (the app's pool, its job
+/// workers and event listener, which are stopping on their own threads) are ended first.
+fn drop_database(name: &str) -> Result<(), Box<dyn std::error::Error>> {
+    let mut conn = PgConnection::establish(&cluster().cluster.url("postgres"))?;
+    diesel::sql_query(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).execute(&mut conn)?;
+    Ok(())
+}
+
 /// A new database cloned from the migrated template.
-pub fn fresh_database() -> String {
+pub fn fresh_database() -> Arc<TestDatabase> {
     let c = cluster();
     let name = format!("t_{}", uuid::Uuid::new_v4().simple());
     let mut conn = PgConnection::establish(&c.cluster.url("postgres")).expect("connect to postgres db");
     diesel::sql_query(format!("CREATE DATABASE {name} TEMPLATE {TEMPLATE_DB}")).execute(&mut conn).expect("create test db");
-    c.cluster.url(&name)
+    Arc::new(TestDatabase { url: c.cluster.url(&name), name })
+}
+
+/// Whether the test cluster holds a database of this name.
+pub fn database_exists(name: &str) -> bool {
+    #[derive(QueryableByName)]
+    struct Exists {
+        #[diesel(sql_type = diesel::sql_types::Bool)]
+        exists: bool,
+    }
+    let mut conn = PgConnection::establish(&cluster().cluster.url("postgres")).expect("connect to postgres db");
+    diesel::sql_query("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1) AS exists")
+        .bind::<diesel::sql_types::Text, _>(name)
+        .get_result::<Exists>(&mut conn)
+        .expect("pg_database")
+        .exists
 }
 
 pub struct TestApp {
@@ -79,6 +120,8 @@ pub struct TestApp {
     pub database_url: String,
     handle: actix_web::dev::ServerHandle,
     resources: Option<Resources>,
+    /// Dropped last, after the stop commands went out: the last app on it drops the database.
+    pub database: Arc<TestDatabase>,
 }
 
 impl Drop for TestApp {
@@ -96,18 +139,20 @@ pub async fn spawn_app() -> TestApp {
 }
 
 pub async fn spawn_app_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
-    let database_url = tokio::task::spawn_blocking(fresh_database).await.expect("fresh database");
-    spawn_app_on_with(database_url, configure).await
+    let database = tokio::task::spawn_blocking(fresh_database).await.expect("fresh database");
+    spawn_app_on_with(&database, configure).await
 }
 
-/// Another instance on the database of an app already running (two instances, one database).
-pub async fn spawn_app_on(database_url: &str) -> TestApp {
-    spawn_app_on_with(database_url.to_string(), |_| {}).await
+/// Another instance on the database of an app already running (two instances, one database):
+/// the database is dropped when the last of them is.
+pub async fn spawn_app_on(database: &Arc<TestDatabase>) -> TestApp {
+    spawn_app_on_with(database, |_| {}).await
 }
 
-pub async fn spawn_app_on_with(database_url: String, configure: impl FnOnce(&mut Settings)) -> TestApp {
+/// An instance on `database`; `configure` may still change its URL (e.g. to add options).
+pub async fn spawn_app_on_with(database: &Arc<TestDatabase>, configure: impl FnOnce(&mut Settings)) -> TestApp {
     let mut settings = Settings::from_lookup(|_| None).expect("default settings");
-    settings.database_url = Some(SecretString::from(database_url.clone()));
+    settings.database_url = Some(SecretString::from(database.url.clone()));
     settings.addr = "127.0.0.1:0".parse().unwrap();
     settings.data_dir = std::env::temp_dir().join("switchboard-test-data");
     settings.secret_key = Some(SecretString::from("test-secret-key-".repeat(4)));
@@ -117,6 +162,7 @@ pub async fn spawn_app_on_with(database_url: String, configure: impl FnOnce(&mut
     // The SMTP sink and the fakes listen on 127.0.0.1.
     settings.smtp_allow_private = true;
     configure(&mut settings);
+    let database_url = settings.database_url.as_ref().map(|url| url.expose_secret().to_string()).unwrap_or_default();
     let clock = Clock::default();
     let app = Application::build(settings, clock.clone()).await.expect("build app");
     let port = app.port();
@@ -129,7 +175,7 @@ pub async fn spawn_app_on_with(database_url: String, configure: impl FnOnce(&mut
         let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("server runtime");
         let _ = runtime.block_on(server);
     });
-    TestApp { base: format!("http://127.0.0.1:{port}"), port, pool, clock, database_url, handle, resources: Some(resources) }
+    TestApp { base: format!("http://127.0.0.1:{port}"), port, pool, clock, database_url, handle, resources: Some(resources), database: database.clone() }
 }
 
 impl TestApp {
