@@ -48,9 +48,11 @@ use crate::error::AppError;
 use crate::jobs::run::JobEnv;
 use crate::messaging::account::Account;
 use crate::messaging::client_messages::{SMS_MAX_CHARS, TemplateChoice, approved_templates};
+use crate::messaging::fragments::{Preview, SmsSegments};
 use crate::messaging::{Channel, segments, templates};
 use crate::startup::AppState;
 use crate::web::ctx::{Ctx, Layout, RequestMeta};
+use crate::web::escape::named_entities;
 use crate::web::flash;
 use crate::web::forms::{OnceForm, Query};
 use crate::web::once::{Claim, Once};
@@ -237,28 +239,47 @@ pub fn render_message(conn: &mut PgConnection, batch: &Batch, client: &Client) -
 /// link at the end of the plain body. The HTML part is the batch's own `html_body` when it
 /// has one — its `{{name}}`… fields filled with HTML-escaped values (a client's name is
 /// never markup), the link an `<a>` where `{{unsubscribe}}` is, else a footer — or else
-/// the plain body, escaped, in paragraphs, with the footer.
-pub fn render_email(env: &JobEnv, batch: &Batch, client: &Client) -> Email {
+/// the plain body, escaped, in paragraphs, with the footer (`templates/campaigns/email/`).
+pub fn render_email(env: &JobEnv, batch: &Batch, client: &Client) -> askama::Result<Email> {
     let link = unsubscribe_url(&crate::messaging::send::public_base(&env.settings), &env.at_rest_key, batch.workspace_id, client.id);
     let text = fill_fields(&batch.body, client);
     let subject = fill_fields(batch.subject.as_deref().unwrap_or_default(), client);
     let html = match batch.html_body.as_deref().filter(|h| !h.trim().is_empty()) {
-        Some(html_body) => render_html_body(html_body, client, &link),
-        None => {
-            let paragraphs: String = text.split("\n\n").map(|p| format!("<p>{}</p>", escape(p).replace('\n', "<br>"))).collect::<Vec<_>>().join("\n");
-            format!("<!doctype html><html><body>{paragraphs}\n{}</body></html>", unsubscribe_footer(&link))
-        }
+        Some(html_body) => render_html_body(html_body, client, &link)?,
+        None => TextAsHtml { paragraphs: text.split("\n\n").map(|p| p.split('\n').collect()).collect(), link: &link }.render()?,
     };
-    Email {
+    Ok(Email {
         to: client.email.clone().unwrap_or_default().trim().to_string(),
         subject,
         text: format!("{text}\n\n--\nTo stop receiving these emails, unsubscribe: {link}\n"),
         html,
-    }
+    })
 }
 
-fn unsubscribe_footer(link: &str) -> String {
-    format!("<hr><p style=\"font-size:12px\">To stop receiving these emails, <a href=\"{}\">unsubscribe</a>.</p>", escape(link))
+/// `campaigns/email/text.html`: the plain body's paragraphs, each as its lines.
+#[derive(Template)]
+#[template(path = "campaigns/email/text.html", escape = "named-html")]
+struct TextAsHtml<'a> {
+    paragraphs: Vec<Vec<&'a str>>,
+    link: &'a str,
+}
+
+#[derive(Template)]
+#[template(path = "campaigns/email/footer.html", escape = "named-html")]
+struct UnsubscribeFooter<'a> {
+    link: &'a str,
+}
+
+#[derive(Template)]
+#[template(path = "campaigns/email/unsubscribe_link.html", escape = "named-html")]
+struct UnsubscribeLink<'a> {
+    link: &'a str,
+}
+
+#[derive(Template)]
+#[template(path = "campaigns/email/document.html", escape = "named-html")]
+struct WholeDocument<'a> {
+    body: &'a str,
 }
 
 /// Whether `text` has a `{{unsubscribe}}` placeholder (spaces inside the braces allowed).
@@ -276,25 +297,24 @@ fn has_unsubscribe(text: &str) -> bool {
 
 /// An email batch's HTML body for `client`: the fields escaped, `{{unsubscribe}}` the link
 /// (or the footer appended — before `</body>` when the body is a whole document).
-pub fn render_html_body(html_body: &str, client: &Client, link: &str) -> String {
-    let mut values: Vec<(String, String)> = field_values(client).into_iter().map(|(k, v)| (k, escape(&v))).collect();
-    let anchor = format!("<a href=\"{}\">unsubscribe</a>", escape(link));
-    values.push(("unsubscribe".into(), anchor));
+pub fn render_html_body(html_body: &str, client: &Client, link: &str) -> askama::Result<String> {
+    let mut values: Vec<(String, String)> = field_values(client).into_iter().map(|(k, v)| (k, named_entities(&v))).collect();
+    values.push(("unsubscribe".into(), UnsubscribeLink { link }.render()?));
     let has_link = has_unsubscribe(html_body);
-    let filled = fill_values(html_body, &values);
-    let whole = filled.to_ascii_lowercase().contains("<html");
-    let body = if has_link {
-        filled
-    } else {
-        match filled.to_ascii_lowercase().rfind("</body>") {
-            Some(at) => format!("{}{}{}", &filled[..at], unsubscribe_footer(link), &filled[at..]),
-            None => format!("{filled}\n{}", unsubscribe_footer(link)),
+    let mut body = fill_values(html_body, &values);
+    let whole = body.to_ascii_lowercase().contains("<html");
+    if !has_link {
+        let footer = UnsubscribeFooter { link }.render()?;
+        match body.to_ascii_lowercase().rfind("</body>") {
+            Some(at) => body.insert_str(at, &footer),
+            None => {
+                body.push('\n');
+                body.push_str(&footer);
+            }
         }
-    };
-    if whole { body } else { format!("<!doctype html><html><body>{body}</body></html>") }
+    }
+    if whole { Ok(body) } else { WholeDocument { body: &body }.render() }
 }
-
-use crate::messaging::client_messages::escape;
 
 // ---------------------------------------------------------------------------------------
 // The unsubscribe link: `{workspace}.{client}.{mac}`, the MAC an HMAC-SHA256 of the two ids
@@ -823,8 +843,7 @@ pub async fn preview(ctx: Ctx, state: Data<AppState>, path: Path<i64>, Query(q):
             }
         }
     };
-    let who = if who.is_empty() { String::new() } else { format!("<span class=\"muted\">{}</span> ", escape(&who)) };
-    Ok(fragment(format!("<p class=\"message-preview\" id=\"batch-preview\" hx-disable>{who}{}</p>", escape(&text))))
+    Preview { id: "batch-preview", who: &who, text: &text }.respond()
 }
 
 #[derive(Deserialize)]
@@ -838,17 +857,7 @@ pub async fn sms_segments(ctx: Ctx, state: Data<AppState>, path: Path<i64>, Quer
     let scope = CampaignScope::of(&ctx)?;
     let id = path.into_inner();
     db::run(&state.pool, move |conn| scope.find(conn, id).map(|_| ())).await?;
-    let counted = segments::count(&q.body);
-    let text = if q.body.chars().count() > SMS_MAX_CHARS {
-        format!("{} · too long: at most {SMS_MAX_CHARS} characters", counted.describe())
-    } else {
-        counted.describe()
-    };
-    Ok(fragment(format!("<span class=\"muted segment-count\" id=\"sms-segments\" aria-live=\"polite\">{}</span>", escape(&text))))
-}
-
-fn fragment(body: String) -> HttpResponse {
-    HttpResponse::Ok().content_type("text/html; charset=utf-8").body(body)
+    SmsSegments::of(&q.body).respond()
 }
 
 #[cfg(test)]

@@ -377,7 +377,7 @@ fn ready_group(env: &JobEnv, tx: &mut PgConnection, batch: &Batch, zone: &str, s
             continue;
         }
         if batch.channel == BatchChannel::Email {
-            let email = batches::render_email(env, batch, client);
+            let email = batches::render_email(env, batch, client).map_err(|e| JobError::Permanent(format!("rendering the email: {e}")))?;
             crate::email::enqueue_for_campaign(tx, ws, &email, batch.id, client.id)?;
             set_recipient(tx, ws, batch.id, client.id, "sending", None)?;
             continue;

@@ -61,8 +61,9 @@ pub const OPT_OUT: &str = "opt_out";
 /// What the Reply filter offers: the answers and the opt-outs.
 pub const REPLY_FILTERS: [(&str, &str); 4] = [("yes", "Yes"), ("no", "No"), ("other", "Other"), (OPT_OUT, "Opted out")];
 
+/// A batch as its recipients page shows it (dispatch reads the whole row, `batches::Batch`).
 #[derive(Clone, Debug, QueryableByName)]
-pub struct Batch {
+pub struct BatchSummary {
     #[diesel(sql_type = BigInt)]
     pub id: i64,
     #[diesel(sql_type = BigInt)]
@@ -86,7 +87,7 @@ pub struct Batch {
     pub stall_note: Option<String>,
 }
 
-impl Batch {
+impl BatchSummary {
     /// Still moving: the page refreshes on the batch's live events (and a slow poll).
     pub fn live(&self) -> bool {
         matches!(BatchStatus::parse(&self.status), Some(BatchStatus::Scheduled | BatchStatus::Sending))
@@ -95,7 +96,7 @@ impl Batch {
 
 /// The campaign and its batch, if this user may see them and the segment is the batch's
 /// channel; 404 otherwise.
-pub fn find(conn: &mut PgConnection, scope: &CampaignScope, campaign_id: i64, segment: &str, batch_id: i64) -> Result<(Campaign, Batch, BatchChannel), AppError> {
+pub fn find(conn: &mut PgConnection, scope: &CampaignScope, campaign_id: i64, segment: &str, batch_id: i64) -> Result<(Campaign, BatchSummary, BatchChannel), AppError> {
     let channel = BatchChannel::from_segment(segment).ok_or(AppError::NotFound)?;
     let campaign = scope.find(conn, campaign_id)?;
     let batch = diesel::sql_query(
@@ -106,7 +107,7 @@ pub fn find(conn: &mut PgConnection, scope: &CampaignScope, campaign_id: i64, se
     .bind::<BigInt, _>(campaign.id)
     .bind::<BigInt, _>(batch_id)
     .bind::<Text, _>(channel.as_str())
-    .get_result::<Batch>(conn)
+    .get_result::<BatchSummary>(conn)
     .optional()?
     .ok_or(AppError::NotFound)?;
     Ok((campaign, batch, channel))
@@ -293,7 +294,7 @@ fn page_rows(conn: &mut PgConnection, workspace_id: i64, batch_id: i64, f: &Chec
 struct RecipientsPage {
     layout: Layout,
     campaign: Campaign,
-    batch: Batch,
+    batch: BatchSummary,
     channel: BatchChannel,
     counts: Counts,
     rows: Vec<Row>,

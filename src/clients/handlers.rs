@@ -754,6 +754,12 @@ pub async fn check_field(ctx: Ctx, state: Data<AppState>, Query(q): Query<CheckQ
         })
     })
     .await?;
-    let escaped = askama::filters::escape(&message, askama::filters::Html).map(|m| m.to_string()).unwrap_or_default();
-    Ok(HttpResponse::Ok().content_type("text/html; charset=utf-8").body(escaped))
+    html_status(StatusCode::OK, &CheckedField { message })
+}
+
+/// `clients/check_field.html`: the inline check's message, escaped.
+#[derive(Template)]
+#[template(path = "clients/check_field.html")]
+struct CheckedField {
+    message: String,
 }

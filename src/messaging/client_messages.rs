@@ -25,7 +25,8 @@ use crate::error::AppError;
 use crate::jobs::{self, Kind, NewJob};
 use crate::messaging::account::Account;
 use crate::messaging::store::{self, NewOutbound};
-use crate::messaging::{Channel, MessageStatus, segments, templates};
+use crate::messaging::fragments::{Preview, SmsSegments};
+use crate::messaging::{Channel, MessageStatus, templates};
 use crate::startup::AppState;
 use crate::web::ctx::Ctx;
 use crate::web::flash;
@@ -378,7 +379,7 @@ pub async fn preview(ctx: Ctx, state: Data<AppState>, path: Path<i64>, Query(q):
         }
         None => "Choose a template to see the message.".to_string(),
     };
-    Ok(fragment(format!("<p class=\"message-preview\" id=\"message-preview\" hx-disable>{}</p>", escape(&text))))
+    Preview { id: "message-preview", who: "", text: &text }.respond()
 }
 
 #[derive(Deserialize)]
@@ -391,32 +392,5 @@ pub struct SegmentsQuery {
 pub async fn segments(ctx: Ctx, state: Data<AppState>, path: Path<i64>, Query(q): Query<SegmentsQuery>) -> Result<HttpResponse, AppError> {
     let (scope, client_id) = (Scope::of(&ctx), path.into_inner());
     db::run(&state.pool, move |conn| scope.find(conn, client_id)?.ok_or(AppError::NotFound).map(|_| ())).await?;
-    let counted = segments::count(&q.body);
-    let length = q.body.chars().count();
-    let text = if length > SMS_MAX_CHARS {
-        format!("{} · too long: at most {SMS_MAX_CHARS} characters", counted.describe())
-    } else {
-        counted.describe()
-    };
-    Ok(fragment(format!("<span class=\"muted segment-count\" id=\"sms-segments\" aria-live=\"polite\">{}</span>", escape(&text))))
-}
-
-fn fragment(body: String) -> HttpResponse {
-    HttpResponse::Ok().content_type("text/html; charset=utf-8").body(body)
-}
-
-/// HTML-escapes text for the fragments written by hand here and in campaign batches.
-pub fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#x27;"),
-            c => out.push(c),
-        }
-    }
-    out
+    SmsSegments::of(&q.body).respond()
 }

@@ -12,6 +12,7 @@
 pub mod account;
 pub mod client_messages;
 pub mod errors;
+pub mod fragments;
 pub mod inbound;
 pub mod reconcile;
 pub mod segments;

@@ -3,6 +3,7 @@
 pub mod assets;
 pub mod client_ip;
 pub mod csrf;
+pub mod escape;
 pub mod ctx;
 pub mod flash;
 pub mod forms;
