@@ -86,7 +86,7 @@ pub struct Settings {
     /// them (SWITCHBOARD_JOB_RETENTION_DAYS, default 7).
     pub job_retention_days: i32,
     /// `SWITCHBOARD_TRUSTED_PROXIES`: CIDRs of the proxies whose `X-Forwarded-For` is
-    /// believed (see `web::client_ip`); default none.
+    /// believed (see `web::client_ip` and `parse_trusted`); default none.
     pub trusted_proxies: Vec<ipnet::IpNet>,
     /// Counts argon2 verifications; not an environment variable (tests check that every
     /// sign-in attempt costs exactly one).
@@ -171,7 +171,7 @@ impl Settings {
         let max_streams = ranged("SWITCHBOARD_MAX_STREAMS", "streams", 1..=1_000_000, 2000)? as usize;
         let sse_ping = std::time::Duration::from_secs(ranged("SWITCHBOARD_SSE_PING_SECS", "seconds", 1..=300, 15)? as u64);
         let trusted_proxies = match var("SWITCHBOARD_TRUSTED_PROXIES") {
-            Some(raw) => crate::web::client_ip::parse_trusted(&raw).map_err(|e| anyhow::anyhow!("SWITCHBOARD_TRUSTED_PROXIES: {e}"))?,
+            Some(raw) => parse_trusted(&raw).map_err(|e| anyhow::anyhow!("SWITCHBOARD_TRUSTED_PROXIES: {e}"))?,
             None => Vec::new(),
         };
         let smtp_allow_private = match var("SWITCHBOARD_SMTP_ALLOW_PRIVATE").as_deref().map(str::trim) {
@@ -224,6 +224,21 @@ impl Settings {
     pub fn secure_cookies(&self) -> bool {
         self.public_url.as_ref().is_some_and(|u| u.scheme() == "https")
     }
+}
+
+/// Parses `SWITCHBOARD_TRUSTED_PROXIES`: CIDRs (`10.0.0.0/8`) or single addresses
+/// (`192.0.2.7`), separated by commas or spaces. The error names the bad entry.
+pub fn parse_trusted(raw: &str) -> Result<Vec<ipnet::IpNet>, String> {
+    raw.split(|c: char| c == ',' || c.is_whitespace())
+        .filter(|s| !s.is_empty())
+        .map(|entry| {
+            entry
+                .parse::<ipnet::IpNet>()
+                .or_else(|_| entry.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                .map(|net| net.trunc())
+                .map_err(|_| format!("{entry:?} is not an IP address or CIDR range such as 10.0.0.0/8"))
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -306,5 +321,20 @@ mod tests {
     fn https_public_url_turns_on_secure_cookies() {
         let s = settings(&[("SWITCHBOARD_PUBLIC_URL", "https://crm.example.com")]).unwrap();
         assert!(s.secure_cookies());
+    }
+
+    #[test]
+    fn the_setting_accepts_cidrs_and_single_addresses_and_names_bad_entries() {
+        let nets = parse_trusted("10.0.0.0/8, 192.0.2.7 fd00::/8,127.0.0.1").unwrap();
+        assert_eq!(nets.len(), 4);
+        assert!(nets[1].contains(&"192.0.2.7".parse::<std::net::IpAddr>().unwrap()));
+        assert!(!nets[1].contains(&"192.0.2.8".parse::<std::net::IpAddr>().unwrap()));
+        // Host bits set: the range is what was meant.
+        assert!(parse_trusted("10.1.2.3/8").unwrap()[0].contains(&"10.200.0.1".parse::<std::net::IpAddr>().unwrap()));
+        assert!(parse_trusted("").unwrap().is_empty());
+        for bad in ["10.0.0.0/33", "example.com", "10.0.0/8", "*"] {
+            let err = parse_trusted(bad).unwrap_err();
+            assert!(err.contains(bad), "{bad}: {err}");
+        }
     }
 }

@@ -26,7 +26,7 @@ pub fn browser_via(app: &TestApp, xff: &str) -> Browser {
 }
 
 pub async fn behind_proxy() -> TestApp {
-    spawn_app_with(|s| s.trusted_proxies = switchboard::web::client_ip::parse_trusted("127.0.0.0/8").unwrap()).await
+    spawn_app_with(|s| s.trusted_proxies = switchboard::config::parse_trusted("127.0.0.0/8").unwrap()).await
 }
 
 fn login_ip(app: &TestApp, email: &str) -> String {
