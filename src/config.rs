@@ -90,7 +90,7 @@ pub struct Settings {
     pub trusted_proxies: Vec<ipnet::IpNet>,
     /// Counts argon2 verifications; not an environment variable (tests check that every
     /// sign-in attempt costs exactly one).
-    pub password_verifications: crate::auth::password::VerifyCounter,
+    pub password_verifications: VerifyCounter,
     /// `SWITCHBOARD_MAX_STREAMS`: live-event streams (`GET /events`) one instance holds open
     /// at most, default 2000; past it 503 with Retry-After.
     pub max_streams: usize,
@@ -223,6 +223,22 @@ impl Settings {
     /// Cookies get `Secure` and the `__Host-` prefix only behind https.
     pub fn secure_cookies(&self) -> bool {
         self.public_url.as_ref().is_some_and(|u| u.scheme() == "https")
+    }
+}
+
+/// How many argon2 verifications ran (a test hook carried by the settings: every sign-in
+/// attempt must cost exactly one, whether the account exists, has no password yet or shares
+/// its email with another; `auth::password::verify_one` counts).
+#[derive(Clone, Debug, Default)]
+pub struct VerifyCounter(std::sync::Arc<std::sync::atomic::AtomicU64>);
+
+impl VerifyCounter {
+    pub fn get(&self) -> u64 {
+        self.0.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    pub fn add_one(&self) {
+        self.0.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     }
 }
 

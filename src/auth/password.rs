@@ -12,8 +12,8 @@
 //! `benches/signin_memory.sh`: 43 MB after the same 100 sign-ins, peak 81 MB (the slots and
 //! trim alone: 120-158 MB kept). See README, Benchmark.
 
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::OnceLock;
 
 use actix_web::web;
 use anyhow::anyhow;
@@ -126,16 +126,7 @@ pub async fn hash_blocking(password: SecretString) -> Result<String, AppError> {
         .map_err(AppError::Unexpected)
 }
 
-/// How many argon2 verifications ran (a test hook: every sign-in attempt must cost exactly
-/// one, whether the account exists, has no password yet or shares its email with another).
-#[derive(Clone, Debug, Default)]
-pub struct VerifyCounter(Arc<AtomicU64>);
-
-impl VerifyCounter {
-    pub fn get(&self) -> u64 {
-        self.0.load(Ordering::Relaxed)
-    }
-}
+pub use crate::config::VerifyCounter;
 
 /// Runs argon2 against `hash`, or against the dummy hash when there is no usable one (no
 /// account, an invited user without a password, a hash that does not parse), so that every
@@ -150,7 +141,7 @@ pub fn verify_one(password: &str, hash: Option<&str>, counter: &VerifyCounter) -
             false
         }
     };
-    counter.0.fetch_add(1, Ordering::Relaxed);
+    counter.add_one();
     matched
 }
 
