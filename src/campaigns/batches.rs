@@ -57,7 +57,7 @@ use crate::web::flash;
 use crate::web::forms::{OnceForm, Query};
 use crate::web::once::{Claim, Once};
 use crate::web::htmx::Htmx;
-use crate::web::render::{respond, see_other};
+use crate::web::render::{html_status, respond, see_other};
 
 /// The client fields a message may use.
 pub const FIELDS: [&str; 4] = ["name", "company", "email", "phone"];
@@ -843,7 +843,7 @@ pub async fn preview(ctx: Ctx, state: Data<AppState>, path: Path<i64>, Query(q):
             }
         }
     };
-    Preview { id: "batch-preview", who: &who, text: &text }.respond()
+    html_status(StatusCode::OK, &Preview { id: "batch-preview", who: &who, text: &text })
 }
 
 #[derive(Deserialize)]
@@ -857,7 +857,7 @@ pub async fn sms_segments(ctx: Ctx, state: Data<AppState>, path: Path<i64>, Quer
     let scope = CampaignScope::of(&ctx)?;
     let id = path.into_inner();
     db::run(&state.pool, move |conn| scope.find(conn, id).map(|_| ())).await?;
-    SmsSegments::of(&q.body).respond()
+    html_status(StatusCode::OK, &SmsSegments::of(&q.body))
 }
 
 #[cfg(test)]

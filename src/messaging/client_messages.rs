@@ -32,7 +32,7 @@ use crate::web::ctx::Ctx;
 use crate::web::flash;
 use crate::web::forms::{OnceForm, Query};
 use crate::web::once::Claim;
-use crate::web::render::see_other;
+use crate::web::render::{html_status, see_other};
 
 /// The longest SMS body accepted (Twilio's limit).
 pub const SMS_MAX_CHARS: usize = 1_600;
@@ -379,7 +379,7 @@ pub async fn preview(ctx: Ctx, state: Data<AppState>, path: Path<i64>, Query(q):
         }
         None => "Choose a template to see the message.".to_string(),
     };
-    Preview { id: "message-preview", who: "", text: &text }.respond()
+    html_status(StatusCode::OK, &Preview { id: "message-preview", who: "", text: &text })
 }
 
 #[derive(Deserialize)]
@@ -392,5 +392,5 @@ pub struct SegmentsQuery {
 pub async fn segments(ctx: Ctx, state: Data<AppState>, path: Path<i64>, Query(q): Query<SegmentsQuery>) -> Result<HttpResponse, AppError> {
     let (scope, client_id) = (Scope::of(&ctx), path.into_inner());
     db::run(&state.pool, move |conn| scope.find(conn, client_id)?.ok_or(AppError::NotFound).map(|_| ())).await?;
-    SmsSegments::of(&q.body).respond()
+    html_status(StatusCode::OK, &SmsSegments::of(&q.body))
 }

@@ -2,14 +2,10 @@
 //! part 3): the SMS segment counter, one for every SMS box (the client page, the chat, a
 //! campaign's SMS batch), and a WhatsApp template's live preview.
 
-use actix_web::HttpResponse;
-use actix_web::http::StatusCode;
 use askama::Template;
 
-use crate::error::AppError;
 use crate::messaging::client_messages::SMS_MAX_CHARS;
 use crate::messaging::segments;
-use crate::web::render::html_status;
 
 /// `messaging/sms_segments.html`: "2 segments · GSM-7, 153 characters each".
 #[derive(Template)]
@@ -25,10 +21,6 @@ impl SmsSegments {
         let counted = if body.chars().count() > SMS_MAX_CHARS { format!("{counted} · too long: at most {SMS_MAX_CHARS} characters") } else { counted };
         SmsSegments { counted }
     }
-
-    pub fn respond(&self) -> Result<HttpResponse, AppError> {
-        html_status(StatusCode::OK, self)
-    }
 }
 
 /// `messaging/preview.html`: the filled-in template in the paragraph `id`, after `who` (whom
@@ -39,12 +31,6 @@ pub struct Preview<'a> {
     pub id: &'a str,
     pub who: &'a str,
     pub text: &'a str,
-}
-
-impl Preview<'_> {
-    pub fn respond(&self) -> Result<HttpResponse, AppError> {
-        html_status(StatusCode::OK, self)
-    }
 }
 
 #[cfg(test)]

@@ -1,10 +1,9 @@
 //! The client's IP address, for audit rows, throttling and the session list.
 //!
 //! The socket peer is the client unless it is one of `SWITCHBOARD_TRUSTED_PROXIES` (read by
-//! `config::parse_trusted`). Only
-//! then is `X-Forwarded-For` read, from the right: each trusted proxy appends the address it
-//! received the request from, so the right-most address that is not a trusted proxy is the
-//! client. Everything left of it was written by the client and is never believed.
+//! `config::parse_trusted`). Only then is `X-Forwarded-For` read, from the right: each
+//! trusted proxy appends the address it received the request from, so the right-most
+//! address that is not a trusted proxy is the client. Everything left of it was written by the client and is never believed.
 
 use std::net::{IpAddr, SocketAddr};
 

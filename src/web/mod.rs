@@ -3,8 +3,8 @@
 pub mod assets;
 pub mod client_ip;
 pub mod csrf;
-pub mod escape;
 pub mod ctx;
+pub mod escape;
 pub mod flash;
 pub mod forms;
 pub mod headers;
