@@ -7,6 +7,15 @@ use actix_web::web::{self, ServiceConfig, get, post};
 
 use crate::{audit, auth, campaigns, chat, clients, dashboard, departments, email, events, imports, jobs, messaging, notifications, ops, settings, users, web as sbweb};
 
+/// A campaign email's form (plain and HTML bodies of up to 100,000 and 200,000 characters)
+/// may be larger than the app's `MAX_FORM_BYTES`: up to 1 MiB, on that route only.
+pub const MAX_EMAIL_FORM_BYTES: usize = 1024 * 1024;
+
+/// The resources that accept larger forms than the app's default.
+pub fn form_limits() -> sbweb::state::FormLimits {
+    sbweb::state::FormLimits::default().with(r"/campaigns/{id:\d+}/emails", MAX_EMAIL_FORM_BYTES)
+}
+
 /// One path of the route table and the methods it accepts.
 #[derive(Clone, Copy, Debug)]
 pub struct RouteInfo {
@@ -219,4 +228,18 @@ route_table! {
         .service(web::resource("/audit-logs").route(get().to(audit::handlers::list_audit_logs)))
         .service(web::resource("/audit-logs/export.csv").route(get().to(audit::handlers::export_audit_logs)))
         .service(web::resource("/audit-logs/{id}").route(get().to(audit::handlers::show_audit_log)))
+}
+
+#[cfg(test)]
+mod form_limit_tests {
+    use super::*;
+
+    #[test]
+    fn only_a_campaigns_email_form_may_be_larger() {
+        let limits = form_limits();
+        assert_eq!(limits.of("/campaigns/12/emails"), MAX_EMAIL_FORM_BYTES);
+        for other in ["/campaigns/12/sms-messages", "/campaigns//emails", "/campaigns/x/emails", "/campaigns/12/emails/3", "/clients", "/campaigns/1/2/emails"] {
+            assert_eq!(limits.of(other), sbweb::state::MAX_FORM_BYTES, "{other}");
+        }
+    }
 }

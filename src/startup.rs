@@ -27,29 +27,7 @@ use crate::jobs::worker::{Options, Workers};
 use crate::{crypto, routes, web as sbweb};
 use std::sync::Arc;
 
-/// Largest urlencoded form or JSON body accepted (413 past it).
-pub const MAX_FORM_BYTES: usize = 64 * 1024;
-
-/// A campaign email's form (plain and HTML bodies of up to 100,000 and 200,000 characters)
-/// may be larger: up to 1 MiB, on that route only.
-pub const MAX_EMAIL_FORM_BYTES: usize = 1024 * 1024;
-
-/// The body limit of a form posted to `path`.
-pub fn form_limit(path: &str) -> usize {
-    let email_form = path
-        .strip_prefix("/campaigns/")
-        .and_then(|rest| rest.strip_suffix("/emails"))
-        .is_some_and(|id| !id.is_empty() && id.bytes().all(|b| b.is_ascii_digit()));
-    if email_form { MAX_EMAIL_FORM_BYTES } else { MAX_FORM_BYTES }
-}
-
-pub struct AppState {
-    pub pool: Pool,
-    pub clock: Clock,
-    pub settings: Settings,
-    /// Seals secrets stored in the database (see `crypto`).
-    pub at_rest_key: [u8; 32],
-}
+use crate::web::state::AppState;
 
 /// The database the app talks to, and the private cluster behind it when there is one.
 pub struct Database {
@@ -211,7 +189,7 @@ fn run(
     let hub = web::Data::new(hub);
     let secure = settings.secure_cookies();
     let http_workers = settings.http_workers;
-    let state = web::Data::new(AppState { pool: pool.clone(), clock: clock.clone(), settings, at_rest_key });
+    let state = web::Data::new(AppState { pool: pool.clone(), clock: clock.clone(), settings, at_rest_key, form_limits: routes::form_limits() });
     let store = PgSessionStore::new(pool, clock);
     let mut server = HttpServer::new(move || {
         let session = SessionMiddleware::builder(store.clone(), key.clone())
@@ -226,11 +204,11 @@ fn run(
         App::new()
             .app_data(state.clone())
             .app_data(hub.clone())
-            .app_data(web::PayloadConfig::new(MAX_FORM_BYTES))
+            .app_data(web::PayloadConfig::new(sbweb::state::MAX_FORM_BYTES))
             // Handlers read forms and queries through web::forms (control characters refused
             // there); should actix's own extractors run, their errors still get the plain page.
-            .app_data(web::FormConfig::default().limit(MAX_FORM_BYTES).error_handler(|_, _| crate::error::AppError::BadRequest(sbweb::forms::UNREADABLE_FORM.into()).into()))
-            .app_data(web::JsonConfig::default().limit(MAX_FORM_BYTES))
+            .app_data(web::FormConfig::default().limit(sbweb::state::MAX_FORM_BYTES).error_handler(|_, _| crate::error::AppError::BadRequest(sbweb::forms::UNREADABLE_FORM.into()).into()))
+            .app_data(web::JsonConfig::default().limit(sbweb::state::MAX_FORM_BYTES))
             .app_data(web::PathConfig::default().error_handler(|_, _| crate::error::AppError::NotFound.into()))
             .app_data(web::QueryConfig::default().error_handler(|_, _| crate::error::AppError::BadRequest(sbweb::forms::UNREADABLE_QUERY.into()).into()))
             .configure(routes::configure)
@@ -250,17 +228,4 @@ fn run(
         server = server.workers(n);
     }
     Ok(server.run())
-}
-
-#[cfg(test)]
-mod form_limit_tests {
-    use super::*;
-
-    #[test]
-    fn only_a_campaigns_email_form_may_be_larger() {
-        assert_eq!(form_limit("/campaigns/12/emails"), MAX_EMAIL_FORM_BYTES);
-        for other in ["/campaigns/12/sms-messages", "/campaigns//emails", "/campaigns/x/emails", "/campaigns/12/emails/3", "/clients", "/campaigns/1/2/emails"] {
-            assert_eq!(form_limit(other), MAX_FORM_BYTES, "{other}");
-        }
-    }
 }

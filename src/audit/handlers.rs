@@ -12,7 +12,7 @@ use crate::clients::query::Scope;
 use crate::csv_safe;
 use crate::db;
 use crate::error::AppError;
-use crate::startup::AppState;
+use crate::web::state::AppState;
 use crate::users::model::{self as users, User};
 use crate::users::role::Role;
 use crate::web::ctx::{Ctx, Layout};

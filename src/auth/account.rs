@@ -17,7 +17,7 @@ use crate::auth::tokens;
 use crate::db;
 use crate::email::{self, messages};
 use crate::error::AppError;
-use crate::startup::AppState;
+use crate::web::state::AppState;
 use crate::users::model as users;
 use crate::web::ctx::{Ctx, Layout};
 use crate::web::flash;

@@ -17,7 +17,7 @@ use crate::auth::user_agent;
 use crate::auth::{password, throttle};
 use crate::db;
 use crate::error::AppError;
-use crate::startup::AppState;
+use crate::web::state::AppState;
 use crate::users::model::{self as users, User};
 use crate::web::ctx::{Ctx, Layout, RequestMeta};
 use crate::web::flash;

@@ -22,7 +22,7 @@ use crate::auth::{password, throttle};
 use crate::db;
 use crate::email::{self, messages};
 use crate::error::AppError;
-use crate::startup::AppState;
+use crate::web::state::AppState;
 use crate::users::model as user_model;
 use crate::web::ctx::{Layout, RequestMeta};
 use crate::web::flash;

@@ -31,7 +31,7 @@ use crate::clients::query::{ClientFilter, ClientQuery};
 use crate::db;
 use crate::db::schema::{campaign_clients, clients};
 use crate::error::AppError;
-use crate::startup::AppState;
+use crate::web::state::AppState;
 use crate::web::ctx::{Ctx, Layout};
 use crate::web::flash;
 use crate::web::forms::{HtmlForm, Query};

@@ -50,7 +50,7 @@ use crate::messaging::account::Account;
 use crate::messaging::client_messages::{SMS_MAX_CHARS, TemplateChoice, approved_templates};
 use crate::messaging::fragments::{Preview, SmsSegments};
 use crate::messaging::{Channel, segments, templates};
-use crate::startup::AppState;
+use crate::web::state::AppState;
 use crate::web::ctx::{Ctx, Layout, RequestMeta};
 use crate::web::escape::named_entities;
 use crate::web::flash;

@@ -18,7 +18,7 @@ use crate::campaigns::flows::{self, Flow, Step, TemplateInfo};
 use crate::db;
 use crate::db::schema::{whatsapp_flows, whatsapp_templates};
 use crate::error::AppError;
-use crate::startup::AppState;
+use crate::web::state::AppState;
 use crate::users::role::Role;
 use crate::web::ctx::{Ctx, Layout};
 use crate::web::flash;

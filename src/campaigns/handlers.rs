@@ -24,7 +24,7 @@ use crate::campaigns::{BatchChannel, Campaign, CampaignScope, CampaignStatus, Tr
 use crate::db;
 use crate::db::schema::{campaign_batches, campaign_clients, campaign_departments, campaigns, departments};
 use crate::error::AppError;
-use crate::startup::AppState;
+use crate::web::state::AppState;
 use crate::users::role::Role;
 use crate::web::ctx::{Ctx, Layout};
 use crate::web::flash;

@@ -38,7 +38,7 @@ use crate::messaging::Channel;
 use crate::messaging::account::Account;
 use crate::messaging::client_messages;
 use crate::messaging::store::NewOutbound;
-use crate::startup::AppState;
+use crate::web::state::AppState;
 use crate::users::role::Role;
 use crate::web::ctx::Ctx;
 use crate::web::flash;

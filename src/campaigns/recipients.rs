@@ -34,7 +34,7 @@ use crate::db;
 use crate::error::AppError;
 use crate::messaging::InboundMessage;
 use crate::messaging::inbound::{Keyword, keyword, normalise};
-use crate::startup::AppState;
+use crate::web::state::AppState;
 use crate::web::ctx::{Ctx, Layout};
 use crate::web::forms::{self, Query};
 use crate::web::render::{respond, see_other};

@@ -22,7 +22,7 @@ use crate::campaigns::{CampaignScope, CampaignStatus};
 use crate::db;
 use crate::db::schema::campaigns;
 use crate::error::AppError;
-use crate::startup::AppState;
+use crate::web::state::AppState;
 use crate::web::ctx::Ctx;
 use crate::users::role::Role;
 use crate::web::time::Zone;

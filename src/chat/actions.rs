@@ -38,7 +38,7 @@ use crate::db::schema::{chats, clients, users};
 use crate::error::AppError;
 use crate::messaging::Channel;
 use crate::notifications::NewNotification;
-use crate::startup::AppState;
+use crate::web::state::AppState;
 use crate::users::role::Role;
 use crate::web::ctx::{Ctx, Layout};
 use crate::web::flash::{self, Flash};

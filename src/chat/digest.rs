@@ -24,7 +24,7 @@ use crate::error::AppError;
 use crate::jobs::queue::Job;
 use crate::jobs::run::{self, JobEnv, JobError};
 use crate::jobs::{self, Kind, NewJob};
-use crate::startup::AppState;
+use crate::web::state::AppState;
 use crate::web::ctx::Ctx;
 use crate::web::flash;
 use crate::web::forms::HtmlForm;

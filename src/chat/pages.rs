@@ -24,7 +24,7 @@ use crate::error::AppError;
 use crate::messaging::client_messages::{MessageForm, SMS_MAX_CHARS, TemplateChoice, approved_templates};
 use crate::messaging::store::Message;
 use crate::messaging::{Channel, Direction};
-use crate::startup::AppState;
+use crate::web::state::AppState;
 use crate::web::ctx::{Ctx, Layout};
 use crate::web::flash;
 use crate::web::forms::{HtmlForm, OnceForm, Query};

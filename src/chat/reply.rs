@@ -12,7 +12,7 @@ use crate::clients::query::Scope;
 use crate::error::AppError;
 use crate::messaging::Channel;
 use crate::messaging::client_messages::{self, MessageForm, WhatsAppText};
-use crate::startup::AppState;
+use crate::web::state::AppState;
 use crate::users::role::Role;
 use crate::web::once::{Claim, Once};
 use crate::web::time::Zone;

@@ -18,7 +18,7 @@ use crate::clients::handlers::{Activity, show_client_page, timeline_in_place};
 use crate::clients::query::Scope;
 use crate::db;
 use crate::error::AppError;
-use crate::startup::AppState;
+use crate::web::state::AppState;
 use crate::web::ctx::{Ctx, Layout};
 use crate::web::flash;
 use crate::web::forms::{self, HtmlForm, OnceForm, Query};

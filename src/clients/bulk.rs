@@ -13,7 +13,7 @@ use crate::clients::{model, tags};
 use crate::clients::query::{ClientQuery, Scope};
 use crate::db;
 use crate::error::AppError;
-use crate::startup::AppState;
+use crate::web::state::AppState;
 use crate::users::role::Role;
 use crate::web::ctx::Ctx;
 use crate::web::flash;

@@ -20,7 +20,7 @@ use crate::csv_safe;
 use crate::db;
 use crate::db::schema::{client_departments, client_tags, clients, departments, tags, users};
 use crate::error::AppError;
-use crate::startup::AppState;
+use crate::web::state::AppState;
 use crate::web::ctx::Ctx;
 use crate::web::forms::Query;
 use crate::web::time::Zone;

@@ -19,7 +19,7 @@ use crate::clients::timeline::{self, TimelineItem};
 use crate::db;
 use crate::departments::{self, Department};
 use crate::error::AppError;
-use crate::startup::AppState;
+use crate::web::state::AppState;
 use crate::users::model::{self as users, User};
 use crate::users::role::Role;
 use crate::web::ctx::{Ctx, Layout};

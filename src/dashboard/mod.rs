@@ -12,7 +12,7 @@ use askama::Template;
 use crate::audit::{self, sentence::Described};
 use crate::db;
 use crate::error::AppError;
-use crate::startup::AppState;
+use crate::web::state::AppState;
 use crate::users::role::Role;
 use crate::web::ctx::{Ctx, Layout};
 use crate::web::render::respond;

@@ -12,7 +12,7 @@ use crate::clients::query::Scope;
 use crate::dashboard::query::{self, Bar, FollowUpCounts, MyFollowUp, StatusCounts};
 use crate::db;
 use crate::error::AppError;
-use crate::startup::AppState;
+use crate::web::state::AppState;
 use crate::web::ctx::Ctx;
 use crate::web::ctx::Layout;
 use crate::web::render::page;

@@ -12,7 +12,7 @@ use crate::audit;
 use crate::db;
 use crate::departments::{self, Department};
 use crate::error::AppError;
-use crate::startup::AppState;
+use crate::web::state::AppState;
 use crate::users::role::Role;
 use crate::web::ctx::{Ctx, Layout};
 use crate::web::flash;

@@ -20,7 +20,7 @@ use crate::email::smtp::{self, TlsMode};
 use crate::email::smtp_target;
 use crate::error::AppError;
 use crate::jobs::{self, Kind};
-use crate::startup::AppState;
+use crate::web::state::AppState;
 use crate::users::role::Role;
 use crate::web::ctx::{Ctx, Layout};
 use crate::web::flash;

@@ -25,7 +25,7 @@ use crate::db;
 use crate::error::AppError;
 use crate::events::Event;
 use crate::events::hub::{self, Frame, Hub, Refusal};
-use crate::startup::AppState;
+use crate::web::state::AppState;
 use crate::users::role::Role;
 use crate::web::ctx::Ctx;
 use crate::web::forms::Query;

@@ -24,7 +24,7 @@ use crate::imports::mapping::{ImportSettings, Key, Mode, OnExisting, Target};
 use crate::imports::model::{Import, ImportPhase, ImportStatus, Rejected};
 use crate::imports::{query, run};
 use crate::imports::upload::Head;
-use crate::startup::AppState;
+use crate::web::state::AppState;
 use crate::users::model::{self as users, User};
 use crate::users::role::Role;
 use crate::web::ctx::{Ctx, Layout};

@@ -20,7 +20,7 @@ use crate::error::AppError;
 use crate::imports::file::{self, CHUNK_BYTES, Format};
 use crate::imports::model::{Import, NewImport};
 use crate::imports::query;
-use crate::startup::AppState;
+use crate::web::state::AppState;
 use crate::web::ctx::{Ctx, Layout};
 use crate::web::render::{respond, see_other};
 

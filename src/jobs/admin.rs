@@ -14,7 +14,7 @@ use crate::db;
 use crate::error::AppError;
 use crate::jobs::queue::Job;
 use crate::jobs::{JobStatus, Kind, query};
-use crate::startup::AppState;
+use crate::web::state::AppState;
 use crate::users::role::Role;
 use crate::web::ctx::{Ctx, Layout};
 use crate::web::flash;

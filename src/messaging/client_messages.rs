@@ -27,7 +27,7 @@ use crate::messaging::account::Account;
 use crate::messaging::store::{self, NewOutbound};
 use crate::messaging::fragments::{Preview, SmsSegments};
 use crate::messaging::{Channel, MessageStatus, templates};
-use crate::startup::AppState;
+use crate::web::state::AppState;
 use crate::web::ctx::Ctx;
 use crate::web::flash;
 use crate::web::forms::{OnceForm, Query};

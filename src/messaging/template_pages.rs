@@ -18,7 +18,7 @@ use crate::db;
 use crate::db::schema::{clients, twilio_settings};
 use crate::error::AppError;
 use crate::messaging::templates::{self, Template as WaTemplate};
-use crate::startup::AppState;
+use crate::web::state::AppState;
 use crate::users::role::Role;
 use crate::web::ctx::{Ctx, Layout};
 use crate::web::flash;

@@ -1,6 +1,6 @@
 //! Twilio's webhooks (issue 11 parts 5 and 6): `POST /webhooks/twilio/{workspace_key}/status`
 //! and `/inbound`. Public routes: no session is read or created, the CSRF check skips them
-//! (`web::csrf::exempt`), and the body is at most `startup::MAX_FORM_BYTES` (413 past it).
+//! (`web::csrf::exempt`), and the body is at most `web::state::MAX_FORM_BYTES` (413 past it).
 //!
 //! Every request is first proven Twilio's: the key names a workspace with Twilio settings,
 //! and `X-Twilio-Signature` is the HMAC of the URL Twilio called (`SWITCHBOARD_PUBLIC_URL`,
@@ -27,7 +27,7 @@ use crate::messaging::account;
 use crate::messaging::inbound::{self, Recorded, UnknownNumbers};
 use crate::messaging::store::{self, Applied};
 use crate::messaging::twilio::{signature, webhook};
-use crate::startup::AppState;
+use crate::web::state::AppState;
 
 pub const SIGNATURE_HEADER: &str = "X-Twilio-Signature";
 

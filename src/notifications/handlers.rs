@@ -13,7 +13,7 @@ use crate::audit::Action;
 use crate::db;
 use crate::error::AppError;
 use crate::notifications::{self, Notification};
-use crate::startup::AppState;
+use crate::web::state::AppState;
 use crate::web::ctx::{Ctx, Layout};
 use crate::web::flash;
 use crate::web::forms::{HtmlForm, Query};

@@ -4,7 +4,7 @@ use actix_web::web::Data;
 use actix_web::HttpResponse;
 
 use crate::db;
-use crate::startup::AppState;
+use crate::web::state::AppState;
 
 pub async fn healthz() -> HttpResponse {
     HttpResponse::Ok().content_type("text/plain; charset=utf-8").body("ok")

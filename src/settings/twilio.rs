@@ -20,7 +20,7 @@ use crate::db::schema::twilio_settings;
 use crate::error::AppError;
 use crate::messaging::Provider;
 use crate::messaging::account::{self, Account, StoredTwilio};
-use crate::startup::AppState;
+use crate::web::state::AppState;
 use crate::users::role::Role;
 use crate::web::ctx::{Ctx, Layout};
 use crate::web::flash;

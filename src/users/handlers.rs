@@ -23,7 +23,7 @@ pub const INVITED: &str = "!invited";
 use crate::db;
 use crate::departments::{self, Department};
 use crate::error::AppError;
-use crate::startup::AppState;
+use crate::web::state::AppState;
 use crate::users::model::{self as users, NewUser, User};
 use crate::users::role::Role;
 use crate::web::ctx::{Ctx, Layout};

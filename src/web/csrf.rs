@@ -20,7 +20,7 @@ use futures_util::{StreamExt, TryStreamExt};
 use subtle::ConstantTimeEq;
 
 use crate::error::ErrorPage;
-use crate::startup::AppState;
+use crate::web::state::AppState;
 use crate::web::session::CSRF;
 
 pub const FORM_FIELD: &str = "csrf_token";
@@ -77,7 +77,7 @@ pub async fn protect<B: MessageBody>(
         if content_type.starts_with("application/x-www-form-urlencoded") {
             // Read within this route's form limit (the resource's own payload limit is not
             // known yet: this runs before routing).
-            let limit = crate::startup::form_limit(req.path());
+            let limit = crate::web::state::form_limit(req.app_data(), req.path());
             let body = match crate::web::forms::read_limited(req.take_payload(), crate::web::forms::declared_length(req.headers()), limit).await {
                 Ok(body) => body,
                 Err(e) => {

@@ -11,7 +11,7 @@ use tracing_actix_web::RequestId;
 
 use crate::audit::{Actor, Entry};
 use crate::error::AppError;
-use crate::startup::AppState;
+use crate::web::state::AppState;
 use crate::users::model::CurrentUser;
 use crate::users::role::Role;
 use crate::web::assets::Assets;

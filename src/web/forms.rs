@@ -156,13 +156,13 @@ impl<T: serde::de::DeserializeOwned + 'static> actix_web::FromRequest for OnceFo
     }
 }
 
-/// The body, read here within this route's limit (`startup::form_limit`), not through the
+/// The body, read here within this route's limit (`web::state::FormLimits`), not through the
 /// app-wide payload config.
 fn read_form(
     req: &actix_web::HttpRequest,
     payload: &mut actix_web::dev::Payload,
 ) -> impl std::future::Future<Output = Result<actix_web::web::Bytes, crate::error::AppError>> + 'static {
-    let limit = crate::startup::form_limit(req.path());
+    let limit = crate::web::state::form_limit(req.app_data(), req.path());
     let body = read_limited(payload.take(), declared_length(req.headers()), limit);
     async move {
         use crate::error::AppError;

@@ -13,4 +13,5 @@ pub mod htmx;
 pub mod once;
 pub mod render;
 pub mod session;
+pub mod state;
 pub mod time;
