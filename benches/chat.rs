@@ -31,7 +31,7 @@ fn main() -> anyhow::Result<()> {
             workspace: "Bench".into(),
             email: "agent@bench.example".into(),
             name: "Agent".into(),
-            role: switchboard::users::role::Role::Agent,
+            role: switchboard::authz::Role::Agent,
             password_hash: switchboard::auth::password::hash("bench password 1")?,
         },
         None,

@@ -63,7 +63,7 @@ fn main() -> anyhow::Result<()> {
                 workspace: "Bench".into(),
                 email: email.clone(),
                 name: format!("Admin {i}"),
-                role: switchboard::users::role::Role::Admin,
+                role: switchboard::authz::Role::Admin,
                 password_hash: hash.clone(),
             };
             switchboard::users::service::create_in_workspace(&mut conn, &account, None, None)?;

@@ -6,11 +6,11 @@ use anyhow::{Context, bail};
 use clap::{Args, Parser, Subcommand};
 
 use crate::auth::password;
+use crate::authz::Role;
 use crate::clock::Clock;
 use crate::config::Settings;
 use crate::startup::{Application, Database};
 use crate::users::model as users;
-use crate::users::role::Role;
 use crate::users::service::{self, NewAccount};
 
 #[derive(Parser, Debug)]

@@ -1,5 +1,6 @@
 pub mod audit;
 pub mod auth;
+pub mod authz;
 pub mod campaigns;
 pub mod chat;
 pub mod cli;

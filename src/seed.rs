@@ -10,8 +10,8 @@ use diesel::sql_types::{BigInt, Text};
 
 use crate::audit::Action;
 use crate::audit::{self, Actor, Entry};
+use crate::authz::Role;
 use crate::users::model::NewUser;
-use crate::users::role::Role;
 use crate::workspaces;
 
 const BATCH: i64 = 100_000;

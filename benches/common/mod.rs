@@ -132,7 +132,7 @@ pub fn admin(conn: &mut PgConnection) -> anyhow::Result<switchboard::users::mode
         workspace: "Bench".into(),
         email: "admin@bench.example".into(),
         name: "Admin".into(),
-        role: switchboard::users::role::Role::Admin,
+        role: switchboard::authz::Role::Admin,
         password_hash: switchboard::auth::password::hash("bench password 1")?,
     };
     Ok(switchboard::users::service::create_in_workspace(conn, &account, None, None)?.0)

@@ -8,16 +8,15 @@ use askama::Template;
 
 use crate::audit::query::{self, AuditFilter, AuditLog, AuditQuery, DiffLine};
 use crate::audit::sentence::{self, Described, Piece};
-use crate::clients::query::Scope;
+use crate::authz::Role;
 use crate::csv_safe;
 use crate::db;
 use crate::error::AppError;
-use crate::web::state::AppState;
 use crate::users::model::{self as users, User};
-use crate::users::role::Role;
 use crate::web::ctx::{Ctx, Layout};
 use crate::web::forms::Query;
 use crate::web::render::{html_status, respond};
+use crate::web::state::AppState;
 
 #[derive(Template)]
 #[template(path = "audit/index.html", blocks = ["content", "results"])]
@@ -57,7 +56,7 @@ fn encode(q: &AuditQuery) -> String {
 
 pub async fn list_audit_logs(ctx: Ctx, state: Data<AppState>, Query(q): Query<AuditQuery>) -> Result<HttpResponse, AppError> {
     ctx.require(Role::Manager)?;
-    let (workspace_id, scope) = (ctx.workspace_id(), Scope::of(&ctx));
+    let (workspace_id, scope) = (ctx.workspace_id(), ctx.scope());
     let zone = ctx.zone();
     let parsed = q.parse().map(|f| AuditFilter { zone, ..f });
     let filter = parsed.clone().unwrap_or_default();
@@ -104,7 +103,7 @@ struct AuditShowPage {
 
 pub async fn show_audit_log(ctx: Ctx, state: Data<AppState>, path: Path<i64>) -> Result<HttpResponse, AppError> {
     ctx.require(Role::Manager)?;
-    let (scope, id) = (Scope::of(&ctx), path.into_inner());
+    let (scope, id) = (ctx.scope(), path.into_inner());
     // An entry outside the reader's scope is as absent as one that does not exist.
     let described = db::run(&state.pool, move |conn| {
         let Some(entry) = query::find(conn, &scope, id)? else { return Ok(None) };
@@ -144,7 +143,7 @@ fn export_row(row: &AuditLog) -> Vec<u8> {
 pub async fn export_audit_logs(ctx: Ctx, state: Data<AppState>, Query(q): Query<AuditQuery>) -> Result<HttpResponse, AppError> {
     ctx.require(Role::Manager)?;
     let filter = AuditFilter { zone: ctx.zone(), ..q.parse().map_err(AppError::Validation)? };
-    let scope = Scope::of(&ctx);
+    let scope = ctx.scope();
     let entry = ctx.audit(crate::audit::Action::AuditExported, "audit", "export").after(serde_json::json!({ "filter": encode(&q) }));
     db::run(&state.pool, move |conn| Ok(crate::audit::record(conn, &entry)?)).await?;
     let filename = format!("audit-log-{}.csv", chrono::Utc::now().format("%Y-%m-%d"));

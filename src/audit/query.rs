@@ -2,7 +2,7 @@
 //! before/after diff.
 //!
 //! Admins read the whole workspace's trail. Anyone else reads the entries about clients in
-//! their client scope (`clients::query::Scope`: a manager's departments), about themselves
+//! their client scope (`authz::Scope`: a manager's departments), about themselves
 //! and the users who share a department with them, and their own actions. Each part is
 //! read by index walks in id order (see the scope_audit_logs migration) that stop at the
 //! page, and a page is the newest ids of their union.
@@ -12,9 +12,8 @@ use diesel::prelude::*;
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::clients::query::Scope;
+use crate::authz::{Role, Scope};
 use crate::db::schema::{audit_logs, client_departments, clients, user_departments};
-use crate::users::role::Role;
 use crate::web::time::Zone;
 
 pub const PER_PAGE: i64 = 50;
@@ -164,7 +163,7 @@ impl Reach {
             return Ok(true);
         }
         match entry.client_id {
-            Some(client) => Ok(scope.find(conn, client)?.is_some()),
+            Some(client) => Ok(!scope.visible_ids(conn, &[client])?.is_empty()),
             None => Ok(false),
         }
     }

@@ -14,9 +14,8 @@ use diesel::prelude::*;
 use serde_json::Value;
 
 use crate::audit::query::AuditLog;
-use crate::clients::query::Scope;
+use crate::authz::{Role, Scope};
 use crate::db::schema::{clients, users};
-use crate::users::role::Role;
 
 /// A run of the sentence: plain text, a name (shown in bold), or a link to a record.
 #[derive(Clone, Debug, PartialEq)]

@@ -11,19 +11,19 @@ use serde::Deserialize;
 
 use crate::auth::handlers::start_session;
 use crate::auth::password;
+use crate::authz::Role;
 use crate::clients::countries;
 use crate::clients::zones::{self, ZoneChoice};
 use crate::db;
 use crate::error::AppError;
-use crate::web::state::AppState;
 use crate::users::model::{self as users};
-use crate::users::role::Role;
 use crate::users::service::{self, NewAccount};
 use crate::web::ctx::{Layout, RequestMeta};
 use crate::web::flash;
 use crate::web::forms::{self, FormErrors, HtmlForm};
 use crate::web::htmx::Htmx;
 use crate::web::render::{respond, see_other};
+use crate::web::state::AppState;
 
 #[derive(Template)]
 #[template(path = "auth/setup.html", blocks = ["content"])]

@@ -1,7 +1,7 @@
 //! A campaign's audience (issue 12 part 2): `GET/POST /campaigns/{id}/attach-clients` with
 //! `mode` = all | filter | selected, and the client list's bulk bar "Add to campaign".
 //!
-//! - `all`: every client in the user's client scope (`clients::query::Scope`).
+//! - `all`: every client in the user's client scope (`authz::Scope`).
 //! - `filter`: the client list's own filters (`q`, `status`, `department`, `tag`, `assignee`),
 //!   parsed and queried by `clients::query` itself. GET shows the filter back in words with a
 //!   Confirm button; POST attaches.
@@ -24,19 +24,19 @@ use diesel::sql_types::BigInt;
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::audit::Action;
 use crate::audit;
+use crate::audit::Action;
 use crate::campaigns::{Campaign, CampaignScope, CampaignStatus};
 use crate::clients::query::{ClientFilter, ClientQuery};
 use crate::db;
 use crate::db::schema::{campaign_clients, clients};
 use crate::error::AppError;
-use crate::web::state::AppState;
 use crate::web::ctx::{Ctx, Layout};
 use crate::web::flash;
 use crate::web::forms::{HtmlForm, Query};
 use crate::web::numbers::thousands;
 use crate::web::render::{respond, see_other};
+use crate::web::state::AppState;
 
 /// How many clients (of a set) opted out of each channel.
 #[derive(Clone, Copy, Debug, Default)]

@@ -12,19 +12,19 @@ use askama::Template;
 use diesel::prelude::*;
 use serde::Deserialize;
 
-use crate::audit::Action;
 use crate::audit;
+use crate::audit::Action;
+use crate::authz::Role;
 use crate::campaigns::flows::{self, Flow, Step, TemplateInfo};
 use crate::db;
 use crate::db::schema::{whatsapp_flows, whatsapp_templates};
 use crate::error::AppError;
-use crate::web::state::AppState;
-use crate::users::role::Role;
 use crate::web::ctx::{Ctx, Layout};
 use crate::web::flash;
 use crate::web::forms::{self, FormErrors, HtmlForm, OnceForm};
 use crate::web::once::Claim;
 use crate::web::render::{respond, see_other};
+use crate::web::state::AppState;
 
 /// Every template of the workspace as validation and the editor need it.
 pub(crate) fn template_infos(conn: &mut PgConnection, workspace_id: i64) -> QueryResult<Vec<(i64, TemplateInfo)>> {

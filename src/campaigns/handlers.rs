@@ -17,21 +17,21 @@ use diesel::sql_types::BigInt;
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::audit::Action;
 use crate::audit;
+use crate::audit::Action;
+use crate::authz::Role;
 use crate::campaigns::audience::{self, OptOuts};
 use crate::campaigns::{BatchChannel, Campaign, CampaignScope, CampaignStatus, Transition};
 use crate::db;
 use crate::db::schema::{campaign_batches, campaign_clients, campaign_departments, campaigns, departments};
 use crate::error::AppError;
-use crate::web::state::AppState;
-use crate::users::role::Role;
 use crate::web::ctx::{Ctx, Layout};
 use crate::web::flash;
 use crate::web::forms::{self, FormErrors, HtmlForm, OnceForm, Query};
-use crate::web::once::Claim;
 use crate::web::numbers::{filters, thousands};
+use crate::web::once::Claim;
 use crate::web::render::{respond, see_other};
+use crate::web::state::AppState;
 
 pub const PER_PAGE: i64 = 25;
 

@@ -25,26 +25,26 @@ use diesel::sql_types::BigInt;
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::audit::Action;
 use crate::audit;
-use crate::campaigns::handlers::{CampaignForm, NewCampaign, NewPage, form_choices, validate};
+use crate::audit::Action;
+use crate::authz::Role;
 use crate::campaigns::{BatchChannel, Campaign, CampaignScope, CampaignStatus, batches};
+use crate::campaigns::handlers::{CampaignForm, NewCampaign, NewPage, form_choices, validate};
 use crate::clients::domain::PhoneE164;
 use crate::clients::model::Client;
 use crate::db;
 use crate::db::schema::{campaign_batches, campaign_clients, campaign_departments, campaigns};
 use crate::error::AppError;
-use crate::messaging::Channel;
 use crate::messaging::account::Account;
+use crate::messaging::Channel;
 use crate::messaging::client_messages;
 use crate::messaging::store::NewOutbound;
-use crate::web::state::AppState;
-use crate::users::role::Role;
 use crate::web::ctx::Ctx;
 use crate::web::flash;
 use crate::web::forms::{FormErrors, HtmlForm, OnceForm};
 use crate::web::once::Claim;
 use crate::web::render::{respond, see_other};
+use crate::web::state::AppState;
 
 /// The campaign's row, locked for update, if its status is still `draft`; else why not.
 fn lock_draft(tx: &mut PgConnection, w: i64, id: i64, what: &str) -> Result<(), AppError> {

@@ -27,9 +27,9 @@ use diesel::pg::Pg;
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Bool};
 
+use crate::authz::Role;
 use crate::db::schema::campaigns;
 use crate::error::AppError;
-use crate::users::role::Role;
 use crate::web::ctx::Ctx;
 
 crate::text_enum! {
@@ -168,7 +168,7 @@ impl Campaign {
 /// anyone; its recipients, exports, sends and live events then stay the admin's). Also the
 /// live events' rule (events::hub): who gets a batch's updates.
 pub static MANAGER_COVERS_SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
-    let sees_client = crate::clients::query::MANAGERS_DEPARTMENTS_HOLD_SQL.replace("$USER", "me.uid");
+    let sees_client = crate::authz::MANAGERS_DEPARTMENTS_HOLD_SQL.replace("$USER", "me.uid");
     format!(
         "EXISTS (SELECT 1 FROM (SELECT ($USER)::bigint AS uid) me WHERE \
          EXISTS (SELECT 1 FROM campaign_departments cd WHERE cd.workspace_id = campaigns.workspace_id AND cd.campaign_id = campaigns.id) \
@@ -215,8 +215,8 @@ impl CampaignScope {
     }
 
     /// The client scope attaching uses: the same user's clients.
-    pub fn clients(&self) -> crate::clients::query::Scope {
-        crate::clients::query::Scope { workspace_id: self.workspace_id, user_id: self.user_id, role: self.role }
+    pub fn clients(&self) -> crate::authz::Scope {
+        crate::authz::Scope { workspace_id: self.workspace_id, user_id: self.user_id, role: self.role }
     }
 }
 

@@ -17,14 +17,14 @@ use chrono::{DateTime, Duration, Utc};
 use diesel::prelude::*;
 use diesel::sql_types::{Array, BigInt, Nullable, Timestamptz};
 
-use crate::campaigns::recipients::{Counts, KeyN};
+use crate::authz::Role;
 use crate::campaigns::{CampaignScope, CampaignStatus};
+use crate::campaigns::recipients::{Counts, KeyN};
 use crate::db;
 use crate::db::schema::campaigns;
 use crate::error::AppError;
-use crate::web::state::AppState;
 use crate::web::ctx::Ctx;
-use crate::users::role::Role;
+use crate::web::state::AppState;
 use crate::web::time::Zone;
 
 #[derive(Clone, Debug, Default)]

@@ -32,18 +32,18 @@ use serde_json::{Value, json};
 
 use crate::audit::Action;
 use crate::audit::{self, Entry};
+use crate::authz::Role;
 use crate::chat::{Chat, ChatScope, ChatStatus};
 use crate::db;
 use crate::db::schema::{chats, clients, users};
 use crate::error::AppError;
 use crate::messaging::Channel;
 use crate::notifications::NewNotification;
-use crate::web::state::AppState;
-use crate::users::role::Role;
 use crate::web::ctx::{Ctx, Layout};
 use crate::web::flash::{self, Flash};
 use crate::web::forms::HtmlForm;
 use crate::web::render::{html_status, see_other};
+use crate::web::state::AppState;
 
 /// Notification kinds.
 pub const ASSIGNED: &str = "chat_assigned";

@@ -7,10 +7,10 @@ use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Nullable, Text, Timestamptz};
 
+use crate::authz::Role;
 use crate::chat::{ChatScope, visible_sql};
 use crate::clients::domain::phone_digits;
 use crate::db::like_contains;
-use crate::users::role::Role;
 
 pub const PER_PAGE: i64 = 50;
 

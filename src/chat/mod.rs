@@ -18,9 +18,9 @@ use diesel::pg::Pg;
 use diesel::prelude::*;
 use diesel::sql_types::Bool;
 
+use crate::authz::Role;
 use crate::db::schema::chats;
 use crate::messaging::Channel;
-use crate::users::role::Role;
 use crate::web::ctx::Ctx;
 
 pub mod conversation;

@@ -14,21 +14,21 @@ use diesel::prelude::*;
 use serde::Deserialize;
 
 use crate::audit::Action;
-use crate::chat::list::{self, Filter, Row, Tab};
+use crate::authz::Scope;
 use crate::chat::{Chat, ChatScope, ChatStatus, conversation, reply};
+use crate::chat::list::{self, Filter, Row, Tab};
 use crate::clients::model::Client;
-use crate::clients::query::Scope;
 use crate::db;
 use crate::db::schema::{chats, clients, follow_ups, users};
 use crate::error::AppError;
+use crate::messaging::{Channel, Direction};
 use crate::messaging::client_messages::{MessageForm, SMS_MAX_CHARS, TemplateChoice, approved_templates};
 use crate::messaging::store::Message;
-use crate::messaging::{Channel, Direction};
-use crate::web::state::AppState;
 use crate::web::ctx::{Ctx, Layout};
 use crate::web::flash;
 use crate::web::forms::{HtmlForm, OnceForm, Query};
 use crate::web::render::{html_status, respond, see_other};
+use crate::web::state::AppState;
 use crate::web::time::Zone;
 
 // ---------------------------------------------------------------------------------------
@@ -154,12 +154,12 @@ pub struct OpenForm {
 pub async fn open(ctx: Ctx, state: Data<AppState>, HtmlForm(form): HtmlForm<OpenForm>) -> Result<HttpResponse, AppError> {
     let client_id: i64 = form.client_id.trim().parse().map_err(|_| AppError::NotFound)?;
     let channel = Channel::parse(form.channel.trim()).ok_or_else(|| AppError::Validation("Channel must be WhatsApp or SMS.".into()))?;
-    let scope = Scope::of(&ctx);
+    let scope = ctx.scope();
     // Filed under the client, as the client page's sends and the chat actions are.
     let entry = ctx.audit(Action::ChatsOpened, "clients", client_id);
     let id = db::run(&state.pool, move |conn| {
         conn.transaction(|tx| {
-            let client = scope.find(tx, client_id)?.ok_or(AppError::NotFound)?;
+            let client = crate::clients::model::visible(tx, &scope, client_id)?.ok_or(AppError::NotFound)?;
             if client.phone.as_deref().is_none_or(|p| p.trim().is_empty()) {
                 return Err(AppError::Validation(format!("{} has no phone number.", client.name)));
             }
@@ -345,7 +345,7 @@ fn load(conn: &mut PgConnection, ctx_scope: (ChatScope, Scope), id: i64, before:
         .filter(clients::id.eq(chat.client_id))
         .select(Client::as_select())
         .first(conn)?;
-    let client_visible = scope.find(conn, chat.client_id)?.is_some();
+    let client_visible = crate::clients::model::visible(conn, &scope, chat.client_id)?.is_some();
     let people = crate::chat::actions::assignees(conn, chat.workspace_id)?;
     let assignee = chat.assignee_id.and_then(|a| people.iter().find(|(id, _)| *id == a).map(|(_, n)| n.clone()));
     let follow_ups = if client_visible {
@@ -399,7 +399,7 @@ fn conversation_page(ctx: &Ctx, now: DateTime<Utc>, loaded: Loaded, error: Optio
 }
 
 pub async fn show(ctx: Ctx, state: Data<AppState>, path: Path<i64>, Query(q): Query<ShowQuery>) -> Result<HttpResponse, AppError> {
-    let (scopes, id, me) = ((ChatScope::of(&ctx), Scope::of(&ctx)), path.into_inner(), ctx.user_id());
+    let (scopes, id, me) = ((ChatScope::of(&ctx), ctx.scope()), path.into_inner(), ctx.user_id());
     let before = q.before;
     let loaded = db::run(&state.pool, move |conn| {
         let loaded = load(conn, scopes, id, before)?;
@@ -482,12 +482,12 @@ pub async fn send(ctx: Ctx, state: Data<AppState>, path: Path<i64>, OnceForm(for
             Ok(see_other(&format!("/chat/{id}")))
         }
         Ok(_) => {
-            let scopes = (scope, Scope::of(&ctx));
+            let scopes = (scope, ctx.scope());
             let loaded = db::run(&state.pool, move |conn| load(conn, scopes, id, None)).await?;
             respond(&ctx.meta.htmx, StatusCode::OK, &conversation_page(&ctx, now, loaded, None, MessageForm::default()))
         }
         Err(problem) => {
-            let scopes = (scope, Scope::of(&ctx));
+            let scopes = (scope, ctx.scope());
             let loaded = db::run(&state.pool, move |conn| load(conn, scopes, id, None)).await?;
             respond(&ctx.meta.htmx, StatusCode::UNPROCESSABLE_ENTITY, &conversation_page(&ctx, now, loaded, Some(problem), typed))
         }

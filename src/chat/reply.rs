@@ -7,14 +7,13 @@ use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 
 use crate::audit;
+use crate::authz::{Role, Scope};
 use crate::chat::Chat;
-use crate::clients::query::Scope;
 use crate::error::AppError;
 use crate::messaging::Channel;
 use crate::messaging::client_messages::{self, MessageForm, WhatsAppText};
-use crate::web::state::AppState;
-use crate::users::role::Role;
 use crate::web::once::{Claim, Once};
+use crate::web::state::AppState;
 use crate::web::time::Zone;
 
 /// What the composer says applies now.

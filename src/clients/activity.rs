@@ -3,9 +3,8 @@
 use chrono::{DateTime, Duration, Utc};
 use diesel::prelude::*;
 
-use crate::clients::query::Scope;
+use crate::authz::{Role, Scope};
 use crate::db::schema::{clients, communications, follow_ups, users};
-use crate::users::role::Role;
 use crate::web::time::Zone;
 
 pub const KINDS: [&str; 4] = ["call", "email", "meeting", "note"];

@@ -10,20 +10,19 @@ use diesel::Connection;
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::notifications;
-use crate::audit::Action;
 use crate::audit;
+use crate::audit::Action;
 use crate::clients::activity::{self, FOLLOW_UP_STATUSES, FollowUpRow, FollowUpView, KINDS};
 use crate::clients::handlers::{Activity, show_client_page, timeline_in_place};
-use crate::clients::query::Scope;
 use crate::db;
 use crate::error::AppError;
-use crate::web::state::AppState;
+use crate::notifications;
 use crate::web::ctx::{Ctx, Layout};
 use crate::web::flash;
 use crate::web::forms::{self, HtmlForm, OnceForm, Query};
 use crate::web::once::Claim;
 use crate::web::render::{respond, see_other};
+use crate::web::state::AppState;
 
 #[derive(Deserialize)]
 pub struct CommunicationForm {
@@ -36,7 +35,7 @@ pub struct CommunicationForm {
 }
 
 pub async fn log_communication(ctx: Ctx, state: Data<AppState>, path: Path<i64>, OnceForm(form, once): OnceForm<CommunicationForm>) -> Result<HttpResponse, AppError> {
-    let (scope, client_id) = (Scope::of(&ctx), path.into_inner());
+    let (scope, client_id) = (ctx.scope(), path.into_inner());
     let now = state.clock.now();
     let problem = if !KINDS.contains(&form.kind.as_str()) {
         Some("Kind must be call, email, meeting or note.".to_string())
@@ -55,7 +54,7 @@ pub async fn log_communication(ctx: Ctx, state: Data<AppState>, path: Path<i64>,
         Ok(at) => at,
         Err(problem) => {
             // The client must still be visible before we say anything about the form.
-            db::run(&state.pool, move |conn| scope.find(conn, client_id)?.ok_or(AppError::NotFound).map(|_| ())).await?;
+            db::run(&state.pool, move |conn| crate::clients::model::visible(conn, &scope, client_id)?.ok_or(AppError::NotFound).map(|_| ())).await?;
             return show_client_page(&ctx, &state, client_id, 1, refused(problem, "log-activity"), StatusCode::UNPROCESSABLE_ENTITY).await;
         }
     };
@@ -63,7 +62,7 @@ pub async fn log_communication(ctx: Ctx, state: Data<AppState>, path: Path<i64>,
     let notice = logged(&kind);
     db::run(&state.pool, move |conn| {
         conn.transaction(|tx| {
-            scope.find(tx, client_id)?.ok_or(AppError::NotFound)?;
+            crate::clients::model::visible(tx, &scope, client_id)?.ok_or(AppError::NotFound)?;
             if once.claim(tx, scope.workspace_id, scope.user_id)? != Claim::First {
                 return Ok(());
             }
@@ -111,7 +110,7 @@ pub struct FollowUpForm {
 }
 
 pub async fn add_follow_up(ctx: Ctx, state: Data<AppState>, path: Path<i64>, OnceForm(form, once): OnceForm<FollowUpForm>) -> Result<HttpResponse, AppError> {
-    let (scope, client_id) = (Scope::of(&ctx), path.into_inner());
+    let (scope, client_id) = (ctx.scope(), path.into_inner());
     let due = ctx.zone().parse_input(&form.due_at, "Due");
     let owner = if form.assigned_to.trim().is_empty() { Ok(scope.user_id) } else { form.assigned_to.trim().parse::<i64>().map_err(|_| "Choose an owner from the list.".to_string()) };
     let entry = ctx.audit(Action::FollowUpsCreated, "clients", client_id);
@@ -119,7 +118,7 @@ pub async fn add_follow_up(ctx: Ctx, state: Data<AppState>, path: Path<i64>, Onc
     let (actor, zone) = (ctx.user.name.clone(), ctx.zone());
     let result = db::run(&state.pool, move |conn| {
         conn.transaction(|tx| {
-            let client = scope.find(tx, client_id)?.ok_or(AppError::NotFound)?;
+            let client = crate::clients::model::visible(tx, &scope, client_id)?.ok_or(AppError::NotFound)?;
             let (due, owner) = match (due, owner) {
                 (Ok(d), Ok(o)) => (d, o),
                 (Err(e), _) | (_, Err(e)) => return Ok(Err(e)),
@@ -169,7 +168,7 @@ pub struct FollowUpStatusForm {
 }
 
 pub async fn update_follow_up(ctx: Ctx, state: Data<AppState>, path: Path<i64>, HtmlForm(form): HtmlForm<FollowUpStatusForm>) -> Result<HttpResponse, AppError> {
-    let (scope, id) = (Scope::of(&ctx), path.into_inner());
+    let (scope, id) = (ctx.scope(), path.into_inner());
     if !FOLLOW_UP_STATUSES.contains(&form.status.as_str()) {
         return Err(AppError::Validation("Status must be pending, completed or cancelled.".into()));
     }
@@ -181,7 +180,7 @@ pub async fn update_follow_up(ctx: Ctx, state: Data<AppState>, path: Path<i64>, 
         conn.transaction(|tx| {
             let before = activity::find_follow_up(tx, scope.workspace_id, id)?.ok_or(AppError::NotFound)?;
             // Visible only through its client.
-            scope.find(tx, before.client_id)?.ok_or(AppError::NotFound)?;
+            crate::clients::model::visible(tx, &scope, before.client_id)?.ok_or(AppError::NotFound)?;
             activity::set_follow_up_status(tx, scope.workspace_id, id, &status)?;
             // About the client, like the other follow-up entries (and so in the same audit scope).
             let entry = audit::Entry { entity_id: Some(before.client_id.to_string()), ..entry };
@@ -225,7 +224,7 @@ pub async fn list_follow_ups(ctx: Ctx, state: Data<AppState>, Query(q): Query<Fo
         Some(v) => FollowUpView::parse(v).ok_or_else(|| AppError::Validation("View must be mine, pending, overdue, due-soon, today or completed.".into()))?,
     };
     let number = forms::page_number(q.page);
-    let (scope, now, zone) = (Scope::of(&ctx), state.clock.now(), ctx.zone());
+    let (scope, now, zone) = (ctx.scope(), state.clock.now(), ctx.zone());
     let (rows, has_next) = db::run(&state.pool, move |conn| Ok(activity::list_follow_ups(conn, &scope, view, number, now, zone)?)).await?;
     let page = FollowUpsPage { layout: ctx.layout("Follow-ups", "follow-ups"), view: view.as_str().to_string(), rows, now, page: number, has_next };
     respond(&ctx.meta.htmx, StatusCode::OK, &page)

@@ -8,17 +8,17 @@ use serde::Deserialize;
 use serde_json::json;
 
 use crate::audit::{self, Entry};
+use crate::authz::{Role, Scope};
 use crate::clients::domain::ClientStatus;
 use crate::clients::{model, tags};
-use crate::clients::query::{ClientQuery, Scope};
+use crate::clients::query::ClientQuery;
 use crate::db;
 use crate::error::AppError;
-use crate::web::state::AppState;
-use crate::users::role::Role;
 use crate::web::ctx::Ctx;
 use crate::web::flash;
 use crate::web::forms::{self, HtmlForm};
 use crate::web::render::see_other;
+use crate::web::state::AppState;
 
 /// Most clients one bulk action may touch.
 pub const MAX_TARGETS: usize = 200_000;
@@ -114,7 +114,7 @@ pub async fn bulk_update_clients(ctx: Ctx, state: Data<AppState>, HtmlForm(form)
     if form.action == "campaign" {
         return add_to_campaign(&ctx, &state, form).await;
     }
-    let scope = Scope::of(&ctx);
+    let scope = ctx.scope();
     let action = parse_action(&form, scope.role)?;
     let list_query = ClientQuery {
         q: form.q.clone(),

@@ -7,11 +7,10 @@ use diesel::dsl::{not, AsExprOf};
 use diesel::prelude::*;
 use diesel::sql_types::{Bool, Nullable, Text, Timestamptz};
 
+use crate::authz::{Role, Scope};
 use crate::campaigns::CampaignScope;
-use crate::clients::query::Scope;
 use crate::dashboard::query::{StatusCounts, counter_rows};
 use crate::db::schema::{campaigns, client_counts, departments, tags, users};
-use crate::users::role::Role;
 
 /// A user as the filters name them.
 #[derive(Clone, Debug)]

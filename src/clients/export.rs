@@ -11,18 +11,19 @@ use diesel::prelude::*;
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::audit::Action;
 use crate::audit;
+use crate::audit::Action;
+use crate::authz::Scope;
 use crate::clients::domain::PhoneE164;
 use crate::clients::model::Client;
-use crate::clients::query::{ClientFilter, ClientQuery, Scope};
+use crate::clients::query::{ClientFilter, ClientQuery};
 use crate::csv_safe;
 use crate::db;
 use crate::db::schema::{client_departments, client_tags, clients, departments, tags, users};
 use crate::error::AppError;
-use crate::web::state::AppState;
 use crate::web::ctx::Ctx;
 use crate::web::forms::Query;
+use crate::web::state::AppState;
 use crate::web::time::Zone;
 
 pub const CHUNK: i64 = 1_000;
@@ -40,7 +41,7 @@ pub struct ExportQuery {
 }
 
 pub async fn export_clients(ctx: Ctx, state: Data<AppState>, Query(q): Query<ExportQuery>) -> Result<HttpResponse, AppError> {
-    let scope = Scope::of(&ctx);
+    let scope = ctx.scope();
     let filter = q.list.parse().map_err(AppError::Validation)?;
     let described = json!({ "q": q.list.q, "status": q.list.status, "department": q.list.department, "tag": q.list.tag, "assignee": q.list.assignee });
     let entry = ctx.audit(Action::ClientsExported, "clients", "export").after(json!({ "filter": described }));

@@ -9,25 +9,25 @@ use askama::Template;
 use diesel::{Connection, PgConnection};
 use serde::Deserialize;
 
-use crate::audit::Action;
 use crate::audit;
+use crate::audit::Action;
+use crate::authz::{Role, Scope};
 use crate::clients::choices::UserChoice;
 use crate::clients::domain::{ClientStatus, PhoneE164};
 use crate::clients::model::{self, Client, ClientFields, StatusSource};
-use crate::clients::query::{ClientFilter, ClientQuery, Scope, Sort, TabCounts, TaggedClient};
+use crate::clients::query::{ClientFilter, ClientQuery, Sort, TabCounts, TaggedClient};
 use crate::clients::timeline::{self, TimelineItem};
 use crate::db;
 use crate::departments::{self, Department};
 use crate::error::AppError;
-use crate::web::state::AppState;
 use crate::users::model::{self as users, User};
-use crate::users::role::Role;
 use crate::web::ctx::{Ctx, Layout};
 use crate::web::flash;
 use crate::web::forms::{self, FormErrors, HtmlForm, OnceForm, Query};
-use crate::web::once::Claim;
 use crate::web::numbers::{Count, filters};
+use crate::web::once::Claim;
 use crate::web::render::{html_status, respond, see_other};
+use crate::web::state::AppState;
 use crate::workspaces;
 
 #[derive(Template)]
@@ -172,7 +172,7 @@ impl ClientsPage {
 }
 
 pub async fn list_clients(ctx: Ctx, state: Data<AppState>, Query(q): Query<ClientQuery>) -> Result<HttpResponse, AppError> {
-    let scope = Scope::of(&ctx);
+    let scope = ctx.scope();
     let parsed = q.parse();
     let run = parsed.as_ref().ok().cloned();
     let campaign_scope = crate::campaigns::CampaignScope::of(&ctx).ok();
@@ -220,7 +220,7 @@ pub async fn list_clients(ctx: Ctx, state: Data<AppState>, Query(q): Query<Clien
 /// stopping at 1,000+), and the page's other counts out of band. The list asks for them once
 /// it is shown, so a search answers with its rows first (issue 20).
 pub async fn list_counts(ctx: Ctx, state: Data<AppState>, Query(q): Query<ClientQuery>) -> Result<HttpResponse, AppError> {
-    let scope = Scope::of(&ctx);
+    let scope = ctx.scope();
     let filter = q.parse().map_err(AppError::Validation)?;
     let run = filter.clone();
     let counts = db::run(&state.pool, move |conn| {
@@ -417,7 +417,7 @@ fn duplicate_error(conn: &mut PgConnection, scope: &Scope, fields: &ClientFields
     };
     let mut errors = FormErrors::default();
     // Name the existing client only if this user may see it.
-    if scope.find(conn, id)?.is_some() {
+    if model::visible(conn, scope, id)?.is_some() {
         errors.add(if field == "email" { "email" } else { "phone" }, format!("{name} already has this {field}."));
         Ok(Some((errors, Some((id, name)))))
     } else {
@@ -427,7 +427,7 @@ fn duplicate_error(conn: &mut PgConnection, scope: &Scope, fields: &ClientFields
 }
 
 pub async fn create_client(ctx: Ctx, state: Data<AppState>, OnceForm(form, once): OnceForm<ClientForm>) -> Result<HttpResponse, AppError> {
-    let scope = Scope::of(&ctx);
+    let scope = ctx.scope();
     let entry = ctx.audit(Action::ClientsCreated, "clients", "");
     let submitted = form.clone();
     let saved = db::run(&state.pool, move |conn| {
@@ -454,7 +454,7 @@ pub async fn create_client(ctx: Ctx, state: Data<AppState>, OnceForm(form, once)
             let client = model::find(tx, scope.workspace_id, client.id)?;
             let after = client.audit_json(&parsed.department_ids, &parsed.tags);
             audit::record(tx, &audit::Entry { entity_id: Some(client.id.to_string()), ..entry.after(after) })?;
-            let visible = scope.find(tx, client.id)?.is_some();
+            let visible = model::visible(tx, &scope, client.id)?.is_some();
             Ok(Saved::Ok(Box::new(client), visible))
         })
     })
@@ -574,9 +574,9 @@ pub async fn timeline_in_place(ctx: &Ctx, state: &AppState, id: i64, notice: Str
 }
 
 async fn client_page(ctx: &Ctx, state: &AppState, id: i64, timeline_page: i64, activity: Activity) -> Result<ClientShowPage, AppError> {
-    let scope = Scope::of(ctx);
+    let scope = ctx.scope();
     let (client, assignee, departments, tags, (timeline, timeline_has_next), users, messaging) = db::run(&state.pool, move |conn| {
-        let client = scope.find(conn, id)?.ok_or(AppError::NotFound)?;
+        let client = model::visible(conn, &scope, id)?.ok_or(AppError::NotFound)?;
         let all_users = users::list(conn, scope.workspace_id)?;
         let assignee = client.assigned_to.and_then(|a| all_users.iter().find(|u| u.id == a)).map(|u| u.name.clone()).unwrap_or_default();
         let ids = model::department_ids(conn, scope.workspace_id, id)?;
@@ -610,9 +610,9 @@ async fn client_page(ctx: &Ctx, state: &AppState, id: i64, timeline_page: i64, a
 }
 
 pub async fn edit_client_form(ctx: Ctx, state: Data<AppState>, path: Path<i64>) -> Result<HttpResponse, AppError> {
-    let (scope, id) = (Scope::of(&ctx), path.into_inner());
+    let (scope, id) = (ctx.scope(), path.into_inner());
     let form = db::run(&state.pool, move |conn| {
-        let c = scope.find(conn, id)?.ok_or(AppError::NotFound)?;
+        let c = model::visible(conn, &scope, id)?.ok_or(AppError::NotFound)?;
         let opt_outs = c.opt_outs().into_iter().map(str::to_owned).collect();
         Ok(ClientForm {
             name: c.name,
@@ -634,13 +634,13 @@ pub async fn edit_client_form(ctx: Ctx, state: Data<AppState>, path: Path<i64>) 
 }
 
 pub async fn update_client(ctx: Ctx, state: Data<AppState>, path: Path<i64>, HtmlForm(form): HtmlForm<ClientForm>) -> Result<HttpResponse, AppError> {
-    let (scope, id) = (Scope::of(&ctx), path.into_inner());
+    let (scope, id) = (ctx.scope(), path.into_inner());
     let version = form.version.ok_or_else(|| AppError::BadRequest("The form has no version; reload the page.".into()))?;
     let entry = ctx.audit(Action::ClientsUpdated, "clients", id);
     let submitted = form.clone();
     let saved = db::run(&state.pool, move |conn| {
         conn.transaction(|tx| {
-            let before = scope.find(tx, id)?.ok_or(AppError::NotFound)?;
+            let before = model::visible(tx, &scope, id)?.ok_or(AppError::NotFound)?;
             let before_departments = model::department_ids(tx, scope.workspace_id, id)?;
             let before_tags = model::tag_names(tx, scope.workspace_id, id)?;
             let parsed = match parse_form(tx, &scope, &submitted)? {
@@ -670,7 +670,7 @@ pub async fn update_client(ctx: Ctx, state: Data<AppState>, path: Path<i64>, Htm
                 .before(before.audit_json(&before_departments, &before_tags))
                 .after(after.audit_json(&parsed.department_ids, &parsed.tags));
             audit::record(tx, &entry)?;
-            let visible = scope.find(tx, id)?.is_some();
+            let visible = model::visible(tx, &scope, id)?.is_some();
             Ok(Saved::Ok(Box::new(after), visible))
         })
     })
@@ -694,11 +694,11 @@ pub struct DeleteQuery {
 }
 
 pub async fn delete_client(ctx: Ctx, state: Data<AppState>, path: Path<i64>, Query(q): Query<DeleteQuery>) -> Result<HttpResponse, AppError> {
-    let (scope, id) = (Scope::of(&ctx), path.into_inner());
+    let (scope, id) = (ctx.scope(), path.into_inner());
     let entry = ctx.audit(Action::ClientsDeleted, "clients", id);
     let deleted = db::run(&state.pool, move |conn| {
         conn.transaction(|tx| {
-            let client = scope.find(tx, id)?.ok_or(AppError::NotFound)?;
+            let client = model::visible(tx, &scope, id)?.ok_or(AppError::NotFound)?;
             if !scope.can_delete() {
                 return Err(AppError::Forbidden("Only managers and admins can delete clients.".into()));
             }
@@ -733,7 +733,7 @@ pub struct CheckQuery {
 /// swaps the answer into the page as HTML and it can name an existing client, so it is an
 /// escaped HTML fragment, never plain text.
 pub async fn check_field(ctx: Ctx, state: Data<AppState>, Query(q): Query<CheckQuery>) -> Result<HttpResponse, AppError> {
-    let scope = Scope::of(&ctx);
+    let scope = ctx.scope();
     let message = db::run(&state.pool, move |conn| {
         let country = workspaces::find(conn, scope.workspace_id)?.default_country;
         let (email, phone) = match (q.email.as_deref().map(str::trim), q.phone.as_deref().map(str::trim)) {

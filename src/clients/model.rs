@@ -363,6 +363,12 @@ pub fn delete_many(conn: &mut PgConnection, workspace_id: i64, ids: &[i64]) -> Q
     Ok(before)
 }
 
+/// The client `id` when `scope` may see it.
+pub fn visible(conn: &mut PgConnection, scope: &crate::authz::Scope, id: i64) -> QueryResult<Option<Client>> {
+    scope.clients().filter(clients::id.eq(id)).select(Client::as_select()).first(conn).optional()
+}
+
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -7,66 +7,17 @@ use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
 use diesel::sql_types::{BigInt, Bool, Integer};
 use serde::Deserialize;
 
+use crate::authz::{Role, Scope};
 use crate::clients::domain::{ClientStatus, phone_digits};
-use crate::clients::model::{Client, ListedClient};
+use crate::clients::model::ListedClient;
 use crate::db::like_contains;
 use crate::db::schema::{client_tags, clients};
-use crate::users::role::Role;
-use crate::web::ctx::Ctx;
 use crate::web::numbers::Count;
 
 pub const PER_PAGE: i64 = 50;
 
 /// A client of the list with the ids of its tags.
 pub type TaggedClient = (ListedClient, Vec<i64>);
-
-/// The `clients` row in scope is in one of the manager `$USER`'s departments (an SQL
-/// condition; a manager also sees the clients assigned to them). Campaigns test their whole
-/// audience with it (crate::campaigns::MANAGER_COVERS_SQL).
-pub const MANAGERS_DEPARTMENTS_HOLD_SQL: &str = "EXISTS (SELECT 1 FROM client_departments cd JOIN user_departments ud \
-     ON ud.workspace_id = cd.workspace_id AND ud.department_id = cd.department_id \
-     WHERE cd.workspace_id = clients.workspace_id AND cd.client_id = clients.id AND ud.user_id = $USER)";
-
-/// Admins see the workspace; managers the clients of their departments (and any assigned
-/// to them); agents the clients assigned to them.
-#[derive(Clone, Copy, Debug)]
-pub struct Scope {
-    pub workspace_id: i64,
-    pub user_id: i64,
-    pub role: Role,
-}
-
-impl Scope {
-    pub fn of(ctx: &Ctx) -> Self {
-        Scope { workspace_id: ctx.workspace_id(), user_id: ctx.user_id(), role: ctx.role() }
-    }
-
-    /// Every client query starts here.
-    pub fn clients(&self) -> clients::BoxedQuery<'static, Pg> {
-        let query = clients::table.filter(clients::workspace_id.eq(self.workspace_id)).into_boxed();
-        match self.role {
-            Role::Admin => query,
-            Role::Agent => query.filter(clients::assigned_to.eq(self.user_id)),
-            Role::Manager => {
-                let (before, after) = MANAGERS_DEPARTMENTS_HOLD_SQL.split_once("$USER").expect("the condition names its user");
-                query.filter(clients::assigned_to.eq(self.user_id).or(sql::<Bool>(before).bind::<BigInt, _>(self.user_id).sql(after)))
-            }
-        }
-    }
-
-    pub fn find(&self, conn: &mut PgConnection, id: i64) -> QueryResult<Option<Client>> {
-        self.clients().filter(clients::id.eq(id)).select(Client::as_select()).first(conn).optional()
-    }
-
-    /// Those of `ids` that are clients this user may see.
-    pub fn visible_ids(&self, conn: &mut PgConnection, ids: &[i64]) -> QueryResult<Vec<i64>> {
-        self.clients().filter(clients::id.eq_any(ids)).select(clients::id).load(conn)
-    }
-
-    pub fn can_delete(&self) -> bool {
-        self.role.at_least(Role::Manager)
-    }
-}
 
 /// The list's query string as typed.
 #[derive(Clone, Debug, Default, Deserialize)]

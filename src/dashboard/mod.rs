@@ -10,12 +10,12 @@ use actix_web::web::Data;
 use askama::Template;
 
 use crate::audit::{self, sentence::Described};
+use crate::authz::Role;
 use crate::db;
 use crate::error::AppError;
-use crate::web::state::AppState;
-use crate::users::role::Role;
 use crate::web::ctx::{Ctx, Layout};
 use crate::web::render::respond;
+use crate::web::state::AppState;
 use actix_web::http::StatusCode;
 
 #[derive(Template)]
@@ -46,7 +46,7 @@ pub fn tile_title(id: &'static str) -> &'static str {
 crate::pages!(DashboardPage);
 
 pub async fn dashboard(ctx: Ctx, state: Data<AppState>) -> Result<HttpResponse, AppError> {
-    let scope = crate::clients::query::Scope::of(&ctx);
+    let scope = ctx.scope();
     let recent = if ctx.role().at_least(Role::Manager) {
         db::run(&state.pool, move |conn| {
             let rows = audit::query::recent(conn, &scope, 10)?;

@@ -5,9 +5,8 @@
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use diesel::prelude::*;
 
-use crate::clients::query::Scope;
+use crate::authz::{Role, Scope};
 use crate::db::schema::{client_counts, clients, communication_counts, communications, follow_ups};
-use crate::users::role::Role;
 use crate::web::time::Zone;
 
 #[derive(Clone, Copy, Debug, Default)]

@@ -7,17 +7,17 @@ use actix_web::web::{Data, Path};
 use askama::Template;
 use serde::Deserialize;
 
-use crate::audit::Action;
 use crate::audit;
+use crate::audit::Action;
+use crate::authz::Role;
 use crate::db;
 use crate::departments::{self, Department};
 use crate::error::AppError;
-use crate::web::state::AppState;
-use crate::users::role::Role;
 use crate::web::ctx::{Ctx, Layout};
 use crate::web::flash;
 use crate::web::forms::{self, HtmlForm, Query};
 use crate::web::render::{respond, see_other};
+use crate::web::state::AppState;
 
 #[derive(Template)]
 #[template(path = "settings/departments.html", blocks = ["content"])]

@@ -11,8 +11,9 @@ use diesel::Connection;
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::audit::Action;
 use crate::audit;
+use crate::audit::Action;
+use crate::authz::Role;
 use crate::crypto;
 use crate::db;
 use crate::email::messages;
@@ -20,12 +21,11 @@ use crate::email::smtp::{self, TlsMode};
 use crate::email::smtp_target;
 use crate::error::AppError;
 use crate::jobs::{self, Kind};
-use crate::web::state::AppState;
-use crate::users::role::Role;
 use crate::web::ctx::{Ctx, Layout};
 use crate::web::flash;
 use crate::web::forms::{FormErrors, HtmlForm};
 use crate::web::render::{respond, see_other};
+use crate::web::state::AppState;
 
 #[derive(Clone, Default, Deserialize)]
 pub struct SmtpForm {

@@ -15,9 +15,9 @@ use diesel::prelude::*;
 use diesel::sql_types::{Array, BigInt};
 use tokio::sync::mpsc;
 
+use crate::authz::Role;
 use crate::db::schema::events;
 use crate::events::Event;
-use crate::users::role::Role;
 
 /// Frames a stream may have waiting before it counts as too slow and is dropped.
 pub const STREAM_BUFFER: usize = 256;

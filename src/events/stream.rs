@@ -21,14 +21,14 @@ use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Text};
 use serde::Deserialize;
 
+use crate::authz::Role;
 use crate::db;
 use crate::error::AppError;
 use crate::events::Event;
 use crate::events::hub::{self, Frame, Hub, Refusal};
-use crate::web::state::AppState;
-use crate::users::role::Role;
 use crate::web::ctx::Ctx;
 use crate::web::forms::Query;
+use crate::web::state::AppState;
 
 /// At most this many events are replayed after a reconnect (older ones: reload the page).
 pub const REPLAY_LIMIT: i64 = 500;

@@ -11,9 +11,9 @@ use diesel::{Connection, PgConnection};
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::audit::Action;
 use crate::audit;
-use crate::clients::query::Scope;
+use crate::audit::Action;
+use crate::authz::{Role, Scope};
 use crate::csv_io::sniff::Choice;
 use crate::csv_safe;
 use crate::db;
@@ -24,12 +24,11 @@ use crate::imports::mapping::{ImportSettings, Key, Mode, OnExisting, Target};
 use crate::imports::model::{Import, ImportPhase, ImportStatus, Rejected};
 use crate::imports::{query, run};
 use crate::imports::upload::Head;
-use crate::web::state::AppState;
 use crate::users::model::{self as users, User};
-use crate::users::role::Role;
 use crate::web::ctx::{Ctx, Layout};
 use crate::web::forms::{HtmlForm, Query};
 use crate::web::render::{html_status, respond, see_other};
+use crate::web::state::AppState;
 
 const PREVIEW_ROWS: usize = 20;
 const REPORT_ROWS: i64 = 100;
@@ -319,7 +318,7 @@ fn page(ctx: &Ctx, loaded: Loaded, form: Option<MapForm>, mut problems: Vec<Stri
 }
 
 pub async fn show_import(ctx: Ctx, state: Data<AppState>, path: Path<i64>, Query(read_as): Query<ReadAs>) -> Result<HttpResponse, AppError> {
-    let scope = Scope::of(&ctx);
+    let scope = ctx.scope();
     let parsed = read_as.parse();
     let chosen = parsed.clone().unwrap_or((Choice::Auto, None));
     let id = path.into_inner();
@@ -329,7 +328,7 @@ pub async fn show_import(ctx: Ctx, state: Data<AppState>, path: Path<i64>, Query
 }
 
 pub async fn import_progress(ctx: Ctx, state: Data<AppState>, path: Path<i64>) -> Result<HttpResponse, AppError> {
-    let scope = Scope::of(&ctx);
+    let scope = ctx.scope();
     let id = path.into_inner();
     let loaded = db::run(&state.pool, move |conn| load(conn, &scope, id, None)).await?;
     let page = page(&ctx, loaded, None, Vec::new());
@@ -343,7 +342,7 @@ enum Started {
 }
 
 pub async fn start_import(ctx: Ctx, state: Data<AppState>, path: Path<i64>, HtmlForm(form): HtmlForm<MapForm>) -> Result<HttpResponse, AppError> {
-    let scope = Scope::of(&ctx);
+    let scope = ctx.scope();
     let id = path.into_inner();
     let read_as = ReadAs { encoding: Some(form.encoding.clone()), delimiter: Some(form.delimiter.clone()) };
     let (choice, delimiter) = read_as.parse().map_err(AppError::Validation)?;
@@ -458,7 +457,7 @@ fn settings_from(
 /// `POST /imports/{id}/retry`: a failed import (its file is kept for a day) goes back to
 /// the mapping page with its last choices, e.g. to import only the valid rows.
 pub async fn retry_import(ctx: Ctx, state: Data<AppState>, path: Path<i64>) -> Result<HttpResponse, AppError> {
-    let scope = Scope::of(&ctx);
+    let scope = ctx.scope();
     let id = path.into_inner();
     let entry = ctx.audit(Action::ImportsRetried, "imports", id);
     db::run(&state.pool, move |conn| {
@@ -481,7 +480,7 @@ pub async fn retry_import(ctx: Ctx, state: Data<AppState>, path: Path<i64>) -> R
 /// `GET /imports/{id}/errors.csv`: the rejected rows' original cells plus `error`, with the
 /// uploaded file's separator, and a UTF-8 BOM when the upload had a BOM.
 pub async fn errors_csv(ctx: Ctx, state: Data<AppState>, path: Path<i64>) -> Result<HttpResponse, AppError> {
-    let scope = Scope::of(&ctx);
+    let scope = ctx.scope();
     let id = path.into_inner();
     let import = db::run(&state.pool, move |conn| query::find(conn, &scope, id)?.ok_or(AppError::NotFound)).await?;
     let mut header = import.headers();

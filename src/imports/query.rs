@@ -5,11 +5,10 @@ use diesel::prelude::*;
 use diesel::sql_types::Text;
 use serde_json::json;
 
-use crate::clients::query::Scope;
+use crate::authz::{Role, Scope};
 use crate::db::schema::{import_errors, imports};
 use crate::imports::mapping::ImportSettings;
 use crate::imports::model::{Import, ImportPhase, ImportStatus, NewImport, Rejected};
-use crate::users::role::Role;
 
 /// Admins see every import of the workspace; others their own.
 pub fn visible(scope: &Scope) -> imports::BoxedQuery<'static, diesel::pg::Pg> {

@@ -14,6 +14,7 @@ use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Nullable, Text};
 use serde_json::json;
 
+use crate::authz::Role;
 use crate::csv_io::rows::Row;
 use crate::db::Pool;
 use crate::db::schema::{imports, jobs};
@@ -21,7 +22,6 @@ use crate::imports::file::{self, ChunkReader, Format};
 use crate::imports::mapping::{ImportSettings, Key, Mode, OnExisting, Problem, RowChecker, Target};
 use crate::imports::model::{Import, ImportPhase, ImportStatus, Rejected};
 use crate::imports::query;
-use crate::users::role::Role;
 
 diesel::table! {
     /// The staging table: temporary, dropped at commit.

@@ -11,18 +11,17 @@ use diesel::Connection;
 use futures_util::TryStreamExt;
 use serde_json::json;
 
-use crate::audit::Action;
 use crate::audit;
-use crate::clients::query::Scope;
+use crate::audit::Action;
 use crate::csv_io::sniff::{self, Choice};
 use crate::db;
 use crate::error::AppError;
 use crate::imports::file::{self, CHUNK_BYTES, Format};
 use crate::imports::model::{Import, NewImport};
 use crate::imports::query;
-use crate::web::state::AppState;
 use crate::web::ctx::{Ctx, Layout};
 use crate::web::render::{respond, see_other};
+use crate::web::state::AppState;
 
 /// Most columns a file may have.
 pub const MAX_COLUMNS: usize = 500;
@@ -38,7 +37,7 @@ struct UploadPage {
 crate::pages!(UploadPage);
 
 async fn upload_page(ctx: &Ctx, state: &AppState, status: StatusCode, error: Option<String>) -> Result<HttpResponse, AppError> {
-    let scope = Scope::of(ctx);
+    let scope = ctx.scope();
     let recent = db::run(&state.pool, move |conn| Ok(query::recent(conn, &scope, 20)?)).await?;
     let page = UploadPage { layout: ctx.layout("Import clients", "clients"), error, limit_mb: state.settings.import_max_bytes >> 20, recent };
     respond(&ctx.meta.htmx, status, &page)

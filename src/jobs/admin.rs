@@ -10,16 +10,16 @@ use serde::Deserialize;
 use serde_json::json;
 
 use crate::audit;
+use crate::authz::Role;
 use crate::db;
 use crate::error::AppError;
-use crate::jobs::queue::Job;
 use crate::jobs::{JobStatus, Kind, query};
-use crate::web::state::AppState;
-use crate::users::role::Role;
+use crate::jobs::queue::Job;
 use crate::web::ctx::{Ctx, Layout};
 use crate::web::flash;
 use crate::web::forms::Query;
 use crate::web::render::{respond, see_other};
+use crate::web::state::AppState;
 
 const PER_PAGE: i64 = 50;
 

@@ -15,24 +15,24 @@ use diesel::prelude::*;
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::audit::Action;
 use crate::audit;
+use crate::audit::Action;
+use crate::authz::Scope;
 use crate::clients::handlers::{Activity, TypedMessage, show_client_page, timeline_in_place};
-use crate::clients::query::Scope;
 use crate::db;
 use crate::db::schema::whatsapp_templates;
 use crate::error::AppError;
 use crate::jobs::{self, Kind, NewJob};
 use crate::messaging::account::Account;
-use crate::messaging::store::{self, NewOutbound};
-use crate::messaging::fragments::{Preview, SmsSegments};
 use crate::messaging::{Channel, MessageStatus, templates};
-use crate::web::state::AppState;
+use crate::messaging::fragments::{Preview, SmsSegments};
+use crate::messaging::store::{self, NewOutbound};
 use crate::web::ctx::Ctx;
 use crate::web::flash;
 use crate::web::forms::{OnceForm, Query};
 use crate::web::once::Claim;
 use crate::web::render::{html_status, see_other};
+use crate::web::state::AppState;
 
 /// The longest SMS body accepted (Twilio's limit).
 pub const SMS_MAX_CHARS: usize = 1_600;
@@ -153,7 +153,7 @@ pub fn check(
     form: &MessageForm,
     whatsapp_text: &WhatsAppText,
 ) -> Result<Result<Checked, String>, AppError> {
-    let client = scope.find(conn, client_id)?.ok_or(AppError::NotFound)?;
+    let client = crate::clients::model::visible(conn, scope, client_id)?.ok_or(AppError::NotFound)?;
     let account = match Account::load(conn, &state.at_rest_key, scope.workspace_id) {
         Ok(Some(account)) => account,
         Ok(None) => return Ok(Err("Twilio is not configured: add the account in Settings → Twilio first.".into())),
@@ -258,7 +258,7 @@ pub fn queue(tx: &mut PgConnection, new: &NewOutbound, entry: audit::Entry) -> R
 
 /// Queues the message once per submitted form (a repeat answers as the first did).
 pub async fn send(ctx: Ctx, state: Data<AppState>, path: Path<i64>, OnceForm(form, once): OnceForm<MessageForm>) -> Result<HttpResponse, AppError> {
-    let (scope, client_id) = (Scope::of(&ctx), path.into_inner());
+    let (scope, client_id) = (ctx.scope(), path.into_inner());
     let entry = ctx.audit(Action::MessagesQueued, "clients", client_id);
     let st = state.clone();
     let typed = TypedMessage {
@@ -303,12 +303,12 @@ async fn queued(ctx: &Ctx, state: &AppState, client_id: i64) -> Result<HttpRespo
 /// against it (`message_resends`, keyed by the old message) in the transaction that queues
 /// the copy, so a second press, concurrent or later, is a 409 naming who resent it.
 pub async fn resend(ctx: Ctx, state: Data<AppState>, path: Path<(i64, i64)>) -> Result<HttpResponse, AppError> {
-    let (scope, (client_id, message_id)) = (Scope::of(&ctx), path.into_inner());
+    let (scope, (client_id, message_id)) = (ctx.scope(), path.into_inner());
     let entry = ctx.audit(Action::MessagesResent, "clients", client_id);
     let zone = ctx.zone();
     db::run(&state.pool, move |conn| {
         conn.transaction(|tx| {
-            let client = scope.find(tx, client_id)?.ok_or(AppError::NotFound)?;
+            let client = crate::clients::model::visible(tx, &scope, client_id)?.ok_or(AppError::NotFound)?;
             let old = store::find_for_update(tx, scope.workspace_id, message_id)?.filter(|m| m.client_id == Some(client_id)).ok_or(AppError::NotFound)?;
             if let Some((who, at)) = store::resent_by(tx, scope.workspace_id, old.id)? {
                 return Err(AppError::Conflict(format!("This message was already resent by {who} at {}.", zone.time(at))));
@@ -358,10 +358,10 @@ pub struct PreviewQuery {
 
 /// The template filled with the variables typed so far (htmx swaps it under the form).
 pub async fn preview(ctx: Ctx, state: Data<AppState>, path: Path<i64>, Query(q): Query<PreviewQuery>) -> Result<HttpResponse, AppError> {
-    let (scope, client_id) = (Scope::of(&ctx), path.into_inner());
+    let (scope, client_id) = (ctx.scope(), path.into_inner());
     let template_id = q.template_id.trim().parse::<i64>().ok();
     let template = db::run(&state.pool, move |conn| {
-        scope.find(conn, client_id)?.ok_or(AppError::NotFound)?;
+        crate::clients::model::visible(conn, &scope, client_id)?.ok_or(AppError::NotFound)?;
         Ok(match template_id {
             Some(id) => find_template(conn, scope.workspace_id, id)?,
             None => None,
@@ -390,7 +390,7 @@ pub struct SegmentsQuery {
 
 /// "2 segments · GSM-7, 153 characters each" for the SMS body typed so far.
 pub async fn segments(ctx: Ctx, state: Data<AppState>, path: Path<i64>, Query(q): Query<SegmentsQuery>) -> Result<HttpResponse, AppError> {
-    let (scope, client_id) = (Scope::of(&ctx), path.into_inner());
-    db::run(&state.pool, move |conn| scope.find(conn, client_id)?.ok_or(AppError::NotFound).map(|_| ())).await?;
+    let (scope, client_id) = (ctx.scope(), path.into_inner());
+    db::run(&state.pool, move |conn| crate::clients::model::visible(conn, &scope, client_id)?.ok_or(AppError::NotFound).map(|_| ())).await?;
     html_status(StatusCode::OK, &SmsSegments::of(&q.body))
 }

@@ -11,19 +11,18 @@ use askama::Template;
 use diesel::prelude::*;
 use serde::Deserialize;
 
-use crate::audit::Action;
 use crate::audit;
-use crate::clients::query::Scope;
+use crate::audit::Action;
+use crate::authz::Role;
 use crate::db;
 use crate::db::schema::{clients, twilio_settings};
 use crate::error::AppError;
 use crate::messaging::templates::{self, Template as WaTemplate};
-use crate::web::state::AppState;
-use crate::users::role::Role;
 use crate::web::ctx::{Ctx, Layout};
 use crate::web::flash;
 use crate::web::forms::{self, Query};
 use crate::web::render::{html_status, respond, see_other};
+use crate::web::state::AppState;
 
 const PER_PAGE: i64 = 50;
 
@@ -163,12 +162,12 @@ pub async fn show_template(ctx: Ctx, state: Data<AppState>, id: Path<String>, Qu
     ctx.require(Role::Manager)?;
     let id = parse_id(&id)?;
     let w = ctx.workspace_id();
-    let scope = Scope::of(&ctx);
+    let scope = ctx.scope();
     let client_id = q.get("client_id").and_then(|c| c.trim().parse::<i64>().ok());
     let (t, client) = db::run(&state.pool, move |conn| {
         let t = templates::find(conn, w, id)?.ok_or(AppError::NotFound)?;
         let client = match client_id {
-            Some(c) => scope.find(conn, c)?.map(|c| (c.id, c.name)),
+            Some(c) => crate::clients::model::visible(conn, &scope, c)?.map(|c| (c.id, c.name)),
             None => None,
         };
         Ok((t, client))
@@ -213,7 +212,7 @@ pub async fn pick_client(ctx: Ctx, state: Data<AppState>, id: Path<String>, Quer
     ctx.require(Role::Manager)?;
     let id = parse_id(&id)?;
     let w = ctx.workspace_id();
-    let scope = Scope::of(&ctx);
+    let scope = ctx.scope();
     let search: String = q.q.trim().chars().take(100).collect();
     let searched = !search.is_empty();
     let found = db::run(&state.pool, move |conn| {

@@ -6,8 +6,8 @@ use actix_web::HttpResponse;
 use actix_web::http::StatusCode;
 use askama::Template;
 
+use crate::authz::Role;
 use crate::error::AppError;
-use crate::users::role::Role;
 use crate::web::ctx::{Ctx, Layout};
 use crate::web::render::respond;
 

@@ -11,12 +11,12 @@ use actix_web::http::StatusCode;
 use actix_web::web::Data;
 use askama::Template;
 
+use crate::authz::Role;
 use crate::db;
 use crate::error::AppError;
-use crate::web::state::AppState;
-use crate::users::role::Role;
 use crate::web::ctx::{Ctx, Layout};
 use crate::web::render::respond;
+use crate::web::state::AppState;
 
 #[derive(Template)]
 #[template(path = "settings/index.html", blocks = ["content"])]

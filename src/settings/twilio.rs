@@ -12,20 +12,20 @@ use diesel::prelude::*;
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::audit::Action;
 use crate::audit;
+use crate::audit::Action;
+use crate::authz::Role;
 use crate::crypto;
 use crate::db;
 use crate::db::schema::twilio_settings;
 use crate::error::AppError;
-use crate::messaging::Provider;
 use crate::messaging::account::{self, Account, StoredTwilio};
-use crate::web::state::AppState;
-use crate::users::role::Role;
+use crate::messaging::Provider;
 use crate::web::ctx::{Ctx, Layout};
 use crate::web::flash;
 use crate::web::forms::{FormErrors, HtmlForm};
 use crate::web::render::{respond, see_other};
+use crate::web::state::AppState;
 
 #[derive(Clone, Default, Deserialize)]
 pub struct TwilioForm {

@@ -9,18 +9,18 @@ use diesel::Connection;
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::audit::Action;
 use crate::audit;
+use crate::audit::Action;
+use crate::authz::Role;
 use crate::clients::countries;
 use crate::clients::zones::{self, ZoneChoice};
 use crate::db;
 use crate::error::AppError;
-use crate::web::state::AppState;
-use crate::users::role::Role;
 use crate::web::ctx::{Ctx, Layout};
 use crate::web::flash;
 use crate::web::forms::{self, FormErrors, HtmlForm};
 use crate::web::render::{respond, see_other};
+use crate::web::state::AppState;
 use crate::workspaces::{self, WorkspaceChanges};
 
 #[derive(Clone, Default, Deserialize)]

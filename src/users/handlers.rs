@@ -12,24 +12,24 @@ use secrecy::SecretString;
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::audit::Action;
 use crate::audit;
+use crate::audit::Action;
 use crate::auth::password;
 use crate::auth::tokens::{self, Purpose};
 use crate::email::messages;
 
 /// The password hash of an invited user who has not chosen a password yet.
 pub const INVITED: &str = "!invited";
+use crate::authz::Role;
 use crate::db;
 use crate::departments::{self, Department};
 use crate::error::AppError;
-use crate::web::state::AppState;
 use crate::users::model::{self as users, NewUser, User};
-use crate::users::role::Role;
 use crate::web::ctx::{Ctx, Layout};
 use crate::web::flash;
 use crate::web::forms::{self, FormErrors, HtmlForm};
 use crate::web::render::{respond, see_other};
+use crate::web::state::AppState;
 
 #[derive(Template)]
 #[template(path = "settings/users.html", blocks = ["content"])]

@@ -2,5 +2,4 @@
 
 pub mod handlers;
 pub mod model;
-pub mod role;
 pub mod service;

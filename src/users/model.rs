@@ -6,8 +6,8 @@ use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use serde_json::json;
 
+use crate::authz::Role;
 use crate::db::schema::{sessions, user_departments, users, workspaces};
-use crate::users::role::Role;
 
 #[derive(Clone, Debug, Queryable, Selectable)]
 #[diesel(table_name = users)]

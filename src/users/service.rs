@@ -5,9 +5,9 @@ use serde_json::json;
 
 use crate::audit::Action;
 use crate::audit::{self, Actor, Entry};
+use crate::authz::Role;
 use crate::error::AppError;
 use crate::users::model::{self as users, NewUser, User};
-use crate::users::role::Role;
 use crate::workspaces;
 
 pub struct NewAccount {

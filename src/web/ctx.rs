@@ -10,15 +10,15 @@ use actix_web::{FromRequest, HttpMessage, HttpRequest};
 use tracing_actix_web::RequestId;
 
 use crate::audit::{Actor, Entry};
+use crate::authz::Role;
 use crate::error::AppError;
-use crate::web::state::AppState;
 use crate::users::model::CurrentUser;
-use crate::users::role::Role;
 use crate::web::assets::Assets;
+use crate::web::csrf;
 use crate::web::flash::{self, Flash};
 use crate::web::htmx::Htmx;
 use crate::web::session::{self as keys, get_i64};
-use crate::web::csrf;
+use crate::web::state::AppState;
 use crate::web::time::Zone;
 
 /// Facts about the request every audit row and log line wants.
@@ -78,6 +78,11 @@ impl Ctx {
 
     pub fn role(&self) -> Role {
         self.user.role
+    }
+
+    /// The signed-in user's scope: where every tenant query starts.
+    pub fn scope(&self) -> crate::authz::Scope {
+        crate::authz::Scope { workspace_id: self.user.workspace_id, user_id: self.user.id, role: self.user.role }
     }
 
     /// `Forbidden` unless the user's role is at least `role`.

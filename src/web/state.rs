@@ -25,15 +25,9 @@ pub const MAX_FORM_BYTES: usize = 64 * 1024;
 /// The body limit of a posted form: [`MAX_FORM_BYTES`], and larger ones for the resources the
 /// route table names. Read before routing (the CSRF check reads the form), so it matches the
 /// path itself instead of relying on the resource's own configuration.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Default)]
 pub struct FormLimits {
     larger: Vec<(ResourceDef, usize)>,
-}
-
-impl Default for FormLimits {
-    fn default() -> Self {
-        FormLimits { larger: Vec::new() }
-    }
 }
 
 impl FormLimits {

@@ -1,6 +1,6 @@
 use reqwest::StatusCode;
 use diesel::RunQueryDsl;
-use switchboard::users::role::Role;
+use switchboard::authz::Role;
 
 use crate::support::{assert_redirects_to, location, spawn_app};
 

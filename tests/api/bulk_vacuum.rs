@@ -8,7 +8,7 @@ use std::time::Duration;
 use diesel::prelude::*;
 use serde_json::json;
 use switchboard::jobs::{self, Kind, NewJob};
-use switchboard::users::role::Role;
+use switchboard::authz::Role;
 
 use crate::imports::import;
 use crate::support::{TestApp, fresh_database, spawn_app_on_with};

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use diesel::prelude::*;
 use reqwest::StatusCode;
 use switchboard::campaigns::dispatch;
-use switchboard::users::role::Role;
+use switchboard::authz::Role;
 
 use crate::messaging_send::{Setup, WHATSAPP_FROM, add_template, on_fake, setup_with, sql, text, wait_for, worker_process};
 use crate::support::fake_twilio::FakeTwilio;

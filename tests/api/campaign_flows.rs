@@ -8,7 +8,7 @@
 //! flow."), without saying it exists.
 
 use reqwest::StatusCode;
-use switchboard::users::role::Role;
+use switchboard::authz::Role;
 
 use crate::messaging_send::{CLIENT_PHONE, PUBLIC_URL, Setup, WHATSAPP_FROM, add_template, on_fake, setup_with, sql, text, wait_for};
 use crate::support::fake_twilio::{ACCOUNT_SID, AUTH_TOKEN, twilio_signature};

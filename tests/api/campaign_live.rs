@@ -5,7 +5,7 @@
 use diesel::sql_types::{BigInt, Binary, Text};
 use diesel::{Connection, RunQueryDsl};
 use reqwest::StatusCode;
-use switchboard::users::role::Role;
+use switchboard::authz::Role;
 
 use crate::events::{Sse, notify, open, sign_in, workspace_of};
 use crate::support::fake_twilio::{ACCOUNT_SID, AUTH_TOKEN, twilio_signature};

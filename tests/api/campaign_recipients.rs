@@ -9,7 +9,7 @@ use futures_util::StreamExt;
 use rand::SeedableRng;
 use rand::seq::SliceRandom;
 use reqwest::StatusCode;
-use switchboard::users::role::Role;
+use switchboard::authz::Role;
 
 use crate::support::fake_twilio::{ACCOUNT_SID, AUTH_TOKEN, twilio_signature};
 use crate::support::{Browser, PASSWORD, TestApp, location, spawn_app_with};

@@ -5,7 +5,7 @@
 
 use diesel::prelude::*;
 use reqwest::StatusCode;
-use switchboard::users::role::Role;
+use switchboard::authz::Role;
 
 use crate::support::{TestApp, assert_redirects_to, location, spawn_app};
 

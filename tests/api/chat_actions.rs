@@ -7,7 +7,7 @@ use diesel::RunQueryDsl;
 use diesel::sql_types::{BigInt, Binary, Text};
 use reqwest::StatusCode;
 use switchboard::users::model::User;
-use switchboard::users::role::Role;
+use switchboard::authz::Role;
 
 use crate::support::fake_twilio::{ACCOUNT_SID, AUTH_TOKEN, twilio_signature};
 use crate::support::{Browser, PASSWORD, TestApp, assert_redirects_to, spawn_app};

@@ -4,7 +4,7 @@
 //! outside WhatsApp's 24-hour window, SMS, opt-outs, and the reply reaching Twilio.
 
 use reqwest::StatusCode;
-use switchboard::users::role::Role;
+use switchboard::authz::Role;
 
 use crate::messaging_send::{CLIENT_PHONE, PUBLIC_URL, SMS_FROM, add_template, configure, setup, sql, text, wait_for};
 use crate::support::fake_twilio::{AUTH_TOKEN, twilio_signature};

@@ -156,7 +156,7 @@ async fn seed_fills_a_workspace_with_clients_and_their_history() {
 async fn job_run_applies_a_daily_job_at_once() {
     use diesel::RunQueryDsl;
     let app = crate::support::spawn_app().await;
-    let me = app.create_user("Acme", "owner@acme.test", switchboard::users::role::Role::Admin);
+    let me = app.create_user("Acme", "owner@acme.test", switchboard::authz::Role::Admin);
     diesel::sql_query(format!(
         "INSERT INTO clients (workspace_id, name, status, status_source, created_at) VALUES ({0}, 'Old', 'warm', 'rule', now() - interval '60 days')",
         me.workspace_id

@@ -7,7 +7,7 @@ use reqwest::StatusCode;
 use reqwest::cookie::Jar;
 use reqwest::header::{HeaderMap, HeaderValue};
 use switchboard::auth::throttle;
-use switchboard::users::role::Role;
+use switchboard::authz::Role;
 
 use crate::support::{Browser, PASSWORD, TestApp, assert_redirects_to, spawn_app, spawn_app_with};
 

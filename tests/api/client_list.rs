@@ -2,7 +2,7 @@
 
 use diesel::RunQueryDsl;
 use reqwest::StatusCode;
-use switchboard::users::role::Role;
+use switchboard::authz::Role;
 
 use crate::support::{Browser, TestApp, spawn_app};
 

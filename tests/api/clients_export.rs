@@ -1,5 +1,5 @@
 use reqwest::StatusCode;
-use switchboard::users::role::Role;
+use switchboard::authz::Role;
 
 use crate::support::{PASSWORD, spawn_app};
 

@@ -1,6 +1,6 @@
 use diesel::prelude::*;
 use reqwest::StatusCode;
-use switchboard::users::role::Role;
+use switchboard::authz::Role;
 
 use crate::support::{TestApp, spawn_app};
 

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use diesel::prelude::*;
 use reqwest::StatusCode;
-use switchboard::users::role::Role;
+use switchboard::authz::Role;
 
 use crate::support::smtp::SmtpSink;
 use crate::support::{Browser, PASSWORD, TestApp, location, spawn_app, spawn_app_with};

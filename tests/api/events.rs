@@ -7,7 +7,7 @@ use diesel::RunQueryDsl;
 use diesel::sql_types::{BigInt, Binary, Text};
 use futures_util::StreamExt;
 use reqwest::StatusCode;
-use switchboard::users::role::Role;
+use switchboard::authz::Role;
 
 use crate::support::fake_twilio::{ACCOUNT_SID, AUTH_TOKEN, twilio_signature};
 use crate::support::{Browser, PASSWORD, TestApp, spawn_app, spawn_app_on_with, spawn_app_with};

@@ -2,7 +2,7 @@
 //! dashboard's getting-started checklist.
 
 use reqwest::StatusCode;
-use switchboard::users::role::Role;
+use switchboard::authz::Role;
 
 use crate::support::{PASSWORD, TestApp, assert_redirects_to, spawn_app, spawn_app_with};
 

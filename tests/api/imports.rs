@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use reqwest::StatusCode;
-use switchboard::users::role::Role;
+use switchboard::authz::Role;
 
 use crate::support::{Browser, PASSWORD, TestApp, location, spawn_app, spawn_app_with};
 
@@ -493,7 +493,7 @@ async fn rows_with_5_mb_cells_are_rejected_with_their_size_and_nothing_is_half_w
 #[tokio::test]
 async fn every_import_status_and_phase_is_stored_under_the_check_and_read_back_as_itself() {
     use diesel::prelude::*;
-    use switchboard::clients::query::Scope;
+    use switchboard::authz::Scope;
     use switchboard::db::schema::imports;
     use switchboard::imports::model::{ImportPhase, ImportStatus};
     use switchboard::imports::query;

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use reqwest::StatusCode;
 use switchboard::auth::tokens::{self, Purpose};
-use switchboard::users::role::Role;
+use switchboard::authz::Role;
 
 use crate::support::{Browser, PASSWORD, TestApp, assert_redirects_to, csrf_in, spawn_app_with};
 

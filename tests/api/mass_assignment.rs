@@ -5,7 +5,7 @@
 
 use diesel::RunQueryDsl;
 use reqwest::StatusCode;
-use switchboard::users::role::Role;
+use switchboard::authz::Role;
 
 use crate::support::{TestApp, location, spawn_app_with};
 

@@ -7,7 +7,7 @@ use std::time::Duration;
 use diesel::prelude::*;
 use reqwest::StatusCode;
 use switchboard::db::schema::{twilio_settings, whatsapp_templates};
-use switchboard::users::role::Role;
+use switchboard::authz::Role;
 
 use crate::support::fake_twilio::{ACCOUNT_SID, AUTH_TOKEN, FakeTwilio, Fault};
 use crate::support::{Browser, TestApp, spawn_app_on_with, spawn_app_with};

@@ -6,7 +6,7 @@
 
 use diesel::RunQueryDsl;
 use reqwest::StatusCode;
-use switchboard::users::role::Role;
+use switchboard::authz::Role;
 
 use crate::chat_actions::{inbound, twilio};
 use crate::support::fake_twilio::{ACCOUNT_SID, AUTH_TOKEN, twilio_signature};

@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use reqwest::StatusCode;
-use switchboard::users::role::Role;
+use switchboard::authz::Role;
 
 use crate::support::{Browser, spawn_app_with};
 

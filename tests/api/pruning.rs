@@ -6,7 +6,7 @@ use std::time::Duration;
 use diesel::RunQueryDsl;
 use reqwest::StatusCode;
 use switchboard::auth::recovery;
-use switchboard::users::role::Role;
+use switchboard::authz::Role;
 
 use crate::client_ip::{behind_proxy, browser_via};
 use crate::support::{TestApp, spawn_app};

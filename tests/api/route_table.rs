@@ -4,7 +4,7 @@
 use reqwest::{Method, StatusCode};
 use switchboard::routes::ROUTES;
 
-use switchboard::users::role::Role;
+use switchboard::authz::Role;
 
 use crate::support::spawn_app_with;
 use crate::walk::{FIELDS, concrete, fingerprint, seed};

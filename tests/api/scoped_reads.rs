@@ -3,7 +3,7 @@
 //! list, the detail, the CSV export and the dashboard's recent activity.
 
 use reqwest::StatusCode;
-use switchboard::users::role::Role;
+use switchboard::authz::Role;
 
 use crate::support::{TestApp, location, spawn_app};
 

@@ -1,7 +1,7 @@
 use chrono::Duration;
 use diesel::RunQueryDsl;
 use reqwest::StatusCode;
-use switchboard::users::role::Role;
+use switchboard::authz::Role;
 
 use crate::support::{PASSWORD, assert_redirects_to, spawn_app, spawn_app_with};
 use crate::walk::browser_with_agent;

@@ -1,5 +1,5 @@
 use reqwest::StatusCode;
-use switchboard::users::role::Role;
+use switchboard::authz::Role;
 
 use crate::support::{PASSWORD, assert_redirects_to, spawn_app};
 

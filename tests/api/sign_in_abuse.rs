@@ -5,7 +5,7 @@ use diesel::RunQueryDsl;
 use reqwest::StatusCode;
 use switchboard::auth::password::{self, VerifyCounter};
 use switchboard::auth::{recovery, throttle};
-use switchboard::users::role::Role;
+use switchboard::authz::Role;
 
 use crate::client_ip::{behind_proxy, browser_via};
 use crate::support::{PASSWORD, assert_redirects_to, spawn_app_with};

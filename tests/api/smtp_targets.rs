@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use diesel::RunQueryDsl;
 use reqwest::StatusCode;
-use switchboard::users::role::Role;
+use switchboard::authz::Role;
 
 use crate::support::smtp::SmtpSink;
 use crate::support::{TestApp, spawn_app_with};

@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 
 use reqwest::StatusCode;
-use switchboard::users::role::Role;
+use switchboard::authz::Role;
 
 use crate::imports::{counts, import};
 use crate::support::{Browser, PASSWORD, spawn_app};

@@ -8,7 +8,7 @@ use diesel::prelude::*;
 use reqwest::StatusCode;
 use serde_json::json;
 use switchboard::jobs::{self, Kind, NewJob};
-use switchboard::users::role::Role;
+use switchboard::authz::Role;
 
 use crate::support::{Browser, TestApp, location, spawn_app};
 

@@ -2,7 +2,7 @@
 //! (issue 10): white-on-white link buttons, radios sized like text fields.
 
 use diesel::prelude::*;
-use switchboard::users::role::Role;
+use switchboard::authz::Role;
 
 use crate::support::{Browser, spawn_app};
 

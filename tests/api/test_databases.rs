@@ -4,7 +4,7 @@
 //! on one database share it until both are gone.
 
 use reqwest::StatusCode;
-use switchboard::users::role::Role;
+use switchboard::authz::Role;
 
 use crate::support::{TestApp, database_exists, spawn_app, spawn_app_on};
 

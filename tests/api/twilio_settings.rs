@@ -3,7 +3,7 @@
 //! Twilio, the webhook URLs, admin only, and the first-run checklist step.
 
 use reqwest::StatusCode;
-use switchboard::users::role::Role;
+use switchboard::authz::Role;
 
 use crate::support::fake_twilio::{ACCOUNT_SID, AUTH_TOKEN, FakeTwilio};
 use crate::support::{TestApp, assert_redirects_to, spawn_app_with};

@@ -10,7 +10,7 @@ use rand::seq::SliceRandom;
 use reqwest::StatusCode;
 use switchboard::messaging::MessageStatus;
 use switchboard::messaging::store;
-use switchboard::users::role::Role;
+use switchboard::authz::Role;
 
 use crate::support::fake_twilio::{ACCOUNT_SID, AUTH_TOKEN, twilio_signature};
 use crate::support::{TestApp, spawn_app, spawn_app_with};

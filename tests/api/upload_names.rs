@@ -3,7 +3,7 @@
 //! download's `Content-Disposition`.
 
 use reqwest::StatusCode;
-use switchboard::users::role::Role;
+use switchboard::authz::Role;
 
 use crate::support::{location, spawn_app_with};
 use crate::support::TestApp;

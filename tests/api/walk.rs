@@ -9,7 +9,7 @@ use diesel::RunQueryDsl;
 use reqwest::StatusCode;
 use reqwest::cookie::Jar;
 use switchboard::users::model::User;
-use switchboard::users::role::Role;
+use switchboard::authz::Role;
 
 use crate::support::{Browser, PASSWORD, TestApp, location};
 

@@ -7,7 +7,7 @@ use std::time::Duration;
 use diesel::prelude::*;
 use reqwest::StatusCode;
 use switchboard::messaging::templates;
-use switchboard::users::role::Role;
+use switchboard::authz::Role;
 
 use crate::support::fake_twilio::{ACCOUNT_SID, AUTH_TOKEN, FakeTwilio};
 use crate::support::{Browser, TestApp, assert_redirects_to, spawn_app_with};

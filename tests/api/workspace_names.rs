@@ -2,7 +2,7 @@
 //! has that name, and the command line refuses a name that is ambiguous.
 
 use reqwest::StatusCode;
-use switchboard::users::role::Role;
+use switchboard::authz::Role;
 use switchboard::users::service::{self, NewAccount};
 
 use crate::support::{PASSWORD, assert_redirects_to, spawn_app};

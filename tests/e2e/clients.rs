@@ -1,4 +1,4 @@
-use switchboard::users::role::Role;
+use switchboard::authz::Role;
 use serde_json::json;
 
 use crate::browser::Chrome;

@@ -1,6 +1,6 @@
 use std::time::Duration;
 
-use switchboard::users::role::Role;
+use switchboard::authz::Role;
 
 use crate::browser::Chrome;
 use crate::support::{PASSWORD, spawn_app};

@@ -4,7 +4,7 @@
 
 use fantoccini::actions::{InputSource, KeyAction, KeyActions};
 use serde_json::json;
-use switchboard::users::role::Role;
+use switchboard::authz::Role;
 
 use crate::browser::Chrome;
 use crate::support::{PASSWORD, spawn_app};

@@ -7,7 +7,7 @@
 use std::time::{Duration, Instant};
 
 use diesel::prelude::*;
-use switchboard::users::role::Role;
+use switchboard::authz::Role;
 
 use crate::browser::Chrome;
 use crate::support::app_talking_to;

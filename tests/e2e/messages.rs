@@ -3,7 +3,7 @@
 //! for a double click.
 
 use diesel::prelude::*;
-use switchboard::users::role::Role;
+use switchboard::authz::Role;
 
 use crate::browser::Chrome;
 use crate::support::app_talking_to;

@@ -2,7 +2,7 @@
 //! navigation wraps rather than running off the screen (issue 10).
 
 use serde_json::json;
-use switchboard::users::role::Role;
+use switchboard::authz::Role;
 
 use crate::browser::Chrome;
 use crate::support::{PASSWORD, spawn_app};

@@ -1,4 +1,4 @@
-use switchboard::users::role::Role;
+use switchboard::authz::Role;
 
 use crate::browser::Chrome;
 use crate::support::smtp::SmtpSink;

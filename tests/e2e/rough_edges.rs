@@ -5,7 +5,7 @@
 
 use diesel::prelude::*;
 use serde_json::json;
-use switchboard::users::role::Role;
+use switchboard::authz::Role;
 
 use crate::browser::Chrome;
 use crate::support::PASSWORD;

@@ -1,7 +1,7 @@
 //! Settings rows rename in place: Edit swaps the row for a form with htmx (no page load),
 //! Cancel swaps it back, Save renames; the account pages fit a phone (issue 10 items 12-13).
 
-use switchboard::users::role::Role;
+use switchboard::authz::Role;
 
 use crate::browser::Chrome;
 use crate::support::{PASSWORD, spawn_app};

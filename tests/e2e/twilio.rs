@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 
-use switchboard::users::role::Role;
+use switchboard::authz::Role;
 
 use crate::browser::Chrome;
 use crate::support::fake_twilio::{ACCOUNT_SID, AUTH_TOKEN, FakeTwilio};

@@ -21,7 +21,7 @@ use switchboard::db::local_cluster::{ClusterOptions, LocalCluster};
 use switchboard::db::{self, Pool};
 use switchboard::startup::{Application, Resources};
 use switchboard::users::model::User;
-use switchboard::users::role::Role;
+use switchboard::authz::Role;
 use switchboard::users::service::{self, NewAccount};
 
 const TEMPLATE_DB: &str = "switchboard_tpl";
