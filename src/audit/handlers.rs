@@ -12,7 +12,6 @@ use crate::authz::Role;
 use crate::csv_safe;
 use crate::db;
 use crate::error::AppError;
-use crate::users::model::{self as users, User};
 use crate::web::ctx::{Ctx, Layout};
 use crate::web::forms::Query;
 use crate::web::render::{html_status, respond};
@@ -25,7 +24,7 @@ struct AuditIndexPage {
     query: AuditQuery,
     filter: AuditFilter,
     error: Option<String>,
-    users: Vec<User>,
+    users: Vec<query::UserChoice>,
     rows: Vec<Described>,
     export_query: String,
     prev_query: Option<String>,
@@ -62,7 +61,7 @@ pub async fn list_audit_logs(ctx: Ctx, state: Data<AppState>, Query(q): Query<Au
     let filter = parsed.clone().unwrap_or_default();
     let run_filter = parsed.as_ref().ok().cloned();
     let (users, (rows, has_next)) = db::run(&state.pool, move |conn| {
-        let users = users::list(conn, workspace_id)?;
+        let users = query::user_choices(conn, workspace_id)?;
         let (rows, has_next) = match run_filter {
             Some(f) => f.list(conn, &scope)?,
             None => (Vec::new(), false),

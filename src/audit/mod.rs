@@ -21,9 +21,17 @@ pub enum Actor {
 }
 
 impl Actor {
-    pub fn of(user: &crate::users::model::User) -> Self {
-        Actor::User { id: user.id, label: user.email.clone() }
+    /// A user, labelled by their email.
+    pub fn user(id: i64, email: &str) -> Self {
+        Actor::User { id, label: email.to_string() }
     }
+}
+
+/// Where a change was asked from: the client IP and request id of a request
+/// (`web::ctx::RequestMeta`).
+pub trait Origin {
+    fn ip(&self) -> Option<String>;
+    fn request_id(&self) -> Option<String>;
 }
 
 /// One audited change.
@@ -57,9 +65,9 @@ impl Entry {
     }
 
     /// The request's client IP and id.
-    pub fn from_request(mut self, meta: &crate::web::ctx::RequestMeta) -> Self {
-        self.ip = meta.ip.clone();
-        self.request_id = meta.request_id.clone();
+    pub fn from_request(mut self, origin: &impl Origin) -> Self {
+        self.ip = origin.ip();
+        self.request_id = origin.request_id();
         self
     }
 

@@ -13,7 +13,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use crate::authz::{Role, Scope};
-use crate::db::schema::{audit_logs, client_departments, clients, user_departments};
+use crate::db::schema::{audit_logs, client_departments, clients, user_departments, users};
 use crate::web::time::Zone;
 
 pub const PER_PAGE: i64 = 50;
@@ -256,6 +256,22 @@ impl AuditFilter {
 }
 
 /// The newest `limit` entries `scope` may read.
+/// A user of the workspace in the "by" filter.
+#[derive(Clone, Debug, Queryable)]
+pub struct UserChoice {
+    pub id: i64,
+    pub name: String,
+}
+
+/// The workspace's users for the "by" filter: active ones first, by name.
+pub fn user_choices(conn: &mut PgConnection, workspace_id: i64) -> QueryResult<Vec<UserChoice>> {
+    users::table
+        .filter(users::workspace_id.eq(workspace_id))
+        .order((users::active.desc(), users::name, users::id))
+        .select((users::id, users::name))
+        .load(conn)
+}
+
 pub fn recent(conn: &mut PgConnection, scope: &Scope, limit: i64) -> QueryResult<Vec<AuditLog>> {
     let ids = AuditFilter::default().ids(conn, scope, None, 0, limit)?;
     rows_of(conn, scope.workspace_id, &ids)

@@ -189,7 +189,7 @@ pub async fn confirm_email(session: Session, htmx: Htmx, state: Data<AppState>, 
                 return Ok(Some(Err(new_email)));
             }
             users::set_email(tx, user.workspace_id, user.id, &new_email)?;
-            let entry = Entry::new(user.workspace_id, Actor::of(&user), Action::UsersEmailChanged, "users", user.id)
+            let entry = Entry::new(user.workspace_id, Actor::user(user.id, &user.email), Action::UsersEmailChanged, "users", user.id)
                 .before(json!({ "email": user.email }))
                 .after(json!({ "email": new_email }));
             audit::record(tx, &entry)?;

@@ -135,13 +135,13 @@ pub async fn login(req: HttpRequest, session: Session, state: Data<AppState>, Ht
     // Audit a failure in the workspace of a known email; unknown emails leave only the
     // throttling row. The answer is the same either way.
     let failure = candidate.as_ref().map(|u| {
-        Entry::new(u.workspace_id, Actor::of(u), Action::AuthLoginFailed, "auth", u.id)
+        Entry::new(u.workspace_id, Actor::user(u.id, &u.email), Action::AuthLoginFailed, "auth", u.id)
             .from_request(&meta)
             .after(json!({ "reason": if u.active { "bad password" } else { "inactive user" } }))
     });
     match candidate.filter(|u| matched && u.active) {
         Some(user) => {
-            let entry = Entry::new(user.workspace_id, Actor::of(&user), Action::AuthLogin, "auth", user.id).from_request(&meta);
+            let entry = Entry::new(user.workspace_id, Actor::user(user.id, &user.email), Action::AuthLogin, "auth", user.id).from_request(&meta);
             db::run(&state.pool, move |conn| {
                 conn.transaction(|tx| {
                     throttle::succeeded(tx, attempt, &email, &ip)?;

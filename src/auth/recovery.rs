@@ -124,7 +124,7 @@ pub async fn request_reset(session: Session, req: HttpRequest, state: Data<AppSt
                 let mail = messages::reset(&user.email, &messages::Reset { name: user.name.clone(), link: format!("{base}/password/reset/{raw}") })?;
                 // The link is a live secret: sealed in the queue, dropped once sent.
                 email::enqueue_sealed(tx, &at_rest_key, user.workspace_id, &mail)?;
-                let entry = Entry { ip: Some(ip.clone()), request_id: request_id.clone(), ..Entry::new(user.workspace_id, Actor::of(&user), Action::AuthPasswordResetRequested, "auth", user.id) };
+                let entry = Entry { ip: Some(ip.clone()), request_id: request_id.clone(), ..Entry::new(user.workspace_id, Actor::user(user.id, &user.email), Action::AuthPasswordResetRequested, "auth", user.id) };
                 audit::record(tx, &entry)?;
             }
             Ok(None)
@@ -241,7 +241,7 @@ async fn set(session: Session, req: HttpRequest, state: Data<AppState>, token: S
                 user_model::end_sessions(tx, user.workspace_id, user.id)?;
             }
             let action = if invite { Action::UsersInvitationAccepted } else { Action::AuthPasswordReset };
-            let entry = Entry { ip, request_id, ..Entry::new(user.workspace_id, Actor::of(&user), action, "auth", user.id) };
+            let entry = Entry { ip, request_id, ..Entry::new(user.workspace_id, Actor::user(user.id, &user.email), action, "auth", user.id) };
             audit::record(tx, &entry.after(json!({ "name": if invite { new_name.clone() } else { user.name.clone() } })))?;
             Ok(Some(user))
         })

@@ -22,7 +22,7 @@ use serde::{Deserialize, Serialize};
 use crate::clock::Clock;
 use crate::db::Pool;
 use crate::db::schema::sessions;
-use crate::users::model::CurrentUser;
+use crate::web::current_user::CurrentUser;
 use crate::web::session as keys;
 
 type State = HashMap<String, String>;

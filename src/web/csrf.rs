@@ -19,7 +19,7 @@ use actix_web::web::{Bytes, Data};
 use futures_util::{StreamExt, TryStreamExt};
 use subtle::ConstantTimeEq;
 
-use crate::error::ErrorPage;
+use crate::web::error_pages::ErrorPage;
 use crate::web::state::AppState;
 use crate::web::session::CSRF;
 

@@ -12,9 +12,9 @@ use tracing_actix_web::RequestId;
 use crate::audit::{Actor, Entry};
 use crate::authz::Role;
 use crate::error::AppError;
-use crate::users::model::CurrentUser;
 use crate::web::assets::Assets;
 use crate::web::csrf;
+use crate::web::current_user::CurrentUser;
 use crate::web::flash::{self, Flash};
 use crate::web::htmx::Htmx;
 use crate::web::session::{self as keys, get_i64};
@@ -42,6 +42,16 @@ impl RequestMeta {
             request_id: req.extensions().get::<RequestId>().map(|id| id.to_string()),
             htmx: Htmx::from_request(req),
         }
+    }
+}
+
+impl crate::audit::Origin for RequestMeta {
+    fn ip(&self) -> Option<String> {
+        self.ip.clone()
+    }
+
+    fn request_id(&self) -> Option<String> {
+        self.request_id.clone()
     }
 }
 

@@ -73,7 +73,7 @@ fn render_if_empty<B: MessageBody + 'static>(
     let message = default_message(status);
     let allow = res.headers().get(actix_web::http::header::ALLOW).cloned();
     let (req, _) = res.into_parts();
-    let mut page = crate::error::ErrorPage::for_status(status, message);
+    let mut page = crate::web::error_pages::ErrorPage::for_status(status, message);
     if let Some(allow) = allow {
         page.headers_mut().insert(actix_web::http::header::ALLOW, allow);
     }

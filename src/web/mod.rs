@@ -4,6 +4,8 @@ pub mod assets;
 pub mod client_ip;
 pub mod csrf;
 pub mod ctx;
+pub mod current_user;
+pub mod error_pages;
 pub mod escape;
 pub mod flash;
 pub mod forms;
