@@ -381,3 +381,21 @@ async fn the_phone_field_shows_and_explains_with_the_workspace_s_own_country() {
     assert!(body.contains("is not a valid number for the United Kingdom (numbers there look like 07400 123456)"), "{body}");
     assert!(!body.contains("Iceland") && !body.contains("Brunei"), "{body}");
 }
+
+#[tokio::test]
+async fn an_opt_out_without_a_recorded_source_shows_only_its_date() {
+    let app = spawn_app().await;
+    let (admin, me) = app.signed_in(Role::Admin).await;
+    let id = id_from(&create(&admin, &[("name", "Quiet Client")]).await);
+    diesel::sql_query(format!(
+        "UPDATE clients SET opt_out_sms_at = '2026-12-01T12:00:00Z', opt_out_sms_source = NULL, \
+         opt_out_whatsapp_at = '2026-12-02T12:00:00Z', opt_out_whatsapp_source = 'manual' WHERE workspace_id = {} AND id = {id}",
+        me.workspace_id
+    ))
+    .execute(&mut app.conn())
+    .unwrap();
+    let html = admin.get_html(&format!("/clients/{id}")).await;
+    assert!(html.contains("whatsapp (since 2026-12-02, manual)"), "{html}");
+    assert!(html.contains("sms (since 2026-12-01)"), "no empty source after the date: {html}");
+    assert!(!html.contains(", )"));
+}
