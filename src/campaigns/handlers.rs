@@ -6,6 +6,10 @@
 //! manager, for a campaign with a department that is not theirs. Completing a campaign also
 //! cancels what is left of it in the same transaction: its scheduled or sending batches and
 //! their queued recipients. The dispatcher sees the status and stops on its own.
+//!
+//! The handlers only read the request, call the model inside `db::run` and render: the
+//! reads are `campaigns::query`, the changes `campaigns::changes` and
+//! `campaigns::lifecycle`, the form's check `campaigns::campaign_form`.
 
 use actix_web::HttpResponse;
 use actix_web::http::StatusCode;

@@ -16,6 +16,8 @@
 //!   account, sender, approved template), and nothing in the campaign's counters.
 //! - Every change is audited in its transaction; another workspace's (or, for a manager,
 //!   another department's) campaign is 404 on every route.
+//!
+//! The changes themselves are `campaigns::changes` and `campaigns::test_send`.
 
 
 use actix_web::HttpResponse;

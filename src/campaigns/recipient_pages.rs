@@ -237,7 +237,7 @@ pub async fn retarget(ctx: Ctx, state: Data<AppState>, path: Path<(i64, String, 
     let now = state.clock.now();
     let zone = ctx.zone().name().to_string();
     let entry = ctx.audit(Action::CampaignsBatchRetargeted, "campaigns", id);
-    let made = db::run(&state.pool, move |conn| transaction(conn, |tx| recipients::retarget(tx, &scope, id, &segment, batch_id, now, &zone, entry))).await?;
+    let made = db::run(&state.pool, move |conn| transaction(conn, |tx| recipients::retarget(tx, &scope, (id, &segment, batch_id), now, &zone, entry))).await?;
     let location = format!("/campaigns/{}/{}/{}/recipients", made.campaign_id, made.channel.segment(), made.batch_id);
     Ok(see_other(&location))
 }

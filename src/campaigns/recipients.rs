@@ -282,14 +282,13 @@ pub struct Retargeted {
     pub batch_id: i64,
 }
 
-/// "Re-target failed" of batch `batch_id` (its page's `segment`, 404 as [`find`]), in the
-/// caller's transaction: a new batch with the old one's settings (`retarget_of`), sent at
-/// `now`, one recipient per failed recipient (set-based; a client opted out of the channel
-/// since is `skipped` with the reason, as when any batch is made; `zone` names the opt-out
-/// date), and its dispatch job; audited (`entry`). 409 when nothing failed, the campaign is
+/// "Re-target failed" of campaign `id`'s batch `batch_id` (its page's `segment`, 404 as
+/// [`find`]), in the caller's transaction: a new batch with the old one's settings
+/// (`retarget_of`), sent at `now`, one recipient per failed recipient (set-based; a client
+/// opted out of the channel since is `skipped` with the reason, as when any batch is made;
+/// `zone` names the opt-out date), and its dispatch job; audited (`entry`). 409 when nothing failed, the campaign is
 /// completed or the batch was re-targeted already (and that re-target is not cancelled).
-#[allow(clippy::too_many_arguments)]
-pub fn retarget(tx: &mut PgConnection, scope: &CampaignScope, id: i64, segment: &str, batch_id: i64, now: DateTime<Utc>, zone: &str, entry: Entry) -> Result<Retargeted, AppError> {
+pub fn retarget(tx: &mut PgConnection, scope: &CampaignScope, (id, segment, batch_id): (i64, &str, i64), now: DateTime<Utc>, zone: &str, entry: Entry) -> Result<Retargeted, AppError> {
     let (campaign, batch, channel) = find(tx, scope, id, segment, batch_id)?;
     if campaign.status == CampaignStatus::Completed {
         return Err(AppError::Conflict("A completed campaign sends no more batches.".into()));

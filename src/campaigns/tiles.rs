@@ -8,7 +8,8 @@
 //! keeps per campaign and hour. The 7-day delivery and reply rates are the batch pages'
 //! rates (`recipients::Counts`) over the counters of the batches started in the last 7 days,
 //! so the tile and the batch pages always agree. A manager's figures sum only the campaigns
-//! they may see (the campaign scope), an admin's the workspace's.
+//! they may see (the campaign scope), an admin's the workspace's. The figures are
+//! `campaigns::figures`.
 
 use actix_web::HttpResponse;
 use actix_web::web::Data;
