@@ -12,24 +12,22 @@
 //! once. Opted-out clients are attached too (decision): they get a `skipped` recipient row with
 //! the reason when a batch for that channel is made, and the counts say so up front. A
 //! completed campaign refuses attaching (409).
+//!
+//! The handlers are here; the queries and changes are `campaigns::attached`.
 
 use actix_web::HttpResponse;
 use actix_web::http::StatusCode;
 use actix_web::web::{Data, Path};
 use askama::Template;
-use diesel::dsl::sql;
-use diesel::pg::Pg;
-use diesel::prelude::*;
-use diesel::sql_types::BigInt;
 use serde::Deserialize;
-use serde_json::json;
 
-use crate::audit;
 use crate::audit::Action;
+use crate::campaigns::attached::{self, AudienceRow, Preview, Target};
+use crate::campaigns::model::transaction;
+use crate::campaigns::query::attached_count;
 use crate::campaigns::{Campaign, CampaignScope, CampaignStatus};
-use crate::clients::query::{ClientFilter, ClientQuery};
+use crate::clients::query::ClientQuery;
 use crate::db;
-use crate::db::schema::{campaign_clients, clients};
 use crate::error::AppError;
 use crate::web::ctx::{Ctx, Layout};
 use crate::web::flash;
@@ -37,148 +35,6 @@ use crate::web::forms::{HtmlForm, Query};
 use crate::web::numbers::thousands;
 use crate::web::render::{respond, see_other};
 use crate::web::state::AppState;
-
-/// How many clients (of a set) opted out of each channel.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct OptOuts {
-    pub whatsapp: i64,
-    pub sms: i64,
-    pub email: i64,
-}
-
-impl OptOuts {
-    /// "40 have opted out of WhatsApp and will be skipped", for the campaign's channels.
-    pub fn lines(&self, campaign: &Campaign) -> Vec<String> {
-        campaign
-            .channels
-            .iter()
-            .filter_map(|c| {
-                let (n, label) = match c.as_str() {
-                    "whatsapp" => (self.whatsapp, "WhatsApp"),
-                    "sms" => (self.sms, "SMS"),
-                    "email" => (self.email, "email"),
-                    _ => return None,
-                };
-                Some(match n {
-                    0 => format!("None has opted out of {label}"),
-                    1 => format!("1 has opted out of {label} and will be skipped"),
-                    n => format!("{} have opted out of {label} and will be skipped", thousands(n)),
-                })
-            })
-            .collect()
-    }
-}
-
-const OPT_OUT_COUNTS: &str = "count(*), \
-     count(*) FILTER (WHERE clients.opt_out_whatsapp_at IS NOT NULL), \
-     count(*) FILTER (WHERE clients.opt_out_sms_at IS NOT NULL), \
-     count(*) FILTER (WHERE clients.opt_out_email_at IS NOT NULL)";
-
-/// The opted-out counts of a campaign's attached clients, per channel.
-pub fn attached_opt_outs(conn: &mut PgConnection, w: i64, campaign_id: i64) -> QueryResult<OptOuts> {
-    let (_, whatsapp, sms, email): (i64, i64, i64, i64) = clients::table
-        .filter(clients::workspace_id.eq(w))
-        .filter(
-            sql::<diesel::sql_types::Bool>(
-                "EXISTS (SELECT 1 FROM campaign_clients cc WHERE cc.workspace_id = clients.workspace_id AND cc.client_id = clients.id AND cc.campaign_id = ",
-            )
-            .bind::<BigInt, _>(campaign_id)
-            .sql(")"),
-        )
-        .select(sql::<(BigInt, BigInt, BigInt, BigInt)>(OPT_OUT_COUNTS))
-        .get_result(conn)?;
-    Ok(OptOuts { whatsapp, sms, email })
-}
-
-/// Which clients to attach.
-#[derive(Clone, Debug)]
-pub enum Target {
-    All,
-    Filter(ClientFilter),
-    Selected(Vec<i64>),
-}
-
-impl Target {
-    fn mode(&self) -> &'static str {
-        match self {
-            Target::All => "all",
-            Target::Filter(_) => "filter",
-            Target::Selected(_) => "selected",
-        }
-    }
-
-    /// The clients of the target this user may see.
-    fn query(&self, scope: &CampaignScope) -> clients::BoxedQuery<'static, Pg> {
-        let clients_scope = scope.clients();
-        match self {
-            Target::All => clients_scope.clients(),
-            Target::Filter(filter) => filter.query(&clients_scope),
-            Target::Selected(ids) => clients_scope.clients().filter(clients::id.eq_any(ids.clone())),
-        }
-    }
-}
-
-/// What attaching did.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct Outcome {
-    /// Clients of the target in scope.
-    pub matched: i64,
-    /// Newly attached.
-    pub attached: i64,
-    /// Ids given (selected) that are not clients this user may see.
-    pub not_yours: i64,
-    pub opt_outs: OptOuts,
-}
-
-impl Outcome {
-    /// "1,200 attached, 3 already there; 40 have opted out of WhatsApp and will be skipped."
-    pub fn sentence(&self, campaign: &Campaign) -> String {
-        let mut out = format!("{} attached, {} already there", thousands(self.attached), thousands(self.matched - self.attached));
-        if self.not_yours > 0 {
-            out.push_str(&format!(", {} not yours (ignored)", thousands(self.not_yours)));
-        }
-        let opted: Vec<String> = self.opt_outs.lines(campaign).into_iter().filter(|l| !l.starts_with("None")).collect();
-        if !opted.is_empty() {
-            out.push_str("; ");
-            out.push_str(&opted.join("; "));
-        }
-        out.push('.');
-        out
-    }
-}
-
-/// Attaches the target's clients in one set-based insert; the caller's transaction.
-pub fn attach(tx: &mut PgConnection, scope: &CampaignScope, campaign: &Campaign, target: &Target) -> Result<Outcome, AppError> {
-    // Read under a share lock: completing (which locks the row for update) waits for this
-    // attach to commit, or this attach sees the campaign completed.
-    let status: String = crate::db::schema::campaigns::table
-        .filter(crate::db::schema::campaigns::workspace_id.eq(campaign.workspace_id))
-        .filter(crate::db::schema::campaigns::id.eq(campaign.id))
-        .select(crate::db::schema::campaigns::status)
-        .for_share()
-        .first(tx)?;
-    if status == CampaignStatus::Completed.as_str() {
-        return Err(AppError::Conflict("The campaign is completed, so no clients can be attached to it.".into()));
-    }
-    let (matched, whatsapp, sms, email): (i64, i64, i64, i64) =
-        target.query(scope).select(sql::<(BigInt, BigInt, BigInt, BigInt)>(OPT_OUT_COUNTS)).get_result(tx)?;
-    let ids = target.query(scope).select((scope.workspace_id.into_sql::<BigInt>(), campaign.id.into_sql::<BigInt>(), clients::id));
-    let attached = diesel::insert_into(campaign_clients::table)
-        .values(ids)
-        .into_columns((campaign_clients::workspace_id, campaign_clients::campaign_id, campaign_clients::client_id))
-        .on_conflict_do_nothing()
-        .execute(tx)? as i64;
-    let not_yours = match target {
-        Target::Selected(ids) => {
-            let mut given = ids.clone();
-            given.sort_unstable();
-            given.dedup();
-            given.len() as i64 - matched
-        }
-        _ => 0,
-    };
-    Ok(Outcome { matched, attached, not_yours, opt_outs: OptOuts { whatsapp, sms, email } })
-}
 
 /// The attach form: the mode, the client list's filters, or the ticked ids.
 #[derive(Clone, Debug, Default, Deserialize)]
@@ -229,37 +85,6 @@ impl AttachForm {
     }
 }
 
-/// The filter in words: "Clients matching “smi”, status hot, tag vip".
-fn describe(conn: &mut PgConnection, w: i64, filter: &ClientFilter) -> QueryResult<String> {
-    let mut parts: Vec<String> = Vec::new();
-    if let Some(q) = &filter.q {
-        parts.push(format!("matching “{q}”"));
-    }
-    if let Some(s) = filter.status {
-        parts.push(format!("status {}", s.as_str()));
-    }
-    if let Some(d) = filter.department {
-        let name = crate::departments::find(conn, w, d)?.map_or_else(|| "(unknown)".to_string(), |d| d.name);
-        parts.push(format!("department {name}"));
-    }
-    if let Some(t) = filter.tag {
-        let name = crate::clients::tags::find_name(conn, w, t)?.unwrap_or_else(|| "(unknown)".into());
-        parts.push(format!("tag {name}"));
-    }
-    match filter.assignee {
-        Some(None) => parts.push("unassigned".into()),
-        Some(Some(u)) => {
-            let name = crate::users::model::find(conn, w, u)?.map_or_else(|| "(unknown)".to_string(), |u| u.name);
-            parts.push(format!("assigned to {name}"));
-        }
-        None => {}
-    }
-    if let Some(i) = filter.import {
-        parts.push(format!("created by import #{i}"));
-    }
-    Ok(if parts.is_empty() { "Every client you can see".into() } else { format!("Clients {}", parts.join(", ")) })
-}
-
 #[derive(Template)]
 #[template(path = "campaigns/attach.html", blocks = ["content"])]
 struct ConfirmPage {
@@ -280,33 +105,13 @@ pub async fn confirm_attach(ctx: Ctx, state: Data<AppState>, id: Path<i64>, Quer
     let id = id.into_inner();
     let form = if form.mode.is_empty() { AttachForm { mode: "filter".into(), ..form } } else { form };
     let pairs = form.filter_pairs();
-    let (campaign, mode, words, count, opt_outs) = db::run(&state.pool, move |conn| {
-        // The campaign first: another's is 404 whatever the filter says.
-        let campaign = scope.find(conn, id)?;
-        if campaign.status == CampaignStatus::Completed {
-            return Err(AppError::Conflict("The campaign is completed, so no clients can be attached to it.".into()));
-        }
-        let target = match form.target()? {
-            Target::Selected(_) => return Err(AppError::Validation("Tick clients on the client list, then choose “Add to campaign”.".into())),
-            t => t,
-        };
-        let filter = match &target {
-            Target::Filter(f) => f.clone(),
-            _ => ClientFilter::default(),
-        };
-        let words = describe(conn, scope.workspace_id, &filter)?;
-        let clients_scope = scope.clients();
-        let count = filter.tab_counts(conn, &clients_scope)?.of(filter.status);
-        let (_, whatsapp, sms, email): (i64, i64, i64, i64) =
-            target.query(&scope).select(sql::<(BigInt, BigInt, BigInt, BigInt)>(OPT_OUT_COUNTS)).get_result(conn)?;
-        Ok((campaign, target.mode().to_string(), words, count, OptOuts { whatsapp, sms, email }))
-    })
-    .await?;
+    let target = form.target();
+    let Preview { campaign, mode, words, count, opt_outs } = db::run(&state.pool, move |conn| attached::preview(conn, &scope, id, target)).await?;
     let page = ConfirmPage {
         layout: ctx.layout(format!("Attach clients to {}", campaign.name), "campaigns"),
         opt_out_lines: opt_outs.lines(&campaign).into_iter().filter(|l| !l.starts_with("None")).collect(),
         campaign,
-        mode,
+        mode: mode.to_string(),
         words,
         // Exact counts are exact; a bounded one says it is more (issue 19 item 7).
         count: if count.more { format!("more than {}", crate::web::numbers::thousands(count.n)) } else { count.to_string() },
@@ -320,27 +125,8 @@ pub async fn confirm_attach(ctx: Ctx, state: Data<AppState>, id: Path<i64>, Quer
 async fn attach_and_report(ctx: &Ctx, state: &AppState, id: i64, target: Result<Target, AppError>) -> Result<HttpResponse, AppError> {
     let scope = CampaignScope::of(ctx)?;
     let entry = ctx.audit(Action::CampaignsAudienceAttached, "campaigns", id);
-    let message = db::run(&state.pool, move |conn| {
-        conn.transaction(|tx| {
-            let campaign = scope.find(tx, id)?;
-            let target = target?;
-            let outcome = attach(tx, &scope, &campaign, &target)?;
-            audit::record(
-                tx,
-                &entry.after(json!({
-                    "name": campaign.name,
-                    "mode": target.mode(),
-                    "matched": outcome.matched,
-                    "attached": outcome.attached,
-                    "already": outcome.matched - outcome.attached,
-                    "not_yours": outcome.not_yours,
-                })),
-            )?;
-            Ok::<_, AppError>(outcome.sentence(&campaign))
-        })
-    })
-    .await?;
-    flash::success(&ctx.session, message);
+    let (campaign, outcome) = db::run(&state.pool, move |conn| transaction(conn, |tx| attached::attach_audited(tx, &scope, id, target, entry))).await?;
+    flash::success(&ctx.session, outcome.sentence(&campaign));
     Ok(see_other(&format!("/campaigns/{id}")))
 }
 
@@ -367,117 +153,6 @@ pub async fn from_client_list(ctx: &Ctx, state: &AppState, campaign: &str, all_m
         None if ids.is_empty() => Err(AppError::Validation("Select at least one client, or choose all matching.".into())),
         None => attach_and_report(ctx, state, id, Ok(Target::Selected(ids))).await,
     }
-}
-
-/// The audience page's rows a page (issue 19 item 16).
-pub const AUDIENCE_PER_PAGE: i64 = 50;
-
-/// An attached client on the audience page.
-#[derive(Clone, Debug, QueryableByName)]
-pub struct AudienceRow {
-    #[diesel(sql_type = BigInt)]
-    pub client_id: i64,
-    #[diesel(sql_type = diesel::sql_types::Text)]
-    pub name: String,
-    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Text>)]
-    pub phone: Option<String>,
-    /// A batch of the campaign already sent (or is sending) this client a message.
-    #[diesel(sql_type = diesel::sql_types::Bool)]
-    pub sent: bool,
-}
-
-/// A recipient row of the campaign that a message went to, or is going to.
-const SENT_TO_CLIENT: &str = "EXISTS (SELECT 1 FROM campaign_recipients r JOIN campaign_batches b ON b.workspace_id = r.workspace_id AND b.id = r.batch_id \
-     WHERE r.workspace_id = cc.workspace_id AND b.campaign_id = cc.campaign_id AND r.client_id = cc.client_id \
-       AND (r.message_id IS NOT NULL OR r.status NOT IN ('queued', 'skipped', 'cancelled')))";
-
-/// One page of the campaign's attached clients, by name, matching `q` in the name (case
-/// folded) or the phone's digits; and whether there is a next page.
-pub fn list_attached(conn: &mut PgConnection, w: i64, campaign_id: i64, q: &str, page: i64) -> QueryResult<(Vec<AudienceRow>, bool)> {
-    let q = q.trim();
-    let digits: String = q.chars().filter(char::is_ascii_digit).collect();
-    let mut rows: Vec<AudienceRow> = diesel::sql_query(format!(
-        "SELECT c.id AS client_id, c.name, c.phone, {SENT_TO_CLIENT} AS sent \
-         FROM campaign_clients cc JOIN clients c ON c.workspace_id = cc.workspace_id AND c.id = cc.client_id \
-         WHERE cc.workspace_id = $1 AND cc.campaign_id = $2 \
-           AND ($3 = '' OR strpos(lower(c.name), lower($3)) > 0 \
-                OR ($4 <> '' AND strpos(regexp_replace(coalesce(c.phone, ''), '[^0-9]', '', 'g'), $4) > 0)) \
-         ORDER BY lower(c.name), c.id LIMIT $5 OFFSET $6"
-    ))
-    .bind::<BigInt, _>(w)
-    .bind::<BigInt, _>(campaign_id)
-    .bind::<diesel::sql_types::Text, _>(q)
-    .bind::<diesel::sql_types::Text, _>(&digits)
-    .bind::<BigInt, _>(AUDIENCE_PER_PAGE + 1)
-    .bind::<BigInt, _>((page - 1) * AUDIENCE_PER_PAGE)
-    .load(conn)?;
-    let more = rows.len() as i64 > AUDIENCE_PER_PAGE;
-    rows.truncate(AUDIENCE_PER_PAGE as usize);
-    Ok((rows, more))
-}
-
-/// Takes a client out of the campaign's audience, in the caller's transaction: refused
-/// (409) once the campaign is completed or a message of it went to the client; recipient
-/// rows still queued for them are cancelled ("Removed from the audience."), so nothing is
-/// sent. Returns (client's name, recipients cancelled).
-pub fn remove(tx: &mut PgConnection, campaign: &Campaign, client_id: i64) -> Result<(String, usize), AppError> {
-    let w = campaign.workspace_id;
-    let status: String = crate::db::schema::campaigns::table
-        .filter(crate::db::schema::campaigns::workspace_id.eq(w))
-        .filter(crate::db::schema::campaigns::id.eq(campaign.id))
-        .select(crate::db::schema::campaigns::status)
-        .for_share()
-        .first(tx)?;
-    if status == CampaignStatus::Completed.as_str() {
-        return Err(AppError::Conflict("The campaign is completed, so its audience stays as it was.".into()));
-    }
-    let attached: Option<String> = campaign_clients::table
-        .inner_join(clients::table.on(clients::workspace_id.eq(campaign_clients::workspace_id).and(clients::id.eq(campaign_clients::client_id))))
-        .filter(campaign_clients::workspace_id.eq(w))
-        .filter(campaign_clients::campaign_id.eq(campaign.id))
-        .filter(campaign_clients::client_id.eq(client_id))
-        .select(clients::name)
-        .for_update()
-        .first(tx)
-        .optional()?;
-    let Some(name) = attached else { return Err(AppError::NotFound) };
-    // The client's recipient rows, locked: the dispatcher takes a queued one under lock.
-    #[derive(QueryableByName)]
-    struct Sent {
-        #[diesel(sql_type = diesel::sql_types::Bool)]
-        sent: bool,
-    }
-    let rows: Vec<Sent> = diesel::sql_query(
-        "SELECT (r.message_id IS NOT NULL OR r.status NOT IN ('queued', 'skipped', 'cancelled')) AS sent \
-         FROM campaign_recipients r JOIN campaign_batches b ON b.workspace_id = r.workspace_id AND b.id = r.batch_id \
-         WHERE r.workspace_id = $1 AND b.campaign_id = $2 AND r.client_id = $3 FOR UPDATE OF r",
-    )
-    .bind::<BigInt, _>(w)
-    .bind::<BigInt, _>(campaign.id)
-    .bind::<BigInt, _>(client_id)
-    .load(tx)?;
-    if rows.iter().any(|r| r.sent) {
-        return Err(AppError::Conflict(format!(
-            "{name} was already sent a message of this campaign, so they stay in its audience (and its figures). Start a new campaign without them instead."
-        )));
-    }
-    let cancelled = diesel::sql_query(
-        "UPDATE campaign_recipients r SET status = 'cancelled', error_message = 'Removed from the audience.', updated_at = now() \
-         FROM campaign_batches b WHERE b.workspace_id = r.workspace_id AND b.id = r.batch_id \
-           AND r.workspace_id = $1 AND b.campaign_id = $2 AND r.client_id = $3 AND r.status = 'queued'",
-    )
-    .bind::<BigInt, _>(w)
-    .bind::<BigInt, _>(campaign.id)
-    .bind::<BigInt, _>(client_id)
-    .execute(tx)?;
-    diesel::delete(
-        campaign_clients::table
-            .filter(campaign_clients::workspace_id.eq(w))
-            .filter(campaign_clients::campaign_id.eq(campaign.id))
-            .filter(campaign_clients::client_id.eq(client_id)),
-    )
-    .execute(tx)?;
-    Ok((name, cancelled))
 }
 
 #[derive(Template)]
@@ -526,7 +201,7 @@ fn audience_href(id: i64, q: &str, page: i64) -> String {
 }
 
 /// `GET /campaigns/{id}/clients`: the attached clients, 50 a page, searchable by name or
-/// phone, each with Remove while it is allowed (see [`remove`]).
+/// phone, each with Remove while it is allowed (see `attached::remove`).
 pub async fn list_audience(ctx: Ctx, state: Data<AppState>, id: Path<i64>, Query(query): Query<AudienceQuery>) -> Result<HttpResponse, AppError> {
     let scope = CampaignScope::of(&ctx)?;
     let id = id.into_inner();
@@ -535,12 +210,8 @@ pub async fn list_audience(ctx: Ctx, state: Data<AppState>, id: Path<i64>, Query
     let search = q.clone();
     let (campaign, rows, more, attached) = db::run(&state.pool, move |conn| {
         let campaign = scope.find(conn, id)?;
-        let (rows, more) = list_attached(conn, scope.workspace_id, id, &search, page)?;
-        let attached: i64 = campaign_clients::table
-            .filter(campaign_clients::workspace_id.eq(scope.workspace_id))
-            .filter(campaign_clients::campaign_id.eq(id))
-            .count()
-            .get_result(conn)?;
+        let (rows, more) = attached::list_attached(conn, scope.workspace_id, id, &search, page)?;
+        let attached = attached_count(conn, scope.workspace_id, id)?;
         Ok((campaign, rows, more, attached))
     })
     .await?;
@@ -561,18 +232,7 @@ pub async fn remove_client(ctx: Ctx, state: Data<AppState>, path: Path<(i64, i64
     let scope = CampaignScope::of(&ctx)?;
     let (id, client_id) = path.into_inner();
     let entry = ctx.audit(Action::CampaignsAudienceRemoved, "campaigns", id);
-    let (name, cancelled) = db::run(&state.pool, move |conn| {
-        conn.transaction(|tx| {
-            let campaign = scope.find(tx, id)?;
-            let (name, cancelled) = remove(tx, &campaign, client_id)?;
-            audit::record(
-                tx,
-                &entry.after(json!({ "name": campaign.name, "client_id": client_id, "client_name": name, "recipients_cancelled": cancelled })),
-            )?;
-            Ok::<_, AppError>((name, cancelled))
-        })
-    })
-    .await?;
+    let (name, cancelled) = db::run(&state.pool, move |conn| transaction(conn, |tx| attached::remove_audited(tx, &scope, id, client_id, entry))).await?;
     let message = match cancelled {
         0 => format!("{name} removed from the audience."),
         _ => format!("{name} removed from the audience; their queued message is cancelled."),

@@ -2,6 +2,7 @@
 //! first template, and the editor — plain forms, no script needed: each step's buttons
 //! choose where they lead, "Add a step" appends one, "Remove" takes one out. Whatever is
 //! saved, the page says what stops the flow being sent (`flows::problems`).
+//! The flows are read and written by `campaigns::flow_store`.
 
 use std::collections::HashMap;
 
@@ -9,15 +10,14 @@ use actix_web::HttpResponse;
 use actix_web::http::StatusCode;
 use actix_web::web::{Data, Path};
 use askama::Template;
-use diesel::prelude::*;
 use serde::Deserialize;
 
-use crate::audit;
 use crate::audit::Action;
 use crate::authz::Role;
-use crate::campaigns::flows::{self, Flow, Step, TemplateInfo};
+use crate::campaigns::flow_store::{self, template_infos};
+use crate::campaigns::flows::{self, Flow, TemplateInfo};
+use crate::campaigns::model::transaction;
 use crate::db;
-use crate::db::schema::{whatsapp_flows, whatsapp_templates};
 use crate::error::AppError;
 use crate::web::ctx::{Ctx, Layout};
 use crate::web::flash;
@@ -25,31 +25,6 @@ use crate::web::forms::{self, FormErrors, HtmlForm, OnceForm};
 use crate::web::once::Claim;
 use crate::web::render::{respond, see_other};
 use crate::web::state::AppState;
-
-/// Every template of the workspace as validation and the editor need it.
-pub(crate) fn template_infos(conn: &mut PgConnection, workspace_id: i64) -> QueryResult<Vec<(i64, TemplateInfo)>> {
-    let rows: Vec<(i64, String, String, serde_json::Value)> = whatsapp_templates::table
-        .filter(whatsapp_templates::workspace_id.eq(workspace_id))
-        .order((whatsapp_templates::name, whatsapp_templates::id))
-        .select((whatsapp_templates::id, whatsapp_templates::name, whatsapp_templates::approval_status, whatsapp_templates::buttons))
-        .load(conn)?;
-    Ok(rows
-        .into_iter()
-        .map(|(id, name, status, buttons)| {
-            let buttons = buttons
-                .as_array()
-                .into_iter()
-                .flatten()
-                .filter_map(|b| Some((b["id"].as_str()?.to_string(), b["title"].as_str().unwrap_or_default().to_string())))
-                .collect();
-            (id, TemplateInfo { name, approved: status == "approved", buttons })
-        })
-        .collect())
-}
-
-pub(crate) fn find(conn: &mut PgConnection, workspace_id: i64, id: i64) -> Result<Flow, AppError> {
-    whatsapp_flows::table.find((workspace_id, id)).select(Flow::as_select()).first(conn).optional()?.ok_or(AppError::NotFound)
-}
 
 fn parse_id(raw: &str) -> Result<i64, AppError> {
     raw.parse::<i64>().map_err(|_| AppError::NotFound)
@@ -81,12 +56,7 @@ fn approved_of(infos: &[(i64, TemplateInfo)]) -> Vec<(i64, String)> {
 
 async fn list_page(ctx: &Ctx, state: &AppState, form: NewFlow, errors: FormErrors, status: StatusCode) -> Result<HttpResponse, AppError> {
     let w = ctx.workspace_id();
-    let (rows, infos) = db::run(&state.pool, move |conn| {
-        let rows: Vec<Flow> =
-            whatsapp_flows::table.filter(whatsapp_flows::workspace_id.eq(w)).order(whatsapp_flows::name).select(Flow::as_select()).limit(500).load(conn)?;
-        Ok((rows, template_infos(conn, w)?))
-    })
-    .await?;
+    let (rows, infos) = db::run(&state.pool, move |conn| Ok((flow_store::list(conn, w)?, template_infos(conn, w)?))).await?;
     let map: HashMap<i64, TemplateInfo> = infos.iter().cloned().collect();
     let flows = rows
         .into_iter()
@@ -119,19 +89,14 @@ pub async fn create_flow(ctx: Ctx, state: Data<AppState>, OnceForm(form, once): 
     let (Some(name), Some(first)) = (name, first) else {
         return list_page(&ctx, &state, form, errors, StatusCode::UNPROCESSABLE_ENTITY).await;
     };
-    let steps = serde_json::to_value(vec![Step { key: "s1".into(), template_id: first, next: Default::default() }]).unwrap_or_default();
     let user = ctx.user_id();
     let entry = ctx.audit(Action::FlowsCreated, "whatsapp_flows", w);
     let at = db::run(&state.pool, move |conn| {
-        conn.transaction::<_, AppError, _>(|tx| {
+        transaction(conn, |tx| {
             if let Claim::Repeat(first) = once.claim(tx, w, user)? {
                 return Ok(first.unwrap_or_else(|| "/whatsapp-flows".into()));
             }
-            let id: i64 = diesel::insert_into(whatsapp_flows::table)
-                .values((whatsapp_flows::workspace_id.eq(w), whatsapp_flows::name.eq(&name), whatsapp_flows::steps.eq(&steps), whatsapp_flows::created_by.eq(user)))
-                .returning(whatsapp_flows::id)
-                .get_result(tx)?;
-            audit::record(tx, &entry.after(serde_json::json!({ "id": id, "name": name })))?;
+            let id = flow_store::create(tx, w, user, &name, first, entry)?;
             let at = format!("/whatsapp-flows/{id}");
             once.done(tx, w, user, &at)?;
             Ok(at)
@@ -210,7 +175,7 @@ fn show_page(ctx: &Ctx, flow: Flow, infos: Vec<(i64, TemplateInfo)>) -> ShowPage
 pub async fn show_flow(ctx: Ctx, state: Data<AppState>, path: Path<String>) -> Result<HttpResponse, AppError> {
     ctx.require(Role::Manager)?;
     let (w, id) = (ctx.workspace_id(), parse_id(&path)?);
-    let (flow, infos) = db::run(&state.pool, move |conn| Ok((find(conn, w, id)?, template_infos(conn, w)?))).await?;
+    let (flow, infos) = db::run(&state.pool, move |conn| Ok((flow_store::find(conn, w, id)?, template_infos(conn, w)?))).await?;
     respond(&ctx.meta.htmx, StatusCode::OK, &show_page(&ctx, flow, infos))
 }
 
@@ -220,34 +185,7 @@ pub async fn save_flow(ctx: Ctx, state: Data<AppState>, path: Path<String>, Html
     ctx.require(Role::Manager)?;
     let (w, id) = (ctx.workspace_id(), parse_id(&path)?);
     let entry = ctx.audit(Action::FlowsUpdated, "whatsapp_flows", id);
-    db::run(&state.pool, move |conn| {
-        conn.transaction::<_, AppError, _>(|tx| {
-            let flow = find(tx, w, id)?;
-            let name = forms::required_text(form.get("name").map_or("", String::as_str), "Name", 200).map_err(AppError::Validation)?;
-            let infos: HashMap<i64, TemplateInfo> = template_infos(tx, w)?.into_iter().collect();
-            let mut steps = flow.steps();
-            let keys: Vec<String> = steps.iter().map(|s| s.key.clone()).collect();
-            for (i, step) in steps.iter_mut().enumerate() {
-                let buttons = infos.get(&step.template_id).map(|t| t.buttons.clone()).unwrap_or_default();
-                step.next = buttons
-                    .iter()
-                    .enumerate()
-                    .filter_map(|(b, (button, _))| {
-                        let chosen = form.get(&format!("next_{i}_{b}"))?;
-                        // Only a step of this flow, or the end.
-                        let next = keys.iter().find(|k| *k == chosen).cloned();
-                        Some((button.clone(), next))
-                    })
-                    .collect();
-            }
-            diesel::update(whatsapp_flows::table.find((w, id)))
-                .set((whatsapp_flows::name.eq(&name), whatsapp_flows::steps.eq(serde_json::to_value(&steps).unwrap_or_default()), whatsapp_flows::updated_at.eq(diesel::dsl::now)))
-                .execute(tx)?;
-            audit::record(tx, &entry.after(serde_json::json!({ "name": name, "steps": steps.len() })))?;
-            Ok(())
-        })
-    })
-    .await?;
+    db::run(&state.pool, move |conn| transaction(conn, |tx| flow_store::save(tx, w, id, &form, entry))).await?;
     flash::success(&ctx.session, "Flow saved.");
     Ok(see_other(&format!("/whatsapp-flows/{id}")))
 }
@@ -262,24 +200,7 @@ pub async fn add_step(ctx: Ctx, state: Data<AppState>, path: Path<String>, HtmlF
     ctx.require(Role::Manager)?;
     let (w, id) = (ctx.workspace_id(), parse_id(&path)?);
     let chosen = form.template_id.parse::<i64>().ok();
-    db::run(&state.pool, move |conn| {
-        conn.transaction::<_, AppError, _>(|tx| {
-            // Another workspace's flow is not found, whatever the form says.
-            let flow = find(tx, w, id)?;
-            let infos = template_infos(tx, w)?;
-            let Some(template_id) = chosen.filter(|c| infos.iter().any(|(t, info)| t == c && info.approved)) else {
-                return Err(AppError::BadRequest("Choose an approved template for the step.".into()));
-            };
-            let mut steps = flow.steps();
-            let key = flows::next_key(&steps);
-            steps.push(Step { key, template_id, next: Default::default() });
-            diesel::update(whatsapp_flows::table.find((w, id)))
-                .set((whatsapp_flows::steps.eq(serde_json::to_value(&steps).unwrap_or_default()), whatsapp_flows::updated_at.eq(diesel::dsl::now)))
-                .execute(tx)?;
-            Ok(())
-        })
-    })
-    .await?;
+    db::run(&state.pool, move |conn| transaction(conn, |tx| flow_store::add_step(tx, w, id, chosen))).await?;
     flash::success(&ctx.session, "Step added: choose which button leads to it.");
     Ok(see_other(&format!("/whatsapp-flows/{id}")))
 }
@@ -289,31 +210,7 @@ pub async fn remove_step(ctx: Ctx, state: Data<AppState>, path: Path<(String, St
     ctx.require(Role::Manager)?;
     let (raw_id, key) = path.into_inner();
     let (w, id) = (ctx.workspace_id(), parse_id(&raw_id)?);
-    db::run(&state.pool, move |conn| {
-        conn.transaction::<_, AppError, _>(|tx| {
-            let flow = find(tx, w, id)?;
-            let mut steps = flow.steps();
-            let before = steps.len();
-            steps.retain(|s| s.key != key);
-            if steps.len() == before {
-                return Err(AppError::NotFound);
-            }
-            for step in &mut steps {
-                for next in step.next.values_mut() {
-                    if next.as_deref() == Some(key.as_str()) {
-                        // Unmapped again: the page asks where it leads now.
-                        *next = Some(String::new());
-                    }
-                }
-                step.next.retain(|_, next| next.as_deref() != Some(""));
-            }
-            diesel::update(whatsapp_flows::table.find((w, id)))
-                .set((whatsapp_flows::steps.eq(serde_json::to_value(&steps).unwrap_or_default()), whatsapp_flows::updated_at.eq(diesel::dsl::now)))
-                .execute(tx)?;
-            Ok(())
-        })
-    })
-    .await?;
+    db::run(&state.pool, move |conn| transaction(conn, |tx| flow_store::remove_step(tx, w, id, &key))).await?;
     flash::success(&ctx.session, "Step removed.");
     Ok(see_other(&format!("/whatsapp-flows/{id}")))
 }

@@ -6,24 +6,25 @@
 //! manager, for a campaign with a department that is not theirs. Completing a campaign also
 //! cancels what is left of it in the same transaction: its scheduled or sending batches and
 //! their queued recipients. The dispatcher sees the status and stops on its own.
+//!
+//! The handlers only read the request, call the model inside `db::run` and render: the
+//! reads are `campaigns::query`, the changes `campaigns::changes` and
+//! `campaigns::lifecycle`, the form's check `campaigns::campaign_form`.
 
 use actix_web::HttpResponse;
 use actix_web::http::StatusCode;
 use actix_web::web::{Data, Path};
 use askama::Template;
-use diesel::dsl::sql;
-use diesel::prelude::*;
-use diesel::sql_types::BigInt;
 use serde::Deserialize;
-use serde_json::json;
 
-use crate::audit;
 use crate::audit::Action;
 use crate::authz::Role;
-use crate::campaigns::audience::{self, OptOuts};
-use crate::campaigns::{BatchChannel, Campaign, CampaignScope, CampaignStatus, Transition};
+use crate::campaigns::attached::OptOuts;
+use crate::campaigns::campaign_form::{CampaignForm, validate};
+use crate::campaigns::model::transaction;
+use crate::campaigns::query::{self, ListRow, Overview};
+use crate::campaigns::{BatchChannel, Campaign, CampaignScope, CampaignStatus, Transition, changes, lifecycle};
 use crate::db;
-use crate::db::schema::{campaign_batches, campaign_clients, campaign_departments, campaigns, departments};
 use crate::error::AppError;
 use crate::web::ctx::{Ctx, Layout};
 use crate::web::flash;
@@ -55,12 +56,6 @@ pub fn channel_label(channel: &str) -> &'static str {
     }
 }
 
-pub struct ListRow {
-    pub campaign: Campaign,
-    pub clients: i64,
-    pub batches: i64,
-}
-
 #[derive(Template)]
 #[template(path = "campaigns/index.html", blocks = ["content"])]
 struct IndexPage {
@@ -81,45 +76,10 @@ fn page_href(page: i64) -> String {
     if page > 1 { format!("/campaigns?page={page}") } else { "/campaigns".into() }
 }
 
-/// `(campaign id, count)` for the ids, from a grouped count over `table`.
-fn counts_by_campaign(conn: &mut PgConnection, table: &str, w: i64, ids: &[i64]) -> QueryResult<Vec<(i64, i64)>> {
-    #[derive(QueryableByName)]
-    struct Row {
-        #[diesel(sql_type = BigInt)]
-        campaign_id: i64,
-        #[diesel(sql_type = BigInt)]
-        n: i64,
-    }
-    let rows: Vec<Row> = diesel::sql_query(format!(
-        "SELECT campaign_id, count(*) AS n FROM {table} WHERE workspace_id = $1 AND campaign_id = ANY($2) GROUP BY campaign_id"
-    ))
-    .bind::<BigInt, _>(w)
-    .bind::<diesel::sql_types::Array<BigInt>, _>(ids)
-    .load(conn)?;
-    Ok(rows.into_iter().map(|r| (r.campaign_id, r.n)).collect())
-}
-
 pub async fn list_campaigns(ctx: Ctx, state: Data<AppState>, Query(q): Query<ListQuery>) -> Result<HttpResponse, AppError> {
     let scope = CampaignScope::of(&ctx)?;
     let page = forms::page_number(q.page);
-    let (rows, more) = db::run(&state.pool, move |conn| {
-        let mut found: Vec<Campaign> = scope
-            .campaigns()
-            .order((campaigns::created_at.desc(), campaigns::id.desc()))
-            .limit(PER_PAGE + 1)
-            .offset((page - 1) * PER_PAGE)
-            .select(Campaign::as_select())
-            .load(conn)?;
-        let more = found.len() as i64 > PER_PAGE;
-        found.truncate(PER_PAGE as usize);
-        let ids: Vec<i64> = found.iter().map(|c| c.id).collect();
-        let clients = counts_by_campaign(conn, "campaign_clients", scope.workspace_id, &ids)?;
-        let batches = counts_by_campaign(conn, "campaign_batches", scope.workspace_id, &ids)?;
-        let of = |list: &[(i64, i64)], id: i64| list.iter().find(|(c, _)| *c == id).map_or(0, |(_, n)| *n);
-        let rows = found.into_iter().map(|c| ListRow { clients: of(&clients, c.id), batches: of(&batches, c.id), campaign: c }).collect::<Vec<_>>();
-        Ok((rows, more))
-    })
-    .await?;
+    let (rows, more) = db::run(&state.pool, move |conn| Ok(query::list(conn, &scope, page, PER_PAGE)?)).await?;
     let page = IndexPage {
         layout: ctx.layout("Campaigns", "campaigns"),
         rows,
@@ -127,18 +87,6 @@ pub async fn list_campaigns(ctx: Ctx, state: Data<AppState>, Query(q): Query<Lis
         next_href: if more { page_href(page + 1) } else { String::new() },
     };
     respond(&ctx.meta.htmx, StatusCode::OK, &page)
-}
-
-#[derive(Clone, Default, Deserialize)]
-pub struct CampaignForm {
-    #[serde(default)]
-    pub name: String,
-    #[serde(default)]
-    pub channels: Vec<String>,
-    #[serde(default)]
-    pub department_ids: Vec<String>,
-    #[serde(default)]
-    pub whatsapp_from: String,
 }
 
 #[derive(Template)]
@@ -171,23 +119,8 @@ impl NewPage {
     }
 }
 
-/// (department id, name) pairs and WhatsApp sender numbers.
-type Choices = (Vec<(i64, String)>, Vec<String>);
-
-/// What the form may offer this user: departments and the workspace's WhatsApp senders.
-pub(crate) fn form_choices(conn: &mut PgConnection, scope: &CampaignScope) -> QueryResult<Choices> {
-    let mut query = departments::table.filter(departments::workspace_id.eq(scope.workspace_id)).into_boxed();
-    if scope.role != Role::Admin {
-        let mine = crate::users::model::department_ids_of(conn, scope.workspace_id, scope.user_id)?;
-        query = query.filter(departments::id.eq_any(mine));
-    }
-    let departments = query.order(departments::name).select((departments::id, departments::name)).load(conn)?;
-    let senders = crate::messaging::account::stored(conn, scope.workspace_id)?.map(|s| s.whatsapp_from).unwrap_or_default();
-    Ok((departments, senders))
-}
-
 async fn new_page(ctx: &Ctx, state: &AppState, scope: CampaignScope, form: CampaignForm, errors: FormErrors, status: StatusCode) -> Result<HttpResponse, AppError> {
-    let (departments, senders) = db::run(&state.pool, move |conn| Ok(form_choices(conn, &scope)?)).await?;
+    let (departments, senders) = db::run(&state.pool, move |conn| Ok(query::form_choices(conn, &scope)?)).await?;
     let page = NewPage { layout: ctx.layout("New campaign", "campaigns"), editing: None, form, errors, departments, senders, department_required: scope.role != Role::Admin };
     respond(&ctx.meta.htmx, status, &page)
 }
@@ -197,83 +130,12 @@ pub async fn new_campaign_form(ctx: Ctx, state: Data<AppState>) -> Result<HttpRe
     new_page(&ctx, &state, scope, CampaignForm { channels: vec!["whatsapp".into()], ..Default::default() }, FormErrors::default(), StatusCode::OK).await
 }
 
-/// A checked campaign, ready to insert.
-pub(crate) struct NewCampaign {
-    pub name: String,
-    pub channels: Vec<String>,
-    pub departments: Vec<i64>,
-    pub whatsapp_from: Option<String>,
-}
-
-/// Every field checked before anything is written; errors by field.
-pub(crate) fn validate(conn: &mut PgConnection, scope: &CampaignScope, form: &CampaignForm) -> QueryResult<Result<NewCampaign, FormErrors>> {
-    let mut errors = FormErrors::default();
-    let name = errors.take("name", forms::required_text(&form.name, "Name", 200));
-    let mut channels: Vec<String> = Vec::new();
-    for c in &form.channels {
-        match BatchChannel::parse(c.trim()) {
-            Some(ch) if !channels.iter().any(|x| x == ch.as_str()) => channels.push(ch.as_str().to_string()),
-            Some(_) => {}
-            None => errors.add("channels", "Choose channels from the list: WhatsApp, SMS or email."),
-        }
-    }
-    if channels.is_empty() {
-        errors.add("channels", "Choose at least one channel.");
-    }
-    // Keep the order of the list (whatsapp, sms, email).
-    channels.sort_by_key(|c| BatchChannel::ALL.iter().position(|x| x.as_str() == c));
-    let ids: Result<Vec<i64>, _> = form.department_ids.iter().map(|d| d.trim()).filter(|d| !d.is_empty()).map(str::parse::<i64>).collect();
-    let departments = match ids {
-        Err(_) => {
-            errors.add("department_ids", "Choose departments from the list.");
-            Vec::new()
-        }
-        Ok(ids) => match crate::departments::check_ids(conn, scope.workspace_id, &ids)? {
-            Err(e) => {
-                errors.add("department_ids", e);
-                Vec::new()
-            }
-            Ok(ids) => ids,
-        },
-    };
-    if scope.role != Role::Admin && errors.get("department_ids").is_none() {
-        let mine = crate::users::model::department_ids_of(conn, scope.workspace_id, scope.user_id)?;
-        if departments.is_empty() {
-            errors.add("department_ids", "Choose at least one of your departments.");
-        } else if departments.iter().any(|d| !mine.contains(d)) {
-            errors.add("department_ids", "Choose only your own departments.");
-        }
-    }
-    let whatsapp_from = if channels.iter().any(|c| c == "whatsapp") {
-        let senders = crate::messaging::account::stored(conn, scope.workspace_id)?.map(|s| s.whatsapp_from).unwrap_or_default();
-        let chosen = form.whatsapp_from.trim();
-        if senders.is_empty() {
-            errors.add("whatsapp_from", "No WhatsApp sender is set up: an admin adds a WhatsApp number in Settings → Twilio.");
-            None
-        } else if chosen.is_empty() {
-            errors.add("whatsapp_from", "Choose the WhatsApp number to send from.");
-            None
-        } else if !senders.iter().any(|s| s == chosen) {
-            errors.add("whatsapp_from", "Choose one of this workspace’s WhatsApp numbers.");
-            None
-        } else {
-            Some(chosen.to_string())
-        }
-    } else {
-        None
-    };
-    Ok(match name {
-        Some(name) if errors.is_empty() => Ok(NewCampaign { name, channels, departments, whatsapp_from }),
-        _ => Err(errors),
-    })
-}
-
 pub async fn create_campaign(ctx: Ctx, state: Data<AppState>, OnceForm(form, once): OnceForm<CampaignForm>) -> Result<HttpResponse, AppError> {
     let scope = CampaignScope::of(&ctx)?;
     let entry = ctx.audit(Action::CampaignsCreated, "campaigns", "");
     let f = form.clone();
     let created = db::run(&state.pool, move |conn| {
-        conn.transaction(|tx| {
+        transaction(conn, |tx| {
             let checked = match validate(tx, &scope, &f)? {
                 Ok(c) => c,
                 Err(errors) => return Ok(Err(errors)),
@@ -281,28 +143,9 @@ pub async fn create_campaign(ctx: Ctx, state: Data<AppState>, OnceForm(form, onc
             if let Claim::Repeat(first) = once.claim(tx, scope.workspace_id, scope.user_id)? {
                 return Ok(Ok(Err(first)));
             }
-            let id: i64 = diesel::insert_into(campaigns::table)
-                .values((
-                    campaigns::workspace_id.eq(scope.workspace_id),
-                    campaigns::name.eq(&checked.name),
-                    campaigns::channels.eq(&checked.channels),
-                    campaigns::whatsapp_from.eq(&checked.whatsapp_from),
-                    campaigns::created_by.eq(scope.user_id),
-                ))
-                .returning(campaigns::id)
-                .get_result(tx)?;
-            let rows: Vec<_> = checked
-                .departments
-                .iter()
-                .map(|d| (campaign_departments::workspace_id.eq(scope.workspace_id), campaign_departments::campaign_id.eq(id), campaign_departments::department_id.eq(*d)))
-                .collect();
-            diesel::insert_into(campaign_departments::table).values(rows).execute(tx)?;
-            let entry = audit::Entry { entity_id: Some(id.to_string()), ..entry }.after(json!({
-                "name": checked.name, "channels": checked.channels, "department_ids": checked.departments, "whatsapp_from": checked.whatsapp_from,
-            }));
-            audit::record(tx, &entry)?;
+            let id = changes::create(tx, &scope, &checked, entry)?;
             once.done(tx, scope.workspace_id, scope.user_id, &format!("/campaigns/{id}"))?;
-            Ok::<_, AppError>(Ok(Ok(id)))
+            Ok(Ok(Ok(id)))
         })
     })
     .await?;
@@ -394,35 +237,7 @@ pub async fn show_campaign(ctx: Ctx, state: Data<AppState>, id: Path<i64>) -> Re
     let scope = CampaignScope::of(&ctx)?;
     let id = id.into_inner();
     let zone = ctx.zone();
-    let (campaign, departments, attached, opt_outs, batches, awaiting, held) = db::run(&state.pool, move |conn| {
-        let campaign = scope.find(conn, id)?;
-        let w = scope.workspace_id;
-        let departments: Vec<String> = campaign_departments::table
-            .inner_join(departments::table.on(departments::workspace_id.eq(campaign_departments::workspace_id).and(departments::id.eq(campaign_departments::department_id))))
-            .filter(campaign_departments::workspace_id.eq(w))
-            .filter(campaign_departments::campaign_id.eq(id))
-            .order(departments::name)
-            .select(departments::name)
-            .load(conn)?;
-        let attached: i64 = campaign_clients::table
-            .filter(campaign_clients::workspace_id.eq(w))
-            .filter(campaign_clients::campaign_id.eq(id))
-            .count()
-            .get_result(conn)?;
-        let opt_outs = audience::attached_opt_outs(conn, w, id)?;
-        let batches = campaign_batches::table
-            .filter(campaign_batches::workspace_id.eq(w))
-            .filter(campaign_batches::campaign_id.eq(id))
-            .order((campaign_batches::created_at.desc(), campaign_batches::id.desc()))
-            .limit(200)
-            .select((campaign_batches::id, campaign_batches::channel, campaign_batches::mode, campaign_batches::status, campaign_batches::send_at))
-            .load::<(i64, String, String, String, chrono::DateTime<chrono::Utc>)>(conn)?;
-        let ids: Vec<i64> = batches.iter().map(|b| b.0).collect();
-        let awaiting = awaiting_by_batch(conn, w, &ids)?;
-        let held = if campaign.status == CampaignStatus::Paused { crate::campaigns::flow_replies::held_count(conn, w, id)? } else { 0 };
-        Ok((campaign, departments, attached, opt_outs, batches, awaiting, held))
-    })
-    .await?;
+    let Overview { campaign, departments, attached, opt_outs, batches, awaiting, held } = db::run(&state.pool, move |conn| query::overview(conn, &scope, id)).await?;
     let batches = batches
         .into_iter()
         .map(|(id, channel, mode, status, send_at)| {
@@ -434,27 +249,6 @@ pub async fn show_campaign(ctx: Ctx, state: Data<AppState>, id: Path<i64>) -> Re
     respond(&ctx.meta.htmx, StatusCode::OK, &page)
 }
 
-/// Recipients still queued or sending per batch, from the batch counters.
-fn awaiting_by_batch(conn: &mut PgConnection, workspace_id: i64, batch_ids: &[i64]) -> QueryResult<std::collections::HashMap<i64, i64>> {
-    #[derive(QueryableByName)]
-    struct Awaiting {
-        #[diesel(sql_type = diesel::sql_types::BigInt)]
-        batch_id: i64,
-        #[diesel(sql_type = diesel::sql_types::BigInt)]
-        n: i64,
-    }
-    let rows: Vec<Awaiting> = diesel::sql_query(
-        "SELECT batch_id, sum(n)::bigint AS n FROM campaign_batch_counts \
-         WHERE workspace_id = $1 AND batch_id = ANY($2) AND key IN ('queued', 'sending') GROUP BY batch_id",
-    )
-    .bind::<diesel::sql_types::BigInt, _>(workspace_id)
-    .bind::<diesel::sql_types::Array<diesel::sql_types::BigInt>, _>(batch_ids)
-    .load(conn)?;
-    Ok(rows.into_iter().map(|r| (r.batch_id, r.n)).collect())
-}
-
-/// `POST /campaigns/{id}/start|pause|complete`: 409 with the reason when the lifecycle does
-/// not allow it. The row is locked, so two clicks at once do one transition.
 /// Where a lifecycle button comes back to: one of this campaign's own pages (its
 /// recipients pages carry Pause / Resume), else the campaign page.
 #[derive(Debug, Default, Deserialize)]
@@ -471,62 +265,13 @@ fn back_to(id: i64, back: &str) -> String {
     }
 }
 
+/// `POST /campaigns/{id}/start|pause|complete`: 409 with the reason when the lifecycle does
+/// not allow it (`lifecycle::transition`).
 async fn transition(ctx: Ctx, state: Data<AppState>, id: i64, t: Transition, back: &str) -> Result<HttpResponse, AppError> {
     let scope = CampaignScope::of(&ctx)?;
-    let action = match t {
-        Transition::Start => Action::CampaignsStarted,
-        Transition::Pause => Action::CampaignsPaused,
-        Transition::Complete => Action::CampaignsCompleted,
-    };
-    let entry = ctx.audit(action, "campaigns", id);
-    let cancelled = db::run(&state.pool, move |conn| {
-        conn.transaction(|tx| {
-            let campaign = scope.find(tx, id)?;
-            let w = scope.workspace_id;
-            let current: String = campaigns::table
-                .filter(campaigns::workspace_id.eq(w))
-                .filter(campaigns::id.eq(id))
-                .select(campaigns::status)
-                .for_update()
-                .first(tx)?;
-            let current = CampaignStatus::parse(&current).unwrap_or(campaign.status);
-            let next = current.after(t).map_err(|reason| AppError::Conflict(reason.to_string()))?;
-            let now = diesel::dsl::now;
-            let target = campaigns::table.filter(campaigns::workspace_id.eq(w)).filter(campaigns::id.eq(id));
-            match next {
-                CampaignStatus::Active => diesel::update(target)
-                    .set((campaigns::status.eq(next.as_str()), campaigns::updated_at.eq(now), campaigns::started_at.eq(sql::<diesel::sql_types::Nullable<diesel::sql_types::Timestamptz>>("coalesce(started_at, now())"))))
-                    .execute(tx)?,
-                CampaignStatus::Completed => diesel::update(target)
-                    .set((campaigns::status.eq(next.as_str()), campaigns::updated_at.eq(now), campaigns::completed_at.eq(now)))
-                    .execute(tx)?,
-                _ => diesel::update(target).set((campaigns::status.eq(next.as_str()), campaigns::updated_at.eq(now))).execute(tx)?,
-            };
-            let (batches, recipients) = if next == CampaignStatus::Completed { cancel_rest(tx, w, id)? } else { (0, 0) };
-            let mut held_sent = 0;
-            if next == CampaignStatus::Active {
-                // Resuming: the batches with queued recipients go on where they stopped, and
-                // the flow taps held while paused get their next steps (issue 19 item 8).
-                crate::campaigns::dispatch::resume(tx, w, id)?;
-                held_sent = crate::campaigns::flow_replies::send_held(tx, w, id, &entry.actor)?;
-            }
-            if next == CampaignStatus::Completed {
-                crate::campaigns::flow_replies::drop_held(tx, w, id)?;
-            }
-            let mut after = json!({ "status": next.as_str() });
-            if held_sent > 0 {
-                after["held_steps_sent"] = json!(held_sent);
-            }
-            if next == CampaignStatus::Completed {
-                after["batches_cancelled"] = json!(batches);
-                after["recipients_cancelled"] = json!(recipients);
-            }
-            audit::record(tx, &entry.before(json!({ "status": current.as_str(), "name": campaign.name })).after(after))?;
-            Ok::<_, AppError>((next, batches, recipients, held_sent))
-        })
-    })
-    .await?;
-    let message = match cancelled {
+    let entry = ctx.audit(lifecycle::action(t), "campaigns", id);
+    let done = db::run(&state.pool, move |conn| transaction(conn, |tx| lifecycle::transition(tx, &scope, id, t, entry))).await?;
+    let message = match (done.status, done.batches_cancelled, done.recipients_cancelled, done.held_sent) {
         (CampaignStatus::Active, _, _, 0) => "Campaign started.".to_string(),
         (CampaignStatus::Active, _, _, 1) => "Campaign started: the flow step answered while it was paused is sent.".to_string(),
         (CampaignStatus::Active, _, _, n) => format!("Campaign started: the {n} flow steps answered while it was paused are sent."),
@@ -536,19 +281,6 @@ async fn transition(ctx: Ctx, state: Data<AppState>, id: i64, t: Transition, bac
     };
     flash::success(&ctx.session, message);
     Ok(see_other(&back_to(id, back)))
-}
-
-/// Cancels what is left of a campaign (`dispatch::cancel_rest`: queued recipients, the
-/// messages written for them, the unfinished batches). Returns (batches, recipients).
-fn cancel_rest(tx: &mut PgConnection, w: i64, id: i64) -> QueryResult<(i64, i64)> {
-    let batches: i64 = campaign_batches::table
-        .filter(campaign_batches::workspace_id.eq(w))
-        .filter(campaign_batches::campaign_id.eq(id))
-        .filter(campaign_batches::status.eq_any(["scheduled", "sending"]))
-        .count()
-        .get_result(tx)?;
-    let recipients = crate::campaigns::dispatch::cancel_rest(tx, w, id)?;
-    Ok((batches, recipients as i64))
 }
 
 pub async fn start_campaign(ctx: Ctx, state: Data<AppState>, id: Path<i64>, HtmlForm(form): HtmlForm<BackForm>) -> Result<HttpResponse, AppError> {

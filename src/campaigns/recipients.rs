@@ -1,44 +1,22 @@
-//! The recipients dashboard of one batch (issue 12 part 6):
-//! `GET /campaigns/{id}/{segment}/{batch}/recipients` (counts, progress, rates and a
-//! filterable list paginated in SQL; while the batch is scheduled or sending its live part
-//! refetches itself on the `batch-<id>` server-sent event, see crate::events, and every 15 s
-//! as a fallback; once it is done, on the events only while recipients await an outcome), `GET …/recipients.csv?status=failed` (the failed recipients, streamed and
-//! formula-safe) and `POST …/recipients/retarget` (a new batch for exactly the failed
-//! recipients, dispatched). And the replies: an inbound message from a recent recipient
-//! sets the reply of that recipient once ([`record_reply`]). A flow batch's page also shows
-//! how many recipients reached each step of its flow (counters `step:<key>`, kept by the
-//! `campaign_flow_reached` trigger) and each recipient's current step.
-//!
-//! Figures come from `campaign_batch_counts` only (kept by triggers), never from counting
-//! `campaign_recipients` per poll. Every route answers 404 for another workspace's or
-//! another department's campaign, for a batch of another campaign and for a segment that is
-//! not the batch's channel; agents get 403 (campaigns are a manager's decision).
+//! A batch's recipients (issue 12 part 6): the batch as its recipients page shows it, the
+//! counters (`campaign_batch_counts`, kept by triggers: figures never count
+//! `campaign_recipients` per poll) and their rates, a page of rows, the failed recipients'
+//! export rows, the re-target of the failed recipients, and the replies: an inbound message
+//! from a recent recipient sets the reply of that recipient once ([`record_reply`]). The
+//! pages are `campaigns::recipient_pages`.
 
 use std::collections::BTreeMap;
 
-use actix_web::HttpResponse;
-use actix_web::web::{Data, Path};
-use askama::Template;
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Integer, Nullable, Text, Timestamptz};
-use serde::Deserialize;
 use serde_json::json;
 
-use crate::audit::Action;
-use crate::audit;
+use crate::audit::{self, Entry};
 use crate::campaigns::{BatchChannel, BatchStatus, Campaign, CampaignScope, CampaignStatus, RecipientStatus};
-use crate::clients::domain::PhoneE164;
-use crate::csv_safe;
-use crate::db;
 use crate::error::AppError;
 use crate::messaging::InboundMessage;
 use crate::messaging::inbound::{Keyword, keyword, normalise};
-use crate::web::state::AppState;
-use crate::web::ctx::{Ctx, Layout};
-use crate::web::forms::{self, Query};
-use crate::web::render::{respond, see_other};
-use actix_web::http::StatusCode;
 
 pub const PAGE_SIZE: i64 = 50;
 
@@ -241,38 +219,9 @@ impl Row {
     }
 }
 
-/// `?status=failed&reply=yes&page=2` (empty means any).
-#[derive(Clone, Debug, Default, Deserialize)]
-pub struct Filter {
-    #[serde(default)]
-    status: Option<String>,
-    #[serde(default)]
-    reply: Option<String>,
-    #[serde(default)]
-    page: Option<i64>,
-}
-
-struct Checked {
-    status: Option<RecipientStatus>,
-    reply: Option<&'static str>,
-    page: i64,
-}
-
-impl Filter {
-    fn check(&self) -> Result<Checked, AppError> {
-        let status = match self.status.as_deref().unwrap_or("") {
-            "" => None,
-            s => Some(RecipientStatus::parse(s).ok_or_else(|| AppError::BadRequest(format!("Unknown recipient status {s:?}.")))?),
-        };
-        let reply = match self.reply.as_deref().unwrap_or("") {
-            "" => None,
-            r => Some(REPLY_FILTERS.iter().map(|(k, _)| *k).find(|k| *k == r).ok_or_else(|| AppError::BadRequest(format!("Unknown reply {r:?}.")))?),
-        };
-        Ok(Checked { status, reply, page: forms::page_number(self.page) })
-    }
-}
-
-fn page_rows(conn: &mut PgConnection, workspace_id: i64, batch_id: i64, f: &Checked) -> QueryResult<Vec<Row>> {
+/// One page (`PAGE_SIZE` + 1 rows, to tell whether there is a next page) of the batch's
+/// recipients, by client, of a status and a reply when given.
+pub fn page_rows(conn: &mut PgConnection, workspace_id: i64, batch_id: i64, status: Option<RecipientStatus>, reply: Option<&str>, page: i64) -> QueryResult<Vec<Row>> {
     diesel::sql_query(
         "SELECT r.client_id, c.name, r.status, r.skip_reason, r.error_code, r.error_message, \
            CASE r.reply WHEN 'opt_out' THEN 'opted out' ELSE r.reply END AS reply, r.flow_step, r.updated_at \
@@ -282,202 +231,41 @@ fn page_rows(conn: &mut PgConnection, workspace_id: i64, batch_id: i64, f: &Chec
     )
     .bind::<BigInt, _>(workspace_id)
     .bind::<BigInt, _>(batch_id)
-    .bind::<Nullable<Text>, _>(f.status.map(|s| s.as_str()))
-    .bind::<Nullable<Text>, _>(f.reply)
+    .bind::<Nullable<Text>, _>(status.map(|s| s.as_str()))
+    .bind::<Nullable<Text>, _>(reply)
     .bind::<BigInt, _>(PAGE_SIZE + 1)
-    .bind::<BigInt, _>((f.page - 1) * PAGE_SIZE)
+    .bind::<BigInt, _>((page - 1) * PAGE_SIZE)
     .load(conn)
 }
 
-#[derive(Template)]
-#[template(path = "campaigns/recipients.html", blocks = ["content"])]
-struct RecipientsPage {
-    layout: Layout,
-    campaign: Campaign,
-    batch: BatchSummary,
-    channel: BatchChannel,
-    counts: Counts,
-    rows: Vec<Row>,
-    status: String,
-    reply: String,
-    prev_href: String,
-    next_href: String,
-    /// This page's own address (what the poll asks for).
-    here: String,
-    statuses: [(&'static str, &'static str); 9],
-    replies: [(&'static str, &'static str); 3],
-    reply_filters: [(&'static str, &'static str); 4],
-    /// Flow batches: each step of the snapshot in flow order, as (key, label).
-    steps: Vec<(String, String)>,
-}
-crate::pages!(RecipientsPage);
-
-impl RecipientsPage {
-    fn base(&self) -> String {
-        format!("/campaigns/{}/{}/{}/recipients", self.campaign.id, self.channel.segment(), self.batch.id)
-    }
-    /// The lifecycle button this page offers: (transition, label, button kind).
-    fn lifecycle(&self) -> Option<(&'static str, &'static str, &'static str)> {
-        match self.campaign.status {
-            CampaignStatus::Active => Some(("pause", "Pause", "secondary")),
-            CampaignStatus::Paused => Some(("start", "Resume", "")),
-            CampaignStatus::Draft => Some(("start", "Start", "")),
-            CampaignStatus::Completed => None,
-        }
-    }
-    fn retarget_href(&self) -> String {
-        format!("{}/retarget", self.base())
-    }
-    fn batch_href(&self, batch_id: &i64) -> String {
-        format!("/campaigns/{}/{}/{}/recipients", self.campaign.id, self.channel.segment(), batch_id)
-    }
-    fn pill_kind(&self, status: &str) -> &'static str {
-        match status {
-            "delivered" | "read" => "ok",
-            "failed" | "unknown" => "hot",
-            "skipped" | "cancelled" => "inactive",
-            _ => "",
-        }
-    }
-    /// The progress line's words after the count (see [`batch_state`]).
-    fn state_words(&self) -> String {
-        batch_state(self.campaign.status, &self.batch.status, self.counts.get("queued") + self.counts.get("sending"))
-    }
-    /// How many recipients reached (were sent) a step, from its counter.
-    fn reached(&self, key: &str) -> i64 {
-        self.counts.get(&format!("step:{key}"))
-    }
-    /// A recipient's step as the page names it.
-    fn step_label(&self, key: &str) -> String {
-        self.steps.iter().find(|(k, _)| k == key).map(|(_, label)| label.clone()).unwrap_or_else(|| key.to_string())
-    }
-    fn is_flow(&self) -> bool {
-        !self.steps.is_empty()
-    }
-    fn columns(&self) -> usize {
-        if self.is_flow() { 6 } else { 5 }
-    }
-    fn channel_label(&self) -> &'static str {
-        match self.channel {
-            BatchChannel::WhatsApp => "WhatsApp",
-            BatchChannel::Sms => "SMS",
-            BatchChannel::Email => "Email",
-        }
-    }
-}
-
-fn href(base: &str, status: &str, reply: &str, page: i64) -> String {
-    let mut query = Vec::new();
-    if !status.is_empty() {
-        query.push(format!("status={status}"));
-    }
-    if !reply.is_empty() {
-        query.push(format!("reply={reply}"));
-    }
-    if page > 1 {
-        query.push(format!("page={page}"));
-    }
-    if query.is_empty() { base.to_string() } else { format!("{base}?{}", query.join("&")) }
-}
-
-pub async fn show(ctx: Ctx, state: Data<AppState>, path: Path<(i64, String, i64)>, filter: Query<Filter>) -> Result<HttpResponse, AppError> {
-    let scope = CampaignScope::of(&ctx)?;
-    let (id, segment, batch_id) = path.into_inner();
-    let checked = filter.0.check()?;
-    let (campaign, batch, channel, counts, mut rows, checked) = db::run(&state.pool, move |conn| {
-        let (campaign, batch, channel) = find(conn, &scope, id, &segment, batch_id)?;
-        let counts = Counts::load(conn, scope.workspace_id, batch.id)?;
-        let rows = page_rows(conn, scope.workspace_id, batch.id, &checked)?;
-        Ok((campaign, batch, channel, counts, rows, checked))
-    })
-    .await?;
-    let more = rows.len() as i64 > PAGE_SIZE;
-    rows.truncate(PAGE_SIZE as usize);
-    let base = format!("/campaigns/{}/{}/{}/recipients", campaign.id, channel.segment(), batch.id);
-    let (status, reply) = (checked.status.map(|s| s.as_str().to_string()).unwrap_or_default(), checked.reply.unwrap_or("").to_string());
-    let steps = batch
-        .flow_snapshot
-        .as_ref()
-        .and_then(crate::campaigns::flows::Snapshot::parse)
-        .map(|snap| snap.steps.iter().enumerate().map(|(i, s)| (s.key.clone(), format!("Step {}: {}", i + 1, s.template_name))).collect())
-        .unwrap_or_default();
-    let page = RecipientsPage {
-        steps,
-        layout: ctx.layout(format!("Recipients – {}", campaign.name), "campaigns"),
-        prev_href: if checked.page > 1 { href(&base, &status, &reply, checked.page - 1) } else { String::new() },
-        next_href: if more { href(&base, &status, &reply, checked.page + 1) } else { String::new() },
-        here: href(&base, &status, &reply, checked.page),
-        campaign,
-        batch,
-        channel,
-        counts,
-        rows,
-        status,
-        reply,
-        statuses: STATUS_KEYS,
-        replies: REPLY_KEYS,
-        reply_filters: REPLY_FILTERS,
-    };
-    respond(&ctx.meta.htmx, StatusCode::OK, &page)
-}
-
-/// `?status=failed`: the only export (the failed recipients, to fix their numbers).
-#[derive(Clone, Debug, Default, Deserialize)]
-pub struct CsvQuery {
-    #[serde(default)]
-    status: Option<String>,
-}
-
+/// A failed recipient as the export writes it.
 #[derive(QueryableByName)]
-struct CsvRow {
+pub struct FailedRow {
     #[diesel(sql_type = BigInt)]
-    client_id: i64,
+    pub client_id: i64,
     #[diesel(sql_type = Text)]
-    name: String,
+    pub name: String,
     #[diesel(sql_type = Nullable<Text>)]
-    phone: Option<String>,
+    pub phone: Option<String>,
     #[diesel(sql_type = Nullable<Text>)]
-    email: Option<String>,
+    pub email: Option<String>,
     #[diesel(sql_type = Nullable<Integer>)]
-    error_code: Option<i32>,
+    pub error_code: Option<i32>,
     #[diesel(sql_type = Nullable<Text>)]
-    error_message: Option<String>,
+    pub error_message: Option<String>,
 }
 
-pub const CSV_HEADER: [&str; 5] = ["name", "phone", "email", "error code", "error"];
-
-pub async fn failed_csv(ctx: Ctx, state: Data<AppState>, path: Path<(i64, String, i64)>, query: Query<CsvQuery>) -> Result<HttpResponse, AppError> {
-    let scope = CampaignScope::of(&ctx)?;
-    if !matches!(query.0.status.as_deref(), None | Some("") | Some("failed")) {
-        return Err(AppError::BadRequest("Only the failed recipients can be downloaded: status=failed.".into()));
-    }
-    let (id, segment, batch_id) = path.into_inner();
-    let (_, batch, _) = db::run(&state.pool, move |conn| find(conn, &scope, id, &segment, batch_id)).await?;
-    let (w, b) = (scope.workspace_id, batch.id);
-    let dialect = csv_safe::Dialect { bom: false, separator: b',' };
-    Ok(csv_safe::streamed_response(&format!("campaign-{id}-batch-{b}-failed.csv"), dialect, &CSV_HEADER, state.pool.clone(), move |conn, cursor| {
-        let rows: Vec<CsvRow> = diesel::sql_query(
-            "SELECT r.client_id, c.name, c.phone, c.email, r.error_code, r.error_message \
-             FROM campaign_recipients r JOIN clients c ON c.workspace_id = r.workspace_id AND c.id = r.client_id \
-             WHERE r.workspace_id = $1 AND r.batch_id = $2 AND r.status = 'failed' AND r.client_id > $3 ORDER BY r.client_id LIMIT 1000",
-        )
-        .bind::<BigInt, _>(w)
-        .bind::<BigInt, _>(b)
-        .bind::<BigInt, _>(cursor.unwrap_or(0))
-        .load(conn)?;
-        let mut out = Vec::new();
-        for r in &rows {
-            let code = r.error_code.map(|c| c.to_string()).unwrap_or_default();
-            // Phones as the client export writes them (`+44 7700 900123`: text to a
-            // spreadsheet, no apostrophe), the error as the page shows it.
-            let phone = r.phone.as_deref().map(|p| PhoneE164::from_stored(p).international()).unwrap_or_default();
-            let error = crate::messaging::errors::failure_line(r.error_code, r.error_message.as_deref()).unwrap_or_default();
-            let cells = [r.name.as_str(), phone.as_str(), r.email.as_deref().unwrap_or(""), code.as_str(), error.as_str()];
-            out.extend(csv_safe::record(cells));
-        }
-        let next = (rows.len() == 1_000).then(|| rows.last().map(|r| r.client_id)).flatten();
-        Ok((out, next))
-    }))
+/// The next 1 000 failed recipients of the batch after client `after`, by client.
+pub fn failed_rows(conn: &mut PgConnection, w: i64, batch_id: i64, after: i64) -> QueryResult<Vec<FailedRow>> {
+    diesel::sql_query(
+        "SELECT r.client_id, c.name, c.phone, c.email, r.error_code, r.error_message \
+         FROM campaign_recipients r JOIN clients c ON c.workspace_id = r.workspace_id AND c.id = r.client_id \
+         WHERE r.workspace_id = $1 AND r.batch_id = $2 AND r.status = 'failed' AND r.client_id > $3 ORDER BY r.client_id LIMIT 1000",
+    )
+    .bind::<BigInt, _>(w)
+    .bind::<BigInt, _>(batch_id)
+    .bind::<BigInt, _>(after)
+    .load(conn)
 }
 
 #[derive(QueryableByName)]
@@ -486,72 +274,70 @@ struct Id {
     id: i64,
 }
 
-/// "Re-target failed": in one transaction, a new batch with the old one's settings
-/// (`retarget_of`), one recipient per failed recipient (set-based; a client opted out of
-/// the channel since is `skipped` with the reason, as when any batch is made), and its
-/// dispatch job. 409 when nothing failed, the campaign is completed or the batch was
-/// re-targeted already (and that re-target is not cancelled).
-pub async fn retarget(ctx: Ctx, state: Data<AppState>, path: Path<(i64, String, i64)>) -> Result<HttpResponse, AppError> {
-    let scope = CampaignScope::of(&ctx)?;
-    let (id, segment, batch_id) = path.into_inner();
-    let (now, user_id) = (state.clock.now(), ctx.user_id());
-    let zone = ctx.zone().name().to_string();
-    let entry = ctx.audit(Action::CampaignsBatchRetargeted, "campaigns", id);
-    let location = db::run(&state.pool, move |conn| {
-        conn.transaction(|tx| {
-            let (campaign, batch, channel) = find(tx, &scope, id, &segment, batch_id)?;
-            if campaign.status == CampaignStatus::Completed {
-                return Err(AppError::Conflict("A completed campaign sends no more batches.".into()));
-            }
-            // One re-target at a time per batch.
-            diesel::sql_query("SELECT id FROM campaign_batches WHERE workspace_id = $1 AND id = $2 FOR UPDATE")
-                .bind::<BigInt, _>(scope.workspace_id)
-                .bind::<BigInt, _>(batch.id)
-                .execute(tx)?;
-            // A double click (or two people) must not send the failed recipients twice: one
-            // live re-target per batch; retry what fails again from the re-target's own page.
-            let earlier: Option<Id> = diesel::sql_query(
-                "SELECT id FROM campaign_batches WHERE workspace_id = $1 AND retarget_of = $2 AND status <> 'cancelled' ORDER BY id LIMIT 1",
-            )
-            .bind::<BigInt, _>(scope.workspace_id)
-            .bind::<BigInt, _>(batch.id)
-            .get_result(tx)
-            .optional()?;
-            if let Some(earlier) = earlier {
-                return Err(AppError::Conflict(format!("The failed recipients of this batch were already re-targeted as batch #{}.", earlier.id)));
-            }
-            let new_id = diesel::sql_query(
-                "INSERT INTO campaign_batches (workspace_id, campaign_id, channel, mode, template_id, flow_id, flow_snapshot, variables, \
-                   subject, body, html_body, sender, send_at, status, retarget_of, created_by) \
-                 SELECT workspace_id, campaign_id, channel, mode, template_id, flow_id, flow_snapshot, variables, \
-                   subject, body, html_body, sender, $3, 'scheduled', id, $4 \
-                 FROM campaign_batches WHERE workspace_id = $1 AND id = $2 RETURNING id",
-            )
-            .bind::<BigInt, _>(scope.workspace_id)
-            .bind::<BigInt, _>(batch.id)
-            .bind::<Timestamptz, _>(now)
-            .bind::<BigInt, _>(user_id)
-            .get_result::<Id>(tx)?
-            .id;
-            // The same rows a new batch gets: queued, or skipped with the reason (an opt-out
-            // or a missing address since the failure).
-            let added = diesel::sql_query(crate::campaigns::batches::recipients_sql(channel, crate::campaigns::batches::RecipientSource::FailedOf))
-                .bind::<BigInt, _>(scope.workspace_id)
-                .bind::<BigInt, _>(new_id)
-                .bind::<BigInt, _>(batch.id)
-                .bind::<Text, _>(zone)
-                .execute(tx)?;
-            if added == 0 {
-                return Err(AppError::Conflict("No recipient of this batch failed: there is nothing to re-target.".into()));
-            }
-            crate::campaigns::dispatch::enqueue(tx, scope.workspace_id, new_id, now)?;
-            let entry = entry.after(json!({ "batch_id": new_id, "retarget_of": batch.id, "channel": channel.as_str(), "recipients": added }));
-            audit::record(tx, &entry)?;
-            Ok::<_, AppError>(format!("/campaigns/{}/{}/{}/recipients", campaign.id, channel.segment(), new_id))
-        })
-    })
-    .await?;
-    Ok(see_other(&location))
+/// A re-target: the new batch of the failed recipients.
+#[derive(Clone, Copy, Debug)]
+pub struct Retargeted {
+    pub campaign_id: i64,
+    pub channel: BatchChannel,
+    pub batch_id: i64,
+}
+
+/// "Re-target failed" of campaign `id`'s batch `batch_id` (its page's `segment`, 404 as
+/// [`find`]), in the caller's transaction: a new batch with the old one's settings
+/// (`retarget_of`), sent at `now`, one recipient per failed recipient (set-based; a client
+/// opted out of the channel since is `skipped` with the reason, as when any batch is made;
+/// `zone` names the opt-out date), and its dispatch job; audited (`entry`). 409 when nothing failed, the campaign is
+/// completed or the batch was re-targeted already (and that re-target is not cancelled).
+pub fn retarget(tx: &mut PgConnection, scope: &CampaignScope, (id, segment, batch_id): (i64, &str, i64), now: DateTime<Utc>, zone: &str, entry: Entry) -> Result<Retargeted, AppError> {
+    let (campaign, batch, channel) = find(tx, scope, id, segment, batch_id)?;
+    if campaign.status == CampaignStatus::Completed {
+        return Err(AppError::Conflict("A completed campaign sends no more batches.".into()));
+    }
+    // One re-target at a time per batch.
+    diesel::sql_query("SELECT id FROM campaign_batches WHERE workspace_id = $1 AND id = $2 FOR UPDATE")
+        .bind::<BigInt, _>(scope.workspace_id)
+        .bind::<BigInt, _>(batch.id)
+        .execute(tx)?;
+    // A double click (or two people) must not send the failed recipients twice: one
+    // live re-target per batch; retry what fails again from the re-target's own page.
+    let earlier: Option<Id> = diesel::sql_query(
+        "SELECT id FROM campaign_batches WHERE workspace_id = $1 AND retarget_of = $2 AND status <> 'cancelled' ORDER BY id LIMIT 1",
+    )
+    .bind::<BigInt, _>(scope.workspace_id)
+    .bind::<BigInt, _>(batch.id)
+    .get_result(tx)
+    .optional()?;
+    if let Some(earlier) = earlier {
+        return Err(AppError::Conflict(format!("The failed recipients of this batch were already re-targeted as batch #{}.", earlier.id)));
+    }
+    let new_id = diesel::sql_query(
+        "INSERT INTO campaign_batches (workspace_id, campaign_id, channel, mode, template_id, flow_id, flow_snapshot, variables, \
+           subject, body, html_body, sender, send_at, status, retarget_of, created_by) \
+         SELECT workspace_id, campaign_id, channel, mode, template_id, flow_id, flow_snapshot, variables, \
+           subject, body, html_body, sender, $3, 'scheduled', id, $4 \
+         FROM campaign_batches WHERE workspace_id = $1 AND id = $2 RETURNING id",
+    )
+    .bind::<BigInt, _>(scope.workspace_id)
+    .bind::<BigInt, _>(batch.id)
+    .bind::<Timestamptz, _>(now)
+    .bind::<BigInt, _>(scope.user_id)
+    .get_result::<Id>(tx)?
+    .id;
+    // The same rows a new batch gets: queued, or skipped with the reason (an opt-out
+    // or a missing address since the failure).
+    let added = diesel::sql_query(crate::campaigns::batches::recipients_sql(channel, crate::campaigns::batches::RecipientSource::FailedOf))
+        .bind::<BigInt, _>(scope.workspace_id)
+        .bind::<BigInt, _>(new_id)
+        .bind::<BigInt, _>(batch.id)
+        .bind::<Text, _>(zone)
+        .execute(tx)?;
+    if added == 0 {
+        return Err(AppError::Conflict("No recipient of this batch failed: there is nothing to re-target.".into()));
+    }
+    crate::campaigns::dispatch::enqueue(tx, scope.workspace_id, new_id, now)?;
+    let entry = entry.after(json!({ "batch_id": new_id, "retarget_of": batch.id, "channel": channel.as_str(), "recipients": added }));
+    audit::record(tx, &entry)?;
+    Ok(Retargeted { campaign_id: campaign.id, channel, batch_id: new_id })
 }
 
 /// Reply words (issue 19 item 9) in English, Spanish, Portuguese, French, German and

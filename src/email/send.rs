@@ -25,7 +25,7 @@ pub fn job(env: &JobEnv, job: &Job) -> Result<(), JobError> {
     // A campaign email carries its one-click unsubscribe (RFC 8058), computed here from the
     // recipient rather than stored in the payload (the link is its client's capability).
     let base = crate::messaging::send::public_base(&env.settings);
-    let unsubscribe = payload.campaign.map(|c| crate::campaigns::batches::unsubscribe_url(&base, &env.at_rest_key, job.workspace_id, c.client_id));
+    let unsubscribe = payload.campaign.map(|c| crate::campaigns::unsubscribe::unsubscribe_url(&base, &env.at_rest_key, job.workspace_id, c.client_id));
     // Every way this can fail (a bad address, a bad transport setting, SMTP's answer) ends
     // in `outcome`, so a campaign recipient never stays `sending`.
     let outcome = (|| {
