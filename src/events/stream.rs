@@ -19,11 +19,10 @@ use actix_web::web::{Bytes, Data};
 use actix_web::{HttpRequest, HttpResponse};
 use serde::Deserialize;
 
-use crate::authz::Role;
 use crate::db;
 use crate::error::AppError;
-use crate::events::{Event, query};
 use crate::events::hub::{self, Frame, Hub, Refusal};
+use crate::events::query;
 use crate::web::ctx::Ctx;
 use crate::web::forms::Query;
 use crate::web::state::AppState;
