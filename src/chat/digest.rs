@@ -1,13 +1,11 @@
 //! The optional email digest of unread chat messages (issue 13): a user turns it on on
-//! `/account` (off by default; a `chat_digests` row = hourly). Every scheduler tick enqueues
-//! one `chat-digest` job per subscribed user and hour, keyed `chat-digest:<user>:<hour>`, so
+//! `/account` (off by default; a `chat_digests` row = hourly; the form is `chat::settings`,
+//! the change [`set`]). Every scheduler tick enqueues one `chat-digest` job per subscribed user and hour, keyed `chat-digest:<user>:<hour>`, so
 //! any number of instances make one. The job lists the chats assigned to the user (still
 //! active) that have unread messages (the chat's `inbound_count` above the user's
 //! `chat_reads.read_count`) which arrived after the last digest; none → no email. The email
 //! goes through the email queue in the same transaction that moves `since` on.
 
-use actix_web::HttpResponse;
-use actix_web::web::Data;
 use askama::Template;
 use chrono::{DateTime, Timelike, Utc};
 use diesel::prelude::*;
@@ -15,20 +13,12 @@ use diesel::sql_types::{BigInt, Text, Timestamptz};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use crate::audit::Action;
 use crate::audit;
-use crate::db;
 use crate::db::schema::chat_digests;
 use crate::email::{self, Email};
-use crate::error::AppError;
 use crate::jobs::queue::Job;
 use crate::jobs::run::{self, JobEnv, JobError};
 use crate::jobs::{self, Kind, NewJob};
-use crate::web::state::AppState;
-use crate::web::ctx::Ctx;
-use crate::web::flash;
-use crate::web::forms::HtmlForm;
-use crate::web::render::see_other;
 
 /// Chats listed in one email (the count covers the rest).
 const LISTED: i64 = 50;
@@ -39,40 +29,21 @@ pub fn is_on(conn: &mut PgConnection, workspace_id: i64, user_id: i64) -> QueryR
         .get_result(conn)
 }
 
-#[derive(Deserialize)]
-pub struct DigestForm {
-    #[serde(default)]
-    chat_digest: String,
-}
-
-/// `POST /account/chat-digest` (`chat_digest` = off | hourly).
-pub async fn save_setting(ctx: Ctx, state: Data<AppState>, HtmlForm(form): HtmlForm<DigestForm>) -> Result<HttpResponse, AppError> {
-    let on = match form.chat_digest.as_str() {
-        "hourly" => true,
-        "off" => false,
-        _ => return Err(AppError::Validation("Choose off or hourly.".into())),
-    };
-    let (w, me) = (ctx.workspace_id(), ctx.user_id());
-    let entry = ctx.audit(Action::UsersChatDigestChanged, "users", me);
-    db::run(&state.pool, move |conn| {
-        conn.transaction(|tx| {
-            let was = is_on(tx, w, me)?;
-            if was == on {
-                return Ok::<_, AppError>(());
-            }
-            if on {
-                diesel::insert_into(chat_digests::table).values((chat_digests::workspace_id.eq(w), chat_digests::user_id.eq(me))).execute(tx)?;
-            } else {
-                diesel::delete(chat_digests::table.filter(chat_digests::workspace_id.eq(w)).filter(chat_digests::user_id.eq(me))).execute(tx)?;
-            }
-            let label = |on: bool| if on { "hourly" } else { "off" };
-            audit::record(tx, &entry.before(json!({ "chat_digest": label(was) })).after(json!({ "chat_digest": label(on) })))?;
-            Ok(())
-        })
-    })
-    .await?;
-    flash::success(&ctx.session, if on { "You will get an hourly email of unread chat messages assigned to you." } else { "Chat digest emails are off." });
-    Ok(see_other("/account"))
+/// Turns the user's hourly digest on or off (audited with `entry`, before/after); returns
+/// whether anything changed (already so: nothing written).
+pub fn set(tx: &mut PgConnection, workspace_id: i64, user_id: i64, on: bool, entry: audit::Entry) -> QueryResult<bool> {
+    let was = is_on(tx, workspace_id, user_id)?;
+    if was == on {
+        return Ok(false);
+    }
+    if on {
+        diesel::insert_into(chat_digests::table).values((chat_digests::workspace_id.eq(workspace_id), chat_digests::user_id.eq(user_id))).execute(tx)?;
+    } else {
+        diesel::delete(chat_digests::table.filter(chat_digests::workspace_id.eq(workspace_id)).filter(chat_digests::user_id.eq(user_id))).execute(tx)?;
+    }
+    let label = |on: bool| if on { "hourly" } else { "off" };
+    audit::record(tx, &entry.before(json!({ "chat_digest": label(was) })).after(json!({ "chat_digest": label(on) })))?;
+    Ok(true)
 }
 
 #[derive(Serialize, Deserialize)]

@@ -10,16 +10,16 @@ use actix_web::http::StatusCode;
 use actix_web::web::{Data, Path};
 use askama::Template;
 use chrono::{DateTime, Utc};
-use diesel::prelude::*;
+use diesel::{Connection, PgConnection, QueryResult};
 use serde::Deserialize;
 
 use crate::audit::Action;
 use crate::authz::Scope;
-use crate::chat::{Chat, ChatScope, ChatStatus, conversation, reply};
+use crate::chat::model::{self, ChatError};
+use crate::chat::{Chat, ChatScope, ChatStatus, conversation, query, reply};
 use crate::chat::list::{self, Filter, Row, Tab};
 use crate::clients::model::Client;
 use crate::db;
-use crate::db::schema::{chats, clients, follow_ups, users};
 use crate::error::AppError;
 use crate::messaging::{Channel, Direction};
 use crate::messaging::client_messages::{MessageForm, SMS_MAX_CHARS, TemplateChoice, approved_templates};
@@ -157,34 +157,7 @@ pub async fn open(ctx: Ctx, state: Data<AppState>, HtmlForm(form): HtmlForm<Open
     let scope = ctx.scope();
     // Filed under the client, as the client page's sends and the chat actions are.
     let entry = ctx.audit(Action::ChatsOpened, "clients", client_id);
-    let id = db::run(&state.pool, move |conn| {
-        conn.transaction(|tx| {
-            let client = crate::clients::model::visible(tx, &scope, client_id)?.ok_or(AppError::NotFound)?;
-            if client.phone.as_deref().is_none_or(|p| p.trim().is_empty()) {
-                return Err(AppError::Validation(format!("{} has no phone number.", client.name)));
-            }
-            let existing: Option<i64> = chats::table
-                .filter(chats::workspace_id.eq(scope.workspace_id))
-                .filter(chats::client_id.eq(client_id))
-                .filter(chats::channel.eq(channel))
-                .select(chats::id)
-                .first(tx)
-                .optional()?;
-            if let Some(id) = existing {
-                return Ok(id);
-            }
-            let id: i64 = diesel::insert_into(chats::table)
-                .values((chats::workspace_id.eq(scope.workspace_id), chats::client_id.eq(client_id), chats::channel.eq(channel)))
-                .on_conflict((chats::workspace_id, chats::client_id, chats::channel))
-                .do_update()
-                .set(chats::client_id.eq(client_id))
-                .returning(chats::id)
-                .get_result(tx)?;
-            crate::audit::record(tx, &entry.after(serde_json::json!({ "chat_id": id, "channel": channel.as_str() })))?;
-            Ok(id)
-        })
-    })
-    .await?;
+    let id = db::run(&state.pool, move |conn| Ok(conn.transaction::<_, ChatError, _>(|tx| model::open(tx, &scope, client_id, channel, entry))?)).await?;
     Ok(see_other(&format!("/chat/{id}")))
 }
 
@@ -258,10 +231,7 @@ struct LiveState {
 
 impl LiveState {
     fn of(conn: &mut PgConnection, chat: &Chat, now: DateTime<Utc>, zone: &Zone) -> QueryResult<LiveState> {
-        let assignee = match chat.assignee_id {
-            Some(id) => users::table.filter(users::workspace_id.eq(chat.workspace_id)).filter(users::id.eq(id)).select(users::name).first(conn).optional()?,
-            None => None,
-        };
+        let assignee = query::user_name(conn, chat.workspace_id, chat.assignee_id)?;
         Ok(LiveState { closed: chat.status == ChatStatus::Closed, assignee, rule: reply::composer_rule(chat, now, zone) })
     }
 }
@@ -340,26 +310,11 @@ struct Loaded {
 fn load(conn: &mut PgConnection, ctx_scope: (ChatScope, Scope), id: i64, before: Option<i64>) -> Result<Loaded, AppError> {
     let (chat_scope, scope) = ctx_scope;
     let chat = chat_scope.find(conn, id)?.ok_or(AppError::NotFound)?;
-    let client: Client = clients::table
-        .filter(clients::workspace_id.eq(chat.workspace_id))
-        .filter(clients::id.eq(chat.client_id))
-        .select(Client::as_select())
-        .first(conn)?;
+    let client = query::client_of(conn, &chat)?;
     let client_visible = crate::clients::model::visible(conn, &scope, chat.client_id)?.is_some();
-    let people = crate::chat::actions::assignees(conn, chat.workspace_id)?;
+    let people = query::assignees(conn, chat.workspace_id)?;
     let assignee = chat.assignee_id.and_then(|a| people.iter().find(|(id, _)| *id == a).map(|(_, n)| n.clone()));
-    let follow_ups = if client_visible {
-        follow_ups::table
-            .filter(follow_ups::workspace_id.eq(chat.workspace_id))
-            .filter(follow_ups::client_id.eq(chat.client_id))
-            .filter(follow_ups::status.eq("pending"))
-            .order((follow_ups::due_at, follow_ups::id))
-            .limit(10)
-            .select((follow_ups::due_at, follow_ups::notes))
-            .load(conn)?
-    } else {
-        Vec::new()
-    };
+    let follow_ups = if client_visible { query::pending_follow_ups(conn, &chat)? } else { Vec::new() };
     let tags = crate::clients::tags::of_client(conn, chat.workspace_id, chat.client_id)?;
     let (messages, older) = conversation::page(conn, &chat, before)?;
     let templates = if chat.channel == Channel::WhatsApp { approved_templates(conn, chat.workspace_id)? } else { Vec::new() };

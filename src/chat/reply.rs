@@ -4,11 +4,11 @@
 //! window; outside it only an approved template.
 
 use chrono::{DateTime, Utc};
-use diesel::prelude::*;
+use diesel::{Connection, PgConnection};
 
 use crate::audit;
 use crate::authz::{Role, Scope};
-use crate::chat::Chat;
+use crate::chat::{Chat, query};
 use crate::error::AppError;
 use crate::messaging::Channel;
 use crate::messaging::client_messages::{self, MessageForm, WhatsAppText};
@@ -43,7 +43,7 @@ pub fn send(conn: &mut PgConnection, state: &AppState, reply: Reply, (mut form, 
     form.channel = chat.channel.as_str().to_string();
     // The number the client wrote to, when they did: the reply comes from it.
     if chat.channel == Channel::WhatsApp && form.from.trim().is_empty() {
-        form.from = last_number_written_to(conn, chat)?.unwrap_or_default();
+        form.from = query::last_number_written_to(conn, chat)?.unwrap_or_default();
     }
     let text = if chat.free_text_allowed(now) { WhatsAppText::Allowed } else { WhatsAppText::TemplateOnly(composer_rule(chat, now, zone)) };
     let scope = Scope { workspace_id: chat.workspace_id, user_id, role: Role::Admin };
@@ -56,17 +56,4 @@ pub fn send(conn: &mut PgConnection, state: &AppState, reply: Reply, (mut form, 
             Ok(Ok(()))
         }
     })
-}
-
-fn last_number_written_to(conn: &mut PgConnection, chat: &Chat) -> QueryResult<Option<String>> {
-    use crate::db::schema::messages;
-    messages::table
-        .filter(messages::workspace_id.eq(chat.workspace_id))
-        .filter(messages::client_id.eq(chat.client_id))
-        .filter(messages::channel.eq(chat.channel))
-        .filter(messages::direction.eq(crate::messaging::Direction::Inbound))
-        .order((messages::created_at.desc(), messages::id.desc()))
-        .select(messages::recipient)
-        .first(conn)
-        .optional()
 }

@@ -3,11 +3,9 @@
 //! `bom=1` is the "for Excel" download: a UTF-8 BOM, and `;` between fields when the
 //! workspace's country writes decimal commas (`csv_safe::Dialect::for_excel`).
 
-use std::collections::HashMap;
-
 use actix_web::HttpResponse;
 use actix_web::web::Data;
-use diesel::prelude::*;
+use diesel::PgConnection;
 use serde::Deserialize;
 use serde_json::json;
 
@@ -15,11 +13,9 @@ use crate::audit;
 use crate::audit::Action;
 use crate::authz::Scope;
 use crate::clients::domain::PhoneE164;
-use crate::clients::model::Client;
-use crate::clients::query::{ClientFilter, ClientQuery};
+use crate::clients::query::{self, ClientFilter, ClientQuery, ExportChunk};
 use crate::csv_safe;
 use crate::db;
-use crate::db::schema::{client_departments, client_tags, clients, departments, tags, users};
 use crate::error::AppError;
 use crate::web::ctx::Ctx;
 use crate::web::forms::Query;
@@ -63,34 +59,8 @@ pub async fn export_clients(ctx: Ctx, state: Data<AppState>, Query(q): Query<Exp
 
 /// The next `CHUNK` clients after `cursor` (by id) as CSV bytes, and the cursor after them.
 fn chunk(conn: &mut PgConnection, scope: &Scope, filter: &ClientFilter, zone: Zone, separator: u8, cursor: Option<i64>) -> Result<(Vec<u8>, Option<i64>), AppError> {
-    let mut query = filter.query(scope);
-    if let Some(after) = cursor {
-        query = query.filter(clients::id.gt(after));
-    }
-    let rows: Vec<Client> = query.order(clients::id).limit(CHUNK).select(Client::as_select()).load(conn)?;
+    let ExportChunk { rows, mut department_names, mut tag_names, emails } = query::export_chunk(conn, scope, filter, cursor, CHUNK)?;
     let ids: Vec<i64> = rows.iter().map(|c| c.id).collect();
-    let w = scope.workspace_id;
-    let mut department_names: HashMap<i64, Vec<String>> = HashMap::new();
-    for (client, name) in client_departments::table
-        .inner_join(departments::table.on(departments::workspace_id.eq(client_departments::workspace_id).and(departments::id.eq(client_departments::department_id))))
-        .filter(client_departments::workspace_id.eq(w))
-        .filter(client_departments::client_id.eq_any(&ids))
-        .select((client_departments::client_id, departments::name))
-        .load::<(i64, String)>(conn)?
-    {
-        department_names.entry(client).or_default().push(name);
-    }
-    let mut tag_names: HashMap<i64, Vec<String>> = HashMap::new();
-    for (client, name) in client_tags::table
-        .inner_join(tags::table.on(tags::workspace_id.eq(client_tags::workspace_id).and(tags::id.eq(client_tags::tag_id))))
-        .filter(client_tags::workspace_id.eq(w))
-        .filter(client_tags::client_id.eq_any(&ids))
-        .select((client_tags::client_id, tags::name))
-        .load::<(i64, String)>(conn)?
-    {
-        tag_names.entry(client).or_default().push(name);
-    }
-    let emails: HashMap<i64, String> = users::table.filter(users::workspace_id.eq(w)).select((users::id, users::email)).load(conn)?.into_iter().collect();
     let mut out = Vec::with_capacity(rows.len() * 160);
     for c in &rows {
         let mut departments = department_names.remove(&c.id).unwrap_or_default();

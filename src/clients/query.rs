@@ -1,5 +1,7 @@
 //! Which clients a user may see, and the list: search, filters, sort, pages — all in SQL.
 
+use std::collections::HashMap;
+
 use diesel::dsl::{array, sql};
 use diesel::pg::Pg;
 use diesel::prelude::*;
@@ -9,9 +11,9 @@ use serde::Deserialize;
 
 use crate::authz::{Role, Scope};
 use crate::clients::domain::{ClientStatus, phone_digits};
-use crate::clients::model::ListedClient;
+use crate::clients::model::{Client, ListedClient};
 use crate::db::like_contains;
-use crate::db::schema::{client_tags, clients};
+use crate::db::schema::{client_departments, client_tags, clients, departments, tags, users};
 use crate::web::numbers::Count;
 
 pub const PER_PAGE: i64 = 50;
@@ -340,6 +342,61 @@ impl<Q> Query for CountsOf<Q> {
 }
 
 impl<Q> RunQueryDsl<PgConnection> for CountsOf<Q> {}
+
+/// Up to `limit` clients in `scope` whose name, phone or email contains `search` (any case),
+/// by name: (id, name, phone). The template preview's client picker.
+pub fn pick(conn: &mut PgConnection, scope: &Scope, search: &str, limit: i64) -> QueryResult<Vec<(i64, String, Option<String>)>> {
+    let pattern = format!("%{}%", search.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_"));
+    scope
+        .clients()
+        .filter(clients::name.ilike(pattern.clone()).or(clients::phone.ilike(pattern.clone())).or(clients::email.ilike(pattern)))
+        .order((clients::name, clients::id))
+        .limit(limit)
+        .select((clients::id, clients::name, clients::phone))
+        .load(conn)
+}
+
+/// A chunk of the CSV export: the clients and, by client id, their departments' and tags'
+/// names; the workspace's users' emails by id (the assignee column).
+pub struct ExportChunk {
+    pub rows: Vec<Client>,
+    pub department_names: HashMap<i64, Vec<String>>,
+    pub tag_names: HashMap<i64, Vec<String>>,
+    pub emails: HashMap<i64, String>,
+}
+
+/// The next `limit` clients of the filter in `scope` after `after` (by id), with their names.
+pub fn export_chunk(conn: &mut PgConnection, scope: &Scope, filter: &ClientFilter, after: Option<i64>, limit: i64) -> QueryResult<ExportChunk> {
+    let mut query = filter.query(scope);
+    if let Some(after) = after {
+        query = query.filter(clients::id.gt(after));
+    }
+    let rows: Vec<Client> = query.order(clients::id).limit(limit).select(Client::as_select()).load(conn)?;
+    let ids: Vec<i64> = rows.iter().map(|c| c.id).collect();
+    let w = scope.workspace_id;
+    let mut department_names: HashMap<i64, Vec<String>> = HashMap::new();
+    for (client, name) in client_departments::table
+        .inner_join(departments::table.on(departments::workspace_id.eq(client_departments::workspace_id).and(departments::id.eq(client_departments::department_id))))
+        .filter(client_departments::workspace_id.eq(w))
+        .filter(client_departments::client_id.eq_any(&ids))
+        .select((client_departments::client_id, departments::name))
+        .load::<(i64, String)>(conn)?
+    {
+        department_names.entry(client).or_default().push(name);
+    }
+    let mut tag_names: HashMap<i64, Vec<String>> = HashMap::new();
+    for (client, name) in client_tags::table
+        .inner_join(tags::table.on(tags::workspace_id.eq(client_tags::workspace_id).and(tags::id.eq(client_tags::tag_id))))
+        .filter(client_tags::workspace_id.eq(w))
+        .filter(client_tags::client_id.eq_any(&ids))
+        .select((client_tags::client_id, tags::name))
+        .load::<(i64, String)>(conn)?
+    {
+        tag_names.entry(client).or_default().push(name);
+    }
+    let emails: HashMap<i64, String> = users::table.filter(users::workspace_id.eq(w)).select((users::id, users::email)).load(conn)?.into_iter().collect();
+    Ok(ExportChunk { rows, department_names, tag_names, emails })
+}
 
 #[cfg(test)]
 mod tests {

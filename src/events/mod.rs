@@ -23,6 +23,7 @@
 
 pub mod hub;
 pub mod listener;
+pub mod query;
 pub mod stream;
 
 use chrono::{DateTime, Utc};

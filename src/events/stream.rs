@@ -17,15 +17,12 @@ use std::sync::Arc;
 use actix_web::http::StatusCode;
 use actix_web::web::{Bytes, Data};
 use actix_web::{HttpRequest, HttpResponse};
-use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Text};
 use serde::Deserialize;
 
-use crate::authz::Role;
 use crate::db;
 use crate::error::AppError;
-use crate::events::Event;
 use crate::events::hub::{self, Frame, Hub, Refusal};
+use crate::events::query;
 use crate::web::ctx::Ctx;
 use crate::web::forms::Query;
 use crate::web::state::AppState;
@@ -82,9 +79,9 @@ pub async fn events(
     // commits later reaches the hub.
     let key = key_hash.clone();
     let (valid, rows) = db::run(&state.pool, move |conn| {
-        let valid = session_valid(conn, &key, ws, me)?;
+        let valid = query::session_valid(conn, &key, ws, me)?;
         let rows = match last {
-            Some(after) if valid => replay(conn, ws, me, role, after)?,
+            Some(after) if valid => query::replay(conn, ws, me, role, after, REPLAY_LIMIT)?,
             _ => Vec::new(),
         };
         Ok((valid, rows))
@@ -136,55 +133,11 @@ impl Live {
                 }
                 _ = self.ping.tick() => {
                     let (pool, key, ws, me) = (self.state.pool.clone(), self.key_hash.clone(), self.ws, self.me);
-                    let valid = db::run(&pool, move |conn| Ok(session_valid(conn, &key, ws, me)?)).await;
+                    let valid = db::run(&pool, move |conn| Ok(query::session_valid(conn, &key, ws, me)?)).await;
                     // A database hiccup ends the stream too: the browser reconnects and replays.
                     return if valid.unwrap_or(false) { Some(Bytes::from_static(b": ping\n\n")) } else { None };
                 }
             }
         }
     }
-}
-
-#[derive(QueryableByName)]
-struct N {
-    #[diesel(sql_type = BigInt)]
-    n: i64,
-}
-
-/// The session still exists, has not expired, and its user is still active.
-fn session_valid(conn: &mut PgConnection, key_hash: &str, ws: i64, me: i64) -> QueryResult<bool> {
-    let row: N = diesel::sql_query(
-        "SELECT count(*) AS n FROM sessions s JOIN users u ON u.workspace_id = s.workspace_id AND u.id = s.user_id \
-         WHERE s.key_hash = $1 AND s.workspace_id = $2 AND s.user_id = $3 AND s.expires_at > now() AND u.active",
-    )
-    .bind::<Text, _>(key_hash)
-    .bind::<BigInt, _>(ws)
-    .bind::<BigInt, _>(me)
-    .get_result(conn)?;
-    Ok(row.n > 0)
-}
-
-/// How far before the cursor's event a replay looks again. Ids are taken in insert order
-/// but announced in commit order: a transaction that wrote an event earlier and committed
-/// after the cursor's event was delivered has a lower id, and `id > last` alone would skip
-/// it. Its event is dated by its transaction's start, at most this long before the
-/// cursor's (the transactions that write events are short: a webhook, a send, a page's
-/// action), so looking this far back finds it. The events the stream had already in that
-/// window come again: pages only refetch on events, so a repeat costs a request.
-pub const LOOK_BACK_SECS: i64 = 5;
-
-/// The events after `after` this user may see (theirs, and the chats visible to them),
-/// with those of the [`LOOK_BACK_SECS`] before it.
-fn replay(conn: &mut PgConnection, ws: i64, me: i64, role: Role, after: i64) -> QueryResult<Vec<Event>> {
-    let visible = crate::chat::visible_sql(role).replace("$USER", &me.to_string());
-    let sql = format!(
-        "SELECT e.workspace_id, e.id, e.kind, e.client_id, e.chat_id, e.user_id, e.data, e.created_at FROM events e \
-         LEFT JOIN chats ON chats.workspace_id = e.workspace_id AND chats.id = e.chat_id \
-         WHERE e.workspace_id = $1 AND e.created_at > now() - interval '1 hour' \
-         AND (e.id > $2 OR (e.id < $2 AND e.created_at >= \
-              (SELECT l.created_at FROM events l WHERE l.workspace_id = $1 AND l.id = $2) - make_interval(secs => {LOOK_BACK_SECS}))) \
-         AND (e.user_id = $3 OR (e.user_id IS NULL AND chats.id IS NOT NULL AND {visible})) \
-         ORDER BY e.id LIMIT {REPLAY_LIMIT}"
-    );
-    diesel::sql_query(sql).bind::<BigInt, _>(ws).bind::<BigInt, _>(after).bind::<BigInt, _>(me).load(conn)
 }

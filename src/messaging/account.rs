@@ -113,3 +113,49 @@ pub fn webhook_key(conn: &mut PgConnection, workspace_id: i64) -> QueryResult<St
 pub fn webhook_url(base: &Url, key: &str, kind: &str) -> String {
     format!("{}/webhooks/twilio/{key}/{kind}", base.as_str().trim_end_matches('/'))
 }
+
+/// The settings a person saves on `/settings/twilio`, checked (the token apart).
+#[derive(Clone, Debug)]
+pub struct TwilioFields {
+    pub account_sid: String,
+    pub whatsapp_from: Vec<String>,
+    pub sms_from: Option<String>,
+    pub messaging_service_sid: Option<String>,
+    pub whatsapp_rate: f64,
+    pub sms_rate: f64,
+    pub inbound_unknown: String,
+}
+
+/// Saves the workspace's settings: with a newly `sealed` token the row is written whole
+/// (added or replaced); without one the saved token stays, and the row must exist already.
+pub fn save(tx: &mut PgConnection, workspace_id: i64, fields: &TwilioFields, sealed: Option<&[u8]>) -> QueryResult<()> {
+    let values = (
+        twilio_settings::account_sid.eq(&fields.account_sid),
+        twilio_settings::whatsapp_from.eq(&fields.whatsapp_from),
+        twilio_settings::sms_from.eq(&fields.sms_from),
+        twilio_settings::messaging_service_sid.eq(&fields.messaging_service_sid),
+        twilio_settings::whatsapp_rate.eq(fields.whatsapp_rate),
+        twilio_settings::sms_rate.eq(fields.sms_rate),
+        twilio_settings::inbound_unknown.eq(&fields.inbound_unknown),
+        twilio_settings::updated_at.eq(diesel::dsl::now),
+    );
+    match sealed {
+        Some(sealed) => {
+            diesel::insert_into(twilio_settings::table)
+                .values((twilio_settings::workspace_id.eq(workspace_id), twilio_settings::auth_token_sealed.eq(sealed), values))
+                .on_conflict(twilio_settings::workspace_id)
+                .do_update()
+                .set((twilio_settings::auth_token_sealed.eq(sealed), values))
+                .execute(tx)?;
+        }
+        None => {
+            diesel::update(twilio_settings::table.find(workspace_id)).set(values).execute(tx)?;
+        }
+    }
+    Ok(())
+}
+
+/// Whether the workspace has saved its settings.
+pub fn configured(conn: &mut PgConnection, workspace_id: i64) -> QueryResult<bool> {
+    diesel::select(diesel::dsl::exists(twilio_settings::table.find(workspace_id))).get_result(conn)
+}

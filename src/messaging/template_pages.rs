@@ -8,15 +8,15 @@ use actix_web::HttpResponse;
 use actix_web::http::StatusCode;
 use actix_web::web::{Data, Path};
 use askama::Template;
-use diesel::prelude::*;
+use diesel::Connection;
 use serde::Deserialize;
 
 use crate::audit;
 use crate::audit::Action;
 use crate::authz::Role;
 use crate::db;
-use crate::db::schema::{clients, twilio_settings};
 use crate::error::AppError;
+use crate::messaging::account;
 use crate::messaging::templates::{self, Template as WaTemplate};
 use crate::web::ctx::{Ctx, Layout};
 use crate::web::flash;
@@ -99,7 +99,7 @@ pub async fn list_templates(ctx: Ctx, state: Data<AppState>, Query(q): Query<Lis
     let (s, l) = (status.clone(), language.clone());
     let (rows, more, languages, configured, syncing, last) = db::run(&state.pool, move |conn| {
         let (rows, more) = templates::list(conn, w, Some(s.as_str()).filter(|s| !s.is_empty()), Some(l.as_str()).filter(|l| !l.is_empty()), page, PER_PAGE)?;
-        let configured = diesel::select(diesel::dsl::exists(twilio_settings::table.find(w))).get_result::<bool>(conn)?;
+        let configured = account::configured(conn, w)?;
         Ok((rows, more, templates::languages(conn, w)?, configured, templates::syncing(conn, w)?, templates::last_synced(conn, w)?))
     })
     .await?;
@@ -116,7 +116,7 @@ pub async fn sync_templates(ctx: Ctx, state: Data<AppState>) -> Result<HttpRespo
     let entry = ctx.audit(Action::TemplatesSyncRequested, "whatsapp_templates", w);
     let queued = db::run(&state.pool, move |conn| {
         conn.transaction::<_, diesel::result::Error, _>(|tx| {
-            if !diesel::select(diesel::dsl::exists(twilio_settings::table.find(w))).get_result::<bool>(tx)? {
+            if !account::configured(tx, w)? {
                 return Ok(None);
             }
             let id = templates::enqueue_sync(tx, w)?;
@@ -220,14 +220,7 @@ pub async fn pick_client(ctx: Ctx, state: Data<AppState>, id: Path<String>, Quer
         if search.is_empty() {
             return Ok(Vec::new());
         }
-        let pattern = format!("%{}%", search.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_"));
-        let rows: Vec<(i64, String, Option<String>)> = scope
-            .clients()
-            .filter(clients::name.ilike(pattern.clone()).or(clients::phone.ilike(pattern.clone())).or(clients::email.ilike(pattern)))
-            .order((clients::name, clients::id))
-            .limit(20)
-            .select((clients::id, clients::name, clients::phone))
-            .load(conn)?;
+        let rows = crate::clients::query::pick(conn, &scope, &search, 20)?;
         Ok(rows.into_iter().map(|(id, name, phone)| (id, name, phone.unwrap_or_default())).collect())
     })
     .await?;

@@ -8,7 +8,7 @@ use actix_web::http::StatusCode;
 use actix_web::web::{self, Data};
 use anyhow::anyhow;
 use askama::Template;
-use diesel::prelude::*;
+use diesel::{Connection, PgConnection, QueryResult};
 use serde::Deserialize;
 use serde_json::json;
 
@@ -17,9 +17,8 @@ use crate::audit::Action;
 use crate::authz::Role;
 use crate::crypto;
 use crate::db;
-use crate::db::schema::twilio_settings;
 use crate::error::AppError;
-use crate::messaging::account::{self, Account, StoredTwilio};
+use crate::messaging::account::{self, Account, StoredTwilio, TwilioFields};
 use crate::messaging::Provider;
 use crate::web::ctx::{Ctx, Layout};
 use crate::web::flash;
@@ -124,17 +123,7 @@ fn rate(value: &str) -> Result<f64, String> {
         .ok_or_else(|| "Use a number of messages per second above 0 and at most 1000, like 10 or 0.5.".to_string())
 }
 
-struct Valid {
-    account_sid: String,
-    whatsapp_from: Vec<String>,
-    sms_from: Option<String>,
-    messaging_service_sid: Option<String>,
-    whatsapp_rate: f64,
-    sms_rate: f64,
-    inbound_unknown: String,
-}
-
-fn validate(form: &TwilioForm, token_required: bool, errors: &mut FormErrors) -> Option<Valid> {
+fn validate(form: &TwilioForm, token_required: bool, errors: &mut FormErrors) -> Option<TwilioFields> {
     let account_sid = form.account_sid.trim().to_string();
     if !sid(&account_sid, "AC") {
         errors.add("account_sid", "The Account SID is AC followed by 32 hexadecimal characters (Twilio Console → Account info).");
@@ -186,7 +175,7 @@ fn validate(form: &TwilioForm, token_required: bool, errors: &mut FormErrors) ->
         errors.add("inbound_unknown", "Choose whether a message from an unknown number creates a client or is ignored.");
     }
     let (Some(whatsapp_rate), Some(sms_rate), true) = (whatsapp_rate, sms_rate, errors.is_empty()) else { return None };
-    Some(Valid { account_sid, whatsapp_from, sms_from, messaging_service_sid, whatsapp_rate, sms_rate, inbound_unknown })
+    Some(TwilioFields { account_sid, whatsapp_from, sms_from, messaging_service_sid, whatsapp_rate, sms_rate, inbound_unknown })
 }
 
 pub async fn save_twilio(ctx: Ctx, state: Data<AppState>, HtmlForm(form): HtmlForm<TwilioForm>) -> Result<HttpResponse, AppError> {
@@ -203,30 +192,8 @@ pub async fn save_twilio(ctx: Ctx, state: Data<AppState>, HtmlForm(form): HtmlFo
     let entry = ctx.audit(Action::TwilioSettingsSaved, "settings", w).after(json!({ "changed": changed }));
     db::run(&state.pool, move |conn| {
         conn.transaction(|tx| {
-            let values = (
-                twilio_settings::account_sid.eq(&v.account_sid),
-                twilio_settings::whatsapp_from.eq(&v.whatsapp_from),
-                twilio_settings::sms_from.eq(&v.sms_from),
-                twilio_settings::messaging_service_sid.eq(&v.messaging_service_sid),
-                twilio_settings::whatsapp_rate.eq(v.whatsapp_rate),
-                twilio_settings::sms_rate.eq(v.sms_rate),
-                twilio_settings::inbound_unknown.eq(&v.inbound_unknown),
-                twilio_settings::updated_at.eq(diesel::dsl::now),
-            );
-            match sealed {
-                Some(sealed) => {
-                    diesel::insert_into(twilio_settings::table)
-                        .values((twilio_settings::workspace_id.eq(w), twilio_settings::auth_token_sealed.eq(&sealed), values))
-                        .on_conflict(twilio_settings::workspace_id)
-                        .do_update()
-                        .set((twilio_settings::auth_token_sealed.eq(&sealed), values))
-                        .execute(tx)?;
-                }
-                None => {
-                    // Validation required a token when nothing was saved, so the row exists.
-                    diesel::update(twilio_settings::table.find(w)).set(values).execute(tx)?;
-                }
-            }
+            // Validation required a token when nothing was saved, so without one the row exists.
+            account::save(tx, w, &v, sealed.as_deref())?;
             audit::record(tx, &entry)
         })
         .map_err(AppError::from)
@@ -237,7 +204,7 @@ pub async fn save_twilio(ctx: Ctx, state: Data<AppState>, HtmlForm(form): HtmlFo
 }
 
 /// The names of the fields this save changes (the token only as "auth_token", never its value).
-fn changed_fields(before: Option<&StoredTwilio>, v: &Valid, token_changed: bool) -> Vec<&'static str> {
+fn changed_fields(before: Option<&StoredTwilio>, v: &TwilioFields, token_changed: bool) -> Vec<&'static str> {
     let b = before;
     let fields = [
         ("account_sid", b.is_none_or(|b| b.account_sid != v.account_sid)),

@@ -1,0 +1,37 @@
+//! The chat's setting on `/account`: the hourly digest of unread messages, on or off
+//! (`POST /account/chat-digest`; the digest itself is `chat::digest`).
+
+use actix_web::HttpResponse;
+use actix_web::web::Data;
+use diesel::Connection;
+use serde::Deserialize;
+
+use crate::audit::Action;
+use crate::chat::digest;
+use crate::db;
+use crate::error::AppError;
+use crate::web::ctx::Ctx;
+use crate::web::flash;
+use crate::web::forms::HtmlForm;
+use crate::web::render::see_other;
+use crate::web::state::AppState;
+
+#[derive(Deserialize)]
+pub struct DigestForm {
+    #[serde(default)]
+    chat_digest: String,
+}
+
+/// `POST /account/chat-digest` (`chat_digest` = off | hourly).
+pub async fn save_setting(ctx: Ctx, state: Data<AppState>, HtmlForm(form): HtmlForm<DigestForm>) -> Result<HttpResponse, AppError> {
+    let on = match form.chat_digest.as_str() {
+        "hourly" => true,
+        "off" => false,
+        _ => return Err(AppError::Validation("Choose off or hourly.".into())),
+    };
+    let (w, me) = (ctx.workspace_id(), ctx.user_id());
+    let entry = ctx.audit(Action::UsersChatDigestChanged, "users", me);
+    db::run(&state.pool, move |conn| Ok(conn.transaction(|tx| digest::set(tx, w, me, on, entry))?)).await?;
+    flash::success(&ctx.session, if on { "You will get an hourly email of unread chat messages assigned to you." } else { "Chat digest emails are off." });
+    Ok(see_other("/account"))
+}
