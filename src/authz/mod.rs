@@ -3,6 +3,7 @@
 //! roles and the schema only; a request's scope comes from `web::ctx::Ctx::scope`.
 
 pub mod role;
+pub mod rules;
 
 use diesel::dsl::sql;
 use diesel::pg::Pg;
@@ -14,7 +15,7 @@ pub use role::Role;
 
 /// The `clients` row in scope is in one of the manager `$USER`'s departments (an SQL
 /// condition; a manager also sees the clients assigned to them). Campaigns test their whole
-/// audience with it (`campaigns::MANAGER_COVERS_SQL`).
+/// audience with it (`rules::CAMPAIGN_MANAGER_COVERS_SQL`).
 pub const MANAGERS_DEPARTMENTS_HOLD_SQL: &str = "EXISTS (SELECT 1 FROM client_departments cd JOIN user_departments ud \
      ON ud.workspace_id = cd.workspace_id AND ud.department_id = cd.department_id \
      WHERE cd.workspace_id = clients.workspace_id AND cd.client_id = clients.id AND ud.user_id = $USER)";

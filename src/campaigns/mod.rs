@@ -38,4 +38,4 @@ pub mod tiles;
 pub mod unsubscribe;
 
 pub use model::{BatchChannel, BatchStatus, Campaign, CampaignStatus, RecipientStatus, Transition};
-pub use scope::{CampaignScope, MANAGER_COVERS_SQL};
+pub use scope::CampaignScope;

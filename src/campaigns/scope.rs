@@ -6,29 +6,11 @@ use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Bool};
 
 use crate::authz::Role;
+use crate::authz::rules::CAMPAIGN_MANAGER_COVERS_SQL as MANAGER_COVERS_SQL;
 use crate::campaigns::Campaign;
 use crate::db::schema::campaigns;
 use crate::error::AppError;
 use crate::web::ctx::Ctx;
-
-/// A manager (`$USER`, an SQL expression named once) may see and run the `campaigns` row in
-/// scope: it has at least one department, none that is not the manager's, and no attached
-/// client the manager may not see (issue 18: an admin may fill a department's campaign with
-/// anyone; its recipients, exports, sends and live events then stay the admin's). Also the
-/// live events' rule (events::hub): who gets a batch's updates.
-pub static MANAGER_COVERS_SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
-    let sees_client = crate::authz::MANAGERS_DEPARTMENTS_HOLD_SQL.replace("$USER", "me.uid");
-    format!(
-        "EXISTS (SELECT 1 FROM (SELECT ($USER)::bigint AS uid) me WHERE \
-         EXISTS (SELECT 1 FROM campaign_departments cd WHERE cd.workspace_id = campaigns.workspace_id AND cd.campaign_id = campaigns.id) \
-         AND NOT EXISTS (SELECT 1 FROM campaign_departments cd WHERE cd.workspace_id = campaigns.workspace_id \
-           AND cd.campaign_id = campaigns.id AND cd.department_id NOT IN \
-           (SELECT ud.department_id FROM user_departments ud WHERE ud.workspace_id = campaigns.workspace_id AND ud.user_id = me.uid)) \
-         AND NOT EXISTS (SELECT 1 FROM campaign_clients cc JOIN clients ON clients.workspace_id = cc.workspace_id AND clients.id = cc.client_id \
-           WHERE cc.workspace_id = campaigns.workspace_id AND cc.campaign_id = campaigns.id \
-           AND clients.assigned_to IS DISTINCT FROM me.uid AND NOT {sees_client}))"
-    )
-});
 
 /// Which campaigns a user may see (and run): see the module's notes.
 #[derive(Clone, Copy, Debug)]

@@ -8,7 +8,8 @@ use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Nullable, Text, Timestamptz};
 
 use crate::authz::Role;
-use crate::chat::{ChatScope, visible_sql};
+use crate::authz::rules::chat_visible_sql;
+use crate::chat::ChatScope;
 use crate::clients::domain::phone_digits;
 use crate::db::like_contains;
 
@@ -118,7 +119,7 @@ pub struct Filter {
 
 /// A page of the inbox (`PER_PAGE` rows) and whether there is a next one.
 pub fn page(conn: &mut PgConnection, scope: &ChatScope, filter: &Filter) -> QueryResult<(Vec<Row>, bool)> {
-    let visible = if scope.role == Role::Admin { "TRUE".to_string() } else { visible_sql(scope.role).replace("$USER", &scope.user_id.to_string()) };
+    let visible = if scope.role == Role::Admin { "TRUE".to_string() } else { chat_visible_sql(scope.role).replace("$USER", &scope.user_id.to_string()) };
     let tab = match filter.tab {
         Tab::Open => "chats.status = 'open'",
         Tab::Closed => "chats.status = 'closed'",
@@ -172,7 +173,7 @@ struct Number {
 
 /// How many open chats this user may see have messages they have not read (the nav badge).
 pub fn unread_chats(conn: &mut PgConnection, scope: &ChatScope) -> QueryResult<i64> {
-    let visible = if scope.role == Role::Admin { "TRUE".to_string() } else { visible_sql(scope.role).replace("$USER", &scope.user_id.to_string()) };
+    let visible = if scope.role == Role::Admin { "TRUE".to_string() } else { chat_visible_sql(scope.role).replace("$USER", &scope.user_id.to_string()) };
     let query = format!(
         "SELECT count(*) AS n FROM chats \
          LEFT JOIN chat_reads r ON r.workspace_id = chats.workspace_id AND r.chat_id = chats.id AND r.user_id = $2 \

@@ -26,4 +26,4 @@ pub mod query;
 pub mod reply;
 pub mod settings;
 
-pub use model::{Chat, ChatScope, ChatStatus, SERVICE_WINDOW, visible_sql};
+pub use model::{Chat, ChatScope, ChatStatus, SERVICE_WINDOW};

@@ -224,7 +224,7 @@ impl Hub {
 
     /// Sends `batch-<batch_id>` to the streams of the users here who may see the batch's
     /// campaign (one query): admins, and managers whose departments cover the campaign
-    /// and whose audience is all theirs ([`crate::campaigns::MANAGER_COVERS_SQL`]); agents never. Not replayed (no `id:`).
+    /// and whose audience is all theirs ([`crate::authz::rules::CAMPAIGN_MANAGER_COVERS_SQL`]); agents never. Not replayed (no `id:`).
     pub fn deliver_batch(&self, conn: &mut PgConnection, workspace_id: i64, batch_id: i64) -> QueryResult<usize> {
         let subscribed = self.users_of(workspace_id);
         if subscribed.is_empty() {
@@ -235,7 +235,7 @@ impl Hub {
              JOIN campaign_batches b ON b.workspace_id = u.workspace_id AND b.id = $2 \
              JOIN campaigns ON campaigns.workspace_id = b.workspace_id AND campaigns.id = b.campaign_id \
              WHERE u.workspace_id = $1 AND u.active AND u.id = ANY($3) AND (u.role = 'admin' OR (u.role = 'manager' AND {}))",
-            crate::campaigns::MANAGER_COVERS_SQL.replace("$USER", "u.id")
+            crate::authz::rules::CAMPAIGN_MANAGER_COVERS_SQL.replace("$USER", "u.id")
         );
         let rows: Vec<UserId> =
             diesel::sql_query(sql).bind::<BigInt, _>(workspace_id).bind::<BigInt, _>(batch_id).bind::<Array<BigInt>, _>(&subscribed).load(conn)?;
@@ -318,15 +318,15 @@ struct UserId {
     id: i64,
 }
 
-/// `chat::visible_sql` for every role at once, over a `users u` row in scope instead of a
+/// `authz::rules::chat_visible_sql` for every role at once, over a `users u` row in scope instead of a
 /// bound user: admins; agents whose client it is or the assignee; managers of the client's
 /// departments, its assignee, or the chat's assignee. Roles are read now, not from the
 /// session: a demoted user stops receiving at once.
 pub fn visible_to_user_sql() -> String {
     format!(
         "(u.role = 'admin' OR (u.role = 'agent' AND {}) OR (u.role = 'manager' AND {}))",
-        crate::chat::visible_sql(Role::Agent).replace("$USER", "u.id"),
-        crate::chat::visible_sql(Role::Manager).replace("$USER", "u.id")
+        crate::authz::rules::chat_visible_sql(Role::Agent).replace("$USER", "u.id"),
+        crate::authz::rules::chat_visible_sql(Role::Manager).replace("$USER", "u.id")
     )
 }
 

@@ -38,7 +38,7 @@ pub const LOOK_BACK_SECS: i64 = 5;
 /// The events after `after` this user may see (theirs, and the chats visible to them),
 /// with those of the [`LOOK_BACK_SECS`] before it; at most `limit`, the oldest first.
 pub fn replay(conn: &mut PgConnection, ws: i64, me: i64, role: Role, after: i64, limit: i64) -> QueryResult<Vec<Event>> {
-    let visible = crate::chat::visible_sql(role).replace("$USER", &me.to_string());
+    let visible = crate::authz::rules::chat_visible_sql(role).replace("$USER", &me.to_string());
     let sql = format!(
         "SELECT e.workspace_id, e.id, e.kind, e.client_id, e.chat_id, e.user_id, e.data, e.created_at FROM events e \
          LEFT JOIN chats ON chats.workspace_id = e.workspace_id AND chats.id = e.chat_id \
