@@ -47,7 +47,7 @@ use crate::email::Email;
 use crate::error::AppError;
 use crate::jobs::run::JobEnv;
 use crate::messaging::account::Account;
-use crate::messaging::client_messages::{SMS_MAX_CHARS, TemplateChoice, approved_templates};
+use crate::messaging::compose::{SMS_MAX_CHARS, TemplateChoice, approved_templates};
 use crate::messaging::fragments::{Preview, SmsSegments};
 use crate::messaging::{Channel, segments, templates};
 use crate::web::state::AppState;
@@ -800,7 +800,7 @@ async fn create(ctx: Ctx, state: Data<AppState>, id: i64, channel: BatchChannel,
 
 
 /// The template filled in for the first attached client (htmx swaps it under the form).
-pub async fn preview(ctx: Ctx, state: Data<AppState>, path: Path<i64>, Query(q): Query<crate::messaging::client_messages::PreviewQuery>) -> Result<HttpResponse, AppError> {
+pub async fn preview(ctx: Ctx, state: Data<AppState>, path: Path<i64>, Query(q): Query<crate::messaging::compose::PreviewQuery>) -> Result<HttpResponse, AppError> {
     let scope = CampaignScope::of(&ctx)?;
     let id = path.into_inner();
     let template_id = q.template_id.trim().parse::<i64>().ok();

@@ -37,7 +37,7 @@ use crate::db::schema::{campaign_batches, campaign_clients, campaign_departments
 use crate::error::AppError;
 use crate::messaging::account::Account;
 use crate::messaging::Channel;
-use crate::messaging::client_messages;
+use crate::messaging::compose;
 use crate::messaging::store::NewOutbound;
 use crate::web::ctx::Ctx;
 use crate::web::flash;
@@ -365,7 +365,7 @@ fn test_message(tx: &mut PgConnection, state: &AppState, scope: &CampaignScope, 
         }));
     };
     if let Some(template_id) = batch.template_id {
-        match client_messages::find_template(tx, w, template_id)? {
+        match compose::find_template(tx, w, template_id)? {
             None => return Ok(Err("The batch's WhatsApp template no longer exists: sync the templates, then make a new batch.".into())),
             Some(t) if t.approval_status != "approved" => {
                 return Ok(Err(format!("The template {} is not approved by WhatsApp ({}).", t.name, t.approval_status)));
@@ -404,7 +404,7 @@ pub async fn test_send(ctx: Ctx, state: Data<AppState>, id: Path<i64>, OnceForm(
                 Err(why) => return Ok(Err(why)),
             };
             if once.claim(tx, scope.workspace_id, scope.user_id)? == Claim::First {
-                client_messages::queue(tx, &new, entry.before(json!({ "name": campaign.name })))?;
+                compose::queue(tx, &new, entry.before(json!({ "name": campaign.name })))?;
             }
             Ok::<_, AppError>(Ok(new.recipient))
         })

@@ -10,7 +10,7 @@
 //!   message a client sent.
 
 pub mod account;
-pub mod client_messages;
+pub mod compose;
 pub mod errors;
 pub mod fragments;
 pub mod inbound;
