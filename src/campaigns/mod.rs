@@ -17,6 +17,7 @@ pub mod flow_pages;
 pub mod flow_replies;
 pub mod flows;
 pub mod handlers;
+pub mod inbound;
 pub mod manage;
 pub mod recipients;
 pub mod tiles;

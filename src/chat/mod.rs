@@ -11,6 +11,7 @@
 
 pub mod actions;
 pub mod digest;
+pub mod inbound;
 
 use chrono::{DateTime, Duration, Utc};
 use diesel::dsl::sql;
