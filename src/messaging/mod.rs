@@ -7,7 +7,9 @@
 //!   forward, callbacks that arrive before their send is recorded.
 //! - [`throttle`]: the per-sender send rate, shared by every instance through PostgreSQL.
 //! - [`webhooks`]: Twilio's signed status and inbound webhooks; [`inbound`] records a
-//!   message a client sent.
+//!   message a client sent and hands it to the consumers the features registered
+//!   (`registry::inbound`).
+//! - [`compose`]: the check and queueing of a message a person wrote (client page, chat).
 
 pub mod account;
 pub mod compose;
