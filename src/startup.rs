@@ -187,6 +187,7 @@ fn run(
     hub: Arc<crate::events::hub::Hub>,
 ) -> anyhow::Result<Server> {
     let hub = web::Data::new(hub);
+    let inbound = web::Data::new(crate::registry::inbound());
     let secure = settings.secure_cookies();
     let http_workers = settings.http_workers;
     let state = web::Data::new(AppState { pool: pool.clone(), clock: clock.clone(), settings, at_rest_key, form_limits: routes::form_limits() });
@@ -204,6 +205,7 @@ fn run(
         App::new()
             .app_data(state.clone())
             .app_data(hub.clone())
+            .app_data(inbound.clone())
             .app_data(web::PayloadConfig::new(sbweb::state::MAX_FORM_BYTES))
             // Handlers read forms and queries through web::forms (control characters refused
             // there); should actix's own extractors run, their errors still get the plain page.

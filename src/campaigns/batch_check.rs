@@ -24,7 +24,7 @@ use crate::campaigns::render::FIELDS;
 use crate::campaigns::{BatchChannel, Campaign, flow_store, flows};
 use crate::error::AppError;
 use crate::messaging::account::Account;
-use crate::messaging::client_messages::{SMS_MAX_CHARS, approved_templates};
+use crate::messaging::compose::{SMS_MAX_CHARS, approved_templates};
 use crate::messaging::{Channel, templates};
 
 pub const SUBJECT_MAX_CHARS: usize = 300;

@@ -22,7 +22,7 @@ use crate::campaigns::render::{FIELDS, variables_for};
 use crate::campaigns::{BatchChannel, Campaign, CampaignScope, flow_store};
 use crate::db;
 use crate::error::AppError;
-use crate::messaging::client_messages::{TemplateChoice, approved_templates};
+use crate::messaging::compose::{TemplateChoice, approved_templates};
 use crate::messaging::fragments::{Preview, SmsSegments};
 use crate::messaging::{segments, templates};
 use crate::web::ctx::{Ctx, Layout};
@@ -164,7 +164,7 @@ async fn create(ctx: Ctx, state: Data<AppState>, id: i64, channel: BatchChannel,
 }
 
 /// The template filled in for the first attached client (htmx swaps it under the form).
-pub async fn preview(ctx: Ctx, state: Data<AppState>, path: Path<i64>, Query(q): Query<crate::messaging::client_messages::PreviewQuery>) -> Result<HttpResponse, AppError> {
+pub async fn preview(ctx: Ctx, state: Data<AppState>, path: Path<i64>, Query(q): Query<crate::messaging::compose::PreviewQuery>) -> Result<HttpResponse, AppError> {
     let scope = CampaignScope::of(&ctx)?;
     let id = path.into_inner();
     let template_id = q.template_id.trim().parse::<i64>().ok();

@@ -40,7 +40,7 @@ use crate::campaigns::flows::{Snapshot, SnapshotStep};
 use crate::clients::model::Client;
 use crate::db::schema::clients;
 use crate::jobs::{self, Kind, NewJob};
-use crate::messaging::client_messages::SEND_ATTEMPTS;
+use crate::messaging::compose::SEND_ATTEMPTS;
 use crate::messaging::store::{self, NewOutbound};
 use crate::messaging::{Channel, InboundMessage};
 

@@ -24,6 +24,7 @@ pub mod flow_replies;
 pub mod flow_store;
 pub mod flows;
 pub mod handlers;
+pub mod inbound;
 pub mod lifecycle;
 pub mod manage;
 pub mod model;

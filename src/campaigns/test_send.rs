@@ -14,7 +14,7 @@ use crate::db::schema::campaign_batches;
 use crate::error::AppError;
 use crate::messaging::Channel;
 use crate::messaging::account::Account;
-use crate::messaging::client_messages;
+use crate::messaging::compose;
 use crate::messaging::store::NewOutbound;
 
 /// The campaign's first WhatsApp or SMS batch.
@@ -83,7 +83,7 @@ pub fn message(tx: &mut PgConnection, at_rest_key: &[u8; 32], scope: &CampaignSc
         }));
     };
     if let Some(template_id) = batch.template_id {
-        match client_messages::find_template(tx, w, template_id)? {
+        match compose::find_template(tx, w, template_id)? {
             None => return Ok(Err("The batch's WhatsApp template no longer exists: sync the templates, then make a new batch.".into())),
             Some(t) if t.approval_status != "approved" => {
                 return Ok(Err(format!("The template {} is not approved by WhatsApp ({}).", t.name, t.approval_status)));
@@ -109,6 +109,6 @@ pub fn message(tx: &mut PgConnection, at_rest_key: &[u8; 32], scope: &CampaignSc
 
 /// Queues the test message (`send-message`), audited with `entry`.
 pub fn queue(tx: &mut PgConnection, new: &NewOutbound, entry: Entry) -> Result<(), AppError> {
-    client_messages::queue(tx, new, entry)?;
+    compose::queue(tx, new, entry)?;
     Ok(())
 }

@@ -18,6 +18,7 @@
 pub mod actions;
 pub mod conversation;
 pub mod digest;
+pub mod inbound;
 pub mod list;
 pub mod model;
 pub mod notify;

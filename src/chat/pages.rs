@@ -22,7 +22,7 @@ use crate::clients::model::Client;
 use crate::db;
 use crate::error::AppError;
 use crate::messaging::{Channel, Direction};
-use crate::messaging::client_messages::{MessageForm, SMS_MAX_CHARS, TemplateChoice, approved_templates};
+use crate::messaging::compose::{MessageForm, SMS_MAX_CHARS, TemplateChoice, approved_templates};
 use crate::messaging::store::Message;
 use crate::web::ctx::{Ctx, Layout};
 use crate::web::flash;

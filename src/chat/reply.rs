@@ -1,5 +1,5 @@
 //! A reply from a conversation, `POST /chat/{id}/messages`: checked and queued by the one
-//! path every person-written message takes (`messaging::client_messages::check` / `queue`,
+//! path every person-written message takes (`messaging::compose::check` / `queue`,
 //! at most once through the `send-message` job). WhatsApp free text only inside the 24-hour
 //! window; outside it only an approved template.
 
@@ -11,7 +11,7 @@ use crate::authz::{Role, Scope};
 use crate::chat::{Chat, query};
 use crate::error::AppError;
 use crate::messaging::Channel;
-use crate::messaging::client_messages::{self, MessageForm, WhatsAppText};
+use crate::messaging::compose::{self, MessageForm, WhatsAppText};
 use crate::web::once::{Claim, Once};
 use crate::web::state::AppState;
 use crate::web::time::Zone;
@@ -47,11 +47,11 @@ pub fn send(conn: &mut PgConnection, state: &AppState, reply: Reply, (mut form, 
     }
     let text = if chat.free_text_allowed(now) { WhatsAppText::Allowed } else { WhatsAppText::TemplateOnly(composer_rule(chat, now, zone)) };
     let scope = Scope { workspace_id: chat.workspace_id, user_id, role: Role::Admin };
-    conn.transaction(|tx| match client_messages::check(tx, state, &scope, chat.client_id, &form, &text)? {
+    conn.transaction(|tx| match compose::check(tx, state, &scope, chat.client_id, &form, &text)? {
         Err(problem) => Ok(Err(problem)),
         Ok(checked) => {
             if once.claim(tx, chat.workspace_id, user_id)? == Claim::First {
-                client_messages::queue(tx, &checked.new, entry)?;
+                compose::queue(tx, &checked.new, entry)?;
             }
             Ok(Ok(()))
         }

@@ -498,7 +498,7 @@ struct ClientShowPage {
     now: String,
     me: i64,
     /// What the "Send a message" form offers.
-    messaging: crate::messaging::client_messages::SendOptions,
+    messaging: crate::messaging::compose::SendOptions,
     /// The last-contacted field is rendered to be swapped out of band (htmx answers).
     oob: bool,
 }
@@ -584,7 +584,7 @@ async fn client_page(ctx: &Ctx, state: &AppState, id: i64, timeline_page: i64, a
         let departments = ids.iter().filter_map(|d| names.get(d).cloned()).collect();
         let tags = crate::clients::tags::of_client(conn, scope.workspace_id, id)?;
         let timeline = timeline::page(conn, scope.workspace_id, id, timeline_page)?;
-        let messaging = crate::messaging::client_messages::SendOptions::load(conn, scope.workspace_id)?;
+        let messaging = crate::messaging::compose::SendOptions::load(conn, scope.workspace_id)?;
         Ok((client, assignee, departments, tags, timeline, all_users.into_iter().filter(|u| u.active).collect(), messaging))
     })
     .await?;

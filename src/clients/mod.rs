@@ -8,6 +8,8 @@ pub mod countries;
 pub mod domain;
 pub mod export;
 pub mod handlers;
+pub mod inbound;
+pub mod messages;
 pub mod model;
 pub mod query;
 pub mod status_rule;

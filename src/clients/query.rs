@@ -356,6 +356,11 @@ pub fn pick(conn: &mut PgConnection, scope: &Scope, search: &str, limit: i64) ->
         .load(conn)
 }
 
+/// The id and name of the client `id` when `scope` may see it.
+pub fn name_of(conn: &mut PgConnection, scope: &Scope, id: i64) -> QueryResult<Option<(i64, String)>> {
+    scope.clients().filter(clients::id.eq(id)).select((clients::id, clients::name)).first(conn).optional()
+}
+
 /// A chunk of the CSV export: the clients and, by client id, their departments' and tags'
 /// names; the workspace's users' emails by id (the assignee column).
 pub struct ExportChunk {

@@ -4,7 +4,7 @@
 
 use askama::Template;
 
-use crate::messaging::client_messages::SMS_MAX_CHARS;
+use crate::messaging::compose::SMS_MAX_CHARS;
 use crate::messaging::segments;
 
 /// `messaging/sms_segments.html`: "2 segments · GSM-7, 153 characters each".

@@ -1,18 +1,20 @@
 //! A message a client sent us (issue 11 part 6), recorded in one transaction: the client it
 //! came from (matched by E.164 phone in the workspace, or created when the workspace says
 //! so), the message row (`received`; a provider id seen before changes nothing), an opt-out
-//! or opt-in keyword applied to that channel, and a communication (kind `whatsapp` / `sms`)
-//! so last-contacted, the dashboard and the daily status rule count it.
+//! or opt-in keyword applied to that channel, then what the features make of it.
+//!
+//! The core knows none of its consumers: the features register them at start-up
+//! (`registry::inbound`) as [`Consumers`]: one [`Senders`] (the clients feature: finds or
+//! creates the client of a number, applies an opt-out keyword to it) and the [`Consumer`]s,
+//! each called in the order registered, in the transaction that stores the message, so an
+//! error of any of them writes nothing. Today: a campaign recipient's reply, a flow's button
+//! answer, the communication (kind `whatsapp` / `sms`, so last-contacted, the dashboard and
+//! the daily status rule count it), and the chat assignee's notification.
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Text};
-use serde_json::json;
 
-use crate::audit::Action;
-use crate::audit::{self, Actor};
-use crate::clients::{activity, model};
-use crate::db::schema::{clients, messages};
+use crate::db::schema::messages;
 use crate::messaging::{Channel, Direction, InboundMessage, MessageStatus};
 
 /// Opt-out words (issue 18 item 5), matched on the normalised text ([`normalise`]) and
@@ -135,7 +137,65 @@ pub enum Recorded {
 /// Longest body kept (the messages and communications columns' limit).
 const MAX_BODY_CHARS: usize = 10_000;
 
-pub fn record(conn: &mut PgConnection, workspace_id: i64, unknown: UnknownNumbers, msg: &InboundMessage, now: DateTime<Utc>) -> QueryResult<Recorded> {
+/// Who messages come from: the feature that keeps them (clients) registers one.
+pub trait Senders: Send + Sync {
+    /// The client whose phone number is `phone` (E.164), if any.
+    fn find(&self, tx: &mut PgConnection, workspace_id: i64, phone: &str) -> QueryResult<Option<i64>>;
+    /// A client for the unknown number `msg.from`, and whether this call created it (`false`
+    /// when a concurrent message created it first).
+    fn create(&self, tx: &mut PgConnection, workspace_id: i64, msg: &InboundMessage) -> QueryResult<(i64, bool)>;
+    /// Opts the client out of (or back into) `channel` because it said `name` (the
+    /// keyword's canonical name); `false` when it was already so (nothing written).
+    fn set_opt_out(&self, tx: &mut PgConnection, workspace_id: i64, client_id: i64, channel: Channel, word: Keyword, name: &str) -> QueryResult<bool>;
+}
+
+/// A stored inbound message as its consumers get it.
+#[derive(Clone, Copy, Debug)]
+pub struct Received<'a> {
+    pub workspace_id: i64,
+    pub client_id: i64,
+    pub message_id: i64,
+    pub msg: &'a InboundMessage,
+    /// What the message says as a note: its text (at most the kept length), else the
+    /// button's title, else "(media)" for media alone.
+    pub notes: &'a str,
+    pub now: DateTime<Utc>,
+}
+
+/// What a feature does with every stored inbound message.
+pub trait Consumer: Send + Sync {
+    /// How logs and the registry's test name it.
+    fn name(&self) -> &'static str;
+    /// Called in the transaction that stores the message, after the consumers registered
+    /// before it; an error undoes the whole message.
+    fn on_inbound(&self, tx: &mut PgConnection, received: &Received<'_>) -> QueryResult<()>;
+}
+
+/// The senders and consumers registered at start-up (`registry::inbound`).
+pub struct Consumers {
+    senders: Box<dyn Senders>,
+    consumers: Vec<Box<dyn Consumer>>,
+}
+
+impl Consumers {
+    pub fn new(senders: impl Senders + 'static) -> Self {
+        Consumers { senders: Box::new(senders), consumers: Vec::new() }
+    }
+
+    /// `consumer` after those registered so far.
+    pub fn then(mut self, consumer: impl Consumer + 'static) -> Self {
+        self.consumers.push(Box::new(consumer));
+        self
+    }
+
+    /// The consumers' names, in the order they are called.
+    pub fn names(&self) -> Vec<&'static str> {
+        self.consumers.iter().map(|c| c.name()).collect()
+    }
+}
+
+pub fn record(conn: &mut PgConnection, consumers: &Consumers, workspace_id: i64, unknown: UnknownNumbers, msg: &InboundMessage, now: DateTime<Utc>) -> QueryResult<Recorded> {
+    let senders = consumers.senders.as_ref();
     let result = conn.transaction(|tx| {
         let seen: Option<i64> = messages::table
             .filter(messages::workspace_id.eq(workspace_id))
@@ -146,10 +206,10 @@ pub fn record(conn: &mut PgConnection, workspace_id: i64, unknown: UnknownNumber
         if seen.is_some() {
             return Ok(Recorded::Duplicate);
         }
-        let (client_id, created_client) = match find_client(tx, workspace_id, &msg.from)? {
+        let (client_id, created_client) = match senders.find(tx, workspace_id, &msg.from)? {
             Some(id) => (id, false),
             None if unknown == UnknownNumbers::Ignore || !is_e164(&msg.from) => return Ok(Recorded::Ignored),
-            None => create_client(tx, workspace_id, msg)?,
+            None => senders.create(tx, workspace_id, msg)?,
         };
         let body: String = msg.body.chars().take(MAX_BODY_CHARS).collect();
         let inserted: Option<i64> = diesel::insert_into(messages::table)
@@ -175,21 +235,18 @@ pub fn record(conn: &mut PgConnection, workspace_id: i64, unknown: UnknownNumber
         // made us create (it exists already), write nothing.
         let Some(message_id) = inserted else { return Err(diesel::result::Error::RollbackTransaction) };
         let opt = match keyword_of(msg) {
-            Some((word, name)) if set_opt_out(tx, workspace_id, client_id, msg.channel, word, name)? => Some(word),
+            Some((word, name)) if senders.set_opt_out(tx, workspace_id, client_id, msg.channel, word, name)? => Some(word),
             _ => None,
         };
-        // A reply to a recent campaign batch on this channel (issue 12): its recipient's reply, once.
-        crate::campaigns::recipients::record_reply(tx, workspace_id, client_id, msg, now)?;
-        // A quick-reply button tap on a flow batch's message: the step it leads to, once.
-        crate::campaigns::flow_replies::on_inbound(tx, workspace_id, client_id, msg)?;
         let notes = if body.trim().is_empty() {
             msg.button_text.clone().unwrap_or_else(|| if msg.media.is_empty() { String::new() } else { "(media)".to_string() })
         } else {
             body
         };
-        activity::record_communication(tx, workspace_id, client_id, None, msg.channel.as_str(), now, &notes)?;
-        // The chat's assignee hears of it (issue 13 part 5; the chat row is the trigger's).
-        crate::chat::actions::on_inbound(tx, workspace_id, client_id, msg.channel, &notes)?;
+        let received = Received { workspace_id, client_id, message_id, msg, notes: &notes, now };
+        for consumer in &consumers.consumers {
+            consumer.on_inbound(tx, &received)?;
+        }
         Ok(Recorded::Stored { message_id, client_id, created_client, opt })
     });
     match result {
@@ -202,71 +259,6 @@ pub fn record(conn: &mut PgConnection, workspace_id: i64, unknown: UnknownNumber
 fn is_e164(number: &str) -> bool {
     let digits = number.strip_prefix('+').unwrap_or("");
     (7..=15).contains(&digits.len()) && digits.bytes().all(|b| b.is_ascii_digit()) && !digits.starts_with('0')
-}
-
-fn find_client(conn: &mut PgConnection, workspace_id: i64, phone: &str) -> QueryResult<Option<i64>> {
-    clients::table
-        .filter(clients::workspace_id.eq(workspace_id))
-        .filter(clients::phone.eq(phone))
-        .select(clients::id)
-        .first(conn)
-        .optional()
-}
-
-/// A client for an unknown number: named by the sender's profile name, else the number;
-/// source `inbound`; audited as created by a webhook. Another webhook creating the same
-/// client at the same moment is waited for and its client used.
-fn create_client(conn: &mut PgConnection, workspace_id: i64, msg: &InboundMessage) -> QueryResult<(i64, bool)> {
-    let profile: String = msg.profile_name.as_deref().unwrap_or("").chars().filter(|c| !c.is_control()).take(200).collect();
-    let name = if profile.trim().is_empty() { msg.from.clone() } else { profile.trim().to_string() };
-    let inserted: Option<i64> = diesel::insert_into(clients::table)
-        .values((clients::workspace_id.eq(workspace_id), clients::name.eq(&name), clients::phone.eq(&msg.from), clients::phone_formatted.eq(crate::clients::domain::PhoneE164::from_stored(&msg.from).international()), clients::source.eq("inbound")))
-        .on_conflict((clients::workspace_id, clients::phone))
-        .do_nothing()
-        .returning(clients::id)
-        .get_result(conn)
-        .optional()?;
-    let Some(id) = inserted else {
-        let id = find_client(conn, workspace_id, &msg.from)?.ok_or(diesel::result::Error::NotFound)?;
-        return Ok((id, false));
-    };
-    let client = model::find(conn, workspace_id, id)?;
-    let mut after = client.audit_json(&[], &[]);
-    after["source"] = json!("inbound");
-    audit::record(conn, &audit::Entry::new(workspace_id, Actor::Webhook, Action::ClientsCreated, "clients", id).after(after))?;
-    Ok((id, true))
-}
-
-/// Opts the client out of (or back into) `channel`; audited with the source
-/// (`inbound STOP`) and the word that did it (`word`). `false` when it was already so
-/// (nothing written).
-fn set_opt_out(conn: &mut PgConnection, workspace_id: i64, client_id: i64, channel: Channel, word: Keyword, name: &str) -> QueryResult<bool> {
-    let before = model::find(conn, workspace_id, client_id)?.opt_outs();
-    let sql = match (channel, word) {
-        (Channel::WhatsApp, Keyword::OptOut) => {
-            "UPDATE clients SET opt_out_whatsapp_at = now(), opt_out_whatsapp_source = $3 WHERE workspace_id = $1 AND id = $2 AND opt_out_whatsapp_at IS NULL"
-        }
-        (Channel::Sms, Keyword::OptOut) => {
-            "UPDATE clients SET opt_out_sms_at = now(), opt_out_sms_source = $3 WHERE workspace_id = $1 AND id = $2 AND opt_out_sms_at IS NULL"
-        }
-        (Channel::WhatsApp, Keyword::OptIn) => {
-            "UPDATE clients SET opt_out_whatsapp_at = NULL, opt_out_whatsapp_source = NULL WHERE workspace_id = $1 AND id = $2 AND opt_out_whatsapp_at IS NOT NULL"
-        }
-        (Channel::Sms, Keyword::OptIn) => {
-            "UPDATE clients SET opt_out_sms_at = NULL, opt_out_sms_source = NULL WHERE workspace_id = $1 AND id = $2 AND opt_out_sms_at IS NOT NULL"
-        }
-    };
-    let source = format!("inbound {name}");
-    let changed = diesel::sql_query(sql).bind::<BigInt, _>(workspace_id).bind::<BigInt, _>(client_id).bind::<Text, _>(&source).execute(conn)?;
-    if changed == 0 {
-        return Ok(false);
-    }
-    let after = model::find(conn, workspace_id, client_id)?.opt_outs();
-    let entry = audit::Entry::new(workspace_id, Actor::Webhook, Action::ClientsUpdated, "clients", client_id)
-        .before(json!({ "opt_outs": before }))
-        .after(json!({ "opt_outs": after, "channel": channel.as_str(), "source": source, "word": name }));
-    audit::record(conn, &entry)?;
-    Ok(true)
 }
 
 #[cfg(test)]

@@ -7,10 +7,12 @@
 //!   forward, callbacks that arrive before their send is recorded.
 //! - [`throttle`]: the per-sender send rate, shared by every instance through PostgreSQL.
 //! - [`webhooks`]: Twilio's signed status and inbound webhooks; [`inbound`] records a
-//!   message a client sent.
+//!   message a client sent and hands it to the consumers the features registered
+//!   (`registry::inbound`).
+//! - [`compose`]: the check and queueing of a message a person wrote (client page, chat).
 
 pub mod account;
-pub mod client_messages;
+pub mod compose;
 pub mod errors;
 pub mod fragments;
 pub mod inbound;
@@ -18,7 +20,6 @@ pub mod reconcile;
 pub mod segments;
 pub mod send;
 pub mod store;
-pub mod template_pages;
 pub mod templates;
 pub mod throttle;
 pub mod twilio;

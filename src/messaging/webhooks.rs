@@ -14,7 +14,8 @@
 //! top-level fields instead.
 //!
 //! Both answer at once: a status callback is one indexed update (`store::apply_status`),
-//! an inbound message one short transaction (`inbound::record`).
+//! an inbound message one short transaction (`inbound::record`, with the consumers
+//! registered at start-up, `registry::inbound`).
 
 use actix_web::http::header;
 use actix_web::web::{Bytes, Data, Path};
@@ -24,7 +25,7 @@ use crate::config::Settings;
 use crate::db;
 use crate::error::AppError;
 use crate::messaging::account;
-use crate::messaging::inbound::{self, Recorded, UnknownNumbers};
+use crate::messaging::inbound::{self, Consumers, Recorded, UnknownNumbers};
 use crate::messaging::store::{self, Applied};
 use crate::messaging::twilio::{signature, webhook};
 use crate::web::state::AppState;
@@ -70,7 +71,7 @@ pub async fn status(req: HttpRequest, key: Path<String>, body: Bytes, state: Dat
     Ok(if applied == Applied::Refused { plain(HttpResponse::Ok(), "Inbound-only status ignored for an outbound message.") } else { HttpResponse::NoContent().finish() })
 }
 
-pub async fn inbound(req: HttpRequest, key: Path<String>, body: Bytes, state: Data<AppState>) -> Result<HttpResponse, AppError> {
+pub async fn inbound(req: HttpRequest, key: Path<String>, body: Bytes, state: Data<AppState>, consumers: Data<Consumers>) -> Result<HttpResponse, AppError> {
     let verified = match verify(&req, key.into_inner(), &body, &state, "inbound").await? {
         Ok(verified) => verified,
         Err(refused) => return Ok(refused),
@@ -86,7 +87,7 @@ pub async fn inbound(req: HttpRequest, key: Path<String>, body: Bytes, state: Da
     let (sid, channel) = (message.provider_id.clone(), message.channel);
     let now = state.clock.now();
     let unknown = verified.unknown;
-    let recorded = db::run(&state.pool, move |conn| Ok(inbound::record(conn, workspace_id, unknown, &message, now)?)).await?;
+    let recorded = db::run(&state.pool, move |conn| Ok(inbound::record(conn, &consumers, workspace_id, unknown, &message, now)?)).await?;
     let outcome = match &recorded {
         Recorded::Stored { created_client: true, .. } => "stored, client created",
         Recorded::Stored { opt: Some(inbound::Keyword::OptOut), .. } => "stored, opted out",

@@ -1,9 +1,11 @@
-//! `/settings` (admin): the index, the workspace's own settings and tags. Users and
+//! `/settings` (admin): the index, the workspace's own settings, tags, Twilio and the synced
+//! WhatsApp templates (`/whatsapp-templates`, also for managers). Users and
 //! departments have modules of their own.
 
 pub mod design;
 pub mod tags;
 pub mod twilio;
+pub mod whatsapp_templates;
 pub mod workspace;
 
 use actix_web::HttpResponse;

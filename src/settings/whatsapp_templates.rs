@@ -167,7 +167,7 @@ pub async fn show_template(ctx: Ctx, state: Data<AppState>, id: Path<String>, Qu
     let (t, client) = db::run(&state.pool, move |conn| {
         let t = templates::find(conn, w, id)?.ok_or(AppError::NotFound)?;
         let client = match client_id {
-            Some(c) => crate::clients::model::visible(conn, &scope, c)?.map(|c| (c.id, c.name)),
+            Some(c) => crate::clients::query::name_of(conn, &scope, c)?,
             None => None,
         };
         Ok((t, client))

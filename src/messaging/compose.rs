@@ -1,37 +1,27 @@
-//! Messages from the client page: `POST /clients/{id}/messages` (queue a WhatsApp template
-//! or an SMS), `POST /clients/{id}/messages/{message_id}/resend` (a new message after one
-//! whose outcome is unknown), `GET /clients/{id}/messages/preview` (a template filled in)
-//! and `GET /clients/{id}/messages/segments` (an SMS body's segment count).
+//! Composing a message a person wrote (the client page's form, a chat reply, a campaign's
+//! test send): the one check of what the form asks for against the account, the client
+//! and the template ([`check`]), and its queueing ([`queue`]): the message written `queued`
+//! and its `send-message` job enqueued, audited, in the caller's transaction
+//! (`messaging::send` sends it). No handlers and no HTML here: the client page's message
+//! routes are `clients::messages`, the chat's reply `chat::reply`.
 //!
-//! A refused message says why and queues nothing; an accepted one is written `queued` and
-//! its `send-message` job enqueued in one transaction (`messaging::send` sends it).
+//! A refused message says why (`Ok(Err(reason))`) and writes nothing.
 
 use std::collections::HashMap;
 
-use actix_web::http::StatusCode;
-use actix_web::web::{Data, Path};
-use actix_web::HttpResponse;
+use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use serde::Deserialize;
 use serde_json::json;
 
 use crate::audit;
-use crate::audit::Action;
 use crate::authz::Scope;
-use crate::clients::handlers::{Activity, TypedMessage, show_client_page, timeline_in_place};
-use crate::db;
-use crate::db::schema::whatsapp_templates;
+use crate::db::schema::{clients, whatsapp_templates};
 use crate::error::AppError;
 use crate::jobs::{self, Kind, NewJob};
 use crate::messaging::account::Account;
-use crate::messaging::{Channel, MessageStatus, templates};
-use crate::messaging::fragments::{Preview, SmsSegments};
 use crate::messaging::store::{self, NewOutbound};
-use crate::web::ctx::Ctx;
-use crate::web::flash;
-use crate::web::forms::{OnceForm, Query};
-use crate::web::once::Claim;
-use crate::web::render::{html_status, see_other};
+use crate::messaging::{Channel, templates};
 use crate::web::state::AppState;
 
 /// The longest SMS body accepted (Twilio's limit).
@@ -74,7 +64,7 @@ pub fn find_template(conn: &mut PgConnection, workspace_id: i64, id: i64) -> Que
         .optional()
 }
 
-/// What the client page's "Send a message" form offers.
+/// What a "Send a message" form offers (the client page's).
 #[derive(Clone, Debug, Default)]
 pub struct SendOptions {
     /// Twilio is set up for the workspace.
@@ -136,6 +126,27 @@ pub enum WhatsAppText {
     TemplateOnly(String),
 }
 
+/// The client a message goes to, as the check reads it.
+#[derive(Clone, Debug, Queryable)]
+struct Recipient {
+    name: String,
+    phone: Option<String>,
+    opt_out_whatsapp_at: Option<DateTime<Utc>>,
+    opt_out_sms_at: Option<DateTime<Utc>>,
+}
+
+impl Recipient {
+    /// The client `id` when `scope` may see it (as `clients::model::visible` finds it).
+    fn visible(conn: &mut PgConnection, scope: &Scope, id: i64) -> QueryResult<Option<Recipient>> {
+        scope
+            .clients()
+            .filter(clients::id.eq(id))
+            .select((clients::name, clients::phone, clients::opt_out_whatsapp_at, clients::opt_out_sms_at))
+            .first(conn)
+            .optional()
+    }
+}
+
 /// What the form asks for, checked: ready to write.
 pub struct Checked {
     pub new: NewOutbound,
@@ -153,7 +164,7 @@ pub fn check(
     form: &MessageForm,
     whatsapp_text: &WhatsAppText,
 ) -> Result<Result<Checked, String>, AppError> {
-    let client = crate::clients::model::visible(conn, scope, client_id)?.ok_or(AppError::NotFound)?;
+    let client = Recipient::visible(conn, scope, client_id)?.ok_or(AppError::NotFound)?;
     let account = match Account::load(conn, &state.at_rest_key, scope.workspace_id) {
         Ok(Some(account)) => account,
         Ok(None) => return Ok(Err("Twilio is not configured: add the account in Settings → Twilio first.".into())),
@@ -256,96 +267,6 @@ pub fn queue(tx: &mut PgConnection, new: &NewOutbound, entry: audit::Entry) -> R
     Ok(message.id)
 }
 
-/// Queues the message once per submitted form (a repeat answers as the first did).
-pub async fn send(ctx: Ctx, state: Data<AppState>, path: Path<i64>, OnceForm(form, once): OnceForm<MessageForm>) -> Result<HttpResponse, AppError> {
-    let (scope, client_id) = (ctx.scope(), path.into_inner());
-    let entry = ctx.audit(Action::MessagesQueued, "clients", client_id);
-    let st = state.clone();
-    let typed = TypedMessage {
-        channel: form.channel.clone(),
-        template_id: form.template_id.clone(),
-        body: form.body.clone(),
-        from: form.from.clone(),
-        vars: form.rest.iter().filter(|(k, _)| k.starts_with("var_")).map(|(k, v)| (k.clone(), v.clone())).collect(),
-    };
-    let outcome = db::run(&state.pool, move |conn| {
-        conn.transaction(|tx| match check(tx, &st, &scope, client_id, &form, &WhatsAppText::TemplateOnly("Choose an approved template.".into()))? {
-            Err(problem) => Ok(Err(problem)),
-            Ok(checked) => {
-                if once.claim(tx, scope.workspace_id, scope.user_id)? == Claim::First {
-                    queue(tx, &checked.new, entry)?;
-                }
-                Ok(Ok(checked.channel))
-            }
-        })
-    })
-    .await?;
-    match outcome {
-        Ok(_) => queued(&ctx, &state, client_id).await,
-        Err(problem) => {
-            let activity = Activity { error: Some(problem), notice: None, open_form: "send-message", typed };
-            show_client_page(&ctx, &state, client_id, 1, activity, StatusCode::UNPROCESSABLE_ENTITY).await
-        }
-    }
-}
-
-async fn queued(ctx: &Ctx, state: &AppState, client_id: i64) -> Result<HttpResponse, AppError> {
-    let notice = "Message queued.".to_string();
-    if ctx.meta.htmx.wants_fragment() {
-        return timeline_in_place(ctx, state, client_id, notice).await;
-    }
-    flash::success(&ctx.session, notice);
-    Ok(see_other(&format!("/clients/{client_id}")))
-}
-
-/// A new message with the same content as one whose outcome is unknown: a person checked
-/// and decided to send again. Once: the old message is locked, and the resend recorded
-/// against it (`message_resends`, keyed by the old message) in the transaction that queues
-/// the copy, so a second press, concurrent or later, is a 409 naming who resent it.
-pub async fn resend(ctx: Ctx, state: Data<AppState>, path: Path<(i64, i64)>) -> Result<HttpResponse, AppError> {
-    let (scope, (client_id, message_id)) = (ctx.scope(), path.into_inner());
-    let entry = ctx.audit(Action::MessagesResent, "clients", client_id);
-    let zone = ctx.zone();
-    db::run(&state.pool, move |conn| {
-        conn.transaction(|tx| {
-            let client = crate::clients::model::visible(tx, &scope, client_id)?.ok_or(AppError::NotFound)?;
-            let old = store::find_for_update(tx, scope.workspace_id, message_id)?.filter(|m| m.client_id == Some(client_id)).ok_or(AppError::NotFound)?;
-            if let Some((who, at)) = store::resent_by(tx, scope.workspace_id, old.id)? {
-                return Err(AppError::Conflict(format!("This message was already resent by {who} at {}.", zone.time(at))));
-            }
-            if old.status != MessageStatus::Unknown {
-                return Err(AppError::Validation("Only a message whose outcome is unknown can be resent.".into()));
-            }
-            // An opt-out since the first try still wins.
-            let opted_out = match old.channel {
-                Channel::WhatsApp => client.opt_out_whatsapp_at.is_some(),
-                Channel::Sms => client.opt_out_sms_at.is_some(),
-            };
-            if opted_out {
-                return Err(AppError::Validation(format!("{} opted out of {} messages.", client.name, if old.channel == Channel::WhatsApp { "WhatsApp" } else { "SMS" })));
-            }
-            let new = NewOutbound {
-                workspace_id: scope.workspace_id,
-                client_id: Some(client_id),
-                channel: old.channel,
-                sender: old.sender.clone(),
-                recipient: old.recipient.clone(),
-                body: old.body.clone(),
-                template_id: old.template_id,
-                variables: old.variables.clone(),
-                created_by: Some(scope.user_id),
-                batch_id: None,
-            };
-            let entry = entry.before(json!({ "message_id": old.id, "status": old.status.as_str() }));
-            let copy = queue(tx, &new, entry)?;
-            store::record_resend(tx, scope.workspace_id, old.id, copy, scope.user_id)?;
-            Ok(copy)
-        })
-    })
-    .await?;
-    queued(&ctx, &state, client_id).await
-}
-
 /// A template preview's query: the template and the `var_1`, `var_2`, … typed so far
 /// (also the campaign batch form's preview).
 #[derive(Deserialize)]
@@ -354,43 +275,4 @@ pub struct PreviewQuery {
     pub template_id: String,
     #[serde(flatten)]
     pub rest: HashMap<String, String>,
-}
-
-/// The template filled with the variables typed so far (htmx swaps it under the form).
-pub async fn preview(ctx: Ctx, state: Data<AppState>, path: Path<i64>, Query(q): Query<PreviewQuery>) -> Result<HttpResponse, AppError> {
-    let (scope, client_id) = (ctx.scope(), path.into_inner());
-    let template_id = q.template_id.trim().parse::<i64>().ok();
-    let template = db::run(&state.pool, move |conn| {
-        crate::clients::model::visible(conn, &scope, client_id)?.ok_or(AppError::NotFound)?;
-        Ok(match template_id {
-            Some(id) => find_template(conn, scope.workspace_id, id)?,
-            None => None,
-        })
-    })
-    .await?;
-    let text = match template {
-        Some(t) => {
-            let vars: Vec<(String, String)> = t
-                .placeholders()
-                .into_iter()
-                .filter_map(|n| q.rest.get(&format!("var_{n}")).filter(|v| !v.trim().is_empty()).map(|v| (n, v.trim().to_string())))
-                .collect();
-            templates::render(&t.body, &vars)
-        }
-        None => "Choose a template to see the message.".to_string(),
-    };
-    html_status(StatusCode::OK, &Preview { id: "message-preview", who: "", text: &text })
-}
-
-#[derive(Deserialize)]
-pub struct SegmentsQuery {
-    #[serde(default)]
-    body: String,
-}
-
-/// "2 segments · GSM-7, 153 characters each" for the SMS body typed so far.
-pub async fn segments(ctx: Ctx, state: Data<AppState>, path: Path<i64>, Query(q): Query<SegmentsQuery>) -> Result<HttpResponse, AppError> {
-    let (scope, client_id) = (ctx.scope(), path.into_inner());
-    db::run(&state.pool, move |conn| crate::clients::model::visible(conn, &scope, client_id)?.ok_or(AppError::NotFound).map(|_| ())).await?;
-    html_status(StatusCode::OK, &SmsSegments::of(&q.body))
 }
