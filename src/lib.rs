@@ -21,6 +21,7 @@ pub mod jobs;
 pub mod messaging;
 pub mod notifications;
 pub mod ops;
+pub mod registry;
 pub mod routes;
 pub mod seed;
 pub mod settings;

@@ -22,10 +22,11 @@ use crate::clients::handlers::{Activity, TypedMessage, show_client_page, timelin
 use crate::db;
 use crate::db::schema::whatsapp_templates;
 use crate::error::AppError;
-use crate::jobs::{self, Kind, NewJob};
+use crate::jobs::{self, NewJob};
 use crate::messaging::account::Account;
 use crate::messaging::{Channel, MessageStatus, templates};
 use crate::messaging::fragments::{Preview, SmsSegments};
+use crate::messaging::send::SendMessage;
 use crate::messaging::store::{self, NewOutbound};
 use crate::web::ctx::Ctx;
 use crate::web::flash;
@@ -242,7 +243,7 @@ pub fn check(
 /// Writes the message and its send job, and audits it, in the caller's transaction.
 pub fn queue(tx: &mut PgConnection, new: &NewOutbound, entry: audit::Entry) -> Result<i64, AppError> {
     let message = store::insert_outbound(tx, new)?;
-    jobs::enqueue(tx, &NewJob::new(new.workspace_id, Kind::SendMessage, json!({ "message_id": message.id })).attempts(SEND_ATTEMPTS))?;
+    jobs::enqueue(tx, &NewJob::new(new.workspace_id, SendMessage::KIND, json!({ "message_id": message.id })).attempts(SEND_ATTEMPTS))?;
     audit::record(
         tx,
         &entry.after(json!({
