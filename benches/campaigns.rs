@@ -110,7 +110,7 @@ fn main_parts(
     // Dispatch by one worker, ten seconds.
     let before = fake.accepted.load(Ordering::SeqCst);
     let started = Instant::now();
-    let mut workers = switchboard::jobs::worker::Workers::start(env.clone(), options.clone());
+    let mut workers = switchboard::jobs::worker::Workers::start(env.clone(), std::sync::Arc::new(switchboard::registry::jobs()), options.clone());
     std::thread::sleep(Duration::from_secs(10));
     let sent = fake.accepted.load(Ordering::SeqCst) - before;
     let elapsed = started.elapsed().as_secs_f64();
@@ -128,7 +128,7 @@ fn main_parts(
         diesel::sql_query(format!("UPDATE campaigns SET status = 'active' WHERE workspace_id = {w} AND id = {campaign}")).execute(tx)?;
         switchboard::campaigns::dispatch::resume(tx, w, campaign)
     })?;
-    let mut workers = switchboard::jobs::worker::Workers::start(env, options.clone());
+    let mut workers = switchboard::jobs::worker::Workers::start(env, std::sync::Arc::new(switchboard::registry::jobs()), options.clone());
     std::thread::sleep(Duration::from_secs(10));
     diesel::sql_query(format!("UPDATE campaigns SET status = 'paused' WHERE workspace_id = {w} AND id = {campaign}")).execute(conn)?;
     workers.stop();
@@ -166,7 +166,7 @@ fn flaky_batch(conn: &mut PgConnection, browser: &reqwest::blocking::Client, bas
 fn until_done(conn: &mut PgConnection, fake: &FakeTwilio, batch: i64, prefix: i64, n: i64, env: Arc<switchboard::jobs::run::JobEnv>, options: &switchboard::jobs::worker::Options) -> anyhow::Result<(u64, f64)> {
     let before = fake.accepted.load(Ordering::SeqCst);
     let started = Instant::now();
-    let mut workers = switchboard::jobs::worker::Workers::start(env, options.clone());
+    let mut workers = switchboard::jobs::worker::Workers::start(env, std::sync::Arc::new(switchboard::registry::jobs()), options.clone());
     while count(conn, &format!("SELECT count(*) FROM campaign_batches WHERE id = {batch} AND status = 'done'")) == 0 {
         anyhow::ensure!(started.elapsed() < Duration::from_secs(900), "batch {batch} not done after 15 minutes");
         std::thread::sleep(Duration::from_millis(20));

@@ -14,9 +14,9 @@ use serde_json::json;
 use switchboard::clock::Clock;
 use switchboard::config::Settings;
 use switchboard::db::local_cluster::{ClusterOptions, DB_NAME, LocalCluster};
-use switchboard::jobs::run::JobEnv;
+use switchboard::jobs::run::{JobEnv, Noop};
 use switchboard::jobs::worker::{Options, Workers};
-use switchboard::jobs::{self, Kind, NewJob};
+use switchboard::jobs::{self, NewJob};
 
 fn count(conn: &mut PgConnection, sql: &str) -> i64 {
     #[derive(QueryableByName)]
@@ -40,7 +40,7 @@ fn main() -> anyhow::Result<()> {
     let mut conn = pool.get()?;
     let ws = switchboard::workspaces::create(&mut conn, "Bench")?;
 
-    let batch: Vec<NewJob> = (0..100_000).map(|i| NewJob::new(ws.id, Kind::Noop, json!({ "n": i })).at(chrono::Utc::now() + chrono::Duration::days(365))).collect();
+    let batch: Vec<NewJob> = (0..100_000).map(|i| NewJob::new(ws.id, Noop::KIND, json!({ "n": i })).at(chrono::Utc::now() + chrono::Duration::days(365))).collect();
     let started = Instant::now();
     conn.transaction(|tx| jobs::enqueue_many(tx, &batch))?;
     println!("enqueue 100000 jobs: {} ms", started.elapsed().as_millis());
@@ -50,12 +50,12 @@ fn main() -> anyhow::Result<()> {
     settings.database_url = Some(url.clone().into());
     for workers in [1usize, 4, 16] {
         let n = 20_000;
-        let batch: Vec<NewJob> = (0..n).map(|_| NewJob::new(ws.id, Kind::Noop, json!({}))).collect();
+        let batch: Vec<NewJob> = (0..n).map(|_| NewJob::new(ws.id, Noop::KIND, json!({}))).collect();
         jobs::enqueue_many(&mut conn, &batch)?;
         diesel::sql_query("VACUUM ANALYZE jobs").execute(&mut conn)?;
         let env = Arc::new(JobEnv { pool: pool.clone(), database_url: url.clone().into(), settings: settings.clone(), clock: Clock::default(), at_rest_key: [0; 32] });
         let started = Instant::now();
-        let mut running = Workers::start(env, Options { workers, lease_secs: 60, batch: 8, poll: Duration::from_millis(200), scheduler: false });
+        let mut running = Workers::start(env, std::sync::Arc::new(switchboard::registry::jobs()), Options { workers, lease_secs: 60, batch: 8, poll: Duration::from_millis(200), scheduler: false });
         while count(&mut conn, "SELECT count(*) FROM jobs WHERE status <> 'done'") > 0 {
             std::thread::sleep(Duration::from_millis(20));
         }

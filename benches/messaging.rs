@@ -150,7 +150,7 @@ fn main() -> anyhow::Result<()> {
     queue(&mut conn, n)?;
     let before = fake.accepted.load(Ordering::SeqCst);
     let started = Instant::now();
-    let mut workers = switchboard::jobs::worker::Workers::start(env.clone(), options(1));
+    let mut workers = switchboard::jobs::worker::Workers::start(env.clone(), std::sync::Arc::new(switchboard::registry::jobs()), options(1));
     wait_for(before + n as u64);
     let one_worker = n as f64 / started.elapsed().as_secs_f64();
     workers.stop();
@@ -160,7 +160,7 @@ fn main() -> anyhow::Result<()> {
     let n = ((rate * 15.0) as i64).max(20);
     queue(&mut conn, n)?;
     let before = fake.accepted.load(Ordering::SeqCst);
-    let mut workers = switchboard::jobs::worker::Workers::start(env, options(4));
+    let mut workers = switchboard::jobs::worker::Workers::start(env, std::sync::Arc::new(switchboard::registry::jobs()), options(4));
     wait_for(before + n as u64);
     workers.stop();
     let times: Vec<_> = fake.messages().iter().skip(before as usize).map(|m| m.created_at).collect();

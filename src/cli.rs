@@ -169,7 +169,8 @@ async fn worker(settings: Settings) -> anyhow::Result<()> {
     let pool_size = settings.pool_size.max(settings.job_workers as u32 + 2);
     let (pool, database) = tokio::task::spawn_blocking(move || database.connect_and_migrate(pool_size).map(|p| (p, database))).await??;
     let env = crate::startup::job_env(pool, &database, &settings, Clock::default())?;
-    let workers = crate::jobs::worker::Workers::start(env, crate::jobs::worker::Options::from_settings(&settings));
+    let registry = std::sync::Arc::new(crate::registry::jobs());
+    let workers = crate::jobs::worker::Workers::start(env, registry, crate::jobs::worker::Options::from_settings(&settings));
     println!("Switchboard worker running {} job workers; stop with Ctrl-C.", settings.job_workers);
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     tokio::select! {
@@ -183,10 +184,11 @@ async fn worker(settings: Settings) -> anyhow::Result<()> {
 
 /// `switchboard job run NAME`: runs a daily job at once (not through the queue).
 fn run_job_now(settings: Settings, name: &str, workspace: Option<&str>, may_create: bool) -> anyhow::Result<()> {
-    use crate::jobs::Kind;
-    let kind = match Kind::parse(name) {
-        Some(k @ (Kind::ClientStatus | Kind::FollowUpReminders | Kind::PruneJobs)) => k,
-        _ => bail!("unknown job {name:?}: choose client-status, follow-up-reminders or prune-jobs"),
+    use crate::clients::status_rule::ClientStatus;
+    use crate::jobs::queue::PruneJobs;
+    use crate::notifications::reminders::FollowUpReminders;
+    let Some(kind) = [ClientStatus::KIND, FollowUpReminders::KIND, PruneJobs::KIND].into_iter().find(|k| k.as_str() == name) else {
+        bail!("unknown job {name:?}: choose client-status, follow-up-reminders or prune-jobs");
     };
     let database = open_database(&settings, may_create)?;
     let pool = database.connect_and_migrate(3)?;
@@ -203,13 +205,13 @@ fn run_job_now(settings: Settings, name: &str, workspace: Option<&str>, may_crea
     for ws in chosen {
         let started = std::time::Instant::now();
         let done = match kind {
-            Kind::ClientStatus => crate::clients::status_rule::apply(&pool, ws.id, now, ws.hand_status_days)?,
-            Kind::PruneJobs => crate::jobs::queue::prune(&mut conn, ws.id, now, settings.job_retention_days)?,
+            ClientStatus::KIND => crate::clients::status_rule::apply(&pool, ws.id, now, ws.hand_status_days)?,
+            PruneJobs::KIND => crate::jobs::queue::prune(&mut conn, ws.id, now, settings.job_retention_days)?,
             _ => crate::notifications::reminders::send(&mut conn, &ws, now.with_timezone(&ws.zone()).date_naive(), &settings.base_url())?,
         };
         let what = match kind {
-            Kind::ClientStatus => "clients changed status",
-            Kind::PruneJobs => "finished jobs pruned",
+            ClientStatus::KIND => "clients changed status",
+            PruneJobs::KIND => "finished jobs pruned",
             _ => "owners reminded",
         };
         println!("{}: {done} {what} in {} ms", ws.name, started.elapsed().as_millis());

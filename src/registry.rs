@@ -1,8 +1,44 @@
-//! Where the features plug into the core at start-up, one line each: the core (`jobs`,
-//! `messaging`) knows none of them, so adding one touches its own feature folder and one
-//! line here.
+//! Where the features plug into the shared core at start-up, one line each: every job kind
+//! and scheduled job, and what an inbound message does beyond being stored. The core (`jobs`,
+//! `messaging`) knows none of them, so a new job kind or inbound consumer lives in its
+//! feature's folder plus one line here; the route table is `routes.rs`.
 
-use crate::{campaigns, chat, clients, messaging};
+use crate::{auth, campaigns, chat, clients, email, events, imports, jobs, messaging, notifications, web};
+
+/// Every job kind with its handler, and what the scheduler runs on each tick.
+pub fn jobs() -> jobs::Registry {
+    jobs::Registry::new()
+        .job(jobs::run::Noop)
+        .job(jobs::queue::PruneJobs)
+        .job(events::PruneEvents)
+        .job(clients::status_rule::ClientStatus)
+        .job(notifications::reminders::FollowUpReminders)
+        .job(email::send::SendEmail)
+        .job(imports::run::ImportJob)
+        .job(messaging::templates::SyncTemplates)
+        .job(messaging::send::SendMessage)
+        .job(messaging::reconcile::ReconcileMessages)
+        .job(campaigns::dispatch::DispatchBatch)
+        .job(campaigns::dispatch::CheckBatches)
+        .job(chat::digest::ChatDigest)
+        // Expired sessions go whether or not anyone signs in (an indexed range delete).
+        .cleanup(auth::session_store::delete_expired)
+        // So do one-time form keys older than a day.
+        .cleanup(|conn, _now| web::once::prune(conn))
+        // So do rate events past any window, however quiet the reset form is.
+        .cleanup(auth::throttle::forget_stale_events)
+        // Messages stuck in `sending` once a lease ran out, looked up at the provider.
+        .enqueue_due(messaging::reconcile::enqueue_due)
+        // Each subscriber's hourly chat digest (issue 13), one job per user and hour.
+        .enqueue_due(chat::digest::enqueue_due)
+        // Campaign batches left "sending" with nothing scheduled (issue 18): resumed or failed.
+        .enqueue_due(campaigns::dispatch::enqueue_checks)
+        // Hourly, whatever the workspace's time: the live events replay only an hour back.
+        .hourly(events::PruneEvents::KIND)
+        .daily(clients::status_rule::ClientStatus::KIND)
+        .daily(notifications::reminders::FollowUpReminders::KIND)
+        .daily(jobs::queue::PruneJobs::KIND)
+}
 
 /// What an inbound message does beyond being stored (`messaging::inbound::record`): the
 /// clients find or create its sender, then each consumer, in this order, in the message's
@@ -17,6 +53,34 @@ pub fn inbound() -> messaging::inbound::Consumers {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn every_kind_keeps_its_stored_name_and_the_schedule_names_registered_kinds() {
+        let registry = super::jobs();
+        let mut kinds: Vec<&str> = registry.kinds().map(|k| k.as_str()).collect();
+        kinds.sort_unstable();
+        // Stored in `jobs.kind`: existing rows need these exact names.
+        assert_eq!(kinds, [
+            "chat-digest",
+            "check-batches",
+            "client-status",
+            "dispatch-batch",
+            "follow-up-reminders",
+            "import",
+            "noop",
+            "prune-events",
+            "prune-jobs",
+            "reconcile-messages",
+            "send-email",
+            "send-message",
+            "sync-templates",
+        ]);
+        for kind in registry.hourly_kinds().iter().chain(registry.daily_kinds()) {
+            assert!(registry.handler(kind.as_str()).is_some(), "{kind} is scheduled but has no handler");
+        }
+        let daily: Vec<&str> = registry.daily_kinds().iter().map(|k| k.as_str()).collect();
+        assert_eq!(daily, ["client-status", "follow-up-reminders", "prune-jobs"]);
+    }
+
     #[test]
     fn inbound_consumers_are_called_in_the_order_inbound_record_had_them() {
         // The reply and the flow answer first (as before the registry), the communication

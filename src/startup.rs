@@ -22,9 +22,10 @@ use crate::clock::Clock;
 use crate::config::Settings;
 use crate::db::local_cluster::{ClusterOptions, DB_NAME, LocalCluster};
 use crate::db::{self, Pool};
+use crate::jobs::Registry;
 use crate::jobs::run::JobEnv;
 use crate::jobs::worker::{Options, Workers};
-use crate::{crypto, routes, web as sbweb};
+use crate::{crypto, registry, routes, web as sbweb};
 use std::sync::Arc;
 
 use crate::web::state::AppState;
@@ -117,12 +118,18 @@ impl Application {
         let secret = secret_bytes(&settings)?;
         let key = Key::derive_from(&secret);
         let at_rest_key = crypto::derive(&secret);
+        // The job kinds and scheduled work the features registered: the workers run them,
+        // the jobs page asks them whether a job may run again.
+        let registry = Arc::new(registry::jobs());
         let workers = (settings.job_workers > 0)
-            .then(|| job_env(pool.clone(), &database, &settings, clock.clone()).map(|env| Workers::start(env, Options::from_settings(&settings))))
+            .then(|| {
+                job_env(pool.clone(), &database, &settings, clock.clone()).map(|env| Workers::start(env, registry.clone(), Options::from_settings(&settings)))
+            })
             .transpose()?;
         let hub = Arc::new(crate::events::hub::Hub::new(settings.max_streams));
         let events = crate::events::listener::Listener::start(database.url.clone(), hub.clone())?;
-        let server = run(listener, pool.clone(), clock, settings, key, at_rest_key, hub.clone())?;
+        let state = AppState { pool: pool.clone(), clock, settings, at_rest_key, form_limits: routes::form_limits() };
+        let server = run(listener, state, key, hub.clone(), registry)?;
         Ok(Self { port, server, pool, resources: Resources { workers, events: Some(events), hub: Some(hub), database } })
     }
 
@@ -177,21 +184,22 @@ fn load_or_create_secret(data_dir: &Path) -> anyhow::Result<Vec<u8>> {
     Ok(secret.into_bytes())
 }
 
+/// The HTTP server over `state` and what else the handlers share: the live-event hub, the
+/// job registry (the jobs page) and the inbound consumers (the webhook).
 fn run(
     listener: TcpListener,
-    pool: Pool,
-    clock: Clock,
-    settings: Settings,
+    state: AppState,
     key: Key,
-    at_rest_key: [u8; 32],
     hub: Arc<crate::events::hub::Hub>,
+    registry: Arc<Registry>,
 ) -> anyhow::Result<Server> {
     let hub = web::Data::new(hub);
     let inbound = web::Data::new(crate::registry::inbound());
-    let secure = settings.secure_cookies();
-    let http_workers = settings.http_workers;
-    let state = web::Data::new(AppState { pool: pool.clone(), clock: clock.clone(), settings, at_rest_key, form_limits: routes::form_limits() });
-    let store = PgSessionStore::new(pool, clock);
+    let registry = web::Data::from(registry);
+    let secure = state.settings.secure_cookies();
+    let http_workers = state.settings.http_workers;
+    let store = PgSessionStore::new(state.pool.clone(), state.clock.clone());
+    let state = web::Data::new(state);
     let mut server = HttpServer::new(move || {
         let session = SessionMiddleware::builder(store.clone(), key.clone())
             .cookie_name(if secure { "__Host-switchboard".into() } else { "switchboard".into() })
@@ -206,6 +214,7 @@ fn run(
             .app_data(state.clone())
             .app_data(hub.clone())
             .app_data(inbound.clone())
+            .app_data(registry.clone())
             .app_data(web::PayloadConfig::new(sbweb::state::MAX_FORM_BYTES))
             // Handlers read forms and queries through web::forms (control characters refused
             // there); should actix's own extractors run, their errors still get the plain page.

@@ -59,6 +59,12 @@ pub fn forget_events_before(conn: &mut PgConnection, before: DateTime<Utc>) -> Q
     diesel::delete(rate_events::table.filter(rate_events::created_at.lt(before))).execute(conn)
 }
 
+/// Drops the events past any window (a day, password-reset throttling's) on each scheduler
+/// tick, however quiet the reset form is.
+pub fn forget_stale_events(conn: &mut PgConnection, now: DateTime<Utc>) -> QueryResult<usize> {
+    forget_events_before(conn, now - Duration::days(1))
+}
+
 /// Seconds until `times` (newest first, at most `limit` of them) drops below `limit`.
 fn wait_for(times: &[DateTime<Utc>], limit: i64, window: Duration, now: DateTime<Utc>) -> Option<u64> {
     (times.len() as i64 >= limit).then(|| {

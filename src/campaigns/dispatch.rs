@@ -69,7 +69,7 @@ use crate::clients::model::Client;
 use crate::db::schema::{campaign_batches, campaigns, clients};
 use crate::jobs::queue::Job;
 use crate::jobs::run::{JobEnv, JobError, payload};
-use crate::jobs::{self, Kind, NewJob};
+use crate::jobs::{self, JobHandler, Kind, NewJob};
 use crate::messaging::account::Account;
 use crate::messaging::send::{self, LEASE_SECS, MAX_THROTTLE_WAIT};
 use crate::messaging::throttle;
@@ -120,7 +120,7 @@ pub fn enqueue(conn: &mut PgConnection, workspace_id: i64, batch_id: i64, send_a
 }
 
 fn enqueue_keyed(conn: &mut PgConnection, workspace_id: i64, batch_id: i64, send_at: DateTime<Utc>, key: String) -> QueryResult<()> {
-    let job = NewJob::new(workspace_id, Kind::DispatchBatch, json!({ "batch_id": batch_id })).key(key).at(send_at).attempts(DISPATCH_ATTEMPTS);
+    let job = NewJob::new(workspace_id, DispatchBatch::KIND, json!({ "batch_id": batch_id })).key(key).at(send_at).attempts(DISPATCH_ATTEMPTS);
     jobs::enqueue(conn, &job).map(|_| ())
 }
 
@@ -197,6 +197,23 @@ struct Picked {
     client_id: i64,
     #[diesel(sql_type = Nullable<BigInt>)]
     message_id: Option<i64>,
+}
+
+/// The `dispatch-batch` job: sends a campaign batch's queued recipients (see [`job`]).
+pub struct DispatchBatch;
+
+impl DispatchBatch {
+    pub const KIND: Kind = Kind::new("dispatch-batch");
+}
+
+impl JobHandler for DispatchBatch {
+    fn kind(&self) -> Kind {
+        Self::KIND
+    }
+
+    fn run(&self, env: &JobEnv, job: &Job) -> Result<(), JobError> {
+        self::job(env, job)
+    }
 }
 
 pub fn job(env: &JobEnv, job: &Job) -> Result<(), JobError> {
@@ -764,7 +781,7 @@ pub fn enqueue_checks(conn: &mut PgConnection, now: DateTime<Utc>) -> QueryResul
     let minute = now.format("%Y-%m-%dT%H:%M");
     let mut added = 0;
     for ws in workspaces {
-        let job = NewJob::new(ws.id, Kind::CheckBatches, json!({})).key(format!("check-batches:{minute}")).attempts(3);
+        let job = NewJob::new(ws.id, CheckBatches::KIND, json!({})).key(format!("check-batches:{minute}")).attempts(3);
         added += usize::from(jobs::enqueue(conn, &job)?.is_some());
     }
     Ok(added)
@@ -777,6 +794,23 @@ pub enum Checked {
     Resumed,
     /// Resumed [`CHECK_RESUMES`] times already: what is left failed, the batch done.
     Failed(usize),
+}
+
+/// The `check-batches` job: resumes or fails the batches left with nothing scheduled (see [`check_job`]).
+pub struct CheckBatches;
+
+impl CheckBatches {
+    pub const KIND: Kind = Kind::new("check-batches");
+}
+
+impl JobHandler for CheckBatches {
+    fn kind(&self) -> Kind {
+        Self::KIND
+    }
+
+    fn run(&self, env: &JobEnv, job: &Job) -> Result<(), JobError> {
+        self::check_job(env, job)
+    }
 }
 
 /// The `check-batches` job: each of the workspace's batches left with nothing scheduled is

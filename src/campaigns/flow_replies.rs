@@ -39,8 +39,9 @@ use crate::campaigns::batches;
 use crate::campaigns::flows::{Snapshot, SnapshotStep};
 use crate::clients::model::Client;
 use crate::db::schema::clients;
-use crate::jobs::{self, Kind, NewJob};
+use crate::jobs::{self, NewJob};
 use crate::messaging::compose::SEND_ATTEMPTS;
+use crate::messaging::send::SendMessage;
 use crate::messaging::store::{self, NewOutbound};
 use crate::messaging::{Channel, InboundMessage};
 
@@ -184,7 +185,7 @@ fn send_step(tx: &mut PgConnection, ws: i64, answer: &Answer, next: &SnapshotSte
         batch_id: Some(batch.id),
     };
     let message = store::insert_outbound(tx, &new)?;
-    jobs::enqueue(tx, &NewJob::new(ws, Kind::SendMessage, json!({ "message_id": message.id })).attempts(SEND_ATTEMPTS))?;
+    jobs::enqueue(tx, &NewJob::new(ws, SendMessage::KIND, json!({ "message_id": message.id })).attempts(SEND_ATTEMPTS))?;
     diesel::sql_query(
         "WITH answer AS (UPDATE campaign_flow_answers SET sent_message_id = $5, held_at = NULL WHERE workspace_id = $1 AND message_id = $6), \
          moved AS (UPDATE campaign_recipients SET flow_step = $4, updated_at = now() WHERE workspace_id = $1 AND batch_id = $2 AND client_id = $3) \

@@ -18,7 +18,7 @@ use crate::db::schema::chat_digests;
 use crate::email::{self, Email};
 use crate::jobs::queue::Job;
 use crate::jobs::run::{self, JobEnv, JobError};
-use crate::jobs::{self, Kind, NewJob};
+use crate::jobs::{self, JobHandler, Kind, NewJob};
 
 /// Chats listed in one email (the count covers the rest).
 const LISTED: i64 = 50;
@@ -60,7 +60,7 @@ pub fn enqueue_due(conn: &mut PgConnection, now: DateTime<Utc>) -> QueryResult<u
     let subscribers: Vec<(i64, i64)> = chat_digests::table.select((chat_digests::workspace_id, chat_digests::user_id)).load(conn)?;
     let mut added = 0;
     for (w, user_id) in subscribers {
-        let job = NewJob::new(w, Kind::ChatDigest, Payload { user_id, hour }).key(format!("chat-digest:{user_id}:{}", hour.format("%Y-%m-%dT%H"))).attempts(5);
+        let job = NewJob::new(w, ChatDigest::KIND, Payload { user_id, hour }).key(format!("chat-digest:{user_id}:{}", hour.format("%Y-%m-%dT%H"))).attempts(5);
         added += usize::from(jobs::enqueue(conn, &job)?.is_some());
     }
     Ok(added)
@@ -168,6 +168,23 @@ pub fn send(conn: &mut PgConnection, workspace_id: i64, user_id: i64, hour: Date
             .execute(tx)?;
         Ok(true)
     })
+}
+
+/// The hourly `chat-digest` job: emails a user their chats with unread messages (see [`job`]).
+pub struct ChatDigest;
+
+impl ChatDigest {
+    pub const KIND: Kind = Kind::new("chat-digest");
+}
+
+impl JobHandler for ChatDigest {
+    fn kind(&self) -> Kind {
+        Self::KIND
+    }
+
+    fn run(&self, env: &JobEnv, job: &Job) -> Result<(), JobError> {
+        self::job(env, job)
+    }
 }
 
 /// The `chat-digest` job.

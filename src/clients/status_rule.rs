@@ -15,6 +15,7 @@ use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
 use crate::db::{self, Pool};
 use crate::jobs::queue::Job;
 use crate::jobs::run::{JobEnv, JobError};
+use crate::jobs::{JobHandler, Kind};
 
 pub const HOT_COMMUNICATIONS: i64 = 3;
 pub const HOT_DAYS: i32 = 7;
@@ -133,6 +134,23 @@ fn apply_range(conn: &mut PgConnection, workspace_id: i64, now: DateTime<Utc>, h
         .bind::<Text, _>(crate::audit::Action::ClientsStatusRule.as_str())
         .execute(tx)
     })
+}
+
+/// The daily `client-status` job (see [`job`]).
+pub struct ClientStatus;
+
+impl ClientStatus {
+    pub const KIND: Kind = Kind::new("client-status");
+}
+
+impl JobHandler for ClientStatus {
+    fn kind(&self) -> Kind {
+        Self::KIND
+    }
+
+    fn run(&self, env: &JobEnv, job: &Job) -> Result<(), JobError> {
+        self::job(env, job)
+    }
 }
 
 /// The `client-status` job.

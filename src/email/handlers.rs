@@ -17,10 +17,11 @@ use crate::authz::Role;
 use crate::crypto;
 use crate::db;
 use crate::email::messages;
+use crate::email::send::SendEmail;
 use crate::email::smtp::{self, TlsMode};
 use crate::email::smtp_target;
 use crate::error::AppError;
-use crate::jobs::{self, Kind};
+use crate::jobs;
 use crate::web::ctx::{Ctx, Layout};
 use crate::web::flash;
 use crate::web::forms::{FormErrors, HtmlForm};
@@ -59,7 +60,7 @@ crate::pages!(SmtpPage);
 async fn page(ctx: &Ctx, state: &AppState, status: StatusCode, form: Option<SmtpForm>, errors: FormErrors) -> Result<HttpResponse, AppError> {
     let w = ctx.workspace_id();
     let (stored, waiting) =
-        db::run(&state.pool, move |conn| Ok((smtp::stored(conn, w)?, jobs::query::count_unfinished(conn, w, Kind::SendEmail)?))).await?;
+        db::run(&state.pool, move |conn| Ok((smtp::stored(conn, w)?, jobs::query::count_unfinished(conn, w, SendEmail::KIND)?))).await?;
     let source = match (&stored, &state.settings.smtp_url) {
         (Some(_), _) => "workspace",
         (None, Some(_)) => "SMTP_URL",
@@ -132,7 +133,7 @@ pub async fn save_smtp(ctx: Ctx, state: Data<AppState>, HtmlForm(form): HtmlForm
         conn.transaction(|tx| {
             smtp::save(tx, &settings, new_password.as_deref())?;
             // Mail that was waiting for a server goes now.
-            jobs::query::run_retries_now(tx, w, Kind::SendEmail)?;
+            jobs::query::run_retries_now(tx, w, SendEmail::KIND)?;
             audit::record(tx, &entry)?;
             Ok(())
         })

@@ -11,7 +11,8 @@ pub mod smtp_target;
 use serde::{Deserialize, Serialize};
 
 use crate::crypto;
-use crate::jobs::{self, Kind, NewJob};
+use crate::email::send::SendEmail;
+use crate::jobs::{self, NewJob};
 
 /// A rendered message.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -78,7 +79,7 @@ impl Payload {
 }
 
 fn enqueue_payload(conn: &mut diesel::PgConnection, workspace_id: i64, payload: &Payload, key: Option<String>) -> diesel::QueryResult<Option<i64>> {
-    let mut job = NewJob::new(workspace_id, Kind::SendEmail, payload).attempts(8);
+    let mut job = NewJob::new(workspace_id, SendEmail::KIND, payload).attempts(8);
     if let Some(key) = key {
         job = job.key(key);
     }

@@ -12,6 +12,31 @@ use crate::email::Email;
 use crate::email::smtp;
 use crate::jobs::queue::Job;
 use crate::jobs::run::{self, JobEnv, JobError};
+use crate::jobs::{JobHandler, JobStatus, Kind};
+
+/// The `send-email` job (see [`job`]).
+pub struct SendEmail;
+
+impl SendEmail {
+    pub const KIND: Kind = Kind::new("send-email");
+}
+
+impl JobHandler for SendEmail {
+    fn kind(&self) -> Kind {
+        Self::KIND
+    }
+
+    fn run(&self, env: &JobEnv, job: &Job) -> Result<(), JobError> {
+        self::job(env, job)
+    }
+
+    /// A dead email's message is removed (it may have carried a sign-in link), so it cannot
+    /// be sent again.
+    fn retry_refusal(&self, job: &Job) -> Option<String> {
+        let gone = job.status == JobStatus::Dead && serde_json::from_value::<crate::email::Payload>(job.payload.clone()).is_ok_and(|p| !p.has_message());
+        gone.then(|| "This email's message was removed when it died (it may have carried a sign-in link); it cannot be sent again.".into())
+    }
+}
 
 pub fn job(env: &JobEnv, job: &Job) -> Result<(), JobError> {
     let payload: crate::email::Payload = run::payload(job)?;

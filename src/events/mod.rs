@@ -32,6 +32,9 @@ use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Jsonb, Nullable, Text};
 
 use crate::db::schema::{early_status_callbacks, events};
+use crate::jobs::queue::Job;
+use crate::jobs::run::{JobEnv, JobError};
+use crate::jobs::{JobHandler, Kind};
 
 /// The PostgreSQL notification channel.
 pub const CHANNEL: &str = "switchboard_events";
@@ -108,6 +111,23 @@ pub fn prune_early_callbacks(conn: &mut PgConnection, workspace_id: i64, now: Da
             .filter(early_status_callbacks::received_at.lt(now - KEEP_EARLY_CALLBACKS)),
     )
     .execute(conn)
+}
+
+/// The hourly `prune-events` job (see [`prune_job`]).
+pub struct PruneEvents;
+
+impl PruneEvents {
+    pub const KIND: Kind = Kind::new("prune-events");
+}
+
+impl JobHandler for PruneEvents {
+    fn kind(&self) -> Kind {
+        Self::KIND
+    }
+
+    fn run(&self, env: &JobEnv, job: &Job) -> Result<(), JobError> {
+        self::prune_job(env, job)
+    }
 }
 
 /// The hourly `prune-events` job: old live events, and status callbacks parked for over a

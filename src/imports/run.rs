@@ -22,6 +22,9 @@ use crate::imports::file::{self, ChunkReader, Format};
 use crate::imports::mapping::{ImportSettings, Key, Mode, OnExisting, Problem, RowChecker, Target};
 use crate::imports::model::{Import, ImportPhase, ImportStatus, Rejected};
 use crate::imports::query;
+use crate::jobs::queue::Job as QueuedJob;
+use crate::jobs::run::{JobEnv, JobError};
+use crate::jobs::{JobHandler, Kind};
 
 diesel::table! {
     /// The staging table: temporary, dropped at commit.
@@ -39,6 +42,23 @@ diesel::table! {
 }
 
 const PROGRESS_EVERY: i64 = 10_000;
+
+/// The `import` job (see [`job`]).
+pub struct ImportJob;
+
+impl ImportJob {
+    pub const KIND: Kind = Kind::new("import");
+}
+
+impl JobHandler for ImportJob {
+    fn kind(&self) -> Kind {
+        Self::KIND
+    }
+
+    fn run(&self, env: &JobEnv, job: &QueuedJob) -> Result<(), JobError> {
+        self::job(env, job)
+    }
+}
 
 /// The `import` job. The import records its own outcome (a failed import is a finished
 /// job); the job is retried only if the worker died, and then the import starts over (its
@@ -60,7 +80,7 @@ fn job_key(import_id: i64) -> String {
 
 /// Enqueues the run of a queued import, in the caller's transaction.
 pub fn enqueue(conn: &mut PgConnection, workspace_id: i64, import_id: i64) -> QueryResult<Option<i64>> {
-    let job = crate::jobs::NewJob::new(workspace_id, crate::jobs::Kind::Import, json!({ "import_id": import_id })).key(job_key(import_id)).attempts(3);
+    let job = crate::jobs::NewJob::new(workspace_id, ImportJob::KIND, json!({ "import_id": import_id })).key(job_key(import_id)).attempts(3);
     crate::jobs::enqueue(conn, &job)
 }
 

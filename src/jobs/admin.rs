@@ -13,7 +13,7 @@ use crate::audit;
 use crate::authz::Role;
 use crate::db;
 use crate::error::AppError;
-use crate::jobs::{JobStatus, Kind, query};
+use crate::jobs::{JobStatus, Registry, query};
 use crate::jobs::queue::Job;
 use crate::web::ctx::{Ctx, Layout};
 use crate::web::flash;
@@ -85,30 +85,30 @@ impl Change {
 }
 
 /// Waiting, failed, dead or cancelled → queued now, with its attempts back.
-pub async fn retry_job(ctx: Ctx, state: Data<AppState>, path: Path<i64>) -> Result<HttpResponse, AppError> {
-    change(ctx, state, path.into_inner(), Change::Retry).await
+pub async fn retry_job(ctx: Ctx, state: Data<AppState>, registry: Data<Registry>, path: Path<i64>) -> Result<HttpResponse, AppError> {
+    change(ctx, state, registry, path.into_inner(), Change::Retry).await
 }
 
 /// Queued, waiting or failed → cancelled.
-pub async fn cancel_job(ctx: Ctx, state: Data<AppState>, path: Path<i64>) -> Result<HttpResponse, AppError> {
-    change(ctx, state, path.into_inner(), Change::Cancel).await
+pub async fn cancel_job(ctx: Ctx, state: Data<AppState>, registry: Data<Registry>, path: Path<i64>) -> Result<HttpResponse, AppError> {
+    change(ctx, state, registry, path.into_inner(), Change::Cancel).await
 }
 
-async fn change(ctx: Ctx, state: Data<AppState>, id: i64, what: Change) -> Result<HttpResponse, AppError> {
+async fn change(ctx: Ctx, state: Data<AppState>, registry: Data<Registry>, id: i64, what: Change) -> Result<HttpResponse, AppError> {
     ctx.require(Role::Admin)?;
     let w = ctx.workspace_id();
     let entry = ctx.audit(what.action(), "jobs", id);
     let status = db::run(&state.pool, move |conn| {
         conn.transaction(|tx| {
             let job = query::find_for_update(tx, w, id)?.ok_or(AppError::NotFound)?;
-            let message_gone = job.kind == Kind::SendEmail.as_str()
-                && serde_json::from_value::<crate::email::Payload>(job.payload.clone()).is_ok_and(|p| !p.has_message());
             let refused = || AppError::Conflict(format!("A {} job cannot be {}.", job.status, what.done()));
             match what {
-                Change::Retry if job.status == JobStatus::Dead && message_gone => {
-                    return Err(AppError::Conflict("This email's message was removed when it died (it may have carried a sign-in link); it cannot be sent again.".into()));
-                }
                 Change::Retry => {
+                    // The job's kind says when its payload can no longer run (an email's
+                    // message is removed when it dies).
+                    if let Some(why) = registry.handler(&job.kind).and_then(|handler| handler.retry_refusal(&job)) {
+                        return Err(AppError::Conflict(why));
+                    }
                     job.status.retry().ok_or_else(refused)?;
                     query::requeue(tx, w, id)?;
                 }

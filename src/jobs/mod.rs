@@ -1,7 +1,9 @@
 //! Background jobs in PostgreSQL: a typed enqueue that joins the caller's transaction (the
 //! outbox), workers that claim with `FOR UPDATE SKIP LOCKED` under a lease, retries with
 //! exponential backoff and jitter, dead jobs kept for a person to retry, and a daily
-//! scheduler that enqueues each workspace's daily jobs once per local day.
+//! scheduler that enqueues each workspace's daily jobs once per local day. The kinds and the
+//! scheduled work belong to the features, which register them at start-up ([`Registry`],
+//! built by `registry::jobs`): nothing here names a feature.
 //!
 //! No crate: the queue crates for Rust either target sqlx or keep their own schema and
 //! runtime; this is a table, three SQL statements and a thread pool, and it shares the
@@ -10,9 +12,12 @@
 pub mod admin;
 pub mod query;
 pub mod queue;
+pub mod registry;
 pub mod run;
 pub mod scheduler;
 pub mod worker;
+
+pub use registry::{JobHandler, Registry};
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
@@ -23,71 +28,26 @@ use crate::db::schema::jobs;
 /// The LISTEN/NOTIFY channel that wakes workers.
 pub const CHANNEL: &str = "switchboard_jobs";
 
-/// What a job does.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Kind {
-    /// Does nothing (or sleeps / fails on request): benchmarks and fault tests.
-    Noop,
-    ClientStatus,
-    FollowUpReminders,
-    SendEmail,
-    Import,
-    /// Deletes the workspace's finished jobs past `SWITCHBOARD_JOB_RETENTION_DAYS` (daily).
-    PruneJobs,
-    /// Reads the workspace's WhatsApp templates from the provider (`messaging::templates`).
-    SyncTemplates,
-    /// Sends one queued message (`messaging::send`).
-    SendMessage,
-    /// Looks up messages stuck in `sending` at the provider (`messaging::reconcile`).
-    ReconcileMessages,
-    /// Sends a campaign batch's queued recipients (`campaigns::dispatch`).
-    DispatchBatch,
-    /// Emails a user their chats with unread messages (`chat::digest`, hourly).
-    ChatDigest,
-    /// Deletes the workspace's live events older than an hour (`events`; hourly).
-    PruneEvents,
-    /// Resumes or fails the campaign batches left with nothing scheduled
-    /// (`campaigns::dispatch::check_job`; each minute there is one).
-    CheckBatches,
-}
+/// What a job does: the text stored in `jobs.kind`. Each feature names its kinds beside the
+/// handler that runs them (`email::send::SendEmail::KIND`), and registers the handler at
+/// start-up (`registry::jobs`); this module knows none of them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Kind(&'static str);
 
 impl Kind {
-    pub const ALL: [Kind; 13] = [
-        Kind::Noop,
-        Kind::ClientStatus,
-        Kind::FollowUpReminders,
-        Kind::SendEmail,
-        Kind::Import,
-        Kind::PruneJobs,
-        Kind::SyncTemplates,
-        Kind::SendMessage,
-        Kind::ReconcileMessages,
-        Kind::DispatchBatch,
-        Kind::ChatDigest,
-        Kind::PruneEvents,
-        Kind::CheckBatches,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Kind::Noop => "noop",
-            Kind::ClientStatus => "client-status",
-            Kind::FollowUpReminders => "follow-up-reminders",
-            Kind::SendEmail => "send-email",
-            Kind::Import => "import",
-            Kind::PruneJobs => "prune-jobs",
-            Kind::SyncTemplates => "sync-templates",
-            Kind::SendMessage => "send-message",
-            Kind::ReconcileMessages => "reconcile-messages",
-            Kind::DispatchBatch => "dispatch-batch",
-            Kind::ChatDigest => "chat-digest",
-            Kind::PruneEvents => "prune-events",
-            Kind::CheckBatches => "check-batches",
-        }
+    /// The kind stored as `name` (existing rows keep their text, so a name never changes).
+    pub const fn new(name: &'static str) -> Kind {
+        Kind(name)
     }
 
-    pub fn parse(value: &str) -> Option<Kind> {
-        Kind::ALL.into_iter().find(|k| k.as_str() == value)
+    pub fn as_str(self) -> &'static str {
+        self.0
+    }
+}
+
+impl std::fmt::Display for Kind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.0)
     }
 }
 

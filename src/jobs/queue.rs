@@ -10,7 +10,8 @@ use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Integer, Text};
 
 use crate::db::schema::jobs;
-use crate::jobs::JobStatus;
+use crate::jobs::run::{JobEnv, JobError};
+use crate::jobs::{JobHandler, JobStatus, Kind};
 
 #[derive(Clone, Debug, Queryable, Selectable, QueryableByName)]
 #[diesel(table_name = jobs)]
@@ -156,11 +157,24 @@ pub fn prune(conn: &mut PgConnection, workspace_id: i64, now: DateTime<Utc>, day
     }
 }
 
-/// The `prune-jobs` job: the workspace's finished jobs past `SWITCHBOARD_JOB_RETENTION_DAYS`.
-pub fn prune_job(env: &crate::jobs::run::JobEnv, job: &Job) -> Result<(), crate::jobs::run::JobError> {
-    let deleted = prune(&mut *env.pool.get()?, job.workspace_id, env.clock.now(), env.settings.job_retention_days)?;
-    tracing::info!(workspace_id = job.workspace_id, deleted, days = env.settings.job_retention_days, "finished jobs pruned");
-    Ok(())
+/// The daily `prune-jobs` job: the workspace's finished jobs past
+/// `SWITCHBOARD_JOB_RETENTION_DAYS`.
+pub struct PruneJobs;
+
+impl PruneJobs {
+    pub const KIND: Kind = Kind::new("prune-jobs");
+}
+
+impl JobHandler for PruneJobs {
+    fn kind(&self) -> Kind {
+        Self::KIND
+    }
+
+    fn run(&self, env: &JobEnv, job: &Job) -> Result<(), JobError> {
+        let deleted = prune(&mut *env.pool.get()?, job.workspace_id, env.clock.now(), env.settings.job_retention_days)?;
+        tracing::info!(workspace_id = job.workspace_id, deleted, days = env.settings.job_retention_days, "finished jobs pruned");
+        Ok(())
+    }
 }
 
 #[cfg(test)]

@@ -1,4 +1,5 @@
-//! What a worker needs to run a job, and the dispatch from kind to handler.
+//! What a worker needs to run a job (its environment and how it fails), and the `noop` job.
+//! The dispatch from kind to handler is the [`Registry`](crate::jobs::Registry).
 
 use std::time::Duration;
 
@@ -8,8 +9,8 @@ use serde::Deserialize;
 use crate::clock::Clock;
 use crate::config::Settings;
 use crate::db::Pool;
-use crate::jobs::Kind;
 use crate::jobs::queue::Job;
+use crate::jobs::{JobHandler, Kind};
 
 /// Shared by every worker of an instance.
 pub struct JobEnv {
@@ -52,23 +53,20 @@ pub fn payload<T: for<'de> Deserialize<'de>>(job: &Job) -> Result<T, JobError> {
     serde_json::from_value(job.payload.clone()).map_err(|e| JobError::Permanent(format!("bad payload: {e}")))
 }
 
-/// Runs one job to its end.
-pub fn run(env: &JobEnv, job: &Job) -> Result<(), JobError> {
-    match Kind::parse(&job.kind) {
-        Some(Kind::Noop) => noop(job),
-        Some(Kind::Import) => crate::imports::run::job(env, job),
-        Some(Kind::SendEmail) => crate::email::send::job(env, job),
-        Some(Kind::ClientStatus) => crate::clients::status_rule::job(env, job),
-        Some(Kind::FollowUpReminders) => crate::notifications::reminders::job(env, job),
-        Some(Kind::PruneJobs) => crate::jobs::queue::prune_job(env, job),
-        Some(Kind::SyncTemplates) => crate::messaging::templates::job(env, job),
-        Some(Kind::SendMessage) => crate::messaging::send::job(env, job),
-        Some(Kind::ReconcileMessages) => crate::messaging::reconcile::job(env, job),
-        Some(Kind::DispatchBatch) => crate::campaigns::dispatch::job(env, job),
-        Some(Kind::ChatDigest) => crate::chat::digest::job(env, job),
-        Some(Kind::PruneEvents) => crate::events::prune_job(env, job),
-        Some(Kind::CheckBatches) => crate::campaigns::dispatch::check_job(env, job),
-        None => Err(JobError::Permanent(format!("unknown job kind {:?}", job.kind))),
+/// The `noop` job: does nothing, or sleeps or fails on request (benchmarks and fault tests).
+pub struct Noop;
+
+impl Noop {
+    pub const KIND: Kind = Kind::new("noop");
+}
+
+impl JobHandler for Noop {
+    fn kind(&self) -> Kind {
+        Self::KIND
+    }
+
+    fn run(&self, _env: &JobEnv, job: &Job) -> Result<(), JobError> {
+        noop(job)
     }
 }
 

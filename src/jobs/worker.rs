@@ -15,8 +15,8 @@ use rand::Rng;
 use secrecy::ExposeSecret;
 
 use crate::jobs::queue::{self, Job};
-use crate::jobs::run::{self, JobEnv, JobError};
-use crate::jobs::{CHANNEL, scheduler};
+use crate::jobs::run::{JobEnv, JobError};
+use crate::jobs::{CHANNEL, Registry, scheduler};
 
 #[derive(Clone, Debug)]
 pub struct Options {
@@ -62,7 +62,9 @@ pub struct Workers {
 }
 
 impl Workers {
-    pub fn start(env: Arc<JobEnv>, options: Options) -> Workers {
+    /// Starts the workers, running jobs with `registry`'s handlers (and its schedule, when
+    /// `options.scheduler`).
+    pub fn start(env: Arc<JobEnv>, registry: Arc<Registry>, options: Options) -> Workers {
         let stop = Arc::new(AtomicBool::new(false));
         let wake = Arc::new(Wake::default());
         let prefix = format!(
@@ -74,9 +76,9 @@ impl Workers {
         let mut threads = Vec::new();
         let spawn = |name: String, f: Box<dyn FnOnce() + Send>| std::thread::Builder::new().name(name).spawn(f).expect("spawn a job thread");
         for n in 0..options.workers {
-            let (env, stop, wake, options) = (env.clone(), stop.clone(), wake.clone(), options.clone());
+            let (env, registry, stop, wake, options) = (env.clone(), registry.clone(), stop.clone(), wake.clone(), options.clone());
             let id = format!("{prefix}-{n}");
-            threads.push(spawn(format!("job-worker-{n}"), Box::new(move || work(&env, &id, &options, &stop, &wake))));
+            threads.push(spawn(format!("job-worker-{n}"), Box::new(move || work(&env, &registry, &id, &options, &stop, &wake))));
         }
         if options.workers > 0 {
             let (e, s, w) = (env.clone(), stop.clone(), wake.clone());
@@ -85,8 +87,8 @@ impl Workers {
             threads.push(spawn("job-heartbeat".into(), Box::new(move || heartbeat(&e, &prefix, lease, &s))));
         }
         if options.scheduler {
-            let (env, stop) = (env.clone(), stop.clone());
-            threads.push(spawn("job-scheduler".into(), Box::new(move || schedule(&env, &stop))));
+            let (env, registry, stop) = (env.clone(), registry.clone(), stop.clone());
+            threads.push(spawn("job-scheduler".into(), Box::new(move || schedule(&env, &registry, &stop))));
         }
         tracing::info!(workers = options.workers, worker_prefix = %prefix, "job workers started");
         Workers { stop, wake, threads }
@@ -118,7 +120,7 @@ fn nap(stop: &AtomicBool, total: Duration) {
     }
 }
 
-fn work(env: &JobEnv, worker: &str, options: &Options, stop: &AtomicBool, wake: &Wake) {
+fn work(env: &JobEnv, registry: &Registry, worker: &str, options: &Options, stop: &AtomicBool, wake: &Wake) {
     while !stop.load(Ordering::SeqCst) {
         let claimed = env.pool.get().map_err(|e| e.to_string()).and_then(|mut conn| {
             queue::claim(&mut conn, worker, options.lease_secs, options.batch).map_err(|e| e.to_string())
@@ -137,7 +139,7 @@ fn work(env: &JobEnv, worker: &str, options: &Options, stop: &AtomicBool, wake: 
         }
         let mut done = Vec::with_capacity(jobs.len());
         for job in &jobs {
-            match execute(env, job) {
+            match execute(env, registry, job) {
                 Ok(()) => done.push((job.workspace_id, job.id)),
                 Err(error) => record_failure(env, worker, job, error),
             }
@@ -149,11 +151,11 @@ fn work(env: &JobEnv, worker: &str, options: &Options, stop: &AtomicBool, wake: 
     }
 }
 
-fn execute(env: &JobEnv, job: &Job) -> Result<(), JobError> {
+fn execute(env: &JobEnv, registry: &Registry, job: &Job) -> Result<(), JobError> {
     let span = tracing::info_span!("job", kind = %job.kind, job_id = job.id, workspace_id = job.workspace_id, attempt = job.attempts);
     let _entered = span.enter();
     let started = std::time::Instant::now();
-    let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| run::run(env, job)))
+    let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| registry.run(env, job)))
         .unwrap_or_else(|_| Err(JobError::Retry("the job panicked".into())));
     match &outcome {
         Ok(()) => tracing::debug!(ms = started.elapsed().as_millis() as u64, "job done"),
@@ -228,11 +230,11 @@ fn heartbeat(env: &JobEnv, prefix: &str, lease_secs: i32, stop: &AtomicBool) {
     }
 }
 
-fn schedule(env: &JobEnv, stop: &AtomicBool) {
+fn schedule(env: &JobEnv, registry: &Registry, stop: &AtomicBool) {
     while !stop.load(Ordering::SeqCst) {
         match env.pool.get() {
             Ok(mut conn) => {
-                if let Err(e) = scheduler::tick(&mut conn, env.clock.now()) {
+                if let Err(e) = scheduler::tick(registry, &mut conn, env.clock.now()) {
                     tracing::warn!(error = %e, "scheduler tick failed");
                 }
             }

@@ -18,8 +18,9 @@ use crate::audit;
 use crate::authz::Scope;
 use crate::db::schema::{clients, whatsapp_templates};
 use crate::error::AppError;
-use crate::jobs::{self, Kind, NewJob};
+use crate::jobs::{self, NewJob};
 use crate::messaging::account::Account;
+use crate::messaging::send::SendMessage;
 use crate::messaging::store::{self, NewOutbound};
 use crate::messaging::{Channel, templates};
 use crate::web::state::AppState;
@@ -253,7 +254,7 @@ pub fn check(
 /// Writes the message and its send job, and audits it, in the caller's transaction.
 pub fn queue(tx: &mut PgConnection, new: &NewOutbound, entry: audit::Entry) -> Result<i64, AppError> {
     let message = store::insert_outbound(tx, new)?;
-    jobs::enqueue(tx, &NewJob::new(new.workspace_id, Kind::SendMessage, json!({ "message_id": message.id })).attempts(SEND_ATTEMPTS))?;
+    jobs::enqueue(tx, &NewJob::new(new.workspace_id, SendMessage::KIND, json!({ "message_id": message.id })).attempts(SEND_ATTEMPTS))?;
     audit::record(
         tx,
         &entry.after(json!({

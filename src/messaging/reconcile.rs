@@ -14,7 +14,7 @@ use diesel::sql_types::BigInt;
 use crate::db::schema::messages;
 use crate::jobs::queue::Job;
 use crate::jobs::run::{JobEnv, JobError};
-use crate::jobs::{self, Kind, NewJob};
+use crate::jobs::{self, JobHandler, Kind, NewJob};
 use crate::messaging::account::Account;
 use crate::messaging::send::sender_of;
 use crate::messaging::store::{self, Message};
@@ -34,7 +34,7 @@ pub fn enqueue_due(conn: &mut PgConnection, now: DateTime<Utc>) -> QueryResult<u
     let minute = now.format("%Y-%m-%dT%H:%M");
     let mut added = 0;
     for ws in workspaces {
-        let job = NewJob::new(ws, Kind::ReconcileMessages, serde_json::json!({})).key(format!("reconcile-messages:{minute}")).attempts(3);
+        let job = NewJob::new(ws, ReconcileMessages::KIND, serde_json::json!({})).key(format!("reconcile-messages:{minute}")).attempts(3);
         added += usize::from(jobs::enqueue(conn, &job)?.is_some());
     }
     Ok(added)
@@ -47,6 +47,23 @@ pub enum Outcome {
     Unknown,
     /// The provider could not be asked: left for the next run.
     Skipped,
+}
+
+/// The `reconcile-messages` job: looks up messages stuck in `sending` at the provider (see [`job`]).
+pub struct ReconcileMessages;
+
+impl ReconcileMessages {
+    pub const KIND: Kind = Kind::new("reconcile-messages");
+}
+
+impl JobHandler for ReconcileMessages {
+    fn kind(&self) -> Kind {
+        Self::KIND
+    }
+
+    fn run(&self, env: &JobEnv, job: &Job) -> Result<(), JobError> {
+        self::job(env, job)
+    }
 }
 
 pub fn job(env: &JobEnv, job: &Job) -> Result<(), JobError> {

@@ -18,6 +18,7 @@ use crate::config::Settings;
 use crate::db::schema::whatsapp_templates;
 use crate::jobs::queue::Job;
 use crate::jobs::run::{JobEnv, JobError, payload};
+use crate::jobs::{JobHandler, Kind};
 use crate::messaging::account::{self, Account};
 use crate::messaging::store::{self, Message};
 use crate::messaging::throttle::{self, Reservation};
@@ -59,6 +60,23 @@ fn content(conn: &mut PgConnection, message: &Message) -> Result<Content, JobErr
         .unwrap_or_default();
     variables.sort_by_key(|(k, _)| k.parse::<u32>().unwrap_or(u32::MAX));
     Ok(Content::Template { provider_id, variables })
+}
+
+/// The `send-message` job: sends one queued message (see [`job`]).
+pub struct SendMessage;
+
+impl SendMessage {
+    pub const KIND: Kind = Kind::new("send-message");
+}
+
+impl JobHandler for SendMessage {
+    fn kind(&self) -> Kind {
+        Self::KIND
+    }
+
+    fn run(&self, env: &JobEnv, job: &Job) -> Result<(), JobError> {
+        self::job(env, job)
+    }
 }
 
 pub fn job(env: &JobEnv, job: &Job) -> Result<(), JobError> {

@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use crate::db::schema::{jobs as jobs_table, whatsapp_templates};
 use crate::jobs::queue::Job;
 use crate::jobs::run::{JobEnv, JobError};
-use crate::jobs::{self, JobStatus, Kind, NewJob};
+use crate::jobs::{self, JobHandler, JobStatus, Kind, NewJob};
 use crate::messaging::account::Account;
 use crate::messaging::{Provider, ProviderError, ProviderTemplate};
 
@@ -151,7 +151,7 @@ pub fn last_synced(conn: &mut PgConnection, workspace_id: i64) -> QueryResult<Op
 
 /// Whether a sync is queued or running.
 pub fn syncing(conn: &mut PgConnection, workspace_id: i64) -> QueryResult<bool> {
-    Ok(jobs::query::count_unfinished(conn, workspace_id, Kind::SyncTemplates)? > 0)
+    Ok(jobs::query::count_unfinished(conn, workspace_id, SyncTemplates::KIND)? > 0)
 }
 
 /// Queues a sync unless one is queued or running (inside the caller's transaction). The key
@@ -165,7 +165,7 @@ pub fn enqueue_sync(conn: &mut PgConnection, workspace_id: i64) -> QueryResult<O
     )
     .set(jobs_table::idempotency_key.eq(None::<String>))
     .execute(conn)?;
-    jobs::enqueue(conn, &NewJob::new(workspace_id, Kind::SyncTemplates, json!({})).key(SYNC_KEY).attempts(5))
+    jobs::enqueue(conn, &NewJob::new(workspace_id, SyncTemplates::KIND, json!({})).key(SYNC_KEY).attempts(5))
 }
 
 /// Upserts what the provider listed and disables what it no longer lists. Returns
@@ -227,6 +227,23 @@ pub fn save(conn: &mut PgConnection, workspace_id: i64, listed: &[ProviderTempla
     .set((whatsapp_templates::approval_status.eq("disabled"), whatsapp_templates::synced_at.eq(now)))
     .execute(conn)?;
     Ok((listed.len(), disabled))
+}
+
+/// The `sync-templates` job: reads the workspace's WhatsApp templates from the provider (see [`job`]).
+pub struct SyncTemplates;
+
+impl SyncTemplates {
+    pub const KIND: Kind = Kind::new("sync-templates");
+}
+
+impl JobHandler for SyncTemplates {
+    fn kind(&self) -> Kind {
+        Self::KIND
+    }
+
+    fn run(&self, env: &JobEnv, job: &Job) -> Result<(), JobError> {
+        self::job(env, job)
+    }
 }
 
 /// The `sync-templates` job: every page of the provider's templates, saved in one transaction.

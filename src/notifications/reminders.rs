@@ -10,6 +10,7 @@ use serde::Deserialize;
 use crate::email::{self, messages};
 use crate::jobs::queue::Job;
 use crate::jobs::run::{self, JobEnv, JobError};
+use crate::jobs::{JobHandler, Kind};
 use crate::notifications::{self, NewNotification};
 use crate::web::time::Zone;
 use crate::workspaces::Workspace;
@@ -110,6 +111,23 @@ pub fn send(conn: &mut PgConnection, ws: &Workspace, date: NaiveDate, base_url: 
 #[derive(Deserialize)]
 struct Daily {
     date: Option<NaiveDate>,
+}
+
+/// The daily `follow-up-reminders` job (see [`job`]).
+pub struct FollowUpReminders;
+
+impl FollowUpReminders {
+    pub const KIND: Kind = Kind::new("follow-up-reminders");
+}
+
+impl JobHandler for FollowUpReminders {
+    fn kind(&self) -> Kind {
+        Self::KIND
+    }
+
+    fn run(&self, env: &JobEnv, job: &Job) -> Result<(), JobError> {
+        self::job(env, job)
+    }
 }
 
 /// The `follow-up-reminders` job.

@@ -8,6 +8,8 @@ use diesel::prelude::*;
 use reqwest::StatusCode;
 use serde_json::json;
 use switchboard::jobs::{self, Kind, NewJob};
+use switchboard::clients::status_rule::ClientStatus;
+use switchboard::notifications::reminders::FollowUpReminders;
 use switchboard::authz::Role;
 
 use crate::support::smtp::SmtpSink;
@@ -51,7 +53,7 @@ async fn the_status_rule_marks_hot_inactive_and_warm_and_respects_hand_set_statu
          SELECT {w}, id, 'call', {now} - make_interval(days => g) FROM clients, generate_series(1, 3) g WHERE name = 'Busy'"
     ));
     sql(&app, &format!("INSERT INTO communications (workspace_id, client_id, kind, occurred_at) SELECT {w}, id, 'call', {now} - interval '10 days' FROM clients WHERE name = 'Cooled'"));
-    run_job(&app, w, Kind::ClientStatus, json!({})).await;
+    run_job(&app, w, ClientStatus::KIND, json!({})).await;
     let status = |name: &str| {
         #[derive(QueryableByName)]
         struct R {
@@ -71,7 +73,7 @@ async fn the_status_rule_marks_hot_inactive_and_warm_and_respects_hand_set_statu
     assert_eq!(app.count("SELECT count(*) FROM audit_logs WHERE action = 'clients.status_rule' AND before->>'status' = 'hot' AND after->>'status' = 'warm'"), 1);
     // The dashboard counters follow, and a second run changes nothing.
     assert_eq!(app.count(&format!("SELECT coalesce(sum(n), 0) FROM client_counts WHERE workspace_id = {w} AND status = 'inactive'")), 3);
-    run_job(&app, w, Kind::ClientStatus, json!({})).await;
+    run_job(&app, w, ClientStatus::KIND, json!({})).await;
     assert_eq!(app.count("SELECT count(*) FROM audit_logs WHERE action = 'clients.status_rule'"), 5);
 }
 
@@ -98,7 +100,7 @@ async fn one_reminder_per_owner_per_day_in_app_and_by_email_with_a_working_link(
         o = owner.id
     ));
     let today = Utc::now().date_naive();
-    run_job(&app, w, Kind::FollowUpReminders, json!({ "date": today })).await;
+    run_job(&app, w, FollowUpReminders::KIND, json!({ "date": today })).await;
     let mail = sink.wait_for(1).await;
     assert_eq!(mail.len(), 1, "only the owner with due follow-ups");
     assert_eq!(mail[0].to, vec![owner.email.clone()]);
@@ -110,7 +112,7 @@ async fn one_reminder_per_owner_per_day_in_app_and_by_email_with_a_working_link(
     assert_eq!(app.count(&format!("SELECT count(*) FROM notifications WHERE user_id = {} AND kind = 'follow-up-reminder'", owner.id)), 1);
     assert_eq!(app.count(&format!("SELECT count(*) FROM notifications WHERE user_id = {}", idle.id)), 0);
     // The same day again: nothing new.
-    run_job(&app, w, Kind::FollowUpReminders, json!({ "date": today })).await;
+    run_job(&app, w, FollowUpReminders::KIND, json!({ "date": today })).await;
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(sink.received().len(), 1);
     assert_eq!(app.count("SELECT count(*) FROM notifications"), 1);
@@ -167,7 +169,7 @@ async fn a_reminder_counts_every_follow_up_but_lists_at_most_fifty() {
          SELECT {w}, c.id, {o}, now() - make_interval(days => g), 'Call number ' || g FROM clients c, generate_series(1, 60) g",
         o = owner.id
     ));
-    run_job(&app, w, Kind::FollowUpReminders, json!({ "date": Utc::now().date_naive() })).await;
+    run_job(&app, w, FollowUpReminders::KIND, json!({ "date": Utc::now().date_naive() })).await;
     let mail = sink.wait_for(1).await;
     assert_eq!(mail[0].subject(), "60 overdue follow-ups");
     let text = mail[0].decoded();

@@ -7,7 +7,8 @@ use std::time::Duration;
 
 use diesel::prelude::*;
 use serde_json::json;
-use switchboard::jobs::{self, Kind, NewJob};
+use switchboard::jobs::{self, NewJob};
+use switchboard::clients::status_rule::ClientStatus;
 use switchboard::authz::Role;
 
 use crate::imports::import;
@@ -122,14 +123,14 @@ async fn the_status_rule_vacuums_the_clients_it_rewrote() {
     vacuumed(&app, w, 3000).await;
     let before = vacuum_count(&app, "clients");
 
-    let id = jobs::enqueue(&mut app.conn(), &NewJob::new(w, Kind::ClientStatus, json!({}))).unwrap().unwrap();
+    let id = jobs::enqueue(&mut app.conn(), &NewJob::new(w, ClientStatus::KIND, json!({}))).unwrap().unwrap();
     wait_done(&app, id).await;
     assert_eq!(app.count(&format!("SELECT count(*) FROM clients WHERE workspace_id = {w} AND status = 'inactive'")), 3000);
     assert_vacuumed(&app, "clients", before, w, "after the status run").await;
 
     // A run that changes nothing does not vacuum: nothing to do.
     let before = vacuum_count(&app, "clients");
-    let again = jobs::enqueue(&mut app.conn(), &NewJob::new(w, Kind::ClientStatus, json!({})).key("again")).unwrap().unwrap();
+    let again = jobs::enqueue(&mut app.conn(), &NewJob::new(w, ClientStatus::KIND, json!({})).key("again")).unwrap().unwrap();
     wait_done(&app, again).await;
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(vacuum_count(&app, "clients"), before, "a run that changed nothing");

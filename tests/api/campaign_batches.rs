@@ -735,7 +735,7 @@ async fn a_long_batch_hands_its_worker_back_so_another_job_runs_in_between() {
     }
     {
         let mut conn = s.app.conn();
-        switchboard::jobs::enqueue(&mut conn, &switchboard::jobs::NewJob::new(ws, switchboard::jobs::Kind::Noop, serde_json::json!({ "sleep_ms": 1500 }))).unwrap();
+        switchboard::jobs::enqueue(&mut conn, &switchboard::jobs::NewJob::new(ws, switchboard::jobs::run::Noop::KIND, serde_json::json!({ "sleep_ms": 1500 }))).unwrap();
     }
     wait_for(&s.app, &format!("EXISTS (SELECT 1 FROM campaign_batches WHERE id = {b} AND status = 'done')")).await;
     assert_eq!(s.app.count("SELECT count(*) FROM jobs WHERE kind = 'noop' AND status = 'done'"), 1);
@@ -993,7 +993,7 @@ async fn the_check_resumes_a_sending_batch_with_nothing_scheduled_or_fails_it_wi
     sql(&s.app, &format!("UPDATE jobs SET status = 'dead', finished_at = now() - interval '1 hour' WHERE kind = 'dispatch-batch' AND payload->>'batch_id' = '{waiting}'"));
     sql(&s.app, &format!("UPDATE campaign_batches SET status = 'sending' WHERE id = {waiting}"));
 
-    let added = switchboard::jobs::scheduler::tick(&mut s.app.conn(), chrono::Utc::now()).unwrap();
+    let added = switchboard::jobs::scheduler::tick(&switchboard::registry::jobs(), &mut s.app.conn(), chrono::Utc::now()).unwrap();
     assert!(added >= 1);
     assert_eq!(s.app.count("SELECT count(*) FROM jobs WHERE kind = 'check-batches' AND status = 'queued'"), 1, "one check for the workspace");
     let _worker = spawn_app_on_with(&s.app.database, |c| on_fake(c, &s.fake)).await;

@@ -497,13 +497,13 @@ async fn the_hourly_prune_deletes_events_older_than_an_hour_once_an_hour() {
         .execute(&mut app.conn())
         .unwrap();
     let now = chrono::Utc::now();
-    switchboard::jobs::scheduler::tick(&mut app.conn(), now).unwrap();
-    switchboard::jobs::scheduler::tick(&mut app.conn(), now).unwrap();
+    switchboard::jobs::scheduler::tick(&switchboard::registry::jobs(), &mut app.conn(), now).unwrap();
+    switchboard::jobs::scheduler::tick(&switchboard::registry::jobs(), &mut app.conn(), now).unwrap();
     assert_eq!(app.count(&format!("SELECT count(*) FROM jobs WHERE workspace_id = {acme} AND kind = 'prune-events'")), 1, "one per hour");
     assert_eq!(switchboard::events::prune(&mut app.conn(), acme, now).unwrap(), 1);
     assert_eq!(app.count(&format!("SELECT count(*) FROM events WHERE workspace_id = {acme} AND created_at > now() - interval '1 hour'")), 1);
     assert_eq!(app.count(&format!("SELECT count(*) FROM events WHERE workspace_id = {acme}")), 1);
-    switchboard::jobs::scheduler::tick(&mut app.conn(), now + chrono::Duration::hours(1)).unwrap();
+    switchboard::jobs::scheduler::tick(&switchboard::registry::jobs(), &mut app.conn(), now + chrono::Duration::hours(1)).unwrap();
     assert_eq!(app.count(&format!("SELECT count(*) FROM jobs WHERE workspace_id = {acme} AND kind = 'prune-events'")), 2, "the next hour's");
 }
 

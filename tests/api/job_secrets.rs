@@ -7,7 +7,8 @@ use std::time::Duration;
 use diesel::prelude::*;
 use reqwest::StatusCode;
 use serde_json::json;
-use switchboard::jobs::{self, Kind, NewJob};
+use switchboard::jobs::{self, NewJob};
+use switchboard::jobs::queue::PruneJobs;
 use switchboard::authz::Role;
 
 use crate::support::smtp::SmtpSink;
@@ -130,7 +131,7 @@ async fn finished_jobs_are_pruned_after_the_retention_days_by_the_daily_prune_jo
     }
     let tagged = |ws: i64| app.count(&format!("SELECT count(*) FROM jobs WHERE workspace_id = {ws} AND payload ? 'tag'"));
     let run_prune = || async {
-        let id = jobs::enqueue(&mut app.conn(), &NewJob::new(w, Kind::PruneJobs, json!({}))).unwrap().unwrap();
+        let id = jobs::enqueue(&mut app.conn(), &NewJob::new(w, PruneJobs::KIND, json!({}))).unwrap().unwrap();
         for _ in 0..200 {
             if app.count(&format!("SELECT count(*) FROM jobs WHERE id = {id} AND status = 'done'")) == 1 {
                 return;
@@ -148,7 +149,7 @@ async fn finished_jobs_are_pruned_after_the_retention_days_by_the_daily_prune_jo
     assert_eq!(app.count(&format!("SELECT count(*) FROM jobs WHERE workspace_id = {w} AND payload->>'tag' IN ('recent-done', 'failed')")), 2, "recent and unfinished jobs stay");
     assert_eq!(tagged(other), 5, "each workspace's own daily job prunes it");
     // The daily scheduler enqueues the prune job with the others.
-    assert!(switchboard::jobs::scheduler::DAILY.contains(&Kind::PruneJobs));
+    assert!(switchboard::registry::jobs().daily_kinds().contains(&PruneJobs::KIND));
 }
 
 #[test]

@@ -7,7 +7,8 @@ use std::time::Duration;
 use diesel::prelude::*;
 use reqwest::StatusCode;
 use serde_json::json;
-use switchboard::jobs::{self, Kind, NewJob};
+use switchboard::jobs::{self, NewJob};
+use switchboard::jobs::run::Noop;
 use switchboard::authz::Role;
 
 use crate::support::{PASSWORD, TestApp, spawn_app, spawn_app_on_with, spawn_app_with};
@@ -56,15 +57,15 @@ async fn a_job_enqueued_in_a_rolled_back_transaction_never_exists() {
     let app = spawn_app().await;
     let w = workspace_of(&app);
     let result: Result<(), diesel::result::Error> = app.conn().transaction(|tx| {
-        jobs::enqueue(tx, &NewJob::new(w, Kind::Noop, json!({})))?;
+        jobs::enqueue(tx, &NewJob::new(w, Noop::KIND, json!({})))?;
         // The handler fails after enqueueing.
         Err(diesel::result::Error::RollbackTransaction)
     });
     assert!(result.is_err());
     assert_eq!(app.count("SELECT count(*) FROM jobs"), 0);
     // Committed, it runs; the same idempotency key twice is one job.
-    let id = enqueue(&app, NewJob::new(w, Kind::Noop, json!({})).key("once"));
-    assert_eq!(jobs::enqueue(&mut app.conn(), &NewJob::new(w, Kind::Noop, json!({})).key("once")).unwrap(), None);
+    let id = enqueue(&app, NewJob::new(w, Noop::KIND, json!({})).key("once"));
+    assert_eq!(jobs::enqueue(&mut app.conn(), &NewJob::new(w, Noop::KIND, json!({})).key("once")).unwrap(), None);
     wait_status(&app, id, "done", 10).await;
 }
 
@@ -72,8 +73,8 @@ async fn a_job_enqueued_in_a_rolled_back_transaction_never_exists() {
 async fn a_job_that_always_fails_goes_dead_stays_visible_and_blocks_nothing() {
     let app = spawn_app().await;
     let (admin, me) = app.signed_in(Role::Admin).await;
-    let bad = enqueue(&app, NewJob::new(me.workspace_id, Kind::Noop, json!({ "fail": "the printer is on fire" })).attempts(3));
-    let good: Vec<i64> = (0..20).map(|_| enqueue(&app, NewJob::new(me.workspace_id, Kind::Noop, json!({})))).collect();
+    let bad = enqueue(&app, NewJob::new(me.workspace_id, Noop::KIND, json!({ "fail": "the printer is on fire" })).attempts(3));
+    let good: Vec<i64> = (0..20).map(|_| enqueue(&app, NewJob::new(me.workspace_id, Noop::KIND, json!({})))).collect();
     wait_status(&app, bad, "dead", 30).await;
     for id in good {
         wait_status(&app, id, "done", 10).await;
@@ -85,7 +86,7 @@ async fn a_job_that_always_fails_goes_dead_stays_visible_and_blocks_nothing() {
     let r = admin.post(&format!("/settings/jobs/{bad}/retry"), &[]).await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     assert_eq!(app.count(&format!("SELECT count(*) FROM audit_logs WHERE action = 'jobs.retry' AND entity_id = '{bad}'")), 1);
-    let later = enqueue(&app, NewJob::new(me.workspace_id, Kind::Noop, json!({})).at(chrono::Utc::now() + chrono::Duration::hours(1)));
+    let later = enqueue(&app, NewJob::new(me.workspace_id, Noop::KIND, json!({})).at(chrono::Utc::now() + chrono::Duration::hours(1)));
     assert_eq!(admin.post(&format!("/settings/jobs/{later}/cancel"), &[]).await.status(), StatusCode::SEE_OTHER);
     assert_eq!(status(&app, later), "cancelled");
     assert_eq!(admin.post(&format!("/settings/jobs/{later}/cancel"), &[]).await.status(), StatusCode::CONFLICT);
@@ -118,7 +119,7 @@ async fn a_killed_workers_job_runs_again_after_its_lease_and_completes() {
     let app = spawn_app_with(|s| s.job_workers = 0).await;
     let w = workspace_of(&app);
     let mut first = worker_process(&app.database_url);
-    let id = enqueue(&app, NewJob::new(w, Kind::Noop, json!({ "sleep_ms": 4000 })));
+    let id = enqueue(&app, NewJob::new(w, Noop::KIND, json!({ "sleep_ms": 4000 })));
     wait_status(&app, id, "running", 30).await;
     // SIGKILL: no chance to clean up.
     first.kill().unwrap();
@@ -141,12 +142,12 @@ async fn two_instances_on_one_database_run_each_daily_job_once_per_day() {
     let ticks: Vec<_> = (0..8)
         .map(|_| {
             let pool = app.pool.clone();
-            std::thread::spawn(move || switchboard::jobs::scheduler::tick(&mut pool.get().unwrap(), now).unwrap())
+            std::thread::spawn(move || switchboard::jobs::scheduler::tick(&switchboard::registry::jobs(), &mut pool.get().unwrap(), now).unwrap())
         })
         .collect();
     let added: usize = ticks.into_iter().map(|t| t.join().unwrap()).sum();
     // The daily jobs, and the hourly prune-events (once per hour, so once here too).
-    let daily = switchboard::jobs::scheduler::DAILY.len() as i64 + 1;
+    let daily = switchboard::registry::jobs().daily_kinds().len() as i64 + 1;
     assert_eq!(added as i64, daily);
     assert_eq!(app.count(&format!("SELECT count(*) FROM jobs WHERE workspace_id = {w}")), daily);
     // Two real instances with workers and schedulers on the same database.
@@ -162,7 +163,7 @@ async fn two_instances_on_one_database_run_each_daily_job_once_per_day() {
     assert_eq!(app.count(&format!("SELECT sum(attempts) FROM jobs WHERE workspace_id = {w}")), daily, "each ran once");
     // The next day brings the next set.
     let tomorrow = now + chrono::Duration::days(1);
-    assert_eq!(switchboard::jobs::scheduler::tick(&mut app.conn(), tomorrow).unwrap() as i64, daily);
+    assert_eq!(switchboard::jobs::scheduler::tick(&switchboard::registry::jobs(), &mut app.conn(), tomorrow).unwrap() as i64, daily);
     drop((one, two));
 }
 
@@ -190,7 +191,7 @@ async fn the_jobs_page_counts_every_status_and_offers_only_the_changes_each_allo
     let later = chrono::Utc::now() + chrono::Duration::hours(1);
     let mut ids = Vec::new();
     for status in ["queued", "waiting", "failed", "dead", "done", "cancelled", "dead"] {
-        let id = enqueue(&app, NewJob::new(me.workspace_id, Kind::Noop, json!({})).at(later));
+        let id = enqueue(&app, NewJob::new(me.workspace_id, Noop::KIND, json!({})).at(later));
         diesel::sql_query(format!("UPDATE jobs SET status = '{status}' WHERE id = {id}")).execute(&mut app.conn()).unwrap();
         ids.push((status, id));
     }
@@ -219,7 +220,7 @@ async fn every_job_status_is_stored_under_the_check_and_read_back_as_itself() {
     let w = workspace_of(&app);
     let later = chrono::Utc::now() + chrono::Duration::hours(1);
     for status in JobStatus::ALL {
-        let id = enqueue(&app, NewJob::new(w, Kind::Noop, json!({})).at(later));
+        let id = enqueue(&app, NewJob::new(w, Noop::KIND, json!({})).at(later));
         let set = diesel::update(job_rows::table.filter(job_rows::workspace_id.eq(w)).filter(job_rows::id.eq(id)))
             .set(job_rows::status.eq(status))
             .execute(&mut app.conn());

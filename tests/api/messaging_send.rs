@@ -275,11 +275,11 @@ async fn a_refusal_for_good_fails_the_message_with_twilios_code_and_is_not_retri
 
 async fn reconcile_now(s: &Setup) {
     // The scheduler's tick enqueues it once a lease ran out (and only then).
-    switchboard::jobs::scheduler::tick(&mut s.app.conn(), chrono::Utc::now()).unwrap();
+    switchboard::jobs::scheduler::tick(&switchboard::registry::jobs(), &mut s.app.conn(), chrono::Utc::now()).unwrap();
     assert_eq!(s.app.count("SELECT count(*) FROM jobs WHERE kind = 'reconcile-messages'"), 0, "no lease has run out");
     sql(&s.app, "UPDATE messages SET lease_until = now() - interval '1 second' WHERE status = 'sending'");
-    switchboard::jobs::scheduler::tick(&mut s.app.conn(), chrono::Utc::now()).unwrap();
-    switchboard::jobs::scheduler::tick(&mut s.app.conn(), chrono::Utc::now()).unwrap();
+    switchboard::jobs::scheduler::tick(&switchboard::registry::jobs(), &mut s.app.conn(), chrono::Utc::now()).unwrap();
+    switchboard::jobs::scheduler::tick(&switchboard::registry::jobs(), &mut s.app.conn(), chrono::Utc::now()).unwrap();
     assert_eq!(s.app.count("SELECT count(*) FROM jobs WHERE kind = 'reconcile-messages'"), 1, "one a minute");
     wait_for(&s.app, "EXISTS (SELECT 1 FROM jobs WHERE kind = 'reconcile-messages' AND status = 'done')").await;
 }
@@ -463,7 +463,7 @@ async fn two_instances_share_one_senders_rate() {
                     batch_id: None,
                 };
                 let m = switchboard::messaging::store::insert_outbound(tx, &new)?;
-                let job = switchboard::jobs::NewJob::new(s.workspace_id, switchboard::jobs::Kind::SendMessage, serde_json::json!({ "message_id": m.id }));
+                let job = switchboard::jobs::NewJob::new(s.workspace_id, switchboard::messaging::send::SendMessage::KIND, serde_json::json!({ "message_id": m.id }));
                 switchboard::jobs::enqueue(tx, &job)?;
             }
             diesel::QueryResult::Ok(())
@@ -519,7 +519,7 @@ async fn two_instances_reconciling_at_once_ask_twilio_once_per_message() {
         let mut conn = s.app.conn();
         conn.transaction(|tx| {
             for n in 0..4 {
-                let job = switchboard::jobs::NewJob::new(s.workspace_id, switchboard::jobs::Kind::ReconcileMessages, serde_json::json!({})).key(format!("r{n}"));
+                let job = switchboard::jobs::NewJob::new(s.workspace_id, switchboard::messaging::reconcile::ReconcileMessages::KIND, serde_json::json!({})).key(format!("r{n}"));
                 switchboard::jobs::enqueue(tx, &job)?;
             }
             diesel::QueryResult::Ok(())

@@ -33,7 +33,7 @@ async fn the_hourly_prune_forgets_status_callbacks_parked_for_over_a_day() {
         .execute(&mut app.conn())
         .unwrap();
     }
-    switchboard::jobs::scheduler::tick(&mut app.conn(), chrono::Utc::now()).unwrap();
+    switchboard::jobs::scheduler::tick(&switchboard::registry::jobs(), &mut app.conn(), chrono::Utc::now()).unwrap();
     wait_for(&app, &format!("kind = 'prune-events' AND workspace_id = {acme} AND status = 'done'")).await;
     wait_for(&app, &format!("kind = 'prune-events' AND workspace_id = {globex} AND status = 'done'")).await;
     let left = app.count("SELECT count(*) FROM early_status_callbacks");
@@ -63,7 +63,7 @@ async fn refused_reset_requests_write_nothing_and_old_rate_events_are_pruned() {
     assert_eq!(app.count("SELECT count(*) FROM rate_events"), before);
     // Rows older than a day go with the scheduler's tick, recent ones stay.
     diesel::sql_query("INSERT INTO rate_events (bucket, created_at) VALUES ('forgot:ip:192.0.2.1', now() - interval '25 hours')").execute(&mut app.conn()).unwrap();
-    switchboard::jobs::scheduler::tick(&mut app.conn(), chrono::Utc::now()).unwrap();
+    switchboard::jobs::scheduler::tick(&switchboard::registry::jobs(), &mut app.conn(), chrono::Utc::now()).unwrap();
     assert_eq!(app.count("SELECT count(*) FROM rate_events WHERE bucket = 'forgot:ip:192.0.2.1'"), 0, "the old row is gone");
     assert_eq!(app.count("SELECT count(*) FROM rate_events"), before, "the recent ones stay");
 }

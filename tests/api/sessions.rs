@@ -209,7 +209,7 @@ async fn the_scheduler_purges_expired_sessions_without_anyone_signing_in() {
     diesel::sql_query(format!("UPDATE sessions SET expires_at = now() - interval '1 minute' WHERE user_id = {}", user.id))
         .execute(&mut app.conn())
         .unwrap();
-    switchboard::jobs::scheduler::tick(&mut app.conn(), app.clock.now()).unwrap();
+    switchboard::jobs::scheduler::tick(&switchboard::registry::jobs(), &mut app.conn(), app.clock.now()).unwrap();
     assert_eq!(app.count(&format!("SELECT count(*) FROM sessions WHERE user_id = {}", user.id)), 0, "the expired one is gone");
     assert_eq!(app.count("SELECT count(*) FROM sessions"), 1, "the live one stays");
 }

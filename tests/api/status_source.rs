@@ -7,7 +7,8 @@ use std::time::Duration;
 use diesel::prelude::*;
 use reqwest::StatusCode;
 use serde_json::json;
-use switchboard::jobs::{self, Kind, NewJob};
+use switchboard::jobs::{self, NewJob};
+use switchboard::clients::status_rule::ClientStatus;
 use switchboard::authz::Role;
 
 use crate::support::{Browser, TestApp, location, spawn_app};
@@ -25,7 +26,7 @@ fn source(app: &TestApp, id: i64) -> (String, String) {
 }
 
 async fn run_status_rule(app: &TestApp, workspace_id: i64) {
-    let id = jobs::enqueue(&mut app.conn(), &NewJob::new(workspace_id, Kind::ClientStatus, json!({}))).unwrap().unwrap();
+    let id = jobs::enqueue(&mut app.conn(), &NewJob::new(workspace_id, ClientStatus::KIND, json!({}))).unwrap().unwrap();
     for _ in 0..200 {
         if app.count(&format!("SELECT count(*) FROM jobs WHERE id = {id} AND status = 'done'")) == 1 {
             return;

@@ -15,7 +15,7 @@ async fn another_workspaces_ids_give_404_on_every_route_that_takes_an_id() {
     };
     let b_audit = app.count(&format!("SELECT max(id) FROM audit_logs WHERE workspace_id = {}", theirs.workspace_id));
     let bw = theirs.workspace_id;
-    let b_job = switchboard::jobs::enqueue(&mut app.conn(), &switchboard::jobs::NewJob::new(bw, switchboard::jobs::Kind::Noop, serde_json::json!({})).at(chrono::Utc::now() + chrono::Duration::days(1))).unwrap().unwrap();
+    let b_job = switchboard::jobs::enqueue(&mut app.conn(), &switchboard::jobs::NewJob::new(bw, switchboard::jobs::run::Noop::KIND, serde_json::json!({})).at(chrono::Utc::now() + chrono::Duration::days(1))).unwrap().unwrap();
     diesel::sql_query(format!("INSERT INTO notifications (workspace_id, user_id, kind, title) VALUES ({bw}, {}, 'note', 'Beta note')", theirs.id)).execute(&mut app.conn()).unwrap();
     let b_note = app.count("SELECT max(id) FROM notifications");
     let (admin, _) = app.signed_in(Role::Admin).await;

@@ -116,7 +116,7 @@ pub async fn seed(app: &TestApp, text: &str, short: &str) -> World {
 
     let job = switchboard::jobs::enqueue(
         &mut app.conn(),
-        &switchboard::jobs::NewJob::new(w, switchboard::jobs::Kind::Noop, serde_json::json!({})).at(chrono::Utc::now() + chrono::Duration::days(1)),
+        &switchboard::jobs::NewJob::new(w, switchboard::jobs::run::Noop::KIND, serde_json::json!({})).at(chrono::Utc::now() + chrono::Duration::days(1)),
     )
     .unwrap()
     .unwrap();
