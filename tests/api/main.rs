@@ -29,6 +29,7 @@ mod imports;
 mod inputs;
 mod job_secrets;
 mod jobs;
+mod layering;
 mod logs;
 mod bulk_vacuum;
 mod campaign_batches;
