@@ -32,7 +32,7 @@ fn main() -> anyhow::Result<()> {
             email: "agent@bench.example".into(),
             name: "Agent".into(),
             role: switchboard::authz::Role::Agent,
-            password_hash: switchboard::auth::password::hash("bench password 1")?,
+            password_hash: switchboard::users::password::hash("bench password 1")?,
         },
         None,
         None,

@@ -54,7 +54,7 @@ fn main() -> anyhow::Result<()> {
 
     // Users (admins: every chat is theirs to see), each signed in once; 5 streams a user.
     let users = streams.div_ceil(PER_USER);
-    let hash = switchboard::auth::password::hash("bench password 1")?;
+    let hash = switchboard::users::password::hash("bench password 1")?;
     let mut cookies = Vec::new();
     for i in 0..users {
         let email = if i == 0 { "admin@bench.example".to_string() } else { format!("admin{i}@bench.example") };

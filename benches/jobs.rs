@@ -66,7 +66,7 @@ fn main() -> anyhow::Result<()> {
     }
 
     let started = Instant::now();
-    let hash = switchboard::auth::password::hash("bench password")?;
+    let hash = switchboard::users::password::hash("bench password")?;
     switchboard::seed::run(&pool, "Bench", clients, &hash)?;
     println!("seed of {clients} clients: {} s", started.elapsed().as_secs());
     // Clients seeded as hand-set long ago, so the rule may change any of them.

@@ -5,7 +5,7 @@ use std::io::{BufRead, IsTerminal, Write};
 use anyhow::{Context, bail};
 use clap::{Args, Parser, Subcommand};
 
-use crate::auth::password;
+use crate::users::password;
 use crate::authz::Role;
 use crate::clock::Clock;
 use crate::config::Settings;

@@ -228,7 +228,7 @@ impl Settings {
 
 /// How many argon2 verifications ran (a test hook carried by the settings: every sign-in
 /// attempt must cost exactly one, whether the account exists, has no password yet or shares
-/// its email with another; `auth::password::verify_one` counts).
+/// its email with another; `users::password::verify_one` counts).
 #[derive(Clone, Debug, Default)]
 pub struct VerifyCounter(std::sync::Arc<std::sync::atomic::AtomicU64>);
 

@@ -1,4 +1,5 @@
 pub mod audit;
+pub mod audit_log;
 pub mod auth;
 pub mod authz;
 pub mod campaigns;

@@ -13,7 +13,9 @@ pub fn jobs() -> jobs::Registry {
         .job(events::PruneEvents)
         .job(clients::status_rule::ClientStatus)
         .job(notifications::reminders::FollowUpReminders)
-        .job(email::send::SendEmail)
+        .job(email::send::SendEmail {
+            campaigns: email::send::CampaignMail { unsubscribe_url: campaigns::unsubscribe::unsubscribe_url, outcome: campaigns::dispatch::email_outcome },
+        })
         .job(imports::run::ImportJob)
         .job(messaging::templates::SyncTemplates)
         .job(messaging::send::SendMessage)

@@ -5,7 +5,7 @@
 
 use actix_web::web::{self, ServiceConfig, get, post};
 
-use crate::{audit, auth, campaigns, chat, clients, dashboard, departments, email, events, imports, jobs, messaging, notifications, ops, settings, users, web as sbweb};
+use crate::{audit_log, auth, campaigns, chat, clients, dashboard, departments, email, events, imports, jobs, messaging, notifications, ops, settings, users, web as sbweb};
 
 /// A campaign email's form (plain and HTML bodies of up to 100,000 and 200,000 characters)
 /// may be larger than the app's `MAX_FORM_BYTES`: up to 1 MiB, on that route only.
@@ -225,9 +225,9 @@ route_table! {
         .service(web::resource("/settings/departments/{id}").route(post().to(departments::handlers::rename_department)))
         .service(web::resource("/settings/departments/{id}/delete").route(post().to(departments::handlers::delete_department)))
         // Audit trail (admin, manager)
-        .service(web::resource("/audit-logs").route(get().to(audit::handlers::list_audit_logs)))
-        .service(web::resource("/audit-logs/export.csv").route(get().to(audit::handlers::export_audit_logs)))
-        .service(web::resource("/audit-logs/{id}").route(get().to(audit::handlers::show_audit_log)))
+        .service(web::resource("/audit-logs").route(get().to(audit_log::handlers::list_audit_logs)))
+        .service(web::resource("/audit-logs/export.csv").route(get().to(audit_log::handlers::export_audit_logs)))
+        .service(web::resource("/audit-logs/{id}").route(get().to(audit_log::handlers::show_audit_log)))
 }
 
 #[cfg(test)]

@@ -133,7 +133,7 @@ pub fn admin(conn: &mut PgConnection) -> anyhow::Result<switchboard::users::mode
         email: "admin@bench.example".into(),
         name: "Admin".into(),
         role: switchboard::authz::Role::Admin,
-        password_hash: switchboard::auth::password::hash("bench password 1")?,
+        password_hash: switchboard::users::password::hash("bench password 1")?,
     };
     Ok(switchboard::users::service::create_in_workspace(conn, &account, None, None)?.0)
 }

@@ -1,10 +1,8 @@
 //! The audit trail: every mutation writes one row, inside the mutation's own transaction,
-//! through `record`. The table refuses UPDATE, DELETE and TRUNCATE (a trigger).
+//! through `record`. The table refuses UPDATE, DELETE and TRUNCATE (a trigger). The pages
+//! that read it are `audit_log`.
 
 pub mod action;
-pub mod handlers;
-pub mod query;
-pub mod sentence;
 
 use diesel::prelude::*;
 use serde_json::Value;

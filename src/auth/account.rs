@@ -13,7 +13,7 @@ use serde_json::json;
 
 use crate::audit::Action;
 use crate::audit::{self, Actor, Entry};
-use crate::auth::tokens;
+use crate::users::tokens;
 use crate::db;
 use crate::email::{self, messages};
 use crate::error::AppError;

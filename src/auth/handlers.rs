@@ -13,18 +13,19 @@ use serde_json::json;
 use crate::audit::Action;
 use crate::audit::{self, Actor, Entry};
 use crate::auth::session_store;
+use crate::auth::throttle;
 use crate::auth::user_agent;
-use crate::auth::{password, throttle};
 use crate::db;
 use crate::error::AppError;
-use crate::web::state::AppState;
 use crate::users::model::{self as users, User};
+use crate::users::password;
 use crate::web::ctx::{Ctx, Layout, RequestMeta};
 use crate::web::flash;
 use crate::web::forms::{FormErrors, HtmlForm, Query};
 use crate::web::htmx::Htmx;
 use crate::web::render::{respond, see_other};
 use crate::web::session as keys;
+use crate::web::state::AppState;
 
 #[derive(Template)]
 #[template(path = "auth/login.html", blocks = ["content"])]

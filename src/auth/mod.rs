@@ -2,10 +2,8 @@
 
 pub mod account;
 pub mod handlers;
-pub mod password;
 pub mod recovery;
 pub mod session_store;
 pub mod setup;
 pub mod throttle;
-pub mod tokens;
 pub mod user_agent;

@@ -1,4 +1,4 @@
-//! Password reset and invitations by email: single-use tokens (`auth::tokens`: only their
+//! Password reset and invitations by email: single-use tokens (`users::tokens`: only their
 //! SHA-256 stored), 1 hour for a reset and 7 days for an invitation. `/password/forgot` answers the same
 //! whether the email exists or not and is throttled per IP and per (email, IP), with only a
 //! slow-down per email (see `reset_verdict`); using a reset
@@ -17,18 +17,19 @@ use serde_json::json;
 
 use crate::audit::Action;
 use crate::audit::{self, Actor, Entry};
-use crate::auth::tokens::{self, Purpose};
-use crate::auth::{password, throttle};
+use crate::auth::throttle;
 use crate::db;
 use crate::email::{self, messages};
 use crate::error::AppError;
-use crate::web::state::AppState;
 use crate::users::model as user_model;
+use crate::users::password;
+use crate::users::tokens::{self, Purpose};
 use crate::web::ctx::{Layout, RequestMeta};
 use crate::web::flash;
 use crate::web::forms::{self, FormErrors, HtmlForm};
 use crate::web::htmx::Htmx;
 use crate::web::render::{respond, see_other};
+use crate::web::state::AppState;
 
 /// Reset requests allowed per IP in 15 minutes (any email).
 pub const PER_IP: i64 = 10;

@@ -10,7 +10,7 @@ use secrecy::SecretString;
 use serde::Deserialize;
 
 use crate::auth::handlers::start_session;
-use crate::auth::password;
+use crate::users::password;
 use crate::authz::Role;
 use crate::clients::countries;
 use crate::clients::zones::{self, ZoneChoice};

@@ -9,9 +9,9 @@ use crate::messaging::Channel;
 use crate::notifications::NewNotification;
 
 /// Notification kinds.
-pub const ASSIGNED: &str = "chat_assigned";
-pub const NEW_MESSAGE: &str = "chat_message";
-pub const UNASSIGNED_MESSAGE: &str = "chat_unassigned";
+pub const ASSIGNED: &str = crate::notifications::CHAT_ASSIGNED;
+pub const NEW_MESSAGE: &str = crate::notifications::CHAT_MESSAGE;
+pub const UNASSIGNED_MESSAGE: &str = crate::notifications::CHAT_UNASSIGNED_MESSAGE;
 
 /// After an inbound message is recorded (same transaction): tells the chat's assignee, if
 /// any and active; an unassigned chat's message goes to the admins and to the managers of

@@ -9,7 +9,7 @@ use actix_web::HttpResponse;
 use actix_web::web::Data;
 use askama::Template;
 
-use crate::audit::{self, sentence::Described};
+use crate::audit_log::{self, sentence::Described};
 use crate::authz::Role;
 use crate::db;
 use crate::error::AppError;
@@ -49,8 +49,8 @@ pub async fn dashboard(ctx: Ctx, state: Data<AppState>) -> Result<HttpResponse, 
     let scope = ctx.scope();
     let recent = if ctx.role().at_least(Role::Manager) {
         db::run(&state.pool, move |conn| {
-            let rows = audit::query::recent(conn, &scope, 10)?;
-            Ok(audit::sentence::described(conn, &scope, rows)?)
+            let rows = audit_log::query::recent(conn, &scope, 10)?;
+            Ok(audit_log::sentence::described(conn, &scope, rows)?)
         })
         .await?
     } else {

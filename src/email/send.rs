@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use lettre::message::header::{HeaderName, HeaderValue};
 use lettre::message::{Mailbox, MultiPart};
+use diesel::{PgConnection, QueryResult};
 use lettre::{Message, Transport};
 
 use crate::email::Email;
@@ -14,8 +15,20 @@ use crate::jobs::queue::Job;
 use crate::jobs::run::{self, JobEnv, JobError};
 use crate::jobs::{JobHandler, JobStatus, Kind};
 
-/// The `send-email` job (see [`job`]).
-pub struct SendEmail;
+/// The `send-email` job (see [`job`]), with what a campaign email asks of the campaigns
+/// (registered in `registry::jobs`, so email does not import them).
+pub struct SendEmail {
+    pub campaigns: CampaignMail,
+}
+
+/// A campaign email's part that belongs to the campaigns: its one-click unsubscribe link (a
+/// capability of its client, computed when it is sent rather than stored in the payload),
+/// and where its outcome goes (the recipient `sent`, or `failed` with SMTP's answer).
+#[derive(Clone, Copy)]
+pub struct CampaignMail {
+    pub unsubscribe_url: fn(base: &url::Url, key: &[u8; 32], workspace_id: i64, client_id: i64) -> String,
+    pub outcome: fn(conn: &mut PgConnection, workspace_id: i64, batch_id: i64, client_id: i64, error: Option<&str>) -> QueryResult<usize>,
+}
 
 impl SendEmail {
     pub const KIND: Kind = Kind::new("send-email");
@@ -27,7 +40,7 @@ impl JobHandler for SendEmail {
     }
 
     fn run(&self, env: &JobEnv, job: &Job) -> Result<(), JobError> {
-        self::job(env, job)
+        self::job(env, job, self.campaigns)
     }
 
     /// A dead email's message is removed (it may have carried a sign-in link), so it cannot
@@ -38,7 +51,7 @@ impl JobHandler for SendEmail {
     }
 }
 
-pub fn job(env: &JobEnv, job: &Job) -> Result<(), JobError> {
+pub fn job(env: &JobEnv, job: &Job, campaigns: CampaignMail) -> Result<(), JobError> {
     let payload: crate::email::Payload = run::payload(job)?;
     let email = payload.open(&env.at_rest_key).map_err(JobError::Permanent)?;
     let mut conn = env.pool.get()?;
@@ -50,7 +63,7 @@ pub fn job(env: &JobEnv, job: &Job) -> Result<(), JobError> {
     // A campaign email carries its one-click unsubscribe (RFC 8058), computed here from the
     // recipient rather than stored in the payload (the link is its client's capability).
     let base = crate::messaging::send::public_base(&env.settings);
-    let unsubscribe = payload.campaign.map(|c| crate::campaigns::unsubscribe::unsubscribe_url(&base, &env.at_rest_key, job.workspace_id, c.client_id));
+    let unsubscribe = payload.campaign.map(|c| (campaigns.unsubscribe_url)(&base, &env.at_rest_key, job.workspace_id, c.client_id));
     // Every way this can fail (a bad address, a bad transport setting, SMTP's answer) ends
     // in `outcome`, so a campaign recipient never stays `sending`.
     let outcome = (|| {
@@ -75,7 +88,7 @@ pub fn job(env: &JobEnv, job: &Job) -> Result<(), JobError> {
             Err(_) => return outcome,
         };
         let mut conn = env.pool.get()?;
-        crate::campaigns::dispatch::email_outcome(&mut conn, job.workspace_id, c.batch_id, c.client_id, error.as_deref())?;
+        (campaigns.outcome)(&mut conn, job.workspace_id, c.batch_id, c.client_id, error.as_deref())?;
     }
     outcome
 }

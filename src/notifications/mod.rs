@@ -43,11 +43,18 @@ pub struct Notification {
     pub created_at: DateTime<Utc>,
 }
 
+/// A chat was assigned to the user (`chat::model::assign`).
+pub const CHAT_ASSIGNED: &str = "chat_assigned";
+/// A new message in a chat assigned to the user (`chat::notify`).
+pub const CHAT_MESSAGE: &str = "chat_message";
+/// A new message in an unassigned chat the user may see (`chat::notify`).
+pub const CHAT_UNASSIGNED_MESSAGE: &str = "chat_unassigned";
+
 /// Every kind a user may receive, with its label on `/account`.
 pub const KINDS: &[(&str, &str)] = &[
-    (crate::chat::actions::ASSIGNED, "A chat is assigned to me"),
-    (crate::chat::actions::NEW_MESSAGE, "A new message in a chat assigned to me"),
-    (crate::chat::actions::UNASSIGNED_MESSAGE, "A new message in an unassigned chat I can see (admins, department managers)"),
+    (CHAT_ASSIGNED, "A chat is assigned to me"),
+    (CHAT_MESSAGE, "A new message in a chat assigned to me"),
+    (CHAT_UNASSIGNED_MESSAGE, "A new message in an unassigned chat I can see (admins, department managers)"),
     (SEND_FAILED, "A message I sent failed"),
     (CAMPAIGN_FAILED, "Campaign sends failed (admins)"),
     (IMPORT_FINISHED, "An import I started finished or failed"),

@@ -14,8 +14,8 @@ use serde_json::json;
 
 use crate::audit;
 use crate::audit::Action;
-use crate::auth::password;
-use crate::auth::tokens::{self, Purpose};
+use crate::users::password;
+use crate::users::tokens::{self, Purpose};
 use crate::email::messages;
 
 /// The password hash of an invited user who has not chosen a password yet.

@@ -120,7 +120,7 @@ fn bad_configuration_stops_with_one_line_naming_the_variable() {
 #[tokio::test]
 async fn seed_fills_a_workspace_with_clients_and_their_history() {
     let app = crate::support::spawn_app().await;
-    let hash = switchboard::auth::password::hash(PASSWORD).unwrap();
+    let hash = switchboard::users::password::hash(PASSWORD).unwrap();
     switchboard::seed::run(&app.pool, "Demo", 250, &hash).unwrap();
     assert_eq!(app.count("SELECT count(*) FROM clients"), 250);
     assert_eq!(app.count("SELECT count(*) FROM clients WHERE phone !~ '^\\+[1-9][0-9]{6,14}$'"), 0);

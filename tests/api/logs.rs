@@ -6,7 +6,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use reqwest::StatusCode;
-use switchboard::auth::tokens::{self, Purpose};
+use switchboard::users::tokens::{self, Purpose};
 use switchboard::authz::Role;
 
 use crate::support::{Browser, PASSWORD, TestApp, assert_redirects_to, csrf_in, spawn_app_with};

@@ -137,7 +137,7 @@ async fn a_manager_reads_only_the_audit_entries_of_their_departments_and_their_o
 
     // With more clients in scope than `FEW_CLIENTS`, the other way of reading the clients
     // part gives the same answer.
-    let fillers = switchboard::audit::query::FEW_CLIENTS + 50;
+    let fillers = switchboard::audit_log::query::FEW_CLIENTS + 50;
     diesel::RunQueryDsl::execute(
         diesel::sql_query(format!(
             "WITH c AS (INSERT INTO clients (workspace_id, name) SELECT {w}, 'Filler ' || g FROM generate_series(1, {fillers}) g RETURNING id) \

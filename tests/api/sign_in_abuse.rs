@@ -3,7 +3,7 @@
 
 use diesel::RunQueryDsl;
 use reqwest::StatusCode;
-use switchboard::auth::password::{self, VerifyCounter};
+use switchboard::users::password::{self, VerifyCounter};
 use switchboard::auth::{recovery, throttle};
 use switchboard::authz::Role;
 

@@ -59,7 +59,7 @@ async fn every_main_page_fits_a_phone_has_no_console_errors_and_passes_axe() {
     findings.check(&chrome, &app.base, "password-forgot", "/password/forgot").await;
 
     // A workspace with some life in it: clients, follow-ups, activity, tags, departments.
-    let hash = switchboard::auth::password::hash(PASSWORD).unwrap();
+    let hash = switchboard::users::password::hash(PASSWORD).unwrap();
     switchboard::seed::run(&app.pool, "Acme", 300, &hash).expect("seed");
     let client = app.count(&format!("SELECT min(id) FROM clients WHERE workspace_id = {}", ann.workspace_id));
     let entry = app.count(&format!("SELECT max(id) FROM audit_logs WHERE workspace_id = {}", ann.workspace_id));

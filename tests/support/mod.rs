@@ -199,7 +199,7 @@ impl TestApp {
             email: email.into(),
             name: name.into(),
             role,
-            password_hash: switchboard::auth::password::hash(PASSWORD).unwrap(),
+            password_hash: switchboard::users::password::hash(PASSWORD).unwrap(),
         };
         service::create_in_workspace(&mut self.conn(), &account, None, None).expect("create user").0
     }

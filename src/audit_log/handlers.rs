@@ -6,8 +6,8 @@ use actix_web::web::{Data, Path};
 use actix_web::HttpResponse;
 use askama::Template;
 
-use crate::audit::query::{self, AuditFilter, AuditLog, AuditQuery, DiffLine};
-use crate::audit::sentence::{self, Described, Piece};
+use crate::audit_log::query::{self, AuditFilter, AuditLog, AuditQuery, DiffLine};
+use crate::audit_log::sentence::{self, Described, Piece};
 use crate::authz::Role;
 use crate::csv_safe;
 use crate::db;

@@ -13,7 +13,7 @@ use std::collections::HashMap;
 use diesel::prelude::*;
 use serde_json::Value;
 
-use crate::audit::query::AuditLog;
+use crate::audit_log::query::AuditLog;
 use crate::authz::{Role, Scope};
 use crate::db::schema::{clients, users};
 
