@@ -1,3 +1,9 @@
+//! Switchboard: a self-hosted CRM (README, "Layout", for the layers).
+
+// No panics on the app's paths: an `unwrap` or `expect` outside tests is refused unless an
+// `allow` beside it says why it cannot fail.
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
+
 pub mod audit;
 pub mod audit_log;
 pub mod auth;

@@ -37,7 +37,7 @@ impl Scope {
             Role::Admin => query,
             Role::Agent => query.filter(clients::assigned_to.eq(self.user_id)),
             Role::Manager => {
-                let (before, after) = MANAGERS_DEPARTMENTS_HOLD_SQL.split_once("$USER").expect("the condition names its user");
+                let (before, after) = rules::around_user(MANAGERS_DEPARTMENTS_HOLD_SQL);
                 query.filter(clients::assigned_to.eq(self.user_id).or(sql::<Bool>(before).bind::<BigInt, _>(self.user_id).sql(after)))
             }
         }

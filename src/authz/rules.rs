@@ -41,9 +41,24 @@ pub fn chat_visible_sql(role: Role) -> &'static str {
     }
 }
 
+/// The condition's text before and after its first `$USER`, to bind the user's id between
+/// them. Every condition here names its user (the tests below check it); one that did not
+/// would bind a parameter with no placeholder, which PostgreSQL refuses.
+pub fn around_user(condition: &str) -> (&str, &str) {
+    condition.split_once("$USER").unwrap_or((condition, ""))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_bound_conditions_name_their_user() {
+        for condition in [MANAGERS_DEPARTMENTS_HOLD_SQL, CAMPAIGN_MANAGER_COVERS_SQL.as_str()] {
+            let (before, after) = around_user(condition);
+            assert!(!after.is_empty() && !before.contains("$USER"), "{condition}");
+        }
+    }
 
     #[test]
     fn every_user_placeholder_is_in_the_condition() {

@@ -53,7 +53,7 @@
 //!   still decides who sends: never twice.
 //! - No queued recipient left: the batch is `done`.
 
-use std::sync::Mutex;
+use std::sync::{Mutex, PoisonError};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
@@ -310,7 +310,9 @@ pub fn job(env: &JobEnv, job: &Job) -> Result<(), JobError> {
         if ready.is_empty() {
             continue;
         }
-        let run = run.as_ref().expect("a message batch has its account");
+        let Some(run) = run.as_ref() else {
+            return Err(JobError::Permanent("a message batch reached its sends without its account".into()));
+        };
         match send_group(env, run, &batch, &ready, in_flight, progress.streak)? {
             Group::Busy(d) => {
                 let reason = format!("sender {} is at its rate limit", run_sender(&batch));
@@ -497,7 +499,7 @@ fn send_group(env: &JobEnv, run: &Run, batch: &Batch, ready: &[i64], in_flight: 
     let last_refusal: Mutex<Option<String>> = Mutex::new(None);
     let record = |all: bool| -> Result<(), JobError> {
         let due = {
-            let mut pending = accepted.lock().expect("record lock");
+            let mut pending = accepted.lock().unwrap_or_else(PoisonError::into_inner);
             if pending.0.is_empty() || !(all || pending.0.len() >= RECORD_EVERY || pending.1.elapsed() >= RECORD_AFTER) {
                 return Ok(());
             }
@@ -508,7 +510,7 @@ fn send_group(env: &JobEnv, run: &Run, batch: &Batch, ready: &[i64], in_flight: 
         Ok(())
     };
     let still_active = || -> Result<bool, JobError> {
-        let mut at = checked.lock().expect("status check lock");
+        let mut at = checked.lock().unwrap_or_else(PoisonError::into_inner);
         if at.elapsed() >= STATUS_EVERY {
             let mut conn = env.pool.get()?;
             if campaign_status(&mut conn, ws, batch.campaign_id)? != CampaignStatus::Active {
@@ -550,7 +552,7 @@ fn send_group(env: &JobEnv, run: &Run, batch: &Batch, ready: &[i64], in_flight: 
                         settled.fetch_add(1, Ordering::SeqCst);
                         streak.store(0, Ordering::SeqCst);
                         {
-                            let mut pending = accepted.lock().expect("record lock");
+                            let mut pending = accepted.lock().unwrap_or_else(PoisonError::into_inner);
                             if pending.0.is_empty() {
                                 pending.1 = Instant::now();
                             }
@@ -561,7 +563,7 @@ fn send_group(env: &JobEnv, run: &Run, batch: &Batch, ready: &[i64], in_flight: 
                     Err(ProviderError::Retry { reason, after }) => {
                         let refused = written(env, |conn| send::refused_for_now(conn, &message, &reason, after, MESSAGE_ATTEMPTS))?;
                         tracing::info!(message_id = message.id, reason, outcome = ?refused, "send refused for now");
-                        *last_refusal.lock().expect("refusal lock") = Some(reason);
+                        *last_refusal.lock().unwrap_or_else(PoisonError::into_inner) = Some(reason);
                         if matches!(refused, send::Refused::Throttled(_)) {
                             held.store(true, Ordering::SeqCst);
                             stop.store(true, Ordering::SeqCst);
@@ -583,7 +585,7 @@ fn send_group(env: &JobEnv, run: &Run, batch: &Batch, ready: &[i64], in_flight: 
             })();
             if let Err(e) = outcome {
                 stop.store(true, Ordering::SeqCst);
-                failure.lock().expect("failure lock").get_or_insert(e);
+                failure.lock().unwrap_or_else(PoisonError::into_inner).get_or_insert(e);
             }
         }
     };
@@ -595,7 +597,7 @@ fn send_group(env: &JobEnv, run: &Run, batch: &Batch, ready: &[i64], in_flight: 
     });
     // Whatever ended the group, what the provider took is recorded before the job returns.
     let recorded = record(true);
-    if let Some(e) = failure.into_inner().expect("failure lock") {
+    if let Some(e) = failure.into_inner().unwrap_or_else(PoisonError::into_inner) {
         return Err(e);
     }
     recorded?;
@@ -604,7 +606,7 @@ fn send_group(env: &JobEnv, run: &Run, batch: &Batch, ready: &[i64], in_flight: 
         settled: settled.into_inner(),
         streak: streak.into_inner(),
         inactive: inactive.into_inner(),
-        last_refusal: last_refusal.into_inner().expect("refusal lock"),
+        last_refusal: last_refusal.into_inner().unwrap_or_else(PoisonError::into_inner),
     }))
 }
 
@@ -613,15 +615,8 @@ fn send_group(env: &JobEnv, run: &Run, batch: &Batch, ready: &[i64], in_flight: 
 /// again, twice, before the error ends the group (the message then stays claimed until
 /// reconciliation finds the provider never had it).
 fn written<T>(env: &JobEnv, write: impl Fn(&mut PgConnection) -> QueryResult<T>) -> Result<T, JobError> {
-    let mut last = None;
-    for _ in 0..3 {
-        let outcome = env.pool.get().map_err(JobError::from).and_then(|mut conn| write(&mut conn).map_err(JobError::from));
-        match outcome {
-            Ok(value) => return Ok(value),
-            Err(e) => last = Some(e),
-        }
-    }
-    Err(last.expect("three tries"))
+    let attempt = || env.pool.get().map_err(JobError::from).and_then(|mut conn| write(&mut conn).map_err(JobError::from));
+    attempt().or_else(|_| attempt()).or_else(|_| attempt())
 }
 
 /// How a group ended.

@@ -34,7 +34,7 @@ impl CampaignScope {
             Role::Admin => query,
             // At least one department, and none that is not the manager's.
             _ => {
-                let (before, after) = MANAGER_COVERS_SQL.split_once("$USER").expect("the condition names its user");
+                let (before, after) = crate::authz::rules::around_user(&MANAGER_COVERS_SQL);
                 query.filter(sql::<Bool>(before).bind::<BigInt, _>(self.user_id).sql(after))
             }
         }

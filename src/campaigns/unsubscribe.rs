@@ -22,6 +22,8 @@ use crate::web::htmx::Htmx;
 use crate::web::render::respond;
 use crate::web::state::AppState;
 
+// HMAC takes a key of any length (RFC 2104), so `new_from_slice` never fails for `Hmac`.
+#[allow(clippy::expect_used)]
 fn mac(key: &[u8; 32], workspace_id: i64, client_id: i64) -> Hmac<Sha256> {
     let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(key).expect("HMAC takes any key length");
     mac.update(format!("switchboard-unsubscribe-email:{workspace_id}:{client_id}").as_bytes());

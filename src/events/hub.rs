@@ -86,9 +86,13 @@ impl Hub {
         // tab, its browser reconnects and replays what it missed.
         let evicted = match inner.by_workspace.get_mut(&workspace_id) {
             Some(subs) if subs.iter().filter(|s| s.user_id == user_id).count() >= PER_USER => {
-                let oldest = subs.iter().position(|s| s.user_id == user_id).expect("the user has streams");
-                subs.remove(oldest);
-                1
+                match subs.iter().position(|s| s.user_id == user_id) {
+                    Some(oldest) => {
+                        subs.remove(oldest);
+                        1
+                    }
+                    None => 0,
+                }
             }
             _ => 0,
         };

@@ -354,15 +354,16 @@ pub async fn start_import(ctx: Ctx, state: Data<AppState>, path: Path<i64>, Html
         if loaded.import.status != ImportStatus::Uploaded {
             return Err(AppError::Conflict("This import has already been started.".into()));
         }
-        let headers = match &loaded.preview {
-            Some(Ok(preview)) => preview.headers.clone(),
+        let columns = match &loaded.preview {
+            Some(Ok(preview)) => preview.headers.len(),
             _ => return Ok(Started::Invalid(Box::new(loaded), Vec::new())),
         };
-        let (settings, problems) = settings_from(conn, &scope, &loaded.my_departments, &submitted, headers.len(), ip, request_id)?;
+        let (settings, problems) = settings_from(conn, &scope, &loaded.my_departments, &submitted, columns, ip, request_id)?;
         let Some(mut settings) = settings.filter(|_| problems.is_empty()) else {
             return Ok(Started::Invalid(Box::new(loaded), problems));
         };
-        let preview = loaded.preview.and_then(Result::ok).expect("checked above");
+        // Read above; the match there returned for any other preview.
+        let Some(Ok(preview)) = loaded.preview else { return Err(AppError::Unexpected(anyhow::anyhow!("the import's preview went missing"))) };
         settings.bom = preview.bom;
         let entry = entry.after(json!({ "filename": loaded.import.filename, "settings": settings }));
         conn.transaction(|tx| {

@@ -74,21 +74,28 @@ impl Workers {
             &uuid::Uuid::new_v4().simple().to_string()[..8]
         );
         let mut threads = Vec::new();
-        let spawn = |name: String, f: Box<dyn FnOnce() + Send>| std::thread::Builder::new().name(name).spawn(f).expect("spawn a job thread");
+        // A thread the system refuses is logged and left out: fewer workers, not a crash.
+        let spawn = |name: String, f: Box<dyn FnOnce() + Send>| match std::thread::Builder::new().name(name.clone()).spawn(f) {
+            Ok(handle) => Some(handle),
+            Err(e) => {
+                tracing::error!(error = %e, thread = %name, "cannot start a job thread");
+                None
+            }
+        };
         for n in 0..options.workers {
             let (env, registry, stop, wake, options) = (env.clone(), registry.clone(), stop.clone(), wake.clone(), options.clone());
             let id = format!("{prefix}-{n}");
-            threads.push(spawn(format!("job-worker-{n}"), Box::new(move || work(&env, &registry, &id, &options, &stop, &wake))));
+            threads.extend(spawn(format!("job-worker-{n}"), Box::new(move || work(&env, &registry, &id, &options, &stop, &wake))));
         }
         if options.workers > 0 {
             let (e, s, w) = (env.clone(), stop.clone(), wake.clone());
-            threads.push(spawn("job-listener".into(), Box::new(move || listen(&e, &s, &w))));
+            threads.extend(spawn("job-listener".into(), Box::new(move || listen(&e, &s, &w))));
             let (e, s, prefix, lease) = (env.clone(), stop.clone(), prefix.clone(), options.lease_secs);
-            threads.push(spawn("job-heartbeat".into(), Box::new(move || heartbeat(&e, &prefix, lease, &s))));
+            threads.extend(spawn("job-heartbeat".into(), Box::new(move || heartbeat(&e, &prefix, lease, &s))));
         }
         if options.scheduler {
             let (env, registry, stop) = (env.clone(), registry.clone(), stop.clone());
-            threads.push(spawn("job-scheduler".into(), Box::new(move || schedule(&env, &registry, &stop))));
+            threads.extend(spawn("job-scheduler".into(), Box::new(move || schedule(&env, &registry, &stop))));
         }
         tracing::info!(workers = options.workers, worker_prefix = %prefix, "job workers started");
         Workers { stop, wake, threads }

@@ -35,6 +35,8 @@ struct SendPayload {
 }
 
 /// Where providers report statuses: `SWITCHBOARD_PUBLIC_URL`, else the listen address.
+// `http://` and a socket address (an IPv4 or bracketed IPv6 address and a port) parse.
+#[allow(clippy::expect_used)]
 pub fn public_base(settings: &Settings) -> Url {
     settings.public_url.clone().unwrap_or_else(|| Url::parse(&settings.base_url()).expect("the listen address is a URL"))
 }

@@ -61,7 +61,7 @@ crate::pages!(TwilioPage);
 /// The workspace's two webhook URLs (status, inbound).
 pub fn webhook_urls(conn: &mut PgConnection, state: &AppState, workspace_id: i64) -> QueryResult<(String, String)> {
     let key = account::webhook_key(conn, workspace_id)?;
-    let base = url::Url::parse(&state.settings.base_url()).expect("the base URL is a URL");
+    let base = crate::messaging::send::public_base(&state.settings);
     Ok((account::webhook_url(&base, &key, "status"), account::webhook_url(&base, &key, "inbound")))
 }
 
