@@ -68,12 +68,12 @@ pub fn message(tx: &mut PgConnection, at_rest_key: &[u8; 32], scope: &CampaignSc
     let phone = match PhoneE164::parse(phone, &country) {
         Ok(p) => p,
         Err(_) if phone.trim().is_empty() => return Ok(Err("Type the phone number to send the test to.".into())),
-        Err(why) => return Ok(Err(why)),
+        Err(why) => return Ok(Err(why.to_string())),
     };
     let account = match Account::load(tx, at_rest_key, w) {
         Ok(Some(account)) => account,
         Ok(None) => return Ok(Err("Twilio is not configured: add the account in Settings → Twilio first.".into())),
-        Err(why) => return Ok(Err(why)),
+        Err(why) => return Ok(Err(why.to_string())),
     };
     let channel = if batch.channel == BatchChannel::WhatsApp { Channel::WhatsApp } else { Channel::Sms };
     let Some(sender) = account.sender(channel, batch.sender.as_deref()) else {

@@ -93,7 +93,7 @@ fn parse_action(form: &BulkForm, role: Role) -> Result<Action, AppError> {
             "" | "none" => Ok(Action::Assign(None)),
             id => id.parse().map(|id| Action::Assign(Some(id))).map_err(|_| invalid("Choose a user to assign to.")),
         },
-        "status" => ClientStatus::parse(&form.status).map(Action::Status).map_err(|e| invalid(&e)),
+        "status" => ClientStatus::parse(&form.status).map(Action::Status).map_err(|e| invalid(&e.to_string())),
         "tag" | "untag" => {
             let tag = forms::required_text(&form.tag, "Tag", 50).map_err(|e| invalid(&e))?;
             Ok(if form.action == "tag" { Action::Tag(tag) } else { Action::Untag(tag) })

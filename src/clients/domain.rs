@@ -29,12 +29,12 @@ impl ClientStatus {
         }
     }
 
-    pub fn parse(value: &str) -> Result<Self, String> {
+    pub fn parse(value: &str) -> Result<Self, UnknownStatus> {
         match value.trim() {
             "hot" => Ok(ClientStatus::Hot),
             "warm" => Ok(ClientStatus::Warm),
             "inactive" => Ok(ClientStatus::Inactive),
-            other => Err(format!("Status must be hot, warm or inactive, not {:?}.", other.chars().take(20).collect::<String>())),
+            other => Err(UnknownStatus(other.chars().take(20).collect())),
         }
     }
 }
@@ -45,19 +45,37 @@ impl std::fmt::Display for ClientStatus {
     }
 }
 
+/// A status that is none of the three (its first 20 characters).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("Status must be hot, warm or inactive, not {0:?}.")]
+pub struct UnknownStatus(String);
+
+/// Why a typed phone number was refused; the message is the one the page shows.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum PhoneError {
+    #[error("Phone must be at most 40 characters.")]
+    TooLong,
+    #[error("{0:?} is not a phone number; write it with the country code, like +14155550123.")]
+    NotANumber(String),
+    /// Read, but not a valid number of its country: the message names the country and, for
+    /// the workspace's own, shows how its numbers look.
+    #[error("{0}")]
+    NotValidThere(String),
+}
+
 /// A phone number in E.164 (`+14155550123`). Numbers without a `+` are read in the
 /// workspace's default country.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PhoneE164(String);
 
 impl PhoneE164 {
-    pub fn parse(input: &str, default_country: &str) -> Result<Self, String> {
+    pub fn parse(input: &str, default_country: &str) -> Result<Self, PhoneError> {
         Self::read_valid(input, default_country).map(|number| PhoneE164::of(&number))
     }
 
     /// Parses as `parse` does and also gives the number as people write it (`international`)
     /// from the same parse: what a write stores beside the number (`clients.phone_formatted`).
-    pub fn parse_formatted(input: &str, default_country: &str) -> Result<(Self, String), String> {
+    pub fn parse_formatted(input: &str, default_country: &str) -> Result<(Self, String), PhoneError> {
         let number = Self::read_valid(input, default_country)?;
         let phone = PhoneE164::of(&number);
         let formatted = phone.grouped(&number);
@@ -68,16 +86,15 @@ impl PhoneE164 {
         PhoneE164(number.format().mode(phonenumber::Mode::E164).to_string())
     }
 
-    fn read_valid(input: &str, default_country: &str) -> Result<phonenumber::PhoneNumber, String> {
+    fn read_valid(input: &str, default_country: &str) -> Result<phonenumber::PhoneNumber, PhoneError> {
         let input = input.trim();
         if input.chars().count() > 40 {
-            return Err("Phone must be at most 40 characters.".into());
+            return Err(PhoneError::TooLong);
         }
         let default = Id::from_str(default_country).ok();
-        let number = read(input, default)
-            .map_err(|_| format!("{input:?} is not a phone number; write it with the country code, like +14155550123."))?;
+        let number = read(input, default).map_err(|_| PhoneError::NotANumber(input.to_string()))?;
         if !phonenumber::is_valid(&number) {
-            return Err(invalid(input, &number, default_country));
+            return Err(PhoneError::NotValidThere(invalid(input, &number, default_country)));
         }
         Ok(number)
     }
@@ -272,14 +289,14 @@ mod tests {
 
     #[test]
     fn refusals_name_the_country_and_show_its_own_example() {
-        let german = PhoneE164::parse("+49 12", "US").unwrap_err();
+        let german = PhoneE164::parse("+49 12", "US").unwrap_err().to_string();
         assert!(german.contains("not a valid number for Germany"), "{german}");
         // Issue 19.15: a UK workspace's numbers were "suggested" Iceland, Brunei or Germany.
-        let uk = PhoneE164::parse("555-0100", "GB").unwrap_err();
+        let uk = PhoneE164::parse("555-0100", "GB").unwrap_err().to_string();
         assert_eq!(uk, "\"555-0100\" is not a valid number for the United Kingdom (numbers there look like 07400 123456); for another country, write + and its country code first.");
-        let drama = PhoneE164::parse("07700 900123", "GB").unwrap_err();
+        let drama = PhoneE164::parse("07700 900123", "GB").unwrap_err().to_string();
         assert!(drama.starts_with("\"07700 900123\" is not a valid number for the United Kingdom (numbers there look like 07400 123456)"), "{drama}");
-        for refusal in [&uk, &drama, &PhoneE164::parse("06 12 34 56 78", "US").unwrap_err()] {
+        for refusal in [&uk, &drama, &PhoneE164::parse("06 12 34 56 78", "US").unwrap_err().to_string()] {
             for elsewhere in ["Iceland", "Brunei", "Germany", "France", "+354", "+49", "+33"] {
                 assert!(!refusal.contains(elsewhere), "no guess at another country: {refusal}");
             }

@@ -744,7 +744,7 @@ pub async fn check_field(ctx: Ctx, state: Data<AppState>, Query(q): Query<CheckQ
             },
             (None, Some(p)) => match PhoneE164::parse(p, &country) {
                 Ok(p) => (None, Some(p.into_inner())),
-                Err(m) => return Ok(m),
+                Err(m) => return Ok(m.to_string()),
             },
         };
         let fields = ClientFields { name: String::new(), email, phone, phone_formatted: None, company: None, status: String::new(), assigned_to: None, notes: String::new() };

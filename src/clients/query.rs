@@ -135,7 +135,7 @@ impl ClientQuery {
             .unwrap_or(1);
         Ok(ClientFilter {
             q,
-            status: text(&self.status).map(|s| ClientStatus::parse(&s)).transpose()?,
+            status: text(&self.status).map(|s| ClientStatus::parse(&s)).transpose().map_err(|e| e.to_string())?,
             department: id(&self.department, "Department")?,
             tag: id(&self.tag, "Tag")?,
             assignee,

@@ -251,7 +251,7 @@ impl RowChecker<'_> {
                         row.phone = Some(v.into_inner());
                         row.phone_formatted = Some(formatted);
                     }
-                    Err(e) => fail(e),
+                    Err(e) => fail(e.to_string()),
                 },
                 Target::Company => match limited(200, "Company") {
                     Ok(v) => row.company = Some(v),
@@ -259,7 +259,7 @@ impl RowChecker<'_> {
                 },
                 Target::Status => match ClientStatus::parse(&value.to_lowercase()) {
                     Ok(v) => row.status = Some(v.as_str()),
-                    Err(e) => fail(e),
+                    Err(e) => fail(e.to_string()),
                 },
                 Target::Tags => {
                     for tag in value.split([';', ',']).map(str::trim).filter(|t| !t.is_empty()) {

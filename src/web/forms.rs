@@ -19,11 +19,11 @@ impl FormErrors {
     }
 
     /// Collects the error of a parse into `field`, returning the value when it parsed.
-    pub fn take<T>(&mut self, field: &'static str, result: Result<T, String>) -> Option<T> {
+    pub fn take<T, E: std::fmt::Display>(&mut self, field: &'static str, result: Result<T, E>) -> Option<T> {
         match result {
             Ok(value) => Some(value),
             Err(message) => {
-                self.add(field, message);
+                self.add(field, message.to_string());
                 None
             }
         }
