@@ -105,7 +105,7 @@ pub async fn request_reset(session: Session, req: HttpRequest, state: Data<AppSt
     let email = match forms::email(&form.email) {
         Ok(e) => e,
         Err(e) => {
-            let page = ForgotPage { layout: Layout::anonymous(&session, "Forgot password"), email: form.email.clone(), sent: false, error: Some(e) };
+            let page = ForgotPage { layout: Layout::anonymous(&session, "Forgot password"), email: form.email.clone(), sent: false, error: Some(e.to_string()) };
             return respond(&meta.htmx, StatusCode::UNPROCESSABLE_ENTITY, &page);
         }
     };

@@ -72,7 +72,7 @@ pub fn create(tx: &mut PgConnection, workspace_id: i64, user_id: i64, name: &str
 /// (`next_{step}_{button}` = a step's key or "" for the end), audited (`entry`).
 pub fn save(tx: &mut PgConnection, workspace_id: i64, id: i64, choices: &HashMap<String, String>, entry: Entry) -> Result<(), AppError> {
     let flow = find(tx, workspace_id, id)?;
-    let name = forms::required_text(choices.get("name").map_or("", String::as_str), "Name", 200).map_err(AppError::Validation)?;
+    let name = forms::required_text(choices.get("name").map_or("", String::as_str), "Name", 200).map_err(|e| AppError::Validation(e.to_string()))?;
     let infos: HashMap<i64, TemplateInfo> = template_infos(tx, workspace_id)?.into_iter().collect();
     let mut steps = flow.steps();
     let keys: Vec<String> = steps.iter().map(|s| s.key.clone()).collect();

@@ -95,7 +95,7 @@ fn parse_action(form: &BulkForm, role: Role) -> Result<Action, AppError> {
         },
         "status" => ClientStatus::parse(&form.status).map(Action::Status).map_err(|e| invalid(&e.to_string())),
         "tag" | "untag" => {
-            let tag = forms::required_text(&form.tag, "Tag", 50).map_err(|e| invalid(&e))?;
+            let tag = forms::required_text(&form.tag, "Tag", 50).map_err(|e| invalid(&e.to_string()))?;
             Ok(if form.action == "tag" { Action::Tag(tag) } else { Action::Untag(tag) })
         }
         "delete" if !role.at_least(Role::Manager) => Err(AppError::Forbidden("Only managers and admins can delete clients.".into())),

@@ -740,7 +740,7 @@ pub async fn check_field(ctx: Ctx, state: Data<AppState>, Query(q): Query<CheckQ
             (Some(""), _) | (_, Some("")) | (None, None) => return Ok(String::new()),
             (Some(e), _) => match forms::email(e) {
                 Ok(e) => (Some(e), None),
-                Err(m) => return Ok(m),
+                Err(m) => return Ok(m.to_string()),
             },
             (None, Some(p)) => match PhoneE164::parse(p, &country) {
                 Ok(p) => (None, Some(p.into_inner())),

@@ -66,7 +66,7 @@ pub struct DepartmentForm {
     name: String,
 }
 
-fn parse_name(form: &DepartmentForm) -> Result<String, String> {
+fn parse_name(form: &DepartmentForm) -> Result<String, forms::TextError> {
     forms::required_text(&form.name, "Department name", 100)
 }
 
@@ -74,7 +74,7 @@ pub async fn create_department(ctx: Ctx, state: Data<AppState>, HtmlForm(form): 
     ctx.require(Role::Admin)?;
     let name = match parse_name(&form) {
         Ok(name) => name,
-        Err(e) => return render(&ctx, &state, StatusCode::UNPROCESSABLE_ENTITY, form.name, Some(e)).await,
+        Err(e) => return render(&ctx, &state, StatusCode::UNPROCESSABLE_ENTITY, form.name, Some(e.to_string())).await,
     };
     let workspace_id = ctx.workspace_id();
     let entry = ctx.audit(Action::DepartmentsCreated, "departments", "");
@@ -112,7 +112,7 @@ pub async fn rename_department(
     let (workspace_id, id) = (ctx.workspace_id(), path.into_inner());
     let name = match parse_name(&form) {
         Ok(name) => name,
-        Err(e) => return render_editing(&ctx, &state, StatusCode::UNPROCESSABLE_ENTITY, String::new(), Some(e), Some(id)).await,
+        Err(e) => return render_editing(&ctx, &state, StatusCode::UNPROCESSABLE_ENTITY, String::new(), Some(e.to_string()), Some(id)).await,
     };
     let entry = ctx.audit(Action::DepartmentsRenamed, "departments", id);
     let lookup = name.clone();

@@ -244,7 +244,7 @@ impl RowChecker<'_> {
                 Target::LastName => last = Some(value.to_string()),
                 Target::Email => match forms::email(value) {
                     Ok(v) => row.email = Some(v),
-                    Err(e) => fail(e),
+                    Err(e) => fail(e.to_string()),
                 },
                 Target::Phone => match PhoneE164::parse_formatted(value, self.country) {
                     Ok((v, formatted)) => {

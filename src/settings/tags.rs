@@ -81,7 +81,7 @@ pub async fn create_tag(ctx: Ctx, state: Data<AppState>, HtmlForm(form): HtmlFor
     ctx.require(Role::Admin)?;
     let w = ctx.workspace_id();
     let sent = (form.name.chars().take(50).collect::<String>(), tags::colour(form.colour.as_deref().unwrap_or("")).unwrap_or(tags::COLOURS[0]).to_string());
-    let checked = forms::required_text(&form.name, "Tag", 50).and_then(|name| Ok((name, parse_colour(form.colour.as_deref(), tags::COLOURS[0])?)));
+    let checked = forms::required_text(&form.name, "Tag", 50).map_err(|e| e.to_string()).and_then(|name| Ok((name, parse_colour(form.colour.as_deref(), tags::COLOURS[0])?)));
     let (name, colour) = match checked {
         Ok(ok) => ok,
         Err(e) => return page_with(&ctx, &state, StatusCode::UNPROCESSABLE_ENTITY, Some(e), None, sent).await,
@@ -113,7 +113,7 @@ pub async fn rename_tag(ctx: Ctx, state: Data<AppState>, path: Path<i64>, HtmlFo
     let editing = |e: String| page_with(&ctx, &state, StatusCode::UNPROCESSABLE_ENTITY, Some(e), Some(id), (String::new(), tags::COLOURS[0].to_string()));
     let name = match forms::required_text(&form.name, "Tag", 50) {
         Ok(name) => name,
-        Err(e) => return editing(e).await,
+        Err(e) => return editing(e.to_string()).await,
     };
     // Checked against the palette here; an absent colour keeps the tag's own (below).
     if let Err(e) = parse_colour(form.colour.as_deref(), tags::COLOURS[0]) {

@@ -6,8 +6,8 @@ use std::collections::BTreeMap;
 pub struct FormErrors(BTreeMap<&'static str, String>);
 
 impl FormErrors {
-    pub fn add(&mut self, field: &'static str, message: impl Into<String>) {
-        self.0.entry(field).or_insert_with(|| message.into());
+    pub fn add(&mut self, field: &'static str, message: impl std::fmt::Display) {
+        self.0.entry(field).or_insert_with(|| message.to_string());
     }
 
     pub fn get(&self, field: &str) -> Option<&str> {
@@ -23,30 +23,51 @@ impl FormErrors {
         match result {
             Ok(value) => Some(value),
             Err(message) => {
-                self.add(field, message.to_string());
+                self.add(field, message);
                 None
             }
         }
     }
 }
 
+/// Why a text field was refused; `label` is the field as the page names it.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum TextError {
+    #[error("{label} is required.")]
+    Missing { label: String },
+    #[error("{label} must be at most {max_chars} characters.")]
+    TooLong { label: String, max_chars: usize },
+    #[error("{label} must not contain control characters.")]
+    ControlCharacters { label: String },
+}
+
 /// A trimmed, non-empty, bounded text.
-pub fn required_text(value: &str, label: &str, max_chars: usize) -> Result<String, String> {
+pub fn required_text(value: &str, label: &str, max_chars: usize) -> Result<String, TextError> {
     let value = value.trim();
+    let label = || label.to_string();
     if value.is_empty() {
-        return Err(format!("{label} is required."));
+        return Err(TextError::Missing { label: label() });
     }
     if value.chars().count() > max_chars {
-        return Err(format!("{label} must be at most {max_chars} characters."));
+        return Err(TextError::TooLong { label: label(), max_chars });
     }
     if value.chars().any(|c| c.is_control()) {
-        return Err(format!("{label} must not contain control characters."));
+        return Err(TextError::ControlCharacters { label: label() });
     }
     Ok(value.to_string())
 }
 
+/// Why an email address was refused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum EmailError {
+    #[error("Email is required.")]
+    Missing,
+    #[error("Enter an email address like name@example.com.")]
+    Malformed,
+}
+
 /// A plausible email address, lower-cased. Deliverability is the mail server's business.
-pub fn email(value: &str) -> Result<String, String> {
+pub fn email(value: &str) -> Result<String, EmailError> {
     let value = value.trim().to_lowercase();
     let valid = value.len() <= 254
         && value.split_once('@').is_some_and(|(local, domain)| {
@@ -59,11 +80,11 @@ pub fn email(value: &str) -> Result<String, String> {
         })
         && !value.chars().any(|c| c.is_whitespace() || c.is_control() || c == '<' || c == '>' || c == '"');
     if value.is_empty() {
-        Err("Email is required.".into())
+        Err(EmailError::Missing)
     } else if valid && value.matches('@').count() == 1 {
         Ok(value)
     } else {
-        Err("Enter an email address like name@example.com.".into())
+        Err(EmailError::Malformed)
     }
 }
 
