@@ -154,7 +154,6 @@ pub trait Senders: Send + Sync {
 pub struct Received<'a> {
     pub workspace_id: i64,
     pub client_id: i64,
-    pub message_id: i64,
     pub msg: &'a InboundMessage,
     /// What the message says as a note: its text (at most the kept length), else the
     /// button's title, else "(media)" for media alone.
@@ -243,7 +242,7 @@ pub fn record(conn: &mut PgConnection, consumers: &Consumers, workspace_id: i64,
         } else {
             body
         };
-        let received = Received { workspace_id, client_id, message_id, msg, notes: &notes, now };
+        let received = Received { workspace_id, client_id, msg, notes: &notes, now };
         for consumer in &consumers.consumers {
             consumer.on_inbound(tx, &received)?;
         }
