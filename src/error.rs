@@ -47,3 +47,12 @@ impl From<askama::Error> for AppError {
         Self::Unexpected(anyhow::Error::new(e).context("template rendering failed"))
     }
 }
+
+impl From<crate::db::RunError> for AppError {
+    fn from(e: crate::db::RunError) -> Self {
+        match e {
+            crate::db::RunError::Unavailable => Self::Unavailable,
+            other => Self::Unexpected(anyhow::Error::new(other)),
+        }
+    }
+}

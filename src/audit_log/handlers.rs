@@ -10,7 +10,6 @@ use crate::audit_log::query::{self, AuditFilter, AuditLog, AuditQuery, DiffLine}
 use crate::audit_log::sentence::{self, Described, Piece};
 use crate::authz::Role;
 use crate::csv_safe;
-use crate::db;
 use crate::error::AppError;
 use crate::web::ctx::{Ctx, Layout};
 use crate::web::forms::Query;
@@ -60,7 +59,7 @@ pub async fn list_audit_logs(ctx: Ctx, state: Data<AppState>, Query(q): Query<Au
     let parsed = q.parse().map(|f| AuditFilter { zone, ..f });
     let filter = parsed.clone().unwrap_or_default();
     let run_filter = parsed.as_ref().ok().cloned();
-    let (users, (rows, has_next)) = db::run(&state.pool, move |conn| {
+    let (users, (rows, has_next)) = state.db(move |conn| {
         let users = query::user_choices(conn, workspace_id)?;
         let (rows, has_next) = match run_filter {
             Some(f) => f.list(conn, &scope)?,
@@ -104,7 +103,7 @@ pub async fn show_audit_log(ctx: Ctx, state: Data<AppState>, path: Path<i64>) ->
     ctx.require(Role::Manager)?;
     let (scope, id) = (ctx.scope(), path.into_inner());
     // An entry outside the reader's scope is as absent as one that does not exist.
-    let described = db::run(&state.pool, move |conn| {
+    let described = state.db(move |conn| {
         let Some(entry) = query::find(conn, &scope, id)? else { return Ok(None) };
         Ok(sentence::described(conn, &scope, vec![entry])?.pop())
     })
@@ -144,7 +143,7 @@ pub async fn export_audit_logs(ctx: Ctx, state: Data<AppState>, Query(q): Query<
     let filter = AuditFilter { zone: ctx.zone(), ..q.parse().map_err(AppError::Validation)? };
     let scope = ctx.scope();
     let entry = ctx.audit(crate::audit::Action::AuditExported, "audit", "export").after(serde_json::json!({ "filter": encode(&q) }));
-    db::run(&state.pool, move |conn| Ok(crate::audit::record(conn, &entry)?)).await?;
+    state.db(move |conn| Ok(crate::audit::record(conn, &entry)?)).await?;
     let filename = format!("audit-log-{}.csv", chrono::Utc::now().format("%Y-%m-%d"));
     Ok(csv_safe::streamed_response(&filename, csv_safe::Dialect::default(), &EXPORT_HEADER, state.pool.clone(), move |conn, cursor| {
         let rows = filter.chunk(conn, &scope, cursor, EXPORT_CHUNK)?;

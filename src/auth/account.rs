@@ -14,7 +14,6 @@ use serde_json::json;
 use crate::audit::Action;
 use crate::audit::{self, Actor, Entry};
 use crate::users::tokens;
-use crate::db;
 use crate::email::{self, messages};
 use crate::error::AppError;
 use crate::web::state::AppState;
@@ -55,7 +54,7 @@ crate::pages!(ProfilePage, ConfirmEmailPage);
 
 async fn profile(ctx: &Ctx, state: &AppState, status: StatusCode, name: Option<String>, new_email: String, errors: FormErrors) -> Result<HttpResponse, AppError> {
     let (w, id, now) = (ctx.workspace_id(), ctx.user_id(), state.clock.now());
-    let (user, pending, chat_digest, muted) = db::run(&state.pool, move |conn| {
+    let (user, pending, chat_digest, muted) = state.db(move |conn| {
         Ok((
             users::find(conn, w, id)?,
             tokens::pending_email(conn, w, id, now)?,
@@ -92,7 +91,7 @@ pub async fn change_name(ctx: Ctx, state: Data<AppState>, HtmlForm(form): HtmlFo
     let (w, id) = (ctx.workspace_id(), ctx.user_id());
     let entry = ctx.audit(Action::UsersNameChanged, "users", id);
     let new_name = name.clone();
-    db::run(&state.pool, move |conn| {
+    state.db(move |conn| {
         conn.transaction(|tx| {
             let before = users::find(tx, w, id)?.ok_or(AppError::NotFound)?;
             users::set_name(tx, w, id, &new_name)?;
@@ -127,7 +126,7 @@ pub async fn request_email_change(ctx: Ctx, state: Data<AppState>, HtmlForm(form
     let (base, at_rest_key) = (state.settings.base_url(), state.at_rest_key);
     let entry = ctx.audit(Action::UsersEmailChangeRequested, "users", id);
     let new_email = email.clone();
-    let taken = db::run(&state.pool, move |conn| {
+    let taken = state.db(move |conn| {
         conn.transaction(|tx| {
             let user = users::find(tx, w, id)?.ok_or(AppError::NotFound)?;
             if user.email.eq_ignore_ascii_case(&new_email) {
@@ -157,7 +156,7 @@ pub async fn request_email_change(ctx: Ctx, state: Data<AppState>, HtmlForm(form
 pub async fn cancel_email_change(ctx: Ctx, state: Data<AppState>) -> Result<HttpResponse, AppError> {
     let (w, id, now) = (ctx.workspace_id(), ctx.user_id(), state.clock.now());
     let entry = ctx.audit(Action::UsersEmailChangeCancelled, "users", id);
-    db::run(&state.pool, move |conn| {
+    state.db(move |conn| {
         conn.transaction(|tx| {
             tokens::spend_email_changes(tx, w, id, now)?;
             audit::record(tx, &entry)
@@ -171,7 +170,7 @@ pub async fn cancel_email_change(ctx: Ctx, state: Data<AppState>) -> Result<Http
 pub async fn confirm_email_form(session: Session, htmx: Htmx, state: Data<AppState>, path: Path<String>) -> Result<HttpResponse, AppError> {
     let (raw, now) = (path.into_inner(), state.clock.now());
     let lookup = raw.clone();
-    let found = db::run(&state.pool, move |conn| Ok(tokens::find_email_change(conn, &lookup, now)?)).await?;
+    let found = state.db(move |conn| Ok(tokens::find_email_change(conn, &lookup, now)?)).await?;
     let status = if found.is_some() { StatusCode::OK } else { StatusCode::NOT_FOUND };
     let page = ConfirmEmailPage { layout: Layout::anonymous(&session, "Confirm your email"), action: format!("/account/email/{raw}"), email: found.map(|(_, _, e)| e) };
     respond(&htmx, status, &page)
@@ -181,7 +180,7 @@ pub async fn confirm_email_form(session: Session, htmx: Htmx, state: Data<AppSta
 pub async fn confirm_email(session: Session, htmx: Htmx, state: Data<AppState>, path: Path<String>) -> Result<HttpResponse, AppError> {
     let (raw, now) = (path.into_inner(), state.clock.now());
     let lookup = raw.clone();
-    let applied = db::run(&state.pool, move |conn| {
+    let applied = state.db(move |conn| {
         conn.transaction(|tx| {
             let Some((token_id, user, new_email)) = tokens::find_email_change(tx, &lookup, now)? else { return Ok(None) };
             tokens::spend(tx, user.workspace_id, token_id, now)?;

@@ -15,7 +15,6 @@ use crate::audit::{self, Actor, Entry};
 use crate::auth::session_store;
 use crate::auth::throttle;
 use crate::auth::user_agent;
-use crate::db;
 use crate::error::AppError;
 use crate::users::model::{self as users, User};
 use crate::users::password;
@@ -52,7 +51,7 @@ fn safe_next(next: Option<&str>) -> String {
 }
 
 pub async fn login_form(session: Session, htmx: Htmx, state: Data<AppState>, Query(q): Query<NextQuery>) -> Result<HttpResponse, AppError> {
-    let setup_needed = !db::run(&state.pool, |conn| Ok(users::any_exist(conn)?)).await?;
+    let setup_needed = !state.db(|conn| Ok(users::any_exist(conn)?)).await?;
     let page = LoginPage {
         layout: Layout::anonymous(&session, "Sign in"),
         email: String::new(),
@@ -111,7 +110,7 @@ pub async fn login(req: HttpRequest, session: Session, state: Data<AppState>, Ht
         return respond(&meta.htmx, StatusCode::UNPROCESSABLE_ENTITY, &page("Enter your email and password."));
     }
     let (lookup_email, lookup_ip, lookup_workspace) = (email.clone(), ip.clone(), workspace.clone());
-    let admitted = db::run(&state.pool, move |conn| {
+    let admitted = state.db(move |conn| {
         let attempt = match throttle::admit(conn, &lookup_email, &lookup_ip, now)? {
             Ok(attempt) => attempt,
             Err(seconds) => return Ok(Err(seconds)),
@@ -143,7 +142,7 @@ pub async fn login(req: HttpRequest, session: Session, state: Data<AppState>, Ht
     match candidate.filter(|u| matched && u.active) {
         Some(user) => {
             let entry = Entry::new(user.workspace_id, Actor::user(user.id, &user.email), Action::AuthLogin, "auth", user.id).from_request(&meta);
-            db::run(&state.pool, move |conn| {
+            state.db(move |conn| {
                 conn.transaction(|tx| {
                     throttle::succeeded(tx, attempt, &email, &ip)?;
                     audit::record(tx, &entry)
@@ -157,7 +156,7 @@ pub async fn login(req: HttpRequest, session: Session, state: Data<AppState>, Ht
         None => {
             // The attempt was counted as a failure when it was admitted.
             if let Some(entry) = failure {
-                db::run(&state.pool, move |conn| Ok(audit::record(conn, &entry)?)).await?;
+                state.db(move |conn| Ok(audit::record(conn, &entry)?)).await?;
             }
             respond(&meta.htmx, StatusCode::UNPROCESSABLE_ENTITY, &page("Email or password is incorrect."))
         }
@@ -166,7 +165,7 @@ pub async fn login(req: HttpRequest, session: Session, state: Data<AppState>, Ht
 
 pub async fn logout(ctx: Ctx, state: Data<AppState>) -> Result<HttpResponse, AppError> {
     let entry = ctx.audit(Action::AuthLogout, "auth", ctx.user_id());
-    db::run(&state.pool, move |conn| Ok(audit::record(conn, &entry)?)).await?;
+    state.db(move |conn| Ok(audit::record(conn, &entry)?)).await?;
     ctx.session.purge();
     Ok(see_other("/login"))
 }
@@ -194,7 +193,7 @@ struct SessionView {
 
 pub async fn list_sessions(ctx: Ctx, state: Data<AppState>) -> Result<HttpResponse, AppError> {
     let (workspace_id, user_id, now) = (ctx.workspace_id(), ctx.user_id(), state.clock.now());
-    let rows = db::run(&state.pool, move |conn| Ok(session_store::list_for_user(conn, workspace_id, user_id, now)?)).await?;
+    let rows = state.db(move |conn| Ok(session_store::list_for_user(conn, workspace_id, user_id, now)?)).await?;
     let current = keys::key_hash(&ctx.session);
     let mut sessions: Vec<SessionView> = rows
         .into_iter()
@@ -218,7 +217,7 @@ pub async fn revoke_session(ctx: Ctx, state: Data<AppState>, path: Path<i64>) ->
     let (workspace_id, user_id, id) = (ctx.workspace_id(), ctx.user_id(), path.into_inner());
     let keep = keys::key_hash(&ctx.session).unwrap_or_default();
     let entry = ctx.audit(Action::AuthSessionRevoked, "auth", user_id).after(json!({ "session_id": id }));
-    db::run(&state.pool, move |conn| {
+    state.db(move |conn| {
         conn.transaction(|tx| {
             if session_store::revoke(tx, workspace_id, user_id, id, &keep)? == 0 {
                 return Err(AppError::NotFound);
@@ -237,7 +236,7 @@ pub async fn revoke_other_sessions(ctx: Ctx, state: Data<AppState>) -> Result<Ht
     let (workspace_id, user_id) = (ctx.workspace_id(), ctx.user_id());
     let keep = keys::key_hash(&ctx.session).unwrap_or_default();
     let entry = ctx.audit(Action::AuthOtherSessionsRevoked, "auth", user_id);
-    db::run(&state.pool, move |conn| {
+    state.db(move |conn| {
         conn.transaction(|tx| {
             let ended = session_store::revoke_others(tx, workspace_id, user_id, &keep)?;
             audit::record(tx, &entry.after(json!({ "sessions_ended": ended })))
@@ -253,7 +252,7 @@ pub async fn revoke_other_sessions(ctx: Ctx, state: Data<AppState>) -> Result<Ht
 pub async fn revoke_all_sessions(ctx: Ctx, state: Data<AppState>) -> Result<HttpResponse, AppError> {
     let (workspace_id, user_id) = (ctx.workspace_id(), ctx.user_id());
     let entry = ctx.audit(Action::AuthSessionsRevoked, "auth", user_id);
-    db::run(&state.pool, move |conn| {
+    state.db(move |conn| {
         conn.transaction(|tx| {
             let ended = users::end_sessions(tx, workspace_id, user_id)?;
             audit::record(tx, &entry.after(json!({ "sessions_ended": ended })))
@@ -301,7 +300,7 @@ pub async fn change_password(ctx: Ctx, state: Data<AppState>, HtmlForm(form): Ht
     let (now, throttle_ip) = (state.clock.now(), ip.clone());
     let email = ctx.user.email.to_lowercase();
     let throttle_email = email.clone();
-    let (attempt, user) = db::run(&state.pool, move |conn| {
+    let (attempt, user) = state.db(move |conn| {
         let attempt = throttle::admit(conn, &throttle_email, &throttle_ip, now)?;
         let user = users::find(conn, workspace_id, user_id)?;
         Ok((attempt, user))
@@ -312,7 +311,7 @@ pub async fn change_password(ctx: Ctx, state: Data<AppState>, HtmlForm(form): Ht
     let counter = state.settings.password_verifications.clone();
     let current_ok = password::verify_blocking(SecretString::from(form.current_password.clone()), Some(user.password_hash.clone()), counter).await?;
     if current_ok {
-        db::run(&state.pool, move |conn| Ok(throttle::succeeded(conn, attempt, &email, &ip)?)).await?;
+        state.db(move |conn| Ok(throttle::succeeded(conn, attempt, &email, &ip)?)).await?;
     } else {
         errors.add("current_password", "The current password is not right.");
     }
@@ -322,7 +321,7 @@ pub async fn change_password(ctx: Ctx, state: Data<AppState>, HtmlForm(form): Ht
     }
     let hash = password::hash_blocking(SecretString::from(form.new_password)).await?;
     let entry = ctx.audit(Action::AuthPasswordChanged, "auth", user_id);
-    db::run(&state.pool, move |conn| {
+    state.db(move |conn| {
         conn.transaction(|tx| {
             users::set_password_hash(tx, workspace_id, user_id, &hash)?;
             let ended = users::end_sessions(tx, workspace_id, user_id)?;

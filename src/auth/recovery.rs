@@ -18,7 +18,6 @@ use serde_json::json;
 use crate::audit::Action;
 use crate::audit::{self, Actor, Entry};
 use crate::auth::throttle;
-use crate::db;
 use crate::email::{self, messages};
 use crate::error::AppError;
 use crate::users::model as user_model;
@@ -113,7 +112,7 @@ pub async fn request_reset(session: Session, req: HttpRequest, state: Data<AppSt
     let ip = meta.ip.clone().unwrap_or_default();
     let (base, at_rest_key) = (state.settings.base_url(), state.at_rest_key);
     let (lookup, request_id) = (email.clone(), meta.request_id.clone());
-    let throttled = db::run(&state.pool, move |conn| {
+    let throttled = state.db(move |conn| {
         conn.transaction(|tx| {
             match reset_verdict(tx, &lookup, &ip, now)? {
                 ResetVerdict::Refuse(seconds) => return Ok(Some(seconds)),
@@ -170,7 +169,7 @@ fn dead_link(session: &Session, htmx: &Htmx, invite: bool) -> Result<HttpRespons
 async fn show(session: Session, htmx: Htmx, state: Data<AppState>, token: String, purpose: Purpose) -> Result<HttpResponse, AppError> {
     let now = state.clock.now();
     let raw = token.clone();
-    let found = db::run(&state.pool, move |conn| Ok(tokens::find_valid(conn, &raw, purpose, now)?)).await?;
+    let found = state.db(move |conn| Ok(tokens::find_valid(conn, &raw, purpose, now)?)).await?;
     let invite = purpose == Purpose::Invite;
     let Some((_, user)) = found else { return dead_link(&session, &htmx, invite) };
     let page = SetPasswordPage {
@@ -215,7 +214,7 @@ async fn set(session: Session, req: HttpRequest, state: Data<AppState>, token: S
     let now = state.clock.now();
     let (Some(name), true) = (name, errors.is_empty()) else {
         let raw = token.clone();
-        let found = db::run(&state.pool, move |conn| Ok(tokens::find_valid(conn, &raw, purpose, now)?)).await?;
+        let found = state.db(move |conn| Ok(tokens::find_valid(conn, &raw, purpose, now)?)).await?;
         let Some((_, user)) = found else { return dead_link(&session, &meta.htmx, invite) };
         let page = SetPasswordPage {
             layout: Layout::anonymous(&session, if invite { "Accept invitation" } else { "Choose a new password" }),
@@ -230,7 +229,7 @@ async fn set(session: Session, req: HttpRequest, state: Data<AppState>, token: S
     };
     let hash = password::hash_blocking(SecretString::from(form.password.clone())).await?;
     let (ip, request_id, new_name) = (meta.ip.clone(), meta.request_id.clone(), name.clone());
-    let done = db::run(&state.pool, move |conn| {
+    let done = state.db(move |conn| {
         conn.transaction(|tx| {
             let Some((token_id, user)) = tokens::find_valid(tx, &token, purpose, now)? else { return Ok(None) };
             tokens::spend(tx, user.workspace_id, token_id, now)?;

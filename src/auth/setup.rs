@@ -14,7 +14,6 @@ use crate::users::password;
 use crate::authz::Role;
 use crate::clients::countries;
 use crate::clients::zones::{self, ZoneChoice};
-use crate::db;
 use crate::error::AppError;
 use crate::users::model::{self as users};
 use crate::users::service::{self, NewAccount};
@@ -77,7 +76,7 @@ fn phone_country(chosen: &str, zone: Option<chrono_tz::Tz>) -> Result<String, St
 }
 
 async fn ensure_no_users(state: &AppState) -> Result<(), AppError> {
-    if db::run(&state.pool, |conn| Ok(users::any_exist(conn)?)).await? { Err(AppError::NotFound) } else { Ok(()) }
+    if state.db(|conn| Ok(users::any_exist(conn)?)).await? { Err(AppError::NotFound) } else { Ok(()) }
 }
 
 pub async fn setup_form(session: Session, htmx: Htmx, state: Data<AppState>) -> Result<HttpResponse, AppError> {
@@ -106,7 +105,7 @@ pub async fn setup(req: HttpRequest, session: Session, state: Data<AppState>, Ht
     let meta = RequestMeta::of(&req);
     let account = NewAccount { workspace, email, name, role: Role::Admin, password_hash: hash };
     let audit_ip = meta.ip.clone();
-    let created = db::run(&state.pool, move |conn| service::create_first_admin(conn, &account, zone.name(), &country, audit_ip)).await?;
+    let created = state.db(move |conn| service::create_first_admin(conn, &account, zone.name(), &country, audit_ip)).await?;
     let Some(user) = created else {
         // Someone else finished the setup first.
         return Err(AppError::NotFound);

@@ -27,7 +27,6 @@ use crate::campaigns::model::transaction;
 use crate::campaigns::query::attached_count;
 use crate::campaigns::{Campaign, CampaignScope, CampaignStatus};
 use crate::clients::query::ClientQuery;
-use crate::db;
 use crate::error::AppError;
 use crate::web::ctx::{Ctx, Layout};
 use crate::web::flash;
@@ -106,7 +105,7 @@ pub async fn confirm_attach(ctx: Ctx, state: Data<AppState>, id: Path<i64>, Quer
     let form = if form.mode.is_empty() { AttachForm { mode: "filter".into(), ..form } } else { form };
     let pairs = form.filter_pairs();
     let target = form.target();
-    let Preview { campaign, mode, words, count, opt_outs } = db::run(&state.pool, move |conn| attached::preview(conn, &scope, id, target)).await?;
+    let Preview { campaign, mode, words, count, opt_outs } = state.db(move |conn| attached::preview(conn, &scope, id, target)).await?;
     let page = ConfirmPage {
         layout: ctx.layout(format!("Attach clients to {}", campaign.name), "campaigns"),
         opt_out_lines: opt_outs.lines(&campaign).into_iter().filter(|l| !l.starts_with("None")).collect(),
@@ -125,7 +124,7 @@ pub async fn confirm_attach(ctx: Ctx, state: Data<AppState>, id: Path<i64>, Quer
 async fn attach_and_report(ctx: &Ctx, state: &AppState, id: i64, target: Result<Target, AppError>) -> Result<HttpResponse, AppError> {
     let scope = CampaignScope::of(ctx)?;
     let entry = ctx.audit(Action::CampaignsAudienceAttached, "campaigns", id);
-    let (campaign, outcome) = db::run(&state.pool, move |conn| transaction(conn, |tx| attached::attach_audited(tx, &scope, id, target, entry))).await?;
+    let (campaign, outcome) = state.db(move |conn| transaction(conn, |tx| attached::attach_audited(tx, &scope, id, target, entry))).await?;
     flash::success(&ctx.session, outcome.sentence(&campaign));
     Ok(see_other(&format!("/campaigns/{id}")))
 }
@@ -208,7 +207,7 @@ pub async fn list_audience(ctx: Ctx, state: Data<AppState>, id: Path<i64>, Query
     let page = crate::web::forms::page_number(query.page);
     let q: String = query.q.chars().take(200).collect();
     let search = q.clone();
-    let (campaign, rows, more, attached) = db::run(&state.pool, move |conn| {
+    let (campaign, rows, more, attached) = state.db(move |conn| {
         let campaign = scope.find(conn, id)?;
         let (rows, more) = attached::list_attached(conn, scope.workspace_id, id, &search, page)?;
         let attached = attached_count(conn, scope.workspace_id, id)?;
@@ -232,7 +231,7 @@ pub async fn remove_client(ctx: Ctx, state: Data<AppState>, path: Path<(i64, i64
     let scope = CampaignScope::of(&ctx)?;
     let (id, client_id) = path.into_inner();
     let entry = ctx.audit(Action::CampaignsAudienceRemoved, "campaigns", id);
-    let (name, cancelled) = db::run(&state.pool, move |conn| transaction(conn, |tx| attached::remove_audited(tx, &scope, id, client_id, entry))).await?;
+    let (name, cancelled) = state.db(move |conn| transaction(conn, |tx| attached::remove_audited(tx, &scope, id, client_id, entry))).await?;
     let message = match cancelled {
         0 => format!("{name} removed from the audience."),
         _ => format!("{name} removed from the audience; their queued message is cancelled."),

@@ -20,7 +20,6 @@ use crate::campaigns::model::transaction;
 use crate::campaigns::query::attached_count;
 use crate::campaigns::render::{FIELDS, variables_for};
 use crate::campaigns::{BatchChannel, Campaign, CampaignScope, flow_store};
-use crate::db;
 use crate::error::AppError;
 use crate::messaging::compose::{TemplateChoice, approved_templates};
 use crate::messaging::fragments::{Preview, SmsSegments};
@@ -71,7 +70,7 @@ fn batch_channel(channel: BatchChannel) -> &'static str {
 
 async fn show_form(ctx: &Ctx, state: &AppState, id: i64, channel: BatchChannel, form: BatchForm, error: Option<String>, status: StatusCode) -> Result<HttpResponse, AppError> {
     let scope = CampaignScope::of(ctx)?;
-    let (campaign, audience, templates, flows) = db::run(&state.pool, move |conn| {
+    let (campaign, audience, templates, flows) = state.db(move |conn| {
         let campaign = batches::sendable(conn, &scope, id, channel)?;
         let n = attached_count(conn, scope.workspace_id, id)?;
         let (templates, flows) =
@@ -135,7 +134,7 @@ async fn create(ctx: Ctx, state: Data<AppState>, id: i64, channel: BatchChannel,
     let zone = ctx.zone();
     let entry = ctx.audit(Action::CampaignsBatchCreated, "campaigns", id);
     let (key, f) = (state.at_rest_key, form.clone());
-    let outcome = db::run(&state.pool, move |conn| {
+    let outcome = state.db(move |conn| {
         transaction(conn, |tx| {
             let campaign = batches::sendable(tx, &scope, id, channel)?;
             let c = match batch_check::check(tx, &key, scope.workspace_id, &campaign, channel, &f, zone)? {
@@ -168,7 +167,7 @@ pub async fn preview(ctx: Ctx, state: Data<AppState>, path: Path<i64>, Query(q):
     let scope = CampaignScope::of(&ctx)?;
     let id = path.into_inner();
     let template_id = q.template_id.trim().parse::<i64>().ok();
-    let (template, client) = db::run(&state.pool, move |conn| {
+    let (template, client) = state.db(move |conn| {
         let campaign = scope.find(conn, id)?;
         let template = match template_id {
             Some(t) => approved_templates(conn, scope.workspace_id)?.into_iter().find(|x| x.id == t),
@@ -213,7 +212,7 @@ pub struct SegmentsQuery {
 pub async fn sms_segments(ctx: Ctx, state: Data<AppState>, path: Path<i64>, Query(q): Query<SegmentsQuery>) -> Result<HttpResponse, AppError> {
     let scope = CampaignScope::of(&ctx)?;
     let id = path.into_inner();
-    db::run(&state.pool, move |conn| scope.find(conn, id).map(|_| ())).await?;
+    state.db(move |conn| scope.find(conn, id).map(|_| ())).await?;
     html_status(StatusCode::OK, &SmsSegments::of(&q.body))
 }
 

@@ -17,7 +17,6 @@ use crate::authz::Role;
 use crate::campaigns::flow_store::{self, template_infos};
 use crate::campaigns::flows::{self, Flow, TemplateInfo};
 use crate::campaigns::model::transaction;
-use crate::db;
 use crate::error::AppError;
 use crate::web::ctx::{Ctx, Layout};
 use crate::web::flash;
@@ -56,7 +55,7 @@ fn approved_of(infos: &[(i64, TemplateInfo)]) -> Vec<(i64, String)> {
 
 async fn list_page(ctx: &Ctx, state: &AppState, form: NewFlow, errors: FormErrors, status: StatusCode) -> Result<HttpResponse, AppError> {
     let w = ctx.workspace_id();
-    let (rows, infos) = db::run(&state.pool, move |conn| Ok((flow_store::list(conn, w)?, template_infos(conn, w)?))).await?;
+    let (rows, infos) = state.db(move |conn| Ok((flow_store::list(conn, w)?, template_infos(conn, w)?))).await?;
     let map: HashMap<i64, TemplateInfo> = infos.iter().cloned().collect();
     let flows = rows
         .into_iter()
@@ -81,7 +80,7 @@ pub async fn create_flow(ctx: Ctx, state: Data<AppState>, OnceForm(form, once): 
     let mut errors = FormErrors::default();
     let name = errors.take("name", forms::required_text(&form.name, "Name", 200));
     let template_id = form.template_id.parse::<i64>().ok();
-    let infos = db::run(&state.pool, move |conn| Ok(template_infos(conn, w)?)).await?;
+    let infos = state.db(move |conn| Ok(template_infos(conn, w)?)).await?;
     let first = template_id.filter(|id| infos.iter().any(|(t, info)| t == id && info.approved));
     if first.is_none() {
         errors.add("template_id", "Choose an approved template to start the flow.");
@@ -91,7 +90,7 @@ pub async fn create_flow(ctx: Ctx, state: Data<AppState>, OnceForm(form, once): 
     };
     let user = ctx.user_id();
     let entry = ctx.audit(Action::FlowsCreated, "whatsapp_flows", w);
-    let at = db::run(&state.pool, move |conn| {
+    let at = state.db(move |conn| {
         transaction(conn, |tx| {
             if let Claim::Repeat(first) = once.claim(tx, w, user)? {
                 return Ok(first.unwrap_or_else(|| "/whatsapp-flows".into()));
@@ -175,7 +174,7 @@ fn show_page(ctx: &Ctx, flow: Flow, infos: Vec<(i64, TemplateInfo)>) -> ShowPage
 pub async fn show_flow(ctx: Ctx, state: Data<AppState>, path: Path<String>) -> Result<HttpResponse, AppError> {
     ctx.require(Role::Manager)?;
     let (w, id) = (ctx.workspace_id(), parse_id(&path)?);
-    let (flow, infos) = db::run(&state.pool, move |conn| Ok((flow_store::find(conn, w, id)?, template_infos(conn, w)?))).await?;
+    let (flow, infos) = state.db(move |conn| Ok((flow_store::find(conn, w, id)?, template_infos(conn, w)?))).await?;
     respond(&ctx.meta.htmx, StatusCode::OK, &show_page(&ctx, flow, infos))
 }
 
@@ -185,7 +184,7 @@ pub async fn save_flow(ctx: Ctx, state: Data<AppState>, path: Path<String>, Html
     ctx.require(Role::Manager)?;
     let (w, id) = (ctx.workspace_id(), parse_id(&path)?);
     let entry = ctx.audit(Action::FlowsUpdated, "whatsapp_flows", id);
-    db::run(&state.pool, move |conn| transaction(conn, |tx| flow_store::save(tx, w, id, &form, entry))).await?;
+    state.db(move |conn| transaction(conn, |tx| flow_store::save(tx, w, id, &form, entry))).await?;
     flash::success(&ctx.session, "Flow saved.");
     Ok(see_other(&format!("/whatsapp-flows/{id}")))
 }
@@ -200,7 +199,7 @@ pub async fn add_step(ctx: Ctx, state: Data<AppState>, path: Path<String>, HtmlF
     ctx.require(Role::Manager)?;
     let (w, id) = (ctx.workspace_id(), parse_id(&path)?);
     let chosen = form.template_id.parse::<i64>().ok();
-    db::run(&state.pool, move |conn| transaction(conn, |tx| flow_store::add_step(tx, w, id, chosen))).await?;
+    state.db(move |conn| transaction(conn, |tx| flow_store::add_step(tx, w, id, chosen))).await?;
     flash::success(&ctx.session, "Step added: choose which button leads to it.");
     Ok(see_other(&format!("/whatsapp-flows/{id}")))
 }
@@ -210,7 +209,7 @@ pub async fn remove_step(ctx: Ctx, state: Data<AppState>, path: Path<(String, St
     ctx.require(Role::Manager)?;
     let (raw_id, key) = path.into_inner();
     let (w, id) = (ctx.workspace_id(), parse_id(&raw_id)?);
-    db::run(&state.pool, move |conn| transaction(conn, |tx| flow_store::remove_step(tx, w, id, &key))).await?;
+    state.db(move |conn| transaction(conn, |tx| flow_store::remove_step(tx, w, id, &key))).await?;
     flash::success(&ctx.session, "Step removed.");
     Ok(see_other(&format!("/whatsapp-flows/{id}")))
 }

@@ -7,7 +7,7 @@
 //! cancels what is left of it in the same transaction: its scheduled or sending batches and
 //! their queued recipients. The dispatcher sees the status and stops on its own.
 //!
-//! The handlers only read the request, call the model inside `db::run` and render: the
+//! The handlers only read the request, call the model inside `state.db` and render: the
 //! reads are `campaigns::query`, the changes `campaigns::changes` and
 //! `campaigns::lifecycle`, the form's check `campaigns::campaign_form`.
 
@@ -24,7 +24,6 @@ use crate::campaigns::campaign_form::{CampaignForm, validate};
 use crate::campaigns::model::transaction;
 use crate::campaigns::query::{self, ListRow, Overview};
 use crate::campaigns::{BatchChannel, Campaign, CampaignScope, CampaignStatus, Transition, changes, lifecycle};
-use crate::db;
 use crate::error::AppError;
 use crate::web::ctx::{Ctx, Layout};
 use crate::web::flash;
@@ -79,7 +78,7 @@ fn page_href(page: i64) -> String {
 pub async fn list_campaigns(ctx: Ctx, state: Data<AppState>, Query(q): Query<ListQuery>) -> Result<HttpResponse, AppError> {
     let scope = CampaignScope::of(&ctx)?;
     let page = forms::page_number(q.page);
-    let (rows, more) = db::run(&state.pool, move |conn| Ok(query::list(conn, &scope, page, PER_PAGE)?)).await?;
+    let (rows, more) = state.db(move |conn| Ok(query::list(conn, &scope, page, PER_PAGE)?)).await?;
     let page = IndexPage {
         layout: ctx.layout("Campaigns", "campaigns"),
         rows,
@@ -120,7 +119,7 @@ impl NewPage {
 }
 
 async fn new_page(ctx: &Ctx, state: &AppState, scope: CampaignScope, form: CampaignForm, errors: FormErrors, status: StatusCode) -> Result<HttpResponse, AppError> {
-    let (departments, senders) = db::run(&state.pool, move |conn| Ok(query::form_choices(conn, &scope)?)).await?;
+    let (departments, senders) = state.db(move |conn| Ok(query::form_choices(conn, &scope)?)).await?;
     let page = NewPage { layout: ctx.layout("New campaign", "campaigns"), editing: None, form, errors, departments, senders, department_required: scope.role != Role::Admin };
     respond(&ctx.meta.htmx, status, &page)
 }
@@ -134,7 +133,7 @@ pub async fn create_campaign(ctx: Ctx, state: Data<AppState>, OnceForm(form, onc
     let scope = CampaignScope::of(&ctx)?;
     let entry = ctx.audit(Action::CampaignsCreated, "campaigns", "");
     let f = form.clone();
-    let created = db::run(&state.pool, move |conn| {
+    let created = state.db(move |conn| {
         transaction(conn, |tx| {
             let checked = match validate(tx, &scope, &f)? {
                 Ok(c) => c,
@@ -237,7 +236,7 @@ pub async fn show_campaign(ctx: Ctx, state: Data<AppState>, id: Path<i64>) -> Re
     let scope = CampaignScope::of(&ctx)?;
     let id = id.into_inner();
     let zone = ctx.zone();
-    let Overview { campaign, departments, attached, opt_outs, batches, awaiting, held } = db::run(&state.pool, move |conn| query::overview(conn, &scope, id)).await?;
+    let Overview { campaign, departments, attached, opt_outs, batches, awaiting, held } = state.db(move |conn| query::overview(conn, &scope, id)).await?;
     let batches = batches
         .into_iter()
         .map(|(id, channel, mode, status, send_at)| {
@@ -270,7 +269,7 @@ fn back_to(id: i64, back: &str) -> String {
 async fn transition(ctx: Ctx, state: Data<AppState>, id: i64, t: Transition, back: &str) -> Result<HttpResponse, AppError> {
     let scope = CampaignScope::of(&ctx)?;
     let entry = ctx.audit(lifecycle::action(t), "campaigns", id);
-    let done = db::run(&state.pool, move |conn| transaction(conn, |tx| lifecycle::transition(tx, &scope, id, t, entry))).await?;
+    let done = state.db(move |conn| transaction(conn, |tx| lifecycle::transition(tx, &scope, id, t, entry))).await?;
     let message = match (done.status, done.batches_cancelled, done.recipients_cancelled, done.held_sent) {
         (CampaignStatus::Active, _, _, 0) => "Campaign started.".to_string(),
         (CampaignStatus::Active, _, _, 1) => "Campaign started: the flow step answered while it was paused is sent.".to_string(),

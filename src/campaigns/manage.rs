@@ -32,7 +32,6 @@ use crate::campaigns::campaign_form::CampaignForm;
 use crate::campaigns::handlers::NewPage;
 use crate::campaigns::model::transaction;
 use crate::campaigns::{CampaignScope, CampaignStatus, changes, query, test_send};
-use crate::db;
 use crate::error::AppError;
 use crate::web::ctx::Ctx;
 use crate::web::flash;
@@ -43,7 +42,7 @@ use crate::web::state::AppState;
 
 /// The edit form of campaign `(id, name)`.
 async fn edit_page(ctx: &Ctx, state: &AppState, scope: CampaignScope, (id, name): (i64, String), form: CampaignForm, errors: FormErrors, status: StatusCode) -> Result<HttpResponse, AppError> {
-    let (departments, senders) = db::run(&state.pool, move |conn| Ok(query::form_choices(conn, &scope)?)).await?;
+    let (departments, senders) = state.db(move |conn| Ok(query::form_choices(conn, &scope)?)).await?;
     let page = NewPage {
         layout: ctx.layout(format!("Edit “{name}”"), "campaigns"),
         editing: Some(id),
@@ -60,7 +59,7 @@ async fn edit_page(ctx: &Ctx, state: &AppState, scope: CampaignScope, (id, name)
 pub async fn edit_campaign_form(ctx: Ctx, state: Data<AppState>, id: Path<i64>) -> Result<HttpResponse, AppError> {
     let scope = CampaignScope::of(&ctx)?;
     let id = id.into_inner();
-    let (campaign, departments) = db::run(&state.pool, move |conn| {
+    let (campaign, departments) = state.db(move |conn| {
         let campaign = scope.find(conn, id)?;
         if campaign.status != CampaignStatus::Draft {
             return Err(AppError::Conflict(format!("Only a draft can be edited: this campaign is {}.", campaign.status.as_str())));
@@ -79,7 +78,7 @@ pub async fn update_campaign(ctx: Ctx, state: Data<AppState>, id: Path<i64>, Htm
     let id = id.into_inner();
     let entry = ctx.audit(Action::CampaignsUpdated, "campaigns", id);
     let f = form.clone();
-    let outcome = db::run(&state.pool, move |conn| transaction(conn, |tx| changes::edit(tx, &scope, id, &f, entry))).await?;
+    let outcome = state.db(move |conn| transaction(conn, |tx| changes::edit(tx, &scope, id, &f, entry))).await?;
     match outcome {
         Ok(()) => {
             flash::success(&ctx.session, "Campaign saved.");
@@ -101,7 +100,7 @@ pub async fn delete_campaign(ctx: Ctx, state: Data<AppState>, id: Path<i64>, Htm
     let id = id.into_inner();
     let entry = ctx.audit(Action::CampaignsDeleted, "campaigns", id);
     let confirmed = form.confirm == "yes";
-    let name = db::run(&state.pool, move |conn| transaction(conn, |tx| changes::delete(tx, &scope, id, confirmed, entry))).await?;
+    let name = state.db(move |conn| transaction(conn, |tx| changes::delete(tx, &scope, id, confirmed, entry))).await?;
     flash::success(&ctx.session, format!("Campaign “{name}” deleted."));
     Ok(see_other("/campaigns"))
 }
@@ -114,7 +113,7 @@ pub async fn duplicate_campaign(ctx: Ctx, state: Data<AppState>, id: Path<i64>, 
     let scope = CampaignScope::of(&ctx)?;
     let id = id.into_inner();
     let entry = ctx.audit(Action::CampaignsDuplicated, "campaigns", "");
-    let outcome = db::run(&state.pool, move |conn| {
+    let outcome = state.db(move |conn| {
         transaction(conn, |tx| {
             let source = scope.find(tx, id)?;
             if let Claim::Repeat(first) = once.claim(tx, scope.workspace_id, scope.user_id)? {
@@ -149,7 +148,7 @@ pub async fn test_send(ctx: Ctx, state: Data<AppState>, id: Path<i64>, OnceForm(
     let entry = ctx.audit(Action::CampaignsTestSent, "campaigns", id);
     let user_name = ctx.user.name.clone();
     let key = state.at_rest_key;
-    let outcome = db::run(&state.pool, move |conn| {
+    let outcome = state.db(move |conn| {
         transaction(conn, |tx| {
             let campaign = scope.find(tx, id)?;
             let new = match test_send::message(tx, &key, &scope, &campaign, &user_name, &form.phone)? {

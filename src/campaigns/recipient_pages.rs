@@ -24,7 +24,6 @@ use crate::campaigns::recipients::{self, BatchSummary, Counts, PAGE_SIZE, REPLY_
 use crate::campaigns::{BatchChannel, Campaign, CampaignScope, CampaignStatus, RecipientStatus};
 use crate::clients::domain::PhoneE164;
 use crate::csv_safe;
-use crate::db;
 use crate::error::AppError;
 use crate::web::ctx::{Ctx, Layout};
 use crate::web::forms::{self, Query};
@@ -157,7 +156,7 @@ pub async fn show(ctx: Ctx, state: Data<AppState>, path: Path<(i64, String, i64)
     let scope = CampaignScope::of(&ctx)?;
     let (id, segment, batch_id) = path.into_inner();
     let checked = filter.0.check()?;
-    let (campaign, batch, channel, counts, mut rows, checked) = db::run(&state.pool, move |conn| {
+    let (campaign, batch, channel, counts, mut rows, checked) = state.db(move |conn| {
         let (campaign, batch, channel) = recipients::find(conn, &scope, id, &segment, batch_id)?;
         let counts = Counts::load(conn, scope.workspace_id, batch.id)?;
         let rows = recipients::page_rows(conn, scope.workspace_id, batch.id, checked.status, checked.reply, checked.page)?;
@@ -209,7 +208,7 @@ pub async fn failed_csv(ctx: Ctx, state: Data<AppState>, path: Path<(i64, String
         return Err(AppError::BadRequest("Only the failed recipients can be downloaded: status=failed.".into()));
     }
     let (id, segment, batch_id) = path.into_inner();
-    let (_, batch, _) = db::run(&state.pool, move |conn| recipients::find(conn, &scope, id, &segment, batch_id)).await?;
+    let (_, batch, _) = state.db(move |conn| recipients::find(conn, &scope, id, &segment, batch_id)).await?;
     let (w, b) = (scope.workspace_id, batch.id);
     let dialect = csv_safe::Dialect { bom: false, separator: b',' };
     Ok(csv_safe::streamed_response(&format!("campaign-{id}-batch-{b}-failed.csv"), dialect, &CSV_HEADER, state.pool.clone(), move |conn, cursor| {
@@ -237,7 +236,7 @@ pub async fn retarget(ctx: Ctx, state: Data<AppState>, path: Path<(i64, String, 
     let now = state.clock.now();
     let zone = ctx.zone().name().to_string();
     let entry = ctx.audit(Action::CampaignsBatchRetargeted, "campaigns", id);
-    let made = db::run(&state.pool, move |conn| transaction(conn, |tx| recipients::retarget(tx, &scope, (id, &segment, batch_id), now, &zone, entry))).await?;
+    let made = state.db(move |conn| transaction(conn, |tx| recipients::retarget(tx, &scope, (id, &segment, batch_id), now, &zone, entry))).await?;
     let location = format!("/campaigns/{}/{}/{}/recipients", made.campaign_id, made.channel.segment(), made.batch_id);
     Ok(see_other(&location))
 }

@@ -17,7 +17,6 @@ use askama::Template;
 
 use crate::campaigns::CampaignScope;
 use crate::campaigns::figures::{CampaignFigures, figures};
-use crate::db;
 use crate::error::AppError;
 use crate::web::ctx::Ctx;
 use crate::web::state::AppState;
@@ -32,6 +31,6 @@ struct CampaignsTile {
 pub async fn campaigns_tile(ctx: Ctx, state: Data<AppState>) -> Result<HttpResponse, AppError> {
     let scope = CampaignScope::of(&ctx)?;
     let (zone, now) = (ctx.zone(), state.clock.now());
-    let figures = db::run(&state.pool, move |conn| Ok(figures(conn, &scope, zone, now)?)).await?;
+    let figures = state.db(move |conn| Ok(figures(conn, &scope, zone, now)?)).await?;
     crate::dashboard::tiles::respond(&ctx, "campaigns", CampaignsTile { figures })
 }

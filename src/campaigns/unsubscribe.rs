@@ -15,7 +15,6 @@ use sha2::Sha256;
 
 use crate::campaigns::model::transaction;
 use crate::campaigns::opt_out;
-use crate::db;
 use crate::error::AppError;
 use crate::web::ctx::{Layout, RequestMeta};
 use crate::web::htmx::Htmx;
@@ -70,7 +69,7 @@ pub async fn unsubscribe_form(session: Session, htmx: Htmx, state: Data<AppState
     let token = path.into_inner();
     let key = state.at_rest_key;
     let t = token.clone();
-    let (_, _, workspace) = db::run(&state.pool, move |conn| opt_out::target(conn, &key, &t)).await?;
+    let (_, _, workspace) = state.db(move |conn| opt_out::target(conn, &key, &t)).await?;
     let page = UnsubscribePage { layout: Layout::anonymous(&session, "Unsubscribe"), token, workspace, done: false };
     respond(&htmx, StatusCode::OK, &page)
 }
@@ -82,7 +81,7 @@ pub async fn unsubscribe(session: Session, req: HttpRequest, htmx: Htmx, state: 
     let key = state.at_rest_key;
     let meta = RequestMeta::of(&req);
     let t = token.clone();
-    let workspace = db::run(&state.pool, move |conn| transaction(conn, |tx| opt_out::record(tx, &key, &t, &meta))).await?;
+    let workspace = state.db(move |conn| transaction(conn, |tx| opt_out::record(tx, &key, &t, &meta))).await?;
     let page = UnsubscribePage { layout: Layout::anonymous(&session, "Unsubscribed"), token, workspace, done: true };
     respond(&htmx, StatusCode::OK, &page)
 }

@@ -34,7 +34,6 @@ use crate::audit::Action;
 use crate::audit::Entry;
 use crate::chat::model::{self, Assigned, ChatError};
 use crate::chat::{Chat, ChatScope, ChatStatus, query};
-use crate::db;
 use crate::error::AppError;
 use crate::web::ctx::{Ctx, Layout};
 use crate::web::flash::{self, Flash};
@@ -122,7 +121,7 @@ async fn answer(ctx: &Ctx, state: &Data<AppState>, done: Done) -> Result<HttpRes
     }
     if to_partial {
         let w = ctx.workspace_id();
-        let assignees = db::run(&state.pool, move |conn| Ok(query::assignees(conn, w)?)).await?;
+        let assignees = state.db(move |conn| Ok(query::assignees(conn, w)?)).await?;
         let response = ActionsResponse {
             layout: ctx.layout("Chat", "chat"),
             chat: done.chat,
@@ -140,7 +139,7 @@ pub async fn assign_chat(ctx: Ctx, state: Data<AppState>, path: Path<i64>, HtmlF
     // Audited against the client, filled in once the chat is found.
     let entry = ctx.audit(Action::ChatsAssigned, "clients", 0);
     let actor = ctx.user.name.clone();
-    let done = db::run(&state.pool, move |conn| {
+    let done = state.db(move |conn| {
         // The chat is found before the form is validated.
         let client_id = scope.find(conn, id)?.ok_or(AppError::NotFound)?.client_id;
         let target = parse_user_id(&form.user_id)?;
@@ -155,7 +154,7 @@ pub async fn assign_chat(ctx: Ctx, state: Data<AppState>, path: Path<i64>, HtmlF
 async fn status_change(ctx: Ctx, state: Data<AppState>, id: i64, close: bool) -> Result<HttpResponse, AppError> {
     let scope = ChatScope::of(&ctx);
     let entry = ctx.audit(if close { Action::ChatsClosed } else { Action::ChatsReopened }, "clients", 0);
-    let chat = db::run(&state.pool, move |conn| {
+    let chat = state.db(move |conn| {
         let client_id = scope.find(conn, id)?.ok_or(AppError::NotFound)?.client_id;
         let entry = Entry { entity_id: Some(client_id.to_string()), ..entry };
         Ok(conn.transaction::<_, ChatError, _>(|tx| model::set_status(tx, &scope, id, close, entry))?)

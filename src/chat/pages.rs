@@ -19,7 +19,6 @@ use crate::chat::model::{self, ChatError};
 use crate::chat::{Chat, ChatScope, ChatStatus, conversation, query, reply};
 use crate::chat::list::{self, Filter, Row, Tab};
 use crate::clients::model::Client;
-use crate::db;
 use crate::error::AppError;
 use crate::messaging::{Channel, Direction};
 use crate::messaging::compose::{MessageForm, SMS_MAX_CHARS, TemplateChoice, approved_templates};
@@ -97,7 +96,7 @@ pub async fn index(ctx: Ctx, state: Data<AppState>, Query(q): Query<ListQuery>) 
     let filter = Filter { tab, q: search.clone(), page: crate::web::forms::page_number(q.page) };
     let scope = ChatScope::of(&ctx);
     let f = filter.clone();
-    let (rows, more) = db::run(&state.pool, move |conn| Ok(list::page(conn, &scope, &f)?)).await?;
+    let (rows, more) = state.db(move |conn| Ok(list::page(conn, &scope, &f)?)).await?;
     let (now, zone) = (state.clock.now(), ctx.zone());
     let ages = rows.iter().map(|r| list::age(now, r.last_message_at, &zone)).collect();
     let page = InboxPage { layout: ctx.layout("Chat", "chat"), tab, q: search.unwrap_or_default(), rows, ages, page: filter.page, more };
@@ -128,7 +127,7 @@ pub struct BadgeQuery {
 /// counted (issue 19.3). A chat this user may not see is ignored.
 pub async fn badge(ctx: Ctx, state: Data<AppState>, Query(q): Query<BadgeQuery>) -> Result<HttpResponse, AppError> {
     let (scope, me) = (ChatScope::of(&ctx), ctx.user_id());
-    let unread = db::run(&state.pool, move |conn| {
+    let unread = state.db(move |conn| {
         if let Some(chat) = q.reading.map(|id| scope.find(conn, id)).transpose()?.flatten() {
             conversation::mark_read(conn, &chat, me, chat.inbound_count)?;
         }
@@ -157,7 +156,7 @@ pub async fn open(ctx: Ctx, state: Data<AppState>, HtmlForm(form): HtmlForm<Open
     let scope = ctx.scope();
     // Filed under the client, as the client page's sends and the chat actions are.
     let entry = ctx.audit(Action::ChatsOpened, "clients", client_id);
-    let id = db::run(&state.pool, move |conn| Ok(conn.transaction::<_, ChatError, _>(|tx| model::open(tx, &scope, client_id, channel, entry))?)).await?;
+    let id = state.db(move |conn| Ok(conn.transaction::<_, ChatError, _>(|tx| model::open(tx, &scope, client_id, channel, entry))?)).await?;
     Ok(see_other(&format!("/chat/{id}")))
 }
 
@@ -356,7 +355,7 @@ fn conversation_page(ctx: &Ctx, now: DateTime<Utc>, loaded: Loaded, error: Optio
 pub async fn show(ctx: Ctx, state: Data<AppState>, path: Path<i64>, Query(q): Query<ShowQuery>) -> Result<HttpResponse, AppError> {
     let (scopes, id, me) = ((ChatScope::of(&ctx), ctx.scope()), path.into_inner(), ctx.user_id());
     let before = q.before;
-    let loaded = db::run(&state.pool, move |conn| {
+    let loaded = state.db(move |conn| {
         let loaded = load(conn, scopes, id, before)?;
         // Read up to what this page shows: the count loaded with it, not a newer one.
         conversation::mark_read(conn, &loaded.chat, me, loaded.chat.inbound_count)?;
@@ -381,7 +380,7 @@ pub struct MessagesQuery {
 pub async fn messages(ctx: Ctx, state: Data<AppState>, path: Path<i64>, Query(q): Query<MessagesQuery>) -> Result<HttpResponse, AppError> {
     let (scope, id, me) = (ChatScope::of(&ctx), path.into_inner(), ctx.user_id());
     let (zone, now) = (ctx.zone(), ctx.now);
-    let fragment = db::run(&state.pool, move |conn| {
+    let fragment = state.db(move |conn| {
         let chat = scope.find(conn, id)?.ok_or(AppError::NotFound)?;
         Ok(match (q.before, q.after) {
             (Some(before), _) => {
@@ -424,7 +423,7 @@ pub async fn send(ctx: Ctx, state: Data<AppState>, path: Path<i64>, OnceForm(for
     let (now, zone) = (state.clock.now(), ctx.zone());
     let st = state.clone();
     let typed = form.clone();
-    let outcome = db::run(&state.pool, move |conn| {
+    let outcome = state.db(move |conn| {
         let chat = scope.find(conn, id)?.ok_or(AppError::NotFound)?;
         // Filed under the client (as the client page's send is), so it shows in the client's trail.
         entry.entity_id = Some(chat.client_id.to_string());
@@ -438,12 +437,12 @@ pub async fn send(ctx: Ctx, state: Data<AppState>, path: Path<i64>, OnceForm(for
         }
         Ok(_) => {
             let scopes = (scope, ctx.scope());
-            let loaded = db::run(&state.pool, move |conn| load(conn, scopes, id, None)).await?;
+            let loaded = state.db(move |conn| load(conn, scopes, id, None)).await?;
             respond(&ctx.meta.htmx, StatusCode::OK, &conversation_page(&ctx, now, loaded, None, MessageForm::default()))
         }
         Err(problem) => {
             let scopes = (scope, ctx.scope());
-            let loaded = db::run(&state.pool, move |conn| load(conn, scopes, id, None)).await?;
+            let loaded = state.db(move |conn| load(conn, scopes, id, None)).await?;
             respond(&ctx.meta.htmx, StatusCode::UNPROCESSABLE_ENTITY, &conversation_page(&ctx, now, loaded, Some(problem), typed))
         }
     }

@@ -8,7 +8,6 @@ use serde::Deserialize;
 
 use crate::audit::Action;
 use crate::chat::digest;
-use crate::db;
 use crate::error::AppError;
 use crate::web::ctx::Ctx;
 use crate::web::flash;
@@ -31,7 +30,7 @@ pub async fn save_setting(ctx: Ctx, state: Data<AppState>, HtmlForm(form): HtmlF
     };
     let (w, me) = (ctx.workspace_id(), ctx.user_id());
     let entry = ctx.audit(Action::UsersChatDigestChanged, "users", me);
-    db::run(&state.pool, move |conn| Ok(conn.transaction(|tx| digest::set(tx, w, me, on, entry))?)).await?;
+    state.db(move |conn| Ok(conn.transaction(|tx| digest::set(tx, w, me, on, entry))?)).await?;
     flash::success(&ctx.session, if on { "You will get an hourly email of unread chat messages assigned to you." } else { "Chat digest emails are off." });
     Ok(see_other("/account"))
 }

@@ -14,7 +14,6 @@ use crate::audit;
 use crate::audit::Action;
 use crate::clients::activity::{self, FOLLOW_UP_STATUSES, FollowUpRow, FollowUpView, KINDS};
 use crate::clients::handlers::{Activity, show_client_page, timeline_in_place};
-use crate::db;
 use crate::error::AppError;
 use crate::notifications;
 use crate::web::ctx::{Ctx, Layout};
@@ -54,13 +53,13 @@ pub async fn log_communication(ctx: Ctx, state: Data<AppState>, path: Path<i64>,
         Ok(at) => at,
         Err(problem) => {
             // The client must still be visible before we say anything about the form.
-            db::run(&state.pool, move |conn| crate::clients::model::visible(conn, &scope, client_id)?.ok_or(AppError::NotFound).map(|_| ())).await?;
+            state.db(move |conn| crate::clients::model::visible(conn, &scope, client_id)?.ok_or(AppError::NotFound).map(|_| ())).await?;
             return show_client_page(&ctx, &state, client_id, 1, refused(problem, "log-activity"), StatusCode::UNPROCESSABLE_ENTITY).await;
         }
     };
     let kind = form.kind.clone();
     let notice = logged(&kind);
-    db::run(&state.pool, move |conn| {
+    state.db(move |conn| {
         conn.transaction(|tx| {
             crate::clients::model::visible(tx, &scope, client_id)?.ok_or(AppError::NotFound)?;
             if once.claim(tx, scope.workspace_id, scope.user_id)? != Claim::First {
@@ -116,7 +115,7 @@ pub async fn add_follow_up(ctx: Ctx, state: Data<AppState>, path: Path<i64>, Onc
     let entry = ctx.audit(Action::FollowUpsCreated, "clients", client_id);
     let notes = form.notes.clone();
     let (actor, zone) = (ctx.user.name.clone(), ctx.zone());
-    let result = db::run(&state.pool, move |conn| {
+    let result = state.db(move |conn| {
         conn.transaction(|tx| {
             let client = crate::clients::model::visible(tx, &scope, client_id)?.ok_or(AppError::NotFound)?;
             let (due, owner) = match (due, owner) {
@@ -176,7 +175,7 @@ pub async fn update_follow_up(ctx: Ctx, state: Data<AppState>, path: Path<i64>, 
     let next = form.next.as_deref().and_then(forms::local_path).filter(|n| n.starts_with("/follow-ups"));
     let entry = ctx.audit(Action::FollowUpsStatusChanged, "clients", id);
     let status = form.status.clone();
-    let client_id = db::run(&state.pool, move |conn| {
+    let client_id = state.db(move |conn| {
         conn.transaction(|tx| {
             let before = activity::find_follow_up(tx, scope.workspace_id, id)?.ok_or(AppError::NotFound)?;
             // Visible only through its client.
@@ -225,7 +224,7 @@ pub async fn list_follow_ups(ctx: Ctx, state: Data<AppState>, Query(q): Query<Fo
     };
     let number = forms::page_number(q.page);
     let (scope, now, zone) = (ctx.scope(), state.clock.now(), ctx.zone());
-    let (rows, has_next) = db::run(&state.pool, move |conn| Ok(activity::list_follow_ups(conn, &scope, view, number, now, zone)?)).await?;
+    let (rows, has_next) = state.db(move |conn| Ok(activity::list_follow_ups(conn, &scope, view, number, now, zone)?)).await?;
     let page = FollowUpsPage { layout: ctx.layout("Follow-ups", "follow-ups"), view: view.as_str().to_string(), rows, now, page: number, has_next };
     respond(&ctx.meta.htmx, StatusCode::OK, &page)
 }

@@ -134,7 +134,7 @@ pub async fn bulk_update_clients(ctx: Ctx, state: Data<AppState>, HtmlForm(form)
     let template = ctx.audit(action.audited(), "clients", "");
     let rewrites = action.rewrites();
     let ids = form.client_ids.clone();
-    let (count, label) = db::run(&state.pool, move |conn| {
+    let (count, label) = state.db(move |conn| {
         conn.transaction(|tx| {
             // Only clients this user may see: foreign or invisible ids drop out silently.
             let targets = match &filter {

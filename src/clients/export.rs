@@ -15,7 +15,6 @@ use crate::authz::Scope;
 use crate::clients::domain::PhoneE164;
 use crate::clients::query::{self, ClientFilter, ClientQuery, ExportChunk};
 use crate::csv_safe;
-use crate::db;
 use crate::error::AppError;
 use crate::web::ctx::Ctx;
 use crate::web::forms::Query;
@@ -41,12 +40,12 @@ pub async fn export_clients(ctx: Ctx, state: Data<AppState>, Query(q): Query<Exp
     let filter = q.list.parse().map_err(AppError::Validation)?;
     let described = json!({ "q": q.list.q, "status": q.list.status, "department": q.list.department, "tag": q.list.tag, "assignee": q.list.assignee });
     let entry = ctx.audit(Action::ClientsExported, "clients", "export").after(json!({ "filter": described }));
-    db::run(&state.pool, move |conn| Ok(audit::record(conn, &entry)?)).await?;
+    state.db(move |conn| Ok(audit::record(conn, &entry)?)).await?;
     let zone = ctx.zone();
     let filename = format!("clients-{}.csv", zone.day_of(state.clock.now()).format("%Y-%m-%d"));
     let dialect = if matches!(q.bom.as_deref(), Some("1" | "true" | "yes")) {
         let w = scope.workspace_id;
-        let country = db::run(&state.pool, move |conn| Ok(crate::workspaces::find(conn, w)?.default_country)).await?;
+        let country = state.db(move |conn| Ok(crate::workspaces::find(conn, w)?.default_country)).await?;
         csv_safe::Dialect::for_excel(&country)
     } else {
         csv_safe::Dialect::default()

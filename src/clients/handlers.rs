@@ -17,7 +17,6 @@ use crate::clients::domain::{ClientStatus, PhoneE164};
 use crate::clients::model::{self, Client, ClientFields, StatusSource};
 use crate::clients::query::{ClientFilter, ClientQuery, Sort, TabCounts, TaggedClient};
 use crate::clients::timeline::{self, TimelineItem};
-use crate::db;
 use crate::departments::{self, Department};
 use crate::error::AppError;
 use crate::users::model::{self as users, User};
@@ -176,7 +175,7 @@ pub async fn list_clients(ctx: Ctx, state: Data<AppState>, Query(q): Query<Clien
     let parsed = q.parse();
     let run = parsed.as_ref().ok().cloned();
     let campaign_scope = crate::campaigns::CampaignScope::of(&ctx).ok();
-    let (rows, has_next, choices, counts) = db::run(&state.pool, move |conn| {
+    let (rows, has_next, choices, counts) = state.db(move |conn| {
         if let Some(filter) = &run {
             check_import(conn, &scope, filter)?;
         }
@@ -223,7 +222,7 @@ pub async fn list_counts(ctx: Ctx, state: Data<AppState>, Query(q): Query<Client
     let scope = ctx.scope();
     let filter = q.parse().map_err(AppError::Validation)?;
     let run = filter.clone();
-    let counts = db::run(&state.pool, move |conn| {
+    let counts = state.db(move |conn| {
         check_import(conn, &scope, &run)?;
         Ok(run.tab_counts(conn, &scope)?)
     })
@@ -373,7 +372,7 @@ async fn form_page(
     duplicate: Option<(i64, String)>,
 ) -> Result<HttpResponse, AppError> {
     let workspace_id = ctx.workspace_id();
-    let (users, departments, country) = db::run(&state.pool, move |conn| {
+    let (users, departments, country) = state.db(move |conn| {
         Ok((users::list(conn, workspace_id)?, departments::list(conn, workspace_id)?, workspaces::find(conn, workspace_id)?.default_country))
     })
     .await?;
@@ -430,7 +429,7 @@ pub async fn create_client(ctx: Ctx, state: Data<AppState>, OnceForm(form, once)
     let scope = ctx.scope();
     let entry = ctx.audit(Action::ClientsCreated, "clients", "");
     let submitted = form.clone();
-    let saved = db::run(&state.pool, move |conn| {
+    let saved = state.db(move |conn| {
         conn.transaction(|tx| {
             let parsed = match parse_form(tx, &scope, &submitted)? {
                 Ok(parsed) => parsed,
@@ -575,7 +574,7 @@ pub async fn timeline_in_place(ctx: &Ctx, state: &AppState, id: i64, notice: Str
 
 async fn client_page(ctx: &Ctx, state: &AppState, id: i64, timeline_page: i64, activity: Activity) -> Result<ClientShowPage, AppError> {
     let scope = ctx.scope();
-    let (client, assignee, departments, tags, (timeline, timeline_has_next), users, messaging) = db::run(&state.pool, move |conn| {
+    let (client, assignee, departments, tags, (timeline, timeline_has_next), users, messaging) = state.db(move |conn| {
         let client = model::visible(conn, &scope, id)?.ok_or(AppError::NotFound)?;
         let all_users = users::list(conn, scope.workspace_id)?;
         let assignee = client.assigned_to.and_then(|a| all_users.iter().find(|u| u.id == a)).map(|u| u.name.clone()).unwrap_or_default();
@@ -611,7 +610,7 @@ async fn client_page(ctx: &Ctx, state: &AppState, id: i64, timeline_page: i64, a
 
 pub async fn edit_client_form(ctx: Ctx, state: Data<AppState>, path: Path<i64>) -> Result<HttpResponse, AppError> {
     let (scope, id) = (ctx.scope(), path.into_inner());
-    let form = db::run(&state.pool, move |conn| {
+    let form = state.db(move |conn| {
         let c = model::visible(conn, &scope, id)?.ok_or(AppError::NotFound)?;
         let opt_outs = c.opt_outs().into_iter().map(str::to_owned).collect();
         Ok(ClientForm {
@@ -638,7 +637,7 @@ pub async fn update_client(ctx: Ctx, state: Data<AppState>, path: Path<i64>, Htm
     let version = form.version.ok_or_else(|| AppError::BadRequest("The form has no version; reload the page.".into()))?;
     let entry = ctx.audit(Action::ClientsUpdated, "clients", id);
     let submitted = form.clone();
-    let saved = db::run(&state.pool, move |conn| {
+    let saved = state.db(move |conn| {
         conn.transaction(|tx| {
             let before = model::visible(tx, &scope, id)?.ok_or(AppError::NotFound)?;
             let before_departments = model::department_ids(tx, scope.workspace_id, id)?;
@@ -696,7 +695,7 @@ pub struct DeleteQuery {
 pub async fn delete_client(ctx: Ctx, state: Data<AppState>, path: Path<i64>, Query(q): Query<DeleteQuery>) -> Result<HttpResponse, AppError> {
     let (scope, id) = (ctx.scope(), path.into_inner());
     let entry = ctx.audit(Action::ClientsDeleted, "clients", id);
-    let deleted = db::run(&state.pool, move |conn| {
+    let deleted = state.db(move |conn| {
         conn.transaction(|tx| {
             let client = model::visible(tx, &scope, id)?.ok_or(AppError::NotFound)?;
             if !scope.can_delete() {
@@ -734,7 +733,7 @@ pub struct CheckQuery {
 /// escaped HTML fragment, never plain text.
 pub async fn check_field(ctx: Ctx, state: Data<AppState>, Query(q): Query<CheckQuery>) -> Result<HttpResponse, AppError> {
     let scope = ctx.scope();
-    let message = db::run(&state.pool, move |conn| {
+    let message = state.db(move |conn| {
         let country = workspaces::find(conn, scope.workspace_id)?.default_country;
         let (email, phone) = match (q.email.as_deref().map(str::trim), q.phone.as_deref().map(str::trim)) {
             (Some(""), _) | (_, Some("")) | (None, None) => return Ok(String::new()),

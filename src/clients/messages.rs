@@ -16,7 +16,6 @@ use serde_json::json;
 
 use crate::audit::Action;
 use crate::clients::handlers::{Activity, TypedMessage, show_client_page, timeline_in_place};
-use crate::db;
 use crate::error::AppError;
 use crate::messaging::compose::{MessageForm, PreviewQuery, WhatsAppText, check, find_template, queue};
 use crate::messaging::fragments::{Preview, SmsSegments};
@@ -41,7 +40,7 @@ pub async fn send(ctx: Ctx, state: Data<AppState>, path: Path<i64>, OnceForm(for
         from: form.from.clone(),
         vars: form.rest.iter().filter(|(k, _)| k.starts_with("var_")).map(|(k, v)| (k.clone(), v.clone())).collect(),
     };
-    let outcome = db::run(&state.pool, move |conn| {
+    let outcome = state.db(move |conn| {
         conn.transaction(|tx| match check(tx, &st, &scope, client_id, &form, &WhatsAppText::TemplateOnly("Choose an approved template.".into()))? {
             Err(problem) => Ok(Err(problem)),
             Ok(checked) => {
@@ -79,7 +78,7 @@ pub async fn resend(ctx: Ctx, state: Data<AppState>, path: Path<(i64, i64)>) -> 
     let (scope, (client_id, message_id)) = (ctx.scope(), path.into_inner());
     let entry = ctx.audit(Action::MessagesResent, "clients", client_id);
     let zone = ctx.zone();
-    db::run(&state.pool, move |conn| {
+    state.db(move |conn| {
         conn.transaction(|tx| {
             let client = crate::clients::model::visible(tx, &scope, client_id)?.ok_or(AppError::NotFound)?;
             let old = store::find_for_update(tx, scope.workspace_id, message_id)?.filter(|m| m.client_id == Some(client_id)).ok_or(AppError::NotFound)?;
@@ -123,7 +122,7 @@ pub async fn resend(ctx: Ctx, state: Data<AppState>, path: Path<(i64, i64)>) -> 
 pub async fn preview(ctx: Ctx, state: Data<AppState>, path: Path<i64>, Query(q): Query<PreviewQuery>) -> Result<HttpResponse, AppError> {
     let (scope, client_id) = (ctx.scope(), path.into_inner());
     let template_id = q.template_id.trim().parse::<i64>().ok();
-    let template = db::run(&state.pool, move |conn| {
+    let template = state.db(move |conn| {
         crate::clients::model::visible(conn, &scope, client_id)?.ok_or(AppError::NotFound)?;
         Ok(match template_id {
             Some(id) => find_template(conn, scope.workspace_id, id)?,
@@ -154,6 +153,6 @@ pub struct SegmentsQuery {
 /// "2 segments · GSM-7, 153 characters each" for the SMS body typed so far.
 pub async fn segments(ctx: Ctx, state: Data<AppState>, path: Path<i64>, Query(q): Query<SegmentsQuery>) -> Result<HttpResponse, AppError> {
     let (scope, client_id) = (ctx.scope(), path.into_inner());
-    db::run(&state.pool, move |conn| crate::clients::model::visible(conn, &scope, client_id)?.ok_or(AppError::NotFound).map(|_| ())).await?;
+    state.db(move |conn| crate::clients::model::visible(conn, &scope, client_id)?.ok_or(AppError::NotFound).map(|_| ())).await?;
     html_status(StatusCode::OK, &SmsSegments::of(&q.body))
 }

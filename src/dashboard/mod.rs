@@ -11,7 +11,6 @@ use askama::Template;
 
 use crate::audit_log::{self, sentence::Described};
 use crate::authz::Role;
-use crate::db;
 use crate::error::AppError;
 use crate::web::ctx::{Ctx, Layout};
 use crate::web::render::respond;
@@ -48,7 +47,7 @@ crate::pages!(DashboardPage);
 pub async fn dashboard(ctx: Ctx, state: Data<AppState>) -> Result<HttpResponse, AppError> {
     let scope = ctx.scope();
     let recent = if ctx.role().at_least(Role::Manager) {
-        db::run(&state.pool, move |conn| {
+        state.db(move |conn| {
             let rows = audit_log::query::recent(conn, &scope, 10)?;
             Ok(audit_log::sentence::described(conn, &scope, rows)?)
         })
@@ -58,7 +57,7 @@ pub async fn dashboard(ctx: Ctx, state: Data<AppState>) -> Result<HttpResponse, 
     };
     let checklist = if ctx.role().at_least(Role::Admin) {
         let (workspace_id, user_id, smtp_from_env) = (ctx.workspace_id(), ctx.user_id(), state.settings.smtp_url.is_some());
-        db::run(&state.pool, move |conn| Ok(checklist::steps(conn, workspace_id, user_id, smtp_from_env)?)).await?
+        state.db(move |conn| Ok(checklist::steps(conn, workspace_id, user_id, smtp_from_env)?)).await?
     } else {
         Vec::new()
     };

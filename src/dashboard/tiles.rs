@@ -9,7 +9,6 @@ use askama::Template;
 use chrono::{DateTime, Utc};
 
 use crate::dashboard::query::{self, Bar, FollowUpCounts, MyFollowUp, StatusCounts};
-use crate::db;
 use crate::error::AppError;
 use crate::web::ctx::Ctx;
 use crate::web::ctx::Layout;
@@ -62,26 +61,26 @@ struct MyFollowUpsTile {
 
 pub async fn clients_tile(ctx: Ctx, state: Data<AppState>) -> Result<HttpResponse, AppError> {
     let scope = ctx.scope();
-    let counts = db::run(&state.pool, move |conn| Ok(query::client_status_counts(conn, &scope)?)).await?;
+    let counts = state.db(move |conn| Ok(query::client_status_counts(conn, &scope)?)).await?;
     respond(&ctx, "clients", ClientsTile { counts })
 }
 
 pub async fn follow_ups_tile(ctx: Ctx, state: Data<AppState>) -> Result<HttpResponse, AppError> {
     let (scope, now) = (ctx.scope(), state.clock.now());
-    let counts = db::run(&state.pool, move |conn| Ok(query::follow_up_counts(conn, &scope, now)?)).await?;
+    let counts = state.db(move |conn| Ok(query::follow_up_counts(conn, &scope, now)?)).await?;
     respond(&ctx, "follow-ups", FollowUpsTile { counts })
 }
 
 pub async fn communications_tile(ctx: Ctx, state: Data<AppState>) -> Result<HttpResponse, AppError> {
     let (scope, zone, now) = (ctx.scope(), ctx.zone(), state.clock.now());
-    let bars = db::run(&state.pool, move |conn| Ok(query::communication_bars(conn, &scope, zone, now)?)).await?;
+    let bars = state.db(move |conn| Ok(query::communication_bars(conn, &scope, zone, now)?)).await?;
     let total = bars.iter().map(|b| b.n).sum();
     respond(&ctx, "communications", CommunicationsTile { bars, total })
 }
 
 pub async fn my_follow_ups_tile(ctx: Ctx, state: Data<AppState>) -> Result<HttpResponse, AppError> {
     let scope = ctx.scope();
-    let rows = db::run(&state.pool, move |conn| Ok(query::my_follow_ups(conn, &scope)?)).await?;
+    let rows = state.db(move |conn| Ok(query::my_follow_ups(conn, &scope)?)).await?;
     let tile = MyFollowUpsTile { rows, now: state.clock.now(), zone: ctx.zone() };
     respond(&ctx, "my-follow-ups", tile)
 }

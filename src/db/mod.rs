@@ -13,8 +13,6 @@ use anyhow::Context;
 use diesel::PgConnection;
 use diesel::r2d2::{ConnectionManager, PooledConnection};
 
-use crate::error::AppError;
-
 pub type Pool = diesel::r2d2::Pool<ConnectionManager<PgConnection>>;
 pub type Conn = PooledConnection<ConnectionManager<PgConnection>>;
 
@@ -152,26 +150,37 @@ diesel::define_sql_function! {
     fn lower(x: diesel::sql_types::Text) -> diesel::sql_types::Text;
 }
 
-/// Runs `f` with a pooled connection on the blocking thread pool.
-pub async fn run<T, F>(pool: &Pool, f: F) -> Result<T, AppError>
+/// Why [`run`] did not run its work; `error.rs` maps it to the page a request answers.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// No connection within the checkout timeout (the request answers 503).
+    #[error("no database connection within the checkout timeout")]
+    Unavailable,
+    /// The blocking thread pool could not run the work (it is shutting down).
+    #[error("blocking task failed: {0}")]
+    Blocking(String),
+}
+
+/// Runs `f` with a pooled connection on the blocking thread pool. The error is the
+/// caller's (`f`'s), which says how to carry a [`RunError`]; handlers call it through
+/// `AppState::db`, which fixes it to the page error.
+pub async fn run<T, E, F>(pool: &Pool, f: F) -> Result<T, E>
 where
-    F: FnOnce(&mut PgConnection) -> Result<T, AppError> + Send + 'static,
+    F: FnOnce(&mut PgConnection) -> Result<T, E> + Send + 'static,
     T: Send + 'static,
+    E: From<RunError> + Send + 'static,
 {
     let pool = pool.clone();
     let span = tracing::Span::current();
-    let result = web::block(move || {
+    let outcome = web::block(move || {
         let _entered = span.enter();
-        let mut conn = pool.get().map_err(|e| {
-            tracing::error!(error = %e, "database pool checkout failed");
-            AppError::Unavailable
-        })?;
-        f(&mut conn)
+        let mut conn = pool.get().inspect_err(|e| tracing::error!(error = %e, "database pool checkout failed")).ok()?;
+        Some(f(&mut conn))
     })
     .await
-    .map_err(|e| AppError::Unexpected(anyhow::anyhow!("blocking task failed: {e}")))?;
-    if matches!(result, Err(AppError::Unavailable)) {
+    .map_err(|e| RunError::Blocking(e.to_string()))?;
+    outcome.unwrap_or_else(|| {
         note_unavailable();
-    }
-    result
+        Err(RunError::Unavailable.into())
+    })
 }

@@ -10,7 +10,6 @@ use serde::Deserialize;
 use crate::audit;
 use crate::audit::Action;
 use crate::authz::Role;
-use crate::db;
 use crate::departments::{self, Department};
 use crate::error::AppError;
 use crate::web::ctx::{Ctx, Layout};
@@ -45,7 +44,7 @@ async fn render_editing(
     editing: Option<i64>,
 ) -> Result<HttpResponse, AppError> {
     let workspace_id = ctx.workspace_id();
-    let departments = db::run(&state.pool, move |conn| Ok(departments::list_with_member_counts(conn, workspace_id)?)).await?;
+    let departments = state.db(move |conn| Ok(departments::list_with_member_counts(conn, workspace_id)?)).await?;
     respond(&ctx.meta.htmx, status, &DepartmentsPage { layout: ctx.layout("Departments", "settings"), departments, name, error, editing })
 }
 
@@ -79,7 +78,7 @@ pub async fn create_department(ctx: Ctx, state: Data<AppState>, HtmlForm(form): 
     let workspace_id = ctx.workspace_id();
     let entry = ctx.audit(Action::DepartmentsCreated, "departments", "");
     let lookup = name.clone();
-    let created = db::run(&state.pool, move |conn| {
+    let created = state.db(move |conn| {
         conn.transaction(|tx| {
             if departments::name_taken(tx, workspace_id, &lookup, None)? {
                 return Ok(None);
@@ -116,7 +115,7 @@ pub async fn rename_department(
     };
     let entry = ctx.audit(Action::DepartmentsRenamed, "departments", id);
     let lookup = name.clone();
-    let renamed = db::run(&state.pool, move |conn| {
+    let renamed = state.db(move |conn| {
         conn.transaction(|tx| {
             let before = departments::find(tx, workspace_id, id)?.ok_or(AppError::NotFound)?;
             if departments::name_taken(tx, workspace_id, &lookup, Some(id))? {
@@ -140,7 +139,7 @@ pub async fn delete_department(ctx: Ctx, state: Data<AppState>, path: Path<i64>)
     ctx.require(Role::Admin)?;
     let (workspace_id, id) = (ctx.workspace_id(), path.into_inner());
     let entry = ctx.audit(Action::DepartmentsDeleted, "departments", id);
-    let deleted = db::run(&state.pool, move |conn| {
+    let deleted = state.db(move |conn| {
         conn.transaction(|tx| {
             let before = departments::find(tx, workspace_id, id)?.ok_or(AppError::NotFound)?;
             departments::delete(tx, workspace_id, id)?;

@@ -15,7 +15,6 @@ use crate::audit;
 use crate::audit::Action;
 use crate::authz::Role;
 use crate::crypto;
-use crate::db;
 use crate::email::messages;
 use crate::email::send::SendEmail;
 use crate::email::smtp::{self, TlsMode};
@@ -60,7 +59,7 @@ crate::pages!(SmtpPage);
 async fn page(ctx: &Ctx, state: &AppState, status: StatusCode, form: Option<SmtpForm>, errors: FormErrors) -> Result<HttpResponse, AppError> {
     let w = ctx.workspace_id();
     let (stored, waiting) =
-        db::run(&state.pool, move |conn| Ok((smtp::stored(conn, w)?, jobs::query::count_unfinished(conn, w, SendEmail::KIND)?))).await?;
+        state.db(move |conn| Ok((smtp::stored(conn, w)?, jobs::query::count_unfinished(conn, w, SendEmail::KIND)?))).await?;
     let source = match (&stored, &state.settings.smtp_url) {
         (Some(_), _) => "workspace",
         (None, Some(_)) => "SMTP_URL",
@@ -129,7 +128,7 @@ pub async fn save_smtp(ctx: Ctx, state: Data<AppState>, HtmlForm(form): HtmlForm
         "password_changed": new_password.is_some(),
     }));
     let settings = smtp::SmtpSettings { workspace_id: w, host, port: port as i32, tls_mode: tls.as_str(), username, from_address: from };
-    db::run(&state.pool, move |conn| {
+    state.db(move |conn| {
         conn.transaction(|tx| {
             smtp::save(tx, &settings, new_password.as_deref())?;
             // Mail that was waiting for a server goes now.
@@ -150,7 +149,7 @@ pub async fn send_test_email(ctx: Ctx, state: Data<AppState>) -> Result<HttpResp
     let workspace = ctx.user.workspace_name.clone();
     let email = messages::test(&to, &messages::Test { workspace })?;
     let entry = ctx.audit(Action::SettingsSmtpTest, "settings", w).after(json!({ "to": to }));
-    db::run(&state.pool, move |conn| {
+    state.db(move |conn| {
         conn.transaction(|tx| {
             crate::email::enqueue(tx, w, &email, None)?;
             audit::record(tx, &entry)?;

@@ -78,7 +78,7 @@ pub async fn events(
     // request loaded its session and before the hub knew the stream is seen here, one that
     // commits later reaches the hub.
     let key = key_hash.clone();
-    let (valid, rows) = db::run(&state.pool, move |conn| {
+    let (valid, rows) = state.db(move |conn| {
         let valid = query::session_valid(conn, &key, ws, me)?;
         let rows = match last {
             Some(after) if valid => query::replay(conn, ws, me, role, after, REPLAY_LIMIT)?,
@@ -133,7 +133,7 @@ impl Live {
                 }
                 _ = self.ping.tick() => {
                     let (pool, key, ws, me) = (self.state.pool.clone(), self.key_hash.clone(), self.ws, self.me);
-                    let valid = db::run(&pool, move |conn| Ok(query::session_valid(conn, &key, ws, me)?)).await;
+                    let valid = db::run::<_, AppError, _>(&pool, move |conn| Ok(query::session_valid(conn, &key, ws, me)?)).await;
                     // A database hiccup ends the stream too: the browser reconnects and replays.
                     return if valid.unwrap_or(false) { Some(Bytes::from_static(b": ping\n\n")) } else { None };
                 }

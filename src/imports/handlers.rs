@@ -16,7 +16,6 @@ use crate::audit::Action;
 use crate::authz::{Role, Scope};
 use crate::csv_io::sniff::Choice;
 use crate::csv_safe;
-use crate::db;
 use crate::departments::{self, Department};
 use crate::error::AppError;
 use crate::imports::file::{self, CHUNK_BYTES, Format};
@@ -322,7 +321,7 @@ pub async fn show_import(ctx: Ctx, state: Data<AppState>, path: Path<i64>, Query
     let parsed = read_as.parse();
     let chosen = parsed.clone().unwrap_or((Choice::Auto, None));
     let id = path.into_inner();
-    let loaded = db::run(&state.pool, move |conn| load(conn, &scope, id, Some(chosen))).await?;
+    let loaded = state.db(move |conn| load(conn, &scope, id, Some(chosen))).await?;
     let page = page(&ctx, loaded, None, parsed.err().into_iter().collect());
     respond(&ctx.meta.htmx, StatusCode::OK, &page)
 }
@@ -330,7 +329,7 @@ pub async fn show_import(ctx: Ctx, state: Data<AppState>, path: Path<i64>, Query
 pub async fn import_progress(ctx: Ctx, state: Data<AppState>, path: Path<i64>) -> Result<HttpResponse, AppError> {
     let scope = ctx.scope();
     let id = path.into_inner();
-    let loaded = db::run(&state.pool, move |conn| load(conn, &scope, id, None)).await?;
+    let loaded = state.db(move |conn| load(conn, &scope, id, None)).await?;
     let page = page(&ctx, loaded, None, Vec::new());
     html_status(StatusCode::OK, &page.as_progress())
 }
@@ -349,7 +348,7 @@ pub async fn start_import(ctx: Ctx, state: Data<AppState>, path: Path<i64>, Html
     let entry = ctx.audit(Action::ImportsStarted, "imports", id);
     let (ip, request_id) = (ctx.meta.ip.clone(), ctx.meta.request_id.clone());
     let submitted = form.clone();
-    let started = db::run(&state.pool, move |conn| {
+    let started = state.db(move |conn| {
         let loaded = load(conn, &scope, id, Some((choice, delimiter)))?;
         if loaded.import.status != ImportStatus::Uploaded {
             return Err(AppError::Conflict("This import has already been started.".into()));
@@ -461,7 +460,7 @@ pub async fn retry_import(ctx: Ctx, state: Data<AppState>, path: Path<i64>) -> R
     let scope = ctx.scope();
     let id = path.into_inner();
     let entry = ctx.audit(Action::ImportsRetried, "imports", id);
-    db::run(&state.pool, move |conn| {
+    state.db(move |conn| {
         conn.transaction(|tx| {
             let import = query::find(tx, &scope, id)?.ok_or(AppError::NotFound)?;
             let w = scope.workspace_id;
@@ -483,7 +482,7 @@ pub async fn retry_import(ctx: Ctx, state: Data<AppState>, path: Path<i64>) -> R
 pub async fn errors_csv(ctx: Ctx, state: Data<AppState>, path: Path<i64>) -> Result<HttpResponse, AppError> {
     let scope = ctx.scope();
     let id = path.into_inner();
-    let import = db::run(&state.pool, move |conn| query::find(conn, &scope, id)?.ok_or(AppError::NotFound)).await?;
+    let import = state.db(move |conn| query::find(conn, &scope, id)?.ok_or(AppError::NotFound)).await?;
     let mut header = import.headers();
     let width = header.len();
     header.push("error".into());

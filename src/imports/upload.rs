@@ -14,7 +14,6 @@ use serde_json::json;
 use crate::audit;
 use crate::audit::Action;
 use crate::csv_io::sniff::{self, Choice};
-use crate::db;
 use crate::error::AppError;
 use crate::imports::file::{self, CHUNK_BYTES, Format};
 use crate::imports::model::{Import, NewImport};
@@ -38,7 +37,7 @@ crate::pages!(UploadPage);
 
 async fn upload_page(ctx: &Ctx, state: &AppState, status: StatusCode, error: Option<String>) -> Result<HttpResponse, AppError> {
     let scope = ctx.scope();
-    let recent = db::run(&state.pool, move |conn| Ok(query::recent(conn, &scope, 20)?)).await?;
+    let recent = state.db(move |conn| Ok(query::recent(conn, &scope, 20)?)).await?;
     let page = UploadPage { layout: ctx.layout("Import clients", "clients"), error, limit_mb: state.settings.import_max_bytes >> 20, recent };
     respond(&ctx.meta.htmx, status, &page)
 }
@@ -130,7 +129,7 @@ async fn receive(ctx: &Ctx, state: &AppState, mut field: Field, limit: u64) -> R
                     }
                 };
                 let (w, n) = (ctx.workspace_id(), seq);
-                db::run(&state.pool, move |conn| Ok(file::store_chunk(conn, w, id, n, &chunk)?)).await?;
+                state.db(move |conn| Ok(file::store_chunk(conn, w, id, n, &chunk)?)).await?;
                 seq += 1;
             }
             if end {
@@ -143,7 +142,7 @@ async fn receive(ctx: &Ctx, state: &AppState, mut field: Field, limit: u64) -> R
     match (result, import) {
         (Ok(()), Some((id, _))) => {
             let entry = ctx.audit(Action::ImportsUploaded, "imports", id).after(json!({ "filename": filename, "bytes": total }));
-            db::run(&state.pool, move |conn| {
+            state.db(move |conn| {
                 query::mark_uploaded(conn, w, id, total as i64, lines.max(1))?;
                 audit::record(conn, &entry)?;
                 query::sweep(conn)?;
@@ -155,7 +154,7 @@ async fn receive(ctx: &Ctx, state: &AppState, mut field: Field, limit: u64) -> R
         (Ok(()), None) => Err(Refusal::NotCsv("The file is empty.".into())),
         (Err(refusal), stored) => {
             if let Some((id, _)) = stored {
-                db::run(&state.pool, move |conn| Ok(query::delete(conn, w, id)?)).await?;
+                state.db(move |conn| Ok(query::delete(conn, w, id)?)).await?;
             }
             Err(refusal)
         }
@@ -164,7 +163,7 @@ async fn receive(ctx: &Ctx, state: &AppState, mut field: Field, limit: u64) -> R
 
 async fn create(ctx: &Ctx, state: &AppState, filename: &str, head: Head, chunk: Vec<u8>) -> Result<i64, AppError> {
     let (w, user, filename) = (ctx.workspace_id(), ctx.user_id(), filename.to_string());
-    db::run(&state.pool, move |conn| {
+    state.db(move |conn| {
         let new = NewImport {
             workspace_id: w,
             user_id: user,

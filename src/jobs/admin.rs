@@ -11,7 +11,6 @@ use serde_json::json;
 
 use crate::audit;
 use crate::authz::Role;
-use crate::db;
 use crate::error::AppError;
 use crate::jobs::{JobStatus, Registry, query};
 use crate::jobs::queue::Job;
@@ -52,7 +51,7 @@ pub async fn list_jobs(ctx: Ctx, state: Data<AppState>, Query(q): Query<JobsQuer
     };
     let (w, page) = (ctx.workspace_id(), crate::web::forms::page_number(q.page));
     let (counts, mut rows) =
-        db::run(&state.pool, move |conn| Ok((query::count_by_status(conn, w)?, query::list_by_status(conn, w, status, page, PER_PAGE)?))).await?;
+        state.db(move |conn| Ok((query::count_by_status(conn, w)?, query::list_by_status(conn, w, status, page, PER_PAGE)?))).await?;
     let more = rows.len() as i64 > PER_PAGE;
     rows.truncate(PER_PAGE as usize);
     let counts = JobStatus::ALL.iter().map(|s| (*s, counts.iter().find(|(k, _)| k == s).map(|(_, n)| *n).unwrap_or(0))).collect();
@@ -98,7 +97,7 @@ async fn change(ctx: Ctx, state: Data<AppState>, registry: Data<Registry>, id: i
     ctx.require(Role::Admin)?;
     let w = ctx.workspace_id();
     let entry = ctx.audit(what.action(), "jobs", id);
-    let status = db::run(&state.pool, move |conn| {
+    let status = state.db(move |conn| {
         conn.transaction(|tx| {
             let job = query::find_for_update(tx, w, id)?.ok_or(AppError::NotFound)?;
             let refused = || AppError::Conflict(format!("A {} job cannot be {}.", job.status, what.done()));

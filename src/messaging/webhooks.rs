@@ -22,7 +22,6 @@ use actix_web::web::{Bytes, Data, Path};
 use actix_web::{HttpRequest, HttpResponse};
 
 use crate::config::Settings;
-use crate::db;
 use crate::error::AppError;
 use crate::messaging::account;
 use crate::messaging::inbound::{self, Consumers, Recorded, UnknownNumbers};
@@ -59,7 +58,7 @@ pub async fn status(req: HttpRequest, key: Path<String>, body: Bytes, state: Dat
         }
     };
     let (sid, status) = (report.provider_id.clone(), report.status);
-    let applied = db::run(&state.pool, move |conn| Ok(store::apply_status(conn, workspace_id, &report)?)).await?;
+    let applied = state.db(move |conn| Ok(store::apply_status(conn, workspace_id, &report)?)).await?;
     let outcome = match applied {
         Applied::Moved => "moved",
         Applied::Unchanged => "unchanged",
@@ -87,7 +86,7 @@ pub async fn inbound(req: HttpRequest, key: Path<String>, body: Bytes, state: Da
     let (sid, channel) = (message.provider_id.clone(), message.channel);
     let now = state.clock.now();
     let unknown = verified.unknown;
-    let recorded = db::run(&state.pool, move |conn| Ok(inbound::record(conn, &consumers, workspace_id, unknown, &message, now)?)).await?;
+    let recorded = state.db(move |conn| Ok(inbound::record(conn, &consumers, workspace_id, unknown, &message, now)?)).await?;
     let outcome = match &recorded {
         Recorded::Stored { created_client: true, .. } => "stored, client created",
         Recorded::Stored { opt: Some(inbound::Keyword::OptOut), .. } => "stored, opted out",
@@ -114,7 +113,7 @@ async fn verify(req: &HttpRequest, key: String, body: &Bytes, state: &Data<AppSt
         return refuse("Unknown webhook key.");
     }
     let at_rest_key = state.at_rest_key;
-    let found = db::run(&state.pool, move |conn| Ok(account::for_webhook(conn, &at_rest_key, &key)?)).await?;
+    let found = state.db(move |conn| Ok(account::for_webhook(conn, &at_rest_key, &key)?)).await?;
     let (workspace_id, account) = match found {
         None => return refuse("Unknown webhook key."),
         Some((_, None)) => return refuse("Twilio is not set up for this workspace."),

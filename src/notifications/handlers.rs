@@ -10,7 +10,6 @@ use diesel::Connection;
 use serde::Deserialize;
 
 use crate::audit::Action;
-use crate::db;
 use crate::error::AppError;
 use crate::notifications::{self, Notification};
 use crate::web::state::AppState;
@@ -43,7 +42,7 @@ pub struct PageQuery {
 
 pub async fn list_notifications(ctx: Ctx, state: Data<AppState>, Query(q): Query<PageQuery>) -> Result<HttpResponse, AppError> {
     let (w, me, page) = (ctx.workspace_id(), ctx.user_id(), crate::web::forms::page_number(q.page));
-    let (rows, more, unread) = db::run(&state.pool, move |conn| {
+    let (rows, more, unread) = state.db(move |conn| {
         let (rows, more) = notifications::page(conn, w, me, page)?;
         Ok((rows, more, notifications::unread_count(conn, w, me)?))
     })
@@ -53,14 +52,14 @@ pub async fn list_notifications(ctx: Ctx, state: Data<AppState>, Query(q): Query
 
 pub async fn badge(ctx: Ctx, state: Data<AppState>) -> Result<HttpResponse, AppError> {
     let (w, me) = (ctx.workspace_id(), ctx.user_id());
-    let unread = db::run(&state.pool, move |conn| Ok(notifications::unread_count(conn, w, me)?)).await?;
+    let unread = state.db(move |conn| Ok(notifications::unread_count(conn, w, me)?)).await?;
     html_status(StatusCode::OK, &Badge { unread })
 }
 
 /// Marks it read and follows its link (or back to the list).
 pub async fn read_notification(ctx: Ctx, state: Data<AppState>, path: Path<i64>) -> Result<HttpResponse, AppError> {
     let (w, me, id) = (ctx.workspace_id(), ctx.user_id(), path.into_inner());
-    let found = db::run(&state.pool, move |conn| {
+    let found = state.db(move |conn| {
         let found = notifications::find(conn, w, me, id)?.ok_or(AppError::NotFound)?;
         notifications::mark_read(conn, w, me, Some(id))?;
         Ok(found)
@@ -72,7 +71,7 @@ pub async fn read_notification(ctx: Ctx, state: Data<AppState>, path: Path<i64>)
 
 pub async fn read_all(ctx: Ctx, state: Data<AppState>) -> Result<HttpResponse, AppError> {
     let (w, me) = (ctx.workspace_id(), ctx.user_id());
-    db::run(&state.pool, move |conn| Ok(notifications::mark_read(conn, w, me, None)?)).await?;
+    state.db(move |conn| Ok(notifications::mark_read(conn, w, me, None)?)).await?;
     Ok(see_other("/notifications"))
 }
 
@@ -92,7 +91,7 @@ pub async fn save_choices(ctx: Ctx, state: Data<AppState>, HtmlForm(form): HtmlF
     let off: Vec<&'static str> = notifications::KINDS.iter().map(|(kind, _)| *kind).filter(|kind| !form.kinds.iter().any(|k| k == kind)).collect();
     let (w, me) = (ctx.workspace_id(), ctx.user_id());
     let entry = ctx.audit(Action::UsersNotificationsChanged, "users", me);
-    db::run(&state.pool, move |conn| {
+    state.db(move |conn| {
         conn.transaction(|tx| {
             let before = notifications::muted(tx, w, me)?;
             let mut wanted: Vec<&str> = off.clone();

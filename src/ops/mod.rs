@@ -11,7 +11,7 @@ pub async fn healthz() -> HttpResponse {
 }
 
 pub async fn readyz(state: Data<AppState>) -> HttpResponse {
-    let ping = db::run(&state.pool, |conn| Ok(db::ping(conn)?)).await;
+    let ping = state.db(|conn| Ok(db::ping(conn)?)).await;
     match ping {
         Ok(_) => HttpResponse::Ok().content_type("text/plain; charset=utf-8").body("ready"),
         Err(e) => {

@@ -14,7 +14,6 @@ use actix_web::web::Data;
 use askama::Template;
 
 use crate::authz::Role;
-use crate::db;
 use crate::error::AppError;
 use crate::web::ctx::{Ctx, Layout};
 use crate::web::render::respond;
@@ -33,6 +32,6 @@ crate::pages!(SettingsPage);
 pub async fn settings_index(ctx: Ctx, state: Data<AppState>) -> Result<HttpResponse, AppError> {
     ctx.require(Role::Admin)?;
     let (w, st) = (ctx.workspace_id(), state.clone());
-    let (status_url, inbound_url) = db::run(&state.pool, move |conn| Ok(twilio::webhook_urls(conn, &st, w)?)).await?;
+    let (status_url, inbound_url) = state.db(move |conn| Ok(twilio::webhook_urls(conn, &st, w)?)).await?;
     respond(&ctx.meta.htmx, StatusCode::OK, &SettingsPage { layout: ctx.layout("Settings", "settings"), status_url, inbound_url })
 }

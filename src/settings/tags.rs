@@ -14,7 +14,6 @@ use crate::audit;
 use crate::audit::Action;
 use crate::authz::Role;
 use crate::clients::tags;
-use crate::db;
 use crate::error::AppError;
 use crate::web::ctx::{Ctx, Layout};
 use crate::web::flash;
@@ -46,7 +45,7 @@ async fn page_with(
     (new_name, new_colour): (String, String),
 ) -> Result<HttpResponse, AppError> {
     let w = ctx.workspace_id();
-    let tags = db::run(&state.pool, move |conn| Ok(tags::list_with_client_counts(conn, w)?)).await?;
+    let tags = state.db(move |conn| Ok(tags::list_with_client_counts(conn, w)?)).await?;
     respond(&ctx.meta.htmx, status, &TagsPage { layout: ctx.layout("Tags", "settings"), tags, error, editing, new_name, new_colour })
 }
 
@@ -88,7 +87,7 @@ pub async fn create_tag(ctx: Ctx, state: Data<AppState>, HtmlForm(form): HtmlFor
     };
     let entry = ctx.audit(Action::TagsCreated, "tags", "");
     let (new_name, new_colour) = (name.clone(), colour.clone());
-    let created = db::run(&state.pool, move |conn| {
+    let created = state.db(move |conn| {
         conn.transaction(|tx| {
             if tags::find_id(tx, w, &new_name)?.is_some() {
                 return Ok(false);
@@ -121,7 +120,7 @@ pub async fn rename_tag(ctx: Ctx, state: Data<AppState>, path: Path<i64>, HtmlFo
     }
     let entry = ctx.audit(Action::TagsRenamed, "tags", id);
     let (new_name, sent_colour) = (name.clone(), form.colour.clone());
-    let renamed = db::run(&state.pool, move |conn| {
+    let renamed = state.db(move |conn| {
         conn.transaction(|tx| {
             let (before, before_colour) = tags::find(tx, w, id)?.ok_or(AppError::NotFound)?;
             if tags::name_taken(tx, w, &new_name, id)? {
@@ -147,7 +146,7 @@ pub async fn delete_tag(ctx: Ctx, state: Data<AppState>, path: Path<i64>) -> Res
     ctx.require(Role::Admin)?;
     let (w, id) = (ctx.workspace_id(), path.into_inner());
     let entry = ctx.audit(Action::TagsDeleted, "tags", id);
-    let name = db::run(&state.pool, move |conn| {
+    let name = state.db(move |conn| {
         conn.transaction(|tx| {
             let name = tags::find_name(tx, w, id)?.ok_or(AppError::NotFound)?;
             tags::delete(tx, w, id)?;

@@ -16,7 +16,6 @@ use crate::audit;
 use crate::audit::Action;
 use crate::authz::Role;
 use crate::crypto;
-use crate::db;
 use crate::error::AppError;
 use crate::messaging::account::{self, Account, StoredTwilio, TwilioFields};
 use crate::messaging::Provider;
@@ -73,7 +72,7 @@ async fn page(ctx: &Ctx, state: &Data<AppState>, status: StatusCode, form: Optio
     let w = ctx.workspace_id();
     let st = state.clone();
     let (stored, (status_url, inbound_url)) =
-        db::run(&state.pool, move |conn| Ok((account::stored(conn, w)?, webhook_urls(conn, &st, w)?))).await?;
+        state.db(move |conn| Ok((account::stored(conn, w)?, webhook_urls(conn, &st, w)?))).await?;
     let has_token = stored.is_some();
     let form = form.unwrap_or_else(|| match stored {
         Some(s) => TwilioForm {
@@ -181,7 +180,7 @@ fn validate(form: &TwilioForm, token_required: bool, errors: &mut FormErrors) ->
 pub async fn save_twilio(ctx: Ctx, state: Data<AppState>, HtmlForm(form): HtmlForm<TwilioForm>) -> Result<HttpResponse, AppError> {
     ctx.require(Role::Admin)?;
     let w = ctx.workspace_id();
-    let before = db::run(&state.pool, move |conn| Ok(account::stored(conn, w)?)).await?;
+    let before = state.db(move |conn| Ok(account::stored(conn, w)?)).await?;
     let mut errors = FormErrors::default();
     let Some(v) = validate(&form, before.is_none(), &mut errors) else {
         return page(&ctx, &state, StatusCode::UNPROCESSABLE_ENTITY, Some(form), errors).await;
@@ -190,7 +189,7 @@ pub async fn save_twilio(ctx: Ctx, state: Data<AppState>, HtmlForm(form): HtmlFo
     let sealed = (!token.is_empty()).then(|| crypto::seal(&state.at_rest_key, token.as_bytes()));
     let changed = changed_fields(before.as_ref(), &v, sealed.is_some());
     let entry = ctx.audit(Action::TwilioSettingsSaved, "settings", w).after(json!({ "changed": changed }));
-    db::run(&state.pool, move |conn| {
+    state.db(move |conn| {
         conn.transaction(|tx| {
             // Validation required a token when nothing was saved, so without one the row exists.
             account::save(tx, w, &v, sealed.as_deref())?;
@@ -224,7 +223,7 @@ pub async fn check_twilio(ctx: Ctx, state: Data<AppState>) -> Result<HttpRespons
     ctx.require(Role::Admin)?;
     let w = ctx.workspace_id();
     let key = state.at_rest_key;
-    let loaded = db::run(&state.pool, move |conn| Ok(Account::load(conn, &key, w))).await?;
+    let loaded = state.db(move |conn| Ok(Account::load(conn, &key, w))).await?;
     let (kind, text) = match loaded {
         Ok(None) => ("error", "Save the Account SID and auth token first.".to_string()),
         Err(why) => ("error", why),

@@ -14,7 +14,6 @@ use serde::Deserialize;
 use crate::audit;
 use crate::audit::Action;
 use crate::authz::Role;
-use crate::db;
 use crate::error::AppError;
 use crate::messaging::account;
 use crate::messaging::templates::{self, Template as WaTemplate};
@@ -97,7 +96,7 @@ pub async fn list_templates(ctx: Ctx, state: Data<AppState>, Query(q): Query<Lis
     let language: String = q.language.trim().chars().take(20).collect();
     let page = forms::page_number(q.page);
     let (s, l) = (status.clone(), language.clone());
-    let (rows, more, languages, configured, syncing, last) = db::run(&state.pool, move |conn| {
+    let (rows, more, languages, configured, syncing, last) = state.db(move |conn| {
         let (rows, more) = templates::list(conn, w, Some(s.as_str()).filter(|s| !s.is_empty()), Some(l.as_str()).filter(|l| !l.is_empty()), page, PER_PAGE)?;
         let configured = account::configured(conn, w)?;
         Ok((rows, more, templates::languages(conn, w)?, configured, templates::syncing(conn, w)?, templates::last_synced(conn, w)?))
@@ -114,7 +113,7 @@ pub async fn sync_templates(ctx: Ctx, state: Data<AppState>) -> Result<HttpRespo
     ctx.require(Role::Manager)?;
     let w = ctx.workspace_id();
     let entry = ctx.audit(Action::TemplatesSyncRequested, "whatsapp_templates", w);
-    let queued = db::run(&state.pool, move |conn| {
+    let queued = state.db(move |conn| {
         conn.transaction::<_, diesel::result::Error, _>(|tx| {
             if !account::configured(tx, w)? {
                 return Ok(None);
@@ -164,7 +163,7 @@ pub async fn show_template(ctx: Ctx, state: Data<AppState>, id: Path<String>, Qu
     let w = ctx.workspace_id();
     let scope = ctx.scope();
     let client_id = q.get("client_id").and_then(|c| c.trim().parse::<i64>().ok());
-    let (t, client) = db::run(&state.pool, move |conn| {
+    let (t, client) = state.db(move |conn| {
         let t = templates::find(conn, w, id)?.ok_or(AppError::NotFound)?;
         let client = match client_id {
             Some(c) => crate::clients::query::name_of(conn, &scope, c)?,
@@ -215,7 +214,7 @@ pub async fn pick_client(ctx: Ctx, state: Data<AppState>, id: Path<String>, Quer
     let scope = ctx.scope();
     let search: String = q.q.trim().chars().take(100).collect();
     let searched = !search.is_empty();
-    let found = db::run(&state.pool, move |conn| {
+    let found = state.db(move |conn| {
         templates::find(conn, w, id)?.ok_or(AppError::NotFound)?;
         if search.is_empty() {
             return Ok(Vec::new());

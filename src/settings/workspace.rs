@@ -14,7 +14,6 @@ use crate::audit::Action;
 use crate::authz::Role;
 use crate::clients::countries;
 use crate::clients::zones::{self, ZoneChoice};
-use crate::db;
 use crate::error::AppError;
 use crate::web::ctx::{Ctx, Layout};
 use crate::web::flash;
@@ -58,7 +57,7 @@ fn page(ctx: &Ctx, state: &AppState, status: StatusCode, form: WorkspaceForm, er
 pub async fn workspace_form(ctx: Ctx, state: Data<AppState>) -> Result<HttpResponse, AppError> {
     ctx.require(Role::Admin)?;
     let id = ctx.workspace_id();
-    let w = db::run(&state.pool, move |conn| Ok(workspaces::find(conn, id)?)).await?;
+    let w = state.db(move |conn| Ok(workspaces::find(conn, id)?)).await?;
     let form = WorkspaceForm {
         name: w.name,
         time_zone: w.time_zone,
@@ -97,7 +96,7 @@ pub async fn update_workspace(ctx: Ctx, state: Data<AppState>, HtmlForm(form): H
     let entry = ctx.audit(Action::WorkspacesUpdated, "workspaces", id);
     // Names need not be unique: whether another workspace uses this one is none of this
     // workspace's business, so it is never checked.
-    db::run(&state.pool, move |conn| {
+    state.db(move |conn| {
         conn.transaction(|tx| {
             let before = workspaces::find(tx, id)?;
             let after = WorkspaceChanges {

@@ -21,7 +21,6 @@ use crate::email::messages;
 /// The password hash of an invited user who has not chosen a password yet.
 pub const INVITED: &str = "!invited";
 use crate::authz::Role;
-use crate::db;
 use crate::departments::{self, Department};
 use crate::error::AppError;
 use crate::users::model::{self as users, NewUser, User};
@@ -92,7 +91,7 @@ async fn render_with(
     invitation: Option<(String, String)>,
 ) -> Result<HttpResponse, AppError> {
     let workspace_id = ctx.workspace_id();
-    let (users, departments, memberships) = db::run(&state.pool, move |conn| {
+    let (users, departments, memberships) = state.db(move |conn| {
         Ok((users::list(conn, workspace_id)?, departments::list(conn, workspace_id)?, users::department_ids_by_user(conn, workspace_id)?))
     })
     .await?;
@@ -128,7 +127,7 @@ pub async fn invite_user(ctx: Ctx, state: Data<AppState>, HtmlForm(form): HtmlFo
     }
     let workspace_id = ctx.workspace_id();
     let ids = form.department_ids.clone();
-    let checked = db::run(&state.pool, move |conn| Ok(departments::check_ids(conn, workspace_id, &ids)?)).await?;
+    let checked = state.db(move |conn| Ok(departments::check_ids(conn, workspace_id, &ids)?)).await?;
     let department_ids = errors.take("department_ids", checked);
     let (Some(email), Some(name), Some(role), Some(department_ids), true) = (email, name, role, department_ids, errors.is_empty()) else {
         return render(&ctx, &state, StatusCode::UNPROCESSABLE_ENTITY, form, errors).await;
@@ -139,7 +138,7 @@ pub async fn invite_user(ctx: Ctx, state: Data<AppState>, HtmlForm(form): HtmlFo
     let lookup_email = email.clone();
     let (now, base, inviter, workspace) = (state.clock.now(), state.settings.base_url(), ctx.user.name.clone(), ctx.user.workspace_name.clone());
     let (at_rest_key, smtp_url) = (state.at_rest_key, state.settings.smtp_url.clone());
-    let created = db::run(&state.pool, move |conn| {
+    let created = state.db(move |conn| {
         conn.transaction(|tx| {
             if users::email_taken(tx, workspace_id, &lookup_email)? {
                 return Ok(None);
@@ -207,7 +206,7 @@ pub async fn change_role(ctx: Ctx, state: Data<AppState>, path: Path<i64>, HtmlF
     let role = Role::parse(&form.role).map_err(AppError::Validation)?;
     let (scope, id) = ((ctx.workspace_id(), ctx.user_id()), path.into_inner());
     let entry = ctx.audit(Action::UsersRoleChanged, "users", id);
-    let user = db::run(&state.pool, move |conn| {
+    let user = state.db(move |conn| {
         conn.transaction(|tx| {
             let before = load_target(tx, scope, id)?;
             let after = users::update_role(tx, scope.0, id, role)?;
@@ -236,7 +235,7 @@ pub async fn set_active(ctx: Ctx, state: Data<AppState>, path: Path<i64>, HtmlFo
     let (scope, id) = ((ctx.workspace_id(), ctx.user_id()), path.into_inner());
     let action = if active { Action::UsersReactivated } else { Action::UsersDeactivated };
     let entry = ctx.audit(action, "users", id);
-    let user = db::run(&state.pool, move |conn| {
+    let user = state.db(move |conn| {
         conn.transaction(|tx| {
             let before = load_target(tx, scope, id)?;
             let after = users::set_active(tx, scope.0, id, active)?;
@@ -268,7 +267,7 @@ pub async fn set_departments(
     ctx.require(Role::Admin)?;
     let (workspace_id, id) = (ctx.workspace_id(), path.into_inner());
     let entry = ctx.audit(Action::UsersDepartmentsChanged, "users", id);
-    let user = db::run(&state.pool, move |conn| {
+    let user = state.db(move |conn| {
         conn.transaction(|tx| {
             let user = users::find_for_update(tx, workspace_id, id)?.ok_or(AppError::NotFound)?;
             let ids = departments::check_ids(tx, workspace_id, &form.department_ids)?.map_err(AppError::Validation)?;

@@ -6,7 +6,8 @@ use actix_web::dev::ResourceDef;
 
 use crate::clock::Clock;
 use crate::config::Settings;
-use crate::db::Pool;
+use crate::db::{self, Pool};
+use crate::error::AppError;
 
 pub struct AppState {
     pub pool: Pool,
@@ -28,6 +29,18 @@ pub const MAX_FORM_BYTES: usize = 64 * 1024;
 #[derive(Clone, Debug, Default)]
 pub struct FormLimits {
     larger: Vec<(ResourceDef, usize)>,
+}
+
+impl AppState {
+    /// Runs `f` with a pooled connection off the actix workers ([`db::run`]), its errors
+    /// the page's.
+    pub async fn db<T, F>(&self, f: F) -> Result<T, AppError>
+    where
+        F: FnOnce(&mut diesel::PgConnection) -> Result<T, AppError> + Send + 'static,
+        T: Send + 'static,
+    {
+        db::run(&self.pool, f).await
+    }
 }
 
 impl FormLimits {
