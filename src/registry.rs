@@ -84,6 +84,11 @@ mod tests {
     }
 
     #[test]
+    fn a_finished_email_job_drops_its_message_and_other_kinds_only_what_is_sealed() {
+        assert_eq!(super::jobs().private_fields(), serde_json::json!({"send-email": ["text", "html"]}));
+    }
+
+    #[test]
     fn inbound_consumers_are_called_in_the_order_inbound_record_had_them() {
         // The reply and the flow answer first (as before the registry), the communication
         // before the chat's notice.

@@ -49,6 +49,11 @@ impl JobHandler for SendEmail {
         let gone = job.status == JobStatus::Dead && serde_json::from_value::<crate::email::Payload>(job.payload.clone()).is_ok_and(|p| !p.has_message());
         gone.then(|| "This email's message was removed when it died (it may have carried a sign-in link); it cannot be sent again.".into())
     }
+
+    /// The message itself (it may carry a reset or invitation link).
+    fn private_fields(&self) -> &'static [&'static str] {
+        &["text", "html"]
+    }
 }
 
 pub fn job(env: &JobEnv, job: &Job, campaigns: CampaignMail) -> Result<(), JobError> {

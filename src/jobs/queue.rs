@@ -7,7 +7,7 @@
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Integer, Text};
+use diesel::sql_types::{BigInt, Integer, Jsonb, Text};
 
 use crate::db::schema::jobs;
 use crate::jobs::run::{JobEnv, JobError};
@@ -33,9 +33,12 @@ pub struct Job {
     pub finished_at: Option<DateTime<Utc>>,
 }
 
-/// What a job keeps of its payload once it is done or dead: nothing sealed, and no email
-/// body (an email's text may carry a reset or invitation link).
-const SCRUBBED_PAYLOAD: &str = "CASE WHEN kind = 'send-email' THEN payload - ARRAY['text', 'html', 'sealed'] ELSE payload - 'sealed' END";
+/// What a job keeps of its payload once it is done or dead: nothing sealed, and none of the
+/// fields its kind calls private (`JobHandler::private_fields`, bound as parameter `$n`, the
+/// registry's `{"kind": ["field", …]}`).
+fn scrubbed_payload(n: usize) -> String {
+    format!("payload - 'sealed' - ARRAY(SELECT jsonb_array_elements_text(COALESCE(${n}::jsonb -> kind, '[]'::jsonb)))")
+}
 
 /// Claims up to `limit` runnable jobs for `worker`, leased for `lease_secs`: queued or
 /// retrying jobs that are due, and running jobs whose lease ran out (their worker died).
@@ -71,37 +74,50 @@ pub fn heartbeat(conn: &mut PgConnection, worker_prefix: &str, lease_secs: i32) 
 
 /// Jobs whose lease ran out on their last attempt (their worker died every time) are dead,
 /// not claimed again: a job that kills its worker must not loop forever.
-pub fn bury_expired(conn: &mut PgConnection) -> QueryResult<usize> {
+pub fn bury_expired(conn: &mut PgConnection, private: &serde_json::Value) -> QueryResult<usize> {
     diesel::sql_query(format!(
         "UPDATE jobs SET status = 'dead', finished_at = now(), updated_at = now(), locked_by = NULL, locked_until = NULL, \
-           last_error = 'The worker running it stopped (lease expired) on every attempt.', payload = {SCRUBBED_PAYLOAD} \
-         WHERE status = 'running' AND locked_until < now() AND attempts >= max_attempts"
+           last_error = 'The worker running it stopped (lease expired) on every attempt.', payload = {} \
+         WHERE status = 'running' AND locked_until < now() AND attempts >= max_attempts",
+        scrubbed_payload(1)
     ))
+    .bind::<Jsonb, _>(private)
     .execute(conn)
 }
 
 /// Marks jobs done, but only where this worker still holds them.
-pub fn complete(conn: &mut PgConnection, worker: &str, done: &[(i64, i64)]) -> QueryResult<usize> {
+pub fn complete(conn: &mut PgConnection, worker: &str, done: &[(i64, i64)], private: &serde_json::Value) -> QueryResult<usize> {
     if done.is_empty() {
         return Ok(0);
     }
     let (ws, ids): (Vec<i64>, Vec<i64>) = done.iter().copied().unzip();
     diesel::sql_query(format!(
         "UPDATE jobs j SET status = 'done', finished_at = now(), updated_at = now(), locked_by = NULL, locked_until = NULL, \
-           payload = {SCRUBBED_PAYLOAD} \
+           payload = {} \
          FROM unnest($2::bigint[], $3::bigint[]) AS d(workspace_id, id) \
-         WHERE j.workspace_id = d.workspace_id AND j.id = d.id AND j.status = 'running' AND j.locked_by = $1"
+         WHERE j.workspace_id = d.workspace_id AND j.id = d.id AND j.status = 'running' AND j.locked_by = $1",
+        scrubbed_payload(4)
     ))
     .bind::<Text, _>(worker)
     .bind::<diesel::sql_types::Array<BigInt>, _>(ws)
     .bind::<diesel::sql_types::Array<BigInt>, _>(ids)
+    .bind::<Jsonb, _>(private)
     .execute(conn)
 }
 
-/// Records a failure: retried after `retry_in` seconds, or dead when out of attempts
-/// (or when `permanent`). `count` false gives the attempt back and marks the job waiting
-/// rather than failed (e.g. SMTP not set up yet).
-pub fn fail(conn: &mut PgConnection, worker: &str, job: &Job, error: &str, retry_in: f64, permanent: bool, count: bool) -> QueryResult<usize> {
+/// A failed attempt: retried after `retry_in` seconds, or dead when out of attempts (or
+/// when `permanent`). `count` false gives the attempt back and marks the job waiting rather
+/// than failed (e.g. SMTP not set up yet).
+pub struct Failure<'a> {
+    pub error: &'a str,
+    pub retry_in: f64,
+    pub permanent: bool,
+    pub count: bool,
+}
+
+/// Records `failure` of `job`; a dead job's payload loses its `private` fields.
+pub fn fail(conn: &mut PgConnection, worker: &str, job: &Job, failure: Failure, private: &serde_json::Value) -> QueryResult<usize> {
+    let Failure { error, retry_in, permanent, count } = failure;
     let status = JobStatus::after_failure(job.attempts, job.max_attempts, permanent, count);
     let dead = status == JobStatus::Dead;
     let error: String = error.chars().take(2_000).collect();
@@ -109,8 +125,9 @@ pub fn fail(conn: &mut PgConnection, worker: &str, job: &Job, error: &str, retry
         "UPDATE jobs SET status = $8, last_error = $3, \
            run_at = now() + make_interval(secs => $5), attempts = attempts - CASE WHEN $6 THEN 0 ELSE 1 END, \
            finished_at = CASE WHEN $4 THEN now() END, updated_at = now(), locked_by = NULL, locked_until = NULL, \
-           payload = CASE WHEN $4 THEN {SCRUBBED_PAYLOAD} ELSE payload END \
-         WHERE workspace_id = $1 AND id = $2 AND status = 'running' AND locked_by = $7"
+           payload = CASE WHEN $4 THEN {} ELSE payload END \
+         WHERE workspace_id = $1 AND id = $2 AND status = 'running' AND locked_by = $7",
+        scrubbed_payload(9)
     ))
     .bind::<BigInt, _>(job.workspace_id)
     .bind::<BigInt, _>(job.id)
@@ -120,6 +137,7 @@ pub fn fail(conn: &mut PgConnection, worker: &str, job: &Job, error: &str, retry
     .bind::<diesel::sql_types::Bool, _>(count)
     .bind::<Text, _>(worker)
     .bind::<Text, _>(status)
+    .bind::<Jsonb, _>(private)
     .execute(conn)
 }
 

@@ -27,6 +27,12 @@ pub trait JobHandler: Send + Sync {
     fn retry_refusal(&self, _job: &Job) -> Option<String> {
         None
     }
+
+    /// The payload fields a done or dead job of this kind no longer keeps (an email's body
+    /// may carry a sign-in link), besides `sealed`, which no kind keeps.
+    fn private_fields(&self) -> &'static [&'static str] {
+        &[]
+    }
 }
 
 /// What a scheduler tick calls besides the workspaces' hourly and daily jobs, with the tick's
@@ -88,6 +94,13 @@ impl Registry {
     /// The handler of the kind stored as `kind`.
     pub fn handler(&self, kind: &str) -> Option<&dyn JobHandler> {
         self.handlers.get(kind).map(|h| h.as_ref())
+    }
+
+    /// What each kind drops from a finished job's payload besides `sealed`, as the queue's
+    /// statements bind it: `{"kind": ["field", …]}` for the kinds that drop more.
+    pub fn private_fields(&self) -> serde_json::Value {
+        let kinds = self.handlers.values().filter(|h| !h.private_fields().is_empty()).map(|h| (h.kind().as_str().to_string(), serde_json::json!(h.private_fields())));
+        serde_json::Value::Object(kinds.collect())
     }
 
     /// Every registered kind, in no particular order.

@@ -90,8 +90,8 @@ impl Workers {
         if options.workers > 0 {
             let (e, s, w) = (env.clone(), stop.clone(), wake.clone());
             threads.extend(spawn("job-listener".into(), Box::new(move || listen(&e, &s, &w))));
-            let (e, s, prefix, lease) = (env.clone(), stop.clone(), prefix.clone(), options.lease_secs);
-            threads.extend(spawn("job-heartbeat".into(), Box::new(move || heartbeat(&e, &prefix, lease, &s))));
+            let (e, s, prefix, lease, private) = (env.clone(), stop.clone(), prefix.clone(), options.lease_secs, registry.private_fields());
+            threads.extend(spawn("job-heartbeat".into(), Box::new(move || heartbeat(&e, &prefix, lease, &private, &s))));
         }
         if options.scheduler {
             let (env, registry, stop) = (env.clone(), registry.clone(), stop.clone());
@@ -128,6 +128,7 @@ fn nap(stop: &AtomicBool, total: Duration) {
 }
 
 fn work(env: &JobEnv, registry: &Registry, worker: &str, options: &Options, stop: &AtomicBool, wake: &Wake) {
+    let private = registry.private_fields();
     while !stop.load(Ordering::SeqCst) {
         let claimed = env.pool.get().map_err(|e| e.to_string()).and_then(|mut conn| {
             queue::claim(&mut conn, worker, options.lease_secs, options.batch).map_err(|e| e.to_string())
@@ -148,10 +149,10 @@ fn work(env: &JobEnv, registry: &Registry, worker: &str, options: &Options, stop
         for job in &jobs {
             match execute(env, registry, job) {
                 Ok(()) => done.push((job.workspace_id, job.id)),
-                Err(error) => record_failure(env, worker, job, error),
+                Err(error) => record_failure(env, worker, job, error, &private),
             }
         }
-        if let Err(e) = env.pool.get().map_err(|e| e.to_string()).and_then(|mut c| queue::complete(&mut c, worker, &done).map_err(|e| e.to_string())) {
+        if let Err(e) = env.pool.get().map_err(|e| e.to_string()).and_then(|mut c| queue::complete(&mut c, worker, &done, &private).map_err(|e| e.to_string())) {
             // The lease runs out and another worker runs them again: at least once.
             tracing::error!(worker, error = %e, "cannot mark jobs done");
         }
@@ -174,7 +175,7 @@ fn execute(env: &JobEnv, registry: &Registry, job: &Job) -> Result<(), JobError>
     outcome
 }
 
-fn record_failure(env: &JobEnv, worker: &str, job: &Job, error: JobError) {
+fn record_failure(env: &JobEnv, worker: &str, job: &Job, error: JobError, private: &serde_json::Value) {
     let jitter: f64 = rand::rng().random();
     let (message, retry_in, permanent, count) = match error {
         JobError::Retry(m) => (m, queue::backoff(job.attempts, jitter), false, true),
@@ -183,7 +184,7 @@ fn record_failure(env: &JobEnv, worker: &str, job: &Job, error: JobError) {
         JobError::RetryAfter(m, delay) => (m, delay.as_secs_f64(), false, true),
     };
     let result = env.pool.get().map_err(|e| e.to_string()).and_then(|mut conn| {
-        queue::fail(&mut conn, worker, job, &message, retry_in, permanent, count).map_err(|e| e.to_string())
+        queue::fail(&mut conn, worker, job, queue::Failure { error: &message, retry_in, permanent, count }, private).map_err(|e| e.to_string())
     });
     if let Err(e) = result {
         tracing::error!(job_id = job.id, error = %e, "cannot record a job failure");
@@ -225,12 +226,12 @@ fn listen(env: &JobEnv, stop: &AtomicBool, wake: &Wake) {
     }
 }
 
-fn heartbeat(env: &JobEnv, prefix: &str, lease_secs: i32, stop: &AtomicBool) {
+fn heartbeat(env: &JobEnv, prefix: &str, lease_secs: i32, private: &serde_json::Value, stop: &AtomicBool) {
     let every = Duration::from_millis((lease_secs as u64 * 1000 / 3).max(200));
     while !stop.load(Ordering::SeqCst) {
         nap(stop, every);
         if let Ok(mut conn) = env.pool.get() {
-            if let Err(e) = queue::heartbeat(&mut conn, prefix, lease_secs).and_then(|_| queue::bury_expired(&mut conn)) {
+            if let Err(e) = queue::heartbeat(&mut conn, prefix, lease_secs).and_then(|_| queue::bury_expired(&mut conn, private)) {
                 tracing::warn!(error = %e, "job heartbeat failed");
             }
         }
