@@ -1,5 +1,6 @@
 //! Who may see and do what: the three roles, and the scope of a signed-in user (their
-//! workspace, their id, their role) from which every tenant query starts. It depends on the
+//! workspace, their id, their role) from which every tenant query starts (clients,
+//! campaigns, imports). It depends on the
 //! roles and the schema only; a request's scope comes from `web::ctx::Ctx::scope`.
 
 pub mod role;
@@ -10,7 +11,7 @@ use diesel::pg::Pg;
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Bool};
 
-use crate::db::schema::clients;
+use crate::db::schema::{campaigns, clients, imports};
 pub use role::Role;
 
 /// The `clients` row in scope is in one of the manager `$USER`'s departments (an SQL
@@ -41,6 +42,27 @@ impl Scope {
                 query.filter(clients::assigned_to.eq(self.user_id).or(sql::<Bool>(before).bind::<BigInt, _>(self.user_id).sql(after)))
             }
         }
+    }
+
+    /// Every campaign query starts here: admins see the workspace's campaigns, managers those
+    /// they cover (`rules::CAMPAIGN_MANAGER_COVERS_SQL`), agents none.
+    pub fn campaigns(&self) -> campaigns::BoxedQuery<'static, Pg> {
+        let query = campaigns::table.filter(campaigns::workspace_id.eq(self.workspace_id)).into_boxed();
+        match self.role {
+            Role::Admin => query,
+            Role::Manager => {
+                let (before, after) = rules::around_user(&rules::CAMPAIGN_MANAGER_COVERS_SQL);
+                query.filter(sql::<Bool>(before).bind::<BigInt, _>(self.user_id).sql(after))
+            }
+            Role::Agent => query.filter(sql::<Bool>("FALSE")),
+        }
+    }
+
+    /// Every import query starts here: admins see every import of the workspace, others
+    /// their own.
+    pub fn imports(&self) -> imports::BoxedQuery<'static, Pg> {
+        let query = imports::table.filter(imports::workspace_id.eq(self.workspace_id)).into_boxed();
+        if self.role == Role::Admin { query } else { query.filter(imports::user_id.eq(self.user_id)) }
     }
 
     /// Those of `ids` that are clients this user may see.

@@ -1,12 +1,9 @@
 //! Who may see and run a campaign: see the notes of `campaigns`.
 
-use diesel::dsl::sql;
 use diesel::pg::Pg;
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Bool};
 
 use crate::authz::Role;
-use crate::authz::rules::CAMPAIGN_MANAGER_COVERS_SQL as MANAGER_COVERS_SQL;
 use crate::campaigns::Campaign;
 use crate::db::schema::campaigns;
 use crate::error::AppError;
@@ -27,17 +24,9 @@ impl CampaignScope {
         Ok(CampaignScope { workspace_id: ctx.workspace_id(), user_id: ctx.user_id(), role: ctx.role() })
     }
 
-    /// Every campaign query starts here.
+    /// Every campaign query starts here (`authz::Scope::campaigns`).
     pub fn campaigns(&self) -> campaigns::BoxedQuery<'static, Pg> {
-        let query = campaigns::table.filter(campaigns::workspace_id.eq(self.workspace_id)).into_boxed();
-        match self.role {
-            Role::Admin => query,
-            // At least one department, and none that is not the manager's.
-            _ => {
-                let (before, after) = crate::authz::rules::around_user(&MANAGER_COVERS_SQL);
-                query.filter(sql::<Bool>(before).bind::<BigInt, _>(self.user_id).sql(after))
-            }
-        }
+        self.clients().campaigns()
     }
 
     /// The campaign if this user may see it (404 otherwise, also for another workspace's).

@@ -3,12 +3,11 @@
 //! load each statement costs the list more than the rows it reads). The statement is built
 //! with Diesel's query builder, so it stays prepared from one request to the next.
 
-use diesel::dsl::{not, AsExprOf};
+use diesel::dsl::AsExprOf;
 use diesel::prelude::*;
 use diesel::sql_types::{Bool, Nullable, Text, Timestamptz};
 
 use crate::authz::{Role, Scope};
-use crate::campaigns::CampaignScope;
 use crate::dashboard::query::{StatusCounts, counter_rows};
 use crate::db::schema::{campaigns, client_counts, departments, tags, users};
 
@@ -38,10 +37,10 @@ pub struct Choices {
 /// `at` a campaign's creation).
 type Row = (String, i64, String, String, bool, Option<chrono::DateTime<chrono::Utc>>);
 
-/// The choices of `scope`'s workspace, with the open campaigns of `campaigns` (none without
-/// it) and the counters of `scope` when `counters` (admins' and agents' counters only: a
+/// The choices of `scope`'s workspace, with the open campaigns it may add clients to (none
+/// for agents) and the counters of `scope` when `counters` (admins' and agents' counters only: a
 /// manager's counts are not counter rows).
-pub fn load(conn: &mut PgConnection, scope: &Scope, campaigns: Option<&CampaignScope>, counters: bool) -> QueryResult<Choices> {
+pub fn load(conn: &mut PgConnection, scope: &Scope, counters: bool) -> QueryResult<Choices> {
     let w = scope.workspace_id;
     let kind = |k: &'static str| -> AsExprOf<&'static str, Text> { k.into_sql::<Text>() };
     let no_colour = || "".into_sql::<Text>();
@@ -59,11 +58,9 @@ pub fn load(conn: &mut PgConnection, scope: &Scope, campaigns: Option<&CampaignS
     let counts = counter_rows(scope)
         .filter(counters.into_sql::<Bool>())
         .select((kind("counter"), client_counts::n, client_counts::status, no_colour(), true.into_sql::<Bool>(), no_time()));
-    let open = match campaigns {
-        Some(cs) => cs.campaigns(),
-        None => campaigns::table.filter(campaigns::workspace_id.eq(w)).filter(not(true.into_sql::<Bool>())).into_boxed(),
-    }
-    .filter(campaigns::status.ne("completed"))
+    let open = scope
+        .campaigns()
+        .filter(campaigns::status.ne("completed"))
     .order((campaigns::created_at.desc(), campaigns::id.desc()))
     .limit(200)
     .select((kind("campaign"), campaigns::id, campaigns::name, no_colour(), true.into_sql::<Bool>(), campaigns::created_at.nullable()));

@@ -142,7 +142,9 @@ fn encode(q: &ClientQuery, page: Option<i64>) -> String {
 /// An import the user cannot see (another workspace's) is not found, like its report.
 fn check_import(conn: &mut PgConnection, scope: &Scope, filter: &ClientFilter) -> Result<(), AppError> {
     if let Some(import) = filter.import {
-        crate::imports::query::find(conn, scope, import)?.ok_or(AppError::NotFound)?;
+        if !crate::clients::query::import_visible(conn, scope, import)? {
+            return Err(AppError::NotFound);
+        }
     }
     Ok(())
 }
@@ -174,7 +176,6 @@ pub async fn list_clients(ctx: Ctx, state: Data<AppState>, Query(q): Query<Clien
     let scope = ctx.scope();
     let parsed = q.parse();
     let run = parsed.as_ref().ok().cloned();
-    let campaign_scope = crate::campaigns::CampaignScope::of(&ctx).ok();
     let (rows, has_next, choices, counts) = state.db(move |conn| {
         if let Some(filter) = &run {
             check_import(conn, &scope, filter)?;
@@ -185,7 +186,7 @@ pub async fn list_clients(ctx: Ctx, state: Data<AppState>, Query(q): Query<Clien
         };
         // The counters answer at once; a search's counts come after the list (`counts`).
         let counters = run.as_ref().is_some_and(|f| f.counters_cover(&scope));
-        let choices = crate::clients::choices::load(conn, &scope, campaign_scope.as_ref(), counters)?;
+        let choices = crate::clients::choices::load(conn, &scope, counters)?;
         let counts = match (&run, choices.counters) {
             (Some(_), Some(c)) => Some(TabCounts::exact(c)),
             (Some(_), None) => None,

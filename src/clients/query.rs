@@ -403,6 +403,12 @@ pub fn export_chunk(conn: &mut PgConnection, scope: &Scope, filter: &ClientFilte
     Ok(ExportChunk { rows, department_names, tag_names, emails })
 }
 
+/// The list's `?import=ID` names an import this user may see (`authz::Scope::imports`).
+pub fn import_visible(conn: &mut PgConnection, scope: &Scope, import: i64) -> QueryResult<bool> {
+    use crate::db::schema::imports;
+    diesel::select(diesel::dsl::exists(scope.imports().filter(imports::id.eq(import)))).get_result(conn)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -5,15 +5,14 @@ use diesel::prelude::*;
 use diesel::sql_types::Text;
 use serde_json::json;
 
-use crate::authz::{Role, Scope};
+use crate::authz::Scope;
 use crate::db::schema::{import_errors, imports};
 use crate::imports::mapping::ImportSettings;
 use crate::imports::model::{Import, ImportPhase, ImportStatus, NewImport, Rejected};
 
-/// Admins see every import of the workspace; others their own.
+/// Admins see every import of the workspace; others their own (`authz::Scope::imports`).
 pub fn visible(scope: &Scope) -> imports::BoxedQuery<'static, diesel::pg::Pg> {
-    let query = imports::table.filter(imports::workspace_id.eq(scope.workspace_id)).into_boxed();
-    if scope.role == Role::Admin { query } else { query.filter(imports::user_id.eq(scope.user_id)) }
+    scope.imports()
 }
 
 pub fn find(conn: &mut PgConnection, scope: &Scope, id: i64) -> QueryResult<Option<Import>> {
