@@ -1,5 +1,6 @@
 //! Where the features plug into the shared core at start-up, one line each: every job kind
-//! and scheduled job, and what an inbound message does beyond being stored. The core (`jobs`,
+//! and scheduled job, what an inbound message does beyond being stored, and the client
+//! list's bulk actions that other features carry out. The core (`jobs`,
 //! `messaging`) knows none of them, so a new job kind or inbound consumer lives in its
 //! feature's folder plus one line here; the route table is `routes.rs`.
 
@@ -51,6 +52,11 @@ pub fn inbound() -> messaging::inbound::Consumers {
         .then(campaigns::inbound::FlowAnswers)
         .then(clients::inbound::Communication)
         .then(chat::inbound::Notice)
+}
+
+/// The client list's bulk actions that other features carry out (`clients::bulk`).
+pub fn client_bulk_actions() -> clients::bulk::BulkExtensions {
+    clients::bulk::BulkExtensions::default().with(campaigns::audience::AddToCampaign)
 }
 
 #[cfg(test)]

@@ -185,7 +185,8 @@ fn load_or_create_secret(data_dir: &Path) -> anyhow::Result<Vec<u8>> {
 }
 
 /// The HTTP server over `state` and what else the handlers share: the live-event hub, the
-/// job registry (the jobs page) and the inbound consumers (the webhook).
+/// job registry (the jobs page), the inbound consumers (the webhook) and the client list's
+/// bulk actions of other features.
 fn run(
     listener: TcpListener,
     state: AppState,
@@ -195,6 +196,7 @@ fn run(
 ) -> anyhow::Result<Server> {
     let hub = web::Data::new(hub);
     let inbound = web::Data::new(crate::registry::inbound());
+    let bulk_actions = web::Data::new(crate::registry::client_bulk_actions());
     let registry = web::Data::from(registry);
     let secure = state.settings.secure_cookies();
     let http_workers = state.settings.http_workers;
@@ -214,6 +216,7 @@ fn run(
             .app_data(state.clone())
             .app_data(hub.clone())
             .app_data(inbound.clone())
+            .app_data(bulk_actions.clone())
             .app_data(registry.clone())
             .app_data(web::PayloadConfig::new(sbweb::state::MAX_FORM_BYTES))
             // Handlers read forms and queries through web::forms (control characters refused

@@ -18,6 +18,7 @@
 use actix_web::HttpResponse;
 use actix_web::http::StatusCode;
 use actix_web::web::{Data, Path};
+use futures_util::future::LocalBoxFuture;
 use askama::Template;
 use serde::Deserialize;
 
@@ -26,6 +27,7 @@ use crate::campaigns::attached::{self, AudienceRow, Preview, Target};
 use crate::campaigns::model::transaction;
 use crate::campaigns::query::attached_count;
 use crate::campaigns::{Campaign, CampaignScope, CampaignStatus};
+use crate::clients::bulk::{BulkExtension, Selection};
 use crate::clients::query::ClientQuery;
 use crate::error::AppError;
 use crate::web::ctx::{Ctx, Layout};
@@ -135,13 +137,37 @@ pub async fn attach_clients(ctx: Ctx, state: Data<AppState>, id: Path<i64>, Html
     attach_and_report(&ctx, &state, id.into_inner(), form.target()).await
 }
 
-/// The client list's bulk bar "Add to campaign": the ticked clients are attached at once;
-/// "all matching" goes to the campaign's Confirm page with the list's filter.
-pub async fn from_client_list(ctx: &Ctx, state: &AppState, campaign: &str, all_matching: Option<AttachForm>, ids: Vec<i64>) -> Result<HttpResponse, AppError> {
+/// The client list's bulk bar "Add to campaign" (issue 12; its form value `campaign`,
+/// registered in `registry::client_bulk_actions`): the ticked clients are attached at once;
+/// "all matching" goes to the campaign's Confirm page with the list's filter. Agents have no
+/// campaigns (403).
+pub struct AddToCampaign;
+
+impl BulkExtension for AddToCampaign {
+    fn action(&self) -> &'static str {
+        "campaign"
+    }
+
+    fn run<'a>(&'a self, ctx: &'a Ctx, state: &'a AppState, selection: Selection) -> LocalBoxFuture<'a, Result<HttpResponse, AppError>> {
+        Box::pin(from_client_list(ctx, state, selection))
+    }
+}
+
+async fn from_client_list(ctx: &Ctx, state: &AppState, selection: Selection) -> Result<HttpResponse, AppError> {
     CampaignScope::of(ctx)?;
-    let id: i64 = campaign.trim().parse().map_err(|_| AppError::Validation("Choose a campaign to add the clients to.".into()))?;
-    match all_matching {
-        Some(filter) => {
+    let id: i64 = selection.choice.trim().parse().map_err(|_| AppError::Validation("Choose a campaign to add the clients to.".into()))?;
+    match selection.all_matching {
+        Some(list) => {
+            let filter = AttachForm {
+                mode: "filter".into(),
+                q: list.q,
+                status: list.status,
+                department: list.department,
+                tag: list.tag,
+                assignee: list.assignee,
+                import: list.import,
+                client_ids: Vec::new(),
+            };
             let mut query = url::form_urlencoded::Serializer::new(String::new());
             query.append_pair("mode", "filter");
             for (k, v) in filter.filter_pairs() {
@@ -149,8 +175,8 @@ pub async fn from_client_list(ctx: &Ctx, state: &AppState, campaign: &str, all_m
             }
             Ok(see_other(&format!("/campaigns/{id}/attach-clients?{}", query.finish())))
         }
-        None if ids.is_empty() => Err(AppError::Validation("Select at least one client, or choose all matching.".into())),
-        None => attach_and_report(ctx, state, id, Ok(Target::Selected(ids))).await,
+        None if selection.client_ids.is_empty() => Err(AppError::Validation("Select at least one client, or choose all matching.".into())),
+        None => attach_and_report(ctx, state, id, Ok(Target::Selected(selection.client_ids))).await,
     }
 }
 

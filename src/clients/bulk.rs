@@ -3,6 +3,7 @@
 
 use actix_web::HttpResponse;
 use actix_web::web::Data;
+use futures_util::future::LocalBoxFuture;
 use diesel::{Connection, PgConnection};
 use serde::Deserialize;
 use serde_json::json;
@@ -19,6 +20,42 @@ use crate::web::flash;
 use crate::web::forms::{self, HtmlForm};
 use crate::web::render::see_other;
 use crate::web::state::AppState;
+
+/// An action of the bulk bar that another feature carries out ("Add to campaign" is the
+/// campaigns'), registered at start-up (`registry::client_bulk_actions`): the clients know
+/// only its form value.
+pub trait BulkExtension: Send + Sync {
+    /// The form's `action` it answers.
+    fn action(&self) -> &'static str;
+
+    /// Carries the action out on `selection`.
+    fn run<'a>(&'a self, ctx: &'a Ctx, state: &'a AppState, selection: Selection) -> LocalBoxFuture<'a, Result<HttpResponse, AppError>>;
+}
+
+/// The bulk actions other features add, by their form value.
+#[derive(Default)]
+pub struct BulkExtensions(Vec<Box<dyn BulkExtension>>);
+
+impl BulkExtensions {
+    pub fn with(mut self, extension: impl BulkExtension + 'static) -> Self {
+        self.0.push(Box::new(extension));
+        self
+    }
+
+    fn find(&self, action: &str) -> Option<&dyn BulkExtension> {
+        self.0.iter().find(|e| e.action() == action).map(|e| e.as_ref())
+    }
+}
+
+/// What an extension acts on: the ticked clients, or every client matching the list's
+/// filter, and the bar's choice for it (e.g. the campaign).
+pub struct Selection {
+    /// The `campaign_id` field: what the extension's select chose.
+    pub choice: String,
+    /// The list's filter when "all matching" is chosen.
+    pub all_matching: Option<ClientQuery>,
+    pub client_ids: Vec<i64>,
+}
 
 /// Most clients one bulk action may touch.
 pub const MAX_TARGETS: usize = 200_000;
@@ -85,6 +122,22 @@ impl Action {
     }
 }
 
+impl BulkForm {
+    /// The list's filter the form carries (for "all matching").
+    fn list_query(&self) -> ClientQuery {
+        ClientQuery {
+            q: self.q.clone(),
+            status: self.filter_status.clone(),
+            department: self.department.clone(),
+            tag: self.tag_filter.clone(),
+            assignee: self.assignee.clone(),
+            sort: None,
+            page: None,
+            import: self.filter_import.clone(),
+        }
+    }
+}
+
 fn parse_action(form: &BulkForm, role: Role) -> Result<Action, AppError> {
     let invalid = |m: &str| AppError::Validation(m.to_string());
     match form.action.as_str() {
@@ -105,29 +158,21 @@ fn parse_action(form: &BulkForm, role: Role) -> Result<Action, AppError> {
     }
 }
 
-pub async fn bulk_update_clients(ctx: Ctx, state: Data<AppState>, HtmlForm(form): HtmlForm<BulkForm>) -> Result<HttpResponse, AppError> {
+pub async fn bulk_update_clients(ctx: Ctx, state: Data<AppState>, extensions: Data<BulkExtensions>, HtmlForm(form): HtmlForm<BulkForm>) -> Result<HttpResponse, AppError> {
     // Without CSS every action's fields show: a ticked delete confirmation beside another
     // action is a mistake to point out, never ignored.
     if form.confirm == "delete" && form.action != "delete" {
         return Err(AppError::Validation("The delete confirmation is ticked but the action is not Delete: untick it, or choose Delete.".into()));
     }
-    if form.action == "campaign" {
-        return add_to_campaign(&ctx, &state, form).await;
+    if let Some(extension) = extensions.find(&form.action) {
+        let all_matching = matches!(form.target.as_str(), "all" | "all-matching").then(|| form.list_query());
+        let selection = Selection { choice: form.campaign_id, all_matching, client_ids: form.client_ids };
+        return extension.run(&ctx, &state, selection).await;
     }
     let scope = ctx.scope();
     let action = parse_action(&form, scope.role)?;
-    let list_query = ClientQuery {
-        q: form.q.clone(),
-        status: form.filter_status.clone(),
-        department: form.department.clone(),
-        tag: form.tag_filter.clone(),
-        assignee: form.assignee.clone(),
-        sort: None,
-        page: None,
-        import: form.filter_import.clone(),
-    };
     let filter = match form.target.as_str() {
-        "all" | "all-matching" => Some(list_query.parse().map_err(AppError::Validation)?),
+        "all" | "all-matching" => Some(form.list_query().parse().map_err(AppError::Validation)?),
         "selected" | "" if !form.client_ids.is_empty() => None,
         _ => return Err(AppError::Validation("Select at least one client, or choose all matching.".into())),
     };
@@ -164,27 +209,6 @@ pub async fn bulk_update_clients(ctx: Ctx, state: Data<AppState>, HtmlForm(form)
         )
         .finish();
     Ok(see_other(&if back.is_empty() { "/clients".to_string() } else { format!("/clients?{back}") }))
-}
-
-/// "Add to campaign" (issue 12): the ticked clients are attached to the campaign (its
-/// `attach-clients` with `mode=selected`); "all matching" goes to the campaign's Confirm page
-/// with the list's filter in words (`mode=filter`). Agents have no campaigns (403).
-async fn add_to_campaign(ctx: &Ctx, state: &AppState, form: BulkForm) -> Result<HttpResponse, AppError> {
-    use crate::campaigns::audience::{AttachForm, from_client_list};
-    let all_matching = match form.target.as_str() {
-        "all" | "all-matching" => Some(AttachForm {
-            mode: "filter".into(),
-            q: form.q,
-            status: form.filter_status,
-            department: form.department,
-            tag: form.tag_filter,
-            assignee: form.assignee,
-            import: form.filter_import,
-            client_ids: Vec::new(),
-        }),
-        _ => None,
-    };
-    from_client_list(ctx, state, &form.campaign_id, all_matching, form.client_ids).await
 }
 
 /// Audit rows for the changed clients, written in chunks.
