@@ -1,5 +1,5 @@
-//! What every request handler shares: the pool, the clock, the settings, the at-rest key and
-//! the body limits of the route table. Built once at start-up (`startup`), read through
+//! What every request handler shares: the pool, the clock, the settings, the at-rest key, the
+//! messaging providers and the body limits of the route table. Built once at start-up (`startup`), read through
 //! `web::Data<AppState>`.
 
 use actix_web::dev::ResourceDef;
@@ -7,6 +7,7 @@ use actix_web::dev::ResourceDef;
 use crate::clock::Clock;
 use crate::config::Settings;
 use crate::db::Pool;
+use crate::messaging::Providers;
 
 pub struct AppState {
     pub pool: Pool,
@@ -14,6 +15,8 @@ pub struct AppState {
     pub settings: Settings,
     /// Seals secrets stored in the database (see `crypto`).
     pub at_rest_key: [u8; 32],
+    /// Makes each workspace's messaging provider (Twilio; the tests' double).
+    pub providers: Providers,
     /// The largest form each route accepts (`routes::form_limits`).
     pub form_limits: FormLimits,
 }
