@@ -10,16 +10,18 @@ use switchboard::db::schema::{twilio_settings, whatsapp_templates};
 use switchboard::authz::Role;
 
 use crate::support::fake_twilio::{ACCOUNT_SID, AUTH_TOKEN, FakeTwilio, Fault};
-use crate::support::{Browser, TestApp, spawn_app_on_with, spawn_app_with};
+use crate::support::provider_double::ProviderDouble;
+use crate::support::{Browser, TestApp, app_with_double_with, spawn_app_on_with, spawn_app_with};
 
 pub const PUBLIC_URL: &str = "https://crm.example.test";
 pub const CLIENT_PHONE: &str = "+14155550123";
 pub const WHATSAPP_FROM: &str = "+14155550100";
 pub const SMS_FROM: &str = "+14155550199";
 
-pub struct Setup {
+/// An app, its provider (the HTTP fake Twilio, or the in-process double), an admin and a client.
+pub struct Setup<P = FakeTwilio> {
     pub app: TestApp,
-    pub fake: FakeTwilio,
+    pub fake: P,
     pub browser: Browser,
     pub workspace_id: i64,
     pub client_id: i64,
@@ -70,6 +72,25 @@ pub async fn setup_with(configured: bool, more: impl FnOnce(&mut switchboard::co
         more(s);
     })
     .await;
+    signed_in_with_client(app, fake, configured).await
+}
+
+/// [`setup`] on the in-process provider double instead of the fake Twilio.
+pub async fn setup_double(configured: bool) -> Setup<ProviderDouble> {
+    setup_double_with(configured, |_| {}).await
+}
+
+/// [`setup_with`] on the in-process provider double instead of the fake Twilio.
+pub async fn setup_double_with(configured: bool, more: impl FnOnce(&mut switchboard::config::Settings)) -> Setup<ProviderDouble> {
+    let (app, double) = app_with_double_with(|s| {
+        s.public_url = Some(url::Url::parse(PUBLIC_URL).unwrap());
+        more(s);
+    })
+    .await;
+    signed_in_with_client(app, double, configured).await
+}
+
+async fn signed_in_with_client<P>(app: TestApp, fake: P, configured: bool) -> Setup<P> {
     let (browser, user) = app.signed_in(Role::Admin).await;
     let workspace_id = user.workspace_id;
     if configured {
