@@ -65,6 +65,11 @@ pub fn on_fake(s: &mut switchboard::config::Settings, fake: &FakeTwilio) {
     s.public_url = Some(url::Url::parse(PUBLIC_URL).unwrap());
 }
 
+/// The public URL in the settings of an app on the provider double.
+pub fn on_double(s: &mut switchboard::config::Settings) {
+    s.public_url = Some(url::Url::parse(PUBLIC_URL).unwrap());
+}
+
 pub async fn setup_with(configured: bool, more: impl FnOnce(&mut switchboard::config::Settings)) -> Setup {
     let fake = FakeTwilio::start();
     let app = spawn_app_with(|s| {
@@ -83,7 +88,7 @@ pub async fn setup_double(configured: bool) -> Setup<ProviderDouble> {
 /// [`setup_with`] on the in-process provider double instead of the fake Twilio.
 pub async fn setup_double_with(configured: bool, more: impl FnOnce(&mut switchboard::config::Settings)) -> Setup<ProviderDouble> {
     let (app, double) = app_with_double_with(|s| {
-        s.public_url = Some(url::Url::parse(PUBLIC_URL).unwrap());
+        on_double(s);
         more(s);
     })
     .await;

@@ -190,6 +190,11 @@ impl ProviderDouble {
         self.lock().sent.iter().filter(|m| m.channel == channel && m.to == to).count()
     }
 
+    /// How many messages were taken for `to` (E.164), on either channel.
+    pub fn sends_to_number(&self, to: &str) -> usize {
+        self.lock().sent.iter().filter(|m| m.to == to).count()
+    }
+
     /// Sets a taken message's status (what a later lookup answers).
     pub fn set_status(&self, provider_id: &str, status: MessageStatus) {
         if let Some(m) = self.lock().sent.iter_mut().find(|m| m.provider_id == provider_id) {
@@ -277,7 +282,7 @@ impl ProviderDouble {
 }
 
 /// An inbound message from `from` to `to` on `channel` with `body` and nothing else.
-pub fn inbound(provider_id: &str, channel: Channel, from: &str, to: &str, body: &str) -> InboundMessage {
+pub fn inbound_message(provider_id: &str, channel: Channel, from: &str, to: &str, body: &str) -> InboundMessage {
     InboundMessage {
         provider_id: provider_id.into(),
         channel,
