@@ -248,18 +248,27 @@ impl ProviderDouble {
         let url = self.lock().sent.iter().find(|m| m.provider_id == provider_id).map(|m| m.status_url.clone());
         let url = url.unwrap_or_else(|| panic!("the double took no message {provider_id}"));
         self.set_status(provider_id, status);
-        let mut form = vec![("AccountSid", ACCOUNT_SID.to_string()), ("MessageSid", provider_id.to_string()), ("MessageStatus", status.as_str().to_string())];
-        if let Some(code) = error_code {
-            form.push(("ErrorCode", code.to_string()));
-        }
-        post_webhook(app_base, &url, &form).await
+        post_webhook(app_base, &url, &status_form(provider_id, status, error_code)).await
+    }
+
+    /// Reports `status` for the message `provider_id` (whoever sent it: a test may write its
+    /// sends straight into the database) to the status webhook of the workspace whose
+    /// webhook key is `key`. Returns the app's answer.
+    pub async fn report_status(&self, app_base: &str, key: &str, provider_id: &str, status: MessageStatus, error_code: Option<i32>) -> StatusCode {
+        let url = self.webhook(app_base, key, "status");
+        post_webhook(app_base, &url, &status_form(provider_id, status, error_code)).await
+    }
+
+    /// The URL of a workspace's webhook as the app gives it (its public URL, else its own).
+    fn webhook(&self, app_base: &str, key: &str, kind: &str) -> String {
+        let base = self.lock().public_url.clone().unwrap_or_else(|| app_base.to_string());
+        webhook_url(&url::Url::parse(&base).expect("the app's URL"), key, kind)
     }
 
     /// Delivers a message a client sent to the workspace whose webhook key is `key`, as the
     /// provider delivers it (through the app's inbound webhook). Returns the app's answer.
     pub async fn deliver_inbound(&self, app_base: &str, key: &str, message: &InboundMessage) -> StatusCode {
-        let base = self.lock().public_url.clone().unwrap_or_else(|| app_base.to_string());
-        let url = webhook_url(&url::Url::parse(&base).expect("the app's URL"), key, "inbound");
+        let url = self.webhook(app_base, key, "inbound");
         let address = |number: &str| match message.channel {
             Channel::WhatsApp => format!("whatsapp:{number}"),
             Channel::Sms => number.to_string(),
@@ -295,6 +304,15 @@ pub fn inbound_message(provider_id: &str, channel: Channel, from: &str, to: &str
         media: Vec::new(),
         profile_name: None,
     }
+}
+
+/// A status report's fields, as the app's status webhook reads them.
+fn status_form(provider_id: &str, status: MessageStatus, error_code: Option<i32>) -> Vec<(&'static str, String)> {
+    let mut form = vec![("AccountSid", ACCOUNT_SID.to_string()), ("MessageSid", provider_id.to_string()), ("MessageStatus", status.as_str().to_string())];
+    if let Some(code) = error_code {
+        form.push(("ErrorCode", code.to_string()));
+    }
+    form
 }
 
 async fn post_webhook(app_base: &str, url: &str, form: &[(&str, String)]) -> StatusCode {
