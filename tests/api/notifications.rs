@@ -10,7 +10,7 @@ use switchboard::authz::Role;
 
 use crate::chat_actions::{inbound, twilio};
 use crate::support::fake_twilio::{ACCOUNT_SID, AUTH_TOKEN, twilio_signature};
-use crate::support::{TestApp, assert_redirects_to, spawn_app, spawn_app_with};
+use crate::support::{TestApp, app_with_double, assert_redirects_to, spawn_app, spawn_app_with};
 
 fn exec(app: &TestApp, sql: &str) {
     diesel::sql_query(sql).execute(&mut app.conn()).expect(sql);
@@ -50,7 +50,7 @@ fn all_kinds_but(off: &str) -> Vec<(&'static str, &'static str)> {
 
 #[tokio::test]
 async fn an_unassigned_chat_tells_the_admins_and_its_departments_managers_once_while_unread_and_no_one_else() {
-    let app = spawn_app().await;
+    let (app, double) = app_with_double().await;
     let (ana_browser, ana) = app.signed_in(Role::Admin).await;
     let ws = ana.workspace_id;
     let mia = app.create_user_named(&ana_workspace(&app, ws), "mia@acme.test", "Mia Sales", Role::Manager);
@@ -65,8 +65,8 @@ async fn an_unassigned_chat_tells_the_admins_and_its_departments_managers_once_w
     let client = app.count("SELECT id FROM clients WHERE name = 'Amara Smith'");
     exec(&app, &format!("INSERT INTO client_departments (workspace_id, client_id, department_id) VALUES ({ws}, {client}, {sales})"));
 
-    inbound(&app, &t, "SM1", "+14155550123", "Hi there").await;
-    inbound(&app, &t, "SM2", "+14155550123", "Anyone?").await;
+    inbound(&double, &app, &t, "SM1", "+14155550123", "Hi there").await;
+    inbound(&double, &app, &t, "SM2", "+14155550123", "Anyone?").await;
     let chat = app.count("SELECT id FROM chats");
     // The admin and the Sales manager: one each, carrying the latest text; nobody else.
     for who in [ana.id, mia.id] {
@@ -102,12 +102,12 @@ async fn an_unassigned_chat_tells_the_admins_and_its_departments_managers_once_w
     assert_eq!(app.count(&format!("SELECT count(*) FROM notification_mutes WHERE user_id = {}", ana.id)), 1);
 
     exec(&app, "UPDATE notifications SET read_at = now()");
-    inbound(&app, &t, "SM3", "+14155550123", "Hello??").await;
+    inbound(&double, &app, &t, "SM3", "+14155550123", "Hello??").await;
     assert_eq!(notes(&app, ana.id, "chat_unassigned"), 1, "turned off: no new one");
     assert_eq!(notes(&app, mia.id, "chat_unassigned"), 2, "read, so the next message adds one");
     // Once assigned, only the assignee hears.
     exec(&app, &format!("UPDATE chats SET assignee_id = {} WHERE id = {chat}", ben.id));
-    inbound(&app, &t, "SM4", "+14155550123", "Thanks").await;
+    inbound(&double, &app, &t, "SM4", "+14155550123", "Thanks").await;
     assert_eq!(notes(&app, mia.id, "chat_unassigned"), 2);
     assert_eq!(notes(&app, ben.id, "chat_message"), 1);
 }
