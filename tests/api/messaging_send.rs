@@ -149,7 +149,7 @@ fn status_url(s: &Setup) -> String {
     format!("{PUBLIC_URL}/webhooks/twilio/{key}/status")
 }
 
-async fn send_sms<P>(s: &Setup<P>, body: &str) -> i64 {
+pub async fn send_sms<P>(s: &Setup<P>, body: &str) -> i64 {
     let response = s.browser.htmx_post(&format!("/clients/{}/messages", s.client_id), &[("channel", "sms"), ("body", body)]).await;
     assert_eq!(response.status(), StatusCode::OK);
     let html = response.text().await.unwrap();
@@ -306,7 +306,7 @@ async fn a_refusal_for_good_fails_the_message_with_twilios_code_and_is_not_retri
     assert!(page.contains("Not a valid phone number (error 21211)"));
 }
 
-async fn reconcile_now(s: &Setup) {
+pub async fn reconcile_now<P>(s: &Setup<P>) {
     // The scheduler's tick enqueues it once a lease ran out (and only then).
     switchboard::jobs::scheduler::tick(&switchboard::registry::jobs(), &mut s.app.conn(), chrono::Utc::now()).unwrap();
     assert_eq!(s.app.count("SELECT count(*) FROM jobs WHERE kind = 'reconcile-messages'"), 0, "no lease has run out");

@@ -6,23 +6,30 @@
 //! the status URL), gives provider ids (`DBL…`), can be told to fail the ways the trait
 //! can (retry later, rate-limited with a Retry-After, refused with a code, outcome unknown
 //! whether or not it took the message, a slow answer), and delivers status reports and
-//! inbound messages through the app's own webhook (signed as the workspace's account signs
-//! them, the app's one way in).
+//! inbound messages through the app's own webhook.
 //!
-//! Which tests use what:
-//! - This double: the campaign, flow and chat tests whose subject is what the app does
-//!   around a send (batches, dispatch, pausing, retries and refusals as the trait reports
-//!   them, flows driven by replies, the chat inbox and its replies, the live updates and
-//!   recipients pages fed by status reports and replies): `campaign_batches`,
-//!   `campaign_flows`, `campaign_live`, `campaign_recipients`, `chat_actions`, `chat_inbox`
-//!   and the campaign test send in `campaigns` (each file says which of its tests).
-//! - The HTTP fake (`fake_twilio`): Twilio's contract, where the wire is the subject —
-//!   `twilio_provider` (REST shapes, Basic auth, HTTP faults, timeouts), `twilio_webhooks`
-//!   (signatures, parameter parsing), `twilio_settings` (the connection check's answers),
-//!   `whatsapp_templates` (the Content API's pages), `messaging_send` (the form fields Twilio
-//!   gets, 429/5xx answers, an answer lost on the socket and its reconciliation by lookup),
-//!   the tests that run a `switchboard worker` process (a separate process cannot share an
-//!   in-process double), and the benches.
+//! The webhook deliveries speak Twilio's webhook form, signed with the fake's token
+//! (`fake_twilio::AUTH_TOKEN`, which the tests seal into `twilio_settings`): that webhook is
+//! the app's only way in for now (a second provider's would be added here).
+//!
+//! Which tests use what, and why:
+//! - This double: the tests whose subject is what the app does around the provider, not
+//!   what goes over the wire — `campaign_batches` (batches, dispatch at the sender's rate,
+//!   pausing, completing, two instances, a Retry-After hold, a status report before the
+//!   bulk record), `campaign_flows` (button taps driving steps), `campaign_recipients` and
+//!   `campaign_live` (counters, replies and live events fed by status reports and replies),
+//!   `chat_inbox` and `chat_actions` (replies, the 24-hour window, assignment), `events`,
+//!   `notifications` (an unassigned chat, a failed send), `double_submit`, the campaign
+//!   test send in `campaigns`, and in `messaging_send` the refusals, a refusal for good,
+//!   the shared sender rate, resending, the timeline and STOP / START.
+//! - The HTTP fake (`fake_twilio`), where Twilio's side is the subject: `twilio_provider`
+//!   (REST shapes, Basic auth, HTTP faults, timeouts), `twilio_webhooks` (signatures,
+//!   parameter parsing), `twilio_settings` (the connection check's answers),
+//!   `whatsapp_templates` (the Content API's pages); in `messaging_send` the form fields
+//!   Twilio gets, its 429 / 5xx answers, an answer lost on the socket and reconciliation by
+//!   its message list; in `campaign_batches` the 503-every-third-call run (Twilio's words
+//!   end up in the failed messages); every test that runs a `switchboard worker` process
+//!   (another process cannot share an in-process double); the browser tests and benches.
 #![allow(dead_code)]
 
 use std::collections::{HashSet, VecDeque};
