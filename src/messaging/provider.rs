@@ -20,8 +20,11 @@ use crate::messaging::{Channel, MessageStatus};
 /// `TWILIO_CONTENT_BASE`.
 #[derive(Clone)]
 pub struct Providers {
-    make: Arc<dyn Fn(&Account, &Settings) -> Arc<dyn Provider> + Send + Sync>,
+    make: Arc<MakeProvider>,
 }
+
+/// How [`Providers`] makes the provider of an account.
+type MakeProvider = dyn Fn(&Account, &Settings) -> Arc<dyn Provider> + Send + Sync;
 
 impl Providers {
     /// Twilio, with the account's SID and token (what the app runs with).
