@@ -25,6 +25,7 @@ use crate::db::{self, Pool};
 use crate::jobs::Registry;
 use crate::jobs::run::JobEnv;
 use crate::jobs::worker::{Options, Workers};
+use crate::messaging::Providers;
 use crate::{crypto, registry, routes, web as sbweb};
 use std::sync::Arc;
 
@@ -95,14 +96,20 @@ impl Resources {
     }
 }
 
-/// The job environment for `database`.
-pub fn job_env(pool: Pool, database: &Database, settings: &Settings, clock: Clock) -> anyhow::Result<Arc<JobEnv>> {
+/// The job environment for `database`, its messages sent through `providers`.
+pub fn job_env(pool: Pool, database: &Database, settings: &Settings, clock: Clock, providers: Providers) -> anyhow::Result<Arc<JobEnv>> {
     let secret = secret_bytes(settings)?;
-    Ok(Arc::new(JobEnv { pool, database_url: database.url.clone(), settings: settings.clone(), clock, at_rest_key: crypto::derive(&secret) }))
+    Ok(Arc::new(JobEnv { pool, database_url: database.url.clone(), settings: settings.clone(), clock, at_rest_key: crypto::derive(&secret), providers }))
 }
 
 impl Application {
+    /// The application, sending through Twilio.
     pub async fn build(settings: Settings, clock: Clock) -> anyhow::Result<Self> {
+        Application::build_with(settings, clock, Providers::default()).await
+    }
+
+    /// The application, its messages sent through `providers` (the tests' in-process double).
+    pub async fn build_with(settings: Settings, clock: Clock, providers: Providers) -> anyhow::Result<Self> {
         // Bind first: a busy port should fail before anything else starts.
         let listener = TcpListener::bind(settings.addr).map_err(|e| {
             anyhow::anyhow!("cannot listen on SWITCHBOARD_ADDR={}: {e} (is another program using the port?)", settings.addr)
@@ -123,12 +130,12 @@ impl Application {
         let registry = Arc::new(registry::jobs());
         let workers = (settings.job_workers > 0)
             .then(|| {
-                job_env(pool.clone(), &database, &settings, clock.clone()).map(|env| Workers::start(env, registry.clone(), Options::from_settings(&settings)))
+                job_env(pool.clone(), &database, &settings, clock.clone(), providers.clone()).map(|env| Workers::start(env, registry.clone(), Options::from_settings(&settings)))
             })
             .transpose()?;
         let hub = Arc::new(crate::events::hub::Hub::new(settings.max_streams));
         let events = crate::events::listener::Listener::start(database.url.clone(), hub.clone())?;
-        let state = AppState { pool: pool.clone(), clock, settings, at_rest_key, form_limits: routes::form_limits() };
+        let state = AppState { pool: pool.clone(), clock, settings, at_rest_key, providers, form_limits: routes::form_limits() };
         let server = run(listener, state, key, hub.clone(), registry)?;
         Ok(Self { port, server, pool, resources: Resources { workers, events: Some(events), hub: Some(hub), database } })
     }

@@ -53,7 +53,7 @@
 //!   still decides who sends: never twice.
 //! - No queued recipient left: the batch is `done`.
 
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
@@ -75,7 +75,6 @@ use crate::messaging::send::{self, LEASE_SECS, MAX_THROTTLE_WAIT};
 use crate::messaging::throttle;
 use crate::messaging::store::{self, NewOutbound};
 use crate::messaging::{Channel, Provider, ProviderError};
-use crate::messaging::twilio::Twilio;
 
 /// Attempts a dispatch job gets. Only a run that called the provider and got nothing
 /// through ([`REFUSAL_STREAK`] refusals in a row) spends one; a run that made progress, a
@@ -251,7 +250,7 @@ pub fn job(env: &JobEnv, job: &Job) -> Result<(), JobError> {
         Some(account) => {
             let mut conn = env.pool.get()?;
             let key = crate::messaging::account::webhook_key(&mut conn, ws)?;
-            Some(Run { provider: account.provider(&env.settings), status_url: send::status_url(env, &key), account })
+            Some(Run { provider: env.providers.for_account(&account, &env.settings), status_url: send::status_url(env, &key), account })
         }
         None => None,
     };
@@ -720,7 +719,7 @@ fn retry_wait(conn: &mut PgConnection, ws: i64, batch_id: i64) -> QueryResult<Wa
 /// connections kept alive) and the status callback URL (the webhook key read once).
 struct Run {
     account: Account,
-    provider: Twilio,
+    provider: Arc<dyn Provider>,
     status_url: String,
 }
 

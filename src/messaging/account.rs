@@ -1,15 +1,13 @@
 //! A workspace's messaging account (today: Twilio): the stored settings, the sealed auth
-//! token opened with the at-rest key, the provider built from them, and the workspace's
-//! webhook URLs.
+//! token opened with the at-rest key, and the workspace's webhook URLs. Its provider comes
+//! from the app's `messaging::Providers`.
 
 use diesel::prelude::*;
 use secrecy::{ExposeSecret, SecretString};
 use url::Url;
 
-use crate::config::Settings;
 use crate::crypto;
 use crate::db::schema::{twilio_settings, workspaces};
-use crate::messaging::twilio::Twilio;
 use crate::messaging::{Channel, Sender};
 
 #[derive(Clone, Debug, Queryable, Selectable)]
@@ -52,10 +50,6 @@ impl Account {
             .and_then(|bytes| String::from_utf8(bytes).ok())
             .ok_or("The saved Twilio auth token cannot be read with this SWITCHBOARD_SECRET_KEY; save it again in Settings → Twilio.")?;
         Ok(Account { stored, auth_token: SecretString::from(token) })
-    }
-
-    pub fn provider(&self, settings: &Settings) -> Twilio {
-        Twilio::new(&settings.twilio_api_base, &settings.twilio_content_base, &self.stored.account_sid, self.auth_token.clone())
     }
 
     pub fn token(&self) -> &str {

@@ -3,6 +3,8 @@
 //! never speak a provider's dialect. Twilio ([`twilio`]) is the first provider; Meta's
 //! WhatsApp Cloud API will be the second, so nothing here is named after a Twilio field.
 //!
+//! - [`provider`]: the [`Provider`] trait, its types, and [`Providers`], the factory the app
+//!   chooses at start-up (Twilio; the tests' in-process double).
 //! - [`store`]: the messages table: outbound rows and their claim, statuses that only move
 //!   forward, callbacks that arrive before their send is recorded.
 //! - [`throttle`]: the per-sender send rate, shared by every instance through PostgreSQL.
@@ -16,6 +18,7 @@ pub mod compose;
 pub mod errors;
 pub mod fragments;
 pub mod inbound;
+pub mod provider;
 pub mod reconcile;
 pub mod segments;
 pub mod send;
@@ -25,9 +28,10 @@ pub mod throttle;
 pub mod twilio;
 pub mod webhooks;
 
-use std::time::Duration;
-
-use chrono::{DateTime, Utc};
+pub use provider::{
+    Accepted, AccountInfo, CheckError, Content, InboundMessage, OutboundMessage, Provider, ProviderError, ProviderMessage, ProviderTemplate, Providers, Sender,
+    StatusReport,
+};
 
 crate::text_enum! {
     /// The channel a message goes over.
@@ -105,169 +109,4 @@ impl MessageStatus {
             MessageStatus::Received => "received",
         }
     }
-}
-
-/// A message to send. Addresses are E.164 (`+14155550123`); the provider adds its own
-/// channel prefixes.
-#[derive(Clone, Debug)]
-pub struct OutboundMessage {
-    pub channel: Channel,
-    /// A sender number, or a provider-side sender pool (Twilio: a messaging service).
-    pub from: Sender,
-    pub to: String,
-    pub content: Content,
-    /// Where the provider reports this message's status.
-    pub status_url: String,
-}
-
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Sender {
-    Number(String),
-    Pool(String),
-}
-
-impl Sender {
-    /// How a sender is written in the messages table and the throttle.
-    pub fn key(&self) -> &str {
-        match self {
-            Sender::Number(n) | Sender::Pool(n) => n,
-        }
-    }
-}
-
-#[derive(Clone, Debug)]
-pub enum Content {
-    Text(String),
-    /// An approved template by its provider id, with values for its numbered placeholders.
-    Template { provider_id: String, variables: Vec<(String, String)> },
-}
-
-/// The provider took a message.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Accepted {
-    pub provider_id: String,
-    pub status: MessageStatus,
-}
-
-/// A message as the provider describes it (fetch, reconciliation lookups).
-#[derive(Clone, Debug, PartialEq)]
-pub struct ProviderMessage {
-    pub provider_id: String,
-    pub from: String,
-    pub to: String,
-    pub body: String,
-    pub status: MessageStatus,
-    pub created_at: Option<DateTime<Utc>>,
-    pub error_code: Option<i32>,
-    pub error_message: Option<String>,
-}
-
-/// Why a provider call did not succeed, sorted by what the caller may do next.
-#[derive(Clone, Debug, PartialEq)]
-pub enum ProviderError {
-    /// Nothing was done; trying again later is safe (429, 5xx before acceptance, the
-    /// connection refused). `after`: the provider's Retry-After.
-    Retry { reason: String, after: Option<Duration> },
-    /// The provider refused for good (invalid number, unsubscribed, outside the 24-hour
-    /// window, bad credentials): recorded with its code and text, never retried.
-    Permanent { code: Option<i32>, reason: String },
-    /// The request may have been carried out (a timeout after it was sent, an answer that
-    /// was lost): a send must be reconciled, never repeated blindly.
-    Unknown(String),
-}
-
-impl std::fmt::Display for ProviderError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            ProviderError::Retry { reason, .. } => write!(f, "{reason} (will retry)"),
-            ProviderError::Permanent { code: Some(code), reason } => write!(f, "{reason} (error {code})"),
-            ProviderError::Permanent { code: None, reason } => write!(f, "{reason}"),
-            ProviderError::Unknown(reason) => write!(f, "{reason} (outcome unknown)"),
-        }
-    }
-}
-
-/// A template as the provider lists it.
-#[derive(Clone, Debug, PartialEq)]
-pub struct ProviderTemplate {
-    pub provider_id: String,
-    pub name: String,
-    pub language: String,
-    pub body: String,
-    /// Placeholder → sample value, in placeholder order.
-    pub variables: Vec<(String, String)>,
-    pub media: Vec<String>,
-    /// Quick-reply buttons: (id, title).
-    pub buttons: Vec<(String, String)>,
-    /// approved | pending | rejected | paused | disabled | unsubmitted
-    pub approval_status: String,
-    pub category: String,
-    pub rejection_reason: String,
-}
-
-/// What a connection check found.
-#[derive(Clone, Debug, PartialEq)]
-pub struct AccountInfo {
-    pub name: String,
-    pub status: String,
-}
-
-/// Why a connection check failed, in words a person can act on.
-#[derive(Clone, Debug, PartialEq)]
-pub enum CheckError {
-    UnknownAccount,
-    BadToken,
-    Unreachable(String),
-    Other(String),
-}
-
-impl std::fmt::Display for CheckError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            CheckError::UnknownAccount => write!(f, "No account has this Account SID."),
-            CheckError::BadToken => write!(f, "The auth token is wrong for this Account SID."),
-            CheckError::Unreachable(why) => write!(f, "The provider could not be reached: {why}."),
-            CheckError::Other(why) => write!(f, "The provider answered unexpectedly: {why}."),
-        }
-    }
-}
-
-/// Every call to a messaging provider. Blocking: jobs call it on their own threads;
-/// handlers call it through `web::block`.
-pub trait Provider: Send + Sync {
-    fn send(&self, message: &OutboundMessage) -> Result<Accepted, ProviderError>;
-    fn fetch(&self, provider_id: &str) -> Result<ProviderMessage, ProviderError>;
-    /// Messages from `from` to `to` created since `since` (reconciling a send whose outcome
-    /// is unknown).
-    fn find_sent(&self, channel: Channel, from: &Sender, to: &str, since: DateTime<Utc>) -> Result<Vec<ProviderMessage>, ProviderError>;
-    fn list_templates(&self) -> Result<Vec<ProviderTemplate>, ProviderError>;
-    fn check(&self) -> Result<AccountInfo, CheckError>;
-}
-
-/// A status report from a provider's webhook.
-#[derive(Clone, Debug, PartialEq)]
-pub struct StatusReport {
-    pub provider_id: String,
-    pub status: MessageStatus,
-    pub error_code: Option<i32>,
-    pub error_message: Option<String>,
-}
-
-/// A message a client sent us, from a provider's webhook.
-#[derive(Clone, Debug, PartialEq)]
-pub struct InboundMessage {
-    pub provider_id: String,
-    pub channel: Channel,
-    /// E.164.
-    pub from: String,
-    pub to: String,
-    pub body: String,
-    /// A quick-reply button's payload and its title, when the message is a button reply.
-    pub button_payload: Option<String>,
-    pub button_text: Option<String>,
-    /// The provider id of the message this one answers (Twilio's `OriginalRepliedMessageSid`,
-    /// sent with a quick-reply button tap): how a flow finds the step that was answered.
-    pub replied_to: Option<String>,
-    pub media: Vec<String>,
-    pub profile_name: Option<String>,
 }

@@ -74,7 +74,7 @@ pub fn job(env: &JobEnv, job: &Job) -> Result<(), JobError> {
         Ok(None) => return Ok(()),
         Err(why) => return Err(JobError::Permanent(why)),
     };
-    let provider = account.provider(&env.settings);
+    let provider = env.providers.for_account(&account, &env.settings);
     let mut after_id = 0;
     loop {
         let next = conn.transaction(|tx| -> Result<Option<(i64, Outcome)>, JobError> {
@@ -87,7 +87,7 @@ pub fn job(env: &JobEnv, job: &Job) -> Result<(), JobError> {
             .get_result(tx)
             .optional()?;
             let Some(message) = row else { return Ok(None) };
-            let outcome = reconcile_one(tx, &provider, &message)?;
+            let outcome = reconcile_one(tx, provider.as_ref(), &message)?;
             Ok(Some((message.id, outcome)))
         })?;
         match next {

@@ -107,13 +107,13 @@ pub fn job(env: &JobEnv, job: &Job) -> Result<(), JobError> {
 /// a campaign batch's dispatch. `last_attempt`: `Some(attempts)` on the job's last attempt,
 /// when a retryable refusal fails the message instead of giving it back.
 pub fn send_claimed(env: &JobEnv, account: &Account, message: Message, last_attempt: Option<i32>) -> Result<(), JobError> {
-    send_claimed_via(env, account, &account.provider(&env.settings), message, last_attempt)
+    send_claimed_via(env, account, env.providers.for_account(account, &env.settings).as_ref(), message, last_attempt)
 }
 
 /// [`send_claimed`] through a provider the caller keeps: a campaign dispatch makes one per
 /// run, so its sends share one HTTP client and its kept-alive connections (a client per
 /// send spent a thread and a TCP connection on each message).
-pub fn send_claimed_via(env: &JobEnv, account: &Account, provider: &impl Provider, message: Message, last_attempt: Option<i32>) -> Result<(), JobError> {
+pub fn send_claimed_via(env: &JobEnv, account: &Account, provider: &dyn Provider, message: Message, last_attempt: Option<i32>) -> Result<(), JobError> {
     let ws = message.workspace_id;
     let mut conn = env.pool.get()?;
     let key = account::webhook_key(&mut conn, ws)?;

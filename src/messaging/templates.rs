@@ -12,7 +12,7 @@ use crate::jobs::queue::Job;
 use crate::jobs::run::{JobEnv, JobError};
 use crate::jobs::{self, JobHandler, JobStatus, Kind, NewJob};
 use crate::messaging::account::Account;
-use crate::messaging::{Provider, ProviderError, ProviderTemplate};
+use crate::messaging::{ProviderError, ProviderTemplate};
 
 /// The idempotency key of a workspace's queued or running sync: one at a time.
 pub const SYNC_KEY: &str = "sync-templates";
@@ -254,7 +254,7 @@ pub fn job(env: &JobEnv, job: &Job) -> Result<(), JobError> {
         Account::load(&mut conn, &env.at_rest_key, w).map_err(JobError::Permanent)?
     };
     let Some(account) = account else { return Err(JobError::Permanent("Twilio is not set up for this workspace".into())) };
-    let listed = account.provider(&env.settings).list_templates().map_err(|e| match e {
+    let listed = env.providers.for_account(&account, &env.settings).list_templates().map_err(|e| match e {
         ProviderError::Permanent { .. } => JobError::Permanent(e.to_string()),
         ProviderError::Retry { .. } | ProviderError::Unknown(_) => JobError::Retry(e.to_string()),
     })?;

@@ -18,7 +18,6 @@ use crate::authz::Role;
 use crate::crypto;
 use crate::error::AppError;
 use crate::messaging::account::{self, Account, StoredTwilio, TwilioFields};
-use crate::messaging::Provider;
 use crate::web::ctx::{Ctx, Layout};
 use crate::web::flash;
 use crate::web::forms::{FormErrors, HtmlForm};
@@ -229,8 +228,8 @@ pub async fn check_twilio(ctx: Ctx, state: Data<AppState>) -> Result<HttpRespons
         Err(why) => ("error", why),
         Ok(Some(account)) => {
             // The provider's blocking HTTP client is made, used and dropped off the async threads.
-            let settings = state.settings.clone();
-            let result = web::block(move || account.provider(&settings).check()).await.map_err(|e| AppError::Unexpected(anyhow!("connection check failed: {e}")))?;
+            let (settings, providers) = (state.settings.clone(), state.providers.clone());
+            let result = web::block(move || providers.for_account(&account, &settings).check()).await.map_err(|e| AppError::Unexpected(anyhow!("connection check failed: {e}")))?;
             match result {
                 Ok(info) => ("success", format!("Connected to {} ({}).", info.name, info.status)),
                 Err(e) => ("error", format!("Not connected. {e}")),

@@ -1,6 +1,7 @@
-//! Campaign batches and their dispatch (issue 12 parts 3 and 5), against the fake Twilio,
-//! the tests' SMTP server and the job workers (in process, a second instance, or the real
-//! binary killed mid-batch).
+//! Campaign batches and their dispatch (issue 12 parts 3 and 5), against the in-process
+//! provider double, the tests' SMTP server and the job workers (in process or a second
+//! instance). The tests that kill a `switchboard worker` process mid-batch, and the one of
+//! Twilio's 503 answers (its words are in the failed messages), keep the HTTP fake Twilio.
 //!
 //! The campaign lifecycle's pages are another part of issue 12: here a campaign is written
 //! straight into the database, and its start / pause / complete transitions are the status
@@ -13,10 +14,13 @@ use reqwest::StatusCode;
 use switchboard::campaigns::dispatch;
 use switchboard::authz::Role;
 
-use crate::messaging_send::{Setup, WHATSAPP_FROM, add_template, on_fake, setup_with, sql, text, wait_for, worker_process};
+use switchboard::messaging::MessageStatus;
+
+use crate::messaging_send::{Setup, WHATSAPP_FROM, add_template, on_double, setup_double_with, setup_with, sql, text, wait_for, worker_process};
 use crate::support::fake_twilio::FakeTwilio;
+use crate::support::provider_double::{Failure, ProviderDouble};
 use crate::support::smtp::SmtpSink;
-use crate::support::{TestApp, location, spawn_app_on_with, spawn_app_with};
+use crate::support::{TestApp, location, spawn_app_on_with, spawn_app_on_with_double, spawn_app_with};
 
 
 /// A campaign on `channels` in `status`; returns its id.
@@ -58,14 +62,32 @@ fn recipients(app: &TestApp, batch: i64) -> String {
     ))
 }
 
-/// Sends so far to the campaign's clients (the fake's record).
-fn sent(fake: &FakeTwilio) -> usize {
-    fake.messages().iter().filter(|m| m.to.contains("+1415600")).count()
+/// The recipients of the sends the provider took, in order: the fake Twilio's addresses
+/// (the tests that need a worker process or Twilio's answers) or the double's numbers.
+trait Recipients {
+    fn recipients(&self) -> Vec<String>;
+}
+
+impl Recipients for FakeTwilio {
+    fn recipients(&self) -> Vec<String> {
+        self.messages().into_iter().map(|m| m.to).collect()
+    }
+}
+
+impl Recipients for ProviderDouble {
+    fn recipients(&self) -> Vec<String> {
+        self.messages().into_iter().map(|m| m.to).collect()
+    }
+}
+
+/// Sends so far to the campaign's clients (the provider's record).
+fn sent(fake: &impl Recipients) -> usize {
+    fake.recipients().iter().filter(|to| to.contains("+1415600")).count()
 }
 
 /// An active WhatsApp campaign with `clients` new clients attached, an approved "Hello {{1}}"
 /// template, and the sender's rate set to `rate` per second: (campaign, template).
-fn hello_campaign(s: &Setup, rate: u32, clients: i64) -> (i64, i64) {
+fn hello_campaign<P>(s: &Setup<P>, rate: u32, clients: i64) -> (i64, i64) {
     let ws = s.workspace_id;
     sql(&s.app, &format!("UPDATE twilio_settings SET whatsapp_rate = {rate} WHERE workspace_id = {ws}"));
     let c = campaign(&s.app, ws, "active", "'whatsapp'");
@@ -74,7 +96,7 @@ fn hello_campaign(s: &Setup, rate: u32, clients: i64) -> (i64, i64) {
     (c, template)
 }
 
-async fn whatsapp_batch(s: &Setup, campaign: i64, template: i64, send_at: &str) -> i64 {
+async fn whatsapp_batch<P>(s: &Setup<P>, campaign: i64, template: i64, send_at: &str) -> i64 {
     let t = template.to_string();
     let r = s.browser.post(&format!("/campaigns/{campaign}/whatsapp-messages"), &[("mode", "template"), ("template_id", &t), ("var_1", "name"), ("send_at", send_at)]).await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER, "{}", r.text().await.unwrap());
@@ -83,7 +105,7 @@ async fn whatsapp_batch(s: &Setup, campaign: i64, template: i64, send_at: &str) 
 
 #[tokio::test]
 async fn a_whatsapp_batch_stores_its_variables_and_one_recipient_per_attached_client_with_skip_reasons() {
-    let s = setup_with(true, |c| c.job_workers = 0).await;
+    let s = setup_double_with(true, |c| c.job_workers = 0).await;
     let ws = s.workspace_id;
     let c = campaign(&s.app, ws, "draft", "'whatsapp', 'sms'");
     let template = add_template(&s.app, ws, "HXoffer", "offer", "Hello {{1}}, see you {{2}}", "approved");
@@ -160,7 +182,7 @@ async fn a_whatsapp_batch_stores_its_variables_and_one_recipient_per_attached_cl
 
 #[tokio::test]
 async fn batch_routes_are_403_for_agents_and_404_for_another_department_or_workspace() {
-    let s = setup_with(true, |c| c.job_workers = 0).await;
+    let s = setup_double_with(true, |c| c.job_workers = 0).await;
     let ws = s.workspace_id;
     let c = campaign(&s.app, ws, "active", "'whatsapp', 'sms', 'email'");
     sql(&s.app, &format!("INSERT INTO departments (workspace_id, name) VALUES ({ws}, 'North'), ({ws}, 'South')"));
@@ -201,7 +223,7 @@ async fn batch_routes_are_403_for_agents_and_404_for_another_department_or_works
 
 #[tokio::test]
 async fn a_hundred_recipients_are_sent_at_the_senders_rate_once_each_and_the_skipped_never() {
-    let s = setup_with(true, |c| c.job_workers = 2).await;
+    let s = setup_double_with(true, |c| c.job_workers = 2).await;
     let ws = s.workspace_id;
     let (c, template) = hello_campaign(&s, 20, 100);
     let opted = new_client(&s.app, ws, "name, phone, opt_out_whatsapp_at", "'Bola Opted', '+14155550124', '2026-11-02 10:00+00'");
@@ -212,12 +234,12 @@ async fn a_hundred_recipients_are_sent_at_the_senders_rate_once_each_and_the_ski
     wait_for(&s.app, &format!("EXISTS (SELECT 1 FROM campaign_batches WHERE id = {b} AND status = 'done')")).await;
     let messages = s.fake.messages();
     assert_eq!(messages.len(), 100, "the 100 sendable clients, and nobody else");
-    assert_eq!(s.fake.sends_to("+14155550124"), 0, "opted out: never sent");
+    assert_eq!(s.fake.sends_to_number("+14155550124"), 0, "opted out: never sent");
     for n in 1..=100 {
-        assert_eq!(s.fake.sends_to(&format!("whatsapp:+1415600{n:04}")) + s.fake.sends_to(&format!("+1415600{n:04}")), 1, "client {n} once");
+        assert_eq!(s.fake.sends_to_number(&format!("+1415600{n:04}")), 1, "client {n} once");
     }
     let first = messages.iter().find(|m| m.to.ends_with("+14156000001")).unwrap();
-    assert_eq!(first.content_variables.as_deref(), Some("{\"1\":\"Client 0001\"}"));
+    assert_eq!(first.variables, [("1".to_string(), "Client 0001".to_string())]);
     let start = messages.iter().map(|m| m.created_at).min().unwrap();
     let end = messages.iter().map(|m| m.created_at).max().unwrap();
     let span = (end - start).num_milliseconds() as f64 / 1000.0;
@@ -233,7 +255,7 @@ async fn a_hundred_recipients_are_sent_at_the_senders_rate_once_each_and_the_ski
 
 #[tokio::test]
 async fn a_client_who_opts_out_after_the_batch_was_made_is_skipped_when_their_turn_comes() {
-    let s = setup_with(true, |c| c.job_workers = 0).await;
+    let s = setup_double_with(true, |c| c.job_workers = 0).await;
     let ws = s.workspace_id;
     let c = campaign(&s.app, ws, "active", "'sms'");
     attach(&s.app, ws, c, s.client_id);
@@ -242,7 +264,7 @@ async fn a_client_who_opts_out_after_the_batch_was_made_is_skipped_when_their_tu
     let r = s.browser.post(&format!("/campaigns/{c}/sms-messages"), &[("body", "Hello {{name}} of {{ company }}, {{1}}")]).await;
     let b = batch_id(&r, c, "sms-messages");
     sql(&s.app, &format!("UPDATE clients SET opt_out_sms_at = '2026-11-20 12:00+00' WHERE id = {}", s.client_id));
-    let _worker = spawn_app_on_with(&s.app.database, |c| on_fake(c, &s.fake)).await;
+    let _worker = spawn_app_on_with_double(&s.app.database, &s.fake, on_double).await;
     wait_for(&s.app, &format!("EXISTS (SELECT 1 FROM campaign_batches WHERE id = {b} AND status = 'done')")).await;
     assert_eq!(recipients(&s.app, b), "Amara Okafor: skipped (Opted out of SMS on 2026-11-20); Femi Ade: sending");
     let messages = s.fake.messages();
@@ -252,7 +274,7 @@ async fn a_client_who_opts_out_after_the_batch_was_made_is_skipped_when_their_tu
 
 /// Paused on purpose part-way: the count of sends once in-flight ones have landed.
 /// The campaign started again as the start transition does it: active, and its dispatch resumed.
-fn start_again(s: &Setup, ws: i64, c: i64) {
+fn start_again<P>(s: &Setup<P>, ws: i64, c: i64) {
     let mut conn = s.app.conn();
     conn.transaction(|tx| {
         diesel::sql_query(format!("UPDATE campaigns SET status = 'active' WHERE id = {c}")).execute(tx)?;
@@ -263,14 +285,14 @@ fn start_again(s: &Setup, ws: i64, c: i64) {
 }
 
 /// Clients 1..=n (phones +1415600NNNN) each got exactly one send.
-fn each_sent_once(s: &Setup, n: usize) {
-    let sent = s.fake.messages();
+fn each_sent_once<P: Recipients>(s: &Setup<P>, n: usize) {
+    let sent = s.fake.recipients();
     for i in 1..=n {
-        assert_eq!(sent.iter().filter(|m| m.to.ends_with(&format!("+1415600{i:04}"))).count(), 1, "client {i} exactly once");
+        assert_eq!(sent.iter().filter(|to| to.ends_with(&format!("+1415600{i:04}"))).count(), 1, "client {i} exactly once");
     }
 }
 
-async fn pause_and_settle(s: &Setup, campaign: i64, after: usize) -> usize {
+async fn pause_and_settle<P: Recipients>(s: &Setup<P>, campaign: i64, after: usize) -> usize {
     while sent(&s.fake) < after {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
@@ -281,11 +303,10 @@ async fn pause_and_settle(s: &Setup, campaign: i64, after: usize) -> usize {
 
 #[tokio::test]
 async fn pausing_stops_new_sends_within_a_second_on_both_instances_and_resuming_continues_without_repeats() {
-    let s = setup_with(true, |c| c.job_workers = 2).await;
+    let s = setup_double_with(true, |c| c.job_workers = 2).await;
     let ws = s.workspace_id;
-    let fake = s.fake.clone();
-    let _second = spawn_app_on_with(&s.app.database, |c| {
-        on_fake(c, &fake);
+    let _second = spawn_app_on_with_double(&s.app.database, &s.fake, |c| {
+        on_double(c);
         c.job_workers = 2;
     })
     .await;
@@ -308,7 +329,7 @@ async fn pausing_stops_new_sends_within_a_second_on_both_instances_and_resuming_
 
 #[tokio::test]
 async fn completing_cancels_what_is_left_and_nothing_more_is_sent() {
-    let s = setup_with(true, |c| c.job_workers = 2).await;
+    let s = setup_double_with(true, |c| c.job_workers = 2).await;
     let ws = s.workspace_id;
     let (c, template) = hello_campaign(&s, 10, 30);
     let b = whatsapp_batch(&s, c, template, "").await;
@@ -334,11 +355,10 @@ async fn completing_cancels_what_is_left_and_nothing_more_is_sent() {
 
 #[tokio::test]
 async fn a_scheduled_batch_starts_on_time_once_with_two_instances() {
-    let s = setup_with(true, |c| c.job_workers = 2).await;
+    let s = setup_double_with(true, |c| c.job_workers = 2).await;
     let ws = s.workspace_id;
-    let fake = s.fake.clone();
-    let _second = spawn_app_on_with(&s.app.database, |c| {
-        on_fake(c, &fake);
+    let _second = spawn_app_on_with_double(&s.app.database, &s.fake, |c| {
+        on_double(c);
         c.job_workers = 2;
     })
     .await;
@@ -452,7 +472,7 @@ async fn an_email_batch_goes_through_smtp_with_a_working_unsubscribe_link() {
 
 #[tokio::test]
 async fn twenty_thousand_recipients_are_written_in_one_statement() {
-    let s = setup_with(true, |c| c.job_workers = 0).await;
+    let s = setup_double_with(true, |c| c.job_workers = 0).await;
     let ws = s.workspace_id;
     let c = campaign(&s.app, ws, "draft", "'sms'");
     sql(&s.app, &format!(
@@ -474,7 +494,7 @@ async fn twenty_thousand_recipients_are_written_in_one_statement() {
 
 #[tokio::test]
 async fn without_twilio_a_message_batch_is_refused_with_the_reason() {
-    let s = setup_with(false, |c| c.job_workers = 0).await;
+    let s = setup_double_with(false, |c| c.job_workers = 0).await;
     let c = campaign(&s.app, s.workspace_id, "active", "'sms'");
     attach(&s.app, s.workspace_id, c, s.client_id);
     let r = s.browser.post(&format!("/campaigns/{c}/sms-messages"), &[("body", "Hello {{name}}")]).await;
@@ -685,7 +705,7 @@ async fn a_long_html_email_fits_its_form_while_other_forms_keep_the_64_kib_limit
 /// find), and the resume sends exactly those, with the messages already written.
 #[tokio::test]
 async fn a_group_paused_part_way_leaves_its_unsent_messages_queued_and_the_resume_sends_them_once() {
-    let s = setup_with(true, |c| c.job_workers = 1).await;
+    let s = setup_double_with(true, |c| c.job_workers = 1).await;
     let ws = s.workspace_id;
     // 100/s: a group of 50 takes half a second.
     let (c, template) = hello_campaign(&s, 100, 120);
@@ -726,7 +746,7 @@ async fn a_group_paused_part_way_leaves_its_unsent_messages_queued_and_the_resum
 /// in between instead of waiting for the whole batch.
 #[tokio::test]
 async fn a_long_batch_hands_its_worker_back_so_another_job_runs_in_between() {
-    let s = setup_with(true, |c| c.job_workers = 1).await;
+    let s = setup_double_with(true, |c| c.job_workers = 1).await;
     let ws = s.workspace_id;
     let (c, template) = hello_campaign(&s, 20, 100); // 5 s at 20/s
     let b = whatsapp_batch(&s, c, template, "").await;
@@ -763,19 +783,6 @@ async fn a_long_batch_hands_its_worker_back_so_another_job_runs_in_between() {
     each_sent_once(&s, 100);
 }
 
-/// Posts a status callback for `m` to its StatusCallback, signed as Twilio signs it.
-/// (The URL is the public one the signature covers; the post goes to the test app.)
-async fn status_callback(app: &TestApp, m: &crate::support::fake_twilio::SentMessage, status: &str) -> StatusCode {
-    use crate::support::fake_twilio::{AUTH_TOKEN, twilio_signature};
-    let url = m.status_callback.clone().expect("a status callback URL");
-    let form: Vec<(String, String)> = [("AccountSid", crate::support::fake_twilio::ACCOUNT_SID), ("MessageSid", &m.sid), ("MessageStatus", status), ("To", &m.to), ("From", &m.from)]
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
-    let signature = twilio_signature(AUTH_TOKEN, &url, &form);
-    let path = &url[url.find("/webhooks/").expect("a webhook path")..];
-    reqwest::Client::new().post(format!("{}{path}", app.base)).form(&form).header("X-Twilio-Signature", signature).send().await.expect("callback").status()
-}
 
 /// Accepted sends are recorded in bulk (every `dispatch::RECORD_EVERY`, or after
 /// `dispatch::RECORD_AFTER`, and at the group's end). A callback for a send taken by Twilio
@@ -784,10 +791,9 @@ async fn status_callback(app: &TestApp, m: &crate::support::fake_twilio::SentMes
 /// is left kept, and the recipients and their counters follow.
 #[tokio::test]
 async fn a_callback_that_arrives_before_the_bulk_record_is_applied_by_it() {
-    use crate::support::fake_twilio::Fault;
-    let s = setup_with(true, |c| c.job_workers = 1).await;
+    let s = setup_double_with(true, |c| c.job_workers = 1).await;
     let (c, template) = hello_campaign(&s, 1000, 10);
-    s.fake.push_fault(Fault::Slow(Duration::from_secs(3)));
+    s.fake.push_failure(Failure::Slow(Duration::from_secs(3)));
     let started = Instant::now();
     let b = whatsapp_batch(&s, c, template, "").await;
     while sent(&s.fake) < 10 {
@@ -798,7 +804,7 @@ async fn a_callback_that_arrives_before_the_bulk_record_is_applied_by_it() {
     let unrecorded_before = s.app.count(&format!("SELECT count(*) FROM messages WHERE batch_id = {b} AND provider_id IS NULL"));
     assert!(unrecorded_before >= 1, "the hung send is not recorded yet");
     for m in s.fake.messages() {
-        assert_eq!(status_callback(&s.app, &m, "delivered").await, StatusCode::NO_CONTENT, "callback for {}", m.sid);
+        assert_eq!(s.fake.deliver_status(&s.app.base, &m.provider_id, MessageStatus::Delivered, None).await, StatusCode::NO_CONTENT, "callback for {}", m.provider_id);
     }
     let kept = s.app.count("SELECT count(*) FROM early_status_callbacks");
     assert!(kept >= 1 && kept <= unrecorded_before, "callbacks for unrecorded sends kept ({kept}, {unrecorded_before} unrecorded)");
@@ -880,21 +886,21 @@ async fn wait_long(app: &TestApp, condition: &str, secs: u64) {
 /// Twilio or failed (none queued, none left claimed), each number sent at most once and the
 /// accepted ones exactly once, every dispatch job done on its first attempt (the runs made
 /// progress, so none spent the batch's budget; none dead).
-async fn ends_sent_or_failed_once(s: &Setup, b: i64, n: usize, max_attempts: i32) {
+async fn ends_sent_or_failed_once<P: Recipients>(s: &Setup<P>, b: i64, n: usize, max_attempts: i32) {
     wait_for(&s.app, "NOT EXISTS (SELECT 1 FROM jobs WHERE kind = 'dispatch-batch' AND status <> 'done')").await;
     assert_eq!(text(&s.app, &format!("SELECT status FROM campaign_batches WHERE id = {b}")), "done");
     assert_eq!(s.app.count(&format!("SELECT count(*) FROM campaign_recipients WHERE batch_id = {b} AND status NOT IN ('sending', 'sent', 'delivered', 'read', 'failed')")), 0);
     let others = text(&s.app, &format!("SELECT string_agg(id || ' ' || status || ' ' || send_attempts || ' ' || coalesce(error_message, '-') || ' ' || coalesce(provider_id, '-'), '; ') FROM messages WHERE batch_id = {b} AND status NOT IN ('accepted', 'failed')"));
     let jobs = text(&s.app, "SELECT string_agg(id || ' ' || coalesce(idempotency_key, '-') || ' ' || status || ' ' || attempts || ' ' || coalesce(last_error, '-'), E'\n' ORDER BY id) FROM jobs WHERE kind = 'dispatch-batch'");
-    let at_twilio: Vec<String> = s.fake.messages().iter().map(|m| m.to.clone()).collect();
+    let at_twilio: Vec<String> = s.fake.recipients();
     let phones = text(&s.app, &format!("SELECT string_agg(recipient, ' ') FROM messages WHERE batch_id = {b} AND status NOT IN ('accepted', 'failed')"));
     let taken: Vec<&str> = phones.split(' ').filter(|p| at_twilio.iter().any(|t| t.ends_with(p))).collect();
     assert_eq!(others, "", "every message taken or failed; at Twilio: {taken:?}; jobs:\n{jobs}");
     assert_eq!(s.app.count(&format!("SELECT count(*) FROM messages WHERE batch_id = {b}")), n as i64, "one message per recipient");
-    let sent = s.fake.messages();
+    let sent = s.fake.recipients();
     for i in 1..=n {
         let phone = format!("+1415600{i:04}");
-        let at_twilio = sent.iter().filter(|m| m.to.ends_with(&phone)).count();
+        let at_twilio = sent.iter().filter(|to| to.ends_with(&phone)).count();
         let accepted = s.app.count(&format!("SELECT count(*) FROM messages m JOIN clients c ON c.workspace_id = m.workspace_id AND c.id = m.client_id WHERE m.batch_id = {b} AND c.phone = '{phone}' AND m.status = 'accepted' AND m.provider_id IS NOT NULL"));
         assert!(at_twilio <= 1, "client {i} got {at_twilio} messages");
         assert_eq!(at_twilio as i64, accepted, "client {i}: accepted in the database exactly when Twilio has it");
@@ -943,10 +949,9 @@ async fn a_provider_refusing_every_third_call_leaves_every_recipient_sent_or_fai
 /// every recipient is sent once, and the sends wait out each Retry-After.
 #[tokio::test]
 async fn a_429_with_retry_after_holds_the_sender_without_costing_the_message_an_attempt() {
-    use crate::support::fake_twilio::Fault;
-    let s = setup_with(true, |c| c.job_workers = 2).await;
+    let s = setup_double_with(true, |c| c.job_workers = 2).await;
     let (c, template) = hello_campaign(&s, 100, 12);
-    s.fake.fail_every(3, Fault::TooManyRequests { retry_after: 1 });
+    s.fake.fail_every(3, Failure::RateLimited { after: Duration::from_secs(1) });
     let started = Instant::now();
     let b = whatsapp_batch(&s, c, template, "").await;
     wait_long(&s.app, &format!("EXISTS (SELECT 1 FROM campaign_batches WHERE id = {b} AND status = 'done')"), 60).await;
@@ -968,7 +973,7 @@ async fn a_429_with_retry_after_holds_the_sender_without_costing_the_message_an_
 /// reason instead, and the page says that.
 #[tokio::test]
 async fn the_check_resumes_a_sending_batch_with_nothing_scheduled_or_fails_it_with_the_reason() {
-    let s = setup_with(true, |c| c.job_workers = 0).await;
+    let s = setup_double_with(true, |c| c.job_workers = 0).await;
     let ws = s.workspace_id;
     let (c, template) = hello_campaign(&s, 100, 5);
     let stalled = whatsapp_batch(&s, c, template, "").await;
@@ -996,13 +1001,13 @@ async fn the_check_resumes_a_sending_batch_with_nothing_scheduled_or_fails_it_wi
     let added = switchboard::jobs::scheduler::tick(&switchboard::registry::jobs(), &mut s.app.conn(), chrono::Utc::now()).unwrap();
     assert!(added >= 1);
     assert_eq!(s.app.count("SELECT count(*) FROM jobs WHERE kind = 'check-batches' AND status = 'queued'"), 1, "one check for the workspace");
-    let _worker = spawn_app_on_with(&s.app.database, |c| on_fake(c, &s.fake)).await;
+    let _worker = spawn_app_on_with_double(&s.app.database, &s.fake, on_double).await;
     wait_for(&s.app, &format!("EXISTS (SELECT 1 FROM campaign_batches WHERE id = {stalled} AND status = 'done')")).await;
     wait_for(&s.app, &format!("EXISTS (SELECT 1 FROM campaign_batches WHERE id = {given_up} AND status = 'done')")).await;
     each_sent_once(&s, 5);
     assert_eq!(sent(&s.fake), 5);
     for phone in ["+14157000001", "+14157000002", "+14157000003"] {
-        assert_eq!(s.fake.sends_to(phone), 0, "a failed batch sends nothing more");
+        assert_eq!(s.fake.sends_to_number(phone), 0, "a failed batch sends nothing more");
     }
     assert_eq!(text(&s.app, &format!("SELECT stall_resumes FROM campaign_batches WHERE id = {stalled}")), "1");
     let html = s.browser.get_html(&format!("/campaigns/{c}/whatsapp-messages/{stalled}/recipients")).await;

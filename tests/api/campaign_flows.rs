@@ -1,5 +1,5 @@
-//! Flow batches (issue 12 part 4, the sending half), against the fake Twilio and signed
-//! inbound webhooks: the checks when a flow batch is made, the snapshot it keeps, the first
+//! Flow batches (issue 12 part 4, the sending half), against the in-process provider double
+//! (`support::provider_double`) and the inbound webhook it calls: the checks when a flow batch is made, the snapshot it keeps, the first
 //! step sent to every recipient, a quick-reply tap sending the step it leads to once (the
 //! same callback twice, and two taps taken by two instances at the same moment), a button
 //! that ends the flow, and per-step counts on the recipients page equal to the rows.
@@ -10,9 +10,11 @@
 use reqwest::StatusCode;
 use switchboard::authz::Role;
 
-use crate::messaging_send::{CLIENT_PHONE, PUBLIC_URL, Setup, WHATSAPP_FROM, add_template, on_fake, setup_with, sql, text, wait_for};
-use crate::support::fake_twilio::{ACCOUNT_SID, AUTH_TOKEN, twilio_signature};
-use crate::support::{Browser, TestApp, location, spawn_app_on_with};
+use switchboard::messaging::{Channel, InboundMessage};
+
+use crate::messaging_send::{CLIENT_PHONE, Setup, WHATSAPP_FROM, add_template, on_double, setup_double_with, sql, text, wait_for};
+use crate::support::provider_double::{ProviderDouble, inbound_message};
+use crate::support::{Browser, TestApp, location, spawn_app_on_with_double};
 
 const BEN_PHONE: &str = "+14155550125";
 
@@ -45,7 +47,7 @@ fn ready_steps(ask: i64, second: i64) -> String {
     format!(r#"[{{"key": "s1", "template_id": {ask}, "next": {{"yes": "s2", "no": null}}}}, {{"key": "s2", "template_id": {second}, "next": {{}}}}]"#)
 }
 
-async fn flow_batch(s: &Setup, campaign: i64, flow: i64, extra: &[(&str, &str)]) -> reqwest::Response {
+async fn flow_batch<P>(s: &Setup<P>, campaign: i64, flow: i64, extra: &[(&str, &str)]) -> reqwest::Response {
     let f = flow.to_string();
     let mut fields = vec![("mode", "flow"), ("flow_id", f.as_str())];
     fields.extend_from_slice(extra);
@@ -61,7 +63,7 @@ fn batch_of(response: &reqwest::Response, campaign: i64) -> i64 {
 
 #[tokio::test]
 async fn a_flow_batch_needs_a_ready_flow_of_the_workspace_with_approved_steps_and_keeps_it_as_it_was() {
-    let s = setup_with(true, |c| c.job_workers = 0).await;
+    let s = setup_double_with(true, |c| c.job_workers = 0).await;
     let ws = s.workspace_id;
     let c = campaign(&s.app, ws);
     attach(&s.app, ws, c, s.client_id);
@@ -117,29 +119,18 @@ async fn a_flow_batch_needs_a_ready_flow_of_the_workspace_with_approved_steps_an
     assert_eq!(text(&s.app, &format!("SELECT flow_snapshot FROM campaign_batches WHERE id = {b}")), snapshot);
 }
 
-/// A signed inbound WhatsApp button tap, as Twilio posts it.
-fn tap(sid: &str, from: &str, payload: &str, title: &str, replied_to: &str) -> Vec<(String, String)> {
-    [
-        ("AccountSid", ACCOUNT_SID),
-        ("Body", title),
-        ("ButtonPayload", payload),
-        ("ButtonText", title),
-        ("From", &format!("whatsapp:{from}")),
-        ("MessageSid", sid),
-        ("MessageType", "button"),
-        ("NumMedia", "0"),
-        ("OriginalRepliedMessageSid", replied_to),
-        ("To", &format!("whatsapp:{WHATSAPP_FROM}")),
-    ]
-    .iter()
-    .map(|(k, v)| (k.to_string(), v.to_string()))
-    .collect()
+/// An inbound WhatsApp button tap, answering the message `replied_to`.
+fn tap(sid: &str, from: &str, payload: &str, title: &str, replied_to: &str) -> InboundMessage {
+    let mut message = inbound_message(sid, Channel::WhatsApp, from, WHATSAPP_FROM, title);
+    message.button_payload = Some(payload.to_string()).filter(|p| !p.is_empty());
+    message.button_text = Some(title.to_string()).filter(|t| !t.is_empty());
+    message.replied_to = Some(replied_to.to_string()).filter(|r| !r.is_empty());
+    message
 }
 
-async fn post_inbound(base: &str, key: &str, form: &[(String, String)]) -> StatusCode {
-    let path = format!("/webhooks/twilio/{key}/inbound");
-    let signature = twilio_signature(AUTH_TOKEN, &format!("{PUBLIC_URL}{path}"), form);
-    reqwest::Client::new().post(format!("{base}{path}")).header("X-Twilio-Signature", signature).form(form).send().await.unwrap().status()
+/// The double delivers `message` to the instance at `base` (the workspace's webhook key).
+async fn post_inbound(double: &ProviderDouble, base: &str, key: &str, message: &InboundMessage) -> StatusCode {
+    double.deliver_inbound(base, key, message).await
 }
 
 /// The provider id of the batch's message to a client.
@@ -156,7 +147,7 @@ fn step_counts(app: &TestApp, batch: i64) -> (String, String) {
 
 #[tokio::test]
 async fn a_button_tap_sends_the_step_it_leads_to_once_and_an_end_button_sends_nothing() {
-    let s = setup_with(true, |c| c.job_workers = 1).await;
+    let s = setup_double_with(true, |c| c.job_workers = 1).await;
     let ws = s.workspace_id;
     let c = campaign(&s.app, ws);
     attach(&s.app, ws, c, s.client_id);
@@ -174,9 +165,9 @@ async fn a_button_tap_sends_the_step_it_leads_to_once_and_an_end_button_sends_no
     let sent = s.fake.messages();
     assert_eq!(sent.len(), 2, "one first step each");
     for to in [CLIENT_PHONE, BEN_PHONE] {
-        let m: Vec<_> = sent.iter().filter(|m| m.to == format!("whatsapp:{to}")).collect();
+        let m: Vec<_> = sent.iter().filter(|m| (m.channel, m.to.as_str()) == (Channel::WhatsApp, to)).collect();
         assert_eq!(m.len(), 1, "{to}");
-        assert_eq!(m[0].content_sid.as_deref(), Some("HXask"));
+        assert_eq!(m[0].template.as_deref(), Some("HXask"));
     }
     assert_eq!(text(&s.app, &format!("SELECT string_agg(client_id || ':' || flow_step, ',' ORDER BY client_id) FROM campaign_recipients WHERE batch_id = {b}")), format!("{}:s1,{ben}:s1", s.client_id));
     assert_eq!(step_counts(&s.app, b), ("step:s1=2".to_string(), "step:s1=2".to_string()));
@@ -188,26 +179,26 @@ async fn a_button_tap_sends_the_step_it_leads_to_once_and_an_end_button_sends_no
     let amara_sid = sid_of(&s.app, b, s.client_id);
     // Amara taps "Yes please"; Twilio calls back twice with the same message.
     let yes = tap("SMtap1", CLIENT_PHONE, "yes", "Yes please", &amara_sid);
-    assert_eq!(post_inbound(&s.app.base, &key, &yes).await, StatusCode::OK);
-    assert_eq!(post_inbound(&s.app.base, &key, &yes).await, StatusCode::OK);
+    assert_eq!(post_inbound(&s.fake, &s.app.base, &key, &yes).await, StatusCode::OK);
+    assert_eq!(post_inbound(&s.fake, &s.app.base, &key, &yes).await, StatusCode::OK);
     // She taps it again, twice, and the two callbacks reach two instances at the same moment.
-    let other = spawn_app_on_with(&s.app.database, |c| {
-        on_fake(c, &s.fake);
+    let other = spawn_app_on_with_double(&s.app.database, &s.fake, |c| {
+        on_double(c);
         c.job_workers = 0;
     })
     .await;
     let (two, three) = (tap("SMtap2", CLIENT_PHONE, "yes", "Yes please", &amara_sid), tap("SMtap3", CLIENT_PHONE, "yes", "Yes please", &amara_sid));
-    let (a, z) = tokio::join!(post_inbound(&s.app.base, &key, &two), post_inbound(&other.base, &key, &three));
+    let (a, z) = tokio::join!(post_inbound(&s.fake, &s.app.base, &key, &two), post_inbound(&s.fake, &other.base, &key, &three));
     assert_eq!((a, z), (StatusCode::OK, StatusCode::OK));
     let step_two = format!("SELECT count(*) FROM messages WHERE batch_id = {b} AND client_id = {} AND direction = 'outbound' AND template_id = {details}", s.client_id);
     assert_eq!(s.app.count(&step_two), 1, "one step-2 message, whatever the callbacks");
     assert_eq!(s.app.count(&format!("SELECT count(*) FROM jobs WHERE kind = 'send-message' AND payload->>'message_id' = ({step_two_id})::text", step_two_id = step_two.replace("count(*)", "max(id)"))), 1);
     wait_for(&s.app, &format!("EXISTS (SELECT 1 FROM messages WHERE batch_id = {b} AND template_id = {details} AND provider_id IS NOT NULL)")).await;
-    let to_amara: Vec<_> = s.fake.messages().into_iter().filter(|m| m.to == format!("whatsapp:{CLIENT_PHONE}")).collect();
+    let to_amara: Vec<_> = s.fake.messages().into_iter().filter(|m| (m.channel, m.to.as_str()) == (Channel::WhatsApp, CLIENT_PHONE)).collect();
     assert_eq!(to_amara.len(), 2, "the first step and step 2, each once");
-    assert_eq!(to_amara[1].content_sid.as_deref(), Some("HXdetails"));
-    assert_eq!(to_amara[1].content_variables.as_deref(), Some("{\"1\":\"Amara Okafor\",\"2\":\"Friday\"}"), "the batch's variables fill in every step");
-    assert_eq!(to_amara[1].from, format!("whatsapp:{WHATSAPP_FROM}"));
+    assert_eq!(to_amara[1].template.as_deref(), Some("HXdetails"));
+    assert_eq!(to_amara[1].variables, [("1".to_string(), "Amara Okafor".to_string()), ("2".to_string(), "Friday".to_string())], "the batch's variables fill in every step");
+    assert_eq!((to_amara[1].channel, to_amara[1].from.as_str()), (Channel::WhatsApp, WHATSAPP_FROM));
     assert_eq!(
         text(&s.app, &format!("SELECT concat_ws('|', step_key, button, next_step, sent_message_id IS NOT NULL) FROM campaign_flow_answers WHERE batch_id = {b} AND client_id = {}", s.client_id)),
         "s1|yes|s2|t"
@@ -217,11 +208,11 @@ async fn a_button_tap_sends_the_step_it_leads_to_once_and_an_end_button_sends_no
     // Ben taps "No thanks": the flow ends for him; nothing is sent, his reply counts. (This
     // callback lacks OriginalRepliedMessageSid: the latest flow message sent to him answers.)
     let mut no = tap("SMtap4", BEN_PHONE, "no", "No thanks", "");
-    no.retain(|(k, _)| k != "OriginalRepliedMessageSid");
-    assert_eq!(post_inbound(&s.app.base, &key, &no).await, StatusCode::OK);
+    no.replied_to = None;
+    assert_eq!(post_inbound(&s.fake, &s.app.base, &key, &no).await, StatusCode::OK);
     assert_eq!(s.app.count(&format!("SELECT count(*) FROM messages WHERE batch_id = {b} AND client_id = {ben} AND direction = 'outbound'")), 1);
     assert_eq!(text(&s.app, &format!("SELECT concat_ws('|', step_key, button, coalesce(next_step, 'end'), sent_message_id IS NULL) FROM campaign_flow_answers WHERE client_id = {ben}")), "s1|no|end|t");
-    assert_eq!(s.fake.sends_to(&format!("whatsapp:{BEN_PHONE}")), 1);
+    assert_eq!(s.fake.sends_to(Channel::WhatsApp, BEN_PHONE), 1);
 
     // Recipients, replies and per-step counts: the counters equal the rows, on the page too.
     assert_eq!(
@@ -244,7 +235,7 @@ async fn a_button_tap_sends_the_step_it_leads_to_once_and_an_end_button_sends_no
 
 #[tokio::test]
 async fn a_tap_while_the_campaign_is_paused_is_held_and_sent_once_on_resume_and_text_or_unknown_taps_move_no_one() {
-    let s = setup_with(true, |c| c.job_workers = 1).await;
+    let s = setup_double_with(true, |c| c.job_workers = 1).await;
     let ws = s.workspace_id;
     let c = campaign(&s.app, ws);
     attach(&s.app, ws, c, s.client_id);
@@ -260,18 +251,17 @@ async fn a_tap_while_the_campaign_is_paused_is_held_and_sent_once_on_resume_and_
 
     // Typed text (no button), a button of no step, and a tap answering a message that is not ours.
     let mut typed = tap("SMtext1", CLIENT_PHONE, "", "", &sid);
-    typed.retain(|(k, _)| k != "ButtonPayload" && k != "ButtonText");
-    typed.iter_mut().filter(|(k, _)| k == "Body").for_each(|(_, v)| *v = "Yes please".into());
-    assert_eq!(post_inbound(&s.app.base, &key, &typed).await, StatusCode::OK);
-    assert_eq!(post_inbound(&s.app.base, &key, &tap("SModd1", CLIENT_PHONE, "maybe", "Maybe", &sid)).await, StatusCode::OK);
-    assert_eq!(post_inbound(&s.app.base, &key, &tap("SModd2", CLIENT_PHONE, "yes", "Yes please", "SMnotours")).await, StatusCode::OK);
+    (typed.button_payload, typed.button_text, typed.body) = (None, None, "Yes please".into());
+    assert_eq!(post_inbound(&s.fake, &s.app.base, &key, &typed).await, StatusCode::OK);
+    assert_eq!(post_inbound(&s.fake, &s.app.base, &key, &tap("SModd1", CLIENT_PHONE, "maybe", "Maybe", &sid)).await, StatusCode::OK);
+    assert_eq!(post_inbound(&s.fake, &s.app.base, &key, &tap("SModd2", CLIENT_PHONE, "yes", "Yes please", "SMnotours")).await, StatusCode::OK);
     assert_eq!(s.app.count("SELECT count(*) FROM campaign_flow_answers"), 0);
     assert_eq!(s.app.count(&outbound), 1);
 
     // Paused: the answer is recorded and held, nothing is sent, and the campaign page says so.
     let r = s.browser.post(&format!("/campaigns/{c}/pause"), &[]).await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
-    assert_eq!(post_inbound(&s.app.base, &key, &tap("SMtap1", CLIENT_PHONE, "yes", "Yes please", &sid)).await, StatusCode::OK);
+    assert_eq!(post_inbound(&s.fake, &s.app.base, &key, &tap("SMtap1", CLIENT_PHONE, "yes", "Yes please", &sid)).await, StatusCode::OK);
     assert_eq!(s.app.count(&outbound), 1);
     assert_eq!(text(&s.app, &format!("SELECT concat_ws('|', step_key, button, next_step, sent_message_id IS NULL, held_at IS NOT NULL) FROM campaign_flow_answers WHERE batch_id = {b}")), "s1|yes|s2|t|t");
     let html = s.browser.get_html(&format!("/campaigns/{c}")).await;
@@ -279,8 +269,8 @@ async fn a_tap_while_the_campaign_is_paused_is_held_and_sent_once_on_resume_and_
 
     // Resume, double-clicked, the two clicks taken by two instances at once: the held step
     // goes out once.
-    let other = spawn_app_on_with(&s.app.database, |c| {
-        on_fake(c, &s.fake);
+    let other = spawn_app_on_with_double(&s.app.database, &s.fake, |c| {
+        on_double(c);
         c.job_workers = 0;
     })
     .await;
@@ -291,14 +281,14 @@ async fn a_tap_while_the_campaign_is_paused_is_held_and_sent_once_on_resume_and_
     statuses.sort_unstable();
     assert_eq!(statuses, [303, 409], "one resume; the other is told the campaign is already running");
     // A second tap on the same message after resuming changes nothing.
-    assert_eq!(post_inbound(&s.app.base, &key, &tap("SMtap2", CLIENT_PHONE, "yes", "Yes please", &sid)).await, StatusCode::OK);
+    assert_eq!(post_inbound(&s.fake, &s.app.base, &key, &tap("SMtap2", CLIENT_PHONE, "yes", "Yes please", &sid)).await, StatusCode::OK);
     wait_for(&s.app, &format!("EXISTS (SELECT 1 FROM messages WHERE batch_id = {b} AND template_id = {details} AND provider_id IS NOT NULL)")).await;
     assert_eq!(s.app.count(&outbound), 2);
     assert_eq!(text(&s.app, &format!("SELECT concat_ws('|', step_key, button, next_step, sent_message_id IS NULL, held_at IS NULL) FROM campaign_flow_answers WHERE batch_id = {b}")), "s1|yes|s2|f|t");
     assert_eq!(text(&s.app, &format!("SELECT flow_step FROM campaign_recipients WHERE batch_id = {b}")), "s2");
     assert_eq!(step_counts(&s.app, b).0, "step:s1=1,step:s2=1");
-    assert_eq!(s.fake.sends_to(&format!("whatsapp:{CLIENT_PHONE}")), 2);
-    assert_eq!(s.fake.messages().last().and_then(|m| m.content_sid.clone()).as_deref(), Some("HXdetails"));
+    assert_eq!(s.fake.sends_to(Channel::WhatsApp, CLIENT_PHONE), 2);
+    assert_eq!(s.fake.messages().last().and_then(|m| m.template.clone()).as_deref(), Some("HXdetails"));
     assert_eq!(s.app.count("SELECT count(*) FROM audit_logs WHERE action = 'campaigns.flow_step_sent' AND actor_kind = 'user' AND after->>'step' = 's2'"), 1);
     assert_eq!(s.app.count("SELECT count(*) FROM audit_logs WHERE action = 'campaigns.started' AND after->>'held_steps_sent' = '1'"), 1);
     let html = s.browser.get_html(&format!("/campaigns/{c}")).await;
@@ -307,7 +297,7 @@ async fn a_tap_while_the_campaign_is_paused_is_held_and_sent_once_on_resume_and_
 
 #[tokio::test]
 async fn a_tap_while_the_campaign_is_completed_is_recorded_and_never_sent() {
-    let s = setup_with(true, |c| c.job_workers = 1).await;
+    let s = setup_double_with(true, |c| c.job_workers = 1).await;
     let ws = s.workspace_id;
     let c = campaign(&s.app, ws);
     attach(&s.app, ws, c, s.client_id);
@@ -319,7 +309,7 @@ async fn a_tap_while_the_campaign_is_completed_is_recorded_and_never_sent() {
     let sid = sid_of(&s.app, b, s.client_id);
     // Paused, tapped, then completed: the held answer is dropped, never sent.
     assert_eq!(s.browser.post(&format!("/campaigns/{c}/pause"), &[]).await.status(), StatusCode::SEE_OTHER);
-    assert_eq!(post_inbound(&s.app.base, &key, &tap("SMtap1", CLIENT_PHONE, "yes", "Yes please", &sid)).await, StatusCode::OK);
+    assert_eq!(post_inbound(&s.fake, &s.app.base, &key, &tap("SMtap1", CLIENT_PHONE, "yes", "Yes please", &sid)).await, StatusCode::OK);
     assert_eq!(s.browser.post(&format!("/campaigns/{c}/complete"), &[]).await.status(), StatusCode::SEE_OTHER);
     assert_eq!(text(&s.app, &format!("SELECT concat_ws('|', next_step, sent_message_id IS NULL, held_at IS NULL) FROM campaign_flow_answers WHERE batch_id = {b}")), "s2|t|t");
     assert_eq!(s.app.count(&format!("SELECT count(*) FROM messages WHERE client_id = {} AND direction = 'outbound'", s.client_id)), 1);

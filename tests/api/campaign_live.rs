@@ -1,6 +1,7 @@
 //! The recipients dashboard live (issue 13 part 4): a batch's counter changes reach the
 //! `GET /events` streams of who may see its campaign as `batch-<id>`, coalesced, read as raw
-//! bytes from the real app and fed by signed Twilio status callbacks and SQL updates.
+//! bytes from the real app and fed by status reports and replies (the in-process provider
+//! double posts them to the signed webhook) and SQL updates.
 
 use diesel::sql_types::{BigInt, Binary, Text};
 use diesel::{Connection, RunQueryDsl};
@@ -8,8 +9,11 @@ use reqwest::StatusCode;
 use switchboard::authz::Role;
 
 use crate::events::{Sse, notify, open, sign_in, workspace_of};
-use crate::support::fake_twilio::{ACCOUNT_SID, AUTH_TOKEN, twilio_signature};
-use crate::support::{PASSWORD, TestApp, spawn_app_on_with, spawn_app_with};
+use switchboard::messaging::{Channel, MessageStatus};
+
+use crate::support::fake_twilio::{ACCOUNT_SID, AUTH_TOKEN};
+use crate::support::provider_double::{ProviderDouble, inbound_message};
+use crate::support::{PASSWORD, TestApp, app_with_double_with, spawn_app_on_with, spawn_app_with};
 
 const OUR_NUMBER: &str = "+14155550100";
 
@@ -17,7 +21,7 @@ fn sql(app: &TestApp, query: &str) {
     diesel::sql_query(query).execute(&mut app.conn()).unwrap_or_else(|e| panic!("{query}: {e}"));
 }
 
-/// Twilio set up for the workspace (the fake's token); its webhook key.
+/// Twilio set up for the workspace (the token the double signs with); its webhook key.
 fn twilio(app: &TestApp, w: i64) -> String {
     let at_rest = switchboard::crypto::derive("test-secret-key-".repeat(4).as_bytes());
     diesel::sql_query("INSERT INTO twilio_settings (workspace_id, account_sid, auth_token_sealed, whatsapp_from, sms_from) VALUES ($1, $2, $3, ARRAY[$4], $4)")
@@ -75,13 +79,10 @@ fn recipients(app: &TestApp, w: i64, b: i64, tag: &str, n: usize) {
     }
 }
 
-async fn status_callback(app: &TestApp, key: &str, sid: &str, status: &str) {
-    let path = format!("/webhooks/twilio/{key}/status");
-    let form: Vec<(String, String)> =
-        [("AccountSid", ACCOUNT_SID), ("MessageSid", sid), ("MessageStatus", status)].iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-    let signature = twilio_signature(AUTH_TOKEN, &format!("{}{path}", app.base), &form);
-    let r = reqwest::Client::new().post(format!("{}{path}", app.base)).form(&form).header("X-Twilio-Signature", signature).send().await.unwrap();
-    assert_eq!(r.status(), StatusCode::NO_CONTENT);
+/// The provider double reports `status` for the message `sid` to the workspace's webhook.
+async fn status_callback(double: &ProviderDouble, app: &TestApp, key: &str, sid: &str, status: &str) {
+    let r = double.report_status(&app.base, key, sid, MessageStatus::parse(status).expect("a status word"), None).await;
+    assert_eq!(r, StatusCode::NO_CONTENT);
 }
 
 fn batch_event(b: i64) -> Sse {
@@ -92,7 +93,7 @@ fn batch_event(b: i64) -> Sse {
 async fn status_callbacks_batch_status_and_flow_steps_reach_admins_and_covering_managers_only() {
     // Set up on one instance; the streams on a second one started afterwards, so the
     // recipients' inserts (announced before it listened) never reach them.
-    let a = spawn_app_with(|s| s.job_workers = 0).await;
+    let (a, double) = app_with_double_with(|s| s.job_workers = 0).await;
     let admin_email = format!("admin-{}@acme.test", uuid::Uuid::new_v4().simple());
     let acme = a.create_user("Acme", &admin_email, Role::Admin).workspace_id;
     let key = twilio(&a, acme);
@@ -119,7 +120,7 @@ async fn status_callbacks_batch_status_and_flow_steps_reach_admins_and_covering_
     let mut south_stream = open(&south_manager, None).await;
     let mut agent_stream = open(&agent, None).await;
     let mut stranger_stream = open(&stranger, None).await;
-    status_callback(&a, &key, "SM550000", "delivered").await;
+    status_callback(&double, &a, &key, "SM550000", "delivered").await;
     assert_eq!(app.count(&format!("SELECT count(*) FROM campaign_recipients WHERE batch_id = {b} AND status = 'delivered'")), 1);
     assert_eq!(admin_stream.next_event().await, batch_event(b));
     assert_eq!(north_stream.next_event().await, batch_event(b));
@@ -134,7 +135,7 @@ async fn status_callbacks_batch_status_and_flow_steps_reach_admins_and_covering_
     }
 
     // A campaign of North and South: the admin gets it, neither manager (neither covers it).
-    status_callback(&a, &key, "SM660000", "read").await;
+    status_callback(&double, &a, &key, "SM660000", "read").await;
     assert_eq!(admin_stream.next_event().await, batch_event(both));
     notify(&app, acme, north_id, "for the north manager");
     notify(&app, acme, south_id, "again for the other department's manager");
@@ -229,7 +230,7 @@ async fn a_burst_of_changes_is_a_handful_of_events_and_the_last_comes_after_the_
 #[tokio::test]
 async fn a_managers_stream_gets_no_batch_events_of_a_campaign_whose_audience_exceeds_their_scope() {
     // Issue 18.1: the live part of "a manager sees only campaigns wholly in their scope".
-    let a = spawn_app_with(|s| s.job_workers = 0).await;
+    let (a, double) = app_with_double_with(|s| s.job_workers = 0).await;
     let admin_email = format!("admin-{}@acme.test", uuid::Uuid::new_v4().simple());
     let acme = a.create_user("Acme", &admin_email, Role::Admin).workspace_id;
     let key = twilio(&a, acme);
@@ -247,7 +248,7 @@ async fn a_managers_stream_gets_no_batch_events_of_a_campaign_whose_audience_exc
     sql(&app, &format!("INSERT INTO user_departments (workspace_id, user_id, department_id) VALUES ({acme}, {north_id}, {north})"));
     let mut admin_stream = open(&admin, None).await;
     let mut north_stream = open(&north_manager, None).await;
-    status_callback(&a, &key, "SM880000", "delivered").await;
+    status_callback(&double, &a, &key, "SM880000", "delivered").await;
     assert_eq!(admin_stream.next_event().await, batch_event(b));
     notify(&app, acme, north_id, "for the north manager");
     let saw = north_stream.until("badge").await;
@@ -255,49 +256,42 @@ async fn a_managers_stream_gets_no_batch_events_of_a_campaign_whose_audience_exc
 
     // The outsider joins North: the campaign is the manager's again, and so are its events.
     sql(&app, &format!("INSERT INTO client_departments (workspace_id, client_id, department_id) SELECT {acme}, max(client_id), {north} FROM campaign_recipients WHERE batch_id = {b}"));
-    status_callback(&a, &key, "SM880001", "delivered").await;
+    status_callback(&double, &a, &key, "SM880001", "delivered").await;
     assert_eq!(north_stream.next_event().await, batch_event(b));
 }
 
-/// A signed inbound WhatsApp message from `from`, as Twilio posts it.
-async fn inbound(app: &TestApp, key: &str, from: &str, sid: &str, body: &str) {
-    let path = format!("/webhooks/twilio/{key}/inbound");
-    let (from, to) = (format!("whatsapp:{from}"), format!("whatsapp:{OUR_NUMBER}"));
-    let form: Vec<(String, String)> = [("AccountSid", ACCOUNT_SID), ("MessageSid", sid), ("From", &from), ("To", &to), ("Body", body), ("NumMedia", "0")]
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
-    let signature = twilio_signature(AUTH_TOKEN, &format!("{}{path}", app.base), &form);
-    let r = reqwest::Client::new().post(format!("{}{path}", app.base)).form(&form).header("X-Twilio-Signature", signature).send().await.unwrap();
-    assert!(r.status().is_success(), "inbound {sid}: {}", r.status());
+/// An inbound WhatsApp message from `from`, delivered by the provider double.
+async fn inbound(double: &ProviderDouble, app: &TestApp, key: &str, from: &str, sid: &str, body: &str) {
+    let r = double.deliver_inbound(&app.base, key, &inbound_message(sid, Channel::WhatsApp, from, OUR_NUMBER, body)).await;
+    assert!(r.is_success(), "inbound {sid}: {r}");
 }
 
 #[tokio::test]
 async fn a_reply_and_a_late_receipt_to_a_done_batch_reach_the_stream() {
     // Issue 19.2: the recipients page of a finished batch listens for as long as it is open;
     // a reply and a late read receipt are what it listens for.
-    let app = spawn_app_with(|s| s.job_workers = 0).await;
+    let (app, double) = app_with_double_with(|s| s.job_workers = 0).await;
     let admin_email = format!("admin-{}@acme.test", uuid::Uuid::new_v4().simple());
     let acme = app.create_user("Acme", &admin_email, Role::Admin).workspace_id;
     let key = twilio(&app, acme);
     let (_, b) = campaign_batch(&app, acme, "Spring sale", &[]);
     recipients(&app, acme, b, "77", 2);
     for sid in ["SM770000", "SM770001"] {
-        status_callback(&app, &key, sid, "delivered").await;
+        status_callback(&double, &app, &key, sid, "delivered").await;
     }
     sql(&app, &format!("UPDATE campaign_batches SET status = 'done' WHERE id = {b}"));
     let admin = app.browser();
     assert_eq!(admin.login(&admin_email, PASSWORD).await.status(), StatusCode::SEE_OTHER);
     let mut stream = open(&admin, None).await;
 
-    inbound(&app, &key, "+1415770000", "SM00000000000000000000000000007700", "Yes").await;
+    inbound(&double, &app, &key, "+1415770000", "SM00000000000000000000000000007700", "Yes").await;
     assert_eq!(stream.until(&format!("batch-{b}")).await.last(), Some(&batch_event(b)), "the reply");
     assert_eq!(app.count(&format!("SELECT count(*) FROM campaign_recipients WHERE batch_id = {b} AND reply = 'yes'")), 1);
-    status_callback(&app, &key, "SM770001", "read").await;
+    status_callback(&double, &app, &key, "SM770001", "read").await;
     assert_eq!(stream.until(&format!("batch-{b}")).await.last(), Some(&batch_event(b)), "the late receipt");
     assert_eq!(app.count(&format!("SELECT count(*) FROM campaign_recipients WHERE batch_id = {b} AND status = 'read'")), 1);
     // An opt-out is the batch's too: counted as its own reply, so the page moves.
-    inbound(&app, &key, "+1415770001", "SM00000000000000000000000000007701", "STOP").await;
+    inbound(&double, &app, &key, "+1415770001", "SM00000000000000000000000000007701", "STOP").await;
     assert_eq!(stream.until(&format!("batch-{b}")).await.last(), Some(&batch_event(b)), "the opt-out");
     assert_eq!(app.count(&format!("SELECT count(*) FROM campaign_recipients WHERE batch_id = {b} AND reply = 'opt_out'")), 1);
 }

@@ -1,7 +1,8 @@
 //! The recipients dashboard of a campaign batch and the campaigns tile (issue 12 parts 6
 //! and 7), against the real app: counters kept by the triggers through shuffled duplicate
-//! signed status callbacks, the page's figures, filters and pages, the failed CSV, the
-//! re-target, replies from inbound messages, the tile, and who may see what.
+//! status reports (the in-process provider double posts them to the signed webhook), the
+//! page's figures, filters and pages, the failed CSV, the re-target, replies from inbound
+//! messages, the tile, and who may see what.
 
 use diesel::RunQueryDsl;
 use diesel::sql_types::{BigInt, Binary, Text};
@@ -11,8 +12,11 @@ use rand::seq::SliceRandom;
 use reqwest::StatusCode;
 use switchboard::authz::Role;
 
-use crate::support::fake_twilio::{ACCOUNT_SID, AUTH_TOKEN, twilio_signature};
-use crate::support::{Browser, PASSWORD, TestApp, location, spawn_app_with};
+use switchboard::messaging::{Channel, InboundMessage, MessageStatus};
+
+use crate::support::fake_twilio::{ACCOUNT_SID, AUTH_TOKEN};
+use crate::support::provider_double::{ProviderDouble, inbound_message};
+use crate::support::{Browser, PASSWORD, TestApp, app_with_double_with, location, spawn_app_with};
 
 const OUR_NUMBER: &str = "+14155550100";
 
@@ -29,7 +33,8 @@ fn text(app: &TestApp, query: &str) -> String {
     diesel::sql_query(format!("SELECT ({query})::text AS t")).get_result::<T>(&mut app.conn()).unwrap().t.unwrap_or_else(|| "NULL".into())
 }
 
-/// A workspace with Twilio set up (the fake's token), an admin signed in, and the webhook key.
+/// A workspace with Twilio set up (the token the double signs with), an admin signed in, and
+/// the webhook key.
 struct Ws {
     id: i64,
     key: String,
@@ -58,13 +63,10 @@ async fn sign_in(app: &TestApp, email: &str) -> Browser {
     browser
 }
 
-fn form(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-    pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
-}
-
-async fn post_signed(base: &str, path: &str, form: &[(String, String)]) -> reqwest::Response {
-    let signature = twilio_signature(AUTH_TOKEN, &format!("{base}{path}"), form);
-    reqwest::Client::new().post(format!("{base}{path}")).form(form).header("X-Twilio-Signature", signature).send().await.expect("webhook")
+/// The provider double reports `step` (a status word) for the message `sid`, with `code` for a
+/// failure, to the workspace's status webhook; the app's answer.
+async fn report(double: &ProviderDouble, base: &str, key: &str, sid: &str, step: &str, code: Option<i32>) -> StatusCode {
+    double.report_status(base, key, sid, MessageStatus::parse(step).expect("a status word"), code).await
 }
 
 fn campaign(app: &TestApp, w: i64, name: &str, status: &str) -> i64 {
@@ -130,7 +132,7 @@ fn rows(html: &str) -> usize {
 
 #[tokio::test]
 async fn counters_follow_shuffled_duplicate_callbacks_and_the_page_shows_them() {
-    let app = spawn_app_with(|s| s.job_workers = 0).await;
+    let (app, double) = app_with_double_with(|s| s.job_workers = 0).await;
     let ws = workspace(&app, "Acme").await;
     let w = ws.id;
     let c = campaign(&app, w, "Spring sale", "active");
@@ -170,19 +172,15 @@ async fn counters_follow_shuffled_duplicate_callbacks_and_the_page_shows_them() 
         for step in steps {
             for _ in 0..10 {
                 let sid = format!("SMc{i:02}");
-                let mut f = form(&[("AccountSid", ACCOUNT_SID), ("MessageSid", &sid), ("MessageStatus", step), ("SmsSid", &sid), ("SmsStatus", step)]);
-                if *step == "undelivered" {
-                    f.push(("ErrorCode".into(), "30008".into()));
-                }
-                callbacks.push(f);
+                let code = (*step == "undelivered").then_some(30008);
+                callbacks.push((sid, *step, code));
             }
         }
     }
     callbacks.shuffle(&mut rand::rngs::StdRng::seed_from_u64(12));
-    let path = format!("/webhooks/twilio/{}/status", ws.key);
-    let base = app.base.clone();
+    let (base, key) = (app.base.clone(), ws.key.clone());
     let statuses: Vec<StatusCode> =
-        futures_util::stream::iter(callbacks.iter().map(|f| { let (base, path) = (base.clone(), path.clone()); async move { post_signed(&base, &path, f).await.status() } }))
+        futures_util::stream::iter(callbacks.iter().map(|(sid, step, code)| { let (double, base, key) = (double.clone(), base.clone(), key.clone()); async move { report(&double, &base, &key, sid, step, *code).await } }))
             .buffer_unordered(8)
             .collect()
             .await;
@@ -338,18 +336,19 @@ async fn call(browser: &Browser, method: &str, path: String) -> StatusCode {
     if method == "GET" { browser.get(&path).await.status() } else { browser.post(&path, &[]).await.status() }
 }
 
-fn inbound(sid: &str, from: &str, body: &str, payload: Option<&str>) -> Vec<(String, String)> {
-    let mut f = form(&[("AccountSid", ACCOUNT_SID), ("MessageSid", sid), ("From", &format!("whatsapp:{from}")), ("To", &format!("whatsapp:{OUR_NUMBER}")), ("Body", body), ("NumMedia", "0")]);
+/// A WhatsApp message from `from` to our number; a button tap when `payload` is given.
+fn inbound(sid: &str, from: &str, body: &str, payload: Option<&str>) -> InboundMessage {
+    let mut message = inbound_message(sid, Channel::WhatsApp, from, OUR_NUMBER, body);
     if let Some(p) = payload {
-        f.push(("ButtonPayload".into(), p.into()));
-        f.push(("ButtonText".into(), body.into()));
+        message.button_payload = Some(p.to_string());
+        message.button_text = Some(body.to_string());
     }
-    f
+    message
 }
 
 #[tokio::test]
 async fn replies_are_counted_once_on_the_clients_latest_batch_of_the_week() {
-    let app = spawn_app_with(|s| s.job_workers = 0).await;
+    let (app, double) = app_with_double_with(|s| s.job_workers = 0).await;
     let ws = workspace(&app, "Acme").await;
     let w = ws.id;
     let c = campaign(&app, w, "Spring sale", "active");
@@ -369,7 +368,6 @@ async fn replies_are_counted_once_on_the_clients_latest_batch_of_the_week() {
     }
     let old_timer = client(&app, w, "Old Timer", "+14155552006");
     recipient(&app, w, stale, old_timer, "delivered");
-    let hook = format!("/webhooks/twilio/{}/inbound", ws.key);
     for (sid, from, body, payload) in [
         ("SMr1", "+14155552001", "Sí", None),
         ("SMr2", "+14155552001", "no", None),
@@ -379,8 +377,8 @@ async fn replies_are_counted_once_on_the_clients_latest_batch_of_the_week() {
         ("SMr6", "+14155552005", "maybe next week", None),
         ("SMr7", "+14155552006", "yes", None),
     ] {
-        let r = post_signed(&app.base, &hook, &inbound(sid, from, body, payload)).await;
-        assert_eq!(r.status(), StatusCode::OK, "{sid}");
+        let r = double.deliver_inbound(&app.base, &ws.key, &inbound(sid, from, body, payload)).await;
+        assert_eq!(r, StatusCode::OK, "{sid}");
     }
     let replies = |batch: i64| text(&app, &format!("SELECT coalesce(string_agg(client_id || ':' || reply, ',' ORDER BY client_id), '') FROM campaign_recipients WHERE batch_id = {batch} AND reply IS NOT NULL"));
     // Ana's first reply counts (her second does not); Dee's STOP is the batch's opt-out (issue
@@ -603,12 +601,11 @@ async fn a_sending_batch_can_be_paused_and_resumed_from_its_recipients_page_and_
 /// Turkish; a word that also opens ordinary sentences ("si" is "if") counts only alone.
 #[tokio::test]
 async fn replies_match_yes_and_no_by_first_word_in_six_languages() {
-    let app = spawn_app_with(|s| s.job_workers = 0).await;
+    let (app, double) = app_with_double_with(|s| s.job_workers = 0).await;
     let ws = workspace(&app, "Acme").await;
     let w = ws.id;
     let c = campaign(&app, w, "Spring sale", "active");
     let b = batch(&app, w, c, "whatsapp", "done", "now() - interval '1 hour'");
-    let hook = format!("/webhooks/twilio/{}/inbound", ws.key);
     let cases: [(&str, Option<&str>, &str); 22] = [
         ("YES please", None, "yes"),
         ("Yes, please!", None, "yes"),
@@ -639,8 +636,8 @@ async fn replies_match_yes_and_no_by_first_word_in_six_languages() {
         let id = client(&app, w, &format!("Client {i:02}"), &phone);
         recipient(&app, w, b, id, "read");
         expected.push(format!("{id}:{kind}"));
-        let r = post_signed(&app.base, &hook, &inbound(&format!("SMk{i}"), &phone, body, *payload)).await;
-        assert_eq!(r.status(), StatusCode::OK, "{body:?}");
+        let r = double.deliver_inbound(&app.base, &ws.key, &inbound(&format!("SMk{i}"), &phone, body, *payload)).await;
+        assert_eq!(r, StatusCode::OK, "{body:?}");
     }
     let replies = text(&app, &format!("SELECT string_agg(client_id || ':' || coalesce(reply, '-'), ',' ORDER BY client_id) FROM campaign_recipients WHERE batch_id = {b}"));
     let got: Vec<&str> = replies.split(',').collect();
@@ -740,7 +737,7 @@ async fn batch_wording_says_what_waits_and_exact_counts_are_exact() {
 /// status callbacks arriving out of order.
 #[tokio::test]
 async fn the_campaigns_tile_agrees_with_the_batch_pages_when_callbacks_arrive_out_of_order() {
-    let app = spawn_app_with(|s| s.job_workers = 0).await;
+    let (app, double) = app_with_double_with(|s| s.job_workers = 0).await;
     let ws = workspace(&app, "Acme").await;
     let w = ws.id;
     let c = campaign(&app, w, "Spring sale", "active");
@@ -776,7 +773,6 @@ async fn the_campaigns_tile_agrees_with_the_batch_pages_when_callbacks_arrive_ou
         }
     }
     // Out of order: straight to delivered, read before sent, undelivered, nothing yet.
-    let hook = format!("/webhooks/twilio/{}/status", ws.key);
     let callbacks: [(&str, &[&str]); 10] = [
         ("SMa0", &["delivered"]),
         ("SMa1", &["delivered", "sent"]),
@@ -791,18 +787,14 @@ async fn the_campaigns_tile_agrees_with_the_batch_pages_when_callbacks_arrive_ou
     ];
     for (sid, steps) in callbacks {
         for step in steps {
-            let mut f = form(&[("AccountSid", ACCOUNT_SID), ("MessageSid", sid), ("MessageStatus", step), ("SmsSid", sid), ("SmsStatus", step)]);
-            if matches!(*step, "undelivered" | "failed") {
-                f.push(("ErrorCode".into(), "30006".into()));
-            }
-            assert_eq!(post_signed(&app.base, &hook, &f).await.status(), StatusCode::NO_CONTENT, "{sid} {step}");
+            let code = matches!(*step, "undelivered" | "failed").then_some(30006);
+            assert_eq!(report(&double, &app.base, &ws.key, sid, step, code).await, StatusCode::NO_CONTENT, "{sid} {step}");
         }
     }
     // A reply on each channel.
-    let inbound_hook = format!("/webhooks/twilio/{}/inbound", ws.key);
-    assert_eq!(post_signed(&app.base, &inbound_hook, &inbound("SMr1", &phones[0], "YES please", None)).await.status(), StatusCode::OK);
-    let sms_reply = form(&[("AccountSid", ACCOUNT_SID), ("MessageSid", "SMr2"), ("From", &phones[11]), ("To", OUR_NUMBER), ("Body", "no"), ("NumMedia", "0")]);
-    assert_eq!(post_signed(&app.base, &inbound_hook, &sms_reply).await.status(), StatusCode::OK);
+    assert_eq!(double.deliver_inbound(&app.base, &ws.key, &inbound("SMr1", &phones[0], "YES please", None)).await, StatusCode::OK);
+    let sms_reply = inbound_message("SMr2", Channel::Sms, &phones[11], OUR_NUMBER, "no");
+    assert_eq!(double.deliver_inbound(&app.base, &ws.key, &sms_reply).await, StatusCode::OK);
 
     // The batch pages' figures, summed: the tile's rates are these.
     let mut sum = std::collections::BTreeMap::<&str, i64>::new();
@@ -830,7 +822,7 @@ async fn the_campaigns_tile_agrees_with_the_batch_pages_when_callbacks_arrive_ou
 /// to the week's latest batch that did reach them, if any.
 #[tokio::test]
 async fn a_recipient_whose_message_failed_takes_no_reply_so_the_reply_rate_stays_within_reached_messages() {
-    let app = spawn_app_with(|s| s.job_workers = 0).await;
+    let (app, double) = app_with_double_with(|s| s.job_workers = 0).await;
     let ws = workspace(&app, "Acme").await;
     let w = ws.id;
     let c = campaign(&app, w, "Spring sale", "active");
@@ -841,10 +833,9 @@ async fn a_recipient_whose_message_failed_takes_no_reply_so_the_reply_rate_stays
     recipient(&app, w, earlier, ana, "delivered");
     recipient(&app, w, latest, ana, "failed");
     recipient(&app, w, latest, ben, "failed");
-    let hook = format!("/webhooks/twilio/{}/inbound", ws.key);
     for (sid, from) in [("SMf1", "+14155552001"), ("SMf2", "+14155552002")] {
-        let r = post_signed(&app.base, &hook, &inbound(sid, from, "yes", None)).await;
-        assert_eq!(r.status(), StatusCode::OK, "{sid}");
+        let r = double.deliver_inbound(&app.base, &ws.key, &inbound(sid, from, "yes", None)).await;
+        assert_eq!(r, StatusCode::OK, "{sid}");
     }
     assert_eq!(counters(&app, w, latest), "failed=2");
     assert_eq!(counters(&app, w, earlier), "delivered=1,reply:yes=1");

@@ -798,8 +798,9 @@ async fn the_audience_is_listed_50_a_page_searchable_and_a_client_is_removed_onl
 
 #[tokio::test]
 async fn a_test_send_goes_to_the_typed_phone_through_the_send_path_and_is_not_counted_in_the_campaign() {
-    use crate::messaging_send::{WHATSAPP_FROM, add_template, configure, setup_with, text, wait_for};
-    let s = setup_with(false, |c| c.job_workers = 1).await;
+    use crate::messaging_send::{WHATSAPP_FROM, add_template, configure, setup_double_with, text, wait_for};
+    use switchboard::messaging::Channel;
+    let s = setup_double_with(false, |c| c.job_workers = 1).await;
     let (app, admin, w) = (&s.app, &s.browser, s.workspace_id);
     let id = campaign(app, w, "Spring", "draft", &[]);
     sql(app, &format!("INSERT INTO campaign_clients (workspace_id, campaign_id, client_id) VALUES ({w}, {id}, {})", s.client_id));
@@ -836,10 +837,10 @@ async fn a_test_send_goes_to_the_typed_phone_through_the_send_path_and_is_not_co
     let sent = s.fake.messages();
     assert_eq!(sent.len(), 1);
     let name = text(app, &format!("SELECT name FROM users WHERE workspace_id = {w}"));
-    assert_eq!(sent[0].to, format!("whatsapp:{me}"));
-    assert_eq!(sent[0].from, format!("whatsapp:{WHATSAPP_FROM}"));
-    assert_eq!(sent[0].content_sid.as_deref(), Some("HXhello"));
-    assert_eq!(sent[0].content_variables.as_deref(), Some(format!("{{\"1\":\"{name}\"}}").as_str()), "filled in with the sender's own name");
+    assert_eq!((sent[0].channel, sent[0].to.as_str()), (Channel::WhatsApp, me));
+    assert_eq!((sent[0].channel, sent[0].from.as_str()), (Channel::WhatsApp, WHATSAPP_FROM));
+    assert_eq!(sent[0].template.as_deref(), Some("HXhello"));
+    assert_eq!(sent[0].variables, [("1".to_string(), name)], "filled in with the sender's own name");
     assert_eq!(app.count("SELECT count(*) FROM messages WHERE client_id IS NULL AND batch_id IS NULL AND direction = 'outbound'"), 1, "no client's, no batch's");
     assert_eq!(app.count(&format!("SELECT coalesce(sum(n), 0) FROM campaign_batch_counts WHERE batch_id = {batch} AND key <> 'queued'")), 0, "not in the campaign's counters");
     assert_eq!(app.count(&format!("SELECT count(*) FROM campaign_recipients WHERE batch_id = {batch} AND status = 'queued'")), 1);

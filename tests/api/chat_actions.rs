@@ -1,7 +1,8 @@
 //! Issue 13 parts 3 and 5 against the real app: assigning, closing and reopening a chat (who
 //! may, 404 / 403 / 422 / 409 with reasons), the audit rows, the `chat` events written by the
 //! chats triggers, and the assignee's notifications (assigned; new message, collapsed while
-//! unread; an inbound to a closed chat reopens it).
+//! unread; an inbound to a closed chat reopens it, delivered by the in-process provider
+//! double).
 
 use diesel::RunQueryDsl;
 use diesel::sql_types::{BigInt, Binary, Text};
@@ -9,8 +10,11 @@ use reqwest::StatusCode;
 use switchboard::users::model::User;
 use switchboard::authz::Role;
 
-use crate::support::fake_twilio::{ACCOUNT_SID, AUTH_TOKEN, twilio_signature};
-use crate::support::{Browser, PASSWORD, TestApp, assert_redirects_to, spawn_app};
+use switchboard::messaging::Channel;
+
+use crate::support::fake_twilio::{ACCOUNT_SID, AUTH_TOKEN};
+use crate::support::provider_double::{ProviderDouble, inbound_message};
+use crate::support::{Browser, PASSWORD, TestApp, app_with_double, assert_redirects_to, spawn_app};
 
 const OUR_NUMBER: &str = "+14155550100";
 
@@ -275,28 +279,15 @@ pub(crate) fn twilio(app: &TestApp, ws: i64) -> Twilio {
     Twilio { ws, key }
 }
 
-/// A signed inbound WhatsApp message from `from`.
-pub(crate) async fn inbound(app: &TestApp, t: &Twilio, sid: &str, from: &str, body: &str) {
-    let path = format!("/webhooks/twilio/{}/inbound", t.key);
-    let form: Vec<(String, String)> = [
-        ("AccountSid", ACCOUNT_SID),
-        ("MessageSid", sid),
-        ("From", &format!("whatsapp:{from}")),
-        ("To", &format!("whatsapp:{OUR_NUMBER}")),
-        ("Body", body),
-        ("NumMedia", "0"),
-    ]
-    .iter()
-    .map(|(k, v)| (k.to_string(), v.to_string()))
-    .collect();
-    let signature = twilio_signature(AUTH_TOKEN, &format!("{}{path}", app.base), &form);
-    let r = reqwest::Client::new().post(format!("{}{path}", app.base)).form(&form).header("X-Twilio-Signature", signature).send().await.unwrap();
-    assert_eq!(r.status(), StatusCode::OK, "inbound {sid}");
+/// An inbound WhatsApp message from `from`, delivered by the provider double.
+pub(crate) async fn inbound(double: &ProviderDouble, app: &TestApp, t: &Twilio, sid: &str, from: &str, body: &str) {
+    let r = double.deliver_inbound(&app.base, &t.key, &inbound_message(sid, Channel::WhatsApp, from, OUR_NUMBER, body)).await;
+    assert_eq!(r, StatusCode::OK, "inbound {sid}");
 }
 
 #[tokio::test]
 async fn the_assignee_hears_of_new_messages_once_while_unread_and_a_closed_chat_reopens() {
-    let app = spawn_app().await;
+    let (app, double) = app_with_double().await;
     let (admin, ana) = sign_in(&app, "Acme", "Ana Lopez", Role::Admin).await;
     let (ben_browser, ben) = sign_in(&app, "Acme", "Ben Ray", Role::Agent).await;
     let t = twilio(&app, ana.workspace_id);
@@ -304,7 +295,7 @@ async fn the_assignee_hears_of_new_messages_once_while_unread_and_a_closed_chat_
 
     // The first message opens the chat; nobody is assigned: only the admin is told (of an
     // unassigned chat, issue 19.18).
-    inbound(&app, &t, "SM1", "+14155550123", "Hi there").await;
+    inbound(&double, &app, &t, "SM1", "+14155550123", "Hi there").await;
     let chat = app.count("SELECT id FROM chats");
     assert_eq!(app.count(&format!("SELECT count(*) FROM notifications WHERE user_id = {} AND kind = 'chat_unassigned'", ana.id)), 1);
     assert_eq!(app.count("SELECT count(*) FROM notifications WHERE kind <> 'chat_unassigned'"), 0);
@@ -314,8 +305,8 @@ async fn the_assignee_hears_of_new_messages_once_while_unread_and_a_closed_chat_
     assert_eq!(assigned(&app), 1);
 
     // Two messages: one unread notification, carrying the latest text.
-    inbound(&app, &t, "SM2", "+14155550123", "Are you there?").await;
-    inbound(&app, &t, "SM3", "+14155550123", "Hello??").await;
+    inbound(&double, &app, &t, "SM2", "+14155550123", "Are you there?").await;
+    inbound(&double, &app, &t, "SM3", "+14155550123", "Hello??").await;
     let new_messages = format!("SELECT count(*) FROM notifications WHERE user_id = {} AND kind = 'chat_message'", ben.id);
     assert_eq!(app.count(&new_messages), 1);
     assert_eq!(
@@ -326,7 +317,7 @@ async fn the_assignee_hears_of_new_messages_once_while_unread_and_a_closed_chat_
     // Read: the next message adds a new one.
     let id = app.count(&new_messages.replace("count(*)", "max(id)"));
     assert!(ben_browser.post(&format!("/notifications/{id}/read"), &[]).await.status().is_redirection());
-    inbound(&app, &t, "SM4", "+14155550123", "Thanks").await;
+    inbound(&double, &app, &t, "SM4", "+14155550123", "Thanks").await;
     assert_eq!(app.count(&new_messages), 2);
     assert_eq!(app.count(&format!("{new_messages} AND read_at IS NULL")), 1);
 
@@ -334,7 +325,7 @@ async fn the_assignee_hears_of_new_messages_once_while_unread_and_a_closed_chat_
     // the unread one), and the chat event says open.
     let r = admin.post(&format!("/chat/{chat}/close"), &[]).await;
     assert_redirects_to(&r, &format!("/chat/{chat}"));
-    inbound(&app, &t, "SM5", "+14155550123", "One more thing").await;
+    inbound(&double, &app, &t, "SM5", "+14155550123", "One more thing").await;
     assert_eq!(text(&app, &format!("SELECT concat_ws('|', status, closed_at IS NULL, assignee_id) FROM chats WHERE id = {chat}")), format!("open|t|{}", ben.id));
     assert_eq!(text(&app, &format!("SELECT data->>'status' FROM events WHERE kind = 'chat' AND chat_id = {chat} ORDER BY id DESC LIMIT 1")), "open");
     assert_eq!(app.count(&format!("{new_messages} AND read_at IS NULL AND body = 'WhatsApp: One more thing'")), 1);
@@ -342,7 +333,7 @@ async fn the_assignee_hears_of_new_messages_once_while_unread_and_a_closed_chat_
     // A deactivated assignee is not told.
     exec(&app, &format!("UPDATE users SET active = false WHERE id = {}", ben.id));
     exec(&app, &format!("UPDATE notifications SET read_at = now() WHERE user_id = {}", ben.id));
-    inbound(&app, &t, "SM6", "+14155550123", "Anyone?").await;
+    inbound(&double, &app, &t, "SM6", "+14155550123", "Anyone?").await;
     assert_eq!(app.count(&new_messages), 2);
     assert_eq!(assigned(&app), 1);
 }

@@ -1,13 +1,15 @@
-//! The chat inbox (issue 13 parts 1 and 2) against the real app, PostgreSQL and the fake
-//! Twilio: the list's scope per role, tabs, search, pages and unread counts; opening a chat;
+//! The chat inbox (issue 13 parts 1 and 2) against the real app, PostgreSQL and the
+//! in-process provider double (`support::provider_double`): the list's scope per role, tabs, search, pages and unread counts; opening a chat;
 //! the conversation's order, older pages, live refresh and read marks; replies inside and
-//! outside WhatsApp's 24-hour window, SMS, opt-outs, and the reply reaching Twilio.
+//! outside WhatsApp's 24-hour window, SMS, opt-outs, and the reply reaching the provider.
 
 use reqwest::StatusCode;
 use switchboard::authz::Role;
 
-use crate::messaging_send::{CLIENT_PHONE, PUBLIC_URL, SMS_FROM, add_template, configure, setup, sql, text, wait_for};
-use crate::support::fake_twilio::{AUTH_TOKEN, twilio_signature};
+use switchboard::messaging::Channel;
+
+use crate::messaging_send::{CLIENT_PHONE, SMS_FROM, add_template, configure, setup_double, sql, text, wait_for};
+use crate::support::provider_double::inbound_message;
 use crate::support::{Browser, PASSWORD, TestApp, assert_redirects_to, location};
 
 /// A client in the workspace (optionally assigned), returning its id.
@@ -48,7 +50,7 @@ fn listed(html: &str) -> Vec<i64> {
 
 #[tokio::test]
 async fn each_role_lists_the_chats_it_may_see_by_tab_and_no_other_workspaces() {
-    let s = setup(true).await;
+    let s = setup_double(true).await;
     let (app, w, admin) = (&s.app, s.workspace_id, &s.browser);
     let (agent, agent_id) = sign_in(app, "ann@acme.test", "Ann Agent", Role::Agent).await;
     let (_, bob_id) = sign_in(app, "bob@acme.test", "Bob Agent", Role::Agent).await;
@@ -127,7 +129,7 @@ async fn each_role_lists_the_chats_it_may_see_by_tab_and_no_other_workspaces() {
 
 #[tokio::test]
 async fn unread_counts_are_per_reader_and_a_message_after_the_render_stays_unread() {
-    let s = setup(true).await;
+    let s = setup_double(true).await;
     let (app, w, admin) = (&s.app, s.workspace_id, &s.browser);
     let (other, _) = sign_in(app, "zed@acme.test", "Zed Admin", Role::Admin).await;
     inbound(app, w, s.client_id, "whatsapp", "one", 30);
@@ -157,7 +159,7 @@ async fn unread_counts_are_per_reader_and_a_message_after_the_render_stays_unrea
 
 #[tokio::test]
 async fn search_by_name_or_phone_and_pages_of_fifty() {
-    let s = setup(false).await;
+    let s = setup_double(false).await;
     let (app, w, admin) = (&s.app, s.workspace_id, &s.browser);
     sql(
         app,
@@ -193,7 +195,7 @@ async fn search_by_name_or_phone_and_pages_of_fifty() {
 
 #[tokio::test]
 async fn a_person_opens_a_chat_from_the_client_page() {
-    let s = setup(true).await;
+    let s = setup_double(true).await;
     let (app, w, admin) = (&s.app, s.workspace_id, &s.browser);
     let page = admin.get_html(&format!("/clients/{}", s.client_id)).await;
     assert!(page.contains("Open WhatsApp chat") && page.contains("Open SMS chat"));
@@ -226,7 +228,7 @@ async fn a_person_opens_a_chat_from_the_client_page() {
 
 #[tokio::test]
 async fn the_conversation_shows_the_newest_thirty_in_order_and_loads_older_pages() {
-    let s = setup(true).await;
+    let s = setup_double(true).await;
     let (app, w, admin) = (&s.app, s.workspace_id, &s.browser);
     for n in 1..=35 {
         inbound(app, w, s.client_id, "sms", &format!("msg-{n:02}"), 1000 - n);
@@ -273,19 +275,13 @@ async fn reply(browser: &Browser, chat: i64, fields: &[(&str, &str)]) -> (Status
 
 #[tokio::test]
 async fn whatsapp_free_text_only_inside_the_window_and_the_reply_reaches_twilio_from_the_number_written_to() {
-    let s = setup(true).await;
+    let s = setup_double(true).await;
     let (app, w, admin) = (&s.app, s.workspace_id, &s.browser);
     let template = add_template(app, w, "HX0123", "order_update", "Hi {{1}}, order {{2}} shipped.", "approved");
     // The client wrote to our second WhatsApp number, through the signed webhook.
     let key = text(app, &format!("SELECT webhook_key FROM workspaces WHERE id = {w}"));
-    let path = format!("/webhooks/twilio/{key}/inbound");
-    let form: Vec<(String, String)> = [("MessageSid", "SMin1"), ("From", "whatsapp:+14155550123"), ("To", "whatsapp:+14155550101"), ("Body", "Where is my order?"), ("NumMedia", "0")]
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
-    let signature = twilio_signature(AUTH_TOKEN, &format!("{PUBLIC_URL}{path}"), &form);
-    let r = reqwest::Client::new().post(format!("{}{path}", app.base)).header("X-Twilio-Signature", signature).form(&form).send().await.unwrap();
-    assert!(r.status().is_success(), "{}", r.status());
+    let r = s.fake.deliver_inbound(&app.base, &key, &inbound_message("SMin1", Channel::WhatsApp, "+14155550123", "+14155550101", "Where is my order?")).await;
+    assert!(r.is_success(), "{}", r);
     let chat = chat_of(app, s.client_id, "whatsapp");
     let page = admin.get_html(&format!("/chat/{chat}")).await;
     assert!(page.contains("Free text until "), "{page}");
@@ -302,8 +298,8 @@ async fn whatsapp_free_text_only_inside_the_window_and_the_reply_reaches_twilio_
     wait_for(app, &format!("EXISTS (SELECT 1 FROM messages WHERE id = {sent_id} AND provider_id IS NOT NULL)")).await;
     let sent = s.fake.messages();
     assert_eq!(sent.len(), 1);
-    assert_eq!((sent[0].from.as_str(), sent[0].to.as_str(), sent[0].body.as_deref()), ("whatsapp:+14155550101", "whatsapp:+14155550123", Some("It ships today.")));
-    assert!(sent[0].content_sid.is_none());
+    assert_eq!((sent[0].channel, sent[0].from.as_str(), sent[0].to.as_str(), sent[0].body.as_deref()), (Channel::WhatsApp, "+14155550101", "+14155550123", Some("It ships today.")));
+    assert!(sent[0].template.is_none());
     // The live refresh re-ticks it in place (out of band) and moves the refresher on.
     let live = admin.get_html(&format!("/chat/{chat}/messages?after={sent_id}")).await;
     assert!(live.contains(&format!(r#"<li id="message-{sent_id}" class="bubble outbound" hx-swap-oob="true">"#)), "{live}");
@@ -335,7 +331,7 @@ async fn whatsapp_free_text_only_inside_the_window_and_the_reply_reaches_twilio_
     assert_eq!(status, StatusCode::OK);
     wait_for(app, "(SELECT count(*) FROM messages WHERE direction = 'outbound' AND provider_id IS NOT NULL) = 2").await;
     let sent = s.fake.messages();
-    assert_eq!((sent[1].from.as_str(), sent[1].to.as_str(), sent[1].content_sid.as_deref()), ("whatsapp:+14155550101", "whatsapp:+14155550123", Some("HX0123")));
+    assert_eq!((sent[1].channel, sent[1].from.as_str(), sent[1].to.as_str(), sent[1].template.as_deref()), (Channel::WhatsApp, "+14155550101", "+14155550123", Some("HX0123")));
     assert_eq!(text(app, "SELECT body FROM messages WHERE direction = 'outbound' ORDER BY id DESC LIMIT 1"), "Hi Amara, order A-42 shipped.");
     // The outbound messages moved the chat's last message.
     assert_eq!(app.count(&format!("SELECT last_message_id FROM chats WHERE id = {chat}")), app.count("SELECT max(id) FROM messages"));
@@ -343,7 +339,7 @@ async fn whatsapp_free_text_only_inside_the_window_and_the_reply_reaches_twilio_
 
 #[tokio::test]
 async fn sms_replies_are_free_text_and_opted_out_clients_are_refused() {
-    let s = setup(false).await;
+    let s = setup_double(false).await;
     let (app, w, admin) = (&s.app, s.workspace_id, &s.browser);
     let chat = inbound(app, w, s.client_id, "sms", "hi", 90_000);
     let (status, html) = reply(admin, chat, &[("body", "Hello")]).await;
@@ -359,7 +355,7 @@ async fn sms_replies_are_free_text_and_opted_out_clients_are_refused() {
     assert_redirects_to(&r, &format!("/chat/{chat}"));
     wait_for(app, "EXISTS (SELECT 1 FROM messages WHERE direction = 'outbound' AND provider_id IS NOT NULL)").await;
     let sent = s.fake.messages();
-    assert_eq!((sent[0].from.as_str(), sent[0].to.as_str(), sent[0].body.as_deref()), (SMS_FROM, CLIENT_PHONE, Some("Your SMS reply")));
+    assert_eq!((sent[0].channel, sent[0].from.as_str(), sent[0].to.as_str(), sent[0].body.as_deref()), (Channel::Sms, SMS_FROM, CLIENT_PHONE, Some("Your SMS reply")));
 
     sql(app, &format!("UPDATE clients SET opt_out_sms_at = now(), opt_out_sms_source = 'manual' WHERE id = {}", s.client_id));
     let (status, html) = reply(admin, chat, &[("body", "Hello again")]).await;
@@ -371,7 +367,7 @@ async fn sms_replies_are_free_text_and_opted_out_clients_are_refused() {
 
 #[tokio::test]
 async fn an_agent_replies_in_a_chat_assigned_to_them_of_a_client_they_do_not_own() {
-    let s = setup(true).await;
+    let s = setup_double(true).await;
     let (app, w) = (&s.app, s.workspace_id);
     let (agent, agent_id) = sign_in(app, "ann@acme.test", "Ann Agent", Role::Agent).await;
     let chat = inbound(app, w, s.client_id, "sms", "anyone there?", 60);
@@ -394,7 +390,7 @@ async fn an_agent_replies_in_a_chat_assigned_to_them_of_a_client_they_do_not_own
 #[tokio::test]
 async fn an_overlong_template_variable_is_refused_with_the_reason_on_the_client_page_and_in_chat() {
     // Issue 18.9: a 20,000-character variable gave a 500 (the maxlength is only in the browser).
-    let s = setup(true).await;
+    let s = setup_double(true).await;
     let (app, w, admin) = (&s.app, s.workspace_id, &s.browser);
     let t = add_template(app, w, "HX0123", "order_update", "Hi {{1}}, order {{2}} shipped.", "approved").to_string();
     let long = "x".repeat(20_000);

@@ -5,7 +5,7 @@
 use futures_util::future::join_all;
 use reqwest::StatusCode;
 
-use crate::messaging_send::{setup, sql};
+use crate::messaging_send::{setup_double, sql};
 use crate::support::{Browser, location};
 
 /// The `form_token` of the (post) form to `action` on the page at `path`.
@@ -25,7 +25,7 @@ pub async fn form_token(browser: &Browser, path: &str, action: &str) -> String {
 
 #[tokio::test]
 async fn five_concurrent_sms_batch_submissions_make_one_batch_and_each_answer_is_the_first() {
-    let s = setup(true).await;
+    let s = setup_double(true).await;
     let w = s.workspace_id;
     sql(&s.app, &format!("INSERT INTO campaigns (workspace_id, name, channels, status) VALUES ({w}, 'Spring', ARRAY['sms'], 'draft')"));
     let c = s.app.count(&format!("SELECT max(id) FROM campaigns WHERE workspace_id = {w}"));
@@ -50,7 +50,7 @@ async fn five_concurrent_sms_batch_submissions_make_one_batch_and_each_answer_is
 
 #[tokio::test]
 async fn five_concurrent_sends_from_the_client_page_queue_one_message() {
-    let s = setup(true).await;
+    let s = setup_double(true).await;
     let page = format!("/clients/{}", s.client_id);
     let action = format!("/clients/{}/messages", s.client_id);
     let token = form_token(&s.browser, &page, &action).await;
@@ -72,7 +72,7 @@ async fn five_concurrent_sends_from_the_client_page_queue_one_message() {
 
 #[tokio::test]
 async fn creating_forms_carry_a_fresh_token_and_a_repeated_create_lands_on_the_first() {
-    let s = setup(true).await;
+    let s = setup_double(true).await;
     crate::messaging_send::add_template(&s.app, s.workspace_id, "HX0123", "order_update", "Hi {{1}}.", "approved");
     let chat_page = {
         sql(&s.app, &format!("INSERT INTO chats (workspace_id, client_id, channel) VALUES ({}, {}, 'sms')", s.workspace_id, s.client_id));

@@ -1,5 +1,6 @@
 //! `GET /events` (issue 13 part 4): live events over server-sent events, read as raw bytes
-//! from the real app, fed by signed inbound Twilio callbacks and notifications.
+//! from the real app, fed by inbound messages (the in-process provider double posts them
+//! to the signed webhook) and notifications.
 
 use std::time::Duration;
 
@@ -9,8 +10,11 @@ use futures_util::StreamExt;
 use reqwest::StatusCode;
 use switchboard::authz::Role;
 
-use crate::support::fake_twilio::{ACCOUNT_SID, AUTH_TOKEN, twilio_signature};
-use crate::support::{Browser, PASSWORD, TestApp, spawn_app, spawn_app_on_with, spawn_app_with};
+use switchboard::messaging::Channel;
+
+use crate::support::fake_twilio::{ACCOUNT_SID, AUTH_TOKEN};
+use crate::support::provider_double::{ProviderDouble, inbound_message};
+use crate::support::{Browser, PASSWORD, TestApp, app_with_double, spawn_app, spawn_app_on_with, spawn_app_with};
 
 const OUR_NUMBER: &str = "+14155550100";
 /// How long an event may take to reach a stream before the test fails.
@@ -158,7 +162,7 @@ pub(crate) async fn sign_in(app: &TestApp, workspace: &str, role: Role) -> (Brow
     (browser, user.id)
 }
 
-/// Twilio set up for the workspace (created with an admin when new); its webhook key.
+/// Twilio set up for the workspace (the token the provider double signs with); its webhook key.
 pub(crate) fn twilio(app: &TestApp, workspace_id: i64) -> String {
     let at_rest = switchboard::crypto::derive("test-secret-key-".repeat(4).as_bytes());
     diesel::sql_query("INSERT INTO twilio_settings (workspace_id, account_sid, auth_token_sealed, whatsapp_from, sms_from) VALUES ($1, $2, $3, ARRAY[$4], $4)")
@@ -179,16 +183,10 @@ fn client(app: &TestApp, workspace_id: i64, phone: &str, assigned_to: Option<i64
     app.count(&format!("SELECT id FROM clients WHERE workspace_id = {workspace_id} AND phone = '{phone}'"))
 }
 
-/// A signed inbound SMS from `from`, posted to `app`.
-async fn inbound(app: &TestApp, key: &str, from: &str, sid: &str) {
-    let path = format!("/webhooks/twilio/{key}/inbound");
-    let form: Vec<(String, String)> = [("AccountSid", ACCOUNT_SID), ("MessageSid", sid), ("From", from), ("To", OUR_NUMBER), ("Body", "hello"), ("NumMedia", "0")]
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
-    let signature = twilio_signature(AUTH_TOKEN, &format!("{}{path}", app.base), &form);
-    let r = reqwest::Client::new().post(format!("{}{path}", app.base)).form(&form).header("X-Twilio-Signature", signature).send().await.unwrap();
-    assert_eq!(r.status(), StatusCode::OK);
+/// An inbound SMS from `from`, delivered to `app` by the provider double.
+async fn inbound(double: &ProviderDouble, app: &TestApp, key: &str, from: &str, sid: &str) {
+    let r = double.deliver_inbound(&app.base, key, &inbound_message(sid, Channel::Sms, from, OUR_NUMBER, "hello")).await;
+    assert_eq!(r, StatusCode::OK);
 }
 
 pub(crate) fn workspace_of(app: &TestApp, user_id: i64) -> i64 {
@@ -246,7 +244,7 @@ async fn the_signed_in_layout_connects_to_the_stream_and_the_sign_in_page_does_n
 
 #[tokio::test]
 async fn an_inbound_message_reaches_an_admin_but_not_an_agent_without_the_client_nor_another_workspace() {
-    let app = spawn_app().await;
+    let (app, double) = app_with_double().await;
     let (admin, admin_id) = sign_in(&app, "Acme", Role::Admin).await;
     let acme = workspace_of(&app, admin_id);
     let key = twilio(&app, acme);
@@ -258,7 +256,7 @@ async fn an_inbound_message_reaches_an_admin_but_not_an_agent_without_the_client
     let mut agent_stream = open(&agent, None).await;
     let mut stranger_stream = open(&stranger, None).await;
 
-    inbound(&app, &key, "+14155550123", "SMev1").await;
+    inbound(&double, &app, &key, "+14155550123", "SMev1").await;
     let chat = app.count(&format!("SELECT id FROM chats WHERE workspace_id = {acme} AND client_id = {amara}"));
     let message = app.count("SELECT id FROM messages WHERE provider_id = 'SMev1'");
     let mut got = Vec::new();
@@ -294,14 +292,14 @@ async fn an_inbound_message_reaches_an_admin_but_not_an_agent_without_the_client
 
     // Once the client is the agent's, the agent gets the chat's events.
     diesel::sql_query(format!("UPDATE clients SET assigned_to = {agent_id} WHERE id = {amara}")).execute(&mut app.conn()).unwrap();
-    inbound(&app, &key, "+14155550123", "SMev2").await;
+    inbound(&double, &app, &key, "+14155550123", "SMev2").await;
     let agent_saw = agent_stream.until("message").await;
     assert_eq!(agent_saw.iter().map(|e| e.event.as_str()).collect::<Vec<_>>(), ["chat", &format!("chat-{chat}"), "message"]);
 }
 
 #[tokio::test]
 async fn a_callback_received_by_one_instance_reaches_a_stream_on_another() {
-    let a = spawn_app().await;
+    let (a, double) = app_with_double().await;
     let b = spawn_app_on_with(&a.database, |_| {}).await;
     let (_, admin_id) = sign_in(&a, "Acme", Role::Admin).await;
     let acme = workspace_of(&a, admin_id);
@@ -309,29 +307,29 @@ async fn a_callback_received_by_one_instance_reaches_a_stream_on_another() {
     client(&a, acme, "+14155550123", None);
     let (on_b, _) = sign_in(&b, "Acme", Role::Admin).await;
     let mut stream = open(&on_b, None).await;
-    inbound(&a, &key, "+14155550123", "SMtwo1").await;
+    inbound(&double, &a, &key, "+14155550123", "SMtwo1").await;
     let seen = stream.until("message").await;
     assert_eq!(seen.iter().map(|e| e.event.as_str()).filter(|e| !e.starts_with("chat-")).collect::<Vec<_>>(), ["chat", "message"]);
 }
 
 #[tokio::test]
 async fn a_reconnect_with_last_event_id_replays_everything_missed_in_order() {
-    let app = spawn_app().await;
+    let (app, double) = app_with_double().await;
     let (admin, admin_id) = sign_in(&app, "Acme", Role::Admin).await;
     let acme = workspace_of(&app, admin_id);
     let key = twilio(&app, acme);
     client(&app, acme, "+14155550123", None);
     client(&app, acme, "+14155550124", None);
     let mut stream = open(&admin, None).await;
-    inbound(&app, &key, "+14155550123", "SMre1").await;
+    inbound(&double, &app, &key, "+14155550123", "SMre1").await;
     let first = stream.until("message").await;
     let last_seen = first.last().unwrap().id.unwrap();
     drop(stream);
     // Missed while disconnected: two messages (one opening a second chat), and the admin's
     // badge for each unassigned chat's first unread notification (the first one's written
     // after the message the stream stopped at; issue 19.18).
-    inbound(&app, &key, "+14155550124", "SMre2").await;
-    inbound(&app, &key, "+14155550123", "SMre3").await;
+    inbound(&double, &app, &key, "+14155550124", "SMre2").await;
+    inbound(&double, &app, &key, "+14155550123", "SMre3").await;
     let missed = events_after(&app, acme, last_seen);
     assert_eq!(missed.len(), 6, "{missed:?}");
     assert_eq!(missed.iter().filter(|(_, k)| k == "badge").count(), 2, "{missed:?}");
@@ -352,7 +350,7 @@ async fn a_reconnect_with_last_event_id_replays_everything_missed_in_order() {
     }
     assert_eq!(replayed, expected);
     // Then live ones, none of the replayed again.
-    inbound(&app, &key, "+14155550124", "SMre4").await;
+    inbound(&double, &app, &key, "+14155550124", "SMre4").await;
     let live: Vec<(i64, String)> =
         stream.until("message").await.into_iter().filter(|e| !e.event.starts_with("chat-")).map(|e| (e.id.unwrap(), e.event)).collect();
     assert_eq!(live, events_after(&app, acme, missed.last().unwrap().0));
@@ -393,7 +391,7 @@ async fn an_event_whose_transaction_commits_after_a_later_one_was_delivered_is_r
 
 #[tokio::test]
 async fn a_stream_that_never_reads_does_not_hold_back_another() {
-    let app = spawn_app().await;
+    let (app, double) = app_with_double().await;
     let (admin, admin_id) = sign_in(&app, "Acme", Role::Admin).await;
     let acme = workspace_of(&app, admin_id);
     let key = twilio(&app, acme);
@@ -402,7 +400,7 @@ async fn a_stream_that_never_reads_does_not_hold_back_another() {
     let _never_read = connect(&admin, None).await;
     let mut reader = open(&other, None).await;
     for i in 0..5 {
-        inbound(&app, &key, "+14155550123", &format!("SMslow{i}")).await;
+        inbound(&double, &app, &key, "+14155550123", &format!("SMslow{i}")).await;
         let seen = reader.until("message").await;
         let message = app.count(&format!("SELECT id FROM messages WHERE provider_id = 'SMslow{i}'"));
         assert!(seen.last().unwrap().data.contains(&format!(r#""message_id":{message}"#)));
@@ -509,17 +507,17 @@ async fn the_hourly_prune_deletes_events_older_than_an_hour_once_an_hour() {
 
 #[tokio::test]
 async fn a_user_demoted_while_streaming_stops_receiving_chats_they_may_no_longer_see() {
-    let app = spawn_app().await;
+    let (app, double) = app_with_double().await;
     let (admin, admin_id) = sign_in(&app, "Acme", Role::Admin).await;
     let acme = workspace_of(&app, admin_id);
     let key = twilio(&app, acme);
     client(&app, acme, "+14155550123", None);
     let mut stream = open(&admin, None).await;
-    inbound(&app, &key, "+14155550123", "SMdem1").await;
+    inbound(&double, &app, &key, "+14155550123", "SMdem1").await;
     assert_eq!(stream.until("message").await.len(), 3, "chat, chat-N, message");
     assert!(stream.next_event().await.event.starts_with("chat-"), "the message's chat-N copy");
     diesel::sql_query(format!("UPDATE users SET role = 'agent' WHERE id = {admin_id}")).execute(&mut app.conn()).unwrap();
-    inbound(&app, &key, "+14155550123", "SMdem2").await;
+    inbound(&double, &app, &key, "+14155550123", "SMdem2").await;
     notify(&app, acme, admin_id, "marker");
     let seen = stream.until("badge").await;
     assert_eq!(seen.len(), 1, "nothing of the chat after the demotion: {seen:?}");

@@ -39,6 +39,7 @@ mod mass_assignment;
 mod ops;
 mod outage;
 mod pool;
+mod provider_seam;
 mod pruning;
 mod route_table;
 mod scoped_reads;

@@ -1,6 +1,11 @@
 //! Sending messages from the client page (issue 11 parts 3 and 4): the form's refusals,
 //! the `send-message` job against the fake Twilio (each answer it can give), at most one
 //! send when the answer is lost, reconciliation, resending an unknown message.
+//!
+//! The tests of Twilio's side (the form fields it gets, its 429 and 5xx answers, an answer
+//! lost on the socket, its message lookups, a worker process killed mid-send) run against
+//! the HTTP fake; the others (refusals, a refusal for good, the shared rate, resending, the
+//! timeline, STOP / START) against the in-process provider double (`setup_double`).
 
 use std::time::Duration;
 
@@ -10,16 +15,20 @@ use switchboard::db::schema::{twilio_settings, whatsapp_templates};
 use switchboard::authz::Role;
 
 use crate::support::fake_twilio::{ACCOUNT_SID, AUTH_TOKEN, FakeTwilio, Fault};
-use crate::support::{Browser, TestApp, spawn_app_on_with, spawn_app_with};
+use switchboard::messaging::{Channel, InboundMessage};
+
+use crate::support::provider_double::{Failure, ProviderDouble, inbound_message};
+use crate::support::{Browser, TestApp, app_with_double_with, spawn_app_on_with, spawn_app_on_with_double, spawn_app_with};
 
 pub const PUBLIC_URL: &str = "https://crm.example.test";
 pub const CLIENT_PHONE: &str = "+14155550123";
 pub const WHATSAPP_FROM: &str = "+14155550100";
 pub const SMS_FROM: &str = "+14155550199";
 
-pub struct Setup {
+/// An app, its provider (the HTTP fake Twilio, or the in-process double), an admin and a client.
+pub struct Setup<P = FakeTwilio> {
     pub app: TestApp,
-    pub fake: FakeTwilio,
+    pub fake: P,
     pub browser: Browser,
     pub workspace_id: i64,
     pub client_id: i64,
@@ -63,6 +72,11 @@ pub fn on_fake(s: &mut switchboard::config::Settings, fake: &FakeTwilio) {
     s.public_url = Some(url::Url::parse(PUBLIC_URL).unwrap());
 }
 
+/// The public URL in the settings of an app on the provider double.
+pub fn on_double(s: &mut switchboard::config::Settings) {
+    s.public_url = Some(url::Url::parse(PUBLIC_URL).unwrap());
+}
+
 pub async fn setup_with(configured: bool, more: impl FnOnce(&mut switchboard::config::Settings)) -> Setup {
     let fake = FakeTwilio::start();
     let app = spawn_app_with(|s| {
@@ -70,6 +84,25 @@ pub async fn setup_with(configured: bool, more: impl FnOnce(&mut switchboard::co
         more(s);
     })
     .await;
+    signed_in_with_client(app, fake, configured).await
+}
+
+/// [`setup`] on the in-process provider double instead of the fake Twilio.
+pub async fn setup_double(configured: bool) -> Setup<ProviderDouble> {
+    setup_double_with(configured, |_| {}).await
+}
+
+/// [`setup_with`] on the in-process provider double instead of the fake Twilio.
+pub async fn setup_double_with(configured: bool, more: impl FnOnce(&mut switchboard::config::Settings)) -> Setup<ProviderDouble> {
+    let (app, double) = app_with_double_with(|s| {
+        on_double(s);
+        more(s);
+    })
+    .await;
+    signed_in_with_client(app, double, configured).await
+}
+
+async fn signed_in_with_client<P>(app: TestApp, fake: P, configured: bool) -> Setup<P> {
     let (browser, user) = app.signed_in(Role::Admin).await;
     let workspace_id = user.workspace_id;
     if configured {
@@ -116,7 +149,7 @@ fn status_url(s: &Setup) -> String {
     format!("{PUBLIC_URL}/webhooks/twilio/{key}/status")
 }
 
-async fn send_sms(s: &Setup, body: &str) -> i64 {
+pub async fn send_sms<P>(s: &Setup<P>, body: &str) -> i64 {
     let response = s.browser.htmx_post(&format!("/clients/{}/messages", s.client_id), &[("channel", "sms"), ("body", body)]).await;
     assert_eq!(response.status(), StatusCode::OK);
     let html = response.text().await.unwrap();
@@ -179,7 +212,7 @@ async fn a_text_and_a_template_reach_twilio_and_get_their_sids() {
     assert!(!page.contains(AUTH_TOKEN));
 }
 
-async fn refused(s: &Setup, client_id: i64, fields: &[(&str, &str)], reason: &str) {
+async fn refused<P>(s: &Setup<P>, client_id: i64, fields: &[(&str, &str)], reason: &str) {
     let response = s.browser.htmx_post(&format!("/clients/{client_id}/messages"), fields).await;
     assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY, "{fields:?}");
     let html = response.text().await.unwrap();
@@ -192,7 +225,7 @@ async fn refused(s: &Setup, client_id: i64, fields: &[(&str, &str)], reason: &st
 
 #[tokio::test]
 async fn refused_messages_say_why_and_queue_nothing() {
-    let s = setup(false).await;
+    let s = setup_double(false).await;
     let sms = [("channel", "sms"), ("body", "Hello")];
     refused(&s, s.client_id, &sms, "Twilio is not configured").await;
     let page = s.browser.get_html(&format!("/clients/{}", s.client_id)).await;
@@ -258,8 +291,8 @@ async fn a_server_error_is_retried() {
 
 #[tokio::test]
 async fn a_refusal_for_good_fails_the_message_with_twilios_code_and_is_not_retried() {
-    let s = setup(true).await;
-    s.fake.push_fault(Fault::Refuse { code: 21211, message: "The 'To' number +14155550123 is not a valid phone number.".into() });
+    let s = setup_double(true).await;
+    s.fake.push_failure(Failure::Refuse { code: 21211, reason: "The 'To' number +14155550123 is not a valid phone number.".into() });
     let id = send_sms(&s, "Hello").await;
     wait_for(&s.app, &format!("EXISTS (SELECT 1 FROM messages WHERE id = {id} AND status = 'failed')")).await;
     assert_eq!(
@@ -273,7 +306,7 @@ async fn a_refusal_for_good_fails_the_message_with_twilios_code_and_is_not_retri
     assert!(page.contains("Not a valid phone number (error 21211)"));
 }
 
-async fn reconcile_now(s: &Setup) {
+pub async fn reconcile_now<P>(s: &Setup<P>) {
     // The scheduler's tick enqueues it once a lease ran out (and only then).
     switchboard::jobs::scheduler::tick(&switchboard::registry::jobs(), &mut s.app.conn(), chrono::Utc::now()).unwrap();
     assert_eq!(s.app.count("SELECT count(*) FROM jobs WHERE kind = 'reconcile-messages'"), 0, "no lease has run out");
@@ -338,7 +371,7 @@ async fn a_send_twilio_has_no_record_of_becomes_unknown_and_a_person_may_resend_
 #[tokio::test]
 async fn an_unknown_message_is_resent_once_however_often_and_concurrently_resend_is_pressed() {
     // Issue 18.3: 5 concurrent and 3 later resends queued 8 copies.
-    let s = setup(true).await;
+    let s = setup_double(true).await;
     sql(&s.app, &format!(
         "INSERT INTO messages (workspace_id, client_id, channel, direction, sender, recipient, body, status, error_message) \
          VALUES ({}, {}, 'sms', 'outbound', '{SMS_FROM}', '{CLIENT_PHONE}', 'Maybe arrived', 'unknown', 'Twilio has no record of it; check before resending')",
@@ -372,7 +405,7 @@ async fn an_unknown_message_is_resent_once_however_often_and_concurrently_resend
 
 #[tokio::test]
 async fn the_form_counts_segments_and_previews_the_template_as_you_type() {
-    let s = setup(true).await;
+    let s = setup_double(true).await;
     let t = add_template(&s.app, s.workspace_id, "HX9", "hello", "Hello {{1}} & welcome, {{2}}", "approved");
     let path = format!("/clients/{}/messages/segments?body={}", s.client_id, "a".repeat(161));
     let html = s.browser.htmx_get(&path).await.text().await.unwrap();
@@ -437,11 +470,10 @@ async fn a_worker_killed_after_twilio_took_the_message_never_causes_a_second_sen
 
 #[tokio::test]
 async fn two_instances_share_one_senders_rate() {
-    let s = setup_with(true, |s| s.job_workers = 2).await;
+    let s = setup_double_with(true, |s| s.job_workers = 2).await;
     sql(&s.app, &format!("UPDATE twilio_settings SET sms_rate = 4 WHERE workspace_id = {}", s.workspace_id));
-    let fake = s.fake.clone();
-    let _second = spawn_app_on_with(&s.app.database, |c| {
-        on_fake(c, &fake);
+    let _second = spawn_app_on_with_double(&s.app.database, &s.fake, |c| {
+        on_double(c);
         c.job_workers = 2;
     })
     .await;
@@ -534,7 +566,7 @@ async fn two_instances_reconciling_at_once_ask_twilio_once_per_message() {
 
 #[tokio::test]
 async fn the_timeline_pages_messages_of_both_directions_with_communications() {
-    let s = setup(true).await;
+    let s = setup_double(true).await;
     let (w, c) = (s.workspace_id, s.client_id);
     sql(&s.app, &format!(
         "INSERT INTO communications (workspace_id, client_id, kind, occurred_at, notes) \
@@ -559,25 +591,12 @@ async fn the_timeline_pages_messages_of_both_directions_with_communications() {
 /// back in and the next one goes; both changes are audited with their source.
 #[tokio::test]
 async fn stop_refuses_the_next_send_and_start_allows_it_again() {
-    let s = setup(true).await;
+    let s = setup_double(true).await;
     let key = text(&s.app, &format!("SELECT webhook_key FROM workspaces WHERE id = {}", s.workspace_id));
-    let inbound_url = format!("{PUBLIC_URL}/webhooks/twilio/{key}/inbound");
-    let inbound = |sid: &str, body: &str| {
-        vec![
-            ("AccountSid".to_string(), ACCOUNT_SID.to_string()),
-            ("Body".into(), body.into()),
-            ("From".into(), CLIENT_PHONE.into()),
-            ("MessageSid".into(), sid.into()),
-            ("NumMedia".into(), "0".into()),
-            ("To".into(), SMS_FROM.into()),
-        ]
-    };
-    let post = |form: Vec<(String, String)>| {
-        let signature = crate::support::fake_twilio::twilio_signature(AUTH_TOKEN, &inbound_url, &form);
-        let path = format!("/webhooks/twilio/{key}/inbound");
-        let client = reqwest::Client::new();
-        let url = s.browser.url(&path);
-        async move { client.post(url).header("X-Twilio-Signature", signature).form(&form).send().await.unwrap().status() }
+    let inbound = |sid: &str, body: &str| inbound_message(sid, Channel::Sms, CLIENT_PHONE, SMS_FROM, body);
+    let post = |message: InboundMessage| {
+        let (double, base, key) = (s.fake.clone(), s.app.base.clone(), key.clone());
+        async move { double.deliver_inbound(&base, &key, &message).await }
     };
     assert_eq!(post(inbound("SMstop1", "Stop")).await, StatusCode::OK);
     let messages = s.app.count("SELECT count(*) FROM messages WHERE direction = 'outbound'");
@@ -594,7 +613,7 @@ async fn stop_refuses_the_next_send_and_start_allows_it_again() {
     assert_eq!(post(inbound("SMstart1", "START")).await, StatusCode::OK);
     send_sms(&s, "Your order shipped").await;
     wait_for(&s.app, "EXISTS (SELECT 1 FROM messages WHERE direction = 'outbound' AND provider_id IS NOT NULL)").await;
-    assert_eq!(s.fake.sends_to(CLIENT_PHONE), 1);
+    assert_eq!(s.fake.sends_to(Channel::Sms, CLIENT_PHONE), 1);
     let audited = |word: &str| {
         s.app.count(&format!(
             "SELECT count(*) FROM audit_logs WHERE action = 'clients.updated' AND entity_id = '{}' AND after::text ILIKE '%inbound {word}%'",

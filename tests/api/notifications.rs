@@ -9,8 +9,9 @@ use reqwest::StatusCode;
 use switchboard::authz::Role;
 
 use crate::chat_actions::{inbound, twilio};
-use crate::support::fake_twilio::{ACCOUNT_SID, AUTH_TOKEN, twilio_signature};
-use crate::support::{TestApp, assert_redirects_to, spawn_app, spawn_app_with};
+use switchboard::messaging::MessageStatus;
+
+use crate::support::{TestApp, app_with_double, app_with_double_with, assert_redirects_to, spawn_app};
 
 fn exec(app: &TestApp, sql: &str) {
     diesel::sql_query(sql).execute(&mut app.conn()).expect(sql);
@@ -50,7 +51,7 @@ fn all_kinds_but(off: &str) -> Vec<(&'static str, &'static str)> {
 
 #[tokio::test]
 async fn an_unassigned_chat_tells_the_admins_and_its_departments_managers_once_while_unread_and_no_one_else() {
-    let app = spawn_app().await;
+    let (app, double) = app_with_double().await;
     let (ana_browser, ana) = app.signed_in(Role::Admin).await;
     let ws = ana.workspace_id;
     let mia = app.create_user_named(&ana_workspace(&app, ws), "mia@acme.test", "Mia Sales", Role::Manager);
@@ -65,8 +66,8 @@ async fn an_unassigned_chat_tells_the_admins_and_its_departments_managers_once_w
     let client = app.count("SELECT id FROM clients WHERE name = 'Amara Smith'");
     exec(&app, &format!("INSERT INTO client_departments (workspace_id, client_id, department_id) VALUES ({ws}, {client}, {sales})"));
 
-    inbound(&app, &t, "SM1", "+14155550123", "Hi there").await;
-    inbound(&app, &t, "SM2", "+14155550123", "Anyone?").await;
+    inbound(&double, &app, &t, "SM1", "+14155550123", "Hi there").await;
+    inbound(&double, &app, &t, "SM2", "+14155550123", "Anyone?").await;
     let chat = app.count("SELECT id FROM chats");
     // The admin and the Sales manager: one each, carrying the latest text; nobody else.
     for who in [ana.id, mia.id] {
@@ -102,12 +103,12 @@ async fn an_unassigned_chat_tells_the_admins_and_its_departments_managers_once_w
     assert_eq!(app.count(&format!("SELECT count(*) FROM notification_mutes WHERE user_id = {}", ana.id)), 1);
 
     exec(&app, "UPDATE notifications SET read_at = now()");
-    inbound(&app, &t, "SM3", "+14155550123", "Hello??").await;
+    inbound(&double, &app, &t, "SM3", "+14155550123", "Hello??").await;
     assert_eq!(notes(&app, ana.id, "chat_unassigned"), 1, "turned off: no new one");
     assert_eq!(notes(&app, mia.id, "chat_unassigned"), 2, "read, so the next message adds one");
     // Once assigned, only the assignee hears.
     exec(&app, &format!("UPDATE chats SET assignee_id = {} WHERE id = {chat}", ben.id));
-    inbound(&app, &t, "SM4", "+14155550123", "Thanks").await;
+    inbound(&double, &app, &t, "SM4", "+14155550123", "Thanks").await;
     assert_eq!(notes(&app, mia.id, "chat_unassigned"), 2);
     assert_eq!(notes(&app, ben.id, "chat_message"), 1);
 }
@@ -132,7 +133,7 @@ fn ana_workspace(app: &TestApp, ws: i64) -> String {
 
 #[tokio::test]
 async fn a_failed_send_tells_its_sender_and_campaign_failures_the_admins_once_per_batch() {
-    let app = spawn_app_with(|s| s.job_workers = 0).await;
+    let (app, double) = app_with_double_with(|s| s.job_workers = 0).await;
     let (_, ana) = app.signed_in(Role::Admin).await;
     let ws = ana.workspace_id;
     let name = ana_workspace(&app, ws);
@@ -155,19 +156,10 @@ async fn a_failed_send_tells_its_sender_and_campaign_failures_the_admins_once_pe
     sent("SMf1", ben.id);
     sent("SMf2", ben.id);
 
-    // Twilio says undelivered (signed status callback): Ben, who sent it, is told.
-    let path = format!("/webhooks/twilio/{}/status", t.key);
-    let callback = |sid: &str| -> Vec<(String, String)> {
-        [("AccountSid", ACCOUNT_SID), ("MessageSid", sid), ("MessageStatus", "undelivered"), ("ErrorCode", "30006"), ("To", "whatsapp:+14155550123")]
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
-    };
+    // The provider says undelivered (its status report): Ben, who sent it, is told.
     for sid in ["SMf1", "SMf2"] {
-        let form = callback(sid);
-        let signature = twilio_signature(AUTH_TOKEN, &format!("{}{path}", app.base), &form);
-        let r = reqwest::Client::new().post(format!("{}{path}", app.base)).form(&form).header("X-Twilio-Signature", signature).send().await.unwrap();
-        assert!(r.status().is_success(), "{}", r.status());
+        let r = double.report_status(&app.base, &t.key, sid, MessageStatus::Undelivered, Some(30006)).await;
+        assert!(r.is_success(), "{r}");
     }
     assert_eq!(app.count("SELECT count(*) FROM messages WHERE status = 'undelivered'"), 2);
     assert_eq!(notes(&app, ben.id, "send_failed"), 1, "collapsed per client while unread");

@@ -5,6 +5,7 @@
 #![allow(dead_code)]
 
 pub mod fake_twilio;
+pub mod provider_double;
 pub mod smtp;
 
 use std::path::PathBuf;
@@ -19,10 +20,13 @@ use switchboard::clock::Clock;
 use switchboard::config::Settings;
 use switchboard::db::local_cluster::{ClusterOptions, LocalCluster};
 use switchboard::db::{self, Pool};
+use switchboard::messaging::Providers;
 use switchboard::startup::{Application, Resources};
 use switchboard::users::model::User;
 use switchboard::authz::Role;
 use switchboard::users::service::{self, NewAccount};
+
+use crate::support::provider_double::ProviderDouble;
 
 const TEMPLATE_DB: &str = "switchboard_tpl";
 pub const PASSWORD: &str = "a perfectly fine password";
@@ -151,6 +155,33 @@ pub async fn spawn_app_on(database: &Arc<TestDatabase>) -> TestApp {
 
 /// An instance on `database`; `configure` may still change its URL (e.g. to add options).
 pub async fn spawn_app_on_with(database: &Arc<TestDatabase>, configure: impl FnOnce(&mut Settings)) -> TestApp {
+    spawn_app_on_providing(database, Providers::default(), configure).await
+}
+
+/// An app whose messaging provider is the in-process double (see `provider_double`).
+pub async fn app_with_double() -> (TestApp, ProviderDouble) {
+    app_with_double_with(|_| {}).await
+}
+
+/// [`app_with_double`] with settings of its own.
+pub async fn app_with_double_with(configure: impl FnOnce(&mut Settings)) -> (TestApp, ProviderDouble) {
+    let double = ProviderDouble::new();
+    let database = tokio::task::spawn_blocking(fresh_database).await.expect("fresh database");
+    let app = spawn_app_on_with_double(&database, &double, configure).await;
+    (app, double)
+}
+
+/// Another instance on `database` sending through `double` (two instances, one provider).
+pub async fn spawn_app_on_with_double(database: &Arc<TestDatabase>, double: &ProviderDouble, configure: impl FnOnce(&mut Settings)) -> TestApp {
+    spawn_app_on_providing(database, double.providers(), |s| {
+        configure(s);
+        double.set_public_url(s.public_url.as_ref().map(|u| u.to_string()));
+    })
+    .await
+}
+
+/// An instance on `database` whose messages go through `providers`.
+pub async fn spawn_app_on_providing(database: &Arc<TestDatabase>, providers: Providers, configure: impl FnOnce(&mut Settings)) -> TestApp {
     let mut settings = Settings::from_lookup(|_| None).expect("default settings");
     settings.database_url = Some(SecretString::from(database.url.clone()));
     settings.addr = "127.0.0.1:0".parse().unwrap();
@@ -164,7 +195,7 @@ pub async fn spawn_app_on_with(database: &Arc<TestDatabase>, configure: impl FnO
     configure(&mut settings);
     let database_url = settings.database_url.as_ref().map(|url| url.expose_secret().to_string()).unwrap_or_default();
     let clock = Clock::default();
-    let app = Application::build(settings, clock.clone()).await.expect("build app");
+    let app = Application::build_with(settings, clock.clone(), providers).await.expect("build app");
     let port = app.port();
     let pool = app.pool.clone();
     let (server, resources) = app.into_parts();
