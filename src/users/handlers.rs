@@ -204,7 +204,7 @@ pub struct RoleForm {
 
 pub async fn change_role(ctx: Ctx, state: Data<AppState>, path: Path<i64>, HtmlForm(form): HtmlForm<RoleForm>) -> Result<HttpResponse, AppError> {
     ctx.require(Role::Admin)?;
-    let role = Role::parse(&form.role).map_err(AppError::Validation)?;
+    let role = Role::parse(&form.role).map_err(|e| AppError::Validation(e.to_string()))?;
     let (scope, id) = ((ctx.workspace_id(), ctx.user_id()), path.into_inner());
     let entry = ctx.audit(Action::UsersRoleChanged, "users", id);
     let user = db::run(&state.pool, move |conn| {
