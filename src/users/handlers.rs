@@ -271,7 +271,7 @@ pub async fn set_departments(
     let user = db::run(&state.pool, move |conn| {
         conn.transaction(|tx| {
             let user = users::find_for_update(tx, workspace_id, id)?.ok_or(AppError::NotFound)?;
-            let ids = departments::check_ids(tx, workspace_id, &form.department_ids)?.map_err(AppError::Validation)?;
+            let ids = departments::check_ids(tx, workspace_id, &form.department_ids)?.map_err(|e| AppError::Validation(e.to_string()))?;
             let before = users::department_ids_of(tx, workspace_id, id)?;
             users::set_departments(tx, workspace_id, id, &ids)?;
             audit::record(tx, &entry.before(json!({ "department_ids": before })).after(json!({ "department_ids": ids })))?;
