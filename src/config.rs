@@ -242,9 +242,14 @@ impl VerifyCounter {
     }
 }
 
+/// An entry of `SWITCHBOARD_TRUSTED_PROXIES` that is neither an address nor a range.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{0:?} is not an IP address or CIDR range such as 10.0.0.0/8")]
+pub struct NotANetwork(String);
+
 /// Parses `SWITCHBOARD_TRUSTED_PROXIES`: CIDRs (`10.0.0.0/8`) or single addresses
 /// (`192.0.2.7`), separated by commas or spaces. The error names the bad entry.
-pub fn parse_trusted(raw: &str) -> Result<Vec<ipnet::IpNet>, String> {
+pub fn parse_trusted(raw: &str) -> Result<Vec<ipnet::IpNet>, NotANetwork> {
     raw.split(|c: char| c == ',' || c.is_whitespace())
         .filter(|s| !s.is_empty())
         .map(|entry| {
@@ -252,7 +257,7 @@ pub fn parse_trusted(raw: &str) -> Result<Vec<ipnet::IpNet>, String> {
                 .parse::<ipnet::IpNet>()
                 .or_else(|_| entry.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
                 .map(|net| net.trunc())
-                .map_err(|_| format!("{entry:?} is not an IP address or CIDR range such as 10.0.0.0/8"))
+                .map_err(|_| NotANetwork(entry.to_string()))
         })
         .collect()
 }
@@ -349,7 +354,7 @@ mod tests {
         assert!(parse_trusted("10.1.2.3/8").unwrap()[0].contains(&"10.200.0.1".parse::<std::net::IpAddr>().unwrap()));
         assert!(parse_trusted("").unwrap().is_empty());
         for bad in ["10.0.0.0/33", "example.com", "10.0.0/8", "*"] {
-            let err = parse_trusted(bad).unwrap_err();
+            let err = parse_trusted(bad).unwrap_err().to_string();
             assert!(err.contains(bad), "{bad}: {err}");
         }
     }

@@ -74,7 +74,7 @@ pub async fn list_audit_logs(ctx: Ctx, state: Data<AppState>, Query(q): Query<Au
         export_query: encode(&AuditQuery { page: None, ..q.clone() }),
         prev_query: (page > 1).then(|| with_page(&q, page - 1)),
         next_query: has_next.then(|| with_page(&q, page + 1)),
-        error: parsed.err(),
+        error: parsed.err().map(|e| e.to_string()),
         query: q,
         filter,
         users,
@@ -140,7 +140,7 @@ fn export_row(row: &AuditLog) -> Vec<u8> {
 /// Streams the filtered trail in chunks (keyset on id), so memory stays flat however long it is.
 pub async fn export_audit_logs(ctx: Ctx, state: Data<AppState>, Query(q): Query<AuditQuery>) -> Result<HttpResponse, AppError> {
     ctx.require(Role::Manager)?;
-    let filter = AuditFilter { zone: ctx.zone(), ..q.parse().map_err(AppError::Validation)? };
+    let filter = AuditFilter { zone: ctx.zone(), ..q.parse().map_err(|e| AppError::Validation(e.to_string()))? };
     let scope = ctx.scope();
     let entry = ctx.audit(crate::audit::Action::AuditExported, "audit", "export").after(serde_json::json!({ "filter": encode(&q) }));
     state.db(move |conn| Ok(crate::audit::record(conn, &entry)?)).await?;

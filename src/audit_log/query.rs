@@ -64,24 +64,35 @@ pub struct AuditFilter {
     pub zone: Zone,
 }
 
+/// Why the audit log's filter was refused; the message is the one the page shows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum FilterError {
+    /// `From` or `To` is not a date.
+    #[error("{0} must be a date like 2026-01-31.")]
+    Date(&'static str),
+    #[error("User must be chosen from the list.")]
+    User,
+    #[error("Page must be a positive number.")]
+    Page,
+    /// `Action` or `Module` is longer than 100 characters.
+    #[error("{0} is too long.")]
+    TooLong(&'static str),
+}
+
 impl AuditQuery {
-    pub fn parse(&self) -> Result<AuditFilter, String> {
+    pub fn parse(&self) -> Result<AuditFilter, FilterError> {
         let text = |v: &Option<String>| v.as_deref().map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned);
-        let date = |v: &Option<String>, name: &str| -> Result<Option<NaiveDate>, String> {
-            text(v)
-                .map(|s| NaiveDate::parse_from_str(&s, "%Y-%m-%d").map_err(|_| format!("{name} must be a date like 2026-01-31.")))
-                .transpose()
+        let date = |v: &Option<String>, name: &'static str| -> Result<Option<NaiveDate>, FilterError> {
+            text(v).map(|s| NaiveDate::parse_from_str(&s, "%Y-%m-%d").map_err(|_| FilterError::Date(name))).transpose()
         };
-        let user = text(&self.user)
-            .map(|s| s.parse::<i64>().map_err(|_| "User must be chosen from the list.".to_string()))
-            .transpose()?;
+        let user = text(&self.user).map(|s| s.parse::<i64>().map_err(|_| FilterError::User)).transpose()?;
         let page = text(&self.page)
-            .map(|s| s.parse::<i64>().ok().filter(|p| (1..=1_000_000).contains(p)).ok_or("Page must be a positive number."))
+            .map(|s| s.parse::<i64>().ok().filter(|p| (1..=1_000_000).contains(p)).ok_or(FilterError::Page))
             .transpose()?
             .unwrap_or(1);
-        let long = |v: Option<String>, name: &str| -> Result<Option<String>, String> {
+        let long = |v: Option<String>, name: &'static str| -> Result<Option<String>, FilterError> {
             match v {
-                Some(s) if s.chars().count() > 100 => Err(format!("{name} is too long.")),
+                Some(s) if s.chars().count() > 100 => Err(FilterError::TooLong(name)),
                 other => Ok(other),
             }
         };
@@ -354,8 +365,8 @@ mod tests {
     #[test]
     fn bad_filters_are_refused_with_a_reason() {
         let q = |from: &str, page: &str| AuditQuery { from: Some(from.into()), page: Some(page.into()), ..Default::default() };
-        assert!(q("yesterday", "1").parse().unwrap_err().contains("From"));
-        assert!(q("", "0").parse().unwrap_err().contains("Page"));
+        assert!(q("yesterday", "1").parse().unwrap_err().to_string().contains("From"));
+        assert!(q("", "0").parse().unwrap_err().to_string().contains("Page"));
         assert!(q("", "x").parse().is_err());
         assert_eq!(q("2026-01-02", "").parse().unwrap().page, 1);
         assert_eq!(like_prefix("a_b%"), "a\\_b\\%%");

@@ -67,12 +67,22 @@ fn page(session: &Session, htmx: &Htmx, state: &AppState, status: StatusCode, fo
 }
 
 /// The phone country: the one chosen, else the time zone's own country.
-fn phone_country(chosen: &str, zone: Option<chrono_tz::Tz>) -> Result<String, String> {
+fn phone_country(chosen: &str, zone: Option<chrono_tz::Tz>) -> Result<String, CountryError> {
     let chosen = chosen.trim().to_uppercase();
     if chosen.is_empty() {
-        return zone.and_then(|z| zones::country_of(z.name())).map(str::to_string).ok_or_else(|| "Choose the country most of your clients' phone numbers are from.".to_string());
+        return zone.and_then(|z| zones::country_of(z.name())).map(str::to_string).ok_or(CountryError::Missing);
     }
-    if chosen.len() == 2 && chosen.parse::<phonenumber::country::Id>().is_ok() { Ok(chosen) } else { Err("Choose a country from the list.".into()) }
+    if chosen.len() == 2 && chosen.parse::<phonenumber::country::Id>().is_ok() { Ok(chosen) } else { Err(CountryError::NotListed) }
+}
+
+/// Why the phone country was refused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+enum CountryError {
+    /// None chosen, and the time zone names none.
+    #[error("Choose the country most of your clients' phone numbers are from.")]
+    Missing,
+    #[error("Choose a country from the list.")]
+    NotListed,
 }
 
 async fn ensure_no_users(state: &AppState) -> Result<(), AppError> {

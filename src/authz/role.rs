@@ -30,12 +30,12 @@ impl Role {
         }
     }
 
-    pub fn parse(value: &str) -> Result<Self, String> {
+    pub fn parse(value: &str) -> Result<Self, UnknownRole> {
         match value.trim() {
             "admin" => Ok(Role::Admin),
             "manager" => Ok(Role::Manager),
             "agent" => Ok(Role::Agent),
-            other => Err(format!("Role must be admin, manager or agent, not {other:?}.")),
+            other => Err(UnknownRole(other.to_string())),
         }
     }
 
@@ -52,6 +52,11 @@ impl Role {
         self.rank() >= other.rank()
     }
 }
+
+/// A role that is none of the three (as it was written, trimmed).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("Role must be admin, manager or agent, not {0:?}.")]
+pub struct UnknownRole(String);
 
 impl fmt::Display for Role {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -70,7 +70,7 @@ impl AttachForm {
     fn target(&self) -> Result<Target, AppError> {
         match self.mode.as_str() {
             "all" => Ok(Target::All),
-            "filter" => Ok(Target::Filter(self.list_query().parse().map_err(AppError::Validation)?)),
+            "filter" => Ok(Target::Filter(self.list_query().parse().map_err(|e| AppError::Validation(e.to_string()))?)),
             "selected" if self.client_ids.is_empty() => Err(AppError::Validation("Tick at least one client.".into())),
             "selected" => Ok(Target::Selected(self.client_ids.clone())),
             _ => Err(AppError::Validation("Choose how to attach clients: all, filter or selected.".into())),

@@ -23,9 +23,10 @@ use crate::campaigns::batches::channel_label;
 use crate::campaigns::render::FIELDS;
 use crate::campaigns::{BatchChannel, Campaign, flow_store, flows};
 use crate::error::AppError;
-use crate::messaging::account::Account;
+use crate::messaging::account::{Account, LoadError};
 use crate::messaging::compose::{SMS_MAX_CHARS, approved_templates};
 use crate::messaging::{Channel, templates};
+use crate::web::time::TimeError;
 
 pub const SUBJECT_MAX_CHARS: usize = 300;
 pub const EMAIL_BODY_MAX_CHARS: usize = 100_000;
@@ -61,16 +62,62 @@ impl BatchForm {
 }
 
 
+/// Why a batch form was refused (422); the message is the one the page shows. Nothing is
+/// written.
+#[derive(Debug, thiserror::Error)]
+pub enum Refusal {
+    #[error(transparent)]
+    SendAt(#[from] TimeError),
+    #[error("Send at is in the past; leave it empty to send now.")]
+    SendAtPast,
+    #[error("Twilio is not configured: add the account in Settings → Twilio first.")]
+    NotConfigured,
+    /// The settings cannot be read, or the token not opened with this secret key.
+    #[error(transparent)]
+    Account(#[from] LoadError),
+    /// No sender of the channel (as the page names it).
+    #[error("No {0} sender is set up: add one in Settings → Twilio.")]
+    NoSender(&'static str),
+    #[error("Mode must be template or flow.")]
+    Mode,
+    #[error("Choose an approved template.")]
+    NoTemplate,
+    #[error("Choose a flow.")]
+    NoFlow,
+    #[error(transparent)]
+    Flow(#[from] flows::NotSendable),
+    /// A template variable (its number) left empty.
+    #[error("Fill in variable {{{{{0}}}}}: a client field (name, company, email, phone) or text.")]
+    MissingVariable(String),
+    /// A template variable (its number) longer than allowed.
+    #[error("Variable {{{{{0}}}}} is longer than {max} characters.", max = templates::VARIABLE_MAX_CHARS)]
+    VariableTooLong(String),
+    #[error("Write the message.")]
+    NoBody,
+    #[error("An SMS must be at most {SMS_MAX_CHARS} characters.")]
+    SmsTooLong,
+    #[error("Write the subject.")]
+    NoSubject,
+    #[error("The subject must be at most {SUBJECT_MAX_CHARS} characters.")]
+    SubjectTooLong,
+    #[error("Write the email.")]
+    NoEmailBody,
+    #[error("The email must be at most {EMAIL_BODY_MAX_CHARS} characters.")]
+    EmailTooLong,
+    #[error("The HTML email must be at most {EMAIL_HTML_MAX_CHARS} characters.")]
+    HtmlTooLong,
+}
+
 /// The variables `{"1": {"field": "name"}, "2": {"text": "Friday"}}` for `names`, or why not.
-fn variables_of(form: &BatchForm, names: &[String]) -> Result<Value, String> {
+fn variables_of(form: &BatchForm, names: &[String]) -> Result<Value, Refusal> {
     let mut variables = serde_json::Map::new();
     for name in names {
         let value = form.var(name);
         if value.is_empty() {
-            return Err(format!("Fill in variable {{{{{name}}}}}: a client field (name, company, email, phone) or text."));
+            return Err(Refusal::MissingVariable(name.clone()));
         }
         if value.chars().count() > templates::VARIABLE_MAX_CHARS {
-            return Err(format!("Variable {{{{{name}}}}} is longer than {} characters.", templates::VARIABLE_MAX_CHARS));
+            return Err(Refusal::VariableTooLong(name.clone()));
         }
         let spec = if FIELDS.contains(&value) { json!({ "field": value }) } else { json!({ "text": value }) };
         variables.insert(name.clone(), spec);
@@ -80,16 +127,16 @@ fn variables_of(form: &BatchForm, names: &[String]) -> Result<Value, String> {
 
 /// A flow batch's values: the flow's snapshot (checked sendable), its first step's template
 /// and the variables of every step's template.
-fn check_flow(conn: &mut PgConnection, ws: i64, form: &BatchForm, checked: &mut NewBatch) -> QueryResult<Result<(), String>> {
+fn check_flow(conn: &mut PgConnection, ws: i64, form: &BatchForm, checked: &mut NewBatch) -> QueryResult<Result<(), Refusal>> {
     let flow = match form.flow_id.trim().parse::<i64>() {
         Ok(id) => flow_store::get(conn, ws, id)?,
         Err(_) => None,
     };
-    let Some(flow) = flow else { return Ok(Err("Choose a flow.".into())) };
+    let Some(flow) = flow else { return Ok(Err(Refusal::NoFlow)) };
     let infos: HashMap<i64, flows::TemplateInfo> = flow_store::template_infos(conn, ws)?.into_iter().collect();
     let snapshot = match flows::snapshot(&flow, &infos) {
         Ok(s) => s,
-        Err(why) => return Ok(Err(why)),
+        Err(why) => return Ok(Err(why.into())),
     };
     let approved = approved_templates(conn, ws)?;
     let mut names: Vec<String> = snapshot.steps.iter().filter_map(|s| approved.iter().find(|t| t.id == s.template_id)).flat_map(|t| t.placeholders()).collect();
@@ -122,13 +169,13 @@ pub struct NewBatch {
     pub flow_snapshot: Option<Value>,
 }
 
-pub fn check(conn: &mut PgConnection, at_rest_key: &[u8; 32], ws: i64, campaign: &Campaign, channel: BatchChannel, form: &BatchForm, zone: crate::web::time::Zone) -> Result<Result<NewBatch, String>, AppError> {
+pub fn check(conn: &mut PgConnection, at_rest_key: &[u8; 32], ws: i64, campaign: &Campaign, channel: BatchChannel, form: &BatchForm, zone: crate::web::time::Zone) -> Result<Result<NewBatch, Refusal>, AppError> {
     let send_at = match form.send_at.trim() {
         "" => Utc::now(),
         typed => match zone.parse_input(typed, "Send at") {
-            Ok(at) if at < Utc::now() - chrono::Duration::minutes(1) => return Ok(Err("Send at is in the past; leave it empty to send now.".into())),
+            Ok(at) if at < Utc::now() - chrono::Duration::minutes(1) => return Ok(Err(Refusal::SendAtPast)),
             Ok(at) => at,
-            Err(problem) => return Ok(Err(problem)),
+            Err(problem) => return Ok(Err(problem.into())),
         },
     };
     let sender = match channel {
@@ -136,13 +183,13 @@ pub fn check(conn: &mut PgConnection, at_rest_key: &[u8; 32], ws: i64, campaign:
         BatchChannel::WhatsApp | BatchChannel::Sms => {
             let account = match Account::load(conn, at_rest_key, ws) {
                 Ok(Some(account)) => account,
-                Ok(None) => return Ok(Err("Twilio is not configured: add the account in Settings → Twilio first.".into())),
-                Err(why) => return Ok(Err(why)),
+                Ok(None) => return Ok(Err(Refusal::NotConfigured)),
+                Err(why) => return Ok(Err(why.into())),
             };
             let wanted = if channel == BatchChannel::WhatsApp { Channel::WhatsApp } else { Channel::Sms };
             match account.sender(wanted, campaign.whatsapp_from.as_deref()) {
                 Some(sender) => Some(sender.key().to_string()),
-                None => return Ok(Err(format!("No {} sender is set up: add one in Settings → Twilio.", channel_label(channel)))),
+                None => return Ok(Err(Refusal::NoSender(channel_label(channel)))),
             }
         }
     };
@@ -152,13 +199,13 @@ pub fn check(conn: &mut PgConnection, at_rest_key: &[u8; 32], ws: i64, campaign:
             match form.mode.trim() {
                 "template" | "" => {}
                 "flow" => return Ok(check_flow(conn, ws, form, &mut checked)?.map(|()| checked)),
-                _ => return Ok(Err("Mode must be template or flow.".into())),
+                _ => return Ok(Err(Refusal::Mode)),
             }
             let template = match form.template_id.trim().parse::<i64>() {
                 Ok(id) => approved_templates(conn, ws)?.into_iter().find(|t| t.id == id),
                 Err(_) => None,
             };
-            let Some(template) = template else { return Ok(Err("Choose an approved template.".into())) };
+            let Some(template) = template else { return Ok(Err(Refusal::NoTemplate)) };
             checked.variables = match variables_of(form, &template.placeholders()) {
                 Ok(v) => v,
                 Err(why) => return Ok(Err(why)),
@@ -169,31 +216,31 @@ pub fn check(conn: &mut PgConnection, at_rest_key: &[u8; 32], ws: i64, campaign:
         BatchChannel::Sms => {
             let body = form.body.trim();
             if body.is_empty() {
-                return Ok(Err("Write the message.".into()));
+                return Ok(Err(Refusal::NoBody));
             }
             if body.chars().count() > SMS_MAX_CHARS {
-                return Ok(Err(format!("An SMS must be at most {SMS_MAX_CHARS} characters.")));
+                return Ok(Err(Refusal::SmsTooLong));
             }
             checked.body = body.to_string();
         }
         BatchChannel::Email => {
             let subject = form.subject.trim();
             if subject.is_empty() {
-                return Ok(Err("Write the subject.".into()));
+                return Ok(Err(Refusal::NoSubject));
             }
             if subject.chars().count() > SUBJECT_MAX_CHARS {
-                return Ok(Err(format!("The subject must be at most {SUBJECT_MAX_CHARS} characters.")));
+                return Ok(Err(Refusal::SubjectTooLong));
             }
             let body = form.body.trim();
             if body.is_empty() {
-                return Ok(Err("Write the email.".into()));
+                return Ok(Err(Refusal::NoEmailBody));
             }
             if body.chars().count() > EMAIL_BODY_MAX_CHARS {
-                return Ok(Err(format!("The email must be at most {EMAIL_BODY_MAX_CHARS} characters.")));
+                return Ok(Err(Refusal::EmailTooLong));
             }
             let html_body = form.html_body.trim();
             if html_body.chars().count() > EMAIL_HTML_MAX_CHARS {
-                return Ok(Err(format!("The HTML email must be at most {EMAIL_HTML_MAX_CHARS} characters.")));
+                return Ok(Err(Refusal::HtmlTooLong));
             }
             checked.mode = "email";
             checked.subject = Some(subject.to_string());

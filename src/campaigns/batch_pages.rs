@@ -158,7 +158,7 @@ async fn create(ctx: Ctx, state: Data<AppState>, id: i64, channel: BatchChannel,
             flash::success(&ctx.session, format!("Batch {batch_id}: sending to {queued} recipients {when}{skipped}."));
             Ok(see_other(&format!("/campaigns/{id}/{}/{batch_id}/recipients", channel.segment())))
         }
-        Err(problem) => show_form(&ctx, &state, id, channel, form, Some(problem), StatusCode::UNPROCESSABLE_ENTITY).await,
+        Err(problem) => show_form(&ctx, &state, id, channel, form, Some(problem.to_string()), StatusCode::UNPROCESSABLE_ENTITY).await,
     }
 }
 

@@ -226,7 +226,7 @@ pub fn job(env: &JobEnv, job: &Job) -> Result<(), JobError> {
         _ => match Account::load(&mut conn, &env.at_rest_key, ws) {
             Ok(Some(account)) => Some(account),
             Ok(None) => return Err(JobError::Wait("Twilio is not configured; the batch waits.".into(), Duration::from_secs(300))),
-            Err(why) => return Err(JobError::Wait(why, Duration::from_secs(300))),
+            Err(why) => return Err(JobError::Wait(why.to_string(), Duration::from_secs(300))),
         },
     };
     let zone = batches::workspace_zone(&mut conn, ws)?;

@@ -173,13 +173,21 @@ impl SnapshotStep {
     }
 }
 
+/// A flow that cannot be sent yet: its name and its first problem (`problems`).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("The flow “{flow}” cannot be sent yet: {problem}")]
+pub struct NotSendable {
+    pub flow: String,
+    pub problem: String,
+}
+
 /// The snapshot of a flow that may be sent: it has no problems, and every step's template
 /// is approved. `Err` says why not.
-pub fn snapshot(flow: &Flow, templates: &HashMap<i64, TemplateInfo>) -> Result<Snapshot, String> {
+pub fn snapshot(flow: &Flow, templates: &HashMap<i64, TemplateInfo>) -> Result<Snapshot, NotSendable> {
     let steps = flow.steps();
     let found = problems(&steps, templates);
-    if let Some(first) = found.first() {
-        return Err(format!("The flow “{}” cannot be sent yet: {first}", flow.name));
+    if let Some(first) = found.into_iter().next() {
+        return Err(NotSendable { flow: flow.name.clone(), problem: first });
     }
     let steps = steps
         .into_iter()
@@ -258,6 +266,6 @@ mod tests {
         assert_eq!(first.button(None, Some(" no ")), Some(("no", None)), "by the title when there is no payload");
         assert_eq!(first.button(Some("maybe"), None), None);
         let broken = Flow { steps: serde_json::to_value(vec![step("s1", 3, &[])]).unwrap(), ..flow };
-        assert!(snapshot(&broken, &templates()).unwrap_err().contains("which is not approved"));
+        assert!(snapshot(&broken, &templates()).unwrap_err().to_string().contains("which is not approved"));
     }
 }

@@ -45,20 +45,37 @@ impl Transition {
     }
 }
 
+/// Why a campaign cannot take a transition from its status (answered 409).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum TransitionRefused {
+    #[error("The campaign is already running.")]
+    AlreadyRunning,
+    #[error("A completed campaign cannot be started again; create a new one.")]
+    CompletedCannotStart,
+    #[error("The campaign is already paused.")]
+    AlreadyPaused,
+    #[error("A draft has not started, so it cannot be paused.")]
+    DraftCannotPause,
+    #[error("A completed campaign cannot be paused.")]
+    CompletedCannotPause,
+    #[error("The campaign is already completed.")]
+    AlreadyCompleted,
+}
+
 impl CampaignStatus {
     /// The status after `t`, or why it cannot happen (answered 409).
-    pub fn after(self, t: Transition) -> Result<CampaignStatus, &'static str> {
+    pub fn after(self, t: Transition) -> Result<CampaignStatus, TransitionRefused> {
         use CampaignStatus::*;
         match (self, t) {
             (Draft | Paused, Transition::Start) => Ok(Active),
-            (Active, Transition::Start) => Err("The campaign is already running."),
-            (Completed, Transition::Start) => Err("A completed campaign cannot be started again; create a new one."),
+            (Active, Transition::Start) => Err(TransitionRefused::AlreadyRunning),
+            (Completed, Transition::Start) => Err(TransitionRefused::CompletedCannotStart),
             (Active, Transition::Pause) => Ok(Paused),
-            (Paused, Transition::Pause) => Err("The campaign is already paused."),
-            (Draft, Transition::Pause) => Err("A draft has not started, so it cannot be paused."),
-            (Completed, Transition::Pause) => Err("A completed campaign cannot be paused."),
+            (Paused, Transition::Pause) => Err(TransitionRefused::AlreadyPaused),
+            (Draft, Transition::Pause) => Err(TransitionRefused::DraftCannotPause),
+            (Completed, Transition::Pause) => Err(TransitionRefused::CompletedCannotPause),
             (Draft | Active | Paused, Transition::Complete) => Ok(Completed),
-            (Completed, Transition::Complete) => Err("The campaign is already completed."),
+            (Completed, Transition::Complete) => Err(TransitionRefused::AlreadyCompleted),
         }
     }
 

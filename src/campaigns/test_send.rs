@@ -8,7 +8,7 @@ use diesel::prelude::*;
 
 use crate::audit::Entry;
 use crate::campaigns::{BatchChannel, Campaign, CampaignScope, batches};
-use crate::clients::domain::PhoneE164;
+use crate::clients::domain::{PhoneE164, PhoneError};
 use crate::clients::model::Client;
 use crate::db::schema::campaign_batches;
 use crate::error::AppError;
@@ -58,35 +58,50 @@ fn stand_in(w: i64, name: &str, phone: &str) -> Client {
     }
 }
 
+/// Why the test message was refused; the message is the one the page shows (after "The
+/// test was not sent: ").
+#[derive(Debug, thiserror::Error)]
+pub enum TestRefusal {
+    #[error("This campaign has no WhatsApp or SMS batch yet: make one, then test its first message.")]
+    NoBatch,
+    #[error("Type the phone number to send the test to.")]
+    NoPhone,
+    #[error(transparent)]
+    Phone(#[from] PhoneError),
+    #[error("The batch's WhatsApp template no longer exists: sync the templates, then make a new batch.")]
+    TemplateGone,
+    /// What a person's message would be refused for (no account, no sender, a template
+    /// not approved).
+    #[error(transparent)]
+    Send(#[from] compose::Refusal),
+}
+
 /// The test message, checked as a real send is; `Err` is the reason shown.
-pub fn message(tx: &mut PgConnection, at_rest_key: &[u8; 32], scope: &CampaignScope, campaign: &Campaign, user_name: &str, phone: &str) -> Result<Result<NewOutbound, String>, AppError> {
+pub fn message(tx: &mut PgConnection, at_rest_key: &[u8; 32], scope: &CampaignScope, campaign: &Campaign, user_name: &str, phone: &str) -> Result<Result<NewOutbound, TestRefusal>, AppError> {
     let w = scope.workspace_id;
     let Some(batch) = first_phone_batch(tx, w, campaign.id)? else {
-        return Ok(Err("This campaign has no WhatsApp or SMS batch yet: make one, then test its first message.".into()));
+        return Ok(Err(TestRefusal::NoBatch));
     };
     let country = crate::workspaces::find(tx, w)?.default_country;
     let phone = match PhoneE164::parse(phone, &country) {
         Ok(p) => p,
-        Err(_) if phone.trim().is_empty() => return Ok(Err("Type the phone number to send the test to.".into())),
-        Err(why) => return Ok(Err(why.to_string())),
+        Err(_) if phone.trim().is_empty() => return Ok(Err(TestRefusal::NoPhone)),
+        Err(why) => return Ok(Err(why.into())),
     };
     let account = match Account::load(tx, at_rest_key, w) {
         Ok(Some(account)) => account,
-        Ok(None) => return Ok(Err("Twilio is not configured: add the account in Settings → Twilio first.".into())),
-        Err(why) => return Ok(Err(why.to_string())),
+        Ok(None) => return Ok(Err(compose::Refusal::NotConfigured.into())),
+        Err(why) => return Ok(Err(compose::Refusal::from(why).into())),
     };
     let channel = if batch.channel == BatchChannel::WhatsApp { Channel::WhatsApp } else { Channel::Sms };
     let Some(sender) = account.sender(channel, batch.sender.as_deref()) else {
-        return Ok(Err(match channel {
-            Channel::WhatsApp => "No WhatsApp sender is set up: add a WhatsApp number in Settings → Twilio.".into(),
-            Channel::Sms => "No SMS sender is set up: add an SMS number or a messaging service in Settings → Twilio.".into(),
-        }));
+        return Ok(Err(compose::Refusal::no_sender(channel).into()));
     };
     if let Some(template_id) = batch.template_id {
         match compose::find_template(tx, w, template_id)? {
-            None => return Ok(Err("The batch's WhatsApp template no longer exists: sync the templates, then make a new batch.".into())),
+            None => return Ok(Err(TestRefusal::TemplateGone)),
             Some(t) if t.approval_status != "approved" => {
-                return Ok(Err(format!("The template {} is not approved by WhatsApp ({}).", t.name, t.approval_status)));
+                return Ok(Err(compose::Refusal::NotApproved { name: t.name, status: t.approval_status }.into()));
             }
             Some(_) => {}
         }

@@ -443,7 +443,7 @@ pub async fn send(ctx: Ctx, state: Data<AppState>, path: Path<i64>, OnceForm(for
         Err(problem) => {
             let scopes = (scope, ctx.scope());
             let loaded = state.db(move |conn| load(conn, scopes, id, None)).await?;
-            respond(&ctx.meta.htmx, StatusCode::UNPROCESSABLE_ENTITY, &conversation_page(&ctx, now, loaded, Some(problem), typed))
+            respond(&ctx.meta.htmx, StatusCode::UNPROCESSABLE_ENTITY, &conversation_page(&ctx, now, loaded, Some(problem.to_string()), typed))
         }
     }
 }

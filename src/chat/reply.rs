@@ -38,7 +38,7 @@ pub struct Reply<'a> {
 /// written). The chat's visibility was checked by the caller: a user who may see the chat may
 /// write to its client (an agent may hold a chat assigned to them of a client they do not own).
 /// Once per submitted form (`once`): a repeat queues nothing and answers as the first did.
-pub fn send(conn: &mut PgConnection, state: &AppState, reply: Reply, (mut form, once): (MessageForm, Once), entry: audit::Entry) -> Result<Result<(), String>, AppError> {
+pub fn send(conn: &mut PgConnection, state: &AppState, reply: Reply, (mut form, once): (MessageForm, Once), entry: audit::Entry) -> Result<Result<(), compose::Refusal>, AppError> {
     let Reply { chat, user_id, now, zone } = reply;
     form.channel = chat.channel.as_str().to_string();
     // The number the client wrote to, when they did: the reply comes from it.

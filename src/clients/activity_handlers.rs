@@ -46,7 +46,8 @@ pub async fn log_communication(ctx: Ctx, state: Data<AppState>, path: Path<i64>,
     let occurred_at = if form.occurred_at.trim().is_empty() { Ok(now) } else { ctx.zone().parse_input(&form.occurred_at, "When") };
     let entry = ctx.audit(Action::CommunicationsLogged, "clients", client_id);
     let outcome = match (problem, occurred_at) {
-        (Some(p), _) | (None, Err(p)) => Err(p),
+        (Some(p), _) => Err(p),
+        (None, Err(e)) => Err(e.to_string()),
         (None, Ok(at)) => Ok(at),
     };
     let at = match outcome {
@@ -110,7 +111,7 @@ pub struct FollowUpForm {
 
 pub async fn add_follow_up(ctx: Ctx, state: Data<AppState>, path: Path<i64>, OnceForm(form, once): OnceForm<FollowUpForm>) -> Result<HttpResponse, AppError> {
     let (scope, client_id) = (ctx.scope(), path.into_inner());
-    let due = ctx.zone().parse_input(&form.due_at, "Due");
+    let due = ctx.zone().parse_input(&form.due_at, "Due").map_err(|e| e.to_string());
     let owner = if form.assigned_to.trim().is_empty() { Ok(scope.user_id) } else { form.assigned_to.trim().parse::<i64>().map_err(|_| "Choose an owner from the list.".to_string()) };
     let entry = ctx.audit(Action::FollowUpsCreated, "clients", client_id);
     let notes = form.notes.clone();

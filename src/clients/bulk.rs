@@ -172,7 +172,7 @@ pub async fn bulk_update_clients(ctx: Ctx, state: Data<AppState>, extensions: Da
     let scope = ctx.scope();
     let action = parse_action(&form, scope.role)?;
     let filter = match form.target.as_str() {
-        "all" | "all-matching" => Some(form.list_query().parse().map_err(AppError::Validation)?),
+        "all" | "all-matching" => Some(form.list_query().parse().map_err(|e| AppError::Validation(e.to_string()))?),
         "selected" | "" if !form.client_ids.is_empty() => None,
         _ => return Err(AppError::Validation("Select at least one client, or choose all matching.".into())),
     };

@@ -37,7 +37,7 @@ pub struct ExportQuery {
 
 pub async fn export_clients(ctx: Ctx, state: Data<AppState>, Query(q): Query<ExportQuery>) -> Result<HttpResponse, AppError> {
     let scope = ctx.scope();
-    let filter = q.list.parse().map_err(AppError::Validation)?;
+    let filter = q.list.parse().map_err(|e| AppError::Validation(e.to_string()))?;
     let described = json!({ "q": q.list.q, "status": q.list.status, "department": q.list.department, "tag": q.list.tag, "assignee": q.list.assignee });
     let entry = ctx.audit(Action::ClientsExported, "clients", "export").after(json!({ "filter": described }));
     state.db(move |conn| Ok(audit::record(conn, &entry)?)).await?;

@@ -199,7 +199,7 @@ pub async fn list_clients(ctx: Ctx, state: Data<AppState>, Query(q): Query<Clien
     let page = ClientsPage {
         prev_query: (filter.page > 1).then(|| encode(&q, Some(filter.page - 1))),
         next_query: has_next.then(|| encode(&q, Some(filter.page + 1))),
-        error: parsed.err(),
+        error: parsed.err().map(|e| e.to_string()),
         rows,
         users: choices.users,
         departments: choices.departments,
@@ -221,7 +221,7 @@ pub async fn list_clients(ctx: Ctx, state: Data<AppState>, Query(q): Query<Clien
 /// it is shown, so a search answers with its rows first (issue 20).
 pub async fn list_counts(ctx: Ctx, state: Data<AppState>, Query(q): Query<ClientQuery>) -> Result<HttpResponse, AppError> {
     let scope = ctx.scope();
-    let filter = q.parse().map_err(AppError::Validation)?;
+    let filter = q.parse().map_err(|e| AppError::Validation(e.to_string()))?;
     let run = filter.clone();
     let counts = state.db(move |conn| {
         check_import(conn, &scope, &run)?;

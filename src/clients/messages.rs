@@ -55,7 +55,7 @@ pub async fn send(ctx: Ctx, state: Data<AppState>, path: Path<i64>, OnceForm(for
     match outcome {
         Ok(_) => queued(&ctx, &state, client_id).await,
         Err(problem) => {
-            let activity = Activity { error: Some(problem), notice: None, open_form: "send-message", typed };
+            let activity = Activity { error: Some(problem.to_string()), notice: None, open_form: "send-message", typed };
             show_client_page(&ctx, &state, client_id, 1, activity, StatusCode::UNPROCESSABLE_ENTITY).await
         }
     }

@@ -39,28 +39,37 @@ pub fn country_of(zone: &str) -> Option<&'static str> {
 /// exactly one zone ("London", "new york", "Turkey"), checked against chrono-tz and written
 /// the canonical way. The picker's label says "type a city or a country", so those are read
 /// as such; a name that fits several zones asks for one of them.
-pub fn parse(input: &str) -> Result<chrono_tz::Tz, String> {
+pub fn parse(input: &str) -> Result<chrono_tz::Tz, ZoneError> {
     let input = input.trim();
     if input.is_empty() {
-        return Err("Choose a time zone from the list.".into());
+        return Err(ZoneError::Missing);
     }
     if let Ok(zone) = input.parse::<chrono_tz::Tz>() {
         return Ok(canonical(zone));
     }
+    let unknown = || ZoneError::Unknown(input.to_string());
     let matches = by_place(input);
     match matches.as_slice() {
-        [one] => one.parse::<chrono_tz::Tz>().map(canonical).map_err(|_| unknown(input)),
-        [] => Err(unknown(input)),
+        [one] => one.parse::<chrono_tz::Tz>().map(canonical).map_err(|_| unknown()),
+        [] => Err(unknown()),
         several => {
             let shown: Vec<&str> = several.iter().take(4).copied().collect();
             let more = if several.len() > shown.len() { ", …" } else { "" };
-            Err(format!("{input:?} has several time zones ({}{more}); pick one from the list.", shown.join(", ")))
+            Err(ZoneError::Several { input: input.to_string(), listed: format!("{}{more}", shown.join(", ")) })
         }
     }
 }
 
-fn unknown(input: &str) -> String {
-    format!("{input:?} is not a time zone; pick one from the list, or type a city or a country.")
+/// Why a typed time zone was refused; the message is the one the page shows.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ZoneError {
+    #[error("Choose a time zone from the list.")]
+    Missing,
+    #[error("{0:?} is not a time zone; pick one from the list, or type a city or a country.")]
+    Unknown(String),
+    /// A city or a country with more than one zone; `listed` shows the first four.
+    #[error("{input:?} has several time zones ({listed}); pick one from the list.")]
+    Several { input: String, listed: String },
 }
 
 /// The canonical zones whose city (the name's last part) is `input`, else the zones of the
@@ -688,9 +697,9 @@ mod tests {
         ] {
             assert_eq!(super::parse(typed).map(|z| z.name()), Ok(zone), "{typed:?}");
         }
-        let several = super::parse("United States").unwrap_err();
+        let several = super::parse("United States").unwrap_err().to_string();
         assert!(several.contains("has several time zones (") && several.contains("America/"), "{several}");
-        let unknown = super::parse("Londn").unwrap_err();
+        let unknown = super::parse("Londn").unwrap_err().to_string();
         assert!(!unknown.contains("Istanbul"), "no unrelated example: {unknown}");
         assert!(unknown.contains("type a city or a country"), "{unknown}");
     }

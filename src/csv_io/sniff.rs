@@ -18,18 +18,35 @@ pub enum Choice {
 }
 
 impl Choice {
-    pub fn parse(value: &str) -> Result<Self, String> {
+    pub fn parse(value: &str) -> Result<Self, UnknownEncoding> {
         match value.trim().to_ascii_lowercase().as_str() {
             "" | "auto" => Ok(Choice::Auto),
             "utf-8" | "utf8" => Ok(Choice::Utf8),
             "windows-1252" | "latin-1" | "latin1" | "iso-8859-1" => Ok(Choice::Windows1252),
-            other => Err(format!("Encoding must be auto, utf-8 or windows-1252, not {other:?}.")),
+            other => Err(UnknownEncoding(other.to_string())),
         }
     }
 }
 
+/// An encoding that is none of the choices (as written, trimmed and lower-cased).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("Encoding must be auto, utf-8 or windows-1252, not {0:?}.")]
+pub struct UnknownEncoding(String);
+
+/// Why a file is plainly not CSV text.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum NotText {
+    /// Its first bytes are those of another format (what it looks like).
+    #[error("This file is {0}, not CSV.")]
+    Looks(&'static str),
+    #[error("This file contains NUL bytes: it is binary, not CSV text.")]
+    NulBytes,
+    #[error("The file is empty.")]
+    Empty,
+}
+
 /// Refuses files that are plainly not text, naming what they look like.
-pub fn refuse_binary(head: &[u8]) -> Result<(), String> {
+pub fn refuse_binary(head: &[u8]) -> Result<(), NotText> {
     let named = [
         (&b"\x89PNG"[..], "a PNG image"),
         (b"GIF8", "a GIF image"),
@@ -40,15 +57,15 @@ pub fn refuse_binary(head: &[u8]) -> Result<(), String> {
     ];
     for (magic, what) in named {
         if head.starts_with(magic) {
-            return Err(format!("This file is {what}, not CSV."));
+            return Err(NotText::Looks(what));
         }
     }
     let utf16 = head.starts_with(b"\xFF\xFE") || head.starts_with(b"\xFE\xFF");
     if !utf16 && head.contains(&0) {
-        return Err("This file contains NUL bytes: it is binary, not CSV text.".into());
+        return Err(NotText::NulBytes);
     }
     if head.is_empty() {
-        return Err("The file is empty.".into());
+        return Err(NotText::Empty);
     }
     Ok(())
 }
@@ -126,9 +143,9 @@ mod tests {
 
     #[test]
     fn binaries_are_refused_with_a_reason() {
-        assert!(refuse_binary(b"\x89PNG\r\n\x1a\n....").unwrap_err().contains("PNG"));
-        assert!(refuse_binary(b"PK\x03\x04xx").unwrap_err().contains("ZIP"));
-        assert!(refuse_binary(b"name,email\nA\0B,x").unwrap_err().contains("NUL"));
+        assert!(refuse_binary(b"\x89PNG\r\n\x1a\n....").unwrap_err().to_string().contains("PNG"));
+        assert!(refuse_binary(b"PK\x03\x04xx").unwrap_err().to_string().contains("ZIP"));
+        assert!(refuse_binary(b"name,email\nA\0B,x").unwrap_err().to_string().contains("NUL"));
         assert!(refuse_binary(b"").is_err());
         assert!(refuse_binary(b"\xFF\xFEn\0a\0").is_ok(), "UTF-16 has NULs and is fine");
         assert!(refuse_binary(b"name,email\nAda,a@b.io\n").is_ok());

@@ -86,8 +86,13 @@ pub fn delete(conn: &mut PgConnection, workspace_id: i64, id: i64) -> QueryResul
     diesel::delete(departments::table.filter(departments::workspace_id.eq(workspace_id)).filter(departments::id.eq(id))).execute(conn)
 }
 
+/// An id that is no department of the workspace.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("Choose departments from the list.")]
+pub struct UnknownDepartment;
+
 /// Keeps only the ids that are departments of this workspace; anything else is an error.
-pub fn check_ids(conn: &mut PgConnection, workspace_id: i64, ids: &[i64]) -> QueryResult<Result<Vec<i64>, String>> {
+pub fn check_ids(conn: &mut PgConnection, workspace_id: i64, ids: &[i64]) -> QueryResult<Result<Vec<i64>, UnknownDepartment>> {
     let mut wanted: Vec<i64> = ids.to_vec();
     wanted.sort_unstable();
     wanted.dedup();
@@ -96,5 +101,5 @@ pub fn check_ids(conn: &mut PgConnection, workspace_id: i64, ids: &[i64]) -> Que
         .filter(departments::id.eq_any(&wanted))
         .select(departments::id)
         .load(conn)?;
-    if found.len() == wanted.len() { Ok(Ok(wanted)) } else { Ok(Err("Choose departments from the list.".into())) }
+    if found.len() == wanted.len() { Ok(Ok(wanted)) } else { Ok(Err(UnknownDepartment)) }
 }

@@ -65,17 +65,30 @@ impl Payload {
     }
 
     /// The message to send; an error says why there is none.
-    pub fn open(&self, key: &[u8; 32]) -> Result<Email, String> {
+    pub fn open(&self, key: &[u8; 32]) -> Result<Email, Unopened> {
         if let Some(sealed) = &self.sealed {
-            let bytes = hex::decode(sealed).map_err(|_| "the sealed message is not hex".to_string())?;
-            let json = crypto::open(key, &bytes).ok_or("the sealed message does not open with this secret key (was SWITCHBOARD_SECRET_KEY changed?)")?;
-            return serde_json::from_slice(&json).map_err(|e| format!("the sealed message is not an email: {e}"));
+            let bytes = hex::decode(sealed).map_err(|_| Unopened::NotHex)?;
+            let json = crypto::open(key, &bytes).ok_or(Unopened::WrongKey)?;
+            return serde_json::from_slice(&json).map_err(Unopened::NotAnEmail);
         }
         match (&self.text, &self.html) {
             (Some(text), Some(html)) => Ok(Email { to: self.to.clone(), subject: self.subject.clone(), text: text.clone(), html: html.clone() }),
-            _ => Err("the message was removed from the queue when the job ended; send it again (e.g. ask for a new link)".into()),
+            _ => Err(Unopened::Removed),
         }
     }
+}
+
+/// Why a `send-email` job has no message to send (the dead job's reason).
+#[derive(Debug, thiserror::Error)]
+pub enum Unopened {
+    #[error("the sealed message is not hex")]
+    NotHex,
+    #[error("the sealed message does not open with this secret key (was SWITCHBOARD_SECRET_KEY changed?)")]
+    WrongKey,
+    #[error("the sealed message is not an email: {0}")]
+    NotAnEmail(serde_json::Error),
+    #[error("the message was removed from the queue when the job ended; send it again (e.g. ask for a new link)")]
+    Removed,
 }
 
 fn enqueue_payload(conn: &mut diesel::PgConnection, workspace_id: i64, payload: &Payload, key: Option<String>) -> diesel::QueryResult<Option<i64>> {
@@ -121,7 +134,7 @@ mod tests {
         assert!(json.contains("ann@acme.test") && json.contains("Reset"));
         let back: Payload = serde_json::from_str(&json).unwrap();
         assert_eq!(back.open(&key).unwrap().text, "https://x/password/reset/abc");
-        assert!(back.open(&crypto::derive(b"another key entirely, also long enough")).unwrap_err().contains("SECRET_KEY"));
+        assert!(back.open(&crypto::derive(b"another key entirely, also long enough")).unwrap_err().to_string().contains("SECRET_KEY"));
     }
 
     #[test]
@@ -132,6 +145,6 @@ mod tests {
         assert_eq!(plain.open(&key).unwrap().html, "<a>abc</a>");
         let scrubbed: Payload = serde_json::from_str(r#"{"to": "ann@acme.test", "subject": "Reset"}"#).unwrap();
         assert!(!scrubbed.has_message());
-        assert!(scrubbed.open(&key).unwrap_err().contains("removed"));
+        assert!(scrubbed.open(&key).unwrap_err().to_string().contains("removed"));
     }
 }

@@ -58,9 +58,9 @@ impl JobHandler for SendEmail {
 
 pub fn job(env: &JobEnv, job: &Job, campaigns: CampaignMail) -> Result<(), JobError> {
     let payload: crate::email::Payload = run::payload(job)?;
-    let email = payload.open(&env.at_rest_key).map_err(JobError::Permanent)?;
+    let email = payload.open(&env.at_rest_key).map_err(|e| JobError::Permanent(e.to_string()))?;
     let mut conn = env.pool.get()?;
-    let config = smtp::config_for(&mut conn, job.workspace_id, env.settings.smtp_url.as_ref(), &env.at_rest_key).map_err(JobError::Permanent)?;
+    let config = smtp::config_for(&mut conn, job.workspace_id, env.settings.smtp_url.as_ref(), &env.at_rest_key).map_err(|e| JobError::Permanent(e.to_string()))?;
     drop(conn);
     let Some(config) = config else {
         return Err(JobError::Wait("No SMTP server is configured (Settings → Email, or SMTP_URL); the email waits.".into(), Duration::from_secs(300)));

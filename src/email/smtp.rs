@@ -104,14 +104,14 @@ pub fn save(conn: &mut PgConnection, settings: &SmtpSettings, password_sealed: O
 impl SmtpConfig {
     /// `smtp://user:pass@host:port` (plain), `?tls=required` (STARTTLS), `smtps://` (TLS);
     /// `?from=` sets the sender (default `switchboard@<host>`).
-    pub fn from_url(url: &Url) -> Result<SmtpConfig, String> {
-        let host = url.host_str().ok_or("SMTP_URL needs a host")?.to_string();
+    pub fn from_url(url: &Url) -> Result<SmtpConfig, SmtpUrlError> {
+        let host = url.host_str().ok_or(SmtpUrlError::Host)?.to_string();
         let query = |name: &str| url.query_pairs().find(|(k, _)| k == name).map(|(_, v)| v.to_string());
         let tls = match (url.scheme(), query("tls").as_deref()) {
             ("smtps", _) => TlsMode::Tls,
             ("smtp", Some("required")) => TlsMode::StartTls,
             ("smtp", _) => TlsMode::None,
-            (other, _) => return Err(format!("SMTP_URL must start with smtp:// or smtps://, not {other}://")),
+            (other, _) => return Err(SmtpUrlError::Scheme(other.to_string())),
         };
         let decode = |s: &str| url::form_urlencoded::parse(format!("x={s}").as_bytes()).next().map(|(_, v)| v.to_string()).unwrap_or_default();
         Ok(SmtpConfig {
@@ -129,13 +129,13 @@ impl SmtpConfig {
         })
     }
 
-    pub fn from_stored(stored: &StoredSmtp, key: &[u8; 32]) -> Result<SmtpConfig, String> {
+    pub fn from_stored(stored: &StoredSmtp, key: &[u8; 32]) -> Result<SmtpConfig, SealedPassword> {
         let password = match &stored.password_sealed {
             Some(sealed) => Some(
                 crypto::open(key, sealed)
                     .and_then(|p| String::from_utf8(p).ok())
                     .map(SecretString::from)
-                    .ok_or("The saved SMTP password cannot be read (was the secret key changed?); enter it again in Settings → Email.")?,
+                    .ok_or(SealedPassword)?,
             ),
             None => None,
         };
@@ -179,11 +179,37 @@ impl SmtpConfig {
     }
 }
 
+/// Why `SMTP_URL` gives no server.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum SmtpUrlError {
+    #[error("SMTP_URL needs a host")]
+    Host,
+    #[error("SMTP_URL must start with smtp:// or smtps://, not {0}://")]
+    Scheme(String),
+}
+
+/// The workspace's saved SMTP password does not open with the at-rest key.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("The saved SMTP password cannot be read (was the secret key changed?); enter it again in Settings → Email.")]
+pub struct SealedPassword;
+
+/// Why there is no SMTP configuration to send with.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The workspace's settings could not be read (the database's words).
+    #[error("{0}")]
+    Query(#[from] diesel::result::Error),
+    #[error(transparent)]
+    Password(#[from] SealedPassword),
+    #[error(transparent)]
+    Url(#[from] SmtpUrlError),
+}
+
 /// The workspace's SMTP, else `SMTP_URL`, else `None` (mail waits).
-pub fn config_for(conn: &mut PgConnection, workspace_id: i64, fallback: Option<&SmtpUrl>, key: &[u8; 32]) -> Result<Option<SmtpConfig>, String> {
-    match stored(conn, workspace_id).map_err(|e| e.to_string())? {
-        Some(s) => SmtpConfig::from_stored(&s, key).map(Some),
-        None => fallback.map(|url| SmtpConfig::from_url(&url.url())).transpose(),
+pub fn config_for(conn: &mut PgConnection, workspace_id: i64, fallback: Option<&SmtpUrl>, key: &[u8; 32]) -> Result<Option<SmtpConfig>, ConfigError> {
+    match stored(conn, workspace_id)? {
+        Some(s) => Ok(Some(SmtpConfig::from_stored(&s, key)?)),
+        None => Ok(fallback.map(|url| SmtpConfig::from_url(&url.url())).transpose()?),
     }
 }
 

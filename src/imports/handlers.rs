@@ -14,7 +14,7 @@ use serde_json::json;
 use crate::audit;
 use crate::audit::Action;
 use crate::authz::{Role, Scope};
-use crate::csv_io::sniff::Choice;
+use crate::csv_io::sniff::{Choice, UnknownEncoding};
 use crate::csv_safe;
 use crate::departments::{self, Department};
 use crate::error::AppError;
@@ -22,7 +22,7 @@ use crate::imports::file::{self, CHUNK_BYTES, Format};
 use crate::imports::mapping::{ImportSettings, Key, Mode, OnExisting, Target};
 use crate::imports::model::{Import, ImportPhase, ImportStatus, Rejected};
 use crate::imports::{query, run};
-use crate::imports::upload::Head;
+use crate::imports::upload::{Head, HeadError};
 use crate::users::model::{self as users, User};
 use crate::web::ctx::{Ctx, Layout};
 use crate::web::forms::{HtmlForm, Query};
@@ -62,15 +62,24 @@ pub struct ReadAs {
     delimiter: Option<String>,
 }
 
+/// Why a "read as" choice was refused; the message is the one the page shows.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+enum ReadAsError {
+    #[error(transparent)]
+    Encoding(#[from] UnknownEncoding),
+    #[error("Separator must be comma, semicolon or tab, not {0:?}.")]
+    Separator(String),
+}
+
 impl ReadAs {
-    fn parse(&self) -> Result<(Choice, Option<u8>), String> {
+    fn parse(&self) -> Result<(Choice, Option<u8>), ReadAsError> {
         let choice = Choice::parse(self.encoding.as_deref().unwrap_or(""))?;
         let delimiter = match self.delimiter.as_deref().unwrap_or("") {
             "" | "auto" => None,
             "comma" => Some(b','),
             "semicolon" => Some(b';'),
             "tab" => Some(b'\t'),
-            other => return Err(format!("Separator must be comma, semicolon or tab, not {other:?}.")),
+            other => return Err(ReadAsError::Separator(other.to_string())),
         };
         Ok((choice, delimiter))
     }
@@ -185,7 +194,7 @@ impl ImportPage {
 }
 
 /// The preview from the file's first chunk, read as chosen.
-fn preview(conn: &mut PgConnection, import: &Import, choice: Choice, delimiter: Option<u8>) -> Result<Result<Preview, String>, AppError> {
+fn preview(conn: &mut PgConnection, import: &Import, choice: Choice, delimiter: Option<u8>) -> Result<Result<Preview, HeadError>, AppError> {
     let first = file::load_chunk(conn, import.workspace_id, import.id, 0)?.unwrap_or_default();
     let whole = (import.size_bytes as usize) <= CHUNK_BYTES;
     let choice = match choice {
@@ -228,7 +237,7 @@ fn duration_label(seconds: i64) -> String {
 
 struct Loaded {
     import: Import,
-    preview: Option<Result<Preview, String>>,
+    preview: Option<Result<Preview, HeadError>>,
     departments: Vec<Department>,
     users: Vec<User>,
     my_departments: Vec<i64>,
@@ -260,7 +269,7 @@ fn page(ctx: &Ctx, loaded: Loaded, form: Option<MapForm>, mut problems: Vec<Stri
     let preview = match loaded.preview {
         Some(Ok(p)) => Some(p),
         Some(Err(e)) => {
-            problems.push(e);
+            problems.push(e.to_string());
             None
         }
         None => None,
@@ -322,7 +331,7 @@ pub async fn show_import(ctx: Ctx, state: Data<AppState>, path: Path<i64>, Query
     let chosen = parsed.clone().unwrap_or((Choice::Auto, None));
     let id = path.into_inner();
     let loaded = state.db(move |conn| load(conn, &scope, id, Some(chosen))).await?;
-    let page = page(&ctx, loaded, None, parsed.err().into_iter().collect());
+    let page = page(&ctx, loaded, None, parsed.err().map(|e| e.to_string()).into_iter().collect());
     respond(&ctx.meta.htmx, StatusCode::OK, &page)
 }
 
@@ -344,7 +353,7 @@ pub async fn start_import(ctx: Ctx, state: Data<AppState>, path: Path<i64>, Html
     let scope = ctx.scope();
     let id = path.into_inner();
     let read_as = ReadAs { encoding: Some(form.encoding.clone()), delimiter: Some(form.delimiter.clone()) };
-    let (choice, delimiter) = read_as.parse().map_err(AppError::Validation)?;
+    let (choice, delimiter) = read_as.parse().map_err(|e| AppError::Validation(e.to_string()))?;
     let entry = ctx.audit(Action::ImportsStarted, "imports", id);
     let (ip, request_id) = (ctx.meta.ip.clone(), ctx.meta.request_id.clone());
     let submitted = form.clone();

@@ -230,15 +230,15 @@ impl RowChecker<'_> {
                 fail("Contains a NUL character.".into());
                 continue;
             }
-            let limited = |max: usize, what: &str| -> Result<String, String> {
-                if value.chars().count() > max { Err(format!("{what} must be at most {max} characters.")) } else { Ok(value.to_string()) }
+            let limited = |max_chars: usize, label: &str| -> Result<String, forms::TextError> {
+                if value.chars().count() > max_chars { Err(forms::TextError::TooLong { label: label.to_string(), max_chars }) } else { Ok(value.to_string()) }
             };
             match target {
                 Target::Ignore => {}
                 Target::Note => kept_notes.push(format!("{header}: {value}")),
                 Target::Name => match limited(200, "Name") {
                     Ok(v) => row.name = Some(v),
-                    Err(e) => fail(e),
+                    Err(e) => fail(e.to_string()),
                 },
                 Target::FirstName => first = Some(value.to_string()),
                 Target::LastName => last = Some(value.to_string()),
@@ -255,7 +255,7 @@ impl RowChecker<'_> {
                 },
                 Target::Company => match limited(200, "Company") {
                     Ok(v) => row.company = Some(v),
-                    Err(e) => fail(e),
+                    Err(e) => fail(e.to_string()),
                 },
                 Target::Status => match ClientStatus::parse(&value.to_lowercase()) {
                     Ok(v) => row.status = Some(v.as_str()),

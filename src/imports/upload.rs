@@ -13,7 +13,7 @@ use serde_json::json;
 
 use crate::audit;
 use crate::audit::Action;
-use crate::csv_io::sniff::{self, Choice};
+use crate::csv_io::sniff::{self, Choice, NotText};
 use crate::error::AppError;
 use crate::imports::file::{self, CHUNK_BYTES, Format};
 use crate::imports::model::{Import, NewImport};
@@ -49,7 +49,9 @@ pub async fn upload_form(ctx: Ctx, state: Data<AppState>) -> Result<HttpResponse
 /// Why an upload was refused.
 enum Refusal {
     /// Not CSV we can read: 422 on the form.
-    NotCsv(String),
+    NotCsv(HeadError),
+    /// The upload stopped before its end (the multipart reader's words): 422 on the form.
+    Interrupted(String),
     TooLarge,
     Other(AppError),
 }
@@ -82,7 +84,8 @@ pub async fn upload(ctx: Ctx, state: Data<AppState>, req: HttpRequest, mut paylo
     match outcome {
         None => upload_page(&ctx, &state, StatusCode::UNPROCESSABLE_ENTITY, Some("Choose a CSV file to upload.".into())).await,
         Some(Ok(id)) => Ok(see_other(&format!("/imports/{id}"))),
-        Some(Err(Refusal::NotCsv(reason))) => upload_page(&ctx, &state, StatusCode::UNPROCESSABLE_ENTITY, Some(reason)).await,
+        Some(Err(Refusal::NotCsv(reason))) => upload_page(&ctx, &state, StatusCode::UNPROCESSABLE_ENTITY, Some(reason.to_string())).await,
+        Some(Err(Refusal::Interrupted(why))) => upload_page(&ctx, &state, StatusCode::UNPROCESSABLE_ENTITY, Some(format!("The upload was interrupted: {why}."))).await,
         Some(Err(Refusal::TooLarge)) => Err(too_large()),
         Some(Err(Refusal::Other(e))) => Err(e),
     }
@@ -98,7 +101,7 @@ async fn receive(ctx: &Ctx, state: &AppState, mut field: Field, limit: u64) -> R
     let mut seq = 0;
     let result: Result<(), Refusal> = async {
         loop {
-            let next = field.try_next().await.map_err(|e| Refusal::NotCsv(format!("The upload was interrupted: {e}.")))?;
+            let next = field.try_next().await.map_err(|e| Refusal::Interrupted(e.to_string()))?;
             let end = next.is_none();
             if let Some(bytes) = next {
                 total += bytes.len() as u64;
@@ -123,7 +126,7 @@ async fn receive(ctx: &Ctx, state: &AppState, mut field: Field, limit: u64) -> R
                     }
                     Some((id, utf16)) => {
                         if !utf16 && chunk.contains(&0) {
-                            return Err(Refusal::NotCsv("This file contains NUL bytes: it is binary, not CSV text.".into()));
+                            return Err(Refusal::NotCsv(NotText::NulBytes.into()));
                         }
                         id
                     }
@@ -151,7 +154,7 @@ async fn receive(ctx: &Ctx, state: &AppState, mut field: Field, limit: u64) -> R
             .await?;
             Ok(id)
         }
-        (Ok(()), None) => Err(Refusal::NotCsv("The file is empty.".into())),
+        (Ok(()), None) => Err(Refusal::NotCsv(NotText::Empty.into())),
         (Err(refusal), stored) => {
             if let Some((id, _)) = stored {
                 state.db(move |conn| Ok(query::delete(conn, w, id)?)).await?;
@@ -193,11 +196,11 @@ pub struct Head {
 impl Head {
     /// Reads the header from the file's first bytes (`whole` when they are the whole file),
     /// with the encoding and delimiter detected unless chosen.
-    pub fn read(head: &[u8], whole: bool) -> Result<Head, String> {
+    pub fn read(head: &[u8], whole: bool) -> Result<Head, HeadError> {
         Self::read_as(head, whole, Choice::Auto, None)
     }
 
-    pub fn read_as(head: &[u8], whole: bool, choice: Choice, delimiter: Option<u8>) -> Result<Head, String> {
+    pub fn read_as(head: &[u8], whole: bool, choice: Choice, delimiter: Option<u8>) -> Result<Head, HeadError> {
         sniff::refuse_binary(head)?;
         let encoding = sniff::encoding(head, whole, choice);
         let utf16 = sniff::encoding_label(encoding) == "UTF-16";
@@ -209,24 +212,43 @@ impl Head {
         let mut header = csv::StringRecord::new();
         match reader.read_record(&mut header) {
             Ok(true) => {}
-            Ok(false) => return Err("The file is empty.".into()),
-            Err(e) => return Err(format!("The header line cannot be read as CSV: {e}.")),
+            Ok(false) => return Err(NotText::Empty.into()),
+            Err(e) => return Err(HeadError::Unreadable(e.to_string())),
         }
         if !whole && reader.is_done() {
-            return Err("The header line is longer than 1 MB; is this really a CSV file?".into());
+            return Err(HeadError::HeaderTooLong);
         }
         let headers: Vec<String> = header.iter().map(|h| h.trim().chars().take(100).collect()).collect();
         if headers.len() > MAX_COLUMNS {
-            return Err(format!("The header has {} columns; at most {MAX_COLUMNS} can be imported.", headers.len()));
+            return Err(HeadError::TooManyColumns(headers.len()));
         }
         if headers.iter().all(String::is_empty) {
-            return Err("The first line is empty: it should name the columns.".into());
+            return Err(HeadError::NoColumnNames);
         }
         if whole && !has_rows(&mut reader) {
-            return Err("The file has a header line but no rows.".into());
+            return Err(HeadError::NoRows);
         }
         Ok(Head { encoding: encoding.name(), delimiter, headers, utf16 })
     }
+}
+
+/// Why a file's first chunk is not CSV that can be imported; the message is the one the
+/// page shows.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum HeadError {
+    #[error(transparent)]
+    NotText(#[from] NotText),
+    /// The CSV reader's own words for the header line.
+    #[error("The header line cannot be read as CSV: {0}.")]
+    Unreadable(String),
+    #[error("The header line is longer than 1 MB; is this really a CSV file?")]
+    HeaderTooLong,
+    #[error("The header has {0} columns; at most {MAX_COLUMNS} can be imported.")]
+    TooManyColumns(usize),
+    #[error("The first line is empty: it should name the columns.")]
+    NoColumnNames,
+    #[error("The file has a header line but no rows.")]
+    NoRows,
 }
 
 /// Whether any row after the header has a value (or cannot be read, which the run reports).
@@ -284,10 +306,10 @@ mod tests {
         assert_eq!(head.headers, ["Name", "E-mail", "Phone"]);
         let latin = Head::read(b"Name,City\nZo\xEB,K\xF6ln\n", true).unwrap();
         assert_eq!(latin.encoding, "windows-1252");
-        assert!(Head::read(b"name,email\n", true).unwrap_err().contains("no rows"));
-        assert!(Head::read(b"name,email\n\n,\n", true).unwrap_err().contains("no rows"));
-        assert!(Head::read(b"\x89PNG\r\n\x1a\n", true).unwrap_err().contains("PNG"));
+        assert!(Head::read(b"name,email\n", true).unwrap_err().to_string().contains("no rows"));
+        assert!(Head::read(b"name,email\n\n,\n", true).unwrap_err().to_string().contains("no rows"));
+        assert!(Head::read(b"\x89PNG\r\n\x1a\n", true).unwrap_err().to_string().contains("PNG"));
         let wide = (0..600).map(|i| format!("c{i}")).collect::<Vec<_>>().join(",") + "\n1\n";
-        assert!(Head::read(wide.as_bytes(), true).unwrap_err().contains("600 columns"));
+        assert!(Head::read(wide.as_bytes(), true).unwrap_err().to_string().contains("600 columns"));
     }
 }

@@ -29,6 +29,21 @@ pub fn stored(conn: &mut PgConnection, workspace_id: i64) -> QueryResult<Option<
     twilio_settings::table.find(workspace_id).select(StoredTwilio::as_select()).first(conn).optional()
 }
 
+/// The saved auth token does not open with the at-rest key (the secret key changed since).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("The saved Twilio auth token cannot be read with this SWITCHBOARD_SECRET_KEY; save it again in Settings → Twilio.")]
+pub struct SealedToken;
+
+/// Why the account could not be loaded (`Account::load`).
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    /// The settings could not be read (the database's words).
+    #[error("{0}")]
+    Query(#[from] diesel::result::Error),
+    #[error(transparent)]
+    Token(#[from] SealedToken),
+}
+
 /// The settings with the token opened: what sends and webhooks need.
 #[derive(Clone, Debug)]
 pub struct Account {
@@ -39,16 +54,14 @@ pub struct Account {
 impl Account {
     /// `None` when nothing is configured; `Err` when the token cannot be opened (the secret
     /// key changed since it was saved).
-    pub fn load(conn: &mut PgConnection, at_rest_key: &[u8; 32], workspace_id: i64) -> Result<Option<Account>, String> {
-        let Some(stored) = stored(conn, workspace_id).map_err(|e| e.to_string())? else { return Ok(None) };
-        Account::open(stored, at_rest_key).map(Some)
+    pub fn load(conn: &mut PgConnection, at_rest_key: &[u8; 32], workspace_id: i64) -> Result<Option<Account>, LoadError> {
+        let Some(stored) = stored(conn, workspace_id)? else { return Ok(None) };
+        Ok(Some(Account::open(stored, at_rest_key)?))
     }
 
     /// Opens the stored token with the at-rest key.
-    pub fn open(stored: StoredTwilio, at_rest_key: &[u8; 32]) -> Result<Account, String> {
-        let token = crypto::open(at_rest_key, &stored.auth_token_sealed)
-            .and_then(|bytes| String::from_utf8(bytes).ok())
-            .ok_or("The saved Twilio auth token cannot be read with this SWITCHBOARD_SECRET_KEY; save it again in Settings → Twilio.")?;
+    pub fn open(stored: StoredTwilio, at_rest_key: &[u8; 32]) -> Result<Account, SealedToken> {
+        let token = crypto::open(at_rest_key, &stored.auth_token_sealed).and_then(|bytes| String::from_utf8(bytes).ok()).ok_or(SealedToken)?;
         Ok(Account { stored, auth_token: SecretString::from(token) })
     }
 
@@ -83,7 +96,7 @@ impl Account {
 
 /// A webhook's workspace, and its account if Twilio is set up (`Err`: the token cannot be
 /// opened with this secret key).
-pub type WebhookTarget = (i64, Option<Result<Account, String>>);
+pub type WebhookTarget = (i64, Option<Result<Account, SealedToken>>);
 
 /// What a webhook's key leads to, in one query: the workspace, and its account if Twilio
 /// is set up (`Err`: the token cannot be opened with this secret key).

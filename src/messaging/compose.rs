@@ -5,7 +5,7 @@
 //! (`messaging::send` sends it). No handlers and no HTML here: the client page's message
 //! routes are `clients::messages`, the chat's reply `chat::reply`.
 //!
-//! A refused message says why (`Ok(Err(reason))`) and writes nothing.
+//! A refused message says why (`Ok(Err(Refusal))`) and writes nothing.
 
 use std::collections::HashMap;
 
@@ -19,7 +19,7 @@ use crate::authz::Scope;
 use crate::db::schema::{clients, whatsapp_templates};
 use crate::error::AppError;
 use crate::jobs::{self, NewJob};
-use crate::messaging::account::Account;
+use crate::messaging::account::{Account, LoadError};
 use crate::messaging::send::SendMessage;
 use crate::messaging::store::{self, NewOutbound};
 use crate::messaging::{Channel, templates};
@@ -154,6 +154,58 @@ pub struct Checked {
     pub channel: Channel,
 }
 
+/// Why a message was refused; the message is the one the page shows. Nothing is written.
+#[derive(Debug, thiserror::Error)]
+pub enum Refusal {
+    #[error("Twilio is not configured: add the account in Settings → Twilio first.")]
+    NotConfigured,
+    /// The settings cannot be read, or the token not opened with this secret key.
+    #[error(transparent)]
+    Account(#[from] LoadError),
+    #[error("Channel must be WhatsApp or SMS.")]
+    Channel,
+    #[error("No WhatsApp sender is set up: add a WhatsApp number in Settings → Twilio.")]
+    NoWhatsAppSender,
+    #[error("No SMS sender is set up: add an SMS number or a messaging service in Settings → Twilio.")]
+    NoSmsSender,
+    /// The client (by name) has no phone number.
+    #[error("{0} has no phone number.")]
+    NoPhone(String),
+    /// The client (by name) opted out of the channel (as the page names it).
+    #[error("{client} opted out of {channel} messages.")]
+    OptedOut { client: String, channel: &'static str },
+    #[error("Write the message.")]
+    NoBody,
+    #[error("A WhatsApp message must be at most {WHATSAPP_MAX_CHARS} characters.")]
+    WhatsAppTooLong,
+    #[error("An SMS must be at most {SMS_MAX_CHARS} characters.")]
+    SmsTooLong,
+    /// Free text where only a template may go: the reason the caller gave
+    /// (`WhatsAppText::TemplateOnly`).
+    #[error("{0}")]
+    TemplateOnly(String),
+    #[error("Choose an approved template.")]
+    NoTemplate,
+    #[error("The template {name} is not approved by WhatsApp ({status}).")]
+    NotApproved { name: String, status: String },
+    /// A template variable (its number) longer than allowed.
+    #[error("Variable {{{{{0}}}}} is longer than {max} characters.", max = templates::VARIABLE_MAX_CHARS)]
+    VariableTooLong(String),
+    /// A template variable (its number) left empty.
+    #[error("Fill in variable {{{{{0}}}}} of the template.")]
+    MissingVariable(String),
+}
+
+impl Refusal {
+    /// No sender of `channel` is set up.
+    pub fn no_sender(channel: Channel) -> Self {
+        match channel {
+            Channel::WhatsApp => Refusal::NoWhatsAppSender,
+            Channel::Sms => Refusal::NoSmsSender,
+        }
+    }
+}
+
 /// Checks a message against the account, the client and the template; `Err` is the reason
 /// shown to the person. The one validation of every person-written message (the client
 /// page's form and the chat reply).
@@ -164,23 +216,20 @@ pub fn check(
     client_id: i64,
     form: &MessageForm,
     whatsapp_text: &WhatsAppText,
-) -> Result<Result<Checked, String>, AppError> {
+) -> Result<Result<Checked, Refusal>, AppError> {
     let client = Recipient::visible(conn, scope, client_id)?.ok_or(AppError::NotFound)?;
     let account = match Account::load(conn, &state.at_rest_key, scope.workspace_id) {
         Ok(Some(account)) => account,
-        Ok(None) => return Ok(Err("Twilio is not configured: add the account in Settings → Twilio first.".into())),
-        Err(why) => return Ok(Err(why)),
+        Ok(None) => return Ok(Err(Refusal::NotConfigured)),
+        Err(why) => return Ok(Err(why.into())),
     };
-    let Some(channel) = Channel::parse(&form.channel) else { return Ok(Err("Channel must be WhatsApp or SMS.".into())) };
+    let Some(channel) = Channel::parse(&form.channel) else { return Ok(Err(Refusal::Channel)) };
     let chosen = Some(form.from.trim()).filter(|f| !f.is_empty());
     let Some(sender) = account.sender(channel, chosen) else {
-        return Ok(Err(match channel {
-            Channel::WhatsApp => "No WhatsApp sender is set up: add a WhatsApp number in Settings → Twilio.".into(),
-            Channel::Sms => "No SMS sender is set up: add an SMS number or a messaging service in Settings → Twilio.".into(),
-        }));
+        return Ok(Err(Refusal::no_sender(channel)));
     };
     let Some(phone) = client.phone.clone().filter(|p| !p.trim().is_empty()) else {
-        return Ok(Err(format!("{} has no phone number.", client.name)));
+        return Ok(Err(Refusal::NoPhone(client.name)));
     };
     let opted_out = match channel {
         Channel::WhatsApp => client.opt_out_whatsapp_at,
@@ -188,36 +237,36 @@ pub fn check(
     };
     if opted_out.is_some() {
         let name = if channel == Channel::WhatsApp { "WhatsApp" } else { "SMS" };
-        return Ok(Err(format!("{} opted out of {name} messages.", client.name)));
+        return Ok(Err(Refusal::OptedOut { client: client.name, channel: name }));
     }
     let (body, template_id, variables) = match channel {
         Channel::WhatsApp if form.template_id.trim().is_empty() && matches!(whatsapp_text, WhatsAppText::Allowed) => {
             let body = form.body.trim();
             if body.is_empty() {
-                return Ok(Err("Write the message.".into()));
+                return Ok(Err(Refusal::NoBody));
             }
             if body.chars().count() > WHATSAPP_MAX_CHARS {
-                return Ok(Err(format!("A WhatsApp message must be at most {WHATSAPP_MAX_CHARS} characters.")));
+                return Ok(Err(Refusal::WhatsAppTooLong));
             }
             (body.to_string(), None, json!({}))
         }
         Channel::WhatsApp => {
             if let (WhatsAppText::TemplateOnly(reason), true) = (whatsapp_text, form.template_id.trim().is_empty()) {
-                return Ok(Err(reason.clone()));
+                return Ok(Err(Refusal::TemplateOnly(reason.clone())));
             }
-            let Ok(id) = form.template_id.trim().parse::<i64>() else { return Ok(Err("Choose an approved template.".into())) };
-            let Some(template) = find_template(conn, scope.workspace_id, id)? else { return Ok(Err("Choose an approved template.".into())) };
+            let Ok(id) = form.template_id.trim().parse::<i64>() else { return Ok(Err(Refusal::NoTemplate)) };
+            let Some(template) = find_template(conn, scope.workspace_id, id)? else { return Ok(Err(Refusal::NoTemplate)) };
             if template.approval_status != "approved" {
-                return Ok(Err(format!("The template {} is not approved by WhatsApp ({}).", template.name, template.approval_status)));
+                return Ok(Err(Refusal::NotApproved { name: template.name, status: template.approval_status }));
             }
             let mut vars = Vec::new();
             for name in template.placeholders() {
                 match form.var(&name) {
                     Some(value) if value.chars().count() > templates::VARIABLE_MAX_CHARS => {
-                        return Ok(Err(format!("Variable {{{{{name}}}}} is longer than {} characters.", templates::VARIABLE_MAX_CHARS)));
+                        return Ok(Err(Refusal::VariableTooLong(name)));
                     }
                     Some(value) => vars.push((name, value.to_string())),
-                    None => return Ok(Err(format!("Fill in variable {{{{{name}}}}} of the template."))),
+                    None => return Ok(Err(Refusal::MissingVariable(name))),
                 }
             }
             let object: serde_json::Map<String, serde_json::Value> = vars.iter().map(|(k, v)| (k.clone(), json!(v))).collect();
@@ -226,10 +275,10 @@ pub fn check(
         Channel::Sms => {
             let body = form.body.trim();
             if body.is_empty() {
-                return Ok(Err("Write the message.".into()));
+                return Ok(Err(Refusal::NoBody));
             }
             if body.chars().count() > SMS_MAX_CHARS {
-                return Ok(Err(format!("An SMS must be at most {SMS_MAX_CHARS} characters.")));
+                return Ok(Err(Refusal::SmsTooLong));
             }
             (body.to_string(), None, json!({}))
         }

@@ -72,7 +72,7 @@ pub fn job(env: &JobEnv, job: &Job) -> Result<(), JobError> {
     let account = match Account::load(&mut conn, &env.at_rest_key, ws) {
         Ok(Some(account)) => account,
         Ok(None) => return Ok(()),
-        Err(why) => return Err(JobError::Permanent(why)),
+        Err(why) => return Err(JobError::Permanent(why.to_string())),
     };
     let provider = env.providers.for_account(&account, &env.settings);
     let mut after_id = 0;

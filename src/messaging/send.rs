@@ -91,7 +91,7 @@ pub fn job(env: &JobEnv, job: &Job) -> Result<(), JobError> {
             store::fail(&mut conn, ws, p.message_id, None, "Twilio is not configured.")?;
             return Ok(());
         }
-        Err(why) => return Err(JobError::Wait(why, Duration::from_secs(300))),
+        Err(why) => return Err(JobError::Wait(why.to_string(), Duration::from_secs(300))),
     };
     let Some(message) = store::claim(&mut conn, ws, p.message_id, LEASE_SECS)? else {
         // Claimed by another run, already sent, or failed: nothing to do.

@@ -251,7 +251,7 @@ pub fn job(env: &JobEnv, job: &Job) -> Result<(), JobError> {
     let w = job.workspace_id;
     let account = {
         let mut conn = env.pool.get()?;
-        Account::load(&mut conn, &env.at_rest_key, w).map_err(JobError::Permanent)?
+        Account::load(&mut conn, &env.at_rest_key, w).map_err(|e| JobError::Permanent(e.to_string()))?
     };
     let Some(account) = account else { return Err(JobError::Permanent("Twilio is not set up for this workspace".into())) };
     let listed = env.providers.for_account(&account, &env.settings).list_templates().map_err(|e| match e {

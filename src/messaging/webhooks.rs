@@ -54,7 +54,7 @@ pub async fn status(req: HttpRequest, key: Path<String>, body: Bytes, state: Dat
         Ok(report) => report,
         Err(reason) => {
             tracing::info!(workspace_id, webhook = "status", reason = %reason, "twilio webhook: malformed");
-            return Ok(plain(HttpResponse::BadRequest(), &reason));
+            return Ok(plain(HttpResponse::BadRequest(), &reason.to_string()));
         }
     };
     let (sid, status) = (report.provider_id.clone(), report.status);
@@ -80,7 +80,7 @@ pub async fn inbound(req: HttpRequest, key: Path<String>, body: Bytes, state: Da
         Ok(message) => message,
         Err(reason) => {
             tracing::info!(workspace_id, webhook = "inbound", reason = %reason, "twilio webhook: malformed");
-            return Ok(plain(HttpResponse::BadRequest(), &reason));
+            return Ok(plain(HttpResponse::BadRequest(), &reason.to_string()));
         }
     };
     let (sid, channel) = (message.provider_id.clone(), message.channel);

@@ -69,18 +69,23 @@ pub struct TagForm {
 }
 
 /// The palette name sent, or `default` when none was; anything else is refused.
-fn parse_colour(sent: Option<&str>, default: &str) -> Result<String, String> {
+fn parse_colour(sent: Option<&str>, default: &str) -> Result<String, UnknownColour> {
     match sent {
         None => Ok(default.to_string()),
-        Some(c) => tags::colour(c).map(str::to_string).ok_or_else(|| "Choose one of the listed colours.".to_string()),
+        Some(c) => tags::colour(c).map(str::to_string).ok_or(UnknownColour),
     }
 }
+
+/// A colour that is not in the palette.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("Choose one of the listed colours.")]
+struct UnknownColour;
 
 pub async fn create_tag(ctx: Ctx, state: Data<AppState>, HtmlForm(form): HtmlForm<TagForm>) -> Result<HttpResponse, AppError> {
     ctx.require(Role::Admin)?;
     let w = ctx.workspace_id();
     let sent = (form.name.chars().take(50).collect::<String>(), tags::colour(form.colour.as_deref().unwrap_or("")).unwrap_or(tags::COLOURS[0]).to_string());
-    let checked = forms::required_text(&form.name, "Tag", 50).map_err(|e| e.to_string()).and_then(|name| Ok((name, parse_colour(form.colour.as_deref(), tags::COLOURS[0])?)));
+    let checked = forms::required_text(&form.name, "Tag", 50).map_err(|e| e.to_string()).and_then(|name| Ok((name, parse_colour(form.colour.as_deref(), tags::COLOURS[0]).map_err(|e| e.to_string())?)));
     let (name, colour) = match checked {
         Ok(ok) => ok,
         Err(e) => return page_with(&ctx, &state, StatusCode::UNPROCESSABLE_ENTITY, Some(e), None, sent).await,
@@ -116,7 +121,7 @@ pub async fn rename_tag(ctx: Ctx, state: Data<AppState>, path: Path<i64>, HtmlFo
     };
     // Checked against the palette here; an absent colour keeps the tag's own (below).
     if let Err(e) = parse_colour(form.colour.as_deref(), tags::COLOURS[0]) {
-        return editing(e).await;
+        return editing(e.to_string()).await;
     }
     let entry = ctx.audit(Action::TagsRenamed, "tags", id);
     let (new_name, sent_colour) = (name.clone(), form.colour.clone());

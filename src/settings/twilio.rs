@@ -112,13 +112,13 @@ fn sid(value: &str, prefix: &str) -> bool {
     value.len() == 34 && value.starts_with(prefix) && value[2..].chars().all(|c| c.is_ascii_hexdigit())
 }
 
-fn rate(value: &str) -> Result<f64, String> {
-    value
-        .trim()
-        .parse::<f64>()
-        .ok()
-        .filter(|r| r.is_finite() && *r > 0.0 && *r <= 1000.0)
-        .ok_or_else(|| "Use a number of messages per second above 0 and at most 1000, like 10 or 0.5.".to_string())
+/// A sending rate that is not a number of messages per second in (0, 1000].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("Use a number of messages per second above 0 and at most 1000, like 10 or 0.5.")]
+struct BadRate;
+
+fn rate(value: &str) -> Result<f64, BadRate> {
+    value.trim().parse::<f64>().ok().filter(|r| r.is_finite() && *r > 0.0 && *r <= 1000.0).ok_or(BadRate)
 }
 
 fn validate(form: &TwilioForm, token_required: bool, errors: &mut FormErrors) -> Option<TwilioFields> {
@@ -225,7 +225,7 @@ pub async fn check_twilio(ctx: Ctx, state: Data<AppState>) -> Result<HttpRespons
     let loaded = state.db(move |conn| Ok(Account::load(conn, &key, w))).await?;
     let (kind, text) = match loaded {
         Ok(None) => ("error", "Save the Account SID and auth token first.".to_string()),
-        Err(why) => ("error", why),
+        Err(why) => ("error", why.to_string()),
         Ok(Some(account)) => {
             // The provider's blocking HTTP client is made, used and dropped off the async threads.
             let (settings, providers) = (state.settings.clone(), state.providers.clone());

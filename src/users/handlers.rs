@@ -203,7 +203,7 @@ pub struct RoleForm {
 
 pub async fn change_role(ctx: Ctx, state: Data<AppState>, path: Path<i64>, HtmlForm(form): HtmlForm<RoleForm>) -> Result<HttpResponse, AppError> {
     ctx.require(Role::Admin)?;
-    let role = Role::parse(&form.role).map_err(AppError::Validation)?;
+    let role = Role::parse(&form.role).map_err(|e| AppError::Validation(e.to_string()))?;
     let (scope, id) = ((ctx.workspace_id(), ctx.user_id()), path.into_inner());
     let entry = ctx.audit(Action::UsersRoleChanged, "users", id);
     let user = state.db(move |conn| {
@@ -270,7 +270,7 @@ pub async fn set_departments(
     let user = state.db(move |conn| {
         conn.transaction(|tx| {
             let user = users::find_for_update(tx, workspace_id, id)?.ok_or(AppError::NotFound)?;
-            let ids = departments::check_ids(tx, workspace_id, &form.department_ids)?.map_err(AppError::Validation)?;
+            let ids = departments::check_ids(tx, workspace_id, &form.department_ids)?.map_err(|e| AppError::Validation(e.to_string()))?;
             let before = users::department_ids_of(tx, workspace_id, id)?;
             users::set_departments(tx, workspace_id, id, &ids)?;
             audit::record(tx, &entry.before(json!({ "department_ids": before })).after(json!({ "department_ids": ids })))?;

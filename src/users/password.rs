@@ -48,12 +48,21 @@ pub fn dummy_hash() -> &'static str {
     DUMMY.get_or_init(|| hash(&uuid::Uuid::new_v4().to_string()).unwrap_or_default())
 }
 
-pub fn check_new(password: &str) -> Result<(), String> {
+/// Why a new password was refused; the message is the one the page shows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum PasswordError {
+    #[error("Password must be at least {MIN_CHARS} characters.")]
+    TooShort,
+    #[error("Password must be at most {MAX_CHARS} characters.")]
+    TooLong,
+}
+
+pub fn check_new(password: &str) -> Result<(), PasswordError> {
     let chars = password.chars().count();
     if chars < MIN_CHARS {
-        Err(format!("Password must be at least {MIN_CHARS} characters."))
+        Err(PasswordError::TooShort)
     } else if chars > MAX_CHARS {
-        Err(format!("Password must be at most {MAX_CHARS} characters."))
+        Err(PasswordError::TooLong)
     } else {
         Ok(())
     }

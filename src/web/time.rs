@@ -101,20 +101,31 @@ impl Zone {
 
     /// Reads a typed local time: `2026-11-27 14:30` (what the forms show, 24-hour, as every
     /// time on the pages is written) or a `datetime-local` value `2026-11-27T14:30`.
-    pub fn parse_input(&self, value: &str, label: &str) -> Result<DateTime<Utc>, String> {
+    pub fn parse_input(&self, value: &str, label: &str) -> Result<DateTime<Utc>, TimeError> {
         let value = value.trim();
+        let label = || label.to_string();
         let naive = ["%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S"]
             .iter()
             .find_map(|format| NaiveDateTime::parse_from_str(value, format).ok())
-            .ok_or_else(|| format!("{label} must be a date and 24-hour time like 2026-01-31 14:30."))?;
+            .ok_or_else(|| TimeError::Malformed { label: label() })?;
         // In a DST gap the time does not exist; take the instant just after it.
         self.0
             .from_local_datetime(&naive)
             .earliest()
             .or_else(|| self.0.from_local_datetime(&(naive + chrono::Duration::hours(1))).earliest())
             .map(|t| t.with_timezone(&Utc))
-            .ok_or_else(|| format!("{label} is not a valid local time."))
+            .ok_or_else(|| TimeError::NotLocal { label: label() })
     }
+}
+
+/// Why a typed local time was refused; `label` is the field as the page names it.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum TimeError {
+    #[error("{label} must be a date and 24-hour time like 2026-01-31 14:30.")]
+    Malformed { label: String },
+    /// A time the zone never shows (neither it nor the hour after it exists there).
+    #[error("{label} is not a valid local time.")]
+    NotLocal { label: String },
 }
 
 #[cfg(test)]

@@ -23,11 +23,21 @@ fn text(params: &[(String, String)], name: &str) -> Option<String> {
     param(params, name).map(|v| v.chars().filter(|c| !c.is_control() || matches!(c, '\t' | '\r' | '\n')).collect())
 }
 
+/// Why a webhook's parameters cannot be read (the 400's text).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum Malformed {
+    /// A required parameter is absent or empty.
+    #[error("{0} is missing")]
+    Missing(&'static str),
+    #[error("unknown MessageStatus {0:?}")]
+    UnknownStatus(String),
+}
+
 /// A status callback (`MessageSid`, `MessageStatus`, `ErrorCode`); `Err` says what is missing.
-pub fn status_report(params: &[(String, String)]) -> Result<StatusReport, String> {
-    let provider_id = param(params, "MessageSid").or_else(|| param(params, "SmsSid")).ok_or("MessageSid is missing")?;
-    let word = param(params, "MessageStatus").or_else(|| param(params, "SmsStatus")).ok_or("MessageStatus is missing")?;
-    let status = status_from_twilio(word).ok_or_else(|| format!("unknown MessageStatus {word:?}"))?;
+pub fn status_report(params: &[(String, String)]) -> Result<StatusReport, Malformed> {
+    let provider_id = param(params, "MessageSid").or_else(|| param(params, "SmsSid")).ok_or(Malformed::Missing("MessageSid"))?;
+    let word = param(params, "MessageStatus").or_else(|| param(params, "SmsStatus")).ok_or(Malformed::Missing("MessageStatus"))?;
+    let status = status_from_twilio(word).ok_or_else(|| Malformed::UnknownStatus(word.to_string()))?;
     let error_code = param(params, "ErrorCode").and_then(|c| c.parse::<i32>().ok());
     let error_message = param(params, "ErrorMessage").map(str::to_string);
     Ok(StatusReport { provider_id: provider_id.to_string(), status, error_code, error_message })
@@ -35,10 +45,10 @@ pub fn status_report(params: &[(String, String)]) -> Result<StatusReport, String
 
 /// An inbound message (`MessageSid`, `From`, `To`, `Body`, `ButtonPayload`, `ButtonText`,
 /// `OriginalRepliedMessageSid`, `MediaUrl{n}`).
-pub fn inbound_message(params: &[(String, String)]) -> Result<InboundMessage, String> {
-    let provider_id = field(params, "MessageSid").or_else(|| field(params, "SmsMessageSid")).ok_or("MessageSid is missing")?;
-    let (channel, from) = parse_address(&field(params, "From").ok_or("From is missing")?);
-    let (_, to) = parse_address(&field(params, "To").ok_or("To is missing")?);
+pub fn inbound_message(params: &[(String, String)]) -> Result<InboundMessage, Malformed> {
+    let provider_id = field(params, "MessageSid").or_else(|| field(params, "SmsMessageSid")).ok_or(Malformed::Missing("MessageSid"))?;
+    let (channel, from) = parse_address(&field(params, "From").ok_or(Malformed::Missing("From"))?);
+    let (_, to) = parse_address(&field(params, "To").ok_or(Malformed::Missing("To"))?);
     let media_count = param(params, "NumMedia").and_then(|n| n.parse::<usize>().ok()).unwrap_or(0).min(10);
     let media = (0..media_count).filter_map(|i| field(params, &format!("MediaUrl{i}"))).collect();
     Ok(InboundMessage {
