@@ -64,7 +64,6 @@ fn main() -> anyhow::Result<()> {
         settings: app.settings.clone(),
         clock: Clock::default(),
         at_rest_key: switchboard::crypto::derive(common::SECRET.as_bytes()),
-        providers: Default::default(),
     });
     let options = switchboard::jobs::worker::Options { workers: 1, lease_secs: 60, batch: 8, poll: Duration::from_millis(100), scheduler: false };
     if std::env::var("FLAKY_ONLY").is_err() {

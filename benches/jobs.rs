@@ -53,7 +53,7 @@ fn main() -> anyhow::Result<()> {
         let batch: Vec<NewJob> = (0..n).map(|_| NewJob::new(ws.id, Noop::KIND, json!({}))).collect();
         jobs::enqueue_many(&mut conn, &batch)?;
         diesel::sql_query("VACUUM ANALYZE jobs").execute(&mut conn)?;
-        let env = Arc::new(JobEnv { pool: pool.clone(), database_url: url.clone().into(), settings: settings.clone(), clock: Clock::default(), at_rest_key: [0; 32], providers: Default::default() });
+        let env = Arc::new(JobEnv { pool: pool.clone(), database_url: url.clone().into(), settings: settings.clone(), clock: Clock::default(), at_rest_key: [0; 32] });
         let started = Instant::now();
         let mut running = Workers::start(env, std::sync::Arc::new(switchboard::registry::jobs()), Options { workers, lease_secs: 60, batch: 8, poll: Duration::from_millis(200), scheduler: false });
         while count(&mut conn, "SELECT count(*) FROM jobs WHERE status <> 'done'") > 0 {

@@ -127,7 +127,6 @@ fn main() -> anyhow::Result<()> {
         settings: settings.clone(),
         clock: Clock::default(),
         at_rest_key: switchboard::crypto::derive(SECRET.as_bytes()),
-        providers: Default::default(),
     });
     let queue = |conn: &mut PgConnection, n: i64| -> anyhow::Result<()> {
         diesel::sql_query(format!(

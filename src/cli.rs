@@ -168,7 +168,7 @@ async fn worker(settings: Settings) -> anyhow::Result<()> {
     let database = tokio::task::spawn_blocking(move || open_database(&open, true)).await??;
     let pool_size = settings.pool_size.max(settings.job_workers as u32 + 2);
     let (pool, database) = tokio::task::spawn_blocking(move || database.connect_and_migrate(pool_size).map(|p| (p, database))).await??;
-    let env = crate::startup::job_env(pool, &database, &settings, Clock::default(), Default::default())?;
+    let env = crate::startup::job_env(pool, &database, &settings, Clock::default())?;
     let registry = std::sync::Arc::new(crate::registry::jobs());
     let workers = crate::jobs::worker::Workers::start(env, registry, crate::jobs::worker::Options::from_settings(&settings));
     println!("Switchboard worker running {} job workers; stop with Ctrl-C.", settings.job_workers);

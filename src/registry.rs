@@ -6,8 +6,14 @@
 
 use crate::{auth, campaigns, chat, clients, email, events, imports, jobs, messaging, notifications, web};
 
-/// Every job kind with its handler, and what the scheduler runs on each tick.
+/// Every job kind with its handler, and what the scheduler runs on each tick, messages sent
+/// through Twilio.
 pub fn jobs() -> jobs::Registry {
+    jobs_with(&messaging::Providers::default())
+}
+
+/// [`jobs`], messages sent through `providers` (the tests' in-process double).
+pub fn jobs_with(providers: &messaging::Providers) -> jobs::Registry {
     jobs::Registry::new()
         .job(jobs::run::Noop)
         .job(jobs::queue::PruneJobs)
@@ -18,10 +24,10 @@ pub fn jobs() -> jobs::Registry {
             campaigns: email::send::CampaignMail { unsubscribe_url: campaigns::unsubscribe::unsubscribe_url, outcome: campaigns::dispatch::email_outcome },
         })
         .job(imports::run::ImportJob)
-        .job(messaging::templates::SyncTemplates)
-        .job(messaging::send::SendMessage)
-        .job(messaging::reconcile::ReconcileMessages)
-        .job(campaigns::dispatch::DispatchBatch)
+        .job(messaging::templates::SyncTemplates { providers: providers.clone() })
+        .job(messaging::send::SendMessage { providers: providers.clone() })
+        .job(messaging::reconcile::ReconcileMessages { providers: providers.clone() })
+        .job(campaigns::dispatch::DispatchBatch { providers: providers.clone() })
         .job(campaigns::dispatch::CheckBatches)
         .job(chat::digest::ChatDigest)
         // Expired sessions go whether or not anyone signs in (an indexed range delete).

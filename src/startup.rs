@@ -96,10 +96,10 @@ impl Resources {
     }
 }
 
-/// The job environment for `database`, its messages sent through `providers`.
-pub fn job_env(pool: Pool, database: &Database, settings: &Settings, clock: Clock, providers: Providers) -> anyhow::Result<Arc<JobEnv>> {
+/// The job environment for `database`.
+pub fn job_env(pool: Pool, database: &Database, settings: &Settings, clock: Clock) -> anyhow::Result<Arc<JobEnv>> {
     let secret = secret_bytes(settings)?;
-    Ok(Arc::new(JobEnv { pool, database_url: database.url.clone(), settings: settings.clone(), clock, at_rest_key: crypto::derive(&secret), providers }))
+    Ok(Arc::new(JobEnv { pool, database_url: database.url.clone(), settings: settings.clone(), clock, at_rest_key: crypto::derive(&secret) }))
 }
 
 impl Application {
@@ -127,16 +127,16 @@ impl Application {
         let at_rest_key = crypto::derive(&secret);
         // The job kinds and scheduled work the features registered: the workers run them,
         // the jobs page asks them whether a job may run again.
-        let registry = Arc::new(registry::jobs());
+        let registry = Arc::new(registry::jobs_with(&providers));
         let workers = (settings.job_workers > 0)
             .then(|| {
-                job_env(pool.clone(), &database, &settings, clock.clone(), providers.clone()).map(|env| Workers::start(env, registry.clone(), Options::from_settings(&settings)))
+                job_env(pool.clone(), &database, &settings, clock.clone()).map(|env| Workers::start(env, registry.clone(), Options::from_settings(&settings)))
             })
             .transpose()?;
         let hub = Arc::new(crate::events::hub::Hub::new(settings.max_streams));
         let events = crate::events::listener::Listener::start(database.url.clone(), hub.clone())?;
-        let state = AppState { pool: pool.clone(), clock, settings, at_rest_key, providers, form_limits: routes::form_limits() };
-        let server = run(listener, state, key, hub.clone(), registry)?;
+        let state = AppState { pool: pool.clone(), clock, settings, at_rest_key, form_limits: routes::form_limits() };
+        let server = run(listener, state, key, hub.clone(), registry, providers)?;
         Ok(Self { port, server, pool, resources: Resources { workers, events: Some(events), hub: Some(hub), database } })
     }
 
@@ -192,18 +192,20 @@ fn load_or_create_secret(data_dir: &Path) -> anyhow::Result<Vec<u8>> {
 }
 
 /// The HTTP server over `state` and what else the handlers share: the live-event hub, the
-/// job registry (the jobs page), the inbound consumers (the webhook) and the client list's
-/// bulk actions of other features.
+/// job registry (the jobs page), the inbound consumers (the webhook), the client list's
+/// bulk actions of other features and the messaging providers (the connection check).
 fn run(
     listener: TcpListener,
     state: AppState,
     key: Key,
     hub: Arc<crate::events::hub::Hub>,
     registry: Arc<Registry>,
+    providers: Providers,
 ) -> anyhow::Result<Server> {
     let hub = web::Data::new(hub);
     let inbound = web::Data::new(crate::registry::inbound());
     let bulk_actions = web::Data::new(crate::registry::client_bulk_actions());
+    let providers = web::Data::new(providers);
     let registry = web::Data::from(registry);
     let secure = state.settings.secure_cookies();
     let http_workers = state.settings.http_workers;
@@ -224,6 +226,7 @@ fn run(
             .app_data(hub.clone())
             .app_data(inbound.clone())
             .app_data(bulk_actions.clone())
+            .app_data(providers.clone())
             .app_data(registry.clone())
             .app_data(web::PayloadConfig::new(sbweb::state::MAX_FORM_BYTES))
             // Handlers read forms and queries through web::forms (control characters refused

@@ -74,7 +74,7 @@ use crate::messaging::account::Account;
 use crate::messaging::send::{self, LEASE_SECS, MAX_THROTTLE_WAIT};
 use crate::messaging::throttle;
 use crate::messaging::store::{self, NewOutbound};
-use crate::messaging::{Channel, Provider, ProviderError};
+use crate::messaging::{Channel, Provider, ProviderError, Providers};
 
 /// Attempts a dispatch job gets. Only a run that called the provider and got nothing
 /// through ([`REFUSAL_STREAK`] refusals in a row) spends one; a run that made progress, a
@@ -198,8 +198,11 @@ struct Picked {
     message_id: Option<i64>,
 }
 
-/// The `dispatch-batch` job: sends a campaign batch's queued recipients (see [`job`]).
-pub struct DispatchBatch;
+/// The `dispatch-batch` job: sends a campaign batch's queued recipients (see [`job`])
+/// through the workspace's provider.
+pub struct DispatchBatch {
+    pub providers: Providers,
+}
 
 impl DispatchBatch {
     pub const KIND: Kind = Kind::new("dispatch-batch");
@@ -211,11 +214,11 @@ impl JobHandler for DispatchBatch {
     }
 
     fn run(&self, env: &JobEnv, job: &Job) -> Result<(), JobError> {
-        self::job(env, job)
+        self::job(env, &self.providers, job)
     }
 }
 
-pub fn job(env: &JobEnv, job: &Job) -> Result<(), JobError> {
+pub fn job(env: &JobEnv, providers: &Providers, job: &Job) -> Result<(), JobError> {
     let started = Instant::now();
     let p: DispatchPayload = payload(job)?;
     let ws = job.workspace_id;
@@ -250,7 +253,7 @@ pub fn job(env: &JobEnv, job: &Job) -> Result<(), JobError> {
         Some(account) => {
             let mut conn = env.pool.get()?;
             let key = crate::messaging::account::webhook_key(&mut conn, ws)?;
-            Some(Run { provider: env.providers.for_account(&account, &env.settings), status_url: send::status_url(env, &key), account })
+            Some(Run { provider: providers.for_account(&account, &env.settings), status_url: send::status_url(env, &key), account })
         }
         None => None,
     };

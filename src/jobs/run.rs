@@ -11,7 +11,6 @@ use crate::config::Settings;
 use crate::db::Pool;
 use crate::jobs::queue::Job;
 use crate::jobs::{JobHandler, Kind};
-use crate::messaging::provider::Providers;
 
 /// Shared by every worker of an instance.
 pub struct JobEnv {
@@ -21,8 +20,6 @@ pub struct JobEnv {
     pub clock: Clock,
     /// Key for secrets stored encrypted (SMTP passwords), derived from the secret key.
     pub at_rest_key: [u8; 32],
-    /// Makes each workspace's messaging provider (Twilio; the tests' double).
-    pub providers: Providers,
 }
 
 /// Why a job did not finish.

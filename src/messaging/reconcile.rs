@@ -18,7 +18,7 @@ use crate::jobs::{self, JobHandler, Kind, NewJob};
 use crate::messaging::account::Account;
 use crate::messaging::send::sender_of;
 use crate::messaging::store::{self, Message};
-use crate::messaging::{MessageStatus, Provider, ProviderMessage};
+use crate::messaging::{MessageStatus, Provider, ProviderMessage, Providers};
 
 pub const NOT_FOUND: &str = "Twilio has no record of it; check before resending";
 
@@ -50,7 +50,9 @@ pub enum Outcome {
 }
 
 /// The `reconcile-messages` job: looks up messages stuck in `sending` at the provider (see [`job`]).
-pub struct ReconcileMessages;
+pub struct ReconcileMessages {
+    pub providers: Providers,
+}
 
 impl ReconcileMessages {
     pub const KIND: Kind = Kind::new("reconcile-messages");
@@ -62,11 +64,11 @@ impl JobHandler for ReconcileMessages {
     }
 
     fn run(&self, env: &JobEnv, job: &Job) -> Result<(), JobError> {
-        self::job(env, job)
+        self::job(env, &self.providers, job)
     }
 }
 
-pub fn job(env: &JobEnv, job: &Job) -> Result<(), JobError> {
+pub fn job(env: &JobEnv, providers: &Providers, job: &Job) -> Result<(), JobError> {
     let ws = job.workspace_id;
     let mut conn = env.pool.get()?;
     let account = match Account::load(&mut conn, &env.at_rest_key, ws) {
@@ -74,7 +76,7 @@ pub fn job(env: &JobEnv, job: &Job) -> Result<(), JobError> {
         Ok(None) => return Ok(()),
         Err(why) => return Err(JobError::Permanent(why.to_string())),
     };
-    let provider = env.providers.for_account(&account, &env.settings);
+    let provider = providers.for_account(&account, &env.settings);
     let mut after_id = 0;
     loop {
         let next = conn.transaction(|tx| -> Result<Option<(i64, Outcome)>, JobError> {

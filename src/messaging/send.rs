@@ -22,7 +22,7 @@ use crate::jobs::{JobHandler, Kind};
 use crate::messaging::account::{self, Account};
 use crate::messaging::store::{self, Message};
 use crate::messaging::throttle::{self, Reservation};
-use crate::messaging::{Content, OutboundMessage, Provider, ProviderError, Sender};
+use crate::messaging::{Content, OutboundMessage, Provider, ProviderError, Providers, Sender};
 
 /// How long a claim holds before reconciliation may look at the message.
 pub const LEASE_SECS: i32 = 120;
@@ -64,8 +64,11 @@ fn content(conn: &mut PgConnection, message: &Message) -> Result<Content, JobErr
     Ok(Content::Template { provider_id, variables })
 }
 
-/// The `send-message` job: sends one queued message (see [`job`]).
-pub struct SendMessage;
+/// The `send-message` job: sends one queued message (see [`job`]) through its workspace's
+/// provider.
+pub struct SendMessage {
+    pub providers: Providers,
+}
 
 impl SendMessage {
     pub const KIND: Kind = Kind::new("send-message");
@@ -77,11 +80,11 @@ impl JobHandler for SendMessage {
     }
 
     fn run(&self, env: &JobEnv, job: &Job) -> Result<(), JobError> {
-        self::job(env, job)
+        self::job(env, &self.providers, job)
     }
 }
 
-pub fn job(env: &JobEnv, job: &Job) -> Result<(), JobError> {
+pub fn job(env: &JobEnv, providers: &Providers, job: &Job) -> Result<(), JobError> {
     let p: SendPayload = payload(job)?;
     let ws = job.workspace_id;
     let mut conn = env.pool.get()?;
@@ -98,22 +101,19 @@ pub fn job(env: &JobEnv, job: &Job) -> Result<(), JobError> {
         return Ok(());
     };
     drop(conn);
-    send_claimed(env, &account, message, (job.attempts >= job.max_attempts).then_some(job.attempts))
+    let provider = providers.for_account(&account, &env.settings);
+    send_claimed(env, &account, provider.as_ref(), message, (job.attempts >= job.max_attempts).then_some(job.attempts))
 }
 
 /// A claimed message (`sending`, under its lease) → its throttle slot → the provider → what
 /// the provider answered recorded (accepted / failed / released for a retry / left for
 /// reconciliation). The one path every send takes: the client page's `send-message` job and
 /// a campaign batch's dispatch. `last_attempt`: `Some(attempts)` on the job's last attempt,
-/// when a retryable refusal fails the message instead of giving it back.
-pub fn send_claimed(env: &JobEnv, account: &Account, message: Message, last_attempt: Option<i32>) -> Result<(), JobError> {
-    send_claimed_via(env, account, env.providers.for_account(account, &env.settings).as_ref(), message, last_attempt)
-}
-
-/// [`send_claimed`] through a provider the caller keeps: a campaign dispatch makes one per
-/// run, so its sends share one HTTP client and its kept-alive connections (a client per
-/// send spent a thread and a TCP connection on each message).
-pub fn send_claimed_via(env: &JobEnv, account: &Account, provider: &dyn Provider, message: Message, last_attempt: Option<i32>) -> Result<(), JobError> {
+/// when a retryable refusal fails the message instead of giving it back. A campaign
+/// dispatch keeps one `provider` per run, so its sends share one HTTP client and its
+/// kept-alive connections (a client per send spent a thread and a TCP connection on each
+/// message).
+pub fn send_claimed(env: &JobEnv, account: &Account, provider: &dyn Provider, message: Message, last_attempt: Option<i32>) -> Result<(), JobError> {
     let ws = message.workspace_id;
     let mut conn = env.pool.get()?;
     let key = account::webhook_key(&mut conn, ws)?;

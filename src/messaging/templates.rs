@@ -12,7 +12,7 @@ use crate::jobs::queue::Job;
 use crate::jobs::run::{JobEnv, JobError};
 use crate::jobs::{self, JobHandler, JobStatus, Kind, NewJob};
 use crate::messaging::account::Account;
-use crate::messaging::{ProviderError, ProviderTemplate};
+use crate::messaging::{ProviderError, ProviderTemplate, Providers};
 
 /// The idempotency key of a workspace's queued or running sync: one at a time.
 pub const SYNC_KEY: &str = "sync-templates";
@@ -230,7 +230,9 @@ pub fn save(conn: &mut PgConnection, workspace_id: i64, listed: &[ProviderTempla
 }
 
 /// The `sync-templates` job: reads the workspace's WhatsApp templates from the provider (see [`job`]).
-pub struct SyncTemplates;
+pub struct SyncTemplates {
+    pub providers: Providers,
+}
 
 impl SyncTemplates {
     pub const KIND: Kind = Kind::new("sync-templates");
@@ -242,19 +244,19 @@ impl JobHandler for SyncTemplates {
     }
 
     fn run(&self, env: &JobEnv, job: &Job) -> Result<(), JobError> {
-        self::job(env, job)
+        self::job(env, &self.providers, job)
     }
 }
 
 /// The `sync-templates` job: every page of the provider's templates, saved in one transaction.
-pub fn job(env: &JobEnv, job: &Job) -> Result<(), JobError> {
+pub fn job(env: &JobEnv, providers: &Providers, job: &Job) -> Result<(), JobError> {
     let w = job.workspace_id;
     let account = {
         let mut conn = env.pool.get()?;
         Account::load(&mut conn, &env.at_rest_key, w).map_err(|e| JobError::Permanent(e.to_string()))?
     };
     let Some(account) = account else { return Err(JobError::Permanent("Twilio is not set up for this workspace".into())) };
-    let listed = env.providers.for_account(&account, &env.settings).list_templates().map_err(|e| match e {
+    let listed = providers.for_account(&account, &env.settings).list_templates().map_err(|e| match e {
         ProviderError::Permanent { .. } => JobError::Permanent(e.to_string()),
         ProviderError::Retry { .. } | ProviderError::Unknown(_) => JobError::Retry(e.to_string()),
     })?;

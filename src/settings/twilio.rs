@@ -18,6 +18,7 @@ use crate::authz::Role;
 use crate::crypto;
 use crate::error::AppError;
 use crate::messaging::account::{self, Account, StoredTwilio, TwilioFields};
+use crate::messaging::Providers;
 use crate::web::ctx::{Ctx, Layout};
 use crate::web::flash;
 use crate::web::forms::{FormErrors, HtmlForm};
@@ -218,7 +219,7 @@ fn changed_fields(before: Option<&StoredTwilio>, v: &TwilioFields, token_changed
 }
 
 /// "Check connection": asks the provider for the account with the saved credentials.
-pub async fn check_twilio(ctx: Ctx, state: Data<AppState>) -> Result<HttpResponse, AppError> {
+pub async fn check_twilio(ctx: Ctx, state: Data<AppState>, providers: Data<Providers>) -> Result<HttpResponse, AppError> {
     ctx.require(Role::Admin)?;
     let w = ctx.workspace_id();
     let key = state.at_rest_key;
@@ -228,7 +229,7 @@ pub async fn check_twilio(ctx: Ctx, state: Data<AppState>) -> Result<HttpRespons
         Err(why) => ("error", why.to_string()),
         Ok(Some(account)) => {
             // The provider's blocking HTTP client is made, used and dropped off the async threads.
-            let (settings, providers) = (state.settings.clone(), state.providers.clone());
+            let (settings, providers) = (state.settings.clone(), providers.into_inner());
             let result = web::block(move || providers.for_account(&account, &settings).check()).await.map_err(|e| AppError::Unexpected(anyhow!("connection check failed: {e}")))?;
             match result {
                 Ok(info) => ("success", format!("Connected to {} ({}).", info.name, info.status)),

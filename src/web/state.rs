@@ -1,5 +1,5 @@
-//! What every request handler shares: the pool, the clock, the settings, the at-rest key, the
-//! messaging providers and the body limits of the route table. Built once at start-up (`startup`), read through
+//! What every request handler shares: the pool, the clock, the settings, the at-rest key and
+//! the body limits of the route table. Built once at start-up (`startup`), read through
 //! `web::Data<AppState>`.
 
 use actix_web::dev::ResourceDef;
@@ -8,7 +8,6 @@ use crate::clock::Clock;
 use crate::config::Settings;
 use crate::db::{self, Pool};
 use crate::error::AppError;
-use crate::messaging::provider::Providers;
 
 pub struct AppState {
     pub pool: Pool,
@@ -16,8 +15,6 @@ pub struct AppState {
     pub settings: Settings,
     /// Seals secrets stored in the database (see `crypto`).
     pub at_rest_key: [u8; 32],
-    /// Makes each workspace's messaging provider (Twilio; the tests' double).
-    pub providers: Providers,
     /// The largest form each route accepts (`routes::form_limits`).
     pub form_limits: FormLimits,
 }
