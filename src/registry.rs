@@ -12,7 +12,7 @@ pub fn jobs() -> jobs::Registry {
     jobs_with(&messaging::Providers::default())
 }
 
-/// [`jobs`], messages sent through `providers` (the tests' in-process double).
+/// [`jobs()`], messages sent through `providers` (the tests' in-process double).
 pub fn jobs_with(providers: &messaging::Providers) -> jobs::Registry {
     jobs::Registry::new()
         .job(jobs::run::Noop)
@@ -28,7 +28,7 @@ pub fn jobs_with(providers: &messaging::Providers) -> jobs::Registry {
         .job(messaging::send::SendMessage { providers: providers.clone() })
         .job(messaging::reconcile::ReconcileMessages { providers: providers.clone() })
         .job(campaigns::dispatch::DispatchBatch { providers: providers.clone() })
-        .job(campaigns::dispatch::CheckBatches)
+        .job(campaigns::stalls::CheckBatches)
         .job(chat::digest::ChatDigest)
         // Expired sessions go whether or not anyone signs in (an indexed range delete).
         .cleanup(auth::session_store::delete_expired)
@@ -41,7 +41,7 @@ pub fn jobs_with(providers: &messaging::Providers) -> jobs::Registry {
         // Each subscriber's hourly chat digest (issue 13), one job per user and hour.
         .enqueue_due(chat::digest::enqueue_due)
         // Campaign batches left "sending" with nothing scheduled (issue 18): resumed or failed.
-        .enqueue_due(campaigns::dispatch::enqueue_checks)
+        .enqueue_due(campaigns::stalls::enqueue_checks)
         // Hourly, whatever the workspace's time: the live events replay only an hour back.
         .hourly(events::PruneEvents::KIND)
         .daily(clients::status_rule::ClientStatus::KIND)

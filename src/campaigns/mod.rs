@@ -34,6 +34,7 @@ pub mod recipient_pages;
 pub mod recipients;
 pub mod render;
 pub mod scope;
+pub mod stalls;
 pub mod test_send;
 pub mod tiles;
 pub mod unsubscribe;

@@ -60,7 +60,7 @@ pub struct BatchSummary {
     #[diesel(sql_type = Nullable<diesel::sql_types::Jsonb>)]
     pub flow_snapshot: Option<serde_json::Value>,
     /// What the check did when the batch was left with nothing scheduled ("Resumed by the
-    /// check at …", "Failed: …"; `dispatch::check_job`).
+    /// check at …", "Failed: …"; `stalls::check_job`).
     #[diesel(sql_type = Nullable<Text>)]
     pub stall_note: Option<String>,
 }

@@ -1,5 +1,5 @@
 //! The instance's listener: a thread of its own with its own PostgreSQL connection (not
-//! from the pool) that `LISTEN`s on [`CHANNEL`](crate::events::CHANNEL), polls for
+//! from the pool) that `LISTEN`s on [`CHANNEL`], polls for
 //! notifications every ~10 ms, and fans each wake-up's events out through the hub (with the
 //! same connection: fetching the rows and deciding who may see them are a few indexed
 //! queries, and the streams only ever get a `try_send`, so nothing here waits on a browser).

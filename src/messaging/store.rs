@@ -175,7 +175,7 @@ struct GivenBackRow {
 /// A campaign message's retryable refusal (a 5xx, a 429 without Retry-After): `sending` →
 /// `queued` with one more attempt counted (`send_attempts`) and `retry_at` its own backoff
 /// (1 s, 2 s, 4 s, … up to a minute), or, when that was attempt number `limit`, `failed`
-/// with "Not sent after N attempts: <reason>". One statement, so no other dispatch can claim
+/// with "Not sent after N attempts: `<reason>`". One statement, so no other dispatch can claim
 /// the message between "given back" and "failed". `None`: it was not `sending`.
 pub fn give_back(conn: &mut PgConnection, workspace_id: i64, id: i64, limit: i32, reason: &str) -> QueryResult<Option<GivenBack>> {
     let row: Option<GivenBackRow> = diesel::sql_query(

@@ -5,7 +5,7 @@
 //! unbounded, ten sign-ins at once took ten blocks on as many threads, and glibc kept the
 //! freed blocks in its per-thread arenas (after the first such free it raises its mmap
 //! threshold, so the next blocks come from the arenas): RSS went from 40 to 765 MB after
-//! 100 sign-ins and stayed. So at most one hash per core runs at a time ([`hashing_slots`];
+//! 100 sign-ins and stayed. So at most one hash per core runs at a time (`hashing_slots`;
 //! more would only queue for the CPU while holding memory), blocks of 1 MiB and more are
 //! always mapped on their own and unmapped when freed (a fixed `M_MMAP_THRESHOLD`), and
 //! after each hash `malloc_trim` hands back what the arenas hold free. Measured with

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use diesel::prelude::*;
 use reqwest::StatusCode;
-use switchboard::campaigns::dispatch;
+use switchboard::campaigns::{dispatch, stalls};
 use switchboard::authz::Role;
 
 use switchboard::messaging::MessageStatus;
@@ -969,7 +969,7 @@ async fn a_429_with_retry_after_holds_the_sender_without_costing_the_message_an_
 
 /// The check job (scheduled with the others) finds a batch left "sending" with nothing
 /// scheduled (its dispatch jobs dead) in an active campaign: it resumes it, and the page says
-/// so; one the check has already resumed `dispatch::CHECK_RESUMES` times is failed with the
+/// so; one the check has already resumed `stalls::CHECK_RESUMES` times is failed with the
 /// reason instead, and the page says that.
 #[tokio::test]
 async fn the_check_resumes_a_sending_batch_with_nothing_scheduled_or_fails_it_with_the_reason() {
@@ -987,7 +987,7 @@ async fn the_check_resumes_a_sending_batch_with_nothing_scheduled_or_fails_it_wi
     // Both dispatches died an hour ago (out of attempts) with every recipient still queued.
     sql(&s.app, "UPDATE jobs SET status = 'dead', attempts = max_attempts, finished_at = now() - interval '1 hour', last_error = 'Twilio answered 429' WHERE kind = 'dispatch-batch'");
     sql(&s.app, &format!("UPDATE campaign_batches SET status = 'sending', started_at = now() - interval '1 hour' WHERE id IN ({stalled}, {given_up})"));
-    sql(&s.app, &format!("UPDATE campaign_batches SET stall_resumes = {} WHERE id = {given_up}", dispatch::CHECK_RESUMES));
+    sql(&s.app, &format!("UPDATE campaign_batches SET stall_resumes = {} WHERE id = {given_up}", stalls::CHECK_RESUMES));
     // A paused campaign's batch waits for its start, and is left alone.
     let paused = campaign(&s.app, ws, "paused", "'sms'");
     attach(&s.app, ws, paused, s.client_id);
@@ -1012,7 +1012,7 @@ async fn the_check_resumes_a_sending_batch_with_nothing_scheduled_or_fails_it_wi
     assert_eq!(text(&s.app, &format!("SELECT stall_resumes FROM campaign_batches WHERE id = {stalled}")), "1");
     let html = s.browser.get_html(&format!("/campaigns/{c}/whatsapp-messages/{stalled}/recipients")).await;
     assert!(html.contains("Resumed by the check at "), "{html}");
-    let reason = format!("Failed: the batch's dispatch stopped with recipients left after {} resumes by the check.", dispatch::CHECK_RESUMES);
+    let reason = format!("Failed: the batch's dispatch stopped with recipients left after {} resumes by the check.", stalls::CHECK_RESUMES);
     assert_eq!(
         s.app.count(&format!("SELECT count(*) FROM campaign_recipients WHERE batch_id = {given_up} AND status = 'failed' AND error_message = 'Not sent: the batch''s dispatch kept stopping.'")),
         3
