@@ -185,7 +185,7 @@ async fn worker(settings: Settings) -> anyhow::Result<()> {
 /// `switchboard job run NAME`: runs a daily job at once (not through the queue).
 fn run_job_now(settings: Settings, name: &str, workspace: Option<&str>, may_create: bool) -> anyhow::Result<()> {
     use crate::clients::status_rule::ClientStatus;
-    use crate::jobs::queue::PruneJobs;
+    use crate::jobs::prune::PruneJobs;
     use crate::notifications::reminders::FollowUpReminders;
     let Some(kind) = [ClientStatus::KIND, FollowUpReminders::KIND, PruneJobs::KIND].into_iter().find(|k| k.as_str() == name) else {
         bail!("unknown job {name:?}: choose client-status, follow-up-reminders or prune-jobs");
@@ -206,7 +206,7 @@ fn run_job_now(settings: Settings, name: &str, workspace: Option<&str>, may_crea
         let started = std::time::Instant::now();
         let done = match kind {
             ClientStatus::KIND => crate::clients::status_rule::apply(&pool, ws.id, now, ws.hand_status_days)?,
-            PruneJobs::KIND => crate::jobs::queue::prune(&mut conn, ws.id, now, settings.job_retention_days)?,
+            PruneJobs::KIND => crate::jobs::prune::prune(&mut conn, ws.id, now, settings.job_retention_days)?,
             _ => crate::notifications::reminders::send(&mut conn, &ws, now.with_timezone(&ws.zone()).date_naive(), &settings.base_url())?,
         };
         let what = match kind {

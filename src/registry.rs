@@ -16,12 +16,12 @@ pub fn jobs() -> jobs::Registry {
 pub fn jobs_with(providers: &messaging::Providers) -> jobs::Registry {
     jobs::Registry::new()
         .job(jobs::run::Noop)
-        .job(jobs::queue::PruneJobs)
+        .job(jobs::prune::PruneJobs)
         .job(events::PruneEvents)
         .job(clients::status_rule::ClientStatus)
         .job(notifications::reminders::FollowUpReminders)
         .job(email::send::SendEmail {
-            campaigns: email::send::CampaignMail { unsubscribe_url: campaigns::unsubscribe::unsubscribe_url, outcome: campaigns::dispatch::email_outcome },
+            campaigns: email::send::CampaignMail { unsubscribe_url: campaigns::opt_out::unsubscribe_url, outcome: campaigns::dispatch::email_outcome },
         })
         .job(imports::run::ImportJob)
         .job(messaging::templates::SyncTemplates { providers: providers.clone() })
@@ -46,7 +46,7 @@ pub fn jobs_with(providers: &messaging::Providers) -> jobs::Registry {
         .hourly(events::PruneEvents::KIND)
         .daily(clients::status_rule::ClientStatus::KIND)
         .daily(notifications::reminders::FollowUpReminders::KIND)
-        .daily(jobs::queue::PruneJobs::KIND)
+        .daily(jobs::prune::PruneJobs::KIND)
 }
 
 /// What an inbound message does beyond being stored (`messaging::inbound::record`): the

@@ -7,7 +7,7 @@ use askama::Template;
 use serde_json::Value;
 
 use crate::campaigns::batches::Batch;
-use crate::campaigns::unsubscribe::unsubscribe_url;
+use crate::campaigns::opt_out::unsubscribe_url;
 use crate::clients::model::Client;
 use crate::email::Email;
 use crate::jobs::run::JobEnv;

@@ -120,14 +120,6 @@ impl ChatScope {
     }
 }
 
-/// "WhatsApp" / "SMS".
-pub fn channel_label(channel: Channel) -> &'static str {
-    match channel {
-        Channel::WhatsApp => "WhatsApp",
-        Channel::Sms => "SMS",
-    }
-}
-
 /// Why a change to a chat was refused (nothing written).
 #[derive(Debug, thiserror::Error)]
 pub enum ChatError {
@@ -237,7 +229,7 @@ pub fn assign(tx: &mut PgConnection, scope: &ChatScope, actor_name: &str, id: i6
         },
     };
     let client = client_name(tx, &before)?;
-    let what = format!("the {} chat with {client}", channel_label(before.channel));
+    let what = format!("the {} chat with {client}", notify::channel_label(before.channel));
     if before.assignee_id == target {
         return Ok(Assigned::Unchanged { chat: before, assignee: target_name });
     }

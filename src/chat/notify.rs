@@ -3,7 +3,6 @@
 
 use diesel::prelude::*;
 
-use crate::chat::model::channel_label;
 use crate::chat::query;
 use crate::messaging::Channel;
 use crate::notifications::NewNotification;
@@ -38,4 +37,12 @@ pub fn on_inbound(conn: &mut PgConnection, workspace_id: i64, client_id: i64, ch
         )?;
     }
     Ok(())
+}
+
+/// "WhatsApp" / "SMS".
+pub fn channel_label(channel: Channel) -> &'static str {
+    match channel {
+        Channel::WhatsApp => "WhatsApp",
+        Channel::Sms => "SMS",
+    }
 }

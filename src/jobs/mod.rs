@@ -10,6 +10,7 @@
 //! app's Diesel connections and transactions.
 
 pub mod admin;
+pub mod prune;
 pub mod query;
 pub mod queue;
 pub mod registry;

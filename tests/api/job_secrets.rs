@@ -8,7 +8,7 @@ use diesel::prelude::*;
 use reqwest::StatusCode;
 use serde_json::json;
 use switchboard::jobs::{self, NewJob};
-use switchboard::jobs::queue::PruneJobs;
+use switchboard::jobs::prune::PruneJobs;
 use switchboard::authz::Role;
 
 use crate::support::smtp::SmtpSink;

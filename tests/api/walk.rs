@@ -176,7 +176,7 @@ pub async fn seed(app: &TestApp, text: &str, short: &str) -> World {
         .execute(&mut app.conn())
         .unwrap();
     // The client's unsubscribe link, as its campaign emails carry it.
-    let unsubscribe = switchboard::campaigns::unsubscribe::unsubscribe_token(
+    let unsubscribe = switchboard::campaigns::opt_out::unsubscribe_token(
         &switchboard::crypto::derive("test-secret-key-".repeat(4).as_bytes()),
         w,
         client.parse().unwrap(),
