@@ -229,7 +229,7 @@ pub fn assign(tx: &mut PgConnection, scope: &ChatScope, actor_name: &str, id: i6
         },
     };
     let client = client_name(tx, &before)?;
-    let what = format!("the {} chat with {client}", notify::channel_label(before.channel));
+    let what = format!("the {} chat with {client}", before.channel.label());
     if before.assignee_id == target {
         return Ok(Assigned::Unchanged { chat: before, assignee: target_name });
     }

@@ -25,7 +25,7 @@ pub fn on_inbound(conn: &mut PgConnection, workspace_id: i64, client_id: i64, ch
     let client = query::client_name(conn, workspace_id, client_id)?;
     let link = format!("/chat/{chat_id}");
     let preview: String = text.chars().take(140).collect();
-    let body = format!("{}: {preview}", channel_label(channel));
+    let body = format!("{}: {preview}", channel.label());
     let (kind, title, told) = match assignee {
         Some(user) => (NEW_MESSAGE, format!("New message from {client}"), vec![user]),
         None => (UNASSIGNED_MESSAGE, format!("New message from {client} (unassigned chat)"), query::unassigned_chat_watchers(conn, workspace_id, client_id)?),
@@ -37,12 +37,4 @@ pub fn on_inbound(conn: &mut PgConnection, workspace_id: i64, client_id: i64, ch
         )?;
     }
     Ok(())
-}
-
-/// "WhatsApp" / "SMS".
-pub fn channel_label(channel: Channel) -> &'static str {
-    match channel {
-        Channel::WhatsApp => "WhatsApp",
-        Channel::Sms => "SMS",
-    }
 }

@@ -330,7 +330,7 @@ fn conversation_page(ctx: &Ctx, now: DateTime<Utc>, loaded: Loaded, error: Optio
     let var_numbers = (1..=loaded.templates.iter().map(|t| t.placeholders().len()).max().unwrap_or(0).max(1)).collect();
     ConversationPage {
         layout,
-        channel_label: if loaded.chat.channel == Channel::Sms { "SMS" } else { "WhatsApp" },
+        channel_label: loaded.chat.channel.label(),
         rule: reply::composer_rule(&loaded.chat, now, &zone),
         free_text: loaded.chat.free_text_allowed(now),
         bubbles: bubbles(&loaded.messages, &zone, now, 0),

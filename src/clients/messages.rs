@@ -94,7 +94,7 @@ pub async fn resend(ctx: Ctx, state: Data<AppState>, path: Path<(i64, i64)>) -> 
                 Channel::Sms => client.opt_out_sms_at.is_some(),
             };
             if opted_out {
-                return Err(AppError::Validation(format!("{} opted out of {} messages.", client.name, if old.channel == Channel::WhatsApp { "WhatsApp" } else { "SMS" })));
+                return Err(AppError::Validation(format!("{} opted out of {} messages.", client.name, old.channel.label())));
             }
             let new = NewOutbound {
                 workspace_id: scope.workspace_id,

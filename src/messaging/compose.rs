@@ -236,7 +236,7 @@ pub fn check(
         Channel::Sms => client.opt_out_sms_at,
     };
     if opted_out.is_some() {
-        let name = if channel == Channel::WhatsApp { "WhatsApp" } else { "SMS" };
+        let name = channel.label();
         return Ok(Err(Refusal::OptedOut { client: client.name, channel: name }));
     }
     let (body, template_id, variables) = match channel {

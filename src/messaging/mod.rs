@@ -41,6 +41,16 @@ crate::text_enum! {
     }
 }
 
+impl Channel {
+    /// The channel as people read it: "WhatsApp" / "SMS".
+    pub fn label(self) -> &'static str {
+        match self {
+            Channel::WhatsApp => "WhatsApp",
+            Channel::Sms => "SMS",
+        }
+    }
+}
+
 crate::text_enum! {
     pub enum Direction {
         Outbound => "outbound",
