@@ -120,8 +120,9 @@ pub fn run(pool: &crate::db::Pool, workspace: &str, clients: i64, password_hash:
 fn seed_batch(conn: &mut PgConnection, w: i64, from: i64, to: i64) -> QueryResult<()> {
     let sql = format!(
         "WITH staff AS (SELECT array_agg(id ORDER BY id) AS ids FROM users WHERE workspace_id = $1 AND active), \
+         tags_of AS (SELECT array_agg(id ORDER BY id) AS ids FROM tags WHERE workspace_id = $1), \
          inserted AS ( \
-           INSERT INTO clients (workspace_id, name, email, phone, phone_formatted, company, status, assigned_to, created_at, last_contacted_at) \
+           INSERT INTO clients (workspace_id, name, email, phone, phone_formatted, company, status, assigned_to, created_at, last_contacted_at, tag_ids) \
            SELECT $1, \
              ({FIRST})[1 + g % 40] || ' ' || chr(65 + ((g / 2000) % 26)::int) || '. ' || ({LAST})[1 + (g / 40) % 50], \
              CASE WHEN g % 10 <> 0 THEN lower(({FIRST})[1 + g % 40] || '.' || ({LAST})[1 + (g / 40) % 50]) || '.' || g || '@example.com' END, \
@@ -131,22 +132,21 @@ fn seed_batch(conn: &mut PgConnection, w: i64, from: i64, to: i64) -> QueryResul
              (ARRAY['hot','warm','warm','inactive'])[1 + g % 4], \
              CASE WHEN g % 20 <> 0 THEN staff.ids[1 + g % cardinality(staff.ids)] END, \
              now() - ((g % 730) || ' days')::interval, \
-             CASE WHEN g % 5 <> 0 THEN now() - ((g % 90) || ' days')::interval - ((g * 37) % 1440) * interval '1 minute' END \
-           FROM generate_series($2::bigint, $3::bigint) g, staff \
+             CASE WHEN g % 5 <> 0 THEN now() - ((g % 90) || ' days')::interval - ((g * 37) % 1440) * interval '1 minute' END, \
+             ARRAY(SELECT DISTINCT tags_of.ids[1 + (g * k) % cardinality(tags_of.ids)] \
+                   FROM generate_series(1, CASE WHEN cardinality(tags_of.ids) > 0 THEN (g % 3)::int ELSE 0 END) k ORDER BY 1) \
+           FROM generate_series($2::bigint, $3::bigint) g, staff, tags_of \
            ON CONFLICT DO NOTHING \
-           RETURNING id, last_contacted_at \
+           RETURNING id, last_contacted_at, tag_ids \
          ), \
          departments_of AS (SELECT array_agg(id ORDER BY id) AS ids FROM departments WHERE workspace_id = $1), \
-         tags_of AS (SELECT array_agg(id ORDER BY id) AS ids FROM tags WHERE workspace_id = $1), \
          d AS ( \
            INSERT INTO client_departments (workspace_id, client_id, department_id) \
            SELECT $1, i.id, departments_of.ids[1 + i.id % cardinality(departments_of.ids)] FROM inserted i, departments_of \
          ), \
          t AS ( \
            INSERT INTO client_tags (workspace_id, client_id, tag_id) \
-           SELECT DISTINCT $1, i.id, tags_of.ids[1 + (i.id * k) % cardinality(tags_of.ids)] \
-           FROM inserted i, tags_of, generate_series(1, (i.id % 3)::int) k \
-           ON CONFLICT DO NOTHING \
+           SELECT $1, i.id, unnest(i.tag_ids) FROM inserted i \
          ), \
          c AS ( \
            INSERT INTO communications (workspace_id, client_id, kind, occurred_at, notes) \

@@ -264,7 +264,24 @@ pub fn set_tags(conn: &mut PgConnection, workspace_id: i64, client_id: i64, name
         .iter()
         .map(|t| (client_tags::workspace_id.eq(workspace_id), client_tags::client_id.eq(client_id), client_tags::tag_id.eq(*t)))
         .collect();
-    diesel::insert_into(client_tags::table).values(rows).on_conflict_do_nothing().execute(conn).map(|_| ())
+    diesel::insert_into(client_tags::table).values(rows).on_conflict_do_nothing().execute(conn)?;
+    refresh_tag_ids(conn, workspace_id, &[client_id])
+}
+
+/// Copies the clients' tag links into the ids their rows keep for the list (see the
+/// migration `client_tag_ids`); run after a statement that changes links.
+fn refresh_tag_ids(conn: &mut PgConnection, workspace_id: i64, ids: &[i64]) -> QueryResult<()> {
+    let linked = diesel::dsl::array::<diesel::sql_types::BigInt, _>(
+        client_tags::table
+            .filter(client_tags::workspace_id.eq(clients::workspace_id))
+            .filter(client_tags::client_id.eq(clients::id))
+            .order(client_tags::tag_id)
+            .select(client_tags::tag_id),
+    );
+    diesel::update(clients::table.filter(clients::workspace_id.eq(workspace_id)).filter(clients::id.eq_any(ids)))
+        .set(clients::tag_ids.eq(linked.nullable()))
+        .execute(conn)
+        .map(|_| ())
 }
 
 // Many clients at once (the bulk actions). Each locks the rows it changes and returns what
@@ -323,6 +340,7 @@ pub fn tag_many(conn: &mut PgConnection, workspace_id: i64, ids: &[i64], tag_id:
             .map(|id| (client_tags::workspace_id.eq(workspace_id), client_tags::client_id.eq(*id), client_tags::tag_id.eq(tag_id)))
             .collect();
         diesel::insert_into(client_tags::table).values(rows).on_conflict_do_nothing().execute(conn)?;
+        refresh_tag_ids(conn, workspace_id, chunk)?;
     }
     Ok(new)
 }
@@ -336,14 +354,18 @@ fn not_in(ids: &[i64], already: Vec<i64>) -> Vec<i64> {
 
 /// Takes the tag off the clients; returns those that carried it.
 pub fn untag_many(conn: &mut PgConnection, workspace_id: i64, ids: &[i64], tag_id: i64) -> QueryResult<Vec<i64>> {
-    diesel::delete(
+    let removed: Vec<i64> = diesel::delete(
         client_tags::table
             .filter(client_tags::workspace_id.eq(workspace_id))
             .filter(client_tags::tag_id.eq(tag_id))
             .filter(client_tags::client_id.eq_any(ids)),
     )
     .returning(client_tags::client_id)
-    .get_results(conn)
+    .get_results(conn)?;
+    for chunk in removed.chunks(10_000) {
+        refresh_tag_ids(conn, workspace_id, chunk)?;
+    }
+    Ok(removed)
 }
 
 /// What the audit trail keeps of a deleted client.

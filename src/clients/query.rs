@@ -6,7 +6,7 @@ use diesel::dsl::{array, sql};
 use diesel::pg::Pg;
 use diesel::prelude::*;
 use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
-use diesel::sql_types::{BigInt, Bool, Integer};
+use diesel::sql_types::{Array, BigInt, Bool, Integer, Nullable};
 use serde::Deserialize;
 
 use crate::authz::{Role, Scope};
@@ -17,6 +17,11 @@ use crate::db::schema::{client_departments, client_tags, clients, departments, t
 use crate::web::numbers::Count;
 
 pub const PER_PAGE: i64 = 50;
+
+diesel::define_sql_function! {
+    /// The kept tag ids, or those read from the links where none are kept.
+    fn coalesce(kept: Nullable<Array<BigInt>>, read: Array<BigInt>) -> Array<BigInt>;
+}
 
 /// A client of the list with the ids of its tags.
 pub type TaggedClient = (ListedClient, Vec<i64>);
@@ -242,18 +247,21 @@ impl ClientFilter {
         self.query(scope).select(clients::id).limit(limit).load(conn)
     }
 
-    /// One page in the chosen order with each client's tag ids, plus whether another page
-    /// follows. With no search and no filter the page is one statement read straight from
+    /// One page in the chosen order with each client's tag ids (kept on the row, see the
+    /// migration `client_tag_ids`), plus whether another page follows. With no search and no filter the page is one statement read straight from
     /// the order's index. Otherwise the page's ids come first, from an index-only scan (see
     /// the migration) planned for this search, and then their rows by primary key, a
     /// statement that stays prepared: planned together, the two took 0.46 ms to plan
     /// against 0.14 ms for the ids alone.
     pub fn list(&self, conn: &mut PgConnection, scope: &Scope) -> QueryResult<(Vec<TaggedClient>, bool)> {
-        let tag_ids = array::<BigInt, _>(
-            client_tags::table
-                .filter(client_tags::workspace_id.eq(clients::workspace_id))
-                .filter(client_tags::client_id.eq(clients::id))
-                .select(client_tags::tag_id),
+        let tag_ids = coalesce(
+            clients::tag_ids,
+            array::<BigInt, _>(
+                client_tags::table
+                    .filter(client_tags::workspace_id.eq(clients::workspace_id))
+                    .filter(client_tags::client_id.eq(clients::id))
+                    .select(client_tags::tag_id),
+            ),
         );
         let offset = (self.page - 1) * PER_PAGE;
         let mut rows: Vec<TaggedClient> = if self.reads_in_order(scope) {

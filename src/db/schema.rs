@@ -87,6 +87,7 @@ diesel::table! {
         import_id -> Nullable<Int8>,
         source -> Text,
         phone_formatted -> Nullable<Text>,
+        tag_ids -> Nullable<Array<Int8>>,
     }
 }
 

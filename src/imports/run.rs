@@ -517,6 +517,8 @@ fn update_existing(tx: &mut PgConnection, job: &Job) -> QueryResult<i64> {
                       JOIN tags t ON t.workspace_id = $1 AND lower(t.name) = lower(n.name) \
                       WHERE NOT EXISTS (SELECT 1 FROM client_tags ct WHERE ct.workspace_id = $1 AND ct.client_id = c.id AND ct.tag_id = t.id) \
                       ORDER BY t.name) AS tags_added, \
+                ARRAY(SELECT t.id FROM unnest(string_to_array(r.tags, ';')) AS n(name) \
+                      JOIN tags t ON t.workspace_id = $1 AND lower(t.name) = lower(n.name)) AS tag_ids_linked, \
                 ($2::bigint IS NOT NULL AND NOT EXISTS (SELECT 1 FROM client_departments cd \
                       WHERE cd.workspace_id = $1 AND cd.client_id = c.id AND cd.department_id = $2)) AS department_added \
          FROM import_rows r JOIN clients c ON c.workspace_id = $1 AND c.id = r.client_id",
@@ -533,6 +535,8 @@ fn update_existing(tx: &mut PgConnection, job: &Job) -> QueryResult<i64> {
     let updated = diesel::sql_query(
         "UPDATE clients c SET name = u.name, email = u.email, phone = u.phone, phone_formatted = u.phone_formatted, company = u.company, status = u.status, \
            notes = u.notes, version = c.version + 1, \
+           tag_ids = CASE WHEN c.tag_ids IS NULL THEN NULL \
+             ELSE ARRAY(SELECT DISTINCT i FROM unnest(c.tag_ids || u.tag_ids_linked) AS i ORDER BY i) END, \
            status_source = CASE WHEN u.status <> u.old_status THEN 'hand' ELSE c.status_source END, \
            status_changed_at = CASE WHEN u.status <> u.old_status THEN now() ELSE c.status_changed_at END \
          FROM import_updates u WHERE c.workspace_id = $1 AND c.id = u.id",
@@ -571,11 +575,13 @@ fn insert_new(tx: &mut PgConnection, job: &Job) -> QueryResult<(i64, Vec<(i64, P
     let w = job.w();
     let (created, plain) = insert_skipping_conflicts(tx, |on_conflict| {
         diesel::sql_query(format!(
-            "INSERT INTO clients (workspace_id, id, name, email, phone, phone_formatted, company, status, status_source, assigned_to, notes, import_id) \
+            "INSERT INTO clients (workspace_id, id, name, email, phone, phone_formatted, company, status, status_source, assigned_to, notes, import_id, tag_ids) \
              OVERRIDING SYSTEM VALUE \
              SELECT $1, new_id, left(coalesce(name, email, phone), 200), email, phone, phone_formatted, company, coalesce(status, 'warm'), \
-                    CASE WHEN status IS NULL THEN 'rule' ELSE 'hand' END, $2, coalesce(notes, ''), $3 \
-             FROM import_rows WHERE client_id IS NULL ORDER BY rn{on_conflict}"
+                    CASE WHEN status IS NULL THEN 'rule' ELSE 'hand' END, $2, coalesce(notes, ''), $3, \
+                    CASE WHEN r.tags IS NULL THEN '{{}}'::bigint[] ELSE ARRAY(SELECT DISTINCT t.id FROM unnest(string_to_array(r.tags, ';')) AS n(name) \
+                      JOIN tags t ON t.workspace_id = $1 AND lower(t.name) = lower(n.name) ORDER BY t.id) END \
+             FROM import_rows r WHERE client_id IS NULL ORDER BY rn{on_conflict}"
         ))
         .bind::<BigInt, _>(w)
         .bind::<Nullable<BigInt>, _>(job.assignee())

@@ -56,6 +56,34 @@ async fn bulk_status_on_all_matching_the_filter_changes_only_those() {
     assert_eq!(app.count("SELECT count(*) FROM client_tags"), 2);
 }
 
+/// The list shows tags from the ids kept on each client's row (issue 20); every write of
+/// the links keeps them equal, and a row without them (NULL) is read from the links.
+#[tokio::test]
+async fn the_list_shows_the_tags_the_form_and_the_bulk_actions_leave() {
+    let app = spawn_app().await;
+    let (admin, me) = app.signed_in(Role::Admin).await;
+    let ids = seed_clients(&app, me.workspace_id, &["Smith A", "Smith B", "Jones"], None);
+    let chips = |html: &str, name: &str| html.matches(&format!(">{name}</span>")).count();
+    admin.post("/clients/bulk", &[("action", "tag"), ("tag", "VIP"), ("target", "all")]).await;
+    admin.post("/clients/bulk", &[("action", "tag"), ("tag", "north"), ("target", "all"), ("q", "smith")]).await;
+    let html = admin.get_html("/clients").await;
+    assert_eq!((chips(&html, "VIP"), chips(&html, "north")), (3, 2), "{html}");
+    admin.post("/clients/bulk", &[("action", "untag"), ("tag", "vip"), ("target", "selected"), ("client_ids", &ids[0].to_string())]).await;
+    let html = admin.get_html("/clients").await;
+    assert_eq!((chips(&html, "VIP"), chips(&html, "north")), (2, 2));
+    // The client form sets the tags by name.
+    let r = admin.post(&format!("/clients/{}", ids[2]), &[("name", "Jones"), ("status", "warm"), ("tags", "north, south"), ("version", "1")]).await;
+    assert!(r.status().is_redirection(), "{}", r.status());
+    let html = admin.get_html("/clients").await;
+    assert_eq!((chips(&html, "VIP"), chips(&html, "north"), chips(&html, "south")), (1, 3, 1), "{html}");
+    assert_eq!(app.count("SELECT count(*) FROM clients WHERE tag_ids IS NULL"), 0);
+    assert_eq!(app.stale_tag_ids(), 0);
+    // A row whose ids were never computed shows its links.
+    diesel::sql_query(format!("UPDATE clients SET tag_ids = NULL WHERE id = {}", ids[2])).execute(&mut app.conn()).unwrap();
+    let html = admin.get_html("/clients").await;
+    assert_eq!((chips(&html, "VIP"), chips(&html, "north"), chips(&html, "south")), (1, 3, 1));
+}
+
 #[tokio::test]
 async fn bulk_delete_needs_confirmation_and_a_manager() {
     let app = spawn_app().await;

@@ -327,6 +327,9 @@ async fn upsert_updates_existing_clients_without_duplicates_and_audits_each_chan
     let (id, _) = import(&app, &admin, by_phone, &fields).await;
     assert_eq!(counts(&app, id), [2, 0, 1, 0, 0, 1]);
     assert_eq!(app.count("SELECT count(*) FROM clients WHERE name = 'Ada P' AND email = 'ada@example.com'"), 1);
+    // The tags kept on the rows for the list (issue 20) are the links, new and updated clients'.
+    assert_eq!(app.count("SELECT count(*) FROM clients WHERE email = 'ada@example.com' AND cardinality(tag_ids) = 2"), 1);
+    assert_eq!(app.stale_tag_ids(), 0);
     assert_eq!(app.count(&format!("SELECT count(*) FROM import_errors WHERE import_id = {id} AND problems->0->>'reason' = 'Another client already has this email.'")), 1);
 }
 
@@ -727,4 +730,6 @@ async fn two_spellings_of_one_tag_in_a_new_clients_row_link_it_once() {
     assert_eq!(app.count("SELECT count(*) FROM tags"), 2);
     assert_eq!(app.count("SELECT count(*) FROM client_tags ct JOIN clients c ON c.id = ct.client_id WHERE c.email = 'zoe@example.com'"), 2);
     assert_eq!(app.count("SELECT count(*) FROM client_tags ct JOIN clients c ON c.id = ct.client_id WHERE c.email = 'yann@example.com'"), 1);
+    assert_eq!(app.count("SELECT count(*) FROM clients WHERE tag_ids IS NULL"), 0);
+    assert_eq!(app.stale_tag_ids(), 0);
 }

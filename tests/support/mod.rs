@@ -245,6 +245,14 @@ impl TestApp {
         (browser, user)
     }
 
+    /// Clients whose kept tag ids (computed, not NULL) differ from their tag links.
+    pub fn stale_tag_ids(&self) -> i64 {
+        self.count(
+            "SELECT count(*) FROM clients c WHERE c.tag_ids IS NOT NULL AND c.tag_ids IS DISTINCT FROM \
+             ARRAY(SELECT t.tag_id FROM client_tags t WHERE t.workspace_id = c.workspace_id AND t.client_id = c.id ORDER BY t.tag_id)",
+        )
+    }
+
     pub fn count(&self, sql: &str) -> i64 {
         #[derive(QueryableByName)]
         struct Count {
