@@ -116,7 +116,8 @@ impl Action {
     fn rewrites(&self) -> &'static [db::Vacuumed] {
         match self {
             Action::Assign(_) | Action::Status(_) => &[db::Vacuumed::Clients],
-            Action::Tag(_) | Action::Untag(_) => &[db::Vacuumed::ClientTags],
+            // Tagging rewrites the clients too: their rows keep the tag ids for the list.
+            Action::Tag(_) | Action::Untag(_) => &[db::Vacuumed::Clients, db::Vacuumed::ClientTags],
             Action::Delete => &[db::Vacuumed::Clients, db::Vacuumed::ClientTags],
         }
     }

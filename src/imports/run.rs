@@ -578,10 +578,13 @@ fn insert_new(tx: &mut PgConnection, job: &Job) -> QueryResult<(i64, Vec<(i64, P
             "INSERT INTO clients (workspace_id, id, name, email, phone, phone_formatted, company, status, status_source, assigned_to, notes, import_id, tag_ids) \
              OVERRIDING SYSTEM VALUE \
              SELECT $1, new_id, left(coalesce(name, email, phone), 200), email, phone, phone_formatted, company, coalesce(status, 'warm'), \
-                    CASE WHEN status IS NULL THEN 'rule' ELSE 'hand' END, $2, coalesce(notes, ''), $3, \
-                    CASE WHEN r.tags IS NULL THEN '{{}}'::bigint[] ELSE ARRAY(SELECT DISTINCT t.id FROM unnest(string_to_array(r.tags, ';')) AS n(name) \
-                      JOIN tags t ON t.workspace_id = $1 AND lower(t.name) = lower(n.name) ORDER BY t.id) END \
-             FROM import_rows r WHERE client_id IS NULL ORDER BY rn{on_conflict}"
+                    CASE WHEN status IS NULL THEN 'rule' ELSE 'hand' END, $2, coalesce(notes, ''), $3, coalesce(g.ids, '{{}}') \
+             FROM import_rows r LEFT JOIN ( \
+               SELECT r.rn, array_agg(DISTINCT t.id ORDER BY t.id) AS ids \
+               FROM import_rows r, unnest(string_to_array(r.tags, ';')) AS n(name) \
+               JOIN tags t ON t.workspace_id = $1 AND lower(t.name) = lower(n.name) \
+               WHERE r.tags IS NOT NULL AND r.client_id IS NULL GROUP BY r.rn) g ON g.rn = r.rn \
+             WHERE r.client_id IS NULL ORDER BY r.rn{on_conflict}"
         ))
         .bind::<BigInt, _>(w)
         .bind::<Nullable<BigInt>, _>(job.assignee())

@@ -174,3 +174,23 @@ async fn a_bulk_status_change_of_many_clients_is_vacuumed_after_the_answer() {
     // The vacuum runs after the answer.
     assert_vacuumed(&app, "clients", before, w, "after the bulk action").await;
 }
+
+#[actix_web::test]
+async fn a_bulk_tag_of_many_clients_vacuums_the_clients_too() {
+    let app = spawn_durable().await;
+    no_autovacuum(&app);
+    let (admin, me) = app.signed_in(Role::Admin).await;
+    let w = me.workspace_id;
+    diesel::sql_query(format!("INSERT INTO clients (workspace_id, name, status) SELECT {w}, 'Client ' || n, 'warm' FROM generate_series(1, 1500) n"))
+        .execute(&mut app.conn())
+        .unwrap();
+    vacuumed(&app, w, 1500).await;
+    let before = (vacuum_count(&app, "clients"), vacuum_count(&app, "client_tags"));
+
+    let r = admin.post("/clients/bulk", &[("action", "tag"), ("tag", "vip"), ("target", "all")]).await;
+    assert_eq!(r.status(), reqwest::StatusCode::SEE_OTHER);
+    assert_eq!(app.count(&format!("SELECT count(*) FROM clients WHERE workspace_id = {w} AND cardinality(tag_ids) = 1")), 1500);
+    // The rows keep the tag ids for the list, so the clients are rewritten and vacuumed too.
+    assert_vacuumed(&app, "clients", before.0, w, "after the bulk tag").await;
+    assert_vacuumed(&app, "client_tags", before.1, w, "after the bulk tag").await;
+}
