@@ -85,6 +85,11 @@ pub struct Row {
     pub last_body: Option<String>,
     #[diesel(sql_type = Nullable<Text>)]
     pub last_direction: Option<String>,
+    /// The last message's first attachment: its type (found, else declared) and file name.
+    #[diesel(sql_type = Nullable<Text>)]
+    pub last_media_type: Option<String>,
+    #[diesel(sql_type = Nullable<Text>)]
+    pub last_media_name: Option<String>,
     #[diesel(sql_type = BigInt)]
     pub unread: i64,
     #[diesel(sql_type = Nullable<Text>)]
@@ -94,9 +99,13 @@ pub struct Row {
 }
 
 impl Row {
-    /// The last message on one line, shortened.
+    /// The last message on one line, shortened; what its attachment is when it has no text.
     pub fn preview(&self) -> String {
         let line: String = self.last_body.as_deref().unwrap_or("").split_whitespace().collect::<Vec<_>>().join(" ");
+        let line = match &self.last_media_type {
+            Some(media) if line.is_empty() => crate::messaging::media::Kind::of(media).label(self.last_media_name.as_deref()),
+            _ => line,
+        };
         if line.chars().count() > 80 { format!("{}…", line.chars().take(79).collect::<String>()) } else { line }
     }
 
@@ -131,11 +140,13 @@ pub fn page(conn: &mut PgConnection, scope: &ChatScope, filter: &Filter) -> Quer
     let query = format!(
         "SELECT chats.id, chats.client_id, c.name AS client_name, chats.channel, chats.status, \
                 m.body AS last_body, m.direction AS last_direction, \
+                coalesce(md.content_type, md.declared_type, CASE WHEN md.id IS NOT NULL THEN '' END) AS last_media_type, md.filename AS last_media_name, \
                 greatest(chats.inbound_count - coalesce(r.read_count, 0), 0) AS unread, \
                 u.name AS assignee, chats.last_message_at \
          FROM chats \
          JOIN clients c ON c.workspace_id = chats.workspace_id AND c.id = chats.client_id \
          LEFT JOIN messages m ON m.workspace_id = chats.workspace_id AND m.id = chats.last_message_id \
+         LEFT JOIN media md ON md.workspace_id = chats.workspace_id AND md.message_id = chats.last_message_id AND md.position = 0 \
          LEFT JOIN chat_reads r ON r.workspace_id = chats.workspace_id AND r.chat_id = chats.id AND r.user_id = $2 \
          LEFT JOIN users u ON u.workspace_id = chats.workspace_id AND u.id = chats.assignee_id \
          WHERE chats.workspace_id = $1 AND {tab} AND {visible} \

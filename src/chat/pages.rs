@@ -22,6 +22,7 @@ use crate::clients::model::Client;
 use crate::error::AppError;
 use crate::messaging::{Channel, Direction};
 use crate::messaging::compose::{MessageForm, SMS_MAX_CHARS, TemplateChoice, approved_templates};
+use crate::messaging::media::Attachment;
 use crate::messaging::store::Message;
 use crate::web::ctx::{Ctx, Layout};
 use crate::web::flash;
@@ -177,9 +178,16 @@ pub struct Bubble {
     pub error: Option<String>,
     /// Already on the page: the live refresh replaces it in place (`hx-swap-oob`).
     pub replace: bool,
+    pub attachments: Vec<Attachment>,
 }
 
-fn bubbles(rows: &[Message], zone: &Zone, now: DateTime<Utc>, replace_upto: i64) -> Vec<Bubble> {
+/// The attachments of the messages `rows`, read in one statement.
+fn attachments_of(conn: &mut PgConnection, chat: &Chat, rows: &[Message]) -> QueryResult<Vec<Attachment>> {
+    let ids: Vec<i64> = rows.iter().map(|m| m.id).collect();
+    crate::messaging::media::of_messages(conn, chat.workspace_id, &ids)
+}
+
+fn bubbles(rows: &[Message], attachments: &[Attachment], zone: &Zone, now: DateTime<Utc>, replace_upto: i64) -> Vec<Bubble> {
     rows.iter()
         .map(|m| {
             let (tick, tick_class, tick_label) = conversation::ticks(m);
@@ -197,6 +205,7 @@ fn bubbles(rows: &[Message], zone: &Zone, now: DateTime<Utc>, replace_upto: i64)
                 tick_label,
                 error,
                 replace: m.id <= replace_upto,
+                attachments: attachments.iter().filter(|a| a.message_id == m.id).cloned().collect(),
             }
         })
         .collect()
@@ -302,6 +311,7 @@ struct Loaded {
     tags: Vec<(String, String)>,
     follow_ups: Vec<(DateTime<Utc>, String)>,
     messages: Vec<Message>,
+    attachments: Vec<Attachment>,
     older: bool,
     templates: Vec<TemplateChoice>,
 }
@@ -316,8 +326,9 @@ fn load(conn: &mut PgConnection, ctx_scope: (ChatScope, Scope), id: i64, before:
     let follow_ups = if client_visible { query::pending_follow_ups(conn, &chat)? } else { Vec::new() };
     let tags = crate::clients::tags::of_client(conn, chat.workspace_id, chat.client_id)?;
     let (messages, older) = conversation::page(conn, &chat, before)?;
+    let attachments = attachments_of(conn, &chat, &messages)?;
     let templates = if chat.channel == Channel::WhatsApp { approved_templates(conn, chat.workspace_id)? } else { Vec::new() };
-    Ok(Loaded { chat, client, client_visible, assignee, assignees: people, tags, follow_ups, messages, older, templates })
+    Ok(Loaded { chat, client, client_visible, assignee, assignees: people, tags, follow_ups, messages, attachments, older, templates })
 }
 
 fn conversation_page(ctx: &Ctx, now: DateTime<Utc>, loaded: Loaded, error: Option<String>, form: MessageForm) -> ConversationPage {
@@ -333,7 +344,7 @@ fn conversation_page(ctx: &Ctx, now: DateTime<Utc>, loaded: Loaded, error: Optio
         channel_label: loaded.chat.channel.label(),
         rule: reply::composer_rule(&loaded.chat, now, &zone),
         free_text: loaded.chat.free_text_allowed(now),
-        bubbles: bubbles(&loaded.messages, &zone, now, 0),
+        bubbles: bubbles(&loaded.messages, &loaded.attachments, &zone, now, 0),
         chat: loaded.chat,
         client: loaded.client,
         client_visible: loaded.client_visible,
@@ -386,7 +397,8 @@ pub async fn messages(ctx: Ctx, state: Data<AppState>, path: Path<i64>, Query(q)
             (Some(before), _) => {
                 let (rows, older) = conversation::page(conn, &chat, Some(before))?;
                 let older_than = older.then(|| rows.first().map(|m| m.id)).flatten();
-                MessagesFragment { chat_id: id, bubbles: bubbles(&rows, &zone, now, 0), older_than, live_after: None, live_pending: None, state: None }
+                let attachments = attachments_of(conn, &chat, &rows)?;
+                MessagesFragment { chat_id: id, bubbles: bubbles(&rows, &attachments, &zone, now, 0), older_than, live_after: None, live_pending: None, state: None }
             }
             (None, Some(after)) => {
                 let rows = conversation::since(conn, &chat, after, q.pending)?;
@@ -394,9 +406,10 @@ pub async fn messages(ctx: Ctx, state: Data<AppState>, path: Path<i64>, Query(q)
                 conversation::mark_read(conn, &chat, me, chat.inbound_count)?;
                 let newest = rows.last().map_or(after, |m| m.id.max(after));
                 let state = LiveState::of(conn, &chat, now, &zone)?;
+                let attachments = attachments_of(conn, &chat, &rows)?;
                 MessagesFragment {
                     chat_id: id,
-                    bubbles: bubbles(&rows, &zone, now, after),
+                    bubbles: bubbles(&rows, &attachments, &zone, now, after),
                     older_than: None,
                     live_after: Some(newest),
                     live_pending: conversation::oldest_moving(&rows),
@@ -408,7 +421,8 @@ pub async fn messages(ctx: Ctx, state: Data<AppState>, path: Path<i64>, Query(q)
                 let older_than = older.then(|| rows.first().map(|m| m.id)).flatten();
                 let newest = rows.last().map_or(0, |m| m.id);
                 let pending = conversation::oldest_moving(&rows);
-                MessagesFragment { chat_id: id, bubbles: bubbles(&rows, &zone, now, 0), older_than, live_after: Some(newest), live_pending: pending, state: None }
+                let attachments = attachments_of(conn, &chat, &rows)?;
+                MessagesFragment { chat_id: id, bubbles: bubbles(&rows, &attachments, &zone, now, 0), older_than, live_after: Some(newest), live_pending: pending, state: None }
             }
         })
     })

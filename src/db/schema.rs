@@ -319,6 +319,33 @@ diesel::table! {
 }
 
 diesel::table! {
+    media (workspace_id, id) {
+        workspace_id -> Int8,
+        id -> Int8,
+        message_id -> Int8,
+        position -> Int2,
+        provider_url -> Text,
+        declared_type -> Nullable<Text>,
+        content_type -> Nullable<Text>,
+        filename -> Nullable<Text>,
+        size_bytes -> Nullable<Int8>,
+        status -> Text,
+        error -> Nullable<Text>,
+        created_at -> Timestamptz,
+        stored_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    media_chunks (workspace_id, media_id, seq) {
+        workspace_id -> Int8,
+        media_id -> Int8,
+        seq -> Int4,
+        data -> Bytea,
+    }
+}
+
+diesel::table! {
     messages (workspace_id, id) {
         workspace_id -> Int8,
         id -> Int8,
@@ -611,6 +638,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     imports,
     jobs,
     login_failures,
+    media,
+    media_chunks,
     message_resends,
     messages,
     notifications,

@@ -156,7 +156,7 @@ pub struct Received<'a> {
     pub client_id: i64,
     pub msg: &'a InboundMessage,
     /// What the message says as a note: its text (at most the kept length), else the
-    /// button's title, else "(media)" for media alone.
+    /// button's title, else what its first attachment is ("📷 Photo") for media alone.
     pub notes: &'a str,
     pub now: DateTime<Utc>,
 }
@@ -233,12 +233,14 @@ pub fn record(conn: &mut PgConnection, consumers: &Consumers, workspace_id: i64,
         // A concurrent copy of this webhook committed first: undo the client it may have
         // made us create (it exists already), write nothing.
         let Some(message_id) = inserted else { return Err(diesel::result::Error::RollbackTransaction) };
+        crate::messaging::media::record(tx, workspace_id, message_id, &msg.media)?;
         let opt = match keyword_of(msg) {
             Some((word, name)) if senders.set_opt_out(tx, workspace_id, client_id, msg.channel, word, name)? => Some(word),
             _ => None,
         };
         let notes = if body.trim().is_empty() {
-            msg.button_text.clone().unwrap_or_else(|| if msg.media.is_empty() { String::new() } else { "(media)".to_string() })
+            let media = msg.media.first().map(|m| crate::messaging::media::label(None, m.declared_type.as_deref(), None));
+            msg.button_text.clone().or(media).unwrap_or_default()
         } else {
             body
         };

@@ -18,6 +18,7 @@ pub mod compose;
 pub mod errors;
 pub mod fragments;
 pub mod inbound;
+pub mod media;
 pub mod provider;
 pub mod reconcile;
 pub mod segments;
@@ -29,7 +30,7 @@ pub mod twilio;
 pub mod webhooks;
 
 pub use provider::{
-    Accepted, AccountInfo, CheckError, Content, InboundMessage, OutboundMessage, Provider, ProviderError, ProviderMessage, ProviderTemplate, Providers, Sender,
+    Accepted, AccountInfo, CheckError, Content, InboundMedia, InboundMessage, OutboundMessage, Provider, ProviderError, ProviderMessage, ProviderTemplate, Providers, Sender,
     StatusReport,
 };
 

@@ -218,6 +218,14 @@ pub struct InboundMessage {
     /// The provider id of the message this one answers (Twilio's `OriginalRepliedMessageSid`,
     /// sent with a quick-reply button tap): how a flow finds the step that was answered.
     pub replied_to: Option<String>,
-    pub media: Vec<String>,
+    pub media: Vec<InboundMedia>,
     pub profile_name: Option<String>,
+}
+
+/// An attachment of an inbound message as the provider announces it: where to fetch it
+/// and the type the sender declared (to be checked against the content once fetched).
+#[derive(Clone, Debug, PartialEq)]
+pub struct InboundMedia {
+    pub url: String,
+    pub declared_type: Option<String>,
 }

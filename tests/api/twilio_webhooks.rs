@@ -808,3 +808,48 @@ async fn an_outbound_message_the_provider_accepts_is_a_communication_as_an_inbou
     switchboard::clients::status_rule::apply(&app.pool, acme.id, chrono::Utc::now() + chrono::Duration::seconds(1), 0).unwrap();
     assert_eq!(text(&app, &format!("SELECT status FROM clients WHERE id = {client}")), "hot");
 }
+
+/// Issue 22 part 1: an inbound message's attachments are recorded with the message (the
+/// provider's URL, the declared type, in order), and the inbox and the conversation say what
+/// they are rather than showing an empty bubble.
+#[tokio::test]
+async fn inbound_media_are_recorded_and_named_in_the_inbox_and_the_conversation() {
+    let app = spawn_app().await;
+    let acme = workspace(&app, "Acme", Some(AUTH_TOKEN));
+    client_with_phone(&app, &acme, "Amara Okafor", "+14155550123");
+    let mut f = whatsapp_from("MMmedia1", "+14155550123", "", None);
+    f.retain(|(k, _)| k != "NumMedia");
+    f.extend(form(&[
+        ("NumMedia", "2"),
+        ("MediaUrl0", "https://api.twilio.com/2010-04-01/Accounts/AC1/Messages/MM1/Media/ME1"),
+        ("MediaContentType0", "image/jpeg"),
+        ("MediaUrl1", "https://api.twilio.com/2010-04-01/Accounts/AC1/Messages/MM1/Media/ME2"),
+        ("MediaContentType1", "application/pdf"),
+    ]));
+    let r = post_signed(&app, &inbound_path(&acme), &f, AUTH_TOKEN).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(
+        text(&app, "SELECT string_agg(concat_ws('|', position, declared_type, status, right(provider_url, 3)), ',' ORDER BY position) FROM media"),
+        "0|image/jpeg|pending|ME1,1|application/pdf|pending|ME2"
+    );
+    // Twilio retries: the attachments are not recorded twice.
+    post_signed(&app, &inbound_path(&acme), &f, AUTH_TOKEN).await;
+    assert_eq!(app.count("SELECT count(*) FROM media"), 2);
+    let (admin, _) = app.signed_in(Role::Admin).await;
+    let inbox = admin.get_html("/chat").await;
+    assert!(inbox.contains("📷 Photo"), "{inbox}");
+    let chat = app.count("SELECT id FROM chats");
+    let page = admin.get_html(&format!("/chat/{chat}")).await;
+    assert!(page.contains(r#"<p class="attachment attachment-image">📷 Photo</p>"#), "{page}");
+    assert!(page.contains(r#"<p class="attachment attachment-document">📄 Document</p>"#), "{page}");
+    // A caption is shown under its photo.
+    let mut captioned = f.clone();
+    captioned.iter_mut().for_each(|(k, v)| match k.as_str() {
+        "MessageSid" => *v = "MMmedia2".into(),
+        "Body" => *v = "The box arrived dented".into(),
+        _ => {}
+    });
+    post_signed(&app, &inbound_path(&acme), &captioned, AUTH_TOKEN).await;
+    let inbox = admin.get_html("/chat").await;
+    assert!(inbox.contains("The box arrived dented"), "{inbox}");
+}

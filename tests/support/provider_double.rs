@@ -290,7 +290,15 @@ impl ProviderDouble {
         ];
         let optional = [("ButtonPayload", &message.button_payload), ("ButtonText", &message.button_text), ("OriginalRepliedMessageSid", &message.replied_to), ("ProfileName", &message.profile_name)];
         form.extend(optional.into_iter().filter_map(|(name, value)| value.clone().map(|v| (name, v))));
-        let media: Vec<(String, String)> = message.media.iter().enumerate().map(|(i, m)| (format!("MediaUrl{i}"), m.clone())).collect();
+        let media: Vec<(String, String)> = message
+            .media
+            .iter()
+            .enumerate()
+            .flat_map(|(i, m)| {
+                let declared = m.declared_type.clone().map(|t| (format!("MediaContentType{i}"), t));
+                std::iter::once((format!("MediaUrl{i}"), m.url.clone())).chain(declared)
+            })
+            .collect();
         let mut form: Vec<(String, String)> = form.into_iter().map(|(k, v)| (k.to_string(), v)).collect();
         form.extend(media);
         post_signed(app_base, &url, &form).await

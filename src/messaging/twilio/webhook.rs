@@ -7,7 +7,7 @@
 //! them all.
 
 use crate::messaging::twilio::{parse_address, status_from_twilio};
-use crate::messaging::{InboundMessage, StatusReport};
+use crate::messaging::{InboundMedia, InboundMessage, StatusReport};
 
 fn param<'a>(params: &'a [(String, String)], name: &str) -> Option<&'a str> {
     params.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str()).filter(|v| !v.is_empty())
@@ -44,13 +44,18 @@ pub fn status_report(params: &[(String, String)]) -> Result<StatusReport, Malfor
 }
 
 /// An inbound message (`MessageSid`, `From`, `To`, `Body`, `ButtonPayload`, `ButtonText`,
-/// `OriginalRepliedMessageSid`, `MediaUrl{n}`).
+/// `OriginalRepliedMessageSid`, `NumMedia` with `MediaUrl{n}` and `MediaContentType{n}`).
 pub fn inbound_message(params: &[(String, String)]) -> Result<InboundMessage, Malformed> {
     let provider_id = field(params, "MessageSid").or_else(|| field(params, "SmsMessageSid")).ok_or(Malformed::Missing("MessageSid"))?;
     let (channel, from) = parse_address(&field(params, "From").ok_or(Malformed::Missing("From"))?);
     let (_, to) = parse_address(&field(params, "To").ok_or(Malformed::Missing("To"))?);
     let media_count = param(params, "NumMedia").and_then(|n| n.parse::<usize>().ok()).unwrap_or(0).min(10);
-    let media = (0..media_count).filter_map(|i| field(params, &format!("MediaUrl{i}"))).collect();
+    let media = (0..media_count)
+        .filter_map(|i| {
+            let url = field(params, &format!("MediaUrl{i}"))?;
+            Some(InboundMedia { url, declared_type: field(params, &format!("MediaContentType{i}")).filter(|t| !t.is_empty()) })
+        })
+        .collect();
     Ok(InboundMessage {
         provider_id,
         channel,
@@ -92,15 +97,18 @@ mod tests {
             ("ButtonPayload", "yes-1"),
             ("ButtonText", "Yes"),
             ("OriginalRepliedMessageSid", "SM1"),
-            ("NumMedia", "1"),
+            ("NumMedia", "2"),
             ("MediaUrl0", "https://api.twilio.com/media/1"),
+            ("MediaContentType0", "image/jpeg"),
+            ("MediaUrl1", "https://api.twilio.com/media/2"),
         ]))
         .unwrap();
         assert_eq!(m.channel, Channel::WhatsApp);
         assert_eq!((m.from.as_str(), m.to.as_str()), ("+14155550123", "+14155550100"));
         assert_eq!(m.button_payload.as_deref(), Some("yes-1"));
         assert_eq!((m.button_text.as_deref(), m.replied_to.as_deref()), (Some("Yes"), Some("SM1")));
-        assert_eq!(m.media, vec!["https://api.twilio.com/media/1".to_string()]);
+        let media = |url: &str, declared: Option<&str>| InboundMedia { url: url.into(), declared_type: declared.map(str::to_string) };
+        assert_eq!(m.media, vec![media("https://api.twilio.com/media/1", Some("image/jpeg")), media("https://api.twilio.com/media/2", None)]);
         let sms = inbound_message(&form(&[("MessageSid", "SM3"), ("From", "+14155550123"), ("To", "+14155550100"), ("Body", "STOP")])).unwrap();
         assert_eq!(sms.channel, Channel::Sms);
     }

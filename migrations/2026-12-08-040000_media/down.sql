@@ -1,0 +1,2 @@
+DROP TABLE media_chunks;
+DROP TABLE media;
