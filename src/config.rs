@@ -81,6 +81,9 @@ pub struct Settings {
     pub pool_size: u32,
     /// Largest CSV upload accepted, in bytes (SWITCHBOARD_IMPORT_MAX_MB, default 50).
     pub import_max_bytes: u64,
+    /// Largest attachment fetched from a provider, in bytes (SWITCHBOARD_MEDIA_MAX_BYTES,
+    /// default 16 MiB); a larger one is refused and shown as not downloaded.
+    pub media_max_bytes: u64,
     /// Seconds a claimed job stays leased without a heartbeat (SWITCHBOARD_JOB_LEASE_SECS, default 60).
     pub job_lease_secs: i32,
     /// Days done, cancelled and dead jobs are kept before the daily `prune-jobs` job deletes
@@ -167,6 +170,7 @@ impl Settings {
             }
         };
         let import_max_bytes = ranged("SWITCHBOARD_IMPORT_MAX_MB", "megabytes", 1..=10_240, 50)? as u64 * 1024 * 1024;
+        let media_max_bytes = ranged("SWITCHBOARD_MEDIA_MAX_BYTES", "bytes", 1..=1 << 30, 16 << 20)? as u64;
         let job_lease_secs = ranged("SWITCHBOARD_JOB_LEASE_SECS", "seconds", 1..=3600, 60)? as i32;
         let job_retention_days = ranged("SWITCHBOARD_JOB_RETENTION_DAYS", "days", 1..=3650, 7)? as i32;
         let max_streams = ranged("SWITCHBOARD_MAX_STREAMS", "streams", 1..=1_000_000, 2000)? as usize;
@@ -188,6 +192,7 @@ impl Settings {
             max_streams,
             sse_ping,
             import_max_bytes,
+            media_max_bytes,
             job_lease_secs,
             job_retention_days,
             addr,

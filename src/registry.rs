@@ -26,6 +26,7 @@ pub fn jobs_with(providers: &messaging::Providers) -> jobs::Registry {
         .job(imports::run::ImportJob)
         .job(messaging::templates::SyncTemplates { providers: providers.clone() })
         .job(messaging::send::SendMessage { providers: providers.clone() })
+        .job(messaging::media::FetchMedia { providers: providers.clone() })
         .job(messaging::reconcile::ReconcileMessages { providers: providers.clone() })
         .job(campaigns::dispatch::DispatchBatch { providers: providers.clone() })
         .job(campaigns::stalls::CheckBatches)

@@ -2,10 +2,23 @@
 //! message, as the provider announced them (`record`); what kind each is decides how the
 //! conversation and the inbox name it ("📷 Photo", "📄 invoice.pdf", "🎤 Voice message").
 
-use diesel::prelude::*;
+use std::time::Duration;
 
-use crate::db::schema::media;
-use crate::messaging::InboundMedia;
+use diesel::prelude::*;
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::db::schema::{media, media_chunks};
+use crate::jobs::queue::Job;
+use crate::jobs::run::{JobEnv, JobError, payload};
+use crate::jobs::{self, JobHandler, NewJob};
+use crate::messaging::account::Account;
+use crate::messaging::{DownloadError, InboundMedia, Providers};
+
+/// The stored files' chunk size: a row per 256 KiB, so no statement carries a whole file.
+const CHUNK_BYTES: usize = 256 * 1024;
+/// Attempts to fetch a message's attachments before they are shown as not downloaded.
+const FETCH_ATTEMPTS: i32 = 5;
 
 /// What an attachment is, by its content type.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -68,7 +81,135 @@ pub fn record(tx: &mut PgConnection, workspace_id: i64, message_id: i64, attachm
     if rows.is_empty() {
         return Ok(());
     }
-    diesel::insert_into(media::table).values(rows).execute(tx).map(|_| ())
+    diesel::insert_into(media::table).values(rows).execute(tx)?;
+    let job = NewJob::new(workspace_id, FetchMedia::KIND, json!({ "message_id": message_id })).key(format!("fetch-media:{message_id}")).attempts(FETCH_ATTEMPTS);
+    jobs::enqueue(tx, &job).map(|_| ())
+}
+
+/// The `fetch-media` job: fetches a message's waiting attachments from its provider, checks
+/// what each is by its content, and stores it in the database.
+pub struct FetchMedia {
+    pub providers: Providers,
+}
+
+impl FetchMedia {
+    pub const KIND: jobs::Kind = jobs::Kind::new("fetch-media");
+}
+
+#[derive(Deserialize)]
+struct FetchPayload {
+    message_id: i64,
+}
+
+impl JobHandler for FetchMedia {
+    fn kind(&self) -> jobs::Kind {
+        Self::KIND
+    }
+
+    fn run(&self, env: &JobEnv, job: &Job) -> Result<(), JobError> {
+        let p: FetchPayload = payload(job)?;
+        let ws = job.workspace_id;
+        let mut conn = env.pool.get()?;
+        let waiting: Vec<(i64, String, Option<String>)> = media::table
+            .filter(media::workspace_id.eq(ws))
+            .filter(media::message_id.eq(p.message_id))
+            .filter(media::status.eq("pending"))
+            .order(media::position)
+            .select((media::id, media::provider_url, media::declared_type))
+            .load(&mut conn)?;
+        if waiting.is_empty() {
+            return Ok(());
+        }
+        let account = match Account::load(&mut conn, &env.at_rest_key, ws) {
+            Ok(Some(account)) => account,
+            Ok(None) => {
+                fail(&mut conn, ws, p.message_id, "The messaging account is no longer set up.")?;
+                return Ok(());
+            }
+            Err(why) => return Err(JobError::Wait(why.to_string(), Duration::from_secs(300))),
+        };
+        drop(conn);
+        let provider = self.providers.for_account(&account, &env.settings);
+        let last_attempt = job.attempts >= job.max_attempts;
+        let mut retry = None;
+        for (id, url, declared) in waiting {
+            // No connection is held while the provider answers.
+            let fetched = provider.download(&url, env.settings.media_max_bytes);
+            let mut conn = env.pool.get()?;
+            match fetched {
+                Ok(download) => store(&mut conn, ws, id, &download.bytes, declared.as_deref(), download.content_type.as_deref())?,
+                Err(DownloadError::TooLarge) => {
+                    let limit = env.settings.media_max_bytes;
+                    set_failed(&mut conn, ws, id, &format!("Larger than the {} limit.", size(limit)))?
+                }
+                Err(DownloadError::Refused(why)) => set_failed(&mut conn, ws, id, &format!("Could not be downloaded: {why}"))?,
+                Err(DownloadError::Failed(why)) if last_attempt => set_failed(&mut conn, ws, id, &format!("Could not be downloaded: {why}"))?,
+                Err(DownloadError::Failed(why)) => retry = Some(why),
+            }
+        }
+        match retry {
+            Some(why) => Err(JobError::Retry(format!("an attachment could not be downloaded: {why}"))),
+            None => Ok(()),
+        }
+    }
+}
+
+/// Stores a fetched file in chunks with the type its content shows.
+fn store(conn: &mut PgConnection, ws: i64, id: i64, bytes: &[u8], declared: Option<&str>, served_as: Option<&str>) -> QueryResult<()> {
+    let found = sniff(bytes, declared.or(served_as));
+    conn.transaction(|tx| {
+        diesel::delete(media_chunks::table.filter(media_chunks::workspace_id.eq(ws)).filter(media_chunks::media_id.eq(id))).execute(tx)?;
+        for (seq, chunk) in bytes.chunks(CHUNK_BYTES).enumerate() {
+            diesel::insert_into(media_chunks::table)
+                .values((media_chunks::workspace_id.eq(ws), media_chunks::media_id.eq(id), media_chunks::seq.eq(seq as i32), media_chunks::data.eq(chunk)))
+                .execute(tx)?;
+        }
+        diesel::update(media::table.filter(media::workspace_id.eq(ws)).filter(media::id.eq(id)))
+            .set((
+                media::status.eq("stored"),
+                media::content_type.eq(found),
+                media::size_bytes.eq(bytes.len() as i64),
+                media::stored_at.eq(diesel::dsl::now),
+                media::error.eq(None::<String>),
+            ))
+            .execute(tx)
+            .map(|_| ())
+    })
+}
+
+fn set_failed(conn: &mut PgConnection, ws: i64, id: i64, why: &str) -> QueryResult<()> {
+    diesel::update(media::table.filter(media::workspace_id.eq(ws)).filter(media::id.eq(id)))
+        .set((media::status.eq("failed"), media::error.eq(why.chars().take(500).collect::<String>())))
+        .execute(conn)
+        .map(|_| ())
+}
+
+fn fail(conn: &mut PgConnection, ws: i64, message_id: i64, why: &str) -> QueryResult<()> {
+    diesel::update(media::table.filter(media::workspace_id.eq(ws)).filter(media::message_id.eq(message_id)).filter(media::status.eq("pending")))
+        .set((media::status.eq("failed"), media::error.eq(why)))
+        .execute(conn)
+        .map(|_| ())
+}
+
+/// A size as people read it: "16 MiB", "300 KiB", "12 bytes".
+pub fn size(bytes: u64) -> String {
+    match bytes {
+        b if b >= 1 << 20 => format!("{:.0} MiB", b as f64 / (1u64 << 20) as f64),
+        b if b >= 1 << 10 => format!("{:.0} KiB", b as f64 / 1024.0),
+        b => format!("{b} bytes"),
+    }
+}
+
+/// What a file is, by its first bytes: the type `infer` recognises (an HTML page is
+/// `text/html`); else plain text when the sender said text and the bytes are UTF-8; else
+/// `application/octet-stream`. The declared type is never believed on its own, so a page
+/// declared as an image is not one.
+pub fn sniff(bytes: &[u8], declared: Option<&str>) -> String {
+    if let Some(kind) = infer::get(bytes) {
+        return kind.mime_type().to_string();
+    }
+    let says_text = declared.is_some_and(|d| d.trim().to_ascii_lowercase().starts_with("text/plain"));
+    if says_text && std::str::from_utf8(bytes).is_ok() { "text/plain".to_string() } else { "application/octet-stream".to_string() }
 }
 
 /// An attachment as a conversation shows it.
@@ -127,6 +268,19 @@ mod tests {
         assert_eq!(Kind::of("video/mp4"), Kind::Video);
         assert_eq!(Kind::of("application/pdf"), Kind::Document);
         assert_eq!(Kind::of(""), Kind::Document);
+    }
+
+    #[test]
+    fn a_files_type_comes_from_its_bytes_not_from_what_it_claims() {
+        let jpeg = [0xFF, 0xD8, 0xFF, 0xE0, 0, 0x10, b'J', b'F', b'I', b'F', 0];
+        assert_eq!(sniff(&jpeg, Some("application/pdf")), "image/jpeg");
+        assert_eq!(sniff(b"%PDF-1.7\n%\xE2\xE3", Some("image/jpeg")), "application/pdf");
+        // A page or an SVG declared as an image is a document: served as a download.
+        assert_eq!(sniff(b"<html><script>alert(1)</script></html>", Some("image/png")), "text/html");
+        let svg = sniff(b"<svg xmlns='http://www.w3.org/2000/svg'><script/></svg>", Some("image/svg+xml"));
+        assert_eq!(Kind::of(&svg), Kind::Document, "{svg}");
+        assert_eq!(sniff(b"\x00\x01 no known header", Some("image/png")), "application/octet-stream");
+        assert_eq!(sniff(b"Order 1234, thanks", Some("text/plain; charset=utf-8")), "text/plain");
     }
 
     #[test]

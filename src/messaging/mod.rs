@@ -30,7 +30,7 @@ pub mod twilio;
 pub mod webhooks;
 
 pub use provider::{
-    Accepted, AccountInfo, CheckError, Content, InboundMedia, InboundMessage, OutboundMessage, Provider, ProviderError, ProviderMessage, ProviderTemplate, Providers, Sender,
+    Accepted, AccountInfo, CheckError, Content, Download, DownloadError, InboundMedia, InboundMessage, OutboundMessage, Provider, ProviderError, ProviderMessage, ProviderTemplate, Providers, Sender,
     StatusReport,
 };
 

@@ -192,6 +192,27 @@ pub trait Provider: Send + Sync {
     fn find_sent(&self, channel: Channel, from: &Sender, to: &str, since: DateTime<Utc>) -> Result<Vec<ProviderMessage>, ProviderError>;
     fn list_templates(&self) -> Result<Vec<ProviderTemplate>, ProviderError>;
     fn check(&self) -> Result<AccountInfo, CheckError>;
+    /// An inbound message's attachment at `url` (as the webhook gave it), with the
+    /// account's credentials; refused past `max_bytes` without reading further.
+    fn download(&self, url: &str, max_bytes: u64) -> Result<Download, DownloadError>;
+}
+
+/// An attachment's bytes and the type its server declared.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Download {
+    pub bytes: Vec<u8>,
+    pub content_type: Option<String>,
+}
+
+/// Why an attachment was not fetched.
+#[derive(Clone, Debug, PartialEq)]
+pub enum DownloadError {
+    /// Larger than the limit: not worth another attempt.
+    TooLarge,
+    /// The provider says it is not there or not ours (a 4xx): not worth another attempt.
+    Refused(String),
+    /// Not there, refused or unreachable: worth another attempt.
+    Failed(String),
 }
 
 /// A status report from a provider's webhook.

@@ -71,6 +71,8 @@ struct State {
     faults: VecDeque<Fault>,
     /// Recipients that texted STOP to Twilio: sends to them are refused with 21610.
     unsubscribed: HashSet<String>,
+    /// Inbound media by their `ME…` sid: the bytes and the content type they are served as.
+    media: HashMap<String, (Vec<u8>, String)>,
     /// Content API entries (raw JSON as Twilio returns them).
     templates: Vec<Value>,
     requests: HashMap<String, u64>,
@@ -202,11 +204,36 @@ impl FakeTwilio {
         }
     }
 
+    /// An inbound attachment the fake serves: its media URL, as Twilio's webhook gives it
+    /// (`MediaUrl{n}`). Like Twilio, the URL answers an authenticated request with a
+    /// redirect to the file's store (`/media-files/{sid}`, no credentials needed).
+    pub fn add_media(&self, sid: &str, bytes: &[u8], content_type: &str) -> String {
+        self.state.lock().unwrap().media.insert(sid.to_string(), (bytes.to_vec(), content_type.to_string()));
+        self.media_url(sid)
+    }
+
+    /// The media URL of `sid`, whether or not the fake has it (a failing URL when not).
+    pub fn media_url(&self, sid: &str) -> String {
+        format!("{}/2010-04-01/Accounts/{ACCOUNT_SID}/Messages/MM0000000000000000000000000000001/Media/{sid}", self.base())
+    }
+
     fn serve(&self, mut stream: TcpStream) {
         let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
         let Some(request) = read_request(&mut stream) else { return };
         let key = format!("{} {}", request.method, request.path);
         *self.state.lock().unwrap().requests.entry(key).or_default() += 1;
+        if let Some(sid) = request.path.strip_prefix("/media-files/") {
+            let file = self.state.lock().unwrap().media.get(sid).cloned();
+            let (status, bytes, content_type) = match file {
+                Some((bytes, content_type)) => ("200 OK", bytes, content_type),
+                None => ("404 Not Found", b"not found".to_vec(), "text/plain".to_string()),
+            };
+            let head = format!("HTTP/1.1 {status}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n", bytes.len());
+            let _ = stream.write_all(head.as_bytes());
+            let _ = stream.write_all(&bytes);
+            let _ = stream.shutdown(std::net::Shutdown::Both);
+            return;
+        }
         let answer = self.route(&request);
         if let Some((status, headers, body)) = answer {
             let mut head = format!("HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n", body.len());
@@ -249,6 +276,14 @@ impl FakeTwilio {
             }
             ("POST", "/Messages.json") => self.create(request),
             ("GET", "/Messages.json") => ok("200 OK", self.list(request)),
+            ("GET", tail) if tail.starts_with("/Messages/") && tail.contains("/Media/") => {
+                let sid = tail.rsplit('/').next().unwrap_or("").to_string();
+                if self.state.lock().unwrap().media.contains_key(&sid) {
+                    Some(("307 Temporary Redirect".to_string(), vec![("Location".to_string(), format!("/media-files/{sid}"))], String::new()))
+                } else {
+                    ok("404 Not Found", json!({"code": 20404, "message": "The requested resource was not found", "status": 404}))
+                }
+            }
             ("GET", tail) if tail.starts_with("/Messages/") && tail.ends_with(".json") => {
                 let sid = &tail["/Messages/".len()..tail.len() - ".json".len()];
                 match self.state.lock().unwrap().messages.iter().find(|m| m.sid == sid) {

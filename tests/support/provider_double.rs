@@ -41,7 +41,7 @@ use chrono::{DateTime, Utc};
 use reqwest::StatusCode;
 use switchboard::messaging::account::webhook_url;
 use switchboard::messaging::{
-    Accepted, AccountInfo, Channel, CheckError, Content, InboundMessage, MessageStatus, OutboundMessage, Provider, ProviderError, ProviderMessage,
+    Accepted, AccountInfo, Download, DownloadError, Channel, CheckError, Content, InboundMessage, MessageStatus, OutboundMessage, Provider, ProviderError, ProviderMessage,
     ProviderTemplate, Providers, Sender,
 };
 
@@ -399,6 +399,12 @@ impl Provider for Connected {
     fn check(&self) -> Result<AccountInfo, CheckError> {
         let answer = self.double.lock().check.clone();
         answer.unwrap_or_else(|| Ok(AccountInfo { name: "Acme Messaging".into(), status: "active".into() }))
+    }
+
+    /// The double holds no files: attachments are fetched from the fake Twilio server
+    /// (tests/api/chat_media.rs) by the real provider.
+    fn download(&self, url: &str, _max_bytes: u64) -> Result<Download, DownloadError> {
+        Err(DownloadError::Failed(format!("{url}: no files in the test double")))
     }
 }
 

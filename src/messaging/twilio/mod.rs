@@ -17,7 +17,7 @@ use serde_json::Value;
 use url::Url;
 
 use crate::messaging::{
-    AccountInfo, Accepted, Channel, CheckError, Content, MessageStatus, OutboundMessage, Provider, ProviderError, ProviderMessage, ProviderTemplate,
+    AccountInfo, Accepted, Channel, CheckError, Content, Download, DownloadError, MessageStatus, OutboundMessage, Provider, ProviderError, ProviderMessage, ProviderTemplate,
     Sender,
 };
 
@@ -293,6 +293,37 @@ impl Provider for Twilio {
             }
             status => Err(CheckError::Other(format!("HTTP {}", status.as_u16()))),
         }
+    }
+
+    /// Twilio's media URLs are on its API host and need the account's credentials (when
+    /// the account requires authenticated media); they answer with a redirect to the
+    /// file's store, where reqwest does not carry the credentials (another host). Any other
+    /// host gets no credentials.
+    fn download(&self, url: &str, max_bytes: u64) -> Result<Download, DownloadError> {
+        use std::io::Read;
+        let parsed = Url::parse(url).map_err(|e| DownloadError::Failed(format!("not a URL: {e}")))?;
+        if !matches!(parsed.scheme(), "https" | "http") {
+            return Err(DownloadError::Failed("not an http(s) URL".into()));
+        }
+        let request = self.http.get(parsed.clone());
+        let ours = parsed.origin() == self.api_base.origin();
+        let response = if ours { self.authed(request) } else { request }.send().map_err(|e| DownloadError::Failed(root_cause(&e)))?;
+        match response.status() {
+            status if status.is_success() => {}
+            status @ (StatusCode::REQUEST_TIMEOUT | StatusCode::TOO_MANY_REQUESTS) => return Err(DownloadError::Failed(format!("HTTP {}", status.as_u16()))),
+            status if status.is_client_error() => return Err(DownloadError::Refused(format!("HTTP {}", status.as_u16()))),
+            status => return Err(DownloadError::Failed(format!("HTTP {}", status.as_u16()))),
+        }
+        if response.content_length().is_some_and(|n| n > max_bytes) {
+            return Err(DownloadError::TooLarge);
+        }
+        let content_type = response.headers().get(reqwest::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).map(str::to_string);
+        let mut bytes = Vec::new();
+        response.take(max_bytes + 1).read_to_end(&mut bytes).map_err(|e| DownloadError::Failed(e.to_string()))?;
+        if bytes.len() as u64 > max_bytes {
+            return Err(DownloadError::TooLarge);
+        }
+        Ok(Download { bytes, content_type })
     }
 }
 

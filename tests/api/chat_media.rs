@@ -1,0 +1,104 @@
+//! Inbound attachments (issue 22 part 1) fetched from the fake Twilio the way Twilio serves
+//! them (the media URL redirects an authenticated request to the file's store), checked by
+//! their content and stored in the database.
+
+use std::time::Duration;
+
+use crate::messaging_send::{CLIENT_PHONE, PUBLIC_URL, Setup, WHATSAPP_FROM, setup_with};
+use crate::support::TestApp;
+use crate::support::fake_twilio::{ACCOUNT_SID, AUTH_TOKEN, post_form, twilio_signature};
+
+const JPEG: &[u8] = &[0xFF, 0xD8, 0xFF, 0xE0, 0x00, 0x10, b'J', b'F', b'I', b'F', 0x00, 0x01, 0x01, 0x00, 0x00, 0x01, 0x00, 0x01, 0x00, 0x00];
+
+/// Sends a signed inbound WhatsApp message from the client with these media URLs (and
+/// declared types) to the app, as Twilio would.
+async fn inbound_with_media(s: &Setup, sid: &str, body: &str, media: &[(&str, &str)]) {
+    let key = switchboard::messaging::account::webhook_key(&mut s.app.conn(), s.workspace_id).unwrap();
+    let path = format!("/webhooks/twilio/{key}/inbound");
+    // Signed over the public URL the app is configured with, posted to where it listens.
+    let (signed_over, url) = (format!("{}{path}", PUBLIC_URL.trim_end_matches('/')), format!("{}{path}", s.app.base));
+    let mut form: Vec<(String, String)> = [
+        ("AccountSid", ACCOUNT_SID.to_string()),
+        ("MessageSid", sid.to_string()),
+        ("From", format!("whatsapp:{CLIENT_PHONE}")),
+        ("To", format!("whatsapp:{WHATSAPP_FROM}")),
+        ("Body", body.to_string()),
+        ("NumMedia", media.len().to_string()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect();
+    for (i, (url, declared)) in media.iter().enumerate() {
+        form.push((format!("MediaUrl{i}"), url.to_string()));
+        form.push((format!("MediaContentType{i}"), declared.to_string()));
+    }
+    let signature = twilio_signature(AUTH_TOKEN, &signed_over, &form);
+    let status = tokio::task::spawn_blocking(move || post_form(&url, &form, Some(&signature))).await.unwrap();
+    assert_eq!(status, 200);
+}
+
+/// Waits until no attachment is waiting any more.
+async fn settled(app: &TestApp) {
+    for _ in 0..300 {
+        if app.count("SELECT count(*) FROM media WHERE status = 'pending'") == 0 {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("attachments still pending after 30 s");
+}
+
+fn text(app: &TestApp, sql: &str) -> String {
+    #[derive(diesel::QueryableByName)]
+    struct T {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        t: String,
+    }
+    use diesel::RunQueryDsl;
+    diesel::sql_query(format!("SELECT ({sql})::text AS t")).get_result::<T>(&mut app.conn()).unwrap().t
+}
+
+#[tokio::test]
+async fn inbound_media_are_fetched_checked_by_content_and_stored_in_chunks() {
+    let s = setup_with(true, |c| {
+        c.job_workers = 2;
+        c.media_max_bytes = 1024 * 1024;
+    })
+    .await;
+    let photo = s.fake.add_media("ME01", JPEG, "image/jpeg");
+    let (pdf_bytes, page_bytes): (&[u8], &[u8]) = (b"%PDF-1.7\n%\xE2\xE3\xCF\xD3\n1 0 obj", b"<html><script>alert(1)</script></html>");
+    let pdf = s.fake.add_media("ME02", pdf_bytes, "application/pdf");
+    let page = s.fake.add_media("ME03", page_bytes, "image/png");
+    let big = s.fake.add_media("ME04", &vec![0xFFu8; 1024 * 1024 + 1], "image/jpeg");
+    let missing = s.fake.media_url("ME05");
+    let wrong_type = s.fake.add_media("ME06", JPEG, "application/pdf");
+    let media = [(photo.as_str(), "image/jpeg"), (pdf.as_str(), "application/pdf"), (page.as_str(), "image/png"), (big.as_str(), "image/jpeg"), (missing.as_str(), "image/jpeg"), (wrong_type.as_str(), "application/pdf")];
+    inbound_with_media(&s, "MMmedia1", "", &media).await;
+    settled(&s.app).await;
+    let rows = text(&s.app, "SELECT string_agg(concat_ws('|', position, status, content_type, size_bytes), ',' ORDER BY position) FROM media");
+    assert_eq!(
+        rows,
+        format!(
+            "0|stored|image/jpeg|{jpeg},1|stored|application/pdf|{pdf},2|stored|text/html|{page},3|failed,4|failed,5|stored|image/jpeg|{jpeg}",
+            jpeg = JPEG.len(),
+            pdf = pdf_bytes.len(),
+            page = page_bytes.len()
+        ),
+        "a page declared as an image is not stored as one; a file over the limit and a missing one fail"
+    );
+    assert_eq!(text(&s.app, "SELECT error FROM media WHERE position = 3"), "Larger than the 1 MiB limit.");
+    assert!(text(&s.app, "SELECT error FROM media WHERE position = 4").contains("404"), "the failing URL was tried and is named");
+    // The photo's bytes are the file's, whole.
+    #[derive(diesel::QueryableByName)]
+    struct Bytes {
+        #[diesel(sql_type = diesel::sql_types::Binary)]
+        b: Vec<u8>,
+    }
+    use diesel::RunQueryDsl;
+    let stored: Bytes = diesel::sql_query("SELECT string_agg(c.data, ''::bytea ORDER BY c.seq) AS b FROM media_chunks c JOIN media m ON m.id = c.media_id WHERE m.position = 0")
+        .get_result(&mut s.app.conn())
+        .unwrap();
+    assert_eq!(stored.b, JPEG);
+    // The media URL was asked with the account's credentials, then the store without them.
+    assert_eq!(s.fake.requests("GET /media-files/ME01"), 1);
+}
