@@ -168,6 +168,7 @@ route_table! {
         // Chat inbox (issue 13). `/chat/badge` before `/chat/{id}`.
         .service(web::resource("/chat").route(get().to(chat::pages::index)).route(post().to(chat::pages::open)))
         .route("/chat/badge", get().to(chat::pages::badge))
+        .route("/media/{id}", get().to(chat::attachments::show))
         .service(web::resource("/chat/{id}").route(get().to(chat::pages::show)))
         .service(web::resource("/chat/{id}/messages").route(get().to(chat::pages::messages)).route(post().to(chat::pages::send)))
         // Live events (issue 13): server-sent events for the signed-in user

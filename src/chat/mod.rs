@@ -10,12 +10,13 @@
 //! chats of their clients and chats assigned to them.
 //!
 //! Layout: the handlers are `pages` (inbox, conversation, opening a chat, replies, badge),
-//! `actions` (assign, close, reopen) and `settings` (the digest on `/account`); they build no
-//! SQL. `model` holds the chat row, its scope and the changes a person makes; `list`,
+//! `actions` (assign, close, reopen), `attachments` (a message's file) and `settings` (the
+//! digest on `/account`); they build no SQL beyond the chat scope's filter. `model` holds the chat row, its scope and the changes a person makes; `list`,
 //! `conversation` and `query` the reads; `reply` the reply's check and queue; `notify` the
 //! notifications; `digest` the hourly email and its job.
 
 pub mod actions;
+pub mod attachments;
 pub mod conversation;
 pub mod digest;
 pub mod inbound;

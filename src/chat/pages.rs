@@ -22,7 +22,7 @@ use crate::clients::model::Client;
 use crate::error::AppError;
 use crate::messaging::{Channel, Direction};
 use crate::messaging::compose::{MessageForm, SMS_MAX_CHARS, TemplateChoice, approved_templates};
-use crate::messaging::media::Attachment;
+use crate::messaging::media::{Attachment, Kind};
 use crate::messaging::store::Message;
 use crate::web::ctx::{Ctx, Layout};
 use crate::web::flash;

@@ -194,7 +194,7 @@ fn fail(conn: &mut PgConnection, ws: i64, message_id: i64, why: &str) -> QueryRe
 /// A size as people read it: "16 MiB", "300 KiB", "12 bytes".
 pub fn size(bytes: u64) -> String {
     match bytes {
-        b if b >= 1 << 20 => format!("{:.0} MiB", b as f64 / (1u64 << 20) as f64),
+        b if b >= 1 << 20 => format!("{:.1} MiB", b as f64 / (1u64 << 20) as f64).replace(".0 ", " "),
         b if b >= 1 << 10 => format!("{:.0} KiB", b as f64 / 1024.0),
         b => format!("{b} bytes"),
     }
@@ -219,6 +219,85 @@ pub struct Attachment {
     pub message_id: i64,
     pub kind: Kind,
     pub label: String,
+    /// pending | stored | failed
+    pub status: String,
+    /// "1.2 MiB", once stored.
+    pub size: String,
+}
+
+impl Attachment {
+    pub fn stored(&self) -> bool {
+        self.status == "stored"
+    }
+
+    pub fn failed(&self) -> bool {
+        self.status == "failed"
+    }
+}
+
+/// A stored file as `GET /media/{id}` serves it.
+#[derive(Clone, Debug)]
+pub struct File {
+    pub content_type: String,
+    pub filename: String,
+    pub bytes: Vec<u8>,
+}
+
+impl File {
+    /// Shown in the page only when its bytes are a picture, a sound or a film; anything
+    /// else (a page, an SVG, a PDF, an unknown type) is a download.
+    pub fn inline(&self) -> bool {
+        Kind::of(&self.content_type) != Kind::Document
+    }
+
+    /// The type it is served as: what its bytes are, except that markup (HTML, XML, SVG) is
+    /// served as bytes, so no browser renders it from our origin.
+    pub fn served_type(&self) -> &str {
+        let t = self.content_type.to_ascii_lowercase();
+        if t.starts_with("text/html") || t.contains("xml") { "application/octet-stream" } else { &self.content_type }
+    }
+}
+
+/// Where a stored attachment belongs: its message's client and channel (for the reader's
+/// scope), and the file.
+pub fn stored_file(conn: &mut PgConnection, workspace_id: i64, id: i64) -> QueryResult<Option<(i64, String, File)>> {
+    use crate::db::schema::messages;
+    let found: Option<(Option<i64>, String, Option<String>, Option<String>)> = media::table
+        .inner_join(messages::table.on(messages::workspace_id.eq(media::workspace_id).and(messages::id.eq(media::message_id))))
+        .filter(media::workspace_id.eq(workspace_id))
+        .filter(media::id.eq(id))
+        .filter(media::status.eq("stored"))
+        .select((messages::client_id, messages::channel, media::content_type, media::filename))
+        .first(conn)
+        .optional()?;
+    let Some((Some(client_id), channel, content_type, filename)) = found else { return Ok(None) };
+    let chunks: Vec<Vec<u8>> = media_chunks::table
+        .filter(media_chunks::workspace_id.eq(workspace_id))
+        .filter(media_chunks::media_id.eq(id))
+        .order(media_chunks::seq)
+        .select(media_chunks::data)
+        .load(conn)?;
+    let content_type = content_type.unwrap_or_else(|| "application/octet-stream".into());
+    let filename = filename.unwrap_or_else(|| format!("attachment-{id}.{}", extension(&content_type)));
+    Ok(Some((client_id, channel, File { content_type, filename, bytes: chunks.concat() })))
+}
+
+/// A file name's extension for a type found by `sniff`.
+fn extension(content_type: &str) -> &'static str {
+    match content_type {
+        "image/jpeg" => "jpg",
+        "image/png" => "png",
+        "image/gif" => "gif",
+        "image/webp" => "webp",
+        "audio/ogg" => "ogg",
+        "audio/mpeg" => "mp3",
+        "audio/amr" => "amr",
+        "video/mp4" => "mp4",
+        "application/pdf" => "pdf",
+        "text/plain" => "txt",
+        "text/html" => "html.txt",
+        _ => "bin",
+    }
 }
 
 impl Kind {
@@ -238,19 +317,20 @@ pub fn of_messages(conn: &mut PgConnection, workspace_id: i64, ids: &[i64]) -> Q
     if ids.is_empty() {
         return Ok(Vec::new());
     }
-    // id, message, type found, type declared, file name.
-    type Row = (i64, i64, Option<String>, Option<String>, Option<String>);
+    // id, message, type found, type declared, file name, status, size.
+    type Row = (i64, i64, Option<String>, Option<String>, Option<String>, String, Option<i64>);
     let rows: Vec<Row> = media::table
         .filter(media::workspace_id.eq(workspace_id))
         .filter(media::message_id.eq_any(ids))
         .order((media::message_id, media::position))
-        .select((media::id, media::message_id, media::content_type, media::declared_type, media::filename))
+        .select((media::id, media::message_id, media::content_type, media::declared_type, media::filename, media::status, media::size_bytes))
         .load(conn)?;
     Ok(rows
         .into_iter()
-        .map(|(id, message_id, found, declared, filename)| {
+        .map(|(id, message_id, found, declared, filename, status, bytes)| {
             let kind = Kind::of(found.as_deref().or(declared.as_deref()).unwrap_or(""));
-            Attachment { id, message_id, kind, label: kind.label(filename.as_deref()) }
+            let size = bytes.map(|b| size(b as u64)).unwrap_or_default();
+            Attachment { id, message_id, kind, label: kind.label(filename.as_deref()), status, size }
         })
         .collect())
 }

@@ -99,6 +99,37 @@ async fn inbound_media_are_fetched_checked_by_content_and_stored_in_chunks() {
         .get_result(&mut s.app.conn())
         .unwrap();
     assert_eq!(stored.b, JPEG);
-    // The media URL was asked with the account's credentials, then the store without them.
-    assert_eq!(s.fake.requests("GET /media-files/ME01"), 1);
+    assert_eq!(s.fake.requests("GET /media-files/ME01"), 1, "fetched once, through Twilio's redirect");
+
+    // Served to who may see the chat: a picture inline, a page as a download of bytes.
+    let id = |position: i64| s.app.count(&format!("SELECT id FROM media WHERE position = {position}"));
+    let r = s.browser.get(&format!("/media/{}", id(0))).await;
+    assert_eq!(r.status(), reqwest::StatusCode::OK);
+    let header = |r: &reqwest::Response, name: &str| r.headers().get(name).map(|v| v.to_str().unwrap().to_string()).unwrap_or_default();
+    assert_eq!(header(&r, "content-type"), "image/jpeg");
+    assert!(header(&r, "content-disposition").starts_with("inline"), "{}", header(&r, "content-disposition"));
+    assert_eq!(header(&r, "x-content-type-options"), "nosniff");
+    assert_eq!(header(&r, "content-security-policy"), "default-src 'none'; sandbox");
+    assert_eq!(r.bytes().await.unwrap().as_ref(), JPEG);
+    let r = s.browser.get(&format!("/media/{}", id(2))).await;
+    assert_eq!(header(&r, "content-type"), "application/octet-stream", "an HTML page declared as an image is never served as a page");
+    assert!(header(&r, "content-disposition").starts_with("attachment"), "{}", header(&r, "content-disposition"));
+    let r = s.browser.get(&format!("/media/{}", id(1))).await;
+    assert!(header(&r, "content-disposition").starts_with("attachment"), "a PDF is a download");
+    // Not stored (failed), another workspace's reader, and an agent who may not see the chat: 404.
+    assert_eq!(s.browser.get(&format!("/media/{}", id(3))).await.status(), reqwest::StatusCode::NOT_FOUND);
+    let other = s.app.browser();
+    let outsider = s.app.create_user("Other", "admin@other.test", switchboard::authz::Role::Admin);
+    assert_eq!(other.login(&outsider.email, crate::support::PASSWORD).await.status(), reqwest::StatusCode::SEE_OTHER);
+    assert_eq!(other.get(&format!("/media/{}", id(0))).await.status(), reqwest::StatusCode::NOT_FOUND);
+    let (agent, _) = s.app.signed_in(switchboard::authz::Role::Agent).await;
+    assert_eq!(agent.get(&format!("/media/{}", id(0))).await.status(), reqwest::StatusCode::NOT_FOUND);
+    assert_eq!(s.browser.get("/media/999999").await.status(), reqwest::StatusCode::NOT_FOUND);
+
+    // The conversation shows the photo, the document as a file card and the failures.
+    let chat = s.app.count("SELECT id FROM chats");
+    let page = s.browser.get_html(&format!("/chat/{chat}")).await;
+    assert!(page.contains(&format!(r#"<img src="/media/{}" alt="📷 Photo" loading="lazy">"#, id(0))), "{page}");
+    assert!(page.contains(&format!(r#"href="/media/{}" download>📄 Document"#, id(1))), "{page}");
+    assert_eq!(page.matches("the attachment could not be downloaded").count(), 2, "{page}");
 }

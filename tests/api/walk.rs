@@ -164,6 +164,15 @@ pub async fn seed(app: &TestApp, text: &str, short: &str) -> World {
     .execute(&mut app.conn())
     .unwrap();
     let chat = app.count(&format!("SELECT max(id) FROM chats WHERE workspace_id = {w}")).to_string();
+    // A photo that message carried, stored (issue 22).
+    diesel::sql_query(format!(
+        "WITH m AS (INSERT INTO media (workspace_id, message_id, position, provider_url, content_type, size_bytes, status) \
+           SELECT {w}, max(id), 0, 'https://api.twilio.com/media/ME1', 'image/png', 4, 'stored' FROM messages WHERE workspace_id = {w} RETURNING id) \
+         INSERT INTO media_chunks (workspace_id, media_id, seq, data) SELECT {w}, m.id, 0, '\\x89504e47'::bytea FROM m"
+    ))
+    .execute(&mut app.conn())
+    .unwrap();
+    let media = app.count(&format!("SELECT max(id) FROM media WHERE workspace_id = {w}")).to_string();
     // A campaign on every channel, with the client attached (issue 12's batch routes).
     diesel::sql_query(format!(
         "INSERT INTO campaigns (workspace_id, name, channels, status) VALUES ({w}, {t}, ARRAY['whatsapp', 'sms', 'email'], 'active')",
@@ -203,6 +212,7 @@ pub async fn seed(app: &TestApp, text: &str, short: &str) -> World {
         ("follow-ups", follow_up),
         ("messages", message),
         ("chat", chat),
+        ("media", media),
         ("notifications", notification),
         ("jobs", job.to_string()),
         ("tags", tag),
