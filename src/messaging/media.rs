@@ -262,7 +262,9 @@ impl File {
 /// scope), and the file.
 pub fn stored_file(conn: &mut PgConnection, workspace_id: i64, id: i64) -> QueryResult<Option<(i64, String, File)>> {
     use crate::db::schema::messages;
-    let found: Option<(Option<i64>, String, Option<String>, Option<String>)> = media::table
+    // The message's client and channel, the type found, the file name.
+    type Found = (Option<i64>, String, Option<String>, Option<String>);
+    let found: Option<Found> = media::table
         .inner_join(messages::table.on(messages::workspace_id.eq(media::workspace_id).and(messages::id.eq(media::message_id))))
         .filter(media::workspace_id.eq(workspace_id))
         .filter(media::id.eq(id))
