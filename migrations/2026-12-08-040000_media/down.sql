@@ -1,2 +1,4 @@
+DROP TRIGGER media_event ON media;
+DROP FUNCTION media_event();
 DROP TABLE media_chunks;
 DROP TABLE media;

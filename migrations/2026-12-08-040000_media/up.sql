@@ -29,3 +29,27 @@ CREATE TABLE media_chunks (
     PRIMARY KEY (workspace_id, media_id, seq),
     FOREIGN KEY (workspace_id, media_id) REFERENCES media (workspace_id, id) ON DELETE CASCADE
 );
+
+-- An attachment fetched (or given up on) is news for its chat: a `status` event for its
+-- message, so an open conversation shows the photo in place of "downloading".
+CREATE FUNCTION media_event() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+    chat bigint;
+    msg messages%ROWTYPE;
+BEGIN
+    SELECT * INTO msg FROM messages m WHERE m.workspace_id = NEW.workspace_id AND m.id = NEW.message_id;
+    IF msg.client_id IS NULL THEN
+        RETURN NULL;
+    END IF;
+    SELECT c.id INTO chat FROM chats c
+    WHERE c.workspace_id = msg.workspace_id AND c.client_id = msg.client_id AND c.channel = msg.channel;
+    IF chat IS NULL THEN
+        RETURN NULL;
+    END IF;
+    PERFORM emit_event(NEW.workspace_id, 'status', msg.client_id, chat, NULL,
+        jsonb_build_object('chat_id', chat, 'message_id', msg.id, 'status', msg.status, 'direction', msg.direction, 'media', NEW.status));
+    RETURN NULL;
+END
+$$;
+CREATE TRIGGER media_event AFTER UPDATE OF status ON media FOR EACH ROW
+    WHEN (NEW.status IS DISTINCT FROM OLD.status) EXECUTE FUNCTION media_event();

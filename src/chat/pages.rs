@@ -187,6 +187,13 @@ fn attachments_of(conn: &mut PgConnection, chat: &Chat, rows: &[Message]) -> Que
     crate::messaging::media::of_messages(conn, chat.workspace_id, &ids)
 }
 
+/// The oldest of `rows` that may still change on the page: a tick that may move, or an
+/// attachment still downloading (the live refresh shows it again once it is stored).
+fn oldest_changing(rows: &[Message], attachments: &[Attachment]) -> Option<i64> {
+    let downloading = attachments.iter().filter(|a| a.status == "pending").map(|a| a.message_id).min();
+    [conversation::oldest_moving(rows), downloading].into_iter().flatten().min()
+}
+
 fn bubbles(rows: &[Message], attachments: &[Attachment], zone: &Zone, now: DateTime<Utc>, replace_upto: i64) -> Vec<Bubble> {
     rows.iter()
         .map(|m| {
@@ -335,7 +342,7 @@ fn conversation_page(ctx: &Ctx, now: DateTime<Utc>, loaded: Loaded, error: Optio
     let zone = ctx.zone();
     let last_id = loaded.messages.last().map_or(0, |m| m.id);
     let older_than = loaded.older.then(|| loaded.messages.first().map(|m| m.id)).flatten();
-    let pending = conversation::oldest_moving(&loaded.messages);
+    let pending = oldest_changing(&loaded.messages, &loaded.attachments);
     let mut layout = ctx.layout(format!("Chat with {}", loaded.client.name), "chat");
     layout.reading_chat = Some(loaded.chat.id);
     let var_numbers = (1..=loaded.templates.iter().map(|t| t.placeholders().len()).max().unwrap_or(0).max(1)).collect();
@@ -412,7 +419,7 @@ pub async fn messages(ctx: Ctx, state: Data<AppState>, path: Path<i64>, Query(q)
                     bubbles: bubbles(&rows, &attachments, &zone, now, after),
                     older_than: None,
                     live_after: Some(newest),
-                    live_pending: conversation::oldest_moving(&rows),
+                    live_pending: oldest_changing(&rows, &attachments),
                     state: Some(state),
                 }
             }
@@ -420,8 +427,8 @@ pub async fn messages(ctx: Ctx, state: Data<AppState>, path: Path<i64>, Query(q)
                 let (rows, older) = conversation::page(conn, &chat, None)?;
                 let older_than = older.then(|| rows.first().map(|m| m.id)).flatten();
                 let newest = rows.last().map_or(0, |m| m.id);
-                let pending = conversation::oldest_moving(&rows);
                 let attachments = attachments_of(conn, &chat, &rows)?;
+                let pending = oldest_changing(&rows, &attachments);
                 MessagesFragment { chat_id: id, bubbles: bubbles(&rows, &attachments, &zone, now, 0), older_than, live_after: Some(newest), live_pending: pending, state: None }
             }
         })

@@ -133,3 +133,34 @@ async fn inbound_media_are_fetched_checked_by_content_and_stored_in_chunks() {
     assert!(page.contains(&format!(r#"href="/media/{}" download>📄 Document"#, id(1))), "{page}");
     assert_eq!(page.matches("the attachment could not be downloaded").count(), 2, "{page}");
 }
+
+/// A photo that arrives while the conversation is open shows "downloading", and the page's
+/// live refresh (woken by the event its storing writes) shows the photo in its place.
+#[tokio::test]
+async fn an_open_conversation_shows_the_photo_once_it_is_stored() {
+    let s = setup_with(true, |c| c.job_workers = 0).await;
+    let photo = s.fake.add_media("ME11", JPEG, "image/jpeg");
+    inbound_with_media(&s, "MMlive1", "Look at this", &[(photo.as_str(), "image/jpeg")]).await;
+    let chat = s.app.count("SELECT id FROM chats");
+    let message = s.app.count("SELECT id FROM messages WHERE provider_id = 'MMlive1'");
+    let page = s.browser.get_html(&format!("/chat/{chat}")).await;
+    assert!(page.contains("📷 Photo <span class=\"muted\">(downloading)</span>"), "{page}");
+    let refresher = format!("/chat/{chat}/messages?after={message}&amp;pending={message}");
+    assert!(page.contains(&refresher), "the refresher asks for the downloading message again: {page}");
+    let events = s.app.count("SELECT count(*) FROM events");
+
+    // A second instance on the same database, with job workers, fetches it.
+    let id = s.app.count("SELECT id FROM media");
+    let fake = s.fake.clone();
+    let _worker = crate::support::spawn_app_on_with(&s.app.database, move |c| {
+        crate::messaging_send::on_fake(c, &fake);
+        c.job_workers = 2;
+    })
+    .await;
+    settled(&s.app).await;
+    assert_eq!(s.app.count("SELECT count(*) FROM media WHERE status = 'stored'"), 1);
+    assert!(s.app.count("SELECT count(*) FROM events") > events, "storing the photo is news for the chat");
+    let fragment = s.browser.get_html(&refresher.replace("&amp;", "&")).await;
+    assert!(fragment.contains(&format!(r#"<img src="/media/{id}" alt="📷 Photo" loading="lazy">"#)), "{fragment}");
+    assert!(fragment.contains(&format!(r#"id="message-{message}""#)) && fragment.contains("hx-swap-oob"), "replaced in place: {fragment}");
+}
