@@ -79,6 +79,7 @@ mod tests {
             "check-batches",
             "client-status",
             "dispatch-batch",
+            "fetch-media",
             "follow-up-reminders",
             "import",
             "noop",

@@ -156,16 +156,22 @@ async fn an_import_vacuums_the_clients_and_tags_it_wrote() {
     assert_vacuumed(&app, "client_tags", before.1, me.workspace_id, "after the import").await;
 }
 
-#[actix_web::test]
-async fn a_bulk_status_change_of_many_clients_is_vacuumed_after_the_answer() {
+/// A durable app without autovacuum, an admin signed in, and `n` warm clients, vacuumed.
+async fn admin_with_clients(n: i64) -> (TestApp, crate::support::Browser, i64) {
     let app = spawn_durable().await;
     no_autovacuum(&app);
     let (admin, me) = app.signed_in(Role::Admin).await;
     let w = me.workspace_id;
-    diesel::sql_query(format!("INSERT INTO clients (workspace_id, name, status) SELECT {w}, 'Client ' || n, 'warm' FROM generate_series(1, 1500) n"))
+    diesel::sql_query(format!("INSERT INTO clients (workspace_id, name, status) SELECT {w}, 'Client ' || n, 'warm' FROM generate_series(1, {n}) n"))
         .execute(&mut app.conn())
         .unwrap();
-    vacuumed(&app, w, 1500).await;
+    vacuumed(&app, w, n).await;
+    (app, admin, w)
+}
+
+#[actix_web::test]
+async fn a_bulk_status_change_of_many_clients_is_vacuumed_after_the_answer() {
+    let (app, admin, w) = admin_with_clients(1500).await;
     let before = vacuum_count(&app, "clients");
 
     let r = admin.post("/clients/bulk", &[("action", "status"), ("status", "hot"), ("target", "all")]).await;
@@ -177,14 +183,7 @@ async fn a_bulk_status_change_of_many_clients_is_vacuumed_after_the_answer() {
 
 #[actix_web::test]
 async fn a_bulk_tag_of_many_clients_vacuums_the_clients_too() {
-    let app = spawn_durable().await;
-    no_autovacuum(&app);
-    let (admin, me) = app.signed_in(Role::Admin).await;
-    let w = me.workspace_id;
-    diesel::sql_query(format!("INSERT INTO clients (workspace_id, name, status) SELECT {w}, 'Client ' || n, 'warm' FROM generate_series(1, 1500) n"))
-        .execute(&mut app.conn())
-        .unwrap();
-    vacuumed(&app, w, 1500).await;
+    let (app, admin, w) = admin_with_clients(1500).await;
     let before = (vacuum_count(&app, "clients"), vacuum_count(&app, "client_tags"));
 
     let r = admin.post("/clients/bulk", &[("action", "tag"), ("tag", "vip"), ("target", "all")]).await;
