@@ -14,7 +14,7 @@ use diesel::{Connection, PgConnection, QueryResult};
 use serde::Deserialize;
 
 use crate::audit::Action;
-use crate::authz::Scope;
+use crate::authz::{Role, Scope};
 use crate::chat::model::{self, ChatError};
 use crate::chat::{Chat, ChatScope, ChatStatus, conversation, query, reply};
 use crate::chat::list::{self, Filter, Row, Tab};
@@ -179,6 +179,8 @@ pub struct Bubble {
     /// Already on the page: the live refresh replaces it in place (`hx-swap-oob`).
     pub replace: bool,
     pub attachments: Vec<Attachment>,
+    /// The reader is an admin: a failed attachment shows the provider's link.
+    pub admin: bool,
 }
 
 /// The attachments of the messages `rows`, read in one statement.
@@ -194,7 +196,7 @@ fn oldest_changing(rows: &[Message], attachments: &[Attachment]) -> Option<i64> 
     [conversation::oldest_moving(rows), downloading].into_iter().flatten().min()
 }
 
-fn bubbles(rows: &[Message], attachments: &[Attachment], zone: &Zone, now: DateTime<Utc>, replace_upto: i64) -> Vec<Bubble> {
+fn bubbles(rows: &[Message], attachments: &[Attachment], admin: bool, zone: &Zone, now: DateTime<Utc>, replace_upto: i64) -> Vec<Bubble> {
     rows.iter()
         .map(|m| {
             let (tick, tick_class, tick_label) = conversation::ticks(m);
@@ -213,6 +215,7 @@ fn bubbles(rows: &[Message], attachments: &[Attachment], zone: &Zone, now: DateT
                 error,
                 replace: m.id <= replace_upto,
                 attachments: attachments.iter().filter(|a| a.message_id == m.id).cloned().collect(),
+                admin,
             }
         })
         .collect()
@@ -351,7 +354,7 @@ fn conversation_page(ctx: &Ctx, now: DateTime<Utc>, loaded: Loaded, error: Optio
         channel_label: loaded.chat.channel.label(),
         rule: reply::composer_rule(&loaded.chat, now, &zone),
         free_text: loaded.chat.free_text_allowed(now),
-        bubbles: bubbles(&loaded.messages, &loaded.attachments, &zone, now, 0),
+        bubbles: bubbles(&loaded.messages, &loaded.attachments, ctx.role() == Role::Admin, &zone, now, 0),
         chat: loaded.chat,
         client: loaded.client,
         client_visible: loaded.client_visible,
@@ -397,7 +400,7 @@ pub struct MessagesQuery {
 /// and the chat's header, side panel and composer rule out of band; else the newest page.
 pub async fn messages(ctx: Ctx, state: Data<AppState>, path: Path<i64>, Query(q): Query<MessagesQuery>) -> Result<HttpResponse, AppError> {
     let (scope, id, me) = (ChatScope::of(&ctx), path.into_inner(), ctx.user_id());
-    let (zone, now) = (ctx.zone(), ctx.now);
+    let (zone, now, admin) = (ctx.zone(), ctx.now, ctx.role() == Role::Admin);
     let fragment = state.db(move |conn| {
         let chat = scope.find(conn, id)?.ok_or(AppError::NotFound)?;
         Ok(match (q.before, q.after) {
@@ -405,7 +408,7 @@ pub async fn messages(ctx: Ctx, state: Data<AppState>, path: Path<i64>, Query(q)
                 let (rows, older) = conversation::page(conn, &chat, Some(before))?;
                 let older_than = older.then(|| rows.first().map(|m| m.id)).flatten();
                 let attachments = attachments_of(conn, &chat, &rows)?;
-                MessagesFragment { chat_id: id, bubbles: bubbles(&rows, &attachments, &zone, now, 0), older_than, live_after: None, live_pending: None, state: None }
+                MessagesFragment { chat_id: id, bubbles: bubbles(&rows, &attachments, admin, &zone, now, 0), older_than, live_after: None, live_pending: None, state: None }
             }
             (None, Some(after)) => {
                 let rows = conversation::since(conn, &chat, after, q.pending)?;
@@ -416,7 +419,7 @@ pub async fn messages(ctx: Ctx, state: Data<AppState>, path: Path<i64>, Query(q)
                 let attachments = attachments_of(conn, &chat, &rows)?;
                 MessagesFragment {
                     chat_id: id,
-                    bubbles: bubbles(&rows, &attachments, &zone, now, after),
+                    bubbles: bubbles(&rows, &attachments, admin, &zone, now, after),
                     older_than: None,
                     live_after: Some(newest),
                     live_pending: oldest_changing(&rows, &attachments),
@@ -429,7 +432,7 @@ pub async fn messages(ctx: Ctx, state: Data<AppState>, path: Path<i64>, Query(q)
                 let newest = rows.last().map_or(0, |m| m.id);
                 let attachments = attachments_of(conn, &chat, &rows)?;
                 let pending = oldest_changing(&rows, &attachments);
-                MessagesFragment { chat_id: id, bubbles: bubbles(&rows, &attachments, &zone, now, 0), older_than, live_after: Some(newest), live_pending: pending, state: None }
+                MessagesFragment { chat_id: id, bubbles: bubbles(&rows, &attachments, admin, &zone, now, 0), older_than, live_after: Some(newest), live_pending: pending, state: None }
             }
         })
     })

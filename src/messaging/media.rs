@@ -137,7 +137,7 @@ impl JobHandler for FetchMedia {
             let fetched = provider.download(&url, env.settings.media_max_bytes);
             let mut conn = env.pool.get()?;
             match fetched {
-                Ok(download) => store(&mut conn, ws, id, &download.bytes, declared.as_deref(), download.content_type.as_deref())?,
+                Ok(download) => store(&mut conn, ws, id, &download, declared.as_deref())?,
                 Err(DownloadError::TooLarge) => {
                     let limit = env.settings.media_max_bytes;
                     set_failed(&mut conn, ws, id, &format!("Larger than the {} limit.", size(limit)))?
@@ -155,8 +155,9 @@ impl JobHandler for FetchMedia {
 }
 
 /// Stores a fetched file in chunks with the type its content shows.
-fn store(conn: &mut PgConnection, ws: i64, id: i64, bytes: &[u8], declared: Option<&str>, served_as: Option<&str>) -> QueryResult<()> {
-    let found = sniff(bytes, declared.or(served_as));
+fn store(conn: &mut PgConnection, ws: i64, id: i64, download: &crate::messaging::Download, declared: Option<&str>) -> QueryResult<()> {
+    let bytes = &download.bytes;
+    let found = sniff(bytes, declared.or(download.content_type.as_deref()));
     conn.transaction(|tx| {
         diesel::delete(media_chunks::table.filter(media_chunks::workspace_id.eq(ws)).filter(media_chunks::media_id.eq(id))).execute(tx)?;
         for (seq, chunk) in bytes.chunks(CHUNK_BYTES).enumerate() {
@@ -170,6 +171,7 @@ fn store(conn: &mut PgConnection, ws: i64, id: i64, bytes: &[u8], declared: Opti
                 media::content_type.eq(found),
                 media::size_bytes.eq(bytes.len() as i64),
                 media::stored_at.eq(diesel::dsl::now),
+                media::filename.eq(&download.filename),
                 media::error.eq(None::<String>),
             ))
             .execute(tx)
@@ -189,6 +191,18 @@ fn fail(conn: &mut PgConnection, ws: i64, message_id: i64, why: &str) -> QueryRe
         .set((media::status.eq("failed"), media::error.eq(why)))
         .execute(conn)
         .map(|_| ())
+}
+
+/// The file name a `Content-Disposition` header gives (`filename="invoice.pdf"`), as a
+/// plain name: no folders, no control characters, at most 255 characters.
+pub fn disposition_filename(header: &str) -> Option<String> {
+    let value = header.split(';').map(str::trim).find_map(|part| {
+        let (key, value) = part.split_once('=')?;
+        key.trim().eq_ignore_ascii_case("filename").then(|| value.trim().trim_matches('"').to_string())
+    })?;
+    let name: String = value.rsplit(['/', '\\']).next().unwrap_or("").chars().filter(|c| !c.is_control()).take(255).collect();
+    let name = name.trim().to_string();
+    (!name.is_empty() && name != "." && name != "..").then_some(name)
 }
 
 /// A size as people read it: "16 MiB", "300 KiB", "12 bytes".
@@ -223,6 +237,8 @@ pub struct Attachment {
     pub status: String,
     /// "1.2 MiB", once stored.
     pub size: String,
+    /// Where the provider had it (shown to admins when it could not be downloaded).
+    pub provider_url: String,
 }
 
 impl Attachment {
@@ -319,20 +335,20 @@ pub fn of_messages(conn: &mut PgConnection, workspace_id: i64, ids: &[i64]) -> Q
     if ids.is_empty() {
         return Ok(Vec::new());
     }
-    // id, message, type found, type declared, file name, status, size.
-    type Row = (i64, i64, Option<String>, Option<String>, Option<String>, String, Option<i64>);
+    // id, message, type found, type declared, file name, status, size, provider URL.
+    type Row = (i64, i64, Option<String>, Option<String>, Option<String>, String, Option<i64>, String);
     let rows: Vec<Row> = media::table
         .filter(media::workspace_id.eq(workspace_id))
         .filter(media::message_id.eq_any(ids))
         .order((media::message_id, media::position))
-        .select((media::id, media::message_id, media::content_type, media::declared_type, media::filename, media::status, media::size_bytes))
+        .select((media::id, media::message_id, media::content_type, media::declared_type, media::filename, media::status, media::size_bytes, media::provider_url))
         .load(conn)?;
     Ok(rows
         .into_iter()
-        .map(|(id, message_id, found, declared, filename, status, bytes)| {
+        .map(|(id, message_id, found, declared, filename, status, bytes, provider_url)| {
             let kind = Kind::of(found.as_deref().or(declared.as_deref()).unwrap_or(""));
             let size = bytes.map(|b| size(b as u64)).unwrap_or_default();
-            Attachment { id, message_id, kind, label: kind.label(filename.as_deref()), status, size }
+            Attachment { id, message_id, kind, label: kind.label(filename.as_deref()), status, size, provider_url }
         })
         .collect())
 }
@@ -363,6 +379,16 @@ mod tests {
         assert_eq!(Kind::of(&svg), Kind::Document, "{svg}");
         assert_eq!(sniff(b"\x00\x01 no known header", Some("image/png")), "application/octet-stream");
         assert_eq!(sniff(b"Order 1234, thanks", Some("text/plain; charset=utf-8")), "text/plain");
+    }
+
+    #[test]
+    fn a_disposition_gives_a_plain_file_name() {
+        assert_eq!(disposition_filename(r#"attachment; filename="invoice.pdf""#).as_deref(), Some("invoice.pdf"));
+        assert_eq!(disposition_filename("inline; FILENAME=photo.jpg; size=3").as_deref(), Some("photo.jpg"));
+        assert_eq!(disposition_filename(r#"attachment; filename="../../etc/passwd""#).as_deref(), Some("passwd"));
+        assert_eq!(disposition_filename("attachment; filename=\"C:\\x\\a\u{7}b.txt\"").as_deref(), Some("ab.txt"));
+        assert_eq!(disposition_filename(r#"attachment; filename="..""#), None);
+        assert_eq!(disposition_filename("inline"), None);
     }
 
     #[test]

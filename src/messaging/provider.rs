@@ -202,6 +202,8 @@ pub trait Provider: Send + Sync {
 pub struct Download {
     pub bytes: Vec<u8>,
     pub content_type: Option<String>,
+    /// The file's name, when its server gave one.
+    pub filename: Option<String>,
 }
 
 /// Why an attachment was not fetched.

@@ -67,7 +67,7 @@ async fn inbound_media_are_fetched_checked_by_content_and_stored_in_chunks() {
     .await;
     let photo = s.fake.add_media("ME01", JPEG, "image/jpeg");
     let (pdf_bytes, page_bytes): (&[u8], &[u8]) = (b"%PDF-1.7\n%\xE2\xE3\xCF\xD3\n1 0 obj", b"<html><script>alert(1)</script></html>");
-    let pdf = s.fake.add_media("ME02", pdf_bytes, "application/pdf");
+    let pdf = s.fake.add_named_media("ME02", pdf_bytes, "application/pdf", "invoice.pdf");
     let page = s.fake.add_media("ME03", page_bytes, "image/png");
     let big = s.fake.add_media("ME04", &vec![0xFFu8; 1024 * 1024 + 1], "image/jpeg");
     let missing = s.fake.media_url("ME05");
@@ -115,7 +115,7 @@ async fn inbound_media_are_fetched_checked_by_content_and_stored_in_chunks() {
     assert_eq!(header(&r, "content-type"), "application/octet-stream", "an HTML page declared as an image is never served as a page");
     assert!(header(&r, "content-disposition").starts_with("attachment"), "{}", header(&r, "content-disposition"));
     let r = s.browser.get(&format!("/media/{}", id(1))).await;
-    assert!(header(&r, "content-disposition").starts_with("attachment"), "a PDF is a download");
+    assert_eq!(header(&r, "content-disposition"), r#"attachment; filename="invoice.pdf""#, "a PDF is a download");
     // Not stored (failed), another workspace's reader, and an agent who may not see the chat: 404.
     assert_eq!(s.browser.get(&format!("/media/{}", id(3))).await.status(), reqwest::StatusCode::NOT_FOUND);
     let other = s.app.browser();
@@ -130,8 +130,15 @@ async fn inbound_media_are_fetched_checked_by_content_and_stored_in_chunks() {
     let chat = s.app.count("SELECT id FROM chats");
     let page = s.browser.get_html(&format!("/chat/{chat}")).await;
     assert!(page.contains(&format!(r#"<img src="/media/{}" alt="📷 Photo" loading="lazy">"#, id(0))), "{page}");
-    assert!(page.contains(&format!(r#"href="/media/{}" download>📄 Document"#, id(1))), "{page}");
+    assert!(page.contains(&format!(r#"href="/media/{}" download>📄 invoice.pdf"#, id(1))), "the store's file name: {page}");
     assert_eq!(page.matches("the attachment could not be downloaded").count(), 2, "{page}");
+    assert!(page.contains(&format!(r#"<a href="{missing}" target="_blank" rel="noopener noreferrer">The provider's link</a>"#)), "admins get the provider's link: {page}");
+    // An agent who may see the chat (its client is theirs) gets no provider link.
+    let (agent, me) = s.app.signed_in(switchboard::authz::Role::Agent).await;
+    diesel::sql_query(format!("UPDATE clients SET assigned_to = {} WHERE id = {}", me.id, s.client_id)).execute(&mut s.app.conn()).unwrap();
+    let page = agent.get_html(&format!("/chat/{chat}")).await;
+    assert_eq!(page.matches("the attachment could not be downloaded").count(), 2, "{page}");
+    assert!(!page.contains("The provider's link"), "{page}");
 }
 
 /// A photo that arrives while the conversation is open shows "downloading", and the page's

@@ -814,7 +814,9 @@ async fn an_outbound_message_the_provider_accepts_is_a_communication_as_an_inbou
 /// they are rather than showing an empty bubble.
 #[tokio::test]
 async fn inbound_media_are_recorded_and_named_in_the_inbox_and_the_conversation() {
-    let app = spawn_app().await;
+    // No job workers: the attachments stay waiting (fetching them is tests/api/chat_media.rs,
+    // against the fake Twilio; these URLs are never called).
+    let app = spawn_app_with(|s| s.job_workers = 0).await;
     let acme = workspace(&app, "Acme", Some(AUTH_TOKEN));
     client_with_phone(&app, &acme, "Amara Okafor", "+14155550123");
     let mut f = whatsapp_from("MMmedia1", "+14155550123", "", None);
@@ -840,8 +842,8 @@ async fn inbound_media_are_recorded_and_named_in_the_inbox_and_the_conversation(
     assert!(inbox.contains("📷 Photo"), "{inbox}");
     let chat = app.count("SELECT id FROM chats");
     let page = admin.get_html(&format!("/chat/{chat}")).await;
-    assert!(page.contains(r#"<p class="attachment attachment-image">📷 Photo</p>"#), "{page}");
-    assert!(page.contains(r#"<p class="attachment attachment-document">📄 Document</p>"#), "{page}");
+    assert!(page.contains(r#"<p class="attachment attachment-image">📷 Photo <span class="muted">(downloading)</span></p>"#), "{page}");
+    assert!(page.contains(r#"<p class="attachment attachment-document">📄 Document <span class="muted">(downloading)</span></p>"#), "{page}");
     // A caption is shown under its photo.
     let mut captioned = f.clone();
     captioned.iter_mut().for_each(|(k, v)| match k.as_str() {

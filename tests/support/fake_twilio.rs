@@ -71,8 +71,9 @@ struct State {
     faults: VecDeque<Fault>,
     /// Recipients that texted STOP to Twilio: sends to them are refused with 21610.
     unsubscribed: HashSet<String>,
-    /// Inbound media by their `ME…` sid: the bytes and the content type they are served as.
-    media: HashMap<String, (Vec<u8>, String)>,
+    /// Inbound media by their `ME…` sid: the bytes, the content type they are served as, and
+    /// the file name their store gives (`Content-Disposition`), if any.
+    media: HashMap<String, (Vec<u8>, String, Option<String>)>,
     /// Content API entries (raw JSON as Twilio returns them).
     templates: Vec<Value>,
     requests: HashMap<String, u64>,
@@ -208,7 +209,13 @@ impl FakeTwilio {
     /// (`MediaUrl{n}`). Like Twilio, the URL answers an authenticated request with a
     /// redirect to the file's store (`/media-files/{sid}`, no credentials needed).
     pub fn add_media(&self, sid: &str, bytes: &[u8], content_type: &str) -> String {
-        self.state.lock().unwrap().media.insert(sid.to_string(), (bytes.to_vec(), content_type.to_string()));
+        self.state.lock().unwrap().media.insert(sid.to_string(), (bytes.to_vec(), content_type.to_string(), None));
+        self.media_url(sid)
+    }
+
+    /// [`add_media`] whose store names the file.
+    pub fn add_named_media(&self, sid: &str, bytes: &[u8], content_type: &str, filename: &str) -> String {
+        self.state.lock().unwrap().media.insert(sid.to_string(), (bytes.to_vec(), content_type.to_string(), Some(filename.to_string())));
         self.media_url(sid)
     }
 
@@ -224,11 +231,12 @@ impl FakeTwilio {
         *self.state.lock().unwrap().requests.entry(key).or_default() += 1;
         if let Some(sid) = request.path.strip_prefix("/media-files/") {
             let file = self.state.lock().unwrap().media.get(sid).cloned();
-            let (status, bytes, content_type) = match file {
-                Some((bytes, content_type)) => ("200 OK", bytes, content_type),
-                None => ("404 Not Found", b"not found".to_vec(), "text/plain".to_string()),
+            let (status, bytes, content_type, filename) = match file {
+                Some((bytes, content_type, filename)) => ("200 OK", bytes, content_type, filename),
+                None => ("404 Not Found", b"not found".to_vec(), "text/plain".to_string(), None),
             };
-            let head = format!("HTTP/1.1 {status}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n", bytes.len());
+            let disposition = filename.map(|name| format!("Content-Disposition: attachment; filename=\"{name}\"\r\n")).unwrap_or_default();
+            let head = format!("HTTP/1.1 {status}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n{disposition}Connection: close\r\n\r\n", bytes.len());
             let _ = stream.write_all(head.as_bytes());
             let _ = stream.write_all(&bytes);
             let _ = stream.shutdown(std::net::Shutdown::Both);

@@ -317,13 +317,15 @@ impl Provider for Twilio {
         if response.content_length().is_some_and(|n| n > max_bytes) {
             return Err(DownloadError::TooLarge);
         }
-        let content_type = response.headers().get(reqwest::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).map(str::to_string);
+        let header = |name| response.headers().get(name).and_then(|v: &reqwest::header::HeaderValue| v.to_str().ok()).map(str::to_string);
+        let content_type = header(reqwest::header::CONTENT_TYPE);
+        let filename = header(reqwest::header::CONTENT_DISPOSITION).as_deref().and_then(crate::messaging::media::disposition_filename);
         let mut bytes = Vec::new();
         response.take(max_bytes + 1).read_to_end(&mut bytes).map_err(|e| DownloadError::Failed(e.to_string()))?;
         if bytes.len() as u64 > max_bytes {
             return Err(DownloadError::TooLarge);
         }
-        Ok(Download { bytes, content_type })
+        Ok(Download { bytes, content_type, filename })
     }
 }
 
