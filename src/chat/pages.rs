@@ -240,6 +240,19 @@ struct MessagesFragment {
     state: Option<LiveState>,
 }
 
+impl MessagesFragment {
+    fn downloading(&self) -> bool {
+        downloading(&self.bubbles)
+    }
+}
+
+/// Whether an attachment shown is still downloading: the refresher then also asks every
+/// few seconds, so the photo appears even when its event came while a refresh was under way
+/// (htmx drops a trigger on an element whose request is in flight).
+fn downloading(bubbles: &[Bubble]) -> bool {
+    bubbles.iter().any(|b| b.attachments.iter().any(|a| a.status == "pending"))
+}
+
 /// What the conversation page says of the chat row, refreshed live (`chat/state.html`).
 struct LiveState {
     closed: bool,
@@ -284,6 +297,10 @@ struct ConversationPage {
 crate::pages!(ConversationPage);
 
 impl ConversationPage {
+    fn downloading(&self) -> bool {
+        downloading(&self.bubbles)
+    }
+
     fn is_sms(&self) -> bool {
         self.chat.channel == Channel::Sms
     }

@@ -154,6 +154,7 @@ async fn an_open_conversation_shows_the_photo_once_it_is_stored() {
     assert!(page.contains("📷 Photo <span class=\"muted\">(downloading)</span>"), "{page}");
     let refresher = format!("/chat/{chat}/messages?after={message}&amp;pending={message}");
     assert!(page.contains(&refresher), "the refresher asks for the downloading message again: {page}");
+    assert!(page.contains(&format!(r#"hx-trigger="sse:chat-{chat}, every 3s""#)), "and every few seconds while it downloads: {page}");
     let events = s.app.count("SELECT count(*) FROM events");
 
     // A second instance on the same database, with job workers, fetches it.

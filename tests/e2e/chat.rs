@@ -23,19 +23,29 @@ fn run_sql(app: &TestApp, statement: &str) {
 
 /// A signed inbound WhatsApp message from the client, as Twilio posts it.
 fn inbound(fake: &FakeTwilio, app: &TestApp, key: &str, sid: &str, body: &str) {
-    let form: Vec<(String, String)> = [
+    inbound_with(fake, app, key, sid, body, &[]);
+}
+
+/// [`inbound`] with attachments: (media URL, declared type).
+fn inbound_with(fake: &FakeTwilio, app: &TestApp, key: &str, sid: &str, body: &str, media: &[(String, &str)]) {
+    let count = media.len().to_string();
+    let mut form: Vec<(String, String)> = [
         ("AccountSid", ACCOUNT_SID),
         ("MessageSid", sid),
         ("SmsMessageSid", sid),
         ("From", &format!("whatsapp:{CLIENT}")),
         ("To", &format!("whatsapp:{OUR_NUMBER}")),
         ("Body", body),
-        ("NumMedia", "0"),
+        ("NumMedia", &count),
         ("ProfileName", "Grace"),
     ]
     .iter()
     .map(|(k, v)| (k.to_string(), v.to_string()))
     .collect();
+    for (i, (url, declared)) in media.iter().enumerate() {
+        form.push((format!("MediaUrl{i}"), url.clone()));
+        form.push((format!("MediaContentType{i}"), declared.to_string()));
+    }
     let code = fake.post_signed(&format!("{}/webhooks/twilio/{key}/inbound", app.base), &form);
     assert!((200..300).contains(&code), "inbound {sid}: {code}");
 }
@@ -94,6 +104,22 @@ async fn a_callback_reaches_two_open_pages_live_and_replies_follow_the_24_hour_w
     for page in [&admin, &agent] {
         assert_eq!(page.eval("return window.notReloaded === true;").await, serde_json::json!(true), "no reload");
     }
+    // A photo of a receipt arrives: the agent's open conversation shows it once fetched.
+    let photo = fake.add_media("ME00000000000000000000000000000001", include_bytes!("photo.png"), "image/png");
+    inbound_with(&fake, &app, &key, "MM00000000000000000000000000000004", "Here is the receipt", &[(photo, "image/png")]);
+    shows_within(&agent, "#messages", "Here is the receipt", Duration::from_secs(20)).await;
+    let img = agent.wait_for("#messages .attachment-image img").await;
+    assert!(img.attr("src").await.unwrap().unwrap_or_default().starts_with("/media/"));
+    let mut width = serde_json::Value::Null;
+    for _ in 0..100 {
+        width = agent.eval("const i = document.querySelector('#messages .attachment-image img'); return i && i.complete ? i.naturalWidth : 0;").await;
+        if width == serde_json::json!(160) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(width, serde_json::json!(160), "the photo is loaded from /media/{{id}} and decoded");
+    shows_within(&admin, "#chat-list", "Here is the receipt", Duration::from_secs(20)).await;
     for width in [1366, 390] {
         admin.client.set_window_size(width, 900).await.unwrap();
         admin.screenshot(&format!("chat-inbox-live-{width}")).await;
