@@ -6,10 +6,8 @@
 use actix_web::HttpResponse;
 use actix_web::http::header::{self, ContentDisposition, DispositionParam, DispositionType};
 use actix_web::web::{Data, Path};
-use diesel::prelude::*;
 
 use crate::chat::ChatScope;
-use crate::db::schema::chats;
 use crate::error::AppError;
 use crate::messaging::media;
 use crate::web::ctx::Ctx;
@@ -20,9 +18,7 @@ pub async fn show(ctx: Ctx, state: Data<AppState>, path: Path<i64>) -> Result<Ht
     let file = state
         .db(move |conn| {
             let Some((client_id, channel, file)) = media::stored_file(conn, scope.workspace_id, id)? else { return Ok(None) };
-            let visible: Option<i64> =
-                scope.chats().filter(chats::client_id.eq(client_id)).filter(chats::channel.eq(channel)).select(chats::id).first(conn).optional()?;
-            Ok(visible.map(|_| file))
+            Ok(scope.sees_chat_of(conn, client_id, channel)?.then_some(file))
         })
         .await?
         .ok_or(AppError::NotFound)?;

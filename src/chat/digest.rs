@@ -19,6 +19,7 @@ use crate::email::{self, Email};
 use crate::jobs::queue::Job;
 use crate::jobs::run::{self, JobEnv, JobError};
 use crate::jobs::{self, JobHandler, Kind, NewJob};
+use crate::messaging::Channel;
 
 /// Chats listed in one email (the count covers the rest).
 const LISTED: i64 = 50;
@@ -73,7 +74,7 @@ struct Row {
     #[diesel(sql_type = Text)]
     client: String,
     #[diesel(sql_type = Text)]
-    channel: String,
+    channel: Channel,
     #[diesel(sql_type = BigInt)]
     unread: i64,
     #[diesel(sql_type = BigInt)]
@@ -152,7 +153,7 @@ pub fn send(conn: &mut PgConnection, workspace_id: i64, user_id: i64, hour: Date
                 .iter()
                 .map(|r| DigestItem {
                     client: r.client.clone(),
-                    channel: if r.channel == "sms" { "SMS" } else { "WhatsApp" },
+                    channel: r.channel.label(),
                     unread: r.unread,
                     link: format!("{base}/chat/{}", r.chat_id),
                 })

@@ -12,6 +12,8 @@ use crate::authz::rules::chat_visible_sql;
 use crate::chat::ChatScope;
 use crate::clients::domain::phone_digits;
 use crate::db::like_contains;
+use crate::messaging::Channel;
+use crate::messaging::media::Kind;
 
 pub const PER_PAGE: i64 = 50;
 
@@ -78,7 +80,7 @@ pub struct Row {
     #[diesel(sql_type = Text)]
     pub client_name: String,
     #[diesel(sql_type = Text)]
-    pub channel: String,
+    pub channel: Channel,
     #[diesel(sql_type = Text)]
     pub status: String,
     #[diesel(sql_type = Nullable<Text>)]
@@ -103,7 +105,7 @@ impl Row {
     pub fn preview(&self) -> String {
         let line: String = self.last_body.as_deref().unwrap_or("").split_whitespace().collect::<Vec<_>>().join(" ");
         let line = match &self.last_media_type {
-            Some(media) if line.is_empty() => crate::messaging::media::Kind::of(media).label(self.last_media_name.as_deref()),
+            Some(media) if line.is_empty() => Kind::of(media).label(self.last_media_name.as_deref()),
             _ => line,
         };
         if line.chars().count() > 80 { format!("{}…", line.chars().take(79).collect::<String>()) } else { line }
@@ -114,7 +116,7 @@ impl Row {
     }
 
     pub fn channel_label(&self) -> &'static str {
-        if self.channel == "sms" { "SMS" } else { "WhatsApp" }
+        self.channel.label()
     }
 }
 

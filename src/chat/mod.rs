@@ -11,7 +11,8 @@
 //!
 //! Layout: the handlers are `pages` (inbox, conversation, opening a chat, replies, badge),
 //! `actions` (assign, close, reopen), `attachments` (a message's file) and `settings` (the
-//! digest on `/account`); they build no SQL beyond the chat scope's filter. `model` holds the chat row, its scope and the changes a person makes; `list`,
+//! digest on `/account`); they build no SQL. `model` holds the chat row, its scope and the
+//! changes a person makes; `list`,
 //! `conversation` and `query` the reads; `reply` the reply's check and queue; `notify` the
 //! notifications; `digest` the hourly email and its job.
 

@@ -108,6 +108,11 @@ impl ChatScope {
         self.chats().filter(chats::id.eq(id)).select(Chat::as_select()).first(conn).optional()
     }
 
+    /// Whether this user may see the chat of `client_id` on `channel` (a message's chat).
+    pub fn sees_chat_of(&self, conn: &mut PgConnection, client_id: i64, channel: Channel) -> QueryResult<bool> {
+        diesel::select(diesel::dsl::exists(self.chats().filter(chats::client_id.eq(client_id)).filter(chats::channel.eq(channel)))).get_result(conn)
+    }
+
     /// The visible chat, locked for a change.
     fn lock(&self, conn: &mut PgConnection, id: i64) -> Result<Chat, ChatError> {
         self.find(conn, id)?.ok_or(ChatError::NotFound)?;

@@ -192,7 +192,7 @@ fn attachments_of(conn: &mut PgConnection, chat: &Chat, rows: &[Message]) -> Que
 /// The oldest of `rows` that may still change on the page: a tick that may move, or an
 /// attachment still downloading (the live refresh shows it again once it is stored).
 fn oldest_changing(rows: &[Message], attachments: &[Attachment]) -> Option<i64> {
-    let downloading = attachments.iter().filter(|a| a.status == "pending").map(|a| a.message_id).min();
+    let downloading = attachments.iter().filter(|a| a.downloading()).map(|a| a.message_id).min();
     [conversation::oldest_moving(rows), downloading].into_iter().flatten().min()
 }
 
@@ -250,7 +250,7 @@ impl MessagesFragment {
 /// few seconds, so the photo appears even when its event came while a refresh was under way
 /// (htmx drops a trigger on an element whose request is in flight).
 fn downloading(bubbles: &[Bubble]) -> bool {
-    bubbles.iter().any(|b| b.attachments.iter().any(|a| a.status == "pending"))
+    bubbles.iter().any(|b| b.attachments.iter().any(Attachment::downloading))
 }
 
 /// What the conversation page says of the chat row, refreshed live (`chat/state.html`).

@@ -239,7 +239,7 @@ pub fn record(conn: &mut PgConnection, consumers: &Consumers, workspace_id: i64,
             _ => None,
         };
         let notes = if body.trim().is_empty() {
-            let media = msg.media.first().map(|m| crate::messaging::media::label(None, m.declared_type.as_deref(), None));
+            let media = msg.media.first().map(|m| crate::messaging::media::Kind::found(None, m.declared_type.as_deref()).label(None));
             msg.button_text.clone().or(media).unwrap_or_default()
         } else {
             body

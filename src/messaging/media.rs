@@ -13,12 +13,21 @@ use crate::jobs::queue::Job;
 use crate::jobs::run::{JobEnv, JobError, payload};
 use crate::jobs::{self, JobHandler, NewJob};
 use crate::messaging::account::Account;
-use crate::messaging::{DownloadError, InboundMedia, Providers};
+use crate::messaging::{Channel, DownloadError, InboundMedia, Providers};
 
 /// The stored files' chunk size: a row per 256 KiB, so no statement carries a whole file.
 const CHUNK_BYTES: usize = 256 * 1024;
 /// Attempts to fetch a message's attachments before they are shown as not downloaded.
 const FETCH_ATTEMPTS: i32 = 5;
+
+crate::text_enum! {
+    /// Where an attachment is: waiting to be fetched, stored, or given up on.
+    pub enum MediaStatus {
+        Pending => "pending",
+        Stored => "stored",
+        Failed => "failed",
+    }
+}
 
 /// What an attachment is, by its content type.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -55,10 +64,12 @@ impl Kind {
     }
 }
 
-/// The label of a message's first attachment, from the type its content was found to be,
-/// else the type the sender declared.
-pub fn label(content_type: Option<&str>, declared_type: Option<&str>, filename: Option<&str>) -> String {
-    Kind::of(content_type.or(declared_type).unwrap_or("")).label(filename)
+impl Kind {
+    /// The kind of an attachment: by the type its content was found to be, else by the
+    /// type the sender declared.
+    pub fn found(content_type: Option<&str>, declared_type: Option<&str>) -> Kind {
+        Kind::of(content_type.or(declared_type).unwrap_or(""))
+    }
 }
 
 /// Records an inbound message's attachments, in the provider's order, as waiting to be
@@ -113,7 +124,7 @@ impl JobHandler for FetchMedia {
         let waiting: Vec<(i64, String, Option<String>)> = media::table
             .filter(media::workspace_id.eq(ws))
             .filter(media::message_id.eq(p.message_id))
-            .filter(media::status.eq("pending"))
+            .filter(media::status.eq(MediaStatus::Pending))
             .order(media::position)
             .select((media::id, media::provider_url, media::declared_type))
             .load(&mut conn)?;
@@ -123,7 +134,9 @@ impl JobHandler for FetchMedia {
         let account = match Account::load(&mut conn, &env.at_rest_key, ws) {
             Ok(Some(account)) => account,
             Ok(None) => {
-                fail(&mut conn, ws, p.message_id, "The messaging account is no longer set up.")?;
+                for (id, _, _) in waiting {
+                    set_failed(&mut conn, ws, id, "The messaging account is no longer set up.")?;
+                }
                 return Ok(());
             }
             Err(why) => return Err(JobError::Wait(why.to_string(), Duration::from_secs(300))),
@@ -167,7 +180,7 @@ fn store(conn: &mut PgConnection, ws: i64, id: i64, download: &crate::messaging:
         }
         diesel::update(media::table.filter(media::workspace_id.eq(ws)).filter(media::id.eq(id)))
             .set((
-                media::status.eq("stored"),
+                media::status.eq(MediaStatus::Stored),
                 media::content_type.eq(found),
                 media::size_bytes.eq(bytes.len() as i64),
                 media::stored_at.eq(diesel::dsl::now),
@@ -181,14 +194,7 @@ fn store(conn: &mut PgConnection, ws: i64, id: i64, download: &crate::messaging:
 
 fn set_failed(conn: &mut PgConnection, ws: i64, id: i64, why: &str) -> QueryResult<()> {
     diesel::update(media::table.filter(media::workspace_id.eq(ws)).filter(media::id.eq(id)))
-        .set((media::status.eq("failed"), media::error.eq(why.chars().take(500).collect::<String>())))
-        .execute(conn)
-        .map(|_| ())
-}
-
-fn fail(conn: &mut PgConnection, ws: i64, message_id: i64, why: &str) -> QueryResult<()> {
-    diesel::update(media::table.filter(media::workspace_id.eq(ws)).filter(media::message_id.eq(message_id)).filter(media::status.eq("pending")))
-        .set((media::status.eq("failed"), media::error.eq(why)))
+        .set((media::status.eq(MediaStatus::Failed), media::error.eq(why.chars().take(500).collect::<String>())))
         .execute(conn)
         .map(|_| ())
 }
@@ -233,8 +239,7 @@ pub struct Attachment {
     pub message_id: i64,
     pub kind: Kind,
     pub label: String,
-    /// pending | stored | failed
-    pub status: String,
+    pub status: MediaStatus,
     /// "1.2 MiB", once stored.
     pub size: String,
     /// Where the provider had it (shown to admins when it could not be downloaded).
@@ -243,11 +248,15 @@ pub struct Attachment {
 
 impl Attachment {
     pub fn stored(&self) -> bool {
-        self.status == "stored"
+        self.status == MediaStatus::Stored
     }
 
     pub fn failed(&self) -> bool {
-        self.status == "failed"
+        self.status == MediaStatus::Failed
+    }
+
+    pub fn downloading(&self) -> bool {
+        self.status == MediaStatus::Pending
     }
 }
 
@@ -276,15 +285,15 @@ impl File {
 
 /// Where a stored attachment belongs: its message's client and channel (for the reader's
 /// scope), and the file.
-pub fn stored_file(conn: &mut PgConnection, workspace_id: i64, id: i64) -> QueryResult<Option<(i64, String, File)>> {
+pub fn stored_file(conn: &mut PgConnection, workspace_id: i64, id: i64) -> QueryResult<Option<(i64, Channel, File)>> {
     use crate::db::schema::messages;
     // The message's client and channel, the type found, the file name.
-    type Found = (Option<i64>, String, Option<String>, Option<String>);
+    type Found = (Option<i64>, Channel, Option<String>, Option<String>);
     let found: Option<Found> = media::table
         .inner_join(messages::table.on(messages::workspace_id.eq(media::workspace_id).and(messages::id.eq(media::message_id))))
         .filter(media::workspace_id.eq(workspace_id))
         .filter(media::id.eq(id))
-        .filter(media::status.eq("stored"))
+        .filter(media::status.eq(MediaStatus::Stored))
         .select((messages::client_id, messages::channel, media::content_type, media::filename))
         .first(conn)
         .optional()?;
@@ -336,7 +345,7 @@ pub fn of_messages(conn: &mut PgConnection, workspace_id: i64, ids: &[i64]) -> Q
         return Ok(Vec::new());
     }
     // id, message, type found, type declared, file name, status, size, provider URL.
-    type Row = (i64, i64, Option<String>, Option<String>, Option<String>, String, Option<i64>, String);
+    type Row = (i64, i64, Option<String>, Option<String>, Option<String>, MediaStatus, Option<i64>, String);
     let rows: Vec<Row> = media::table
         .filter(media::workspace_id.eq(workspace_id))
         .filter(media::message_id.eq_any(ids))
@@ -346,7 +355,7 @@ pub fn of_messages(conn: &mut PgConnection, workspace_id: i64, ids: &[i64]) -> Q
     Ok(rows
         .into_iter()
         .map(|(id, message_id, found, declared, filename, status, bytes, provider_url)| {
-            let kind = Kind::of(found.as_deref().or(declared.as_deref()).unwrap_or(""));
+            let kind = Kind::found(found.as_deref(), declared.as_deref());
             let size = bytes.map(|b| size(b as u64)).unwrap_or_default();
             Attachment { id, message_id, kind, label: kind.label(filename.as_deref()), status, size, provider_url }
         })
@@ -393,9 +402,9 @@ mod tests {
 
     #[test]
     fn labels_name_the_kind_and_a_documents_file() {
-        assert_eq!(label(Some("image/jpeg"), None, None), "📷 Photo");
-        assert_eq!(label(None, Some("audio/ogg"), None), "🎤 Voice message");
-        assert_eq!(label(Some("application/pdf"), Some("image/jpeg"), Some("invoice.pdf")), "📄 invoice.pdf");
-        assert_eq!(label(None, None, None), "📄 Document");
+        assert_eq!(Kind::found(Some("image/jpeg"), None).label(None), "📷 Photo");
+        assert_eq!(Kind::found(None, Some("audio/ogg")).label(None), "🎤 Voice message");
+        assert_eq!(Kind::found(Some("application/pdf"), Some("image/jpeg")).label(Some("invoice.pdf")), "📄 invoice.pdf");
+        assert_eq!(Kind::found(None, None).label(None), "📄 Document");
     }
 }
