@@ -10,6 +10,7 @@ use diesel::sql_types::{BigInt, Nullable, Text, Timestamptz};
 use crate::authz::Role;
 use crate::authz::rules::chat_visible_sql;
 use crate::chat::ChatScope;
+use crate::chat::authors::{self, Author, AuthorColumns};
 use crate::clients::domain::phone_digits;
 use crate::db::like_contains;
 use crate::messaging::Channel;
@@ -85,8 +86,9 @@ pub struct Row {
     pub status: String,
     #[diesel(sql_type = Nullable<Text>)]
     pub last_body: Option<String>,
-    #[diesel(sql_type = Nullable<Text>)]
-    pub last_direction: Option<String>,
+    /// Who wrote the last message.
+    #[diesel(embed)]
+    pub last_author: AuthorColumns,
     /// The last message's first attachment: its type (found, else declared) and file name.
     #[diesel(sql_type = Nullable<Text>)]
     pub last_media_type: Option<String>,
@@ -112,7 +114,13 @@ impl Row {
     }
 
     pub fn outbound(&self) -> bool {
-        self.last_direction.as_deref() == Some("outbound")
+        self.last_author.author().is_some_and(|a| a != Author::Client)
+    }
+
+    /// "You", "Lena", "Campaign: Spring offer"…: who wrote the last message, as `reader`
+    /// reads it; none for the client's.
+    pub fn author_prefix(&self, reader: i64) -> Option<String> {
+        self.last_author.author().and_then(|a| a.prefix(reader))
     }
 
     pub fn channel_label(&self) -> &'static str {
@@ -141,13 +149,13 @@ pub fn page(conn: &mut PgConnection, scope: &ChatScope, filter: &Filter) -> Quer
     // $5 limit, $6 offset.
     let query = format!(
         "SELECT chats.id, chats.client_id, c.name AS client_name, chats.channel, chats.status, \
-                m.body AS last_body, m.direction AS last_direction, \
+                m.body AS last_body, {authors}, \
                 coalesce(md.content_type, md.declared_type, CASE WHEN md.id IS NOT NULL THEN '' END) AS last_media_type, md.filename AS last_media_name, \
                 greatest(chats.inbound_count - coalesce(r.read_count, 0), 0) AS unread, \
                 u.name AS assignee, chats.last_message_at \
          FROM chats \
          JOIN clients c ON c.workspace_id = chats.workspace_id AND c.id = chats.client_id \
-         LEFT JOIN messages m ON m.workspace_id = chats.workspace_id AND m.id = chats.last_message_id \
+         LEFT JOIN messages m ON m.workspace_id = chats.workspace_id AND m.id = chats.last_message_id {author_joins} \
          LEFT JOIN media md ON md.workspace_id = chats.workspace_id AND md.message_id = chats.last_message_id AND md.position = 0 \
          LEFT JOIN chat_reads r ON r.workspace_id = chats.workspace_id AND r.chat_id = chats.id AND r.user_id = $2 \
          LEFT JOIN users u ON u.workspace_id = chats.workspace_id AND u.id = chats.assignee_id \
@@ -155,7 +163,9 @@ pub fn page(conn: &mut PgConnection, scope: &ChatScope, filter: &Filter) -> Quer
            AND ($3::text IS NULL OR c.search LIKE $3 ESCAPE '\\') \
            AND ($4::text IS NULL OR reverse(regexp_replace(coalesce(c.phone, ''), '[^0-9]', '', 'g')) LIKE $4) \
          ORDER BY chats.last_message_at DESC, chats.id DESC \
-         LIMIT $5 OFFSET $6"
+         LIMIT $5 OFFSET $6",
+        authors = authors::COLUMNS,
+        author_joins = authors::JOINS,
     );
     let q = filter.q.as_deref();
     let digits = q.and_then(phone_digits);

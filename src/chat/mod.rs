@@ -18,6 +18,8 @@
 
 pub mod actions;
 pub mod attachments;
+pub mod authors;
+pub mod bubbles;
 pub mod conversation;
 pub mod digest;
 pub mod inbound;

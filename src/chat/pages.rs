@@ -16,13 +16,14 @@ use serde::Deserialize;
 use crate::audit::Action;
 use crate::authz::{Role, Scope};
 use crate::chat::model::{self, ChatError};
+use crate::chat::bubbles::{Bubble, Extras, View, bubbles, downloading};
 use crate::chat::{Chat, ChatScope, ChatStatus, conversation, query, reply};
 use crate::chat::list::{self, Filter, Row, Tab};
 use crate::clients::model::Client;
 use crate::error::AppError;
-use crate::messaging::{Channel, Direction};
+use crate::messaging::Channel;
 use crate::messaging::compose::{MessageForm, SMS_MAX_CHARS, TemplateChoice, approved_templates};
-use crate::messaging::media::{Attachment, Kind};
+use crate::messaging::media::Kind;
 use crate::messaging::store::Message;
 use crate::web::ctx::{Ctx, Layout};
 use crate::web::flash;
@@ -49,6 +50,8 @@ struct InboxPage {
     q: String,
     rows: Vec<Row>,
     ages: Vec<String>,
+    /// The reader: the previews say "You" for their own messages.
+    me: i64,
     page: i64,
     more: bool,
 }
@@ -100,7 +103,7 @@ pub async fn index(ctx: Ctx, state: Data<AppState>, Query(q): Query<ListQuery>) 
     let (rows, more) = state.db(move |conn| Ok(list::page(conn, &scope, &f)?)).await?;
     let (now, zone) = (state.clock.now(), ctx.zone());
     let ages = rows.iter().map(|r| list::age(now, r.last_message_at, &zone)).collect();
-    let page = InboxPage { layout: ctx.layout("Chat", "chat"), tab, q: search.unwrap_or_default(), rows, ages, page: filter.page, more };
+    let page = InboxPage { layout: ctx.layout("Chat", "chat"), me: ctx.user_id(), tab, q: search.unwrap_or_default(), rows, ages, page: filter.page, more };
     // The live refresh and the search box ask for the list region alone.
     if ctx.meta.htmx.wants_fragment() && ctx.meta.htmx.target.as_deref() == Some("chat-list") {
         return html_status(StatusCode::OK, &page.as_list());
@@ -164,63 +167,6 @@ pub async fn open(ctx: Ctx, state: Data<AppState>, HtmlForm(form): HtmlForm<Open
 // ---------------------------------------------------------------------------------------
 // The conversation
 
-/// A message as the conversation shows it.
-pub struct Bubble {
-    pub id: i64,
-    pub outbound: bool,
-    pub body: String,
-    /// "today 18:53", "6 Dec 18:53" (`Zone::when`), with the exact time for its title.
-    pub time: String,
-    pub exact: String,
-    pub tick: &'static str,
-    pub tick_class: &'static str,
-    pub tick_label: &'static str,
-    pub error: Option<String>,
-    /// Already on the page: the live refresh replaces it in place (`hx-swap-oob`).
-    pub replace: bool,
-    pub attachments: Vec<Attachment>,
-    /// The reader is an admin: a failed attachment shows the provider's link.
-    pub admin: bool,
-}
-
-/// The attachments of the messages `rows`, read in one statement.
-fn attachments_of(conn: &mut PgConnection, chat: &Chat, rows: &[Message]) -> QueryResult<Vec<Attachment>> {
-    let ids: Vec<i64> = rows.iter().map(|m| m.id).collect();
-    crate::messaging::media::of_messages(conn, chat.workspace_id, &ids)
-}
-
-/// The oldest of `rows` that may still change on the page: a tick that may move, or an
-/// attachment still downloading (the live refresh shows it again once it is stored).
-fn oldest_changing(rows: &[Message], attachments: &[Attachment]) -> Option<i64> {
-    let downloading = attachments.iter().filter(|a| a.downloading()).map(|a| a.message_id).min();
-    [conversation::oldest_moving(rows), downloading].into_iter().flatten().min()
-}
-
-fn bubbles(rows: &[Message], attachments: &[Attachment], admin: bool, zone: &Zone, now: DateTime<Utc>, replace_upto: i64) -> Vec<Bubble> {
-    rows.iter()
-        .map(|m| {
-            let (tick, tick_class, tick_label) = conversation::ticks(m);
-            let error = m.status.is_failure().then(|| {
-                crate::messaging::errors::failure_line(m.error_code, m.error_message.as_deref()).unwrap_or_else(|| "Not delivered.".to_string())
-            });
-            Bubble {
-                id: m.id,
-                outbound: m.direction == Direction::Outbound,
-                body: m.body.clone(),
-                time: zone.when(now, m.created_at),
-                exact: zone.time(m.created_at),
-                tick,
-                tick_class,
-                tick_label,
-                error,
-                replace: m.id <= replace_upto,
-                attachments: attachments.iter().filter(|a| a.message_id == m.id).cloned().collect(),
-                admin,
-            }
-        })
-        .collect()
-}
-
 /// The messages region's pieces: the sentinel for older ones, the messages, and the live
 /// refresher, the region's last item (it carries the newest id the page has; a refresh
 /// replaces it with the new messages and a refresher after them, and re-ticks the messages
@@ -244,13 +190,6 @@ impl MessagesFragment {
     fn downloading(&self) -> bool {
         downloading(&self.bubbles)
     }
-}
-
-/// Whether an attachment shown is still downloading: the refresher then also asks every
-/// few seconds, so the photo appears even when its event came while a refresh was under way
-/// (htmx drops a trigger on an element whose request is in flight).
-fn downloading(bubbles: &[Bubble]) -> bool {
-    bubbles.iter().any(|b| b.attachments.iter().any(Attachment::downloading))
 }
 
 /// What the conversation page says of the chat row, refreshed live (`chat/state.html`).
@@ -338,7 +277,7 @@ struct Loaded {
     tags: Vec<(String, String)>,
     follow_ups: Vec<(DateTime<Utc>, String)>,
     messages: Vec<Message>,
-    attachments: Vec<Attachment>,
+    extras: Extras,
     older: bool,
     templates: Vec<TemplateChoice>,
 }
@@ -353,16 +292,16 @@ fn load(conn: &mut PgConnection, ctx_scope: (ChatScope, Scope), id: i64, before:
     let follow_ups = if client_visible { query::pending_follow_ups(conn, &chat)? } else { Vec::new() };
     let tags = crate::clients::tags::of_client(conn, chat.workspace_id, chat.client_id)?;
     let (messages, older) = conversation::page(conn, &chat, before)?;
-    let attachments = attachments_of(conn, &chat, &messages)?;
+    let extras = Extras::of(conn, &chat, &messages)?;
     let templates = if chat.channel == Channel::WhatsApp { approved_templates(conn, chat.workspace_id)? } else { Vec::new() };
-    Ok(Loaded { chat, client, client_visible, assignee, assignees: people, tags, follow_ups, messages, attachments, older, templates })
+    Ok(Loaded { chat, client, client_visible, assignee, assignees: people, tags, follow_ups, messages, extras, older, templates })
 }
 
 fn conversation_page(ctx: &Ctx, now: DateTime<Utc>, loaded: Loaded, error: Option<String>, form: MessageForm) -> ConversationPage {
     let zone = ctx.zone();
     let last_id = loaded.messages.last().map_or(0, |m| m.id);
     let older_than = loaded.older.then(|| loaded.messages.first().map(|m| m.id)).flatten();
-    let pending = oldest_changing(&loaded.messages, &loaded.attachments);
+    let pending = loaded.extras.oldest_changing(&loaded.messages);
     let mut layout = ctx.layout(format!("Chat with {}", loaded.client.name), "chat");
     layout.reading_chat = Some(loaded.chat.id);
     let var_numbers = (1..=loaded.templates.iter().map(|t| t.placeholders().len()).max().unwrap_or(0).max(1)).collect();
@@ -371,7 +310,7 @@ fn conversation_page(ctx: &Ctx, now: DateTime<Utc>, loaded: Loaded, error: Optio
         channel_label: loaded.chat.channel.label(),
         rule: reply::composer_rule(&loaded.chat, now, &zone),
         free_text: loaded.chat.free_text_allowed(now),
-        bubbles: bubbles(&loaded.messages, &loaded.attachments, ctx.role() == Role::Admin, &zone, now, 0),
+        bubbles: bubbles(&loaded.messages, &loaded.extras, &View { admin: ctx.role() == Role::Admin, zone: &zone, now, replace_upto: 0 }),
         chat: loaded.chat,
         client: loaded.client,
         client_visible: loaded.client_visible,
@@ -420,12 +359,13 @@ pub async fn messages(ctx: Ctx, state: Data<AppState>, path: Path<i64>, Query(q)
     let (zone, now, admin) = (ctx.zone(), ctx.now, ctx.role() == Role::Admin);
     let fragment = state.db(move |conn| {
         let chat = scope.find(conn, id)?.ok_or(AppError::NotFound)?;
+        let view = |replace_upto| View { admin, zone: &zone, now, replace_upto };
         Ok(match (q.before, q.after) {
             (Some(before), _) => {
                 let (rows, older) = conversation::page(conn, &chat, Some(before))?;
                 let older_than = older.then(|| rows.first().map(|m| m.id)).flatten();
-                let attachments = attachments_of(conn, &chat, &rows)?;
-                MessagesFragment { chat_id: id, bubbles: bubbles(&rows, &attachments, admin, &zone, now, 0), older_than, live_after: None, live_pending: None, state: None }
+                let extras = Extras::of(conn, &chat, &rows)?;
+                MessagesFragment { chat_id: id, bubbles: bubbles(&rows, &extras, &view(0)), older_than, live_after: None, live_pending: None, state: None }
             }
             (None, Some(after)) => {
                 let rows = conversation::since(conn, &chat, after, q.pending)?;
@@ -433,13 +373,13 @@ pub async fn messages(ctx: Ctx, state: Data<AppState>, path: Path<i64>, Query(q)
                 conversation::mark_read(conn, &chat, me, chat.inbound_count)?;
                 let newest = rows.last().map_or(after, |m| m.id.max(after));
                 let state = LiveState::of(conn, &chat, now, &zone)?;
-                let attachments = attachments_of(conn, &chat, &rows)?;
+                let extras = Extras::of(conn, &chat, &rows)?;
                 MessagesFragment {
                     chat_id: id,
-                    bubbles: bubbles(&rows, &attachments, admin, &zone, now, after),
+                    bubbles: bubbles(&rows, &extras, &view(after)),
                     older_than: None,
                     live_after: Some(newest),
-                    live_pending: oldest_changing(&rows, &attachments),
+                    live_pending: extras.oldest_changing(&rows),
                     state: Some(state),
                 }
             }
@@ -447,9 +387,9 @@ pub async fn messages(ctx: Ctx, state: Data<AppState>, path: Path<i64>, Query(q)
                 let (rows, older) = conversation::page(conn, &chat, None)?;
                 let older_than = older.then(|| rows.first().map(|m| m.id)).flatten();
                 let newest = rows.last().map_or(0, |m| m.id);
-                let attachments = attachments_of(conn, &chat, &rows)?;
-                let pending = oldest_changing(&rows, &attachments);
-                MessagesFragment { chat_id: id, bubbles: bubbles(&rows, &attachments, admin, &zone, now, 0), older_than, live_after: Some(newest), live_pending: pending, state: None }
+                let extras = Extras::of(conn, &chat, &rows)?;
+                let pending = extras.oldest_changing(&rows);
+                MessagesFragment { chat_id: id, bubbles: bubbles(&rows, &extras, &view(0)), older_than, live_after: Some(newest), live_pending: pending, state: None }
             }
         })
     })

@@ -231,6 +231,18 @@ async fn a_button_tap_sends_the_step_it_leads_to_once_and_an_end_button_sends_no
     assert!(row(s.client_id).contains("<td data-label=\"Step\">Step 2: details</td>"), "{}", row(s.client_id));
     assert!(row(ben).contains("<td data-label=\"Step\">Step 1: ask_interest</td>"), "{}", row(ben));
     assert!(html.contains("<strong data-count=\"reply:yes\">1</strong>") && html.contains("<strong data-count=\"reply:no\">1</strong>"));
+
+    // Amara's conversation signs the first step by the campaign and the next by the flow;
+    // her taps stay the chat's last message (issue 22 part 5).
+    let chat = s.app.count(&format!("SELECT id FROM chats WHERE client_id = {} AND channel = 'whatsapp'", s.client_id));
+    let conversation = s.browser.get_html(&format!("/chat/{chat}")).await;
+    let authors: Vec<&str> = conversation.split("<span class=\"bubble-author\" hx-disable>").skip(1).map(|s| s.split("</span>").next().unwrap()).collect();
+    assert_eq!(authors, vec!["Campaign: Spring offer", "Flow step"], "{conversation}");
+    assert_eq!(
+        s.app.count(&format!("SELECT count(*) FROM chats c JOIN messages m ON m.id = c.last_message_id WHERE c.id = {chat} AND m.direction = 'inbound'")),
+        1,
+        "the flow's send does not replace the client's tap as the chat's last message"
+    );
 }
 
 #[tokio::test]

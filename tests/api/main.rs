@@ -33,6 +33,7 @@ mod layering;
 mod logs;
 mod bulk_vacuum;
 mod campaign_batches;
+mod chat_authors;
 mod chat_media;
 mod messaging_send;
 mod notifications;

@@ -1,0 +1,97 @@
+//! A conversation's messages as its page shows them (`chat/bubble.html`): the text, the time,
+//! the delivery tick, the attachments and, on outbound ones, who wrote it.
+
+use chrono::{DateTime, Utc};
+use diesel::{PgConnection, QueryResult};
+
+use crate::chat::authors::{self, Author};
+use crate::chat::{Chat, conversation};
+use crate::messaging::Direction;
+use crate::messaging::media::{self, Attachment};
+use crate::messaging::store::Message;
+use crate::web::time::Zone;
+
+/// A message as the conversation shows it.
+pub struct Bubble {
+    pub id: i64,
+    pub outbound: bool,
+    pub body: String,
+    /// Who wrote it ("Lena", "Campaign: Spring offer", "Flow step"), on outbound bubbles.
+    pub author: Option<String>,
+    /// "today 18:53", "6 Dec 18:53" (`Zone::when`), with the exact time for its title.
+    pub time: String,
+    pub exact: String,
+    pub tick: &'static str,
+    pub tick_class: &'static str,
+    pub tick_label: &'static str,
+    pub error: Option<String>,
+    /// Already on the page: the live refresh replaces it in place (`hx-swap-oob`).
+    pub replace: bool,
+    pub attachments: Vec<Attachment>,
+    /// The reader is an admin: a failed attachment shows the provider's link.
+    pub admin: bool,
+}
+
+/// What the bubbles of some messages need beside the rows: their attachments and authors,
+/// each read in one statement.
+pub struct Extras {
+    attachments: Vec<Attachment>,
+    authors: Vec<(i64, Author)>,
+}
+
+impl Extras {
+    pub fn of(conn: &mut PgConnection, chat: &Chat, rows: &[Message]) -> QueryResult<Extras> {
+        let ids: Vec<i64> = rows.iter().map(|m| m.id).collect();
+        Ok(Extras { attachments: media::of_messages(conn, chat.workspace_id, &ids)?, authors: authors::of_messages(conn, chat.workspace_id, &ids)? })
+    }
+
+    /// The oldest of `rows` that may still change on the page: a tick that may move, or an
+    /// attachment still downloading (the live refresh shows it again once it is stored).
+    pub fn oldest_changing(&self, rows: &[Message]) -> Option<i64> {
+        let downloading = self.attachments.iter().filter(|a| a.downloading()).map(|a| a.message_id).min();
+        [conversation::oldest_moving(rows), downloading].into_iter().flatten().min()
+    }
+}
+
+/// How the bubbles are shown: to an admin or not, in which zone, when, and up to which id
+/// they are already on the page (the live refresh replaces those in place).
+pub struct View<'a> {
+    pub admin: bool,
+    pub zone: &'a Zone,
+    pub now: DateTime<Utc>,
+    pub replace_upto: i64,
+}
+
+pub fn bubbles(rows: &[Message], extras: &Extras, view: &View) -> Vec<Bubble> {
+    rows.iter()
+        .map(|m| {
+            let (tick, tick_class, tick_label) = conversation::ticks(m);
+            let error = m.status.is_failure().then(|| {
+                crate::messaging::errors::failure_line(m.error_code, m.error_message.as_deref()).unwrap_or_else(|| "Not delivered.".to_string())
+            });
+            let outbound = m.direction == Direction::Outbound;
+            Bubble {
+                id: m.id,
+                outbound,
+                body: m.body.clone(),
+                author: extras.authors.iter().find(|(id, _)| *id == m.id).filter(|_| outbound).map(|(_, a)| a.label()),
+                time: view.zone.when(view.now, m.created_at),
+                exact: view.zone.time(m.created_at),
+                tick,
+                tick_class,
+                tick_label,
+                error,
+                replace: m.id <= view.replace_upto,
+                attachments: extras.attachments.iter().filter(|a| a.message_id == m.id).cloned().collect(),
+                admin: view.admin,
+            }
+        })
+        .collect()
+}
+
+/// Whether an attachment shown is still downloading: the refresher then also asks every
+/// few seconds, so the photo appears even when its event came while a refresh was under way
+/// (htmx drops a trigger on an element whose request is in flight).
+pub fn downloading(bubbles: &[Bubble]) -> bool {
+    bubbles.iter().any(|b| b.attachments.iter().any(Attachment::downloading))
+}
