@@ -9,6 +9,7 @@ pub mod audit_log;
 pub mod auth;
 pub mod authz;
 pub mod campaigns;
+pub mod canned;
 pub mod chat;
 pub mod cli;
 pub mod clients;

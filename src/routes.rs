@@ -5,7 +5,7 @@
 
 use actix_web::web::{self, ServiceConfig, get, post};
 
-use crate::{audit_log, auth, campaigns, chat, clients, dashboard, departments, email, events, imports, jobs, messaging, notifications, ops, settings, users, web as sbweb};
+use crate::{audit_log, auth, campaigns, canned, chat, clients, dashboard, departments, email, events, imports, jobs, messaging, notifications, ops, settings, users, web as sbweb};
 
 /// A campaign email's form (plain and HTML bodies of up to 100,000 and 200,000 characters)
 /// may be larger than the app's `MAX_FORM_BYTES`: up to 1 MiB, on that route only.
@@ -171,6 +171,13 @@ route_table! {
         .route("/media/{id}", get().to(chat::attachments::show))
         .service(web::resource("/chat/{id}").route(get().to(chat::pages::show)))
         .service(web::resource("/chat/{id}/messages").route(get().to(chat::pages::messages)).route(post().to(chat::pages::send)))
+        // Canned replies (issue 22 part 3) and the composers' picker
+        .service(web::resource("/canned-replies").route(get().to(canned::pages::list)).route(post().to(canned::pages::create)))
+        .route("/canned-replies/{id}/edit", get().to(canned::pages::edit))
+        .service(web::resource("/canned-replies/{id}").route(post().to(canned::pages::update)))
+        .service(web::resource("/canned-replies/{id}/delete").route(post().to(canned::pages::delete)))
+        .route("/chat/{id}/canned-replies", get().to(canned::picker::for_chat))
+        .route("/clients/{id}/canned-replies", get().to(canned::picker::for_client))
         // Live events (issue 13): server-sent events for the signed-in user
         .route("/events", get().to(events::stream::events))
         // Notifications

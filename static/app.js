@@ -240,4 +240,83 @@
     initCopyFields(document);
   }
   document.addEventListener("htmx:load", function (e) { if (e.target && e.target.querySelectorAll) initCopyFields(e.target); });
+  // Canned replies (issue 22 part 3): "/" at the start of a composer's text (a textarea in
+  // a `.canned` box, whose `data-canned` is the picker's URL) lists the matching replies,
+  // filled for the client; arrows move, Enter or Tab inserts the chosen one, Escape closes.
+  var cannedAsked = 0;
+  function cannedBox(textarea) {
+    var host = textarea.closest && textarea.closest(".canned");
+    var list = host && host.querySelector(".canned-picker");
+    return list ? { host: host, list: list } : null;
+  }
+  function cannedOptions(list) { return Array.prototype.slice.call(list.querySelectorAll(".canned-option")); }
+  function cannedClose(box, textarea) {
+    box.list.hidden = true;
+    box.list.innerHTML = "";
+    textarea.setAttribute("aria-expanded", "false");
+    textarea.removeAttribute("aria-activedescendant");
+  }
+  function cannedSelect(textarea, list, option) {
+    cannedOptions(list).forEach(function (o) { o.setAttribute("aria-selected", o === option ? "true" : "false"); });
+    if (option) {
+      textarea.setAttribute("aria-activedescendant", option.id);
+      if (option.scrollIntoView) option.scrollIntoView({ block: "nearest" });
+    }
+  }
+  function cannedInsert(textarea, option) {
+    textarea.value = option.getAttribute("data-text");
+    cannedClose(cannedBox(textarea), textarea);
+    textarea.focus();
+    textarea.setSelectionRange(textarea.value.length, textarea.value.length);
+    textarea.dispatchEvent(new Event("input", { bubbles: true }));
+  }
+  document.addEventListener("input", function (e) {
+    var textarea = e.target;
+    if (!textarea || textarea.tagName !== "TEXTAREA") return;
+    var box = cannedBox(textarea);
+    if (!box) return;
+    var typed = /^\/(\S{0,30})$/.exec(textarea.value);
+    if (!typed) {
+      if (!box.list.hidden) cannedClose(box, textarea);
+      return;
+    }
+    var asked = ++cannedAsked;
+    fetch(box.host.getAttribute("data-canned") + "?q=" + encodeURIComponent(typed[1]), { credentials: "same-origin" })
+      .then(function (r) { return r.ok ? r.text() : ""; })
+      .then(function (html) {
+        // A newer keystroke asked again, or the text no longer starts with "/".
+        if (asked !== cannedAsked || !/^\/\S*$/.test(textarea.value)) return;
+        box.list.innerHTML = html;
+        box.list.id = box.list.id || textarea.id + "-canned";
+        box.list.hidden = false;
+        textarea.setAttribute("aria-controls", box.list.id);
+        textarea.setAttribute("aria-expanded", "true");
+        cannedSelect(textarea, box.list, box.list.querySelector(".canned-option"));
+      });
+  });
+  document.addEventListener("keydown", function (e) {
+    var textarea = e.target;
+    if (!textarea || textarea.tagName !== "TEXTAREA") return;
+    var box = cannedBox(textarea);
+    if (!box || box.list.hidden) return;
+    var options = cannedOptions(box.list);
+    var current = box.list.querySelector('.canned-option[aria-selected="true"]');
+    var at = options.indexOf(current);
+    if ((e.key === "ArrowDown" || e.key === "ArrowUp") && options.length) {
+      e.preventDefault();
+      var next = e.key === "ArrowDown" ? (at + 1) % options.length : (at - 1 + options.length) % options.length;
+      cannedSelect(textarea, box.list, options[next]);
+    } else if ((e.key === "Enter" || e.key === "Tab") && current && !e.shiftKey) {
+      e.preventDefault();
+      cannedInsert(textarea, current);
+    } else if (e.key === "Escape") {
+      e.preventDefault();
+      cannedClose(box, textarea);
+    }
+  });
+  document.addEventListener("click", function (e) {
+    var option = e.target.closest && e.target.closest(".canned-option");
+    var textarea = option && option.closest(".canned").querySelector("textarea");
+    if (textarea) cannedInsert(textarea, option);
+  });
 })();

@@ -318,6 +318,9 @@ pub fn describe(e: &AuditLog, names: &Names) -> Vec<Piece> {
             campaign(e),
             recorded(e, "button").unwrap_or_default()
         ))],
+        "canned_replies.created" => vec![t(" wrote canned reply "), Piece::name(format!("/{}", after(e, "shortcut").unwrap_or_default()))],
+        "canned_replies.updated" => vec![t(" changed canned reply "), Piece::name(format!("/{}", after(e, "shortcut").unwrap_or_default()))],
+        "canned_replies.deleted" => vec![t(" deleted canned reply "), Piece::name(format!("/{}", before(e, "shortcut").unwrap_or_default()))],
         "chats.opened" => [vec![t(" opened ")], chat_with(e, names)].concat(),
         "chats.assigned" => {
             let what = chat_with(e, names);

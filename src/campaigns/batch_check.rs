@@ -20,7 +20,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::campaigns::batches::channel_label;
-use crate::campaigns::render::FIELDS;
+use crate::clients::fields::FIELDS;
 use crate::campaigns::{BatchChannel, Campaign, flow_store, flows};
 use crate::error::AppError;
 use crate::messaging::account::{Account, LoadError};

@@ -16,7 +16,8 @@ use serde_json::{Value, json};
 
 use crate::audit::{self, Entry};
 use crate::campaigns::batch_check::NewBatch;
-use crate::campaigns::render::{fill_fields, variables_for};
+use crate::campaigns::render::variables_for;
+use crate::clients::fields;
 use crate::campaigns::{BatchChannel, BatchStatus, Campaign, CampaignScope, CampaignStatus, dispatch};
 use crate::clients::model::Client;
 use crate::db::schema::{campaign_batches, campaign_clients, clients, whatsapp_templates, workspaces};
@@ -125,7 +126,7 @@ pub fn render_message(conn: &mut PgConnection, batch: &Batch, client: &Client) -
             let object: serde_json::Map<String, Value> = vars.iter().map(|(k, v)| (k.clone(), json!(v))).collect();
             Ok((templates::render(&body, &vars), Value::Object(object)))
         }
-        None => Ok((fill_fields(&batch.body, client), json!({}))),
+        None => Ok((fields::fill(&batch.body, client), json!({}))),
     }
 }
 

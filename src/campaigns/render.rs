@@ -1,5 +1,5 @@
-//! A batch's message to one client (issue 12 part 3): the client fields (`{{name}}`,
-//! `{{company}}`, `{{email}}`, `{{phone}}`) and template variables filled in, and a
+//! A batch's message to one client (issue 12 part 3): the client fields
+//! (`clients::fields`) and template variables filled in, and a
 //! campaign email's plain and HTML bodies with the unsubscribe link
 //! (`templates/campaigns/email/`).
 
@@ -8,55 +8,11 @@ use serde_json::Value;
 
 use crate::campaigns::batches::Batch;
 use crate::campaigns::opt_out::unsubscribe_url;
+use crate::clients::fields;
 use crate::clients::model::Client;
 use crate::email::Email;
 use crate::jobs::run::JobEnv;
 use crate::web::escape::named_entities;
-
-/// The client fields a message may use.
-pub const FIELDS: [&str; 4] = ["name", "company", "email", "phone"];
-
-/// The values of a client's fields, as `templates::render` takes them.
-fn field_values(client: &Client) -> Vec<(String, String)> {
-    let v = |o: &Option<String>| o.clone().unwrap_or_default();
-    vec![
-        ("name".into(), client.name.clone()),
-        ("company".into(), v(&client.company)),
-        ("email".into(), v(&client.email)),
-        ("phone".into(), v(&client.phone)),
-    ]
-}
-
-/// `text` with each `{{name}}`, `{{company}}`, `{{email}}`, `{{phone}}` (spaces inside the
-/// braces allowed) replaced by the client's value; anything else in braces stays as written.
-pub fn fill_fields(text: &str, client: &Client) -> String {
-    fill_values(text, &field_values(client))
-}
-
-fn fill_values(text: &str, values: &[(String, String)]) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut rest = text;
-    while let Some(start) = rest.find("{{") {
-        out.push_str(&rest[..start]);
-        let after = &rest[start + 2..];
-        match after.find("}}").and_then(|end| values.iter().find(|(k, _)| k == after[..end].trim()).map(|(_, v)| (end, v))) {
-            Some((end, value)) => {
-                out.push_str(value);
-                rest = &after[end + 2..];
-            }
-            None => {
-                out.push_str("{{");
-                rest = after;
-            }
-        }
-    }
-    out.push_str(rest);
-    out
-}
-
-fn field_of(client: &Client, field: &str) -> String {
-    field_values(client).into_iter().find(|(k, _)| k == field).map(|(_, v)| v).unwrap_or_default()
-}
 
 /// A batch's variables for one client: `[("1", "Amara"), ("2", "Friday")]`.
 pub fn variables_for(variables: &Value, client: &Client) -> Vec<(String, String)> {
@@ -66,7 +22,7 @@ pub fn variables_for(variables: &Value, client: &Client) -> Vec<(String, String)
             o.iter()
                 .map(|(k, spec)| {
                     let value = match (spec.get("field").and_then(Value::as_str), spec.get("text").and_then(Value::as_str)) {
-                        (Some(field), _) => field_of(client, field),
+                        (Some(field), _) => fields::value(client, field),
                         (None, Some(text)) => text.to_string(),
                         _ => String::new(),
                     };
@@ -86,8 +42,8 @@ pub fn variables_for(variables: &Value, client: &Client) -> Vec<(String, String)
 /// the plain body, escaped, in paragraphs, with the footer (`templates/campaigns/email/`).
 pub fn render_email(env: &JobEnv, batch: &Batch, client: &Client) -> askama::Result<Email> {
     let link = unsubscribe_url(&crate::messaging::send::public_base(&env.settings), &env.at_rest_key, batch.workspace_id, client.id);
-    let text = fill_fields(&batch.body, client);
-    let subject = fill_fields(batch.subject.as_deref().unwrap_or_default(), client);
+    let text = fields::fill(&batch.body, client);
+    let subject = fields::fill(batch.subject.as_deref().unwrap_or_default(), client);
     let html = match batch.html_body.as_deref().filter(|h| !h.trim().is_empty()) {
         Some(html_body) => render_html_body(html_body, client, &link)?,
         None => TextAsHtml { paragraphs: text.split("\n\n").map(|p| p.split('\n').collect()).collect(), link: &link }.render()?,
@@ -142,10 +98,10 @@ fn has_unsubscribe(text: &str) -> bool {
 /// An email batch's HTML body for `client`: the fields escaped, `{{unsubscribe}}` the link
 /// (or the footer appended — before `</body>` when the body is a whole document).
 pub fn render_html_body(html_body: &str, client: &Client, link: &str) -> askama::Result<String> {
-    let mut values: Vec<(String, String)> = field_values(client).into_iter().map(|(k, v)| (k, named_entities(&v))).collect();
+    let mut values: Vec<(String, String)> = fields::values(client).into_iter().map(|(k, v)| (k, named_entities(&v))).collect();
     values.push(("unsubscribe".into(), UnsubscribeLink { link }.render()?));
     let has_link = has_unsubscribe(html_body);
-    let mut body = fill_values(html_body, &values);
+    let mut body = fields::fill_values(html_body, &values);
     let whole = body.to_ascii_lowercase().contains("<html");
     if !has_link {
         let footer = UnsubscribeFooter { link }.render()?;

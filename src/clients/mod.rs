@@ -7,6 +7,7 @@ pub mod choices;
 pub mod countries;
 pub mod domain;
 pub mod export;
+pub mod fields;
 pub mod handlers;
 pub mod inbound;
 pub mod messages;

@@ -609,6 +609,20 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    canned_replies (workspace_id, id) {
+        workspace_id -> Int8,
+        id -> Int8,
+        owner_id -> Nullable<Int8>,
+        title -> Text,
+        shortcut -> Text,
+        body -> Text,
+        created_by -> Nullable<Int8>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
     audit_logs,
     auth_tokens,
@@ -619,6 +633,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     campaign_hourly_counts,
     campaign_recipients,
     campaigns,
+    canned_replies,
     chat_digests,
     chat_reads,
     chats,

@@ -11,7 +11,7 @@ const LAYERS: &[(&str, &[&str])] = &[
     ("core", &["audit", "authz", "events", "jobs", "messaging", "web", "workspaces"]),
     (
         "features",
-        &["audit_log", "auth", "campaigns", "chat", "clients", "dashboard", "departments", "email", "imports", "notifications", "ops", "settings", "users"],
+        &["audit_log", "auth", "campaigns", "canned", "chat", "clients", "dashboard", "departments", "email", "imports", "notifications", "ops", "settings", "users"],
     ),
     ("top", &["cli", "registry", "routes", "seed", "startup"]),
 ];

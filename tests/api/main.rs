@@ -7,6 +7,7 @@ mod audit;
 mod auth;
 mod automation;
 mod campaigns;
+mod canned_replies;
 mod chat_actions;
 mod chat_inbox;
 mod cli;

@@ -201,7 +201,13 @@ pub async fn seed(app: &TestApp, text: &str, short: &str) -> World {
     ))
     .execute(&mut app.conn())
     .unwrap();
+    // The workspace's canned reply (issue 22 part 3), its text full of `text`.
+    let title: String = text.chars().take(100).collect();
+    let r = admin.post("/canned-replies", &[("title", title.as_str()), ("shortcut", "walk"), ("body", &format!("Hi {{{{first_name}}}}, {text}")), ("shared", "1")]).await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER, "canned reply saved");
+    let canned = app.count(&format!("SELECT max(id) FROM canned_replies WHERE workspace_id = {w}")).to_string();
     let ids = HashMap::from([
+        ("canned-replies", canned),
         ("campaigns", campaign),
         ("unsubscribe", unsubscribe),
         ("channel", "whatsapp-messages".to_string()),

@@ -28,8 +28,9 @@ const SHORT: &str = "<b hx-get=\"/logout\">alert(1)</b>";
 const MARK: &str = "alert(1)";
 
 /// Attributes whose value is only ever read as a string (shown, submitted or spoken), where
-/// user text may sit escaped without an `hx-disable` around it.
-const INERT_ATTRIBUTES: &[&str] = &["value", "aria-label", "title", "alt", "placeholder", "hx-confirm"];
+/// user text may sit escaped without an `hx-disable` around it (`data-text`: a canned reply's
+/// text, which app.js only ever sets as a textarea's value).
+const INERT_ATTRIBUTES: &[&str] = &["value", "aria-label", "title", "alt", "placeholder", "hx-confirm", "data-text"];
 
 /// Elements whose content the HTML parser reads as plain text (RCDATA) or that htmx only
 /// reads as text (`<title>`).
