@@ -87,6 +87,7 @@ route_table! {
                 .route(post().to(auth::account::confirm_email)),
         )
         .service(web::resource("/account/chat-digest").route(post().to(chat::settings::save_setting)))
+        .service(web::resource("/account/chat-keys").route(post().to(chat::settings::save_keys)))
         .service(web::resource("/account/notifications").route(post().to(notifications::handlers::save_choices)))
         .service(web::resource("/account/sessions").route(get().to(auth::handlers::list_sessions)))
         .service(web::resource("/account/sessions/revoke-all").route(post().to(auth::handlers::revoke_all_sessions)))

@@ -319,4 +319,61 @@
     var textarea = option && option.closest(".canned").querySelector("textarea");
     if (textarea) cannedInsert(textarea, option);
   });
+  // The chat composer (issue 22 part 8): Enter sends and Shift+Enter adds a line, or, for
+  // those who chose so on /account (`data-enter-sends="false"`), Enter adds a line; Ctrl+Enter
+  // sends either way. An open canned-reply picker takes Enter first (above).
+  document.addEventListener("keydown", function (e) {
+    if (e.key !== "Enter" || e.defaultPrevented || e.isComposing || e.shiftKey || e.altKey) return;
+    var t = e.target;
+    var form = t && t.tagName === "TEXTAREA" && t.closest("form[data-enter-sends]");
+    if (!form) return;
+    if (!(e.ctrlKey || e.metaKey) && form.getAttribute("data-enter-sends") !== "true") return;
+    e.preventDefault();
+    if (!t.value.trim()) return;
+    if (form.requestSubmit) form.requestSubmit(); else form.submit();
+  });
+
+  // The chat's shortcuts (issue 22 part 8) on pages marked `data-chat-keys`, never while
+  // typing: j / k the next / previous chat (the inbox's rows, or from a conversation the
+  // chats below and above it), e close, a assign to me, ? the list (`#chat-keys`).
+  document.addEventListener("keydown", function (e) {
+    if (e.ctrlKey || e.metaKey || e.altKey || e.defaultPrevented) return;
+    var t = e.target;
+    if (t && (t.isContentEditable || /^(INPUT|TEXTAREA|SELECT)$/.test(t.tagName))) return;
+    if (!document.querySelector("[data-chat-keys]") || document.querySelector("dialog[open]")) return;
+    function press(el) {
+      if (!el) return;
+      e.preventDefault();
+      el.click();
+    }
+    if (e.key === "?") {
+      press(document.querySelector('[data-open-dialog="chat-keys"]'));
+    } else if (e.key === "j" || e.key === "k") {
+      var rows = Array.prototype.slice.call(document.querySelectorAll("#chat-list .chat-client"));
+      if (!rows.length) return press(document.querySelector('a[data-key="' + e.key + '"]'));
+      var at = rows.indexOf(document.activeElement);
+      var next = at < 0 ? 0 : e.key === "j" ? Math.min(at + 1, rows.length - 1) : Math.max(at - 1, 0);
+      e.preventDefault();
+      rows[next].focus();
+    } else if (e.key === "e") {
+      press(document.querySelector('#chat-actions form[action$="/close"] button'));
+    } else if (e.key === "a") {
+      press(document.querySelector("#chat-actions .chat-assign-me button"));
+    }
+  });
+  // Buttons that open a dialog need this script: shown only with it.
+  function initDialogButtons(root) {
+    root.querySelectorAll("[data-open-dialog]").forEach(function (b) { b.hidden = false; });
+  }
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", function () { initDialogButtons(document); });
+  } else {
+    initDialogButtons(document);
+  }
+  document.addEventListener("htmx:load", function (e) { if (e.target && e.target.querySelectorAll) initDialogButtons(e.target); });
+  document.addEventListener("click", function (e) {
+    var opener = e.target.closest && e.target.closest("[data-open-dialog]");
+    var dialog = opener && document.getElementById(opener.getAttribute("data-open-dialog"));
+    if (dialog && dialog.showModal && !dialog.open) dialog.showModal();
+  });
 })();

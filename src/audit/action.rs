@@ -101,6 +101,7 @@ actions! {
     UsersDepartmentsChanged => "users.departments_changed",
     UsersInvitationAccepted => "users.invitation_accepted",
     UsersChatDigestChanged => "users.chat_digest_changed",
+    UsersChatKeysChanged => "users.chat_keys_changed",
     UsersNotificationsChanged => "users.notifications_changed",
     UsersNameChanged => "users.name_changed",
     UsersEmailChangeRequested => "users.email_change_requested",

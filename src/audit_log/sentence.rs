@@ -387,6 +387,8 @@ pub fn describe(e: &AuditLog, names: &Names) -> Vec<Piece> {
         "users.deactivated" => vec![t(" deactivated "), user(e, names)],
         "users.chat_digest_changed" if after(e, "chat_digest").as_deref() == Some("hourly") => vec![t(" turned on the hourly chat digest email")],
         "users.chat_digest_changed" => vec![t(" turned off the chat digest email")],
+        "users.chat_keys_changed" if after(e, "enter_sends").as_deref() == Some("true") => vec![t(" chose Enter to send chat replies")],
+        "users.chat_keys_changed" => vec![t(" chose Ctrl+Enter to send chat replies")],
         "users.notifications_changed" => vec![t(" changed which notifications they receive")],
         "users.name_changed" => vec![t(" changed their name"), t(from_to(before(e, "name"), after(e, "name")))],
         "users.email_change_requested" => vec![t(" asked to change their email to "), named(e, "pending_email")],

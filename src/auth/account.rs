@@ -37,6 +37,8 @@ struct ProfilePage {
     errors: FormErrors,
     /// The hourly chat digest email is on (issue 13).
     chat_digest: bool,
+    /// Enter sends a chat reply (else Ctrl+Enter does; issue 22).
+    enter_sends: bool,
     /// Each notification kind: (kind, label, on) (issue 19).
     notification_kinds: Vec<(&'static str, &'static str, bool)>,
 }
@@ -54,18 +56,18 @@ crate::pages!(ProfilePage, ConfirmEmailPage);
 
 async fn profile(ctx: &Ctx, state: &AppState, status: StatusCode, name: Option<String>, new_email: String, errors: FormErrors) -> Result<HttpResponse, AppError> {
     let (w, id, now) = (ctx.workspace_id(), ctx.user_id(), state.clock.now());
-    let (user, pending, chat_digest, muted) = state.db(move |conn| {
+    let (user, pending, (chat_digest, enter_sends), muted) = state.db(move |conn| {
         Ok((
             users::find(conn, w, id)?,
             tokens::pending_email(conn, w, id, now)?,
-            crate::chat::digest::is_on(conn, w, id)?,
+            (crate::chat::digest::is_on(conn, w, id)?, crate::chat::query::enter_sends(conn, w, id)?),
             crate::notifications::muted(conn, w, id)?,
         ))
     })
     .await?;
     let notification_kinds = crate::notifications::KINDS.iter().map(|(kind, label)| (*kind, *label, !muted.iter().any(|m| m == kind))).collect();
     let user = user.ok_or(AppError::NotFound)?;
-    let page = ProfilePage { layout: ctx.layout("Your account", "account"), name: name.unwrap_or(user.name), email: user.email, pending, new_email, errors, chat_digest, notification_kinds };
+    let page = ProfilePage { layout: ctx.layout("Your account", "account"), name: name.unwrap_or(user.name), email: user.email, pending, new_email, errors, chat_digest, enter_sends, notification_kinds };
     respond(&ctx.meta.htmx, status, &page)
 }
 

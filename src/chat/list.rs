@@ -7,7 +7,6 @@ use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Nullable, Text, Timestamptz};
 
-use crate::authz::Role;
 use crate::authz::rules::chat_visible_sql;
 use crate::chat::ChatScope;
 use crate::chat::authors::{self, Author, AuthorColumns};
@@ -136,9 +135,15 @@ pub struct Filter {
     pub page: i64,
 }
 
+/// The condition on `chats` of what this user may see, the user written in as a number
+/// (an integer from the session, nothing typed by anyone).
+fn visible_sql(scope: &ChatScope) -> String {
+    chat_visible_sql(scope.role).replace("$USER", &scope.user_id.to_string())
+}
+
 /// A page of the inbox (`PER_PAGE` rows) and whether there is a next one.
 pub fn page(conn: &mut PgConnection, scope: &ChatScope, filter: &Filter) -> QueryResult<(Vec<Row>, bool)> {
-    let visible = if scope.role == Role::Admin { "TRUE".to_string() } else { chat_visible_sql(scope.role).replace("$USER", &scope.user_id.to_string()) };
+    let visible = visible_sql(scope);
     let tab = match filter.tab {
         Tab::Open => "chats.status = 'open'",
         Tab::Closed => "chats.status = 'closed'",
@@ -189,6 +194,33 @@ pub fn page(conn: &mut PgConnection, scope: &ChatScope, filter: &Filter) -> Quer
 }
 
 #[derive(QueryableByName)]
+struct Neighbour {
+    #[diesel(sql_type = Nullable<BigInt>)]
+    newer: Option<i64>,
+    #[diesel(sql_type = Nullable<BigInt>)]
+    older: Option<i64>,
+}
+
+/// The open chats this user may see just above (newer activity) and just below (older) the
+/// chat at `(last_message_at, id)` in the inbox's order: where `k` and `j` go from a
+/// conversation.
+pub fn neighbours(conn: &mut PgConnection, scope: &ChatScope, at: DateTime<Utc>, id: i64) -> QueryResult<(Option<i64>, Option<i64>)> {
+    let visible = visible_sql(scope);
+    // $1 workspace, $2 the chat's last_message_at, $3 its id.
+    let open = format!("chats.workspace_id = $1 AND chats.status = 'open' AND {visible}");
+    let query = format!(
+        "SELECT (SELECT chats.id FROM chats WHERE {open} AND (chats.last_message_at, chats.id) > ($2, $3) ORDER BY chats.last_message_at, chats.id LIMIT 1) AS newer, \
+                (SELECT chats.id FROM chats WHERE {open} AND (chats.last_message_at, chats.id) < ($2, $3) ORDER BY chats.last_message_at DESC, chats.id DESC LIMIT 1) AS older"
+    );
+    let row: Neighbour = diesel::sql_query(query)
+        .bind::<BigInt, _>(scope.workspace_id)
+        .bind::<Timestamptz, _>(at)
+        .bind::<BigInt, _>(id)
+        .get_result(conn)?;
+    Ok((row.newer, row.older))
+}
+
+#[derive(QueryableByName)]
 struct Number {
     #[diesel(sql_type = BigInt)]
     n: i64,
@@ -196,7 +228,7 @@ struct Number {
 
 /// How many open chats this user may see have messages they have not read (the nav badge).
 pub fn unread_chats(conn: &mut PgConnection, scope: &ChatScope) -> QueryResult<i64> {
-    let visible = if scope.role == Role::Admin { "TRUE".to_string() } else { chat_visible_sql(scope.role).replace("$USER", &scope.user_id.to_string()) };
+    let visible = visible_sql(scope);
     let query = format!(
         "SELECT count(*) AS n FROM chats \
          LEFT JOIN chat_reads r ON r.workspace_id = chats.workspace_id AND r.chat_id = chats.id AND r.user_id = $2 \

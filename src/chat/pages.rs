@@ -232,6 +232,11 @@ struct ConversationPage {
     error: Option<String>,
     form: MessageForm,
     sms_max: usize,
+    /// The open chats above and below in the inbox: `k` and `j` go there.
+    newer: Option<i64>,
+    older: Option<i64>,
+    /// Enter sends (else Ctrl+Enter), the person's choice on `/account`.
+    enter_sends: bool,
 }
 crate::pages!(ConversationPage);
 
@@ -280,6 +285,9 @@ struct Loaded {
     extras: Extras,
     older: bool,
     templates: Vec<TemplateChoice>,
+    /// The open chats above and below this one in the inbox (`k`, `j`).
+    neighbours: (Option<i64>, Option<i64>),
+    enter_sends: bool,
 }
 
 fn load(conn: &mut PgConnection, ctx_scope: (ChatScope, Scope), id: i64, before: Option<i64>) -> Result<Loaded, AppError> {
@@ -294,7 +302,9 @@ fn load(conn: &mut PgConnection, ctx_scope: (ChatScope, Scope), id: i64, before:
     let (messages, older) = conversation::page(conn, &chat, before)?;
     let extras = Extras::of(conn, &chat, &messages)?;
     let templates = if chat.channel == Channel::WhatsApp { approved_templates(conn, chat.workspace_id)? } else { Vec::new() };
-    Ok(Loaded { chat, client, client_visible, assignee, assignees: people, tags, follow_ups, messages, extras, older, templates })
+    let neighbours = list::neighbours(conn, &chat_scope, chat.last_message_at, chat.id)?;
+    let enter_sends = query::enter_sends(conn, chat.workspace_id, chat_scope.user_id)?;
+    Ok(Loaded { chat, client, client_visible, assignee, assignees: people, tags, follow_ups, messages, extras, older, templates, neighbours, enter_sends })
 }
 
 fn conversation_page(ctx: &Ctx, now: DateTime<Utc>, loaded: Loaded, error: Option<String>, form: MessageForm) -> ConversationPage {
@@ -322,6 +332,9 @@ fn conversation_page(ctx: &Ctx, now: DateTime<Utc>, loaded: Loaded, error: Optio
         last_id,
         pending,
         templates: loaded.templates,
+        newer: loaded.neighbours.0,
+        older: loaded.neighbours.1,
+        enter_sends: loaded.enter_sends,
         var_numbers,
         error,
         form,

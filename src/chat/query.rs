@@ -109,3 +109,20 @@ pub fn unassigned_chat_watchers(conn: &mut PgConnection, workspace_id: i64, clie
     .load(conn)?;
     Ok(rows.into_iter().map(|w| w.id).collect())
 }
+
+/// Whether Enter sends in this person's chat composer (else Ctrl+Enter does, and Enter adds
+/// a line).
+pub fn enter_sends(conn: &mut PgConnection, workspace_id: i64, user_id: i64) -> QueryResult<bool> {
+    users::table.filter(users::workspace_id.eq(workspace_id)).filter(users::id.eq(user_id)).select(users::chat_enter_sends).first(conn)
+}
+
+/// Sets it (audited when it changes); whether it changed.
+pub fn set_enter_sends(tx: &mut PgConnection, workspace_id: i64, user_id: i64, on: bool, entry: crate::audit::Entry) -> QueryResult<bool> {
+    let was = enter_sends(tx, workspace_id, user_id)?;
+    if was == on {
+        return Ok(false);
+    }
+    diesel::update(users::table.filter(users::workspace_id.eq(workspace_id)).filter(users::id.eq(user_id))).set(users::chat_enter_sends.eq(on)).execute(tx)?;
+    crate::audit::record(tx, &entry.before(serde_json::json!({ "enter_sends": was })).after(serde_json::json!({ "enter_sends": on })))?;
+    Ok(true)
+}

@@ -303,6 +303,7 @@ diesel::table! {
         active -> Bool,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
+        chat_enter_sends -> Bool,
     }
 }
 

@@ -35,6 +35,7 @@ mod logs;
 mod bulk_vacuum;
 mod campaign_batches;
 mod chat_authors;
+mod chat_keys;
 mod chat_media;
 mod messaging_send;
 mod notifications;

@@ -3,13 +3,19 @@
 //! reload; the agent's reply reaches the fake Twilio with the right From and To; once
 //! WhatsApp's 24-hour window has closed the composer offers only a template, which goes
 //! out as one. Screenshots of the inbox and the conversation at 1366 and 390 px.
+//!
+//! Issue 22: the agent answers the photo with a canned reply by keyboard alone ("/", the
+//! picker, Enter to insert it, Enter to send); the inbox and a conversation answer to j, k,
+//! a, e and ?, and Ctrl+Enter sends for a person who chose it.
 
 use std::time::{Duration, Instant};
 
 use diesel::prelude::*;
+use fantoccini::actions::{InputSource, KeyAction, KeyActions};
 use switchboard::authz::Role;
 
 use crate::browser::Chrome;
+use crate::keyboard::{ENTER, press, type_text};
 use crate::support::app_talking_to;
 use crate::support::fake_twilio::{ACCOUNT_SID, FakeTwilio, sealed_token_sql};
 use crate::support::{PASSWORD, TestApp};
@@ -128,13 +134,22 @@ async fn a_callback_reaches_two_open_pages_live_and_replies_follow_the_24_hour_w
     }
     agent.client.set_window_size(1280, 900).await.unwrap();
 
-    // The agent answers in free text: it reaches Twilio from our number to the client.
-    agent.fill("#reply-body", "Yes, it ships today").await;
-    agent.click("#composer button[type=submit]").await;
-    shows_within(&agent, "#messages", "Yes, it ships today", Duration::from_secs(10)).await;
+    // The agent answers with a canned reply, by keyboard alone: "/" and the start of its
+    // shortcut open the picker, Enter inserts it filled for Grace, Enter sends it. It reaches
+    // Twilio from our number to the client.
+    run_sql(&app, &format!("INSERT INTO canned_replies (workspace_id, title, shortcut, body) VALUES ({w}, 'Shipping today', 'ship', 'Yes {{{{first_name}}}}, it ships today'), ({w}, 'Opening hours', 'hours', 'We are open 9 to 5.')"));
+    agent.wait_for("#reply-body").await.send_keys("/sh").await.unwrap();
+    agent.wait_for_text(".canned-picker", "Shipping today").await;
+    agent.screenshot("chat-canned-picker-1280").await;
+    press(&agent, ENTER).await;
+    let typed = agent.eval("return document.querySelector('#reply-body').value;").await;
+    assert_eq!(typed, serde_json::json!("Yes Grace, it ships today"), "the chosen reply, filled for the client");
+    assert_eq!(agent.eval("return document.querySelector('.canned-picker').hidden;").await, serde_json::json!(true));
+    press(&agent, ENTER).await;
+    shows_within(&agent, "#messages", "Yes Grace, it ships today", Duration::from_secs(10)).await;
     let deadline = Instant::now() + Duration::from_secs(20);
     let sent = loop {
-        if let Some(m) = fake.messages().into_iter().find(|m| m.body.as_deref() == Some("Yes, it ships today")) {
+        if let Some(m) = fake.messages().into_iter().find(|m| m.body.as_deref() == Some("Yes Grace, it ships today")) {
             break m;
         }
         assert!(Instant::now() < deadline, "the reply never reached the fake");
@@ -188,6 +203,92 @@ async fn the_sms_reply_box_counts_segments_as_the_client_pages_box_does() {
     chrome.wait_for_text("#sms-segments", "2 segments · GSM-7, 153 characters each").await;
     chrome.fill("#reply-body", "Your order ships today — thanks").await;
     chrome.wait_for_text("#sms-segments", "1 segment · UCS-2 (emoji or non-Latin), 70 each").await;
+    assert_eq!(chrome.console_errors().await, Vec::<String>::new());
+    chrome.finish().await;
+}
+
+/// Waits until the query counts more than zero.
+async fn until(app: &TestApp, query: &str) {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while app.count(query) == 0 {
+        assert!(Instant::now() < deadline, "never true: {query}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// What has focus: its text.
+async fn focused(chrome: &Chrome) -> String {
+    chrome.eval("return document.activeElement.textContent.trim();").await.as_str().unwrap_or("").to_string()
+}
+
+#[tokio::test]
+async fn the_inbox_and_a_conversation_answer_to_the_keyboard() {
+    let fake = FakeTwilio::start();
+    let app = app_talking_to(&fake).await;
+    let ann = app.create_user_named("Acme", "ann@acme.test", "Ann Admin", Role::Admin);
+    let w = ann.workspace_id;
+    let sealed = sealed_token_sql();
+    run_sql(&app, &format!("INSERT INTO twilio_settings (workspace_id, account_sid, auth_token_sealed, sms_from) VALUES ({w}, '{ACCOUNT_SID}', {sealed}, '{OUR_NUMBER}')"));
+    // Three SMS chats: Cleo wrote last, then Ben, then Ada.
+    for (name, phone, ago) in [("Ada Lovelace", "+14155550201", 300), ("Ben Bello", "+14155550202", 200), ("Cleo Cruz", "+14155550203", 100)] {
+        run_sql(&app, &format!("INSERT INTO clients (workspace_id, name, phone) VALUES ({w}, '{name}', '{phone}')"));
+        run_sql(&app, &format!(
+            "INSERT INTO messages (workspace_id, client_id, channel, direction, sender, recipient, body, status, created_at) \
+             SELECT {w}, id, 'sms', 'inbound', phone, '{OUR_NUMBER}', 'Hello from {name}', 'received', now() - interval '{ago} seconds' FROM clients WHERE phone = '{phone}'"
+        ));
+    }
+    let chat = |phone: &str| app.count(&format!("SELECT ch.id FROM chats ch JOIN clients c ON c.id = ch.client_id WHERE c.phone = '{phone}'"));
+    let (ben, cleo) = (chat("+14155550202"), chat("+14155550203"));
+
+    let chrome = Chrome::start().await;
+    chrome.sign_in(&app.base, "ann@acme.test", PASSWORD).await;
+    chrome.goto(&format!("{}/chat", app.base)).await;
+    chrome.wait_for_text("#chat-list", "Hello from Ada").await;
+    // j and k walk the rows; Enter opens the focused one.
+    press(&chrome, 'j').await;
+    assert_eq!(focused(&chrome).await, "Cleo Cruz");
+    press(&chrome, 'j').await;
+    press(&chrome, 'j').await;
+    assert_eq!(focused(&chrome).await, "Ada Lovelace");
+    press(&chrome, 'k').await;
+    assert_eq!(focused(&chrome).await, "Ben Bello");
+    press(&chrome, ENTER).await;
+    chrome.wait_for_text("#messages", "Hello from Ben Bello").await;
+    // From a conversation, k goes up the inbox to the newer chat and j down again.
+    press(&chrome, 'k').await;
+    chrome.wait_for_text("#messages", "Hello from Cleo Cruz").await;
+    assert!(chrome.path().await.ends_with(&format!("/chat/{cleo}")));
+    press(&chrome, 'j').await;
+    chrome.wait_for_text("#messages", "Hello from Ben Bello").await;
+    // a assigns the chat to me, e closes it.
+    press(&chrome, 'a').await;
+    until(&app, &format!("SELECT count(*) FROM chats WHERE id = {ben} AND assignee_id = {}", ann.id)).await;
+    chrome.wait_for_text("#chat-actions", "Close").await;
+    press(&chrome, 'e').await;
+    until(&app, &format!("SELECT count(*) FROM chats WHERE id = {ben} AND status = 'closed'")).await;
+    // ? lists the shortcuts; Escape closes the list.
+    press(&chrome, '?').await;
+    assert_eq!(chrome.eval("return document.getElementById('chat-keys').open;").await, serde_json::json!(true));
+    chrome.screenshot("chat-keyboard-shortcuts-1280").await;
+    press(&chrome, '\u{E00C}').await;
+    assert_eq!(chrome.eval("return document.getElementById('chat-keys').open;").await, serde_json::json!(false));
+
+    // Ann prefers Ctrl+Enter: Enter adds a line, Ctrl+Enter sends.
+    run_sql(&app, &format!("UPDATE users SET chat_enter_sends = false WHERE id = {}", ann.id));
+    chrome.goto(&format!("{}/chat/{cleo}", app.base)).await;
+    chrome.wait_for("#reply-body").await.send_keys("Line one").await.unwrap();
+    press(&chrome, ENTER).await;
+    type_text(&chrome, "line two").await;
+    assert_eq!(chrome.eval("return document.querySelector('#reply-body').value;").await, serde_json::json!("Line one\nline two"));
+    assert_eq!(app.count(&format!("SELECT count(*) FROM messages WHERE workspace_id = {w} AND direction = 'outbound'")), 0, "Enter did not send");
+    let control = '\u{E009}';
+    let keys = KeyActions::new("keyboard".into())
+        .then(KeyAction::Down { value: control })
+        .then(KeyAction::Down { value: ENTER })
+        .then(KeyAction::Up { value: ENTER })
+        .then(KeyAction::Up { value: control });
+    chrome.client.perform_actions(keys).await.unwrap();
+    until(&app, &format!("SELECT count(*) FROM messages WHERE workspace_id = {w} AND direction = 'outbound' AND body = E'Line one\\nline two'")).await;
     assert_eq!(chrome.console_errors().await, Vec::<String>::new());
     chrome.finish().await;
 }

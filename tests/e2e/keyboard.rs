@@ -10,16 +10,16 @@ use crate::browser::Chrome;
 use crate::support::{PASSWORD, spawn_app};
 
 const TAB: char = '\u{E004}';
-const ENTER: char = '\u{E007}';
+pub const ENTER: char = '\u{E007}';
 const SPACE: char = ' ';
 const DOWN: char = '\u{E015}';
 
-async fn press(chrome: &Chrome, key: char) {
+pub async fn press(chrome: &Chrome, key: char) {
     let keys = KeyActions::new("keyboard".into()).then(KeyAction::Down { value: key }).then(KeyAction::Up { value: key });
     chrome.client.perform_actions(keys).await.expect("key press");
 }
 
-async fn type_text(chrome: &Chrome, text: &str) {
+pub async fn type_text(chrome: &Chrome, text: &str) {
     let mut keys = KeyActions::new("keyboard".into());
     for c in text.chars() {
         keys = keys.then(KeyAction::Down { value: c }).then(KeyAction::Up { value: c });
