@@ -78,16 +78,11 @@ pub async fn list(ctx: Ctx, state: Data<AppState>, Query(q): Query<ListQuery>) -
     list_with(&ctx, &state, StatusCode::OK, page_number(q.page), CannedForm::default(), FormErrors::default()).await
 }
 
-/// A refusal of the draft: the shortcut taken is said next to the shortcut.
-fn field_errors(e: CannedError) -> Result<FormErrors, AppError> {
-    match e {
-        CannedError::ShortcutTaken(_) => {
-            let mut errors = FormErrors::default();
-            errors.add("shortcut", e);
-            Ok(errors)
-        }
-        e => Err(e.into()),
-    }
+/// A taken shortcut, said next to the shortcut field.
+fn taken(e: CannedError) -> FormErrors {
+    let mut errors = FormErrors::default();
+    errors.add("shortcut", e);
+    errors
 }
 
 pub async fn create(ctx: Ctx, state: Data<AppState>, HtmlForm(form): HtmlForm<CannedForm>) -> Result<HttpResponse, AppError> {
@@ -99,13 +94,14 @@ pub async fn create(ctx: Ctx, state: Data<AppState>, HtmlForm(form): HtmlForm<Ca
         Err(errors) => return list_with(&ctx, &state, StatusCode::UNPROCESSABLE_ENTITY, 1, form, errors).await,
     };
     let (scope, entry) = (ctx.scope(), ctx.audit(Action::CannedRepliesCreated, "canned_replies", ""));
-    let written = state.db(move |conn| Ok(conn.transaction(|tx| model::create(tx, &scope, &draft, entry).map(Ok).or_else(|e| field_errors(e).map(Err)))?)).await?;
+    let written = state.db(move |conn| Ok(conn.transaction(|tx| model::create(tx, &scope, &draft, entry)))).await?;
     match written {
         Ok(reply) => {
             flash::success(&ctx.session, format!("Canned reply /{} saved.", reply.shortcut));
             Ok(see_other("/canned-replies"))
         }
-        Err(errors) => list_with(&ctx, &state, StatusCode::UNPROCESSABLE_ENTITY, 1, form, errors).await,
+        Err(e @ CannedError::ShortcutTaken(_)) => list_with(&ctx, &state, StatusCode::UNPROCESSABLE_ENTITY, 1, form, taken(e)).await,
+        Err(e) => Err(e.into()),
     }
 }
 
@@ -148,13 +144,14 @@ pub async fn update(ctx: Ctx, state: Data<AppState>, path: Path<i64>, HtmlForm(f
         }
     };
     let entry = ctx.audit(Action::CannedRepliesUpdated, "canned_replies", id);
-    let written = state.db(move |conn| Ok(conn.transaction(|tx| model::update(tx, &scope, id, &draft, entry).map(Ok).or_else(|e| field_errors(e).map(Err)))?)).await?;
+    let written = state.db(move |conn| Ok(conn.transaction(|tx| model::update(tx, &scope, id, &draft, entry)))).await?;
     match written {
         Ok(reply) => {
             flash::success(&ctx.session, format!("Canned reply /{} saved.", reply.shortcut));
             Ok(see_other("/canned-replies"))
         }
-        Err(errors) => respond(&ctx.meta.htmx, StatusCode::UNPROCESSABLE_ENTITY, &edit_page(&ctx, id, form, errors)),
+        Err(e @ CannedError::ShortcutTaken(_)) => respond(&ctx.meta.htmx, StatusCode::UNPROCESSABLE_ENTITY, &edit_page(&ctx, id, form, taken(e))),
+        Err(e) => Err(e.into()),
     }
 }
 
