@@ -9,7 +9,8 @@
 //! may see (their departments, or assigned to them) and chats assigned to them; agents the
 //! chats of their clients and chats assigned to them.
 //!
-//! Layout: the handlers are `pages` (inbox, conversation, opening a chat, replies, badge),
+//! Layout: the handlers are `pages` (inbox, opening a chat, badge), `conversation_pages`
+//! (the conversation, its live refresh, replies and notes),
 //! `actions` (assign, close, reopen), `attachments` (a message's file) and `settings` (the
 //! digest on `/account`); they build no SQL. `model` holds the chat row, its scope and the
 //! changes a person makes; `list`,
@@ -21,6 +22,7 @@ pub mod attachments;
 pub mod authors;
 pub mod bubbles;
 pub mod conversation;
+pub mod conversation_pages;
 pub mod digest;
 pub mod inbound;
 pub mod list;

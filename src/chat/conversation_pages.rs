@@ -1,0 +1,305 @@
+//! The conversation's pages: `GET /chat/{id}` (the newest messages and notes, marked read),
+//! `GET /chat/{id}/messages` (`before=` an older page, `after=` the live refresh) and
+//! `POST /chat/{id}/messages` (a reply). The chat is looked up through `ChatScope`: another
+//! workspace's, or one this user may not see, is a 404.
+
+use actix_web::HttpResponse;
+use actix_web::http::StatusCode;
+use actix_web::web::{Data, Path};
+use askama::Template;
+use chrono::{DateTime, Utc};
+use diesel::{PgConnection, QueryResult};
+use serde::Deserialize;
+
+use crate::audit::Action;
+use crate::authz::{Role, Scope};
+use crate::chat::bubbles::{Bubble, Extras, View, bubbles, downloading};
+use crate::chat::{Chat, ChatScope, ChatStatus, conversation, query, reply};
+use crate::chat::list;
+use crate::clients::model::Client;
+use crate::error::AppError;
+use crate::messaging::Channel;
+use crate::messaging::compose::{MessageForm, SMS_MAX_CHARS, TemplateChoice, approved_templates};
+use crate::messaging::media::Kind;
+use crate::messaging::store::Message;
+use crate::web::ctx::{Ctx, Layout};
+use crate::web::flash;
+use crate::web::forms::{OnceForm, Query};
+use crate::web::render::{html_status, respond, see_other};
+use crate::web::state::AppState;
+use crate::web::time::Zone;
+
+/// The messages region's pieces: the sentinel for older ones, the messages, and the live
+/// refresher, the region's last item (it carries the newest id the page has; a refresh
+/// replaces it with the new messages and a refresher after them, and re-ticks the messages
+/// already shown in place, out of band, by id).
+#[derive(Template)]
+#[template(path = "chat/messages.html")]
+struct MessagesFragment {
+    chat_id: i64,
+    bubbles: Vec<Bubble>,
+    /// An "Older messages" sentinel before the bubbles, loading those before this id.
+    older_than: Option<i64>,
+    /// The refresher to write (out of band), with the newest id shown…
+    live_after: Option<i64>,
+    /// …and the oldest shown whose tick may still move ([`conversation::oldest_moving`]).
+    live_pending: Option<i64>,
+    /// The live refresh's header, side panel and composer rule, sent again out of band.
+    state: Option<LiveState>,
+}
+
+impl MessagesFragment {
+    fn downloading(&self) -> bool {
+        downloading(&self.bubbles)
+    }
+}
+
+/// What the conversation page says of the chat row, refreshed live (`chat/state.html`).
+struct LiveState {
+    closed: bool,
+    assignee: Option<String>,
+    rule: String,
+}
+
+impl LiveState {
+    fn of(conn: &mut PgConnection, chat: &Chat, now: DateTime<Utc>, zone: &Zone) -> QueryResult<LiveState> {
+        let assignee = query::user_name(conn, chat.workspace_id, chat.assignee_id)?;
+        Ok(LiveState { closed: chat.status == ChatStatus::Closed, assignee, rule: reply::composer_rule(chat, now, zone) })
+    }
+}
+
+#[derive(Template)]
+#[template(path = "chat/show.html", blocks = ["content"])]
+struct ConversationPage {
+    layout: Layout,
+    chat: Chat,
+    client: Client,
+    /// The user may see the client itself (link to its page, its follow-ups).
+    client_visible: bool,
+    channel_label: &'static str,
+    assignee: Option<String>,
+    /// The workspace's active people (id, name), for `chat/actions.html`'s assign control.
+    assignees: Vec<(i64, String)>,
+    tags: Vec<(String, String)>,
+    follow_ups: Vec<(DateTime<Utc>, String)>,
+    bubbles: Vec<Bubble>,
+    older_than: Option<i64>,
+    last_id: i64,
+    /// The oldest message shown whose tick may still move, for the live refresh.
+    pending: Option<i64>,
+    rule: String,
+    free_text: bool,
+    templates: Vec<TemplateChoice>,
+    var_numbers: Vec<usize>,
+    error: Option<String>,
+    form: MessageForm,
+    sms_max: usize,
+    /// The open chats above and below in the inbox: `k` and `j` go there.
+    newer: Option<i64>,
+    older: Option<i64>,
+    /// Enter sends (else Ctrl+Enter), the person's choice on `/account`.
+    enter_sends: bool,
+}
+crate::pages!(ConversationPage);
+
+impl ConversationPage {
+    fn downloading(&self) -> bool {
+        downloading(&self.bubbles)
+    }
+
+    fn is_sms(&self) -> bool {
+        self.chat.channel == Channel::Sms
+    }
+
+    /// Where the SMS box asks for its segment count: the client's counter (live only when
+    /// this reader may open the client: an agent may hold a chat of a client they do not own).
+    fn segments_url(&self) -> String {
+        format!("/clients/{}/messages/segments", self.chat.client_id)
+    }
+
+    fn is_closed(&self) -> bool {
+        self.chat.status == ChatStatus::Closed
+    }
+
+    fn chosen_template(&self, id: &i64) -> bool {
+        self.form.template_id.trim() == id.to_string()
+    }
+
+    fn var_value(&self, n: &usize) -> String {
+        self.form.rest.get(&format!("var_{n}")).cloned().unwrap_or_default()
+    }
+}
+
+#[derive(Deserialize)]
+pub struct ShowQuery {
+    before: Option<i64>,
+}
+
+struct Loaded {
+    chat: Chat,
+    client: Client,
+    client_visible: bool,
+    assignee: Option<String>,
+    assignees: Vec<(i64, String)>,
+    tags: Vec<(String, String)>,
+    follow_ups: Vec<(DateTime<Utc>, String)>,
+    messages: Vec<Message>,
+    extras: Extras,
+    older: bool,
+    templates: Vec<TemplateChoice>,
+    /// The open chats above and below this one in the inbox (`k`, `j`).
+    neighbours: (Option<i64>, Option<i64>),
+    enter_sends: bool,
+}
+
+fn load(conn: &mut PgConnection, ctx_scope: (ChatScope, Scope), id: i64, before: Option<i64>) -> Result<Loaded, AppError> {
+    let (chat_scope, scope) = ctx_scope;
+    let chat = chat_scope.find(conn, id)?.ok_or(AppError::NotFound)?;
+    let client = query::client_of(conn, &chat)?;
+    let client_visible = crate::clients::model::visible(conn, &scope, chat.client_id)?.is_some();
+    let people = query::assignees(conn, chat.workspace_id)?;
+    let assignee = chat.assignee_id.and_then(|a| people.iter().find(|(id, _)| *id == a).map(|(_, n)| n.clone()));
+    let follow_ups = if client_visible { query::pending_follow_ups(conn, &chat)? } else { Vec::new() };
+    let tags = crate::clients::tags::of_client(conn, chat.workspace_id, chat.client_id)?;
+    let (messages, older) = conversation::page(conn, &chat, before)?;
+    let extras = Extras::of(conn, &chat, &messages)?;
+    let templates = if chat.channel == Channel::WhatsApp { approved_templates(conn, chat.workspace_id)? } else { Vec::new() };
+    let neighbours = list::neighbours(conn, &chat_scope, chat.last_message_at, chat.id)?;
+    let enter_sends = query::enter_sends(conn, chat.workspace_id, chat_scope.user_id)?;
+    Ok(Loaded { chat, client, client_visible, assignee, assignees: people, tags, follow_ups, messages, extras, older, templates, neighbours, enter_sends })
+}
+
+fn conversation_page(ctx: &Ctx, now: DateTime<Utc>, loaded: Loaded, error: Option<String>, form: MessageForm) -> ConversationPage {
+    let zone = ctx.zone();
+    let last_id = loaded.messages.last().map_or(0, |m| m.id);
+    let older_than = loaded.older.then(|| loaded.messages.first().map(|m| m.id)).flatten();
+    let pending = loaded.extras.oldest_changing(&loaded.messages);
+    let mut layout = ctx.layout(format!("Chat with {}", loaded.client.name), "chat");
+    layout.reading_chat = Some(loaded.chat.id);
+    let var_numbers = (1..=loaded.templates.iter().map(|t| t.placeholders().len()).max().unwrap_or(0).max(1)).collect();
+    ConversationPage {
+        layout,
+        channel_label: loaded.chat.channel.label(),
+        rule: reply::composer_rule(&loaded.chat, now, &zone),
+        free_text: loaded.chat.free_text_allowed(now),
+        bubbles: bubbles(&loaded.messages, &loaded.extras, &View { admin: ctx.role() == Role::Admin, zone: &zone, now, replace_upto: 0 }),
+        chat: loaded.chat,
+        client: loaded.client,
+        client_visible: loaded.client_visible,
+        assignee: loaded.assignee,
+        assignees: loaded.assignees,
+        tags: loaded.tags,
+        follow_ups: loaded.follow_ups,
+        older_than,
+        last_id,
+        pending,
+        templates: loaded.templates,
+        newer: loaded.neighbours.0,
+        older: loaded.neighbours.1,
+        enter_sends: loaded.enter_sends,
+        var_numbers,
+        error,
+        form,
+        sms_max: SMS_MAX_CHARS,
+    }
+}
+
+pub async fn show(ctx: Ctx, state: Data<AppState>, path: Path<i64>, Query(q): Query<ShowQuery>) -> Result<HttpResponse, AppError> {
+    let (scopes, id, me) = ((ChatScope::of(&ctx), ctx.scope()), path.into_inner(), ctx.user_id());
+    let before = q.before;
+    let loaded = state.db(move |conn| {
+        let loaded = load(conn, scopes, id, before)?;
+        // Read up to what this page shows: the count loaded with it, not a newer one.
+        conversation::mark_read(conn, &loaded.chat, me, loaded.chat.inbound_count)?;
+        Ok(loaded)
+    })
+    .await?;
+    let page = conversation_page(&ctx, state.clock.now(), loaded, None, MessageForm::default());
+    respond(&ctx.meta.htmx, StatusCode::OK, &page)
+}
+
+#[derive(Deserialize)]
+pub struct MessagesQuery {
+    before: Option<i64>,
+    after: Option<i64>,
+    /// With `after`: the oldest message the page shows whose tick may still move.
+    pending: Option<i64>,
+}
+
+/// `before=`: the page older than that message (with the next sentinel); `after=`: the
+/// messages after it and those since `pending=` to re-tick, with the refresher moved on,
+/// and the chat's header, side panel and composer rule out of band; else the newest page.
+pub async fn messages(ctx: Ctx, state: Data<AppState>, path: Path<i64>, Query(q): Query<MessagesQuery>) -> Result<HttpResponse, AppError> {
+    let (scope, id, me) = (ChatScope::of(&ctx), path.into_inner(), ctx.user_id());
+    let (zone, now, admin) = (ctx.zone(), ctx.now, ctx.role() == Role::Admin);
+    let fragment = state.db(move |conn| {
+        let chat = scope.find(conn, id)?.ok_or(AppError::NotFound)?;
+        let view = |replace_upto| View { admin, zone: &zone, now, replace_upto };
+        Ok(match (q.before, q.after) {
+            (Some(before), _) => {
+                let (rows, older) = conversation::page(conn, &chat, Some(before))?;
+                let older_than = older.then(|| rows.first().map(|m| m.id)).flatten();
+                let extras = Extras::of(conn, &chat, &rows)?;
+                MessagesFragment { chat_id: id, bubbles: bubbles(&rows, &extras, &view(0)), older_than, live_after: None, live_pending: None, state: None }
+            }
+            (None, Some(after)) => {
+                let rows = conversation::since(conn, &chat, after, q.pending)?;
+                // The person is looking at the conversation: what it now shows is read.
+                conversation::mark_read(conn, &chat, me, chat.inbound_count)?;
+                let newest = rows.last().map_or(after, |m| m.id.max(after));
+                let state = LiveState::of(conn, &chat, now, &zone)?;
+                let extras = Extras::of(conn, &chat, &rows)?;
+                MessagesFragment {
+                    chat_id: id,
+                    bubbles: bubbles(&rows, &extras, &view(after)),
+                    older_than: None,
+                    live_after: Some(newest),
+                    live_pending: extras.oldest_changing(&rows),
+                    state: Some(state),
+                }
+            }
+            (None, None) => {
+                let (rows, older) = conversation::page(conn, &chat, None)?;
+                let older_than = older.then(|| rows.first().map(|m| m.id)).flatten();
+                let newest = rows.last().map_or(0, |m| m.id);
+                let extras = Extras::of(conn, &chat, &rows)?;
+                let pending = extras.oldest_changing(&rows);
+                MessagesFragment { chat_id: id, bubbles: bubbles(&rows, &extras, &view(0)), older_than, live_after: Some(newest), live_pending: pending, state: None }
+            }
+        })
+    })
+    .await?;
+    html_status(StatusCode::OK, &fragment)
+}
+
+/// A reply: queued and shown at once, or refused (422) with the reason in place.
+pub async fn send(ctx: Ctx, state: Data<AppState>, path: Path<i64>, OnceForm(form, once): OnceForm<MessageForm>) -> Result<HttpResponse, AppError> {
+    let (scope, id, me) = (ChatScope::of(&ctx), path.into_inner(), ctx.user_id());
+    let mut entry = ctx.audit(Action::MessagesQueued, "clients", id);
+    let (now, zone) = (state.clock.now(), ctx.zone());
+    let st = state.clone();
+    let typed = form.clone();
+    let outcome = state.db(move |conn| {
+        let chat = scope.find(conn, id)?.ok_or(AppError::NotFound)?;
+        // Filed under the client (as the client page's send is), so it shows in the client's trail.
+        entry.entity_id = Some(chat.client_id.to_string());
+        reply::send(conn, &st, reply::Reply { chat: &chat, user_id: me, now, zone: &zone }, (form, once), entry)
+    })
+    .await?;
+    match outcome {
+        Ok(_) if !ctx.meta.htmx.wants_fragment() => {
+            flash::success(&ctx.session, "Message queued.".to_string());
+            Ok(see_other(&format!("/chat/{id}")))
+        }
+        Ok(_) => {
+            let scopes = (scope, ctx.scope());
+            let loaded = state.db(move |conn| load(conn, scopes, id, None)).await?;
+            respond(&ctx.meta.htmx, StatusCode::OK, &conversation_page(&ctx, now, loaded, None, MessageForm::default()))
+        }
+        Err(problem) => {
+            let scopes = (scope, ctx.scope());
+            let loaded = state.db(move |conn| load(conn, scopes, id, None)).await?;
+            respond(&ctx.meta.htmx, StatusCode::UNPROCESSABLE_ENTITY, &conversation_page(&ctx, now, loaded, Some(problem.to_string()), typed))
+        }
+    }
+}
