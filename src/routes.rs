@@ -172,6 +172,7 @@ route_table! {
         .route("/media/{id}", get().to(chat::attachments::show))
         .service(web::resource("/chat/{id}").route(get().to(chat::conversation_pages::show)))
         .service(web::resource("/chat/{id}/messages").route(get().to(chat::conversation_pages::messages)).route(post().to(chat::conversation_pages::send)))
+        .service(web::resource("/chat/{id}/notes").route(post().to(chat::conversation_pages::note)))
         // Canned replies (issue 22 part 3) and the composers' picker
         .service(web::resource("/canned-replies").route(get().to(canned::pages::list)).route(post().to(canned::pages::create)))
         .route("/canned-replies/{id}/edit", get().to(canned::pages::edit))

@@ -52,6 +52,7 @@ actions! {
     CampaignsTestSent => "campaigns.test_sent",
     ChatsAssigned => "chats.assigned",
     ChatsClosed => "chats.closed",
+    ChatsNoteAdded => "chats.note_added",
     ChatsReopened => "chats.reopened",
     CannedRepliesCreated => "canned_replies.created",
     CannedRepliesUpdated => "canned_replies.updated",

@@ -330,6 +330,7 @@ pub fn describe(e: &AuditLog, names: &Names) -> Vec<Piece> {
             }
         }
         "chats.closed" => [vec![t(" closed ")], chat_with(e, names)].concat(),
+        "chats.note_added" => [vec![t(" wrote a note in ")], chat_with(e, names)].concat(),
         "chats.reopened" => [vec![t(" reopened ")], chat_with(e, names)].concat(),
         "clients.created" => vec![t(" created client "), client(e, names)],
         "clients.updated" => client_update(e, names, ""),

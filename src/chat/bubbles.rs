@@ -1,10 +1,12 @@
 //! A conversation's messages as its page shows them (`chat/bubble.html`): the text, the time,
-//! the delivery tick, the attachments and, on outbound ones, who wrote it.
+//! the delivery tick, the attachments and, on outbound ones, who wrote it; and its notes
+//! (`chat/note.html`), placed among the messages by time ([`lines`]).
 
 use chrono::{DateTime, Utc};
 use diesel::{PgConnection, QueryResult};
 
 use crate::chat::authors::{self, Author};
+use crate::chat::notes::Written;
 use crate::chat::{Chat, conversation};
 use crate::messaging::Direction;
 use crate::messaging::media::{self, Attachment};
@@ -18,6 +20,7 @@ pub struct Bubble {
     pub body: String,
     /// Who wrote it ("Lena", "Campaign: Spring offer", "Flow step"), on outbound bubbles.
     pub author: Option<String>,
+    pub at: DateTime<Utc>,
     /// "today 18:53", "6 Dec 18:53" (`Zone::when`), with the exact time for its title.
     pub time: String,
     pub exact: String,
@@ -75,6 +78,7 @@ pub fn bubbles(rows: &[Message], extras: &Extras, view: &View) -> Vec<Bubble> {
                 outbound,
                 body: m.body.clone(),
                 author: extras.authors.iter().find(|(id, _)| *id == m.id).filter(|_| outbound).map(|(_, a)| a.label()),
+                at: m.created_at,
                 time: view.zone.when(view.now, m.created_at),
                 exact: view.zone.time(m.created_at),
                 tick,
@@ -94,4 +98,44 @@ pub fn bubbles(rows: &[Message], extras: &Extras, view: &View) -> Vec<Bubble> {
 /// (htmx drops a trigger on an element whose request is in flight).
 pub fn downloading(bubbles: &[Bubble]) -> bool {
     bubbles.iter().any(|b| b.attachments.iter().any(Attachment::downloading))
+}
+
+/// A note as the conversation shows it.
+pub struct NoteView {
+    pub id: i64,
+    pub author: String,
+    pub body: String,
+    pub at: DateTime<Utc>,
+    pub time: String,
+    pub exact: String,
+}
+
+pub fn note_views(notes: &[Written], view: &View) -> Vec<NoteView> {
+    notes
+        .iter()
+        .map(|(n, author)| NoteView {
+            id: n.id,
+            author: author.clone().unwrap_or_else(|| "A former user".to_string()),
+            body: n.body.clone(),
+            at: n.created_at,
+            time: view.zone.when(view.now, n.created_at),
+            exact: view.zone.time(n.created_at),
+        })
+        .collect()
+}
+
+/// One item of the conversation: a message or a note.
+pub enum Line<'a> {
+    Message(&'a Bubble),
+    Note(&'a NoteView),
+}
+
+/// The messages and notes in the order they were written (a message first at the same time).
+pub fn lines<'a>(bubbles: &'a [Bubble], notes: &'a [NoteView]) -> Vec<Line<'a>> {
+    let mut out: Vec<Line<'a>> = bubbles.iter().map(Line::Message).chain(notes.iter().map(Line::Note)).collect();
+    out.sort_by_key(|line| match line {
+        Line::Message(b) => (b.at, 0, b.id),
+        Line::Note(n) => (n.at, 1, n.id),
+    });
+    out
 }

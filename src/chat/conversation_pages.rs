@@ -1,19 +1,21 @@
 //! The conversation's pages: `GET /chat/{id}` (the newest messages and notes, marked read),
-//! `GET /chat/{id}/messages` (`before=` an older page, `after=` the live refresh) and
-//! `POST /chat/{id}/messages` (a reply). The chat is looked up through `ChatScope`: another
-//! workspace's, or one this user may not see, is a 404.
+//! `GET /chat/{id}/messages` (`before=` an older page, `after=` the live refresh),
+//! `POST /chat/{id}/messages` (a reply) and `POST /chat/{id}/notes` (an internal note). The
+//! chat is looked up through `ChatScope`: another workspace's, or one this user may not see,
+//! is a 404.
 
 use actix_web::HttpResponse;
 use actix_web::http::StatusCode;
 use actix_web::web::{Data, Path};
 use askama::Template;
 use chrono::{DateTime, Utc};
-use diesel::{PgConnection, QueryResult};
+use diesel::{Connection, PgConnection, QueryResult};
 use serde::Deserialize;
 
 use crate::audit::Action;
 use crate::authz::{Role, Scope};
-use crate::chat::bubbles::{Bubble, Extras, View, bubbles, downloading};
+use crate::chat::bubbles::{Bubble, Extras, Line, NoteView, View, bubbles, downloading, lines, note_views};
+use crate::chat::notes::{self, NoteError};
 use crate::chat::{Chat, ChatScope, ChatStatus, conversation, query, reply};
 use crate::chat::list;
 use crate::clients::model::Client;
@@ -25,6 +27,7 @@ use crate::messaging::store::Message;
 use crate::web::ctx::{Ctx, Layout};
 use crate::web::flash;
 use crate::web::forms::{OnceForm, Query};
+use crate::web::once::Claim;
 use crate::web::render::{html_status, respond, see_other};
 use crate::web::state::AppState;
 use crate::web::time::Zone;
@@ -38,12 +41,15 @@ use crate::web::time::Zone;
 struct MessagesFragment {
     chat_id: i64,
     bubbles: Vec<Bubble>,
+    notes: Vec<NoteView>,
     /// An "Older messages" sentinel before the bubbles, loading those before this id.
     older_than: Option<i64>,
     /// The refresher to write (out of band), with the newest id shown…
     live_after: Option<i64>,
-    /// …and the oldest shown whose tick may still move ([`conversation::oldest_moving`]).
+    /// …and the oldest shown whose tick may still move ([`conversation::oldest_moving`])…
     live_pending: Option<i64>,
+    /// …and the newest note shown.
+    live_note: Option<i64>,
     /// The live refresh's header, side panel and composer rule, sent again out of band.
     state: Option<LiveState>,
 }
@@ -51,6 +57,10 @@ struct MessagesFragment {
 impl MessagesFragment {
     fn downloading(&self) -> bool {
         downloading(&self.bubbles)
+    }
+
+    fn lines(&self) -> Vec<Line<'_>> {
+        lines(&self.bubbles, &self.notes)
     }
 }
 
@@ -83,8 +93,11 @@ struct ConversationPage {
     tags: Vec<(String, String)>,
     follow_ups: Vec<(DateTime<Utc>, String)>,
     bubbles: Vec<Bubble>,
+    notes: Vec<NoteView>,
     older_than: Option<i64>,
     last_id: i64,
+    /// The newest note shown, for the live refresh.
+    last_note: i64,
     /// The oldest message shown whose tick may still move, for the live refresh.
     pending: Option<i64>,
     rule: String,
@@ -93,6 +106,7 @@ struct ConversationPage {
     var_numbers: Vec<usize>,
     error: Option<String>,
     form: MessageForm,
+    note: NoteComposer,
     sms_max: usize,
     /// The open chats above and below in the inbox: `k` and `j` go there.
     newer: Option<i64>,
@@ -105,6 +119,10 @@ crate::pages!(ConversationPage);
 impl ConversationPage {
     fn downloading(&self) -> bool {
         downloading(&self.bubbles)
+    }
+
+    fn lines(&self) -> Vec<Line<'_>> {
+        lines(&self.bubbles, &self.notes)
     }
 
     fn is_sms(&self) -> bool {
@@ -130,6 +148,24 @@ impl ConversationPage {
     }
 }
 
+/// What the composer shows again after a post: the reply typed and why it was refused, or
+/// the note's.
+#[derive(Default)]
+struct Composer {
+    form: MessageForm,
+    error: Option<String>,
+    note: NoteComposer,
+}
+
+/// The note tab: open, what was typed, why it was refused or what it did.
+#[derive(Default)]
+struct NoteComposer {
+    open: bool,
+    body: String,
+    error: Option<String>,
+    said: Option<String>,
+}
+
 #[derive(Deserialize)]
 pub struct ShowQuery {
     before: Option<i64>,
@@ -145,6 +181,7 @@ struct Loaded {
     follow_ups: Vec<(DateTime<Utc>, String)>,
     messages: Vec<Message>,
     extras: Extras,
+    notes: Vec<notes::Written>,
     older: bool,
     templates: Vec<TemplateChoice>,
     /// The open chats above and below this one in the inbox (`k`, `j`).
@@ -163,15 +200,22 @@ fn load(conn: &mut PgConnection, ctx_scope: (ChatScope, Scope), id: i64, before:
     let tags = crate::clients::tags::of_client(conn, chat.workspace_id, chat.client_id)?;
     let (messages, older) = conversation::page(conn, &chat, before)?;
     let extras = Extras::of(conn, &chat, &messages)?;
+    let until = match before {
+        Some(before) => crate::messaging::store::find(conn, chat.workspace_id, before)?.map(|m| m.created_at),
+        None => None,
+    };
+    let notes = notes::around(conn, &chat, &messages, older, until)?;
     let templates = if chat.channel == Channel::WhatsApp { approved_templates(conn, chat.workspace_id)? } else { Vec::new() };
     let neighbours = list::neighbours(conn, &chat_scope, chat.last_message_at, chat.id)?;
     let enter_sends = query::enter_sends(conn, chat.workspace_id, chat_scope.user_id)?;
-    Ok(Loaded { chat, client, client_visible, assignee, assignees: people, tags, follow_ups, messages, extras, older, templates, neighbours, enter_sends })
+    Ok(Loaded { chat, client, client_visible, assignee, assignees: people, tags, follow_ups, messages, extras, notes, older, templates, neighbours, enter_sends })
 }
 
-fn conversation_page(ctx: &Ctx, now: DateTime<Utc>, loaded: Loaded, error: Option<String>, form: MessageForm) -> ConversationPage {
+fn conversation_page(ctx: &Ctx, now: DateTime<Utc>, loaded: Loaded, composer: Composer) -> ConversationPage {
     let zone = ctx.zone();
     let last_id = loaded.messages.last().map_or(0, |m| m.id);
+    let last_note = loaded.notes.iter().map(|(n, _)| n.id).max().unwrap_or(0);
+    let view = View { admin: ctx.role() == Role::Admin, zone: &zone, now, replace_upto: 0 };
     let older_than = loaded.older.then(|| loaded.messages.first().map(|m| m.id)).flatten();
     let pending = loaded.extras.oldest_changing(&loaded.messages);
     let mut layout = ctx.layout(format!("Chat with {}", loaded.client.name), "chat");
@@ -182,7 +226,9 @@ fn conversation_page(ctx: &Ctx, now: DateTime<Utc>, loaded: Loaded, error: Optio
         channel_label: loaded.chat.channel.label(),
         rule: reply::composer_rule(&loaded.chat, now, &zone),
         free_text: loaded.chat.free_text_allowed(now),
-        bubbles: bubbles(&loaded.messages, &loaded.extras, &View { admin: ctx.role() == Role::Admin, zone: &zone, now, replace_upto: 0 }),
+        bubbles: bubbles(&loaded.messages, &loaded.extras, &view),
+        notes: note_views(&loaded.notes, &view),
+        last_note,
         chat: loaded.chat,
         client: loaded.client,
         client_visible: loaded.client_visible,
@@ -198,8 +244,9 @@ fn conversation_page(ctx: &Ctx, now: DateTime<Utc>, loaded: Loaded, error: Optio
         older: loaded.neighbours.1,
         enter_sends: loaded.enter_sends,
         var_numbers,
-        error,
-        form,
+        error: composer.error,
+        form: composer.form,
+        note: composer.note,
         sms_max: SMS_MAX_CHARS,
     }
 }
@@ -214,7 +261,7 @@ pub async fn show(ctx: Ctx, state: Data<AppState>, path: Path<i64>, Query(q): Qu
         Ok(loaded)
     })
     .await?;
-    let page = conversation_page(&ctx, state.clock.now(), loaded, None, MessageForm::default());
+    let page = conversation_page(&ctx, state.clock.now(), loaded, Composer::default());
     respond(&ctx.meta.htmx, StatusCode::OK, &page)
 }
 
@@ -224,6 +271,8 @@ pub struct MessagesQuery {
     after: Option<i64>,
     /// With `after`: the oldest message the page shows whose tick may still move.
     pending: Option<i64>,
+    /// With `after`: the newest note the page shows (the notes after it come too).
+    note: Option<i64>,
 }
 
 /// `before=`: the page older than that message (with the next sentinel); `after=`: the
@@ -240,7 +289,9 @@ pub async fn messages(ctx: Ctx, state: Data<AppState>, path: Path<i64>, Query(q)
                 let (rows, older) = conversation::page(conn, &chat, Some(before))?;
                 let older_than = older.then(|| rows.first().map(|m| m.id)).flatten();
                 let extras = Extras::of(conn, &chat, &rows)?;
-                MessagesFragment { chat_id: id, bubbles: bubbles(&rows, &extras, &view(0)), older_than, live_after: None, live_pending: None, state: None }
+                let until = crate::messaging::store::find(conn, chat.workspace_id, before)?.map(|m| m.created_at);
+                let notes = note_views(&notes::around(conn, &chat, &rows, older, until)?, &view(0));
+                MessagesFragment { chat_id: id, bubbles: bubbles(&rows, &extras, &view(0)), notes, older_than, live_after: None, live_pending: None, live_note: None, state: None }
             }
             (None, Some(after)) => {
                 let rows = conversation::since(conn, &chat, after, q.pending)?;
@@ -249,12 +300,19 @@ pub async fn messages(ctx: Ctx, state: Data<AppState>, path: Path<i64>, Query(q)
                 let newest = rows.last().map_or(after, |m| m.id.max(after));
                 let state = LiveState::of(conn, &chat, now, &zone)?;
                 let extras = Extras::of(conn, &chat, &rows)?;
+                let new_notes = match q.note {
+                    Some(note) => notes::after(conn, &chat, note)?,
+                    None => Vec::new(),
+                };
+                let live_note = q.note.map(|note| new_notes.iter().map(|(n, _)| n.id).fold(note, i64::max));
                 MessagesFragment {
                     chat_id: id,
                     bubbles: bubbles(&rows, &extras, &view(after)),
+                    notes: note_views(&new_notes, &view(after)),
                     older_than: None,
                     live_after: Some(newest),
                     live_pending: extras.oldest_changing(&rows),
+                    live_note,
                     state: Some(state),
                 }
             }
@@ -264,7 +322,10 @@ pub async fn messages(ctx: Ctx, state: Data<AppState>, path: Path<i64>, Query(q)
                 let newest = rows.last().map_or(0, |m| m.id);
                 let extras = Extras::of(conn, &chat, &rows)?;
                 let pending = extras.oldest_changing(&rows);
-                MessagesFragment { chat_id: id, bubbles: bubbles(&rows, &extras, &view(0)), older_than, live_after: Some(newest), live_pending: pending, state: None }
+                let written = notes::around(conn, &chat, &rows, older, None)?;
+                let live_note = Some(written.iter().map(|(n, _)| n.id).max().unwrap_or(0));
+                let notes = note_views(&written, &view(0));
+                MessagesFragment { chat_id: id, bubbles: bubbles(&rows, &extras, &view(0)), notes, older_than, live_after: Some(newest), live_pending: pending, live_note, state: None }
             }
         })
     })
@@ -294,12 +355,80 @@ pub async fn send(ctx: Ctx, state: Data<AppState>, path: Path<i64>, OnceForm(for
         Ok(_) => {
             let scopes = (scope, ctx.scope());
             let loaded = state.db(move |conn| load(conn, scopes, id, None)).await?;
-            respond(&ctx.meta.htmx, StatusCode::OK, &conversation_page(&ctx, now, loaded, None, MessageForm::default()))
+            respond(&ctx.meta.htmx, StatusCode::OK, &conversation_page(&ctx, now, loaded, Composer::default()))
         }
         Err(problem) => {
             let scopes = (scope, ctx.scope());
             let loaded = state.db(move |conn| load(conn, scopes, id, None)).await?;
-            respond(&ctx.meta.htmx, StatusCode::UNPROCESSABLE_ENTITY, &conversation_page(&ctx, now, loaded, Some(problem.to_string()), typed))
+            let composer = Composer { form: typed, error: Some(problem.to_string()), ..Composer::default() };
+            respond(&ctx.meta.htmx, StatusCode::UNPROCESSABLE_ENTITY, &conversation_page(&ctx, now, loaded, composer))
         }
     }
+}
+
+#[derive(Clone, Default, Deserialize)]
+pub struct NoteForm {
+    #[serde(default)]
+    body: String,
+}
+
+impl From<NoteError> for AppError {
+    fn from(e: NoteError) -> Self {
+        match e {
+            NoteError::NotFound => AppError::NotFound,
+            NoteError::Empty | NoteError::TooLong => AppError::Validation(e.to_string()),
+            NoteError::Db(e) => e.into(),
+        }
+    }
+}
+
+/// What the writer is told after a note: who was told of it, and who was named but may not
+/// see the chat.
+fn note_said(told: &[String], unseen: &[String]) -> String {
+    let mut said = "Note added.".to_string();
+    if !told.is_empty() {
+        said.push_str(&format!(" {} {} told.", told.join(", "), if told.len() == 1 { "was" } else { "were" }));
+    }
+    if !unseen.is_empty() {
+        said.push_str(&format!(" {} cannot see this chat and {} not told.", unseen.join(", "), if unseen.len() == 1 { "was" } else { "were" }));
+    }
+    said
+}
+
+/// `POST /chat/{id}/notes`: an internal note (never sent), shown at once; a refusal is a 422
+/// with the reason in the note tab. Once per submitted form, as replies are.
+pub async fn note(ctx: Ctx, state: Data<AppState>, path: Path<i64>, OnceForm(form, once): OnceForm<NoteForm>) -> Result<HttpResponse, AppError> {
+    let (scope, id, me) = (ChatScope::of(&ctx), path.into_inner(), ctx.user_id());
+    let mut entry = ctx.audit(Action::ChatsNoteAdded, "clients", id);
+    let author = ctx.user.name.clone();
+    let body = form.body.clone();
+    let outcome = state
+        .db(move |conn| {
+            let chat = scope.find(conn, id)?.ok_or(AppError::NotFound)?;
+            // Filed under the client, as the chat's other changes are.
+            entry.entity_id = Some(chat.client_id.to_string());
+            Ok(conn.transaction(|tx| {
+                if once.claim(tx, chat.workspace_id, me)? != Claim::First {
+                    return Ok(None);
+                }
+                notes::add(tx, &scope, &author, id, &body, entry).map(Some)
+            }))
+        })
+        .await?;
+    let now = state.clock.now();
+    let (status, note) = match outcome {
+        Ok(added) => {
+            let said = added.map_or_else(|| "Note added.".to_string(), |a| note_said(&a.told, &a.unseen));
+            if !ctx.meta.htmx.wants_fragment() {
+                flash::success(&ctx.session, said);
+                return Ok(see_other(&format!("/chat/{id}")));
+            }
+            (StatusCode::OK, NoteComposer { open: true, said: Some(said), ..NoteComposer::default() })
+        }
+        Err(e @ (NoteError::Empty | NoteError::TooLong)) => (StatusCode::UNPROCESSABLE_ENTITY, NoteComposer { open: true, body: form.body, error: Some(e.to_string()), said: None }),
+        Err(e) => return Err(e.into()),
+    };
+    let scopes = (scope, ctx.scope());
+    let loaded = state.db(move |conn| load(conn, scopes, id, None)).await?;
+    respond(&ctx.meta.htmx, status, &conversation_page(&ctx, now, loaded, Composer { note, ..Composer::default() }))
 }

@@ -3,8 +3,9 @@
 //! the change [`set`]). Every scheduler tick enqueues one `chat-digest` job per subscribed user and hour, keyed `chat-digest:<user>:<hour>`, so
 //! any number of instances make one. The job lists the chats assigned to the user (still
 //! active) that have unread messages (the chat's `inbound_count` above the user's
-//! `chat_reads.read_count`) which arrived after the last digest; none → no email. The email
-//! goes through the email queue in the same transaction that moves `since` on.
+//! `chat_reads.read_count`) which arrived after the last digest, and the notes that mentioned
+//! the user since then whose notification is still unread (issue 22); none → no email. The
+//! email goes through the email queue in the same transaction that moves `since` on.
 
 use askama::Template;
 use chrono::{DateTime, Timelike, Utc};
@@ -14,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use crate::audit;
-use crate::db::schema::chat_digests;
+use crate::db::schema::{chat_digests, notifications};
 use crate::email::{self, Email};
 use crate::jobs::queue::Job;
 use crate::jobs::run::{self, JobEnv, JobError};
@@ -88,9 +89,18 @@ pub struct DigestItem {
     pub link: String,
 }
 
+/// A note that mentioned the user: who and where ("Lena Ortiz mentioned you", "In the
+/// WhatsApp chat with Amara Smith: …"), and its link.
+pub struct DigestMention {
+    pub title: String,
+    pub text: String,
+    pub link: String,
+}
+
 pub struct Digest {
     pub name: String,
     pub items: Vec<DigestItem>,
+    pub mentions: Vec<DigestMention>,
     /// Chats with unread messages in all (only the first `LISTED` are listed).
     pub total: i64,
     pub link: String,
@@ -142,13 +152,24 @@ pub fn send(conn: &mut PgConnection, workspace_id: i64, user_id: i64, hour: Date
         .bind::<Timestamptz, _>(since)
         .bind::<BigInt, _>(LISTED)
         .load(tx)?;
-        if rows.is_empty() {
+        let mentions: Vec<(String, String, Option<String>)> = notifications::table
+            .filter(notifications::workspace_id.eq(workspace_id))
+            .filter(notifications::user_id.eq(user_id))
+            .filter(notifications::kind.eq(crate::chat::notify::MENTION))
+            .filter(notifications::read_at.is_null())
+            .filter(notifications::created_at.gt(since))
+            .order((notifications::created_at.desc(), notifications::id.desc()))
+            .limit(LISTED)
+            .select((notifications::title, notifications::body, notifications::link))
+            .load(tx)?;
+        if rows.is_empty() && mentions.is_empty() {
             return Ok(false);
         }
         let base = base_url.trim_end_matches('/');
         let digest = Digest {
             name,
-            total: rows[0].total,
+            mentions: mentions.into_iter().map(|(title, text, link)| DigestMention { title, text, link: format!("{base}{}", link.unwrap_or_default()) }).collect(),
+            total: rows.first().map_or(0, |r| r.total),
             items: rows
                 .iter()
                 .map(|r| DigestItem {
@@ -161,7 +182,12 @@ pub fn send(conn: &mut PgConnection, workspace_id: i64, user_id: i64, hour: Date
             link: format!("{base}/chat?status=mine"),
         };
         let render = |e: askama::Error| diesel::result::Error::QueryBuilderError(Box::new(e));
-        let subject = format!("{} chat{} with unread messages", digest.total, if digest.total == 1 { "" } else { "s" });
+        let plural = |n: usize, one: &str, many: &str| if n == 1 { one.to_string() } else { format!("{n} {many}") };
+        let subject = match (digest.total, digest.mentions.len()) {
+            (0, m) => format!("You were mentioned in {}", plural(m, "a chat note", "chat notes")),
+            (t, 0) => format!("{t} chat{} with unread messages", if t == 1 { "" } else { "s" }),
+            (t, m) => format!("{t} chat{} with unread messages, {}", if t == 1 { "" } else { "s" }, plural(m, "1 mention", "mentions")),
+        };
         let mail = Email { to: address, subject, text: DigestTxt { m: &digest }.render().map_err(render)?, html: DigestHtml { m: &digest }.render().map_err(render)? };
         email::enqueue(tx, workspace_id, &mail, Some(format!("chat-digest-email:{user_id}:{}", hour.format("%Y-%m-%dT%H"))))?;
         diesel::update(chat_digests::table.filter(chat_digests::workspace_id.eq(workspace_id)).filter(chat_digests::user_id.eq(user_id)))

@@ -27,6 +27,7 @@ pub mod digest;
 pub mod inbound;
 pub mod list;
 pub mod model;
+pub mod notes;
 pub mod notify;
 pub mod pages;
 pub mod query;

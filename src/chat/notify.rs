@@ -11,6 +11,7 @@ use crate::notifications::NewNotification;
 pub const ASSIGNED: &str = crate::notifications::CHAT_ASSIGNED;
 pub const NEW_MESSAGE: &str = crate::notifications::CHAT_MESSAGE;
 pub const UNASSIGNED_MESSAGE: &str = crate::notifications::CHAT_UNASSIGNED_MESSAGE;
+pub const MENTION: &str = crate::notifications::CHAT_MENTION;
 
 /// After an inbound message is recorded (same transaction): tells the chat's assignee, if
 /// any and active; an unassigned chat's message goes to the admins and to the managers of

@@ -624,6 +624,18 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    chat_notes (workspace_id, id) {
+        workspace_id -> Int8,
+        id -> Int8,
+        chat_id -> Int8,
+        author_id -> Nullable<Int8>,
+        body -> Text,
+        mentions -> Array<Int8>,
+        created_at -> Timestamptz,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
     audit_logs,
     auth_tokens,
@@ -636,6 +648,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     campaigns,
     canned_replies,
     chat_digests,
+    chat_notes,
     chat_reads,
     chats,
     client_counts,

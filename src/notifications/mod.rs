@@ -49,12 +49,15 @@ pub const CHAT_ASSIGNED: &str = "chat_assigned";
 pub const CHAT_MESSAGE: &str = "chat_message";
 /// A new message in an unassigned chat the user may see (`chat::notify`).
 pub const CHAT_UNASSIGNED_MESSAGE: &str = "chat_unassigned";
+/// Someone mentioned the user in a chat's note (`chat::notes`).
+pub const CHAT_MENTION: &str = "chat_mention";
 
 /// Every kind a user may receive, with its label on `/account`.
 pub const KINDS: &[(&str, &str)] = &[
     (CHAT_ASSIGNED, "A chat is assigned to me"),
     (CHAT_MESSAGE, "A new message in a chat assigned to me"),
     (CHAT_UNASSIGNED_MESSAGE, "A new message in an unassigned chat I can see (admins, department managers)"),
+    (CHAT_MENTION, "Someone mentions me in a chat's note"),
     (SEND_FAILED, "A message I sent failed"),
     (CAMPAIGN_FAILED, "Campaign sends failed (admins)"),
     (IMPORT_FINISHED, "An import I started finished or failed"),

@@ -36,6 +36,7 @@ mod bulk_vacuum;
 mod campaign_batches;
 mod chat_authors;
 mod chat_keys;
+mod chat_notes;
 mod chat_media;
 mod messaging_send;
 mod notifications;

@@ -289,6 +289,22 @@ async fn the_inbox_and_a_conversation_answer_to_the_keyboard() {
         .then(KeyAction::Up { value: control });
     chrome.client.perform_actions(keys).await.unwrap();
     until(&app, &format!("SELECT count(*) FROM messages WHERE workspace_id = {w} AND direction = 'outbound' AND body = E'Line one\\nline two'")).await;
+
+    // The Note tab: the reply form gives way to the note form; the note shows among the
+    // messages, in its own colour, and is never sent.
+    chrome.wait_for_text("#messages", "Line one").await;
+    assert_eq!(chrome.eval("return getComputedStyle(document.querySelector('#note-composer')).display;").await, serde_json::json!("none"));
+    chrome.click("label[for=tab-note]").await;
+    assert_eq!(chrome.eval("return getComputedStyle(document.querySelector('#composer')).display;").await, serde_json::json!("none"));
+    chrome.fill("#note-body", "Cleo prefers calls after 5 pm").await;
+    chrome.click("#note-composer button[type=submit]").await;
+    chrome.wait_for_text("#messages .bubble.note", "Cleo prefers calls after 5 pm").await;
+    chrome.wait_for_text("#note-said", "Note added.").await;
+    for width in [1280, 390] {
+        chrome.client.set_window_size(width, 900).await.unwrap();
+        chrome.screenshot(&format!("chat-note-{width}")).await;
+    }
+    assert_eq!(app.count(&format!("SELECT count(*) FROM messages WHERE workspace_id = {w} AND body LIKE 'Cleo prefers%'")), 0);
     assert_eq!(chrome.console_errors().await, Vec::<String>::new());
     chrome.finish().await;
 }

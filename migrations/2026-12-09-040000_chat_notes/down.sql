@@ -1,0 +1,2 @@
+DROP TABLE chat_notes;
+DROP FUNCTION chat_note_event();
