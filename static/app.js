@@ -188,7 +188,13 @@
     var root = e.target;
     if (!root || !root.querySelector) return;
     var list = root.id === "messages" ? root : root.querySelector("#messages");
-    if (list && !list.dataset.opened) { list.dataset.opened = "1"; chatToBottom(list); }
+    if (list && !list.dataset.opened) {
+      list.dataset.opened = "1";
+      // Opened at a search's hit: that message in the middle; else the newest at the bottom.
+      var hit = list.querySelector(".bubble.hit");
+      if (hit) list.scrollTop = Math.max(0, hit.offsetTop - list.offsetTop - list.clientHeight / 2);
+      else chatToBottom(list);
+    }
   });
   document.addEventListener("htmx:beforeSwap", function (e) {
     var list = chatList();

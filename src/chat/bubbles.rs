@@ -18,6 +18,10 @@ pub struct Bubble {
     pub id: i64,
     pub outbound: bool,
     pub body: String,
+    /// The text in parts, the search's matches marked ([`crate::web::highlight::parts`]).
+    pub parts: Vec<(String, bool)>,
+    /// The message a search opened the conversation at.
+    pub hit: bool,
     /// Who wrote it ("Lena", "Campaign: Spring offer", "Flow step"), on outbound bubbles.
     pub author: Option<String>,
     pub at: DateTime<Utc>,
@@ -56,13 +60,15 @@ impl Extras {
     }
 }
 
-/// How the bubbles are shown: to an admin or not, in which zone, when, and up to which id
-/// they are already on the page (the live refresh replaces those in place).
+/// How the bubbles are shown: to an admin or not, in which zone, when, up to which id they
+/// are already on the page (the live refresh replaces those in place), and the search the
+/// conversation was opened from (its term marked, its message the hit).
 pub struct View<'a> {
     pub admin: bool,
     pub zone: &'a Zone,
     pub now: DateTime<Utc>,
     pub replace_upto: i64,
+    pub search: Option<(&'a str, i64)>,
 }
 
 pub fn bubbles(rows: &[Message], extras: &Extras, view: &View) -> Vec<Bubble> {
@@ -77,6 +83,8 @@ pub fn bubbles(rows: &[Message], extras: &Extras, view: &View) -> Vec<Bubble> {
                 id: m.id,
                 outbound,
                 body: m.body.clone(),
+                parts: crate::web::highlight::parts(&m.body, view.search.map_or("", |(term, _)| term)),
+                hit: view.search.is_some_and(|(_, hit)| hit == m.id),
                 author: extras.authors.iter().find(|(id, _)| *id == m.id).filter(|_| outbound).map(|(_, a)| a.label()),
                 at: m.created_at,
                 time: view.zone.when(view.now, m.created_at),

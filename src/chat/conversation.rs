@@ -41,6 +41,35 @@ pub fn page(conn: &mut PgConnection, chat: &Chat, before: Option<i64>) -> QueryR
     Ok((rows, older))
 }
 
+/// A page of messages around message `at` (a search's hit), oldest first: the hit with up to
+/// `PER_PAGE / 2` before it and as many after; whether older ones exist, and whether newer
+/// ones exist beyond the page. Empty when `at` is not a message of this chat.
+pub fn around(conn: &mut PgConnection, chat: &Chat, at: i64) -> QueryResult<(Vec<Message>, bool, bool)> {
+    let Some(when) = of_chat(chat).filter(messages::id.eq(at)).select(messages::created_at).first::<chrono::DateTime<chrono::Utc>>(conn).optional()? else {
+        return Ok((Vec::new(), false, false));
+    };
+    let half = PER_PAGE / 2;
+    let mut before: Vec<Message> = of_chat(chat)
+        .filter(messages::created_at.lt(when).or(messages::created_at.eq(when).and(messages::id.le(at))))
+        .order((messages::created_at.desc(), messages::id.desc()))
+        .limit(half + 1)
+        .select(Message::as_select())
+        .load(conn)?;
+    let older = before.len() as i64 > half;
+    before.truncate(half as usize);
+    before.reverse();
+    let mut after: Vec<Message> = of_chat(chat)
+        .filter(messages::created_at.gt(when).or(messages::created_at.eq(when).and(messages::id.gt(at))))
+        .order((messages::created_at, messages::id))
+        .limit(half + 1)
+        .select(Message::as_select())
+        .load(conn)?;
+    let newer = after.len() as i64 > half;
+    after.truncate(half as usize);
+    before.extend(after);
+    Ok((before, older, newer))
+}
+
 /// An outbound message whose tick may still move: not yet read, failed or undelivered (nor
 /// of unknown outcome). A page that shows one must re-render it at the next status change,
 /// the one to a final status included (issue 19.1: "read" never arrived).

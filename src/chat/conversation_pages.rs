@@ -95,6 +95,8 @@ struct ConversationPage {
     bubbles: Vec<Bubble>,
     notes: Vec<NoteView>,
     older_than: Option<i64>,
+    /// Newer messages exist beyond the page: a link to the newest.
+    newer_page: bool,
     last_id: i64,
     /// The newest note shown, for the live refresh.
     last_note: i64,
@@ -169,6 +171,17 @@ struct NoteComposer {
 #[derive(Deserialize)]
 pub struct ShowQuery {
     before: Option<i64>,
+    /// A search's hit: the page around that message, `q` marked in it.
+    at: Option<i64>,
+    q: Option<String>,
+}
+
+/// Which messages a conversation page shows.
+#[derive(Clone, Copy)]
+enum Window {
+    Newest,
+    Before(i64),
+    Around(i64),
 }
 
 struct Loaded {
@@ -183,13 +196,15 @@ struct Loaded {
     extras: Extras,
     notes: Vec<notes::Written>,
     older: bool,
+    /// Newer messages exist beyond the page (one opened at a search's hit).
+    newer_page: bool,
     templates: Vec<TemplateChoice>,
     /// The open chats above and below this one in the inbox (`k`, `j`).
     neighbours: (Option<i64>, Option<i64>),
     enter_sends: bool,
 }
 
-fn load(conn: &mut PgConnection, ctx_scope: (ChatScope, Scope), id: i64, before: Option<i64>) -> Result<Loaded, AppError> {
+fn load(conn: &mut PgConnection, ctx_scope: (ChatScope, Scope), id: i64, window: Window) -> Result<Loaded, AppError> {
     let (chat_scope, scope) = ctx_scope;
     let chat = chat_scope.find(conn, id)?.ok_or(AppError::NotFound)?;
     let client = query::client_of(conn, &chat)?;
@@ -198,24 +213,29 @@ fn load(conn: &mut PgConnection, ctx_scope: (ChatScope, Scope), id: i64, before:
     let assignee = chat.assignee_id.and_then(|a| people.iter().find(|(id, _)| *id == a).map(|(_, n)| n.clone()));
     let follow_ups = if client_visible { query::pending_follow_ups(conn, &chat)? } else { Vec::new() };
     let tags = crate::clients::tags::of_client(conn, chat.workspace_id, chat.client_id)?;
-    let (messages, older) = conversation::page(conn, &chat, before)?;
+    let (messages, older, newer_page) = match window {
+        Window::Newest => conversation::page(conn, &chat, None).map(|(m, o)| (m, o, false))?,
+        Window::Before(before) => conversation::page(conn, &chat, Some(before)).map(|(m, o)| (m, o, false))?,
+        Window::Around(at) => conversation::around(conn, &chat, at)?,
+    };
     let extras = Extras::of(conn, &chat, &messages)?;
-    let until = match before {
-        Some(before) => crate::messaging::store::find(conn, chat.workspace_id, before)?.map(|m| m.created_at),
-        None => None,
+    let until = match window {
+        Window::Before(before) => crate::messaging::store::find(conn, chat.workspace_id, before)?.map(|m| m.created_at),
+        Window::Around(_) if newer_page => messages.last().map(|m| m.created_at + chrono::Duration::microseconds(1)),
+        _ => None,
     };
     let notes = notes::around(conn, &chat, &messages, older, until)?;
     let templates = if chat.channel == Channel::WhatsApp { approved_templates(conn, chat.workspace_id)? } else { Vec::new() };
     let neighbours = list::neighbours(conn, &chat_scope, chat.last_message_at, chat.id)?;
     let enter_sends = query::enter_sends(conn, chat.workspace_id, chat_scope.user_id)?;
-    Ok(Loaded { chat, client, client_visible, assignee, assignees: people, tags, follow_ups, messages, extras, notes, older, templates, neighbours, enter_sends })
+    Ok(Loaded { chat, client, client_visible, assignee, assignees: people, tags, follow_ups, messages, extras, notes, older, newer_page, templates, neighbours, enter_sends })
 }
 
-fn conversation_page(ctx: &Ctx, now: DateTime<Utc>, loaded: Loaded, composer: Composer) -> ConversationPage {
+fn conversation_page(ctx: &Ctx, now: DateTime<Utc>, loaded: Loaded, composer: Composer, search: Option<(&str, i64)>) -> ConversationPage {
     let zone = ctx.zone();
     let last_id = loaded.messages.last().map_or(0, |m| m.id);
     let last_note = loaded.notes.iter().map(|(n, _)| n.id).max().unwrap_or(0);
-    let view = View { admin: ctx.role() == Role::Admin, zone: &zone, now, replace_upto: 0 };
+    let view = View { admin: ctx.role() == Role::Admin, zone: &zone, now, replace_upto: 0, search };
     let older_than = loaded.older.then(|| loaded.messages.first().map(|m| m.id)).flatten();
     let pending = loaded.extras.oldest_changing(&loaded.messages);
     let mut layout = ctx.layout(format!("Chat with {}", loaded.client.name), "chat");
@@ -237,6 +257,7 @@ fn conversation_page(ctx: &Ctx, now: DateTime<Utc>, loaded: Loaded, composer: Co
         tags: loaded.tags,
         follow_ups: loaded.follow_ups,
         older_than,
+        newer_page: loaded.newer_page,
         last_id,
         pending,
         templates: loaded.templates,
@@ -253,15 +274,21 @@ fn conversation_page(ctx: &Ctx, now: DateTime<Utc>, loaded: Loaded, composer: Co
 
 pub async fn show(ctx: Ctx, state: Data<AppState>, path: Path<i64>, Query(q): Query<ShowQuery>) -> Result<HttpResponse, AppError> {
     let (scopes, id, me) = ((ChatScope::of(&ctx), ctx.scope()), path.into_inner(), ctx.user_id());
-    let before = q.before;
+    let window = match (q.at, q.before) {
+        (Some(at), _) => Window::Around(at),
+        (None, Some(before)) => Window::Before(before),
+        (None, None) => Window::Newest,
+    };
     let loaded = state.db(move |conn| {
-        let loaded = load(conn, scopes, id, before)?;
+        let loaded = load(conn, scopes, id, window)?;
         // Read up to what this page shows: the count loaded with it, not a newer one.
         conversation::mark_read(conn, &loaded.chat, me, loaded.chat.inbound_count)?;
         Ok(loaded)
     })
     .await?;
-    let page = conversation_page(&ctx, state.clock.now(), loaded, Composer::default());
+    let term: String = q.q.as_deref().unwrap_or("").trim().chars().take(100).collect();
+    let search = q.at.filter(|_| !term.is_empty()).map(|at| (term.as_str(), at));
+    let page = conversation_page(&ctx, state.clock.now(), loaded, Composer::default(), search);
     respond(&ctx.meta.htmx, StatusCode::OK, &page)
 }
 
@@ -283,7 +310,7 @@ pub async fn messages(ctx: Ctx, state: Data<AppState>, path: Path<i64>, Query(q)
     let (zone, now, admin) = (ctx.zone(), ctx.now, ctx.role() == Role::Admin);
     let fragment = state.db(move |conn| {
         let chat = scope.find(conn, id)?.ok_or(AppError::NotFound)?;
-        let view = |replace_upto| View { admin, zone: &zone, now, replace_upto };
+        let view = |replace_upto| View { admin, zone: &zone, now, replace_upto, search: None };
         Ok(match (q.before, q.after) {
             (Some(before), _) => {
                 let (rows, older) = conversation::page(conn, &chat, Some(before))?;
@@ -354,14 +381,14 @@ pub async fn send(ctx: Ctx, state: Data<AppState>, path: Path<i64>, OnceForm(for
         }
         Ok(_) => {
             let scopes = (scope, ctx.scope());
-            let loaded = state.db(move |conn| load(conn, scopes, id, None)).await?;
-            respond(&ctx.meta.htmx, StatusCode::OK, &conversation_page(&ctx, now, loaded, Composer::default()))
+            let loaded = state.db(move |conn| load(conn, scopes, id, Window::Newest)).await?;
+            respond(&ctx.meta.htmx, StatusCode::OK, &conversation_page(&ctx, now, loaded, Composer::default(), None))
         }
         Err(problem) => {
             let scopes = (scope, ctx.scope());
-            let loaded = state.db(move |conn| load(conn, scopes, id, None)).await?;
+            let loaded = state.db(move |conn| load(conn, scopes, id, Window::Newest)).await?;
             let composer = Composer { form: typed, error: Some(problem.to_string()), ..Composer::default() };
-            respond(&ctx.meta.htmx, StatusCode::UNPROCESSABLE_ENTITY, &conversation_page(&ctx, now, loaded, composer))
+            respond(&ctx.meta.htmx, StatusCode::UNPROCESSABLE_ENTITY, &conversation_page(&ctx, now, loaded, composer, None))
         }
     }
 }
@@ -429,6 +456,6 @@ pub async fn note(ctx: Ctx, state: Data<AppState>, path: Path<i64>, OnceForm(for
         Err(e) => return Err(e.into()),
     };
     let scopes = (scope, ctx.scope());
-    let loaded = state.db(move |conn| load(conn, scopes, id, None)).await?;
-    respond(&ctx.meta.htmx, status, &conversation_page(&ctx, now, loaded, Composer { note, ..Composer::default() }))
+    let loaded = state.db(move |conn| load(conn, scopes, id, Window::Newest)).await?;
+    respond(&ctx.meta.htmx, status, &conversation_page(&ctx, now, loaded, Composer { note, ..Composer::default() }, None))
 }

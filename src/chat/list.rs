@@ -1,7 +1,10 @@
 //! The inbox list `GET /chat`: the chats this user may see, newest activity first, one page
 //! at a time in SQL, each with its last message, the reader's unread count (from
 //! `chats.inbound_count` and `chat_reads.read_count`, never by counting messages), the
-//! assignee and the age; filtered by tab and searched by client name or phone.
+//! assignee and the age; filtered by tab and searched by client name or phone, and by the
+//! text of the chat's messages (issue 22: a term of 3 characters or more, through the
+//! trigram index `messages_body_trgm_idx`; the newest matching message is the row's preview
+//! and the conversation opens at it).
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
@@ -93,6 +96,11 @@ pub struct Row {
     pub last_media_type: Option<String>,
     #[diesel(sql_type = Nullable<Text>)]
     pub last_media_name: Option<String>,
+    /// The newest of the chat's messages whose text matches the search, and its text.
+    #[diesel(sql_type = Nullable<BigInt>)]
+    pub hit_id: Option<i64>,
+    #[diesel(sql_type = Nullable<Text>)]
+    pub hit_body: Option<String>,
     #[diesel(sql_type = BigInt)]
     pub unread: i64,
     #[diesel(sql_type = Nullable<Text>)]
@@ -114,6 +122,23 @@ impl Row {
 
     pub fn outbound(&self) -> bool {
         self.last_author.author().is_some_and(|a| a != Author::Client)
+    }
+
+    /// The matching message's text around the term, in parts to mark (`term` the search).
+    pub fn hit_parts(&self, term: &str) -> Vec<(String, bool)> {
+        let text = crate::web::highlight::snippet(self.hit_body.as_deref().unwrap_or(""), term, 80);
+        crate::web::highlight::parts(&text, term)
+    }
+
+    /// Where the row leads: the conversation, at the matching message when there is one.
+    pub fn href(&self, term: &str) -> String {
+        match self.hit_id {
+            None => format!("/chat/{}", self.id),
+            Some(hit) => {
+                let q: String = url::form_urlencoded::byte_serialize(term.as_bytes()).collect();
+                format!("/chat/{}?at={hit}&q={q}#message-{hit}", self.id)
+            }
+        }
     }
 
     /// "You", "Lena", "Campaign: Spring offer"…: who wrote the last message, as `reader`
@@ -151,11 +176,17 @@ pub fn page(conn: &mut PgConnection, scope: &ChatScope, filter: &Filter) -> Quer
         Tab::Unassigned => "chats.status = 'open' AND chats.assignee_id IS NULL",
     };
     // $1 workspace, $2 user, $3 name pattern (or NULL), $4 phone digits pattern (or NULL),
-    // $5 limit, $6 offset.
+    // $5 limit, $6 offset, $7 message text pattern (or NULL). `hits`: the newest matching
+    // message of each chat (by id), over the workspace's messages through the trigram index.
     let query = format!(
-        "SELECT chats.id, chats.client_id, c.name AS client_name, chats.channel, chats.status, \
+        "WITH hits AS ( \
+           SELECT m.client_id, m.channel, max(m.id) AS hit_id FROM messages m \
+           WHERE $7::text IS NOT NULL AND m.workspace_id = $1 AND m.client_id IS NOT NULL AND lower(m.body) LIKE $7 \
+           GROUP BY m.client_id, m.channel) \
+         SELECT chats.id, chats.client_id, c.name AS client_name, chats.channel, chats.status, \
                 m.body AS last_body, {authors}, \
                 coalesce(md.content_type, md.declared_type, CASE WHEN md.id IS NOT NULL THEN '' END) AS last_media_type, md.filename AS last_media_name, \
+                h.hit_id, hm.body AS hit_body, \
                 greatest(chats.inbound_count - coalesce(r.read_count, 0), 0) AS unread, \
                 u.name AS assignee, chats.last_message_at \
          FROM chats \
@@ -164,8 +195,10 @@ pub fn page(conn: &mut PgConnection, scope: &ChatScope, filter: &Filter) -> Quer
          LEFT JOIN media md ON md.workspace_id = chats.workspace_id AND md.message_id = chats.last_message_id AND md.position = 0 \
          LEFT JOIN chat_reads r ON r.workspace_id = chats.workspace_id AND r.chat_id = chats.id AND r.user_id = $2 \
          LEFT JOIN users u ON u.workspace_id = chats.workspace_id AND u.id = chats.assignee_id \
+         LEFT JOIN hits h ON h.client_id = chats.client_id AND h.channel = chats.channel \
+         LEFT JOIN messages hm ON hm.workspace_id = chats.workspace_id AND hm.id = h.hit_id \
          WHERE chats.workspace_id = $1 AND {tab} AND {visible} \
-           AND ($3::text IS NULL OR c.search LIKE $3 ESCAPE '\\') \
+           AND ($3::text IS NULL OR c.search LIKE $3 ESCAPE '\\' OR h.hit_id IS NOT NULL) \
            AND ($4::text IS NULL OR reverse(regexp_replace(coalesce(c.phone, ''), '[^0-9]', '', 'g')) LIKE $4) \
          ORDER BY chats.last_message_at DESC, chats.id DESC \
          LIMIT $5 OFFSET $6",
@@ -180,6 +213,8 @@ pub fn page(conn: &mut PgConnection, scope: &ChatScope, filter: &Filter) -> Quer
     };
     // A phone search: the numbers ending in those digits.
     let phone_pattern = digits.map(|d| format!("{}%", d.chars().rev().collect::<String>()));
+    // Message text: a term the trigram index can serve (3 characters or more).
+    let text_pattern = name_pattern.as_ref().filter(|_| q.is_some_and(|q| q.trim().chars().count() >= 3)).cloned();
     let mut rows: Vec<Row> = diesel::sql_query(query)
         .bind::<BigInt, _>(scope.workspace_id)
         .bind::<BigInt, _>(scope.user_id)
@@ -187,6 +222,7 @@ pub fn page(conn: &mut PgConnection, scope: &ChatScope, filter: &Filter) -> Quer
         .bind::<Nullable<Text>, _>(phone_pattern)
         .bind::<BigInt, _>(PER_PAGE + 1)
         .bind::<BigInt, _>((filter.page.max(1) - 1) * PER_PAGE)
+        .bind::<Nullable<Text>, _>(text_pattern)
         .load(conn)?;
     let more = rows.len() as i64 > PER_PAGE;
     rows.truncate(PER_PAGE as usize);

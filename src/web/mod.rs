@@ -10,6 +10,7 @@ pub mod escape;
 pub mod flash;
 pub mod forms;
 pub mod headers;
+pub mod highlight;
 pub mod numbers;
 pub mod htmx;
 pub mod once;

@@ -75,7 +75,7 @@ async fn a_note_is_never_sent_shows_among_the_messages_and_tells_who_it_mentions
     assert_eq!(app.count(&format!("SELECT count(*) FROM notifications WHERE user_id = {bob_id}")), 0);
     // Audited under the client; a live event for the chat's open pages.
     assert_eq!(
-        text(app, &format!("SELECT concat_ws('|', entity_id, after->>'note_id', after->'mentions'->>0) FROM audit_logs WHERE action = 'chats.note_added'")),
+        text(app, "SELECT concat_ws('|', entity_id, after->>'note_id', after->'mentions'->>0) FROM audit_logs WHERE action = 'chats.note_added'"),
         format!("{}|{id}|{admin_name}", s.client_id)
     );
     assert_eq!(app.count(&format!("SELECT count(*) FROM events WHERE kind = 'note' AND chat_id = {chat} AND (data->>'note_id')::bigint = {id}")), 1);

@@ -37,6 +37,7 @@ mod campaign_batches;
 mod chat_authors;
 mod chat_keys;
 mod chat_notes;
+mod chat_search;
 mod chat_media;
 mod messaging_send;
 mod notifications;
