@@ -1,11 +1,15 @@
-//! Chat inbox benchmark (`cargo bench --bench chat`; `CHATS=2000 cargo bench --bench chat`
-//! for a quick run): the release app on its own private cluster.
+//! Chat inbox benchmark (`cargo bench --bench chat`; `CHATS=2000 MESSAGES=20000 cargo bench
+//! --bench chat` for a quick run): the release app on its own private cluster.
 //!
 //! CHATS clients (default 10,000) each with an inbound WhatsApp message, seeded set-based
 //! (the `messages` triggers open one chat each), every tenth assigned to an agent and every
-//! third read by the admin; then the inbox list at 32 connections beside the signed-in floor
-//! (`GET /healthz` with the session cookie) in the same run: the first page, a tab, a search,
-//! and an agent's list (the role condition).
+//! third read by the admin; then MESSAGES messages in all (default 1,000,000: the rest spread
+//! over the chats, both directions, written with the triggers off and the chats' counters set
+//! after, as a year of history would be). Then at 32 connections beside the signed-in floor
+//! (`GET /healthz` with the session cookie) in the same run: the inbox's first page, a tab, a
+//! name search, the list region, an agent's list (the role condition), the conversation
+//! search (issue 22: a common term in a sixth of the messages, a rare one in one in 10,000,
+//! and an agent's), a conversation and a conversation opened at a search's hit.
 
 #[path = "../tests/support/fake_twilio.rs"]
 mod fake_twilio;
@@ -51,6 +55,34 @@ fn main() -> anyhow::Result<()> {
          FROM clients WHERE workspace_id = {w}"
     ))
     .execute(&mut conn)?;
+    // The history: MESSAGES in all, the triggers off (no event or notification per row), then
+    // each chat's counters and last messages as the triggers would have left them.
+    let total: i64 = std::env::var("MESSAGES").ok().and_then(|v| v.parse().ok()).unwrap_or(1_000_000);
+    let more = (total - n).max(0);
+    let history = Instant::now();
+    diesel::sql_query("SET session_replication_role = replica").execute(&mut conn)?;
+    diesel::sql_query(format!(
+        "INSERT INTO messages (workspace_id, client_id, channel, direction, sender, recipient, body, status, created_at) \
+         SELECT {w}, c.id, 'whatsapp', CASE WHEN g % 2 = 0 THEN 'inbound' ELSE 'outbound' END, \
+                CASE WHEN g % 2 = 0 THEN c.phone ELSE '+14155550100' END, CASE WHEN g % 2 = 0 THEN '+14155550100' ELSE c.phone END, \
+                (ARRAY['Is the order on its way?', 'It arrived broken, can I get a refund', 'Thanks a lot for your help', \
+                       'Where is my parcel now', 'Can you call me tomorrow morning', 'We ship within two days'])[1 + g % 6] \
+                || ' #' || g || CASE WHEN g % 10000 = 0 THEN ' kangaroo' ELSE '' END, \
+                CASE WHEN g % 2 = 0 THEN 'received' ELSE 'read' END, now() - interval '400 days' + g * interval '30 seconds' \
+         FROM generate_series(1, {more}) g JOIN clients c ON c.workspace_id = {w} AND c.id = (SELECT min(id) FROM clients WHERE workspace_id = {w}) + g % {n}"
+    ))
+    .execute(&mut conn)?;
+    diesel::sql_query("SET session_replication_role = DEFAULT").execute(&mut conn)?;
+    diesel::sql_query(format!(
+        "UPDATE chats ch SET inbound_count = x.inbound, last_message_id = x.last_id, last_message_at = x.last_at, last_inbound_at = x.last_in \
+         FROM (SELECT client_id, count(*) FILTER (WHERE direction = 'inbound') AS inbound, \
+                      (array_agg(id ORDER BY created_at DESC, id DESC))[1] AS last_id, max(created_at) AS last_at, \
+                      max(created_at) FILTER (WHERE direction = 'inbound') AS last_in \
+               FROM messages WHERE workspace_id = {w} GROUP BY client_id) x \
+         WHERE ch.workspace_id = {w} AND ch.client_id = x.client_id"
+    ))
+    .execute(&mut conn)?;
+    println!("history: {more} more messages in {} ms", history.elapsed().as_millis());
     diesel::sql_query(format!("UPDATE chats SET assignee_id = {} WHERE workspace_id = {w} AND id % 4 = 0", admin.id)).execute(&mut conn)?;
     diesel::sql_query(format!(
         "INSERT INTO chat_reads (workspace_id, chat_id, user_id, read_count) SELECT {w}, id, {}, inbound_count FROM chats WHERE workspace_id = {w} AND id % 3 = 0",
@@ -59,7 +91,14 @@ fn main() -> anyhow::Result<()> {
     .execute(&mut conn)?;
     diesel::sql_query("VACUUM ANALYZE").execute(&mut conn)?;
     let chats = count(&mut conn, &format!("SELECT count(*) FROM chats WHERE workspace_id = {w}"));
-    println!("setup: {chats} chats (one inbound message each) in {} ms", started.elapsed().as_millis());
+    let messages = count(&mut conn, &format!("SELECT count(*) FROM messages WHERE workspace_id = {w}"));
+    println!("setup: {chats} chats, {messages} messages in {} ms", started.elapsed().as_millis());
+    // A conversation, and one of its messages with the rare term (a search's hit).
+    let (busy, hit) = {
+        let hit = count(&mut conn, &format!("SELECT min(id) FROM messages WHERE workspace_id = {w} AND body LIKE '%kangaroo%'"));
+        let chat = count(&mut conn, &format!("SELECT ch.id FROM chats ch JOIN messages m ON m.workspace_id = ch.workspace_id AND m.client_id = ch.client_id WHERE m.id = {hit}"));
+        (chat, hit)
+    };
 
     let browser = client(true);
     common::sign_in(&browser, &base, "admin@bench.example", "bench password 1")?;
@@ -69,16 +108,26 @@ fn main() -> anyhow::Result<()> {
     let _ = run_load((0..300).map(|_| browser.get(format!("{base}/healthz"))).collect());
     let floor = run_load((0..requests).map(|_| browser.get(format!("{base}/healthz"))).collect());
     common::print("signed-in floor GET /healthz:", &floor, requests);
-    let pages: [(&str, &reqwest::blocking::Client, &str); 5] = [
+    let conversation = format!("/chat/{busy}");
+    let at_hit = format!("/chat/{busy}?at={hit}&q=kangaroo");
+    let pages: [(&str, &reqwest::blocking::Client, &str); 11] = [
         ("GET /chat (admin, first page)", &browser, "/chat"),
         ("GET /chat?status=unassigned", &browser, "/chat?status=unassigned"),
         ("GET /chat?q=client%20123", &browser, "/chat?q=client%20123"),
         ("GET /chat (list region, sse refetch)", &browser, "/chat?status=open"),
         ("GET /chat (agent)", &agent_browser, "/chat"),
+        ("GET /chat?q=parcel (text, 1 in 6 messages)", &browser, "/chat?q=parcel"),
+        ("GET /chat?q=kangaroo (text, 1 in 10,000)", &browser, "/chat?q=kangaroo"),
+        ("GET /chat?q=kangaroo (agent)", &agent_browser, "/chat?q=kangaroo"),
+        ("GET /chat?q=zzzqqq (text, no match)", &browser, "/chat?q=zzzqqq"),
+        ("GET /chat/{id} (a conversation)", &browser, &conversation),
+        ("GET /chat/{id}?at=..&q=kangaroo (at the hit)", &browser, &at_hit),
     ];
     for (label, who, path) in pages {
         let url = format!("{base}{path}");
         let region = label.contains("region");
+        // A text search over the whole history is slower: a tenth of the requests.
+        let requests = if label.contains("(text") { requests / 10 } else { requests };
         let load = run_load(
             (0..requests)
                 .map(|_| {

@@ -2,28 +2,27 @@
 //! (a message of a campaign batch), or a flow step (the message a quick-reply tap sent). The
 //! conversation's outbound bubbles name it; the inbox's preview starts with it.
 //!
-//! A query that names authors selects [`COLUMNS`] for its message `m` and joins [`JOINS`];
-//! the row embeds [`AuthorColumns`].
+//! Read for a page's messages in a statement of their own ([`of_messages`]): three joins
+//! more in the inbox's query cost its planner milliseconds a page.
 
 use diesel::prelude::*;
 use diesel::sql_types::{Array, BigInt, Bool, Nullable, Text};
 
 use crate::messaging::Direction;
 
-/// The author's columns of message `m` (with [`JOINS`]). Every one is NULL (the flow flag
-/// false) when `m` is a LEFT JOIN that found no message.
-pub const COLUMNS: &str = "m.direction AS author_direction, m.created_by AS author_id, au.name AS author_name, \
+/// The author's columns of message `m` (with [`JOINS`]).
+const COLUMNS: &str = "m.direction AS author_direction, m.created_by AS author_id, au.name AS author_name, \
      m.batch_id AS author_batch, ac.name AS author_campaign, \
      EXISTS (SELECT 1 FROM campaign_flow_answers af WHERE af.workspace_id = m.workspace_id AND af.sent_message_id = m.id) AS author_flow";
 
 /// The joins [`COLUMNS`] reads: the person, and the campaign of the batch.
-pub const JOINS: &str = "LEFT JOIN users au ON au.workspace_id = m.workspace_id AND au.id = m.created_by \
+const JOINS: &str = "LEFT JOIN users au ON au.workspace_id = m.workspace_id AND au.id = m.created_by \
      LEFT JOIN campaign_batches ab ON ab.workspace_id = m.workspace_id AND ab.id = m.batch_id \
      LEFT JOIN campaigns ac ON ac.workspace_id = ab.workspace_id AND ac.id = ab.campaign_id";
 
 /// What [`COLUMNS`] selects.
 #[derive(Clone, Debug, QueryableByName)]
-pub struct AuthorColumns {
+struct AuthorColumns {
     #[diesel(sql_type = Nullable<Text>)]
     author_direction: Option<Direction>,
     #[diesel(sql_type = Nullable<BigInt>)]
@@ -40,7 +39,7 @@ pub struct AuthorColumns {
 
 impl AuthorColumns {
     /// The author, `None` without a message.
-    pub fn author(&self) -> Option<Author> {
+    fn author(&self) -> Option<Author> {
         Some(match self.author_direction? {
             Direction::Inbound => Author::Client,
             Direction::Outbound if self.author_flow => Author::FlowStep,

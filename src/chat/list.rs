@@ -12,10 +12,10 @@ use diesel::sql_types::{BigInt, Nullable, Text, Timestamptz};
 
 use crate::authz::rules::chat_visible_sql;
 use crate::chat::ChatScope;
-use crate::chat::authors::{self, Author, AuthorColumns};
+use crate::chat::authors;
 use crate::clients::domain::phone_digits;
 use crate::db::like_contains;
-use crate::messaging::Channel;
+use crate::messaging::{Channel, Direction};
 use crate::messaging::media::Kind;
 
 pub const PER_PAGE: i64 = 50;
@@ -88,9 +88,10 @@ pub struct Row {
     pub status: String,
     #[diesel(sql_type = Nullable<Text>)]
     pub last_body: Option<String>,
-    /// Who wrote the last message.
-    #[diesel(embed)]
-    pub last_author: AuthorColumns,
+    #[diesel(sql_type = Nullable<BigInt>)]
+    pub last_message_id: Option<i64>,
+    #[diesel(sql_type = Nullable<Text>)]
+    pub last_direction: Option<Direction>,
     /// The last message's first attachment: its type (found, else declared) and file name.
     #[diesel(sql_type = Nullable<Text>)]
     pub last_media_type: Option<String>,
@@ -121,7 +122,7 @@ impl Row {
     }
 
     pub fn outbound(&self) -> bool {
-        self.last_author.author().is_some_and(|a| a != Author::Client)
+        self.last_direction == Some(Direction::Outbound)
     }
 
     /// The matching message's text around the term, in parts to mark (`term` the search).
@@ -141,11 +142,6 @@ impl Row {
         }
     }
 
-    /// "You", "Lena", "Campaign: Spring offer"…: who wrote the last message, as `reader`
-    /// reads it; none for the client's.
-    pub fn author_prefix(&self, reader: i64) -> Option<String> {
-        self.last_author.author().and_then(|a| a.prefix(reader))
-    }
 
     pub fn channel_label(&self) -> &'static str {
         self.channel.label()
@@ -158,6 +154,17 @@ pub struct Filter {
     pub tab: Tab,
     pub q: Option<String>,
     pub page: i64,
+}
+
+/// "You", "Lena Ortiz", "Campaign: Spring offer"…: who wrote each row's last message, as
+/// `reader` reads it (none for the client's), in the rows' order; one statement.
+pub fn author_prefixes(conn: &mut PgConnection, workspace_id: i64, rows: &[Row], reader: i64) -> QueryResult<Vec<Option<String>>> {
+    let ids: Vec<i64> = rows.iter().filter_map(|r| r.last_message_id).collect();
+    let authors = authors::of_messages(conn, workspace_id, &ids)?;
+    Ok(rows
+        .iter()
+        .map(|r| r.last_message_id.and_then(|id| authors.iter().find(|(m, _)| *m == id)).and_then(|(_, a)| a.prefix(reader)))
+        .collect())
 }
 
 /// The condition on `chats` of what this user may see, the user written in as a number
@@ -175,36 +182,6 @@ pub fn page(conn: &mut PgConnection, scope: &ChatScope, filter: &Filter) -> Quer
         Tab::Mine => "chats.status = 'open' AND chats.assignee_id = $2",
         Tab::Unassigned => "chats.status = 'open' AND chats.assignee_id IS NULL",
     };
-    // $1 workspace, $2 user, $3 name pattern (or NULL), $4 phone digits pattern (or NULL),
-    // $5 limit, $6 offset, $7 message text pattern (or NULL). `hits`: the newest matching
-    // message of each chat (by id), over the workspace's messages through the trigram index.
-    let query = format!(
-        "WITH hits AS ( \
-           SELECT m.client_id, m.channel, max(m.id) AS hit_id FROM messages m \
-           WHERE $7::text IS NOT NULL AND m.workspace_id = $1 AND m.client_id IS NOT NULL AND lower(m.body) LIKE $7 \
-           GROUP BY m.client_id, m.channel) \
-         SELECT chats.id, chats.client_id, c.name AS client_name, chats.channel, chats.status, \
-                m.body AS last_body, {authors}, \
-                coalesce(md.content_type, md.declared_type, CASE WHEN md.id IS NOT NULL THEN '' END) AS last_media_type, md.filename AS last_media_name, \
-                h.hit_id, hm.body AS hit_body, \
-                greatest(chats.inbound_count - coalesce(r.read_count, 0), 0) AS unread, \
-                u.name AS assignee, chats.last_message_at \
-         FROM chats \
-         JOIN clients c ON c.workspace_id = chats.workspace_id AND c.id = chats.client_id \
-         LEFT JOIN messages m ON m.workspace_id = chats.workspace_id AND m.id = chats.last_message_id {author_joins} \
-         LEFT JOIN media md ON md.workspace_id = chats.workspace_id AND md.message_id = chats.last_message_id AND md.position = 0 \
-         LEFT JOIN chat_reads r ON r.workspace_id = chats.workspace_id AND r.chat_id = chats.id AND r.user_id = $2 \
-         LEFT JOIN users u ON u.workspace_id = chats.workspace_id AND u.id = chats.assignee_id \
-         LEFT JOIN hits h ON h.client_id = chats.client_id AND h.channel = chats.channel \
-         LEFT JOIN messages hm ON hm.workspace_id = chats.workspace_id AND hm.id = h.hit_id \
-         WHERE chats.workspace_id = $1 AND {tab} AND {visible} \
-           AND ($3::text IS NULL OR c.search LIKE $3 ESCAPE '\\' OR h.hit_id IS NOT NULL) \
-           AND ($4::text IS NULL OR reverse(regexp_replace(coalesce(c.phone, ''), '[^0-9]', '', 'g')) LIKE $4) \
-         ORDER BY chats.last_message_at DESC, chats.id DESC \
-         LIMIT $5 OFFSET $6",
-        authors = authors::COLUMNS,
-        author_joins = authors::JOINS,
-    );
     let q = filter.q.as_deref();
     let digits = q.and_then(phone_digits);
     let name_pattern = match (&digits, q) {
@@ -213,17 +190,55 @@ pub fn page(conn: &mut PgConnection, scope: &ChatScope, filter: &Filter) -> Quer
     };
     // A phone search: the numbers ending in those digits.
     let phone_pattern = digits.map(|d| format!("{}%", d.chars().rev().collect::<String>()));
-    // Message text: a term the trigram index can serve (3 characters or more).
+    // Message text: a term the trigram index can serve (3 characters or more). Its joins are
+    // written only for such a search: even unused they cost the planner milliseconds a page.
     let text_pattern = name_pattern.as_ref().filter(|_| q.is_some_and(|q| q.trim().chars().count() >= 3)).cloned();
-    let mut rows: Vec<Row> = diesel::sql_query(query)
+    let (hits, hit_columns, hit_joins, hit_match) = match text_pattern {
+        // $7: the text pattern. `hits`: the newest matching message of each chat (by id).
+        Some(_) => (
+            "WITH hits AS (SELECT m.client_id, m.channel, max(m.id) AS hit_id FROM messages m \
+             WHERE m.workspace_id = $1 AND m.client_id IS NOT NULL AND lower(m.body) LIKE $7 GROUP BY m.client_id, m.channel) ",
+            "h.hit_id, hm.body AS hit_body",
+            "LEFT JOIN hits h ON h.client_id = chats.client_id AND h.channel = chats.channel \
+             LEFT JOIN messages hm ON hm.workspace_id = chats.workspace_id AND hm.id = h.hit_id",
+            " OR h.hit_id IS NOT NULL",
+        ),
+        None => ("", "NULL::bigint AS hit_id, NULL::text AS hit_body", "", ""),
+    };
+    // $1 workspace, $2 user, $3 name pattern (or NULL), $4 phone digits pattern (or NULL),
+    // $5 limit, $6 offset.
+    let query = format!(
+        "{hits}SELECT chats.id, chats.client_id, c.name AS client_name, chats.channel, chats.status, \
+                chats.last_message_id, m.body AS last_body, m.direction AS last_direction, \
+                coalesce(md.content_type, md.declared_type, CASE WHEN md.id IS NOT NULL THEN '' END) AS last_media_type, md.filename AS last_media_name, \
+                {hit_columns}, \
+                greatest(chats.inbound_count - coalesce(r.read_count, 0), 0) AS unread, \
+                u.name AS assignee, chats.last_message_at \
+         FROM chats \
+         JOIN clients c ON c.workspace_id = chats.workspace_id AND c.id = chats.client_id \
+         LEFT JOIN messages m ON m.workspace_id = chats.workspace_id AND m.id = chats.last_message_id \
+         LEFT JOIN media md ON md.workspace_id = chats.workspace_id AND md.message_id = chats.last_message_id AND md.position = 0 \
+         LEFT JOIN chat_reads r ON r.workspace_id = chats.workspace_id AND r.chat_id = chats.id AND r.user_id = $2 \
+         LEFT JOIN users u ON u.workspace_id = chats.workspace_id AND u.id = chats.assignee_id \
+         {hit_joins} \
+         WHERE chats.workspace_id = $1 AND {tab} AND {visible} \
+           AND ($3::text IS NULL OR c.search LIKE $3 ESCAPE '\\'{hit_match}) \
+           AND ($4::text IS NULL OR reverse(regexp_replace(coalesce(c.phone, ''), '[^0-9]', '', 'g')) LIKE $4) \
+         ORDER BY chats.last_message_at DESC, chats.id DESC \
+         LIMIT $5 OFFSET $6"
+    );
+    let mut statement = diesel::sql_query(query)
+        .into_boxed()
         .bind::<BigInt, _>(scope.workspace_id)
         .bind::<BigInt, _>(scope.user_id)
         .bind::<Nullable<Text>, _>(name_pattern)
         .bind::<Nullable<Text>, _>(phone_pattern)
         .bind::<BigInt, _>(PER_PAGE + 1)
-        .bind::<BigInt, _>((filter.page.max(1) - 1) * PER_PAGE)
-        .bind::<Nullable<Text>, _>(text_pattern)
-        .load(conn)?;
+        .bind::<BigInt, _>((filter.page.max(1) - 1) * PER_PAGE);
+    if let Some(text) = text_pattern {
+        statement = statement.bind::<Text, _>(text);
+    }
+    let mut rows: Vec<Row> = statement.load(conn)?;
     let more = rows.len() as i64 > PER_PAGE;
     rows.truncate(PER_PAGE as usize);
     Ok((rows, more))

@@ -38,8 +38,8 @@ struct InboxPage {
     q: String,
     rows: Vec<Row>,
     ages: Vec<String>,
-    /// The reader: the previews say "You" for their own messages.
-    me: i64,
+    /// Who wrote each row's last message ("You", "Lena Ortiz", …; none for the client's).
+    prefixes: Vec<Option<String>>,
     page: i64,
     more: bool,
 }
@@ -88,10 +88,16 @@ pub async fn index(ctx: Ctx, state: Data<AppState>, Query(q): Query<ListQuery>) 
     let filter = Filter { tab, q: search.clone(), page: crate::web::forms::page_number(q.page) };
     let scope = ChatScope::of(&ctx);
     let f = filter.clone();
-    let (rows, more) = state.db(move |conn| Ok(list::page(conn, &scope, &f)?)).await?;
+    let (rows, more, prefixes) = state
+        .db(move |conn| {
+            let (rows, more) = list::page(conn, &scope, &f)?;
+            let prefixes = list::author_prefixes(conn, scope.workspace_id, &rows, scope.user_id)?;
+            Ok((rows, more, prefixes))
+        })
+        .await?;
     let (now, zone) = (state.clock.now(), ctx.zone());
     let ages = rows.iter().map(|r| list::age(now, r.last_message_at, &zone)).collect();
-    let page = InboxPage { layout: ctx.layout("Chat", "chat"), me: ctx.user_id(), tab, q: search.unwrap_or_default(), rows, ages, page: filter.page, more };
+    let page = InboxPage { layout: ctx.layout("Chat", "chat"), prefixes, tab, q: search.unwrap_or_default(), rows, ages, page: filter.page, more };
     // The live refresh and the search box ask for the list region alone.
     if ctx.meta.htmx.wants_fragment() && ctx.meta.htmx.target.as_deref() == Some("chat-list") {
         return html_status(StatusCode::OK, &page.as_list());

@@ -241,7 +241,7 @@ async fn the_conversation_shows_the_newest_thirty_in_order_and_loads_older_pages
     assert!(positions.windows(2).all(|p| p[0] < p[1]), "oldest at the top, newest at the bottom");
     let sentinel = format!(r#"<a href="/chat/{chat}?before={}" hx-get="/chat/{chat}/messages?before={}" hx-trigger="click, chat:top""#, id_of(6), id_of(6));
     assert!(page.contains(&sentinel), "{page}");
-    assert!(page.contains(&format!(r#"<li id="chat-live" class="live" hx-get="/chat/{chat}/messages?after={}" hx-trigger="sse:chat-{chat}" hx-swap="outerHTML""#, id_of(35))));
+    assert!(page.contains(&format!(r#"<li id="chat-live" class="live" hx-get="/chat/{chat}/messages?after={}&amp;note=0" hx-trigger="sse:chat-{chat}" hx-swap="outerHTML""#, id_of(35))), "{page}");
     // A new message: the refresh brings it, and a refresher after it.
     inbound(app, w, s.client_id, "sms", "msg-36", 0);
     let live = admin.get_html(&format!("/chat/{chat}/messages?after={}", id_of(35))).await;

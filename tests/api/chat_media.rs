@@ -152,7 +152,7 @@ async fn an_open_conversation_shows_the_photo_once_it_is_stored() {
     let message = s.app.count("SELECT id FROM messages WHERE provider_id = 'MMlive1'");
     let page = s.browser.get_html(&format!("/chat/{chat}")).await;
     assert!(page.contains("📷 Photo <span class=\"muted\">(downloading)</span>"), "{page}");
-    let refresher = format!("/chat/{chat}/messages?after={message}&amp;pending={message}");
+    let refresher = format!("/chat/{chat}/messages?after={message}&amp;note=0&amp;pending={message}");
     assert!(page.contains(&refresher), "the refresher asks for the downloading message again: {page}");
     assert!(page.contains(&format!(r#"hx-trigger="sse:chat-{chat}, every 3s""#)), "and every few seconds while it downloads: {page}");
     let events = s.app.count("SELECT count(*) FROM events");

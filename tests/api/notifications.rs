@@ -42,7 +42,7 @@ fn badge_events(app: &TestApp, user: i64) -> i64 {
 }
 
 /// Every kind a user may choose (as `/account` lists them).
-const KINDS: [&str; 8] = ["chat_assigned", "chat_message", "chat_unassigned", "send_failed", "campaign_failed", "import_finished", "follow_up_assigned", "follow-up-reminder"];
+const KINDS: [&str; 9] = ["chat_assigned", "chat_message", "chat_unassigned", "chat_mention", "send_failed", "campaign_failed", "import_finished", "follow_up_assigned", "follow-up-reminder"];
 
 /// Every kind but `off`, as the `/account` form posts them.
 fn all_kinds_but(off: &str) -> Vec<(&'static str, &'static str)> {
