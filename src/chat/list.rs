@@ -1,4 +1,5 @@
-//! The inbox list `GET /chat`: the chats this user may see, newest activity first, one page
+//! The inbox list `GET /chat`: the chats this user may see, newest activity first (the
+//! "Awaiting reply" tab: the longest waiting first, with how long), one page
 //! at a time in SQL, each with its last message, the reader's unread count (from
 //! `chats.inbound_count` and `chat_reads.read_count`, never by counting messages), the
 //! assignee and the age; filtered by tab and searched by client name or phone, and by the
@@ -28,10 +29,12 @@ pub enum Tab {
     Closed,
     Mine,
     Unassigned,
+    /// Open chats whose last message is the client's, the longest waiting first.
+    Awaiting,
 }
 
 impl Tab {
-    pub const ALL: [Tab; 4] = [Tab::Open, Tab::Mine, Tab::Unassigned, Tab::Closed];
+    pub const ALL: [Tab; 5] = [Tab::Open, Tab::Awaiting, Tab::Mine, Tab::Unassigned, Tab::Closed];
 
     pub fn parse(value: &str) -> Option<Tab> {
         match value.trim() {
@@ -39,6 +42,7 @@ impl Tab {
             "closed" => Some(Tab::Closed),
             "mine" => Some(Tab::Mine),
             "unassigned" => Some(Tab::Unassigned),
+            "awaiting" => Some(Tab::Awaiting),
             _ => None,
         }
     }
@@ -49,6 +53,7 @@ impl Tab {
             Tab::Closed => "closed",
             Tab::Mine => "mine",
             Tab::Unassigned => "unassigned",
+            Tab::Awaiting => "awaiting",
         }
     }
 
@@ -58,6 +63,7 @@ impl Tab {
             Tab::Closed => "Closed",
             Tab::Mine => "Mine",
             Tab::Unassigned => "Unassigned",
+            Tab::Awaiting => "Awaiting reply",
         }
     }
 
@@ -69,6 +75,7 @@ impl Tab {
             (Tab::Closed, false) => "No closed chats.",
             (Tab::Mine, false) => "No open chats are assigned to you.",
             (Tab::Unassigned, false) => "Every open chat has an assignee.",
+            (Tab::Awaiting, false) => "No client is waiting for a reply.",
         }
     }
 }
@@ -181,7 +188,10 @@ pub fn page(conn: &mut PgConnection, scope: &ChatScope, filter: &Filter) -> Quer
         Tab::Closed => "chats.status = 'closed'",
         Tab::Mine => "chats.status = 'open' AND chats.assignee_id = $2",
         Tab::Unassigned => "chats.status = 'open' AND chats.assignee_id IS NULL",
+        // The chat's last message is the client's (campaign sends do not move it).
+        Tab::Awaiting => "chats.status = 'open' AND m.direction = 'inbound'",
     };
+    let order = if filter.tab == Tab::Awaiting { "chats.last_message_at, chats.id" } else { "chats.last_message_at DESC, chats.id DESC" };
     let q = filter.q.as_deref();
     let digits = q.and_then(phone_digits);
     let name_pattern = match (&digits, q) {
@@ -224,7 +234,7 @@ pub fn page(conn: &mut PgConnection, scope: &ChatScope, filter: &Filter) -> Quer
          WHERE chats.workspace_id = $1 AND {tab} AND {visible} \
            AND ($3::text IS NULL OR c.search LIKE $3 ESCAPE '\\'{hit_match}) \
            AND ($4::text IS NULL OR reverse(regexp_replace(coalesce(c.phone, ''), '[^0-9]', '', 'g')) LIKE $4) \
-         ORDER BY chats.last_message_at DESC, chats.id DESC \
+         ORDER BY {order} \
          LIMIT $5 OFFSET $6"
     );
     let mut statement = diesel::sql_query(query)
@@ -302,10 +312,32 @@ pub fn age(now: DateTime<Utc>, at: DateTime<Utc>, zone: &crate::web::time::Zone)
     }
 }
 
+/// How long a client has waited for a reply: "under a minute", "12 min", "3 h", "2 days".
+pub fn waited(now: DateTime<Utc>, since: DateTime<Utc>) -> String {
+    let minutes = (now - since).num_minutes().max(0);
+    match minutes {
+        0 => "under a minute".to_string(),
+        1..60 => format!("{minutes} min"),
+        60..1_440 => format!("{} h", minutes / 60),
+        1_440..2_880 => "1 day".to_string(),
+        _ => format!("{} days", minutes / 1_440),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use chrono::Duration;
+
+    #[test]
+    fn a_wait_reads_in_the_largest_whole_unit() {
+        let now = Utc::now();
+        assert_eq!(waited(now, now - Duration::seconds(20)), "under a minute");
+        assert_eq!(waited(now, now - Duration::minutes(12)), "12 min");
+        assert_eq!(waited(now, now - Duration::minutes(200)), "3 h");
+        assert_eq!(waited(now, now - Duration::hours(30)), "1 day");
+        assert_eq!(waited(now, now - Duration::days(3)), "3 days");
+    }
 
     #[test]
     fn ages_read_like_a_person_would_say_them() {

@@ -79,7 +79,7 @@ impl InboxPage {
 
 pub async fn index(ctx: Ctx, state: Data<AppState>, Query(q): Query<ListQuery>) -> Result<HttpResponse, AppError> {
     let Some(tab) = Tab::parse(q.status.as_deref().unwrap_or("")) else {
-        return Err(AppError::Validation("Status must be open, closed, mine or unassigned.".into()));
+        return Err(AppError::Validation("Status must be open, awaiting, closed, mine or unassigned.".into()));
     };
     let search = q.q.as_deref().map(str::trim).filter(|s| !s.is_empty()).map(str::to_string);
     if search.as_ref().is_some_and(|s| s.chars().count() > 100) {
@@ -96,7 +96,10 @@ pub async fn index(ctx: Ctx, state: Data<AppState>, Query(q): Query<ListQuery>) 
         })
         .await?;
     let (now, zone) = (state.clock.now(), ctx.zone());
-    let ages = rows.iter().map(|r| list::age(now, r.last_message_at, &zone)).collect();
+    let ages = rows
+        .iter()
+        .map(|r| if tab == Tab::Awaiting { format!("waiting {}", list::waited(now, r.last_message_at)) } else { list::age(now, r.last_message_at, &zone) })
+        .collect();
     let page = InboxPage { layout: ctx.layout("Chat", "chat"), prefixes, tab, q: search.unwrap_or_default(), rows, ages, page: filter.page, more };
     // The live refresh and the search box ask for the list region alone.
     if ctx.meta.htmx.wants_fragment() && ctx.meta.htmx.target.as_deref() == Some("chat-list") {

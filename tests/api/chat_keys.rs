@@ -71,3 +71,35 @@ async fn the_conversation_links_the_readers_neighbouring_chats_and_says_which_ke
     let inbox = agent.get_html("/chat").await;
     assert!(inbox.contains("<dialog id=\"chat-keys\"") && inbox.contains("data-hotkey=\"/\""));
 }
+
+#[tokio::test]
+async fn awaiting_reply_lists_the_chats_whose_last_message_is_the_clients_the_longest_waiting_first() {
+    let app = spawn_app().await;
+    let (admin, admin_id) = sign_in(&app, "ada@acme.test", Role::Admin).await;
+    let (agent, agent_id) = sign_in(&app, "ann@acme.test", Role::Agent).await;
+    let ws = app.count(&format!("SELECT workspace_id FROM users WHERE id = {admin_id}"));
+    let a = inbound(&app, ws, "A", "+14155550201", Some(agent_id), 4000);
+    let b = inbound(&app, ws, "B", "+14155550202", None, 300);
+    let c = inbound(&app, ws, "C", "+14155550203", Some(agent_id), 200);
+    // C was answered by a person; A's only outbound is a campaign's, which answers nothing.
+    sql(&app, &format!(
+        "INSERT INTO messages (workspace_id, client_id, channel, direction, sender, recipient, body, status, created_by) \
+         SELECT {ws}, client_id, 'sms', 'outbound', '+14155550100', '+14155550203', 'On it', 'sent', {admin_id} FROM chats WHERE id = {c}"
+    ));
+    sql(&app, &format!("INSERT INTO campaigns (workspace_id, name, channels, status) VALUES ({ws}, 'Promo', ARRAY['sms'], 'active')"));
+    sql(&app, &format!("INSERT INTO campaign_batches (workspace_id, campaign_id, channel, mode, body) SELECT {ws}, max(id), 'sms', 'text', 'Promo' FROM campaigns"));
+    sql(&app, &format!(
+        "INSERT INTO messages (workspace_id, client_id, channel, direction, sender, recipient, body, status, batch_id) \
+         SELECT {ws}, client_id, 'sms', 'outbound', '+14155550100', '+14155550201', 'Promo', 'sent', (SELECT max(id) FROM campaign_batches) FROM chats WHERE id = {a}"
+    ));
+
+    let html = admin.get_html("/chat?status=awaiting").await;
+    let rows: Vec<i64> = html.split("<li class=\"chat-row").skip(1).map(|r| r.split("id=\"chat-").nth(1).unwrap().split('"').next().unwrap().parse().unwrap()).collect();
+    assert_eq!(rows, vec![a, b], "{html}");
+    assert!(html.contains(">waiting 1 h</time>") && html.contains(">waiting 5 min</time>"), "{html}");
+    assert!(html.contains("aria-current=\"page\">Awaiting reply</a>"));
+    let theirs = agent.get_html("/chat?status=awaiting").await;
+    assert!(theirs.contains(&format!("id=\"chat-{a}\"")) && !theirs.contains(&format!("id=\"chat-{b}\"")), "{theirs}");
+    sql(&app, &format!("UPDATE chats SET status = 'closed' WHERE id IN ({a}, {b})"));
+    assert!(admin.get_html("/chat?status=awaiting").await.contains("No client is waiting for a reply."));
+}
