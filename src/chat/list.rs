@@ -163,6 +163,29 @@ pub struct Filter {
     pub page: i64,
 }
 
+/// How a message-text search reads the messages (see [`page`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum TextSearch {
+    Rare,
+    Common,
+}
+
+/// A term with at least this many matching messages in the workspace is common.
+const COMMON_TERM: i64 = 2_000;
+
+/// Whether at least `n` of the workspace's chat messages match `pattern` (counting stops
+/// there).
+fn matches_at_least(conn: &mut PgConnection, workspace_id: i64, pattern: &str, n: i64) -> QueryResult<bool> {
+    let row: Number = diesel::sql_query(
+        "SELECT count(*) AS n FROM (SELECT 1 FROM messages m WHERE m.workspace_id = $1 AND m.client_id IS NOT NULL AND lower(m.body) LIKE $2 LIMIT $3) x",
+    )
+    .bind::<BigInt, _>(workspace_id)
+    .bind::<Text, _>(pattern)
+    .bind::<BigInt, _>(n)
+    .get_result(conn)?;
+    Ok(row.n >= n)
+}
+
 /// "You", "Lena Ortiz", "Campaign: Spring offer"…: who wrote each row's last message, as
 /// `reader` reads it (none for the client's), in the rows' order; one statement.
 pub fn author_prefixes(conn: &mut PgConnection, workspace_id: i64, rows: &[Row], reader: i64) -> QueryResult<Vec<Option<String>>> {
@@ -203,14 +226,30 @@ pub fn page(conn: &mut PgConnection, scope: &ChatScope, filter: &Filter) -> Quer
     // Message text: a term the trigram index can serve (3 characters or more). Its joins are
     // written only for such a search: even unused they cost the planner milliseconds a page.
     let text_pattern = name_pattern.as_ref().filter(|_| q.is_some_and(|q| q.trim().chars().count() >= 3)).cloned();
-    let (hits, hit_columns, hit_joins, hit_match) = match text_pattern {
-        // $7: the text pattern. `hits`: the newest matching message of each chat (by id).
-        Some(_) => (
+    let strategy = match &text_pattern {
+        None => None,
+        Some(pattern) => Some(if matches_at_least(conn, scope.workspace_id, pattern, COMMON_TERM)? { TextSearch::Common } else { TextSearch::Rare }),
+    };
+    let (hits, hit_columns, hit_joins, hit_match) = match strategy {
+        // $7: the text pattern. A rare term: every match, through the trigram index, grouped
+        // into the newest match of each chat (by id).
+        Some(TextSearch::Rare) => (
             "WITH hits AS (SELECT m.client_id, m.channel, max(m.id) AS hit_id FROM messages m \
              WHERE m.workspace_id = $1 AND m.client_id IS NOT NULL AND lower(m.body) LIKE $7 GROUP BY m.client_id, m.channel) ",
             "h.hit_id, hm.body AS hit_body",
             "LEFT JOIN hits h ON h.client_id = chats.client_id AND h.channel = chats.channel \
              LEFT JOIN messages hm ON hm.workspace_id = chats.workspace_id AND hm.id = h.hit_id",
+            " OR h.hit_id IS NOT NULL",
+        ),
+        // A common term: most chats have a match among their newest messages, so each chat
+        // in the list's order reads its own messages newest first (`messages_client_idx`)
+        // until one matches, and the page fills after a few chats.
+        Some(TextSearch::Common) => (
+            "",
+            "h.hit_id, h.hit_body",
+            "LEFT JOIN LATERAL (SELECT x.id AS hit_id, x.body AS hit_body FROM messages x \
+             WHERE x.workspace_id = chats.workspace_id AND x.client_id = chats.client_id AND x.channel = chats.channel AND lower(x.body) LIKE $7 \
+             ORDER BY x.created_at DESC, x.id DESC LIMIT 1) h ON TRUE",
             " OR h.hit_id IS NOT NULL",
         ),
         None => ("", "NULL::bigint AS hit_id, NULL::text AS hit_body", "", ""),
