@@ -182,16 +182,22 @@ async fn a_callback_reaches_two_open_pages_live_and_replies_follow_the_24_hour_w
     assert!(agent.console_errors().await.is_empty(), "{:?}", agent.console_errors().await);
 }
 
+/// An app on the fake Twilio with a workspace whose SMS number is set up, and its admin Ann.
+async fn sms_workspace() -> (FakeTwilio, TestApp, switchboard::users::model::User) {
+    let fake = FakeTwilio::start();
+    let app = app_talking_to(&fake).await;
+    let ann = app.create_user_named("Acme", "ann@acme.test", "Ann Admin", Role::Admin);
+    let (w, sealed) = (ann.workspace_id, sealed_token_sql());
+    run_sql(&app, &format!("INSERT INTO twilio_settings (workspace_id, account_sid, auth_token_sealed, sms_from) VALUES ({w}, '{ACCOUNT_SID}', {sealed}, '{OUR_NUMBER}')"));
+    (fake, app, ann)
+}
+
 #[tokio::test]
 async fn the_sms_reply_box_counts_segments_as_the_client_pages_box_does() {
     // Issue 19.10: the chat's SMS box had no live count (its target vanished at the first
     // keystroke), so an em dash silently doubled the cost.
-    let fake = FakeTwilio::start();
-    let app = app_talking_to(&fake).await;
-    let ann = app.create_user_named("Acme", "ann@acme.test", "Ann Admin", Role::Admin);
+    let (_fake, app, ann) = sms_workspace().await;
     let w = ann.workspace_id;
-    let sealed = sealed_token_sql();
-    run_sql(&app, &format!("INSERT INTO twilio_settings (workspace_id, account_sid, auth_token_sealed, sms_from) VALUES ({w}, '{ACCOUNT_SID}', {sealed}, '{OUR_NUMBER}')"));
     run_sql(&app, &format!("INSERT INTO clients (workspace_id, name, phone) VALUES ({w}, 'Grace Hopper', '{CLIENT}')"));
     run_sql(&app, &format!("INSERT INTO chats (workspace_id, client_id, channel) SELECT {w}, id, 'sms' FROM clients WHERE workspace_id = {w}"));
     let chat = app.count(&format!("SELECT id FROM chats WHERE workspace_id = {w}"));
@@ -223,12 +229,8 @@ async fn focused(chrome: &Chrome) -> String {
 
 #[tokio::test]
 async fn the_inbox_and_a_conversation_answer_to_the_keyboard() {
-    let fake = FakeTwilio::start();
-    let app = app_talking_to(&fake).await;
-    let ann = app.create_user_named("Acme", "ann@acme.test", "Ann Admin", Role::Admin);
+    let (_fake, app, ann) = sms_workspace().await;
     let w = ann.workspace_id;
-    let sealed = sealed_token_sql();
-    run_sql(&app, &format!("INSERT INTO twilio_settings (workspace_id, account_sid, auth_token_sealed, sms_from) VALUES ({w}, '{ACCOUNT_SID}', {sealed}, '{OUR_NUMBER}')"));
     // Three SMS chats: Cleo wrote last, then Ben, then Ada.
     for (name, phone, ago) in [("Ada Lovelace", "+14155550201", 300), ("Ben Bello", "+14155550202", 200), ("Cleo Cruz", "+14155550203", 100)] {
         run_sql(&app, &format!("INSERT INTO clients (workspace_id, name, phone) VALUES ({w}, '{name}', '{phone}')"));
