@@ -37,7 +37,8 @@ impl From<CannedError> for AppError {
 struct ListPage {
     layout: Layout,
     rows: Vec<CannedReply>,
-    me: i64,
+    /// The reader: which rows they may change.
+    scope: Scope,
     admin: bool,
     page: i64,
     more: bool,
@@ -49,7 +50,7 @@ crate::pages!(ListPage);
 
 impl ListPage {
     fn editable(&self, reply: &CannedReply) -> bool {
-        reply.editable_by(&Scope { workspace_id: reply.workspace_id, user_id: self.me, role: if self.admin { Role::Admin } else { Role::Agent } })
+        reply.editable_by(&self.scope)
     }
 
     fn prev_href(&self) -> String {
@@ -70,7 +71,7 @@ async fn list_with(ctx: &Ctx, state: &AppState, status: StatusCode, page: i64, f
     let scope = ctx.scope();
     let (rows, more) = state.db(move |conn| Ok(model::page(conn, &scope, page)?)).await?;
     let admin = ctx.role() == Role::Admin;
-    let page = ListPage { layout: ctx.layout("Canned replies", "chat"), rows, me: ctx.user_id(), admin, page, more, form, errors, limits: (TITLE_MAX, SHORTCUT_MAX, BODY_MAX) };
+    let page = ListPage { layout: ctx.layout("Canned replies", "chat"), rows, scope, admin, page, more, form, errors, limits: (TITLE_MAX, SHORTCUT_MAX, BODY_MAX) };
     respond(&ctx.meta.htmx, status, &page)
 }
 
