@@ -379,7 +379,9 @@ async fn a_scheduled_batch_starts_on_time_once_with_two_instances() {
     // back after its 3 s slice with a successor (`dispatch-batch:{b}:after:{job}`) that finds
     // nothing left; that is not a second start.
     assert_eq!(s.app.count(&format!("SELECT count(*) FROM jobs WHERE kind = 'dispatch-batch' AND idempotency_key = 'dispatch-batch:{b}'")), 1);
-    assert_eq!(s.app.count("SELECT count(*) FROM jobs WHERE kind = 'dispatch-batch' AND status <> 'done'"), 0);
+    // Such a successor may still be running when the batch is done (seen under a full
+    // suite's load); it ends done too, never failed or dead.
+    wait_for(&s.app, "NOT EXISTS (SELECT 1 FROM jobs WHERE kind = 'dispatch-batch' AND status <> 'done')").await;
 }
 
 #[tokio::test]
