@@ -35,8 +35,7 @@ pub struct Choice {
 impl Choice {
     /// The text on one line, shortened, for the option.
     pub fn preview(&self) -> String {
-        let line = self.filled.split_whitespace().collect::<Vec<_>>().join(" ");
-        if line.chars().count() > 90 { format!("{}…", line.chars().take(89).collect::<String>()) } else { line }
+        crate::web::highlight::snippet(&self.filled, "", 90)
     }
 }
 

@@ -32,7 +32,7 @@ fn id_of(app: &TestApp, shortcut: &str) -> i64 {
 
 /// The shortcuts a page or picker lists, in order.
 fn shortcuts(html: &str) -> Vec<String> {
-    html.split("<kbd hx-disable>/").skip(1).chain(html.split("</strong> <kbd>/").skip(1)).map(|s| s.split('<').next().unwrap().to_string()).collect()
+    html.split("<td class=\"stack-title\" hx-disable><kbd>/").skip(1).chain(html.split("</strong> <kbd>/").skip(1)).map(|s| s.split('<').next().unwrap().to_string()).collect()
 }
 
 #[tokio::test]

@@ -92,6 +92,12 @@ async fn every_main_page_fits_a_phone_has_no_console_errors_and_passes_axe() {
     let batch = app.count(&format!("SELECT max(id) FROM campaign_batches WHERE workspace_id = {w}"));
     let flow = app.count(&format!("SELECT max(id) FROM whatsapp_flows WHERE workspace_id = {w}"));
     let chat = app.count(&format!("SELECT min(id) FROM chats WHERE workspace_id = {w} AND client_id % 2 = 0"));
+    // A canned reply of the workspace and a note in the chat (issue 22).
+    let canned = {
+        diesel::RunQueryDsl::execute(diesel::sql_query(format!("INSERT INTO canned_replies (workspace_id, title, shortcut, body) VALUES ({w}, 'Spring offer details', 'spring', 'Hi {{{{first_name}}}}, the spring offer runs until Sunday: 20% off every plan.')")), &mut app.conn()).unwrap();
+        diesel::RunQueryDsl::execute(diesel::sql_query(format!("INSERT INTO chat_notes (workspace_id, chat_id, author_id, body) VALUES ({w}, {chat}, {}, 'Prefers a call after 5 pm.')", ann.id)), &mut app.conn()).unwrap();
+        app.count(&format!("SELECT max(id) FROM canned_replies WHERE workspace_id = {w}"))
+    };
 
     chrome.client.set_window_size(1366, 900).await.expect("resize");
     chrome.sign_in(&app.base, "ann@acme.test", PASSWORD).await;
@@ -128,6 +134,10 @@ async fn every_main_page_fits_a_phone_has_no_console_errors_and_passes_axe() {
         ("whatsapp-flow", format!("/whatsapp-flows/{flow}")),
         ("chat", "/chat".to_string()),
         ("chat-conversation", format!("/chat/{chat}")),
+        ("chat-awaiting", "/chat?status=awaiting".to_string()),
+        ("chat-search", "/chat?q=spring".to_string()),
+        ("canned-replies", "/canned-replies".to_string()),
+        ("canned-reply-edit", format!("/canned-replies/{canned}/edit")),
         ("campaigns", "/campaigns".to_string()),
         ("campaign", format!("/campaigns/{campaign}")),
         ("campaign-sms-batch-new", format!("/campaigns/{campaign}/sms-messages")),
